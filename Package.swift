@@ -1,0 +1,106 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "neosc",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "neosc", targets: ["neosc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+    ],
+    targets: [
+        // Value types, rules and storage protocols. Foundation only.
+        .target(
+            name: "Domain",
+            path: "Sources/Domain",
+            swiftSettings: swiftSettings
+        ),
+        // The actors that own mutable runtime state (token cache, session registry, throttles).
+        .target(
+            name: "Actors",
+            dependencies: ["Domain"],
+            path: "Sources/Actors",
+            swiftSettings: swiftSettings
+        ),
+        // The embedded store: Domain's storage protocols on SQLite, with its connection-pool actor.
+        .target(
+            name: "SQLiteStore",
+            dependencies: [
+                "Domain",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/SQLiteStore",
+            swiftSettings: swiftSettings
+        ),
+        // HTTP: routes, middleware, request context, password hashing off the event loops.
+        .target(
+            name: "Net",
+            dependencies: [
+                "Domain",
+                "Actors",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Net",
+            swiftSettings: swiftSettings
+        ),
+        // The `neosc` executable: configuration, wiring, CLI.
+        .executableTarget(
+            name: "neosc",
+            dependencies: [
+                "Domain",
+                "Actors",
+                "SQLiteStore",
+                "Net",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/App",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DomainTests",
+            dependencies: ["Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NeoSCTests",
+            dependencies: [
+                "Domain",
+                "Actors",
+                "SQLiteStore",
+                "Net",
+                "neosc",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,54 @@
+import Domain
+
+/// The live sessions this process knows of, indexed per user and per workspace, so listing
+/// workspaces with their `active_sessions` costs no store query. The store stays the source of
+/// truth (it enforces the per-user limit atomically); the registry is loaded from it at start-up
+/// and kept current by every start and end that goes through this process.
+public actor SessionRegistry {
+    private struct Live {
+        var userID: String
+        var workspaceID: String
+    }
+
+    private var live: [String: Live] = [:]
+    private var perUser: [String: Int] = [:]
+    private var perWorkspace: [String: Int] = [:]
+
+    public init() {}
+
+    /// Replaces what the registry knows with the store's active sessions.
+    public func load(_ sessions: [WorkspaceSession]) {
+        live = [:]
+        perUser = [:]
+        perWorkspace = [:]
+        for session in sessions where session.status == .active {
+            started(session)
+        }
+    }
+
+    public func started(_ session: WorkspaceSession) {
+        guard live[session.id] == nil else { return }
+        live[session.id] = Live(userID: session.userID, workspaceID: session.workspaceID)
+        perUser[session.userID, default: 0] += 1
+        perWorkspace[session.workspaceID, default: 0] += 1
+    }
+
+    public func ended(_ sessions: [WorkspaceSession]) {
+        for session in sessions {
+            guard let entry = live.removeValue(forKey: session.id) else { continue }
+            decrement(&perUser, entry.userID)
+            decrement(&perWorkspace, entry.workspaceID)
+        }
+    }
+
+    public var activeCount: Int { live.count }
+
+    public func activeCount(userID: String) -> Int { perUser[userID] ?? 0 }
+
+    public func activeCountsByWorkspace() -> [String: Int] { perWorkspace }
+
+    private func decrement(_ counts: inout [String: Int], _ key: String) {
+        let remaining = (counts[key] ?? 1) - 1
+        counts[key] = remaining > 0 ? remaining : nil
+    }
+}

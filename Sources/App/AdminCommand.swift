@@ -1,0 +1,123 @@
+import ArgumentParser
+import Domain
+import Foundation
+import Logging
+import SQLiteStore
+
+/// `neosc admin …`: manage administrator accounts directly in the store.
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin",
+        abstract: "Create administrators and change roles.",
+        subcommands: [Create.self, SetRole.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an administrator; the password is read from standard input.")
+
+        @Option(help: "E-mail address of the new administrator.")
+        var email: String
+
+        @Flag(help: "Read the password from standard input (required: passwords are never arguments).")
+        var passwordStdin = false
+
+        @Option(help: "Display name.")
+        var name: String?
+
+        func validate() throws {
+            guard passwordStdin else { throw ValidationError("--password-stdin is required") }
+        }
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            _ = configuration.bootstrapLogging()
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw ValidationError("no password on standard input")
+            }
+            try await withStore(configuration) { store in
+                let accounts = AdminAccounts(store: store, passwords: Wiring.makePasswordHasher(configuration))
+                switch try await accounts.create(email: email, password: Secret(line), name: name, source: "cli") {
+                case .created(let user):
+                    print("created administrator \(user.email) (\(user.id))")
+                case .alreadyExists(let user):
+                    throw CommandFailure("an account with e-mail \(user.email) already exists; use 'neosc admin set-role'")
+                }
+            }
+        }
+    }
+
+    struct SetRole: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-role", abstract: "Change a user's role (admin, neosc, user, demo-user).")
+
+        @Option(help: "E-mail address of the account.")
+        var email: String
+
+        @Option(help: "The new role.")
+        var role: String
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else {
+                throw ValidationError("role must be one of admin, neosc, user, demo-user")
+            }
+            let configuration = try Configuration.fromEnvironment()
+            _ = configuration.bootstrapLogging()
+            try await withStore(configuration) { store in
+                let accounts = AdminAccounts(store: store, passwords: Wiring.makePasswordHasher(configuration))
+                let user = try await accounts.setRole(email: email, role: role, source: "cli")
+                print("\(user.email) is now \(user.role.rawValue)")
+            }
+        }
+    }
+}
+
+/// `neosc seed`: install the default policies and workspace catalogue.
+struct SeedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed",
+        abstract: "Install the default policies and, on an empty catalogue, the default workspaces.")
+
+    @Flag(help: "Replace the whole workspace catalogue with the defaults (ends sessions on removed workspaces).")
+    var resetWorkspaces = false
+
+    func run() async throws {
+        let configuration = try Configuration.fromEnvironment()
+        _ = configuration.bootstrapLogging()
+        try await withStore(configuration) { store in
+            let now = Date()
+            if resetWorkspaces {
+                let ended = try await store.replaceAll(
+                    with: DefaultCatalogue.workspaces(at: now), ending: .workspacesReset, at: now)
+                try await store.append(
+                    AuditEvent(
+                        timestamp: now, userID: nil, userEmail: nil, action: .resetWorkspaces,
+                        resourceType: "workspace", resourceID: "*",
+                        details: ["source": "cli", "sessions_terminated": String(ended.count)], ipAddress: "cli",
+                        success: true))
+            }
+            print("seeded: \(try await store.policies().count) policies, \(try await store.workspaces().count) workspaces")
+        }
+    }
+}
+
+/// A command that could not do what was asked; printed as one line, exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Opens the store (seeding defaults), runs `body`, and closes it whatever happens.
+/// A domain refusal becomes a one-line `CommandFailure`.
+func withStore(_ configuration: Configuration, _ body: (any Store) async throws -> Void) async throws {
+    let store = try await Wiring.openStore(configuration, logger: .init(label: "neosc"))
+    do {
+        try await body(store)
+    } catch let error as DomainError {
+        try? await store.close()
+        throw CommandFailure(error.detail)
+    } catch {
+        try? await store.close()
+        throw error
+    }
+    try await store.close()
+}

@@ -1,0 +1,123 @@
+import Domain
+import Foundation
+import Logging
+import Net
+
+/// Everything `neosc serve` reads from its environment, parsed and validated once at start-up.
+/// Any invalid value stops the process with a one-line reason naming the variable.
+struct Configuration: Sendable {
+    var host = "127.0.0.1"
+    var port = 8001
+    var dataDirectory = "./data"
+    var corsOrigins: [String] = []
+    var tokenLifetime: TimeInterval = 8 * 3_600
+    var allowRegistration = true
+    var bootstrapAdmin: (email: String, password: Secret)?
+    var trustedProxies = TrustedProxies()
+    var maxSessionsPerUser = 3
+    var bcryptCost: UInt8 = 10
+    var cacheLifetime: TimeInterval = 5
+    var logLevel: Logger.Level = .info
+
+    static let version = "0.1.0"
+
+    var databasePath: String { (dataDirectory as NSString).appendingPathComponent("neosc.sqlite") }
+
+    var portalSettings: PortalSettings {
+        PortalSettings(
+            version: Self.version, tokenLifetime: tokenLifetime, allowRegistration: allowRegistration,
+            maxSessionsPerUser: maxSessionsPerUser, corsOrigins: corsOrigins, trustedProxies: trustedProxies)
+    }
+
+    struct Invalid: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init() {}
+
+    init(environment: [String: String]) throws(Invalid) {
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+        func integer(_ name: String, in range: ClosedRange<Int>) throws(Invalid) -> Int? {
+            guard let raw = value(name) else { return nil }
+            guard let number = Int(raw), range.contains(number) else {
+                throw Invalid(description: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
+            }
+            return number
+        }
+        func duration(_ name: String) throws(Invalid) -> TimeInterval? {
+            guard let raw = value(name) else { return nil }
+            guard let seconds = TimeSpan.seconds(parsing: raw) else {
+                throw Invalid(description: "\(name) must be a duration such as 90s, 30m or 8h, got '\(raw)'")
+            }
+            return seconds
+        }
+        func flag(_ name: String) throws(Invalid) -> Bool? {
+            guard let raw = value(name) else { return nil }
+            switch raw.lowercased() {
+            case "true", "1", "yes", "on": return true
+            case "false", "0", "no", "off": return false
+            default: throw Invalid(description: "\(name) must be true or false, got '\(raw)'")
+            }
+        }
+
+        if let host = value("HOST") { self.host = host }
+        if let port = try integer("PORT", in: 0...65_535) { self.port = port }
+        if let directory = value("NEOSC_DATA_DIR") { self.dataDirectory = directory }
+        if let origins = value("CORS_ORIGINS") {
+            corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+            for origin in corsOrigins {
+                guard origin != "*", let url = URL(string: origin), let scheme = url.scheme,
+                    ["http", "https"].contains(scheme), url.host != nil, url.path.isEmpty
+                else {
+                    throw Invalid(description: "CORS_ORIGINS entries must be origins such as https://portal.example.com, got '\(origin)'")
+                }
+            }
+        }
+        if let lifetime = try duration("NEOSC_TOKEN_TTL") { tokenLifetime = lifetime }
+        if let allow = try flag("NEOSC_ALLOW_REGISTRATION") { allowRegistration = allow }
+        switch (value("NEOSC_ADMIN_EMAIL"), environment["NEOSC_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }) {
+        case (nil, nil):
+            break
+        case (let email?, let password?):
+            do {
+                bootstrapAdmin = (try Validation.normalisedEmail(email), Secret(password))
+                try Validation.requireValidPassword(password)
+            } catch {
+                throw Invalid(description: "NEOSC_ADMIN_EMAIL/NEOSC_ADMIN_PASSWORD: \(error.detail)")
+            }
+        default:
+            throw Invalid(description: "NEOSC_ADMIN_EMAIL and NEOSC_ADMIN_PASSWORD must be set together")
+        }
+        if let proxies = value("NEOSC_TRUSTED_PROXIES") {
+            var ranges: [AddressRange] = []
+            for entry in proxies.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+                guard let range = AddressRange(entry) else {
+                    throw Invalid(description: "NEOSC_TRUSTED_PROXIES entries must be addresses or CIDR blocks, got '\(entry)'")
+                }
+                ranges.append(range)
+            }
+            trustedProxies = TrustedProxies(ranges)
+        }
+        if let limit = try integer("NEOSC_MAX_SESSIONS_PER_USER", in: 1...1_000) { maxSessionsPerUser = limit }
+        if let cost = try integer("NEOSC_BCRYPT_COST", in: Int(PasswordHasher.minimumCost)...16) { bcryptCost = UInt8(cost) }
+        if let lifetime = try duration("NEOSC_CACHE_TTL") { cacheLifetime = lifetime }
+        if let level = value("LOG_LEVEL") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            logLevel = parsed
+        }
+    }
+}
+
+/// A value that must never reach a log: it prints as `<redacted>`.
+struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    let value: String
+    init(_ value: String) { self.value = value }
+    var description: String { "<redacted>" }
+    var debugDescription: String { "<redacted>" }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Hummingbird
+import Domain
+import Logging
+import SQLiteStore
+
+/// `neosc serve` (the default): run the HTTP API until SIGTERM or SIGINT.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the NeoSC API (configured from the environment; see docs/configuration.md).")
+
+    func run() async throws {
+        let configuration = try Configuration.fromEnvironment()
+        let logger = configuration.bootstrapLogging()
+        let store = try await Wiring.openStore(configuration, logger: logger)
+        do {
+            let passwords = Wiring.makePasswordHasher(configuration)
+            if let admin = configuration.bootstrapAdmin {
+                switch try await AdminAccounts(store: store, passwords: passwords)
+                    .create(email: admin.email, password: admin.password, name: nil, source: "bootstrap")
+                {
+                case .created(let user):
+                    logger.notice("created bootstrap administrator", metadata: ["email": "\(user.email)"])
+                case .alreadyExists:
+                    logger.info("bootstrap administrator already exists; left unchanged")
+                }
+            }
+            let portal = try await Wiring.makePortal(
+                store: store, passwords: passwords, configuration: configuration, logger: logger)
+            let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
+            logger.notice(
+                "NeoSC listening",
+                metadata: ["address": "\(configuration.host):\(configuration.port)", "data": "\(configuration.databasePath)"])
+            try await application.runService()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+    }
+}

@@ -1,0 +1,56 @@
+import Actors
+import Domain
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import Net
+import SQLiteStore
+
+/// Builds the running service from a configuration: the store, the actors, the HTTP application.
+enum Wiring {
+    /// Opens (creating if needed) the embedded store under the data directory, migrated and seeded.
+    static func openStore(_ configuration: Configuration, logger: Logger) async throws -> SQLiteStore {
+        let directory = URL(fileURLWithPath: configuration.dataDirectory)
+        do {
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw Configuration.Invalid(
+                description: "NEOSC_DATA_DIR '\(configuration.dataDirectory)' cannot be created: \(error.localizedDescription)")
+        }
+        let store = try await SQLiteStore.open(
+            path: configuration.databasePath, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        try await store.seedDefaults(at: Date())
+        return store
+    }
+
+    static func makePasswordHasher(_ configuration: Configuration) -> PasswordHasher {
+        let threadPool = NIOThreadPool(numberOfThreads: max(1, System.coreCount))
+        threadPool.start()
+        return PasswordHasher(cost: configuration.bcryptCost, threadPool: threadPool)
+    }
+
+    static func makePortal(
+        store: any Store, passwords: PasswordHasher, configuration: Configuration, clock: WallClock = .system,
+        logger: Logger
+    ) async throws -> Portal {
+        let portal = Portal(
+            store: store, tokenCache: TokenCache(lifetime: configuration.cacheLifetime, clock: clock),
+            sessions: SessionRegistry(), loginThrottle: LoginThrottle(clock: clock), passwords: passwords,
+            clock: clock, settings: configuration.portalSettings, logger: logger)
+        try await portal.prepare()
+        return portal
+    }
+
+    static func makeApplication(
+        portal: Portal, configuration: Configuration, logger: Logger
+    ) -> some ApplicationProtocol {
+        Application(
+            router: PortalRouter.make(portal: portal),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC"),
+            logger: logger)
+    }
+}

@@ -1,0 +1,57 @@
+/// Who may do what. Pure decisions on the principal and the resource; routes call these and nothing else decides.
+public enum AccessRules {
+    /// Administration of workspaces, users, policies and organisations is the admin role's alone.
+    public static func requireAdmin(_ principal: Principal, to action: String) throws(DomainError) {
+        guard principal.role == .admin else {
+            throw .forbidden("Only administrators may \(action)")
+        }
+    }
+
+    /// Reading a workspace's details requires that the caller's role may see it.
+    public static func requireVisible(_ workspace: Workspace, to principal: Principal) throws(DomainError) {
+        guard workspace.isVisible(to: principal.role) else {
+            throw .forbidden("Your role may not use this workspace")
+        }
+    }
+
+    /// A launch is allowed when the role may use the workspace, the workspace is available,
+    /// and the caller is below its concurrent-session limit.
+    public static func requireLaunchAllowed(
+        _ workspace: Workspace, by principal: Principal, activeSessions: Int, limit: Int
+    ) throws(DomainError) {
+        try requireVisible(workspace, to: principal)
+        switch workspace.status {
+        case .available:
+            break
+        case .maintenance:
+            throw .conflict("Workspace is under maintenance")
+        case .comingSoon:
+            throw .conflict("Workspace is not available yet")
+        }
+        try requireBelowSessionLimit(activeSessions: activeSessions, limit: limit)
+    }
+
+    public static func requireBelowSessionLimit(activeSessions: Int, limit: Int) throws(DomainError) {
+        guard activeSessions < limit else {
+            throw .conflict("Concurrent session limit reached (\(limit)); stop a session first")
+        }
+    }
+
+    /// Sessions are their owner's; administrators may act on any.
+    public static func requireOwnerOrAdmin(of session: WorkspaceSession, _ principal: Principal) throws(DomainError) {
+        guard principal.role == .admin || session.userID == principal.userID else {
+            // Not 403: a session id of someone else's is not confirmed to exist.
+            throw .notFound("Session not found")
+        }
+    }
+
+    /// An administrator may not take away the last remaining active administrator.
+    public static func requireAdminRemains(
+        changing user: User, toRole role: Role, disabled: Bool, activeAdmins: Int
+    ) throws(DomainError) {
+        let removesAdmin = user.role == .admin && !user.disabled && (role != .admin || disabled)
+        if removesAdmin && activeAdmins <= 1 {
+            throw .conflict("This is the last active administrator; promote another first")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// The name of something that happened. Open set: later features add their own actions.
+public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    public static let register = AuditAction("register")
+    public static let login = AuditAction("login")
+    public static let loginFailed = AuditAction("login_failed")
+    public static let logout = AuditAction("logout")
+    public static let createWorkspace = AuditAction("create_workspace")
+    public static let updateWorkspace = AuditAction("update_workspace")
+    public static let deleteWorkspace = AuditAction("delete_workspace")
+    public static let resetWorkspaces = AuditAction("reset_workspaces")
+    public static let launchWorkspace = AuditAction("launch_workspace")
+    public static let stopWorkspace = AuditAction("stop_workspace")
+    public static let disconnectSession = AuditAction("disconnect_session")
+    public static let togglePolicy = AuditAction("toggle_policy")
+    public static let updateUser = AuditAction("update_user")
+    public static let createOrganization = AuditAction("create_organization")
+    public static let createAdmin = AuditAction("create_admin")
+    public static let accessDenied = AuditAction("access_denied")
+}
+
+/// One entry of the audit trail. Append-only.
+public struct AuditEvent: Sendable, Equatable, Codable {
+    public var id: String
+    public var timestamp: Date
+    public var userID: String?
+    public var userEmail: String?
+    public var action: AuditAction
+    public var resourceType: String?
+    public var resourceID: String?
+    public var details: [String: String]
+    public var ipAddress: String?
+    public var success: Bool
+
+    public init(
+        id: String = Identifier.make("aud"), timestamp: Date, userID: String?, userEmail: String?,
+        action: AuditAction, resourceType: String? = nil, resourceID: String? = nil,
+        details: [String: String] = [:], ipAddress: String?, success: Bool
+    ) {
+        self.id = id
+        self.timestamp = timestamp
+        self.userID = userID
+        self.userEmail = userEmail
+        self.action = action
+        self.resourceType = resourceType
+        self.resourceID = resourceID
+        self.details = details
+        self.ipAddress = ipAddress
+        self.success = success
+    }
+}
+
+/// Which audit entries to read: every filter is optional; newest first.
+public struct AuditQuery: Sendable, Equatable {
+    public static let maximumLimit = 500
+
+    public var action: AuditAction?
+    public var userID: String?
+    public var success: Bool?
+    public var since: Date?
+    public var until: Date?
+    public var limit: Int
+
+    public init(
+        action: AuditAction? = nil, userID: String? = nil, success: Bool? = nil,
+        since: Date? = nil, until: Date? = nil, limit: Int = 100
+    ) {
+        self.action = action
+        self.userID = userID
+        self.success = success
+        self.since = since
+        self.until = until
+        self.limit = limit
+    }
+}

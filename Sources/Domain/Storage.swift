@@ -1,0 +1,102 @@
+import Foundation
+
+// One protocol per aggregate. Adapters (SQLite today, MongoDB next) implement all of them and
+// pass the same conformance tests. Every method is one atomic step: it either happens whole or
+// throws, and a multi-record change (register into a new organisation, delete a workspace and
+// end its sessions) is one method so it can be one transaction.
+//
+// Adapters throw `DomainError.conflict` for uniqueness and state conflicts, and
+// `DomainError.unavailable` when the database cannot be reached.
+
+public protocol UserStore: Sendable {
+    /// Inserts `user`, and `organization` first when given (registration into a new organisation).
+    func insert(_ user: User, creating organization: Organization?) async throws
+    func user(id: String) async throws -> User?
+    func user(email: String) async throws -> User?
+    /// Newest first.
+    func users(limit: Int, offset: Int) async throws -> [User]
+    /// Replaces the stored user with the same id; throws `notFound` when there is none.
+    func update(_ user: User) async throws
+    /// Users that are not disabled, optionally only one organisation's, and how many of them have MFA.
+    func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int)
+    func activeAdminCount() async throws -> Int
+}
+
+public protocol OrganizationStore: Sendable {
+    /// Throws `conflict` when the name is taken (case-insensitively).
+    func insert(_ organization: Organization) async throws
+    func organization(id: String) async throws -> Organization?
+    func organization(named name: String) async throws -> Organization?
+    func organizations() async throws -> [Organization]
+}
+
+public protocol WorkspaceStore: Sendable {
+    func workspaces() async throws -> [Workspace]
+    func workspace(id: String) async throws -> Workspace?
+    /// Throws `conflict` when the id is taken.
+    func insert(_ workspace: Workspace) async throws
+    /// Throws `notFound` when there is no workspace with that id.
+    func update(_ workspace: Workspace) async throws
+    /// Deletes the workspace and ends its active sessions; returns the sessions it ended, or nil if absent.
+    func delete(id: String, ending: SessionEnding, at now: Date) async throws -> [WorkspaceSession]?
+    /// Replaces every workspace with `catalogue`, ending active sessions on workspaces that go away.
+    func replaceAll(with catalogue: [Workspace], ending: SessionEnding, at now: Date) async throws -> [WorkspaceSession]
+}
+
+public protocol SessionStore: Sendable {
+    /// Inserts an active session unless its user already has `limit` active ones (checked atomically).
+    func start(_ session: WorkspaceSession, limit: Int) async throws
+    func session(id: String) async throws -> WorkspaceSession?
+    /// Newest first; `userID` nil means everyone's.
+    func sessions(userID: String?, status: SessionStatus?, limit: Int) async throws -> [WorkspaceSession]
+    /// Ends one session if it is still active; nil when it was not (or does not exist).
+    func end(id: String, _ ending: SessionEnding, at now: Date) async throws -> WorkspaceSession?
+    /// Ends the user's active session on the workspace, if any.
+    func end(userID: String, workspaceID: String, _ ending: SessionEnding, at now: Date) async throws -> WorkspaceSession?
+    /// Ends every active session of the user.
+    func endAll(userID: String, _ ending: SessionEnding, at now: Date) async throws -> [WorkspaceSession]
+    func activeCount(userID: String) async throws -> Int
+    /// Active sessions per workspace id.
+    func activeCountsByWorkspace() async throws -> [String: Int]
+    /// Active sessions overall, or of one organisation's users.
+    func activeCount(organizationID: String?) async throws -> Int
+}
+
+public protocol TokenStore: Sendable {
+    func insert(_ token: AccessToken) async throws
+    func token(digest: String) async throws -> AccessToken?
+    /// Marks the token revoked; false when it was unknown or already revoked.
+    func revoke(digest: String, at now: Date) async throws -> Bool
+    /// Revokes every live token of the user; returns how many.
+    func revokeAll(userID: String, at now: Date) async throws -> Int
+    /// Deletes tokens that expired before `cutoff`; returns how many.
+    func purgeExpired(before cutoff: Date) async throws -> Int
+}
+
+public protocol AuditStore: Sendable {
+    func append(_ event: AuditEvent) async throws
+    /// Newest first, at most `query.limit` entries.
+    func events(_ query: AuditQuery) async throws -> [AuditEvent]
+    /// Entries with this action since `since`, optionally only for one organisation's users.
+    func count(action: AuditAction, since: Date, organizationID: String?) async throws -> Int
+}
+
+public protocol PolicyStore: Sendable {
+    func policies() async throws -> [Policy]
+    func policy(id: String) async throws -> Policy?
+    /// Sets `enabled`, or flips it when nil, atomically; nil when the policy does not exist.
+    func setEnabled(id: String, _ enabled: Bool?, at now: Date) async throws -> Policy?
+    /// Inserts the policies whose ids are missing; leaves existing ones as they are.
+    func insertMissing(_ policies: [Policy]) async throws
+}
+
+/// Everything NeoSC keeps, as one value the server is wired with.
+public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStore, TokenStore, AuditStore,
+    PolicyStore
+{
+    /// Cheap round trip proving the store answers.
+    func ping() async throws
+    /// Installs the default catalogue and policies on an empty store.
+    func seedDefaults(at now: Date) async throws
+    func close() async throws
+}

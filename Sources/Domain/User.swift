@@ -1,0 +1,34 @@
+import Foundation
+
+/// An account. `passwordHash` never leaves the service: routes encode a view without it.
+public struct User: Sendable, Equatable {
+    public var id: String
+    /// Normalised (trimmed, lower-cased); unique.
+    public var email: String
+    public var name: String
+    public var organizationID: String?
+    public var role: Role
+    /// bcrypt hash; nil for accounts that can only sign in through an identity provider.
+    public var passwordHash: String?
+    public var mfaEnabled: Bool
+    public var disabled: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, email: String, name: String, organizationID: String?, role: Role,
+        passwordHash: String?, mfaEnabled: Bool = false, disabled: Bool = false,
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.email = email
+        self.name = name
+        self.organizationID = organizationID
+        self.role = role
+        self.passwordHash = passwordHash
+        self.mfaEnabled = mfaEnabled
+        self.disabled = disabled
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

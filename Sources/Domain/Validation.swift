@@ -1,0 +1,85 @@
+import Foundation
+
+/// Input rules shared by every way an account or record is created.
+public enum Validation {
+    public static let passwordLength = 8...128
+    public static let nameLength = 1...120
+
+    /// Trims and lower-cases an e-mail address, and checks it is a plausible `local@domain.tld`.
+    public static func normalisedEmail(_ raw: String) throws(DomainError) -> String {
+        let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        guard email.utf8.count <= 254 else { throw .invalid("email is too long") }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, let local = parts.first, let domain = parts.last,
+            !local.isEmpty, local.utf8.count <= 64,
+            domain.contains("."), !domain.hasPrefix("."), !domain.hasSuffix("."), !domain.contains(".."),
+            email.unicodeScalars.allSatisfy(isEmailScalar),
+            domain.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "-" })
+        else {
+            throw .invalid("email must be a valid e-mail address")
+        }
+        return email
+    }
+
+    private static func isEmailScalar(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.isASCII && scalar.value > 32 && scalar.value < 127 && !"\"(),:;<>[\\]".unicodeScalars.contains(scalar)
+    }
+
+    public static func requireValidPassword(_ password: String) throws(DomainError) {
+        guard passwordLength.contains(password.count) else {
+            throw .invalid("password must be \(passwordLength.lowerBound) to \(passwordLength.upperBound) characters")
+        }
+    }
+
+    /// Trims a display name or title and checks its length and that it has no control characters.
+    public static func text(
+        _ raw: String, field: String, length: ClosedRange<Int> = nameLength
+    ) throws(DomainError) -> String {
+        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard length.contains(value.count) else {
+            throw .invalid("\(field) must be \(length.lowerBound) to \(length.upperBound) characters")
+        }
+        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) && $0 != "\n" })
+        else {
+            throw .invalid("\(field) must not contain control characters")
+        }
+        return value
+    }
+
+    /// A DNS domain such as `example.com`, lower-cased.
+    public static func domain(_ raw: String) throws(DomainError) -> String {
+        let domain = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard domain.utf8.count <= 253, labels.count >= 2,
+            labels.allSatisfy({ label in
+                (1...63).contains(label.count) && !label.hasPrefix("-") && !label.hasSuffix("-")
+                    && label.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") }
+            })
+        else {
+            throw .invalid("domain must be a DNS name such as example.com")
+        }
+        return domain
+    }
+
+    public static func inRange(_ value: Int, _ range: ClosedRange<Int>, field: String) throws(DomainError) -> Int {
+        guard range.contains(value) else {
+            throw .invalid("\(field) must be between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// An absolute http(s) URL, or a path on this host starting with `/`.
+    public static func url(_ raw: String, field: String) throws(DomainError) -> String {
+        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard WorkspaceLimits.urlLength.contains(value.utf8.count) else {
+            throw .invalid("\(field) must be 1 to \(WorkspaceLimits.urlLength.upperBound) bytes")
+        }
+        if value.hasPrefix("/") && !value.hasPrefix("//") { return value }
+        guard let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
+        else {
+            throw .invalid("\(field) must be an http(s) URL or a path starting with /")
+        }
+        return value
+    }
+}

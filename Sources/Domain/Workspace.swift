@@ -1,0 +1,82 @@
+import Foundation
+
+/// A remote workspace people launch sessions on: a VDI desktop, SAP GUI, a Linux box, a web app.
+public struct Workspace: Sendable, Equatable, Codable {
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        case available
+        case maintenance
+        case comingSoon = "coming_soon"
+    }
+
+    public enum LaunchMode: String, Sendable, Codable, CaseIterable {
+        case iframe
+        case newTab = "new_tab"
+    }
+
+    public var id: String
+    public var name: String
+    /// Kind of workspace, e.g. `linux`, `windows`, `sap`, `browser`, `admin`.
+    public var type: String
+    public var description: String
+    public var imageURL: String?
+    public var status: Status
+    public var cpu: Int
+    /// Memory in GiB.
+    public var memory: Int
+    /// Storage in GiB.
+    public var storage: Int
+    public var url: String
+    /// How the client connects: `vnc`, `rdp`, `sapgui`, `https`, ...
+    public var connectionType: String
+    public var launchMode: LaunchMode
+    public var clientless: Bool
+    public var requiresNetbird: Bool
+    public var allowedRoles: [Role]
+    public var maxSessionMinutes: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, name: String, type: String, description: String, imageURL: String?, status: Status,
+        cpu: Int, memory: Int, storage: Int, url: String, connectionType: String, launchMode: LaunchMode,
+        clientless: Bool, requiresNetbird: Bool, allowedRoles: [Role], maxSessionMinutes: Int,
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.name = name
+        self.type = type
+        self.description = description
+        self.imageURL = imageURL
+        self.status = status
+        self.cpu = cpu
+        self.memory = memory
+        self.storage = storage
+        self.url = url
+        self.connectionType = connectionType
+        self.launchMode = launchMode
+        self.clientless = clientless
+        self.requiresNetbird = requiresNetbird
+        self.allowedRoles = allowedRoles
+        self.maxSessionMinutes = maxSessionMinutes
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Admins see every workspace; everyone else only those that name their role.
+    public func isVisible(to role: Role) -> Bool {
+        role == .admin || allowedRoles.contains(role)
+    }
+}
+
+/// Bounds on the fields an administrator may set, so a workspace is always one the portal can show and launch.
+public enum WorkspaceLimits {
+    public static let nameLength = 1...120
+    public static let typeLength = 1...40
+    public static let descriptionLength = 0...2_000
+    public static let cpu = 1...256
+    public static let memory = 1...4_096
+    public static let storage = 1...65_536
+    public static let maxSessionMinutes = 1...10_080
+    public static let urlLength = 1...2_048
+    public static let connectionTypeLength = 1...40
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// One user's use of one workspace, from launch to its end.
+public struct WorkspaceSession: Sendable, Equatable, Codable {
+    public var id: String
+    public var userID: String
+    public var userEmail: String
+    public var workspaceID: String
+    /// Kept as it was at launch, so history reads well after a workspace is renamed or removed.
+    public var workspaceName: String
+    public var status: SessionStatus
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var expiresAt: Date?
+    public var lastSeenAt: Date
+    /// The real client address (X-Forwarded-For only when the peer is a trusted proxy).
+    public var ipAddress: String
+    /// True only if the login that launched it really passed MFA.
+    public var mfaVerified: Bool
+    /// Why it ended, e.g. `stopped`, `logout`, `user_disabled`, `workspace_deleted`.
+    public var endReason: String?
+
+    public init(
+        id: String, userID: String, userEmail: String, workspaceID: String, workspaceName: String,
+        status: SessionStatus, startedAt: Date, endedAt: Date? = nil, expiresAt: Date?, lastSeenAt: Date,
+        ipAddress: String, mfaVerified: Bool, endReason: String? = nil
+    ) {
+        self.id = id
+        self.userID = userID
+        self.userEmail = userEmail
+        self.workspaceID = workspaceID
+        self.workspaceName = workspaceName
+        self.status = status
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.expiresAt = expiresAt
+        self.lastSeenAt = lastSeenAt
+        self.ipAddress = ipAddress
+        self.mfaVerified = mfaVerified
+        self.endReason = endReason
+    }
+
+    /// A new active session of `principal` on `workspace`, ending at the workspace's maximum duration.
+    public static func launch(
+        id: String, of workspace: Workspace, by principal: Principal, from ipAddress: String, at now: Date
+    ) -> WorkspaceSession {
+        WorkspaceSession(
+            id: id, userID: principal.userID, userEmail: principal.email, workspaceID: workspace.id,
+            workspaceName: workspace.name, status: .active, startedAt: now,
+            expiresAt: now.addingTimeInterval(TimeInterval(workspace.maxSessionMinutes) * 60),
+            lastSeenAt: now, ipAddress: ipAddress, mfaVerified: principal.mfaVerified
+        )
+    }
+}
+
+/// Why a set of active sessions is being ended, and into which final state.
+public struct SessionEnding: Sendable, Equatable {
+    public var status: SessionStatus
+    public var reason: String
+
+    public init(status: SessionStatus, reason: String) {
+        precondition(status.isFinal, "a session can only end in a final state")
+        self.status = status
+        self.reason = reason
+    }
+
+    public static let stopped = SessionEnding(status: .terminated, reason: "stopped")
+    public static let disconnected = SessionEnding(status: .disconnected, reason: "disconnected")
+    public static let logout = SessionEnding(status: .terminated, reason: "logout")
+    public static let userDisabled = SessionEnding(status: .terminated, reason: "user_disabled")
+    public static let workspaceDeleted = SessionEnding(status: .terminated, reason: "workspace_deleted")
+    public static let workspacesReset = SessionEnding(status: .terminated, reason: "workspaces_reset")
+}

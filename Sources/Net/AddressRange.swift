@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// An IPv4 or IPv6 network in CIDR notation (`10.0.0.0/8`, `fd00::/8`, or one address).
+public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
+    private let network: [UInt8]
+    private let prefixLength: Int
+    public let description: String
+
+    /// Nil when `text` is not an address or CIDR block.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let bytes = Self.bytes(of: String(parts[0])) else { return nil }
+        let maximum = bytes.count * 8
+        let length: Int
+        if parts.count == 2 {
+            guard let parsed = Int(parts[1]), (0...maximum).contains(parsed), parts[1].allSatisfy(\.isNumber)
+            else { return nil }
+            length = parsed
+        } else {
+            length = maximum
+        }
+        self.network = bytes
+        self.prefixLength = length
+        self.description = text
+    }
+
+    public func contains(_ address: String) -> Bool {
+        guard let bytes = Self.bytes(of: address), bytes.count == network.count else { return false }
+        var remaining = prefixLength
+        for (candidate, base) in zip(bytes, network) where remaining > 0 {
+            let bits = min(remaining, 8)
+            let mask: UInt8 = bits == 8 ? 0xFF : ~(0xFF >> UInt8(bits))
+            if candidate & mask != base & mask { return false }
+            remaining -= bits
+        }
+        return true
+    }
+
+    /// The address's bytes: 4 for IPv4 (IPv4-mapped IPv6 counts as IPv4), 16 for IPv6; nil if not an address.
+    static func bytes(of text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            return withUnsafeBytes(of: &v4) { Array($0) }
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return Array(bytes[12...])
+        }
+        return bytes
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` NeoSC believes (`NEOSC_TRUSTED_PROXIES`).
+public struct TrustedProxies: Sendable, Equatable {
+    public var ranges: [AddressRange]
+
+    public init(_ ranges: [AddressRange] = []) {
+        self.ranges = ranges
+    }
+
+    public func isTrusted(_ address: String) -> Bool {
+        ranges.contains { $0.contains(address) }
+    }
+
+    /// The real client: the peer itself unless it is a trusted proxy; then the right-most
+    /// `X-Forwarded-For` hop that is not itself a trusted proxy. A malformed hop ends the walk at
+    /// the last trusted hop, which is the one that wrote it.
+    public func clientAddress(peer: String?, forwardedFor: [String]) -> String? {
+        guard var client = peer else { return nil }
+        guard isTrusted(client) else { return client }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        for hop in hops.reversed() {
+            guard AddressRange.bytes(of: hop) != nil else { break }
+            client = hop
+            if !isTrusted(hop) { break }
+        }
+        return client
+    }
+}

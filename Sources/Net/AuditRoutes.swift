@@ -1,0 +1,24 @@
+import Domain
+import Hummingbird
+
+/// `/api/audit-logs`: the trail, newest first. Administrators read all; others only their own.
+struct AuditRoutes {
+    let portal: Portal
+
+    func register(on group: RouterGroup<PortalRequestContext>) {
+        group.get(use: list)
+    }
+
+    @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[AuditEvent]> {
+        let principal = try context.requirePrincipal()
+        let requestedUser = try request.queryText("user_id")
+        let query = AuditQuery(
+            action: try request.queryText("action").map { AuditAction($0) },
+            userID: principal.isAdmin ? requestedUser : principal.userID,
+            success: try request.queryBool("success"),
+            since: try request.queryDate("since"),
+            until: try request.queryDate("until"),
+            limit: try request.queryLimit(maximum: AuditQuery.maximumLimit))
+        return JSONBody(try await portal.store.events(query))
+    }
+}

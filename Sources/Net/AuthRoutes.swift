@@ -1,0 +1,159 @@
+import Actors
+import Domain
+import Foundation
+import Hummingbird
+/// `/api/auth`: local accounts — register, login, logout, me.
+struct AuthRoutes {
+    let portal: Portal
+
+    struct Registration: Decodable {
+        var email: String
+        var password: String
+        var name: String
+        var organization: String?
+    }
+
+    struct Credentials: Decodable {
+        var email: String
+        var password: String
+    }
+
+    struct SignedIn: Encodable, Sendable {
+        var accessToken: String
+        var tokenType = "bearer"
+        var expiresAt: Date
+        var user: UserView
+    }
+
+    struct SignedOut: Encodable, Sendable {
+        var message: String
+        var sessionsTerminated: Int
+    }
+
+    func register(on group: RouterGroup<PortalRequestContext>) {
+        group.post("register", use: register)
+        group.post("login", use: login)
+        group.post("logout", use: logout)
+        group.get("me", use: me)
+    }
+
+    @Sendable func register(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedIn> {
+        guard portal.settings.allowRegistration else {
+            throw DomainError.forbidden("Registration is disabled; ask an administrator for an account")
+        }
+        let body = try await request.decodeJSON(Registration.self, context: context)
+        let email = try Validation.normalisedEmail(body.email)
+        try Validation.requireValidPassword(body.password)
+        let name = try Validation.text(body.name, field: "name")
+        let now = portal.clock.now()
+
+        var organization: Organization?
+        var newOrganization: Organization?
+        if let requested = body.organization.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }),
+            !requested.isEmpty
+        {
+            let organizationName = try Validation.text(requested, field: "organization")
+            if let existing = try await portal.store.organization(named: organizationName) {
+                // Joining an existing organisation needs an address at its domain; otherwise anyone
+                // could read another organisation's figures by naming it.
+                let emailDomain = email.split(separator: "@").last.map(String.init)
+                guard let domain = existing.domain, domain == emailDomain else {
+                    throw DomainError.conflict(
+                        "Organization '\(existing.name)' already exists; ask its administrator to add you")
+                }
+                organization = existing
+            } else {
+                newOrganization = Organization(
+                    id: Identifier.make("org"), name: organizationName,
+                    domain: email.split(separator: "@").last.map(String.init), createdAt: now)
+                organization = newOrganization
+            }
+        }
+
+        let user = User(
+            id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
+            passwordHash: try await portal.passwords.hash(body.password), createdAt: now, updatedAt: now)
+        try await portal.store.insert(user, creating: newOrganization)
+        let principal = Principal(user: user, credentialDigest: "", expiresAt: now)
+        var details = ["role": user.role.rawValue]
+        if let organization { details["organization"] = organization.name }
+        if let newOrganization { details["organization_created"] = newOrganization.id }
+        try await portal.audit(.register, by: principal, in: context, resource: ("user", user.id), details: details)
+
+        let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false)
+        return JSONBody(
+            SignedIn(accessToken: token, expiresAt: expiresAt, user: UserView(user, organization: organization)),
+            status: .created)
+    }
+
+    @Sendable func login(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedIn> {
+        let body = try await request.decodeJSON(Credentials.self, context: context)
+        let email = body.email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let accountKey = "account:\(email)"
+        let addressKey = "address:\(context.clientAddress)"
+        for key in [accountKey, addressKey] {
+            if let retryAfter = await portal.loginThrottle.retryAfter(key) {
+                try await portal.audit(
+                    .loginFailed, by: nil, in: context, success: false, details: ["reason": "throttled"], email: email)
+                throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: retryAfter)
+            }
+        }
+
+        let user = email.utf8.count <= 254 ? try await portal.store.user(email: email) : nil
+        let passwordMatches = try await portal.passwords.verify(body.password, against: user?.passwordHash)
+        guard let user, passwordMatches, !user.disabled else {
+            let reason = user == nil ? "unknown_email" : (passwordMatches ? "account_disabled" : "wrong_password")
+            await portal.loginThrottle.failed(accountKey)
+            await portal.loginThrottle.failed(addressKey)
+            try await portal.audit(
+                .loginFailed, by: nil, in: context, success: false, resource: user.map { ("user", $0.id) },
+                details: ["reason": reason], email: email)
+            throw DomainError.invalidCredentials
+        }
+        await portal.loginThrottle.succeeded(accountKey)
+
+        let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false)
+        let principal = Principal(user: user, credentialDigest: "", expiresAt: expiresAt)
+        try await portal.audit(.login, by: principal, in: context, resource: ("user", user.id), details: ["method": "password"])
+        let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
+        return JSONBody(SignedIn(accessToken: token, expiresAt: expiresAt, user: UserView(user, organization: organization)))
+    }
+
+    @Sendable func logout(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedOut> {
+        let principal = try context.requirePrincipal()
+        let now = portal.clock.now()
+        _ = try await portal.store.revoke(digest: principal.credentialDigest, at: now)
+        await portal.tokenCache.evict(digest: principal.credentialDigest)
+        let ended = try await portal.store.endAll(userID: principal.userID, .logout, at: now)
+        await portal.forget(ended)
+        try await portal.audit(
+            .logout, by: principal, in: context, resource: ("user", principal.userID),
+            details: ["sessions_terminated": String(ended.count)])
+        return JSONBody(SignedOut(message: "Logged out", sessionsTerminated: ended.count))
+    }
+
+    @Sendable func me(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<UserView> {
+        let principal = try context.requirePrincipal()
+        guard let user = try await portal.store.user(id: principal.userID) else {
+            throw DomainError.unauthenticated("Account no longer exists")
+        }
+        let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
+        return JSONBody(UserView(user, organization: organization))
+    }
+}
+
+extension Principal {
+    /// The principal a just-authenticated user acts as, for audit entries written before a token exists.
+    init(user: User, credentialDigest: String, expiresAt: Date) {
+        self.init(
+            userID: user.id, email: user.email, name: user.name, role: user.role, organizationID: user.organizationID,
+            mfaVerified: false, credentialDigest: credentialDigest, credentialExpiresAt: expiresAt)
+    }
+}
+
+extension Optional {
+    func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}

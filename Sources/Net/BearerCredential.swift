@@ -1,0 +1,33 @@
+import Crypto
+import Foundation
+
+/// The bearer tokens NeoSC issues: `neosc_` and 256 random bits in base64url. Only the SHA-256
+/// digest is stored, so a leaked database holds no usable token.
+public enum BearerCredential {
+    static let prefix = "neosc_"
+    /// `neosc_` + 43 base64url characters.
+    static let length = 6 + 43
+
+    public static func issue() -> (token: String, digest: String) {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let token = prefix + Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return (token, digest(token))
+    }
+
+    public static func digest(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Cheap shape check, so garbage never costs a store lookup.
+    public static func isWellFormed(_ token: String) -> Bool {
+        token.utf8.count == length && token.hasPrefix(prefix)
+            && token.utf8.dropFirst(prefix.utf8.count).allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || byte == 0x2D || byte == 0x5F
+            }
+    }
+}

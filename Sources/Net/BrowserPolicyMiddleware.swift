@@ -1,0 +1,41 @@
+import HTTPTypes
+import Hummingbird
+/// CORS for an explicit list of origins (never `*`), and headers that keep API responses out of
+/// caches and out of content sniffing.
+public struct BrowserPolicyMiddleware: RouterMiddleware {
+    public typealias Context = PortalRequestContext
+    private let allowedOrigins: Set<String>
+
+    public init(allowedOrigins: [String]) {
+        self.allowedOrigins = Set(allowedOrigins)
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let origin = request.headers[.origin].flatMap { allowedOrigins.contains($0) ? $0 : nil }
+        var response: Response
+        if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
+            response = Response(status: .noContent)
+            response.headers[.accessControlAllowMethods] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+            response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type, X-Request-ID"
+            response.headers[.accessControlMaxAge] = "600"
+        } else {
+            response = try await next(request, context)
+        }
+        if let origin {
+            response.headers[.accessControlAllowOrigin] = origin
+            response.headers[.accessControlAllowCredentials] = "true"
+        }
+        if !allowedOrigins.isEmpty {
+            response.headers[values: .vary].append("Origin")
+        }
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let xContentTypeOptions = Self("X-Content-Type-Options")!
+}

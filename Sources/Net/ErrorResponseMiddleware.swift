@@ -1,0 +1,76 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+/// Turns every error into `{"detail": "..."}` with the right status. Anything it does not
+/// recognise is a bug: logged in full, answered with a bare 500.
+public struct ErrorResponseMiddleware: RouterMiddleware {
+    public typealias Context = PortalRequestContext
+
+    public init() {}
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as DomainError {
+            return Self.response(for: error)
+        } catch let error as any HTTPResponseError {
+            return Self.response(status: error.status, detail: Self.detail(for: error))
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            context.logger.error(
+                "unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            return Self.response(status: .internalServerError, detail: "Internal server error")
+        }
+    }
+
+    static func response(for error: DomainError) -> Response {
+        switch error {
+        case .malformed(let detail):
+            return response(status: .badRequest, detail: detail)
+        case .unauthenticated(let detail):
+            var response = response(status: .unauthorized, detail: detail)
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        case .forbidden(let detail):
+            return response(status: .forbidden, detail: detail)
+        case .notFound(let detail):
+            return response(status: .notFound, detail: detail)
+        case .conflict(let detail):
+            return response(status: .conflict, detail: detail)
+        case .invalid(let detail):
+            return response(status: .unprocessableContent, detail: detail)
+        case .rateLimited(let detail, let retryAfter):
+            var response = response(status: .tooManyRequests, detail: detail)
+            response.headers[.retryAfter] = String(retryAfter)
+            return response
+        case .unavailable(let detail):
+            return response(status: .serviceUnavailable, detail: detail)
+        }
+    }
+
+    static func response(status: HTTPResponse.Status, detail: String) -> Response {
+        let body = (try? PortalJSON.encoder.encode(["detail": detail])) ?? Data(#"{"detail":"error"}"#.utf8)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.count)],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private static func detail(for error: any HTTPResponseError) -> String {
+        if let error = error as? HTTPError, let body = error.body, !body.isEmpty {
+            return body
+        }
+        switch error.status {
+        case .notFound: return "Not found"
+        case .contentTooLarge: return "Request body is larger than 1 MiB"
+        case .methodNotAllowed: return "Method not allowed"
+        default: return error.status.reasonPhrase
+        }
+    }
+}

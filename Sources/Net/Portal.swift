@@ -1,0 +1,103 @@
+import Actors
+import Domain
+import Foundation
+import Hummingbird
+import Logging
+/// Everything a route needs: the store, the runtime actors, the clock and the settings.
+public struct Portal: Sendable {
+    public let store: any Store
+    public let tokenCache: TokenCache
+    public let sessions: SessionRegistry
+    public let loginThrottle: LoginThrottle
+    public let passwords: PasswordHasher
+    public let clock: WallClock
+    public let settings: PortalSettings
+    public let logger: Logger
+
+    public init(
+        store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, loginThrottle: LoginThrottle,
+        passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger
+    ) {
+        self.store = store
+        self.tokenCache = tokenCache
+        self.sessions = sessions
+        self.loginThrottle = loginThrottle
+        self.passwords = passwords
+        self.clock = clock
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Loads what the runtime actors mirror from the store; call once before serving.
+    public func prepare() async throws {
+        await sessions.load(try await store.sessions(userID: nil, status: .active, limit: Int.max))
+    }
+
+    // MARK: - Identity
+
+    /// The principal a bearer token stands for, or why it stands for none.
+    func principal(forToken token: String) async throws -> Result<Principal, DomainError> {
+        guard BearerCredential.isWellFormed(token) else { return .failure(.unauthenticated("Invalid token")) }
+        let digest = BearerCredential.digest(token)
+        let now = clock.now()
+        if let cached = await tokenCache.principal(forDigest: digest), now < cached.credentialExpiresAt {
+            return .success(cached)
+        }
+        let ticket = await tokenCache.fillTicket()
+        guard let record = try await store.token(digest: digest), record.isValid(at: now) else {
+            return .failure(.unauthenticated("Invalid or expired token"))
+        }
+        guard let user = try await store.user(id: record.userID), !user.disabled else {
+            return .failure(.unauthenticated("Account is disabled"))
+        }
+        let principal = Principal(
+            userID: user.id, email: user.email, name: user.name, role: user.role,
+            organizationID: user.organizationID, mfaVerified: record.mfaVerified, credentialDigest: digest,
+            credentialExpiresAt: record.expiresAt)
+        await tokenCache.remember(principal, ticket: ticket)
+        return .success(principal)
+    }
+
+    /// Issues and stores a new bearer token for `user`.
+    func issueToken(for user: User, mfaVerified: Bool) async throws -> (token: String, expiresAt: Date) {
+        let (token, digest) = BearerCredential.issue()
+        let now = clock.now()
+        let expiresAt = now.addingTimeInterval(settings.tokenLifetime)
+        try await store.insert(
+            AccessToken(digest: digest, userID: user.id, issuedAt: now, expiresAt: expiresAt, mfaVerified: mfaVerified))
+        return (token, expiresAt)
+    }
+
+    // MARK: - Audit
+
+    /// Appends one audit entry. A failure here fails the request: a change that cannot be recorded
+    /// is not reported as done.
+    func audit(
+        _ action: AuditAction, by principal: Principal?, in context: PortalRequestContext, success: Bool = true,
+        resource: (type: String, id: String)? = nil, details: [String: String] = [:], email: String? = nil
+    ) async throws {
+        try await store.append(
+            AuditEvent(
+                timestamp: clock.now(), userID: principal?.userID, userEmail: principal?.email ?? email,
+                action: action, resourceType: resource?.type, resourceID: resource?.id, details: details,
+                ipAddress: context.clientAddress, success: success))
+    }
+
+    /// Refuses non-administrators, recording the refusal.
+    func requireAdmin(_ principal: Principal, to action: String, in context: PortalRequestContext) async throws {
+        do {
+            try AccessRules.requireAdmin(principal, to: action)
+        } catch {
+            try await audit(
+                .accessDenied, by: principal, in: context, success: false,
+                details: ["reason": error.detail, "path": context.endpointPath ?? ""])
+            throw error
+        }
+    }
+
+    /// Ends sessions that the store has already ended, in the registry too.
+    func forget(_ ended: [WorkspaceSession]) async {
+        guard !ended.isEmpty else { return }
+        await sessions.ended(ended)
+    }
+}

@@ -1,0 +1,94 @@
+import Domain
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The wire format: snake_case keys, ISO-8601 UTC timestamps.
+public enum PortalJSON {
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// Request bodies name their snake_case keys explicitly (CodingKeys), so errors can quote them.
+    public static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}
+
+/// A JSON response with a chosen status, encoded in the portal's wire format.
+public struct JSONBody<Value: Encodable & Sendable>: ResponseGenerator, Sendable {
+    public var value: Value
+    public var status: HTTPResponse.Status
+
+    public init(_ value: Value, status: HTTPResponse.Status = .ok) {
+        self.value = value
+        self.status = status
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = try PortalJSON.encoder.encode(value, from: request, context: context)
+        response.status = status
+        return response
+    }
+}
+
+extension Request {
+    /// Reads the body (at most the context's upload limit) and decodes it, turning every way it can
+    /// be wrong into a 400 (not JSON at all) or 422 (JSON, but a field is missing or wrong).
+    func decodeJSON<Value: Decodable>(_ type: Value.Type, context: PortalRequestContext) async throws -> Value {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else {
+            throw DomainError.malformed("Request body must be a JSON object")
+        }
+        return try Self.decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    /// Like `decodeJSON`, but an empty body means "no body" and gives nil.
+    func decodeOptionalJSON<Value: Decodable>(_ type: Value.Type, context: PortalRequestContext) async throws -> Value? {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytesView.contains(where: { !Self.isJSONWhitespace($0) }) else { return nil }
+        return try Self.decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    private static func isJSONWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
+    private static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
+        do {
+            return try PortalJSON.decoder.decode(Value.self, from: data)
+        } catch let error as DecodingError {
+            throw DomainError(error)
+        }
+    }
+}
+
+extension DomainError {
+    /// What a client should be told about a body that did not decode.
+    init(_ error: DecodingError) {
+        func field(_ path: [any CodingKey]) -> String {
+            path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+                .replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            self = .invalid("Field '\(field(context.codingPath + [key]))' is required")
+        case .valueNotFound(_, let context) where !context.codingPath.isEmpty:
+            self = .invalid("Field '\(field(context.codingPath))' must not be null")
+        case .typeMismatch(_, let context) where !context.codingPath.isEmpty:
+            self = .invalid("Field '\(field(context.codingPath))' has the wrong type")
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            self = .invalid("Field '\(field(context.codingPath))' has an invalid value")
+        case .typeMismatch, .valueNotFound:
+            self = .malformed("Request body must be a JSON object")
+        default:
+            self = .malformed("Request body is not valid JSON")
+        }
+    }
+}

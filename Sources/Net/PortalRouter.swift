@@ -1,0 +1,25 @@
+import Hummingbird
+import Logging
+
+/// The whole HTTP surface: middleware in the order every request meets it, then the routes.
+public enum PortalRouter {
+    public static func make(portal: Portal) -> Router<PortalRequestContext> {
+        let router = Router(context: PortalRequestContext.self)
+        router.add(middleware: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins))
+        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: ErrorResponseMiddleware())
+        router.add(middleware: IdentityMiddleware(portal: portal))
+
+        HealthRoutes(portal: portal).register(on: router)
+        let api = router.group("api")
+        AuthRoutes(portal: portal).register(on: api.group("auth"))
+        WorkspaceRoutes(portal: portal).register(on: api.group("workspaces"))
+        SessionRoutes(portal: portal).register(on: api.group("sessions"))
+        AuditRoutes(portal: portal).register(on: api.group("audit-logs"))
+        PolicyRoutes(portal: portal).register(on: api.group("policies"))
+        OrganizationRoutes(portal: portal).register(on: api.group("organizations"))
+        UserRoutes(portal: portal).register(on: api.group("users"))
+        StatsRoutes(portal: portal).register(on: api.group("stats"))
+        return router
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// The settings the HTTP layer needs, already validated by the `neosc` configuration.
+public struct PortalSettings: Sendable {
+    public var version: String
+    public var tokenLifetime: TimeInterval
+    public var allowRegistration: Bool
+    public var maxSessionsPerUser: Int
+    /// Exact origins allowed to call the API from a browser; empty means no CORS headers at all.
+    public var corsOrigins: [String]
+    public var trustedProxies: TrustedProxies
+
+    public init(
+        version: String, tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true,
+        maxSessionsPerUser: Int = 3, corsOrigins: [String] = [], trustedProxies: TrustedProxies = .init()
+    ) {
+        self.version = version
+        self.tokenLifetime = tokenLifetime
+        self.allowRegistration = allowRegistration
+        self.maxSessionsPerUser = maxSessionsPerUser
+        self.corsOrigins = corsOrigins
+        self.trustedProxies = trustedProxies
+    }
+}

@@ -1,0 +1,66 @@
+import Domain
+import Foundation
+import SQLiteNIO
+
+extension SQLiteStore: AuditStore {
+    public func append(_ event: AuditEvent) async throws {
+        try await write { connection in
+            try await connection.execute(
+                """
+                INSERT INTO audit_logs (id, timestamp, user_id, user_email, action, resource_type, resource_id,
+                    details, ip_address, success)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(event.id), .init(event.timestamp), .init(event.userID), .init(event.userEmail),
+                    .text(event.action.rawValue), .init(event.resourceType), .init(event.resourceID),
+                    try .json(event.details), .init(event.ipAddress), .init(event.success),
+                ])
+        }
+    }
+
+    public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
+        try await read { connection in
+            try await connection.rows(
+                """
+                SELECT * FROM audit_logs
+                WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR success = ?3)
+                    AND (?4 IS NULL OR timestamp >= ?4) AND (?5 IS NULL OR timestamp <= ?5)
+                ORDER BY timestamp DESC, seq DESC LIMIT ?6
+                """,
+                [
+                    .init(query.action?.rawValue), .init(query.userID), query.success.map { .init($0) } ?? .null,
+                    .init(query.since), .init(query.until), .init(query.limit),
+                ]
+            ).map { row in
+                AuditEvent(
+                    id: try row.string("id"), timestamp: try row.date("timestamp"),
+                    userID: row.optionalString("user_id"), userEmail: row.optionalString("user_email"),
+                    action: AuditAction(try row.string("action")), resourceType: row.optionalString("resource_type"),
+                    resourceID: row.optionalString("resource_id"),
+                    details: try row.decoded([String: String].self, json: "details"),
+                    ipAddress: row.optionalString("ip_address"), success: try row.bool("success"))
+            }
+        }
+    }
+
+    public func count(action: AuditAction, since: Date, organizationID: String?) async throws -> Int {
+        try await read { connection in
+            let row: SQLiteRow?
+            if let organizationID {
+                row = try await connection.rows(
+                    """
+                    SELECT COUNT(*) AS n FROM audit_logs JOIN users ON users.id = audit_logs.user_id
+                    WHERE audit_logs.action = ? AND audit_logs.timestamp >= ? AND users.organization_id = ?
+                    """, [.text(action.rawValue), .init(since), .text(organizationID)]
+                ).first
+            } else {
+                row = try await connection.rows(
+                    "SELECT COUNT(*) AS n FROM audit_logs WHERE action = ? AND timestamp >= ?",
+                    [.text(action.rawValue), .init(since)]
+                ).first
+            }
+            return try row?.int("n") ?? 0
+        }
+    }
+}

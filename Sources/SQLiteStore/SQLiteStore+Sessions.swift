@@ -1,0 +1,137 @@
+import Domain
+import Foundation
+import SQLiteNIO
+
+extension SQLiteStore: SessionStore {
+    public func start(_ session: WorkspaceSession, limit: Int) async throws {
+        try await write { connection in
+            // Inside the write transaction no other launch can slip between the count and the insert.
+            let active = try await Self.activeCount(userID: session.userID, on: connection)
+            try AccessRules.requireBelowSessionLimit(activeSessions: active, limit: limit)
+            try await connection.execute(
+                """
+                INSERT INTO sessions (id, user_id, user_email, workspace_id, workspace_name, status, started_at,
+                    ended_at, expires_at, last_seen_at, ip_address, mfa_verified, end_reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(session.id), .text(session.userID), .text(session.userEmail), .text(session.workspaceID),
+                    .text(session.workspaceName), .text(session.status.rawValue), .init(session.startedAt),
+                    .init(session.endedAt), .init(session.expiresAt), .init(session.lastSeenAt),
+                    .text(session.ipAddress), .init(session.mfaVerified), .init(session.endReason),
+                ])
+        }
+    }
+
+    public func session(id: String) async throws -> WorkspaceSession? {
+        try await read {
+            try await $0.rows("SELECT * FROM sessions WHERE id = ?", [.text(id)]).first.map(Self.session)
+        }
+    }
+
+    public func sessions(userID: String?, status: SessionStatus?, limit: Int) async throws -> [WorkspaceSession] {
+        try await read {
+            try await $0.rows(
+                """
+                SELECT * FROM sessions WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR status = ?2)
+                ORDER BY started_at DESC, id LIMIT ?3
+                """, [.init(userID), .init(status?.rawValue), .init(limit)]
+            ).map(Self.session)
+        }
+    }
+
+    public func end(id: String, _ ending: SessionEnding, at now: Date) async throws -> WorkspaceSession? {
+        try await write {
+            try await Self.endActive(where: "id = ?", [.text(id)], ending, at: now, on: $0).first
+        }
+    }
+
+    public func end(userID: String, workspaceID: String, _ ending: SessionEnding, at now: Date) async throws
+        -> WorkspaceSession?
+    {
+        try await write { connection in
+            // With several active sessions on one workspace, stop ends the newest.
+            let newest = try await connection.rows(
+                """
+                SELECT id FROM sessions WHERE user_id = ? AND workspace_id = ? AND status = 'active'
+                ORDER BY started_at DESC LIMIT 1
+                """, [.text(userID), .text(workspaceID)]
+            ).first
+            guard let id = try newest?.string("id") else { return nil }
+            return try await Self.endActive(where: "id = ?", [.text(id)], ending, at: now, on: connection).first
+        }
+    }
+
+    public func endAll(userID: String, _ ending: SessionEnding, at now: Date) async throws -> [WorkspaceSession] {
+        try await write {
+            try await Self.endActive(where: "user_id = ?", [.text(userID)], ending, at: now, on: $0)
+        }
+    }
+
+    public func activeCount(userID: String) async throws -> Int {
+        try await read { try await Self.activeCount(userID: userID, on: $0) }
+    }
+
+    public func activeCountsByWorkspace() async throws -> [String: Int] {
+        try await read { connection in
+            var counts: [String: Int] = [:]
+            for row in try await connection.rows(
+                "SELECT workspace_id, COUNT(*) AS n FROM sessions WHERE status = 'active' GROUP BY workspace_id")
+            {
+                counts[try row.string("workspace_id")] = try row.int("n")
+            }
+            return counts
+        }
+    }
+
+    public func activeCount(organizationID: String?) async throws -> Int {
+        try await read { connection in
+            let row: SQLiteRow?
+            if let organizationID {
+                row = try await connection.rows(
+                    """
+                    SELECT COUNT(*) AS n FROM sessions JOIN users ON users.id = sessions.user_id
+                    WHERE sessions.status = 'active' AND users.organization_id = ?
+                    """, [.text(organizationID)]
+                ).first
+            } else {
+                row = try await connection.rows("SELECT COUNT(*) AS n FROM sessions WHERE status = 'active'").first
+            }
+            return try row?.int("n") ?? 0
+        }
+    }
+
+    private static func activeCount(userID: String, on connection: SQLiteConnection) async throws -> Int {
+        try await connection.rows(
+            "SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND status = 'active'", [.text(userID)]
+        ).first?.int("n") ?? 0
+    }
+
+    /// Moves the active sessions matching `condition` to `ending.status` and returns them as they now are.
+    /// Only `active` rows change, so a session can never leave a final state.
+    static func endActive(
+        where condition: String, _ binds: [SQLiteData], _ ending: SessionEnding, at now: Date,
+        on connection: SQLiteConnection
+    ) async throws -> [WorkspaceSession] {
+        try await connection.rows(
+            """
+            UPDATE sessions SET status = ?, ended_at = ?, end_reason = ?
+            WHERE status = 'active' AND (\(condition))
+            RETURNING *
+            """, [.text(ending.status.rawValue), .init(now), .text(ending.reason)] + binds
+        ).map(session)
+    }
+
+    static func session(_ row: SQLiteRow) throws -> WorkspaceSession {
+        guard let status = SessionStatus(rawValue: try row.string("status")) else {
+            throw CorruptRow(column: "status")
+        }
+        return WorkspaceSession(
+            id: try row.string("id"), userID: try row.string("user_id"), userEmail: try row.string("user_email"),
+            workspaceID: try row.string("workspace_id"), workspaceName: try row.string("workspace_name"),
+            status: status, startedAt: try row.date("started_at"), endedAt: row.optionalDate("ended_at"),
+            expiresAt: row.optionalDate("expires_at"), lastSeenAt: try row.date("last_seen_at"),
+            ipAddress: try row.string("ip_address"), mfaVerified: try row.bool("mfa_verified"),
+            endReason: row.optionalString("end_reason"))
+    }
+}

@@ -1,0 +1,54 @@
+import Domain
+import Foundation
+import SQLiteNIO
+
+extension SQLiteStore: TokenStore {
+    public func insert(_ token: AccessToken) async throws {
+        try await write { connection in
+            try await connection.execute(
+                """
+                INSERT INTO tokens (digest, user_id, issued_at, expires_at, revoked_at, mfa_verified)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(token.digest), .text(token.userID), .init(token.issuedAt), .init(token.expiresAt),
+                    .init(token.revokedAt), .init(token.mfaVerified),
+                ])
+        }
+    }
+
+    public func token(digest: String) async throws -> AccessToken? {
+        try await read { connection in
+            try await connection.rows("SELECT * FROM tokens WHERE digest = ?", [.text(digest)]).first.map { row in
+                AccessToken(
+                    digest: try row.string("digest"), userID: try row.string("user_id"),
+                    issuedAt: try row.date("issued_at"), expiresAt: try row.date("expires_at"),
+                    revokedAt: row.optionalDate("revoked_at"), mfaVerified: try row.bool("mfa_verified"))
+            }
+        }
+    }
+
+    public func revoke(digest: String, at now: Date) async throws -> Bool {
+        try await write { connection in
+            try await connection.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL", [.init(now), .text(digest)])
+            return try await connection.changes() == 1
+        }
+    }
+
+    public func revokeAll(userID: String, at now: Date) async throws -> Int {
+        try await write { connection in
+            try await connection.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+                [.init(now), .text(userID), .init(now)])
+            return try await connection.changes()
+        }
+    }
+
+    public func purgeExpired(before cutoff: Date) async throws -> Int {
+        try await write { connection in
+            try await connection.execute("DELETE FROM tokens WHERE expires_at < ?", [.init(cutoff)])
+            return try await connection.changes()
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Domain
+import Foundation
+import SQLiteNIO
+
+extension SQLiteStore: UserStore {
+    public func insert(_ user: User, creating organization: Organization?) async throws {
+        try await write { connection in
+            if let organization {
+                try await Self.insert(organization, on: connection)
+            }
+            do {
+                try await connection.execute(
+                    """
+                    INSERT INTO users (id, email, name, organization_id, role, password_hash, mfa_enabled, disabled,
+                        created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        .text(user.id), .text(user.email), .text(user.name), .init(user.organizationID),
+                        .text(user.role.rawValue), .init(user.passwordHash), .init(user.mfaEnabled),
+                        .init(user.disabled), .init(user.createdAt), .init(user.updatedAt),
+                    ])
+            } catch let error as SQLiteError where error.isConstraintViolation {
+                throw DomainError.conflict("Email already registered")
+            }
+        }
+    }
+
+    public func user(id: String) async throws -> User? {
+        try await read { try await $0.rows("SELECT * FROM users WHERE id = ?", [.text(id)]).first.map(Self.user) }
+    }
+
+    public func user(email: String) async throws -> User? {
+        try await read {
+            try await $0.rows("SELECT * FROM users WHERE email = ?", [.text(email)]).first.map(Self.user)
+        }
+    }
+
+    public func users(limit: Int, offset: Int) async throws -> [User] {
+        try await read {
+            try await $0.rows(
+                "SELECT * FROM users ORDER BY created_at DESC, id LIMIT ? OFFSET ?", [.init(limit), .init(offset)]
+            ).map(Self.user)
+        }
+    }
+
+    public func update(_ user: User) async throws {
+        try await write { connection in
+            try await connection.execute(
+                """
+                UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
+                    mfa_enabled = ?, disabled = ?, updated_at = ?
+                WHERE id = ?
+                """,
+                [
+                    .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
+                    .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
+                    .text(user.id),
+                ])
+            guard try await connection.changes() == 1 else { throw DomainError.notFound("User not found") }
+        }
+    }
+
+    public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
+        try await read { connection in
+            let row = try await connection.rows(
+                """
+                SELECT COUNT(*) AS total, COALESCE(SUM(mfa_enabled), 0) AS mfa FROM users
+                WHERE disabled = 0 AND (?1 IS NULL OR organization_id = ?1)
+                """, [.init(organizationID)]
+            ).first
+            return (try row?.int("total") ?? 0, try row?.int("mfa") ?? 0)
+        }
+    }
+
+    public func activeAdminCount() async throws -> Int {
+        try await read {
+            try await $0.rows("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0").first?.int("n")
+                ?? 0
+        }
+    }
+
+    static func user(_ row: SQLiteRow) throws -> User {
+        guard let role = Role(rawValue: try row.string("role")) else { throw CorruptRow(column: "role") }
+        return User(
+            id: try row.string("id"), email: try row.string("email"), name: try row.string("name"),
+            organizationID: row.optionalString("organization_id"), role: role,
+            passwordHash: row.optionalString("password_hash"), mfaEnabled: try row.bool("mfa_enabled"),
+            disabled: try row.bool("disabled"), createdAt: try row.date("created_at"),
+            updatedAt: try row.date("updated_at"))
+    }
+}

@@ -1,0 +1,107 @@
+import Domain
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+
+/// The embedded default store: one SQLite file in WAL mode, schema migrated at open.
+public struct SQLiteStore: Store, Sendable {
+    private let pool: SQLiteConnectionPool
+
+    private init(pool: SQLiteConnectionPool) {
+        self.pool = pool
+    }
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// - Parameter readers: connections for reads beside the single writer.
+    public static func open(
+        path: String, readers: Int = 4, eventLoopGroup: any EventLoopGroup, logger: Logger
+    ) async throws -> SQLiteStore {
+        precondition(readers >= 1, "at least one reader connection")
+        let threadPool = NIOThreadPool(numberOfThreads: readers + 1)
+        threadPool.start()
+        do {
+            var connections: [SQLiteConnection] = []
+            for _ in 0...readers {
+                let connection = try await SQLiteConnection.open(
+                    storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoopGroup.any())
+                connections.append(connection)
+                // Synchronous FULL: an acknowledged write (an audit entry above all) survives power loss.
+                try await connection.execute("PRAGMA busy_timeout = 5000")
+                try await connection.execute("PRAGMA foreign_keys = ON")
+                try await connection.execute("PRAGMA synchronous = FULL")
+                if connections.count == 1 {
+                    try await connection.execute("PRAGMA journal_mode = WAL")
+                    try await Schema.migrate(connection)
+                }
+            }
+            let writer = connections.removeFirst()
+            return SQLiteStore(pool: SQLiteConnectionPool(writer: writer, readers: connections, threadPool: threadPool))
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await read { try await $0.rows("SELECT 1") }
+    }
+
+    public func close() async throws {
+        try await pool.close()
+    }
+
+    public func seedDefaults(at now: Date) async throws {
+        try await insertMissing(DefaultCatalogue.policies(at: now))
+        try await write { connection in
+            let count = try await connection.rows("SELECT COUNT(*) AS n FROM workspaces").first?.int("n") ?? 0
+            guard count == 0 else { return }
+            for workspace in DefaultCatalogue.workspaces(at: now) {
+                try await Self.insert(workspace, on: connection)
+            }
+        }
+    }
+
+    // MARK: - Units of work
+
+    /// Runs `work` on a reader connection.
+    func read<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+        let connection = try await pool.leaseReader()
+        do {
+            let result = try await work(connection)
+            await pool.releaseReader(connection)
+            return result
+        } catch {
+            await pool.releaseReader(connection)
+            throw Self.translated(error)
+        }
+    }
+
+    /// Runs `work` in one write transaction: all of it is committed, or none of it.
+    func write<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+        let connection = try await pool.leaseWriter()
+        do {
+            try await connection.execute("BEGIN IMMEDIATE")
+            do {
+                let result = try await work(connection)
+                try await connection.execute("COMMIT")
+                await pool.releaseWriter()
+                return result
+            } catch {
+                try? await connection.execute("ROLLBACK")
+                throw error
+            }
+        } catch {
+            await pool.releaseWriter()
+            throw Self.translated(error)
+        }
+    }
+
+    private static func translated(_ error: any Error) -> any Error {
+        if let error = error as? SQLiteError, error.meansUnavailable {
+            return DomainError.unavailable("The data store is unavailable; try again shortly")
+        }
+        return error
+    }
+}

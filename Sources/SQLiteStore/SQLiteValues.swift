@@ -1,0 +1,106 @@
+import Foundation
+import SQLiteNIO
+
+/// A row that does not hold what the schema promises: the file was changed behind NeoSC's back.
+struct CorruptRow: Error, CustomStringConvertible {
+    var column: String
+    var description: String { "stored row has an unreadable '\(column)' column" }
+}
+
+extension SQLiteConnection {
+    /// Runs one statement on the connection's thread pool and returns its rows.
+    func rows(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        let collector = RowCollector()
+        // The class's own `query` runs the whole statement in one thread-pool job, so `onRow`
+        // is called serially and the collector needs no lock.
+        try await query(sql, binds) { collector.rows.append($0) }
+        return collector.rows
+    }
+
+    func execute(_ sql: String, _ binds: [SQLiteData] = []) async throws {
+        _ = try await rows(sql, binds)
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+    func changes() async throws -> Int {
+        try await rows("SELECT changes() AS n").first?.int("n") ?? 0
+    }
+}
+
+private final class RowCollector: @unchecked Sendable {
+    var rows: [SQLiteRow] = []
+}
+
+extension SQLiteRow {
+    func string(_ column: String) throws -> String {
+        guard let value = self.column(column)?.string else { throw CorruptRow(column: column) }
+        return value
+    }
+
+    func optionalString(_ column: String) -> String? {
+        guard let data = self.column(column), !data.isNull else { return nil }
+        return data.string
+    }
+
+    func int(_ column: String) throws -> Int {
+        guard let value = self.column(column)?.integer else { throw CorruptRow(column: column) }
+        return Int(value)
+    }
+
+    func bool(_ column: String) throws -> Bool {
+        try int(column) != 0
+    }
+
+    func date(_ column: String) throws -> Date {
+        guard let value = self.column(column)?.double else { throw CorruptRow(column: column) }
+        return Date(timeIntervalSince1970: value)
+    }
+
+    func optionalDate(_ column: String) -> Date? {
+        guard let data = self.column(column), !data.isNull, let value = data.double else { return nil }
+        return Date(timeIntervalSince1970: value)
+    }
+
+    func decoded<Value: Decodable>(_ type: Value.Type, json column: String) throws -> Value {
+        guard let text = self.column(column)?.string,
+            let value = try? JSONDecoder().decode(Value.self, from: Data(text.utf8))
+        else { throw CorruptRow(column: column) }
+        return value
+    }
+}
+
+extension SQLiteData {
+    init(_ date: Date) { self = .float(date.timeIntervalSince1970) }
+    init(_ date: Date?) { self = date.map { .float($0.timeIntervalSince1970) } ?? .null }
+    init(_ text: String?) { self = text.map { .text($0) } ?? .null }
+    init(_ flag: Bool) { self = .integer(flag ? 1 : 0) }
+    init(_ number: Int) { self = .integer(numericCast(number)) }
+
+    static func json(_ value: some Encodable) throws -> SQLiteData {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return .text(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+extension SQLiteError {
+    var isConstraintViolation: Bool {
+        switch reason {
+        case .constraint, .constraintUniqueFailed, .constraintPrimaryKeyFailed: true
+        default: false
+        }
+    }
+
+    /// Errors that mean the database cannot be used right now, not that the request was wrong.
+    var meansUnavailable: Bool {
+        switch reason {
+        case .busy, .busyTimeout, .busyInRecovery, .busyInSnapshot, .locked, .cantOpen, .full, .readOnly,
+            .readonlyCantLock, .readonlyDirectory, .notADatabase, .ioError, .ioErrorFailedRead,
+            .ioErrorIncompleteRead, .ioErrorFailedWrite, .ioErrorFailedSync, .ioErrorFailedDirSync,
+            .ioErrorFailedTruncate, .ioErrorFailedStat, .ioErrorFailedAccess, .ioErrorNoMemory:
+            true
+        default:
+            false
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import SQLiteNIO
+
+/// The schema as an ordered list of migrations; `PRAGMA user_version` records how many have run.
+/// Append new migrations, never edit shipped ones.
+enum Schema {
+    static let migrations: [[String]] = [
+        // 1: the portal's aggregates.
+        [
+            """
+            CREATE TABLE organizations (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                name_key TEXT NOT NULL UNIQUE,
+                domain TEXT,
+                created_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                organization_id TEXT REFERENCES organizations(id),
+                role TEXT NOT NULL,
+                password_hash TEXT,
+                mfa_enabled INTEGER NOT NULL DEFAULT 0,
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX users_organization ON users(organization_id)",
+            "CREATE INDEX users_created ON users(created_at)",
+            """
+            CREATE TABLE workspaces (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                type TEXT NOT NULL,
+                description TEXT NOT NULL,
+                image_url TEXT,
+                status TEXT NOT NULL,
+                cpu INTEGER NOT NULL,
+                memory INTEGER NOT NULL,
+                storage INTEGER NOT NULL,
+                url TEXT NOT NULL,
+                connection_type TEXT NOT NULL,
+                launch_mode TEXT NOT NULL,
+                clientless INTEGER NOT NULL,
+                requires_netbird INTEGER NOT NULL,
+                allowed_roles TEXT NOT NULL,
+                max_session_minutes INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                user_email TEXT NOT NULL,
+                workspace_id TEXT NOT NULL,
+                workspace_name TEXT NOT NULL,
+                status TEXT NOT NULL,
+                started_at REAL NOT NULL,
+                ended_at REAL,
+                expires_at REAL,
+                last_seen_at REAL NOT NULL,
+                ip_address TEXT NOT NULL,
+                mfa_verified INTEGER NOT NULL,
+                end_reason TEXT
+            )
+            """,
+            "CREATE INDEX sessions_user_status ON sessions(user_id, status)",
+            "CREATE INDEX sessions_status_workspace ON sessions(status, workspace_id)",
+            "CREATE INDEX sessions_started ON sessions(started_at)",
+            """
+            CREATE TABLE tokens (
+                digest TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                issued_at REAL NOT NULL,
+                expires_at REAL NOT NULL,
+                revoked_at REAL,
+                mfa_verified INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX tokens_user ON tokens(user_id)",
+            "CREATE INDEX tokens_expires ON tokens(expires_at)",
+            """
+            CREATE TABLE audit_logs (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                timestamp REAL NOT NULL,
+                user_id TEXT,
+                user_email TEXT,
+                action TEXT NOT NULL,
+                resource_type TEXT,
+                resource_id TEXT,
+                details TEXT NOT NULL,
+                ip_address TEXT,
+                success INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_timestamp ON audit_logs(timestamp)",
+            "CREATE INDEX audit_user_timestamp ON audit_logs(user_id, timestamp)",
+            "CREATE INDEX audit_action_timestamp ON audit_logs(action, timestamp)",
+            """
+            CREATE TABLE policies (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL,
+                category TEXT NOT NULL,
+                enabled INTEGER NOT NULL,
+                weight INTEGER NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+        ]
+    ]
+
+    /// Runs the migrations this file has not seen yet, each in its own transaction.
+    static func migrate(_ connection: SQLiteConnection) async throws {
+        let current = try await connection.rows("PRAGMA user_version").first?.int("user_version") ?? 0
+        guard current <= migrations.count else {
+            throw SchemaTooNew(found: current, known: migrations.count)
+        }
+        for (index, statements) in migrations.enumerated().dropFirst(current) {
+            try await connection.execute("BEGIN IMMEDIATE")
+            do {
+                for statement in statements { try await connection.execute(statement) }
+                try await connection.execute("PRAGMA user_version = \(index + 1)")
+                try await connection.execute("COMMIT")
+            } catch {
+                try? await connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}
+
+/// The data file was written by a newer NeoSC; refuse to run rather than misread it.
+struct SchemaTooNew: Error, CustomStringConvertible {
+    var found: Int
+    var known: Int
+    var description: String {
+        "the data file has schema version \(found) but this NeoSC knows only up to \(known); upgrade NeoSC"
+    }
+}
