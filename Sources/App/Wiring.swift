@@ -38,7 +38,8 @@ enum Wiring {
     ) async throws -> Portal {
         let portal = Portal(
             store: store, tokenCache: TokenCache(lifetime: configuration.cacheLifetime, clock: clock),
-            sessions: SessionRegistry(), loginThrottle: LoginThrottle(clock: clock), passwords: passwords,
+            sessions: SessionRegistry(), accountThrottle: LoginThrottle(maxFailures: 10, clock: clock),
+            addressThrottle: LoginThrottle(maxFailures: 100, clock: clock), passwords: passwords,
             clock: clock, settings: configuration.portalSettings, logger: logger)
         try await portal.prepare()
         return portal

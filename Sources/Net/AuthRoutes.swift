@@ -89,10 +89,8 @@ struct AuthRoutes {
     @Sendable func login(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedIn> {
         let body = try await request.decodeJSON(Credentials.self, context: context)
         let email = body.email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        let accountKey = "account:\(email)"
-        let addressKey = "address:\(context.clientAddress)"
-        for key in [accountKey, addressKey] {
-            if let retryAfter = await portal.loginThrottle.retryAfter(key) {
+        for (throttle, key) in [(portal.accountThrottle, email), (portal.addressThrottle, context.clientAddress)] {
+            if let retryAfter = await throttle.retryAfter(key) {
                 try await portal.audit(
                     .loginFailed, by: nil, in: context, success: false, details: ["reason": "throttled"], email: email)
                 throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: retryAfter)
@@ -103,14 +101,14 @@ struct AuthRoutes {
         let passwordMatches = try await portal.passwords.verify(body.password, against: user?.passwordHash)
         guard let user, passwordMatches, !user.disabled else {
             let reason = user == nil ? "unknown_email" : (passwordMatches ? "account_disabled" : "wrong_password")
-            await portal.loginThrottle.failed(accountKey)
-            await portal.loginThrottle.failed(addressKey)
+            await portal.accountThrottle.failed(email)
+            await portal.addressThrottle.failed(context.clientAddress)
             try await portal.audit(
                 .loginFailed, by: nil, in: context, success: false, resource: user.map { ("user", $0.id) },
                 details: ["reason": reason], email: email)
             throw DomainError.invalidCredentials
         }
-        await portal.loginThrottle.succeeded(accountKey)
+        await portal.accountThrottle.succeeded(email)
 
         let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false)
         let principal = Principal(user: user, credentialDigest: "", expiresAt: expiresAt)

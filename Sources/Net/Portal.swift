@@ -8,20 +8,25 @@ public struct Portal: Sendable {
     public let store: any Store
     public let tokenCache: TokenCache
     public let sessions: SessionRegistry
-    public let loginThrottle: LoginThrottle
+    /// Failed logins per account: a handful, so guessing one password is slow.
+    public let accountThrottle: LoginThrottle
+    /// Failed logins per client address: many more, so one office behind a NAT is not locked out.
+    public let addressThrottle: LoginThrottle
     public let passwords: PasswordHasher
     public let clock: WallClock
     public let settings: PortalSettings
     public let logger: Logger
 
     public init(
-        store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, loginThrottle: LoginThrottle,
+        store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, accountThrottle: LoginThrottle,
+        addressThrottle: LoginThrottle,
         passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger
     ) {
         self.store = store
         self.tokenCache = tokenCache
         self.sessions = sessions
-        self.loginThrottle = loginThrottle
+        self.accountThrottle = accountThrottle
+        self.addressThrottle = addressThrottle
         self.passwords = passwords
         self.clock = clock
         self.settings = settings

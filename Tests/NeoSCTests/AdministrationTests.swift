@@ -1,0 +1,173 @@
+import Actors
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import SQLiteStore
+import Testing
+
+@testable import neosc
+
+@Suite struct AdministrationTests {
+    @Test func roleChangeAndDisablingTakeEffectOnTheNextRequest() async throws {
+        // A long cache lifetime proves eviction, not expiry, is what makes the change visible.
+        try await Harness.run(.router, { $0.cacheLifetime = 3_600 }) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (user, token) = try await harness.account(.user)
+            #expect(try await client.send(.get, "/api/auth/me", token: token)["role"] as? String == "user")
+            #expect(try await client.send(.get, "/api/workspaces/ws-windows-rdp", token: token).status == .forbidden)
+
+            let promoted = try await client.send(.patch, "/api/users/\(user.id)", token: admin, json: #"{"role":"neosc"}"#)
+            #expect(promoted.status == .ok)
+            #expect(promoted["role"] as? String == "neosc")
+            #expect(try await client.send(.get, "/api/workspaces/ws-windows-rdp", token: token).status == .ok)
+            #expect(try await client.send(.post, "/api/workspaces/ws-windows-rdp/launch", token: token).status == .created)
+
+            let disabled = try await client.send(.patch, "/api/users/\(user.id)", token: admin, json: #"{"disabled":true}"#)
+            #expect(disabled.status == .ok)
+            #expect(disabled["disabled"] as? Bool == true)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
+            let sessions = try await harness.store.sessions(userID: user.id, status: nil, limit: 10)
+            #expect(sessions.count == 1 && sessions.allSatisfy { $0.status == .terminated && $0.endReason == "user_disabled" })
+            let token2 = try await harness.store.token(digest: BearerCredential.digest(token))
+            #expect(token2?.revokedAt != nil, "disabling revokes the tokens, not only the cache")
+
+            let audit = try await harness.store.events(AuditQuery(action: .updateUser, limit: 10))
+            #expect(audit.count == 2)
+            #expect(audit.contains { $0.details["role"] == "user->neosc" })
+            #expect(audit.contains { $0.details["sessions_terminated"] == "1" && $0.details["tokens_revoked"] == "1" })
+        }
+    }
+
+    @Test func theLastAdministratorStays() async throws {
+        try await Harness.run { harness, client in
+            let (admin, token) = try await harness.account(.admin)
+            let demote = try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: #"{"role":"user"}"#)
+            #expect(demote.status == .conflict)
+            let disable = try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: #"{"disabled":true}"#)
+            #expect(disable.status == .conflict)
+            #expect(try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: "{}").status == .unprocessableContent)
+            #expect(try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: #"{"role":"root"}"#).status == .unprocessableContent)
+
+            try await harness.account(.admin)
+            #expect(try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: #"{"role":"user"}"#).status == .ok)
+            let users = try await client.send(.get, "/api/users", token: token)
+            #expect(users.status == .forbidden, "the demotion applies to the very next request")
+        }
+    }
+
+    @Test func policiesToggleAndSet() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let policies = try await client.send(.get, "/api/policies", token: admin).array
+            #expect(policies.compactMap { $0["id"] as? String } == ["pol-mfa-required", "pol-network-zero-trust", "pol-session-recording"])
+
+            let toggled = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin)
+            #expect(toggled["enabled"] as? Bool == true)
+            let toggledBack = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin, json: "{}")
+            #expect(toggledBack["enabled"] as? Bool == false)
+            let set = try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":false}"#)
+            #expect(set["enabled"] as? Bool == false)
+            let setAgain = try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":false}"#)
+            #expect(setAgain["enabled"] as? Bool == false, "an explicit value is idempotent")
+            #expect(try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":"yes"}"#).status == .unprocessableContent)
+            #expect(try await client.send(.patch, "/api/policies/pol-nope", token: admin).status == .notFound)
+            #expect(try await harness.store.events(AuditQuery(action: .togglePolicy, limit: 10)).count == 4)
+        }
+    }
+
+    @Test func organizations() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let created = try await client.send(.post, "/api/organizations", token: admin, json: #"{"name":"Acme","domain":"ACME.example"}"#)
+            #expect(created.status == .created)
+            #expect(created["domain"] as? String == "acme.example")
+            #expect(try await client.send(.post, "/api/organizations", token: admin, json: #"{"name":"acme"}"#).status == .conflict)
+
+            // Registering names an organisation: a new one is created, an existing one needs its domain.
+            let newOrg = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": "x@globex.example", "password": Harness.password, "name": "X", "organization": "Globex"]))
+            #expect(newOrg.status == .created)
+            #expect((newOrg["user"] as? [String: Any])?["organization"] as? String == "Globex")
+            let outsider = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": "mallory@evil.example", "password": Harness.password, "name": "M", "organization": "ACME"]))
+            #expect(outsider.status == .conflict)
+            let insider = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": "wile@acme.example", "password": Harness.password, "name": "W", "organization": "acme"]))
+            #expect(insider.status == .created)
+            let insiderToken = try #require(insider["access_token"] as? String)
+
+            #expect(try await client.send(.get, "/api/organizations", token: admin).array.count == 2)
+            let own = try await client.send(.get, "/api/organizations", token: insiderToken).array
+            #expect(own.compactMap { $0["name"] as? String } == ["Acme"])
+            let loner = try await harness.account(.user).token
+            #expect(try await client.send(.get, "/api/organizations", token: loner).array.isEmpty)
+            #expect(try await harness.store.events(AuditQuery(action: .createOrganization, limit: 10)).count == 1)
+        }
+    }
+
+    @Test func statsAreComputed() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin, mfa: true).token
+            let org = Organization(id: "org-stats", name: "Stats Org", domain: "stats.example", createdAt: Date())
+            try await harness.store.insert(org)
+            let member = try await harness.account(.neosc, organizationID: org.id).token
+            try await harness.account(.user, organizationID: org.id, mfa: true)
+
+            let before = try await client.send(.get, "/api/stats", token: admin)
+            #expect(before["scope"] as? String == "system")
+            #expect(before["total_users"] as? Int == 3)
+            #expect(before["users_with_mfa"] as? Int == 2)
+            #expect(before["active_sessions"] as? Int == 0)
+            #expect(before["total_workspaces"] as? Int == 6)
+            #expect(before["total_organizations"] as? Int == 1)
+            // Policies 40+35 of 100 enabled → 45; MFA 2 of 3 → 26.67; total 71.67 → 72.
+            #expect(before["security_score"] as? Int == 72)
+
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: member)
+            _ = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin)
+            let after = try await client.send(.get, "/api/stats", token: admin)
+            #expect(after["active_sessions"] as? Int == 1)
+            #expect(after["security_score"] as? Int == 87)
+
+            let scoped = try await client.send(.get, "/api/stats", token: member)
+            #expect(scoped["scope"] as? String == "organization")
+            #expect(scoped["total_users"] as? Int == 2)
+            #expect(scoped["active_sessions"] as? Int == 1)
+            #expect(scoped["total_workspaces"] as? Int == 5, "only the workspaces the role may see")
+            // Policies 100 → 60; MFA 1 of 2 → 20.
+            #expect(scoped["security_score"] as? Int == 80)
+        }
+    }
+
+    @Test func auditLogFiltersAndScope() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (user, token) = try await harness.account(.user)
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            _ = try await client.send(.post, "/api/workspaces/ws-windows-rdp/launch", token: token)
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: admin)
+
+            let mine = try await client.send(.get, "/api/audit-logs?user_id=somebody-else", token: token).array
+            #expect(mine.count == 2 && mine.allSatisfy { $0["user_id"] as? String == user.id }, "others read only their own")
+            let all = try await client.send(.get, "/api/audit-logs", token: admin).array
+            #expect(all.count == 3)
+            let timestamps = all.compactMap { ($0["timestamp"] as? String).flatMap(ISO8601DateFormatter().date) }
+            #expect(timestamps == timestamps.sorted(by: >), "newest first")
+            #expect(try await client.send(.get, "/api/audit-logs?success=false", token: admin).array.count == 1)
+            #expect(try await client.send(.get, "/api/audit-logs?user_id=\(user.id)", token: admin).array.count == 2)
+            #expect(try await client.send(.get, "/api/audit-logs?action=launch_workspace&limit=2", token: admin).array.count == 2)
+            #expect(try await client.send(.get, "/api/audit-logs?since=2999-01-01T00:00:00Z", token: admin).array.isEmpty)
+            #expect(try await client.send(.get, "/api/audit-logs?until=2000-01-01T00:00:00Z", token: admin).array.isEmpty)
+            let entry = try #require(all.first)
+            for key in ["id", "timestamp", "user_id", "user_email", "action", "resource_type", "resource_id", "details", "ip_address", "success"] {
+                #expect(entry[key] != nil, "audit entry has \(key)")
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Actors
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import SQLiteStore
+import Testing
+
+@testable import neosc
+
+@Suite struct AuthTests {
+    @Test func healthAndAbout() async throws {
+        try await Harness.run { _, client in
+            let health = try await client.send(.get, "/health")
+            #expect(health.status == .ok)
+            #expect(health["status"] as? String == "healthy")
+            let about = try await client.send(.get, "/api/")
+            #expect(about.status == .ok)
+            #expect(about["version"] as? String == Configuration.version)
+            #expect(about["message"] != nil)
+        }
+    }
+
+    @Test func registerLoginMeLogout() async throws {
+        try await Harness.run { harness, client in
+            let registered = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": " Alice@Example.COM ", "password": Harness.password, "name": "Alice"]))
+            #expect(registered.status == .created)
+            let user = try #require(registered["user"] as? [String: Any])
+            #expect(user["email"] as? String == "alice@example.com")
+            #expect(user["role"] as? String == "user")
+            #expect(user["mfa_enabled"] as? Bool == false)
+            #expect(user["password_hash"] == nil)
+            #expect(registered.text.contains("$2") == false, "no bcrypt hash on the wire")
+
+            let login = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "alice@example.com", "password": Harness.password]))
+            #expect(login.status == .ok)
+            #expect(login["token_type"] as? String == "bearer")
+            let token = try #require(login["access_token"] as? String)
+            #expect(token.hasPrefix("neosc_") && token.count == 49)
+            let expiresAt = try #require(login["expires_at"] as? String)
+            #expect(ISO8601DateFormatter().date(from: expiresAt) != nil)
+
+            let me = try await client.send(.get, "/api/auth/me", token: token)
+            #expect(me.status == .ok)
+            #expect(me["email"] as? String == "alice@example.com")
+
+            // The token is stored only as a digest.
+            #expect(try await harness.store.token(digest: token) == nil)
+            #expect(try await harness.store.token(digest: BearerCredential.digest(token)) != nil)
+
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            let logout = try await client.send(.post, "/api/auth/logout", token: token)
+            #expect(logout.status == .ok)
+            #expect(logout["sessions_terminated"] as? Int == 1)
+            let after = try await client.send(.get, "/api/auth/me", token: token)
+            #expect(after.status == .unauthorized)
+            #expect(after.headers[.wwwAuthenticate] == "Bearer")
+
+            let actions = try await harness.store.events(AuditQuery(limit: 50)).map(\.action)
+            #expect(actions.contains(.register) && actions.contains(.login) && actions.contains(.logout))
+        }
+    }
+
+    @Test func badCredentialsLookTheSame() async throws {
+        try await Harness.run { harness, client in
+            try await harness.account(.user, email: "bob@example.com")
+            let wrongPassword = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "bob@example.com", "password": "not the password"]))
+            let unknownEmail = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "nobody@example.com", "password": "not the password"]))
+            #expect(wrongPassword.status == .unauthorized)
+            #expect(unknownEmail.status == .unauthorized)
+            #expect(wrongPassword.text == unknownEmail.text)
+            #expect(wrongPassword.detail == "Invalid credentials")
+
+            let failures = try await harness.store.events(AuditQuery(action: .loginFailed, limit: 10))
+            #expect(failures.count == 2)
+            #expect(Set(failures.compactMap { $0.details["reason"] }) == ["wrong_password", "unknown_email"])
+            #expect(failures.allSatisfy { !$0.success })
+        }
+    }
+
+    @Test func disabledAccountCannotLogIn() async throws {
+        try await Harness.run { harness, client in
+            var (user, _) = try await harness.account(.user, email: "carol@example.com")
+            user.disabled = true
+            try await harness.store.update(user)
+            let login = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "carol@example.com", "password": Harness.password]))
+            #expect(login.status == .unauthorized)
+            #expect(login.detail == "Invalid credentials")
+        }
+    }
+
+    @Test func repeatedFailuresAreThrottled() async throws {
+        try await Harness.run { harness, client in
+            try await harness.account(.user, email: "dave@example.com")
+            for _ in 0..<10 {
+                let reply = try await client.send(
+                    .post, "/api/auth/login", json: body(["email": "dave@example.com", "password": "wrong password!"]))
+                #expect(reply.status == .unauthorized)
+            }
+            // Even the right password is refused while the window lasts.
+            let throttled = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "dave@example.com", "password": Harness.password]))
+            #expect(throttled.status == .tooManyRequests)
+            let retryAfter = try #require(throttled.headers[.retryAfter].flatMap { Int($0) })
+            #expect(retryAfter > 0 && retryAfter <= 900)
+        }
+    }
+
+    @Test func registrationRules() async throws {
+        try await Harness.run { _, client in
+            let valid = ["email": "erin@example.com", "password": Harness.password, "name": "Erin"]
+            #expect(try await client.send(.post, "/api/auth/register", json: body(valid)).status == .created)
+            let duplicate = try await client.send(
+                .post, "/api/auth/register", json: body(valid.merging(["email": "ERIN@example.com"]) { $1 }))
+            #expect(duplicate.status == .conflict)
+
+            for (field, value) in [
+                ("email", "not-an-email"), ("email", "a@b"), ("email", "x@y..com"), ("password", "short"),
+                ("password", String(repeating: "p", count: 129)), ("name", ""), ("name", "   "),
+            ] {
+                var candidate = valid
+                candidate["email"] = "new-\(UUID().uuidString.prefix(6))@example.com"
+                candidate[field] = value
+                let reply = try await client.send(.post, "/api/auth/register", json: body(candidate))
+                #expect(reply.status == .unprocessableContent, "\(field)=\(value)")
+                #expect(reply.detail?.isEmpty == false)
+            }
+            var eight = valid
+            eight["email"] = "frank@example.com"
+            eight["password"] = "12345678"
+            #expect(try await client.send(.post, "/api/auth/register", json: body(eight)).status == .created)
+        }
+    }
+
+    @Test func registrationCanBeDisabled() async throws {
+        try await Harness.run(.router, { $0.allowRegistration = false }) { _, client in
+            let reply = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": "gina@example.com", "password": Harness.password, "name": "Gina"]))
+            #expect(reply.status == .forbidden)
+        }
+    }
+
+    @Test func malformedCredentialsAreRefused() async throws {
+        try await Harness.run { _, client in
+            for header in ["Bearer nope", "Bearer neosc_" + String(repeating: "A", count: 43), "Basic abc", "Bearer"] {
+                let reply = try await client.send(.get, "/api/auth/me", headers: [.authorization: header])
+                #expect(reply.status == .unauthorized, "\(header)")
+                #expect(reply.detail?.isEmpty == false)
+            }
+            #expect(try await client.send(.get, "/api/auth/me").status == .unauthorized)
+        }
+    }
+}
+
+@Suite struct BadInputTests {
+    @Test func everyKindOfBadBodyIsA4xx() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let cases: [(String, [UInt8], HTTPResponse.Status)] = [
+                ("/api/auth/login", Array("{not json".utf8), .badRequest),
+                ("/api/auth/login", [], .badRequest),
+                ("/api/auth/login", Array("[1,2]".utf8), .badRequest),
+                ("/api/auth/login", Array("\"text\"".utf8), .badRequest),
+                ("/api/auth/login", [0xFF, 0xFE, 0x7B, 0x7D], .badRequest),
+                ("/api/auth/login", Array(#"{"email":"a@b.co"}"#.utf8), .unprocessableContent),
+                ("/api/auth/login", Array(#"{"email":5,"password":"x"}"#.utf8), .unprocessableContent),
+                ("/api/auth/login", Array(#"{"email":null,"password":"x"}"#.utf8), .unprocessableContent),
+                ("/api/auth/register", Array(#"{"email":"a@b.co","password":"12345678"}"#.utf8), .unprocessableContent),
+                ("/api/workspaces", Array(#"{"name":"x","type":"linux","url":"/x","status":"broken"}"#.utf8), .unprocessableContent),
+                ("/api/workspaces", Array(#"{"name":"x","type":"linux","url":"/x","allowed_roles":["root"]}"#.utf8), .unprocessableContent),
+                ("/api/workspaces", Array(#"{"name":"x","type":"linux","url":"/x","cpu":"many"}"#.utf8), .unprocessableContent),
+                ("/api/workspaces", Array(#"{"name":"x","type":"linux","url":"/x","cpu":0}"#.utf8), .unprocessableContent),
+                ("/api/workspaces", Array(#"{"name":"x","type":"linux","url":"javascript:alert(1)"}"#.utf8), .unprocessableContent),
+                ("/api/workspaces", Array(#"{"name":"x","type":"linux","url":"/x","id":"Bad Id!"}"#.utf8), .unprocessableContent),
+                ("/api/workspaces", Array(#"{"type":"linux","url":"/x"}"#.utf8), .unprocessableContent),
+                ("/api/organizations", Array(#"{"name":"Acme","domain":"not a domain"}"#.utf8), .unprocessableContent),
+            ]
+            for (path, bytes, expected) in cases {
+                let reply = try await client.sendBytes(.post, path, token: admin, bytes: bytes)
+                #expect(reply.status == expected, "\(path) \(String(decoding: bytes, as: UTF8.self))")
+                #expect(reply.detail?.isEmpty == false, "\(path): \(reply.text)")
+            }
+            let missing = try await client.sendBytes(
+                .post, "/api/auth/login", token: nil, bytes: Array(#"{"email":"a@b.co"}"#.utf8))
+            #expect(missing.detail == "Field 'password' is required")
+        }
+    }
+
+    @Test func oversizedBodyIs413() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let big = Array(#"{"name":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: (1 << 20) + 10) + Array(#""}"#.utf8)
+            let reply = try await client.sendBytes(.post, "/api/workspaces", token: admin, bytes: big)
+            #expect(reply.status == .contentTooLarge)
+            #expect(reply.detail != nil)
+            #expect(try await harness.store.workspaces().count == 6, "nothing written")
+        }
+    }
+
+    @Test func unknownRoutesAndIdsAre404() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            for path in ["/nope", "/api/workspaces/ws-missing", "/api/sessions/ses-missing", "/api/policies/pol-missing"] {
+                let reply = try await client.send(.get, path, token: admin)
+                #expect(reply.status == .notFound, "\(path)")
+                #expect(reply.detail != nil)
+            }
+            #expect(try await client.send(.patch, "/api/users/usr-missing", token: admin, json: #"{"role":"user"}"#).status == .notFound)
+            #expect(try await client.send(.delete, "/api/workspaces/ws-missing", token: admin).status == .notFound)
+            #expect(try await client.send(.post, "/api/sessions/ses-missing/disconnect", token: admin).status == .notFound)
+        }
+    }
+
+    @Test func badQueryParametersAre422() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            for query in ["limit=0", "limit=501", "limit=abc", "since=yesterday", "until=2026-13-01", "success=maybe"] {
+                let reply = try await client.send(.get, "/api/audit-logs?\(query)", token: admin)
+                #expect(reply.status == .unprocessableContent, "\(query)")
+            }
+            #expect(try await client.send(.get, "/api/sessions?status=sleeping", token: admin).status == .unprocessableContent)
+            #expect(try await client.send(.get, "/api/users?offset=-1", token: admin).status == .unprocessableContent)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Actors
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import SQLiteStore
+import Testing
+
+@testable import neosc
+
+@Suite struct ConfigurationTests {
+    @Test func defaults() throws {
+        let configuration = try Configuration(environment: [:])
+        #expect(configuration.port == 8001)
+        #expect(configuration.dataDirectory == "./data")
+        #expect(configuration.tokenLifetime == 8 * 3_600)
+        #expect(configuration.allowRegistration)
+        #expect(configuration.maxSessionsPerUser == 3)
+        #expect(configuration.bootstrapAdmin == nil)
+        #expect(configuration.corsOrigins.isEmpty)
+    }
+
+    @Test func readsEveryVariable() throws {
+        let configuration = try Configuration(environment: [
+            "PORT": "9000", "HOST": "0.0.0.0", "NEOSC_DATA_DIR": "/var/lib/neosc", "NEOSC_TOKEN_TTL": "30m",
+            "NEOSC_ALLOW_REGISTRATION": "false", "NEOSC_ADMIN_EMAIL": "Root@Example.com",
+            "NEOSC_ADMIN_PASSWORD": "long enough", "NEOSC_TRUSTED_PROXIES": "10.0.0.0/8, ::1",
+            "CORS_ORIGINS": "https://a.example, http://localhost:3000", "NEOSC_MAX_SESSIONS_PER_USER": "5",
+            "NEOSC_CACHE_TTL": "90s", "NEOSC_BCRYPT_COST": "12",
+        ])
+        #expect(configuration.port == 9000)
+        #expect(configuration.host == "0.0.0.0")
+        #expect(configuration.tokenLifetime == 1_800)
+        #expect(!configuration.allowRegistration)
+        #expect(configuration.bootstrapAdmin?.email == "root@example.com")
+        #expect(configuration.bootstrapAdmin?.password.value == "long enough")
+        #expect("\(configuration.bootstrapAdmin!.password)" == "<redacted>")
+        #expect(configuration.trustedProxies.isTrusted("10.9.9.9") && configuration.trustedProxies.isTrusted("::1"))
+        #expect(configuration.corsOrigins == ["https://a.example", "http://localhost:3000"])
+        #expect(configuration.maxSessionsPerUser == 5)
+        #expect(configuration.cacheLifetime == 90)
+        #expect(configuration.bcryptCost == 12)
+    }
+
+    @Test(arguments: [
+        ["PORT": "eighty"], ["PORT": "70000"], ["NEOSC_TOKEN_TTL": "8 hours"], ["NEOSC_TOKEN_TTL": "0s"],
+        ["NEOSC_ALLOW_REGISTRATION": "maybe"], ["NEOSC_ADMIN_EMAIL": "a@example.com"],
+        ["NEOSC_ADMIN_EMAIL": "a@example.com", "NEOSC_ADMIN_PASSWORD": "short"],
+        ["NEOSC_TRUSTED_PROXIES": "10.0.0.0/99"], ["CORS_ORIGINS": "*"], ["CORS_ORIGINS": "https://a.example/path"],
+        ["NEOSC_MAX_SESSIONS_PER_USER": "0"], ["NEOSC_BCRYPT_COST": "4"], ["LOG_LEVEL": "loud"],
+    ])
+    func invalidValuesAreRefusedWithTheVariableNamed(_ environment: [String: String]) {
+        #expect {
+            try Configuration(environment: environment)
+        } throws: { error in
+            let text = "\(error)"
+            return !text.contains("\n") && environment.keys.contains { text.contains($0) }
+        }
+    }
+
+    @Test func passwordNeverAppearsInTheMessage() {
+        #expect {
+            try Configuration(environment: ["NEOSC_ADMIN_EMAIL": "bad", "NEOSC_ADMIN_PASSWORD": "hunter2hunter2"])
+        } throws: { error in
+            !"\(error)".contains("hunter2")
+        }
+    }
+}

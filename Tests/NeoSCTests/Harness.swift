@@ -1,0 +1,150 @@
+import Actors
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import NIOPosix
+import Net
+import SQLiteStore
+import Testing
+
+@testable import neosc
+
+/// A NeoSC wired exactly as `neosc serve` wires it, on a fresh data directory of its own.
+struct Harness {
+    let directory: URL
+    let configuration: Configuration
+    let store: SQLiteStore
+    let portal: Portal
+
+    static let logger: Logger = {
+        var logger = Logger(label: "neosc-tests")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// One hasher for the whole run: its decoy hash costs a bcrypt at creation.
+    static let passwords = Wiring.makePasswordHasher(Configuration())
+    static let password = "correct horse battery"
+    /// `password` hashed once, so tests that need accounts but not logins skip bcrypt.
+    static let passwordHash = HashOnce()
+
+    static func makeDirectory() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-test-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func open(directory: URL = makeDirectory(), _ adjust: (inout Configuration) -> Void = { _ in }) async throws
+        -> Harness
+    {
+        var configuration = Configuration()
+        configuration.dataDirectory = directory.path
+        configuration.port = 0
+        adjust(&configuration)
+        let store = try await Wiring.openStore(configuration, logger: logger)
+        let portal = try await Wiring.makePortal(
+            store: store, passwords: passwords, configuration: configuration, logger: logger)
+        return Harness(directory: directory, configuration: configuration, store: store, portal: portal)
+    }
+
+    /// Runs `body` against a fresh NeoSC and closes it afterwards, even when `body` throws.
+    static func run(
+        _ setup: TestingSetup = .router, _ adjust: (inout Configuration) -> Void = { _ in },
+        _ body: @Sendable (Harness, any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let harness = try await open(adjust)
+        do {
+            try await harness.serve(setup) { try await body(harness, $0) }
+        } catch {
+            try? await harness.close(removing: true)
+            throw error
+        }
+        try await harness.close(removing: true)
+    }
+
+    func serve(_ setup: TestingSetup = .router, _ body: @Sendable (any TestClientProtocol) async throws -> Void)
+        async throws
+    {
+        let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: Self.logger)
+        try await application.test(setup) { client in try await body(client) }
+    }
+
+    func close(removing: Bool) async throws {
+        try await store.close()
+        if removing { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// An account with `role` and a live bearer token for it, made straight in the store.
+    @discardableResult
+    func account(
+        _ role: Role, email: String? = nil, organizationID: String? = nil, mfa: Bool = false
+    ) async throws -> (user: User, token: String) {
+        let now = Date()
+        let user = User(
+            id: Identifier.make("usr"), email: email ?? "\(role.rawValue)-\(UUID().uuidString.prefix(8))@example.com",
+            name: "Test \(role.rawValue)", organizationID: organizationID, role: role, passwordHash: try await Self.passwordHash.value(),
+            mfaEnabled: mfa, createdAt: now, updatedAt: now)
+        try await store.insert(user, creating: nil)
+        let (token, digest) = BearerCredential.issue()
+        try await store.insert(
+            AccessToken(digest: digest, userID: user.id, issuedAt: now, expiresAt: now + 3_600, mfaVerified: false))
+        return (user, token)
+    }
+}
+
+/// A decoded JSON response.
+struct Reply: Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let text: String
+
+    var json: Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
+    var object: [String: Any] { json as? [String: Any] ?? [:] }
+    var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
+    var detail: String? { object["detail"] as? String }
+    subscript(key: String) -> Any? { object[key] }
+}
+
+extension TestClientProtocol {
+    /// Sends a request with an optional bearer token and JSON body text.
+    @discardableResult
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = extra
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        let response = try await execute(
+            uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        return Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
+    }
+
+    func sendBytes(_ method: HTTPRequest.Method, _ uri: String, token: String?, bytes: [UInt8]) async throws -> Reply {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        let response = try await execute(uri: uri, method: method, headers: headers, body: ByteBuffer(bytes: bytes))
+        return Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
+    }
+}
+
+/// JSON object text from a dictionary literal, for request bodies.
+func body(_ object: [String: Any]) -> String {
+    String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+}
+
+/// Computes the shared test password hash on first use.
+actor HashOnce {
+    private var hash: String?
+
+    func value() async throws -> String {
+        if let hash { return hash }
+        let computed = try await Harness.passwords.hash(Harness.password)
+        hash = computed
+        return computed
+    }
+}

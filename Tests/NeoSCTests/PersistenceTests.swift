@@ -1,0 +1,146 @@
+import Actors
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import SQLiteStore
+import Testing
+
+@testable import neosc
+
+@Suite struct PersistenceTests {
+    @Test func everythingSurvivesARestart() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+
+        let first = try await Harness.open(directory: directory)
+        let (admin, token) = try await first.account(.admin)
+        nonisolated(unsafe) var sessionID = ""
+        do {
+            try await first.serve { client in
+                let created = try await client.send(
+                    .post, "/api/workspaces", token: token, json: #"{"id":"ws-keep","name":"Keep","type":"linux","url":"/keep"}"#)
+                #expect(created.status == .created)
+                _ = try await client.send(.patch, "/api/policies/pol-session-recording", token: token)
+                sessionID = try #require(
+                    try await client.send(.post, "/api/workspaces/ws-keep/launch", token: token)["session_id"] as? String)
+            }
+        } catch {
+            try? await first.close(removing: false)
+            throw error
+        }
+        try await first.close(removing: false)
+
+        let second = try await Harness.open(directory: directory)
+        do {
+            try await second.serve { client in
+                let me = try await client.send(.get, "/api/auth/me", token: token)
+                #expect(me.status == .ok, "tokens survive a restart")
+                #expect(me["id"] as? String == admin.id)
+                #expect(try await client.send(.get, "/api/workspaces/ws-keep", token: token)["active_sessions"] as? Int == 1)
+                let policy = try await client.send(.get, "/api/policies/pol-session-recording", token: token)
+                #expect(policy["enabled"] as? Bool == true)
+                #expect(try await client.send(.get, "/api/sessions/\(sessionID)", token: token)["status"] as? String == "active")
+                let audit = try await client.send(.get, "/api/audit-logs?action=create_workspace", token: token).array
+                #expect(audit.count == 1)
+                // The session limit counts sessions from before the restart.
+                _ = try await client.send(.post, "/api/workspaces/ws-keep/launch", token: token)
+                _ = try await client.send(.post, "/api/workspaces/ws-keep/launch", token: token)
+                #expect(try await client.send(.post, "/api/workspaces/ws-keep/launch", token: token).status == .conflict)
+            }
+        } catch {
+            try? await second.close(removing: false)
+            throw error
+        }
+        try await second.close(removing: false)
+    }
+
+    @Test func revokedTokensStayRevokedAfterARestart() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try await Harness.open(directory: directory)
+        let token = try await first.account(.user).token
+        try await first.serve { client in
+            let reply = try await client.send(.post, "/api/auth/logout", token: token)
+            #expect(reply.status == .ok)
+        }
+        try await first.close(removing: false)
+
+        let second = try await Harness.open(directory: directory)
+        try await second.serve { client in
+            let reply = try await client.send(.get, "/api/auth/me", token: token)
+            #expect(reply.status == .unauthorized)
+        }
+        try await second.close(removing: false)
+    }
+
+    @Test func expiredTokensAreRefused() async throws {
+        try await Harness.run { harness, client in
+            let (user, _) = try await harness.account(.user)
+            let (token, digest) = BearerCredential.issue()
+            let past = Date(timeIntervalSinceNow: -60)
+            try await harness.store.insert(
+                AccessToken(digest: digest, userID: user.id, issuedAt: past - 3_600, expiresAt: past, mfaVerified: false))
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
+        }
+    }
+}
+
+@Suite struct NetworkEdgeTests {
+    @Test func forwardedForIsBelievedOnlyFromTrustedProxies() async throws {
+        try await Harness.run(.live, { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }) { harness, client in
+            let token = try await harness.account(.neosc).token
+            let launched = try await client.send(
+                .post, "/api/workspaces/ws-linux-desktop/launch", token: token,
+                headers: [.init("X-Forwarded-For")!: "198.51.100.7, 10.0.0.5, 127.0.0.1"])
+            let session = try #require(launched["session"] as? [String: Any])
+            // 127.0.0.1 is a trusted hop, 10.0.0.5 is not: it is the client as far as we can know.
+            #expect(session["ip_address"] as? String == "10.0.0.5")
+        }
+        try await Harness.run(.live) { harness, client in
+            let token = try await harness.account(.neosc).token
+            let launched = try await client.send(
+                .post, "/api/workspaces/ws-linux-desktop/launch", token: token,
+                headers: [.init("X-Forwarded-For")!: "198.51.100.7"])
+            let session = try #require(launched["session"] as? [String: Any])
+            #expect(session["ip_address"] as? String == "127.0.0.1", "an untrusted peer cannot choose its address")
+            let audit = try await harness.store.events(AuditQuery(action: .launchWorkspace, limit: 1))
+            #expect(audit.first?.ipAddress == "127.0.0.1")
+        }
+    }
+
+    @Test func addressRanges() {
+        let proxies = TrustedProxies([AddressRange("10.0.0.0/8")!, AddressRange("fd00::/8")!, AddressRange("192.0.2.1")!])
+        #expect(proxies.isTrusted("10.20.30.40"))
+        #expect(proxies.isTrusted("::ffff:10.1.2.3"))
+        #expect(proxies.isTrusted("fd12:3456::1"))
+        #expect(proxies.isTrusted("192.0.2.1"))
+        #expect(!proxies.isTrusted("192.0.2.2"))
+        #expect(!proxies.isTrusted("11.0.0.1"))
+        #expect(!proxies.isTrusted("not-an-address"))
+        #expect(AddressRange("10.0.0.0/33") == nil)
+        #expect(AddressRange("10.0.0/8") == nil)
+        #expect(AddressRange("fd00::/129") == nil)
+        #expect(proxies.clientAddress(peer: "203.0.113.9", forwardedFor: ["1.2.3.4"]) == "203.0.113.9")
+        #expect(proxies.clientAddress(peer: "10.0.0.1", forwardedFor: ["1.2.3.4, 10.0.0.2"]) == "1.2.3.4")
+        #expect(proxies.clientAddress(peer: "10.0.0.1", forwardedFor: ["garbage, 10.0.0.2"]) == "10.0.0.2")
+        #expect(proxies.clientAddress(peer: "10.0.0.1", forwardedFor: []) == "10.0.0.1")
+    }
+
+    @Test func corsOnlyForConfiguredOrigins() async throws {
+        try await Harness.run(.router, { $0.corsOrigins = ["https://portal.example.com"] }) { _, client in
+            let allowed = try await client.send(.get, "/api/", headers: [.origin: "https://portal.example.com"])
+            #expect(allowed.headers[.accessControlAllowOrigin] == "https://portal.example.com")
+            let other = try await client.send(.get, "/api/", headers: [.origin: "https://evil.example"])
+            #expect(other.headers[.accessControlAllowOrigin] == nil)
+            let preflight = try await client.send(
+                .options, "/api/workspaces",
+                headers: [.origin: "https://portal.example.com", .accessControlRequestMethod: "POST"])
+            #expect(preflight.status == .noContent)
+            #expect(preflight.headers[.accessControlAllowMethods]?.contains("POST") == true)
+            #expect(allowed.headers[.init("X-Content-Type-Options")!] == "nosniff")
+        }
+    }
+}

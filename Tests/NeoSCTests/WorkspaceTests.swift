@@ -1,0 +1,195 @@
+import Actors
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import SQLiteStore
+import Testing
+
+@testable import neosc
+
+@Suite struct WorkspaceTests {
+    @Test func eachRoleSeesItsCatalogue() async throws {
+        try await Harness.run { harness, client in
+            var visible: [Role: Set<String>] = [:]
+            for role in Role.allCases {
+                let token = try await harness.account(role).token
+                let listed = try await client.send(.get, "/api/workspaces", token: token).array
+                visible[role] = Set(listed.compactMap { $0["id"] as? String })
+            }
+            #expect(visible[.admin]?.count == 6)
+            #expect(visible[.neosc] == ["ws-linux-desktop", "ws-windows-rdp", "ws-sap-gui", "ws-secure-browser", "ws-gpu-workstation"])
+            #expect(visible[.user] == ["ws-linux-desktop", "ws-secure-browser"])
+            #expect(visible[.demoUser] == ["ws-secure-browser"])
+        }
+    }
+
+    @Test func launchStopAndActiveCounts() async throws {
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.neosc).token
+            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            #expect(launched.status == .created)
+            let sessionID = try #require(launched["session_id"] as? String)
+            #expect(launched["connection_url"] as? String == "/workspaces/linux-desktop")
+            #expect(launched["launch_mode"] as? String == "iframe")
+            #expect(launched["stream_url"] as? String == "/workspaces/linux-desktop")
+            let session = try #require(launched["session"] as? [String: Any])
+            #expect(session["status"] as? String == "active")
+            #expect(session["mfa_verified"] as? Bool == false)
+            let started = try #require((session["started_at"] as? String).flatMap(ISO8601DateFormatter().date))
+            let expires = try #require((session["expires_at"] as? String).flatMap(ISO8601DateFormatter().date))
+            #expect(expires.timeIntervalSince(started) == 480 * 60)
+
+            let listed = try await client.send(.get, "/api/workspaces", token: token).array
+            #expect(listed.first { $0["id"] as? String == "ws-linux-desktop" }?["active_sessions"] as? Int == 1)
+            let shown = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: token)
+            #expect(shown["active_sessions"] as? Int == 1)
+
+            let stopped = try await client.send(.post, "/api/workspaces/ws-linux-desktop/stop", token: token)
+            #expect(stopped.status == .ok)
+            let ended = try #require(stopped["session"] as? [String: Any])
+            #expect(ended["id"] as? String == sessionID)
+            #expect(ended["status"] as? String == "terminated")
+            #expect(ended["ended_at"] != nil)
+            let again = try await client.send(.post, "/api/workspaces/ws-linux-desktop/stop", token: token)
+            #expect(again.status == .conflict)
+            let after = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: token)
+            #expect(after["active_sessions"] as? Int == 0)
+
+            let actions = try await harness.store.events(AuditQuery(limit: 10)).map(\.action)
+            #expect(actions.contains(.launchWorkspace) && actions.contains(.stopWorkspace))
+        }
+    }
+
+    @Test func launchRefusalsCarryReasonsAndAreAudited() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let user = try await harness.account(.user).token
+            #expect(try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"status":"maintenance"}"#).status == .ok)
+
+            let maintenance = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: user)
+            #expect(maintenance.status == .conflict)
+            #expect(maintenance.detail?.contains("maintenance") == true)
+            let comingSoon = try await client.send(.post, "/api/workspaces/ws-gpu-workstation/launch", token: admin)
+            #expect(comingSoon.status == .conflict)
+            let notAllowed = try await client.send(.post, "/api/workspaces/ws-windows-rdp/launch", token: user)
+            #expect(notAllowed.status == .forbidden)
+            #expect(notAllowed.detail?.isEmpty == false)
+
+            let refusals = try await harness.store.events(AuditQuery(action: .launchWorkspace, success: false, limit: 10))
+            #expect(refusals.count == 3)
+            #expect(refusals.allSatisfy { $0.details["reason"]?.isEmpty == false })
+        }
+    }
+
+    @Test func perUserSessionLimitHoldsUnderConcurrentLaunches() async throws {
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.admin).token
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<12 {
+                    group.addTask {
+                        try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: token).status
+                    }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .created }.count == 3)
+            #expect(statuses.filter { $0 == .conflict }.count == 9)
+            let active = try await client.send(.get, "/api/sessions/active", token: token).array
+            #expect(active.count == 3)
+        }
+    }
+
+    @Test func sessionLimitIsConfigurable() async throws {
+        try await Harness.run(.router, { $0.maxSessionsPerUser = 1 }) { harness, client in
+            let token = try await harness.account(.neosc).token
+            #expect(try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token).status == .created)
+            let second = try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: token)
+            #expect(second.status == .conflict)
+            #expect(second.detail?.contains("limit") == true)
+        }
+    }
+
+    @Test func administratorsManageTheCatalogue() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let user = try await harness.account(.user)
+            let created = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body([
+                    "id": "ws-kali", "name": "Kali Linux", "type": "linux", "url": "https://kali.example.com/",
+                    "allowed_roles": ["user", "user", "neosc"], "max_session_minutes": 30, "launch_mode": "new_tab",
+                ]))
+            #expect(created.status == .created)
+            #expect(created["allowed_roles"] as? [String] == ["neosc", "user"])
+            #expect(created["status"] as? String == "available")
+            let duplicate = try await client.send(
+                .post, "/api/workspaces", token: admin, json: body(["id": "ws-kali", "name": "K", "type": "linux", "url": "/k"]))
+            #expect(duplicate.status == .conflict)
+
+            let launched = try await client.send(.post, "/api/workspaces/ws-kali/launch", token: user.token)
+            #expect(launched.status == .created)
+            #expect(launched["stream_url"] == nil, "new_tab workspaces have no embedded stream")
+
+            let updated = try await client.send(
+                .put, "/api/workspaces/ws-kali", token: admin, json: #"{"description":"Pen-testing tools","cpu":8}"#)
+            #expect(updated.status == .ok)
+            #expect(updated["description"] as? String == "Pen-testing tools")
+            #expect(updated["name"] as? String == "Kali Linux", "fields not sent are kept")
+            #expect(try await client.send(.put, "/api/workspaces/ws-kali", token: admin, json: #"{"id":"ws-other"}"#).status == .unprocessableContent)
+
+            let deleted = try await client.send(.delete, "/api/workspaces/ws-kali", token: admin)
+            #expect(deleted.status == .ok)
+            #expect(try await client.send(.get, "/api/workspaces/ws-kali", token: admin).status == .notFound)
+            let session = try await client.send(.get, "/api/sessions/\(launched["session_id"] as? String ?? "")", token: user.token)
+            #expect(session["status"] as? String == "terminated")
+            #expect(session["end_reason"] as? String == "workspace_deleted")
+            #expect(session["workspace_name"] as? String == "Kali Linux", "history keeps the name")
+
+            #expect(try await client.send(.delete, "/api/workspaces/ws-windows-rdp", token: admin).status == .ok)
+            let reset = try await client.send(.post, "/api/workspaces/reset", token: admin)
+            #expect(reset.status == .ok)
+            #expect(reset["workspaces"] as? Int == 6)
+            let ids = try await client.send(.get, "/api/workspaces", token: admin).array.compactMap { $0["id"] as? String }
+            #expect(ids == DefaultCatalogue.workspaces(at: Date()).map(\.id))
+
+            let actions = Set(try await harness.store.events(AuditQuery(limit: 50)).map(\.action))
+            #expect(actions.isSuperset(of: [.createWorkspace, .updateWorkspace, .deleteWorkspace, .resetWorkspaces]))
+        }
+    }
+}
+
+@Suite struct SessionTests {
+    @Test func ownSessionsOnlyUnlessAdmin() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let alice = try await harness.account(.neosc).token
+            let bob = try await harness.account(.neosc).token
+            let aliceSession = try #require(
+                try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: alice)["session_id"] as? String)
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: bob)
+
+            #expect(try await client.send(.get, "/api/sessions", token: alice).array.count == 1)
+            #expect(try await client.send(.get, "/api/sessions", token: admin).array.count == 2)
+            #expect(try await client.send(.get, "/api/sessions/\(aliceSession)", token: alice).status == .ok)
+            #expect(try await client.send(.get, "/api/sessions/\(aliceSession)", token: bob).status == .notFound)
+            #expect(try await client.send(.post, "/api/sessions/\(aliceSession)/disconnect", token: bob).status == .notFound)
+
+            let disconnected = try await client.send(.post, "/api/sessions/\(aliceSession)/disconnect", token: alice)
+            #expect(disconnected.status == .ok)
+            #expect(disconnected["status"] as? String == "disconnected")
+            let twice = try await client.send(.post, "/api/sessions/\(aliceSession)/disconnect", token: alice)
+            #expect(twice.status == .conflict)
+            #expect(try await client.send(.get, "/api/sessions/active", token: alice).array.isEmpty)
+            #expect(try await client.send(.get, "/api/sessions?status=disconnected", token: alice).array.count == 1)
+
+            // An administrator may end anyone's session.
+            let bobSession = try #require(try await client.send(.get, "/api/sessions/active", token: bob).array.first?["id"] as? String)
+            #expect(try await client.send(.post, "/api/sessions/\(bobSession)/disconnect", token: admin).status == .ok)
+            let audit = try await harness.store.events(AuditQuery(action: .disconnectSession, limit: 10))
+            #expect(audit.count == 2)
+        }
+    }
+}
