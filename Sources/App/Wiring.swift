@@ -45,6 +45,7 @@ enum Wiring {
         return portal
     }
 
+    /// The HTTP application, with the background services that run beside it for its lifetime.
     static func makeApplication(
         portal: Portal, configuration: Configuration, logger: Logger
     ) -> some ApplicationProtocol {
@@ -52,6 +53,7 @@ enum Wiring {
             router: PortalRouter.make(portal: portal),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC"),
+            services: [ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), logger: logger)],
             logger: logger)
     }
 }

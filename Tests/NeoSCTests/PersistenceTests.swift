@@ -88,6 +88,38 @@ import Testing
     }
 }
 
+@Suite struct TokenSweepTests {
+    @Test func sweeperRemovesOnlyLongExpiredTokens() async throws {
+        let harness = try await Harness.open()
+        do {
+            let (user, live) = try await harness.account(.user)
+            let (_, oldDigest) = BearerCredential.issue()
+            let (_, recentDigest) = BearerCredential.issue()
+            let now = Date()
+            try await harness.store.insert(
+                AccessToken(digest: oldDigest, userID: user.id, issuedAt: now - 200_000, expiresAt: now - 100_000, mfaVerified: false))
+            try await harness.store.insert(
+                AccessToken(digest: recentDigest, userID: user.id, issuedAt: now - 7_200, expiresAt: now - 3_600, mfaVerified: false))
+
+            let sweeper = ExpiredTokenSweeper(store: harness.store, interval: .seconds(3_600), logger: Harness.logger)
+            let task = Task { try await sweeper.run() }
+            var remaining = try await harness.store.token(digest: oldDigest)
+            for _ in 0..<100 where remaining != nil {
+                try await Task.sleep(for: .milliseconds(20))
+                remaining = try await harness.store.token(digest: oldDigest)
+            }
+            task.cancel()
+            #expect(remaining == nil, "expired over a day ago: removed")
+            #expect(try await harness.store.token(digest: recentDigest) != nil, "recently expired: kept for history")
+            #expect(try await harness.store.token(digest: BearerCredential.digest(live)) != nil)
+        } catch {
+            try? await harness.close(removing: true)
+            throw error
+        }
+        try await harness.close(removing: true)
+    }
+}
+
 @Suite struct NetworkEdgeTests {
     @Test func forwardedForIsBelievedOnlyFromTrustedProxies() async throws {
         try await Harness.run(.live, { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }) { harness, client in

@@ -1,0 +1,25 @@
+import Domain
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Deletes tokens that expired more than a day ago, once at start-up and then every `interval`,
+/// so the tokens table holds live credentials and recent history, not every login ever made.
+struct ExpiredTokenSweeper: Service {
+    let store: any TokenStore
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                let removed = try await store.purgeExpired(before: Date(timeIntervalSinceNow: -86_400))
+                if removed > 0 { logger.info("removed expired tokens", metadata: ["count": "\(removed)"]) }
+            } catch {
+                logger.warning("could not remove expired tokens; will retry", metadata: ["error": "\(error)"])
+            }
+            let interval = self.interval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
