@@ -50,6 +50,26 @@ let package = Package(
             path: "Sources/SQLiteStore",
             swiftSettings: swiftSettings
         ),
+        // The MongoDB C driver (Debian libmongoc-dev), through pkg-config.
+        .systemLibrary(
+            name: "CMongoC",
+            path: "Sources/CMongoC",
+            pkgConfig: "libmongoc-1.0",
+            providers: [.apt(["libmongoc-dev"])]
+        ),
+        // The deployment store: Domain's storage protocols on MongoDB, with its client-pool actor.
+        .target(
+            name: "MongoStore",
+            dependencies: [
+                "Domain",
+                "CMongoC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MongoStore",
+            swiftSettings: swiftSettings
+        ),
         // HTTP: routes, middleware, request context, password hashing off the event loops.
         .target(
             name: "Net",
@@ -74,6 +94,7 @@ let package = Package(
                 "Domain",
                 "Actors",
                 "SQLiteStore",
+                "MongoStore",
                 "Net",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,6 +116,7 @@ let package = Package(
                 "Domain",
                 "Actors",
                 "SQLiteStore",
+                "MongoStore",
                 "Net",
                 "neosc",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,9 +1,11 @@
 import Domain
+import Foundation
 
 /// The live sessions this process knows of, indexed per user and per workspace, so listing
 /// workspaces with their `active_sessions` costs no store query. The store stays the source of
 /// truth (it enforces the per-user limit atomically); the registry is loaded from it at start-up
-/// and kept current by every start and end that goes through this process.
+/// and kept current by every start and end that goes through this process. When other processes
+/// share the store (replicas on MongoDB), `maxAge` bounds how stale it may get before a reload.
 public actor SessionRegistry {
     private struct Live {
         var userID: String
@@ -14,10 +16,25 @@ public actor SessionRegistry {
     private var perUser: [String: Int] = [:]
     private var perWorkspace: [String: Int] = [:]
 
-    public init() {}
+    private let maxAge: TimeInterval?
+    private var loadedAt: Date?
 
-    /// Replaces what the registry knows with the store's active sessions.
-    public func load(_ sessions: [WorkspaceSession]) {
+    /// - Parameter maxAge: nil when this process makes every change the store sees (embedded
+    ///   store); otherwise how long a load stays good.
+    public init(maxAge: TimeInterval? = nil) {
+        self.maxAge = maxAge
+    }
+
+    /// Whether the registry must be (re)loaded from the store before it is read at `now`.
+    public func needsLoad(at now: Date) -> Bool {
+        guard let loadedAt else { return true }
+        guard let maxAge else { return false }
+        return now.timeIntervalSince(loadedAt) >= maxAge
+    }
+
+    /// Replaces what the registry knows with the store's active sessions, as read at `now`.
+    public func load(_ sessions: [WorkspaceSession], at now: Date) {
+        loadedAt = now
         live = [:]
         perUser = [:]
         perWorkspace = [:]

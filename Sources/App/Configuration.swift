@@ -18,6 +18,10 @@ struct Configuration: Sendable {
     var bcryptCost: UInt8 = 10
     var cacheLifetime: TimeInterval = 5
     var logLevel: Logger.Level = .info
+    /// MongoDB connection string; nil keeps the embedded store.
+    var mongoURL: Secret?
+    var mongoPoolSize = 10
+    var mongoTimeout: TimeInterval = 5
 
     static let version = "0.1.0"
 
@@ -105,6 +109,14 @@ struct Configuration: Sendable {
         if let limit = try integer("NEOSC_MAX_SESSIONS_PER_USER", in: 1...1_000) { maxSessionsPerUser = limit }
         if let cost = try integer("NEOSC_BCRYPT_COST", in: Int(PasswordHasher.minimumCost)...16) { bcryptCost = UInt8(cost) }
         if let lifetime = try duration("NEOSC_CACHE_TTL") { cacheLifetime = lifetime }
+        if let url = value("MONGO_URL") {
+            guard url.hasPrefix("mongodb://") || url.hasPrefix("mongodb+srv://") else {
+                throw Invalid(description: "MONGO_URL must start with mongodb:// or mongodb+srv://")
+            }
+            mongoURL = Secret(url)
+        }
+        if let size = try integer("MONGO_POOL_SIZE", in: 1...200) { mongoPoolSize = size }
+        if let timeout = try duration("MONGO_TIMEOUT") { mongoTimeout = timeout }
         if let level = value("LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Domain
 import Logging
+import MongoStore
 import SQLiteStore
 
 /// `neosc serve` (the default): run the HTTP API until SIGTERM or SIGINT.
@@ -31,7 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
             let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
             logger.notice(
                 "NeoSC listening",
-                metadata: ["address": "\(configuration.host):\(configuration.port)", "data": "\(configuration.databasePath)"])
+                metadata: [
+                    "address": "\(configuration.host):\(configuration.port)",
+                    "store": "\(configuration.mongoURL.map { MongoStore.redacted($0.value) } ?? configuration.databasePath)",
+                ])
             try await application.runService()
         } catch {
             try? await store.close()

@@ -6,12 +6,29 @@ import Logging
 import NIOCore
 import NIOPosix
 import Net
+import MongoStore
 import SQLiteStore
 
 /// Builds the running service from a configuration: the store, the actors, the HTTP application.
 enum Wiring {
-    /// Opens (creating if needed) the embedded store under the data directory, migrated and seeded.
-    static func openStore(_ configuration: Configuration, logger: Logger) async throws -> SQLiteStore {
+    /// Opens the configured store, seeded with the defaults: MongoDB when `MONGO_URL` is set
+    /// (waiting, with backoff, until it is reachable), else the embedded store.
+    static func openStore(_ configuration: Configuration, logger: Logger) async throws -> any Store {
+        let store: any Store
+        if let url = configuration.mongoURL {
+            store = try await MongoStore.open(
+                url: url.value,
+                options: .init(poolSize: configuration.mongoPoolSize, timeout: .milliseconds(Int(configuration.mongoTimeout * 1_000))),
+                logger: logger)
+        } else {
+            store = try await openEmbeddedStore(configuration, logger: logger)
+        }
+        try await store.seedDefaults(at: Date())
+        return store
+    }
+
+    /// Opens (creating if needed) the embedded store under the data directory, migrated.
+    static func openEmbeddedStore(_ configuration: Configuration, logger: Logger) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: configuration.dataDirectory)
         do {
             try FileManager.default.createDirectory(
@@ -20,10 +37,8 @@ enum Wiring {
             throw Configuration.Invalid(
                 description: "NEOSC_DATA_DIR '\(configuration.dataDirectory)' cannot be created: \(error.localizedDescription)")
         }
-        let store = try await SQLiteStore.open(
+        return try await SQLiteStore.open(
             path: configuration.databasePath, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        try await store.seedDefaults(at: Date())
-        return store
     }
 
     static func makePasswordHasher(_ configuration: Configuration) -> PasswordHasher {
@@ -38,7 +53,8 @@ enum Wiring {
     ) async throws -> Portal {
         let portal = Portal(
             store: store, tokenCache: TokenCache(lifetime: configuration.cacheLifetime, clock: clock),
-            sessions: SessionRegistry(), accountThrottle: LoginThrottle(maxFailures: 10, clock: clock),
+            // Other replicas share a MongoDB store: the registry may then lag by up to the cache lifetime.
+            sessions: SessionRegistry(maxAge: configuration.mongoURL == nil ? nil : configuration.cacheLifetime), accountThrottle: LoginThrottle(maxFailures: 10, clock: clock),
             addressThrottle: LoginThrottle(maxFailures: 100, clock: clock), passwords: passwords,
             clock: clock, settings: configuration.portalSettings, logger: logger)
         try await portal.prepare()

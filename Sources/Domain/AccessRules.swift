@@ -14,11 +14,10 @@ public enum AccessRules {
         }
     }
 
-    /// A launch is allowed when the role may use the workspace, the workspace is available,
-    /// and the caller is below its concurrent-session limit.
-    public static func requireLaunchAllowed(
-        _ workspace: Workspace, by principal: Principal, activeSessions: Int, limit: Int
-    ) throws(DomainError) {
+    /// A launch is allowed when the role may use the workspace and the workspace is available.
+    /// The per-user session limit is the store's to enforce, atomically with the insert
+    /// (`requireBelowSessionLimit`), because only the store sees every replica's sessions.
+    public static func requireLaunchable(_ workspace: Workspace, by principal: Principal) throws(DomainError) {
         try requireVisible(workspace, to: principal)
         switch workspace.status {
         case .available:
@@ -28,7 +27,6 @@ public enum AccessRules {
         case .comingSoon:
             throw .conflict("Workspace is not available yet")
         }
-        try requireBelowSessionLimit(activeSessions: activeSessions, limit: limit)
     }
 
     public static func requireBelowSessionLimit(activeSessions: Int, limit: Int) throws(DomainError) {

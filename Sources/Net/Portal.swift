@@ -35,7 +35,20 @@ public struct Portal: Sendable {
 
     /// Loads what the runtime actors mirror from the store; call once before serving.
     public func prepare() async throws {
-        await sessions.load(try await store.sessions(userID: nil, status: .active, limit: Int.max))
+        try await reloadSessions(at: clock.now())
+    }
+
+    /// Active sessions per workspace, from the registry (reloaded first when it may be stale).
+    func activeSessionCounts() async throws -> [String: Int] {
+        let now = clock.now()
+        if await sessions.needsLoad(at: now) {
+            try await reloadSessions(at: now)
+        }
+        return await sessions.activeCountsByWorkspace()
+    }
+
+    private func reloadSessions(at now: Date) async throws {
+        await sessions.load(try await store.sessions(userID: nil, status: .active, limit: Int.max), at: now)
     }
 
     // MARK: - Identity

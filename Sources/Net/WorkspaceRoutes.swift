@@ -129,7 +129,7 @@ struct WorkspaceRoutes {
 
     @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[Listed]> {
         let principal = try context.requirePrincipal()
-        let counts = await portal.sessions.activeCountsByWorkspace()
+        let counts = try await portal.activeSessionCounts()
         let visible = try await portal.store.workspaces().filter { $0.isVisible(to: principal.role) }
         return JSONBody(visible.map { Listed(workspace: $0, activeSessions: counts[$0.id] ?? 0) })
     }
@@ -138,7 +138,7 @@ struct WorkspaceRoutes {
         let principal = try context.requirePrincipal()
         let workspace = try await existing(context)
         try AccessRules.requireVisible(workspace, to: principal)
-        let counts = await portal.sessions.activeCountsByWorkspace()
+        let counts = try await portal.activeSessionCounts()
         return JSONBody(Listed(workspace: workspace, activeSessions: counts[workspace.id] ?? 0))
     }
 
@@ -221,10 +221,7 @@ struct WorkspaceRoutes {
         let session = WorkspaceSession.launch(
             id: Identifier.make("ses"), of: workspace, by: principal, from: context.clientAddress, at: now)
         do {
-            try AccessRules.requireLaunchAllowed(
-                workspace, by: principal, activeSessions: await portal.sessions.activeCount(userID: principal.userID),
-                limit: portal.settings.maxSessionsPerUser)
-            // The store checks the limit again, atomically with the insert.
+            try AccessRules.requireLaunchable(workspace, by: principal)
             try await portal.store.start(session, limit: portal.settings.maxSessionsPerUser)
         } catch let refusal as DomainError {
             try await portal.audit(

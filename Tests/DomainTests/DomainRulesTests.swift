@@ -75,20 +75,19 @@ import Testing
     }
 
     @Test func launchDecisions() throws {
-        try AccessRules.requireLaunchAllowed(Self.workspace(), by: Self.principal(.neosc), activeSessions: 2, limit: 3)
-        try AccessRules.requireLaunchAllowed(Self.workspace(), by: Self.principal(.admin), activeSessions: 0, limit: 3)
+        try AccessRules.requireLaunchable(Self.workspace(), by: Self.principal(.neosc))
+        try AccessRules.requireLaunchable(Self.workspace(), by: Self.principal(.admin))
         #expect(throws: DomainError.forbidden("Your role may not use this workspace")) {
-            try AccessRules.requireLaunchAllowed(Self.workspace(), by: Self.principal(.user), activeSessions: 0, limit: 3)
+            try AccessRules.requireLaunchable(Self.workspace(), by: Self.principal(.user))
         }
         #expect(throws: DomainError.conflict("Workspace is under maintenance")) {
-            try AccessRules.requireLaunchAllowed(Self.workspace(.maintenance), by: Self.principal(.neosc), activeSessions: 0, limit: 3)
+            try AccessRules.requireLaunchable(Self.workspace(.maintenance), by: Self.principal(.neosc))
         }
         #expect(throws: DomainError.conflict("Workspace is not available yet")) {
-            try AccessRules.requireLaunchAllowed(Self.workspace(.comingSoon), by: Self.principal(.neosc), activeSessions: 0, limit: 3)
+            try AccessRules.requireLaunchable(Self.workspace(.comingSoon), by: Self.principal(.neosc))
         }
-        #expect(throws: DomainError.self) {
-            try AccessRules.requireLaunchAllowed(Self.workspace(), by: Self.principal(.neosc), activeSessions: 3, limit: 3)
-        }
+        try AccessRules.requireBelowSessionLimit(activeSessions: 2, limit: 3)
+        #expect(throws: DomainError.self) { try AccessRules.requireBelowSessionLimit(activeSessions: 3, limit: 3) }
     }
 
     @Test func sessionsBelongToTheirOwner() throws {

@@ -17,7 +17,7 @@ import Testing
 struct Harness {
     let directory: URL
     let configuration: Configuration
-    let store: SQLiteStore
+    let store: any Store
     let portal: Portal
 
     static let logger: Logger = {

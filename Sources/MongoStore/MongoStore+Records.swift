@@ -1,0 +1,132 @@
+import Domain
+import Foundation
+
+extension MongoStore: TokenStore {
+    public func insert(_ token: AccessToken) async throws {
+        try await database.insert(
+            "tokens",
+            [
+                "_id": .string(token.digest), "digest": .string(token.digest), "user_id": .string(token.userID),
+                "issued_at": .date(token.issuedAt), "expires_at": .date(token.expiresAt),
+                "revoked_at": .optional(token.revokedAt), "mfa_verified": .bool(token.mfaVerified),
+            ])
+    }
+
+    public func token(digest: String) async throws -> AccessToken? {
+        try await database.findOne("tokens", ["_id": .string(digest)]).map { document in
+            AccessToken(
+                digest: try document.string("digest"), userID: try document.string("user_id"),
+                issuedAt: try document.date("issued_at"), expiresAt: try document.date("expires_at"),
+                revokedAt: document.optionalDate("revoked_at"), mfaVerified: try document.bool("mfa_verified"))
+        }
+    }
+
+    public func revoke(digest: String, at now: Date) async throws -> Bool {
+        try await database.update(
+            "tokens", ["_id": .string(digest), "revoked_at": .null], ["$set": .document(["revoked_at": .date(now)])]
+        ).matched == 1
+    }
+
+    public func revokeAll(userID: String, at now: Date) async throws -> Int {
+        try await database.update(
+            "tokens",
+            ["user_id": .string(userID), "revoked_at": .null, "expires_at": .document(["$gt": .date(now)])],
+            ["$set": .document(["revoked_at": .date(now)])], many: true
+        ).modified
+    }
+
+    public func purgeExpired(before cutoff: Date) async throws -> Int {
+        try await database.delete("tokens", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
+    }
+}
+
+extension MongoStore: AuditStore {
+    public func append(_ event: AuditEvent) async throws {
+        try await database.insert(
+            "audit_logs",
+            [
+                "_id": .string(event.id), "timestamp": .date(event.timestamp), "user_id": .optional(event.userID),
+                "user_email": .optional(event.userEmail), "action": .string(event.action.rawValue),
+                "resource_type": .optional(event.resourceType), "resource_id": .optional(event.resourceID),
+                "details": .document(BSONDocument(event.details.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .string($0.value)) })),
+                "ip_address": .optional(event.ipAddress), "success": .bool(event.success),
+            ])
+    }
+
+    public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
+        var filter: BSONDocument = [:]
+        if let action = query.action { filter["action"] = .string(action.rawValue) }
+        if let userID = query.userID { filter["user_id"] = .string(userID) }
+        if let success = query.success { filter["success"] = .bool(success) }
+        var window: BSONDocument = [:]
+        if let since = query.since { window["$gte"] = .date(since) }
+        if let until = query.until { window["$lte"] = .date(until) }
+        if !window.fields.isEmpty { filter["timestamp"] = .document(window) }
+        return try await database.find(
+            "audit_logs", filter, sort: ["timestamp": .int(-1), "_id": .int(-1)], limit: query.limit
+        ).map { document in
+            var details: [String: String] = [:]
+            for field in document["details"]?.document?.fields ?? [] { details[field.key] = field.value.string }
+            return AuditEvent(
+                id: try document.string("_id"), timestamp: try document.date("timestamp"),
+                userID: document.optionalString("user_id"), userEmail: document.optionalString("user_email"),
+                action: AuditAction(try document.string("action")), resourceType: document.optionalString("resource_type"),
+                resourceID: document.optionalString("resource_id"), details: details,
+                ipAddress: document.optionalString("ip_address"), success: try document.bool("success"))
+        }
+    }
+
+    public func count(action: AuditAction, since: Date, organizationID: String?) async throws -> Int {
+        var filter: BSONDocument = ["action": .string(action.rawValue), "timestamp": .document(["$gte": .date(since)])]
+        if let organizationID {
+            filter["user_id"] = .document(["$in": .array(try await userIDs(organizationID: organizationID))])
+        }
+        return try await database.count("audit_logs", filter)
+    }
+}
+
+extension MongoStore: PolicyStore {
+    public func policies() async throws -> [Policy] {
+        try await database.find("policies", [:], sort: ["position": .int(1)]).map(Self.policy)
+    }
+
+    public func policy(id: String) async throws -> Policy? {
+        try await database.findOne("policies", ["_id": .string(id)]).map(Self.policy)
+    }
+
+    /// Compare-and-set: the update applies only if `enabled` is still what was read, so a toggle
+    /// racing another replica's toggle flips twice rather than once.
+    public func setEnabled(id: String, _ enabled: Bool?, at now: Date) async throws -> Policy? {
+        for _ in 0..<16 {
+            guard let current = try await policy(id: id) else { return nil }
+            let target = enabled ?? !current.enabled
+            let updated = try await database.findAndModify(
+                "policies", ["_id": .string(id), "enabled": .bool(current.enabled)],
+                update: ["$set": .document(["enabled": .bool(target), "updated_at": .date(now)])])
+            if let updated { return try Self.policy(updated) }
+        }
+        throw DomainError.conflict("Policy is being changed concurrently; try again")
+    }
+
+    public func insertMissing(_ policies: [Policy]) async throws {
+        for (position, policy) in policies.enumerated() {
+            _ = try await database.update(
+                "policies", ["_id": .string(policy.id)],
+                [
+                    "$setOnInsert": .document([
+                        "name": .string(policy.name), "description": .string(policy.description),
+                        "category": .string(policy.category), "enabled": .bool(policy.enabled),
+                        "weight": .int(policy.weight), "updated_at": .date(policy.updatedAt), "position": .int(position),
+                    ])
+                ], upsert: true)
+        }
+    }
+
+    static func policy(_ document: BSONDocument) throws -> Policy {
+        Policy(
+            id: try document.string("_id"), name: try document.string("name"),
+            description: try document.string("description"), category: try document.string("category"),
+            enabled: try document.bool("enabled"), weight: try document.int("weight"),
+            updatedAt: try document.date("updated_at"))
+    }
+}

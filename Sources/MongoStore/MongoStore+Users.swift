@@ -1,0 +1,115 @@
+import Domain
+import Foundation
+
+extension MongoStore: UserStore {
+    public func insert(_ user: User, creating organization: Organization?) async throws {
+        if let organization {
+            try await insert(organization)
+        }
+        do {
+            try await database.insert("users", Self.document(user))
+        } catch let failure as MongoFailure where failure.isDuplicateKey {
+            // No multi-document transaction here: undo the organisation this registration made.
+            if let organization { _ = try? await database.delete("organizations", ["_id": .string(organization.id)]) }
+            throw DomainError.conflict("Email already registered")
+        } catch {
+            if let organization { _ = try? await database.delete("organizations", ["_id": .string(organization.id)]) }
+            throw error
+        }
+    }
+
+    public func user(id: String) async throws -> User? {
+        try await database.findOne("users", ["_id": .string(id)]).map(Self.user)
+    }
+
+    public func user(email: String) async throws -> User? {
+        try await database.findOne("users", ["email": .string(email)]).map(Self.user)
+    }
+
+    public func users(limit: Int, offset: Int) async throws -> [User] {
+        try await database.find("users", [:], sort: ["created_at": .int(-1), "_id": .int(1)], skip: offset, limit: limit)
+            .map(Self.user)
+    }
+
+    public func update(_ user: User) async throws {
+        var fields = Self.document(user)
+        fields["_id"] = nil
+        fields["created_at"] = nil
+        do {
+            let result = try await database.update("users", ["_id": .string(user.id)], ["$set": .document(fields)])
+            guard result.matched == 1 else { throw DomainError.notFound("User not found") }
+        } catch let failure as MongoFailure where failure.isDuplicateKey {
+            throw DomainError.conflict("Email already registered")
+        }
+    }
+
+    public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
+        var filter: BSONDocument = ["disabled": .bool(false)]
+        if let organizationID { filter["organization_id"] = .string(organizationID) }
+        let total = try await database.count("users", filter)
+        filter["mfa_enabled"] = .bool(true)
+        return (total, try await database.count("users", filter))
+    }
+
+    public func activeAdminCount() async throws -> Int {
+        try await database.count("users", ["role": .string(Role.admin.rawValue), "disabled": .bool(false)])
+    }
+
+    /// Ids of an organisation's users, for figures the embedded store gets with a join.
+    func userIDs(organizationID: String) async throws -> [BSON] {
+        try await database.find("users", ["organization_id": .string(organizationID)]).compactMap { $0["_id"] }
+    }
+
+    static func document(_ user: User) -> BSONDocument {
+        [
+            "_id": .string(user.id), "email": .string(user.email), "name": .string(user.name),
+            "organization_id": .optional(user.organizationID), "role": .string(user.role.rawValue),
+            "password_hash": .optional(user.passwordHash), "mfa_enabled": .bool(user.mfaEnabled),
+            "disabled": .bool(user.disabled), "created_at": .date(user.createdAt), "updated_at": .date(user.updatedAt),
+        ]
+    }
+
+    static func user(_ document: BSONDocument) throws -> User {
+        guard let role = Role(rawValue: try document.string("role")) else { throw CorruptDocument(field: "role") }
+        return User(
+            id: try document.string("_id"), email: try document.string("email"), name: try document.string("name"),
+            organizationID: document.optionalString("organization_id"), role: role,
+            passwordHash: document.optionalString("password_hash"), mfaEnabled: try document.bool("mfa_enabled"),
+            disabled: try document.bool("disabled"), createdAt: try document.date("created_at"),
+            updatedAt: try document.date("updated_at"))
+    }
+}
+
+extension MongoStore: OrganizationStore {
+    public func insert(_ organization: Organization) async throws {
+        do {
+            try await database.insert(
+                "organizations",
+                [
+                    "_id": .string(organization.id), "name": .string(organization.name),
+                    "name_key": .string(organization.name.lowercased()), "domain": .optional(organization.domain),
+                    "created_at": .date(organization.createdAt),
+                ])
+        } catch let failure as MongoFailure where failure.isDuplicateKey {
+            throw DomainError.conflict("An organization with this name already exists")
+        }
+    }
+
+    public func organization(id: String) async throws -> Organization? {
+        try await database.findOne("organizations", ["_id": .string(id)]).map(Self.organization)
+    }
+
+    public func organization(named name: String) async throws -> Organization? {
+        try await database.findOne("organizations", ["name_key": .string(name.lowercased())]).map(Self.organization)
+    }
+
+    public func organizations() async throws -> [Organization] {
+        try await database.find("organizations", [:], sort: ["name_key": .int(1)]).map(Self.organization)
+    }
+
+    static func organization(_ document: BSONDocument) throws -> Organization {
+        Organization(
+            id: try document.string("_id"), name: try document.string("name"), domain: document.optionalString("domain"),
+            createdAt: try document.date("created_at"))
+    }
+}

@@ -1,0 +1,163 @@
+import CMongoC
+import Domain
+import Foundation
+import Logging
+import NIOCore
+
+/// The deployment store: every storage protocol on MongoDB through the C driver.
+///
+/// Writes that must not race across replicas are single atomic operations: session starts claim
+/// a slot in the user's bounded `session_slots` array, sessions end through findAndModify on
+/// `status: active`, policy toggles are compare-and-set. MongoDB without a replica set has no
+/// multi-document transactions, so the few multi-document changes (register into a new
+/// organisation, reset the catalogue) undo or finish their earlier steps when a later one fails.
+public struct MongoStore: Store, Sendable {
+    let database: MongoDatabase
+
+    public struct Options: Sendable {
+        public var poolSize: Int
+        /// Longest any driver call may take, connecting included; requests never hang past it.
+        public var timeout: Duration
+
+        public init(poolSize: Int = 10, timeout: Duration = .seconds(5)) {
+            self.poolSize = poolSize
+            self.timeout = timeout
+        }
+    }
+
+    public struct InvalidURL: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    private static let driverInitialised: Void = { mongoc_init() }()
+
+    /// Connects to `url` (retrying with backoff while the server cannot be reached, logging each
+    /// attempt without credentials), creates the indexes and returns the store.
+    public static func open(url: String, options: Options = .init(), logger: Logger) async throws -> MongoStore {
+        _ = driverInitialised
+        var error = bson_error_t()
+        guard let uri = mongoc_uri_new_with_error(url, &error) else {
+            throw InvalidURL(description: "MONGO_URL is not a MongoDB connection string (\(MongoFailure(error).message))")
+        }
+        defer { mongoc_uri_destroy(uri) }
+        let milliseconds = Int32(clamping: options.timeout.components.seconds * 1_000
+            + options.timeout.components.attoseconds / 1_000_000_000_000_000)
+        for option in [MONGOC_URI_SERVERSELECTIONTIMEOUTMS, MONGOC_URI_CONNECTTIMEOUTMS, MONGOC_URI_SOCKETTIMEOUTMS] {
+            if !mongoc_uri_has_option(uri, option) { mongoc_uri_set_option_as_int32(uri, option, milliseconds) }
+        }
+        let name = mongoc_uri_get_database(uri).map { String(cString: $0) } ?? "neosc"
+        let store = MongoStore(
+            database: MongoDatabase(
+                pool: MongoClientPool(.init(uri: uri, size: options.poolSize), size: options.poolSize), name: name))
+        try await store.waitUntilReachable(redactedURL: redacted(url), logger: logger)
+        try await store.createIndexes()
+        return store
+    }
+
+    private init(database: MongoDatabase) {
+        self.database = database
+    }
+
+    /// `mongodb://user:secret@host/db` → `mongodb://***@host/db`: connection strings are logged only like this.
+    public static func redacted(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else { return url }
+        let hostStart = url[scheme.upperBound...].firstIndex(of: "/").map { min($0, at) } ?? at
+        guard hostStart == at else { return url }
+        return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
+    }
+
+    private func waitUntilReachable(redactedURL: String, logger: Logger) async throws {
+        var delay = Duration.milliseconds(500)
+        while true {
+            do {
+                try await ping()
+                logger.info("connected to MongoDB", metadata: ["url": "\(redactedURL)", "database": "\(database.name)"])
+                return
+            } catch DomainError.unavailable {
+                logger.warning(
+                    "MongoDB not reachable; retrying", metadata: ["url": "\(redactedURL)", "retry_in": "\(delay)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+
+    private func createIndexes() async throws {
+        func index(_ keys: BSONDocument, _ name: String, unique: Bool = false, expireAfter: Int? = nil) -> BSON {
+            var index: BSONDocument = ["key": .document(keys), "name": .string(name)]
+            if unique { index["unique"] = .bool(true) }
+            if let expireAfter { index["expireAfterSeconds"] = .int(expireAfter) }
+            return .document(index)
+        }
+        let indexes: [(String, [BSON])] = [
+            ("users", [index(["email": .int(1)], "email_unique", unique: true), index(["organization_id": .int(1)], "organization")]),
+            ("organizations", [index(["name_key": .int(1)], "name_unique", unique: true)]),
+            ("tokens", [
+                index(["digest": .int(1)], "digest_unique", unique: true), index(["user_id": .int(1)], "user"),
+                // Tokens go a day after they expire, as the embedded store's sweeper does.
+                index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400),
+            ]),
+            ("sessions", [
+                index(["user_id": .int(1), "status": .int(1)], "user_status"),
+                index(["status": .int(1), "workspace_id": .int(1)], "status_workspace"),
+                index(["started_at": .int(-1)], "started"),
+            ]),
+            ("audit_logs", [
+                index(["timestamp": .int(-1)], "timestamp"), index(["user_id": .int(1), "timestamp": .int(-1)], "user_time"),
+                index(["action": .int(1), "timestamp": .int(-1)], "action_time"),
+            ]),
+        ]
+        for (collection, specs) in indexes {
+            try await database.command(["createIndexes": .string(collection), "indexes": .array(specs)])
+        }
+    }
+
+    public func ping() async throws {
+        try await database.command(["ping": .int(1)])
+    }
+
+    public func close() async throws {
+        try await database.pool.close()
+    }
+
+    public func seedDefaults(at now: Date) async throws {
+        try await insertMissing(DefaultCatalogue.policies(at: now))
+        if try await database.count("workspaces", [:]) == 0 {
+            for (position, workspace) in DefaultCatalogue.workspaces(at: now).enumerated() {
+                try await insert(workspace, position: position)
+            }
+        }
+    }
+}
+
+/// A stored document that lacks what NeoSC wrote into it.
+struct CorruptDocument: Error, CustomStringConvertible {
+    var field: String
+    var description: String { "stored document has an unreadable '\(field)' field" }
+}
+
+extension BSONDocument {
+    func string(_ key: String) throws -> String {
+        guard let value = self[key]?.string else { throw CorruptDocument(field: key) }
+        return value
+    }
+
+    func optionalString(_ key: String) -> String? { self[key]?.string }
+
+    func int(_ key: String) throws -> Int {
+        guard let value = self[key]?.int else { throw CorruptDocument(field: key) }
+        return value
+    }
+
+    func bool(_ key: String) throws -> Bool {
+        guard let value = self[key]?.bool else { throw CorruptDocument(field: key) }
+        return value
+    }
+
+    func date(_ key: String) throws -> Date {
+        guard let value = self[key]?.date else { throw CorruptDocument(field: key) }
+        return value
+    }
+
+    func optionalDate(_ key: String) -> Date? { self[key]?.date }
+}
