@@ -22,7 +22,13 @@ struct AdminAccounts {
             id: Identifier.make("usr"), email: email,
             name: try Validation.text(name ?? "Administrator", field: "name"), organizationID: nil, role: .admin,
             passwordHash: try await passwords.hash(password.value), createdAt: now, updatedAt: now)
-        try await store.insert(admin, creating: nil)
+        do {
+            try await store.insert(admin, creating: nil)
+        } catch DomainError.conflict {
+            // Another replica bootstrapping the same administrator got there first.
+            guard let existing = try await store.user(email: email) else { throw DomainError.conflict("Email already registered") }
+            return .alreadyExists(existing)
+        }
         try await store.append(
             AuditEvent(
                 timestamp: now, userID: admin.id, userEmail: admin.email, action: .createAdmin,

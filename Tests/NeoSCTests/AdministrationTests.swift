@@ -11,9 +11,10 @@ import Testing
 @testable import neosc
 
 @Suite struct AdministrationTests {
-    @Test func roleChangeAndDisablingTakeEffectOnTheNextRequest() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func roleChangeAndDisablingTakeEffectOnTheNextRequest(_ store: StoreKind) async throws {
         // A long cache lifetime proves eviction, not expiry, is what makes the change visible.
-        try await Harness.run(.router, { $0.cacheLifetime = 3_600 }) { harness, client in
+        try await Harness.run(.router, store: store, { $0.cacheLifetime = 3_600 }) { harness, client in
             let admin = try await harness.account(.admin).token
             let (user, token) = try await harness.account(.user)
             #expect(try await client.send(.get, "/api/auth/me", token: token)["role"] as? String == "user")
@@ -111,8 +112,9 @@ import Testing
         }
     }
 
-    @Test func statsAreComputed() async throws {
-        try await Harness.run { harness, client in
+    @Test(arguments: StoreKind.allCases)
+    func statsAreComputed(_ store: StoreKind) async throws {
+        try await Harness.run(store: store) { harness, client in
             let admin = try await harness.account(.admin, mfa: true).token
             let org = Organization(id: "org-stats", name: "Stats Org", domain: "stats.example", createdAt: Date())
             try await harness.store.insert(org)
@@ -145,8 +147,9 @@ import Testing
         }
     }
 
-    @Test func auditLogFiltersAndScope() async throws {
-        try await Harness.run { harness, client in
+    @Test(arguments: StoreKind.allCases)
+    func auditLogFiltersAndScope(_ store: StoreKind) async throws {
+        try await Harness.run(store: store) { harness, client in
             let admin = try await harness.account(.admin).token
             let (user, token) = try await harness.account(.user)
             _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)

@@ -38,12 +38,20 @@ struct Harness {
         return url
     }
 
-    static func open(directory: URL = makeDirectory(), _ adjust: (inout Configuration) -> Void = { _ in }) async throws
-        -> Harness
-    {
+    static func open(
+        directory: URL = makeDirectory(), store kind: StoreKind = .embedded, mongoURL: String? = nil,
+        _ adjust: (inout Configuration) -> Void = { _ in }
+    ) async throws -> Harness {
         var configuration = Configuration()
         configuration.dataDirectory = directory.path
         configuration.port = 0
+        if kind == .mongo {
+            if let mongoURL {
+                configuration.mongoURL = Secret(mongoURL)
+            } else {
+                configuration.mongoURL = Secret(try await TestMongo.shared.freshDatabaseURL())
+            }
+        }
         adjust(&configuration)
         let store = try await Wiring.openStore(configuration, logger: logger)
         let portal = try await Wiring.makePortal(
@@ -53,10 +61,11 @@ struct Harness {
 
     /// Runs `body` against a fresh NeoSC and closes it afterwards, even when `body` throws.
     static func run(
-        _ setup: TestingSetup = .router, _ adjust: (inout Configuration) -> Void = { _ in },
+        _ setup: TestingSetup = .router, store kind: StoreKind = .embedded,
+        _ adjust: (inout Configuration) -> Void = { _ in },
         _ body: @Sendable (Harness, any TestClientProtocol) async throws -> Void
     ) async throws {
-        let harness = try await open(adjust)
+        let harness = try await open(store: kind, adjust)
         do {
             try await harness.serve(setup) { try await body(harness, $0) }
         } catch {

@@ -60,9 +60,9 @@ import Testing
         ]
     }
 
-    @Test(arguments: Role.allCases)
-    func roleGetsExactlyItsRights(_ role: Role) async throws {
-        try await Harness.run { harness, client in
+    @Test(arguments: Role.allCases, StoreKind.allCases)
+    func roleGetsExactlyItsRights(_ role: Role, _ store: StoreKind) async throws {
+        try await Harness.run(store: store) { harness, client in
             let (user, token) = try await harness.account(role)
             for call in Self.calls(selfID: user.id) {
                 let reply = try await client.send(call.method, call.path, token: token, json: call.json)

@@ -84,8 +84,9 @@ import Testing
         }
     }
 
-    @Test func perUserSessionLimitHoldsUnderConcurrentLaunches() async throws {
-        try await Harness.run { harness, client in
+    @Test(arguments: StoreKind.allCases)
+    func perUserSessionLimitHoldsUnderConcurrentLaunches(_ store: StoreKind) async throws {
+        try await Harness.run(store: store) { harness, client in
             let token = try await harness.account(.admin).token
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for _ in 0..<12 {
@@ -112,8 +113,9 @@ import Testing
         }
     }
 
-    @Test func administratorsManageTheCatalogue() async throws {
-        try await Harness.run { harness, client in
+    @Test(arguments: StoreKind.allCases)
+    func administratorsManageTheCatalogue(_ store: StoreKind) async throws {
+        try await Harness.run(store: store) { harness, client in
             let admin = try await harness.account(.admin).token
             let user = try await harness.account(.user)
             let created = try await client.send(

@@ -1,0 +1,259 @@
+import Domain
+import Foundation
+import Testing
+
+@testable import neosc
+
+/// One suite, both stores: what the storage protocols promise, checked against SQLite and MongoDB.
+@Suite struct StoreConformanceTests {
+    /// Millisecond precision: what both stores keep.
+    static func now(plus seconds: TimeInterval = 0) -> Date {
+        Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 + seconds) * 1_000).rounded() / 1_000)
+    }
+
+    static func user(_ email: String, role: Role = .user, organizationID: String? = nil, mfa: Bool = false,
+        disabled: Bool = false, createdAt: Date = now()) -> User
+    {
+        User(
+            id: Identifier.make("usr"), email: email, name: "N \(email)", organizationID: organizationID, role: role,
+            passwordHash: "$2b$10$hash", mfaEnabled: mfa, disabled: disabled, createdAt: createdAt, updatedAt: createdAt)
+    }
+
+    static func session(for user: User, on workspace: String = "ws-linux-desktop", at date: Date = now()) -> WorkspaceSession {
+        WorkspaceSession(
+            id: Identifier.make("ses"), userID: user.id, userEmail: user.email, workspaceID: workspace,
+            workspaceName: "Name of \(workspace)", status: .active, startedAt: date, expiresAt: date + 3_600,
+            lastSeenAt: date, ipAddress: "192.0.2.1", mfaVerified: true)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func users(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let org = Organization(id: "org-1", name: "Acme", domain: "acme.example", createdAt: Self.now())
+            let alice = Self.user("alice@acme.example", role: .admin, organizationID: org.id, mfa: true, createdAt: Self.now(plus: -10))
+            try await store.insert(alice, creating: org)
+            #expect(try await store.user(id: alice.id) == alice)
+            #expect(try await store.user(email: "alice@acme.example") == alice)
+            #expect(try await store.organization(id: org.id) == org)
+
+            // A duplicate e-mail is a conflict, and leaves no organisation behind.
+            let stray = Organization(id: "org-2", name: "Stray", domain: nil, createdAt: Self.now())
+            await #expect(throws: DomainError.conflict("Email already registered")) {
+                try await store.insert(Self.user("alice@acme.example"), creating: stray)
+            }
+            #expect(try await store.organization(id: "org-2") == nil)
+
+            let bob = Self.user("bob@acme.example", organizationID: org.id)
+            let carol = Self.user("carol@else.example", disabled: true, createdAt: Self.now(plus: 10))
+            try await store.insert(bob, creating: nil)
+            try await store.insert(carol, creating: nil)
+            #expect(try await store.users(limit: 10, offset: 0).map(\.id) == [carol.id, bob.id, alice.id])
+            #expect(try await store.users(limit: 1, offset: 1).map(\.id) == [bob.id])
+
+            var changed = bob
+            changed.role = .neosc
+            changed.mfaEnabled = true
+            try await store.update(changed)
+            #expect(try await store.user(id: bob.id)?.role == .neosc)
+            var ghost = bob
+            ghost.id = "usr-ghost"
+            await #expect(throws: DomainError.notFound("User not found")) { try await store.update(ghost) }
+
+            #expect(try await store.activeUserCounts(organizationID: nil) == (2, 2))
+            #expect(try await store.activeUserCounts(organizationID: org.id) == (2, 2))
+            #expect(try await store.activeUserCounts(organizationID: "org-none") == (0, 0))
+            #expect(try await store.activeAdminCount() == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func organizations(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            try await store.insert(Organization(id: "org-b", name: "Beta", domain: nil, createdAt: Self.now()))
+            try await store.insert(Organization(id: "org-a", name: "alpha", domain: "alpha.example", createdAt: Self.now()))
+            await #expect(throws: DomainError.self) {
+                try await store.insert(Organization(id: "org-c", name: "BETA", domain: nil, createdAt: Self.now()))
+            }
+            #expect(try await store.organization(named: "ALPHA")?.id == "org-a")
+            #expect(try await store.organizations().map(\.id) == ["org-a", "org-b"])
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func workspaces(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let catalogue = DefaultCatalogue.workspaces(at: Self.now()).map(\.id)
+            #expect(try await store.workspaces().map(\.id) == catalogue, "seeded in catalogue order")
+
+            var custom = DefaultCatalogue.workspaces(at: Self.now())[0]
+            custom.id = "ws-custom"
+            custom.allowedRoles = [.user, .demoUser]
+            try await store.insert(custom)
+            await #expect(throws: DomainError.self) { try await store.insert(custom) }
+            #expect(try await store.workspaces().map(\.id) == catalogue + ["ws-custom"])
+            #expect(try await store.workspace(id: "ws-custom") == custom)
+
+            custom.status = .maintenance
+            custom.name = "Renamed"
+            try await store.update(custom)
+            #expect(try await store.workspace(id: "ws-custom") == custom)
+            var ghost = custom
+            ghost.id = "ws-ghost"
+            await #expect(throws: DomainError.notFound("Workspace not found")) { try await store.update(ghost) }
+
+            let user = Self.user("u@example.com")
+            try await store.insert(user, creating: nil)
+            let onCustom = Self.session(for: user, on: "ws-custom")
+            let onLinux = Self.session(for: user, on: "ws-linux-desktop")
+            try await store.start(onCustom, limit: 3)
+            try await store.start(onLinux, limit: 3)
+
+            let ended = try #require(try await store.delete(id: "ws-custom", ending: .workspaceDeleted, at: Self.now()))
+            #expect(ended.map(\.id) == [onCustom.id])
+            #expect(ended.first?.endReason == "workspace_deleted" && ended.first?.status == .terminated)
+            #expect(try await store.delete(id: "ws-custom", ending: .workspaceDeleted, at: Self.now()) == nil)
+
+            try await store.insert(custom)
+            try await store.start(Self.session(for: user, on: "ws-custom"), limit: 3)
+            let reset = try await store.replaceAll(
+                with: DefaultCatalogue.workspaces(at: Self.now()), ending: .workspacesReset, at: Self.now())
+            #expect(reset.map(\.workspaceID) == ["ws-custom"], "only sessions on removed workspaces end")
+            #expect(try await store.workspaces().map(\.id) == catalogue)
+            #expect(try await store.session(id: onLinux.id)?.status == .active)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func sessionLifecycle(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let org = Organization(id: "org-s", name: "S", domain: nil, createdAt: Self.now())
+            let user = Self.user("s@example.com", organizationID: org.id)
+            let other = Self.user("o@example.com")
+            try await store.insert(user, creating: org)
+            try await store.insert(other, creating: nil)
+
+            let first = Self.session(for: user, at: Self.now(plus: -3))
+            let second = Self.session(for: user, on: "ws-secure-browser", at: Self.now(plus: -2))
+            let third = Self.session(for: user, at: Self.now(plus: -1))
+            for session in [first, second, third] { try await store.start(session, limit: 3) }
+            await #expect(throws: DomainError.self) { try await store.start(Self.session(for: user), limit: 3) }
+            try await store.start(Self.session(for: other), limit: 3)
+
+            #expect(try await store.session(id: first.id) == first)
+            #expect(try await store.activeCount(userID: user.id) == 3)
+            #expect(try await store.activeCountsByWorkspace() == ["ws-linux-desktop": 3, "ws-secure-browser": 1])
+            #expect(try await store.activeCount(organizationID: org.id) == 3)
+            #expect(try await store.activeCount(organizationID: nil) == 4)
+            #expect(try await store.sessions(userID: user.id, status: nil, limit: 10).map(\.id) == [third.id, second.id, first.id])
+            #expect(try await store.sessions(userID: nil, status: .active, limit: 2).count == 2)
+
+            let stopped = try #require(try await store.end(userID: user.id, workspaceID: "ws-linux-desktop", .stopped, at: Self.now()))
+            #expect(stopped.id == third.id, "stop ends the newest")
+            #expect(stopped.status == .terminated && stopped.endReason == "stopped" && stopped.endedAt != nil)
+
+            let disconnected = try await store.end(id: first.id, .disconnected, at: Self.now())
+            #expect(disconnected?.status == .disconnected)
+            #expect(try await store.end(id: first.id, .disconnected, at: Self.now()) == nil, "a final state never moves")
+            #expect(try await store.end(id: "ses-ghost", .disconnected, at: Self.now()) == nil)
+
+            // Ending frees slots: two more fit under the limit again.
+            try await store.start(Self.session(for: user), limit: 3)
+            try await store.start(Self.session(for: user), limit: 3)
+            await #expect(throws: DomainError.self) { try await store.start(Self.session(for: user), limit: 3) }
+
+            let all = try await store.endAll(userID: user.id, .logout, at: Self.now())
+            #expect(all.count == 3 && all.allSatisfy { $0.status == .terminated && $0.endReason == "logout" })
+            #expect(try await store.endAll(userID: user.id, .logout, at: Self.now()).isEmpty)
+            #expect(try await store.activeCount(userID: user.id) == 0)
+            #expect(try await store.activeCount(userID: other.id) == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func sessionLimitHoldsUnderConcurrentStarts(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let user = Self.user("race@example.com")
+            try await store.insert(user, creating: nil)
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { (try? await store.start(Self.session(for: user), limit: 3)) != nil }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 3)
+            #expect(try await store.activeCount(userID: user.id) == 3)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func tokens(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let now = Self.now()
+            let live = AccessToken(digest: "a1", userID: "usr-1", issuedAt: now, expiresAt: now + 3_600, mfaVerified: true)
+            let other = AccessToken(digest: "a2", userID: "usr-1", issuedAt: now, expiresAt: now + 3_600, mfaVerified: false)
+            let expired = AccessToken(digest: "a3", userID: "usr-1", issuedAt: now - 7_200, expiresAt: now - 3_600, mfaVerified: false)
+            let ancient = AccessToken(digest: "a4", userID: "usr-2", issuedAt: now - 300_000, expiresAt: now - 200_000, mfaVerified: false)
+            for token in [live, other, expired, ancient] { try await store.insert(token) }
+            #expect(try await store.token(digest: "a1") == live)
+            #expect(try await store.token(digest: "nope") == nil)
+
+            #expect(try await store.revoke(digest: "a1", at: now))
+            #expect(try await !store.revoke(digest: "a1", at: now), "already revoked")
+            #expect(try await store.token(digest: "a1")?.isValid(at: now) == false)
+            #expect(try await store.revokeAll(userID: "usr-1", at: now) == 1, "only live, unrevoked tokens")
+            #expect(try await store.purgeExpired(before: now - 86_400) == 1)
+            #expect(try await store.token(digest: "a4") == nil)
+            #expect(try await store.token(digest: "a3") != nil)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func audit(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let org = Organization(id: "org-a", name: "A", domain: nil, createdAt: Self.now())
+            let member = Self.user("m@example.com", organizationID: org.id)
+            try await store.insert(member, creating: org)
+            let base = Self.now(plus: -100)
+            let events = [
+                AuditEvent(timestamp: base, userID: member.id, userEmail: member.email, action: .login, ipAddress: "192.0.2.1", success: true),
+                AuditEvent(timestamp: base + 10, userID: "usr-x", userEmail: "x@example.com", action: .login, ipAddress: nil, success: true),
+                AuditEvent(
+                    timestamp: base + 20, userID: nil, userEmail: "who@example.com", action: .loginFailed,
+                    resourceType: "user", resourceID: "usr-?", details: ["reason": "unknown_email", "z": "1"], ipAddress: "192.0.2.9",
+                    success: false),
+                AuditEvent(timestamp: base + 30, userID: member.id, userEmail: member.email, action: .launchWorkspace, ipAddress: "192.0.2.1", success: true),
+            ]
+            for event in events { try await store.append(event) }
+            #expect(try await store.events(AuditQuery()) == events.reversed(), "newest first, every field kept")
+            #expect(try await store.events(AuditQuery(action: .login)).count == 2)
+            #expect(try await store.events(AuditQuery(userID: member.id)).count == 2)
+            #expect(try await store.events(AuditQuery(success: false)).map(\.action) == [.loginFailed])
+            #expect(try await store.events(AuditQuery(since: base + 10, until: base + 20)).count == 2)
+            #expect(try await store.events(AuditQuery(limit: 1)).map(\.action) == [.launchWorkspace])
+            #expect(try await store.count(action: .login, since: base, organizationID: nil) == 2)
+            #expect(try await store.count(action: .login, since: base + 1, organizationID: nil) == 1)
+            #expect(try await store.count(action: .login, since: base, organizationID: org.id) == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func policies(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let defaults = DefaultCatalogue.policies(at: Self.now())
+            #expect(try await store.policies().map(\.id) == defaults.map(\.id))
+            #expect(try await store.setEnabled(id: "pol-mfa-required", false, at: Self.now())?.enabled == false)
+            try await store.insertMissing(defaults)
+            #expect(try await store.policy(id: "pol-mfa-required")?.enabled == false, "seeding keeps changes")
+            #expect(try await store.setEnabled(id: "pol-mfa-required", nil, at: Self.now())?.enabled == true)
+            #expect(try await store.setEnabled(id: "pol-missing", nil, at: Self.now()) == nil)
+
+            // Ten concurrent toggles flip it ten times: back where it was.
+            let before = try #require(try await store.policy(id: "pol-session-recording")).enabled
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<10 { group.addTask { _ = try await store.setEnabled(id: "pol-session-recording", nil, at: Self.now()) } }
+                try await group.waitForAll()
+            }
+            #expect(try await store.policy(id: "pol-session-recording")?.enabled == before)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+# Sourced by scripts/test: installs what the tests need, idempotently.
+#  - libmongoc-dev and pkg-config (Debian), for the MongoDB store;
+#  - a venv in .venv/ with SecantusDB (PyPI), a MongoDB-wire-compatible test server.
+need_apt=()
+pkg-config --exists libmongoc-1.0 2>/dev/null || need_apt+=(libmongoc-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing ${need_apt[*]}" >&2
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/secantusd-py ]; then
+  echo "installing SecantusDB into .venv" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check secantusdb==0.7.0b3
+fi
+export NEOSC_SECANTUSD="$PWD/.venv/bin/secantusd-py"
