@@ -124,7 +124,11 @@ public struct MongoStore: Store, Sendable {
         try await insertMissing(DefaultCatalogue.policies(at: now))
         if try await database.count("workspaces", [:]) == 0 {
             for (position, workspace) in DefaultCatalogue.workspaces(at: now).enumerated() {
-                try await insert(workspace, position: position)
+                do {
+                    try await insert(workspace, position: position)
+                } catch DomainError.conflict {
+                    // Another replica starting at the same moment seeded it first.
+                }
             }
         }
     }

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@testable import neosc
+
+/// Two `neosc serve` processes on one MongoDB behave as one service.
+@Suite(.serialized) struct ReplicaTests {
+    static let adminPassword = "replica admin password"
+
+    static func environment(_ url: String) -> [String: String] {
+        [
+            "MONGO_URL": url, "NEOSC_CACHE_TTL": "1s", "LOG_LEVEL": "warning", "MONGO_TIMEOUT": "3s",
+            "NEOSC_ADMIN_EMAIL": "admin@replica.example", "NEOSC_ADMIN_PASSWORD": adminPassword,
+            "NEOSC_DATA_DIR": Harness.makeDirectory().path,
+        ]
+    }
+
+    @Test func twoReplicasBehaveAsOneService() async throws {
+        let url = try await TestMongo.shared.freshDatabaseURL()
+        try await withLiveServers([Self.environment(url), Self.environment(url)]) { servers in
+            let (a, b) = (servers[0], servers[1])
+            try await a.waitUntilHealthy()
+            try await b.waitUntilHealthy()
+            let admin = try await a.login("admin@replica.example", Self.adminPassword)
+            #expect(try await b.request(.get, "/api/auth/me", token: admin).status == 200, "a token from A works on B")
+
+            let registered = try await a.request(
+                .post, "/api/auth/register",
+                json: body(["email": "user@replica.example", "password": "user password 1", "name": "U"]))
+            #expect(registered.status == 201)
+            let userID = try #require((registered["user"] as? [String: Any])?["id"] as? String)
+            let userToken = try #require(registered["access_token"] as? String)
+            #expect(try await b.request(.get, "/api/workspaces/ws-windows-rdp", token: userToken).status == 403)
+
+            // A role change on A reaches B within NEOSC_CACHE_TTL.
+            #expect(try await a.request(.patch, "/api/users/\(userID)", token: admin, json: #"{"role":"neosc"}"#).status == 200)
+            #expect(try await eventually(within: 3) {
+                try await b.request(.get, "/api/workspaces/ws-windows-rdp", token: userToken).status == 200
+            })
+
+            // A session started on A is listed and can be disconnected on B.
+            let launched = try await a.request(.post, "/api/workspaces/ws-linux-desktop/launch", token: userToken)
+            #expect(launched.status == 201)
+            let sessionID = try #require(launched["session_id"] as? String)
+            let listed = try await b.request(.get, "/api/sessions/active", token: admin).array
+            #expect(listed.contains { $0["id"] as? String == sessionID })
+            #expect(try await eventually(within: 3) {
+                let workspace = try await b.request(.get, "/api/workspaces/ws-linux-desktop", token: admin)
+                return workspace["active_sessions"] as? Int == 1
+            })
+            #expect(try await b.request(.post, "/api/sessions/\(sessionID)/disconnect", token: userToken).status == 200)
+            #expect(try await a.request(.get, "/api/sessions/\(sessionID)", token: userToken)["status"] as? String == "disconnected")
+            #expect(try await a.request(.post, "/api/sessions/\(sessionID)/disconnect", token: admin).status == 409)
+
+            // The per-user limit holds under concurrent launches spread over both replicas.
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<12 {
+                    let server = index.isMultiple(of: 2) ? a : b
+                    group.addTask {
+                        try await server.request(.post, "/api/workspaces/ws-secure-browser/launch", token: userToken).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 3, "\(statuses)")
+            #expect(statuses.filter { $0 == 409 }.count == 9)
+
+            // A token revoked through B stops working on A within NEOSC_CACHE_TTL.
+            let second = try await a.login("user@replica.example", "user password 1")
+            #expect(try await a.request(.get, "/api/auth/me", token: second).status == 200)
+            #expect(try await b.request(.post, "/api/auth/logout", token: second).status == 200)
+            #expect(try await eventually(within: 3) { try await a.request(.get, "/api/auth/me", token: second).status == 401 })
+
+            // Disabling the user on B locks them out of A too.
+            #expect(try await a.request(.get, "/api/auth/me", token: userToken).status == 200)
+            #expect(try await b.request(.patch, "/api/users/\(userID)", token: admin, json: #"{"disabled":true}"#).status == 200)
+            #expect(try await eventually(within: 3) { try await a.request(.get, "/api/auth/me", token: userToken).status == 401 })
+        }
+    }
+
+    @Test func waitsForTheDatabaseAtStartAndNeverLogsCredentials() async throws {
+        let database = try SecantusServer()
+        defer { database.remove() }
+        // Nothing listens yet: NeoSC retries with backoff and says so.
+        try await withLiveServers([Self.environment("\(database.url)/neosc_start")]) { servers in
+            let server = servers[0]
+            #expect(try await eventually(within: 10) { server.log.contains("MongoDB not reachable; retrying") })
+            try await database.start()
+            try await server.waitUntilHealthy(within: 30)
+        }
+        // Credentials in MONGO_URL never reach the log.
+        var environment = Self.environment("mongodb://neosc:s3cret-pass@127.0.0.1:\(try FreePort.pick())/neosc")
+        environment["LOG_LEVEL"] = "debug"
+        try await withLiveServers([environment]) { servers in
+            let retried = try await eventually(within: 10) { servers[0].log.contains("MongoDB not reachable; retrying") }
+            #expect(retried)
+            #expect(servers[0].log.contains("mongodb://***@127.0.0.1"))
+            #expect(!servers[0].log.contains("s3cret-pass"))
+        }
+    }
+}
+
+/// The database goes away mid-run and comes back.
+@Suite(.serialized) struct DatabaseFaultTests {
+    @Test func outageGives503sThenRecoversWithNoLostWrite() async throws {
+        let database = try SecantusServer()
+        defer { database.remove() }
+        try await database.start()
+        var environment = ReplicaTests.environment("\(database.url)/neosc_fault")
+        environment["MONGO_TIMEOUT"] = "2s"
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await server.waitUntilHealthy()
+            let admin = try await server.login("admin@replica.example", ReplicaTests.adminPassword)
+            var acknowledged: [String] = []
+            for index in 0..<5 {
+                let created = try await server.request(
+                    .post, "/api/organizations", token: admin, json: body(["name": "Before \(index)"]))
+                #expect(created.status == 201)
+                if let id = created["id"] as? String { acknowledged.append(id) }
+            }
+
+            database.stop()
+            let started = Date()
+            let health = try await server.request(.get, "/health")
+            #expect(health.status == 503)
+            #expect(health["status"] as? String == "unhealthy")
+            let write = try await server.request(.post, "/api/organizations", token: admin, json: body(["name": "During"]))
+            #expect(write.status == 503)
+            #expect((write["detail"] as? String)?.isEmpty == false)
+            let read = try await server.request(.get, "/api/workspaces", token: admin)
+            #expect(read.status == 503)
+            #expect(Date().timeIntervalSince(started) < 15, "no request hangs past the timeout")
+
+            try await database.start()
+            try await server.waitUntilHealthy(within: 30)
+            let organizations = try await server.request(.get, "/api/organizations", token: admin).array
+            let ids = Set(organizations.compactMap { $0["id"] as? String })
+            #expect(ids.isSuperset(of: acknowledged), "every acknowledged write survived")
+            #expect(try await server.request(.post, "/api/organizations", token: admin, json: body(["name": "After"])).status == 201)
+        }
+    }
+}
