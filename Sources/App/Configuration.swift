@@ -22,15 +22,34 @@ struct Configuration: Sendable {
     var mongoURL: Secret?
     var mongoPoolSize = 10
     var mongoTimeout: TimeInterval = 5
+    enum LogFormat: String { case text, json }
+    var logFormat = LogFormat.text
+    /// Peers allowed to read `/metrics`.
+    var metricsAllowed = TrustedProxies([AddressRange("127.0.0.0/8")!, AddressRange("::1")!])
+    /// How long in-flight requests may take to finish after SIGTERM before they are cancelled.
+    var shutdownTimeout: TimeInterval = 20
 
     static let version = "0.1.0"
 
     var databasePath: String { (dataDirectory as NSString).appendingPathComponent("neosc.sqlite") }
 
-    var portalSettings: PortalSettings {
+    func portalSettings(metricsExposition: (@Sendable () -> String)? = nil) -> PortalSettings {
         PortalSettings(
             version: Self.version, tokenLifetime: tokenLifetime, allowRegistration: allowRegistration,
-            maxSessionsPerUser: maxSessionsPerUser, corsOrigins: corsOrigins, trustedProxies: trustedProxies)
+            maxSessionsPerUser: maxSessionsPerUser, corsOrigins: corsOrigins, trustedProxies: trustedProxies,
+            metricsAllowed: metricsAllowed, metricsExposition: metricsExposition)
+    }
+
+    /// Comma-separated addresses or CIDR blocks.
+    private static func ranges(_ text: String, variable: String) throws(Invalid) -> TrustedProxies {
+        var ranges: [AddressRange] = []
+        for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+            guard let range = AddressRange(entry) else {
+                throw Invalid(description: "\(variable) entries must be addresses or CIDR blocks, got '\(entry)'")
+            }
+            ranges.append(range)
+        }
+        return TrustedProxies(ranges)
     }
 
     struct Invalid: Error, CustomStringConvertible {
@@ -97,14 +116,7 @@ struct Configuration: Sendable {
             throw Invalid(description: "NEOSC_ADMIN_EMAIL and NEOSC_ADMIN_PASSWORD must be set together")
         }
         if let proxies = value("NEOSC_TRUSTED_PROXIES") {
-            var ranges: [AddressRange] = []
-            for entry in proxies.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
-                guard let range = AddressRange(entry) else {
-                    throw Invalid(description: "NEOSC_TRUSTED_PROXIES entries must be addresses or CIDR blocks, got '\(entry)'")
-                }
-                ranges.append(range)
-            }
-            trustedProxies = TrustedProxies(ranges)
+            trustedProxies = try Self.ranges(proxies, variable: "NEOSC_TRUSTED_PROXIES")
         }
         if let limit = try integer("NEOSC_MAX_SESSIONS_PER_USER", in: 1...1_000) { maxSessionsPerUser = limit }
         if let cost = try integer("NEOSC_BCRYPT_COST", in: Int(PasswordHasher.minimumCost)...16) { bcryptCost = UInt8(cost) }
@@ -117,6 +129,16 @@ struct Configuration: Sendable {
         }
         if let size = try integer("MONGO_POOL_SIZE", in: 1...200) { mongoPoolSize = size }
         if let timeout = try duration("MONGO_TIMEOUT") { mongoTimeout = timeout }
+        if let format = value("LOG_FORMAT") {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw Invalid(description: "LOG_FORMAT must be text or json, got '\(format)'")
+            }
+            logFormat = parsed
+        }
+        if let allowed = value("NEOSC_METRICS_ALLOW") {
+            metricsAllowed = try Self.ranges(allowed, variable: "NEOSC_METRICS_ALLOW")
+        }
+        if let timeout = try duration("NEOSC_SHUTDOWN_TIMEOUT") { shutdownTimeout = timeout }
         if let level = value("LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")

@@ -8,7 +8,7 @@ struct NeoSCCommand: AsyncParsableCommand {
         commandName: "neosc",
         abstract: "NeoSC: Zero Trust workspace access backend.",
         version: Configuration.version,
-        subcommands: [ServeCommand.self, AdminCommand.self, SeedCommand.self],
+        subcommands: [ServeCommand.self, AdminCommand.self, SeedCommand.self, HealthcheckCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
 
@@ -23,11 +23,14 @@ extension Configuration {
         }
     }
 
-    /// Sends logs to stderr at the configured level. Call once, first thing.
+    /// Sends logs to stderr at the configured level, as JSON lines or readable text
+    /// (`LOG_FORMAT`). Call once, first thing.
     func bootstrapLogging() -> Logger {
         let level = logLevel
+        let json = logFormat == .json
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                json ? JSONLogHandler.standardError(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Hummingbird
 import Domain
 import Logging
+import ServiceLifecycle
+import UnixSignals
 import MongoStore
 import SQLiteStore
 
@@ -28,7 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
             let portal = try await Wiring.makePortal(
-                store: store, passwords: passwords, configuration: configuration, logger: logger)
+                store: store, passwords: passwords, configuration: configuration,
+                metricsExposition: Wiring.bootstrapMetrics(), logger: logger)
             let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
             logger.notice(
                 "NeoSC listening",
@@ -36,7 +39,14 @@ struct ServeCommand: AsyncParsableCommand {
                     "address": "\(configuration.host):\(configuration.port)",
                     "store": "\(configuration.mongoURL.map { MongoStore.redacted($0.value) } ?? configuration.databasePath)",
                 ])
-            try await application.runService()
+            // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (every audit entry is
+            // written before its response), cancel what is left after the deadline; then close the store.
+            var group = ServiceGroupConfiguration(
+                services: [.init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            group.maximumGracefulShutdownDuration = .milliseconds(Int(configuration.shutdownTimeout * 1_000))
+            group.maximumCancellationDuration = .seconds(5)
+            try await ServiceGroup(configuration: group).run()
+            logger.notice("NeoSC stopped")
         } catch {
             try? await store.close()
             throw error

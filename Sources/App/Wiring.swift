@@ -3,9 +3,11 @@ import Domain
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import Net
+import Prometheus
 import MongoStore
 import SQLiteStore
 
@@ -47,16 +49,34 @@ enum Wiring {
         return PasswordHasher(cost: configuration.bcryptCost, threadPool: threadPool)
     }
 
+    /// Makes Prometheus the process's swift-metrics backend and returns its exposition.
+    /// The metrics system can be bootstrapped once per process; later calls reuse the first.
+    static func bootstrapMetrics() -> @Sendable () -> String {
+        metricsRegistry.emitToString
+    }
+
+    private static let metricsRegistry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+        ]
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
+
     static func makePortal(
         store: any Store, passwords: PasswordHasher, configuration: Configuration, clock: WallClock = .system,
-        logger: Logger
+        metricsExposition: (@Sendable () -> String)? = nil, logger: Logger
     ) async throws -> Portal {
         let portal = Portal(
             store: store, tokenCache: TokenCache(lifetime: configuration.cacheLifetime, clock: clock),
             // Other replicas share a MongoDB store: the registry may then lag by up to the cache lifetime.
             sessions: SessionRegistry(maxAge: configuration.mongoURL == nil ? nil : configuration.cacheLifetime), accountThrottle: LoginThrottle(maxFailures: 10, clock: clock),
             addressThrottle: LoginThrottle(maxFailures: 100, clock: clock), passwords: passwords,
-            clock: clock, settings: configuration.portalSettings, logger: logger)
+            clock: clock, settings: configuration.portalSettings(metricsExposition: metricsExposition), logger: logger)
         try await portal.prepare()
         return portal
     }

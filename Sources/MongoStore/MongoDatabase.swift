@@ -1,5 +1,6 @@
 import CMongoC
 import Foundation
+import Metrics
 
 /// The few collection operations NeoSC needs, each one driver call on a pooled client.
 /// Errors come back as `MongoFailure`, translated to 503 when the server is unreachable.
@@ -7,10 +8,17 @@ struct MongoDatabase: Sendable {
     let pool: MongoClientPool
     let name: String
 
+    /// Time per driver call, waiting for a pooled client included.
+    private static var timer: Timer {
+        Timer(label: "store_operation_duration_seconds", dimensions: [("store", "mongodb"), ("operation", "call")])
+    }
+
     private func withCollection<T: Sendable>(
         _ collection: String, _ body: @escaping @Sendable (OpaquePointer, inout bson_error_t) throws -> T
     ) async throws -> T {
         let database = name
+        let started = DispatchTime.now()
+        defer { Self.timer.recordInterval(since: started) }
         do {
             return try await pool.run { client in
                 let handle = mongoc_client_get_collection(client, database, collection)!
@@ -135,6 +143,8 @@ struct MongoDatabase: Sendable {
     @discardableResult
     func command(_ command: BSONDocument) async throws -> BSONDocument {
         let database = name
+        let started = DispatchTime.now()
+        defer { Self.timer.recordInterval(since: started) }
         do {
             return try await pool.run { client in
                 let reply = neosc_bson_reply_new()!

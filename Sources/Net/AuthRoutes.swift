@@ -91,6 +91,7 @@ struct AuthRoutes {
         let email = body.email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         for (throttle, key) in [(portal.accountThrottle, email), (portal.addressThrottle, context.clientAddress)] {
             if let retryAfter = await throttle.retryAfter(key) {
+                PortalMetrics.authenticationFailed(reason: "throttled")
                 try await portal.audit(
                     .loginFailed, by: nil, in: context, success: false, details: ["reason": "throttled"], email: email)
                 throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: retryAfter)
@@ -101,6 +102,7 @@ struct AuthRoutes {
         let passwordMatches = try await portal.passwords.verify(body.password, against: user?.passwordHash)
         guard let user, passwordMatches, !user.disabled else {
             let reason = user == nil ? "unknown_email" : (passwordMatches ? "account_disabled" : "wrong_password")
+            PortalMetrics.authenticationFailed(reason: reason)
             await portal.accountThrottle.failed(email)
             await portal.addressThrottle.failed(context.clientAddress)
             try await portal.audit(

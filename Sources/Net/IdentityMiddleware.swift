@@ -28,9 +28,11 @@ public struct IdentityMiddleware: RouterMiddleware {
                 case .success(let principal):
                     context.principal = principal
                 case .failure(let problem):
+                    PortalMetrics.authenticationFailed(reason: "invalid_token")
                     context.credentialProblem = problem.detail
                 }
             } else {
+                PortalMetrics.authenticationFailed(reason: "malformed_authorization")
                 context.credentialProblem = "Authorization must be a Bearer token"
             }
         }

@@ -5,12 +5,15 @@ import Logging
 public enum PortalRouter {
     public static func make(portal: Portal) -> Router<PortalRequestContext> {
         let router = Router(context: PortalRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
         router.add(middleware: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins))
-        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: RequestMetricsMiddleware())
+        router.add(middleware: AccessLogMiddleware())
         router.add(middleware: ErrorResponseMiddleware())
         router.add(middleware: IdentityMiddleware(portal: portal))
 
         HealthRoutes(portal: portal).register(on: router)
+        MetricsRoutes(portal: portal).register(on: router)
         let api = router.group("api")
         AuthRoutes(portal: portal).register(on: api.group("auth"))
         WorkspaceRoutes(portal: portal).register(on: api.group("workspaces"))

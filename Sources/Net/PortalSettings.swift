@@ -9,10 +9,15 @@ public struct PortalSettings: Sendable {
     /// Exact origins allowed to call the API from a browser; empty means no CORS headers at all.
     public var corsOrigins: [String]
     public var trustedProxies: TrustedProxies
+    /// Peers allowed to read `/metrics`.
+    public var metricsAllowed: TrustedProxies
+    /// Renders the metrics in Prometheus text format; nil serves no `/metrics`.
+    public var metricsExposition: (@Sendable () -> String)?
 
     public init(
         version: String, tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true,
-        maxSessionsPerUser: Int = 3, corsOrigins: [String] = [], trustedProxies: TrustedProxies = .init()
+        maxSessionsPerUser: Int = 3, corsOrigins: [String] = [], trustedProxies: TrustedProxies = .init(),
+        metricsAllowed: TrustedProxies = .init(), metricsExposition: (@Sendable () -> String)? = nil
     ) {
         self.version = version
         self.tokenLifetime = tokenLifetime
@@ -20,5 +25,7 @@ public struct PortalSettings: Sendable {
         self.maxSessionsPerUser = maxSessionsPerUser
         self.corsOrigins = corsOrigins
         self.trustedProxies = trustedProxies
+        self.metricsAllowed = metricsAllowed
+        self.metricsExposition = metricsExposition
     }
 }

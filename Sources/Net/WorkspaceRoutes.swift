@@ -216,6 +216,8 @@ struct WorkspaceRoutes {
 
     @Sendable func launch(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Launched> {
         let principal = try context.requirePrincipal()
+        let clock = ContinuousClock()
+        let started = clock.now
         let workspace = try await existing(context)
         let now = portal.clock.now()
         let session = WorkspaceSession.launch(
@@ -224,6 +226,7 @@ struct WorkspaceRoutes {
             try AccessRules.requireLaunchable(workspace, by: principal)
             try await portal.store.start(session, limit: portal.settings.maxSessionsPerUser)
         } catch let refusal as DomainError {
+            PortalMetrics.launch(succeeded: false, duration: clock.now - started)
             try await portal.audit(
                 .launchWorkspace, by: principal, in: context, success: false, resource: ("workspace", workspace.id),
                 details: ["reason": refusal.detail])
@@ -233,6 +236,7 @@ struct WorkspaceRoutes {
         try await portal.audit(
             .launchWorkspace, by: principal, in: context, resource: ("workspace", workspace.id),
             details: ["session_id": session.id])
+        PortalMetrics.launch(succeeded: true, duration: clock.now - started)
         return JSONBody(
             Launched(
                 sessionID: session.id, session: session, workspace: workspace, connectionURL: workspace.url,

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import SQLiteNIO
@@ -67,6 +68,8 @@ public struct SQLiteStore: Store, Sendable {
 
     /// Runs `work` on a reader connection.
     func read<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+        let started = DispatchTime.now()
+        defer { Self.readTimer.recordInterval(since: started) }
         let connection = try await pool.leaseReader()
         do {
             let result = try await work(connection)
@@ -80,6 +83,8 @@ public struct SQLiteStore: Store, Sendable {
 
     /// Runs `work` in one write transaction: all of it is committed, or none of it.
     func write<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+        let started = DispatchTime.now()
+        defer { Self.writeTimer.recordInterval(since: started) }
         let connection = try await pool.leaseWriter()
         do {
             try await connection.execute("BEGIN IMMEDIATE")
@@ -96,6 +101,14 @@ public struct SQLiteStore: Store, Sendable {
             await pool.releaseWriter()
             throw Self.translated(error)
         }
+    }
+
+    /// Time per unit of work, waiting for a connection included.
+    private static var readTimer: Timer {
+        Timer(label: "store_operation_duration_seconds", dimensions: [("store", "sqlite"), ("operation", "read")])
+    }
+    private static var writeTimer: Timer {
+        Timer(label: "store_operation_duration_seconds", dimensions: [("store", "sqlite"), ("operation", "write")])
     }
 
     private static func translated(_ error: any Error) -> any Error {

@@ -55,7 +55,8 @@ struct Harness {
         adjust(&configuration)
         let store = try await Wiring.openStore(configuration, logger: logger)
         let portal = try await Wiring.makePortal(
-            store: store, passwords: passwords, configuration: configuration, logger: logger)
+            store: store, passwords: passwords, configuration: configuration,
+            metricsExposition: Wiring.bootstrapMetrics(), logger: logger)
         return Harness(directory: directory, configuration: configuration, store: store, portal: portal)
     }
 

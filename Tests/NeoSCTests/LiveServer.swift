@@ -39,6 +39,18 @@ final class LiveServer: @unchecked Sendable {
         throw Failed(description: "neosc did not become healthy within \(seconds) s: \(log)")
     }
 
+    /// Sends SIGTERM and returns at once.
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// The exit status once the process has ended, or nil if it is still running after `seconds`.
+    func exitStatus(within seconds: Double) async throws -> Int32? {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
     func stop() {
         guard process.isRunning else { return }
         process.terminate()

@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# NeoSC backend: build with the Swift toolchain, run on a slim Debian with only the runtime libraries.
+
+FROM swift:6.1-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libmongoc-dev pkg-config \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Dependencies first, so source edits do not refetch them.
+COPY Package.swift ./
+RUN swift package resolve
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product neosc --static-swift-stdlib \
+ && install -D .build/release/neosc /out/neosc
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libmongoc-1.0-0 libbson-1.0-0 libcurl4 ca-certificates tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/neosc --create-home neosc
+COPY --from=build /out/neosc /usr/local/bin/neosc
+USER neosc
+WORKDIR /var/lib/neosc
+ENV HOST=0.0.0.0 PORT=8001 NEOSC_DATA_DIR=/var/lib/neosc/data LOG_FORMAT=json
+EXPOSE 8001
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["neosc", "healthcheck"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["neosc"]
+CMD ["serve"]

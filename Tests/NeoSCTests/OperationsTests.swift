@@ -1,0 +1,161 @@
+import Foundation
+import Domain
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Net
+import HTTPTypes
+import Synchronization
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@testable import neosc
+
+@Suite struct ObservabilityTests {
+    @Test func metricsOnlyForAllowedPeers() async throws {
+        try await Harness.run(.live) { harness, client in
+            let token = try await harness.account(.neosc).token
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            _ = try await client.send(.post, "/api/workspaces/ws-windows-rdp/launch", token: "neosc_nope")
+            _ = try await client.send(.post, "/api/workspaces/ws-admin-panel/launch", token: token)
+            let metrics = try await client.send(.get, "/metrics")
+            #expect(metrics.status == .ok)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+            for series in [
+                #"http_requests_total{method="POST",route="/api/workspaces/{id}/launch",status="201"}"#,
+                "http_request_duration_seconds_bucket", #"workspace_launches_total{result="success"}"#,
+                #"workspace_launches_total{result="refused"}"#, "workspace_launch_duration_seconds_count",
+                #"auth_failures_total{reason="invalid_token"}"#, "active_sessions",
+                #"store_operation_duration_seconds_count{store="sqlite",operation="write"}"#,
+            ] {
+                #expect(metrics.text.contains(series), "exposes \(series)")
+            }
+        }
+        // Peers outside NEOSC_METRICS_ALLOW see nothing there.
+        try await Harness.run(.live, { $0.metricsAllowed = TrustedProxies([AddressRange("10.0.0.0/8")!]) }) { _, client in
+            let hidden = try await client.send(.get, "/metrics")
+            #expect(hidden.status == .notFound)
+            #expect(!hidden.text.contains("http_requests_total"))
+        }
+    }
+
+    @Test func requestIDsAreHonouredOrGenerated() async throws {
+        try await Harness.run { _, client in
+            let given = try await client.send(.get, "/health", headers: [.init("X-Request-ID")!: "trace-42.a_b"])
+            #expect(given.headers[.init("X-Request-ID")!] == "trace-42.a_b")
+            let generated = try await client.send(.get, "/api/auth/me")
+            let id: String = try #require(generated.headers[HTTPField.Name("X-Request-ID")!])
+            #expect(UUID(uuidString: id) != nil, "errors carry one too")
+            let hostile = try await client.send(.get, "/health", headers: [.init("X-Request-ID")!: "a b\"<script>"])
+            #expect(hostile.headers[.init("X-Request-ID")!] != "a b\"<script>")
+        }
+    }
+
+    @Test func jsonLogsCarryRequestIDsAndNeverSecrets() async throws {
+        let lines = Mutex<[String]>([])
+        var logger = Logger(label: "neosc") { label in
+            JSONLogHandler(label: label) { data in lines.withLock { $0.append(String(decoding: data, as: UTF8.self)) } }
+        }
+        logger.logLevel = .trace
+        let harness = try await Harness.open()
+        let application = Wiring.makeApplication(portal: harness.portal, configuration: harness.configuration, logger: logger)
+        let password = "Very Secret Passphrase 7"
+        nonisolated(unsafe) var token = ""
+        do {
+            try await application.test(.router) { client in
+                let registered = try await client.send(
+                    .post, "/api/auth/register",
+                    json: body(["email": "logs@example.com", "password": password, "name": "L"]),
+                    headers: [.init("X-Request-ID")!: "req-logs-1"])
+                token = registered["access_token"] as? String ?? ""
+                _ = try await client.send(.get, "/api/auth/me", token: token)
+                _ = try await client.send(.get, "/api/auth/me?access_token=\(token)")
+            }
+        } catch {
+            try? await harness.close(removing: true)
+            throw error
+        }
+        try await harness.close(removing: true)
+
+        let all = lines.withLock { $0 }
+        #expect(!all.isEmpty)
+        let objects = all.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == all.count, "every line is one JSON object")
+        #expect(objects.allSatisfy { $0["timestamp"] != nil && $0["level"] != nil && $0["message"] != nil })
+        #expect(objects.contains { $0["request_id"] as? String == "req-logs-1" })
+        let text = all.joined()
+        #expect(!token.isEmpty)
+        #expect(!text.contains(password), "passwords never reach the log")
+        #expect(!text.contains(token), "tokens never reach the log, not even from a query string")
+    }
+}
+
+@Suite(.serialized) struct LifecycleTests {
+    @Test func healthcheckCommandReportsTheServer() async throws {
+        try await withLiveServers([["NEOSC_DATA_DIR": Harness.makeDirectory().path, "LOG_LEVEL": "error"]]) { servers in
+            try await servers[0].waitUntilHealthy()
+            let healthy = try CommandLineTests.neosc(["healthcheck"], environment: ["PORT": String(servers[0].port)])
+            #expect(healthy.status == 0, "\(healthy.output)")
+            servers[0].stop()
+            let down = try CommandLineTests.neosc(["healthcheck", "--timeout", "1"], environment: ["PORT": String(servers[0].port)])
+            #expect(down.status == 1)
+            #expect(down.output.contains("unhealthy"))
+        }
+    }
+
+    @Test func sigtermLetsInFlightRequestsFinish() async throws {
+        // bcrypt cost 14 makes a login take about a second: long enough to be caught in flight.
+        let environment = [
+            "NEOSC_DATA_DIR": Harness.makeDirectory().path, "LOG_LEVEL": "error", "NEOSC_BCRYPT_COST": "14",
+            "NEOSC_ADMIN_EMAIL": "slow@example.com", "NEOSC_ADMIN_PASSWORD": "slow login password",
+        ]
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await server.waitUntilHealthy()
+            let login = Task { () -> (Int, Bool) in
+                let answer = try await server.request(
+                    .post, "/api/auth/login", json: body(["email": "slow@example.com", "password": "slow login password"]))
+                return (answer.status, answer["access_token"] != nil)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            server.terminate()
+            let (status, issued) = try await login.value
+            #expect(status == 200, "the in-flight login completed")
+            #expect(issued)
+            let exit = try await server.exitStatus(within: 15)
+            #expect(exit == 0, "exited cleanly within the deadline")
+            #expect((try? await server.request(.get, "/health")) == nil, "no longer accepting")
+        }
+    }
+}
+
+@Suite struct DeploymentStackTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test func composeStackIsValidAndIsolated() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.root.appendingPathComponent("infra/check_compose.py").path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains(" passed, 0 failed"))
+    }
+
+    @Test func dockerfileBuildsInStagesAndRunsUnprivileged() throws {
+        let dockerfile = try String(contentsOf: Self.root.appendingPathComponent("Dockerfile"), encoding: .utf8)
+        let stages = dockerfile.split(separator: "\n").filter { $0.hasPrefix("FROM ") }
+        #expect(stages.count == 2, "a build stage and a runtime stage")
+        #expect(dockerfile.contains("libmongoc-1.0-0"))
+        #expect(dockerfile.contains("USER neosc"))
+        #expect(dockerfile.contains(#"HEALTHCHECK"#) && dockerfile.contains(#"["neosc", "healthcheck"]"#))
+    }
+}
