@@ -28,16 +28,20 @@ struct Configuration: Sendable {
     var metricsAllowed = TrustedProxies([AddressRange("127.0.0.0/8")!, AddressRange("::1")!])
     /// How long in-flight requests may take to finish after SIGTERM before they are cancelled.
     var shutdownTimeout: TimeInterval = 20
+    /// Serve the benchmark floor route (`Benchmarks/load`); never in production.
+    var benchmarkRoutes = false
 
     static let version = "0.1.0"
 
     var databasePath: String { (dataDirectory as NSString).appendingPathComponent("neosc.sqlite") }
 
     func portalSettings(metricsExposition: (@Sendable () -> String)? = nil) -> PortalSettings {
-        PortalSettings(
+        var settings = PortalSettings(
             version: Self.version, tokenLifetime: tokenLifetime, allowRegistration: allowRegistration,
             maxSessionsPerUser: maxSessionsPerUser, corsOrigins: corsOrigins, trustedProxies: trustedProxies,
             metricsAllowed: metricsAllowed, metricsExposition: metricsExposition)
+        settings.benchmarkRoutes = benchmarkRoutes
+        return settings
     }
 
     /// Comma-separated addresses or CIDR blocks.
@@ -139,6 +143,7 @@ struct Configuration: Sendable {
             metricsAllowed = try Self.ranges(allowed, variable: "NEOSC_METRICS_ALLOW")
         }
         if let timeout = try duration("NEOSC_SHUTDOWN_TIMEOUT") { shutdownTimeout = timeout }
+        if let enabled = try flag("NEOSC_BENCHMARK_ROUTES") { benchmarkRoutes = enabled }
         if let level = value("LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")

@@ -7,13 +7,15 @@ public enum PortalRouter {
         let router = Router(context: PortalRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins))
-        router.add(middleware: RequestMetricsMiddleware())
-        router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: RequestTelemetryMiddleware())
         router.add(middleware: ErrorResponseMiddleware())
         router.add(middleware: IdentityMiddleware(portal: portal))
 
         HealthRoutes(portal: portal).register(on: router)
         MetricsRoutes(portal: portal).register(on: router)
+        if portal.settings.benchmarkRoutes {
+            FloorRoutes().register(on: router)
+        }
         let api = router.group("api")
         AuthRoutes(portal: portal).register(on: api.group("auth"))
         WorkspaceRoutes(portal: portal).register(on: api.group("workspaces"))

@@ -13,6 +13,8 @@ public struct PortalSettings: Sendable {
     public var metricsAllowed: TrustedProxies
     /// Renders the metrics in Prometheus text format; nil serves no `/metrics`.
     public var metricsExposition: (@Sendable () -> String)?
+    /// Serves `GET /bench/floor`, the no-work route load benchmarks compare against.
+    public var benchmarkRoutes = false
 
     public init(
         version: String, tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true,

@@ -51,7 +51,7 @@ import Testing
         ["NEOSC_TRUSTED_PROXIES": "10.0.0.0/99"], ["CORS_ORIGINS": "*"], ["CORS_ORIGINS": "https://a.example/path"],
         ["NEOSC_MAX_SESSIONS_PER_USER": "0"], ["NEOSC_BCRYPT_COST": "4"], ["LOG_LEVEL": "loud"],
         ["MONGO_URL": "http://db"], ["MONGO_POOL_SIZE": "0"], ["MONGO_TIMEOUT": "soon"], ["LOG_FORMAT": "xml"],
-        ["NEOSC_METRICS_ALLOW": "everyone"], ["NEOSC_SHUTDOWN_TIMEOUT": "-1s"],
+        ["NEOSC_METRICS_ALLOW": "everyone"], ["NEOSC_SHUTDOWN_TIMEOUT": "-1s"], ["NEOSC_BENCHMARK_ROUTES": "sometimes"],
     ])
     func invalidValuesAreRefusedWithTheVariableNamed(_ environment: [String: String]) {
         #expect {

@@ -42,6 +42,18 @@ import FoundationNetworking
         }
     }
 
+    @Test func benchmarkFloorRouteOnlyWhenEnabled() async throws {
+        try await Harness.run { _, client in
+            let absent = try await client.send(.get, "/bench/floor")
+            #expect(absent.status == .notFound)
+        }
+        try await Harness.run(.router, { $0.benchmarkRoutes = true }) { _, client in
+            let floor = try await client.send(.get, "/bench/floor")
+            #expect(floor.status == .ok)
+            #expect(floor["ok"] as? Bool == true)
+        }
+    }
+
     @Test func requestIDsAreHonouredOrGenerated() async throws {
         try await Harness.run { _, client in
             let given = try await client.send(.get, "/health", headers: [.init("X-Request-ID")!: "trace-42.a_b"])

@@ -1,11 +1,13 @@
-import Hummingbird
 import Foundation
+import Hummingbird
 import Logging
 
-/// One log line per request once it is answered: method, path, route, status and duration.
-/// The path is logged without its query string, so a credential a client wrongly put in a URL
-/// never reaches the log; headers and bodies are never logged.
-public struct AccessLogMiddleware: RouterMiddleware {
+/// Measures each request once it is answered, and reports it twice: as metrics
+/// (`http_requests_total`, `http_request_duration_seconds`, by method, route template and status)
+/// and as one access-log line (method, path, route, status, duration, peer). The path is logged
+/// without its query string, so a credential a client wrongly put in a URL never reaches the
+/// log; headers and bodies are never logged.
+public struct RequestTelemetryMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
 
     public init() {}
@@ -17,12 +19,14 @@ public struct AccessLogMiddleware: RouterMiddleware {
         let started = clock.now
         let response = try await next(request, context)
         let elapsed = clock.now - started
+        let route = context.endpointPath ?? "unmatched"
+        PortalMetrics.request(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
         context.logger.info(
             "request",
             metadata: [
                 "method": .string(request.method.rawValue),
                 "path": .string(request.uri.path),
-                "route": .string(context.endpointPath ?? "unmatched"),
+                "route": .string(route),
                 "status": .stringConvertible(response.status.code),
                 "duration_ms": .string(String(format: "%.3f", Double(elapsed.nanoseconds) / 1_000_000)),
                 "peer": .string(context.peerAddress ?? "unknown"),

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Turns the wrk results of one run.sh into a section of docs/benchmarks.md and checks targets.
+
+Fails (exit 1, with the reason) when, at 1,024 connections, auth p99 exceeds 100 ms or an API
+scenario's p99 exceeds 200 ms (list, audit, launch-stop; login is bcrypt-bound and reported in
+logins/s per core instead), or when the 10,000-connection run had socket errors.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+
+SCENARIOS = ["floor", "auth", "list", "audit", "launch-stop", "login"]
+API = ["list", "audit", "launch-stop"]
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        memory = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1024 / 1024
+    except OSError:
+        memory = 0
+    return f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    for name in ["results", "store", "rss-kib", "users", "workspaces", "audit", "duration", "command", "out"]:
+        parser.add_argument("--" + name, required=True)
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in open(args.results) if line.strip()]
+    by = {(r["scenario"], r["connections"]): r["result"] for r in rows}
+
+    def rps(result):
+        return result["requests"] / (result["duration_us"] / 1e6) if result["duration_us"] else 0
+
+    lines = [f"<!-- store:{args.store} -->",
+             f"## {'Embedded store (SQLite)' if args.store == 'embedded' else 'MongoDB (SecantusDB)'}",
+             "",
+             f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}; "
+             f"NeoSC and wrk share the machine. Dataset: {args.users} users with one live token each, "
+             f"{args.workspaces} workspaces (+ the default catalogue), {args.audit} audit entries. "
+             f"{args.duration} s per run, wrk -t2. Command: `{args.command.strip()}`.",
+             "",
+             "| scenario | connections | requests/s | × floor | p50 ms | p99 ms | p99.9 ms | non-2xx | socket errors |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for connections in (64, 256, 1024):
+        floor = by.get(("floor", connections))
+        for scenario in SCENARIOS:
+            result = by.get((scenario, connections))
+            if not result:
+                continue
+            share = f"{rps(result) / rps(floor):.2f}" if floor and rps(floor) else "–"
+            lines.append(f"| {scenario} | {connections} | {rps(result):,.0f} | {share} | {result['p50_us'] / 1000:.2f} | "
+                         f"{result['p99_us'] / 1000:.2f} | {result['p999_us'] / 1000:.2f} | {result['non2xx']} | "
+                         f"{result['socket_errors'] + result['timeouts']} |")
+    held = by.get(("auth", 10000))
+    if held:
+        lines.append(f"| auth | 10000 | {rps(held):,.0f} | – | {held['p50_us'] / 1000:.2f} | {held['p99_us'] / 1000:.2f} | "
+                     f"{held['p999_us'] / 1000:.2f} | {held['non2xx']} | {held['socket_errors'] + held['timeouts']} |")
+    lines += ["", f"Peak resident memory of NeoSC over the whole run: {int(args.rss_kib) / 1024:.0f} MiB.", ""]
+
+    failures, goals = [], []
+    auth = by.get(("auth", 1024))
+    if auth and auth["p99_us"] > 100_000:
+        failures.append(f"auth p99 {auth['p99_us'] / 1000:.1f} ms > 100 ms at 1,024 connections")
+    for scenario in API:
+        result = by.get((scenario, 1024))
+        if result and result["p99_us"] > 200_000:
+            failures.append(f"{scenario} p99 {result['p99_us'] / 1000:.1f} ms > 200 ms at 1,024 connections")
+    if held and held["socket_errors"] + held["timeouts"] > 0:
+        failures.append(f"10,000 connections: {held['socket_errors'] + held['timeouts']} socket errors or timeouts")
+    login = by.get(("login", 64))
+    if login:
+        cores = os.cpu_count() or 1
+        lines.append(f"Logins: {rps(login):,.0f}/s at 64 connections, {rps(login) / cores:,.0f}/s per core "
+                     f"(bcrypt cost 10; see docs/configuration.md for NEOSC_BCRYPT_COST).")
+    list_ = by.get(("list", 1024))
+    floor = by.get(("floor", 1024))
+    goals.append(("auth p99 ≤ 10 ms at 1,024 connections", auth and auth["p99_us"] <= 10_000))
+    goals.append(("list p99 ≤ 20 ms at 1,024 connections", list_ and list_["p99_us"] <= 20_000))
+    goals.append(("auth throughput ≥ 50 % of the floor's at 1,024", auth and floor and rps(auth) >= 0.5 * rps(floor)))
+    goals.append(("10,000 keep-alive connections with no errors",
+                  held and held["socket_errors"] + held["timeouts"] + held["non2xx"] == 0))
+    lines += ["", "Goals: " + "; ".join(f"{name}: {'met' if ok else 'not met'}" for name, ok in goals) + ".",
+              "", f"Seed targets at 1,024 connections: {'missed: ' + '; '.join(failures) if failures else 'met'}.",
+              f"<!-- /store:{args.store} -->"]
+    section = "\n".join(lines)
+
+    header = ("# Benchmarks\n\nLoad: `Benchmarks/load/run.sh` (wrk on loopback, see its header). Each scenario is also "
+              "given as a share of the floor route's throughput at the same concurrency (`× floor`), the server "
+              "stack doing no work: the closest measure of this machine's limit. Numbers are relative to this "
+              "machine; SecantusDB is a Python test server, so its figures say nothing about MongoDB itself.\n")
+    text = open(args.out).read() if os.path.exists(args.out) else header
+    pattern = re.compile(rf"<!-- store:{args.store} -->.*?<!-- /store:{args.store} -->", re.S)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    with open(args.out, "w") as out:
+        out.write(text)
+    print(section)
+    if failures:
+        print("FAILED: " + "; ".join(failures), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

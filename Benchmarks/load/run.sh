@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# NeoSC load benchmark: builds NeoSC in release mode, seeds a store with the dataset, starts NeoSC
+# on a loopback port and drives every scenario with wrk at 64, 256 and 1,024 connections, then
+# 10,000 keep-alive connections. Writes the report to docs/benchmarks.md (section per store) and
+# fails when p99 misses the seed targets at 1,024 connections (auth 100 ms, API 200 ms).
+#
+#   Benchmarks/load/run.sh [--store embedded|mongo] [--duration 10] [--users N] [--audit N]
+#
+# Everything it starts binds to 127.0.0.1 and is stopped on exit, whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/toolchain.sh
+
+arguments="$*"
+store=embedded duration=10 users=10000 workspaces=200 audit=100000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --store) store=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --users) users=$2; shift 2 ;;
+    --audit) audit=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+need_apt=()
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+pkg-config --exists libmongoc-1.0 2>/dev/null || need_apt+=(libmongoc-dev pkg-config)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+swift build -c release --product neosc
+neosc=.build/release/neosc
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/neosc-bench.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+export NEOSC_DATA_DIR="$work/data" LOG_LEVEL=error NEOSC_BCRYPT_COST=10 NEOSC_MAX_SESSIONS_PER_USER=3
+python=python3
+if [ "$store" = mongo ]; then
+  source scripts/test-services.sh
+  python="$PWD/.venv/bin/python"
+  mongo_port=$(free_port)
+  mkdir -p "$work/mongo"
+  "$NEOSC_SECANTUSD" --port "$mongo_port" --storage-path "$work/mongo" >"$work/mongo.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $mongo_port), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+  export MONGO_URL="mongodb://127.0.0.1:$mongo_port/neosc_bench"
+fi
+
+echo "benchmark password" | "$neosc" admin create --email bench-admin@example.com --password-stdin >/dev/null
+if [ "$store" = mongo ]; then
+  "$python" Benchmarks/load/seed.py mongo "$MONGO_URL" --users "$users" --workspaces "$workspaces" --audit "$audit" --tokens-out "$work/tokens"
+else
+  "$python" Benchmarks/load/seed.py sqlite "$NEOSC_DATA_DIR/neosc.sqlite" --users "$users" --workspaces "$workspaces" --audit "$audit" --tokens-out "$work/tokens"
+fi
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+port=$(free_port)
+NEOSC_BENCHMARK_ROUTES=true PORT=$port HOST=127.0.0.1 "$neosc" serve >"$work/neosc.log" 2>&1 &
+server=$!
+pids+=($server)
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+results="$work/results.jsonl"
+: >"$results"
+run() {  # scenario connections [duration]
+  local line
+  line=$(SCENARIO=$1 TOKENS="$work/tokens" wrk -t2 -c"$2" -d"${3:-$duration}s" --timeout 10s \
+    -s Benchmarks/load/scenario.lua "http://127.0.0.1:$port" | tail -n 1)
+  echo "{\"scenario\":\"$1\",\"connections\":$2,\"result\":$line}" >>"$results"
+  echo "$1 @ $2: $line" >&2
+}
+
+for connections in 64 256 1024; do
+  for scenario in floor auth list audit launch-stop login; do
+    run "$scenario" "$connections"
+  done
+done
+run auth 10000 "$duration"
+
+rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+python3 Benchmarks/load/report.py --results "$results" --store "$store" --rss-kib "$rss_kib" \
+  --users "$users" --workspaces "$workspaces" --audit "$audit" --duration "$duration" \
+  --command "Benchmarks/load/run.sh $arguments" --out docs/benchmarks.md

@@ -1,0 +1,63 @@
+-- One wrk script for every load scenario; SCENARIO and TOKENS come from the environment.
+--   floor        GET /bench/floor                 (the server stack doing no work)
+--   auth         GET /api/auth/me                 (pure authentication; every token in turn)
+--   list         GET /api/workspaces              (catalogue with live session counts)
+--   audit        GET /api/audit-logs?limit=100    (administrators: the newest 100 of all entries)
+--   launch-stop  POST …/launch then POST …/stop    (write path; users with launch rights)
+--   login        POST /api/auth/login             (bcrypt-bound)
+-- TOKENS lines are `token role email`, written by seed.py. Prints one JSON line when done.
+
+local scenario = os.getenv("SCENARIO") or "floor"
+local tokens, admins, launchers, emails = {}, {}, {}, {}
+for line in io.lines(os.getenv("TOKENS")) do
+  local token, role, email = line:match("^(%S+) (%S+) (%S+)$")
+  if token then
+    tokens[#tokens + 1] = token
+    emails[#emails + 1] = email
+    if role == "admin" then admins[#admins + 1] = token end
+    if role == "admin" or role == "neosc" then launchers[#launchers + 1] = token end
+  end
+end
+
+local next_thread = 0
+function setup(thread)
+  thread:set("offset", next_thread * 7919)
+  next_thread = next_thread + 1
+end
+
+local counter = 0
+function init(args)
+  counter = offset or 0
+end
+
+local function bearer(list, index)
+  return { Authorization = "Bearer " .. list[index % #list + 1] }
+end
+
+function request()
+  counter = counter + 1
+  if scenario == "auth" then
+    return wrk.format("GET", "/api/auth/me", bearer(tokens, counter))
+  elseif scenario == "list" then
+    return wrk.format("GET", "/api/workspaces", bearer(tokens, counter))
+  elseif scenario == "audit" then
+    return wrk.format("GET", "/api/audit-logs?limit=100", bearer(admins, counter))
+  elseif scenario == "launch-stop" then
+    local headers = bearer(launchers, math.floor(counter / 2))
+    local verb = (counter % 2 == 0) and "launch" or "stop"
+    return wrk.format("POST", "/api/workspaces/ws-secure-browser/" .. verb, headers)
+  elseif scenario == "login" then
+    local body = string.format('{"email":"%s","password":"benchmark password"}', emails[counter % #emails + 1])
+    return wrk.format("POST", "/api/auth/login", { ["Content-Type"] = "application/json" }, body)
+  end
+  return wrk.format("GET", "/bench/floor")
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"timeouts":%d,' ..
+    '"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, errors.status, errors.connect + errors.read + errors.write, errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+end

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Fills a NeoSC store with the load-benchmark dataset, in bulk.
+
+  seed.py sqlite PATH  --users N --workspaces N --audit N --tokens-out FILE
+  seed.py mongo  URL   --users N --workspaces N --audit N --tokens-out FILE
+
+The store must already have NeoSC's schema and one account, bench-admin@example.com, made with
+`neosc admin create`: its bcrypt hash is reused for every generated user (password
+"benchmark password"), so logins cost a real bcrypt verification. Writes one bearer token per
+user (SHA-256 digests stored, as NeoSC does) and saves the tokens, with each user's role and
+e-mail, to --tokens-out as `token role email` lines for the wrk scripts.
+"""
+import argparse
+import base64
+import datetime
+import hashlib
+import json
+import os
+import random
+import secrets
+import sys
+
+ROLES = ["neosc"] * 40 + ["user"] * 55 + ["admin"] * 5
+ACTIONS = ["login", "launch_workspace", "stop_workspace", "disconnect_session", "logout", "login_failed",
+           "update_workspace", "toggle_policy"]
+
+
+def new_token():
+    token = "neosc_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+def dataset(args, now, password_hash):
+    rng = random.Random(42)
+    users, tokens, lines = [], [], []
+    for index in range(args.users):
+        role = ROLES[index % len(ROLES)]
+        created = now - datetime.timedelta(days=rng.uniform(1, 365))
+        users.append(dict(id=f"usr-bench-{index:06d}", email=f"bench{index}@example.com", name=f"Bench User {index}",
+                          organization_id=None, role=role, password_hash=password_hash, mfa_enabled=index % 3 == 0,
+                          disabled=False, created_at=created, updated_at=created))
+        token, digest = new_token()
+        tokens.append(dict(digest=digest, user_id=users[-1]["id"], issued_at=now,
+                           expires_at=now + datetime.timedelta(days=7), revoked_at=None, mfa_verified=False))
+        lines.append(f"{token} {role} {users[-1]['email']}")
+    workspaces = []
+    for index in range(args.workspaces):
+        roles = [["admin", "neosc", "user"], ["admin", "neosc"], ["admin", "neosc", "user", "demo-user"]][index % 3]
+        workspaces.append(dict(id=f"ws-bench-{index:04d}", name=f"Bench Workspace {index}", type="linux",
+                               description="Generated for the load benchmark.", image_url=None, status="available",
+                               cpu=2, memory=4, storage=20, url=f"/workspaces/bench-{index}", connection_type="vnc",
+                               launch_mode="iframe", clientless=True, requires_netbird=False, allowed_roles=roles,
+                               max_session_minutes=480, created_at=now, updated_at=now))
+    audit = []
+    for index in range(args.audit):
+        user = users[rng.randrange(len(users))]
+        audit.append(dict(id=f"aud-bench-{index:07d}",
+                          timestamp=now - datetime.timedelta(seconds=rng.uniform(0, 30 * 86400)),
+                          user_id=user["id"], user_email=user["email"], action=rng.choice(ACTIONS),
+                          resource_type="workspace", resource_id=f"ws-bench-{rng.randrange(max(args.workspaces, 1)):04d}",
+                          details={"source": "benchmark"}, ip_address=f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+                          success=rng.random() > 0.05))
+    return users, tokens, workspaces, audit, lines
+
+
+def seed_sqlite(path, args):
+    import sqlite3
+    connection = sqlite3.connect(path)
+    row = connection.execute("SELECT password_hash FROM users WHERE email = 'bench-admin@example.com'").fetchone()
+    if row is None:
+        sys.exit("bench-admin@example.com is missing: create it with `neosc admin create` first")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    users, tokens, workspaces, audit, lines = dataset(args, now, row[0])
+    ts = lambda value: value.timestamp() if value else None
+    with connection:
+        connection.executemany(
+            "INSERT INTO users (id, email, name, organization_id, role, password_hash, mfa_enabled, disabled, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(u["id"], u["email"], u["name"], None, u["role"], u["password_hash"], int(u["mfa_enabled"]), 0,
+              ts(u["created_at"]), ts(u["updated_at"])) for u in users])
+        connection.executemany(
+            "INSERT INTO tokens (digest, user_id, issued_at, expires_at, revoked_at, mfa_verified) VALUES (?,?,?,?,?,?)",
+            [(t["digest"], t["user_id"], ts(t["issued_at"]), ts(t["expires_at"]), None, 0) for t in tokens])
+        connection.executemany(
+            "INSERT INTO workspaces (id, name, type, description, image_url, status, cpu, memory, storage, url,"
+            " connection_type, launch_mode, clientless, requires_netbird, allowed_roles, max_session_minutes, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(w["id"], w["name"], w["type"], w["description"], None, w["status"], w["cpu"], w["memory"], w["storage"],
+              w["url"], w["connection_type"], w["launch_mode"], 1, 0, json.dumps(w["allowed_roles"]),
+              w["max_session_minutes"], ts(w["created_at"]), ts(w["updated_at"])) for w in workspaces])
+        connection.executemany(
+            "INSERT INTO audit_logs (id, timestamp, user_id, user_email, action, resource_type, resource_id, details,"
+            " ip_address, success) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(a["id"], ts(a["timestamp"]), a["user_id"], a["user_email"], a["action"], a["resource_type"],
+              a["resource_id"], json.dumps(a["details"], sort_keys=True), a["ip_address"], int(a["success"])) for a in audit])
+    connection.close()
+    return lines
+
+
+def seed_mongo(url, args):
+    import pymongo
+    client = pymongo.MongoClient(url)
+    database = client.get_default_database()
+    admin = database.users.find_one({"email": "bench-admin@example.com"})
+    if admin is None:
+        sys.exit("bench-admin@example.com is missing: create it with `neosc admin create` first")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    users, tokens, workspaces, audit, lines = dataset(args, now, admin["password_hash"])
+    database.users.insert_many([{"_id": u.pop("id"), **u} for u in users], ordered=False)
+    database.tokens.insert_many([{"_id": t["digest"], **t} for t in tokens], ordered=False)
+    base = int(now.timestamp() * 1000)
+    database.workspaces.insert_many(
+        [{"_id": w.pop("id"), "position": base + index, **w} for index, w in enumerate(workspaces)], ordered=False)
+    for start in range(0, len(audit), 5000):
+        database.audit_logs.insert_many([{"_id": a.pop("id"), **a} for a in audit[start:start + 5000]], ordered=False)
+    client.close()
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("store", choices=["sqlite", "mongo"])
+    parser.add_argument("target")
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--workspaces", type=int, default=200)
+    parser.add_argument("--audit", type=int, default=100_000)
+    parser.add_argument("--tokens-out", required=True)
+    args = parser.parse_args()
+    lines = seed_sqlite(args.target, args) if args.store == "sqlite" else seed_mongo(args.target, args)
+    with open(args.tokens_out, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    print(f"seeded {args.users} users, {args.users} tokens, {args.workspaces} workspaces, {args.audit} audit entries",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
