@@ -16,7 +16,8 @@ public actor SessionRegistry {
     private var perUser: [String: Int] = [:]
     private var perWorkspace: [String: Int] = [:]
 
-    private let maxAge: TimeInterval?
+    /// How long a load stays good; nil when this process makes every change (embedded store).
+    public nonisolated let maxAge: TimeInterval?
     private var loadedAt: Date?
 
     /// - Parameter maxAge: nil when this process makes every change the store sees (embedded

@@ -1,13 +1,13 @@
 import Domain
 import Foundation
 
-/// Bearer-token digest → verified principal, so a repeated token costs a dictionary lookup, not a
-/// store round trip. Bounded in size; each entry lives at most `lifetime` and never past its
+/// Bearer-token digest → verified identity (principal and account), so a repeated token costs a
+/// dictionary lookup, not a store round trip. Bounded in size; each entry lives at most `lifetime` and never past its
 /// credential's own expiry. Writes that change who someone is (revocation, role change, disabling)
 /// evict at once, so they take effect on the very next request.
 public actor TokenCache {
     private struct Entry {
-        var principal: Principal
+        var identity: Identity
         var validUntil: Date
     }
 
@@ -28,27 +28,28 @@ public actor TokenCache {
 
     public var count: Int { entries.count }
 
-    /// The cached principal for `digest`, or nil when absent or stale.
-    public func principal(forDigest digest: String) -> Principal? {
+    /// The cached identity for `digest`, or nil when absent or stale.
+    public func identity(forDigest digest: String) -> Identity? {
         guard let entry = entries[digest] else { return nil }
         guard clock.now() < entry.validUntil else {
             remove(digest)
             return nil
         }
-        return entry.principal
+        return entry.identity
     }
 
     /// The token a cache fill must present to `remember`: take it before reading the store.
     public func fillTicket() -> UInt64 { generation }
 
-    /// Caches `principal` unless something was evicted since `ticket` was taken (the read may be stale).
-    public func remember(_ principal: Principal, ticket: UInt64) {
+    /// Caches `identity` unless something was evicted since `ticket` was taken (the read may be stale).
+    public func remember(_ identity: Identity, ticket: UInt64) {
         guard ticket == generation, lifetime > 0 else { return }
+        let principal = identity.principal
         let validUntil = min(clock.now().addingTimeInterval(lifetime), principal.credentialExpiresAt)
         if entries.count >= capacity, entries[principal.credentialDigest] == nil {
             makeRoom()
         }
-        entries[principal.credentialDigest] = Entry(principal: principal, validUntil: validUntil)
+        entries[principal.credentialDigest] = Entry(identity: identity, validUntil: validUntil)
         digestsByUser[principal.userID, default: []].insert(principal.credentialDigest)
     }
 
@@ -68,9 +69,10 @@ public actor TokenCache {
 
     private func remove(_ digest: String) {
         guard let entry = entries.removeValue(forKey: digest) else { return }
-        digestsByUser[entry.principal.userID]?.remove(digest)
-        if digestsByUser[entry.principal.userID]?.isEmpty == true {
-            digestsByUser[entry.principal.userID] = nil
+        let userID = entry.identity.principal.userID
+        digestsByUser[userID]?.remove(digest)
+        if digestsByUser[userID]?.isEmpty == true {
+            digestsByUser[userID] = nil
         }
     }
 

@@ -132,13 +132,11 @@ struct AuthRoutes {
         return JSONBody(SignedOut(message: "Logged out", sessionsTerminated: ended.count))
     }
 
+    /// The caller's account as the identity cache holds it: every change to an account through
+    /// NeoSC evicts its tokens, so this is current without a store read.
     @Sendable func me(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<UserView> {
-        let principal = try context.requirePrincipal()
-        guard let user = try await portal.store.user(id: principal.userID) else {
-            throw DomainError.unauthenticated("Account no longer exists")
-        }
-        let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
-        return JSONBody(UserView(user, organization: organization))
+        let identity = try context.requireIdentity()
+        return JSONBody(UserView(identity.user, organization: identity.organization))
     }
 }
 

@@ -24,9 +24,9 @@ public struct IdentityMiddleware: RouterMiddleware {
         if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
-                switch try await portal.principal(forToken: String(parts[1]).trimmingCharacters(in: .whitespaces)) {
-                case .success(let principal):
-                    context.principal = principal
+                switch try await portal.identity(forToken: String(parts[1]).trimmingCharacters(in: .whitespaces)) {
+                case .success(let identity):
+                    context.identity = identity
                 case .failure(let problem):
                     PortalMetrics.authenticationFailed(reason: "invalid_token")
                     context.credentialProblem = problem.detail

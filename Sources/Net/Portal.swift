@@ -16,6 +16,7 @@ public struct Portal: Sendable {
     public let clock: WallClock
     public let settings: PortalSettings
     public let logger: Logger
+    let catalogue: WorkspaceCatalogue
 
     public init(
         store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, accountThrottle: LoginThrottle,
@@ -31,6 +32,7 @@ public struct Portal: Sendable {
         self.clock = clock
         self.settings = settings
         self.logger = logger
+        self.catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
     }
 
     /// Loads what the runtime actors mirror from the store; call once before serving.
@@ -53,12 +55,12 @@ public struct Portal: Sendable {
 
     // MARK: - Identity
 
-    /// The principal a bearer token stands for, or why it stands for none.
-    func principal(forToken token: String) async throws -> Result<Principal, DomainError> {
+    /// The identity a bearer token stands for, or why it stands for none.
+    func identity(forToken token: String) async throws -> Result<Identity, DomainError> {
         guard BearerCredential.isWellFormed(token) else { return .failure(.unauthenticated("Invalid token")) }
         let digest = BearerCredential.digest(token)
         let now = clock.now()
-        if let cached = await tokenCache.principal(forDigest: digest), now < cached.credentialExpiresAt {
+        if let cached = await tokenCache.identity(forDigest: digest), now < cached.principal.credentialExpiresAt {
             return .success(cached)
         }
         let ticket = await tokenCache.fillTicket()
@@ -72,8 +74,10 @@ public struct Portal: Sendable {
             userID: user.id, email: user.email, name: user.name, role: user.role,
             organizationID: user.organizationID, mfaVerified: record.mfaVerified, credentialDigest: digest,
             credentialExpiresAt: record.expiresAt)
-        await tokenCache.remember(principal, ticket: ticket)
-        return .success(principal)
+        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
+        let identity = Identity(principal: principal, user: user, organization: organization)
+        await tokenCache.remember(identity, ticket: ticket)
+        return .success(identity)
     }
 
     /// Issues and stores a new bearer token for `user`.

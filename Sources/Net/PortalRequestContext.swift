@@ -10,7 +10,8 @@ public struct PortalRequestContext: RequestContext {
     /// The real client address: the peer, or what a trusted proxy says the client was.
     public var clientAddress: String
     /// Set by `IdentityMiddleware` when the request carried a valid credential.
-    public var principal: Principal?
+    public var identity: Identity?
+    public var principal: Principal? { identity?.principal }
     /// Why a credential that was presented was refused, for the 401 text.
     public var credentialProblem: String?
 
@@ -25,11 +26,16 @@ public struct PortalRequestContext: RequestContext {
 
     public var responseEncoder: JSONEncoder { PortalJSON.encoder }
 
-    /// The authenticated principal, or a 401 saying what was wrong.
-    public func requirePrincipal() throws(DomainError) -> Principal {
-        guard let principal else {
+    /// The authenticated identity, or a 401 saying what was wrong.
+    public func requireIdentity() throws(DomainError) -> Identity {
+        guard let identity else {
             throw .unauthenticated(credentialProblem ?? "Not authenticated")
         }
-        return principal
+        return identity
+    }
+
+    /// The authenticated principal, or a 401 saying what was wrong.
+    public func requirePrincipal() throws(DomainError) -> Principal {
+        try requireIdentity().principal
     }
 }

@@ -127,11 +127,11 @@ struct WorkspaceRoutes {
         group.post(":id/stop", use: stop)
     }
 
-    @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[Listed]> {
+    @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
+        let entries = try await portal.catalogue.entries(from: portal.store)
         let counts = try await portal.activeSessionCounts()
-        let visible = try await portal.store.workspaces().filter { $0.isVisible(to: principal.role) }
-        return JSONBody(visible.map { Listed(workspace: $0, activeSessions: counts[$0.id] ?? 0) })
+        return WorkspaceCatalogue.response(entries.filter { $0.workspace.isVisible(to: principal.role) }, counts: counts)
     }
 
     @Sendable func show(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Listed> {
@@ -161,6 +161,7 @@ struct WorkspaceRoutes {
             updatedAt: now)
         let workspace = try draft.applied(to: blank)
         try await portal.store.insert(workspace)
+        await portal.catalogue.invalidate()
         try await portal.audit(
             .createWorkspace, by: principal, in: context, resource: ("workspace", workspace.id),
             details: ["name": workspace.name])
@@ -178,6 +179,7 @@ struct WorkspaceRoutes {
         var workspace = try draft.applied(to: current)
         workspace.updatedAt = portal.clock.now()
         try await portal.store.update(workspace)
+        await portal.catalogue.invalidate()
         let changed = Self.changedFields(from: current, to: workspace)
         try await portal.audit(
             .updateWorkspace, by: principal, in: context, resource: ("workspace", workspace.id),
@@ -192,6 +194,7 @@ struct WorkspaceRoutes {
         guard let ended = try await portal.store.delete(id: id, ending: .workspaceDeleted, at: portal.clock.now()) else {
             throw DomainError.notFound("Workspace not found")
         }
+        await portal.catalogue.invalidate()
         await portal.forget(ended)
         try await portal.audit(
             .deleteWorkspace, by: principal, in: context, resource: ("workspace", id),
@@ -205,6 +208,7 @@ struct WorkspaceRoutes {
         let now = portal.clock.now()
         let catalogue = DefaultCatalogue.workspaces(at: now)
         let ended = try await portal.store.replaceAll(with: catalogue, ending: .workspacesReset, at: now)
+        await portal.catalogue.invalidate()
         await portal.forget(ended)
         try await portal.audit(
             .resetWorkspaces, by: principal, in: context, resource: ("workspace", "*"),

@@ -61,9 +61,11 @@ extension SQLiteRow {
         return Date(timeIntervalSince1970: value)
     }
 
+    private static let decoder = JSONDecoder()
+
     func decoded<Value: Decodable>(_ type: Value.Type, json column: String) throws -> Value {
         guard let text = self.column(column)?.string,
-            let value = try? JSONDecoder().decode(Value.self, from: Data(text.utf8))
+            let value = try? Self.decoder.decode(Value.self, from: Data(text.utf8))
         else { throw CorruptRow(column: column) }
         return value
     }
@@ -76,10 +78,14 @@ extension SQLiteData {
     init(_ flag: Bool) { self = .integer(flag ? 1 : 0) }
     init(_ number: Int) { self = .integer(numericCast(number)) }
 
-    static func json(_ value: some Encodable) throws -> SQLiteData {
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return .text(String(decoding: try encoder.encode(value), as: UTF8.self))
+        return encoder
+    }()
+
+    static func json(_ value: some Encodable) throws -> SQLiteData {
+        .text(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
 

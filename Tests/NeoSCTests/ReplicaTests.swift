@@ -42,6 +42,15 @@ import FoundationNetworking
                 try await b.request(.get, "/api/workspaces/ws-windows-rdp", token: userToken).status == 200
             })
 
+            // The catalogue changed through A reaches B's (cached) list within NEOSC_CACHE_TTL.
+            #expect(try await b.request(.get, "/api/workspaces", token: admin).array.count == 6)
+            let created = try await a.request(
+                .post, "/api/workspaces", token: admin, json: #"{"id":"ws-replica","name":"Replica","type":"linux","url":"/r"}"#)
+            #expect(created.status == 201)
+            #expect(try await eventually(within: 3) {
+                try await b.request(.get, "/api/workspaces", token: admin).array.contains { $0["id"] as? String == "ws-replica" }
+            })
+
             // A session started on A is listed and can be disconnected on B.
             let launched = try await a.request(.post, "/api/workspaces/ws-linux-desktop/launch", token: userToken)
             #expect(launched.status == 201)
