@@ -143,6 +143,13 @@ import Testing
         }
     }
 
+    @Test func tokenDigestsAreLowerCaseHexSHA256() {
+        #expect(BearerCredential.digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(BearerCredential.digest("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        let (token, digest) = BearerCredential.issue()
+        #expect(BearerCredential.isWellFormed(token) && digest == BearerCredential.digest(token))
+    }
+
     @Test func addressRanges() {
         let proxies = TrustedProxies([AddressRange("10.0.0.0/8")!, AddressRange("fd00::/8")!, AddressRange("192.0.2.1")!])
         #expect(proxies.isTrusted("10.20.30.40"))
