@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# NeoSC backend: build with the Swift toolchain, run on a slim Debian with only the runtime libraries.
+# NeoSC backend: build with the Swift toolchain (6.3, as tested; dependencies need tools 6.2+),
+# run on a slim Debian with only the runtime libraries.
 
-FROM swift:6.1-bookworm AS build
+FROM swift:6.3-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libmongoc-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*

@@ -2,6 +2,7 @@ import Actors
 import Domain
 import Foundation
 import Hummingbird
+
 /// `/api/auth`: local accounts — register, login, logout, me.
 struct AuthRoutes {
     let portal: Portal

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+
 /// CORS for an explicit list of origins (never `*`), and headers that keep API responses out of
 /// caches and out of content sniffing.
 public struct BrowserPolicyMiddleware: RouterMiddleware {

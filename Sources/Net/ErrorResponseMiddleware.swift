@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+
 /// Turns every error into `{"detail": "..."}` with the right status. Anything it does not
 /// recognise is a bug: logged in full, answered with a bare 500.
 public struct ErrorResponseMiddleware: RouterMiddleware {

@@ -1,6 +1,7 @@
 import Domain
 import Hummingbird
 import Logging
+
 /// `/health` (checks the store) and `/api/` (what this is).
 struct HealthRoutes {
     let portal: Portal

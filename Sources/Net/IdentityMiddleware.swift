@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+
 /// Works out who and where the caller is: the real client address (believing X-Forwarded-For only
 /// from trusted proxies) and, when an `Authorization: Bearer` header is present, the principal.
 /// It never refuses a request itself; routes that need a principal ask for one.

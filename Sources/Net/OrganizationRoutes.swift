@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Hummingbird
+
 /// `/api/organizations`: administrators see and create all; others see their own.
 struct OrganizationRoutes {
     let portal: Portal

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Hummingbird
+
 /// `/api/policies`: read by anyone signed in; switched on and off by administrators.
 struct PolicyRoutes {
     let portal: Portal

@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Hummingbird
 import Logging
+
 /// Everything a route needs: the store, the runtime actors, the clock and the settings.
 public struct Portal: Sendable {
     public let store: any Store

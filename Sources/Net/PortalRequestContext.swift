@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Hummingbird
 import NIOCore
+
 /// Per-request state: who is calling (once the identity middleware has looked), and from where.
 public struct PortalRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage

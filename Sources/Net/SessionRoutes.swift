@@ -1,6 +1,7 @@
 import Actors
 import Domain
 import Hummingbird
+
 /// `/api/sessions`: a user's own sessions (administrators: everyone's) and disconnecting them.
 struct SessionRoutes {
     let portal: Portal

@@ -1,6 +1,7 @@
 import Actors
 import Domain
 import Hummingbird
+
 /// `/api/users`: administrators list users and change their role or disable them.
 struct UserRoutes {
     let portal: Portal

@@ -2,6 +2,7 @@ import Actors
 import Domain
 import Foundation
 import Hummingbird
+
 /// `/api/workspaces`: the catalogue, its administration, and launching and stopping sessions.
 struct WorkspaceRoutes {
     let portal: Portal
