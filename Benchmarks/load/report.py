@@ -68,6 +68,13 @@ def main():
     lines += ["", f"Peak resident memory of NeoSC over the whole run: {int(args.rss_kib) / 1024:.0f} MiB.", ""]
 
     failures, goals = [], []
+    # A run that completed nothing, or answered errors where none are expected, is a failure
+    # whatever its (empty) latency says.
+    for (scenario, connections), result in sorted(by.items()):
+        if result["requests"] == 0:
+            failures.append(f"{scenario} at {connections} connections completed no request")
+        elif scenario in ("floor", "auth", "list", "audit") and result["non2xx"] > 0:
+            failures.append(f"{scenario} at {connections} connections answered {result['non2xx']} errors")
     auth = by.get(("auth", 1024))
     if auth and auth["p99_us"] > 100_000:
         failures.append(f"auth p99 {auth['p99_us'] / 1000:.1f} ms > 100 ms at 1,024 connections")

@@ -18,10 +18,13 @@ public struct MongoStore: Store, Sendable {
         public var poolSize: Int
         /// Longest any driver call may take, connecting included; requests never hang past it.
         public var timeout: Duration
+        /// Longest a call may wait for a free connection before it is refused (default: `timeout`).
+        public var queueTimeout: Duration
 
-        public init(poolSize: Int = 10, timeout: Duration = .seconds(5)) {
+        public init(poolSize: Int = 10, timeout: Duration = .seconds(5), queueTimeout: Duration? = nil) {
             self.poolSize = poolSize
             self.timeout = timeout
+            self.queueTimeout = queueTimeout ?? timeout
         }
     }
 
@@ -48,7 +51,9 @@ public struct MongoStore: Store, Sendable {
         let name = mongoc_uri_get_database(uri).map { String(cString: $0) } ?? "neosc"
         let store = MongoStore(
             database: MongoDatabase(
-                pool: MongoClientPool(.init(uri: uri, size: options.poolSize), size: options.poolSize), name: name))
+                pool: MongoClientPool(
+                    .init(uri: uri, size: options.poolSize), size: options.poolSize, timeout: options.queueTimeout),
+                name: name))
         try await store.waitUntilReachable(redactedURL: redacted(url), logger: logger)
         try await store.createIndexes()
         return store

@@ -1,0 +1,40 @@
+import Domain
+import Foundation
+import Logging
+import Testing
+
+@testable import MongoStore
+
+/// The MongoDB pool never lets a backlog outlive its callers.
+@Suite struct MongoPoolTests {
+    /// One connection, a 50 ms queue budget, 4,000 concurrent calls of about 70 µs each: the tail of
+    /// the queue cannot start in time and must be refused at once.
+    @Test func callsThatCannotStartInTimeAreRefusedNotQueued() async throws {
+        let url = try await TestMongo.shared.freshDatabaseURL()
+        let store = try await MongoStore.open(
+            url: url, options: .init(poolSize: 1, timeout: .seconds(5), queueTimeout: .milliseconds(50)),
+            logger: Harness.logger)
+        let started = ContinuousClock.now
+        let outcomes = await withTaskGroup(of: Bool?.self) { group in
+            for _ in 0..<4_000 {
+                group.addTask {
+                    do {
+                        try await store.ping()
+                        return true
+                    } catch DomainError.unavailable {
+                        return false
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool?]()) { $0.append($1) }
+        }
+        let elapsed = ContinuousClock.now - started
+        try await store.close()
+        #expect(!outcomes.contains(nil), "only successes and 503-style refusals")
+        #expect(outcomes.contains(true), "calls that start in time are served")
+        #expect(outcomes.contains(false), "a backlog beyond the timeout is refused")
+        #expect(elapsed < .seconds(5), "4,000 calls on one connection finish quickly: \(elapsed)")
+    }
+}
