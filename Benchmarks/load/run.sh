@@ -80,8 +80,18 @@ done
 
 results="$work/results.jsonl"
 : >"$results"
+# Waits (up to 30 s) until /health, which round-trips to the store, answers within 100 ms: a
+# scenario that left a backlog (SecantusDB's slow sorted queries) must not slow the next one.
+drain() {
+  for _ in $(seq 1 300); do
+    curl -sf -m 0.1 "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+}
+
 run() {  # scenario connections [duration]
   local line
+  drain
   line=$(SCENARIO=$1 TOKENS="$work/tokens" wrk -t2 -c"$2" -d"${3:-$duration}s" --timeout 10s \
     -s Benchmarks/load/scenario.lua "http://127.0.0.1:$port" | tail -n 1)
   echo "{\"scenario\":\"$1\",\"connections\":$2,\"result\":$line}" >>"$results"
