@@ -74,8 +74,9 @@ enum Wiring {
         let portal = Portal(
             store: store, tokenCache: TokenCache(lifetime: configuration.cacheLifetime, clock: clock),
             // Other replicas share a MongoDB store: the registry may then lag by up to the cache lifetime.
-            sessions: SessionRegistry(maxAge: configuration.mongoURL == nil ? nil : configuration.cacheLifetime), accountThrottle: LoginThrottle(maxFailures: 10, clock: clock),
-            addressThrottle: LoginThrottle(maxFailures: 100, clock: clock), passwords: passwords,
+            sessions: SessionRegistry(maxAge: configuration.mongoURL == nil ? nil : configuration.cacheLifetime), accountThrottle: AttemptThrottle(limit: 10, clock: clock),
+            addressThrottle: AttemptThrottle(limit: 100, clock: clock),
+            registrationThrottle: AttemptThrottle(limit: 20, window: 3_600, clock: clock), passwords: passwords,
             clock: clock, settings: configuration.portalSettings(metricsExposition: metricsExposition), logger: logger)
         try await portal.prepare()
         return portal

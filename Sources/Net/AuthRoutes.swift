@@ -42,6 +42,11 @@ struct AuthRoutes {
         guard portal.settings.allowRegistration else {
             throw DomainError.forbidden("Registration is disabled; ask an administrator for an account")
         }
+        // Every attempt counts, successful or not: each costs a bcrypt, and accounts are cheap to spray.
+        if let retryAfter = await portal.registrationThrottle.retryAfter(context.clientAddress) {
+            throw DomainError.rateLimited("Too many registrations from this address; try again later", retryAfterSeconds: retryAfter)
+        }
+        await portal.registrationThrottle.record(context.clientAddress)
         let body = try await request.decodeJSON(Registration.self, context: context)
         let email = try Validation.normalisedEmail(body.email)
         try Validation.requireValidPassword(body.password)
@@ -104,14 +109,14 @@ struct AuthRoutes {
         guard let user, passwordMatches, !user.disabled else {
             let reason = user == nil ? "unknown_email" : (passwordMatches ? "account_disabled" : "wrong_password")
             PortalMetrics.authenticationFailed(reason: reason)
-            await portal.accountThrottle.failed(email)
-            await portal.addressThrottle.failed(context.clientAddress)
+            await portal.accountThrottle.record(email)
+            await portal.addressThrottle.record(context.clientAddress)
             try await portal.audit(
                 .loginFailed, by: nil, in: context, success: false, resource: user.map { ("user", $0.id) },
                 details: ["reason": reason], email: email)
             throw DomainError.invalidCredentials
         }
-        await portal.accountThrottle.succeeded(email)
+        await portal.accountThrottle.reset(email)
 
         let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false)
         let principal = Principal(user: user, credentialDigest: "", expiresAt: expiresAt)

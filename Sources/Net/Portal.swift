@@ -10,9 +10,11 @@ public struct Portal: Sendable {
     public let tokenCache: TokenCache
     public let sessions: SessionRegistry
     /// Failed logins per account: a handful, so guessing one password is slow.
-    public let accountThrottle: LoginThrottle
+    public let accountThrottle: AttemptThrottle
     /// Failed logins per client address: many more, so one office behind a NAT is not locked out.
-    public let addressThrottle: LoginThrottle
+    public let addressThrottle: AttemptThrottle
+    /// Registrations per client address.
+    public let registrationThrottle: AttemptThrottle
     public let passwords: PasswordHasher
     public let clock: WallClock
     public let settings: PortalSettings
@@ -20,8 +22,8 @@ public struct Portal: Sendable {
     let catalogue: WorkspaceCatalogue
 
     public init(
-        store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, accountThrottle: LoginThrottle,
-        addressThrottle: LoginThrottle,
+        store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, accountThrottle: AttemptThrottle,
+        addressThrottle: AttemptThrottle, registrationThrottle: AttemptThrottle,
         passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger
     ) {
         self.store = store
@@ -29,6 +31,7 @@ public struct Portal: Sendable {
         self.sessions = sessions
         self.accountThrottle = accountThrottle
         self.addressThrottle = addressThrottle
+        self.registrationThrottle = registrationThrottle
         self.passwords = passwords
         self.clock = clock
         self.settings = settings

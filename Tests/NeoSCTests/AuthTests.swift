@@ -140,6 +140,22 @@ import Testing
         }
     }
 
+    @Test func registrationsPerAddressAreThrottled() async throws {
+        try await Harness.run { _, client in
+            for index in 0..<20 {
+                let reply = try await client.send(
+                    .post, "/api/auth/register",
+                    json: body(["email": "spray\(index)@example.com", "password": Harness.password, "name": "S"]))
+                #expect(reply.status == .created, "registration \(index + 1) of 20")
+            }
+            let refused = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": "spray-last@example.com", "password": Harness.password, "name": "S"]))
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers[.retryAfter].flatMap { Int($0) }.map { $0 > 0 && $0 <= 3_600 } == true)
+        }
+    }
+
     @Test func registrationCanBeDisabled() async throws {
         try await Harness.run(.router, { $0.allowRegistration = false }) { _, client in
             let reply = try await client.send(

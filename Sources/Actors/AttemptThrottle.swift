@@ -1,24 +1,25 @@
 import Domain
 import Foundation
 
-/// Slows online password guessing: after `maxFailures` failed logins for one key (an account, or a
-/// client address) within `window`, further attempts for that key are refused until the window
-/// that began with the first failure has passed. A success clears the account's count.
-public actor LoginThrottle {
+/// Counts attempts per key (an account, a client address) in fixed windows: after `limit`
+/// attempts within `window`, the key is refused until the window that began with its first
+/// attempt has passed. Slows online password guessing (failed logins) and account spraying
+/// (registrations, each of which costs a bcrypt).
+public actor AttemptThrottle {
     private struct Window {
         var start: Date
-        var failures: Int
+        var attempts: Int
     }
 
     private var windows: [String: Window] = [:]
-    private let maxFailures: Int
+    private let limit: Int
     private let window: TimeInterval
     private let capacity: Int
     private let clock: WallClock
 
-    public init(maxFailures: Int = 10, window: TimeInterval = 900, capacity: Int = 100_000, clock: WallClock = .system) {
-        precondition(maxFailures > 0 && window > 0 && capacity > 0)
-        self.maxFailures = maxFailures
+    public init(limit: Int, window: TimeInterval = 900, capacity: Int = 100_000, clock: WallClock = .system) {
+        precondition(limit > 0 && window > 0 && capacity > 0)
+        self.limit = limit
         self.window = window
         self.capacity = capacity
         self.clock = clock
@@ -33,13 +34,14 @@ public actor LoginThrottle {
             windows[key] = nil
             return nil
         }
-        return entry.failures >= maxFailures ? max(1, Int(reopens.timeIntervalSince(now).rounded(.up))) : nil
+        return entry.attempts >= limit ? max(1, Int(reopens.timeIntervalSince(now).rounded(.up))) : nil
     }
 
-    public func failed(_ key: String) {
+    /// Counts one attempt for `key`.
+    public func record(_ key: String) {
         let now = clock.now()
         if let entry = windows[key], now < entry.start.addingTimeInterval(window) {
-            windows[key]?.failures = entry.failures + 1
+            windows[key]?.attempts = entry.attempts + 1
             return
         }
         if windows.count >= capacity {
@@ -48,10 +50,11 @@ public actor LoginThrottle {
                 windows[oldest.key] = nil
             }
         }
-        windows[key] = Window(start: now, failures: 1)
+        windows[key] = Window(start: now, attempts: 1)
     }
 
-    public func succeeded(_ key: String) {
+    /// Forgets `key`'s attempts (a successful login clears its account's failures).
+    public func reset(_ key: String) {
         windows[key] = nil
     }
 }
