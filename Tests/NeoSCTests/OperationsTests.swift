@@ -119,9 +119,9 @@ import FoundationNetworking
     }
 
     @Test func sigtermLetsInFlightRequestsFinish() async throws {
-        // bcrypt cost 14 makes a login take about a second: long enough to be caught in flight.
+        // bcrypt cost 15 makes a login take seconds: long enough to be caught in flight.
         let environment = [
-            "NEOSC_DATA_DIR": Harness.makeDirectory().path, "LOG_LEVEL": "error", "NEOSC_BCRYPT_COST": "14",
+            "NEOSC_DATA_DIR": Harness.makeDirectory().path, "LOG_LEVEL": "error", "NEOSC_BCRYPT_COST": "15",
             "NEOSC_ADMIN_EMAIL": "slow@example.com", "NEOSC_ADMIN_PASSWORD": "slow login password",
         ]
         try await withLiveServers([environment]) { servers in
@@ -132,7 +132,7 @@ import FoundationNetworking
                     .post, "/api/auth/login", json: body(["email": "slow@example.com", "password": "slow login password"]))
                 return (answer.status, answer["access_token"] != nil)
             }
-            try await Task.sleep(for: .milliseconds(300))
+            try await Task.sleep(for: .milliseconds(500))
             server.terminate()
             let (status, issued) = try await login.value
             #expect(status == 200, "the in-flight login completed")
