@@ -72,12 +72,18 @@ enum Wiring {
         metricsExposition: (@Sendable () -> String)? = nil, logger: Logger
     ) async throws -> Portal {
         let portal = Portal(
-            store: store, tokenCache: TokenCache(lifetime: configuration.cacheLifetime, clock: clock),
-            // Other replicas share a MongoDB store: the registry may then lag by up to the cache lifetime.
-            sessions: SessionRegistry(maxAge: configuration.mongoURL == nil ? nil : configuration.cacheLifetime), accountThrottle: AttemptThrottle(limit: 10, clock: clock),
+            store: store,
+            tokenCache: TokenCache(lifetime: configuration.cacheLifetime, clock: clock),
+            // Other processes (replicas, the neosc CLI) may change sessions and the catalogue too:
+            // what this process mirrors is reloaded once it is NEOSC_CACHE_TTL old.
+            sessions: SessionRegistry(maxAge: configuration.cacheLifetime),
+            accountThrottle: AttemptThrottle(limit: 10, clock: clock),
             addressThrottle: AttemptThrottle(limit: 100, clock: clock),
-            registrationThrottle: AttemptThrottle(limit: 20, window: 3_600, clock: clock), passwords: passwords,
-            clock: clock, settings: configuration.portalSettings(metricsExposition: metricsExposition), logger: logger)
+            registrationThrottle: AttemptThrottle(limit: 20, window: 3_600, clock: clock),
+            passwords: passwords,
+            clock: clock,
+            settings: configuration.portalSettings(metricsExposition: metricsExposition),
+            logger: logger)
         try await portal.prepare()
         return portal
     }

@@ -87,6 +87,32 @@ import FoundationNetworking
         #expect(seeded.output.contains("3 policies, 6 workspaces"))
     }
 
+    @Test func changesMadeByTheCommandLineReachARunningServer() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = [
+            "NEOSC_DATA_DIR": directory.path, "LOG_LEVEL": "error", "NEOSC_CACHE_TTL": "1s",
+            "NEOSC_ADMIN_EMAIL": "cli@example.com", "NEOSC_ADMIN_PASSWORD": "cli admin password",
+        ]
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await server.waitUntilHealthy()
+            let admin = try await server.login("cli@example.com", "cli admin password")
+            let created = try await server.request(
+                .post, "/api/workspaces", token: admin, json: #"{"id":"ws-extra","name":"Extra","type":"linux","url":"/x"}"#)
+            #expect(created.status == 201)
+            #expect(try await server.request(.get, "/api/workspaces", token: admin).array.count == 7)
+
+            // The CLI writes to the same data file while the server runs.
+            let reset = try Self.neosc(["seed", "--reset-workspaces"], environment: environment)
+            #expect(reset.status == 0, "\(reset.errors)")
+            let followed = try await eventually(within: 5) {
+                try await server.request(.get, "/api/workspaces", token: admin).array.count == 6
+            }
+            #expect(followed, "the server's catalogue follows within NEOSC_CACHE_TTL")
+        }
+    }
+
     @Test func serveBootstrapsAnAdminAndStopsCleanlyOnSIGTERM() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
