@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "neosc", targets: ["neosc"]),
+        // For the micro-benchmarks package in Benchmarks/micro.
+        .library(name: "NeoSCCore", targets: ["Domain", "Actors", "SQLiteStore", "Net"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),

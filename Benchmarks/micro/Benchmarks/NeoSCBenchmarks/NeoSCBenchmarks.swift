@@ -1,0 +1,106 @@
+import Actors
+import Benchmark
+import Domain
+import Foundation
+import Logging
+import NIOPosix
+import Net
+import SQLiteStore
+
+/// NeoSC's hot paths, each measured with allocation counts:
+/// token-cache hit, token-cache miss (the store lookups it then makes), password verify,
+/// audit append, session-registry launch/stop. (ES256 assertion verify arrives with identity.)
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
+        maxDuration: .seconds(3), maxIterations: 1_000_000)
+
+    let now = Date()
+    func principal(_ index: Int) -> Identity {
+        let user = User(
+            id: "usr-\(index)", email: "u\(index)@example.com", name: "U", organizationID: nil, role: .neosc,
+            passwordHash: nil, createdAt: now, updatedAt: now)
+        return Identity(
+            principal: Principal(
+                userID: user.id, email: user.email, name: user.name, role: user.role, organizationID: nil,
+                mfaVerified: false, credentialDigest: BearerCredential.digest("token-\(index)"),
+                credentialExpiresAt: now + 3_600),
+            user: user, organization: nil)
+    }
+
+    Benchmark("TokenCache hit (digest + lookup)") { benchmark in
+        let cache = TokenCache(lifetime: 3_600)
+        let identity = principal(1)
+        await cache.remember(identity, ticket: await cache.fillTicket())
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(await cache.identity(forDigest: BearerCredential.digest("token-1")))
+        }
+    }
+
+    Benchmark("TokenCache miss: token + user from SQLite") { benchmark in
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-bench-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteStore.open(
+            path: directory.appendingPathComponent("neosc.sqlite").path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "bench"))
+        let identity = principal(2)
+        try await store.insert(identity.user, creating: nil)
+        let (token, digest) = BearerCredential.issue()
+        try await store.insert(AccessToken(digest: digest, userID: identity.user.id, issuedAt: now, expiresAt: now + 3_600, mfaVerified: false))
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let record = try await store.token(digest: BearerCredential.digest(token))
+            blackHole(try await store.user(id: record!.userID))
+        }
+        benchmark.stopMeasurement()
+        try await store.close()
+    }
+
+    Benchmark("Password verify (bcrypt cost 10)", configuration: .init(maxDuration: .seconds(3), maxIterations: 50)) {
+        benchmark in
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let hasher = PasswordHasher(cost: 10, threadPool: pool)
+        let hash = try await hasher.hash("benchmark password")
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try await hasher.verify("benchmark password", against: hash))
+        }
+        benchmark.stopMeasurement()
+        try await pool.shutdownGracefully()
+    }
+
+    Benchmark("Audit append (SQLite, synchronous=FULL)", configuration: .init(maxDuration: .seconds(3), maxIterations: 2_000)) {
+        benchmark in
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-bench-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteStore.open(
+            path: directory.appendingPathComponent("neosc.sqlite").path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "bench"))
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try await store.append(
+                AuditEvent(timestamp: Date(), userID: "usr-1", userEmail: "u1@example.com", action: .launchWorkspace,
+                    resourceType: "workspace", resourceID: "ws-linux-desktop", details: ["session_id": "ses-1"],
+                    ipAddress: "192.0.2.1", success: true))
+        }
+        benchmark.stopMeasurement()
+        try await store.close()
+    }
+
+    Benchmark("SessionRegistry launch + stop") { benchmark in
+        let registry = SessionRegistry()
+        let workspace = DefaultCatalogue.workspaces(at: now)[0]
+        let launcher = principal(3).principal
+        benchmark.startMeasurement()
+        for index in benchmark.scaledIterations {
+            let session = WorkspaceSession.launch(
+                id: "ses-\(index)", of: workspace, by: launcher, from: "192.0.2.1", at: now)
+            await registry.started(session)
+            await registry.ended([session])
+        }
+    }
+}

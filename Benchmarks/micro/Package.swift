@@ -1,0 +1,28 @@
+// swift-tools-version:6.1
+// Micro-benchmarks of NeoSC's hot paths with ordo-one/benchmark (allocations included).
+// Run from this folder: swift package benchmark
+import PackageDescription
+
+let package = Package(
+    name: "neosc-micro-benchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "neosc", path: "../.."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "NeoSCBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NeoSCCore", package: "neosc"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/NeoSCBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    ]
+)
