@@ -30,25 +30,23 @@ extension SQLiteStore: TokenStore {
 
     public func revoke(digest: String, at now: Date) async throws -> Bool {
         try await write { connection in
-            try await connection.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL", [.init(now), .text(digest)])
-            return try await connection.changes() == 1
+            try await connection.changedRows(
+                "UPDATE tokens SET revoked_at = ? WHERE digest = ? AND revoked_at IS NULL RETURNING 1",
+                [.init(now), .text(digest)]) == 1
         }
     }
 
     public func revokeAll(userID: String, at now: Date) async throws -> Int {
         try await write { connection in
-            try await connection.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+            try await connection.changedRows(
+                "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING 1",
                 [.init(now), .text(userID), .init(now)])
-            return try await connection.changes()
         }
     }
 
     public func purgeExpired(before cutoff: Date) async throws -> Int {
         try await write { connection in
-            try await connection.execute("DELETE FROM tokens WHERE expires_at < ?", [.init(cutoff)])
-            return try await connection.changes()
+            try await connection.changedRows("DELETE FROM tokens WHERE expires_at < ? RETURNING 1", [.init(cutoff)])
         }
     }
 }

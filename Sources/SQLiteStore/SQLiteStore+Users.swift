@@ -46,18 +46,18 @@ extension SQLiteStore: UserStore {
 
     public func update(_ user: User) async throws {
         try await write { connection in
-            try await connection.execute(
+            let changed = try await connection.changedRows(
                 """
                 UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
                     mfa_enabled = ?, disabled = ?, updated_at = ?
-                WHERE id = ?
+                WHERE id = ? RETURNING 1
                 """,
                 [
                     .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
                     .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
                     .text(user.id),
                 ])
-            guard try await connection.changes() == 1 else { throw DomainError.notFound("User not found") }
+            guard changed == 1 else { throw DomainError.notFound("User not found") }
         }
     }
 

@@ -19,23 +19,23 @@ extension SQLiteStore: WorkspaceStore {
 
     public func update(_ workspace: Workspace) async throws {
         try await write { connection in
-            try await connection.execute(
+            let changed = try await connection.changedRows(
                 """
                 UPDATE workspaces SET name = ?, type = ?, description = ?, image_url = ?, status = ?, cpu = ?,
                     memory = ?, storage = ?, url = ?, connection_type = ?, launch_mode = ?, clientless = ?,
                     requires_netbird = ?, allowed_roles = ?, max_session_minutes = ?, updated_at = ?
-                WHERE id = ?
+                WHERE id = ? RETURNING 1
                 """,
                 Array(try Self.columns(of: workspace).dropFirst().dropLast(2))
                     + [.init(workspace.updatedAt), .text(workspace.id)])
-            guard try await connection.changes() == 1 else { throw DomainError.notFound("Workspace not found") }
+            guard changed == 1 else { throw DomainError.notFound("Workspace not found") }
         }
     }
 
     public func delete(id: String, ending: SessionEnding, at now: Date) async throws -> [WorkspaceSession]? {
         try await write { connection in
-            try await connection.execute("DELETE FROM workspaces WHERE id = ?", [.text(id)])
-            guard try await connection.changes() == 1 else { return nil }
+            guard try await connection.changedRows("DELETE FROM workspaces WHERE id = ? RETURNING 1", [.text(id)]) == 1
+            else { return nil }
             return try await Self.endActive(where: "workspace_id = ?", [.text(id)], ending, at: now, on: connection)
         }
     }
