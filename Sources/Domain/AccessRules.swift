@@ -30,9 +30,7 @@ public enum AccessRules {
     }
 
     public static func requireBelowSessionLimit(activeSessions: Int, limit: Int) throws(DomainError) {
-        guard activeSessions < limit else {
-            throw .conflict("Concurrent session limit reached (\(limit)); stop a session first")
-        }
+        guard activeSessions < limit else { throw .sessionLimitReached(limit) }
     }
 
     /// Sessions are their owner's; administrators may act on any.

@@ -65,6 +65,14 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     }
 }
 
+/// Whose audit entries a count covers.
+public enum AuditScope: Sendable, Equatable {
+    case everyone
+    /// Entries of the organisation's users.
+    case organization(String)
+    case user(String)
+}
+
 /// Which audit entries to read: every filter is optional; newest first.
 public struct AuditQuery: Sendable, Equatable {
     public static let maximumLimit = 500

@@ -29,4 +29,9 @@ public enum DomainError: Error, Sendable, Equatable {
 
     /// The one text used for every failed password login, so responses don't tell which part was wrong.
     public static let invalidCredentials = DomainError.unauthenticated("Invalid credentials")
+
+    /// The refusal of a launch past the per-user limit, whichever store noticed it.
+    public static func sessionLimitReached(_ limit: Int) -> DomainError {
+        .conflict("Concurrent session limit reached (\(limit)); stop a session first")
+    }
 }

@@ -77,8 +77,8 @@ public protocol AuditStore: Sendable {
     func append(_ event: AuditEvent) async throws
     /// Newest first, at most `query.limit` entries.
     func events(_ query: AuditQuery) async throws -> [AuditEvent]
-    /// Entries with this action since `since`, optionally only for one organisation's users.
-    func count(action: AuditAction, since: Date, organizationID: String?) async throws -> Int
+    /// Entries with this action since `since`, within `scope`.
+    func count(action: AuditAction, since: Date, scope: AuditScope) async throws -> Int
 }
 
 public protocol PolicyStore: Sendable {

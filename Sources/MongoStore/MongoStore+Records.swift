@@ -76,9 +76,14 @@ extension MongoStore: AuditStore {
         }
     }
 
-    public func count(action: AuditAction, since: Date, organizationID: String?) async throws -> Int {
+    public func count(action: AuditAction, since: Date, scope: AuditScope) async throws -> Int {
         var filter: BSONDocument = ["action": .string(action.rawValue), "timestamp": .document(["$gte": .date(since)])]
-        if let organizationID {
+        switch scope {
+        case .everyone:
+            break
+        case .user(let userID):
+            filter["user_id"] = .string(userID)
+        case .organization(let organizationID):
             filter["user_id"] = .document(["$in": .array(try await userIDs(organizationID: organizationID))])
         }
         return try await database.count("audit_logs", filter)

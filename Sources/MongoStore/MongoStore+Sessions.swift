@@ -37,7 +37,7 @@ extension MongoStore: SessionStore {
                 if attempt == 0 { try await reclaimAbandonedSlots(userID: session.userID, now: session.startedAt) }
             }
         }
-        throw DomainError.conflict("Concurrent session limit reached (\(limit)); stop a session first")
+        throw DomainError.sessionLimitReached(limit)
     }
 
     /// Frees slots whose session has ended (its slot release failed), or never appeared and was

@@ -61,14 +61,14 @@ struct StatsRoutes {
             users = try await store.activeUserCounts(organizationID: nil)
             activeSessions = try await store.activeCount(organizationID: nil)
             organizations = try await store.organizations().count
-            logins = try await store.count(action: .login, since: dayAgo, organizationID: nil)
-            failedLogins = try await store.count(action: .loginFailed, since: dayAgo, organizationID: nil)
+            logins = try await store.count(action: .login, since: dayAgo, scope: .everyone)
+            failedLogins = try await store.count(action: .loginFailed, since: dayAgo, scope: .everyone)
         } else if let organizationID = principal.organizationID {
             scope = "organization"
             users = try await store.activeUserCounts(organizationID: organizationID)
             activeSessions = try await store.activeCount(organizationID: organizationID)
             organizations = 1
-            logins = try await store.count(action: .login, since: dayAgo, organizationID: organizationID)
+            logins = try await store.count(action: .login, since: dayAgo, scope: .organization(organizationID))
             // Failed logins carry no user id to tie them to an organisation reliably; not shown outside admin.
             failedLogins = 0
         } else {
@@ -77,8 +77,7 @@ struct StatsRoutes {
             users = (1, me?.mfaEnabled == true ? 1 : 0)
             activeSessions = try await store.activeCount(userID: principal.userID)
             organizations = 0
-            logins = try await store.events(AuditQuery(action: .login, userID: principal.userID, since: dayAgo, limit: 500))
-                .count
+            logins = try await store.count(action: .login, since: dayAgo, scope: .user(principal.userID))
             failedLogins = 0
         }
         return JSONBody(

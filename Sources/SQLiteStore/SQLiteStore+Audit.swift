@@ -44,23 +44,26 @@ extension SQLiteStore: AuditStore {
         }
     }
 
-    public func count(action: AuditAction, since: Date, organizationID: String?) async throws -> Int {
+    public func count(action: AuditAction, since: Date, scope: AuditScope) async throws -> Int {
         try await read { connection in
-            let row: SQLiteRow?
-            if let organizationID {
-                row = try await connection.rows(
+            let binds: [SQLiteData] = [.text(action.rawValue), .init(since)]
+            let rows: [SQLiteRow]
+            switch scope {
+            case .everyone:
+                rows = try await connection.rows(
+                    "SELECT COUNT(*) AS n FROM audit_logs WHERE action = ? AND timestamp >= ?", binds)
+            case .user(let userID):
+                rows = try await connection.rows(
+                    "SELECT COUNT(*) AS n FROM audit_logs WHERE action = ? AND timestamp >= ? AND user_id = ?",
+                    binds + [.text(userID)])
+            case .organization(let organizationID):
+                rows = try await connection.rows(
                     """
                     SELECT COUNT(*) AS n FROM audit_logs JOIN users ON users.id = audit_logs.user_id
                     WHERE audit_logs.action = ? AND audit_logs.timestamp >= ? AND users.organization_id = ?
-                    """, [.text(action.rawValue), .init(since), .text(organizationID)]
-                ).first
-            } else {
-                row = try await connection.rows(
-                    "SELECT COUNT(*) AS n FROM audit_logs WHERE action = ? AND timestamp >= ?",
-                    [.text(action.rawValue), .init(since)]
-                ).first
+                    """, binds + [.text(organizationID)])
             }
-            return try row?.int("n") ?? 0
+            return try rows.first?.int("n") ?? 0
         }
     }
 }

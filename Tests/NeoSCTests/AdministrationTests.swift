@@ -144,6 +144,16 @@ import Testing
             #expect(scoped["total_workspaces"] as? Int == 5, "only the workspaces the role may see")
             // Policies 100 → 60; MFA 1 of 2 → 20.
             #expect(scoped["security_score"] as? Int == 80)
+
+            // Someone in no organisation sees their own figures, logins counted by the store.
+            let loner = try await harness.account(.user, email: "loner@example.com")
+            let login = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "loner@example.com", "password": Harness.password]))
+            #expect(login.status == .ok)
+            let own = try await client.send(.get, "/api/stats", token: loner.token)
+            #expect(own["scope"] as? String == "user")
+            #expect(own["logins_24h"] as? Int == 1)
+            #expect(own["total_users"] as? Int == 1)
         }
     }
 

@@ -230,9 +230,11 @@ import Testing
             #expect(try await store.events(AuditQuery(success: false)).map(\.action) == [.loginFailed])
             #expect(try await store.events(AuditQuery(since: base + 10, until: base + 20)).count == 2)
             #expect(try await store.events(AuditQuery(limit: 1)).map(\.action) == [.launchWorkspace])
-            #expect(try await store.count(action: .login, since: base, organizationID: nil) == 2)
-            #expect(try await store.count(action: .login, since: base + 1, organizationID: nil) == 1)
-            #expect(try await store.count(action: .login, since: base, organizationID: org.id) == 1)
+            #expect(try await store.count(action: .login, since: base, scope: .everyone) == 2)
+            #expect(try await store.count(action: .login, since: base + 1, scope: .everyone) == 1)
+            #expect(try await store.count(action: .login, since: base, scope: .organization(org.id)) == 1)
+            #expect(try await store.count(action: .login, since: base, scope: .user(member.id)) == 1)
+            #expect(try await store.count(action: .login, since: base, scope: .user("usr-nobody")) == 0)
         }
     }
 
