@@ -1,4 +1,4 @@
-# Sourced by scripts/test: installs what the tests need, idempotently.
+# Sourced after scripts/common.sh: installs what the tests need, idempotently.
 #  - libmongoc-dev and pkg-config (Debian), for the MongoDB store; docker-compose (Debian), to
 #    validate the compose stack in infra/ (no Docker engine needed);
 #  - a venv in .venv/ with SecantusDB (PyPI), a MongoDB-wire-compatible test server.
@@ -6,12 +6,7 @@ need_apt=()
 pkg-config --exists libmongoc-1.0 2>/dev/null || need_apt+=(libmongoc-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates infra/ without an engine
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "installing ${need_apt[*]}" >&2
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+apt_install "${need_apt[@]}"
 
 if [ ! -x .venv/bin/secantusd-py ]; then
   echo "installing SecantusDB into .venv" >&2

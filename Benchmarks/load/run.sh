@@ -9,7 +9,7 @@
 # Everything it starts binds to 127.0.0.1 and is stopped on exit, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/toolchain.sh
+source scripts/common.sh
 
 arguments="$*"
 store=embedded duration=10 users=10000 workspaces=200 audit=100000
@@ -26,9 +26,7 @@ done
 need_apt=()
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 pkg-config --exists libmongoc-1.0 2>/dev/null || need_apt+=(libmongoc-dev pkg-config)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+apt_install "${need_apt[@]}"
 
 swift build -c release --product neosc
 neosc=.build/release/neosc
@@ -43,7 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
 export NEOSC_DATA_DIR="$work/data" LOG_LEVEL=error NEOSC_BCRYPT_COST=10 NEOSC_MAX_SESSIONS_PER_USER=3
 python=python3

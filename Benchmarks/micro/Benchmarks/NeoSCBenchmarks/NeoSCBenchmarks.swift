@@ -39,23 +39,19 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("TokenCache miss: token + user from SQLite") { benchmark in
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-bench-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteStore.open(
-            path: directory.appendingPathComponent("neosc.sqlite").path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "bench"))
-        let identity = principal(2)
-        try await store.insert(identity.user, creating: nil)
-        let (token, digest) = BearerCredential.issue()
-        try await store.insert(AccessToken(digest: digest, userID: identity.user.id, issuedAt: now, expiresAt: now + 3_600, mfaVerified: false))
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            let record = try await store.token(digest: BearerCredential.digest(token))
-            blackHole(try await store.user(id: record!.userID))
+        try await withTemporaryStore { store in
+            let identity = principal(2)
+            try await store.insert(identity.user, creating: nil)
+            let (token, digest) = BearerCredential.issue()
+            try await store.insert(
+                AccessToken(digest: digest, userID: identity.user.id, issuedAt: now, expiresAt: now + 3_600, mfaVerified: false))
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                let record = try await store.token(digest: BearerCredential.digest(token))
+                blackHole(try await store.user(id: record!.userID))
+            }
+            benchmark.stopMeasurement()
         }
-        benchmark.stopMeasurement()
-        try await store.close()
     }
 
     Benchmark("Password verify (bcrypt cost 10)", configuration: .init(maxDuration: .seconds(3), maxIterations: 50)) {
@@ -74,21 +70,17 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("Audit append (SQLite, synchronous=FULL)", configuration: .init(maxDuration: .seconds(3), maxIterations: 2_000)) {
         benchmark in
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-bench-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteStore.open(
-            path: directory.appendingPathComponent("neosc.sqlite").path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "bench"))
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            try await store.append(
-                AuditEvent(timestamp: Date(), userID: "usr-1", userEmail: "u1@example.com", action: .launchWorkspace,
-                    resourceType: "workspace", resourceID: "ws-linux-desktop", details: ["session_id": "ses-1"],
-                    ipAddress: "192.0.2.1", success: true))
+        try await withTemporaryStore { store in
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                try await store.append(
+                    AuditEvent(
+                        timestamp: Date(), userID: "usr-1", userEmail: "u1@example.com", action: .launchWorkspace,
+                        resourceType: "workspace", resourceID: "ws-linux-desktop", details: ["session_id": "ses-1"],
+                        ipAddress: "192.0.2.1", success: true))
+            }
+            benchmark.stopMeasurement()
         }
-        benchmark.stopMeasurement()
-        try await store.close()
     }
 
     Benchmark("SessionRegistry launch + stop") { benchmark in
@@ -103,4 +95,21 @@ let benchmarks: @Sendable () -> Void = {
             await registry.ended([session])
         }
     }
+}
+
+/// Runs `body` with an embedded store in a fresh temporary folder, closed and removed afterwards.
+func withTemporaryStore(_ body: (SQLiteStore) async throws -> Void) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-bench-\(UUID())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let store = try await SQLiteStore.open(
+        path: directory.appendingPathComponent("neosc.sqlite").path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+        logger: Logger(label: "bench"))
+    do {
+        try await body(store)
+    } catch {
+        try? await store.close()
+        throw error
+    }
+    try await store.close()
 }
