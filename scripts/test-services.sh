@@ -1,16 +1,18 @@
 # Sourced after scripts/common.sh: installs what the tests need, idempotently.
 #  - libmongoc-dev and pkg-config (Debian), for the MongoDB store; docker-compose (Debian), to
 #    validate the compose stack in infra/ (no Docker engine needed);
-#  - a venv in .venv/ with SecantusDB (PyPI), a MongoDB-wire-compatible test server.
+#  - a venv in .venv/ with SecantusDB (PyPI), a MongoDB-wire-compatible test server, and
+#    oidc-provider-mock (PyPI), the OpenID provider standing in for Zitadel.
 need_apt=()
 pkg-config --exists libmongoc-1.0 2>/dev/null || need_apt+=(libmongoc-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates infra/ without an engine
 apt_install "${need_apt[@]}"
 
-if [ ! -x .venv/bin/secantusd-py ]; then
-  echo "installing SecantusDB into .venv" >&2
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check secantusdb==0.7.0b3
+if [ ! -x .venv/bin/secantusd-py ] || [ ! -x .venv/bin/oidc-provider-mock ]; then
+  echo "installing SecantusDB and oidc-provider-mock into .venv" >&2
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check secantusdb==0.7.0b3 oidc-provider-mock==0.3.4
 fi
 export NEOSC_SECANTUSD="$PWD/.venv/bin/secantusd-py"
+export NEOSC_OIDC_MOCK="$PWD/.venv/bin/oidc-provider-mock"

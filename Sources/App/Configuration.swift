@@ -30,6 +30,17 @@ struct Configuration: Sendable {
     var shutdownTimeout: TimeInterval = 20
     /// Serve the benchmark floor route (`Benchmarks/load`); never in production.
     var benchmarkRoutes = false
+    /// `local`: NeoSC bearer tokens. `pomerium`: every API request carries Pomerium's assertion.
+    enum AuthMode: String { case local, pomerium }
+    var authMode = AuthMode.local
+    /// Sign-in through an OpenID provider (Zitadel); nil when `ZITADEL_AUTHORITY` is unset.
+    var oidc: OIDCSettings?
+    /// Set in `pomerium` mode.
+    var pomerium: PomeriumSettings?
+    /// How long a fetched JWKS is used before it is fetched again.
+    var keySetMaxAge: TimeInterval = 300
+    /// The least time between two fetches of a JWKS prompted by an unknown `kid`.
+    var keyRefreshInterval: TimeInterval = 30
 
     static let version = "0.1.0"
 
@@ -144,12 +155,79 @@ struct Configuration: Sendable {
         }
         if let timeout = try duration("NEOSC_SHUTDOWN_TIMEOUT") { shutdownTimeout = timeout }
         if let enabled = try flag("NEOSC_BENCHMARK_ROUTES") { benchmarkRoutes = enabled }
+        try readIdentityProviders(value: value, flag: flag, duration: duration)
         if let level = value("LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
             }
             logLevel = parsed
         }
+    }
+}
+
+extension Configuration {
+    /// `ZITADEL_*`, `NEOSC_AUTH_MODE`, `POMERIUM_*` and `TRUST_POMERIUM_HEADERS`.
+    fileprivate mutating func readIdentityProviders(
+        value: (String) -> String?, flag: (String) throws(Invalid) -> Bool?,
+        duration: (String) throws(Invalid) -> TimeInterval?
+    ) throws(Invalid) {
+        func list(_ name: String) -> [String] {
+            (value(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        func secureURL(_ name: String) throws(Invalid) -> String? {
+            guard let url = value(name) else { return nil }
+            guard SecureURL.isAcceptable(url) else {
+                throw Invalid(description: "\(name) must be an https:// URL (http:// only for localhost), got '\(url)'")
+            }
+            return url
+        }
+        if let maxAge = try duration("NEOSC_JWKS_TTL") { keySetMaxAge = maxAge }
+        if let interval = try duration("NEOSC_JWKS_MIN_REFRESH") { keyRefreshInterval = interval }
+
+        if let issuer = try secureURL("ZITADEL_AUTHORITY") {
+            guard let clientID = value("ZITADEL_CLIENT_ID") else {
+                throw Invalid(description: "ZITADEL_CLIENT_ID must be set with ZITADEL_AUTHORITY")
+            }
+            let publicURL = try secureURL("NEOSC_PUBLIC_URL").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            oidc = OIDCSettings(
+                issuer: issuer, clientID: clientID, clientSecret: value("ZITADEL_CLIENT_SECRET"),
+                projectID: value("ZITADEL_PROJECT_ID"), allowedRedirectURIs: list("ZITADEL_REDIRECT_URIS"),
+                callbackURL: publicURL.map { $0 + "/api/auth/oidc/callback" },
+                portalURL: try secureURL("NEOSC_PORTAL_URL") ?? publicURL.map { $0 + "/" })
+        } else if value("ZITADEL_CLIENT_ID") != nil {
+            throw Invalid(description: "ZITADEL_AUTHORITY must be set with ZITADEL_CLIENT_ID")
+        }
+
+        if let mode = value("NEOSC_AUTH_MODE") {
+            guard let parsed = AuthMode(rawValue: mode.lowercased()) else {
+                throw Invalid(description: "NEOSC_AUTH_MODE must be local or pomerium, got '\(mode)'")
+            }
+            authMode = parsed
+        }
+        let trustHeaders = try flag("TRUST_POMERIUM_HEADERS") ?? false
+        guard authMode == .pomerium else {
+            if trustHeaders { throw Invalid(description: "TRUST_POMERIUM_HEADERS needs NEOSC_AUTH_MODE=pomerium") }
+            return
+        }
+        let audiences = list("POMERIUM_AUDIENCE")
+        guard !audiences.isEmpty else {
+            throw Invalid(description: "POMERIUM_AUDIENCE (the route hosts, comma-separated) must be set in pomerium mode")
+        }
+        let jwksURL: String
+        if let url = try secureURL("POMERIUM_JWKS_URL") {
+            jwksURL = url
+        } else if let authenticate = try secureURL("POMERIUM_AUTHENTICATE_URL") {
+            jwksURL = (authenticate.hasSuffix("/") ? String(authenticate.dropLast()) : authenticate)
+                + "/.well-known/pomerium/jwks.json"
+        } else {
+            throw Invalid(description: "POMERIUM_JWKS_URL or POMERIUM_AUTHENTICATE_URL must be set in pomerium mode")
+        }
+        if trustHeaders, trustedProxies.ranges.isEmpty {
+            throw Invalid(description: "TRUST_POMERIUM_HEADERS needs NEOSC_TRUSTED_PROXIES (the Pomerium proxy's address)")
+        }
+        pomerium = PomeriumSettings(
+            jwksURL: jwksURL, audiences: audiences, issuers: list("POMERIUM_ISSUER"), trustIdentityHeaders: trustHeaders,
+            projectID: value("ZITADEL_PROJECT_ID"))
     }
 }
 

@@ -83,9 +83,27 @@ enum Wiring {
             passwords: passwords,
             clock: clock,
             settings: configuration.portalSettings(metricsExposition: metricsExposition),
-            logger: logger)
+            logger: logger,
+            federation: makeFederation(configuration, clock: clock))
         try await portal.prepare()
         return portal
+    }
+
+    /// The identity providers the configuration names, sharing one outbound HTTP client.
+    static func makeFederation(_ configuration: Configuration, clock: WallClock) -> Federation {
+        let http = OutboundHTTP.shared
+        return Federation(
+            oidc: configuration.oidc.map {
+                OIDCProvider(
+                    settings: $0, http: http, clock: clock, keySetMaxAge: configuration.keySetMaxAge,
+                    keyRefreshInterval: configuration.keyRefreshInterval)
+            },
+            pomerium: configuration.pomerium.map {
+                PomeriumGate(
+                    settings: $0, http: http, clock: clock, keySetMaxAge: configuration.keySetMaxAge,
+                    keyRefreshInterval: configuration.keyRefreshInterval)
+            },
+            clock: clock)
     }
 
     /// The HTTP application, with the background services that run beside it for its lifetime.

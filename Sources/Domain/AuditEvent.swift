@@ -32,6 +32,12 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let createOrganization = AuditAction("create_organization")
     public static let createAdmin = AuditAction("create_admin")
     public static let accessDenied = AuditAction("access_denied")
+    public static let ssoLogin = AuditAction("sso_login")
+    public static let ssoLoginFailed = AuditAction("sso_login_failed")
+    public static let ssoUserProvisioned = AuditAction("sso_user_provisioned")
+    public static let ssoAccountLinked = AuditAction("sso_account_linked")
+    public static let pomeriumAssertionRejected = AuditAction("pomerium_assertion_rejected")
+    public static let pomeriumHeaderSpoof = AuditAction("pomerium_header_spoof")
 }
 
 /// One entry of the audit trail. Append-only.

@@ -13,6 +13,8 @@ public protocol UserStore: Sendable {
     func insert(_ user: User, creating organization: Organization?) async throws
     func user(id: String) async throws -> User?
     func user(email: String) async throws -> User?
+    /// The account linked to an identity provider's subject.
+    func user(ssoProvider: String, subject: String) async throws -> User?
     /// Newest first.
     func users(limit: Int, offset: Int) async throws -> [User]
     /// Replaces the stored user with the same id; throws `notFound` when there is none.

@@ -11,13 +11,18 @@ public struct User: Sendable, Equatable {
     /// bcrypt hash; nil for accounts that can only sign in through an identity provider.
     public var passwordHash: String?
     public var mfaEnabled: Bool
+    /// The identity provider (OIDC issuer, or `pomerium`) this account signs in through, if any.
+    public var ssoProvider: String?
+    /// The provider's stable subject for this account; unique together with `ssoProvider`.
+    public var ssoSubject: String?
     public var disabled: Bool
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
         id: String, email: String, name: String, organizationID: String?, role: Role,
-        passwordHash: String?, mfaEnabled: Bool = false, disabled: Bool = false,
+        passwordHash: String?, mfaEnabled: Bool = false, ssoProvider: String? = nil, ssoSubject: String? = nil,
+        disabled: Bool = false,
         createdAt: Date, updatedAt: Date
     ) {
         self.id = id
@@ -27,6 +32,8 @@ public struct User: Sendable, Equatable {
         self.role = role
         self.passwordHash = passwordHash
         self.mfaEnabled = mfaEnabled
+        self.ssoProvider = ssoProvider
+        self.ssoSubject = ssoSubject
         self.disabled = disabled
         self.createdAt = createdAt
         self.updatedAt = updatedAt

@@ -11,7 +11,7 @@ extension MongoStore: UserStore {
         } catch let failure as MongoFailure where failure.isDuplicateKey {
             // No multi-document transaction here: undo the organisation this registration made.
             if let organization { _ = try? await database.delete("organizations", ["_id": .string(organization.id)]) }
-            throw DomainError.conflict("Email already registered")
+            throw DomainError.conflict(user.ssoSubject == nil ? "Email already registered" : "Account already exists")
         } catch {
             if let organization { _ = try? await database.delete("organizations", ["_id": .string(organization.id)]) }
             throw error
@@ -24,6 +24,10 @@ extension MongoStore: UserStore {
 
     public func user(email: String) async throws -> User? {
         try await database.findOne("users", ["email": .string(email)]).map(Self.user)
+    }
+
+    public func user(ssoProvider: String, subject: String) async throws -> User? {
+        try await database.findOne("users", ["sso_key": .string(Self.ssoKey(ssoProvider, subject))]).map(Self.user)
     }
 
     public func users(limit: Int, offset: Int) async throws -> [User] {
@@ -39,7 +43,7 @@ extension MongoStore: UserStore {
             let result = try await database.update("users", ["_id": .string(user.id)], ["$set": .document(fields)])
             guard result.matched == 1 else { throw DomainError.notFound("User not found") }
         } catch let failure as MongoFailure where failure.isDuplicateKey {
-            throw DomainError.conflict("Email already registered")
+            throw DomainError.conflict("Another account already has this e-mail address or sign-in")
         }
     }
 
@@ -60,13 +64,22 @@ extension MongoStore: UserStore {
         try await database.find("users", ["organization_id": .string(organizationID)]).compactMap { $0["_id"] }
     }
 
+    /// Provider and subject as one field, present only on linked accounts, so a sparse unique
+    /// index keeps each provider subject to one account.
+    static func ssoKey(_ provider: String, _ subject: String) -> String { "\(provider)\u{1F}\(subject)" }
+
     static func document(_ user: User) -> BSONDocument {
-        [
+        var document: BSONDocument = [
             "_id": .string(user.id), "email": .string(user.email), "name": .string(user.name),
             "organization_id": .optional(user.organizationID), "role": .string(user.role.rawValue),
             "password_hash": .optional(user.passwordHash), "mfa_enabled": .bool(user.mfaEnabled),
             "disabled": .bool(user.disabled), "created_at": .date(user.createdAt), "updated_at": .date(user.updatedAt),
+            "sso_provider": .optional(user.ssoProvider), "sso_subject": .optional(user.ssoSubject),
         ]
+        if let provider = user.ssoProvider, let subject = user.ssoSubject {
+            document["sso_key"] = .string(ssoKey(provider, subject))
+        }
+        return document
     }
 
     static func user(_ document: BSONDocument) throws -> User {
@@ -75,6 +88,7 @@ extension MongoStore: UserStore {
             id: try document.string("_id"), email: try document.string("email"), name: try document.string("name"),
             organizationID: document.optionalString("organization_id"), role: role,
             passwordHash: document.optionalString("password_hash"), mfaEnabled: try document.bool("mfa_enabled"),
+            ssoProvider: document.optionalString("sso_provider"), ssoSubject: document.optionalString("sso_subject"),
             disabled: try document.bool("disabled"), createdAt: try document.date("created_at"),
             updatedAt: try document.date("updated_at"))
     }

@@ -88,14 +88,24 @@ public struct MongoStore: Store, Sendable {
     }
 
     private func createIndexes() async throws {
-        func index(_ keys: BSONDocument, _ name: String, unique: Bool = false, expireAfter: Int? = nil) -> BSON {
+        func index(
+            _ keys: BSONDocument, _ name: String, unique: Bool = false, sparse: Bool = false, expireAfter: Int? = nil
+        ) -> BSON {
             var index: BSONDocument = ["key": .document(keys), "name": .string(name)]
             if unique { index["unique"] = .bool(true) }
+            if sparse { index["sparse"] = .bool(true) }
             if let expireAfter { index["expireAfterSeconds"] = .int(expireAfter) }
             return .document(index)
         }
         let indexes: [(String, [BSON])] = [
-            ("users", [index(["email": .int(1)], "email_unique", unique: true), index(["organization_id": .int(1)], "organization")]),
+            (
+                "users",
+                [
+                    index(["email": .int(1)], "email_unique", unique: true),
+                    index(["organization_id": .int(1)], "organization"),
+                    index(["sso_key": .int(1)], "sso_unique", unique: true, sparse: true),
+                ]
+            ),
             ("organizations", [index(["name_key": .int(1)], "name_unique", unique: true)]),
             ("tokens", [
                 index(["digest": .int(1)], "digest_unique", unique: true), index(["user_id": .int(1)], "user"),

@@ -9,12 +9,7 @@ public enum BearerCredential {
     static let length = 6 + 43
 
     public static func issue() -> (token: String, digest: String) {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let token = prefix + Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let token = prefix + Base64URL.random(byteCount: 32)
         return (token, digest(token))
     }
 

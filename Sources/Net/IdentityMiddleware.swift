@@ -4,8 +4,13 @@ import HTTPTypes
 import Hummingbird
 
 /// Works out who and where the caller is: the real client address (believing X-Forwarded-For only
-/// from trusted proxies) and, when an `Authorization: Bearer` header is present, the principal.
-/// It never refuses a request itself; routes that need a principal ask for one.
+/// from trusted proxies) and the principal.
+///
+/// With local accounts, the principal comes from an `Authorization: Bearer` token, and the
+/// middleware never refuses a request itself; routes that need a principal ask for one.
+/// Behind Pomerium (`NEOSC_AUTH_MODE=pomerium`) every API request must carry a verified
+/// `X-Pomerium-Jwt-Assertion` (or, when allowed, identity headers from a trusted proxy); anything
+/// else is refused here with a 401 and, when something was presented, an audit entry.
 public struct IdentityMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
     let portal: Portal
@@ -22,7 +27,11 @@ public struct IdentityMiddleware: RouterMiddleware {
         if let client = portal.settings.trustedProxies.clientAddress(peer: context.peerAddress, forwardedFor: forwarded) {
             context.clientAddress = client
         }
-        if let authorization = request.headers[.authorization] {
+        if let gate = portal.federation.pomerium {
+            if !Self.isOpen(request.uri.path) {
+                context.identity = try await pomeriumIdentity(request, gate: gate, context: context)
+            }
+        } else if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
                 switch try await portal.identity(forToken: String(parts[1]).trimmingCharacters(in: .whitespaces)) {
@@ -39,8 +48,53 @@ public struct IdentityMiddleware: RouterMiddleware {
         }
         return try await next(request, context)
     }
+
+    /// Paths a load balancer or Prometheus reach without going through Pomerium.
+    private static func isOpen(_ path: String) -> Bool {
+        path == "/health" || path == "/metrics" || path == "/api" || path == "/bench/floor"
+    }
+
+    private func pomeriumIdentity(_ request: Request, gate: PomeriumGate, context: Context) async throws -> Identity {
+        let email = request.headers[.xPomeriumEmail]
+        let user = request.headers[.xPomeriumUser]
+        let groups = request.headers[.xPomeriumGroups]
+        let presentsHeaders = email != nil || user != nil || groups != nil
+        let peerIsTrusted = context.peerAddress.map(portal.settings.trustedProxies.isTrusted) ?? false
+        if presentsHeaders, gate.settings.trustIdentityHeaders, !peerIsTrusted {
+            PortalMetrics.authenticationFailed(reason: "pomerium_header_spoof")
+            try await portal.audit(
+                .pomeriumHeaderSpoof, by: nil, in: context, success: false,
+                details: ["peer": context.peerAddress ?? "unknown", "path": request.uri.path], email: email)
+        }
+        if let assertion = request.headers[.xPomeriumJwtAssertion] {
+            do {
+                return try await portal.identity(forAssertion: assertion, gate: gate, in: context)
+            } catch let rejection as TokenRejection {
+                PortalMetrics.authenticationFailed(reason: rejection.rawValue)
+                try await portal.audit(
+                    .pomeriumAssertionRejected, by: nil, in: context, success: false,
+                    details: ["reason": rejection.rawValue, "path": request.uri.path])
+                throw rejection.domainError
+            } catch let refusal as DomainError {
+                if case .unavailable = refusal { throw refusal }
+                try await portal.audit(
+                    .pomeriumAssertionRejected, by: nil, in: context, success: false,
+                    details: ["reason": "not_allowed", "detail": refusal.detail, "path": request.uri.path])
+                throw refusal
+            }
+        }
+        if gate.settings.trustIdentityHeaders, peerIsTrusted, let email, !email.isEmpty {
+            return try await portal.identity(forHeaders: email, user: user, groups: groups, in: context)
+        }
+        PortalMetrics.authenticationFailed(reason: "missing_assertion")
+        throw DomainError.unauthenticated("Missing X-Pomerium-Jwt-Assertion: reach NeoSC through Pomerium")
+    }
 }
 
 extension HTTPField.Name {
     static let xForwardedFor = Self("X-Forwarded-For")!
+    static let xPomeriumJwtAssertion = Self("X-Pomerium-Jwt-Assertion")!
+    static let xPomeriumEmail = Self("X-Pomerium-Email")!
+    static let xPomeriumUser = Self("X-Pomerium-User")!
+    static let xPomeriumGroups = Self("X-Pomerium-Groups")!
 }

@@ -19,12 +19,15 @@ public struct Portal: Sendable {
     public let clock: WallClock
     public let settings: PortalSettings
     public let logger: Logger
+    /// The identity providers trusted besides local accounts (Zitadel, Pomerium).
+    public let federation: Federation
     let catalogue: WorkspaceCatalogue
 
     public init(
         store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, accountThrottle: AttemptThrottle,
         addressThrottle: AttemptThrottle, registrationThrottle: AttemptThrottle,
-        passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger
+        passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger,
+        federation: Federation = .none
     ) {
         self.store = store
         self.tokenCache = tokenCache
@@ -36,6 +39,7 @@ public struct Portal: Sendable {
         self.clock = clock
         self.settings = settings
         self.logger = logger
+        self.federation = federation
         self.catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
     }
 
@@ -84,11 +88,14 @@ public struct Portal: Sendable {
         return .success(identity)
     }
 
-    /// Issues and stores a new bearer token for `user`.
-    func issueToken(for user: User, mfaVerified: Bool) async throws -> (token: String, expiresAt: Date) {
+    /// Issues and stores a new bearer token for `user`, valid for the configured lifetime but
+    /// never past `notAfter`.
+    func issueToken(for user: User, mfaVerified: Bool, notAfter: Date = .distantFuture) async throws
+        -> (token: String, expiresAt: Date)
+    {
         let (token, digest) = BearerCredential.issue()
         let now = clock.now()
-        let expiresAt = now.addingTimeInterval(settings.tokenLifetime)
+        let expiresAt = min(now.addingTimeInterval(settings.tokenLifetime), notAfter)
         try await store.insert(
             AccessToken(digest: digest, userID: user.id, issuedAt: now, expiresAt: expiresAt, mfaVerified: mfaVerified))
         return (token, expiresAt)

@@ -22,6 +22,10 @@ public enum PortalMetrics {
         Counter(label: "auth_failures_total", dimensions: [("reason", reason)]).increment()
     }
 
+    static func signedIn(method: String) {
+        Counter(label: "auth_sign_ins_total", dimensions: [("method", method)]).increment()
+    }
+
     static func activeSessions(_ count: Int) {
         Gauge(label: "active_sessions").record(count)
     }

@@ -18,6 +18,7 @@ public enum PortalRouter {
         }
         let api = router.group("api")
         AuthRoutes(portal: portal).register(on: api.group("auth"))
+        SSORoutes(portal: portal).register(on: api.group("auth"))
         WorkspaceRoutes(portal: portal).register(on: api.group("workspaces"))
         SessionRoutes(portal: portal).register(on: api.group("sessions"))
         AuditRoutes(portal: portal).register(on: api.group("audit-logs"))

@@ -12,16 +12,17 @@ extension SQLiteStore: UserStore {
                 try await connection.execute(
                     """
                     INSERT INTO users (id, email, name, organization_id, role, password_hash, mfa_enabled, disabled,
-                        created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        created_at, updated_at, sso_provider, sso_subject)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         .text(user.id), .text(user.email), .text(user.name), .init(user.organizationID),
                         .text(user.role.rawValue), .init(user.passwordHash), .init(user.mfaEnabled),
-                        .init(user.disabled), .init(user.createdAt), .init(user.updatedAt),
+                        .init(user.disabled), .init(user.createdAt), .init(user.updatedAt), .init(user.ssoProvider),
+                        .init(user.ssoSubject),
                     ])
             } catch let error as SQLiteError where error.isConstraintViolation {
-                throw DomainError.conflict("Email already registered")
+                throw DomainError.conflict(user.ssoSubject == nil ? "Email already registered" : "Account already exists")
             }
         }
     }
@@ -36,6 +37,14 @@ extension SQLiteStore: UserStore {
         }
     }
 
+    public func user(ssoProvider: String, subject: String) async throws -> User? {
+        try await read {
+            try await $0.rows(
+                "SELECT * FROM users WHERE sso_provider = ? AND sso_subject = ?", [.text(ssoProvider), .text(subject)]
+            ).first.map(Self.user)
+        }
+    }
+
     public func users(limit: Int, offset: Int) async throws -> [User] {
         try await read {
             try await $0.rows(
@@ -46,17 +55,22 @@ extension SQLiteStore: UserStore {
 
     public func update(_ user: User) async throws {
         try await write { connection in
-            let changed = try await connection.changedRows(
+            let changed: Int
+            do {
+                changed = try await connection.changedRows(
                 """
                 UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
-                    mfa_enabled = ?, disabled = ?, updated_at = ?
+                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
                 WHERE id = ? RETURNING 1
                 """,
                 [
                     .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
                     .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
-                    .text(user.id),
+                    .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
                 ])
+            } catch let error as SQLiteError where error.isConstraintViolation {
+                throw DomainError.conflict("Another account already has this e-mail address or sign-in")
+            }
             guard changed == 1 else { throw DomainError.notFound("User not found") }
         }
     }
@@ -86,6 +100,7 @@ extension SQLiteStore: UserStore {
             id: try row.string("id"), email: try row.string("email"), name: try row.string("name"),
             organizationID: row.optionalString("organization_id"), role: role,
             passwordHash: row.optionalString("password_hash"), mfaEnabled: try row.bool("mfa_enabled"),
+            ssoProvider: row.optionalString("sso_provider"), ssoSubject: row.optionalString("sso_subject"),
             disabled: try row.bool("disabled"), createdAt: try row.date("created_at"),
             updatedAt: try row.date("updated_at"))
     }

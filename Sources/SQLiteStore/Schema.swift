@@ -114,7 +114,13 @@ enum Schema {
                 updated_at REAL NOT NULL
             )
             """,
-        ]
+        ],
+        // 2: accounts that sign in through an identity provider (OIDC issuer or Pomerium).
+        [
+            "ALTER TABLE users ADD COLUMN sso_provider TEXT",
+            "ALTER TABLE users ADD COLUMN sso_subject TEXT",
+            "CREATE UNIQUE INDEX users_sso ON users(sso_provider, sso_subject) WHERE sso_subject IS NOT NULL",
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import MongoStore
 import SQLiteStore
-import Synchronization
 import Testing
 
 @testable import neosc
@@ -18,17 +17,9 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 
 /// A SecantusDB server (MongoDB wire protocol) on a loopback port chosen at run time, with its
 /// storage in the test run's temporary folder.
-final class SecantusServer: @unchecked Sendable {
-    let port: Int
+final class SecantusServer: Sendable {
     let storage: URL
-    private var process: Process?
-
-    static var executable: URL {
-        if let path = ProcessInfo.processInfo.environment["NEOSC_SECANTUSD"] { return URL(fileURLWithPath: path) }
-        // Tests/NeoSCTests/TestMongo.swift → package root → .venv (made by scripts/test).
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".venv/bin/secantusd-py")
-    }
+    private let process: LoopbackProcess
 
     static var temporaryRoot: URL {
         ProcessInfo.processInfo.environment["NEOSC_TEST_TMP"].map { URL(fileURLWithPath: $0) }
@@ -36,60 +27,26 @@ final class SecantusServer: @unchecked Sendable {
     }
 
     init(port: Int? = nil, storage: URL? = nil) throws {
-        self.port = try port ?? FreePort.pick()
+        let port = try port ?? FreePort.pick()
         self.storage = storage ?? Self.temporaryRoot.appendingPathComponent("secantus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.storage, withIntermediateDirectories: true)
+        process = LoopbackProcess(
+            name: "SecantusDB", executable: LoopbackProcess.installed("secantusd-py", environment: "NEOSC_SECANTUSD"),
+            arguments: ["--port", String(port), "--storage-path", self.storage.path], port: port)
     }
 
+    var port: Int { process.port }
     var url: String { "mongodb://127.0.0.1:\(port)" }
 
-    func start() async throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
-            throw Missing(description: "SecantusDB is not installed at \(Self.executable.path); run ./scripts/test")
-        }
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["--port", String(port), "--storage-path", storage.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        SecantusServer.started.withLock { _ = $0.insert(process.processIdentifier) }
-        for _ in 0..<150 {
-            if FreePort.isListening(port) { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        stop()
-        throw Missing(description: "SecantusDB did not start listening on port \(port)")
-    }
+    func start() async throws { try await process.start() }
 
-    /// Stops the server (SIGTERM, then SIGKILL after 5 s) and waits for it to exit.
-    func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        let deadline = Date(timeIntervalSinceNow: 5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        SecantusServer.started.withLock { _ = $0.remove(process.processIdentifier) }
-    }
+    /// Stops the server and waits for it to exit.
+    func stop() { process.stop() }
 
     func remove() {
         stop()
         try? FileManager.default.removeItem(at: storage)
     }
-
-    struct Missing: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// Every server started and not yet stopped, killed at exit so a crashed run leaves none behind.
-    static let started = Mutex<Set<Int32>>([])
-    static let reaper: Void = {
-        atexit {
-            for pid in SecantusServer.started.withLock({ $0 }) { kill(pid, SIGKILL) }
-        }
-    }()
 }
 
 /// The MongoDB the store-level tests share: the one `scripts/test` started, or a private one.
@@ -108,7 +65,6 @@ actor TestMongo {
         if let base { return try await base.value }
         let task = Task<String, any Error> {
             if let url = ProcessInfo.processInfo.environment["NEOSC_TEST_MONGO_URL"] { return url }
-            _ = SecantusServer.reaper
             let server = try SecantusServer()
             try await server.start()
             self.keep(server)

@@ -1,0 +1,73 @@
+import Domain
+import Foundation
+
+/// A document fetched from another service (an OIDC discovery document, a JWKS) and kept for
+/// `maxAge`. Concurrent callers share one fetch. A caller that found the document wanting (a
+/// token names a key it lacks) may ask for a fresh copy, but at most once per
+/// `minimumRefreshInterval`, so a stream of tokens with made-up key ids cannot turn NeoSC into a
+/// flood against the provider. When a refresh fails, the last good copy is kept and served.
+public actor RemoteResourceCache<Resource: Sendable> {
+    public typealias Fetch = @Sendable () async throws -> Resource
+
+    private var resource: Resource?
+    private var fetchedAt: Date?
+    private var lastAttemptAt: Date?
+    private var inFlight: Task<Resource, any Error>?
+    private let fetch: Fetch
+    private let maxAge: TimeInterval
+    private let minimumRefreshInterval: TimeInterval
+    private let clock: WallClock
+
+    public init(
+        maxAge: TimeInterval, minimumRefreshInterval: TimeInterval, clock: WallClock = .system,
+        fetch: @escaping Fetch
+    ) {
+        self.maxAge = maxAge
+        self.minimumRefreshInterval = minimumRefreshInterval
+        self.clock = clock
+        self.fetch = fetch
+    }
+
+    /// The cached document while it is fresh; otherwise a fetched one (or, when fetching fails,
+    /// the stale one if there is any).
+    public func current() async throws -> Resource {
+        if let resource, let fetchedAt, clock.now().timeIntervalSince(fetchedAt) < maxAge {
+            return resource
+        }
+        return try await refreshed(keepingStaleOnFailure: true)
+    }
+
+    /// A freshly fetched document, unless one was fetched or attempted less than
+    /// `minimumRefreshInterval` ago; then nil, and the caller should go with what it has.
+    public func refreshIfAllowed() async throws -> Resource? {
+        if let lastAttemptAt, clock.now().timeIntervalSince(lastAttemptAt) < minimumRefreshInterval, inFlight == nil {
+            return nil
+        }
+        return try await refreshed(keepingStaleOnFailure: false)
+    }
+
+    private func refreshed(keepingStaleOnFailure: Bool) async throws -> Resource {
+        let task: Task<Resource, any Error>
+        if let inFlight {
+            task = inFlight
+        } else {
+            let fetch = self.fetch
+            task = Task { try await fetch() }
+            inFlight = task
+            lastAttemptAt = clock.now()
+        }
+        do {
+            let fetched = try await task.value
+            if inFlight == task {
+                inFlight = nil
+                resource = fetched
+                fetchedAt = clock.now()
+            }
+            return fetched
+        } catch {
+            if inFlight == task { inFlight = nil }
+            if keepingStaleOnFailure, let resource { return resource }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Which NeoSC account an identity vouched for by a provider signs in to. The provider is the
+/// source of truth for the role of the accounts it vouches for; an account that already exists
+/// with the same e-mail is taken over only when the provider verified that address, otherwise
+/// whoever controls a provider account could claim any local account by typing its address.
+public enum AccountLinking {
+    public enum Decision: Sendable, Equatable {
+        /// The account already linked to this provider subject.
+        case signIn(User)
+        /// An existing account with the same, verified e-mail, to be linked now.
+        case link(User)
+        /// No account yet: provision one just in time.
+        case provision
+    }
+
+    /// - Parameters:
+    ///   - linked: the account already linked to `identity.provider` + `identity.subject`, if any.
+    ///   - sameEmail: the account with `identity.email`, if any.
+    public static func decide(_ identity: ExternalIdentity, linked: User?, sameEmail: User?) throws(DomainError)
+        -> Decision
+    {
+        guard identity.role != nil else {
+            throw .forbidden("The identity provider granted no NeoSC role (admin, neosc, user or demo-user)")
+        }
+        if let linked {
+            guard !linked.disabled else { throw .forbidden("Account is disabled") }
+            return .signIn(linked)
+        }
+        guard identity.email != nil else {
+            throw .forbidden("The identity provider sent no e-mail address for this account")
+        }
+        guard let sameEmail else { return .provision }
+        guard sameEmail.ssoSubject == nil else {
+            throw .conflict("This e-mail address belongs to an account linked to another sign-in")
+        }
+        guard identity.emailVerified else {
+            throw .forbidden(
+                "An account with this e-mail address exists; the identity provider must verify the address before it can be linked"
+            )
+        }
+        guard !sameEmail.disabled else { throw .forbidden("Account is disabled") }
+        return .link(sameEmail)
+    }
+
+    /// `user` as the provider describes it now: its role and name, linked to the provider subject.
+    public static func applying(_ identity: ExternalIdentity, to user: User, at now: Date) -> User {
+        var updated = user
+        if let role = identity.role { updated.role = role }
+        if let name = identity.name, !name.isEmpty { updated.name = String(name.prefix(200)) }
+        updated.ssoProvider = identity.provider
+        updated.ssoSubject = identity.subject
+        if updated != user { updated.updatedAt = now }
+        return updated
+    }
+
+    /// A new account for `identity`; it has no password, so it can only sign in through the provider.
+    public static func provision(_ identity: ExternalIdentity, id: String, at now: Date) -> User {
+        let email = identity.email ?? ""
+        let name = identity.name.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+            ?? String(email.split(separator: "@").first ?? "")
+        return User(
+            id: id, email: email, name: name, organizationID: nil, role: identity.role ?? .user, passwordHash: nil,
+            ssoProvider: identity.provider, ssoSubject: identity.subject, createdAt: now, updatedAt: now)
+    }
+}

@@ -1,0 +1,153 @@
+import Actors
+import Domain
+import Foundation
+
+/// The one OpenID provider NeoSC trusts: its discovery document and keys (cached), the code
+/// exchange at its token endpoint, and ID-token verification. The issuer comes from
+/// configuration only; nothing a caller sends can point NeoSC at another one.
+public struct OIDCProvider: Sendable {
+    struct Discovery: Sendable, Decodable {
+        var issuer: String
+        var authorizationEndpoint: String
+        var tokenEndpoint: String
+        var jwksURI: String
+
+        enum CodingKeys: String, CodingKey {
+            case issuer
+            case authorizationEndpoint = "authorization_endpoint"
+            case tokenEndpoint = "token_endpoint"
+            case jwksURI = "jwks_uri"
+        }
+    }
+
+    public let settings: OIDCSettings
+    private let discovery: RemoteResourceCache<Discovery>
+    private let verifier: SignedTokenVerifier
+    private let http: OutboundHTTP
+    private let nonces: NonceLedger
+
+    public init(
+        settings: OIDCSettings, http: OutboundHTTP, clock: WallClock, keySetMaxAge: TimeInterval = 300,
+        keyRefreshInterval: TimeInterval = 30
+    ) {
+        self.settings = settings
+        self.http = http
+        self.nonces = NonceLedger(clock: clock)
+        let discovery = RemoteResourceCache<Discovery>(maxAge: 3_600, minimumRefreshInterval: keyRefreshInterval, clock: clock) {
+            try await Self.fetchDiscovery(settings: settings, http: http)
+        }
+        self.discovery = discovery
+        let keys = RemoteResourceCache<VerificationKeys>(
+            maxAge: keySetMaxAge, minimumRefreshInterval: keyRefreshInterval, clock: clock
+        ) {
+            let reply = try await http.get(try await discovery.current().jwksURI)
+            guard reply.status == 200 else { throw DomainError.unavailable("The identity provider's key set is unavailable") }
+            return try await VerificationKeys.parse(reply.body)
+        }
+        let issuer = settings.issuerBase
+        self.verifier = SignedTokenVerifier(
+            keys: keys, rules: ClaimRules(issuers: [issuer, issuer + "/"], audiences: [settings.clientID]), clock: clock)
+    }
+
+    private static func fetchDiscovery(settings: OIDCSettings, http: OutboundHTTP) async throws -> Discovery {
+        let reply = try await http.get(settings.issuerBase + "/.well-known/openid-configuration")
+        guard reply.status == 200, let document = try? JSONDecoder().decode(Discovery.self, from: reply.body) else {
+            throw DomainError.unavailable("The identity provider's discovery document is unavailable")
+        }
+        // OpenID Connect Discovery §4.3: the document must name the issuer it was fetched for.
+        let named = document.issuer.hasSuffix("/") ? String(document.issuer.dropLast()) : document.issuer
+        guard named == settings.issuerBase,
+            [document.authorizationEndpoint, document.tokenEndpoint, document.jwksURI].allSatisfy(SecureURL.isAcceptable)
+        else {
+            throw DomainError.unavailable("The identity provider's discovery document names another issuer or insecure endpoints")
+        }
+        return document
+    }
+
+    /// The URL that starts a browser sign-in (authorization code with PKCE S256).
+    func authorizationURL(state: String, nonce: String, codeChallenge: String, redirectURI: String) async throws -> String {
+        let endpoint = try await discovery.current().authorizationEndpoint
+        let query = FormEncoding.encode([
+            ("response_type", "code"), ("client_id", settings.clientID), ("redirect_uri", redirectURI),
+            ("scope", settings.scopes), ("state", state), ("nonce", nonce), ("code_challenge", codeChallenge),
+            ("code_challenge_method", "S256"),
+        ])
+        return endpoint + (endpoint.contains("?") ? "&" : "?") + query
+    }
+
+    /// Redeems an authorization code at the provider's token endpoint; returns its ID token.
+    func exchange(code: String, codeVerifier: String, redirectURI: String) async throws -> String {
+        var fields = [
+            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
+            ("code_verifier", codeVerifier),
+        ]
+        let basicAuth = settings.clientSecret.map { (user: settings.clientID, password: $0) }
+        if basicAuth == nil { fields.append(("client_id", settings.clientID)) }
+        let reply = try await http.postForm(try await discovery.current().tokenEndpoint, fields: fields, basicAuth: basicAuth)
+        struct TokenResponse: Decodable { var id_token: String? }
+        guard reply.status == 200 else {
+            if (500...599).contains(reply.status) { throw DomainError.unavailable("The identity provider failed the code exchange") }
+            throw SignInFailure.codeRejected
+        }
+        guard let idToken = try? JSONDecoder().decode(TokenResponse.self, from: reply.body).id_token else {
+            throw SignInFailure.noIDToken
+        }
+        return idToken
+    }
+
+    /// Verifies an ID token (signature, `iss`, `aud`, `exp`, `iat`, and `nonce` when one is
+    /// expected) and redeems its nonce, so the same token never signs in twice.
+    func identity(fromIDToken idToken: String, expectedNonce: String?, requireNonce: Bool) async throws -> ExternalIdentity {
+        let claims = try await verifier.verify(idToken, expectedNonce: expectedNonce)
+        if let nonce = claims.registered.nonce {
+            guard await nonces.redeem(nonce, until: claims.registered.expiresAt ?? .distantFuture) else {
+                throw TokenRejection.replayedNonce
+            }
+        } else if requireNonce {
+            throw TokenRejection.missingNonce
+        }
+        let registered = claims.registered
+        return ExternalIdentity(
+            provider: registered.issuer ?? settings.issuerBase, subject: registered.subject ?? "",
+            email: claims.email.map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
+            emailVerified: claims.emailVerified, name: claims.name,
+            roles: ProviderRoles.roles(named: claims.zitadelRoles(projectID: settings.projectID)),
+            mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo)
+    }
+
+    /// Fetches discovery and keys now, so a misconfigured provider shows at start-up.
+    public func warmUp() async throws {
+        _ = try await discovery.current()
+    }
+}
+
+/// Why a sign-in through the provider failed before any token could be checked.
+enum SignInFailure: String, Error {
+    case codeRejected = "code_rejected"
+    case noIDToken = "no_id_token"
+    case redirectNotAllowed = "redirect_uri_not_allowed"
+    case unknownState = "unknown_state"
+    case providerError = "provider_error"
+
+    var detail: String {
+        switch self {
+        case .codeRejected: "The identity provider refused the authorization code"
+        case .noIDToken: "The identity provider returned no ID token"
+        case .redirectNotAllowed: "redirect_uri is not one NeoSC accepts"
+        case .unknownState: "Unknown or expired sign-in; start again"
+        case .providerError: "The identity provider reported an error"
+        }
+    }
+}
+
+/// Outbound URLs NeoSC will call: HTTPS, or plain HTTP to the loopback interface only (tests, a
+/// provider on the same host).
+public enum SecureURL {
+    public static func isAcceptable(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased(),
+            !host.isEmpty
+        else { return false }
+        if scheme == "https" { return true }
+        return scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]")
+    }
+}

@@ -1,0 +1,87 @@
+import AsyncHTTPClient
+import Domain
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// NeoSC's calls to other services (discovery, JWKS, token endpoints), on the server's own event
+/// loops. Every call has a deadline and a bounded response; redirects are never followed, so a
+/// provider cannot bounce a client secret to a host of its choosing. A peer that cannot be
+/// reached is `unavailable` (503), never a crash.
+public final class OutboundHTTP: Sendable {
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: Data
+    }
+
+    /// One client for the process, like `HTTPClient.shared`: it lives as long as the process.
+    public static let shared = OutboundHTTP()
+
+    private let client: HTTPClient
+    private let timeout: TimeAmount
+    private let maxResponseBytes = 1 << 20
+
+    public init(timeout: Duration = .seconds(10), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        let nanoseconds = timeout.nanoseconds
+        self.timeout = .nanoseconds(nanoseconds)
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .nanoseconds(min(nanoseconds, 5_000_000_000)), read: .nanoseconds(nanoseconds)))
+        configuration.decompression = .disabled
+        self.client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration)
+    }
+
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+
+    public func get(_ url: String, accept: String = "application/json") async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept", value: accept)
+        return try await execute(request)
+    }
+
+    /// POSTs `fields` as `application/x-www-form-urlencoded`, with HTTP Basic credentials when given.
+    public func postForm(_ url: String, fields: [(String, String)], basicAuth: (user: String, password: String)?)
+        async throws -> Reply
+    {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let basicAuth {
+            // RFC 6749 §2.3.1: both parts form-encoded before Basic encoding.
+            let pair = "\(FormEncoding.encode(basicAuth.user)):\(FormEncoding.encode(basicAuth.password))"
+            request.headers.add(name: "Authorization", value: "Basic \(Data(pair.utf8).base64EncodedString())")
+        }
+        request.body = .bytes(ByteBuffer(string: FormEncoding.encode(fields)))
+        return try await execute(request)
+    }
+
+    private func execute(_ request: HTTPClientRequest) async throws -> Reply {
+        let host = URL(string: request.url)?.host ?? "the peer"
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: maxResponseBytes)
+            return Reply(status: Int(response.status.code), body: Data(body.readableBytesView))
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw DomainError.unavailable("Could not reach \(host)")
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded`, as HTML and OAuth define it.
+enum FormEncoding {
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    static func encode(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+
+    static func encode(_ fields: [(String, String)]) -> String {
+        fields.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
+    }
+}

@@ -1,0 +1,60 @@
+import Actors
+import Domain
+import Foundation
+
+/// Checks what Pomerium says about the caller: the signed `X-Pomerium-Jwt-Assertion` (ES256 by
+/// default, keys from Pomerium's JWKS, rotation picked up on an unknown `kid`), or, when
+/// configured, the plain identity headers from a trusted proxy.
+public struct PomeriumGate: Sendable {
+    /// The provider name stored on accounts Pomerium vouches for.
+    static let provider = "pomerium"
+
+    public let settings: PomeriumSettings
+    private let verifier: SignedTokenVerifier
+
+    public init(
+        settings: PomeriumSettings, http: OutboundHTTP, clock: WallClock, keySetMaxAge: TimeInterval = 300,
+        keyRefreshInterval: TimeInterval = 30
+    ) {
+        self.settings = settings
+        let url = settings.jwksURL
+        let keys = RemoteResourceCache<VerificationKeys>(
+            maxAge: keySetMaxAge, minimumRefreshInterval: keyRefreshInterval, clock: clock
+        ) {
+            let reply = try await http.get(url)
+            guard reply.status == 200 else { throw DomainError.unavailable("Pomerium's key set is unavailable") }
+            return try await VerificationKeys.parse(reply.body)
+        }
+        self.verifier = SignedTokenVerifier(
+            keys: keys,
+            rules: ClaimRules(
+                issuers: PomeriumSettings.spellings(of: settings.issuers),
+                audiences: PomeriumSettings.spellings(of: settings.audiences),
+                // Pomerium assertions live five minutes; a day-long one was not minted by Pomerium.
+                maxLifetime: 3_600),
+            clock: clock)
+    }
+
+    /// The identity a signed assertion vouches for.
+    func identity(fromAssertion assertion: String) async throws -> ExternalIdentity {
+        let claims = try await verifier.verify(assertion)
+        let registered = claims.registered
+        let zitadelRoles = claims.zitadelRoles(projectID: settings.projectID)
+        return ExternalIdentity(
+            provider: Self.provider, subject: registered.subject ?? claims.user ?? "",
+            email: claims.email.map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
+            emailVerified: claims.emailVerified, name: claims.name,
+            roles: ProviderRoles.roles(named: zitadelRoles.isEmpty ? claims.groups : zitadelRoles),
+            mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo)
+    }
+
+    /// The identity in the plain `X-Pomerium-*` headers. Only call this for a trusted peer.
+    static func identity(email: String, user: String?, groups: String?, validUntil: Date) -> ExternalIdentity {
+        let email = email.trimmingCharacters(in: .whitespaces).lowercased()
+        let groupNames = (groups ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return ExternalIdentity(
+            provider: provider, subject: user.flatMap { $0.isEmpty ? nil : $0 } ?? email, email: email,
+            emailVerified: false, name: nil, roles: ProviderRoles.roles(named: groupNames), mfaVerified: false,
+            expiresAt: validUntil)
+    }
+}

@@ -1,0 +1,39 @@
+import Actors
+import Crypto
+import Domain
+import Foundation
+
+extension Portal {
+    /// The identity a Pomerium assertion vouches for. Verified once, then cached by digest until
+    /// the cache lifetime or the assertion's own expiry, whichever is first.
+    func identity(forAssertion assertion: String, gate: PomeriumGate, in context: PortalRequestContext) async throws
+        -> Identity
+    {
+        let digest = "pomerium:" + BearerCredential.digest(assertion)
+        if let cached = await tokenCache.identity(forDigest: digest), clock.now() < cached.principal.credentialExpiresAt {
+            return cached
+        }
+        let ticket = await tokenCache.fillTicket()
+        let external = try await gate.identity(fromAssertion: assertion)
+        let identity = try await identity(for: external, user: try await account(for: external, in: context), digest: digest)
+        await tokenCache.remember(identity, ticket: ticket)
+        return identity
+    }
+
+    /// The identity in Pomerium's plain headers, which a trusted proxy vouches for.
+    func identity(
+        forHeaders email: String, user: String?, groups: String?, in context: PortalRequestContext
+    ) async throws -> Identity {
+        let digest = "pomerium-headers:" + BearerCredential.digest([email, user ?? "", groups ?? ""].joined(separator: "\n"))
+        if let cached = await tokenCache.identity(forDigest: digest), clock.now() < cached.principal.credentialExpiresAt {
+            return cached
+        }
+        let ticket = await tokenCache.fillTicket()
+        // Headers carry no expiry of their own: what they say is believed for one cache lifetime.
+        let external = PomeriumGate.identity(
+            email: email, user: user, groups: groups, validUntil: clock.now().addingTimeInterval(60))
+        let identity = try await identity(for: external, user: try await account(for: external, in: context), digest: digest)
+        await tokenCache.remember(identity, ticket: ticket)
+        return identity
+    }
+}

@@ -1,0 +1,200 @@
+import Actors
+import Crypto
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/api/auth`: sign-in through the OpenID provider — the code exchange for single-page apps,
+/// an ID token the client already holds, and the server-side browser flow. Each ends in a NeoSC
+/// session like a local login, or in a 401 and a `sso_login_failed` audit entry with the reason.
+struct SSORoutes {
+    let portal: Portal
+
+    struct CodeExchange: Decodable {
+        var code: String
+        var codeVerifier: String
+        var redirectURI: String
+        var nonce: String?
+
+        enum CodingKeys: String, CodingKey {
+            case code, nonce
+            case codeVerifier = "code_verifier"
+            case redirectURI = "redirect_uri"
+        }
+    }
+
+    struct IDTokenSignIn: Decodable {
+        var idToken: String
+
+        enum CodingKeys: String, CodingKey { case idToken = "id_token" }
+    }
+
+    static let stateCookie = "neosc_oidc_state"
+
+    func register(on group: RouterGroup<PortalRequestContext>) {
+        group.post("token-exchange", use: tokenExchange)
+        group.post("sso", use: sso)
+        group.get("oidc/start", use: start)
+        group.get("oidc/callback", use: callback)
+    }
+
+    @Sendable func tokenExchange(_ request: Request, context: PortalRequestContext) async throws
+        -> JSONBody<AuthRoutes.SignedIn>
+    {
+        let provider = try requireProvider()
+        let body = try await request.decodeJSON(CodeExchange.self, context: context)
+        try Self.requireCode(body.code)
+        try Self.requireCodeVerifier(body.codeVerifier)
+        return try await signIn(method: "token_exchange", context: context) {
+            guard provider.settings.allowedRedirectURIs.isEmpty
+                ? SecureURL.isAcceptable(body.redirectURI) || body.redirectURI.hasPrefix("http")
+                : provider.settings.allowedRedirectURIs.contains(body.redirectURI)
+            else { throw SignInFailure.redirectNotAllowed }
+            let idToken = try await provider.exchange(
+                code: body.code, codeVerifier: body.codeVerifier, redirectURI: body.redirectURI)
+            return try await provider.identity(fromIDToken: idToken, expectedNonce: body.nonce, requireNonce: false)
+        }
+    }
+
+    @Sendable func sso(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<AuthRoutes.SignedIn> {
+        let provider = try requireProvider()
+        let body = try await request.decodeJSON(IDTokenSignIn.self, context: context)
+        return try await signIn(method: "id_token", context: context) {
+            // A bare ID token can be replayed by whoever saw it; its nonce is redeemed once.
+            try await provider.identity(fromIDToken: body.idToken, expectedNonce: nil, requireNonce: true)
+        }
+    }
+
+    /// Redirects the browser to the provider with PKCE (S256), `state` and `nonce`; `state` is
+    /// also set in an HttpOnly cookie, so the callback only completes in the browser that started.
+    @Sendable func start(_ request: Request, context: PortalRequestContext) async throws -> Response {
+        let provider = try requireProvider()
+        guard let callbackURL = provider.settings.callbackURL else {
+            throw DomainError.notFound("Browser sign-in is not configured (NEOSC_PUBLIC_URL)")
+        }
+        let state = Base64URL.random(byteCount: 32)
+        let nonce = Base64URL.random(byteCount: 32)
+        let verifier = Base64URL.random(byteCount: 32)
+        let challenge = Base64URL.encode(SHA256.hash(data: Array(verifier.utf8)))
+        let location = try await provider.authorizationURL(
+            state: state, nonce: nonce, codeChallenge: challenge, redirectURI: callbackURL)
+        await portal.federation.pendingSignIns.begin(
+            state: state, .init(codeVerifier: verifier, nonce: nonce, startedAt: portal.clock.now()))
+        var response = Response(status: .found, headers: [.location: location])
+        response.setCookie(
+            Cookie(
+                name: Self.stateCookie, value: state, maxAge: 600, path: "/api/auth/oidc",
+                secure: callbackURL.hasPrefix("https://"), httpOnly: true, sameSite: .lax))
+        return response
+    }
+
+    @Sendable func callback(_ request: Request, context: PortalRequestContext) async throws -> Response {
+        let provider = try requireProvider()
+        guard let callbackURL = provider.settings.callbackURL else {
+            throw DomainError.notFound("Browser sign-in is not configured (NEOSC_PUBLIC_URL)")
+        }
+        let query = request.uri.queryParameters
+        let state = query["state"].map(String.init) ?? ""
+        let cookie = request.cookies[Self.stateCookie]?.value ?? ""
+        let signedIn = try await signIn(method: "browser", context: context) {
+            guard !state.isEmpty, Self.equalInConstantTime(state, cookie),
+                let pending = await portal.federation.pendingSignIns.take(state: state)
+            else { throw SignInFailure.unknownState }
+            if query["error"] != nil { throw SignInFailure.providerError }
+            guard let code = query["code"].map(String.init) else { throw SignInFailure.codeRejected }
+            try Self.requireCode(code)
+            let idToken = try await provider.exchange(code: code, codeVerifier: pending.codeVerifier, redirectURI: callbackURL)
+            return try await provider.identity(fromIDToken: idToken, expectedNonce: pending.nonce, requireNonce: true)
+        }.value
+        var response: Response
+        if let portalURL = provider.settings.portalURL {
+            // The session travels in the fragment: browsers never send it to a server or a log.
+            let fragment = FormEncoding.encode([
+                ("access_token", signedIn.accessToken), ("token_type", signedIn.tokenType),
+                ("expires_at", signedIn.expiresAt.formatted(.iso8601)),
+            ])
+            response = Response(status: .seeOther, headers: [.location: portalURL + "#" + fragment])
+        } else {
+            response = try JSONBody(signedIn).response(from: request, context: context)
+        }
+        response.setCookie(
+            Cookie(name: Self.stateCookie, value: "", maxAge: 0, path: "/api/auth/oidc", httpOnly: true, sameSite: .lax))
+        return response
+    }
+
+    // MARK: - Shared
+
+    private func requireProvider() throws -> OIDCProvider {
+        guard let provider = portal.federation.oidc else {
+            throw DomainError.notFound("Single sign-on is not configured (ZITADEL_AUTHORITY)")
+        }
+        return provider
+    }
+
+    /// Runs `verify`, then signs the account in; every failure is audited with its reason.
+    private func signIn(
+        method: String, context: PortalRequestContext, verify: () async throws -> ExternalIdentity
+    ) async throws -> JSONBody<AuthRoutes.SignedIn> {
+        let external: ExternalIdentity
+        let user: User
+        do {
+            external = try await verify()
+            user = try await portal.account(for: external, in: context)
+        } catch let rejection as TokenRejection {
+            try await failed(method: method, reason: rejection.rawValue, context: context)
+            throw rejection.domainError
+        } catch let failure as SignInFailure {
+            try await failed(method: method, reason: failure.rawValue, context: context)
+            throw failure == .redirectNotAllowed
+                ? DomainError.invalid(failure.detail) : DomainError.unauthenticated(failure.detail)
+        } catch let error as DomainError {
+            try await failed(method: method, reason: Self.reason(for: error), context: context, detail: error.detail)
+            throw error
+        }
+        let (token, expiresAt) = try await portal.issueToken(
+            for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
+        try await portal.audit(
+            .ssoLogin, by: Principal(user: user, credentialDigest: "", expiresAt: expiresAt), in: context,
+            resource: ("user", user.id),
+            details: ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)])
+        PortalMetrics.signedIn(method: "sso")
+        let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
+        return JSONBody(
+            AuthRoutes.SignedIn(accessToken: token, expiresAt: expiresAt, user: UserView(user, organization: organization)))
+    }
+
+    private func failed(method: String, reason: String, context: PortalRequestContext, detail: String? = nil) async throws {
+        PortalMetrics.authenticationFailed(reason: reason)
+        var details = ["method": method, "reason": reason]
+        if let detail { details["detail"] = detail }
+        try await portal.audit(.ssoLoginFailed, by: nil, in: context, success: false, details: details)
+    }
+
+    private static func reason(for error: DomainError) -> String {
+        switch error {
+        case .forbidden: "not_allowed"
+        case .conflict: "account_conflict"
+        case .unavailable: "provider_unavailable"
+        default: "invalid_request"
+        }
+    }
+
+    private static func requireCode(_ code: String) throws(DomainError) {
+        guard (1...2_048).contains(code.utf8.count) else { throw .invalid("code must be 1 to 2048 characters") }
+    }
+
+    /// RFC 7636 §4.1: 43 to 128 unreserved characters.
+    private static func requireCodeVerifier(_ verifier: String) throws(DomainError) {
+        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        guard (43...128).contains(verifier.count), verifier.allSatisfy(unreserved.contains) else {
+            throw .invalid("code_verifier must be 43 to 128 unreserved characters (RFC 7636)")
+        }
+    }
+
+    private static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (Array(a.utf8), Array(b.utf8))
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

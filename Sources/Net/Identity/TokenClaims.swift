@@ -1,0 +1,110 @@
+import Domain
+import Foundation
+import JWTKit
+
+/// Everything NeoSC reads from an ID token or a Pomerium assertion. Decoded only after the
+/// signature has been checked; claims of the wrong JSON type count as absent rather than
+/// failing the whole token, since providers differ in small ways (a string `aud` or an array).
+struct TokenClaims: JWTPayload {
+    var registered: SignedClaims
+    var email: String?
+    var emailVerified: Bool
+    var name: String?
+    /// Pomerium's user id, which it also puts in `sub`.
+    var user: String?
+    var authenticationMethods: [String]
+    var groups: [String]
+    /// Role names per Zitadel role claim (`urn:zitadel:iam:org:project[:<id>]:roles`).
+    var projectRoles: [String: [String]]
+    var demo: DemoBinding?
+
+    /// Signature and claims are checked by `SignedTokenVerifier` against NeoSC's clock.
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        func string(_ name: String) -> String? { try? container.decodeIfPresent(String.self, forKey: Key(stringValue: name)) }
+        func strings(_ name: String) -> [String] {
+            let key = Key(stringValue: name)
+            if let many = try? container.decodeIfPresent([String].self, forKey: key) { return many }
+            return (try? container.decodeIfPresent(String.self, forKey: key)).flatMap { $0.map { [$0] } } ?? []
+        }
+        func date(_ name: String) -> Date? {
+            let key = Key(stringValue: name)
+            if let seconds = try? container.decodeIfPresent(Double.self, forKey: key) {
+                return Date(timeIntervalSince1970: seconds)
+            }
+            return string(name).flatMap { try? Date($0, strategy: .iso8601) }
+        }
+        func bool(_ name: String) -> Bool {
+            let key = Key(stringValue: name)
+            if let flag = try? container.decodeIfPresent(Bool.self, forKey: key) { return flag }
+            return string(name) == "true"
+        }
+
+        registered = SignedClaims(
+            issuer: string("iss"), subject: string("sub"), audiences: strings("aud"), expiresAt: date("exp"),
+            issuedAt: date("iat"), notBefore: date("nbf"), nonce: string("nonce"))
+        email = string("email")
+        emailVerified = bool("email_verified")
+        name = string("name") ?? string("preferred_username")
+        user = string("user")
+        authenticationMethods = strings("amr")
+        groups = strings("groups")
+
+        var projectRoles: [String: [String]] = [:]
+        for key in container.allKeys
+        where key.stringValue.hasPrefix("urn:zitadel:iam:org:project:") && key.stringValue.hasSuffix(":roles") {
+            if let grants = try? container.decode([String: AnyClaim].self, forKey: key) {
+                projectRoles[key.stringValue] = Array(grants.keys)
+            } else if let names = try? container.decode([String].self, forKey: key) {
+                projectRoles[key.stringValue] = names
+            }
+        }
+        self.projectRoles = projectRoles
+
+        if let sessionID = string("neosc:demo_session_id"), let expiresAt = date("neosc:demo_expires_at") {
+            let key = Key(stringValue: "neosc:max_duration")
+            let maxDuration =
+                (try? container.decodeIfPresent(Double.self, forKey: key))
+                ?? string("neosc:max_duration").flatMap(TimeSpan.seconds(parsing:))
+            demo = DemoBinding(
+                sessionID: sessionID, expiresAt: expiresAt, workspaceType: string("neosc:workspace_type"),
+                maxDuration: maxDuration)
+        } else {
+            demo = nil
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encodeIfPresent(registered.issuer, forKey: Key(stringValue: "iss"))
+        try container.encodeIfPresent(registered.subject, forKey: Key(stringValue: "sub"))
+    }
+
+    /// True when `amr` names a second factor (RFC 8176 values, and Zitadel's `mfa`).
+    var mfaVerified: Bool {
+        let secondFactors: Set<String> = ["mfa", "otp", "hwk", "sms", "swk", "fido", "u2f", "user"]
+        return authenticationMethods.contains { secondFactors.contains($0.lowercased()) }
+    }
+
+    /// The roles granted through Zitadel's project role claims: the token's own project, and
+    /// `projectID`'s when one is configured.
+    func zitadelRoles(projectID: String?) -> [String] {
+        var names = projectRoles[ProviderRoles.zitadelProjectRolesClaim] ?? []
+        if let projectID { names += projectRoles[ProviderRoles.zitadelRolesClaim(projectID: projectID)] ?? [] }
+        return names
+    }
+}
+
+/// Any JSON value, skipped over: only the keys of Zitadel's role maps matter.
+private struct AnyClaim: Decodable {
+    init(from decoder: any Decoder) throws {}
+}

@@ -1,0 +1,287 @@
+import Crypto
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import Testing
+
+@testable import neosc
+
+/// Sign-in through a real OpenID provider (`oidc-provider-mock` standing in for Zitadel) and
+/// through ID tokens from a signer the tests control, with every forgery refused.
+@Suite("OIDC sign-in")
+struct OIDCSignInTests {
+    static let clientID = "neosc-portal"
+    static let projectID = "2740023"
+    static let spaRedirect = "http://127.0.0.1:5173/auth/callback"
+    static let portalURL = "http://127.0.0.1:5173/"
+
+    /// Provider users: Zitadel role claims in both spellings, and one with no NeoSC role.
+    static let users: [[String: any Sendable]] = [
+        [
+            "sub": "zitadel-alice", "email": "alice@example.com", "email_verified": true, "name": "Alice Admin",
+            "amr": ["pwd", "mfa"], "urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]],
+        ],
+        [
+            "sub": "zitadel-bob", "email": "bob@example.com", "email_verified": true, "name": "Bob",
+            "urn:zitadel:iam:org:project:\(projectID):roles": ["neosc": ["org-1": "example.com"]],
+        ],
+        [
+            "sub": "zitadel-carol", "email": "carol@example.com", "email_verified": true,
+            "urn:zitadel:iam:org:project:roles": ["auditor": ["org-1": "example.com"]],
+        ],
+        [
+            "sub": "zitadel-dave", "email": "dave@example.com", "email_verified": false,
+            "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
+        ],
+    ]
+
+    static func settings(issuer: String) -> (inout Configuration) -> Void {
+        { configuration in
+            configuration.oidc = OIDCSettings(
+                issuer: issuer, clientID: clientID, clientSecret: "mock-accepts-any-secret", projectID: projectID,
+                callbackURL: "http://127.0.0.1:8001/api/auth/oidc/callback", portalURL: portalURL)
+            configuration.keyRefreshInterval = 1
+        }
+    }
+
+    /// What a single-page app does: PKCE pair, the provider's approval, then NeoSC's token exchange.
+    static func exchange(
+        _ mock: OIDCMock, as subject: String, client: some TestClientProtocol, nonce: String = UUID().uuidString
+    ) async throws -> Reply {
+        let verifier = TestSigner.base64URL((0..<32).map { _ in UInt8.random(in: 0...255) })
+        let challenge = TestSigner.base64URL(SHA256.hash(data: Data(verifier.utf8)))
+        let redirect = try await mock.approve(
+            mock.authorizationURL(
+                clientID: clientID, redirectURI: spaRedirect, state: "spa-state", nonce: nonce, codeChallenge: challenge),
+            as: subject)
+        let code = try #require(redirect.query("code"))
+        return try await client.send(
+            .post, "/api/auth/token-exchange",
+            json: body(["code": code, "code_verifier": verifier, "redirect_uri": spaRedirect, "nonce": nonce]))
+    }
+
+    @Test("code + PKCE → token exchange → NeoSC token → /me shows the mapped role; accounts provisioned and audited")
+    func tokenExchange() async throws {
+        try await OIDCMock.with(users: Self.users) { mock in
+            try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+                let signedIn = try await Self.exchange(mock, as: "zitadel-alice", client: client)
+                #expect(signedIn.status == .ok, "\(signedIn.text)")
+                #expect(signedIn["token_type"] as? String == "bearer")
+                let token = try #require(signedIn["access_token"] as? String)
+                #expect(signedIn["expires_at"] is String)
+
+                let me = try await client.send(.get, "/api/auth/me", token: token)
+                #expect(me.status == .ok)
+                #expect(me["role"] as? String == "admin")
+                #expect(me["email"] as? String == "alice@example.com")
+                #expect(me["name"] as? String == "Alice Admin")
+
+                // The project-specific role claim maps too; the account is provisioned once.
+                let bob = try await Self.exchange(mock, as: "zitadel-bob", client: client)
+                #expect((bob["user"] as? [String: Any])?["role"] as? String == "neosc")
+                let again = try await Self.exchange(mock, as: "zitadel-bob", client: client)
+                #expect(again.status == .ok)
+                let account = try #require(try await harness.store.user(email: "bob@example.com"))
+                #expect(account.ssoSubject == "zitadel-bob")
+                #expect(account.ssoProvider == mock.issuer)
+                #expect(account.passwordHash == nil)
+
+                let provisioned = try await harness.store.events(AuditQuery(action: .ssoUserProvisioned))
+                #expect(Set(provisioned.compactMap(\.userEmail)) == ["alice@example.com", "bob@example.com"])
+                let logins = try await harness.store.events(AuditQuery(action: .ssoLogin))
+                #expect(logins.count == 3)
+                #expect(logins.contains { $0.userEmail == "alice@example.com" && $0.details["mfa"] == "true" })
+            }
+        }
+    }
+
+    @Test("no recognised role → 403; an unverified e-mail never takes over a local account; a used code is refused")
+    func refusals() async throws {
+        try await OIDCMock.with(users: Self.users) { mock in
+            try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+                let carol = try await Self.exchange(mock, as: "zitadel-carol", client: client)
+                #expect(carol.status == .forbidden)
+                #expect(try await harness.store.user(email: "carol@example.com") == nil)
+
+                let local = try await harness.account(.user, email: "dave@example.com")
+                let dave = try await Self.exchange(mock, as: "zitadel-dave", client: client)
+                #expect(dave.status == .forbidden)
+                #expect(try await harness.store.user(id: local.user.id)?.ssoSubject == nil)
+
+                let failures = try await harness.store.events(AuditQuery(action: .ssoLoginFailed))
+                #expect(failures.count == 2)
+                #expect(failures.allSatisfy { $0.details["reason"] == "not_allowed" && !$0.success })
+
+                let forged = try await client.send(
+                    .post, "/api/auth/token-exchange",
+                    json: body([
+                        "code": "not-a-code", "code_verifier": String(repeating: "v", count: 43),
+                        "redirect_uri": Self.spaRedirect,
+                    ]))
+                #expect(forged.status == .unauthorized)
+                let shortVerifier = try await client.send(
+                    .post, "/api/auth/token-exchange",
+                    json: body(["code": "c", "code_verifier": "short", "redirect_uri": Self.spaRedirect]))
+                #expect(shortVerifier.status == .unprocessableContent)
+            }
+        }
+    }
+
+    @Test("a verified e-mail links the existing local account, which then takes the provider's role")
+    func linking() async throws {
+        try await OIDCMock.with(users: Self.users) { mock in
+            try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+                let local = try await harness.account(.user, email: "alice@example.com")
+                let signedIn = try await Self.exchange(mock, as: "zitadel-alice", client: client)
+                #expect(signedIn.status == .ok)
+                let linked = try #require(try await harness.store.user(id: local.user.id))
+                #expect(linked.ssoSubject == "zitadel-alice")
+                #expect(linked.role == .admin)
+                #expect(linked.passwordHash != nil, "linking keeps the local password")
+                #expect(try await harness.store.events(AuditQuery(action: .ssoAccountLinked)).count == 1)
+            }
+        }
+    }
+
+    @Test("browser flow: /oidc/start → provider → /oidc/callback lands on the portal with a session")
+    func browserFlow() async throws {
+        try await OIDCMock.with(users: Self.users) { mock in
+            try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+                let start = try await client.send(.get, "/api/auth/oidc/start")
+                #expect(start.status == .found)
+                let location = try #require(start.headers[.location])
+                let authorization = try #require(URLComponents(string: location))
+                #expect(location.hasPrefix(mock.issuer + "/oauth2/authorize"))
+                #expect(authorization.query("code_challenge_method") == "S256")
+                #expect(authorization.query("client_id") == Self.clientID)
+                let state = try #require(authorization.query("state"))
+                let cookie = try #require(start.headers[.setCookie])
+                #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"))
+                #expect(cookie.hasPrefix("neosc_oidc_state=\(state)"))
+
+                let redirect = try await mock.approve(location, as: "zitadel-bob")
+                #expect(redirect.query("state") == state)
+                let code = try #require(redirect.query("code"))
+                let callback = "/api/auth/oidc/callback?code=\(code)&state=\(state)"
+
+                // Without the browser's cookie the callback is refused (login CSRF).
+                let stranger = try await client.send(.get, callback)
+                #expect(stranger.status == .unauthorized)
+
+                // The stranger's attempt did not consume the sign-in; a fresh one completes.
+                let second = try await client.send(.get, "/api/auth/oidc/start")
+                let secondLocation = try #require(second.headers[.location])
+                let secondState = try #require(URLComponents(string: secondLocation)?.query("state"))
+                let secondRedirect = try await mock.approve(secondLocation, as: "zitadel-bob")
+                let landed = try await client.send(
+                    .get, "/api/auth/oidc/callback?code=\(secondRedirect.query("code")!)&state=\(secondState)",
+                    headers: [.cookie: "neosc_oidc_state=\(secondState)"])
+                #expect(landed.status == .seeOther, "\(landed.text)")
+                let portal = try #require(landed.headers[.location])
+                #expect(portal.hasPrefix(Self.portalURL + "#"))
+                let fragment = try #require(URLComponents(string: "x:?" + portal.split(separator: "#")[1]))
+                let token = try #require(fragment.query("access_token"))
+                let me = try await client.send(.get, "/api/auth/me", token: token)
+                #expect(me["role"] as? String == "neosc")
+
+                // The same state cannot complete twice.
+                let replay = try await client.send(
+                    .get, "/api/auth/oidc/callback?code=\(secondRedirect.query("code")!)&state=\(secondState)",
+                    headers: [.cookie: "neosc_oidc_state=\(secondState)"])
+                #expect(replay.status == .unauthorized)
+                let reasons = try await harness.store.events(AuditQuery(action: .ssoLoginFailed)).compactMap { $0.details["reason"] }
+                #expect(reasons.filter { $0 == "unknown_state" }.count == 2)
+            }
+        }
+    }
+
+    /// Every forgery of an ID token is refused with a 401 and audited with its reason.
+    @Test("ID token rejections: expired, wrong aud, wrong iss, bad signature, alg none, HS256 with the public key, unknown kid, replayed nonce")
+    func idTokenRejections() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(issuer: signer.issuer)) { harness, client in
+                let roles: [String: any Sendable] = [
+                    "email": "erin@example.com", "email_verified": true,
+                    "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
+                ]
+                func claims(_ extra: [String: any Sendable] = [:], lifetime: TimeInterval = 300) -> [String: any Sendable] {
+                    signer.claims(
+                        subject: "erin", audience: Self.clientID, lifetime: lifetime,
+                        extra: roles.merging(["nonce": UUID().uuidString]) { $1 }.merging(extra) { $1 })
+                }
+                func sso(_ idToken: String) async throws -> Reply {
+                    try await client.send(.post, "/api/auth/sso", json: body(["id_token": idToken]))
+                }
+
+                let good = signer.token(claims())
+                let accepted = try await sso(good)
+                #expect(accepted.status == .ok, "\(accepted.text)")
+                #expect((accepted["user"] as? [String: Any])?["role"] as? String == "user")
+
+                let intruder = TestSigner.SigningKey(kid: signer.currentKey.kid, key: P256.Signing.PrivateKey())
+                let forgeries: [(String, String)] = [
+                    ("expired", signer.token(claims(lifetime: -120))),
+                    ("wrong_audience", signer.token(claims(["aud": "another-client"]))),
+                    ("wrong_issuer", signer.token(claims(["iss": "https://evil.example.com"]))),
+                    ("bad_signature", signer.token(claims(), key: intruder)),
+                    ("unsupported_algorithm", signer.unsignedToken(claims())),
+                    ("unsupported_algorithm", signer.publicKeyHMACToken(claims())),
+                    ("unknown_kid", signer.token(claims(), key: intruder, kid: "not-published")),
+                    ("replayed_nonce", good),
+                    ("missing_nonce", signer.token(claims(["nonce": NSNull()]).filter { $0.key != "nonce" })),
+                    ("malformed_token", "not.a.jwt"),
+                ]
+                for (reason, token) in forgeries {
+                    let refused = try await sso(token)
+                    #expect(refused.status == .unauthorized, "\(reason): \(refused.text)")
+                    #expect(refused.detail != nil)
+                }
+                let audited = try await harness.store.events(AuditQuery(action: .ssoLoginFailed, limit: 50))
+                #expect(audited.map { $0.details["reason"] ?? "" }.sorted() == forgeries.map(\.0).sorted())
+                #expect(audited.allSatisfy { !$0.success })
+            }
+        }
+    }
+
+    @Test("a token bound to a demo session is refused once the demo is over, however long the token lives")
+    func expiredDemoBinding() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(issuer: signer.issuer)) { harness, client in
+                func demo(endingIn seconds: TimeInterval) -> String {
+                    signer.token(
+                        signer.claims(
+                            subject: "visitor-\(seconds)", audience: Self.clientID, lifetime: 3_600,
+                            extra: [
+                                "nonce": UUID().uuidString, "email": "visitor\(Int(seconds))@example.com",
+                                "groups": ["demo-user"],
+                                "urn:zitadel:iam:org:project:roles": ["demo-user": ["org-1": "example.com"]],
+                                "neosc:demo_session_id": "demo-1", "neosc:workspace_type": "linux",
+                                "neosc:demo_expires_at": Int(Date().timeIntervalSince1970 + seconds),
+                                "neosc:max_duration": 7_200,
+                            ]))
+                }
+                let over = try await client.send(.post, "/api/auth/sso", json: body(["id_token": demo(endingIn: -5)]))
+                #expect(over.status == .unauthorized)
+                #expect(over.detail == "Demo session has expired")
+
+                let live = try await client.send(.post, "/api/auth/sso", json: body(["id_token": demo(endingIn: 120)]))
+                #expect(live.status == .ok)
+                let expiresAt = try #require((live["expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
+                #expect(expiresAt.timeIntervalSinceNow < 125, "the NeoSC token ends with the demo, not 8 hours later")
+                #expect((live["user"] as? [String: Any])?["role"] as? String == "demo-user")
+            }
+        }
+    }
+
+    @Test("without ZITADEL_AUTHORITY the SSO endpoints say so")
+    func notConfigured() async throws {
+        try await Harness.run { _, client in
+            let sso = try await client.send(.post, "/api/auth/sso", json: body(["id_token": "x"]))
+            #expect(sso.status == .notFound)
+            #expect(sso.detail?.contains("ZITADEL_AUTHORITY") == true)
+        }
+    }
+}
