@@ -40,3 +40,60 @@ import Testing
         #expect(try await cache.value { "fresh" } == "fresh", "but it was not kept")
     }
 }
+
+@Suite struct RemoteResourceCacheTests {
+    @Test("concurrent callers share one fetch; refreshes on demand are rate-limited; a failed refresh keeps the last copy")
+    func fetching() async throws {
+        let clock = RefreshingCacheTests.Clock()
+        let fetches = Mutex(0)
+        let failing = Mutex(false)
+        let cache = RemoteResourceCache<Int>(maxAge: 300, minimumRefreshInterval: 30, clock: clock.wallClock) {
+            try await Task.sleep(for: .milliseconds(20))
+            if failing.withLock({ $0 }) { throw CancellationError() }
+            return fetches.withLock { $0 += 1; return $0 }
+        }
+        let values = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<20 { group.addTask { try await cache.current() } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(values) == [1] && fetches.withLock { $0 } == 1)
+
+        #expect(try await cache.refreshIfAllowed() == nil, "just fetched")
+        clock.advance(31)
+        #expect(try await cache.refreshIfAllowed() == 2)
+        #expect(try await cache.refreshIfAllowed() == nil)
+        #expect(try await cache.current() == 2)
+
+        failing.withLock { $0 = true }
+        clock.advance(301)
+        #expect(try await cache.current() == 2, "stale beats nothing when the provider is down")
+    }
+}
+
+@Suite struct SignInStateTests {
+    @Test func noncesAreRedeemedOnce() async {
+        let clock = RefreshingCacheTests.Clock()
+        let ledger = NonceLedger(capacity: 4, clock: clock.wallClock)
+        let until = clock.wallClock.now() + 60
+        #expect(await ledger.redeem("a", until: until))
+        #expect(await ledger.redeem("a", until: until) == false)
+        for nonce in ["b", "c", "d", "e"] { #expect(await ledger.redeem(nonce, until: until)) }
+        clock.advance(61)
+        #expect(await ledger.redeem("a", until: until + 120), "forgotten once its token expired")
+    }
+
+    @Test func pendingSignInsAreTakenOnceAndExpire() async {
+        let clock = RefreshingCacheTests.Clock()
+        let pending = PendingSignIns(capacity: 2, lifetime: 600, clock: clock.wallClock)
+        let signIn = PendingSignIns.SignIn(codeVerifier: "v", nonce: "n", startedAt: clock.wallClock.now())
+        await pending.begin(state: "s1", signIn)
+        #expect(await pending.take(state: "s1") == signIn)
+        #expect(await pending.take(state: "s1") == nil)
+        await pending.begin(state: "s2", signIn)
+        clock.advance(601)
+        #expect(await pending.take(state: "s2") == nil)
+        let fresh = PendingSignIns.SignIn(codeVerifier: "v", nonce: "n", startedAt: clock.wallClock.now())
+        for state in ["a", "b", "c"] { await pending.begin(state: state, fresh) }
+        #expect(await pending.take(state: "c") != nil, "bounded: the newest stays")
+    }
+}

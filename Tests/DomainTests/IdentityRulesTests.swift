@@ -1,0 +1,98 @@
+import Domain
+import Foundation
+import Testing
+
+@Suite struct ClaimRulesTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let rules = ClaimRules(issuers: ["https://id.example.com"], audiences: ["neosc"], leeway: 60, maxLifetime: 3_600)
+
+    func claims(
+        issuer: String? = "https://id.example.com", audiences: [String] = ["neosc"], expiresIn: TimeInterval = 300,
+        issuedAgo: TimeInterval = 0, notBeforeIn: TimeInterval? = nil, subject: String? = "u-1", nonce: String? = "n-1"
+    ) -> SignedClaims {
+        SignedClaims(
+            issuer: issuer, subject: subject, audiences: audiences, expiresAt: now + expiresIn,
+            issuedAt: now - issuedAgo, notBefore: notBeforeIn.map { now + $0 }, nonce: nonce)
+    }
+
+    func rejection(_ claims: SignedClaims, nonce: String? = nil) -> TokenRejection? {
+        do {
+            try rules.check(claims, at: now, expectedNonce: nonce)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func acceptsAGoodToken() {
+        #expect(rejection(claims()) == nil)
+        #expect(rejection(claims(audiences: ["other", "neosc"])) == nil, "one matching audience suffices")
+        #expect(rejection(claims(expiresIn: -30)) == nil, "within the clock-skew leeway")
+        #expect(rejection(claims(), nonce: "n-1") == nil)
+    }
+
+    @Test func refusesEachBrokenClaim() {
+        #expect(rejection(claims(issuer: "https://evil.example.com")) == .wrongIssuer)
+        #expect(rejection(claims(issuer: nil)) == .wrongIssuer)
+        #expect(rejection(claims(audiences: ["other"])) == .wrongAudience)
+        #expect(rejection(claims(audiences: [])) == .wrongAudience)
+        #expect(rejection(claims(expiresIn: -61)) == .expired)
+        #expect(rejection(claims(issuedAgo: -120)) == .notYetValid, "issued in the future")
+        #expect(rejection(claims(notBeforeIn: 120)) == .notYetValid)
+        #expect(rejection(claims(expiresIn: 7_200)) == .expired, "longer-lived than any real token")
+        #expect(rejection(claims(subject: "")) == .missingSubject)
+        #expect(rejection(claims(nonce: nil), nonce: "n-1") == .missingNonce)
+        #expect(rejection(claims(), nonce: "n-2") == .nonceMismatch)
+    }
+}
+
+@Suite struct AccountLinkingTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func external(roles: Set<Role> = [.user], email: String? = "ann@example.com", verified: Bool = true) -> ExternalIdentity {
+        ExternalIdentity(
+            provider: "https://id.example.com", subject: "sub-1", email: email, emailVerified: verified, name: "Ann",
+            roles: roles, mfaVerified: false, expiresAt: now + 300)
+    }
+
+    func user(ssoSubject: String? = nil, disabled: Bool = false, role: Role = .user) -> User {
+        User(
+            id: "usr_1", email: "ann@example.com", name: "Ann", organizationID: nil, role: role, passwordHash: "x",
+            ssoProvider: ssoSubject.map { _ in "https://id.example.com" }, ssoSubject: ssoSubject, disabled: disabled,
+            createdAt: now, updatedAt: now)
+    }
+
+    @Test func decisions() throws {
+        #expect(try AccountLinking.decide(external(), linked: nil, sameEmail: nil) == .provision)
+        let linked = user(ssoSubject: "sub-1")
+        #expect(try AccountLinking.decide(external(), linked: linked, sameEmail: nil) == .signIn(linked))
+        #expect(try AccountLinking.decide(external(), linked: nil, sameEmail: user()) == .link(user()))
+    }
+
+    @Test func refusals() {
+        #expect(throws: DomainError.self) { try AccountLinking.decide(external(roles: []), linked: nil, sameEmail: nil) }
+        #expect(throws: DomainError.self) { try AccountLinking.decide(external(verified: false), linked: nil, sameEmail: user()) }
+        #expect(throws: DomainError.self) { try AccountLinking.decide(external(email: nil), linked: nil, sameEmail: nil) }
+        #expect(throws: DomainError.self) {
+            try AccountLinking.decide(external(), linked: nil, sameEmail: user(ssoSubject: "someone-else"))
+        }
+        #expect(throws: DomainError.self) {
+            try AccountLinking.decide(external(), linked: user(ssoSubject: "sub-1", disabled: true), sameEmail: nil)
+        }
+    }
+
+    @Test func theProviderDecidesRoleAndName() {
+        let updated = AccountLinking.applying(external(roles: [.user, .neosc]), to: user(), at: now + 10)
+        #expect(updated.role == .neosc, "the most privileged role granted")
+        #expect(updated.ssoSubject == "sub-1")
+        #expect(updated.passwordHash == "x")
+        #expect(updated.updatedAt == now + 10)
+        let same = AccountLinking.applying(external(), to: user(ssoSubject: "sub-1"), at: now + 10)
+        #expect(same.updatedAt == now, "no change, no new timestamp")
+    }
+
+    @Test func roleNames() {
+        #expect(ProviderRoles.roles(named: ["Admin", "demo-user", "administrators", "auditor"]) == [.admin, .demoUser])
+        #expect(ProviderRoles.zitadelRolesClaim(projectID: "42") == "urn:zitadel:iam:org:project:42:roles")
+    }
+}

@@ -1,0 +1,180 @@
+import Actors
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import Testing
+
+@testable import neosc
+
+/// `NEOSC_AUTH_MODE=pomerium`: every API request carries Pomerium's signed assertion, checked
+/// against keys served by a test signer that can rotate them.
+@Suite("Pomerium identity")
+struct PomeriumTests {
+    static let route = "neosc.test"
+
+    static func settings(signer: TestSigner, trustHeadersFrom proxies: String? = nil) -> (inout Configuration) -> Void {
+        { configuration in
+            configuration.authMode = .pomerium
+            configuration.pomerium = PomeriumSettings(
+                jwksURL: signer.jwksURL, audiences: [route], trustIdentityHeaders: proxies != nil)
+            if let proxies { configuration.trustedProxies = TrustedProxies([AddressRange(proxies)!]) }
+            configuration.keyRefreshInterval = 1
+        }
+    }
+
+    /// An assertion as Pomerium mints it for `route`: `iss` and `aud` are the route host.
+    static func assertion(
+        _ signer: TestSigner, subject: String = "pomerium-user-1", email: String = "paula@example.com",
+        groups: [String] = ["neosc"], lifetime: TimeInterval = 300, extra: [String: any Sendable] = [:],
+        key: TestSigner.SigningKey? = nil
+    ) -> String {
+        var claims = signer.claims(
+            subject: subject, audience: route, lifetime: lifetime,
+            extra: ["iss": route, "email": email, "groups": groups, "name": "Paula", "user": subject])
+        claims.merge(extra) { $1 }
+        return signer.token(claims, key: key)
+    }
+
+    static func headers(_ assertion: String) -> HTTPFields {
+        [HTTPField.Name("X-Pomerium-Jwt-Assertion")!: assertion]
+    }
+
+    @Test("a verified assertion identifies the caller; roles from groups or Zitadel claims; verified once, then cached")
+    func verifiedAssertion() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer)) { harness, client in
+                let assertion = Self.assertion(signer)
+                let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion))
+                #expect(me.status == .ok, "\(me.text)")
+                #expect(me["email"] as? String == "paula@example.com")
+                #expect(me["role"] as? String == "neosc")
+                let account = try #require(try await harness.store.user(email: "paula@example.com"))
+                #expect(account.ssoProvider == "pomerium" && account.ssoSubject == "pomerium-user-1")
+
+                for _ in 0..<5 {
+                    let again = try await client.send(.get, "/api/workspaces", headers: Self.headers(assertion))
+                    #expect(again.status == .ok)
+                }
+                #expect(signer.keySetFetches == 1)
+                #expect(await harness.portal.tokenCache.count == 1, "the repeated assertion is a cache lookup")
+                #expect(try await harness.store.events(AuditQuery(action: .ssoUserProvisioned)).count == 1)
+
+                // Zitadel's role claim, when Pomerium forwards it, wins over groups.
+                let admin = Self.assertion(
+                    signer, subject: "pomerium-user-2", email: "zara@example.com", groups: ["user"],
+                    extra: ["urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]]])
+                let zara = try await client.send(.get, "/api/auth/me", headers: Self.headers(admin))
+                #expect(zara["role"] as? String == "admin")
+
+                let roleless = Self.assertion(signer, subject: "pomerium-user-3", email: "rex@example.com", groups: ["staff"])
+                #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(roleless)).status == .forbidden)
+            }
+        }
+    }
+
+    @Test("no assertion, a NeoSC bearer token, or a forged assertion: 401, and forgeries are audited")
+    func rejections() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer)) { harness, client in
+                #expect(try await client.send(.get, "/health").status == .ok, "health stays open for probes")
+                let missing = try await client.send(.get, "/api/workspaces")
+                #expect(missing.status == .unauthorized)
+                #expect(missing.detail?.contains("Pomerium") == true)
+
+                let local = try await harness.account(.admin)
+                #expect(
+                    try await client.send(.get, "/api/auth/me", token: local.token).status == .unauthorized,
+                    "behind Pomerium a bearer token alone is not enough")
+
+                let forgeries: [(String, String)] = [
+                    ("wrong_audience", Self.assertion(signer, extra: ["aud": "other-route.test"])),
+                    ("wrong_issuer", Self.assertion(signer, extra: ["iss": "evil.test"])),
+                    ("expired", Self.assertion(signer, lifetime: -120)),
+                    ("unsupported_algorithm", signer.unsignedToken(signer.claims(subject: "x", audience: Self.route, extra: ["iss": Self.route]))),
+                    ("malformed_token", "garbage"),
+                ]
+                for (reason, assertion) in forgeries {
+                    let refused = try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion))
+                    #expect(refused.status == .unauthorized, "\(reason)")
+                }
+                let audited = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected))
+                #expect(audited.compactMap { $0.details["reason"] }.sorted() == forgeries.map(\.0).sorted())
+
+                // A demo-bound assertion past its demo end is refused though the assertion is fresh.
+                let demo = Self.assertion(
+                    signer, subject: "visitor", email: "visitor@example.com", groups: ["demo-user"],
+                    extra: ["neosc:demo_session_id": "demo-9", "neosc:demo_expires_at": Int(Date().timeIntervalSince1970) - 1])
+                let over = try await client.send(.get, "/api/auth/me", headers: Self.headers(demo))
+                #expect(over.status == .unauthorized)
+                #expect(over.detail == "Demo session has expired")
+            }
+        }
+    }
+
+    @Test("key rotation is picked up without a restart; the retired key is refused")
+    func rotation() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer)) { harness, client in
+                let oldKey = signer.currentKey
+                #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(Self.assertion(signer))).status == .ok)
+
+                signer.rotate()
+                try await Task.sleep(for: .milliseconds(1_100))  // past NEOSC_JWKS_MIN_REFRESH
+                let rotated = Self.assertion(signer, subject: "pomerium-user-9", email: "nina@example.com")
+                let accepted = try await client.send(.get, "/api/auth/me", headers: Self.headers(rotated))
+                #expect(accepted.status == .ok, "\(accepted.text)")
+                #expect(signer.keySetFetches == 2)
+
+                let retired = Self.assertion(signer, subject: "pomerium-user-10", email: "otto@example.com", key: oldKey)
+                let refused = try await client.send(.get, "/api/auth/me", headers: Self.headers(retired))
+                #expect(refused.status == .unauthorized)
+                // Unknown kids do not make NeoSC hammer the JWKS: at most one fetch per interval.
+                for _ in 0..<5 {
+                    _ = try await client.send(.get, "/api/auth/me", headers: Self.headers(retired))
+                }
+                #expect(signer.keySetFetches <= 3)
+                let reasons = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected))
+                    .compactMap { $0.details["reason"] }
+                #expect(Set(reasons) == ["unknown_kid"])
+            }
+        }
+    }
+
+    @Test("plain X-Pomerium-* headers: ignored and audited from an untrusted peer")
+    func spoofedHeaders() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer, trustHeadersFrom: "10.0.0.0/8")) { harness, client in
+                let spoof: HTTPFields = [
+                    HTTPField.Name("X-Pomerium-Email")!: "admin@example.com",
+                    HTTPField.Name("X-Pomerium-Groups")!: "admin",
+                ]
+                let refused = try await client.send(.get, "/api/users", headers: spoof)
+                #expect(refused.status == .unauthorized)
+                let audited = try await harness.store.events(AuditQuery(action: .pomeriumHeaderSpoof))
+                #expect(audited.count == 1)
+                #expect(audited.first?.userEmail == "admin@example.com")
+                #expect(try await harness.store.user(email: "admin@example.com") == nil)
+            }
+        }
+    }
+
+    @Test("plain X-Pomerium-* headers: believed from a trusted proxy when TRUST_POMERIUM_HEADERS is on")
+    func trustedHeaders() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.live, Self.settings(signer: signer, trustHeadersFrom: "127.0.0.1/32")) { harness, client in
+                let headers: HTTPFields = [
+                    HTTPField.Name("X-Pomerium-Email")!: "hugo@example.com",
+                    HTTPField.Name("X-Pomerium-User")!: "pomerium-hugo",
+                    HTTPField.Name("X-Pomerium-Groups")!: "staff,user",
+                ]
+                let me = try await client.send(.get, "/api/auth/me", headers: headers)
+                #expect(me.status == .ok, "\(me.text)")
+                #expect(me["role"] as? String == "user")
+                #expect(try await harness.store.events(AuditQuery(action: .pomeriumHeaderSpoof)).isEmpty)
+            }
+        }
+    }
+}
