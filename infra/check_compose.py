@@ -99,6 +99,10 @@ def main():
               if isinstance(v, dict) else str(v).startswith("mongo-data:/data/db") for v in mongo.get("volumes", [])),
           mongo.get("volumes"))
     check("backend reaches mongo with credentials", "@mongo:27017/" in services["backend"]["environment"]["MONGO_URL"])
+    backend_env = services["backend"]["environment"]
+    check("backend verifies Pomerium's assertion", backend_env.get("NEOSC_AUTH_MODE") == "pomerium"
+          and backend_env.get("POMERIUM_AUTHENTICATE_URL", "").startswith("https://")
+          and "api." in backend_env.get("POMERIUM_AUDIENCE", ""))
 
     # No inline secrets: check the files as written, before interpolation.
     inline = []

@@ -211,7 +211,7 @@ extension Configuration {
         }
         let audiences = list("POMERIUM_AUDIENCE")
         guard !audiences.isEmpty else {
-            throw Invalid(description: "POMERIUM_AUDIENCE (the route hosts, comma-separated) must be set in pomerium mode")
+            throw Invalid(description: "POMERIUM_AUDIENCE (the route hosts, comma-separated) must be set with NEOSC_AUTH_MODE=pomerium")
         }
         let jwksURL: String
         if let url = try secureURL("POMERIUM_JWKS_URL") {
@@ -220,7 +220,7 @@ extension Configuration {
             jwksURL = (authenticate.hasSuffix("/") ? String(authenticate.dropLast()) : authenticate)
                 + "/.well-known/pomerium/jwks.json"
         } else {
-            throw Invalid(description: "POMERIUM_JWKS_URL or POMERIUM_AUTHENTICATE_URL must be set in pomerium mode")
+            throw Invalid(description: "POMERIUM_JWKS_URL or POMERIUM_AUTHENTICATE_URL must be set with NEOSC_AUTH_MODE=pomerium")
         }
         if trustHeaders, trustedProxies.ranges.isEmpty {
             throw Invalid(description: "TRUST_POMERIUM_HEADERS needs NEOSC_TRUSTED_PROXIES (the Pomerium proxy's address)")

@@ -5,6 +5,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import MongoStore
+import Net
 import SQLiteStore
 
 /// `neosc serve` (the default): run the HTTP API until SIGTERM or SIGINT.
@@ -32,6 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
             let portal = try await Wiring.makePortal(
                 store: store, passwords: passwords, configuration: configuration,
                 metricsExposition: Wiring.bootstrapMetrics(), logger: logger)
+            await Wiring.warmUp(portal.federation, logger: logger)
             let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
             logger.notice(
                 "NeoSC listening",

@@ -52,6 +52,15 @@ import Testing
         ["NEOSC_MAX_SESSIONS_PER_USER": "0"], ["NEOSC_BCRYPT_COST": "4"], ["LOG_LEVEL": "loud"],
         ["MONGO_URL": "http://db"], ["MONGO_POOL_SIZE": "0"], ["MONGO_TIMEOUT": "soon"], ["LOG_FORMAT": "xml"],
         ["NEOSC_METRICS_ALLOW": "everyone"], ["NEOSC_SHUTDOWN_TIMEOUT": "-1s"], ["NEOSC_BENCHMARK_ROUTES": "sometimes"],
+        ["ZITADEL_AUTHORITY": "http://id.example.com", "ZITADEL_CLIENT_ID": "c"],
+        ["ZITADEL_AUTHORITY": "https://id.example.com"], ["ZITADEL_CLIENT_ID": "c"],
+        ["NEOSC_AUTH_MODE": "kerberos"], ["NEOSC_AUTH_MODE": "pomerium", "POMERIUM_JWKS_URL": "https://a/jwks.json"],
+        ["NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "neosc.example.com"],
+        ["NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "a", "POMERIUM_JWKS_URL": "http://pomerium/jwks"],
+        ["TRUST_POMERIUM_HEADERS": "true"],
+        ["NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "a", "POMERIUM_AUTHENTICATE_URL": "https://auth.example.com",
+         "TRUST_POMERIUM_HEADERS": "true"],
+        ["NEOSC_JWKS_MIN_REFRESH": "often"],
     ])
     func invalidValuesAreRefusedWithTheVariableNamed(_ environment: [String: String]) {
         #expect {
@@ -60,6 +69,31 @@ import Testing
             let text = "\(error)"
             return !text.contains("\n") && environment.keys.contains { text.contains($0) }
         }
+    }
+
+    @Test func identityProviders() throws {
+        let configuration = try Configuration(environment: [
+            "ZITADEL_AUTHORITY": "https://neosc.zitadel.cloud", "ZITADEL_CLIENT_ID": "2740@neosc",
+            "ZITADEL_CLIENT_SECRET": "s3cret", "ZITADEL_PROJECT_ID": "2740", "NEOSC_PUBLIC_URL": "https://neosc.example.com/",
+            "ZITADEL_REDIRECT_URIS": "https://portal.example.com/callback, http://localhost:5173/callback",
+            "NEOSC_AUTH_MODE": "Pomerium", "POMERIUM_AUDIENCE": "neosc.example.com,api.neosc.example.com",
+            "POMERIUM_AUTHENTICATE_URL": "https://authenticate.example.com/", "TRUST_POMERIUM_HEADERS": "true",
+            "NEOSC_TRUSTED_PROXIES": "172.20.0.0/16", "NEOSC_JWKS_TTL": "10m", "NEOSC_JWKS_MIN_REFRESH": "5s",
+        ])
+        let oidc = try #require(configuration.oidc)
+        #expect(oidc.issuer == "https://neosc.zitadel.cloud" && oidc.clientID == "2740@neosc")
+        #expect(oidc.clientSecret == "s3cret" && oidc.projectID == "2740")
+        #expect(oidc.callbackURL == "https://neosc.example.com/api/auth/oidc/callback")
+        #expect(oidc.portalURL == "https://neosc.example.com/")
+        #expect(oidc.allowedRedirectURIs == ["https://portal.example.com/callback", "http://localhost:5173/callback"])
+        #expect(configuration.authMode == .pomerium)
+        let pomerium = try #require(configuration.pomerium)
+        #expect(pomerium.jwksURL == "https://authenticate.example.com/.well-known/pomerium/jwks.json")
+        #expect(pomerium.audiences == ["neosc.example.com", "api.neosc.example.com"])
+        #expect(pomerium.issuers == pomerium.audiences, "POMERIUM_ISSUER defaults to the audiences")
+        #expect(pomerium.trustIdentityHeaders && pomerium.projectID == "2740")
+        #expect(configuration.keySetMaxAge == 600 && configuration.keyRefreshInterval == 5)
+        #expect(try Configuration(environment: [:]).authMode == .local)
     }
 
     @Test func passwordNeverAppearsInTheMessage() {

@@ -118,6 +118,7 @@ public struct OIDCProvider: Sendable {
     /// Fetches discovery and keys now, so a misconfigured provider shows at start-up.
     public func warmUp() async throws {
         _ = try await discovery.current()
+        _ = try await verifier.keys.current()
     }
 }
 

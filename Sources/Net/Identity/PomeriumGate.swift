@@ -35,6 +35,11 @@ public struct PomeriumGate: Sendable {
             clock: clock)
     }
 
+    /// Fetches Pomerium's keys now, so a wrong `POMERIUM_JWKS_URL` shows at start-up.
+    public func warmUp() async throws {
+        _ = try await verifier.keys.current()
+    }
+
     /// The identity a signed assertion vouches for.
     func identity(fromAssertion assertion: String) async throws -> ExternalIdentity {
         let claims = try await verifier.verify(assertion)
