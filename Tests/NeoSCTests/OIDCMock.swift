@@ -26,14 +26,28 @@ final class OIDCMock: Sendable {
     var issuer: String { "http://127.0.0.1:\(process.port)" }
 
     func start() async throws { try await process.start() }
-    func stop() { process.stop() }
 
-    /// Runs `body` with a started provider, stopping it afterwards even when `body` throws.
-    static func with(users: [[String: any Sendable]], _ body: (OIDCMock) async throws -> Void) async throws {
-        let mock = try OIDCMock(users: users)
-        try await mock.start()
-        defer { mock.stop() }
-        try await body(mock)
+    /// One provider for the whole run with `OIDCSignInTests.users` (a Python start-up costs
+    /// seconds); the tests use distinct accounts, so they do not disturb each other. Stopped at
+    /// exit, like every `LoopbackProcess`.
+    static func shared() async throws -> OIDCMock {
+        try await SharedMock.instance.mock()
+    }
+
+    private actor SharedMock {
+        static let instance = SharedMock()
+        private var started: Task<OIDCMock, any Error>?
+
+        func mock() async throws -> OIDCMock {
+            if let started { return try await started.value }
+            let task = Task {
+                let mock = try OIDCMock(users: OIDCSignInTests.users)
+                try await mock.start()
+                return mock
+            }
+            started = task
+            return try await task.value
+        }
     }
 
     /// Plays the user at the provider's authorization page: approves `authorizationURL` as

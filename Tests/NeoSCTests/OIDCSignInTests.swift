@@ -65,136 +65,132 @@ struct OIDCSignInTests {
 
     @Test("code + PKCE → token exchange → NeoSC token → /me shows the mapped role; accounts provisioned and audited")
     func tokenExchange() async throws {
-        try await OIDCMock.with(users: Self.users) { mock in
-            try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
-                let signedIn = try await Self.exchange(mock, as: "zitadel-alice", client: client)
-                #expect(signedIn.status == .ok, "\(signedIn.text)")
-                #expect(signedIn["token_type"] as? String == "bearer")
-                let token = try #require(signedIn["access_token"] as? String)
-                #expect(signedIn["expires_at"] is String)
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let signedIn = try await Self.exchange(mock, as: "zitadel-alice", client: client)
+            #expect(signedIn.status == .ok, "\(signedIn.text)")
+            #expect(signedIn["token_type"] as? String == "bearer")
+            let token = try #require(signedIn["access_token"] as? String)
+            #expect(signedIn["expires_at"] is String)
 
-                let me = try await client.send(.get, "/api/auth/me", token: token)
-                #expect(me.status == .ok)
-                #expect(me["role"] as? String == "admin")
-                #expect(me["email"] as? String == "alice@example.com")
-                #expect(me["name"] as? String == "Alice Admin")
+            let me = try await client.send(.get, "/api/auth/me", token: token)
+            #expect(me.status == .ok)
+            #expect(me["role"] as? String == "admin")
+            #expect(me["email"] as? String == "alice@example.com")
+            #expect(me["name"] as? String == "Alice Admin")
 
-                // The project-specific role claim maps too; the account is provisioned once.
-                let bob = try await Self.exchange(mock, as: "zitadel-bob", client: client)
-                #expect((bob["user"] as? [String: Any])?["role"] as? String == "neosc")
-                let again = try await Self.exchange(mock, as: "zitadel-bob", client: client)
-                #expect(again.status == .ok)
-                let account = try #require(try await harness.store.user(email: "bob@example.com"))
-                #expect(account.ssoSubject == "zitadel-bob")
-                #expect(account.ssoProvider == mock.issuer)
-                #expect(account.passwordHash == nil)
+            // The project-specific role claim maps too; the account is provisioned once.
+            let bob = try await Self.exchange(mock, as: "zitadel-bob", client: client)
+            #expect((bob["user"] as? [String: Any])?["role"] as? String == "neosc")
+            let again = try await Self.exchange(mock, as: "zitadel-bob", client: client)
+            #expect(again.status == .ok)
+            let account = try #require(try await harness.store.user(email: "bob@example.com"))
+            #expect(account.ssoSubject == "zitadel-bob")
+            #expect(account.ssoProvider == mock.issuer)
+            #expect(account.passwordHash == nil)
 
-                let provisioned = try await harness.store.events(AuditQuery(action: .ssoUserProvisioned))
-                #expect(Set(provisioned.compactMap(\.userEmail)) == ["alice@example.com", "bob@example.com"])
-                let logins = try await harness.store.events(AuditQuery(action: .ssoLogin))
-                #expect(logins.count == 3)
-                #expect(logins.contains { $0.userEmail == "alice@example.com" && $0.details["mfa"] == "true" })
-            }
+            let provisioned = try await harness.store.events(AuditQuery(action: .ssoUserProvisioned))
+            #expect(Set(provisioned.compactMap(\.userEmail)) == ["alice@example.com", "bob@example.com"])
+            let logins = try await harness.store.events(AuditQuery(action: .ssoLogin))
+            #expect(logins.count == 3)
+            #expect(logins.contains { $0.userEmail == "alice@example.com" && $0.details["mfa"] == "true" })
         }
     }
 
     @Test("no recognised role → 403; an unverified e-mail never takes over a local account; a used code is refused")
     func refusals() async throws {
-        try await OIDCMock.with(users: Self.users) { mock in
-            try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
-                let carol = try await Self.exchange(mock, as: "zitadel-carol", client: client)
-                #expect(carol.status == .forbidden)
-                #expect(try await harness.store.user(email: "carol@example.com") == nil)
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let carol = try await Self.exchange(mock, as: "zitadel-carol", client: client)
+            #expect(carol.status == .forbidden)
+            #expect(try await harness.store.user(email: "carol@example.com") == nil)
 
-                let local = try await harness.account(.user, email: "dave@example.com")
-                let dave = try await Self.exchange(mock, as: "zitadel-dave", client: client)
-                #expect(dave.status == .forbidden)
-                #expect(try await harness.store.user(id: local.user.id)?.ssoSubject == nil)
+            let local = try await harness.account(.user, email: "dave@example.com")
+            let dave = try await Self.exchange(mock, as: "zitadel-dave", client: client)
+            #expect(dave.status == .forbidden)
+            #expect(try await harness.store.user(id: local.user.id)?.ssoSubject == nil)
 
-                let failures = try await harness.store.events(AuditQuery(action: .ssoLoginFailed))
-                #expect(failures.count == 2)
-                #expect(failures.allSatisfy { $0.details["reason"] == "not_allowed" && !$0.success })
+            let failures = try await harness.store.events(AuditQuery(action: .ssoLoginFailed))
+            #expect(failures.count == 2)
+            #expect(failures.allSatisfy { $0.details["reason"] == "not_allowed" && !$0.success })
 
-                let forged = try await client.send(
-                    .post, "/api/auth/token-exchange",
-                    json: body([
-                        "code": "not-a-code", "code_verifier": String(repeating: "v", count: 43),
-                        "redirect_uri": Self.spaRedirect,
-                    ]))
-                #expect(forged.status == .unauthorized)
-                let shortVerifier = try await client.send(
-                    .post, "/api/auth/token-exchange",
-                    json: body(["code": "c", "code_verifier": "short", "redirect_uri": Self.spaRedirect]))
-                #expect(shortVerifier.status == .unprocessableContent)
-            }
+            let forged = try await client.send(
+                .post, "/api/auth/token-exchange",
+                json: body([
+                    "code": "not-a-code", "code_verifier": String(repeating: "v", count: 43),
+                    "redirect_uri": Self.spaRedirect,
+                ]))
+            #expect(forged.status == .unauthorized)
+            let shortVerifier = try await client.send(
+                .post, "/api/auth/token-exchange",
+                json: body(["code": "c", "code_verifier": "short", "redirect_uri": Self.spaRedirect]))
+            #expect(shortVerifier.status == .unprocessableContent)
         }
     }
 
     @Test("a verified e-mail links the existing local account, which then takes the provider's role")
     func linking() async throws {
-        try await OIDCMock.with(users: Self.users) { mock in
-            try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
-                let local = try await harness.account(.user, email: "alice@example.com")
-                let signedIn = try await Self.exchange(mock, as: "zitadel-alice", client: client)
-                #expect(signedIn.status == .ok)
-                let linked = try #require(try await harness.store.user(id: local.user.id))
-                #expect(linked.ssoSubject == "zitadel-alice")
-                #expect(linked.role == .admin)
-                #expect(linked.passwordHash != nil, "linking keeps the local password")
-                #expect(try await harness.store.events(AuditQuery(action: .ssoAccountLinked)).count == 1)
-            }
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let local = try await harness.account(.user, email: "alice@example.com")
+            let signedIn = try await Self.exchange(mock, as: "zitadel-alice", client: client)
+            #expect(signedIn.status == .ok)
+            let linked = try #require(try await harness.store.user(id: local.user.id))
+            #expect(linked.ssoSubject == "zitadel-alice")
+            #expect(linked.role == .admin)
+            #expect(linked.passwordHash != nil, "linking keeps the local password")
+            #expect(try await harness.store.events(AuditQuery(action: .ssoAccountLinked)).count == 1)
         }
     }
 
     @Test("browser flow: /oidc/start → provider → /oidc/callback lands on the portal with a session")
     func browserFlow() async throws {
-        try await OIDCMock.with(users: Self.users) { mock in
-            try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
-                let start = try await client.send(.get, "/api/auth/oidc/start")
-                #expect(start.status == .found)
-                let location = try #require(start.headers[.location])
-                let authorization = try #require(URLComponents(string: location))
-                #expect(location.hasPrefix(mock.issuer + "/oauth2/authorize"))
-                #expect(authorization.query("code_challenge_method") == "S256")
-                #expect(authorization.query("client_id") == Self.clientID)
-                let state = try #require(authorization.query("state"))
-                let cookie = try #require(start.headers[.setCookie])
-                #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"))
-                #expect(cookie.hasPrefix("neosc_oidc_state=\(state)"))
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let start = try await client.send(.get, "/api/auth/oidc/start")
+            #expect(start.status == .found)
+            let location = try #require(start.headers[.location])
+            let authorization = try #require(URLComponents(string: location))
+            #expect(location.hasPrefix(mock.issuer + "/oauth2/authorize"))
+            #expect(authorization.query("code_challenge_method") == "S256")
+            #expect(authorization.query("client_id") == Self.clientID)
+            let state = try #require(authorization.query("state"))
+            let cookie = try #require(start.headers[.setCookie])
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"))
+            #expect(cookie.hasPrefix("neosc_oidc_state=\(state)"))
 
-                let redirect = try await mock.approve(location, as: "zitadel-bob")
-                #expect(redirect.query("state") == state)
-                let code = try #require(redirect.query("code"))
-                let callback = "/api/auth/oidc/callback?code=\(code)&state=\(state)"
+            let redirect = try await mock.approve(location, as: "zitadel-bob")
+            #expect(redirect.query("state") == state)
+            let code = try #require(redirect.query("code"))
+            let callback = "/api/auth/oidc/callback?code=\(code)&state=\(state)"
 
-                // Without the browser's cookie the callback is refused (login CSRF).
-                let stranger = try await client.send(.get, callback)
-                #expect(stranger.status == .unauthorized)
+            // Without the browser's cookie the callback is refused (login CSRF).
+            let stranger = try await client.send(.get, callback)
+            #expect(stranger.status == .unauthorized)
 
-                // The stranger's attempt did not consume the sign-in; a fresh one completes.
-                let second = try await client.send(.get, "/api/auth/oidc/start")
-                let secondLocation = try #require(second.headers[.location])
-                let secondState = try #require(URLComponents(string: secondLocation)?.query("state"))
-                let secondRedirect = try await mock.approve(secondLocation, as: "zitadel-bob")
-                let landed = try await client.send(
-                    .get, "/api/auth/oidc/callback?code=\(secondRedirect.query("code")!)&state=\(secondState)",
-                    headers: [.cookie: "neosc_oidc_state=\(secondState)"])
-                #expect(landed.status == .seeOther, "\(landed.text)")
-                let portal = try #require(landed.headers[.location])
-                #expect(portal.hasPrefix(Self.portalURL + "#"))
-                let fragment = try #require(URLComponents(string: "x:?" + portal.split(separator: "#")[1]))
-                let token = try #require(fragment.query("access_token"))
-                let me = try await client.send(.get, "/api/auth/me", token: token)
-                #expect(me["role"] as? String == "neosc")
+            // The stranger's attempt did not consume the sign-in; a fresh one completes.
+            let second = try await client.send(.get, "/api/auth/oidc/start")
+            let secondLocation = try #require(second.headers[.location])
+            let secondState = try #require(URLComponents(string: secondLocation)?.query("state"))
+            let secondRedirect = try await mock.approve(secondLocation, as: "zitadel-bob")
+            let landed = try await client.send(
+                .get, "/api/auth/oidc/callback?code=\(secondRedirect.query("code")!)&state=\(secondState)",
+                headers: [.cookie: "neosc_oidc_state=\(secondState)"])
+            #expect(landed.status == .seeOther, "\(landed.text)")
+            let portal = try #require(landed.headers[.location])
+            #expect(portal.hasPrefix(Self.portalURL + "#"))
+            let fragment = try #require(URLComponents(string: "x:?" + portal.split(separator: "#")[1]))
+            let token = try #require(fragment.query("access_token"))
+            let me = try await client.send(.get, "/api/auth/me", token: token)
+            #expect(me["role"] as? String == "neosc")
 
-                // The same state cannot complete twice.
-                let replay = try await client.send(
-                    .get, "/api/auth/oidc/callback?code=\(secondRedirect.query("code")!)&state=\(secondState)",
-                    headers: [.cookie: "neosc_oidc_state=\(secondState)"])
-                #expect(replay.status == .unauthorized)
-                let reasons = try await harness.store.events(AuditQuery(action: .ssoLoginFailed)).compactMap { $0.details["reason"] }
-                #expect(reasons.filter { $0 == "unknown_state" }.count == 2)
-            }
+            // The same state cannot complete twice.
+            let replay = try await client.send(
+                .get, "/api/auth/oidc/callback?code=\(secondRedirect.query("code")!)&state=\(secondState)",
+                headers: [.cookie: "neosc_oidc_state=\(secondState)"])
+            #expect(replay.status == .unauthorized)
+            let reasons = try await harness.store.events(AuditQuery(action: .ssoLoginFailed)).compactMap { $0.details["reason"] }
+            #expect(reasons.filter { $0 == "unknown_state" }.count == 2)
         }
     }
 
