@@ -41,6 +41,14 @@ struct Configuration: Sendable {
     var keySetMaxAge: TimeInterval = 300
     /// The least time between two fetches of a JWKS prompted by an unknown `kid`.
     var keyRefreshInterval: TimeInterval = 30
+    /// Demo sessions, idle timeout and clean-up (`NEOSC_DEMO_*`, `NEOSC_IDLE_TIMEOUT`, ...).
+    var demo = DemoSettings()
+    enum ProvisionerKind: String { case none, webhook }
+    var provisioner = ProvisionerKind.none
+    var provisionURL: String?
+    var provisionSecret: Secret?
+    var netbird: (url: String, token: Secret)?
+    var zitadelServiceToken: Secret?
 
     static let version = "0.1.0"
 
@@ -156,6 +164,7 @@ struct Configuration: Sendable {
         if let timeout = try duration("NEOSC_SHUTDOWN_TIMEOUT") { shutdownTimeout = timeout }
         if let enabled = try flag("NEOSC_BENCHMARK_ROUTES") { benchmarkRoutes = enabled }
         try readIdentityProviders(value: value, flag: flag, duration: duration)
+        try readDemoSettings(value: value, flag: flag, duration: duration, integer: integer)
         if let level = value("LOG_LEVEL") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw Invalid(description: "LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
@@ -228,6 +237,61 @@ extension Configuration {
         pomerium = PomeriumSettings(
             jwksURL: jwksURL, audiences: audiences, issuers: list("POMERIUM_ISSUER"), trustIdentityHeaders: trustHeaders,
             projectID: value("ZITADEL_PROJECT_ID"))
+    }
+}
+
+extension Configuration {
+    /// `NEOSC_DEMO_*`, `NEOSC_IDLE_TIMEOUT`, the clean-up knobs and the provisioning drivers.
+    fileprivate mutating func readDemoSettings(
+        value: (String) -> String?, flag: (String) throws(Invalid) -> Bool?,
+        duration: (String) throws(Invalid) -> TimeInterval?,
+        integer: (String, ClosedRange<Int>) throws(Invalid) -> Int?
+    ) throws(Invalid) {
+        if let enabled = try flag("NEOSC_DEMO_ENABLED") { demo.enabled = enabled }
+        if let ttl = try duration("NEOSC_DEMO_TTL") { demo.lifetime = ttl }
+        if let longest = try duration("NEOSC_DEMO_MAX_DURATION") { demo.maxDuration = longest }
+        guard demo.maxDuration >= demo.lifetime else {
+            throw Invalid(description: "NEOSC_DEMO_MAX_DURATION must be at least NEOSC_DEMO_TTL")
+        }
+        if let limit = try integer("NEOSC_DEMO_MAX_ACTIVE", 1...100_000) { demo.maxActive = limit }
+        if let limit = try integer("NEOSC_DEMO_MAX_PER_IP", 1...1_000) { demo.maxActivePerAddress = limit }
+        if let idle = try duration("NEOSC_IDLE_TIMEOUT") { demo.idleTimeout = idle }
+        if let attempts = try integer("NEOSC_CLEANUP_ATTEMPTS", 1...20) { demo.cleanupAttempts = attempts }
+        if let delay = try duration("NEOSC_CLEANUP_RETRY_DELAY") { demo.retryDelay = delay }
+        if let lease = try duration("NEOSC_CLEANUP_LEASE") { demo.claimLease = lease }
+        if let rescan = try duration("NEOSC_EXPIRY_RESCAN") { demo.rescanInterval = rescan }
+
+        if let kind = value("NEOSC_PROVISIONER") {
+            guard let parsed = ProvisionerKind(rawValue: kind.lowercased()) else {
+                throw Invalid(description: "NEOSC_PROVISIONER must be none or webhook, got '\(kind)'")
+            }
+            provisioner = parsed
+        }
+        if provisioner == .webhook {
+            guard let url = value("NEOSC_PROVISION_URL"), let scheme = URL(string: url)?.scheme, ["http", "https"].contains(scheme) else {
+                throw Invalid(description: "NEOSC_PROVISION_URL must be an http(s) URL with NEOSC_PROVISIONER=webhook")
+            }
+            guard let secret = value("NEOSC_PROVISION_SECRET"), secret.utf8.count >= 32 else {
+                throw Invalid(description: "NEOSC_PROVISION_SECRET must be at least 32 characters with NEOSC_PROVISIONER=webhook")
+            }
+            provisionURL = url
+            provisionSecret = Secret(secret)
+        }
+        switch (value("NETBIRD_API_URL"), value("NETBIRD_API_TOKEN")) {
+        case (nil, nil): break
+        case (let url?, let token?):
+            guard SecureURL.isAcceptable(url) else {
+                throw Invalid(description: "NETBIRD_API_URL must be an https:// URL (http:// only for localhost)")
+            }
+            netbird = (url, Secret(token))
+        default: throw Invalid(description: "NETBIRD_API_URL and NETBIRD_API_TOKEN must be set together")
+        }
+        if let token = value("ZITADEL_SERVICE_TOKEN") {
+            guard oidc != nil, oidc?.projectID != nil else {
+                throw Invalid(description: "ZITADEL_SERVICE_TOKEN needs ZITADEL_AUTHORITY and ZITADEL_PROJECT_ID")
+            }
+            zitadelServiceToken = Secret(token)
+        }
     }
 }
 

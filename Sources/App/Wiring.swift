@@ -84,7 +84,8 @@ enum Wiring {
             clock: clock,
             settings: configuration.portalSettings(metricsExposition: metricsExposition),
             logger: logger,
-            federation: makeFederation(configuration, clock: clock))
+            federation: makeFederation(configuration, clock: clock),
+            lifetimes: Lifetimes(settings: configuration.demo, drivers: makeDemoDrivers(configuration, clock: clock), clock: clock))
         try await portal.prepare()
         return portal
     }
@@ -104,6 +105,24 @@ enum Wiring {
                     keyRefreshInterval: configuration.keyRefreshInterval)
             },
             clock: clock)
+    }
+
+    /// The provisioning and revocation drivers the configuration names.
+    static func makeDemoDrivers(_ configuration: Configuration, clock: WallClock) -> DemoDrivers {
+        let http = OutboundHTTP.shared
+        var drivers = DemoDrivers()
+        if configuration.provisioner == .webhook, let url = configuration.provisionURL,
+            let secret = configuration.provisionSecret
+        {
+            drivers.provisioner = WebhookProvisioner(url: url, secret: secret.value, http: http, clock: clock)
+        }
+        if let netbird = configuration.netbird {
+            drivers.network = NetBirdPeerRevoker(apiURL: netbird.url, token: netbird.token.value, http: http)
+        }
+        if let token = configuration.zitadelServiceToken, let oidc = configuration.oidc, let project = oidc.projectID {
+            drivers.identity = ZitadelRoleRevoker(issuer: oidc.issuer, projectID: project, token: token.value, http: http)
+        }
+        return drivers
     }
 
     /// Reaches the identity providers once at start-up. A provider that is down is reported but
@@ -137,7 +156,10 @@ enum Wiring {
             router: PortalRouter.make(portal: portal),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC"),
-            services: [ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), logger: logger)],
+            services: [
+                ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), logger: logger),
+                ExpiryService(portal: portal, logger: logger),
+            ],
             logger: logger)
     }
 }

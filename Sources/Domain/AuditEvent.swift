@@ -38,6 +38,13 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let ssoAccountLinked = AuditAction("sso_account_linked")
     public static let pomeriumAssertionRejected = AuditAction("pomerium_assertion_rejected")
     public static let pomeriumHeaderSpoof = AuditAction("pomerium_header_spoof")
+    public static let demoSessionCreated = AuditAction("demo_session_created")
+    public static let demoSessionExtended = AuditAction("demo_session_extended")
+    public static let demoSessionExpired = AuditAction("demo_session_expired")
+    public static let demoSessionEnded = AuditAction("demo_session_ended")
+    public static let demoCleanupStep = AuditAction("demo_cleanup_step")
+    public static let sessionExpired = AuditAction("session_expired")
+    public static let sessionIdleTimeout = AuditAction("session_idle_timeout")
 }
 
 /// One entry of the audit trail. Append-only.

@@ -62,6 +62,35 @@ public protocol SessionStore: Sendable {
     func activeCountsByWorkspace() async throws -> [String: Int]
     /// Active sessions overall, or of one organisation's users.
     func activeCount(organizationID: String?) async throws -> Int
+    /// Records a heartbeat; nil when the session is not active.
+    func touch(id: String, at now: Date) async throws -> WorkspaceSession?
+}
+
+public protocol DemoStore: Sendable {
+    /// Inserts an active demo unless `limit` demos are active overall or `perAddressLimit` from its
+    /// client address (checked atomically); throws `rateLimited` naming when a slot frees up.
+    func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws
+    /// Stores what the provisioner returned (connection URL, NetBird peer).
+    func recordProvisioning(of demo: DemoSession) async throws
+    func demo(id: String) async throws -> DemoSession?
+    /// The demo a `demo-user` account belongs to.
+    func demo(userID: String) async throws -> DemoSession?
+    /// Newest first; `userID` nil means everyone's.
+    func demos(userID: String?, limit: Int) async throws -> [DemoSession]
+    /// Demos still to clean up (active or expiring), for re-arming at start-up and the periodic rescan.
+    func unfinishedDemos() async throws -> [DemoSession]
+    func activeDemoCount() async throws -> Int
+    /// Moves the expiry of an active demo; nil when it is no longer active.
+    func extend(id: String, to expiresAt: Date) async throws -> DemoSession?
+    /// Claims the clean-up for `replica` until `leaseUntil`, atomically: an active demo whose
+    /// deadline has passed (or any active one when `endingAs` is `ended`), or an expiring one whose
+    /// previous claim ran out. Nil when there is nothing to claim (finished, or another replica holds it).
+    func claimCleanup(id: String, replica: String, endingAs: DemoSession.Status, at now: Date, leaseUntil: Date)
+        async throws -> DemoSession?
+    /// Records a finished step and renews the claim; false when `replica` no longer holds it.
+    func completeStep(_ step: DemoCleanupStep, id: String, replica: String, leaseUntil: Date) async throws -> Bool
+    /// The last step: the demo becomes `expired` or `ended` at `now`.
+    func finish(id: String, replica: String, at now: Date) async throws -> DemoSession?
 }
 
 public protocol TokenStore: Sendable {
@@ -71,6 +100,8 @@ public protocol TokenStore: Sendable {
     func revoke(digest: String, at now: Date) async throws -> Bool
     /// Revokes every live token of the user; returns how many.
     func revokeAll(userID: String, at now: Date) async throws -> Int
+    /// Moves the expiry of every live token of the user (a demo extended).
+    func setExpiry(userID: String, to expiresAt: Date) async throws
     /// Deletes tokens that expired before `cutoff`; returns how many.
     func purgeExpired(before cutoff: Date) async throws -> Int
 }
@@ -94,7 +125,7 @@ public protocol PolicyStore: Sendable {
 
 /// Everything NeoSC keeps, as one value the server is wired with.
 public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStore, TokenStore, AuditStore,
-    PolicyStore
+    PolicyStore, DemoStore
 {
     /// Cheap round trip proving the store answers.
     func ping() async throws

@@ -70,4 +70,10 @@ public struct SessionEnding: Sendable, Equatable {
     public static let userDisabled = SessionEnding(status: .terminated, reason: "user_disabled")
     public static let workspaceDeleted = SessionEnding(status: .terminated, reason: "workspace_deleted")
     public static let workspacesReset = SessionEnding(status: .terminated, reason: "workspaces_reset")
+    /// Its workspace's maximum duration passed.
+    public static let lifetimeReached = SessionEnding(status: .expired, reason: "max_duration")
+    /// No heartbeat for longer than the idle timeout.
+    public static let idleTimeout = SessionEnding(status: .disconnected, reason: "idle_timeout")
+    /// Its demo session expired or was ended.
+    public static let demoEnded = SessionEnding(status: .terminated, reason: "demo_ended")
 }

@@ -35,6 +35,12 @@ extension MongoStore: TokenStore {
         ).modified
     }
 
+    public func setExpiry(userID: String, to expiresAt: Date) async throws {
+        _ = try await database.update(
+            "tokens", ["user_id": .string(userID), "revoked_at": .null], ["$set": .document(["expires_at": .date(expiresAt)])],
+            many: true)
+    }
+
     public func purgeExpired(before cutoff: Date) async throws -> Int {
         try await database.delete("tokens", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
     }

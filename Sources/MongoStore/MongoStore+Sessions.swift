@@ -86,6 +86,13 @@ extension MongoStore: SessionStore {
             .map(Self.session)
     }
 
+    public func touch(id: String, at now: Date) async throws -> WorkspaceSession? {
+        try await database.findAndModify(
+            "sessions", ["_id": .string(id), "status": .string("active")],
+            update: ["$set": .document(["last_seen_at": .date(now)])]
+        ).map(Self.session)
+    }
+
     public func end(id: String, _ ending: SessionEnding, at now: Date) async throws -> WorkspaceSession? {
         try await endActive(["_id": .string(id)], ending, at: now).first
     }

@@ -107,6 +107,15 @@ public struct MongoStore: Store, Sendable {
                 ]
             ),
             ("organizations", [index(["name_key": .int(1)], "name_unique", unique: true)]),
+            (
+                "demo_sessions",
+                [
+                    index(["user_id": .int(1)], "user_unique", unique: true),
+                    index(["status": .int(1), "expires_at": .int(1)], "status_expiry"),
+                    index(["client_address": .int(1), "status": .int(1)], "address_status"),
+                    index(["created_at": .int(-1)], "created"),
+                ]
+            ),
             ("tokens", [
                 index(["digest": .int(1)], "digest_unique", unique: true), index(["user_id": .int(1)], "user"),
                 // Tokens go a day after they expire, as the embedded store's sweeper does.

@@ -21,13 +21,15 @@ public struct Portal: Sendable {
     public let logger: Logger
     /// The identity providers trusted besides local accounts (Zitadel, Pomerium).
     public let federation: Federation
+    /// Deadlines (demo expiry, session lifetime and idle) and what runs when they pass.
+    public let lifetimes: Lifetimes
     let catalogue: WorkspaceCatalogue
 
     public init(
         store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, accountThrottle: AttemptThrottle,
         addressThrottle: AttemptThrottle, registrationThrottle: AttemptThrottle,
         passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger,
-        federation: Federation = .none
+        federation: Federation = .none, lifetimes: Lifetimes = Lifetimes()
     ) {
         self.store = store
         self.tokenCache = tokenCache
@@ -40,6 +42,7 @@ public struct Portal: Sendable {
         self.settings = settings
         self.logger = logger
         self.federation = federation
+        self.lifetimes = lifetimes
         self.catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
     }
 

@@ -26,6 +26,10 @@ public enum PortalMetrics {
         Counter(label: "auth_sign_ins_total", dimensions: [("method", method)]).increment()
     }
 
+    static func activeDemos(_ count: Int) {
+        Gauge(label: "demo_sessions_active").record(count)
+    }
+
     static func activeSessions(_ count: Int) {
         Gauge(label: "active_sessions").record(count)
     }

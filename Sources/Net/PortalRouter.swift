@@ -26,6 +26,7 @@ public enum PortalRouter {
         OrganizationRoutes(portal: portal).register(on: api.group("organizations"))
         UserRoutes(portal: portal).register(on: api.group("users"))
         StatsRoutes(portal: portal).register(on: api.group("stats"))
+        DemoRoutes(portal: portal).register(on: api.group("demo/sessions"))
         return router
     }
 }

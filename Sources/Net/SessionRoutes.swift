@@ -11,6 +11,18 @@ struct SessionRoutes {
         group.get("active", use: active)
         group.get(":id", use: show)
         group.post(":id/disconnect", use: disconnect)
+        group.post(":id/heartbeat", use: heartbeat)
+    }
+
+    /// The client is still there: moves `last_seen_at`, so the idle deadline moves with it.
+    /// Heartbeats are liveness, not changes of state, and are not audited.
+    @Sendable func heartbeat(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<WorkspaceSession> {
+        let principal = try context.requirePrincipal()
+        let session = try await existing(context, for: principal)
+        guard let touched = try await portal.store.touch(id: session.id, at: portal.clock.now()) else {
+            throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
+        }
+        return JSONBody(touched)
     }
 
     @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[WorkspaceSession]> {

@@ -132,6 +132,9 @@ struct WorkspaceRoutes {
         let principal = try context.requirePrincipal()
         let entries = try await portal.catalogue.entries(from: portal.store)
         let counts = try await portal.activeSessionCounts()
+        if let demo = try await portal.demo(of: principal) {
+            return WorkspaceCatalogue.response(entries.filter { $0.workspace.id == demo.workspaceID }, counts: counts)
+        }
         return WorkspaceCatalogue.response(entries.filter { $0.workspace.isVisible(to: principal.role) }, counts: counts)
     }
 
@@ -139,6 +142,7 @@ struct WorkspaceRoutes {
         let principal = try context.requirePrincipal()
         let workspace = try await existing(context)
         try AccessRules.requireVisible(workspace, to: principal)
+        try await portal.requireDemoWorkspace(workspace, for: principal)
         let counts = try await portal.activeSessionCounts()
         return JSONBody(Listed(workspace: workspace, activeSessions: counts[workspace.id] ?? 0))
     }
@@ -225,10 +229,15 @@ struct WorkspaceRoutes {
         let started = clock.now
         let workspace = try await existing(context)
         let now = portal.clock.now()
-        let session = WorkspaceSession.launch(
+        var session = WorkspaceSession.launch(
             id: Identifier.make("ses"), of: workspace, by: principal, from: context.clientAddress, at: now)
         do {
             try AccessRules.requireLaunchable(workspace, by: principal)
+            if let demo = try await portal.requireDemoWorkspace(workspace, for: principal) {
+                // A demo's sessions end with the demo (its clean-up ends them); even an extended
+                // demo never lets one run past the demo's maximum duration.
+                session.expiresAt = min(session.expiresAt ?? demo.maxExpiresAt, demo.maxExpiresAt)
+            }
             try await portal.store.start(session, limit: portal.settings.maxSessionsPerUser)
         } catch let refusal as DomainError {
             PortalMetrics.launch(succeeded: false, duration: clock.now - started)
@@ -238,6 +247,7 @@ struct WorkspaceRoutes {
             throw refusal
         }
         await portal.sessions.started(session)
+        await portal.armDeadlines(of: session)
         try await portal.audit(
             .launchWorkspace, by: principal, in: context, resource: ("workspace", workspace.id),
             details: ["session_id": session.id])

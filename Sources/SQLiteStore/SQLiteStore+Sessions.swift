@@ -101,6 +101,14 @@ extension SQLiteStore: SessionStore {
         }
     }
 
+    public func touch(id: String, at now: Date) async throws -> WorkspaceSession? {
+        try await write {
+            try await $0.rows(
+                "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND status = 'active' RETURNING *", [.init(now), .text(id)]
+            ).first.map(Self.session)
+        }
+    }
+
     private static func activeCount(userID: String, on connection: SQLiteConnection) async throws -> Int {
         try await connection.rows(
             "SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND status = 'active'", [.text(userID)]

@@ -44,6 +44,13 @@ extension SQLiteStore: TokenStore {
         }
     }
 
+    public func setExpiry(userID: String, to expiresAt: Date) async throws {
+        try await write {
+            try await $0.execute(
+                "UPDATE tokens SET expires_at = ? WHERE user_id = ? AND revoked_at IS NULL", [.init(expiresAt), .text(userID)])
+        }
+    }
+
     public func purgeExpired(before cutoff: Date) async throws -> Int {
         try await write { connection in
             try await connection.changedRows("DELETE FROM tokens WHERE expires_at < ? RETURNING 1", [.init(cutoff)])

@@ -121,6 +121,34 @@ enum Schema {
             "ALTER TABLE users ADD COLUMN sso_subject TEXT",
             "CREATE UNIQUE INDEX users_sso ON users(sso_provider, sso_subject) WHERE sso_subject IS NOT NULL",
         ],
+        // 3: just-in-time demo sessions; their deadlines are `expires_at` (and the sessions' own).
+        [
+            """
+            CREATE TABLE demo_sessions (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL UNIQUE,
+                workspace_id TEXT NOT NULL,
+                workspace_type TEXT NOT NULL,
+                contact_email TEXT,
+                client_address TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL,
+                max_expires_at REAL NOT NULL,
+                ended_at REAL,
+                connection_url TEXT,
+                network_peer_id TEXT,
+                completed_steps TEXT NOT NULL DEFAULT '',
+                ending_as TEXT,
+                claimed_by TEXT,
+                claimed_until REAL
+            )
+            """,
+            "CREATE INDEX demo_sessions_status ON demo_sessions(status, expires_at)",
+            "CREATE INDEX demo_sessions_address ON demo_sessions(client_address, status)",
+            "CREATE INDEX demo_sessions_created ON demo_sessions(created_at)",
+            "CREATE INDEX sessions_status_expires ON sessions(status, expires_at)",
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

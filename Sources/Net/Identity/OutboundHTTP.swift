@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOHTTP1
 import NIOPosix
 
 /// NeoSC's calls to other services (discovery, JWKS, token endpoints), on the server's own event
@@ -56,6 +57,17 @@ public final class OutboundHTTP: Sendable {
             request.headers.add(name: "Authorization", value: "Basic \(Data(pair.utf8).base64EncodedString())")
         }
         request.body = .bytes(ByteBuffer(string: FormEncoding.encode(fields)))
+        return try await execute(request)
+    }
+
+    /// Any other call: `method` on `url` with `headers` and an optional body.
+    public func send(
+        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: Data? = nil
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         return try await execute(request)
     }
 

@@ -2,6 +2,7 @@ import Actors
 import Benchmark
 import Domain
 import Foundation
+import JWTKit
 import Logging
 import NIOPosix
 import Net
@@ -9,7 +10,7 @@ import SQLiteStore
 
 /// NeoSC's hot paths, each measured with allocation counts:
 /// token-cache hit, token-cache miss (the store lookups it then makes), password verify,
-/// audit append, session-registry launch/stop. (ES256 assertion verify arrives with identity.)
+/// audit append, session-registry launch/stop, ES256 assertion verify.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
@@ -35,6 +36,39 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(await cache.identity(forDigest: BearerCredential.digest("token-1")))
+        }
+    }
+
+    // What an uncached Pomerium assertion costs before NeoSC's claim checks: jwt-kit's ES256
+    // signature check and the payload decode, with a Pomerium-shaped payload and a key from a JWKS.
+    Benchmark("ES256 assertion verify (jwt-kit, JWKS key)") { benchmark in
+        struct Assertion: JWTPayload {
+            var iss: IssuerClaim
+            var aud: AudienceClaim
+            var sub: SubjectClaim
+            var exp: ExpirationClaim
+            var iat: IssuedAtClaim
+            var email: String
+            var groups: [String]
+            func verify(using algorithm: some JWTAlgorithm) async throws {
+                try exp.verifyNotExpired()
+            }
+        }
+        let privateKey = ES256PrivateKey()
+        let signer = JWTKeyCollection()
+        await signer.add(ecdsa: privateKey, kid: "key-1")
+        let params = privateKey.publicKey.parameters!
+        let verifier = JWTKeyCollection()
+        try await verifier.add(
+            jwk: .ecdsa(.es256, identifier: "key-1", x: params.x, y: params.y, curve: .p256), isDefault: true)
+        let assertion = try await signer.sign(
+            Assertion(
+                iss: "neosc.example.com", aud: .init(value: ["neosc.example.com"]), sub: "user-1", exp: .init(value: now + 300),
+                iat: .init(value: now), email: "u@example.com", groups: ["neosc"]),
+            kid: "key-1")
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try await verifier.verify(assertion, as: Assertion.self))
         }
     }
 

@@ -1,0 +1,123 @@
+import Domain
+import Foundation
+
+/// Every deadline NeoSC keeps (demo expiries, session lifetimes, idle deadlines) in one priority
+/// queue, with one sleeping task that wakes for the earliest — not a task per timer. Arming an
+/// earlier deadline wakes it early; re-arming a key moves it; disarming drops it (lazily: a moved
+/// or dropped entry is skipped when it reaches the top of the heap).
+///
+/// Due keys are handed to `run`'s consumer through an `AsyncStream`, so slow clean-ups never
+/// hold the queue. The deadlines themselves are persisted by the store (the records' own
+/// `expires_at` and `last_seen_at`); after a restart the owner re-arms them all, and overdue ones
+/// fire at once.
+public actor ExpiryScheduler {
+    private struct Entry: Comparable {
+        var due: Date
+        var key: DeadlineKey
+        static func < (a: Entry, b: Entry) -> Bool { a.due < b.due }
+        static func == (a: Entry, b: Entry) -> Bool { a.due == b.due && a.key == b.key }
+    }
+
+    private var heap: [Entry] = []
+    /// The live due time of each armed key; heap entries that disagree are stale.
+    private var armed: [DeadlineKey: Date] = [:]
+    private var sleeper: Task<Void, Never>?
+    private var wakeAt: Date?
+    private let clock: WallClock
+
+    public init(clock: WallClock = .system) {
+        self.clock = clock
+    }
+
+    /// How many deadlines are armed.
+    public var count: Int { armed.count }
+
+    /// Arms `key` to fire at `due` (moving it if it was armed already).
+    public func arm(_ key: DeadlineKey, at due: Date) {
+        armed[key] = due
+        push(Entry(due: due, key: key))
+        if wakeAt.map({ due < $0 }) ?? true { sleeper?.cancel() }
+        compactIfMostlyStale()
+    }
+
+    /// Arms many deadlines at once (start-up), waking the loop once.
+    public func arm(_ deadlines: [(DeadlineKey, Date)]) {
+        for (key, due) in deadlines {
+            armed[key] = due
+            push(Entry(due: due, key: key))
+        }
+        sleeper?.cancel()
+    }
+
+    public func disarm(_ key: DeadlineKey) {
+        armed[key] = nil
+        compactIfMostlyStale()
+    }
+
+    /// When `key` is due, if armed.
+    public func due(_ key: DeadlineKey) -> Date? { armed[key] }
+
+    /// Fires deadlines until the calling task is cancelled: each due key is yielded to `fired`
+    /// once, then forgotten (a handler re-arms it if it must fire again).
+    public func run(firing fired: AsyncStream<DeadlineKey>.Continuation) async {
+        while !Task.isCancelled {
+            let now = clock.now()
+            while let top = heap.first, top.due <= now {
+                popTop()
+                guard armed[top.key] == top.due else { continue }  // moved or disarmed
+                armed[top.key] = nil
+                fired.yield(top.key)
+            }
+            let next = heap.first?.due
+            wakeAt = next
+            let delay = next.map { max(0, $0.timeIntervalSince(now)) } ?? 3_600
+            let task = Task { _ = try? await Task.sleep(for: .milliseconds(Int64((delay * 1_000).rounded(.up)))) }
+            sleeper = task
+            await withTaskCancellationHandler {
+                await task.value
+            } onCancel: {
+                task.cancel()
+            }
+            sleeper = nil
+        }
+        fired.finish()
+    }
+
+    // MARK: - Binary heap
+
+    private func push(_ entry: Entry) {
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child] < heap[parent] else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private func popTop() {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count, heap[left] < heap[smallest] { smallest = left }
+            if right < heap.count, heap[right] < heap[smallest] { smallest = right }
+            guard smallest != parent else { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+
+    /// Rebuilds the heap when stale entries (moved or disarmed keys) outnumber live ones, so
+    /// frequent re-arming (heartbeats) cannot grow it without bound.
+    private func compactIfMostlyStale() {
+        guard heap.count > 1_024, heap.count > 2 * armed.count else { return }
+        heap = armed.map { Entry(due: $0.value, key: $0.key) }
+        heap.sort()
+    }
+}

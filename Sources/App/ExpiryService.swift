@@ -1,0 +1,47 @@
+import Actors
+import Domain
+import Foundation
+import Logging
+import Net
+import ServiceLifecycle
+
+/// Runs the deadline scheduler for the process's lifetime: re-arms every persisted deadline at
+/// start-up (overdue ones fire at once), hands due deadlines to a few workers, and rescans the
+/// store every `NEOSC_EXPIRY_RESCAN` for deadlines other replicas armed or left behind.
+struct ExpiryService: Service {
+    let portal: Portal
+    let logger: Logger
+    /// Deadlines handled at once; clean-ups wait on outside services, session ends on the store.
+    let workers = 8
+
+    func run() async throws {
+        let (due, continuation) = AsyncStream.makeStream(of: DeadlineKey.self, bufferingPolicy: .unbounded)
+        let scheduler = portal.lifetimes.scheduler
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await scheduler.run(firing: continuation) }
+            for _ in 0..<workers {
+                group.addTask {
+                    for await key in due { await portal.handleDeadline(key) }
+                }
+            }
+            group.addTask { await rescanUntilShutdown() }
+            // Cancelled on graceful shutdown: the scheduler stops and finishes the stream, the
+            // workers finish what they hold. Unfinished clean-ups resume from the store on the next start.
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    private func rescanUntilShutdown() async {
+        let interval = portal.lifetimes.settings.rescanInterval
+        while !Task.isCancelled {
+            do {
+                let armed = try await portal.armPersistedDeadlines()
+                logger.debug("deadlines re-armed from the store", metadata: ["count": "\(armed)"])
+            } catch {
+                logger.warning("could not load deadlines; will retry", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1_000)))
+        }
+    }
+}

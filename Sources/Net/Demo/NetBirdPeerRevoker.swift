@@ -1,0 +1,26 @@
+import Domain
+import Foundation
+import NIOHTTP1
+
+/// Deletes a demo's peer through NetBird's management API (`DELETE /api/peers/{id}`,
+/// `Authorization: Token <NETBIRD_API_TOKEN>`). A peer already gone (404) counts as revoked.
+public struct NetBirdPeerRevoker: NetworkAccessRevoker {
+    let apiURL: String
+    let token: String
+    let http: OutboundHTTP
+
+    public init(apiURL: String, token: String, http: OutboundHTTP) {
+        self.apiURL = apiURL.hasSuffix("/") ? String(apiURL.dropLast()) : apiURL
+        self.token = token
+        self.http = http
+    }
+
+    public func revokePeer(_ peerID: String) async throws {
+        let reply = try await http.send(
+            .DELETE, "\(apiURL)/api/peers/\(FormEncoding.encode(peerID))",
+            headers: [("Authorization", "Token \(token)"), ("Accept", "application/json")])
+        guard (200..<300).contains(reply.status) || reply.status == 404 else {
+            throw DriverFailure(description: "NetBird answered \(reply.status) deleting peer \(peerID)")
+        }
+    }
+}

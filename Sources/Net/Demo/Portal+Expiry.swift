@@ -1,0 +1,206 @@
+import Actors
+import Domain
+import Foundation
+import Logging
+
+extension Portal {
+    // MARK: - Arming
+
+    /// Arms a new session's lifetime and idle deadlines.
+    public func armDeadlines(of session: WorkspaceSession) async {
+        let scheduler = lifetimes.scheduler
+        if let expiresAt = session.expiresAt { await scheduler.arm(.sessionLifetime(sessionID: session.id), at: expiresAt) }
+        await scheduler.arm(
+            .sessionIdle(sessionID: session.id), at: session.lastSeenAt.addingTimeInterval(lifetimes.settings.idleTimeout))
+    }
+
+    /// Re-arms every persisted deadline: active sessions' lifetimes and idle deadlines, and
+    /// unfinished demos. Overdue ones fire at once. Called at start-up and by the rescan, which
+    /// also picks up deadlines other replicas armed and clean-ups a dead replica left behind.
+    public func armPersistedDeadlines() async throws -> Int {
+        let sessions = try await store.sessions(userID: nil, status: .active, limit: Int.max)
+        let demos = try await store.unfinishedDemos()
+        let idle = lifetimes.settings.idleTimeout
+        var deadlines: [(DeadlineKey, Date)] = []
+        deadlines.reserveCapacity(sessions.count * 2 + demos.count)
+        for session in sessions {
+            if let expiresAt = session.expiresAt { deadlines.append((.sessionLifetime(sessionID: session.id), expiresAt)) }
+            deadlines.append((.sessionIdle(sessionID: session.id), session.lastSeenAt.addingTimeInterval(idle)))
+        }
+        for demo in demos {
+            // An expiring demo is resumed once its claim lapses.
+            let due = demo.status == .expiring ? (demo.claimedUntil ?? demo.expiresAt) : demo.expiresAt
+            deadlines.append((.demoExpiry(demoID: demo.id), due))
+        }
+        await lifetimes.scheduler.arm(deadlines)
+        PortalMetrics.activeDemos(demos.filter { $0.status == .active }.count)
+        return deadlines.count
+    }
+
+    // MARK: - Firing
+
+    /// Acts on a deadline that came due. Never throws: a failure is logged, and the deadline is
+    /// armed again a little later so nothing is dropped.
+    public func handleDeadline(_ key: DeadlineKey) async {
+        do {
+            switch key {
+            case .sessionLifetime(let id): try await endSessionAtLifetime(id)
+            case .sessionIdle(let id): try await endSessionIfIdle(id)
+            case .demoExpiry(let id): try await cleanUpDemo(id, endingAs: .expired, by: nil)
+            }
+        } catch {
+            logger.warning("deadline handling failed; retrying", metadata: ["deadline": "\(key)", "error": "\(error)"])
+            await lifetimes.scheduler.arm(key, at: clock.now().addingTimeInterval(lifetimes.settings.retryDelay * 5))
+        }
+    }
+
+    private func endSessionAtLifetime(_ id: String) async throws {
+        let now = clock.now()
+        guard let session = try await store.session(id: id), session.status == .active else { return }
+        if let expiresAt = session.expiresAt, expiresAt > now {
+            await lifetimes.scheduler.arm(.sessionLifetime(sessionID: id), at: expiresAt)
+            return
+        }
+        guard let ended = try await store.end(id: id, .lifetimeReached, at: now) else { return }
+        await forget([ended])
+        await lifetimes.scheduler.disarm(.sessionIdle(sessionID: id))
+        try await auditSystem(
+            .sessionExpired, resource: ("session", id),
+            details: ["owner": ended.userID, "workspace_id": ended.workspaceID, "reason": "max_duration"],
+            email: ended.userEmail, userID: ended.userID)
+    }
+
+    private func endSessionIfIdle(_ id: String) async throws {
+        let now = clock.now()
+        guard let session = try await store.session(id: id), session.status == .active else { return }
+        let idleUntil = session.lastSeenAt.addingTimeInterval(lifetimes.settings.idleTimeout)
+        if idleUntil > now {
+            // A heartbeat moved it: heartbeats only write the store, the deadline moves when it fires.
+            await lifetimes.scheduler.arm(.sessionIdle(sessionID: id), at: idleUntil)
+            return
+        }
+        guard let ended = try await store.end(id: id, .idleTimeout, at: now) else { return }
+        await forget([ended])
+        await lifetimes.scheduler.disarm(.sessionLifetime(sessionID: id))
+        try await auditSystem(
+            .sessionIdleTimeout, resource: ("session", id),
+            details: [
+                "owner": ended.userID, "workspace_id": ended.workspaceID,
+                "idle_seconds": String(Int(now.timeIntervalSince(session.lastSeenAt))),
+            ],
+            email: ended.userEmail, userID: ended.userID)
+    }
+
+    // MARK: - Demo clean-up
+
+    /// Takes back everything a demo was given, step by step, each retried with backoff and
+    /// audited. Only the replica that wins the store's claim runs it; a step that keeps failing
+    /// leaves the claim to lapse, and the clean-up resumes (from that step) at the next attempt.
+    /// Returns the finished demo, or nil when this replica did not (or could not yet) finish it.
+    @discardableResult
+    func cleanUpDemo(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws -> DemoSession? {
+        let settings = lifetimes.settings
+        let replica = lifetimes.replicaID
+        var now = clock.now()
+        guard
+            var demo = try await store.claimCleanup(
+                id: id, replica: replica, endingAs: endingAs, at: now, leaseUntil: now + settings.claimLease)
+        else {
+            // Not due, finished, or another replica holds it: look again when its claim could lapse.
+            if let current = try await store.demo(id: id) {
+                switch current.status {
+                case .active: await lifetimes.scheduler.arm(.demoExpiry(demoID: id), at: current.expiresAt)
+                case .expiring:
+                    await lifetimes.scheduler.arm(.demoExpiry(demoID: id), at: current.claimedUntil ?? now + settings.claimLease)
+                case .expired, .ended: break
+                }
+            }
+            return nil
+        }
+        // Access ends now whatever happens below: the token cache forgets the demo's identity.
+        await tokenCache.evict(userID: demo.userID)
+        for step in demo.pendingSteps where step != .markFinished {
+            guard try await runCleanupStep(step, of: demo) else {
+                await lifetimes.scheduler.arm(.demoExpiry(demoID: id), at: clock.now() + settings.claimLease)
+                return nil
+            }
+            now = clock.now()
+            guard try await store.completeStep(step, id: id, replica: replica, leaseUntil: now + settings.claimLease) else {
+                return nil  // The claim lapsed and another replica took over.
+            }
+            demo.completedSteps.append(step)
+        }
+        guard let finished = try await store.finish(id: id, replica: replica, at: clock.now()) else { return nil }
+        await lifetimes.scheduler.disarm(.demoExpiry(demoID: id))
+        let action: AuditAction = finished.status == .ended ? .demoSessionEnded : .demoSessionExpired
+        var details = ["workspace_id": finished.workspaceID, "steps": DemoCleanupStep.allCases.map(\.rawValue).joined(separator: ",")]
+        if let principal { details["ended_by"] = principal.userID }
+        try await auditSystem(action, resource: ("demo_session", id), details: details, email: nil, userID: finished.userID)
+        PortalMetrics.activeDemos(try await store.activeDemoCount())
+        return finished
+    }
+
+    /// Runs one step with retries and backoff; true once it succeeded.
+    private func runCleanupStep(_ step: DemoCleanupStep, of demo: DemoSession) async throws -> Bool {
+        let settings = lifetimes.settings
+        for attempt in 1...max(1, settings.cleanupAttempts) {
+            do {
+                try await perform(step, of: demo)
+                try await auditSystem(
+                    .demoCleanupStep, resource: ("demo_session", demo.id),
+                    details: ["step": step.rawValue, "attempt": String(attempt)], email: nil, userID: demo.userID)
+                return true
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                try await auditSystem(
+                    .demoCleanupStep, resource: ("demo_session", demo.id),
+                    details: ["step": step.rawValue, "attempt": String(attempt), "error": "\(error)"], email: nil,
+                    userID: demo.userID, success: false)
+                if attempt < settings.cleanupAttempts {
+                    try await Task.sleep(for: .milliseconds(Int(settings.retryDelay * 1_000 * pow(2, Double(attempt - 1)))))
+                }
+            }
+        }
+        logger.error("demo clean-up step keeps failing; will resume", metadata: ["demo": "\(demo.id)", "step": "\(step.rawValue)"])
+        return false
+    }
+
+    private func perform(_ step: DemoCleanupStep, of demo: DemoSession) async throws {
+        let drivers = lifetimes.drivers
+        switch step {
+        case .endSessions:
+            let ended = try await store.endAll(userID: demo.userID, .demoEnded, at: clock.now())
+            await forget(ended)
+            for session in ended {
+                await lifetimes.scheduler.disarm(.sessionLifetime(sessionID: session.id))
+                await lifetimes.scheduler.disarm(.sessionIdle(sessionID: session.id))
+            }
+        case .deprovisionWorkspace:
+            try await drivers.provisioner.deprovision(demo)
+        case .revokeNetworkPeer:
+            if let peer = demo.networkPeerID, let network = drivers.network { try await network.revokePeer(peer) }
+        case .removeIdentityRole:
+            if let identity = drivers.identity, let user = try await store.user(id: demo.userID) {
+                try await identity.removeRole(of: user)
+            }
+        case .revokeToken:
+            _ = try await store.revokeAll(userID: demo.userID, at: clock.now())
+            await tokenCache.evict(userID: demo.userID)
+        case .markFinished:
+            break
+        }
+    }
+
+    /// An audit entry written by NeoSC itself (a deadline), about `userID`'s resource.
+    func auditSystem(
+        _ action: AuditAction, resource: (type: String, id: String), details: [String: String], email: String?,
+        userID: String?, success: Bool = true
+    ) async throws {
+        try await store.append(
+            AuditEvent(
+                timestamp: clock.now(), userID: userID, userEmail: email, action: action, resourceType: resource.type,
+                resourceID: resource.id, details: details.merging(["by": "system"]) { a, _ in a }, ipAddress: nil,
+                success: success))
+    }
+}

@@ -1,0 +1,147 @@
+import Domain
+import Foundation
+import SQLiteNIO
+
+extension SQLiteStore: DemoStore {
+    public func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
+        try await write { connection in
+            // Inside the write transaction no other creation can slip between the counts and the insert.
+            for (condition, binds, cap, what) in [
+                ("status = 'active'", [SQLiteData](), limit, "Too many demo sessions are running"),
+                ("status = 'active' AND client_address = ?", [.text(demo.clientAddress)], perAddressLimit,
+                 "Too many demo sessions from this address"),
+            ] {
+                let row = try await connection.rows(
+                    "SELECT COUNT(*) AS n, MIN(expires_at) AS soonest FROM demo_sessions WHERE \(condition)", binds
+                ).first
+                if let row, try row.int("n") >= cap {
+                    let soonest = row.optionalDate("soonest") ?? demo.createdAt.addingTimeInterval(60)
+                    throw DomainError.rateLimited(
+                        "\(what); try again later",
+                        retryAfterSeconds: max(1, Int(soonest.timeIntervalSince(demo.createdAt).rounded(.up))))
+                }
+            }
+            try await connection.execute(
+                """
+                INSERT INTO demo_sessions (id, user_id, workspace_id, workspace_type, contact_email, client_address,
+                    status, created_at, expires_at, max_expires_at, ended_at, connection_url, network_peer_id,
+                    completed_steps, ending_as, claimed_by, claimed_until)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    .text(demo.id), .text(demo.userID), .text(demo.workspaceID), .text(demo.workspaceType),
+                    .init(demo.contactEmail), .text(demo.clientAddress), .text(demo.status.rawValue),
+                    .init(demo.createdAt), .init(demo.expiresAt), .init(demo.maxExpiresAt), .init(demo.endedAt),
+                    .init(demo.connectionURL), .init(demo.networkPeerID),
+                    .text(demo.completedSteps.map(\.rawValue).joined(separator: ",")), .init(demo.endingAs?.rawValue),
+                    .init(demo.claimedBy), .init(demo.claimedUntil),
+                ])
+        }
+    }
+
+    public func recordProvisioning(of demo: DemoSession) async throws {
+        try await write {
+            try await $0.execute(
+                "UPDATE demo_sessions SET connection_url = ?, network_peer_id = ? WHERE id = ?",
+                [.init(demo.connectionURL), .init(demo.networkPeerID), .text(demo.id)])
+        }
+    }
+
+    public func demo(id: String) async throws -> DemoSession? {
+        try await read { try await $0.rows("SELECT * FROM demo_sessions WHERE id = ?", [.text(id)]).first.map(Self.demo) }
+    }
+
+    public func demo(userID: String) async throws -> DemoSession? {
+        try await read {
+            try await $0.rows("SELECT * FROM demo_sessions WHERE user_id = ?", [.text(userID)]).first.map(Self.demo)
+        }
+    }
+
+    public func demos(userID: String?, limit: Int) async throws -> [DemoSession] {
+        try await read {
+            try await $0.rows(
+                "SELECT * FROM demo_sessions WHERE (?1 IS NULL OR user_id = ?1) ORDER BY created_at DESC, id LIMIT ?2",
+                [.init(userID), .init(limit)]
+            ).map(Self.demo)
+        }
+    }
+
+    public func unfinishedDemos() async throws -> [DemoSession] {
+        try await read {
+            try await $0.rows("SELECT * FROM demo_sessions WHERE status IN ('active', 'expiring')").map(Self.demo)
+        }
+    }
+
+    public func activeDemoCount() async throws -> Int {
+        try await read {
+            try await $0.rows("SELECT COUNT(*) AS n FROM demo_sessions WHERE status = 'active'").first?.int("n") ?? 0
+        }
+    }
+
+    public func extend(id: String, to expiresAt: Date) async throws -> DemoSession? {
+        try await write {
+            try await $0.rows(
+                "UPDATE demo_sessions SET expires_at = ? WHERE id = ? AND status = 'active' RETURNING *",
+                [.init(expiresAt), .text(id)]
+            ).first.map(Self.demo)
+        }
+    }
+
+    public func claimCleanup(
+        id: String, replica: String, endingAs: DemoSession.Status, at now: Date, leaseUntil: Date
+    ) async throws -> DemoSession? {
+        try await write {
+            try await $0.rows(
+                """
+                UPDATE demo_sessions SET status = 'expiring', claimed_by = ?1, claimed_until = ?2,
+                    ending_as = COALESCE(ending_as, ?3)
+                WHERE id = ?4 AND (
+                    (status = 'active' AND (?3 = 'ended' OR expires_at <= ?5))
+                    OR (status = 'expiring' AND (claimed_until IS NULL OR claimed_until <= ?5)))
+                RETURNING *
+                """, [.text(replica), .init(leaseUntil), .text(endingAs.rawValue), .text(id), .init(now)]
+            ).first.map(Self.demo)
+        }
+    }
+
+    public func completeStep(_ step: DemoCleanupStep, id: String, replica: String, leaseUntil: Date) async throws -> Bool {
+        try await write {
+            try await $0.changedRows(
+                """
+                UPDATE demo_sessions SET claimed_until = ?1,
+                    completed_steps = CASE WHEN completed_steps = '' THEN ?2 ELSE completed_steps || ',' || ?2 END
+                WHERE id = ?3 AND status = 'expiring' AND claimed_by = ?4 RETURNING 1
+                """, [.init(leaseUntil), .text(step.rawValue), .text(id), .text(replica)]) == 1
+        }
+    }
+
+    public func finish(id: String, replica: String, at now: Date) async throws -> DemoSession? {
+        try await write {
+            try await $0.rows(
+                """
+                UPDATE demo_sessions SET status = COALESCE(ending_as, 'expired'), ended_at = ?1, claimed_until = NULL,
+                    completed_steps = CASE WHEN completed_steps = '' THEN ?2 ELSE completed_steps || ',' || ?2 END
+                WHERE id = ?3 AND status = 'expiring' AND claimed_by = ?4 RETURNING *
+                """, [.init(now), .text(DemoCleanupStep.markFinished.rawValue), .text(id), .text(replica)]
+            ).first.map(Self.demo)
+        }
+    }
+
+    static func demo(_ row: SQLiteRow) throws -> DemoSession {
+        guard let status = DemoSession.Status(rawValue: try row.string("status")) else {
+            throw CorruptRow(column: "status")
+        }
+        return DemoSession(
+            id: try row.string("id"), userID: try row.string("user_id"), workspaceID: try row.string("workspace_id"),
+            workspaceType: try row.string("workspace_type"), contactEmail: row.optionalString("contact_email"),
+            clientAddress: try row.string("client_address"), status: status, createdAt: try row.date("created_at"),
+            expiresAt: try row.date("expires_at"), maxExpiresAt: try row.date("max_expires_at"),
+            endedAt: row.optionalDate("ended_at"), connectionURL: row.optionalString("connection_url"),
+            networkPeerID: row.optionalString("network_peer_id"),
+            completedSteps: try row.string("completed_steps").split(separator: ",").compactMap {
+                DemoCleanupStep(rawValue: String($0))
+            },
+            endingAs: row.optionalString("ending_as").flatMap(DemoSession.Status.init(rawValue:)),
+            claimedBy: row.optionalString("claimed_by"), claimedUntil: row.optionalDate("claimed_until"))
+    }
+}

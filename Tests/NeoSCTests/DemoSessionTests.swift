@@ -1,0 +1,264 @@
+import Actors
+import Crypto
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import Synchronization
+import Testing
+
+@testable import neosc
+
+/// Just-in-time demos end on time with every clean-up step run once, across restarts and
+/// replicas, with the provisioning webhook and NetBird played by a recording peer.
+@Suite("Demo sessions and expiry")
+struct DemoSessionTests {
+    static let secret = "a-webhook-secret-of-at-least-32-chars!"
+
+    static func settings(
+        peer: RecordingPeer, lifetime: TimeInterval = 2, maxDuration: TimeInterval = 10, perAddress: Int = 3
+    ) -> (inout Configuration) -> Void {
+        { configuration in
+            configuration.demo.enabled = true
+            configuration.demo.lifetime = lifetime
+            configuration.demo.maxDuration = maxDuration
+            configuration.demo.maxActivePerAddress = perAddress
+            configuration.demo.retryDelay = 0.1
+            configuration.demo.claimLease = 2
+            configuration.demo.rescanInterval = 1
+            configuration.provisioner = .webhook
+            configuration.provisionURL = peer.url + "/hook"
+            configuration.provisionSecret = Secret(secret)
+            configuration.netbird = (peer.url, Secret("netbird-token"))
+        }
+    }
+
+    static func create(_ client: some TestClientProtocol, type: String = "browser") async throws -> Reply {
+        try await client.send(.post, "/api/demo/sessions", json: body(["workspace_type": type, "email": "visitor@example.com"]))
+    }
+
+    static func demo(_ harness: Harness, _ id: String) async throws -> DemoSession? {
+        try await harness.store.demo(id: id)
+    }
+
+    /// Every audit entry of `action` about `demoID`.
+    static func audited(_ harness: Harness, _ action: AuditAction, demo demoID: String) async throws -> [AuditEvent] {
+        try await harness.store.events(AuditQuery(action: action, limit: 500)).filter { $0.resourceID == demoID }
+    }
+
+    @Test("a demo expires on time: each clean-up step runs once, in order, audited; its token is refused at once")
+    func expiry() async throws {
+        try await RecordingPeer.with { peer in
+            peer.reply("POST /hook provision", with: #"{"connection_url":"https://kasm.example.com/s/1","netbird_peer_id":"peer-1"}"#)
+            try await Harness.run(.router, Self.settings(peer: peer)) { harness, client in
+                let created = try await Self.create(client)
+                #expect(created.status == .created, "\(created.text)")
+                let id = try #require(created["demo_session_id"] as? String)
+                let token = try #require(created["access_token"] as? String)
+                #expect(created["connection_url"] as? String == "https://kasm.example.com/s/1")
+                #expect((created["workspace"] as? [String: Any])?["id"] as? String == "ws-secure-browser")
+                let expiresAt = try #require((created["expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
+
+                // The visitor sees and launches only its own workspace.
+                let listed = try await client.send(.get, "/api/workspaces", token: token)
+                #expect(listed.array.compactMap { $0["id"] as? String } == ["ws-secure-browser"])
+                #expect(try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token).status == .forbidden)
+                let launched = try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: token)
+                #expect(launched.status == .created)
+                let sessionID = try #require(launched["session_id"] as? String)
+                let me = try await client.send(.get, "/api/demo/sessions", token: token)
+                #expect(me.array.count == 1)
+
+                // The webhook call is signed: HMAC-SHA256 over "timestamp.body".
+                let provision = try #require(peer.calls.first { $0.event == "provision" })
+                let timestamp = try #require(provision.headers["x-neosc-timestamp"])
+                #expect(
+                    provision.headers["x-neosc-signature"]
+                        == "sha256=" + WebhookProvisioner.signature(
+                            timestamp: timestamp, body: provision.body, secret: SymmetricKey(data: Data(Self.secret.utf8))))
+
+                let finished = try await eventually(within: 8) { try await Self.demo(harness, id)?.status == .expired }
+                #expect(finished)
+                #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
+                let demo = try #require(try await Self.demo(harness, id))
+                #expect(demo.completedSteps == DemoCleanupStep.allCases)
+                let endedAt = try #require(demo.endedAt)
+                #expect(endedAt.timeIntervalSince(expiresAt) < 1.5, "cleaned up within a second and a half of its deadline")
+                #expect(try await harness.store.session(id: sessionID)?.endReason == "demo_ended")
+
+                let steps = try await Self.audited(harness, .demoCleanupStep, demo: id)
+                #expect(steps.sorted { $0.timestamp < $1.timestamp }.map { $0.details["step"] ?? "" }
+                    == DemoCleanupStep.allCases.dropLast().map(\.rawValue))
+                #expect(steps.allSatisfy { $0.success })
+                #expect(try await Self.audited(harness, .demoSessionCreated, demo: id).count == 1)
+                #expect(try await Self.audited(harness, .demoSessionExpired, demo: id).count == 1)
+                #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
+                #expect(peer.calls.filter { $0.method == "DELETE" && $0.path == "/api/peers/peer-1" }.count == 1)
+                #expect(peer.calls.first { $0.method == "DELETE" }?.headers["authorization"] == "Token netbird-token")
+            }
+        }
+    }
+
+    @Test("a failing webhook is retried with backoff, never skipped; access ends at the deadline regardless")
+    func failingWebhook() async throws {
+        try await RecordingPeer.with { peer in
+            peer.fail("POST /hook deprovision", times: 3)
+            try await Harness.run(.router, Self.settings(peer: peer)) { harness, client in
+                let created = try await Self.create(client)
+                let id = try #require(created["demo_session_id"] as? String)
+                let token = try #require(created["access_token"] as? String)
+                try await Task.sleep(for: .milliseconds(2_100))
+                #expect(
+                    try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized,
+                    "refused from the deadline on, while the clean-up is still retrying")
+                #expect(try await eventually(within: 8) { try await Self.demo(harness, id)?.status == .expired })
+                let deprovisions = try await Self.audited(harness, .demoCleanupStep, demo: id)
+                    .filter { $0.details["step"] == "deprovision_workspace" }
+                #expect(deprovisions.filter { !$0.success }.count == 3)
+                #expect(deprovisions.filter { $0.success }.count == 1)
+                #expect(peer.calls.filter { $0.event == "deprovision" }.count == 4)
+                // The steps after it ran once, after it.
+                #expect(try await Self.audited(harness, .demoCleanupStep, demo: id).filter { $0.details["step"] == "revoke_token" }.count == 1)
+            }
+        }
+    }
+
+    @Test("a restart in the middle still expires the demo on time")
+    func restart() async throws {
+        try await RecordingPeer.with { peer in
+            let directory = Harness.makeDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let first = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 3))
+            let made = Mutex<(id: String, expiresAt: Date)?>(nil)
+            try await first.serve(.router) { client in
+                let created = try await Self.create(client)
+                let id = try #require(created["demo_session_id"] as? String)
+                let expiresAt = try #require((created["expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
+                made.withLock { $0 = (id, expiresAt) }
+            }
+            let (id, expiresAt) = try #require(made.withLock { $0 })
+            try await first.close(removing: false)
+            #expect(Date() < expiresAt, "stopped before the deadline")
+
+            let second = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 3))
+            try await second.serve(.router) { _ in
+                let expired = try await eventually(within: 8) { try await Self.demo(second, id)?.status == .expired }
+                #expect(expired)
+            }
+            let demo = try #require(try await Self.demo(second, id))
+            #expect(try #require(demo.endedAt).timeIntervalSince(expiresAt) < 1.5)
+            #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
+            try await second.close(removing: false)
+        }
+    }
+
+    @Test("two replicas on one MongoDB clean a demo up exactly once")
+    func replicas() async throws {
+        try await RecordingPeer.with { peer in
+            let url = try await TestMongo.shared.freshDatabaseURL()
+            let a = try await Harness.open(store: .mongo, mongoURL: url, Self.settings(peer: peer))
+            let b = try await Harness.open(store: .mongo, mongoURL: url, Self.settings(peer: peer))
+            defer {
+                try? FileManager.default.removeItem(at: a.directory)
+                try? FileManager.default.removeItem(at: b.directory)
+            }
+            try await a.serve(.router) { clientA in
+                try await b.serve(.router) { _ in
+                    let created = try await Self.create(clientA)
+                    let id = try #require(created["demo_session_id"] as? String)
+                    // B learns of A's demo from the store (rescan), so both race for its clean-up.
+                    #expect(try await eventually(within: 4) { await b.portal.lifetimes.scheduler.due(.demoExpiry(demoID: id)) != nil })
+                    #expect(try await eventually(within: 10) { try await Self.demo(a, id)?.status == .expired })
+                    try await Task.sleep(for: .milliseconds(1_500))
+                    #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
+                    #expect(try await Self.audited(a, .demoSessionExpired, demo: id).count == 1)
+                    let steps = try await Self.audited(a, .demoCleanupStep, demo: id)
+                    #expect(steps.count == DemoCleanupStep.allCases.count - 1)
+                }
+            }
+            try await a.close(removing: true)
+            try await b.close(removing: true)
+        }
+    }
+
+    @Test("limits per address answer 429 with Retry-After; the owner can end a demo; only admins extend, never past the maximum")
+    func limitsEndAndExtend() async throws {
+        try await RecordingPeer.with { peer in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60, maxDuration: 120, perAddress: 1)) {
+                harness, client in
+                let first = try await Self.create(client)
+                #expect(first.status == .created)
+                let refused = try await Self.create(client)
+                #expect(refused.status == .tooManyRequests)
+                #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 > 0)
+
+                let id = try #require(first["demo_session_id"] as? String)
+                let token = try #require(first["access_token"] as? String)
+                let admin = try await harness.account(.admin)
+                let user = try await harness.account(.user)
+                #expect(try await client.send(.get, "/api/demo/sessions", token: user.token).status == .forbidden)
+                #expect(
+                    try await client.send(.post, "/api/demo/sessions/\(id)/extend", token: token, json: body(["minutes": 5])).status
+                        == .forbidden)
+                let extended = try await client.send(
+                    .post, "/api/demo/sessions/\(id)/extend", token: admin.token, json: body(["minutes": 600]))
+                #expect(extended.status == .ok, "\(extended.text)")
+                #expect(extended["expires_at"] as? String == extended["max_expires_at"] as? String, "capped at the maximum")
+                #expect(
+                    try await client.send(.post, "/api/demo/sessions/\(id)/extend", token: admin.token, json: body(["minutes": 1]))
+                        .status == .conflict)
+                let tokenExpiry = try await harness.store.token(digest: BearerCredential.digest(token))?.expiresAt
+                let demoExpiry = try await Self.demo(harness, id)?.expiresAt
+                #expect(tokenExpiry == demoExpiry, "the token lives as long as the demo")
+
+                let ended = try await client.send(.delete, "/api/demo/sessions/\(id)", token: token)
+                #expect(ended.status == .ok, "\(ended.text)")
+                #expect(ended["status"] as? String == "ended")
+                #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
+                #expect(try await Self.audited(harness, .demoSessionEnded, demo: id).count == 1)
+                #expect(try await Self.audited(harness, .demoSessionExtended, demo: id).count == 1)
+                #expect(try await Self.create(client).status == .created, "the address's slot is free again")
+                #expect(try await Self.create(client, type: "sap").status == .unprocessableContent)
+            }
+        }
+    }
+
+    @Test("sessions: heartbeats keep them; idle past the timeout → disconnected; past their lifetime → expired")
+    func idleAndLifetime() async throws {
+        try await Harness.run(.router, { $0.demo.idleTimeout = 1.5 }) { harness, client in
+            let account = try await harness.account(.neosc)
+            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: account.token)
+            let id = try #require(launched["session_id"] as? String)
+            for _ in 0..<6 {
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .ok)
+            }
+            #expect(try await harness.store.session(id: id)?.status == .active, "heartbeats kept it past the idle timeout")
+            #expect(try await eventually(within: 5) { try await harness.store.session(id: id)?.status == .disconnected })
+            #expect(try await harness.store.session(id: id)?.endReason == "idle_timeout")
+            #expect(try await harness.store.events(AuditQuery(action: .sessionIdleTimeout)).first?.resourceID == id)
+            #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .conflict)
+
+            // A session whose lifetime ends (inserted with a one-second lifetime) is expired.
+            let now = Date()
+            let short = WorkspaceSession(
+                id: "ses-short", userID: account.user.id, userEmail: account.user.email, workspaceID: "ws-linux-desktop",
+                workspaceName: "Linux", status: .active, startedAt: now, expiresAt: now + 1, lastSeenAt: now,
+                ipAddress: "127.0.0.1", mfaVerified: false)
+            try await harness.store.start(short, limit: 10)
+            await harness.portal.armDeadlines(of: short)
+            #expect(try await eventually(within: 4) { try await harness.store.session(id: "ses-short")?.status == .expired })
+            #expect(try await harness.store.events(AuditQuery(action: .sessionExpired)).first?.resourceID == "ses-short")
+        }
+    }
+
+    @Test("demos are off unless NEOSC_DEMO_ENABLED")
+    func disabled() async throws {
+        try await Harness.run { _, client in
+            let refused = try await Self.create(client)
+            #expect(refused.status == .notFound)
+        }
+    }
+}

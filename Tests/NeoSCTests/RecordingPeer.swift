@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// An HTTP service on a loopback port standing in for the systems demo clean-up calls (a
+/// provisioning webhook, NetBird, Zitadel): it records every request and answers with what the
+/// test scripted, failing the first calls of a path when asked.
+final class RecordingPeer: Sendable {
+    struct Call: Sendable {
+        var method: String
+        var path: String
+        var headers: [String: String]
+        var body: Data
+        var event: String? { headers["x-neosc-event"] }
+    }
+
+    private struct State {
+        var calls: [Call] = []
+        var port = 0
+        /// Path prefix → how many more calls to answer with 500.
+        var failures: [String: Int] = [:]
+        var replies: [String: String] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    var url: String { "http://127.0.0.1:\(state.withLock { $0.port })" }
+    var calls: [Call] { state.withLock { $0.calls } }
+
+    /// The next `count` calls whose path and event match `key` (`POST /hook provision`) fail with 500.
+    func fail(_ key: String, times count: Int) { state.withLock { $0.failures[key] = count } }
+
+    /// What to answer (JSON) to calls matching `key`.
+    func reply(_ key: String, with json: String) { state.withLock { $0.replies[key] = json } }
+
+    private func answer(_ call: Call) -> Response {
+        let key = "\(call.method) \(call.path)" + (call.event.map { " \($0)" } ?? "")
+        let (fails, json) = state.withLock { state -> (Bool, String?) in
+            state.calls.append(call)
+            let prefix = state.failures.keys.first { key.hasPrefix($0) }
+            if let prefix, let left = state.failures[prefix], left > 0 {
+                state.failures[prefix] = left - 1
+                return (true, nil)
+            }
+            return (false, state.replies.first { key.hasPrefix($0.key) }?.value)
+        }
+        if fails { return Response(status: .internalServerError) }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: json ?? "{}")))
+    }
+
+    /// Runs `body` while the peer listens.
+    static func with(_ body: @Sendable (RecordingPeer) async throws -> Void) async throws {
+        let peer = RecordingPeer()
+        let router = Router()
+        router.on("**", method: .post) { request, context in try await peer.record(request, context) }
+        router.on("**", method: .delete) { request, context in try await peer.record(request, context) }
+        var logger = Logger(label: "recording-peer")
+        logger.logLevel = .critical
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let application = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await application.runService(gracefulShutdownSignals: []) }
+            var iterator = ports.makeAsyncIterator()
+            let port = await iterator.next() ?? 0
+            peer.state.withLock { $0.port = port }
+            do {
+                try await body(peer)
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func record(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        return answer(
+            Call(
+                method: request.method.rawValue, path: request.uri.path, headers: headers,
+                body: Data(buffer.readableBytesView)))
+    }
+}
