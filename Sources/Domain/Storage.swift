@@ -87,6 +87,8 @@ public protocol DemoStore: Sendable {
     /// previous claim ran out. Nil when there is nothing to claim (finished, or another replica holds it).
     func claimCleanup(id: String, replica: String, endingAs: DemoSession.Status, at now: Date, leaseUntil: Date)
         async throws -> DemoSession?
+    /// Extends a held claim (before each attempt of a slow step); false when `replica` no longer holds it.
+    func renewClaim(id: String, replica: String, leaseUntil: Date) async throws -> Bool
     /// Records a finished step and renews the claim; false when `replica` no longer holds it.
     func completeStep(_ step: DemoCleanupStep, id: String, replica: String, leaseUntil: Date) async throws -> Bool
     /// The last step: the demo becomes `expired` or `ended` at `now`.

@@ -92,6 +92,13 @@ extension MongoStore: DemoStore {
         return demo
     }
 
+    public func renewClaim(id: String, replica: String, leaseUntil: Date) async throws -> Bool {
+        try await database.update(
+            "demo_sessions", ["_id": .string(id), "status": .string("expiring"), "claimed_by": .string(replica)],
+            ["$set": .document(["claimed_until": .date(leaseUntil)])]
+        ).matched == 1
+    }
+
     public func completeStep(_ step: DemoCleanupStep, id: String, replica: String, leaseUntil: Date) async throws -> Bool {
         try await database.update(
             "demo_sessions", ["_id": .string(id), "status": .string("expiring"), "claimed_by": .string(replica)],

@@ -104,6 +104,16 @@ extension SQLiteStore: DemoStore {
         }
     }
 
+    public func renewClaim(id: String, replica: String, leaseUntil: Date) async throws -> Bool {
+        try await write {
+            try await $0.changedRows(
+                """
+                UPDATE demo_sessions SET claimed_until = ? WHERE id = ? AND status = 'expiring' AND claimed_by = ?
+                RETURNING 1
+                """, [.init(leaseUntil), .text(id), .text(replica)]) == 1
+        }
+    }
+
     public func completeStep(_ step: DemoCleanupStep, id: String, replica: String, leaseUntil: Date) async throws -> Bool {
         try await write {
             try await $0.changedRows(

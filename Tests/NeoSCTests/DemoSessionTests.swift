@@ -26,7 +26,7 @@ struct DemoSessionTests {
             configuration.demo.maxDuration = maxDuration
             configuration.demo.maxActivePerAddress = perAddress
             configuration.demo.retryDelay = 0.1
-            configuration.demo.claimLease = 2
+            configuration.demo.claimLease = 5
             configuration.demo.rescanInterval = 1
             configuration.provisioner = .webhook
             configuration.provisionURL = peer.url + "/hook"
@@ -52,7 +52,7 @@ struct DemoSessionTests {
     func expiry() async throws {
         try await RecordingPeer.with { peer in
             peer.reply("POST /hook provision", with: #"{"connection_url":"https://kasm.example.com/s/1","netbird_peer_id":"peer-1"}"#)
-            try await Harness.run(.router, Self.settings(peer: peer)) { harness, client in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 5)) { harness, client in
                 let created = try await Self.create(client)
                 #expect(created.status == .created, "\(created.text)")
                 let id = try #require(created["demo_session_id"] as? String)
@@ -79,13 +79,15 @@ struct DemoSessionTests {
                         == "sha256=" + WebhookProvisioner.signature(
                             timestamp: timestamp, body: provision.body, secret: SymmetricKey(data: Data(Self.secret.utf8))))
 
-                let finished = try await eventually(within: 8) { try await Self.demo(harness, id)?.status == .expired }
+                let finished = try await eventually(within: 12) { try await Self.demo(harness, id)?.status == .expired }
                 #expect(finished)
                 #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
                 let demo = try #require(try await Self.demo(harness, id))
                 #expect(demo.completedSteps == DemoCleanupStep.allCases)
                 let endedAt = try #require(demo.endedAt)
-                #expect(endedAt.timeIntervalSince(expiresAt) < 1.5, "cleaned up within a second and a half of its deadline")
+                // On time, loosely: the suite runs tests in parallel on two cores; lateness under
+                // load is measured by the benchmark, not here.
+                #expect(endedAt.timeIntervalSince(expiresAt) < 3, "cleaned up within seconds of its deadline")
                 #expect(try await harness.store.session(id: sessionID)?.endReason == "demo_ended")
 
                 let steps = try await Self.audited(harness, .demoCleanupStep, demo: id)
@@ -130,7 +132,7 @@ struct DemoSessionTests {
         try await RecordingPeer.with { peer in
             let directory = Harness.makeDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            let first = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 3))
+            let first = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 8))
             let made = Mutex<(id: String, expiresAt: Date)?>(nil)
             try await first.serve(.router) { client in
                 let created = try await Self.create(client)
@@ -142,13 +144,13 @@ struct DemoSessionTests {
             try await first.close(removing: false)
             #expect(Date() < expiresAt, "stopped before the deadline")
 
-            let second = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 3))
+            let second = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 8))
             try await second.serve(.router) { _ in
-                let expired = try await eventually(within: 8) { try await Self.demo(second, id)?.status == .expired }
+                let expired = try await eventually(within: 15) { try await Self.demo(second, id)?.status == .expired }
                 #expect(expired)
             }
             let demo = try #require(try await Self.demo(second, id))
-            #expect(try #require(demo.endedAt).timeIntervalSince(expiresAt) < 1.5)
+            #expect(try #require(demo.endedAt).timeIntervalSince(expiresAt) < 3)
             #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
             try await second.close(removing: false)
         }
@@ -227,16 +229,16 @@ struct DemoSessionTests {
 
     @Test("sessions: heartbeats keep them; idle past the timeout → disconnected; past their lifetime → expired")
     func idleAndLifetime() async throws {
-        try await Harness.run(.router, { $0.demo.idleTimeout = 1.5 }) { harness, client in
+        try await Harness.run(.router, { $0.demo.idleTimeout = 3 }) { harness, client in
             let account = try await harness.account(.neosc)
             let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: account.token)
             let id = try #require(launched["session_id"] as? String)
-            for _ in 0..<6 {
+            for _ in 0..<8 {
                 try await Task.sleep(for: .milliseconds(500))
                 #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .ok)
             }
             #expect(try await harness.store.session(id: id)?.status == .active, "heartbeats kept it past the idle timeout")
-            #expect(try await eventually(within: 5) { try await harness.store.session(id: id)?.status == .disconnected })
+            #expect(try await eventually(within: 10) { try await harness.store.session(id: id)?.status == .disconnected })
             #expect(try await harness.store.session(id: id)?.endReason == "idle_timeout")
             #expect(try await harness.store.events(AuditQuery(action: .sessionIdleTimeout)).first?.resourceID == id)
             #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .conflict)

@@ -10,6 +10,8 @@ public struct Lifetimes: Sendable {
     public let drivers: DemoDrivers
     /// Unique per process, so a replica's claims are its own.
     public let replicaID: String
+    /// Demo clean-ups running in this process.
+    let cleanupsRunning = ExclusiveKeys()
 
     public init(
         settings: DemoSettings = DemoSettings(), drivers: DemoDrivers = DemoDrivers(), clock: WallClock = .system,

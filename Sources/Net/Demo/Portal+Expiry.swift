@@ -99,8 +99,24 @@ extension Portal {
     /// Returns the finished demo, or nil when this replica did not (or could not yet) finish it.
     @discardableResult
     func cleanUpDemo(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws -> DemoSession? {
+        // One clean-up of a demo at a time in this process; the store's claim covers other processes.
+        guard await lifetimes.cleanupsRunning.take(id) else { return nil }
+        do {
+            let finished = try await claimAndCleanUp(id, endingAs: endingAs, by: principal)
+            await lifetimes.cleanupsRunning.release(id)
+            return finished
+        } catch {
+            await lifetimes.cleanupsRunning.release(id)
+            throw error
+        }
+    }
+
+    private func claimAndCleanUp(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws
+        -> DemoSession?
+    {
         let settings = lifetimes.settings
-        let replica = lifetimes.replicaID
+        // Each claim has its own name, so a run whose claim lapsed cannot act on a later one.
+        let replica = "\(lifetimes.replicaID)/\(Identifier.make("claim"))"
         var now = clock.now()
         guard
             var demo = try await store.claimCleanup(
@@ -120,7 +136,7 @@ extension Portal {
         // Access ends now whatever happens below: the token cache forgets the demo's identity.
         await tokenCache.evict(userID: demo.userID)
         for step in demo.pendingSteps where step != .markFinished {
-            guard try await runCleanupStep(step, of: demo) else {
+            guard try await runCleanupStep(step, of: demo, claim: replica) else {
                 await lifetimes.scheduler.arm(.demoExpiry(demoID: id), at: clock.now() + settings.claimLease)
                 return nil
             }
@@ -141,9 +157,13 @@ extension Portal {
     }
 
     /// Runs one step with retries and backoff; true once it succeeded.
-    private func runCleanupStep(_ step: DemoCleanupStep, of demo: DemoSession) async throws -> Bool {
+    private func runCleanupStep(_ step: DemoCleanupStep, of demo: DemoSession, claim: String) async throws -> Bool {
         let settings = lifetimes.settings
         for attempt in 1...max(1, settings.cleanupAttempts) {
+            // Never start an attempt without holding the claim for at least a lease from now.
+            guard try await store.renewClaim(id: demo.id, replica: claim, leaseUntil: clock.now() + settings.claimLease) else {
+                return false
+            }
             do {
                 try await perform(step, of: demo)
                 try await auditSystem(
