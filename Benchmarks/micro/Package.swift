@@ -25,6 +25,16 @@ let package = Package(
             ],
             path: "Benchmarks/NeoSCBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // Deadlines at scale (not an ordo-one benchmark: it measures lateness and restart time).
+        .executableTarget(
+            name: "ExpiryBenchmark",
+            dependencies: [
+                .product(name: "NeoSCCore", package: "neosc"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ExpiryBenchmark"
+        ),
     ]
 )

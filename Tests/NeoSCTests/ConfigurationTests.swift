@@ -61,6 +61,10 @@ import Testing
         ["NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "a", "POMERIUM_AUTHENTICATE_URL": "https://auth.example.com",
          "TRUST_POMERIUM_HEADERS": "true"],
         ["NEOSC_JWKS_MIN_REFRESH": "often"],
+        ["NEOSC_DEMO_ENABLED": "perhaps"], ["NEOSC_DEMO_TTL": "3h"], ["NEOSC_DEMO_MAX_ACTIVE": "0"],
+        ["NEOSC_IDLE_TIMEOUT": "never"], ["NEOSC_PROVISIONER": "kasm"], ["NEOSC_PROVISIONER": "webhook"],
+        ["NEOSC_PROVISIONER": "webhook", "NEOSC_PROVISION_URL": "https://p.example.com", "NEOSC_PROVISION_SECRET": "short"],
+        ["NETBIRD_API_URL": "https://netbird.example.com"], ["ZITADEL_SERVICE_TOKEN": "t"],
     ])
     func invalidValuesAreRefusedWithTheVariableNamed(_ environment: [String: String]) {
         #expect {
@@ -94,6 +98,28 @@ import Testing
         #expect(pomerium.trustIdentityHeaders && pomerium.projectID == "2740")
         #expect(configuration.keySetMaxAge == 600 && configuration.keyRefreshInterval == 5)
         #expect(try Configuration(environment: [:]).authMode == .local)
+    }
+
+    @Test func demoSettings() throws {
+        let configuration = try Configuration(environment: [
+            "NEOSC_DEMO_ENABLED": "true", "NEOSC_DEMO_TTL": "45m", "NEOSC_DEMO_MAX_DURATION": "3h",
+            "NEOSC_DEMO_MAX_ACTIVE": "20", "NEOSC_DEMO_MAX_PER_IP": "2", "NEOSC_IDLE_TIMEOUT": "10m",
+            "NEOSC_CLEANUP_ATTEMPTS": "7", "NEOSC_CLEANUP_RETRY_DELAY": "2s", "NEOSC_CLEANUP_LEASE": "90s",
+            "NEOSC_EXPIRY_RESCAN": "15s", "NEOSC_PROVISIONER": "webhook", "NEOSC_PROVISION_URL": "https://p.example.com/hook",
+            "NEOSC_PROVISION_SECRET": String(repeating: "s", count: 32), "NETBIRD_API_URL": "https://netbird.example.com",
+            "NETBIRD_API_TOKEN": "nbp", "ZITADEL_AUTHORITY": "https://id.example.com", "ZITADEL_CLIENT_ID": "c",
+            "ZITADEL_PROJECT_ID": "p", "ZITADEL_SERVICE_TOKEN": "svc",
+        ])
+        let demo = configuration.demo
+        #expect(demo.enabled && demo.lifetime == 2_700 && demo.maxDuration == 10_800)
+        #expect(demo.maxActive == 20 && demo.maxActivePerAddress == 2 && demo.idleTimeout == 600)
+        #expect(demo.cleanupAttempts == 7 && demo.retryDelay == 2 && demo.claimLease == 90 && demo.rescanInterval == 15)
+        #expect(configuration.provisioner == .webhook && configuration.provisionURL == "https://p.example.com/hook")
+        #expect("\(configuration.provisionSecret!)" == "<redacted>")
+        #expect(configuration.netbird?.url == "https://netbird.example.com")
+        #expect(configuration.zitadelServiceToken?.value == "svc")
+        let defaults = try Configuration(environment: [:]).demo
+        #expect(!defaults.enabled && defaults.lifetime == 1_800 && defaults.idleTimeout == 900)
     }
 
     @Test func passwordNeverAppearsInTheMessage() {

@@ -102,6 +102,7 @@ struct PomeriumTests {
                 }
                 let audited = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected))
                 #expect(audited.compactMap { $0.details["reason"] }.sorted() == forgeries.map(\.0).sorted())
+                let rejectedBefore = audited.count
 
                 // A demo-bound assertion past its demo end is refused though the assertion is fresh.
                 let demo = Self.assertion(
@@ -110,6 +111,12 @@ struct PomeriumTests {
                 let over = try await client.send(.get, "/api/auth/me", headers: Self.headers(demo))
                 #expect(over.status == .unauthorized)
                 #expect(over.detail == "Demo session has expired")
+
+                // The demo-user role without the demo claims is refused: it would never expire.
+                let unbound = Self.assertion(signer, subject: "visitor-2", email: "visitor2@example.com", groups: ["demo-user"])
+                #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(unbound)).status == .forbidden)
+                let audits = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected)).count
+                #expect(audits == rejectedBefore + 2, "both refusals are audited")
             }
         }
     }

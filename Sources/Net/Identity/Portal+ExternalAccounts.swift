@@ -8,7 +8,16 @@ extension Portal {
     /// Provisioning, linking and role changes are audited.
     func account(for external: ExternalIdentity, in context: PortalRequestContext) async throws -> User {
         let now = clock.now()
-        if let demo = external.demo, demo.expiresAt <= now { throw TokenRejection.demoExpired }
+        if let binding = external.demo {
+            if binding.expiresAt <= now { throw TokenRejection.demoExpired }
+            // A binding to a demo NeoSC runs follows that demo: ended or expired here, refused.
+            if let demo = try await store.demo(id: binding.sessionID), !demo.grantsAccess(at: now) {
+                throw TokenRejection.demoExpired
+            }
+        } else if external.role == .demoUser {
+            // A provider's demo-user role alone would be a demo without end.
+            throw DomainError.forbidden("A demo-user identity must carry neosc:demo_session_id and neosc:demo_expires_at")
+        }
         let linked = try await store.user(ssoProvider: external.provider, subject: external.subject)
         let sameEmail = linked == nil ? try await external.email.asyncFlatMap { try await store.user(email: $0) } : nil
         switch try AccountLinking.decide(external, linked: linked, sameEmail: sameEmail) {
