@@ -33,6 +33,11 @@ import FoundationNetworking
             ] {
                 #expect(metrics.text.contains(series), "exposes \(series)")
             }
+            // Set by the expiry service once it has loaded the deadlines.
+            let demos = try await eventually(within: 5) {
+                try await client.send(.get, "/metrics").text.contains("demo_sessions_active")
+            }
+            #expect(demos, "exposes demo_sessions_active")
         }
         // Peers outside NEOSC_METRICS_ALLOW see nothing there.
         try await Harness.run(.live, { $0.metricsAllowed = TrustedProxies([AddressRange("10.0.0.0/8")!]) }) { _, client in
