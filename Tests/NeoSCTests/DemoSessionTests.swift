@@ -127,6 +127,25 @@ struct DemoSessionTests {
         }
     }
 
+    @Test("a demo ended early is refused at once, even while a failing step keeps its clean-up from finishing")
+    func endedEarlyWhileCleanUpFails() async throws {
+        try await RecordingPeer.with { peer in
+            peer.fail("POST /hook deprovision", times: 1_000)
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60)) { harness, client in
+                let created = try await Self.create(client)
+                let id = try #require(created["demo_session_id"] as? String)
+                let token = try #require(created["access_token"] as? String)
+                #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok)
+                let ending = try await client.send(.delete, "/api/demo/sessions/\(id)", token: token)
+                #expect(ending.status == .serviceUnavailable, "the clean-up could not finish: \(ending.text)")
+                #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
+                let demo = try #require(try await Self.demo(harness, id))
+                #expect(demo.status == .expiring && demo.endingAs == .ended)
+                #expect(demo.completedSteps == [.endSessions], "stopped at the failing step, none skipped")
+            }
+        }
+    }
+
     @Test("a restart in the middle still expires the demo on time")
     func restart() async throws {
         try await RecordingPeer.with { peer in

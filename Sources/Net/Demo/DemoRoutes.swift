@@ -105,9 +105,15 @@ struct DemoRoutes {
             id: demoID, userID: user.id, workspaceID: workspace.id, workspaceType: type, contactEmail: contact,
             clientAddress: context.clientAddress, createdAt: now, expiresAt: now + settings.lifetime,
             maxExpiresAt: now + max(settings.maxDuration, settings.lifetime))
-        try await portal.store.insert(user, creating: nil)
+        // The demo first: its insert enforces the limits, so a refused request leaves nothing behind.
         try await portal.store.insert(demo, limit: settings.maxActive, perAddressLimit: settings.maxActivePerAddress)
         await portal.lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: demo.expiresAt)
+        do {
+            try await portal.store.insert(user, creating: nil)
+        } catch {
+            _ = try? await portal.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
+            throw error
+        }
         do {
             let provisioned = try await portal.lifetimes.drivers.provisioner.provision(demo, workspace: workspace)
             demo.connectionURL = provisioned.connectionURL

@@ -47,10 +47,12 @@ struct SSORoutes {
         try Self.requireCode(body.code)
         try Self.requireCodeVerifier(body.codeVerifier)
         return try await signIn(method: "token_exchange", context: context) {
-            guard provider.settings.allowedRedirectURIs.isEmpty
-                ? SecureURL.isAcceptable(body.redirectURI) || body.redirectURI.hasPrefix("http")
-                : provider.settings.allowedRedirectURIs.contains(body.redirectURI)
-            else { throw SignInFailure.redirectNotAllowed }
+            // With no allow-list, any http(s) URL: the provider checks it against the client's own.
+            let allowed = provider.settings.allowedRedirectURIs
+            let isWebURL = URL(string: body.redirectURI)?.scheme.map { ["http", "https"].contains($0) } ?? false
+            guard allowed.isEmpty ? isWebURL : allowed.contains(body.redirectURI) else {
+                throw SignInFailure.redirectNotAllowed
+            }
             let idToken = try await provider.exchange(
                 code: body.code, codeVerifier: body.codeVerifier, redirectURI: body.redirectURI)
             return try await provider.identity(fromIDToken: idToken, expectedNonce: body.nonce, requireNonce: false)
