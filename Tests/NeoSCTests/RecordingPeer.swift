@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Logging
 import NIOCore
 import Synchronization
 
@@ -58,24 +57,9 @@ final class RecordingPeer: Sendable {
         let router = Router()
         router.on("**", method: .post) { request, context in try await peer.record(request, context) }
         router.on("**", method: .delete) { request, context in try await peer.record(request, context) }
-        var logger = Logger(label: "recording-peer")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await application.runService(gracefulShutdownSignals: []) }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next() ?? 0
+        try await LoopbackHTTPServer.serving(router, label: "recording-peer") { port in
             peer.state.withLock { $0.port = port }
-            do {
-                try await body(peer)
-            } catch {
-                group.cancelAll()
-                throw error
-            }
-            group.cancelAll()
+            try await body(peer)
         }
     }
 

@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import Hummingbird
-import Logging
 import NIOCore
 import Synchronization
 
@@ -125,24 +124,9 @@ final class TestSigner: Sendable {
         }
         router.get("jwks") { _, _ in Self.json(signer.keySet()) }
         router.get(".well-known/pomerium/jwks.json") { _, _ in Self.json(signer.keySet()) }
-        var logger = Logger(label: "test-signer")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await application.runService(gracefulShutdownSignals: []) }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next() ?? 0
+        try await LoopbackHTTPServer.serving(router, label: "test-signer") { port in
             signer.state.withLock { $0.port = port }
-            do {
-                try await body(signer)
-            } catch {
-                group.cancelAll()
-                throw error
-            }
-            group.cancelAll()
+            try await body(signer)
         }
     }
 

@@ -37,13 +37,10 @@ public struct OIDCProvider: Sendable {
             try await Self.fetchDiscovery(settings: settings, http: http)
         }
         self.discovery = discovery
-        let keys = RemoteResourceCache<VerificationKeys>(
-            maxAge: keySetMaxAge, minimumRefreshInterval: keyRefreshInterval, clock: clock
-        ) {
-            let reply = try await http.get(try await discovery.current().jwksURI)
-            guard reply.status == 200 else { throw DomainError.unavailable("The identity provider's key set is unavailable") }
-            return try await VerificationKeys.parse(reply.body)
-        }
+        let keys = VerificationKeys.cache(
+            owner: "The identity provider", http: http, clock: clock, maxAge: keySetMaxAge,
+            refreshInterval: keyRefreshInterval
+        ) { try await discovery.current().jwksURI }
         let issuer = settings.issuerBase
         self.verifier = SignedTokenVerifier(
             keys: keys, rules: ClaimRules(issuers: [issuer, issuer + "/"], audiences: [settings.clientID]), clock: clock)

@@ -18,13 +18,9 @@ public struct PomeriumGate: Sendable {
     ) {
         self.settings = settings
         let url = settings.jwksURL
-        let keys = RemoteResourceCache<VerificationKeys>(
-            maxAge: keySetMaxAge, minimumRefreshInterval: keyRefreshInterval, clock: clock
-        ) {
-            let reply = try await http.get(url)
-            guard reply.status == 200 else { throw DomainError.unavailable("Pomerium's key set is unavailable") }
-            return try await VerificationKeys.parse(reply.body)
-        }
+        let keys = VerificationKeys.cache(
+            owner: "Pomerium", http: http, clock: clock, maxAge: keySetMaxAge, refreshInterval: keyRefreshInterval
+        ) { url }
         self.verifier = SignedTokenVerifier(
             keys: keys,
             rules: ClaimRules(

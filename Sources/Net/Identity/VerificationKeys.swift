@@ -1,3 +1,4 @@
+import Actors
 import Domain
 import Foundation
 import JWTKit
@@ -19,6 +20,19 @@ struct VerificationKeys: Sendable {
     ]
 
     let keys: [Key]
+
+    /// A cache of the key set at the URL `locate` names, fetched over `http`; `owner` names
+    /// whose keys they are in the 503 when they cannot be fetched.
+    static func cache(
+        owner: String, http: OutboundHTTP, clock: WallClock, maxAge: TimeInterval, refreshInterval: TimeInterval,
+        locate: @escaping @Sendable () async throws -> String
+    ) -> RemoteResourceCache<VerificationKeys> {
+        RemoteResourceCache(maxAge: maxAge, minimumRefreshInterval: refreshInterval, clock: clock) {
+            let reply = try await http.get(try await locate())
+            guard reply.status == 200 else { throw DomainError.unavailable("\(owner)'s key set is unavailable") }
+            return try await parse(reply.body)
+        }
+    }
 
     /// Parses a JWKS document, skipping entries that are not usable public signing keys (private
     /// parts, symmetric keys, encryption keys, unknown types) rather than failing on them.
