@@ -146,6 +146,66 @@ struct DemoSessionTests {
         }
     }
 
+    @Test("a clean-up left half done by a replica that died is resumed by another, from the first unfinished step")
+    func resumeAfterDeadReplica() async throws {
+        try await RecordingPeer.with { peer in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60)) { harness, client in
+                let created = try await Self.create(client)
+                let id = try #require(created["demo_session_id"] as? String)
+                // Another replica claims the clean-up, ends the sessions, and dies.
+                let now = Date()
+                let claimed = try await harness.store.claimCleanup(
+                    id: id, replica: "dead-replica/claim-1", endingAs: .ended, at: now, leaseUntil: now + 1)
+                #expect(claimed?.status == .expiring)
+                #expect(try await harness.store.completeStep(.endSessions, id: id, replica: "dead-replica/claim-1", leaseUntil: now + 1))
+                // While its lease holds, nobody else may take it.
+                let early = try await harness.store.claimCleanup(
+                    id: id, replica: "other/claim", endingAs: .expired, at: now, leaseUntil: now + 5)
+                #expect(early == nil)
+
+                let resumed = try await eventually(within: 10) { try await Self.demo(harness, id)?.status == .ended }
+                #expect(resumed, "this replica's rescan found the lapsed claim and finished the clean-up")
+                let demo = try #require(try await Self.demo(harness, id))
+                #expect(demo.completedSteps == DemoCleanupStep.allCases)
+                let steps = try await Self.audited(harness, .demoCleanupStep, demo: id).compactMap { $0.details["step"] }
+                #expect(!steps.contains("end_sessions"), "the dead replica's finished step is not run again")
+                #expect(steps.contains("deprovision_workspace"))
+                #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
+                #expect(try await Self.audited(harness, .demoSessionEnded, demo: id).count == 1)
+            }
+        }
+    }
+
+    @Test("the Zitadel driver removes the user's grants on the project; accounts from elsewhere are left alone")
+    func zitadelGrants() async throws {
+        try await RecordingPeer.with { peer in
+            peer.reply("POST /management/v1/users/grants/_search", with: #"{"result":[{"id":"grant-1"},{"id":"grant-2"}]}"#)
+            let revoker = ZitadelRoleRevoker(issuer: peer.url, projectID: "project-7", token: "svc-token", http: .shared)
+            let now = Date()
+            var user = User(
+                id: "usr-1", email: "v@example.com", name: "V", organizationID: nil, role: .demoUser, passwordHash: nil,
+                ssoProvider: peer.url, ssoSubject: "zitadel-user-1", createdAt: now, updatedAt: now)
+            try await revoker.removeRole(of: user)
+            let calls = peer.calls
+            #expect(calls.map { "\($0.method) \($0.path)" } == [
+                "POST /management/v1/users/grants/_search",
+                "DELETE /management/v1/users/zitadel-user-1/grants/grant-1",
+                "DELETE /management/v1/users/zitadel-user-1/grants/grant-2",
+            ])
+            #expect(calls.allSatisfy { $0.headers["authorization"] == "Bearer svc-token" })
+            let search = String(decoding: try #require(calls.first?.body), as: UTF8.self)
+            #expect(search.contains("zitadel-user-1") && search.contains("project-7"))
+
+            user.ssoProvider = "https://other-issuer.example.com"
+            try await revoker.removeRole(of: user)
+            #expect(peer.calls.count == 3, "not a Zitadel account of this issuer: nothing to remove")
+
+            peer.fail("POST /management/v1/users/grants/_search", times: 1)
+            user.ssoProvider = peer.url
+            await #expect(throws: (any Error).self) { try await revoker.removeRole(of: user) }
+        }
+    }
+
     @Test("a restart in the middle still expires the demo on time")
     func restart() async throws {
         try await RecordingPeer.with { peer in
