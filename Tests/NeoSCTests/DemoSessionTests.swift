@@ -79,7 +79,9 @@ struct DemoSessionTests {
                         == "sha256=" + WebhookProvisioner.signature(
                             timestamp: timestamp, body: provision.body, secret: SymmetricKey(data: Data(Self.secret.utf8))))
 
-                let finished = try await eventually(within: 12) { try await Self.demo(harness, id)?.status == .expired }
+                let finished = try await eventually(within: 12) {
+                    try await Self.audited(harness, .demoSessionExpired, demo: id).count == 1
+                }
                 #expect(finished)
                 #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
                 let demo = try #require(try await Self.demo(harness, id))
@@ -171,7 +173,11 @@ struct DemoSessionTests {
                 #expect(!steps.contains("end_sessions"), "the dead replica's finished step is not run again")
                 #expect(steps.contains("deprovision_workspace"))
                 #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
-                #expect(try await Self.audited(harness, .demoSessionEnded, demo: id).count == 1)
+                // The audit entry follows the state change (written just after it).
+                let audited = try await eventually(within: 5) {
+                    try await Self.audited(harness, .demoSessionEnded, demo: id).count == 1
+                }
+                #expect(audited)
             }
         }
     }
@@ -319,7 +325,10 @@ struct DemoSessionTests {
             #expect(try await harness.store.session(id: id)?.status == .active, "heartbeats kept it past the idle timeout")
             #expect(try await eventually(within: 10) { try await harness.store.session(id: id)?.status == .disconnected })
             #expect(try await harness.store.session(id: id)?.endReason == "idle_timeout")
-            #expect(try await harness.store.events(AuditQuery(action: .sessionIdleTimeout)).first?.resourceID == id)
+            let idleAudited = try await eventually(within: 5) {
+                try await harness.store.events(AuditQuery(action: .sessionIdleTimeout)).first?.resourceID == id
+            }
+            #expect(idleAudited)
             #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .conflict)
 
             // A session whose lifetime ends (inserted with a one-second lifetime) is expired.
@@ -331,7 +340,10 @@ struct DemoSessionTests {
             try await harness.store.start(short, limit: 10)
             await harness.portal.armDeadlines(of: short)
             #expect(try await eventually(within: 4) { try await harness.store.session(id: "ses-short")?.status == .expired })
-            #expect(try await harness.store.events(AuditQuery(action: .sessionExpired)).first?.resourceID == "ses-short")
+            let expiryAudited = try await eventually(within: 5) {
+                try await harness.store.events(AuditQuery(action: .sessionExpired)).first?.resourceID == "ses-short"
+            }
+            #expect(expiryAudited)
         }
     }
 
