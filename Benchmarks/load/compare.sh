@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# A/B of two NeoSC builds on this noisy machine: both serve the same seeded dataset side by side,
+# and alternating short wrk runs (order flipped every round) measure the floor and auth on each.
+# Reports per build the median requests/s and the median auth/floor ratio of the same round.
+#
+#   Benchmarks/load/compare.sh OLD_NEOSC_BINARY NEW_NEOSC_BINARY [rounds] [seconds]
+#
+# e.g. git worktree add /tmp/neosc-old REV && (cd /tmp/neosc-old && swift build -c release --product neosc)
+#      Benchmarks/load/compare.sh /tmp/neosc-old/.build/release/neosc .build/release/neosc
+# Everything binds to 127.0.0.1 and is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/common.sh
+[ $# -ge 2 ] || { sed -n 2,10p "$0" >&2; exit 2; }
+binaries=("$1" "$2")
+rounds=${3:-6} seconds=${4:-6}
+command -v wrk >/dev/null 2>&1 || apt_install wrk
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/neosc-compare.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+
+for index in 0 1; do
+  dir="$work/$index"
+  mkdir -p "$dir"
+  echo 'benchmark password' | NEOSC_DATA_DIR="$dir/data" LOG_LEVEL=error "${binaries[$index]}" admin create \
+    --email bench-admin@example.com --password-stdin >/dev/null
+  python3 Benchmarks/load/seed.py sqlite "$dir/data/neosc.sqlite" --users 10000 --workspaces 200 --audit 100000 \
+    --tokens-out "$dir/tokens" >/dev/null
+  free_port >"$dir/port"
+  NEOSC_DATA_DIR="$dir/data" LOG_LEVEL=error NEOSC_BENCHMARK_ROUTES=true PORT="$(cat "$dir/port")" \
+    "${binaries[$index]}" serve >"$dir/log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$(cat "$dir/port")/health" >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+: >"$work/results"
+for round in $(seq 1 "$rounds"); do
+  if [ $((round % 2)) = 0 ]; then order="0 1"; else order="1 0"; fi
+  for index in $order; do
+    for scenario in floor auth; do
+      line=$(SCENARIO=$scenario TOKENS="$work/$index/tokens" wrk -t2 -c64 -d"${seconds}s" --timeout 10s \
+        -s Benchmarks/load/scenario.lua "http://127.0.0.1:$(cat "$work/$index/port")" | tail -n 1)
+      echo "$round $index $scenario $line" >>"$work/results"
+    done
+  done
+done
+
+python3 - "$work/results" "$1" "$2" <<'PY'
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    round_, index, scenario, result = line.split(" ", 3)
+    result = json.loads(result)
+    runs[(round_, index, scenario)] = result["requests"] / (result["duration_us"] / 1e6)
+rounds = sorted({key[0] for key in runs})
+for index, binary in enumerate(sys.argv[2:4]):
+    floor = [runs[(r, str(index), "floor")] for r in rounds]
+    auth = [runs[(r, str(index), "auth")] for r in rounds]
+    ratio = [a / f for a, f in zip(auth, floor)]
+    print(f"{binary}: floor median {statistics.median(floor):,.0f} req/s (range {min(floor):,.0f}-{max(floor):,.0f}); "
+          f"auth median {statistics.median(auth):,.0f}; auth/floor median {statistics.median(ratio):.2f}")
+PY
