@@ -21,3 +21,17 @@ apt_install() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
+
+# stop_on_exit WORK_DIR: on exit, stops every pid in the array `pids` (TERM, then KILL a second
+# later) and removes WORK_DIR, whatever made the script end. Append background pids to `pids`.
+pids=()
+stop_on_exit() {
+  stop_on_exit_dir=$1
+  trap '_stop_pids_and_clean' EXIT
+}
+_stop_pids_and_clean() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  rm -rf "$stop_on_exit_dir"
+}

@@ -17,14 +17,7 @@ rounds=${3:-6} seconds=${4:-6}
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/neosc-compare.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  sleep 1
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+stop_on_exit "$work"
 ulimit -n 65536 2>/dev/null || true
 
 for index in 0 1; do

@@ -32,14 +32,7 @@ swift build -c release --product neosc
 neosc=.build/release/neosc
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/neosc-bench.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  sleep 1
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+stop_on_exit "$work"
 
 
 export NEOSC_DATA_DIR="$work/data" LOG_LEVEL=error NEOSC_BCRYPT_COST=10 NEOSC_MAX_SESSIONS_PER_USER=3
