@@ -34,20 +34,29 @@ public actor ExpiryScheduler {
 
     /// Arms `key` to fire at `due` (moving it if it was armed already).
     public func arm(_ key: DeadlineKey, at due: Date) {
+        guard armed[key] != due else { return }
         armed[key] = due
         push(Entry(due: due, key: key))
         if wakeAt.map({ due < $0 }) ?? true { sleeper?.cancel() }
         compactIfMostlyStale()
     }
 
-    /// Arms many deadlines at once (start-up), waking the loop once.
+    /// Arms many deadlines at once (start-up, the periodic rescan), waking the loop at most once.
+    /// Keys already armed for the same time are left as they are, so a rescan of an unchanged
+    /// store adds nothing to the queue.
     public func arm(_ deadlines: [(DeadlineKey, Date)]) {
-        for (key, due) in deadlines {
+        var earliest: Date?
+        for (key, due) in deadlines where armed[key] != due {
             armed[key] = due
             push(Entry(due: due, key: key))
+            earliest = min(earliest ?? due, due)
         }
-        sleeper?.cancel()
+        if let earliest, wakeAt.map({ earliest < $0 }) ?? true { sleeper?.cancel() }
+        compactIfMostlyStale()
     }
+
+    /// Entries in the queue, stale ones included (for tests and benchmarks).
+    public var queued: Int { heap.count }
 
     public func disarm(_ key: DeadlineKey) {
         armed[key] = nil

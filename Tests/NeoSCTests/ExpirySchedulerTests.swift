@@ -72,6 +72,13 @@ import Testing
                 for index in 0..<500 { await scheduler.arm(.sessionIdle(sessionID: "s\(index)"), at: later + Double(round) + 0.5) }
             }
             #expect(await scheduler.count == 500)
+            #expect(await scheduler.queued <= 2 * 1_024, "stale entries are compacted away")
+
+            // A rescan that finds the same deadlines adds nothing.
+            let same = (0..<500).map { (DeadlineKey.sessionIdle(sessionID: "s\($0)"), later + 19.5) }
+            let before = await scheduler.queued
+            for _ in 0..<10 { await scheduler.arm(same) }
+            #expect(await scheduler.queued == before)
         }
     }
 }

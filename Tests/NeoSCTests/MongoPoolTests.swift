@@ -36,6 +36,7 @@ import Testing
         try await store.close()
         #expect(!outcomes.contains(nil), "only successes and 503-style refusals")
         #expect(outcomes.contains(false), "a backlog beyond the timeout is refused")
-        #expect(elapsed < .seconds(5), "4,000 calls on one connection finish quickly: \(elapsed)")
+        // Only a hang is caught here: the suite shares two cores with everything else running.
+        #expect(elapsed < .seconds(20), "4,000 calls on one connection do not hang: \(elapsed)")
     }
 }
