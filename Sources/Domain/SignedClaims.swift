@@ -56,15 +56,7 @@ public struct ClaimRules: Sendable {
         guard let subject = claims.subject, !subject.isEmpty else { throw .missingSubject }
         if let expectedNonce {
             guard let nonce = claims.nonce else { throw .missingNonce }
-            guard Self.equalInConstantTime(nonce, expectedNonce) else { throw .nonceMismatch }
+            guard ConstantTime.equal(nonce, expectedNonce) else { throw .nonceMismatch }
         }
-    }
-
-    private static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for index in x.indices { difference |= x[index] ^ y[index] }
-        return difference == 0
     }
 }

@@ -15,19 +15,8 @@ public enum BearerCredential {
 
     /// Lower-case hex SHA-256 of `token`: what the store keeps and looks up. On every request.
     public static func digest(_ token: String) -> String {
-        let digest = SHA256.hash(data: Array(token.utf8))
-        return String(unsafeUninitializedCapacity: 64) { buffer in
-            var index = 0
-            for byte in digest {
-                buffer[index] = hexDigits[Int(byte >> 4)]
-                buffer[index + 1] = hexDigits[Int(byte & 0x0F)]
-                index += 2
-            }
-            return 64
-        }
+        Hex.encode(SHA256.hash(data: Array(token.utf8)))
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Cheap shape check, so garbage never costs a store lookup.
     public static func isWellFormed(_ token: String) -> Bool {

@@ -46,6 +46,15 @@ import Testing
     }
 }
 
+@Suite struct ConstantTimeTests {
+    @Test func comparesWholeValues() {
+        #expect(ConstantTime.equal("state-abc", "state-abc"))
+        #expect(!ConstantTime.equal("state-abc", "state-abd"))
+        #expect(!ConstantTime.equal("state-abc", "state-ab"))
+        #expect(!ConstantTime.equal("", "x") && ConstantTime.equal("", ""))
+    }
+}
+
 @Suite struct AccountLinkingTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 

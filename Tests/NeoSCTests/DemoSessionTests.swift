@@ -78,6 +78,10 @@ struct DemoSessionTests {
                     provision.headers["x-neosc-signature"]
                         == "sha256=" + WebhookProvisioner.signature(
                             timestamp: timestamp, body: provision.body, secret: SymmetricKey(data: Data(Self.secret.utf8))))
+                // …and what a receiver computes on its own (docs/demos.md): HMAC-SHA256 of "timestamp.body", hex.
+                let expected = HMAC<SHA256>.authenticationCode(
+                    for: Data((timestamp + ".").utf8) + provision.body, using: SymmetricKey(data: Data(Self.secret.utf8)))
+                #expect(provision.headers["x-neosc-signature"] == "sha256=" + expected.map { String(format: "%02x", $0) }.joined())
 
                 let finished = try await eventually(within: 12) {
                     try await Self.audited(harness, .demoSessionExpired, demo: id).count == 1

@@ -76,6 +76,6 @@ public struct WebhookProvisioner: DemoProvisioner {
         var message = Data(timestamp.utf8)
         message.append(UInt8(ascii: "."))
         message.append(body)
-        return HMAC<SHA256>.authenticationCode(for: message, using: secret).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: message, using: secret))
     }
 }

@@ -100,7 +100,7 @@ struct SSORoutes {
         let state = query["state"].map(String.init) ?? ""
         let cookie = request.cookies[Self.stateCookie]?.value ?? ""
         let signedIn = try await signIn(method: "browser", context: context) {
-            guard !state.isEmpty, Self.equalInConstantTime(state, cookie),
+            guard !state.isEmpty, ConstantTime.equal(state, cookie),
                 let pending = await portal.federation.pendingSignIns.take(state: state)
             else { throw SignInFailure.unknownState }
             if query["error"] != nil { throw SignInFailure.providerError }
@@ -192,11 +192,5 @@ struct SSORoutes {
         guard (43...128).contains(verifier.count), verifier.allSatisfy(unreserved.contains) else {
             throw .invalid("code_verifier must be 43 to 128 unreserved characters (RFC 7636)")
         }
-    }
-
-    private static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
