@@ -62,6 +62,9 @@ public struct Workspace: Sendable, Equatable, Codable {
         self.updatedAt = updatedAt
     }
 
+    /// Whether visitors may get it as a just-in-time demo: available, and open to `demo-user`.
+    public var isOfferedForDemos: Bool { status == .available && allowedRoles.contains(.demoUser) }
+
     /// Admins see every workspace; everyone else only those that name their role.
     public func isVisible(to role: Role) -> Bool {
         role == .admin || allowedRoles.contains(role)

@@ -10,7 +10,7 @@ import Hummingbird
 struct DemoRoutes {
     let portal: Portal
 
-    struct Request_: Decodable {
+    struct Creation: Decodable {
         var workspaceType: String
         var email: String?
         enum CodingKeys: String, CodingKey {
@@ -85,13 +85,12 @@ struct DemoRoutes {
     @Sendable func create(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Created> {
         let settings = portal.lifetimes.settings
         guard settings.enabled else { throw DomainError.notFound("Demo sessions are not enabled (NEOSC_DEMO_ENABLED)") }
-        let body = try await request.decodeJSON(Request_.self, context: context)
+        let body = try await request.decodeJSON(Creation.self, context: context)
         let type = try Validation.text(body.workspaceType, field: "workspace_type", length: 1...40)
         let contact = try body.email.map { try Validation.normalisedEmail($0) }
         guard
-            let workspace = try await portal.store.workspaces().first(where: {
-                $0.type == type && $0.status == .available && $0.allowedRoles.contains(.demoUser)
-            })
+            let workspace = try await portal.catalogue.entries(from: portal.store).lazy.map(\.workspace)
+                .first(where: { $0.type == type && $0.isOfferedForDemos })
         else {
             throw DomainError.invalid("No workspace of type '\(type)' is offered for demos")
         }
@@ -145,13 +144,11 @@ struct DemoRoutes {
     @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[View]> {
         let principal = try context.requirePrincipal()
         let limit = try request.queryLimit()
-        switch principal.role {
-        case .admin: return JSONBody(try await portal.store.demos(userID: nil, limit: limit).map(View.init))
-        case .demoUser: return JSONBody(try await portal.store.demos(userID: principal.userID, limit: limit).map(View.init))
-        default:
-            try await portal.requireAdmin(principal, to: "list demo sessions", in: context)
-            return JSONBody([])
+        if principal.role == .demoUser {
+            return JSONBody(try await portal.store.demos(userID: principal.userID, limit: limit).map(View.init))
         }
+        try await portal.requireAdmin(principal, to: "list demo sessions", in: context)
+        return JSONBody(try await portal.store.demos(userID: nil, limit: limit).map(View.init))
     }
 
     @Sendable func show(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<View> {
