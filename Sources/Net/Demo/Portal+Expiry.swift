@@ -55,39 +55,38 @@ extension Portal {
     }
 
     private func endSessionAtLifetime(_ id: String) async throws {
-        let now = clock.now()
-        guard let session = try await store.session(id: id), session.status == .active else { return }
-        if let expiresAt = session.expiresAt, expiresAt > now {
-            await lifetimes.scheduler.arm(.sessionLifetime(sessionID: id), at: expiresAt)
-            return
-        }
-        guard let ended = try await store.end(id: id, .lifetimeReached, at: now) else { return }
-        await forget([ended])
-        await lifetimes.scheduler.disarm(.sessionIdle(sessionID: id))
-        try await auditSystem(
-            .sessionExpired, resource: ("session", id),
-            details: ["owner": ended.userID, "workspace_id": ended.workspaceID, "reason": "max_duration"],
-            email: ended.userEmail, userID: ended.userID)
+        try await endSession(
+            id, deadline: .sessionLifetime(sessionID: id), other: .sessionIdle(sessionID: id), ending: .lifetimeReached,
+            action: .sessionExpired, due: { $0.expiresAt }, details: { _, _ in ["reason": "max_duration"] })
     }
 
+    /// Heartbeats only write the store: the idle deadline moves when it fires and finds one.
     private func endSessionIfIdle(_ id: String) async throws {
+        let idle = lifetimes.settings.idleTimeout
+        try await endSession(
+            id, deadline: .sessionIdle(sessionID: id), other: .sessionLifetime(sessionID: id), ending: .idleTimeout,
+            action: .sessionIdleTimeout, due: { $0.lastSeenAt.addingTimeInterval(idle) },
+            details: { session, now in ["idle_seconds": String(Int(now.timeIntervalSince(session.lastSeenAt)))] })
+    }
+
+    /// Ends session `id` if its `due` time (as the store has it now) has passed, and audits it;
+    /// if the time moved later, re-arms `deadline` for it instead. Its `other` deadline is dropped.
+    private func endSession(
+        _ id: String, deadline: DeadlineKey, other: DeadlineKey, ending: SessionEnding, action: AuditAction,
+        due: (WorkspaceSession) -> Date?, details: (WorkspaceSession, Date) -> [String: String]
+    ) async throws {
         let now = clock.now()
         guard let session = try await store.session(id: id), session.status == .active else { return }
-        let idleUntil = session.lastSeenAt.addingTimeInterval(lifetimes.settings.idleTimeout)
-        if idleUntil > now {
-            // A heartbeat moved it: heartbeats only write the store, the deadline moves when it fires.
-            await lifetimes.scheduler.arm(.sessionIdle(sessionID: id), at: idleUntil)
+        if let due = due(session), due > now {
+            await lifetimes.scheduler.arm(deadline, at: due)
             return
         }
-        guard let ended = try await store.end(id: id, .idleTimeout, at: now) else { return }
+        guard let ended = try await store.end(id: id, ending, at: now) else { return }
         await forget([ended])
-        await lifetimes.scheduler.disarm(.sessionLifetime(sessionID: id))
+        await lifetimes.scheduler.disarm(other)
         try await auditSystem(
-            .sessionIdleTimeout, resource: ("session", id),
-            details: [
-                "owner": ended.userID, "workspace_id": ended.workspaceID,
-                "idle_seconds": String(Int(now.timeIntervalSince(session.lastSeenAt))),
-            ],
+            action, resource: ("session", id),
+            details: details(session, now).merging(["owner": ended.userID, "workspace_id": ended.workspaceID]) { a, _ in a },
             email: ended.userEmail, userID: ended.userID)
     }
 
