@@ -118,34 +118,3 @@ public struct OIDCProvider: Sendable {
         _ = try await verifier.keys.current()
     }
 }
-
-/// Why a sign-in through the provider failed before any token could be checked.
-enum SignInFailure: String, Error {
-    case codeRejected = "code_rejected"
-    case noIDToken = "no_id_token"
-    case redirectNotAllowed = "redirect_uri_not_allowed"
-    case unknownState = "unknown_state"
-    case providerError = "provider_error"
-
-    var detail: String {
-        switch self {
-        case .codeRejected: "The identity provider refused the authorization code"
-        case .noIDToken: "The identity provider returned no ID token"
-        case .redirectNotAllowed: "redirect_uri is not one NeoSC accepts"
-        case .unknownState: "Unknown or expired sign-in; start again"
-        case .providerError: "The identity provider reported an error"
-        }
-    }
-}
-
-/// Outbound URLs NeoSC will call: HTTPS, or plain HTTP to the loopback interface only (tests, a
-/// provider on the same host).
-public enum SecureURL {
-    public static func isAcceptable(_ text: String) -> Bool {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased(),
-            !host.isEmpty
-        else { return false }
-        if scheme == "https" { return true }
-        return scheme == "http" && (host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]")
-    }
-}
