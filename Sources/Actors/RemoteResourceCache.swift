@@ -5,13 +5,17 @@ import Foundation
 /// `maxAge`. Concurrent callers share one fetch. A caller that found the document wanting (a
 /// token names a key it lacks) may ask for a fresh copy, but at most once per
 /// `minimumRefreshInterval`, so a stream of tokens with made-up key ids cannot turn NeoSC into a
-/// flood against the provider. When a refresh fails, the last good copy is kept and served.
+/// flood against the provider. When a refresh fails, the last good copy is kept and served; with
+/// no copy at all, the failure is answered again at once until `minimumRefreshInterval` has
+/// passed, so an outage costs callers one connect timeout per interval, not one each.
 public actor RemoteResourceCache<Resource: Sendable> {
     public typealias Fetch = @Sendable () async throws -> Resource
 
     private var resource: Resource?
     private var fetchedAt: Date?
     private var lastAttemptAt: Date?
+    /// Why the last fetch failed, while there is no copy to serve instead.
+    private var lastFailure: (any Error)?
     private var inFlight: Task<Resource, any Error>?
     private let fetch: Fetch
     private let maxAge: TimeInterval
@@ -31,8 +35,14 @@ public actor RemoteResourceCache<Resource: Sendable> {
     /// The cached document while it is fresh; otherwise a fetched one (or, when fetching fails,
     /// the stale one if there is any).
     public func current() async throws -> Resource {
-        if let resource, let fetchedAt, clock.now().timeIntervalSince(fetchedAt) < maxAge {
+        let now = clock.now()
+        if let resource, let fetchedAt, now.timeIntervalSince(fetchedAt) < maxAge {
             return resource
+        }
+        if resource == nil, inFlight == nil, let lastFailure, let lastAttemptAt,
+            now.timeIntervalSince(lastAttemptAt) < minimumRefreshInterval
+        {
+            throw lastFailure
         }
         return try await refreshed(keepingStaleOnFailure: true)
     }
@@ -62,10 +72,14 @@ public actor RemoteResourceCache<Resource: Sendable> {
                 inFlight = nil
                 resource = fetched
                 fetchedAt = clock.now()
+                lastFailure = nil
             }
             return fetched
         } catch {
-            if inFlight == task { inFlight = nil }
+            if inFlight == task {
+                inFlight = nil
+                lastFailure = error
+            }
             if keepingStaleOnFailure, let resource { return resource }
             throw error
         }

@@ -33,7 +33,6 @@ struct ServeCommand: AsyncParsableCommand {
             let portal = try await Wiring.makePortal(
                 store: store, passwords: passwords, configuration: configuration,
                 metricsExposition: Wiring.bootstrapMetrics(), logger: logger)
-            await Wiring.warmUp(portal.federation, logger: logger)
             let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
             logger.notice(
                 "NeoSC listening",

@@ -125,29 +125,6 @@ enum Wiring {
         return drivers
     }
 
-    /// Reaches the identity providers once at start-up. A provider that is down is reported but
-    /// does not stop NeoSC: local accounts keep working, and its keys are fetched on first use.
-    static func warmUp(_ federation: Federation, logger: Logger) async {
-        if let oidc = federation.oidc {
-            do {
-                try await oidc.warmUp()
-                logger.notice("OIDC provider reachable", metadata: ["issuer": "\(oidc.settings.issuer)"])
-            } catch {
-                logger.warning(
-                    "OIDC provider not reachable yet", metadata: ["issuer": "\(oidc.settings.issuer)", "error": "\(error)"])
-            }
-        }
-        if let pomerium = federation.pomerium {
-            do {
-                try await pomerium.warmUp()
-                logger.notice("Pomerium keys loaded", metadata: ["jwks": "\(pomerium.settings.jwksURL)"])
-            } catch {
-                logger.warning(
-                    "Pomerium keys not reachable yet", metadata: ["jwks": "\(pomerium.settings.jwksURL)", "error": "\(error)"])
-            }
-        }
-    }
-
     /// The HTTP application, with the background services that run beside it for its lifetime.
     static func makeApplication(
         portal: Portal, configuration: Configuration, logger: Logger
@@ -159,6 +136,7 @@ enum Wiring {
             services: [
                 ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), logger: logger),
                 ExpiryService(portal: portal, logger: logger),
+                ProviderWarmUp(federation: portal.federation, logger: logger),
             ],
             logger: logger)
     }

@@ -68,6 +68,22 @@ import Testing
         clock.advance(301)
         #expect(try await cache.current() == 2, "stale beats nothing when the provider is down")
     }
+
+    @Test("with nothing cached, a failed fetch is answered again at once until the refresh interval passes")
+    func outage() async throws {
+        let clock = RefreshingCacheTests.Clock()
+        struct ProviderDown: Error {}
+        let attempts = Mutex(0)
+        let cache = RemoteResourceCache<Int>(maxAge: 300, minimumRefreshInterval: 30, clock: clock.wallClock) {
+            attempts.withLock { $0 += 1 }
+            throw ProviderDown()
+        }
+        for _ in 0..<5 { _ = try? await cache.current() }
+        #expect(attempts.withLock { $0 } == 1, "one attempt per interval, not one per caller")
+        clock.advance(31)
+        _ = try? await cache.current()
+        #expect(attempts.withLock { $0 } == 2)
+    }
 }
 
 @Suite struct SignInStateTests {
