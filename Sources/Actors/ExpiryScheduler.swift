@@ -79,8 +79,8 @@ public actor ExpiryScheduler {
             }
             let next = heap.first?.due
             wakeAt = next
-            let delay = next.map { max(0, $0.timeIntervalSince(now)) } ?? 3_600
-            let task = Task { _ = try? await Task.sleep(for: .milliseconds(Int64((delay * 1_000).rounded(.up)))) }
+            let clock = self.clock
+            let task = Task { _ = try? await clock.sleep(until: next ?? now + 3_600) }
             sleeper = task
             await withTaskCancellationHandler {
                 await task.value

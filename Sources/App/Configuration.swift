@@ -8,6 +8,8 @@ import Net
 struct Configuration: Sendable {
     var host = "127.0.0.1"
     var port = 8001
+    /// Where to write the port once the server listens (useful with `PORT=0`); nil: nowhere.
+    var portFile: String?
     var dataDirectory = "./data"
     var corsOrigins: [String] = []
     var tokenLifetime: TimeInterval = 8 * 3_600
@@ -111,6 +113,7 @@ struct Configuration: Sendable {
 
         if let host = value("HOST") { self.host = host }
         if let port = try integer("PORT", in: 0...65_535) { self.port = port }
+        if let file = value("NEOSC_PORT_FILE") { portFile = file }
         if let directory = value("NEOSC_DATA_DIR") { self.dataDirectory = directory }
         if let origins = value("CORS_ORIGINS") {
             corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -138,6 +138,22 @@ enum Wiring {
                 ExpiryService(portal: portal, logger: logger),
                 ProviderWarmUp(federation: portal.federation, logger: logger),
             ],
+            onServerRunning: { channel in
+                guard let file = configuration.portFile, let port = channel.localAddress?.port else { return }
+                writePortFile(file, port: port, logger: logger)
+            },
             logger: logger)
+    }
+
+    /// Writes the bound port to `path`, whole or not at all (a new file renamed into place), so a
+    /// supervisor or test polling for it never reads a partial number.
+    static func writePortFile(_ path: String, port: Int, logger: Logger) {
+        let partial = path + ".partial"
+        do {
+            try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: partial))
+            guard rename(partial, path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        } catch {
+            logger.error("NEOSC_PORT_FILE could not be written", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
     }
 }

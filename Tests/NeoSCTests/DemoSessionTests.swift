@@ -83,7 +83,7 @@ struct DemoSessionTests {
                     for: Data((timestamp + ".").utf8) + provision.body, using: SymmetricKey(data: Data(Self.secret.utf8)))
                 #expect(provision.headers["x-neosc-signature"] == "sha256=" + expected.map { String(format: "%02x", $0) }.joined())
 
-                let finished = try await eventually(within: 12) {
+                let finished = try await eventually(within: 60) {
                     try await Self.audited(harness, .demoSessionExpired, demo: id).count == 1
                 }
                 #expect(finished)
@@ -91,9 +91,11 @@ struct DemoSessionTests {
                 let demo = try #require(try await Self.demo(harness, id))
                 #expect(demo.completedSteps == DemoCleanupStep.allCases)
                 let endedAt = try #require(demo.endedAt)
-                // On time, loosely: the suite runs tests in parallel on two cores; lateness under
-                // load is measured by the benchmark, not here.
-                #expect(endedAt.timeIntervalSince(expiresAt) < 3, "cleaned up within seconds of its deadline")
+                // Never early; late only by what a loaded machine adds. The bound catches a broken
+                // scheduler (one that waits for its hourly wake) without timing a busy CI; the
+                // scheduler's lateness is measured by the benchmark and its order by ExpirySchedulerTests.
+                #expect(endedAt >= expiresAt, "not cleaned up before its deadline")
+                #expect(endedAt.timeIntervalSince(expiresAt) < 60, "cleaned up within seconds of its deadline")
                 #expect(try await harness.store.session(id: sessionID)?.endReason == "demo_ended")
 
                 let steps = try await Self.audited(harness, .demoCleanupStep, demo: id)
@@ -235,11 +237,13 @@ struct DemoSessionTests {
 
             let second = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 8))
             try await second.serve(.router) { _ in
-                let expired = try await eventually(within: 15) { try await Self.demo(second, id)?.status == .expired }
+                let expired = try await eventually(within: 60) { try await Self.demo(second, id)?.status == .expired }
                 #expect(expired)
             }
             let demo = try #require(try await Self.demo(second, id))
-            #expect(try #require(demo.endedAt).timeIntervalSince(expiresAt) < 3)
+            let endedAt = try #require(demo.endedAt)
+            #expect(endedAt >= expiresAt, "expired at its deadline, not before")
+            #expect(endedAt.timeIntervalSince(expiresAt) < 60, "re-armed from the store after the restart")
             #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
             try await second.close(removing: false)
         }

@@ -26,8 +26,14 @@ struct Harness {
         return logger
     }()
 
-    /// One hasher for the whole run: its decoy hash costs a bcrypt at creation.
-    static let passwords = Wiring.makePasswordHasher(Configuration())
+    /// One hasher for the whole run: its decoy hash costs a bcrypt at creation. bcrypt at its
+    /// cheapest: no test here is about the cost, and at the default cost the throttle tests'
+    /// hashes would queue behind every other suite's on two cores.
+    static let passwords: PasswordHasher = {
+        var configuration = Configuration()
+        configuration.bcryptCost = 4
+        return Wiring.makePasswordHasher(configuration)
+    }()
     static let password = "correct horse battery"
     /// `password` hashed once, so tests that need accounts but not logins skip bcrypt.
     static let passwordHash = HashOnce()

@@ -1,64 +1,70 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
-/// `neosc serve` as a separate process on a loopback port, stopped with SIGTERM (SIGKILL after
-/// 10 s) by `stop()`, which every test calls on every path.
-final class LiveServer: @unchecked Sendable {
-    let port: Int
-    private let process = Process()
-    private let logFile: URL
+/// `neosc serve` as a separate process on a loopback port of its own choosing (`PORT=0`; it
+/// writes the port to `NEOSC_PORT_FILE` once it listens), stopped with SIGTERM (SIGKILL after
+/// 10 s) by `stop()`, which `withLiveServers` calls on every path.
+final class LiveServer: Sendable {
+    private let child: ChildProcess
+    private let portFile: URL
+    private let knownPort = Mutex(0)
 
+    /// Starts `neosc serve` with `environment`.
     init(environment: [String: String]) throws {
-        port = try FreePort.pick()
-        logFile = SecantusServer.temporaryRoot.appendingPathComponent("neosc-\(port)-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        process.executableURL = CommandLineTests.executable
-        process.environment = environment.merging(
-            ["PORT": String(port), "HOST": "127.0.0.1", "PATH": "/usr/bin:/bin"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: logFile)
-        try process.run()
+        portFile = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-port-\(UUID().uuidString)")
+        child = try ChildProcess(
+            "neosc", executable: CommandLineTests.executable, arguments: ["serve"],
+            environment: environment.merging([
+                "PORT": "0", "HOST": "127.0.0.1", "PATH": "/usr/bin:/bin", "NEOSC_PORT_FILE": portFile.path,
+            ]) { $1 })
+    }
+
+    /// The port the server bound to (0 until it listens).
+    var port: Int {
+        knownPort.withLock { known in
+            if known == 0, let text = try? String(contentsOf: portFile, encoding: .utf8) {
+                known = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            }
+            return known
+        }
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
 
-    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+    /// What the server has written to standard error so far.
+    var log: String { child.errors }
 
-    /// Waits until `/health` answers 200.
+    /// Waits until the server listens and `/health` answers 200.
     func waitUntilHealthy(within seconds: Double = 30) async throws {
-        let deadline = Date(timeIntervalSinceNow: seconds)
-        while Date() < deadline {
-            if (try? await request(.get, "/health"))?.status == 200 { return }
-            guard process.isRunning else { throw Failed(description: "neosc exited: \(log)") }
-            try await Task.sleep(for: .milliseconds(100))
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
+        while ContinuousClock.now < deadline {
+            if port != 0, (try? await request(.get, "/health"))?.status == 200 { return }
+            guard child.isRunning else { throw Failed(description: "neosc exited: \(log)") }
+            try await Task.sleep(for: .milliseconds(50))
         }
         throw Failed(description: "neosc did not become healthy within \(seconds) s: \(log)")
     }
 
     /// Sends SIGTERM and returns at once.
     func terminate() {
-        if process.isRunning { process.terminate() }
+        child.terminate()
     }
 
     /// The exit status once the process has ended, or nil if it is still running after `seconds`.
     func exitStatus(within seconds: Double) async throws -> Int32? {
-        let deadline = Date(timeIntervalSinceNow: seconds)
-        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        return process.isRunning ? nil : process.terminationStatus
+        try await child.exitStatus(within: seconds)
     }
 
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date(timeIntervalSinceNow: 10)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: logFile)
+    /// SIGTERM, then SIGKILL if it has not stopped within 10 s; removes its files.
+    func stop() async {
+        await child.stop(grace: 10)
+        child.removeFiles()
+        try? FileManager.default.removeItem(at: portFile)
     }
 
     struct Failed: Error, CustomStringConvertible {
@@ -105,17 +111,22 @@ func withLiveServers(
     _ environments: [[String: String]], _ body: ([LiveServer]) async throws -> Void
 ) async throws {
     var servers: [LiveServer] = []
-    defer { servers.forEach { $0.stop() } }
-    for environment in environments { servers.append(try LiveServer(environment: environment)) }
-    try await body(servers)
+    do {
+        for environment in environments { servers.append(try LiveServer(environment: environment)) }
+        try await body(servers)
+    } catch {
+        for server in servers { await server.stop() }
+        throw error
+    }
+    for server in servers { await server.stop() }
 }
 
 /// Polls `condition` until it holds or `seconds` pass; returns whether it held.
 func eventually(within seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = Date(timeIntervalSinceNow: seconds)
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
     repeat {
         if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(100))
-    } while Date() < deadline
+        try await Task.sleep(for: .milliseconds(50))
+    } while ContinuousClock.now < deadline
     return try await condition()
 }

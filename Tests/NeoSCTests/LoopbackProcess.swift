@@ -2,14 +2,14 @@ import Foundation
 import Synchronization
 
 /// A test peer run as a child process (SecantusDB, the OIDC provider mock) that listens on a
-/// loopback port chosen at run time. Stopped by `stop()`, and killed at exit if a crashed run
-/// left it behind.
-final class LoopbackProcess: @unchecked Sendable {
+/// loopback port from the range the tests own (`FreePort`). Stopped by `stop()`; killed at exit
+/// if a crashed run left it behind.
+final class LoopbackProcess: Sendable {
     let name: String
     let executable: URL
     let arguments: [String]
     let port: Int
-    private var process: Process?
+    private let child = Mutex<ChildProcess?>(nil)
 
     init(name: String, executable: URL, arguments: [String], port: Int) {
         self.name = name
@@ -26,47 +26,42 @@ final class LoopbackProcess: @unchecked Sendable {
             .deletingLastPathComponent().appendingPathComponent(".venv/bin/\(tool)")
     }
 
-    /// Starts the process and waits (up to 15 s) until it accepts connections.
+    /// Starts the process and waits (up to 30 s) until it accepts connections; fails at once,
+    /// with what it printed, if it exits first.
     func start() async throws {
-        _ = Self.reaper
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw Missing(description: "\(name) is not installed at \(executable.path); run ./scripts/test")
         }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-        Self.started.withLock { _ = $0.insert(process.processIdentifier) }
-        for _ in 0..<150 {
+        let started = try ChildProcess(name, executable: executable, arguments: arguments)
+        child.withLock { $0 = started }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
             if FreePort.isListening(port) { return }
-            try await Task.sleep(for: .milliseconds(100))
+            guard started.isRunning else {
+                let errors = started.errors
+                await stop()
+                throw Missing(description: "\(name) exited before listening on port \(port): \(errors.suffix(2_000))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        stop()
-        throw Missing(description: "\(name) did not start listening on port \(port)")
+        await stop()
+        throw Missing(description: "\(name) did not start listening on port \(port) within 30 s")
     }
 
     /// Stops the process (SIGTERM, then SIGKILL after 5 s) and waits for it to exit.
-    func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        let deadline = Date(timeIntervalSinceNow: 5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        Self.started.withLock { _ = $0.remove(process.processIdentifier) }
+    func stop() async {
+        guard let running = child.withLock({ $0 }) else { return }
+        await running.stop(grace: 5)
+        running.removeFiles()
+        child.withLock { if $0 === running { $0 = nil } }
+    }
+
+    /// Kills the process without waiting (for a `defer`).
+    func kill() {
+        child.withLock { $0?.kill() }
     }
 
     struct Missing: Error, CustomStringConvertible {
         var description: String
     }
-
-    private static let started = Mutex<Set<Int32>>([])
-    private static let reaper: Void = {
-        atexit {
-            for pid in LoopbackProcess.started.withLock({ $0 }) { kill(pid, SIGKILL) }
-        }
-    }()
 }

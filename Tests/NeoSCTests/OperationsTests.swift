@@ -114,10 +114,10 @@ import FoundationNetworking
     @Test func healthcheckCommandReportsTheServer() async throws {
         try await withLiveServers([["NEOSC_DATA_DIR": Harness.makeDirectory().path, "LOG_LEVEL": "error"]]) { servers in
             try await servers[0].waitUntilHealthy()
-            let healthy = try CommandLineTests.neosc(["healthcheck"], environment: ["PORT": String(servers[0].port)])
+            let healthy = try await CommandLineTests.neosc(["healthcheck"], environment: ["PORT": String(servers[0].port)])
             #expect(healthy.status == 0, "\(healthy.output)")
-            servers[0].stop()
-            let down = try CommandLineTests.neosc(["healthcheck", "--timeout", "1"], environment: ["PORT": String(servers[0].port)])
+            await servers[0].stop()
+            let down = try await CommandLineTests.neosc(["healthcheck", "--timeout", "1"], environment: ["PORT": String(servers[0].port)])
             #expect(down.status == 1)
             #expect(down.output.contains("unhealthy"))
         }
@@ -153,17 +153,12 @@ import FoundationNetworking
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test func composeStackIsValidAndIsolated() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.root.appendingPathComponent("infra/check_compose.py").path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+    @Test func composeStackIsValidAndIsolated() async throws {
+        let checked = try await ChildProcess.run(
+            "check-compose", executable: URL(fileURLWithPath: "/usr/bin/env"),
+            arguments: ["python3", Self.root.appendingPathComponent("infra/check_compose.py").path])
+        let text = checked.output + checked.errors
+        #expect(checked.status == 0, "\(text)")
         #expect(text.contains(" passed, 0 failed"))
     }
 

@@ -133,7 +133,7 @@ import FoundationNetworking
                 if let id = created["id"] as? String { acknowledged.append(id) }
             }
 
-            database.stop()
+            await database.stop()
             let started = Date()
             let health = try await server.request(.get, "/health")
             #expect(health.status == 503)

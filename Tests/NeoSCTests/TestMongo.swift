@@ -21,14 +21,9 @@ final class SecantusServer: Sendable {
     let storage: URL
     private let process: LoopbackProcess
 
-    static var temporaryRoot: URL {
-        ProcessInfo.processInfo.environment["NEOSC_TEST_TMP"].map { URL(fileURLWithPath: $0) }
-            ?? FileManager.default.temporaryDirectory
-    }
-
     init(port: Int? = nil, storage: URL? = nil) throws {
         let port = try port ?? FreePort.pick()
-        self.storage = storage ?? Self.temporaryRoot.appendingPathComponent("secantus-\(UUID().uuidString)")
+        self.storage = storage ?? FileManager.default.temporaryDirectory.appendingPathComponent("secantus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.storage, withIntermediateDirectories: true)
         process = LoopbackProcess(
             name: "SecantusDB", executable: LoopbackProcess.installed("secantusd-py", environment: "NEOSC_SECANTUSD"),
@@ -41,10 +36,11 @@ final class SecantusServer: Sendable {
     func start() async throws { try await process.start() }
 
     /// Stops the server and waits for it to exit.
-    func stop() { process.stop() }
+    func stop() async { await process.stop() }
 
+    /// Kills the server and removes its storage (for a `defer`, where nothing can be awaited).
     func remove() {
-        stop()
+        process.kill()
         try? FileManager.default.removeItem(at: storage)
     }
 }
