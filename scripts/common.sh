@@ -17,9 +17,40 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
 }
 
-# free_port: a loopback TCP port that was free a moment ago.
+# free_port: a loopback TCP port nothing is bound to now, from the 12,000 ports below the kernel's
+# ephemeral range: no outgoing connection's source port or bind(0) can take it before the server
+# that is handed it binds it.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  python3 - <<'PY'
+import random, socket
+first = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+upper = min(first, 32768)
+ports = list(range(max(1024, upper - 12000), upper))
+random.shuffle(ports)
+for port in ports:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+PY
+}
+
+# wait_for_port PORT PID NAME: waits (up to 30 s) until PORT accepts connections; fails at once if
+# PID exits first.
+wait_for_port() {
+  local port=$1 pid=$2 name=$3
+  for _ in $(seq 1 300); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then echo "$name exited before listening on port $port" >&2; return 1; fi
+    sleep 0.1
+  done
+  echo "$name did not listen on port $port within 30 s" >&2
+  return 1
 }
 
 # stop_on_exit WORK_DIR: on exit, stops every pid in the array `pids` (TERM, then KILL a second

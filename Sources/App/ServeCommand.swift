@@ -17,7 +17,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try Configuration.fromEnvironment()
         let logger = configuration.bootstrapLogging()
-        let store = try await Wiring.openStore(configuration, logger: logger)
+        let metrics = Wiring.MetricsBackend.process
+        let store = try await Wiring.openStore(configuration, logger: logger, metrics: metrics.factory)
         do {
             let passwords = Wiring.makePasswordHasher(configuration)
             if let admin = configuration.bootstrapAdmin {
@@ -32,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let portal = try await Wiring.makePortal(
                 store: store, passwords: passwords, configuration: configuration,
-                metricsExposition: Wiring.bootstrapMetrics(), logger: logger)
+                metrics: metrics, logger: logger)
             let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
             logger.notice(
                 "NeoSC listening",

@@ -15,22 +15,26 @@ import SQLiteStore
 enum Wiring {
     /// Opens the configured store, seeded with the defaults: MongoDB when `MONGO_URL` is set
     /// (waiting, with backoff, until it is reachable), else the embedded store.
-    static func openStore(_ configuration: Configuration, logger: Logger) async throws -> any Store {
+    static func openStore(
+        _ configuration: Configuration, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory
+    ) async throws -> any Store {
         let store: any Store
         if let url = configuration.mongoURL {
             store = try await MongoStore.open(
                 url: url.value,
                 options: .init(poolSize: configuration.mongoPoolSize, timeout: .milliseconds(Int(configuration.mongoTimeout * 1_000))),
-                logger: logger)
+                logger: logger, metrics: metrics)
         } else {
-            store = try await openEmbeddedStore(configuration, logger: logger)
+            store = try await openEmbeddedStore(configuration, logger: logger, metrics: metrics)
         }
         try await store.seedDefaults(at: Date())
         return store
     }
 
     /// Opens (creating if needed) the embedded store under the data directory, migrated.
-    static func openEmbeddedStore(_ configuration: Configuration, logger: Logger) async throws -> SQLiteStore {
+    static func openEmbeddedStore(
+        _ configuration: Configuration, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory
+    ) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: configuration.dataDirectory)
         do {
             try FileManager.default.createDirectory(
@@ -40,7 +44,8 @@ enum Wiring {
                 description: "NEOSC_DATA_DIR '\(configuration.dataDirectory)' cannot be created: \(error.localizedDescription)")
         }
         return try await SQLiteStore.open(
-            path: configuration.databasePath, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            path: configuration.databasePath, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            metrics: metrics)
     }
 
     static func makePasswordHasher(_ configuration: Configuration) -> PasswordHasher {
@@ -49,27 +54,36 @@ enum Wiring {
         return PasswordHasher(cost: configuration.bcryptCost, threadPool: threadPool)
     }
 
-    /// Makes Prometheus the process's swift-metrics backend and returns its exposition.
-    /// The metrics system can be bootstrapped once per process; later calls reuse the first.
-    static func bootstrapMetrics() -> @Sendable () -> String {
-        metricsRegistry.emitToString
-    }
+    /// A Prometheus registry, the swift-metrics factory that records into it, and its text.
+    struct MetricsBackend: Sendable {
+        let factory: PrometheusMetricsFactory
+        let registry: PrometheusCollectorRegistry
+        var exposition: @Sendable () -> String { registry.emitToString }
 
-    private static let metricsRegistry: PrometheusCollectorRegistry = {
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
-            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
-        ]
-        MetricsSystem.bootstrap(factory)
-        return registry
-    }()
+        /// A registry of its own (each test's NeoSC has one, so no test sees another's traffic).
+        static func makePrivate() -> MetricsBackend {
+            let registry = PrometheusCollectorRegistry()
+            var factory = PrometheusMetricsFactory(registry: registry)
+            factory.defaultDurationHistogramBuckets = [
+                .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+            ]
+            return MetricsBackend(factory: factory, registry: registry)
+        }
+
+        /// The process's: made the swift-metrics backend on first use (a process can bootstrap
+        /// the metrics system once), so libraries that record through it land in the same registry.
+        static let process: MetricsBackend = {
+            let metrics = makePrivate()
+            MetricsSystem.bootstrap(metrics.factory)
+            return metrics
+        }()
+    }
 
     static func makePortal(
         store: any Store, passwords: PasswordHasher, configuration: Configuration, clock: WallClock = .system,
-        metricsExposition: (@Sendable () -> String)? = nil, logger: Logger
+        metrics: MetricsBackend, logger: Logger
     ) async throws -> Portal {
         let portal = Portal(
             store: store,
@@ -82,10 +96,11 @@ enum Wiring {
             registrationThrottle: AttemptThrottle(limit: 20, window: 3_600, clock: clock),
             passwords: passwords,
             clock: clock,
-            settings: configuration.portalSettings(metricsExposition: metricsExposition),
+            settings: configuration.portalSettings(metricsExposition: metrics.exposition),
             logger: logger,
             federation: makeFederation(configuration, clock: clock),
-            lifetimes: Lifetimes(settings: configuration.demo, drivers: makeDemoDrivers(configuration, clock: clock), clock: clock))
+            lifetimes: Lifetimes(settings: configuration.demo, drivers: makeDemoDrivers(configuration, clock: clock), clock: clock),
+            metrics: PortalMetrics(factory: metrics.factory))
         try await portal.prepare()
         return portal
     }

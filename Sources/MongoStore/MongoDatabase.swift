@@ -7,10 +7,14 @@ import Metrics
 struct MongoDatabase: Sendable {
     let pool: MongoClientPool
     let name: String
-
     /// Time per driver call, waiting for a pooled client included.
-    private static var timer: Timer {
-        Timer(label: "store_operation_duration_seconds", dimensions: [("store", "mongodb"), ("operation", "call")])
+    let timer: Timer
+
+    init(pool: MongoClientPool, name: String, metrics: any MetricsFactory) {
+        self.pool = pool
+        self.name = name
+        timer = Timer(
+            label: "store_operation_duration_seconds", dimensions: [("store", "mongodb"), ("operation", "call")], factory: metrics)
     }
 
     private func withCollection<T: Sendable>(
@@ -18,7 +22,7 @@ struct MongoDatabase: Sendable {
     ) async throws -> T {
         let database = name
         let started = DispatchTime.now()
-        defer { Self.timer.recordInterval(since: started) }
+        defer { timer.recordInterval(since: started) }
         do {
             return try await pool.run { client in
                 let handle = mongoc_client_get_collection(client, database, collection)!
@@ -144,7 +148,7 @@ struct MongoDatabase: Sendable {
     func command(_ command: BSONDocument) async throws -> BSONDocument {
         let database = name
         let started = DispatchTime.now()
-        defer { Self.timer.recordInterval(since: started) }
+        defer { timer.recordInterval(since: started) }
         do {
             return try await pool.run { client in
                 let reply = neosc_bson_reply_new()!

@@ -2,6 +2,7 @@ import CMongoC
 import Domain
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 
 /// The deployment store: every storage protocol on MongoDB through the C driver.
@@ -36,7 +37,9 @@ public struct MongoStore: Store, Sendable {
 
     /// Connects to `url` (retrying with backoff while the server cannot be reached, logging each
     /// attempt without credentials), creates the indexes and returns the store.
-    public static func open(url: String, options: Options = .init(), logger: Logger) async throws -> MongoStore {
+    public static func open(
+        url: String, options: Options = .init(), logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory
+    ) async throws -> MongoStore {
         _ = driverInitialised
         var error = bson_error_t()
         guard let uri = mongoc_uri_new_with_error(url, &error) else {
@@ -53,7 +56,7 @@ public struct MongoStore: Store, Sendable {
             database: MongoDatabase(
                 pool: MongoClientPool(
                     .init(uri: uri, size: options.poolSize), size: options.poolSize, timeout: options.queueTimeout),
-                name: name))
+                name: name, metrics: metrics))
         try await store.waitUntilReachable(redactedURL: redacted(url), logger: logger)
         try await store.createIndexes()
         return store

@@ -97,7 +97,7 @@ struct AuthRoutes {
         let email = body.email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         for (throttle, key) in [(portal.accountThrottle, email), (portal.addressThrottle, context.clientAddress)] {
             if let retryAfter = await throttle.retryAfter(key) {
-                PortalMetrics.authenticationFailed(reason: "throttled")
+                portal.metrics.authenticationFailed(reason: "throttled")
                 try await portal.audit(
                     .loginFailed, by: nil, in: context, success: false, details: ["reason": "throttled"], email: email)
                 throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: retryAfter)
@@ -108,7 +108,7 @@ struct AuthRoutes {
         let passwordMatches = try await portal.passwords.verify(body.password, against: user?.passwordHash)
         guard let user, passwordMatches, !user.disabled else {
             let reason = user == nil ? "unknown_email" : (passwordMatches ? "account_disabled" : "wrong_password")
-            PortalMetrics.authenticationFailed(reason: reason)
+            portal.metrics.authenticationFailed(reason: reason)
             await portal.accountThrottle.record(email)
             await portal.addressThrottle.record(context.clientAddress)
             try await portal.audit(

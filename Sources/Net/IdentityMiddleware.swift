@@ -38,11 +38,11 @@ public struct IdentityMiddleware: RouterMiddleware {
                 case .success(let identity):
                     context.identity = identity
                 case .failure(let problem):
-                    PortalMetrics.authenticationFailed(reason: "invalid_token")
+                    portal.metrics.authenticationFailed(reason: "invalid_token")
                     context.credentialProblem = problem.detail
                 }
             } else {
-                PortalMetrics.authenticationFailed(reason: "malformed_authorization")
+                portal.metrics.authenticationFailed(reason: "malformed_authorization")
                 context.credentialProblem = "Authorization must be a Bearer token"
             }
         }
@@ -61,7 +61,7 @@ public struct IdentityMiddleware: RouterMiddleware {
         let presentsHeaders = email != nil || user != nil || groups != nil
         let peerIsTrusted = context.peerAddress.map(portal.settings.trustedProxies.isTrusted) ?? false
         if presentsHeaders, gate.settings.trustIdentityHeaders, !peerIsTrusted {
-            PortalMetrics.authenticationFailed(reason: "pomerium_header_spoof")
+            portal.metrics.authenticationFailed(reason: "pomerium_header_spoof")
             try await portal.audit(
                 .pomeriumHeaderSpoof, by: nil, in: context, success: false,
                 details: ["peer": context.peerAddress ?? "unknown", "path": request.uri.path], email: email)
@@ -70,7 +70,7 @@ public struct IdentityMiddleware: RouterMiddleware {
             do {
                 return try await portal.identity(forAssertion: assertion, gate: gate, in: context)
             } catch let rejection as TokenRejection {
-                PortalMetrics.authenticationFailed(reason: rejection.rawValue)
+                portal.metrics.authenticationFailed(reason: rejection.rawValue)
                 try await portal.audit(
                     .pomeriumAssertionRejected, by: nil, in: context, success: false,
                     details: ["reason": rejection.rawValue, "path": request.uri.path])
@@ -86,7 +86,7 @@ public struct IdentityMiddleware: RouterMiddleware {
         if gate.settings.trustIdentityHeaders, peerIsTrusted, let email, !email.isEmpty {
             return try await portal.identity(forHeaders: email, user: user, groups: groups, in: context)
         }
-        PortalMetrics.authenticationFailed(reason: "missing_assertion")
+        portal.metrics.authenticationFailed(reason: "missing_assertion")
         throw DomainError.unauthenticated("Missing X-Pomerium-Jwt-Assertion: reach NeoSC through Pomerium")
     }
 }

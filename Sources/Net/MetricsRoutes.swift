@@ -17,7 +17,7 @@ struct MetricsRoutes {
             throw DomainError.notFound("Not found")
         }
         if let active = try? await portal.activeSessionCounts() {
-            PortalMetrics.activeSessions(active.values.reduce(0, +))
+            portal.metrics.activeSessions(active.values.reduce(0, +))
         }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

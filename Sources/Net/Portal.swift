@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
 
 /// Everything a route needs: the store, the runtime actors, the clock and the settings.
 public struct Portal: Sendable {
@@ -23,13 +24,16 @@ public struct Portal: Sendable {
     public let federation: Federation
     /// Deadlines (demo expiry, session lifetime and idle) and what runs when they pass.
     public let lifetimes: Lifetimes
+    /// Where the service's metrics go.
+    public let metrics: PortalMetrics
     let catalogue: WorkspaceCatalogue
 
     public init(
         store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, accountThrottle: AttemptThrottle,
         addressThrottle: AttemptThrottle, registrationThrottle: AttemptThrottle,
         passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger,
-        federation: Federation = .none, lifetimes: Lifetimes = Lifetimes()
+        federation: Federation = .none, lifetimes: Lifetimes = Lifetimes(),
+        metrics: PortalMetrics = PortalMetrics(factory: MetricsSystem.factory)
     ) {
         self.store = store
         self.tokenCache = tokenCache
@@ -43,6 +47,7 @@ public struct Portal: Sendable {
         self.logger = logger
         self.federation = federation
         self.lifetimes = lifetimes
+        self.metrics = metrics
         self.catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
     }
 

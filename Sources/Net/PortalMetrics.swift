@@ -1,37 +1,45 @@
 import Foundation
 import Metrics
 
-/// The service's own metrics, through swift-metrics (Prometheus in `neosc serve`). Labels are
-/// bounded: routes are the registered path templates, never raw paths.
-public enum PortalMetrics {
-    static func request(method: String, route: String, status: Int, duration: Duration) {
-        Counter(label: "http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))])
+/// The service's own metrics, through swift-metrics (Prometheus in `neosc serve`), on the factory
+/// it is given: the process's in `neosc serve`, a registry of its own for each test's NeoSC, so
+/// one test's assertions on metrics never see another's traffic. Labels are bounded: routes are
+/// the registered path templates, never raw paths.
+public struct PortalMetrics: Sendable {
+    let factory: any MetricsFactory
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
+
+    func request(method: String, route: String, status: Int, duration: Duration) {
+        Counter(label: "http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))], factory: factory)
             .increment()
-        Timer(label: "http_request_duration_seconds", dimensions: [("method", method), ("route", route)])
+        Timer(label: "http_request_duration_seconds", dimensions: [("method", method), ("route", route)], factory: factory)
             .recordNanoseconds(duration.nanoseconds)
     }
 
-    static func launch(succeeded: Bool, duration: Duration) {
-        Counter(label: "workspace_launches_total", dimensions: [("result", succeeded ? "success" : "refused")]).increment()
+    func launch(succeeded: Bool, duration: Duration) {
+        Counter(label: "workspace_launches_total", dimensions: [("result", succeeded ? "success" : "refused")], factory: factory).increment()
         if succeeded {
-            Timer(label: "workspace_launch_duration_seconds").recordNanoseconds(duration.nanoseconds)
+            Timer(label: "workspace_launch_duration_seconds", factory: factory).recordNanoseconds(duration.nanoseconds)
         }
     }
 
-    static func authenticationFailed(reason: String) {
-        Counter(label: "auth_failures_total", dimensions: [("reason", reason)]).increment()
+    func authenticationFailed(reason: String) {
+        Counter(label: "auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
-    static func signedIn(method: String) {
-        Counter(label: "auth_sign_ins_total", dimensions: [("method", method)]).increment()
+    func signedIn(method: String) {
+        Counter(label: "auth_sign_ins_total", dimensions: [("method", method)], factory: factory).increment()
     }
 
-    static func activeDemos(_ count: Int) {
-        Gauge(label: "demo_sessions_active").record(count)
+    func activeDemos(_ count: Int) {
+        Gauge(label: "demo_sessions_active", factory: factory).record(count)
     }
 
-    static func activeSessions(_ count: Int) {
-        Gauge(label: "active_sessions").record(count)
+    func activeSessions(_ count: Int) {
+        Gauge(label: "active_sessions", factory: factory).record(count)
     }
 }
 

@@ -7,7 +7,7 @@ public enum PortalRouter {
         let router = Router(context: PortalRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins))
-        router.add(middleware: RequestTelemetryMiddleware())
+        router.add(middleware: RequestTelemetryMiddleware(metrics: portal.metrics))
         router.add(middleware: ErrorResponseMiddleware())
         router.add(middleware: IdentityMiddleware(portal: portal))
 

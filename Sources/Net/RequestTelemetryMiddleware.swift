@@ -10,7 +10,11 @@ import Logging
 public struct RequestTelemetryMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
 
-    public init() {}
+    let metrics: PortalMetrics
+
+    public init(metrics: PortalMetrics) {
+        self.metrics = metrics
+    }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -20,7 +24,7 @@ public struct RequestTelemetryMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let elapsed = clock.now - started
         let route = context.endpointPath ?? "unmatched"
-        PortalMetrics.request(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
+        metrics.request(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
         context.logger.info(
             "request",
             metadata: [

@@ -240,7 +240,7 @@ struct WorkspaceRoutes {
             }
             try await portal.store.start(session, limit: portal.settings.maxSessionsPerUser)
         } catch let refusal as DomainError {
-            PortalMetrics.launch(succeeded: false, duration: clock.now - started)
+            portal.metrics.launch(succeeded: false, duration: clock.now - started)
             try await portal.audit(
                 .launchWorkspace, by: principal, in: context, success: false, resource: ("workspace", workspace.id),
                 details: ["reason": refusal.detail])
@@ -251,7 +251,7 @@ struct WorkspaceRoutes {
         try await portal.audit(
             .launchWorkspace, by: principal, in: context, resource: ("workspace", workspace.id),
             details: ["session_id": session.id])
-        PortalMetrics.launch(succeeded: true, duration: clock.now - started)
+        portal.metrics.launch(succeeded: true, duration: clock.now - started)
         return JSONBody(
             Launched(
                 sessionID: session.id, session: session, workspace: workspace, connectionURL: workspace.url,

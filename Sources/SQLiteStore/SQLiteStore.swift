@@ -9,15 +9,25 @@ import SQLiteNIO
 /// The embedded default store: one SQLite file in WAL mode, schema migrated at open.
 public struct SQLiteStore: Store, Sendable {
     private let pool: SQLiteConnectionPool
+    /// Time per unit of work, waiting for a connection included.
+    private let readTimer: Timer
+    private let writeTimer: Timer
 
-    private init(pool: SQLiteConnectionPool) {
+    private init(pool: SQLiteConnectionPool, metrics: any MetricsFactory) {
         self.pool = pool
+        readTimer = Timer(
+            label: "store_operation_duration_seconds", dimensions: [("store", "sqlite"), ("operation", "read")], factory: metrics)
+        writeTimer = Timer(
+            label: "store_operation_duration_seconds", dimensions: [("store", "sqlite"), ("operation", "write")], factory: metrics)
     }
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    /// - Parameter readers: connections for reads beside the single writer.
+    /// - Parameters:
+    ///   - readers: connections for reads beside the single writer.
+    ///   - metrics: where the time of each unit of work is recorded.
     public static func open(
-        path: String, readers: Int = 4, eventLoopGroup: any EventLoopGroup, logger: Logger
+        path: String, readers: Int = 4, eventLoopGroup: any EventLoopGroup, logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
     ) async throws -> SQLiteStore {
         precondition(readers >= 1, "at least one reader connection")
         let threadPool = NIOThreadPool(numberOfThreads: readers + 1)
@@ -38,7 +48,8 @@ public struct SQLiteStore: Store, Sendable {
                 }
             }
             let writer = connections.removeFirst()
-            return SQLiteStore(pool: SQLiteConnectionPool(writer: writer, readers: connections, threadPool: threadPool))
+            return SQLiteStore(
+                pool: SQLiteConnectionPool(writer: writer, readers: connections, threadPool: threadPool), metrics: metrics)
         } catch {
             try? await threadPool.shutdownGracefully()
             throw error
@@ -69,7 +80,7 @@ public struct SQLiteStore: Store, Sendable {
     /// Runs `work` on a reader connection.
     func read<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
         let started = DispatchTime.now()
-        defer { Self.readTimer.recordInterval(since: started) }
+        defer { readTimer.recordInterval(since: started) }
         let connection = try await pool.leaseReader()
         do {
             let result = try await work(connection)
@@ -84,7 +95,7 @@ public struct SQLiteStore: Store, Sendable {
     /// Runs `work` in one write transaction: all of it is committed, or none of it.
     func write<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
         let started = DispatchTime.now()
-        defer { Self.writeTimer.recordInterval(since: started) }
+        defer { writeTimer.recordInterval(since: started) }
         let connection = try await pool.leaseWriter()
         do {
             try await connection.execute("BEGIN IMMEDIATE")
@@ -101,14 +112,6 @@ public struct SQLiteStore: Store, Sendable {
             await pool.releaseWriter()
             throw Self.translated(error)
         }
-    }
-
-    /// Time per unit of work, waiting for a connection included.
-    private static var readTimer: Timer {
-        Timer(label: "store_operation_duration_seconds", dimensions: [("store", "sqlite"), ("operation", "read")])
-    }
-    private static var writeTimer: Timer {
-        Timer(label: "store_operation_duration_seconds", dimensions: [("store", "sqlite"), ("operation", "write")])
     }
 
     private static func translated(_ error: any Error) -> any Error {

@@ -59,10 +59,10 @@ struct Harness {
             }
         }
         adjust(&configuration)
-        let store = try await Wiring.openStore(configuration, logger: logger)
+        let metrics = Wiring.MetricsBackend.makePrivate()
+        let store = try await Wiring.openStore(configuration, logger: logger, metrics: metrics.factory)
         let portal = try await Wiring.makePortal(
-            store: store, passwords: passwords, configuration: configuration,
-            metricsExposition: Wiring.bootstrapMetrics(), logger: logger)
+            store: store, passwords: passwords, configuration: configuration, metrics: metrics, logger: logger)
         return Harness(directory: directory, configuration: configuration, store: store, portal: portal)
     }
 

@@ -137,7 +137,8 @@ import FoundationNetworking
                     .post, "/api/auth/login", json: body(["email": "slow@example.com", "password": "slow login password"]))
                 return (answer.status, answer["access_token"] != nil)
             }
-            try await Task.sleep(for: .milliseconds(500))
+            // A cost-15 check takes seconds here; a second is enough for the request to arrive.
+            try await Task.sleep(for: .milliseconds(1_000))
             server.terminate()
             let (status, issued) = try await login.value
             #expect(status == 200, "the in-flight login completed")

@@ -132,7 +132,7 @@ struct DemoRoutes {
                 "workspace_id": workspace.id, "workspace_type": type, "expires_at": demo.expiresAt.formatted(.iso8601),
             ],
             email: contact)
-        PortalMetrics.activeDemos(try await portal.store.activeDemoCount())
+        portal.metrics.activeDemos(try await portal.store.activeDemoCount())
         return JSONBody(
             Created(
                 demoSessionID: demo.id, expiresAt: demo.expiresAt, accessToken: token, workspace: workspace,

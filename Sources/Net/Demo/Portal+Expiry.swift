@@ -33,7 +33,7 @@ extension Portal {
             deadlines.append((.demoExpiry(demoID: demo.id), due))
         }
         await lifetimes.scheduler.arm(deadlines)
-        PortalMetrics.activeDemos(demos.filter { $0.status == .active }.count)
+        metrics.activeDemos(demos.filter { $0.status == .active }.count)
         return deadlines.count
     }
 
@@ -151,7 +151,7 @@ extension Portal {
         var details = ["workspace_id": finished.workspaceID, "steps": DemoCleanupStep.allCases.map(\.rawValue).joined(separator: ",")]
         if let principal { details["ended_by"] = principal.userID }
         try await auditSystem(action, resource: ("demo_session", id), details: details, email: nil, userID: finished.userID)
-        PortalMetrics.activeDemos(try await store.activeDemoCount())
+        metrics.activeDemos(try await store.activeDemoCount())
         return finished
     }
 

@@ -160,14 +160,14 @@ struct SSORoutes {
             .ssoLogin, by: Principal(user: user, credentialDigest: "", expiresAt: expiresAt), in: context,
             resource: ("user", user.id),
             details: ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)])
-        PortalMetrics.signedIn(method: "sso")
+        portal.metrics.signedIn(method: "sso")
         let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
         return JSONBody(
             AuthRoutes.SignedIn(accessToken: token, expiresAt: expiresAt, user: UserView(user, organization: organization)))
     }
 
     private func failed(method: String, reason: String, context: PortalRequestContext, detail: String? = nil) async throws {
-        PortalMetrics.authenticationFailed(reason: reason)
+        portal.metrics.authenticationFailed(reason: reason)
         var details = ["method": method, "reason": reason]
         if let detail { details["detail"] = detail }
         try await portal.audit(.ssoLoginFailed, by: nil, in: context, success: false, details: details)
