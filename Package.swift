@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // Value types, rules and storage protocols. Foundation only.
@@ -39,7 +41,7 @@ let package = Package(
         // The actors that own mutable runtime state (token cache, session registry, throttles).
         .target(
             name: "Actors",
-            dependencies: ["Domain"],
+            dependencies: ["Domain", .product(name: "HeapModule", package: "swift-collections")],
             path: "Sources/Actors",
             swiftSettings: swiftSettings
         ),
@@ -109,6 +111,7 @@ let package = Package(
                 "MongoStore",
                 "Net",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,8 +1,9 @@
 import Domain
 import Foundation
+import HeapModule
 
 /// Every deadline NeoSC keeps (demo expiries, session lifetimes, idle deadlines) in one priority
-/// queue, with one sleeping task that wakes for the earliest — not a task per timer. Arming an
+/// queue (swift-collections' `Heap`), with one sleeping task that wakes for the earliest — not a task per timer. Arming an
 /// earlier deadline wakes it early; re-arming a key moves it; disarming drops it (lazily: a moved
 /// or dropped entry is skipped when it reaches the top of the heap).
 ///
@@ -18,7 +19,7 @@ public actor ExpiryScheduler {
         static func == (a: Entry, b: Entry) -> Bool { a.due == b.due && a.key == b.key }
     }
 
-    private var heap: [Entry] = []
+    private var heap = Heap<Entry>()
     /// The live due time of each armed key; heap entries that disagree are stale.
     private var armed: [DeadlineKey: Date] = [:]
     private var sleeper: Task<Void, Never>?
@@ -36,7 +37,7 @@ public actor ExpiryScheduler {
     public func arm(_ key: DeadlineKey, at due: Date) {
         guard armed[key] != due else { return }
         armed[key] = due
-        push(Entry(due: due, key: key))
+        heap.insert(Entry(due: due, key: key))
         if wakeAt.map({ due < $0 }) ?? true { sleeper?.cancel() }
         compactIfMostlyStale()
     }
@@ -48,7 +49,7 @@ public actor ExpiryScheduler {
         var earliest: Date?
         for (key, due) in deadlines where armed[key] != due {
             armed[key] = due
-            push(Entry(due: due, key: key))
+            heap.insert(Entry(due: due, key: key))
             earliest = min(earliest ?? due, due)
         }
         if let earliest, wakeAt.map({ earliest < $0 }) ?? true { sleeper?.cancel() }
@@ -71,13 +72,13 @@ public actor ExpiryScheduler {
     public func run(firing fired: AsyncStream<DeadlineKey>.Continuation) async {
         while !Task.isCancelled {
             let now = clock.now()
-            while let top = heap.first, top.due <= now {
-                popTop()
+            while let top = heap.min, top.due <= now {
+                heap.removeMin()
                 guard armed[top.key] == top.due else { continue }  // moved or disarmed
                 armed[top.key] = nil
                 fired.yield(top.key)
             }
-            let next = heap.first?.due
+            let next = heap.min?.due
             wakeAt = next
             let clock = self.clock
             let task = Task { _ = try? await clock.sleep(until: next ?? now + 3_600) }
@@ -92,41 +93,10 @@ public actor ExpiryScheduler {
         fired.finish()
     }
 
-    // MARK: - Binary heap
-
-    private func push(_ entry: Entry) {
-        heap.append(entry)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child] < heap[parent] else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private func popTop() {
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return }
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < heap.count, heap[left] < heap[smallest] { smallest = left }
-            if right < heap.count, heap[right] < heap[smallest] { smallest = right }
-            guard smallest != parent else { return }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-    }
-
     /// Rebuilds the heap when stale entries (moved or disarmed keys) outnumber live ones, so
     /// frequent re-arming (heartbeats) cannot grow it without bound.
     private func compactIfMostlyStale() {
         guard heap.count > 1_024, heap.count > 2 * armed.count else { return }
-        heap = armed.map { Entry(due: $0.value, key: $0.key) }
-        heap.sort()
+        heap = Heap(armed.map { Entry(due: $0.value, key: $0.key) })
     }
 }

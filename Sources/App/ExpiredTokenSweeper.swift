@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Domain
 import Foundation
 import Logging
@@ -11,15 +12,18 @@ struct ExpiredTokenSweeper: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                let removed = try await store.purgeExpired(before: Date(timeIntervalSinceNow: -86_400))
-                if removed > 0 { logger.info("removed expired tokens", metadata: ["count": "\(removed)"]) }
-            } catch {
-                logger.warning("could not remove expired tokens; will retry", metadata: ["error": "\(error)"])
-            }
-            let interval = self.interval
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        await sweep()
+        for await _ in AsyncTimerSequence(interval: interval, clock: .continuous).cancelOnGracefulShutdown() {
+            await sweep()
+        }
+    }
+
+    private func sweep() async {
+        do {
+            let removed = try await store.purgeExpired(before: Date(timeIntervalSinceNow: -86_400))
+            if removed > 0 { logger.info("removed expired tokens", metadata: ["count": "\(removed)"]) }
+        } catch {
+            logger.warning("could not remove expired tokens; will retry", metadata: ["error": "\(error)"])
         }
     }
 }

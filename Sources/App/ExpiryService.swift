@@ -1,4 +1,5 @@
 import Actors
+import AsyncAlgorithms
 import Domain
 import Foundation
 import Logging
@@ -32,16 +33,21 @@ struct ExpiryService: Service {
         }
     }
 
+    /// Re-arms every persisted deadline now and then every `rescanInterval`, until shutdown.
     private func rescanUntilShutdown() async {
-        let interval = portal.lifetimes.settings.rescanInterval
-        while !Task.isCancelled {
-            do {
-                let armed = try await portal.armPersistedDeadlines()
-                logger.debug("deadlines re-armed from the store", metadata: ["count": "\(armed)"])
-            } catch {
-                logger.warning("could not load deadlines; will retry", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1_000)))
+        let interval = Duration.milliseconds(Int(portal.lifetimes.settings.rescanInterval * 1_000))
+        await rescan()
+        for await _ in AsyncTimerSequence(interval: interval, clock: .continuous).cancelOnGracefulShutdown() {
+            await rescan()
+        }
+    }
+
+    private func rescan() async {
+        do {
+            let armed = try await portal.armPersistedDeadlines()
+            logger.debug("deadlines re-armed from the store", metadata: ["count": "\(armed)"])
+        } catch {
+            logger.warning("could not load deadlines; will retry", metadata: ["error": "\(error)"])
         }
     }
 }

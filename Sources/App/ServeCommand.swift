@@ -19,8 +19,16 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = configuration.bootstrapLogging()
         let metrics = Wiring.MetricsBackend.process
         let store = try await Wiring.openStore(configuration, logger: logger, metrics: metrics.factory)
+        let http = OutboundHTTP()
+        let passwords = Wiring.makePasswordHasher(configuration)
+        // Started before the server and stopped after it, in reverse order (see ResourceService).
+        let resources = [
+            ResourceService("the store", logger: logger) { try await store.close() },
+            ResourceService("the outbound HTTP client", logger: logger) { try await http.shutdown() },
+            ResourceService("the password hashing threads", logger: logger) { try await passwords.shutdown() },
+        ]
+        let application: any Service
         do {
-            let passwords = Wiring.makePasswordHasher(configuration)
             if let admin = configuration.bootstrapAdmin {
                 switch try await AdminAccounts(store: store, passwords: passwords)
                     .create(email: admin.email, password: admin.password, name: nil, source: "bootstrap")
@@ -32,27 +40,28 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
             let portal = try await Wiring.makePortal(
-                store: store, passwords: passwords, configuration: configuration,
-                metrics: metrics, logger: logger)
-            let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
-            logger.notice(
-                "NeoSC listening",
-                metadata: [
-                    "address": "\(configuration.host):\(configuration.port)",
-                    "store": "\(configuration.mongoURL.map { MongoStore.redacted($0.value) } ?? configuration.databasePath)",
-                ])
-            // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (every audit entry is
-            // written before its response), cancel what is left after the deadline; then close the store.
-            var group = ServiceGroupConfiguration(
-                services: [.init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            group.maximumGracefulShutdownDuration = .milliseconds(Int(configuration.shutdownTimeout * 1_000))
-            group.maximumCancellationDuration = .seconds(5)
-            try await ServiceGroup(configuration: group).run()
-            logger.notice("NeoSC stopped")
+                store: store, passwords: passwords, configuration: configuration, http: http, metrics: metrics,
+                logger: logger)
+            application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
         } catch {
-            try? await store.close()
+            for resource in resources.reversed() { try? await resource.close() }
             throw error
         }
-        try await store.close()
+        logger.notice(
+            "NeoSC listening",
+            metadata: [
+                "address": "\(configuration.host):\(configuration.port)",
+                "store": "\(configuration.mongoURL.map { MongoStore.redacted($0.value) } ?? configuration.databasePath)",
+            ])
+        // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (every audit entry is
+        // written before its response), cancel what is left after the deadline; then close the
+        // resources, newest first.
+        var group = ServiceGroupConfiguration(
+            services: resources.map { .init(service: $0) } + [.init(service: application)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .milliseconds(Int(configuration.shutdownTimeout * 1_000))
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
+        logger.notice("NeoSC stopped")
     }
 }

@@ -83,7 +83,7 @@ enum Wiring {
 
     static func makePortal(
         store: any Store, passwords: PasswordHasher, configuration: Configuration, clock: WallClock = .system,
-        metrics: MetricsBackend, logger: Logger
+        http: OutboundHTTP, metrics: MetricsBackend, logger: Logger
     ) async throws -> Portal {
         let portal = Portal(
             store: store,
@@ -98,16 +98,15 @@ enum Wiring {
             clock: clock,
             settings: configuration.portalSettings(metricsExposition: metrics.exposition),
             logger: logger,
-            federation: makeFederation(configuration, clock: clock),
-            lifetimes: Lifetimes(settings: configuration.demo, drivers: makeDemoDrivers(configuration, clock: clock), clock: clock),
+            federation: makeFederation(configuration, clock: clock, http: http),
+            lifetimes: Lifetimes(settings: configuration.demo, drivers: makeDemoDrivers(configuration, clock: clock, http: http), clock: clock),
             metrics: PortalMetrics(factory: metrics.factory))
         try await portal.prepare()
         return portal
     }
 
     /// The identity providers the configuration names, sharing one outbound HTTP client.
-    static func makeFederation(_ configuration: Configuration, clock: WallClock) -> Federation {
-        let http = OutboundHTTP.shared
+    static func makeFederation(_ configuration: Configuration, clock: WallClock, http: OutboundHTTP) -> Federation {
         return Federation(
             oidc: configuration.oidc.map {
                 OIDCProvider(
@@ -123,8 +122,7 @@ enum Wiring {
     }
 
     /// The provisioning and revocation drivers the configuration names.
-    static func makeDemoDrivers(_ configuration: Configuration, clock: WallClock) -> DemoDrivers {
-        let http = OutboundHTTP.shared
+    static func makeDemoDrivers(_ configuration: Configuration, clock: WallClock, http: OutboundHTTP) -> DemoDrivers {
         var drivers = DemoDrivers()
         if configuration.provisioner == .webhook, let url = configuration.provisionURL,
             let secret = configuration.provisionSecret

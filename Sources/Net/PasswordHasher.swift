@@ -23,6 +23,11 @@ public struct PasswordHasher: Sendable {
         self.decoyHash = Bcrypt.hash(Self.prepared("decoy password \(UUID())"), cost: cost)
     }
 
+    /// Stops the hashing threads once the hashes under way are done.
+    public func shutdown() async throws {
+        try await threadPool.shutdownGracefully()
+    }
+
     public func hash(_ password: String) async throws -> String {
         let prepared = Self.prepared(password)
         let cost = self.cost

@@ -62,7 +62,8 @@ struct Harness {
         let metrics = Wiring.MetricsBackend.makePrivate()
         let store = try await Wiring.openStore(configuration, logger: logger, metrics: metrics.factory)
         let portal = try await Wiring.makePortal(
-            store: store, passwords: passwords, configuration: configuration, metrics: metrics, logger: logger)
+            store: store, passwords: passwords, configuration: configuration, http: .shared, metrics: metrics,
+            logger: logger)
         return Harness(directory: directory, configuration: configuration, store: store, portal: portal)
     }
 

@@ -3,7 +3,6 @@ import Domain
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOHTTP1
 import NIOPosix
 
 /// NeoSC's calls to other services (discovery, JWKS, token endpoints), on the server's own event
@@ -16,7 +15,8 @@ public final class OutboundHTTP: Sendable {
         public var body: Data
     }
 
-    /// One client for the process, like `HTTPClient.shared`: it lives as long as the process.
+    /// A client that lives as long as the process, for tests and tools; `neosc serve` makes its
+    /// own and shuts it down after the server has stopped.
     public static let shared = OutboundHTTP()
 
     private let client: HTTPClient
