@@ -120,6 +120,10 @@ import FoundationNetworking
             #expect(status != nil, "stopped within 10 s of SIGTERM")
             #expect(status == 0)
             #expect(!server.log.contains("bootstrap password"), "the password never reaches the log")
+            // SQLite removes the write-ahead log when its last connection closes: the store was
+            // closed after the server stopped, not left to the process's exit.
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("neosc.sqlite").path))
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("neosc.sqlite-wal").path))
         }
     }
 }
