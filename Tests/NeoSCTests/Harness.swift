@@ -46,7 +46,7 @@ struct Harness {
 
     static func open(
         directory: URL = makeDirectory(), store kind: StoreKind = .embedded, mongoURL: String? = nil,
-        _ adjust: (inout Configuration) -> Void = { _ in }
+        clock: WallClock = .system, _ adjust: (inout Configuration) -> Void = { _ in }
     ) async throws -> Harness {
         var configuration = Configuration()
         configuration.dataDirectory = directory.path
@@ -62,18 +62,18 @@ struct Harness {
         let metrics = Wiring.MetricsBackend.makePrivate()
         let store = try await Wiring.openStore(configuration, logger: logger, metrics: metrics.factory)
         let portal = try await Wiring.makePortal(
-            store: store, passwords: passwords, configuration: configuration, http: .shared, metrics: metrics,
-            logger: logger)
+            store: store, passwords: passwords, configuration: configuration, clock: clock, http: .shared,
+            metrics: metrics, logger: logger)
         return Harness(directory: directory, configuration: configuration, store: store, portal: portal)
     }
 
     /// Runs `body` against a fresh NeoSC and closes it afterwards, even when `body` throws.
     static func run(
-        _ setup: TestingSetup = .router, store kind: StoreKind = .embedded,
+        _ setup: TestingSetup = .router, store kind: StoreKind = .embedded, clock: WallClock = .system,
         _ adjust: (inout Configuration) -> Void = { _ in },
         _ body: @Sendable (Harness, any TestClientProtocol) async throws -> Void
     ) async throws {
-        let harness = try await open(store: kind, adjust)
+        let harness = try await open(store: kind, clock: clock, adjust)
         do {
             try await harness.serve(setup) { try await body(harness, $0) }
         } catch {
