@@ -2,9 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 
-@main
-struct NeoSCCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `neosc`: the server and its operator commands.
+public struct NeoSCCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "neosc",
         abstract: "NeoSC: Zero Trust workspace access backend.",
         version: Configuration.version,

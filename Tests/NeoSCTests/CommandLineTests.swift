@@ -12,7 +12,7 @@ import Testing
 import FoundationNetworking
 #endif
 
-@testable import neosc
+@testable import App
 
 /// The `neosc` executable as an operator runs it: environment in, exit status and output out.
 @Suite(.serialized) struct CommandLineTests {

@@ -9,7 +9,7 @@ import Net
 import Synchronization
 import Testing
 
-@testable import neosc
+@testable import App
 
 /// Just-in-time demos end on time with every clean-up step run once, across restarts and
 /// replicas, with the provisioning webhook and NetBird played by a recording peer.

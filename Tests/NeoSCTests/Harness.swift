@@ -11,7 +11,7 @@ import Net
 import SQLiteStore
 import Testing
 
-@testable import neosc
+@testable import App
 
 /// A NeoSC wired exactly as `neosc serve` wires it, on a fresh data directory of its own.
 struct Harness {

@@ -7,7 +7,7 @@ import HummingbirdTesting
 import Net
 import Testing
 
-@testable import neosc
+@testable import App
 
 /// Sign-in through a real OpenID provider (`oidc-provider-mock` standing in for Zitadel) and
 /// through ID tokens from a signer the tests control, with every forgery refused.

@@ -12,7 +12,7 @@ import Testing
 import FoundationNetworking
 #endif
 
-@testable import neosc
+@testable import App
 
 @Suite struct ObservabilityTests {
     @Test func metricsOnlyForAllowedPeers() async throws {

@@ -8,7 +8,7 @@ import Net
 import SQLiteStore
 import Testing
 
-@testable import neosc
+@testable import App
 
 @Suite struct PersistenceTests {
     @Test func everythingSurvivesARestart() async throws {

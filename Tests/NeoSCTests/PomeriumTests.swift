@@ -7,7 +7,7 @@ import HummingbirdTesting
 import Net
 import Testing
 
-@testable import neosc
+@testable import App
 
 /// `NEOSC_AUTH_MODE=pomerium`: every API request carries Pomerium's signed assertion, checked
 /// against keys served by a test signer that can rotate them.

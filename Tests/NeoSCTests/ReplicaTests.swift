@@ -5,7 +5,7 @@ import Testing
 import FoundationNetworking
 #endif
 
-@testable import neosc
+@testable import App
 
 /// Two `neosc serve` processes on one MongoDB behave as one service.
 @Suite(.serialized) struct ReplicaTests {

@@ -8,7 +8,7 @@ import Net
 import SQLiteStore
 import Testing
 
-@testable import neosc
+@testable import App
 
 /// Every protected endpoint, for every role and for no credential at all: 401, 403 or success.
 @Suite struct RoleMatrixTests {

@@ -2,7 +2,7 @@ import Domain
 import Foundation
 import Testing
 
-@testable import neosc
+@testable import App
 
 /// One suite, both stores: what the storage protocols promise, checked against SQLite and MongoDB.
 @Suite struct StoreConformanceTests {

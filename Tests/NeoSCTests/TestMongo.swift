@@ -5,7 +5,7 @@ import MongoStore
 import SQLiteStore
 import Testing
 
-@testable import neosc
+@testable import App
 
 /// Which store a test runs against; store-level and HTTP tests run on both.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
