@@ -12,7 +12,7 @@ let package = Package(
     products: [
         .executable(name: "neosc", targets: ["neosc"]),
         // For the micro-benchmarks package in Benchmarks/micro.
-        .library(name: "NeoSCCore", targets: ["Domain", "Actors", "SQLiteStore", "Net"]),
+        .library(name: "NeoSCCore", targets: ["Domain", "Actors", "Services", "SQLiteStore", "Net", "App"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -43,6 +43,13 @@ let package = Package(
             name: "Actors",
             dependencies: ["Domain", .product(name: "HeapModule", package: "swift-collections")],
             path: "Sources/Actors",
+            swiftSettings: swiftSettings
+        ),
+        // The application's use cases, shared by every surface and the CLI: no HTTP in here.
+        .target(
+            name: "Services",
+            dependencies: ["Domain", "Actors"],
+            path: "Sources/Services",
             swiftSettings: swiftSettings
         ),
         // The embedded store: Domain's storage protocols on SQLite, with its connection-pool actor.
@@ -86,6 +93,7 @@ let package = Package(
             dependencies: [
                 "Domain",
                 "Actors",
+                "Services",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -101,12 +109,14 @@ let package = Package(
             path: "Sources/Net",
             swiftSettings: swiftSettings
         ),
-        // The `neosc` executable: configuration, wiring, CLI.
-        .executableTarget(
-            name: "neosc",
+        // Configuration, wiring and the CLI commands: everything `neosc` is, as a library the
+        // executable, the tests and the benchmarks share.
+        .target(
+            name: "App",
             dependencies: [
                 "Domain",
                 "Actors",
+                "Services",
                 "SQLiteStore",
                 "MongoStore",
                 "Net",
@@ -123,6 +133,13 @@ let package = Package(
             path: "Sources/App",
             swiftSettings: swiftSettings
         ),
+        // The `neosc` executable: the command line over `App`, nothing else.
+        .executableTarget(
+            name: "neosc",
+            dependencies: ["App", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/neosc",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DomainTests",
             dependencies: ["Domain"],
@@ -136,6 +153,8 @@ let package = Package(
                 "SQLiteStore",
                 "MongoStore",
                 "Net",
+                "Services",
+                "App",
                 "neosc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Logging
 import SQLiteStore
+import Services
 
 /// `neosc admin …`: manage administrator accounts directly in the store.
 struct AdminCommand: AsyncParsableCommand {
@@ -35,8 +36,8 @@ struct AdminCommand: AsyncParsableCommand {
                 throw ValidationError("no password on standard input")
             }
             try await withStore(configuration) { store in
-                let accounts = AdminAccounts(store: store, passwords: Wiring.makePasswordHasher(configuration))
-                switch try await accounts.create(email: email, password: Secret(line), name: name, source: "cli") {
+                let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
+                switch try await users.createAdministrator(email: email, password: Secret(line), name: name, by: .operator(via: "cli")) {
                 case .created(let user):
                     print("created administrator \(user.email) (\(user.id))")
                 case .alreadyExists(let user):
@@ -63,8 +64,8 @@ struct AdminCommand: AsyncParsableCommand {
             let configuration = try Configuration.fromEnvironment()
             _ = configuration.bootstrapLogging()
             try await withStore(configuration) { store in
-                let accounts = AdminAccounts(store: store, passwords: Wiring.makePasswordHasher(configuration))
-                let user = try await accounts.setRole(email: email, role: role, source: "cli")
+                let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
+                let user = try await users.change(email: email, .init(role: role), by: .operator(via: "cli"))
                 print("\(user.email) is now \(user.role.rawValue)")
             }
         }
@@ -88,12 +89,9 @@ struct SeedCommand: AsyncParsableCommand {
             if resetWorkspaces {
                 let ended = try await store.replaceAll(
                     with: DefaultCatalogue.workspaces(at: now), ending: .workspacesReset, at: now)
-                try await store.append(
-                    AuditEvent(
-                        timestamp: now, userID: nil, userEmail: nil, action: .resetWorkspaces,
-                        resourceType: "workspace", resourceID: "*",
-                        details: ["source": "cli", "sessions_terminated": String(ended.count)], ipAddress: "cli",
-                        success: true))
+                try await AuditTrail(store: store, clock: .system).record(
+                    .resetWorkspaces, by: .operator(via: "cli"), resource: ("workspace", "*"),
+                    details: ["sessions_terminated": String(ended.count)])
             }
             print("seeded: \(try await store.policies().count) policies, \(try await store.workspaces().count) workspaces")
         }

@@ -297,11 +297,3 @@ extension Configuration {
         }
     }
 }
-
-/// A value that must never reach a log: it prints as `<redacted>`.
-struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    let value: String
-    init(_ value: String) { self.value = value }
-    var description: String { "<redacted>" }
-    var debugDescription: String { "<redacted>" }
-}

@@ -7,6 +7,7 @@ import UnixSignals
 import MongoStore
 import Net
 import SQLiteStore
+import Services
 
 /// `neosc serve` (the default): run the HTTP API until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
@@ -29,9 +30,12 @@ struct ServeCommand: AsyncParsableCommand {
         ]
         let application: any Service
         do {
+            let portal = try await Wiring.makePortal(
+                store: store, passwords: passwords, configuration: configuration, http: http, metrics: metrics,
+                logger: logger)
             if let admin = configuration.bootstrapAdmin {
-                switch try await AdminAccounts(store: store, passwords: passwords)
-                    .create(email: admin.email, password: admin.password, name: nil, source: "bootstrap")
+                switch try await portal.users.createAdministrator(
+                    email: admin.email, password: admin.password, name: nil, by: .operator(via: "bootstrap"))
                 {
                 case .created(let user):
                     logger.notice("created bootstrap administrator", metadata: ["email": "\(user.email)"])
@@ -39,9 +43,6 @@ struct ServeCommand: AsyncParsableCommand {
                     logger.info("bootstrap administrator already exists; left unchanged")
                 }
             }
-            let portal = try await Wiring.makePortal(
-                store: store, passwords: passwords, configuration: configuration, http: http, metrics: metrics,
-                logger: logger)
             application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
         } catch {
             for resource in resources.reversed() { try? await resource.close() }

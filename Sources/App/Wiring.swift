@@ -10,6 +10,7 @@ import Net
 import Prometheus
 import MongoStore
 import SQLiteStore
+import Services
 
 /// Builds the running service from a configuration: the store, the actors, the HTTP application.
 enum Wiring {
@@ -103,6 +104,15 @@ enum Wiring {
             metrics: PortalMetrics(factory: metrics.factory))
         try await portal.prepare()
         return portal
+    }
+
+    /// Account administration outside the server (`neosc admin`): this process caches nothing
+    /// another reads, so its token cache and session registry are its own; a running server sees
+    /// the change within NEOSC_CACHE_TTL.
+    static func makeUserAdministration(store: any Store, configuration: Configuration) -> UserAdministration {
+        UserAdministration(
+            store: store, passwords: makePasswordHasher(configuration), tokenCache: TokenCache(), sessions: SessionRegistry(),
+            audit: AuditTrail(store: store, clock: .system), clock: .system)
     }
 
     /// The identity providers the configuration names, sharing one outbound HTTP client.

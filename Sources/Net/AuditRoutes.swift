@@ -5,12 +5,12 @@ import Hummingbird
 struct AuditRoutes {
     let portal: Portal
 
-    func register(on group: RouterGroup<PortalRequestContext>) {
+    func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
     }
 
-    @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[AuditEvent]> {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[AuditEvent]> {
+        let principal = context.principal
         let requestedUser = try request.queryText("user_id")
         let query = AuditQuery(
             action: try request.queryText("action").map { AuditAction($0) },

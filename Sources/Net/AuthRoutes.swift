@@ -31,11 +31,11 @@ struct AuthRoutes {
         var sessionsTerminated: Int
     }
 
-    func register(on group: RouterGroup<PortalRequestContext>) {
-        group.post("register", use: register)
-        group.post("login", use: login)
-        group.post("logout", use: logout)
-        group.get("me", use: me)
+    func register(open: RouterGroup<PortalRequestContext>, signedIn: RouterGroup<SignedInContext>) {
+        open.post("register", use: register)
+        open.post("login", use: login)
+        signedIn.post("logout", use: logout)
+        signedIn.get("me", use: me)
     }
 
     @Sendable func register(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedIn> {
@@ -59,20 +59,15 @@ struct AuthRoutes {
             !requested.isEmpty
         {
             let organizationName = try Validation.text(requested, field: "organization")
-            if let existing = try await portal.store.organization(named: organizationName) {
-                // Joining an existing organisation needs an address at its domain; otherwise anyone
-                // could read another organisation's figures by naming it.
-                let emailDomain = email.split(separator: "@").last.map(String.init)
-                guard let domain = existing.domain, domain == emailDomain else {
-                    throw DomainError.conflict(
-                        "Organization '\(existing.name)' already exists; ask its administrator to add you")
-                }
+            switch try OrganizationMembership.decide(
+                name: organizationName, email: email,
+                existing: try await portal.store.organization(named: organizationName), newID: Identifier.make("org"), at: now)
+            {
+            case .join(let existing):
                 organization = existing
-            } else {
-                newOrganization = Organization(
-                    id: Identifier.make("org"), name: organizationName,
-                    domain: email.split(separator: "@").last.map(String.init), createdAt: now)
-                organization = newOrganization
+            case .found(let founded):
+                newOrganization = founded
+                organization = founded
             }
         }
 
@@ -80,11 +75,10 @@ struct AuthRoutes {
             id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
             passwordHash: try await portal.passwords.hash(body.password), createdAt: now, updatedAt: now)
         try await portal.store.insert(user, creating: newOrganization)
-        let principal = Principal(user: user, credentialDigest: "", expiresAt: now)
         var details = ["role": user.role.rawValue]
         if let organization { details["organization"] = organization.name }
         if let newOrganization { details["organization_created"] = newOrganization.id }
-        try await portal.audit(.register, by: principal, in: context, resource: ("user", user.id), details: details)
+        try await portal.audit(.register, by: .account(user), in: context, resource: ("user", user.id), details: details)
 
         let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false)
         return JSONBody(
@@ -99,7 +93,7 @@ struct AuthRoutes {
             if let retryAfter = await throttle.retryAfter(key) {
                 portal.metrics.authenticationFailed(reason: "throttled")
                 try await portal.audit(
-                    .loginFailed, by: nil, in: context, success: false, details: ["reason": "throttled"], email: email)
+                    .loginFailed, by: .anonymous(claimedEmail: email), in: context, success: false, details: ["reason": "throttled"])
                 throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: retryAfter)
             }
         }
@@ -112,46 +106,36 @@ struct AuthRoutes {
             await portal.accountThrottle.record(email)
             await portal.addressThrottle.record(context.clientAddress)
             try await portal.audit(
-                .loginFailed, by: nil, in: context, success: false, resource: user.map { ("user", $0.id) },
-                details: ["reason": reason], email: email)
+                .loginFailed, by: .anonymous(claimedEmail: email), in: context, success: false, resource: user.map { ("user", $0.id) },
+                details: ["reason": reason])
             throw DomainError.invalidCredentials
         }
         await portal.accountThrottle.reset(email)
 
         let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false)
-        let principal = Principal(user: user, credentialDigest: "", expiresAt: expiresAt)
-        try await portal.audit(.login, by: principal, in: context, resource: ("user", user.id), details: ["method": "password"])
+        try await portal.audit(.login, by: .account(user), in: context, resource: ("user", user.id), details: ["method": "password"])
         let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
         return JSONBody(SignedIn(accessToken: token, expiresAt: expiresAt, user: UserView(user, organization: organization)))
     }
 
-    @Sendable func logout(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedOut> {
-        let principal = try context.requirePrincipal()
+    @Sendable func logout(_ request: Request, context: SignedInContext) async throws -> JSONBody<SignedOut> {
+        let principal = context.principal
         let now = portal.clock.now()
         _ = try await portal.store.revoke(digest: principal.credentialDigest, at: now)
         await portal.tokenCache.evict(digest: principal.credentialDigest)
         let ended = try await portal.store.endAll(userID: principal.userID, .logout, at: now)
         await portal.forget(ended)
         try await portal.audit(
-            .logout, by: principal, in: context, resource: ("user", principal.userID),
+            .logout, by: .principal(principal), in: context, resource: ("user", principal.userID),
             details: ["sessions_terminated": String(ended.count)])
         return JSONBody(SignedOut(message: "Logged out", sessionsTerminated: ended.count))
     }
 
     /// The caller's account as the identity cache holds it: every change to an account through
     /// NeoSC evicts its tokens, so this is current without a store read.
-    @Sendable func me(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<UserView> {
-        let identity = try context.requireIdentity()
+    @Sendable func me(_ request: Request, context: SignedInContext) async throws -> JSONBody<UserView> {
+        let identity = context.identity
         return JSONBody(UserView(identity.user, organization: identity.organization))
-    }
-}
-
-extension Principal {
-    /// The principal a just-authenticated user acts as, for audit entries written before a token exists.
-    init(user: User, credentialDigest: String, expiresAt: Date) {
-        self.init(
-            userID: user.id, email: user.email, name: user.name, role: user.role, organizationID: user.organizationID,
-            mfaVerified: false, credentialDigest: credentialDigest, credentialExpiresAt: expiresAt)
     }
 }
 

@@ -3,14 +3,15 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Works out who and where the caller is: the real client address (believing X-Forwarded-For only
-/// from trusted proxies) and the principal.
+/// Works out who the caller of an API route is.
 ///
-/// With local accounts, the principal comes from an `Authorization: Bearer` token, and the
-/// middleware never refuses a request itself; routes that need a principal ask for one.
-/// Behind Pomerium (`NEOSC_AUTH_MODE=pomerium`) every API request must carry a verified
+/// With local accounts, the identity comes from an `Authorization: Bearer` token (the scheme's
+/// name in any case), and the middleware never refuses a request itself: routes that need a
+/// caller are registered for a `SignedInContext`, which refuses a request without one.
+/// Behind Pomerium (`NEOSC_AUTH_MODE=pomerium`) every request it sees must carry a verified
 /// `X-Pomerium-Jwt-Assertion` (or, when allowed, identity headers from a trusted proxy); anything
-/// else is refused here with a 401 and, when something was presented, an audit entry.
+/// else is refused here with a 401 and, when something was presented, an audit entry. It is
+/// attached to the `/api` routes only, so health checks and metrics need no assertion.
 public struct IdentityMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
     let portal: Portal
@@ -23,14 +24,8 @@ public struct IdentityMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        let forwarded = request.headers[values: .xForwardedFor]
-        if let client = portal.settings.trustedProxies.clientAddress(peer: context.peerAddress, forwardedFor: forwarded) {
-            context.clientAddress = client
-        }
         if let gate = portal.federation.pomerium {
-            if !Self.isOpen(request.uri.path) {
-                context.identity = try await pomeriumIdentity(request, gate: gate, context: context)
-            }
+            context.identity = try await pomeriumIdentity(request, gate: gate, context: context)
         } else if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
@@ -49,11 +44,6 @@ public struct IdentityMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Paths a load balancer or Prometheus reach without going through Pomerium.
-    private static func isOpen(_ path: String) -> Bool {
-        path == "/health" || path == "/metrics" || path == "/api" || path == "/bench/floor"
-    }
-
     private func pomeriumIdentity(_ request: Request, gate: PomeriumGate, context: Context) async throws -> Identity {
         let email = request.headers[.xPomeriumEmail]
         let user = request.headers[.xPomeriumUser]
@@ -63,8 +53,8 @@ public struct IdentityMiddleware: RouterMiddleware {
         if presentsHeaders, gate.settings.trustIdentityHeaders, !peerIsTrusted {
             portal.metrics.authenticationFailed(reason: "pomerium_header_spoof")
             try await portal.audit(
-                .pomeriumHeaderSpoof, by: nil, in: context, success: false,
-                details: ["peer": context.peerAddress ?? "unknown", "path": request.uri.path], email: email)
+                .pomeriumHeaderSpoof, by: .anonymous(claimedEmail: email), in: context, success: false,
+                details: ["peer": context.peerAddress ?? "unknown", "path": request.uri.path])
         }
         if let assertion = request.headers[.xPomeriumJwtAssertion] {
             do {
@@ -72,13 +62,13 @@ public struct IdentityMiddleware: RouterMiddleware {
             } catch let rejection as TokenRejection {
                 portal.metrics.authenticationFailed(reason: rejection.rawValue)
                 try await portal.audit(
-                    .pomeriumAssertionRejected, by: nil, in: context, success: false,
+                    .pomeriumAssertionRejected, by: .anonymous(claimedEmail: nil), in: context, success: false,
                     details: ["reason": rejection.rawValue, "path": request.uri.path])
                 throw rejection.domainError
             } catch let refusal as DomainError {
                 if case .unavailable = refusal { throw refusal }
                 try await portal.audit(
-                    .pomeriumAssertionRejected, by: nil, in: context, success: false,
+                    .pomeriumAssertionRejected, by: .anonymous(claimedEmail: nil), in: context, success: false,
                     details: ["reason": "not_allowed", "detail": refusal.detail, "path": request.uri.path])
                 throw refusal
             }
@@ -92,7 +82,6 @@ public struct IdentityMiddleware: RouterMiddleware {
 }
 
 extension HTTPField.Name {
-    static let xForwardedFor = Self("X-Forwarded-For")!
     static let xPomeriumJwtAssertion = Self("X-Pomerium-Jwt-Assertion")!
     static let xPomeriumEmail = Self("X-Pomerium-Email")!
     static let xPomeriumUser = Self("X-Pomerium-User")!

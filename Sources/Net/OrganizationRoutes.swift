@@ -11,13 +11,13 @@ struct OrganizationRoutes {
         var domain: String?
     }
 
-    func register(on group: RouterGroup<PortalRequestContext>) {
+    func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
         group.post(use: create)
     }
 
-    @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[Organization]> {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[Organization]> {
+        let principal = context.principal
         if principal.isAdmin {
             return JSONBody(try await portal.store.organizations())
         }
@@ -27,8 +27,8 @@ struct OrganizationRoutes {
         return JSONBody([own])
     }
 
-    @Sendable func create(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Organization> {
-        let principal = try context.requirePrincipal()
+    @Sendable func create(_ request: Request, context: SignedInContext) async throws -> JSONBody<Organization> {
+        let principal = context.principal
         try await portal.requireAdmin(principal, to: "create organizations", in: context)
         let draft = try await request.decodeJSON(Draft.self, context: context)
         let organization = Organization(
@@ -37,7 +37,7 @@ struct OrganizationRoutes {
             createdAt: portal.clock.now())
         try await portal.store.insert(organization)
         try await portal.audit(
-            .createOrganization, by: principal, in: context, resource: ("organization", organization.id),
+            .createOrganization, by: .principal(principal), in: context, resource: ("organization", organization.id),
             details: ["name": organization.name])
         return JSONBody(organization, status: .created)
     }

@@ -2,11 +2,12 @@ import Crypto
 import Foundation
 import HummingbirdBcrypt
 import NIOPosix
+import Services
 
 /// bcrypt on its own thread pool, so hashing never blocks an event loop and a burst of logins
 /// cannot starve the store's threads. The password is first reduced to base64(SHA-256), so bcrypt's
 /// 72-byte truncation and NUL bytes cannot make two different passwords equal.
-public struct PasswordHasher: Sendable {
+public struct PasswordHasher: PasswordHashing {
     /// The least cost an operator may configure (`NEOSC_BCRYPT_COST`).
     public static let minimumCost: UInt8 = 10
     private let cost: UInt8

@@ -10,19 +10,17 @@ struct PolicyRoutes {
         var enabled: Bool?
     }
 
-    func register(on group: RouterGroup<PortalRequestContext>) {
+    func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
         group.get(":id", use: show)
         group.patch(":id", use: toggle)
     }
 
-    @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[Policy]> {
-        _ = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[Policy]> {
         return JSONBody(try await portal.store.policies())
     }
 
-    @Sendable func show(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Policy> {
-        _ = try context.requirePrincipal()
+    @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<Policy> {
         guard let policy = try await portal.store.policy(id: try context.parameters.require("id")) else {
             throw DomainError.notFound("Policy not found")
         }
@@ -30,8 +28,8 @@ struct PolicyRoutes {
     }
 
     /// `{"enabled": bool}` sets it; no body (or no `enabled`) flips it.
-    @Sendable func toggle(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Policy> {
-        let principal = try context.requirePrincipal()
+    @Sendable func toggle(_ request: Request, context: SignedInContext) async throws -> JSONBody<Policy> {
+        let principal = context.principal
         try await portal.requireAdmin(principal, to: "change policies", in: context)
         let id = try context.parameters.require("id")
         let change = try await request.decodeOptionalJSON(Change.self, context: context)
@@ -39,7 +37,7 @@ struct PolicyRoutes {
             throw DomainError.notFound("Policy not found")
         }
         try await portal.audit(
-            .togglePolicy, by: principal, in: context, resource: ("policy", id),
+            .togglePolicy, by: .principal(principal), in: context, resource: ("policy", id),
             details: ["enabled": String(policy.enabled)])
         return JSONBody(policy)
     }

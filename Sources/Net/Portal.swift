@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import Services
 
 /// Everything a route needs: the store, the runtime actors, the clock and the settings.
 public struct Portal: Sendable {
@@ -26,6 +27,10 @@ public struct Portal: Sendable {
     public let lifetimes: Lifetimes
     /// Where the service's metrics go.
     public let metrics: PortalMetrics
+    /// Where every audit entry is written.
+    public let auditTrail: AuditTrail
+    /// Roles, disabling and administrators, as the API and the CLI change them.
+    public let users: UserAdministration
     let catalogue: WorkspaceCatalogue
 
     public init(
@@ -48,6 +53,9 @@ public struct Portal: Sendable {
         self.federation = federation
         self.lifetimes = lifetimes
         self.metrics = metrics
+        self.auditTrail = AuditTrail(store: store, clock: clock)
+        self.users = UserAdministration(
+            store: store, passwords: passwords, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock)
         self.catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
     }
 
@@ -115,26 +123,22 @@ public struct Portal: Sendable {
 
     // MARK: - Audit
 
-    /// Appends one audit entry. A failure here fails the request: a change that cannot be recorded
-    /// is not reported as done.
+    /// Appends one audit entry for a request, from its client address (see `AuditTrail.record`).
     func audit(
-        _ action: AuditAction, by principal: Principal?, in context: PortalRequestContext, success: Bool = true,
-        resource: (type: String, id: String)? = nil, details: [String: String] = [:], email: String? = nil
+        _ action: AuditAction, by actor: AuditActor, in context: some PortalContext, success: Bool = true,
+        resource: (type: String, id: String)? = nil, details: [String: String] = [:]
     ) async throws {
-        try await store.append(
-            AuditEvent(
-                timestamp: clock.now(), userID: principal?.userID, userEmail: principal?.email ?? email,
-                action: action, resourceType: resource?.type, resourceID: resource?.id, details: details,
-                ipAddress: context.clientAddress, success: success))
+        try await auditTrail.record(
+            action, by: actor, from: context.clientAddress, success: success, resource: resource, details: details)
     }
 
     /// Refuses non-administrators, recording the refusal.
-    func requireAdmin(_ principal: Principal, to action: String, in context: PortalRequestContext) async throws {
+    func requireAdmin(_ principal: Principal, to action: String, in context: some PortalContext) async throws {
         do {
             try AccessRules.requireAdmin(principal, to: action)
         } catch {
             try await audit(
-                .accessDenied, by: principal, in: context, success: false,
+                .accessDenied, by: .principal(principal), in: context, success: false,
                 details: ["reason": error.detail, "path": context.endpointPath ?? ""])
             throw error
         }

@@ -41,7 +41,7 @@ public struct JSONBody<Value: Encodable & Sendable>: ResponseGenerator, Sendable
 extension Request {
     /// Reads the body (at most the context's upload limit) and decodes it, turning every way it can
     /// be wrong into a 400 (not JSON at all) or 422 (JSON, but a field is missing or wrong).
-    func decodeJSON<Value: Decodable>(_ type: Value.Type, context: PortalRequestContext) async throws -> Value {
+    func decodeJSON<Value: Decodable>(_ type: Value.Type, context: some RequestContext) async throws -> Value {
         let buffer = try await body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else {
             throw DomainError.malformed("Request body must be a JSON object")
@@ -50,7 +50,7 @@ extension Request {
     }
 
     /// Like `decodeJSON`, but an empty body means "no body" and gives nil.
-    func decodeOptionalJSON<Value: Decodable>(_ type: Value.Type, context: PortalRequestContext) async throws -> Value? {
+    func decodeOptionalJSON<Value: Decodable>(_ type: Value.Type, context: some RequestContext) async throws -> Value? {
         let buffer = try await body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytesView.contains(where: { !Self.isJSONWhitespace($0) }) else { return nil }
         return try Self.decode(type, from: Data(buffer.readableBytesView))

@@ -3,8 +3,17 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// Per-request state: who is calling (once the identity middleware has looked), and from where.
-public struct PortalRequestContext: RequestContext {
+/// What every NeoSC request context knows: where the request came from.
+public protocol PortalContext: RequestContext {
+    /// The TCP peer, before any X-Forwarded-For is considered.
+    var peerAddress: String? { get }
+    /// The real client address: the peer, or what a trusted proxy says the client was.
+    var clientAddress: String { get }
+}
+
+/// Per-request state: from where, and who is calling once the identity middleware has looked
+/// (routes that need a caller take a `SignedInContext`, made from this one).
+public struct PortalRequestContext: PortalContext {
     public var coreContext: CoreRequestContextStorage
     /// The TCP peer, before any X-Forwarded-For is considered.
     public let peerAddress: String?
@@ -26,17 +35,4 @@ public struct PortalRequestContext: RequestContext {
     public var maxUploadSize: Int { 1 << 20 }
 
     public var responseEncoder: JSONEncoder { PortalJSON.encoder }
-
-    /// The authenticated identity, or a 401 saying what was wrong.
-    public func requireIdentity() throws(DomainError) -> Identity {
-        guard let identity else {
-            throw .unauthenticated(credentialProblem ?? "Not authenticated")
-        }
-        return identity
-    }
-
-    /// The authenticated principal, or a 401 saying what was wrong.
-    public func requirePrincipal() throws(DomainError) -> Principal {
-        try requireIdentity().principal
-    }
 }

@@ -9,24 +9,28 @@ public enum PortalRouter {
         router.add(middleware: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins))
         router.add(middleware: RequestTelemetryMiddleware(metrics: portal.metrics))
         router.add(middleware: ErrorResponseMiddleware())
-        router.add(middleware: IdentityMiddleware(portal: portal))
+        router.add(middleware: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies))
 
+        // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
         HealthRoutes(portal: portal).register(on: router)
         MetricsRoutes(portal: portal).register(on: router)
         if portal.settings.benchmarkRoutes {
             FloorRoutes().register(on: router)
         }
-        let api = router.group("api")
-        AuthRoutes(portal: portal).register(on: api.group("auth"))
+        // Everything else under /api meets the identity middleware; routes that need a caller
+        // are on `signedIn`, whose context exists only for a request with a valid credential.
+        let api = router.group("api").add(middleware: IdentityMiddleware(portal: portal))
+        let signedIn = api.group(context: SignedInContext.self)
+        AuthRoutes(portal: portal).register(open: api.group("auth"), signedIn: signedIn.group("auth"))
         SSORoutes(portal: portal).register(on: api.group("auth"))
-        WorkspaceRoutes(portal: portal).register(on: api.group("workspaces"))
-        SessionRoutes(portal: portal).register(on: api.group("sessions"))
-        AuditRoutes(portal: portal).register(on: api.group("audit-logs"))
-        PolicyRoutes(portal: portal).register(on: api.group("policies"))
-        OrganizationRoutes(portal: portal).register(on: api.group("organizations"))
-        UserRoutes(portal: portal).register(on: api.group("users"))
-        StatsRoutes(portal: portal).register(on: api.group("stats"))
-        DemoRoutes(portal: portal).register(on: api.group("demo/sessions"))
+        WorkspaceRoutes(portal: portal).register(on: signedIn.group("workspaces"))
+        SessionRoutes(portal: portal).register(on: signedIn.group("sessions"))
+        AuditRoutes(portal: portal).register(on: signedIn.group("audit-logs"))
+        PolicyRoutes(portal: portal).register(on: signedIn.group("policies"))
+        OrganizationRoutes(portal: portal).register(on: signedIn.group("organizations"))
+        UserRoutes(portal: portal).register(on: signedIn.group("users"))
+        StatsRoutes(portal: portal).register(on: signedIn.group("stats"))
+        DemoRoutes(portal: portal).register(open: api.group("demo/sessions"), signedIn: signedIn.group("demo/sessions"))
         return router
     }
 }

@@ -6,7 +6,7 @@ import Hummingbird
 struct SessionRoutes {
     let portal: Portal
 
-    func register(on group: RouterGroup<PortalRequestContext>) {
+    func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
         group.get("active", use: active)
         group.get(":id", use: show)
@@ -16,8 +16,8 @@ struct SessionRoutes {
 
     /// The client is still there: moves `last_seen_at`, so the idle deadline moves with it.
     /// Heartbeats are liveness, not changes of state, and are not audited.
-    @Sendable func heartbeat(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<WorkspaceSession> {
-        let principal = try context.requirePrincipal()
+    @Sendable func heartbeat(_ request: Request, context: SignedInContext) async throws -> JSONBody<WorkspaceSession> {
+        let principal = context.principal
         let session = try await existing(context, for: principal)
         guard let touched = try await portal.store.touch(id: session.id, at: portal.clock.now()) else {
             throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
@@ -25,8 +25,8 @@ struct SessionRoutes {
         return JSONBody(touched)
     }
 
-    @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[WorkspaceSession]> {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[WorkspaceSession]> {
+        let principal = context.principal
         let status = try request.queryText("status").map { text throws(DomainError) in
             guard let status = SessionStatus(rawValue: text) else {
                 throw .invalid("Query parameter 'status' must be one of active, disconnected, terminated, expired")
@@ -36,27 +36,27 @@ struct SessionRoutes {
         return JSONBody(try await sessions(of: principal, request: request, status: status))
     }
 
-    @Sendable func active(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[WorkspaceSession]> {
-        let principal = try context.requirePrincipal()
+    @Sendable func active(_ request: Request, context: SignedInContext) async throws -> JSONBody<[WorkspaceSession]> {
+        let principal = context.principal
         return JSONBody(try await sessions(of: principal, request: request, status: .active))
     }
 
-    @Sendable func show(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<WorkspaceSession> {
-        let principal = try context.requirePrincipal()
+    @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<WorkspaceSession> {
+        let principal = context.principal
         return JSONBody(try await existing(context, for: principal))
     }
 
-    @Sendable func disconnect(_ request: Request, context: PortalRequestContext) async throws
+    @Sendable func disconnect(_ request: Request, context: SignedInContext) async throws
         -> JSONBody<WorkspaceSession>
     {
-        let principal = try context.requirePrincipal()
+        let principal = context.principal
         let session = try await existing(context, for: principal)
         guard let ended = try await portal.store.end(id: session.id, .disconnected, at: portal.clock.now()) else {
             throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
         }
         await portal.forget([ended])
         try await portal.audit(
-            .disconnectSession, by: principal, in: context, resource: ("session", ended.id),
+            .disconnectSession, by: .principal(principal), in: context, resource: ("session", ended.id),
             details: ["owner": ended.userID, "workspace_id": ended.workspaceID])
         return JSONBody(ended)
     }
@@ -69,7 +69,7 @@ struct SessionRoutes {
         return try await portal.store.sessions(userID: userID, status: status, limit: try request.queryLimit())
     }
 
-    private func existing(_ context: PortalRequestContext, for principal: Principal) async throws -> WorkspaceSession {
+    private func existing(_ context: SignedInContext, for principal: Principal) async throws -> WorkspaceSession {
         let id = try context.parameters.require("id")
         guard let session = try await portal.store.session(id: id) else {
             throw DomainError.notFound("Session not found")

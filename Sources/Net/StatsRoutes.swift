@@ -39,12 +39,12 @@ struct StatsRoutes {
         }
     }
 
-    func register(on group: RouterGroup<PortalRequestContext>) {
+    func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: show)
     }
 
-    @Sendable func show(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Stats> {
-        let principal = try context.requirePrincipal()
+    @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<Stats> {
+        let principal = context.principal
         let store = portal.store
         let dayAgo = portal.clock.now().addingTimeInterval(-86_400)
         let policies = try await store.policies()

@@ -74,12 +74,12 @@ struct DemoRoutes {
         }
     }
 
-    func register(on group: RouterGroup<PortalRequestContext>) {
-        group.post(use: create)
-        group.get(use: list)
-        group.get(":id", use: show)
-        group.delete(":id", use: end)
-        group.post(":id/extend", use: extend)
+    func register(open: RouterGroup<PortalRequestContext>, signedIn: RouterGroup<SignedInContext>) {
+        open.post(use: create)
+        signedIn.get(use: list)
+        signedIn.get(":id", use: show)
+        signedIn.delete(":id", use: end)
+        signedIn.post(":id/extend", use: extend)
     }
 
     @Sendable func create(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Created> {
@@ -126,12 +126,11 @@ struct DemoRoutes {
         }
         let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)
         try await portal.audit(
-            .demoSessionCreated, by: Principal(user: user, credentialDigest: "", expiresAt: expiresAt), in: context,
+            .demoSessionCreated, by: .account(user), in: context,
             resource: ("demo_session", demo.id),
             details: [
                 "workspace_id": workspace.id, "workspace_type": type, "expires_at": demo.expiresAt.formatted(.iso8601),
-            ],
-            email: contact)
+            ])
         portal.metrics.activeDemos(try await portal.store.activeDemoCount())
         return JSONBody(
             Created(
@@ -141,8 +140,8 @@ struct DemoRoutes {
     }
 
     /// Administrators see every demo; a demo user its own; anyone else is refused.
-    @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<[View]> {
-        let principal = try context.requirePrincipal()
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[View]> {
+        let principal = context.principal
         let limit = try request.queryLimit()
         if principal.role == .demoUser {
             return JSONBody(try await portal.store.demos(userID: principal.userID, limit: limit).map(View.init))
@@ -151,14 +150,14 @@ struct DemoRoutes {
         return JSONBody(try await portal.store.demos(userID: nil, limit: limit).map(View.init))
     }
 
-    @Sendable func show(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<View> {
-        let principal = try context.requirePrincipal()
+    @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<View> {
+        let principal = context.principal
         return JSONBody(View(try await existing(context, ownedBy: principal)))
     }
 
     /// Ends a demo now (administrator or its visitor): the same clean-up as at expiry.
-    @Sendable func end(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<View> {
-        let principal = try context.requirePrincipal()
+    @Sendable func end(_ request: Request, context: SignedInContext) async throws -> JSONBody<View> {
+        let principal = context.principal
         let demo = try await existing(context, ownedBy: principal)
         guard demo.status == .active else {
             throw DomainError.conflict("Demo session is not active (it is \(demo.status.rawValue))")
@@ -170,8 +169,8 @@ struct DemoRoutes {
     }
 
     /// Moves the expiry later (administrators only), never past the demo's maximum duration.
-    @Sendable func extend(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<View> {
-        let principal = try context.requirePrincipal()
+    @Sendable func extend(_ request: Request, context: SignedInContext) async throws -> JSONBody<View> {
+        let principal = context.principal
         try await portal.requireAdmin(principal, to: "extend demo sessions", in: context)
         let body = try await request.decodeJSON(Extension.self, context: context)
         guard (1...1_440).contains(body.minutes) else { throw DomainError.invalid("minutes must be from 1 to 1440") }
@@ -190,7 +189,7 @@ struct DemoRoutes {
         await portal.tokenCache.evict(userID: demo.userID)
         await portal.lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: newExpiry)
         try await portal.audit(
-            .demoSessionExtended, by: principal, in: context, resource: ("demo_session", demo.id),
+            .demoSessionExtended, by: .principal(principal), in: context, resource: ("demo_session", demo.id),
             details: [
                 "previous_expires_at": demo.expiresAt.formatted(.iso8601), "expires_at": newExpiry.formatted(.iso8601),
                 "capped": String(newExpiry == demo.maxExpiresAt),
@@ -198,7 +197,7 @@ struct DemoRoutes {
         return JSONBody(View(extended))
     }
 
-    private func existing(_ context: PortalRequestContext, ownedBy principal: Principal) async throws -> DemoSession {
+    private func existing(_ context: SignedInContext, ownedBy principal: Principal) async throws -> DemoSession {
         let id = try context.parameters.require("id")
         guard let demo = try await portal.store.demo(id: id), principal.isAdmin || demo.userID == principal.userID else {
             throw DomainError.notFound("Demo session not found")

@@ -1,5 +1,6 @@
 import Actors
 import Domain
+import Services
 import Foundation
 import Logging
 
@@ -216,10 +217,7 @@ extension Portal {
         _ action: AuditAction, resource: (type: String, id: String), details: [String: String], email: String?,
         userID: String?, success: Bool = true
     ) async throws {
-        try await store.append(
-            AuditEvent(
-                timestamp: clock.now(), userID: userID, userEmail: email, action: action, resourceType: resource.type,
-                resourceID: resource.id, details: details.merging(["by": "system"]) { a, _ in a }, ipAddress: nil,
-                success: success))
+        try await auditTrail.record(
+            action, by: .system(onAccount: userID, email: email), success: success, resource: resource, details: details)
     }
 }

@@ -33,7 +33,7 @@ extension Portal {
                 throw DomainError.conflict("An account with this e-mail address already exists")
             }
             try await audit(
-                .ssoUserProvisioned, by: Principal(user: user, credentialDigest: "", expiresAt: now), in: context,
+                .ssoUserProvisioned, by: .account(user), in: context,
                 resource: ("user", user.id), details: ["provider": external.provider, "role": user.role.rawValue])
             return user
         case .signIn(let user), .link(let user):
@@ -41,14 +41,13 @@ extension Portal {
             guard updated != user else { return user }
             try await store.update(updated)
             await tokenCache.evict(userID: user.id)
-            let principal = Principal(user: updated, credentialDigest: "", expiresAt: now)
             if user.ssoSubject == nil {
                 try await audit(
-                    .ssoAccountLinked, by: principal, in: context, resource: ("user", user.id),
+                    .ssoAccountLinked, by: .account(updated), in: context, resource: ("user", user.id),
                     details: ["provider": external.provider, "role": updated.role.rawValue])
             } else {
                 try await audit(
-                    .updateUser, by: principal, in: context, resource: ("user", user.id),
+                    .updateUser, by: .account(updated), in: context, resource: ("user", user.id),
                     details: [
                         "by": external.provider, "role": updated.role.rawValue, "previous_role": user.role.rawValue,
                     ])

@@ -157,7 +157,7 @@ struct SSORoutes {
         let (token, expiresAt) = try await portal.issueToken(
             for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
         try await portal.audit(
-            .ssoLogin, by: Principal(user: user, credentialDigest: "", expiresAt: expiresAt), in: context,
+            .ssoLogin, by: .account(user), in: context,
             resource: ("user", user.id),
             details: ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)])
         portal.metrics.signedIn(method: "sso")
@@ -166,11 +166,11 @@ struct SSORoutes {
             AuthRoutes.SignedIn(accessToken: token, expiresAt: expiresAt, user: UserView(user, organization: organization)))
     }
 
-    private func failed(method: String, reason: String, context: PortalRequestContext, detail: String? = nil) async throws {
+    private func failed(method: String, reason: String, context: some PortalContext, detail: String? = nil) async throws {
         portal.metrics.authenticationFailed(reason: reason)
         var details = ["method": method, "reason": reason]
         if let detail { details["detail"] = detail }
-        try await portal.audit(.ssoLoginFailed, by: nil, in: context, success: false, details: details)
+        try await portal.audit(.ssoLoginFailed, by: .anonymous(claimedEmail: nil), in: context, success: false, details: details)
     }
 
     private static func reason(for error: DomainError) -> String {

@@ -1,0 +1,108 @@
+import Actors
+import Domain
+import Foundation
+
+/// Accounts as administrators manage them, the same through the API and `neosc admin`: roles,
+/// disabling, and administrators made outside the API. Every change keeps an active
+/// administrator, takes effect on the account's next request, and is audited.
+public struct UserAdministration: Sendable {
+    private let store: any Store
+    private let passwords: any PasswordHashing
+    private let tokenCache: TokenCache
+    private let sessions: SessionRegistry
+    private let audit: AuditTrail
+    private let clock: WallClock
+
+    public init(
+        store: any Store, passwords: any PasswordHashing, tokenCache: TokenCache, sessions: SessionRegistry,
+        audit: AuditTrail, clock: WallClock
+    ) {
+        self.store = store
+        self.passwords = passwords
+        self.tokenCache = tokenCache
+        self.sessions = sessions
+        self.audit = audit
+        self.clock = clock
+    }
+
+    /// What to change; nil leaves a field as it is.
+    public struct Change: Sendable {
+        public var role: Role?
+        public var disabled: Bool?
+
+        public init(role: Role? = nil, disabled: Bool? = nil) {
+            self.role = role
+            self.disabled = disabled
+        }
+    }
+
+    /// Changes the account with `userID`. Disabling also revokes every token and ends every session.
+    public func change(
+        userID: String, _ change: Change, by actor: AuditActor, from address: String? = nil
+    ) async throws -> User {
+        guard change.role != nil || change.disabled != nil else {
+            throw DomainError.invalid("Send at least one of 'role' and 'disabled'")
+        }
+        guard var user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
+        let before = user
+        let role = change.role ?? user.role
+        let disabled = change.disabled ?? user.disabled
+        try AccessRules.requireAdminRemains(
+            changing: user, toRole: role, disabled: disabled, activeAdmins: try await store.activeAdminCount())
+
+        let now = clock.now()
+        user.role = role
+        user.disabled = disabled
+        user.updatedAt = now
+        try await store.update(user)
+        await tokenCache.evict(userID: user.id)
+
+        var details: [String: String] = [:]
+        if before.role != user.role { details["role"] = "\(before.role.rawValue)->\(user.role.rawValue)" }
+        if before.disabled != user.disabled { details["disabled"] = String(user.disabled) }
+        if user.disabled && !before.disabled {
+            details["tokens_revoked"] = String(try await store.revokeAll(userID: user.id, at: now))
+            let ended = try await store.endAll(userID: user.id, .userDisabled, at: now)
+            if !ended.isEmpty { await sessions.ended(ended) }
+            details["sessions_terminated"] = String(ended.count)
+        }
+        try await audit.record(.updateUser, by: actor, from: address, resource: ("user", user.id), details: details)
+        return user
+    }
+
+    /// Changes the account with `email` (the command line names accounts by e-mail).
+    public func change(email rawEmail: String, _ change: Change, by actor: AuditActor) async throws -> User {
+        let email = try Validation.normalisedEmail(rawEmail)
+        guard let user = try await store.user(email: email) else {
+            throw DomainError.notFound("No account with e-mail \(email)")
+        }
+        return try await self.change(userID: user.id, change, by: actor)
+    }
+
+    public enum Creation: Sendable { case created(User), alreadyExists(User) }
+
+    /// Creates an administrator with `email` unless an account with that address exists.
+    public func createAdministrator(
+        email rawEmail: String, password: Secret, name: String?, by actor: AuditActor
+    ) async throws -> Creation {
+        let email = try Validation.normalisedEmail(rawEmail)
+        try Validation.requireValidPassword(password.value)
+        if let existing = try await store.user(email: email) {
+            return .alreadyExists(existing)
+        }
+        let now = clock.now()
+        let admin = User(
+            id: Identifier.make("usr"), email: email,
+            name: try Validation.text(name ?? "Administrator", field: "name"), organizationID: nil, role: .admin,
+            passwordHash: try await passwords.hash(password.value), createdAt: now, updatedAt: now)
+        do {
+            try await store.insert(admin, creating: nil)
+        } catch DomainError.conflict {
+            // Another replica bootstrapping the same administrator got there first.
+            guard let existing = try await store.user(email: email) else { throw DomainError.conflict("Email already registered") }
+            return .alreadyExists(existing)
+        }
+        try await audit.record(.createAdmin, by: actor, resource: ("user", admin.id))
+        return .created(admin)
+    }
+}
