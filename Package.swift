@@ -48,7 +48,7 @@ let package = Package(
         // The application's use cases, shared by every surface and the CLI: no HTTP in here.
         .target(
             name: "Services",
-            dependencies: ["Domain", "Actors"],
+            dependencies: ["Domain", "Actors", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Services",
             swiftSettings: swiftSettings
         ),

@@ -1,6 +1,7 @@
 import Actors
 import AsyncAlgorithms
 import Domain
+import Services
 import Foundation
 import Logging
 import Net
@@ -22,7 +23,7 @@ struct ExpiryService: Service {
             group.addTask { await scheduler.run(firing: continuation) }
             for _ in 0..<workers {
                 group.addTask {
-                    for await key in due { await portal.handleDeadline(key) }
+                    for await key in due { await portal.lifetimes.handleDeadline(key) }
                 }
             }
             group.addTask { await rescanUntilShutdown() }
@@ -44,7 +45,7 @@ struct ExpiryService: Service {
 
     private func rescan() async {
         do {
-            let armed = try await portal.armPersistedDeadlines()
+            let armed = try await portal.lifetimes.armPersistedDeadlines()
             logger.debug("deadlines re-armed from the store", metadata: ["count": "\(armed)"])
         } catch {
             logger.warning("could not load deadlines; will retry", metadata: ["error": "\(error)"])

@@ -100,7 +100,7 @@ enum Wiring {
             settings: configuration.portalSettings(metricsExposition: metrics.exposition),
             logger: logger,
             federation: makeFederation(configuration, clock: clock, http: http),
-            lifetimes: Lifetimes(settings: configuration.demo, drivers: makeDemoDrivers(configuration, clock: clock, http: http), clock: clock),
+            demoSettings: configuration.demo, demoDrivers: makeDemoDrivers(configuration, clock: clock, http: http),
             metrics: PortalMetrics(factory: metrics.factory))
         try await portal.prepare()
         return portal

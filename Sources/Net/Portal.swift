@@ -37,7 +37,7 @@ public struct Portal: Sendable {
         store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, accountThrottle: AttemptThrottle,
         addressThrottle: AttemptThrottle, registrationThrottle: AttemptThrottle,
         passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger,
-        federation: Federation = .none, lifetimes: Lifetimes = Lifetimes(),
+        federation: Federation = .none, demoSettings: DemoSettings = DemoSettings(), demoDrivers: DemoDrivers = DemoDrivers(),
         metrics: PortalMetrics = PortalMetrics(factory: MetricsSystem.factory)
     ) {
         self.store = store
@@ -51,11 +51,13 @@ public struct Portal: Sendable {
         self.settings = settings
         self.logger = logger
         self.federation = federation
-        self.lifetimes = lifetimes
         self.metrics = metrics
         self.auditTrail = AuditTrail(store: store, clock: clock)
         self.users = UserAdministration(
             store: store, passwords: passwords, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock)
+        self.lifetimes = Lifetimes(
+            store: store, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock, settings: demoSettings,
+            drivers: demoDrivers, logger: logger, activeDemosChanged: { metrics.activeDemos($0) })
         self.catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
     }
 

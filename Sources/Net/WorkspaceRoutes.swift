@@ -1,5 +1,6 @@
 import Actors
 import Domain
+import Services
 import Foundation
 import Hummingbird
 
@@ -164,7 +165,7 @@ struct WorkspaceRoutes {
             throw refusal
         }
         await portal.sessions.started(session)
-        await portal.armDeadlines(of: session)
+        await portal.lifetimes.armDeadlines(of: session)
         try await portal.audit(
             .launchWorkspace, by: .principal(principal), in: context, resource: ("workspace", workspace.id),
             details: ["session_id": session.id])

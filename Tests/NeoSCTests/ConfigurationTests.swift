@@ -1,5 +1,6 @@
 import Actors
 import Domain
+import Services
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,6 +1,7 @@
 import Actors
 import Crypto
 import Domain
+import Services
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -346,7 +347,7 @@ struct DemoSessionTests {
                 workspaceName: "Linux", status: .active, startedAt: now, expiresAt: now + 1, lastSeenAt: now,
                 ipAddress: "127.0.0.1", mfaVerified: false)
             try await harness.store.start(short, limit: 10)
-            await harness.portal.armDeadlines(of: short)
+            await harness.portal.lifetimes.armDeadlines(of: short)
             #expect(try await eventually(within: 4) { try await harness.store.session(id: "ses-short")?.status == .expired })
             let expiryAudited = try await eventually(within: 5) {
                 try await harness.store.events(AuditQuery(action: .sessionExpired)).first?.resourceID == "ses-short"

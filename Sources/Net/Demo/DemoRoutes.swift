@@ -1,5 +1,6 @@
 import Actors
 import Domain
+import Services
 import Foundation
 import Logging
 import Hummingbird
@@ -110,7 +111,7 @@ struct DemoRoutes {
         do {
             try await portal.store.insert(user, creating: nil)
         } catch {
-            _ = try? await portal.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
+            _ = try? await portal.lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
             throw error
         }
         do {
@@ -121,7 +122,7 @@ struct DemoRoutes {
         } catch {
             // Nothing half-granted stays behind: the demo is ended and cleaned up at once.
             portal.logger.warning("demo provisioning failed", metadata: ["demo": "\(demo.id)", "error": "\(error)"])
-            _ = try? await portal.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
+            _ = try? await portal.lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
             throw DomainError.unavailable("The demo workspace could not be provisioned; try again later")
         }
         let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)
@@ -162,7 +163,7 @@ struct DemoRoutes {
         guard demo.status == .active else {
             throw DomainError.conflict("Demo session is not active (it is \(demo.status.rawValue))")
         }
-        guard let finished = try await portal.cleanUpDemo(demo.id, endingAs: .ended, by: principal) else {
+        guard let finished = try await portal.lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: principal) else {
             throw DomainError.unavailable("The demo is being cleaned up; its clean-up will be resumed")
         }
         return JSONBody(View(finished))

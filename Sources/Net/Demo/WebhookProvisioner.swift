@@ -1,5 +1,6 @@
 import Crypto
 import Domain
+import Services
 import Foundation
 import NIOHTTP1
 

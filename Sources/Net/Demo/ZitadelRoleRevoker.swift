@@ -1,4 +1,5 @@
 import Domain
+import Services
 import Foundation
 import NIOHTTP1
 

@@ -32,6 +32,10 @@ public struct CatalogueProvisioner: DemoProvisioner {
 }
 
 /// A driver call that failed, with the reason for the audit trail.
-struct DriverFailure: Error, CustomStringConvertible {
-    var description: String
+public struct DriverFailure: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }

@@ -1,18 +1,56 @@
 import Actors
 import Domain
-import Services
 import Foundation
 import Logging
 
-extension Portal {
+/// What ends things on time: session lifetimes and idle timeouts, and demos with their clean-up.
+/// One `ExpiryScheduler` holds every deadline; this service arms them (for a new session, and from
+/// the store at start-up and on each rescan) and acts when they pass. A demo's clean-up runs step
+/// by step, each retried with backoff and audited, by the one replica that wins the store's claim.
+public struct Lifetimes: Sendable {
+    public let scheduler: ExpiryScheduler
+    public let settings: DemoSettings
+    public let drivers: DemoDrivers
+    /// Unique per process, so a replica's claims are its own.
+    public let replicaID: String
+    /// Demo clean-ups running in this process.
+    private let cleanupsRunning = ExclusiveKeys()
+    private let store: any Store
+    private let tokenCache: TokenCache
+    private let sessions: SessionRegistry
+    private let audit: AuditTrail
+    private let clock: WallClock
+    private let logger: Logger
+    /// Told the number of active demos whenever it may have changed (a metric in `neosc serve`).
+    private let activeDemosChanged: @Sendable (Int) -> Void
+
+    public init(
+        store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, audit: AuditTrail, clock: WallClock,
+        settings: DemoSettings = DemoSettings(), drivers: DemoDrivers = DemoDrivers(),
+        replicaID: String = Identifier.make("replica"), logger: Logger,
+        activeDemosChanged: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
+        self.scheduler = ExpiryScheduler(clock: clock)
+        self.settings = settings
+        self.drivers = drivers
+        self.replicaID = replicaID
+        self.store = store
+        self.tokenCache = tokenCache
+        self.sessions = sessions
+        self.audit = audit
+        self.clock = clock
+        self.logger = logger
+        self.activeDemosChanged = activeDemosChanged
+    }
+
     // MARK: - Arming
 
     /// Arms a new session's lifetime and idle deadlines.
     public func armDeadlines(of session: WorkspaceSession) async {
-        let scheduler = lifetimes.scheduler
+        let scheduler = scheduler
         if let expiresAt = session.expiresAt { await scheduler.arm(.sessionLifetime(sessionID: session.id), at: expiresAt) }
         await scheduler.arm(
-            .sessionIdle(sessionID: session.id), at: session.lastSeenAt.addingTimeInterval(lifetimes.settings.idleTimeout))
+            .sessionIdle(sessionID: session.id), at: session.lastSeenAt.addingTimeInterval(settings.idleTimeout))
     }
 
     /// Re-arms every persisted deadline: active sessions' lifetimes and idle deadlines, and
@@ -21,7 +59,7 @@ extension Portal {
     public func armPersistedDeadlines() async throws -> Int {
         let sessions = try await store.sessions(userID: nil, status: .active, limit: Int.max)
         let demos = try await store.unfinishedDemos()
-        let idle = lifetimes.settings.idleTimeout
+        let idle = settings.idleTimeout
         var deadlines: [(DeadlineKey, Date)] = []
         deadlines.reserveCapacity(sessions.count * 2 + demos.count)
         for session in sessions {
@@ -33,8 +71,8 @@ extension Portal {
             let due = demo.status == .expiring ? (demo.claimedUntil ?? demo.expiresAt) : demo.expiresAt
             deadlines.append((.demoExpiry(demoID: demo.id), due))
         }
-        await lifetimes.scheduler.arm(deadlines)
-        metrics.activeDemos(demos.filter { $0.status == .active }.count)
+        await scheduler.arm(deadlines)
+        activeDemosChanged(demos.filter { $0.status == .active }.count)
         return deadlines.count
     }
 
@@ -51,7 +89,7 @@ extension Portal {
             }
         } catch {
             logger.warning("deadline handling failed; retrying", metadata: ["deadline": "\(key)", "error": "\(error)"])
-            await lifetimes.scheduler.arm(key, at: clock.now().addingTimeInterval(lifetimes.settings.retryDelay * 5))
+            await scheduler.arm(key, at: clock.now().addingTimeInterval(settings.retryDelay * 5))
         }
     }
 
@@ -63,7 +101,7 @@ extension Portal {
 
     /// Heartbeats only write the store: the idle deadline moves when it fires and finds one.
     private func endSessionIfIdle(_ id: String) async throws {
-        let idle = lifetimes.settings.idleTimeout
+        let idle = settings.idleTimeout
         try await endSession(
             id, deadline: .sessionIdle(sessionID: id), other: .sessionLifetime(sessionID: id), ending: .idleTimeout,
             action: .sessionIdleTimeout, due: { $0.lastSeenAt.addingTimeInterval(idle) },
@@ -79,12 +117,12 @@ extension Portal {
         let now = clock.now()
         guard let session = try await store.session(id: id), session.status == .active else { return }
         if let due = due(session), due > now {
-            await lifetimes.scheduler.arm(deadline, at: due)
+            await scheduler.arm(deadline, at: due)
             return
         }
         guard let ended = try await store.end(id: id, ending, at: now) else { return }
-        await forget([ended])
-        await lifetimes.scheduler.disarm(other)
+        await sessions.ended([ended])
+        await scheduler.disarm(other)
         try await auditSystem(
             action, resource: ("session", id),
             details: details(session, now).merging(["owner": ended.userID, "workspace_id": ended.workspaceID]) { a, _ in a },
@@ -98,15 +136,15 @@ extension Portal {
     /// leaves the claim to lapse, and the clean-up resumes (from that step) at the next attempt.
     /// Returns the finished demo, or nil when this replica did not (or could not yet) finish it.
     @discardableResult
-    func cleanUpDemo(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws -> DemoSession? {
+    public func cleanUpDemo(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws -> DemoSession? {
         // One clean-up of a demo at a time in this process; the store's claim covers other processes.
-        guard await lifetimes.cleanupsRunning.take(id) else { return nil }
+        guard await cleanupsRunning.take(id) else { return nil }
         do {
             let finished = try await claimAndCleanUp(id, endingAs: endingAs, by: principal)
-            await lifetimes.cleanupsRunning.release(id)
+            await cleanupsRunning.release(id)
             return finished
         } catch {
-            await lifetimes.cleanupsRunning.release(id)
+            await cleanupsRunning.release(id)
             throw error
         }
     }
@@ -114,9 +152,9 @@ extension Portal {
     private func claimAndCleanUp(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws
         -> DemoSession?
     {
-        let settings = lifetimes.settings
+        let settings = settings
         // Each claim has its own name, so a run whose claim lapsed cannot act on a later one.
-        let replica = "\(lifetimes.replicaID)/\(Identifier.make("claim"))"
+        let replica = "\(replicaID)/\(Identifier.make("claim"))"
         var now = clock.now()
         guard
             var demo = try await store.claimCleanup(
@@ -125,9 +163,9 @@ extension Portal {
             // Not due, finished, or another replica holds it: look again when its claim could lapse.
             if let current = try await store.demo(id: id) {
                 switch current.status {
-                case .active: await lifetimes.scheduler.arm(.demoExpiry(demoID: id), at: current.expiresAt)
+                case .active: await scheduler.arm(.demoExpiry(demoID: id), at: current.expiresAt)
                 case .expiring:
-                    await lifetimes.scheduler.arm(.demoExpiry(demoID: id), at: current.claimedUntil ?? now + settings.claimLease)
+                    await scheduler.arm(.demoExpiry(demoID: id), at: current.claimedUntil ?? now + settings.claimLease)
                 case .expired, .ended: break
                 }
             }
@@ -137,7 +175,7 @@ extension Portal {
         await tokenCache.evict(userID: demo.userID)
         for step in demo.pendingSteps where step != .markFinished {
             guard try await runCleanupStep(step, of: demo, claim: replica) else {
-                await lifetimes.scheduler.arm(.demoExpiry(demoID: id), at: clock.now() + settings.claimLease)
+                await scheduler.arm(.demoExpiry(demoID: id), at: clock.now() + settings.claimLease)
                 return nil
             }
             now = clock.now()
@@ -147,18 +185,18 @@ extension Portal {
             demo.completedSteps.append(step)
         }
         guard let finished = try await store.finish(id: id, replica: replica, at: clock.now()) else { return nil }
-        await lifetimes.scheduler.disarm(.demoExpiry(demoID: id))
+        await scheduler.disarm(.demoExpiry(demoID: id))
         let action: AuditAction = finished.status == .ended ? .demoSessionEnded : .demoSessionExpired
         var details = ["workspace_id": finished.workspaceID, "steps": DemoCleanupStep.allCases.map(\.rawValue).joined(separator: ",")]
         if let principal { details["ended_by"] = principal.userID }
         try await auditSystem(action, resource: ("demo_session", id), details: details, email: nil, userID: finished.userID)
-        metrics.activeDemos(try await store.activeDemoCount())
+        activeDemosChanged(try await store.activeDemoCount())
         return finished
     }
 
     /// Runs one step with retries and backoff; true once it succeeded.
     private func runCleanupStep(_ step: DemoCleanupStep, of demo: DemoSession, claim: String) async throws -> Bool {
-        let settings = lifetimes.settings
+        let settings = settings
         for attempt in 1...max(1, settings.cleanupAttempts) {
             // Never start an attempt without holding the claim for at least a lease from now.
             guard try await store.renewClaim(id: demo.id, replica: claim, leaseUntil: clock.now() + settings.claimLease) else {
@@ -187,14 +225,14 @@ extension Portal {
     }
 
     private func perform(_ step: DemoCleanupStep, of demo: DemoSession) async throws {
-        let drivers = lifetimes.drivers
+        let drivers = drivers
         switch step {
         case .endSessions:
             let ended = try await store.endAll(userID: demo.userID, .demoEnded, at: clock.now())
-            await forget(ended)
+            await sessions.ended(ended)
             for session in ended {
-                await lifetimes.scheduler.disarm(.sessionLifetime(sessionID: session.id))
-                await lifetimes.scheduler.disarm(.sessionIdle(sessionID: session.id))
+                await scheduler.disarm(.sessionLifetime(sessionID: session.id))
+                await scheduler.disarm(.sessionIdle(sessionID: session.id))
             }
         case .deprovisionWorkspace:
             try await drivers.provisioner.deprovision(demo)
@@ -213,11 +251,11 @@ extension Portal {
     }
 
     /// An audit entry written by NeoSC itself (a deadline), about `userID`'s resource.
-    func auditSystem(
+    private func auditSystem(
         _ action: AuditAction, resource: (type: String, id: String), details: [String: String], email: String?,
         userID: String?, success: Bool = true
     ) async throws {
-        try await auditTrail.record(
+        try await audit.record(
             action, by: .system(onAccount: userID, email: email), success: success, resource: resource, details: details)
     }
 }
