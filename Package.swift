@@ -140,9 +140,23 @@ let package = Package(
             path: "Sources/neosc",
             swiftSettings: swiftSettings
         ),
+        // What the test targets (and the benchmarks) share: child processes, loopback ports, a
+        // clock moved by hand, polling.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Domain"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DomainTests",
             dependencies: ["Domain"],
+            swiftSettings: swiftSettings
+        ),
+        // The actors on their own: no server, no store, milliseconds.
+        .testTarget(
+            name: "ActorsTests",
+            dependencies: ["Domain", "Actors", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -156,6 +170,7 @@ let package = Package(
                 "Services",
                 "App",
                 "neosc",
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

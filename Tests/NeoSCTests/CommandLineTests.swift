@@ -12,6 +12,7 @@ import Testing
 import FoundationNetworking
 #endif
 
+import TestSupport
 @testable import App
 
 /// The `neosc` executable as an operator runs it: environment in, exit status and output out.

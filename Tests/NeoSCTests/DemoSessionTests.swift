@@ -10,6 +10,7 @@ import Net
 import Synchronization
 import Testing
 
+import TestSupport
 @testable import App
 
 /// Just-in-time demos end on time with every clean-up step run once, across restarts and

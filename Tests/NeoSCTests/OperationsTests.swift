@@ -12,6 +12,7 @@ import Testing
 import FoundationNetworking
 #endif
 
+import TestSupport
 @testable import App
 
 @Suite struct ObservabilityTests {
@@ -135,7 +136,7 @@ import FoundationNetworking
             let login = Task { () -> (Int, Bool) in
                 let answer = try await server.request(
                     .post, "/api/auth/login", json: body(["email": "slow@example.com", "password": "slow login password"]))
-                return (answer.status, answer["access_token"] != nil)
+                return (answer.status.code, answer["access_token"] != nil)
             }
             // A cost-15 check takes seconds here; a second is enough for the request to arrive.
             try await Task.sleep(for: .milliseconds(1_000))

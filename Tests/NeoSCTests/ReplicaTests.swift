@@ -1,10 +1,12 @@
 import Foundation
+import HTTPTypes
 import Testing
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
+import TestSupport
 @testable import App
 
 /// Two `neosc serve` processes on one MongoDB behave as one service.
@@ -70,7 +72,7 @@ import FoundationNetworking
                 for index in 0..<12 {
                     let server = index.isMultiple(of: 2) ? a : b
                     group.addTask {
-                        try await server.request(.post, "/api/workspaces/ws-secure-browser/launch", token: userToken).status
+                        try await server.request(.post, "/api/workspaces/ws-secure-browser/launch", token: userToken).status.code
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }

@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// The scheduler on a clock the test moves: what fires, in what order, and when (in clock
 /// time) is exact whatever the machine's load. One test on the real clock checks that a

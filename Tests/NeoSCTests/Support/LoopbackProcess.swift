@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 
 /// A test peer run as a child process (SecantusDB, the OIDC provider mock) that listens on a
 /// loopback port from the range the tests own (`FreePort`). Stopped by `stop()`; killed at exit

@@ -5,7 +5,7 @@ import Synchronization
 /// A clock the test moves by hand. Whatever sleeps on it (the expiry scheduler's loop) wakes
 /// when `advance` passes its deadline, never because real time went by, so a test of deadlines
 /// gives the same result on an idle machine and on two starved cores.
-final class ManualClock: Sendable {
+public final class ManualClock: Sendable {
     private struct Sleeper {
         let id: Int
         let deadline: Date
@@ -21,25 +21,25 @@ final class ManualClock: Sendable {
 
     private let state: Mutex<State>
 
-    init(_ start: Date = Date(timeIntervalSince1970: 1_700_000_000)) {
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_700_000_000)) {
         state = Mutex(State(now: start))
     }
 
-    var now: Date { state.withLock { $0.now } }
+    public var now: Date { state.withLock { $0.now } }
 
-    var wallClock: WallClock {
+    public var wallClock: WallClock {
         WallClock({ self.now }, sleepUntil: { try await self.sleep(until: $0) })
     }
 
     /// The deadlines of everything sleeping on the clock now.
-    var sleepingUntil: [Date] { state.withLock { $0.sleepers.map(\.deadline) } }
+    public var sleepingUntil: [Date] { state.withLock { $0.sleepers.map(\.deadline) } }
 
     /// Moves the clock on by `seconds`, waking every sleeper whose deadline it reaches.
-    func advance(_ seconds: TimeInterval) {
+    public func advance(_ seconds: TimeInterval) {
         advance(to: now + seconds)
     }
 
-    func advance(to time: Date) {
+    public func advance(to time: Date) {
         state.withLock { state in
             state.now = max(state.now, time)
             let now = state.now
@@ -48,7 +48,7 @@ final class ManualClock: Sendable {
         }
     }
 
-    func sleep(until deadline: Date) async throws {
+    public func sleep(until deadline: Date) async throws {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TestSupport
 
 /// `oidc-provider-mock` (PyPI) on a loopback port: a real OpenID provider (discovery, JWKS,
 /// authorization code flow, RS256 ID tokens) standing in for Zitadel, with users whose claims

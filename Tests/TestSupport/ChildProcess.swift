@@ -6,25 +6,25 @@ import Synchronization
 /// to pipes that a blocking read must drain, and its exit is awaited with async sleeps. `stop()`
 /// sends SIGTERM, waits, and sends SIGKILL once if it must. A child still running when the test
 /// process exits (a crashed or interrupted run) is killed then.
-final class ChildProcess: @unchecked Sendable {
-    let name: String
-    let outputFile: URL
-    let errorFile: URL
+public final class ChildProcess: @unchecked Sendable {
+    public let name: String
+    public let outputFile: URL
+    public let errorFile: URL
     private let process = Process()
 
     /// What a child that ran to its end left behind.
-    struct Outcome: Sendable {
-        var status: Int32
-        var output: String
-        var errors: String
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var output: String
+        public var errors: String
     }
 
-    struct Failed: Error, CustomStringConvertible {
-        var description: String
+    public struct Failed: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// Starts `executable`; `input`, if given, is written to its standard input, which is then closed.
-    init(
+    public init(
         _ name: String, executable: URL, arguments: [String] = [], environment: [String: String]? = nil,
         input: String? = nil
     ) throws {
@@ -51,13 +51,13 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
-    var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
-    var errors: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
+    public var errors: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
 
     /// The exit status once the child has ended, or nil if it is still running after `seconds`.
-    func exitStatus(within seconds: Double) async throws -> Int32? {
+    public func exitStatus(within seconds: Double) async throws -> Int32? {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
         while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         guard !process.isRunning else { return nil }
@@ -66,12 +66,12 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Sends SIGTERM and returns at once.
-    func terminate() {
+    public func terminate() {
         if process.isRunning { process.terminate() }
     }
 
     /// SIGTERM, up to `grace` seconds to exit, then SIGKILL once; returns when the child is gone.
-    func stop(grace: Double = 10) async {
+    public func stop(grace: Double = 10) async {
         guard process.isRunning else { return }
         process.terminate()
         if (try? await exitStatus(within: grace)) != nil { return }
@@ -81,18 +81,18 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Sends SIGKILL and returns at once (for clean-up in a `defer`, where nothing can be awaited).
-    func kill() {
+    public func kill() {
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
     }
 
     /// Removes the output files.
-    func removeFiles() {
+    public func removeFiles() {
         for file in [outputFile, errorFile] { try? FileManager.default.removeItem(at: file) }
     }
 
     /// Runs `executable` to its end (killing it if it takes longer than `timeout`) and returns
     /// its status and output.
-    static func run(
+    public static func run(
         _ name: String, executable: URL, arguments: [String] = [], environment: [String: String]? = nil,
         input: String? = nil, timeout: Double = 120
     ) async throws -> Outcome {

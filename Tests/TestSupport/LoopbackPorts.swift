@@ -9,10 +9,10 @@ import Synchronization
 /// ephemeral range, so neither a `bind(0)` nor an outgoing connection's source port can take it
 /// between the pick and the child's bind; handed out once each per run, from a random start, so
 /// neither another test nor the previous run's lingering sockets hold it.
-enum FreePort {
+public enum FreePort {
     /// Ports below the ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range` starts at 32768
     /// on Linux by default); 1024 and up, so no privilege is needed.
-    static let owned: Range<Int> = {
+    public static let owned: Range<Int> = {
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
         let ephemeralStart = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
         let upper = min(ephemeralStart, 32_768)
@@ -22,7 +22,7 @@ enum FreePort {
     private static let cursor = Mutex(Int.random(in: 0..<owned.count))
 
     /// A port from the owned range that nothing is bound to now.
-    static func pick() throws -> Int {
+    public static func pick() throws -> Int {
         for _ in 0..<owned.count {
             let port = owned.lowerBound + cursor.withLock { $0 += 1; return $0 } % owned.count
             if canBind(port) { return port }
@@ -31,7 +31,7 @@ enum FreePort {
     }
 
     /// Whether something accepts TCP connections on the loopback port.
-    static func isListening(_ port: Int) -> Bool {
+    public static func isListening(_ port: Int) -> Bool {
         withSocket(port) { socket, address in connect(socket, address, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 

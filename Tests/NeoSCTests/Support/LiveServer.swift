@@ -1,9 +1,11 @@
 import Foundation
+import HTTPTypes
 import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
+import TestSupport
 #endif
 
 /// `neosc serve` as a separate process on a loopback port of its own choosing (`PORT=0`; it
@@ -71,17 +73,10 @@ final class LiveServer: Sendable {
         var description: String
     }
 
-    struct Answer {
-        var status: Int
-        var body: Any?
-        var object: [String: Any] { body as? [String: Any] ?? [:] }
-        var array: [[String: Any]] { body as? [[String: Any]] ?? [] }
-        subscript(key: String) -> Any? { object[key] }
-    }
-
     enum Method: String { case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE" }
 
-    func request(_ method: Method, _ path: String, token: String? = nil, json: String? = nil) async throws -> Answer {
+    /// The same `Reply` as the in-process test client gives, from a real HTTP exchange.
+    func request(_ method: Method, _ path: String, token: String? = nil, json: String? = nil) async throws -> Reply {
         var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = method.rawValue
         request.timeoutInterval = 20
@@ -91,9 +86,14 @@ final class LiveServer: Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let (data, response) = try await URLSession.shared.data(for: request)
-        return Answer(
-            status: (response as? HTTPURLResponse)?.statusCode ?? 0,
-            body: try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
+        let http = response as? HTTPURLResponse
+        var headers = HTTPFields()
+        for case (let name as String, let value as String) in http?.allHeaderFields ?? [:] {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        return Reply(
+            status: HTTPResponse.Status(code: http?.statusCode ?? 0), headers: headers,
+            text: String(decoding: data, as: UTF8.self))
     }
 
     /// Logs in and returns the bearer token.
@@ -119,14 +119,4 @@ func withLiveServers(
         throw error
     }
     for server in servers { await server.stop() }
-}
-
-/// Polls `condition` until it holds or `seconds` pass; returns whether it held.
-func eventually(within seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
-    repeat {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    } while ContinuousClock.now < deadline
-    return try await condition()
 }

@@ -5,6 +5,7 @@ import MongoStore
 import SQLiteStore
 import Testing
 
+import TestSupport
 @testable import App
 
 /// Which store a test runs against; store-level and HTTP tests run on both.
