@@ -1,6 +1,7 @@
 import Foundation
 
-/// Who a request acts for, whatever proved it (local bearer token today; OIDC or Pomerium later).
+/// Who a request acts for, whatever proved it: a NeoSC bearer token, a verified OIDC ID token, or a
+/// verified Pomerium assertion.
 public struct Principal: Sendable, Equatable {
     public var userID: String
     public var email: String

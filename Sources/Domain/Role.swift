@@ -9,7 +9,8 @@ public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
     /// A short-lived visitor limited to its one demo workspace.
     case demoUser = "demo-user"
 
-    /// Higher is more privileged; used only to order roles for display.
+    /// Higher is more privileged. An identity provider that grants several roles signs its user in
+    /// with the most privileged one (`ExternalIdentity.role`).
     private var rank: Int {
         switch self {
         case .demoUser: 0
