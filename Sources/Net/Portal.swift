@@ -31,6 +31,8 @@ public struct Portal: Sendable {
     public let auditTrail: AuditTrail
     /// Roles, disabling and administrators, as the API and the CLI change them.
     public let users: UserAdministration
+    /// The dashboard's figures.
+    public let statistics: Statistics
     let catalogue: WorkspaceCatalogue
 
     public init(
@@ -55,6 +57,7 @@ public struct Portal: Sendable {
         self.auditTrail = AuditTrail(store: store, clock: clock)
         self.users = UserAdministration(
             store: store, passwords: passwords, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock)
+        self.statistics = Statistics(store: store, clock: clock)
         self.lifetimes = Lifetimes(
             store: store, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock, settings: demoSettings,
             drivers: demoDrivers, logger: logger, activeDemosChanged: { metrics.activeDemos($0) })

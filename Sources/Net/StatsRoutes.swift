@@ -1,9 +1,9 @@
 import Domain
+import Services
 import Foundation
 import Hummingbird
 
-/// `/api/stats`: dashboard figures, all computed. Administrators get the whole system; everyone
-/// else their own organisation (or just themselves when they belong to none).
+/// `/api/stats`: the dashboard's figures (`Statistics`), in the API's shape.
 struct StatsRoutes {
     let portal: Portal
 
@@ -44,52 +44,14 @@ struct StatsRoutes {
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<Stats> {
-        let principal = context.principal
-        let store = portal.store
-        let dayAgo = portal.clock.now().addingTimeInterval(-86_400)
-        let policies = try await store.policies()
-        let workspaces = try await store.workspaces().filter { $0.isVisible(to: principal.role) }
-
-        let scope: String
-        let users: (total: Int, withMFA: Int)
-        let activeSessions: Int
-        let organizations: Int
-        let logins: Int
-        let failedLogins: Int
-        if principal.isAdmin {
-            scope = "system"
-            users = try await store.activeUserCounts(organizationID: nil)
-            activeSessions = try await store.activeCount(organizationID: nil)
-            organizations = try await store.organizations().count
-            logins = try await store.count(action: .login, since: dayAgo, scope: .everyone)
-            failedLogins = try await store.count(action: .loginFailed, since: dayAgo, scope: .everyone)
-        } else if let organizationID = principal.organizationID {
-            scope = "organization"
-            users = try await store.activeUserCounts(organizationID: organizationID)
-            activeSessions = try await store.activeCount(organizationID: organizationID)
-            organizations = 1
-            logins = try await store.count(action: .login, since: dayAgo, scope: .organization(organizationID))
-            // Failed logins carry no user id to tie them to an organisation reliably; not shown outside admin.
-            failedLogins = 0
-        } else {
-            scope = "user"
-            let me = try await store.user(id: principal.userID)
-            users = (1, me?.mfaEnabled == true ? 1 : 0)
-            activeSessions = try await store.activeCount(userID: principal.userID)
-            organizations = 0
-            logins = try await store.count(action: .login, since: dayAgo, scope: .user(principal.userID))
-            failedLogins = 0
-        }
+        let figures = try await portal.statistics.figures(for: context.principal)
         return JSONBody(
             Stats(
-                scope: scope, activeSessions: activeSessions, totalWorkspaces: workspaces.count,
-                availableWorkspaces: workspaces.filter { $0.status == .available }.count, totalUsers: users.total,
-                usersWithMFA: users.withMFA,
-                mfaCoverage: users.total > 0 ? Double(users.withMFA) / Double(users.total) : 0,
-                totalOrganizations: organizations, policiesEnabled: policies.filter(\.enabled).count,
-                policiesTotal: policies.count,
-                securityScore: SecurityScore.compute(
-                    policies: policies, activeUsers: users.total, usersWithMFA: users.withMFA),
-                logins24h: logins, failedLogins24h: failedLogins))
+                scope: figures.scope.rawValue, activeSessions: figures.activeSessions,
+                totalWorkspaces: figures.totalWorkspaces, availableWorkspaces: figures.availableWorkspaces,
+                totalUsers: figures.totalUsers, usersWithMFA: figures.usersWithMFA, mfaCoverage: figures.mfaCoverage,
+                totalOrganizations: figures.totalOrganizations, policiesEnabled: figures.policiesEnabled,
+                policiesTotal: figures.policiesTotal, securityScore: figures.securityScore, logins24h: figures.logins24h,
+                failedLogins24h: figures.failedLogins24h))
     }
 }

@@ -7,7 +7,7 @@ import Hummingbird
 
 /// `/api/demo/sessions`: just-in-time demos for visitors. Creating one needs no account; the
 /// visitor gets a `demo-user` account, a bearer token valid until the demo's end and a
-/// provisioned workspace, all taken back at expiry by the clean-up in `Portal+Expiry.swift`.
+/// provisioned workspace, all taken back at expiry by the clean-up in `Services.Lifetimes`.
 struct DemoRoutes {
     let portal: Portal
 

@@ -1,0 +1,77 @@
+import Domain
+import Foundation
+
+/// The dashboard's figures, all computed from the store. Administrators see the whole system;
+/// everyone else their own organisation, or just themselves when they belong to none.
+public struct Statistics: Sendable {
+    private let store: any Store
+    private let clock: WallClock
+
+    public init(store: any Store, clock: WallClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    public struct Figures: Sendable, Equatable {
+        public enum Scope: String, Sendable { case system, organization, user }
+        public var scope: Scope
+        public var activeSessions: Int
+        public var totalWorkspaces: Int
+        public var availableWorkspaces: Int
+        public var totalUsers: Int
+        public var usersWithMFA: Int
+        public var totalOrganizations: Int
+        public var policiesEnabled: Int
+        public var policiesTotal: Int
+        public var securityScore: Int
+        public var logins24h: Int
+        public var failedLogins24h: Int
+
+        /// The share of users with MFA, 0 when there are none.
+        public var mfaCoverage: Double { totalUsers > 0 ? Double(usersWithMFA) / Double(totalUsers) : 0 }
+    }
+
+    public func figures(for principal: Principal) async throws -> Figures {
+        let dayAgo = clock.now().addingTimeInterval(-86_400)
+        let policies = try await store.policies()
+        let workspaces = try await store.workspaces().filter { $0.isVisible(to: principal.role) }
+
+        let scope: Figures.Scope
+        let users: (total: Int, withMFA: Int)
+        let activeSessions: Int
+        let organizations: Int
+        let logins: Int
+        let failedLogins: Int
+        if principal.isAdmin {
+            scope = .system
+            users = try await store.activeUserCounts(organizationID: nil)
+            activeSessions = try await store.activeCount(organizationID: nil)
+            organizations = try await store.organizations().count
+            logins = try await store.count(action: .login, since: dayAgo, scope: .everyone)
+            failedLogins = try await store.count(action: .loginFailed, since: dayAgo, scope: .everyone)
+        } else if let organizationID = principal.organizationID {
+            scope = .organization
+            users = try await store.activeUserCounts(organizationID: organizationID)
+            activeSessions = try await store.activeCount(organizationID: organizationID)
+            organizations = 1
+            logins = try await store.count(action: .login, since: dayAgo, scope: .organization(organizationID))
+            // Failed logins carry no user id to tie them to an organisation reliably; not shown outside admin.
+            failedLogins = 0
+        } else {
+            scope = .user
+            let me = try await store.user(id: principal.userID)
+            users = (1, me?.mfaEnabled == true ? 1 : 0)
+            activeSessions = try await store.activeCount(userID: principal.userID)
+            organizations = 0
+            logins = try await store.count(action: .login, since: dayAgo, scope: .user(principal.userID))
+            failedLogins = 0
+        }
+        return Figures(
+            scope: scope, activeSessions: activeSessions, totalWorkspaces: workspaces.count,
+            availableWorkspaces: workspaces.filter { $0.status == .available }.count, totalUsers: users.total,
+            usersWithMFA: users.withMFA, totalOrganizations: organizations, policiesEnabled: policies.filter(\.enabled).count,
+            policiesTotal: policies.count,
+            securityScore: SecurityScore.compute(policies: policies, activeUsers: users.total, usersWithMFA: users.withMFA),
+            logins24h: logins, failedLogins24h: failedLogins)
+    }
+}
