@@ -1,8 +1,8 @@
 import Domain
-import Services
 import Foundation
 import Logging
 import Net
+import Services
 
 /// Everything `neosc serve` reads from its environment, parsed and validated once at start-up.
 /// Any invalid value stops the process with a one-line reason naming the variable.
@@ -230,7 +230,8 @@ extension Configuration {
         if let url = try secureURL("POMERIUM_JWKS_URL") {
             jwksURL = url
         } else if let authenticate = try secureURL("POMERIUM_AUTHENTICATE_URL") {
-            jwksURL = (authenticate.hasSuffix("/") ? String(authenticate.dropLast()) : authenticate)
+            jwksURL =
+                (authenticate.hasSuffix("/") ? String(authenticate.dropLast()) : authenticate)
                 + "/.well-known/pomerium/jwks.json"
         } else {
             throw Invalid(description: "POMERIUM_JWKS_URL or POMERIUM_AUTHENTICATE_URL must be set with NEOSC_AUTH_MODE=pomerium")

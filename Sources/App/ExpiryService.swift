@@ -1,11 +1,11 @@
 import Actors
 import AsyncAlgorithms
 import Domain
-import Services
 import Foundation
 import Logging
 import Net
 import ServiceLifecycle
+import Services
 
 /// Runs the deadline scheduler for the process's lifetime: re-arms every persisted deadline at
 /// start-up (overdue ones fire at once), hands due deadlines to a few workers, and rescans the

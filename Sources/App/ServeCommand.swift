@@ -1,13 +1,13 @@
 import ArgumentParser
-import Hummingbird
 import Domain
+import Hummingbird
 import Logging
-import ServiceLifecycle
-import UnixSignals
 import MongoStore
 import Net
 import SQLiteStore
+import ServiceLifecycle
 import Services
+import UnixSignals
 
 /// `neosc serve` (the default): run the HTTP API until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {

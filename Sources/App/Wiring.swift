@@ -4,11 +4,11 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import MongoStore
 import NIOCore
 import NIOPosix
 import Net
 import Prometheus
-import MongoStore
 import SQLiteStore
 import Services
 
@@ -117,7 +117,7 @@ enum Wiring {
 
     /// The identity providers the configuration names, sharing one outbound HTTP client.
     static func makeFederation(_ configuration: Configuration, clock: WallClock, http: OutboundHTTP) -> Federation {
-        return Federation(
+        Federation(
             oidc: configuration.oidc.map {
                 OIDCProvider(
                     settings: $0, http: http, clock: clock, keySetMaxAge: configuration.keySetMaxAge,

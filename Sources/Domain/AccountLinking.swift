@@ -17,7 +17,9 @@ public enum AccountLinking {
     /// - Parameters:
     ///   - linked: the account already linked to `identity.provider` + `identity.subject`, if any.
     ///   - sameEmail: the account with `identity.email`, if any.
-    public static func decide(_ identity: ExternalIdentity, linked: User?, sameEmail: User?) throws(DomainError)
+    public static func decide(
+        _ identity: ExternalIdentity, linked: User?, sameEmail: User?
+    ) throws(DomainError)
         -> Decision
     {
         guard identity.role != nil else {
@@ -57,7 +59,8 @@ public enum AccountLinking {
     /// A new account for `identity`; it has no password, so it can only sign in through the provider.
     public static func provision(_ identity: ExternalIdentity, id: String, at now: Date) -> User {
         let email = identity.email ?? ""
-        let name = identity.name.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+        let name =
+            identity.name.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
             ?? String(email.split(separator: "@").first ?? "")
         return User(
             id: id, email: email, name: name, organizationID: nil, role: identity.role ?? .user, passwordHash: nil,

@@ -85,7 +85,9 @@ public protocol DemoStore: Sendable {
     /// Claims the clean-up for `replica` until `leaseUntil`, atomically: an active demo whose
     /// deadline has passed (or any active one when `endingAs` is `ended`), or an expiring one whose
     /// previous claim ran out. Nil when there is nothing to claim (finished, or another replica holds it).
-    func claimCleanup(id: String, replica: String, endingAs: DemoSession.Status, at now: Date, leaseUntil: Date)
+    func claimCleanup(
+        id: String, replica: String, endingAs: DemoSession.Status, at now: Date, leaseUntil: Date
+    )
         async throws -> DemoSession?
     /// Extends a held claim (before each attempt of a slow step); false when `replica` no longer holds it.
     func renewClaim(id: String, replica: String, leaseUntil: Date) async throws -> Bool

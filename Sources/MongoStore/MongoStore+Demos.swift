@@ -8,10 +8,13 @@ extension MongoStore: DemoStore {
     public func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
         for (filter, cap, what) in [
             (["status": BSON.string("active")] as BSONDocument, limit, "Too many demo sessions are running"),
-            (["status": .string("active"), "client_address": .string(demo.clientAddress)], perAddressLimit,
-             "Too many demo sessions from this address"),
+            (
+                ["status": .string("active"), "client_address": .string(demo.clientAddress)], perAddressLimit,
+                "Too many demo sessions from this address"
+            ),
         ] where try await database.count("demo_sessions", filter) >= cap {
-            let soonest = try await database.find("demo_sessions", filter, sort: ["expires_at": .int(1)], limit: 1)
+            let soonest =
+                try await database.find("demo_sessions", filter, sort: ["expires_at": .int(1)], limit: 1)
                 .first?.optionalDate("expires_at") ?? demo.createdAt.addingTimeInterval(60)
             throw DomainError.rateLimited(
                 "\(what); try again later",

@@ -97,14 +97,17 @@ extension MongoStore: SessionStore {
         try await endActive(["_id": .string(id)], ending, at: now).first
     }
 
-    public func end(userID: String, workspaceID: String, _ ending: SessionEnding, at now: Date) async throws
+    public func end(
+        userID: String, workspaceID: String, _ ending: SessionEnding, at now: Date
+    ) async throws
         -> WorkspaceSession?
     {
         let filter: BSONDocument = [
             "user_id": .string(userID), "workspace_id": .string(workspaceID), "status": .string("active"),
         ]
-        guard let ended = try await database.findAndModify(
-            "sessions", filter, update: Self.ending(ending, at: now), sort: ["started_at": .int(-1)])
+        guard
+            let ended = try await database.findAndModify(
+                "sessions", filter, update: Self.ending(ending, at: now), sort: ["started_at": .int(-1)])
         else { return nil }
         try await releaseSlots(userID: userID, sessionIDs: [try ended.string("_id")])
         return try Self.session(ended)
@@ -142,8 +145,9 @@ extension MongoStore: SessionStore {
         var ended: [WorkspaceSession] = []
         for candidate in try await database.find("sessions", active) {
             let id = try candidate.string("_id")
-            guard let document = try await database.findAndModify(
-                "sessions", ["_id": .string(id), "status": .string("active")], update: Self.ending(ending, at: now))
+            guard
+                let document = try await database.findAndModify(
+                    "sessions", ["_id": .string(id), "status": .string("active")], update: Self.ending(ending, at: now))
             else { continue }
             let session = try Self.session(document)
             try await releaseSlots(userID: session.userID, sessionIDs: [session.id])

@@ -38,7 +38,9 @@ extension MongoStore: WorkspaceStore {
         return try await endActive(["workspace_id": .string(id)], ending, at: now)
     }
 
-    public func replaceAll(with catalogue: [Workspace], ending: SessionEnding, at now: Date) async throws
+    public func replaceAll(
+        with catalogue: [Workspace], ending: SessionEnding, at now: Date
+    ) async throws
         -> [WorkspaceSession]
     {
         // Idempotent steps: a reset interrupted half-way is finished by running it again.

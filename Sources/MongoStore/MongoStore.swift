@@ -46,8 +46,9 @@ public struct MongoStore: Store, Sendable {
             throw InvalidURL(description: "MONGO_URL is not a MongoDB connection string (\(MongoFailure(error).message))")
         }
         defer { mongoc_uri_destroy(uri) }
-        let milliseconds = Int32(clamping: options.timeout.components.seconds * 1_000
-            + options.timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(
+            clamping: options.timeout.components.seconds * 1_000
+                + options.timeout.components.attoseconds / 1_000_000_000_000_000)
         for option in [MONGOC_URI_SERVERSELECTIONTIMEOUTMS, MONGOC_URI_CONNECTTIMEOUTMS, MONGOC_URI_SOCKETTIMEOUTMS] {
             if !mongoc_uri_has_option(uri, option) { mongoc_uri_set_option_as_int32(uri, option, milliseconds) }
         }
@@ -119,20 +120,29 @@ public struct MongoStore: Store, Sendable {
                     index(["created_at": .int(-1)], "created"),
                 ]
             ),
-            ("tokens", [
-                index(["digest": .int(1)], "digest_unique", unique: true), index(["user_id": .int(1)], "user"),
-                // Tokens go a day after they expire, as the embedded store's sweeper does.
-                index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400),
-            ]),
-            ("sessions", [
-                index(["user_id": .int(1), "status": .int(1)], "user_status"),
-                index(["status": .int(1), "workspace_id": .int(1)], "status_workspace"),
-                index(["started_at": .int(-1)], "started"),
-            ]),
-            ("audit_logs", [
-                index(["timestamp": .int(-1)], "timestamp"), index(["user_id": .int(1), "timestamp": .int(-1)], "user_time"),
-                index(["action": .int(1), "timestamp": .int(-1)], "action_time"),
-            ]),
+            (
+                "tokens",
+                [
+                    index(["digest": .int(1)], "digest_unique", unique: true), index(["user_id": .int(1)], "user"),
+                    // Tokens go a day after they expire, as the embedded store's sweeper does.
+                    index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400),
+                ]
+            ),
+            (
+                "sessions",
+                [
+                    index(["user_id": .int(1), "status": .int(1)], "user_status"),
+                    index(["status": .int(1), "workspace_id": .int(1)], "status_workspace"),
+                    index(["started_at": .int(-1)], "started"),
+                ]
+            ),
+            (
+                "audit_logs",
+                [
+                    index(["timestamp": .int(-1)], "timestamp"), index(["user_id": .int(1), "timestamp": .int(-1)], "user_time"),
+                    index(["action": .int(1), "timestamp": .int(-1)], "action_time"),
+                ]
+            ),
         ]
         for (collection, specs) in indexes {
             try await database.command(["createIndexes": .string(collection), "indexes": .array(specs)])

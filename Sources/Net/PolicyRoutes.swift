@@ -17,7 +17,7 @@ struct PolicyRoutes {
     }
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[Policy]> {
-        return JSONBody(try await portal.store.policies())
+        JSONBody(try await portal.store.policies())
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<Policy> {

@@ -115,7 +115,9 @@ public struct Portal: Sendable {
 
     /// Issues and stores a new bearer token for `user`, valid for the configured lifetime but
     /// never past `notAfter`.
-    func issueToken(for user: User, mfaVerified: Bool, notAfter: Date = .distantFuture) async throws
+    func issueToken(
+        for user: User, mfaVerified: Bool, notAfter: Date = .distantFuture
+    ) async throws
         -> (token: String, expiresAt: Date)
     {
         let (token, digest) = BearerCredential.issue()

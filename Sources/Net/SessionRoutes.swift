@@ -46,7 +46,9 @@ struct SessionRoutes {
         return JSONBody(try await existing(context, for: principal))
     }
 
-    @Sendable func disconnect(_ request: Request, context: SignedInContext) async throws
+    @Sendable func disconnect(
+        _ request: Request, context: SignedInContext
+    ) async throws
         -> JSONBody<WorkspaceSession>
     {
         let principal = context.principal
@@ -62,7 +64,9 @@ struct SessionRoutes {
     }
 
     /// Administrators see everyone's (optionally one user's via `user_id`); others only their own.
-    private func sessions(of principal: Principal, request: Request, status: SessionStatus?) async throws
+    private func sessions(
+        of principal: Principal, request: Request, status: SessionStatus?
+    ) async throws
         -> [WorkspaceSession]
     {
         let userID = principal.isAdmin ? try request.queryText("user_id") : principal.userID

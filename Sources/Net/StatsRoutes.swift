@@ -1,7 +1,7 @@
 import Domain
-import Services
 import Foundation
 import Hummingbird
+import Services
 
 /// `/api/stats`: the dashboard's figures (`Statistics`), in the API's shape.
 struct StatsRoutes {

@@ -1,7 +1,7 @@
 import Actors
 import Domain
-import Services
 import Hummingbird
+import Services
 
 /// `/api/users`: administrators list users and change their role or disable them.
 struct UserRoutes {

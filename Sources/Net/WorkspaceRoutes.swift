@@ -1,8 +1,8 @@
 import Actors
 import Domain
-import Services
 import Foundation
 import Hummingbird
+import Services
 
 /// `/api/workspaces`: the catalogue, its administration, and launching and stopping sessions.
 struct WorkspaceRoutes {
@@ -137,7 +137,8 @@ struct WorkspaceRoutes {
             .resetWorkspaces, by: .principal(principal), in: context, resource: ("workspace", "*"),
             details: ["workspaces": String(catalogue.count), "sessions_terminated": String(ended.count)])
         return JSONBody(
-            Reset(message: "Workspaces reset to the default catalogue", workspaces: catalogue.count,
+            Reset(
+                message: "Workspaces reset to the default catalogue", workspaces: catalogue.count,
                 sessionsTerminated: ended.count))
     }
 

@@ -8,8 +8,10 @@ extension SQLiteStore: DemoStore {
             // Inside the write transaction no other creation can slip between the counts and the insert.
             for (condition, binds, cap, what) in [
                 ("status = 'active'", [SQLiteData](), limit, "Too many demo sessions are running"),
-                ("status = 'active' AND client_address = ?", [.text(demo.clientAddress)], perAddressLimit,
-                 "Too many demo sessions from this address"),
+                (
+                    "status = 'active' AND client_address = ?", [.text(demo.clientAddress)], perAddressLimit,
+                    "Too many demo sessions from this address"
+                ),
             ] {
                 let row = try await connection.rows(
                     "SELECT COUNT(*) AS n, MIN(expires_at) AS soonest FROM demo_sessions WHERE \(condition)", binds

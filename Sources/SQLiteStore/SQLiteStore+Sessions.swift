@@ -46,7 +46,9 @@ extension SQLiteStore: SessionStore {
         }
     }
 
-    public func end(userID: String, workspaceID: String, _ ending: SessionEnding, at now: Date) async throws
+    public func end(
+        userID: String, workspaceID: String, _ ending: SessionEnding, at now: Date
+    ) async throws
         -> WorkspaceSession?
     {
         try await write { connection in

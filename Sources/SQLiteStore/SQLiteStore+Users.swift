@@ -58,16 +58,16 @@ extension SQLiteStore: UserStore {
             let changed: Int
             do {
                 changed = try await connection.changedRows(
-                """
-                UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
-                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
-                WHERE id = ? RETURNING 1
-                """,
-                [
-                    .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
-                    .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
-                    .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
-                ])
+                    """
+                    UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
+                        mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
+                    WHERE id = ? RETURNING 1
+                    """,
+                    [
+                        .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
+                        .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
+                        .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
+                    ])
             } catch let error as SQLiteError where error.isConstraintViolation {
                 throw DomainError.conflict("Another account already has this e-mail address or sign-in")
             }

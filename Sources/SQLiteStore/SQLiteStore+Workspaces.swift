@@ -40,7 +40,9 @@ extension SQLiteStore: WorkspaceStore {
         }
     }
 
-    public func replaceAll(with catalogue: [Workspace], ending: SessionEnding, at now: Date) async throws
+    public func replaceAll(
+        with catalogue: [Workspace], ending: SessionEnding, at now: Date
+    ) async throws
         -> [WorkspaceSession]
     {
         try await write { connection in

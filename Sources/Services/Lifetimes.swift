@@ -149,7 +149,9 @@ public struct Lifetimes: Sendable {
         }
     }
 
-    private func claimAndCleanUp(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws
+    private func claimAndCleanUp(
+        _ id: String, endingAs: DemoSession.Status, by principal: Principal?
+    ) async throws
         -> DemoSession?
     {
         let settings = settings

@@ -79,7 +79,10 @@ public struct UserAdministration: Sendable {
         return try await self.change(userID: user.id, change, by: actor)
     }
 
-    public enum Creation: Sendable { case created(User), alreadyExists(User) }
+    public enum Creation: Sendable {
+        case created(User)
+        case alreadyExists(User)
+    }
 
     /// Creates an administrator with `email` unless an account with that address exists.
     public func createAdministrator(

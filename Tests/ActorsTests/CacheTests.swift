@@ -13,7 +13,12 @@ import Testing
 
     @Test func keepsUntilInvalidatedOrTooOld() async throws {
         let loads = Mutex(0)
-        let load: @Sendable () async throws -> Int = { loads.withLock { $0 += 1; return $0 } }
+        let load: @Sendable () async throws -> Int = {
+            loads.withLock {
+                $0 += 1
+                return $0
+            }
+        }
 
         let forever = RefreshingCache<Int>()
         #expect(try await forever.value(loading: load) == 1)
@@ -50,7 +55,10 @@ import Testing
         let cache = RemoteResourceCache<Int>(maxAge: 300, minimumRefreshInterval: 30, clock: clock.wallClock) {
             try await Task.sleep(for: .milliseconds(20))
             if failing.withLock({ $0 }) { throw CancellationError() }
-            return fetches.withLock { $0 += 1; return $0 }
+            return fetches.withLock {
+                $0 += 1
+                return $0
+            }
         }
         let values = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<20 { group.addTask { try await cache.current() } }

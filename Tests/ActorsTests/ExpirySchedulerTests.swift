@@ -2,8 +2,8 @@ import Actors
 import Domain
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// The scheduler on a clock the test moves: what fires, in what order, and when (in clock
 /// time) is exact whatever the machine's load. One test on the real clock checks that a
@@ -68,8 +68,11 @@ import TestSupport
 
             clock.advance(to: start + 3)
             #expect(try await eventually(within: 30) { fired.order.count == 4 })
-            #expect(fired.order == [.sessionIdle(sessionID: "overdue"), .demoExpiry(demoID: "early"),
-                                    .demoExpiry(demoID: "middle"), .demoExpiry(demoID: "late")])
+            #expect(
+                fired.order == [
+                    .sessionIdle(sessionID: "overdue"), .demoExpiry(demoID: "early"),
+                    .demoExpiry(demoID: "middle"), .demoExpiry(demoID: "late"),
+                ])
             #expect(fired.time(of: .demoExpiry(demoID: "late")) == start + 3)
             #expect(await scheduler.count == 0, "fired keys are forgotten")
         }

@@ -9,8 +9,10 @@ import Testing
         #expect(email == raw.trimmingCharacters(in: .whitespaces).lowercased())
     }
 
-    @Test(arguments: ["", "plain", "@example.com", "a@", "a@b", "a@.com", "a@b..com", "a b@example.com",
-        "a@exa mple.com", "\"q\"@example.com", "a@example.com.", String(repeating: "l", count: 65) + "@example.com"])
+    @Test(arguments: [
+        "", "plain", "@example.com", "a@", "a@b", "a@.com", "a@b..com", "a b@example.com",
+        "a@exa mple.com", "\"q\"@example.com", "a@example.com.", String(repeating: "l", count: 65) + "@example.com",
+    ])
     func refusesEmails(_ raw: String) {
         #expect(throws: DomainError.self) { try Validation.normalisedEmail(raw) }
     }

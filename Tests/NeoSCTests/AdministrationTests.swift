@@ -73,7 +73,9 @@ import Testing
             #expect(set["enabled"] as? Bool == false)
             let setAgain = try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":false}"#)
             #expect(setAgain["enabled"] as? Bool == false, "an explicit value is idempotent")
-            #expect(try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":"yes"}"#).status == .unprocessableContent)
+            #expect(
+                try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":"yes"}"#).status
+                    == .unprocessableContent)
             #expect(try await client.send(.patch, "/api/policies/pol-nope", token: admin).status == .notFound)
             #expect(try await harness.store.events(AuditQuery(action: .togglePolicy, limit: 10)).count == 4)
         }

@@ -6,20 +6,21 @@ import Hummingbird
 import HummingbirdTesting
 import Net
 import SQLiteStore
+import TestSupport
 import Testing
+
+@testable import App
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
-import TestSupport
-@testable import App
-
 /// The `neosc` executable as an operator runs it: environment in, exit status and output out.
 @Suite(.serialized) struct CommandLineTests {
     /// `neosc` is built next to the test bundle.
     static let executable: URL = {
-        let testBinary = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let testBinary = URL(
+            fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         return testBinary.deletingLastPathComponent().appendingPathComponent("neosc")
     }()
 

@@ -1,12 +1,12 @@
 import Actors
 import Domain
-import Services
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Net
 import SQLiteStore
+import Services
 import Testing
 
 @testable import App
@@ -59,8 +59,10 @@ import Testing
         ["NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "neosc.example.com"],
         ["NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "a", "POMERIUM_JWKS_URL": "http://pomerium/jwks"],
         ["TRUST_POMERIUM_HEADERS": "true"],
-        ["NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "a", "POMERIUM_AUTHENTICATE_URL": "https://auth.example.com",
-         "TRUST_POMERIUM_HEADERS": "true"],
+        [
+            "NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "a", "POMERIUM_AUTHENTICATE_URL": "https://auth.example.com",
+            "TRUST_POMERIUM_HEADERS": "true",
+        ],
         ["NEOSC_JWKS_MIN_REFRESH": "often"],
         ["NEOSC_DEMO_ENABLED": "perhaps"], ["NEOSC_DEMO_TTL": "3h"], ["NEOSC_DEMO_MAX_ACTIVE": "0"],
         ["NEOSC_IDLE_TIMEOUT": "never"], ["NEOSC_PROVISIONER": "kasm"], ["NEOSC_PROVISIONER": "webhook"],

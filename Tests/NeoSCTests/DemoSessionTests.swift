@@ -1,16 +1,16 @@
 import Actors
 import Crypto
 import Domain
-import Services
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Net
+import Services
 import Synchronization
+import TestSupport
 import Testing
 
-import TestSupport
 @testable import App
 
 /// Just-in-time demos end on time with every clean-up step run once, across restarts and
@@ -78,7 +78,8 @@ struct DemoSessionTests {
                 let timestamp = try #require(provision.headers["x-neosc-timestamp"])
                 #expect(
                     provision.headers["x-neosc-signature"]
-                        == "sha256=" + WebhookProvisioner.signature(
+                        == "sha256="
+                        + WebhookProvisioner.signature(
                             timestamp: timestamp, body: provision.body, secret: SymmetricKey(data: Data(Self.secret.utf8))))
                 // …and what a receiver computes on its own (docs/demos.md): HMAC-SHA256 of "timestamp.body", hex.
                 let expected = HMAC<SHA256>.authenticationCode(
@@ -101,8 +102,9 @@ struct DemoSessionTests {
                 #expect(try await harness.store.session(id: sessionID)?.endReason == "demo_ended")
 
                 let steps = try await Self.audited(harness, .demoCleanupStep, demo: id)
-                #expect(steps.sorted { $0.timestamp < $1.timestamp }.map { $0.details["step"] ?? "" }
-                    == DemoCleanupStep.allCases.dropLast().map(\.rawValue))
+                #expect(
+                    steps.sorted { $0.timestamp < $1.timestamp }.map { $0.details["step"] ?? "" }
+                        == DemoCleanupStep.allCases.dropLast().map(\.rawValue))
                 #expect(steps.allSatisfy { $0.success })
                 #expect(try await Self.audited(harness, .demoSessionCreated, demo: id).count == 1)
                 #expect(try await Self.audited(harness, .demoSessionExpired, demo: id).count == 1)
@@ -201,11 +203,12 @@ struct DemoSessionTests {
                 ssoProvider: peer.url, ssoSubject: "zitadel-user-1", createdAt: now, updatedAt: now)
             try await revoker.removeRole(of: user)
             let calls = peer.calls
-            #expect(calls.map { "\($0.method) \($0.path)" } == [
-                "POST /management/v1/users/grants/_search",
-                "DELETE /management/v1/users/zitadel-user-1/grants/grant-1",
-                "DELETE /management/v1/users/zitadel-user-1/grants/grant-2",
-            ])
+            #expect(
+                calls.map { "\($0.method) \($0.path)" } == [
+                    "POST /management/v1/users/grants/_search",
+                    "DELETE /management/v1/users/zitadel-user-1/grants/grant-1",
+                    "DELETE /management/v1/users/zitadel-user-1/grants/grant-2",
+                ])
             #expect(calls.allSatisfy { $0.headers["authorization"] == "Bearer svc-token" })
             let search = String(decoding: try #require(calls.first?.body), as: UTF8.self)
             #expect(search.contains("zitadel-user-1") && search.contains("project-7"))

@@ -1,19 +1,19 @@
-import Foundation
 import Domain
+import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import Net
-import HTTPTypes
 import Synchronization
+import TestSupport
 import Testing
+
+@testable import App
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-
-import TestSupport
-@testable import App
 
 @Suite struct ObservabilityTests {
     @Test func metricsOnlyForAllowedPeers() async throws {

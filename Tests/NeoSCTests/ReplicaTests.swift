@@ -1,13 +1,13 @@
 import Foundation
 import HTTPTypes
+import TestSupport
 import Testing
+
+@testable import App
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-
-import TestSupport
-@testable import App
 
 /// Two `neosc serve` processes on one MongoDB behave as one service.
 @Suite(.serialized) struct ReplicaTests {
@@ -40,18 +40,20 @@ import TestSupport
 
             // A role change on A reaches B within NEOSC_CACHE_TTL.
             #expect(try await a.request(.patch, "/api/users/\(userID)", token: admin, json: #"{"role":"neosc"}"#).status == 200)
-            #expect(try await eventually(within: 3) {
-                try await b.request(.get, "/api/workspaces/ws-windows-rdp", token: userToken).status == 200
-            })
+            #expect(
+                try await eventually(within: 3) {
+                    try await b.request(.get, "/api/workspaces/ws-windows-rdp", token: userToken).status == 200
+                })
 
             // The catalogue changed through A reaches B's (cached) list within NEOSC_CACHE_TTL.
             #expect(try await b.request(.get, "/api/workspaces", token: admin).array.count == 6)
             let created = try await a.request(
                 .post, "/api/workspaces", token: admin, json: #"{"id":"ws-replica","name":"Replica","type":"linux","url":"/r"}"#)
             #expect(created.status == 201)
-            #expect(try await eventually(within: 3) {
-                try await b.request(.get, "/api/workspaces", token: admin).array.contains { $0["id"] as? String == "ws-replica" }
-            })
+            #expect(
+                try await eventually(within: 3) {
+                    try await b.request(.get, "/api/workspaces", token: admin).array.contains { $0["id"] as? String == "ws-replica" }
+                })
 
             // A session started on A is listed and can be disconnected on B.
             let launched = try await a.request(.post, "/api/workspaces/ws-linux-desktop/launch", token: userToken)
@@ -59,10 +61,11 @@ import TestSupport
             let sessionID = try #require(launched["session_id"] as? String)
             let listed = try await b.request(.get, "/api/sessions/active", token: admin).array
             #expect(listed.contains { $0["id"] as? String == sessionID })
-            #expect(try await eventually(within: 3) {
-                let workspace = try await b.request(.get, "/api/workspaces/ws-linux-desktop", token: admin)
-                return workspace["active_sessions"] as? Int == 1
-            })
+            #expect(
+                try await eventually(within: 3) {
+                    let workspace = try await b.request(.get, "/api/workspaces/ws-linux-desktop", token: admin)
+                    return workspace["active_sessions"] as? Int == 1
+                })
             #expect(try await b.request(.post, "/api/sessions/\(sessionID)/disconnect", token: userToken).status == 200)
             #expect(try await a.request(.get, "/api/sessions/\(sessionID)", token: userToken)["status"] as? String == "disconnected")
             #expect(try await a.request(.post, "/api/sessions/\(sessionID)/disconnect", token: admin).status == 409)

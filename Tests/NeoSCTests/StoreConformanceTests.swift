@@ -11,9 +11,10 @@ import Testing
         Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 + seconds) * 1_000).rounded() / 1_000)
     }
 
-    static func user(_ email: String, role: Role = .user, organizationID: String? = nil, mfa: Bool = false,
-        disabled: Bool = false, createdAt: Date = now()) -> User
-    {
+    static func user(
+        _ email: String, role: Role = .user, organizationID: String? = nil, mfa: Bool = false,
+        disabled: Bool = false, createdAt: Date = now()
+    ) -> User {
         User(
             id: Identifier.make("usr"), email: email, name: "N \(email)", organizationID: organizationID, role: role,
             passwordHash: "$2b$10$hash", mfaEnabled: mfa, disabled: disabled, createdAt: createdAt, updatedAt: createdAt)
@@ -221,7 +222,8 @@ import Testing
                     timestamp: base + 20, userID: nil, userEmail: "who@example.com", action: .loginFailed,
                     resourceType: "user", resourceID: "usr-?", details: ["reason": "unknown_email", "z": "1"], ipAddress: "192.0.2.9",
                     success: false),
-                AuditEvent(timestamp: base + 30, userID: member.id, userEmail: member.email, action: .launchWorkspace, ipAddress: "192.0.2.1", success: true),
+                AuditEvent(
+                    timestamp: base + 30, userID: member.id, userEmail: member.email, action: .launchWorkspace, ipAddress: "192.0.2.1", success: true),
             ]
             for event in events { try await store.append(event) }
             #expect(try await store.events(AuditQuery()) == events.reversed(), "newest first, every field kept")

@@ -24,7 +24,11 @@ public enum FreePort {
     /// A port from the owned range that nothing is bound to now.
     public static func pick() throws -> Int {
         for _ in 0..<owned.count {
-            let port = owned.lowerBound + cursor.withLock { $0 += 1; return $0 } % owned.count
+            let port =
+                owned.lowerBound + cursor.withLock {
+                    $0 += 1
+                    return $0
+                } % owned.count
             if canBind(port) { return port }
         }
         throw POSIXError(.EADDRINUSE)

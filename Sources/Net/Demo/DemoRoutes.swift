@@ -1,9 +1,9 @@
 import Actors
 import Domain
-import Services
 import Foundation
-import Logging
 import Hummingbird
+import Logging
+import Services
 
 /// `/api/demo/sessions`: just-in-time demos for visitors. Creating one needs no account; the
 /// visitor gets a `demo-user` account, a bearer token valid until the demo's end and a

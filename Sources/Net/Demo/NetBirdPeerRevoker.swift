@@ -1,7 +1,7 @@
 import Domain
-import Services
 import Foundation
 import NIOHTTP1
+import Services
 
 /// Deletes a demo's peer through NetBird's management API (`DELETE /api/peers/{id}`,
 /// `Authorization: Token <NETBIRD_API_TOKEN>`). A peer already gone (404) counts as revoked.

@@ -1,8 +1,8 @@
 import Crypto
 import Domain
-import Services
 import Foundation
 import NIOHTTP1
+import Services
 
 /// `NEOSC_PROVISIONER=webhook`: POSTs `{"event": "provision"|"deprovision", "demo": {...}}` to
 /// `NEOSC_PROVISION_URL` for Kasm, Guacamole or an operator's own service. The body is signed

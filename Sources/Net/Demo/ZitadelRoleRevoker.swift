@@ -1,7 +1,7 @@
 import Domain
-import Services
 import Foundation
 import NIOHTTP1
+import Services
 
 /// Removes a demo identity's grants on the NeoSC project through Zitadel's management API:
 /// `POST /management/v1/users/grants/_search` for the user's grants on `ZITADEL_PROJECT_ID`, then

@@ -44,7 +44,9 @@ public final class OutboundHTTP: Sendable {
     }
 
     /// POSTs `fields` as `application/x-www-form-urlencoded`, with HTTP Basic credentials when given.
-    public func postForm(_ url: String, fields: [(String, String)], basicAuth: (user: String, password: String)?)
+    public func postForm(
+        _ url: String, fields: [(String, String)], basicAuth: (user: String, password: String)?
+    )
         async throws -> Reply
     {
         var request = HTTPClientRequest(url: url)

@@ -25,8 +25,9 @@ public struct PomeriumSettings: Sendable {
     /// Pomerium writes `aud` and `iss` as the bare route host, or as `https://HOST/` with
     /// `jwt_issuer_format: uri`; a configured host accepts both spellings.
     static func spellings(of hosts: [String]) -> Set<String> {
-        Set(hosts.flatMap { host -> [String] in
-            host.contains("://") ? [host] : [host, "https://\(host)/", "https://\(host)"]
-        })
+        Set(
+            hosts.flatMap { host -> [String] in
+                host.contains("://") ? [host] : [host, "https://\(host)/", "https://\(host)"]
+            })
     }
 }

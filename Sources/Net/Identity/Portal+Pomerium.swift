@@ -6,7 +6,9 @@ import Foundation
 extension Portal {
     /// The identity a Pomerium assertion vouches for. Verified once, then cached by digest until
     /// the cache lifetime or the assertion's own expiry, whichever is first.
-    func identity(forAssertion assertion: String, gate: PomeriumGate, in context: PortalRequestContext) async throws
+    func identity(
+        forAssertion assertion: String, gate: PomeriumGate, in context: PortalRequestContext
+    ) async throws
         -> Identity
     {
         try await cachedIdentity(digest: "pomerium:" + BearerCredential.digest(assertion), in: context) {

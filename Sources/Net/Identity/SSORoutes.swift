@@ -39,7 +39,9 @@ struct SSORoutes {
         group.get("oidc/callback", use: callback)
     }
 
-    @Sendable func tokenExchange(_ request: Request, context: PortalRequestContext) async throws
+    @Sendable func tokenExchange(
+        _ request: Request, context: PortalRequestContext
+    ) async throws
         -> JSONBody<AuthRoutes.SignedIn>
     {
         let provider = try requireProvider()

@@ -83,7 +83,9 @@ struct Harness {
         try await harness.close(removing: true)
     }
 
-    func serve(_ setup: TestingSetup = .router, _ body: @Sendable (any TestClientProtocol) async throws -> Void)
+    func serve(
+        _ setup: TestingSetup = .router, _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    )
         async throws
     {
         let application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: Self.logger)

@@ -73,7 +73,12 @@ final class LiveServer: Sendable {
         var description: String
     }
 
-    enum Method: String { case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE" }
+    enum Method: String {
+        case get = "GET"
+        case post = "POST"
+        case patch = "PATCH"
+        case delete = "DELETE"
+    }
 
     /// The same `Reply` as the in-process test client gives, from a real HTTP exchange.
     func request(_ method: Method, _ path: String, token: String? = nil, json: String? = nil) async throws -> Reply {

@@ -3,9 +3,9 @@ import Foundation
 import Logging
 import MongoStore
 import SQLiteStore
+import TestSupport
 import Testing
 
-import TestSupport
 @testable import App
 
 /// Which store a test runs against; store-level and HTTP tests run on both.

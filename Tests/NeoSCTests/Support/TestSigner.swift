@@ -61,7 +61,9 @@ final class TestSigner: Sendable {
     // MARK: - Tokens
 
     /// Registered claims for a token from this issuer to `audience`, valid for `lifetime` from now.
-    func claims(subject: String, audience: String, lifetime: TimeInterval = 300, extra: [String: any Sendable] = [:])
+    func claims(
+        subject: String, audience: String, lifetime: TimeInterval = 300, extra: [String: any Sendable] = [:]
+    )
         -> [String: any Sendable]
     {
         let now = Date().timeIntervalSince1970

@@ -50,8 +50,9 @@ enum ExpiryBenchmark {
         for (key, date) in deadlines { await scheduler.arm(key, at: date) }
         let armTime = clock.now - armStart
         let after = residentBytes()
-        print("armed \(count) deadlines one by one in \(armTime); resident memory +\((after - before) / 1_048_576) MiB "
-            + "(\((after - before) / count) bytes per deadline, this benchmark's own bookkeeping excluded)")
+        print(
+            "armed \(count) deadlines one by one in \(armTime); resident memory +\((after - before) / 1_048_576) MiB "
+                + "(\((after - before) / count) bytes per deadline, this benchmark's own bookkeeping excluded)")
 
         var lateness: [Double] = []
         lateness.reserveCapacity(count)
@@ -61,8 +62,10 @@ enum ExpiryBenchmark {
         }
         loop.cancel()
         lateness.sort()
-        print(String(format: "lateness over %d deadlines due within 10 s: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
-            count, percentile(lateness, 0.5), percentile(lateness, 0.99), lateness.last!))
+        print(
+            String(
+                format: "lateness over %d deadlines due within 10 s: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                count, percentile(lateness, 0.5), percentile(lateness, 0.99), lateness.last!))
     }
 
     static func restart() async throws {
@@ -108,8 +111,9 @@ enum ExpiryBenchmark {
             clock: .system, settings: PortalSettings(version: "bench"), logger: logger)
         let armed = try await portal.armPersistedDeadlines()
         let elapsed = clock.now - started
-        print("restart: \(armed) persisted deadlines re-armed \(elapsed) after opening the store "
-            + "(scheduler holds \(await portal.lifetimes.scheduler.count))")
+        print(
+            "restart: \(armed) persisted deadlines re-armed \(elapsed) after opening the store "
+                + "(scheduler holds \(await portal.lifetimes.scheduler.count))")
         try await store.close()
         try await pool.shutdownGracefully()
     }
