@@ -71,9 +71,36 @@ import FoundationNetworking
         let badRole = try await Self.neosc(["admin", "set-role", "--email", "ops@example.com", "--role", "root"], environment: environment)
         #expect(badRole.status != 0)
 
+        let second = try await Self.neosc(
+            ["admin", "create", "--email", "second@example.com", "--password-stdin"], environment: environment,
+            input: "another long password\n")
+        #expect(second.status == 0, "\(second.errors)")
+        let demoted = try await Self.neosc(
+            ["admin", "set-role", "--email", "second@example.com", "--role", "neosc"], environment: environment)
+        #expect(demoted.status == 0, "\(demoted.errors)")
+        #expect(demoted.output.contains("second@example.com is now neosc"))
+
         let seeded = try await Self.neosc(["seed", "--reset-workspaces"], environment: environment)
         #expect(seeded.status == 0, "\(seeded.errors)")
         #expect(seeded.output.contains("3 policies, 6 workspaces"))
+
+        // The CLI writes the same audit entries as the API, with the operator as the actor: the
+        // source in the details, no client address (the CLI has none).
+        var configuration = Configuration()
+        configuration.dataDirectory = directory.path
+        let store = try await Wiring.openStore(configuration, logger: Harness.logger)
+        let entries = try await store.events(AuditQuery(limit: 50))
+        try await store.close()
+        let byAction = Dictionary(grouping: entries, by: \.action)
+        #expect(byAction[.createAdmin]?.count == 2)
+        #expect(byAction[.updateUser]?.count == 1, "the refused set-role changed nothing and wrote nothing")
+        #expect(byAction[.updateUser]?.first?.details["role"] == "admin->neosc")
+        #expect(byAction[.resetWorkspaces]?.count == 1)
+        for entry in entries where [.createAdmin, .updateUser, .resetWorkspaces].contains(entry.action) {
+            #expect(entry.details["source"] == "cli", "\(entry.action)")
+            #expect(entry.ipAddress == nil, "\(entry.action) has no client address")
+            #expect(entry.userID == nil, "\(entry.action): an operator, not an account, acted")
+        }
     }
 
     @Test func changesMadeByTheCommandLineReachARunningServer() async throws {
