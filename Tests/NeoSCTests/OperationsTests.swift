@@ -152,8 +152,7 @@ import FoundationNetworking
 }
 
 @Suite struct DeploymentStackTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = LoopbackProcess.packageRoot
 
     @Test func composeStackIsValidAndIsolated() async throws {
         let checked = try await ChildProcess.run(

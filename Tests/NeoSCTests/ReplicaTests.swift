@@ -135,7 +135,7 @@ import FoundationNetworking
                 let created = try await server.request(
                     .post, "/api/organizations", token: admin, json: body(["name": "Before \(index)"]))
                 #expect(created.status == 201)
-                if let id = created["id"] as? String { acknowledged.append(id) }
+                acknowledged.append(try #require(created["id"] as? String, "an acknowledged write names what it made"))
             }
 
             await database.stop()
@@ -154,6 +154,7 @@ import FoundationNetworking
             try await server.waitUntilHealthy(within: 30)
             let organizations = try await server.request(.get, "/api/organizations", token: admin).array
             let ids = Set(organizations.compactMap { $0["id"] as? String })
+            #expect(acknowledged.count == 5)
             #expect(ids.isSuperset(of: acknowledged), "every acknowledged write survived")
             #expect(try await server.request(.post, "/api/organizations", token: admin, json: body(["name": "After"])).status == 201)
         }

@@ -123,7 +123,16 @@ struct Reply: Sendable {
 
     var json: Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
     var object: [String: Any] { json as? [String: Any] ?? [:] }
-    var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
+    /// The body as a JSON array of objects. A body that is not one (an error's `{"detail"}`, say)
+    /// is recorded as a failure of the calling test, so `.array.isEmpty` or `.array.count == 2`
+    /// can never pass on an error.
+    var array: [[String: Any]] {
+        guard let array = json as? [[String: Any]] else {
+            Issue.record("expected a JSON array, got \(status.code): \(text.prefix(300))")
+            return []
+        }
+        return array
+    }
     var detail: String? { object["detail"] as? String }
     subscript(key: String) -> Any? { object[key] }
 }

@@ -19,13 +19,21 @@ final class LoopbackProcess: Sendable {
         self.port = port
     }
 
-    /// A tool installed by `scripts/test`: `environment` names its path, else it is in `.venv/bin`.
+    /// A tool installed by `scripts/test`: `environment` names its path, else it is in the
+    /// package's `.venv/bin`.
     static func installed(_ tool: String, environment: String) -> URL {
         if let path = ProcessInfo.processInfo.environment[environment] { return URL(fileURLWithPath: path) }
-        // Tests/NeoSCTests/<file> → package root → .venv (made by scripts/test).
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".venv/bin/\(tool)")
+        return packageRoot.appendingPathComponent(".venv/bin/\(tool)")
     }
+
+    /// The folder holding Package.swift, found upwards from this file.
+    static let packageRoot: URL = {
+        var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
+            folder.deleteLastPathComponent()
+        }
+        return folder
+    }()
 
     /// Starts the process and waits (up to 30 s) until it accepts connections; fails at once,
     /// with what it printed, if it exits first.
