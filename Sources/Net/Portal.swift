@@ -99,9 +99,14 @@ public struct Portal: Sendable {
         guard let user = try await store.user(id: record.userID), !user.disabled else {
             return .failure(.unauthenticated("Account is disabled"))
         }
-        // A demo's token is good only while its demo is: ended early or being cleaned up, refused.
-        if user.role == .demoUser, let demo = try await store.demo(userID: user.id), !demo.grantsAccess(at: now) {
-            return .failure(.unauthenticated("Demo session has expired"))
+        // A demo's token is good only while its demo is: ended early, being cleaned up, or absent, refused.
+        if user.role == .demoUser {
+            let demo = try await store.demo(userID: user.id)
+            do throws(DomainError) {
+                try DemoAccess.requireActive(role: user.role, demo: demo, at: now)
+            } catch {
+                return .failure(error)
+            }
         }
         let principal = Principal(
             userID: user.id, email: user.email, name: user.name, role: user.role,

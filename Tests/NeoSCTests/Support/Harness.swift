@@ -97,7 +97,9 @@ struct Harness {
         if removing { try? FileManager.default.removeItem(at: directory) }
     }
 
-    /// An account with `role` and a live bearer token for it, made straight in the store.
+    /// An account with `role` and a live bearer token for it, made straight in the store. A
+    /// `demo-user` gets what such an account always has, an active demo (of `ws-secure-browser`,
+    /// for an hour): without one it reaches nothing.
     @discardableResult
     func account(
         _ role: Role, email: String? = nil, organizationID: String? = nil, mfa: Bool = false
@@ -108,6 +110,13 @@ struct Harness {
             name: "Test \(role.rawValue)", organizationID: organizationID, role: role, passwordHash: try await Self.passwordHash.value(),
             mfaEnabled: mfa, createdAt: now, updatedAt: now)
         try await store.insert(user, creating: nil)
+        if role == .demoUser {
+            let demo = DemoSession(
+                id: Identifier.make("demo"), userID: user.id, workspaceID: "ws-secure-browser", workspaceType: "browser",
+                contactEmail: nil, clientAddress: "127.0.0.1", createdAt: now, expiresAt: now + 3_600,
+                maxExpiresAt: now + 7_200)
+            try await store.insert(demo, limit: 10_000, perAddressLimit: 10_000)
+        }
         let (token, digest) = BearerCredential.issue()
         try await store.insert(
             AccessToken(digest: digest, userID: user.id, issuedAt: now, expiresAt: now + 3_600, mfaVerified: false))
