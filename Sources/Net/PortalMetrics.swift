@@ -30,6 +30,12 @@ public struct PortalMetrics: Sendable {
         Counter(label: "auth_failures_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
+    /// A credential verified in full (signature and claims) rather than found in the identity
+    /// cache: with the request count, how well the cache spares the verifier.
+    func identityVerified(source: String) {
+        Counter(label: "identity_verifications_total", dimensions: [("source", source)], factory: factory).increment()
+    }
+
     func signedIn(method: String) {
         Counter(label: "auth_sign_ins_total", dimensions: [("method", method)], factory: factory).increment()
     }

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Net
+import TestSupport
 import Testing
 
 @testable import App
@@ -42,10 +43,18 @@ struct PomeriumTests {
         [HTTPField.Name("X-Pomerium-Jwt-Assertion")!: assertion]
     }
 
+    /// How many assertions the NeoSC in `harness` verified in full (not found in its cache).
+    static func verifications(_ harness: Harness) -> Int {
+        let exposition = harness.portal.settings.metricsExposition?() ?? ""
+        let line = exposition.split(separator: "\n").first { $0.hasPrefix(#"identity_verifications_total{source="pomerium_assertion"}"#) }
+        return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? 0
+    }
+
     @Test("a verified assertion identifies the caller; roles from groups or Zitadel claims; verified once, then cached")
     func verifiedAssertion() async throws {
+        let clock = ManualClock(Date())
         try await TestSigner.with { signer in
-            try await Harness.run(.router, Self.settings(signer: signer)) { harness, client in
+            try await Harness.run(.router, clock: clock.wallClock, Self.settings(signer: signer)) { harness, client in
                 let assertion = Self.assertion(signer)
                 let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion))
                 #expect(me.status == .ok, "\(me.text)")
@@ -60,6 +69,8 @@ struct PomeriumTests {
                 }
                 #expect(signer.keySetFetches == 1)
                 #expect(await harness.portal.tokenCache.count == 1, "the repeated assertion is a cache lookup")
+                #expect(Self.verifications(harness) == 1, "six requests, one verification")
+
                 #expect(try await harness.store.events(AuditQuery(action: .ssoUserProvisioned)).count == 1)
 
                 // Zitadel's role claim, when Pomerium forwards it, wins over groups.
@@ -71,6 +82,20 @@ struct PomeriumTests {
 
                 let roleless = Self.assertion(signer, subject: "pomerium-user-3", email: "rex@example.com", groups: ["staff"])
                 #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(roleless)).status == .forbidden)
+                let verified = Self.verifications(harness)  // one each for the first, zara's and rex's
+                #expect(verified == 3)
+                // Within the cache's lifetime the assertion is served from it.
+                clock.advance(4)
+                #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion)).status == .ok)
+                #expect(Self.verifications(harness) == verified)
+                // Past its `exp` the cache no longer answers for it: it is verified again (and
+                // accepted within the verifier's 60 s clock-skew leeway), then refused.
+                clock.advance(300)
+                #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion)).status == .ok)
+                #expect(Self.verifications(harness) == verified + 1, "not served from the cache past its exp")
+                clock.advance(60)
+                #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion)).status == .unauthorized)
+                #expect(Self.verifications(harness) == verified + 2)
             }
         }
     }
@@ -117,6 +142,40 @@ struct PomeriumTests {
                 #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(unbound)).status == .forbidden)
                 let audits = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected)).count
                 #expect(audits == rejectedBefore + 2, "both refusals are audited")
+            }
+        }
+    }
+
+    @Test("the API index, health and metrics answer without an assertion; everything else under /api needs one")
+    func openRoutes() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.live, Self.settings(signer: signer)) { _, client in
+                for path in ["/api", "/api/", "/health", "/metrics"] {
+                    let open = try await client.send(.get, path)
+                    #expect(open.status == .ok, "\(path) → \(open.status.code) \(open.text.prefix(200))")
+                }
+                let gated: [(HTTPRequest.Method, String)] = [
+                    (.get, "/api/auth/me"), (.get, "/api/workspaces"), (.get, "/api/stats"), (.post, "/api/auth/login"),
+                ]
+                for (method, path) in gated {
+                    #expect(try await client.send(method, path, json: "{}").status == .unauthorized, "\(method) \(path)")
+                }
+            }
+        }
+    }
+
+    @Test("an assertion with Pomerium's URI spelling of the route (jwt_issuer_format: uri) is accepted")
+    func uriIssuer() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer)) { _, client in
+                let uri = "https://\(Self.route)/"
+                let assertion = Self.assertion(signer, subject: "uri-user", email: "uri@example.com", extra: ["iss": uri, "aud": uri])
+                let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion))
+                #expect(me.status == .ok, "\(me.text)")
+                #expect(me["email"] as? String == "uri@example.com")
+                let elsewhere = Self.assertion(
+                    signer, subject: "uri-user", email: "uri@example.com", extra: ["iss": "https://other.test/", "aud": uri])
+                #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(elsewhere)).status == .unauthorized)
             }
         }
     }
