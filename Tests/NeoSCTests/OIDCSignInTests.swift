@@ -49,7 +49,8 @@ struct OIDCSignInTests {
 
     /// What a single-page app does: PKCE pair, the provider's approval, then NeoSC's token exchange.
     static func exchange(
-        _ mock: OIDCMock, as subject: String, client: some TestClientProtocol, nonce: String = UUID().uuidString
+        _ mock: OIDCMock, as subject: String, client: some TestClientProtocol, nonce: String = UUID().uuidString,
+        sentNonce: String? = nil
     ) async throws -> Reply {
         let verifier = TestSigner.base64URL((0..<32).map { _ in UInt8.random(in: 0...255) })
         let challenge = TestSigner.base64URL(SHA256.hash(data: Data(verifier.utf8)))
@@ -60,7 +61,7 @@ struct OIDCSignInTests {
         let code = try #require(redirect.query("code"))
         return try await client.send(
             .post, "/api/auth/token-exchange",
-            json: body(["code": code, "code_verifier": verifier, "redirect_uri": spaRedirect, "nonce": nonce]))
+            json: body(["code": code, "code_verifier": verifier, "redirect_uri": spaRedirect, "nonce": sentNonce ?? nonce]))
     }
 
     @Test("code + PKCE → token exchange → NeoSC token → /me shows the mapped role; accounts provisioned and audited")
@@ -113,6 +114,29 @@ struct OIDCSignInTests {
             let failures = try await harness.store.events(AuditQuery(action: .ssoLoginFailed))
             #expect(failures.count == 2)
             #expect(failures.allSatisfy { $0.details["reason"] == "not_allowed" && !$0.success })
+
+            // A code is redeemed once: the same code and verifier again are refused.
+            let verifier = TestSigner.base64URL((0..<32).map { _ in UInt8.random(in: 0...255) })
+            let nonce = UUID().uuidString
+            let approved = try await mock.approve(
+                mock.authorizationURL(
+                    clientID: Self.clientID, redirectURI: Self.spaRedirect, state: "s", nonce: nonce,
+                    codeChallenge: TestSigner.base64URL(SHA256.hash(data: Data(verifier.utf8)))),
+                as: "zitadel-bob")
+            let redemption = body([
+                "code": try #require(approved.query("code")), "code_verifier": verifier, "redirect_uri": Self.spaRedirect,
+                "nonce": nonce,
+            ])
+            #expect(try await client.send(.post, "/api/auth/token-exchange", json: redemption).status == .ok)
+            let again = try await client.send(.post, "/api/auth/token-exchange", json: redemption)
+            #expect(again.status == .unauthorized, "\(again.text)")
+            #expect(again.detail?.isEmpty == false)
+
+            // The ID token must carry the nonce this sign-in began with.
+            let mismatched = try await Self.exchange(mock, as: "zitadel-bob", client: client, nonce: "one", sentNonce: "another")
+            #expect(mismatched.status == .unauthorized)
+            let reasons = try await harness.store.events(AuditQuery(action: .ssoLoginFailed)).compactMap { $0.details["reason"] }
+            #expect(reasons.contains("nonce_mismatch"))
 
             let forged = try await client.send(
                 .post, "/api/auth/token-exchange",
@@ -168,14 +192,15 @@ struct OIDCSignInTests {
             let stranger = try await client.send(.get, callback)
             #expect(stranger.status == .unauthorized)
 
-            // The stranger's attempt did not consume the sign-in; a fresh one completes.
+            // A cookie from another sign-in of this browser does not fit this one either.
             let second = try await client.send(.get, "/api/auth/oidc/start")
             let secondLocation = try #require(second.headers[.location])
             let secondState = try #require(URLComponents(string: secondLocation)?.query("state"))
-            let secondRedirect = try await mock.approve(secondLocation, as: "zitadel-bob")
-            let landed = try await client.send(
-                .get, "/api/auth/oidc/callback?code=\(secondRedirect.query("code")!)&state=\(secondState)",
-                headers: [.cookie: "neosc_oidc_state=\(secondState)"])
+            let wrongCookie = try await client.send(.get, callback, headers: [.cookie: "neosc_oidc_state=\(secondState)"])
+            #expect(wrongCookie.status == .unauthorized)
+
+            // Neither attempt consumed the sign-in: the browser that began it completes it.
+            let landed = try await client.send(.get, callback, headers: [.cookie: "neosc_oidc_state=\(state)"])
             #expect(landed.status == .seeOther, "\(landed.text)")
             let portal = try #require(landed.headers[.location])
             #expect(portal.hasPrefix(Self.portalURL + "#"))
@@ -185,17 +210,17 @@ struct OIDCSignInTests {
             #expect(me["role"] as? String == "neosc")
 
             // The same state cannot complete twice.
-            let replay = try await client.send(
-                .get, "/api/auth/oidc/callback?code=\(secondRedirect.query("code")!)&state=\(secondState)",
-                headers: [.cookie: "neosc_oidc_state=\(secondState)"])
+            let replay = try await client.send(.get, callback, headers: [.cookie: "neosc_oidc_state=\(state)"])
             #expect(replay.status == .unauthorized)
             let reasons = try await harness.store.events(AuditQuery(action: .ssoLoginFailed)).compactMap { $0.details["reason"] }
-            #expect(reasons.filter { $0 == "unknown_state" }.count == 2)
+            #expect(reasons == Array(repeating: "unknown_state", count: 3), "the stranger, the wrong cookie, the replay")
         }
     }
 
     /// Every forgery of an ID token is refused with a 401 and audited with its reason.
-    @Test("ID token rejections: expired, wrong aud, wrong iss, bad signature, alg none, HS256 with the public key, unknown kid, replayed nonce")
+    @Test(
+        "ID token rejections: expired, wrong aud, wrong iss, bad signature, alg none, HS256 with the public key, unknown kid, replayed or missing nonce, not yet valid, no subject"
+    )
     func idTokenRejections() async throws {
         try await TestSigner.with { signer in
             try await Harness.run(.router, Self.settings(issuer: signer.issuer)) { harness, client in
@@ -228,6 +253,9 @@ struct OIDCSignInTests {
                     ("unknown_kid", signer.token(claims(), key: intruder, kid: "not-published")),
                     ("replayed_nonce", good),
                     ("missing_nonce", signer.token(claims(["nonce": NSNull()]).filter { $0.key != "nonce" })),
+                    ("not_yet_valid", signer.token(claims(["nbf": Int(Date().timeIntervalSince1970) + 3_600]))),
+                    ("not_yet_valid", signer.token(claims(["iat": Int(Date().timeIntervalSince1970) + 3_600]))),
+                    ("missing_subject", signer.token(claims(["sub": ""]))),
                     ("malformed_token", "not.a.jwt"),
                 ]
                 for (reason, token) in forgeries {
