@@ -15,6 +15,9 @@ public actor NonceLedger {
         self.clock = clock
     }
 
+    /// Nonces remembered now.
+    public var count: Int { expiries.count }
+
     /// Records `nonce` as used until `expiresAt`; false when it had been used already.
     public func redeem(_ nonce: String, until expiresAt: Date) -> Bool {
         let now = clock.now()

@@ -29,6 +29,9 @@ public actor PendingSignIns {
         self.clock = clock
     }
 
+    /// Sign-ins waiting now.
+    public var count: Int { waiting.count }
+
     public func begin(state: String, _ signIn: SignIn) {
         if waiting.count >= capacity {
             let now = clock.now()

@@ -95,29 +95,63 @@ import Testing
 }
 
 @Suite struct SignInStateTests {
-    @Test func noncesAreRedeemedOnce() async {
+    @Test("a nonce is redeemed once, and forgotten once its token expired (time, not room, forgets it)")
+    func noncesAreRedeemedOnce() async {
         let clock = RefreshingCacheTests.Clock()
-        let ledger = NonceLedger(capacity: 4, clock: clock.wallClock)
+        let ledger = NonceLedger(capacity: 100, clock: clock.wallClock)
         let until = clock.wallClock.now() + 60
         #expect(await ledger.redeem("a", until: until))
         #expect(await ledger.redeem("a", until: until) == false)
         for nonce in ["b", "c", "d", "e"] { #expect(await ledger.redeem(nonce, until: until)) }
-        clock.advance(61)
+        clock.advance(59)
+        #expect(await ledger.redeem("a", until: until) == false, "still remembered while its token lives")
+        clock.advance(2)
         #expect(await ledger.redeem("a", until: until + 120), "forgotten once its token expired")
+        #expect(await ledger.count == 5, "far below capacity: nothing was dropped for room")
     }
 
-    @Test func pendingSignInsAreTakenOnceAndExpire() async {
+    @Test("the nonce ledger is bounded: when full, the nonces closest to expiry give way")
+    func nonceLedgerIsBounded() async {
         let clock = RefreshingCacheTests.Clock()
-        let pending = PendingSignIns(capacity: 2, lifetime: 600, clock: clock.wallClock)
+        let ledger = NonceLedger(capacity: 4, clock: clock.wallClock)
+        let now = clock.wallClock.now()
+        for index in 0..<20 {
+            #expect(await ledger.redeem("n\(index)", until: now + 60 + Double(index)))
+            #expect(await ledger.count <= 4)
+        }
+        #expect(await ledger.redeem("n19", until: now + 600) == false, "the latest to expire is kept")
+        #expect(await ledger.redeem("n0", until: now + 600), "the soonest to expire gave way")
+    }
+
+    @Test("a pending sign-in is taken once and expires after its lifetime (time, not room, drops it)")
+    func pendingSignInsAreTakenOnceAndExpire() async {
+        let clock = RefreshingCacheTests.Clock()
+        let pending = PendingSignIns(capacity: 100, lifetime: 600, clock: clock.wallClock)
         let signIn = PendingSignIns.SignIn(codeVerifier: "v", nonce: "n", startedAt: clock.wallClock.now())
         await pending.begin(state: "s1", signIn)
         #expect(await pending.take(state: "s1") == signIn)
         #expect(await pending.take(state: "s1") == nil)
         await pending.begin(state: "s2", signIn)
-        clock.advance(601)
-        #expect(await pending.take(state: "s2") == nil)
-        let fresh = PendingSignIns.SignIn(codeVerifier: "v", nonce: "n", startedAt: clock.wallClock.now())
-        for state in ["a", "b", "c"] { await pending.begin(state: state, fresh) }
-        #expect(await pending.take(state: "c") != nil, "bounded: the newest stays")
+        await pending.begin(state: "s3", signIn)
+        clock.advance(599)
+        #expect(await pending.take(state: "s3") == signIn, "within its lifetime")
+        clock.advance(2)
+        #expect(await pending.take(state: "s2") == nil, "past its lifetime")
+    }
+
+    @Test("pending sign-ins are bounded: when full, the oldest gives way")
+    func pendingSignInsAreBounded() async {
+        let clock = RefreshingCacheTests.Clock()
+        let pending = PendingSignIns(capacity: 2, lifetime: 600, clock: clock.wallClock)
+        for state in ["a", "b", "c", "d"] {
+            await pending.begin(
+                state: state, PendingSignIns.SignIn(codeVerifier: state, nonce: state, startedAt: clock.wallClock.now()))
+            #expect(await pending.count <= 2)
+            clock.advance(1)
+        }
+        #expect(await pending.take(state: "a") == nil, "the oldest gave way")
+        #expect(await pending.take(state: "b") == nil, "and the next oldest")
+        #expect(await pending.take(state: "c")?.codeVerifier == "c")
+        #expect(await pending.take(state: "d")?.codeVerifier == "d", "the newest stays")
     }
 }
