@@ -251,13 +251,19 @@ import Testing
             #expect(try await store.setEnabled(id: "pol-mfa-required", nil, at: Self.now())?.enabled == true)
             #expect(try await store.setEnabled(id: "pol-missing", nil, at: Self.now()) == nil)
 
-            // Ten concurrent toggles flip it ten times: back where it was.
+            // Eleven concurrent toggles are eleven flips in some order: each sees the state the one
+            // before it left, so six answer the opposite of where it began and five the same, and it
+            // ends flipped. A lost update (two toggles reading the same state) breaks the counts.
             let before = try #require(try await store.policy(id: "pol-session-recording")).enabled
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<10 { group.addTask { _ = try await store.setEnabled(id: "pol-session-recording", nil, at: Self.now()) } }
-                try await group.waitForAll()
+            let answers = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<11 {
+                    group.addTask { try #require(try await store.setEnabled(id: "pol-session-recording", nil, at: Self.now())).enabled }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
             }
-            #expect(try await store.policy(id: "pol-session-recording")?.enabled == before)
+            #expect(answers.filter { $0 != before }.count == 6)
+            #expect(answers.filter { $0 == before }.count == 5)
+            #expect(try await store.policy(id: "pol-session-recording")?.enabled == !before)
         }
     }
 }
