@@ -5,6 +5,7 @@ import Logging
 import NIOPosix
 import Net
 import SQLiteStore
+import Services
 
 /// 100,000 armed deadlines in NeoSC's `ExpiryScheduler`: the memory they take, the time to arm
 /// them, how late they fire, and — after a restart — how long until 100,000 persisted deadlines
@@ -109,7 +110,7 @@ enum ExpiryBenchmark {
             accountThrottle: AttemptThrottle(limit: 10), addressThrottle: AttemptThrottle(limit: 100),
             registrationThrottle: AttemptThrottle(limit: 20), passwords: PasswordHasher(cost: 10, threadPool: pool),
             clock: .system, settings: PortalSettings(version: "bench"), logger: logger)
-        let armed = try await portal.armPersistedDeadlines()
+        let armed = try await portal.lifetimes.armPersistedDeadlines()
         let elapsed = clock.now - started
         print(
             "restart: \(armed) persisted deadlines re-armed \(elapsed) after opening the store "
