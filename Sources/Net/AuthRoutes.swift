@@ -100,8 +100,24 @@ struct AuthRoutes {
 
         let user = email.utf8.count <= 254 ? try await portal.store.user(email: email) : nil
         let passwordMatches = try await portal.passwords.verify(body.password, against: user?.passwordHash)
-        guard let user, passwordMatches, !user.disabled else {
-            let reason = user == nil ? "unknown_email" : (passwordMatches ? "account_disabled" : "wrong_password")
+        // A demo user's access exists only through an active demo: without one it is refused like
+        // a disabled account (the same answer, so the refusal tells nobody the password was right).
+        var withoutDemo = false
+        if let user, passwordMatches, user.role == .demoUser {
+            let demo = try await portal.store.demo(userID: user.id)
+            withoutDemo = (try? DemoAccess.requireActive(role: user.role, demo: demo, at: portal.clock.now())) == nil
+        }
+        guard let user, passwordMatches, !user.disabled, !withoutDemo else {
+            let reason =
+                if user == nil {
+                    "unknown_email"
+                } else if !passwordMatches {
+                    "wrong_password"
+                } else if user?.disabled == true {
+                    "account_disabled"
+                } else {
+                    "no_active_demo"
+                }
             portal.metrics.authenticationFailed(reason: reason)
             await portal.accountThrottle.record(email)
             await portal.addressThrottle.record(context.clientAddress)

@@ -67,8 +67,10 @@ struct WorkspaceRoutes {
         let principal = context.principal
         let entries = try await portal.catalogue.entries(from: portal.store)
         let counts = try await portal.activeSessionCounts()
-        if let demo = try await portal.demo(of: principal) {
-            return WorkspaceCatalogue.response(entries.filter { $0.workspace.id == demo.workspaceID }, counts: counts)
+        if principal.role == .demoUser {
+            // A demo user sees its demo's workspace only; without a demo, none.
+            let demo = try await portal.demo(of: principal)
+            return WorkspaceCatalogue.response(entries.filter { $0.workspace.id == demo?.workspaceID }, counts: counts)
         }
         return WorkspaceCatalogue.response(entries.filter { $0.workspace.isVisible(to: principal.role) }, counts: counts)
     }

@@ -274,6 +274,9 @@ struct OIDCSignInTests {
     func expiredDemoBinding() async throws {
         try await TestSigner.with { signer in
             try await Harness.run(.router, Self.settings(issuer: signer.issuer)) { harness, client in
+                // The binding names a demo NeoSC runs: its visitor is who the identity acts as.
+                let visitor = try await harness.account(.demoUser)
+                let demoID = try #require(try await harness.store.demo(userID: visitor.user.id)).id
                 func demo(endingIn seconds: TimeInterval) -> String {
                     signer.token(
                         signer.claims(
@@ -282,7 +285,7 @@ struct OIDCSignInTests {
                                 "nonce": UUID().uuidString, "email": "visitor\(Int(seconds))@example.com",
                                 "groups": ["demo-user"],
                                 "urn:zitadel:iam:org:project:roles": ["demo-user": ["org-1": "example.com"]],
-                                "neosc:demo_session_id": "demo-1", "neosc:workspace_type": "linux",
+                                "neosc:demo_session_id": demoID, "neosc:workspace_type": "linux",
                                 "neosc:demo_expires_at": Int(Date().timeIntervalSince1970 + seconds),
                                 "neosc:max_duration": 7_200,
                             ]))

@@ -123,6 +123,13 @@ struct DemoRoutes {
             // Nothing half-granted stays behind: the demo is ended and cleaned up at once.
             portal.logger.warning("demo provisioning failed", metadata: ["demo": "\(demo.id)", "error": "\(error)"])
             _ = try? await portal.lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
+            // The answer is the 503 whatever happens to this entry (a store too ill to write it
+            // has failed the clean-up's entries too, and the clean-up resumes at the next rescan).
+            try? await portal.audit(
+                .demoSessionCreated, by: .account(user), in: context, success: false, resource: ("demo_session", demo.id),
+                details: [
+                    "workspace_id": workspace.id, "workspace_type": type, "reason": "provisioning_failed", "error": "\(error)",
+                ])
             throw DomainError.unavailable("The demo workspace could not be provisioned; try again later")
         }
         let (token, expiresAt) = try await portal.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)

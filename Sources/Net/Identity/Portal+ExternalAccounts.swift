@@ -6,14 +6,23 @@ extension Portal {
     /// The NeoSC account an identity provider vouched for: linked, linked now (verified e-mail),
     /// or provisioned just in time; kept in step with the role and name the provider grants.
     /// Provisioning, linking and role changes are audited.
+    ///
+    /// An identity bound to a demo (`neosc:demo_session_id`) acts as that demo's visitor: the
+    /// demo's own `demo-user` account, so it sees only the demo's workspace, and everything that
+    /// ends the demo (expiry, an early end, its clean-up evicting and revoking the visitor's
+    /// credentials) ends it too, at once. A binding to a demo that is over, or that NeoSC does
+    /// not know, is refused: a demo user's access exists only through an active demo.
     func account(for external: ExternalIdentity, in context: PortalRequestContext) async throws -> User {
         let now = clock.now()
         if let binding = external.demo {
             if binding.expiresAt <= now { throw TokenRejection.demoExpired }
-            // A binding to a demo NeoSC runs follows that demo: ended or expired here, refused.
-            if let demo = try await store.demo(id: binding.sessionID), !demo.grantsAccess(at: now) {
-                throw TokenRejection.demoExpired
+            guard external.role != nil else {
+                throw DomainError.forbidden("The identity provider granted no NeoSC role (admin, neosc, user or demo-user)")
             }
+            guard let demo = try await store.demo(id: binding.sessionID), demo.grantsAccess(at: now),
+                let visitor = try await store.user(id: demo.userID), visitor.role == .demoUser, !visitor.disabled
+            else { throw TokenRejection.demoExpired }
+            return visitor
         } else if external.role == .demoUser {
             // A provider's demo-user role alone would be a demo without end.
             throw DomainError.forbidden("A demo-user identity must carry neosc:demo_session_id and neosc:demo_expires_at")

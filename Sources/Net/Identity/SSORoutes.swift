@@ -158,10 +158,10 @@ struct SSORoutes {
         }
         let (token, expiresAt) = try await portal.issueToken(
             for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
-        try await portal.audit(
-            .ssoLogin, by: .account(user), in: context,
-            resource: ("user", user.id),
-            details: ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)])
+        var details = ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)]
+        // Signed in as a demo's visitor: which demo, and who at the provider.
+        if let demo = external.demo { details.merge(["demo_session_id": demo.sessionID, "subject": external.subject]) { $1 } }
+        try await portal.audit(.ssoLogin, by: .account(user), in: context, resource: ("user", user.id), details: details)
         portal.metrics.signedIn(method: "sso")
         let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
         return JSONBody(
