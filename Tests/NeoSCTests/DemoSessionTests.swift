@@ -119,7 +119,13 @@ struct DemoSessionTests {
     func failingWebhook() async throws {
         try await RecordingPeer.with { peer in
             peer.fail("POST /hook deprovision", times: 3)
-            try await Harness.run(.router, Self.settings(peer: peer)) { harness, client in
+            let retryDelay: TimeInterval = 0.2
+            let settings = Self.settings(peer: peer)
+            let adjust: (inout Configuration) -> Void = { configuration in
+                settings(&configuration)
+                configuration.demo.retryDelay = retryDelay
+            }
+            try await Harness.run(.router, adjust) { harness, client in
                 let created = try await Self.create(client)
                 let id = try #require(created["demo_session_id"] as? String)
                 let token = try #require(created["access_token"] as? String)
@@ -133,8 +139,25 @@ struct DemoSessionTests {
                 #expect(deprovisions.filter { !$0.success }.count == 3)
                 #expect(deprovisions.filter { $0.success }.count == 1)
                 #expect(peer.calls.filter { $0.event == "deprovision" }.count == 4)
+                // Backoff: attempt n + 1 starts at least retryDelay × 2^(n − 1) after attempt n was
+                // audited, so the audited attempts are spaced by growing gaps. Lower bounds only (a
+                // loaded machine adds to them); 1 ms of slack for the clocks' rounding.
+                let attempts = deprovisions.sorted { Int($0.details["attempt"] ?? "") ?? 0 < Int($1.details["attempt"] ?? "") ?? 0 }
+                #expect(attempts.map { $0.details["attempt"] ?? "" } == ["1", "2", "3", "4"])
+                #expect(attempts.map(\.success) == [false, false, false, true])
+                let gaps = zip(attempts.dropFirst(), attempts).map { $0.timestamp.timeIntervalSince($1.timestamp) }
+                #expect(gaps.count == 3)
+                for (index, gap) in gaps.enumerated() {
+                    let backoff = retryDelay * pow(2, Double(index))
+                    #expect(gap >= backoff - 0.001, "retry \(index + 1) waited \(gap) s, less than its backoff of \(backoff) s")
+                }
                 // The steps after it ran once, after it.
                 #expect(try await Self.audited(harness, .demoCleanupStep, demo: id).filter { $0.details["step"] == "revoke_token" }.count == 1)
+                let succeeded = try #require(attempts.last)
+                let later = try await Self.audited(harness, .demoCleanupStep, demo: id).filter {
+                    ["revoke_network_peer", "remove_identity_role", "revoke_token"].contains($0.details["step"] ?? "")
+                }
+                #expect(later.count == 3 && later.allSatisfy { $0.success && $0.timestamp >= succeeded.timestamp })
             }
         }
     }
@@ -154,6 +177,55 @@ struct DemoSessionTests {
                 let demo = try #require(try await Self.demo(harness, id))
                 #expect(demo.status == .expiring && demo.endingAs == .ended)
                 #expect(demo.completedSteps == [.endSessions], "stopped at the failing step, none skipped")
+            }
+        }
+    }
+
+    /// `expiry`'s "refused at once", without the clean-up's help: the deprovision step keeps
+    /// failing, so revoke_token never runs, and the injected clock puts the test right at the deadline.
+    @Test("a demo's token is refused from its deadline on, before the clean-up's revoke step has run")
+    func refusedAtTheDeadlineBeforeRevocation() async throws {
+        try await RecordingPeer.with { peer in
+            peer.fail("POST /hook deprovision", times: 1_000)
+            let clock = ManualClock(Date())
+            try await Harness.run(.router, clock: clock.wallClock, Self.settings(peer: peer, lifetime: 60)) { harness, client in
+                let created = try await Self.create(client)
+                #expect(created.status == .created, "\(created.text)")
+                let id = try #require(created["demo_session_id"] as? String)
+                let token = try #require(created["access_token"] as? String)
+                let expiresAt = try #require(try await Self.demo(harness, id)).expiresAt
+                #expect(abs(expiresAt.timeIntervalSince1970 - (clock.now + 60).timeIntervalSince1970) < 0.001)
+                func revokeAudited() async throws -> Int {
+                    try await Self.audited(harness, .demoCleanupStep, demo: id).filter { $0.details["step"] == "revoke_token" }.count
+                }
+
+                // Good up to its deadline (and cached: the cache must not outlive the deadline either).
+                clock.advance(to: expiresAt - 1)
+                #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok)
+                #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok)
+                #expect(await harness.portal.tokenCache.count == 1)
+
+                clock.advance(to: expiresAt)
+                let refused = try await client.send(.get, "/api/auth/me", token: token)
+                #expect(refused.status == .unauthorized, "refused at the deadline: \(refused.text)")
+                #expect(refused.detail?.isEmpty == false)
+                #expect(try await revokeAudited() == 0, "refused before the revoke step ran")
+                let record = try await harness.store.token(digest: BearerCredential.digest(token))
+                #expect(record != nil && record?.revokedAt == nil, "refused by its deadline, not by a revocation")
+
+                // The clean-up begins and is stuck at the failing step; the token stays refused.
+                clock.advance(1)
+                let stuck = try await eventually(within: 30) {
+                    try await Self.audited(harness, .demoCleanupStep, demo: id)
+                        .contains { $0.details["step"] == "deprovision_workspace" && !$0.success }
+                }
+                #expect(stuck)
+                let demo = try #require(try await Self.demo(harness, id))
+                #expect(demo.status == .expiring && demo.completedSteps == [.endSessions])
+                #expect(try await revokeAudited() == 0)
+                #expect(try await harness.store.token(digest: BearerCredential.digest(token))?.revokedAt == nil)
+                #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
+                #expect(try await client.send(.get, "/api/workspaces", token: token).status == .unauthorized)
             }
         }
     }
@@ -343,20 +415,41 @@ struct DemoSessionTests {
             }
             #expect(idleAudited)
             #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .conflict)
+        }
 
-            // A session whose lifetime ends (inserted with a one-second lifetime) is expired.
-            let now = Date()
-            let short = WorkspaceSession(
-                id: "ses-short", userID: account.user.id, userEmail: account.user.email, workspaceID: "ws-linux-desktop",
-                workspaceName: "Linux", status: .active, startedAt: now, expiresAt: now + 1, lastSeenAt: now,
-                ipAddress: "127.0.0.1", mfaVerified: false)
-            try await harness.store.start(short, limit: 10)
-            await harness.portal.lifetimes.armDeadlines(of: short)
-            #expect(try await eventually(within: 4) { try await harness.store.session(id: "ses-short")?.status == .expired })
+        // Past its lifetime → expired. Launched through the route, which arms the deadline itself,
+        // on a workspace whose sessions last one minute (the shortest `max_session_minutes`); the
+        // injected clock stands in for the minute.
+        let clock = ManualClock(Date())
+        try await Harness.run(.router, clock: clock.wallClock) { harness, client in
+            let admin = try await harness.account(.admin)
+            let account = try await harness.account(.neosc)
+            let shortened = try await client.send(
+                .put, "/api/workspaces/ws-linux-desktop", token: admin.token, json: body(["max_session_minutes": 1]))
+            #expect(shortened.status == .ok, "\(shortened.text)")
+            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: account.token)
+            #expect(launched.status == .created, "\(launched.text)")
+            #expect(launched["expires_at"] is String)
+            let id = try #require(launched["session_id"] as? String)
+            let session = try #require(try await harness.store.session(id: id))
+            let expiresAt = try #require(session.expiresAt)
+            #expect(abs(expiresAt.timeIntervalSince1970 - (session.startedAt + 60).timeIntervalSince1970) < 0.001)
+            #expect(
+                await harness.portal.lifetimes.scheduler.due(.sessionLifetime(sessionID: id)) != nil,
+                "the launch armed the lifetime deadline")
+
+            clock.advance(to: expiresAt - 1)
+            #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .ok)
+            #expect(try await harness.store.session(id: id)?.status == .active, "not before its lifetime")
+            // A millisecond past it: the stored deadline may differ from the armed one in the last bit.
+            clock.advance(to: expiresAt + 0.001)
+            #expect(try await eventually(within: 10) { try await harness.store.session(id: id)?.status == .expired })
+            #expect(try await harness.store.session(id: id)?.endReason == "max_duration")
             let expiryAudited = try await eventually(within: 5) {
-                try await harness.store.events(AuditQuery(action: .sessionExpired)).first?.resourceID == "ses-short"
+                try await harness.store.events(AuditQuery(action: .sessionExpired)).first?.resourceID == id
             }
             #expect(expiryAudited)
+            #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .conflict)
         }
     }
 

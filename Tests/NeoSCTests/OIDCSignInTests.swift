@@ -131,6 +131,15 @@ struct OIDCSignInTests {
             let again = try await client.send(.post, "/api/auth/token-exchange", json: redemption)
             #expect(again.status == .unauthorized, "\(again.text)")
             #expect(again.detail?.isEmpty == false)
+            #expect(again["access_token"] == nil)
+            // The replay is audited as the provider's refusal of the code, and signs nobody in.
+            let afterReplay = try await harness.store.events(AuditQuery(action: .ssoLoginFailed))
+            #expect(afterReplay.count == 3, "the two refusals above and the replay")
+            let replayed = afterReplay.filter { $0.details["reason"] == "code_rejected" }
+            #expect(replayed.count == 1)
+            #expect(replayed.allSatisfy { $0.details["method"] == "token_exchange" && !$0.success })
+            let bobLogins = try await harness.store.events(AuditQuery(action: .ssoLogin)).filter { $0.userEmail == "bob@example.com" }
+            #expect(bobLogins.count == 1, "the code signed in once")
 
             // The ID token must carry the nonce this sign-in began with.
             let mismatched = try await Self.exchange(mock, as: "zitadel-bob", client: client, nonce: "one", sentNonce: "another")
