@@ -105,8 +105,16 @@ struct DemoRoutes {
             id: demoID, userID: user.id, workspaceID: workspace.id, workspaceType: type, contactEmail: contact,
             clientAddress: context.clientAddress, createdAt: now, expiresAt: now + settings.lifetime,
             maxExpiresAt: now + max(settings.maxDuration, settings.lifetime))
-        // The demo first: its insert enforces the limits, so a refused request leaves nothing behind.
-        try await portal.store.insert(demo, limit: settings.maxActive, perAddressLimit: settings.maxActivePerAddress)
+        // The demo first: its insert enforces the limits, so a refused request leaves nothing behind
+        // but its audit entry (a burst of refusals is what an operator looks for).
+        do {
+            try await portal.store.insert(demo, limit: settings.maxActive, perAddressLimit: settings.maxActivePerAddress)
+        } catch DomainError.rateLimited(let detail, let retryAfter) {
+            try await portal.audit(
+                .demoSessionCreated, by: .anonymous(claimedEmail: contact), in: context, success: false,
+                details: ["workspace_type": type, "reason": "limit_reached", "error": detail])
+            throw DomainError.rateLimited(detail, retryAfterSeconds: retryAfter)
+        }
         await portal.lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: demo.expiresAt)
         do {
             try await portal.store.insert(user, creating: nil)
