@@ -48,7 +48,12 @@ let package = Package(
         // The application's use cases, shared by every surface and the CLI: no HTTP in here.
         .target(
             name: "Services",
-            dependencies: ["Domain", "Actors", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Domain", "Actors",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             path: "Sources/Services",
             swiftSettings: swiftSettings
         ),

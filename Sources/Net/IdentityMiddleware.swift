@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Services
 
 /// Works out who the caller of an API route is.
 ///
@@ -29,7 +30,7 @@ public struct IdentityMiddleware: RouterMiddleware {
         } else if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
-                switch try await portal.identity(forToken: String(parts[1]).trimmingCharacters(in: .whitespaces)) {
+                switch try await portal.signIn.identity(forToken: String(parts[1]).trimmingCharacters(in: .whitespaces)) {
                 case .success(let identity):
                     context.identity = identity
                 case .failure(let problem):

@@ -1,5 +1,6 @@
 import Domain
 import Hummingbird
+import Services
 
 /// `GET /metrics`: the Prometheus exposition, only for peers in `NEOSC_METRICS_ALLOW` (judged by
 /// the TCP peer, never by X-Forwarded-For). Anyone else gets the same 404 as an unknown path.

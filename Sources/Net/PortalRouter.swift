@@ -21,7 +21,7 @@ public enum PortalRouter {
         // are on `signedIn`, whose context exists only for a request with a valid credential.
         let api = router.group("api").add(middleware: IdentityMiddleware(portal: portal))
         let signedIn = api.group(context: SignedInContext.self)
-        AuthRoutes(portal: portal).register(open: api.group("auth"), signedIn: signedIn.group("auth"))
+        AuthRoutes(signIn: portal.signIn).register(open: api.group("auth"), signedIn: signedIn.group("auth"))
         SSORoutes(portal: portal).register(on: api.group("auth"))
         WorkspaceRoutes(portal: portal).register(on: signedIn.group("workspaces"))
         SessionRoutes(portal: portal).register(on: signedIn.group("sessions"))
@@ -29,8 +29,9 @@ public enum PortalRouter {
         PolicyRoutes(portal: portal).register(on: signedIn.group("policies"))
         OrganizationRoutes(portal: portal).register(on: signedIn.group("organizations"))
         UserRoutes(portal: portal).register(on: signedIn.group("users"))
-        StatsRoutes(portal: portal).register(on: signedIn.group("stats"))
-        DemoRoutes(portal: portal).register(open: api.group("demo/sessions"), signedIn: signedIn.group("demo/sessions"))
+        StatsRoutes(statistics: portal.statistics).register(on: signedIn.group("stats"))
+        DemoRoutes(demos: portal.demos, audit: portal.auditTrail, store: portal.store).register(
+            open: api.group("demo/sessions"), signedIn: signedIn.group("demo/sessions"))
         return router
     }
 }

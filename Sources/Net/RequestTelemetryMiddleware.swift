@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Services
 
 /// Measures each request once it is answered, and reports it twice: as metrics
 /// (`http_requests_total`, `http_request_duration_seconds`, by method, route template and status)

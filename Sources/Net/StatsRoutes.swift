@@ -5,7 +5,7 @@ import Services
 
 /// `/api/stats`: the dashboard's figures (`Statistics`), in the API's shape.
 struct StatsRoutes {
-    let portal: Portal
+    let statistics: Statistics
 
     struct Stats: Encodable, Sendable {
         var scope: String
@@ -44,7 +44,7 @@ struct StatsRoutes {
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<Stats> {
-        let figures = try await portal.statistics.figures(for: context.principal)
+        let figures = try await statistics.figures(for: context.principal)
         return JSONBody(
             Stats(
                 scope: figures.scope.rawValue, activeSessions: figures.activeSessions,

@@ -69,7 +69,7 @@ struct WorkspaceRoutes {
         let counts = try await portal.activeSessionCounts()
         if principal.role == .demoUser {
             // A demo user sees its demo's workspace only; without a demo, none.
-            let demo = try await portal.demo(of: principal)
+            let demo = try await portal.demos.demo(of: principal)
             return WorkspaceCatalogue.response(entries.filter { $0.workspace.id == demo?.workspaceID }, counts: counts)
         }
         return WorkspaceCatalogue.response(entries.filter { $0.workspace.isVisible(to: principal.role) }, counts: counts)
@@ -79,7 +79,7 @@ struct WorkspaceRoutes {
         let principal = context.principal
         let workspace = try await existing(context)
         try AccessRules.requireVisible(workspace, to: principal)
-        try await portal.requireDemoWorkspace(workspace, for: principal)
+        try await portal.demos.requireWorkspace(workspace, for: principal)
         let counts = try await portal.activeSessionCounts()
         return JSONBody(Listed(workspace: workspace, activeSessions: counts[workspace.id] ?? 0))
     }
@@ -154,7 +154,7 @@ struct WorkspaceRoutes {
             id: Identifier.make("ses"), of: workspace, by: principal, from: context.clientAddress, at: now)
         do {
             try AccessRules.requireLaunchable(workspace, by: principal)
-            if let demo = try await portal.requireDemoWorkspace(workspace, for: principal) {
+            if let demo = try await portal.demos.requireWorkspace(workspace, for: principal) {
                 // A demo's sessions end with the demo (its clean-up ends them); even an extended
                 // demo never lets one run past the demo's maximum duration.
                 session.expiresAt = min(session.expiresAt ?? demo.maxExpiresAt, demo.maxExpiresAt)

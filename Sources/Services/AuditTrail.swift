@@ -31,4 +31,17 @@ public struct AuditTrail: Sendable {
                 resourceType: resource?.type, resourceID: resource?.id, details: details, ipAddress: address,
                 success: success))
     }
+
+    /// Refuses non-administrators (403), recording the refusal as `access_denied` with the
+    /// request's path.
+    public func requireAdmin(_ principal: Principal, to action: String, from address: String?, path: String?) async throws {
+        do {
+            try AccessRules.requireAdmin(principal, to: action)
+        } catch {
+            try await record(
+                .accessDenied, by: .principal(principal), from: address, success: false,
+                details: ["reason": error.detail, "path": path ?? ""])
+            throw error
+        }
+    }
 }

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Net
 import SQLiteStore
+import Services
 import Testing
 
 @testable import App

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Services
 
 /// NeoSC's calls to other services (discovery, JWKS, token endpoints), on the server's own event
 /// loops. Every call has a deadline and a bounded response; redirects are never followed, so a

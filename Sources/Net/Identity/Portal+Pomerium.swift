@@ -1,7 +1,7 @@
 import Actors
-import Crypto
 import Domain
 import Foundation
+import Services
 
 extension Portal {
     /// The identity a Pomerium assertion vouches for. Verified once, then cached by digest until
@@ -11,7 +11,9 @@ extension Portal {
     ) async throws
         -> Identity
     {
-        try await cachedIdentity(digest: "pomerium:" + BearerCredential.digest(assertion), source: "pomerium_assertion", in: context) {
+        try await externalAccounts.identity(
+            cachedAs: "pomerium:" + BearerCredential.digest(assertion), source: "pomerium_assertion", from: context.clientAddress
+        ) {
             try await gate.identity(fromAssertion: assertion)
         }
     }
@@ -21,25 +23,9 @@ extension Portal {
         forHeaders email: String, user: String?, groups: String?, in context: PortalRequestContext
     ) async throws -> Identity {
         let digest = "pomerium-headers:" + BearerCredential.digest([email, user ?? "", groups ?? ""].joined(separator: "\n"))
-        return try await cachedIdentity(digest: digest, source: "pomerium_headers", in: context) {
+        return try await externalAccounts.identity(cachedAs: digest, source: "pomerium_headers", from: context.clientAddress) {
             // Headers carry no expiry of their own: what they say is believed for a minute at most.
             PomeriumGate.identity(email: email, user: user, groups: groups, validUntil: clock.now().addingTimeInterval(60))
         }
-    }
-
-    /// The cached identity for `digest`, or the account `verify` vouches for, cached (unless an
-    /// eviction raced the lookup).
-    private func cachedIdentity(
-        digest: String, source: String, in context: PortalRequestContext, verify: () async throws -> ExternalIdentity
-    ) async throws -> Identity {
-        if let cached = await tokenCache.identity(forDigest: digest), clock.now() < cached.principal.credentialExpiresAt {
-            return cached
-        }
-        let ticket = await tokenCache.fillTicket()
-        metrics.identityVerified(source: source)
-        let external = try await verify()
-        let identity = try await identity(for: external, user: try await account(for: external, in: context), digest: digest)
-        await tokenCache.remember(identity, ticket: ticket)
-        return identity
     }
 }

@@ -4,6 +4,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Services
 
 /// `/api/auth`: sign-in through the OpenID provider — the code exchange for single-page apps,
 /// an ID token the client already holds, and the server-side browser flow. Each ends in a NeoSC
@@ -144,7 +145,7 @@ struct SSORoutes {
         let user: User
         do {
             external = try await verify()
-            user = try await portal.account(for: external, in: context)
+            user = try await portal.externalAccounts.account(for: external, from: context.clientAddress)
         } catch let rejection as TokenRejection {
             try await failed(method: method, reason: rejection.rawValue, context: context)
             throw rejection.domainError
@@ -156,7 +157,7 @@ struct SSORoutes {
             try await failed(method: method, reason: Self.reason(for: error), context: context, detail: error.detail)
             throw error
         }
-        let (token, expiresAt) = try await portal.issueToken(
+        let (token, expiresAt) = try await portal.signIn.issueToken(
             for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
         var details = ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)]
         // Signed in as a demo's visitor: which demo, and who at the provider.

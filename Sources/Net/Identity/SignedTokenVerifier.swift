@@ -2,6 +2,7 @@ import Actors
 import Domain
 import Foundation
 import JWTKit
+import Services
 
 /// Checks a compact JWS against a provider's key set: an accepted asymmetric algorithm, a known
 /// key (fetching the key set again, rate-limited, when a token names a key it lacks — that is

@@ -9,6 +9,7 @@ import NIOCore
 import NIOPosix
 import Net
 import SQLiteStore
+import Services
 import Testing
 
 @testable import App

@@ -7,6 +7,7 @@ import Logging
 import NIOPosix
 import Net
 import SQLiteStore
+import Services
 
 /// NeoSC's hot paths, each measured with allocation counts:
 /// token-cache hit, token-cache miss (the store lookups it then makes), password verify,

@@ -2,9 +2,27 @@ import Actors
 import Domain
 import Foundation
 
-extension Portal {
-    /// The NeoSC account an identity provider vouched for: linked, linked now (verified e-mail),
-    /// or provisioned just in time; kept in step with the role and name the provider grants.
+/// The NeoSC accounts behind identities an identity provider (Zitadel, Pomerium) vouched for:
+/// linked, linked now, provisioned just in time, or a demo's visitor; and the `Identity` a
+/// request acts with, cached by the credential's digest. The verifying itself (signatures,
+/// claims) is the providers' adapters' job; this starts from a verified `ExternalIdentity`.
+public struct ExternalAccounts: Sendable {
+    private let store: any Store
+    private let tokenCache: TokenCache
+    private let audit: AuditTrail
+    private let clock: WallClock
+    private let metrics: PortalMetrics
+
+    public init(store: any Store, tokenCache: TokenCache, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics) {
+        self.store = store
+        self.tokenCache = tokenCache
+        self.audit = audit
+        self.clock = clock
+        self.metrics = metrics
+    }
+
+    /// The NeoSC account `external` stands for: linked, linked now (verified e-mail), or
+    /// provisioned just in time; kept in step with the role and name the provider grants.
     /// Provisioning, linking and role changes are audited.
     ///
     /// An identity bound to a demo (`neosc:demo_session_id`) acts as that demo's visitor: the
@@ -12,7 +30,7 @@ extension Portal {
     /// ends the demo (expiry, an early end, its clean-up evicting and revoking the visitor's
     /// credentials) ends it too, at once. A binding to a demo that is over, or that NeoSC does
     /// not know, is refused: a demo user's access exists only through an active demo.
-    func account(for external: ExternalIdentity, in context: PortalRequestContext) async throws -> User {
+    public func account(for external: ExternalIdentity, from address: String) async throws -> User {
         let now = clock.now()
         if let binding = external.demo {
             if binding.expiresAt <= now { throw TokenRejection.demoExpired }
@@ -41,9 +59,9 @@ extension Portal {
                 }
                 throw DomainError.conflict("An account with this e-mail address already exists")
             }
-            try await audit(
-                .ssoUserProvisioned, by: .account(user), in: context,
-                resource: ("user", user.id), details: ["provider": external.provider, "role": user.role.rawValue])
+            try await audit.record(
+                .ssoUserProvisioned, by: .account(user), from: address, resource: ("user", user.id),
+                details: ["provider": external.provider, "role": user.role.rawValue])
             return user
         case .signIn(let user), .link(let user):
             let updated = AccountLinking.applying(external, to: user, at: now)
@@ -51,12 +69,12 @@ extension Portal {
             try await store.update(updated)
             await tokenCache.evict(userID: user.id)
             if user.ssoSubject == nil {
-                try await audit(
-                    .ssoAccountLinked, by: .account(updated), in: context, resource: ("user", user.id),
+                try await audit.record(
+                    .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id),
                     details: ["provider": external.provider, "role": updated.role.rawValue])
             } else {
-                try await audit(
-                    .updateUser, by: .account(updated), in: context, resource: ("user", user.id),
+                try await audit.record(
+                    .updateUser, by: .account(updated), from: address, resource: ("user", user.id),
                     details: [
                         "by": external.provider, "role": updated.role.rawValue, "previous_role": user.role.rawValue,
                     ])
@@ -67,7 +85,7 @@ extension Portal {
 
     /// The identity a request acts with after `external` was verified with credential `digest`.
     /// The credential lasts no longer than the provider's token, nor past a bound demo's end.
-    func identity(for external: ExternalIdentity, user: User, digest: String) async throws -> Identity {
+    public func identity(for external: ExternalIdentity, user: User, digest: String) async throws -> Identity {
         var expiresAt = external.expiresAt
         if let demo = external.demo { expiresAt = min(expiresAt, demo.expiresAt) }
         let principal = Principal(
@@ -75,5 +93,22 @@ extension Portal {
             mfaVerified: external.mfaVerified, credentialDigest: digest, credentialExpiresAt: expiresAt)
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         return Identity(principal: principal, user: user, organization: organization)
+    }
+
+    /// The cached identity for credential `digest`, or the account `verify` vouches for, cached
+    /// until the cache's lifetime or the credential's own expiry (unless an eviction raced the
+    /// lookup). `source` labels the verifications counted in `identity_verifications_total`.
+    public func identity(
+        cachedAs digest: String, source: String, from address: String, verify: () async throws -> ExternalIdentity
+    ) async throws -> Identity {
+        if let cached = await tokenCache.identity(forDigest: digest), clock.now() < cached.principal.credentialExpiresAt {
+            return cached
+        }
+        let ticket = await tokenCache.fillTicket()
+        metrics.identityVerified(source: source)
+        let external = try await verify()
+        let identity = try await identity(for: external, user: try await account(for: external, from: address), digest: digest)
+        await tokenCache.remember(identity, ticket: ticket)
+        return identity
     }
 }

@@ -4,9 +4,9 @@ import Foundation
 /// The bearer tokens NeoSC issues: `neosc_` and 256 random bits in base64url. Only the SHA-256
 /// digest is stored, so a leaked database holds no usable token.
 public enum BearerCredential {
-    static let prefix = "neosc_"
+    package static let prefix = "neosc_"
     /// `neosc_` + 43 base64url characters.
-    static let length = 6 + 43
+    package static let length = 6 + 43
 
     public static func issue() -> (token: String, digest: String) {
         let token = prefix + Base64URL.random(byteCount: 32)

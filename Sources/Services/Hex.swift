@@ -2,10 +2,10 @@ import Foundation
 
 /// Lower-case hexadecimal, table-driven and without intermediate copies: token digests are
 /// encoded on every request.
-enum Hex {
+package enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func encode(_ bytes: some ContiguousBytes) -> String {
+    package static func encode(_ bytes: some ContiguousBytes) -> String {
         bytes.withUnsafeBytes { raw in
             String(unsafeUninitializedCapacity: raw.count * 2) { buffer in
                 var index = 0

@@ -1,0 +1,177 @@
+import Actors
+import Domain
+import Foundation
+import Logging
+
+/// Just-in-time demos from start to end: a visitor's demo is created with its own `demo-user`
+/// account, a provisioned workspace and a token that dies with it; it can be extended (never
+/// past its maximum) or ended early; and a demo user reaches only its demo's workspace while the
+/// demo lasts. The clean-up at the end is `Lifetimes`'.
+public struct DemoLifecycle: Sendable {
+    /// A demo just created: the visitor's token and the workspace it was given.
+    public struct Started: Sendable {
+        public let demo: DemoSession
+        public let token: String
+        public let workspace: Workspace
+    }
+
+    public let lifetimes: Lifetimes
+    public var settings: DemoSettings { lifetimes.settings }
+    private let store: any Store
+    private let signIn: SignIn
+    private let tokenCache: TokenCache
+    private let audit: AuditTrail
+    private let clock: WallClock
+    private let metrics: PortalMetrics
+    private let logger: Logger
+
+    public init(
+        store: any Store, lifetimes: Lifetimes, signIn: SignIn, tokenCache: TokenCache, audit: AuditTrail, clock: WallClock,
+        metrics: PortalMetrics, logger: Logger
+    ) {
+        self.store = store
+        self.lifetimes = lifetimes
+        self.signIn = signIn
+        self.tokenCache = tokenCache
+        self.audit = audit
+        self.clock = clock
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Starts a demo of the first workspace of `workspaceType` offered for demos, for a visitor
+    /// at `address`. Refused (429) past `maxActive` overall or `maxActivePerAddress` from the
+    /// address; a failed provisioning leaves nothing half-granted (503, cleaned up at once).
+    /// Refusals and the start are audited.
+    public func start(workspaceType: String, contactEmail: String?, from address: String) async throws -> Started {
+        guard settings.enabled else { throw DomainError.notFound("Demo sessions are not enabled (NEOSC_DEMO_ENABLED)") }
+        let type = try Validation.text(workspaceType, field: "workspace_type", length: 1...40)
+        let contact = try contactEmail.map { try Validation.normalisedEmail($0) }
+        guard let workspace = try await store.workspaces().first(where: { $0.type == type && $0.isOfferedForDemos }) else {
+            throw DomainError.invalid("No workspace of type '\(type)' is offered for demos")
+        }
+
+        let now = clock.now()
+        let demoID = Identifier.make("demo")
+        let user = User(
+            id: Identifier.make("usr"), email: "\(demoID)@demo.neosc.invalid", name: "Demo visitor",
+            organizationID: nil, role: .demoUser, passwordHash: nil, createdAt: now, updatedAt: now)
+        var demo = DemoSession(
+            id: demoID, userID: user.id, workspaceID: workspace.id, workspaceType: type, contactEmail: contact,
+            clientAddress: address, createdAt: now, expiresAt: now + settings.lifetime,
+            maxExpiresAt: now + max(settings.maxDuration, settings.lifetime))
+        // The demo first: its insert enforces the limits, so a refused request leaves nothing behind
+        // but its audit entry (a burst of refusals is what an operator looks for).
+        do {
+            try await store.insert(demo, limit: settings.maxActive, perAddressLimit: settings.maxActivePerAddress)
+        } catch DomainError.rateLimited(let detail, let retryAfter) {
+            try await audit.record(
+                .demoSessionCreated, by: .anonymous(claimedEmail: contact), from: address, success: false,
+                details: ["workspace_type": type, "reason": "limit_reached", "error": detail])
+            throw DomainError.rateLimited(detail, retryAfterSeconds: retryAfter)
+        }
+        await lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: demo.expiresAt)
+        do {
+            try await store.insert(user, creating: nil)
+        } catch {
+            _ = try? await lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
+            throw error
+        }
+        do {
+            let provisioned = try await lifetimes.drivers.provisioner.provision(demo, workspace: workspace)
+            demo.connectionURL = provisioned.connectionURL
+            demo.networkPeerID = provisioned.networkPeerID
+            try await store.recordProvisioning(of: demo)
+        } catch {
+            // Nothing half-granted stays behind: the demo is ended and cleaned up at once.
+            logger.warning("demo provisioning failed", metadata: ["demo": "\(demo.id)", "error": "\(error)"])
+            _ = try? await lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
+            // The answer is the 503 whatever happens to this entry (a store too ill to write it
+            // has failed the clean-up's entries too, and the clean-up resumes at the next rescan).
+            try? await audit.record(
+                .demoSessionCreated, by: .account(user), from: address, success: false, resource: ("demo_session", demo.id),
+                details: [
+                    "workspace_id": workspace.id, "workspace_type": type, "reason": "provisioning_failed", "error": "\(error)",
+                ])
+            throw DomainError.unavailable("The demo workspace could not be provisioned; try again later")
+        }
+        let (token, _) = try await signIn.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)
+        try await audit.record(
+            .demoSessionCreated, by: .account(user), from: address, resource: ("demo_session", demo.id),
+            details: [
+                "workspace_id": workspace.id, "workspace_type": type, "expires_at": demo.expiresAt.formatted(.iso8601),
+            ])
+        metrics.activeDemos(try await store.activeDemoCount())
+        return Started(demo: demo, token: token, workspace: workspace)
+    }
+
+    /// The demo `id` if `principal` may see it (an administrator, or its visitor); 404 otherwise,
+    /// so nobody learns which ids exist.
+    public func demo(id: String, visibleTo principal: Principal) async throws -> DemoSession {
+        guard let demo = try await store.demo(id: id), principal.isAdmin || demo.userID == principal.userID else {
+            throw DomainError.notFound("Demo session not found")
+        }
+        return demo
+    }
+
+    /// Ends demo `id` now (an administrator or its visitor): the same clean-up as at expiry.
+    public func end(_ id: String, by principal: Principal) async throws -> DemoSession {
+        let demo = try await demo(id: id, visibleTo: principal)
+        guard demo.status == .active else {
+            throw DomainError.conflict("Demo session is not active (it is \(demo.status.rawValue))")
+        }
+        guard let finished = try await lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: principal) else {
+            throw DomainError.unavailable("The demo is being cleaned up; its clean-up will be resumed")
+        }
+        return finished
+    }
+
+    /// Moves demo `id`'s end `minutes` (1–1440) later, never past its maximum duration; its
+    /// visitor's tokens and deadline move with it. Administrators only (the caller checks).
+    public func extend(_ id: String, byMinutes minutes: Int, by principal: Principal, from address: String) async throws -> DemoSession {
+        guard (1...1_440).contains(minutes) else { throw DomainError.invalid("minutes must be from 1 to 1440") }
+        let demo = try await demo(id: id, visibleTo: principal)
+        let now = clock.now()
+        guard let newExpiry = demo.extended(byMinutes: minutes, at: now) else {
+            throw DomainError.conflict(
+                demo.grantsAccess(at: now)
+                    ? "Demo session is already at its maximum duration (\(demo.maxExpiresAt.formatted(.iso8601)))"
+                    : "Demo session is not active")
+        }
+        guard let extended = try await store.extend(id: demo.id, to: newExpiry) else {
+            throw DomainError.conflict("Demo session is not active")
+        }
+        try await store.setExpiry(userID: demo.userID, to: newExpiry)
+        await tokenCache.evict(userID: demo.userID)
+        await lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: newExpiry)
+        try await audit.record(
+            .demoSessionExtended, by: .principal(principal), from: address, resource: ("demo_session", demo.id),
+            details: [
+                "previous_expires_at": demo.expiresAt.formatted(.iso8601), "expires_at": newExpiry.formatted(.iso8601),
+                "capped": String(newExpiry == demo.maxExpiresAt),
+            ])
+        return extended
+    }
+
+    // MARK: - A demo user's scope
+
+    /// The demo a `demo-user` belongs to, if any (other roles have none).
+    public func demo(of principal: Principal) async throws -> DemoSession? {
+        guard principal.role == .demoUser else { return nil }
+        return try await store.demo(userID: principal.userID)
+    }
+
+    /// A demo user may use only its own demo's workspace, and only while the demo lasts; one
+    /// with no demo at all may use none (`DemoAccess`). Other roles pass (nil).
+    @discardableResult
+    public func requireWorkspace(_ workspace: Workspace, for principal: Principal) async throws -> DemoSession? {
+        guard principal.role == .demoUser else { return nil }
+        let demo = try await demo(of: principal)
+        let now = clock.now()
+        // Refuses a demo user whose demo is over or who has none, so `demo` is there below.
+        try DemoAccess.requireActive(role: principal.role, demo: demo, at: now)
+        guard let demo else { return nil }
+        try DemoAccess.requireWorkspace(workspace, of: demo, at: now)
+        return demo
+    }
+}

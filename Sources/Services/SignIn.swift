@@ -1,0 +1,255 @@
+import Actors
+import Domain
+import Foundation
+
+/// Local accounts signing in and out: registration, password login, logout, the bearer tokens
+/// NeoSC issues and what a presented token stands for. The API calls it; so will the portal's
+/// pages. Every attempt is audited, failures throttled per account and per client address.
+public struct SignIn: Sendable {
+    public struct Settings: Sendable {
+        /// How long an issued bearer token lasts (never past a demo's end).
+        public var tokenLifetime: TimeInterval
+        public var allowRegistration: Bool
+
+        public init(tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true) {
+            self.tokenLifetime = tokenLifetime
+            self.allowRegistration = allowRegistration
+        }
+    }
+
+    /// The fixed windows failed attempts are counted in.
+    public struct Throttles: Sendable {
+        /// Failed logins per account: a handful, so guessing one password is slow.
+        public let accountLogins: AttemptThrottle
+        /// Failed logins per client address: many more, so one office behind a NAT is not locked out.
+        public let addressLogins: AttemptThrottle
+        /// Registrations per client address, failed or not: each costs a bcrypt.
+        public let registrations: AttemptThrottle
+
+        public init(accountLogins: AttemptThrottle, addressLogins: AttemptThrottle, registrations: AttemptThrottle) {
+            self.accountLogins = accountLogins
+            self.addressLogins = addressLogins
+            self.registrations = registrations
+        }
+    }
+
+    /// An account signed in: who, and the token it acts with until `expiresAt`.
+    public struct Grant: Sendable {
+        public let user: User
+        public let organization: Organization?
+        public let token: String
+        public let expiresAt: Date
+    }
+
+    /// What registration asks for, as the caller sent it (validated here).
+    public struct Registration: Sendable {
+        public var email: String
+        public var password: String
+        public var name: String
+        public var organization: String?
+
+        public init(email: String, password: String, name: String, organization: String?) {
+            self.email = email
+            self.password = password
+            self.name = name
+            self.organization = organization
+        }
+    }
+
+    public let settings: Settings
+    public let throttles: Throttles
+    private let store: any Store
+    private let tokenCache: TokenCache
+    private let sessions: SessionRegistry
+    private let passwords: any PasswordHashing
+    private let audit: AuditTrail
+    private let clock: WallClock
+    private let metrics: PortalMetrics
+
+    public init(
+        store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, passwords: any PasswordHashing,
+        throttles: Throttles, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics, settings: Settings
+    ) {
+        self.store = store
+        self.tokenCache = tokenCache
+        self.sessions = sessions
+        self.passwords = passwords
+        self.throttles = throttles
+        self.audit = audit
+        self.clock = clock
+        self.metrics = metrics
+        self.settings = settings
+    }
+
+    // MARK: - Registration, login, logout
+
+    /// A new `user` account (joining or founding the organisation named), signed in.
+    public func register(_ registration: Registration, from address: String) async throws -> Grant {
+        guard settings.allowRegistration else {
+            throw DomainError.forbidden("Registration is disabled; ask an administrator for an account")
+        }
+        // Every attempt counts, successful or not: each costs a bcrypt, and accounts are cheap to spray.
+        if let retryAfter = await throttles.registrations.retryAfter(address) {
+            throw DomainError.rateLimited("Too many registrations from this address; try again later", retryAfterSeconds: retryAfter)
+        }
+        await throttles.registrations.record(address)
+        let email = try Validation.normalisedEmail(registration.email)
+        try Validation.requireValidPassword(registration.password)
+        let name = try Validation.text(registration.name, field: "name")
+        let now = clock.now()
+
+        var organization: Organization?
+        var newOrganization: Organization?
+        if let requested = registration.organization.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }),
+            !requested.isEmpty
+        {
+            let organizationName = try Validation.text(requested, field: "organization")
+            switch try OrganizationMembership.decide(
+                name: organizationName, email: email, existing: try await store.organization(named: organizationName),
+                newID: Identifier.make("org"), at: now)
+            {
+            case .join(let existing):
+                organization = existing
+            case .found(let founded):
+                newOrganization = founded
+                organization = founded
+            }
+        }
+
+        let user = User(
+            id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
+            passwordHash: try await passwords.hash(registration.password), createdAt: now, updatedAt: now)
+        try await store.insert(user, creating: newOrganization)
+        var details = ["role": user.role.rawValue]
+        if let organization { details["organization"] = organization.name }
+        if let newOrganization { details["organization_created"] = newOrganization.id }
+        try await audit.record(.register, by: .account(user), from: address, resource: ("user", user.id), details: details)
+
+        let (token, expiresAt) = try await issueToken(for: user, mfaVerified: false)
+        return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+    }
+
+    /// Signs in with e-mail and password. Every refusal answers the same `Invalid credentials`
+    /// (unknown address, wrong password, disabled account, demo user without a demo) after the
+    /// same bcrypt's time, and is audited with its real reason.
+    public func logIn(email claimedEmail: String, password: String, from address: String) async throws -> Grant {
+        let email = claimedEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        for (throttle, key) in [(throttles.accountLogins, email), (throttles.addressLogins, address)] {
+            if let retryAfter = await throttle.retryAfter(key) {
+                metrics.authenticationFailed(reason: "throttled")
+                try await audit.record(
+                    .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false, details: ["reason": "throttled"])
+                throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: retryAfter)
+            }
+        }
+
+        let user = email.utf8.count <= 254 ? try await store.user(email: email) : nil
+        let passwordMatches = try await passwords.verify(password, against: user?.passwordHash)
+        // A demo user's access exists only through an active demo: without one it is refused like
+        // a disabled account (the same answer, so the refusal tells nobody the password was right).
+        var withoutDemo = false
+        if let user, passwordMatches, user.role == .demoUser {
+            let demo = try await store.demo(userID: user.id)
+            withoutDemo = (try? DemoAccess.requireActive(role: user.role, demo: demo, at: clock.now())) == nil
+        }
+        guard let user, passwordMatches, !user.disabled, !withoutDemo else {
+            let reason =
+                if user == nil {
+                    "unknown_email"
+                } else if !passwordMatches {
+                    "wrong_password"
+                } else if user?.disabled == true {
+                    "account_disabled"
+                } else {
+                    "no_active_demo"
+                }
+            metrics.authenticationFailed(reason: reason)
+            await throttles.accountLogins.record(email)
+            await throttles.addressLogins.record(address)
+            try await audit.record(
+                .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false,
+                resource: user.map { ("user", $0.id) }, details: ["reason": reason])
+            throw DomainError.invalidCredentials
+        }
+        await throttles.accountLogins.reset(email)
+
+        let (token, expiresAt) = try await issueToken(for: user, mfaVerified: false)
+        try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
+        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
+        return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+    }
+
+    /// Revokes the credential `principal` signed in with and ends its active sessions; answers
+    /// how many ended.
+    public func logOut(_ principal: Principal, from address: String) async throws -> Int {
+        let now = clock.now()
+        _ = try await store.revoke(digest: principal.credentialDigest, at: now)
+        await tokenCache.evict(digest: principal.credentialDigest)
+        let ended = try await store.endAll(userID: principal.userID, .logout, at: now)
+        if !ended.isEmpty { await sessions.ended(ended) }
+        try await audit.record(
+            .logout, by: .principal(principal), from: address, resource: ("user", principal.userID),
+            details: ["sessions_terminated": String(ended.count)])
+        return ended.count
+    }
+
+    // MARK: - Bearer tokens
+
+    /// Issues and stores a new bearer token for `user`, valid for the configured lifetime but
+    /// never past `notAfter`.
+    public func issueToken(
+        for user: User, mfaVerified: Bool, notAfter: Date = .distantFuture
+    ) async throws
+        -> (token: String, expiresAt: Date)
+    {
+        let (token, digest) = BearerCredential.issue()
+        let now = clock.now()
+        let expiresAt = min(now.addingTimeInterval(settings.tokenLifetime), notAfter)
+        try await store.insert(
+            AccessToken(digest: digest, userID: user.id, issuedAt: now, expiresAt: expiresAt, mfaVerified: mfaVerified))
+        return (token, expiresAt)
+    }
+
+    /// The identity a bearer token stands for, or why it stands for none. Cached by digest (see
+    /// `TokenCache`): a hit costs no store read, and never outlives the token.
+    public func identity(forToken token: String) async throws -> Result<Identity, DomainError> {
+        guard BearerCredential.isWellFormed(token) else { return .failure(.unauthenticated("Invalid token")) }
+        let digest = BearerCredential.digest(token)
+        let now = clock.now()
+        if let cached = await tokenCache.identity(forDigest: digest), now < cached.principal.credentialExpiresAt {
+            return .success(cached)
+        }
+        let ticket = await tokenCache.fillTicket()
+        guard let record = try await store.token(digest: digest), record.isValid(at: now) else {
+            return .failure(.unauthenticated("Invalid or expired token"))
+        }
+        guard let user = try await store.user(id: record.userID), !user.disabled else {
+            return .failure(.unauthenticated("Account is disabled"))
+        }
+        // A demo's token is good only while its demo is: ended early, being cleaned up, or absent, refused.
+        if user.role == .demoUser {
+            let demo = try await store.demo(userID: user.id)
+            do throws(DomainError) {
+                try DemoAccess.requireActive(role: user.role, demo: demo, at: now)
+            } catch {
+                return .failure(error)
+            }
+        }
+        let principal = Principal(
+            userID: user.id, email: user.email, name: user.name, role: user.role,
+            organizationID: user.organizationID, mfaVerified: record.mfaVerified, credentialDigest: digest,
+            credentialExpiresAt: record.expiresAt)
+        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
+        let identity = Identity(principal: principal, user: user, organization: organization)
+        await tokenCache.remember(identity, ticket: ticket)
+        return .success(identity)
+    }
+}
+
+extension Optional {
+    /// `flatMap` with an asynchronous transform.
+    package func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
