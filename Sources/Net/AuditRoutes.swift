@@ -3,7 +3,7 @@ import Hummingbird
 
 /// `/api/audit-logs`: the trail, newest first. Administrators read all; others only their own.
 struct AuditRoutes {
-    let portal: Portal
+    let store: any AuditStore
 
     func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
@@ -19,6 +19,6 @@ struct AuditRoutes {
             since: try request.queryDate("since"),
             until: try request.queryDate("until"),
             limit: try request.queryLimit(maximum: AuditQuery.maximumLimit))
-        return JSONBody(try await portal.store.events(query))
+        return JSONBody(try await store.events(query))
     }
 }

@@ -4,7 +4,8 @@ import Logging
 
 /// `/health` (checks the store) and `/api/` (what this is).
 struct HealthRoutes {
-    let portal: Portal
+    let store: any Store
+    let version: String
 
     struct Health: Encodable, Sendable {
         var status: String
@@ -23,7 +24,7 @@ struct HealthRoutes {
 
     @Sendable func health(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Health> {
         do {
-            try await portal.store.ping()
+            try await store.ping()
             return JSONBody(Health(status: "healthy"))
         } catch {
             context.logger.warning("health check failed", metadata: ["error": "\(error)"])
@@ -32,6 +33,6 @@ struct HealthRoutes {
     }
 
     @Sendable func about(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<About> {
-        JSONBody(About(message: "NeoSC Zero Trust workspace access API", version: portal.settings.version))
+        JSONBody(About(message: "NeoSC Zero Trust workspace access API", version: version))
     }
 }

@@ -15,30 +15,42 @@ import Services
 /// attached to the `/api` routes only, so health checks and metrics need no assertion.
 public struct IdentityMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
-    let portal: Portal
+    let signIn: SignIn
+    let accounts: ExternalAccounts
+    let pomerium: PomeriumGate?
+    let trustedProxies: TrustedProxies
+    let audit: AuditTrail
+    let metrics: PortalMetrics
+    let clock: WallClock
 
     public init(portal: Portal) {
-        self.portal = portal
+        signIn = portal.signIn
+        accounts = portal.externalAccounts
+        pomerium = portal.federation.pomerium
+        trustedProxies = portal.settings.trustedProxies
+        audit = portal.auditTrail
+        metrics = portal.metrics
+        clock = portal.clock
     }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        if let gate = portal.federation.pomerium {
+        if let gate = pomerium {
             context.identity = try await pomeriumIdentity(request, gate: gate, context: context)
         } else if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
-                switch try await portal.signIn.identity(forToken: String(parts[1]).trimmingCharacters(in: .whitespaces)) {
+                switch try await signIn.identity(forToken: String(parts[1]).trimmingCharacters(in: .whitespaces)) {
                 case .success(let identity):
                     context.identity = identity
                 case .failure(let problem):
-                    portal.metrics.authenticationFailed(reason: "invalid_token")
+                    metrics.authenticationFailed(reason: "invalid_token")
                     context.credentialProblem = problem.detail
                 }
             } else {
-                portal.metrics.authenticationFailed(reason: "malformed_authorization")
+                metrics.authenticationFailed(reason: "malformed_authorization")
                 context.credentialProblem = "Authorization must be a Bearer token"
             }
         }
@@ -50,35 +62,62 @@ public struct IdentityMiddleware: RouterMiddleware {
         let user = request.headers[.xPomeriumUser]
         let groups = request.headers[.xPomeriumGroups]
         let presentsHeaders = email != nil || user != nil || groups != nil
-        let peerIsTrusted = context.peerAddress.map(portal.settings.trustedProxies.isTrusted) ?? false
+        let peerIsTrusted = context.peerAddress.map(trustedProxies.isTrusted) ?? false
         if presentsHeaders, gate.settings.trustIdentityHeaders, !peerIsTrusted {
-            portal.metrics.authenticationFailed(reason: "pomerium_header_spoof")
-            try await portal.audit(
+            metrics.authenticationFailed(reason: "pomerium_header_spoof")
+            try await audit.record(
                 .pomeriumHeaderSpoof, by: .anonymous(claimedEmail: email), in: context, success: false,
                 details: ["peer": context.peerAddress ?? "unknown", "path": request.uri.path])
         }
         if let assertion = request.headers[.xPomeriumJwtAssertion] {
             do {
-                return try await portal.identity(forAssertion: assertion, gate: gate, in: context)
+                return try await identity(forAssertion: assertion, gate: gate, in: context)
             } catch let rejection as TokenRejection {
-                portal.metrics.authenticationFailed(reason: rejection.rawValue)
-                try await portal.audit(
+                metrics.authenticationFailed(reason: rejection.rawValue)
+                try await audit.record(
                     .pomeriumAssertionRejected, by: .anonymous(claimedEmail: nil), in: context, success: false,
                     details: ["reason": rejection.rawValue, "path": request.uri.path])
                 throw rejection.domainError
             } catch let refusal as DomainError {
                 if case .unavailable = refusal { throw refusal }
-                try await portal.audit(
+                try await audit.record(
                     .pomeriumAssertionRejected, by: .anonymous(claimedEmail: nil), in: context, success: false,
                     details: ["reason": "not_allowed", "detail": refusal.detail, "path": request.uri.path])
                 throw refusal
             }
         }
         if gate.settings.trustIdentityHeaders, peerIsTrusted, let email, !email.isEmpty {
-            return try await portal.identity(forHeaders: email, user: user, groups: groups, in: context)
+            return try await identity(forHeaders: email, user: user, groups: groups, in: context)
         }
-        portal.metrics.authenticationFailed(reason: "missing_assertion")
+        metrics.authenticationFailed(reason: "missing_assertion")
         throw DomainError.unauthenticated("Missing X-Pomerium-Jwt-Assertion: reach NeoSC through Pomerium")
+    }
+}
+
+extension IdentityMiddleware {
+    /// The identity a Pomerium assertion vouches for. Verified once, then cached by digest until
+    /// the cache lifetime or the assertion's own expiry, whichever is first.
+    private func identity(
+        forAssertion assertion: String, gate: PomeriumGate, in context: PortalRequestContext
+    ) async throws
+        -> Identity
+    {
+        try await accounts.identity(
+            cachedAs: "pomerium:" + BearerCredential.digest(assertion), source: "pomerium_assertion", from: context.clientAddress
+        ) {
+            try await gate.identity(fromAssertion: assertion)
+        }
+    }
+
+    /// The identity in Pomerium's plain headers, which a trusted proxy vouches for.
+    private func identity(
+        forHeaders email: String, user: String?, groups: String?, in context: PortalRequestContext
+    ) async throws -> Identity {
+        let digest = "pomerium-headers:" + BearerCredential.digest([email, user ?? "", groups ?? ""].joined(separator: "\n"))
+        return try await accounts.identity(cachedAs: digest, source: "pomerium_headers", from: context.clientAddress) {
+            // Headers carry no expiry of their own: what they say is believed for a minute at most.
+            PomeriumGate.identity(email: email, user: user, groups: groups, validUntil: clock.now().addingTimeInterval(60))
+        }
     }
 }
 

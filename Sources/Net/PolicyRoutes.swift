@@ -1,10 +1,12 @@
 import Domain
 import Foundation
 import Hummingbird
+import Services
 
 /// `/api/policies`: read by anyone signed in; switched on and off by administrators.
 struct PolicyRoutes {
-    let portal: Portal
+    let policies: Policies
+    let audit: AuditTrail
 
     struct Change: Decodable {
         var enabled: Bool?
@@ -17,28 +19,19 @@ struct PolicyRoutes {
     }
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[Policy]> {
-        JSONBody(try await portal.store.policies())
+        JSONBody(try await policies.all())
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<Policy> {
-        guard let policy = try await portal.store.policy(id: try context.parameters.require("id")) else {
-            throw DomainError.notFound("Policy not found")
-        }
-        return JSONBody(policy)
+        JSONBody(try await policies.policy(try context.parameters.require("id")))
     }
 
     /// `{"enabled": bool}` sets it; no body (or no `enabled`) flips it.
     @Sendable func toggle(_ request: Request, context: SignedInContext) async throws -> JSONBody<Policy> {
         let principal = context.principal
-        try await portal.requireAdmin(principal, to: "change policies", in: context)
+        try await audit.requireAdmin(principal, to: "change policies", in: context)
         let id = try context.parameters.require("id")
         let change = try await request.decodeOptionalJSON(Change.self, context: context)
-        guard let policy = try await portal.store.setEnabled(id: id, change?.enabled, at: portal.clock.now()) else {
-            throw DomainError.notFound("Policy not found")
-        }
-        try await portal.audit(
-            .togglePolicy, by: .principal(principal), in: context, resource: ("policy", id),
-            details: ["enabled": String(policy.enabled)])
-        return JSONBody(policy)
+        return JSONBody(try await policies.set(id, enabled: change?.enabled, by: .principal(principal), from: context.clientAddress))
     }
 }

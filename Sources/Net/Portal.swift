@@ -30,8 +30,16 @@ public struct Portal: Sendable {
     public let externalAccounts: ExternalAccounts
     /// Just-in-time demos, from start to end, and a demo user's scope.
     public let demos: DemoLifecycle
+    /// Launching, stopping, disconnecting and listing workspace sessions.
+    public let workspaceSessions: WorkspaceSessions
+    /// The catalogue as administrators change it.
+    public let workspaceAdministration: WorkspaceAdministration
     /// Roles, disabling and administrators, as the API and the CLI change them.
     public let users: UserAdministration
+    /// The security policies, and switching them.
+    public let policies: Policies
+    /// Organisations, and creating them.
+    public let organizations: Organizations
     /// The dashboard's figures.
     public let statistics: Statistics
     let catalogue: WorkspaceCatalogue
@@ -60,10 +68,13 @@ public struct Portal: Sendable {
             audit: auditTrail, clock: clock, metrics: metrics,
             settings: .init(tokenLifetime: settings.tokenLifetime, allowRegistration: settings.allowRegistration))
         self.signIn = signIn
-        self.externalAccounts = ExternalAccounts(store: store, tokenCache: tokenCache, audit: auditTrail, clock: clock, metrics: metrics)
+        self.externalAccounts = ExternalAccounts(
+            store: store, tokenCache: tokenCache, tokens: signIn, audit: auditTrail, clock: clock, metrics: metrics)
         self.users = UserAdministration(
             store: store, passwords: passwords, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock)
         self.statistics = Statistics(store: store, clock: clock)
+        self.policies = Policies(store: store, audit: auditTrail, clock: clock)
+        self.organizations = Organizations(store: store, audit: auditTrail, clock: clock)
         let lifetimes = Lifetimes(
             store: store, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock, settings: demoSettings,
             drivers: demoDrivers, logger: logger, activeDemosChanged: { metrics.activeDemos($0) })
@@ -71,45 +82,18 @@ public struct Portal: Sendable {
         self.demos = DemoLifecycle(
             store: store, lifetimes: lifetimes, signIn: signIn, tokenCache: tokenCache, audit: auditTrail, clock: clock,
             metrics: metrics, logger: logger)
-        self.catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
+        let demos = self.demos
+        self.workspaceSessions = WorkspaceSessions(
+            store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,
+            metrics: metrics, maxPerUser: settings.maxSessionsPerUser)
+        let catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
+        self.catalogue = catalogue
+        self.workspaceAdministration = WorkspaceAdministration(
+            store: store, registry: sessions, audit: auditTrail, clock: clock, catalogueChanged: { await catalogue.invalidate() })
     }
 
     /// Loads what the runtime actors mirror from the store; call once before serving.
     public func prepare() async throws {
-        try await reloadSessions(at: clock.now())
-    }
-
-    /// Active sessions per workspace, from the registry (reloaded first when it may be stale).
-    func activeSessionCounts() async throws -> [String: Int] {
-        let now = clock.now()
-        if await sessions.needsLoad(at: now) {
-            try await reloadSessions(at: now)
-        }
-        return await sessions.activeCountsByWorkspace()
-    }
-
-    private func reloadSessions(at now: Date) async throws {
-        await sessions.load(try await store.sessions(userID: nil, status: .active, limit: Int.max), at: now)
-    }
-
-    // MARK: - Audit
-
-    /// Appends one audit entry for a request, from its client address (see `AuditTrail.record`).
-    func audit(
-        _ action: AuditAction, by actor: AuditActor, in context: some PortalContext, success: Bool = true,
-        resource: (type: String, id: String)? = nil, details: [String: String] = [:]
-    ) async throws {
-        try await auditTrail.record(action, by: actor, in: context, success: success, resource: resource, details: details)
-    }
-
-    /// Refuses non-administrators, recording the refusal (see `AuditTrail.requireAdmin`).
-    func requireAdmin(_ principal: Principal, to action: String, in context: some PortalContext) async throws {
-        try await auditTrail.requireAdmin(principal, to: action, in: context)
-    }
-
-    /// Ends sessions that the store has already ended, in the registry too.
-    func forget(_ ended: [WorkspaceSession]) async {
-        guard !ended.isEmpty else { return }
-        await sessions.ended(ended)
+        try await workspaceSessions.prepare()
     }
 }

@@ -12,8 +12,8 @@ public enum PortalRouter {
         router.add(middleware: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies))
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
-        HealthRoutes(portal: portal).register(on: router)
-        MetricsRoutes(portal: portal).register(on: router)
+        HealthRoutes(store: portal.store, version: portal.settings.version).register(on: router)
+        MetricsRoutes(settings: portal.settings, sessions: portal.workspaceSessions, recorder: portal.metrics).register(on: router)
         if portal.settings.benchmarkRoutes {
             FloorRoutes().register(on: router)
         }
@@ -22,13 +22,17 @@ public enum PortalRouter {
         let api = router.group("api").add(middleware: IdentityMiddleware(portal: portal))
         let signedIn = api.group(context: SignedInContext.self)
         AuthRoutes(signIn: portal.signIn).register(open: api.group("auth"), signedIn: signedIn.group("auth"))
-        SSORoutes(portal: portal).register(on: api.group("auth"))
-        WorkspaceRoutes(portal: portal).register(on: signedIn.group("workspaces"))
-        SessionRoutes(portal: portal).register(on: signedIn.group("sessions"))
-        AuditRoutes(portal: portal).register(on: signedIn.group("audit-logs"))
-        PolicyRoutes(portal: portal).register(on: signedIn.group("policies"))
-        OrganizationRoutes(portal: portal).register(on: signedIn.group("organizations"))
-        UserRoutes(portal: portal).register(on: signedIn.group("users"))
+        SSORoutes(federation: portal.federation, accounts: portal.externalAccounts, clock: portal.clock).register(on: api.group("auth"))
+        WorkspaceRoutes(
+            catalogue: portal.catalogue, store: portal.store, administration: portal.workspaceAdministration,
+            sessions: portal.workspaceSessions, demos: portal.demos, audit: portal.auditTrail
+        )
+        .register(on: signedIn.group("workspaces"))
+        SessionRoutes(sessions: portal.workspaceSessions).register(on: signedIn.group("sessions"))
+        AuditRoutes(store: portal.store).register(on: signedIn.group("audit-logs"))
+        PolicyRoutes(policies: portal.policies, audit: portal.auditTrail).register(on: signedIn.group("policies"))
+        OrganizationRoutes(organizations: portal.organizations, audit: portal.auditTrail).register(on: signedIn.group("organizations"))
+        UserRoutes(users: portal.users, store: portal.store, audit: portal.auditTrail).register(on: signedIn.group("users"))
         StatsRoutes(statistics: portal.statistics).register(on: signedIn.group("stats"))
         DemoRoutes(demos: portal.demos, audit: portal.auditTrail, store: portal.store).register(
             open: api.group("demo/sessions"), signedIn: signedIn.group("demo/sessions"))

@@ -1,10 +1,11 @@
-import Actors
 import Domain
 import Hummingbird
+import Services
 
-/// `/api/sessions`: a user's own sessions (administrators: everyone's) and disconnecting them.
+/// `/api/sessions`: a user's own sessions (administrators: everyone's), disconnecting them and
+/// keeping them alive; the rules are `Services.WorkspaceSessions`'.
 struct SessionRoutes {
-    let portal: Portal
+    let sessions: WorkspaceSessions
 
     func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
@@ -14,71 +15,35 @@ struct SessionRoutes {
         group.post(":id/heartbeat", use: heartbeat)
     }
 
-    /// The client is still there: moves `last_seen_at`, so the idle deadline moves with it.
-    /// Heartbeats are liveness, not changes of state, and are not audited.
-    @Sendable func heartbeat(_ request: Request, context: SignedInContext) async throws -> JSONBody<WorkspaceSession> {
-        let principal = context.principal
-        let session = try await existing(context, for: principal)
-        guard let touched = try await portal.store.touch(id: session.id, at: portal.clock.now()) else {
-            throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
-        }
-        return JSONBody(touched)
-    }
-
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[WorkspaceSession]> {
-        let principal = context.principal
         let status = try request.queryText("status").map { text throws(DomainError) in
             guard let status = SessionStatus(rawValue: text) else {
                 throw .invalid("Query parameter 'status' must be one of active, disconnected, terminated, expired")
             }
             return status
         }
-        return JSONBody(try await sessions(of: principal, request: request, status: status))
+        return JSONBody(try await listed(request, context: context, status: status))
     }
 
     @Sendable func active(_ request: Request, context: SignedInContext) async throws -> JSONBody<[WorkspaceSession]> {
-        let principal = context.principal
-        return JSONBody(try await sessions(of: principal, request: request, status: .active))
+        JSONBody(try await listed(request, context: context, status: .active))
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<WorkspaceSession> {
-        let principal = context.principal
-        return JSONBody(try await existing(context, for: principal))
+        JSONBody(try await sessions.session(try context.parameters.require("id"), visibleTo: context.principal))
     }
 
-    @Sendable func disconnect(
-        _ request: Request, context: SignedInContext
-    ) async throws
-        -> JSONBody<WorkspaceSession>
-    {
-        let principal = context.principal
-        let session = try await existing(context, for: principal)
-        guard let ended = try await portal.store.end(id: session.id, .disconnected, at: portal.clock.now()) else {
-            throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
-        }
-        await portal.forget([ended])
-        try await portal.audit(
-            .disconnectSession, by: .principal(principal), in: context, resource: ("session", ended.id),
-            details: ["owner": ended.userID, "workspace_id": ended.workspaceID])
-        return JSONBody(ended)
+    @Sendable func disconnect(_ request: Request, context: SignedInContext) async throws -> JSONBody<WorkspaceSession> {
+        JSONBody(try await sessions.disconnect(try context.parameters.require("id"), by: context.principal, from: context.clientAddress))
     }
 
-    /// Administrators see everyone's (optionally one user's via `user_id`); others only their own.
-    private func sessions(
-        of principal: Principal, request: Request, status: SessionStatus?
-    ) async throws
-        -> [WorkspaceSession]
-    {
-        let userID = principal.isAdmin ? try request.queryText("user_id") : principal.userID
-        return try await portal.store.sessions(userID: userID, status: status, limit: try request.queryLimit())
+    @Sendable func heartbeat(_ request: Request, context: SignedInContext) async throws -> JSONBody<WorkspaceSession> {
+        JSONBody(try await sessions.heartbeat(try context.parameters.require("id"), by: context.principal))
     }
 
-    private func existing(_ context: SignedInContext, for principal: Principal) async throws -> WorkspaceSession {
-        let id = try context.parameters.require("id")
-        guard let session = try await portal.store.session(id: id) else {
-            throw DomainError.notFound("Session not found")
-        }
-        try AccessRules.requireOwnerOrAdmin(of: session, principal)
-        return session
+    private func listed(_ request: Request, context: SignedInContext, status: SessionStatus?) async throws -> [WorkspaceSession] {
+        try await sessions.sessions(
+            visibleTo: context.principal, userID: context.principal.isAdmin ? try request.queryText("user_id") : nil, status: status,
+            limit: try request.queryLimit())
     }
 }

@@ -5,7 +5,9 @@ import Services
 
 /// `/api/users`: administrators list users and change their role or disable them.
 struct UserRoutes {
-    let portal: Portal
+    let users: UserAdministration
+    let store: any Store
+    let audit: AuditTrail
 
     struct Change: Decodable {
         var role: Role?
@@ -19,10 +21,10 @@ struct UserRoutes {
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[UserView]> {
         let principal = context.principal
-        try await portal.requireAdmin(principal, to: "list users", in: context)
-        let users = try await portal.store.users(limit: try request.queryLimit(), offset: try request.queryOffset())
+        try await audit.requireAdmin(principal, to: "list users", in: context)
+        let users = try await store.users(limit: try request.queryLimit(), offset: try request.queryOffset())
         let organizations = Dictionary(
-            try await portal.store.organizations().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            try await store.organizations().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return JSONBody(users.map { UserView($0, organization: $0.organizationID.flatMap { organizations[$0] }) })
     }
 
@@ -30,12 +32,12 @@ struct UserRoutes {
     /// `UserAdministration.change`).
     @Sendable func update(_ request: Request, context: SignedInContext) async throws -> JSONBody<UserView> {
         let principal = context.principal
-        try await portal.requireAdmin(principal, to: "change users", in: context)
+        try await audit.requireAdmin(principal, to: "change users", in: context)
         let change = try await request.decodeJSON(Change.self, context: context)
-        let user = try await portal.users.change(
+        let user = try await users.change(
             userID: try context.parameters.require("id"), .init(role: change.role, disabled: change.disabled),
             by: .principal(principal), from: context.clientAddress)
-        let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
+        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         return JSONBody(UserView(user, organization: organization))
     }
 }

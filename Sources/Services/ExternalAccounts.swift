@@ -9,16 +9,44 @@ import Foundation
 public struct ExternalAccounts: Sendable {
     private let store: any Store
     private let tokenCache: TokenCache
+    private let tokens: SignIn
     private let audit: AuditTrail
     private let clock: WallClock
     private let metrics: PortalMetrics
 
-    public init(store: any Store, tokenCache: TokenCache, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics) {
+    public init(
+        store: any Store, tokenCache: TokenCache, tokens: SignIn, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics
+    ) {
         self.store = store
         self.tokenCache = tokenCache
+        self.tokens = tokens
         self.audit = audit
         self.clock = clock
         self.metrics = metrics
+    }
+
+    /// Signs `user`, the account behind the verified `external` identity, in to NeoSC: a bearer
+    /// token that lasts no longer than a bound demo, and an `sso_login` entry naming the method
+    /// (`token_exchange`, `id_token`, `browser`), the provider and whether MFA was passed.
+    public func signIn(_ external: ExternalIdentity, as user: User, method: String, from address: String) async throws -> SignIn.Grant {
+        let (token, expiresAt) = try await tokens.issueToken(
+            for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
+        var details = ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)]
+        // Signed in as a demo's visitor: which demo, and who at the provider.
+        if let demo = external.demo { details.merge(["demo_session_id": demo.sessionID, "subject": external.subject]) { $1 } }
+        try await audit.record(.ssoLogin, by: .account(user), from: address, resource: ("user", user.id), details: details)
+        metrics.signedIn(method: "sso")
+        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
+        return SignIn.Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+    }
+
+    /// Records a provider sign-in that was refused: `sso_login_failed` with the method and the
+    /// reason (a `TokenRejection` or `SignInFailure` code), counted in `auth_failures_total`.
+    public func refused(method: String, reason: String, detail: String? = nil, from address: String) async throws {
+        metrics.authenticationFailed(reason: reason)
+        var details = ["method": method, "reason": reason]
+        if let detail { details["detail"] = detail }
+        try await audit.record(.ssoLoginFailed, by: .anonymous(claimedEmail: nil), from: address, success: false, details: details)
     }
 
     /// The NeoSC account `external` stands for: linked, linked now (verified e-mail), or

@@ -10,7 +10,9 @@ import Services
 /// an ID token the client already holds, and the server-side browser flow. Each ends in a NeoSC
 /// session like a local login, or in a 401 and a `sso_login_failed` audit entry with the reason.
 struct SSORoutes {
-    let portal: Portal
+    let federation: Federation
+    let accounts: ExternalAccounts
+    let clock: WallClock
 
     struct CodeExchange: Decodable {
         var code: String
@@ -84,8 +86,8 @@ struct SSORoutes {
         let challenge = Base64URL.encode(SHA256.hash(data: Array(verifier.utf8)))
         let location = try await provider.authorizationURL(
             state: state, nonce: nonce, codeChallenge: challenge, redirectURI: callbackURL)
-        await portal.federation.pendingSignIns.begin(
-            state: state, .init(codeVerifier: verifier, nonce: nonce, startedAt: portal.clock.now()))
+        await federation.pendingSignIns.begin(
+            state: state, .init(codeVerifier: verifier, nonce: nonce, startedAt: clock.now()))
         var response = Response(status: .found, headers: [.location: location])
         response.setCookie(
             Cookie(
@@ -104,7 +106,7 @@ struct SSORoutes {
         let cookie = request.cookies[Self.stateCookie]?.value ?? ""
         let signedIn = try await signIn(method: "browser", context: context) {
             guard !state.isEmpty, ConstantTime.equal(state, cookie),
-                let pending = await portal.federation.pendingSignIns.take(state: state)
+                let pending = await federation.pendingSignIns.take(state: state)
             else { throw SignInFailure.unknownState }
             if query["error"] != nil { throw SignInFailure.providerError }
             guard let code = query["code"].map(String.init) else { throw SignInFailure.codeRejected }
@@ -131,7 +133,7 @@ struct SSORoutes {
     // MARK: - Shared
 
     private func requireProvider() throws -> OIDCProvider {
-        guard let provider = portal.federation.oidc else {
+        guard let provider = federation.oidc else {
             throw DomainError.notFound("Single sign-on is not configured (ZITADEL_AUTHORITY)")
         }
         return provider
@@ -145,35 +147,19 @@ struct SSORoutes {
         let user: User
         do {
             external = try await verify()
-            user = try await portal.externalAccounts.account(for: external, from: context.clientAddress)
+            user = try await accounts.account(for: external, from: context.clientAddress)
         } catch let rejection as TokenRejection {
-            try await failed(method: method, reason: rejection.rawValue, context: context)
+            try await accounts.refused(method: method, reason: rejection.rawValue, from: context.clientAddress)
             throw rejection.domainError
         } catch let failure as SignInFailure {
-            try await failed(method: method, reason: failure.rawValue, context: context)
+            try await accounts.refused(method: method, reason: failure.rawValue, from: context.clientAddress)
             throw failure == .redirectNotAllowed
                 ? DomainError.invalid(failure.detail) : DomainError.unauthenticated(failure.detail)
         } catch let error as DomainError {
-            try await failed(method: method, reason: Self.reason(for: error), context: context, detail: error.detail)
+            try await accounts.refused(method: method, reason: Self.reason(for: error), detail: error.detail, from: context.clientAddress)
             throw error
         }
-        let (token, expiresAt) = try await portal.signIn.issueToken(
-            for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
-        var details = ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)]
-        // Signed in as a demo's visitor: which demo, and who at the provider.
-        if let demo = external.demo { details.merge(["demo_session_id": demo.sessionID, "subject": external.subject]) { $1 } }
-        try await portal.audit(.ssoLogin, by: .account(user), in: context, resource: ("user", user.id), details: details)
-        portal.metrics.signedIn(method: "sso")
-        let organization = try await user.organizationID.asyncFlatMap { try await portal.store.organization(id: $0) }
-        return JSONBody(
-            AuthRoutes.SignedIn(accessToken: token, expiresAt: expiresAt, user: UserView(user, organization: organization)))
-    }
-
-    private func failed(method: String, reason: String, context: some PortalContext, detail: String? = nil) async throws {
-        portal.metrics.authenticationFailed(reason: reason)
-        var details = ["method": method, "reason": reason]
-        if let detail { details["detail"] = detail }
-        try await portal.audit(.ssoLoginFailed, by: .anonymous(claimedEmail: nil), in: context, success: false, details: details)
+        return JSONBody(AuthRoutes.SignedIn(try await accounts.signIn(external, as: user, method: method, from: context.clientAddress)))
     }
 
     private static func reason(for error: DomainError) -> String {

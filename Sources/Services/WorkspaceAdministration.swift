@@ -1,0 +1,82 @@
+import Actors
+import Domain
+import Foundation
+
+/// The workspace catalogue as administrators change it: create, update, delete, reset to the
+/// default catalogue. Deleting a workspace (or a reset removing it) ends its active sessions.
+/// Every change is audited and announced through `catalogueChanged`, so caches of the catalogue
+/// (the API's pre-encoded list) drop what they hold. Whether the caller may is the caller's check.
+public struct WorkspaceAdministration: Sendable {
+    /// A reset's outcome: how many workspaces the catalogue now holds, how many sessions ended.
+    public struct Reset: Sendable {
+        public let workspaces: Int
+        public let sessionsTerminated: Int
+    }
+
+    private let store: any Store
+    private let registry: SessionRegistry
+    private let audit: AuditTrail
+    private let clock: WallClock
+    private let catalogueChanged: @Sendable () async -> Void
+
+    public init(
+        store: any Store, registry: SessionRegistry, audit: AuditTrail, clock: WallClock,
+        catalogueChanged: @escaping @Sendable () async -> Void
+    ) {
+        self.store = store
+        self.registry = registry
+        self.audit = audit
+        self.clock = clock
+        self.catalogueChanged = catalogueChanged
+    }
+
+    /// A new workspace from `draft` (its id chosen or generated); 409 if the id is taken.
+    public func create(_ draft: WorkspaceDraft, by actor: AuditActor, from address: String?) async throws -> Workspace {
+        let workspace = try draft.newWorkspace(id: Identifier.make("ws"), at: clock.now())
+        try await store.insert(workspace)
+        await catalogueChanged()
+        try await audit.record(
+            .createWorkspace, by: actor, from: address, resource: ("workspace", workspace.id), details: ["name": workspace.name])
+        return workspace
+    }
+
+    /// Workspace `id` with the fields `draft` carries changed; the audit entry names them.
+    public func update(_ id: String, with draft: WorkspaceDraft, by actor: AuditActor, from address: String?) async throws -> Workspace {
+        guard let current = try await store.workspace(id: id) else { throw DomainError.notFound("Workspace not found") }
+        let workspace = try draft.updating(current, at: clock.now())
+        try await store.update(workspace)
+        await catalogueChanged()
+        try await audit.record(
+            .updateWorkspace, by: actor, from: address, resource: ("workspace", workspace.id),
+            details: ["fields": WorkspaceDraft.changedFields(from: current, to: workspace).joined(separator: ",")])
+        return workspace
+    }
+
+    /// Deletes workspace `id`, ending its active sessions (`terminated`, `workspace_deleted`);
+    /// answers how many ended.
+    public func delete(_ id: String, by actor: AuditActor, from address: String?) async throws -> Int {
+        guard let ended = try await store.delete(id: id, ending: .workspaceDeleted, at: clock.now()) else {
+            throw DomainError.notFound("Workspace not found")
+        }
+        await catalogueChanged()
+        if !ended.isEmpty { await registry.ended(ended) }
+        try await audit.record(
+            .deleteWorkspace, by: actor, from: address, resource: ("workspace", id),
+            details: ["sessions_terminated": String(ended.count)])
+        return ended.count
+    }
+
+    /// Replaces the catalogue with the default one. Active sessions of workspaces it removes end
+    /// (`terminated`, `workspaces_reset`); those of workspaces it keeps go on.
+    public func reset(by actor: AuditActor, from address: String?) async throws -> Reset {
+        let now = clock.now()
+        let catalogue = DefaultCatalogue.workspaces(at: now)
+        let ended = try await store.replaceAll(with: catalogue, ending: .workspacesReset, at: now)
+        await catalogueChanged()
+        if !ended.isEmpty { await registry.ended(ended) }
+        try await audit.record(
+            .resetWorkspaces, by: actor, from: address, resource: ("workspace", "*"),
+            details: ["workspaces": String(catalogue.count), "sessions_terminated": String(ended.count)])
+        return Reset(workspaces: catalogue.count, sessionsTerminated: ended.count)
+    }
+}

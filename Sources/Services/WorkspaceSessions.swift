@@ -1,0 +1,153 @@
+import Actors
+import Domain
+import Foundation
+
+/// Workspace sessions from launch to end: launching within the role, demo and per-user limits,
+/// stopping, disconnecting, heartbeats, who may see which, and the live counts per workspace.
+/// Launches (refused ones too), stops and disconnects are audited; heartbeats are liveness, not
+/// changes of state, and are not.
+public struct WorkspaceSessions: Sendable {
+    /// A session just launched, and the workspace it runs.
+    public struct Launch: Sendable {
+        public let session: WorkspaceSession
+        public let workspace: Workspace
+    }
+
+    /// Active sessions one account may hold at once (`NEOSC_MAX_SESSIONS_PER_USER`).
+    public let maxPerUser: Int
+    private let store: any Store
+    private let registry: SessionRegistry
+    private let lifetimes: Lifetimes
+    private let demos: DemoLifecycle
+    private let audit: AuditTrail
+    private let clock: WallClock
+    private let metrics: PortalMetrics
+
+    public init(
+        store: any Store, registry: SessionRegistry, lifetimes: Lifetimes, demos: DemoLifecycle, audit: AuditTrail,
+        clock: WallClock, metrics: PortalMetrics, maxPerUser: Int
+    ) {
+        self.store = store
+        self.registry = registry
+        self.lifetimes = lifetimes
+        self.demos = demos
+        self.audit = audit
+        self.clock = clock
+        self.metrics = metrics
+        self.maxPerUser = maxPerUser
+    }
+
+    /// Loads the registry from the store; call once before serving.
+    public func prepare() async throws {
+        try await reload(at: clock.now())
+    }
+
+    /// Active sessions per workspace, from the registry (reloaded first when it may be stale).
+    public func activeCountsByWorkspace() async throws -> [String: Int] {
+        let now = clock.now()
+        if await registry.needsLoad(at: now) {
+            try await reload(at: now)
+        }
+        return await registry.activeCountsByWorkspace()
+    }
+
+    /// Launches workspace `workspaceID` for `principal`: refused (and audited with the reason)
+    /// when its role may not, a demo user strays from its demo's workspace, the workspace is not
+    /// available, or the account already holds `maxPerUser` active sessions (checked atomically
+    /// in the store). The session's lifetime and idle deadlines are armed.
+    public func launch(_ workspaceID: String, by principal: Principal, from address: String) async throws -> Launch {
+        let started = ContinuousClock.now
+        let workspace = try await workspace(workspaceID)
+        var session = WorkspaceSession.launch(id: Identifier.make("ses"), of: workspace, by: principal, from: address, at: clock.now())
+        do {
+            try AccessRules.requireLaunchable(workspace, by: principal)
+            if let demo = try await demos.requireWorkspace(workspace, for: principal) {
+                // A demo's sessions end with the demo (its clean-up ends them); even an extended
+                // demo never lets one run past the demo's maximum duration.
+                session.expiresAt = min(session.expiresAt ?? demo.maxExpiresAt, demo.maxExpiresAt)
+            }
+            try await store.start(session, limit: maxPerUser)
+        } catch let refusal as DomainError {
+            metrics.launch(succeeded: false, duration: ContinuousClock.now - started)
+            try await audit.record(
+                .launchWorkspace, by: .principal(principal), from: address, success: false, resource: ("workspace", workspace.id),
+                details: ["reason": refusal.detail])
+            throw refusal
+        }
+        await registry.started(session)
+        await lifetimes.armDeadlines(of: session)
+        try await audit.record(
+            .launchWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
+            details: ["session_id": session.id])
+        metrics.launch(succeeded: true, duration: ContinuousClock.now - started)
+        return Launch(session: session, workspace: workspace)
+    }
+
+    /// Ends `principal`'s newest active session on workspace `workspaceID`; 409 if there is none.
+    public func stop(_ workspaceID: String, by principal: Principal, from address: String) async throws -> WorkspaceSession {
+        let workspace = try await workspace(workspaceID)
+        guard let ended = try await store.end(userID: principal.userID, workspaceID: workspace.id, .stopped, at: clock.now())
+        else {
+            throw DomainError.conflict("You have no active session on this workspace")
+        }
+        await registry.ended([ended])
+        try await audit.record(
+            .stopWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
+            details: ["session_id": ended.id])
+        return ended
+    }
+
+    /// Sessions newest first: an administrator's choice of everyone's or one user's (`userID`),
+    /// anyone else's own whatever `userID` says.
+    public func sessions(
+        visibleTo principal: Principal, userID: String?, status: SessionStatus?, limit: Int
+    ) async throws
+        -> [WorkspaceSession]
+    {
+        try await store.sessions(userID: principal.isAdmin ? userID : principal.userID, status: status, limit: limit)
+    }
+
+    /// Session `id` if `principal` owns it or is an administrator; 404 otherwise, so nobody
+    /// learns which ids exist.
+    public func session(_ id: String, visibleTo principal: Principal) async throws -> WorkspaceSession {
+        guard let session = try await store.session(id: id) else {
+            throw DomainError.notFound("Session not found")
+        }
+        try AccessRules.requireOwnerOrAdmin(of: session, principal)
+        return session
+    }
+
+    /// Ends session `id` (its owner or an administrator) as `disconnected`; 409 if it is not active.
+    public func disconnect(_ id: String, by principal: Principal, from address: String) async throws -> WorkspaceSession {
+        let session = try await session(id, visibleTo: principal)
+        guard let ended = try await store.end(id: session.id, .disconnected, at: clock.now()) else {
+            throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
+        }
+        await registry.ended([ended])
+        try await audit.record(
+            .disconnectSession, by: .principal(principal), from: address, resource: ("session", ended.id),
+            details: ["owner": ended.userID, "workspace_id": ended.workspaceID])
+        return ended
+    }
+
+    /// The client is still there: moves `last_seen_at` to now, and the idle deadline with it;
+    /// 409 if the session is not active.
+    public func heartbeat(_ id: String, by principal: Principal) async throws -> WorkspaceSession {
+        let session = try await session(id, visibleTo: principal)
+        guard let touched = try await store.touch(id: session.id, at: clock.now()) else {
+            throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
+        }
+        return touched
+    }
+
+    private func workspace(_ id: String) async throws -> Workspace {
+        guard let workspace = try await store.workspace(id: id) else {
+            throw DomainError.notFound("Workspace not found")
+        }
+        return workspace
+    }
+
+    private func reload(at now: Date) async throws {
+        await registry.load(try await store.sessions(userID: nil, status: .active, limit: Int.max), at: now)
+    }
+}
