@@ -63,12 +63,12 @@ struct APIPromiseTests {
             #expect(alicesLaunch.status == .created)
             let bobsLaunch = try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: bob.token)
             #expect(bobsLaunch.status == .created)
-            let bobsSession = try #require(bobsLaunch["session_id"] as? String)
+            let bobsSession = try bobsLaunch.decoded(LaunchBody.self).sessionID
 
             func owners(_ path: String, _ token: String) async throws -> [String] {
                 let reply = try await client.send(.get, path, token: token)
                 #expect(reply.status == .ok, "\(path): \(reply.text)")
-                return reply.array.compactMap { $0["user_id"] as? String }
+                return try reply.decoded([SessionBody].self).map(\.userID)
             }
             for path in ["/api/sessions", "/api/sessions/active"] {
                 #expect(try await owners("\(path)?user_id=\(bob.user.id)", alice.token) == [alice.user.id], "a non-admin's user_id is ignored")
@@ -78,7 +78,7 @@ struct APIPromiseTests {
                 // Newest first: a limit of one keeps Bob's, launched last.
                 let newest = try await client.send(.get, "\(path)?limit=1", token: admin.token)
                 #expect(newest.status == .ok)
-                #expect(newest.array.compactMap { $0["id"] as? String } == [bobsSession])
+                #expect(try newest.decoded([SessionBody].self).map(\.id) == [bobsSession])
                 #expect(try await owners("\(path)?limit=500", admin.token).count == 2)
                 for limit in ["0", "501", "-1", "ten", ""] {
                     let reply = try await client.send(.get, "\(path)?limit=\(limit)", token: admin.token)
@@ -98,8 +98,8 @@ struct APIPromiseTests {
             let admin = try await harness.account(.admin)
             let owner = try await harness.account(.neosc)
             let stranger = try await harness.account(.neosc)
-            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: owner.token)
-            let id = try #require(launched["session_id"] as? String)
+            let id = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: owner.token)
+                .decoded(LaunchBody.self).sessionID
             let launchedAt = try #require(try await harness.store.session(id: id)?.lastSeenAt)
             func lastSeen() async throws -> Date? { try await harness.store.session(id: id)?.lastSeenAt }
 
@@ -111,10 +111,11 @@ struct APIPromiseTests {
 
             let beat = try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: owner.token)
             #expect(beat.status == .ok, "\(beat.text)")
-            #expect(beat["status"] as? String == "active")
+            let beaten = try beat.decoded(SessionBody.self)
+            #expect(beaten.status == "active")
             let moved = try #require(try await lastSeen())
             #expect(abs(moved.timeIntervalSince(clock.now)) < 0.001, "last_seen_at is now")
-            #expect(beat["last_seen_at"] is String)
+            #expect(abs(beaten.lastSeenAt.timeIntervalSince(clock.now)) < 1, "and the reply says so (to the second)")
 
             clock.advance(30)
             #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: admin.token).status == .ok)
@@ -139,8 +140,10 @@ struct APIPromiseTests {
             let created = try await client.send(
                 .post, "/api/workspaces", token: admin, json: body(["id": "ws-ranges", "name": "Ranges", "type": "linux", "url": "/r"]))
             #expect(created.status == .created, "\(created.text)")
-            #expect(created["cpu"] as? Int == 2 && created["memory"] as? Int == 4 && created["storage"] as? Int == 20)
-            #expect(created["max_session_minutes"] as? Int == 480 && created["launch_mode"] as? String == "iframe")
+            let defaults = try created.decoded(WorkspaceBody.self)
+            #expect(defaults.cpu == 2 && defaults.memory == 4 && defaults.storage == 20)
+            #expect(defaults.maxSessionMinutes == 480 && defaults.launchMode == "iframe")
+            #expect(defaults.status == "available" && defaults.allowedRoles == ["admin", "neosc"])
 
             let ranges: [(field: String, lowest: Int, highest: Int)] = [
                 ("cpu", 1, 256), ("memory", 1, 4_096), ("storage", 1, 65_536), ("max_session_minutes", 1, 10_080),
@@ -191,7 +194,8 @@ struct APIPromiseTests {
             }
             let generated = try await client.send(.post, "/api/workspaces", token: admin, json: body(["name": "N", "type": "t", "url": "/n"]))
             #expect(generated.status == .created)
-            #expect((generated["id"] as? String).map { $0.count <= 64 && $0.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" } } == true)
+            let generatedID = try generated.decoded(WorkspaceBody.self).id
+            #expect(generatedID.count <= 64 && generatedID.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" })
             for missing in ["name", "type", "url"] {
                 var fields: [String: Any] = ["name": "N", "type": "t", "url": "/n"]
                 fields[missing] = nil
@@ -214,8 +218,7 @@ struct APIPromiseTests {
                 #expect(created.status == .created)
             }
             func launch(_ token: String, _ workspace: String) async throws -> String {
-                let launched = try await client.send(.post, "/api/workspaces/\(workspace)/launch", token: token)
-                return try #require(launched["session_id"] as? String, "\(launched.text)")
+                try await client.send(.post, "/api/workspaces/\(workspace)/launch", token: token).decoded(LaunchBody.self).sessionID
             }
             let removed = [try await launch(alice, "ws-extra"), try await launch(bob, "ws-extra-two")]
             let kept = try await launch(alice, "ws-linux-desktop")
@@ -225,8 +228,9 @@ struct APIPromiseTests {
 
             let reset = try await client.send(.post, "/api/workspaces/reset", token: admin)
             #expect(reset.status == .ok, "\(reset.text)")
-            #expect(reset["sessions_terminated"] as? Int == 2)
-            #expect(reset["workspaces"] as? Int == 6)
+            let outcome = try reset.decoded(ResetBody.self)
+            #expect(outcome.sessionsTerminated == 2)
+            #expect(outcome.workspaces == 6)
             for id in removed {
                 let session = try #require(try await harness.store.session(id: id))
                 #expect(session.status == .terminated && session.endReason == "workspaces_reset")
@@ -237,7 +241,7 @@ struct APIPromiseTests {
             #expect(audit.count == 1)
             #expect(audit.first?.details["sessions_terminated"] == "2")
             let again = try await client.send(.post, "/api/workspaces/reset", token: admin)
-            #expect(again["sessions_terminated"] as? Int == 0)
+            #expect(try again.decoded(ResetBody.self).sessionsTerminated == 0)
         }
     }
 
@@ -255,7 +259,7 @@ struct APIPromiseTests {
             #expect(unknown.status == .unauthorized)
             let signedIn = try await client.send(.post, "/api/auth/login", json: body(["email": "heidi@example.com", "password": Harness.password]))
             #expect(signedIn.status == .ok)
-            let heidi = try #require(signedIn["access_token"] as? String)
+            let heidi = try signedIn.decoded(SignedInBody.self).accessToken
 
             /// A token for `user` valid from the clock's now, so it outlives the advances below.
             func token(for user: User) async throws -> String {
@@ -264,21 +268,23 @@ struct APIPromiseTests {
                     AccessToken(digest: digest, userID: user.id, issuedAt: clock.now, expiresAt: clock.now + 3_600, mfaVerified: false))
                 return token
             }
-            let stats = try await client.send(.get, "/api/stats", token: try await token(for: admin))
-            #expect(stats.status == .ok, "\(stats.text)")
-            #expect(stats["scope"] as? String == "system")
-            #expect(stats["failed_logins_24h"] as? Int == 4, "three wrong passwords and one unknown address")
-            #expect(stats["logins_24h"] as? Int == 1)
-            let own = try await client.send(.get, "/api/stats", token: heidi)
-            #expect(own["scope"] as? String == "user")
-            #expect(own["failed_logins_24h"] as? Int == 0, "failed logins are not shown outside the system scope")
+            func stats(_ token: String) async throws -> StatsBody {
+                try await client.send(.get, "/api/stats", token: token).decoded(StatsBody.self)
+            }
+            let system = try await stats(try await token(for: admin))
+            #expect(system.scope == "system")
+            #expect(system.failedLogins24h == 4, "three wrong passwords and one unknown address")
+            #expect(system.logins24h == 1)
+            let own = try await stats(heidi)
+            #expect(own.scope == "user")
+            #expect(own.failedLogins24h == 0, "failed logins are not shown outside the system scope")
 
             clock.advance(24 * 3_600 - 60)
-            #expect(try await client.send(.get, "/api/stats", token: try await token(for: admin))["failed_logins_24h"] as? Int == 4)
+            #expect(try await stats(try await token(for: admin)).failedLogins24h == 4)
             clock.advance(120)
-            let later = try await client.send(.get, "/api/stats", token: try await token(for: admin))
-            #expect(later["failed_logins_24h"] as? Int == 0, "older than a day: \(later.text)")
-            #expect(later["logins_24h"] as? Int == 0)
+            let later = try await stats(try await token(for: admin))
+            #expect(later.failedLogins24h == 0, "older than a day")
+            #expect(later.logins24h == 0)
         }
     }
 
@@ -296,11 +302,11 @@ struct APIPromiseTests {
             let unverified = try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: plainToken)
             #expect(unverified.status == .created)
             for (reply, expected) in [(verified, true), (unverified, false)] {
-                let id = try #require(reply["session_id"] as? String)
-                #expect((reply["session"] as? [String: Any])?["mfa_verified"] as? Bool == expected)
-                #expect(try await harness.store.session(id: id)?.mfaVerified == expected)
-                let shown = try await client.send(.get, "/api/sessions/\(id)", token: plainToken)
-                #expect(shown["mfa_verified"] as? Bool == expected, "as stored, whichever token reads it")
+                let launched = try reply.decoded(LaunchBody.self)
+                #expect(launched.session.mfaVerified == expected)
+                #expect(try await harness.store.session(id: launched.sessionID)?.mfaVerified == expected)
+                let shown = try await client.send(.get, "/api/sessions/\(launched.sessionID)", token: plainToken).decoded(SessionBody.self)
+                #expect(shown.mfaVerified == expected, "as stored, whichever token reads it")
             }
         }
     }
@@ -329,8 +335,8 @@ struct APIPromiseTests {
                 #expect(failures.first?.details["reason"] == "limit_reached" && failures.first?.resourceID == nil)
                 #expect(refused.detail?.contains("address") == false, "the overall limit, not the per-address one: \(refused.text)")
 
-                let token = try #require(first["access_token"] as? String)
-                let id = try #require(first["demo_session_id"] as? String)
+                let started = try first.decoded(DemoCreatedBody.self)
+                let (token, id) = (started.accessToken, started.demoSessionID)
                 #expect(try await client.send(.delete, "/api/demo/sessions/\(id)", token: token).status == .ok)
                 #expect(try await DemoSessionTests.create(client).status == .created, "the ended demo's place is free")
             }
@@ -346,20 +352,18 @@ struct APIPromiseTests {
                 let neosc = try await harness.account(.neosc).token
                 let mine = try await DemoSessionTests.create(client)
                 let theirs = try await DemoSessionTests.create(client)
-                let id = try #require(mine["demo_session_id"] as? String)
-                let token = try #require(mine["access_token"] as? String)
-                let otherToken = try #require(theirs["access_token"] as? String)
+                let started = try mine.decoded(DemoCreatedBody.self)
+                let (id, token) = (started.demoSessionID, started.accessToken)
+                let otherToken = try theirs.decoded(DemoCreatedBody.self).accessToken
 
                 let shown = try await client.send(.get, "/api/demo/sessions/\(id)", token: token)
                 #expect(shown.status == .ok, "\(shown.text)")
-                for key in [
-                    "id", "user_id", "workspace_id", "workspace_type", "status", "created_at", "expires_at", "max_expires_at", "completed_steps",
-                ] {
-                    #expect(shown[key] != nil, "a demo has \(key)")
-                }
+                let demo = try shown.decoded(DemoBody.self)
+                #expect(demo.id == id && demo.status == "active" && demo.workspaceType == "browser" && demo.completedSteps.isEmpty)
+                #expect(demo.expiresAt == started.expiresAt && demo.maxExpiresAt >= demo.expiresAt)
                 let own = try await client.send(.get, "/api/demo/sessions", token: token)
-                #expect(own.array.compactMap { $0["id"] as? String } == [id], "a visitor lists its own demo only")
-                #expect(try await client.send(.get, "/api/demo/sessions", token: admin).array.count == 2)
+                #expect(try own.decoded([DemoBody].self).map(\.id) == [id], "a visitor lists its own demo only")
+                #expect(try await client.send(.get, "/api/demo/sessions", token: admin).decoded([DemoBody].self).count == 2)
 
                 for caller in [otherToken, neosc] {
                     #expect(try await client.send(.get, "/api/demo/sessions/\(id)", token: caller).status == .notFound)

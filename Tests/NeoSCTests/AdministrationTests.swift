@@ -18,18 +18,18 @@ import Testing
         try await Harness.run(.router, store: store, { $0.cacheLifetime = 3_600 }) { harness, client in
             let admin = try await harness.account(.admin).token
             let (user, token) = try await harness.account(.user)
-            #expect(try await client.send(.get, "/api/auth/me", token: token)["role"] as? String == "user")
+            #expect(try await client.send(.get, "/api/auth/me", token: token).decoded(UserBody.self).role == "user")
             #expect(try await client.send(.get, "/api/workspaces/ws-windows-rdp", token: token).status == .forbidden)
 
             let promoted = try await client.send(.patch, "/api/users/\(user.id)", token: admin, json: #"{"role":"neosc"}"#)
             #expect(promoted.status == .ok)
-            #expect(promoted["role"] as? String == "neosc")
+            #expect(try promoted.decoded(UserBody.self).role == "neosc")
             #expect(try await client.send(.get, "/api/workspaces/ws-windows-rdp", token: token).status == .ok)
             #expect(try await client.send(.post, "/api/workspaces/ws-windows-rdp/launch", token: token).status == .created)
 
             let disabled = try await client.send(.patch, "/api/users/\(user.id)", token: admin, json: #"{"disabled":true}"#)
             #expect(disabled.status == .ok)
-            #expect(disabled["disabled"] as? Bool == true)
+            #expect(try disabled.decoded(UserBody.self).disabled == true)
             #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
             let sessions = try await harness.store.sessions(userID: user.id, status: nil, limit: 10)
             #expect(sessions.count == 1 && sessions.allSatisfy { $0.status == .terminated && $0.endReason == "user_disabled" })
@@ -63,17 +63,17 @@ import Testing
     @Test func policiesToggleAndSet() async throws {
         try await Harness.run { harness, client in
             let admin = try await harness.account(.admin).token
-            let policies = try await client.send(.get, "/api/policies", token: admin).array
-            #expect(policies.compactMap { $0["id"] as? String } == ["pol-mfa-required", "pol-network-zero-trust", "pol-session-recording"])
+            let policies = try await client.send(.get, "/api/policies", token: admin).decoded([PolicyBody].self)
+            #expect(policies.map(\.id) == ["pol-mfa-required", "pol-network-zero-trust", "pol-session-recording"])
 
             let toggled = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin)
-            #expect(toggled["enabled"] as? Bool == true)
+            #expect(try toggled.decoded(PolicyBody.self).enabled == true)
             let toggledBack = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin, json: "{}")
-            #expect(toggledBack["enabled"] as? Bool == false)
+            #expect(try toggledBack.decoded(PolicyBody.self).enabled == false)
             let set = try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":false}"#)
-            #expect(set["enabled"] as? Bool == false)
+            #expect(try set.decoded(PolicyBody.self).enabled == false)
             let setAgain = try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":false}"#)
-            #expect(setAgain["enabled"] as? Bool == false, "an explicit value is idempotent")
+            #expect(try setAgain.decoded(PolicyBody.self).enabled == false, "an explicit value is idempotent")
             #expect(
                 try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":"yes"}"#).status
                     == .unprocessableContent)
@@ -87,7 +87,7 @@ import Testing
             let admin = try await harness.account(.admin).token
             let created = try await client.send(.post, "/api/organizations", token: admin, json: #"{"name":"Acme","domain":"ACME.example"}"#)
             #expect(created.status == .created)
-            #expect(created["domain"] as? String == "acme.example")
+            #expect(try created.decoded(OrganizationBody.self).domain == "acme.example")
             #expect(try await client.send(.post, "/api/organizations", token: admin, json: #"{"name":"acme"}"#).status == .conflict)
 
             // Registering names an organisation: a new one is created, an existing one needs its domain.
@@ -95,7 +95,7 @@ import Testing
                 .post, "/api/auth/register",
                 json: body(["email": "x@globex.example", "password": Harness.password, "name": "X", "organization": "Globex"]))
             #expect(newOrg.status == .created)
-            #expect((newOrg["user"] as? [String: Any])?["organization"] as? String == "Globex")
+            #expect(try newOrg.decoded(SignedInBody.self).user.organization == "Globex")
             let outsider = try await client.send(
                 .post, "/api/auth/register",
                 json: body(["email": "mallory@evil.example", "password": Harness.password, "name": "M", "organization": "ACME"]))
@@ -104,19 +104,18 @@ import Testing
                 .post, "/api/auth/register",
                 json: body(["email": "wile@acme.example", "password": Harness.password, "name": "W", "organization": "acme"]))
             #expect(insider.status == .created)
-            let insiderToken = try #require(insider["access_token"] as? String)
+            let insiderToken = try insider.decoded(SignedInBody.self).accessToken
 
             let everyOrganization = try await client.send(.get, "/api/organizations", token: admin)
             #expect(everyOrganization.status == .ok, "\(everyOrganization.text)")
-            #expect(everyOrganization.array.count == 2)
+            #expect(try everyOrganization.decoded([OrganizationBody].self).count == 2)
             let ownReply = try await client.send(.get, "/api/organizations", token: insiderToken)
             #expect(ownReply.status == .ok, "\(ownReply.text)")
-            let own = ownReply.array
-            #expect(own.compactMap { $0["name"] as? String } == ["Acme"])
+            #expect(try ownReply.decoded([OrganizationBody].self).map(\.name) == ["Acme"])
             let loner = try await harness.account(.user).token
             let lonerReply = try await client.send(.get, "/api/organizations", token: loner)
             #expect(lonerReply.status == .ok, "an account without an organization sees none, not an error: \(lonerReply.text)")
-            #expect(lonerReply.array.isEmpty)
+            #expect(try lonerReply.decoded([OrganizationBody].self).isEmpty)
             #expect(try await harness.store.events(AuditQuery(action: .createOrganization, limit: 10)).count == 1)
         }
     }
@@ -130,39 +129,43 @@ import Testing
             let member = try await harness.account(.neosc, organizationID: org.id).token
             try await harness.account(.user, organizationID: org.id, mfa: true)
 
-            let before = try await client.send(.get, "/api/stats", token: admin)
-            #expect(before["scope"] as? String == "system")
-            #expect(before["total_users"] as? Int == 3)
-            #expect(before["users_with_mfa"] as? Int == 2)
-            #expect(before["active_sessions"] as? Int == 0)
-            #expect(before["total_workspaces"] as? Int == 6)
-            #expect(before["total_organizations"] as? Int == 1)
+            func stats(_ token: String) async throws -> StatsBody {
+                try await client.send(.get, "/api/stats", token: token).decoded(StatsBody.self)
+            }
+            let before = try await stats(admin)
+            #expect(before.scope == "system")
+            #expect(before.totalUsers == 3)
+            #expect(before.usersWithMFA == 2)
+            #expect(before.activeSessions == 0)
+            #expect(before.totalWorkspaces == 6 && before.availableWorkspaces == 5)
+            #expect(before.totalOrganizations == 1)
+            #expect(before.policiesEnabled == 2 && before.policiesTotal == 3)
             // Policies 40+35 of 100 enabled → 45; MFA 2 of 3 → 26.67; total 71.67 → 72.
-            #expect(before["security_score"] as? Int == 72)
+            #expect(before.securityScore == 72)
 
             _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: member)
             _ = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin)
-            let after = try await client.send(.get, "/api/stats", token: admin)
-            #expect(after["active_sessions"] as? Int == 1)
-            #expect(after["security_score"] as? Int == 87)
+            let after = try await stats(admin)
+            #expect(after.activeSessions == 1)
+            #expect(after.securityScore == 87)
 
-            let scoped = try await client.send(.get, "/api/stats", token: member)
-            #expect(scoped["scope"] as? String == "organization")
-            #expect(scoped["total_users"] as? Int == 2)
-            #expect(scoped["active_sessions"] as? Int == 1)
-            #expect(scoped["total_workspaces"] as? Int == 5, "only the workspaces the role may see")
+            let scoped = try await stats(member)
+            #expect(scoped.scope == "organization")
+            #expect(scoped.totalUsers == 2)
+            #expect(scoped.activeSessions == 1)
+            #expect(scoped.totalWorkspaces == 5, "only the workspaces the role may see")
             // Policies 100 → 60; MFA 1 of 2 → 20.
-            #expect(scoped["security_score"] as? Int == 80)
+            #expect(scoped.securityScore == 80)
 
             // Someone in no organisation sees their own figures, logins counted by the store.
             let loner = try await harness.account(.user, email: "loner@example.com")
             let login = try await client.send(
                 .post, "/api/auth/login", json: body(["email": "loner@example.com", "password": Harness.password]))
             #expect(login.status == .ok)
-            let own = try await client.send(.get, "/api/stats", token: loner.token)
-            #expect(own["scope"] as? String == "user")
-            #expect(own["logins_24h"] as? Int == 1)
-            #expect(own["total_users"] as? Int == 1)
+            let own = try await stats(loner.token)
+            #expect(own.scope == "user")
+            #expect(own.logins24h == 1)
+            #expect(own.totalUsers == 1)
         }
     }
 
@@ -175,11 +178,11 @@ import Testing
             _ = try await client.send(.post, "/api/workspaces/ws-windows-rdp/launch", token: token)
             _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: admin)
 
-            let mine = try await client.send(.get, "/api/audit-logs?user_id=somebody-else", token: token).array
-            #expect(mine.count == 2 && mine.allSatisfy { $0["user_id"] as? String == user.id }, "others read only their own")
-            let all = try await client.send(.get, "/api/audit-logs", token: admin).array
+            let mine = try await client.send(.get, "/api/audit-logs?user_id=somebody-else", token: token).decoded([AuditEntryBody].self)
+            #expect(mine.count == 2 && mine.allSatisfy { $0.userID == user.id }, "others read only their own")
+            let all = try await client.send(.get, "/api/audit-logs", token: admin).decoded([AuditEntryBody].self)
             #expect(all.count == 3)
-            let timestamps = all.compactMap { ($0["timestamp"] as? String).flatMap(ISO8601DateFormatter().date) }
+            let timestamps = all.map(\.timestamp)
             #expect(timestamps == timestamps.sorted(by: >), "newest first")
             // Each filter answers 200 with what it selects (an error's body is no empty list).
             let filtered: [(query: String, count: Int)] = [
@@ -189,12 +192,13 @@ import Testing
             for (query, count) in filtered {
                 let reply = try await client.send(.get, "/api/audit-logs?\(query)", token: admin)
                 #expect(reply.status == .ok, "\(query): \(reply.text)")
-                #expect(reply.array.count == count, "\(query)")
+                #expect(try reply.decoded([AuditEntryBody].self).count == count, "\(query)")
             }
+            // Every field of an entry, typed: a launch by the administrator, newest first.
             let entry = try #require(all.first)
-            for key in ["id", "timestamp", "user_id", "user_email", "action", "resource_type", "resource_id", "details", "ip_address", "success"] {
-                #expect(entry[key] != nil, "audit entry has \(key)")
-            }
+            #expect(entry.action == "launch_workspace" && entry.success && entry.resourceType == "workspace")
+            #expect(entry.resourceID == "ws-linux-desktop" && entry.userEmail != nil && entry.ipAddress != nil)
+            #expect(entry.details["session_id"]?.hasPrefix("ses") == true && !entry.id.isEmpty)
         }
     }
 }

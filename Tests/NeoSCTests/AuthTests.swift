@@ -16,11 +16,10 @@ import Testing
         try await Harness.run { _, client in
             let health = try await client.send(.get, "/health")
             #expect(health.status == .ok)
-            #expect(health["status"] as? String == "healthy")
+            #expect(try health.decoded(HealthBody.self).status == "healthy")
             let about = try await client.send(.get, "/api/")
             #expect(about.status == .ok)
-            #expect(about["version"] as? String == Configuration.version)
-            #expect(about["message"] != nil)
+            #expect(try about.decoded(AboutBody.self).version == Configuration.version)
         }
     }
 
@@ -30,25 +29,25 @@ import Testing
                 .post, "/api/auth/register",
                 json: body(["email": " Alice@Example.COM ", "password": Harness.password, "name": "Alice"]))
             #expect(registered.status == .created)
-            let user = try #require(registered["user"] as? [String: Any])
-            #expect(user["email"] as? String == "alice@example.com")
-            #expect(user["role"] as? String == "user")
-            #expect(user["mfa_enabled"] as? Bool == false)
-            #expect(user["password_hash"] == nil)
+            let user = try registered.decoded(SignedInBody.self).user
+            #expect(user.email == "alice@example.com")
+            #expect(user.name == "Alice" && user.role == "user" && user.organization == nil && !user.disabled)
+            #expect(user.mfaEnabled == false)
+            #expect(registered.text.contains("password_hash") == false)
             #expect(registered.text.contains("$2") == false, "no bcrypt hash on the wire")
 
             let login = try await client.send(
                 .post, "/api/auth/login", json: body(["email": "alice@example.com", "password": Harness.password]))
             #expect(login.status == .ok)
-            #expect(login["token_type"] as? String == "bearer")
-            let token = try #require(login["access_token"] as? String)
+            let signedIn = try login.decoded(SignedInBody.self)
+            #expect(signedIn.tokenType == "bearer")
+            let token = signedIn.accessToken
             #expect(token.hasPrefix("neosc_") && token.count == 49)
-            let expiresAt = try #require(login["expires_at"] as? String)
-            #expect(ISO8601DateFormatter().date(from: expiresAt) != nil)
+            #expect(signedIn.expiresAt > Date() && signedIn.user.id == user.id)
 
             let me = try await client.send(.get, "/api/auth/me", token: token)
             #expect(me.status == .ok)
-            #expect(me["email"] as? String == "alice@example.com")
+            #expect(try me.decoded(UserBody.self).email == "alice@example.com")
 
             // The token is stored only as a digest.
             #expect(try await harness.store.token(digest: token) == nil)
@@ -57,7 +56,7 @@ import Testing
             _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
             let logout = try await client.send(.post, "/api/auth/logout", token: token)
             #expect(logout.status == .ok)
-            #expect(logout["sessions_terminated"] as? Int == 1)
+            #expect(try logout.decoded(SignedOutBody.self).sessionsTerminated == 1)
             let after = try await client.send(.get, "/api/auth/me", token: token)
             #expect(after.status == .unauthorized)
             #expect(after.headers[.wwwAuthenticate] == "Bearer")

@@ -117,13 +117,13 @@ import FoundationNetworking
             let created = try await server.request(
                 .post, "/api/workspaces", token: admin, json: #"{"id":"ws-extra","name":"Extra","type":"linux","url":"/x"}"#)
             #expect(created.status == 201)
-            #expect(try await server.request(.get, "/api/workspaces", token: admin).array.count == 7)
+            #expect(try await server.request(.get, "/api/workspaces", token: admin).decoded([WorkspaceBody].self).count == 7)
 
             // The CLI writes to the same data file while the server runs.
             let reset = try await Self.neosc(["seed", "--reset-workspaces"], environment: environment)
             #expect(reset.status == 0, "\(reset.errors)")
             let followed = try await eventually(within: 5) {
-                try await server.request(.get, "/api/workspaces", token: admin).array.count == 6
+                try await server.request(.get, "/api/workspaces", token: admin).decoded([WorkspaceBody].self).count == 6
             }
             #expect(followed, "the server's catalogue follows within NEOSC_CACHE_TTL")
         }
@@ -142,7 +142,7 @@ import FoundationNetworking
             let login = try await server.request(
                 .post, "/api/auth/login", json: #"{"email":"boot@example.com","password":"bootstrap password"}"#)
             #expect(login.status == 200)
-            #expect((login["user"] as? [String: Any])?["role"] as? String == "admin")
+            #expect(try login.decoded(SignedInBody.self).user.role == "admin")
 
             server.terminate()  // SIGTERM
             let status = try await server.exitStatus(within: 10)

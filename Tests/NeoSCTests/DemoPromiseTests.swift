@@ -159,18 +159,18 @@ struct DemoPromiseTests {
 
                 let signedIn = try await signIn(Self.binding(demo.id))
                 #expect(signedIn.status == .ok, "\(signedIn.text)")
-                #expect((signedIn["user"] as? [String: Any])?["id"] as? String == visitor.user.id, "the demo's own visitor")
-                let token = try #require(signedIn["access_token"] as? String)
+                #expect(try signedIn.decoded(SignedInBody.self).user.id == visitor.user.id, "the demo's own visitor")
+                let token = try signedIn.decoded(SignedInBody.self).accessToken
                 // The NeoSC token works, within the demo's bounds.
-                #expect(try await client.send(.get, "/api/auth/me", token: token)["role"] as? String == "demo-user")
-                #expect(try await client.send(.get, "/api/workspaces", token: token).array.compactMap { $0["id"] as? String } == [demo.workspaceID])
+                #expect(try await client.send(.get, "/api/auth/me", token: token).decoded(UserBody.self).role == "demo-user")
+                #expect(try await client.send(.get, "/api/workspaces", token: token).decoded([WorkspaceBody].self).map(\.id) == [demo.workspaceID])
                 #expect(try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token).status == .forbidden)
                 let login = try #require(try await harness.store.events(AuditQuery(action: .ssoLogin)).first)
                 #expect(login.details["demo_session_id"] == demo.id && login.details["subject"] == "zitadel-visitor")
 
                 let ended = try await client.send(.delete, "/api/demo/sessions/\(demo.id)", token: admin.token)
                 #expect(ended.status == .ok, "\(ended.text)")
-                #expect(ended["status"] as? String == "ended")
+                #expect(try ended.decoded(DemoBody.self).status == "ended")
 
                 // The token it yielded, and any new sign-in bound to it, are refused from then on.
                 #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
@@ -198,9 +198,9 @@ struct DemoPromiseTests {
                 let bound = Self.assertion(signer, subject: "pomerium-visitor", groups: ["demo-user"], extra: Self.binding(demo.id))
                 let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(bound))
                 #expect(me.status == .ok, "\(me.text)")
-                #expect(me["id"] as? String == visitor.user.id)
+                #expect(try me.decoded(UserBody.self).id == visitor.user.id)
                 let listed = try await client.send(.get, "/api/workspaces", headers: Self.headers(bound))
-                #expect(listed.array.compactMap { $0["id"] as? String } == [demo.workspaceID], "scoped to the demo's workspace")
+                #expect(try listed.decoded([WorkspaceBody].self).map(\.id) == [demo.workspaceID], "scoped to the demo's workspace")
                 #expect(await harness.portal.tokenCache.count == 1, "the assertion's identity is cached")
 
                 let admin = Self.assertion(signer, subject: "pomerium-admin", groups: ["admin"])

@@ -57,21 +57,21 @@ struct DemoSessionTests {
             try await Harness.run(.router, Self.settings(peer: peer, lifetime: 5)) { harness, client in
                 let created = try await Self.create(client)
                 #expect(created.status == .created, "\(created.text)")
-                let id = try #require(created["demo_session_id"] as? String)
-                let token = try #require(created["access_token"] as? String)
-                #expect(created["connection_url"] as? String == "https://kasm.example.com/s/1")
-                #expect((created["workspace"] as? [String: Any])?["id"] as? String == "ws-secure-browser")
-                let expiresAt = try #require((created["expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
+                let started = try created.decoded(DemoCreatedBody.self)
+                let (id, token, expiresAt) = (started.demoSessionID, started.accessToken, started.expiresAt)
+                #expect(started.tokenType == "bearer")
+                #expect(started.connectionURL == "https://kasm.example.com/s/1")
+                #expect(started.workspace.id == "ws-secure-browser")
 
                 // The visitor sees and launches only its own workspace.
                 let listed = try await client.send(.get, "/api/workspaces", token: token)
-                #expect(listed.array.compactMap { $0["id"] as? String } == ["ws-secure-browser"])
+                #expect(try listed.decoded([WorkspaceBody].self).map(\.id) == ["ws-secure-browser"])
                 #expect(try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token).status == .forbidden)
                 let launched = try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: token)
                 #expect(launched.status == .created)
-                let sessionID = try #require(launched["session_id"] as? String)
+                let sessionID = try launched.decoded(LaunchBody.self).sessionID
                 let me = try await client.send(.get, "/api/demo/sessions", token: token)
-                #expect(me.array.count == 1)
+                #expect(try me.decoded([DemoBody].self).map(\.id) == [id])
 
                 // The webhook call is signed: HMAC-SHA256 over "timestamp.body".
                 let provision = try #require(peer.calls.first { $0.event == "provision" })
@@ -127,8 +127,8 @@ struct DemoSessionTests {
             }
             try await Harness.run(.router, adjust) { harness, client in
                 let created = try await Self.create(client)
-                let id = try #require(created["demo_session_id"] as? String)
-                let token = try #require(created["access_token"] as? String)
+                let started = try created.decoded(DemoCreatedBody.self)
+                let (id, token) = (started.demoSessionID, started.accessToken)
                 try await Task.sleep(for: .milliseconds(2_100))
                 #expect(
                     try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized,
@@ -168,8 +168,8 @@ struct DemoSessionTests {
             peer.fail("POST /hook deprovision", times: 1_000)
             try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60)) { harness, client in
                 let created = try await Self.create(client)
-                let id = try #require(created["demo_session_id"] as? String)
-                let token = try #require(created["access_token"] as? String)
+                let started = try created.decoded(DemoCreatedBody.self)
+                let (id, token) = (started.demoSessionID, started.accessToken)
                 #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok)
                 let ending = try await client.send(.delete, "/api/demo/sessions/\(id)", token: token)
                 #expect(ending.status == .serviceUnavailable, "the clean-up could not finish: \(ending.text)")
@@ -191,8 +191,8 @@ struct DemoSessionTests {
             try await Harness.run(.router, clock: clock.wallClock, Self.settings(peer: peer, lifetime: 60)) { harness, client in
                 let created = try await Self.create(client)
                 #expect(created.status == .created, "\(created.text)")
-                let id = try #require(created["demo_session_id"] as? String)
-                let token = try #require(created["access_token"] as? String)
+                let started = try created.decoded(DemoCreatedBody.self)
+                let (id, token) = (started.demoSessionID, started.accessToken)
                 let expiresAt = try #require(try await Self.demo(harness, id)).expiresAt
                 #expect(abs(expiresAt.timeIntervalSince1970 - (clock.now + 60).timeIntervalSince1970) < 0.001)
                 func revokeAudited() async throws -> Int {
@@ -235,7 +235,7 @@ struct DemoSessionTests {
         try await RecordingPeer.with { peer in
             try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60)) { harness, client in
                 let created = try await Self.create(client)
-                let id = try #require(created["demo_session_id"] as? String)
+                let id = try created.decoded(DemoCreatedBody.self).demoSessionID
                 // Another replica claims the clean-up, ends the sessions, and dies.
                 let now = Date()
                 let claimed = try await harness.store.claimCleanup(
@@ -304,8 +304,8 @@ struct DemoSessionTests {
             let made = Mutex<(id: String, expiresAt: Date)?>(nil)
             try await first.serve(.router) { client in
                 let created = try await Self.create(client)
-                let id = try #require(created["demo_session_id"] as? String)
-                let expiresAt = try #require((created["expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
+                let id = try created.decoded(DemoCreatedBody.self).demoSessionID
+                let expiresAt = try created.decoded(DemoCreatedBody.self).expiresAt
                 made.withLock { $0 = (id, expiresAt) }
             }
             let (id, expiresAt) = try #require(made.withLock { $0 })
@@ -339,7 +339,7 @@ struct DemoSessionTests {
             try await a.serve(.router) { clientA in
                 try await b.serve(.router) { _ in
                     let created = try await Self.create(clientA)
-                    let id = try #require(created["demo_session_id"] as? String)
+                    let id = try created.decoded(DemoCreatedBody.self).demoSessionID
                     // B learns of A's demo from the store (rescan), so both race for its clean-up.
                     #expect(try await eventually(within: 4) { await b.portal.lifetimes.scheduler.due(.demoExpiry(demoID: id)) != nil })
                     #expect(try await eventually(within: 10) { try await Self.demo(a, id)?.status == .expired })
@@ -366,8 +366,8 @@ struct DemoSessionTests {
                 #expect(refused.status == .tooManyRequests)
                 #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 > 0)
 
-                let id = try #require(first["demo_session_id"] as? String)
-                let token = try #require(first["access_token"] as? String)
+                let started = try first.decoded(DemoCreatedBody.self)
+                let (id, token) = (started.demoSessionID, started.accessToken)
                 let admin = try await harness.account(.admin)
                 let user = try await harness.account(.user)
                 #expect(try await client.send(.get, "/api/demo/sessions", token: user.token).status == .forbidden)
@@ -377,7 +377,8 @@ struct DemoSessionTests {
                 let extended = try await client.send(
                     .post, "/api/demo/sessions/\(id)/extend", token: admin.token, json: body(["minutes": 600]))
                 #expect(extended.status == .ok, "\(extended.text)")
-                #expect(extended["expires_at"] as? String == extended["max_expires_at"] as? String, "capped at the maximum")
+                let capped = try extended.decoded(DemoBody.self)
+                #expect(capped.expiresAt == capped.maxExpiresAt, "capped at the maximum")
                 #expect(
                     try await client.send(.post, "/api/demo/sessions/\(id)/extend", token: admin.token, json: body(["minutes": 1]))
                         .status == .conflict)
@@ -387,7 +388,7 @@ struct DemoSessionTests {
 
                 let ended = try await client.send(.delete, "/api/demo/sessions/\(id)", token: token)
                 #expect(ended.status == .ok, "\(ended.text)")
-                #expect(ended["status"] as? String == "ended")
+                #expect(try ended.decoded(DemoBody.self).status == "ended")
                 #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
                 #expect(try await Self.audited(harness, .demoSessionEnded, demo: id).count == 1)
                 #expect(try await Self.audited(harness, .demoSessionExtended, demo: id).count == 1)
@@ -402,7 +403,7 @@ struct DemoSessionTests {
         try await Harness.run(.router, { $0.demo.idleTimeout = 3 }) { harness, client in
             let account = try await harness.account(.neosc)
             let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: account.token)
-            let id = try #require(launched["session_id"] as? String)
+            let id = try launched.decoded(LaunchBody.self).sessionID
             for _ in 0..<8 {
                 try await Task.sleep(for: .milliseconds(500))
                 #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .ok)
@@ -429,8 +430,8 @@ struct DemoSessionTests {
             #expect(shortened.status == .ok, "\(shortened.text)")
             let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: account.token)
             #expect(launched.status == .created, "\(launched.text)")
-            #expect(launched["expires_at"] is String)
-            let id = try #require(launched["session_id"] as? String)
+            #expect(try launched.decoded(LaunchBody.self).expiresAt != nil)
+            let id = try launched.decoded(LaunchBody.self).sessionID
             let session = try #require(try await harness.store.session(id: id))
             let expiresAt = try #require(session.expiresAt)
             #expect(abs(expiresAt.timeIntervalSince1970 - (session.startedAt + 60).timeIntervalSince1970) < 0.001)

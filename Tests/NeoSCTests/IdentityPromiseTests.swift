@@ -79,7 +79,7 @@ struct IdentityPromiseTests {
                 for path in ["/api", "/api/"] {
                     let index = try await client.send(.get, path)
                     #expect(index.status == .ok, "\(path): \(index.text)")
-                    #expect(index["message"] is String && index["version"] is String, "\(path): \(index.text)")
+                    #expect(try index.decoded(AboutBody.self).version.isEmpty == false, "\(path)")
                     // A broken assertion does not matter to a route that needs none (and is not audited there).
                     let withGarbage = try await client.send(.get, path, headers: Self.assertionHeaders("garbage"))
                     #expect(withGarbage.status == .ok)
@@ -119,7 +119,7 @@ struct IdentityPromiseTests {
                     let assertion = Self.assertion(signer, subject: "spelling-\(name)", extra: ["iss": issuer])
                     let me = try await client.send(.get, "/api/auth/me", headers: Self.assertionHeaders(assertion))
                     #expect(me.status == .ok, "\(issuer): \(me.text)")
-                    #expect(me["email"] as? String == "spelling-\(name)@example.com")
+                    #expect(try me.decoded(UserBody.self).email == "spelling-\(name)@example.com")
                 }
                 // The URI spelling of the audience too, with the URI issuer, as Pomerium sends them together.
                 let both = Self.assertion(
@@ -178,8 +178,8 @@ struct IdentityPromiseTests {
                 let login = try await client.send(
                     .post, "/api/auth/login", json: body(["email": local.user.email, "password": Harness.password]))
                 #expect(login.status == .ok, "\(login.text)")
-                let token = try #require(login["access_token"] as? String)
-                #expect(try await client.send(.get, "/api/auth/me", token: token)["email"] as? String == local.user.email)
+                let token = try login.decoded(SignedInBody.self).accessToken
+                #expect(try await client.send(.get, "/api/auth/me", token: token).decoded(UserBody.self).email == local.user.email)
             }
         }
         // A provider nobody answers for at all (nothing listens on its port): a 503 too, never a 500.
@@ -314,22 +314,22 @@ struct IdentityPromiseTests {
                     return try await client.send(.post, "/api/auth/sso", json: body(["id_token": provider.signer.token(claims)]))
                 }
                 let first = try await signIn(as: "admin")
-                #expect((first["user"] as? [String: Any])?["role"] as? String == "admin", "\(first.text)")
-                let adminToken = try #require(first["access_token"] as? String)
+                #expect(try first.decoded(SignedInBody.self).user.role == "admin", "\(first.text)")
+                let adminToken = try first.decoded(SignedInBody.self).accessToken
                 // Used (and so cached) while the account is an administrator.
                 #expect(try await client.send(.get, "/api/users", token: adminToken).status == .ok)
-                #expect(try await client.send(.get, "/api/auth/me", token: adminToken)["role"] as? String == "admin")
+                #expect(try await client.send(.get, "/api/auth/me", token: adminToken).decoded(UserBody.self).role == "admin")
 
                 let second = try await signIn(as: "user")
                 #expect(second.status == .ok)
-                #expect((second["user"] as? [String: Any])?["role"] as? String == "user")
+                #expect(try second.decoded(SignedInBody.self).user.role == "user")
                 let account = try #require(try await harness.store.user(email: "rita@example.com"))
                 #expect(account.role == .user)
 
                 // The earlier token acts with the new role at once, not the cached one.
-                #expect(try await client.send(.get, "/api/auth/me", token: adminToken)["role"] as? String == "user")
+                #expect(try await client.send(.get, "/api/auth/me", token: adminToken).decoded(UserBody.self).role == "user")
                 #expect(try await client.send(.get, "/api/users", token: adminToken).status == .forbidden)
-                let userToken = try #require(second["access_token"] as? String)
+                let userToken = try second.decoded(SignedInBody.self).accessToken
                 #expect(try await client.send(.get, "/api/users", token: userToken).status == .forbidden)
 
                 let changes = try await harness.store.events(AuditQuery(action: .updateUser))
@@ -341,7 +341,7 @@ struct IdentityPromiseTests {
 
                 // Back up again: the provider is the source of truth both ways.
                 let third = try await signIn(as: "admin")
-                #expect((third["user"] as? [String: Any])?["role"] as? String == "admin")
+                #expect(try third.decoded(SignedInBody.self).user.role == "admin")
                 #expect(try await client.send(.get, "/api/users", token: userToken).status == .ok)
                 #expect(try await harness.store.events(AuditQuery(action: .updateUser)).count == 2)
             }

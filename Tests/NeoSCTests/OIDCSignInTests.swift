@@ -70,19 +70,19 @@ struct OIDCSignInTests {
         try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
             let signedIn = try await Self.exchange(mock, as: "zitadel-alice", client: client)
             #expect(signedIn.status == .ok, "\(signedIn.text)")
-            #expect(signedIn["token_type"] as? String == "bearer")
-            let token = try #require(signedIn["access_token"] as? String)
-            #expect(signedIn["expires_at"] is String)
+            #expect(try signedIn.decoded(SignedInBody.self).tokenType == "bearer")
+            let token = try signedIn.decoded(SignedInBody.self).accessToken
+            #expect(try signedIn.decoded(SignedInBody.self).expiresAt > Date())
 
             let me = try await client.send(.get, "/api/auth/me", token: token)
             #expect(me.status == .ok)
-            #expect(me["role"] as? String == "admin")
-            #expect(me["email"] as? String == "alice@example.com")
-            #expect(me["name"] as? String == "Alice Admin")
+            #expect(try me.decoded(UserBody.self).role == "admin")
+            #expect(try me.decoded(UserBody.self).email == "alice@example.com")
+            #expect(try me.decoded(UserBody.self).name == "Alice Admin")
 
             // The project-specific role claim maps too; the account is provisioned once.
             let bob = try await Self.exchange(mock, as: "zitadel-bob", client: client)
-            #expect((bob["user"] as? [String: Any])?["role"] as? String == "neosc")
+            #expect(try bob.decoded(SignedInBody.self).user.role == "neosc")
             let again = try await Self.exchange(mock, as: "zitadel-bob", client: client)
             #expect(again.status == .ok)
             let account = try #require(try await harness.store.user(email: "bob@example.com"))
@@ -216,7 +216,7 @@ struct OIDCSignInTests {
             let fragment = try #require(URLComponents(string: "x:?" + portal.split(separator: "#")[1]))
             let token = try #require(fragment.query("access_token"))
             let me = try await client.send(.get, "/api/auth/me", token: token)
-            #expect(me["role"] as? String == "neosc")
+            #expect(try me.decoded(UserBody.self).role == "neosc")
 
             // The same state cannot complete twice.
             let replay = try await client.send(.get, callback, headers: [.cookie: "neosc_oidc_state=\(state)"])
@@ -249,7 +249,7 @@ struct OIDCSignInTests {
                 let good = signer.token(claims())
                 let accepted = try await sso(good)
                 #expect(accepted.status == .ok, "\(accepted.text)")
-                #expect((accepted["user"] as? [String: Any])?["role"] as? String == "user")
+                #expect(try accepted.decoded(SignedInBody.self).user.role == "user")
 
                 let intruder = TestSigner.SigningKey(kid: signer.currentKey.kid, key: P256.Signing.PrivateKey())
                 let forgeries: [(String, String)] = [
@@ -305,9 +305,9 @@ struct OIDCSignInTests {
 
                 let live = try await client.send(.post, "/api/auth/sso", json: body(["id_token": demo(endingIn: 120)]))
                 #expect(live.status == .ok)
-                let expiresAt = try #require((live["expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
+                let expiresAt = try live.decoded(SignedInBody.self).expiresAt
                 #expect(expiresAt.timeIntervalSinceNow < 125, "the NeoSC token ends with the demo, not 8 hours later")
-                #expect((live["user"] as? [String: Any])?["role"] as? String == "demo-user")
+                #expect(try live.decoded(SignedInBody.self).user.role == "demo-user")
             }
         }
     }

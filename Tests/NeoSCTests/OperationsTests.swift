@@ -88,7 +88,7 @@ import FoundationNetworking
                     .post, "/api/auth/register",
                     json: body(["email": "logs@example.com", "password": password, "name": "L"]),
                     headers: [.init("X-Request-ID")!: "req-logs-1"])
-                token = registered["access_token"] as? String ?? ""
+                token = try registered.decoded(SignedInBody.self).accessToken
                 _ = try await client.send(.get, "/api/auth/me", token: token)
                 _ = try await client.send(.get, "/api/auth/me?access_token=\(token)")
             }

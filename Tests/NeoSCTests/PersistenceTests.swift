@@ -25,8 +25,7 @@ import Testing
                     .post, "/api/workspaces", token: token, json: #"{"id":"ws-keep","name":"Keep","type":"linux","url":"/keep"}"#)
                 #expect(created.status == .created)
                 _ = try await client.send(.patch, "/api/policies/pol-session-recording", token: token)
-                sessionID = try #require(
-                    try await client.send(.post, "/api/workspaces/ws-keep/launch", token: token)["session_id"] as? String)
+                sessionID = try await client.send(.post, "/api/workspaces/ws-keep/launch", token: token).decoded(LaunchBody.self).sessionID
             }
         } catch {
             try? await first.close(removing: false)
@@ -39,12 +38,12 @@ import Testing
             try await second.serve { client in
                 let me = try await client.send(.get, "/api/auth/me", token: token)
                 #expect(me.status == .ok, "tokens survive a restart")
-                #expect(me["id"] as? String == admin.id)
-                #expect(try await client.send(.get, "/api/workspaces/ws-keep", token: token)["active_sessions"] as? Int == 1)
+                #expect(try me.decoded(UserBody.self).id == admin.id)
+                #expect(try await client.send(.get, "/api/workspaces/ws-keep", token: token).decoded(WorkspaceBody.self).activeSessions == 1)
                 let policy = try await client.send(.get, "/api/policies/pol-session-recording", token: token)
-                #expect(policy["enabled"] as? Bool == true)
-                #expect(try await client.send(.get, "/api/sessions/\(sessionID)", token: token)["status"] as? String == "active")
-                let audit = try await client.send(.get, "/api/audit-logs?action=create_workspace", token: token).array
+                #expect(try policy.decoded(PolicyBody.self).enabled == true)
+                #expect(try await client.send(.get, "/api/sessions/\(sessionID)", token: token).decoded(SessionBody.self).status == "active")
+                let audit = try await client.send(.get, "/api/audit-logs?action=create_workspace", token: token).decoded([AuditEntryBody].self)
                 #expect(audit.count == 1)
                 // The session limit counts sessions from before the restart.
                 _ = try await client.send(.post, "/api/workspaces/ws-keep/launch", token: token)
@@ -128,17 +127,17 @@ import Testing
             let launched = try await client.send(
                 .post, "/api/workspaces/ws-linux-desktop/launch", token: token,
                 headers: [.init("X-Forwarded-For")!: "198.51.100.7, 10.0.0.5, 127.0.0.1"])
-            let session = try #require(launched["session"] as? [String: Any])
+            let session = try launched.decoded(LaunchBody.self).session
             // 127.0.0.1 is a trusted hop, 10.0.0.5 is not: it is the client as far as we can know.
-            #expect(session["ip_address"] as? String == "10.0.0.5")
+            #expect(session.ipAddress == "10.0.0.5")
         }
         try await Harness.run(.live) { harness, client in
             let token = try await harness.account(.neosc).token
             let launched = try await client.send(
                 .post, "/api/workspaces/ws-linux-desktop/launch", token: token,
                 headers: [.init("X-Forwarded-For")!: "198.51.100.7"])
-            let session = try #require(launched["session"] as? [String: Any])
-            #expect(session["ip_address"] as? String == "127.0.0.1", "an untrusted peer cannot choose its address")
+            let session = try launched.decoded(LaunchBody.self).session
+            #expect(session.ipAddress == "127.0.0.1", "an untrusted peer cannot choose its address")
             let audit = try await harness.store.events(AuditQuery(action: .launchWorkspace, limit: 1))
             #expect(audit.first?.ipAddress == "127.0.0.1")
         }

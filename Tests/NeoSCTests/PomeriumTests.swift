@@ -58,8 +58,9 @@ struct PomeriumTests {
                 let assertion = Self.assertion(signer)
                 let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion))
                 #expect(me.status == .ok, "\(me.text)")
-                #expect(me["email"] as? String == "paula@example.com")
-                #expect(me["role"] as? String == "neosc")
+                let paula = try me.decoded(UserBody.self)
+                #expect(paula.email == "paula@example.com")
+                #expect(paula.role == "neosc")
                 let account = try #require(try await harness.store.user(email: "paula@example.com"))
                 #expect(account.ssoProvider == "pomerium" && account.ssoSubject == "pomerium-user-1")
 
@@ -78,7 +79,7 @@ struct PomeriumTests {
                     signer, subject: "pomerium-user-2", email: "zara@example.com", groups: ["user"],
                     extra: ["urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]]])
                 let zara = try await client.send(.get, "/api/auth/me", headers: Self.headers(admin))
-                #expect(zara["role"] as? String == "admin")
+                #expect(try zara.decoded(UserBody.self).role == "admin")
 
                 let roleless = Self.assertion(signer, subject: "pomerium-user-3", email: "rex@example.com", groups: ["staff"])
                 #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(roleless)).status == .forbidden)
@@ -172,7 +173,7 @@ struct PomeriumTests {
                 let assertion = Self.assertion(signer, subject: "uri-user", email: "uri@example.com", extra: ["iss": uri, "aud": uri])
                 let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion))
                 #expect(me.status == .ok, "\(me.text)")
-                #expect(me["email"] as? String == "uri@example.com")
+                #expect(try me.decoded(UserBody.self).email == "uri@example.com")
                 let elsewhere = Self.assertion(
                     signer, subject: "uri-user", email: "uri@example.com", extra: ["iss": "https://other.test/", "aud": uri])
                 #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(elsewhere)).status == .unauthorized)
@@ -243,7 +244,7 @@ struct PomeriumTests {
                 ]
                 let me = try await client.send(.get, "/api/auth/me", headers: headers)
                 #expect(me.status == .ok, "\(me.text)")
-                #expect(me["role"] as? String == "user")
+                #expect(try me.decoded(UserBody.self).role == "user")
                 #expect(try await harness.store.events(AuditQuery(action: .pomeriumHeaderSpoof)).isEmpty)
             }
         }

@@ -34,8 +34,8 @@ import FoundationNetworking
                 .post, "/api/auth/register",
                 json: body(["email": "user@replica.example", "password": "user password 1", "name": "U"]))
             #expect(registered.status == 201)
-            let userID = try #require((registered["user"] as? [String: Any])?["id"] as? String)
-            let userToken = try #require(registered["access_token"] as? String)
+            let signedIn = try registered.decoded(SignedInBody.self)
+            let (userID, userToken) = (signedIn.user.id, signedIn.accessToken)
             #expect(try await b.request(.get, "/api/workspaces/ws-windows-rdp", token: userToken).status == 403)
 
             // A role change on A reaches B within NEOSC_CACHE_TTL.
@@ -46,28 +46,28 @@ import FoundationNetworking
                 })
 
             // The catalogue changed through A reaches B's (cached) list within NEOSC_CACHE_TTL.
-            #expect(try await b.request(.get, "/api/workspaces", token: admin).array.count == 6)
+            #expect(try await b.request(.get, "/api/workspaces", token: admin).decoded([WorkspaceBody].self).count == 6)
             let created = try await a.request(
                 .post, "/api/workspaces", token: admin, json: #"{"id":"ws-replica","name":"Replica","type":"linux","url":"/r"}"#)
             #expect(created.status == 201)
             #expect(
                 try await eventually(within: 3) {
-                    try await b.request(.get, "/api/workspaces", token: admin).array.contains { $0["id"] as? String == "ws-replica" }
+                    try await b.request(.get, "/api/workspaces", token: admin).decoded([WorkspaceBody].self).contains { $0.id == "ws-replica" }
                 })
 
             // A session started on A is listed and can be disconnected on B.
             let launched = try await a.request(.post, "/api/workspaces/ws-linux-desktop/launch", token: userToken)
             #expect(launched.status == 201)
-            let sessionID = try #require(launched["session_id"] as? String)
-            let listed = try await b.request(.get, "/api/sessions/active", token: admin).array
-            #expect(listed.contains { $0["id"] as? String == sessionID })
+            let sessionID = try launched.decoded(LaunchBody.self).sessionID
+            let listed = try await b.request(.get, "/api/sessions/active", token: admin).decoded([SessionBody].self)
+            #expect(listed.contains { $0.id == sessionID })
             #expect(
                 try await eventually(within: 3) {
                     let workspace = try await b.request(.get, "/api/workspaces/ws-linux-desktop", token: admin)
-                    return workspace["active_sessions"] as? Int == 1
+                    return try workspace.decoded(WorkspaceBody.self).activeSessions == 1
                 })
             #expect(try await b.request(.post, "/api/sessions/\(sessionID)/disconnect", token: userToken).status == 200)
-            #expect(try await a.request(.get, "/api/sessions/\(sessionID)", token: userToken)["status"] as? String == "disconnected")
+            #expect(try await a.request(.get, "/api/sessions/\(sessionID)", token: userToken).decoded(SessionBody.self).status == "disconnected")
             #expect(try await a.request(.post, "/api/sessions/\(sessionID)/disconnect", token: admin).status == 409)
 
             // The per-user limit holds under concurrent launches spread over both replicas.
@@ -135,25 +135,25 @@ import FoundationNetworking
                 let created = try await server.request(
                     .post, "/api/organizations", token: admin, json: body(["name": "Before \(index)"]))
                 #expect(created.status == 201)
-                acknowledged.append(try #require(created["id"] as? String, "an acknowledged write names what it made"))
+                acknowledged.append(try created.decoded(OrganizationBody.self).id)  // an acknowledged write names what it made
             }
 
             await database.stop()
             let started = Date()
             let health = try await server.request(.get, "/health")
             #expect(health.status == 503)
-            #expect(health["status"] as? String == "unhealthy")
+            #expect(try health.decoded(HealthBody.self).status == "unhealthy")
             let write = try await server.request(.post, "/api/organizations", token: admin, json: body(["name": "During"]))
             #expect(write.status == 503)
-            #expect((write["detail"] as? String)?.isEmpty == false)
+            #expect(try write.decoded(ErrorBody.self).detail.isEmpty == false)
             let read = try await server.request(.get, "/api/workspaces", token: admin)
             #expect(read.status == 503)
             #expect(Date().timeIntervalSince(started) < 15, "no request hangs past the timeout")
 
             try await database.start()
             try await server.waitUntilHealthy(within: 30)
-            let organizations = try await server.request(.get, "/api/organizations", token: admin).array
-            let ids = Set(organizations.compactMap { $0["id"] as? String })
+            let organizations = try await server.request(.get, "/api/organizations", token: admin).decoded([OrganizationBody].self)
+            let ids = Set(organizations.map(\.id))
             #expect(acknowledged.count == 5)
             #expect(ids.isSuperset(of: acknowledged), "every acknowledged write survived")
             #expect(try await server.request(.post, "/api/organizations", token: admin, json: body(["name": "After"])).status == 201)

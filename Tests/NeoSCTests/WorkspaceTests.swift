@@ -16,8 +16,8 @@ import Testing
             var visible: [Role: Set<String>] = [:]
             for role in Role.allCases {
                 let token = try await harness.account(role).token
-                let listed = try await client.send(.get, "/api/workspaces", token: token).array
-                visible[role] = Set(listed.compactMap { $0["id"] as? String })
+                let listed = try await client.send(.get, "/api/workspaces", token: token).decoded([WorkspaceBody].self)
+                visible[role] = Set(listed.map(\.id))
             }
             #expect(visible[.admin]?.count == 6)
             #expect(visible[.neosc] == ["ws-linux-desktop", "ws-windows-rdp", "ws-sap-gui", "ws-secure-browser", "ws-gpu-workstation"])
@@ -29,34 +29,35 @@ import Testing
     @Test func launchStopAndActiveCounts() async throws {
         try await Harness.run { harness, client in
             let token = try await harness.account(.neosc).token
-            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
-            #expect(launched.status == .created)
-            let sessionID = try #require(launched["session_id"] as? String)
-            #expect(launched["connection_url"] as? String == "/workspaces/linux-desktop")
-            #expect(launched["launch_mode"] as? String == "iframe")
-            #expect(launched["stream_url"] as? String == "/workspaces/linux-desktop")
-            let session = try #require(launched["session"] as? [String: Any])
-            #expect(session["status"] as? String == "active")
-            #expect(session["mfa_verified"] as? Bool == false)
-            let started = try #require((session["started_at"] as? String).flatMap(ISO8601DateFormatter().date))
-            let expires = try #require((session["expires_at"] as? String).flatMap(ISO8601DateFormatter().date))
-            #expect(expires.timeIntervalSince(started) == 480 * 60)
+            let reply = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            #expect(reply.status == .created)
+            let launched = try reply.decoded(LaunchBody.self)
+            #expect(launched.connectionURL == "/workspaces/linux-desktop")
+            #expect(launched.launchMode == "iframe")
+            #expect(launched.streamURL == "/workspaces/linux-desktop")
+            #expect(launched.session.id == launched.sessionID)
+            #expect(launched.session.status == "active")
+            #expect(launched.session.mfaVerified == false)
+            let expires = try #require(launched.session.expiresAt)
+            #expect(expires.timeIntervalSince(launched.session.startedAt) == 480 * 60)
+            #expect(launched.expiresAt == expires)
 
-            let listed = try await client.send(.get, "/api/workspaces", token: token).array
-            #expect(listed.first { $0["id"] as? String == "ws-linux-desktop" }?["active_sessions"] as? Int == 1)
-            let shown = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: token)
-            #expect(shown["active_sessions"] as? Int == 1)
+            let listed = try await client.send(.get, "/api/workspaces", token: token).decoded([WorkspaceBody].self)
+            #expect(listed.first { $0.id == "ws-linux-desktop" }?.activeSessions == 1)
+            let shown = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: token).decoded(WorkspaceBody.self)
+            #expect(shown.activeSessions == 1)
 
             let stopped = try await client.send(.post, "/api/workspaces/ws-linux-desktop/stop", token: token)
             #expect(stopped.status == .ok)
-            let ended = try #require(stopped["session"] as? [String: Any])
-            #expect(ended["id"] as? String == sessionID)
-            #expect(ended["status"] as? String == "terminated")
-            #expect(ended["ended_at"] != nil)
+            let ended = try stopped.decoded(StoppedBody.self).session
+            #expect(ended.id == launched.sessionID)
+            #expect(ended.status == "terminated")
+            #expect(ended.endedAt != nil)
             let again = try await client.send(.post, "/api/workspaces/ws-linux-desktop/stop", token: token)
             #expect(again.status == .conflict)
-            let after = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: token)
-            #expect(after["active_sessions"] as? Int == 0)
+            #expect(try again.decoded(ErrorBody.self).detail.isEmpty == false)
+            let after = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: token).decoded(WorkspaceBody.self)
+            #expect(after.activeSessions == 0)
 
             let actions = try await harness.store.events(AuditQuery(limit: 10)).map(\.action)
             #expect(actions.contains(.launchWorkspace) && actions.contains(.stopWorkspace))
@@ -98,7 +99,7 @@ import Testing
             }
             #expect(statuses.filter { $0 == .created }.count == 3)
             #expect(statuses.filter { $0 == .conflict }.count == 9)
-            let active = try await client.send(.get, "/api/sessions/active", token: token).array
+            let active = try await client.send(.get, "/api/sessions/active", token: token).decoded([SessionBody].self)
             #expect(active.count == 3)
         }
     }
@@ -125,36 +126,40 @@ import Testing
                     "allowed_roles": ["user", "user", "neosc"], "max_session_minutes": 30, "launch_mode": "new_tab",
                 ]))
             #expect(created.status == .created)
-            #expect(created["allowed_roles"] as? [String] == ["neosc", "user"])
-            #expect(created["status"] as? String == "available")
+            let workspace = try created.decoded(WorkspaceBody.self)
+            #expect(workspace.allowedRoles == ["neosc", "user"])
+            #expect(workspace.status == "available")
+            #expect(workspace.maxSessionMinutes == 30 && workspace.launchMode == "new_tab")
             let duplicate = try await client.send(
                 .post, "/api/workspaces", token: admin, json: body(["id": "ws-kali", "name": "K", "type": "linux", "url": "/k"]))
             #expect(duplicate.status == .conflict)
 
-            let launched = try await client.send(.post, "/api/workspaces/ws-kali/launch", token: user.token)
-            #expect(launched.status == .created)
-            #expect(launched["stream_url"] == nil, "new_tab workspaces have no embedded stream")
+            let launchReply = try await client.send(.post, "/api/workspaces/ws-kali/launch", token: user.token)
+            #expect(launchReply.status == .created)
+            let launched = try launchReply.decoded(LaunchBody.self)
+            #expect(launched.streamURL == nil, "new_tab workspaces have no embedded stream")
 
             let updated = try await client.send(
                 .put, "/api/workspaces/ws-kali", token: admin, json: #"{"description":"Pen-testing tools","cpu":8}"#)
             #expect(updated.status == .ok)
-            #expect(updated["description"] as? String == "Pen-testing tools")
-            #expect(updated["name"] as? String == "Kali Linux", "fields not sent are kept")
+            let changed = try updated.decoded(WorkspaceBody.self)
+            #expect(changed.description == "Pen-testing tools" && changed.cpu == 8)
+            #expect(changed.name == "Kali Linux", "fields not sent are kept")
             #expect(try await client.send(.put, "/api/workspaces/ws-kali", token: admin, json: #"{"id":"ws-other"}"#).status == .unprocessableContent)
 
             let deleted = try await client.send(.delete, "/api/workspaces/ws-kali", token: admin)
             #expect(deleted.status == .ok)
             #expect(try await client.send(.get, "/api/workspaces/ws-kali", token: admin).status == .notFound)
-            let session = try await client.send(.get, "/api/sessions/\(launched["session_id"] as? String ?? "")", token: user.token)
-            #expect(session["status"] as? String == "terminated")
-            #expect(session["end_reason"] as? String == "workspace_deleted")
-            #expect(session["workspace_name"] as? String == "Kali Linux", "history keeps the name")
+            let session = try await client.send(.get, "/api/sessions/\(launched.sessionID)", token: user.token).decoded(SessionBody.self)
+            #expect(session.status == "terminated")
+            #expect(session.endReason == "workspace_deleted")
+            #expect(session.workspaceName == "Kali Linux", "history keeps the name")
 
             #expect(try await client.send(.delete, "/api/workspaces/ws-windows-rdp", token: admin).status == .ok)
             let reset = try await client.send(.post, "/api/workspaces/reset", token: admin)
             #expect(reset.status == .ok)
-            #expect(reset["workspaces"] as? Int == 6)
-            let ids = try await client.send(.get, "/api/workspaces", token: admin).array.compactMap { $0["id"] as? String }
+            #expect(try reset.decoded(ResetBody.self).workspaces == 6)
+            let ids = try await client.send(.get, "/api/workspaces", token: admin).decoded([WorkspaceBody].self).map(\.id)
             #expect(ids == DefaultCatalogue.workspaces(at: Date()).map(\.id))
 
             let actions = Set(try await harness.store.events(AuditQuery(limit: 50)).map(\.action))
@@ -169,34 +174,30 @@ import Testing
             let admin = try await harness.account(.admin).token
             let alice = try await harness.account(.neosc).token
             let bob = try await harness.account(.neosc).token
-            let aliceSession = try #require(
-                try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: alice)["session_id"] as? String)
+            let aliceSession = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: alice)
+                .decoded(LaunchBody.self).sessionID
             _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: bob)
 
             let alicesSessions = try await client.send(.get, "/api/sessions", token: alice)
-            #expect(alicesSessions.status == .ok, "\(alicesSessions.text)")
-            #expect(alicesSessions.array.count == 1)
+            #expect(try alicesSessions.decoded([SessionBody].self).map(\.id) == [aliceSession])
             let everySession = try await client.send(.get, "/api/sessions", token: admin)
-            #expect(everySession.status == .ok, "\(everySession.text)")
-            #expect(everySession.array.count == 2)
+            #expect(try everySession.decoded([SessionBody].self).count == 2)
             #expect(try await client.send(.get, "/api/sessions/\(aliceSession)", token: alice).status == .ok)
             #expect(try await client.send(.get, "/api/sessions/\(aliceSession)", token: bob).status == .notFound)
             #expect(try await client.send(.post, "/api/sessions/\(aliceSession)/disconnect", token: bob).status == .notFound)
 
             let disconnected = try await client.send(.post, "/api/sessions/\(aliceSession)/disconnect", token: alice)
             #expect(disconnected.status == .ok)
-            #expect(disconnected["status"] as? String == "disconnected")
+            #expect(try disconnected.decoded(SessionBody.self).status == "disconnected")
             let twice = try await client.send(.post, "/api/sessions/\(aliceSession)/disconnect", token: alice)
             #expect(twice.status == .conflict)
             let stillActive = try await client.send(.get, "/api/sessions/active", token: alice)
-            #expect(stillActive.status == .ok, "no active session is an empty list, not an error: \(stillActive.text)")
-            #expect(stillActive.array.isEmpty)
+            #expect(try stillActive.decoded([SessionBody].self).isEmpty, "no active session is an empty list, not an error")
             let disconnectedList = try await client.send(.get, "/api/sessions?status=disconnected", token: alice)
-            #expect(disconnectedList.status == .ok, "\(disconnectedList.text)")
-            #expect(disconnectedList.array.count == 1)
+            #expect(try disconnectedList.decoded([SessionBody].self).map(\.status) == ["disconnected"])
 
             // An administrator may end anyone's session.
-            let bobSession = try #require(try await client.send(.get, "/api/sessions/active", token: bob).array.first?["id"] as? String)
+            let bobSession = try #require(try await client.send(.get, "/api/sessions/active", token: bob).decoded([SessionBody].self).first?.id)
             #expect(try await client.send(.post, "/api/sessions/\(bobSession)/disconnect", token: admin).status == .ok)
             let audit = try await harness.store.events(AuditQuery(action: .disconnectSession, limit: 10))
             #expect(audit.count == 2)

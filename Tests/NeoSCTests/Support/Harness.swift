@@ -125,24 +125,16 @@ struct Harness {
     }
 }
 
-/// A decoded JSON response.
+/// An HTTP response as a test sees it: status, headers and body text, decoded on demand.
 struct Reply: Sendable {
     let status: HTTPResponse.Status
     let headers: HTTPFields
     let text: String
 
     var json: Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
+    /// The body as a JSON object, for checking what a response must not carry; to read a
+    /// response, decode it into its type (`decoded(_:)`, Support/Responses.swift).
     var object: [String: Any] { json as? [String: Any] ?? [:] }
-    /// The body as a JSON array of objects. A body that is not one (an error's `{"detail"}`, say)
-    /// is recorded as a failure of the calling test, so `.array.isEmpty` or `.array.count == 2`
-    /// can never pass on an error.
-    var array: [[String: Any]] {
-        guard let array = json as? [[String: Any]] else {
-            Issue.record("expected a JSON array, got \(status.code): \(text.prefix(300))")
-            return []
-        }
-        return array
-    }
     var detail: String? { object["detail"] as? String }
     subscript(key: String) -> Any? { object[key] }
 }
