@@ -12,7 +12,7 @@ let package = Package(
     products: [
         .executable(name: "neosc", targets: ["neosc"]),
         // For the micro-benchmarks package in Benchmarks/micro.
-        .library(name: "NeoSCCore", targets: ["Domain", "Actors", "Services", "SQLiteStore", "Net", "App"]),
+        .library(name: "NeoSCCore", targets: ["Domain", "Actors", "Services", "SQLiteStore", "Integrations", "Net", "App"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -93,17 +93,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // HTTP: routes, middleware, request context, password hashing off the event loops.
+        // The outside systems NeoSC talks to, as adapters beside the stores: Zitadel (OpenID
+        // Connect), Pomerium's assertions, the provisioning webhook, NetBird; no Hummingbird.
+        .target(
+            name: "Integrations",
+            dependencies: [
+                "Domain",
+                "Actors",
+                "Services",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Integrations",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Net",
             dependencies: [
                 "Domain",
                 "Actors",
                 "Services",
+                "Integrations",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -124,6 +141,7 @@ let package = Package(
                 "Services",
                 "SQLiteStore",
                 "MongoStore",
+                "Integrations",
                 "Net",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
@@ -171,6 +189,7 @@ let package = Package(
                 "Actors",
                 "SQLiteStore",
                 "MongoStore",
+                "Integrations",
                 "Net",
                 "Services",
                 "App",

@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import Integrations
 import Logging
 import Net
 import Services

@@ -1,3 +1,4 @@
+import Integrations
 import Logging
 import Net
 import ServiceLifecycle

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Domain
 import Hummingbird
+import Integrations
 import Logging
 import MongoStore
 import Net

@@ -2,6 +2,7 @@ import Actors
 import Domain
 import Foundation
 import Hummingbird
+import Integrations
 import Logging
 import Metrics
 import MongoStore

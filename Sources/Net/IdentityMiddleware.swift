@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Integrations
 import Services
 
 /// Works out who the caller of an API route is.

@@ -4,6 +4,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Integrations
 import Services
 
 /// `/api/auth`: sign-in through the OpenID provider — the code exchange for single-page apps,

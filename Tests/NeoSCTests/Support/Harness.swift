@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Integrations
 import Logging
 import NIOCore
 import NIOPosix

@@ -50,8 +50,17 @@ public struct WebhookProvisioner: DemoProvisioner {
         _ = try await post("deprovision", demo)
     }
 
+    /// The API's wire format: snake_case keys, ISO-8601 UTC timestamps.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
     private func post(_ event: String, _ demo: DemoSession) async throws -> OutboundHTTP.Reply {
-        let body = try PortalJSON.encoder.encode(
+        let body = try Self.encoder.encode(
             Event(
                 event: event,
                 demo: .init(
