@@ -9,6 +9,14 @@ public actor AttemptThrottle {
     private struct Window {
         var start: Date
         var attempts: Int
+        var refusals = 0
+    }
+
+    /// A refused attempt: when the key may try again, and how many times it has been refused
+    /// in this window (1 for the first), so callers can record the first and count the rest.
+    public struct Refusal: Sendable, Equatable {
+        public let retryAfter: Int
+        public let count: Int
     }
 
     private var windows: [String: Window] = [:]
@@ -35,6 +43,13 @@ public actor AttemptThrottle {
             return nil
         }
         return entry.attempts >= limit ? max(1, Int(reopens.timeIntervalSince(now).rounded(.up))) : nil
+    }
+
+    /// The refusal of an attempt by `key` now, counted, or nil when it may try now.
+    public func refusal(_ key: String) -> Refusal? {
+        guard let retryAfter = retryAfter(key) else { return nil }
+        windows[key]?.refusals += 1
+        return Refusal(retryAfter: retryAfter, count: windows[key]?.refusals ?? 1)
     }
 
     /// Counts one attempt for `key`.

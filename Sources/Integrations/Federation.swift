@@ -7,7 +7,7 @@ public struct Federation: Sendable {
     public var oidc: OIDCProvider?
     /// Set in `NEOSC_AUTH_MODE=pomerium`: every API request must carry a verified assertion.
     public var pomerium: PomeriumGate?
-    public let pendingSignIns: PendingSignIns
+    package let pendingSignIns: PendingSignIns
 
     public init(oidc: OIDCProvider? = nil, pomerium: PomeriumGate? = nil, clock: WallClock = .system) {
         self.oidc = oidc

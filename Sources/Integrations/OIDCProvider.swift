@@ -62,7 +62,7 @@ public struct OIDCProvider: Sendable {
     }
 
     /// The URL that starts a browser sign-in (authorization code with PKCE S256).
-    public func authorizationURL(state: String, nonce: String, codeChallenge: String, redirectURI: String) async throws -> String {
+    package func authorizationURL(state: String, nonce: String, codeChallenge: String, redirectURI: String) async throws -> String {
         let endpoint = try await discovery.current().authorizationEndpoint
         let query = FormEncoding.encode([
             ("response_type", "code"), ("client_id", settings.clientID), ("redirect_uri", redirectURI),
@@ -73,7 +73,7 @@ public struct OIDCProvider: Sendable {
     }
 
     /// Redeems an authorization code at the provider's token endpoint; returns its ID token.
-    public func exchange(code: String, codeVerifier: String, redirectURI: String) async throws -> String {
+    package func exchange(code: String, codeVerifier: String, redirectURI: String) async throws -> String {
         var fields = [
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
             ("code_verifier", codeVerifier),
@@ -94,7 +94,7 @@ public struct OIDCProvider: Sendable {
 
     /// Verifies an ID token (signature, `iss`, `aud`, `exp`, `iat`, and `nonce` when one is
     /// expected) and redeems its nonce, so the same token never signs in twice.
-    public func identity(fromIDToken idToken: String, expectedNonce: String?, requireNonce: Bool) async throws -> ExternalIdentity {
+    package func identity(fromIDToken idToken: String, expectedNonce: String?, requireNonce: Bool) async throws -> ExternalIdentity {
         let claims = try await verifier.verify(idToken, expectedNonce: expectedNonce)
         if let nonce = claims.registered.nonce {
             guard await nonces.redeem(nonce, until: claims.registered.expiresAt ?? .distantFuture) else {

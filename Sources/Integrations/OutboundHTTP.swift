@@ -89,14 +89,14 @@ public final class OutboundHTTP: Sendable {
 }
 
 /// `application/x-www-form-urlencoded`, as HTML and OAuth define it.
-public enum FormEncoding {
+package enum FormEncoding {
     private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
-    public static func encode(_ value: String) -> String {
+    package static func encode(_ value: String) -> String {
         value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
 
-    public static func encode(_ fields: [(String, String)]) -> String {
+    package static func encode(_ fields: [(String, String)]) -> String {
         fields.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
     }
 }

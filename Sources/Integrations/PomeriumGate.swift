@@ -37,7 +37,7 @@ public struct PomeriumGate: Sendable {
     }
 
     /// The identity a signed assertion vouches for.
-    public func identity(fromAssertion assertion: String) async throws -> ExternalIdentity {
+    package func identity(fromAssertion assertion: String) async throws -> ExternalIdentity {
         let claims = try await verifier.verify(assertion)
         let registered = claims.registered
         let zitadelRoles = claims.zitadelRoles(projectID: settings.projectID)
@@ -50,7 +50,7 @@ public struct PomeriumGate: Sendable {
     }
 
     /// The identity in the plain `X-Pomerium-*` headers. Only call this for a trusted peer.
-    public static func identity(email: String, user: String?, groups: String?, validUntil: Date) -> ExternalIdentity {
+    package static func identity(email: String, user: String?, groups: String?, validUntil: Date) -> ExternalIdentity {
         let email = email.trimmingCharacters(in: .whitespaces).lowercased()
         let groupNames = (groups ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         return ExternalIdentity(

@@ -1,12 +1,12 @@
 /// Why a sign-in through the provider failed before any token could be checked.
-public enum SignInFailure: String, Error {
+package enum SignInFailure: String, Error {
     case codeRejected = "code_rejected"
     case noIDToken = "no_id_token"
     case redirectNotAllowed = "redirect_uri_not_allowed"
     case unknownState = "unknown_state"
     case providerError = "provider_error"
 
-    public var detail: String {
+    package var detail: String {
         switch self {
         case .codeRejected: "The identity provider refused the authorization code"
         case .noIDToken: "The identity provider returned no ID token"

@@ -50,10 +50,10 @@ struct AuthRoutes {
     }
 
     @Sendable func register(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedIn> {
-        let body = try await request.decodeJSON(Registration.self, context: context)
-        let grant = try await signIn.register(
-            .init(email: body.email, password: body.password, name: body.name, organization: body.organization),
-            from: context.clientAddress)
+        let grant = try await signIn.register(from: context.clientAddress) {
+            let body = try await request.decodeJSON(Registration.self, context: context)
+            return .init(email: body.email, password: body.password, name: body.name, organization: body.organization)
+        }
         return JSONBody(SignedIn(grant), status: .created)
     }
 

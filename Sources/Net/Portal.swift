@@ -80,15 +80,15 @@ public struct Portal: Sendable {
             store: store, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock, settings: demoSettings,
             drivers: demoDrivers, logger: logger, activeDemosChanged: { metrics.activeDemos($0) })
         self.lifetimes = lifetimes
+        let catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
+        self.catalogue = catalogue
         self.demos = DemoLifecycle(
             store: store, lifetimes: lifetimes, signIn: signIn, tokenCache: tokenCache, audit: auditTrail, clock: clock,
-            metrics: metrics, logger: logger)
+            metrics: metrics, logger: logger, catalogue: { try await catalogue.entries(from: store).map(\.workspace) })
         let demos = self.demos
         self.workspaceSessions = WorkspaceSessions(
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,
             metrics: metrics, maxPerUser: settings.maxSessionsPerUser)
-        let catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
-        self.catalogue = catalogue
         self.workspaceAdministration = WorkspaceAdministration(
             store: store, registry: sessions, audit: auditTrail, clock: clock, catalogueChanged: { await catalogue.invalidate() })
     }

@@ -15,8 +15,8 @@ public struct DemoLifecycle: Sendable {
         public let workspace: Workspace
     }
 
-    public let lifetimes: Lifetimes
     public var settings: DemoSettings { lifetimes.settings }
+    private let lifetimes: Lifetimes
     private let store: any Store
     private let signIn: SignIn
     private let tokenCache: TokenCache
@@ -24,11 +24,15 @@ public struct DemoLifecycle: Sendable {
     private let clock: WallClock
     private let metrics: PortalMetrics
     private let logger: Logger
+    /// The workspace catalogue, as cheaply as the caller can give it (demo creation is open to
+    /// anyone: the API hands its cached catalogue).
+    private let catalogue: @Sendable () async throws -> [Workspace]
 
     public init(
         store: any Store, lifetimes: Lifetimes, signIn: SignIn, tokenCache: TokenCache, audit: AuditTrail, clock: WallClock,
-        metrics: PortalMetrics, logger: Logger
+        metrics: PortalMetrics, logger: Logger, catalogue: (@Sendable () async throws -> [Workspace])? = nil
     ) {
+        self.catalogue = catalogue ?? { try await store.workspaces() }
         self.store = store
         self.lifetimes = lifetimes
         self.signIn = signIn
@@ -47,7 +51,7 @@ public struct DemoLifecycle: Sendable {
         guard settings.enabled else { throw DomainError.notFound("Demo sessions are not enabled (NEOSC_DEMO_ENABLED)") }
         let type = try Validation.text(workspaceType, field: "workspace_type", length: 1...40)
         let contact = try contactEmail.map { try Validation.normalisedEmail($0) }
-        guard let workspace = try await store.workspaces().first(where: { $0.type == type && $0.isOfferedForDemos }) else {
+        guard let workspace = try await catalogue().first(where: { $0.type == type && $0.isOfferedForDemos }) else {
             throw DomainError.invalid("No workspace of type '\(type)' is offered for demos")
         }
 
@@ -127,7 +131,8 @@ public struct DemoLifecycle: Sendable {
     }
 
     /// Moves demo `id`'s end `minutes` (1–1440) later, never past its maximum duration; its
-    /// visitor's tokens and deadline move with it. Administrators only (the caller checks).
+    /// visitor's tokens and deadline move with it. Only administrators may: the caller checks
+    /// (the API with an audited refusal), as `demo(id:visibleTo:)` lets a demo's visitor through.
     public func extend(_ id: String, byMinutes minutes: Int, by principal: Principal, from address: String) async throws -> DemoSession {
         guard (1...1_440).contains(minutes) else { throw DomainError.invalid("minutes must be from 1 to 1440") }
         let demo = try await demo(id: id, visibleTo: principal)

@@ -113,7 +113,7 @@ public struct ExternalAccounts: Sendable {
 
     /// The identity a request acts with after `external` was verified with credential `digest`.
     /// The credential lasts no longer than the provider's token, nor past a bound demo's end.
-    public func identity(for external: ExternalIdentity, user: User, digest: String) async throws -> Identity {
+    func identity(for external: ExternalIdentity, user: User, digest: String) async throws -> Identity {
         var expiresAt = external.expiresAt
         if let demo = external.demo { expiresAt = min(expiresAt, demo.expiresAt) }
         let principal = Principal(

@@ -56,8 +56,13 @@ public struct SignIn: Sendable {
         }
     }
 
+    /// The longest e-mail address (RFC 5321) and the longest password (in UTF-8 bytes: a
+    /// password may be 128 characters of any script) a login may present.
+    public static let maximumEmailBytes = 254
+    public static let maximumPasswordBytes = 128 * 4
+
     public let settings: Settings
-    public let throttles: Throttles
+    private let throttles: Throttles
     private let store: any Store
     private let tokenCache: TokenCache
     private let sessions: SessionRegistry
@@ -83,16 +88,19 @@ public struct SignIn: Sendable {
 
     // MARK: - Registration, login, logout
 
-    /// A new `user` account (joining or founding the organisation named), signed in.
-    public func register(_ registration: Registration, from address: String) async throws -> Grant {
+    /// A new `user` account (joining or founding the organisation named), signed in. Refused
+    /// (403) when registration is off and (429) past the address's limit before `read` is called
+    /// to read what the caller sent, so a refused attempt costs nothing more; every attempt that
+    /// gets that far counts, valid or not: each may cost a bcrypt, and accounts are cheap to spray.
+    public func register(from address: String, reading read: () async throws -> Registration) async throws -> Grant {
         guard settings.allowRegistration else {
             throw DomainError.forbidden("Registration is disabled; ask an administrator for an account")
         }
-        // Every attempt counts, successful or not: each costs a bcrypt, and accounts are cheap to spray.
         if let retryAfter = await throttles.registrations.retryAfter(address) {
             throw DomainError.rateLimited("Too many registrations from this address; try again later", retryAfterSeconds: retryAfter)
         }
         await throttles.registrations.record(address)
+        let registration = try await read()
         let email = try Validation.normalisedEmail(registration.email)
         try Validation.requireValidPassword(registration.password)
         let name = try Validation.text(registration.name, field: "name")
@@ -132,14 +140,25 @@ public struct SignIn: Sendable {
     /// Signs in with e-mail and password. Every refusal answers the same `Invalid credentials`
     /// (unknown address, wrong password, disabled account, demo user without a demo) after the
     /// same bcrypt's time, and is audited with its real reason.
+    ///
+    /// Input no account could have (an e-mail over 254 bytes, a password over
+    /// `maximumPasswordBytes`) is refused with 422 before any work. A throttled attempt costs a
+    /// counter: the first refusal of a window is audited, the rest only counted
+    /// (`auth_failures_total{reason="throttled"}`).
     public func logIn(email claimedEmail: String, password: String, from address: String) async throws -> Grant {
+        guard claimedEmail.utf8.count <= Self.maximumEmailBytes + 64 else { throw DomainError.invalid("email is too long") }
+        guard password.utf8.count <= Self.maximumPasswordBytes else { throw DomainError.invalid("password is too long") }
         let email = claimedEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        guard email.utf8.count <= Self.maximumEmailBytes else { throw DomainError.invalid("email is too long") }
         for (throttle, key) in [(throttles.accountLogins, email), (throttles.addressLogins, address)] {
-            if let retryAfter = await throttle.retryAfter(key) {
+            if let refusal = await throttle.refusal(key) {
                 metrics.authenticationFailed(reason: "throttled")
-                try await audit.record(
-                    .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false, details: ["reason": "throttled"])
-                throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: retryAfter)
+                if refusal.count == 1 {
+                    try await audit.record(
+                        .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false,
+                        details: ["reason": "throttled", "retry_after": String(refusal.retryAfter)])
+                }
+                throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: refusal.retryAfter)
             }
         }
 
@@ -197,7 +216,7 @@ public struct SignIn: Sendable {
 
     /// Issues and stores a new bearer token for `user`, valid for the configured lifetime but
     /// never past `notAfter`.
-    public func issueToken(
+    func issueToken(
         for user: User, mfaVerified: Bool, notAfter: Date = .distantFuture
     ) async throws
         -> (token: String, expiresAt: Date)

@@ -162,6 +162,30 @@ import Testing
                 .post, "/api/auth/register",
                 json: body(["email": "gina@example.com", "password": Harness.password, "name": "Gina"]))
             #expect(reply.status == .forbidden)
+            // Off means off whatever the body: the refusal comes before the body is read.
+            for text in ["", "not json", "{}"] {
+                #expect(try await client.send(.post, "/api/auth/register", json: text).status == .forbidden, "\(text)")
+            }
+        }
+        // Demo creation likewise: 404 while demos are off, whatever the body.
+        try await Harness.run { _, client in
+            for text in [#"{"workspace_type":"browser"}"#, "", "not json"] {
+                let reply = try await client.send(.post, "/api/demo/sessions", json: text)
+                #expect(reply.status == .notFound, "\(text)")
+            }
+        }
+    }
+
+    /// A registration attempt counts before its body is read, so malformed attempts count too.
+    @Test func malformedRegistrationsCountTowardsTheLimit() async throws {
+        try await Harness.run { _, client in
+            for index in 0..<20 {
+                let reply = try await client.send(.post, "/api/auth/register", json: index.isMultiple(of: 2) ? "not json" : "{}")
+                #expect(reply.status == .badRequest || reply.status == .unprocessableContent)
+            }
+            let refused = try await client.send(
+                .post, "/api/auth/register", json: body(["email": "late@example.com", "password": Harness.password, "name": "L"]))
+            #expect(refused.status == .tooManyRequests)
         }
     }
 

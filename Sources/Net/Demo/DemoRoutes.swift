@@ -86,6 +86,8 @@ struct DemoRoutes {
     }
 
     @Sendable func create(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Created> {
+        // Off means absent, whatever the body: checked before it is read.
+        guard demos.settings.enabled else { throw DomainError.notFound("Demo sessions are not enabled (NEOSC_DEMO_ENABLED)") }
         let body = try await request.decodeJSON(Creation.self, context: context)
         let started = try await demos.start(workspaceType: body.workspaceType, contactEmail: body.email, from: context.clientAddress)
         return JSONBody(
