@@ -92,7 +92,6 @@ let package = Package(
             path: "Sources/MongoStore",
             swiftSettings: swiftSettings
         ),
-        // HTTP: routes, middleware, request context, password hashing off the event loops.
         // The outside systems NeoSC talks to, as adapters beside the stores: Zitadel (OpenID
         // Connect), Pomerium's assertions, the provisioning webhook, NetBird; no Hummingbird.
         .target(
@@ -112,6 +111,7 @@ let package = Package(
             path: "Sources/Integrations",
             swiftSettings: swiftSettings
         ),
+        // HTTP only: routes, middleware, request context, password hashing off the event loops.
         .target(
             name: "Net",
             dependencies: [
@@ -121,6 +121,7 @@ let package = Package(
                 "Integrations",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),

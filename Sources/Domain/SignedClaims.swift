@@ -32,7 +32,8 @@ public struct ClaimRules: Sendable {
     public var audiences: Set<String>
     /// Clock skew tolerated on `exp`, `iat` and `nbf`, in seconds.
     public var leeway: TimeInterval
-    /// The longest lifetime (`exp` - `iat`) accepted, so a leaked key cannot mint eternal tokens.
+    /// The longest lifetime accepted — `exp` - `iat`, or `exp` - now for a token without `iat` —
+    /// so a leaked key cannot mint eternal tokens.
     public var maxLifetime: TimeInterval
 
     public init(issuers: Set<String>, audiences: Set<String>, leeway: TimeInterval = 60, maxLifetime: TimeInterval = 86_400) {
@@ -52,6 +53,9 @@ public struct ClaimRules: Sendable {
         if let issuedAt = claims.issuedAt {
             guard issuedAt.timeIntervalSince(now) <= leeway else { throw .notYetValid }
             guard expiresAt.timeIntervalSince(issuedAt) <= maxLifetime else { throw .expired }
+        } else {
+            // No `iat` to measure from: what is left of it may not exceed the maximum either.
+            guard expiresAt.timeIntervalSince(now) <= maxLifetime else { throw .expired }
         }
         guard let subject = claims.subject, !subject.isEmpty else { throw .missingSubject }
         if let expectedNonce {

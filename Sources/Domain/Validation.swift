@@ -31,13 +31,28 @@ public enum Validation {
         }
     }
 
-    /// Trims a display name or title and checks its length and that it has no control characters.
+    /// Bytes a text field may take per character it is allowed: four, what one character of
+    /// ordinary text takes in UTF-8 at most, so a name of combining marks stacked on one letter
+    /// (one character, any number of bytes) is refused.
+    public static let bytesPerCharacter = 4
+
+    /// Trims a display name or title, puts it in Unicode normal form C, and checks its length in
+    /// characters and in UTF-8 bytes (`bytesPerCharacter` per character allowed) and that it has no
+    /// control characters.
     public static func text(
         _ raw: String, field: String, length: ClosedRange<Int> = nameLength
     ) throws(DomainError) -> String {
-        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Checked on the raw input first, so an oversize value costs no normalisation.
+        let maximumBytes = length.upperBound * bytesPerCharacter
+        guard raw.utf8.count <= maximumBytes + 1_024 else {
+            throw .invalid("\(field) must be at most \(maximumBytes) bytes")
+        }
+        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping
         guard length.contains(value.count) else {
             throw .invalid("\(field) must be \(length.lowerBound) to \(length.upperBound) characters")
+        }
+        guard value.utf8.count <= maximumBytes else {
+            throw .invalid("\(field) must be at most \(maximumBytes) bytes")
         }
         guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) && $0 != "\n" })
         else {
@@ -68,13 +83,23 @@ public enum Validation {
         return value
     }
 
-    /// An absolute http(s) URL, or a path on this host starting with `/`.
+    /// An absolute http(s) URL, or a path on this host: `/` alone or `/` followed by a character
+    /// that is neither `/` nor a backslash (browsers read `//host` and `/\host` as another host), with
+    /// no backslash, space or control character anywhere.
     public static func url(_ raw: String, field: String) throws(DomainError) -> String {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard WorkspaceLimits.urlLength.contains(value.utf8.count) else {
             throw .invalid("\(field) must be 1 to \(WorkspaceLimits.urlLength.upperBound) bytes")
         }
-        if value.hasPrefix("/") && !value.hasPrefix("//") { return value }
+        if value.hasPrefix("/") {
+            let second = value.dropFirst().first
+            guard second != "/", second != "\\",
+                !value.unicodeScalars.contains(where: { $0 == "\\" || $0.value <= 0x20 || $0.value == 0x7F })
+            else {
+                throw .invalid("\(field) must be an http(s) URL or a path starting with a single /")
+            }
+            return value
+        }
         guard let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
         else {

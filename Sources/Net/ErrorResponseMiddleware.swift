@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Turns every error into `{"detail": "..."}` with the right status. Anything it does not
 /// recognise is a bug: logged in full, answered with a bare 500.
@@ -21,6 +22,11 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
             return Self.response(for: error)
         } catch let error as any HTTPResponseError {
             return Self.response(status: error.status, detail: Self.detail(for: error))
+        } catch let error as HTTPParserError {
+            // The request itself was broken on the wire (a body cut short of its Content-Length,
+            // say): the client's fault, and nothing to log as ours.
+            context.logger.debug("malformed request", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return Self.response(status: .badRequest, detail: "The request could not be read (its body ended early or is malformed)")
         } catch is CancellationError {
             throw CancellationError()
         } catch {

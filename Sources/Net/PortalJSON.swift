@@ -64,7 +64,41 @@ extension Request {
         do {
             return try PortalJSON.decoder.decode(Value.self, from: data)
         } catch let error as DecodingError {
-            throw DomainError(error)
+            let problem = DomainError(error)
+            // A number the decoder cannot hold (`1.5` or `2^63` for a whole number, `1e20`) is
+            // reported without a field, as if the JSON were broken: it is valid JSON with an
+            // invalid field, so say which.
+            if case .malformed = problem, let field = Self.unrepresentableNumberField(in: data) {
+                throw DomainError.invalid("Field '\(field)' must be a whole number within range")
+            }
+            throw problem
+        }
+    }
+
+    /// The first top-level field (by name) of a JSON object whose value is a number no `Int`
+    /// holds exactly, or nil when there is none or `data` is not a JSON object.
+    static func unrepresentableNumberField(in data: Data) -> String? {
+        guard let object = try? JSONDecoder().decode([String: TopLevelValue].self, from: data) else { return nil }
+        return object.keys.sorted().first { key in
+            guard case .number(let value) = object[key] else { return false }
+            return !value.isFinite || value.rounded() != value || abs(value) >= 9.2e18
+        }
+    }
+
+    /// A JSON value seen only as far as "a number, or something else".
+    private enum TopLevelValue: Decodable {
+        case number(Double)
+        case other
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if (try? container.decode(Bool.self)) != nil {
+                self = .other
+            } else if let number = try? container.decode(Double.self) {
+                self = .number(number)
+            } else {
+                self = .other
+            }
         }
     }
 }

@@ -19,7 +19,8 @@ public struct AuditTrail: Sendable {
         _ action: AuditAction, by actor: AuditActor, from address: String? = nil, success: Bool = true,
         resource: (type: String, id: String)? = nil, details: [String: String] = [:]
     ) async throws {
-        var details = details
+        // Bounded: nothing a caller sends can make one entry large (a path, an error, a name).
+        var details = details.mapValues { Self.bounded($0) }
         switch actor {
         case .operator(let via): details["source"] = via
         case .system: details["by"] = details["by"] ?? "system"
@@ -27,8 +28,9 @@ public struct AuditTrail: Sendable {
         }
         try await store.append(
             AuditEvent(
-                timestamp: clock.now(), userID: actor.userID, userEmail: actor.email, action: action,
-                resourceType: resource?.type, resourceID: resource?.id, details: details, ipAddress: address,
+                timestamp: clock.now(), userID: actor.userID, userEmail: actor.email.map { Self.bounded($0, to: 254) },
+                action: action, resourceType: resource?.type, resourceID: resource.map { Self.bounded($0.id, to: 256) },
+                details: details, ipAddress: address,
                 success: success))
     }
 
@@ -43,5 +45,22 @@ public struct AuditTrail: Sendable {
                 details: ["reason": error.detail, "path": path ?? ""])
             throw error
         }
+    }
+
+    /// The longest detail value an entry keeps, in UTF-8 bytes.
+    public static let maximumDetailBytes = 1_024
+
+    /// `value` cut to at most `limit` UTF-8 bytes at a character boundary, marked with `…` when cut.
+    static func bounded(_ value: String, to limit: Int = maximumDetailBytes) -> String {
+        guard value.utf8.count > limit else { return value }
+        var kept = ""
+        var bytes = 0
+        for character in value {
+            let size = character.utf8.count
+            guard bytes + size <= limit - 3 else { break }
+            kept.append(character)
+            bytes += size
+        }
+        return kept + "…"
     }
 }

@@ -36,6 +36,31 @@ import Testing
         #expect(throws: DomainError.self) { try Validation.domain("-bad.example") }
     }
 
+    /// One letter and 400,000 combining marks is one character and 800 KB: limited by bytes too.
+    @Test func textIsLimitedInBytesAndNormalised() throws {
+        let stacked = "a" + String(repeating: "\u{0301}", count: 400_000)
+        #expect(stacked.count == 1)
+        #expect(throws: DomainError.self) { try Validation.text(stacked, field: "name") }
+        let justUnder = "a" + String(repeating: "\u{0301}", count: 200)  // 401 bytes: 1 character, 480 allowed
+        #expect(try Validation.text(justUnder, field: "name").utf8.count <= 480)
+        #expect(throws: DomainError.self) { try Validation.text("a" + String(repeating: "\u{0301}", count: 300), field: "name") }
+        // 120 characters of a 4-byte script fit exactly.
+        #expect(try Validation.text(String(repeating: "𝒜", count: 120), field: "name").count == 120)
+        // NFC: a decomposed é is stored precomposed, so equal names are equal bytes.
+        #expect(try Validation.text("Re\u{0301}sume\u{0301}", field: "name") == "R\u{00E9}sum\u{00E9}")
+        #expect(try Validation.text("Re\u{0301}sume\u{0301}", field: "name").utf8.count == 8)
+    }
+
+    /// `/\\evil.example/x` is read by browsers as `//evil.example/x`: another host.
+    @Test func relativeURLsStayOnThisHost() throws {
+        for good in ["/", "/local", "/a/b?c=d#e", "/w/linux-desktop"] {
+            #expect(try Validation.url(good, field: "url") == good)
+        }
+        for bad in ["/\\evil.example/x", "//evil.example/x", "/ok\\..\\x", "/has space", "/tab\tin", "/nul\u{0}"] {
+            #expect(throws: DomainError.self, "\(bad)") { try Validation.url(bad, field: "url") }
+        }
+    }
+
     @Test func slugs() {
         #expect(Identifier.isValidSlug("ws-linux-2"))
         #expect(!Identifier.isValidSlug("Ws"))

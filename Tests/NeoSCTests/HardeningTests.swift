@@ -1,0 +1,155 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOPosix
+import Net
+import Services
+import Testing
+
+@testable import App
+
+/// What an attack on a running NeoSC broke (issue "Hardening"), each held by a test.
+@Suite("Hardening: bounded input, bounded records")
+struct HardeningTests {
+    @Test("a login with an e-mail or password no account could have is a 422 before any work: no audit row, no throttle key")
+    func oversizeLoginIsRefusedBeforeAnyWork() async throws {
+        try await Harness.run { harness, client in
+            let huge = String(repeating: "x", count: 200_000) + "@example.com"
+            for (email, password) in [(huge, "whatever!"), ("a@example.com", String(repeating: "p", count: 600))] {
+                let reply = try await client.send(.post, "/api/auth/login", json: body(["email": email, "password": password]))
+                #expect(reply.status == .unprocessableContent, "\(reply.text.prefix(200))")
+                #expect(try reply.decoded(ErrorBody.self).detail.contains("too long"))
+            }
+            #expect(try await harness.store.events(AuditQuery(limit: 10)).isEmpty, "nothing recorded")
+            // Nothing was counted either: a real account still has all ten tries.
+            try await harness.account(.user, email: "ivan@example.com")
+            for _ in 0..<10 {
+                let reply = try await client.send(.post, "/api/auth/login", json: body(["email": "ivan@example.com", "password": "wrong one!"]))
+                #expect(reply.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test("a throttled login costs a counter: the first refusal of a window is audited, the next ones only counted")
+    func throttledLoginsAreAuditedOncePerWindow() async throws {
+        try await Harness.run { harness, client in
+            try await harness.account(.user, email: "judy@example.com")
+            let credentials = body(["email": "judy@example.com", "password": "wrong password!"])
+            for _ in 0..<10 {
+                #expect(try await client.send(.post, "/api/auth/login", json: credentials).status == .unauthorized)
+            }
+            for _ in 0..<25 {
+                let refused = try await client.send(.post, "/api/auth/login", json: credentials)
+                #expect(refused.status == .tooManyRequests)
+                #expect(Int(refused.headers[.retryAfter] ?? "").map { $0 > 0 } == true)
+            }
+            let failures = try await harness.store.events(AuditQuery(action: .loginFailed, limit: 100))
+            #expect(failures.filter { $0.details["reason"] == "wrong_password" }.count == 10)
+            let throttled = failures.filter { $0.details["reason"] == "throttled" }
+            #expect(throttled.count == 1, "one entry for the window, not one per request")
+            #expect(throttled.first?.details["retry_after"].flatMap(Int.init).map { $0 > 0 && $0 <= 900 } == true)
+        }
+    }
+
+    @Test("names are limited in bytes as well as characters, and stored in normal form C")
+    func namesAreLimitedInBytes() async throws {
+        try await Harness.run { harness, client in
+            let stacked = "a" + String(repeating: "\u{0301}", count: 400_000)  // one character, 800 KB
+            let registration = body(["email": "zalgo@example.com", "password": Harness.password, "name": stacked])
+            let refused = try await client.send(.post, "/api/auth/register", json: registration)
+            #expect(refused.status == .unprocessableContent, "\(refused.text.prefix(200))")
+            #expect(try refused.decoded(ErrorBody.self).detail.contains("bytes"))
+            #expect(try await harness.store.user(email: "zalgo@example.com") == nil)
+
+            let admin = try await harness.account(.admin).token
+            let organization = try await client.send(.post, "/api/organizations", token: admin, json: body(["name": stacked]))
+            #expect(organization.status == .unprocessableContent)
+
+            let decomposed = try await client.send(
+                .post, "/api/auth/register", json: body(["email": "rene@example.com", "password": Harness.password, "name": "Rene\u{0301}"]))
+            #expect(decomposed.status == .created)
+            #expect(try decomposed.decoded(SignedInBody.self).user.name.unicodeScalars.map(\.value) == [0x52, 0x65, 0x6E, 0xE9])
+        }
+    }
+
+    @Test("a workspace URL cannot point off-site in disguise: /\\host and //host are refused, paths on this host accepted")
+    func workspaceURLsStayOnThisHost() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            for url in ["/\\evil.example/x", "//evil.example/x", "/a\\b"] {
+                let reply = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: body(["url": url]))
+                #expect(reply.status == .unprocessableContent, "\(url): \(reply.text)")
+            }
+            let kept = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: admin).decoded(WorkspaceBody.self)
+            #expect(kept.url == "/workspaces/linux-desktop")
+            let moved = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: body(["url": "/w/linux"]))
+            #expect(try moved.decoded(WorkspaceBody.self).url == "/w/linux")
+        }
+    }
+
+    @Test("an audit entry is bounded whatever a caller sends: details cut at 1 KiB, e-mail at 254 bytes")
+    func auditEntriesAreBounded() async throws {
+        try await Harness.run { harness, _ in
+            let long = String(repeating: "é", count: 5_000)  // 10,000 bytes
+            try await harness.portal.auditTrail.record(
+                .accessDenied, by: .anonymous(claimedEmail: String(repeating: "m", count: 5_000) + "@example.com"), from: "192.0.2.1",
+                success: false, resource: ("path", String(repeating: "p", count: 5_000)), details: ["path": long])
+            let entry = try #require(try await harness.store.events(AuditQuery(action: .accessDenied, limit: 1)).first)
+            let path = try #require(entry.details["path"])
+            #expect(path.utf8.count <= 1_024 && path.hasSuffix("…") && path.hasPrefix("éé"))
+            #expect((entry.userEmail?.utf8.count ?? 0) <= 254)
+            #expect((entry.resourceID?.utf8.count ?? 0) <= 256)
+        }
+    }
+
+    @Test("valid JSON with a number no field can hold is a 422 naming the field, not a 400 'not valid JSON'")
+    func unrepresentableNumbersNameTheirField() async throws {
+        try await RecordingPeer.with { peer in
+            try await Harness.run(.router, DemoSessionTests.settings(peer: peer, lifetime: 600, maxDuration: 1_200)) { harness, client in
+                let admin = try await harness.account(.admin).token
+                for number in ["1.5", "9223372036854775808", "1e20", "-1e300"] {
+                    let reply = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"cpu":\#(number)}"#)
+                    #expect(reply.status == .unprocessableContent, "cpu \(number): \(reply.text)")
+                    #expect(try reply.decoded(ErrorBody.self).detail.contains("cpu"), "cpu \(number)")
+                }
+                let demo = try await DemoSessionTests.create(client).decoded(DemoCreatedBody.self)
+                let extend = try await client.send(
+                    .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: #"{"minutes":1e20}"#)
+                #expect(extend.status == .unprocessableContent, "\(extend.text)")
+                #expect(try extend.decoded(ErrorBody.self).detail.contains("minutes"))
+                // Broken JSON stays a 400.
+                let broken = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"cpu":1.5"#)
+                #expect(broken.status == .badRequest)
+            }
+        }
+    }
+
+    @Test("a request body cut short of its Content-Length is a 400 {detail}, not a 500")
+    func truncatedBodyIsABadRequest() async throws {
+        try await Harness.run(.live) { _, client in
+            let port = try #require(client.port)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                    }
+                }
+            let response = try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(
+                    ByteBuffer(
+                        string: "POST /api/auth/login HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\n"
+                            + "Content-Length: 100\r\n\r\n{\"e\""))
+                outbound.finish()  // half-close: 4 of the 100 bytes, then nothing more
+                var text = ""
+                for try await chunk in inbound { text += String(buffer: chunk) }
+                return text
+            }
+            #expect(response.hasPrefix("HTTP/1.1 400"), "\(response.prefix(200))")
+            #expect(response.contains(#"{"detail":"#))
+        }
+    }
+}
