@@ -47,7 +47,7 @@ public enum AccessRules {
     ) throws(DomainError) {
         let removesAdmin = user.role == .admin && !user.disabled && (role != .admin || disabled)
         if removesAdmin && activeAdmins <= 1 {
-            throw .conflict("This is the last active administrator; promote another first")
+            throw .lastAdministrator
         }
     }
 }

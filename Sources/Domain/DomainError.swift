@@ -29,6 +29,8 @@ public enum DomainError: Error, Sendable, Equatable {
 
     /// The one text used for every failed password login, so responses don't tell which part was wrong.
     public static let invalidCredentials = DomainError.unauthenticated("Invalid credentials")
+    /// A change that would leave no active administrator.
+    public static let lastAdministrator = DomainError.conflict("This is the last active administrator; promote another first")
 
     /// The refusal of a launch past the per-user limit, whichever store noticed it.
     public static func sessionLimitReached(_ limit: Int) -> DomainError {

@@ -19,6 +19,11 @@ public protocol UserStore: Sendable {
     func users(limit: Int, offset: Int) async throws -> [User]
     /// Replaces the stored user with the same id; throws `notFound` when there is none.
     func update(_ user: User) async throws
+    /// Like `update`, but refuses (`conflict`, `DomainError.lastAdministrator`) a change that
+    /// would leave no active administrator — atomically: of two concurrent changes that would
+    /// each remove one of the last two administrators, one is refused. Every change that may
+    /// demote or disable an account goes through here.
+    func updateKeepingAnAdministrator(_ user: User) async throws
     /// Users that are not disabled, optionally only one organisation's, and how many of them have MFA.
     func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int)
     func activeAdminCount() async throws -> Int

@@ -47,6 +47,58 @@ extension MongoStore: UserStore {
         }
     }
 
+    /// MongoDB has no multi-document transaction on a single node, so the count and the update
+    /// are serialised by a lease on one document in `locks`, which every such update takes
+    /// (replicas included): of two concurrent demotions of the last two administrators, the
+    /// second counts after the first has written. A writer that dies holding the lease holds it
+    /// `lockLease` at most.
+    public func updateKeepingAnAdministrator(_ user: User) async throws {
+        guard user.role != .admin || user.disabled else { return try await update(user) }
+        try await withLock("administrators") {
+            let others = try await database.count(
+                "users",
+                [
+                    "role": .string(Role.admin.rawValue), "disabled": .bool(false),
+                    "_id": .document(["$ne": .string(user.id)]),
+                ])
+            guard others > 0 else { throw DomainError.lastAdministrator }
+            try await update(user)
+        }
+    }
+
+    static let lockLease: TimeInterval = 10
+
+    /// Runs `body` holding the lease named `name`: taken by a conditional upsert (free, or its
+    /// lease over), waited for up to 5 s, released after `body` whether it threw or not.
+    private func withLock<T: Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        let owner = UUID().uuidString
+        let giveUp = Date().addingTimeInterval(5)
+        while true {
+            let now = Date()
+            do {
+                let taken = try await database.update(
+                    "locks", ["_id": .string(name), "until": .document(["$lt": .date(now)])],
+                    ["$set": .document(["owner": .string(owner), "until": .date(now.addingTimeInterval(Self.lockLease))])],
+                    upsert: true)
+                if taken.matched == 1 || taken.upserted { break }
+            } catch let failure as MongoFailure where failure.isDuplicateKey {
+                // Held by another writer: the upsert's insert met its document.
+            }
+            guard Date() < giveUp else {
+                throw DomainError.unavailable("Another change to the administrators is in progress; try again")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        do {
+            let result = try await body()
+            _ = try? await database.delete("locks", ["_id": .string(name), "owner": .string(owner)])
+            return result
+        } catch {
+            _ = try? await database.delete("locks", ["_id": .string(name), "owner": .string(owner)])
+            throw error
+        }
+    }
+
     public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
         var filter: BSONDocument = ["disabled": .bool(false)]
         if let organizationID { filter["organization_id"] = .string(organizationID) }

@@ -54,25 +54,41 @@ extension SQLiteStore: UserStore {
     }
 
     public func update(_ user: User) async throws {
+        try await write { try await Self.update(user, on: $0) }
+    }
+
+    public func updateKeepingAnAdministrator(_ user: User) async throws {
+        // One write transaction: SQLite's single writer serialises the count and the update.
         try await write { connection in
-            let changed: Int
-            do {
-                changed = try await connection.changedRows(
-                    """
-                    UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
-                        mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
-                    WHERE id = ? RETURNING 1
-                    """,
-                    [
-                        .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
-                        .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
-                        .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
-                    ])
-            } catch let error as SQLiteError where error.isConstraintViolation {
-                throw DomainError.conflict("Another account already has this e-mail address or sign-in")
+            if user.role != .admin || user.disabled {
+                let others =
+                    try await connection.rows(
+                        "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?", [.text(user.id)]
+                    ).first?.int("n") ?? 0
+                guard others > 0 else { throw DomainError.lastAdministrator }
             }
-            guard changed == 1 else { throw DomainError.notFound("User not found") }
+            try await Self.update(user, on: connection)
         }
+    }
+
+    private static func update(_ user: User, on connection: SQLiteConnection) async throws {
+        let changed: Int
+        do {
+            changed = try await connection.changedRows(
+                """
+                UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
+                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
+                WHERE id = ? RETURNING 1
+                """,
+                [
+                    .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
+                    .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
+                    .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
+                ])
+        } catch let error as SQLiteError where error.isConstraintViolation {
+            throw DomainError.conflict("Another account already has this e-mail address or sign-in")
+        }
+        guard changed == 1 else { throw DomainError.notFound("User not found") }
     }
 
     public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {

@@ -94,7 +94,9 @@ public struct ExternalAccounts: Sendable {
         case .signIn(let user), .link(let user):
             let updated = AccountLinking.applying(external, to: user, at: now)
             guard updated != user else { return user }
-            try await store.update(updated)
+            // The provider's word changes the role, but never removes the last administrator:
+            // that sign-in is refused (409) and the account stays as it is.
+            try await store.updateKeepingAnAdministrator(updated)
             await tokenCache.evict(userID: user.id)
             if user.ssoSubject == nil {
                 try await audit.record(

@@ -54,7 +54,8 @@ public struct UserAdministration: Sendable {
         user.role = role
         user.disabled = disabled
         user.updatedAt = now
-        try await store.update(user)
+        // Checked above for a clear answer; the store checks again atomically with the write.
+        try await store.updateKeepingAnAdministrator(user)
         await tokenCache.evict(userID: user.id)
 
         var details: [String: String] = [:]

@@ -313,6 +313,8 @@ struct IdentityPromiseTests {
                         ])
                     return try await client.send(.post, "/api/auth/sso", json: body(["id_token": provider.signer.token(claims)]))
                 }
+                // Another administrator, so demoting Rita leaves one (see the next test for the last).
+                try await harness.account(.admin)
                 let first = try await signIn(as: "admin")
                 #expect(try first.decoded(SignedInBody.self).user.role == "admin", "\(first.text)")
                 let adminToken = try first.decoded(SignedInBody.self).accessToken
@@ -344,6 +346,41 @@ struct IdentityPromiseTests {
                 #expect(try third.decoded(SignedInBody.self).user.role == "admin")
                 #expect(try await client.send(.get, "/api/users", token: userToken).status == .ok)
                 #expect(try await harness.store.events(AuditQuery(action: .updateUser)).count == 2)
+            }
+        }
+    }
+
+    @Test("a sign-in whose provider role would demote the last administrator is refused (409, audited); the account stays admin")
+    func providerCannotDemoteTheLastAdministrator() async throws {
+        try await ScriptedProvider.with { provider in
+            try await Harness.run(.router, try Self.oidc(provider.issuer)) { harness, client in
+                func signIn(as role: String) async throws -> Reply {
+                    let claims = provider.claims(
+                        subject: "sam", audience: Self.clientID,
+                        extra: [
+                            "nonce": UUID().uuidString, "email": "sam@example.com", "name": "Sam",
+                            "urn:zitadel:iam:org:project:roles": [role: ["org-1": "example.com"]],
+                        ])
+                    return try await client.send(.post, "/api/auth/sso", json: body(["id_token": provider.signer.token(claims)]))
+                }
+                let first = try await signIn(as: "admin")
+                #expect(first.status == .ok, "\(first.text)")
+                let token = try first.decoded(SignedInBody.self).accessToken
+
+                let demoting = try await signIn(as: "user")
+                #expect(demoting.status == .conflict, "\(demoting.text)")
+                #expect(try demoting.decoded(ErrorBody.self).detail.contains("last active administrator"))
+                #expect(try await harness.store.user(email: "sam@example.com")?.role == .admin)
+                #expect(try await harness.store.activeAdminCount() == 1)
+                #expect(try await client.send(.get, "/api/auth/me", token: token).decoded(UserBody.self).role == "admin")
+                let refusals = try await harness.store.events(AuditQuery(action: .ssoLoginFailed))
+                #expect(refusals.count == 1 && refusals.first?.details["detail"]?.contains("last active administrator") == true)
+                #expect(try await harness.store.events(AuditQuery(action: .updateUser)).isEmpty, "nothing changed")
+
+                // Once another administrator exists, the provider's word applies.
+                try await harness.account(.admin)
+                let demoted = try await signIn(as: "user")
+                #expect(try demoted.decoded(SignedInBody.self).user.role == "user")
             }
         }
     }

@@ -266,4 +266,55 @@ import Testing
             #expect(try await store.policy(id: "pol-session-recording")?.enabled == !before)
         }
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func theLastAdministratorRemainsUnderConcurrentDemotions(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            // Ten rounds of the race the check-then-act rule lost: two administrators, each
+            // demoted (or disabled) at the same moment. One change may win; never both.
+            for round in 0..<10 {
+                let first = Self.user("first-\(round)@example.com", role: .admin)
+                let second = Self.user("second-\(round)@example.com", role: .admin)
+                try await store.insert(first, creating: nil)
+                try await store.insert(second, creating: nil)
+                var demoted = first
+                demoted.role = .user
+                var disabled = second
+                disabled.disabled = true
+                let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for change in [demoted, disabled] {
+                        group.addTask {
+                            do {
+                                try await store.updateKeepingAnAdministrator(change)
+                                return true
+                            } catch let error as DomainError {
+                                #expect(error == .lastAdministrator)
+                                return false
+                            }
+                        }
+                    }
+                    return try await group.reduce(into: [Bool]()) { $0.append($1) }
+                }
+                #expect(outcomes.filter { $0 }.count == 1, "round \(round): exactly one of the two changes wins")
+                #expect(try await store.activeAdminCount() == 1, "round \(round)")
+                // Retire the round's pair, so the next round's two are the only active administrators.
+                for user in [first, second] {
+                    var restored = try #require(try await store.user(id: user.id))
+                    restored.role = .user
+                    restored.disabled = true
+                    try await store.update(restored)
+                }
+            }
+            // A change that keeps an administrator, or makes one, always passes.
+            let only = Self.user("only@example.com", role: .admin)
+            try await store.insert(only, creating: nil)
+            var renamed = only
+            renamed.name = "Still admin"
+            try await store.updateKeepingAnAdministrator(renamed)
+            var demoted = renamed
+            demoted.role = .neosc
+            await #expect(throws: DomainError.lastAdministrator) { try await store.updateKeepingAnAdministrator(demoted) }
+            #expect(try await store.user(id: only.id)?.role == .admin)
+        }
+    }
 }
