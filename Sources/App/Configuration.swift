@@ -261,6 +261,8 @@ extension Configuration {
         }
         if let limit = try integer("NEOSC_DEMO_MAX_ACTIVE", 1...100_000) { demo.maxActive = limit }
         if let limit = try integer("NEOSC_DEMO_MAX_PER_IP", 1...1_000) { demo.maxActivePerAddress = limit }
+        if let limit = try integer("NEOSC_DEMO_RATE", 1...1_000_000) { demo.creationsPerHour = limit }
+        if let limit = try integer("NEOSC_DEMO_RATE_PER_IP", 1...10_000) { demo.creationsPerAddressPerHour = limit }
         if let idle = try duration("NEOSC_IDLE_TIMEOUT") { demo.idleTimeout = idle }
         if let attempts = try integer("NEOSC_CLEANUP_ATTEMPTS", 1...20) { demo.cleanupAttempts = attempts }
         if let delay = try duration("NEOSC_CLEANUP_RETRY_DELAY") { demo.retryDelay = delay }

@@ -27,12 +27,17 @@ public struct DemoLifecycle: Sendable {
     /// The workspace catalogue, as cheaply as the caller can give it (demo creation is open to
     /// anyone: the API hands its cached catalogue).
     private let catalogue: @Sendable () async throws -> [Workspace]
+    /// Demos started this hour, per client address and overall (key `*`).
+    private let creationsPerAddress: AttemptThrottle
+    private let creations: AttemptThrottle
 
     public init(
         store: any Store, lifetimes: Lifetimes, signIn: SignIn, tokenCache: TokenCache, audit: AuditTrail, clock: WallClock,
         metrics: PortalMetrics, logger: Logger, catalogue: (@Sendable () async throws -> [Workspace])? = nil
     ) {
         self.catalogue = catalogue ?? { try await store.workspaces() }
+        self.creationsPerAddress = AttemptThrottle(limit: lifetimes.settings.creationsPerAddressPerHour, window: 3_600, clock: clock)
+        self.creations = AttemptThrottle(limit: lifetimes.settings.creationsPerHour, window: 3_600, clock: clock)
         self.store = store
         self.lifetimes = lifetimes
         self.signIn = signIn
@@ -64,8 +69,21 @@ public struct DemoLifecycle: Sendable {
             id: demoID, userID: user.id, workspaceID: workspace.id, workspaceType: type, contactEmail: contact,
             clientAddress: address, createdAt: now, expiresAt: now + settings.lifetime,
             maxExpiresAt: now + max(settings.maxDuration, settings.lifetime))
-        // The demo first: its insert enforces the limits, so a refused request leaves nothing behind
-        // but its audit entry (a burst of refusals is what an operator looks for).
+        // The hourly rates next (a loop of creating and ending demos never meets the active
+        // limits), each refusal costing a counter: the first of a window is audited.
+        for (throttle, key, what) in [(creationsPerAddress, address, "from this address"), (creations, "*", "overall")] {
+            if let refusal = await throttle.refusal(key) {
+                if refusal.count == 1 {
+                    try await audit.record(
+                        .demoSessionCreated, by: .anonymous(claimedEmail: contact), from: address, success: false,
+                        details: ["workspace_type": type, "reason": "rate_limited", "scope": key == "*" ? "overall" : "address"])
+                }
+                throw DomainError.rateLimited(
+                    "Too many demo sessions started \(what) this hour; try again later", retryAfterSeconds: refusal.retryAfter)
+            }
+        }
+        // Then the demo: its insert enforces the active limits, so a refused request leaves nothing
+        // behind but its audit entry (a burst of refusals is what an operator looks for).
         do {
             try await store.insert(demo, limit: settings.maxActive, perAddressLimit: settings.maxActivePerAddress)
         } catch DomainError.rateLimited(let detail, let retryAfter) {
@@ -74,6 +92,8 @@ public struct DemoLifecycle: Sendable {
                 details: ["workspace_type": type, "reason": "limit_reached", "error": detail])
             throw DomainError.rateLimited(detail, retryAfterSeconds: retryAfter)
         }
+        await creationsPerAddress.record(address)
+        await creations.record("*")
         await lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: demo.expiresAt)
         do {
             try await store.insert(user, creating: nil)

@@ -10,6 +10,10 @@ public struct DemoSettings: Sendable {
     /// Active demos at once, overall and per client address.
     public var maxActive = 50
     public var maxActivePerAddress = 3
+    /// Demos started per hour, overall and per client address, ended ones included: a
+    /// create-and-end loop stays under the active limits but not under these.
+    public var creationsPerHour = 200
+    public var creationsPerAddressPerHour = 10
     /// Workspace sessions with no heartbeat for this long become `disconnected`.
     public var idleTimeout: TimeInterval = 15 * 60
     /// Clean-up steps are retried this many times, with exponential backoff from `retryDelay`,

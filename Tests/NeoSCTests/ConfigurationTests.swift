@@ -136,6 +136,7 @@ import Testing
         let configuration = try Configuration(environment: [
             "NEOSC_DEMO_ENABLED": "true", "NEOSC_DEMO_TTL": "45m", "NEOSC_DEMO_MAX_DURATION": "3h",
             "NEOSC_DEMO_MAX_ACTIVE": "20", "NEOSC_DEMO_MAX_PER_IP": "2", "NEOSC_IDLE_TIMEOUT": "10m",
+            "NEOSC_DEMO_RATE": "120", "NEOSC_DEMO_RATE_PER_IP": "4",
             "NEOSC_CLEANUP_ATTEMPTS": "7", "NEOSC_CLEANUP_RETRY_DELAY": "2s", "NEOSC_CLEANUP_LEASE": "90s",
             "NEOSC_EXPIRY_RESCAN": "15s", "NEOSC_PROVISIONER": "webhook", "NEOSC_PROVISION_URL": "https://p.example.com/hook",
             "NEOSC_PROVISION_SECRET": String(repeating: "s", count: 32), "NETBIRD_API_URL": "https://netbird.example.com",
@@ -145,6 +146,7 @@ import Testing
         let demo = configuration.demo
         #expect(demo.enabled && demo.lifetime == 2_700 && demo.maxDuration == 10_800)
         #expect(demo.maxActive == 20 && demo.maxActivePerAddress == 2 && demo.idleTimeout == 600)
+        #expect(demo.creationsPerHour == 120 && demo.creationsPerAddressPerHour == 4)
         #expect(demo.cleanupAttempts == 7 && demo.retryDelay == 2 && demo.claimLease == 90 && demo.rescanInterval == 15)
         #expect(configuration.provisioner == .webhook && configuration.provisionURL == "https://p.example.com/hook")
         #expect("\(configuration.provisionSecret!)" == "<redacted>")

@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import Net
 import Services
+import TestSupport
 import Testing
 
 @testable import App
@@ -150,6 +151,57 @@ struct HardeningTests {
             }
             #expect(response.hasPrefix("HTTP/1.1 400"), "\(response.prefix(200))")
             #expect(response.contains(#"{"detail":"#))
+        }
+    }
+
+    @Test("create-and-end loops are bounded: NEOSC_DEMO_RATE_PER_IP demos per hour per address, NEOSC_DEMO_RATE overall")
+    func demoCreationIsRateLimited() async throws {
+        try await RecordingPeer.with { peer in
+            let settings = DemoSessionTests.settings(peer: peer, lifetime: 600, maxDuration: 1_200, perAddress: 1)
+            let clock = ManualClock(Date())
+            try await Harness.run(
+                .router, clock: clock.wallClock,
+                {
+                    settings(&$0)
+                    $0.demo.creationsPerAddressPerHour = 3
+                }
+            ) { harness, client in
+                // Each demo is ended before the next: the active limit (1 per address) never bites.
+                for round in 0..<3 {
+                    let started = try await DemoSessionTests.create(client).decoded(DemoCreatedBody.self)
+                    let ended = try await client.send(.delete, "/api/demo/sessions/\(started.demoSessionID)", token: started.accessToken)
+                    #expect(ended.status == .ok, "round \(round)")
+                }
+                for _ in 0..<5 {
+                    let refused = try await DemoSessionTests.create(client)
+                    #expect(refused.status == .tooManyRequests, "\(refused.text)")
+                    let retryAfter = try #require(Int(refused.headers[.retryAfter] ?? ""))
+                    #expect(retryAfter > 0 && retryAfter <= 3_600)
+                }
+                let refusals = try await harness.store.events(AuditQuery(action: .demoSessionCreated, success: false))
+                #expect(refusals.count == 1 && refusals.first?.details["reason"] == "rate_limited", "audited once per hour")
+                #expect(try await harness.store.demos(userID: nil, limit: 100).count == 3, "refusals leave nothing behind")
+
+                clock.advance(3_601)
+                #expect(try await DemoSessionTests.create(client).status == .created, "a new hour, a new allowance")
+            }
+        }
+        // The overall rate, across addresses.
+        try await RecordingPeer.with { peer in
+            let settings = DemoSessionTests.settings(peer: peer, lifetime: 600, maxDuration: 1_200, perAddress: 10)
+            try await Harness.run(
+                .router,
+                {
+                    settings(&$0)
+                    $0.demo.creationsPerHour = 2
+                }
+            ) { _, client in
+                #expect(try await DemoSessionTests.create(client).status == .created)
+                #expect(try await DemoSessionTests.create(client).status == .created)
+                let refused = try await DemoSessionTests.create(client)
+                #expect(refused.status == .tooManyRequests)
+                #expect(try refused.decoded(ErrorBody.self).detail.contains("overall"))
+            }
         }
     }
 }
