@@ -20,6 +20,8 @@ struct Configuration: Sendable {
     var trustedProxies = TrustedProxies()
     var maxSessionsPerUser = 3
     var bcryptCost: UInt8 = 10
+    /// Password hashes in flight (running or waiting) before new sign-ins get 503.
+    var bcryptQueue = 64
     var cacheLifetime: TimeInterval = 5
     var logLevel: Logger.Level = .info
     /// MongoDB connection string; nil keeps the embedded store.
@@ -148,6 +150,7 @@ struct Configuration: Sendable {
         }
         if let limit = try integer("NEOSC_MAX_SESSIONS_PER_USER", in: 1...1_000) { maxSessionsPerUser = limit }
         if let cost = try integer("NEOSC_BCRYPT_COST", in: Int(PasswordHasher.minimumCost)...16) { bcryptCost = UInt8(cost) }
+        if let queue = try integer("NEOSC_BCRYPT_QUEUE", in: 1...100_000) { bcryptQueue = queue }
         if let lifetime = try duration("NEOSC_CACHE_TTL") { cacheLifetime = lifetime }
         if let url = value("MONGO_URL") {
             guard url.hasPrefix("mongodb://") || url.hasPrefix("mongodb+srv://") else {

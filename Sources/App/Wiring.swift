@@ -53,7 +53,7 @@ enum Wiring {
     static func makePasswordHasher(_ configuration: Configuration) -> PasswordHasher {
         let threadPool = NIOThreadPool(numberOfThreads: max(1, System.coreCount))
         threadPool.start()
-        return PasswordHasher(cost: configuration.bcryptCost, threadPool: threadPool)
+        return PasswordHasher(cost: configuration.bcryptCost, threadPool: threadPool, maxQueued: configuration.bcryptQueue)
     }
 
     /// A Prometheus registry, the swift-metrics factory that records into it, and its text.

@@ -65,7 +65,10 @@ public struct Portal: Sendable {
         self.auditTrail = auditTrail
         let signIn = SignIn(
             store: store, tokenCache: tokenCache, sessions: sessions, passwords: passwords,
-            throttles: .init(accountLogins: accountThrottle, addressLogins: addressThrottle, registrations: registrationThrottle),
+            throttles: .init(
+                accountLogins: accountThrottle, addressLogins: addressThrottle, registrations: registrationThrottle,
+                accountAttempts: AttemptThrottle(limit: 30, window: 60, clock: clock),
+                addressAttempts: AttemptThrottle(limit: 300, window: 60, clock: clock)),
             audit: auditTrail, clock: clock, metrics: metrics,
             settings: .init(tokenLifetime: settings.tokenLifetime, allowRegistration: settings.allowRegistration))
         self.signIn = signIn

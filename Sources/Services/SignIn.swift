@@ -25,11 +25,21 @@ public struct SignIn: Sendable {
         public let addressLogins: AttemptThrottle
         /// Registrations per client address, failed or not: each costs a bcrypt.
         public let registrations: AttemptThrottle
+        /// Every login attempt, right or wrong, per account and per client address: each costs a
+        /// bcrypt on shared cores, so one client signing in in a loop cannot slow everyone's.
+        public let accountAttempts: AttemptThrottle
+        public let addressAttempts: AttemptThrottle
 
-        public init(accountLogins: AttemptThrottle, addressLogins: AttemptThrottle, registrations: AttemptThrottle) {
+        public init(
+            accountLogins: AttemptThrottle, addressLogins: AttemptThrottle, registrations: AttemptThrottle,
+            accountAttempts: AttemptThrottle = AttemptThrottle(limit: 30, window: 60),
+            addressAttempts: AttemptThrottle = AttemptThrottle(limit: 300, window: 60)
+        ) {
             self.accountLogins = accountLogins
             self.addressLogins = addressLogins
             self.registrations = registrations
+            self.accountAttempts = accountAttempts
+            self.addressAttempts = addressAttempts
         }
     }
 
@@ -160,6 +170,18 @@ public struct SignIn: Sendable {
                 }
                 throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: refusal.retryAfter)
             }
+        }
+        for (throttle, key) in [(throttles.accountAttempts, email), (throttles.addressAttempts, address)] {
+            if let refusal = await throttle.refusal(key) {
+                metrics.authenticationFailed(reason: "too_many_attempts")
+                if refusal.count == 1 {
+                    try await audit.record(
+                        .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false,
+                        details: ["reason": "too_many_attempts", "retry_after": String(refusal.retryAfter)])
+                }
+                throw DomainError.rateLimited("Too many sign-ins; try again in a minute", retryAfterSeconds: refusal.retryAfter)
+            }
+            await throttle.record(key)
         }
 
         let user = email.utf8.count <= 254 ? try await store.user(email: email) : nil

@@ -30,7 +30,7 @@ import Testing
             "NEOSC_ALLOW_REGISTRATION": "false", "NEOSC_ADMIN_EMAIL": "Root@Example.com",
             "NEOSC_ADMIN_PASSWORD": "long enough", "NEOSC_TRUSTED_PROXIES": "10.0.0.0/8, ::1",
             "CORS_ORIGINS": "https://a.example, http://localhost:3000", "NEOSC_MAX_SESSIONS_PER_USER": "5",
-            "NEOSC_CACHE_TTL": "90s", "NEOSC_BCRYPT_COST": "12",
+            "NEOSC_CACHE_TTL": "90s", "NEOSC_BCRYPT_COST": "12", "NEOSC_BCRYPT_QUEUE": "16",
         ])
         #expect(configuration.port == 9000)
         #expect(configuration.host == "0.0.0.0")
@@ -44,6 +44,7 @@ import Testing
         #expect(configuration.maxSessionsPerUser == 5)
         #expect(configuration.cacheLifetime == 90)
         #expect(configuration.bcryptCost == 12)
+        #expect(configuration.bcryptQueue == 16)
     }
 
     /// Each invalid environment, and the variable its one-line error must name: the one at fault.
@@ -60,6 +61,7 @@ import Testing
         (["CORS_ORIGINS": "https://a.example/path"], "CORS_ORIGINS"),
         (["NEOSC_MAX_SESSIONS_PER_USER": "0"], "NEOSC_MAX_SESSIONS_PER_USER"),
         (["NEOSC_BCRYPT_COST": "4"], "NEOSC_BCRYPT_COST"),
+        (["NEOSC_BCRYPT_QUEUE": "0"], "NEOSC_BCRYPT_QUEUE"),
         (["LOG_LEVEL": "loud"], "LOG_LEVEL"),
         (["MONGO_URL": "http://db"], "MONGO_URL"),
         (["MONGO_POOL_SIZE": "0"], "MONGO_POOL_SIZE"),

@@ -204,4 +204,54 @@ struct HardeningTests {
             }
         }
     }
+
+    @Test("one client signing in in a loop is bounded: 30 sign-ins a minute per account, then 429; others are not held back")
+    func signInLoopsAreBounded() async throws {
+        let clock = ManualClock(Date())
+        try await Harness.run(.router, clock: clock.wallClock) { harness, client in
+            try await harness.account(.user, email: "kim@example.com")
+            try await harness.account(.user, email: "lee@example.com")
+            let kim = body(["email": "kim@example.com", "password": Harness.password])
+            for attempt in 0..<30 {
+                #expect(try await client.send(.post, "/api/auth/login", json: kim).status == .ok, "sign-in \(attempt + 1)")
+            }
+            let refused = try await client.send(.post, "/api/auth/login", json: kim)
+            #expect(refused.status == .tooManyRequests, "\(refused.text)")
+            #expect(Int(refused.headers[.retryAfter] ?? "").map { $0 > 0 && $0 <= 60 } == true)
+            _ = try await client.send(.post, "/api/auth/login", json: kim)
+            let audited = try await harness.store.events(AuditQuery(action: .loginFailed)).filter { $0.details["reason"] == "too_many_attempts" }
+            #expect(audited.count == 1)
+            let lee = try await client.send(.post, "/api/auth/login", json: body(["email": "lee@example.com", "password": Harness.password]))
+            #expect(lee.status == .ok, "another account is not held back")
+            clock.advance(61)
+            #expect(try await client.send(.post, "/api/auth/login", json: kim).status == .ok, "a new minute")
+        }
+    }
+
+    @Test("past its queue limit the password hasher refuses at once (503) instead of queueing without bound")
+    func passwordHashingIsBounded() async throws {
+        let threads = NIOThreadPool(numberOfThreads: 1)
+        threads.start()
+        let hasher = PasswordHasher(cost: 12, threadPool: threads, maxQueued: 2)
+        let hash = try await hasher.hash("a password")
+        let outcomes = await withTaskGroup(of: Bool?.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    do {
+                        return try await hasher.verify("a password", against: hash)
+                    } catch DomainError.unavailable {
+                        return nil
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool?]()) { $0.append($1) }
+        }
+        let refused = outcomes.filter { $0 == nil }.count
+        #expect(refused >= 3, "at most two in flight: \(outcomes)")
+        #expect(outcomes.filter { $0 == true }.count == 6 - refused, "the rest verified")
+        #expect(try await hasher.verify("a password", against: hash), "free again once the queue drains")
+        try await hasher.shutdown()
+    }
 }
