@@ -31,11 +31,11 @@ struct PomeriumTests {
     static func assertion(
         _ signer: TestSigner, subject: String = "pomerium-user-1", email: String = "paula@example.com",
         groups: [String] = ["neosc"], lifetime: TimeInterval = 300, extra: [String: any Sendable] = [:],
-        key: TestSigner.SigningKey? = nil
+        key: TestSigner.SigningKey? = nil, issuedAt: Date = Date()
     ) -> String {
         var claims = signer.claims(
             subject: subject, audience: route, lifetime: lifetime,
-            extra: ["iss": route, "email": email, "groups": groups, "name": "Paula", "user": subject])
+            extra: ["iss": route, "email": email, "groups": groups, "name": "Paula", "user": subject], issuedAt: issuedAt)
         claims.merge(extra) { $1 }
         return signer.token(claims, key: key)
     }
@@ -56,7 +56,9 @@ struct PomeriumTests {
         let clock = ManualClock(Date())
         try await TestSigner.with { signer in
             try await Harness.run(.router, clock: clock.wallClock, Self.settings(signer: signer)) { harness, client in
-                let assertion = Self.assertion(signer)
+                // Minted at the NeoSC clock's time: however long the machine took to get here, the
+                // assertion's window is where the clock's advances below expect it.
+                let assertion = Self.assertion(signer, issuedAt: clock.now)
                 let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion))
                 #expect(me.status == .ok, "\(me.text)")
                 let paula = try me.decoded(UserBody.self)
@@ -78,11 +80,12 @@ struct PomeriumTests {
                 // Zitadel's role claim, when Pomerium forwards it, wins over groups.
                 let admin = Self.assertion(
                     signer, subject: "pomerium-user-2", email: "zara@example.com", groups: ["user"],
-                    extra: ["urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]]])
+                    extra: ["urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]]], issuedAt: clock.now)
                 let zara = try await client.send(.get, "/api/auth/me", headers: Self.headers(admin))
                 #expect(try zara.decoded(UserBody.self).role == "admin")
 
-                let roleless = Self.assertion(signer, subject: "pomerium-user-3", email: "rex@example.com", groups: ["staff"])
+                let roleless = Self.assertion(
+                    signer, subject: "pomerium-user-3", email: "rex@example.com", groups: ["staff"], issuedAt: clock.now)
                 #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(roleless)).status == .forbidden)
                 let verified = Self.verifications(harness)  // one each for the first, zara's and rex's
                 #expect(verified == 3)

@@ -61,12 +61,15 @@ final class TestSigner: Sendable {
     // MARK: - Tokens
 
     /// Registered claims for a token from this issuer to `audience`, valid for `lifetime` from now.
+    /// `issuedAt` defaults to the real time; a test whose NeoSC runs on a `ManualClock` passes the
+    /// clock's time, so how long the test took to get here cannot move the token's window.
     func claims(
-        subject: String, audience: String, lifetime: TimeInterval = 300, extra: [String: any Sendable] = [:]
+        subject: String, audience: String, lifetime: TimeInterval = 300, extra: [String: any Sendable] = [:],
+        issuedAt: Date = Date()
     )
         -> [String: any Sendable]
     {
-        let now = Date().timeIntervalSince1970
+        let now = issuedAt.timeIntervalSince1970
         var claims: [String: any Sendable] = [
             "iss": issuer, "sub": subject, "aud": audience, "iat": Int(now), "exp": Int(now + lifetime),
         ]
