@@ -9,8 +9,8 @@ import Services
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
-        abstract: "Create administrators and change roles.",
-        subcommands: [Create.self, SetRole.self])
+        abstract: "Create administrators, change roles, reset passwords.",
+        subcommands: [Create.self, SetRole.self, ResetPassword.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -67,6 +67,37 @@ struct AdminCommand: AsyncParsableCommand {
                 let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
                 let user = try await users.change(email: email, .init(role: role), by: .operator(via: "cli"))
                 print("\(user.email) is now \(user.role.rawValue)")
+            }
+        }
+    }
+}
+
+extension AdminCommand {
+    struct ResetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-password",
+            abstract: "Set an account's password (read from standard input); it must choose its own at its next sign-in.")
+
+        @Option(help: "E-mail address of the account.")
+        var email: String
+
+        @Flag(help: "Read the password from standard input (required: passwords are never arguments).")
+        var passwordStdin = false
+
+        func validate() throws {
+            guard passwordStdin else { throw ValidationError("--password-stdin is required") }
+        }
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            _ = configuration.bootstrapLogging()
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw ValidationError("no password on standard input")
+            }
+            try await withStore(configuration) { store in
+                let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
+                try await users.resetPassword(email: email, to: Secret(line), by: .operator(via: "cli"))
+                print("password of \(email) reset; it must be changed at the next sign-in, and every token was revoked")
             }
         }
     }

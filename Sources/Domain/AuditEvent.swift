@@ -31,6 +31,8 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let updateUser = AuditAction("update_user")
     public static let createOrganization = AuditAction("create_organization")
     public static let createAdmin = AuditAction("create_admin")
+    public static let passwordChanged = AuditAction("password_changed")
+    public static let passwordReset = AuditAction("password_reset")
     public static let accessDenied = AuditAction("access_denied")
     public static let ssoLogin = AuditAction("sso_login")
     public static let ssoLoginFailed = AuditAction("sso_login_failed")

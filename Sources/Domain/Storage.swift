@@ -109,6 +109,9 @@ public protocol TokenStore: Sendable {
     func revoke(digest: String, at now: Date) async throws -> Bool
     /// Revokes every live token of the user; returns how many.
     func revokeAll(userID: String, at now: Date) async throws -> Int
+    /// Revokes every live token of the user but the one with digest `kept` (the caller's own,
+    /// when a password change signs out everywhere else); how many were revoked.
+    func revokeAll(userID: String, except kept: String, at now: Date) async throws -> Int
     /// Moves the expiry of every live token of the user (a demo extended).
     func setExpiry(userID: String, to expiresAt: Date) async throws
     /// Deletes tokens that expired before `cutoff`; returns how many.

@@ -16,13 +16,16 @@ public struct User: Sendable, Equatable {
     /// The provider's stable subject for this account; unique together with `ssoProvider`.
     public var ssoSubject: String?
     public var disabled: Bool
+    /// Set by an administrator's password reset: the account must choose a new password before
+    /// it can sign in with one (`SignIn.changePassword`).
+    public var mustChangePassword: Bool
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
         id: String, email: String, name: String, organizationID: String?, role: Role,
         passwordHash: String?, mfaEnabled: Bool = false, ssoProvider: String? = nil, ssoSubject: String? = nil,
-        disabled: Bool = false,
+        disabled: Bool = false, mustChangePassword: Bool = false,
         createdAt: Date, updatedAt: Date
     ) {
         self.id = id
@@ -35,6 +38,7 @@ public struct User: Sendable, Equatable {
         self.ssoProvider = ssoProvider
         self.ssoSubject = ssoSubject
         self.disabled = disabled
+        self.mustChangePassword = mustChangePassword
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

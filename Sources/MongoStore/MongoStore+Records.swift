@@ -35,6 +35,17 @@ extension MongoStore: TokenStore {
         ).modified
     }
 
+    public func revokeAll(userID: String, except kept: String, at now: Date) async throws -> Int {
+        try await database.update(
+            "tokens",
+            [
+                "user_id": .string(userID), "_id": .document(["$ne": .string(kept)]), "revoked_at": .null,
+                "expires_at": .document(["$gt": .date(now)]),
+            ],
+            ["$set": .document(["revoked_at": .date(now)])], many: true
+        ).modified
+    }
+
     public func setExpiry(userID: String, to expiresAt: Date) async throws {
         _ = try await database.update(
             "tokens", ["user_id": .string(userID), "revoked_at": .null], ["$set": .document(["expires_at": .date(expiresAt)])],

@@ -127,6 +127,7 @@ extension MongoStore: UserStore {
             "password_hash": .optional(user.passwordHash), "mfa_enabled": .bool(user.mfaEnabled),
             "disabled": .bool(user.disabled), "created_at": .date(user.createdAt), "updated_at": .date(user.updatedAt),
             "sso_provider": .optional(user.ssoProvider), "sso_subject": .optional(user.ssoSubject),
+            "must_change_password": .bool(user.mustChangePassword),
         ]
         if let provider = user.ssoProvider, let subject = user.ssoSubject {
             document["sso_key"] = .string(ssoKey(provider, subject))
@@ -141,7 +142,9 @@ extension MongoStore: UserStore {
             organizationID: document.optionalString("organization_id"), role: role,
             passwordHash: document.optionalString("password_hash"), mfaEnabled: try document.bool("mfa_enabled"),
             ssoProvider: document.optionalString("sso_provider"), ssoSubject: document.optionalString("sso_subject"),
-            disabled: try document.bool("disabled"), createdAt: try document.date("created_at"),
+            disabled: try document.bool("disabled"),
+            // Absent on accounts stored before password resets existed.
+            mustChangePassword: document["must_change_password"]?.bool ?? false, createdAt: try document.date("created_at"),
             updatedAt: try document.date("updated_at"))
     }
 }

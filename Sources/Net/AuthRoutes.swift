@@ -37,6 +37,23 @@ struct AuthRoutes {
         }
     }
 
+    struct PasswordChange: Decodable {
+        var email: String?
+        var currentPassword: String
+        var newPassword: String
+
+        enum CodingKeys: String, CodingKey {
+            case email
+            case currentPassword = "current_password"
+            case newPassword = "new_password"
+        }
+    }
+
+    struct PasswordChanged: Encodable, Sendable {
+        var message: String
+        var tokensRevoked: Int
+    }
+
     struct SignedOut: Encodable, Sendable {
         var message: String
         var sessionsTerminated: Int
@@ -45,6 +62,7 @@ struct AuthRoutes {
     func register(open: RouterGroup<PortalRequestContext>, signedIn: RouterGroup<SignedInContext>) {
         open.post("register", use: register)
         open.post("login", use: login)
+        open.post("password", use: changePassword)
         signedIn.post("logout", use: logout)
         signedIn.get("me", use: me)
     }
@@ -60,6 +78,25 @@ struct AuthRoutes {
     @Sendable func login(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedIn> {
         let body = try await request.decodeJSON(Credentials.self, context: context)
         return JSONBody(SignedIn(try await signIn.logIn(email: body.email, password: body.password, from: context.clientAddress)))
+    }
+
+    /// Signed in: `{current_password, new_password}` → `{message, tokens_revoked}` (every other
+    /// token revoked). Without a token, for an account whose password an administrator reset:
+    /// `{email, current_password, new_password}` → signed in, as a login answers.
+    @Sendable func changePassword(_ request: Request, context: PortalRequestContext) async throws -> Response {
+        let body = try await request.decodeJSON(PasswordChange.self, context: context)
+        if let identity = context.identity {
+            let revoked = try await signIn.changePassword(
+                of: identity.principal, current: body.currentPassword, new: body.newPassword, from: context.clientAddress)
+            return try JSONBody(PasswordChanged(message: "Password changed", tokensRevoked: revoked))
+                .response(from: request, context: context)
+        }
+        guard let email = body.email else {
+            throw DomainError.unauthenticated("Sign in, or send the account's email with its current password")
+        }
+        let grant = try await signIn.changePassword(
+            email: email, current: body.currentPassword, new: body.newPassword, from: context.clientAddress)
+        return try JSONBody(SignedIn(grant)).response(from: request, context: context)
     }
 
     @Sendable func logout(_ request: Request, context: SignedInContext) async throws -> JSONBody<SignedOut> {

@@ -9,6 +9,11 @@ struct UserRoutes {
     let store: any Store
     let audit: AuditTrail
 
+    struct Reset: Encodable, Sendable {
+        var temporaryPassword: String
+        var mustChangePassword = true
+    }
+
     struct Change: Decodable {
         var role: Role?
         var disabled: Bool?
@@ -17,6 +22,7 @@ struct UserRoutes {
     func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
         group.patch(":id", use: update)
+        group.post(":id/password-reset", use: resetPassword)
     }
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[UserView]> {
@@ -39,5 +45,15 @@ struct UserRoutes {
             by: .principal(principal), from: context.clientAddress)
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         return JSONBody(UserView(user, organization: organization))
+    }
+
+    /// A password the account must change at its next sign-in, shown once; every token of the
+    /// account is revoked.
+    @Sendable func resetPassword(_ request: Request, context: SignedInContext) async throws -> JSONBody<Reset> {
+        let principal = context.principal
+        try await audit.requireAdmin(principal, to: "reset passwords", in: context)
+        let temporary = try await users.resetPassword(
+            userID: try context.parameters.require("id"), by: .principal(principal), from: context.clientAddress)
+        return JSONBody(Reset(temporaryPassword: temporary))
     }
 }

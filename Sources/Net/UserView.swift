@@ -11,6 +11,7 @@ struct UserView: Encodable, Sendable {
     var role: Role
     var mfaEnabled: Bool
     var disabled: Bool
+    var mustChangePassword: Bool
     var createdAt: Date
 
     init(_ user: User, organization: Organization?) {
@@ -22,6 +23,7 @@ struct UserView: Encodable, Sendable {
         role = user.role
         mfaEnabled = user.mfaEnabled
         disabled = user.disabled
+        mustChangePassword = user.mustChangePassword
         createdAt = user.createdAt
     }
 
@@ -29,6 +31,7 @@ struct UserView: Encodable, Sendable {
         case id, email, name, organization, role, disabled
         case organizationID = "organization_id"
         case mfaEnabled = "mfa_enabled"
+        case mustChangePassword = "must_change_password"
         case createdAt = "created_at"
     }
 
@@ -43,6 +46,7 @@ struct UserView: Encodable, Sendable {
         try container.encode(role, forKey: .role)
         try container.encode(mfaEnabled, forKey: .mfaEnabled)
         try container.encode(disabled, forKey: .disabled)
+        try container.encode(mustChangePassword, forKey: .mustChangePassword)
         try container.encode(createdAt, forKey: .createdAt)
     }
 }

@@ -44,6 +44,17 @@ extension SQLiteStore: TokenStore {
         }
     }
 
+    public func revokeAll(userID: String, except kept: String, at now: Date) async throws -> Int {
+        try await write { connection in
+            try await connection.changedRows(
+                """
+                UPDATE tokens SET revoked_at = ?
+                WHERE user_id = ? AND digest != ? AND revoked_at IS NULL AND expires_at > ? RETURNING 1
+                """,
+                [.init(now), .text(userID), .text(kept), .init(now)])
+        }
+    }
+
     public func setExpiry(userID: String, to expiresAt: Date) async throws {
         try await write {
             try await $0.execute(

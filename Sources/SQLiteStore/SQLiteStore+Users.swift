@@ -12,14 +12,14 @@ extension SQLiteStore: UserStore {
                 try await connection.execute(
                     """
                     INSERT INTO users (id, email, name, organization_id, role, password_hash, mfa_enabled, disabled,
-                        created_at, updated_at, sso_provider, sso_subject)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        created_at, updated_at, sso_provider, sso_subject, must_change_password)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         .text(user.id), .text(user.email), .text(user.name), .init(user.organizationID),
                         .text(user.role.rawValue), .init(user.passwordHash), .init(user.mfaEnabled),
                         .init(user.disabled), .init(user.createdAt), .init(user.updatedAt), .init(user.ssoProvider),
-                        .init(user.ssoSubject),
+                        .init(user.ssoSubject), .init(user.mustChangePassword),
                     ])
             } catch let error as SQLiteError where error.isConstraintViolation {
                 throw DomainError.conflict(user.ssoSubject == nil ? "Email already registered" : "Account already exists")
@@ -77,13 +77,14 @@ extension SQLiteStore: UserStore {
             changed = try await connection.changedRows(
                 """
                 UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
-                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
+                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?,
+                    must_change_password = ?
                 WHERE id = ? RETURNING 1
                 """,
                 [
                     .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
                     .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
-                    .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
+                    .init(user.ssoProvider), .init(user.ssoSubject), .init(user.mustChangePassword), .text(user.id),
                 ])
         } catch let error as SQLiteError where error.isConstraintViolation {
             throw DomainError.conflict("Another account already has this e-mail address or sign-in")
@@ -117,7 +118,8 @@ extension SQLiteStore: UserStore {
             organizationID: row.optionalString("organization_id"), role: role,
             passwordHash: row.optionalString("password_hash"), mfaEnabled: try row.bool("mfa_enabled"),
             ssoProvider: row.optionalString("sso_provider"), ssoSubject: row.optionalString("sso_subject"),
-            disabled: try row.bool("disabled"), createdAt: try row.date("created_at"),
+            disabled: try row.bool("disabled"), mustChangePassword: try row.bool("must_change_password"),
+            createdAt: try row.date("created_at"),
             updatedAt: try row.date("updated_at"))
     }
 }

@@ -149,6 +149,10 @@ enum Schema {
             "CREATE INDEX demo_sessions_created ON demo_sessions(created_at)",
             "CREATE INDEX sessions_status_expires ON sessions(status, expires_at)",
         ],
+        // 4: a password reset by an administrator makes the account choose a new one.
+        [
+            "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0"
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -156,6 +156,28 @@ public struct SignIn: Sendable {
     /// counter: the first refusal of a window is audited, the rest only counted
     /// (`auth_failures_total{reason="throttled"}`).
     public func logIn(email claimedEmail: String, password: String, from address: String) async throws -> Grant {
+        let user = try await authenticate(email: claimedEmail, password: password, from: address)
+        guard !user.mustChangePassword else {
+            try await audit.record(
+                .loginFailed, by: .account(user), from: address, success: false, resource: ("user", user.id),
+                details: ["reason": "password_change_required"])
+            throw DomainError.forbidden(
+                "Password change required: POST /api/auth/password with email, current_password and new_password")
+        }
+        return try await signedIn(user, from: address)
+    }
+
+    /// A new token for `user`, who has just proved its password; audited as a login.
+    private func signedIn(_ user: User, from address: String) async throws -> Grant {
+        let (token, expiresAt) = try await issueToken(for: user, mfaVerified: false)
+        try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
+        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
+        return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+    }
+
+    /// The account `claimedEmail` and `password` name, checked as a login checks them: bounded
+    /// input, the throttles, bcrypt, and every refusal audited with its reason.
+    private func authenticate(email claimedEmail: String, password: String, from address: String) async throws -> User {
         guard claimedEmail.utf8.count <= Self.maximumEmailBytes + 64 else { throw DomainError.invalid("email is too long") }
         guard password.utf8.count <= Self.maximumPasswordBytes else { throw DomainError.invalid("password is too long") }
         let email = claimedEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
@@ -213,11 +235,68 @@ public struct SignIn: Sendable {
             throw DomainError.invalidCredentials
         }
         await throttles.accountLogins.reset(email)
+        return user
+    }
 
-        let (token, expiresAt) = try await issueToken(for: user, mfaVerified: false)
-        try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
-        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
-        return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+    // MARK: - Passwords
+
+    /// The signed-in `principal` changes its password: `current` must be right (a wrong one
+    /// counts as a failed login), `new` valid and different. Every other token of the account is
+    /// revoked (the one in use stays); answers how many.
+    public func changePassword(
+        of principal: Principal, current: String, new: String, from address: String
+    ) async throws -> Int {
+        guard let user = try await store.user(id: principal.userID), !user.disabled else {
+            throw DomainError.unauthenticated("Account is disabled")
+        }
+        guard user.passwordHash != nil else {
+            throw DomainError.conflict("This account signs in through an identity provider; change its password there")
+        }
+        if let refusal = await throttles.accountLogins.refusal(user.email) {
+            throw DomainError.rateLimited("Too many failed attempts; try again later", retryAfterSeconds: refusal.retryAfter)
+        }
+        guard current.utf8.count <= Self.maximumPasswordBytes, try await passwords.verify(current, against: user.passwordHash) else {
+            await throttles.accountLogins.record(user.email)
+            try await audit.record(
+                .passwordChanged, by: .principal(principal), from: address, success: false, resource: ("user", user.id),
+                details: ["reason": "wrong_password"])
+            throw DomainError.invalid("current_password is not this account's password")
+        }
+        return try await replacePassword(
+            of: user, with: new, current: current, keeping: principal.credentialDigest, by: .principal(principal), from: address)
+    }
+
+    /// A password change without a token, for an account an administrator's reset obliges to
+    /// choose a new password: `email` and `current` are checked as a login checks them, then the
+    /// account is signed in with the new password.
+    public func changePassword(email: String, current: String, new: String, from address: String) async throws -> Grant {
+        let user = try await authenticate(email: email, password: current, from: address)
+        _ = try await replacePassword(of: user, with: new, current: current, keeping: nil, by: .account(user), from: address)
+        guard let changed = try await store.user(id: user.id) else { throw DomainError.notFound("User not found") }
+        return try await signedIn(changed, from: address)
+    }
+
+    private func replacePassword(
+        of user: User, with new: String, current: String, keeping digest: String?, by actor: AuditActor, from address: String
+    ) async throws -> Int {
+        try Validation.requireValidPassword(new)
+        guard new != current else { throw DomainError.invalid("new_password must differ from the current one") }
+        var changed = user
+        changed.passwordHash = try await passwords.hash(new)
+        changed.mustChangePassword = false
+        changed.updatedAt = clock.now()
+        try await store.update(changed)
+        let now = clock.now()
+        let revoked =
+            if let digest {
+                try await store.revokeAll(userID: user.id, except: digest, at: now)
+            } else {
+                try await store.revokeAll(userID: user.id, at: now)
+            }
+        await tokenCache.evict(userID: user.id)
+        try await audit.record(
+            .passwordChanged, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
+        return revoked
     }
 
     /// Revokes the credential `principal` signed in with and ends its active sessions; answers

@@ -80,6 +80,43 @@ public struct UserAdministration: Sendable {
         return try await self.change(userID: user.id, change, by: actor)
     }
 
+    /// Resets the password of the account with `userID` to `password`, or to a generated one
+    /// (returned, to hand over once), and obliges the account to choose its own at its next
+    /// sign-in. Every token of the account is revoked. Accounts that sign in only through an
+    /// identity provider have no password to reset (409).
+    public func resetPassword(
+        userID: String, to password: Secret? = nil, by actor: AuditActor, from address: String? = nil
+    ) async throws -> String {
+        guard var user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
+        guard user.passwordHash != nil || user.ssoSubject == nil else {
+            throw DomainError.conflict("This account signs in through an identity provider; reset its password there")
+        }
+        let temporary = password?.value ?? Self.generatedPassword()
+        try Validation.requireValidPassword(temporary)
+        let now = clock.now()
+        user.passwordHash = try await passwords.hash(temporary)
+        user.mustChangePassword = true
+        user.updatedAt = now
+        try await store.update(user)
+        let revoked = try await store.revokeAll(userID: user.id, at: now)
+        await tokenCache.evict(userID: user.id)
+        try await audit.record(
+            .passwordReset, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
+        return temporary
+    }
+
+    /// The account with `email` (the command line names accounts by e-mail); see `resetPassword(userID:)`.
+    public func resetPassword(email rawEmail: String, to password: Secret, by actor: AuditActor) async throws {
+        let email = try Validation.normalisedEmail(rawEmail)
+        guard let user = try await store.user(email: email) else { throw DomainError.notFound("No account with e-mail \(email)") }
+        _ = try await resetPassword(userID: user.id, to: password, by: actor)
+    }
+
+    /// 16 characters from 96 random bits (base64url): a temporary password to read out once.
+    static func generatedPassword() -> String {
+        Base64URL.random(byteCount: 12)
+    }
+
     public enum Creation: Sendable {
         case created(User)
         case alreadyExists(User)

@@ -80,6 +80,17 @@ import FoundationNetworking
         #expect(demoted.status == 0, "\(demoted.errors)")
         #expect(demoted.output.contains("second@example.com is now neosc"))
 
+        let reset = try await Self.neosc(
+            ["admin", "reset-password", "--email", "second@example.com", "--password-stdin"], environment: environment,
+            input: "a temporary password\n")
+        #expect(reset.status == 0, "\(reset.errors)")
+        #expect(reset.output.contains("must be changed at the next sign-in"))
+        #expect(!reset.output.contains("a temporary password") && !reset.errors.contains("a temporary password"))
+        let unknown = try await Self.neosc(
+            ["admin", "reset-password", "--email", "nobody@example.com", "--password-stdin"], environment: environment,
+            input: "a temporary password\n")
+        #expect(unknown.status != 0)
+
         let seeded = try await Self.neosc(["seed", "--reset-workspaces"], environment: environment)
         #expect(seeded.status == 0, "\(seeded.errors)")
         #expect(seeded.output.contains("3 policies, 6 workspaces"))
@@ -96,11 +107,23 @@ import FoundationNetworking
         #expect(byAction[.updateUser]?.count == 1, "the refused set-role changed nothing and wrote nothing")
         #expect(byAction[.updateUser]?.first?.details["role"] == "admin->neosc")
         #expect(byAction[.resetWorkspaces]?.count == 1)
-        for entry in entries where [.createAdmin, .updateUser, .resetWorkspaces].contains(entry.action) {
+        #expect(byAction[.passwordReset]?.count == 1)
+        let resetAccount = try #require(try await Self.storedUser("second@example.com", in: directory))
+        #expect(resetAccount.mustChangePassword)
+        for entry in entries where [.createAdmin, .updateUser, .resetWorkspaces, .passwordReset].contains(entry.action) {
             #expect(entry.details["source"] == "cli", "\(entry.action)")
             #expect(entry.ipAddress == nil, "\(entry.action) has no client address")
             #expect(entry.userID == nil, "\(entry.action): an operator, not an account, acted")
         }
+    }
+
+    static func storedUser(_ email: String, in directory: URL) async throws -> User? {
+        var configuration = Configuration()
+        configuration.dataDirectory = directory.path
+        let store = try await Wiring.openStore(configuration, logger: Harness.logger)
+        let user = try await store.user(email: email)
+        try await store.close()
+        return user
     }
 
     @Test func changesMadeByTheCommandLineReachARunningServer() async throws {

@@ -317,4 +317,28 @@ import Testing
             #expect(try await store.user(id: only.id)?.role == .admin)
         }
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func passwordResetStateAndRevokingAllButOneToken(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            var user = Self.user("reset@example.com")
+            user.mustChangePassword = true
+            try await store.insert(user, creating: nil)
+            #expect(try await store.user(id: user.id)?.mustChangePassword == true)
+            user.mustChangePassword = false
+            try await store.update(user)
+            #expect(try await store.user(email: user.email)?.mustChangePassword == false)
+
+            let now = Self.now()
+            let digests = (0..<3).map { "digest-\($0)-\(user.id)" }
+            for digest in digests {
+                try await store.insert(AccessToken(digest: digest, userID: user.id, issuedAt: now, expiresAt: now + 600, mfaVerified: false))
+            }
+            #expect(try await store.revokeAll(userID: user.id, except: digests[1], at: now) == 2)
+            #expect(try await store.token(digest: digests[1])?.revokedAt == nil, "the kept one lives")
+            #expect(try await store.token(digest: digests[0])?.revokedAt != nil)
+            #expect(try await store.token(digest: digests[2])?.revokedAt != nil)
+            #expect(try await store.revokeAll(userID: user.id, except: digests[1], at: now) == 0, "nothing left to revoke")
+        }
+    }
 }

@@ -21,12 +21,14 @@ struct UserBody: Decodable {
     let role: String
     let mfaEnabled: Bool
     let disabled: Bool
+    let mustChangePassword: Bool
     let createdAt: Date
 
     enum CodingKeys: String, CodingKey {
         case id, email, name, organization, role, disabled
         case organizationID = "organization_id"
         case mfaEnabled = "mfa_enabled"
+        case mustChangePassword = "must_change_password"
         case createdAt = "created_at"
     }
 }

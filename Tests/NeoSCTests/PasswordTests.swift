@@ -1,0 +1,146 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import Services
+import Testing
+
+@testable import App
+
+/// Changing and resetting passwords: through the API, and by an operator at the command line.
+@Suite("Passwords: change, administrator reset, reset from the command line")
+struct PasswordTests {
+    static func login(_ client: some TestClientProtocol, _ email: String, _ password: String) async throws -> Reply {
+        try await client.send(.post, "/api/auth/login", json: body(["email": email, "password": password]))
+    }
+
+    @Test("a signed-in change needs the current password, revokes every other token, keeps the one in use, and is audited")
+    func signedInChange() async throws {
+        try await Harness.run { harness, client in
+            let registered = try await client.send(
+                .post, "/api/auth/register", json: body(["email": "pat@example.com", "password": Harness.password, "name": "Pat"]))
+            let here = try registered.decoded(SignedInBody.self).accessToken
+            let elsewhere = try await Self.login(client, "pat@example.com", Harness.password).decoded(SignedInBody.self).accessToken
+            func change(_ fields: [String: Any], token: String? = here) async throws -> Reply {
+                try await client.send(.post, "/api/auth/password", token: token, json: body(fields))
+            }
+
+            let wrong = try await change(["current_password": "not the password", "new_password": "a brand new password"])
+            #expect(wrong.status == .unprocessableContent, "\(wrong.text)")
+            #expect(try wrong.decoded(ErrorBody.self).detail.contains("current_password"))
+            let same = try await change(["current_password": Harness.password, "new_password": Harness.password])
+            #expect(same.status == .unprocessableContent)
+            let short = try await change(["current_password": Harness.password, "new_password": "short"])
+            #expect(short.status == .unprocessableContent)
+            #expect(try await client.send(.get, "/api/auth/me", token: elsewhere).status == .ok, "refused changes revoke nothing")
+
+            let changed = try await change(["current_password": Harness.password, "new_password": "a brand new password"])
+            #expect(changed.status == .ok, "\(changed.text)")
+            #expect(try changed.decoded(PasswordChangedBody.self).tokensRevoked == 1)
+            #expect(try await client.send(.get, "/api/auth/me", token: here).status == .ok, "the token in use stays")
+            #expect(try await client.send(.get, "/api/auth/me", token: elsewhere).status == .unauthorized, "every other one ends")
+            #expect(try await Self.login(client, "pat@example.com", Harness.password).status == .unauthorized)
+            #expect(try await Self.login(client, "pat@example.com", "a brand new password").status == .ok)
+
+            let audited = try await harness.store.events(AuditQuery(action: .passwordChanged, limit: 10))
+            #expect(audited.filter(\.success).count == 1 && audited.filter { !$0.success }.count == 1)
+            #expect(audited.first { $0.success }?.details["tokens_revoked"] == "1")
+        }
+    }
+
+    @Test("wrong current passwords count like failed logins: the eleventh attempt is throttled")
+    func wrongCurrentPasswordsAreThrottled() async throws {
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.user, email: "quinn@example.com").token
+            for _ in 0..<10 {
+                let reply = try await client.send(
+                    .post, "/api/auth/password", token: token,
+                    json: body(["current_password": "guess guess", "new_password": "whatever it is"]))
+                #expect(reply.status == .unprocessableContent)
+            }
+            let throttled = try await client.send(
+                .post, "/api/auth/password", token: token,
+                json: body(["current_password": Harness.password, "new_password": "whatever it is"]))
+            #expect(throttled.status == .tooManyRequests)
+        }
+    }
+
+    @Test("an administrator's reset: every token revoked, a one-time password that must be changed before signing in, audited")
+    func administratorReset() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (bob, bobToken) = try await harness.account(.neosc, email: "bob@example.com")
+            let other = try await harness.account(.user).token
+            #expect(try await client.send(.post, "/api/users/\(bob.id)/password-reset", token: other).status == .forbidden)
+            #expect(try await client.send(.post, "/api/users/usr-nobody/password-reset", token: admin).status == .notFound)
+
+            let reset = try await client.send(.post, "/api/users/\(bob.id)/password-reset", token: admin)
+            #expect(reset.status == .ok, "\(reset.text)")
+            let temporary = try reset.decoded(ResetBody.self).temporaryPassword
+            #expect(temporary.count >= 16)
+            #expect(try await client.send(.get, "/api/auth/me", token: bobToken).status == .unauthorized, "signed out everywhere")
+            let listed = try await client.send(.get, "/api/users", token: admin).decoded([UserBody].self)
+            #expect(listed.first { $0.id == bob.id }?.mustChangePassword == true)
+
+            // The one-time password proves who it is but signs nobody in…
+            let blocked = try await Self.login(client, "bob@example.com", temporary)
+            #expect(blocked.status == .forbidden, "\(blocked.text)")
+            #expect(try blocked.decoded(ErrorBody.self).detail.contains("Password change required"))
+            #expect(blocked["access_token"] == nil)
+            // …until a new password is chosen with it, which signs in.
+            let chosen = try await client.send(
+                .post, "/api/auth/password",
+                json: body(["email": "bob@example.com", "current_password": temporary, "new_password": "bob's own password"]))
+            #expect(chosen.status == .ok, "\(chosen.text)")
+            let signedIn = try chosen.decoded(SignedInBody.self)
+            #expect(signedIn.user.mustChangePassword == false)
+            #expect(try await client.send(.get, "/api/auth/me", token: signedIn.accessToken).status == .ok)
+            #expect(try await Self.login(client, "bob@example.com", temporary).status == .unauthorized, "the one-time password is gone")
+            #expect(try await Self.login(client, "bob@example.com", "bob's own password").status == .ok)
+
+            #expect(try await harness.store.events(AuditQuery(action: .passwordReset)).count == 1)
+            #expect(try await harness.store.events(AuditQuery(action: .passwordChanged)).count == 1)
+            let refusals = try await harness.store.events(AuditQuery(action: .loginFailed)).map { $0.details["reason"] ?? "" }
+            #expect(refusals.sorted() == ["password_change_required", "wrong_password"])
+        }
+    }
+
+    @Test("without a token, a change needs the account's email and current password, checked like a login")
+    func tokenlessChangeIsALogin() async throws {
+        try await Harness.run { harness, client in
+            try await harness.account(.user, email: "rae@example.com")
+            let missing = try await client.send(
+                .post, "/api/auth/password", json: body(["current_password": Harness.password, "new_password": "another password"]))
+            #expect(missing.status == .unauthorized)
+            let wrong = try await client.send(
+                .post, "/api/auth/password",
+                json: body(["email": "rae@example.com", "current_password": "nope nope", "new_password": "another password"]))
+            #expect(wrong.status == .unauthorized)
+            #expect(try wrong.decoded(ErrorBody.self).detail == "Invalid credentials")
+        }
+    }
+}
+
+struct PasswordChangedBody: Decodable {
+    let message: String
+    let tokensRevoked: Int
+
+    enum CodingKeys: String, CodingKey {
+        case message
+        case tokensRevoked = "tokens_revoked"
+    }
+}
+
+extension PasswordTests {
+    struct ResetBody: Decodable {
+        let temporaryPassword: String
+        let mustChangePassword: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case temporaryPassword = "temporary_password"
+            case mustChangePassword = "must_change_password"
+        }
+    }
+}
