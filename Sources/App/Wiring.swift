@@ -100,7 +100,7 @@ enum Wiring {
             clock: clock,
             settings: configuration.portalSettings(metricsExposition: metrics.exposition),
             logger: logger,
-            federation: makeFederation(configuration, clock: clock, http: http),
+            federation: makeFederation(configuration, nonces: store, clock: clock, http: http),
             demoSettings: configuration.demo, demoDrivers: makeDemoDrivers(configuration, clock: clock, http: http),
             metrics: PortalMetrics(factory: metrics.factory))
         try await portal.prepare()
@@ -117,11 +117,13 @@ enum Wiring {
     }
 
     /// The identity providers the configuration names, sharing one outbound HTTP client.
-    static func makeFederation(_ configuration: Configuration, clock: WallClock, http: OutboundHTTP) -> Federation {
+    static func makeFederation(
+        _ configuration: Configuration, nonces: any NonceStore, clock: WallClock, http: OutboundHTTP
+    ) -> Federation {
         Federation(
             oidc: configuration.oidc.map {
                 OIDCProvider(
-                    settings: $0, http: http, clock: clock, keySetMaxAge: configuration.keySetMaxAge,
+                    settings: $0, http: http, nonces: nonces, clock: clock, keySetMaxAge: configuration.keySetMaxAge,
                     keyRefreshInterval: configuration.keyRefreshInterval)
             },
             pomerium: configuration.pomerium.map {

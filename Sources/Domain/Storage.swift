@@ -114,7 +114,7 @@ public protocol TokenStore: Sendable {
     func revokeAll(userID: String, except kept: String, at now: Date) async throws -> Int
     /// Moves the expiry of every live token of the user (a demo extended).
     func setExpiry(userID: String, to expiresAt: Date) async throws
-    /// Deletes tokens that expired before `cutoff`; returns how many.
+    /// Deletes tokens (and redeemed nonces) that expired before `cutoff`; returns how many tokens.
     func purgeExpired(before cutoff: Date) async throws -> Int
 }
 
@@ -135,9 +135,18 @@ public protocol PolicyStore: Sendable {
     func insertMissing(_ policies: [Policy]) async throws
 }
 
+/// The nonces of signed ID tokens already exchanged for a NeoSC session, kept in the store so
+/// that a restart forgets none and every replica sees every redemption.
+public protocol NonceStore: Sendable {
+    /// Records `digest` (of a nonce) as redeemed until `expiresAt`; false when it was redeemed
+    /// already and that record has not expired — atomically, so of two concurrent redemptions of
+    /// one nonce, on any replicas, exactly one answers true.
+    func redeem(nonce digest: String, until expiresAt: Date, at now: Date) async throws -> Bool
+}
+
 /// Everything NeoSC keeps, as one value the server is wired with.
 public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStore, TokenStore, AuditStore,
-    PolicyStore, DemoStore
+    PolicyStore, DemoStore, NonceStore
 {
     /// Cheap round trip proving the store answers.
     func ping() async throws

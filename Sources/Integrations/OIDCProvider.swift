@@ -1,6 +1,8 @@
 import Actors
+import Crypto
 import Domain
 import Foundation
+import Services
 
 /// The one OpenID provider NeoSC trusts: its discovery document and keys (cached), the code
 /// exchange at its token endpoint, and ID-token verification. The issuer comes from
@@ -24,15 +26,20 @@ public struct OIDCProvider: Sendable {
     private let discovery: RemoteResourceCache<Discovery>
     private let verifier: SignedTokenVerifier
     private let http: OutboundHTTP
-    private let nonces: NonceLedger
+    private let nonces: any NonceStore
+    private let clock: WallClock
+    private let rules: ClaimRules
 
+    /// `nonces` keeps redeemed nonces: the store, so a restart or another replica cannot accept a
+    /// token twice.
     public init(
-        settings: OIDCSettings, http: OutboundHTTP, clock: WallClock, keySetMaxAge: TimeInterval = 300,
+        settings: OIDCSettings, http: OutboundHTTP, nonces: any NonceStore, clock: WallClock, keySetMaxAge: TimeInterval = 300,
         keyRefreshInterval: TimeInterval = 30
     ) {
         self.settings = settings
         self.http = http
-        self.nonces = NonceLedger(clock: clock)
+        self.nonces = nonces
+        self.clock = clock
         let discovery = RemoteResourceCache<Discovery>(maxAge: 3_600, minimumRefreshInterval: keyRefreshInterval, clock: clock) {
             try await Self.fetchDiscovery(settings: settings, http: http)
         }
@@ -42,8 +49,9 @@ public struct OIDCProvider: Sendable {
             refreshInterval: keyRefreshInterval
         ) { try await discovery.current().jwksURI }
         let issuer = settings.issuerBase
-        self.verifier = SignedTokenVerifier(
-            keys: keys, rules: ClaimRules(issuers: [issuer, issuer + "/"], audiences: [settings.clientID]), clock: clock)
+        let rules = ClaimRules(issuers: [issuer, issuer + "/"], audiences: [settings.clientID])
+        self.rules = rules
+        self.verifier = SignedTokenVerifier(keys: keys, rules: rules, clock: clock)
     }
 
     private static func fetchDiscovery(settings: OIDCSettings, http: OutboundHTTP) async throws -> Discovery {
@@ -97,7 +105,11 @@ public struct OIDCProvider: Sendable {
     package func identity(fromIDToken idToken: String, expectedNonce: String?, requireNonce: Bool) async throws -> ExternalIdentity {
         let claims = try await verifier.verify(idToken, expectedNonce: expectedNonce)
         if let nonce = claims.registered.nonce {
-            guard await nonces.redeem(nonce, until: claims.registered.expiresAt ?? .distantFuture) else {
+            // Kept as long as the verifier could still accept the token: its expiry plus the
+            // clock-skew leeway (a record that ended at `exp` let a token in its leeway back in).
+            let acceptedUntil = (claims.registered.expiresAt ?? clock.now()).addingTimeInterval(rules.leeway)
+            let digest = Hex.encode(SHA256.hash(data: Array((settings.issuerBase + "\n" + nonce).utf8)))
+            guard try await nonces.redeem(nonce: digest, until: acceptedUntil, at: clock.now()) else {
                 throw TokenRejection.replayedNonce
             }
         } else if requireNonce {

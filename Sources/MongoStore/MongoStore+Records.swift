@@ -53,7 +53,22 @@ extension MongoStore: TokenStore {
     }
 
     public func purgeExpired(before cutoff: Date) async throws -> Int {
-        try await database.delete("tokens", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
+        _ = try await database.delete("redeemed_nonces", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
+        return try await database.delete("tokens", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
+    }
+}
+
+extension MongoStore: NonceStore {
+    /// The nonce's digest is the document's `_id`: of two inserts, the second meets a duplicate key.
+    public func redeem(nonce digest: String, until expiresAt: Date, at now: Date) async throws -> Bool {
+        _ = try await database.delete(
+            "redeemed_nonces", ["_id": .string(digest), "expires_at": .document(["$lte": .date(now)])])
+        do {
+            try await database.insert("redeemed_nonces", ["_id": .string(digest), "expires_at": .date(expiresAt)])
+            return true
+        } catch let failure as MongoFailure where failure.isDuplicateKey {
+            return false
+        }
     }
 }
 

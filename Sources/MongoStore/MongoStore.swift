@@ -128,6 +128,8 @@ public struct MongoStore: Store, Sendable {
                     index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400),
                 ]
             ),
+            // Redeemed nonces go a day after their token's window (the sweeper also purges them).
+            ("redeemed_nonces", [index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400)]),
             (
                 "sessions",
                 [

@@ -64,7 +64,22 @@ extension SQLiteStore: TokenStore {
 
     public func purgeExpired(before cutoff: Date) async throws -> Int {
         try await write { connection in
-            try await connection.changedRows("DELETE FROM tokens WHERE expires_at < ? RETURNING 1", [.init(cutoff)])
+            try await connection.execute("DELETE FROM redeemed_nonces WHERE expires_at < ?", [.init(cutoff)])
+            return try await connection.changedRows("DELETE FROM tokens WHERE expires_at < ? RETURNING 1", [.init(cutoff)])
+        }
+    }
+}
+
+extension SQLiteStore: NonceStore {
+    public func redeem(nonce digest: String, until expiresAt: Date, at now: Date) async throws -> Bool {
+        try await write { connection in
+            // An expired record of the same nonce no longer counts; SQLite's one writer makes the
+            // delete and the insert one step.
+            try await connection.execute(
+                "DELETE FROM redeemed_nonces WHERE digest = ? AND expires_at <= ?", [.text(digest), .init(now)])
+            return try await connection.changedRows(
+                "INSERT INTO redeemed_nonces (digest, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1",
+                [.text(digest), .init(expiresAt)]) == 1
         }
     }
 }

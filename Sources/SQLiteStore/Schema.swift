@@ -153,6 +153,11 @@ enum Schema {
         [
             "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0"
         ],
+        // 5: redeemed ID-token nonces, so a replay is refused across restarts.
+        [
+            "CREATE TABLE redeemed_nonces (digest TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
+            "CREATE INDEX redeemed_nonces_expiry ON redeemed_nonces(expires_at)",
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

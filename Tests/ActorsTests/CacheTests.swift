@@ -95,34 +95,6 @@ import Testing
 }
 
 @Suite struct SignInStateTests {
-    @Test("a nonce is redeemed once, and forgotten once its token expired (time, not room, forgets it)")
-    func noncesAreRedeemedOnce() async {
-        let clock = RefreshingCacheTests.Clock()
-        let ledger = NonceLedger(capacity: 100, clock: clock.wallClock)
-        let until = clock.wallClock.now() + 60
-        #expect(await ledger.redeem("a", until: until))
-        #expect(await ledger.redeem("a", until: until) == false)
-        for nonce in ["b", "c", "d", "e"] { #expect(await ledger.redeem(nonce, until: until)) }
-        clock.advance(59)
-        #expect(await ledger.redeem("a", until: until) == false, "still remembered while its token lives")
-        clock.advance(2)
-        #expect(await ledger.redeem("a", until: until + 120), "forgotten once its token expired")
-        #expect(await ledger.count == 5, "far below capacity: nothing was dropped for room")
-    }
-
-    @Test("the nonce ledger is bounded: when full, the nonces closest to expiry give way")
-    func nonceLedgerIsBounded() async {
-        let clock = RefreshingCacheTests.Clock()
-        let ledger = NonceLedger(capacity: 4, clock: clock.wallClock)
-        let now = clock.wallClock.now()
-        for index in 0..<20 {
-            #expect(await ledger.redeem("n\(index)", until: now + 60 + Double(index)))
-            #expect(await ledger.count <= 4)
-        }
-        #expect(await ledger.redeem("n19", until: now + 600) == false, "the latest to expire is kept")
-        #expect(await ledger.redeem("n0", until: now + 600), "the soonest to expire gave way")
-    }
-
     @Test("a pending sign-in is taken once and expires after its lifetime (time, not room, drops it)")
     func pendingSignInsAreTakenOnceAndExpire() async {
         let clock = RefreshingCacheTests.Clock()

@@ -384,6 +384,36 @@ struct IdentityPromiseTests {
             }
         }
     }
+
+    @Test("an ID token's nonce stays redeemed across a restart: the same token cannot sign in again after NeoSC restarts")
+    func replayAfterRestartIsRefused() async throws {
+        try await ScriptedProvider.with { provider in
+            let directory = Harness.makeDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let configure = try Self.oidc(provider.issuer)
+            let idToken = provider.signer.token(
+                provider.claims(
+                    subject: "uma", audience: Self.clientID,
+                    extra: [
+                        "nonce": UUID().uuidString, "email": "uma@example.com", "name": "Uma",
+                        "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
+                    ]))
+            let first = try await Harness.open(directory: directory, configure)
+            try await first.serve { client in
+                let signedIn = try await client.send(.post, "/api/auth/sso", json: body(["id_token": idToken]))
+                #expect(signedIn.status == .ok, "\(signedIn.text)")
+            }
+            try await first.close(removing: false)
+
+            let second = try await Harness.open(directory: directory, configure)
+            try await second.serve { client in
+                let replayed = try await client.send(.post, "/api/auth/sso", json: body(["id_token": idToken]))
+                #expect(replayed.status == .unauthorized, "\(replayed.text)")
+            }
+            #expect(try await Self.reasons(second, .ssoLoginFailed) == ["replayed_nonce"])
+            try await second.close(removing: false)
+        }
+    }
 }
 
 /// An OpenID provider that is down: it answers 503 to every request, and counts them.

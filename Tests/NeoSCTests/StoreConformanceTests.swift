@@ -341,4 +341,23 @@ import Testing
             #expect(try await store.revokeAll(userID: user.id, except: digests[1], at: now) == 0, "nothing left to revoke")
         }
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func noncesAreRedeemedOnceAcrossWriters(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let now = Self.now()
+            #expect(try await store.redeem(nonce: "n-1", until: now + 60, at: now))
+            #expect(try await store.redeem(nonce: "n-1", until: now + 60, at: now + 59) == false, "still within its window")
+            #expect(try await store.redeem(nonce: "n-1", until: now + 200, at: now + 61), "its record expired")
+            // Twenty concurrent redemptions of one nonce: exactly one wins.
+            let answers = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 { group.addTask { try await store.redeem(nonce: "n-race", until: now + 60, at: now) } }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(answers.filter { $0 }.count == 1)
+            // The sweeper's purge takes expired records with the expired tokens.
+            _ = try await store.purgeExpired(before: now + 10_000)
+            #expect(try await store.redeem(nonce: "n-race", until: now + 60, at: now), "purged")
+        }
+    }
 }
