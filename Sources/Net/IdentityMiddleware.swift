@@ -1,3 +1,4 @@
+import Actors
 import Domain
 import Foundation
 import HTTPTypes
@@ -23,6 +24,8 @@ public struct IdentityMiddleware: RouterMiddleware {
     let audit: AuditTrail
     let metrics: PortalMetrics
     let clock: WallClock
+    /// Refusals already audited this minute, per client address and reason.
+    let audited: AttemptThrottle
 
     public init(portal: Portal) {
         signIn = portal.signIn
@@ -32,6 +35,17 @@ public struct IdentityMiddleware: RouterMiddleware {
         audit = portal.auditTrail
         metrics = portal.metrics
         clock = portal.clock
+        audited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: portal.clock)
+    }
+
+    /// Whether this refusal is the first of its reason from its client address this minute. Only
+    /// those are audited (every one is counted in `auth_failures_total`), so an anonymous client
+    /// cannot turn requests into audit rows.
+    private func firstOfTheMinute(_ reason: String, in context: Context) async -> Bool {
+        let key = context.clientAddress + "\n" + reason
+        guard await audited.retryAfter(key) == nil else { return false }
+        await audited.record(key)
+        return true
     }
 
     public func handle(
@@ -66,24 +80,31 @@ public struct IdentityMiddleware: RouterMiddleware {
         let peerIsTrusted = context.peerAddress.map(trustedProxies.isTrusted) ?? false
         if presentsHeaders, gate.settings.trustIdentityHeaders, !peerIsTrusted {
             metrics.authenticationFailed(reason: "pomerium_header_spoof")
-            try await audit.record(
-                .pomeriumHeaderSpoof, by: .anonymous(claimedEmail: email), in: context, success: false,
-                details: ["peer": context.peerAddress ?? "unknown", "path": request.uri.path])
+            if await firstOfTheMinute("pomerium_header_spoof", in: context) {
+                try await audit.record(
+                    .pomeriumHeaderSpoof, by: .anonymous(claimedEmail: email), in: context, success: false,
+                    details: ["peer": context.peerAddress ?? "unknown", "path": request.uri.path])
+            }
         }
         if let assertion = request.headers[.xPomeriumJwtAssertion] {
             do {
                 return try await identity(forAssertion: assertion, gate: gate, in: context)
             } catch let rejection as TokenRejection {
                 metrics.authenticationFailed(reason: rejection.rawValue)
-                try await audit.record(
-                    .pomeriumAssertionRejected, by: .anonymous(claimedEmail: nil), in: context, success: false,
-                    details: ["reason": rejection.rawValue, "path": request.uri.path])
+                if await firstOfTheMinute(rejection.rawValue, in: context) {
+                    try await audit.record(
+                        .pomeriumAssertionRejected, by: .anonymous(claimedEmail: nil), in: context, success: false,
+                        details: ["reason": rejection.rawValue, "path": request.uri.path])
+                }
                 throw rejection.domainError
             } catch let refusal as DomainError {
                 if case .unavailable = refusal { throw refusal }
-                try await audit.record(
-                    .pomeriumAssertionRejected, by: .anonymous(claimedEmail: nil), in: context, success: false,
-                    details: ["reason": "not_allowed", "detail": refusal.detail, "path": request.uri.path])
+                metrics.authenticationFailed(reason: "not_allowed")
+                if await firstOfTheMinute("not_allowed", in: context) {
+                    try await audit.record(
+                        .pomeriumAssertionRejected, by: .anonymous(claimedEmail: nil), in: context, success: false,
+                        details: ["reason": "not_allowed", "detail": refusal.detail, "path": request.uri.path])
+                }
                 throw refusal
             }
         }

@@ -214,7 +214,8 @@ struct DemoPromiseTests {
                 let unknown = Self.assertion(signer, subject: "pomerium-visitor-2", groups: ["demo-user"], extra: Self.binding("demo_unknown"))
                 #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(unknown)).status == .unauthorized)
                 let reasons = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected)).compactMap { $0.details["reason"] }
-                #expect(reasons == ["demo_expired", "demo_expired"])
+                #expect(reasons == ["demo_expired"], "the same refusal from one address is audited once a minute")
+                #expect(harness.metric(#"auth_failures_total{reason="demo_expired"}"#) == 2, "and counted every time")
             }
         }
     }
@@ -279,7 +280,8 @@ struct DemoPromiseTests {
                     #expect(refused.status == .forbidden, "\(path): \(refused.text)")
                 }
                 let failures = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected))
-                #expect(failures.map { $0.details["reason"] } == ["not_allowed", "not_allowed"])
+                #expect(failures.map { $0.details["reason"] } == ["not_allowed"], "audited once a minute per address")
+                #expect(harness.metric(#"auth_failures_total{reason="not_allowed"}"#) == 2)
                 #expect(try await harness.store.user(email: "pomerium-drifter@example.com") == nil)
             }
         }

@@ -254,4 +254,21 @@ struct HardeningTests {
         #expect(try await hasher.verify("a password", against: hash), "free again once the queue drains")
         try await hasher.shutdown()
     }
+
+    @Test("a flood of rejected Pomerium assertions writes one audit row a minute per address and reason, and counts them all")
+    func rejectedAssertionsAreAggregated() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, PomeriumTests.settings(signer: signer)) { harness, client in
+                let longPath = "/api/workspaces/" + String(repeating: "x", count: 2_000)
+                for index in 0..<200 {
+                    let reply = try await client.send(.get, "\(longPath)\(index)", headers: PomeriumTests.headers("not-a-jwt"))
+                    #expect(reply.status == .unauthorized)
+                }
+                let rows = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected, limit: 500))
+                #expect(rows.count == 1, "one row for the minute, not one per request")
+                #expect(rows.first.map { ($0.details["path"]?.utf8.count ?? 0) <= 1_024 } == true, "and a bounded one")
+                #expect(harness.metric(#"auth_failures_total{reason="malformed_token"}"#) == 200)
+            }
+        }
+    }
 }

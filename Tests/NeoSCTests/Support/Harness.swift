@@ -99,6 +99,14 @@ struct Harness {
         if removing { try? FileManager.default.removeItem(at: directory) }
     }
 
+    /// The value of a counter in this NeoSC's own metrics registry: the line that starts with
+    /// `series` (`auth_failures_total{reason="wrong_issuer"}`), 0 when there is none.
+    func metric(_ series: String) -> Int {
+        let exposition = portal.settings.metricsExposition?() ?? ""
+        let line = exposition.split(separator: "\n").first { $0.hasPrefix(series + " ") }
+        return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? 0
+    }
+
     /// An account with `role` and a live bearer token for it, made straight in the store. A
     /// `demo-user` gets what such an account always has, an active demo (of `ws-secure-browser`,
     /// for an hour): without one it reaches nothing.
