@@ -68,8 +68,23 @@ public actor AttemptThrottle {
         windows[key] = Window(start: now, attempts: 1)
     }
 
+    /// Attempts counted for `key` in its current window (0 when none, or its window is over).
+    public func attempts(_ key: String) -> Int {
+        guard let entry = windows[key], clock.now() < entry.start.addingTimeInterval(window) else { return 0 }
+        return entry.attempts
+    }
+
     /// Forgets `key`'s attempts (a successful login clears its account's failures).
     public func reset(_ key: String) {
         windows[key] = nil
+    }
+
+    /// Forgets the attempts of every key that starts with `prefix` (an account's, from every
+    /// address); answers how many keys it forgot.
+    @discardableResult
+    public func reset(keysStartingWith prefix: String) -> Int {
+        let keys = windows.keys.filter { $0.hasPrefix(prefix) }
+        for key in keys { windows[key] = nil }
+        return keys.count
     }
 }

@@ -33,6 +33,7 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let createAdmin = AuditAction("create_admin")
     public static let passwordChanged = AuditAction("password_changed")
     public static let passwordReset = AuditAction("password_reset")
+    public static let clearLoginThrottle = AuditAction("clear_login_throttle")
     public static let accessDenied = AuditAction("access_denied")
     public static let ssoLogin = AuditAction("sso_login")
     public static let ssoLoginFailed = AuditAction("sso_login_failed")

@@ -67,6 +67,7 @@ public struct Portal: Sendable {
             store: store, tokenCache: tokenCache, sessions: sessions, passwords: passwords,
             throttles: .init(
                 accountLogins: accountThrottle, addressLogins: addressThrottle, registrations: registrationThrottle,
+                pairLogins: AttemptThrottle(limit: 10, clock: clock),
                 accountAttempts: AttemptThrottle(limit: 30, window: 60, clock: clock),
                 addressAttempts: AttemptThrottle(limit: 300, window: 60, clock: clock)),
             audit: auditTrail, clock: clock, metrics: metrics,

@@ -32,7 +32,7 @@ public enum PortalRouter {
         AuditRoutes(store: portal.store).register(on: signedIn.group("audit-logs"))
         PolicyRoutes(policies: portal.policies, audit: portal.auditTrail).register(on: signedIn.group("policies"))
         OrganizationRoutes(organizations: portal.organizations, audit: portal.auditTrail).register(on: signedIn.group("organizations"))
-        UserRoutes(users: portal.users, store: portal.store, audit: portal.auditTrail).register(on: signedIn.group("users"))
+        UserRoutes(users: portal.users, signIn: portal.signIn, store: portal.store, audit: portal.auditTrail).register(on: signedIn.group("users"))
         StatsRoutes(statistics: portal.statistics).register(on: signedIn.group("stats"))
         DemoRoutes(demos: portal.demos, audit: portal.auditTrail, store: portal.store).register(
             open: api.group("demo/sessions"), signedIn: signedIn.group("demo/sessions"))

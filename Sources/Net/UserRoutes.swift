@@ -6,6 +6,7 @@ import Services
 /// `/api/users`: administrators list users and change their role or disable them.
 struct UserRoutes {
     let users: UserAdministration
+    let signIn: SignIn
     let store: any Store
     let audit: AuditTrail
 
@@ -23,6 +24,7 @@ struct UserRoutes {
         group.get(use: list)
         group.patch(":id", use: update)
         group.post(":id/password-reset", use: resetPassword)
+        group.delete(":id/login-throttle", use: clearLoginThrottle)
     }
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[UserView]> {
@@ -55,5 +57,17 @@ struct UserRoutes {
         let temporary = try await users.resetPassword(
             userID: try context.parameters.require("id"), by: .principal(principal), from: context.clientAddress)
         return JSONBody(Reset(temporaryPassword: temporary))
+    }
+
+    /// Lets an account sign in again from every address that failed for it (an administrator's
+    /// answer to a guessing attack the owner was caught in); audited.
+    @Sendable func clearLoginThrottle(_ request: Request, context: SignedInContext) async throws -> JSONBody<[String: Int]> {
+        let principal = context.principal
+        try await audit.requireAdmin(principal, to: "clear login throttles", in: context)
+        guard let user = try await store.user(id: try context.parameters.require("id")) else {
+            throw DomainError.notFound("User not found")
+        }
+        let cleared = try await signIn.clearLoginThrottle(of: user, by: .principal(principal), from: context.clientAddress)
+        return JSONBody(["addresses_cleared": cleared])
     }
 }

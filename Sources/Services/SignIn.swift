@@ -19,8 +19,12 @@ public struct SignIn: Sendable {
 
     /// The fixed windows failed attempts are counted in.
     public struct Throttles: Sendable {
-        /// Failed logins per account: a handful, so guessing one password is slow.
+        /// Failed logins per account across all addresses. Not a lock-out lever: it holds back
+        /// only addresses that have themselves failed for the account (see `pairLogins`), so a
+        /// right password from an address that never failed still signs in.
         public let accountLogins: AttemptThrottle
+        /// Failed logins per account from one client address: a handful, so guessing is slow.
+        public let pairLogins: AttemptThrottle
         /// Failed logins per client address: many more, so one office behind a NAT is not locked out.
         public let addressLogins: AttemptThrottle
         /// Registrations per client address, failed or not: each costs a bcrypt.
@@ -32,10 +36,12 @@ public struct SignIn: Sendable {
 
         public init(
             accountLogins: AttemptThrottle, addressLogins: AttemptThrottle, registrations: AttemptThrottle,
+            pairLogins: AttemptThrottle = AttemptThrottle(limit: 10),
             accountAttempts: AttemptThrottle = AttemptThrottle(limit: 30, window: 60),
             addressAttempts: AttemptThrottle = AttemptThrottle(limit: 300, window: 60)
         ) {
             self.accountLogins = accountLogins
+            self.pairLogins = pairLogins
             self.addressLogins = addressLogins
             self.registrations = registrations
             self.accountAttempts = accountAttempts
@@ -182,7 +188,14 @@ public struct SignIn: Sendable {
         guard password.utf8.count <= Self.maximumPasswordBytes else { throw DomainError.invalid("password is too long") }
         let email = claimedEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         guard email.utf8.count <= Self.maximumEmailBytes else { throw DomainError.invalid("email is too long") }
-        for (throttle, key) in [(throttles.accountLogins, email), (throttles.addressLogins, address)] {
+        // Failures are held back per address and per (account, address); the account-wide count
+        // holds back only an address that has failed for this account itself, so nobody can lock
+        // an account's owner out by failing its logins from elsewhere.
+        let pair = Self.pairKey(email: email, address: address)
+        let accountWide: AttemptThrottle? = await throttles.pairLogins.attempts(pair) > 0 ? throttles.accountLogins : nil
+        let holds: [(AttemptThrottle, String)] =
+            [(throttles.pairLogins, pair), (throttles.addressLogins, address)] + (accountWide.map { [($0, email)] } ?? [])
+        for (throttle, key) in holds {
             if let refusal = await throttle.refusal(key) {
                 metrics.authenticationFailed(reason: "throttled")
                 if refusal.count == 1 {
@@ -227,6 +240,7 @@ public struct SignIn: Sendable {
                     "no_active_demo"
                 }
             metrics.authenticationFailed(reason: reason)
+            await throttles.pairLogins.record(pair)
             await throttles.accountLogins.record(email)
             await throttles.addressLogins.record(address)
             try await audit.record(
@@ -234,8 +248,20 @@ public struct SignIn: Sendable {
                 resource: user.map { ("user", $0.id) }, details: ["reason": reason])
             throw DomainError.invalidCredentials
         }
-        await throttles.accountLogins.reset(email)
+        await throttles.pairLogins.reset(pair)
         return user
+    }
+
+    static func pairKey(email: String, address: String) -> String { email + "\n" + address }
+
+    /// Clears the failed-login counts of the account with `email`, from every address (an
+    /// administrator unlocking it); audited. Answers how many counters were cleared.
+    public func clearLoginThrottle(of user: User, by actor: AuditActor, from address: String?) async throws -> Int {
+        await throttles.accountLogins.reset(user.email)
+        let cleared = await throttles.pairLogins.reset(keysStartingWith: user.email + "\n")
+        try await audit.record(
+            .clearLoginThrottle, by: actor, from: address, resource: ("user", user.id), details: ["addresses": String(cleared)])
+        return cleared
     }
 
     // MARK: - Passwords

@@ -271,4 +271,37 @@ struct HardeningTests {
             }
         }
     }
+
+    @Test("failing an account's logins from elsewhere does not lock its owner out; an administrator can clear the throttle")
+    func failedLoginsAreNotALockOutLever() async throws {
+        let forwarded = HTTPField.Name("X-Forwarded-For")!
+        let trusted: (inout Configuration) -> Void = { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }
+        try await Harness.run(.live, trusted) { harness, client in
+            let (owner, _) = try await harness.account(.admin, email: "owner@example.com")
+            let admin = try await harness.account(.admin).token
+            func login(_ password: String, from address: String) async throws -> Reply {
+                try await client.send(
+                    .post, "/api/auth/login", json: body(["email": "owner@example.com", "password": password]),
+                    headers: [forwarded: address])
+            }
+            // An attacker fails ten times from one address: that address is held back…
+            for _ in 0..<10 { #expect(try await login("guess guess", from: "198.51.100.9").status == .unauthorized) }
+            #expect(try await login(Harness.password, from: "198.51.100.9").status == .tooManyRequests)
+            // …and a second one, once it has failed too, by the account-wide count.
+            #expect(try await login("guess again", from: "198.51.100.10").status == .unauthorized)
+            #expect(try await login(Harness.password, from: "198.51.100.10").status == .tooManyRequests)
+            // The owner, from an address that never failed, signs in.
+            let ownerLogin = try await login(Harness.password, from: "203.0.113.5")
+            #expect(ownerLogin.status == .ok, "\(ownerLogin.text)")
+
+            // An administrator clears the account's throttle: the held-back addresses may try again.
+            let cleared = try await client.send(.delete, "/api/users/\(owner.id)/login-throttle", token: admin)
+            #expect(cleared.status == .ok, "\(cleared.text)")
+            #expect(try await login(Harness.password, from: "198.51.100.9").status == .ok)
+            let audited = try await harness.store.events(AuditQuery(action: .clearLoginThrottle))
+            #expect(audited.count == 1 && audited.first?.resourceID == owner.id && audited.first?.details["addresses"] == "2")
+            let user = try await harness.account(.user).token
+            #expect(try await client.send(.delete, "/api/users/\(owner.id)/login-throttle", token: user).status == .forbidden)
+        }
+    }
 }
