@@ -2,7 +2,8 @@ import HTTPTypes
 import Hummingbird
 
 /// CORS for an explicit list of origins (never `*`), and headers that keep API responses out of
-/// caches and out of content sniffing.
+/// caches, content sniffing and frames, tell browsers to use HTTPS only (HSTS; ignored over plain
+/// HTTP, so harmless on loopback) and send no referrer onwards.
 public struct BrowserPolicyMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
     private let allowedOrigins: Set<String>
@@ -33,10 +34,17 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         }
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.cacheControl] = "no-store"
+        response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains"
+        response.headers[.referrerPolicy] = "no-referrer"
+        response.headers[.xFrameOptions] = "DENY"
+        response.headers[.contentSecurityPolicy] = "frame-ancestors 'none'"
         return response
     }
 }
 
 extension HTTPField.Name {
     static let xContentTypeOptions = Self("X-Content-Type-Options")!
+    static let strictTransportSecurity = Self("Strict-Transport-Security")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+    static let xFrameOptions = Self("X-Frame-Options")!
 }

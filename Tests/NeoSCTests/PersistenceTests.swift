@@ -179,7 +179,15 @@ import Testing
                 headers: [.origin: "https://portal.example.com", .accessControlRequestMethod: "POST"])
             #expect(preflight.status == .noContent)
             #expect(preflight.headers[.accessControlAllowMethods]?.contains("POST") == true)
-            #expect(allowed.headers[.init("X-Content-Type-Options")!] == "nosniff")
+            // Every response, errors included, carries the browser policy headers.
+            let error = try await client.send(.get, "/api/workspaces")
+            for reply in [allowed, preflight, error] {
+                #expect(reply.headers[.init("X-Content-Type-Options")!] == "nosniff")
+                #expect(reply.headers[.init("Strict-Transport-Security")!] == "max-age=63072000; includeSubDomains")
+                #expect(reply.headers[.init("Referrer-Policy")!] == "no-referrer")
+                #expect(reply.headers[.init("X-Frame-Options")!] == "DENY")
+                #expect(reply.headers[.contentSecurityPolicy] == "frame-ancestors 'none'")
+            }
         }
     }
 }
