@@ -32,9 +32,7 @@ struct AdminCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try Configuration.fromEnvironment()
             _ = configuration.bootstrapLogging()
-            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
-                throw ValidationError("no password on standard input")
-            }
+            let line = try readPasswordFromStandardInput()
             try await withStore(configuration) { store in
                 let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
                 switch try await users.createAdministrator(email: email, password: Secret(line), name: name, by: .operator(via: "cli")) {
@@ -91,9 +89,7 @@ extension AdminCommand {
         func run() async throws {
             let configuration = try Configuration.fromEnvironment()
             _ = configuration.bootstrapLogging()
-            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
-                throw ValidationError("no password on standard input")
-            }
+            let line = try readPasswordFromStandardInput()
             try await withStore(configuration) { store in
                 let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
                 try await users.resetPassword(email: email, to: Secret(line), by: .operator(via: "cli"))
@@ -149,4 +145,12 @@ func withStore(_ configuration: Configuration, _ body: (any Store) async throws 
         throw error
     }
     try await store.close()
+}
+
+/// The one line of standard input a password is read from (passwords are never arguments).
+func readPasswordFromStandardInput() throws -> String {
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw ValidationError("no password on standard input")
+    }
+    return line
 }

@@ -195,29 +195,10 @@ public struct SignIn: Sendable {
         let accountWide: AttemptThrottle? = await throttles.pairLogins.attempts(pair) > 0 ? throttles.accountLogins : nil
         let holds: [(AttemptThrottle, String)] =
             [(throttles.pairLogins, pair), (throttles.addressLogins, address)] + (accountWide.map { [($0, email)] } ?? [])
-        for (throttle, key) in holds {
-            if let refusal = await throttle.refusal(key) {
-                metrics.authenticationFailed(reason: "throttled")
-                if refusal.count == 1 {
-                    try await audit.record(
-                        .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false,
-                        details: ["reason": "throttled", "retry_after": String(refusal.retryAfter)])
-                }
-                throw DomainError.rateLimited("Too many failed logins; try again later", retryAfterSeconds: refusal.retryAfter)
-            }
-        }
-        for (throttle, key) in [(throttles.accountAttempts, email), (throttles.addressAttempts, address)] {
-            if let refusal = await throttle.refusal(key) {
-                metrics.authenticationFailed(reason: "too_many_attempts")
-                if refusal.count == 1 {
-                    try await audit.record(
-                        .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false,
-                        details: ["reason": "too_many_attempts", "retry_after": String(refusal.retryAfter)])
-                }
-                throw DomainError.rateLimited("Too many sign-ins; try again in a minute", retryAfterSeconds: refusal.retryAfter)
-            }
-            await throttle.record(key)
-        }
+        try await refuseIfHeld(holds, reason: "throttled", detail: "Too many failed logins; try again later", email: email, from: address)
+        let attempts = [(throttles.accountAttempts, email), (throttles.addressAttempts, address)]
+        try await refuseIfHeld(attempts, reason: "too_many_attempts", detail: "Too many sign-ins; try again in a minute", email: email, from: address)
+        for (throttle, key) in attempts { await throttle.record(key) }
 
         let user = email.utf8.count <= 254 ? try await store.user(email: email) : nil
         let passwordMatches = try await passwords.verify(password, against: user?.passwordHash)
@@ -253,6 +234,23 @@ public struct SignIn: Sendable {
     }
 
     static func pairKey(email: String, address: String) -> String { email + "\n" + address }
+
+    /// Refuses (429) when any of `holds` holds its key back; the first refusal of a window is
+    /// audited with `reason`, every one counted in `auth_failures_total`.
+    private func refuseIfHeld(
+        _ holds: [(AttemptThrottle, String)], reason: String, detail: String, email: String, from address: String
+    ) async throws {
+        for (throttle, key) in holds {
+            guard let refusal = await throttle.refusal(key) else { continue }
+            metrics.authenticationFailed(reason: reason)
+            if refusal.count == 1 {
+                try await audit.record(
+                    .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false,
+                    details: ["reason": reason, "retry_after": String(refusal.retryAfter)])
+            }
+            throw DomainError.rateLimited(detail, retryAfterSeconds: refusal.retryAfter)
+        }
+    }
 
     /// Clears the failed-login counts of the account with `email`, from every address (an
     /// administrator unlocking it); audited. Answers how many counters were cleared.

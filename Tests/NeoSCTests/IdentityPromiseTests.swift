@@ -302,18 +302,25 @@ struct IdentityPromiseTests {
         }
     }
 
+    /// Signs `subject` in through `provider` with an ID token granting `role`.
+    static func signIn(
+        _ client: some TestClientProtocol, through provider: ScriptedProvider, subject: String, name: String, as role: String
+    ) async throws -> Reply {
+        let claims = provider.claims(
+            subject: subject, audience: clientID,
+            extra: [
+                "nonce": UUID().uuidString, "email": "\(subject)@example.com", "name": name,
+                "urn:zitadel:iam:org:project:roles": [role: ["org-1": "example.com"]],
+            ])
+        return try await client.send(.post, "/api/auth/sso", json: body(["id_token": provider.signer.token(claims)]))
+    }
+
     @Test("a role changed at the provider applies at the next sign-in, is audited, and no cached token keeps the old role")
     func roleChangeAtSignIn() async throws {
         try await ScriptedProvider.with { provider in
             try await Harness.run(.router, try Self.oidc(provider.issuer)) { harness, client in
                 func signIn(as role: String) async throws -> Reply {
-                    let claims = provider.claims(
-                        subject: "rita", audience: Self.clientID,
-                        extra: [
-                            "nonce": UUID().uuidString, "email": "rita@example.com", "name": "Rita",
-                            "urn:zitadel:iam:org:project:roles": [role: ["org-1": "example.com"]],
-                        ])
-                    return try await client.send(.post, "/api/auth/sso", json: body(["id_token": provider.signer.token(claims)]))
+                    try await Self.signIn(client, through: provider, subject: "rita", name: "Rita", as: role)
                 }
                 // Another administrator, so demoting Rita leaves one (see the next test for the last).
                 try await harness.account(.admin)
@@ -357,13 +364,7 @@ struct IdentityPromiseTests {
         try await ScriptedProvider.with { provider in
             try await Harness.run(.router, try Self.oidc(provider.issuer)) { harness, client in
                 func signIn(as role: String) async throws -> Reply {
-                    let claims = provider.claims(
-                        subject: "sam", audience: Self.clientID,
-                        extra: [
-                            "nonce": UUID().uuidString, "email": "sam@example.com", "name": "Sam",
-                            "urn:zitadel:iam:org:project:roles": [role: ["org-1": "example.com"]],
-                        ])
-                    return try await client.send(.post, "/api/auth/sso", json: body(["id_token": provider.signer.token(claims)]))
+                    try await Self.signIn(client, through: provider, subject: "sam", name: "Sam", as: role)
                 }
                 let first = try await signIn(as: "admin")
                 #expect(first.status == .ok, "\(first.text)")
