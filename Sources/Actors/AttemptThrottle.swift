@@ -52,6 +52,14 @@ public actor AttemptThrottle {
         return Refusal(retryAfter: retryAfter, count: windows[key]?.refusals ?? 1)
     }
 
+    /// Admits an attempt by `key` and counts it, or refuses it (counted as a refusal), in one
+    /// step: concurrent callers cannot all pass a check before any of them is counted.
+    public func admit(_ key: String) -> Refusal? {
+        if let refusal = refusal(key) { return refusal }
+        record(key)
+        return nil
+    }
+
     /// Counts one attempt for `key`.
     public func record(_ key: String) {
         let now = clock.now()

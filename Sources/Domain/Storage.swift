@@ -17,13 +17,18 @@ public protocol UserStore: Sendable {
     func user(ssoProvider: String, subject: String) async throws -> User?
     /// Newest first.
     func users(limit: Int, offset: Int) async throws -> [User]
-    /// Replaces the stored user with the same id; throws `notFound` when there is none.
+    /// Replaces the stored user with the same id — all but its password (`passwordHash`,
+    /// `mustChangePassword`), which only `setPassword` writes, so a change made from an older copy
+    /// can never put an old password back; throws `notFound` when there is none.
     func update(_ user: User) async throws
     /// Like `update`, but refuses (`conflict`, `DomainError.lastAdministrator`) a change that
-    /// would leave no active administrator — atomically: of two concurrent changes that would
-    /// each remove one of the last two administrators, one is refused. Every change that may
-    /// demote or disable an account goes through here.
+    /// would leave no active administrator — judged on the stored account, atomically: of two
+    /// concurrent changes that would each remove one of the last two administrators, one is
+    /// refused. Every change that may demote or disable an account goes through here.
     func updateKeepingAnAdministrator(_ user: User) async throws
+    /// Sets the account's password hash and whether it must be changed, touching nothing else;
+    /// with `requireEnabled`, only while the account is not disabled. False when no such account.
+    func setPassword(userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool) async throws -> Bool
     /// Users that are not disabled, optionally only one organisation's, and how many of them have MFA.
     func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int)
     func activeAdminCount() async throws -> Int

@@ -25,9 +25,16 @@ public enum Validation {
         scalar.isASCII && scalar.value > 32 && scalar.value < 127 && !"\"(),:;<>[\\]".unicodeScalars.contains(scalar)
     }
 
+    /// The most UTF-8 bytes a password may take: 4 per character allowed, the same bound a login
+    /// applies, so every password that can be set can also be used.
+    public static let maximumPasswordBytes = passwordLength.upperBound * 4
+
     public static func requireValidPassword(_ password: String) throws(DomainError) {
         guard passwordLength.contains(password.count) else {
             throw .invalid("password must be \(passwordLength.lowerBound) to \(passwordLength.upperBound) characters")
+        }
+        guard password.utf8.count <= maximumPasswordBytes else {
+            throw .invalid("password must be at most \(maximumPasswordBytes) bytes")
         }
     }
 

@@ -39,6 +39,9 @@ extension MongoStore: UserStore {
         var fields = Self.document(user)
         fields["_id"] = nil
         fields["created_at"] = nil
+        // The password is `setPassword`'s alone: an update from an older copy cannot restore one.
+        fields["password_hash"] = nil
+        fields["must_change_password"] = nil
         do {
             let result = try await database.update("users", ["_id": .string(user.id)], ["$set": .document(fields)])
             guard result.matched == 1 else { throw DomainError.notFound("User not found") }
@@ -54,6 +57,11 @@ extension MongoStore: UserStore {
     /// `lockLease` at most.
     public func updateKeepingAnAdministrator(_ user: User) async throws {
         guard user.role != .admin || user.disabled else { return try await update(user) }
+        // Only a change that takes an active administrator away takes the lease; the stored
+        // account is read under it.
+        guard let stored = try await self.user(id: user.id), stored.role == .admin, !stored.disabled else {
+            return try await update(user)
+        }
         try await withLock("administrators") {
             let others = try await database.count(
                 "users",
@@ -66,7 +74,16 @@ extension MongoStore: UserStore {
         }
     }
 
-    static let lockLease: TimeInterval = 10
+    public func setPassword(userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool) async throws -> Bool {
+        var filter: BSONDocument = ["_id": .string(userID)]
+        if requireEnabled { filter["disabled"] = .bool(false) }
+        let result = try await database.update(
+            "users", filter,
+            ["$set": .document(["password_hash": .string(hash), "must_change_password": .bool(mustChange), "updated_at": .date(now)])])
+        return result.matched == 1
+    }
+
+    static let lockLease: TimeInterval = 30
 
     /// Runs `body` holding the lease named `name`: taken by a conditional upsert (free, or its
     /// lease over), waited for up to 5 s, released after `body` whether it threw or not.

@@ -34,7 +34,8 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         }
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.cacheControl] = "no-store"
-        response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains"
+        // Not `includeSubDomains`: workspaces on sibling hosts may still be served over plain HTTP.
+        response.headers[.strictTransportSecurity] = "max-age=63072000"
         response.headers[.referrerPolicy] = "no-referrer"
         response.headers[.xFrameOptions] = "DENY"
         response.headers[.contentSecurityPolicy] = "frame-ancestors 'none'"

@@ -42,10 +42,7 @@ public struct IdentityMiddleware: RouterMiddleware {
     /// those are audited (every one is counted in `auth_failures_total`), so an anonymous client
     /// cannot turn requests into audit rows.
     private func firstOfTheMinute(_ reason: String, in context: Context) async -> Bool {
-        let key = context.clientAddress + "\n" + reason
-        guard await audited.retryAfter(key) == nil else { return false }
-        await audited.record(key)
-        return true
+        await audited.admit(context.clientAddress + "\n" + reason) == nil
     }
 
     public func handle(

@@ -58,9 +58,11 @@ extension SQLiteStore: UserStore {
     }
 
     public func updateKeepingAnAdministrator(_ user: User) async throws {
-        // One write transaction: SQLite's single writer serialises the count and the update.
+        // One write transaction: SQLite's single writer serialises the read, the count and the update.
         try await write { connection in
-            if user.role != .admin || user.disabled {
+            let stored = try await connection.rows("SELECT role, disabled FROM users WHERE id = ?", [.text(user.id)]).first
+            let wasActiveAdmin = try stored.map { try $0.string("role") == Role.admin.rawValue && !(try $0.bool("disabled")) } ?? false
+            if wasActiveAdmin && (user.role != .admin || user.disabled) {
                 let others =
                     try await connection.rows(
                         "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?", [.text(user.id)]
@@ -71,20 +73,30 @@ extension SQLiteStore: UserStore {
         }
     }
 
+    public func setPassword(userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool) async throws -> Bool {
+        try await write { connection in
+            try await connection.changedRows(
+                """
+                UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ?
+                WHERE id = ? AND (? = 0 OR disabled = 0) RETURNING 1
+                """,
+                [.text(hash), .init(mustChange), .init(now), .text(userID), .init(requireEnabled)]) == 1
+        }
+    }
+
     private static func update(_ user: User, on connection: SQLiteConnection) async throws {
         let changed: Int
         do {
             changed = try await connection.changedRows(
                 """
-                UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?, password_hash = ?,
-                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?,
-                    must_change_password = ?
+                UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?,
+                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
                 WHERE id = ? RETURNING 1
                 """,
                 [
                     .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
-                    .init(user.passwordHash), .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
-                    .init(user.ssoProvider), .init(user.ssoSubject), .init(user.mustChangePassword), .text(user.id),
+                    .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
+                    .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
                 ])
         } catch let error as SQLiteError where error.isConstraintViolation {
             throw DomainError.conflict("Another account already has this e-mail address or sign-in")

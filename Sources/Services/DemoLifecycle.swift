@@ -70,9 +70,10 @@ public struct DemoLifecycle: Sendable {
             clientAddress: address, createdAt: now, expiresAt: now + settings.lifetime,
             maxExpiresAt: now + max(settings.maxDuration, settings.lifetime))
         // The hourly rates next (a loop of creating and ending demos never meets the active
-        // limits), each refusal costing a counter: the first of a window is audited.
+        // limits): every attempt that gets this far counts, checked and counted in one step; each
+        // refusal costs a counter, the first of a window is audited.
         for (throttle, key, what) in [(creationsPerAddress, address, "from this address"), (creations, "*", "overall")] {
-            if let refusal = await throttle.refusal(key) {
+            if let refusal = await throttle.admit(key) {
                 if refusal.count == 1 {
                     try await audit.record(
                         .demoSessionCreated, by: .anonymous(claimedEmail: contact), from: address, success: false,
@@ -92,8 +93,6 @@ public struct DemoLifecycle: Sendable {
                 details: ["workspace_type": type, "reason": "limit_reached", "error": detail])
             throw DomainError.rateLimited(detail, retryAfterSeconds: retryAfter)
         }
-        await creationsPerAddress.record(address)
-        await creations.record("*")
         await lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: demo.expiresAt)
         do {
             try await store.insert(user, creating: nil)

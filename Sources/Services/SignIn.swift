@@ -29,8 +29,9 @@ public struct SignIn: Sendable {
         public let addressLogins: AttemptThrottle
         /// Registrations per client address, failed or not: each costs a bcrypt.
         public let registrations: AttemptThrottle
-        /// Every login attempt, right or wrong, per account and per client address: each costs a
-        /// bcrypt on shared cores, so one client signing in in a loop cannot slow everyone's.
+        /// Every login attempt, right or wrong, per (account, address) and per client address: each
+        /// costs a bcrypt on shared cores, so one client signing in in a loop cannot slow everyone's,
+        /// nor, keyed by address, hold back an account's owner elsewhere.
         public let accountAttempts: AttemptThrottle
         public let addressAttempts: AttemptThrottle
 
@@ -75,7 +76,7 @@ public struct SignIn: Sendable {
     /// The longest e-mail address (RFC 5321) and the longest password (in UTF-8 bytes: a
     /// password may be 128 characters of any script) a login may present.
     public static let maximumEmailBytes = 254
-    public static let maximumPasswordBytes = 128 * 4
+    public static let maximumPasswordBytes = Validation.maximumPasswordBytes
 
     public let settings: Settings
     private let throttles: Throttles
@@ -196,9 +197,12 @@ public struct SignIn: Sendable {
         let holds: [(AttemptThrottle, String)] =
             [(throttles.pairLogins, pair), (throttles.addressLogins, address)] + (accountWide.map { [($0, email)] } ?? [])
         try await refuseIfHeld(holds, reason: "throttled", detail: "Too many failed logins; try again later", email: email, from: address)
-        let attempts = [(throttles.accountAttempts, email), (throttles.addressAttempts, address)]
-        try await refuseIfHeld(attempts, reason: "too_many_attempts", detail: "Too many sign-ins; try again in a minute", email: email, from: address)
-        for (throttle, key) in attempts { await throttle.record(key) }
+        // The attempt cap is per (account, address) too: an account's sign-ins from one address
+        // can be slowed, never everyone's.
+        let attempts = [(throttles.accountAttempts, pair), (throttles.addressAttempts, address)]
+        try await refuseIfHeld(
+            attempts, reason: "too_many_attempts", detail: "Too many sign-ins; try again in a minute", email: email, from: address,
+            counting: true)
 
         let user = email.utf8.count <= 254 ? try await store.user(email: email) : nil
         let passwordMatches = try await passwords.verify(password, against: user?.passwordHash)
@@ -235,13 +239,20 @@ public struct SignIn: Sendable {
 
     static func pairKey(email: String, address: String) -> String { email + "\n" + address }
 
+    static func requireNewPassword(_ new: String, differingFrom current: String) throws(DomainError) {
+        try Validation.requireValidPassword(new)
+        guard new != current else { throw .invalid("new_password must differ from the current one") }
+    }
+
     /// Refuses (429) when any of `holds` holds its key back; the first refusal of a window is
     /// audited with `reason`, every one counted in `auth_failures_total`.
+    /// With `counting`, each key that is not held back is counted in the same step as the check.
     private func refuseIfHeld(
-        _ holds: [(AttemptThrottle, String)], reason: String, detail: String, email: String, from address: String
+        _ holds: [(AttemptThrottle, String)], reason: String, detail: String, email: String, from address: String,
+        counting: Bool = false
     ) async throws {
         for (throttle, key) in holds {
-            guard let refusal = await throttle.refusal(key) else { continue }
+            guard let refusal = counting ? await throttle.admit(key) : await throttle.refusal(key) else { continue }
             metrics.authenticationFailed(reason: reason)
             if refusal.count == 1 {
                 try await audit.record(
@@ -276,11 +287,19 @@ public struct SignIn: Sendable {
         guard user.passwordHash != nil else {
             throw DomainError.conflict("This account signs in through an identity provider; change its password there")
         }
-        if let refusal = await throttles.accountLogins.refusal(user.email) {
-            throw DomainError.rateLimited("Too many failed attempts; try again later", retryAfterSeconds: refusal.retryAfter)
-        }
+        // What costs nothing first: the new password's rules; then the same holds as a login's.
+        try Self.requireNewPassword(new, differingFrom: current)
+        let pair = Self.pairKey(email: user.email, address: address)
+        try await refuseIfHeld(
+            [(throttles.pairLogins, pair), (throttles.addressLogins, address)], reason: "throttled",
+            detail: "Too many failed attempts; try again later", email: user.email, from: address)
+        let attempts = [(throttles.accountAttempts, pair), (throttles.addressAttempts, address)]
+        try await refuseIfHeld(
+            attempts, reason: "too_many_attempts", detail: "Too many attempts; try again in a minute", email: user.email, from: address,
+            counting: true)
         guard current.utf8.count <= Self.maximumPasswordBytes, try await passwords.verify(current, against: user.passwordHash) else {
-            await throttles.accountLogins.record(user.email)
+            await throttles.pairLogins.record(pair)
+            await throttles.addressLogins.record(address)
             try await audit.record(
                 .passwordChanged, by: .principal(principal), from: address, success: false, resource: ("user", user.id),
                 details: ["reason": "wrong_password"])
@@ -294,6 +313,7 @@ public struct SignIn: Sendable {
     /// choose a new password: `email` and `current` are checked as a login checks them, then the
     /// account is signed in with the new password.
     public func changePassword(email: String, current: String, new: String, from address: String) async throws -> Grant {
+        try Self.requireNewPassword(new, differingFrom: current)
         let user = try await authenticate(email: email, password: current, from: address)
         _ = try await replacePassword(of: user, with: new, current: current, keeping: nil, by: .account(user), from: address)
         guard let changed = try await store.user(id: user.id) else { throw DomainError.notFound("User not found") }
@@ -303,14 +323,13 @@ public struct SignIn: Sendable {
     private func replacePassword(
         of user: User, with new: String, current: String, keeping digest: String?, by actor: AuditActor, from address: String
     ) async throws -> Int {
-        try Validation.requireValidPassword(new)
-        guard new != current else { throw DomainError.invalid("new_password must differ from the current one") }
-        var changed = user
-        changed.passwordHash = try await passwords.hash(new)
-        changed.mustChangePassword = false
-        changed.updatedAt = clock.now()
-        try await store.update(changed)
+        let hash = try await passwords.hash(new)
         let now = clock.now()
+        // Only the password columns, and only while the account is enabled: a disabling that
+        // raced this change wins.
+        guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
+            throw DomainError.unauthenticated("Account is disabled")
+        }
         let revoked =
             if let digest {
                 try await store.revokeAll(userID: user.id, except: digest, at: now)

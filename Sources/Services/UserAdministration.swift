@@ -87,17 +87,17 @@ public struct UserAdministration: Sendable {
     public func resetPassword(
         userID: String, to password: Secret? = nil, by actor: AuditActor, from address: String? = nil
     ) async throws -> String {
-        guard var user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
+        guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
         guard user.passwordHash != nil || user.ssoSubject == nil else {
             throw DomainError.conflict("This account signs in through an identity provider; reset its password there")
         }
         let temporary = password?.value ?? Self.generatedPassword()
         try Validation.requireValidPassword(temporary)
+        let hash = try await passwords.hash(temporary)
         let now = clock.now()
-        user.passwordHash = try await passwords.hash(temporary)
-        user.mustChangePassword = true
-        user.updatedAt = now
-        try await store.update(user)
+        guard try await store.setPassword(userID: user.id, hash: hash, mustChange: true, at: now, requireEnabled: false) else {
+            throw DomainError.notFound("User not found")
+        }
         let revoked = try await store.revokeAll(userID: user.id, at: now)
         await tokenCache.evict(userID: user.id)
         try await audit.record(

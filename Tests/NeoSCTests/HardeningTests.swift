@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import Net
 import Services
+import Synchronization
 import TestSupport
 import Testing
 
@@ -25,12 +26,18 @@ struct HardeningTests {
                 #expect(try reply.decoded(ErrorBody.self).detail.contains("too long"))
             }
             #expect(try await harness.store.events(AuditQuery(limit: 10)).isEmpty, "nothing recorded")
-            // Nothing was counted either: a real account still has all ten tries.
+            // Nothing was counted either: an account sent with an oversize password still has all
+            // ten tries, and the eleventh is the one held back.
             try await harness.account(.user, email: "ivan@example.com")
+            let oversize = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "ivan@example.com", "password": String(repeating: "p", count: 600)]))
+            #expect(oversize.status == .unprocessableContent)
             for _ in 0..<10 {
                 let reply = try await client.send(.post, "/api/auth/login", json: body(["email": "ivan@example.com", "password": "wrong one!"]))
                 #expect(reply.status == .unauthorized)
             }
+            let eleventh = try await client.send(.post, "/api/auth/login", json: body(["email": "ivan@example.com", "password": "wrong one!"]))
+            #expect(eleventh.status == .tooManyRequests)
         }
     }
 
@@ -205,26 +212,31 @@ struct HardeningTests {
         }
     }
 
-    @Test("one client signing in in a loop is bounded: 30 sign-ins a minute per account, then 429; others are not held back")
+    @Test("one client signing in in a loop is bounded: 30 a minute per account from one address, then 429; nobody else is held back")
     func signInLoopsAreBounded() async throws {
         let clock = ManualClock(Date())
-        try await Harness.run(.router, clock: clock.wallClock) { harness, client in
+        let forwarded = HTTPField.Name("X-Forwarded-For")!
+        let trusted: (inout Configuration) -> Void = { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }
+        try await Harness.run(.live, clock: clock.wallClock, trusted) { harness, client in
             try await harness.account(.user, email: "kim@example.com")
             try await harness.account(.user, email: "lee@example.com")
-            let kim = body(["email": "kim@example.com", "password": Harness.password])
-            for attempt in 0..<30 {
-                #expect(try await client.send(.post, "/api/auth/login", json: kim).status == .ok, "sign-in \(attempt + 1)")
+            func login(_ email: String, from address: String) async throws -> Reply {
+                try await client.send(
+                    .post, "/api/auth/login", json: body(["email": email, "password": Harness.password]), headers: [forwarded: address])
             }
-            let refused = try await client.send(.post, "/api/auth/login", json: kim)
+            for attempt in 0..<30 {
+                #expect(try await login("kim@example.com", from: "198.51.100.20").status == .ok, "sign-in \(attempt + 1)")
+            }
+            let refused = try await login("kim@example.com", from: "198.51.100.20")
             #expect(refused.status == .tooManyRequests, "\(refused.text)")
             #expect(Int(refused.headers[.retryAfter] ?? "").map { $0 > 0 && $0 <= 60 } == true)
-            _ = try await client.send(.post, "/api/auth/login", json: kim)
+            _ = try await login("kim@example.com", from: "198.51.100.20")
             let audited = try await harness.store.events(AuditQuery(action: .loginFailed)).filter { $0.details["reason"] == "too_many_attempts" }
             #expect(audited.count == 1)
-            let lee = try await client.send(.post, "/api/auth/login", json: body(["email": "lee@example.com", "password": Harness.password]))
-            #expect(lee.status == .ok, "another account is not held back")
+            #expect(try await login("lee@example.com", from: "198.51.100.20").status == .ok, "another account is not held back")
+            #expect(try await login("kim@example.com", from: "203.0.113.30").status == .ok, "nor the same account from elsewhere")
             clock.advance(61)
-            #expect(try await client.send(.post, "/api/auth/login", json: kim).status == .ok, "a new minute")
+            #expect(try await login("kim@example.com", from: "198.51.100.20").status == .ok, "a new minute")
         }
     }
 
@@ -232,8 +244,23 @@ struct HardeningTests {
     func passwordHashingIsBounded() async throws {
         let threads = NIOThreadPool(numberOfThreads: 1)
         threads.start()
-        let hasher = PasswordHasher(cost: 12, threadPool: threads, maxQueued: 2)
+        let hasher = PasswordHasher(cost: 4, threadPool: threads, maxQueued: 2)
         let hash = try await hasher.hash("a password")
+        // The hasher's only thread is held, so every admitted hash waits in the queue: exactly
+        // `maxQueued` are admitted and the rest refused, however fast or slow the machine is.
+        let gate = DispatchSemaphore(value: 0)
+        let holding = Atomic<Bool>(false)
+        let blocker = Task {
+            try await threads.runIfActive {
+                holding.store(true, ordering: .sequentiallyConsistent)
+                gate.wait()
+            }
+        }
+        while !holding.load(ordering: .sequentiallyConsistent) { try await Task.sleep(for: .milliseconds(1)) }
+        let release = Task {
+            try? await Task.sleep(for: .seconds(10))  // a broken bound would admit more: never wait forever
+            gate.signal()
+        }
         let outcomes = await withTaskGroup(of: Bool?.self) { group in
             for _ in 0..<6 {
                 group.addTask {
@@ -246,11 +273,17 @@ struct HardeningTests {
                     }
                 }
             }
-            return await group.reduce(into: [Bool?]()) { $0.append($1) }
+            var outcomes: [Bool?] = []
+            for await outcome in group {
+                outcomes.append(outcome)
+                if outcomes.filter({ $0 == nil }).count == 4 { gate.signal() }
+            }
+            return outcomes
         }
-        let refused = outcomes.filter { $0 == nil }.count
-        #expect(refused >= 3, "at most two in flight: \(outcomes)")
-        #expect(outcomes.filter { $0 == true }.count == 6 - refused, "the rest verified")
+        release.cancel()
+        _ = try await blocker.value
+        #expect(outcomes.filter { $0 == nil }.count == 4, "two admitted, four refused: \(outcomes)")
+        #expect(outcomes.filter { $0 == true }.count == 2, "the admitted ones verified")
         #expect(try await hasher.verify("a password", against: hash), "free again once the queue drains")
         try await hasher.shutdown()
     }

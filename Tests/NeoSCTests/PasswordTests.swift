@@ -119,6 +119,15 @@ struct PasswordTests {
                 json: body(["email": "rae@example.com", "current_password": "nope nope", "new_password": "another password"]))
             #expect(wrong.status == .unauthorized)
             #expect(try wrong.decoded(ErrorBody.self).detail == "Invalid credentials")
+            // A disabled account cannot use it to get back in.
+            var disabled = try #require(try await harness.store.user(email: "rae@example.com"))
+            disabled.disabled = true
+            try await harness.store.update(disabled)
+            let refused = try await client.send(
+                .post, "/api/auth/password",
+                json: body(["email": "rae@example.com", "current_password": Harness.password, "new_password": "another password"]))
+            #expect(refused.status == .unauthorized)
+            #expect(try await harness.store.events(AuditQuery(action: .passwordChanged)).isEmpty)
         }
     }
 }

@@ -183,7 +183,7 @@ import Testing
             let error = try await client.send(.get, "/api/workspaces")
             for reply in [allowed, preflight, error] {
                 #expect(reply.headers[.init("X-Content-Type-Options")!] == "nosniff")
-                #expect(reply.headers[.init("Strict-Transport-Security")!] == "max-age=63072000; includeSubDomains")
+                #expect(reply.headers[.init("Strict-Transport-Security")!] == "max-age=63072000")
                 #expect(reply.headers[.init("Referrer-Policy")!] == "no-referrer")
                 #expect(reply.headers[.init("X-Frame-Options")!] == "DENY")
                 #expect(reply.headers[.contentSecurityPolicy] == "frame-ancestors 'none'")

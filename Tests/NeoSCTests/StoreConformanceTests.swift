@@ -305,6 +305,13 @@ import Testing
                     try await store.update(restored)
                 }
             }
+            // Changing an account that is no administrator never needs one, even with none left.
+            var plain = Self.user("plain@example.com", role: .user)
+            try await store.insert(plain, creating: nil)
+            plain.role = .neosc
+            try await store.updateKeepingAnAdministrator(plain)
+            #expect(try await store.user(id: plain.id)?.role == .neosc)
+
             // A change that keeps an administrator, or makes one, always passes.
             let only = Self.user("only@example.com", role: .admin)
             try await store.insert(only, creating: nil)
@@ -325,9 +332,26 @@ import Testing
             user.mustChangePassword = true
             try await store.insert(user, creating: nil)
             #expect(try await store.user(id: user.id)?.mustChangePassword == true)
-            user.mustChangePassword = false
-            try await store.update(user)
-            #expect(try await store.user(email: user.email)?.mustChangePassword == false)
+            let stamp = Self.now()
+            #expect(try await store.setPassword(userID: user.id, hash: "$2b$10$new", mustChange: false, at: stamp, requireEnabled: true))
+            let changed = try #require(try await store.user(email: user.email))
+            #expect(changed.mustChangePassword == false && changed.passwordHash == "$2b$10$new" && changed.updatedAt == stamp)
+
+            // An update from an older copy leaves the password as it is.
+            var stale = user
+            stale.name = "Renamed"
+            try await store.update(stale)
+            let renamed = try #require(try await store.user(id: user.id))
+            #expect(renamed.name == "Renamed" && renamed.passwordHash == "$2b$10$new" && renamed.mustChangePassword == false)
+
+            // A disabled account's password changes only when the caller says it may (a reset).
+            var disabled = renamed
+            disabled.disabled = true
+            try await store.update(disabled)
+            #expect(try await store.setPassword(userID: user.id, hash: "$2b$10$x", mustChange: false, at: stamp, requireEnabled: true) == false)
+            #expect(try await store.user(id: user.id)?.passwordHash == "$2b$10$new")
+            #expect(try await store.setPassword(userID: user.id, hash: "$2b$10$y", mustChange: true, at: stamp, requireEnabled: false))
+            #expect(try await store.setPassword(userID: "usr-nobody", hash: "h", mustChange: true, at: stamp, requireEnabled: false) == false)
 
             let now = Self.now()
             let digests = (0..<3).map { "digest-\($0)-\(user.id)" }
