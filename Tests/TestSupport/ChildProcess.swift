@@ -42,7 +42,10 @@ public final class ChildProcess: @unchecked Sendable {
         let stdin = input.map { _ in Pipe() }
         process.standardInput = stdin ?? FileHandle.nullDevice
         _ = Self.reaper
-        try process.run()
+        // One spawn at a time: Foundation's `Process.run()` on Linux is not safe to call from
+        // several threads at once (a run of the suite crashed in its argument copying when two
+        // tests started children together).
+        try Self.spawning.withLock { _ in try process.run() }
         Self.running.withLock { _ = $0.insert(process.processIdentifier) }
         if let stdin, let input {
             // A few bytes: they fit in the pipe's buffer, so this write returns at once.
@@ -50,6 +53,8 @@ public final class ChildProcess: @unchecked Sendable {
             try stdin.fileHandleForWriting.close()
         }
     }
+
+    private static let spawning = Mutex(())
 
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
