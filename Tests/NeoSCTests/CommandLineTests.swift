@@ -37,6 +37,20 @@ import FoundationNetworking
         return Outcome(status: outcome.status, output: outcome.output, errors: outcome.errors)
     }
 
+    /// The suite's own child processes (ChildProcess, spawned with posix_spawn) get standard
+    /// input, output and error and nothing else of the test process: no socket or file of another
+    /// test leaks into them.
+    @Test func childrenInheritOnlyTheStandardStreams() async throws {
+        let listed = try await ChildProcess.run("fd-list", executable: URL(fileURLWithPath: "/bin/ls"), arguments: ["/proc/self/fd"])
+        #expect(listed.status == 0, "\(listed.errors)")
+        // 0, 1 and 2, and the descriptor ls opened to read the directory.
+        #expect(Set(listed.output.split(separator: "\n")) == ["0", "1", "2", "3"], "\(listed.output)")
+        let echoed = try await ChildProcess.run("cat", executable: URL(fileURLWithPath: "/bin/cat"), input: "through stdin\n")
+        #expect(echoed.output == "through stdin\n")
+        let failed = try await ChildProcess.run("false", executable: URL(fileURLWithPath: "/bin/false"))
+        #expect(failed.status == 1)
+    }
+
     @Test func invalidConfigurationStopsWithOneLine() async throws {
         let outcome = try await Self.neosc(["serve"], environment: ["PORT": "abc", "NEOSC_DATA_DIR": Harness.makeDirectory().path])
         #expect(outcome.status == 2)

@@ -1,16 +1,26 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A child process of the tests (`neosc`, SecantusDB, the OIDC provider mock, a checker script),
 /// run without ever blocking a thread of Swift's cooperative pool: its output goes to files, not
 /// to pipes that a blocking read must drain, and its exit is awaited with async sleeps. `stop()`
 /// sends SIGTERM, waits, and sends SIGKILL once if it must. A child still running when the test
 /// process exits (a crashed or interrupted run) is killed then.
-public final class ChildProcess: @unchecked Sendable {
+///
+/// Spawned with `posix_spawn` rather than Foundation's `Process`: on Linux, `Process.run()`
+/// over-reads a `dirent` while it lists `/proc/self/fd` and crashes the test process about once
+/// in twenty busy runs (swift-corelibs-foundation PR 5472, not in this toolchain).
+public final class ChildProcess: Sendable {
     public let name: String
     public let outputFile: URL
     public let errorFile: URL
-    private let process = Process()
+    public let pid: Int32
+    /// The exit status once the child has been reaped.
+    private let reaped = Mutex<Int32?>(nil)
 
     /// What a child that ran to its end left behind.
     public struct Outcome: Sendable {
@@ -33,61 +43,89 @@ public final class ChildProcess: @unchecked Sendable {
             .appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))").path
         outputFile = URL(fileURLWithPath: stem + ".out")
         errorFile = URL(fileURLWithPath: stem + ".err")
-        for file in [outputFile, errorFile] { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.standardOutput = try FileHandle(forWritingTo: outputFile)
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        let stdin = input.map { _ in Pipe() }
-        process.standardInput = stdin ?? FileHandle.nullDevice
         _ = Self.reaper
-        // One spawn at a time: Foundation's `Process.run()` on Linux is not safe to call from
-        // several threads at once (a run of the suite crashed in its argument copying when two
-        // tests started children together).
-        try Self.spawning.withLock { _ in try process.run() }
-        Self.running.withLock { _ = $0.insert(process.processIdentifier) }
-        if let stdin, let input {
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var inputPipe: [Int32] = [-1, -1]
+        if input != nil {
+            guard pipe(&inputPipe) == 0 else { throw Failed(description: "\(name): pipe failed (errno \(errno))") }
+            posix_spawn_file_actions_adddup2(&actions, inputPipe[0], 0)
+            posix_spawn_file_actions_addclose(&actions, inputPipe[0])
+            posix_spawn_file_actions_addclose(&actions, inputPipe[1])
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_addopen(&actions, 1, outputFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, errorFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing else of the test process (its listening sockets, the store's files) leaks into the child.
+        _ = Self.addCloseFrom?(&actions, 3)
+
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable.path, &actions, nil, argv, envp)
+        if input != nil { close(inputPipe[0]) }
+        guard spawned == 0 else {
+            if input != nil { close(inputPipe[1]) }
+            throw Failed(description: "\(name): could not start \(executable.path) (error \(spawned))")
+        }
+        self.pid = pid
+        Self.running.withLock { _ = $0.insert(pid) }
+        if let input {
             // A few bytes: they fit in the pipe's buffer, so this write returns at once.
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try stdin.fileHandleForWriting.close()
+            let bytes = Array(input.utf8)
+            _ = bytes.withUnsafeBytes { write(inputPipe[1], $0.baseAddress, $0.count) }
+            close(inputPipe[1])
         }
     }
 
-    private static let spawning = Mutex(())
+    /// Whether the child is still running (reaping it, without waiting, if it has ended).
+    public var isRunning: Bool { status == nil }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    /// The exit status once the child has ended: its exit code, or the signal that ended it.
+    private var status: Int32? {
+        reaped.withLock { reaped in
+            if let reaped { return reaped }
+            var raw: Int32 = 0
+            guard waitpid(pid, &raw, WNOHANG) == pid else { return nil }
+            let signal = raw & 0x7F
+            reaped = signal == 0 ? (raw >> 8) & 0xFF : signal
+            ChildProcess.running.withLock { _ = $0.remove(pid) }
+            return reaped
+        }
+    }
+
     public var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
     public var errors: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
 
     /// The exit status once the child has ended, or nil if it is still running after `seconds`.
     public func exitStatus(within seconds: Double) async throws -> Int32? {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
-        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        guard !process.isRunning else { return nil }
-        Self.running.withLock { _ = $0.remove(process.processIdentifier) }
-        return process.terminationStatus
+        while isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        return status
     }
 
     /// Sends SIGTERM and returns at once.
     public func terminate() {
-        if process.isRunning { process.terminate() }
+        if isRunning { Glibc.kill(pid, SIGTERM) }
     }
 
     /// SIGTERM, up to `grace` seconds to exit, then SIGKILL once; returns when the child is gone.
     public func stop(grace: Double = 10) async {
-        guard process.isRunning else { return }
-        process.terminate()
+        guard isRunning else { return }
+        Glibc.kill(pid, SIGTERM)
         if (try? await exitStatus(within: grace)) != nil { return }
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-        Self.running.withLock { _ = $0.remove(process.processIdentifier) }
+        Glibc.kill(pid, SIGKILL)
+        while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
     /// Sends SIGKILL and returns at once (for clean-up in a `defer`, where nothing can be awaited).
     public func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        if isRunning { Glibc.kill(pid, SIGKILL) }
     }
 
     /// Removes the output files.
@@ -109,6 +147,16 @@ public final class ChildProcess: @unchecked Sendable {
         }
         return Outcome(status: status, output: child.output, errors: child.errors)
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not declare; looked up once.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    nonisolated(unsafe) private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+            return nil
+        }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     private static let running = Mutex<Set<Int32>>([])
     private static let reaper: Void = {
