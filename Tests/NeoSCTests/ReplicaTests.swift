@@ -15,7 +15,9 @@ import FoundationNetworking
 
     static func environment(_ url: String) -> [String: String] {
         [
-            "MONGO_URL": url, "NEOSC_CACHE_TTL": "1s", "LOG_LEVEL": "warning", "MONGO_TIMEOUT": "3s",
+            // A generous timeout: SecantusDB is a Python server, and on two loaded cores a start-up
+            // query can take seconds; the outage test below sets its own, short one.
+            "MONGO_URL": url, "NEOSC_CACHE_TTL": "1s", "LOG_LEVEL": "warning", "MONGO_TIMEOUT": "15s",
             "NEOSC_ADMIN_EMAIL": "admin@replica.example", "NEOSC_ADMIN_PASSWORD": adminPassword,
             "NEOSC_DATA_DIR": Harness.makeDirectory().path,
         ]
