@@ -101,8 +101,11 @@ import FoundationNetworking
     @Test func waitsForTheDatabaseAtStartAndNeverLogsCredentials() async throws {
         let database = try SecantusServer()
         defer { database.remove() }
-        // Nothing listens yet: NeoSC retries with backoff and says so.
-        try await withLiveServers([Self.environment("\(database.url)/neosc_start")]) { servers in
+        // Nothing listens yet: NeoSC retries with backoff and says so (a short timeout, so the
+        // first attempt gives up soon).
+        var waiting = Self.environment("\(database.url)/neosc_start")
+        waiting["MONGO_TIMEOUT"] = "2s"
+        try await withLiveServers([waiting]) { servers in
             let server = servers[0]
             #expect(try await eventually(within: 10) { server.log.contains("MongoDB not reachable; retrying") })
             try await database.start()
@@ -111,6 +114,7 @@ import FoundationNetworking
         // Credentials in MONGO_URL never reach the log.
         var environment = Self.environment("mongodb://neosc:s3cret-pass@127.0.0.1:\(try FreePort.pick())/neosc")
         environment["LOG_LEVEL"] = "debug"
+        environment["MONGO_TIMEOUT"] = "2s"
         try await withLiveServers([environment]) { servers in
             let retried = try await eventually(within: 10) { servers[0].log.contains("MongoDB not reachable; retrying") }
             #expect(retried)
