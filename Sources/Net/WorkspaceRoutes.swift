@@ -101,10 +101,10 @@ struct WorkspaceRoutes {
     @Sendable func update(_ request: Request, context: SignedInContext) async throws -> JSONBody<Workspace> {
         let principal = context.principal
         try await audit.requireAdmin(principal, to: "update workspaces", in: context)
-        let id = try context.parameters.require("id")
-        guard try await store.workspace(id: id) != nil else { throw DomainError.notFound("Workspace not found") }
-        let draft = try await request.decodeJSON(WorkspaceDraft.self, context: context)
-        return JSONBody(try await administration.update(id, with: draft, by: .principal(principal), from: context.clientAddress))
+        let updated = try await administration.update(
+            try context.parameters.require("id"), by: .principal(principal), from: context.clientAddress
+        ) { try await request.decodeJSON(WorkspaceDraft.self, context: context) }
+        return JSONBody(updated)
     }
 
     @Sendable func delete(_ request: Request, context: SignedInContext) async throws -> JSONBody<[String: String]> {

@@ -189,22 +189,9 @@ public struct SignIn: Sendable {
         guard password.utf8.count <= Self.maximumPasswordBytes else { throw DomainError.invalid("password is too long") }
         let email = claimedEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         guard email.utf8.count <= Self.maximumEmailBytes else { throw DomainError.invalid("email is too long") }
-        // Failures are held back per address and per (account, address); the account-wide count
-        // holds back only an address that has failed for this account itself, so nobody can lock
-        // an account's owner out by failing its logins from elsewhere.
-        let pair = Self.pairKey(email: email, address: address)
-        let accountWide: AttemptThrottle? = await throttles.pairLogins.attempts(pair) > 0 ? throttles.accountLogins : nil
-        let holds: [(AttemptThrottle, String)] =
-            [(throttles.pairLogins, pair), (throttles.addressLogins, address)] + (accountWide.map { [($0, email)] } ?? [])
-        try await refuseIfHeld(holds, reason: "throttled", detail: "Too many failed logins; try again later", email: email, from: address)
-        // The attempt cap is per (account, address) too: an account's sign-ins from one address
-        // can be slowed, never everyone's.
-        let attempts = [(throttles.accountAttempts, pair), (throttles.addressAttempts, address)]
-        try await refuseIfHeld(
-            attempts, reason: "too_many_attempts", detail: "Too many sign-ins; try again in a minute", email: email, from: address,
-            counting: true)
+        let pair = try await admitPasswordAttempt(email: email, from: address)
 
-        let user = email.utf8.count <= 254 ? try await store.user(email: email) : nil
+        let user = try await store.user(email: email)
         let passwordMatches = try await passwords.verify(password, against: user?.passwordHash)
         // A demo user's access exists only through an active demo: without one it is refused like
         // a disabled account (the same answer, so the refusal tells nobody the password was right).
@@ -225,9 +212,7 @@ public struct SignIn: Sendable {
                     "no_active_demo"
                 }
             metrics.authenticationFailed(reason: reason)
-            await throttles.pairLogins.record(pair)
-            await throttles.accountLogins.record(email)
-            await throttles.addressLogins.record(address)
+            await recordFailedPassword(email: email, pair: pair, from: address)
             try await audit.record(
                 .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false,
                 resource: user.map { ("user", $0.id) }, details: ["reason": reason])
@@ -238,6 +223,31 @@ public struct SignIn: Sendable {
     }
 
     static func pairKey(email: String, address: String) -> String { email + "\n" + address }
+
+    /// Lets a password check for `email` from `address` go ahead, or refuses it (429): the same
+    /// holds for a login and a password change. Failures are held back per address and per
+    /// (account, address); the account-wide count holds back only an address that has failed for
+    /// this account itself, so nobody can lock an account's owner out by failing its logins from
+    /// elsewhere. The attempt cap is per (account, address) too: an account's sign-ins from one
+    /// address can be slowed, never everyone's. Answers the (account, address) key.
+    private func admitPasswordAttempt(email: String, from address: String) async throws -> String {
+        let pair = Self.pairKey(email: email, address: address)
+        let accountWide: AttemptThrottle? = await throttles.pairLogins.attempts(pair) > 0 ? throttles.accountLogins : nil
+        let holds: [(AttemptThrottle, String)] =
+            [(throttles.pairLogins, pair), (throttles.addressLogins, address)] + (accountWide.map { [($0, email)] } ?? [])
+        try await refuseIfHeld(holds, reason: "throttled", detail: "Too many failed logins; try again later", email: email, from: address)
+        try await refuseIfHeld(
+            [(throttles.accountAttempts, pair), (throttles.addressAttempts, address)], reason: "too_many_attempts",
+            detail: "Too many sign-ins; try again in a minute", email: email, from: address, counting: true)
+        return pair
+    }
+
+    /// Counts a wrong password for `email` from `address` against every hold.
+    private func recordFailedPassword(email: String, pair: String, from address: String) async {
+        await throttles.pairLogins.record(pair)
+        await throttles.accountLogins.record(email)
+        await throttles.addressLogins.record(address)
+    }
 
     static func requireNewPassword(_ new: String, differingFrom current: String) throws(DomainError) {
         try Validation.requireValidPassword(new)
@@ -289,17 +299,9 @@ public struct SignIn: Sendable {
         }
         // What costs nothing first: the new password's rules; then the same holds as a login's.
         try Self.requireNewPassword(new, differingFrom: current)
-        let pair = Self.pairKey(email: user.email, address: address)
-        try await refuseIfHeld(
-            [(throttles.pairLogins, pair), (throttles.addressLogins, address)], reason: "throttled",
-            detail: "Too many failed attempts; try again later", email: user.email, from: address)
-        let attempts = [(throttles.accountAttempts, pair), (throttles.addressAttempts, address)]
-        try await refuseIfHeld(
-            attempts, reason: "too_many_attempts", detail: "Too many attempts; try again in a minute", email: user.email, from: address,
-            counting: true)
+        let pair = try await admitPasswordAttempt(email: user.email, from: address)
         guard current.utf8.count <= Self.maximumPasswordBytes, try await passwords.verify(current, against: user.passwordHash) else {
-            await throttles.pairLogins.record(pair)
-            await throttles.addressLogins.record(address)
+            await recordFailedPassword(email: user.email, pair: pair, from: address)
             try await audit.record(
                 .passwordChanged, by: .principal(principal), from: address, success: false, resource: ("user", user.id),
                 details: ["reason": "wrong_password"])
@@ -316,7 +318,8 @@ public struct SignIn: Sendable {
         try Self.requireNewPassword(new, differingFrom: current)
         let user = try await authenticate(email: email, password: current, from: address)
         _ = try await replacePassword(of: user, with: new, current: current, keeping: nil, by: .account(user), from: address)
-        guard let changed = try await store.user(id: user.id) else { throw DomainError.notFound("User not found") }
+        var changed = user
+        changed.mustChangePassword = false
         return try await signedIn(changed, from: address)
     }
 

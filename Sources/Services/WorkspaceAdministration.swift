@@ -40,10 +40,14 @@ public struct WorkspaceAdministration: Sendable {
         return workspace
     }
 
-    /// Workspace `id` with the fields `draft` carries changed; the audit entry names them.
-    public func update(_ id: String, with draft: WorkspaceDraft, by actor: AuditActor, from address: String?) async throws -> Workspace {
+    /// Workspace `id` with the fields the draft carries changed; the audit entry names them.
+    /// The draft is read (`read`) only once the workspace is known to exist, so an unknown id is a
+    /// 404 whatever was sent.
+    public func update(
+        _ id: String, by actor: AuditActor, from address: String?, reading read: () async throws -> WorkspaceDraft
+    ) async throws -> Workspace {
         guard let current = try await store.workspace(id: id) else { throw DomainError.notFound("Workspace not found") }
-        let workspace = try draft.updating(current, at: clock.now())
+        let workspace = try (try await read()).updating(current, at: clock.now())
         try await store.update(workspace)
         await catalogueChanged()
         try await audit.record(
