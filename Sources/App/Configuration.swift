@@ -36,6 +36,12 @@ struct Configuration: Sendable {
     var shutdownTimeout: TimeInterval = 20
     /// Serve the benchmark floor route (`Benchmarks/load`); never in production.
     var benchmarkRoutes = false
+    /// Connections in all and per client address, header-read and idle timeouts
+    /// (`NEOSC_MAX_CONNECTIONS*`, `NEOSC_HEADER_TIMEOUT`, `NEOSC_CONNECTION_IDLE_TIMEOUT`).
+    var maxConnections = 10_000
+    var maxConnectionsPerAddress = 256
+    var headerTimeout: TimeInterval = 10
+    var connectionIdleTimeout: TimeInterval = 60
     /// `local`: NeoSC bearer tokens. `pomerium`: every API request carries Pomerium's assertion.
     enum AuthMode: String { case local, pomerium }
     var authMode = AuthMode.local
@@ -68,6 +74,19 @@ struct Configuration: Sendable {
         settings.benchmarkRoutes = benchmarkRoutes
         return settings
     }
+
+    /// The connection limits, with at most `openFiles` connections in all (the rest of the
+    /// process's descriptors stay for the store, outbound HTTP and logs).
+    func connectionLimits(openFiles: Int) -> ConnectionLimits {
+        ConnectionLimits(
+            maximum: min(maxConnections, max(openFiles - Self.reservedDescriptors, 1)),
+            perAddress: maxConnectionsPerAddress, exempt: trustedProxies,
+            headerTimeout: .milliseconds(Int64(headerTimeout * 1_000)),
+            idleTimeout: .milliseconds(Int64(connectionIdleTimeout * 1_000)))
+    }
+
+    /// Descriptors kept back from client connections.
+    static let reservedDescriptors = 256
 
     /// Comma-separated addresses or CIDR blocks.
     private static func ranges(_ text: String, variable: String) throws(Invalid) -> TrustedProxies {
@@ -171,6 +190,12 @@ struct Configuration: Sendable {
         }
         if let timeout = try duration("NEOSC_SHUTDOWN_TIMEOUT") { shutdownTimeout = timeout }
         if let enabled = try flag("NEOSC_BENCHMARK_ROUTES") { benchmarkRoutes = enabled }
+        if let limit = try integer("NEOSC_MAX_CONNECTIONS", in: 1...1_000_000) { maxConnections = limit }
+        if let limit = try integer("NEOSC_MAX_CONNECTIONS_PER_ADDRESS", in: 0...1_000_000) {
+            maxConnectionsPerAddress = limit
+        }
+        if let timeout = try duration("NEOSC_HEADER_TIMEOUT") { headerTimeout = timeout }
+        if let timeout = try duration("NEOSC_CONNECTION_IDLE_TIMEOUT") { connectionIdleTimeout = timeout }
         try readIdentityProviders(value: value, flag: flag, duration: duration)
         try readDemoSettings(value: value, flag: flag, duration: duration, integer: integer)
         if let level = value("LOG_LEVEL") {

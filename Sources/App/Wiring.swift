@@ -155,10 +155,19 @@ enum Wiring {
     static func makeApplication(
         portal: Portal, configuration: Configuration, logger: Logger
     ) -> some ApplicationProtocol {
-        Application(
+        let openFiles = OpenFileLimit.raiseToHardLimit() ?? 1_024
+        let limits = configuration.connectionLimits(openFiles: openFiles)
+        if limits.maximum < configuration.maxConnections {
+            logger.warning(
+                "NEOSC_MAX_CONNECTIONS lowered to fit the open-file limit",
+                metadata: ["open_files": "\(openFiles)", "max_connections": "\(limits.maximum)"])
+        }
+        return Application(
             router: PortalRouter.make(portal: portal),
+            server: .guardedHTTP1(limits),
             configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC"),
+                address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC",
+                availableConnectionsDelegate: .maximum(limits.maximum, logger: logger)),
             services: [
                 ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), logger: logger),
                 ExpiryService(portal: portal, logger: logger),

@@ -22,6 +22,11 @@ import Testing
         #expect(configuration.maxSessionsPerUser == 3)
         #expect(configuration.bootstrapAdmin == nil)
         #expect(configuration.corsOrigins.isEmpty)
+        let limits = configuration.connectionLimits(openFiles: 1_024)
+        #expect(limits.maximum == 1_024 - Configuration.reservedDescriptors, "capped by the descriptors there are")
+        #expect(configuration.connectionLimits(openFiles: 1_000_000).maximum == 10_000)
+        #expect(limits.perAddress == 256)
+        #expect(limits.headerTimeout == .seconds(10) && limits.idleTimeout == .seconds(60))
     }
 
     @Test func readsEveryVariable() throws {
@@ -31,6 +36,8 @@ import Testing
             "NEOSC_ADMIN_PASSWORD": "long enough", "NEOSC_TRUSTED_PROXIES": "10.0.0.0/8, ::1",
             "CORS_ORIGINS": "https://a.example, http://localhost:3000", "NEOSC_MAX_SESSIONS_PER_USER": "5",
             "NEOSC_CACHE_TTL": "90s", "NEOSC_BCRYPT_COST": "12", "NEOSC_BCRYPT_QUEUE": "16",
+            "NEOSC_MAX_CONNECTIONS": "500", "NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "0", "NEOSC_HEADER_TIMEOUT": "5s",
+            "NEOSC_CONNECTION_IDLE_TIMEOUT": "2m",
         ])
         #expect(configuration.port == 9000)
         #expect(configuration.host == "0.0.0.0")
@@ -45,6 +52,10 @@ import Testing
         #expect(configuration.cacheLifetime == 90)
         #expect(configuration.bcryptCost == 12)
         #expect(configuration.bcryptQueue == 16)
+        let limits = configuration.connectionLimits(openFiles: 100_000)
+        #expect(limits.maximum == 500 && limits.perAddress == 0)
+        #expect(limits.exempt.isTrusted("10.1.2.3"), "trusted proxies carry many clients: no cap of their own")
+        #expect(limits.headerTimeout == .seconds(5) && limits.idleTimeout == .seconds(120))
     }
 
     /// Each invalid environment, and the variable its one-line error must name: the one at fault.
@@ -62,6 +73,10 @@ import Testing
         (["NEOSC_MAX_SESSIONS_PER_USER": "0"], "NEOSC_MAX_SESSIONS_PER_USER"),
         (["NEOSC_BCRYPT_COST": "4"], "NEOSC_BCRYPT_COST"),
         (["NEOSC_BCRYPT_QUEUE": "0"], "NEOSC_BCRYPT_QUEUE"),
+        (["NEOSC_MAX_CONNECTIONS": "0"], "NEOSC_MAX_CONNECTIONS"),
+        (["NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "-1"], "NEOSC_MAX_CONNECTIONS_PER_ADDRESS"),
+        (["NEOSC_HEADER_TIMEOUT": "forever"], "NEOSC_HEADER_TIMEOUT"),
+        (["NEOSC_CONNECTION_IDLE_TIMEOUT": "0s"], "NEOSC_CONNECTION_IDLE_TIMEOUT"),
         (["LOG_LEVEL": "loud"], "LOG_LEVEL"),
         (["MONGO_URL": "http://db"], "MONGO_URL"),
         (["MONGO_POOL_SIZE": "0"], "MONGO_POOL_SIZE"),

@@ -1,0 +1,106 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// The header-read timeout of one connection: from the first byte of a request until its head
+/// is decoded, at most `limit` may pass. Two handlers share it: `RequestStartWatch` before the
+/// HTTP decoder sees the first byte, `RequestHeadWatch` after it sees the head and the end of the
+/// response (from when the next byte starts the next request).
+///
+/// The idle timeout covers the time before that first byte; this covers a client that writes a
+/// head a byte at a time, which resets an idle timer forever.
+final class RequestHeadDeadline {
+    private enum State {
+        /// No request begun: the next byte read starts one.
+        case betweenRequests
+        /// A request's first bytes arrived, its head has not: the deadline runs.
+        case readingHead(Scheduled<Void>)
+        /// The head arrived; the deadline is off until the response ends.
+        case inRequest
+    }
+
+    private let limit: TimeAmount
+    private var state = State.betweenRequests
+
+    init(limit: TimeAmount) {
+        self.limit = limit
+    }
+
+    func bytesArrived(context: ChannelHandlerContext) {
+        guard case .betweenRequests = state else { return }
+        let channel = context.channel
+        state = .readingHead(
+            context.eventLoop.assumeIsolated().scheduleTask(in: limit) {
+                channel.close(promise: nil)
+            })
+    }
+
+    func headArrived() {
+        if case .readingHead(let deadline) = state { deadline.cancel() }
+        state = .inRequest
+    }
+
+    func responseEnded() {
+        if case .inRequest = state { state = .betweenRequests }
+    }
+
+    func cancel() {
+        if case .readingHead(let deadline) = state { deadline.cancel() }
+        state = .inRequest
+    }
+}
+
+/// Before the HTTP decoder: starts the deadline when a request's first byte arrives.
+final class RequestStartWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let deadline: RequestHeadDeadline
+
+    init(_ deadline: RequestHeadDeadline) {
+        self.deadline = deadline
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        deadline.bytesArrived(context: context)
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline.cancel()
+        context.fireChannelInactive()
+    }
+}
+
+/// After the HTTP decoder: stops the deadline at the head, and re-arms it once the response ends.
+final class RequestHeadWatch: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let deadline: RequestHeadDeadline
+
+    init(_ deadline: RequestHeadDeadline) {
+        self.deadline = deadline
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { deadline.headArrived() }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { deadline.responseEnded() }
+        context.write(data, promise: promise)
+    }
+}
+
+@available(*, unavailable)
+extension RequestHeadDeadline: Sendable {}
+
+@available(*, unavailable)
+extension RequestStartWatch: Sendable {}
+
+@available(*, unavailable)
+extension RequestHeadWatch: Sendable {}

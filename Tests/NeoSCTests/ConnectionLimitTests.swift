@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import TestSupport
+import Testing
+
+/// Issue #15, item 1: one host must not be able to take NeoSC offline with idle or slowly
+/// written connections. Each test runs `neosc serve` as its own process and talks raw TCP to it.
+@Suite(.serialized) struct ConnectionLimitTests {
+    private static func environment(_ settings: [String: String]) -> [String: String] {
+        ["NEOSC_DATA_DIR": Harness.makeDirectory().path, "LOG_LEVEL": "error"].merging(settings) { $1 }
+    }
+
+    /// Opens `count` connections from `source`, half of them idle, half with a request head
+    /// begun and never finished, in batches so that the listen backlog never overflows.
+    private static func attack(port: Int, count: Int, from source: String = "127.0.0.1") async throws -> [LoopbackSocket] {
+        var sockets: [LoopbackSocket] = []
+        sockets.reserveCapacity(count)
+        for index in 0..<count {
+            let socket = try LoopbackSocket(port: port, from: source)
+            if index.isMultiple(of: 2) { socket.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ") }
+            sockets.append(socket)
+            // A full backlog drops the SYN and costs the client a second's retransmission.
+            if index % 100 == 99 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return sockets
+    }
+
+    /// Waits until the server answers, over connections of its own that it closes again: the
+    /// shared URL session would keep one open and take a slot the test counts on.
+    private static func waitUntilServing(_ server: LiveServer) async throws {
+        let serving = try await eventually(within: 30) {
+            guard server.port != 0, let socket = try? LoopbackSocket(port: server.port, from: "127.0.0.200") else {
+                return false
+            }
+            socket.send(LoopbackSocket.request("/health"))
+            return await socket.responseStatus(within: .seconds(2)) == 200
+        }
+        #expect(serving, "neosc answers /health: \(server.log)")
+        try await Task.sleep(for: .milliseconds(100))
+    }
+
+    private static func served(port: Int, from source: String) async throws -> Int? {
+        let client = try LoopbackSocket(port: port, from: source)
+        client.send(LoopbackSocket.request("/health"))
+        return await client.responseStatus(within: .seconds(10))
+    }
+
+    @Test func aClientIsServedWhileFiveThousandConnectionsHangOpen() async throws {
+        #expect(LoopbackSocket.raiseOpenFileLimit() >= 6_000, "the test needs 5,000 descriptors")
+        // No cap per address and a header timeout longer than the test: all 5,000 stay open,
+        // and the server must still answer.
+        let environment = Self.environment(["NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "0", "NEOSC_HEADER_TIMEOUT": "5m"])
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await Self.waitUntilServing(server)
+            let held = try await Self.attack(port: server.port, count: 5_000, from: "127.0.0.3")
+            #expect(try await Self.served(port: server.port, from: "127.0.0.2") == 200)
+            #expect(try await server.request(.get, "/health").status == 200)
+            var closed = 0
+            for socket in held.prefix(200) where await socket.isClosedByPeer(within: .zero) { closed += 1 }
+            #expect(closed == 0, "the held connections are still open: the server did not shed them to cope")
+        }
+    }
+
+    @Test func oneAddressHoldsNoMoreThanItsShareByDefault() async throws {
+        #expect(LoopbackSocket.raiseOpenFileLimit() >= 6_000, "the test needs 5,000 descriptors")
+        // The default cap per address; a header timeout longer than the test keeps the count exact.
+        try await withLiveServers([Self.environment(["NEOSC_HEADER_TIMEOUT": "5m"])]) { servers in
+            let server = servers[0]
+            try await Self.waitUntilServing(server)
+            let attempts = try await Self.attack(port: server.port, count: 5_000, from: "127.0.0.3")
+            #expect(try await Self.served(port: server.port, from: "127.0.0.2") == 200)
+            // Over the default of 256 per address, each connection is closed as soon as it is accepted.
+            let settled = ContinuousClock.now + .seconds(15)
+            var open = attempts.count
+            while ContinuousClock.now < settled {
+                open = 0
+                for socket in attempts where !(await socket.isClosedByPeer(within: .zero)) { open += 1 }
+                if open <= 256 { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(open == 256)
+        }
+    }
+
+    @Test func aConnectionOverItsAddressLimitIsClosedAndOthersAreNot() async throws {
+        let environment = Self.environment([
+            "NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "3", "NEOSC_TRUSTED_PROXIES": "127.0.0.9",
+        ])
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await Self.waitUntilServing(server)
+            var held: [LoopbackSocket] = []
+            for _ in 0..<3 {
+                let socket = try LoopbackSocket(port: server.port, from: "127.0.0.5")
+                socket.send(LoopbackSocket.request("/health"))
+                #expect(await socket.responseStatus(within: .seconds(5)) == 200)
+                held.append(socket)
+            }
+            let fourth = try LoopbackSocket(port: server.port, from: "127.0.0.5")
+            #expect(await fourth.isClosedByPeer(within: .seconds(5)), "the fourth from one address is closed")
+            #expect(try await Self.served(port: server.port, from: "127.0.0.6") == 200, "another address is served")
+            // A trusted proxy carries many clients: no limit of its own.
+            var proxied: [LoopbackSocket] = []
+            for _ in 0..<6 {
+                let socket = try LoopbackSocket(port: server.port, from: "127.0.0.9")
+                socket.send(LoopbackSocket.request("/health"))
+                #expect(await socket.responseStatus(within: .seconds(5)) == 200)
+                proxied.append(socket)
+            }
+            // Once one of the three closes, the address may connect again.
+            held.removeFirst()
+            #expect(
+                try await eventually(within: 5) { try await Self.served(port: server.port, from: "127.0.0.5") == 200 },
+                "a freed slot admits a new connection")
+        }
+    }
+
+    @Test func atTheOverallLimitNewConnectionsWaitForAFreeSlot() async throws {
+        try await withLiveServers([Self.environment(["NEOSC_MAX_CONNECTIONS": "3"])]) { servers in
+            let server = servers[0]
+            try await Self.waitUntilServing(server)
+            var held: [LoopbackSocket] = []
+            for index in 0..<3 {
+                let socket = try LoopbackSocket(port: server.port, from: "127.0.0.\(10 + index)")
+                socket.send(LoopbackSocket.request("/health"))
+                #expect(await socket.responseStatus(within: .seconds(5)) == 200)
+                held.append(socket)
+            }
+            let waiting = try LoopbackSocket(port: server.port, from: "127.0.0.20")
+            waiting.send(LoopbackSocket.request("/health"))
+            #expect(await waiting.responseStatus(within: .seconds(1)) == nil, "not accepted while all three are open")
+            held.removeFirst()
+            #expect(await waiting.responseStatus(within: .seconds(5)) == 200, "accepted once one closes")
+        }
+    }
+
+    @Test func aHeadWrittenSlowlyIsCutAtTheHeaderTimeout() async throws {
+        let environment = Self.environment(["NEOSC_HEADER_TIMEOUT": "1s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "30s"])
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await Self.waitUntilServing(server)
+            let slow = try LoopbackSocket(port: server.port)
+            let started = ContinuousClock.now
+            var cut = false
+            // A byte every 100 ms keeps any idle timer from firing; only the head deadline can.
+            for byte in ("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 100)) {
+                if await slow.isClosedByPeer(within: .milliseconds(100)) {
+                    cut = true
+                    break
+                }
+                slow.send(String(byte))
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(cut, "the connection was closed while its head was still arriving")
+            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "at about the 1 s header timeout: \(elapsed)")
+
+            // The deadline starts at a request's first byte, not at the previous response: a
+            // keep-alive connection idle for longer than it is still served.
+            let keptAlive = try LoopbackSocket(port: server.port)
+            keptAlive.send(LoopbackSocket.request("/health"))
+            #expect(await keptAlive.responseStatus(within: .seconds(5)) == 200)
+            try await Task.sleep(for: .milliseconds(1_500))
+            keptAlive.send(LoopbackSocket.request("/health"))
+            #expect(await keptAlive.responseStatus(within: .seconds(5)) == 200)
+        }
+    }
+
+    @Test func anIdleConnectionIsClosedAtTheIdleTimeout() async throws {
+        let environment = Self.environment(["NEOSC_HEADER_TIMEOUT": "30s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "1s"])
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await Self.waitUntilServing(server)
+            let silent = try LoopbackSocket(port: server.port)
+            #expect(await !silent.isClosedByPeer(within: .milliseconds(500)))
+            #expect(await silent.isClosedByPeer(within: .seconds(4)), "a connection that never writes is closed")
+
+            let keptAlive = try LoopbackSocket(port: server.port)
+            keptAlive.send(LoopbackSocket.request("/health"))
+            #expect(await keptAlive.responseStatus(within: .seconds(5)) == 200)
+            #expect(await keptAlive.isClosedByPeer(within: .seconds(4)), "and so is one idle after its response")
+        }
+    }
+}
