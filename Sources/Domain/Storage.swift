@@ -155,6 +155,10 @@ public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStor
 {
     /// Cheap round trip proving the store answers.
     func ping() async throws
+    /// Writes one small record through the path every change takes (SQLite's journal, MongoDB's
+    /// write concern), proving the store accepts writes; throws `DomainError.unavailable` with
+    /// the reason when it does not (a full disk, a read-only file, no primary).
+    func probeWrite(at now: Date) async throws
     /// Installs the default catalogue and policies on an empty store.
     func seedDefaults(at now: Date) async throws
     func close() async throws

@@ -19,15 +19,32 @@ struct MongoFailure: Error, CustomStringConvertible {
 
     var isDuplicateKey: Bool { code == 11_000 || code == 11_001 }
 
-    /// The database could not be reached or did not answer in time.
-    var meansUnavailable: Bool {
-        domain == MONGOC_ERROR_STREAM.rawValue || domain == MONGOC_ERROR_SERVER_SELECTION.rawValue
+    /// The database could not be reached, did not answer in time, or cannot take writes now.
+    var meansUnavailable: Bool { unavailableReason != nil }
+
+    /// What a client and `/health` are told when the database cannot be used right now; nil
+    /// when the error is about the request.
+    var unavailableReason: String? {
+        switch code {
+        case 14_031:  // OutOfDiskSpace
+            return "The data store cannot write: its disk is full"
+        case 10_107, 13_435, 189, 11_602:  // not the primary, stepped down
+            return "The data store cannot write: no primary is available"
+        case 91, 11_600:  // shutting down
+            return "The data store is unavailable; try again shortly"
+        default:
+            break
+        }
+        if domain == MONGOC_ERROR_STREAM.rawValue || domain == MONGOC_ERROR_SERVER_SELECTION.rawValue
             || (domain == MONGOC_ERROR_CLIENT.rawValue && code == MONGOC_ERROR_CLIENT_AUTHENTICATE.rawValue)
-            || code == 91 || code == 189 || code == 11_600 || code == 11_602  // shutting down, stepped down
+        {
+            return "The data store is unavailable; try again shortly"
+        }
+        return nil
     }
 
     /// What routes should see: 503 for an unreachable database, the failure itself otherwise.
     var translated: any Error {
-        meansUnavailable ? DomainError.unavailable("The data store is unavailable; try again shortly") : self
+        unavailableReason.map { DomainError.unavailable($0) } ?? self
     }
 }

@@ -155,6 +155,11 @@ public struct MongoStore: Store, Sendable {
         try await database.command(["ping": .int(1)])
     }
 
+    public func probeWrite(at now: Date) async throws {
+        _ = try await database.update(
+            "write_probe", ["_id": .string("health")], ["$set": .document(["written_at": .date(now)])], upsert: true)
+    }
+
     public func close() async throws {
         try await database.pool.close()
     }

@@ -1,10 +1,10 @@
-import Domain
+import Actors
 import Hummingbird
 import Logging
 
-/// `/health` (checks the store) and `/api/` (what this is).
+/// `/health` (the store: reads and writes) and `/api/` (what this is).
 struct HealthRoutes {
-    let store: any Store
+    let health: StoreHealth
     let version: String
 
     struct Health: Encodable, Sendable {
@@ -22,13 +22,18 @@ struct HealthRoutes {
         router.get("api", use: about)
     }
 
+    /// 200 `healthy`; 503 `degraded` when the store answers reads but refuses writes (requests
+    /// that only read are still served), 503 `unhealthy` when it does not answer.
     @Sendable func health(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Health> {
-        do {
-            try await store.ping()
+        switch await health.check() {
+        case .healthy:
             return JSONBody(Health(status: "healthy"))
-        } catch {
-            context.logger.warning("health check failed", metadata: ["error": "\(error)"])
-            return JSONBody(Health(status: "unhealthy", detail: "The data store is not answering"), status: .serviceUnavailable)
+        case .degraded(let reason):
+            context.logger.warning("health check: the store refuses writes", metadata: ["reason": "\(reason)"])
+            return JSONBody(Health(status: "degraded", detail: reason), status: .serviceUnavailable)
+        case .unhealthy(let reason):
+            context.logger.warning("health check: the store is not answering", metadata: ["reason": "\(reason)"])
+            return JSONBody(Health(status: "unhealthy", detail: reason), status: .serviceUnavailable)
         }
     }
 

@@ -43,6 +43,8 @@ public struct Portal: Sendable {
     public let organizations: Organizations
     /// The dashboard's figures.
     public let statistics: Statistics
+    /// Whether the store answers reads and accepts writes (`/health`).
+    public let storeHealth: StoreHealth
     let catalogue: WorkspaceCatalogue
 
     public init(
@@ -78,6 +80,7 @@ public struct Portal: Sendable {
         self.users = UserAdministration(
             store: store, passwords: passwords, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock)
         self.statistics = Statistics(store: store, clock: clock)
+        self.storeHealth = StoreHealth(store: store, clock: clock)
         self.policies = Policies(store: store, audit: auditTrail, clock: clock)
         self.organizations = Organizations(store: store, audit: auditTrail, clock: clock)
         let lifetimes = Lifetimes(

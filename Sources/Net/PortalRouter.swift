@@ -12,7 +12,7 @@ public enum PortalRouter {
         router.add(middleware: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies))
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
-        HealthRoutes(store: portal.store, version: portal.settings.version).register(on: router)
+        HealthRoutes(health: portal.storeHealth, version: portal.settings.version).register(on: router)
         MetricsRoutes(settings: portal.settings, sessions: portal.workspaceSessions, recorder: portal.metrics).register(on: router)
         if portal.settings.benchmarkRoutes {
             FloorRoutes().register(on: router)

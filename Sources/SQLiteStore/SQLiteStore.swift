@@ -60,6 +60,14 @@ public struct SQLiteStore: Store, Sendable {
         _ = try await read { try await $0.rows("SELECT 1") }
     }
 
+    public func probeWrite(at now: Date) async throws {
+        try await write { connection in
+            try await connection.execute(
+                "INSERT INTO write_probe (id, written_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                [.init(now)])
+        }
+    }
+
     public func close() async throws {
         try await pool.close()
     }
@@ -115,8 +123,8 @@ public struct SQLiteStore: Store, Sendable {
     }
 
     private static func translated(_ error: any Error) -> any Error {
-        if let error = error as? SQLiteError, error.meansUnavailable {
-            return DomainError.unavailable("The data store is unavailable; try again shortly")
+        if let error = error as? SQLiteError, let reason = error.unavailableReason {
+            return DomainError.unavailable(reason)
         }
         return error
     }

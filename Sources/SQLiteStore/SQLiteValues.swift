@@ -98,16 +98,23 @@ extension SQLiteError {
         }
     }
 
-    /// Errors that mean the database cannot be used right now, not that the request was wrong.
-    var meansUnavailable: Bool {
+    /// For errors that mean the database cannot be used right now (not that the request was
+    /// wrong), what a client and `/health` are told; nil for every other error.
+    var unavailableReason: String? {
         switch reason {
-        case .busy, .busyTimeout, .busyInRecovery, .busyInSnapshot, .locked, .cantOpen, .full, .readOnly,
-            .readonlyCantLock, .readonlyDirectory, .notADatabase, .ioError, .ioErrorFailedRead,
-            .ioErrorIncompleteRead, .ioErrorFailedWrite, .ioErrorFailedSync, .ioErrorFailedDirSync,
-            .ioErrorFailedTruncate, .ioErrorFailedStat, .ioErrorFailedAccess, .ioErrorNoMemory:
-            true
+        case .full:
+            "The data store cannot write: its disk is full"
+        case .readOnly, .readonlyCantLock, .readonlyDirectory:
+            "The data store cannot write: its file is read-only"
+        case .ioError, .ioErrorFailedWrite, .ioErrorFailedSync, .ioErrorFailedDirSync, .ioErrorFailedTruncate:
+            "The data store cannot write: its disk reports an I/O error"
+        case .busy, .busyTimeout, .busyInRecovery, .busyInSnapshot, .locked, .cantOpen, .notADatabase,
+            .ioErrorFailedRead, .ioErrorIncompleteRead, .ioErrorFailedStat, .ioErrorFailedAccess, .ioErrorNoMemory:
+            "The data store is unavailable; try again shortly"
         default:
-            false
+            nil
         }
     }
+
+    var meansUnavailable: Bool { unavailableReason != nil }
 }

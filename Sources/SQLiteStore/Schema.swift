@@ -158,6 +158,10 @@ enum Schema {
             "CREATE TABLE redeemed_nonces (digest TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
             "CREATE INDEX redeemed_nonces_expiry ON redeemed_nonces(expires_at)",
         ],
+        // 6: the one row `/health` rewrites to prove the store still accepts writes.
+        [
+            "CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at REAL NOT NULL)"
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -1,3 +1,4 @@
+import Actors
 import Domain
 import Foundation
 import Testing
@@ -64,6 +65,17 @@ import Testing
             #expect(try await store.activeUserCounts(organizationID: org.id) == (2, 2))
             #expect(try await store.activeUserCounts(organizationID: "org-none") == (0, 0))
             #expect(try await store.activeAdminCount() == 1)
+        }
+    }
+
+    /// `/health`'s write probe: it writes (twice, the second an update of the first) and the
+    /// health actor reports the store healthy on both stores.
+    @Test(arguments: StoreKind.allCases)
+    func writeProbe(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            try await store.probeWrite(at: Self.now())
+            try await store.probeWrite(at: Self.now(plus: 1))
+            #expect(await StoreHealth(store: store).check() == .healthy)
         }
     }
 
