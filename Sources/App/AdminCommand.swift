@@ -10,7 +10,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Create administrators, change roles, reset passwords.",
-        subcommands: [Create.self, SetRole.self, ResetPassword.self])
+        subcommands: [Create.self, SetRole.self, ResetPassword.self, Unlock.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -94,6 +94,26 @@ extension AdminCommand {
                 let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
                 try await users.resetPassword(email: email, to: Secret(line), by: .operator(via: "cli"))
                 print("password of \(email) reset; it must be changed at the next sign-in, and every token was revoked")
+            }
+        }
+    }
+}
+
+extension AdminCommand {
+    struct Unlock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Let an account held back after failed sign-ins sign in again, from every address.")
+
+        @Option(help: "E-mail address of the account.")
+        var email: String
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            _ = configuration.bootstrapLogging()
+            try await withStore(configuration) { store in
+                let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
+                _ = try await users.unlockSignIns(email: email, by: .operator(via: "cli"))
+                print("sign-ins of \(email) unlocked; running servers apply it within 5 seconds")
             }
         }
     }

@@ -170,6 +170,7 @@ enum Wiring {
                 availableConnectionsDelegate: .maximum(limits.maximum, logger: logger)),
             services: [
                 ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), logger: logger),
+                LoginUnlockWatcher(signIn: portal.signIn, interval: .seconds(5), logger: logger),
                 ExpiryService(portal: portal, logger: logger),
                 ProviderWarmUp(federation: portal.federation, logger: logger),
             ],

@@ -149,9 +149,17 @@ public protocol NonceStore: Sendable {
     func redeem(nonce digest: String, until expiresAt: Date, at now: Date) async throws -> Bool
 }
 
+/// Unlocks of throttled accounts (`LoginUnlock`), read by every server process.
+public protocol LoginUnlockStore: Sendable {
+    func insert(_ unlock: LoginUnlock) async throws
+    /// Unlocks recorded at or after `since`, oldest first (`TokenStore.purgeExpired` removes
+    /// old ones).
+    func unlocks(since: Date) async throws -> [LoginUnlock]
+}
+
 /// Everything NeoSC keeps, as one value the server is wired with.
 public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStore, TokenStore, AuditStore,
-    PolicyStore, DemoStore, NonceStore
+    PolicyStore, DemoStore, NonceStore, LoginUnlockStore
 {
     /// Cheap round trip proving the store answers.
     func ping() async throws

@@ -54,6 +54,7 @@ extension MongoStore: TokenStore {
 
     public func purgeExpired(before cutoff: Date) async throws -> Int {
         _ = try await database.delete("redeemed_nonces", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
+        _ = try await database.delete("login_unlocks", ["at": .document(["$lt": .date(cutoff)])], many: true)
         return try await database.delete("tokens", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
     }
 }
@@ -165,5 +166,18 @@ extension MongoStore: PolicyStore {
             description: try document.string("description"), category: try document.string("category"),
             enabled: try document.bool("enabled"), weight: try document.int("weight"),
             updatedAt: try document.date("updated_at"))
+    }
+}
+
+extension MongoStore: LoginUnlockStore {
+    public func insert(_ unlock: LoginUnlock) async throws {
+        try await database.insert(
+            "login_unlocks", ["_id": .string(unlock.id), "email": .string(unlock.email), "at": .date(unlock.at)])
+    }
+
+    public func unlocks(since: Date) async throws -> [LoginUnlock] {
+        try await database.find("login_unlocks", ["at": .document(["$gte": .date(since)])], sort: ["at": .int(1)]).map {
+            LoginUnlock(id: try $0.string("_id"), email: try $0.string("email"), at: try $0.date("at"))
+        }
     }
 }

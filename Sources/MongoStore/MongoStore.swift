@@ -130,6 +130,7 @@ public struct MongoStore: Store, Sendable {
             ),
             // Redeemed nonces go a day after their token's window (the sweeper also purges them).
             ("redeemed_nonces", [index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400)]),
+            ("login_unlocks", [index(["at": .int(1)], "at_ttl", expireAfter: 86_400)]),
             (
                 "sessions",
                 [

@@ -64,10 +64,8 @@ struct UserRoutes {
     @Sendable func clearLoginThrottle(_ request: Request, context: SignedInContext) async throws -> JSONBody<[String: Int]> {
         let principal = context.principal
         try await audit.requireAdmin(principal, to: "clear login throttles", in: context)
-        guard let user = try await store.user(id: try context.parameters.require("id")) else {
-            throw DomainError.notFound("User not found")
-        }
-        let cleared = try await signIn.clearLoginThrottle(of: user, by: .principal(principal), from: context.clientAddress)
-        return JSONBody(["addresses_cleared": cleared])
+        let unlock = try await users.unlockSignIns(
+            userID: try context.parameters.require("id"), by: .principal(principal), from: context.clientAddress)
+        return JSONBody(["addresses_cleared": await signIn.apply(unlock)])
     }
 }

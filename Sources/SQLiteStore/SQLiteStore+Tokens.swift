@@ -65,6 +65,7 @@ extension SQLiteStore: TokenStore {
     public func purgeExpired(before cutoff: Date) async throws -> Int {
         try await write { connection in
             try await connection.execute("DELETE FROM redeemed_nonces WHERE expires_at < ?", [.init(cutoff)])
+            try await connection.execute("DELETE FROM login_unlocks WHERE at < ?", [.init(cutoff)])
             return try await connection.changedRows("DELETE FROM tokens WHERE expires_at < ? RETURNING 1", [.init(cutoff)])
         }
     }
@@ -80,6 +81,23 @@ extension SQLiteStore: NonceStore {
             return try await connection.changedRows(
                 "INSERT INTO redeemed_nonces (digest, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1",
                 [.text(digest), .init(expiresAt)]) == 1
+        }
+    }
+}
+
+extension SQLiteStore: LoginUnlockStore {
+    public func insert(_ unlock: LoginUnlock) async throws {
+        try await write {
+            try await $0.execute(
+                "INSERT INTO login_unlocks (id, email, at) VALUES (?, ?, ?)",
+                [.text(unlock.id), .text(unlock.email), .init(unlock.at)])
+        }
+    }
+
+    public func unlocks(since: Date) async throws -> [LoginUnlock] {
+        try await read { connection in
+            try await connection.rows("SELECT id, email, at FROM login_unlocks WHERE at >= ? ORDER BY at", [.init(since)])
+                .map { try LoginUnlock(id: $0.string("id"), email: $0.string("email"), at: $0.date("at")) }
         }
     }
 }

@@ -158,9 +158,12 @@ enum Schema {
             "CREATE TABLE redeemed_nonces (digest TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
             "CREATE INDEX redeemed_nonces_expiry ON redeemed_nonces(expires_at)",
         ],
-        // 6: the one row `/health` rewrites to prove the store still accepts writes.
+        // 6: the one row `/health` rewrites to prove the store still accepts writes; unlocks of
+        // throttled accounts, which every server process applies.
         [
-            "CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at REAL NOT NULL)"
+            "CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), written_at REAL NOT NULL)",
+            "CREATE TABLE login_unlocks (id TEXT PRIMARY KEY, email TEXT NOT NULL, at REAL NOT NULL)",
+            "CREATE INDEX login_unlocks_at ON login_unlocks(at)",
         ],
     ]
 

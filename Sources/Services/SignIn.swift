@@ -34,6 +34,8 @@ public struct SignIn: Sendable {
         /// nor, keyed by address, hold back an account's owner elsewhere.
         public let accountAttempts: AttemptThrottle
         public let addressAttempts: AttemptThrottle
+        /// The administrators' unlocks already applied to these counts.
+        public let appliedUnlocks = AppliedUnlocks()
 
         public init(
             accountLogins: AttemptThrottle, addressLogins: AttemptThrottle, registrations: AttemptThrottle,
@@ -273,14 +275,28 @@ public struct SignIn: Sendable {
         }
     }
 
-    /// Clears the failed-login counts of the account with `email`, from every address (an
-    /// administrator unlocking it); audited. Answers how many counters were cleared.
-    public func clearLoginThrottle(of user: User, by actor: AuditActor, from address: String?) async throws -> Int {
-        await throttles.accountLogins.reset(user.email)
-        let cleared = await throttles.pairLogins.reset(keysStartingWith: user.email + "\n")
-        try await audit.record(
-            .clearLoginThrottle, by: actor, from: address, resource: ("user", user.id), details: ["addresses": String(cleared)])
-        return cleared
+    /// Forgets the failed-login counts of `unlock`'s account, from every address, unless this
+    /// process has applied that unlock already; answers how many addresses it let through again.
+    public func apply(_ unlock: LoginUnlock) async -> Int {
+        await applyOnce(unlock) ?? 0
+    }
+
+    /// Applies the unlocks recorded in the store (by another process, or `neosc admin unlock`)
+    /// within the last hour that this process has not applied yet; answers how many.
+    @discardableResult
+    public func applyRecordedUnlocks() async throws -> Int {
+        var applied = 0
+        for unlock in try await store.unlocks(since: clock.now().addingTimeInterval(-3_600)) {
+            if await applyOnce(unlock) != nil { applied += 1 }
+        }
+        return applied
+    }
+
+    /// Nil when this process has applied `unlock` before.
+    private func applyOnce(_ unlock: LoginUnlock) async -> Int? {
+        guard await throttles.appliedUnlocks.firstTime(unlock) else { return nil }
+        await throttles.accountLogins.reset(unlock.email)
+        return await throttles.pairLogins.reset(keysStartingWith: unlock.email + "\n")
     }
 
     // MARK: - Passwords

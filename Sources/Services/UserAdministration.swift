@@ -112,6 +112,22 @@ public struct UserAdministration: Sendable {
         _ = try await resetPassword(userID: user.id, to: password, by: actor)
     }
 
+    /// Unlocks the sign-ins of the account `userID`: records a `LoginUnlock` that every server
+    /// process applies to its failed-login counts (`SignIn.apply`), and audits it.
+    public func unlockSignIns(userID: String, by actor: AuditActor, from address: String? = nil) async throws -> LoginUnlock {
+        guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
+        let unlock = LoginUnlock(email: user.email, at: clock.now())
+        try await store.insert(unlock)
+        try await audit.record(.clearLoginThrottle, by: actor, from: address, resource: ("user", user.id))
+        return unlock
+    }
+
+    public func unlockSignIns(email rawEmail: String, by actor: AuditActor) async throws -> LoginUnlock {
+        let email = try Validation.normalisedEmail(rawEmail)
+        guard let user = try await store.user(email: email) else { throw DomainError.notFound("No account with e-mail \(email)") }
+        return try await unlockSignIns(userID: user.id, by: actor)
+    }
+
     /// 16 characters from 96 random bits (base64url): a temporary password to read out once.
     static func generatedPassword() -> String {
         Base64URL.random(byteCount: 12)

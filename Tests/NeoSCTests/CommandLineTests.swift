@@ -166,6 +166,38 @@ import FoundationNetworking
         }
     }
 
+    /// `neosc admin unlock` reaches the failed-login counts a running server keeps in memory.
+    @Test func theCommandLineUnlocksAnAccountARunningServerHoldsBack() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = [
+            "NEOSC_DATA_DIR": directory.path, "LOG_LEVEL": "error",
+            "NEOSC_ADMIN_EMAIL": "held@example.com", "NEOSC_ADMIN_PASSWORD": "held admin password",
+        ]
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await server.waitUntilHealthy()
+            func login(_ password: String) async throws -> Int {
+                try await server.request(
+                    .post, "/api/auth/login", json: body(["email": "held@example.com", "password": password])
+                ).status.code
+            }
+            for _ in 0..<10 { #expect(try await login("wrong password") == 401) }
+            #expect(try await login("held admin password") == 429, "this address is held back")
+
+            let unlocked = try await Self.neosc(["admin", "unlock", "--email", "held@example.com"], environment: environment)
+            #expect(unlocked.status == 0, "\(unlocked.errors)")
+            let admitted = try await eventually(within: 10) { try await login("held admin password") == 200 }
+            #expect(admitted, "the running server applied the unlock")
+            let token = try await server.login("held@example.com", "held admin password")
+            let audit = try await server.request(.get, "/api/audit-logs?action=clear_login_throttle", token: token)
+            #expect(audit.text.contains(#""source":"cli""#), "audited as the operator at the command line: \(audit.text)")
+
+            let unknown = try await Self.neosc(["admin", "unlock", "--email", "nobody@example.com"], environment: environment)
+            #expect(unknown.status != 0)
+        }
+    }
+
     @Test func serveBootstrapsAnAdminAndStopsCleanlyOnSIGTERM() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -80,6 +80,19 @@ import Testing
     }
 
     @Test(arguments: StoreKind.allCases)
+    func loginUnlocks(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let old = LoginUnlock(email: "a@example.com", at: Self.now(plus: -90_000))
+            let recent = LoginUnlock(email: "b@example.com", at: Self.now(plus: -60))
+            let newest = LoginUnlock(email: "a@example.com", at: Self.now())
+            for unlock in [newest, old, recent] { try await store.insert(unlock) }
+            #expect(try await store.unlocks(since: Self.now(plus: -3_600)) == [recent, newest], "recent ones, oldest first")
+            _ = try await store.purgeExpired(before: Self.now(plus: -86_400))
+            #expect(try await store.unlocks(since: Self.now(plus: -100_000)) == [recent, newest], "old ones purged")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func organizations(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in
             try await store.insert(Organization(id: "org-b", name: "Beta", domain: nil, createdAt: Self.now()))
