@@ -13,6 +13,9 @@ public struct ExternalAccounts: Sendable {
     private let audit: AuditTrail
     private let clock: WallClock
     private let metrics: PortalMetrics
+    /// Refusals audited per (client address, reason) and minute: anyone can send a bad code or
+    /// token, and the trail must not grow by a row per request.
+    private let refusalsAudited: AttemptThrottle
 
     public init(
         store: any Store, tokenCache: TokenCache, tokens: SignIn, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics
@@ -23,6 +26,7 @@ public struct ExternalAccounts: Sendable {
         self.audit = audit
         self.clock = clock
         self.metrics = metrics
+        self.refusalsAudited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: clock)
     }
 
     /// Signs `user`, the account behind the verified `external` identity, in to NeoSC: a bearer
@@ -42,8 +46,11 @@ public struct ExternalAccounts: Sendable {
 
     /// Records a provider sign-in that was refused: `sso_login_failed` with the method and the
     /// reason (a `TokenRejection` or `SignInFailure` code), counted in `auth_failures_total`.
+    /// The first refusal of a minute from one address for one reason is audited; the rest are
+    /// only counted.
     public func refused(method: String, reason: String, detail: String? = nil, from address: String) async throws {
         metrics.authenticationFailed(reason: reason)
+        guard await refusalsAudited.admit(address + "\n" + reason) == nil else { return }
         var details = ["method": method, "reason": reason]
         if let detail { details["detail"] = detail }
         try await audit.record(.ssoLoginFailed, by: .anonymous(claimedEmail: nil), from: address, success: false, details: details)

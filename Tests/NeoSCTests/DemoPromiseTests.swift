@@ -182,7 +182,8 @@ struct DemoPromiseTests {
                 let unknown = try await signIn(Self.binding("demo_unknown"))
                 #expect(unknown.status == .unauthorized)
                 let reasons = try await harness.store.events(AuditQuery(action: .ssoLoginFailed)).compactMap { $0.details["reason"] }
-                #expect(reasons == ["demo_expired", "demo_expired"])
+                #expect(reasons == ["demo_expired"], "one row per address, reason and minute")
+                #expect(harness.metric(#"auth_failures_total{reason="demo_expired"}"#) == 2)
                 #expect(try await harness.store.user(email: "visitor@example.com") == nil, "no second account for the visitor")
             }
         }

@@ -169,7 +169,9 @@ struct IdentityPromiseTests {
                 #expect(start.status == .serviceUnavailable, "\(start.text)")
                 #expect(start.detail?.isEmpty == false)
                 #expect(provider.requests == 1, "four sign-ins within the interval asked the provider once")
-                #expect(try await Self.reasons(harness, .ssoLoginFailed) == Array(repeating: "provider_unavailable", count: 3))
+                // One audit row per address, reason and minute; every refusal counted.
+                #expect(try await Self.reasons(harness, .ssoLoginFailed) == ["provider_unavailable"])
+                #expect(harness.metric(#"auth_failures_total{reason="provider_unavailable"}"#) == 3)
 
                 // Past the interval, the next sign-in tries the provider again.
                 clock.advance(61)
@@ -216,7 +218,8 @@ struct IdentityPromiseTests {
                     #expect(answer.detail?.contains("redirect_uri") == true, "\(answer.text)")
                 }
                 #expect(provider.tokenRequests.isEmpty, "a refused redirect_uri never reaches the provider")
-                #expect(try await Self.reasons(harness, .ssoLoginFailed) == Array(repeating: "redirect_uri_not_allowed", count: refused.count))
+                #expect(try await Self.reasons(harness, .ssoLoginFailed) == ["redirect_uri_not_allowed"], "once a minute per address")
+                #expect(harness.metric(#"auth_failures_total{reason="redirect_uri_not_allowed"}"#) == refused.count)
 
                 let nonce = UUID().uuidString
                 provider.answerNext(
@@ -291,7 +294,8 @@ struct IdentityPromiseTests {
                     expected.append(reason)
                 }
                 let audited = try await harness.store.events(AuditQuery(action: .ssoLoginFailed, limit: 50))
-                #expect(audited.compactMap { $0.details["reason"] }.sorted() == expected.sorted())
+                #expect(Set(audited.compactMap { $0.details["reason"] }) == Set(expected), "each reason audited")
+                #expect(audited.count == Set(expected).count, "once a minute per address and reason")
                 #expect(audited.allSatisfy { !$0.success })
                 #expect(try await harness.store.user(email: "nora@example.com") == nil, "no refused token provisioned an account")
 
