@@ -149,7 +149,13 @@ struct Configuration: Sendable {
                 }
             }
         }
-        if let lifetime = try duration("NEOSC_TOKEN_TTL") { tokenLifetime = lifetime }
+        if let lifetime = try duration("NEOSC_TOKEN_TTL") {
+            // A bearer token is revocable but, once leaked, good until then: no more than a week.
+            guard lifetime <= 7 * 86_400 else {
+                throw Invalid(description: "NEOSC_TOKEN_TTL must be at most 7d, got '\(value("NEOSC_TOKEN_TTL") ?? "")'")
+            }
+            tokenLifetime = lifetime
+        }
         if let allow = try flag("NEOSC_ALLOW_REGISTRATION") { allowRegistration = allow }
         switch (value("NEOSC_ADMIN_EMAIL"), environment["NEOSC_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }) {
         case (nil, nil):

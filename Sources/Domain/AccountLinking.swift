@@ -49,7 +49,7 @@ public enum AccountLinking {
     public static func applying(_ identity: ExternalIdentity, to user: User, at now: Date) -> User {
         var updated = user
         if let role = identity.role { updated.role = role }
-        if let name = identity.name, !name.isEmpty { updated.name = String(name.prefix(200)) }
+        if let name = identity.name.flatMap(Validation.providerName) { updated.name = name }
         updated.ssoProvider = identity.provider
         updated.ssoSubject = identity.subject
         if updated != user { updated.updatedAt = now }
@@ -60,8 +60,8 @@ public enum AccountLinking {
     public static func provision(_ identity: ExternalIdentity, id: String, at now: Date) -> User {
         let email = identity.email ?? ""
         let name =
-            identity.name.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
-            ?? String(email.split(separator: "@").first ?? "")
+            identity.name.flatMap(Validation.providerName)
+            ?? Validation.providerName(String(email.split(separator: "@").first ?? "")) ?? email
         return User(
             id: id, email: email, name: name, organizationID: nil, role: identity.role ?? .user, passwordHash: nil,
             ssoProvider: identity.provider, ssoSubject: identity.subject, createdAt: now, updatedAt: now)

@@ -68,6 +68,23 @@ public enum Validation {
         return value
     }
 
+    /// A display name an identity provider sent, made to hold what `text` requires of a name
+    /// instead of refusing the sign-in: normal form C, control characters dropped, trimmed, cut to
+    /// `nameLength`'s characters and their bytes. Nil when nothing is left.
+    public static func providerName(_ raw: String) -> String? {
+        // A claim is at most what the token's size cap let through; cut before normalising anyway.
+        let maximumBytes = nameLength.upperBound * bytesPerCharacter
+        let scalars = raw.unicodeScalars.prefix(maximumBytes * 2).filter {
+            !CharacterSet.controlCharacters.contains($0)
+        }
+        var value = String(String.UnicodeScalarView(scalars)).precomposedStringWithCanonicalMapping
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        value = String(value.prefix(nameLength.upperBound))
+        while value.utf8.count > maximumBytes { value.removeLast() }
+        value = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return value.isEmpty ? nil : value
+    }
+
     /// A DNS domain such as `example.com`, lower-cased.
     public static func domain(_ raw: String) throws(DomainError) -> String {
         let domain = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()

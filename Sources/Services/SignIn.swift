@@ -313,10 +313,14 @@ public struct SignIn: Sendable {
         guard user.passwordHash != nil else {
             throw DomainError.conflict("This account signs in through an identity provider; change its password there")
         }
-        // What costs nothing first: the new password's rules; then the same holds as a login's.
+        // What costs nothing first: the sizes and the new password's rules (an oversize current
+        // password is bad input, as at login, not a guess); then the same holds as a login's.
+        guard current.utf8.count <= Self.maximumPasswordBytes else {
+            throw DomainError.invalid("current_password is too long")
+        }
         try Self.requireNewPassword(new, differingFrom: current)
         let pair = try await admitPasswordAttempt(email: user.email, from: address)
-        guard current.utf8.count <= Self.maximumPasswordBytes, try await passwords.verify(current, against: user.passwordHash) else {
+        guard try await passwords.verify(current, against: user.passwordHash) else {
             await recordFailedPassword(email: user.email, pair: pair, from: address)
             try await audit.record(
                 .passwordChanged, by: .principal(principal), from: address, success: false, resource: ("user", user.id),

@@ -114,3 +114,30 @@ import Testing
         #expect(ProviderRoles.zitadelRolesClaim(projectID: "42") == "urn:zitadel:iam:org:project:42:roles")
     }
 }
+
+/// A provider's display name never fails a sign-in, and never stores what a local name may not.
+@Suite struct ProviderNameTests {
+    @Test func keepsAnOrdinaryNameAsSentBarNormalisation() {
+        #expect(Validation.providerName("  Zoë Q. Public ") == "Zoë Q. Public")
+        #expect(Validation.providerName("Zoe\u{0308}") == "Zoë", "normal form C")
+    }
+
+    @Test func dropsControlCharactersAndEmptiness() {
+        #expect(Validation.providerName("Mallory\u{0000}\u{001B}[31m") == "Mallory[31m")
+        #expect(Validation.providerName(" \u{0007} ") == nil)
+        #expect(Validation.providerName("") == nil)
+    }
+
+    @Test func isCutToTheLengthsALocalNameMayHave() throws {
+        let long = try #require(Validation.providerName(String(repeating: "é", count: 500)))
+        #expect(long.count == Validation.nameLength.upperBound)
+        // One letter under 400,000 combining marks: one character, but bounded in bytes.
+        // One letter under 400,000 combining marks is one character too long in bytes to keep:
+        // nothing is left, and provisioning falls back to the e-mail's local part.
+        let stacked = Validation.providerName("a" + String(repeating: "\u{0301}", count: 400_000))
+        #expect(stacked == nil)
+        let mixed = Validation.providerName("Ann " + "a" + String(repeating: "\u{0301}", count: 400_000))
+        #expect(mixed == "Ann")
+        #expect((try? Validation.text(long, field: "name")) == long, "what it keeps passes the local rules")
+    }
+}

@@ -64,6 +64,7 @@ import Testing
         (["PORT": "70000"], "PORT"),
         (["NEOSC_TOKEN_TTL": "8 hours"], "NEOSC_TOKEN_TTL"),
         (["NEOSC_TOKEN_TTL": "0s"], "NEOSC_TOKEN_TTL"),
+        (["NEOSC_TOKEN_TTL": "8d"], "NEOSC_TOKEN_TTL"),
         (["NEOSC_ALLOW_REGISTRATION": "maybe"], "NEOSC_ALLOW_REGISTRATION"),
         (["NEOSC_ADMIN_EMAIL": "a@example.com"], "NEOSC_ADMIN_PASSWORD"),
         (["NEOSC_ADMIN_EMAIL": "a@example.com", "NEOSC_ADMIN_PASSWORD": "short"], "NEOSC_ADMIN_PASSWORD"),

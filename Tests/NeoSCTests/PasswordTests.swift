@@ -54,6 +54,15 @@ struct PasswordTests {
     func wrongCurrentPasswordsAreThrottled() async throws {
         try await Harness.run { harness, client in
             let token = try await harness.account(.user, email: "quinn@example.com").token
+            // An oversize current password is bad input (422 naming it), not a guess: it counts
+            // toward nothing, however often it is sent.
+            for _ in 0..<12 {
+                let oversize = try await client.send(
+                    .post, "/api/auth/password", token: token,
+                    json: body(["current_password": String(repeating: "x", count: 513), "new_password": "whatever it is"]))
+                #expect(oversize.status == .unprocessableContent)
+                #expect(oversize.detail == "current_password is too long")
+            }
             for _ in 0..<10 {
                 let reply = try await client.send(
                     .post, "/api/auth/password", token: token,
