@@ -21,11 +21,14 @@ public protocol UserStore: Sendable {
     /// `mustChangePassword`), which only `setPassword` writes, so a change made from an older copy
     /// can never put an old password back; throws `notFound` when there is none.
     func update(_ user: User) async throws
-    /// Like `update`, but refuses (`conflict`, `DomainError.lastAdministrator`) a change that
-    /// would leave no active administrator — judged on the stored account, atomically: of two
-    /// concurrent changes that would each remove one of the last two administrators, one is
-    /// refused. Every change that may demote or disable an account goes through here.
-    func updateKeepingAnAdministrator(_ user: User) async throws
+    /// Writes the fields in which `user` differs from `before` (the copy the change was made
+    /// from), and `updatedAt`, leaving every other field as stored: two concurrent changes of
+    /// different fields (a role, a disabling, a provider's new name) both take effect. Refuses
+    /// (`DomainError.lastAdministrator`) a change that would leave no active administrator —
+    /// judged on the stored account, atomically: of two concurrent changes that would each remove
+    /// one of the last two administrators, one is refused. Every change that may demote or
+    /// disable an account goes through here.
+    func updateKeepingAnAdministrator(_ user: User, from before: User) async throws
     /// Sets the account's password hash and whether it must be changed, touching nothing else;
     /// with `requireEnabled`, only while the account is not disabled. False when no such account.
     func setPassword(userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool) async throws -> Bool

@@ -43,3 +43,24 @@ public struct User: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 }
+
+extension User {
+    /// The fields a change may write (the password is `setPassword`'s alone).
+    public enum Field: Sendable, CaseIterable {
+        case email, name, organizationID, role, mfaEnabled, disabled, ssoProvider, ssoSubject
+    }
+
+    /// The fields in which this differs from `before`.
+    public func fields(changedFrom before: User) -> Set<Field> {
+        var changed: Set<Field> = []
+        if email != before.email { changed.insert(.email) }
+        if name != before.name { changed.insert(.name) }
+        if organizationID != before.organizationID { changed.insert(.organizationID) }
+        if role != before.role { changed.insert(.role) }
+        if mfaEnabled != before.mfaEnabled { changed.insert(.mfaEnabled) }
+        if disabled != before.disabled { changed.insert(.disabled) }
+        if ssoProvider != before.ssoProvider { changed.insert(.ssoProvider) }
+        if ssoSubject != before.ssoSubject { changed.insert(.ssoSubject) }
+        return changed
+    }
+}

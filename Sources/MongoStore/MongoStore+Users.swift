@@ -55,22 +55,40 @@ extension MongoStore: UserStore {
     /// (replicas included): of two concurrent demotions of the last two administrators, the
     /// second counts after the first has written. A writer that dies holding the lease holds it
     /// `lockLease` at most.
-    public func updateKeepingAnAdministrator(_ user: User) async throws {
-        guard user.role != .admin || user.disabled else { return try await update(user) }
-        // Only a change that takes an active administrator away takes the lease; the stored
-        // account is read under it.
-        guard let stored = try await self.user(id: user.id), stored.role == .admin, !stored.disabled else {
-            return try await update(user)
+    public func updateKeepingAnAdministrator(_ user: User, from before: User) async throws {
+        let changed = user.fields(changedFrom: before)
+        // Only the fields that changed, so a concurrent change of other fields stands.
+        let new = Self.document(user)
+        let old = Self.document(before)
+        var fields: BSONDocument = ["updated_at": .date(user.updatedAt)]
+        for key in ["email", "name", "organization_id", "role", "mfa_enabled", "disabled", "sso_provider", "sso_subject", "sso_key"]
+        where new[key] != old[key] {
+            fields[key] = new[key] ?? .null
         }
+        let write = { () async throws in
+            do {
+                let result = try await self.database.update("users", ["_id": .string(user.id)], ["$set": .document(fields)])
+                guard result.matched == 1 else { throw DomainError.notFound("User not found") }
+            } catch let failure as MongoFailure where failure.isDuplicateKey {
+                throw DomainError.conflict("Another account already has this e-mail address or sign-in")
+            }
+        }
+        // Only a change that may take an active administrator away takes the lease; the stored
+        // account is read under it.
+        let demotes = (changed.contains(.role) && user.role != .admin) || (changed.contains(.disabled) && user.disabled)
+        guard demotes else { return try await write() }
         try await withLock("administrators") {
-            let others = try await database.count(
-                "users",
-                [
-                    "role": .string(Role.admin.rawValue), "disabled": .bool(false),
-                    "_id": .document(["$ne": .string(user.id)]),
-                ])
-            guard others > 0 else { throw DomainError.lastAdministrator }
-            try await update(user)
+            guard let stored = try await self.user(id: user.id) else { throw DomainError.notFound("User not found") }
+            if stored.role == .admin && !stored.disabled {
+                let others = try await database.count(
+                    "users",
+                    [
+                        "role": .string(Role.admin.rawValue), "disabled": .bool(false),
+                        "_id": .document(["$ne": .string(user.id)]),
+                    ])
+                guard others > 0 else { throw DomainError.lastAdministrator }
+            }
+            try await write()
         }
     }
 

@@ -57,19 +57,49 @@ extension SQLiteStore: UserStore {
         try await write { try await Self.update(user, on: $0) }
     }
 
-    public func updateKeepingAnAdministrator(_ user: User) async throws {
+    public func updateKeepingAnAdministrator(_ user: User, from before: User) async throws {
+        let changed = user.fields(changedFrom: before)
         // One write transaction: SQLite's single writer serialises the read, the count and the update.
         try await write { connection in
-            let stored = try await connection.rows("SELECT role, disabled FROM users WHERE id = ?", [.text(user.id)]).first
-            let wasActiveAdmin = try stored.map { try $0.string("role") == Role.admin.rawValue && !(try $0.bool("disabled")) } ?? false
-            if wasActiveAdmin && (user.role != .admin || user.disabled) {
+            guard let stored = try await connection.rows("SELECT role, disabled FROM users WHERE id = ?", [.text(user.id)]).first
+            else { throw DomainError.notFound("User not found") }
+            let storedRole = try stored.string("role")
+            let storedDisabled = try stored.bool("disabled")
+            let role = changed.contains(.role) ? user.role.rawValue : storedRole
+            let disabled = changed.contains(.disabled) ? user.disabled : storedDisabled
+            if storedRole == Role.admin.rawValue && !storedDisabled && (role != Role.admin.rawValue || disabled) {
                 let others =
                     try await connection.rows(
                         "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?", [.text(user.id)]
                     ).first?.int("n") ?? 0
                 guard others > 0 else { throw DomainError.lastAdministrator }
             }
-            try await Self.update(user, on: connection)
+            var assignments = ["updated_at = ?"]
+            var values: [SQLiteData] = [.init(user.updatedAt)]
+            for field in User.Field.allCases where changed.contains(field) {
+                let (column, value) = Self.column(field, of: user)
+                assignments.append("\(column) = ?")
+                values.append(value)
+            }
+            do {
+                try await connection.execute(
+                    "UPDATE users SET \(assignments.joined(separator: ", ")) WHERE id = ?", values + [.text(user.id)])
+            } catch let error as SQLiteError where error.isConstraintViolation {
+                throw DomainError.conflict("Another account already has this e-mail address or sign-in")
+            }
+        }
+    }
+
+    private static func column(_ field: User.Field, of user: User) -> (String, SQLiteData) {
+        switch field {
+        case .email: ("email", .text(user.email))
+        case .name: ("name", .text(user.name))
+        case .organizationID: ("organization_id", .init(user.organizationID))
+        case .role: ("role", .text(user.role.rawValue))
+        case .mfaEnabled: ("mfa_enabled", .init(user.mfaEnabled))
+        case .disabled: ("disabled", .init(user.disabled))
+        case .ssoProvider: ("sso_provider", .init(user.ssoProvider))
+        case .ssoSubject: ("sso_subject", .init(user.ssoSubject))
         }
     }
 

@@ -103,7 +103,7 @@ public struct ExternalAccounts: Sendable {
             guard updated != user else { return user }
             // The provider's word changes the role, but never removes the last administrator:
             // that sign-in is refused (409) and the account stays as it is.
-            try await store.updateKeepingAnAdministrator(updated)
+            try await store.updateKeepingAnAdministrator(updated, from: user)
             await tokenCache.evict(userID: user.id)
             if user.ssoSubject == nil {
                 try await audit.record(

@@ -55,7 +55,7 @@ public struct UserAdministration: Sendable {
         user.disabled = disabled
         user.updatedAt = now
         // Checked above for a clear answer; the store checks again atomically with the write.
-        try await store.updateKeepingAnAdministrator(user)
+        try await store.updateKeepingAnAdministrator(user, from: before)
         await tokenCache.evict(userID: user.id)
 
         var details: [String: String] = [:]
@@ -82,7 +82,7 @@ public struct UserAdministration: Sendable {
 
     /// Resets the password of the account with `userID` to `password`, or to a generated one
     /// (returned, to hand over once), and obliges the account to choose its own at its next
-    /// sign-in. Every token of the account is revoked. Accounts that sign in only through an
+    /// sign-in. Every token of the account is revoked and every workspace session ended. Accounts that sign in only through an
     /// identity provider have no password to reset (409).
     public func resetPassword(
         userID: String, to password: Secret? = nil, by actor: AuditActor, from address: String? = nil
@@ -100,8 +100,12 @@ public struct UserAdministration: Sendable {
         }
         let revoked = try await store.revokeAll(userID: user.id, at: now)
         await tokenCache.evict(userID: user.id)
+        // Whoever knew the old password may be in a workspace with it: those sessions end too.
+        let ended = try await store.endAll(userID: user.id, .passwordReset, at: now)
+        if !ended.isEmpty { await sessions.ended(ended) }
         try await audit.record(
-            .passwordReset, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
+            .passwordReset, by: actor, from: address, resource: ("user", user.id),
+            details: ["tokens_revoked": String(revoked), "sessions_terminated": String(ended.count)])
         return temporary
     }
 

@@ -309,10 +309,10 @@ import Testing
                 var disabled = second
                 disabled.disabled = true
                 let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
-                    for change in [demoted, disabled] {
+                    for (change, before) in [(demoted, first), (disabled, second)] {
                         group.addTask {
                             do {
-                                try await store.updateKeepingAnAdministrator(change)
+                                try await store.updateKeepingAnAdministrator(change, from: before)
                                 return true
                             } catch let error as DomainError {
                                 #expect(error == .lastAdministrator)
@@ -333,10 +333,11 @@ import Testing
                 }
             }
             // Changing an account that is no administrator never needs one, even with none left.
-            var plain = Self.user("plain@example.com", role: .user)
-            try await store.insert(plain, creating: nil)
+            let original = Self.user("plain@example.com", role: .user)
+            try await store.insert(original, creating: nil)
+            var plain = original
             plain.role = .neosc
-            try await store.updateKeepingAnAdministrator(plain)
+            try await store.updateKeepingAnAdministrator(plain, from: original)
             #expect(try await store.user(id: plain.id)?.role == .neosc)
 
             // A change that keeps an administrator, or makes one, always passes.
@@ -344,11 +345,43 @@ import Testing
             try await store.insert(only, creating: nil)
             var renamed = only
             renamed.name = "Still admin"
-            try await store.updateKeepingAnAdministrator(renamed)
+            try await store.updateKeepingAnAdministrator(renamed, from: only)
             var demoted = renamed
             demoted.role = .neosc
-            await #expect(throws: DomainError.lastAdministrator) { try await store.updateKeepingAnAdministrator(demoted) }
+            await #expect(throws: DomainError.lastAdministrator) {
+                try await store.updateKeepingAnAdministrator(demoted, from: renamed)
+            }
             #expect(try await store.user(id: only.id)?.role == .admin)
+        }
+    }
+
+    /// Two changes made from the same copy of an account, of different fields (an administrator
+    /// changing the role while another disables it; a provider renaming it meanwhile): each
+    /// writes only its own fields, so neither undoes the other.
+    @Test(arguments: StoreKind.allCases)
+    func changesOfDifferentFieldsFromOneCopyAreBothKept(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let original = Self.user("both@example.com", role: .user)
+            try await store.insert(original, creating: nil)
+            var promoted = original
+            promoted.role = .neosc
+            var disabled = original
+            disabled.disabled = true
+            var renamed = original
+            renamed.name = "Renamed by the provider"
+            try await store.updateKeepingAnAdministrator(promoted, from: original)
+            try await store.updateKeepingAnAdministrator(disabled, from: original)
+            try await store.updateKeepingAnAdministrator(renamed, from: original)
+            let stored = try #require(try await store.user(id: original.id))
+            #expect(stored.role == .neosc && stored.disabled && stored.name == "Renamed by the provider")
+
+            // A change from a stale copy that re-enables nothing it did not change: a sign-in
+            // racing a disabling cannot enable the account again.
+            var relinked = original
+            relinked.ssoProvider = "https://idp.example"
+            relinked.ssoSubject = "subject-1"
+            try await store.updateKeepingAnAdministrator(relinked, from: original)
+            #expect(try await store.user(id: original.id)?.disabled == true)
         }
     }
 
