@@ -68,6 +68,8 @@ public struct SessionEnding: Sendable, Equatable {
     public static let disconnected = SessionEnding(status: .disconnected, reason: "disconnected")
     public static let logout = SessionEnding(status: .terminated, reason: "logout")
     public static let userDisabled = SessionEnding(status: .terminated, reason: "user_disabled")
+    /// An administrator reset the account's password: whoever held it may be in a workspace.
+    public static let passwordReset = SessionEnding(status: .terminated, reason: "password_reset")
     public static let workspaceDeleted = SessionEnding(status: .terminated, reason: "workspace_deleted")
     public static let workspacesReset = SessionEnding(status: .terminated, reason: "workspaces_reset")
     /// Its workspace's maximum duration passed.

@@ -85,8 +85,17 @@ struct PasswordTests {
             #expect(try await client.send(.post, "/api/users/\(bob.id)/password-reset", token: other).status == .forbidden)
             #expect(try await client.send(.post, "/api/users/usr-nobody/password-reset", token: admin).status == .notFound)
 
+            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: bobToken)
+            #expect(launched.status == .created, "\(launched.text)")
+            let session = try launched.decoded(LaunchBody.self).sessionID
+
             let reset = try await client.send(.post, "/api/users/\(bob.id)/password-reset", token: admin)
             #expect(reset.status == .ok, "\(reset.text)")
+            // Whoever held the old password may be in a workspace with it: that session ends.
+            let ended = try await client.send(.get, "/api/sessions/\(session)", token: admin).decoded(SessionBody.self)
+            #expect(ended.status == "terminated" && ended.endReason == "password_reset")
+            let audited = try await harness.store.events(AuditQuery(action: .passwordReset)).first
+            #expect(audited?.details["sessions_terminated"] == "1" && audited?.details["tokens_revoked"] == "1")
             let temporary = try reset.decoded(ResetBody.self).temporaryPassword
             #expect(temporary.count >= 16)
             #expect(try await client.send(.get, "/api/auth/me", token: bobToken).status == .unauthorized, "signed out everywhere")
