@@ -124,8 +124,13 @@ public enum Validation {
             }
             return value
         }
-        guard let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
-            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
+        // Absolute: printable ASCII only (a browser would rewrite anything else), a host name
+        // of letters, digits, dots and hyphens (or an IP literal in brackets), a port that exists.
+        guard !value.unicodeScalars.contains(where: { $0 == "\\" || $0.value <= 0x20 || $0.value >= 0x7F }),
+            let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty,
+            host.hasPrefix("[") || host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "-" }),
+            components.port.map { (1...65_535).contains($0) } ?? true
         else {
             throw .invalid("\(field) must be an http(s) URL or a path starting with /")
         }

@@ -91,6 +91,8 @@ struct AuthRoutes {
             return try JSONBody(PasswordChanged(message: "Password changed", tokensRevoked: revoked))
                 .response(from: request, context: context)
         }
+        // A credential that was sent but refused is an error, not an absent one.
+        if let problem = context.credentialProblem { throw DomainError.unauthenticated(problem) }
         guard let email = body.email else {
             throw DomainError.unauthenticated("Sign in, or send the account's email with its current password")
         }

@@ -42,8 +42,10 @@ struct SessionRoutes {
     }
 
     private func listed(_ request: Request, context: SignedInContext, status: SessionStatus?) async throws -> [WorkspaceSession] {
-        try await sessions.sessions(
-            visibleTo: context.principal, userID: context.principal.isAdmin ? try request.queryText("user_id") : nil, status: status,
+        // Checked for everyone (a bad value is 422 whoever sends it), used for administrators only.
+        let requestedUser = try request.queryText("user_id")
+        return try await sessions.sessions(
+            visibleTo: context.principal, userID: context.principal.isAdmin ? requestedUser : nil, status: status,
             limit: try request.queryLimit())
     }
 }

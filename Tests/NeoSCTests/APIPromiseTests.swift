@@ -75,6 +75,12 @@ struct APIPromiseTests {
                 #expect(try await owners(path, admin.token).sorted() == [alice.user.id, bob.user.id].sorted())
                 #expect(try await owners("\(path)?user_id=\(bob.user.id)", admin.token) == [bob.user.id])
                 #expect(try await owners("\(path)?user_id=usr-nobody", admin.token).isEmpty)
+                // A malformed user_id is bad input whoever sends it, though only an admin's is used.
+                let long = String(repeating: "u", count: 300)
+                for token in [admin.token, alice.token] {
+                    let reply = try await client.send(.get, "\(path)?user_id=\(long)", token: token)
+                    #expect(reply.status == .unprocessableContent, "\(reply.text)")
+                }
                 // Newest first: a limit of one keeps Bob's, launched last.
                 let newest = try await client.send(.get, "\(path)?limit=1", token: admin.token)
                 #expect(newest.status == .ok)

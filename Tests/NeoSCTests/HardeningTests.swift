@@ -87,7 +87,11 @@ struct HardeningTests {
     func workspaceURLsStayOnThisHost() async throws {
         try await Harness.run { harness, client in
             let admin = try await harness.account(.admin).token
-            for url in ["/\\evil.example/x", "//evil.example/x", "/a\\b"] {
+            let absoluteButBroken = [
+                "https://example.com/a\u{0001}b", "https://example.com/a\nb", "https://example.com/a b",
+                "https://example.com/a\\b", "https://exämple.com/", "https://ex_ample.com/", "https://example.com:99999/",
+            ]
+            for url in ["/\\evil.example/x", "//evil.example/x", "/a\\b"] + absoluteButBroken {
                 let reply = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: body(["url": url]))
                 #expect(reply.status == .unprocessableContent, "\(url): \(reply.text)")
             }
@@ -95,6 +99,10 @@ struct HardeningTests {
             #expect(kept.url == "/workspaces/linux-desktop")
             let moved = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: body(["url": "/w/linux"]))
             #expect(try moved.decoded(WorkspaceBody.self).url == "/w/linux")
+            for url in ["https://desk.example.com:8443/a?b=c#d", "http://10.0.0.5/x", "https://[fd00::1]/vnc"] {
+                let accepted = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: body(["url": url]))
+                #expect(accepted.status == .ok, "\(url): \(accepted.text)")
+            }
         }
     }
 

@@ -129,6 +129,12 @@ struct PasswordTests {
     func tokenlessChangeIsALogin() async throws {
         try await Harness.run { harness, client in
             try await harness.account(.user, email: "rae@example.com")
+            // A token that is sent but refused is not the same as none: 401, no change.
+            let stale = try await client.send(
+                .post, "/api/auth/password", token: "not-a-real-token",
+                json: body(["email": "rae@example.com", "current_password": Harness.password, "new_password": "another password"]))
+            #expect(stale.status == .unauthorized, "\(stale.text)")
+            #expect(stale["access_token"] == nil)
             let missing = try await client.send(
                 .post, "/api/auth/password", json: body(["current_password": Harness.password, "new_password": "another password"]))
             #expect(missing.status == .unauthorized)
