@@ -130,7 +130,7 @@ public enum Validation {
             let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty,
             host.hasPrefix("[") || host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "-" }),
-            components.port.map { (1...65_535).contains($0) } ?? true
+            (1...65_535).contains(components.port ?? 80)
         else {
             throw .invalid("\(field) must be an http(s) URL or a path starting with /")
         }

@@ -13,6 +13,7 @@ public enum PortalRouter {
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
         HealthRoutes(health: portal.storeHealth, version: portal.settings.version).register(on: router)
+        OpenAPIRoutes().register(on: router)
         MetricsRoutes(settings: portal.settings, sessions: portal.workspaceSessions, recorder: portal.metrics).register(on: router)
         if portal.settings.benchmarkRoutes {
             FloorRoutes().register(on: router)

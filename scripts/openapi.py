@@ -1,0 +1,856 @@
+#!/usr/bin/env python3
+"""NeoSC's HTTP API as an OpenAPI 3.1.0 document: the source of truth for the contract.
+
+    scripts/openapi.py           writes docs/openapi.json and Sources/Net/OpenAPIDocument.swift
+                                 (the same document, compact, served at GET /api/openapi.json)
+    scripts/openapi.py --check   exits 1 if either file differs from what this would write
+
+Written from docs/api.md and the route code (Sources/Net); the test suite checks that every route
+the server registers is documented and every documented one registered, and Schemathesis
+(scripts/schemathesis) checks the server's answers against it.
+"""
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JSON_OUT = os.path.join(ROOT, "docs", "openapi.json")
+SWIFT_OUT = os.path.join(ROOT, "Sources", "Net", "OpenAPIDocument.swift")
+
+
+def ref(kind, name):
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def schema(name):
+    return ref("schemas", name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared text rules (see Sources/Domain/Validation.swift). JSON Schema counts code points where
+# the server counts Swift Characters (grapheme clusters, after trimming and NFC) and bounds UTF-8
+# bytes at 4 per character allowed; for text without combining sequences the two agree.
+# ---------------------------------------------------------------------------------------------
+
+# Validation.text: trimmed of whitespace, then no control (Cc) or format (Cf) character but a
+# line feed. Encoded as: at least one character that is neither whitespace nor a C0/C1 control,
+# and no C0/C1 control except the line feed and the whitespace controls a trim would take off the
+# ends. (Cf characters are not modelled: see the hooks file.)
+# Characters Swift's trim takes off the ends (whitespacesAndNewlines: Zs, tab, U+000A-000D, U+0085,
+# U+2028/2029), and the control (Cc) and format (Cf) characters of the Basic Multilingual Plane.
+WS = r"\t\n\v\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+CONTROL = (r"\x00-\x1F\x7F-\x9F\xAD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F"
+           r"\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB")
+CONTROL_BUT_LF = CONTROL.replace(r"\x00-\x1F", r"\x00-\x09\x0B-\x1F")
+# Validation.text, once trimmed: at least one character (or none, for a 0-length minimum), no
+# control or format character but a line feed. Leading and trailing whitespace is allowed (trimmed).
+TEXT_PATTERN = f"^[{WS}]*[^{CONTROL}{WS}]([^{CONTROL_BUT_LF}]*[^{CONTROL}{WS}])?[{WS}]*$"
+OPTIONAL_TEXT_PATTERN = f"^[{WS}]*([^{CONTROL}{WS}]([^{CONTROL_BUT_LF}]*[^{CONTROL}{WS}])?)?[{WS}]*$"
+
+
+def text(max_chars, min_chars=1, description=None, nullable=False):
+    s = {"type": ["string", "null"] if nullable else "string", "maxLength": max_chars,
+         "pattern": TEXT_PATTERN if min_chars >= 1 else OPTIONAL_TEXT_PATTERN}
+    if min_chars >= 1:
+        s["minLength"] = min_chars
+    s["description"] = description or (
+        f"{min_chars}-{max_chars} characters once trimmed (NFC), at most {4 * max_chars} UTF-8 bytes; "
+        "no control or format character but a line feed.")
+    return s
+
+
+# Validation.normalisedEmail, as the server accepts it once trimmed and lower-cased: ASCII
+# printable without space or "(),:;<>[\], one @, a local part of 1-64 bytes and a domain of
+# letters, digits, dots and dashes that has a dot and no empty label.
+EMAIL_LOCAL = r"[!#-'*-+\-./0-9=?A-Z^-~]{1,64}"
+EMAIL_DOMAIN = r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+EMAIL = {
+    "type": "string",
+    "maxLength": 254,
+    "pattern": f"^{EMAIL_LOCAL}@{EMAIL_DOMAIN}$",
+    "description": "A valid e-mail address of at most 254 bytes, stored lower-case.",
+    "examples": ["ada@example.com"],
+}
+
+PASSWORD = {
+    "type": "string",
+    "minLength": 8,
+    "maxLength": 128,
+    "description": "8 to 128 characters (at most 512 UTF-8 bytes).",
+    "examples": ["correct horse battery"],
+}
+
+TIMESTAMP = {"type": "string", "format": "date-time", "examples": ["2026-11-23T10:36:27Z"]}
+# What `Request.queryDate` parses (ISO8601DateFormatter, with or without fractional seconds): an
+# upper-case `T` and `Z`, no leap second (both of which RFC 3339 would allow).
+QUERY_TIMESTAMP = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})$",
+    "description": "ISO-8601, e.g. `2026-01-31T12:00:00Z` or `2026-01-31T12:00:00.250+01:00`.",
+    "examples": ["2026-01-31T12:00:00Z"],
+}
+ROLE = {"type": "string", "enum": ["admin", "neosc", "user", "demo-user"]}
+
+# Validation.url: an absolute http(s) URL with a host, or a path on this host.
+URL_PATTERN = (
+    r"^/([!-.0-\[\]-~][!-\[\]-~]*)?$"
+    r"|^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"(:[0-9]{1,4})?(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*$"
+)
+URL = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 2048,
+    "pattern": URL_PATTERN,
+    "description": (
+        "An absolute http(s) URL with a host, or a path on this host: `/` alone or `/` followed by a "
+        "character that is neither `/` nor `\\`, with no backslash, space or control character; at most "
+        "2048 UTF-8 bytes. (The server also takes non-ASCII paths and URLs with a query or fragment; this "
+        "pattern describes the ASCII core.)"
+    ),
+}
+
+SLUG = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,63}$", "minLength": 1, "maxLength": 64}
+
+# ---------------------------------------------------------------------------------------------
+# Headers every response carries (BrowserPolicyMiddleware, RequestIDMiddleware).
+# ---------------------------------------------------------------------------------------------
+
+HEADERS = {
+    "Cache-Control": {"schema": {"type": "string", "const": "no-store"}},
+    "X-Content-Type-Options": {"schema": {"type": "string", "const": "nosniff"}},
+    "Strict-Transport-Security": {"schema": {"type": "string", "const": "max-age=63072000"}},
+    "Referrer-Policy": {"schema": {"type": "string", "const": "no-referrer"}},
+    "X-Frame-Options": {"schema": {"type": "string", "const": "DENY"}},
+    "Content-Security-Policy": {"schema": {"type": "string", "const": "frame-ancestors 'none'"}},
+    "X-Request-ID": {"schema": {"type": "string", "minLength": 1}},
+}
+HEADER_COMPONENTS = {
+    name.replace("-", ""): {"description": f"Sent on every response.", "required": True, **value}
+    for name, value in HEADERS.items()
+}
+HEADER_COMPONENTS["WWWAuthenticate"] = {
+    "description": "On every 401.",
+    "required": True,
+    "schema": {"type": "string", "const": "Bearer"},
+}
+HEADER_COMPONENTS["RetryAfter"] = {
+    "description": "Seconds until the refusal's window ends.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
+
+
+def common_headers(extra=None):
+    headers = {name: ref("headers", name.replace("-", "")) for name in HEADERS}
+    for name in extra or []:
+        headers[name] = ref("headers", name.replace("-", ""))
+    return headers
+
+
+def ok(description, body_schema, status_headers=None, media="application/json"):
+    response = {"description": description, "headers": common_headers(status_headers)}
+    if body_schema is not None:
+        response["content"] = {media: {"schema": body_schema}}
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas
+# ---------------------------------------------------------------------------------------------
+
+def obj(properties, required=None, additional=False, description=None, **extra):
+    s = {"type": "object", "properties": properties}
+    s["required"] = list(properties) if required is None else required
+    if additional is not None:
+        s["additionalProperties"] = additional
+    if description:
+        s["description"] = description
+    s.update(extra)
+    return s
+
+
+WORKSPACE_PROPERTIES = {
+    "id": SLUG,
+    "name": {"type": "string"},
+    "type": {"type": "string"},
+    "description": {"type": "string"},
+    "image_url": {"type": "string"},
+    "status": {"type": "string", "enum": ["available", "maintenance", "coming_soon"]},
+    "cpu": {"type": "integer", "minimum": 1, "maximum": 256},
+    "memory": {"type": "integer", "minimum": 1, "maximum": 4096, "description": "GiB"},
+    "storage": {"type": "integer", "minimum": 1, "maximum": 65536, "description": "GiB"},
+    "url": {"type": "string"},
+    "connection_type": {"type": "string"},
+    "launch_mode": {"type": "string", "enum": ["iframe", "new_tab"]},
+    "clientless": {"type": "boolean"},
+    "requires_netbird": {"type": "boolean"},
+    "allowed_roles": {"type": "array", "items": ROLE, "uniqueItems": True},
+    "max_session_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+    "created_at": TIMESTAMP,
+    "updated_at": TIMESTAMP,
+}
+WORKSPACE_REQUIRED = [k for k in WORKSPACE_PROPERTIES if k != "image_url"]
+
+WORKSPACE_DRAFT = {
+    "name": text(120, nullable=True),
+    "type": text(40, nullable=True),
+    "description": text(2000, 0, nullable=True),
+    "image_url": {**URL, "type": ["string", "null"]},
+    "status": {"type": ["string", "null"], "enum": ["available", "maintenance", "coming_soon", None]},
+    "cpu": {"type": ["integer", "null"], "minimum": 1, "maximum": 256},
+    "memory": {"type": ["integer", "null"], "minimum": 1, "maximum": 4096, "description": "GiB"},
+    "storage": {"type": ["integer", "null"], "minimum": 1, "maximum": 65536, "description": "GiB"},
+    "url": {**URL, "type": ["string", "null"]},
+    "connection_type": text(40, nullable=True),
+    "launch_mode": {"type": ["string", "null"], "enum": ["iframe", "new_tab", None]},
+    "clientless": {"type": ["boolean", "null"]},
+    "requires_netbird": {"type": ["boolean", "null"]},
+    "allowed_roles": {"type": ["array", "null"], "items": ROLE,
+                      "description": "Repeats are ignored; empty: administrators only."},
+    "max_session_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": 10080},
+}
+
+SESSION_STATUS = {"type": "string", "enum": ["active", "disconnected", "terminated", "expired"]}
+DEMO_STATUS = {"type": "string", "enum": ["active", "expiring", "expired", "ended"]}
+CLEANUP_STEP = {
+    "type": "string",
+    "enum": ["end_sessions", "deprovision_workspace", "revoke_network_peer", "remove_identity_role", "revoke_token",
+             "mark_finished"],
+}
+
+USER = obj(
+    {
+        "id": {"type": "string"},
+        "email": {"type": "string"},
+        "name": {"type": "string"},
+        "organization": {"type": ["string", "null"], "description": "The organisation's name."},
+        "organization_id": {"type": ["string", "null"]},
+        "role": ROLE,
+        "mfa_enabled": {"type": "boolean"},
+        "disabled": {"type": "boolean"},
+        "must_change_password": {"type": "boolean"},
+        "created_at": TIMESTAMP,
+    },
+    description="An account as the API shows it; `organization` and `organization_id` are always present, null when unset.",
+)
+
+SCHEMAS = {
+    "Error": obj({"detail": {"type": "string"}}, description="Every error."),
+    "Health": obj(
+        {"status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy"]}, "detail": {"type": "string"}},
+        required=["status"],
+        description="`healthy` (200) carries no `detail`; `degraded` and `unhealthy` (503) say why.",
+    ),
+    "About": obj({"message": {"type": "string"}, "version": {"type": "string"}}),
+    "Floor": obj({"ok": {"type": "boolean", "const": True}}),
+    "User": USER,
+    "SignedIn": obj(
+        {
+            "access_token": {"type": "string", "pattern": "^neosc_[A-Za-z0-9_-]{43}$"},
+            "token_type": {"type": "string", "const": "bearer"},
+            "expires_at": TIMESTAMP,
+            "user": schema("User"),
+        },
+        description="Registration, login, a password change without a token, and every sign-in through a provider.",
+    ),
+    "SignedOut": obj({"message": {"type": "string"}, "sessions_terminated": {"type": "integer", "minimum": 0}}),
+    "PasswordChanged": obj({"message": {"type": "string"}, "tokens_revoked": {"type": "integer", "minimum": 0}}),
+    "Workspace": obj(WORKSPACE_PROPERTIES, required=WORKSPACE_REQUIRED),
+    "ListedWorkspace": obj(
+        {**WORKSPACE_PROPERTIES, "active_sessions": {"type": "integer", "minimum": 0}},
+        required=WORKSPACE_REQUIRED + ["active_sessions"],
+        description="A workspace with its live session count.",
+    ),
+    "WorkspaceDeleted": obj({"message": {"type": "string"}, "id": {"type": "string"}}),
+    "WorkspacesReset": obj(
+        {
+            "message": {"type": "string"},
+            "workspaces": {"type": "integer", "minimum": 0},
+            "sessions_terminated": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "Session": obj(
+        {
+            "id": {"type": "string"},
+            "user_id": {"type": "string"},
+            "user_email": {"type": "string"},
+            "workspace_id": {"type": "string"},
+            "workspace_name": {"type": "string"},
+            "status": SESSION_STATUS,
+            "started_at": TIMESTAMP,
+            "ended_at": TIMESTAMP,
+            "expires_at": TIMESTAMP,
+            "last_seen_at": TIMESTAMP,
+            "ip_address": {"type": "string"},
+            "mfa_verified": {"type": "boolean"},
+            "end_reason": {"type": "string"},
+        },
+        required=["id", "user_id", "user_email", "workspace_id", "workspace_name", "status", "started_at",
+                  "last_seen_at", "ip_address", "mfa_verified"],
+    ),
+    "Launched": obj(
+        {
+            "session_id": {"type": "string"},
+            "session": schema("Session"),
+            "workspace": schema("Workspace"),
+            "connection_url": {"type": "string"},
+            "launch_mode": {"type": "string", "enum": ["iframe", "new_tab"]},
+            "stream_url": {"type": "string", "description": "Set for `iframe` workspaces."},
+            "expires_at": TIMESTAMP,
+        },
+        required=["session_id", "session", "workspace", "connection_url", "launch_mode"],
+    ),
+    "Stopped": obj({"message": {"type": "string"}, "session": schema("Session")}),
+    "Policy": obj(
+        {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "category": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "weight": {"type": "integer"},
+            "updated_at": TIMESTAMP,
+        }
+    ),
+    "Organization": obj(
+        {"id": {"type": "string"}, "name": {"type": "string"}, "domain": {"type": "string"}, "created_at": TIMESTAMP},
+        required=["id", "name", "created_at"],
+    ),
+    "TemporaryPassword": obj(
+        {"temporary_password": {"type": "string", "minLength": 8}, "must_change_password": {"type": "boolean", "const": True}}
+    ),
+    "ThrottleCleared": obj({"addresses_cleared": {"type": "integer", "minimum": 0}}),
+    "Stats": obj(
+        {
+            "scope": {"type": "string", "enum": ["system", "organization", "user"]},
+            "active_sessions": {"type": "integer", "minimum": 0},
+            "total_workspaces": {"type": "integer", "minimum": 0},
+            "available_workspaces": {"type": "integer", "minimum": 0},
+            "total_users": {"type": "integer", "minimum": 0},
+            "users_with_mfa": {"type": "integer", "minimum": 0},
+            "mfa_coverage": {"type": "number", "minimum": 0, "maximum": 1},
+            "total_organizations": {"type": "integer", "minimum": 0},
+            "policies_enabled": {"type": "integer", "minimum": 0},
+            "policies_total": {"type": "integer", "minimum": 0},
+            "security_score": {"type": "integer", "minimum": 0, "maximum": 100},
+            "logins_24h": {"type": "integer", "minimum": 0},
+            "failed_logins_24h": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "AuditEvent": obj(
+        {
+            "id": {"type": "string"},
+            "timestamp": TIMESTAMP,
+            "user_id": {"type": "string"},
+            "user_email": {"type": "string"},
+            "action": {"type": "string"},
+            "resource_type": {"type": "string"},
+            "resource_id": {"type": "string"},
+            "details": {"type": "object", "additionalProperties": {"type": "string"}},
+            "ip_address": {"type": "string"},
+            "success": {"type": "boolean"},
+        },
+        required=["id", "timestamp", "action", "details", "success"],
+    ),
+    "Demo": obj(
+        {
+            "id": {"type": "string"},
+            "user_id": {"type": "string"},
+            "workspace_id": {"type": "string"},
+            "workspace_type": {"type": "string"},
+            "contact_email": {"type": "string"},
+            "client_address": {"type": "string"},
+            "status": DEMO_STATUS,
+            "created_at": TIMESTAMP,
+            "expires_at": TIMESTAMP,
+            "max_expires_at": TIMESTAMP,
+            "ended_at": TIMESTAMP,
+            "connection_url": {"type": "string"},
+            "completed_steps": {"type": "array", "items": CLEANUP_STEP},
+        },
+        required=["id", "user_id", "workspace_id", "workspace_type", "client_address", "status", "created_at",
+                  "expires_at", "max_expires_at", "completed_steps"],
+    ),
+    "DemoCreated": obj(
+        {
+            "demo_session_id": {"type": "string"},
+            "expires_at": TIMESTAMP,
+            "access_token": {"type": "string", "pattern": "^neosc_[A-Za-z0-9_-]{43}$"},
+            "token_type": {"type": "string", "const": "bearer"},
+            "workspace": schema("Workspace"),
+            "connection_url": {"type": "string"},
+        },
+        required=["demo_session_id", "expires_at", "access_token", "token_type", "workspace"],
+    ),
+    # ---- request bodies: unknown keys are ignored by every decoder (additionalProperties: true);
+    # an optional key sent as null counts as absent.
+    "Registration": obj(
+        {
+            "email": EMAIL,
+            "password": PASSWORD,
+            "name": text(120),
+            "organization": {
+                "description": (
+                    "An organisation to join (only with an e-mail address at its domain, 409 otherwise) or to "
+                    "found; blank or null: none. Otherwise the rules of a name."
+                ),
+                "anyOf": [{"type": "null"}, {"type": "string", "pattern": f"^[{WS}]*$"}, text(120)],
+            },
+        },
+        required=["email", "password", "name"],
+        additional=True,
+    ),
+    "Credentials": obj(
+        {
+            "email": {"type": "string", "maxLength": 254, "pattern": r"^[\x20-\x7E]*$",
+                      "description": "Any string; over 254 bytes (trimmed) → 422. Only ASCII can match an account."},
+            "password": {"type": "string", "maxLength": 128,
+                         "description": "Any string; over 512 UTF-8 bytes → 422."},
+        },
+        additional=True,
+    ),
+    "PasswordChange": obj(
+        {
+            "email": {"type": ["string", "null"], "maxLength": 254, "pattern": r"^[\x20-\x7E]*$",
+                      "description": "Required without a token; ignored with one."},
+            "current_password": {"type": "string", "maxLength": 128},
+            "new_password": {**PASSWORD, "description": "A valid password that differs from the current one."},
+        },
+        required=["current_password", "new_password"],
+        additional=True,
+    ),
+    "CodeExchange": obj(
+        {
+            "code": {"type": "string", "minLength": 1, "maxLength": 2048, "pattern": r"^[\x21-\x7E]*$"},
+            "code_verifier": {"type": "string", "pattern": r"^[A-Za-z0-9._~-]{43,128}$"},
+            "redirect_uri": {"type": "string", "format": "uri"},
+            "nonce": {"type": ["string", "null"]},
+        },
+        required=["code", "code_verifier", "redirect_uri"],
+        additional=True,
+    ),
+    "IDTokenSignIn": obj({"id_token": {"type": "string"}}, additional=True),
+    "WorkspaceCreate": obj(
+        {
+            "id": {**SLUG, "type": ["string", "null"], "description": "Chosen, or generated when absent or null; 409 if taken."},
+            **WORKSPACE_DRAFT,
+            "name": text(120),
+            "type": text(40),
+            "url": URL,
+        },
+        required=["name", "type", "url"],
+        additional=True,
+        description="A new workspace: `name`, `type` and `url` required; every other field defaults (an available "
+                    "2-CPU/4-GiB/20-GiB workspace for admin and neosc, 480 minutes, iframe). Null means absent.",
+    ),
+    "WorkspaceUpdate": obj(
+        WORKSPACE_DRAFT,
+        required=[],
+        additional=True,
+        description="Any subset of a workspace's fields; null means absent. `id` may be sent only with the "
+                    "workspace's own id (another → 422), so it is not listed here.",
+    ),
+    "PolicyChange": obj(
+        {"enabled": {"type": ["boolean", "null"], "description": "Sets it; absent or null flips it."}},
+        required=[],
+        additional=True,
+    ),
+    "OrganizationDraft": obj(
+        {
+            "name": text(120),
+            "domain": {
+                "type": ["string", "null"],
+                "maxLength": 253,
+                "pattern": r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$",
+                "description": "A DNS name such as example.com (stored lower-case); null: none.",
+            },
+        },
+        required=["name"],
+        additional=True,
+    ),
+    "UserChange": {
+        **obj(
+            {"role": {"type": ["string", "null"], "enum": ["admin", "neosc", "user", "demo-user", None]},
+             "disabled": {"type": ["boolean", "null"]}},
+            required=[],
+            additional=True,
+        ),
+        "anyOf": [
+            {"required": ["role"], "properties": {"role": ROLE}},
+            {"required": ["disabled"], "properties": {"disabled": {"type": "boolean"}}},
+        ],
+        "description": "At least one of `role` and `disabled` (not null).",
+    },
+    "DemoCreation": obj(
+        {
+            "workspace_type": {**text(40), "examples": ["browser"], "description": "A workspace type offered for demos (available, open to demo-user; `browser` in the default catalogue); another → 422."},
+            "email": {**EMAIL, "type": ["string", "null"], "description": "A contact address, kept as `contact_email`; null: none."},
+        },
+        required=["workspace_type"],
+        additional=True,
+    ),
+    "DemoExtension": obj({"minutes": {"type": "integer", "minimum": 1, "maximum": 1440}}, additional=True),
+}
+
+# ---------------------------------------------------------------------------------------------
+# Responses
+# ---------------------------------------------------------------------------------------------
+
+ERR = schema("Error")
+RESPONSES = {
+    "BadRequest": ok("The body is not JSON, not an object, empty when one is required, or not UTF-8.", ERR),
+    "Unauthorized": ok("No credential, or an invalid, expired or revoked one.", ERR, ["WWW-Authenticate"]),
+    "Forbidden": ok("Signed in, but the role may not (admin-only routes record an `access_denied` audit entry).", ERR),
+    "NotFound": ok("Unknown route or id (also someone else's session or demo).", ERR),
+    "Conflict": ok("State conflict.", ERR),
+    "ContentTooLarge": ok("Body over 1 MiB.", ERR),
+    "Unprocessable": ok("A field is missing, null, of the wrong type or out of range; or a bad query parameter.", ERR),
+    "TooManyRequests": ok("Too many attempts; `Retry-After` gives the seconds to wait.", ERR, ["Retry-After"]),
+    "Unavailable": ok("The store (or a provider, or the password hasher's queue) is unavailable.", ERR),
+}
+
+
+def responses(success, *codes):
+    """`success`: {status: response}; `codes`: error statuses to add."""
+    names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+             413: "ContentTooLarge", 422: "Unprocessable", 429: "TooManyRequests", 503: "Unavailable"}
+    result = {str(k): v for k, v in success.items()}
+    for code in sorted(codes):
+        result[str(code)] = ref("responses", names[code])
+    return result
+
+
+def body(name, required=True):
+    return {"required": required, "content": {"application/json": {"schema": schema(name)}}}
+
+
+PUBLIC = []  # security: [] (no credential needed)
+OPTIONAL_AUTH = [{}, {"bearerAuth": []}]
+
+# Parameters
+PARAMETERS = {
+    "Limit": {"name": "limit", "in": "query", "required": False,
+              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+    "Offset": {"name": "offset", "in": "query", "required": False,
+               "schema": {"type": "integer", "minimum": 0, "maximum": 9223372036854775807, "default": 0}},
+    "UserIDFilter": {"name": "user_id", "in": "query", "required": False,
+                     "description": "Administrators only (ignored for anyone else); empty: no filter. Over 200 "
+                                    "characters → 422.",
+                     "schema": {"type": "string", "maxLength": 200}},
+    "ID": {"name": "id", "in": "path", "required": True,
+           "schema": {"type": "string", "minLength": 1, "not": {"enum": [".", ".."]}}},
+    "WorkspaceID": {"name": "id", "in": "path", "required": True, "description": "A workspace id.",
+                    "schema": {"type": "string", "minLength": 1, "not": {"enum": [".", ".."]},
+                               "examples": ["ws-secure-browser", "ws-linux-desktop"]}},
+    "PolicyID": {"name": "id", "in": "path", "required": True, "description": "A policy id.",
+                 "schema": {"type": "string", "minLength": 1, "not": {"enum": [".", ".."]},
+                            "examples": ["pol-session-recording"]}},
+    "SessionID": {"name": "id", "in": "path", "required": True,
+                  "description": "A session id. (`active` is the list route's, not an id.)",
+                  "schema": {"type": "string", "minLength": 1, "not": {"enum": [".", "..", "active"]}}},
+}
+P = lambda name: ref("parameters", name)
+
+# ---------------------------------------------------------------------------------------------
+# Operations
+# ---------------------------------------------------------------------------------------------
+
+paths = {}
+
+
+def op(method, path, operation_id, summary, responses_, *, security=None, request=None, parameters=None, tags=None,
+       description=None, extra=None):
+    o = {"operationId": operation_id, "summary": summary}
+    if description:
+        o["description"] = description
+    if tags:
+        o["tags"] = tags
+    if parameters:
+        o["parameters"] = parameters
+    if request:
+        o["requestBody"] = request
+    if security is not None:
+        o["security"] = security
+    o["responses"] = responses_
+    if extra:
+        o.update(extra)
+    paths.setdefault(path, {})[method] = o
+
+
+# Service -------------------------------------------------------------------------------------
+op("get", "/health", "health", "Health check (the store: a read and a one-row write)", {
+    "200": ok("`{\"status\":\"healthy\"}`.", schema("Health")),
+    "503": ok("`degraded`: the store answers reads but refuses writes (full disk, read-only file, no MongoDB "
+              "primary); `unhealthy`: it does not answer.", schema("Health")),
+}, security=PUBLIC, tags=["service"],
+   description="Checked at most once a second, however often it is asked.")
+for path, oid in (("/api", "about"), ("/api/", "aboutSlash")):
+    op("get", path, oid, "What this is", {"200": ok("Name and version.", schema("About"))},
+       security=PUBLIC, tags=["service"])
+op("get", "/api/openapi.json", "openapi", "This document", {
+    "200": ok("OpenAPI 3.1.0, as JSON.", {"type": "object"}),
+}, security=PUBLIC, tags=["service"])
+op("get", "/metrics", "metrics", "Prometheus exposition", {
+    "200": ok("Text exposition format 0.0.4.", {"type": "string"}, media="text/plain"),
+    "404": ref("responses", "NotFound"),
+}, security=PUBLIC, tags=["service"],
+   description="Only for TCP peers in `NEOSC_METRICS_ALLOW` (default loopback); anyone else gets the 404 of an unknown path.")
+op("get", "/bench/floor", "benchmarkFloor", "Benchmark floor (no work)", {
+    "200": ok("`{\"ok\":true}`.", schema("Floor")),
+    "404": ref("responses", "NotFound"),
+}, security=PUBLIC, tags=["service"],
+   description="Served only with `NEOSC_BENCHMARK_ROUTES=true` (404 otherwise); never in production.")
+
+# Authentication --------------------------------------------------------------------------------
+op("post", "/api/auth/register", "register", "Create a `user` account and sign in",
+   responses({201: ok("Signed in.", schema("SignedIn"))}, 400, 403, 409, 413, 422, 429, 503),
+   security=PUBLIC, request=body("Registration"), tags=["auth"],
+   description="403 when `NEOSC_ALLOW_REGISTRATION=false`; 409 for a taken e-mail or an existing organisation "
+               "the e-mail's domain does not own; 429 past 20 attempts an hour from one address; 503 when the "
+               "password hasher's queue is full.")
+op("post", "/api/auth/login", "login", "Sign in with e-mail and password",
+   responses({200: ok("Signed in.", schema("SignedIn"))}, 400, 401, 403, 413, 422, 429, 503),
+   security=PUBLIC, request=body("Credentials"), tags=["auth"],
+   description="401 `Invalid credentials` for every refusal; 403 `Password change required` after an "
+               "administrator's reset; 422 for an e-mail over 254 bytes or a password over 512 bytes; 429 when throttled.")
+op("post", "/api/auth/password", "changePassword", "Change the password",
+   responses({200: ok("Signed in: `PasswordChanged`; without a token: `SignedIn`.",
+                      {"oneOf": [schema("PasswordChanged"), schema("SignedIn")]})},
+             400, 401, 409, 413, 422, 429, 503),
+   security=OPTIONAL_AUTH, request=body("PasswordChange"), tags=["auth"],
+   description="Signed in: `{current_password, new_password}`; a wrong current password → 422; an account "
+               "that signs in only through a provider → 409. Without a valid token (none, or one that is invalid, "
+               "expired or revoked): `{email, current_password, new_password}` for any account with a password "
+               "(meant for one an administrator reset), a wrong one → 401, `email` missing → 401. Wrong passwords "
+               "count as failed logins (429 when throttled).")
+op("post", "/api/auth/logout", "logout", "Revoke this token and end the caller's active sessions",
+   responses({200: ok("Signed out.", schema("SignedOut"))}, 401, 503), tags=["auth"])
+op("get", "/api/auth/me", "me", "The caller's account",
+   responses({200: ok("The user.", schema("User"))}, 401, 503), tags=["auth"])
+
+SSO_NOTE = "404 unless `ZITADEL_AUTHORITY` is set (identity.md)."
+op("post", "/api/auth/token-exchange", "tokenExchange", "Redeem an authorization code (PKCE) at the OpenID provider",
+   responses({200: ok("Signed in.", schema("SignedIn"))}, 400, 401, 403, 404, 409, 413, 422, 503),
+   security=PUBLIC, request=body("CodeExchange"), tags=["sso"], description=SSO_NOTE)
+op("post", "/api/auth/sso", "ssoIdToken", "Sign in with an ID token",
+   responses({200: ok("Signed in.", schema("SignedIn"))}, 400, 401, 403, 404, 409, 413, 422, 503),
+   security=PUBLIC, request=body("IDTokenSignIn"), tags=["sso"], description=SSO_NOTE)
+op("get", "/api/auth/oidc/start", "oidcStart", "Start the browser sign-in",
+   responses({302: {"description": "To the provider; sets the `neosc_oidc_state` cookie.",
+                    "headers": {**common_headers(),
+                                "Location": {"required": True, "schema": {"type": "string"}},
+                                "Set-Cookie": {"required": True, "schema": {"type": "string"}}}}},
+             404, 503),
+   security=PUBLIC, tags=["sso"], description=SSO_NOTE + " Also 404 without `NEOSC_PUBLIC_URL`.")
+op("get", "/api/auth/oidc/callback", "oidcCallback", "Complete the browser sign-in",
+   responses({
+       303: {"description": "To `NEOSC_PORTAL_URL#access_token=…&token_type=bearer&expires_at=…`.",
+             "headers": {**common_headers(), "Location": {"required": True, "schema": {"type": "string"}}}},
+       200: ok("Signed in (no portal URL configured).", schema("SignedIn")),
+   }, 401, 403, 404, 409, 422, 503),
+   security=PUBLIC, tags=["sso"], description=SSO_NOTE,
+   parameters=[
+       {"name": "code", "in": "query", "required": False, "schema": {"type": "string"}},
+       {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}},
+       {"name": "error", "in": "query", "required": False, "schema": {"type": "string"}},
+       {"name": "neosc_oidc_state", "in": "cookie", "required": False, "schema": {"type": "string"}},
+   ])
+
+# Workspaces ------------------------------------------------------------------------------------
+op("get", "/api/workspaces", "listWorkspaces", "Workspaces the caller's role may see",
+   responses({200: ok("Each with `active_sessions`.", {"type": "array", "items": schema("ListedWorkspace")})}, 401, 503),
+   tags=["workspaces"])
+op("post", "/api/workspaces", "createWorkspace", "Create a workspace (admin)",
+   responses({201: ok("The workspace.", schema("Workspace"))}, 400, 401, 403, 409, 413, 422, 503),
+   request=body("WorkspaceCreate"), tags=["workspaces"],
+   description="`name`, `type` and `url` are required (422 otherwise); 409 when the id is taken.")
+op("post", "/api/workspaces/reset", "resetWorkspaces", "Restore the default catalogue (admin)",
+   responses({200: ok("Counts.", schema("WorkspacesReset"))}, 401, 403, 503), tags=["workspaces"])
+op("get", "/api/workspaces/{id}", "getWorkspace", "One workspace",
+   responses({200: ok("With `active_sessions`.", schema("ListedWorkspace"))}, 401, 403, 404, 503),
+   parameters=[P("WorkspaceID")], tags=["workspaces"],
+   description="403 when the caller's role is not in `allowed_roles` (admins see all); a demo user only its demo's.")
+op("put", "/api/workspaces/{id}", "updateWorkspace", "Update a workspace (admin)",
+   responses({200: ok("The updated workspace.", schema("Workspace"))}, 400, 401, 403, 404, 413, 422, 503),
+   parameters=[P("WorkspaceID")], request=body("WorkspaceUpdate"), tags=["workspaces"],
+   description="Any subset of fields; `id` cannot change (422). An unknown id is 404 whatever the body.")
+op("delete", "/api/workspaces/{id}", "deleteWorkspace", "Delete a workspace (admin)",
+   responses({200: ok("`{message, id}`; its active sessions end.", schema("WorkspaceDeleted"))}, 401, 403, 404, 503),
+   parameters=[P("WorkspaceID")], tags=["workspaces"])
+op("post", "/api/workspaces/{id}/launch", "launchWorkspace", "Launch a session",
+   responses({201: ok("The session.", schema("Launched"))}, 401, 403, 404, 409, 503),
+   parameters=[P("WorkspaceID")], tags=["workspaces"],
+   description="403 when the role is not in `allowed_roles`; 409 when the workspace is not available or the "
+               "caller holds `NEOSC_MAX_SESSIONS_PER_USER` active sessions.")
+op("post", "/api/workspaces/{id}/stop", "stopWorkspace", "End the caller's newest active session on it",
+   responses({200: ok("The ended session.", schema("Stopped"))}, 401, 404, 409, 503),
+   parameters=[P("WorkspaceID")], tags=["workspaces"], description="409 if the caller has none.")
+
+# Sessions --------------------------------------------------------------------------------------
+op("get", "/api/sessions", "listSessions", "Sessions, newest first",
+   responses({200: ok("Own sessions (admins: everyone's, or `user_id`'s).", {"type": "array", "items": schema("Session")})},
+             401, 422, 503),
+   parameters=[
+       {"name": "status", "in": "query", "required": False,
+        "schema": {"type": "string", "enum": ["active", "disconnected", "terminated", "expired", ""]},
+        "description": "Empty: no filter."},
+       P("Limit"), P("UserIDFilter"),
+   ], tags=["sessions"])
+op("get", "/api/sessions/active", "listActiveSessions", "Active sessions, newest first",
+   responses({200: ok("As above, `active` only.", {"type": "array", "items": schema("Session")})}, 401, 422, 503),
+   parameters=[P("Limit"), P("UserIDFilter")], tags=["sessions"])
+op("get", "/api/sessions/{id}", "getSession", "One session (owner or admin)",
+   responses({200: ok("The session.", schema("Session"))}, 401, 404, 503), parameters=[P("SessionID")], tags=["sessions"])
+op("post", "/api/sessions/{id}/disconnect", "disconnectSession", "Disconnect a session (owner or admin)",
+   responses({200: ok("Now `disconnected`.", schema("Session"))}, 401, 404, 409, 503),
+   parameters=[P("SessionID")], tags=["sessions"], description="409 if it was not active.")
+op("post", "/api/sessions/{id}/heartbeat", "heartbeatSession", "Keep a session alive (owner or admin)",
+   responses({200: ok("`last_seen_at` moved to now.", schema("Session"))}, 401, 404, 409, 503),
+   parameters=[P("SessionID")], tags=["sessions"], description="409 if it was not active.")
+
+# Demo sessions ---------------------------------------------------------------------------------
+op("post", "/api/demo/sessions", "createDemo", "Start a just-in-time demo",
+   responses({201: ok("The demo's token and workspace.", schema("DemoCreated"))}, 400, 404, 413, 422, 429, 503),
+   security=PUBLIC, request=body("DemoCreation"), tags=["demos"],
+   description="404 unless `NEOSC_DEMO_ENABLED`; 422 when no workspace of that type is offered for demos; 429 "
+               "past the active or hourly limits (`Retry-After`); 503 when provisioning failed.")
+op("get", "/api/demo/sessions", "listDemos", "Demos, newest first (admin: all; a demo user: its own)",
+   responses({200: ok("Demos.", {"type": "array", "items": schema("Demo")})}, 401, 403, 422, 503),
+   parameters=[P("Limit")], tags=["demos"],
+   description="403 for `neosc` and `user`. Only `POST /api/demo/sessions` answers 404 when demos are off; this "
+               "and the other demo routes answer as usual (an empty list, 404 for an unknown id).")
+op("get", "/api/demo/sessions/{id}", "getDemo", "One demo (admin or its visitor)",
+   responses({200: ok("The demo.", schema("Demo"))}, 401, 404, 503), parameters=[P("ID")], tags=["demos"])
+op("delete", "/api/demo/sessions/{id}", "endDemo", "End a demo now (admin or its visitor)",
+   responses({200: ok("The demo, `status: ended`, after its clean-up.", schema("Demo"))}, 401, 404, 409, 503),
+   parameters=[P("ID")], tags=["demos"], description="409 when it is no longer active.")
+op("post", "/api/demo/sessions/{id}/extend", "extendDemo", "Extend a demo (admin)",
+   responses({200: ok("The demo; capped at `max_expires_at`.", schema("Demo"))}, 400, 401, 403, 404, 409, 413, 422, 503),
+   parameters=[P("ID")], request=body("DemoExtension"), tags=["demos"],
+   description="409 when already at `max_expires_at` or not active.")
+
+# Audit log -------------------------------------------------------------------------------------
+op("get", "/api/audit-logs", "listAuditLogs", "The audit trail, newest first",
+   responses({200: ok("Entries (non-admins: only their own).", {"type": "array", "items": schema("AuditEvent")})},
+             401, 422, 503),
+   parameters=[
+       {"name": "action", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
+       {**PARAMETERS["UserIDFilter"], "description": "Administrators only; ignored for anyone else (but still checked)."},
+       {"name": "success", "in": "query", "required": False,
+        "schema": {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"},
+        "description": "`true`/`false` (any case) or `1`/`0`."},
+       {"name": "since", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
+       {"name": "until", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
+       P("Limit"),
+   ], tags=["audit"])
+
+# Policies --------------------------------------------------------------------------------------
+op("get", "/api/policies", "listPolicies", "All policies",
+   responses({200: ok("Policies.", {"type": "array", "items": schema("Policy")})}, 401, 503), tags=["policies"])
+op("get", "/api/policies/{id}", "getPolicy", "One policy",
+   responses({200: ok("The policy.", schema("Policy"))}, 401, 404, 503), parameters=[P("PolicyID")], tags=["policies"])
+op("patch", "/api/policies/{id}", "togglePolicy", "Set or flip a policy (admin)",
+   responses({200: ok("The policy.", schema("Policy"))}, 400, 401, 403, 404, 413, 422, 503),
+   parameters=[P("PolicyID")], request=body("PolicyChange", required=False), tags=["policies"],
+   description="`{\"enabled\": bool}` sets it; no body or `{}` flips it (atomically).")
+
+# Organizations ---------------------------------------------------------------------------------
+op("get", "/api/organizations", "listOrganizations", "Organisations (admins: all; others: their own or none)",
+   responses({200: ok("Organisations.", {"type": "array", "items": schema("Organization")})}, 401, 503),
+   tags=["organizations"])
+op("post", "/api/organizations", "createOrganization", "Create an organisation (admin)",
+   responses({201: ok("The organisation.", schema("Organization"))}, 400, 401, 403, 409, 413, 422, 503),
+   request=body("OrganizationDraft"), tags=["organizations"], description="409 for a duplicate name (any case).")
+
+# Users -----------------------------------------------------------------------------------------
+op("get", "/api/users", "listUsers", "Users, newest first (admin)",
+   responses({200: ok("Users.", {"type": "array", "items": schema("User")})}, 401, 403, 422, 503),
+   parameters=[P("Limit"), P("Offset")], tags=["users"])
+op("patch", "/api/users/{id}", "updateUser", "Change a user's role or disable it (admin)",
+   responses({200: ok("The user.", schema("User"))}, 400, 401, 403, 404, 409, 413, 422, 503),
+   parameters=[P("ID")], request=body("UserChange"), tags=["users"],
+   description="409 when it would leave no active administrator. Disabling revokes every token and ends every session.")
+op("post", "/api/users/{id}/password-reset", "resetUserPassword", "Reset a user's password (admin)",
+   responses({200: ok("A one-time password, shown once.", schema("TemporaryPassword"))}, 401, 403, 404, 409, 503),
+   parameters=[P("ID")], tags=["users"],
+   description="Every token of the user is revoked; 409 for an account that signs in only through a provider.")
+op("delete", "/api/users/{id}/login-throttle", "clearLoginThrottle", "Forget an account's failed-login counts (admin)",
+   responses({200: ok("How many addresses' counts were cleared on the process that answered.", schema("ThrottleCleared"))},
+             401, 403, 404, 503),
+   parameters=[P("ID")], tags=["users"],
+   description="The unlock is kept in the store; every other server process applies it within 5 s. Audited "
+               "`clear_login_throttle`.")
+
+# Stats -----------------------------------------------------------------------------------------
+op("get", "/api/stats", "stats", "Dashboard figures",
+   responses({200: ok("Admins: `scope: system`; others: `organization` or `user`.", schema("Stats"))}, 401, 503),
+   tags=["stats"])
+
+document = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "NeoSC API",
+        "version": "0.1.0",
+        "summary": "Zero Trust workspace access backend.",
+        "description": (
+            "Written from docs/api.md and the route code (Sources/Net). JSON in and out, snake_case keys, "
+            "ISO-8601 UTC timestamps; optional fields that are not set are left out (user objects carry explicit "
+            "nulls). Every error is `{\"detail\": …}`; a 500 is a bug. Request decoders ignore unknown keys and "
+            "treat an optional key sent as null as absent. Every change may answer 503 when the store refuses "
+            "writes (see /health). Text lengths are in characters (Swift `Character`s, "
+            "after trimming and NFC) with at most 4 UTF-8 bytes per character allowed."
+        ),
+    },
+    "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+    "servers": [{"url": "http://127.0.0.1:8001", "description": "Default local address"}],
+    "security": [{"bearerAuth": []}],
+    "tags": [{"name": t} for t in
+             ["service", "auth", "sso", "workspaces", "sessions", "demos", "audit", "policies", "organizations",
+              "users", "stats"]],
+    "paths": paths,
+    "components": {
+        "securitySchemes": {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "neosc_ followed by 43 base64url characters",
+                "description": "From login, registration, a demo or a provider sign-in. With "
+                               "`NEOSC_AUTH_MODE=pomerium` every route but /health, /api and /metrics needs "
+                               "`X-Pomerium-Jwt-Assertion` instead.",
+            }
+        },
+        "schemas": SCHEMAS,
+        "responses": RESPONSES,
+        "parameters": PARAMETERS,
+        "headers": HEADER_COMPONENTS,
+    },
+}
+
+pretty = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+compact = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+assert '"""#' not in compact, "the document cannot close the Swift raw string"
+assert "\\#" not in compact, "the document cannot hold an escape of the Swift raw string"
+swift = (
+    "// swift-format-ignore-file\n"
+    "// Generated by scripts/openapi.py from the same document as docs/openapi.json; do not edit.\n\n"
+    "/// NeoSC's HTTP API as OpenAPI 3.1.0, served at `GET /api/openapi.json`. Compiled in, so the\n"
+    "/// binary alone serves it (a release image copies nothing else).\n"
+    "enum OpenAPIDocument {\n"
+    "    static let json = #\"\"\"\n"
+    + compact
+    + "\n\"\"\"#\n}\n"
+)
+outputs = {JSON_OUT: pretty, SWIFT_OUT: swift}
+if "--check" in sys.argv[1:]:
+    stale = [path for path, text in outputs.items()
+             if not os.path.exists(path) or open(path, encoding="utf-8").read() != text]
+    for path in stale:
+        print(f"{os.path.relpath(path, ROOT)} is not what scripts/openapi.py writes: run it", file=sys.stderr)
+    sys.exit(1 if stale else 0)
+for path, text in outputs.items():
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+print(f"wrote docs/openapi.json and Sources/Net/OpenAPIDocument.swift: "
+      f"{len(paths)} paths, {sum(len(v) for v in paths.values())} operations")
