@@ -19,10 +19,13 @@ public struct ExternalIdentity: Sendable, Equatable {
     public var expiresAt: Date
     /// Present when the token binds the caller to one demo session.
     public var demo: DemoBinding?
+    /// The provider's sign-in session (Pomerium's `sid`): every request of one sign-in carries it,
+    /// so its first sight is the sign-in.
+    public var session: String?
 
     public init(
         provider: String, subject: String, email: String?, emailVerified: Bool, name: String?, roles: Set<Role>,
-        mfaVerified: Bool, expiresAt: Date, demo: DemoBinding? = nil
+        mfaVerified: Bool, expiresAt: Date, demo: DemoBinding? = nil, session: String? = nil
     ) {
         self.provider = provider
         self.subject = subject
@@ -33,6 +36,7 @@ public struct ExternalIdentity: Sendable, Equatable {
         self.mfaVerified = mfaVerified
         self.expiresAt = expiresAt
         self.demo = demo
+        self.session = session
     }
 
     /// The role the account acts with: the most privileged one granted, or nil when none is NeoSC's.

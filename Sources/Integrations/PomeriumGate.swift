@@ -46,7 +46,8 @@ public struct PomeriumGate: Sendable {
             email: claims.email.map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
             emailVerified: claims.emailVerified, name: claims.name,
             roles: ProviderRoles.roles(named: zitadelRoles.isEmpty ? claims.groups : zitadelRoles),
-            mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo)
+            mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo,
+            session: claims.session)
     }
 
     /// The identity in the plain `X-Pomerium-*` headers. Only call this for a trusted peer.

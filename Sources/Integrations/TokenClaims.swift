@@ -12,6 +12,8 @@ struct TokenClaims: JWTPayload {
     var name: String?
     /// Pomerium's user id, which it also puts in `sub`.
     var user: String?
+    /// Pomerium's session id: the same on every assertion of one sign-in.
+    var session: String?
     var authenticationMethods: [String]
     var groups: [String]
     /// Role names per Zitadel role claim (`urn:zitadel:iam:org:project[:<id>]:roles`).
@@ -56,6 +58,7 @@ struct TokenClaims: JWTPayload {
         emailVerified = bool("email_verified")
         name = string("name") ?? string("preferred_username")
         user = string("user")
+        session = string("sid")
         authenticationMethods = strings("amr")
         groups = strings("groups")
 

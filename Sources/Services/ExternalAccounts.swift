@@ -16,6 +16,8 @@ public struct ExternalAccounts: Sendable {
     /// Refusals audited per (client address, reason) and minute: anyone can send a bad code or
     /// token, and the trail must not grow by a row per request.
     private let refusalsAudited: AttemptThrottle
+    /// Provider sessions this process has seen (a day each), so only a first sight asks the store.
+    private let sessionsSeen: AttemptThrottle
 
     public init(
         store: any Store, tokenCache: TokenCache, tokens: SignIn, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics
@@ -27,6 +29,7 @@ public struct ExternalAccounts: Sendable {
         self.clock = clock
         self.metrics = metrics
         self.refusalsAudited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: clock)
+        self.sessionsSeen = AttemptThrottle(limit: 1, window: 86_400, capacity: 100_000, clock: clock)
     }
 
     /// Signs `user`, the account behind the verified `external` identity, in to NeoSC: a bearer
@@ -144,8 +147,24 @@ public struct ExternalAccounts: Sendable {
         let ticket = await tokenCache.fillTicket()
         metrics.identityVerified(source: source)
         let external = try await verify()
-        let identity = try await identity(for: external, user: try await account(for: external, from: address), digest: digest)
+        let user = try await account(for: external, from: address)
+        if let session = external.session { try await recordSignIn(session, of: external, as: user, from: address) }
+        let identity = try await identity(for: external, user: user, digest: digest)
         await tokenCache.remember(identity, ticket: ticket)
         return identity
+    }
+
+    /// A provider session (Pomerium's `sid`) seen for the first time, by any process, is a
+    /// sign-in: audited as `sso_login` (method `pomerium`) and counted in `auth_sign_ins_total`
+    /// and the dashboard's `logins_24h`, once however many requests and replicas it reaches.
+    private func recordSignIn(_ session: String, of external: ExternalIdentity, as user: User, from address: String) async throws {
+        guard await sessionsSeen.admit(session) == nil else { return }
+        let now = clock.now()
+        let digest = BearerCredential.digest("provider-session\n" + external.provider + "\n" + session)
+        guard try await store.redeem(nonce: digest, until: now.addingTimeInterval(86_400), at: now) else { return }
+        try await audit.record(
+            .ssoLogin, by: .account(user), from: address, resource: ("user", user.id),
+            details: ["method": external.provider, "provider": external.provider, "mfa": String(external.mfaVerified)])
+        metrics.signedIn(method: external.provider)
     }
 }

@@ -47,14 +47,14 @@ public struct Statistics: Sendable {
             users = try await store.activeUserCounts(organizationID: nil)
             activeSessions = try await store.activeCount(organizationID: nil)
             organizations = try await store.organizations().count
-            logins = try await store.count(action: .login, since: dayAgo, scope: .everyone)
+            logins = try await signIns(since: dayAgo, scope: .everyone)
             failedLogins = try await store.count(action: .loginFailed, since: dayAgo, scope: .everyone)
         } else if let organizationID = principal.organizationID {
             scope = .organization
             users = try await store.activeUserCounts(organizationID: organizationID)
             activeSessions = try await store.activeCount(organizationID: organizationID)
             organizations = 1
-            logins = try await store.count(action: .login, since: dayAgo, scope: .organization(organizationID))
+            logins = try await signIns(since: dayAgo, scope: .organization(organizationID))
             // Failed logins carry no user id to tie them to an organisation reliably; not shown outside admin.
             failedLogins = 0
         } else {
@@ -63,7 +63,7 @@ public struct Statistics: Sendable {
             users = (1, me?.mfaEnabled == true ? 1 : 0)
             activeSessions = try await store.activeCount(userID: principal.userID)
             organizations = 0
-            logins = try await store.count(action: .login, since: dayAgo, scope: .user(principal.userID))
+            logins = try await signIns(since: dayAgo, scope: .user(principal.userID))
             failedLogins = 0
         }
         return Figures(
@@ -73,5 +73,12 @@ public struct Statistics: Sendable {
             policiesTotal: policies.count,
             securityScore: SecurityScore.compute(policies: policies, activeUsers: users.total, usersWithMFA: users.withMFA),
             logins24h: logins, failedLogins24h: failedLogins)
+    }
+
+    /// Sign-ins of every kind: password logins and provider sign-ins (token exchange, ID token,
+    /// browser flow, a new Pomerium session).
+    private func signIns(since date: Date, scope: AuditScope) async throws -> Int {
+        try await store.count(action: .login, since: date, scope: scope)
+            + store.count(action: .ssoLogin, since: date, scope: scope)
     }
 }

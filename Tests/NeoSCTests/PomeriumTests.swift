@@ -105,6 +105,33 @@ struct PomeriumTests {
         }
     }
 
+    @Test("a Pomerium sign-in (a new sid) is audited once as sso_login and counted in logins_24h and the sign-in metric")
+    func pomeriumSignInsAreCounted() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer)) { harness, client in
+                let first = ["sid": "pomerium-session-1"]
+                // Three assertions of one Pomerium session (Pomerium signs a new one as they expire).
+                for lifetime in [300.0, 301, 302] {
+                    let assertion = Self.assertion(signer, groups: ["admin"], lifetime: lifetime, extra: first)
+                    #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion)).status == .ok)
+                }
+                var signIns = try await harness.store.events(AuditQuery(action: .ssoLogin))
+                #expect(signIns.count == 1, "one session, one sign-in")
+                #expect(signIns.first?.details["method"] == "pomerium")
+                #expect(harness.metric(#"auth_sign_ins_total{method="pomerium"}"#) == 1)
+
+                // A new session of the same person is a second sign-in. (Across processes the store
+                // decides first sight: `NonceStore.redeem`, atomic on both stores.)
+                let second = Self.assertion(signer, groups: ["admin"], extra: ["sid": "pomerium-session-2"])
+                let stats = try await client.send(.get, "/api/stats", headers: Self.headers(second))
+                #expect(stats.status == .ok, "\(stats.text)")
+                signIns = try await harness.store.events(AuditQuery(action: .ssoLogin))
+                #expect(signIns.count == 2)
+                #expect(try stats.decoded(StatsBody.self).logins24h == 2, "sign-ins through Pomerium are logins")
+            }
+        }
+    }
+
     @Test("no assertion, a NeoSC bearer token, or a forged assertion: 401, and forgeries are audited")
     func rejections() async throws {
         try await TestSigner.with { signer in
