@@ -711,6 +711,24 @@ op("post", "/api/sessions/{id}/heartbeat", "heartbeatSession", "Keep a session a
    parameters=[P("SessionID")], tags=["sessions"], description="409 if it was not active.")
 
 # Demo sessions ---------------------------------------------------------------------------------
+op("post", "/api/integrations/zitadel/token-claims", "zitadelTokenClaims",
+   "Claims for a token Zitadel is issuing (Zitadel Actions v2 target)",
+   responses({200: ok("The claims to append.", {
+       "type": "object", "required": ["append_claims"], "additionalProperties": False,
+       "properties": {"append_claims": {"type": "array", "items": {
+           "type": "object", "required": ["key", "value"], "additionalProperties": False,
+           "properties": {"key": {"type": "string"},
+                          "value": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}},
+                                              {"type": "number"}]}}}}}})}, 400, 401, 404, 413, 503),
+   security=PUBLIC, tags=["sso"],
+   request={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+   parameters=[{"name": "ZITADEL-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+                "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">` under the target's signing key."}],
+   description="Served only with `ZITADEL_ACTIONS_SIGNING_KEY` (404 otherwise). The body is Zitadel's `preuserinfo` or "
+               "`preaccesstoken` function call; 401 without a valid signature no older than 300 s. Answers `groups` (the "
+               "NeoSC roles of the grants on NeoSC's project) and, for the verified contact address of an active demo, "
+               "`neosc:demo_session_id`, `neosc:demo_expires_at`, `neosc:workspace_type`, `neosc:max_duration` with the "
+               "`demo-user` group (docs/identity.md).")
 op("post", "/api/demo/sessions", "createDemo", "Start a just-in-time demo",
    responses({201: ok("The demo's token and workspace.", schema("DemoCreated"))}, 400, 404, 413, 422, 429, 503),
    security=PUBLIC, request=body("DemoCreation"), tags=["demos"],

@@ -61,6 +61,8 @@ struct Configuration: Sendable {
     var provisionSecret: Secret?
     var netbird: (url: String, token: Secret)?
     var zitadelServiceToken: Secret?
+    /// The signing key of the Zitadel Actions v2 target that asks NeoSC for token claims.
+    var zitadelActionsSigningKey: Secret?
 
     static let version = "0.1.0"
 
@@ -72,6 +74,9 @@ struct Configuration: Sendable {
             maxSessionsPerUser: maxSessionsPerUser, corsOrigins: corsOrigins, trustedProxies: trustedProxies,
             metricsAllowed: metricsAllowed, metricsExposition: metricsExposition)
         settings.benchmarkRoutes = benchmarkRoutes
+        settings.zitadelActions = zitadelActionsSigningKey.map {
+            ($0, oidc?.projectID ?? pomerium?.projectID)
+        }
         return settings
     }
 
@@ -327,6 +332,12 @@ extension Configuration {
             }
             netbird = (url, Secret(token))
         default: throw Invalid(description: "NETBIRD_API_URL and NETBIRD_API_TOKEN must be set together")
+        }
+        if let key = value("ZITADEL_ACTIONS_SIGNING_KEY") {
+            guard key.utf8.count >= 16 else {
+                throw Invalid(description: "ZITADEL_ACTIONS_SIGNING_KEY must be the signing key Zitadel returned for the target")
+            }
+            zitadelActionsSigningKey = Secret(key)
         }
         if let token = value("ZITADEL_SERVICE_TOKEN") {
             guard oidc != nil, oidc?.projectID != nil else {

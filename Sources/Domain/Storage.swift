@@ -88,6 +88,8 @@ public protocol DemoStore: Sendable {
     func demo(id: String) async throws -> DemoSession?
     /// The demo a `demo-user` account belongs to.
     func demo(userID: String) async throws -> DemoSession?
+    /// The newest active demo started with `contactEmail` (normalised), if any.
+    func activeDemo(contactEmail: String) async throws -> DemoSession?
     /// Newest first; `userID` nil means everyone's.
     func demos(userID: String?, limit: Int) async throws -> [DemoSession]
     /// Demos still to clean up (active or expiring), for re-arming at start-up and the periodic rescan.

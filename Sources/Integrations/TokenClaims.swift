@@ -59,7 +59,8 @@ struct TokenClaims: JWTPayload {
         name = string("name") ?? string("preferred_username")
         user = string("user")
         session = string("sid")
-        authenticationMethods = strings("amr")
+        // A list, or (from Pomerium, which joins lists) one comma-separated string.
+        authenticationMethods = strings("amr").flatMap { $0.split(separator: ",").map(String.init) }
         groups = strings("groups")
 
         var projectRoles: [String: [String]] = [:]

@@ -41,6 +41,13 @@ extension MongoStore: DemoStore {
         try await database.findOne("demo_sessions", ["user_id": .string(userID)]).map(Self.demo)
     }
 
+    public func activeDemo(contactEmail: String) async throws -> DemoSession? {
+        try await database.find(
+            "demo_sessions", ["contact_email": .string(contactEmail), "status": .string(DemoSession.Status.active.rawValue)],
+            sort: ["created_at": .int(-1), "_id": .int(1)], limit: 1
+        ).first.map(Self.demo)
+    }
+
     public func demos(userID: String?, limit: Int) async throws -> [DemoSession] {
         let filter: BSONDocument = userID.map { ["user_id": .string($0)] } ?? [:]
         return try await database.find(

@@ -45,6 +45,8 @@ public struct Portal: Sendable {
     public let statistics: Statistics
     /// Whether the store answers reads and accepts writes (`/health`).
     public let storeHealth: StoreHealth
+    /// The claims NeoSC adds to Zitadel's tokens (an Actions v2 target).
+    public let tokenComplement: TokenComplement
     let catalogue: WorkspaceCatalogue
 
     public init(
@@ -81,6 +83,7 @@ public struct Portal: Sendable {
             store: store, passwords: passwords, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock)
         self.statistics = Statistics(store: store, clock: clock)
         self.storeHealth = StoreHealth(store: store, clock: clock)
+        self.tokenComplement = TokenComplement(store: store, clock: clock)
         self.policies = Policies(store: store, audit: auditTrail, clock: clock)
         self.organizations = Organizations(store: store, audit: auditTrail, clock: clock)
         let lifetimes = Lifetimes(

@@ -14,6 +14,13 @@ public enum PortalRouter {
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
         HealthRoutes(health: portal.storeHealth, version: portal.settings.version).register(on: router)
         OpenAPIRoutes().register(on: router)
+        // Zitadel's calls carry their own proof (a signature), not a NeoSC credential.
+        if let actions = portal.settings.zitadelActions {
+            ZitadelActionRoutes(
+                complement: portal.tokenComplement, signingKey: actions.signingKey, projectID: actions.projectID,
+                clock: portal.clock
+            ).register(on: router)
+        }
         MetricsRoutes(settings: portal.settings, sessions: portal.workspaceSessions, recorder: portal.metrics).register(on: router)
         if portal.settings.benchmarkRoutes {
             FloorRoutes().register(on: router)
@@ -35,8 +42,10 @@ public enum PortalRouter {
         OrganizationRoutes(organizations: portal.organizations, audit: portal.auditTrail).register(on: signedIn.group("organizations"))
         UserRoutes(users: portal.users, signIn: portal.signIn, store: portal.store, audit: portal.auditTrail).register(on: signedIn.group("users"))
         StatsRoutes(statistics: portal.statistics).register(on: signedIn.group("stats"))
+        // Starting a demo needs no identity, in either mode: behind Pomerium it is the public
+        // route a visitor reaches before signing in (rate-limited here, per address and overall).
         DemoRoutes(demos: portal.demos, audit: portal.auditTrail, store: portal.store).register(
-            open: api.group("demo/sessions"), signedIn: signedIn.group("demo/sessions"))
+            open: router.group("api/demo/sessions"), signedIn: signedIn.group("demo/sessions"))
         return router
     }
 }

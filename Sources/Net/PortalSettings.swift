@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 
 /// The settings the HTTP layer needs, already validated by the `neosc` configuration.
@@ -15,6 +16,9 @@ public struct PortalSettings: Sendable {
     public var metricsExposition: (@Sendable () -> String)?
     /// Serves `GET /bench/floor`, the no-work route load benchmarks compare against.
     public var benchmarkRoutes = false
+    /// The signing key of NeoSC's Zitadel Actions v2 target, and NeoSC's Zitadel project;
+    /// nil serves no `/api/integrations/zitadel/token-claims`.
+    public var zitadelActions: (signingKey: Secret, projectID: String?)?
 
     public init(
         version: String, tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true,

@@ -59,6 +59,15 @@ extension SQLiteStore: DemoStore {
         }
     }
 
+    public func activeDemo(contactEmail: String) async throws -> DemoSession? {
+        try await read {
+            try await $0.rows(
+                "SELECT * FROM demo_sessions WHERE contact_email = ? AND status = 'active' ORDER BY created_at DESC, id LIMIT 1",
+                [.text(contactEmail)]
+            ).first.map(Self.demo)
+        }
+    }
+
     public func demos(userID: String?, limit: Int) async throws -> [DemoSession] {
         try await read {
             try await $0.rows(

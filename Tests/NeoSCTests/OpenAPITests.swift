@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -39,7 +40,14 @@ import Testing
             paths.flatMap { path, operations in
                 operations.keys.filter(methods.contains).map { "\($0.uppercased()) \(path)" }
             })
-        try await Harness.run(.router, { $0.benchmarkRoutes = true }) { harness, _ in
+        try await Harness.run(
+            .router,
+            {
+                // Every optional route on: the floor and the Zitadel Actions target.
+                $0.benchmarkRoutes = true
+                $0.zitadelActionsSigningKey = Secret("a-zitadel-target-signing-key-0123456789")
+            }
+        ) { harness, _ in
             let router = PortalRouter.make(portal: harness.portal)
             // Hummingbird writes a parameter as `:id` (`{id}` in OpenAPI); `/api/` is `/api`'s
             // trailing-slash twin, which the router matches without a route of its own.

@@ -132,6 +132,22 @@ struct PomeriumTests {
         }
     }
 
+    @Test("amr as Pomerium forwards it, one comma-joined string: a second factor makes the session mfa_verified")
+    func commaJoinedAuthenticationMethods() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer)) { _, client in
+                for (amr, expected) in [("pwd,mfa", true), ("pwd", false)] {
+                    let assertion = Self.assertion(
+                        signer, subject: "amr-\(amr)", email: "amr-\(expected)@example.com", extra: ["amr": amr])
+                    let launched = try await client.send(
+                        .post, "/api/workspaces/ws-linux-desktop/launch", headers: Self.headers(assertion))
+                    #expect(launched.status == .created, "\(launched.text)")
+                    #expect(try launched.decoded(LaunchBody.self).session.mfaVerified == expected, "amr \(amr)")
+                }
+            }
+        }
+    }
+
     @Test("no assertion, a NeoSC bearer token, or a forged assertion: 401, and forgeries are audited")
     func rejections() async throws {
         try await TestSigner.with { signer in

@@ -92,6 +92,29 @@ import Testing
         }
     }
 
+    /// The Zitadel Actions target binds a verified address to the newest active demo it started.
+    @Test(arguments: StoreKind.allCases)
+    func activeDemoByContactAddress(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            func demo(_ id: String, contact: String?, status: DemoSession.Status = .active, age: TimeInterval) -> DemoSession {
+                DemoSession(
+                    id: id, userID: "usr-\(id)", workspaceID: "ws-browser", workspaceType: "browser", contactEmail: contact,
+                    clientAddress: "192.0.2.1", status: status, createdAt: Self.now(plus: -age),
+                    expiresAt: Self.now(plus: 1_800), maxExpiresAt: Self.now(plus: 7_200))
+            }
+            for one in [
+                demo("demo-old", contact: "v@example.com", age: 600), demo("demo-new", contact: "v@example.com", age: 60),
+                demo("demo-ended", contact: "v@example.com", status: .ended, age: 10),
+                demo("demo-other", contact: "w@example.com", age: 30), demo("demo-none", contact: nil, age: 5),
+            ] {
+                try await store.insert(one, limit: 100, perAddressLimit: 100)
+            }
+            #expect(try await store.activeDemo(contactEmail: "v@example.com")?.id == "demo-new", "the newest active one")
+            #expect(try await store.activeDemo(contactEmail: "w@example.com")?.id == "demo-other")
+            #expect(try await store.activeDemo(contactEmail: "nobody@example.com") == nil)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func organizations(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in

@@ -1,0 +1,62 @@
+import Domain
+import Foundation
+
+/// What NeoSC adds to the tokens Zitadel issues, as the target of a Zitadel Actions v2 function
+/// (`preuserinfo`, `preaccesstoken`): the person's NeoSC roles as one flat `groups` claim (what
+/// Pomerium's policies can match and forwards), and, for the contact of an active demo, the
+/// `neosc:demo_*` claims that bind the token to that demo, with the `demo-user` group. Without
+/// it a Zitadel user never holds a demo: Zitadel knows nothing of NeoSC's demos.
+public struct TokenComplement: Sendable {
+    /// Who Zitadel is issuing a token for, as its call describes them.
+    public struct Person: Sendable, Equatable {
+        public var email: String?
+        public var emailVerified: Bool
+        /// Role keys of the person's grants on NeoSC's project.
+        public var grantedRoles: [String]
+
+        public init(email: String?, emailVerified: Bool, grantedRoles: [String]) {
+            self.email = email
+            self.emailVerified = emailVerified
+            self.grantedRoles = grantedRoles
+        }
+    }
+
+    public enum Value: Sendable, Equatable {
+        case string(String)
+        case strings([String])
+        case number(Double)
+    }
+
+    public struct Claim: Sendable, Equatable {
+        public var key: String
+        public var value: Value
+    }
+
+    private let store: any Store
+    private let clock: WallClock
+
+    public init(store: any Store, clock: WallClock) {
+        self.store = store
+        self.clock = clock
+    }
+
+    /// The claims to append for `person`. A demo is bound only through an address Zitadel has
+    /// verified: anyone can type someone else's address into the demo form.
+    public func claims(for person: Person) async throws -> [Claim] {
+        var groups = ProviderRoles.roles(named: person.grantedRoles)
+        var claims: [Claim] = []
+        if person.emailVerified, let raw = person.email, let email = try? Validation.normalisedEmail(raw),
+            let demo = try await store.activeDemo(contactEmail: email), demo.expiresAt > clock.now()
+        {
+            groups.insert(.demoUser)
+            claims += [
+                Claim(key: "neosc:demo_session_id", value: .string(demo.id)),
+                // A string: Pomerium forwards numbers as Go's `fmt.Sprint` of a float.
+                Claim(key: "neosc:demo_expires_at", value: .string(ISO8601DateFormatter().string(from: demo.expiresAt))),
+                Claim(key: "neosc:workspace_type", value: .string(demo.workspaceType)),
+                Claim(key: "neosc:max_duration", value: .string("\(Int(demo.maxExpiresAt.timeIntervalSince(demo.createdAt)))s")),
+            ]
+        }
+        return [Claim(key: "groups", value: .strings(groups.map(\.rawValue).sorted()))] + claims
+    }
+}
