@@ -255,7 +255,11 @@ SCHEMAS = {
         },
         description="Registration, login, a password change without a token, and every sign-in through a provider.",
     ),
-    "SignedOut": obj({"message": {"type": "string"}, "sessions_terminated": {"type": "integer", "minimum": 0}}),
+    "SignedOut": obj(
+        {"message": {"type": "string"}, "sessions_terminated": {"type": "integer", "minimum": 0},
+         "signout_url": {"type": "string", "format": "uri",
+                         "description": "Behind Pomerium only: where the browser goes to end its Pomerium session too."}},
+        required=["message", "sessions_terminated"]),
     "PasswordChanged": obj({"message": {"type": "string"}, "tokens_revoked": {"type": "integer", "minimum": 0}}),
     "Workspace": obj(WORKSPACE_PROPERTIES, required=WORKSPACE_REQUIRED),
     "ListedWorkspace": obj(

@@ -267,6 +267,7 @@ extension Configuration {
             throw Invalid(description: "POMERIUM_AUDIENCE (the route hosts, comma-separated) must be set with NEOSC_AUTH_MODE=pomerium")
         }
         let jwksURL: String
+        let authenticateURL = try secureURL("POMERIUM_AUTHENTICATE_URL").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         if let url = try secureURL("POMERIUM_JWKS_URL") {
             jwksURL = url
         } else if let authenticate = try secureURL("POMERIUM_AUTHENTICATE_URL") {
@@ -281,7 +282,8 @@ extension Configuration {
         }
         pomerium = PomeriumSettings(
             jwksURL: jwksURL, audiences: audiences, issuers: list("POMERIUM_ISSUER"), trustIdentityHeaders: trustHeaders,
-            projectID: value("ZITADEL_PROJECT_ID"))
+            projectID: value("ZITADEL_PROJECT_ID"),
+            signOutURL: try secureURL("POMERIUM_SIGNOUT_URL") ?? authenticateURL.map { $0 + "/.pomerium/sign_out" })
     }
 }
 

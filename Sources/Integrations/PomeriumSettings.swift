@@ -10,16 +10,20 @@ public struct PomeriumSettings: Sendable {
     public var trustIdentityHeaders: Bool
     /// Zitadel project whose role claim Pomerium may forward.
     public var projectID: String?
+    /// Where a browser ends its Pomerium session (`POMERIUM_SIGNOUT_URL`, default
+    /// `<POMERIUM_AUTHENTICATE_URL>/.pomerium/sign_out`): NeoSC's logout answers it.
+    public var signOutURL: String?
 
     public init(
         jwksURL: String, audiences: [String], issuers: [String] = [], trustIdentityHeaders: Bool = false,
-        projectID: String? = nil
+        projectID: String? = nil, signOutURL: String? = nil
     ) {
         self.jwksURL = jwksURL
         self.audiences = audiences
         self.issuers = issuers.isEmpty ? audiences : issuers
         self.trustIdentityHeaders = trustIdentityHeaders
         self.projectID = projectID
+        self.signOutURL = signOutURL
     }
 
     /// Pomerium writes `aud` and `iss` as the bare route host, or as `https://HOST/` with

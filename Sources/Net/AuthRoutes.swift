@@ -7,6 +7,8 @@ import Services
 /// `/api/auth`: local accounts — register, login, logout, me.
 struct AuthRoutes {
     let signIn: SignIn
+    /// Pomerium's sign-out, which a logout behind Pomerium answers (nil in local mode).
+    var pomeriumSignOutURL: String? = nil
 
     struct Registration: Decodable {
         var email: String
@@ -57,6 +59,14 @@ struct AuthRoutes {
     struct SignedOut: Encodable, Sendable {
         var message: String
         var sessionsTerminated: Int
+        /// Behind Pomerium: where the browser goes next to end its Pomerium session too.
+        var signoutURL: String?
+
+        enum CodingKeys: String, CodingKey {
+            case message
+            case sessionsTerminated = "sessions_terminated"
+            case signoutURL = "signout_url"
+        }
     }
 
     func register(open: RouterGroup<PortalRequestContext>, signedIn: RouterGroup<SignedInContext>) {
@@ -103,7 +113,7 @@ struct AuthRoutes {
 
     @Sendable func logout(_ request: Request, context: SignedInContext) async throws -> JSONBody<SignedOut> {
         let ended = try await signIn.logOut(context.principal, from: context.clientAddress)
-        return JSONBody(SignedOut(message: "Logged out", sessionsTerminated: ended))
+        return JSONBody(SignedOut(message: "Logged out", sessionsTerminated: ended, signoutURL: pomeriumSignOutURL))
     }
 
     /// The caller's account as the identity cache holds it: every change to an account through

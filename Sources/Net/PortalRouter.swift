@@ -1,4 +1,5 @@
 import Hummingbird
+import Integrations
 import Logging
 
 /// The whole HTTP surface: middleware in the order every request meets it, then the routes.
@@ -29,7 +30,8 @@ public enum PortalRouter {
         // are on `signedIn`, whose context exists only for a request with a valid credential.
         let api = router.group("api").add(middleware: IdentityMiddleware(portal: portal))
         let signedIn = api.group(context: SignedInContext.self)
-        AuthRoutes(signIn: portal.signIn).register(open: api.group("auth"), signedIn: signedIn.group("auth"))
+        AuthRoutes(signIn: portal.signIn, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
+            .register(open: api.group("auth"), signedIn: signedIn.group("auth"))
         SSORoutes(federation: portal.federation, accounts: portal.externalAccounts, clock: portal.clock).register(on: api.group("auth"))
         WorkspaceRoutes(
             catalogue: portal.catalogue, store: portal.store, administration: portal.workspaceAdministration,

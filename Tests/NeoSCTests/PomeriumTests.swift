@@ -148,6 +148,37 @@ struct PomeriumTests {
         }
     }
 
+    @Test("logout behind Pomerium ends NeoSC's side and answers Pomerium's sign-out URL, so the browser ends that session too")
+    func logoutNamesPomeriumsSignOut() async throws {
+        try await TestSigner.with { signer in
+            let settings: (inout Configuration) -> Void = { configuration in
+                Self.settings(signer: signer)(&configuration)
+                configuration.pomerium?.signOutURL = "https://authenticate.neosc.test/.pomerium/sign_out"
+            }
+            try await Harness.run(.router, settings) { _, client in
+                let assertion = Self.assertion(signer)
+                let launched = try await client.send(
+                    .post, "/api/workspaces/ws-linux-desktop/launch", headers: Self.headers(assertion))
+                #expect(launched.status == .created)
+                let out = try await client.send(.post, "/api/auth/logout", headers: Self.headers(assertion))
+                #expect(out.status == .ok, "\(out.text)")
+                #expect(out["signout_url"] as? String == "https://authenticate.neosc.test/.pomerium/sign_out")
+                #expect(out["sessions_terminated"] as? Int == 1)
+            }
+        }
+        // The default comes from POMERIUM_AUTHENTICATE_URL; local mode answers none.
+        let configured = try Configuration(environment: [
+            "NEOSC_AUTH_MODE": "pomerium", "POMERIUM_AUDIENCE": "api.example.com",
+            "POMERIUM_AUTHENTICATE_URL": "https://authenticate.example.com/",
+        ])
+        #expect(configured.pomerium?.signOutURL == "https://authenticate.example.com/.pomerium/sign_out")
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.user).token
+            let out = try await client.send(.post, "/api/auth/logout", token: token)
+            #expect(out.status == .ok && out["signout_url"] == nil, "\(out.text)")
+        }
+    }
+
     @Test("no assertion, a NeoSC bearer token, or a forged assertion: 401, and forgeries are audited")
     func rejections() async throws {
         try await TestSigner.with { signer in
