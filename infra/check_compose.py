@@ -8,7 +8,8 @@
 - every service has a health check; mongo runs with authentication and a named volume;
 - no secret is written inline: every secret-like setting is a ${VARIABLE} reference, and every
   variable the files use is documented in .env.example;
-- the production file limits CPU and memory of every service.
+- the production file limits CPU and memory of every service;
+- Pomerium's routes: only the demo start and the Zitadel Actions target are public.
 
 Prints one line per check and "N passed, N failed"; exits non-zero on any failure.
 """
@@ -128,6 +129,17 @@ def main():
     prod = yaml.safe_load(out_prod)["services"]
     unlimited = [name for name, service in prod.items() if not service.get("mem_limit") or not service.get("cpus")]
     check("production limits CPU and memory of every service", not unlimited, unlimited)
+
+    # Pomerium: exactly two public paths (starting a demo, Zitadel's signed Actions calls),
+    # each an exact path; every other route demands a policy.
+    routes = yaml.safe_load(open(os.path.join(HERE, "pomerium", "config.yaml")))["routes"]
+    public = sorted(route.get("path", "<all paths>") for route in routes
+                    if route.get("allow_public_unauthenticated_access"))
+    check("pomerium: only demo start and the Zitadel Actions target are public",
+          public == ["/api/demo/sessions", "/api/integrations/zitadel/token-claims"], public)
+    unguarded = [route["from"] for route in routes
+                 if not route.get("allow_public_unauthenticated_access") and not route.get("policy")]
+    check("pomerium: every other route has a policy", not unguarded, unguarded)
 
 
 if __name__ == "__main__":

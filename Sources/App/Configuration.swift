@@ -61,8 +61,10 @@ struct Configuration: Sendable {
     var provisionSecret: Secret?
     var netbird: (url: String, token: Secret)?
     var zitadelServiceToken: Secret?
-    /// The signing key of the Zitadel Actions v2 target that asks NeoSC for token claims.
+    /// The signing key of the Zitadel Actions v2 target that asks NeoSC for token claims, and
+    /// NeoSC's project there, whose grants alone count.
     var zitadelActionsSigningKey: Secret?
+    var zitadelProjectID: String?
 
     static let version = "0.1.0"
 
@@ -74,8 +76,8 @@ struct Configuration: Sendable {
             maxSessionsPerUser: maxSessionsPerUser, corsOrigins: corsOrigins, trustedProxies: trustedProxies,
             metricsAllowed: metricsAllowed, metricsExposition: metricsExposition)
         settings.benchmarkRoutes = benchmarkRoutes
-        settings.zitadelActions = zitadelActionsSigningKey.map {
-            ($0, oidc?.projectID ?? pomerium?.projectID)
+        if let key = zitadelActionsSigningKey, let project = zitadelProjectID {
+            settings.zitadelActions = (key, project)
         }
         return settings
     }
@@ -339,7 +341,12 @@ extension Configuration {
             guard key.utf8.count >= 16 else {
                 throw Invalid(description: "ZITADEL_ACTIONS_SIGNING_KEY must be the signing key Zitadel returned for the target")
             }
+            // Only the grants on NeoSC's own project may become NeoSC roles.
+            guard let project = value("ZITADEL_PROJECT_ID") else {
+                throw Invalid(description: "ZITADEL_ACTIONS_SIGNING_KEY needs ZITADEL_PROJECT_ID (NeoSC's project in Zitadel)")
+            }
             zitadelActionsSigningKey = Secret(key)
+            zitadelProjectID = project
         }
         if let token = value("ZITADEL_SERVICE_TOKEN") {
             guard oidc != nil, oidc?.projectID != nil else {

@@ -18,7 +18,7 @@ public struct PortalSettings: Sendable {
     public var benchmarkRoutes = false
     /// The signing key of NeoSC's Zitadel Actions v2 target, and NeoSC's Zitadel project;
     /// nil serves no `/api/integrations/zitadel/token-claims`.
-    public var zitadelActions: (signingKey: Secret, projectID: String?)?
+    public var zitadelActions: (signingKey: Secret, projectID: String)?
 
     public init(
         version: String, tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true,

@@ -13,11 +13,14 @@ public struct TokenComplement: Sendable {
         public var emailVerified: Bool
         /// Role keys of the person's grants on NeoSC's project.
         public var grantedRoles: [String]
+        /// When the provider created the account (nil when it did not say).
+        public var createdAt: Date?
 
-        public init(email: String?, emailVerified: Bool, grantedRoles: [String]) {
+        public init(email: String?, emailVerified: Bool, grantedRoles: [String], createdAt: Date?) {
             self.email = email
             self.emailVerified = emailVerified
             self.grantedRoles = grantedRoles
+            self.createdAt = createdAt
         }
     }
 
@@ -40,13 +43,16 @@ public struct TokenComplement: Sendable {
         self.clock = clock
     }
 
-    /// The claims to append for `person`. A demo is bound only through an address Zitadel has
-    /// verified: anyone can type someone else's address into the demo form.
+    /// The claims to append for `person`. A demo is bound only as `DemoClaimBinding` allows: to
+    /// an account made for it, with the address verified and no other role.
     public func claims(for person: Person) async throws -> [Claim] {
         var groups = ProviderRoles.roles(named: person.grantedRoles)
         var claims: [Claim] = []
         if person.emailVerified, let raw = person.email, let email = try? Validation.normalisedEmail(raw),
-            let demo = try await store.activeDemo(contactEmail: email), demo.expiresAt > clock.now()
+            let demo = try await store.activeDemo(contactEmail: email),
+            DemoClaimBinding.allows(
+                demo, accountCreatedAt: person.createdAt, emailVerified: person.emailVerified, grantedRoles: groups,
+                now: clock.now())
         {
             groups.insert(.demoUser)
             claims += [

@@ -131,7 +131,6 @@ import Testing
     @Test func isCutToTheLengthsALocalNameMayHave() throws {
         let long = try #require(Validation.providerName(String(repeating: "é", count: 500)))
         #expect(long.count == Validation.nameLength.upperBound)
-        // One letter under 400,000 combining marks: one character, but bounded in bytes.
         // One letter under 400,000 combining marks is one character too long in bytes to keep:
         // nothing is left, and provisioning falls back to the e-mail's local part.
         let stacked = Validation.providerName("a" + String(repeating: "\u{0301}", count: 400_000))
@@ -139,5 +138,38 @@ import Testing
         let mixed = Validation.providerName("Ann " + "a" + String(repeating: "\u{0301}", count: 400_000))
         #expect(mixed == "Ann")
         #expect((try? Validation.text(long, field: "name")) == long, "what it keeps passes the local rules")
+    }
+}
+
+/// A demo's claims go only to an account made for the demo (issue #15, demo chain): typing
+/// someone's address into the demo form must not turn their account into a demo visitor.
+@Suite struct DemoClaimBindingTests {
+    static let started = Date(timeIntervalSince1970: 1_800_000_000)
+    static let demo = DemoSession(
+        id: "demo-1", userID: "usr-demo", workspaceID: "ws", workspaceType: "browser", contactEmail: "v@example.com",
+        clientAddress: "192.0.2.1", createdAt: started, expiresAt: started + 1_800, maxExpiresAt: started + 7_200)
+
+    static func allows(
+        created: Date?, verified: Bool = true, roles: Set<Role> = [], demo: DemoSession = demo, now: Date = started + 60
+    ) -> Bool {
+        DemoClaimBinding.allows(demo, accountCreatedAt: created, emailVerified: verified, grantedRoles: roles, now: now)
+    }
+
+    @Test func anAccountMadeForTheDemoIsBound() {
+        #expect(Self.allows(created: Self.started + 30))
+        #expect(Self.allows(created: Self.started - 30), "within the clock skew")
+        #expect(Self.allows(created: Self.started + 30, roles: [.demoUser]))
+    }
+
+    @Test func anythingElseIsNot() {
+        #expect(!Self.allows(created: Self.started - 3_600), "an account older than the demo")
+        #expect(!Self.allows(created: nil), "no creation time")
+        #expect(!Self.allows(created: Self.started + 30, verified: false), "an unverified address")
+        #expect(!Self.allows(created: Self.started + 30, roles: [.admin]), "an administrator")
+        #expect(!Self.allows(created: Self.started + 30, roles: [.user, .demoUser]), "any other role")
+        #expect(!Self.allows(created: Self.started + 30, now: Self.started + 1_800), "the demo's end")
+        var ended = Self.demo
+        ended.status = .ended
+        #expect(!Self.allows(created: Self.started + 30, demo: ended))
     }
 }

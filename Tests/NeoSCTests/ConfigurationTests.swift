@@ -65,6 +65,8 @@ import Testing
         (["NEOSC_TOKEN_TTL": "8 hours"], "NEOSC_TOKEN_TTL"),
         (["NEOSC_TOKEN_TTL": "0s"], "NEOSC_TOKEN_TTL"),
         (["NEOSC_TOKEN_TTL": "8d"], "NEOSC_TOKEN_TTL"),
+        (["ZITADEL_ACTIONS_SIGNING_KEY": "a-key-long-enough-0123456789"], "ZITADEL_PROJECT_ID"),
+        (["ZITADEL_ACTIONS_SIGNING_KEY": "short", "ZITADEL_PROJECT_ID": "p"], "ZITADEL_ACTIONS_SIGNING_KEY"),
         (["NEOSC_ALLOW_REGISTRATION": "maybe"], "NEOSC_ALLOW_REGISTRATION"),
         (["NEOSC_ADMIN_EMAIL": "a@example.com"], "NEOSC_ADMIN_PASSWORD"),
         (["NEOSC_ADMIN_EMAIL": "a@example.com", "NEOSC_ADMIN_PASSWORD": "short"], "NEOSC_ADMIN_PASSWORD"),

@@ -46,6 +46,7 @@ import Testing
                 // Every optional route on: the floor and the Zitadel Actions target.
                 $0.benchmarkRoutes = true
                 $0.zitadelActionsSigningKey = Secret("a-zitadel-target-signing-key-0123456789")
+                $0.zitadelProjectID = "project-neosc"
             }
         ) { harness, _ in
             let router = PortalRouter.make(portal: harness.portal)

@@ -23,12 +23,18 @@ struct ZitadelActionTests {
     struct ZitadelCaller {
         var key = ZitadelActionTests.key
 
-        /// A `preaccesstoken` call for a user with `email` holding `grants` (project → roles).
-        static func call(email: String, verified: Bool, grants: [(project: String, roles: [String])]) -> String {
+        /// A `preaccesstoken` call for a user with `email` holding `grants` (project → roles),
+        /// whose Zitadel account was created at `created`.
+        static func call(
+            email: String, verified: Bool, grants: [(project: String, roles: [String])], created: Date = Date()
+        ) -> String {
             body([
                 "function": "function/preaccesstoken",
                 "userinfo": ["email": email, "email_verified": verified, "preferred_username": email],
-                "user": ["id": "312345678901234567", "human": ["email": email, "is_email_verified": verified]],
+                "user": [
+                    "id": "312345678901234567", "creation_date": ISO8601DateFormatter().string(from: created),
+                    "human": ["email": email, "is_email_verified": verified],
+                ],
                 "org": ["id": "org-1", "name": "Example", "primary_domain": "example.com"],
                 "user_grants": grants.map { ["id": UUID().uuidString, "projectId": $0.project, "roles": $0.roles, "state": 1] },
             ])
@@ -58,6 +64,7 @@ struct ZitadelActionTests {
     static func settings(_ configuration: inout Configuration) {
         configuration.demo.enabled = true
         configuration.zitadelActionsSigningKey = Secret(key)
+        configuration.zitadelProjectID = project
         configuration.oidc = OIDCSettings(issuer: "https://zitadel.test", clientID: "neosc-portal", projectID: project)
     }
 
@@ -121,6 +128,17 @@ struct ZitadelActionTests {
             let unverified = try Self.claims(
                 try await caller.send(client, ZitadelCaller.call(email: "visitor@example.com", verified: false, grants: [])))
             #expect(unverified["neosc:demo_session_id"] == nil && unverified["groups"] as? [String] == [])
+
+            // Someone typed another person's address into the demo form: an account that existed
+            // before the demo, or that holds another role (an administrator's), is never bound.
+            for (created, grants) in [
+                (Date().addingTimeInterval(-86_400), [(project: String, roles: [String])]()),
+                (Date(), [(project: Self.project, roles: ["admin"])]),
+            ] {
+                let call = ZitadelCaller.call(email: "visitor@example.com", verified: true, grants: grants, created: created)
+                let refused = try Self.claims(try await caller.send(client, call))
+                #expect(refused["neosc:demo_session_id"] == nil, "created \(created), grants \(grants.map(\.roles))")
+            }
 
             // Ended: no more demo claims.
             let admin = try await harness.account(.admin).token

@@ -13,7 +13,7 @@ import Services
 struct ZitadelActionRoutes {
     let complement: TokenComplement
     let signingKey: Secret
-    let projectID: String?
+    let projectID: String
     let clock: WallClock
 
     func register(on router: Router<PortalRequestContext>) {
@@ -59,10 +59,11 @@ struct ZitadelActionRoutes {
         return JSONBody(Appended(appendClaims: claims.map { ClaimBody(key: $0.key, value: $0.value) }))
     }
 
-    /// The person in a function call: `userinfo` (OIDC claims) first, then `user.human`;
-    /// the roles of the grants on NeoSC's project (every grant's when no project is configured).
-    /// Zitadel writes some keys in snake case and some (protojson) in camel case: both are read.
-    static func person(in call: [String: Any], projectID: String?) -> TokenComplement.Person {
+    /// The person in a function call: `userinfo` (OIDC claims) first, then `user.human`; the
+    /// roles of the grants on NeoSC's project only (another project's `admin` is not NeoSC's);
+    /// the account's creation time. Zitadel writes some keys in snake case and some (protojson)
+    /// in camel case: both are read.
+    static func person(in call: [String: Any], projectID: String) -> TokenComplement.Person {
         func value(_ object: [String: Any]?, _ names: String...) -> Any? {
             names.lazy.compactMap { object?[$0] }.first
         }
@@ -73,9 +74,10 @@ struct ZitadelActionRoutes {
             value(userinfo, "email_verified", "emailVerified") as? Bool
             ?? value(human, "is_email_verified", "isEmailVerified") as? Bool ?? false
         let grants = value(call, "user_grants", "userGrants") as? [[String: Any]] ?? []
-        let roles = grants.filter { grant in
-            projectID == nil || value(grant, "projectId", "project_id") as? String == projectID
-        }.flatMap { $0["roles"] as? [String] ?? [] }
-        return TokenComplement.Person(email: email, emailVerified: verified, grantedRoles: roles)
+        let roles = grants.filter { value($0, "projectId", "project_id") as? String == projectID }
+            .flatMap { $0["roles"] as? [String] ?? [] }
+        let created = (value(call["user"] as? [String: Any], "creation_date", "creationDate") as? String)
+            .flatMap { try? Date($0, strategy: .iso8601) }
+        return TokenComplement.Person(email: email, emailVerified: verified, grantedRoles: roles, createdAt: created)
     }
 }
