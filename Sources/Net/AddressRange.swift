@@ -46,6 +46,9 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
 
     /// The address's bytes: 4 for IPv4 (IPv4-mapped IPv6 counts as IPv4), 16 for IPv6; nil if not an address.
     static func bytes(of text: String) -> [UInt8]? {
+        // inet_pton reads a C string: whatever follows a NUL would be ignored, so that
+        // "fd00::\0anything" would read as fd00:: (found by fuzzing, Fuzz/Crashes/cidr-nul-in-range.bin).
+        guard !text.utf8.contains(0) else { return nil }
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             return withUnsafeBytes(of: &v4) { Array($0) }

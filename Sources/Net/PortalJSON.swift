@@ -68,21 +68,42 @@ extension Request {
             // A number the decoder cannot hold (`1.5` or `2^63` for a whole number, `1e20`) is
             // reported without a field, as if the JSON were broken: it is valid JSON with an
             // invalid field, so say which.
-            if case .malformed = problem, let field = Self.unrepresentableNumberField(in: data) {
+            if case .malformed = problem, let field = Self.unrepresentableNumberField(Value.self, in: data) {
                 throw DomainError.invalid("Field '\(field)' must be a whole number within range")
             }
             throw problem
         }
     }
 
-    /// The first top-level field (by name) of a JSON object whose value is a number no `Int`
-    /// holds exactly, or nil when there is none or `data` is not a JSON object.
-    static func unrepresentableNumberField(in data: Data) -> String? {
-        guard let object = try? JSONDecoder().decode([String: TopLevelValue].self, from: data) else { return nil }
-        return object.keys.sorted().first { key in
-            guard case .number(let value) = object[key] else { return false }
+    /// The first top-level field (by name) of `Value`'s body whose number no `Int` holds exactly
+    /// and that is what its decoding fails on; nil when the failure is something else (an
+    /// unknown key's `0.5` is ignored by the decoder, and must not be named).
+    static func unrepresentableNumberField<Value: Decodable>(_ type: Value.Type, in data: Data) -> String? {
+        guard let values = try? JSONDecoder().decode([String: TopLevelValue].self, from: data),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        let suspects = values.keys.sorted().filter { key in
+            guard case .number(let value) = values[key] else { return false }
             return !value.isFinite || value.rounded() != value || abs(value) >= 9.2e18
         }
+        func failsAsMalformed(keeping kept: String?) -> Bool {
+            var patched = object
+            for key in suspects where key != kept { patched[key] = 0 }
+            guard let body = try? JSONSerialization.data(withJSONObject: patched) else { return false }
+            do {
+                _ = try PortalJSON.decoder.decode(Value.self, from: body)
+                return false
+            } catch let error as DecodingError {
+                if case .malformed = DomainError(error) { return true }
+                return false
+            } catch {
+                return false
+            }
+        }
+        // With every suspect made a plain 0 the body must decode past this failure; then the
+        // culprit is a suspect that alone brings it back.
+        guard !suspects.isEmpty, !failsAsMalformed(keeping: nil) else { return nil }
+        return suspects.first { failsAsMalformed(keeping: $0) }
     }
 
     /// A JSON value seen only as far as "a number, or something else".

@@ -136,9 +136,22 @@ struct HardeningTests {
                     .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: #"{"minutes":1e20}"#)
                 #expect(extend.status == .unprocessableContent, "\(extend.text)")
                 #expect(try extend.decoded(ErrorBody.self).detail.contains("minutes"))
-                // Broken JSON stays a 400.
+                // Found by fuzzing: an ignored unknown key's number is not the culprit, the
+                // field that fails is named (Fuzz/Crashes/request-json-misnamed-field.bin).
+                let misnamed = try await client.send(
+                    .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: #"{"a":0.5,"minutes":1e300}"#)
+                #expect(try misnamed.decoded(ErrorBody.self).detail == "Field 'minutes' must be a whole number within range")
+                let twoBad = try await client.send(
+                    .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"aaa":0.5,"memory":2.5,"cpu":1.5}"#)
+                #expect(twoBad.status == .unprocessableContent)
+                #expect(try twoBad.decoded(ErrorBody.self).detail.contains("'cpu'"), "the first failing field by name: \(twoBad.text)")
+                // Broken JSON stays a 400, whatever number sits beside the break
+                // (Fuzz/Crashes/request-json-misnamed-field-utf8.bin: a name that is not UTF-8).
                 let broken = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"cpu":1.5"#)
                 #expect(broken.status == .badRequest)
+                let notUTF8 = Array(#"{"name":"Ali"#.utf8) + [0xBA] + Array(#"e","x":1.5}"#.utf8)
+                let garbled = try await client.sendBytes(.put, "/api/workspaces/ws-linux-desktop", token: admin, bytes: notUTF8)
+                #expect(garbled.status == .badRequest, "\(garbled.text)")
             }
         }
     }

@@ -162,6 +162,11 @@ import Testing
         #expect(AddressRange("10.0.0.0/33") == nil)
         #expect(AddressRange("10.0.0/8") == nil)
         #expect(AddressRange("fd00::/129") == nil)
+        // Found by fuzzing: text after a NUL is not silently dropped.
+        #expect(AddressRange("fd00::\u{0}\u{0}/8") == nil)
+        #expect(AddressRange("10.0.0.0\u{0}junk") == nil)
+        #expect(!proxies.isTrusted("10.0.0.1\u{0}evil"))
+        #expect(proxies.clientAddress(peer: "10.0.0.1", forwardedFor: ["1.2.3.4\u{0}x, 10.0.0.2"]) == "10.0.0.2")
         #expect(proxies.clientAddress(peer: "203.0.113.9", forwardedFor: ["1.2.3.4"]) == "203.0.113.9")
         #expect(proxies.clientAddress(peer: "10.0.0.1", forwardedFor: ["1.2.3.4, 10.0.0.2"]) == "1.2.3.4")
         #expect(proxies.clientAddress(peer: "10.0.0.1", forwardedFor: ["garbage, 10.0.0.2"]) == "10.0.0.2")
