@@ -39,6 +39,18 @@ import Testing
         try await Task.sleep(for: .milliseconds(100))
     }
 
+    /// `count` keep-alive connections from `sources` (one each, cycling), each answered once.
+    private static func keptAlive(_ count: Int, port: Int, from sources: [String]) async throws -> [LoopbackSocket] {
+        var sockets: [LoopbackSocket] = []
+        for index in 0..<count {
+            let socket = try LoopbackSocket(port: port, from: sources[index % sources.count])
+            socket.send(LoopbackSocket.request("/health"))
+            #expect(await socket.responseStatus(within: .seconds(5)) == 200, "connection \(index) is served")
+            sockets.append(socket)
+        }
+        return sockets
+    }
+
     private static func served(port: Int, from source: String) async throws -> Int? {
         let client = try LoopbackSocket(port: port, from: source)
         client.send(LoopbackSocket.request("/health"))
@@ -90,24 +102,13 @@ import Testing
         try await withLiveServers([environment]) { servers in
             let server = servers[0]
             try await Self.waitUntilServing(server)
-            var held: [LoopbackSocket] = []
-            for _ in 0..<3 {
-                let socket = try LoopbackSocket(port: server.port, from: "127.0.0.5")
-                socket.send(LoopbackSocket.request("/health"))
-                #expect(await socket.responseStatus(within: .seconds(5)) == 200)
-                held.append(socket)
-            }
+            var held = try await Self.keptAlive(3, port: server.port, from: ["127.0.0.5"])
             let fourth = try LoopbackSocket(port: server.port, from: "127.0.0.5")
             #expect(await fourth.isClosedByPeer(within: .seconds(5)), "the fourth from one address is closed")
             #expect(try await Self.served(port: server.port, from: "127.0.0.6") == 200, "another address is served")
             // A trusted proxy carries many clients: no limit of its own.
-            var proxied: [LoopbackSocket] = []
-            for _ in 0..<6 {
-                let socket = try LoopbackSocket(port: server.port, from: "127.0.0.9")
-                socket.send(LoopbackSocket.request("/health"))
-                #expect(await socket.responseStatus(within: .seconds(5)) == 200)
-                proxied.append(socket)
-            }
+            let proxied = try await Self.keptAlive(6, port: server.port, from: ["127.0.0.9"])
+            #expect(proxied.count == 6)
             // Once one of the three closes, the address may connect again.
             held.removeFirst()
             #expect(
@@ -120,13 +121,7 @@ import Testing
         try await withLiveServers([Self.environment(["NEOSC_MAX_CONNECTIONS": "3"])]) { servers in
             let server = servers[0]
             try await Self.waitUntilServing(server)
-            var held: [LoopbackSocket] = []
-            for index in 0..<3 {
-                let socket = try LoopbackSocket(port: server.port, from: "127.0.0.\(10 + index)")
-                socket.send(LoopbackSocket.request("/health"))
-                #expect(await socket.responseStatus(within: .seconds(5)) == 200)
-                held.append(socket)
-            }
+            var held = try await Self.keptAlive(3, port: server.port, from: ["127.0.0.10", "127.0.0.11", "127.0.0.12"])
             let waiting = try LoopbackSocket(port: server.port, from: "127.0.0.20")
             waiting.send(LoopbackSocket.request("/health"))
             #expect(await waiting.responseStatus(within: .seconds(1)) == nil, "not accepted while all three are open")
