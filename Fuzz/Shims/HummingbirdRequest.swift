@@ -1,0 +1,62 @@
+// For target `request-json`, which compiles Sources/Net/PortalJSON.swift as it is: the parts of
+// Hummingbird it uses. `Request.body.collect(upTo:)` hands back the body the harness was given,
+// refusing one over the limit as Hummingbird does (with a 413, not a DomainError).
+import Foundation
+
+public struct HTTPResponse {
+    public struct Status: Sendable, Equatable {
+        public var code: Int
+        public static let ok = Status(code: 200)
+        public static let created = Status(code: 201)
+    }
+}
+
+public struct Response {
+    public var status: HTTPResponse.Status
+}
+
+public protocol RequestContext {
+    var maxUploadSize: Int { get }
+}
+
+public protocol ResponseGenerator {
+    func response(from request: Request, context: some RequestContext) throws -> Response
+}
+
+/// NIO's `ByteBuffer`, reduced to the readable bytes.
+public struct ByteBuffer {
+    public var readableBytesView: [UInt8]
+    public var readableBytes: Int { readableBytesView.count }
+}
+
+/// Hummingbird's refusal of a body over the context's `maxUploadSize` (413).
+public struct ContentTooLarge: Error {}
+
+public struct RequestBody: Sendable {
+    var bytes: [UInt8]
+
+    public func collect(upTo maxSize: Int) async throws -> ByteBuffer {
+        guard bytes.count <= maxSize else { throw ContentTooLarge() }
+        return ByteBuffer(readableBytesView: bytes)
+    }
+}
+
+public struct Request: Sendable {
+    public var body: RequestBody
+
+    public init(body: [UInt8]) {
+        self.body = RequestBody(bytes: body)
+    }
+}
+
+extension JSONEncoder {
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
+        _ = try encode(value)
+        return Response(status: .ok)
+    }
+}
+
+/// `PortalRequestContext`'s upload limit.
+public struct FuzzContext: RequestContext {
+    public var maxUploadSize: Int { 1 << 20 }
+}

@@ -1,0 +1,171 @@
+// Target `request-json`: every request body the routes decode, through the routes' own
+// `Request.decodeJSON` / `decodeOptionalJSON` (Sources/Net/PortalJSON.swift, compiled as is,
+// with `PortalJSON.decoder` and its DecodingError mapping). The body types are the routes' own:
+// .build-fuzz/generated/RequestTypes.swift is copied from Sources/Net by
+// Support/request-types.py at every build, and lists each with the JSON keys it reads.
+// Decoded workspace drafts go on through `WorkspaceDraft.newWorkspace` and `updating`, as
+// `POST /api/workspaces` and `PATCH /api/workspaces/{id}` do.
+//
+// Input: one byte choosing the body type, then the body.
+// Properties, for every input:
+//   - decoding gives a value, or a DomainError that is `.malformed` (400) or `.invalid` (422);
+//     never another error, never a trap;
+//   - a 422 names a field: its detail is one of the mapping's sentences about `Field '<path>'`,
+//     and the path starts with one of the keys the body type reads;
+//   - a 400 is for a body that is not a JSON object: when the body parses (JSONSerialization) as
+//     an object, the answer must be a 422 naming the field that is wrong;
+//   - an empty body is "Request body must be a JSON object"; for `decodeOptionalJSON` (PATCH
+//     /api/policies/{id}) a body of JSON whitespace is no body;
+//   - a decoded draft becomes a workspace, or an `.invalid` DomainError; the workspace's fields
+//     are within WorkspaceLimits and are what Validation makes of them (so storing and reading it
+//     back does not change it), its roles are distinct, its id a slug.
+import Foundation
+
+struct BodyType: @unchecked Sendable {
+    var name: String
+    var type: any Decodable.Type
+    var optional: Bool
+    var keys: [String]
+
+    init(_ name: String, _ type: any Decodable.Type, optional: Bool, keys: [String]) {
+        (self.name, self.type, self.optional, self.keys) = (name, type, optional, keys)
+    }
+}
+
+private let fieldSentence = try! NSRegularExpression(
+    pattern: #"^Field '([^']*)' (is required|must not be null|has the wrong type|has an invalid value|must be a whole number within range)$"#)
+
+enum Decoded: Sendable {
+    case value(UncheckedBox)
+    case none
+    case refused(any Error)
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    var input = FuzzInput(start, count)
+    let body = requestBodyTypes[Int(input.byte()) % requestBodyTypes.count]
+    let bytes = Array(input.bytes)
+    let request = Request(body: bytes)
+
+    let outcome = runBlocking { () -> Decoded in
+        do {
+            if body.optional {
+                return try await decodeOptional(body.type, request).map { .value($0) } ?? .none
+            }
+            return .value(try await decode(body.type, request))
+        } catch {
+            return .refused(error)
+        }
+    }
+    let isWhitespace = bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+
+    switch outcome {
+    case .none:
+        require(body.optional && isWhitespace, "\(body.name): no value for a body that is not blank")
+    case .value(let box):
+        require(!isWhitespace, "\(body.name): a value from a blank body")
+        if let draft = box.value as? WorkspaceDraft { checkDraft(draft) }
+    case .refused(let error):
+        guard let problem = error as? DomainError else {
+            require(false, "\(body.name): \(type(of: error)) is not a DomainError: \(error)")
+            return 0
+        }
+        switch problem {
+        case .malformed(let detail):
+            if bytes.isEmpty {
+                require(detail == "Request body must be a JSON object", "\(body.name): empty body answered \(quoted(detail))")
+            }
+            let object = (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) as? [String: Any]
+            require(
+                object == nil,
+                "\(body.name): a JSON object answered 400 \(quoted(detail)) instead of a 422 naming the field")
+        case .invalid(let detail):
+            let range = NSRange(detail.startIndex..., in: detail)
+            guard let match = fieldSentence.firstMatch(in: detail, range: range),
+                let pathRange = Range(match.range(at: 1), in: detail)
+            else {
+                require(false, "\(body.name): 422 \(quoted(detail)) names no field")
+                return 0
+            }
+            let path = detail[pathRange]
+            let top = path.prefix { $0 != "." && $0 != "[" }
+            require(body.keys.contains(String(top)), "\(body.name): 422 \(quoted(detail)) names a field it does not read")
+        default:
+            require(false, "\(body.name): refused with \(problem), neither 400 nor 422")
+        }
+    }
+    return 0
+}
+
+private func decode<Body: Decodable>(_ type: Body.Type, _ request: Request) async throws -> UncheckedBox {
+    UncheckedBox(try await request.decodeJSON(type, context: FuzzContext()))
+}
+
+private func decodeOptional<Body: Decodable>(_ type: Body.Type, _ request: Request) async throws -> UncheckedBox? {
+    try await request.decodeOptionalJSON(type, context: FuzzContext()).map(UncheckedBox.init)
+}
+
+/// A decoded body handed back from the task that decoded it (the route types are not Sendable).
+struct UncheckedBox: @unchecked Sendable {
+    var value: Any
+    init(_ value: Any) { self.value = value }
+}
+
+private func checkDraft(_ draft: WorkspaceDraft) {
+    let now = Date(timeIntervalSince1970: 1_767_225_600)
+    let created: Workspace
+    do {
+        created = try draft.newWorkspace(id: "generated-id", at: now)
+    } catch {
+        if case .invalid = error { return }
+        require(false, "newWorkspace refused a draft with \(error), not a 422")
+        return
+    }
+    checkWorkspace(created)
+    require(created.createdAt == now && created.updatedAt == now, "a new workspace's dates are not now")
+    do {
+        let updated = try draft.updating(created, at: now.addingTimeInterval(60))
+        checkWorkspace(updated)
+        require(updated.id == created.id, "an update changed the id")
+    } catch {
+        guard case .invalid = error else {
+            require(false, "updating refused a draft with \(error), not a 422")
+            return
+        }
+        require(false, "a draft that made a workspace cannot update it: \(error)")
+    }
+}
+
+private func checkWorkspace(_ workspace: Workspace) {
+    require(Identifier.isValidSlug(workspace.id), "id \(quoted(workspace.id)) is not a slug")
+    func same(_ value: String, _ validate: (String) throws(DomainError) -> String) -> Bool {
+        (try? validate(value)) == value
+    }
+    require(
+        same(workspace.name) { v throws(DomainError) in try Validation.text(v, field: "name", length: WorkspaceLimits.nameLength) },
+        "name \(quoted(workspace.name)) is not what Validation makes of it")
+    require(
+        same(workspace.type) { v throws(DomainError) in try Validation.text(v, field: "type", length: WorkspaceLimits.typeLength) },
+        "type \(quoted(workspace.type)) is not what Validation makes of it")
+    require(
+        workspace.description.isEmpty
+            || same(workspace.description) { v throws(DomainError) in
+                try Validation.text(v, field: "description", length: WorkspaceLimits.descriptionLength)
+            },
+        "description \(quoted(workspace.description)) is not what Validation makes of it")
+    require(
+        same(workspace.url) { v throws(DomainError) in try Validation.url(v, field: "url") },
+        "url \(quoted(workspace.url)) is not what Validation makes of it")
+    if let image = workspace.imageURL {
+        require(
+            same(image) { v throws(DomainError) in try Validation.url(v, field: "image_url") },
+            "image_url \(quoted(image)) is not what Validation makes of it")
+    }
+    require(
+        WorkspaceLimits.cpu.contains(workspace.cpu) && WorkspaceLimits.memory.contains(workspace.memory)
+            && WorkspaceLimits.storage.contains(workspace.storage)
+            && WorkspaceLimits.maxSessionMinutes.contains(workspace.maxSessionMinutes),
+        "resources out of limits: \(workspace)")
+    require(Set(workspace.allowedRoles).count == workspace.allowedRoles.count, "roles repeat: \(workspace.allowedRoles)")
+}

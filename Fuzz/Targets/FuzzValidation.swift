@@ -1,0 +1,113 @@
+// Target `validation`: the input rules every way of creating an account or a record shares
+// (Sources/Domain/Validation.swift), on the text a request body or an identity provider's token
+// carries.
+//
+// Input: one byte choosing the rule, then the text (UTF-8, invalid sequences repaired).
+// Properties, for every input:
+//   - normalisedEmail: a result is trimmed, lower-case, at most 254 bytes, one `@` with a local
+//     part of 1 to 64 bytes and a dotted domain of letters, digits, `-`; printable ASCII only;
+//     and normalising it again gives it back;
+//   - text (name, type, description limits): a result is NFC, trimmed, within its character
+//     and byte limits, without control characters but `\n`; validating it again gives it back;
+//   - providerName: a result is what `text` accepts as a name, unchanged (the function's
+//     promise: it makes the provider's name hold what `text` requires instead of refusing);
+//   - domain: a result is lower-case, at most 253 bytes, 2+ labels of 1 to 63 ASCII letters,
+//     digits and inner hyphens; validating it again gives it back;
+//   - url: a result is 1 to 2048 bytes, either a path that starts with exactly one `/` (never
+//     `//` or `/\`, which browsers read as another host) or an http(s) URL with a host, with no
+//     space, backslash or control character; validating it again gives it back;
+//   - requireValidPassword: accepted means 8 to 128 characters and at most 512 bytes.
+import Foundation
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzValidation(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    var input = FuzzInput(start, count)
+    let rule = input.byte() % 8
+    let raw = input.text
+    switch rule {
+    case 0: checkEmail(raw)
+    case 1: checkText(raw, length: Validation.nameLength)
+    case 2: checkText(raw, length: WorkspaceLimits.descriptionLength)
+    case 3: checkText(raw, length: WorkspaceLimits.typeLength)
+    case 4: checkProviderName(raw)
+    case 5: checkDomain(raw)
+    case 6: checkURL(raw)
+    default: checkPassword(raw)
+    }
+    return 0
+}
+
+private func checkEmail(_ raw: String) {
+    guard let email = try? Validation.normalisedEmail(raw) else { return }
+    require((try? Validation.normalisedEmail(email)) == email, "normalising \(quoted(email)) again changes it")
+    require(email == email.lowercased(), "\(quoted(email)) is not lower-case")
+    require(email.utf8.count <= 254, "\(quoted(email)) is over 254 bytes")
+    require(email.unicodeScalars.allSatisfy { $0.value > 32 && $0.value < 127 }, "\(quoted(email)) is not printable ASCII")
+    let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+    require(parts.count == 2 && (1...64).contains(parts[0].utf8.count), "\(quoted(email)): not one @ after 1 to 64 bytes")
+    let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
+    require(
+        labels.count >= 2 && labels.allSatisfy { !$0.isEmpty },
+        "\(quoted(email)): the domain is not dotted labels")
+}
+
+private func checkText(_ raw: String, length: ClosedRange<Int>) {
+    guard let value = try? Validation.text(raw, field: "f", length: length) else { return }
+    require((try? Validation.text(value, field: "f", length: length)) == value, "validating \(quoted(value)) again changes it")
+    require(value == value.precomposedStringWithCanonicalMapping, "\(quoted(value)) is not NFC")
+    require(value == value.trimmingCharacters(in: .whitespacesAndNewlines), "\(quoted(value)) is not trimmed")
+    require(length.contains(value.count), "\(quoted(value)) has \(value.count) characters, outside \(length)")
+    require(value.utf8.count <= length.upperBound * Validation.bytesPerCharacter, "\(quoted(value)) is over its bytes")
+    require(
+        !value.unicodeScalars.contains { CharacterSet.controlCharacters.contains($0) && $0 != "\n" },
+        "\(quoted(value)) has control characters")
+}
+
+private func checkProviderName(_ raw: String) {
+    guard let name = Validation.providerName(raw) else { return }
+    do {
+        let accepted = try Validation.text(name, field: "name")
+        require(accepted == name, "providerName gives \(quoted(name)), which text() turns into \(quoted(accepted))")
+    } catch {
+        require(false, "providerName gives \(quoted(name)), which text() refuses: \(error.detail)")
+    }
+}
+
+private func checkDomain(_ raw: String) {
+    guard let domain = try? Validation.domain(raw) else { return }
+    require((try? Validation.domain(domain)) == domain, "validating \(quoted(domain)) again changes it")
+    require(domain == domain.lowercased() && domain.utf8.count <= 253, "\(quoted(domain)) is not lower-case or is long")
+    let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+    let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-".utf8)
+    require(
+        labels.count >= 2
+            && labels.allSatisfy { label in
+                (1...63).contains(label.utf8.count) && label.utf8.allSatisfy(allowed.contains) && label.first != "-"
+                    && label.last != "-"
+            },
+        "\(quoted(domain)) is not 2+ labels of ASCII letters, digits and inner hyphens")
+}
+
+private func checkURL(_ raw: String) {
+    guard let url = try? Validation.url(raw, field: "url") else { return }
+    require((try? Validation.url(url, field: "url")) == url, "validating \(quoted(url)) again changes it")
+    require((1...2_048).contains(url.utf8.count), "\(quoted(url)) is not 1 to 2048 bytes")
+    require(
+        !url.unicodeScalars.contains { $0 == "\\" || $0.value <= 0x20 || $0.value == 0x7F },
+        "\(quoted(url)) has a space, backslash or control character")
+    if url.hasPrefix("/") {
+        require(!url.hasPrefix("//") && !url.hasPrefix("/\\"), "path \(quoted(url)) is read as another host")
+    } else {
+        let components = URLComponents(string: url)
+        let scheme = components?.scheme?.lowercased()
+        require(
+            (scheme == "http" || scheme == "https") && !(components?.host ?? "").isEmpty,
+            "\(quoted(url)) is neither a path nor an http(s) URL with a host")
+        require(url.unicodeScalars.allSatisfy { $0.value < 0x7F }, "absolute \(quoted(url)) is not ASCII")
+    }
+}
+
+private func checkPassword(_ raw: String) {
+    guard (try? Validation.requireValidPassword(raw)) != nil else { return }
+    require((8...128).contains(raw.count) && raw.utf8.count <= 512, "password of \(raw.count) characters accepted")
+}
