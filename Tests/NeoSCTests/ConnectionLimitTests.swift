@@ -16,7 +16,7 @@ import Testing
         var sockets: [LoopbackSocket] = []
         sockets.reserveCapacity(count)
         for index in 0..<count {
-            let socket = try LoopbackSocket(port: port, from: source)
+            let socket = try await LoopbackSocket(port: port, from: source)
             if index.isMultiple(of: 2) { socket.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ") }
             sockets.append(socket)
             // A full backlog drops the SYN and costs the client a second's retransmission.
@@ -29,7 +29,7 @@ import Testing
     /// shared URL session would keep one open and take a slot the test counts on.
     private static func waitUntilServing(_ server: LiveServer) async throws {
         let serving = try await eventually(within: 30) {
-            guard server.port != 0, let socket = try? LoopbackSocket(port: server.port, from: "127.0.0.200") else {
+            guard server.port != 0, let socket = try? await LoopbackSocket(port: server.port, from: "127.0.0.200") else {
                 return false
             }
             socket.send(LoopbackSocket.request("/health"))
@@ -43,7 +43,7 @@ import Testing
     private static func keptAlive(_ count: Int, port: Int, from sources: [String]) async throws -> [LoopbackSocket] {
         var sockets: [LoopbackSocket] = []
         for index in 0..<count {
-            let socket = try LoopbackSocket(port: port, from: sources[index % sources.count])
+            let socket = try await LoopbackSocket(port: port, from: sources[index % sources.count])
             socket.send(LoopbackSocket.request("/health"))
             #expect(await socket.responseStatus(within: .seconds(5)) == 200, "connection \(index) is served")
             sockets.append(socket)
@@ -52,7 +52,7 @@ import Testing
     }
 
     private static func served(port: Int, from source: String) async throws -> Int? {
-        let client = try LoopbackSocket(port: port, from: source)
+        let client = try await LoopbackSocket(port: port, from: source)
         client.send(LoopbackSocket.request("/health"))
         return await client.responseStatus(within: .seconds(10))
     }
@@ -103,7 +103,7 @@ import Testing
             let server = servers[0]
             try await Self.waitUntilServing(server)
             var held = try await Self.keptAlive(3, port: server.port, from: ["127.0.0.5"])
-            let fourth = try LoopbackSocket(port: server.port, from: "127.0.0.5")
+            let fourth = try await LoopbackSocket(port: server.port, from: "127.0.0.5")
             #expect(await fourth.isClosedByPeer(within: .seconds(5)), "the fourth from one address is closed")
             #expect(try await Self.served(port: server.port, from: "127.0.0.6") == 200, "another address is served")
             // A trusted proxy carries many clients: no limit of its own.
@@ -122,7 +122,7 @@ import Testing
             let server = servers[0]
             try await Self.waitUntilServing(server)
             var held = try await Self.keptAlive(3, port: server.port, from: ["127.0.0.10", "127.0.0.11", "127.0.0.12"])
-            let waiting = try LoopbackSocket(port: server.port, from: "127.0.0.20")
+            let waiting = try await LoopbackSocket(port: server.port, from: "127.0.0.20")
             waiting.send(LoopbackSocket.request("/health"))
             #expect(await waiting.responseStatus(within: .seconds(1)) == nil, "not accepted while all three are open")
             held.removeFirst()
@@ -135,7 +135,7 @@ import Testing
         try await withLiveServers([environment]) { servers in
             let server = servers[0]
             try await Self.waitUntilServing(server)
-            let slow = try LoopbackSocket(port: server.port)
+            let slow = try await LoopbackSocket(port: server.port)
             let started = ContinuousClock.now
             var cut = false
             // A byte every 100 ms keeps any idle timer from firing; only the head deadline can.
@@ -152,7 +152,7 @@ import Testing
 
             // The deadline starts at a request's first byte, not at the previous response: a
             // keep-alive connection idle for longer than it is still served.
-            let keptAlive = try LoopbackSocket(port: server.port)
+            let keptAlive = try await LoopbackSocket(port: server.port)
             keptAlive.send(LoopbackSocket.request("/health"))
             #expect(await keptAlive.responseStatus(within: .seconds(5)) == 200)
             try await Task.sleep(for: .milliseconds(1_500))
@@ -166,11 +166,11 @@ import Testing
         try await withLiveServers([environment]) { servers in
             let server = servers[0]
             try await Self.waitUntilServing(server)
-            let silent = try LoopbackSocket(port: server.port)
+            let silent = try await LoopbackSocket(port: server.port)
             #expect(await !silent.isClosedByPeer(within: .milliseconds(500)))
             #expect(await silent.isClosedByPeer(within: .seconds(4)), "a connection that never writes is closed")
 
-            let keptAlive = try LoopbackSocket(port: server.port)
+            let keptAlive = try await LoopbackSocket(port: server.port)
             keptAlive.send(LoopbackSocket.request("/health"))
             #expect(await keptAlive.responseStatus(within: .seconds(5)) == 200)
             #expect(await keptAlive.isClosedByPeer(within: .seconds(4)), "and so is one idle after its response")

@@ -8,14 +8,17 @@ import Musl
 
 /// A raw TCP connection to a loopback port, from a loopback source address of the test's choosing
 /// (all of 127.0.0.0/8 is this machine), for what an HTTP client library will not do: hold a
-/// connection idle, write a request a byte at a time, notice the server closing it. Waits poll
-/// without blocking, so a waiting test holds no thread of the shared pool.
+/// connection idle, write a request a byte at a time, notice the server closing it. Nothing
+/// blocks (connects and waits poll, between async sleeps): a waiting test holds no thread of the
+/// shared pool.
 final class LoopbackSocket {
     private let descriptor: Int32
     private var received: [UInt8] = []
 
-    /// Connects to `127.0.0.1:port` from `source`; throws if the connection cannot be made.
-    init(port: Int, from source: String = "127.0.0.1") throws {
+    /// Connects to `127.0.0.1:port` from `source`; throws if the connection cannot be made within
+    /// 10 s. The connect does not block: a full listen backlog costs a retransmission of a second
+    /// or more, spent here in async sleeps rather than holding a thread of the shared pool.
+    init(port: Int, from source: String = "127.0.0.1") async throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure.system("socket", errno) }
         do {
@@ -28,16 +31,37 @@ final class LoopbackSocket {
                     }
                 }
             }
-            try withUnsafePointer(to: &remote) { pointer in
-                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                    guard connect(descriptor, address, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 else {
-                        throw Failure.system("connect", errno)
-                    }
+            guard fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) == 0 else {
+                throw Failure.system("fcntl", errno)
+            }
+            let started = withUnsafePointer(to: &remote) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                    connect(descriptor, address, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 ? 0 : errno
                 }
+            }
+            if started != 0 {
+                guard started == EINPROGRESS else { throw Failure.system("connect", started) }
+                try await waitUntilConnected(within: .seconds(10))
             }
         } catch {
             Glibc.close(descriptor)
             throw error
+        }
+    }
+
+    private func waitUntilConnected(within limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+            if poll(&poller, 1, 0) > 0 {
+                var failure: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &failure, &length)
+                guard failure == 0 else { throw Failure.system("connect", failure) }
+                return
+            }
+            guard ContinuousClock.now < deadline else { throw Failure.system("connect", ETIMEDOUT) }
+            try await Task.sleep(for: .milliseconds(2))
         }
     }
 
