@@ -7,17 +7,19 @@ public actor AppliedUnlocks {
     private var applied: [String: Date] = [:]
     private let memory: TimeInterval
 
-    /// Forgets an unlock `memory` after it was recorded; the store is read for no older ones.
-    public init(memory: TimeInterval = 3_600) {
+    /// Remembers an applied unlock for `memory` on this process's clock: longer than the store
+    /// is read back for (`SignIn.applyRecordedUnlocks`, an hour) plus any clock skew between the
+    /// processes, so none is applied twice.
+    public init(memory: TimeInterval = 3 * 3_600) {
         self.memory = memory
     }
 
     /// True the first time `unlock` is presented; false for one applied already.
-    public func firstTime(_ unlock: LoginUnlock) -> Bool {
-        let cutoff = unlock.at.addingTimeInterval(-memory)
+    public func firstTime(_ unlock: LoginUnlock, now: Date) -> Bool {
+        let cutoff = now.addingTimeInterval(-memory)
         applied = applied.filter { $0.value >= cutoff }
         guard applied[unlock.id] == nil else { return false }
-        applied[unlock.id] = unlock.at
+        applied[unlock.id] = now
         return true
     }
 }

@@ -61,13 +61,21 @@ extension MongoStore: UserStore {
         let new = Self.document(user)
         let old = Self.document(before)
         var fields: BSONDocument = ["updated_at": .date(user.updatedAt)]
-        for key in ["email", "name", "organization_id", "role", "mfa_enabled", "disabled", "sso_provider", "sso_subject", "sso_key"]
-        where new[key] != old[key] {
-            fields[key] = new[key] ?? .null
+        var removed: BSONDocument = [:]
+        var keys = ["email", "name", "organization_id", "role", "mfa_enabled", "disabled"].filter { new[$0] != old[$0] }
+        // The sign-in is one thing: written whole, so a concurrent change of only the provider or
+        // only the subject cannot leave `sso_key` disagreeing with them.
+        let signIn = ["sso_provider", "sso_subject", "sso_key"]
+        if signIn.contains(where: { new[$0] != old[$0] }) { keys += signIn }
+        for key in keys {
+            // Absent, not null: `sso_key`'s unique index is sparse, and would count every null.
+            if let value = new[key], value != .null { fields[key] = value } else { removed[key] = .string("") }
         }
+        var update: BSONDocument = ["$set": .document(fields)]
+        if !removed.fields.isEmpty { update["$unset"] = .document(removed) }
         let write = { () async throws in
             do {
-                let result = try await self.database.update("users", ["_id": .string(user.id)], ["$set": .document(fields)])
+                let result = try await self.database.update("users", ["_id": .string(user.id)], update)
                 guard result.matched == 1 else { throw DomainError.notFound("User not found") }
             } catch let failure as MongoFailure where failure.isDuplicateKey {
                 throw DomainError.conflict("Another account already has this e-mail address or sign-in")

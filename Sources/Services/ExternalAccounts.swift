@@ -158,10 +158,13 @@ public struct ExternalAccounts: Sendable {
     /// sign-in: audited as `sso_login` (method `pomerium`) and counted in `auth_sign_ins_total`
     /// and the dashboard's `logins_24h`, once however many requests and replicas it reaches.
     private func recordSignIn(_ session: String, of external: ExternalIdentity, as user: User, from address: String) async throws {
-        guard await sessionsSeen.admit(session) == nil else { return }
+        guard await sessionsSeen.attempts(session) == 0 else { return }
         let now = clock.now()
         let digest = BearerCredential.digest("provider-session\n" + external.provider + "\n" + session)
-        guard try await store.redeem(nonce: digest, until: now.addingTimeInterval(86_400), at: now) else { return }
+        // Remembered here only once the store has answered: a failed redeem is tried again.
+        let first = try await store.redeem(nonce: digest, until: now.addingTimeInterval(86_400), at: now)
+        await sessionsSeen.record(session)
+        guard first else { return }
         try await audit.record(
             .ssoLogin, by: .account(user), from: address, resource: ("user", user.id),
             details: ["method": external.provider, "provider": external.provider, "mfa": String(external.mfaVerified)])

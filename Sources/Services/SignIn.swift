@@ -294,7 +294,7 @@ public struct SignIn: Sendable {
 
     /// Nil when this process has applied `unlock` before.
     private func applyOnce(_ unlock: LoginUnlock) async -> Int? {
-        guard await throttles.appliedUnlocks.firstTime(unlock) else { return nil }
+        guard await throttles.appliedUnlocks.firstTime(unlock, now: clock.now()) else { return nil }
         await throttles.accountLogins.reset(unlock.email)
         return await throttles.pairLogins.reset(keysStartingWith: unlock.email + "\n")
     }

@@ -3,6 +3,8 @@ import HTTPTypes
 import TestSupport
 import Testing
 
+@testable import Net
+
 /// Issue #15, item 1: one host must not be able to take NeoSC offline with idle or slowly
 /// written connections. Each test runs `neosc serve` as its own process and talks raw TCP to it.
 @Suite(.serialized) struct ConnectionLimitTests {
@@ -150,6 +152,21 @@ import Testing
             #expect(cut, "the connection was closed while its head was still arriving")
             #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "at about the 1 s header timeout: \(elapsed)")
 
+            // A pipelined request whose body is still arriving after the first response is
+            // not a new head: it is not cut (its body takes twice the header timeout here).
+            let upload = try await LoopbackSocket(port: server.port)
+            let login = #"{"email":"nobody@example.com","password":"not the password"}"#
+            upload.send(
+                LoopbackSocket.request("/health")
+                    + "POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(login.utf8.count)\r\n\r\n")
+            #expect(await upload.responseStatus(within: .seconds(5)) == 200)
+            for byte in login {
+                try await Task.sleep(for: .milliseconds(2_000 / login.count))
+                #expect(upload.send(String(byte)), "the upload's connection stays open")
+            }
+            #expect(await upload.responseStatus(within: .seconds(10)) == 401, "the pipelined request is answered")
+
             // The deadline starts at a request's first byte, not at the previous response: a
             // keep-alive connection idle for longer than it is still served.
             let keptAlive = try await LoopbackSocket(port: server.port)
@@ -159,6 +176,14 @@ import Testing
             keptAlive.send(LoopbackSocket.request("/health"))
             #expect(await keptAlive.responseStatus(within: .seconds(5)) == 200)
         }
+    }
+
+    @Test func oneClientIsOneAddressOrOneIPv6Slash64() {
+        #expect(AddressCensus.key(for: "10.0.0.1") == "10.0.0.1")
+        #expect(AddressCensus.key(for: "::ffff:10.0.0.1") == "10.0.0.1", "an IPv4-mapped address is its IPv4 one")
+        #expect(AddressCensus.key(for: "2001:db8:1:2::1") == AddressCensus.key(for: "2001:db8:1:2:ffff:ffff:ffff:fffe"))
+        #expect(AddressCensus.key(for: "2001:db8:1:2::1") != AddressCensus.key(for: "2001:db8:1:3::1"))
+        #expect(AddressCensus.key(for: "not an address") == nil)
     }
 
     @Test func anIdleConnectionIsClosedAtTheIdleTimeout() async throws {

@@ -145,6 +145,11 @@ struct HardeningTests {
                     .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"aaa":0.5,"memory":2.5,"cpu":1.5}"#)
                 #expect(twoBad.status == .unprocessableContent)
                 #expect(try twoBad.decoded(ErrorBody.self).detail.contains("'cpu'"), "the first failing field by name: \(twoBad.text)")
+                // Each suspect costs a decode: a body of many gets the plain 400, not one per key.
+                let many = (0..<20).map { #""k\#($0)":0.5,"# }.joined()
+                let flood = try await client.send(
+                    .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: "{\(many)\"minutes\":1.5}")
+                #expect(flood.status == .badRequest, "\(flood.text)")
                 // Broken JSON stays a 400, whatever number sits beside the break
                 // (Fuzz/Crashes/request-json-misnamed-field-utf8.bin: a name that is not UTF-8).
                 let broken = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"cpu":1.5"#)

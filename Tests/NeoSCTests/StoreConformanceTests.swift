@@ -405,6 +405,18 @@ import Testing
             relinked.ssoSubject = "subject-1"
             try await store.updateKeepingAnAdministrator(relinked, from: original)
             #expect(try await store.user(id: original.id)?.disabled == true)
+
+            // Two accounts linked and unlinked again: no sign-in left behind to collide on.
+            for email in ["one@example.com", "two@example.com"] {
+                let plain = Self.user(email)
+                try await store.insert(plain, creating: nil)
+                var linked = plain
+                linked.ssoProvider = "https://idp.example"
+                linked.ssoSubject = "subject-" + email
+                try await store.updateKeepingAnAdministrator(linked, from: plain)
+                try await store.updateKeepingAnAdministrator(plain, from: linked)
+                #expect(try await store.user(id: plain.id)?.ssoSubject == nil)
+            }
         }
     }
 

@@ -31,8 +31,16 @@ final class AddressCensus: Sendable {
         }
     }
 
-    /// Open connections from `address`.
-    func count(of address: String) -> Int {
-        counts.withLock { $0[address, default: 0] }
+    /// Open connections under `key`.
+    func count(of key: String) -> Int {
+        counts.withLock { $0[key, default: 0] }
+    }
+
+    /// What one client is counted as: an IPv4 address (an IPv4-mapped IPv6 one included), or an
+    /// IPv6 address's /64, which one host usually holds whole; nil for anything else.
+    static func key(for address: String) -> String? {
+        guard let bytes = AddressRange.bytes(of: address) else { return nil }
+        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+        return bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
     }
 }

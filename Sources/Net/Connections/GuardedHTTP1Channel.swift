@@ -19,9 +19,11 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        if let census, let address = channel.remoteAddress?.ipAddress, !limits.exempt.isTrusted(address) {
-            if census.admit(address) {
-                channel.closeFuture.whenComplete { _ in census.release(address) }
+        if let census, let address = channel.remoteAddress?.ipAddress, !limits.exempt.isTrusted(address),
+            let key = AddressCensus.key(for: address)
+        {
+            if census.admit(key) {
+                channel.closeFuture.whenComplete { _ in census.release(key) }
             } else {
                 logger.notice(
                     "Connection refused: too many from one address",

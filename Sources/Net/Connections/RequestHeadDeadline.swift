@@ -4,8 +4,8 @@ import NIOHTTPTypes
 
 /// The header-read timeout of one connection: from the first byte of a request until its head
 /// is decoded, at most `limit` may pass. Two handlers share it: `RequestStartWatch` before the
-/// HTTP decoder sees the first byte, `RequestHeadWatch` after it sees the head and the end of the
-/// response (from when the next byte starts the next request).
+/// HTTP decoder sees the first byte, `RequestHeadWatch` after it sees the head and the request's
+/// end (from when the next byte starts the next request).
 ///
 /// The idle timeout covers the time before that first byte; this covers a client that writes a
 /// head a byte at a time, which resets an idle timer forever.
@@ -40,7 +40,10 @@ final class RequestHeadDeadline {
         state = .inRequest
     }
 
-    func responseEnded() {
+    /// The request's body has been read to its end: the next byte starts the next request.
+    /// (Not the response's end: a pipelined request, or a body still arriving after an early
+    /// response, would otherwise be taken for a new head and cut mid-upload.)
+    func requestEnded() {
         if case .inRequest = state { state = .betweenRequests }
     }
 
@@ -72,12 +75,10 @@ final class RequestStartWatch: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// After the HTTP decoder: stops the deadline at the head, and re-arms it once the response ends.
-final class RequestHeadWatch: ChannelDuplexHandler, RemovableChannelHandler {
+/// After the HTTP decoder: stops the deadline at a request's head, re-arms it at the request's end.
+final class RequestHeadWatch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
 
     private let deadline: RequestHeadDeadline
 
@@ -86,13 +87,12 @@ final class RequestHeadWatch: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { deadline.headArrived() }
+        switch unwrapInboundIn(data) {
+        case .head: deadline.headArrived()
+        case .end: deadline.requestEnded()
+        case .body: break
+        }
         context.fireChannelRead(data)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { deadline.responseEnded() }
-        context.write(data, promise: promise)
     }
 }
 
