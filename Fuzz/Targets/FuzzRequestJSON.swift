@@ -77,8 +77,13 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
                 require(detail == "Request body must be a JSON object", "\(body.name): empty body answered \(quoted(detail))")
             }
             let object = (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) as? [String: Any]
+            // By design a body with more than 8 numbers no whole-number field can hold gets the
+            // plain 400 (naming one would cost a decode each: PortalJSON.unrepresentableNumberField).
+            // Which numbers those are depends on the parser (`0e3000` is 0 to one, out of range to
+            // another), so any body of more than 8 top-level numbers may get it.
+            let numbers = (object ?? [:]).values.filter { $0 is NSNumber }.count
             require(
-                object == nil,
+                object == nil || numbers > 8,
                 "\(body.name): a JSON object answered 400 \(quoted(detail)) instead of a 422 naming the field")
         case .invalid(let detail):
             let range = NSRange(detail.startIndex..., in: detail)

@@ -92,6 +92,10 @@ extension Request {
         func failsAsMalformed(keeping kept: String?) -> Bool {
             var patched = object
             for key in suspects where key != kept { patched[key] = 0 }
+            // The kept one as the decoder read it: of duplicate keys it takes the first, where
+            // JSONSerialization keeps the last (found by fuzzing).
+            // A number beyond any Double cannot be written back: any fraction fails the same way.
+            if let kept, case .number(let number) = values[kept] { patched[kept] = number.isFinite ? number : 0.5 }
             guard let body = try? JSONSerialization.data(withJSONObject: patched) else { return false }
             do {
                 _ = try PortalJSON.decoder.decode(Value.self, from: body)
@@ -120,8 +124,14 @@ extension Request {
                 self = .other
             } else if let number = try? container.decode(Double.self) {
                 self = .number(number)
-            } else {
+            } else if container.decodeNil() || (try? container.decode(String.self)) != nil
+                || (try? container.decode([TopLevelValue].self)) != nil
+                || (try? container.decode([String: TopLevelValue].self)) != nil
+            {
                 self = .other
+            } else {
+                // A number beyond any Double (`1e3000`): no field can hold it either.
+                self = .number(.infinity)
             }
         }
     }

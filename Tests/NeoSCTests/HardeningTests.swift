@@ -145,6 +145,14 @@ struct HardeningTests {
                     .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"aaa":0.5,"memory":2.5,"cpu":1.5}"#)
                 #expect(twoBad.status == .unprocessableContent)
                 #expect(try twoBad.decoded(ErrorBody.self).detail.contains("'cpu'"), "the first failing field by name: \(twoBad.text)")
+                // Also found by fuzzing: a duplicate key (the decoder reads the first) and a number
+                // beyond any Double (Fuzz/Crashes/request-json-duplicate-key.bin).
+                for json in [#"{"minutes":1e300,"minutes":5}"#, #"{"minutes":1e3000,"minutes":0}"#] {
+                    let reply = try await client.send(
+                        .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: json)
+                    #expect(
+                        try reply.decoded(ErrorBody.self).detail == "Field 'minutes' must be a whole number within range", "\(json)")
+                }
                 // Each suspect costs a decode: a body of many gets the plain 400, not one per key.
                 let many = (0..<20).map { #""k\#($0)":0.5,"# }.joined()
                 let flood = try await client.send(
