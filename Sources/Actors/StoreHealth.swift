@@ -29,16 +29,24 @@ public actor StoreHealth {
     }
 
     public func check() async -> Condition {
-        if let answered, clock.now().timeIntervalSince(answered.at) < interval { return answered.condition }
-        if let running { return await running.value }
+        await checkNotingChange().condition
+    }
+
+    /// The condition, and whether it is new: true only for the probe whose answer differs from
+    /// the one before (the first probe's counts as new unless healthy), so a caller can report a
+    /// change once however often it asks.
+    public func checkNotingChange() async -> (condition: Condition, isChange: Bool) {
+        if let answered, clock.now().timeIntervalSince(answered.at) < interval { return (answered.condition, false) }
+        if let running { return (await running.value, false) }
         let store = store
         let clock = clock
         let task = Task { await Self.probe(store, at: clock.now()) }
         running = task
         let condition = await task.value
+        let previous = answered?.condition ?? .healthy
         answered = (clock.now(), condition)
         running = nil
-        return condition
+        return (condition, condition != previous)
     }
 
     private static func probe(_ store: any Store, at now: Date) async -> Condition {

@@ -25,14 +25,17 @@ struct HealthRoutes {
     /// 200 `healthy`; 503 `degraded` when the store answers reads but refuses writes (requests
     /// that only read are still served), 503 `unhealthy` when it does not answer.
     @Sendable func health(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Health> {
-        switch await health.check() {
+        // `/health` is open to anyone: a change is logged once, not once per poll.
+        let (condition, isChange) = await health.checkNotingChange()
+        switch condition {
         case .healthy:
+            if isChange { context.logger.notice("health check: the store is healthy again") }
             return JSONBody(Health(status: "healthy"))
         case .degraded(let reason):
-            context.logger.warning("health check: the store refuses writes", metadata: ["reason": "\(reason)"])
+            if isChange { context.logger.warning("health check: the store refuses writes", metadata: ["reason": "\(reason)"]) }
             return JSONBody(Health(status: "degraded", detail: reason), status: .serviceUnavailable)
         case .unhealthy(let reason):
-            context.logger.warning("health check: the store is not answering", metadata: ["reason": "\(reason)"])
+            if isChange { context.logger.warning("health check: the store is not answering", metadata: ["reason": "\(reason)"]) }
             return JSONBody(Health(status: "unhealthy", detail: reason), status: .serviceUnavailable)
         }
     }

@@ -99,7 +99,7 @@ import Testing
 
     @Test func aConnectionOverItsAddressLimitIsClosedAndOthersAreNot() async throws {
         let environment = Self.environment([
-            "NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "3", "NEOSC_TRUSTED_PROXIES": "127.0.0.9",
+            "NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "3", "NEOSC_TRUSTED_PROXIES": "127.0.0.9", "LOG_LEVEL": "notice",
         ])
         try await withLiveServers([environment]) { servers in
             let server = servers[0]
@@ -107,6 +107,11 @@ import Testing
             var held = try await Self.keptAlive(3, port: server.port, from: ["127.0.0.5"])
             let fourth = try await LoopbackSocket(port: server.port, from: "127.0.0.5")
             #expect(await fourth.isClosedByPeer(within: .seconds(5)), "the fourth from one address is closed")
+            // A flood of refused connections is one log line, not one each.
+            for _ in 0..<5 {
+                #expect(await (try await LoopbackSocket(port: server.port, from: "127.0.0.5")).isClosedByPeer(within: .seconds(5)))
+            }
+            #expect(server.log.components(separatedBy: "Connections refused").count == 2, "reported once: \(server.log)")
             #expect(try await Self.served(port: server.port, from: "127.0.0.6") == 200, "another address is served")
             // A trusted proxy carries many clients: no limit of its own.
             let proxied = try await Self.keptAlive(6, port: server.port, from: ["127.0.0.9"])

@@ -22,12 +22,15 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         if let census, let address = channel.remoteAddress?.ipAddress, !limits.exempt.isTrusted(address),
             let key = AddressCensus.key(for: address)
         {
-            if census.admit(key) {
+            switch census.admit(key) {
+            case .admitted:
                 channel.closeFuture.whenComplete { _ in census.release(key) }
-            } else {
-                logger.notice(
-                    "Connection refused: too many from one address",
-                    metadata: ["client_address": .string(address), "limit": .stringConvertible(limits.perAddress)])
+            case .refused(let first):
+                if first {
+                    logger.notice(
+                        "Connections refused: too many from one client (reported once until it is under the limit again)",
+                        metadata: ["client": .string(key), "limit": .stringConvertible(limits.perAddress)])
+                }
                 // Closed once set up: failing the set-up instead would reach the listening
                 // channel as an error and end the accept loop.
                 channel.eventLoop.execute { channel.close(promise: nil) }
