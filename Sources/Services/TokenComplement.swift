@@ -58,7 +58,7 @@ public struct TokenComplement: Sendable {
             claims += [
                 Claim(key: "neosc:demo_session_id", value: .string(demo.id)),
                 // A string: Pomerium forwards numbers as Go's `fmt.Sprint` of a float.
-                Claim(key: "neosc:demo_expires_at", value: .string(ISO8601DateFormatter().string(from: demo.expiresAt))),
+                Claim(key: "neosc:demo_expires_at", value: .string(demo.expiresAt.formatted(.iso8601))),
                 Claim(key: "neosc:workspace_type", value: .string(demo.workspaceType)),
                 Claim(key: "neosc:max_duration", value: .string("\(Int(demo.maxExpiresAt.timeIntervalSince(demo.createdAt)))s")),
             ]

@@ -47,37 +47,18 @@ struct ZitadelActionRoutes {
         let body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
         guard
             ZitadelActionSignature.isValid(
-                request.headers[HTTPField.Name(ZitadelActionSignature.headerName)!], body: body, key: signingKey.value,
-                now: clock.now())
+                request.headers[.zitadelSignature], body: body, key: signingKey.value, now: clock.now())
         else {
             throw DomainError.unauthenticated("A valid ZITADEL-Signature is required")
         }
-        guard let call = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+        guard let person = ZitadelFunctionCall.person(in: body, projectID: projectID) else {
             throw DomainError.malformed("Request body must be a JSON object")
         }
-        let claims = try await complement.claims(for: Self.person(in: call, projectID: projectID))
+        let claims = try await complement.claims(for: person)
         return JSONBody(Appended(appendClaims: claims.map { ClaimBody(key: $0.key, value: $0.value) }))
     }
+}
 
-    /// The person in a function call: `userinfo` (OIDC claims) first, then `user.human`; the
-    /// roles of the grants on NeoSC's project only (another project's `admin` is not NeoSC's);
-    /// the account's creation time. Zitadel writes some keys in snake case and some (protojson)
-    /// in camel case: both are read.
-    static func person(in call: [String: Any], projectID: String) -> TokenComplement.Person {
-        func value(_ object: [String: Any]?, _ names: String...) -> Any? {
-            names.lazy.compactMap { object?[$0] }.first
-        }
-        let userinfo = call["userinfo"] as? [String: Any]
-        let human = (call["user"] as? [String: Any])?["human"] as? [String: Any]
-        let email = value(userinfo, "email") as? String ?? value(human, "email") as? String
-        let verified =
-            value(userinfo, "email_verified", "emailVerified") as? Bool
-            ?? value(human, "is_email_verified", "isEmailVerified") as? Bool ?? false
-        let grants = value(call, "user_grants", "userGrants") as? [[String: Any]] ?? []
-        let roles = grants.filter { value($0, "projectId", "project_id") as? String == projectID }
-            .flatMap { $0["roles"] as? [String] ?? [] }
-        let created = (value(call["user"] as? [String: Any], "creation_date", "creationDate") as? String)
-            .flatMap { try? Date($0, strategy: .iso8601) }
-        return TokenComplement.Person(email: email, emailVerified: verified, grantedRoles: roles, createdAt: created)
-    }
+extension HTTPField.Name {
+    static let zitadelSignature = Self(ZitadelActionSignature.headerName)!
 }
