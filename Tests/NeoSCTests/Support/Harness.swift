@@ -54,6 +54,7 @@ struct Harness {
         configuration.dataDirectory = directory.path
         configuration.port = 0
         if kind == .mongo {
+            configuration.mongoTimeout = TestMongo.timeout
             if let mongoURL {
                 configuration.mongoURL = Secret(mongoURL)
             } else {

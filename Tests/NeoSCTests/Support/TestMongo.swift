@@ -49,6 +49,11 @@ final class SecantusServer: Sendable {
 /// The MongoDB the store-level tests share: the one `scripts/test` started, or a private one.
 actor TestMongo {
     static let shared = TestMongo()
+    /// The MongoDB timeout of the stores tests open on it. The shared server is Python, and
+    /// every suite of a loaded 2-core run queries it at once: a call can wait several seconds,
+    /// which is the test machine's latency, not NeoSC's (a clean-clone run saw the default 5 s
+    /// exceeded). Tests about timeouts set their own.
+    static let timeout: TimeInterval = 30
     /// One start-up for all callers: the actor is reentrant across the server's start.
     private var base: Task<String, any Error>?
     private var privateServer: SecantusServer?
@@ -82,7 +87,10 @@ extension Harness {
         let directory = makeDirectory()
         var configuration = Configuration()
         configuration.dataDirectory = directory.path
-        if kind == .mongo { configuration.mongoURL = Secret(try await TestMongo.shared.freshDatabaseURL()) }
+        if kind == .mongo {
+            configuration.mongoURL = Secret(try await TestMongo.shared.freshDatabaseURL())
+            configuration.mongoTimeout = TestMongo.timeout
+        }
         return (try await Wiring.openStore(configuration, logger: logger), directory)
     }
 
