@@ -32,6 +32,9 @@ struct Configuration: Sendable {
     var logFormat = LogFormat.text
     /// Peers allowed to read `/metrics`.
     var metricsAllowed = TrustedProxies([AddressRange("127.0.0.0/8")!, AddressRange("::1")!])
+    /// A listener of its own for `/metrics` (`NEOSC_METRICS_PORT`, on `NEOSC_METRICS_HOST`, default
+    /// `HOST`), which the API port then no longer serves; nil: `/metrics` on the API port.
+    var metricsListener: (host: String, port: Int)?
     /// How long in-flight requests may take to finish after SIGTERM before they are cancelled.
     var shutdownTimeout: TimeInterval = 20
     /// Serve the benchmark floor route (`Benchmarks/load`); never in production.
@@ -76,6 +79,7 @@ struct Configuration: Sendable {
             maxSessionsPerUser: maxSessionsPerUser, corsOrigins: corsOrigins, trustedProxies: trustedProxies,
             metricsAllowed: metricsAllowed, metricsExposition: metricsExposition)
         settings.benchmarkRoutes = benchmarkRoutes
+        settings.metricsOnOwnListener = metricsListener != nil
         if let key = zitadelActionsSigningKey, let project = zitadelProjectID {
             settings.zitadelActions = (key, project)
         }
@@ -113,7 +117,35 @@ struct Configuration: Sendable {
 
     init() {}
 
+    /// The settings that hold secrets. Each may instead name a file holding it (`NAME_FILE`, for
+    /// Docker secrets under /run/secrets/), so the secret is not in the process environment.
+    static let secretVariables = [
+        "NEOSC_ADMIN_PASSWORD", "MONGO_URL", "ZITADEL_CLIENT_SECRET", "ZITADEL_SERVICE_TOKEN",
+        "ZITADEL_ACTIONS_SIGNING_KEY", "NEOSC_PROVISION_SECRET", "NETBIRD_API_TOKEN",
+    ]
+
+    /// `environment` with each `NAME_FILE` of `secretVariables` replaced by the file's content as
+    /// `NAME` (one trailing line break dropped: editors and `echo` add it).
+    static func readingSecretFiles(_ environment: [String: String]) throws(Invalid) -> [String: String] {
+        var environment = environment
+        for name in secretVariables {
+            guard let path = environment[name + "_FILE"], !path.isEmpty else { continue }
+            guard environment[name]?.isEmpty ?? true else {
+                throw Invalid(description: "\(name) and \(name)_FILE are both set; set one")
+            }
+            guard let data = FileManager.default.contents(atPath: path), data.count <= 65_536,
+                var content = String(data: data, encoding: .utf8)
+            else {
+                throw Invalid(description: "\(name)_FILE must name a readable UTF-8 file of at most 64 KiB, got '\(path)'")
+            }
+            if content.hasSuffix("\n") { content.removeLast() }
+            environment[name] = content
+        }
+        return environment
+    }
+
     init(environment: [String: String]) throws(Invalid) {
+        let environment = try Self.readingSecretFiles(environment)
         func value(_ name: String) -> String? {
             guard let raw = environment[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
             return raw
@@ -200,6 +232,15 @@ struct Configuration: Sendable {
         }
         if let allowed = value("NEOSC_METRICS_ALLOW") {
             metricsAllowed = try Self.ranges(allowed, variable: "NEOSC_METRICS_ALLOW")
+        }
+        if let metricsPort = try integer("NEOSC_METRICS_PORT", in: 1...65_535) {
+            let metricsHost = value("NEOSC_METRICS_HOST") ?? host
+            guard metricsPort != port || metricsHost != host else {
+                throw Invalid(description: "NEOSC_METRICS_PORT must differ from PORT, got \(metricsPort) for both")
+            }
+            metricsListener = (metricsHost, metricsPort)
+        } else if value("NEOSC_METRICS_HOST") != nil {
+            throw Invalid(description: "NEOSC_METRICS_HOST needs NEOSC_METRICS_PORT")
         }
         if let timeout = try duration("NEOSC_SHUTDOWN_TIMEOUT") { shutdownTimeout = timeout }
         if let enabled = try flag("NEOSC_BENCHMARK_ROUTES") { benchmarkRoutes = enabled }

@@ -11,6 +11,7 @@ import NIOPosix
 import Net
 import Prometheus
 import SQLiteStore
+import ServiceLifecycle
 import Services
 
 /// Builds the running service from a configuration: the store, the actors, the HTTP application.
@@ -173,12 +174,33 @@ enum Wiring {
                 LoginUnlockWatcher(signIn: portal.signIn, interval: .seconds(5), logger: logger),
                 ExpiryService(portal: portal, logger: logger),
                 ProviderWarmUp(federation: portal.federation, logger: logger),
-            ],
+            ] + makeMetricsListener(portal: portal, configuration: configuration, logger: logger),
             onServerRunning: { channel in
                 guard let file = configuration.portFile, let port = channel.localAddress?.port else { return }
                 writePortFile(file, port: port, logger: logger)
             },
             logger: logger)
+    }
+
+    /// The `/metrics` listener, when `NEOSC_METRICS_PORT` asks for one. Behind Pomerium without
+    /// one, `/metrics` on the API port is judged by the TCP peer, which is Pomerium itself: say so.
+    static func makeMetricsListener(portal: Portal, configuration: Configuration, logger: Logger) -> [any Service] {
+        guard let listener = configuration.metricsListener else {
+            if configuration.authMode == .pomerium {
+                logger.warning(
+                    "/metrics is served on the API port, which Pomerium routes to: set NEOSC_METRICS_PORT to serve it on a port of its own")
+            }
+            return []
+        }
+        return [
+            Application(
+                router: PortalRouter.makeMetrics(portal: portal),
+                configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "NeoSC"),
+                onServerRunning: { _ in
+                    logger.notice("metrics listening", metadata: ["address": "\(listener.host):\(listener.port)"])
+                },
+                logger: logger)
+        ]
     }
 
     /// Writes the bound port to `path`, whole or not at all (a new file renamed into place), so a

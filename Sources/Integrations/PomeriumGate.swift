@@ -36,6 +36,14 @@ public struct PomeriumGate: Sendable {
         _ = try await verifier.keys.current()
     }
 
+    /// Whether NeoSC can check assertions: true once Pomerium's key set has been fetched (a
+    /// stale copy still serves while a refresh fails). Until then every request behind Pomerium
+    /// gets 503, and `/health` says so. A failing fetch is retried at most once per refresh
+    /// interval, however often this is asked.
+    public func hasKeySet() async -> Bool {
+        (try? await verifier.keys.current()) != nil
+    }
+
     /// The identity a signed assertion vouches for.
     package func identity(fromAssertion assertion: String) async throws -> ExternalIdentity {
         let claims = try await verifier.verify(assertion)

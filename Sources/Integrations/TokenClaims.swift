@@ -45,6 +45,17 @@ struct TokenClaims: JWTPayload {
             }
             return string(name).flatMap { try? Date($0, strategy: .iso8601) }
         }
+        /// A number, or a number Pomerium turned into a string: it writes every numeric claim it
+        /// forwards with Go's `fmt.Sprint`, so 1767225600 arrives as "1.7672256e+09".
+        func number(_ name: String) -> Double? {
+            let key = Key(stringValue: name)
+            if let value = try? container.decodeIfPresent(Double.self, forKey: key) { return value }
+            return string(name).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }.flatMap { $0.isFinite ? $0 : nil }
+        }
+        /// A time as seconds since 1970 (a number, or Pomerium's string of one) or ISO 8601.
+        func forwardedDate(_ name: String) -> Date? {
+            number(name).map(Date.init(timeIntervalSince1970:)) ?? string(name).flatMap { try? Date($0, strategy: .iso8601) }
+        }
         func bool(_ name: String) -> Bool {
             let key = Key(stringValue: name)
             if let flag = try? container.decodeIfPresent(Bool.self, forKey: key) { return flag }
@@ -74,11 +85,9 @@ struct TokenClaims: JWTPayload {
         }
         self.projectRoles = projectRoles
 
-        if let sessionID = string("neosc:demo_session_id"), let expiresAt = date("neosc:demo_expires_at") {
-            let key = Key(stringValue: "neosc:max_duration")
+        if let sessionID = string("neosc:demo_session_id"), let expiresAt = forwardedDate("neosc:demo_expires_at") {
             let maxDuration =
-                (try? container.decodeIfPresent(Double.self, forKey: key))
-                ?? string("neosc:max_duration").flatMap(TimeSpan.seconds(parsing:))
+                string("neosc:max_duration").flatMap(TimeSpan.seconds(parsing:)) ?? number("neosc:max_duration")
             demo = DemoBinding(
                 sessionID: sessionID, expiresAt: expiresAt, workspaceType: string("neosc:workspace_type"),
                 maxDuration: maxDuration)

@@ -1,11 +1,24 @@
 import Actors
 import Hummingbird
+import Integrations
 import Logging
+import Synchronization
 
-/// `/health` (the store: reads and writes) and `/api/` (what this is).
-struct HealthRoutes {
+/// `/health` (the store: reads and writes; behind Pomerium, its signing keys) and `/api/` (what
+/// this is).
+final class HealthRoutes: Sendable {
     let health: StoreHealth
     let version: String
+    /// Set in `pomerium` mode: without its key set, no request behind Pomerium can be served.
+    let pomerium: PomeriumGate?
+    /// Whether the last answer found Pomerium's keys missing, so the change is logged once.
+    private let keysWereMissing = Atomic(false)
+
+    init(health: StoreHealth, version: String, pomerium: PomeriumGate?) {
+        self.health = health
+        self.version = version
+        self.pomerium = pomerium
+    }
 
     struct Health: Encodable, Sendable {
         var status: String
@@ -23,13 +36,31 @@ struct HealthRoutes {
     }
 
     /// 200 `healthy`; 503 `degraded` when the store answers reads but refuses writes (requests
-    /// that only read are still served), 503 `unhealthy` when it does not answer.
+    /// that only read are still served) or, behind Pomerium, when its signing keys have never been
+    /// fetched; 503 `unhealthy` when the store does not answer.
     @Sendable func health(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Health> {
         // `/health` is open to anyone: a change is logged once, not once per poll.
         let (condition, isChange) = await health.checkNotingChange()
         switch condition {
         case .healthy:
             if isChange { context.logger.notice("health check: the store is healthy again") }
+            if let pomerium {
+                let missing = await !pomerium.hasKeySet()
+                if keysWereMissing.exchange(missing, ordering: .relaxed) != missing {
+                    if missing {
+                        context.logger.warning(
+                            "health check: Pomerium's signing keys cannot be fetched",
+                            metadata: ["url": "\(pomerium.settings.jwksURL)"])
+                    } else {
+                        context.logger.notice("health check: Pomerium's signing keys fetched")
+                    }
+                }
+                if missing {
+                    return JSONBody(
+                        Health(status: "degraded", detail: "Pomerium's signing keys have never been fetched (POMERIUM_JWKS_URL)"),
+                        status: .serviceUnavailable)
+                }
+            }
             return JSONBody(Health(status: "healthy"))
         case .degraded(let reason):
             if isChange { context.logger.warning("health check: the store refuses writes", metadata: ["reason": "\(reason)"]) }

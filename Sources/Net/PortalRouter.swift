@@ -13,7 +13,8 @@ public enum PortalRouter {
         router.add(middleware: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies))
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
-        HealthRoutes(health: portal.storeHealth, version: portal.settings.version).register(on: router)
+        HealthRoutes(health: portal.storeHealth, version: portal.settings.version, pomerium: portal.federation.pomerium)
+            .register(on: router)
         OpenAPIRoutes().register(on: router)
         // Zitadel's calls carry their own proof (a signature), not a NeoSC credential.
         if let actions = portal.settings.zitadelActions {
@@ -22,7 +23,10 @@ public enum PortalRouter {
                 clock: portal.clock
             ).register(on: router)
         }
-        MetricsRoutes(settings: portal.settings, sessions: portal.workspaceSessions, recorder: portal.metrics).register(on: router)
+        if !portal.settings.metricsOnOwnListener {
+            MetricsRoutes(settings: portal.settings, sessions: portal.workspaceSessions, recorder: portal.metrics)
+                .register(on: router)
+        }
         if portal.settings.benchmarkRoutes {
             FloorRoutes().register(on: router)
         }
@@ -48,6 +52,17 @@ public enum PortalRouter {
         // route a visitor reaches before signing in (rate-limited here, per address and overall).
         DemoRoutes(demos: portal.demos, audit: portal.auditTrail, store: portal.store).register(
             open: router.group("api/demo/sessions"), signedIn: signedIn.group("demo/sessions"))
+        return router
+    }
+
+    /// `/metrics` alone, for a listener of its own (`NEOSC_METRICS_PORT`): a port no proxy
+    /// route leads to, so that nobody signed in through Pomerium reaches it (peers are still
+    /// checked against `NEOSC_METRICS_ALLOW`).
+    public static func makeMetrics(portal: Portal) -> Router<PortalRequestContext> {
+        let router = Router(context: PortalRequestContext.self)
+        router.add(middleware: ErrorResponseMiddleware())
+        MetricsRoutes(settings: portal.settings, sessions: portal.workspaceSessions, recorder: portal.metrics)
+            .register(on: router)
         return router
     }
 }

@@ -14,6 +14,8 @@ public struct PortalSettings: Sendable {
     public var metricsAllowed: TrustedProxies
     /// Renders the metrics in Prometheus text format; nil serves no `/metrics`.
     public var metricsExposition: (@Sendable () -> String)?
+    /// `/metrics` is served by a listener of its own (`PortalRouter.makeMetrics`), not the API's.
+    public var metricsOnOwnListener = false
     /// Serves `GET /bench/floor`, the no-work route load benchmarks compare against.
     public var benchmarkRoutes = false
     /// The signing key of NeoSC's Zitadel Actions v2 target, and NeoSC's Zitadel project;

@@ -86,6 +86,11 @@ import Testing
         (["MONGO_TIMEOUT": "soon"], "MONGO_TIMEOUT"),
         (["LOG_FORMAT": "xml"], "LOG_FORMAT"),
         (["NEOSC_METRICS_ALLOW": "everyone"], "NEOSC_METRICS_ALLOW"),
+        (["MONGO_URL_FILE": "/nonexistent/neosc-mongo-url"], "MONGO_URL_FILE"),
+        (["MONGO_URL": "mongodb://db", "MONGO_URL_FILE": "/etc/hostname"], "MONGO_URL"),
+        (["NEOSC_METRICS_PORT": "0"], "NEOSC_METRICS_PORT"),
+        (["NEOSC_METRICS_PORT": "8001"], "NEOSC_METRICS_PORT"),
+        (["NEOSC_METRICS_HOST": "0.0.0.0"], "NEOSC_METRICS_PORT"),
         (["NEOSC_SHUTDOWN_TIMEOUT": "-1s"], "NEOSC_SHUTDOWN_TIMEOUT"),
         (["NEOSC_BENCHMARK_ROUTES": "sometimes"], "NEOSC_BENCHMARK_ROUTES"),
         (["ZITADEL_AUTHORITY": "http://id.example.com", "ZITADEL_CLIENT_ID": "c"], "ZITADEL_AUTHORITY"),
@@ -125,6 +130,21 @@ import Testing
             let text = "\(error)"
             return !text.contains("\n") && text.contains(variable)
         }
+    }
+
+    @Test("secrets from files (NAME_FILE, Docker secrets): the content is the value, a trailing line break dropped")
+    func secretsFromFiles() throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let password = directory.appendingPathComponent("admin_password")
+        try Data("a password from a file\n".utf8).write(to: password)
+        let url = directory.appendingPathComponent("mongo_url")
+        try Data("mongodb://neosc:p%40ss@mongo:27017/neosc".utf8).write(to: url)
+        let configuration = try Configuration(environment: [
+            "NEOSC_ADMIN_EMAIL": "root@example.com", "NEOSC_ADMIN_PASSWORD_FILE": password.path, "MONGO_URL_FILE": url.path,
+        ])
+        #expect(configuration.bootstrapAdmin?.password.value == "a password from a file")
+        #expect(configuration.mongoURL?.value == "mongodb://neosc:p%40ss@mongo:27017/neosc")
     }
 
     @Test func identityProviders() throws {

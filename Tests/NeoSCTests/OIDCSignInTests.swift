@@ -37,6 +37,21 @@ struct OIDCSignInTests {
             "sub": "zitadel-dave", "email": "dave@example.com", "email_verified": false,
             "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
         ],
+        // For the Pomerium v0.31 peer (PomeriumChainTests): Zitadel's nested role map, with and
+        // without the flat `groups` claim NeoSC's Zitadel Action adds.
+        [
+            "sub": "zitadel-pia", "email": "pia@example.com", "email_verified": true, "name": "Pia Admin",
+            "amr": ["pwd", "mfa"], "urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]],
+            "groups": ["admin"],
+        ],
+        [
+            "sub": "zitadel-nils", "email": "nils@example.com", "email_verified": true, "name": "Nils",
+            "urn:zitadel:iam:org:project:roles": ["neosc": ["org-1": "example.com"]],
+        ],
+        [
+            "sub": "zitadel-root", "email": "root@example.com", "email_verified": true, "name": "Root",
+            "urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]], "groups": ["admin"],
+        ],
     ]
 
     static func settings(issuer: String) -> (inout Configuration) -> Void {

@@ -48,6 +48,25 @@ import FoundationNetworking
         }
     }
 
+    @Test("NEOSC_METRICS_PORT: /metrics on a listener of its own, and no longer on the API port")
+    func metricsOnTheirOwnListener() async throws {
+        let metricsPort = try FreePort.pick()
+        try await withLiveServers([["NEOSC_METRICS_PORT": "\(metricsPort)", "NEOSC_DATA_DIR": Harness.makeDirectory().path]]) {
+            servers in
+            let server = servers[0]
+            try await server.waitUntilHealthy()
+            #expect(try await server.request(.get, "/metrics").status == .notFound, "the API port has no /metrics")
+            let metrics = URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!
+            let (data, response) = try await URLSession.shared.data(from: metrics)
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            // The API port counted its refusal; the metrics port counts nothing of its own.
+            #expect(String(decoding: data, as: UTF8.self).contains(#"http_requests_total{method="GET",route="NotFound",status="404"} 1"#))
+            // The metrics port serves nothing else.
+            let (_, index) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/api/")!)
+            #expect((index as? HTTPURLResponse)?.statusCode == 404)
+        }
+    }
+
     @Test func benchmarkFloorRouteOnlyWhenEnabled() async throws {
         try await Harness.run { _, client in
             let absent = try await client.send(.get, "/bench/floor")

@@ -243,6 +243,30 @@ struct PomeriumTests {
         }
     }
 
+    @Test("/health says degraded while Pomerium's keys have never been fetched, and healthy once they are")
+    func healthWithoutKeys() async throws {
+        let unreachable = try FreePort.pick()
+        let settings: (inout Configuration) -> Void = { configuration in
+            configuration.authMode = .pomerium
+            configuration.pomerium = PomeriumSettings(
+                jwksURL: "http://127.0.0.1:\(unreachable)/.well-known/pomerium/jwks.json", audiences: [Self.route])
+            configuration.keyRefreshInterval = 1
+        }
+        try await Harness.run(.router, settings) { _, client in
+            let health = try await client.send(.get, "/health")
+            #expect(health.status == .serviceUnavailable)
+            #expect(health["status"] as? String == "degraded")
+            #expect((health["detail"] as? String)?.contains("Pomerium's signing keys") == true, "\(health.text)")
+        }
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer)) { _, client in
+                let health = try await client.send(.get, "/health")
+                #expect(health.status == .ok, "\(health.text)")
+                #expect(signer.keySetFetches == 1)
+            }
+        }
+    }
+
     @Test("an assertion with Pomerium's URI spelling of the route (jwt_issuer_format: uri) is accepted")
     func uriIssuer() async throws {
         try await TestSigner.with { signer in
