@@ -7,13 +7,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libmongoc-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, so source edits do not refetch them.
-COPY Package.swift ./
+# Dependencies first, so source edits do not refetch them; exactly the pinned versions.
+COPY Package.swift Package.resolved ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
+# Stripped (install -s): the symbol tables are most of an unstripped binary's size.
 RUN swift build -c release --product neosc --static-swift-stdlib \
- && install -D .build/release/neosc /out/neosc
+ && install -D -s .build/release/neosc /out/neosc
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

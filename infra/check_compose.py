@@ -1,20 +1,44 @@
 #!/usr/bin/env python3
-"""Validates the compose stack without a Docker engine, and checks its isolation rules.
+"""Validates the compose stack without a Docker engine, and checks what a real deployment needs.
 
-- `docker-compose config` (Debian's docker-compose) accepts docker-compose.yml alone and with
-  docker-compose.prod.yml, given every variable of .env.example;
-- only pomerium publishes ports; backend and mongo are on the internal network only; that
-  network is `internal: true`; pomerium is on both;
-- every service has a health check; mongo runs with authentication and a named volume;
-- no secret is written inline: every secret-like setting is a ${VARIABLE} reference, and every
-  variable the files use is documented in .env.example;
-- the production file limits CPU and memory of every service;
-- Pomerium's routes: only the demo start and the Zitadel Actions target are public.
+Compose itself:
+- `docker-compose config` (Debian's docker-compose 1.29) accepts docker-compose.yml alone and with
+  docker-compose.prod.yml, given the variables of .env.example; a missing setting stops it. The
+  Compose v2 plugin (`docker compose`) is run too when it is installed; Debian bookworm does not
+  package it, which is said, not hidden.
+- isolation: only pomerium publishes ports (443, and 80 only with HTTP_REDIRECT_ADDR); backend
+  and mongo are on the internal network only, which is `internal: true`;
+- every long-running service has a health check; mongo runs with authentication, a named volume
+  and an explicit WiredTiger cache that fits its memory limit;
+- secrets: none in the environment or .env.example; every secret-like setting is a *_FILE under
+  /run/secrets/, each a Docker secret from infra/secrets/ (written by make-secrets.sh, ignored by
+  git and docker); the Mongo init script reads its password from that file (run under node);
+- the production limits fit the documented host (2 CPUs, 4 GiB);
+- the backend image is always built here (`pull_policy: build`), stripped, from the committed
+  Package.resolved; Pomerium is pinned to the newest v0.31 patch.
+
+Pomerium v0.31 (issue #19; the source lines are cited in docs/identity.md):
+- the route hosts come from NEOSC_DOMAIN: pomerium-config's command, run here with sh and sed,
+  renders the tracked template for a domain and refuses a malformed one;
+- the policies match `claim/groups` only, evaluated here the way Pomerium does (claims flattened,
+  then looked up by exact name) on Zitadel-shaped claims: the Action's groups let people in,
+  Zitadel's nested role map alone lets nobody in;
+- NeoSC reaches Pomerium's key set: its authenticate host is an alias of pomerium on the internal
+  network, and pomerium does not wait for a healthy backend (the backend is healthy only once it
+  has the keys);
+- sign-out returns to the URL docs/operations.md registers in Zitadel;
+- /metrics is on a port of its own that no route leads to;
+- only the demo start and the Zitadel Actions target are public; every other route has a policy;
+  the API routes answer CORS preflights; zitadel/setup-actions.sh points Zitadel at that public
+  Actions route for both token functions.
 
 Prints one line per check and "N passed, N failed"; exits non-zero on any failure.
 """
+import glob
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,26 +46,78 @@ import tempfile
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 BASE = os.path.join(HERE, "docker-compose.yml")
 PROD = os.path.join(HERE, "docker-compose.prod.yml")
 EXAMPLE = os.path.join(HERE, ".env.example")
-SECRET_WORDS = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|KEY|MONGO_URL)", re.IGNORECASE)
+POMERIUM = os.path.join(HERE, "pomerium", "config.yaml")
+SECRET_WORDS = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|SIGNING_KEY|MONGO_URL)", re.IGNORECASE)
+POMERIUM_IMAGE = "pomerium/pomerium:v0.31.3"
+DOMAIN = "zt.example.org"
 
 results = []
 
 
 def check(name, ok, detail=""):
-    results.append(ok)
+    results.append(bool(ok))
     print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"))
 
 
-def rendered(files, env_file):
-    command = ["docker-compose", "--env-file", env_file]
+def compose_commands():
+    """Debian's docker-compose, and the Compose v2 plugin where it is installed."""
+    commands = [["docker-compose"]]
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        commands.append(["docker", "compose"])
+    else:
+        print("note Compose v2 (`docker compose`) is not installed; Debian bookworm packages only "
+              "docker-compose 1.29, so only that one is run")
+    return commands
+
+
+def rendered(command, files, env_file):
+    full = list(command) + ["--env-file", env_file]
     for path in files:
-        command += ["-f", path]
-    command.append("config")
-    done = subprocess.run(command, capture_output=True, text=True, cwd=HERE)
+        full += ["-f", path]
+    full.append("config")
+    done = subprocess.run(full, capture_output=True, text=True, cwd=HERE)
     return done.returncode, done.stdout, done.stderr
+
+
+def memory(text):
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)b?", str(text).lower()).groups()
+    return float(number) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit]
+
+
+def flatten(claims, prefix=""):
+    """Pomerium's pkg/identity/claims.go Flatten: nested keys joined with '.', lists kept."""
+    flat = {}
+    for key, value in claims.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, prefix + key + "."))
+        elif isinstance(value, list):
+            flat[prefix + key] = value
+        else:
+            flat[prefix + key] = [value]
+    return flat
+
+
+def admitted(policy, claims):
+    """PPL allow rules of `claim/NAME: value` criteria (pkg/policy/criteria/claim.go): the
+    flattened claim looked up by its exact name, matching when any element equals the value."""
+    flat = flatten(claims)
+
+    def criterion(entry):
+        (name, expected), = entry.items()
+        assert name.startswith("claim/"), name
+        return expected in flat.get(name[len("claim/"):], [])
+
+    for rule in policy:
+        allow = rule.get("allow", {})
+        if "and" in allow and all(criterion(c) for c in allow["and"]):
+            return True
+        if "or" in allow and any(criterion(c) for c in allow["or"]):
+            return True
+    return False
 
 
 def main():
@@ -50,48 +126,60 @@ def main():
         match = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line.strip())
         if match:
             example_vars[match.group(1)] = match.group(2)
-
     with tempfile.NamedTemporaryFile("w", suffix=".env", delete=False) as env:
         for key, value in example_vars.items():
             env.write(f"{key}={value or 'test-value'}\n")
         env_file = env.name
+    outputs = {}
     try:
-        code, out, err = rendered([BASE], env_file)
-        check("docker-compose config accepts docker-compose.yml", code == 0, err.strip())
-        code_prod, out_prod, err_prod = rendered([BASE, PROD], env_file)
-        check("docker-compose config accepts it with docker-compose.prod.yml", code_prod == 0, err_prod.strip())
-        # A missing secret must stop compose, not start a stack with an empty password.
-        with tempfile.NamedTemporaryFile("w", suffix=".env", delete=False) as partial:
-            for key, value in example_vars.items():
-                if key != "MONGO_APP_PASSWORD":
-                    partial.write(f"{key}={value or 'test-value'}\n")
-        code_missing, _, err_missing = rendered([BASE], partial.name)
-        os.unlink(partial.name)
-        check("a missing secret stops docker-compose", code_missing != 0 and "MONGO_APP_PASSWORD" in err_missing,
-              err_missing.strip())
+        for command in compose_commands():
+            name = " ".join(command)
+            code, out, err = rendered(command, [BASE], env_file)
+            check(f"{name} config accepts docker-compose.yml", code == 0, err.strip())
+            code_prod, out_prod, err_prod = rendered(command, [BASE, PROD], env_file)
+            check(f"{name} config accepts it with docker-compose.prod.yml", code_prod == 0, err_prod.strip())
+            if code == 0 and code_prod == 0 and not outputs:
+                outputs = {"base": out, "prod": out_prod}
+            # A missing setting must stop compose, not start a stack with an empty value.
+            with tempfile.NamedTemporaryFile("w", suffix=".env", delete=False) as partial:
+                for key, value in example_vars.items():
+                    if key != "ZITADEL_PROJECT_ID":
+                        partial.write(f"{key}={value or 'test-value'}\n")
+            code_missing, _, err_missing = rendered(command, [BASE], partial.name)
+            os.unlink(partial.name)
+            check(f"{name}: a missing setting stops it", code_missing != 0 and "ZITADEL_PROJECT_ID" in err_missing,
+                  err_missing.strip())
     finally:
         os.unlink(env_file)
-    if code != 0 or code_prod != 0:
+    if not outputs:
         return
 
-    config = yaml.safe_load(out)
+    config = yaml.safe_load(outputs["base"])
     services = config["services"]
-    check("services are pomerium, backend, mongo", set(services) == {"pomerium", "backend", "mongo"}, list(services))
+    check("services are pomerium-config, pomerium, backend, mongo",
+          set(services) == {"pomerium-config", "pomerium", "backend", "mongo"}, list(services))
     publishing = sorted(name for name, service in services.items() if service.get("ports"))
     check("only pomerium publishes ports", publishing == ["pomerium"], publishing)
-    check("pomerium publishes 80 and 443",
-          sorted(str(p.get("target", p) if isinstance(p, dict) else p).split(":")[-1]
-                 for p in services["pomerium"].get("ports", [])) == ["443", "80"], services["pomerium"].get("ports"))
+    pomerium = services["pomerium"]
+    published = sorted(str(p.get("target", p) if isinstance(p, dict) else p).split(":")[-1]
+                       for p in pomerium.get("ports", []))
+    check("pomerium publishes 443, and 80 only to redirect (HTTP_REDIRECT_ADDR)",
+          published == ["443", "80"] and pomerium["environment"].get("HTTP_REDIRECT_ADDR") == ":80", published)
+    check(f"pomerium is {POMERIUM_IMAGE}", pomerium["image"] == POMERIUM_IMAGE, pomerium["image"])
     networks = {name: set(service.get("networks", {})) for name, service in services.items()}
     check("pomerium is on proxy and internal", networks["pomerium"] == {"proxy", "internal"}, networks["pomerium"])
     check("backend is on internal only", networks["backend"] == {"internal"}, networks["backend"])
     check("mongo is on internal only", networks["mongo"] == {"internal"}, networks["mongo"])
+    check("pomerium-config has no network", services["pomerium-config"].get("network_mode") == "none")
     check("the internal network is internal: true", config["networks"]["internal"].get("internal") is True,
           config["networks"]["internal"])
-    missing_health = [name for name, service in services.items() if "healthcheck" not in service]
-    check("every service has a health check", not missing_health, missing_health)
+    missing_health = [name for name, service in services.items()
+                      if "healthcheck" not in service and service.get("restart") != "no"]
+    check("every long-running service has a health check", not missing_health, missing_health)
     check("backend's health check is `neosc healthcheck`",
           services["backend"]["healthcheck"]["test"][-2:] == ["neosc", "healthcheck"], services["backend"]["healthcheck"])
+    check("backend is always built from this checkout (pull_policy: build)",
+          services["backend"].get("pull_policy") == "build" and "build" in services["backend"])
     mongo = services["mongo"]
     check("mongo is mongo:7", mongo["image"] == "mongo:7", mongo["image"])
     check("mongo runs with --auth", "--auth" in mongo.get("command", []), mongo.get("command"))
@@ -99,47 +187,176 @@ def main():
           any(v.get("type") == "volume" and v.get("target") == "/data/db" and v.get("source") in config.get("volumes", {})
               if isinstance(v, dict) else str(v).startswith("mongo-data:/data/db") for v in mongo.get("volumes", [])),
           mongo.get("volumes"))
-    check("backend reaches mongo with credentials", "@mongo:27017/" in services["backend"]["environment"]["MONGO_URL"])
     backend_env = services["backend"]["environment"]
     check("backend verifies Pomerium's assertion", backend_env.get("NEOSC_AUTH_MODE") == "pomerium"
           and backend_env.get("POMERIUM_AUTHENTICATE_URL", "").startswith("https://")
           and "api." in backend_env.get("POMERIUM_AUDIENCE", ""))
 
-    # No inline secrets: check the files as written, before interpolation.
-    inline = []
-    used = set()
-    for path in (BASE, PROD):
-        text = open(path).read()
-        used |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
-        raw = yaml.safe_load(text)
-        for name, service in (raw.get("services") or {}).items():
-            environment = service.get("environment") or {}
-            items = environment.items() if isinstance(environment, dict) else (
-                item.split("=", 1) if "=" in item else (item, "") for item in environment)
-            for key, value in items:
-                if SECRET_WORDS.search(key) and "${" not in str(value):
-                    inline.append(f"{os.path.basename(path)}:{name}.{key}")
-    check("no secret is written inline", not inline, inline)
-    undocumented = sorted(used - set(example_vars))
-    check("every variable is documented in .env.example", not undocumented, undocumented)
-    secret_defaults = sorted(k for k, v in example_vars.items()
-                             if SECRET_WORDS.search(k) and v and k not in ("MONGO_POOL_SIZE",))
-    check(".env.example ships no secret values", not secret_defaults, secret_defaults)
+    # Secrets: files, never the environment.
+    declared = config.get("secrets", {})
+    in_environment, not_files = [], []
+    for name, service in services.items():
+        mounted = {s if isinstance(s, str) else s.get("source") for s in service.get("secrets", [])}
+        for key, value in (service.get("environment") or {}).items():
+            if key.endswith("_FILE"):
+                secret = str(value).removeprefix("/run/secrets/")
+                if not str(value).startswith("/run/secrets/") or secret not in mounted or secret not in declared:
+                    not_files.append(f"{name}.{key}={value}")
+            elif SECRET_WORDS.search(key):
+                in_environment.append(f"{name}.{key}")
+    check("no secret is in any service's environment (each is NAME_FILE)", not in_environment, in_environment)
+    check("every *_FILE names a Docker secret mounted into that service", not not_files, not_files)
+    outside = [name for name, secret in declared.items()
+               if os.path.dirname(secret.get("file", "")) != os.path.join(HERE, "secrets")]
+    check("every Docker secret is a file in infra/secrets/", not outside, outside)
+    ignored = (subprocess.run(["git", "check-ignore", "-q", "infra/secrets/x"], cwd=ROOT).returncode == 0
+               and "infra/secrets" in open(os.path.join(ROOT, ".dockerignore")).read().split())
+    check("infra/secrets/ is ignored by git and by docker build", ignored)
+    secret_defaults = sorted(k for k in example_vars if SECRET_WORDS.search(k))
+    check(".env.example holds no secret settings", not secret_defaults, secret_defaults)
+    # make-secrets.sh writes beside itself: run a copy.
+    with tempfile.TemporaryDirectory() as work:
+        shutil.copy(os.path.join(HERE, "make-secrets.sh"), work)
+        made = subprocess.run(["sh", os.path.join(work, "make-secrets.sh")], capture_output=True, text=True,
+                              env={**os.environ, "ZITADEL_CLIENT_SECRET": "client-secret"})
+        files = {os.path.basename(p): p for p in glob.glob(os.path.join(work, "secrets", "*"))}
+        modes = {name: oct(os.stat(path).st_mode & 0o777) for name, path in files.items()}
+        check("make-secrets.sh writes every declared secret, mode 600, no trailing newline",
+              made.returncode == 0 and set(files) == set(declared)
+              and all(m == "0o600" for m in modes.values())
+              and not any(open(p, "rb").read().endswith(b"\n") for p in files.values()),
+              made.stderr or sorted(set(declared) ^ set(files)) or modes)
+        url = open(files.get("mongo_url", os.devnull)).read()
+        app_password = open(files.get("mongo_app_password", os.devnull)).read()
+        check("make-secrets.sh: the Mongo URL carries the app password", app_password and f":{app_password}@mongo:" in url)
+        # The Mongo init script, run under node with a stand-in for mongosh's `db`.
+        script = ("const created = []; globalThis.db = {getSiblingDB: (name) => ({createUser: (u) => created.push([name, u])})};"
+                  "require(process.argv[1]); console.log(JSON.stringify(created));")
+        if shutil.which("node"):
+            ran = subprocess.run(["node", "-e", script, os.path.join(HERE, "mongo", "init-neosc.js")],
+                                 capture_output=True, text=True,
+                                 env={**os.environ, "NEOSC_DB_USER": "neosc",
+                                      "NEOSC_DB_PASSWORD_FILE": files.get("mongo_app_password", "")})
+            created = json.loads(ran.stdout or "[]")
+            check("mongo's init script creates the neosc user with the password from its secret file",
+                  created == [["neosc", {"user": "neosc", "pwd": app_password,
+                                          "roles": [{"role": "readWrite", "db": "neosc"}]}]], ran.stderr or created)
+        else:
+            check("node is installed to run mongo's init script", False, "node not found")
 
-    prod = yaml.safe_load(out_prod)["services"]
+    prod = yaml.safe_load(outputs["prod"])["services"]
     unlimited = [name for name, service in prod.items() if not service.get("mem_limit") or not service.get("cpus")]
     check("production limits CPU and memory of every service", not unlimited, unlimited)
+    # pomerium-config has exited before the others start: it does not share the host with them.
+    running = [service for name, service in prod.items() if services[name].get("restart") != "no"]
+    cpus = sum(float(service.get("cpus", 0)) for service in running)
+    total = sum(memory(service.get("mem_limit", 0)) for service in running)
+    check("production limits fit the documented host (2 CPUs; 4 GiB with 0.5 GiB to spare)",
+          cpus <= 2.0 + 1e-9 and total <= 3.5 * (1 << 30), f"{cpus} CPUs, {total / (1 << 30):.2f} GiB")
+    command = mongo.get("command", [])
+    cache = float(command[command.index("--wiredTigerCacheSizeGB") + 1]) if "--wiredTigerCacheSizeGB" in command else None
+    check("mongo's WiredTiger cache is set and at most half its memory limit",
+          cache is not None and cache * (1 << 30) <= memory(prod["mongo"]["mem_limit"]) / 2, (cache, prod["mongo"]["mem_limit"]))
 
-    # Pomerium: exactly two public paths (starting a demo, Zitadel's signed Actions calls),
-    # each an exact path; every other route demands a policy.
-    routes = yaml.safe_load(open(os.path.join(HERE, "pomerium", "config.yaml")))["routes"]
+    dockerfile = open(os.path.join(ROOT, "Dockerfile")).read()
+    check("the image builds from the committed Package.resolved, stripped",
+          "COPY Package.swift Package.resolved" in dockerfile and "install -D -s" in dockerfile
+          and subprocess.run(["git", "ls-files", "--error-unmatch", "Package.resolved"], cwd=ROOT,
+                             capture_output=True).returncode == 0)
+
+    # Pomerium: hosts from NEOSC_DOMAIN, without editing the tracked template.
+    renderer = services["pomerium-config"]
+    script = renderer["command"][-1].replace("$$", "$")
+    template = open(POMERIUM).read()
+    with tempfile.TemporaryDirectory() as work:
+        os.makedirs(os.path.join(work, "config"))
+        local = script.replace("/template/config.yaml", POMERIUM).replace("/config/", os.path.join(work, "config") + "/")
+        ran = subprocess.run(["sh", "-c", local], capture_output=True, text=True, env={**os.environ, "NEOSC_DOMAIN": DOMAIN})
+        output = os.path.join(work, "config", "config.yaml")
+        routes_for_domain = yaml.safe_load(open(output))["routes"] if ran.returncode == 0 and os.path.exists(output) else []
+        hosts = {route["from"].split("//")[1] for route in routes_for_domain}
+        check("pomerium-config renders the routes for NEOSC_DOMAIN",
+              hosts == {f"{h}.{DOMAIN}" for h in ("api", "admin", "demo", "stream")}
+              and "neosc.example.com" not in open(output).read(), ran.stderr or hosts)
+        bad = subprocess.run(["sh", "-c", local], capture_output=True, text=True,
+                             env={**os.environ, "NEOSC_DOMAIN": "evil.example/g;s/x"})
+        check("pomerium-config refuses a malformed NEOSC_DOMAIN", bad.returncode != 0, bad.stdout)
+    check("the tracked template keeps the placeholder domain", "neosc.example.com" in template)
+    check("pomerium reads the rendered configuration",
+          any(str(v.get("source") if isinstance(v, dict) else v).startswith("pomerium-config")
+              and (v.get("target") if isinstance(v, dict) else v.split(":")[1]) == "/pomerium"
+              for v in pomerium.get("volumes", [])), pomerium.get("volumes"))
+
+    pomerium_config = yaml.safe_load(template)
+    routes = pomerium_config["routes"]
     public = sorted(route.get("path", "<all paths>") for route in routes
                     if route.get("allow_public_unauthenticated_access"))
     check("pomerium: only demo start and the Zitadel Actions target are public",
           public == ["/api/demo/sessions", "/api/integrations/zitadel/token-claims"], public)
-    unguarded = [route["from"] for route in routes
-                 if not route.get("allow_public_unauthenticated_access") and not route.get("policy")]
+    guarded = [route for route in routes if not route.get("allow_public_unauthenticated_access")]
+    unguarded = [route["from"] for route in guarded if not route.get("policy")]
     check("pomerium: every other route has a policy", not unguarded, unguarded)
+    criteria = [name for route in guarded for rule in route["policy"] for group in rule["allow"].values()
+                for entry in group for name in entry]
+    check("pomerium: policies match claim/groups only (nested claims are flattened away)",
+          set(criteria) == {"claim/groups"}, sorted(set(criteria)))
+
+    def route(prefix):
+        return next(r for r in guarded if r["from"].startswith(f"https://{prefix}."))
+
+    zitadel_admin = {"sub": "1", "email": "a@example.com",
+                     "urn:zitadel:iam:org:project:roles": {"admin": {"org-1": "example.com"}}}
+    with_action = dict(zitadel_admin, groups=["admin"])
+    visitor = {"sub": "2", "groups": ["demo-user"], "neosc:demo_session_id": "demo-1"}
+    check("pomerium: Zitadel's nested role map alone admits nobody",
+          not any(admitted(r["policy"], zitadel_admin) for r in guarded))
+    check("pomerium: the Action's groups admit an administrator to admin, api and stream",
+          all(admitted(route(h)["policy"], with_action) for h in ("admin", "api", "stream")))
+    check("pomerium: a demo visitor reaches demo and api, not admin or stream",
+          admitted(route("demo")["policy"], visitor) and admitted(route("api")["policy"], visitor)
+          and not admitted(route("admin")["policy"], visitor) and not admitted(route("stream")["policy"], visitor))
+    forwarded = set(pomerium_config.get("jwt_claims_headers", {}).values())
+    check("pomerium: forwards email_verified, amr and the demo claims; no nested claim name",
+          {"email_verified", "amr", "neosc:demo_session_id", "neosc:demo_expires_at"} <= forwarded
+          and not any(c.startswith("urn:zitadel") for c in forwarded), sorted(forwarded))
+    scopes = pomerium_config.get("idp_scopes", [])
+    check("pomerium: idp_scopes are scopes and keep offline_access",
+          "offline_access" in scopes and "openid" in scopes and not any(":" in s for s in scopes), scopes)
+    check("pomerium: the API routes answer CORS preflights",
+          all(route(h).get("cors_allow_preflight") is True for h in ("api", "admin")))
+
+    # Zitadel's Actions target: the public route, for both token functions.
+    setup = open(os.path.join(HERE, "zitadel", "setup-actions.sh")).read()
+    endpoint = re.search(r'endpoint="https://([a-z]+)\.\$NEOSC_DOMAIN(/[^"]+)"', setup)
+    actions_route = next((r for r in routes if r.get("path") == "/api/integrations/zitadel/token-claims"), {})
+    check("zitadel/setup-actions.sh targets the public Actions route, for preuserinfo and preaccesstoken",
+          endpoint is not None and actions_route.get("from") == f"https://{endpoint.group(1)}.neosc.example.com"
+          and endpoint.group(2) == actions_route.get("path")
+          and re.search(r"for function in preuserinfo preaccesstoken", setup), endpoint and endpoint.groups())
+
+    # NeoSC reaches Pomerium's keys on the internal network.
+    authenticate_host = backend_env["POMERIUM_AUTHENTICATE_URL"].split("//")[1].rstrip("/")
+    jwks_host = backend_env.get("POMERIUM_JWKS_URL", backend_env["POMERIUM_AUTHENTICATE_URL"]).split("//")[1].split("/")[0]
+    aliases = (pomerium.get("networks", {}).get("internal") or {}).get("aliases", [])
+    check("backend reaches Pomerium's key set: its host is pomerium's alias on the internal network",
+          jwks_host == authenticate_host and authenticate_host in aliases, (jwks_host, aliases))
+    waits_on = pomerium.get("depends_on", {}).get("backend", {}).get("condition")
+    check("pomerium starts without waiting for a healthy backend (which needs Pomerium's keys)",
+          waits_on == "service_started", waits_on)
+
+    # Sign-out returns where Zitadel allows it to.
+    signout = pomerium_config.get("signout_redirect_url", "")
+    operations = open(os.path.join(ROOT, "docs", "operations.md")).read()
+    registered = signout.replace("neosc.example.com", "<NEOSC_DOMAIN>")
+    check("sign-out returns to the post-logout URI docs/operations.md registers in Zitadel",
+          signout.startswith("https://") and f"post-logout URI `{registered}`" in operations, registered)
+
+    # /metrics never through Pomerium.
+    metrics_port = str(backend_env.get("NEOSC_METRICS_PORT", ""))
+    targets = {r["to"] for r in routes}
+    check("backend serves /metrics on a port of its own that no Pomerium route leads to",
+          metrics_port and metrics_port != str(backend_env.get("PORT"))
+          and not any(t.rstrip("/").endswith(":" + metrics_port) for t in targets), (metrics_port, targets))
 
 
 if __name__ == "__main__":

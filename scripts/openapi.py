@@ -587,7 +587,8 @@ def op(method, path, operation_id, summary, responses_, *, security=None, reques
 op("get", "/health", "health", "Health check (the store: a read and a one-row write)", {
     "200": ok("`{\"status\":\"healthy\"}`.", schema("Health")),
     "503": ok("`degraded`: the store answers reads but refuses writes (full disk, read-only file, no MongoDB "
-              "primary); `unhealthy`: it does not answer.", schema("Health")),
+              "primary), or behind Pomerium its signing keys have never been fetched; `unhealthy`: the store does "
+              "not answer.", schema("Health")),
 }, security=PUBLIC, tags=["service"],
    description="Checked at most once a second, however often it is asked.")
 for path, oid in (("/api", "about"), ("/api/", "aboutSlash")):
@@ -600,7 +601,8 @@ op("get", "/metrics", "metrics", "Prometheus exposition", {
     "200": ok("Text exposition format 0.0.4.", {"type": "string"}, media="text/plain"),
     "404": ref("responses", "NotFound"),
 }, security=PUBLIC, tags=["service"],
-   description="Only for TCP peers in `NEOSC_METRICS_ALLOW` (default loopback); anyone else gets the 404 of an unknown path.")
+   description="Only for TCP peers in `NEOSC_METRICS_ALLOW` (default loopback); anyone else gets the 404 of an unknown path. "
+               "With `NEOSC_METRICS_PORT`, served on that port alone (404 here).")
 op("get", "/bench/floor", "benchmarkFloor", "Benchmark floor (no work)", {
     "200": ok("`{\"ok\":true}`.", schema("Floor")),
     "404": ref("responses", "NotFound"),
