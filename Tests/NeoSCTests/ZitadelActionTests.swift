@@ -167,15 +167,17 @@ struct ZitadelActionTests {
                 #expect(try await client.send(.get, "/api/workspaces").status == .unauthorized)
 
                 // The visitor signs in at Zitadel; Zitadel asks NeoSC for claims and issues them;
-                // Pomerium forwards them as strings in its signed assertion.
+                // Pomerium (v0.31, PomeriumPeer) forwards them in its signed assertion.
                 let claims = try Self.claims(
                     try await ZitadelCaller().send(client, ZitadelCaller.call(email: "visitor@example.com", verified: true, grants: [])))
-                var extra: [String: any Sendable] = ["iss": "demo.neosc.test", "email": "visitor@example.com", "sid": "s-1"]
+                var token: [String: PomeriumPeer.Value] = [
+                    "sub": .string("zitadel-visitor"), "email": .string("visitor@example.com"), "email_verified": .bool(true),
+                ]
                 for (key, value) in claims {
-                    if let text = value as? String { extra[key] = text }
-                    if let texts = value as? [String] { extra[key] = texts }
+                    if let text = value as? String { token[key] = .string(text) }
+                    if let texts = value as? [String] { token[key] = .list(texts.map(PomeriumPeer.Value.string)) }
                 }
-                let assertion = signer.token(signer.claims(subject: "zitadel-visitor", audience: "demo.neosc.test", extra: extra))
+                let assertion = PomeriumPeer(signer: signer).assertion(host: "demo.neosc.test", claims: token)
                 let headers: HTTPFields = [HTTPField.Name("X-Pomerium-Jwt-Assertion")!: assertion]
                 let me = try await client.send(.get, "/api/auth/me", headers: headers)
                 #expect(me.status == .ok, "\(me.text)")
