@@ -11,8 +11,9 @@ Compose itself:
 - every long-running service has a health check; mongo runs with authentication, a named volume
   and an explicit WiredTiger cache that fits its memory limit;
 - secrets: none in the environment or .env.example; every secret-like setting is a *_FILE under
-  /run/secrets/, each a Docker secret from infra/secrets/ (written by make-secrets.sh, ignored by
-  git and docker); the Mongo init script reads its password from that file (run under node);
+  /run/secrets/, each a Docker secret from infra/secrets/ (written by make-secrets.sh, run here in
+  a scratch folder; ignored by git and docker); the Mongo init script reads its password from
+  that file (run under node);
 - the production limits fit the documented host (2 CPUs, 4 GiB);
 - the backend image is always built here (`pull_policy: build`), stripped, from the committed
   Package.resolved; Pomerium is pinned to the newest v0.31 patch.
@@ -221,11 +222,23 @@ def main():
                               env={**os.environ, "ZITADEL_CLIENT_SECRET": "client-secret"})
         files = {os.path.basename(p): p for p in glob.glob(os.path.join(work, "secrets", "*"))}
         modes = {name: oct(os.stat(path).st_mode & 0o777) for name, path in files.items()}
-        check("make-secrets.sh writes every declared secret, mode 600, no trailing newline",
-              made.returncode == 0 and set(files) == set(declared)
-              and all(m == "0o600" for m in modes.values())
+        folder = oct(os.stat(os.path.join(work, "secrets")).st_mode & 0o777)
+        empty = sorted(name for name, path in files.items() if os.path.getsize(path) == 0)
+        # 444 inside a 700 folder: Compose mounts a file secret with its host mode, and mongo and
+        # NeoSC read theirs as unprivileged users; on the host only the folder's owner gets in.
+        check("make-secrets.sh writes every declared secret (files 444 in a 700 folder), no trailing newline",
+              made.returncode == 0 and set(files) == set(declared) and folder == "0o700"
+              and all(m == "0o444" for m in modes.values())
               and not any(open(p, "rb").read().endswith(b"\n") for p in files.values()),
-              made.stderr or sorted(set(declared) ^ set(files)) or modes)
+              made.stderr or sorted(set(declared) ^ set(files)) or (folder, modes))
+        check("make-secrets.sh leaves only the Actions key empty (Zitadel makes it later)",
+              empty == ["zitadel_actions_signing_key"], empty)
+        again = subprocess.run(["sh", os.path.join(work, "make-secrets.sh")], capture_output=True, text=True,
+                               env={**os.environ, "ZITADEL_CLIENT_SECRET": "client-secret",
+                                    "ZITADEL_ACTIONS_SIGNING_KEY": "the-key-zitadel-returned"})
+        check("make-secrets.sh run again fills the Actions key and keeps the rest",
+              again.returncode == 0 and open(files["zitadel_actions_signing_key"]).read() == "the-key-zitadel-returned"
+              and again.stdout.count("kept") == len(declared) - 1, again.stdout + again.stderr)
         url = open(files.get("mongo_url", os.devnull)).read()
         app_password = open(files.get("mongo_app_password", os.devnull)).read()
         check("make-secrets.sh: the Mongo URL carries the app password", app_password and f":{app_password}@mongo:" in url)

@@ -1,6 +1,6 @@
 # Sourced after scripts/common.sh: installs what the tests need, idempotently.
-#  - libmongoc-dev and pkg-config (Debian), for the MongoDB store; docker-compose (Debian), to
-#    validate the compose stack in infra/ (no Docker engine needed);
+#  - libmongoc-dev and pkg-config (Debian), for the MongoDB store; docker-compose, nodejs and
+#    openssl (Debian), to validate the compose stack in infra/ (no Docker engine needed);
 #  - a venv in .venv/ with SecantusDB (PyPI), a MongoDB-wire-compatible test server,
 #    oidc-provider-mock (PyPI), the OpenID provider standing in for Zitadel, and Schemathesis and
 #    openapi-spec-validator (PyPI), which check the API against its OpenAPI document.
@@ -8,6 +8,8 @@ need_apt=()
 pkg-config --exists libmongoc-1.0 2>/dev/null || need_apt+=(libmongoc-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates infra/ without an engine
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)  # runs infra/mongo/init-neosc.js in check_compose.py
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # infra/make-secrets.sh, run by check_compose.py
 apt_install "${need_apt[@]}"
 
 if [ ! -x .venv/bin/secantusd-py ] || [ ! -x .venv/bin/oidc-provider-mock ] || [ ! -x .venv/bin/schemathesis ]; then

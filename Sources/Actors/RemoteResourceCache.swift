@@ -47,6 +47,18 @@ public actor RemoteResourceCache<Resource: Sendable> {
         return try await refreshed(keepingStaleOnFailure: true)
     }
 
+    /// Whether a copy is held, fresh or stale, answered at once. With none, a fetch is started
+    /// in the background unless one is under way or the last attempt failed less than
+    /// `minimumRefreshInterval` ago, so asking often (a health probe) costs Pomerium nothing more.
+    public func hasCopyElseFetch() -> Bool {
+        if resource != nil { return true }
+        let throttled = lastAttemptAt.map { clock.now().timeIntervalSince($0) < minimumRefreshInterval } ?? false
+        if inFlight == nil, !throttled {
+            Task { _ = try? await self.current() }
+        }
+        return false
+    }
+
     /// A freshly fetched document, unless one was fetched or attempted less than
     /// `minimumRefreshInterval` ago; then nil, and the caller should go with what it has.
     public func refreshIfAllowed() async throws -> Resource? {

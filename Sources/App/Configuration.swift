@@ -125,7 +125,7 @@ struct Configuration: Sendable {
     ]
 
     /// `environment` with each `NAME_FILE` of `secretVariables` replaced by the file's content as
-    /// `NAME` (one trailing line break dropped: editors and `echo` add it).
+    /// `NAME` (trailing line breaks dropped: editors and `echo` add them).
     static func readingSecretFiles(_ environment: [String: String]) throws(Invalid) -> [String: String] {
         var environment = environment
         for name in secretVariables {
@@ -133,13 +133,15 @@ struct Configuration: Sendable {
             guard environment[name]?.isEmpty ?? true else {
                 throw Invalid(description: "\(name) and \(name)_FILE are both set; set one")
             }
-            guard let data = FileManager.default.contents(atPath: path), data.count <= 65_536,
-                var content = String(data: data, encoding: .utf8)
-            else {
-                throw Invalid(description: "\(name)_FILE must name a readable UTF-8 file of at most 64 KiB, got '\(path)'")
-            }
-            if content.hasSuffix("\n") { content.removeLast() }
-            environment[name] = content
+            // A bounded read: a FIFO or a device named by mistake cannot make start-up read forever.
+            let unreadable = Invalid(description: "\(name)_FILE must name a readable UTF-8 file of at most 64 KiB, got '\(path)'")
+            guard let file = FileHandle(forReadingAtPath: path) else { throw unreadable }
+            defer { try? file.close() }
+            // An empty file reads as nil: an empty value, which is the same as not setting it.
+            guard let data = try? file.read(upToCount: 65_537) ?? Data(), data.count <= 65_536,
+                let content = String(data: data, encoding: .utf8)
+            else { throw unreadable }
+            environment[name] = String(content.reversed().drop { $0.isNewline }.reversed())
         }
         return environment
     }

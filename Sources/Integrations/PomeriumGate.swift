@@ -38,10 +38,10 @@ public struct PomeriumGate: Sendable {
 
     /// Whether NeoSC can check assertions: true once Pomerium's key set has been fetched (a
     /// stale copy still serves while a refresh fails). Until then every request behind Pomerium
-    /// gets 503, and `/health` says so. A failing fetch is retried at most once per refresh
-    /// interval, however often this is asked.
+    /// gets 503, and `/health` says so. Answered at once; while there is no copy, a fetch is
+    /// started in the background at most once per refresh interval, however often this is asked.
     public func hasKeySet() async -> Bool {
-        (try? await verifier.keys.current()) != nil
+        await verifier.keys.hasCopyElseFetch()
     }
 
     /// The identity a signed assertion vouches for.

@@ -2,6 +2,7 @@ import Actors
 import Domain
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite struct RefreshingCacheTests {
@@ -90,6 +91,29 @@ import Testing
         #expect(attempts.withLock { $0 } == 1, "one attempt per interval, not one per caller")
         clock.advance(31)
         _ = try? await cache.current()
+        #expect(attempts.withLock { $0 } == 2)
+    }
+
+    @Test("hasCopyElseFetch answers at once, starts at most one background fetch per interval, and is true once one succeeds")
+    func probing() async throws {
+        let clock = RefreshingCacheTests.Clock()
+        struct ProviderDown: Error {}
+        let attempts = Mutex(0)
+        let up = Mutex(false)
+        let cache = RemoteResourceCache<Int>(maxAge: 300, minimumRefreshInterval: 30, clock: clock.wallClock) {
+            attempts.withLock { $0 += 1 }
+            guard up.withLock({ $0 }) else { throw ProviderDown() }
+            return 7
+        }
+        #expect(await !cache.hasCopyElseFetch())
+        #expect(try await eventually(within: 5) { attempts.withLock { $0 } == 1 })
+        for _ in 0..<20 { #expect(await !cache.hasCopyElseFetch()) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(attempts.withLock { $0 } == 1, "no second attempt within the interval, however often it is asked")
+        up.withLock { $0 = true }
+        clock.advance(31)
+        _ = await cache.hasCopyElseFetch()
+        #expect(try await eventually(within: 5) { await cache.hasCopyElseFetch() })
         #expect(attempts.withLock { $0 } == 2)
     }
 }

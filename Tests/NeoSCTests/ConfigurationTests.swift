@@ -132,12 +132,12 @@ import Testing
         }
     }
 
-    @Test("secrets from files (NAME_FILE, Docker secrets): the content is the value, a trailing line break dropped")
+    @Test("secrets from files (NAME_FILE, Docker secrets): the content is the value, trailing line breaks dropped")
     func secretsFromFiles() throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let password = directory.appendingPathComponent("admin_password")
-        try Data("a password from a file\n".utf8).write(to: password)
+        try Data("a password from a file\r\n".utf8).write(to: password)
         let url = directory.appendingPathComponent("mongo_url")
         try Data("mongodb://neosc:p%40ss@mongo:27017/neosc".utf8).write(to: url)
         let configuration = try Configuration(environment: [
@@ -145,6 +145,10 @@ import Testing
         ])
         #expect(configuration.bootstrapAdmin?.password.value == "a password from a file")
         #expect(configuration.mongoURL?.value == "mongodb://neosc:p%40ss@mongo:27017/neosc")
+        // An empty file is an unset value (the Actions key before Zitadel's target exists).
+        let empty = directory.appendingPathComponent("actions_key")
+        try Data().write(to: empty)
+        #expect(try Configuration(environment: ["ZITADEL_ACTIONS_SIGNING_KEY_FILE": empty.path]).zitadelActionsSigningKey == nil)
     }
 
     @Test func identityProviders() throws {

@@ -229,6 +229,8 @@ struct PomeriumTests {
     func openRoutes() async throws {
         try await TestSigner.with { signer in
             try await Harness.run(.live, Self.settings(signer: signer)) { _, client in
+                // /health is healthy once Pomerium's keys have been fetched (the first probe starts it).
+                #expect(try await eventually(within: 10) { try await client.send(.get, "/health").status == .ok })
                 for path in ["/api", "/api/", "/health", "/metrics"] {
                     let open = try await client.send(.get, path)
                     #expect(open.status == .ok, "\(path) → \(open.status.code) \(open.text.prefix(200))")
@@ -260,8 +262,9 @@ struct PomeriumTests {
         }
         try await TestSigner.with { signer in
             try await Harness.run(.router, Self.settings(signer: signer)) { _, client in
-                let health = try await client.send(.get, "/health")
-                #expect(health.status == .ok, "\(health.text)")
+                // Answered at once: the first probe starts the fetch, a later one sees the keys.
+                let healthy = try await eventually(within: 10) { try await client.send(.get, "/health").status == .ok }
+                #expect(healthy)
                 #expect(signer.keySetFetches == 1)
             }
         }
