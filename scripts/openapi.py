@@ -352,6 +352,7 @@ SCHEMAS = {
             "action": {"type": "string"},
             "resource_type": {"type": "string"},
             "resource_id": {"type": "string"},
+            "resource": {"type": "string", "description": "`<resource_type>:<resource_id>` (the type alone without an id)."},
             "details": {"type": "object", "additionalProperties": {"type": "string"}},
             "ip_address": {"type": "string"},
             "success": {"type": "boolean"},
@@ -756,6 +757,9 @@ op("post", "/api/demo/sessions/{id}/extend", "extendDemo", "Extend a demo (admin
    description="409 when already at `max_expires_at` or not active.")
 
 # Audit log -------------------------------------------------------------------------------------
+AUDIT_BEFORE = {"name": "before", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
+                "description": "An entry's id: only the entries after it in this order (the next page). "
+                               "An id not in the trail gives none."}
 op("get", "/api/audit-logs", "listAuditLogs", "The audit trail, newest first",
    responses({200: ok("Entries (non-admins: only their own).", {"type": "array", "items": schema("AuditEvent")})},
              401, 422, 503),
@@ -767,8 +771,32 @@ op("get", "/api/audit-logs", "listAuditLogs", "The audit trail, newest first",
         "description": "`true`/`false` (any case) or `1`/`0`."},
        {"name": "since", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
        {"name": "until", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
+       AUDIT_BEFORE,
        P("Limit"),
    ], tags=["audit"])
+op("get", "/api/audit-logs/export", "exportAuditLogs", "Download the audit trail (CSV or JSON lines)",
+   responses({200: {**ok("Every matching entry, newest first (non-admins: only their own), streamed; "
+                         "`Content-Disposition: attachment`.", {"type": "string"}, media="text/csv"),
+                    "content": {"text/csv": {"schema": {"type": "string"}},
+                                "application/x-ndjson": {"schema": {"type": "string"}}}}},
+             401, 422, 503),
+   parameters=[
+       {"name": "format", "in": "query", "required": True, "schema": {"type": "string", "enum": ["csv", "jsonl"]},
+        "description": "`csv`: RFC 4180 with a header row (`id,timestamp,user_id,user_email,action,resource,"
+                       "resource_type,resource_id,success,ip_address,details`, details as a JSON object; a value "
+                       "that starts with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'`); `jsonl`: one entry "
+                       "per line, as the list has it."},
+       {"name": "action", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
+       {**PARAMETERS["UserIDFilter"], "description": "Administrators only; ignored for anyone else (but still checked)."},
+       {"name": "success", "in": "query", "required": False,
+        "schema": {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"},
+        "description": "`true`/`false` (any case) or `1`/`0`."},
+       {"name": "since", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
+       {"name": "until", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
+       AUDIT_BEFORE,
+   ], tags=["audit"],
+   description="Read a page at a time (memory stays one page, whatever the size); the first page is read before "
+               "the answer starts (503 then, not a cut download). Audited `audit_exported` with the format and filters.")
 
 # Policies --------------------------------------------------------------------------------------
 op("get", "/api/policies", "listPolicies", "All policies",

@@ -48,6 +48,7 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let demoCleanupStep = AuditAction("demo_cleanup_step")
     public static let sessionExpired = AuditAction("session_expired")
     public static let sessionIdleTimeout = AuditAction("session_idle_timeout")
+    public static let auditExported = AuditAction("audit_exported")
 }
 
 /// One entry of the audit trail. Append-only.
@@ -79,6 +80,30 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         self.ipAddress = ipAddress
         self.success = success
     }
+
+    /// `"<type>:<id>"` (just the type when there is no id), as clients of the system NeoSC
+    /// replaces read it; beside `resource_type` and `resource_id` on the wire.
+    public var resource: String? {
+        resourceType.map { type in resourceID.map { "\(type):\($0)" } ?? type }
+    }
+
+    private enum WireKeys: String, CodingKey { case resource }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(timestamp, forKey: .timestamp)
+        try container.encodeIfPresent(userID, forKey: .userID)
+        try container.encodeIfPresent(userEmail, forKey: .userEmail)
+        try container.encode(action, forKey: .action)
+        try container.encodeIfPresent(resourceType, forKey: .resourceType)
+        try container.encodeIfPresent(resourceID, forKey: .resourceID)
+        try container.encode(details, forKey: .details)
+        try container.encodeIfPresent(ipAddress, forKey: .ipAddress)
+        try container.encode(success, forKey: .success)
+        var wire = encoder.container(keyedBy: WireKeys.self)
+        try wire.encodeIfPresent(resource, forKey: .resource)
+    }
 }
 
 /// Whose audit entries a count covers.
@@ -98,17 +123,21 @@ public struct AuditQuery: Sendable, Equatable {
     public var success: Bool?
     public var since: Date?
     public var until: Date?
+    /// Only entries after the one with this id in the trail's order (older, or as old and
+    /// written before it): the cursor for the next page. An id that is not in the trail gives none.
+    public var before: String?
     public var limit: Int
 
     public init(
         action: AuditAction? = nil, userID: String? = nil, success: Bool? = nil,
-        since: Date? = nil, until: Date? = nil, limit: Int = 100
+        since: Date? = nil, until: Date? = nil, before: String? = nil, limit: Int = 100
     ) {
         self.action = action
         self.userID = userID
         self.success = success
         self.since = since
         self.until = until
+        self.before = before
         self.limit = limit
     }
 }

@@ -95,6 +95,15 @@ extension MongoStore: AuditStore {
         if let since = query.since { window["$gte"] = .date(since) }
         if let until = query.until { window["$lte"] = .date(until) }
         if !window.fields.isEmpty { filter["timestamp"] = .document(window) }
+        if let before = query.before {
+            // After the cursor entry in the trail's order (timestamp, then id, both descending).
+            guard let cursor = try await database.findOne("audit_logs", ["_id": .string(before)]) else { return [] }
+            let timestamp = BSON.date(try cursor.date("timestamp"))
+            filter["$or"] = .array([
+                .document(["timestamp": .document(["$lt": timestamp])]),
+                .document(["timestamp": timestamp, "_id": .document(["$lt": .string(before)])]),
+            ])
+        }
         return try await database.find(
             "audit_logs", filter, sort: ["timestamp": .int(-1), "_id": .int(-1)], limit: query.limit
         ).map { document in

@@ -1,24 +1,80 @@
 import Domain
+import Foundation
 import Hummingbird
+import Services
 
-/// `/api/audit-logs`: the trail, newest first. Administrators read all; others only their own.
+/// `/api/audit-logs`: the trail, newest first, as pages or as one download. Administrators read
+/// all; others only their own.
 struct AuditRoutes {
     let store: any AuditStore
+    let audit: AuditTrail
 
     func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
+        group.get("export", use: export)
     }
 
-    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[AuditEvent]> {
+    /// The filters every reading of the trail takes; a non-administrator's are narrowed to their own entries.
+    private func query(_ request: Request, _ context: SignedInContext, limit: Int) throws -> AuditQuery {
         let principal = context.principal
         let requestedUser = try request.queryText("user_id")
-        let query = AuditQuery(
+        return AuditQuery(
             action: try request.queryText("action").map { AuditAction($0) },
             userID: principal.isAdmin ? requestedUser : principal.userID,
             success: try request.queryBool("success"),
             since: try request.queryDate("since"),
             until: try request.queryDate("until"),
-            limit: try request.queryLimit(maximum: AuditQuery.maximumLimit))
-        return JSONBody(try await store.events(query))
+            before: try request.queryText("before"),
+            limit: limit)
+    }
+
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[AuditEvent]> {
+        JSONBody(try await store.events(query(request, context, limit: try request.queryLimit(maximum: AuditQuery.maximumLimit))))
+    }
+
+    /// `?format=csv|jsonl` with the list's filters: every matching entry, newest first, streamed a
+    /// page at a time (memory stays one page whatever the size). Audited `audit_exported`.
+    @Sendable func export(_ request: Request, context: SignedInContext) async throws -> Response {
+        let format = try AuditExportFormat(request.uri.queryParameters.get("format"))
+        let selection = try query(request, context, limit: 1_000)
+        try await audit.record(
+            .auditExported, by: .principal(context.principal), in: context,
+            details: Self.describe(selection, format: format))
+        var pages = AuditPages(store: store, query: selection).makeAsyncIterator()
+        // The first page is read before the answer starts, so a store that cannot read still
+        // gets its 503 rather than a cut download.
+        let first = try await pages.next()
+        let stamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))
+            .replacingOccurrences(of: ":", with: "")
+        var headers: HTTPFields = [.contentType: format.contentType]
+        headers[.contentDisposition] = "attachment; filename=\"neosc-audit-\(stamp).\(format.rawValue)\""
+        let remaining = pages
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                var pages = remaining
+                var buffer = ByteBuffer(string: format.preamble)
+                var page = first
+                while let events = page {
+                    try format.encode(events, into: &buffer)
+                    try await writer.write(buffer)
+                    buffer.clear()
+                    page = try await pages.next()
+                }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// The filters of an export, for its audit entry.
+    static func describe(_ query: AuditQuery, format: AuditExportFormat) -> [String: String] {
+        var details = ["format": format.rawValue]
+        if let action = query.action { details["action"] = action.rawValue }
+        if let userID = query.userID { details["user_id"] = userID }
+        if let success = query.success { details["success"] = success ? "true" : "false" }
+        if let since = query.since { details["since"] = since.formatted(.iso8601) }
+        if let until = query.until { details["until"] = until.formatted(.iso8601) }
+        if let before = query.before { details["before"] = before }
+        return details
     }
 }

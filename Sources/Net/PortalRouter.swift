@@ -43,7 +43,7 @@ public enum PortalRouter {
         )
         .register(on: signedIn.group("workspaces"))
         SessionRoutes(sessions: portal.workspaceSessions).register(on: signedIn.group("sessions"))
-        AuditRoutes(store: portal.store).register(on: signedIn.group("audit-logs"))
+        AuditRoutes(store: portal.store, audit: portal.auditTrail).register(on: signedIn.group("audit-logs"))
         PolicyRoutes(policies: portal.policies, audit: portal.auditTrail).register(on: signedIn.group("policies"))
         OrganizationRoutes(organizations: portal.organizations, audit: portal.auditTrail).register(on: signedIn.group("organizations"))
         UserRoutes(users: portal.users, signIn: portal.signIn, store: portal.store, audit: portal.auditTrail).register(on: signedIn.group("users"))

@@ -26,11 +26,12 @@ extension SQLiteStore: AuditStore {
                 SELECT * FROM audit_logs
                 WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR success = ?3)
                     AND (?4 IS NULL OR timestamp >= ?4) AND (?5 IS NULL OR timestamp <= ?5)
+                    AND (?7 IS NULL OR (timestamp, seq) < (SELECT timestamp, seq FROM audit_logs WHERE id = ?7))
                 ORDER BY timestamp DESC, seq DESC LIMIT ?6
                 """,
                 [
                     .init(query.action?.rawValue), .init(query.userID), query.success.map { .init($0) } ?? .null,
-                    .init(query.since), .init(query.until), .init(query.limit),
+                    .init(query.since), .init(query.until), .init(query.limit), .init(query.before),
                 ]
             ).map { row in
                 AuditEvent(

@@ -1,6 +1,7 @@
 import Actors
 import Domain
 import Foundation
+import Services
 import Testing
 
 @testable import App
@@ -287,6 +288,36 @@ import Testing
             #expect(try await store.count(action: .login, since: base, scope: .organization(org.id)) == 1)
             #expect(try await store.count(action: .login, since: base, scope: .user(member.id)) == 1)
             #expect(try await store.count(action: .login, since: base, scope: .user("usr-nobody")) == 0)
+        }
+    }
+
+    @Test("audit pages: each continues after the last entry of the one before, ties on the timestamp included", arguments: StoreKind.allCases)
+    func auditPages(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let base = Self.now(plus: -1_000)
+            // 25 entries, three to a timestamp: the order within a timestamp is the store's own.
+            for index in 0..<25 {
+                try await store.append(
+                    AuditEvent(
+                        timestamp: base + Double(index / 3), userID: index % 2 == 0 ? "usr-even" : "usr-odd", userEmail: nil,
+                        action: index % 5 == 0 ? .logout : .login, ipAddress: nil, success: true))
+            }
+            let all = try await store.events(AuditQuery(limit: 500))
+            #expect(all.count == 25)
+            var paged: [AuditEvent] = []
+            for try await page in AuditPages(store: store, query: AuditQuery(), pageSize: 4) {
+                #expect(!page.isEmpty && page.count <= 4)
+                paged += page
+            }
+            #expect(paged == all, "every entry once, in the list's order")
+            var evenLogins: [AuditEvent] = []
+            for try await page in AuditPages(store: store, query: AuditQuery(action: .login, userID: "usr-even"), pageSize: 3) {
+                evenLogins += page
+            }
+            #expect(evenLogins == all.filter { $0.action == .login && $0.userID == "usr-even" })
+            let afterFifth = try await store.events(AuditQuery(before: all[4].id, limit: 500))
+            #expect(afterFifth == Array(all.dropFirst(5)))
+            #expect(try await store.events(AuditQuery(before: "aud-not-there")).isEmpty)
         }
     }
 

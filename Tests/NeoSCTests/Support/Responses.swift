@@ -209,12 +209,14 @@ struct AuditEntryBody: Decodable {
     let action: String
     let resourceType: String?
     let resourceID: String?
+    /// `"<type>:<id>"`.
+    let resource: String?
     let details: [String: String]
     let ipAddress: String?
     let success: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, timestamp, action, details, success
+        case id, timestamp, action, details, success, resource
         case userID = "user_id"
         case userEmail = "user_email"
         case resourceType = "resource_type"

@@ -1,0 +1,153 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import App
+@testable import Net
+
+/// `GET /api/audit-logs/export` and the list's `before` cursor (issue #14: out of NeoSC).
+@Suite("Audit export")
+struct AuditExportTests {
+    /// RFC 4180 records: quoted fields may hold commas, quotes (doubled) and line breaks.
+    static func csvRecords(_ text: String) -> [[String]] {
+        var records: [[String]] = []
+        var record: [String] = []
+        var field = ""
+        var quoted = false
+        var characters = Array(text)[...]
+        while let character = characters.popFirst() {
+            if quoted {
+                if character == "\"" {
+                    if characters.first == "\"" {
+                        field.append("\"")
+                        characters.removeFirst()
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.append(character)
+                }
+            } else if character == "\"" {
+                quoted = true
+            } else if character == "," {
+                record.append(field)
+                field = ""
+            } else if character == "\r\n" || character == "\n" {
+                record.append(field)
+                records.append(record)
+                record = []
+                field = ""
+            } else {
+                field.append(character)
+            }
+        }
+        return records
+    }
+
+    /// Entries of two people, one with values a spreadsheet would run and CSV must quote.
+    static func seed(_ harness: Harness, admin: User, member: User) async throws {
+        let now = Date()
+        for index in 0..<30 {
+            try await harness.store.append(
+                AuditEvent(
+                    timestamp: now - Double(100 - index), userID: index % 3 == 0 ? member.id : admin.id,
+                    userEmail: index % 3 == 0 ? member.email : admin.email, action: index % 2 == 0 ? .login : .launchWorkspace,
+                    resourceType: index % 2 == 0 ? nil : "workspace", resourceID: index % 2 == 0 ? nil : "ws-\(index)",
+                    details: ["note": "a, \"quoted\"\nvalue", "formula": "=HYPERLINK(\"https://evil.example\")"],
+                    ipAddress: "192.0.2.\(index)", success: index % 7 != 0))
+        }
+    }
+
+    @Test("CSV and JSON lines hold exactly the list's entries for the same filters, newest first; strings stay text")
+    func exportMatchesTheList() async throws {
+        try await Harness.run { harness, client in
+            let (admin, adminToken) = try await harness.account(.admin)
+            let (member, memberToken) = try await harness.account(.neosc)
+            try await Self.seed(harness, admin: admin, member: member)
+            let filter = "action=launch_workspace&success=true"
+            let listed = try await client.send(.get, "/api/audit-logs?\(filter)&limit=500", token: adminToken)
+                .decoded([AuditEntryBody].self)
+            #expect(listed.count > 5)
+
+            let csv = try await client.send(.get, "/api/audit-logs/export?format=csv&\(filter)", token: adminToken)
+            #expect(csv.status == .ok)
+            #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
+            #expect(csv.headers[.contentDisposition]?.hasPrefix("attachment; filename=\"neosc-audit-") == true)
+            let records = Self.csvRecords(csv.text)
+            #expect(records.first == AuditExportFormat.csvColumns)
+            let rows = records.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(AuditExportFormat.csvColumns, $0)) }
+            #expect(rows.map { $0["id"] } == listed.map(\.id), "the same entries in the same order")
+            let first = try #require(rows.first)
+            #expect(first["resource"] == "workspace:\(listed[0].resourceID ?? "")")
+            let details = try JSONSerialization.jsonObject(with: Data(first["details"]!.utf8)) as? [String: String]
+            #expect(details?["note"] == "a, \"quoted\"\nvalue", "commas, quotes and line breaks survive")
+            #expect(!csv.text.contains(",=HYPERLINK"), "no field starts a formula")
+
+            let jsonl = try await client.send(.get, "/api/audit-logs/export?format=jsonl&\(filter)", token: adminToken)
+            #expect(jsonl.status == .ok)
+            #expect(jsonl.headers[.contentType] == "application/x-ndjson")
+            let lines = jsonl.text.split(separator: "\n")
+            let entries = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
+            #expect(entries.map { $0["id"] as? String } == listed.map(\.id))
+            #expect(entries.first?["resource"] as? String == "workspace:\(listed[0].resourceID ?? "")")
+
+            // Someone else's export holds their own entries, whatever user_id they ask for.
+            let own = try await client.send(.get, "/api/audit-logs/export?format=jsonl&user_id=\(admin.id)", token: memberToken)
+            let ownIDs = own.text.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["user_id"] as? String
+            }
+            #expect(!ownIDs.isEmpty && ownIDs.allSatisfy { $0 == member.id })
+
+            let exported = try await harness.store.events(AuditQuery(action: .auditExported))
+            #expect(exported.count == 3, "each export audited")
+            #expect(exported.last?.details["format"] == "csv" && exported.last?.details["action"] == "launch_workspace")
+        }
+    }
+
+    @Test("bad formats and filters are 422 before anything is sent; the export needs a sign-in")
+    func refusals() async throws {
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.admin).token
+            for query in ["", "format=xml", "format=csv&since=yesterday", "format=csv&success=maybe"] {
+                let refused = try await client.send(.get, "/api/audit-logs/export?\(query)", token: token)
+                #expect(refused.status == .unprocessableContent, "\(query)")
+                #expect(refused.detail != nil)
+            }
+            #expect(try await client.send(.get, "/api/audit-logs/export?format=csv").status == .unauthorized)
+        }
+    }
+
+    @Test("the list pages with before=<the last id>: every entry once")
+    func listPages() async throws {
+        try await Harness.run { harness, client in
+            let (admin, token) = try await harness.account(.admin)
+            let (member, _) = try await harness.account(.neosc)
+            try await Self.seed(harness, admin: admin, member: member)
+            let all = try await client.send(.get, "/api/audit-logs?limit=500", token: token).decoded([AuditEntryBody].self)
+            var paged: [AuditEntryBody] = []
+            var cursor = ""
+            while true {
+                let page = try await client.send(.get, "/api/audit-logs?limit=7\(cursor)", token: token).decoded([AuditEntryBody].self)
+                paged += page
+                guard page.count == 7, let last = page.last else { break }
+                cursor = "&before=\(last.id)"
+            }
+            #expect(paged.map(\.id) == all.map(\.id))
+        }
+    }
+
+    @Test("CSV fields: quoted when needed, formulas defused")
+    func csvFields() {
+        #expect(AuditExportFormat.csvField("plain") == "plain")
+        #expect(AuditExportFormat.csvField("a,b") == "\"a,b\"")
+        #expect(AuditExportFormat.csvField("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(AuditExportFormat.csvField("line\r\nbreak") == "\"line\r\nbreak\"")
+        #expect(AuditExportFormat.csvField("=1+1") == "'=1+1")
+        #expect(AuditExportFormat.csvField("-2") == "'-2")
+        #expect(AuditExportFormat.csvField("@SUM(A1)") == "'@SUM(A1)")
+        #expect(AuditExportFormat.csvField("+x,y") == "\"'+x,y\"")
+    }
+}
