@@ -39,39 +39,58 @@ enum AuditExportFormat: String, CaseIterable {
         switch self {
         case .jsonl:
             for event in events {
-                buffer.writeBytes(try PortalJSON.encoder.encode(event))
-                buffer.writeStaticString("\n")
+                AuditEventWriter.write(event, into: &buffer)
+                buffer.writeInteger(UInt8(ascii: "\n"))
             }
         case .csv:
+            var scratch = ByteBuffer()
             for event in events {
+                scratch.clear()
+                AuditEventWriter.writeTimestamp(event.timestamp, into: &scratch)
+                let timestamp = String(buffer: scratch)
+                scratch.clear()
+                // `details` as one JSON object with its keys sorted, so equal entries export alike.
+                AuditEventWriter.writeObject(event.details, into: &scratch)
                 let fields: [String] = [
-                    event.id, event.timestamp.formatted(.iso8601), event.userID ?? "", event.userEmail ?? "",
-                    event.action.rawValue, event.resource ?? "", event.resourceType ?? "", event.resourceID ?? "",
-                    event.success ? "true" : "false", event.ipAddress ?? "",
-                    String(decoding: try Self.detailsEncoder.encode(event.details), as: UTF8.self),
+                    event.id, timestamp, event.userID ?? "", event.userEmail ?? "", event.action.rawValue,
+                    event.resource ?? "", event.resourceType ?? "", event.resourceID ?? "",
+                    event.success ? "true" : "false", event.ipAddress ?? "", String(buffer: scratch),
                 ]
-                buffer.writeString(fields.map(Self.csvField).joined(separator: ",") + "\r\n")
+                for (index, field) in fields.enumerated() {
+                    if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+                    Self.writeCSVField(field, into: &buffer)
+                }
+                buffer.writeStaticString("\r\n")
             }
         }
     }
-
-    /// `details` as one JSON object with its keys sorted, so equal entries export alike.
-    private static let detailsEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 
     /// A CSV field: quoted when it holds a comma, quote or line break (quotes doubled); and, since
     /// an export is opened in spreadsheets, a value a spreadsheet would run as a formula (one that
     /// starts with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`, so a
     /// user-chosen name or address in the trail cannot become a formula on an auditor's machine.
     static func csvField(_ value: String) -> String {
-        var value = value
-        if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) {
-            value = "'" + value
+        var buffer = ByteBuffer()
+        writeCSVField(value, into: &buffer)
+        return String(buffer: buffer)
+    }
+
+    /// `csvField`, written into `buffer` byte by byte (no intermediate strings).
+    static func writeCSVField(_ value: String, into buffer: inout ByteBuffer) {
+        let utf8 = value.utf8
+        let defused =
+            utf8.first.map { [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D].contains($0) } ?? false
+        let quoted = utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
+        if quoted { buffer.writeInteger(UInt8(ascii: "\"")) }
+        if defused { buffer.writeInteger(UInt8(ascii: "'")) }
+        if quoted {
+            for byte in utf8 {
+                if byte == UInt8(ascii: "\"") { buffer.writeInteger(byte) }
+                buffer.writeInteger(byte)
+            }
+            buffer.writeInteger(UInt8(ascii: "\""))
+        } else {
+            buffer.writeString(value)
         }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

@@ -28,8 +28,14 @@ struct AuditRoutes {
             limit: limit)
     }
 
-    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[AuditEvent]> {
-        JSONBody(try await store.events(query(request, context, limit: try request.queryLimit(maximum: AuditQuery.maximumLimit))))
+    /// Written by `AuditEventWriter`, not the generic encoder: the same JSON, several times faster.
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> Response {
+        let events = try await store.events(query(request, context, limit: try request.queryLimit(maximum: AuditQuery.maximumLimit)))
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(events.count * 320)
+        AuditEventWriter.writeArray(events, into: &buffer)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: buffer))
     }
 
     /// `?format=csv|jsonl` with the list's filters: every matching entry, newest first, streamed a

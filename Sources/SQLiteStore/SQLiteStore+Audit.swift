@@ -21,17 +21,30 @@ extension SQLiteStore: AuditStore {
 
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
         try await read { connection in
-            try await connection.rows(
+            // The page starts after the cursor entry in (timestamp, seq) order, or at the top. A
+            // plain `timestamp <= ?` lets SQLite seek the timestamp index to it: each page costs
+            // its own rows, not a scan of every newer entry (an export of 1,000,000 was quadratic).
+            var cursor: (timestamp: SQLiteData, seq: SQLiteData) = (.float(.greatestFiniteMagnitude), .integer(.max))
+            if let before = query.before {
+                guard
+                    let row = try await connection.rows(
+                        "SELECT timestamp, seq FROM audit_logs WHERE id = ?", [.text(before)]
+                    ).first,
+                    let timestamp = row.column("timestamp"), let seq = row.column("seq")
+                else { return [] }
+                cursor = (timestamp, seq)
+            }
+            return try await connection.rows(
                 """
                 SELECT * FROM audit_logs
                 WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR success = ?3)
                     AND (?4 IS NULL OR timestamp >= ?4) AND (?5 IS NULL OR timestamp <= ?5)
-                    AND (?7 IS NULL OR (timestamp, seq) < (SELECT timestamp, seq FROM audit_logs WHERE id = ?7))
+                    AND timestamp <= ?7 AND (timestamp < ?7 OR seq < ?8)
                 ORDER BY timestamp DESC, seq DESC LIMIT ?6
                 """,
                 [
                     .init(query.action?.rawValue), .init(query.userID), query.success.map { .init($0) } ?? .null,
-                    .init(query.since), .init(query.until), .init(query.limit), .init(query.before),
+                    .init(query.since), .init(query.until), .init(query.limit), cursor.timestamp, cursor.seq,
                 ]
             ).map { row in
                 AuditEvent(
@@ -39,7 +52,7 @@ extension SQLiteStore: AuditStore {
                     userID: row.optionalString("user_id"), userEmail: row.optionalString("user_email"),
                     action: AuditAction(try row.string("action")), resourceType: row.optionalString("resource_type"),
                     resourceID: row.optionalString("resource_id"),
-                    details: try row.decoded([String: String].self, json: "details"),
+                    details: try row.stringMap(json: "details"),
                     ipAddress: row.optionalString("ip_address"), success: try row.bool("success"))
             }
         }

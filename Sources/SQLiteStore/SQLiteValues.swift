@@ -64,6 +64,13 @@ extension SQLiteRow {
 
     private static let decoder = JSONDecoder()
 
+    /// A column holding a JSON object of strings (audit details): read by `FlatJSONObject`, or by
+    /// `JSONDecoder` when that declines.
+    func stringMap(json column: String) throws -> [String: String] {
+        if let text = self.column(column)?.string, let map = FlatJSONObject.decode(text) { return map }
+        return try decoded([String: String].self, json: column)
+    }
+
     func decoded<Value: Decodable>(_ type: Value.Type, json column: String) throws -> Value {
         guard let text = self.column(column)?.string,
             let value = try? Self.decoder.decode(Value.self, from: Data(text.utf8))

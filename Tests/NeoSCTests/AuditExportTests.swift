@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOCore
 import Testing
 
 @testable import App
@@ -137,6 +138,35 @@ struct AuditExportTests {
             }
             #expect(paged.map(\.id) == all.map(\.id))
         }
+    }
+
+    @Test("AuditEventWriter gives the JSON values the generic encoder gives, entry by entry and as a list")
+    func writerMatchesTheEncoder() throws {
+        let texts = [
+            "", "plain", "quote \" backslash \\ slash /", "line\nbreak\r\ttab\u{08}\u{0C}", "\u{01}\u{1F}\u{7F}",
+            "ünïcødé 🔐", "\u{2028}\u{2029}", "<img src=x onerror=alert(1)>",
+        ]
+        var events: [AuditEvent] = []
+        for (index, text) in texts.enumerated() {
+            events.append(
+                AuditEvent(
+                    id: "aud-\(index)", timestamp: Date(timeIntervalSince1970: 1_767_225_600.987 + Double(index) * 86_399.5),
+                    userID: index % 2 == 0 ? text : nil, userEmail: text, action: AuditAction(text),
+                    resourceType: index % 3 == 0 ? nil : "type\(text)", resourceID: index % 3 == 1 ? nil : text,
+                    details: [text: text, "k": "v"], ipAddress: index % 2 == 1 ? text : nil, success: index % 2 == 0))
+        }
+        for event in events {
+            var buffer = ByteBuffer()
+            AuditEventWriter.write(event, into: &buffer)
+            let written = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? NSDictionary
+            let encoded = try JSONSerialization.jsonObject(with: PortalJSON.encoder.encode(event)) as? NSDictionary
+            #expect(written != nil && written == encoded, "\(event.id): \(String(buffer: buffer))")
+        }
+        var list = ByteBuffer()
+        AuditEventWriter.writeArray(events, into: &list)
+        let writtenList = try JSONSerialization.jsonObject(with: Data(list.readableBytesView)) as? NSArray
+        let encodedList = try JSONSerialization.jsonObject(with: PortalJSON.encoder.encode(events)) as? NSArray
+        #expect(writtenList != nil && writtenList == encodedList)
     }
 
     @Test("CSV fields: quoted when needed, formulas defused")

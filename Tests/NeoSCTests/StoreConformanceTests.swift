@@ -5,6 +5,7 @@ import Services
 import Testing
 
 @testable import App
+@testable import SQLiteStore
 
 /// One suite, both stores: what the storage protocols promise, checked against SQLite and MongoDB.
 @Suite struct StoreConformanceTests {
@@ -319,6 +320,38 @@ import Testing
             #expect(afterFifth == Array(all.dropFirst(5)))
             #expect(try await store.events(AuditQuery(before: "aud-not-there")).isEmpty)
         }
+    }
+
+    @Test("audit details round-trip whatever their characters", arguments: StoreKind.allCases)
+    func auditDetailsRoundTrip(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let texts = [
+                "", "quote \" backslash \\ slash /", "line\nbreak\r\ttab\u{08}\u{0C}\u{01}\u{1F}\u{7F}", "ünïcødé 🔐 \u{2028}",
+                "{\"nested\": [1, 2]}", "\\u0041",
+            ]
+            let details = Dictionary(uniqueKeysWithValues: texts.enumerated().map { ("k\($0.offset) \($0.element)", $0.element) })
+            let event = AuditEvent(
+                timestamp: Self.now(), userID: nil, userEmail: nil, action: .login, details: details, ipAddress: nil, success: true)
+            try await store.append(event)
+            #expect(try await store.events(AuditQuery()).first?.details == details)
+        }
+    }
+
+    @Test("FlatJSONObject reads what JSONDecoder reads, or declines")
+    func flatJSONObjects() throws {
+        let documents = [
+            #"{}"#, #"{"a":"b"}"#, #" { "a" : "b" , "c":"\u00e9\ud83d\udd10\n\"\/" } "#, #"{"a":"b",}"#, #"{"a":1}"#,
+            #"{"a":"b"} x"#, #"{"a":"\ud83d"}"#, #"{"a":"b","a":"c"}"#, #"{"a":"\x"}"#, "{\"a\":\"\u{01}\"}", #"["a"]"#, "",
+            #"{"a":"b""#, #"{"a":null}"#, #"{"é":"ü"}"#,
+        ]
+        for document in documents {
+            let reference = try? JSONDecoder().decode([String: String].self, from: Data(document.utf8))
+            if let read = FlatJSONObject.decode(document) {
+                #expect(read == reference, "\(document)")
+            }
+        }
+        #expect(FlatJSONObject.decode(#"{"a":"b","c":"d"}"#) == ["a": "b", "c": "d"])
+        #expect(FlatJSONObject.decode(#"{"a":1}"#) == nil)
     }
 
     @Test(arguments: StoreKind.allCases)

@@ -1,0 +1,129 @@
+import Domain
+import Foundation
+import NIOCore
+
+/// Writes audit entries as JSON straight into a buffer, fields in their declared order: the same
+/// JSON values `PortalJSON.encoder` gives (tested entry by entry), without Foundation's generic
+/// encoder, which cost most of the time of a list or an export (issue #16: lists without
+/// `JSONEncoder` on the hot path; issue #14: export speed).
+enum AuditEventWriter {
+    /// `[entry,entry,…]`.
+    static func writeArray(_ events: [AuditEvent], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "["))
+        for (index, event) in events.enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            write(event, into: &buffer)
+        }
+        buffer.writeInteger(UInt8(ascii: "]"))
+    }
+
+    /// One entry as a JSON object: absent optionals left out, `resource` after `resource_id`.
+    static func write(_ event: AuditEvent, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"id\":")
+        writeString(event.id, into: &buffer)
+        buffer.writeStaticString(",\"timestamp\":\"")
+        writeTimestamp(event.timestamp, into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "\""))
+        if let userID = event.userID {
+            buffer.writeStaticString(",\"user_id\":")
+            writeString(userID, into: &buffer)
+        }
+        if let userEmail = event.userEmail {
+            buffer.writeStaticString(",\"user_email\":")
+            writeString(userEmail, into: &buffer)
+        }
+        buffer.writeStaticString(",\"action\":")
+        writeString(event.action.rawValue, into: &buffer)
+        if let resourceType = event.resourceType {
+            buffer.writeStaticString(",\"resource_type\":")
+            writeString(resourceType, into: &buffer)
+        }
+        if let resourceID = event.resourceID {
+            buffer.writeStaticString(",\"resource_id\":")
+            writeString(resourceID, into: &buffer)
+        }
+        if let resource = event.resource {
+            buffer.writeStaticString(",\"resource\":")
+            writeString(resource, into: &buffer)
+        }
+        buffer.writeStaticString(",\"details\":")
+        writeObject(event.details, into: &buffer)
+        if let ipAddress = event.ipAddress {
+            buffer.writeStaticString(",\"ip_address\":")
+            writeString(ipAddress, into: &buffer)
+        }
+        buffer.writeStaticString(event.success ? ",\"success\":true}" : ",\"success\":false}")
+    }
+
+    /// A string map as a JSON object, keys sorted (so equal maps are equal text).
+    static func writeObject(_ map: [String: String], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "{"))
+        for (index, key) in map.keys.sorted().enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            writeString(key, into: &buffer)
+            buffer.writeInteger(UInt8(ascii: ":"))
+            writeString(map[key]!, into: &buffer)
+        }
+        buffer.writeInteger(UInt8(ascii: "}"))
+    }
+
+    /// A JSON string (RFC 8259): quotes, backslashes and control characters escaped; everything
+    /// else, `/` and non-ASCII included, written as its UTF-8 bytes.
+    static func writeString(_ text: String, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[start..<index]))
+                switch byte {
+                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                case 0x0A: buffer.writeStaticString("\\n")
+                case 0x0D: buffer.writeStaticString("\\r")
+                case 0x09: buffer.writeStaticString("\\t")
+                case 0x08: buffer.writeStaticString("\\b")
+                case 0x0C: buffer.writeStaticString("\\f")
+                default:
+                    buffer.writeStaticString("\\u00")
+                    buffer.writeInteger(hexDigits[Int(byte >> 4)])
+                    buffer.writeInteger(hexDigits[Int(byte & 0x0F)])
+                }
+                start = index + 1
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[start...]))
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// `yyyy-MM-ddTHH:mm:ssZ` in UTC, whole seconds (rounded down), as `.iso8601` dates encode.
+    static func writeTimestamp(_ date: Date, into buffer: inout ByteBuffer) {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func digits(_ value: Int32, _ count: Int) {
+            var divisor: Int32 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var value = value
+            while divisor > 0 {
+                buffer.writeInteger(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                value %= divisor
+                divisor /= 10
+            }
+        }
+        digits(parts.tm_year + 1_900, 4)
+        buffer.writeInteger(UInt8(ascii: "-"))
+        digits(parts.tm_mon + 1, 2)
+        buffer.writeInteger(UInt8(ascii: "-"))
+        digits(parts.tm_mday, 2)
+        buffer.writeInteger(UInt8(ascii: "T"))
+        digits(parts.tm_hour, 2)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        digits(parts.tm_min, 2)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        digits(parts.tm_sec, 2)
+        buffer.writeInteger(UInt8(ascii: "Z"))
+    }
+}
