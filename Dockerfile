@@ -24,7 +24,10 @@ RUN apt-get update \
 COPY --from=build /out/neosc /usr/local/bin/neosc
 USER neosc
 WORKDIR /var/lib/neosc
-ENV HOST=0.0.0.0 PORT=8001 NEOSC_DATA_DIR=/var/lib/neosc/data LOG_FORMAT=json
+# libmongoc initialises itself when the binary loads and keeps performance counters in shared
+# memory for its `mongoc-stat` tool, which nothing here reads; where /dev/shm refuses it (a busy or
+# small /dev/shm), it writes a warning to stderr before NeoSC runs. Off.
+ENV HOST=0.0.0.0 PORT=8001 NEOSC_DATA_DIR=/var/lib/neosc/data LOG_FORMAT=json MONGOC_DISABLE_SHM=1
 EXPOSE 8001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["neosc", "healthcheck"]
 STOPSIGNAL SIGTERM

@@ -35,9 +35,11 @@ struct ServeCommand: AsyncParsableCommand {
                 store: store, passwords: passwords, configuration: configuration, http: http, metrics: metrics,
                 logger: logger)
             if let admin = configuration.bootstrapAdmin {
-                switch try await portal.users.createAdministrator(
-                    email: admin.email, password: admin.password, name: nil, by: .operator(via: "bootstrap"))
-                {
+                let outcome = try await Wiring.whileUnavailable("creating the bootstrap administrator", logger: logger) {
+                    try await portal.users.createAdministrator(
+                        email: admin.email, password: admin.password, name: nil, by: .operator(via: "bootstrap"))
+                }
+                switch outcome {
                 case .created(let user):
                     logger.notice("created bootstrap administrator", metadata: ["email": "\(user.email)"])
                 case .alreadyExists:

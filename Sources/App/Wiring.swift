@@ -30,8 +30,26 @@ enum Wiring {
         } else {
             store = try await openEmbeddedStore(configuration, logger: logger, metrics: metrics)
         }
-        try await store.seedDefaults(at: Date())
+        try await whileUnavailable("seeding the store's defaults", logger: logger) { try await store.seedDefaults(at: Date()) }
         return store
+    }
+
+    /// Runs a start-up step again, with backoff, while the store answers `unavailable` (a
+    /// database slower than `MONGO_TIMEOUT` while it starts or under load): start-up waits
+    /// for it, as it waits for a database that is not reachable yet.
+    static func whileUnavailable<T>(
+        _ step: String, logger: Logger, _ body: () async throws -> T
+    ) async throws -> T {
+        var delay = Duration.milliseconds(500)
+        while true {
+            do {
+                return try await body()
+            } catch DomainError.unavailable(let reason) {
+                logger.warning("\(step) failed; retrying", metadata: ["reason": "\(reason)", "retry_in": "\(delay)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
     }
 
     /// Opens (creating if needed) the embedded store under the data directory, migrated.
@@ -104,7 +122,7 @@ enum Wiring {
             federation: makeFederation(configuration, nonces: store, clock: clock, http: http),
             demoSettings: configuration.demo, demoDrivers: makeDemoDrivers(configuration, clock: clock, http: http),
             metrics: PortalMetrics(factory: metrics.factory))
-        try await portal.prepare()
+        try await whileUnavailable("preparing the portal", logger: logger) { try await portal.prepare() }
         return portal
     }
 

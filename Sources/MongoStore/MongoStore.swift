@@ -58,8 +58,7 @@ public struct MongoStore: Store, Sendable {
                 pool: MongoClientPool(
                     .init(uri: uri, size: options.poolSize), size: options.poolSize, timeout: options.queueTimeout),
                 name: name, metrics: metrics))
-        try await store.waitUntilReachable(redactedURL: redacted(url), logger: logger)
-        try await store.createIndexes()
+        try await store.waitUntilReady(redactedURL: redacted(url), logger: logger)
         return store
     }
 
@@ -75,11 +74,14 @@ public struct MongoStore: Store, Sendable {
         return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
     }
 
-    private func waitUntilReachable(redactedURL: String, logger: Logger) async throws {
+    /// Pings and creates the indexes, again with backoff while MongoDB does not answer in time: a
+    /// database that is still starting, or slow (a loaded host), delays NeoSC's start, not ends it.
+    private func waitUntilReady(redactedURL: String, logger: Logger) async throws {
         var delay = Duration.milliseconds(500)
         while true {
             do {
                 try await ping()
+                try await createIndexes()
                 logger.info("connected to MongoDB", metadata: ["url": "\(redactedURL)", "database": "\(database.name)"])
                 return
             } catch DomainError.unavailable {

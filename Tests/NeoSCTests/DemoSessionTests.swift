@@ -55,7 +55,9 @@ struct DemoSessionTests {
     func expiry() async throws {
         try await RecordingPeer.with { peer in
             peer.reply("POST /hook provision", with: #"{"connection_url":"https://kasm.example.com/s/1","netbird_peer_id":"peer-1"}"#)
-            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 5)) { harness, client in
+            // 15 s: what the visitor does before the deadline must fit in it on a loaded machine (a
+            // 10-run busy-core repeat once took more than 5 s to get there, and the token had expired).
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 15, maxDuration: 30)) { harness, client in
                 let created = try await Self.create(client)
                 #expect(created.status == .created, "\(created.text)")
                 let started = try created.decoded(DemoCreatedBody.self)
@@ -301,7 +303,9 @@ struct DemoSessionTests {
         try await RecordingPeer.with { peer in
             let directory = Harness.makeDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            let first = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 8))
+            // 20 s: starting, creating and closing must fit before the deadline on a loaded machine
+            // (a busy-core repeat once took more than 8 s).
+            let first = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 20, maxDuration: 40))
             let made = Mutex<(id: String, expiresAt: Date)?>(nil)
             try await first.serve(.router) { client in
                 let created = try await Self.create(client)
@@ -313,7 +317,7 @@ struct DemoSessionTests {
             try await first.close(removing: false)
             #expect(Date() < expiresAt, "stopped before the deadline")
 
-            let second = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 8))
+            let second = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 20, maxDuration: 40))
             try await second.serve(.router) { _ in
                 let expired = try await eventually(within: 60) { try await Self.demo(second, id)?.status == .expired }
                 #expect(expired)

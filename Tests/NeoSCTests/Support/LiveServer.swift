@@ -23,6 +23,8 @@ final class LiveServer: Sendable {
             "neosc", executable: CommandLineTests.executable, arguments: ["serve"],
             environment: environment.merging([
                 "PORT": "0", "HOST": "127.0.0.1", "PATH": "/usr/bin:/bin", "NEOSC_PORT_FILE": portFile.path,
+                // As the image sets it (Dockerfile): see there.
+                "MONGOC_DISABLE_SHM": "1",
             ]) { $1 })
     }
 
