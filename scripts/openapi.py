@@ -757,21 +757,24 @@ op("post", "/api/demo/sessions/{id}/extend", "extendDemo", "Extend a demo (admin
    description="409 when already at `max_expires_at` or not active.")
 
 # Audit log -------------------------------------------------------------------------------------
-AUDIT_BEFORE = {"name": "before", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
-                "description": "An entry's id: only the entries after it in this order (the next page). "
-                               "An id not in the trail gives none."}
+# The filters the list and the export share.
+AUDIT_FILTERS = [
+    {"name": "action", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
+    {**PARAMETERS["UserIDFilter"], "description": "Administrators only; ignored for anyone else (but still checked)."},
+    {"name": "success", "in": "query", "required": False,
+     "schema": {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"},
+     "description": "`true`/`false` (any case) or `1`/`0`."},
+    {"name": "since", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
+    {"name": "until", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
+    {"name": "before", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
+     "description": "An entry's id: only the entries after it in this order (the next page). "
+                    "An id not in the trail gives none."},
+]
 op("get", "/api/audit-logs", "listAuditLogs", "The audit trail, newest first",
    responses({200: ok("Entries (non-admins: only their own).", {"type": "array", "items": schema("AuditEvent")})},
              401, 422, 503),
    parameters=[
-       {"name": "action", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
-       {**PARAMETERS["UserIDFilter"], "description": "Administrators only; ignored for anyone else (but still checked)."},
-       {"name": "success", "in": "query", "required": False,
-        "schema": {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"},
-        "description": "`true`/`false` (any case) or `1`/`0`."},
-       {"name": "since", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
-       {"name": "until", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
-       AUDIT_BEFORE,
+       *AUDIT_FILTERS,
        P("Limit"),
    ], tags=["audit"])
 op("get", "/api/audit-logs/export", "exportAuditLogs", "Download the audit trail (CSV or JSON lines)",
@@ -786,14 +789,7 @@ op("get", "/api/audit-logs/export", "exportAuditLogs", "Download the audit trail
                        "resource_type,resource_id,success,ip_address,details`, details as a JSON object; a value "
                        "that starts with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'`); `jsonl`: one entry "
                        "per line, as the list has it."},
-       {"name": "action", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
-       {**PARAMETERS["UserIDFilter"], "description": "Administrators only; ignored for anyone else (but still checked)."},
-       {"name": "success", "in": "query", "required": False,
-        "schema": {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"},
-        "description": "`true`/`false` (any case) or `1`/`0`."},
-       {"name": "since", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
-       {"name": "until", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
-       AUDIT_BEFORE,
+       *AUDIT_FILTERS,
    ], tags=["audit"],
    description="Read a page at a time (memory stays one page, whatever the size); the first page is read before "
                "the answer starts (503 then, not a cut download). Audited `audit_exported` with the format and filters.")
@@ -806,7 +802,7 @@ op("get", "/api/policies/{id}", "getPolicy", "One policy",
 op("patch", "/api/policies/{id}", "togglePolicy", "Set or flip a policy (admin)",
    responses({200: ok("The policy.", schema("Policy"))}, 400, 401, 403, 404, 413, 422, 503),
    parameters=[P("PolicyID")], request=body("PolicyChange", required=False), tags=["policies"],
-   description="`{\"enabled\": bool}` sets it; no body or `{}` flips it (atomically).")
+   description="`{\"enabled\": bool}` sets it; no body (zero bytes) or `{}` flips it (atomically); a body of blanks is not JSON (400).")
 
 # Organizations ---------------------------------------------------------------------------------
 op("get", "/api/organizations", "listOrganizations", "Organisations (admins: all; others: their own or none)",

@@ -15,7 +15,7 @@
 //   - a 400 is for a body that is not a JSON object: when the body parses (JSONSerialization) as
 //     an object, the answer must be a 422 naming the field that is wrong;
 //   - an empty body is "Request body must be a JSON object"; for `decodeOptionalJSON` (PATCH
-//     /api/policies/{id}) a body of JSON whitespace is no body;
+//     /api/policies/{id}) an empty body (no bytes) is no body, and a body of blanks a 400;
 //   - a decoded draft becomes a workspace, or an `.invalid` DomainError; the workspace's fields
 //     are within WorkspaceLimits and are what Validation makes of them (so storing and reading it
 //     back does not change it), its roles are distinct, its id a slug.
@@ -62,7 +62,7 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 
     switch outcome {
     case .none:
-        require(body.optional && isWhitespace, "\(body.name): no value for a body that is not blank")
+        require(body.optional && bytes.isEmpty, "\(body.name): no value for a body that is not empty")
     case .value(let box):
         require(!isWhitespace, "\(body.name): a value from a blank body")
         if let draft = box.value as? WorkspaceDraft { checkDraft(draft) }

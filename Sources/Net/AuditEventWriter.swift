@@ -24,35 +24,23 @@ enum AuditEventWriter {
         buffer.writeStaticString(",\"timestamp\":\"")
         writeTimestamp(event.timestamp, into: &buffer)
         buffer.writeInteger(UInt8(ascii: "\""))
-        if let userID = event.userID {
-            buffer.writeStaticString(",\"user_id\":")
-            writeString(userID, into: &buffer)
-        }
-        if let userEmail = event.userEmail {
-            buffer.writeStaticString(",\"user_email\":")
-            writeString(userEmail, into: &buffer)
-        }
-        buffer.writeStaticString(",\"action\":")
-        writeString(event.action.rawValue, into: &buffer)
-        if let resourceType = event.resourceType {
-            buffer.writeStaticString(",\"resource_type\":")
-            writeString(resourceType, into: &buffer)
-        }
-        if let resourceID = event.resourceID {
-            buffer.writeStaticString(",\"resource_id\":")
-            writeString(resourceID, into: &buffer)
-        }
-        if let resource = event.resource {
-            buffer.writeStaticString(",\"resource\":")
-            writeString(resource, into: &buffer)
-        }
+        writeField(",\"user_id\":", event.userID, into: &buffer)
+        writeField(",\"user_email\":", event.userEmail, into: &buffer)
+        writeField(",\"action\":", event.action.rawValue, into: &buffer)
+        writeField(",\"resource_type\":", event.resourceType, into: &buffer)
+        writeField(",\"resource_id\":", event.resourceID, into: &buffer)
+        writeField(",\"resource\":", event.resource, into: &buffer)
         buffer.writeStaticString(",\"details\":")
         writeObject(event.details, into: &buffer)
-        if let ipAddress = event.ipAddress {
-            buffer.writeStaticString(",\"ip_address\":")
-            writeString(ipAddress, into: &buffer)
-        }
+        writeField(",\"ip_address\":", event.ipAddress, into: &buffer)
         buffer.writeStaticString(event.success ? ",\"success\":true}" : ",\"success\":false}")
+    }
+
+    /// `prefix` (a comma and the quoted key with its colon) and the value, or nothing when it is nil.
+    private static func writeField(_ prefix: StaticString, _ value: String?, into buffer: inout ByteBuffer) {
+        guard let value else { return }
+        buffer.writeStaticString(prefix)
+        writeString(value, into: &buffer)
     }
 
     /// A string map as a JSON object, keys sorted (so equal maps are equal text).

@@ -78,6 +78,10 @@ import Testing
                 try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":"yes"}"#).status
                     == .unprocessableContent)
             #expect(try await client.send(.patch, "/api/policies/pol-nope", token: admin).status == .notFound)
+            // Blanks are a body, and not JSON: 400, nothing flipped (Schemathesis found " " taken for no body).
+            let blank = try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: " \n")
+            #expect(blank.status == .badRequest)
+            #expect(try await harness.store.policy(id: "pol-mfa-required")?.enabled == false)
             #expect(try await harness.store.events(AuditQuery(action: .togglePolicy, limit: 10)).count == 4)
         }
     }
