@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Services
 
 /// Pomerium v0.31.3 where it matters to NeoSC: it signs in at an OpenID provider as Pomerium's
 /// authenticate service does, keeps the claims the way Pomerium keeps them, and mints the
@@ -197,7 +198,7 @@ struct PomeriumPeer: Sendable {
             }
         }
         let parts = idToken.split(separator: ".")
-        guard parts.count == 3, let payload = Data(base64URL: String(parts[1])) else {
+        guard parts.count == 3, let payload = Base64URL.decode(parts[1]) else {
             throw Refused(description: "malformed ID token")
         }
         var claims = try JSONDecoder().decode([String: Value].self, from: payload)
@@ -262,13 +263,5 @@ struct PomeriumPeer: Sendable {
             }
             return configuration
         }
-    }
-}
-
-extension Data {
-    init?(base64URL text: String) {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        self.init(base64Encoded: base64)
     }
 }
