@@ -33,9 +33,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
-        // Value types, rules and storage protocols. Foundation only.
+        // Value types, rules and storage protocols: Foundation, and swift-crypto for the pure
+        // computations of the audit chain (SHA-256 hashes, Ed25519 signature checks).
         .target(
             name: "Domain",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Domain",
             swiftSettings: swiftSettings
         ),
@@ -177,7 +179,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DomainTests",
-            dependencies: ["Domain"],
+            dependencies: ["Domain", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The actors on their own: no server, no store, milliseconds.
@@ -209,6 +211,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -356,8 +356,37 @@ SCHEMAS = {
             "details": {"type": "object", "additionalProperties": {"type": "string"}},
             "ip_address": {"type": "string"},
             "success": {"type": "boolean"},
+            "seq": {"type": "integer", "minimum": 1, "description": "Its place in the audit chain (gap-free from 1)."},
+            "prev_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                          "description": "The hash of the entry before it (64 zeros for the first)."},
+            "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                     "description": "SHA-256 over the entry and `prev_hash` (docs/audit.md)."},
         },
-        required=["id", "timestamp", "action", "details", "success"],
+        required=["id", "timestamp", "action", "details", "success", "seq", "prev_hash", "hash"],
+    ),
+    "AuditVerification": obj(
+        {
+            "ok": {"type": "boolean"},
+            "entries": {"type": "integer", "minimum": 0, "description": "Entries checked (before the break when not ok)."},
+            "first_seq": {"type": "integer", "minimum": 1, "description": "First entry of the kept chain."},
+            "head": obj({"seq": {"type": "integer"}, "hash": {"type": "string"}}, required=["seq", "hash"]),
+            "checkpoints": {"type": "integer", "minimum": 0},
+            "last_checkpoint": obj({"seq": {"type": "integer"}, "signed_at": TIMESTAMP, "key_id": {"type": "string"}},
+                                   required=["seq", "signed_at", "key_id"]),
+            "broken_at": {"type": "integer", "description": "The seq at which the chain first breaks."},
+            "problem": {"type": "string", "description": "What is wrong there."},
+        },
+        required=["ok", "entries"],
+    ),
+    "AuditPublicKey": obj(
+        {
+            "algorithm": {"type": "string", "enum": ["Ed25519"]},
+            "public_key": {"type": "string", "description": "Base64 of the raw 32-byte key."},
+            "key_id": {"type": "string", "description": "First 8 bytes of the key's SHA-256, in hex."},
+            "trusted_keys": {"type": "array", "items": {"type": "string"},
+                             "description": "Every key whose checkpoints this server accepts (base64)."},
+        },
+        required=["algorithm", "public_key", "key_id", "trusted_keys"],
     ),
     "Demo": obj(
         {
@@ -786,13 +815,24 @@ op("get", "/api/audit-logs/export", "exportAuditLogs", "Download the audit trail
    parameters=[
        {"name": "format", "in": "query", "required": True, "schema": {"type": "string", "enum": ["csv", "jsonl"]},
         "description": "`csv`: RFC 4180 with a header row (`id,timestamp,user_id,user_email,action,resource,"
-                       "resource_type,resource_id,success,ip_address,details`, details as a JSON object; a value "
+                       "resource_type,resource_id,success,ip_address,details,seq,prev_hash,hash`, details as a JSON object; a value "
                        "that starts with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'`); `jsonl`: one entry "
                        "per line, as the list has it."},
        *AUDIT_FILTERS,
    ], tags=["audit"],
    description="Read a page at a time (memory stays one page, whatever the size); the first page is read before "
                "the answer starts (503 then, not a cut download). Audited `audit_exported` with the format and filters.")
+
+op("get", "/api/audit-logs/verify", "verifyAuditLogs", "Verify the audit chain and its signed checkpoints",
+   responses({200: ok("`ok` true with the head, or false with the first broken `seq` and what is wrong there.",
+                      schema("AuditVerification"))}, 401, 403, 409, 503),
+   tags=["audit"],
+   description="Administrators. Walks every entry in `seq` order: each hash must match the entry's contents and link "
+               "to the entry before; no `seq` may be missing; every checkpoint must be signed by a trusted key and "
+               "match the entry it names, and the trail must reach the newest one. One verification at a time "
+               "(409 otherwise). Audited `audit_verified`.")
+op("get", "/api/audit-logs/public-key", "auditPublicKey", "The key that signs the audit chain's checkpoints",
+   {"200": ok("The Ed25519 public key.", schema("AuditPublicKey"))}, security=PUBLIC, tags=["audit"])
 
 # Policies --------------------------------------------------------------------------------------
 op("get", "/api/policies", "listPolicies", "All policies",

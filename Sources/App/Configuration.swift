@@ -68,6 +68,12 @@ struct Configuration: Sendable {
     /// NeoSC's project there, whose grants alone count.
     var zitadelActionsSigningKey: Secret?
     var zitadelProjectID: String?
+    /// The key that signs audit checkpoints (`NEOSC_AUDIT_SIGNING_KEY`); nil: the one kept in the
+    /// data directory, created on first start.
+    var auditSigningKey: AuditSigningKey?
+    /// Public keys whose checkpoints verify besides this server's own (`NEOSC_AUDIT_TRUSTED_KEYS`):
+    /// a previous key, other replicas' keys.
+    var auditTrustedKeys: [[UInt8]] = []
 
     static let version = "0.1.0"
 
@@ -121,7 +127,7 @@ struct Configuration: Sendable {
     /// Docker secrets under /run/secrets/), so the secret is not in the process environment.
     static let secretVariables = [
         "NEOSC_ADMIN_PASSWORD", "MONGO_URL", "ZITADEL_CLIENT_SECRET", "ZITADEL_SERVICE_TOKEN",
-        "ZITADEL_ACTIONS_SIGNING_KEY", "NEOSC_PROVISION_SECRET", "NETBIRD_API_TOKEN",
+        "ZITADEL_ACTIONS_SIGNING_KEY", "NEOSC_PROVISION_SECRET", "NETBIRD_API_TOKEN", "NEOSC_AUDIT_SIGNING_KEY",
     ]
 
     /// `environment` with each `NAME_FILE` of `secretVariables` replaced by the file's content as
@@ -397,5 +403,67 @@ extension Configuration {
             }
             zitadelServiceToken = Secret(token)
         }
+        if let key = value("NEOSC_AUDIT_SIGNING_KEY") {
+            do {
+                auditSigningKey = try AuditSigningKey(base64: key)
+            } catch {
+                throw Invalid(description: "NEOSC_AUDIT_SIGNING_KEY must be the base64 of 32 random bytes (an Ed25519 private key)")
+            }
+        }
+        let trustedKeys = (value("NEOSC_AUDIT_TRUSTED_KEYS") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for entry in trustedKeys {
+            do {
+                auditTrustedKeys.append(try AuditSigningKey.publicKey(base64: entry))
+            } catch {
+                throw Invalid(description: "NEOSC_AUDIT_TRUSTED_KEYS entries must be base64 Ed25519 public keys (32 bytes), got '\(entry)'")
+            }
+        }
+    }
+
+    /// Where the data directory keeps the audit signing key when `NEOSC_AUDIT_SIGNING_KEY` is unset.
+    var auditSigningKeyPath: String { (dataDirectory as NSString).appendingPathComponent("audit-signing.key") }
+
+    /// The configured audit signing key, else the data directory's; nil when there is neither.
+    func existingAuditSigningKey() throws -> AuditSigningKey? {
+        if let auditSigningKey { return auditSigningKey }
+        guard let text = try? String(contentsOfFile: auditSigningKeyPath, encoding: .utf8) else { return nil }
+        do {
+            return try AuditSigningKey(base64: text)
+        } catch {
+            throw Invalid(description: "\(auditSigningKeyPath) does not hold an audit signing key (base64 of 32 bytes)")
+        }
+    }
+
+    /// The audit signing key: the configured one, else the one in the data directory, created
+    /// (readable by this user only) when there is none yet.
+    func loadAuditSigningKey() throws -> AuditSigningKey {
+        if let existing = try existingAuditSigningKey() { return existing }
+        let path = auditSigningKeyPath
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        // Written whole to a file of its own, then linked into place: link(2) fails when the key
+        // exists, so of two processes starting at once one key wins and both use it.
+        let key = AuditSigningKey()
+        let draft = path + ".\(getpid()).new"
+        let descriptor = open(draft, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else {
+            throw Invalid(description: "cannot create the audit signing key at \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { unlink(draft) }
+        let text = Array((key.base64 + "\n").utf8)
+        let written = write(descriptor, text, text.count) == text.count && fsync(descriptor) == 0
+        close(descriptor)
+        guard written else {
+            throw Invalid(description: "cannot write the audit signing key at \(path): \(String(cString: strerror(errno)))")
+        }
+        if link(draft, path) != 0 {
+            guard errno == EEXIST, let text = try? String(contentsOfFile: path, encoding: .utf8),
+                let existing = try? AuditSigningKey(base64: text)
+            else {
+                throw Invalid(description: "cannot store the audit signing key at \(path): \(String(cString: strerror(errno)))")
+            }
+            return existing
+        }
+        return key
     }
 }

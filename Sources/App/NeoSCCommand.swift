@@ -10,7 +10,7 @@ public struct NeoSCCommand: AsyncParsableCommand {
         commandName: "neosc",
         abstract: "NeoSC: Zero Trust workspace access backend.",
         version: Configuration.version,
-        subcommands: [ServeCommand.self, AdminCommand.self, SeedCommand.self, HealthcheckCommand.self],
+        subcommands: [ServeCommand.self, AdminCommand.self, AuditCommand.self, SeedCommand.self, HealthcheckCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
 

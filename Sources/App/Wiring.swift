@@ -16,10 +16,11 @@ import Services
 
 /// Builds the running service from a configuration: the store, the actors, the HTTP application.
 enum Wiring {
-    /// Opens the configured store, seeded with the defaults: MongoDB when `MONGO_URL` is set
-    /// (waiting, with backoff, until it is reachable), else the embedded store.
+    /// Opens the configured store, seeded with the defaults unless `seeding` is false: MongoDB
+    /// when `MONGO_URL` is set (waiting, with backoff, until it is reachable), else the embedded store.
     static func openStore(
-        _ configuration: Configuration, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory
+        _ configuration: Configuration, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory,
+        seeding: Bool = true
     ) async throws -> any Store {
         let store: any Store
         if let url = configuration.mongoURL {
@@ -30,7 +31,9 @@ enum Wiring {
         } else {
             store = try await openEmbeddedStore(configuration, logger: logger, metrics: metrics)
         }
-        try await whileUnavailable("seeding the store's defaults", logger: logger) { try await store.seedDefaults(at: Date()) }
+        if seeding {
+            try await whileUnavailable("seeding the store's defaults", logger: logger) { try await store.seedDefaults(at: Date()) }
+        }
         return store
     }
 
@@ -121,7 +124,8 @@ enum Wiring {
             logger: logger,
             federation: makeFederation(configuration, nonces: store, clock: clock, http: http),
             demoSettings: configuration.demo, demoDrivers: makeDemoDrivers(configuration, clock: clock, http: http),
-            metrics: PortalMetrics(factory: metrics.factory))
+            metrics: PortalMetrics(factory: metrics.factory),
+            auditSigningKey: try configuration.loadAuditSigningKey(), trustedAuditKeys: configuration.auditTrustedKeys)
         try await whileUnavailable("preparing the portal", logger: logger) { try await portal.prepare() }
         return portal
     }
@@ -132,7 +136,7 @@ enum Wiring {
     static func makeUserAdministration(store: any Store, configuration: Configuration) -> UserAdministration {
         UserAdministration(
             store: store, passwords: makePasswordHasher(configuration), tokenCache: TokenCache(), sessions: SessionRegistry(),
-            audit: AuditTrail(store: store, clock: .system), clock: .system)
+            audit: AuditTrail(store: store, clock: .system, integrity: nil), clock: .system)
     }
 
     /// The identity providers the configuration names, sharing one outbound HTTP client.
@@ -192,6 +196,7 @@ enum Wiring {
                 LoginUnlockWatcher(signIn: portal.signIn, interval: .seconds(5), logger: logger),
                 ExpiryService(portal: portal, logger: logger),
                 ProviderWarmUp(federation: portal.federation, logger: logger),
+                AuditCheckpointService(integrity: portal.auditIntegrity, heartbeat: .seconds(3_600), logger: logger),
             ] + makeMetricsListener(portal: portal, configuration: configuration, logger: logger),
             onServerRunning: { channel in
                 guard let file = configuration.portFile, let port = channel.localAddress?.port else { return }

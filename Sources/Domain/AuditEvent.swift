@@ -49,6 +49,7 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let sessionExpired = AuditAction("session_expired")
     public static let sessionIdleTimeout = AuditAction("session_idle_timeout")
     public static let auditExported = AuditAction("audit_exported")
+    public static let auditVerified = AuditAction("audit_verified")
 }
 
 /// One entry of the audit trail. Append-only.
@@ -63,11 +64,13 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var details: [String: String]
     public var ipAddress: String?
     public var success: Bool
+    /// Its place in the audit chain; nil until the store appends it.
+    public var seal: AuditSeal?
 
     public init(
         id: String = Identifier.make("aud"), timestamp: Date, userID: String?, userEmail: String?,
         action: AuditAction, resourceType: String? = nil, resourceID: String? = nil,
-        details: [String: String] = [:], ipAddress: String?, success: Bool
+        details: [String: String] = [:], ipAddress: String?, success: Bool, seal: AuditSeal? = nil
     ) {
         self.id = id
         self.timestamp = timestamp
@@ -79,6 +82,7 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         self.details = details
         self.ipAddress = ipAddress
         self.success = success
+        self.seal = seal
     }
 
     /// `"<type>:<id>"` (just the type when there is no id), as clients of the system NeoSC
@@ -87,7 +91,7 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         resourceType.map { type in resourceID.map { "\(type):\($0)" } ?? type }
     }
 
-    private enum WireKeys: String, CodingKey { case resource }
+    private enum WireKeys: String, CodingKey { case resource, seq, prevHash, hash }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -103,6 +107,11 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         try container.encode(success, forKey: .success)
         var wire = encoder.container(keyedBy: WireKeys.self)
         try wire.encodeIfPresent(resource, forKey: .resource)
+        if let seal {
+            try wire.encode(seal.seq, forKey: .seq)
+            try wire.encode(Hex.encode(seal.prevHash), forKey: .prevHash)
+            try wire.encode(Hex.encode(seal.hash), forKey: .hash)
+        }
     }
 }
 

@@ -129,7 +129,18 @@ public protocol TokenStore: Sendable {
 }
 
 public protocol AuditStore: Sendable {
-    func append(_ event: AuditEvent) async throws
+    /// Appends `event` at the end of the audit chain, atomically: sealed (`AuditChain`) as the
+    /// entry after the current head, with the next `seq`. Returns the entry as stored.
+    @discardableResult
+    func append(_ event: AuditEvent) async throws -> AuditEvent
+    /// Up to `limit` entries with `seq` at least `seq`, in `seq` order (verification, forwarding).
+    func chain(from seq: Int64, limit: Int) async throws -> [AuditEvent]
+    /// The newest entry's seal; nil when the trail is empty.
+    func chainHead() async throws -> AuditSeal?
+    /// Stores a checkpoint; one of the same kind and `seq` already stored is kept instead.
+    func insert(_ checkpoint: AuditCheckpoint) async throws
+    /// Every stored checkpoint, oldest `seq` first.
+    func checkpoints() async throws -> [AuditCheckpoint]
     /// Newest first, at most `query.limit` entries.
     func events(_ query: AuditQuery) async throws -> [AuditEvent]
     /// Entries with this action since `since`, within `scope`.

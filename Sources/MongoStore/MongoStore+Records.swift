@@ -74,16 +74,77 @@ extension MongoStore: NonceStore {
 }
 
 extension MongoStore: AuditStore {
-    public func append(_ event: AuditEvent) async throws {
-        try await database.insert(
-            "audit_logs",
-            [
-                "_id": .string(event.id), "timestamp": .date(event.timestamp), "user_id": .optional(event.userID),
-                "user_email": .optional(event.userEmail), "action": .string(event.action.rawValue),
-                "resource_type": .optional(event.resourceType), "resource_id": .optional(event.resourceID),
-                "details": .document(BSONDocument(event.details.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .string($0.value)) })),
-                "ip_address": .optional(event.ipAddress), "success": .bool(event.success),
-            ])
+    @discardableResult
+    public func append(_ event: AuditEvent) async throws -> AuditEvent {
+        try await chainAppender.append(event, to: database)
+    }
+
+    public func chain(from seq: Int64, limit: Int) async throws -> [AuditEvent] {
+        try await database.find(
+            "audit_logs", ["seq": .document(["$gte": .int(seq)])], sort: ["seq": .int(1)], limit: limit
+        ).map(Self.auditEvent)
+    }
+
+    public func chainHead() async throws -> AuditSeal? {
+        try await database.find(
+            "audit_logs", ["seq": .document(["$exists": .bool(true)])], sort: ["seq": .int(-1)], limit: 1
+        ).first.flatMap { try Self.auditEvent($0).seal }
+    }
+
+    public func insert(_ checkpoint: AuditCheckpoint) async throws {
+        do {
+            try await database.insert(
+                "audit_checkpoints",
+                [
+                    "_id": .string("\(checkpoint.kind.rawValue):\(checkpoint.seq)"), "kind": .string(checkpoint.kind.rawValue),
+                    "seq": .int(checkpoint.seq), "hash": .string(Hex.encode(checkpoint.hash)),
+                    "signed_at": .date(checkpoint.signedAt), "public_key": .string(Hex.encode(checkpoint.publicKey)),
+                    "signature": .string(Hex.encode(checkpoint.signature)),
+                ])
+        } catch let failure as MongoFailure where failure.isDuplicateKey {
+            // Another replica signed the same point first; its checkpoint stands.
+        }
+    }
+
+    public func checkpoints() async throws -> [AuditCheckpoint] {
+        try await database.find("audit_checkpoints", [:], sort: ["seq": .int(1)]).map { document in
+            guard let kind = AuditCheckpoint.Kind(rawValue: try document.string("kind")),
+                let seq = document["seq"]?.int,
+                let hash = Hex.decode(try document.string("hash")),
+                let publicKey = Hex.decode(try document.string("public_key")),
+                let signature = Hex.decode(try document.string("signature"))
+            else { throw CorruptDocument(field: "audit_checkpoints") }
+            return AuditCheckpoint(
+                kind: kind, seq: Int64(seq), hash: hash, signedAt: try document.date("signed_at"), publicKey: publicKey,
+                signature: signature)
+        }
+    }
+
+    /// Seals the entries written before the chain existed, oldest first, through the same
+    /// appender (several replicas starting at once each seal an entry at most once).
+    func sealUnsealedEntries() async throws {
+        while let document = try await database.find(
+            "audit_logs", ["seq": .document(["$exists": .bool(false)])], sort: ["timestamp": .int(1), "_id": .int(1)],
+            limit: 1
+        ).first {
+            try await chainAppender.seal(try Self.auditEvent(document), in: database)
+        }
+    }
+
+    static func auditEvent(_ document: BSONDocument) throws -> AuditEvent {
+        var details: [String: String] = [:]
+        for field in document["details"]?.document?.fields ?? [] { details[field.key] = field.value.string }
+        var seal: AuditSeal?
+        if let seq = document["seq"]?.int, let hash = document["hash"]?.string.flatMap(Hex.decode) {
+            seal = AuditSeal(
+                seq: Int64(seq), prevHash: document["prev_hash"]?.string.flatMap(Hex.decode) ?? [], hash: hash)
+        }
+        return AuditEvent(
+            id: try document.string("_id"), timestamp: try document.date("timestamp"),
+            userID: document.optionalString("user_id"), userEmail: document.optionalString("user_email"),
+            action: AuditAction(try document.string("action")), resourceType: document.optionalString("resource_type"),
+            resourceID: document.optionalString("resource_id"), details: details,
+            ipAddress: document.optionalString("ip_address"), success: try document.bool("success"), seal: seal)
     }
 
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
@@ -106,16 +167,7 @@ extension MongoStore: AuditStore {
         }
         return try await database.find(
             "audit_logs", filter, sort: ["timestamp": .int(-1), "_id": .int(-1)], limit: query.limit
-        ).map { document in
-            var details: [String: String] = [:]
-            for field in document["details"]?.document?.fields ?? [] { details[field.key] = field.value.string }
-            return AuditEvent(
-                id: try document.string("_id"), timestamp: try document.date("timestamp"),
-                userID: document.optionalString("user_id"), userEmail: document.optionalString("user_email"),
-                action: AuditAction(try document.string("action")), resourceType: document.optionalString("resource_type"),
-                resourceID: document.optionalString("resource_id"), details: details,
-                ipAddress: document.optionalString("ip_address"), success: try document.bool("success"))
-        }
+        ).map(Self.auditEvent)
     }
 
     public func count(action: AuditAction, since: Date, scope: AuditScope) async throws -> Int {

@@ -14,6 +14,7 @@ import NIOCore
 /// organisation, reset the catalogue) undo or finish their earlier steps when a later one fails.
 public struct MongoStore: Store, Sendable {
     let database: MongoDatabase
+    let chainAppender = AuditChainAppender()
 
     public struct Options: Sendable {
         public var poolSize: Int
@@ -82,6 +83,7 @@ public struct MongoStore: Store, Sendable {
             do {
                 try await ping()
                 try await createIndexes()
+                try await sealUnsealedEntries()
                 logger.info("connected to MongoDB", metadata: ["url": "\(redactedURL)", "database": "\(database.name)"])
                 return
             } catch DomainError.unavailable {
@@ -146,6 +148,8 @@ public struct MongoStore: Store, Sendable {
                 [
                     index(["timestamp": .int(-1)], "timestamp"), index(["user_id": .int(1), "timestamp": .int(-1)], "user_time"),
                     index(["action": .int(1), "timestamp": .int(-1)], "action_time"),
+                    // The chain's order; entries from before the chain have no `seq` until sealed.
+                    index(["seq": .int(1)], "seq_unique", unique: true, sparse: true),
                 ]
             ),
         ]

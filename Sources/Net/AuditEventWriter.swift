@@ -17,7 +17,8 @@ enum AuditEventWriter {
         buffer.writeInteger(UInt8(ascii: "]"))
     }
 
-    /// One entry as a JSON object: absent optionals left out, `resource` after `resource_id`.
+    /// One entry as a JSON object: absent optionals left out, `resource` after `resource_id`, its
+    /// place in the chain (`seq`, `prev_hash`, `hash`) last.
     static func write(_ event: AuditEvent, into buffer: inout ByteBuffer) {
         buffer.writeStaticString("{\"id\":")
         writeString(event.id, into: &buffer)
@@ -33,7 +34,17 @@ enum AuditEventWriter {
         buffer.writeStaticString(",\"details\":")
         writeObject(event.details, into: &buffer)
         writeField(",\"ip_address\":", event.ipAddress, into: &buffer)
-        buffer.writeStaticString(event.success ? ",\"success\":true}" : ",\"success\":false}")
+        buffer.writeStaticString(event.success ? ",\"success\":true" : ",\"success\":false")
+        if let seal = event.seal {
+            buffer.writeStaticString(",\"seq\":")
+            buffer.writeString(String(seal.seq))
+            buffer.writeStaticString(",\"prev_hash\":\"")
+            buffer.writeString(Hex.encode(seal.prevHash))
+            buffer.writeStaticString("\",\"hash\":\"")
+            buffer.writeString(Hex.encode(seal.hash))
+            buffer.writeInteger(UInt8(ascii: "\""))
+        }
+        buffer.writeInteger(UInt8(ascii: "}"))
     }
 
     /// `prefix` (a comma and the quoted key with its colon) and the value, or nothing when it is nil.

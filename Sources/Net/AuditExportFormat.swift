@@ -23,7 +23,7 @@ enum AuditExportFormat: String, CaseIterable {
 
     static let csvColumns = [
         "id", "timestamp", "user_id", "user_email", "action", "resource", "resource_type", "resource_id", "success",
-        "ip_address", "details",
+        "ip_address", "details", "seq", "prev_hash", "hash",
     ]
 
     /// What comes before the first entry.
@@ -55,6 +55,8 @@ enum AuditExportFormat: String, CaseIterable {
                     event.id, timestamp, event.userID ?? "", event.userEmail ?? "", event.action.rawValue,
                     event.resource ?? "", event.resourceType ?? "", event.resourceID ?? "",
                     event.success ? "true" : "false", event.ipAddress ?? "", String(buffer: scratch),
+                    event.seal.map { String($0.seq) } ?? "", event.seal.map { Hex.encode($0.prevHash) } ?? "",
+                    event.seal.map { Hex.encode($0.hash) } ?? "",
                 ]
                 for (index, field) in fields.enumerated() {
                     if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }

@@ -1,17 +1,60 @@
+import Actors
 import Domain
 import Foundation
 import Hummingbird
 import Services
 
-/// `/api/audit-logs`: the trail, newest first, as pages or as one download. Administrators read
-/// all; others only their own.
+/// `/api/audit-logs`: the trail, newest first, as pages or as one download (administrators read
+/// all; others only their own); its verification (administrators) and the public key that checks
+/// its signed checkpoints (anyone).
 struct AuditRoutes {
     let store: any AuditStore
     let audit: AuditTrail
+    let integrity: AuditIntegrity
+    /// One verification at a time: it reads the whole trail.
+    let verifications = ExclusiveKeys()
 
-    func register(on group: RouterGroup<SignedInContext>) {
+    func register<Open: RequestContext>(open: RouterGroup<Open>, signedIn group: RouterGroup<SignedInContext>) {
+        open.get("public-key") { _, _ in PublicKey(integrity: integrity) }
         group.get(use: list)
         group.get("export", use: export)
+        group.get("verify", use: verify)
+    }
+
+    struct PublicKey: ResponseEncodable {
+        var algorithm = "Ed25519"
+        /// Base64 of the raw 32-byte key.
+        var publicKey: String
+        var keyID: String
+        /// Every key whose checkpoints this server accepts, base64.
+        var trustedKeys: [String]
+
+        init(integrity: AuditIntegrity) {
+            publicKey = Data(integrity.publicKey).base64EncodedString()
+            keyID = AuditSigningKey.keyID(integrity.publicKey)
+            trustedKeys = integrity.trustedKeys.map { Data($0).base64EncodedString() }
+        }
+    }
+
+    /// Walks the chain and its checkpoints (administrators); 200 with `ok` true or false.
+    @Sendable func verify(_ request: Request, context: SignedInContext) async throws -> AuditVerification {
+        try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
+        guard await verifications.take("verify") else {
+            throw DomainError.conflict("A verification of the audit trail is already running")
+        }
+        let report: AuditIntegrity.Report
+        do {
+            report = try await integrity.verify()
+            await verifications.release("verify")
+        } catch {
+            await verifications.release("verify")
+            throw error
+        }
+        let verification = AuditVerification(report)
+        var details = ["ok": verification.ok ? "true" : "false", "entries": String(verification.entries)]
+        if let brokenAt = verification.brokenAt { details["broken_at"] = String(brokenAt) }
+        try await audit.record(.auditVerified, by: .principal(context.principal), in: context, details: details)
+        return verification
     }
 
     /// The filters every reading of the trail takes; a non-administrator's are narrowed to their own entries.

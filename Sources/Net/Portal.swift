@@ -25,6 +25,8 @@ public struct Portal: Sendable {
     public let metrics: PortalMetrics
     /// Where every audit entry is written.
     public let auditTrail: AuditTrail
+    /// The trail's signed checkpoints and its verification.
+    public let auditIntegrity: AuditIntegrity
     /// Local accounts signing in and out, the tokens NeoSC issues and what they stand for.
     public let signIn: SignIn
     /// The accounts behind identities a provider vouched for.
@@ -54,7 +56,8 @@ public struct Portal: Sendable {
         addressThrottle: AttemptThrottle, registrationThrottle: AttemptThrottle,
         passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger,
         federation: Federation = .none, demoSettings: DemoSettings = DemoSettings(), demoDrivers: DemoDrivers = DemoDrivers(),
-        metrics: PortalMetrics = PortalMetrics(factory: MetricsSystem.factory)
+        metrics: PortalMetrics = PortalMetrics(factory: MetricsSystem.factory),
+        auditSigningKey: AuditSigningKey = AuditSigningKey(), trustedAuditKeys: [[UInt8]] = []
     ) {
         self.store = store
         self.tokenCache = tokenCache
@@ -65,7 +68,9 @@ public struct Portal: Sendable {
         self.logger = logger
         self.federation = federation
         self.metrics = metrics
-        let auditTrail = AuditTrail(store: store, clock: clock)
+        let auditIntegrity = AuditIntegrity(store: store, key: auditSigningKey, alsoTrusted: trustedAuditKeys, clock: clock)
+        self.auditIntegrity = auditIntegrity
+        let auditTrail = AuditTrail(store: store, clock: clock, integrity: auditIntegrity)
         self.auditTrail = auditTrail
         let signIn = SignIn(
             store: store, tokenCache: tokenCache, sessions: sessions, passwords: passwords,

@@ -3,20 +3,135 @@ import Foundation
 import SQLiteNIO
 
 extension SQLiteStore: AuditStore {
-    public func append(_ event: AuditEvent) async throws {
+    @discardableResult
+    public func append(_ event: AuditEvent) async throws -> AuditEvent {
+        try await write { connection in try await Self.append(event, on: connection) }
+    }
+
+    /// Appends `event` at the end of the chain inside the caller's write transaction (which, as
+    /// the single writer's, also makes the head read here the head the entry follows).
+    static func append(_ event: AuditEvent, on connection: SQLiteConnection) async throws -> AuditEvent {
+        let head = try await chainHead(on: connection)
+        let sealed = AuditChain.sealed(event, seq: (head?.seq ?? 0) + 1, after: head?.hash ?? AuditChain.genesis)
+        let seal = sealed.seal!
+        try await connection.execute(
+            """
+            INSERT INTO audit_logs (seq, id, timestamp, user_id, user_email, action, resource_type, resource_id,
+                details, ip_address, success, prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .integer(Int(seal.seq)), .text(sealed.id), .init(sealed.timestamp), .init(sealed.userID),
+                .init(sealed.userEmail), .text(sealed.action.rawValue), .init(sealed.resourceType),
+                .init(sealed.resourceID), try .json(sealed.details), .init(sealed.ipAddress), .init(sealed.success),
+                .bytes(seal.prevHash), .bytes(seal.hash),
+            ])
+        return sealed
+    }
+
+    /// The newest sealed entry's place, or the last removed entry's when retention left none.
+    private static func chainHead(on connection: SQLiteConnection) async throws -> (seq: Int64, hash: [UInt8])? {
+        if let row = try await connection.rows(
+            "SELECT seq, hash FROM audit_logs WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
+        ).first {
+            return (Int64(try row.int("seq")), try row.bytes("hash"))
+        }
+        if let row = try await connection.rows(
+            "SELECT seq, hash FROM audit_checkpoints WHERE kind = 'retention' ORDER BY seq DESC LIMIT 1"
+        ).first {
+            return (Int64(try row.int("seq")), try row.bytes("hash"))
+        }
+        return nil
+    }
+
+    public func chainHead() async throws -> AuditSeal? {
+        try await read { connection in
+            try await connection.rows(
+                "SELECT * FROM audit_logs WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
+            ).first.map(Self.event)?.seal
+        }
+    }
+
+    public func chain(from seq: Int64, limit: Int) async throws -> [AuditEvent] {
+        try await read { connection in
+            try await connection.rows(
+                "SELECT * FROM audit_logs WHERE seq >= ? ORDER BY seq LIMIT ?", [.integer(Int(seq)), .integer(limit)]
+            ).map(Self.event)
+        }
+    }
+
+    public func insert(_ checkpoint: AuditCheckpoint) async throws {
         try await write { connection in
             try await connection.execute(
                 """
-                INSERT INTO audit_logs (id, timestamp, user_id, user_email, action, resource_type, resource_id,
-                    details, ip_address, success)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO audit_checkpoints (kind, seq, hash, signed_at, public_key, signature)
+                VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, seq) DO NOTHING
                 """,
                 [
-                    .text(event.id), .init(event.timestamp), .init(event.userID), .init(event.userEmail),
-                    .text(event.action.rawValue), .init(event.resourceType), .init(event.resourceID),
-                    try .json(event.details), .init(event.ipAddress), .init(event.success),
+                    .text(checkpoint.kind.rawValue), .integer(Int(checkpoint.seq)), .bytes(checkpoint.hash),
+                    .init(checkpoint.signedAt), .bytes(checkpoint.publicKey), .bytes(checkpoint.signature),
                 ])
         }
+    }
+
+    public func checkpoints() async throws -> [AuditCheckpoint] {
+        try await read { connection in
+            try await connection.rows("SELECT * FROM audit_checkpoints ORDER BY seq").map { row in
+                guard let kind = AuditCheckpoint.Kind(rawValue: try row.string("kind")) else {
+                    throw CorruptRow(column: "kind")
+                }
+                return AuditCheckpoint(
+                    kind: kind, seq: Int64(try row.int("seq")), hash: try row.bytes("hash"),
+                    signedAt: try row.date("signed_at"), publicKey: try row.bytes("public_key"),
+                    signature: try row.bytes("signature"))
+            }
+        }
+    }
+
+    /// Seals the entries written before the chain existed, in `seq` order, numbering them from 1
+    /// without gaps. Runs once, when the store is upgraded to the chain's schema, before anything
+    /// else writes; never again (an unsealed entry found later is reported by verification).
+    static func sealEntriesFromBeforeTheChain(on connection: SQLiteConnection) async throws {
+        guard
+            try await connection.rows("SELECT 1 FROM audit_logs WHERE hash IS NULL LIMIT 1").first != nil
+        else { return }
+        try await connection.execute("BEGIN IMMEDIATE")
+        do {
+            var seq: Int64 = 0
+            var previous = AuditChain.genesis
+            for row in try await connection.rows("SELECT * FROM audit_logs ORDER BY seq") {
+                let event = try event(row)
+                seq += 1
+                let sealed = AuditChain.sealed(event, seq: seq, after: previous)
+                // Renumbering ascending only ever moves an entry down to a number no row holds.
+                try await connection.execute(
+                    "UPDATE audit_logs SET seq = ?, timestamp = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                    [
+                        .integer(Int(seq)), .init(sealed.timestamp), .bytes(sealed.seal!.prevHash),
+                        .bytes(sealed.seal!.hash), .text(event.id),
+                    ])
+                previous = sealed.seal!.hash
+            }
+            try await connection.execute("COMMIT")
+        } catch {
+            try? await connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private static func event(_ row: SQLiteRow) throws -> AuditEvent {
+        var seal: AuditSeal?
+        if let hash = row.optionalBytes("hash") {
+            seal = AuditSeal(
+                seq: Int64(try row.int("seq")), prevHash: row.optionalBytes("prev_hash") ?? [], hash: hash)
+        }
+        return AuditEvent(
+            id: try row.string("id"), timestamp: try row.date("timestamp"),
+            userID: row.optionalString("user_id"), userEmail: row.optionalString("user_email"),
+            action: AuditAction(try row.string("action")), resourceType: row.optionalString("resource_type"),
+            resourceID: row.optionalString("resource_id"),
+            details: try row.stringMap(json: "details"),
+            ipAddress: row.optionalString("ip_address"), success: try row.bool("success"), seal: seal)
     }
 
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
@@ -46,15 +161,7 @@ extension SQLiteStore: AuditStore {
                     .init(query.action?.rawValue), .init(query.userID), query.success.map { .init($0) } ?? .null,
                     .init(query.since), .init(query.until), .init(query.limit), cursor.timestamp, cursor.seq,
                 ]
-            ).map { row in
-                AuditEvent(
-                    id: try row.string("id"), timestamp: try row.date("timestamp"),
-                    userID: row.optionalString("user_id"), userEmail: row.optionalString("user_email"),
-                    action: AuditAction(try row.string("action")), resourceType: row.optionalString("resource_type"),
-                    resourceID: row.optionalString("resource_id"),
-                    details: try row.stringMap(json: "details"),
-                    ipAddress: row.optionalString("ip_address"), success: try row.bool("success"))
-            }
+            ).map(Self.event)
         }
     }
 

@@ -32,8 +32,8 @@ public struct SQLiteStore: Store, Sendable {
         precondition(readers >= 1, "at least one reader connection")
         let threadPool = NIOThreadPool(numberOfThreads: readers + 1)
         threadPool.start()
+        var connections: [SQLiteConnection] = []
         do {
-            var connections: [SQLiteConnection] = []
             for _ in 0...readers {
                 let connection = try await SQLiteConnection.open(
                     storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoopGroup.any())
@@ -44,13 +44,17 @@ public struct SQLiteStore: Store, Sendable {
                 try await connection.execute("PRAGMA synchronous = FULL")
                 if connections.count == 1 {
                     try await connection.execute("PRAGMA journal_mode = WAL")
-                    try await Schema.migrate(connection)
+                    let found = try await Schema.migrate(connection)
+                    if found < Schema.auditChainVersion {
+                        try await Self.sealEntriesFromBeforeTheChain(on: connection)
+                    }
                 }
             }
             let writer = connections.removeFirst()
             return SQLiteStore(
                 pool: SQLiteConnectionPool(writer: writer, readers: connections, threadPool: threadPool), metrics: metrics)
         } catch {
+            for connection in connections { try? await connection.close() }
             try? await threadPool.shutdownGracefully()
             throw error
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import SQLiteNIO
 
 /// A row that does not hold what the schema promises: the file was changed behind NeoSC's back.
@@ -48,6 +49,16 @@ extension SQLiteRow {
         return Int(value)
     }
 
+    func bytes(_ column: String) throws -> [UInt8] {
+        guard let value = optionalBytes(column) else { throw CorruptRow(column: column) }
+        return value
+    }
+
+    func optionalBytes(_ column: String) -> [UInt8]? {
+        guard let buffer = self.column(column)?.blob else { return nil }
+        return Array(buffer.readableBytesView)
+    }
+
     func bool(_ column: String) throws -> Bool {
         try int(column) != 0
     }
@@ -85,6 +96,7 @@ extension SQLiteData {
     init(_ text: String?) { self = text.map { .text($0) } ?? .null }
     init(_ flag: Bool) { self = .integer(flag ? 1 : 0) }
     init(_ number: Int) { self = .integer(numericCast(number)) }
+    static func bytes(_ bytes: [UInt8]) -> SQLiteData { .blob(ByteBuffer(bytes: bytes)) }
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()

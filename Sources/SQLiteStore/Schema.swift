@@ -165,10 +165,29 @@ enum Schema {
             "CREATE TABLE login_unlocks (id TEXT PRIMARY KEY, email TEXT NOT NULL, at REAL NOT NULL)",
             "CREATE INDEX login_unlocks_at ON login_unlocks(at)",
         ],
+        // 7: the audit chain (docs/audit.md): each entry's link and hash, and signed checkpoints.
+        // Entries written before this migration are sealed, in `seq` order, when the store opens.
+        [
+            "ALTER TABLE audit_logs ADD COLUMN prev_hash BLOB",
+            "ALTER TABLE audit_logs ADD COLUMN hash BLOB",
+            """
+            CREATE TABLE audit_checkpoints (
+                kind TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                hash BLOB NOT NULL,
+                signed_at REAL NOT NULL,
+                public_key BLOB NOT NULL,
+                signature BLOB NOT NULL,
+                PRIMARY KEY (kind, seq)
+            )
+            """,
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.
-    static func migrate(_ connection: SQLiteConnection) async throws {
+    /// - Returns: the schema version the file had before.
+    @discardableResult
+    static func migrate(_ connection: SQLiteConnection) async throws -> Int {
         let current = try await connection.rows("PRAGMA user_version").first?.int("user_version") ?? 0
         guard current <= migrations.count else {
             throw SchemaTooNew(found: current, known: migrations.count)
@@ -184,7 +203,11 @@ enum Schema {
                 throw error
             }
         }
+        return current
     }
+
+    /// The first schema version with the audit chain.
+    static let auditChainVersion = 7
 }
 
 /// The data file was written by a newer NeoSC; refuse to run rather than misread it.

@@ -6,10 +6,13 @@ import Foundation
 public struct AuditTrail: Sendable {
     private let store: any AuditStore
     private let clock: WallClock
+    /// Told of every entry appended, so that checkpoints are signed as they fall due.
+    private let integrity: AuditIntegrity?
 
-    public init(store: any AuditStore, clock: WallClock) {
+    public init(store: any AuditStore, clock: WallClock, integrity: AuditIntegrity? = nil) {
         self.store = store
         self.clock = clock
+        self.integrity = integrity
     }
 
     /// Appends one entry. A failure fails the caller: a change that cannot be recorded is not
@@ -26,12 +29,13 @@ public struct AuditTrail: Sendable {
         case .system: details["by"] = details["by"] ?? "system"
         case .principal, .account, .anonymous: break
         }
-        try await store.append(
+        let stored = try await store.append(
             AuditEvent(
                 timestamp: clock.now(), userID: actor.userID, userEmail: actor.email.map { Self.bounded($0, to: 254) },
                 action: action, resourceType: resource?.type, resourceID: resource.map { Self.bounded($0.id, to: 256) },
                 details: details, ipAddress: address,
                 success: success))
+        if let seal = stored.seal { integrity?.appended(seal) }
     }
 
     /// Refuses non-administrators (403), recording the refusal as `access_denied` with the

@@ -1,4 +1,5 @@
 import Crypto
+import Domain
 import Foundation
 
 /// The bearer tokens NeoSC issues: `neosc_` and 256 random bits in base64url. Only the SHA-256

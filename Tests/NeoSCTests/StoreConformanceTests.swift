@@ -277,8 +277,10 @@ import Testing
                 AuditEvent(
                     timestamp: base + 30, userID: member.id, userEmail: member.email, action: .launchWorkspace, ipAddress: "192.0.2.1", success: true),
             ]
-            for event in events { try await store.append(event) }
-            #expect(try await store.events(AuditQuery()) == events.reversed(), "newest first, every field kept")
+            var stored: [AuditEvent] = []
+            for event in events { stored.append(try await store.append(event)) }
+            #expect(stored.map(\.seal?.seq) == [1, 2, 3, 4])
+            #expect(try await store.events(AuditQuery()) == stored.reversed(), "newest first, every field kept")
             #expect(try await store.events(AuditQuery(action: .login)).count == 2)
             #expect(try await store.events(AuditQuery(userID: member.id)).count == 2)
             #expect(try await store.events(AuditQuery(success: false)).map(\.action) == [.loginFailed])

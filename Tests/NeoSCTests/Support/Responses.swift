@@ -214,9 +214,14 @@ struct AuditEntryBody: Decodable {
     let details: [String: String]
     let ipAddress: String?
     let success: Bool
+    /// The entry's place in the audit chain.
+    let seq: Int64
+    let prevHash: String
+    let hash: String
 
     enum CodingKeys: String, CodingKey {
-        case id, timestamp, action, details, success, resource
+        case id, timestamp, action, details, success, resource, seq, hash
+        case prevHash = "prev_hash"
         case userID = "user_id"
         case userEmail = "user_email"
         case resourceType = "resource_type"

@@ -1,0 +1,222 @@
+import Domain
+import Foundation
+import Logging
+import NIOPosix
+import SQLiteNIO
+import SQLiteStore
+import Services
+import Testing
+
+@testable import App
+
+/// The audit chain as each store keeps it (issue #14: tamper-evident): appends are sealed,
+/// gap-free and linear under concurrency, also between two processes on one database; the
+/// verification finds what an intruder with write access to the data file changes.
+@Suite("Audit chain in the stores")
+struct AuditChainStoreTests {
+    static func event(_ index: Int, at date: Date = Date()) -> AuditEvent {
+        AuditEvent(
+            timestamp: date, userID: "usr-\(index % 4)", userEmail: "u\(index % 4)@example.com",
+            action: index.isMultiple(of: 2) ? .launchWorkspace : .stopWorkspace, resourceType: "workspace",
+            resourceID: "ws-\(index % 3)", details: ["session_id": "ses-\(index)"], ipAddress: "192.0.2.\(index % 200)",
+            success: true)
+    }
+
+    /// Two stores on one database, as two replicas (or a server and the CLI) open it.
+    static func withTwoStores(_ kind: StoreKind, _ body: (any Store, any Store) async throws -> Void) async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = Configuration()
+        configuration.dataDirectory = directory.path
+        if kind == .mongo {
+            configuration.mongoURL = Secret(try await TestMongo.shared.freshDatabaseURL())
+            configuration.mongoTimeout = TestMongo.timeout
+        }
+        let first = try await Wiring.openStore(configuration, logger: Harness.logger)
+        let second: any Store
+        do {
+            second = try await Wiring.openStore(configuration, logger: Harness.logger, seeding: false)
+        } catch {
+            try? await first.close()
+            throw error
+        }
+        do {
+            try await body(first, second)
+        } catch {
+            try? await first.close()
+            try? await second.close()
+            throw error
+        }
+        try await first.close()
+        try await second.close()
+    }
+
+    @Test("appends are sealed in order, linked, readable by seq, and verify", arguments: StoreKind.allCases)
+    func appendsFormAChain(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let integrity = AuditIntegrity(store: store, key: AuditSigningKey(), clock: .system)
+            #expect(try await store.chainHead() == nil)
+            guard case .intact(let empty) = try await integrity.verify() else {
+                Issue.record("an empty trail must verify")
+                return
+            }
+            #expect(empty.entries == 0 && empty.head == nil)
+
+            var stored: [AuditEvent] = []
+            for index in 0..<7 { stored.append(try await store.append(Self.event(index))) }
+            #expect(stored.map { $0.seal!.seq } == Array(1...7))
+            #expect(stored[0].seal!.prevHash == AuditChain.genesis)
+            for (before, after) in zip(stored, stored.dropFirst()) { #expect(after.seal!.prevHash == before.seal!.hash) }
+            #expect(try await store.chainHead() == stored.last!.seal)
+            #expect(try await store.chain(from: 1, limit: 100) == stored)
+            #expect(try await store.chain(from: 3, limit: 2) == Array(stored[2...3]))
+            #expect(try await store.chain(from: 8, limit: 10).isEmpty)
+
+            let checkpoint = try #require(try await integrity.signHead())
+            #expect(checkpoint.seq == 7 && checkpoint.hash == stored.last!.seal!.hash && checkpoint.isSignatureValid)
+            #expect(try await integrity.signHead() == nil, "the head is already signed")
+            try await store.insert(checkpoint)  // the same point again is kept once
+            #expect(try await store.checkpoints() == [checkpoint])
+            guard case .intact(let summary) = try await integrity.verify(pageSize: 3) else {
+                Issue.record("an untouched trail must verify")
+                return
+            }
+            #expect(summary.entries == 7 && summary.head == stored.last!.seal && summary.checkpoints == 1)
+        }
+    }
+
+    @Test("concurrent appends from two stores on one database stay one gap-free chain", arguments: StoreKind.allCases)
+    func concurrentAppendsFromTwoWriters(_ kind: StoreKind) async throws {
+        try await Self.withTwoStores(kind) { first, second in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<40 {
+                    let store = index.isMultiple(of: 2) ? first : second
+                    group.addTask { _ = try await store.append(Self.event(index)) }
+                }
+                try await group.waitForAll()
+            }
+            let chain = try await first.chain(from: 1, limit: 1_000)
+            #expect(chain.map { $0.seal!.seq } == Array(1...40))
+            #expect(Set(chain.map(\.id)).count == 40)
+            guard case .intact(let summary) = try await AuditIntegrity.verify(second, trusting: []) else {
+                Issue.record("concurrent appends broke the chain")
+                return
+            }
+            #expect(summary.entries == 40)
+        }
+    }
+
+    /// How an intruder with the data file changes the trail, and what verification must say.
+    enum Tampering: String, CaseIterable, CustomTestStringConvertible {
+        case none, editARow, deleteARow, reorderTwo, truncateBehindTheCheckpoint, forgeTheCheckpoint, unsealARow
+        var testDescription: String { rawValue }
+
+        var statements: [String] {
+            switch self {
+            case .none: []
+            case .editARow: ["UPDATE audit_logs SET user_id = 'usr-admin' WHERE seq = 4"]
+            case .deleteARow: ["DELETE FROM audit_logs WHERE seq = 6"]
+            case .reorderTwo:
+                [
+                    "UPDATE audit_logs SET seq = -1 WHERE seq = 3", "UPDATE audit_logs SET seq = 3 WHERE seq = 7",
+                    "UPDATE audit_logs SET seq = 7 WHERE seq = -1",
+                ]
+            case .truncateBehindTheCheckpoint: ["DELETE FROM audit_logs WHERE seq > 8"]
+            case .forgeTheCheckpoint: ["UPDATE audit_checkpoints SET signed_at = signed_at - 3600"]
+            case .unsealARow: ["UPDATE audit_logs SET hash = NULL, prev_hash = NULL WHERE seq = 5"]
+            }
+        }
+
+        /// Where the chain must be reported broken (nil: intact).
+        var brokenAt: Int64? {
+            switch self {
+            case .none: nil
+            case .editARow: 4
+            case .deleteARow: 6
+            case .reorderTwo: 3
+            case .truncateBehindTheCheckpoint: 9
+            case .forgeTheCheckpoint: 10
+            case .unsealARow: 5
+            }
+        }
+    }
+
+    @Test("what is changed in the data file behind NeoSC's back is found, at the right seq", arguments: Tampering.allCases)
+    func tamperingWithTheDataFileIsFound(_ tampering: Tampering) async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("neosc.sqlite").path
+        let key = AuditSigningKey()
+        var store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        var integrity = AuditIntegrity(store: store, key: key, clock: .system)
+        let trail = AuditTrail(store: store, clock: .system, integrity: integrity)
+        for index in 0..<12 {
+            try await trail.record(
+                .launchWorkspace, by: .system(onAccount: "usr-\(index)", email: nil), resource: ("workspace", "ws-\(index)"),
+                details: ["n": "\(index)"])
+        }
+        let tenth = try #require(try await store.chain(from: 10, limit: 1).first?.seal)
+        try await integrity.sign(.head, at: tenth)
+        try await store.close()
+
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        for statement in tampering.statements { _ = try await connection.query(statement) }
+        try await connection.close()
+
+        store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        integrity = AuditIntegrity(store: store, key: key, clock: .system)
+        let report = try await integrity.verify(pageSize: 5)
+        try await store.close()
+        switch (report, tampering.brokenAt) {
+        case (.intact(let summary), nil):
+            #expect(summary.entries == 12 && summary.lastCheckpoint?.seq == 10)
+        case (.broken(let broken, let entries), let expected?):
+            #expect(broken.seq == expected, "\(broken.problem)")
+            #expect(entries <= Int(expected) - 1)
+        case (.intact, _?):
+            Issue.record("\(tampering.rawValue) went unnoticed")
+        case (.broken(let broken, _), nil):
+            Issue.record("an untouched trail reported broken: \(broken.problem)")
+        }
+    }
+
+    @Test("an embedded store from before the chain is sealed once, on upgrade, in its order")
+    func entriesFromBeforeTheChainAreSealedOnUpgrade() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("neosc.sqlite").path
+        var store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        try await store.close()
+        // As schema 6 left it: no chain columns, no checkpoints, and a gap in seq.
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        for (seq, id) in [(1, "aud-a"), (2, "aud-b"), (5, "aud-c")] {
+            _ = try await connection.query(
+                """
+                INSERT INTO audit_logs (seq, id, timestamp, action, details, success)
+                VALUES (\(seq), '\(id)', \(1_795_509_000 + seq), 'login', '{}', 1)
+                """)
+        }
+        for statement in [
+            "ALTER TABLE audit_logs DROP COLUMN prev_hash", "ALTER TABLE audit_logs DROP COLUMN hash",
+            "DROP TABLE audit_checkpoints", "PRAGMA user_version = 6",
+        ] {
+            _ = try await connection.query(statement)
+        }
+        try await connection.close()
+
+        store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        let chain = try await store.chain(from: 1, limit: 10)
+        #expect(chain.map(\.id) == ["aud-a", "aud-b", "aud-c"])
+        #expect(chain.map { $0.seal?.seq } == [1, 2, 3])
+        let appended = try await store.append(Self.event(0))
+        #expect(appended.seal?.seq == 4 && appended.seal?.prevHash == chain.last?.seal?.hash)
+        guard case .intact = try await AuditIntegrity.verify(store, trusting: []) else {
+            Issue.record("the upgraded trail must verify")
+            try await store.close()
+            return
+        }
+        try await store.close()
+    }
+}
