@@ -4,8 +4,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOPosix
 import Net
+import SQLiteNIO
 import SQLiteStore
+import Services
 import TestSupport
 import Testing
 
@@ -222,6 +225,64 @@ import FoundationNetworking
             // closed after the server stopped, not left to the process's exit.
             #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("neosc.sqlite").path))
             #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("neosc.sqlite-wal").path))
+
+            // The server signed the chain's head when it stopped: the sign-in is pinned.
+            let verified = try await Self.neosc(["audit", "verify"], environment: ["NEOSC_DATA_DIR": directory.path])
+            #expect(verified.status == 0, "\(verified.output) \(verified.errors)")
+            let report = try JSONSerialization.jsonObject(with: Data(verified.output.utf8)) as? [String: Any]
+            let head = report?["head"] as? [String: Any]
+            let checkpoint = report?["last_checkpoint"] as? [String: Any]
+            #expect(report?["ok"] as? Bool == true)
+            #expect(checkpoint?["seq"] as? Int == head?["seq"] as? Int && checkpoint != nil, "\(verified.output)")
         }
+    }
+
+    /// `neosc audit verify` on the configured data directory or a copy of the data file: exit 0
+    /// and `"ok": true` for an intact trail; exit 1 with the first broken `seq` for an edited one.
+    @Test func auditVerifyFindsAnEditedEntryOffline() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = ["NEOSC_DATA_DIR": directory.path, "LOG_LEVEL": "error"]
+        for email in ["first@example.com", "second@example.com", "third@example.com"] {
+            let created = try await Self.neosc(
+                ["admin", "create", "--email", email, "--password-stdin"], environment: environment, input: "a long admin password\n")
+            #expect(created.status == 0, "\(created.errors)")
+        }
+        let intact = try await Self.neosc(["audit", "verify"], environment: environment)
+        #expect(intact.status == 0, "\(intact.output) \(intact.errors)")
+        #expect(intact.output.contains(#""ok" : true"#) && intact.output.contains(#""entries" : 3"#), "\(intact.output)")
+
+        let path = directory.appendingPathComponent("neosc.sqlite").path
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        _ = try await connection.query("UPDATE audit_logs SET details = '{\"source\":\"api\"}' WHERE seq = 2")
+        try await connection.close()
+        let copy = Harness.makeDirectory().appendingPathComponent("copy.sqlite")
+        defer { try? FileManager.default.removeItem(at: copy.deletingLastPathComponent()) }
+        try FileManager.default.copyItem(atPath: path, toPath: copy.path)
+
+        for arguments in [["audit", "verify"], ["audit", "verify", "--data-file", copy.path]] {
+            let broken = try await Self.neosc(arguments, environment: environment)
+            #expect(broken.status == 1, "\(arguments): \(broken.output) \(broken.errors)")
+            let report = try JSONSerialization.jsonObject(with: Data(broken.output.utf8)) as? [String: Any]
+            #expect(report?["ok"] as? Bool == false)
+            #expect(report?["broken_at"] as? Int == 2, "\(broken.output)")
+            #expect(report?["entries"] as? Int == 1)
+        }
+        let missing = try await Self.neosc(["audit", "verify", "--data-file", "/nonexistent/neosc.sqlite"], environment: environment)
+        #expect(missing.status != 0 && missing.errors.contains("no data file"))
+    }
+
+    @Test func auditKeysAreMadeAndShownByTheCommandLine() async throws {
+        let made = try await Self.neosc(["audit", "new-key"], environment: [:])
+        #expect(made.status == 0)
+        let key = made.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let expected = Data(try AuditSigningKey(base64: key).publicKey).base64EncodedString()
+        let shown = try await Self.neosc(["audit", "public-key"], environment: ["NEOSC_AUDIT_SIGNING_KEY": key])
+        #expect(shown.status == 0 && shown.output.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
+        let none = try await Self.neosc(["audit", "public-key"], environment: ["NEOSC_DATA_DIR": Harness.makeDirectory().path])
+        #expect(none.status != 0 && none.errors.contains("no audit signing key"))
+        let invalid = try await Self.neosc(["audit", "public-key"], environment: ["NEOSC_AUDIT_SIGNING_KEY": "not-a-key"])
+        #expect(invalid.status == 2 && invalid.errors.contains("NEOSC_AUDIT_SIGNING_KEY"))
     }
 }

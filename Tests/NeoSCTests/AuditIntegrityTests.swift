@@ -1,0 +1,149 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Services
+import TestSupport
+import Testing
+
+@testable import App
+@testable import Net
+
+/// The audit chain through the API (issue #14): verification for administrators, the public key
+/// for anyone, checkpoints as entries accumulate, and an export an auditor checks without NeoSC.
+@Suite("Audit integrity")
+struct AuditIntegrityTests {
+    @Test("administrators verify the trail (audited); others are refused (audited too)")
+    func verifyIsForAdministrators() async throws {
+        try await Harness.run { harness, client in
+            let (admin, adminToken) = try await harness.account(.admin)
+            let (_, memberToken) = try await harness.account(.neosc)
+            for index in 0..<5 {
+                try await harness.portal.auditTrail.record(
+                    .launchWorkspace, by: .system(onAccount: admin.id, email: admin.email), details: ["n": "\(index)"])
+            }
+            let refused = try await client.send(.get, "/api/audit-logs/verify", token: memberToken)
+            #expect(refused.status == .forbidden)
+            #expect(try await client.send(.get, "/api/audit-logs/verify").status == .unauthorized)
+
+            let reply = try await client.send(.get, "/api/audit-logs/verify", token: adminToken)
+            #expect(reply.status == .ok, "\(reply.text)")
+            let report = try reply.decoded(VerificationBody.self)
+            #expect(report.ok && report.entries == 6, "five entries and the refusal: \(reply.text)")
+            #expect(report.head?.seq == 6 && report.firstSeq == 1)
+
+            let entries = try await client.send(.get, "/api/audit-logs?limit=500", token: adminToken).decoded([AuditEntryBody].self)
+            #expect(entries.first?.action == "audit_verified" && entries.first?.details["ok"] == "true")
+            #expect(entries.contains { $0.action == "access_denied" && $0.details["path"] == "/api/audit-logs/verify" })
+            // Newest first, each linking to the one after it in the list.
+            #expect(entries.map(\.seq) == Array((1...Int64(entries.count)).reversed()))
+            for (newer, older) in zip(entries, entries.dropFirst()) { #expect(newer.prevHash == older.hash) }
+        }
+    }
+
+    @Test("the public key needs no credential and checks the checkpoints the server signs")
+    func publicKeyVerifiesCheckpoints() async throws {
+        try await Harness.run { harness, client in
+            let reply = try await client.send(.get, "/api/audit-logs/public-key")
+            #expect(reply.status == .ok)
+            let key = try reply.decoded(PublicKeyBody.self)
+            let own = try harness.configuration.loadAuditSigningKey()
+            #expect(key.algorithm == "Ed25519")
+            #expect(Data(base64Encoded: key.publicKey).map(Array.init) == own.publicKey)
+            #expect(key.trustedKeys == [key.publicKey])
+            #expect(key.keyID == AuditSigningKey.keyID(own.publicKey))
+
+            try await harness.portal.auditTrail.record(.login, by: .system(onAccount: nil, email: nil))
+            let checkpoint = try #require(try await harness.portal.auditIntegrity.signHead())
+            #expect(checkpoint.publicKey == own.publicKey && checkpoint.isSignatureValid)
+        }
+    }
+
+    @Test("a checkpoint is signed when the chain reaches each 1,000th entry")
+    func checkpointEveryThousandEntries() async throws {
+        try await Harness.run { harness, _ in
+            let trail = harness.portal.auditTrail
+            for index in 0..<1_000 {
+                try await trail.record(.login, by: .system(onAccount: "usr-\(index % 7)", email: nil))
+            }
+            // Signed in the background by the server's checkpoint service.
+            var signed: [AuditCheckpoint] = []
+            for _ in 0..<200 where !signed.contains(where: { $0.seq == 1_000 }) {
+                signed = try await harness.store.checkpoints()
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let thousandth = try #require(try await harness.store.chain(from: 1_000, limit: 1).first?.seal)
+            #expect(signed.contains { $0.seq == 1_000 && $0.hash == thousandth.hash && $0.isSignatureValid }, "\(signed.map(\.seq))")
+        }
+    }
+
+    @Test("a JSON-lines export verifies with the independent reference check; an edited line does not")
+    func anExportVerifiesWithoutNeoSC() async throws {
+        try await Harness.run { harness, client in
+            let (admin, adminToken) = try await harness.account(.admin)
+            for index in 0..<12 {
+                try await harness.portal.auditTrail.record(
+                    index.isMultiple(of: 3) ? .loginFailed : .launchWorkspace, by: .system(onAccount: admin.id, email: admin.email),
+                    from: "192.0.2.\(index)", success: !index.isMultiple(of: 3), resource: ("workspace", "ws-\(index)"),
+                    details: ["note": "ünïcødé, \"quoted\"\nline \(index)", "n": "\(index)"])
+            }
+            let export = try await client.send(.get, "/api/audit-logs/export?format=jsonl", token: adminToken)
+            #expect(export.status == .ok)
+            let file = harness.directory.appendingPathComponent("export.jsonl")
+            try export.text.write(to: file, atomically: true, encoding: .utf8)
+            let intact = try await Self.referenceCheck(file)
+            #expect(intact.status == 0, "\(intact.output) \(intact.errors)")
+            // Twelve entries and the export's own `audit_exported`.
+            #expect(intact.output.contains(#""ok": true"#) && intact.output.contains(#""entries": 13"#), "\(intact.output)")
+
+            var lines = export.text.split(separator: "\n").map(String.init)
+            let index = try #require(lines.firstIndex { $0.contains(#""seq":5,"#) })
+            lines[index] = lines[index].replacingOccurrences(of: #""n":"4""#, with: #""n":"40""#)
+            try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+            let broken = try await Self.referenceCheck(file)
+            #expect(broken.status == 1, "\(broken.output)")
+            #expect(broken.output.contains(#""broken_at": 5"#), "\(broken.output)")
+        }
+    }
+
+    static func referenceCheck(_ file: URL) async throws -> ChildProcess.Outcome {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/verify-audit-export")
+        return try await ChildProcess.run(
+            "verify-audit-export", executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: [script.path, file.path])
+    }
+
+    struct VerificationBody: Decodable {
+        struct Head: Decodable {
+            let seq: Int64
+            let hash: String
+        }
+        let ok: Bool
+        let entries: Int
+        let firstSeq: Int64?
+        let head: Head?
+        let brokenAt: Int64?
+        let problem: String?
+
+        enum CodingKeys: String, CodingKey {
+            case ok, entries, head, problem
+            case firstSeq = "first_seq"
+            case brokenAt = "broken_at"
+        }
+    }
+
+    struct PublicKeyBody: Decodable {
+        let algorithm: String
+        let publicKey: String
+        let keyID: String
+        let trustedKeys: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case algorithm
+            case publicKey = "public_key"
+            case keyID = "key_id"
+            case trustedKeys = "trusted_keys"
+        }
+    }
+}
