@@ -134,11 +134,14 @@ struct SeedCommand: AsyncParsableCommand {
         try await withStore(configuration) { store in
             let now = Date()
             if resetWorkspaces {
-                let ended = try await store.replaceAll(
-                    with: DefaultCatalogue.workspaces(at: now), ending: .workspacesReset, at: now)
-                try await AuditTrail(store: store, clock: .system).record(
-                    .resetWorkspaces, by: .operator(via: "cli"), resource: ("workspace", "*"),
-                    details: ["sessions_terminated": String(ended.count)])
+                let audit = AuditTrail(store: store, clock: .system)
+                try await audit.change {
+                    let ended = try await store.replaceAll(
+                        with: DefaultCatalogue.workspaces(at: now), ending: .workspacesReset, at: now)
+                    try await audit.record(
+                        .resetWorkspaces, by: .operator(via: "cli"), resource: ("workspace", "*"),
+                        details: ["sessions_terminated": String(ended.count)])
+                }
             }
             print("seeded: \(try await store.policies().count) policies, \(try await store.workspaces().count) workspaces")
         }

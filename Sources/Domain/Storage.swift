@@ -129,6 +129,11 @@ public protocol TokenStore: Sendable {
 }
 
 public protocol AuditStore: Sendable {
+    /// Runs `body`, a change and the audit entries it records, as one unit: on the embedded
+    /// store one transaction (every change made through the store inside `body`, and each entry
+    /// appended, commit together or not at all). On MongoDB `body` runs as its steps, each atomic
+    /// on its own, in order (docs/audit.md says what that leaves open).
+    func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T
     /// Appends `event` at the end of the audit chain, atomically: sealed (`AuditChain`) as the
     /// entry after the current head, with the next `seq`. Returns the entry as stored.
     @discardableResult

@@ -74,6 +74,12 @@ extension MongoStore: NonceStore {
 }
 
 extension MongoStore: AuditStore {
+    /// MongoDB without a replica set has no multi-document transactions: the steps run in order,
+    /// each atomic on its own (the change, then its entry).
+    public func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await body()
+    }
+
     @discardableResult
     public func append(_ event: AuditEvent) async throws -> AuditEvent {
         try await chainAppender.append(event, to: database)

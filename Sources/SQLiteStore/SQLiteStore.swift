@@ -89,8 +89,30 @@ public struct SQLiteStore: Store, Sendable {
 
     // MARK: - Units of work
 
-    /// Runs `work` on a reader connection.
+    /// Runs `body` as one write transaction: every change made through this store inside it, the
+    /// audit entries it appends included, is committed together, or none is (issue #14: a change
+    /// and its audit entry commit together). Calls inside join it, each as a savepoint, so a
+    /// method that fails inside undoes its own part only, as on its own; a nested `atomically`
+    /// joins too. Holds the single writer throughout: keep `body` to store calls.
+    public func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        if let open = OpenTransaction.current, open.pool === pool { return try await body() }
+        return try await write { connection in
+            try await OpenTransaction.$current.withValue(OpenTransaction(pool: pool, connection: connection)) {
+                try await body()
+            }
+        }
+    }
+
+    /// Runs `work` on a reader connection (inside `atomically`: on its transaction's connection,
+    /// which sees what the transaction wrote so far).
     func read<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+        if let open = OpenTransaction.current, open.pool === pool {
+            do {
+                return try await work(open.connection)
+            } catch {
+                throw Self.translated(error)
+            }
+        }
         let started = DispatchTime.now()
         defer { readTimer.recordInterval(since: started) }
         let connection = try await pool.leaseReader()
@@ -104,8 +126,26 @@ public struct SQLiteStore: Store, Sendable {
         }
     }
 
-    /// Runs `work` in one write transaction: all of it is committed, or none of it.
+    /// Runs `work` in one write transaction: all of it is committed, or none of it. Inside
+    /// `atomically`, `work` is a savepoint of that transaction.
     func write<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+        if let open = OpenTransaction.current, open.pool === pool {
+            let connection = open.connection
+            do {
+                try await connection.execute("SAVEPOINT unit")
+                do {
+                    let result = try await work(connection)
+                    try await connection.execute("RELEASE unit")
+                    return result
+                } catch {
+                    try? await connection.execute("ROLLBACK TO unit")
+                    try? await connection.execute("RELEASE unit")
+                    throw error
+                }
+            } catch {
+                throw Self.translated(error)
+            }
+        }
         let started = DispatchTime.now()
         defer { writeTimer.recordInterval(since: started) }
         let connection = try await pool.leaseWriter()
@@ -132,4 +172,13 @@ public struct SQLiteStore: Store, Sendable {
         }
         return error
     }
+}
+
+/// The write transaction the current task is inside (`SQLiteStore.atomically`), for the store
+/// it belongs to: the store's methods called within run on its connection.
+struct OpenTransaction: Sendable {
+    let pool: SQLiteConnectionPool
+    let connection: SQLiteConnection
+
+    @TaskLocal static var current: OpenTransaction?
 }

@@ -45,7 +45,7 @@ public struct AuditIntegrity: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await seal in due {
-                    _ = try? await sign(.head, at: seal)
+                    _ = try? await signCommitted(seq: seal.seq)
                 }
             }
             group.addTask {
@@ -70,6 +70,21 @@ public struct AuditIntegrity: Sendable {
         let checkpoint = try key.checkpoint(kind, at: seal, signedAt: clock.now())
         try await store.insert(checkpoint)
         return checkpoint
+    }
+
+    /// Signs entry `seq` once it is committed: the due signal comes as the entry is appended,
+    /// which inside `AuditTrail.change` is before its transaction commits (or rolls back, after
+    /// which another entry takes the `seq`). Gives up after about two seconds; the next
+    /// heartbeat signs the head then.
+    @discardableResult
+    func signCommitted(seq: Int64) async throws -> AuditCheckpoint? {
+        for _ in 0..<40 {
+            if let seal = try await store.chain(from: seq, limit: 1).first?.seal, seal.seq == seq {
+                return try await sign(.head, at: seal)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
     }
 
     /// Signs the chain's head unless a head checkpoint already covers it; nil when none was needed.

@@ -15,6 +15,13 @@ public struct AuditTrail: Sendable {
         self.integrity = integrity
     }
 
+    /// Runs `body`, a change and the entries it records, as one unit: on the embedded store they
+    /// commit together or not at all (`AuditStore.atomically`). Keep `body` to store calls and
+    /// `record`; act on the outcome (caches, timers, metrics) after it returns.
+    public func change<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await store.atomically(body)
+    }
+
     /// Appends one entry. A failure fails the caller: a change that cannot be recorded is not
     /// reported as done.
     /// - Parameter address: the client address of an API call; nil for the CLI and NeoSC itself.

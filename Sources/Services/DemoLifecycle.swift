@@ -118,12 +118,15 @@ public struct DemoLifecycle: Sendable {
                 ])
             throw DomainError.unavailable("The demo workspace could not be provisioned; try again later")
         }
-        let (token, _) = try await signIn.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)
-        try await audit.record(
-            .demoSessionCreated, by: .account(user), from: address, resource: ("demo_session", demo.id),
-            details: [
-                "workspace_id": workspace.id, "workspace_type": type, "expires_at": demo.expiresAt.formatted(.iso8601),
-            ])
+        let (token, _) = try await audit.change {
+            let issued = try await signIn.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)
+            try await audit.record(
+                .demoSessionCreated, by: .account(user), from: address, resource: ("demo_session", demo.id),
+                details: [
+                    "workspace_id": workspace.id, "workspace_type": type, "expires_at": demo.expiresAt.formatted(.iso8601),
+                ])
+            return issued
+        }
         metrics.activeDemos(try await store.activeDemoCount())
         return Started(demo: demo, token: token, workspace: workspace)
     }
@@ -162,18 +165,21 @@ public struct DemoLifecycle: Sendable {
                     ? "Demo session is already at its maximum duration (\(demo.maxExpiresAt.formatted(.iso8601)))"
                     : "Demo session is not active")
         }
-        guard let extended = try await store.extend(id: demo.id, to: newExpiry) else {
-            throw DomainError.conflict("Demo session is not active")
+        let extended = try await audit.change {
+            guard let extended = try await store.extend(id: demo.id, to: newExpiry) else {
+                throw DomainError.conflict("Demo session is not active")
+            }
+            try await store.setExpiry(userID: demo.userID, to: newExpiry)
+            try await audit.record(
+                .demoSessionExtended, by: .principal(principal), from: address, resource: ("demo_session", demo.id),
+                details: [
+                    "previous_expires_at": demo.expiresAt.formatted(.iso8601), "expires_at": newExpiry.formatted(.iso8601),
+                    "capped": String(newExpiry == demo.maxExpiresAt),
+                ])
+            return extended
         }
-        try await store.setExpiry(userID: demo.userID, to: newExpiry)
         await tokenCache.evict(userID: demo.userID)
         await lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: newExpiry)
-        try await audit.record(
-            .demoSessionExtended, by: .principal(principal), from: address, resource: ("demo_session", demo.id),
-            details: [
-                "previous_expires_at": demo.expiresAt.formatted(.iso8601), "expires_at": newExpiry.formatted(.iso8601),
-                "capped": String(newExpiry == demo.maxExpiresAt),
-            ])
         return extended
     }
 

@@ -36,12 +36,15 @@ public struct ExternalAccounts: Sendable {
     /// token that lasts no longer than a bound demo, and an `sso_login` entry naming the method
     /// (`token_exchange`, `id_token`, `browser`), the provider and whether MFA was passed.
     public func signIn(_ external: ExternalIdentity, as user: User, method: String, from address: String) async throws -> SignIn.Grant {
-        let (token, expiresAt) = try await tokens.issueToken(
-            for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
         var details = ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)]
         // Signed in as a demo's visitor: which demo, and who at the provider.
         if let demo = external.demo { details.merge(["demo_session_id": demo.sessionID, "subject": external.subject]) { $1 } }
-        try await audit.record(.ssoLogin, by: .account(user), from: address, resource: ("user", user.id), details: details)
+        let (token, expiresAt) = try await audit.change {
+            let issued = try await tokens.issueToken(
+                for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
+            try await audit.record(.ssoLogin, by: .account(user), from: address, resource: ("user", user.id), details: details)
+            return issued
+        }
         metrics.signedIn(method: "sso")
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         return SignIn.Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
@@ -89,7 +92,12 @@ public struct ExternalAccounts: Sendable {
         case .provision:
             let user = AccountLinking.provision(external, id: Identifier.make("usr"), at: now)
             do {
-                try await store.insert(user, creating: nil)
+                try await audit.change {
+                    try await store.insert(user, creating: nil)
+                    try await audit.record(
+                        .ssoUserProvisioned, by: .account(user), from: address, resource: ("user", user.id),
+                        details: ["provider": external.provider, "role": user.role.rawValue])
+                }
             } catch DomainError.conflict {
                 // A concurrent first sign-in (another request, another replica) won the race.
                 if let raced = try await store.user(ssoProvider: external.provider, subject: external.subject) {
@@ -97,28 +105,27 @@ public struct ExternalAccounts: Sendable {
                 }
                 throw DomainError.conflict("An account with this e-mail address already exists")
             }
-            try await audit.record(
-                .ssoUserProvisioned, by: .account(user), from: address, resource: ("user", user.id),
-                details: ["provider": external.provider, "role": user.role.rawValue])
             return user
         case .signIn(let user), .link(let user):
             let updated = AccountLinking.applying(external, to: user, at: now)
             guard updated != user else { return user }
             // The provider's word changes the role, but never removes the last administrator:
             // that sign-in is refused (409) and the account stays as it is.
-            try await store.updateKeepingAnAdministrator(updated, from: user)
-            await tokenCache.evict(userID: user.id)
-            if user.ssoSubject == nil {
-                try await audit.record(
-                    .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id),
-                    details: ["provider": external.provider, "role": updated.role.rawValue])
-            } else {
-                try await audit.record(
-                    .updateUser, by: .account(updated), from: address, resource: ("user", user.id),
-                    details: [
-                        "by": external.provider, "role": updated.role.rawValue, "previous_role": user.role.rawValue,
-                    ])
+            try await audit.change {
+                try await store.updateKeepingAnAdministrator(updated, from: user)
+                if user.ssoSubject == nil {
+                    try await audit.record(
+                        .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id),
+                        details: ["provider": external.provider, "role": updated.role.rawValue])
+                } else {
+                    try await audit.record(
+                        .updateUser, by: .account(updated), from: address, resource: ("user", user.id),
+                        details: [
+                            "by": external.provider, "role": updated.role.rawValue, "previous_role": user.role.rawValue,
+                        ])
+                }
             }
+            await tokenCache.evict(userID: user.id)
             return updated
         }
     }
@@ -161,13 +168,17 @@ public struct ExternalAccounts: Sendable {
         guard await sessionsSeen.attempts(session) == 0 else { return }
         let now = clock.now()
         let digest = BearerCredential.digest("provider-session\n" + external.provider + "\n" + session)
-        // Remembered here only once the store has answered: a failed redeem is tried again.
-        let first = try await store.redeem(nonce: digest, until: now.addingTimeInterval(86_400), at: now)
+        // Remembered here only once the store has answered: a failed redeem is tried again. The
+        // redemption and its entry commit together.
+        let first = try await audit.change {
+            guard try await store.redeem(nonce: digest, until: now.addingTimeInterval(86_400), at: now) else { return false }
+            try await audit.record(
+                .ssoLogin, by: .account(user), from: address, resource: ("user", user.id),
+                details: ["method": external.provider, "provider": external.provider, "mfa": String(external.mfaVerified)])
+            return true
+        }
         await sessionsSeen.record(session)
         guard first else { return }
-        try await audit.record(
-            .ssoLogin, by: .account(user), from: address, resource: ("user", user.id),
-            details: ["method": external.provider, "provider": external.provider, "mfa": String(external.mfaVerified)])
         metrics.signedIn(method: external.provider)
     }
 }

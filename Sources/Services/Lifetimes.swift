@@ -120,13 +120,17 @@ public struct Lifetimes: Sendable {
             await scheduler.arm(deadline, at: due)
             return
         }
-        guard let ended = try await store.end(id: id, ending, at: now) else { return }
+        let ended: WorkspaceSession? = try await audit.change {
+            guard let ended = try await store.end(id: id, ending, at: now) else { return nil }
+            try await auditSystem(
+                action, resource: ("session", id),
+                details: details(session, now).merging(["owner": ended.userID, "workspace_id": ended.workspaceID]) { a, _ in a },
+                email: ended.userEmail, userID: ended.userID)
+            return ended
+        }
+        guard let ended else { return }
         await sessions.ended([ended])
         await scheduler.disarm(other)
-        try await auditSystem(
-            action, resource: ("session", id),
-            details: details(session, now).merging(["owner": ended.userID, "workspace_id": ended.workspaceID]) { a, _ in a },
-            email: ended.userEmail, userID: ended.userID)
     }
 
     // MARK: - Demo clean-up
@@ -186,12 +190,16 @@ public struct Lifetimes: Sendable {
             }
             demo.completedSteps.append(step)
         }
-        guard let finished = try await store.finish(id: id, replica: replica, at: clock.now()) else { return nil }
+        let finished: DemoSession? = try await audit.change {
+            guard let finished = try await store.finish(id: id, replica: replica, at: clock.now()) else { return nil }
+            let action: AuditAction = finished.status == .ended ? .demoSessionEnded : .demoSessionExpired
+            var details = ["workspace_id": finished.workspaceID, "steps": DemoCleanupStep.allCases.map(\.rawValue).joined(separator: ",")]
+            if let principal { details["ended_by"] = principal.userID }
+            try await auditSystem(action, resource: ("demo_session", id), details: details, email: nil, userID: finished.userID)
+            return finished
+        }
+        guard let finished else { return nil }
         await scheduler.disarm(.demoExpiry(demoID: id))
-        let action: AuditAction = finished.status == .ended ? .demoSessionEnded : .demoSessionExpired
-        var details = ["workspace_id": finished.workspaceID, "steps": DemoCleanupStep.allCases.map(\.rawValue).joined(separator: ",")]
-        if let principal { details["ended_by"] = principal.userID }
-        try await auditSystem(action, resource: ("demo_session", id), details: details, email: nil, userID: finished.userID)
         activeDemosChanged(try await store.activeDemoCount())
         return finished
     }

@@ -25,10 +25,12 @@ public struct Organizations: Sendable {
         let organization = Organization(
             id: Identifier.make("org"), name: try Validation.text(name, field: "name"),
             domain: try domain.map { raw throws(DomainError) in try Validation.domain(raw) }, createdAt: clock.now())
-        try await store.insert(organization)
-        try await audit.record(
-            .createOrganization, by: actor, from: address, resource: ("organization", organization.id),
-            details: ["name": organization.name])
+        try await audit.change {
+            try await store.insert(organization)
+            try await audit.record(
+                .createOrganization, by: actor, from: address, resource: ("organization", organization.id),
+                details: ["name": organization.name])
+        }
         return organization
     }
 }

@@ -25,11 +25,13 @@ public struct Policies: Sendable {
 
     /// Sets policy `id` to `enabled`, or flips it when `enabled` is nil, atomically in the store.
     public func set(_ id: String, enabled: Bool?, by actor: AuditActor, from address: String?) async throws -> Policy {
-        guard let policy = try await store.setEnabled(id: id, enabled, at: clock.now()) else {
-            throw DomainError.notFound("Policy not found")
+        try await audit.change {
+            guard let policy = try await store.setEnabled(id: id, enabled, at: clock.now()) else {
+                throw DomainError.notFound("Policy not found")
+            }
+            try await audit.record(
+                .togglePolicy, by: actor, from: address, resource: ("policy", id), details: ["enabled": String(policy.enabled)])
+            return policy
         }
-        try await audit.record(
-            .togglePolicy, by: actor, from: address, resource: ("policy", id), details: ["enabled": String(policy.enabled)])
-        return policy
     }
 }

@@ -146,13 +146,14 @@ public struct SignIn: Sendable {
         let user = User(
             id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
             passwordHash: try await passwords.hash(registration.password), createdAt: now, updatedAt: now)
-        try await store.insert(user, creating: newOrganization)
         var details = ["role": user.role.rawValue]
         if let organization { details["organization"] = organization.name }
         if let newOrganization { details["organization_created"] = newOrganization.id }
-        try await audit.record(.register, by: .account(user), from: address, resource: ("user", user.id), details: details)
-
-        let (token, expiresAt) = try await issueToken(for: user, mfaVerified: false)
+        let (token, expiresAt) = try await audit.change {
+            try await store.insert(user, creating: newOrganization)
+            try await audit.record(.register, by: .account(user), from: address, resource: ("user", user.id), details: details)
+            return try await issueToken(for: user, mfaVerified: false)
+        }
         return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
     }
 
@@ -178,8 +179,11 @@ public struct SignIn: Sendable {
 
     /// A new token for `user`, who has just proved its password; audited as a login.
     private func signedIn(_ user: User, from address: String) async throws -> Grant {
-        let (token, expiresAt) = try await issueToken(for: user, mfaVerified: false)
-        try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
+        let (token, expiresAt) = try await audit.change {
+            let issued = try await issueToken(for: user, mfaVerified: false)
+            try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
+            return issued
+        }
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
     }
@@ -350,18 +354,21 @@ public struct SignIn: Sendable {
         let now = clock.now()
         // Only the password columns, and only while the account is enabled: a disabling that
         // raced this change wins.
-        guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
-            throw DomainError.unauthenticated("Account is disabled")
-        }
-        let revoked =
-            if let digest {
-                try await store.revokeAll(userID: user.id, except: digest, at: now)
-            } else {
-                try await store.revokeAll(userID: user.id, at: now)
+        let revoked = try await audit.change {
+            guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
+                throw DomainError.unauthenticated("Account is disabled")
             }
+            let revoked =
+                if let digest {
+                    try await store.revokeAll(userID: user.id, except: digest, at: now)
+                } else {
+                    try await store.revokeAll(userID: user.id, at: now)
+                }
+            try await audit.record(
+                .passwordChanged, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
+            return revoked
+        }
         await tokenCache.evict(userID: user.id)
-        try await audit.record(
-            .passwordChanged, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
         return revoked
     }
 
@@ -369,13 +376,16 @@ public struct SignIn: Sendable {
     /// how many ended.
     public func logOut(_ principal: Principal, from address: String) async throws -> Int {
         let now = clock.now()
-        _ = try await store.revoke(digest: principal.credentialDigest, at: now)
+        let ended = try await audit.change {
+            _ = try await store.revoke(digest: principal.credentialDigest, at: now)
+            let ended = try await store.endAll(userID: principal.userID, .logout, at: now)
+            try await audit.record(
+                .logout, by: .principal(principal), from: address, resource: ("user", principal.userID),
+                details: ["sessions_terminated": String(ended.count)])
+            return ended
+        }
         await tokenCache.evict(digest: principal.credentialDigest)
-        let ended = try await store.endAll(userID: principal.userID, .logout, at: now)
         if !ended.isEmpty { await sessions.ended(ended) }
-        try await audit.record(
-            .logout, by: .principal(principal), from: address, resource: ("user", principal.userID),
-            details: ["sessions_terminated": String(ended.count)])
         return ended.count
     }
 

@@ -54,20 +54,24 @@ public struct UserAdministration: Sendable {
         user.role = role
         user.disabled = disabled
         user.updatedAt = now
-        // Checked above for a clear answer; the store checks again atomically with the write.
-        try await store.updateKeepingAnAdministrator(user, from: before)
-        await tokenCache.evict(userID: user.id)
-
-        var details: [String: String] = [:]
-        if before.role != user.role { details["role"] = "\(before.role.rawValue)->\(user.role.rawValue)" }
-        if before.disabled != user.disabled { details["disabled"] = String(user.disabled) }
-        if user.disabled && !before.disabled {
-            details["tokens_revoked"] = String(try await store.revokeAll(userID: user.id, at: now))
-            let ended = try await store.endAll(userID: user.id, .userDisabled, at: now)
-            if !ended.isEmpty { await sessions.ended(ended) }
-            details["sessions_terminated"] = String(ended.count)
+        // The change, a disabled account's revocations and its entry commit together.
+        let ended = try await audit.change {
+            // Checked above for a clear answer; the store checks again atomically with the write.
+            try await store.updateKeepingAnAdministrator(user, from: before)
+            var details: [String: String] = [:]
+            if before.role != user.role { details["role"] = "\(before.role.rawValue)->\(user.role.rawValue)" }
+            if before.disabled != user.disabled { details["disabled"] = String(user.disabled) }
+            var ended: [WorkspaceSession] = []
+            if user.disabled && !before.disabled {
+                details["tokens_revoked"] = String(try await store.revokeAll(userID: user.id, at: now))
+                ended = try await store.endAll(userID: user.id, .userDisabled, at: now)
+                details["sessions_terminated"] = String(ended.count)
+            }
+            try await audit.record(.updateUser, by: actor, from: address, resource: ("user", user.id), details: details)
+            return ended
         }
-        try await audit.record(.updateUser, by: actor, from: address, resource: ("user", user.id), details: details)
+        await tokenCache.evict(userID: user.id)
+        if !ended.isEmpty { await sessions.ended(ended) }
         return user
     }
 
@@ -95,17 +99,20 @@ public struct UserAdministration: Sendable {
         try Validation.requireValidPassword(temporary)
         let hash = try await passwords.hash(temporary)
         let now = clock.now()
-        guard try await store.setPassword(userID: user.id, hash: hash, mustChange: true, at: now, requireEnabled: false) else {
-            throw DomainError.notFound("User not found")
+        let ended = try await audit.change {
+            guard try await store.setPassword(userID: user.id, hash: hash, mustChange: true, at: now, requireEnabled: false) else {
+                throw DomainError.notFound("User not found")
+            }
+            let revoked = try await store.revokeAll(userID: user.id, at: now)
+            // Whoever knew the old password may be in a workspace with it: those sessions end too.
+            let ended = try await store.endAll(userID: user.id, .passwordReset, at: now)
+            try await audit.record(
+                .passwordReset, by: actor, from: address, resource: ("user", user.id),
+                details: ["tokens_revoked": String(revoked), "sessions_terminated": String(ended.count)])
+            return ended
         }
-        let revoked = try await store.revokeAll(userID: user.id, at: now)
         await tokenCache.evict(userID: user.id)
-        // Whoever knew the old password may be in a workspace with it: those sessions end too.
-        let ended = try await store.endAll(userID: user.id, .passwordReset, at: now)
         if !ended.isEmpty { await sessions.ended(ended) }
-        try await audit.record(
-            .passwordReset, by: actor, from: address, resource: ("user", user.id),
-            details: ["tokens_revoked": String(revoked), "sessions_terminated": String(ended.count)])
         return temporary
     }
 
@@ -121,8 +128,10 @@ public struct UserAdministration: Sendable {
     public func unlockSignIns(userID: String, by actor: AuditActor, from address: String? = nil) async throws -> LoginUnlock {
         guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
         let unlock = LoginUnlock(email: user.email, at: clock.now())
-        try await store.insert(unlock)
-        try await audit.record(.clearLoginThrottle, by: actor, from: address, resource: ("user", user.id))
+        try await audit.change {
+            try await store.insert(unlock)
+            try await audit.record(.clearLoginThrottle, by: actor, from: address, resource: ("user", user.id))
+        }
         return unlock
     }
 
@@ -157,13 +166,15 @@ public struct UserAdministration: Sendable {
             name: try Validation.text(name ?? "Administrator", field: "name"), organizationID: nil, role: .admin,
             passwordHash: try await passwords.hash(password.value), createdAt: now, updatedAt: now)
         do {
-            try await store.insert(admin, creating: nil)
+            try await audit.change {
+                try await store.insert(admin, creating: nil)
+                try await audit.record(.createAdmin, by: actor, resource: ("user", admin.id))
+            }
         } catch DomainError.conflict {
             // Another replica bootstrapping the same administrator got there first.
             guard let existing = try await store.user(email: email) else { throw DomainError.conflict("Email already registered") }
             return .alreadyExists(existing)
         }
-        try await audit.record(.createAdmin, by: actor, resource: ("user", admin.id))
         return .created(admin)
     }
 }

@@ -33,10 +33,12 @@ public struct WorkspaceAdministration: Sendable {
     /// A new workspace from `draft` (its id chosen or generated); 409 if the id is taken.
     public func create(_ draft: WorkspaceDraft, by actor: AuditActor, from address: String?) async throws -> Workspace {
         let workspace = try draft.newWorkspace(id: Identifier.make("ws"), at: clock.now())
-        try await store.insert(workspace)
+        try await audit.change {
+            try await store.insert(workspace)
+            try await audit.record(
+                .createWorkspace, by: actor, from: address, resource: ("workspace", workspace.id), details: ["name": workspace.name])
+        }
         await catalogueChanged()
-        try await audit.record(
-            .createWorkspace, by: actor, from: address, resource: ("workspace", workspace.id), details: ["name": workspace.name])
         return workspace
     }
 
@@ -48,25 +50,30 @@ public struct WorkspaceAdministration: Sendable {
     ) async throws -> Workspace {
         guard let current = try await store.workspace(id: id) else { throw DomainError.notFound("Workspace not found") }
         let workspace = try (try await read()).updating(current, at: clock.now())
-        try await store.update(workspace)
+        try await audit.change {
+            try await store.update(workspace)
+            try await audit.record(
+                .updateWorkspace, by: actor, from: address, resource: ("workspace", workspace.id),
+                details: ["fields": WorkspaceDraft.changedFields(from: current, to: workspace).joined(separator: ",")])
+        }
         await catalogueChanged()
-        try await audit.record(
-            .updateWorkspace, by: actor, from: address, resource: ("workspace", workspace.id),
-            details: ["fields": WorkspaceDraft.changedFields(from: current, to: workspace).joined(separator: ",")])
         return workspace
     }
 
     /// Deletes workspace `id`, ending its active sessions (`terminated`, `workspace_deleted`);
     /// answers how many ended.
     public func delete(_ id: String, by actor: AuditActor, from address: String?) async throws -> Int {
-        guard let ended = try await store.delete(id: id, ending: .workspaceDeleted, at: clock.now()) else {
-            throw DomainError.notFound("Workspace not found")
+        let ended = try await audit.change {
+            guard let ended = try await store.delete(id: id, ending: .workspaceDeleted, at: clock.now()) else {
+                throw DomainError.notFound("Workspace not found")
+            }
+            try await audit.record(
+                .deleteWorkspace, by: actor, from: address, resource: ("workspace", id),
+                details: ["sessions_terminated": String(ended.count)])
+            return ended
         }
         await catalogueChanged()
         if !ended.isEmpty { await registry.ended(ended) }
-        try await audit.record(
-            .deleteWorkspace, by: actor, from: address, resource: ("workspace", id),
-            details: ["sessions_terminated": String(ended.count)])
         return ended.count
     }
 
@@ -75,12 +82,15 @@ public struct WorkspaceAdministration: Sendable {
     public func reset(by actor: AuditActor, from address: String?) async throws -> Reset {
         let now = clock.now()
         let catalogue = DefaultCatalogue.workspaces(at: now)
-        let ended = try await store.replaceAll(with: catalogue, ending: .workspacesReset, at: now)
+        let ended = try await audit.change {
+            let ended = try await store.replaceAll(with: catalogue, ending: .workspacesReset, at: now)
+            try await audit.record(
+                .resetWorkspaces, by: actor, from: address, resource: ("workspace", "*"),
+                details: ["workspaces": String(catalogue.count), "sessions_terminated": String(ended.count)])
+            return ended
+        }
         await catalogueChanged()
         if !ended.isEmpty { await registry.ended(ended) }
-        try await audit.record(
-            .resetWorkspaces, by: actor, from: address, resource: ("workspace", "*"),
-            details: ["workspaces": String(catalogue.count), "sessions_terminated": String(ended.count)])
         return Reset(workspaces: catalogue.count, sessionsTerminated: ended.count)
     }
 }

@@ -66,7 +66,13 @@ public struct WorkspaceSessions: Sendable {
                 // demo never lets one run past the demo's maximum duration.
                 session.expiresAt = min(session.expiresAt ?? demo.maxExpiresAt, demo.maxExpiresAt)
             }
-            try await store.start(session, limit: maxPerUser)
+            // The session and its entry commit together (issue #14).
+            try await audit.change {
+                try await store.start(session, limit: maxPerUser)
+                try await audit.record(
+                    .launchWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
+                    details: ["session_id": session.id])
+            }
         } catch let refusal as DomainError {
             metrics.launch(succeeded: false, duration: ContinuousClock.now - started)
             try await audit.record(
@@ -76,9 +82,6 @@ public struct WorkspaceSessions: Sendable {
         }
         await registry.started(session)
         await lifetimes.armDeadlines(of: session)
-        try await audit.record(
-            .launchWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
-            details: ["session_id": session.id])
         metrics.launch(succeeded: true, duration: ContinuousClock.now - started)
         return Launch(session: session, workspace: workspace)
     }
@@ -86,14 +89,17 @@ public struct WorkspaceSessions: Sendable {
     /// Ends `principal`'s newest active session on workspace `workspaceID`; 409 if there is none.
     public func stop(_ workspaceID: String, by principal: Principal, from address: String) async throws -> WorkspaceSession {
         let workspace = try await workspace(workspaceID)
-        guard let ended = try await store.end(userID: principal.userID, workspaceID: workspace.id, .stopped, at: clock.now())
-        else {
-            throw DomainError.conflict("You have no active session on this workspace")
+        let ended = try await audit.change {
+            guard let ended = try await store.end(userID: principal.userID, workspaceID: workspace.id, .stopped, at: clock.now())
+            else {
+                throw DomainError.conflict("You have no active session on this workspace")
+            }
+            try await audit.record(
+                .stopWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
+                details: ["session_id": ended.id])
+            return ended
         }
         await registry.ended([ended])
-        try await audit.record(
-            .stopWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
-            details: ["session_id": ended.id])
         return ended
     }
 
@@ -120,13 +126,16 @@ public struct WorkspaceSessions: Sendable {
     /// Ends session `id` (its owner or an administrator) as `disconnected`; 409 if it is not active.
     public func disconnect(_ id: String, by principal: Principal, from address: String) async throws -> WorkspaceSession {
         let session = try await session(id, visibleTo: principal)
-        guard let ended = try await store.end(id: session.id, .disconnected, at: clock.now()) else {
-            throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
+        let ended = try await audit.change {
+            guard let ended = try await store.end(id: session.id, .disconnected, at: clock.now()) else {
+                throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
+            }
+            try await audit.record(
+                .disconnectSession, by: .principal(principal), from: address, resource: ("session", ended.id),
+                details: ["owner": ended.userID, "workspace_id": ended.workspaceID])
+            return ended
         }
         await registry.ended([ended])
-        try await audit.record(
-            .disconnectSession, by: .principal(principal), from: address, resource: ("session", ended.id),
-            details: ["owner": ended.userID, "workspace_id": ended.workspaceID])
         return ended
     }
 
