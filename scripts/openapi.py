@@ -824,12 +824,19 @@ op("get", "/api/audit-logs/export", "exportAuditLogs", "Download the audit trail
                "the answer starts (503 then, not a cut download). Audited `audit_exported` with the format and filters.")
 
 op("get", "/api/audit-logs/verify", "verifyAuditLogs", "Verify the audit chain and its signed checkpoints",
-   responses({200: ok("`ok` true with the head, or false with the first broken `seq` and what is wrong there.",
-                      schema("AuditVerification"))}, 401, 403, 409, 503),
+   responses({200: ok("`ok` true with the head, or false with the first broken `seq` and what is wrong there "
+                      "(`broken_at` 0: entries outside the chain).",
+                      schema("AuditVerification"))}, 401, 403, 409, 422, 503),
+   parameters=[{"name": "expect", "in": "query", "required": False,
+                "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,18}:[0-9a-fA-F]{64}$"},
+                "description": "`<seq>:<hash>` of an entry noted earlier (a head a verification reported): the trail "
+                               "must still hold it, as it was. Catches entries removed from the end together with "
+                               "their checkpoints."}],
    tags=["audit"],
    description="Administrators. Walks every entry in `seq` order: each hash must match the entry's contents and link "
                "to the entry before; no `seq` may be missing; every checkpoint must be signed by a trusted key and "
-               "match the entry it names, and the trail must reach the newest one. One verification at a time "
+               "match the entry it names, the trail must reach the newest one, every 1,000th entry but the newest "
+               "must be checkpointed, and no entry may be outside the chain. One verification at a time "
                "(409 otherwise). Audited `audit_verified`.")
 op("get", "/api/audit-logs/public-key", "auditPublicKey", "The key that signs the audit chain's checkpoints",
    {"200": ok("The Ed25519 public key.", schema("AuditPublicKey"))}, security=PUBLIC, tags=["audit"])

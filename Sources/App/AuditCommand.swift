@@ -29,6 +29,15 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "A trusted public key (base64 of 32 bytes); may be repeated.")
         var publicKey: [String] = []
 
+        @Option(help: "An entry noted earlier, <seq>:<hash> (a head this command or the API reported), that the trail must still hold.")
+        var expect: String?
+
+        func validate() throws {
+            if let expect, AuditIntegrity.expectedEntry(expect) == nil {
+                throw ValidationError("--expect must be <seq>:<hash>, the hash in 64 hex digits")
+            }
+        }
+
         func run() async throws {
             let configuration = try Configuration.fromEnvironment()
             _ = configuration.bootstrapLogging()
@@ -53,7 +62,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let report: AuditIntegrity.Report
             do {
-                report = try await AuditIntegrity.verify(store, trusting: trusted)
+                report = try await AuditIntegrity.verify(store, trusting: trusted, expected: expect.flatMap(AuditIntegrity.expectedEntry))
                 try await store.close()
             } catch {
                 try? await store.close()

@@ -444,7 +444,7 @@ extension Configuration {
         // Written whole to a file of its own, then linked into place: link(2) fails when the key
         // exists, so of two processes starting at once one key wins and both use it.
         let key = AuditSigningKey()
-        let draft = path + ".\(getpid()).new"
+        let draft = path + ".\(UUID().uuidString).new"
         let descriptor = open(draft, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else {
             throw Invalid(description: "cannot create the audit signing key at \(path): \(String(cString: strerror(errno)))")

@@ -34,6 +34,11 @@ struct ServeCommand: AsyncParsableCommand {
             let portal = try await Wiring.makePortal(
                 store: store, passwords: passwords, configuration: configuration, http: http, metrics: metrics,
                 logger: logger)
+            if configuration.mongoURL != nil && configuration.auditSigningKey == nil {
+                logger.warning(
+                    "NEOSC_AUDIT_SIGNING_KEY is unset: this replica signs audit checkpoints with the key in its own data directory; give every replica the same key (or list theirs in NEOSC_AUDIT_TRUSTED_KEYS), or verification reports the others' checkpoints as untrusted"
+                )
+            }
             if let admin = configuration.bootstrapAdmin {
                 let outcome = try await Wiring.whileUnavailable("creating the bootstrap administrator", logger: logger) {
                     try await portal.users.createAdministrator(

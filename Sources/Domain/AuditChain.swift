@@ -50,7 +50,7 @@ public enum AuditChain {
         bytes += previousHash
         append(seq, to: &bytes)
         append(event.id, to: &bytes)
-        append(Int64(event.timestamp.timeIntervalSince1970.rounded(.down)), to: &bytes)
+        append(clamped(event.timestamp.timeIntervalSince1970.rounded(.down)), to: &bytes)
         append(event.userID, to: &bytes)
         append(event.userEmail, to: &bytes)
         append(event.action.rawValue, to: &bytes)
@@ -69,7 +69,14 @@ public enum AuditChain {
 
     /// Whole milliseconds since 1970, rounded to the nearest (BSON dates keep milliseconds).
     public static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1_000).rounded())
+        clamped((date.timeIntervalSince1970 * 1_000).rounded())
+    }
+
+    /// A whole number as an `Int64`, the nearest bound when beyond them: a time stored out of
+    /// range (written behind NeoSC's back) gives a hash that does not match, never a crash.
+    private static func clamped(_ whole: Double) -> Int64 {
+        if let exact = Int64(exactly: whole) { return exact }
+        return whole < 0 ? .min : .max
     }
 
     private static func append(_ string: String?, to bytes: inout [UInt8]) {

@@ -38,12 +38,25 @@ public struct AuditChainVerification: Sendable {
     private var pinned: [Int64: [AuditCheckpoint]]
     private let checkpointCount: Int
     private let lastCheckpoint: AuditCheckpoint?
+    /// Every `seq` that is a multiple of this, one interval or more behind the head, must have a
+    /// head checkpoint (nil: none is required).
+    private let checkpointInterval: Int64?
+    private let signedSeqs: Set<Int64>
+    /// An entry the caller knows (a head noted earlier, from elsewhere): the chain must hold it.
+    private var expected: (seq: Int64, hash: [UInt8])?
 
     /// - Parameters:
     ///   - checkpoints: every checkpoint the store holds, in any order.
     ///   - trustedKeys: the raw Ed25519 public keys whose signatures count.
+    ///   - checkpointInterval: the interval at which the signer checkpoints; with it, a missing
+    ///     checkpoint (one removed, to rewrite the entries it pinned) breaks the chain.
+    ///   - expected: an entry noted earlier that the chain must still hold, as it was: what
+    ///     catches entries removed from the end together with their checkpoints.
     /// - Throws: `Break` when a checkpoint is not validly signed by a trusted key.
-    public init(checkpoints: [AuditCheckpoint], trustedKeys: [[UInt8]]) throws(Break) {
+    public init(
+        checkpoints: [AuditCheckpoint], trustedKeys: [[UInt8]], checkpointInterval: Int64? = nil,
+        expected: (seq: Int64, hash: [UInt8])? = nil
+    ) throws(Break) {
         for checkpoint in checkpoints.sorted(by: { $0.seq < $1.seq }) {
             guard trustedKeys.contains(checkpoint.publicKey) else {
                 throw Break(seq: checkpoint.seq, problem: "the checkpoint at seq \(checkpoint.seq) is signed by a key that is not trusted")
@@ -61,6 +74,9 @@ public struct AuditChainVerification: Sendable {
         pinned = Dictionary(grouping: checkpoints.filter { $0.kind == .head && $0.seq >= firstSeq }, by: \.seq)
         checkpointCount = checkpoints.count
         lastCheckpoint = checkpoints.filter { $0.kind == .head }.max { $0.seq < $1.seq }
+        self.checkpointInterval = checkpointInterval
+        signedSeqs = Set(checkpoints.filter { $0.kind == .head }.map(\.seq))
+        self.expected = expected
     }
 
     /// The `seq` the next entry must have.
@@ -89,20 +105,42 @@ public struct AuditChainVerification: Sendable {
                 throw Break(seq: seal.seq, problem: "the entry's hash differs from the one its signed checkpoint records")
             }
         }
+        if let expected, expected.seq == seal.seq {
+            guard expected.hash == seal.hash else {
+                throw Break(seq: seal.seq, problem: "the entry's hash differs from the expected one")
+            }
+            self.expected = nil
+        }
         previousHash = seal.hash
         expectedSeq += 1
         entries += 1
         head = seal
     }
 
-    /// Ends the walk: the chain must reach every checkpoint.
+    /// Ends the walk: the chain must reach every checkpoint and the expected entry, and hold a
+    /// checkpoint at every interval but the newest.
     public func finish() throws(Break) -> Summary {
+        if let expected {
+            throw Break(
+                seq: expectedSeq,
+                problem: "the trail ends at seq \(expectedSeq - 1) but the expected entry is seq \(expected.seq): entries were removed from the end")
+        }
         if let beyond = pinned.keys.min() {
             let signedAt = pinned[beyond]!.map(\.signedAt).min()!
             throw Break(
                 seq: expectedSeq,
                 problem: "the trail ends at seq \(expectedSeq - 1) but a checkpoint signed at "
                     + "\(signedAt.formatted(.iso8601)) records seq \(beyond): entries were removed from the end")
+        }
+        if let interval = checkpointInterval, let head, head.seq >= interval * 2 {
+            let first = max((firstSeq + interval - 1) / interval, 1) * interval
+            var seq = first
+            while seq <= head.seq - interval {
+                guard signedSeqs.contains(seq) else {
+                    throw Break(seq: seq, problem: "no signed checkpoint at seq \(seq): a checkpoint was removed")
+                }
+                seq += interval
+            }
         }
         return Summary(
             entries: entries, head: head, firstSeq: firstSeq, checkpoints: checkpointCount, lastCheckpoint: lastCheckpoint)

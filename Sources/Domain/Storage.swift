@@ -142,6 +142,8 @@ public protocol AuditStore: Sendable {
     func chain(from seq: Int64, limit: Int) async throws -> [AuditEvent]
     /// The newest entry's seal; nil when the trail is empty.
     func chainHead() async throws -> AuditSeal?
+    /// Every entry the trail holds, in the chain or not (verification compares the two).
+    func auditEntryCount() async throws -> Int
     /// Stores a checkpoint; one of the same kind and `seq` already stored is kept instead.
     func insert(_ checkpoint: AuditCheckpoint) async throws
     /// Every stored checkpoint, oldest `seq` first.

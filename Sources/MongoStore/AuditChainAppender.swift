@@ -4,8 +4,9 @@ import Foundation
 /// Appends to the audit chain on MongoDB. An entry's `seq` is unique (an index), so of two
 /// replicas that read the same head and append after it, one insert succeeds and the other meets
 /// a duplicate key, reads the new head and tries again: the chain stays gap-free and linear
-/// without a transaction. Within one process appends queue here, so that retry happens only
-/// between replicas, and the head read by the last append is reused.
+/// without a transaction. Within one process appends take turns here (first come, first served:
+/// an actor alone would let the next append in while one awaits the database), so the retry
+/// happens only between replicas, and the head the last append wrote is reused.
 actor AuditChainAppender {
     private struct Head {
         var seq: Int64
@@ -13,11 +14,18 @@ actor AuditChainAppender {
     }
 
     private var head: Head?
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
     private static let attempts = 32
+
+    /// Only chain entries: a `seq` that is a number from 1 (a value of another type sorts above
+    /// numbers and would otherwise pass for the head).
+    static let inChain: BSONDocument = ["seq": .document(["$gte": .int(1)])]
 
     func append(_ event: AuditEvent, to database: MongoDatabase) async throws -> AuditEvent {
         try await link(event, in: database) { sealed in
             try await database.insert("audit_logs", Self.document(sealed))
+            return true
         }
     }
 
@@ -25,7 +33,7 @@ actor AuditChainAppender {
     func seal(_ event: AuditEvent, in database: MongoDatabase) async throws {
         _ = try await link(event, in: database) { sealed in
             let seal = sealed.seal!
-            _ = try await database.update(
+            let result = try await database.update(
                 "audit_logs", ["_id": .string(event.id), "seq": .document(["$exists": .bool(false)])],
                 [
                     "$set": .document([
@@ -33,36 +41,66 @@ actor AuditChainAppender {
                         "prev_hash": .string(Hex.encode(seal.prevHash)), "hash": .string(Hex.encode(seal.hash)),
                     ])
                 ])
+            return result.matched == 1
         }
     }
 
+    /// Seals `event` after the head and hands it to `write`, again after a newer head while
+    /// another replica's write took the `seq`. `write` answers false when it stored nothing (the
+    /// entry was sealed elsewhere): the head is then read again next time.
     private func link(
-        _ event: AuditEvent, in database: MongoDatabase, write: (AuditEvent) async throws -> Void
+        _ event: AuditEvent, in database: MongoDatabase, write: (AuditEvent) async throws -> Bool
     ) async throws -> AuditEvent {
+        await takeTurn()
+        defer { endTurn() }
         for _ in 0..<Self.attempts {
             let current = try await currentHead(database)
             let sealed = AuditChain.sealed(event, seq: current.seq + 1, after: current.hash)
             do {
-                try await write(sealed)
-                head = Head(seq: sealed.seal!.seq, hash: sealed.seal!.hash)
+                if try await write(sealed) {
+                    head = Head(seq: sealed.seal!.seq, hash: sealed.seal!.hash)
+                } else {
+                    head = nil
+                }
                 return sealed
             } catch let failure as MongoFailure where failure.isDuplicateKey {
+                head = nil
                 // Either another replica took this `seq` first (read the head again and retry),
-                // or this very entry is stored already (a retried write): then it is not appended twice.
-                if try await database.findOne("audit_logs", ["_id": .string(event.id), "seq": .document(["$exists": .bool(true)])]) != nil {
+                // or this very entry is stored already (a retried write): it is not appended twice.
+                if try await database.findOne("audit_logs", ["_id": .string(event.id), "seq": .document(["$exists": .bool(true)])])
+                    != nil
+                {
                     throw DomainError.conflict("Audit entry \(event.id) is already in the trail")
                 }
-                head = nil
+            } catch {
+                head = nil  // the write may or may not have happened: read the head again
+                throw error
             }
         }
         throw DomainError.unavailable("The audit trail is busy; try again")
     }
 
+    private func takeTurn() async {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+    }
+
+    private func endTurn() {
+        if waiting.isEmpty {
+            busy = false
+        } else {
+            waiting.removeFirst().resume()  // the turn passes on; `busy` stays true
+        }
+    }
+
     private func currentHead(_ database: MongoDatabase) async throws -> Head {
         if let head { return head }
-        if let last = try await database.find(
-            "audit_logs", ["seq": .document(["$exists": .bool(true)])], sort: ["seq": .int(-1)], limit: 1
-        ).first, let seq = last["seq"]?.int, let hash = last["hash"]?.string.flatMap(Hex.decode) {
+        if let last = try await database.find("audit_logs", Self.inChain, sort: ["seq": .int(-1)], limit: 1).first,
+            let seq = last["seq"]?.int, let hash = last["hash"]?.string.flatMap(Hex.decode)
+        {
             return Head(seq: Int64(seq), hash: hash)
         }
         if let anchor = try await database.find(

@@ -87,14 +87,13 @@ extension MongoStore: AuditStore {
 
     public func chain(from seq: Int64, limit: Int) async throws -> [AuditEvent] {
         try await database.find(
-            "audit_logs", ["seq": .document(["$gte": .int(seq)])], sort: ["seq": .int(1)], limit: limit
+            "audit_logs", ["seq": .document(["$gte": .int(max(seq, 1))])], sort: ["seq": .int(1)], limit: limit
         ).map(Self.auditEvent)
     }
 
     public func chainHead() async throws -> AuditSeal? {
-        try await database.find(
-            "audit_logs", ["seq": .document(["$exists": .bool(true)])], sort: ["seq": .int(-1)], limit: 1
-        ).first.flatMap { try Self.auditEvent($0).seal }
+        try await database.find("audit_logs", AuditChainAppender.inChain, sort: ["seq": .int(-1)], limit: 1)
+            .first.flatMap { try Self.auditEvent($0).seal }
     }
 
     public func insert(_ checkpoint: AuditCheckpoint) async throws {
@@ -126,15 +125,24 @@ extension MongoStore: AuditStore {
         }
     }
 
+    public func auditEntryCount() async throws -> Int {
+        try await database.count("audit_logs", [:])
+    }
+
     /// Seals the entries written before the chain existed, oldest first, through the same
-    /// appender (several replicas starting at once each seal an entry at most once).
-    func sealUnsealedEntries() async throws {
+    /// appender (several replicas starting at once each seal an entry at most once); once per
+    /// database, which a marker then records: an entry without `seq` found later is not sealed
+    /// but reported by verification (it was not written by NeoSC).
+    func sealEntriesFromBeforeTheChain() async throws {
+        guard try await database.findOne("store_markers", ["_id": .string("audit_chain")]) == nil else { return }
         while let document = try await database.find(
             "audit_logs", ["seq": .document(["$exists": .bool(false)])], sort: ["timestamp": .int(1), "_id": .int(1)],
             limit: 1
         ).first {
             try await chainAppender.seal(try Self.auditEvent(document), in: database)
         }
+        _ = try await database.update(
+            "store_markers", ["_id": .string("audit_chain")], ["$set": .document(["sealed_at": .date(Date())])], upsert: true)
     }
 
     static func auditEvent(_ document: BSONDocument) throws -> AuditEvent {

@@ -83,7 +83,7 @@ public struct MongoStore: Store, Sendable {
             do {
                 try await ping()
                 try await createIndexes()
-                try await sealUnsealedEntries()
+                try await sealEntriesFromBeforeTheChain()
                 logger.info("connected to MongoDB", metadata: ["url": "\(redactedURL)", "database": "\(database.name)"])
                 return
             } catch DomainError.unavailable {

@@ -99,7 +99,8 @@ enum AuditEventWriter {
 
     /// `yyyy-MM-ddTHH:mm:ssZ` in UTC, whole seconds (rounded down), as `.iso8601` dates encode.
     static func writeTimestamp(_ date: Date, into buffer: inout ByteBuffer) {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        // Clamped to years 0001–9999: a stored time out of range is written at the bound, never a crash.
+        var seconds = time_t(min(max(date.timeIntervalSince1970.rounded(.down), -62_135_596_800), 253_402_300_799))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func digits(_ value: Int32, _ count: Int) {

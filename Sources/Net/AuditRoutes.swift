@@ -39,12 +39,19 @@ struct AuditRoutes {
     /// Walks the chain and its checkpoints (administrators); 200 with `ok` true or false.
     @Sendable func verify(_ request: Request, context: SignedInContext) async throws -> AuditVerification {
         try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
+        var expected: (seq: Int64, hash: [UInt8])?
+        if let text = try request.queryText("expect") {
+            guard let entry = AuditIntegrity.expectedEntry(text) else {
+                throw DomainError.invalid("Query parameter 'expect' must be <seq>:<hash>, the hash in 64 hex digits")
+            }
+            expected = entry
+        }
         guard await verifications.take("verify") else {
             throw DomainError.conflict("A verification of the audit trail is already running")
         }
         let report: AuditIntegrity.Report
         do {
-            report = try await integrity.verify()
+            report = try await integrity.verify(expected: expected)
             await verifications.release("verify")
         } catch {
             await verifications.release("verify")

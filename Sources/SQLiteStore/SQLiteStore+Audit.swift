@@ -29,12 +29,12 @@ extension SQLiteStore: AuditStore {
         return sealed
     }
 
-    /// The newest sealed entry's place, or the last removed entry's when retention left none.
+    /// The newest entry's place, or the last removed entry's when retention left none. A newest
+    /// row without a hash (changed behind NeoSC's back) is followed all the same, after 32 zero
+    /// bytes: appends go on, and verification reports the row.
     private static func chainHead(on connection: SQLiteConnection) async throws -> (seq: Int64, hash: [UInt8])? {
-        if let row = try await connection.rows(
-            "SELECT seq, hash FROM audit_logs WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
-        ).first {
-            return (Int64(try row.int("seq")), try row.bytes("hash"))
+        if let row = try await connection.rows("SELECT seq, hash FROM audit_logs ORDER BY seq DESC LIMIT 1").first {
+            return (Int64(try row.int("seq")), row.optionalBytes("hash") ?? AuditChain.genesis)
         }
         if let row = try await connection.rows(
             "SELECT seq, hash FROM audit_checkpoints WHERE kind = 'retention' ORDER BY seq DESC LIMIT 1"
@@ -44,10 +44,16 @@ extension SQLiteStore: AuditStore {
         return nil
     }
 
+    public func auditEntryCount() async throws -> Int {
+        try await read { connection in
+            try await connection.rows("SELECT COUNT(*) AS n FROM audit_logs").first?.int("n") ?? 0
+        }
+    }
+
     public func chainHead() async throws -> AuditSeal? {
         try await read { connection in
             try await connection.rows(
-                "SELECT * FROM audit_logs WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1"
+                "SELECT * FROM audit_logs ORDER BY seq DESC LIMIT 1"
             ).first.map(Self.event)?.seal
         }
     }
@@ -89,33 +95,24 @@ extension SQLiteStore: AuditStore {
     }
 
     /// Seals the entries written before the chain existed, in `seq` order, numbering them from 1
-    /// without gaps. Runs once, when the store is upgraded to the chain's schema, before anything
-    /// else writes; never again (an unsealed entry found later is reported by verification).
+    /// without gaps. Part of the migration to the chain's schema, in its transaction: runs once,
+    /// before anything else writes, and never again (an unsealed entry found later is reported
+    /// by verification, not sealed).
     static func sealEntriesFromBeforeTheChain(on connection: SQLiteConnection) async throws {
-        guard
-            try await connection.rows("SELECT 1 FROM audit_logs WHERE hash IS NULL LIMIT 1").first != nil
-        else { return }
-        try await connection.execute("BEGIN IMMEDIATE")
-        do {
-            var seq: Int64 = 0
-            var previous = AuditChain.genesis
-            for row in try await connection.rows("SELECT * FROM audit_logs ORDER BY seq") {
-                let event = try event(row)
-                seq += 1
-                let sealed = AuditChain.sealed(event, seq: seq, after: previous)
-                // Renumbering ascending only ever moves an entry down to a number no row holds.
-                try await connection.execute(
-                    "UPDATE audit_logs SET seq = ?, timestamp = ?, prev_hash = ?, hash = ? WHERE id = ?",
-                    [
-                        .integer(Int(seq)), .init(sealed.timestamp), .bytes(sealed.seal!.prevHash),
-                        .bytes(sealed.seal!.hash), .text(event.id),
-                    ])
-                previous = sealed.seal!.hash
-            }
-            try await connection.execute("COMMIT")
-        } catch {
-            try? await connection.execute("ROLLBACK")
-            throw error
+        var seq: Int64 = 0
+        var previous = AuditChain.genesis
+        for row in try await connection.rows("SELECT * FROM audit_logs ORDER BY seq") {
+            let event = try event(row)
+            seq += 1
+            let sealed = AuditChain.sealed(event, seq: seq, after: previous)
+            // Renumbering ascending only ever moves an entry down to a number no row holds.
+            try await connection.execute(
+                "UPDATE audit_logs SET seq = ?, timestamp = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                [
+                    .integer(Int(seq)), .init(sealed.timestamp), .bytes(sealed.seal!.prevHash),
+                    .bytes(sealed.seal!.hash), .text(event.id),
+                ])
+            previous = sealed.seal!.hash
         }
     }
 

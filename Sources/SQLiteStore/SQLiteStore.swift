@@ -44,10 +44,7 @@ public struct SQLiteStore: Store, Sendable {
                 try await connection.execute("PRAGMA synchronous = FULL")
                 if connections.count == 1 {
                     try await connection.execute("PRAGMA journal_mode = WAL")
-                    let found = try await Schema.migrate(connection)
-                    if found < Schema.auditChainVersion {
-                        try await Self.sealEntriesFromBeforeTheChain(on: connection)
-                    }
+                    try await Schema.migrate(connection)
                 }
             }
             let writer = connections.removeFirst()

@@ -185,9 +185,7 @@ enum Schema {
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.
-    /// - Returns: the schema version the file had before.
-    @discardableResult
-    static func migrate(_ connection: SQLiteConnection) async throws -> Int {
+    static func migrate(_ connection: SQLiteConnection) async throws {
         let current = try await connection.rows("PRAGMA user_version").first?.int("user_version") ?? 0
         guard current <= migrations.count else {
             throw SchemaTooNew(found: current, known: migrations.count)
@@ -196,6 +194,9 @@ enum Schema {
             try await connection.execute("BEGIN IMMEDIATE")
             do {
                 for statement in statements { try await connection.execute(statement) }
+                if index + 1 == auditChainVersion {
+                    try await SQLiteStore.sealEntriesFromBeforeTheChain(on: connection)
+                }
                 try await connection.execute("PRAGMA user_version = \(index + 1)")
                 try await connection.execute("COMMIT")
             } catch {
@@ -203,10 +204,9 @@ enum Schema {
                 throw error
             }
         }
-        return current
     }
 
-    /// The first schema version with the audit chain.
+    /// The first schema version with the audit chain: its migration seals the entries before it.
     static let auditChainVersion = 7
 }
 

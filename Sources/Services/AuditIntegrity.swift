@@ -40,7 +40,7 @@ public struct AuditIntegrity: Sendable {
     }
 
     /// Signs the checkpoints that fall due, and the head every `heartbeat` when it has moved, until
-    /// cancelled; then signs the head a last time.
+    /// cancelled.
     public func run(heartbeat: Duration = .seconds(3_600)) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -72,50 +72,108 @@ public struct AuditIntegrity: Sendable {
         return checkpoint
     }
 
-    /// Signs entry `seq` once it is committed: the due signal comes as the entry is appended,
-    /// which inside `AuditTrail.change` is before its transaction commits (or rolls back, after
-    /// which another entry takes the `seq`). Gives up after about two seconds; the next
-    /// heartbeat signs the head then.
+    /// Signs what is due once entry `seq` is committed: the due signal comes as the entry is
+    /// appended, which inside `AuditTrail.change` is before its transaction commits (or rolls
+    /// back, after which another entry takes the `seq`). Gives up after about two seconds; the
+    /// next heartbeat signs what is left.
     @discardableResult
     func signCommitted(seq: Int64) async throws -> AuditCheckpoint? {
         for _ in 0..<40 {
             if let seal = try await store.chain(from: seq, limit: 1).first?.seal, seal.seq == seq {
-                return try await sign(.head, at: seal)
+                return try await signHead()
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         return nil
     }
 
-    /// Signs the chain's head unless a head checkpoint already covers it; nil when none was needed.
+    /// The chain is broken where the signer would have signed: it signs nothing past the last
+    /// good checkpoint (verification reports where).
+    public struct RefusedToSign: Error, CustomStringConvertible {
+        public var broken: AuditChainVerification.Break
+        public var description: String { "the audit chain is broken at seq \(broken.seq): \(broken.problem); nothing signed" }
+    }
+
+    /// Signs every checkpoint due since the newest one: each multiple of `checkpointInterval`
+    /// and the head. Checks first that the entries since that checkpoint still link to it, so a
+    /// chain changed behind NeoSC's back is never signed as if it were intact. Nil when nothing
+    /// was due.
     @discardableResult
     public func signHead() async throws -> AuditCheckpoint? {
         guard let head = try await store.chainHead() else { return nil }
-        let newest = try await store.checkpoints().filter { $0.kind == .head }.map(\.seq).max() ?? 0
-        guard head.seq > newest else { return nil }
-        return try await sign(.head, at: head)
+        let signed = try await store.checkpoints().filter {
+            $0.kind == .head && trustedKeys.contains($0.publicKey) && $0.isSignatureValid
+        }
+        let newest = signed.max { $0.seq < $1.seq }
+        guard head.seq > newest?.seq ?? 0 else { return nil }
+        let done = Set(signed.map(\.seq))
+        var previous: (seq: Int64, hash: [UInt8]) = (newest?.seq ?? 0, newest?.hash ?? AuditChain.genesis)
+        var last: AuditCheckpoint?
+        walk: while previous.seq < head.seq {
+            let page = try await store.chain(from: previous.seq + 1, limit: 1_000)
+            if page.isEmpty { break }
+            for event in page {
+                guard let seal = event.seal, seal.seq <= head.seq else { break walk }
+                // Before the first checkpoint a chain may start after retention's anchor.
+                let linked = seal.seq == previous.seq + 1 || (newest == nil && previous.seq == 0)
+                guard linked, seal.prevHash == previous.hash || (newest == nil && previous.seq == 0),
+                    AuditChain.hash(of: event, seq: seal.seq, after: seal.prevHash) == seal.hash
+                else {
+                    throw RefusedToSign(broken: .init(seq: seal.seq, problem: "it does not link to the entries before it"))
+                }
+                if seal.seq % Self.checkpointInterval == 0 || seal.seq == head.seq, !done.contains(seal.seq) {
+                    last = try await sign(.head, at: seal)
+                }
+                previous = (seal.seq, seal.hash)
+            }
+        }
+        return last
+    }
+
+    /// `<seq>:<hash>` (a head as verification reports it: `seq` from 1, `hash` 64 hex digits) as
+    /// an expected entry; nil when `text` is not one.
+    public static func expectedEntry(_ text: String) -> (seq: Int64, hash: [UInt8])? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let seq = Int64(parts[0]), seq >= 1, parts[1].utf8.count == 64,
+            let hash = Hex.decode(parts[1])
+        else { return nil }
+        return (seq, hash)
     }
 
     /// Walks the whole chain, `pageSize` entries at a time, and every checkpoint.
-    public func verify(pageSize: Int = 5_000) async throws -> Report {
-        try await Self.verify(store, trusting: trustedKeys, pageSize: pageSize)
+    /// - Parameter expected: an entry noted earlier that the chain must still hold, as it was.
+    public func verify(pageSize: Int = 5_000, expected: (seq: Int64, hash: [UInt8])? = nil) async throws -> Report {
+        try await Self.verify(store, trusting: trustedKeys, pageSize: pageSize, expected: expected)
     }
 
     /// Walks `store`'s whole chain and checkpoints, counting only checkpoints signed by one of
     /// `trustedKeys` (raw Ed25519 public keys); for `neosc audit verify`, which signs nothing.
+    /// Every `checkpointInterval`th entry but the newest must be checkpointed, the trail may hold
+    /// no entry outside the chain, and an entry that cannot be read breaks it.
     public static func verify(
-        _ store: any AuditStore, trusting trustedKeys: [[UInt8]], pageSize: Int = 5_000
+        _ store: any AuditStore, trusting trustedKeys: [[UInt8]], pageSize: Int = 5_000,
+        expected: (seq: Int64, hash: [UInt8])? = nil
     ) async throws -> Report {
         var walk: AuditChainVerification
+        // Counted before the walk: entries appended meanwhile are walked but not counted.
+        let stored = try await store.auditEntryCount()
         let checkpoints = try await store.checkpoints()
         do {
-            walk = try AuditChainVerification(checkpoints: checkpoints, trustedKeys: trustedKeys)
+            walk = try AuditChainVerification(
+                checkpoints: checkpoints, trustedKeys: trustedKeys, checkpointInterval: checkpointInterval, expected: expected)
         } catch {
             return .broken(error, entries: 0)
         }
         var checked = 0
         while true {
-            let page = try await store.chain(from: walk.nextSeq, limit: pageSize)
+            let page: [AuditEvent]
+            do {
+                page = try await store.chain(from: walk.nextSeq, limit: pageSize)
+            } catch let error as DomainError {
+                throw error  // the store, not the trail: 503
+            } catch {
+                return .broken(.init(seq: walk.nextSeq, problem: "an entry from here on cannot be read (\(error))"), entries: checked)
+            }
             for event in page {
                 do {
                     try walk.check(event)
@@ -126,10 +184,20 @@ public struct AuditIntegrity: Sendable {
             }
             if page.count < pageSize { break }
         }
+        let summary: AuditChainVerification.Summary
         do {
-            return .intact(try walk.finish())
+            summary = try walk.finish()
         } catch {
             return .broken(error, entries: checked)
         }
+        if stored > checked {
+            return .broken(
+                .init(
+                    seq: 0,
+                    problem: "\(stored - checked) entries of the trail are outside the chain (no seq, a seq before "
+                        + "its first, a seq held twice, or no hash): they were not written by NeoSC"),
+                entries: checked)
+        }
+        return .intact(summary)
     }
 }

@@ -220,3 +220,44 @@ import Testing
         #expect((try? Self.verify(gapped, checkpoints: [anchor]).get()) == nil)
     }
 }
+
+extension AuditChainTests {
+    @Test func aRemovedCheckpointIsFoundWhenCheckpointsAreRequired() throws {
+        let events = Self.chain(3_500)
+        let every = try [999, 1_999, 2_999].map { try Self.checkpoint(at: events[$0]) }
+        func verify(_ checkpoints: [AuditCheckpoint]) -> Result<AuditChainVerification.Summary, AuditChainVerification.Break> {
+            Result { () throws(AuditChainVerification.Break) in
+                var walk = try AuditChainVerification(
+                    checkpoints: checkpoints, trustedKeys: [Array(Self.key.publicKey.rawRepresentation)], checkpointInterval: 1_000)
+                for event in events { try walk.check(event) }
+                return try walk.finish()
+            }
+        }
+        #expect((try? verify(every).get()) != nil)
+        // The newest interval may still be waiting for its checkpoint.
+        #expect((try? verify(Array(every.prefix(2))).get()) != nil)
+        guard case .failure(let broken) = verify([every[0], every[2]]) else {
+            Issue.record("a removed checkpoint went unnoticed")
+            return
+        }
+        #expect(broken.seq == 2_000 && broken.problem.contains("no signed checkpoint"))
+    }
+
+    @Test func anExpectedEntryMustStillBeThere() throws {
+        let events = Self.chain(10)
+        func verify(_ events: [AuditEvent], expecting expected: (seq: Int64, hash: [UInt8])) -> AuditChainVerification.Break? {
+            do throws(AuditChainVerification.Break) {
+                var walk = try AuditChainVerification(checkpoints: [], trustedKeys: [], expected: expected)
+                for event in events { try walk.check(event) }
+                _ = try walk.finish()
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let head = events[9].seal!
+        #expect(verify(events, expecting: (head.seq, head.hash)) == nil)
+        #expect(verify(Array(events.prefix(8)), expecting: (head.seq, head.hash))?.problem.contains("removed from the end") == true)
+        #expect(verify(events, expecting: (head.seq, events[8].seal!.hash))?.seq == 10)
+    }
+}

@@ -8,6 +8,7 @@ import Services
 import Testing
 
 @testable import App
+@testable import MongoStore
 
 /// The audit chain as each store keeps it (issue #14: tamper-evident): appends are sealed,
 /// gap-free and linear under concurrency, also between two processes on one database; the
@@ -109,6 +110,7 @@ struct AuditChainStoreTests {
     /// How an intruder with the data file changes the trail, and what verification must say.
     enum Tampering: String, CaseIterable, CustomTestStringConvertible {
         case none, editARow, deleteARow, reorderTwo, truncateBehindTheCheckpoint, forgeTheCheckpoint, unsealARow
+        case insertOutsideTheChain, nullTheNewestHash
         var testDescription: String { rawValue }
 
         var statements: [String] {
@@ -124,6 +126,14 @@ struct AuditChainStoreTests {
             case .truncateBehindTheCheckpoint: ["DELETE FROM audit_logs WHERE seq > 8"]
             case .forgeTheCheckpoint: ["UPDATE audit_checkpoints SET signed_at = signed_at - 3600"]
             case .unsealARow: ["UPDATE audit_logs SET hash = NULL, prev_hash = NULL WHERE seq = 5"]
+            case .insertOutsideTheChain:
+                [
+                    """
+                    INSERT INTO audit_logs (seq, id, timestamp, action, details, success)
+                    VALUES (0, 'aud-planted', 1795509000, 'login', '{}', 1)
+                    """
+                ]
+            case .nullTheNewestHash: ["UPDATE audit_logs SET hash = NULL WHERE seq = 12"]
             }
         }
 
@@ -137,6 +147,8 @@ struct AuditChainStoreTests {
             case .truncateBehindTheCheckpoint: 9
             case .forgeTheCheckpoint: 10
             case .unsealARow: 5
+            case .insertOutsideTheChain: 0
+            case .nullTheNewestHash: 12
             }
         }
     }
@@ -167,17 +179,71 @@ struct AuditChainStoreTests {
         store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
         integrity = AuditIntegrity(store: store, key: key, clock: .system)
         let report = try await integrity.verify(pageSize: 5)
+        // Whatever was done, the trail still takes entries: no change is refused for it.
+        let appended = try await store.append(Self.event(99))
+        #expect(appended.seal?.seq == 13 || tampering == .deleteARow || tampering == .truncateBehindTheCheckpoint)
         try await store.close()
         switch (report, tampering.brokenAt) {
         case (.intact(let summary), nil):
             #expect(summary.entries == 12 && summary.lastCheckpoint?.seq == 10)
         case (.broken(let broken, let entries), let expected?):
             #expect(broken.seq == expected, "\(broken.problem)")
-            #expect(entries <= Int(expected) - 1)
+            #expect(entries <= (expected == 0 ? 12 : Int(expected) - 1))
         case (.intact, _?):
             Issue.record("\(tampering.rawValue) went unnoticed")
         case (.broken(let broken, _), nil):
             Issue.record("an untouched trail reported broken: \(broken.problem)")
+        }
+    }
+
+    @Test("the signer refuses to sign over entries changed since its last checkpoint")
+    func theSignerDoesNotSignAChangedChain() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("neosc.sqlite").path
+        let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        let integrity = AuditIntegrity(store: store, key: AuditSigningKey(), clock: .system)
+        for index in 0..<5 { try await store.append(Self.event(index)) }
+        #expect(try await integrity.signHead()?.seq == 5)
+        for index in 5..<9 { try await store.append(Self.event(index)) }
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        _ = try await connection.query("UPDATE audit_logs SET user_id = 'usr-admin' WHERE seq = 7")
+        try await connection.close()
+        await #expect(throws: AuditIntegrity.RefusedToSign.self) { try await integrity.signHead() }
+        #expect(try await store.checkpoints().map(\.seq) == [5], "nothing signed over the changed entry")
+        try await store.close()
+    }
+
+    @Test("MongoDB: an entry planted without seq is not sealed, but reported; a seq of another type stops nothing")
+    func plantedMongoEntriesAreReported() async throws {
+        try await Harness.withStore(.mongo) { store in
+            let mongo = try #require(store as? MongoStore)
+            for index in 0..<3 { try await store.append(Self.event(index)) }
+            try await mongo.database.insert(
+                "audit_logs",
+                [
+                    "_id": .string("aud-planted"), "timestamp": .date(Date()), "action": .string("login"), "details": .document([:]),
+                    "success": .bool(true),
+                ])
+            try await mongo.database.insert(
+                "audit_logs",
+                [
+                    "_id": .string("aud-odd"), "seq": .string("x"), "timestamp": .date(Date()), "action": .string("login"), "details": .document([:]),
+                    "success": .bool(true),
+                ])
+            // Reopening (as a restart does) seals only what came before the chain, once.
+            try await mongo.sealEntriesFromBeforeTheChain()
+            #expect(try await mongo.database.findOne("audit_logs", ["_id": .string("aud-planted")])?["seq"] == nil)
+            let next = try await store.append(Self.event(3))
+            #expect(next.seal?.seq == 4, "a non-numeric seq is not taken for the head")
+            #expect(try await store.chainHead()?.seq == 4)
+            guard case .broken(let broken, let entries) = try await AuditIntegrity.verify(store, trusting: []) else {
+                Issue.record("planted entries went unnoticed")
+                return
+            }
+            #expect(broken.seq == 0 && entries == 4, "\(broken.problem)")
+            #expect(broken.problem.contains("2 entries"))
         }
     }
 

@@ -97,6 +97,21 @@ struct AuditIntegrityTests {
             // Twelve entries and the export's own `audit_exported`.
             #expect(intact.output.contains(#""ok": true"#) && intact.output.contains(#""entries": 13"#), "\(intact.output)")
 
+            // A later run of the trail checks from an entry noted before, never taken on trust.
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let entries = try export.text.split(separator: "\n").map {
+                try decoder.decode(AuditEntryBody.self, from: Data($0.utf8))
+            }
+            let sixth = try #require(entries.first { $0.seq == 6 })
+            let tail = export.text.split(separator: "\n").filter { line in
+                entries.first { line.contains(#""id":"\#($0.id)""#) }.map { $0.seq > 6 } ?? false
+            }
+            try (tail.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+            #expect(try await Self.referenceCheck(file, from: "6:\(sixth.hash)").status == 0)
+            #expect(try await Self.referenceCheck(file).status == 1, "a run that does not start at entry 1 needs --from")
+            #expect(try await Self.referenceCheck(file, from: "6:\(String(repeating: "0", count: 64))").status == 1)
+
             var lines = export.text.split(separator: "\n").map(String.init)
             let index = try #require(lines.firstIndex { $0.contains(#""seq":5,"#) })
             lines[index] = lines[index].replacingOccurrences(of: #""n":"4""#, with: #""n":"40""#)
@@ -107,11 +122,12 @@ struct AuditIntegrityTests {
         }
     }
 
-    static func referenceCheck(_ file: URL) async throws -> ChildProcess.Outcome {
+    static func referenceCheck(_ file: URL, from anchor: String? = nil) async throws -> ChildProcess.Outcome {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/verify-audit-export")
         return try await ChildProcess.run(
-            "verify-audit-export", executable: URL(fileURLWithPath: "/usr/bin/python3"), arguments: [script.path, file.path])
+            "verify-audit-export", executable: URL(fileURLWithPath: "/usr/bin/python3"),
+            arguments: [script.path] + (anchor.map { ["--from", $0] } ?? []) + [file.path])
     }
 
     struct VerificationBody: Decodable {

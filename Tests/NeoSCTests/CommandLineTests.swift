@@ -251,6 +251,12 @@ import FoundationNetworking
         let intact = try await Self.neosc(["audit", "verify"], environment: environment)
         #expect(intact.status == 0, "\(intact.output) \(intact.errors)")
         #expect(intact.output.contains(#""ok" : true"#) && intact.output.contains(#""entries" : 3"#), "\(intact.output)")
+        let head = (try JSONSerialization.jsonObject(with: Data(intact.output.utf8)) as? [String: Any])?["head"] as? [String: Any]
+        let noted = "\(head?["seq"] as? Int ?? 0):\(head?["hash"] as? String ?? "")"
+        #expect(try await Self.neosc(["audit", "verify", "--expect", noted], environment: environment).status == 0)
+        let unknown = try await Self.neosc(["audit", "verify", "--expect", "9:" + String(repeating: "ab", count: 32)], environment: environment)
+        #expect(unknown.status == 1 && unknown.output.contains("removed from the end"), "\(unknown.output)")
+        #expect(try await Self.neosc(["audit", "verify", "--expect", "3:xyz"], environment: environment).status == 64)
 
         let path = directory.appendingPathComponent("neosc.sqlite").path
         let connection = try await SQLiteConnection.open(
