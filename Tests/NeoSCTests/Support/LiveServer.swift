@@ -59,6 +59,11 @@ final class LiveServer: Sendable {
         child.terminate()
     }
 
+    /// Sends SIGKILL (no shutdown, no flush) and returns at once.
+    func kill() {
+        child.kill()
+    }
+
     /// The exit status once the process has ended, or nil if it is still running after `seconds`.
     func exitStatus(within seconds: Double) async throws -> Int32? {
         try await child.exitStatus(within: seconds)

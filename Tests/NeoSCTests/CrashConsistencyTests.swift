@@ -1,0 +1,127 @@
+import Domain
+import Foundation
+import NIOPosix
+import SQLiteStore
+import Services
+import Synchronization
+import Testing
+
+@testable import App
+
+/// Issue #14, atomic: NeoSC killed (SIGKILL, no shutdown) during a burst of launches, stops and
+/// user changes keeps, after a restart, exactly one audit entry for every change the store holds
+/// and no entry for a change it does not hold; and the chain still verifies.
+@Suite(.serialized) struct CrashConsistencyTests {
+    @Test func aKilledServerLeavesEveryChangeWithExactlyItsEntry() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = [
+            "NEOSC_DATA_DIR": directory.path, "LOG_LEVEL": "error", "NEOSC_MAX_SESSIONS_PER_USER": "1000",
+            "NEOSC_ADMIN_EMAIL": "crash@example.com", "NEOSC_ADMIN_PASSWORD": "crash admin password",
+        ]
+        let workspaces = ["ws-linux-desktop", "ws-windows-rdp", "ws-sap-gui", "ws-secure-browser", "ws-admin-panel"]
+        var changedUser = ""
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await server.waitUntilHealthy()
+            let admin = try await server.login("crash@example.com", "crash admin password")
+            let registered = try await server.request(
+                .post, "/api/auth/register", json: body(["email": "changed@example.com", "password": "changed user password", "name": "Changed"]))
+            let userID = try #require((registered["user"] as? [String: Any])?["id"] as? String, "\(registered.text)")
+            changedUser = userID
+
+            // Four clients launch and stop, one changes a role back and forth, until the kill. They
+            // stop on a flag, not by cancellation: cancelling a URLSession request in flight can
+            // deadlock FoundationNetworking on Linux.
+            let stopping = StopFlag()
+            let burst = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for worker in 0..<4 {
+                        group.addTask {
+                            var round = 0
+                            while !stopping.isSet {
+                                let workspace = workspaces[(worker + round) % workspaces.count]
+                                _ = try? await server.request(.post, "/api/workspaces/\(workspace)/launch", token: admin)
+                                _ = try? await server.request(.post, "/api/workspaces/\(workspace)/stop", token: admin)
+                                round += 1
+                            }
+                        }
+                    }
+                    group.addTask {
+                        var round = 0
+                        while !stopping.isSet {
+                            let role = round.isMultiple(of: 2) ? "neosc" : "user"
+                            _ = try? await server.request(.patch, "/api/users/\(userID)", token: admin, json: #"{"role":"\#(role)"}"#)
+                            round += 1
+                        }
+                    }
+                }
+            }
+            try await Task.sleep(for: .seconds(3))
+            server.kill()
+            #expect(try await server.exitStatus(within: 10) != nil)
+            stopping.set()
+            await burst.value
+        }
+
+        // A restart recovers the store as SQLite left it; then look at it directly.
+        try await withLiveServers([environment]) { servers in
+            try await servers[0].waitUntilHealthy()
+        }
+        let store = try await SQLiteStore.open(
+            path: directory.appendingPathComponent("neosc.sqlite").path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: Harness.logger)
+        do {
+            let sessions = try await store.sessions(userID: nil, status: nil, limit: 1_000_000)
+            var entries: [AuditEvent] = []
+            var from: Int64 = 1
+            while true {
+                let page = try await store.chain(from: from, limit: 5_000)
+                entries += page
+                guard let last = page.last?.seal?.seq, page.count == 5_000 else { break }
+                from = last + 1
+            }
+            #expect(sessions.count > 20, "the burst made changes before the kill (\(sessions.count) sessions)")
+
+            let launches = entries.filter { $0.action == .launchWorkspace && $0.success }.compactMap { $0.details["session_id"] }
+            let stops = entries.filter { $0.action == .stopWorkspace }.compactMap { $0.details["session_id"] }
+            #expect(Set(launches).count == launches.count, "one launch entry per session")
+            #expect(Set(stops).count == stops.count, "one stop entry per session")
+            let sessionIDs = Set(sessions.map(\.id))
+            #expect(sessionIDs.subtracting(launches).isEmpty, "sessions without their launch entry")
+            #expect(Set(launches).subtracting(sessionIDs).isEmpty, "launch entries without their session")
+            let stopped = Set(sessions.filter { $0.endReason == SessionEnding.stopped.reason }.map(\.id))
+            #expect(stopped.subtracting(stops).isEmpty, "stopped sessions without their stop entry")
+            #expect(Set(stops).subtracting(stopped).isEmpty, "stop entries without their stopped session")
+
+            let roleChanges = entries.filter { $0.action == .updateUser && $0.resourceID == changedUser }
+            let user = try #require(try await store.user(id: changedUser))
+            if let last = roleChanges.last {
+                #expect(last.details["role"]?.hasSuffix("->\(user.role.rawValue)") == true, "the newest entry names the stored role")
+            } else {
+                #expect(user.role == .user, "no entry, no change")
+            }
+
+            let key = try AuditSigningKey(
+                base64: String(contentsOf: directory.appendingPathComponent("audit-signing.key"), encoding: .utf8))
+            let report = try await AuditIntegrity.verify(store, trusting: [key.publicKey])
+            guard case .intact(let summary) = report else {
+                Issue.record("the chain does not verify after the kill: \(report)")
+                try await store.close()
+                return
+            }
+            #expect(summary.entries == entries.count)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+    }
+}
+
+/// A flag set once, read from any task.
+private final class StopFlag: Sendable {
+    private let flag = Atomic(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}
