@@ -74,6 +74,8 @@ struct Configuration: Sendable {
     /// Public keys whose checkpoints verify besides this server's own (`NEOSC_AUDIT_TRUSTED_KEYS`):
     /// a previous key, other replicas' keys.
     var auditTrustedKeys: [[UInt8]] = []
+    /// Audit entries older than this many days are removed (`NEOSC_AUDIT_RETENTION_DAYS`); nil: kept.
+    var auditRetentionDays: Int?
 
     static let version = "0.1.0"
 
@@ -409,6 +411,12 @@ extension Configuration {
             } catch {
                 throw Invalid(description: "NEOSC_AUDIT_SIGNING_KEY must be the base64 of 32 random bytes (an Ed25519 private key)")
             }
+        }
+        if let raw = value("NEOSC_AUDIT_RETENTION_DAYS") {
+            guard let days = Int(raw), (1...36_500).contains(days) else {
+                throw Invalid(description: "NEOSC_AUDIT_RETENTION_DAYS must be a whole number of days from 1 to 36500, got '\(raw)'")
+            }
+            auditRetentionDays = days
         }
         let trustedKeys = (value("NEOSC_AUDIT_TRUSTED_KEYS") ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

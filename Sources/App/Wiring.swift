@@ -197,12 +197,23 @@ enum Wiring {
                 ExpiryService(portal: portal, logger: logger),
                 ProviderWarmUp(federation: portal.federation, logger: logger),
                 AuditCheckpointService(integrity: portal.auditIntegrity, heartbeat: .seconds(3_600), logger: logger),
-            ] + makeMetricsListener(portal: portal, configuration: configuration, logger: logger),
+            ] + makeAuditRetention(portal: portal, configuration: configuration, logger: logger)
+                + makeMetricsListener(portal: portal, configuration: configuration, logger: logger),
             onServerRunning: { channel in
                 guard let file = configuration.portFile, let port = channel.localAddress?.port else { return }
                 writePortFile(file, port: port, logger: logger)
             },
             logger: logger)
+    }
+
+    /// The audit retention, when `NEOSC_AUDIT_RETENTION_DAYS` sets one.
+    static func makeAuditRetention(portal: Portal, configuration: Configuration, logger: Logger) -> [any Service] {
+        guard let days = configuration.auditRetentionDays else { return [] }
+        return [
+            AuditRetentionService(
+                integrity: portal.auditIntegrity, audit: portal.auditTrail, days: days, interval: .seconds(3_600),
+                clock: portal.clock, logger: logger)
+        ]
     }
 
     /// The `/metrics` listener, when `NEOSC_METRICS_PORT` asks for one. Behind Pomerium without

@@ -50,6 +50,7 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let sessionIdleTimeout = AuditAction("session_idle_timeout")
     public static let auditExported = AuditAction("audit_exported")
     public static let auditVerified = AuditAction("audit_verified")
+    public static let auditRetentionApplied = AuditAction("audit_retention_applied")
 }
 
 /// One entry of the audit trail. Append-only.

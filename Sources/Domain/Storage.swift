@@ -148,6 +148,11 @@ public protocol AuditStore: Sendable {
     func insert(_ checkpoint: AuditCheckpoint) async throws
     /// Every stored checkpoint, oldest `seq` first.
     func checkpoints() async throws -> [AuditCheckpoint]
+    /// The `seq` of the oldest chain entry written at or after `date`; nil when there is none.
+    func firstSeq(since date: Date) async throws -> Int64?
+    /// Retention: stores `anchor` (a `retention` checkpoint at the last entry removed) and
+    /// removes every entry and head checkpoint up to `anchor.seq`. Returns how many entries went.
+    func removeEntries(through anchor: AuditCheckpoint) async throws -> Int
     /// Newest first, at most `query.limit` entries.
     func events(_ query: AuditQuery) async throws -> [AuditEvent]
     /// Entries with this action since `since`, within `scope`.

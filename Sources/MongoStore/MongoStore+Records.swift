@@ -125,6 +125,21 @@ extension MongoStore: AuditStore {
         }
     }
 
+    public func firstSeq(since date: Date) async throws -> Int64? {
+        var filter = AuditChainAppender.inChain
+        filter["timestamp"] = .document(["$gte": .date(date)])
+        return try await database.find("audit_logs", filter, sort: ["seq": .int(1)], limit: 1).first?["seq"]?.int.map(Int64.init)
+    }
+
+    /// The anchor first: a removal cut short leaves entries before the kept chain, which
+    /// verification reports and the next retention pass removes.
+    public func removeEntries(through anchor: AuditCheckpoint) async throws -> Int {
+        try await insert(anchor)
+        _ = try await database.delete(
+            "audit_checkpoints", ["kind": .string("head"), "seq": .document(["$lte": .int(anchor.seq)])], many: true)
+        return try await database.delete("audit_logs", ["seq": .document(["$lte": .int(anchor.seq)])], many: true)
+    }
+
     public func auditEntryCount() async throws -> Int {
         try await database.count("audit_logs", [:])
     }

@@ -80,6 +80,26 @@ extension SQLiteStore: AuditStore {
         }
     }
 
+    public func firstSeq(since date: Date) async throws -> Int64? {
+        try await read { connection in
+            try await connection.rows("SELECT MIN(seq) AS seq FROM audit_logs WHERE timestamp >= ?", [.init(date)])
+                .first?.column("seq")?.integer.map(Int64.init)
+        }
+    }
+
+    /// One transaction: the anchor and the removal commit together.
+    public func removeEntries(through anchor: AuditCheckpoint) async throws -> Int {
+        try await atomically {
+            try await insert(anchor)
+            return try await write { connection in
+                try await connection.execute(
+                    "DELETE FROM audit_checkpoints WHERE kind = 'head' AND seq <= ?", [.integer(Int(anchor.seq))])
+                return try await connection.changedRows(
+                    "DELETE FROM audit_logs WHERE seq <= ? RETURNING 1", [.integer(Int(anchor.seq))])
+            }
+        }
+    }
+
     public func checkpoints() async throws -> [AuditCheckpoint] {
         try await read { connection in
             try await connection.rows("SELECT * FROM audit_checkpoints ORDER BY seq").map { row in

@@ -107,27 +107,69 @@ public struct AuditIntegrity: Sendable {
         let newest = signed.max { $0.seq < $1.seq }
         guard head.seq > newest?.seq ?? 0 else { return nil }
         let done = Set(signed.map(\.seq))
-        var previous: (seq: Int64, hash: [UInt8]) = (newest?.seq ?? 0, newest?.hash ?? AuditChain.genesis)
+        var start = newest.map { ($0.seq, $0.hash) }
+        if start == nil { start = try await keptChainStart() }
         var last: AuditCheckpoint?
-        walk: while previous.seq < head.seq {
+        try await walkLinks(after: start ?? (0, AuditChain.genesis), through: head.seq) { seal in
+            if seal.seq % Self.checkpointInterval == 0 || seal.seq == head.seq, !done.contains(seal.seq) {
+                last = try await sign(.head, at: seal)
+            }
+        }
+        return last
+    }
+
+    /// Where the kept chain starts: after the newest retention checkpoint, else at entry 1.
+    private func keptChainStart() async throws -> (seq: Int64, hash: [UInt8]) {
+        let anchor = try await store.checkpoints().filter {
+            $0.kind == .retention && trustedKeys.contains($0.publicKey) && $0.isSignatureValid
+        }.max { $0.seq < $1.seq }
+        return anchor.map { ($0.seq, $0.hash) } ?? (0, AuditChain.genesis)
+    }
+
+    /// Walks the entries after `start` up to `last` (or the chain's end), each of which must follow
+    /// the one before, and hands each seal to `visit`; throws `RefusedToSign` where one does not.
+    private func walkLinks(
+        after start: (seq: Int64, hash: [UInt8]), through last: Int64, _ visit: (AuditSeal) async throws -> Void
+    ) async throws {
+        var previous = start
+        while previous.seq < last {
             let page = try await store.chain(from: previous.seq + 1, limit: 1_000)
-            if page.isEmpty { break }
+            if page.isEmpty { return }
             for event in page {
-                guard let seal = event.seal, seal.seq <= head.seq else { break walk }
-                // Before the first checkpoint a chain may start after retention's anchor.
-                let linked = seal.seq == previous.seq + 1 || (newest == nil && previous.seq == 0)
-                guard linked, seal.prevHash == previous.hash || (newest == nil && previous.seq == 0),
+                guard let seal = event.seal, seal.seq <= last else { return }
+                guard seal.seq == previous.seq + 1, seal.prevHash == previous.hash,
                     AuditChain.hash(of: event, seq: seal.seq, after: seal.prevHash) == seal.hash
                 else {
                     throw RefusedToSign(broken: .init(seq: seal.seq, problem: "it does not link to the entries before it"))
                 }
-                if seal.seq % Self.checkpointInterval == 0 || seal.seq == head.seq, !done.contains(seal.seq) {
-                    last = try await sign(.head, at: seal)
-                }
+                try await visit(seal)
                 previous = (seal.seq, seal.hash)
             }
         }
-        return last
+    }
+
+    /// Removes the entries written before `cutoff` (`NEOSC_AUDIT_RETENTION_DAYS`): only a whole
+    /// prefix of the chain, never its newest entry, and only after checking that what goes still
+    /// links; a signed `retention` checkpoint at the last entry removed records where the kept
+    /// chain starts. Nil when nothing was old enough.
+    public func applyRetention(before cutoff: Date) async throws -> (removed: Int, through: Int64)? {
+        guard let head = try await store.chainHead() else { return nil }
+        let start = try await keptChainStart()
+        // A removal cut short (MongoDB has no transaction) is finished first.
+        if start.seq > 0, let oldest = try await store.chain(from: 1, limit: 1).first?.seal, oldest.seq <= start.seq,
+            let anchor = try await store.checkpoints().first(where: { $0.kind == .retention && $0.seq == start.seq })
+        {
+            _ = try await store.removeEntries(through: anchor)
+        }
+        let through = min(try await store.firstSeq(since: cutoff) ?? head.seq, head.seq) - 1
+        guard through > start.seq else { return nil }
+        var end: AuditSeal?
+        try await walkLinks(after: start, through: through) { end = $0 }
+        guard let end, end.seq == through else {
+            throw RefusedToSign(broken: .init(seq: (end?.seq ?? start.seq) + 1, problem: "an entry to remove is missing"))
+        }
+        let removed = try await store.removeEntries(through: try key.checkpoint(.retention, at: end, signedAt: clock.now()))
+        return (removed, through)
     }
 
     /// `<seq>:<hash>` (a head as verification reports it: `seq` from 1, `hash` 64 hex digits) as

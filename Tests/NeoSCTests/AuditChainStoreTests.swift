@@ -196,6 +196,40 @@ struct AuditChainStoreTests {
         }
     }
 
+    @Test("retention removes a whole old prefix behind a signed anchor; the kept chain verifies", arguments: StoreKind.allCases)
+    func retentionRemovesAnAnchoredPrefix(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let integrity = AuditIntegrity(store: store, key: AuditSigningKey(), clock: .system)
+            let now = Date()
+            for index in 0..<20 { try await store.append(Self.event(index, at: now - 10 * 86_400 + Double(index))) }
+            try await integrity.signHead()
+            for index in 20..<30 { try await store.append(Self.event(index, at: now - 60 + Double(index))) }
+
+            let applied = try #require(try await integrity.applyRetention(before: now - 5 * 86_400))
+            #expect(applied.removed == 20 && applied.through == 20)
+            #expect(try await store.chain(from: 1, limit: 100).map { $0.seal!.seq } == Array(21...30))
+            let checkpoints = try await store.checkpoints()
+            #expect(checkpoints.map(\.kind) == [.retention] && checkpoints.first?.seq == 20 && checkpoints.first?.isSignatureValid == true)
+            #expect(try await integrity.applyRetention(before: now - 5 * 86_400) == nil, "nothing more is old enough")
+            #expect(try await store.append(Self.event(30)).seal?.seq == 31, "the chain goes on after the kept entries")
+            try await integrity.signHead()
+            guard case .intact(let summary) = try await integrity.verify() else {
+                Issue.record("the kept chain does not verify")
+                return
+            }
+            #expect(summary.firstSeq == 21 && summary.entries == 11)
+
+            // Everything old: the newest entry stays, as the chain's head.
+            let everything = try #require(try await integrity.applyRetention(before: now + 86_400))
+            #expect(everything.through == 30)
+            #expect(try await store.chain(from: 1, limit: 100).map { $0.seal!.seq } == [31])
+            guard case .intact = try await integrity.verify() else {
+                Issue.record("the chain kept after a second retention does not verify")
+                return
+            }
+        }
+    }
+
     @Test("the signer refuses to sign over entries changed since its last checkpoint")
     func theSignerDoesNotSignAChangedChain() async throws {
         let directory = Harness.makeDirectory()
@@ -212,6 +246,9 @@ struct AuditChainStoreTests {
         try await connection.close()
         await #expect(throws: AuditIntegrity.RefusedToSign.self) { try await integrity.signHead() }
         #expect(try await store.checkpoints().map(\.seq) == [5], "nothing signed over the changed entry")
+        // Nor does retention anchor (and so launder) a changed prefix: nothing is removed.
+        await #expect(throws: AuditIntegrity.RefusedToSign.self) { try await integrity.applyRetention(before: Date() + 60) }
+        #expect(try await store.auditEntryCount() == 9)
         try await store.close()
     }
 

@@ -60,6 +60,10 @@ import Testing
 
     /// Each invalid environment, and the variable its one-line error must name: the one at fault.
     static let invalidEnvironments: [([String: String], String)] = [
+        (["NEOSC_AUDIT_SIGNING_KEY": "c2hvcnQ="], "NEOSC_AUDIT_SIGNING_KEY"),
+        (["NEOSC_AUDIT_TRUSTED_KEYS": "not base64!"], "NEOSC_AUDIT_TRUSTED_KEYS"),
+        (["NEOSC_AUDIT_RETENTION_DAYS": "0"], "NEOSC_AUDIT_RETENTION_DAYS"),
+        (["NEOSC_AUDIT_RETENTION_DAYS": "90d"], "NEOSC_AUDIT_RETENTION_DAYS"),
         (["PORT": "eighty"], "PORT"),
         (["PORT": "70000"], "PORT"),
         (["NEOSC_TOKEN_TTL": "8 hours"], "NEOSC_TOKEN_TTL"),
@@ -130,6 +134,29 @@ import Testing
             let text = "\(error)"
             return !text.contains("\n") && text.contains(variable)
         }
+    }
+
+    @Test("the audit signing key: configured, else kept in the data directory (created once, private)")
+    func auditSigningKey() throws {
+        let key = AuditSigningKey()
+        let other = AuditSigningKey()
+        let configured = try Configuration(environment: [
+            "NEOSC_AUDIT_SIGNING_KEY": key.base64, "NEOSC_AUDIT_TRUSTED_KEYS": Data(other.publicKey).base64EncodedString(),
+            "NEOSC_AUDIT_RETENTION_DAYS": "365",
+        ])
+        #expect(try configured.loadAuditSigningKey().publicKey == key.publicKey)
+        #expect(configured.auditTrustedKeys == [other.publicKey])
+        #expect(configured.auditRetentionDays == 365)
+
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let kept = try Configuration(environment: ["NEOSC_DATA_DIR": directory.path])
+        #expect(try kept.existingAuditSigningKey() == nil)
+        let created = try kept.loadAuditSigningKey()
+        #expect(try kept.loadAuditSigningKey().publicKey == created.publicKey, "the same key at the next start")
+        let attributes = try FileManager.default.attributesOfItem(atPath: kept.auditSigningKeyPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["audit-signing.key"], "no draft left behind")
     }
 
     @Test("secrets from files (NAME_FILE, Docker secrets): the content is the value, trailing line breaks dropped")
