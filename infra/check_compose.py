@@ -35,6 +35,7 @@ Pomerium v0.31 (issue #19; the source lines are cited in docs/identity.md):
 
 Prints one line per check and "N passed, N failed"; exits non-zero on any failure.
 """
+import base64
 import glob
 import json
 import os
@@ -242,6 +243,13 @@ def main():
         url = open(files.get("mongo_url", os.devnull)).read()
         app_password = open(files.get("mongo_app_password", os.devnull)).read()
         check("make-secrets.sh: the Mongo URL carries the app password", app_password and f":{app_password}@mongo:" in url)
+        audit_key = open(files.get("neosc_audit_signing_key", os.devnull)).read()
+        try:
+            key_bytes = len(base64.b64decode(audit_key, validate=True))
+        except ValueError:
+            key_bytes = 0
+        check("make-secrets.sh: the audit signing key is 32 random bytes in base64 (NEOSC_AUDIT_SIGNING_KEY)",
+              key_bytes == 32, audit_key[:8] + "…")
         # The Mongo init script, run under node with a stand-in for mongosh's `db`.
         script = ("const created = []; globalThis.db = {getSiblingDB: (name) => ({createUser: (u) => created.push([name, u])})};"
                   "require(process.argv[1]); console.log(JSON.stringify(created));")

@@ -65,6 +65,9 @@ if [ ! -s "$dir/mongo_url" ] || [ "$(cat "$dir/mongo_url")" != "$url" ]; then
 fi
 write mongo_url "$url"
 write neosc_admin_password "$(password)" generated
+# Ed25519 private key (32 random bytes, base64) that signs the audit chain's checkpoints: one key
+# for every replica, kept out of the data volume (docs/audit.md).
+write neosc_audit_signing_key "$(random 32)" generated
 write zitadel_client_secret "${ZITADEL_CLIENT_SECRET:-}"
 # Empty until the Actions target exists in Zitadel (NeoSC then serves no Actions route, and nobody
 # gets a role behind Pomerium): run again with ZITADEL_ACTIONS_SIGNING_KEY once it does.
