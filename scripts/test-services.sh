@@ -9,7 +9,7 @@ pkg-config --exists libmongoc-1.0 2>/dev/null || need_apt+=(libmongoc-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates infra/ without an engine
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)  # runs infra/mongo/init-neosc.js in check_compose.py
-command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # infra/make-secrets.sh, run by check_compose.py
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # infra/make-secrets.sh (check_compose.py); the syslog-over-TLS test's certificate
 apt_install "${need_apt[@]}"
 
 if [ ! -x .venv/bin/secantusd-py ] || [ ! -x .venv/bin/oidc-provider-mock ] || [ ! -x .venv/bin/schemathesis ]; then

@@ -76,6 +76,12 @@ struct Configuration: Sendable {
     var auditTrustedKeys: [[UInt8]] = []
     /// Audit entries older than this many days are removed (`NEOSC_AUDIT_RETENTION_DAYS`); nil: kept.
     var auditRetentionDays: Int?
+    /// Forward the audit trail to syslog (`NEOSC_AUDIT_SYSLOG`: tcp:// or tls://host:port, with
+    /// `NEOSC_AUDIT_SYSLOG_CA` for a private CA).
+    var auditSyslog: (url: String, caFile: String?)?
+    /// Forward the audit trail to a webhook (`NEOSC_AUDIT_WEBHOOK_URL`, signed with
+    /// `NEOSC_AUDIT_WEBHOOK_SECRET`).
+    var auditWebhook: (url: String, secret: Secret)?
 
     static let version = "0.1.0"
 
@@ -130,6 +136,7 @@ struct Configuration: Sendable {
     static let secretVariables = [
         "NEOSC_ADMIN_PASSWORD", "MONGO_URL", "ZITADEL_CLIENT_SECRET", "ZITADEL_SERVICE_TOKEN",
         "ZITADEL_ACTIONS_SIGNING_KEY", "NEOSC_PROVISION_SECRET", "NETBIRD_API_TOKEN", "NEOSC_AUDIT_SIGNING_KEY",
+        "NEOSC_AUDIT_WEBHOOK_SECRET",
     ]
 
     /// `environment` with each `NAME_FILE` of `secretVariables` replaced by the file's content as
@@ -411,6 +418,30 @@ extension Configuration {
             } catch {
                 throw Invalid(description: "NEOSC_AUDIT_SIGNING_KEY must be the base64 of 32 random bytes (an Ed25519 private key)")
             }
+        }
+        if let url = value("NEOSC_AUDIT_SYSLOG") {
+            do {
+                _ = try SyslogAuditSink(url: url, caFile: value("NEOSC_AUDIT_SYSLOG_CA"))
+            } catch {
+                throw Invalid(
+                    description:
+                        "NEOSC_AUDIT_SYSLOG must be tcp://host:port or tls://host:port (with a readable NEOSC_AUDIT_SYSLOG_CA, if set), got '\(url)'")
+            }
+            auditSyslog = (url, value("NEOSC_AUDIT_SYSLOG_CA"))
+        } else if value("NEOSC_AUDIT_SYSLOG_CA") != nil {
+            throw Invalid(description: "NEOSC_AUDIT_SYSLOG_CA needs NEOSC_AUDIT_SYSLOG")
+        }
+        switch (value("NEOSC_AUDIT_WEBHOOK_URL"), value("NEOSC_AUDIT_WEBHOOK_SECRET")) {
+        case (nil, nil): break
+        case (let url?, let secret?):
+            guard SecureURL.isAcceptable(url) else {
+                throw Invalid(description: "NEOSC_AUDIT_WEBHOOK_URL must be an https:// URL (http:// only for localhost), got '\(url)'")
+            }
+            guard secret.utf8.count >= 32 else {
+                throw Invalid(description: "NEOSC_AUDIT_WEBHOOK_SECRET must be at least 32 bytes")
+            }
+            auditWebhook = (url, Secret(secret))
+        default: throw Invalid(description: "NEOSC_AUDIT_WEBHOOK_URL and NEOSC_AUDIT_WEBHOOK_SECRET must be set together")
         }
         if let raw = value("NEOSC_AUDIT_RETENTION_DAYS") {
             guard let days = Int(raw), (1...36_500).contains(days) else {

@@ -51,7 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
                     logger.info("bootstrap administrator already exists; left unchanged")
                 }
             }
-            application = Wiring.makeApplication(portal: portal, configuration: configuration, logger: logger)
+            application = Wiring.makeApplication(portal: portal, configuration: configuration, http: http, logger: logger)
         } catch {
             for resource in resources.reversed() { try? await resource.close() }
             throw error

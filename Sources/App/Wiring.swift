@@ -176,7 +176,7 @@ enum Wiring {
 
     /// The HTTP application, with the background services that run beside it for its lifetime.
     static func makeApplication(
-        portal: Portal, configuration: Configuration, logger: Logger
+        portal: Portal, configuration: Configuration, http: OutboundHTTP = .shared, logger: Logger
     ) -> some ApplicationProtocol {
         let openFiles = OpenFileLimit.raiseToHardLimit() ?? 1_024
         let limits = configuration.connectionLimits(openFiles: openFiles)
@@ -198,12 +198,30 @@ enum Wiring {
                 ProviderWarmUp(federation: portal.federation, logger: logger),
                 AuditCheckpointService(integrity: portal.auditIntegrity, heartbeat: .seconds(3_600), logger: logger),
             ] + makeAuditRetention(portal: portal, configuration: configuration, logger: logger)
+                + makeAuditForwarding(portal: portal, configuration: configuration, http: http, logger: logger)
                 + makeMetricsListener(portal: portal, configuration: configuration, logger: logger),
             onServerRunning: { channel in
                 guard let file = configuration.portFile, let port = channel.localAddress?.port else { return }
                 writePortFile(file, port: port, logger: logger)
             },
             logger: logger)
+    }
+
+    /// A forwarder per configured SIEM target (syslog, webhook).
+    static func makeAuditForwarding(
+        portal: Portal, configuration: Configuration, http: OutboundHTTP, logger: Logger
+    ) -> [any Service] {
+        var sinks: [any AuditSink] = []
+        if let syslog = configuration.auditSyslog, let sink = try? SyslogAuditSink(url: syslog.url, caFile: syslog.caFile) {
+            sinks.append(sink)  // validated when the configuration was read
+        }
+        if let webhook = configuration.auditWebhook {
+            sinks.append(WebhookAuditSink(url: webhook.url, secret: webhook.secret, http: http, clock: portal.clock))
+        }
+        return sinks.map { sink in
+            AuditForwardingService(
+                forwarder: AuditForwarder(store: portal.store, sink: sink, clock: portal.clock, logger: logger))
+        }
     }
 
     /// The audit retention, when `NEOSC_AUDIT_RETENTION_DAYS` sets one.

@@ -144,6 +144,10 @@ public protocol AuditStore: Sendable {
     func chainHead() async throws -> AuditSeal?
     /// Every entry the trail holds, in the chain or not (verification compares the two).
     func auditEntryCount() async throws -> Int
+    /// The `seq` up to which entries were delivered to forwarding target `sink` (0: none yet).
+    func forwardingCursor(_ sink: String) async throws -> Int64
+    /// Records delivery to `sink` up to `seq`; the cursor only ever moves forward.
+    func advanceForwardingCursor(_ sink: String, to seq: Int64, at now: Date) async throws
     /// Stores a checkpoint; one of the same kind and `seq` already stored is kept instead.
     func insert(_ checkpoint: AuditCheckpoint) async throws
     /// Every stored checkpoint, oldest `seq` first.

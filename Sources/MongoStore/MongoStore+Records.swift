@@ -125,6 +125,16 @@ extension MongoStore: AuditStore {
         }
     }
 
+    public func forwardingCursor(_ sink: String) async throws -> Int64 {
+        Int64(try await database.findOne("audit_forwarding", ["_id": .string(sink)])?["seq"]?.int ?? 0)
+    }
+
+    public func advanceForwardingCursor(_ sink: String, to seq: Int64, at now: Date) async throws {
+        _ = try await database.update(
+            "audit_forwarding", ["_id": .string(sink)],
+            ["$max": .document(["seq": .int(seq)]), "$set": .document(["updated_at": .date(now)])], upsert: true)
+    }
+
     public func firstSeq(since date: Date) async throws -> Int64? {
         var filter = AuditChainAppender.inChain
         filter["timestamp"] = .document(["$gte": .date(date)])

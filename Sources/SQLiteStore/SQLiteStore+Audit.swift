@@ -80,6 +80,23 @@ extension SQLiteStore: AuditStore {
         }
     }
 
+    public func forwardingCursor(_ sink: String) async throws -> Int64 {
+        try await read { connection in
+            try await connection.rows("SELECT seq FROM audit_forwarding WHERE sink = ?", [.text(sink)]).first
+                .map { Int64(try $0.int("seq")) } ?? 0
+        }
+    }
+
+    public func advanceForwardingCursor(_ sink: String, to seq: Int64, at now: Date) async throws {
+        try await write { connection in
+            try await connection.execute(
+                """
+                INSERT INTO audit_forwarding (sink, seq, updated_at) VALUES (?1, ?2, ?3)
+                ON CONFLICT (sink) DO UPDATE SET seq = max(seq, excluded.seq), updated_at = excluded.updated_at
+                """, [.text(sink), .integer(Int(seq)), .init(now)])
+        }
+    }
+
     public func firstSeq(since date: Date) async throws -> Int64? {
         try await read { connection in
             try await connection.rows("SELECT MIN(seq) AS seq FROM audit_logs WHERE timestamp >= ?", [.init(date)])

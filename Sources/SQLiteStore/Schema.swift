@@ -182,6 +182,10 @@ enum Schema {
             )
             """,
         ],
+        // 8: how far the audit trail was delivered to each forwarding target (syslog, webhook).
+        [
+            "CREATE TABLE audit_forwarding (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at REAL NOT NULL)"
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

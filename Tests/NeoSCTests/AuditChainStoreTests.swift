@@ -303,7 +303,7 @@ struct AuditChainStoreTests {
         }
         for statement in [
             "ALTER TABLE audit_logs DROP COLUMN prev_hash", "ALTER TABLE audit_logs DROP COLUMN hash",
-            "DROP TABLE audit_checkpoints", "PRAGMA user_version = 6",
+            "DROP TABLE audit_checkpoints", "DROP TABLE audit_forwarding", "PRAGMA user_version = 6",
         ] {
             _ = try await connection.query(statement)
         }

@@ -63,6 +63,15 @@ import Testing
         (["NEOSC_AUDIT_SIGNING_KEY": "c2hvcnQ="], "NEOSC_AUDIT_SIGNING_KEY"),
         (["NEOSC_AUDIT_TRUSTED_KEYS": "not base64!"], "NEOSC_AUDIT_TRUSTED_KEYS"),
         (["NEOSC_AUDIT_RETENTION_DAYS": "0"], "NEOSC_AUDIT_RETENTION_DAYS"),
+        (["NEOSC_AUDIT_SYSLOG": "udp://siem.example:514"], "NEOSC_AUDIT_SYSLOG"),
+        (["NEOSC_AUDIT_SYSLOG": "tcp://siem.example"], "NEOSC_AUDIT_SYSLOG"),
+        (["NEOSC_AUDIT_SYSLOG_CA": "/etc/ssl/ca.pem"], "NEOSC_AUDIT_SYSLOG"),
+        (["NEOSC_AUDIT_WEBHOOK_URL": "https://siem.example/in"], "NEOSC_AUDIT_WEBHOOK_SECRET"),
+        (
+            ["NEOSC_AUDIT_WEBHOOK_URL": "http://siem.example/in", "NEOSC_AUDIT_WEBHOOK_SECRET": String(repeating: "s", count: 32)],
+            "NEOSC_AUDIT_WEBHOOK_URL"
+        ),
+        (["NEOSC_AUDIT_WEBHOOK_URL": "https://siem.example/in", "NEOSC_AUDIT_WEBHOOK_SECRET": "short"], "NEOSC_AUDIT_WEBHOOK_SECRET"),
         (["NEOSC_AUDIT_RETENTION_DAYS": "90d"], "NEOSC_AUDIT_RETENTION_DAYS"),
         (["PORT": "eighty"], "PORT"),
         (["PORT": "70000"], "PORT"),
@@ -142,8 +151,11 @@ import Testing
         let other = AuditSigningKey()
         let configured = try Configuration(environment: [
             "NEOSC_AUDIT_SIGNING_KEY": key.base64, "NEOSC_AUDIT_TRUSTED_KEYS": Data(other.publicKey).base64EncodedString(),
-            "NEOSC_AUDIT_RETENTION_DAYS": "365",
+            "NEOSC_AUDIT_RETENTION_DAYS": "365", "NEOSC_AUDIT_SYSLOG": "tls://siem.example:6514",
+            "NEOSC_AUDIT_WEBHOOK_URL": "https://siem.example/in", "NEOSC_AUDIT_WEBHOOK_SECRET": String(repeating: "w", count: 32),
         ])
+        #expect(configured.auditSyslog?.url == "tls://siem.example:6514")
+        #expect(configured.auditWebhook?.url == "https://siem.example/in")
         #expect(try configured.loadAuditSigningKey().publicKey == key.publicKey)
         #expect(configured.auditTrustedKeys == [other.publicKey])
         #expect(configured.auditRetentionDays == 365)

@@ -1,0 +1,182 @@
+import Crypto
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Integrations
+import Logging
+import NIOPosix
+import SQLiteStore
+import Services
+import TestSupport
+import Testing
+
+@testable import App
+
+/// Issue #14, out of NeoSC: the trail forwarded to a SIEM, over syslog (RFC 5424 on TCP) and a
+/// signed webhook, at least once, in order, from a durable cursor, through outages and restarts.
+@Suite("Audit forwarding")
+struct AuditForwardingTests {
+    static func withStore(_ body: (SQLiteStore, AuditTrail) async throws -> Void) async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteStore.open(
+            path: directory.appendingPathComponent("neosc.sqlite").path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: Harness.logger)
+        do {
+            try await body(store, AuditTrail(store: store, clock: .system))
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+    }
+
+    static func record(_ trail: AuditTrail, _ range: Range<Int>) async throws {
+        for index in range {
+            try await trail.record(
+                index.isMultiple(of: 3) ? .loginFailed : .launchWorkspace, by: .system(onAccount: "usr-\(index)", email: nil),
+                from: "192.0.2.\(index)", success: !index.isMultiple(of: 3), resource: ("workspace", "ws-\(index)"),
+                details: ["n": "\(index)", "note": "quote \" and ] and \\"])
+        }
+    }
+
+    /// `seq` of each RFC 5424 message, from its structured data.
+    static func seqs(_ messages: [String]) -> [Int64] {
+        messages.compactMap { message in
+            message.firstRange(of: #"seq=""#).flatMap { start in
+                Int64(message[start.upperBound...].prefix { $0 != "\"" })
+            }
+        }
+    }
+
+    @Test("syslog: RFC 5424 messages in order; a receiver down and back gets what it missed, once the cursor allows")
+    func syslogThroughAnOutage() async throws {
+        let listener = try await SyslogListener.start()
+        try await Self.withStore { store, trail in
+            let sink = try SyslogAuditSink(url: "tcp://127.0.0.1:\(listener.port)", hostname: "neosc-test")
+            let forwarder = AuditForwarder(store: store, sink: sink, clock: .system, batchSize: 4, logger: Harness.logger)
+            try await Self.record(trail, 0..<6)
+            #expect(try await forwarder.forwardPending() == 6)
+            #expect(try await store.forwardingCursor(sink.name) == 6)
+            try await Task.sleep(for: .milliseconds(200))
+            let messages = listener.messages
+            #expect(Self.seqs(messages) == Array(1...6))
+            let first = try #require(messages.first)
+            #expect(first.hasPrefix("<108>1 "), "log audit, warning for a refusal: \(first.prefix(40))")
+            #expect(first.contains(" neosc-test neosc - login_failed [neosc@32473 seq=\"1\" hash=\""))
+            let json = try #require(first.split(separator: "\u{FEFF}", maxSplits: 1).last)
+            let entry = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            #expect(entry["seq"] as? Int == 1 && (entry["details"] as? [String: String])?["note"] == "quote \" and ] and \\")
+            #expect(messages[1].hasPrefix("<110>1 "), "informational for a success")
+
+            await listener.stop()
+            try await Self.record(trail, 6..<9)
+            await #expect(throws: DomainError.self) { try await forwarder.forwardPending() }
+            #expect(try await store.forwardingCursor(sink.name) == 6, "nothing counted as delivered while the receiver is down")
+            try await listener.restart()
+            // A new forwarder, as after a restart of NeoSC: it goes on from the stored cursor.
+            let again = AuditForwarder(store: store, sink: sink, clock: .system, batchSize: 4, logger: Harness.logger)
+            #expect(try await again.forwardPending() == 3)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(Self.seqs(listener.messages) == Array(1...9), "every entry once, in order")
+        }
+        await listener.stop()
+    }
+
+    @Test("syslog over TLS (RFC 5425): the receiver's certificate is checked against the configured CA")
+    func syslogOverTLS() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let certificate = directory.appendingPathComponent("receiver.pem").path
+        let key = directory.appendingPathComponent("receiver.key").path
+        let made = try await ChildProcess.run(
+            "openssl", executable: URL(fileURLWithPath: "/usr/bin/openssl"),
+            arguments: [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
+            ])
+        #expect(made.status == 0, "\(made.errors)")
+        let listener = try await SyslogListener.start(certificate: certificate, key: key)
+        try await Self.withStore { store, trail in
+            try await Self.record(trail, 0..<3)
+            let trusted = try SyslogAuditSink(url: "tls://127.0.0.1:\(listener.port)", caFile: certificate, hostname: "neosc-test")
+            #expect(try await AuditForwarder(store: store, sink: trusted, clock: .system, logger: Harness.logger).forwardPending() == 3)
+            // Without the CA, the same receiver is not believed: nothing is delivered, nothing counted.
+            let untrusting = try SyslogAuditSink(url: "tls://localhost:\(listener.port)", hostname: "neosc-test")
+            await #expect(throws: DomainError.self) {
+                try await AuditForwarder(store: store, sink: untrusting, clock: .system, logger: Harness.logger).forwardPending()
+            }
+            #expect(try await store.forwardingCursor(untrusting.name) == 0)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(Self.seqs(listener.messages) == [1, 2, 3])
+        }
+        await listener.stop()
+    }
+
+    @Test("webhook: signed batches with an idempotency key; refused batches are sent again with backoff, never skipped")
+    func webhookThroughRefusals() async throws {
+        try await RecordingPeer.with { peer in
+            try await Self.withStore { store, trail in
+                let secret = "a webhook secret of at least 32 bytes!"
+                let sink = WebhookAuditSink(url: peer.url + "/audit", secret: Secret(secret), http: .shared, clock: .system)
+                let forwarder = AuditForwarder(store: store, sink: sink, clock: .system, batchSize: 5, logger: Harness.logger)
+                try await Self.record(trail, 0..<7)
+                #expect(try await forwarder.forwardPending() == 7)
+                let calls = peer.calls.filter { $0.path == "/audit" }
+                #expect(calls.count == 2)
+                let call = try #require(calls.first)
+                #expect(call.headers["idempotency-key"] == "neosc-audit-1-5")
+                let timestamp = try #require(call.headers["x-neosc-timestamp"])
+                let expected = HMAC<SHA256>.authenticationCode(
+                    for: Array((timestamp + ".").utf8) + call.body, using: SymmetricKey(data: Array(secret.utf8)))
+                #expect(call.headers["x-neosc-signature"] == "sha256=" + expected.map { String(format: "%02x", $0) }.joined())
+                let body = try #require(try JSONSerialization.jsonObject(with: call.body) as? [String: Any])
+                let entries = try #require(body["entries"] as? [[String: Any]])
+                #expect(entries.compactMap { $0["seq"] as? Int } == [1, 2, 3, 4, 5])
+                #expect(entries.allSatisfy { ($0["hash"] as? String)?.count == 64 })
+
+                // The receiver refuses twice: the forwarder keeps trying in the background.
+                peer.fail("POST /audit", times: 2)
+                let running = Task { await forwarder.run(poll: .milliseconds(50), retry: .milliseconds(50)) }
+                try await Self.record(trail, 7..<10)
+                var cursor: Int64 = 0
+                for _ in 0..<100 where cursor < 10 {
+                    try await Task.sleep(for: .milliseconds(50))
+                    cursor = try await store.forwardingCursor(sink.name)
+                }
+                running.cancel()
+                await running.value
+                #expect(cursor == 10)
+                let delivered = peer.calls.filter { $0.path == "/audit" }.map { call in
+                    ((try? JSONSerialization.jsonObject(with: call.body) as? [String: Any])?["entries"] as? [[String: Any]] ?? [])
+                        .compactMap { $0["seq"] as? Int }
+                }
+                #expect(delivered.count == 5, "two batches, two refusals, then the missed batch")
+                #expect(Set(delivered.flatMap { $0 }) == Set(1...10))
+                #expect(delivered.last == [8, 9, 10])
+            }
+        }
+    }
+
+    @Test("a server configured with a webhook forwards what it records while it runs")
+    func theServerForwards() async throws {
+        try await RecordingPeer.with { peer in
+            try await Harness.run(.live) { configuration in
+                configuration.auditWebhook = (peer.url + "/siem", Secret(String(repeating: "s", count: 32)))
+            } _: { harness, client in
+                let (_, token) = try await harness.account(.admin)
+                _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+                var actions: [String] = []
+                for _ in 0..<100 where !actions.contains("launch_workspace") {
+                    try await Task.sleep(for: .milliseconds(50))
+                    actions = peer.calls.filter { $0.path == "/siem" }.flatMap { call in
+                        ((try? JSONSerialization.jsonObject(with: call.body) as? [String: Any])?["entries"] as? [[String: Any]] ?? [])
+                            .compactMap { $0["action"] as? String }
+                    }
+                }
+                #expect(actions.contains("launch_workspace"), "\(actions)")
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// A syslog receiver on a loopback TCP port (RFC 6587 octet counting, as RFC 5425 frames it):
+/// keeps every message it is sent. `stop()` closes it; `restart()` listens again on the same port.
+final class SyslogListener: Sendable {
+    private let received = Mutex<[UInt8]>([])
+    private let server = Mutex<(any Channel)?>(nil)
+    private let boundPort = Mutex(0)
+    private let tls: NIOSSLContext?
+
+    private init(tls: NIOSSLContext?) {
+        self.tls = tls
+    }
+
+    var port: Int { boundPort.withLock { $0 } }
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let listener: SyslogListener
+        init(_ listener: SyslogListener) { self.listener = listener }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = Self.unwrapInboundIn(data)
+            listener.received.withLock { $0 += buffer.readableBytesView }
+        }
+    }
+
+    /// A listener on a free loopback port; with `certificate` and `key` (PEM files), over TLS.
+    static func start(certificate: String? = nil, key: String? = nil) async throws -> SyslogListener {
+        var tls: NIOSSLContext?
+        if let certificate, let key {
+            tls = try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        }
+        let listener = SyslogListener(tls: tls)
+        try await listener.listen(on: 0)
+        return listener
+    }
+
+    private func listen(on port: Int) async throws {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls = self.tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try channel.pipeline.syncOperations.addHandler(Collector(self))
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        boundPort.withLock { $0 = channel.localAddress?.port ?? 0 }
+        server.withLock { $0 = channel }
+    }
+
+    /// Every complete message received so far, in order.
+    var messages: [String] {
+        var bytes = received.withLock { $0 }[...]
+        var messages: [String] = []
+        while let space = bytes.firstIndex(of: UInt8(ascii: " ")),
+            let length = Int(String(decoding: bytes[bytes.startIndex..<space], as: UTF8.self)),
+            bytes.distance(from: space, to: bytes.endIndex) > length
+        {
+            let start = bytes.index(after: space)
+            let end = bytes.index(start, offsetBy: length)
+            messages.append(String(decoding: bytes[start..<end], as: UTF8.self))
+            bytes = bytes[end...]
+        }
+        return messages
+    }
+
+    func stop() async {
+        let channel = server.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await channel?.close().get()
+    }
+
+    func restart() async throws {
+        try await listen(on: port)
+    }
+}
