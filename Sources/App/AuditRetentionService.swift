@@ -11,6 +11,9 @@ import Services
 struct AuditRetentionService: Service {
     let integrity: AuditIntegrity
     let audit: AuditTrail
+    let store: any AuditStore
+    /// The forwarding targets' cursor names: nothing they have not taken is removed.
+    let forwardingTargets: [String]
     let days: Int
     let interval: Duration
     let clock: WallClock
@@ -26,13 +29,24 @@ struct AuditRetentionService: Service {
     private func apply() async {
         let cutoff = clock.now() - TimeInterval(days) * 86_400
         do {
-            guard let applied = try await integrity.applyRetention(before: cutoff) else { return }
-            try await audit.record(
-                .auditRetentionApplied, by: .system(onAccount: nil, email: nil),
-                details: [
-                    "removed": String(applied.removed), "through_seq": String(applied.through),
-                    "retention_days": String(days), "cutoff": cutoff.formatted(.iso8601),
-                ])
+            var kept: Int64?
+            for target in forwardingTargets {
+                let next = try await store.forwardingCursor(target) + 1
+                kept = min(kept ?? next, next)
+            }
+            // The removal and its entry commit together (on the embedded store).
+            let applied: AuditIntegrity.Retention? = try await audit.change {
+                guard let applied = try await integrity.applyRetention(before: cutoff, keepingFrom: kept) else { return nil }
+                try await audit.record(
+                    .auditRetentionApplied, by: .system(onAccount: nil, email: nil),
+                    details: [
+                        "removed": String(applied.removed), "through_seq": String(applied.through),
+                        "leftovers_removed": String(applied.leftovers), "retention_days": String(days),
+                        "cutoff": cutoff.formatted(.iso8601),
+                    ])
+                return applied
+            }
+            guard let applied else { return }
             logger.notice(
                 "removed audit entries past their retention",
                 metadata: ["removed": "\(applied.removed)", "through_seq": "\(applied.through)"])

@@ -78,7 +78,7 @@ struct Configuration: Sendable {
     var auditRetentionDays: Int?
     /// Forward the audit trail to syslog (`NEOSC_AUDIT_SYSLOG`: tcp:// or tls://host:port, with
     /// `NEOSC_AUDIT_SYSLOG_CA` for a private CA).
-    var auditSyslog: (url: String, caFile: String?)?
+    var auditSyslog: SyslogAuditSink?
     /// Forward the audit trail to a webhook (`NEOSC_AUDIT_WEBHOOK_URL`, signed with
     /// `NEOSC_AUDIT_WEBHOOK_SECRET`).
     var auditWebhook: (url: String, secret: Secret)?
@@ -421,21 +421,21 @@ extension Configuration {
         }
         if let url = value("NEOSC_AUDIT_SYSLOG") {
             do {
-                _ = try SyslogAuditSink(url: url, caFile: value("NEOSC_AUDIT_SYSLOG_CA"))
+                auditSyslog = try SyslogAuditSink(url: url, caFile: value("NEOSC_AUDIT_SYSLOG_CA"))
             } catch {
                 throw Invalid(
                     description:
                         "NEOSC_AUDIT_SYSLOG must be tcp://host:port or tls://host:port (with a readable NEOSC_AUDIT_SYSLOG_CA, if set), got '\(url)'")
             }
-            auditSyslog = (url, value("NEOSC_AUDIT_SYSLOG_CA"))
         } else if value("NEOSC_AUDIT_SYSLOG_CA") != nil {
             throw Invalid(description: "NEOSC_AUDIT_SYSLOG_CA needs NEOSC_AUDIT_SYSLOG")
         }
         switch (value("NEOSC_AUDIT_WEBHOOK_URL"), value("NEOSC_AUDIT_WEBHOOK_SECRET")) {
         case (nil, nil): break
         case (let url?, let secret?):
-            guard SecureURL.isAcceptable(url) else {
-                throw Invalid(description: "NEOSC_AUDIT_WEBHOOK_URL must be an https:// URL (http:// only for localhost), got '\(url)'")
+            guard SecureURL.isAcceptable(url), URLComponents(string: url)?.user == nil else {
+                throw Invalid(
+                    description: "NEOSC_AUDIT_WEBHOOK_URL must be an https:// URL (http:// only for localhost) without credentials in it")
             }
             guard secret.utf8.count >= 32 else {
                 throw Invalid(description: "NEOSC_AUDIT_WEBHOOK_SECRET must be at least 32 bytes")

@@ -207,18 +207,21 @@ enum Wiring {
             logger: logger)
     }
 
+    /// The configured SIEM targets (syslog, webhook).
+    static func auditSinks(portal: Portal, configuration: Configuration, http: OutboundHTTP) -> [any AuditSink] {
+        var sinks: [any AuditSink] = []
+        if let syslog = configuration.auditSyslog { sinks.append(syslog) }
+        if let webhook = configuration.auditWebhook {
+            sinks.append(WebhookAuditSink(url: webhook.url, secret: webhook.secret, http: http, clock: portal.clock))
+        }
+        return sinks
+    }
+
     /// A forwarder per configured SIEM target (syslog, webhook).
     static func makeAuditForwarding(
         portal: Portal, configuration: Configuration, http: OutboundHTTP, logger: Logger
     ) -> [any Service] {
-        var sinks: [any AuditSink] = []
-        if let syslog = configuration.auditSyslog, let sink = try? SyslogAuditSink(url: syslog.url, caFile: syslog.caFile) {
-            sinks.append(sink)  // validated when the configuration was read
-        }
-        if let webhook = configuration.auditWebhook {
-            sinks.append(WebhookAuditSink(url: webhook.url, secret: webhook.secret, http: http, clock: portal.clock))
-        }
-        return sinks.map { sink in
+        auditSinks(portal: portal, configuration: configuration, http: http).map { sink in
             AuditForwardingService(
                 forwarder: AuditForwarder(store: portal.store, sink: sink, clock: portal.clock, logger: logger))
         }
@@ -229,8 +232,9 @@ enum Wiring {
         guard let days = configuration.auditRetentionDays else { return [] }
         return [
             AuditRetentionService(
-                integrity: portal.auditIntegrity, audit: portal.auditTrail, days: days, interval: .seconds(3_600),
-                clock: portal.clock, logger: logger)
+                integrity: portal.auditIntegrity, audit: portal.auditTrail, store: portal.store,
+                forwardingTargets: auditSinks(portal: portal, configuration: configuration, http: .shared).map(\.name),
+                days: days, interval: .seconds(3_600), clock: portal.clock, logger: logger)
         ]
     }
 

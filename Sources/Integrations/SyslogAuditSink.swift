@@ -4,10 +4,14 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Services
+import Synchronization
 
-/// Forwards audit entries to a syslog receiver over TCP, or TLS (RFC 5425), as RFC 5424 messages
-/// (`SyslogMessage`). Each batch goes over a connection of its own that is closed once every
-/// byte is written, so a receiver that restarts costs one failed batch, which is sent again.
+/// Forwards audit entries to a syslog receiver over TCP, or TLS 1.2 or later (RFC 5425, RFC 9662),
+/// as RFC 5424 messages (`SyslogMessage`). Each batch goes over a connection of its own: written,
+/// then closed for writing, and taken only once the receiver has read to the end and closed its
+/// side, so a receiver that dies mid-batch costs that batch again, not the entries. Connecting,
+/// writing and that close together must end within the timeout; a receiver that stalls (a TLS
+/// handshake that never ends, a full window) fails the batch, which is retried.
 public struct SyslogAuditSink: AuditSink {
     public let name: String
     private let host: String
@@ -26,7 +30,10 @@ public struct SyslogAuditSink: AuditSink {
 
     /// `tcp://host:port` or `tls://host:port` (the receiver's certificate checked against the
     /// system's roots, or `caFile`'s).
-    public init(url: String, caFile: String? = nil, hostname: String = ProcessInfo.processInfo.hostName) throws {
+    /// - Parameter timeout: how long one batch may take, connecting included.
+    public init(
+        url: String, caFile: String? = nil, hostname: String = ProcessInfo.processInfo.hostName, timeout: Duration = .seconds(10)
+    ) throws {
         guard let components = URLComponents(string: url), let scheme = components.scheme, ["tcp", "tls"].contains(scheme),
             let host = components.host, !host.isEmpty, let port = components.port, (1...65_535).contains(port),
             components.path.isEmpty || components.path == "/", components.query == nil, components.user == nil
@@ -37,13 +44,14 @@ public struct SyslogAuditSink: AuditSink {
         self.port = port
         if scheme == "tls" {
             var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
             if let caFile { configuration.trustRoots = .file(caFile) }
             tls = try NIOSSLContext(configuration: configuration)
         } else {
             tls = nil
         }
         self.hostname = hostname
-        timeout = .seconds(10)
+        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
         name = "syslog:\(scheme)://\(host):\(port)"
     }
 
@@ -71,13 +79,36 @@ public struct SyslogAuditSink: AuditSink {
         } catch {
             throw DomainError.unavailable("Could not reach the syslog receiver at \(host):\(port)")
         }
+        // Whatever happens below, the channel is closed by the deadline (or when the task is cancelled).
+        let expired = DeadlineFlag()
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            expired.set()
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         do {
-            try await channel.writeAndFlush(frames).get()
-            // Closing waits for the bytes (and TLS's close_notify) to be handed to the kernel.
-            try await channel.close().get()
+            try await withTaskCancellationHandler {
+                try await channel.writeAndFlush(frames).get()
+                // Half-close (TLS: close_notify), then wait for the receiver to close its side:
+                // it has read every byte.
+                try await channel.close(mode: .output).get()
+                try await channel.closeFuture.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
         } catch {
-            try? await channel.close().get()
+            channel.close(promise: nil)
             throw DomainError.unavailable("The syslog receiver at \(host):\(port) dropped the connection")
         }
+        if expired.isSet {
+            throw DomainError.unavailable("The syslog receiver at \(host):\(port) did not take the batch in time")
+        }
     }
+}
+
+/// Set once, by the event loop, when a delivery's deadline passes.
+private final class DeadlineFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

@@ -36,7 +36,12 @@ public struct WebhookAuditSink: AuditSink {
         self.secret = SymmetricKey(data: Array(secret.value.utf8))
         self.http = http
         self.clock = clock
-        name = "webhook:\(url)"
+        // The cursor's name leaves out the query (a token there stays out of logs and the store,
+        // and rotating it keeps the cursor).
+        var target = URLComponents(string: url)
+        target?.query = nil
+        target?.fragment = nil
+        name = "webhook:" + (target?.string ?? url)
     }
 
     public func deliver(_ entries: [AuditEvent]) async throws {

@@ -40,7 +40,8 @@ struct AuditRoutes {
     @Sendable func verify(_ request: Request, context: SignedInContext) async throws -> AuditVerification {
         try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
         var expected: (seq: Int64, hash: [UInt8])?
-        if let text = try request.queryText("expect") {
+        // Present but empty is malformed too, not absent.
+        if let text = request.uri.queryParameters.get("expect") {
             guard let entry = AuditIntegrity.expectedEntry(text) else {
                 throw DomainError.invalid("Query parameter 'expect' must be <seq>:<hash>, the hash in 64 hex digits")
             }

@@ -5,6 +5,7 @@ import Metrics
 import NIOCore
 import NIOPosix
 import SQLiteNIO
+import Synchronization
 
 /// The embedded default store: one SQLite file in WAL mode, schema migrated at open.
 public struct SQLiteStore: Store, Sendable {
@@ -92,9 +93,11 @@ public struct SQLiteStore: Store, Sendable {
     /// method that fails inside undoes its own part only, as on its own; a nested `atomically`
     /// joins too. Holds the single writer throughout: keep `body` to store calls.
     public func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        if let open = OpenTransaction.current, open.pool === pool { return try await body() }
+        if let open = OpenTransaction.current, open.pool === pool, open.isOpen { return try await body() }
         return try await write { connection in
-            try await OpenTransaction.$current.withValue(OpenTransaction(pool: pool, connection: connection)) {
+            let transaction = OpenTransaction(pool: pool, connection: connection)
+            defer { transaction.close() }
+            return try await OpenTransaction.$current.withValue(transaction) {
                 try await body()
             }
         }
@@ -103,7 +106,7 @@ public struct SQLiteStore: Store, Sendable {
     /// Runs `work` on a reader connection (inside `atomically`: on its transaction's connection,
     /// which sees what the transaction wrote so far).
     func read<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
-        if let open = OpenTransaction.current, open.pool === pool {
+        if let open = OpenTransaction.current, open.pool === pool, open.isOpen {
             do {
                 return try await work(open.connection)
             } catch {
@@ -126,7 +129,7 @@ public struct SQLiteStore: Store, Sendable {
     /// Runs `work` in one write transaction: all of it is committed, or none of it. Inside
     /// `atomically`, `work` is a savepoint of that transaction.
     func write<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
-        if let open = OpenTransaction.current, open.pool === pool {
+        if let open = OpenTransaction.current, open.pool === pool, open.isOpen {
             let connection = open.connection
             do {
                 try await connection.execute("SAVEPOINT unit")
@@ -172,10 +175,21 @@ public struct SQLiteStore: Store, Sendable {
 }
 
 /// The write transaction the current task is inside (`SQLiteStore.atomically`), for the store
-/// it belongs to: the store's methods called within run on its connection.
-struct OpenTransaction: Sendable {
+/// it belongs to: the store's methods called within run on its connection. Closed when the
+/// transaction ends, so a task that inherited it and outlives it (a `Task {}` started inside)
+/// takes the writer as usual instead of writing on a connection it no longer holds.
+final class OpenTransaction: Sendable {
     let pool: SQLiteConnectionPool
     let connection: SQLiteConnection
+    private let state = Mutex(true)
+
+    init(pool: SQLiteConnectionPool, connection: SQLiteConnection) {
+        self.pool = pool
+        self.connection = connection
+    }
+
+    var isOpen: Bool { state.withLock { $0 } }
+    func close() { state.withLock { $0 = false } }
 
     @TaskLocal static var current: OpenTransaction?
 }

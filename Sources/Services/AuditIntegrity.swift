@@ -148,28 +148,53 @@ public struct AuditIntegrity: Sendable {
         }
     }
 
+    /// What a retention pass removed.
+    public struct Retention: Sendable, Equatable {
+        public var removed: Int
+        /// The last `seq` removed; the kept chain starts after it.
+        public var through: Int64
+        /// Entries found at or before the previous anchor (a removal cut short, or planted) and removed.
+        public var leftovers: Int
+    }
+
     /// Removes the entries written before `cutoff` (`NEOSC_AUDIT_RETENTION_DAYS`): only a whole
-    /// prefix of the chain, never its newest entry, and only after checking that what goes still
-    /// links; a signed `retention` checkpoint at the last entry removed records where the kept
-    /// chain starts. Nil when nothing was old enough.
-    public func applyRetention(before cutoff: Date) async throws -> (removed: Int, through: Int64)? {
+    /// prefix of the chain, never its newest entry, never one a forwarding target has not taken
+    /// yet (`keepingFrom`: the lowest `seq` still to deliver), and only after checking that what
+    /// goes still links, to the entry after it too, and matches every trusted checkpoint in it;
+    /// a signed `retention` checkpoint at the last entry removed records where the kept chain
+    /// starts. Nil when nothing was old enough.
+    public func applyRetention(before cutoff: Date, keepingFrom kept: Int64? = nil) async throws -> Retention? {
         guard let head = try await store.chainHead() else { return nil }
         let start = try await keptChainStart()
+        var leftovers = 0
         // A removal cut short (MongoDB has no transaction) is finished first.
         if start.seq > 0, let oldest = try await store.chain(from: 1, limit: 1).first?.seal, oldest.seq <= start.seq,
             let anchor = try await store.checkpoints().first(where: { $0.kind == .retention && $0.seq == start.seq })
         {
-            _ = try await store.removeEntries(through: anchor)
+            leftovers = try await store.removeEntries(through: anchor)
         }
-        let through = min(try await store.firstSeq(since: cutoff) ?? head.seq, head.seq) - 1
-        guard through > start.seq else { return nil }
+        var through = min(try await store.firstSeq(since: cutoff) ?? head.seq, head.seq) - 1
+        if let kept { through = min(through, kept - 1) }
+        guard through > start.seq else {
+            return leftovers > 0 ? Retention(removed: 0, through: start.seq, leftovers: leftovers) : nil
+        }
+        let pinned = try await store.checkpoints().filter {
+            $0.kind == .head && $0.seq > start.seq && $0.seq <= through + 1 && trustedKeys.contains($0.publicKey)
+                && $0.isSignatureValid
+        }
         var end: AuditSeal?
-        try await walkLinks(after: start, through: through) { end = $0 }
-        guard let end, end.seq == through else {
-            throw RefusedToSign(broken: .init(seq: (end?.seq ?? start.seq) + 1, problem: "an entry to remove is missing"))
+        var next: AuditSeal?
+        try await walkLinks(after: start, through: through + 1) { seal in
+            if pinned.contains(where: { $0.seq == seal.seq && $0.hash != seal.hash }) {
+                throw RefusedToSign(broken: .init(seq: seal.seq, problem: "the entry differs from its signed checkpoint"))
+            }
+            if seal.seq <= through { end = seal } else { next = seal }
+        }
+        guard let end, end.seq == through, next?.seq == through + 1 else {
+            throw RefusedToSign(broken: .init(seq: (end?.seq ?? start.seq) + 1, problem: "an entry to remove or keep is missing"))
         }
         let removed = try await store.removeEntries(through: try key.checkpoint(.retention, at: end, signedAt: clock.now()))
-        return (removed, through)
+        return Retention(removed: removed, through: through, leftovers: leftovers)
     }
 
     /// `<seq>:<hash>` (a head as verification reports it: `seq` from 1, `hash` 64 hex digits) as

@@ -114,6 +114,22 @@ struct AuditForwardingTests {
         await listener.stop()
     }
 
+    @Test("a syslog receiver that stalls (here: TLS spoken to a plain port) fails the batch within the timeout")
+    func aStalledReceiverFailsInTime() async throws {
+        let listener = try await SyslogListener.start()
+        try await Self.withStore { store, trail in
+            try await Self.record(trail, 0..<2)
+            let sink = try SyslogAuditSink(url: "tls://127.0.0.1:\(listener.port)", hostname: "neosc-test", timeout: .seconds(1))
+            let started = ContinuousClock.now
+            await #expect(throws: DomainError.self) {
+                try await AuditForwarder(store: store, sink: sink, clock: .system, logger: Harness.logger).forwardPending()
+            }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(try await store.forwardingCursor(sink.name) == 0)
+        }
+        await listener.stop()
+    }
+
     @Test("webhook: signed batches with an idempotency key; refused batches are sent again with backoff, never skipped")
     func webhookThroughRefusals() async throws {
         try await RecordingPeer.with { peer in

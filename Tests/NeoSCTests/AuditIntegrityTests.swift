@@ -27,6 +27,10 @@ struct AuditIntegrityTests {
             #expect(refused.status == .forbidden)
             #expect(try await client.send(.get, "/api/audit-logs/verify").status == .unauthorized)
 
+            for malformed in ["", "5", "0:" + String(repeating: "a", count: 64), "5:abc", "x:" + String(repeating: "a", count: 64)] {
+                let refused = try await client.send(.get, "/api/audit-logs/verify?expect=\(malformed)", token: adminToken)
+                #expect(refused.status == .unprocessableContent, "expect=\(malformed): \(refused.status)")
+            }
             let reply = try await client.send(.get, "/api/audit-logs/verify", token: adminToken)
             #expect(reply.status == .ok, "\(reply.text)")
             let report = try reply.decoded(VerificationBody.self)

@@ -72,6 +72,10 @@ import Testing
             "NEOSC_AUDIT_WEBHOOK_URL"
         ),
         (["NEOSC_AUDIT_WEBHOOK_URL": "https://siem.example/in", "NEOSC_AUDIT_WEBHOOK_SECRET": "short"], "NEOSC_AUDIT_WEBHOOK_SECRET"),
+        (
+            ["NEOSC_AUDIT_WEBHOOK_URL": "https://user:pw@siem.example/in", "NEOSC_AUDIT_WEBHOOK_SECRET": String(repeating: "s", count: 32)],
+            "NEOSC_AUDIT_WEBHOOK_URL"
+        ),
         (["NEOSC_AUDIT_RETENTION_DAYS": "90d"], "NEOSC_AUDIT_RETENTION_DAYS"),
         (["PORT": "eighty"], "PORT"),
         (["PORT": "70000"], "PORT"),
@@ -154,7 +158,7 @@ import Testing
             "NEOSC_AUDIT_RETENTION_DAYS": "365", "NEOSC_AUDIT_SYSLOG": "tls://siem.example:6514",
             "NEOSC_AUDIT_WEBHOOK_URL": "https://siem.example/in", "NEOSC_AUDIT_WEBHOOK_SECRET": String(repeating: "w", count: 32),
         ])
-        #expect(configured.auditSyslog?.url == "tls://siem.example:6514")
+        #expect(configured.auditSyslog?.name == "syslog:tls://siem.example:6514")
         #expect(configured.auditWebhook?.url == "https://siem.example/in")
         #expect(try configured.loadAuditSigningKey().publicKey == key.publicKey)
         #expect(configured.auditTrustedKeys == [other.publicKey])

@@ -94,7 +94,8 @@ import Testing
             #expect(stopped.subtracting(stops).isEmpty, "stopped sessions without their stop entry")
             #expect(Set(stops).subtracting(stopped).isEmpty, "stop entries without their stopped session")
 
-            let roleChanges = entries.filter { $0.action == .updateUser && $0.resourceID == changedUser }
+            // A change to the role already stored records no `role` detail: the newest that does counts.
+            let roleChanges = entries.filter { $0.action == .updateUser && $0.resourceID == changedUser && $0.details["role"] != nil }
             let user = try #require(try await store.user(id: changedUser))
             if let last = roleChanges.last {
                 #expect(last.details["role"]?.hasSuffix("->\(user.role.rawValue)") == true, "the newest entry names the stored role")
