@@ -20,14 +20,6 @@ public struct SyslogAuditSink: AuditSink {
     private let hostname: String
     private let timeout: TimeAmount
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     /// `tcp://host:port` or `tls://host:port` (the receiver's certificate checked against the
     /// system's roots, or `caFile`'s).
     /// - Parameter timeout: how long one batch may take, connecting included.
@@ -58,7 +50,7 @@ public struct SyslogAuditSink: AuditSink {
     public func deliver(_ entries: [AuditEvent]) async throws {
         var frames = ByteBuffer()
         for entry in entries {
-            frames.writeBytes(SyslogMessage.framed(entry, json: try Self.encoder.encode(entry), hostname: hostname))
+            frames.writeBytes(SyslogMessage.framed(entry, json: try AuditEntryJSON.encoder.encode(entry), hostname: hostname))
         }
         let tls = tls
         let host = host

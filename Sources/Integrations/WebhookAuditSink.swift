@@ -19,14 +19,6 @@ public struct WebhookAuditSink: AuditSink {
     private let http: OutboundHTTP
     private let clock: WallClock
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     private struct Batch: Encodable {
         var entries: [AuditEvent]
     }
@@ -46,7 +38,7 @@ public struct WebhookAuditSink: AuditSink {
 
     public func deliver(_ entries: [AuditEvent]) async throws {
         guard let first = entries.first?.seal?.seq, let last = entries.last?.seal?.seq else { return }
-        let body = try Self.encoder.encode(Batch(entries: entries))
+        let body = try AuditEntryJSON.encoder.encode(Batch(entries: entries))
         let timestamp = String(Int64(clock.now().timeIntervalSince1970))
         let reply = try await http.send(
             .POST, url,

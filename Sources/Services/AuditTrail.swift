@@ -22,6 +22,20 @@ public struct AuditTrail: Sendable {
         try await store.atomically(body)
     }
 
+    /// `change`, then `afterwards` whether it committed or failed. On MongoDB a change can stand
+    /// though its entry failed, so what it revoked (cached credentials) is forgotten all the same.
+    public func change<T: Sendable>(_ body: () async throws -> T, afterwards: () async -> Void) async throws -> T {
+        let result: T
+        do {
+            result = try await change(body)
+        } catch {
+            await afterwards()
+            throw error
+        }
+        await afterwards()
+        return result
+    }
+
     /// Appends one entry. A failure fails the caller: a change that cannot be recorded is not
     /// reported as done.
     /// - Parameter address: the client address of an API call; nil for the CLI and NeoSC itself.

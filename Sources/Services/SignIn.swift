@@ -354,28 +354,22 @@ public struct SignIn: Sendable {
         let now = clock.now()
         // Only the password columns, and only while the account is enabled: a disabling that
         // raced this change wins.
-        let revoked: Int
-        do {
-            revoked = try await audit.change {
-                guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
-                    throw DomainError.unauthenticated("Account is disabled")
-                }
-                let revoked =
-                    if let digest {
-                        try await store.revokeAll(userID: user.id, except: digest, at: now)
-                    } else {
-                        try await store.revokeAll(userID: user.id, at: now)
-                    }
-                try await audit.record(
-                    .passwordChanged, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
-                return revoked
+        let revoked: Int = try await audit.change {
+            guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
+                throw DomainError.unauthenticated("Account is disabled")
             }
-        } catch {
-            // On MongoDB the change may stand though its entry failed: forget the credentials anyway.
+            let revoked =
+                if let digest {
+                    try await store.revokeAll(userID: user.id, except: digest, at: now)
+                } else {
+                    try await store.revokeAll(userID: user.id, at: now)
+                }
+            try await audit.record(
+                .passwordChanged, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
+            return revoked
+        } afterwards: {
             await tokenCache.evict(userID: user.id)
-            throw error
         }
-        await tokenCache.evict(userID: user.id)
         return revoked
     }
 
@@ -383,22 +377,16 @@ public struct SignIn: Sendable {
     /// how many ended.
     public func logOut(_ principal: Principal, from address: String) async throws -> Int {
         let now = clock.now()
-        let ended: [WorkspaceSession]
-        do {
-            ended = try await audit.change {
-                _ = try await store.revoke(digest: principal.credentialDigest, at: now)
-                let ended = try await store.endAll(userID: principal.userID, .logout, at: now)
-                try await audit.record(
-                    .logout, by: .principal(principal), from: address, resource: ("user", principal.userID),
-                    details: ["sessions_terminated": String(ended.count)])
-                return ended
-            }
-        } catch {
-            // On MongoDB the change may stand though its entry failed: forget the credentials anyway.
+        let ended: [WorkspaceSession] = try await audit.change {
+            _ = try await store.revoke(digest: principal.credentialDigest, at: now)
+            let ended = try await store.endAll(userID: principal.userID, .logout, at: now)
+            try await audit.record(
+                .logout, by: .principal(principal), from: address, resource: ("user", principal.userID),
+                details: ["sessions_terminated": String(ended.count)])
+            return ended
+        } afterwards: {
             await tokenCache.evict(digest: principal.credentialDigest)
-            throw error
         }
-        await tokenCache.evict(digest: principal.credentialDigest)
         if !ended.isEmpty { await sessions.ended(ended) }
         return ended.count
     }

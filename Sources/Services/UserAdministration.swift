@@ -55,29 +55,23 @@ public struct UserAdministration: Sendable {
         user.disabled = disabled
         user.updatedAt = now
         // The change, a disabled account's revocations and its entry commit together.
-        let ended: [WorkspaceSession]
-        do {
-            ended = try await audit.change {
-                // Checked above for a clear answer; the store checks again atomically with the write.
-                try await store.updateKeepingAnAdministrator(user, from: before)
-                var details: [String: String] = [:]
-                if before.role != user.role { details["role"] = "\(before.role.rawValue)->\(user.role.rawValue)" }
-                if before.disabled != user.disabled { details["disabled"] = String(user.disabled) }
-                var ended: [WorkspaceSession] = []
-                if user.disabled && !before.disabled {
-                    details["tokens_revoked"] = String(try await store.revokeAll(userID: user.id, at: now))
-                    ended = try await store.endAll(userID: user.id, .userDisabled, at: now)
-                    details["sessions_terminated"] = String(ended.count)
-                }
-                try await audit.record(.updateUser, by: actor, from: address, resource: ("user", user.id), details: details)
-                return ended
+        let ended: [WorkspaceSession] = try await audit.change {
+            // Checked above for a clear answer; the store checks again atomically with the write.
+            try await store.updateKeepingAnAdministrator(user, from: before)
+            var details: [String: String] = [:]
+            if before.role != user.role { details["role"] = "\(before.role.rawValue)->\(user.role.rawValue)" }
+            if before.disabled != user.disabled { details["disabled"] = String(user.disabled) }
+            var ended: [WorkspaceSession] = []
+            if user.disabled && !before.disabled {
+                details["tokens_revoked"] = String(try await store.revokeAll(userID: user.id, at: now))
+                ended = try await store.endAll(userID: user.id, .userDisabled, at: now)
+                details["sessions_terminated"] = String(ended.count)
             }
-        } catch {
-            // On MongoDB the change may stand though its entry failed: forget the credentials anyway.
+            try await audit.record(.updateUser, by: actor, from: address, resource: ("user", user.id), details: details)
+            return ended
+        } afterwards: {
             await tokenCache.evict(userID: user.id)
-            throw error
         }
-        await tokenCache.evict(userID: user.id)
         if !ended.isEmpty { await sessions.ended(ended) }
         return user
     }
@@ -106,26 +100,20 @@ public struct UserAdministration: Sendable {
         try Validation.requireValidPassword(temporary)
         let hash = try await passwords.hash(temporary)
         let now = clock.now()
-        let ended: [WorkspaceSession]
-        do {
-            ended = try await audit.change {
-                guard try await store.setPassword(userID: user.id, hash: hash, mustChange: true, at: now, requireEnabled: false) else {
-                    throw DomainError.notFound("User not found")
-                }
-                let revoked = try await store.revokeAll(userID: user.id, at: now)
-                // Whoever knew the old password may be in a workspace with it: those sessions end too.
-                let ended = try await store.endAll(userID: user.id, .passwordReset, at: now)
-                try await audit.record(
-                    .passwordReset, by: actor, from: address, resource: ("user", user.id),
-                    details: ["tokens_revoked": String(revoked), "sessions_terminated": String(ended.count)])
-                return ended
+        let ended: [WorkspaceSession] = try await audit.change {
+            guard try await store.setPassword(userID: user.id, hash: hash, mustChange: true, at: now, requireEnabled: false) else {
+                throw DomainError.notFound("User not found")
             }
-        } catch {
-            // On MongoDB the change may stand though its entry failed: forget the credentials anyway.
+            let revoked = try await store.revokeAll(userID: user.id, at: now)
+            // Whoever knew the old password may be in a workspace with it: those sessions end too.
+            let ended = try await store.endAll(userID: user.id, .passwordReset, at: now)
+            try await audit.record(
+                .passwordReset, by: actor, from: address, resource: ("user", user.id),
+                details: ["tokens_revoked": String(revoked), "sessions_terminated": String(ended.count)])
+            return ended
+        } afterwards: {
             await tokenCache.evict(userID: user.id)
-            throw error
         }
-        await tokenCache.evict(userID: user.id)
         if !ended.isEmpty { await sessions.ended(ended) }
         return temporary
     }
