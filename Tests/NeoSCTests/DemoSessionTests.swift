@@ -405,15 +405,22 @@ struct DemoSessionTests {
 
     @Test("sessions: heartbeats keep them; idle past the timeout → disconnected; past their lifetime → expired")
     func idleAndLifetime() async throws {
-        try await Harness.run(.router, { $0.demo.idleTimeout = 3 }) { harness, client in
+        // On a clock the test moves: heartbeats 2 s apart keep a session with a 3 s idle timeout
+        // for 8 s; then 3.5 s without one end it. (On the real clock a loaded machine's stall of a
+        // few seconds between heartbeats ended it: a clean-clone CI run saw that.)
+        let idleClock = ManualClock(Date())
+        try await Harness.run(.router, clock: idleClock.wallClock, { $0.demo.idleTimeout = 3 }) { harness, client in
             let account = try await harness.account(.neosc)
             let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: account.token)
             let id = try launched.decoded(LaunchBody.self).sessionID
-            for _ in 0..<8 {
-                try await Task.sleep(for: .milliseconds(500))
-                #expect(try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token).status == .ok)
+            for _ in 0..<4 {
+                idleClock.advance(2)
+                let beat = try await client.send(.post, "/api/sessions/\(id)/heartbeat", token: account.token)
+                #expect(beat.status == .ok, "\(beat.status): \(beat.text)")
             }
+            try await Task.sleep(for: .milliseconds(200))
             #expect(try await harness.store.session(id: id)?.status == .active, "heartbeats kept it past the idle timeout")
+            idleClock.advance(3.5)
             #expect(try await eventually(within: 10) { try await harness.store.session(id: id)?.status == .disconnected })
             #expect(try await harness.store.session(id: id)?.endReason == "idle_timeout")
             let idleAudited = try await eventually(within: 5) {
