@@ -101,16 +101,16 @@ public struct AuditIntegrity: Sendable {
     @discardableResult
     public func signHead() async throws -> AuditCheckpoint? {
         guard let head = try await store.chainHead() else { return nil }
-        let signed = try await store.checkpoints().filter {
-            $0.kind == .head && trustedKeys.contains($0.publicKey) && $0.isSignatureValid
-        }
-        let newest = signed.max { $0.seq < $1.seq }
+        // One read of the checkpoints, and signatures checked newest first only until one holds:
+        // this runs every 1,000 entries, and the trail keeps one checkpoint per 1,000.
+        let checkpoints = try await store.checkpoints()
+        let heads = checkpoints.filter { $0.kind == .head }.sorted { $0.seq > $1.seq }
+        let newest = heads.first { trustedKeys.contains($0.publicKey) && $0.isSignatureValid }
         guard head.seq > newest?.seq ?? 0 else { return nil }
-        let done = Set(signed.map(\.seq))
-        var start = newest.map { ($0.seq, $0.hash) }
-        if start == nil { start = try await keptChainStart() }
+        let done = Set(heads.map(\.seq))
+        let start = newest.map { ($0.seq, $0.hash) } ?? keptChainStart(checkpoints)
         var last: AuditCheckpoint?
-        try await walkLinks(after: start ?? (0, AuditChain.genesis), through: head.seq) { seal in
+        try await walkLinks(after: start, through: head.seq) { seal in
             if seal.seq % Self.checkpointInterval == 0 || seal.seq == head.seq, !done.contains(seal.seq) {
                 last = try await sign(.head, at: seal)
             }
@@ -119,10 +119,9 @@ public struct AuditIntegrity: Sendable {
     }
 
     /// Where the kept chain starts: after the newest retention checkpoint, else at entry 1.
-    private func keptChainStart() async throws -> (seq: Int64, hash: [UInt8]) {
-        let anchor = try await store.checkpoints().filter {
-            $0.kind == .retention && trustedKeys.contains($0.publicKey) && $0.isSignatureValid
-        }.max { $0.seq < $1.seq }
+    private func keptChainStart(_ checkpoints: [AuditCheckpoint]) -> (seq: Int64, hash: [UInt8]) {
+        let anchor = checkpoints.filter { $0.kind == .retention }.sorted { $0.seq > $1.seq }
+            .first { trustedKeys.contains($0.publicKey) && $0.isSignatureValid }
         return anchor.map { ($0.seq, $0.hash) } ?? (0, AuditChain.genesis)
     }
 
@@ -165,11 +164,12 @@ public struct AuditIntegrity: Sendable {
     /// starts. Nil when nothing was old enough.
     public func applyRetention(before cutoff: Date, keepingFrom kept: Int64? = nil) async throws -> Retention? {
         guard let head = try await store.chainHead() else { return nil }
-        let start = try await keptChainStart()
+        let checkpoints = try await store.checkpoints()
+        let start = keptChainStart(checkpoints)
         var leftovers = 0
         // A removal cut short (MongoDB has no transaction) is finished first.
         if start.seq > 0, let oldest = try await store.chain(from: 1, limit: 1).first?.seal, oldest.seq <= start.seq,
-            let anchor = try await store.checkpoints().first(where: { $0.kind == .retention && $0.seq == start.seq })
+            let anchor = checkpoints.first(where: { $0.kind == .retention && $0.seq == start.seq })
         {
             leftovers = try await store.removeEntries(through: anchor)
         }
@@ -178,7 +178,7 @@ public struct AuditIntegrity: Sendable {
         guard through > start.seq else {
             return leftovers > 0 ? Retention(removed: 0, through: start.seq, leftovers: leftovers) : nil
         }
-        let pinned = try await store.checkpoints().filter {
+        let pinned = checkpoints.filter {
             $0.kind == .head && $0.seq > start.seq && $0.seq <= through + 1 && trustedKeys.contains($0.publicKey)
                 && $0.isSignatureValid
         }
@@ -224,7 +224,15 @@ public struct AuditIntegrity: Sendable {
         var walk: AuditChainVerification
         // Counted before the walk: entries appended meanwhile are walked but not counted.
         let stored = try await store.auditEntryCount()
-        let checkpoints = try await store.checkpoints()
+        let checkpoints: [AuditCheckpoint]
+        do {
+            checkpoints = try await store.checkpoints()
+        } catch let error as DomainError {
+            throw error  // the store, not the trail: 503
+        } catch {
+            // A checkpoint row changed so that it no longer reads is a finding, not a 500.
+            return .broken(.init(seq: 0, problem: "a checkpoint cannot be read (\(error))"), entries: 0)
+        }
         do {
             walk = try AuditChainVerification(
                 checkpoints: checkpoints, trustedKeys: trustedKeys, checkpointInterval: checkpointInterval, expected: expected)

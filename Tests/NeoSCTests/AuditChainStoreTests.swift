@@ -110,7 +110,7 @@ struct AuditChainStoreTests {
     /// How an intruder with the data file changes the trail, and what verification must say.
     enum Tampering: String, CaseIterable, CustomTestStringConvertible {
         case none, editARow, deleteARow, reorderTwo, truncateBehindTheCheckpoint, forgeTheCheckpoint, unsealARow
-        case insertOutsideTheChain, nullTheNewestHash
+        case insertOutsideTheChain, nullTheNewestHash, garbleACheckpoint
         var testDescription: String { rawValue }
 
         var statements: [String] {
@@ -134,6 +134,7 @@ struct AuditChainStoreTests {
                     """
                 ]
             case .nullTheNewestHash: ["UPDATE audit_logs SET hash = NULL WHERE seq = 12"]
+            case .garbleACheckpoint: ["UPDATE audit_checkpoints SET kind = 'bogus'"]
             }
         }
 
@@ -149,6 +150,7 @@ struct AuditChainStoreTests {
             case .unsealARow: 5
             case .insertOutsideTheChain: 0
             case .nullTheNewestHash: 12
+            case .garbleACheckpoint: 0
             }
         }
     }
