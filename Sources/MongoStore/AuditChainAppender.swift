@@ -7,6 +7,11 @@ import Foundation
 /// without a transaction. Within one process appends take turns here (first come, first served:
 /// an actor alone would let the next append in while one awaits the database), so the retry
 /// happens only between replicas, and the head the last append wrote is reused.
+///
+/// An append inside a transaction keeps the turn until the transaction ends: the entry it wrote
+/// is the head only if the transaction commits, so the next append waits to know. The same
+/// transaction's next entries follow it in the turn it holds. Another replica's entry taking the
+/// `seq` first restarts the transaction (a failed statement has aborted it).
 actor AuditChainAppender {
     private struct Head {
         var seq: Int64
@@ -14,6 +19,8 @@ actor AuditChainAppender {
     }
 
     private var head: Head?
+    /// The transaction that holds the turn until it ends, if one does.
+    private var holder: ObjectIdentifier?
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
     private static let attempts = 32
@@ -51,8 +58,17 @@ actor AuditChainAppender {
     private func link(
         _ event: AuditEvent, in database: MongoDatabase, write: (AuditEvent) async throws -> Bool
     ) async throws -> AuditEvent {
-        await takeTurn()
-        defer { endTurn() }
+        let transaction = database.inTransaction ? MongoTransaction.current : nil
+        if let transaction {
+            if holder != ObjectIdentifier(transaction) {
+                await takeTurn()
+                holder = ObjectIdentifier(transaction)
+                transaction.onEnd { [self] committed in await self.ended(committed: committed) }
+            }
+        } else {
+            await takeTurn()
+        }
+        defer { if transaction == nil { endTurn() } }
         for _ in 0..<Self.attempts {
             let current = try await currentHead(database)
             let sealed = AuditChain.sealed(event, seq: current.seq + 1, after: current.hash)
@@ -65,6 +81,7 @@ actor AuditChainAppender {
                 return sealed
             } catch let failure as MongoFailure where failure.isDuplicateKey {
                 head = nil
+                if transaction != nil { throw MongoFailure.restart("another replica extended the audit chain first") }
                 // Either another replica took this `seq` first (read the head again and retry),
                 // or this very entry is stored already (a retried write): it is not appended twice.
                 if try await database.findOne("audit_logs", ["_id": .string(event.id), "seq": .document(["$exists": .bool(true)])])
@@ -78,6 +95,13 @@ actor AuditChainAppender {
             }
         }
         throw DomainError.unavailable("The audit trail is busy; try again")
+    }
+
+    /// The transaction holding the turn has ended: what it wrote is the head only if it committed.
+    private func ended(committed: Bool) {
+        if !committed { head = nil }
+        holder = nil
+        endTurn()
     }
 
     private func takeTurn() async {

@@ -7,6 +7,11 @@ import NIOPosix
 /// `NIOThreadPool` (as many threads as clients, so taking a client never waits long), never on
 /// an event loop. A call that could not start within `timeout` (all clients busy with slow work)
 /// is refused as unavailable instead of running late: a backlog never outlives its callers.
+///
+/// A transaction holds a client from its start to its end, across awaits. So that a call never
+/// waits for a client a transaction holds (and a thread blocked on one can never be the thread
+/// that transaction needs next), the driver pool has `transactionSlots` clients beyond one per
+/// thread, and at most that many transactions are open at once; the next waits its turn.
 actor MongoClientPool {
     /// The driver's pool is thread-safe; this only carries its pointer across threads.
     struct Handle: @unchecked Sendable {
@@ -16,7 +21,7 @@ actor MongoClientPool {
         init(uri: OpaquePointer, size: Int) {
             pool = mongoc_client_pool_new(uri)!
             mongoc_client_pool_set_error_api(pool, 2)
-            mongoc_client_pool_max_size(pool, UInt32(size))
+            mongoc_client_pool_max_size(pool, UInt32(size + MongoClientPool.transactionSlots(size)))
             mongoc_client_pool_set_appname(pool, "neosc")
         }
     }
@@ -25,26 +30,96 @@ actor MongoClientPool {
     private let threadPool: NIOThreadPool
     private let timeout: Duration
     private var closed = false
+    private let slots: Int
+    private var transactionsOpen = 0
+    private var waitingForSlot: [CheckedContinuation<Void, Never>] = []
+
+    /// How many transactions a pool of `size` connections runs at once: half of it, at least one.
+    static func transactionSlots(_ size: Int) -> Int { max(1, size / 2) }
 
     init(_ handle: Handle, size: Int, timeout: Duration) {
         self.handle = handle
         self.timeout = timeout
+        slots = Self.transactionSlots(size)
         threadPool = NIOThreadPool(numberOfThreads: size)
         threadPool.start()
     }
 
-    /// Runs `body` with a client taken from the pool, on a driver thread.
-    func run<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
+    /// Runs `body` on a driver thread with a client and, inside a transaction of this pool's, its
+    /// session (whose `lsid` each statement must carry); otherwise with a client of its own and
+    /// no session.
+    func run<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer, OpaquePointer?) throws -> T) async throws -> T {
         guard !closed else { throw DomainError.unavailable("The data store is closed") }
         let handle = self.handle
         let deadline = ContinuousClock.now + timeout
+        let transaction = MongoTransaction.current.flatMap { $0.pool == ObjectIdentifier(self) && $0.isOpen ? $0 : nil }
         return try await threadPool.runIfActive {
             guard ContinuousClock.now < deadline else {
                 throw DomainError.unavailable("The data store is too busy to answer in time; try again shortly")
             }
+            if let transaction {
+                do {
+                    return try transaction.statement { client, session in try body(client, session) }
+                } catch is MongoTransaction.Ended {
+                    // A task that outlived its change: its call stands on its own.
+                }
+            }
             let client = mongoc_client_pool_pop(handle.pool)!
             defer { mongoc_client_pool_push(handle.pool, client) }
-            return try body(client)
+            return try body(client, nil)
+        }
+    }
+
+    /// Starts a transaction on a client it keeps until `end`.
+    func beginTransaction() async throws -> MongoTransaction {
+        guard !closed else { throw DomainError.unavailable("The data store is closed") }
+        await takeSlot()
+        let handle = self.handle
+        let identity = ObjectIdentifier(self)
+        do {
+            return try await threadPool.runIfActive {
+                let client = mongoc_client_pool_pop(handle.pool)!
+                var error = bson_error_t()
+                guard let session = mongoc_client_start_session(client, nil, &error) else {
+                    mongoc_client_pool_push(handle.pool, client)
+                    throw MongoFailure(error).translated
+                }
+                guard mongoc_client_session_start_transaction(session, nil, &error) else {
+                    mongoc_client_session_destroy(session)
+                    mongoc_client_pool_push(handle.pool, client)
+                    throw MongoFailure(error).translated
+                }
+                return MongoTransaction(client: client, session: session, pool: identity)
+            }
+        } catch {
+            releaseSlot()
+            throw error
+        }
+    }
+
+    /// Commits or aborts `transaction` and gives its client back, whatever the outcome.
+    func end(_ transaction: MongoTransaction, commit: Bool) async throws {
+        defer { releaseSlot() }
+        let handle = self.handle
+        try await threadPool.runIfActive {
+            defer { mongoc_client_pool_push(handle.pool, transaction.client) }
+            try transaction.end(commit: commit)
+        }
+    }
+
+    private func takeSlot() async {
+        if transactionsOpen < slots {
+            transactionsOpen += 1
+        } else {
+            await withCheckedContinuation { waitingForSlot.append($0) }  // the slot passes on
+        }
+    }
+
+    private func releaseSlot() {
+        if waitingForSlot.isEmpty {
+            transactionsOpen -= 1
+        } else {
+            waitingForSlot.removeFirst().resume()
         }
     }
 

@@ -2,8 +2,9 @@ import CMongoC
 import Foundation
 import Metrics
 
-/// The few collection operations NeoSC needs, each one driver call on a pooled client.
-/// Errors come back as `MongoFailure`, translated to 503 when the server is unreachable.
+/// The few collection operations NeoSC needs, each one driver call on a pooled client, or on the
+/// client of the transaction the calling task runs in (`MongoTransaction.current`), with its
+/// session. Errors come back as `MongoFailure`, translated to 503 when the server is unreachable.
 struct MongoDatabase: Sendable {
     let pool: MongoClientPool
     let name: String
@@ -17,28 +18,68 @@ struct MongoDatabase: Sendable {
             label: "store_operation_duration_seconds", dimensions: [("store", "mongodb"), ("operation", "call")], factory: metrics)
     }
 
+    /// The calling task runs in an open transaction of this database's: a failed statement has
+    /// aborted it, so a failure cannot be caught and carried on from (`MongoFailure.restart`).
+    var inTransaction: Bool {
+        MongoTransaction.current.map { $0.pool == ObjectIdentifier(pool) && $0.isOpen } ?? false
+    }
+
+    /// Runs `body` with the collection and a `Call` that adds the transaction's session, if any,
+    /// to the options of the statement.
     private func withCollection<T: Sendable>(
-        _ collection: String, _ body: @escaping @Sendable (OpaquePointer, inout bson_error_t) throws -> T
+        _ collection: String, _ body: @escaping @Sendable (OpaquePointer, Call) throws -> T
     ) async throws -> T {
         let database = name
         let started = DispatchTime.now()
         defer { timer.recordInterval(since: started) }
         do {
-            return try await pool.run { client in
+            return try await pool.run { client, session in
                 let handle = mongoc_client_get_collection(client, database, collection)!
                 defer { mongoc_collection_destroy(handle) }
-                var error = bson_error_t()
-                return try body(handle, &error)
+                return try body(handle, Call(session: session))
             }
         } catch let failure as MongoFailure {
             throw failure.translated
         }
     }
 
+    /// One statement's options, with the session of the transaction it belongs to.
+    struct Call {
+        let session: OpaquePointer?
+
+        func withOptions<T>(_ options: BSONDocument, _ body: (OpaquePointer) throws -> T) throws -> T {
+            try options.withBSON { bson in
+                if let session {
+                    var error = bson_error_t()
+                    guard mongoc_client_session_append(session, bson, &error) else { throw MongoFailure(error) }
+                }
+                return try body(bson)
+            }
+        }
+
+        /// Runs `body` with a reply document and an error; a false answer throws the error,
+        /// labelled from the reply.
+        func checked<T>(
+            _ body: (OpaquePointer, inout bson_error_t) throws -> Bool, reading: (OpaquePointer) -> T
+        )
+            throws -> T
+        {
+            let reply = neosc_bson_reply_new()!
+            defer { neosc_bson_reply_free(reply) }
+            var error = bson_error_t()
+            guard try body(reply, &error) else { throw MongoFailure(error, reply: reply) }
+            return reading(reply)
+        }
+    }
+
     func insert(_ collection: String, _ document: BSONDocument) async throws {
-        try await withCollection(collection) { handle, error in
-            let inserted = try document.withBSON { mongoc_collection_insert_one(handle, $0, nil, nil, &error) }
-            guard inserted else { throw MongoFailure(error) }
+        try await withCollection(collection) { handle, call in
+            try call.checked(
+                { reply, error in
+                    try document.withBSON { documentBSON in
+                        try call.withOptions([:]) { mongoc_collection_insert_one(handle, documentBSON, $0, reply, &error) }
+                    }
+                }, reading: { _ in })
         }
     }
 
@@ -46,13 +87,13 @@ struct MongoDatabase: Sendable {
     func find(
         _ collection: String, _ filter: BSONDocument, sort: BSONDocument? = nil, skip: Int = 0, limit: Int = 0
     ) async throws -> [BSONDocument] {
-        try await withCollection(collection) { handle, error in
+        try await withCollection(collection) { handle, call in
             var options: BSONDocument = [:]
             if let sort { options["sort"] = .document(sort) }
             if skip > 0 { options["skip"] = .int(skip) }
             if limit > 0 && limit < Int(Int32.max) { options["limit"] = .int(limit) }
             let cursor = try filter.withBSON { filterBSON in
-                try options.withBSON { mongoc_collection_find_with_opts(handle, filterBSON, $0, nil)! }
+                try call.withOptions(options) { mongoc_collection_find_with_opts(handle, filterBSON, $0, nil)! }
             }
             defer { mongoc_cursor_destroy(cursor) }
             var documents: [BSONDocument] = []
@@ -60,7 +101,9 @@ struct MongoDatabase: Sendable {
             while mongoc_cursor_next(cursor, &current), let current {
                 documents.append(BSONDocument(reading: current))
             }
-            if mongoc_cursor_error(cursor, &error) { throw MongoFailure(error) }
+            var error = bson_error_t()
+            var reply: OpaquePointer?
+            if mongoc_cursor_error_document(cursor, &error, &reply) { throw MongoFailure(error, reply: reply) }
             return documents
         }
     }
@@ -70,9 +113,15 @@ struct MongoDatabase: Sendable {
     }
 
     func count(_ collection: String, _ filter: BSONDocument) async throws -> Int {
-        try await withCollection(collection) { handle, error in
-            let count = try filter.withBSON { mongoc_collection_count_documents(handle, $0, nil, nil, nil, &error) }
-            guard count >= 0 else { throw MongoFailure(error) }
+        try await withCollection(collection) { handle, call in
+            var count: Int64 = -1
+            try call.checked(
+                { reply, error in
+                    count = try filter.withBSON { filterBSON in
+                        try call.withOptions([:]) { mongoc_collection_count_documents(handle, filterBSON, $0, nil, reply, &error) }
+                    }
+                    return count >= 0
+                }, reading: { _ in })
             return Int(count)
         }
     }
@@ -86,21 +135,20 @@ struct MongoDatabase: Sendable {
     func update(
         _ collection: String, _ filter: BSONDocument, _ update: BSONDocument, many: Bool = false, upsert: Bool = false
     ) async throws -> UpdateResult {
-        try await withCollection(collection) { handle, error in
-            let reply = neosc_bson_reply_new()!
-            defer { neosc_bson_reply_free(reply) }
+        try await withCollection(collection) { handle, call in
             let options: BSONDocument = upsert ? ["upsert": .bool(true)] : [:]
-            let updated = try filter.withBSON { filterBSON in
-                try update.withBSON { updateBSON in
-                    try options.withBSON { optionsBSON in
-                        many
-                            ? mongoc_collection_update_many(handle, filterBSON, updateBSON, optionsBSON, reply, &error)
-                            : mongoc_collection_update_one(handle, filterBSON, updateBSON, optionsBSON, reply, &error)
+            let result = try call.checked(
+                { reply, error in
+                    try filter.withBSON { filterBSON in
+                        try update.withBSON { updateBSON in
+                            try call.withOptions(options) { optionsBSON in
+                                many
+                                    ? mongoc_collection_update_many(handle, filterBSON, updateBSON, optionsBSON, reply, &error)
+                                    : mongoc_collection_update_one(handle, filterBSON, updateBSON, optionsBSON, reply, &error)
+                            }
+                        }
                     }
-                }
-            }
-            guard updated else { throw MongoFailure(error) }
-            let result = BSONDocument(reading: reply)
+                }, reading: BSONDocument.init(reading:))
             return UpdateResult(
                 matched: result["matchedCount"]?.int ?? 0, modified: result["modifiedCount"]?.int ?? 0,
                 upserted: (result["upsertedCount"]?.int ?? 0) > 0)
@@ -108,16 +156,17 @@ struct MongoDatabase: Sendable {
     }
 
     func delete(_ collection: String, _ filter: BSONDocument, many: Bool = false) async throws -> Int {
-        try await withCollection(collection) { handle, error in
-            let reply = neosc_bson_reply_new()!
-            defer { neosc_bson_reply_free(reply) }
-            let deleted = try filter.withBSON {
-                many
-                    ? mongoc_collection_delete_many(handle, $0, nil, reply, &error)
-                    : mongoc_collection_delete_one(handle, $0, nil, reply, &error)
-            }
-            guard deleted else { throw MongoFailure(error) }
-            return BSONDocument(reading: reply)["deletedCount"]?.int ?? 0
+        try await withCollection(collection) { handle, call in
+            try call.checked(
+                { reply, error in
+                    try filter.withBSON { filterBSON in
+                        try call.withOptions([:]) { optionsBSON in
+                            many
+                                ? mongoc_collection_delete_many(handle, filterBSON, optionsBSON, reply, &error)
+                                : mongoc_collection_delete_one(handle, filterBSON, optionsBSON, reply, &error)
+                        }
+                    }
+                }, reading: { BSONDocument(reading: $0)["deletedCount"]?.int ?? 0 })
         }
     }
 
@@ -126,20 +175,23 @@ struct MongoDatabase: Sendable {
     func findAndModify(
         _ collection: String, _ query: BSONDocument, update: BSONDocument, sort: BSONDocument? = nil
     ) async throws -> BSONDocument? {
-        try await withCollection(collection) { handle, error in
-            let reply = neosc_bson_reply_new()!
-            defer { neosc_bson_reply_free(reply) }
-            let modified = try query.withBSON { queryBSON in
-                try update.withBSON { updateBSON in
-                    try (sort ?? [:]).withBSON { sortBSON in
-                        mongoc_collection_find_and_modify(
-                            handle, queryBSON, sort == nil ? nil : sortBSON, updateBSON, nil, false, false, true,
-                            reply, &error)
+        try await withCollection(collection) { handle, call in
+            let options = mongoc_find_and_modify_opts_new()!
+            defer { mongoc_find_and_modify_opts_destroy(options) }
+            return try call.checked(
+                { reply, error in
+                    try update.withBSON { updateBSON in
+                        guard mongoc_find_and_modify_opts_set_update(options, updateBSON),
+                            mongoc_find_and_modify_opts_set_flags(options, MONGOC_FIND_AND_MODIFY_RETURN_NEW)
+                        else { return false }
+                        if let sort {
+                            guard try sort.withBSON({ mongoc_find_and_modify_opts_set_sort(options, $0) }) else { return false }
+                        }
+                        // The session goes in as an extra option, appended to the command as it is sent.
+                        guard try call.withOptions([:], { mongoc_find_and_modify_opts_append(options, $0) }) else { return false }
+                        return try query.withBSON { mongoc_collection_find_and_modify_with_opts(handle, $0, options, reply, &error) }
                     }
-                }
-            }
-            guard modified else { throw MongoFailure(error) }
-            return BSONDocument(reading: reply)["value"]?.document
+                }, reading: { BSONDocument(reading: $0)["value"]?.document })
         }
     }
 
@@ -150,7 +202,7 @@ struct MongoDatabase: Sendable {
         let started = DispatchTime.now()
         defer { timer.recordInterval(since: started) }
         do {
-            return try await pool.run { client in
+            return try await pool.run { client, _ in
                 let reply = neosc_bson_reply_new()!
                 defer { neosc_bson_reply_free(reply) }
                 var error = bson_error_t()

@@ -64,21 +64,54 @@ extension MongoStore: NonceStore {
     public func redeem(nonce digest: String, until expiresAt: Date, at now: Date) async throws -> Bool {
         _ = try await database.delete(
             "redeemed_nonces", ["_id": .string(digest), "expires_at": .document(["$lte": .date(now)])])
+        // In a transaction a duplicate key would abort it: look first, and run the change again if
+        // another one redeems the nonce in between.
+        if database.inTransaction, try await database.findOne("redeemed_nonces", ["_id": .string(digest)]) != nil {
+            return false
+        }
         do {
             try await database.insert("redeemed_nonces", ["_id": .string(digest), "expires_at": .date(expiresAt)])
             return true
         } catch let failure as MongoFailure where failure.isDuplicateKey {
+            if database.inTransaction { throw MongoFailure.restart("another sign-in redeemed the nonce at the same time") }
             return false
         }
     }
 }
 
 extension MongoStore: AuditStore {
-    /// MongoDB without a replica set has no multi-document transactions: the steps run in order,
-    /// each atomic on its own (the change, then its entry).
+    /// One multi-document transaction where the deployment has them: the change and its entries
+    /// commit together or not at all. A transaction that meets a transient failure (a write
+    /// conflict with another change, another replica extending the chain first) runs again from
+    /// its start, a few times. A call inside an open transaction joins it. A standalone server
+    /// has no transactions: the steps run in order, each atomic on its own (the change, then its
+    /// entry).
     public func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await body()
+        guard transactional, MongoTransaction.current?.isOpen != true else { return try await body() }
+        var attempt = 0
+        while true {
+            attempt += 1
+            let transaction = try await database.pool.beginTransaction()
+            let result: T
+            do {
+                result = try await MongoTransaction.$current.withValue(transaction) { try await body() }
+                try await database.pool.end(transaction, commit: true)
+            } catch {
+                try? await database.pool.end(transaction, commit: false)
+                await transaction.finished(committed: false)
+                guard let failure = error as? MongoFailure, failure.restartsTransaction, attempt < Self.transactionAttempts
+                else { throw (error as? MongoFailure)?.translated ?? error }
+                // Apart, and at random, so that two changes that met do not meet again.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+                continue
+            }
+            await transaction.finished(committed: true)
+            return result
+        }
     }
+
+    /// How often a change runs before a transient failure is reported (as it is, a 500-free error).
+    static let transactionAttempts = 8
 
     @discardableResult
     public func append(_ event: AuditEvent) async throws -> AuditEvent {

@@ -29,12 +29,17 @@ extension MongoStore: SessionStore {
                 "session_slots", ["_id": user, "slots.\(limit - 1)": .document(["$exists": .bool(false)])],
                 ["$push": .document(["slots": slot])])
             if claimed.matched == 1 { return }
-            do {
-                try await database.insert("session_slots", ["_id": user, "slots": .array([slot])])
-                return
-            } catch let failure as MongoFailure where failure.isDuplicateKey {
-                // The user's slots exist and are full (or a concurrent first launch made them).
-                if attempt == 0 { try await reclaimAbandonedSlots(userID: session.userID, now: session.startedAt) }
+            if try await database.findOne("session_slots", ["_id": user]) == nil {
+                do {
+                    try await database.insert("session_slots", ["_id": user, "slots": .array([slot])])
+                    return
+                } catch let failure as MongoFailure where failure.isDuplicateKey {
+                    // A concurrent first launch made them: claim again (in a transaction, from the start).
+                    if database.inTransaction { throw MongoFailure.restart("a concurrent launch made the user's slots") }
+                }
+            } else if attempt == 0 {
+                // The user's slots exist and are full.
+                try await reclaimAbandonedSlots(userID: session.userID, now: session.startedAt)
             }
         }
         throw DomainError.sessionLimitReached(limit)

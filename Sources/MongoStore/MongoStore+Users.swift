@@ -125,7 +125,9 @@ extension MongoStore: UserStore {
                     upsert: true)
                 if taken.matched == 1 || taken.upserted { break }
             } catch let failure as MongoFailure where failure.isDuplicateKey {
-                // Held by another writer: the upsert's insert met its document.
+                // Held by another writer: the upsert's insert met its document. A transaction it
+                // aborted runs again from its start.
+                if database.inTransaction { throw MongoFailure.restart("another change to the administrators holds the lease") }
             }
             guard Date() < giveUp else {
                 throw DomainError.unavailable("Another change to the administrators is in progress; try again")

@@ -9,12 +9,14 @@ import NIOCore
 ///
 /// Writes that must not race across replicas are single atomic operations: session starts claim
 /// a slot in the user's bounded `session_slots` array, sessions end through findAndModify on
-/// `status: active`, policy toggles are compare-and-set. MongoDB without a replica set has no
-/// multi-document transactions, so the few multi-document changes (register into a new
-/// organisation, reset the catalogue) undo or finish their earlier steps when a later one fails.
+/// `status: active`, policy toggles are compare-and-set. An audited change and its entry commit
+/// together in a multi-document transaction when the deployment has them (a replica set or a
+/// sharded cluster: `atomically`); a standalone server runs them one after the other.
 public struct MongoStore: Store, Sendable {
     let database: MongoDatabase
-    let chainAppender = AuditChainAppender()
+    let chainAppender: AuditChainAppender
+    /// The deployment runs multi-document transactions (it is a replica set or sharded cluster).
+    public let transactional: Bool
 
     public struct Options: Sendable {
         public var poolSize: Int
@@ -58,13 +60,21 @@ public struct MongoStore: Store, Sendable {
             database: MongoDatabase(
                 pool: MongoClientPool(
                     .init(uri: uri, size: options.poolSize), size: options.poolSize, timeout: options.queueTimeout),
-                name: name, metrics: metrics))
-        try await store.waitUntilReady(redactedURL: redacted(url), logger: logger)
-        return store
+                name: name, metrics: metrics),
+            chainAppender: AuditChainAppender(), transactional: false)
+        let transactional = try await store.waitUntilReady(redactedURL: redacted(url), logger: logger)
+        if !transactional {
+            logger.warning(
+                "MongoDB is a standalone server, without transactions: a crash between a change and its audit entry can leave the change unrecorded; run a replica set (docs/audit.md)"
+            )
+        }
+        return MongoStore(database: store.database, chainAppender: store.chainAppender, transactional: transactional)
     }
 
-    private init(database: MongoDatabase) {
+    private init(database: MongoDatabase, chainAppender: AuditChainAppender, transactional: Bool) {
         self.database = database
+        self.chainAppender = chainAppender
+        self.transactional = transactional
     }
 
     /// `mongodb://user:secret@host/db` → `mongodb://***@host/db`: connection strings are logged only like this.
@@ -77,15 +87,22 @@ public struct MongoStore: Store, Sendable {
 
     /// Pings and creates the indexes, again with backoff while MongoDB does not answer in time: a
     /// database that is still starting, or slow (a loaded host), delays NeoSC's start, not ends it.
-    private func waitUntilReady(redactedURL: String, logger: Logger) async throws {
+    /// Answers whether the deployment runs multi-document transactions.
+    private func waitUntilReady(redactedURL: String, logger: Logger) async throws -> Bool {
         var delay = Duration.milliseconds(500)
         while true {
             do {
-                try await ping()
+                let hello = try await database.command(["hello": .int(1)])
                 try await createIndexes()
                 try await sealEntriesFromBeforeTheChain()
-                logger.info("connected to MongoDB", metadata: ["url": "\(redactedURL)", "database": "\(database.name)"])
-                return
+                // Drivers' rule: a replica set member names its set, a mongos says "isdbgrid".
+                let transactional = hello["setName"]?.string != nil || hello["msg"]?.string == "isdbgrid"
+                logger.info(
+                    "connected to MongoDB",
+                    metadata: [
+                        "url": "\(redactedURL)", "database": "\(database.name)", "transactions": "\(transactional)",
+                    ])
+                return transactional
             } catch DomainError.unavailable {
                 logger.warning(
                     "MongoDB not reachable; retrying", metadata: ["url": "\(redactedURL)", "retry_in": "\(delay)"])

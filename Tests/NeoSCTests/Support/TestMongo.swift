@@ -22,13 +22,16 @@ final class SecantusServer: Sendable {
     let storage: URL
     private let process: LoopbackProcess
 
-    init(port: Int? = nil, storage: URL? = nil) throws {
+    /// - Parameter standalone: answer `hello` as a standalone server (no replica set, so no
+    ///   transactions), not as the single-node replica set SecantusDB is by default.
+    init(port: Int? = nil, storage: URL? = nil, standalone: Bool = false) throws {
         let port = try port ?? FreePort.pick()
         self.storage = storage ?? FileManager.default.temporaryDirectory.appendingPathComponent("secantus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.storage, withIntermediateDirectories: true)
         process = LoopbackProcess(
             name: "SecantusDB", executable: LoopbackProcess.installed("secantusd-py", environment: "NEOSC_SECANTUSD"),
-            arguments: ["--port", String(port), "--storage-path", self.storage.path], port: port)
+            arguments: ["--port", String(port), "--storage-path", self.storage.path] + (standalone ? ["--standalone"] : []),
+            port: port)
     }
 
     var port: Int { process.port }
