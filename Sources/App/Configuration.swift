@@ -28,6 +28,8 @@ struct Configuration: Sendable {
     var mongoURL: Secret?
     var mongoPoolSize = 10
     var mongoTimeout: TimeInterval = 5
+    /// On a standalone MongoDB, how long a change may run before it counts as abandoned.
+    var mongoChangeLease: TimeInterval = 60
     enum LogFormat: String { case text, json }
     var logFormat = LogFormat.text
     /// Peers allowed to read `/metrics`.
@@ -241,6 +243,12 @@ struct Configuration: Sendable {
         }
         if let size = try integer("MONGO_POOL_SIZE", in: 1...200) { mongoPoolSize = size }
         if let timeout = try duration("MONGO_TIMEOUT") { mongoTimeout = timeout }
+        if let lease = try duration("MONGO_CHANGE_LEASE") {
+            guard (2...3_600).contains(lease) else {
+                throw Invalid(description: "MONGO_CHANGE_LEASE must be between 2s and 1h, got '\(value("MONGO_CHANGE_LEASE") ?? "")'")
+            }
+            mongoChangeLease = lease
+        }
         if let format = value("LOG_FORMAT") {
             guard let parsed = LogFormat(rawValue: format.lowercased()) else {
                 throw Invalid(description: "LOG_FORMAT must be text or json, got '\(format)'")

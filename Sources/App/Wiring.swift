@@ -26,7 +26,9 @@ enum Wiring {
         if let url = configuration.mongoURL {
             store = try await MongoStore.open(
                 url: url.value,
-                options: .init(poolSize: configuration.mongoPoolSize, timeout: .milliseconds(Int(configuration.mongoTimeout * 1_000))),
+                options: .init(
+                    poolSize: configuration.mongoPoolSize, timeout: .milliseconds(Int(configuration.mongoTimeout * 1_000)),
+                    changeLease: .milliseconds(Int(configuration.mongoChangeLease * 1_000))),
                 logger: logger, metrics: metrics)
         } else {
             store = try await openEmbeddedStore(configuration, logger: logger, metrics: metrics)
@@ -193,6 +195,9 @@ enum Wiring {
                 availableConnectionsDelegate: .maximum(limits.maximum, logger: logger)),
             services: [
                 ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), logger: logger),
+                InterruptedChangeRecovery(
+                    store: portal.store, audit: portal.auditTrail,
+                    interval: .milliseconds(Int(configuration.mongoChangeLease * 500)), logger: logger),
                 LoginUnlockWatcher(signIn: portal.signIn, interval: .seconds(5), logger: logger),
                 ExpiryService(portal: portal, logger: logger),
                 ProviderWarmUp(federation: portal.federation, logger: logger),

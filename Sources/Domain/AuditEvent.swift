@@ -51,6 +51,7 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let auditExported = AuditAction("audit_exported")
     public static let auditVerified = AuditAction("audit_verified")
     public static let auditRetentionApplied = AuditAction("audit_retention_applied")
+    public static let changeUndone = AuditAction("change_undone")
 }
 
 /// One entry of the audit trail. Append-only.

@@ -129,11 +129,18 @@ public protocol TokenStore: Sendable {
 }
 
 public protocol AuditStore: Sendable {
-    /// Runs `body`, a change and the audit entries it records, as one unit: on the embedded
-    /// store one transaction (every change made through the store inside `body`, and each entry
-    /// appended, commit together or not at all). On MongoDB `body` runs as its steps, each atomic
-    /// on its own, in order (docs/audit.md says what that leaves open).
-    func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T
+    /// Runs `body`, a change and the audit entries it records, as one unit: every change made
+    /// through the store inside `body`, and each entry appended, commit together or not at all
+    /// (one SQLite transaction; on MongoDB a multi-document transaction, or on a standalone
+    /// server a journaled change whose entries wait in its commit record: docs/audit.md). A call
+    /// inside `body` joins it. `published` is told of entries sealed only after `body` returned.
+    func atomically<T: Sendable>(
+        _ body: () async throws -> T, published: @escaping @Sendable (AuditSeal) -> Void
+    ) async throws -> T
+    /// Finishes the changes a process that died left unfinished: publishes the entries of those
+    /// that committed, undoes those that did not (only where the store needs it: a standalone
+    /// MongoDB's journaled changes).
+    func finishInterruptedChanges(at now: Date) async throws -> InterruptedChanges
     /// Appends `event` at the end of the audit chain, atomically: sealed (`AuditChain`) as the
     /// entry after the current head, with the next `seq`. Returns the entry as stored.
     @discardableResult
@@ -202,4 +209,31 @@ public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStor
     /// Installs the default catalogue and policies on an empty store.
     func seedDefaults(at now: Date) async throws
     func close() async throws
+}
+
+extension AuditStore {
+    /// `atomically(_:published:)` for a caller that signs no checkpoints.
+    public func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await atomically(body, published: { _ in })
+    }
+}
+
+/// What a recovery pass (`AuditStore.finishInterruptedChanges`) did.
+public struct InterruptedChanges: Sendable, Equatable {
+    /// A change undone: its journal and how many writes it had made or was about to make.
+    public struct Undone: Sendable, Equatable {
+        public var id: String
+        public var writes: Int
+
+        public init(id: String, writes: Int) {
+            self.id = id
+            self.writes = writes
+        }
+    }
+
+    /// Entries of committed changes appended to the chain.
+    public var published = 0
+    public var undone: [Undone] = []
+
+    public init() {}
 }

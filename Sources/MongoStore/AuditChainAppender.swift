@@ -8,10 +8,12 @@ import Foundation
 /// an actor alone would let the next append in while one awaits the database), so the retry
 /// happens only between replicas, and the head the last append wrote is reused.
 ///
-/// An append inside a transaction keeps the turn until the transaction ends: the entry it wrote
-/// is the head only if the transaction commits, so the next append waits to know. The same
-/// transaction's next entries follow it in the turn it holds. Another replica's entry taking the
-/// `seq` first restarts the transaction (a failed statement has aborted it).
+/// Inside a transaction an entry is only staged: inserted with the change, unsealed and marked
+/// `pending_seal`, and sealed into the chain as soon as the transaction has committed (or, if
+/// the process dies first, by the recovery pass). The chain's head is never written inside a
+/// transaction, so replicas' transactions do not conflict over it. Transactions of this process
+/// take the same turn, from their start to their end, so that they never conflict with each
+/// other over the documents they change (as SQLite's single writer does).
 actor AuditChainAppender {
     private struct Head {
         var seq: Int64
@@ -19,8 +21,6 @@ actor AuditChainAppender {
     }
 
     private var head: Head?
-    /// The transaction that holds the turn until it ends, if one does.
-    private var holder: ObjectIdentifier?
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
     private static let attempts = 32
@@ -36,9 +36,23 @@ actor AuditChainAppender {
         }
     }
 
-    /// Seals an entry stored before the chain existed, unless another replica sealed it first.
-    func seal(_ event: AuditEvent, in database: MongoDatabase) async throws {
-        _ = try await link(event, in: database) { sealed in
+    /// Inserts `event` unsealed, marked `pending_seal`, in the transaction the caller runs in.
+    func stage(_ event: AuditEvent, in database: MongoDatabase) async throws {
+        var document = Self.document(event)
+        document[Self.pending] = .bool(true)
+        try await database.insert("audit_logs", document)
+    }
+
+    /// The mark of an entry a transaction committed that awaits its seal.
+    static let pending = "pending_seal"
+
+    /// Seals an entry stored unsealed (staged by a transaction, or from before the chain existed),
+    /// unless another replica sealed it first; its seal, or nil when it was sealed elsewhere.
+    /// - Parameter turnHeld: the caller holds the turn already (`takeTurn`, a transaction's).
+    @discardableResult
+    func seal(_ event: AuditEvent, in database: MongoDatabase, turnHeld: Bool = false) async throws -> AuditSeal? {
+        var sealedHere = false
+        let sealed = try await link(event, in: database, turnHeld: turnHeld) { sealed in
             let seal = sealed.seal!
             let result = try await database.update(
                 "audit_logs", ["_id": .string(event.id), "seq": .document(["$exists": .bool(false)])],
@@ -46,29 +60,23 @@ actor AuditChainAppender {
                     "$set": .document([
                         "seq": .int(seal.seq), "timestamp": .date(sealed.timestamp),
                         "prev_hash": .string(Hex.encode(seal.prevHash)), "hash": .string(Hex.encode(seal.hash)),
-                    ])
+                    ]),
+                    "$unset": .document([Self.pending: .string("")]),
                 ])
-            return result.matched == 1
+            sealedHere = result.matched == 1
+            return sealedHere
         }
+        return sealedHere ? sealed.seal : nil
     }
 
     /// Seals `event` after the head and hands it to `write`, again after a newer head while
     /// another replica's write took the `seq`. `write` answers false when it stored nothing (the
     /// entry was sealed elsewhere): the head is then read again next time.
     private func link(
-        _ event: AuditEvent, in database: MongoDatabase, write: (AuditEvent) async throws -> Bool
+        _ event: AuditEvent, in database: MongoDatabase, turnHeld: Bool = false, write: (AuditEvent) async throws -> Bool
     ) async throws -> AuditEvent {
-        let transaction = database.inTransaction ? MongoTransaction.current : nil
-        if let transaction {
-            if holder != ObjectIdentifier(transaction) {
-                await takeTurn()
-                holder = ObjectIdentifier(transaction)
-                transaction.onEnd { [self] committed in await self.ended(committed: committed) }
-            }
-        } else {
-            await takeTurn()
-        }
-        defer { if transaction == nil { endTurn() } }
+        if !turnHeld { await takeTurn() }
+        defer { if !turnHeld { endTurn() } }
         for _ in 0..<Self.attempts {
             let current = try await currentHead(database)
             let sealed = AuditChain.sealed(event, seq: current.seq + 1, after: current.hash)
@@ -81,7 +89,6 @@ actor AuditChainAppender {
                 return sealed
             } catch let failure as MongoFailure where failure.isDuplicateKey {
                 head = nil
-                if transaction != nil { throw MongoFailure.restart("another replica extended the audit chain first") }
                 // Either another replica took this `seq` first (read the head again and retry),
                 // or this very entry is stored already (a retried write): it is not appended twice.
                 if try await database.findOne("audit_logs", ["_id": .string(event.id), "seq": .document(["$exists": .bool(true)])])
@@ -97,14 +104,9 @@ actor AuditChainAppender {
         throw DomainError.unavailable("The audit trail is busy; try again")
     }
 
-    /// The transaction holding the turn has ended: what it wrote is the head only if it committed.
-    private func ended(committed: Bool) {
-        if !committed { head = nil }
-        holder = nil
-        endTurn()
-    }
-
-    private func takeTurn() async {
+    /// Waits for the turn (first come, first served); a transaction holds it from its start to
+    /// the sealing of its entries.
+    func takeTurn() async {
         if busy {
             await withCheckedContinuation { waiting.append($0) }
         } else {
@@ -112,7 +114,7 @@ actor AuditChainAppender {
         }
     }
 
-    private func endTurn() {
+    func endTurn() {
         if waiting.isEmpty {
             busy = false
         } else {

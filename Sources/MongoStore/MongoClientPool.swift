@@ -99,6 +99,7 @@ actor MongoClientPool {
 
     /// Commits or aborts `transaction` and gives its client back, whatever the outcome.
     func end(_ transaction: MongoTransaction, commit: Bool) async throws {
+        guard transaction.returnClient() else { return }
         defer { releaseSlot() }
         let handle = self.handle
         try await threadPool.runIfActive {

@@ -1,4 +1,5 @@
 import CMongoC
+import Domain
 import Foundation
 import Metrics
 
@@ -73,7 +74,12 @@ struct MongoDatabase: Sendable {
     }
 
     func insert(_ collection: String, _ document: BSONDocument) async throws {
-        try await withCollection(collection) { handle, call in
+        var document = document
+        if let journal = openJournal {
+            try await journalInsert(journal, into: collection, document)
+            document = journal.marked(document: document)
+        }
+        try await withCollection(collection) { [document] handle, call in
             try call.checked(
                 { reply, error in
                     try document.withBSON { documentBSON in
@@ -135,7 +141,15 @@ struct MongoDatabase: Sendable {
     func update(
         _ collection: String, _ filter: BSONDocument, _ update: BSONDocument, many: Bool = false, upsert: Bool = false
     ) async throws -> UpdateResult {
-        try await withCollection(collection) { handle, call in
+        var update = update
+        if let journal = openJournal {
+            // An upsert inserts the `_id` its filter names (NeoSC's upserts all name one).
+            let upsertID = upsert ? filter["_id"].flatMap { $0.document == nil ? $0 : nil } : nil
+            if upsert && upsertID == nil { throw DomainError.invalid("An upsert in a change must name its _id") }
+            try await journalWrite(journal, to: collection, matching: filter, one: !many, upsertID: upsertID)
+            update = journal.marked(update: update)
+        }
+        return try await withCollection(collection) { [update] handle, call in
             let options: BSONDocument = upsert ? ["upsert": .bool(true)] : [:]
             let result = try call.checked(
                 { reply, error in
@@ -156,7 +170,10 @@ struct MongoDatabase: Sendable {
     }
 
     func delete(_ collection: String, _ filter: BSONDocument, many: Bool = false) async throws -> Int {
-        try await withCollection(collection) { handle, call in
+        if let journal = openJournal {
+            try await journalWrite(journal, to: collection, matching: filter, one: !many, deleting: true)
+        }
+        return try await withCollection(collection) { handle, call in
             try call.checked(
                 { reply, error in
                     try filter.withBSON { filterBSON in
@@ -170,12 +187,34 @@ struct MongoDatabase: Sendable {
         }
     }
 
+    /// Replaces the document matching `filter` with `replacement`; whether one matched. Not
+    /// journaled: only the undoing of a change replaces documents.
+    func replace(_ collection: String, _ filter: BSONDocument, with replacement: BSONDocument) async throws -> Bool {
+        try await withCollection(collection) { handle, call in
+            try call.checked(
+                { reply, error in
+                    try filter.withBSON { filterBSON in
+                        try replacement.withBSON { replacementBSON in
+                            try call.withOptions([:]) {
+                                mongoc_collection_replace_one(handle, filterBSON, replacementBSON, $0, reply, &error)
+                            }
+                        }
+                    }
+                }, reading: { (BSONDocument(reading: $0)["matchedCount"]?.int ?? 0) == 1 })
+        }
+    }
+
     /// Atomically applies `update` to the first document matching `query` (in `sort` order) and
     /// returns it as it is afterwards; nil when nothing matched.
     func findAndModify(
         _ collection: String, _ query: BSONDocument, update: BSONDocument, sort: BSONDocument? = nil
     ) async throws -> BSONDocument? {
-        try await withCollection(collection) { handle, call in
+        var update = update
+        if let journal = openJournal {
+            try await journalWrite(journal, to: collection, matching: query, sort: sort, one: true)
+            update = journal.marked(update: update)
+        }
+        return try await withCollection(collection) { [update] handle, call in
             let options = mongoc_find_and_modify_opts_new()!
             defer { mongoc_find_and_modify_opts_destroy(options) }
             return try call.checked(

@@ -80,42 +80,20 @@ extension MongoStore: NonceStore {
 }
 
 extension MongoStore: AuditStore {
-    /// One multi-document transaction where the deployment has them: the change and its entries
-    /// commit together or not at all. A transaction that meets a transient failure (a write
-    /// conflict with another change, another replica extending the chain first) runs again from
-    /// its start, a few times. A call inside an open transaction joins it. A standalone server
-    /// has no transactions: the steps run in order, each atomic on its own (the change, then its
-    /// entry).
-    public func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        guard transactional, MongoTransaction.current?.isOpen != true else { return try await body() }
-        var attempt = 0
-        while true {
-            attempt += 1
-            let transaction = try await database.pool.beginTransaction()
-            let result: T
-            do {
-                result = try await MongoTransaction.$current.withValue(transaction) { try await body() }
-                try await database.pool.end(transaction, commit: true)
-            } catch {
-                try? await database.pool.end(transaction, commit: false)
-                await transaction.finished(committed: false)
-                guard let failure = error as? MongoFailure, failure.restartsTransaction, attempt < Self.transactionAttempts
-                else { throw (error as? MongoFailure)?.translated ?? error }
-                // Apart, and at random, so that two changes that met do not meet again.
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
-                continue
-            }
-            await transaction.finished(committed: true)
-            return result
-        }
-    }
-
-    /// How often a change runs before a transient failure is reported (as it is, a 500-free error).
-    static let transactionAttempts = 8
-
     @discardableResult
     public func append(_ event: AuditEvent) async throws -> AuditEvent {
-        try await chainAppender.append(event, to: database)
+        if let journal = database.openJournal {
+            // A change on a standalone server: the entry goes with its commit (the outbox).
+            journal.hold(event)
+            return event
+        }
+        if database.inTransaction, let transaction = MongoTransaction.current {
+            // Committed with the change, sealed after it.
+            try await chainAppender.stage(event, in: database)
+            transaction.stage(event)
+            return event
+        }
+        return try await chainAppender.append(event, to: database)
     }
 
     public func chain(from seq: Int64, limit: Int) async throws -> [AuditEvent] {
@@ -183,8 +161,23 @@ extension MongoStore: AuditStore {
         return try await database.delete("audit_logs", ["seq": .document(["$lte": .int(anchor.seq)])], many: true)
     }
 
+    /// Entries staged by a committed transaction and not yet sealed (moments, or until the
+    /// recovery pass after a crash) are not counted: they are not in the chain yet, and will be.
     public func auditEntryCount() async throws -> Int {
-        try await database.count("audit_logs", [:])
+        try await database.count("audit_logs", [AuditChainAppender.pending: .document(["$ne": .bool(true)])])
+    }
+
+    /// Seals the entries committed transactions staged and did not seal (their process died in
+    /// between), oldest first; how many.
+    func sealStagedEntries() async throws -> Int {
+        var sealed = 0
+        let staged = try await database.find(
+            "audit_logs", [AuditChainAppender.pending: .bool(true), "seq": .document(["$exists": .bool(false)])],
+            sort: ["timestamp": .int(1), "_id": .int(1)])
+        for document in staged where try await chainAppender.seal(try Self.auditEvent(document), in: database) != nil {
+            sealed += 1
+        }
+        return sealed
     }
 
     /// Seals the entries written before the chain existed, oldest first, through the same

@@ -9,14 +9,16 @@ import NIOCore
 ///
 /// Writes that must not race across replicas are single atomic operations: session starts claim
 /// a slot in the user's bounded `session_slots` array, sessions end through findAndModify on
-/// `status: active`, policy toggles are compare-and-set. An audited change and its entry commit
-/// together in a multi-document transaction when the deployment has them (a replica set or a
-/// sharded cluster: `atomically`); a standalone server runs them one after the other.
+/// `status: active`, policy toggles are compare-and-set. An audited change and its entries commit
+/// together (`atomically`): in a multi-document transaction when the deployment has them (a
+/// replica set or a sharded cluster), in a journaled change with an outbox on a standalone server.
 public struct MongoStore: Store, Sendable {
     let database: MongoDatabase
     let chainAppender: AuditChainAppender
     /// The deployment runs multi-document transactions (it is a replica set or sharded cluster).
     public let transactional: Bool
+    /// How long a journaled change (standalone server) may run before the recovery pass may undo it.
+    let changeLease: Duration
 
     public struct Options: Sendable {
         public var poolSize: Int
@@ -24,11 +26,18 @@ public struct MongoStore: Store, Sendable {
         public var timeout: Duration
         /// Longest a call may wait for a free connection before it is refused (default: `timeout`).
         public var queueTimeout: Duration
+        /// On a standalone server, how long a change may take before the recovery pass may undo
+        /// it as abandoned by a process that died; a change starts no write after half of it.
+        public var changeLease: Duration
 
-        public init(poolSize: Int = 10, timeout: Duration = .seconds(5), queueTimeout: Duration? = nil) {
+        public init(
+            poolSize: Int = 10, timeout: Duration = .seconds(5), queueTimeout: Duration? = nil,
+            changeLease: Duration = .seconds(60)
+        ) {
             self.poolSize = poolSize
             self.timeout = timeout
             self.queueTimeout = queueTimeout ?? timeout
+            self.changeLease = changeLease
         }
     }
 
@@ -61,20 +70,23 @@ public struct MongoStore: Store, Sendable {
                 pool: MongoClientPool(
                     .init(uri: uri, size: options.poolSize), size: options.poolSize, timeout: options.queueTimeout),
                 name: name, metrics: metrics),
-            chainAppender: AuditChainAppender(), transactional: false)
+            chainAppender: AuditChainAppender(), transactional: false, changeLease: options.changeLease)
         let transactional = try await store.waitUntilReady(redactedURL: redacted(url), logger: logger)
         if !transactional {
-            logger.warning(
-                "MongoDB is a standalone server, without transactions: a crash between a change and its audit entry can leave the change unrecorded; run a replica set (docs/audit.md)"
+            logger.notice(
+                "MongoDB is a standalone server, without transactions: changes are journaled (change_journal) instead; a replica set is faster (docs/audit.md)"
             )
         }
-        return MongoStore(database: store.database, chainAppender: store.chainAppender, transactional: transactional)
+        return MongoStore(
+            database: store.database, chainAppender: store.chainAppender, transactional: transactional,
+            changeLease: options.changeLease)
     }
 
-    private init(database: MongoDatabase, chainAppender: AuditChainAppender, transactional: Bool) {
+    private init(database: MongoDatabase, chainAppender: AuditChainAppender, transactional: Bool, changeLease: Duration) {
         self.database = database
         self.chainAppender = chainAppender
         self.transactional = transactional
+        self.changeLease = changeLease
     }
 
     /// `mongodb://user:secret@host/db` → `mongodb://***@host/db`: connection strings are logged only like this.
@@ -152,6 +164,8 @@ public struct MongoStore: Store, Sendable {
             // Redeemed nonces go a day after their token's window (the sweeper also purges them).
             ("redeemed_nonces", [index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400)]),
             ("login_unlocks", [index(["at": .int(1)], "at_ttl", expireAfter: 86_400)]),
+            // The recovery pass looks for journals whose lease has passed.
+            (ChangeJournal.collection, [index(["lease_until": .int(1)], "lease")]),
             (
                 "sessions",
                 [

@@ -1,4 +1,5 @@
 import CMongoC
+import Domain
 import NIOConcurrencyHelpers
 
 /// One multi-document transaction in progress (a replica set or sharded cluster): the pooled
@@ -18,7 +19,8 @@ final class MongoTransaction: @unchecked Sendable {
     let pool: ObjectIdentifier
     private let lock = NIOLock()
     private var open = true
-    private var whenEnded: [@Sendable (_ committed: Bool) async -> Void] = []
+    private var clientReturned = false
+    private var entries: [AuditEvent] = []
 
     init(client: OpaquePointer, session: OpaquePointer, pool: ObjectIdentifier) {
         self.client = client
@@ -39,11 +41,6 @@ final class MongoTransaction: @unchecked Sendable {
             guard open else { throw Ended() }
             return try body(client, session)
         }
-    }
-
-    /// Runs `action` once the transaction has committed (true) or been abandoned (false).
-    func onEnd(_ action: @escaping @Sendable (_ committed: Bool) async -> Void) {
-        lock.withLock { whenEnded.append(action) }
     }
 
     /// Commits (true) or aborts; the session is destroyed either way and no statement follows.
@@ -70,12 +67,20 @@ final class MongoTransaction: @unchecked Sendable {
         }
     }
 
-    /// Runs what was registered with `onEnd`, in order.
-    func finished(committed: Bool) async {
-        let actions = lock.withLock {
-            defer { whenEnded = [] }
-            return whenEnded
+    /// True the first time only: the client goes back to the pool once, whatever ends the transaction.
+    func returnClient() -> Bool {
+        lock.withLock {
+            defer { clientReturned = true }
+            return !clientReturned
         }
-        for action in actions { await action(committed) }
     }
+
+    /// Keeps an entry staged in the transaction, to seal once it has committed.
+    func stage(_ entry: AuditEvent) {
+        lock.withLock { entries.append(entry) }
+    }
+
+    /// The entries staged, in order.
+    var staged: [AuditEvent] { lock.withLock { entries } }
+
 }

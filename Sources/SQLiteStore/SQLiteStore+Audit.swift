@@ -3,6 +3,10 @@ import Foundation
 import SQLiteNIO
 
 extension SQLiteStore: AuditStore {
+    /// A change and its entries are one SQLite transaction: a process that dies leaves none
+    /// unfinished.
+    public func finishInterruptedChanges(at now: Date) async throws -> InterruptedChanges { InterruptedChanges() }
+
     @discardableResult
     public func append(_ event: AuditEvent) async throws -> AuditEvent {
         try await write { connection in try await Self.append(event, on: connection) }

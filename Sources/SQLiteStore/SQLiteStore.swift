@@ -92,7 +92,11 @@ public struct SQLiteStore: Store, Sendable {
     /// and its audit entry commit together). Calls inside join it, each as a savepoint, so a
     /// method that fails inside undoes its own part only, as on its own; a nested `atomically`
     /// joins too. Holds the single writer throughout: keep `body` to store calls.
-    public func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    /// Entries are sealed as they are appended, inside the transaction: `published` is never
+    /// needed.
+    public func atomically<T: Sendable>(
+        _ body: () async throws -> T, published: @escaping @Sendable (AuditSeal) -> Void
+    ) async throws -> T {
         if let open = OpenTransaction.current, open.pool === pool, open.isOpen { return try await body() }
         return try await write { connection in
             let transaction = OpenTransaction(pool: pool, connection: connection)

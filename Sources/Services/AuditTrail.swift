@@ -15,15 +15,16 @@ public struct AuditTrail: Sendable {
         self.integrity = integrity
     }
 
-    /// Runs `body`, a change and the entries it records, as one unit: on the embedded store they
-    /// commit together or not at all (`AuditStore.atomically`). Keep `body` to store calls and
-    /// `record`; act on the outcome (caches, timers, metrics) after it returns.
+    /// Runs `body`, a change and the entries it records, as one unit: they commit together or
+    /// not at all (`AuditStore.atomically`). Keep `body` to store calls and `record`; act on the
+    /// outcome (caches, timers, metrics) after it returns.
     public func change<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await store.atomically(body)
+        try await store.atomically(body, published: { [integrity] seal in integrity?.appended(seal) })
     }
 
-    /// `change`, then `afterwards` whether it committed or failed. On MongoDB a change can stand
-    /// though its entry failed, so what it revoked (cached credentials) is forgotten all the same.
+    /// `change`, then `afterwards` whether it committed or failed: a change whose outcome is not
+    /// known (the store stopped answering at its commit) may stand, so what it revoked (cached
+    /// credentials) is forgotten all the same.
     public func change<T: Sendable>(_ body: () async throws -> T, afterwards: () async -> Void) async throws -> T {
         let result: T
         do {

@@ -7,8 +7,9 @@ import Testing
 @testable import MongoStore
 
 /// Issue #14, atomic: a change and its audit entries commit together or not at all, on the
-/// embedded store (one SQLite transaction) and on MongoDB (a multi-document transaction;
-/// SecantusDB is a single-node replica set, as `mongo:7` is in the compose stack).
+/// embedded store (one SQLite transaction), on a MongoDB replica set (a multi-document
+/// transaction) and on a standalone MongoDB (a journaled change with its entries in its commit
+/// record, and a recovery pass).
 @Suite("A change and its entry commit together")
 struct AtomicChangeTests {
     static func user(_ name: String) -> User { StoreConformanceTests.user("\(name)@atomic.example", role: .neosc) }
@@ -16,7 +17,7 @@ struct AtomicChangeTests {
     @Test("a change that fails leaves neither the change nor its entry", arguments: StoreKind.allCases)
     func aFailedChangeLeavesNothing(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in
-            if let mongo = store as? MongoStore { #expect(mongo.transactional, "SecantusDB is a replica set: transactions") }
+            if let mongo = store as? MongoStore { #expect(mongo.transactional == (kind == .mongo), "transactions on a replica set only") }
             let audit = AuditTrail(store: store, clock: .system)
             let owner = Self.user("owner")
             try await store.insert(owner, creating: nil)
@@ -93,9 +94,9 @@ struct AtomicChangeTests {
 
     /// Two replicas on one database append in transactions at once: an entry that meets the
     /// other's `seq` restarts its change, and the chain stays gap-free and linear.
-    @Test("two replicas' transactions keep one linear chain")
-    func twoReplicasKeepOneChain() async throws {
-        try await AuditChainStoreTests.withTwoStores(.mongo) { first, second in
+    @Test("two replicas' changes keep one linear chain", arguments: [StoreKind.mongo, .mongoStandalone])
+    func twoReplicasKeepOneChain(_ kind: StoreKind) async throws {
+        try await AuditChainStoreTests.withTwoStores(kind) { first, second in
             let now = Date()
             await withThrowingTaskGroup(of: Void.self) { group in
                 for (replica, store) in [first, second].enumerated() {
@@ -130,31 +131,90 @@ struct AtomicChangeTests {
         }
     }
 
-    /// A standalone MongoDB has no transactions: NeoSC says so (and logs a warning at start-up,
-    /// docs/audit.md) and runs a change's steps in order, each atomic on its own.
-    @Test("a standalone server is known to have no transactions, and changes still work")
-    func aStandaloneServerRunsStepsInOrder() async throws {
-        let server = try SecantusServer(standalone: true)
-        defer { server.remove() }
-        try await server.start()
-        let store = try await MongoStore.open(url: "\(server.url)/neosc_standalone", logger: Harness.logger)
+    /// A standalone server's change whose process stops answering (as a crash leaves it) is
+    /// undone by another process's recovery pass once its lease has passed, and then cannot
+    /// commit: neither the change nor its entry is there.
+    @Test("standalone: an abandoned change is undone after its lease, and cannot commit after")
+    func anAbandonedChangeIsUndone() async throws {
+        let url = try await StoreKind.mongoStandalone.freshDatabaseURL()
+        // Long enough for a loaded machine to make the change's writes within half of it.
+        let lease = Duration.seconds(20)
+        let stalled = try await MongoStore.open(url: url, options: .init(changeLease: lease), logger: Harness.logger)
+        let recovering = try await MongoStore.open(url: url, options: .init(changeLease: lease), logger: Harness.logger)
         do {
-            #expect(!store.transactional)
-            let audit = AuditTrail(store: store, clock: .system)
-            let owner = Self.user("standalone")
+            try await abandonAndRecover(stalled: stalled, recovering: recovering)
+        } catch {
+            try? await stalled.close()
+            try? await recovering.close()
+            throw error
+        }
+        try await stalled.close()
+        try await recovering.close()
+    }
+
+    private func abandonAndRecover(stalled: MongoStore, recovering: MongoStore) async throws {
+        #expect(!stalled.transactional)
+        let owner = Self.user("abandoned")
+        try await stalled.insert(owner, creating: nil)
+        let session = StoreConformanceTests.session(for: owner)
+        let (resumed, resume) = AsyncStream.makeStream(of: Void.self)
+        let (written, wrote) = AsyncStream.makeStream(of: Void.self)
+        let change = Task {
+            defer { wrote.finish() }  // a change that fails early must not leave the test waiting
+            try await AuditTrail(store: stalled, clock: .system).change {
+                try await stalled.start(session, limit: 5)
+                try await stalled.append(AuditChainStoreTests.event(1))
+                wrote.yield()
+                for await _ in resumed { break }  // the process "hangs" here
+            }
+        }
+        for await _ in written { break }
+        #expect(try await recovering.session(id: session.id) != nil, "written, not yet committed")
+        #expect(try await recovering.finishInterruptedChanges(at: Date()).undone.isEmpty, "not before its lease has passed")
+
+        let report = try await recovering.finishInterruptedChanges(at: Date() + 21)
+        #expect(report.undone.count == 1 && report.undone.first?.writes ?? 0 >= 2, "the slot claim and the insert: \(report)")
+        #expect(try await recovering.session(id: session.id) == nil)
+        #expect(try await recovering.sessions(userID: owner.id, status: .active, limit: 10).isEmpty)
+
+        resume.yield()
+        await #expect(throws: DomainError.self, "a change undone cannot commit") { try await change.value }
+        #expect(try await recovering.session(id: session.id) == nil)
+        #expect(try await recovering.chainHead() == nil, "and its entry never reached the chain")
+        // The undone slot claim left the limit whole.
+        try await recovering.start(StoreConformanceTests.session(for: owner), limit: 1)
+    }
+
+    /// A standalone server's change that committed (its journal holds its entries) but whose
+    /// process died before appending them: the recovery pass appends each exactly once.
+    @Test("standalone: the entries of a committed change are published once")
+    func committedEntriesArePublishedOnce() async throws {
+        let url = try await StoreKind.mongoStandalone.freshDatabaseURL()
+        let store = try await MongoStore.open(url: url, options: .init(changeLease: .seconds(2)), logger: Harness.logger)
+        do {
+            let owner = Self.user("committed")
             try await store.insert(owner, creating: nil)
             let session = StoreConformanceTests.session(for: owner)
-            try await audit.change {
-                try await store.start(session, limit: 2)
-                try await audit.record(.launchWorkspace, by: .operator(via: "test"), details: ["session_id": session.id])
+            // The journaled change up to its commit point, and no further (as a crash leaves it).
+            let journal = try await store.database.beginChange(lease: .seconds(2))
+            try await ChangeJournal.$current.withValue(journal) {
+                try await store.start(session, limit: 5)
+                try await store.append(AuditChainStoreTests.event(7))
             }
-            #expect(try await store.session(id: session.id)?.status == .active)
-            #expect(try await store.chain(from: 1, limit: 10).map { $0.details["session_id"] } == [session.id])
+            #expect(try await store.chainHead() == nil, "the entry waits in the journal")
+            try await store.database.commit(journal, entries: journal.close())
+
+            let report = try await store.finishInterruptedChanges(at: Date() + 3)
+            #expect(report.published == 1 && report.undone.isEmpty)
+            #expect(try await store.session(id: session.id)?.status == .active, "a committed change stands")
+            let entries = try await store.chain(from: 1, limit: 10)
+            #expect(entries.map { $0.details["session_id"] } == ["ses-7"])
+            #expect(try await store.finishInterruptedChanges(at: Date() + 3) == InterruptedChanges(), "nothing left")
+            #expect(try await store.chain(from: 1, limit: 10).count == 1)
         } catch {
             try? await store.close()
             throw error
         }
         try await store.close()
-        await server.stop()
     }
 }

@@ -29,8 +29,8 @@ struct AuditChainStoreTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         var configuration = Configuration()
         configuration.dataDirectory = directory.path
-        if kind == .mongo {
-            configuration.mongoURL = Secret(try await TestMongo.shared.freshDatabaseURL())
+        if kind.isMongo {
+            configuration.mongoURL = Secret(try await kind.freshDatabaseURL())
             configuration.mongoTimeout = TestMongo.timeout
         }
         let first = try await Wiring.openStore(configuration, logger: Harness.logger)

@@ -53,12 +53,12 @@ struct Harness {
         var configuration = Configuration()
         configuration.dataDirectory = directory.path
         configuration.port = 0
-        if kind == .mongo {
+        if kind.isMongo {
             configuration.mongoTimeout = TestMongo.timeout
             if let mongoURL {
                 configuration.mongoURL = Secret(mongoURL)
             } else {
-                configuration.mongoURL = Secret(try await TestMongo.shared.freshDatabaseURL())
+                configuration.mongoURL = Secret(try await kind.freshDatabaseURL())
             }
         }
         adjust(&configuration)

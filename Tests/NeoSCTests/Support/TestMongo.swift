@@ -8,12 +8,21 @@ import Testing
 
 @testable import App
 
-/// Which store a test runs against; store-level and HTTP tests run on both.
+/// Which store a test runs against; store-level and HTTP tests run on each.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case embedded
+    /// SecantusDB as it starts by default: a single-node replica set, so with transactions.
     case mongo
+    /// SecantusDB answering as a standalone server: no transactions, changes are journaled.
+    case mongoStandalone
 
     var testDescription: String { rawValue }
+    var isMongo: Bool { self != .embedded }
+
+    /// A connection string for a database no other test uses, on the server of this kind.
+    func freshDatabaseURL() async throws -> String {
+        try await TestMongo.shared.freshDatabaseURL(standalone: self == .mongoStandalone)
+    }
 }
 
 /// A SecantusDB server (MongoDB wire protocol) on a loopback port chosen at run time, with its
@@ -58,29 +67,30 @@ actor TestMongo {
     /// exceeded). Tests about timeouts set their own.
     static let timeout: TimeInterval = 30
     /// One start-up for all callers: the actor is reentrant across the server's start.
-    private var base: Task<String, any Error>?
-    private var privateServer: SecantusServer?
+    private var bases: [Bool: Task<String, any Error>] = [:]
+    private var privateServers: [SecantusServer] = []
 
-    /// A connection string for a database no other test uses.
-    func freshDatabaseURL() async throws -> String {
-        "\(try await baseURL())/neosc_test_\(UUID().uuidString.prefix(12).lowercased())"
+    /// A connection string for a database no other test uses, on a replica set or a standalone server.
+    func freshDatabaseURL(standalone: Bool = false) async throws -> String {
+        "\(try await baseURL(standalone: standalone))/neosc_test_\(UUID().uuidString.prefix(12).lowercased())"
     }
 
-    private func baseURL() async throws -> String {
-        if let base { return try await base.value }
+    private func baseURL(standalone: Bool) async throws -> String {
+        if let base = bases[standalone] { return try await base.value }
         let task = Task<String, any Error> {
-            if let url = ProcessInfo.processInfo.environment["NEOSC_TEST_MONGO_URL"] { return url }
-            let server = try SecantusServer()
+            let variable = standalone ? "NEOSC_TEST_MONGO_STANDALONE_URL" : "NEOSC_TEST_MONGO_URL"
+            if let url = ProcessInfo.processInfo.environment[variable] { return url }
+            let server = try SecantusServer(standalone: standalone)
             try await server.start()
             self.keep(server)
             return server.url
         }
-        base = task
+        bases[standalone] = task
         return try await task.value
     }
 
     private func keep(_ server: SecantusServer) {
-        privateServer = server
+        privateServers.append(server)
     }
 }
 
@@ -90,8 +100,8 @@ extension Harness {
         let directory = makeDirectory()
         var configuration = Configuration()
         configuration.dataDirectory = directory.path
-        if kind == .mongo {
-            configuration.mongoURL = Secret(try await TestMongo.shared.freshDatabaseURL())
+        if kind.isMongo {
+            configuration.mongoURL = Secret(try await kind.freshDatabaseURL())
             configuration.mongoTimeout = TestMongo.timeout
         }
         return (try await Wiring.openStore(configuration, logger: logger), directory)
