@@ -185,6 +185,19 @@ def main():
     mongo = services["mongo"]
     check("mongo is mongo:7", mongo["image"] == "mongo:7", mongo["image"])
     check("mongo runs with --auth", "--auth" in mongo.get("command", []), mongo.get("command"))
+    mongo_command = mongo.get("command", [])
+    key_file = mongo_command[mongo_command.index("--keyFile") + 1] if "--keyFile" in mongo_command else None
+    entrypoint = " ".join(mongo.get("entrypoint", []))
+    check("mongo is a single-node replica set rs0, its key file installed mode 400 for mongodb from a secret",
+          "--replSet" in mongo_command and mongo_command[mongo_command.index("--replSet") + 1] == "rs0"
+          and key_file is not None and f"install -m 400 -o mongodb -g mongodb /run/secrets/mongo_replica_key {key_file}" in entrypoint
+          and "exec docker-entrypoint.sh" in entrypoint
+          and "mongo_replica_key" in [s.get("source") if isinstance(s, dict) else s for s in mongo.get("secrets", [])],
+          (mongo_command, entrypoint))
+    check("mongo's health check is the replica-set script",
+          mongo["healthcheck"]["test"][-2:] == ["--file", "/neosc/replica-set.js"]
+          and any((v.get("target") if isinstance(v, dict) else str(v).split(":")[1]) == "/neosc/replica-set.js"
+                  for v in mongo.get("volumes", [])), mongo.get("volumes"))
     check("mongo keeps data in a named volume",
           any(v.get("type") == "volume" and v.get("target") == "/data/db" and v.get("source") in config.get("volumes", {})
               if isinstance(v, dict) else str(v).startswith("mongo-data:/data/db") for v in mongo.get("volumes", [])),
@@ -243,6 +256,10 @@ def main():
         url = open(files.get("mongo_url", os.devnull)).read()
         app_password = open(files.get("mongo_app_password", os.devnull)).read()
         check("make-secrets.sh: the Mongo URL carries the app password", app_password and f":{app_password}@mongo:" in url)
+        check("make-secrets.sh: the Mongo URL names the replica set", url.endswith("&replicaSet=rs0"), url)
+        replica_key = open(files.get("mongo_replica_key", os.devnull)).read()
+        check("make-secrets.sh: the replica set's key file is 6 to 1,024 base64 characters",
+              6 <= len(replica_key) <= 1024 and all(c.isalnum() or c in "+/=" for c in replica_key), len(replica_key))
         audit_key = open(files.get("neosc_audit_signing_key", os.devnull)).read()
         try:
             key_bytes = len(base64.b64decode(audit_key, validate=True))
@@ -262,6 +279,27 @@ def main():
             check("mongo's init script creates the neosc user with the password from its secret file",
                   created == [["neosc", {"user": "neosc", "pwd": app_password,
                                           "roles": [{"role": "readWrite", "db": "neosc"}]}]], ran.stderr or created)
+            # The health check script, with stand-ins for mongosh's `db`, `rs` and `quit`.
+            stand_in = ("const calls = []; const state = JSON.parse(process.argv[2]);"
+                        "globalThis.quit = (code) => { console.log(JSON.stringify({code, calls})); process.exit(0); };"
+                        "globalThis.db = {hello: () => state, getSiblingDB: (name) => ({auth: (u, p) => calls.push(['auth', name, u, p])})};"
+                        "globalThis.rs = {initiate: (config) => calls.push(['initiate', config])};"
+                        "require(process.argv[1]);")
+            def replica_check(state):
+                ran = subprocess.run(["node", "-e", stand_in, os.path.join(HERE, "mongo", "replica-set.js"), json.dumps(state)],
+                                     capture_output=True, text=True,
+                                     env={**os.environ, "MONGO_INITDB_ROOT_USERNAME": "root",
+                                          "MONGO_INITDB_ROOT_PASSWORD_FILE": files.get("mongo_root_password", "")})
+                return json.loads(ran.stdout or "{}") or ran.stderr
+            root_password = open(files.get("mongo_root_password", os.devnull)).read()
+            fresh = replica_check({"isWritablePrimary": False})
+            check("mongo's health check initiates rs0 (host mongo:27017) as root, with the password from its secret file, and waits",
+                  fresh == {"code": 1, "calls": [["auth", "admin", "root", root_password],
+                                                  ["initiate", {"_id": "rs0", "members": [{"_id": 0, "host": "mongo:27017"}]}]]},
+                  fresh)
+            check("mongo's health check is healthy on the primary and waits on a member, without initiating again",
+                  replica_check({"isWritablePrimary": True, "setName": "rs0"}) == {"code": 0, "calls": []}
+                  and replica_check({"isWritablePrimary": False, "setName": "rs0"}) == {"code": 1, "calls": []})
         else:
             check("node is installed to run mongo's init script", False, "node not found")
 

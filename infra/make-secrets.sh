@@ -57,9 +57,12 @@ else
 fi
 write mongo_root_password "$(password)" generated
 write mongo_app_password "$(password)" generated
+# The replica set's internal key file (756 random bytes, base64: 1,008 characters, within
+# mongod's 1,024): the compose stack runs mongo as a single-node replica set (docs/audit.md).
+write mongo_replica_key "$(random 756)" generated
 # Derived from the app password (letters and digits only, so it goes in the URL as it is):
 # rewritten whenever it differs, so a rotated password never leaves a stale URL.
-url="mongodb://${MONGO_APP_USER:-neosc}:$(cat "$dir/mongo_app_password")@mongo:27017/neosc?authSource=neosc"
+url="mongodb://${MONGO_APP_USER:-neosc}:$(cat "$dir/mongo_app_password")@mongo:27017/neosc?authSource=neosc&replicaSet=rs0"
 if [ ! -s "$dir/mongo_url" ] || [ "$(cat "$dir/mongo_url")" != "$url" ]; then
     rm -f "$dir/mongo_url"
 fi
