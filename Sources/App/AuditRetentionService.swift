@@ -34,8 +34,9 @@ struct AuditRetentionService: Service {
                 let next = try await store.forwardingCursor(target) + 1
                 kept = min(kept ?? next, next)
             }
-            // The removal and its entry commit together (on the embedded store).
-            let applied: AuditIntegrity.Retention? = try await audit.change {
+            // The removal and its entry commit together where the store can hold it (the embedded
+            // store); on MongoDB the steps run one by one, the anchor first, harmless to repeat.
+            let retention = { () async throws -> AuditIntegrity.Retention? in
                 guard let applied = try await integrity.applyRetention(before: cutoff, keepingFrom: kept) else { return nil }
                 try await audit.record(
                     .auditRetentionApplied, by: .system(onAccount: nil, email: nil),
@@ -46,6 +47,7 @@ struct AuditRetentionService: Service {
                     ])
                 return applied
             }
+            let applied = try await store.atomicallyHoldsBulkRemovals ? audit.change(retention) : retention()
             guard let applied else { return }
             logger.notice(
                 "removed audit entries past their retention",

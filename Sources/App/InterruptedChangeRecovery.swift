@@ -25,6 +25,9 @@ struct InterruptedChangeRecovery: Service {
     private func pass() async {
         do {
             let report = try await store.finishInterruptedChanges(at: Date())
+            for failure in report.failures {
+                logger.error("could not finish an interrupted change; will retry", metadata: ["what": "\(failure)"])
+            }
             if report.published > 0 {
                 logger.notice("published the audit entries of interrupted changes", metadata: ["count": "\(report.published)"])
             }

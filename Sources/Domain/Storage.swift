@@ -141,6 +141,10 @@ public protocol AuditStore: Sendable {
     /// that committed, undoes those that did not (only where the store needs it: a standalone
     /// MongoDB's journaled changes).
     func finishInterruptedChanges(at now: Date) async throws -> InterruptedChanges
+    /// Whether `atomically` can hold a change that walks and removes much of the trail
+    /// (retention): the embedded store's one transaction can; MongoDB's transactions are limited
+    /// in time and a journal document in size, so there retention runs its steps one by one.
+    var atomicallyHoldsBulkRemovals: Bool { get }
     /// Appends `event` at the end of the audit chain, atomically: sealed (`AuditChain`) as the
     /// entry after the current head, with the next `seq`. Returns the entry as stored.
     @discardableResult
@@ -234,6 +238,8 @@ public struct InterruptedChanges: Sendable, Equatable {
     /// Entries of committed changes appended to the chain.
     public var published = 0
     public var undone: [Undone] = []
+    /// What could not be finished this time (the next pass tries again), for the log.
+    public var failures: [String] = []
 
     public init() {}
 }

@@ -29,8 +29,9 @@ actor AuditChainAppender {
     /// numbers and would otherwise pass for the head).
     static let inChain: BSONDocument = ["seq": .document(["$gte": .int(1)])]
 
-    func append(_ event: AuditEvent, to database: MongoDatabase) async throws -> AuditEvent {
-        try await link(event, in: database) { sealed in
+    /// - Parameter turnHeld: the caller holds the turn already (`takeTurn`, a change's).
+    func append(_ event: AuditEvent, to database: MongoDatabase, turnHeld: Bool = false) async throws -> AuditEvent {
+        try await link(event, in: database, turnHeld: turnHeld) { sealed in
             try await database.insert("audit_logs", Self.document(sealed))
             return true
         }

@@ -34,6 +34,7 @@ final class ChangeJournal: @unchecked Sendable {
     let writesUntil: Date
     private let lock = NIOLock()
     private var entries: [AuditEvent] = []
+    private var written: [Undo] = []
     private var ended = false
 
     init(id: String, pool: ObjectIdentifier, lease: Duration, startedAt: Date) {
@@ -47,6 +48,15 @@ final class ChangeJournal: @unchecked Sendable {
     }
 
     var isOpen: Bool { lock.withLock { !ended } }
+
+    /// Keeps undo steps the journal document holds, in order: undoing from memory covers a write
+    /// that landed after the recovery pass undid the change from its document.
+    func remember(_ steps: [Undo]) {
+        lock.withLock { written += steps }
+    }
+
+    /// The undo steps written so far, oldest first.
+    var steps: [Undo] { lock.withLock { written } }
 
     /// Keeps an entry the change recorded until its commit.
     func hold(_ event: AuditEvent) {

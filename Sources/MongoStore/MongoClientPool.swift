@@ -128,6 +128,9 @@ actor MongoClientPool {
     func close() async throws {
         guard !closed else { return }
         closed = true
+        // Changes waiting for a transaction find the pool closed (503) instead of waiting forever.
+        for waiting in waitingForSlot { waiting.resume() }
+        waitingForSlot = []
         try await threadPool.shutdownGracefully()
         mongoc_client_pool_destroy(handle.pool)
     }

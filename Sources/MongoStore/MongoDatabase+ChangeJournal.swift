@@ -30,23 +30,47 @@ extension MongoDatabase {
     }
 
     /// Writes the undo steps for a write to `collection` that may reach the documents matching
-    /// `filter` (`one`: the first in `sort` order), before it runs. `upsertID`: the `_id` an upsert
-    /// would insert when nothing matches.
+    /// `filter` (`one`: the first in `sort` order), before it runs, and answers the filter the
+    /// write must use: `filter` narrowed to the documents journaled, so that one which starts
+    /// matching meanwhile is not written without its undo step. `upsertID`: the `_id` an upsert
+    /// names in its filter, inserted when nothing matches.
+    ///
+    /// A document another change still open (or being undone) wrote last is refused with 503
+    /// (try again): undoing either would otherwise undo the other's write, or keep its own.
     func journalWrite(
         _ journal: ChangeJournal, to collection: String, matching filter: BSONDocument, sort: BSONDocument? = nil,
         one: Bool, deleting: Bool = false, upsertID: BSON? = nil
-    ) async throws {
+    ) async throws -> BSONDocument {
         try await unjournaled {
             // A write that reaches one document reaches the first match; a few more are kept in
             // case another writer changes which one that is meanwhile (only the document the
             // change marks is ever restored).
             let reachable = try await find(collection, filter, sort: sort, limit: one ? (deleting ? 1 : 16) : 0)
+            try await refuseIfAnotherChangeIsOpen(on: reachable, besides: journal)
             var steps = reachable.compactMap { document in
                 document["_id"].map { ChangeJournal.Undo(deleting ? .deleted : .updated, collection: collection, id: $0, before: document) }
             }
-            if reachable.isEmpty, let upsertID { steps.append(.init(.inserted, collection: collection, id: upsertID)) }
+            if let upsertID {
+                // An upsert's filter names its one document already.
+                if reachable.isEmpty { steps.append(.init(.inserted, collection: collection, id: upsertID)) }
+                try await append(steps, to: journal)
+                return filter
+            }
             try await append(steps, to: journal)
+            return ["$and": .array([.document(filter), .document(["_id": .document(["$in": .array(steps.map(\.id))])])])]
         }
+    }
+
+    private func refuseIfAnotherChangeIsOpen(on documents: [BSONDocument], besides journal: ChangeJournal) async throws {
+        let others = Set(documents.compactMap { $0[ChangeJournal.mark]?.string }).subtracting([journal.id])
+        guard !others.isEmpty else { return }
+        let open = try await count(
+            ChangeJournal.collection,
+            [
+                "_id": .document(["$in": .array(others.sorted().map { .string($0) })]),
+                "state": .document(["$in": .array([.string("open"), .string("undoing")])]),
+            ])
+        guard open == 0 else { throw DomainError.unavailable("Another change to this record is in progress; try again") }
     }
 
     /// Writes the undo step for an insert of `document` into `collection`, before it runs.
@@ -64,6 +88,7 @@ extension MongoDatabase {
             ChangeJournal.collection, ["_id": .string(journal.id), "state": .string("open")],
             ["$push": .document(["undo": .document(["$each": .array(steps.map(\.bson))])])])
         guard written.matched == 1 else { throw Self.changeTooSlow }
+        journal.remember(steps)
     }
 
     static let changeTooSlow = DomainError.unavailable(

@@ -142,14 +142,15 @@ struct MongoDatabase: Sendable {
         _ collection: String, _ filter: BSONDocument, _ update: BSONDocument, many: Bool = false, upsert: Bool = false
     ) async throws -> UpdateResult {
         var update = update
+        var filter = filter
         if let journal = openJournal {
             // An upsert inserts the `_id` its filter names (NeoSC's upserts all name one).
             let upsertID = upsert ? filter["_id"].flatMap { $0.document == nil ? $0 : nil } : nil
             if upsert && upsertID == nil { throw DomainError.invalid("An upsert in a change must name its _id") }
-            try await journalWrite(journal, to: collection, matching: filter, one: !many, upsertID: upsertID)
+            filter = try await journalWrite(journal, to: collection, matching: filter, one: !many, upsertID: upsertID)
             update = journal.marked(update: update)
         }
-        return try await withCollection(collection) { [update] handle, call in
+        return try await withCollection(collection) { [update, filter] handle, call in
             let options: BSONDocument = upsert ? ["upsert": .bool(true)] : [:]
             let result = try call.checked(
                 { reply, error in
@@ -170,10 +171,11 @@ struct MongoDatabase: Sendable {
     }
 
     func delete(_ collection: String, _ filter: BSONDocument, many: Bool = false) async throws -> Int {
+        var filter = filter
         if let journal = openJournal {
-            try await journalWrite(journal, to: collection, matching: filter, one: !many, deleting: true)
+            filter = try await journalWrite(journal, to: collection, matching: filter, one: !many, deleting: true)
         }
-        return try await withCollection(collection) { handle, call in
+        return try await withCollection(collection) { [filter] handle, call in
             try call.checked(
                 { reply, error in
                     try filter.withBSON { filterBSON in
@@ -210,11 +212,12 @@ struct MongoDatabase: Sendable {
         _ collection: String, _ query: BSONDocument, update: BSONDocument, sort: BSONDocument? = nil
     ) async throws -> BSONDocument? {
         var update = update
+        var query = query
         if let journal = openJournal {
-            try await journalWrite(journal, to: collection, matching: query, sort: sort, one: true)
+            query = try await journalWrite(journal, to: collection, matching: query, sort: sort, one: true)
             update = journal.marked(update: update)
         }
-        return try await withCollection(collection) { [update] handle, call in
+        return try await withCollection(collection) { [update, query] handle, call in
             let options = mongoc_find_and_modify_opts_new()!
             defer { mongoc_find_and_modify_opts_destroy(options) }
             return try call.checked(

@@ -3,7 +3,9 @@ import Foundation
 
 /// A change and its audit entries, all or nothing (`AuditStore.atomically`): a multi-document
 /// transaction where the deployment has them (a replica set or sharded cluster), a journaled
-/// change with an outbox on a standalone server (`ChangeJournal`).
+/// change with an outbox on a standalone server (`ChangeJournal`). Either way, this process's
+/// changes take one turn (the audit chain's) from their start to the sealing of their entries,
+/// as SQLite's single writer does, so they never conflict with each other.
 extension MongoStore {
     public func atomically<T: Sendable>(
         _ body: () async throws -> T, published: @escaping @Sendable (AuditSeal) -> Void
@@ -14,9 +16,12 @@ extension MongoStore {
             ? try await inTransaction(body, published: published) : try await journaled(body, published: published)
     }
 
+    /// MongoDB's transactions are limited in time and a journal document in size: retention runs
+    /// its steps one by one here (it writes its anchor first, and repeating it is harmless).
+    public var atomicallyHoldsBulkRemovals: Bool { false }
+
     /// One transaction, its entries staged in it and sealed into the chain once it has committed
-    /// (`published` is told of each). Within this process changes take turns (the chain's), so they
-    /// never conflict with each other; one that meets a transient failure (a write conflict with
+    /// (`published` is told of each). One that meets a transient failure (a write conflict with
     /// another replica's change) runs again from its start, with growing random pauses, for up
     /// to `retryBudget`.
     private func inTransaction<T: Sendable>(
@@ -31,25 +36,32 @@ extension MongoStore {
             let result: T
             do {
                 result = try await MongoTransaction.$current.withValue(transaction) { try await body() }
-                try await database.pool.end(transaction, commit: true)
             } catch {
                 try? await database.pool.end(transaction, commit: false)
                 await chainAppender.endTurn()
-                guard let failure = error as? MongoFailure, failure.restartsTransaction else {
-                    throw (error as? MongoFailure)?.translated ?? error
+                guard let failure = error as? MongoFailure, failure.restartsTransaction, ContinuousClock.now < giveUp else {
+                    throw Self.reported(error)
                 }
-                guard ContinuousClock.now < giveUp else {
-                    throw DomainError.unavailable("The data store is busy with conflicting changes; try again")
-                }
-                // Apart, and at random, so that two changes that met do not meet again.
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(1 << min(attempt, 6)))))
+                try await Self.pause(before: attempt + 1)
                 continue
             }
-            // Committed with the change, sealed now, in the same turn; should sealing fail here,
-            // the recovery pass seals them.
+            do {
+                try await database.pool.end(transaction, commit: true)
+            } catch {
+                await chainAppender.endTurn()
+                if let failure = error as? MongoFailure, failure.restartsTransaction, ContinuousClock.now < giveUp {
+                    try await Self.pause(before: attempt + 1)
+                    continue
+                }
+                // The commit's outcome is not known (no answer, or a write concern not met): a
+                // 503, never a 500, and the caller is told to look before trying again.
+                throw (error as? DomainError)
+                    ?? DomainError.unavailable("The data store did not confirm the change; check whether it was made before trying again")
+            }
+            // Committed with the change, sealed now, in the same turn; one that fails here is
+            // sealed by the recovery pass.
             for entry in transaction.staged {
-                guard let seal = try? await chainAppender.seal(entry, in: database, turnHeld: true) else { break }
-                published(seal)
+                if let seal = try? await chainAppender.seal(entry, in: database, turnHeld: true) { published(seal) }
             }
             await chainAppender.endTurn()
             return result
@@ -59,39 +71,90 @@ extension MongoStore {
     /// How long a change is run again after transient failures before 503 (try again) is answered.
     static let retryBudget = Duration.seconds(5)
 
+    /// Apart, and at random, so that two changes that met do not meet again.
+    private static func pause(before attempt: Int) async throws {
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...(1 << min(attempt, 6)))))
+    }
+
+    /// What the caller sees of a failed change: a refusal as it is, a database failure as 503
+    /// when it means unavailable (or busy), as itself otherwise.
+    private static func reported(_ error: any Error) -> any Error {
+        guard let failure = error as? MongoFailure else { return error }
+        if failure.restartsTransaction {
+            return DomainError.unavailable("The data store is busy with conflicting changes; try again")
+        }
+        return failure.translated
+    }
+
     /// One journaled change: undone at once when `body` fails, its entries committed with the
     /// journal and then appended to the chain (`published` is told of each).
     private func journaled<T: Sendable>(
         _ body: () async throws -> T, published: @escaping @Sendable (AuditSeal) -> Void
     ) async throws -> T {
         let journal = try await database.beginChange(lease: changeLease)
+        await chainAppender.takeTurn()
         let result: T
         do {
             result = try await ChangeJournal.$current.withValue(journal) { try await body() }
-            try await database.commit(journal, entries: journal.close())
         } catch {
             _ = journal.close()
-            // Undone now; if that fails too, by the recovery pass once the lease has passed.
-            if let steps = try? await database.claimForUndo(journal.id, lease: changeLease, now: nil) {
-                try? await database.undo(steps, of: journal.id)
+            await undo(journal)
+            await chainAppender.endTurn()
+            throw Self.reported(error)
+        }
+        let entries = journal.close()
+        do {
+            try await database.commit(journal, entries: entries)
+        } catch {
+            // Past the commit point or not: the answer was lost, or the recovery pass undid the
+            // change meanwhile (it ran past its lease). Look before undoing anything.
+            guard try await committedAfterAll(journal, entries: entries) else {
+                await undo(journal)
+                await chainAppender.endTurn()
+                throw Self.reported(error)
             }
-            throw (error as? MongoFailure)?.translated ?? error
         }
         // Committed: the entries are safe in the journal. Should publishing them fail here, the
         // recovery pass publishes them; the change is done either way.
-        if (try? await publish(journal.close(), published: published)) != nil {
+        if (try? await publish(entries, published: published, turnHeld: true)) != nil {
             try? await database.forget(journal.id)
         }
+        await chainAppender.endTurn()
         return result
+    }
+
+    /// Whether `journal`, whose commit failed, committed all the same: it says so, or it is gone
+    /// and its entries are in the trail (the recovery pass published them). A change without
+    /// entries whose journal is gone counts as undone.
+    private func committedAfterAll(_ journal: ChangeJournal, entries: [AuditEvent]) async throws -> Bool {
+        if let stored = try await database.findOne(ChangeJournal.collection, ["_id": .string(journal.id)]) {
+            return stored["state"]?.string == "committed"
+        }
+        guard let first = entries.first else { return false }
+        return try await database.findOne("audit_logs", ["_id": .string(first.id)]) != nil
+    }
+
+    /// Undoes a change that will not commit: from its journal while it is open, else (the
+    /// recovery pass took it, or its writes outlived its lease) from the steps it kept in
+    /// memory, so that no write of it stands. Each step is harmless to apply twice. If this
+    /// fails too, the recovery pass undoes it once the lease has passed.
+    private func undo(_ journal: ChangeJournal) async {
+        if let steps = try? await database.claimForUndo(journal.id, lease: changeLease, now: nil) {
+            try? await database.undo(steps, of: journal.id)
+        } else {
+            try? await database.undo(journal.steps.reversed(), of: journal.id)
+        }
     }
 
     /// Appends entries a journal committed, each once: one already in the trail (a publisher
     /// that died after appending it, or another process's recovery pass) is skipped.
-    private func publish(_ entries: [AuditEvent], published: @Sendable (AuditSeal) -> Void) async throws {
+    private func publish(
+        _ entries: [AuditEvent], published: @Sendable (AuditSeal) -> Void, turnHeld: Bool = false
+    ) async throws {
         for entry in entries {
             if try await database.findOne("audit_logs", ["_id": .string(entry.id)]) != nil { continue }
             do {
-                if let seal = try await chainAppender.append(entry, to: database).seal { published(seal) }
+                if let seal = try await chainAppender.append(entry, to: database, turnHeld: turnHeld).seal { published(seal) }
             } catch DomainError.conflict {
                 // Appended by another publisher meanwhile.
             }
@@ -102,22 +165,26 @@ extension MongoStore {
     /// sealing them (at once: sealing twice is harmless), and, for a standalone server's
     /// journaled changes whose process died, publishes the entries of those that committed and
     /// undoes those that did not, once their lease has passed. Runs at start-up and on a timer
-    /// (`App.InterruptedChangeRecovery`).
+    /// (`App.InterruptedChangeRecovery`). One item that fails is reported and the pass goes on.
     public func finishInterruptedChanges(at now: Date) async throws -> InterruptedChanges {
         var report = InterruptedChanges()
-        report.published = try await sealStagedEntries()
+        try await sealStagedEntries(into: &report)
         let due = try await database.find(
             ChangeJournal.collection, ["lease_until": .document(["$lt": .date(now)])], sort: ["started_at": .int(1)])
         for journal in due {
             guard let id = journal["_id"]?.string else { continue }
-            if journal["state"]?.string == "committed" {
-                let entries = try (journal["entries"]?.array ?? []).compactMap { try $0.document.map(Self.auditEvent) }
-                try await publish(entries, published: { _ in })
-                try await database.forget(id)
-                report.published += entries.count
-            } else if let steps = try await database.claimForUndo(id, lease: changeLease, now: now) {
-                try await database.undo(steps, of: id)
-                report.undone.append(.init(id: id, writes: steps.count))
+            do {
+                if journal["state"]?.string == "committed" {
+                    let entries = try (journal["entries"]?.array ?? []).compactMap { try $0.document.map(Self.auditEvent) }
+                    try await publish(entries, published: { _ in })
+                    try await database.forget(id)
+                    report.published += entries.count
+                } else if let steps = try await database.claimForUndo(id, lease: changeLease, now: now) {
+                    try await database.undo(steps, of: id)
+                    report.undone.append(.init(id: id, writes: steps.count))
+                }
+            } catch {
+                report.failures.append("change \(id): \(error)")
             }
         }
         return report

@@ -168,16 +168,18 @@ extension MongoStore: AuditStore {
     }
 
     /// Seals the entries committed transactions staged and did not seal (their process died in
-    /// between), oldest first; how many.
-    func sealStagedEntries() async throws -> Int {
-        var sealed = 0
+    /// between), oldest first, counting them in `report`; one that fails is reported there.
+    func sealStagedEntries(into report: inout InterruptedChanges) async throws {
         let staged = try await database.find(
             "audit_logs", [AuditChainAppender.pending: .bool(true), "seq": .document(["$exists": .bool(false)])],
             sort: ["timestamp": .int(1), "_id": .int(1)])
-        for document in staged where try await chainAppender.seal(try Self.auditEvent(document), in: database) != nil {
-            sealed += 1
+        for document in staged {
+            do {
+                if try await chainAppender.seal(try Self.auditEvent(document), in: database) != nil { report.published += 1 }
+            } catch {
+                report.failures.append("staged entry \(document["_id"]?.string ?? "?"): \(error)")
+            }
         }
-        return sealed
     }
 
     /// Seals the entries written before the chain existed, oldest first, through the same

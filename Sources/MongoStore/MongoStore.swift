@@ -181,6 +181,8 @@ public struct MongoStore: Store, Sendable {
                     index(["action": .int(1), "timestamp": .int(-1)], "action_time"),
                     // The chain's order; entries from before the chain have no `seq` until sealed.
                     index(["seq": .int(1)], "seq_unique", unique: true, sparse: true),
+                    // The recovery pass looks for entries staged by a transaction and not sealed.
+                    index([AuditChainAppender.pending: .int(1)], "pending_seal", sparse: true),
                 ]
             ),
         ]

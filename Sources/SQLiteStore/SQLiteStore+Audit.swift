@@ -7,6 +7,9 @@ extension SQLiteStore: AuditStore {
     /// unfinished.
     public func finishInterruptedChanges(at now: Date) async throws -> InterruptedChanges { InterruptedChanges() }
 
+    /// Retention's walk, anchor and removal are one transaction with its entry.
+    public var atomicallyHoldsBulkRemovals: Bool { true }
+
     @discardableResult
     public func append(_ event: AuditEvent) async throws -> AuditEvent {
         try await write { connection in try await Self.append(event, on: connection) }

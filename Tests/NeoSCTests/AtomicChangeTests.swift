@@ -171,6 +171,12 @@ struct AtomicChangeTests {
         for await _ in written { break }
         #expect(try await recovering.session(id: session.id) != nil, "written, not yet committed")
         #expect(try await recovering.finishInterruptedChanges(at: Date()).undone.isEmpty, "not before its lease has passed")
+        // Another change may not write what an open change wrote (undoing either would undo the other's write).
+        await #expect(throws: DomainError.unavailable("Another change to this record is in progress; try again")) {
+            try await AuditTrail(store: recovering, clock: .system).change {
+                _ = try await recovering.end(id: session.id, .stopped, at: Date())
+            }
+        }
 
         let report = try await recovering.finishInterruptedChanges(at: Date() + 21)
         #expect(report.undone.count == 1 && report.undone.first?.writes ?? 0 >= 2, "the slot claim and the insert: \(report)")
@@ -190,13 +196,13 @@ struct AtomicChangeTests {
     @Test("standalone: the entries of a committed change are published once")
     func committedEntriesArePublishedOnce() async throws {
         let url = try await StoreKind.mongoStandalone.freshDatabaseURL()
-        let store = try await MongoStore.open(url: url, options: .init(changeLease: .seconds(2)), logger: Harness.logger)
+        let store = try await MongoStore.open(url: url, options: .init(changeLease: .seconds(20)), logger: Harness.logger)
         do {
             let owner = Self.user("committed")
             try await store.insert(owner, creating: nil)
             let session = StoreConformanceTests.session(for: owner)
             // The journaled change up to its commit point, and no further (as a crash leaves it).
-            let journal = try await store.database.beginChange(lease: .seconds(2))
+            let journal = try await store.database.beginChange(lease: .seconds(20))
             try await ChangeJournal.$current.withValue(journal) {
                 try await store.start(session, limit: 5)
                 try await store.append(AuditChainStoreTests.event(7))
@@ -204,12 +210,12 @@ struct AtomicChangeTests {
             #expect(try await store.chainHead() == nil, "the entry waits in the journal")
             try await store.database.commit(journal, entries: journal.close())
 
-            let report = try await store.finishInterruptedChanges(at: Date() + 3)
+            let report = try await store.finishInterruptedChanges(at: Date() + 21)
             #expect(report.published == 1 && report.undone.isEmpty)
             #expect(try await store.session(id: session.id)?.status == .active, "a committed change stands")
             let entries = try await store.chain(from: 1, limit: 10)
             #expect(entries.map { $0.details["session_id"] } == ["ses-7"])
-            #expect(try await store.finishInterruptedChanges(at: Date() + 3) == InterruptedChanges(), "nothing left")
+            #expect(try await store.finishInterruptedChanges(at: Date() + 21) == InterruptedChanges(), "nothing left")
             #expect(try await store.chain(from: 1, limit: 10).count == 1)
         } catch {
             try? await store.close()
