@@ -50,15 +50,33 @@ extension MongoDatabase {
             var steps = reachable.compactMap { document in
                 document["_id"].map { ChangeJournal.Undo(deleting ? .deleted : .updated, collection: collection, id: $0, before: document) }
             }
-            if let upsertID {
-                // An upsert's filter names its one document already.
-                if reachable.isEmpty { steps.append(.init(.inserted, collection: collection, id: upsertID)) }
-                try await append(steps, to: journal)
-                return filter
-            }
+            if reachable.isEmpty, let upsertID { steps.append(.init(.inserted, collection: collection, id: upsertID)) }
             try await append(steps, to: journal)
-            return ["$and": .array([.document(filter), .document(["_id": .document(["$in": .array(steps.map(\.id))])])])]
+            return ["$and": .array([.document(filter), .document(Self.unchanged(reachable, creating: upsertID != nil, by: journal))])]
         }
+    }
+
+    /// Matches only the documents journaled, each while it still carries the mark it had when it
+    /// was read: a document that starts matching meanwhile is not written without its undo step,
+    /// and one another change wrote meanwhile is left to that change. For an upsert that found
+    /// nothing, matches nothing that exists (`_chg_new` is never stored but by the upsert's own
+    /// insert), so a document inserted meanwhile makes it fail as a duplicate key instead of
+    /// being taken over.
+    private static func unchanged(_ reachable: [BSONDocument], creating: Bool, by journal: ChangeJournal) -> BSONDocument {
+        guard !reachable.isEmpty else {
+            return creating ? ["_chg_new": .string(journal.id)] : ["_id": .document(["$in": .array([])])]
+        }
+        return [
+            "$or": .array(
+                reachable.compactMap { document in
+                    document["_id"].map { id in
+                        .document([
+                            "_id": id,
+                            ChangeJournal.mark: document[ChangeJournal.mark] ?? .document(["$exists": .bool(false)]),
+                        ])
+                    }
+                })
+        ]
     }
 
     private func refuseIfAnotherChangeIsOpen(on documents: [BSONDocument], besides journal: ChangeJournal) async throws {
@@ -135,9 +153,11 @@ extension MongoDatabase {
         return steps.reversed()
     }
 
-    /// Applies undo steps (newest first), then deletes journal `id`. Each step is safe to apply
-    /// twice: a process that dies while undoing leaves the rest to the next pass.
-    func undo(_ steps: [ChangeJournal.Undo], of id: String) async throws {
+    /// Applies undo steps (newest first), then deletes journal `id`, or, for the recovery pass
+    /// (`recording`), leaves it marked `undone` for a day, so that the change's own process, should
+    /// it still be running, learns what became of it. Each step is safe to apply twice: a process
+    /// that dies while undoing leaves the rest to the next pass.
+    func undo(_ steps: [ChangeJournal.Undo], of id: String, recording: Bool = false) async throws {
         try await unjournaled {
             for step in steps {
                 let marked: BSONDocument = ["_id": step.id, ChangeJournal.mark: .string(id)]
@@ -158,12 +178,35 @@ extension MongoDatabase {
                     }
                 }
             }
-            _ = try await delete(ChangeJournal.collection, ["_id": .string(id)])
+            if recording {
+                try await finish(id, as: "undone")
+            } else {
+                _ = try await delete(ChangeJournal.collection, ["_id": .string(id)])
+            }
         }
     }
 
     /// Deletes a journal whose change committed and whose entries are in the chain.
     func forget(_ id: String) async throws {
         _ = try await unjournaled { try await delete(ChangeJournal.collection, ["_id": .string(id)]) }
+    }
+
+    /// Leaves journal `id` as `state` (`published` or `undone`), without its steps and entries,
+    /// until a TTL index removes it a day later.
+    func finish(_ id: String, as state: String) async throws {
+        _ = try await unjournaled {
+            try await update(
+                ChangeJournal.collection, ["_id": .string(id)],
+                [
+                    "$set": .document(["state": .string(state), "finished_at": .date(Date())]),
+                    "$unset": .document(["undo": .string(""), "entries": .string("")]),
+                ])
+        }
+    }
+
+    /// What became of journal `id`: its state, or nil when it is gone (its own process deleted
+    /// it, or a day has passed since the recovery pass finished it).
+    func journalState(_ id: String) async throws -> String? {
+        try await unjournaled { try await findOne(ChangeJournal.collection, ["_id": .string(id)])?["state"]?.string }
     }
 }

@@ -91,8 +91,15 @@ extension MongoStore {
     private func journaled<T: Sendable>(
         _ body: () async throws -> T, published: @escaping @Sendable (AuditSeal) -> Void
     ) async throws -> T {
-        let journal = try await database.beginChange(lease: changeLease)
+        // The turn first: waiting for it does not eat into the change's lease.
         await chainAppender.takeTurn()
+        let journal: ChangeJournal
+        do {
+            journal = try await database.beginChange(lease: changeLease)
+        } catch {
+            await chainAppender.endTurn()
+            throw Self.reported(error)
+        }
         let result: T
         do {
             result = try await ChangeJournal.$current.withValue(journal) { try await body() }
@@ -108,10 +115,19 @@ extension MongoStore {
         } catch {
             // Past the commit point or not: the answer was lost, or the recovery pass undid the
             // change meanwhile (it ran past its lease). Look before undoing anything.
-            guard try await committedAfterAll(journal, entries: entries) else {
+            switch try? await database.journalState(journal.id) {
+            case "committed", "published":
+                break  // committed after all
+            case "open", "undoing", "undone":
                 await undo(journal)
                 await chainAppender.endTurn()
                 throw Self.reported(error)
+            default:
+                // Not known (the database does not answer): left to the recovery pass, which
+                // publishes it if it committed and undoes it once its lease has passed if not.
+                await chainAppender.endTurn()
+                throw DomainError.unavailable(
+                    "The data store did not confirm the change; check whether it was made before trying again")
             }
         }
         // Committed: the entries are safe in the journal. Should publishing them fail here, the
@@ -123,26 +139,17 @@ extension MongoStore {
         return result
     }
 
-    /// Whether `journal`, whose commit failed, committed all the same: it says so, or it is gone
-    /// and its entries are in the trail (the recovery pass published them). A change without
-    /// entries whose journal is gone counts as undone.
-    private func committedAfterAll(_ journal: ChangeJournal, entries: [AuditEvent]) async throws -> Bool {
-        if let stored = try await database.findOne(ChangeJournal.collection, ["_id": .string(journal.id)]) {
-            return stored["state"]?.string == "committed"
-        }
-        guard let first = entries.first else { return false }
-        return try await database.findOne("audit_logs", ["_id": .string(first.id)]) != nil
-    }
-
     /// Undoes a change that will not commit: from its journal while it is open, else (the
-    /// recovery pass took it, or its writes outlived its lease) from the steps it kept in
-    /// memory, so that no write of it stands. Each step is harmless to apply twice. If this
-    /// fails too, the recovery pass undoes it once the lease has passed.
+    /// recovery pass took it, and a write of it may have landed after) from the steps it kept in
+    /// memory that only ever touch what still carries its mark, so that no write of it stands
+    /// and no later change is undone. Each step is harmless to apply twice. If this fails too,
+    /// the recovery pass undoes it once the lease has passed.
     private func undo(_ journal: ChangeJournal) async {
         if let steps = try? await database.claimForUndo(journal.id, lease: changeLease, now: nil) {
             try? await database.undo(steps, of: journal.id)
         } else {
-            try? await database.undo(journal.steps.reversed(), of: journal.id)
+            let marked = journal.steps.reversed().filter { $0.kind != .deleted }
+            try? await database.undo(marked, of: journal.id, recording: true)
         }
     }
 
@@ -170,17 +177,22 @@ extension MongoStore {
         var report = InterruptedChanges()
         try await sealStagedEntries(into: &report)
         let due = try await database.find(
-            ChangeJournal.collection, ["lease_until": .document(["$lt": .date(now)])], sort: ["started_at": .int(1)])
+            ChangeJournal.collection,
+            [
+                "lease_until": .document(["$lt": .date(now)]),
+                "state": .document(["$in": .array(["open", "undoing", "committed"].map { .string($0) })]),
+            ],
+            sort: ["started_at": .int(1)])
         for journal in due {
             guard let id = journal["_id"]?.string else { continue }
             do {
                 if journal["state"]?.string == "committed" {
                     let entries = try (journal["entries"]?.array ?? []).compactMap { try $0.document.map(Self.auditEvent) }
                     try await publish(entries, published: { _ in })
-                    try await database.forget(id)
+                    try await database.finish(id, as: "published")
                     report.published += entries.count
                 } else if let steps = try await database.claimForUndo(id, lease: changeLease, now: now) {
-                    try await database.undo(steps, of: id)
+                    try await database.undo(steps, of: id, recording: true)
                     report.undone.append(.init(id: id, writes: steps.count))
                 }
             } catch {

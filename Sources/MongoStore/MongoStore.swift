@@ -164,8 +164,12 @@ public struct MongoStore: Store, Sendable {
             // Redeemed nonces go a day after their token's window (the sweeper also purges them).
             ("redeemed_nonces", [index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400)]),
             ("login_unlocks", [index(["at": .int(1)], "at_ttl", expireAfter: 86_400)]),
-            // The recovery pass looks for journals whose lease has passed.
-            (ChangeJournal.collection, [index(["lease_until": .int(1)], "lease")]),
+            // The recovery pass looks for journals whose lease has passed; the journals it
+            // finished are kept a day (so that a change's own process learns their fate).
+            (
+                ChangeJournal.collection,
+                [index(["lease_until": .int(1)], "lease"), index(["finished_at": .int(1)], "finished_ttl", expireAfter: 86_400)]
+            ),
             (
                 "sessions",
                 [

@@ -75,6 +75,9 @@ public struct WorkspaceSessions: Sendable {
             }
         } catch let refusal as DomainError {
             metrics.launch(succeeded: false, duration: ContinuousClock.now - started)
+            // An unavailable store is no refusal to record: the launch may even have committed
+            // (its answer was lost), its own entry with it.
+            if case .unavailable = refusal { throw refusal }
             try await audit.record(
                 .launchWorkspace, by: .principal(principal), from: address, success: false, resource: ("workspace", workspace.id),
                 details: ["reason": refusal.detail])

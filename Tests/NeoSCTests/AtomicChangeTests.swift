@@ -182,6 +182,9 @@ struct AtomicChangeTests {
         #expect(report.undone.count == 1 && report.undone.first?.writes ?? 0 >= 2, "the slot claim and the insert: \(report)")
         #expect(try await recovering.session(id: session.id) == nil)
         #expect(try await recovering.sessions(userID: owner.id, status: .active, limit: 10).isEmpty)
+        // Kept a day as `undone`, so that the change's own process learns what became of it.
+        let undone = try #require(report.undone.first?.id)
+        #expect(try await recovering.database.journalState(undone) == "undone")
 
         resume.yield()
         await #expect(throws: DomainError.self, "a change undone cannot commit") { try await change.value }
@@ -212,6 +215,7 @@ struct AtomicChangeTests {
 
             let report = try await store.finishInterruptedChanges(at: Date() + 21)
             #expect(report.published == 1 && report.undone.isEmpty)
+            #expect(try await store.database.journalState(journal.id) == "published")
             #expect(try await store.session(id: session.id)?.status == .active, "a committed change stands")
             let entries = try await store.chain(from: 1, limit: 10)
             #expect(entries.map { $0.details["session_id"] } == ["ses-7"])
