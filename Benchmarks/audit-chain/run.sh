@@ -10,7 +10,11 @@
 #    (one that wrote the entry in a transaction of its own), the same run is made against it
 #    right before, so the two numbers come from one run.
 #
-#   [BASELINE=/path/to/old/neosc] Benchmarks/audit-chain/run.sh [ENTRIES]
+# STORE=mongo or STORE=mongo-standalone runs only the write path, on SecantusDB (scripts/test's
+# MongoDB) as a single-node replica set (each change one transaction) or as a standalone server
+# (each change journaled), a fresh database per build.
+#
+#   [BASELINE=/path/to/old/neosc] [STORE=embedded|mongo|mongo-standalone] Benchmarks/audit-chain/run.sh [ENTRIES]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/common.sh
@@ -23,10 +27,27 @@ neosc=$PWD/.build/release/neosc
 work=$(mktemp -d "${TMPDIR:-/tmp}/neosc-audit-chain.XXXXXX")
 stop_on_exit "$work"
 export LOG_LEVEL=error NEOSC_MAX_SESSIONS_PER_USER=1000 NEOSC_MAX_CONNECTIONS_PER_ADDRESS=0
+store=${STORE:-embedded}
+case $store in
+  embedded) ;;
+  mongo | mongo-standalone)
+    source scripts/test-services.sh  # installs SecantusDB into .venv when missing
+    mongo_port=$(free_port)
+    mkdir -p "$work/mongo"
+    standalone=(); [ "$store" = mongo-standalone ] && standalone=(--standalone)
+    "$NEOSC_SECANTUSD" --port "$mongo_port" --storage-path "$work/mongo" "${standalone[@]}" \
+      >"$work/mongo.log" 2>&1 &
+    pids+=($!)
+    wait_for_port "$mongo_port" "${pids[-1]}" SecantusDB
+    ;;
+  *) echo "STORE must be embedded, mongo or mongo-standalone" >&2; exit 2 ;;
+esac
 
 serve() {  # binary data-dir → sets $port, $server
   port=$(free_port)
-  NEOSC_DATA_DIR="$2" PORT=$port HOST=127.0.0.1 NEOSC_ADMIN_EMAIL=bench@example.com \
+  local mongo_url=""
+  [ "$store" = embedded ] || mongo_url="mongodb://127.0.0.1:$mongo_port/bench_$(basename "$2")"
+  MONGO_URL=$mongo_url NEOSC_DATA_DIR="$2" PORT=$port HOST=127.0.0.1 NEOSC_ADMIN_EMAIL=bench@example.com \
     NEOSC_ADMIN_PASSWORD='benchmark password' "$1" serve >>"$work/neosc.log" 2>&1 &
   server=$!
   pids+=($server)
@@ -40,6 +61,7 @@ token() {
 seconds() { python3 -c "import sys; print(f'{(int(sys.argv[2]) - int(sys.argv[1])) / 1e9:.2f}')" "$1" "$2"; }
 
 # 1. Verification ------------------------------------------------------------------------------
+if [ "$store" = embedded ]; then
 serve "$neosc" "$work/verify"; kill "$server"; wait "$server" 2>/dev/null || true
 python3 - "$work/verify/neosc.sqlite" "$entries" <<'PY'
 import json, sqlite3, sys, time, uuid
@@ -104,8 +126,10 @@ echo "| --- | ---: | ---: | ---: | ---: |"
 awk -v n="$checked" -v t="$offline" 'BEGIN { printf "| `neosc audit verify --data-file` | %d | %s | %.0f | — |\n", n, t, n / t }'
 awk -v n="$checked" -v t="$online" -v r="$rss" 'BEGIN { printf "| `GET /api/audit-logs/verify` | %d | %s | %.0f | %.1f |\n", n, t, n / t, r / 1024 }'
 echo
+fi
 
 # 2. Launch + stop -----------------------------------------------------------------------------
+echo "Store: $store"
 echo "| build | changes/s (launches and stops answered 2xx) | p99 ms | non-2xx |"
 echo "| --- | ---: | ---: | ---: |"
 for build in ${BASELINE:+baseline} current; do
