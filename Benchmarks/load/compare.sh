@@ -3,7 +3,10 @@
 # and alternating short wrk runs (order flipped every round) measure the floor and auth on each.
 # Reports per build the median requests/s and the median auth/floor ratio of the same round.
 #
-#   Benchmarks/load/compare.sh OLD_NEOSC_BINARY NEW_NEOSC_BINARY [rounds] [seconds]
+#   [LOG_LEVEL=info] Benchmarks/load/compare.sh OLD_NEOSC_BINARY NEW_NEOSC_BINARY [rounds] [seconds]
+#
+# LOG_LEVEL=info serves with the access log on (a line per request, to a file), as deployments
+# do; the default, error, measures without it. Giving one binary twice compares it with itself.
 #
 # e.g. git worktree add /tmp/neosc-old REV && (cd /tmp/neosc-old && swift build -c release --product neosc)
 #      Benchmarks/load/compare.sh /tmp/neosc-old/.build/release/neosc .build/release/neosc
@@ -28,7 +31,7 @@ for index in 0 1; do
   python3 Benchmarks/load/seed.py sqlite "$dir/data/neosc.sqlite" --users 10000 --workspaces 200 --audit 100000 \
     --tokens-out "$dir/tokens" >/dev/null
   free_port >"$dir/port"
-  NEOSC_DATA_DIR="$dir/data" LOG_LEVEL=error NEOSC_BENCHMARK_ROUTES=true PORT="$(cat "$dir/port")" \
+  NEOSC_DATA_DIR="$dir/data" LOG_LEVEL="${LOG_LEVEL:-error}" NEOSC_BENCHMARK_ROUTES=true PORT="$(cat "$dir/port")" \
     "${binaries[$index]}" serve >"$dir/log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$(cat "$dir/port")/health" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -3,13 +3,15 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// The wire format: snake_case keys, ISO-8601 UTC timestamps.
+/// The wire format: snake_case keys, ISO-8601 UTC timestamps, keys in one stable order
+/// (sorted): without it the order follows a dictionary seeded per process, so two replicas, two
+/// runs and the docs disagree, and diffs of responses are noise.
 public enum PortalJSON {
     public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return encoder
     }()
 

