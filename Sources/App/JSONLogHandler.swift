@@ -27,32 +27,106 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var fields: [String: Any] = [:]
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let explicit = event.metadata { merged.merge(explicit) { $1 } }
-        for (key, value) in merged { fields[key] = Self.json(value) }
-        fields["timestamp"] = Self.timestamp()
-        fields["level"] = event.level.rawValue
-        fields["label"] = label
-        fields["message"] = event.message.description
-        fields["source"] = event.source
-        guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
+        var fields = merged.filter { !Self.ownKeys.contains($0.key) }.map { (key: $0.key, value: $0.value) }
+        fields += [
+            ("timestamp", .string(Self.timestamp())), ("level", .string(event.level.rawValue)), ("label", .string(label)),
+            ("message", .string(event.message.description)), ("source", .string(event.source)),
+        ]
+        fields.sort { $0.key < $1.key }
+        // Written byte by byte, not through JSONSerialization and Foundation's date formatting:
+        // the access log writes a line per request (docs/benchmarks.md, issue #16).
+        var line: [UInt8] = []
+        line.reserveCapacity(320)
+        line.append(UInt8(ascii: "{"))
+        for (index, field) in fields.enumerated() {
+            if index > 0 { line.append(UInt8(ascii: ",")) }
+            Self.writeString(field.key, into: &line)
+            line.append(UInt8(ascii: ":"))
+            Self.writeValue(field.value, into: &line)
+        }
+        line.append(UInt8(ascii: "}"))
         line.append(0x0A)
-        write(line)
+        write(Data(line))
     }
 
-    private static func json(_ value: Logger.Metadata.Value) -> Any {
+    /// The fields every line has, which metadata of the same name does not replace.
+    private static let ownKeys: Set<String> = ["timestamp", "level", "label", "message", "source"]
+
+    private static func writeValue(_ value: Logger.Metadata.Value, into line: inout [UInt8]) {
         switch value {
-        case .string(let text): text
-        case .stringConvertible(let convertible): convertible.description
-        case .array(let values): values.map(json)
-        case .dictionary(let dictionary): dictionary.mapValues(json)
+        case .string(let text):
+            writeString(text, into: &line)
+        case .stringConvertible(let convertible):
+            writeString(convertible.description, into: &line)
+        case .array(let values):
+            line.append(UInt8(ascii: "["))
+            for (index, element) in values.enumerated() {
+                if index > 0 { line.append(UInt8(ascii: ",")) }
+                writeValue(element, into: &line)
+            }
+            line.append(UInt8(ascii: "]"))
+        case .dictionary(let dictionary):
+            line.append(UInt8(ascii: "{"))
+            for (index, key) in dictionary.keys.sorted().enumerated() {
+                if index > 0 { line.append(UInt8(ascii: ",")) }
+                writeString(key, into: &line)
+                line.append(UInt8(ascii: ":"))
+                writeValue(dictionary[key]!, into: &line)
+            }
+            line.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    /// A JSON string (RFC 8259): quotes, backslashes and control characters escaped, everything
+    /// else (`/` and non-ASCII included) as its UTF-8 bytes.
+    static func writeString(_ text: String, into line: inout [UInt8]) {
+        line.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): line += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): line += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: line += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: line += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: line += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                line += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default: line.append(byte)
+            }
+        }
+        line.append(UInt8(ascii: "\""))
+    }
+
+    /// Now, in UTC, to the millisecond: `2026-12-02T05:17:00.123Z`.
+    static func timestamp(_ date: Date = Date()) -> String {
+        // Via whole microseconds, so that a binary fraction just under a millisecond is not cut.
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) / 1_000
+        var seconds = time_t(milliseconds / 1_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var text = ""
+        text.reserveCapacity(24)
+        func append(_ value: Int32, width: Int) {
+            let digits = String(value)
+            text += String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        append(parts.tm_year + 1900, width: 4)
+        text += "-"
+        append(parts.tm_mon + 1, width: 2)
+        text += "-"
+        append(parts.tm_mday, width: 2)
+        text += "T"
+        append(parts.tm_hour, width: 2)
+        text += ":"
+        append(parts.tm_min, width: 2)
+        text += ":"
+        append(parts.tm_sec, width: 2)
+        text += "."
+        append(Int32(milliseconds % 1_000), width: 3)
+        text += "Z"
+        return text
     }
 }

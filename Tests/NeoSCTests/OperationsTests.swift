@@ -171,6 +171,38 @@ import FoundationNetworking
         }
     }
 
+    /// The JSON log line is written by hand: it must still be one JSON object with every value as
+    /// given, whatever the text holds, keys sorted, and the time in UTC to the millisecond.
+    @Test func jsonLogLinesAreJSONWhateverTheyHold() throws {
+        let lines = Mutex<[String]>([])
+        var logger = Logger(label: "neosc.test") { label in
+            JSONLogHandler(label: label) { data in lines.withLock { $0.append(String(decoding: data, as: UTF8.self)) } }
+        }
+        logger[metadataKey: "request_id"] = "req-1"
+        let hostile = "quote \" backslash \\ slash / line\nfeed\r\ttab \u{01}\u{1F} é 日本 🙂"
+        logger.info(
+            "message with \(hostile)",
+            metadata: [
+                "path": .string(hostile), "level": "overridden", "count": .stringConvertible(42),
+                "list": .array(["a", .dictionary(["z": "1", "b": "2"])]),
+            ])
+        let line = try #require(lines.withLock { $0.first })
+        #expect(line.hasSuffix("}\n") && line.filter { $0 == "\n" }.count == 1, "one line")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["path"] as? String == hostile)
+        #expect(object["message"] as? String == "message with \(hostile)")
+        #expect(object["level"] as? String == "info", "a line's own fields are not replaced by metadata")
+        #expect(object["count"] as? String == "42")
+        #expect(object["request_id"] as? String == "req-1")
+        #expect(object["label"] as? String == "neosc.test")
+        let list = try #require(object["list"] as? [Any])
+        #expect(list.first as? String == "a" && (list.last as? [String: String]) == ["z": "1", "b": "2"])
+        #expect(ObservabilityTests.objectKeys(line).allSatisfy { $0 == $0.sorted() }, "keys sorted")
+        #expect(!line.contains("\\/"), "slashes as they are")
+        #expect(JSONLogHandler.timestamp(Date(timeIntervalSince1970: 1_764_652_620.1239)) == "2025-12-02T05:17:00.123Z")
+        #expect(JSONLogHandler.timestamp(Date(timeIntervalSince1970: 0.007)) == "1970-01-01T00:00:00.007Z")
+    }
+
     @Test func jsonLogsCarryRequestIDsAndNeverSecrets() async throws {
         let lines = Mutex<[String]>([])
         var logger = Logger(label: "neosc") { label in
