@@ -112,10 +112,11 @@ extension MongoStore: UserStore {
     static let lockLease: TimeInterval = 30
 
     /// Runs `body` holding the lease named `name`: taken by a conditional upsert (free, or its
-    /// lease over), waited for up to 5 s, released after `body` whether it threw or not.
+    /// lease over), waited for up to `leaseWait` (5 s, or the store's call timeout if longer: the
+    /// holder's calls may each take that long), released after `body` whether it threw or not.
     private func withLock<T: Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
         let owner = UUID().uuidString
-        let giveUp = Date().addingTimeInterval(5)
+        let giveUp = Date().addingTimeInterval(ChangeJournal.seconds(leaseWait))
         while true {
             let now = Date()
             do {

@@ -19,6 +19,8 @@ public struct MongoStore: Store, Sendable {
     public let transactional: Bool
     /// How long a journaled change (standalone server) may run before the recovery pass may undo it.
     let changeLease: Duration
+    /// How long a change waits for a lease another holds (the administrators').
+    let leaseWait: Duration
 
     public struct Options: Sendable {
         public var poolSize: Int
@@ -70,7 +72,8 @@ public struct MongoStore: Store, Sendable {
                 pool: MongoClientPool(
                     .init(uri: uri, size: options.poolSize), size: options.poolSize, timeout: options.queueTimeout),
                 name: name, metrics: metrics),
-            chainAppender: AuditChainAppender(), transactional: false, changeLease: options.changeLease)
+            chainAppender: AuditChainAppender(), transactional: false, changeLease: options.changeLease,
+            leaseWait: max(.seconds(5), options.timeout))
         let transactional = try await store.waitUntilReady(redactedURL: redacted(url), logger: logger)
         if !transactional {
             logger.notice(
@@ -79,14 +82,18 @@ public struct MongoStore: Store, Sendable {
         }
         return MongoStore(
             database: store.database, chainAppender: store.chainAppender, transactional: transactional,
-            changeLease: options.changeLease)
+            changeLease: options.changeLease, leaseWait: store.leaseWait)
     }
 
-    private init(database: MongoDatabase, chainAppender: AuditChainAppender, transactional: Bool, changeLease: Duration) {
+    private init(
+        database: MongoDatabase, chainAppender: AuditChainAppender, transactional: Bool, changeLease: Duration,
+        leaseWait: Duration
+    ) {
         self.database = database
         self.chainAppender = chainAppender
         self.transactional = transactional
         self.changeLease = changeLease
+        self.leaseWait = leaseWait
     }
 
     /// `mongodb://user:secret@host/db` → `mongodb://***@host/db`: connection strings are logged only like this.

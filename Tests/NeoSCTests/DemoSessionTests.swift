@@ -136,7 +136,7 @@ struct DemoSessionTests {
                 #expect(
                     try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized,
                     "refused from the deadline on, while the clean-up is still retrying")
-                #expect(try await eventually(within: 8) { try await Self.demo(harness, id)?.status == .expired })
+                #expect(try await eventually(within: 30) { try await Self.demo(harness, id)?.status == .expired })
                 let deprovisions = try await Self.audited(harness, .demoCleanupStep, demo: id)
                     .filter { $0.details["step"] == "deprovision_workspace" }
                 #expect(deprovisions.filter { !$0.success }.count == 3)
