@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import Net
 
 /// One JSON object per line on stderr, for log collectors in production (`LOG_FORMAT=json`):
 /// `{"timestamp":…,"level":…,"label":…,"message":…,"request_id":…,…}`. Metadata keys become
@@ -38,66 +40,45 @@ struct JSONLogHandler: LogHandler {
         fields.sort { $0.key < $1.key }
         // Written byte by byte, not through JSONSerialization and Foundation's date formatting:
         // the access log writes a line per request (docs/benchmarks.md, issue #16).
-        var line: [UInt8] = []
+        var line = ByteBuffer()
         line.reserveCapacity(320)
-        line.append(UInt8(ascii: "{"))
+        line.writeInteger(UInt8(ascii: "{"))
         for (index, field) in fields.enumerated() {
-            if index > 0 { line.append(UInt8(ascii: ",")) }
-            Self.writeString(field.key, into: &line)
-            line.append(UInt8(ascii: ":"))
+            if index > 0 { line.writeInteger(UInt8(ascii: ",")) }
+            AuditEventWriter.writeString(field.key, into: &line)
+            line.writeInteger(UInt8(ascii: ":"))
             Self.writeValue(field.value, into: &line)
         }
-        line.append(UInt8(ascii: "}"))
-        line.append(0x0A)
-        write(Data(line))
+        line.writeStaticString("}\n")
+        write(Data(line.readableBytesView))
     }
 
     /// The fields every line has, which metadata of the same name does not replace.
     private static let ownKeys: Set<String> = ["timestamp", "level", "label", "message", "source"]
 
-    private static func writeValue(_ value: Logger.Metadata.Value, into line: inout [UInt8]) {
+    private static func writeValue(_ value: Logger.Metadata.Value, into line: inout ByteBuffer) {
         switch value {
         case .string(let text):
-            writeString(text, into: &line)
+            AuditEventWriter.writeString(text, into: &line)
         case .stringConvertible(let convertible):
-            writeString(convertible.description, into: &line)
+            AuditEventWriter.writeString(convertible.description, into: &line)
         case .array(let values):
-            line.append(UInt8(ascii: "["))
+            line.writeInteger(UInt8(ascii: "["))
             for (index, element) in values.enumerated() {
-                if index > 0 { line.append(UInt8(ascii: ",")) }
+                if index > 0 { line.writeInteger(UInt8(ascii: ",")) }
                 writeValue(element, into: &line)
             }
-            line.append(UInt8(ascii: "]"))
+            line.writeInteger(UInt8(ascii: "]"))
         case .dictionary(let dictionary):
-            line.append(UInt8(ascii: "{"))
+            line.writeInteger(UInt8(ascii: "{"))
             for (index, key) in dictionary.keys.sorted().enumerated() {
-                if index > 0 { line.append(UInt8(ascii: ",")) }
-                writeString(key, into: &line)
-                line.append(UInt8(ascii: ":"))
+                if index > 0 { line.writeInteger(UInt8(ascii: ",")) }
+                AuditEventWriter.writeString(key, into: &line)
+                line.writeInteger(UInt8(ascii: ":"))
                 writeValue(dictionary[key]!, into: &line)
             }
-            line.append(UInt8(ascii: "}"))
+            line.writeInteger(UInt8(ascii: "}"))
         }
-    }
-
-    /// A JSON string (RFC 8259): quotes, backslashes and control characters escaped, everything
-    /// else (`/` and non-ASCII included) as its UTF-8 bytes.
-    static func writeString(_ text: String, into line: inout [UInt8]) {
-        line.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): line += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): line += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: line += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: line += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: line += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                line += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-            default: line.append(byte)
-            }
-        }
-        line.append(UInt8(ascii: "\""))
     }
 
     /// Now, in UTC, to the millisecond: `2026-12-02T05:17:00.123Z`.

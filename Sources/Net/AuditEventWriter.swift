@@ -6,7 +6,7 @@ import NIOCore
 /// JSON values `PortalJSON.encoder` gives (tested entry by entry), without Foundation's generic
 /// encoder, which cost most of the time of a list or an export (issue #16: lists without
 /// `JSONEncoder` on the hot path; issue #14: export speed).
-enum AuditEventWriter {
+package enum AuditEventWriter {
     /// `[entry,entry,…]`.
     static func writeArray(_ events: [AuditEvent], into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "["))
@@ -67,8 +67,8 @@ enum AuditEventWriter {
     }
 
     /// A JSON string (RFC 8259): quotes, backslashes and control characters escaped; everything
-    /// else, `/` and non-ASCII included, written as its UTF-8 bytes.
-    static func writeString(_ text: String, into buffer: inout ByteBuffer) {
+    /// else, `/` and non-ASCII included, written as its UTF-8 bytes. (Also the JSON log's.)
+    package static func writeString(_ text: String, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in
