@@ -96,7 +96,7 @@ ROLE = {"type": "string", "enum": ["admin", "neosc", "user", "demo-user"]}
 URL_PATTERN = (
     r"^/([!-.0-\[\]-~][!-\[\]-~]*)?$"
     r"|^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
-    r"(:[0-9]{1,4})?(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*$"
+    r"(:[1-9][0-9]{0,3})?(/([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*$"
 )
 URL = {
     "type": "string",
@@ -105,7 +105,8 @@ URL = {
     "pattern": URL_PATTERN,
     "description": (
         "An absolute http(s) URL with a host, or a path on this host: `/` alone or `/` followed by a "
-        "character that is neither `/` nor `\\`, with no backslash, space or control character; at most "
+        "character that is neither `/` nor `\\`, with no backslash, space or control character; a port, if "
+        "given, from 1 to 65535; at most "
         "2048 UTF-8 bytes. (The server also takes non-ASCII paths and URLs with a query or fragment; this "
         "pattern describes the ASCII core.)"
     ),

@@ -61,4 +61,36 @@ import Testing
             #expect(documented.subtracting(registered).subtracting(["GET /api/"]).sorted() == [], "documented but not registered")
         }
     }
+
+    /// The document's URL pattern describes a subset of what `Validation.url` takes, never more:
+    /// a fuzzer draws from the pattern and treats a 422 on a match as the server's fault (a
+    /// clean-clone run found `http://host:0`, which the pattern allowed and the server refuses).
+    @Test func everyURLThePatternAllowsIsAccepted() throws {
+        let document = try Self.parsed(try Data(contentsOf: Self.documentFile))
+        func patterns(in value: Any) -> [String] {
+            if let object = value as? [String: Any] {
+                let own = (object["pattern"] as? String).map { [$0] } ?? []
+                return own + object.values.flatMap(patterns(in:))
+            }
+            return (value as? [Any])?.flatMap(patterns(in:)) ?? []
+        }
+        let urlPatterns = Set(patterns(in: document).filter { $0.contains("[Hh][Tt][Tt][Pp]") })
+        #expect(urlPatterns.count == 1, "one URL pattern, used everywhere")
+        let regex = try NSRegularExpression(pattern: try #require(urlPatterns.first))
+        func matches(_ text: String) -> Bool {
+            regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+        let samples = [
+            "/", "/a", "/a/b", "/%41", "/~x", "/-", "http://a", "HtTpS://a.b-c.d", "http://a:1", "http://a:0",
+            "http://a:00", "http://a:0080", "http://a:9999", "http://1.2.3.4:65", "http://a/", "http://a//x",
+            "http://a/%08%9b/k%B6+N", "http://a:80/$&'()*+,;=:@", "https://x-1.example/p.q_r~s",
+        ]
+        var matched = 0
+        for sample in samples where matches(sample) {
+            matched += 1
+            #expect(throws: Never.self, "\(sample) matches the pattern") { try Validation.url(sample, field: "url") }
+        }
+        #expect(matched >= samples.count - 3, "the samples exercise the pattern")
+        #expect(!matches("http://a:0") && !matches("http://a:00"), "port 0 is not a port")
+    }
 }
