@@ -29,6 +29,10 @@ struct ServeCommand: AsyncParsableCommand {
             ResourceService("the outbound HTTP client", logger: logger) { try await http.shutdown() },
             ResourceService("the password hashing threads", logger: logger) { try await passwords.shutdown() },
         ]
+        // Access lines are written in batches, off the request path (docs/operations.md, Logs).
+        let accessLog =
+            configuration.logLevel <= .info
+            ? BufferedAccessLog(format: configuration.logFormat == .json ? .json : .text) : nil
         let application: any Service
         do {
             let portal = try await Wiring.makePortal(
@@ -51,7 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
                     logger.info("bootstrap administrator already exists; left unchanged")
                 }
             }
-            application = Wiring.makeApplication(portal: portal, configuration: configuration, http: http, logger: logger)
+            application = Wiring.makeApplication(
+                portal: portal, configuration: configuration, http: http, logger: logger,
+                accessLog: accessLog ?? LoggerAccessLog())
         } catch {
             for resource in resources.reversed() { try? await resource.close() }
             throw error
@@ -63,10 +69,11 @@ struct ServeCommand: AsyncParsableCommand {
                 "store": "\(configuration.mongoURL.map { MongoStore.redacted($0.value) } ?? configuration.databasePath)",
             ])
         // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (every audit entry is
-        // written before its response), cancel what is left after the deadline; then close the
-        // resources, newest first.
+        // written before its response), cancel what is left after the deadline; then write the
+        // last access lines and close the resources, newest first.
+        let services: [any Service] = resources + (accessLog.map { [$0] } ?? []) + [application]
         var group = ServiceGroupConfiguration(
-            services: resources.map { .init(service: $0) } + [.init(service: application)],
+            services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .milliseconds(Int(configuration.shutdownTimeout * 1_000))
         group.maximumCancellationDuration = .seconds(5)

@@ -177,8 +177,11 @@ enum Wiring {
     }
 
     /// The HTTP application, with the background services that run beside it for its lifetime.
+    /// - Parameter accessLog: where each answered request is logged (`neosc serve`: a
+    ///   `BufferedAccessLog`); by default an `info` line through `logger`'s handler.
     static func makeApplication(
-        portal: Portal, configuration: Configuration, http: OutboundHTTP = .shared, logger: Logger
+        portal: Portal, configuration: Configuration, http: OutboundHTTP = .shared, logger: Logger,
+        accessLog: any AccessLog = LoggerAccessLog()
     ) -> some ApplicationProtocol {
         let openFiles = OpenFileLimit.raiseToHardLimit() ?? 1_024
         let limits = configuration.connectionLimits(openFiles: openFiles)
@@ -188,7 +191,7 @@ enum Wiring {
                 metadata: ["open_files": "\(openFiles)", "max_connections": "\(limits.maximum)"])
         }
         return Application(
-            router: PortalRouter.make(portal: portal),
+            router: PortalRouter.make(portal: portal, accessLog: accessLog),
             server: .guardedHTTP1(limits),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC",

@@ -4,11 +4,13 @@ import Logging
 
 /// The whole HTTP surface: middleware in the order every request meets it, then the routes.
 public enum PortalRouter {
-    public static func make(portal: Portal) -> Router<PortalRequestContext> {
+    /// - Parameter accessLog: where each answered request is logged; by default an `info` line
+    ///   on the request's logger.
+    public static func make(portal: Portal, accessLog: any AccessLog = LoggerAccessLog()) -> Router<PortalRequestContext> {
         let router = Router(context: PortalRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins))
-        router.add(middleware: RequestTelemetryMiddleware(metrics: portal.metrics))
+        router.add(middleware: RequestTelemetryMiddleware(metrics: portal.metrics, accessLog: accessLog))
         router.add(middleware: ErrorResponseMiddleware())
         router.add(middleware: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies))
 

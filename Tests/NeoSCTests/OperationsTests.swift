@@ -140,11 +140,11 @@ import FoundationNetworking
     }
 
     @Test func accessLogDurationsHaveThreeDecimals() {
-        #expect(RequestTelemetryMiddleware.milliseconds(.nanoseconds(12_345_678)) == "12.345")
-        #expect(RequestTelemetryMiddleware.milliseconds(.microseconds(5)) == "0.005")
-        #expect(RequestTelemetryMiddleware.milliseconds(.microseconds(40)) == "0.040")
-        #expect(RequestTelemetryMiddleware.milliseconds(.seconds(2)) == "2000.000")
-        #expect(RequestTelemetryMiddleware.milliseconds(.zero) == "0.000")
+        #expect(AccessLogEntry.lasting(.nanoseconds(12_345_678)).milliseconds == "12.345")
+        #expect(AccessLogEntry.lasting(.microseconds(5)).milliseconds == "0.005")
+        #expect(AccessLogEntry.lasting(.microseconds(40)).milliseconds == "0.040")
+        #expect(AccessLogEntry.lasting(.seconds(2)).milliseconds == "2000.000")
+        #expect(AccessLogEntry.lasting(.zero).milliseconds == "0.000")
     }
 
     @Test func benchmarkFloorRouteOnlyWhenEnabled() async throws {
