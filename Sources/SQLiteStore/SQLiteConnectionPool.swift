@@ -7,10 +7,24 @@ import SQLiteNIO
 /// and a few readers that WAL lets run beside it. Callers lease a connection for one unit of work;
 /// waiters are served in arrival order. Every SQLite call runs on the pool's own `NIOThreadPool`,
 /// never on an event loop.
+///
+/// Group commit (issue #16): changes share the writer's transaction. A change that finds none
+/// open opens it; one that is done while others wait for the writer hands the writer on and
+/// waits for the commit, unless the transaction already holds `GroupCommit.maximumChanges` of them
+/// or has been open for `GroupCommit.maximumDuration`; the last one commits for all. So the changes that arrive while one transaction is synced are committed
+/// together by the next: one sync for many, and each change still acknowledged only once it is
+/// on disk. (`SQLiteStore.write` runs each change as a savepoint, so it succeeds or fails alone.)
 actor SQLiteConnectionPool {
-    private let writer: SQLiteConnection
+    nonisolated let writer: SQLiteConnection
     private var writerLeased = false
     private var writerWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The changes done in the open write transaction, waiting for its commit; nil when none is open.
+    private var transaction: [CheckedContinuation<Void, any Error>]?
+    /// When the open transaction began.
+    private var transactionBegan = ContinuousClock.now
+    private let groupCommit: SQLiteStore.GroupCommit
+    /// Transactions committed so far (for tests: how many changes shared one).
+    private(set) var commits = 0
 
     private let readers: [SQLiteConnection]
     private var idleReaders: [SQLiteConnection]
@@ -19,17 +33,15 @@ actor SQLiteConnectionPool {
     private let threadPool: NIOThreadPool
     private var closed = false
 
-    init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool) {
+    init(
+        writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool,
+        groupCommit: SQLiteStore.GroupCommit
+    ) {
+        self.groupCommit = groupCommit
         self.writer = writer
         self.readers = readers
         self.idleReaders = readers
         self.threadPool = threadPool
-    }
-
-    func leaseWriter() async throws -> SQLiteConnection {
-        guard !closed else { throw DomainError.unavailable("Store is closed") }
-        await acquireWriter()
-        return writer
     }
 
     private func acquireWriter() async {
@@ -40,13 +52,57 @@ actor SQLiteConnectionPool {
         }
     }
 
-    func releaseWriter() {
+    /// Changes waiting for the writer (for tests).
+    var waitingForTheWriter: Int { writerWaiters.count }
+
+    private func releaseWriter() {
         if writerWaiters.isEmpty {
             writerLeased = false
         } else {
             // The lease passes straight to the next waiter; `writerLeased` stays true.
             writerWaiters.removeFirst().resume()
         }
+    }
+
+    /// Leases the writer for one change; true when the change is to open the transaction (none is).
+    func leaseWriterForChange() async throws -> Bool {
+        guard !closed else { throw DomainError.unavailable("Store is closed") }
+        await acquireWriter()
+        guard transaction == nil else { return false }
+        transaction = []
+        transactionBegan = .now
+        return true
+    }
+
+    /// A change is done with the writer: it succeeded (its savepoint released) or was undone.
+    /// When other changes wait for the writer and the transaction has room, the writer passes to
+    /// the next, and a change that succeeded waits for the commit: this returns false once it is
+    /// committed, and throws if the commit failed. Otherwise it returns true: the caller commits
+    /// now, then calls `transactionEnded`.
+    func changeDone(succeeded: Bool) async throws -> Bool {
+        let waiting = transaction?.count ?? 0
+        guard !closed, !writerWaiters.isEmpty, waiting + 1 < groupCommit.maximumChanges,
+            ContinuousClock.now - transactionBegan < groupCommit.maximumDuration
+        else { return true }
+        guard succeeded else {
+            releaseWriter()
+            return false
+        }
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            transaction?.append(done)
+            releaseWriter()
+        }
+        return false
+    }
+
+    /// The open transaction was committed (or rolled back, with the error): tells the changes that
+    /// wait for it, and frees the writer.
+    func transactionEnded(_ outcome: Result<Void, any Error>) {
+        if transaction != nil, case .success = outcome { commits += 1 }
+        let waiting = transaction ?? []
+        transaction = nil
+        for change in waiting { change.resume(with: outcome) }
+        releaseWriter()
     }
 
     func leaseReader() async throws -> SQLiteConnection {

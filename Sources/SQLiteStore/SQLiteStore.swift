@@ -22,13 +22,27 @@ public struct SQLiteStore: Store, Sendable {
             label: "store_operation_duration_seconds", dimensions: [("store", "sqlite"), ("operation", "write")], factory: metrics)
     }
 
+    /// How changes share the writer's transactions (`SQLiteConnectionPool`): at most
+    /// `maximumChanges` in one, which stays open for more for at most `maximumDuration`.
+    public struct GroupCommit: Sendable {
+        public var maximumChanges: Int
+        public var maximumDuration: Duration
+
+        public init(maximumChanges: Int = 64, maximumDuration: Duration = .milliseconds(10)) {
+            precondition(maximumChanges >= 1, "a transaction holds at least one change")
+            self.maximumChanges = maximumChanges
+            self.maximumDuration = maximumDuration
+        }
+    }
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     /// - Parameters:
     ///   - readers: connections for reads beside the single writer.
     ///   - metrics: where the time of each unit of work is recorded.
+    ///   - groupCommit: how changes share transactions.
     public static func open(
         path: String, readers: Int = 4, eventLoopGroup: any EventLoopGroup, logger: Logger,
-        metrics: any MetricsFactory = MetricsSystem.factory
+        metrics: any MetricsFactory = MetricsSystem.factory, groupCommit: GroupCommit = GroupCommit()
     ) async throws -> SQLiteStore {
         precondition(readers >= 1, "at least one reader connection")
         let threadPool = NIOThreadPool(numberOfThreads: readers + 1)
@@ -50,13 +64,20 @@ public struct SQLiteStore: Store, Sendable {
             }
             let writer = connections.removeFirst()
             return SQLiteStore(
-                pool: SQLiteConnectionPool(writer: writer, readers: connections, threadPool: threadPool), metrics: metrics)
+                pool: SQLiteConnectionPool(
+                    writer: writer, readers: connections, threadPool: threadPool, groupCommit: groupCommit),
+                metrics: metrics)
         } catch {
             for connection in connections { try? await connection.close() }
             try? await threadPool.shutdownGracefully()
             throw error
         }
     }
+
+    /// Write transactions committed since the store was opened (for tests).
+    var commits: Int { get async { await pool.commits } }
+    /// Changes waiting for the writer (for tests).
+    var waitingForTheWriter: Int { get async { await pool.waitingForTheWriter } }
 
     public func ping() async throws {
         _ = try await read { try await $0.rows("SELECT 1") }
@@ -130,8 +151,10 @@ public struct SQLiteStore: Store, Sendable {
         }
     }
 
-    /// Runs `work` in one write transaction: all of it is committed, or none of it. Inside
-    /// `atomically`, `work` is a savepoint of that transaction.
+    /// Runs `work` as one change: all of it is committed, or none of it, and it returns once it
+    /// is on disk. Changes that arrive together share a transaction (group commit,
+    /// `SQLiteConnectionPool`), each in a savepoint of its own, so one that fails is undone alone.
+    /// Inside `atomically`, `work` is a savepoint of that change.
     func write<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
         if let open = OpenTransaction.current, open.pool === pool, open.isOpen {
             let connection = open.connection
@@ -152,20 +175,50 @@ public struct SQLiteStore: Store, Sendable {
         }
         let started = DispatchTime.now()
         defer { writeTimer.recordInterval(since: started) }
-        let connection = try await pool.leaseWriter()
+        // One change of the writer's shared transaction (group commit, SQLiteConnectionPool).
+        let opens = try await pool.leaseWriterForChange()
+        let connection = pool.writer
+        let outcome: Result<T, any Error>
         do {
-            try await connection.execute("BEGIN IMMEDIATE")
+            if opens { try await connection.execute("BEGIN IMMEDIATE") }
+            try await connection.execute("SAVEPOINT change")
             do {
                 let result = try await work(connection)
-                try await connection.execute("COMMIT")
-                await pool.releaseWriter()
-                return result
+                try await connection.execute("RELEASE change")
+                outcome = .success(result)
             } catch {
-                try? await connection.execute("ROLLBACK")
-                throw error
+                try await connection.execute("ROLLBACK TO change")
+                try await connection.execute("RELEASE change")
+                outcome = .failure(error)
             }
         } catch {
-            await pool.releaseWriter()
+            // The transaction cannot go on (it did not begin, SQLite rolled it back on an I/O
+            // error, or this change cannot be undone alone): every change in it fails.
+            try? await connection.execute("ROLLBACK")
+            await pool.transactionEnded(.failure(error))
+            throw Self.translated(error)
+        }
+        let succeeded = (try? outcome.get()) != nil
+        do {
+            if try await pool.changeDone(succeeded: succeeded) {
+                let committed: Result<Void, any Error>
+                do {
+                    try await connection.execute("COMMIT")
+                    committed = .success(())
+                } catch {
+                    try? await connection.execute("ROLLBACK")
+                    committed = .failure(error)
+                }
+                await pool.transactionEnded(committed)
+                try committed.get()
+            }
+        } catch {
+            // The commit failed: this change, if it succeeded, is not on disk either.
+            if succeeded { throw Self.translated(error) }
+        }
+        do {
+            return try outcome.get()
+        } catch {
             throw Self.translated(error)
         }
     }

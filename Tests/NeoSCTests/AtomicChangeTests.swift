@@ -1,10 +1,13 @@
 import Domain
 import Foundation
+import NIOPosix
 import Services
+import TestSupport
 import Testing
 
 @testable import App
 @testable import MongoStore
+@testable import SQLiteStore
 
 /// Issue #14, atomic: a change and its audit entries commit together or not at all, on the
 /// embedded store (one SQLite transaction), on a MongoDB replica set (a multi-document
@@ -44,6 +47,73 @@ struct AtomicChangeTests {
             #expect(try await store.session(id: kept.id)?.status == .active)
             let entries = try await store.chain(from: 1, limit: 10)
             #expect(entries.map { $0.details["session_id"] } == [kept.id])
+        }
+    }
+
+    /// Group commit on the embedded store (issue #16): changes that wait for the writer while a
+    /// transaction is open join it, and the last one commits for all; each still commits whole or
+    /// not at all, and none is acknowledged before the commit.
+    @Test func changesThatArriveTogetherShareOneCommit() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteStore.open(
+            path: directory.appendingPathComponent("neosc.sqlite").path,
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger,
+            groupCommit: .init(maximumChanges: 64, maximumDuration: .seconds(3_600)))
+        do {
+            try await Self.shareOneCommit(store)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+    }
+
+    static func shareOneCommit(_ store: SQLiteStore) async throws {
+        let audit = AuditTrail(store: store, clock: .system)
+        let owner = Self.user("grouped")
+        try await store.insert(owner, creating: nil)
+        let commitsBefore = await store.commits
+        struct Refused: Error {}
+        func launch(
+            failing: Bool, hold: AsyncStream<Void>? = nil, entered: AsyncStream<Void>.Continuation? = nil
+        )
+            async throws -> String
+        {
+            let session = StoreConformanceTests.session(for: owner)
+            try await audit.change {
+                try await store.start(session, limit: 100)
+                try await audit.record(.launchWorkspace, by: .operator(via: "test"), details: ["session_id": session.id])
+                entered?.yield()
+                if let hold { for await _ in hold { break } }
+                if failing { throw Refused() }
+            }
+            return session.id
+        }
+        // The first change holds the writer, its work done, until twelve more wait for it.
+        let (entered, enteredSignal) = AsyncStream<Void>.makeStream()
+        let (hold, release) = AsyncStream<Void>.makeStream()
+        let first = Task { try await launch(failing: false, hold: hold, entered: enteredSignal) }
+        for await _ in entered { break }
+        let others = (0..<12).map { index in
+            Task { () -> String? in try? await launch(failing: index.isMultiple(of: 3)) }
+        }
+        #expect(try await eventually(within: 30) { await store.waitingForTheWriter == 12 })
+        #expect(await store.commits == commitsBefore, "nothing is committed while the transaction is open")
+        release.yield()
+        let firstID = try await first.value
+        var launched = [firstID]
+        for task in others { if let id = await task.value { launched.append(id) } }
+
+        #expect(launched.count == 9, "the eight that did not fail, and the first")
+        #expect(await store.commits == commitsBefore + 1, "one commit for all of them")
+        for id in launched { #expect(try await store.session(id: id)?.status == .active) }
+        let entries = try await store.chain(from: 1, limit: 100)
+        #expect(Set(entries.compactMap { $0.details["session_id"] }) == Set(launched), "an entry for each, none for the failed")
+        #expect(entries.map { $0.seal!.seq } == Array(1...Int64(launched.count)), "and no gap where they were")
+        guard case .intact = try await AuditIntegrity.verify(store, trusting: []) else {
+            Issue.record("the chain must verify")
+            return
         }
     }
 
