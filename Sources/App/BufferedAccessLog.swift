@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import Net
 import ServiceLifecycle
 import Synchronization
@@ -83,15 +84,24 @@ final class BufferedAccessLog: AccessLog, Service {
     }
 
     /// Until shutdown, which reaches it after the server (later in the group) has stopped; then
-    /// once more, for the last requests' lines.
+    /// once more, for the last requests' lines. The writes run on NIO's blocking-I/O threads, not
+    /// on the concurrency pool's few, so a stalled reader of stderr stalls only the log.
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: self.interval)
-                self.flush()
+                await self.flushOffTheConcurrencyPool()
             }
         }
-        flush()
+        await flushOffTheConcurrencyPool()
+    }
+
+    private func flushOffTheConcurrencyPool() async {
+        do {
+            try await NIOThreadPool.singleton.runIfActive { self.flush() }
+        } catch {
+            flush()
+        }
     }
 
     /// Writes what is buffered, and the count of lines dropped since the last write.
@@ -222,19 +232,46 @@ final class BufferedAccessLog: AccessLog, Service {
         return text.prefix(length).map { UInt8(bitPattern: $0) }
     }
 
-    /// All of `bytes` to standard error, however many `write`s that takes.
+    /// All of `bytes` (whole lines) to standard error, however many `write`s that takes, in
+    /// pieces of whole lines of at most `PIPE_BUF` bytes: a write that size to a pipe is never
+    /// interleaved with another thread's, so the process's other log lines (written a line at a
+    /// time) cannot land inside an access line. (Only a line longer than that is written alone.)
     @Sendable static func standardError(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(STDERR_FILENO, raw.baseAddress! + offset, raw.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
+            for piece in pieces(of: raw, limit: Int(PIPE_BUF)) {
+                writeFully(UnsafeRawBufferPointer(rebasing: raw[piece]))
+            }
+        }
+    }
+
+    /// `bytes` cut after newlines into pieces of at most `limit` bytes; a line longer than that
+    /// is a piece of its own, and bytes after the last newline are the last piece.
+    static func pieces(of bytes: UnsafeRawBufferPointer, limit: Int) -> [Range<Int>] {
+        var pieces: [Range<Int>] = []
+        var start = 0
+        var end = 0  // the end of the last whole line in the current piece
+        for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {
+            if index + 1 - start > limit && end > start {
+                pieces.append(start..<end)
+                start = end
+            }
+            end = index + 1
+        }
+        if end > start { pieces.append(start..<end) }
+        if end < bytes.count { pieces.append(end..<bytes.count) }
+        return pieces
+    }
+
+    private static func writeFully(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                return
             }
         }
     }

@@ -76,20 +76,19 @@ actor SQLiteConnectionPool {
 
     /// A change is done with the writer: it succeeded (its savepoint released) or was undone.
     /// When other changes wait for the writer and the transaction has room, the writer passes to
-    /// the next, and a change that succeeded waits for the commit: this returns false once it is
-    /// committed, and throws if the commit failed. Otherwise it returns true: the caller commits
-    /// now, then calls `transactionEnded`.
-    func changeDone(succeeded: Bool) async throws -> Bool {
-        let waiting = transaction?.count ?? 0
-        guard !closed, !writerWaiters.isEmpty, waiting + 1 < groupCommit.maximumChanges,
+    /// the next, and this change waits for the commit: it returns false once the transaction is
+    /// committed, and throws if the commit failed. A change that failed waits too: its refusal
+    /// may rest on what earlier changes in the transaction wrote, which stands only once
+    /// committed. Otherwise it returns true: the caller commits now, then calls
+    /// `transactionEnded`. (The duration cap is checked here, between changes: one change whose
+    /// work is slow keeps the transaction open as long as it takes.)
+    func changeDone() async throws -> Bool {
+        guard let waiting = transaction else { preconditionFailure("changeDone without an open transaction") }
+        guard !closed, !writerWaiters.isEmpty, waiting.count + 1 < groupCommit.maximumChanges,
             ContinuousClock.now - transactionBegan < groupCommit.maximumDuration
         else { return true }
-        guard succeeded else {
-            releaseWriter()
-            return false
-        }
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            transaction?.append(done)
+            transaction!.append(done)
             releaseWriter()
         }
         return false

@@ -179,6 +179,7 @@ public struct SQLiteStore: Store, Sendable {
         let opens = try await pool.leaseWriterForChange()
         let connection = pool.writer
         let outcome: Result<T, any Error>
+        var failure: (any Error)?
         do {
             if opens { try await connection.execute("BEGIN IMMEDIATE") }
             try await connection.execute("SAVEPOINT change")
@@ -187,27 +188,30 @@ public struct SQLiteStore: Store, Sendable {
                 try await connection.execute("RELEASE change")
                 outcome = .success(result)
             } catch {
+                failure = error
                 try await connection.execute("ROLLBACK TO change")
                 try await connection.execute("RELEASE change")
                 outcome = .failure(error)
             }
         } catch {
-            // The transaction cannot go on (it did not begin, SQLite rolled it back on an I/O
-            // error, or this change cannot be undone alone): every change in it fails.
+            // The transaction cannot go on (it did not begin, SQLite rolled it back on a full
+            // disk or an I/O error, or this change cannot be undone alone): every change in it
+            // fails, with the cause (a full disk is a 503 that says so, not the failed undo).
+            let cause = Self.cause(of: failure, undoFailedWith: error)
             try? await connection.execute("ROLLBACK")
-            await pool.transactionEnded(.failure(error))
-            throw Self.translated(error)
+            await pool.transactionEnded(.failure(cause))
+            throw cause
         }
         let succeeded = (try? outcome.get()) != nil
         do {
-            if try await pool.changeDone(succeeded: succeeded) {
+            if try await pool.changeDone() {
                 let committed: Result<Void, any Error>
                 do {
                     try await connection.execute("COMMIT")
                     committed = .success(())
                 } catch {
                     try? await connection.execute("ROLLBACK")
-                    committed = .failure(error)
+                    committed = .failure(Self.translated(error))
                 }
                 await pool.transactionEnded(committed)
                 try committed.get()
@@ -221,6 +225,15 @@ public struct SQLiteStore: Store, Sendable {
         } catch {
             throw Self.translated(error)
         }
+    }
+
+    /// Why a shared transaction broke: the change's own error when SQLite reported the store
+    /// unavailable (it then rolled the whole transaction back, so the undo found no savepoint),
+    /// else the failed begin or undo, as unavailable.
+    private static func cause(of failure: (any Error)?, undoFailedWith error: any Error) -> any Error {
+        if let failure, let reason = (failure as? SQLiteError)?.unavailableReason { return DomainError.unavailable(reason) }
+        if let reason = (error as? SQLiteError)?.unavailableReason { return DomainError.unavailable(reason) }
+        return DomainError.unavailable("The data store could not complete a write; try again shortly")
     }
 
     private static func translated(_ error: any Error) -> any Error {

@@ -111,6 +111,26 @@ extension AccessLogEntry {
         #expect(output.lines.count == lines.count + 1, "no second report once nothing was dropped")
     }
 
+    /// Batches reach stderr in pieces of whole lines no longer than PIPE_BUF, so that another
+    /// thread's log line can never land inside one of them.
+    @Test func batchesAreWrittenInWholeLinesOfAtMostPipeBuf() {
+        func pieces(_ text: String, limit: Int) -> [String] {
+            let bytes = Array(text.utf8)
+            return bytes.withUnsafeBytes { raw in
+                BufferedAccessLog.pieces(of: raw, limit: limit).map { String(decoding: bytes[$0], as: UTF8.self) }
+            }
+        }
+        #expect(pieces("aa\nbb\ncc\n", limit: 6) == ["aa\nbb\n", "cc\n"])
+        #expect(pieces("aa\nbb\ncc\n", limit: 100) == ["aa\nbb\ncc\n"])
+        #expect(pieces("aa\nbbbbbbbbbb\ncc\n", limit: 6) == ["aa\n", "bbbbbbbbbb\n", "cc\n"], "a long line alone")
+        #expect(pieces("aa\nbb", limit: 6) == ["aa\n", "bb"])
+        #expect(pieces("", limit: 6) == [])
+        let lines = (0..<500).map { "line \($0) " + String(repeating: "x", count: $0 % 90) + "\n" }.joined()
+        let cut = pieces(lines, limit: Int(PIPE_BUF))
+        #expect(cut.joined() == lines && cut.count > 1)
+        #expect(cut.allSatisfy { $0.utf8.count <= Int(PIPE_BUF) && $0.hasSuffix("\n") })
+    }
+
     /// At shutdown the last lines are written, however long the interval.
     @Test func shutdownWritesTheLastLines() async throws {
         let output = Output()
