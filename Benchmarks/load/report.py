@@ -13,7 +13,10 @@ import platform
 import re
 import sys
 
-SCENARIOS = ["floor", "auth", "list", "audit", "launch-stop", "login"]
+SCENARIOS = ["bare", "floor", "about", "auth", "list", "audit", "launch-stop", "login"]
+# Issue #16's goals, as shares of the bare framework's throughput at 64 connections.
+SHARE_GOALS = [("about", 0.85, "`GET /api/`"), ("auth", 0.70, "auth (`GET /api/auth/me`)"),
+               ("list", 0.60, "list (`GET /api/workspaces`)"), ("audit", 0.25, "audit (`GET /api/audit-logs?limit=100`)")]
 API = ["list", "audit", "launch-stop"]
 
 
@@ -49,21 +52,26 @@ def main():
              f"{args.workspaces} workspaces (+ the default catalogue), {args.audit} audit entries. "
              f"{args.duration} s per run, wrk -t2. Command: `{args.command.strip()}`.",
              "",
-             "| scenario | connections | requests/s | × floor | p50 ms | p99 ms | p99.9 ms | non-2xx | socket errors |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| scenario | connections | requests/s | × bare | × floor | p50 ms | p99 ms | p99.9 ms | non-2xx | socket errors |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+    def share(result, of):
+        return f"{rps(result) / rps(of):.2f}" if of and rps(of) else "–"
+
     for connections in (64, 256, 1024):
         floor = by.get(("floor", connections))
+        bare = by.get(("bare", connections))
         for scenario in SCENARIOS:
             result = by.get((scenario, connections))
             if not result:
                 continue
-            share = f"{rps(result) / rps(floor):.2f}" if floor and rps(floor) else "–"
-            lines.append(f"| {scenario} | {connections} | {rps(result):,.0f} | {share} | {result['p50_us'] / 1000:.2f} | "
+            lines.append(f"| {scenario} | {connections} | {rps(result):,.0f} | {share(result, bare)} | {share(result, floor)} | "
+                         f"{result['p50_us'] / 1000:.2f} | "
                          f"{result['p99_us'] / 1000:.2f} | {result['p999_us'] / 1000:.2f} | {result['non2xx']} | "
                          f"{result['socket_errors'] + result['timeouts']} |")
     held = by.get(("auth", 10000))
     if held:
-        lines.append(f"| auth | 10000 | {rps(held):,.0f} | – | {held['p50_us'] / 1000:.2f} | {held['p99_us'] / 1000:.2f} | "
+        lines.append(f"| auth | 10000 | {rps(held):,.0f} | – | – | {held['p50_us'] / 1000:.2f} | {held['p99_us'] / 1000:.2f} | "
                      f"{held['p999_us'] / 1000:.2f} | {held['non2xx']} | {held['socket_errors'] + held['timeouts']} |")
     lines += ["", f"Peak resident memory of NeoSC over the whole run: {int(args.rss_kib) / 1024:.0f} MiB.", ""]
 
@@ -73,7 +81,7 @@ def main():
     for (scenario, connections), result in sorted(by.items()):
         if result["requests"] == 0:
             failures.append(f"{scenario} at {connections} connections completed no request")
-        elif scenario in ("floor", "auth", "list", "audit") and result["non2xx"] > 0:
+        elif scenario in ("bare", "floor", "about", "auth", "list", "audit") and result["non2xx"] > 0:
             failures.append(f"{scenario} at {connections} connections answered {result['non2xx']} errors")
     auth = by.get(("auth", 1024))
     if auth and auth["p99_us"] > 100_000:
@@ -98,6 +106,14 @@ def main():
     goals.append(("list p99 ≤ 20 ms at 1,024 connections", ran(list_) and list_["p99_us"] <= 20_000))
     goals.append(("auth throughput ≥ 50 % of the floor's at 1,024",
                   ran(auth) and ran(floor) and rps(auth) >= 0.5 * rps(floor)))
+    bare = by.get(("bare", 64))
+    for scenario, goal, name in SHARE_GOALS:
+        result = by.get((scenario, 64))
+        goals.append((f"{name} ≥ {goal:.0%} of bare Hummingbird at 64 connections",
+                      ran(result) and ran(bare) and rps(result) >= goal * rps(bare)))
+    launch_stop = by.get(("launch-stop", 64))
+    goals.append(("launch + stop ≥ 3,000 changes/s at 64 connections",
+                  ran(launch_stop) and rps(launch_stop) >= 3_000))
     goals.append(("10,000 keep-alive connections with no errors",
                   held and held["socket_errors"] + held["timeouts"] + held["non2xx"] == 0))
     lines += ["", "Goals: " + "; ".join(f"{name}: {'met' if ok else 'not met'}" for name, ok in goals) + "."]
@@ -114,8 +130,8 @@ def main():
     section = "\n".join(lines)
 
     header = ("# Benchmarks\n\nLoad: `Benchmarks/load/run.sh` (wrk on loopback, see its header). Each scenario is also "
-              "given as a share of the floor route's throughput at the same concurrency (`× floor`), the server "
-              "stack doing no work: the closest measure of this machine's limit. Numbers are relative to this "
+              "given as a share of the bare framework's throughput at the same concurrency (`× bare`: Hummingbird "
+              "with no application code, Benchmarks/bare, in the same run) and of NeoSC's floor route (`× floor`). Numbers are relative to this "
               "machine; SecantusDB is a Python test server, so its figures say nothing about MongoDB itself.\n")
     text = open(args.out).read() if os.path.exists(args.out) else header
     pattern = re.compile(rf"<!-- store:{args.store} -->.*?<!-- /store:{args.store} -->", re.S)

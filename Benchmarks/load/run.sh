@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # NeoSC load benchmark: builds NeoSC in release mode, seeds a store with the dataset, starts NeoSC
 # on a loopback port and drives every scenario with wrk at 64, 256 and 1,024 connections, then
-# 10,000 keep-alive connections. Writes the report to docs/benchmarks.md (section per store) and
-# fails when p99 misses the seed targets at 1,024 connections (auth 100 ms, API 200 ms).
+# 10,000 keep-alive connections. Beside it runs the bare framework (Benchmarks/bare: Hummingbird
+# with no application code, same version), measured at each concurrency in the same run: every
+# scenario is reported as a share of it. Writes the report to docs/benchmarks.md (section per
+# store) and fails when p99 misses the seed targets at 1,024 connections (auth 100 ms, API 200 ms).
 #
 #   Benchmarks/load/run.sh [--store embedded|mongo] [--duration 10] [--users N] [--audit N]
 #
@@ -30,6 +32,8 @@ apt_install "${need_apt[@]}"
 
 swift build -c release --product neosc
 neosc=.build/release/neosc
+swift build -c release --package-path Benchmarks/bare
+bare=Benchmarks/bare/.build/release/BareHummingbird
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/neosc-bench.XXXXXX")
 stop_on_exit "$work"
@@ -74,6 +78,11 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 
+bare_port=$(free_port)
+PORT=$bare_port "$bare" >"$work/bare.log" 2>&1 &
+pids+=($!)
+wait_for_port "$bare_port" "${pids[-1]}" "the bare Hummingbird server"
+
 results="$work/results.jsonl"
 : >"$results"
 # Waits (up to 30 s) until /health, which round-trips to the store, answers within 100 ms: a
@@ -85,17 +94,18 @@ drain() {
   done
 }
 
-run() {  # scenario connections [duration]
-  local line
+run() {  # scenario connections [duration]; `bare` is the floor's request to the bare server
+  local line target=$port scenario=$1
+  [ "$1" = bare ] && target=$bare_port scenario=floor
   drain
-  line=$(SCENARIO=$1 TOKENS="$work/tokens" wrk -t2 -c"$2" -d"${3:-$duration}s" --timeout 10s \
-    -s Benchmarks/load/scenario.lua "http://127.0.0.1:$port" | tail -n 1)
+  line=$(SCENARIO=$scenario TOKENS="$work/tokens" wrk -t2 -c"$2" -d"${3:-$duration}s" --timeout 10s \
+    -s Benchmarks/load/scenario.lua "http://127.0.0.1:$target" | tail -n 1)
   echo "{\"scenario\":\"$1\",\"connections\":$2,\"result\":$line}" >>"$results"
   echo "$1 @ $2: $line" >&2
 }
 
 for connections in 64 256 1024; do
-  for scenario in floor auth list audit launch-stop login; do
+  for scenario in bare floor about auth list audit launch-stop login; do
     run "$scenario" "$connections"
   done
 done

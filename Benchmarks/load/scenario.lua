@@ -1,5 +1,6 @@
 -- One wrk script for every load scenario; SCENARIO and TOKENS come from the environment.
 --   floor        GET /bench/floor                 (the server stack doing no work)
+--   about        GET /api/                        (the API's index: no credential, no store)
 --   auth         GET /api/auth/me                 (pure authentication; every token in turn)
 --   list         GET /api/workspaces              (catalogue with live session counts)
 --   audit        GET /api/audit-logs?limit=100    (administrators: the newest 100 of all entries)
@@ -36,7 +37,9 @@ end
 
 function request()
   counter = counter + 1
-  if scenario == "auth" then
+  if scenario == "about" then
+    return wrk.format("GET", "/api/")
+  elseif scenario == "auth" then
     return wrk.format("GET", "/api/auth/me", bearer(tokens, counter))
   elseif scenario == "list" then
     return wrk.format("GET", "/api/workspaces", bearer(tokens, counter))
