@@ -7,6 +7,8 @@
 #
 # LOG_LEVEL=info serves with the access log on (a line per request, to a file), as deployments
 # do; the default, error, measures without it. Giving one binary twice compares it with itself.
+# LOG_LEVELS="error info" gives each side its own level: one binary twice then measures what the
+# access log costs, off against on in one run (issue #16); LOG_FORMAT=json as deployments log.
 #
 # e.g. git worktree add /tmp/neosc-old REV && (cd /tmp/neosc-old && swift build -c release --product neosc)
 #      Benchmarks/load/compare.sh /tmp/neosc-old/.build/release/neosc .build/release/neosc
@@ -17,6 +19,8 @@ source scripts/common.sh
 [ $# -ge 2 ] || { sed -n 2,10p "$0" >&2; exit 2; }
 binaries=("$1" "$2")
 rounds=${3:-6} seconds=${4:-6}
+read -r -a levels <<<"${LOG_LEVELS:-${LOG_LEVEL:-error} ${LOG_LEVEL:-error}}"
+[ "${#levels[@]}" = 2 ] || { echo "LOG_LEVELS takes two levels" >&2; exit 2; }
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/neosc-compare.XXXXXX")
@@ -31,7 +35,7 @@ for index in 0 1; do
   python3 Benchmarks/load/seed.py sqlite "$dir/data/neosc.sqlite" --users 10000 --workspaces 200 --audit 100000 \
     --tokens-out "$dir/tokens" >/dev/null
   free_port >"$dir/port"
-  NEOSC_DATA_DIR="$dir/data" LOG_LEVEL="${LOG_LEVEL:-error}" NEOSC_BENCHMARK_ROUTES=true PORT="$(cat "$dir/port")" \
+  NEOSC_DATA_DIR="$dir/data" LOG_LEVEL="${levels[$index]}" NEOSC_BENCHMARK_ROUTES=true PORT="$(cat "$dir/port")" \
     "${binaries[$index]}" serve >"$dir/log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$(cat "$dir/port")/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -49,7 +53,7 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-python3 - "$work/results" "$1" "$2" <<'PY'
+python3 - "$work/results" "$1 (LOG_LEVEL=${levels[0]})" "$2 (LOG_LEVEL=${levels[1]})" <<'PY'
 import json, statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
