@@ -224,12 +224,7 @@ final class BufferedAccessLog: AccessLog, Service {
 
     /// `2026-12-02T07:15:00+0000`: local time, as `StreamLogHandler` writes it.
     private static func localTimestamp(_ second: Int) -> [UInt8] {
-        var seconds = time_t(second)
-        var parts = tm()
-        localtime_r(&seconds, &parts)
-        var text = [Int8](repeating: 0, count: 64)
-        let length = strftime(&text, text.count, "%Y-%m-%dT%H:%M:%S%z", &parts)
-        return text.prefix(length).map { UInt8(bitPattern: $0) }
+        Array(TextLogHandler.timestamp(Date(timeIntervalSince1970: TimeInterval(second))).utf8)
     }
 
     /// All of `bytes` (whole lines) to standard error, however many `write`s that takes, in

@@ -32,7 +32,7 @@ extension Configuration {
         let json = logFormat == .json
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler =
-                json ? JSONLogHandler.standardError(label: label) : StreamLogHandler.standardError(label: label)
+                json ? JSONLogHandler.standardError(label: label) : TextLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

@@ -93,6 +93,33 @@ extension AccessLogEntry {
         #expect(output.batchCount == 1, "one write for both")
     }
 
+    /// The text access line is the line `TextLogHandler` writes for the same request, and that
+    /// handler writes swift-log's `StreamLogHandler` layout: metadata sorted, provider and
+    /// explicit metadata over the logger's own.
+    @Test func textLinesAreTheTextHandlersLines() throws {
+        let handled = Mutex<[String]>([])
+        var logger = Logger(label: "neosc") { label in
+            TextLogHandler(label: label) { line in handled.withLock { $0.append(line) } }
+        }
+        logger[metadataKey: "request_id"] = .string("req-11")
+        let entry = AccessLogEntry.lasting(.microseconds(2_500))
+        LoggerAccessLog().record(entry, logger: logger)
+        let output = Output()
+        let log = BufferedAccessLog(format: .text, output: output.take)
+        log.record(entry, logger: Self.requestLogger(id: "req-11"))
+        log.flush()
+        let theirs = try #require(handled.withLock { $0.first })
+        let ours = try #require(output.lines.first)
+        #expect(theirs.hasSuffix("\n"))
+        #expect(ours.split(separator: " ").dropFirst() == theirs.dropLast().split(separator: " ").dropFirst())
+
+        logger[metadataKey: "zeta"] = "last"
+        logger.warning("hello", metadata: ["alpha": "first", "request_id": "req-12"])
+        let line = try #require(handled.withLock { $0.last })
+        #expect(line.hasSuffix(" warning neosc: alpha=first request_id=req-12 zeta=last [NeoSCTests] hello\n"), "\(line)")
+        #expect(line.prefix(24).wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}/) != nil, "\(line)")
+    }
+
     /// An output that stops taking lines fills the buffer up to its capacity, not beyond; what
     /// did not fit is counted and reported, and lines flow again once the buffer is written.
     @Test func aFullBufferCountsWhatItDrops() throws {

@@ -147,6 +147,14 @@ import FoundationNetworking
         #expect(AccessLogEntry.lasting(.zero).milliseconds == "0.000")
     }
 
+    @Test func newRequestIDsAreUniqueAndShapedLikeUUIDs() {
+        #expect(RequestIDs.format(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210) == "01234567-89ab-cdef-fedc-ba9876543210")
+        #expect(RequestIDs.format(0, 1) == "00000000-0000-0000-0000-000000000001")
+        let ids = (0..<1_000).map { _ in RequestIDs.next() }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { UUID(uuidString: $0) != nil && $0 == $0.lowercased() })
+    }
+
     @Test func benchmarkFloorRouteOnlyWhenEnabled() async throws {
         try await Harness.run { _, client in
             let absent = try await client.send(.get, "/bench/floor")
