@@ -80,13 +80,12 @@ struct AuditRoutes {
     }
 
     /// Written by `AuditEventWriter`, not the generic encoder: the same JSON, several times faster.
-    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let events = try await store.events(query(request, context, limit: try request.queryLimit(maximum: AuditQuery.maximumLimit)))
         var buffer = ByteBuffer()
         buffer.reserveCapacity(events.count * 320)
         AuditEventWriter.writeArray(events, into: &buffer)
-        return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: buffer))
+        return WrittenJSON(buffer: buffer)
     }
 
     /// `?format=csv|jsonl` with the list's filters: every matching entry, newest first, streamed a

@@ -118,8 +118,8 @@ struct AuthRoutes {
 
     /// The caller's account as the identity cache holds it: every change to an account through
     /// NeoSC evicts its tokens, so this is current without a store read.
-    @Sendable func me(_ request: Request, context: SignedInContext) async throws -> JSONBody<UserView> {
+    @Sendable func me(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let identity = context.identity
-        return JSONBody(UserView(identity.user, organization: identity.organization))
+        return .user(UserView(identity.user, organization: identity.organization))
     }
 }

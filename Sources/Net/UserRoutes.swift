@@ -27,18 +27,18 @@ struct UserRoutes {
         group.delete(":id/login-throttle", use: clearLoginThrottle)
     }
 
-    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[UserView]> {
+    @Sendable func list(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let principal = context.principal
         try await audit.requireAdmin(principal, to: "list users", in: context)
         let users = try await store.users(limit: try request.queryLimit(), offset: try request.queryOffset())
         let organizations = Dictionary(
             try await store.organizations().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        return JSONBody(users.map { UserView($0, organization: $0.organizationID.flatMap { organizations[$0] }) })
+        return .users(users.map { UserView($0, organization: $0.organizationID.flatMap { organizations[$0] }) })
     }
 
     /// Role changes and disabling take effect on the account's very next request (see
     /// `UserAdministration.change`).
-    @Sendable func update(_ request: Request, context: SignedInContext) async throws -> JSONBody<UserView> {
+    @Sendable func update(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let principal = context.principal
         try await audit.requireAdmin(principal, to: "change users", in: context)
         let change = try await request.decodeJSON(Change.self, context: context)
@@ -46,7 +46,7 @@ struct UserRoutes {
             userID: try context.parameters.require("id"), .init(role: change.role, disabled: change.disabled),
             by: .principal(principal), from: context.clientAddress)
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
-        return JSONBody(UserView(user, organization: organization))
+        return .user(UserView(user, organization: organization))
     }
 
     /// A password the account must change at its next sign-in, shown once; every token of the
