@@ -75,9 +75,10 @@ struct WorkspaceRoutes {
         if principal.role == .demoUser {
             // A demo user sees its demo's workspace only; without a demo, none.
             let demo = try await demos.demo(of: principal)
-            return WorkspaceCatalogue.response(entries.filter { $0.workspace.id == demo?.workspaceID }, counts: counts)
+            return WorkspaceCatalogue.response(entries, counts: counts) { $0.workspace.id == demo?.workspaceID }
         }
-        return WorkspaceCatalogue.response(entries.filter { $0.workspace.isVisible(to: principal.role) }, counts: counts)
+        let role = principal.role
+        return WorkspaceCatalogue.response(entries, counts: counts) { $0.workspace.isVisible(to: role) }
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<Listed> {
