@@ -33,6 +33,22 @@ public actor SessionRegistry {
         return now.timeIntervalSince(loadedAt) >= maxAge
     }
 
+    /// The reload in progress, which callers that find the registry stale join.
+    private var reloading: Task<Void, any Error>?
+
+    /// Reloads from `read` (the store's active sessions) if the registry is stale at `now`. One
+    /// read at a time: callers that arrive while one runs wait for it instead of reading too (at
+    /// 1,024 connections every list request found the registry stale at once and read every
+    /// active session, issue #16).
+    public func refreshIfStale(at now: Date, read: @escaping @Sendable () async throws -> [WorkspaceSession]) async throws {
+        if let reloading { return try await reloading.value }
+        guard needsLoad(at: now) else { return }
+        let reload = Task { try await self.load(read(), at: now) }
+        reloading = reload
+        defer { reloading = nil }
+        try await reload.value
+    }
+
     /// Replaces what the registry knows with the store's active sessions, as read at `now`.
     public func load(_ sessions: [WorkspaceSession], at now: Date) {
         loadedAt = now

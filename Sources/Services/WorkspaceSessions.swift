@@ -45,8 +45,8 @@ public struct WorkspaceSessions: Sendable {
     /// Active sessions per workspace, from the registry (reloaded first when it may be stale).
     public func activeCountsByWorkspace() async throws -> [String: Int] {
         let now = clock.now()
-        if await registry.needsLoad(at: now) {
-            try await reload(at: now)
+        try await registry.refreshIfStale(at: now) { [store] in
+            try await store.sessions(userID: nil, status: .active, limit: Int.max)
         }
         return await registry.activeCountsByWorkspace()
     }

@@ -151,3 +151,35 @@ import Testing
         #expect(await pending.take(state: "d")?.codeVerifier == "d", "the newest stays")
     }
 }
+
+@Suite struct SessionRegistryTests {
+    /// Requests that find the registry stale at the same moment share one read of the store.
+    @Test func concurrentRefreshesShareOneRead() async throws {
+        let registry = SessionRegistry(maxAge: 60)
+        final class Reads: Sendable {
+            let count = Atomic<Int>(0)
+        }
+        let reads = Reads()
+        let now = Date()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    try await registry.refreshIfStale(at: now) {
+                        reads.count.add(1, ordering: .relaxed)
+                        try await Task.sleep(for: .milliseconds(100))
+                        return []
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(reads.count.load(ordering: .relaxed) == 1)
+        #expect(await registry.needsLoad(at: now) == false)
+        // Stale again later: read again, once.
+        try await registry.refreshIfStale(at: now.addingTimeInterval(61)) {
+            reads.count.add(1, ordering: .relaxed)
+            return []
+        }
+        #expect(reads.count.load(ordering: .relaxed) == 2)
+    }
+}
