@@ -29,10 +29,7 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
-        var fields = merged.filter { !Self.ownKeys.contains($0.key) }.map { (key: $0.key, value: $0.value) }
+        var fields = mergedMetadata(event).filter { !Self.ownKeys.contains($0.key) }.map { (key: $0.key, value: $0.value) }
         fields += [
             ("timestamp", .string(Self.timestamp())), ("level", .string(event.level.rawValue)), ("label", .string(label)),
             ("message", .string(event.message.description)), ("source", .string(event.source)),
@@ -109,5 +106,15 @@ struct JSONLogHandler: LogHandler {
         append(Int32(milliseconds % 1_000), width: 3)
         text += "Z"
         return text
+    }
+}
+
+extension LogHandler {
+    /// The handler's metadata, then its provider's, then the event's own: each over the one before.
+    func mergedMetadata(_ event: LogEvent) -> Logger.Metadata {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
+        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        return merged
     }
 }

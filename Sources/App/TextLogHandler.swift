@@ -30,10 +30,7 @@ struct TextLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
-        let pretty = merged.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
+        let pretty = mergedMetadata(event).sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
         let separator = label.isEmpty ? "" : " "
         write("\(Self.timestamp()) \(event.level)\(separator)\(label):\(pretty) [\(event.source)] \(event.message)\n")
     }

@@ -9,10 +9,17 @@ import NIOCore
 package enum AuditEventWriter {
     /// `[entry,entry,…]`.
     static func writeArray(_ events: [AuditEvent], into buffer: inout ByteBuffer) {
+        writeArray(events, into: &buffer, element: write)
+    }
+
+    /// `[a,b,…]`, each element written by `element`.
+    static func writeArray<Element>(
+        _ elements: [Element], into buffer: inout ByteBuffer, element: (Element, inout ByteBuffer) -> Void
+    ) {
         buffer.writeInteger(UInt8(ascii: "["))
-        for (index, event) in events.enumerated() {
+        for (index, value) in elements.enumerated() {
             if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            write(event, into: &buffer)
+            element(value, &buffer)
         }
         buffer.writeInteger(UInt8(ascii: "]"))
     }

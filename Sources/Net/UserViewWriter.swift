@@ -10,12 +10,7 @@ import NIOCore
 enum UserViewWriter {
     /// `[user,user,…]`.
     static func writeArray(_ users: [UserView], into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(ascii: "["))
-        for (index, user) in users.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            write(user, into: &buffer)
-        }
-        buffer.writeInteger(UInt8(ascii: "]"))
+        AuditEventWriter.writeArray(users, into: &buffer, element: write)
     }
 
     static func write(_ user: UserView, into buffer: inout ByteBuffer) {
