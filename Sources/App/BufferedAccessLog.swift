@@ -141,7 +141,7 @@ final class BufferedAccessLog: AccessLog, Service {
         _ entry: AccessLogEntry, requestID: String?, prefix: [UInt8], millisecond: Int, into buffer: inout ByteBuffer
     ) {
         buffer.writeStaticString("{\"duration_ms\":\"")
-        Self.writeMilliseconds(entry.duration, into: &buffer)
+        Self.writeMilliseconds(entry, into: &buffer)
         buffer.writeStaticString("\",\"label\":")
         AuditEventWriter.writeString(label, into: &buffer)
         buffer.writeStaticString(",\"level\":\"info\",\"message\":\"request\",\"method\":")
@@ -170,7 +170,7 @@ final class BufferedAccessLog: AccessLog, Service {
         buffer.writeStaticString(" info ")
         buffer.writeString(label)
         buffer.writeStaticString(": duration_ms=")
-        Self.writeMilliseconds(entry.duration, into: &buffer)
+        Self.writeMilliseconds(entry, into: &buffer)
         buffer.writeStaticString(" method=")
         buffer.writeString(entry.method)
         buffer.writeStaticString(" path=")
@@ -189,9 +189,8 @@ final class BufferedAccessLog: AccessLog, Service {
     }
 
     /// `AccessLogEntry.milliseconds`, written without making a string.
-    private static func writeMilliseconds(_ duration: Duration, into buffer: inout ByteBuffer) {
-        let (seconds, attoseconds) = duration.components
-        let microseconds = max(0, Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000))
+    private static func writeMilliseconds(_ entry: AccessLogEntry, into buffer: inout ByteBuffer) {
+        let microseconds = entry.microseconds
         writeDecimal(microseconds / 1_000, width: 1, into: &buffer)
         buffer.writeInteger(UInt8(ascii: "."))
         writeDecimal(microseconds % 1_000, width: 3, into: &buffer)

@@ -20,11 +20,15 @@ public struct AccessLogEntry: Sendable {
         self.peer = peer
     }
 
+    /// `duration` in whole microseconds, never negative.
+    public var microseconds: Int {
+        let (seconds, attoseconds) = duration.components
+        return max(0, Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000))
+    }
+
     /// `duration` in milliseconds with three decimals ("12.345"), without `String(format:)`
     /// (which goes through Foundation's formatter for every request).
     public var milliseconds: String {
-        let (seconds, attoseconds) = duration.components
-        let microseconds = max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
         let fraction = microseconds % 1_000
         let padding = fraction < 10 ? "00" : fraction < 100 ? "0" : ""
         return "\(microseconds / 1_000).\(padding)\(fraction)"
