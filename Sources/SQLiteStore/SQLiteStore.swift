@@ -202,7 +202,9 @@ public struct SQLiteStore: Store, Sendable {
             await pool.transactionEnded(.failure(cause))
             throw cause
         }
-        let succeeded = (try? outcome.get()) != nil
+        // Not `try? outcome.get() != nil`: a change may succeed with a nil result.
+        let succeeded: Bool
+        if case .success = outcome { succeeded = true } else { succeeded = false }
         do {
             if try await pool.changeDone() {
                 let committed: Result<Void, any Error>
