@@ -52,6 +52,12 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let auditVerified = AuditAction("audit_verified")
     public static let auditRetentionApplied = AuditAction("audit_retention_applied")
     public static let changeUndone = AuditAction("change_undone")
+    public static let mfaEnrollmentStarted = AuditAction("mfa_enrollment_started")
+    public static let mfaEnrolled = AuditAction("mfa_enrolled")
+    public static let mfaVerified = AuditAction("mfa_verified")
+    public static let mfaFailed = AuditAction("mfa_failed")
+    public static let mfaReset = AuditAction("mfa_reset")
+    public static let recoveryCodeUsed = AuditAction("recovery_code_used")
 }
 
 /// One entry of the audit trail. Append-only.

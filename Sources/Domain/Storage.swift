@@ -192,6 +192,29 @@ public protocol NonceStore: Sendable {
     func redeem(nonce digest: String, until expiresAt: Date, at now: Date) async throws -> Bool
 }
 
+/// Second factors of local accounts: one TOTP enrolment per account, and the sign-in challenges
+/// between a right password and a right code (`TokenStore.purgeExpired` removes expired ones).
+public protocol MFAStore: Sendable {
+    /// The account's enrolment, pending or confirmed.
+    func totpEnrollment(userID: String) async throws -> TOTPEnrollment?
+    /// Stores `enrollment` as its account's pending enrolment, replacing a pending one; false,
+    /// writing nothing, when the account has a confirmed one.
+    func beginEnrollment(_ enrollment: TOTPEnrollment) async throws -> Bool
+    /// Confirms the account's pending enrolment and sets the account's `mfaEnabled`; false when
+    /// none is pending.
+    func confirmEnrollment(userID: String, at now: Date) async throws -> Bool
+    /// Removes the account's enrolment, pending or confirmed, and clears its `mfaEnabled`; false
+    /// when it had none.
+    func removeEnrollment(userID: String, at now: Date) async throws -> Bool
+    /// Strikes `digest` from the account's unused recovery codes, atomically: of two uses of one
+    /// code exactly one answers true.
+    func useRecoveryCode(userID: String, digest: String) async throws -> Bool
+    func insert(_ challenge: MFAChallenge) async throws
+    func mfaChallenge(digest: String) async throws -> MFAChallenge?
+    /// Removes the challenge; false when it is gone already (spent by a concurrent verification).
+    func removeMFAChallenge(digest: String) async throws -> Bool
+}
+
 /// Unlocks of throttled accounts (`LoginUnlock`), read by every server process.
 public protocol LoginUnlockStore: Sendable {
     func insert(_ unlock: LoginUnlock) async throws
@@ -202,7 +225,7 @@ public protocol LoginUnlockStore: Sendable {
 
 /// Everything NeoSC keeps, as one value the server is wired with.
 public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStore, TokenStore, AuditStore,
-    PolicyStore, DemoStore, NonceStore, LoginUnlockStore
+    PolicyStore, DemoStore, NonceStore, LoginUnlockStore, MFAStore
 {
     /// Cheap round trip proving the store answers.
     func ping() async throws

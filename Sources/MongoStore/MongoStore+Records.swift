@@ -55,6 +55,7 @@ extension MongoStore: TokenStore {
     public func purgeExpired(before cutoff: Date) async throws -> Int {
         _ = try await database.delete("redeemed_nonces", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
         _ = try await database.delete("login_unlocks", ["at": .document(["$lt": .date(cutoff)])], many: true)
+        _ = try await database.delete("mfa_challenges", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
         return try await database.delete("tokens", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
     }
 }

@@ -171,6 +171,8 @@ public struct MongoStore: Store, Sendable {
             // Redeemed nonces go a day after their token's window (the sweeper also purges them).
             ("redeemed_nonces", [index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 86_400)]),
             ("login_unlocks", [index(["at": .int(1)], "at_ttl", expireAfter: 86_400)]),
+            // Sign-in challenges last minutes; they go an hour after (the sweeper also purges them).
+            ("mfa_challenges", [index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 3_600), index(["user_id": .int(1)], "user")]),
             // The recovery pass looks for journals whose lease has passed; the journals it
             // finished are kept a day (so that a change's own process learns their fate).
             (

@@ -39,6 +39,14 @@ struct AuthRoutes {
         }
     }
 
+    /// A right password for an account with a second factor: present a code with `mfa_token`
+    /// at `POST /api/auth/mfa/verify` before `expires_at`.
+    struct SecondFactorRequired: Encodable, Sendable {
+        var mfaRequired = true
+        var mfaToken: String
+        var expiresAt: Date
+    }
+
     struct PasswordChange: Decodable {
         var email: String?
         var currentPassword: String
@@ -85,9 +93,22 @@ struct AuthRoutes {
         return JSONBody(SignedIn(grant), status: .created)
     }
 
-    @Sendable func login(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<SignedIn> {
+    @Sendable func login(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let body = try await request.decodeJSON(Credentials.self, context: context)
-        return JSONBody(SignedIn(try await signIn.logIn(email: body.email, password: body.password, from: context.clientAddress)))
+        let outcome = try await signIn.logIn(email: body.email, password: body.password, from: context.clientAddress)
+        return try Self.response(outcome, from: request, context: context)
+    }
+
+    static func response(
+        _ outcome: Services.SignIn.Outcome, from request: Request, context: some RequestContext
+    ) throws -> Response {
+        switch outcome {
+        case .signedIn(let grant):
+            try JSONBody(SignedIn(grant)).response(from: request, context: context)
+        case .secondFactorRequired(let challenge):
+            try JSONBody(SecondFactorRequired(mfaToken: challenge.token, expiresAt: challenge.expiresAt))
+                .response(from: request, context: context)
+        }
     }
 
     /// Signed in: `{current_password, new_password}` → `{message, tokens_revoked}` (every other
@@ -106,9 +127,9 @@ struct AuthRoutes {
         guard let email = body.email else {
             throw DomainError.unauthenticated("Sign in, or send the account's email with its current password")
         }
-        let grant = try await signIn.changePassword(
+        let outcome = try await signIn.changePassword(
             email: email, current: body.currentPassword, new: body.newPassword, from: context.clientAddress)
-        return try JSONBody(SignedIn(grant)).response(from: request, context: context)
+        return try Self.response(outcome, from: request, context: context)
     }
 
     @Sendable func logout(_ request: Request, context: SignedInContext) async throws -> JSONBody<SignedOut> {

@@ -80,7 +80,10 @@ public struct Portal: Sendable {
                 accountAttempts: AttemptThrottle(limit: 30, window: 60, clock: clock),
                 addressAttempts: AttemptThrottle(limit: 300, window: 60, clock: clock)),
             audit: auditTrail, clock: clock, metrics: metrics,
-            settings: .init(tokenLifetime: settings.tokenLifetime, allowRegistration: settings.allowRegistration))
+            settings: .init(tokenLifetime: settings.tokenLifetime, allowRegistration: settings.allowRegistration),
+            secondFactors: SecondFactors(
+                store: store, algorithm: HummingbirdTOTP(), audit: auditTrail, tokenCache: tokenCache, clock: clock,
+                failures: AttemptThrottle(limit: SecondFactors.failureLimit, clock: clock)))
         self.signIn = signIn
         self.externalAccounts = ExternalAccounts(
             store: store, tokenCache: tokenCache, tokens: signIn, audit: auditTrail, clock: clock, metrics: metrics)

@@ -38,6 +38,7 @@ public enum PortalRouter {
         let signedIn = api.group(context: SignedInContext.self)
         AuthRoutes(signIn: portal.signIn, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
             .register(open: api.group("auth"), signedIn: signedIn.group("auth"))
+        SecondFactorRoutes(signIn: portal.signIn).register(open: api.group("auth/mfa"), signedIn: signedIn.group("auth/mfa"))
         SSORoutes(federation: portal.federation, accounts: portal.externalAccounts, clock: portal.clock).register(on: api.group("auth"))
         WorkspaceRoutes(
             catalogue: portal.catalogue, store: portal.store, administration: portal.workspaceAdministration,

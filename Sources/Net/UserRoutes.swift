@@ -25,6 +25,7 @@ struct UserRoutes {
         group.patch(":id", use: update)
         group.post(":id/password-reset", use: resetPassword)
         group.delete(":id/login-throttle", use: clearLoginThrottle)
+        group.delete(":id/mfa", use: resetSecondFactor)
     }
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
@@ -57,6 +58,16 @@ struct UserRoutes {
         let temporary = try await users.resetPassword(
             userID: try context.parameters.require("id"), by: .principal(principal), from: context.clientAddress)
         return JSONBody(Reset(temporaryPassword: temporary))
+    }
+
+    /// Removes an account's second factor (a lost authenticator and no recovery code left): it
+    /// signs in with its password alone until it enrols again; audited as `mfa_reset`.
+    @Sendable func resetSecondFactor(_ request: Request, context: SignedInContext) async throws -> JSONBody<SecondFactorRoutes.State> {
+        let principal = context.principal
+        try await audit.requireAdmin(principal, to: "reset second factors", in: context)
+        try await signIn.secondFactors.reset(
+            userID: try context.parameters.require("id"), by: principal, from: context.clientAddress)
+        return JSONBody(.init(message: "MFA reset", mfaEnabled: false))
     }
 
     /// Lets an account sign in again from every address that failed for it (an administrator's

@@ -186,6 +186,28 @@ enum Schema {
         [
             "CREATE TABLE audit_forwarding (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at REAL NOT NULL)"
         ],
+        // 9: second factors (docs/mfa.md): each account's TOTP enrolment, with the digests of its
+        // unused recovery codes (space-separated), and the challenges of two-step sign-ins.
+        [
+            """
+            CREATE TABLE totp_enrollments (
+                user_id TEXT PRIMARY KEY REFERENCES users(id),
+                secret TEXT NOT NULL,
+                recovery_codes TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                confirmed_at REAL
+            )
+            """,
+            """
+            CREATE TABLE mfa_challenges (
+                digest TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                issued_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX mfa_challenges_expiry ON mfa_challenges(expires_at)",
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -60,6 +60,13 @@ public struct SignIn: Sendable {
         public let expiresAt: Date
     }
 
+    /// What a right password leads to: signed in, or, for an account with a second factor, a
+    /// challenge to answer with a code (`verifySecondFactor`).
+    public enum Outcome: Sendable {
+        case signedIn(Grant)
+        case secondFactorRequired(SecondFactors.Challenge)
+    }
+
     /// What registration asks for, as the caller sent it (validated here).
     public struct Registration: Sendable {
         public var email: String
@@ -89,11 +96,15 @@ public struct SignIn: Sendable {
     private let audit: AuditTrail
     private let clock: WallClock
     private let metrics: PortalMetrics
+    /// The second factors of accounts that have one.
+    public let secondFactors: SecondFactors
 
     public init(
         store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, passwords: any PasswordHashing,
-        throttles: Throttles, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics, settings: Settings
+        throttles: Throttles, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics, settings: Settings,
+        secondFactors: SecondFactors
     ) {
+        self.secondFactors = secondFactors
         self.store = store
         self.tokenCache = tokenCache
         self.sessions = sessions
@@ -165,7 +176,8 @@ public struct SignIn: Sendable {
     /// `maximumPasswordBytes`) is refused with 422 before any work. A throttled attempt costs a
     /// counter: the first refusal of a window is audited, the rest only counted
     /// (`auth_failures_total{reason="throttled"}`).
-    public func logIn(email claimedEmail: String, password: String, from address: String) async throws -> Grant {
+    /// An account with a confirmed second factor gets a challenge instead of a token.
+    public func logIn(email claimedEmail: String, password: String, from address: String) async throws -> Outcome {
         let user = try await authenticate(email: claimedEmail, password: password, from: address)
         guard !user.mustChangePassword else {
             try await audit.record(
@@ -177,15 +189,65 @@ public struct SignIn: Sendable {
         return try await signedIn(user, from: address)
     }
 
-    /// A new token for `user`, who has just proved its password; audited as a login.
-    private func signedIn(_ user: User, from address: String) async throws -> Grant {
+    /// `user` has just proved its password: a new token, audited as a login, or a challenge when
+    /// the account has a confirmed second factor.
+    private func signedIn(_ user: User, from address: String) async throws -> Outcome {
+        if try await store.totpEnrollment(userID: user.id)?.isConfirmed == true {
+            return .secondFactorRequired(try await secondFactors.challenge(for: user))
+        }
         let (token, expiresAt) = try await audit.change {
             let issued = try await issueToken(for: user, mfaVerified: false)
             try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
             return issued
         }
+        return .signedIn(try await grant(user, token: token, expiresAt: expiresAt))
+    }
+
+    private func grant(_ user: User, token: String, expiresAt: Date) async throws -> Grant {
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+    }
+
+    /// The second step of a sign-in: `challengeToken` (from `logIn`) and a code from the
+    /// account's authenticator or one of its recovery codes. Right: a token whose sessions are
+    /// MFA-verified, and the challenge is spent. Wrong: 401, counted against the account; the
+    /// challenge stays usable until it expires.
+    public func verifySecondFactor(challengeToken: String, code: String, from address: String) async throws -> Grant {
+        let (user, challenge, enrollment) = try await secondFactors.challenged(by: challengeToken)
+        let method = try await secondFactors.spend(
+            code, of: user, enrollment: enrollment, by: .account(user), from: address, stage: "sign_in",
+            refusal: .unauthenticated("Invalid code"))
+        let (token, expiresAt) = try await audit.change {
+            guard try await secondFactors.spendChallenge(challenge) else {
+                throw DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+            }
+            let issued = try await issueToken(for: user, mfaVerified: true)
+            try await audit.record(
+                .mfaVerified, by: .account(user), from: address, resource: ("user", user.id), details: ["method": method.rawValue])
+            try await audit.record(
+                .login, by: .account(user), from: address, resource: ("user", user.id),
+                details: ["method": "password+\(method.rawValue)"])
+            return issued
+        }
+        return try await grant(user, token: token, expiresAt: expiresAt)
+    }
+
+    /// The signed-in account removes its own second factor, proving its password and a code (from
+    /// the authenticator, or a recovery code); a wrong password counts as a failed login.
+    public func removeSecondFactor(of principal: Principal, password: String, code: String, from address: String) async throws {
+        guard let user = try await store.user(id: principal.userID), !user.disabled else {
+            throw DomainError.unauthenticated("Account is disabled")
+        }
+        guard let enrollment = try await store.totpEnrollment(userID: user.id) else {
+            throw DomainError.conflict("This account has no second factor")
+        }
+        try await requireCurrentPassword(password, of: user, field: "password", principal: principal, action: .mfaReset, from: address)
+        if enrollment.isConfirmed {
+            _ = try await secondFactors.spend(
+                code, of: user, enrollment: enrollment, by: .principal(principal), from: address, stage: "removal",
+                refusal: .invalid("code is not valid"))
+        }
+        try await secondFactors.remove(user, by: .principal(principal), from: address)
     }
 
     /// The account `claimedEmail` and `password` name, checked as a login checks them: bounded
@@ -323,22 +385,32 @@ public struct SignIn: Sendable {
             throw DomainError.invalid("current_password is too long")
         }
         try Self.requireNewPassword(new, differingFrom: current)
-        let pair = try await admitPasswordAttempt(email: user.email, from: address)
-        guard try await passwords.verify(current, against: user.passwordHash) else {
-            await recordFailedPassword(email: user.email, pair: pair, from: address)
-            try await audit.record(
-                .passwordChanged, by: .principal(principal), from: address, success: false, resource: ("user", user.id),
-                details: ["reason": "wrong_password"])
-            throw DomainError.invalid("current_password is not this account's password")
-        }
+        try await requireCurrentPassword(
+            current, of: user, field: "current_password", principal: principal, action: .passwordChanged, from: address)
         return try await replacePassword(
             of: user, with: new, current: current, keeping: principal.credentialDigest, by: .principal(principal), from: address)
     }
 
+    /// The signed-in account's own password, checked with a login's throttles before a change that
+    /// needs it; a wrong one counts as a failed login and is audited as a refused `action`.
+    private func requireCurrentPassword(
+        _ password: String, of user: User, field: String, principal: Principal, action: AuditAction, from address: String
+    ) async throws {
+        guard password.utf8.count <= Self.maximumPasswordBytes else { throw DomainError.invalid("\(field) is too long") }
+        let pair = try await admitPasswordAttempt(email: user.email, from: address)
+        guard try await passwords.verify(password, against: user.passwordHash) else {
+            await recordFailedPassword(email: user.email, pair: pair, from: address)
+            try await audit.record(
+                action, by: .principal(principal), from: address, success: false, resource: ("user", user.id),
+                details: ["reason": "wrong_password"])
+            throw DomainError.invalid("\(field) is not this account's password")
+        }
+    }
+
     /// A password change without a token, for an account an administrator's reset obliges to
     /// choose a new password: `email` and `current` are checked as a login checks them, then the
-    /// account is signed in with the new password.
-    public func changePassword(email: String, current: String, new: String, from address: String) async throws -> Grant {
+    /// account is signed in with the new password (in two steps, if it has a second factor).
+    public func changePassword(email: String, current: String, new: String, from address: String) async throws -> Outcome {
         try Self.requireNewPassword(new, differingFrom: current)
         let user = try await authenticate(email: email, password: current, from: address)
         _ = try await replacePassword(of: user, with: new, current: current, keeping: nil, by: .account(user), from: address)

@@ -1,0 +1,244 @@
+import Actors
+import Crypto
+import Domain
+import Foundation
+
+/// Second factors for local accounts: TOTP enrolment and its confirmation, the codes checked at
+/// sign-in (each accepted once, wrong ones throttled per account), recovery codes, removal and
+/// an administrator's reset. Every change and every refusal is audited.
+public struct SecondFactors: Sendable {
+    /// What enrolment shows, once.
+    public struct Enrollment: Sendable {
+        /// The key in base32, for typing into an authenticator.
+        public let secret: String
+        public let otpauthURI: String
+        /// Only their digests are kept: shown here and never again.
+        public let recoveryCodes: [String]
+    }
+
+    /// A sign-in waiting for its second factor: the token that lets the caller present a code.
+    public struct Challenge: Sendable {
+        public let token: String
+        public let expiresAt: Date
+    }
+
+    /// How a code was accepted.
+    public enum Method: String, Sendable {
+        case totp
+        case recoveryCode = "recovery_code"
+    }
+
+    public static let issuer = "NeoSC"
+    public static let recoveryCodeCount = 10
+    public static let challengeLifetime: TimeInterval = 300
+    /// Wrong codes per account before it must wait for the window to pass: with a million
+    /// possible codes and three accepted at a time, guessing stays hopeless.
+    public static let failureLimit = 5
+
+    private let store: any Store
+    private let algorithm: any TOTPAlgorithm
+    private let audit: AuditTrail
+    private let tokenCache: TokenCache
+    private let clock: WallClock
+    private let failures: AttemptThrottle
+
+    public init(
+        store: any Store, algorithm: any TOTPAlgorithm, audit: AuditTrail, tokenCache: TokenCache, clock: WallClock,
+        failures: AttemptThrottle
+    ) {
+        self.store = store
+        self.algorithm = algorithm
+        self.audit = audit
+        self.tokenCache = tokenCache
+        self.clock = clock
+        self.failures = failures
+    }
+
+    // MARK: - Enrolment
+
+    /// Starts the signed-in account's enrolment (replacing a pending one): a new key and new
+    /// recovery codes, asked for at sign-in only once `confirm` has seen a right code.
+    public func enroll(_ principal: Principal, from address: String) async throws -> Enrollment {
+        let user = try await localAccount(principal)
+        if try await store.totpEnrollment(userID: user.id)?.isConfirmed == true { throw Self.alreadyEnabled }
+        let secret = Base64URL.random(byteCount: 20)
+        let recoveryCodes = (0..<Self.recoveryCodeCount).map { _ in Self.newRecoveryCode() }
+        let enrollment = TOTPEnrollment(
+            userID: user.id, secret: secret,
+            recoveryCodeDigests: recoveryCodes.map { Self.digest(recoveryCode: $0) }, createdAt: clock.now())
+        try await audit.change {
+            guard try await store.beginEnrollment(enrollment) else { throw Self.alreadyEnabled }
+            try await audit.record(.mfaEnrollmentStarted, by: .principal(principal), from: address, resource: ("user", user.id))
+        }
+        let provisioning = algorithm.provisioning(secret: secret, account: user.email, issuer: Self.issuer)
+        return Enrollment(
+            secret: provisioning.base32, otpauthURI: provisioning.uri, recoveryCodes: recoveryCodes.map(Self.grouped))
+    }
+
+    /// Confirms the pending enrolment with a code from the authenticator: from then on the
+    /// account signs in in two steps and its `mfa_enabled` is true.
+    public func confirm(_ principal: Principal, code: String, from address: String) async throws {
+        let user = try await localAccount(principal)
+        guard let enrollment = try await store.totpEnrollment(userID: user.id) else {
+            throw DomainError.conflict("No MFA enrolment is pending; start one with POST /api/auth/mfa/totp/enroll")
+        }
+        guard !enrollment.isConfirmed else { throw Self.alreadyEnabled }
+        guard case .totp = try SecondFactorCode(code) else {
+            throw DomainError.invalid("code must be the 6 digits the authenticator shows")
+        }
+        _ = try await spend(
+            code, of: user, enrollment: enrollment, by: .principal(principal), from: address, stage: "enrolment",
+            refusal: .invalid("code is not the authenticator's current code"))
+        try await audit.change {
+            guard try await store.confirmEnrollment(userID: user.id, at: clock.now()) else {
+                throw DomainError.conflict("No MFA enrolment is pending; start one with POST /api/auth/mfa/totp/enroll")
+            }
+            try await audit.record(
+                .mfaEnrolled, by: .principal(principal), from: address, resource: ("user", user.id), details: ["method": "totp"])
+        } afterwards: {
+            await tokenCache.evict(userID: user.id)
+        }
+    }
+
+    /// Removes `user`'s second factor (its own removal, once `SignIn` has checked its password and
+    /// a code, or an administrator's reset); audited as `mfa_reset`.
+    func remove(_ user: User, by actor: AuditActor, from address: String) async throws {
+        try await audit.change {
+            guard try await store.removeEnrollment(userID: user.id, at: clock.now()) else {
+                throw DomainError.conflict("This account has no second factor")
+            }
+            try await audit.record(
+                .mfaReset, by: actor, from: address, resource: ("user", user.id),
+                details: ["by": actor.userID == user.id ? "self" : "administrator"])
+        } afterwards: {
+            await tokenCache.evict(userID: user.id)
+        }
+        await failures.reset(user.id)
+    }
+
+    /// An administrator removes another account's second factor (a lost phone and no recovery
+    /// codes left): it signs in with its password alone until it enrols again.
+    public func reset(userID: String, by principal: Principal, from address: String) async throws {
+        guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
+        try await remove(user, by: .principal(principal), from: address)
+    }
+
+    // MARK: - Sign-in
+
+    /// A new single-use challenge for `user`, whose password was right.
+    func challenge(for user: User) async throws -> Challenge {
+        let (token, digest) = Self.newChallengeToken()
+        let now = clock.now()
+        let expiresAt = now.addingTimeInterval(Self.challengeLifetime)
+        try await store.insert(MFAChallenge(digest: digest, userID: user.id, issuedAt: now, expiresAt: expiresAt))
+        return Challenge(token: token, expiresAt: expiresAt)
+    }
+
+    /// The account `token` challenges and the challenge, or 401 when it is unknown, spent,
+    /// expired, or its account disabled or without a second factor since.
+    func challenged(by token: String) async throws -> (User, MFAChallenge, TOTPEnrollment) {
+        let refused = DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+        guard token.utf8.count <= 128, token.hasPrefix(Self.challengePrefix) else { throw refused }
+        let now = clock.now()
+        guard let challenge = try await store.mfaChallenge(digest: BearerCredential.digest(token)), challenge.isValid(at: now),
+            let user = try await store.user(id: challenge.userID), !user.disabled,
+            let enrollment = try await store.totpEnrollment(userID: user.id), enrollment.isConfirmed
+        else { throw refused }
+        return (user, challenge, enrollment)
+    }
+
+    /// Checks `code` as `user`'s second factor and spends it: a TOTP code's step is redeemed
+    /// once for the account (in the store, so a replay on any replica is refused), a recovery
+    /// code struck out. A wrong, replayed or spent code counts against the account's limit and
+    /// throws `refusal`; past the limit, 429 until the window has passed.
+    func spend(
+        _ code: String, of user: User, enrollment: TOTPEnrollment, by actor: AuditActor, from address: String,
+        stage: String, refusal: DomainError
+    ) async throws -> Method {
+        if let held = await failures.refusal(user.id) {
+            if held.count == 1 {
+                try await audit.record(
+                    .mfaFailed, by: actor, from: address, success: false, resource: ("user", user.id),
+                    details: ["reason": "throttled", "stage": stage, "retry_after": String(held.retryAfter)])
+            }
+            throw DomainError.rateLimited("Too many wrong codes; try again later", retryAfterSeconds: held.retryAfter)
+        }
+        let now = clock.now()
+        let failure: String
+        switch try SecondFactorCode(code) {
+        case .totp(let digits):
+            if let step = TOTPWindow.matchingStep(of: digits, at: now, codeOf: { algorithm.code(secret: enrollment.secret, step: $0) }) {
+                let nonce = Hex.encode(SHA256.hash(data: Array("totp\n\(user.id)\n\(step)".utf8)))
+                if try await store.redeem(nonce: nonce, until: TOTPWindow.end(of: step + 1), at: now) {
+                    await failures.reset(user.id)
+                    return .totp
+                }
+                failure = "code_replayed"
+            } else {
+                failure = "wrong_code"
+            }
+        case .recovery(let recoveryCode):
+            if enrollment.isConfirmed, try await store.useRecoveryCode(userID: user.id, digest: Self.digest(recoveryCode: recoveryCode)) {
+                await failures.reset(user.id)
+                try await audit.record(
+                    .recoveryCodeUsed, by: actor, from: address, resource: ("user", user.id),
+                    details: ["remaining": String(max(0, enrollment.recoveryCodeDigests.count - 1)), "stage": stage])
+                return .recoveryCode
+            }
+            failure = "wrong_recovery_code"
+        }
+        await failures.record(user.id)
+        try await audit.record(
+            .mfaFailed, by: actor, from: address, success: false, resource: ("user", user.id),
+            details: ["reason": failure, "stage": stage])
+        throw refusal
+    }
+
+    /// Spends `token`'s challenge: false when a concurrent verification spent it first.
+    func spendChallenge(_ challenge: MFAChallenge) async throws -> Bool {
+        try await store.removeMFAChallenge(digest: challenge.digest)
+    }
+
+    // MARK: - Helpers
+
+    static let alreadyEnabled = DomainError.conflict("MFA is already enabled; remove it first (DELETE /api/auth/mfa/totp)")
+    static let challengePrefix = "neosc_mfa_"
+
+    /// The signed-in account, if it signs in with a password of its own (an identity provider's
+    /// accounts use the provider's MFA) and is not a demo's.
+    private func localAccount(_ principal: Principal) async throws -> User {
+        guard let user = try await store.user(id: principal.userID), !user.disabled else {
+            throw DomainError.unauthenticated("Account is disabled")
+        }
+        guard user.role != .demoUser else { throw DomainError.forbidden("Demo accounts have no second factor") }
+        guard user.passwordHash != nil else {
+            throw DomainError.conflict("This account signs in through an identity provider; its MFA is the provider's")
+        }
+        return user
+    }
+
+    static func newChallengeToken() -> (token: String, digest: String) {
+        let token = challengePrefix + Base64URL.random(byteCount: 32)
+        return (token, BearerCredential.digest(token))
+    }
+
+    /// 16 characters of the base32 alphabet: 80 random bits.
+    static func newRecoveryCode() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<SecondFactorCode.recoveryCodeLength).map { _ in alphabet[Int.random(in: 0..<32, using: &generator)] })
+    }
+
+    /// `ABCD-EFGH-JKLM-NPQR`: as shown, and accepted with or without the dashes.
+    static func grouped(_ code: String) -> String {
+        stride(from: 0, to: code.count, by: 4).map { start in
+            String(code.dropFirst(start).prefix(4))
+        }.joined(separator: "-")
+    }
+
+    /// What the store keeps of a recovery code (upper-case, no separators): its SHA-256, in hex.
+    /// 80 random bits need no slow hash.
+    static func digest(recoveryCode: String) -> String {
+        Hex.encode(SHA256.hash(data: Array(recoveryCode.utf8)))
+    }
+}
