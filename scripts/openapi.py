@@ -237,6 +237,13 @@ USER = obj(
     description="An account as the API shows it; `organization` and `organization_id` are always present, null when unset.",
 )
 
+TOTP_CODE = {"type": "string", "pattern": "^[0-9]{6}$", "description": "The six digits the authenticator shows."}
+SECOND_FACTOR_CODE = {
+    "type": "string",
+    "pattern": "^([0-9]{6}|[A-Za-z2-7]{4}-?[A-Za-z2-7]{4}-?[A-Za-z2-7]{4}-?[A-Za-z2-7]{4})$",
+    "description": "Six digits from the authenticator, or a recovery code (any case, dashes optional).",
+}
+
 SCHEMAS = {
     "Error": obj({"detail": {"type": "string"}}, description="Every error."),
     "Health": obj(
@@ -262,6 +269,26 @@ SCHEMAS = {
                          "description": "Behind Pomerium only: where the browser goes to end its Pomerium session too."}},
         required=["message", "sessions_terminated"]),
     "PasswordChanged": obj({"message": {"type": "string"}, "tokens_revoked": {"type": "integer", "minimum": 0}}),
+    "SecondFactorRequired": obj(
+        {
+            "mfa_required": {"type": "boolean", "const": True},
+            "mfa_token": {"type": "string", "pattern": "^neosc_mfa_[A-Za-z0-9_-]{43}$",
+                          "description": "Single use; no credential: present it with a code at /api/auth/mfa/verify."},
+            "expires_at": TIMESTAMP,
+        },
+        description="A right password for an account with a second factor (docs/mfa.md): five minutes to present a code.",
+    ),
+    "TOTPEnrollment": obj(
+        {
+            "secret": {"type": "string", "pattern": "^[A-Z2-7]+$", "description": "The key in base32."},
+            "otpauth_uri": {"type": "string", "pattern": "^otpauth://totp/NeoSC:"},
+            "recovery_codes": {"type": "array", "minItems": 10, "maxItems": 10,
+                               "items": {"type": "string", "pattern": "^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$"},
+                               "description": "Shown once; each accepted once instead of a code."},
+        },
+        description="Pending until confirmed with a code (`POST /api/auth/mfa/totp/confirm`).",
+    ),
+    "MFAState": obj({"message": {"type": "string"}, "mfa_enabled": {"type": "boolean"}}),
     "Workspace": obj(WORKSPACE_PROPERTIES, required=WORKSPACE_REQUIRED),
     "ListedWorkspace": obj(
         {**WORKSPACE_PROPERTIES, "active_sessions": {"type": "integer", "minimum": 0}},
@@ -446,6 +473,17 @@ SCHEMAS = {
         },
         additional=True,
     ),
+    "MFAVerification": obj(
+        {"mfa_token": {"type": "string", "maxLength": 128}, "code": SECOND_FACTOR_CODE},
+        required=["mfa_token", "code"], additional=True),
+    "MFAConfirmation": obj({"code": TOTP_CODE}, required=["code"], additional=True),
+    "MFARemoval": obj(
+        {
+            "password": {"type": "string", "maxLength": 128, "description": "The account's own password; over 512 UTF-8 bytes → 422."},
+            "code": {**SECOND_FACTOR_CODE, "type": ["string", "null"],
+                     "description": "Required once the enrolment is confirmed: a code or an unused recovery code."},
+        },
+        required=["password"], additional=True),
     "PasswordChange": obj(
         {
             "email": {"type": ["string", "null"], "maxLength": 254, "pattern": r"^[\x20-\x7E]*$",
@@ -648,13 +686,16 @@ op("post", "/api/auth/register", "register", "Create a `user` account and sign i
                "the e-mail's domain does not own; 429 past 20 attempts an hour from one address; 503 when the "
                "password hasher's queue is full.")
 op("post", "/api/auth/login", "login", "Sign in with e-mail and password",
-   responses({200: ok("Signed in.", schema("SignedIn"))}, 400, 401, 403, 413, 422, 429, 503),
+   responses({200: ok("Signed in, or (an account with a second factor) a challenge.",
+                      {"oneOf": [schema("SignedIn"), schema("SecondFactorRequired")]})},
+             400, 401, 403, 413, 422, 429, 503),
    security=PUBLIC, request=body("Credentials"), tags=["auth"],
    description="401 `Invalid credentials` for every refusal; 403 `Password change required` after an "
                "administrator's reset; 422 for an e-mail over 254 bytes or a password over 512 bytes; 429 when throttled.")
 op("post", "/api/auth/password", "changePassword", "Change the password",
-   responses({200: ok("Signed in: `PasswordChanged`; without a token: `SignedIn`.",
-                      {"oneOf": [schema("PasswordChanged"), schema("SignedIn")]})},
+   responses({200: ok("Signed in: `PasswordChanged`; without a token: `SignedIn`, or `SecondFactorRequired` "
+                      "for an account with a second factor.",
+                      {"oneOf": [schema("PasswordChanged"), schema("SignedIn"), schema("SecondFactorRequired")]})},
              400, 401, 409, 413, 422, 429, 503),
    security=OPTIONAL_AUTH, request=body("PasswordChange"), tags=["auth"],
    description="Signed in: `{current_password, new_password}`; a wrong current password → 422; an account "
@@ -662,6 +703,27 @@ op("post", "/api/auth/password", "changePassword", "Change the password",
                "expired or revoked): `{email, current_password, new_password}` for any account with a password "
                "(meant for one an administrator reset), a wrong one → 401, `email` missing → 401. Wrong passwords "
                "count as failed logins (429 when throttled).")
+op("post", "/api/auth/mfa/verify", "verifySecondFactor", "The second step of a sign-in: a code for the challenge",
+   responses({200: ok("Signed in; the token's sessions are MFA-verified.", schema("SignedIn"))},
+             400, 401, 413, 422, 429, 503),
+   security=PUBLIC, request=body("MFAVerification"), tags=["auth"],
+   description="401 for an unknown, spent or expired `mfa_token` (five minutes), a disabled account, or a wrong, "
+               "replayed or spent code; the challenge stays usable after a wrong code. 429 after 5 wrong codes "
+               "for the account in 15 minutes. Audited `mfa_verified`, `mfa_failed`, `recovery_code_used`, `login`.")
+op("post", "/api/auth/mfa/totp/enroll", "enrollTOTP", "Start (or restart) TOTP enrolment",
+   responses({200: ok("The key and recovery codes, shown once.", schema("TOTPEnrollment"))}, 401, 403, 409, 503),
+   tags=["auth"],
+   description="403 for a demo account; 409 when MFA is already enabled, or for an account that signs in only "
+               "through a provider. Replaces a pending enrolment. Audited `mfa_enrollment_started`.")
+op("post", "/api/auth/mfa/totp/confirm", "confirmTOTP", "Confirm the pending enrolment with a code",
+   responses({200: ok("MFA is enabled.", schema("MFAState"))}, 400, 401, 403, 409, 413, 422, 429, 503),
+   request=body("MFAConfirmation"), tags=["auth"],
+   description="409 with no pending enrolment; 422 for a wrong code (counted; 429 past 5). Audited `mfa_enrolled`.")
+op("delete", "/api/auth/mfa/totp", "removeTOTP", "Remove the caller's second factor",
+   responses({200: ok("MFA is off.", schema("MFAState"))}, 400, 401, 403, 409, 413, 422, 429, 503),
+   request=body("MFARemoval"), tags=["auth"],
+   description="409 without an enrolment; 422 for a wrong password (counted as a failed login) or a wrong code. "
+               "Audited `mfa_reset`.")
 op("post", "/api/auth/logout", "logout", "Revoke this token and end the caller's active sessions",
    responses({200: ok("Signed out.", schema("SignedOut"))}, 401, 503), tags=["auth"])
 op("get", "/api/auth/me", "me", "The caller's account",
@@ -878,6 +940,12 @@ op("delete", "/api/users/{id}/login-throttle", "clearLoginThrottle", "Forget an 
    parameters=[P("ID")], tags=["users"],
    description="The unlock is kept in the store; every other server process applies it within 5 s. Audited "
                "`clear_login_throttle`.")
+
+op("delete", "/api/users/{id}/mfa", "resetUserMFA", "Remove a user's second factor (admin)",
+   responses({200: ok("MFA is off for the user.", schema("MFAState"))}, 401, 403, 404, 409, 503),
+   parameters=[P("ID")], tags=["users"],
+   description="409 when the user has none. The user signs in with its password alone until it enrols again. "
+               "Audited `mfa_reset`.")
 
 # Stats -----------------------------------------------------------------------------------------
 op("get", "/api/stats", "stats", "Dashboard figures",

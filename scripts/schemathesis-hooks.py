@@ -15,6 +15,8 @@ Two jobs, each for a reason the OpenAPI document cannot carry:
      run cannot know the account's password), and `new_password` equal to `current_password` → 422;
    - `POST /api/demo/sessions` with a `workspace_type` no workspace of the current catalogue
      offers for demos → 422 (the valid values are data, not schema);
+   - a code that is not the authenticator's when confirming an MFA enrolment, and a wrong password
+     or code when removing one → 422 (the run knows neither the key nor the password);
    - text lengths: the server counts Swift Characters (grapheme clusters) of the trimmed, NFC
      text and bounds UTF-8 bytes at 4 per character allowed; JSON Schema counts code points. Where a
      string holds combining marks, format characters, jamo, regional indicators, CR LF, text that
@@ -63,6 +65,11 @@ ACCEPTED_REJECTIONS = [
     ("POST /api/auth/password", 422, "current_password is not this account's password"),
     ("POST /api/auth/password", 422, "new_password must differ from the current one"),
     ("POST /api/demo/sessions", 422, "No workspace of type"),
+    # A pending enrolment (a run may start one) refuses codes that are not its authenticator's,
+    # and its removal needs the account's password, which the run cannot know.
+    ("POST /api/auth/mfa/totp/confirm", 422, "code is not the authenticator's current code"),
+    ("DELETE /api/auth/mfa/totp", 422, "password is not this account's password"),
+    ("DELETE /api/auth/mfa/totp", 422, "code is not valid"),
 ]
 
 # Swift's String.trimmingCharacters(in: .whitespacesAndNewlines).
