@@ -52,6 +52,11 @@ public enum AccountLinking {
         if let name = identity.name.flatMap(Validation.providerName) { updated.name = name }
         updated.ssoProvider = identity.provider
         updated.ssoSubject = identity.subject
+        // An account without a password signs in only through the provider: whether it has a
+        // second factor is what the provider's latest sign-in said (`amr`). One with a password
+        // keeps its own (a confirmed TOTP enrolment), since the password alone would bypass the
+        // provider's.
+        if user.passwordHash == nil { updated.mfaEnabled = identity.mfaVerified }
         if updated != user { updated.updatedAt = now }
         return updated
     }
@@ -64,6 +69,6 @@ public enum AccountLinking {
             ?? Validation.providerName(String(email.split(separator: "@").first ?? "")) ?? email
         return User(
             id: id, email: email, name: name, organizationID: nil, role: identity.role ?? .user, passwordHash: nil,
-            ssoProvider: identity.provider, ssoSubject: identity.subject, createdAt: now, updatedAt: now)
+            mfaEnabled: identity.mfaVerified, ssoProvider: identity.provider, ssoSubject: identity.subject, createdAt: now, updatedAt: now)
     }
 }

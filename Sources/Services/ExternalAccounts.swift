@@ -122,6 +122,7 @@ public struct ExternalAccounts: Sendable {
                         .updateUser, by: .account(updated), from: address, resource: ("user", user.id),
                         details: [
                             "by": external.provider, "role": updated.role.rawValue, "previous_role": user.role.rawValue,
+                            "mfa_enabled": String(updated.mfaEnabled),
                         ])
                 }
             }

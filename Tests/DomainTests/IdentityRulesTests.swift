@@ -67,10 +67,12 @@ import Testing
 @Suite struct AccountLinkingTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    func external(roles: Set<Role> = [.user], email: String? = "ann@example.com", verified: Bool = true) -> ExternalIdentity {
+    func external(
+        roles: Set<Role> = [.user], email: String? = "ann@example.com", verified: Bool = true, mfa: Bool = false
+    ) -> ExternalIdentity {
         ExternalIdentity(
             provider: "https://id.example.com", subject: "sub-1", email: email, emailVerified: verified, name: "Ann",
-            roles: roles, mfaVerified: false, expiresAt: now + 300)
+            roles: roles, mfaVerified: mfa, expiresAt: now + 300)
     }
 
     func user(ssoSubject: String? = nil, disabled: Bool = false, role: Role = .user) -> User {
@@ -107,6 +109,21 @@ import Testing
         #expect(updated.updatedAt == now + 10)
         let same = AccountLinking.applying(external(), to: user(ssoSubject: "sub-1"), at: now + 10)
         #expect(same.updatedAt == now, "no change, no new timestamp")
+    }
+
+    @Test("an account of the provider alone has MFA when the provider's latest sign-in had it; one with a password keeps its own")
+    func theProviderDecidesMFAForItsOwnAccounts() {
+        #expect(AccountLinking.provision(external(mfa: true), id: "usr_2", at: now).mfaEnabled)
+        #expect(!AccountLinking.provision(external(mfa: false), id: "usr_2", at: now).mfaEnabled)
+        var providerOnly = user(ssoSubject: "sub-1")
+        providerOnly.passwordHash = nil
+        let withMFA = AccountLinking.applying(external(mfa: true), to: providerOnly, at: now + 10)
+        #expect(withMFA.mfaEnabled && withMFA.updatedAt == now + 10)
+        #expect(!AccountLinking.applying(external(mfa: false), to: withMFA, at: now + 20).mfaEnabled)
+        var enrolled = user(ssoSubject: "sub-1")
+        enrolled.mfaEnabled = true
+        #expect(AccountLinking.applying(external(mfa: false), to: enrolled, at: now + 10).mfaEnabled)
+        #expect(!AccountLinking.applying(external(mfa: true), to: user(ssoSubject: "sub-1"), at: now + 10).mfaEnabled)
     }
 
     @Test func roleNames() {

@@ -143,6 +143,8 @@ struct PomeriumTests {
                         .post, "/api/workspaces/ws-linux-desktop/launch", headers: Self.headers(assertion))
                     #expect(launched.status == .created, "\(launched.text)")
                     #expect(try launched.decoded(LaunchBody.self).session.mfaVerified == expected, "amr \(amr)")
+                    let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(assertion))
+                    #expect(try me.decoded(UserBody.self).mfaEnabled == expected, "an account of the provider alone: amr \(amr)")
                 }
             }
         }
