@@ -237,6 +237,18 @@ USER = obj(
     description="An account as the API shows it; `organization` and `organization_id` are always present, null when unset.",
 )
 
+POLICY_KIND = {"type": "string", "enum": ["mfa_required", "time_window", "address_allowlist", "rate_limit",
+                                          "network_required", "session_recording"]}
+POLICY_DRAFT_PROPERTIES = {
+    "name": text(120),
+    "description": text(500, min_chars=0, nullable=True),
+    "category": {"type": ["string", "null"], "minLength": 1, "maxLength": 40, "pattern": "^[a-z]+$"},
+    "kind": POLICY_KIND,
+    "enabled": {"type": ["boolean", "null"], "description": "Default true."},
+    "weight": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
+    "scope": {"oneOf": [{"$ref": "#/components/schemas/PolicyScope"}, {"type": "null"}]},
+    "settings": {"oneOf": [{"$ref": "#/components/schemas/PolicySettings"}, {"type": "null"}]},
+}
 TOTP_CODE = {"type": "string", "pattern": "^[0-9]{6}$", "description": "The six digits the authenticator shows."}
 SECOND_FACTOR_CODE = {
     "type": "string",
@@ -245,7 +257,15 @@ SECOND_FACTOR_CODE = {
 }
 
 SCHEMAS = {
-    "Error": obj({"detail": {"type": "string"}}, description="Every error."),
+    "Error": obj(
+        {
+            "detail": {"type": "string"},
+            "policy": {"type": "string", "description": "A policy's refusal (403, 429): the policy's id."},
+            "remedy": {"type": "string", "enum": ["verify_mfa", "enroll_mfa", "wait", "use_allowed_network", "connect_netbird"],
+                       "description": "What the caller can do about a policy's refusal."},
+            "retry_at": {**TIMESTAMP, "description": "When a time window opens next."},
+        },
+        required=["detail"], description="Every error; a policy's refusal also names the policy."),
     "Health": obj(
         {"status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy"]}, "detail": {"type": "string"}},
         required=["status"],
@@ -318,9 +338,10 @@ SCHEMAS = {
             "ip_address": {"type": "string"},
             "mfa_verified": {"type": "boolean"},
             "end_reason": {"type": "string"},
+            "recording": {"type": "boolean", "description": "A `session_recording` policy covered its launch."},
         },
         required=["id", "user_id", "user_email", "workspace_id", "workspace_name", "status", "started_at",
-                  "last_seen_at", "ip_address", "mfa_verified"],
+                  "last_seen_at", "ip_address", "mfa_verified", "recording"],
     ),
     "Launched": obj(
         {
@@ -341,11 +362,84 @@ SCHEMAS = {
             "name": {"type": "string"},
             "description": {"type": "string"},
             "category": {"type": "string"},
+            "kind": POLICY_KIND,
             "enabled": {"type": "boolean"},
             "weight": {"type": "integer"},
+            "scope": schema("PolicyScope"),
+            "settings": schema("PolicySettings"),
             "updated_at": TIMESTAMP,
         }
     ),
+    "PolicyScope": obj(
+        {
+            "roles": {"type": "array", "items": {"type": "string", "enum": ["admin", "neosc", "user", "demo-user"]}},
+            "organizations": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 50}, "maxItems": 1000,
+                              "description": "Ids of at most 200 UTF-8 bytes."},
+            "workspaces": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 50}, "maxItems": 1000,
+                           "description": "Ids of at most 200 UTF-8 bytes."},
+        },
+        required=[], additional=True, description="Empty or absent lists: everyone."),
+    "PolicySettings": obj(
+        {
+            "applies_to": {"type": "string", "enum": ["sign_in", "launch", "all"]},
+            "days": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+            "start": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+            "end": {"type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"},
+            "time_zone": {"type": "string", "enum": ["America/Mexico_City", "Europe/Berlin", "UTC", "America/New_York"],
+                          "description": "Any IANA zone name (these are examples)."},
+            "overnight": {"type": "boolean"},
+            "cidrs": {"type": "array", "minItems": 1, "maxItems": 1000,
+                      "items": {"type": "string", "enum": ["10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32", "127.0.0.1"],
+                                "description": "Any IPv4 or IPv6 address or CIDR block (these are examples)."}},
+            "requests": {"type": "integer", "minimum": 1, "maximum": 1000000},
+            "per_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+            "key": {"type": "string", "enum": ["user", "address"]},
+            "claim": {"type": "string", "pattern": "^[A-Za-z0-9_:.-]{1,100}$"},
+            "retention_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+        },
+        required=[], additional=True,
+        description="The fields of the policy's kind (docs/policies.md); the others are ignored. Shown with defaults filled in."),
+    "PolicyCreation": obj(
+        {
+            "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "Generated when absent."},
+            **POLICY_DRAFT_PROPERTIES,
+        },
+        required=["name", "kind"], additional=True,
+        description="A time window needs days, start, end and time_zone; an allow-list cidrs; a rate limit requests and per_seconds."),
+    "PolicyDraft": obj(
+        POLICY_DRAFT_PROPERTIES,
+        required=["name", "kind"], additional=True,
+        description="A time window needs days, start, end and time_zone; an allow-list cidrs; a rate limit requests and per_seconds."),
+    "PolicyDeleted": obj({"message": {"type": "string"}, "id": {"type": "string"}}),
+    "PolicyQuestion": obj(
+        {
+            "user_id": {"type": ["string", "null"], "maxLength": 200},
+            "role": {"type": ["string", "null"], "enum": ["admin", "neosc", "user", "demo-user", None]},
+            "organization_id": {"type": ["string", "null"]},
+            "workspace_id": {"type": ["string", "null"]},
+            "address": {"type": ["string", "null"], "enum": ["192.0.2.1", "10.1.2.3", "2001:db8::1", None],
+                        "description": "Any IPv4 or IPv6 address (these are examples)."},
+            "at": {"type": ["string", "null"], "enum": ["2023-11-14T22:13:20Z", "2025-03-31T07:00:00Z", None],
+                   "description": "Any ISO 8601 time in whole seconds (these are examples); default now."},
+            "mfa_verified": {"type": ["boolean", "null"]},
+            "stage": {"type": ["string", "null"], "enum": ["sign_in", "launch", "call", None], "description": "Default launch."},
+        },
+        required=[], additional=True, description="`user_id` or `role` (404 for an unknown user or workspace).",
+        anyOf=[{"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
+               {"required": ["role"], "properties": {"role": {"type": "string"}}}]),
+    "PolicyEvaluation": obj(
+        {
+            "allowed": {"type": "boolean"},
+            "verdicts": {"type": "array", "items": obj(
+                {
+                    "policy": {"type": "string"},
+                    "kind": POLICY_KIND,
+                    "verdict": {"type": "string", "enum": ["allow", "deny", "limit", "record", "not_applicable"]},
+                    "reason": {"type": "string"},
+                    "remedy": {"type": "string"},
+                    "retry_at": TIMESTAMP,
+                }, required=["policy", "kind", "verdict", "reason"])},
+        }),
     "Organization": obj(
         {"id": {"type": "string"}, "name": {"type": "string"}, "domain": {"type": "string"}, "created_at": TIMESTAMP},
         required=["id", "name", "created_at"],
@@ -575,12 +669,15 @@ ERR = schema("Error")
 RESPONSES = {
     "BadRequest": ok("The body is not JSON, not an object, empty when one is required, or not UTF-8.", ERR),
     "Unauthorized": ok("No credential, or an invalid, expired or revoked one.", ERR, ["WWW-Authenticate"]),
-    "Forbidden": ok("Signed in, but the role may not (admin-only routes record an `access_denied` audit entry).", ERR),
+    "Forbidden": ok("Signed in, but the role may not (admin-only routes record an `access_denied` audit entry); or "
+                    "a policy refused the request (`policy`, `remedy`, and for a time window `retry_at`; audited "
+                    "`policy_denied`).", ERR),
     "NotFound": ok("Unknown route or id (also someone else's session or demo).", ERR),
     "Conflict": ok("State conflict.", ERR),
     "ContentTooLarge": ok("Body over 1 MiB.", ERR),
     "Unprocessable": ok("A field is missing, null, of the wrong type or out of range; or a bad query parameter.", ERR),
-    "TooManyRequests": ok("Too many attempts; `Retry-After` gives the seconds to wait.", ERR, ["Retry-After"]),
+    "TooManyRequests": ok("Too many attempts, or a `rate_limit` policy's limit (`policy`, and the `RateLimit-Policy` and "
+                          "`RateLimit` fields); `Retry-After` gives the seconds to wait.", ERR, ["Retry-After"]),
     "Unavailable": ok("The store (or a provider, or the password hasher's queue) is unavailable.", ERR),
 }
 
@@ -909,6 +1006,21 @@ op("get", "/api/policies", "listPolicies", "All policies",
    responses({200: ok("Policies.", {"type": "array", "items": schema("Policy")})}, 401, 503), tags=["policies"])
 op("get", "/api/policies/{id}", "getPolicy", "One policy",
    responses({200: ok("The policy.", schema("Policy"))}, 401, 404, 503), parameters=[P("PolicyID")], tags=["policies"])
+op("post", "/api/policies", "createPolicy", "Create a policy (admin)",
+   responses({201: ok("The policy.", schema("Policy"))}, 400, 401, 403, 409, 413, 422, 503),
+   request=body("PolicyCreation"), tags=["policies"],
+   description="422 naming the field for an unknown kind, a bad time zone, `start` ≥ `end` without `overnight`, an "
+               "unparsable CIDR, a non-positive limit; 409 for a taken id. Audited `create_policy`.")
+op("post", "/api/policies/evaluate", "evaluatePolicies", "Each enabled policy's verdict on a request (admin)",
+   responses({200: ok("Verdicts, without side effects.", schema("PolicyEvaluation"))}, 400, 401, 403, 404, 413, 422, 503),
+   request=body("PolicyQuestion"), tags=["policies"])
+op("put", "/api/policies/{id}", "replacePolicy", "Replace a policy (admin)",
+   responses({200: ok("The policy.", schema("Policy"))}, 400, 401, 403, 404, 413, 422, 503),
+   parameters=[P("PolicyID")], request=body("PolicyDraft"), tags=["policies"],
+   description="Validated as on creation; `id`, if sent, must be the policy's own. Audited `update_policy`.")
+op("delete", "/api/policies/{id}", "deletePolicy", "Delete a policy (admin)",
+   responses({200: ok("Deleted.", schema("PolicyDeleted"))}, 401, 403, 404, 503),
+   parameters=[P("PolicyID")], tags=["policies"], description="Audited `delete_policy`.")
 op("patch", "/api/policies/{id}", "togglePolicy", "Set or flip a policy (admin)",
    responses({200: ok("The policy.", schema("Policy"))}, 400, 401, 403, 404, 413, 422, 503),
    parameters=[P("PolicyID")], request=body("PolicyChange", required=False), tags=["policies"],
@@ -951,6 +1063,21 @@ op("delete", "/api/users/{id}/mfa", "resetUserMFA", "Remove a user's second fact
 op("get", "/api/stats", "stats", "Dashboard figures",
    responses({200: ok("Admins: `scope: system`; others: `organization` or `user`.", schema("Stats"))}, 401, 503),
    tags=["stats"])
+
+# Every call under /api meets the policies: a time window or an address allow-list refuses it
+# (403, naming the policy), a rate limit answers 429 with Retry-After and the RateLimit fields.
+# Outside the policies: the index, this document, Zitadel's signed calls, and starting a demo
+# (registered beside the /api group: Sources/Net/PortalRouter.swift).
+POLICY_FREE = {"/api", "/api/", "/api/openapi.json", "/api/integrations/zitadel/token-claims"}
+for path, methods in paths.items():
+    if not path.startswith("/api") or path in POLICY_FREE:
+        continue
+    for method, operation in methods.items():
+        if (path, method) == ("/api/demo/sessions", "post"):
+            continue
+        for code, name in (("403", "Forbidden"), ("429", "TooManyRequests")):
+            operation["responses"].setdefault(code, ref("responses", name))
+        operation["responses"] = dict(sorted(operation["responses"].items()))
 
 document = {
     "openapi": "3.1.0",

@@ -1,6 +1,6 @@
 """Schemathesis hooks for scripts/schemathesis (loaded through SCHEMATHESIS_HOOKS).
 
-Two jobs, each for a reason the OpenAPI document cannot carry:
+Three jobs, each for a reason the OpenAPI document cannot carry:
 
 1. Keep a role's run from destroying the accounts the script signed in with. Every call that
    is not a GET and names one of the ids in NEOSC_ST_PROTECTED_IDS (the administrator's own
@@ -8,6 +8,9 @@ Two jobs, each for a reason the OpenAPI document cannot carry:
    it answers 404 instead of, say, resetting the administrator's password (which revokes the
    token the run is using) or ending the demo whose token the demo run uses. Stateful links can
    learn those ids from `GET /api/auth/me` or a list, so filtering generated values is not enough.
+
+   Policies a run writes or switches are switched off (`_defuse_policy`), for the same reason:
+   an enforcing policy would refuse the rest of the run.
 
 2. Drop the acceptance-check failures that come from rules JSON Schema cannot state, and only
    those (each is listed in ACCEPTED_REJECTIONS or explained at `_ambiguous_text`):
@@ -46,8 +49,22 @@ _UNROUTABLE = {".": "dot-segment", "..": "dot-dot-segment"}
 _UNROUTABLE_BY_PATH = {"/api/sessions/{id}": {"active": "active-is-the-list-route"}}
 
 
+def _defuse_policy(case):
+    """Policies written or switched by a run are switched off: an enforcing one (a time window, an
+    address allow-list, a rate limit of one request) would refuse the rest of the run, which would
+    then test nothing. Only bodies whose `enabled` is true or absent change, so a negative case
+    (a wrong type) stays negative."""
+    path = case.operation.path
+    method = case.method.upper()
+    if path == "/api/policies" and method == "POST" or path == "/api/policies/{id}" and method in ("PUT", "PATCH"):
+        # A PATCH without a body flips a policy; the defaults it could switch on refuse only launches.
+        if isinstance(case.body, dict) and case.body.get("enabled", None) in (True, None):
+            case.body["enabled"] = False
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    _defuse_policy(case)
     if not case.path_parameters:
         return
     unroutable = {**_UNROUTABLE, **_UNROUTABLE_BY_PATH.get(case.operation.path, {})}
@@ -70,6 +87,10 @@ ACCEPTED_REJECTIONS = [
     ("POST /api/auth/mfa/totp/confirm", 422, "code is not the authenticator's current code"),
     ("DELETE /api/auth/mfa/totp", 422, "password is not this account's password"),
     ("DELETE /api/auth/mfa/totp", 422, "code is not valid"),
+    # Which settings a policy needs depends on its kind, and some rules relate two fields (a
+    # window's start before its end unless overnight); the schema lists every field as optional.
+    ("POST /api/policies", 422, "settings."),
+    ("PUT /api/policies/{id}", 422, "settings."),
 ]
 
 # Swift's String.trimmingCharacters(in: .whitespacesAndNewlines).

@@ -10,7 +10,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Create administrators, change roles, reset passwords.",
-        subcommands: [Create.self, SetRole.self, ResetPassword.self, Unlock.self])
+        subcommands: [Create.self, SetRole.self, ResetPassword.self, Unlock.self, ResetMFA.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -114,6 +114,31 @@ extension AdminCommand {
                 let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
                 _ = try await users.unlockSignIns(email: email, by: .operator(via: "cli"))
                 print("sign-ins of \(email) unlocked; running servers apply it within 5 seconds")
+            }
+        }
+    }
+}
+
+extension AdminCommand {
+    /// The way back for an account, an administrator's own included, whose authenticator is lost
+    /// and recovery codes used up.
+    struct ResetMFA: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-mfa",
+            abstract: "Remove an account's second factor: it signs in with its password alone until it enrols again.")
+
+        @Option(help: "E-mail address of the account.")
+        var email: String
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            _ = configuration.bootstrapLogging()
+            try await withStore(configuration) { store in
+                guard let user = try await store.user(email: email.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                    throw DomainError.notFound("No account with the e-mail address \(email)")
+                }
+                try await Wiring.makeSecondFactors(store: store).reset(userID: user.id, by: .operator(via: "cli"), from: nil)
+                print("second factor of \(email) removed; it signs in with its password alone until it enrols again")
             }
         }
     }

@@ -135,6 +135,14 @@ enum Wiring {
     /// Account administration outside the server (`neosc admin`): this process caches nothing
     /// another reads, so its token cache and session registry are its own; a running server sees
     /// the change within NEOSC_CACHE_TTL.
+    /// Second factors for a command-line tool: its own token cache and counts (a running server
+    /// forgets a reset account's cached tokens within `NEOSC_CACHE_TTL`).
+    static func makeSecondFactors(store: any Store) -> SecondFactors {
+        SecondFactors(
+            store: store, algorithm: HummingbirdTOTP(), audit: AuditTrail(store: store, clock: .system, integrity: nil),
+            tokenCache: TokenCache(), clock: .system, failures: AttemptThrottle(limit: SecondFactors.failureLimit))
+    }
+
     static func makeUserAdministration(store: any Store, configuration: Configuration) -> UserAdministration {
         UserAdministration(
             store: store, passwords: makePasswordHasher(configuration), tokenCache: TokenCache(), sessions: SessionRegistry(),

@@ -58,6 +58,10 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let mfaFailed = AuditAction("mfa_failed")
     public static let mfaReset = AuditAction("mfa_reset")
     public static let recoveryCodeUsed = AuditAction("recovery_code_used")
+    public static let createPolicy = AuditAction("create_policy")
+    public static let updatePolicy = AuditAction("update_policy")
+    public static let deletePolicy = AuditAction("delete_policy")
+    public static let policyDenied = AuditAction("policy_denied")
 }
 
 /// One entry of the audit trail. Append-only.

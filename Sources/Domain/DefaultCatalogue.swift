@@ -49,20 +49,26 @@ public enum DefaultCatalogue {
         ]
     }
 
+    /// The three policies every store starts with. The two that refuse requests start switched
+    /// off: before policies acted they only weighed in the score, and an upgrade must not start
+    /// refusing launches nobody chose to refuse (docs/policies.md).
     public static func policies(at now: Date) -> [Policy] {
         [
             Policy(
                 id: "pol-mfa-required", name: "Require MFA",
-                description: "Every sign-in must pass a second factor before a workspace can be launched.",
-                category: "authentication", enabled: true, weight: 40, updatedAt: now),
+                description: "Workspaces are launched only from a session that passed a second factor.",
+                category: "authentication", enabled: false, weight: 40,
+                scope: PolicyScope(roles: [.admin, .neosc, .user]), rule: .mfaRequired(appliesTo: .launch), updatedAt: now),
             Policy(
                 id: "pol-network-zero-trust", name: "Zero Trust network access",
-                description: "Workspaces are reached only through the identity-aware proxy, never the network.",
-                category: "network", enabled: true, weight: 35, updatedAt: now),
+                description: "Workspaces that require NetBird are launched only from a device with a NetBird peer.",
+                category: "network", enabled: false, weight: 35, rule: .networkRequired(claim: "netbird_peer_id"),
+                updatedAt: now),
             Policy(
                 id: "pol-session-recording", name: "Session recording",
                 description: "Workspace sessions are recorded for later review.",
-                category: "monitoring", enabled: false, weight: 25, updatedAt: now),
+                category: "monitoring", enabled: false, weight: 25, rule: .sessionRecording(retentionDays: 30),
+                updatedAt: now),
         ]
     }
 }

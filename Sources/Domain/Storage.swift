@@ -181,6 +181,11 @@ public protocol PolicyStore: Sendable {
     func setEnabled(id: String, _ enabled: Bool?, at now: Date) async throws -> Policy?
     /// Inserts the policies whose ids are missing; leaves existing ones as they are.
     func insertMissing(_ policies: [Policy]) async throws
+    /// A new policy; `DomainError.conflict` when its id is taken.
+    func insert(_ policy: Policy) async throws
+    /// Replaces the policy with `policy.id`; false when there is none.
+    func replace(_ policy: Policy) async throws -> Bool
+    func deletePolicy(id: String) async throws -> Bool
 }
 
 /// The nonces of signed ID tokens already exchanged for a NeoSC session, kept in the store so
@@ -200,12 +205,13 @@ public protocol MFAStore: Sendable {
     /// Stores `enrollment` as its account's pending enrolment, replacing a pending one; false,
     /// writing nothing, when the account has a confirmed one.
     func beginEnrollment(_ enrollment: TOTPEnrollment) async throws -> Bool
-    /// Confirms the account's pending enrolment and sets the account's `mfaEnabled`; false when
-    /// none is pending.
-    func confirmEnrollment(userID: String, at now: Date) async throws -> Bool
-    /// Removes the account's enrolment, pending or confirmed, and clears its `mfaEnabled`; false
-    /// when it had none.
-    func removeEnrollment(userID: String, at now: Date) async throws -> Bool
+    /// Confirms the account's pending enrolment with key `secret` and sets the account's
+    /// `mfaEnabled`; false when no such enrolment is pending (none, or another key).
+    func confirmEnrollment(userID: String, secret: String, at now: Date) async throws -> Bool
+    /// Removes the account's enrolment if it is still `expected` (its key and whether it is
+    /// confirmed; any, when nil), clears the account's `mfaEnabled` and drops its sign-in
+    /// challenges; false when there was none to remove.
+    func removeEnrollment(userID: String, matching expected: TOTPEnrollment?, at now: Date) async throws -> Bool
     /// Strikes `digest` from the account's unused recovery codes, atomically: of two uses of one
     /// code exactly one answers true.
     func useRecoveryCode(userID: String, digest: String) async throws -> Bool

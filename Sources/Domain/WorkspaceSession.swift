@@ -19,12 +19,15 @@ public struct WorkspaceSession: Sendable, Equatable, Codable {
     public var mfaVerified: Bool
     /// Why it ended, e.g. `stopped`, `logout`, `user_disabled`, `workspace_deleted`.
     public var endReason: String?
+    /// A `session_recording` policy covered its launch.
+    public var recording: Bool
 
     public init(
         id: String, userID: String, userEmail: String, workspaceID: String, workspaceName: String,
         status: SessionStatus, startedAt: Date, endedAt: Date? = nil, expiresAt: Date?, lastSeenAt: Date,
-        ipAddress: String, mfaVerified: Bool, endReason: String? = nil
+        ipAddress: String, mfaVerified: Bool, endReason: String? = nil, recording: Bool = false
     ) {
+        self.recording = recording
         self.id = id
         self.userID = userID
         self.userEmail = userEmail

@@ -37,10 +37,10 @@ extension MongoStore: MFAStore {
         }
     }
 
-    public func confirmEnrollment(userID: String, at now: Date) async throws -> Bool {
+    public func confirmEnrollment(userID: String, secret: String, at now: Date) async throws -> Bool {
         guard
             try await database.update(
-                "totp_enrollments", ["_id": .string(userID), "confirmed_at": .null],
+                "totp_enrollments", ["_id": .string(userID), "secret": .string(secret), "confirmed_at": .null],
                 ["$set": .document(["confirmed_at": .date(now)])]
             ).matched == 1
         else { return false }
@@ -49,8 +49,13 @@ extension MongoStore: MFAStore {
         return true
     }
 
-    public func removeEnrollment(userID: String, at now: Date) async throws -> Bool {
-        guard try await database.delete("totp_enrollments", ["_id": .string(userID)]) == 1 else { return false }
+    public func removeEnrollment(userID: String, matching expected: TOTPEnrollment?, at now: Date) async throws -> Bool {
+        var filter: BSONDocument = ["_id": .string(userID)]
+        if let expected {
+            filter["secret"] = .string(expected.secret)
+            filter["confirmed_at"] = expected.isConfirmed ? .document(["$ne": .null]) : .null
+        }
+        guard try await database.delete("totp_enrollments", filter) == 1 else { return false }
         _ = try await database.update(
             "users", ["_id": .string(userID), "mfa_enabled": .bool(true)],
             ["$set": .document(["mfa_enabled": .bool(false), "updated_at": .date(now)])])

@@ -252,52 +252,6 @@ extension MongoStore: AuditStore {
     }
 }
 
-extension MongoStore: PolicyStore {
-    public func policies() async throws -> [Policy] {
-        try await database.find("policies", [:], sort: ["position": .int(1)]).map(Self.policy)
-    }
-
-    public func policy(id: String) async throws -> Policy? {
-        try await database.findOne("policies", ["_id": .string(id)]).map(Self.policy)
-    }
-
-    /// Compare-and-set: the update applies only if `enabled` is still what was read, so a toggle
-    /// racing another replica's toggle flips twice rather than once.
-    public func setEnabled(id: String, _ enabled: Bool?, at now: Date) async throws -> Policy? {
-        for _ in 0..<16 {
-            guard let current = try await policy(id: id) else { return nil }
-            let target = enabled ?? !current.enabled
-            let updated = try await database.findAndModify(
-                "policies", ["_id": .string(id), "enabled": .bool(current.enabled)],
-                update: ["$set": .document(["enabled": .bool(target), "updated_at": .date(now)])])
-            if let updated { return try Self.policy(updated) }
-        }
-        throw DomainError.conflict("Policy is being changed concurrently; try again")
-    }
-
-    public func insertMissing(_ policies: [Policy]) async throws {
-        for (position, policy) in policies.enumerated() {
-            _ = try await database.update(
-                "policies", ["_id": .string(policy.id)],
-                [
-                    "$setOnInsert": .document([
-                        "name": .string(policy.name), "description": .string(policy.description),
-                        "category": .string(policy.category), "enabled": .bool(policy.enabled),
-                        "weight": .int(policy.weight), "updated_at": .date(policy.updatedAt), "position": .int(position),
-                    ])
-                ], upsert: true)
-        }
-    }
-
-    static func policy(_ document: BSONDocument) throws -> Policy {
-        Policy(
-            id: try document.string("_id"), name: try document.string("name"),
-            description: try document.string("description"), category: try document.string("category"),
-            enabled: try document.bool("enabled"), weight: try document.int("weight"),
-            updatedAt: try document.date("updated_at"))
-    }
-}
-
 extension MongoStore: LoginUnlockStore {
     public func insert(_ unlock: LoginUnlock) async throws {
         try await database.insert(

@@ -173,6 +173,7 @@ extension MongoStore: SessionStore {
             "ended_at": .optional(session.endedAt), "expires_at": .optional(session.expiresAt),
             "last_seen_at": .date(session.lastSeenAt), "ip_address": .string(session.ipAddress),
             "mfa_verified": .bool(session.mfaVerified), "end_reason": .optional(session.endReason),
+            "recording": .bool(session.recording),
         ]
     }
 
@@ -187,6 +188,6 @@ extension MongoStore: SessionStore {
             startedAt: try document.date("started_at"), endedAt: document.optionalDate("ended_at"),
             expiresAt: document.optionalDate("expires_at"), lastSeenAt: try document.date("last_seen_at"),
             ipAddress: try document.string("ip_address"), mfaVerified: try document.bool("mfa_verified"),
-            endReason: document.optionalString("end_reason"))
+            endReason: document.optionalString("end_reason"), recording: document["recording"]?.bool ?? false)
     }
 }

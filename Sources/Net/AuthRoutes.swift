@@ -51,9 +51,11 @@ struct AuthRoutes {
         var email: String?
         var currentPassword: String
         var newPassword: String
+        /// Without a token, for an account with a second factor.
+        var code: String?
 
         enum CodingKeys: String, CodingKey {
-            case email
+            case email, code
             case currentPassword = "current_password"
             case newPassword = "new_password"
         }
@@ -128,7 +130,7 @@ struct AuthRoutes {
             throw DomainError.unauthenticated("Sign in, or send the account's email with its current password")
         }
         let outcome = try await signIn.changePassword(
-            email: email, current: body.currentPassword, new: body.newPassword, from: context.clientAddress)
+            email: email, current: body.currentPassword, new: body.newPassword, code: body.code, from: context.clientAddress)
         return try Self.response(outcome, from: request, context: context)
     }
 

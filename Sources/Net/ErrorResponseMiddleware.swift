@@ -20,6 +20,8 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as DomainError {
             return Self.response(for: error)
+        } catch let refusal as PolicyRefusal {
+            return Self.response(for: refusal)
         } catch let error as any HTTPResponseError {
             return Self.response(status: error.status, detail: Self.detail(for: error))
         } catch let error as HTTPParserError {
@@ -60,6 +62,36 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
             return response(status: .serviceUnavailable, detail: detail)
         }
     }
+
+    /// 403 `{detail, policy, remedy?, retry_at?}`; a rate limit's 429 also carries `Retry-After`
+    /// and the IETF `RateLimit-Policy` / `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers).
+    static func response(for refusal: PolicyRefusal) -> Response {
+        struct Body: Encodable {
+            var detail: String
+            var policy: String
+            var remedy: String?
+            var retryAt: Date?
+        }
+        let status: HTTPResponse.Status = refusal.limit == nil ? .forbidden : .tooManyRequests
+        let body =
+            (try? PortalJSON.encoder.encode(
+                Body(detail: refusal.detail, policy: refusal.policyID, remedy: refusal.remedy, retryAt: refusal.retryAt)))
+            ?? Data(#"{"detail":"Refused by policy"}"#.utf8)
+        var response = Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.count)],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        if let limit = refusal.limit {
+            response.headers[.retryAfter] = String(limit.retryAfter)
+            let name = "\"" + refusal.policyID + "\""
+            response.headers[Self.rateLimitPolicy] = "\(name);q=\(limit.requests);w=\(limit.perSeconds)"
+            response.headers[Self.rateLimit] = "\(name);r=0;t=\(limit.retryAfter)"
+        }
+        return response
+    }
+
+    static let rateLimitPolicy = HTTPField.Name("RateLimit-Policy")!
+    static let rateLimit = HTTPField.Name("RateLimit")!
 
     static func response(status: HTTPResponse.Status, detail: String) -> Response {
         let body = (try? PortalJSON.encoder.encode(["detail": detail])) ?? Data(#"{"detail":"error"}"#.utf8)

@@ -72,6 +72,8 @@ public struct Portal: Sendable {
         self.auditIntegrity = auditIntegrity
         let auditTrail = AuditTrail(store: store, clock: clock, integrity: auditIntegrity)
         self.auditTrail = auditTrail
+        let policies = Policies(
+            store: store, audit: auditTrail, clock: clock, maxAge: sessions.maxAge, limits: RateLimits(clock: clock))
         let signIn = SignIn(
             store: store, tokenCache: tokenCache, sessions: sessions, passwords: passwords,
             throttles: .init(
@@ -81,6 +83,7 @@ public struct Portal: Sendable {
                 addressAttempts: AttemptThrottle(limit: 300, window: 60, clock: clock)),
             audit: auditTrail, clock: clock, metrics: metrics,
             settings: .init(tokenLifetime: settings.tokenLifetime, allowRegistration: settings.allowRegistration),
+            policies: policies,
             secondFactors: SecondFactors(
                 store: store, algorithm: HummingbirdTOTP(), audit: auditTrail, tokenCache: tokenCache, clock: clock,
                 failures: AttemptThrottle(limit: SecondFactors.failureLimit, clock: clock)))
@@ -92,7 +95,7 @@ public struct Portal: Sendable {
         self.statistics = Statistics(store: store, clock: clock)
         self.storeHealth = StoreHealth(store: store, clock: clock)
         self.tokenComplement = TokenComplement(store: store, clock: clock)
-        self.policies = Policies(store: store, audit: auditTrail, clock: clock)
+        self.policies = policies
         self.organizations = Organizations(store: store, audit: auditTrail, clock: clock)
         let lifetimes = Lifetimes(
             store: store, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock, settings: demoSettings,
@@ -106,7 +109,7 @@ public struct Portal: Sendable {
         let demos = self.demos
         self.workspaceSessions = WorkspaceSessions(
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,
-            metrics: metrics, maxPerUser: settings.maxSessionsPerUser)
+            metrics: metrics, maxPerUser: settings.maxSessionsPerUser, policies: policies)
         self.workspaceAdministration = WorkspaceAdministration(
             store: store, registry: sessions, audit: auditTrail, clock: clock, catalogueChanged: { await catalogue.invalidate() })
     }

@@ -35,6 +35,7 @@ public enum PortalRouter {
         // Everything else under /api meets the identity middleware; routes that need a caller
         // are on `signedIn`, whose context exists only for a request with a valid credential.
         let api = router.group("api").add(middleware: IdentityMiddleware(portal: portal))
+            .add(middleware: PolicyMiddleware(policies: portal.policies, clock: portal.clock))
         let signedIn = api.group(context: SignedInContext.self)
         AuthRoutes(signIn: portal.signIn, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
             .register(open: api.group("auth"), signedIn: signedIn.group("auth"))

@@ -76,7 +76,7 @@ struct SecondFactorRoutes {
     @Sendable func remove(_ request: Request, context: SignedInContext) async throws -> JSONBody<State> {
         let body = try await request.decodeJSON(Removal.self, context: context)
         try await signIn.removeSecondFactor(
-            of: context.principal, password: body.password, code: body.code ?? "", from: context.clientAddress)
+            of: context.principal, password: body.password, code: body.code, from: context.clientAddress)
         return JSONBody(State(message: "MFA removed", mfaEnabled: false))
     }
 }

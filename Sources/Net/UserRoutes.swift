@@ -66,7 +66,7 @@ struct UserRoutes {
         let principal = context.principal
         try await audit.requireAdmin(principal, to: "reset second factors", in: context)
         try await signIn.secondFactors.reset(
-            userID: try context.parameters.require("id"), by: principal, from: context.clientAddress)
+            userID: try context.parameters.require("id"), by: .principal(principal), from: context.clientAddress)
         return JSONBody(.init(message: "MFA reset", mfaEnabled: false))
     }
 

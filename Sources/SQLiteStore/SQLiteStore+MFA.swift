@@ -32,12 +32,14 @@ extension SQLiteStore: MFAStore {
         }
     }
 
-    public func confirmEnrollment(userID: String, at now: Date) async throws -> Bool {
+    public func confirmEnrollment(userID: String, secret: String, at now: Date) async throws -> Bool {
         try await write { connection in
             guard
                 try await connection.changedRows(
-                    "UPDATE totp_enrollments SET confirmed_at = ? WHERE user_id = ? AND confirmed_at IS NULL RETURNING 1",
-                    [.init(now), .text(userID)]) == 1
+                    """
+                    UPDATE totp_enrollments SET confirmed_at = ?
+                    WHERE user_id = ? AND secret = ? AND confirmed_at IS NULL RETURNING 1
+                    """, [.init(now), .text(userID), .text(secret)]) == 1
             else { return false }
             try await connection.execute(
                 "UPDATE users SET mfa_enabled = 1, updated_at = ? WHERE id = ?", [.init(now), .text(userID)])
@@ -45,12 +47,19 @@ extension SQLiteStore: MFAStore {
         }
     }
 
-    public func removeEnrollment(userID: String, at now: Date) async throws -> Bool {
+    public func removeEnrollment(userID: String, matching expected: TOTPEnrollment?, at now: Date) async throws -> Bool {
         try await write { connection in
-            guard
-                try await connection.changedRows(
-                    "DELETE FROM totp_enrollments WHERE user_id = ? RETURNING 1", [.text(userID)]) == 1
-            else { return false }
+            let removed =
+                if let expected {
+                    try await connection.changedRows(
+                        """
+                        DELETE FROM totp_enrollments
+                        WHERE user_id = ? AND secret = ? AND (confirmed_at IS NOT NULL) = ? RETURNING 1
+                        """, [.text(userID), .text(expected.secret), .init(expected.isConfirmed)])
+                } else {
+                    try await connection.changedRows("DELETE FROM totp_enrollments WHERE user_id = ? RETURNING 1", [.text(userID)])
+                }
+            guard removed == 1 else { return false }
             try await connection.execute(
                 "UPDATE users SET mfa_enabled = 0, updated_at = ? WHERE id = ? AND mfa_enabled = 1",
                 [.init(now), .text(userID)])

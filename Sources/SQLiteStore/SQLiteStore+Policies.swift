@@ -27,21 +27,57 @@ extension SQLiteStore: PolicyStore {
             for policy in policies {
                 try await connection.execute(
                     """
-                    INSERT OR IGNORE INTO policies (id, name, description, category, enabled, weight, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                    [
-                        .text(policy.id), .text(policy.name), .text(policy.description), .text(policy.category),
-                        .init(policy.enabled), .init(policy.weight), .init(policy.updatedAt),
-                    ])
+                    INSERT OR IGNORE INTO policies
+                        (id, name, description, category, enabled, weight, updated_at, kind, scope, settings)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, Self.values(policy))
             }
         }
     }
 
+    public func insert(_ policy: Policy) async throws {
+        try await write { connection in
+            guard
+                try await connection.changedRows(
+                    """
+                    INSERT INTO policies (id, name, description, category, enabled, weight, updated_at, kind, scope, settings)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING 1
+                    """, Self.values(policy)) == 1
+            else { throw DomainError.conflict("A policy with id '\(policy.id)' exists") }
+        }
+    }
+
+    public func replace(_ policy: Policy) async throws -> Bool {
+        try await write { connection in
+            try await connection.changedRows(
+                """
+                UPDATE policies SET name = ?2, description = ?3, category = ?4, enabled = ?5, weight = ?6,
+                    updated_at = ?7, kind = ?8, scope = ?9, settings = ?10
+                WHERE id = ?1 RETURNING 1
+                """, Self.values(policy)) == 1
+        }
+    }
+
+    public func deletePolicy(id: String) async throws -> Bool {
+        try await write { try await $0.changedRows("DELETE FROM policies WHERE id = ? RETURNING 1", [.text(id)]) == 1 }
+    }
+
+    static func values(_ policy: Policy) -> [SQLiteData] {
+        [
+            .text(policy.id), .text(policy.name), .text(policy.description), .text(policy.category),
+            .init(policy.enabled), .init(policy.weight), .init(policy.updatedAt), .text(policy.kind.rawValue),
+            .text(policy.scope.json), .text(policy.rule.settings.json),
+        ]
+    }
+
     static func policy(_ row: SQLiteRow) throws -> Policy {
-        Policy(
+        let kindText = try row.string("kind")
+        guard let kind = PolicyKind(rawValue: kindText) else { throw DomainError.unavailable("A stored policy has kind '\(kindText)'") }
+        return Policy(
             id: try row.string("id"), name: try row.string("name"), description: try row.string("description"),
             category: try row.string("category"), enabled: try row.bool("enabled"), weight: try row.int("weight"),
+            scope: try PolicyScope(json: try row.string("scope")),
+            rule: try PolicyRule(kind: kind, settings: try PolicySettings(json: try row.string("settings"))),
             updatedAt: try row.date("updated_at"))
     }
 }

@@ -11,14 +11,14 @@ extension SQLiteStore: SessionStore {
             try await connection.execute(
                 """
                 INSERT INTO sessions (id, user_id, user_email, workspace_id, workspace_name, status, started_at,
-                    ended_at, expires_at, last_seen_at, ip_address, mfa_verified, end_reason)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ended_at, expires_at, last_seen_at, ip_address, mfa_verified, end_reason, recording)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
                     .text(session.id), .text(session.userID), .text(session.userEmail), .text(session.workspaceID),
                     .text(session.workspaceName), .text(session.status.rawValue), .init(session.startedAt),
                     .init(session.endedAt), .init(session.expiresAt), .init(session.lastSeenAt),
-                    .text(session.ipAddress), .init(session.mfaVerified), .init(session.endReason),
+                    .text(session.ipAddress), .init(session.mfaVerified), .init(session.endReason), .init(session.recording),
                 ])
         }
     }
@@ -142,6 +142,6 @@ extension SQLiteStore: SessionStore {
             status: status, startedAt: try row.date("started_at"), endedAt: row.optionalDate("ended_at"),
             expiresAt: row.optionalDate("expires_at"), lastSeenAt: try row.date("last_seen_at"),
             ipAddress: try row.string("ip_address"), mfaVerified: try row.bool("mfa_verified"),
-            endReason: row.optionalString("end_reason"))
+            endReason: row.optionalString("end_reason"), recording: try row.bool("recording"))
     }
 }

@@ -208,6 +208,29 @@ enum Schema {
             """,
             "CREATE INDEX mfa_challenges_expiry ON mfa_challenges(expires_at)",
         ],
+        // 10: policies as typed rules (docs/policies.md): a kind, a scope and settings (JSON). The
+        // three defaults become rules with the same ids; the two that refuse requests are switched
+        // off, since before this they refused nothing and an upgrade must not start to.
+        [
+            "ALTER TABLE policies ADD COLUMN kind TEXT NOT NULL DEFAULT 'session_recording'",
+            "ALTER TABLE policies ADD COLUMN scope TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE policies ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'",
+            """
+            UPDATE policies SET kind = 'mfa_required', enabled = 0,
+                scope = '{"organizations":[],"roles":["admin","neosc","user"],"workspaces":[]}',
+                settings = '{"applies_to":"launch"}'
+            WHERE id = 'pol-mfa-required'
+            """,
+            """
+            UPDATE policies SET kind = 'network_required', enabled = 0, settings = '{"claim":"netbird_peer_id"}'
+            WHERE id = 'pol-network-zero-trust'
+            """,
+            """
+            UPDATE policies SET kind = 'session_recording', settings = '{"retention_days":30}'
+            WHERE id = 'pol-session-recording'
+            """,
+            "ALTER TABLE sessions ADD COLUMN recording INTEGER NOT NULL DEFAULT 0",
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -39,6 +39,7 @@ public struct ExternalAccounts: Sendable {
         var details = ["method": method, "provider": external.provider, "mfa": String(external.mfaVerified)]
         // Signed in as a demo's visitor: which demo, and who at the provider.
         if let demo = external.demo { details.merge(["demo_session_id": demo.sessionID, "subject": external.subject]) { $1 } }
+        try await tokens.admitSignIn(of: user, mfaVerified: external.mfaVerified, from: address)
         let (token, expiresAt) = try await audit.change {
             let issued = try await tokens.issueToken(
                 for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)

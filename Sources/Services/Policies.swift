@@ -1,17 +1,53 @@
+import Actors
 import Domain
 import Foundation
 
-/// The security policies: read by anyone signed in, switched on and off by administrators
-/// (whether the caller may is the caller's check). Every switch is audited.
+/// The security policies: read by anyone signed in, written by administrators (whether the
+/// caller may is the caller's check), and applied to requests: the sign-in, launch and API-call
+/// checks every surface calls. Every change and every refusal is audited.
 public struct Policies: Sendable {
-    private let store: any PolicyStore
+    /// What an administrator writes: everything but the id (`POST` may name one) and the time.
+    public struct Draft: Sendable {
+        public var id: String?
+        public var name: String
+        public var description: String
+        public var category: String?
+        public var kind: String
+        public var enabled: Bool
+        public var weight: Int?
+        public var scope: PolicyScope
+        public var settings: PolicySettings
+
+        public init(
+            id: String?, name: String, description: String, category: String?, kind: String, enabled: Bool, weight: Int?,
+            scope: PolicyScope, settings: PolicySettings
+        ) {
+            self.id = id
+            self.name = name
+            self.description = description
+            self.category = category
+            self.kind = kind
+            self.enabled = enabled
+            self.weight = weight
+            self.scope = scope
+            self.settings = settings
+        }
+    }
+
+    private let store: any Store
     private let audit: AuditTrail
     private let clock: WallClock
+    private let cache: RefreshingCache<[Policy]>
+    private let limits: RateLimits
+    private let refusalsAudited: AttemptThrottle
 
-    public init(store: any PolicyStore, audit: AuditTrail, clock: WallClock) {
+    public init(store: any Store, audit: AuditTrail, clock: WallClock, maxAge: TimeInterval?, limits: RateLimits) {
+        self.refusalsAudited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: clock)
         self.store = store
         self.audit = audit
         self.clock = clock
+        self.cache = RefreshingCache(maxAge: maxAge, clock: clock)
+        self.limits = limits
     }
 
     public func all() async throws -> [Policy] {
@@ -23,9 +59,49 @@ public struct Policies: Sendable {
         return policy
     }
 
+    // MARK: - Changes
+
+    public func create(_ draft: Draft, by actor: AuditActor, from address: String?) async throws -> Policy {
+        let id =
+            try draft.id.map { id throws(DomainError) in
+                guard (1...64).contains(id.utf8.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+                else { throw .invalid("id must be 1-64 letters, digits, - or _") }
+                return id
+            } ?? Identifier.make("pol")
+        let policy = try validated(draft, id: id)
+        try await audit.change {
+            try await store.insert(policy)
+            try await audit.record(
+                .createPolicy, by: actor, from: address, resource: ("policy", policy.id),
+                details: ["kind": policy.kind.rawValue, "enabled": String(policy.enabled)])
+        }
+        await cache.invalidate()
+        return policy
+    }
+
+    public func replace(_ id: String, with draft: Draft, by actor: AuditActor, from address: String?) async throws -> Policy {
+        let policy = try validated(draft, id: id)
+        try await audit.change {
+            guard try await store.replace(policy) else { throw DomainError.notFound("Policy not found") }
+            try await audit.record(
+                .updatePolicy, by: actor, from: address, resource: ("policy", id),
+                details: ["kind": policy.kind.rawValue, "enabled": String(policy.enabled)])
+        }
+        await cache.invalidate()
+        return policy
+    }
+
+    public func delete(_ id: String, by actor: AuditActor, from address: String?) async throws {
+        try await audit.change {
+            guard try await store.deletePolicy(id: id) else { throw DomainError.notFound("Policy not found") }
+            try await audit.record(.deletePolicy, by: actor, from: address, resource: ("policy", id))
+        }
+        await cache.invalidate()
+    }
+
     /// Sets policy `id` to `enabled`, or flips it when `enabled` is nil, atomically in the store.
     public func set(_ id: String, enabled: Bool?, by actor: AuditActor, from address: String?) async throws -> Policy {
-        try await audit.change {
+        let policy = try await audit.change {
             guard let policy = try await store.setEnabled(id: id, enabled, at: clock.now()) else {
                 throw DomainError.notFound("Policy not found")
             }
@@ -33,5 +109,131 @@ public struct Policies: Sendable {
                 .togglePolicy, by: actor, from: address, resource: ("policy", id), details: ["enabled": String(policy.enabled)])
             return policy
         }
+        await cache.invalidate()
+        return policy
+    }
+
+    private func validated(_ draft: Draft, id: String) throws(DomainError) -> Policy {
+        guard let kind = PolicyKind(rawValue: draft.kind) else {
+            throw .invalid("kind must be one of \(PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let rule = try PolicyRule(kind: kind, settings: draft.settings)
+        let name = try Validation.text(draft.name, field: "name")
+        let description = try Validation.text(draft.description, field: "description", length: 0...500)
+        let category = try Validation.text(draft.category ?? Self.category(of: kind), field: "category", length: 1...40)
+        let weight = draft.weight ?? 0
+        guard (0...100).contains(weight) else { throw .invalid("weight must be from 0 to 100") }
+        for (field, values) in [("scope.organizations", draft.scope.organizations), ("scope.workspaces", draft.scope.workspaces)] {
+            guard values.count <= 1_000, values.allSatisfy({ (1...200).contains($0.utf8.count) }) else {
+                throw .invalid("\(field) must list at most 1000 ids of 1-200 bytes")
+            }
+        }
+        let scope = PolicyScope(
+            roles: Self.unique(draft.scope.roles), organizations: Self.unique(draft.scope.organizations),
+            workspaces: Self.unique(draft.scope.workspaces))
+        return Policy(
+            id: id, name: name, description: description, category: category, enabled: draft.enabled, weight: weight, scope: scope,
+            rule: rule, updatedAt: clock.now())
+    }
+
+    static func unique<T: Hashable>(_ values: [T]) -> [T] {
+        var seen: Set<T> = []
+        return values.filter { seen.insert($0).inserted }
+    }
+
+    static func category(of kind: PolicyKind) -> String {
+        switch kind {
+        case .mfaRequired: "authentication"
+        case .timeWindow, .addressAllowlist: "access"
+        case .rateLimit: "traffic"
+        case .networkRequired: "network"
+        case .sessionRecording: "monitoring"
+        }
+    }
+
+    // MARK: - Decisions
+
+    /// The policies as every request sees them: cached, reloaded within `NEOSC_CACHE_TTL` of a
+    /// change made by another replica, at once after one made here.
+    public func current() async throws -> [Policy] {
+        try await cache.value { [store] in try await store.policies() }
+    }
+
+    /// The request `evaluate` asks about: an account's (its role and organisation) or a role's,
+    /// launching `workspaceID` or not, at `at` (now when nil).
+    public func request(
+        stage: PolicyRequest.Stage, userID: String?, role: Role?, organizationID: String?, workspaceID: String?,
+        address: String?, mfaVerified: Bool, at: Date?
+    ) async throws -> PolicyRequest {
+        var role = role
+        var organizationID = organizationID
+        if let userID {
+            guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
+            role = user.role
+            organizationID = organizationID ?? user.organizationID
+        }
+        guard role != nil else { throw DomainError.invalid("Send user_id or role") }
+        var requiresNetbird = false
+        if let workspaceID {
+            guard let workspace = try await store.workspace(id: workspaceID) else { throw DomainError.notFound("Workspace not found") }
+            requiresNetbird = workspace.requiresNetbird
+        }
+        return PolicyRequest(
+            stage: stage, role: role, userID: userID, organizationID: organizationID, workspaceID: workspaceID,
+            workspaceRequiresNetbird: requiresNetbird, address: address, mfaVerified: mfaVerified, at: at ?? clock.now())
+    }
+
+    /// Each enabled policy's verdict on `request`, without side effects (no bucket is counted).
+    public func evaluate(_ request: PolicyRequest) async throws -> [PolicyVerdict] {
+        PolicyEvaluation.verdicts(try await current(), for: request)
+    }
+
+    /// Applies the policies to `request`: the first refusal throws `PolicyRefusal` (403, or 429
+    /// for a rate limit) and is audited `policy_denied`; every rate limit in scope counts the
+    /// request. Answers what a launch needs to know (recording).
+    @discardableResult
+    public func check(_ request: PolicyRequest, by actor: AuditActor) async throws -> PolicyEvaluation.Decision {
+        let policies = try await current()
+        guard policies.contains(where: \.enabled) else { return PolicyEvaluation.Decision() }
+        let decision = PolicyEvaluation.decide(policies, for: request)
+        if let refusal = decision.refusal, case .denied(let remedy, let retryAt) = refusal.outcome {
+            try await deny(
+                PolicyRefusal(
+                    policyID: refusal.policyID, kind: refusal.kind, detail: "Refused by policy \(refusal.policyID): \(refusal.reason)",
+                    remedy: remedy, retryAt: retryAt), reason: refusal.reason, request: request, by: actor)
+        }
+        for limit in decision.limits {
+            guard case .limited(let key, let requests, let perSeconds) = limit.outcome else { continue }
+            let outcome = await limits.take(key, requests: requests, perSeconds: perSeconds)
+            guard !outcome.allowed else { continue }
+            try await deny(
+                PolicyRefusal(
+                    policyID: limit.policyID, kind: .rateLimit,
+                    detail: "Too many requests (policy \(limit.policyID): \(limit.reason)); try again in \(outcome.retryAfter) s",
+                    limit: .init(requests: requests, perSeconds: perSeconds, retryAfter: outcome.retryAfter)),
+                reason: limit.reason, request: request, by: actor, onlyFirstOf: key)
+        }
+        return decision
+    }
+
+    /// Whether a rate limit's refusal for `key` is the first of its minute (always, for any other refusal).
+    private func firstOfTheMinute(_ key: String?) async -> Bool {
+        guard let key else { return true }
+        return await refusalsAudited.admit(key) == nil
+    }
+
+    /// Audits the refusal (a rate limit's only once per bucket and minute: a client hammering a
+    /// limit must not turn each request into a row) and throws it.
+    private func deny(
+        _ refusal: PolicyRefusal, reason: String, request: PolicyRequest, by actor: AuditActor, onlyFirstOf key: String? = nil
+    ) async throws -> Never {
+        if await firstOfTheMinute(key) {
+            var details = ["policy": refusal.policyID, "kind": refusal.kind.rawValue, "reason": reason, "stage": request.stage.rawValue]
+            if let workspace = request.workspaceID { details["workspace_id"] = workspace }
+            try await audit.record(
+                .policyDenied, by: actor, from: request.address, success: false,
+                resource: request.workspaceID.map { ("workspace", $0) }, details: details)
+        }
+        throw refusal
     }
 }

@@ -76,7 +76,8 @@ public struct SecondFactors: Sendable {
     }
 
     /// Confirms the pending enrolment with a code from the authenticator: from then on the
-    /// account signs in in two steps and its `mfa_enabled` is true.
+    /// account signs in in two steps and its `mfa_enabled` is true. Only the enrolment whose key
+    /// the code was checked against is confirmed: one replaced meanwhile is not.
     public func confirm(_ principal: Principal, code: String, from address: String) async throws {
         let user = try await localAccount(principal)
         guard let enrollment = try await store.totpEnrollment(userID: user.id) else {
@@ -86,41 +87,54 @@ public struct SecondFactors: Sendable {
         guard case .totp = try SecondFactorCode(code) else {
             throw DomainError.invalid("code must be the 6 digits the authenticator shows")
         }
-        _ = try await spend(
+        _ = try await withCode(
             code, of: user, enrollment: enrollment, by: .principal(principal), from: address, stage: "enrolment",
-            refusal: .invalid("code is not the authenticator's current code"))
-        try await audit.change {
-            guard try await store.confirmEnrollment(userID: user.id, at: clock.now()) else {
-                throw DomainError.conflict("No MFA enrolment is pending; start one with POST /api/auth/mfa/totp/enroll")
+            refusal: .invalid("code is not the authenticator's current code")
+        ) { _ in
+            guard try await store.confirmEnrollment(userID: user.id, secret: enrollment.secret, at: clock.now()) else {
+                throw DomainError.conflict("The pending enrolment changed meanwhile; start again")
             }
             try await audit.record(
                 .mfaEnrolled, by: .principal(principal), from: address, resource: ("user", user.id), details: ["method": "totp"])
-        } afterwards: {
-            await tokenCache.evict(userID: user.id)
         }
+        await tokenCache.evict(userID: user.id)
     }
 
-    /// Removes `user`'s second factor (its own removal, once `SignIn` has checked its password and
-    /// a code, or an administrator's reset); audited as `mfa_reset`.
-    func remove(_ user: User, by actor: AuditActor, from address: String) async throws {
-        try await audit.change {
-            guard try await store.removeEnrollment(userID: user.id, at: clock.now()) else {
-                throw DomainError.conflict("This account has no second factor")
+    /// The account itself removes its second factor, once `SignIn` has checked its password: a
+    /// confirmed one also needs a code (from the authenticator, or a recovery code).
+    func remove(_ user: User, enrollment: TOTPEnrollment, code: String?, by actor: AuditActor, from address: String) async throws {
+        if enrollment.isConfirmed {
+            _ = try await withCode(
+                code ?? "", of: user, enrollment: enrollment, by: actor, from: address, stage: "removal",
+                refusal: .invalid("code is not valid")
+            ) { _ in
+                try await removeEnrollment(of: user, expected: enrollment, by: actor, from: address)
             }
-            try await audit.record(
-                .mfaReset, by: actor, from: address, resource: ("user", user.id),
-                details: ["by": actor.userID == user.id ? "self" : "administrator"])
-        } afterwards: {
-            await tokenCache.evict(userID: user.id)
+        } else {
+            try await audit.change { try await removeEnrollment(of: user, expected: enrollment, by: actor, from: address) }
         }
-        await failures.reset(user.id)
+        await tokenCache.evict(userID: user.id)
     }
 
     /// An administrator removes another account's second factor (a lost phone and no recovery
     /// codes left): it signs in with its password alone until it enrols again.
-    public func reset(userID: String, by principal: Principal, from address: String) async throws {
+    public func reset(userID: String, by actor: AuditActor, from address: String?) async throws {
         guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
-        try await remove(user, by: .principal(principal), from: address)
+        try await audit.change { try await removeEnrollment(of: user, expected: nil, by: actor, from: address) }
+        await tokenCache.evict(userID: user.id)
+        await failures.reset(user.id)
+    }
+
+    /// Within a change: removes `user`'s enrolment if it is still `expected` (any, when nil) and
+    /// audits `mfa_reset`.
+    private func removeEnrollment(of user: User, expected: TOTPEnrollment?, by actor: AuditActor, from address: String?) async throws {
+        guard try await store.removeEnrollment(userID: user.id, matching: expected, at: clock.now()) else {
+            throw DomainError.conflict(
+                expected == nil ? "This account has no second factor" : "The second factor changed meanwhile; try again")
+        }
+        try await audit.record(
+            .mfaReset, by: actor, from: address, resource: ("user", user.id),
+            details: ["by": actor.userID == user.id ? "self" : "administrator"])
     }
 
     // MARK: - Sign-in
@@ -135,27 +149,40 @@ public struct SecondFactors: Sendable {
     }
 
     /// The account `token` challenges and the challenge, or 401 when it is unknown, spent,
-    /// expired, or its account disabled or without a second factor since.
+    /// expired, or its account disabled, reset by an administrator or without a second factor since.
     func challenged(by token: String) async throws -> (User, MFAChallenge, TOTPEnrollment) {
         let refused = DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
         guard token.utf8.count <= 128, token.hasPrefix(Self.challengePrefix) else { throw refused }
         let now = clock.now()
         guard let challenge = try await store.mfaChallenge(digest: BearerCredential.digest(token)), challenge.isValid(at: now),
-            let user = try await store.user(id: challenge.userID), !user.disabled,
+            let user = try await store.user(id: challenge.userID), !user.disabled, !user.mustChangePassword,
             let enrollment = try await store.totpEnrollment(userID: user.id), enrollment.isConfirmed
         else { throw refused }
         return (user, challenge, enrollment)
     }
 
-    /// Checks `code` as `user`'s second factor and spends it: a TOTP code's step is redeemed
-    /// once for the account (in the store, so a replay on any replica is refused), a recovery
-    /// code struck out. A wrong, replayed or spent code counts against the account's limit and
-    /// throws `refusal`; past the limit, 429 until the window has passed.
-    func spend(
+    /// A code that matched, not spent yet.
+    private enum Accepted {
+        case totp(step: Int64)
+        case recovery(digest: String)
+    }
+
+    /// A code that matched but was spent by the time its change ran (a replay, a concurrent use).
+    private struct Spent: Error {
+        var reason: String
+    }
+
+    /// Checks `code` as `user`'s second factor, then spends it in one change with `change`: a
+    /// TOTP code's step is redeemed once for the account (in the store, so a replay on any
+    /// replica is refused), a recovery code struck out (audited `recovery_code_used`). Every
+    /// attempt counts against the account's limit before it is checked (past it: 429 until the
+    /// window has passed); a right one clears the count. A wrong, replayed or spent code is
+    /// audited `mfa_failed` and throws `refusal`, and `change` does not run.
+    func withCode<T: Sendable>(
         _ code: String, of user: User, enrollment: TOTPEnrollment, by actor: AuditActor, from address: String,
-        stage: String, refusal: DomainError
-    ) async throws -> Method {
-        if let held = await failures.refusal(user.id) {
+        stage: String, refusal: DomainError, _ change: (Method) async throws -> T
+    ) async throws -> T {
+        if let held = await failures.admit(user.id) {
             if held.count == 1 {
                 try await audit.record(
                     .mfaFailed, by: actor, from: address, success: false, resource: ("user", user.id),
@@ -163,40 +190,54 @@ public struct SecondFactors: Sendable {
             }
             throw DomainError.rateLimited("Too many wrong codes; try again later", retryAfterSeconds: held.retryAfter)
         }
+        func fail(_ reason: String) async throws -> Never {
+            try await audit.record(
+                .mfaFailed, by: actor, from: address, success: false, resource: ("user", user.id),
+                details: ["reason": reason, "stage": stage])
+            throw refusal
+        }
         let now = clock.now()
-        let failure: String
+        let accepted: Accepted
         switch try SecondFactorCode(code) {
         case .totp(let digits):
-            if let step = TOTPWindow.matchingStep(of: digits, at: now, codeOf: { algorithm.code(secret: enrollment.secret, step: $0) }) {
-                let nonce = Hex.encode(SHA256.hash(data: Array("totp\n\(user.id)\n\(step)".utf8)))
-                if try await store.redeem(nonce: nonce, until: TOTPWindow.end(of: step + 1), at: now) {
-                    await failures.reset(user.id)
-                    return .totp
-                }
-                failure = "code_replayed"
-            } else {
-                failure = "wrong_code"
-            }
+            guard
+                let step = TOTPWindow.matchingStep(
+                    of: digits, at: now, codeOf: { algorithm.code(secret: enrollment.secret, step: $0) })
+            else { try await fail("wrong_code") }
+            accepted = .totp(step: step)
         case .recovery(let recoveryCode):
-            if enrollment.isConfirmed, try await store.useRecoveryCode(userID: user.id, digest: Self.digest(recoveryCode: recoveryCode)) {
-                await failures.reset(user.id)
-                try await audit.record(
-                    .recoveryCodeUsed, by: actor, from: address, resource: ("user", user.id),
-                    details: ["remaining": String(max(0, enrollment.recoveryCodeDigests.count - 1)), "stage": stage])
-                return .recoveryCode
+            let digest = Self.digest(recoveryCode: recoveryCode)
+            guard enrollment.isConfirmed, enrollment.recoveryCodeDigests.contains(digest) else {
+                try await fail("wrong_recovery_code")
             }
-            failure = "wrong_recovery_code"
+            accepted = .recovery(digest: digest)
         }
-        await failures.record(user.id)
-        try await audit.record(
-            .mfaFailed, by: actor, from: address, success: false, resource: ("user", user.id),
-            details: ["reason": failure, "stage": stage])
-        throw refusal
-    }
-
-    /// Spends `token`'s challenge: false when a concurrent verification spent it first.
-    func spendChallenge(_ challenge: MFAChallenge) async throws -> Bool {
-        try await store.removeMFAChallenge(digest: challenge.digest)
+        do {
+            let result = try await audit.change {
+                let method: Method
+                switch accepted {
+                case .totp(let step):
+                    let nonce = Hex.encode(SHA256.hash(data: Array("totp\n\(user.id)\n\(step)".utf8)))
+                    guard try await store.redeem(nonce: nonce, until: TOTPWindow.end(of: step + 1), at: now) else {
+                        throw Spent(reason: "code_replayed")
+                    }
+                    method = .totp
+                case .recovery(let digest):
+                    guard try await store.useRecoveryCode(userID: user.id, digest: digest) else {
+                        throw Spent(reason: "wrong_recovery_code")
+                    }
+                    try await audit.record(
+                        .recoveryCodeUsed, by: actor, from: address, resource: ("user", user.id),
+                        details: ["remaining": String(max(0, enrollment.recoveryCodeDigests.count - 1)), "stage": stage])
+                    method = .recoveryCode
+                }
+                return try await change(method)
+            }
+            await failures.reset(user.id)
+            return result
+        } catch let spent as Spent {
+            try await fail(spent.reason)
+        }
     }
 
     // MARK: - Helpers
@@ -238,7 +279,7 @@ public struct SecondFactors: Sendable {
 
     /// What the store keeps of a recovery code (upper-case, no separators): its SHA-256, in hex.
     /// 80 random bits need no slow hash.
-    static func digest(recoveryCode: String) -> String {
+    package static func digest(recoveryCode: String) -> String {
         Hex.encode(SHA256.hash(data: Array(recoveryCode.utf8)))
     }
 }

@@ -98,12 +98,15 @@ public struct SignIn: Sendable {
     private let metrics: PortalMetrics
     /// The second factors of accounts that have one.
     public let secondFactors: SecondFactors
+    /// The policies a sign-in must pass.
+    private let policies: Policies
 
     public init(
         store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, passwords: any PasswordHashing,
         throttles: Throttles, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics, settings: Settings,
-        secondFactors: SecondFactors
+        policies: Policies, secondFactors: SecondFactors
     ) {
+        self.policies = policies
         self.secondFactors = secondFactors
         self.store = store
         self.tokenCache = tokenCache
@@ -192,6 +195,7 @@ public struct SignIn: Sendable {
     /// `user` has just proved its password: a new token, audited as a login, or a challenge when
     /// the account has a confirmed second factor.
     private func signedIn(_ user: User, from address: String) async throws -> Outcome {
+        try await admitSignIn(of: user, mfaVerified: false, from: address)
         if try await store.totpEnrollment(userID: user.id)?.isConfirmed == true {
             return .secondFactorRequired(try await secondFactors.challenge(for: user))
         }
@@ -201,6 +205,15 @@ public struct SignIn: Sendable {
             return issued
         }
         return .signedIn(try await grant(user, token: token, expiresAt: expiresAt))
+    }
+
+    /// Refuses (403, audited `policy_denied`) a sign-in the policies do not allow: outside a
+    /// time window, from an address outside an allow-list. Every way of signing in calls it.
+    public func admitSignIn(of user: User, mfaVerified: Bool, from address: String) async throws {
+        try await policies.check(
+            PolicyRequest(
+                stage: .signIn, role: user.role, userID: user.id, organizationID: user.organizationID, address: address,
+                mfaVerified: mfaVerified, at: clock.now()), by: .account(user))
     }
 
     private func grant(_ user: User, token: String, expiresAt: Date) async throws -> Grant {
@@ -214,27 +227,38 @@ public struct SignIn: Sendable {
     /// challenge stays usable until it expires.
     public func verifySecondFactor(challengeToken: String, code: String, from address: String) async throws -> Grant {
         let (user, challenge, enrollment) = try await secondFactors.challenged(by: challengeToken)
-        let method = try await secondFactors.spend(
+        let (token, expiresAt) = try await secondFactors.withCode(
             code, of: user, enrollment: enrollment, by: .account(user), from: address, stage: "sign_in",
-            refusal: .unauthenticated("Invalid code"))
-        let (token, expiresAt) = try await audit.change {
-            guard try await secondFactors.spendChallenge(challenge) else {
+            refusal: .unauthenticated("Invalid code")
+        ) { method in
+            guard try await store.removeMFAChallenge(digest: challenge.digest) else {
                 throw DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
             }
-            let issued = try await issueToken(for: user, mfaVerified: true)
-            try await audit.record(
-                .mfaVerified, by: .account(user), from: address, resource: ("user", user.id), details: ["method": method.rawValue])
-            try await audit.record(
-                .login, by: .account(user), from: address, resource: ("user", user.id),
-                details: ["method": "password+\(method.rawValue)"])
-            return issued
+            return try await issueSignIn(of: user, mfaMethod: method, from: address)
         }
         return try await grant(user, token: token, expiresAt: expiresAt)
     }
 
+    /// Within a change: a token for `user`, who proved its password and `mfaMethod`, audited as a
+    /// login (and `mfa_verified`).
+    private func issueSignIn(
+        of user: User, mfaMethod: SecondFactors.Method, from address: String
+    ) async throws -> (
+        token: String, expiresAt: Date
+    ) {
+        let issued = try await issueToken(for: user, mfaVerified: true)
+        try await audit.record(
+            .mfaVerified, by: .account(user), from: address, resource: ("user", user.id), details: ["method": mfaMethod.rawValue])
+        try await audit.record(
+            .login, by: .account(user), from: address, resource: ("user", user.id),
+            details: ["method": "password+\(mfaMethod.rawValue)"])
+        return issued
+    }
+
     /// The signed-in account removes its own second factor, proving its password and a code (from
-    /// the authenticator, or a recovery code); a wrong password counts as a failed login.
-    public func removeSecondFactor(of principal: Principal, password: String, code: String, from address: String) async throws {
+    /// the authenticator, or a recovery code; a pending enrolment needs none); a wrong password
+    /// counts as a failed login.
+    public func removeSecondFactor(of principal: Principal, password: String, code: String?, from address: String) async throws {
         guard let user = try await store.user(id: principal.userID), !user.disabled else {
             throw DomainError.unauthenticated("Account is disabled")
         }
@@ -242,12 +266,7 @@ public struct SignIn: Sendable {
             throw DomainError.conflict("This account has no second factor")
         }
         try await requireCurrentPassword(password, of: user, field: "password", principal: principal, action: .mfaReset, from: address)
-        if enrollment.isConfirmed {
-            _ = try await secondFactors.spend(
-                code, of: user, enrollment: enrollment, by: .principal(principal), from: address, stage: "removal",
-                refusal: .invalid("code is not valid"))
-        }
-        try await secondFactors.remove(user, by: .principal(principal), from: address)
+        try await secondFactors.remove(user, enrollment: enrollment, code: code, by: .principal(principal), from: address)
     }
 
     /// The account `claimedEmail` and `password` name, checked as a login checks them: bounded
@@ -388,7 +407,7 @@ public struct SignIn: Sendable {
         try await requireCurrentPassword(
             current, of: user, field: "current_password", principal: principal, action: .passwordChanged, from: address)
         return try await replacePassword(
-            of: user, with: new, current: current, keeping: principal.credentialDigest, by: .principal(principal), from: address)
+            of: user, with: new, keeping: principal.credentialDigest, by: .principal(principal), from: address)
     }
 
     /// The signed-in account's own password, checked with a login's throttles before a change that
@@ -410,38 +429,66 @@ public struct SignIn: Sendable {
     /// A password change without a token, for an account an administrator's reset obliges to
     /// choose a new password: `email` and `current` are checked as a login checks them, then the
     /// account is signed in with the new password (in two steps, if it has a second factor).
-    public func changePassword(email: String, current: String, new: String, from address: String) async throws -> Outcome {
+    ///
+    /// An account with a second factor must send a `code` too: the password alone changes
+    /// nothing (it would otherwise let whoever holds it revoke the owner's tokens). The code and
+    /// the new password are then one change, and the account is signed in MFA-verified.
+    public func changePassword(
+        email: String, current: String, new: String, code: String? = nil, from address: String
+    ) async throws -> Outcome {
         try Self.requireNewPassword(new, differingFrom: current)
         let user = try await authenticate(email: email, password: current, from: address)
-        _ = try await replacePassword(of: user, with: new, current: current, keeping: nil, by: .account(user), from: address)
         var changed = user
         changed.mustChangePassword = false
-        return try await signedIn(changed, from: address)
+        guard let enrollment = try await store.totpEnrollment(userID: user.id), enrollment.isConfirmed else {
+            _ = try await replacePassword(of: user, with: new, keeping: nil, by: .account(user), from: address)
+            return try await signedIn(changed, from: address)
+        }
+        guard let code, !code.isEmpty else {
+            throw DomainError.unauthenticated("This account has a second factor: send its code with the password change")
+        }
+        try await admitSignIn(of: user, mfaVerified: true, from: address)
+        let hash = try await passwords.hash(new)
+        let (token, expiresAt) = try await secondFactors.withCode(
+            code, of: user, enrollment: enrollment, by: .account(user), from: address, stage: "password_change",
+            refusal: .unauthenticated("Invalid code")
+        ) { method in
+            _ = try await replacingPassword(of: user, hash: hash, keeping: nil, by: .account(user), from: address)
+            return try await issueSignIn(of: changed, mfaMethod: method, from: address)
+        }
+        await tokenCache.evict(userID: user.id)
+        return .signedIn(try await grant(changed, token: token, expiresAt: expiresAt))
     }
 
     private func replacePassword(
-        of user: User, with new: String, current: String, keeping digest: String?, by actor: AuditActor, from address: String
+        of user: User, with new: String, keeping digest: String?, by actor: AuditActor, from address: String
     ) async throws -> Int {
         let hash = try await passwords.hash(new)
-        let now = clock.now()
-        // Only the password columns, and only while the account is enabled: a disabling that
-        // raced this change wins.
-        let revoked: Int = try await audit.change {
-            guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
-                throw DomainError.unauthenticated("Account is disabled")
-            }
-            let revoked =
-                if let digest {
-                    try await store.revokeAll(userID: user.id, except: digest, at: now)
-                } else {
-                    try await store.revokeAll(userID: user.id, at: now)
-                }
-            try await audit.record(
-                .passwordChanged, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
-            return revoked
+        return try await audit.change {
+            try await replacingPassword(of: user, hash: hash, keeping: digest, by: actor, from: address)
         } afterwards: {
             await tokenCache.evict(userID: user.id)
         }
+    }
+
+    /// Within a change: the new password hash, every token but `digest` revoked; answers how many.
+    private func replacingPassword(
+        of user: User, hash: String, keeping digest: String?, by actor: AuditActor, from address: String
+    ) async throws -> Int {
+        let now = clock.now()
+        // Only the password columns, and only while the account is enabled: a disabling that
+        // raced this change wins.
+        guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
+            throw DomainError.unauthenticated("Account is disabled")
+        }
+        let revoked =
+            if let digest {
+                try await store.revokeAll(userID: user.id, except: digest, at: now)
+            } else {
+                try await store.revokeAll(userID: user.id, at: now)
+            }
+        try await audit.record(
+            .passwordChanged, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
         return revoked
     }
 

@@ -23,10 +23,14 @@ public struct WorkspaceSessions: Sendable {
     private let clock: WallClock
     private let metrics: PortalMetrics
 
+    /// The policies a launch must pass.
+    private let policies: Policies
+
     public init(
         store: any Store, registry: SessionRegistry, lifetimes: Lifetimes, demos: DemoLifecycle, audit: AuditTrail,
-        clock: WallClock, metrics: PortalMetrics, maxPerUser: Int
+        clock: WallClock, metrics: PortalMetrics, maxPerUser: Int, policies: Policies
     ) {
+        self.policies = policies
         self.store = store
         self.registry = registry
         self.lifetimes = lifetimes
@@ -61,6 +65,12 @@ public struct WorkspaceSessions: Sendable {
         var session = WorkspaceSession.launch(id: Identifier.make("ses"), of: workspace, by: principal, from: address, at: clock.now())
         do {
             try AccessRules.requireLaunchable(workspace, by: principal)
+            let decision = try await policies.check(
+                PolicyRequest(
+                    stage: .launch, role: principal.role, userID: principal.userID, organizationID: principal.organizationID,
+                    workspaceID: workspace.id, workspaceRequiresNetbird: workspace.requiresNetbird, address: address,
+                    mfaVerified: principal.mfaVerified, at: clock.now()), by: .principal(principal))
+            session.recording = decision.recordingRetentionDays != nil
             if let demo = try await demos.requireWorkspace(workspace, for: principal) {
                 // A demo's sessions end with the demo (its clean-up ends them); even an extended
                 // demo never lets one run past the demo's maximum duration.
@@ -71,7 +81,7 @@ public struct WorkspaceSessions: Sendable {
                 try await store.start(session, limit: maxPerUser)
                 try await audit.record(
                     .launchWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
-                    details: ["session_id": session.id])
+                    details: session.recording ? ["session_id": session.id, "recording": "true"] : ["session_id": session.id])
             }
         } catch let refusal as DomainError {
             metrics.launch(succeeded: false, duration: ContinuousClock.now - started)

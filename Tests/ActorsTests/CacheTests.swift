@@ -183,3 +183,23 @@ import Testing
         #expect(reads.count.load(ordering: .relaxed) == 2)
     }
 }
+
+@Suite("Rate limits: token buckets, bounded")
+struct RateLimitsTests {
+    @Test("a bucket allows its burst, refuses with the wait, refills over time, and memory stays bounded")
+    func buckets() async {
+        let clock = ManualClock()
+        let limits = RateLimits(capacity: 3, clock: clock.wallClock)
+        for remaining in (0..<3).reversed() {
+            let outcome = await limits.take("a", requests: 3, perSeconds: 30)
+            #expect(outcome.allowed && outcome.remaining == remaining)
+        }
+        let refused = await limits.take("a", requests: 3, perSeconds: 30)
+        #expect(!refused.allowed && refused.retryAfter == 10 && refused.remaining == 0)
+        clock.advance(10)
+        #expect(await limits.take("a", requests: 3, perSeconds: 30).allowed, "one request back every 10 s")
+        #expect(!(await limits.take("a", requests: 3, perSeconds: 30).allowed))
+        for key in ["b", "c", "d", "e"] { _ = await limits.take(key, requests: 3, perSeconds: 30) }
+        #expect(await limits.count <= 3)
+    }
+}

@@ -162,7 +162,9 @@ import Testing
 
 @Suite struct SecurityScoreTests {
     static func policy(_ weight: Int, _ enabled: Bool) -> Policy {
-        Policy(id: UUID().uuidString, name: "p", description: "", category: "c", enabled: enabled, weight: weight, updatedAt: Date())
+        Policy(
+            id: UUID().uuidString, name: "p", description: "", category: "c", enabled: enabled, weight: weight,
+            rule: .sessionRecording(retentionDays: 30), updatedAt: Date())
     }
 
     @Test func formula() {

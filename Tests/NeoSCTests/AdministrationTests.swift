@@ -143,23 +143,25 @@ import Testing
             #expect(before.activeSessions == 0)
             #expect(before.totalWorkspaces == 6 && before.availableWorkspaces == 5)
             #expect(before.totalOrganizations == 1)
-            #expect(before.policiesEnabled == 2 && before.policiesTotal == 3)
-            // Policies 40+35 of 100 enabled → 45; MFA 2 of 3 → 26.67; total 71.67 → 72.
-            #expect(before.securityScore == 72)
+            // The defaults start switched off (docs/policies.md).
+            #expect(before.policiesEnabled == 0 && before.policiesTotal == 3)
+            // Policies 0 of 100 enabled → 0; MFA 2 of 3 → 26.67; total → 27.
+            #expect(before.securityScore == 27)
 
             _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: member)
             _ = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin)
             let after = try await stats(admin)
             #expect(after.activeSessions == 1)
-            #expect(after.securityScore == 87)
+            // Policies 25 of 100 → 15; MFA 26.67; total 41.67 → 42.
+            #expect(after.securityScore == 42)
 
             let scoped = try await stats(member)
             #expect(scoped.scope == "organization")
             #expect(scoped.totalUsers == 2)
             #expect(scoped.activeSessions == 1)
             #expect(scoped.totalWorkspaces == 5, "only the workspaces the role may see")
-            // Policies 100 → 60; MFA 1 of 2 → 20.
-            #expect(scoped.securityScore == 80)
+            // Policies 25 of 100 → 15; MFA 1 of 2 → 20.
+            #expect(scoped.securityScore == 35)
 
             // Someone in no organisation sees their own figures, logins counted by the store.
             let loner = try await harness.account(.user, email: "loner@example.com")

@@ -310,7 +310,8 @@ struct AuditChainStoreTests {
         for statement in [
             "ALTER TABLE audit_logs DROP COLUMN prev_hash", "ALTER TABLE audit_logs DROP COLUMN hash",
             "DROP TABLE audit_checkpoints", "DROP TABLE audit_forwarding", "DROP TABLE totp_enrollments",
-            "DROP TABLE mfa_challenges", "PRAGMA user_version = 6",
+            "DROP TABLE mfa_challenges", "ALTER TABLE policies DROP COLUMN kind", "ALTER TABLE policies DROP COLUMN scope",
+            "ALTER TABLE policies DROP COLUMN settings", "ALTER TABLE sessions DROP COLUMN recording", "PRAGMA user_version = 6",
         ] {
             _ = try await connection.query(statement)
         }

@@ -201,6 +201,35 @@ import FoundationNetworking
         }
     }
 
+    /// `neosc admin reset-mfa`: the way back for an account whose authenticator is lost.
+    @Test func theCommandLineResetsASecondFactor() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("neosc.sqlite").path
+        let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        let now = Date()
+        let user = User(
+            id: "usr-lost", email: "lost@example.com", name: "Lost", organizationID: nil, role: .admin, passwordHash: "x",
+            createdAt: now, updatedAt: now)
+        try await store.insert(user, creating: nil)
+        #expect(try await store.beginEnrollment(TOTPEnrollment(userID: user.id, secret: "k", recoveryCodeDigests: [], createdAt: now)))
+        #expect(try await store.confirmEnrollment(userID: user.id, secret: "k", at: now))
+        try await store.close()
+
+        let environment = ["NEOSC_DATA_DIR": directory.path, "LOG_LEVEL": "error"]
+        let reset = try await Self.neosc(["admin", "reset-mfa", "--email", "Lost@example.com"], environment: environment)
+        #expect(reset.status == 0, "\(reset.errors)")
+        let unknown = try await Self.neosc(["admin", "reset-mfa", "--email", "nobody@example.com"], environment: environment)
+        #expect(unknown.status != 0)
+
+        let reopened = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        #expect(try await reopened.totpEnrollment(userID: user.id) == nil)
+        #expect(try await reopened.user(id: user.id)?.mfaEnabled == false)
+        let entries = try await reopened.events(AuditQuery(action: .mfaReset, limit: 5))
+        #expect(entries.count == 1 && entries.first?.details["by"] == "administrator")
+        try await reopened.close()
+    }
+
     @Test func serveBootstrapsAnAdminAndStopsCleanlyOnSIGTERM() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

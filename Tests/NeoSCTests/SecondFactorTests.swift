@@ -122,7 +122,11 @@ struct SecondFactorTests {
             #expect(enrollment.recoveryCodes.count == 10 && Set(enrollment.recoveryCodes).count == 10)
             let stored = try #require(try await harness.store.totpEnrollment(userID: userID))
             #expect(Self.base32Decoded(enrollment.secret) == Array(stored.secret.utf8), "the key shown is the key kept")
-            #expect(!stored.recoveryCodeDigests.contains { digest in enrollment.recoveryCodes.contains(digest) })
+            #expect(
+                stored.recoveryCodeDigests
+                    == enrollment.recoveryCodes.map { SecondFactors.digest(recoveryCode: $0.replacingOccurrences(of: "-", with: "")) },
+                "only the codes' digests are kept")
+            #expect(!stored.recoveryCodeDigests.contains { enrollment.recoveryCodes.contains($0) })
 
             // Pending: not asked for at sign-in, not `mfa_enabled`.
             #expect(try await login().decoded(SignedInBody.self).user.mfaEnabled == false)
@@ -305,5 +309,82 @@ struct SecondFactorTests {
             .post, "/api/auth/mfa/totp/confirm", token: token, json: body(["code": try code(enrollment.secret, at: clock.now)]))
         #expect(confirmed.status == .ok, "\(confirmed.text)")
         return enrollment.secret
+    }
+
+    @Test("two verifications of one challenge at once, with the same code: exactly one signs in", arguments: StoreKind.allCases)
+    func concurrentVerifications(kind: StoreKind) async throws {
+        let clock = ManualClock()
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
+            let (user, token) = try await harness.account(.user, email: "tam@example.com")
+            let secret = try await Self.enrollAndConfirm(client, token: token, clock: clock)
+            clock.advance(30)
+            let mfaToken = try await client.send(
+                .post, "/api/auth/login", json: body(["email": user.email, "password": Harness.password])
+            ).decoded(ChallengeBody.self).mfaToken
+            let code = try Self.code(secret, at: clock.now)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await client.send(.post, "/api/auth/mfa/verify", json: body(["mfa_token": mfaToken, "code": code])).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .ok }.count == 1, "\(statuses)")
+            #expect(statuses.filter { $0 == .unauthorized }.count == 3, "\(statuses)")
+        }
+    }
+
+    @Test("a password change without a token needs the code of an account with a second factor, and signs it in verified")
+    func passwordChangeWithoutATokenNeedsTheCode() async throws {
+        let clock = ManualClock()
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let (user, token) = try await harness.account(.user, email: "lou@example.com")
+            let secret = try await Self.enrollAndConfirm(client, token: token, clock: clock)
+            clock.advance(30)
+            func change(_ fields: [String: Any]) async throws -> Reply {
+                try await client.send(
+                    .post, "/api/auth/password",
+                    json: body(
+                        ["email": user.email, "current_password": Harness.password, "new_password": "a password only I know"]
+                            .merging(fields) { $1 }))
+            }
+            let withoutCode = try await change([:])
+            #expect(withoutCode.status == .unauthorized, "\(withoutCode.text)")
+            #expect(try await change(["code": "000000"]).status == .unauthorized)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "nothing changed, nothing revoked")
+            let changed = try await change(["code": try Self.code(secret, at: clock.now)])
+            #expect(changed.status == .ok, "\(changed.text)")
+            let session = try changed.decoded(SignedInBody.self)
+            #expect(try await harness.store.token(digest: BearerCredential.digest(session.accessToken))?.mfaVerified == true)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized, "the old tokens end")
+            let relogin = try await client.send(
+                .post, "/api/auth/login", json: body(["email": user.email, "password": "a password only I know"]))
+            #expect(try relogin.decoded(ChallengeBody.self).mfaRequired)
+        }
+    }
+
+    @Test("a pending enrolment is removed with the password alone; a challenge ends when its second factor does")
+    func pendingRemovalAndChallengesOfRemovedFactors() async throws {
+        let clock = ManualClock()
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let (user, token) = try await harness.account(.user, email: "kit@example.com")
+            #expect(try await client.send(.post, "/api/auth/mfa/totp/enroll", token: token).status == .ok)
+            let removed = try await client.send(
+                .delete, "/api/auth/mfa/totp", token: token, json: body(["password": Harness.password]))
+            #expect(removed.status == .ok, "\(removed.text)")
+            #expect(try await harness.store.totpEnrollment(userID: user.id) == nil)
+
+            let secret = try await Self.enrollAndConfirm(client, token: token, clock: clock)
+            let mfaToken = try await client.send(
+                .post, "/api/auth/login", json: body(["email": user.email, "password": Harness.password])
+            ).decoded(ChallengeBody.self).mfaToken
+            let admin = try await harness.account(.admin).token
+            #expect(try await client.send(.delete, "/api/users/\(user.id)/mfa", token: admin).status == .ok)
+            clock.advance(30)
+            let late = try await client.send(
+                .post, "/api/auth/mfa/verify", json: body(["mfa_token": mfaToken, "code": try Self.code(secret, at: clock.now)]))
+            #expect(late.status == .unauthorized, "\(late.text)")
+        }
     }
 }

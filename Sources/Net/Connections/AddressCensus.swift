@@ -1,3 +1,4 @@
+import Domain
 import Synchronization
 
 /// Counts open connections per client address, shared by every event loop that accepts them.

@@ -45,7 +45,7 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The address's bytes: 4 for IPv4 (IPv4-mapped IPv6 counts as IPv4), 16 for IPv6; nil if not an address.
-    static func bytes(of text: String) -> [UInt8]? {
+    public static func bytes(of text: String) -> [UInt8]? {
         // inet_pton reads a C string: whatever follows a NUL would be ignored, so that
         // "fd00::\0anything" would read as fd00:: (found by fuzzing, Fuzz/Crashes/cidr-nul-in-range.bin).
         guard !text.utf8.contains(0) else { return nil }
@@ -60,34 +60,5 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
             return Array(bytes[12...])
         }
         return bytes
-    }
-}
-
-/// The proxies whose `X-Forwarded-For` NeoSC believes (`NEOSC_TRUSTED_PROXIES`).
-public struct TrustedProxies: Sendable, Equatable {
-    public var ranges: [AddressRange]
-
-    public init(_ ranges: [AddressRange] = []) {
-        self.ranges = ranges
-    }
-
-    public func isTrusted(_ address: String) -> Bool {
-        ranges.contains { $0.contains(address) }
-    }
-
-    /// The real client: the peer itself unless it is a trusted proxy; then the right-most
-    /// `X-Forwarded-For` hop that is not itself a trusted proxy. A malformed hop ends the walk at
-    /// the last trusted hop, which is the one that wrote it.
-    public func clientAddress(peer: String?, forwardedFor: [String]) -> String? {
-        guard var client = peer else { return nil }
-        guard isTrusted(client) else { return client }
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-        for hop in hops.reversed() {
-            guard AddressRange.bytes(of: hop) != nil else { break }
-            client = hop
-            if !isTrusted(hop) { break }
-        }
-        return client
     }
 }

@@ -1,0 +1,164 @@
+import Foundation
+
+/// What a policy is asked about: one request, as NeoSC sees it.
+public struct PolicyRequest: Sendable {
+    public enum Stage: String, Sendable {
+        case signIn = "sign_in"
+        case launch
+        /// Any other API call.
+        case call
+    }
+
+    public var stage: Stage
+    /// Nil for a caller not signed in (a rate limit by address still applies).
+    public var role: Role?
+    public var userID: String?
+    public var organizationID: String?
+    /// The workspace a launch is for.
+    public var workspaceID: String?
+    public var workspaceRequiresNetbird: Bool
+    /// The client address, as NeoSC determined it through its trusted proxies.
+    public var address: String?
+    public var mfaVerified: Bool
+    /// Whether the caller proved a NetBird peer: the names of the claims its identity carried
+    /// with a value, and whether a peer is registered for it.
+    public var claims: Set<String>
+    public var hasRegisteredPeer: Bool
+    public var at: Date
+    /// A call on the way to a second factor (signing in, enrolling, `me`, signing out), which an
+    /// `mfa_required` policy over every call must let through.
+    public var leadsToMFA: Bool
+
+    public init(
+        stage: Stage, role: Role?, userID: String? = nil, organizationID: String? = nil, workspaceID: String? = nil,
+        workspaceRequiresNetbird: Bool = false, address: String?, mfaVerified: Bool, claims: Set<String> = [],
+        hasRegisteredPeer: Bool = false, at: Date, leadsToMFA: Bool = false
+    ) {
+        self.leadsToMFA = leadsToMFA
+        self.stage = stage
+        self.role = role
+        self.userID = userID
+        self.organizationID = organizationID
+        self.workspaceID = workspaceID
+        self.workspaceRequiresNetbird = workspaceRequiresNetbird
+        self.address = address
+        self.mfaVerified = mfaVerified
+        self.claims = claims
+        self.hasRegisteredPeer = hasRegisteredPeer
+        self.at = at
+    }
+}
+
+/// One policy's answer to one request, and why.
+public struct PolicyVerdict: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        /// Out of the policy's scope, or not a request it checks.
+        case notApplicable
+        case allowed
+        /// Refused: what the caller can do about it, and when a time window next opens.
+        case denied(remedy: String?, retryAt: Date?)
+        /// A rate limit applies: the caller's bucket `key` decides (`RateLimits`).
+        case limited(key: String, requests: Int, perSeconds: Int)
+        /// A session launched now is recorded.
+        case recorded(retentionDays: Int)
+    }
+
+    public var policyID: String
+    public var kind: PolicyKind
+    public var outcome: Outcome
+    public var reason: String
+
+    public var isDenied: Bool {
+        if case .denied = outcome { true } else { false }
+    }
+}
+
+/// The policies' decisions, pure: the caller supplies the request and the time, and acts on the
+/// verdicts (refuses, counts, records).
+public enum PolicyEvaluation {
+    /// Every enabled policy's verdict on `request`, in the policies' order.
+    public static func verdicts(_ policies: [Policy], for request: PolicyRequest) -> [PolicyVerdict] {
+        policies.filter(\.enabled).map { verdict($0, request) }
+    }
+
+    /// The first refusal among the enabled policies, and the rate limits and recordings that
+    /// apply; what a request needs, without the verdicts that say nothing.
+    public static func decide(_ policies: [Policy], for request: PolicyRequest) -> Decision {
+        var decision = Decision()
+        for policy in policies where policy.enabled {
+            let verdict = verdict(policy, request)
+            switch verdict.outcome {
+            case .notApplicable, .allowed: continue
+            case .denied: if decision.refusal == nil { decision.refusal = verdict }
+            case .limited: decision.limits.append(verdict)
+            case .recorded(let days): decision.recordingRetentionDays = max(decision.recordingRetentionDays ?? 0, days)
+            }
+        }
+        return decision
+    }
+
+    public struct Decision: Sendable, Equatable {
+        public var refusal: PolicyVerdict?
+        public var limits: [PolicyVerdict] = []
+        /// Set when a `session_recording` policy covers the launch: the longest retention.
+        public var recordingRetentionDays: Int?
+
+        public init() {}
+    }
+
+    public static func verdict(_ policy: Policy, _ request: PolicyRequest) -> PolicyVerdict {
+        func answer(_ outcome: PolicyVerdict.Outcome, _ reason: String) -> PolicyVerdict {
+            PolicyVerdict(policyID: policy.id, kind: policy.kind, outcome: outcome, reason: reason)
+        }
+        guard policy.scope.covers(role: request.role, organizationID: request.organizationID, workspaceID: request.workspaceID)
+        else { return answer(.notApplicable, "out of scope") }
+        switch policy.rule {
+        case .mfaRequired(let stage):
+            guard request.stage == .launch || (stage == .all && request.stage == .call) else {
+                return answer(.notApplicable, "applies to \(stage == .all ? "launches and API calls" : "launches")")
+            }
+            guard request.role != nil, !request.leadsToMFA else { return answer(.notApplicable, "not signed in, or on the way to MFA") }
+            if request.mfaVerified { return answer(.allowed, "the session passed MFA") }
+            return answer(.denied(remedy: "verify_mfa", retryAt: nil), "an MFA-verified session is required")
+        case .timeWindow(let window, let stage):
+            guard stage.covers(request.stage) else { return answer(.notApplicable, "applies to \(stage.rawValue)") }
+            let hours = describe(window)
+            if window.isOpen(at: request.at) { return answer(.allowed, "within \(hours)") }
+            let next = window.nextOpening(after: request.at)
+            let opening = next.map { "; opens next at \(Self.timestamp($0))" } ?? ""
+            return answer(.denied(remedy: "wait", retryAt: next), "outside \(hours)\(opening)")
+        case .addressAllowlist(let ranges, let stage):
+            guard stage.covers(request.stage) else { return answer(.notApplicable, "applies to \(stage.rawValue)") }
+            guard let address = request.address, ranges.contains(where: { $0.contains(address) }) else {
+                return answer(.denied(remedy: "use_allowed_network", retryAt: nil), "the client address is not in an allowed range")
+            }
+            return answer(.allowed, "the client address is in an allowed range")
+        case .rateLimit(let requests, let perSeconds, let key):
+            guard request.stage != .signIn || key == .address else { return answer(.notApplicable, "keyed by user") }
+            let subject: String? = key == .user ? request.userID : request.address
+            guard let subject else { return answer(.notApplicable, "no \(key.rawValue) to count") }
+            return answer(
+                .limited(key: policy.id + "\n" + subject, requests: requests, perSeconds: perSeconds),
+                "\(requests) requests per \(perSeconds) s per \(key.rawValue)")
+        case .networkRequired(let claim):
+            guard request.stage == .launch, request.workspaceRequiresNetbird else {
+                return answer(.notApplicable, "applies to launches of workspaces that require NetBird")
+            }
+            if request.claims.contains(claim) { return answer(.allowed, "the identity carries \(claim)") }
+            if request.hasRegisteredPeer { return answer(.allowed, "a NetBird peer is registered for the user") }
+            return answer(.denied(remedy: "connect_netbird", retryAt: nil), "a NetBird peer is required for this workspace")
+        case .sessionRecording(let days):
+            guard request.stage == .launch else { return answer(.notApplicable, "applies to launches") }
+            return answer(.recorded(retentionDays: days), "the session is recorded (kept \(days) days)")
+        }
+    }
+
+    static func describe(_ window: TimeWindow) -> String {
+        let days = TimeWindow.Day.allCases.filter(window.days.contains).map(\.rawValue).joined(separator: ",")
+        return "\(days) \(TimeWindow.text(minutes: window.start))–\(TimeWindow.text(minutes: window.end)) \(window.zoneName)"
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+}

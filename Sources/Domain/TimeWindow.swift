@@ -1,0 +1,94 @@
+import Foundation
+
+/// Opening hours in a named time zone: the days and the local times a window is open, correct
+/// across daylight-saving changes (the zone's offset is taken for each instant). An overnight
+/// window (`start` after `end`) belongs to the day it opens on: Friday 22:00–06:00 is open until
+/// Saturday 06:00.
+public struct TimeWindow: Sendable, Equatable {
+    public enum Day: String, Sendable, CaseIterable, Codable {
+        case mon, tue, wed, thu, fri, sat, sun
+
+        /// Days since 1970-01-01 (a Thursday) → the day of the week.
+        static func of(daysSinceEpoch days: Int) -> Day {
+            let index = ((days % 7) + 7 + 3) % 7  // 0 = Monday
+            return allCases[index]
+        }
+    }
+
+    public var days: Set<Day>
+    /// Minutes after local midnight.
+    public var start: Int
+    public var end: Int
+    public var timeZone: TimeZone
+    /// The zone's name as it was written (Foundation may answer another name for the same zone:
+    /// `GMT` for `UTC`).
+    public var zoneName: String
+
+    public var overnight: Bool { start > end }
+
+    public init(days: Set<Day>, start: Int, end: Int, timeZone: TimeZone, zoneName: String? = nil) {
+        self.days = days
+        self.start = start
+        self.end = end
+        self.timeZone = timeZone
+        self.zoneName = zoneName ?? timeZone.identifier
+    }
+
+    /// Whether the window is open at `date`.
+    public func isOpen(at date: Date) -> Bool {
+        let local = localSeconds(date)
+        let day = Int((Double(local) / 86_400).rounded(.down))
+        let minute = (local - day * 86_400) / 60
+        if !overnight {
+            return days.contains(.of(daysSinceEpoch: day)) && minute >= start && minute < end
+        }
+        // Open from `start` to midnight on a listed day, and from midnight to `end` on the day after one.
+        return (days.contains(.of(daysSinceEpoch: day)) && minute >= start)
+            || (days.contains(.of(daysSinceEpoch: day - 1)) && minute < end)
+    }
+
+    /// The next instant after `date` at which the window opens (nil when it has no day).
+    public func nextOpening(after date: Date) -> Date? {
+        let local = localSeconds(date)
+        let today = Int((Double(local) / 86_400).rounded(.down))
+        for day in today...(today + 8) where days.contains(.of(daysSinceEpoch: day)) {
+            let opening = instant(localSeconds: day * 86_400 + start * 60)
+            if opening > date { return opening }
+        }
+        return nil
+    }
+
+    /// Seconds since the epoch on the zone's wall clock at `date`.
+    func localSeconds(_ date: Date) -> Int {
+        Int(date.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: date)
+    }
+
+    /// The instant whose wall-clock time is `local` (in a gap left by a change to summer time, the
+    /// instant the clocks jumped past it; in a repeated hour, the first).
+    func instant(localSeconds local: Int) -> Date {
+        var guess = Date(timeIntervalSince1970: Double(local - timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local)))))
+        for _ in 0..<2 {
+            let adjusted = Date(timeIntervalSince1970: Double(local - timeZone.secondsFromGMT(for: guess)))
+            if adjusted == guess { break }
+            guess = adjusted
+        }
+        return guess
+    }
+
+    /// `HH:MM` → minutes after midnight (`24:00` is the end of the day); nil when not a time.
+    public static func minutes(_ text: String) -> Int? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2,
+            parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+            let hours = Int(parts[0]), let minutes = Int(parts[1]), minutes < 60,
+            hours < 24 || (hours == 24 && minutes == 0)
+        else { return nil }
+        return hours * 60 + minutes
+    }
+
+    public static func text(minutes: Int) -> String {
+        let hours = minutes / 60
+        let rest = minutes % 60
+        return (hours < 10 ? "0" : "") + String(hours) + ":" + (rest < 10 ? "0" : "") + String(rest)
+    }
+}

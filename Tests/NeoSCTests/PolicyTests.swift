@@ -1,0 +1,270 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Net
+import Services
+import TestSupport
+import Testing
+
+@testable import App
+
+/// Policies as typed rules through the API: written and validated by administrators, applied to
+/// sign-ins, launches and every call, each refusal explained and audited, on every store.
+@Suite("Policies: typed rules written, validated, enforced, evaluated and audited")
+struct PolicyTests {
+    static func hours(_ fields: [String: Any] = [:], scope: [String: Any] = ["roles": ["neosc"]]) -> [String: Any] {
+        [
+            "id": "pol-hours", "name": "Business hours", "kind": "time_window", "enabled": true, "scope": scope,
+            "settings": ["days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "18:00", "time_zone": "UTC"]
+                .merging(fields) { $1 },
+        ]
+    }
+
+    @Test("administrators create, replace and delete policies; bad fields are refused by name; all audited", arguments: StoreKind.allCases)
+    func writtenAndValidated(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let user = try await harness.account(.user).token
+            let listed = try await client.send(.get, "/api/policies", token: user)
+            #expect(listed.status == .ok)
+            let defaults = try #require(listed.json as? [[String: Any]])
+            #expect(defaults.map { $0["kind"] as? String } == ["mfa_required", "network_required", "session_recording"])
+            #expect(defaults.allSatisfy { $0["enabled"] as? Bool == false }, "the refusing defaults start off")
+            #expect((defaults[0]["scope"] as? [String: Any])?["roles"] as? [String] == ["admin", "neosc", "user"])
+
+            func create(_ fields: [String: Any], token: String? = nil) async throws -> Reply {
+                try await client.send(.post, "/api/policies", token: token ?? admin, json: body(fields))
+            }
+            #expect(try await create(Self.hours(), token: user).status == .forbidden)
+            for (fields, field) in [
+                (Self.hours().merging(["kind": "vibes"]) { $1 }, "kind"),
+                (Self.hours(["time_zone": "Mars/Olympus_Mons"]), "settings.time_zone"),
+                (Self.hours(["start": "18:00", "end": "08:00"]), "overnight"),
+                (Self.hours(["days": ["someday"]]), "settings.days"),
+                (["name": "Office", "kind": "address_allowlist", "settings": ["cidrs": ["10.0.0.0/40"]]], "settings.cidrs"),
+                (["name": "Limit", "kind": "rate_limit", "settings": ["requests": 0, "per_seconds": 30]], "settings.requests"),
+                (["name": "Limit", "kind": "rate_limit", "settings": ["requests": 10, "per_seconds": -5]], "settings.per_seconds"),
+                (Self.hours().merging(["scope": ["roles": ["wizard"]]]) { $1 }, "roles"),
+            ] {
+                let refused = try await create(fields)
+                #expect(refused.status == .unprocessableContent, "\(field): \(refused.text)")
+                #expect(refused.detail?.contains(field) == true, "\(field): \(refused.text)")
+            }
+            let created = try await create(Self.hours())
+            #expect(created.status == .created, "\(created.text)")
+            #expect(created["kind"] as? String == "time_window")
+            #expect((created["settings"] as? [String: Any])?["applies_to"] as? String == "all", "the default filled in")
+            #expect(try await create(Self.hours()).status == .conflict, "ids are unique")
+            let generated = try await create(["name": "Limit", "kind": "rate_limit", "settings": ["requests": 3000, "per_seconds": 30]])
+            #expect((generated["id"] as? String)?.hasPrefix("pol") == true, "\(generated.text)")
+
+            let replaced = try await client.send(
+                .put, "/api/policies/pol-hours", token: admin,
+                json: body(Self.hours(["start": "07:30"]).filter { $0.key != "id" }))
+            #expect(replaced.status == .ok, "\(replaced.text)")
+            #expect((replaced["settings"] as? [String: Any])?["start"] as? String == "07:30")
+            #expect(try await client.send(.get, "/api/policies/pol-hours", token: user)["settings"] != nil)
+            #expect(
+                try await client.send(.put, "/api/policies/pol-nothing", token: admin, json: body(Self.hours().filter { $0.key != "id" }))
+                    .status == .notFound)
+            #expect(
+                try await client.send(.put, "/api/policies/pol-hours", token: admin, json: body(Self.hours(["start": "x"]))).status
+                    == .unprocessableContent)
+            #expect(try await client.send(.delete, "/api/policies/pol-hours", token: user).status == .forbidden)
+            #expect(try await client.send(.delete, "/api/policies/pol-hours", token: admin).status == .ok)
+            #expect(try await client.send(.delete, "/api/policies/pol-hours", token: admin).status == .notFound)
+
+            let trail = try await harness.store.events(AuditQuery(limit: 100))
+            for action in [AuditAction.createPolicy, .updatePolicy, .deletePolicy] {
+                #expect(trail.contains { $0.action == action && $0.resourceID == "pol-hours" && $0.success }, "\(action)")
+            }
+        }
+    }
+
+    @Test("a time window refuses calls and sign-ins outside its hours with the next opening, and only its scope", arguments: StoreKind.allCases)
+    func timeWindowsAreEnforced(kind: StoreKind) async throws {
+        // Tuesday 14 November 2023, 22:13 UTC.
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_700_000_000))
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (member, token) = try await harness.account(.neosc, email: "nina@example.com")
+            #expect(try await client.send(.post, "/api/policies", token: admin, json: body(Self.hours())).status == .created)
+
+            let refused = try await client.send(.get, "/api/workspaces", token: token)
+            #expect(refused.status == .forbidden, "\(refused.text)")
+            #expect(refused["policy"] as? String == "pol-hours")
+            #expect(refused["remedy"] as? String == "wait")
+            #expect(refused["retry_at"] as? String == "2023-11-15T08:00:00Z")
+            #expect(refused.detail?.contains("mon,tue,wed,thu,fri 08:00–18:00 UTC") == true, "\(refused.text)")
+            let login = try await client.send(
+                .post, "/api/auth/login", json: body(["email": member.email, "password": Harness.password]))
+            #expect(login.status == .forbidden, "sign-ins too: \(login.text)")
+            #expect(login["access_token"] == nil)
+            #expect(try await client.send(.get, "/api/workspaces", token: admin).status == .ok, "administrators are out of scope")
+            #expect(try await client.send(.get, "/health").status == .ok)
+
+            clock.advance(to: Date(timeIntervalSince1970: 1_700_035_200))  // Wednesday 08:00 UTC
+            #expect(try await client.send(.get, "/api/workspaces", token: token).status == .ok)
+
+            let denied = try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10))
+            #expect(denied.count == 2 && denied.allSatisfy { !$0.success && $0.details["policy"] == "pol-hours" })
+            #expect(Set(denied.compactMap { $0.details["stage"] }) == ["call", "sign_in"])
+        }
+    }
+
+    @Test("a rate limit answers 429 with Retry-After and the RateLimit fields, per user, and recovers as its bucket refills")
+    func rateLimitsAreEnforced() async throws {
+        let clock = ManualClock()
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let user = try await harness.account(.user).token
+            let other = try await harness.account(.user).token
+            let limit: [String: Any] = [
+                "id": "pol-slow", "name": "Slow", "kind": "rate_limit", "scope": ["roles": ["user"]],
+                "settings": ["requests": 3, "per_seconds": 30, "key": "user"],
+            ]
+            #expect(try await client.send(.post, "/api/policies", token: admin, json: body(limit)).status == .created)
+            for _ in 0..<3 { #expect(try await client.send(.get, "/api/workspaces", token: user).status == .ok) }
+            let limited = try await client.send(.get, "/api/workspaces", token: user)
+            #expect(limited.status == .tooManyRequests, "\(limited.text)")
+            #expect(limited.headers[.retryAfter] == "10")
+            #expect(limited.headers[HTTPField.Name("RateLimit-Policy")!] == "\"pol-slow\";q=3;w=30")
+            #expect(limited.headers[HTTPField.Name("RateLimit")!] == "\"pol-slow\";r=0;t=10")
+            #expect(limited["policy"] as? String == "pol-slow")
+            #expect(try await client.send(.get, "/api/workspaces", token: user).status == .tooManyRequests)
+            #expect(try await client.send(.get, "/api/workspaces", token: other).status == .ok, "one bucket per user")
+            #expect(try await client.send(.get, "/health").status == .ok)
+            clock.advance(10)
+            #expect(try await client.send(.get, "/api/workspaces", token: user).status == .ok, "refilled by one")
+            #expect(try await client.send(.get, "/api/workspaces", token: user).status == .tooManyRequests)
+            let denied = try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10))
+            #expect(denied.count == 1, "a hammered limit is audited once a minute, not per request")
+        }
+    }
+
+    @Test("launches: MFA required, a NetBird peer required, sessions recorded", arguments: StoreKind.allCases)
+    func launchPolicies(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (member, token) = try await harness.account(.neosc)
+            func enable(_ id: String) async throws {
+                #expect(
+                    try await client.send(.patch, "/api/policies/\(id)", token: admin, json: #"{"enabled":true}"#).status == .ok)
+            }
+            func launch(_ workspace: String, _ token: String) async throws -> Reply {
+                try await client.send(.post, "/api/workspaces/\(workspace)/launch", token: token)
+            }
+            try await enable("pol-mfa-required")
+            let withoutMFA = try await launch("ws-linux-desktop", token)
+            #expect(withoutMFA.status == .forbidden, "\(withoutMFA.text)")
+            #expect(withoutMFA["policy"] as? String == "pol-mfa-required" && withoutMFA["remedy"] as? String == "verify_mfa")
+            let (verified, digest) = BearerCredential.issue()
+            let now = Date()
+            try await harness.store.insert(
+                AccessToken(digest: digest, userID: member.id, issuedAt: now, expiresAt: now + 3_600, mfaVerified: true))
+            let launched = try await launch("ws-linux-desktop", verified)
+            #expect(launched.status == .created, "\(launched.text)")
+            #expect((launched["session"] as? [String: Any])?["recording"] as? Bool == false)
+
+            try await enable("pol-network-zero-trust")
+            let withoutPeer = try await launch("ws-sap-gui", verified)
+            #expect(withoutPeer.status == .forbidden, "\(withoutPeer.text)")
+            #expect(withoutPeer["remedy"] as? String == "connect_netbird")
+
+            try await enable("pol-session-recording")
+            let recorded = try await launch("ws-windows-rdp", verified)
+            #expect(recorded.status == .created, "\(recorded.text)")
+            #expect((recorded["session"] as? [String: Any])?["recording"] as? Bool == true)
+            let sessionID = try #require(recorded["session_id"] as? String)
+            #expect(try await harness.store.session(id: sessionID)?.recording == true)
+            let launches = try await harness.store.events(AuditQuery(action: .launchWorkspace, limit: 10))
+            #expect(launches.contains { $0.details["session_id"] == sessionID && $0.details["recording"] == "true" })
+            let denied = try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10))
+            #expect(Set(denied.compactMap { $0.details["kind"] }) == ["mfa_required", "network_required"])
+        }
+    }
+
+    @Test("an address allow-list judges the client address NeoSC determines: X-Forwarded-For only from a trusted proxy")
+    func addressAllowlists() async throws {
+        let forwarded = HTTPField.Name("X-Forwarded-For")!
+        for trusted in [true, false] {
+            let adjust: (inout Configuration) -> Void = {
+                if trusted { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!, AddressRange("::1")!]) }
+            }
+            try await Harness.run(.live, adjust) { harness, client in
+                let admin = try await harness.account(.admin).token
+                let user = try await harness.account(.user).token
+                let office: [String: Any] = [
+                    "id": "pol-office", "name": "Office", "kind": "address_allowlist", "scope": ["roles": ["user"]],
+                    "settings": ["cidrs": ["203.0.113.0/24", "2001:db8::/32"]],
+                ]
+                #expect(try await client.send(.post, "/api/policies", token: admin, json: body(office)).status == .created)
+                func call(from address: String) async throws -> HTTPResponse.Status {
+                    try await client.send(.get, "/api/workspaces", token: user, headers: [forwarded: address]).status
+                }
+                if trusted {
+                    #expect(try await call(from: "203.0.113.7") == .ok)
+                    #expect(try await call(from: "2001:db8::5") == .ok)
+                    #expect(try await call(from: "198.51.100.1") == .forbidden)
+                    #expect(try await call(from: "2001:db9::1") == .forbidden)
+                } else {
+                    #expect(try await call(from: "203.0.113.7") == .forbidden, "an untrusted peer's header is ignored")
+                }
+            }
+        }
+    }
+
+    @Test("evaluate answers every enabled policy's verdict and changes nothing", arguments: StoreKind.allCases)
+    func evaluation(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (member, _) = try await harness.account(.neosc)
+            #expect(try await client.send(.post, "/api/policies", token: admin, json: body(Self.hours())).status == .created)
+            _ = try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":true}"#)
+            let question: [String: Any] = [
+                "user_id": member.id, "workspace_id": "ws-linux-desktop", "at": "2023-11-14T22:13:20Z", "mfa_verified": false,
+                "address": "192.0.2.1",
+            ]
+            let answer = try await client.send(.post, "/api/policies/evaluate", token: admin, json: body(question))
+            #expect(answer.status == .ok, "\(answer.text)")
+            #expect(answer["allowed"] as? Bool == false)
+            let verdicts = try #require(answer["verdicts"] as? [[String: Any]])
+            let byPolicy = Dictionary(uniqueKeysWithValues: verdicts.compactMap { v in (v["policy"] as? String).map { ($0, v) } })
+            #expect(Set(byPolicy.keys) == ["pol-mfa-required", "pol-hours"], "enabled ones only")
+            #expect(byPolicy["pol-mfa-required"]?["verdict"] as? String == "deny")
+            #expect(byPolicy["pol-mfa-required"]?["remedy"] as? String == "verify_mfa")
+            #expect(byPolicy["pol-hours"]?["verdict"] as? String == "deny")
+            #expect(byPolicy["pol-hours"]?["retry_at"] as? String == "2023-11-15T08:00:00Z")
+            #expect((byPolicy["pol-hours"]?["reason"] as? String)?.contains("outside") == true)
+            let inHours = try await client.send(
+                .post, "/api/policies/evaluate", token: admin,
+                json: body(["role": "user", "stage": "call", "at": "2023-11-15T09:00:00Z"]))
+            #expect(inHours["allowed"] as? Bool == true, "\(inHours.text)")
+            #expect(
+                try await client.send(.post, "/api/policies/evaluate", token: admin, json: body(["user_id": "usr-nobody"])).status
+                    == .notFound)
+            #expect(try await client.send(.post, "/api/policies/evaluate", token: admin, json: body([:])).status == .unprocessableContent)
+            // A rate limit's verdict counts nothing: the user's own request still passes after it.
+            let (limitedUser, limitedToken) = try await harness.account(.user)
+            let slow: [String: Any] = [
+                "id": "pol-slow", "name": "Slow", "kind": "rate_limit", "scope": ["roles": ["user"]],
+                "settings": ["requests": 1, "per_seconds": 3600],
+            ]
+            #expect(try await client.send(.post, "/api/policies", token: admin, json: body(slow)).status == .created)
+            for _ in 0..<3 {
+                let limit = try await client.send(
+                    .post, "/api/policies/evaluate", token: admin,
+                    json: body(["user_id": limitedUser.id, "stage": "call", "at": "2023-11-15T09:00:00Z"]))
+                #expect(
+                    (limit["verdicts"] as? [[String: Any]])?.first { $0["policy"] as? String == "pol-slow" }?["verdict"] as? String
+                        == "limit", "\(limit.text)")
+            }
+            #expect(try await client.send(.get, "/api/auth/me", token: limitedToken).status == .ok)
+            let member2 = try await harness.account(.neosc).token
+            #expect(try await client.send(.post, "/api/policies/evaluate", token: member2, json: body(question)).status == .forbidden)
+            #expect(try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10)).isEmpty, "evaluating refuses nothing")
+        }
+    }
+}
