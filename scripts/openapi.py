@@ -308,6 +308,10 @@ SCHEMAS = {
         },
         description="Pending until confirmed with a code (`POST /api/auth/mfa/totp/confirm`).",
     ),
+    "NetbirdPeerRegistration": obj(
+        {"peer_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$"}}, required=["peer_id"], additional=True),
+    "NetbirdPeerState": obj(
+        {"message": {"type": "string"}, "peer_id": {"type": "string"}}, required=["message"]),
     "MFAState": obj({"message": {"type": "string"}, "mfa_enabled": {"type": "boolean"}}),
     "Workspace": obj(WORKSPACE_PROPERTIES, required=WORKSPACE_REQUIRED),
     "ListedWorkspace": obj(
@@ -398,7 +402,7 @@ SCHEMAS = {
             "retention_days": {"type": "integer", "minimum": 1, "maximum": 3650},
         },
         required=[], additional=True,
-        description="The fields of the policy's kind (docs/policies.md); the others are ignored. Shown with defaults filled in."),
+        description="The fields of the policy's kind (docs/policies.md); a field of another kind → 422. Shown with defaults filled in."),
     "PolicyCreation": obj(
         {
             "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "Generated when absent."},
@@ -1053,6 +1057,14 @@ op("delete", "/api/users/{id}/login-throttle", "clearLoginThrottle", "Forget an 
    description="The unlock is kept in the store; every other server process applies it within 5 s. Audited "
                "`clear_login_throttle`.")
 
+op("post", "/api/users/me/netbird-peer", "registerNetbirdPeer", "Register the NetBird peer the caller works from",
+   responses({200: ok("Registered.", schema("NetbirdPeerState"))}, 400, 401, 409, 413, 422, 503),
+   request=body("NetbirdPeerRegistration"), tags=["users"],
+   description="NetBird's API is asked whether the peer exists and is connected (422 if not); 409 when "
+               "`NETBIRD_API_URL` is not configured. `network_required` policies accept it. Audited `netbird_peer_registered`.")
+op("delete", "/api/users/me/netbird-peer", "removeNetbirdPeer", "Forget the caller's NetBird peer",
+   responses({200: ok("Removed.", schema("NetbirdPeerState"))}, 401, 503), tags=["users"],
+   description="Audited `netbird_peer_removed`.")
 op("delete", "/api/users/{id}/mfa", "resetUserMFA", "Remove a user's second factor (admin)",
    responses({200: ok("MFA is off for the user.", schema("MFAState"))}, 401, 403, 404, 409, 503),
    parameters=[P("ID")], tags=["users"],

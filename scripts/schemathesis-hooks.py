@@ -89,6 +89,8 @@ ACCEPTED_REJECTIONS = [
     ("DELETE /api/auth/mfa/totp", 422, "code is not valid"),
     # Which settings a policy needs depends on its kind, and some rules relate two fields (a
     # window's start before its end unless overnight); the schema lists every field as optional.
+    # Whether a NetBird peer exists and is connected is NetBird's to say (409 with no NetBird here).
+    ("POST /api/users/me/netbird-peer", 422, "peer_id is not a connected NetBird peer"),
     ("POST /api/policies", 422, "settings."),
     ("PUT /api/policies/{id}", 422, "settings."),
 ]

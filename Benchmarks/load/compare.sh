@@ -9,6 +9,8 @@
 # do; the default, error, measures without it. Giving one binary twice compares it with itself.
 # LOG_LEVELS="error info" gives each side its own level: one binary twice then measures what the
 # access log costs, off against on in one run (issue #16); LOG_FORMAT=json as deployments log.
+# POLICIES="0 20" seeds each side with that many enabled policies that refuse nothing (seed.py
+# --policies): one binary twice then measures what evaluating them costs (issue #13).
 #
 # e.g. git worktree add /tmp/neosc-old REV && (cd /tmp/neosc-old && swift build -c release --product neosc)
 #      Benchmarks/load/compare.sh /tmp/neosc-old/.build/release/neosc .build/release/neosc
@@ -20,6 +22,7 @@ source scripts/common.sh
 binaries=("$1" "$2")
 rounds=${3:-6} seconds=${4:-6}
 read -r -a levels <<<"${LOG_LEVELS:-${LOG_LEVEL:-error} ${LOG_LEVEL:-error}}"
+read -r -a policy_counts <<<"${POLICIES:-0 0}"
 [ "${#levels[@]}" = 2 ] || { echo "LOG_LEVELS takes two levels" >&2; exit 2; }
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 
@@ -33,7 +36,7 @@ for index in 0 1; do
   echo 'benchmark password' | NEOSC_DATA_DIR="$dir/data" LOG_LEVEL=error "${binaries[$index]}" admin create \
     --email bench-admin@example.com --password-stdin >/dev/null
   python3 Benchmarks/load/seed.py sqlite "$dir/data/neosc.sqlite" --users 10000 --workspaces 200 --audit 100000 \
-    --tokens-out "$dir/tokens" >/dev/null
+    --tokens-out "$dir/tokens" --policies "${policy_counts[$index]}" >/dev/null
   free_port >"$dir/port"
   NEOSC_DATA_DIR="$dir/data" LOG_LEVEL="${levels[$index]}" NEOSC_BENCHMARK_ROUTES=true PORT="$(cat "$dir/port")" \
     "${binaries[$index]}" serve >"$dir/log" 2>&1 &
@@ -53,7 +56,8 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-python3 - "$work/results" "$1 (LOG_LEVEL=${levels[0]})" "$2 (LOG_LEVEL=${levels[1]})" <<'PY'
+python3 - "$work/results" "$1 (LOG_LEVEL=${levels[0]}, ${policy_counts[0]} policies)" \
+  "$2 (LOG_LEVEL=${levels[1]}, ${policy_counts[1]} policies)" <<'PY'
 import json, statistics, sys
 runs = {}
 for line in open(sys.argv[1]):

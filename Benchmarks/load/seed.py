@@ -63,6 +63,30 @@ def dataset(args, now, password_hash):
     return users, tokens, workspaces, audit, lines
 
 
+def policies(count):
+    """`count` enabled policies that cover every request and refuse none (issue #13's speed goal:
+    what evaluating them costs): windows open all day every day, allow-lists of every address,
+    rate limits no client reaches, and launch-only kinds, in a fixed mix."""
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    kinds = [
+        ("time_window", {"days": every_day, "start": "00:00", "end": "24:00", "time_zone": "America/Mexico_City",
+                         "applies_to": "all"}),
+        ("address_allowlist", {"cidrs": ["0.0.0.0/0", "::/0"], "applies_to": "all"}),
+        ("time_window", {"days": every_day, "start": "00:00", "end": "24:00", "time_zone": "Europe/Berlin",
+                         "applies_to": "all"}),
+        ("address_allowlist", {"cidrs": ["10.0.0.0/8", "127.0.0.0/8", "::1"], "applies_to": "all"}),
+        ("rate_limit", {"requests": 1_000_000, "per_seconds": 1, "key": "user"}),
+        ("mfa_required", {"applies_to": "launch"}),
+        ("network_required", {"claim": "netbird_peer_id"}),
+    ]
+    result = []
+    for index in range(count):
+        kind, settings = kinds[index % len(kinds)]
+        result.append({"id": f"pol-bench-{index:02d}", "name": f"Benchmark {index}", "kind": kind,
+                       "settings": settings})
+    return result
+
+
 def seed_sqlite(path, args):
     import sqlite3
     connection = sqlite3.connect(path)
@@ -93,6 +117,11 @@ def seed_sqlite(path, args):
             " ip_address, success) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [(a["id"], ts(a["timestamp"]), a["user_id"], a["user_email"], a["action"], a["resource_type"],
               a["resource_id"], json.dumps(a["details"], sort_keys=True), a["ip_address"], int(a["success"])) for a in audit])
+        connection.executemany(
+            "INSERT INTO policies (id, name, description, category, enabled, weight, updated_at, kind, scope, settings)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(p["id"], p["name"], "", "benchmark", 1, 0, ts(now), p["kind"], "{}", json.dumps(p["settings"], sort_keys=True))
+             for p in policies(args.policies)])
     connection.close()
     return lines
 
@@ -125,6 +154,7 @@ def main():
     parser.add_argument("--workspaces", type=int, default=200)
     parser.add_argument("--audit", type=int, default=100_000)
     parser.add_argument("--tokens-out", required=True)
+    parser.add_argument("--policies", type=int, default=0, help="enabled policies that refuse nothing (embedded store)")
     args = parser.parse_args()
     lines = seed_sqlite(args.target, args) if args.store == "sqlite" else seed_mongo(args.target, args)
     with open(args.tokens_out, "w") as out:

@@ -127,7 +127,10 @@ enum Wiring {
             federation: makeFederation(configuration, nonces: store, clock: clock, http: http),
             demoSettings: configuration.demo, demoDrivers: makeDemoDrivers(configuration, clock: clock, http: http),
             metrics: PortalMetrics(factory: metrics.factory),
-            auditSigningKey: try configuration.loadAuditSigningKey(), trustedAuditKeys: configuration.auditTrustedKeys)
+            auditSigningKey: try configuration.loadAuditSigningKey(), trustedAuditKeys: configuration.auditTrustedKeys,
+            networkPeerDirectory: configuration.netbird.map {
+                NetBirdPeerRevoker(apiURL: $0.url, token: $0.token.value, http: http)
+            })
         try await whileUnavailable("preparing the portal", logger: logger) { try await portal.prepare() }
         return portal
     }

@@ -62,6 +62,8 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let updatePolicy = AuditAction("update_policy")
     public static let deletePolicy = AuditAction("delete_policy")
     public static let policyDenied = AuditAction("policy_denied")
+    public static let netbirdPeerRegistered = AuditAction("netbird_peer_registered")
+    public static let netbirdPeerRemoved = AuditAction("netbird_peer_removed")
 }
 
 /// One entry of the audit trail. Append-only.

@@ -104,6 +104,12 @@ public protocol NetworkAccessRevoker: Sendable {
     func revokePeer(_ peerID: String) async throws
 }
 
+/// The overlay network's own word on a peer (NetBird's management API).
+public protocol NetworkPeerDirectory: Sendable {
+    /// Whether `peerID` is a peer of the network that is connected now.
+    func isConnected(_ peerID: String) async throws -> Bool
+}
+
 public protocol IdentityRoleRevoker: Sendable {
     /// Removes the temporary role granted to the demo's identity at the provider.
     func removeRole(of user: User) async throws

@@ -22,11 +22,14 @@ public struct ExternalIdentity: Sendable, Equatable {
     /// The provider's sign-in session (Pomerium's `sid`): every request of one sign-in carries it,
     /// so its first sight is the sign-in.
     public var session: String?
+    /// The names of the claims the verified token carried with a value.
+    public var claims: Set<String>
 
     public init(
         provider: String, subject: String, email: String?, emailVerified: Bool, name: String?, roles: Set<Role>,
-        mfaVerified: Bool, expiresAt: Date, demo: DemoBinding? = nil, session: String? = nil
+        mfaVerified: Bool, expiresAt: Date, demo: DemoBinding? = nil, session: String? = nil, claims: Set<String> = []
     ) {
+        self.claims = claims
         self.provider = provider
         self.subject = subject
         self.email = email

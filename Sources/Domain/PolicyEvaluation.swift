@@ -20,6 +20,9 @@ public struct PolicyRequest: Sendable {
     /// The client address, as NeoSC determined it through its trusted proxies.
     public var address: String?
     public var mfaVerified: Bool
+    /// Whether the account has a second factor to verify with (nil: not known here): an
+    /// `mfa_required` refusal's remedy is `enroll_mfa` without one, `verify_mfa` with one.
+    public var mfaEnrolled: Bool?
     /// Whether the caller proved a NetBird peer: the names of the claims its identity carried
     /// with a value, and whether a peer is registered for it.
     public var claims: Set<String>
@@ -119,7 +122,9 @@ public enum PolicyEvaluation {
             }
             guard request.role != nil, !request.leadsToMFA else { return answer(.notApplicable, "not signed in, or on the way to MFA") }
             if request.mfaVerified { return answer(.allowed, "the session passed MFA") }
-            return answer(.denied(remedy: "verify_mfa", retryAt: nil), "an MFA-verified session is required")
+            return answer(
+                .denied(remedy: request.mfaEnrolled == false ? "enroll_mfa" : "verify_mfa", retryAt: nil),
+                "an MFA-verified session is required")
         case .timeWindow(let window, let stage):
             guard stage.covers(request.stage) else { return answer(.notApplicable, "applies to \(stage.rawValue)") }
             let hours = describe(window)

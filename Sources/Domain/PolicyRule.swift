@@ -58,7 +58,12 @@ public enum PolicyRule: Sendable, Equatable {
     }
 
     /// The rule `settings` describe for `kind`; 422 naming the field that is wrong.
+    /// A field of another kind is refused too, so a setting sent to the wrong kind (an allow-list's
+    /// `cidrs` on a time window) is not silently ignored.
     public init(kind: PolicyKind, settings: PolicySettings) throws(DomainError) {
+        if let stray = settings.presentFields.first(where: { !Self.fields(of: kind).contains($0) }) {
+            throw .invalid("settings.\(stray) does not apply to \(kind.rawValue)")
+        }
         func stage(default fallback: PolicyStage, allowed: [PolicyStage] = PolicyStage.allCases) throws(DomainError) -> PolicyStage {
             guard let text = settings.appliesTo else { return fallback }
             guard let stage = PolicyStage(rawValue: text), allowed.contains(stage) else {
@@ -129,6 +134,18 @@ public enum PolicyRule: Sendable, Equatable {
         }
     }
 
+    /// The settings fields each kind reads.
+    static func fields(of kind: PolicyKind) -> Set<String> {
+        switch kind {
+        case .mfaRequired: ["applies_to"]
+        case .timeWindow: ["days", "start", "end", "time_zone", "overnight", "applies_to"]
+        case .addressAllowlist: ["cidrs", "applies_to"]
+        case .rateLimit: ["requests", "per_seconds", "key"]
+        case .networkRequired: ["claim"]
+        case .sessionRecording: ["retention_days"]
+        }
+    }
+
     /// The settings this rule was made from, as they are stored and shown (defaults filled in).
     public var settings: PolicySettings {
         var settings = PolicySettings()
@@ -175,6 +192,24 @@ public struct PolicySettings: Sendable, Equatable, Codable {
     public var retentionDays: Int?
 
     public init() {}
+
+    /// The names of the fields that are set, in their wire spelling.
+    var presentFields: [String] {
+        var names: [String] = []
+        if appliesTo != nil { names.append("applies_to") }
+        if days != nil { names.append("days") }
+        if start != nil { names.append("start") }
+        if end != nil { names.append("end") }
+        if timeZone != nil { names.append("time_zone") }
+        if overnight != nil { names.append("overnight") }
+        if cidrs != nil { names.append("cidrs") }
+        if requests != nil { names.append("requests") }
+        if perSeconds != nil { names.append("per_seconds") }
+        if key != nil { names.append("key") }
+        if claim != nil { names.append("claim") }
+        if retentionDays != nil { names.append("retention_days") }
+        return names
+    }
 
     enum CodingKeys: String, CodingKey {
         case days, start, end, overnight, cidrs, requests, key, claim

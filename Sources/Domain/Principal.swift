@@ -14,11 +14,15 @@ public struct Principal: Sendable, Equatable {
     public var credentialDigest: String
     /// When the credential stops being valid on its own.
     public var credentialExpiresAt: Date
+    /// The names of the claims a provider's token carried with a value, when the request itself
+    /// carries that token (Pomerium's assertion, an ID token); empty for NeoSC's bearer tokens.
+    public var claims: Set<String>
 
     public init(
         userID: String, email: String, name: String, role: Role, organizationID: String?,
-        mfaVerified: Bool, credentialDigest: String, credentialExpiresAt: Date
+        mfaVerified: Bool, credentialDigest: String, credentialExpiresAt: Date, claims: Set<String> = []
     ) {
+        self.claims = claims
         self.userID = userID
         self.email = email
         self.name = name

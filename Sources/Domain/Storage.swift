@@ -33,6 +33,8 @@ public protocol UserStore: Sendable {
     /// with `requireEnabled`, only while the account is not disabled. False when no such account.
     func setPassword(userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool) async throws -> Bool
     /// Users that are not disabled, optionally only one organisation's, and how many of them have MFA.
+    /// Sets (or, nil, clears) the NetBird peer the account registered; false when there is no such account.
+    func setNetbirdPeer(userID: String, peerID: String?, at now: Date) async throws -> Bool
     func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int)
     func activeAdminCount() async throws -> Int
 }

@@ -19,15 +19,19 @@ public struct User: Sendable, Equatable {
     /// Set by an administrator's password reset: the account must choose a new password before
     /// it can sign in with one (`SignIn.changePassword`).
     public var mustChangePassword: Bool
+    /// The NetBird peer the account registered, checked with NetBird when it did
+    /// (`network_required` policies accept it as proof of a peer).
+    public var netbirdPeerID: String?
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
         id: String, email: String, name: String, organizationID: String?, role: Role,
         passwordHash: String?, mfaEnabled: Bool = false, ssoProvider: String? = nil, ssoSubject: String? = nil,
-        disabled: Bool = false, mustChangePassword: Bool = false,
+        disabled: Bool = false, mustChangePassword: Bool = false, netbirdPeerID: String? = nil,
         createdAt: Date, updatedAt: Date
     ) {
+        self.netbirdPeerID = netbirdPeerID
         self.id = id
         self.email = email
         self.name = name

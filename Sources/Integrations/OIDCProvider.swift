@@ -121,7 +121,8 @@ public struct OIDCProvider: Sendable {
             email: claims.email.map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
             emailVerified: claims.emailVerified, name: claims.name,
             roles: ProviderRoles.roles(named: claims.zitadelRoles(projectID: settings.projectID)),
-            mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo)
+            mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo,
+            claims: claims.presentClaims)
     }
 
     /// Fetches discovery and keys now, so a misconfigured provider shows at start-up.

@@ -19,6 +19,9 @@ struct TokenClaims: JWTPayload {
     /// Role names per Zitadel role claim (`urn:zitadel:iam:org:project[:<id>]:roles`).
     var projectRoles: [String: [String]]
     var demo: DemoBinding?
+    /// The names of the claims that carry a value (a non-empty string, a number, true), for the
+    /// policies that ask for a claim by name (`network_required`).
+    var presentClaims: Set<String>
 
     /// Signature and claims are checked by `SignedTokenVerifier` against NeoSC's clock.
     func verify(using algorithm: some JWTAlgorithm) async throws {}
@@ -62,6 +65,12 @@ struct TokenClaims: JWTPayload {
             return string(name) == "true"
         }
 
+        presentClaims = Set(
+            container.allKeys.lazy.filter { key in
+                if let text = try? container.decode(String.self, forKey: key) { return !text.isEmpty }
+                if (try? container.decode(Double.self, forKey: key)) != nil { return true }
+                return (try? container.decode(Bool.self, forKey: key)) == true
+            }.map(\.stringValue))
         registered = SignedClaims(
             issuer: string("iss"), subject: string("sub"), audiences: strings("aud"), expiresAt: date("exp"),
             issuedAt: date("iat"), notBefore: date("nbf"), nonce: string("nonce"))

@@ -145,6 +145,16 @@ extension MongoStore: UserStore {
         }
     }
 
+    public func setNetbirdPeer(userID: String, peerID: String?, at now: Date) async throws -> Bool {
+        let update: BSONDocument =
+            if let peerID {
+                ["$set": .document(["netbird_peer_id": .string(peerID), "updated_at": .date(now)])]
+            } else {
+                ["$unset": .document(["netbird_peer_id": .string("")]), "$set": .document(["updated_at": .date(now)])]
+            }
+        return try await database.update("users", ["_id": .string(userID)], update).matched == 1
+    }
+
     public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
         var filter: BSONDocument = ["disabled": .bool(false)]
         if let organizationID { filter["organization_id"] = .string(organizationID) }
@@ -190,7 +200,8 @@ extension MongoStore: UserStore {
             ssoProvider: document.optionalString("sso_provider"), ssoSubject: document.optionalString("sso_subject"),
             disabled: try document.bool("disabled"),
             // Absent on accounts stored before password resets existed.
-            mustChangePassword: document["must_change_password"]?.bool ?? false, createdAt: try document.date("created_at"),
+            mustChangePassword: document["must_change_password"]?.bool ?? false,
+            netbirdPeerID: document.optionalString("netbird_peer_id"), createdAt: try document.date("created_at"),
             updatedAt: try document.date("updated_at"))
     }
 }

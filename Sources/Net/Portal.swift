@@ -41,6 +41,8 @@ public struct Portal: Sendable {
     public let users: UserAdministration
     /// The security policies, and switching them.
     public let policies: Policies
+    /// The NetBird peers accounts register for `network_required` policies.
+    public let networkPeers: NetworkPeers
     /// Organisations, and creating them.
     public let organizations: Organizations
     /// The dashboard's figures.
@@ -57,7 +59,8 @@ public struct Portal: Sendable {
         passwords: PasswordHasher, clock: WallClock, settings: PortalSettings, logger: Logger,
         federation: Federation = .none, demoSettings: DemoSettings = DemoSettings(), demoDrivers: DemoDrivers = DemoDrivers(),
         metrics: PortalMetrics = PortalMetrics(factory: MetricsSystem.factory),
-        auditSigningKey: AuditSigningKey = AuditSigningKey(), trustedAuditKeys: [[UInt8]] = []
+        auditSigningKey: AuditSigningKey = AuditSigningKey(), trustedAuditKeys: [[UInt8]] = [],
+        networkPeerDirectory: (any NetworkPeerDirectory)? = nil
     ) {
         self.store = store
         self.tokenCache = tokenCache
@@ -96,6 +99,8 @@ public struct Portal: Sendable {
         self.storeHealth = StoreHealth(store: store, clock: clock)
         self.tokenComplement = TokenComplement(store: store, clock: clock)
         self.policies = policies
+        self.networkPeers = NetworkPeers(
+            store: store, directory: networkPeerDirectory, audit: auditTrail, tokenCache: tokenCache, clock: clock)
         self.organizations = Organizations(store: store, audit: auditTrail, clock: clock)
         let lifetimes = Lifetimes(
             store: store, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock, settings: demoSettings,

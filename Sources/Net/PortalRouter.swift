@@ -53,6 +53,7 @@ public enum PortalRouter {
         OrganizationRoutes(organizations: portal.organizations, audit: portal.auditTrail).register(on: signedIn.group("organizations"))
         UserRoutes(users: portal.users, signIn: portal.signIn, store: portal.store, audit: portal.auditTrail).register(on: signedIn.group("users"))
         StatsRoutes(statistics: portal.statistics).register(on: signedIn.group("stats"))
+        NetworkPeerRoutes(peers: portal.networkPeers).register(on: signedIn.group("users/me/netbird-peer"))
         // Starting a demo needs no identity, in either mode: behind Pomerium it is the public
         // route a visitor reaches before signing in (rate-limited here, per address and overall).
         DemoRoutes(demos: portal.demos, audit: portal.auditTrail, store: portal.store).register(

@@ -134,6 +134,14 @@ extension SQLiteStore: UserStore {
         guard changed == 1 else { throw DomainError.notFound("User not found") }
     }
 
+    public func setNetbirdPeer(userID: String, peerID: String?, at now: Date) async throws -> Bool {
+        try await write { connection in
+            try await connection.changedRows(
+                "UPDATE users SET netbird_peer_id = ?, updated_at = ? WHERE id = ? RETURNING 1",
+                [.init(peerID), .init(now), .text(userID)]) == 1
+        }
+    }
+
     public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
         try await read { connection in
             let row = try await connection.rows(
@@ -161,7 +169,7 @@ extension SQLiteStore: UserStore {
             passwordHash: row.optionalString("password_hash"), mfaEnabled: try row.bool("mfa_enabled"),
             ssoProvider: row.optionalString("sso_provider"), ssoSubject: row.optionalString("sso_subject"),
             disabled: try row.bool("disabled"), mustChangePassword: try row.bool("must_change_password"),
-            createdAt: try row.date("created_at"),
+            netbirdPeerID: row.optionalString("netbird_peer_id"), createdAt: try row.date("created_at"),
             updatedAt: try row.date("updated_at"))
     }
 }

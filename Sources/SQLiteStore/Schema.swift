@@ -230,6 +230,7 @@ enum Schema {
             WHERE id = 'pol-session-recording'
             """,
             "ALTER TABLE sessions ADD COLUMN recording INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE users ADD COLUMN netbird_peer_id TEXT",
         ],
     ]
 

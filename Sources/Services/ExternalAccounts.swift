@@ -139,7 +139,8 @@ public struct ExternalAccounts: Sendable {
         if let demo = external.demo { expiresAt = min(expiresAt, demo.expiresAt) }
         let principal = Principal(
             userID: user.id, email: user.email, name: user.name, role: user.role, organizationID: user.organizationID,
-            mfaVerified: external.mfaVerified, credentialDigest: digest, credentialExpiresAt: expiresAt)
+            mfaVerified: external.mfaVerified, credentialDigest: digest, credentialExpiresAt: expiresAt,
+            claims: external.claims)
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         return Identity(principal: principal, user: user, organization: organization)
     }

@@ -167,10 +167,14 @@ public struct Policies: Sendable {
     ) async throws -> PolicyRequest {
         var role = role
         var organizationID = organizationID
+        var enrolled: Bool?
+        var registeredPeer = false
         if let userID {
             guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
             role = user.role
             organizationID = organizationID ?? user.organizationID
+            enrolled = user.mfaEnabled
+            registeredPeer = user.netbirdPeerID != nil
         }
         guard role != nil else { throw DomainError.invalid("Send user_id or role") }
         var requiresNetbird = false
@@ -178,9 +182,12 @@ public struct Policies: Sendable {
             guard let workspace = try await store.workspace(id: workspaceID) else { throw DomainError.notFound("Workspace not found") }
             requiresNetbird = workspace.requiresNetbird
         }
-        return PolicyRequest(
+        var request = PolicyRequest(
             stage: stage, role: role, userID: userID, organizationID: organizationID, workspaceID: workspaceID,
-            workspaceRequiresNetbird: requiresNetbird, address: address, mfaVerified: mfaVerified, at: at ?? clock.now())
+            workspaceRequiresNetbird: requiresNetbird, address: address, mfaVerified: mfaVerified,
+            hasRegisteredPeer: registeredPeer, at: at ?? clock.now())
+        request.mfaEnrolled = enrolled
+        return request
     }
 
     /// Each enabled policy's verdict on `request`, without side effects (no bucket is counted).
@@ -195,7 +202,13 @@ public struct Policies: Sendable {
     public func check(_ request: PolicyRequest, by actor: AuditActor) async throws -> PolicyEvaluation.Decision {
         let policies = try await current()
         guard policies.contains(where: \.enabled) else { return PolicyEvaluation.Decision() }
-        let decision = PolicyEvaluation.decide(policies, for: request)
+        var decision = PolicyEvaluation.decide(policies, for: request)
+        if decision.refusal?.kind == .mfaRequired, request.mfaEnrolled == nil, let userID = request.userID {
+            // Which remedy: the account is read only on this refusal's path.
+            var known = request
+            known.mfaEnrolled = try await store.user(id: userID)?.mfaEnabled ?? false
+            decision = PolicyEvaluation.decide(policies, for: known)
+        }
         if let refusal = decision.refusal, case .denied(let remedy, let retryAt) = refusal.outcome {
             try await deny(
                 PolicyRefusal(

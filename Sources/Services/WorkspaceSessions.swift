@@ -65,11 +65,15 @@ public struct WorkspaceSessions: Sendable {
         var session = WorkspaceSession.launch(id: Identifier.make("ses"), of: workspace, by: principal, from: address, at: clock.now())
         do {
             try AccessRules.requireLaunchable(workspace, by: principal)
+            // A registered NetBird peer is looked up only where a policy could ask for one.
+            let registeredPeer =
+                workspace.requiresNetbird ? try await store.user(id: principal.userID)?.netbirdPeerID != nil : false
             let decision = try await policies.check(
                 PolicyRequest(
                     stage: .launch, role: principal.role, userID: principal.userID, organizationID: principal.organizationID,
                     workspaceID: workspace.id, workspaceRequiresNetbird: workspace.requiresNetbird, address: address,
-                    mfaVerified: principal.mfaVerified, at: clock.now()), by: .principal(principal))
+                    mfaVerified: principal.mfaVerified, claims: principal.claims, hasRegisteredPeer: registeredPeer,
+                    at: clock.now()), by: .principal(principal))
             session.recording = decision.recordingRetentionDays != nil
             if let demo = try await demos.requireWorkspace(workspace, for: principal) {
                 // A demo's sessions end with the demo (its clean-up ends them); even an extended

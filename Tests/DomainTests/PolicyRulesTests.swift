@@ -108,6 +108,17 @@ struct PolicyRulesTests {
         #expect(refusal(.mfaRequired) { $0.appliesTo = "sign_in" }?.contains("applies_to") == true)
         #expect(refusal(.sessionRecording) { $0.retentionDays = 0 }?.contains("retention_days") == true)
         #expect(refusal(.networkRequired) { $0.claim = "no spaces" }?.contains("settings.claim") == true)
+        #expect(
+            refusal(.timeWindow) {
+                weekdays(&$0)
+                $0.cidrs = ["10.0.0.0/8"]
+            } == "settings.cidrs does not apply to time_window")
+        #expect(
+            refusal(.rateLimit) {
+                $0.requests = 1
+                $0.perSeconds = 1
+                $0.retentionDays = 3_651
+            }?.contains("retention_days") == true)
     }
 
     @Test("settings read back as they were written, defaults filled in")

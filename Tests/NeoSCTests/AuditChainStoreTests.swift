@@ -311,7 +311,8 @@ struct AuditChainStoreTests {
             "ALTER TABLE audit_logs DROP COLUMN prev_hash", "ALTER TABLE audit_logs DROP COLUMN hash",
             "DROP TABLE audit_checkpoints", "DROP TABLE audit_forwarding", "DROP TABLE totp_enrollments",
             "DROP TABLE mfa_challenges", "ALTER TABLE policies DROP COLUMN kind", "ALTER TABLE policies DROP COLUMN scope",
-            "ALTER TABLE policies DROP COLUMN settings", "ALTER TABLE sessions DROP COLUMN recording", "PRAGMA user_version = 6",
+            "ALTER TABLE policies DROP COLUMN settings", "ALTER TABLE sessions DROP COLUMN recording",
+            "ALTER TABLE users DROP COLUMN netbird_peer_id", "PRAGMA user_version = 6",
         ] {
             _ = try await connection.query(statement)
         }

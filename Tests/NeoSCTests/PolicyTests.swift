@@ -159,7 +159,7 @@ struct PolicyTests {
             try await enable("pol-mfa-required")
             let withoutMFA = try await launch("ws-linux-desktop", token)
             #expect(withoutMFA.status == .forbidden, "\(withoutMFA.text)")
-            #expect(withoutMFA["policy"] as? String == "pol-mfa-required" && withoutMFA["remedy"] as? String == "verify_mfa")
+            #expect(withoutMFA["policy"] as? String == "pol-mfa-required" && withoutMFA["remedy"] as? String == "enroll_mfa")
             let (verified, digest) = BearerCredential.issue()
             let now = Date()
             try await harness.store.insert(
@@ -234,7 +234,7 @@ struct PolicyTests {
             let byPolicy = Dictionary(uniqueKeysWithValues: verdicts.compactMap { v in (v["policy"] as? String).map { ($0, v) } })
             #expect(Set(byPolicy.keys) == ["pol-mfa-required", "pol-hours"], "enabled ones only")
             #expect(byPolicy["pol-mfa-required"]?["verdict"] as? String == "deny")
-            #expect(byPolicy["pol-mfa-required"]?["remedy"] as? String == "verify_mfa")
+            #expect(byPolicy["pol-mfa-required"]?["remedy"] as? String == "enroll_mfa", "the account has no second factor")
             #expect(byPolicy["pol-hours"]?["verdict"] as? String == "deny")
             #expect(byPolicy["pol-hours"]?["retry_at"] as? String == "2023-11-15T08:00:00Z")
             #expect((byPolicy["pol-hours"]?["reason"] as? String)?.contains("outside") == true)
@@ -265,6 +265,40 @@ struct PolicyTests {
             let member2 = try await harness.account(.neosc).token
             #expect(try await client.send(.post, "/api/policies/evaluate", token: member2, json: body(question)).status == .forbidden)
             #expect(try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10)).isEmpty, "evaluating refuses nothing")
+        }
+    }
+
+    @Test("a NetBird peer the user registered, checked with NetBird, or a claim of the assertion, lets a launch through")
+    func netbirdPeers() async throws {
+        try await RecordingPeer.with { netbird in
+            netbird.reply("GET /api/peers/peer-up", with: #"{"id":"peer-up","connected":true}"#)
+            netbird.reply("GET /api/peers/peer-down", with: #"{"id":"peer-down","connected":false}"#)
+            try await Harness.run(.router, { $0.netbird = (netbird.url, Secret("netbird-token")) }) { harness, client in
+                let admin = try await harness.account(.admin).token
+                let (member, token) = try await harness.account(.neosc)
+                _ = try await client.send(.patch, "/api/policies/pol-network-zero-trust", token: admin, json: #"{"enabled":true}"#)
+                func register(_ peer: String) async throws -> Reply {
+                    try await client.send(.post, "/api/users/me/netbird-peer", token: token, json: body(["peer_id": peer]))
+                }
+                #expect(try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", token: token).status == .forbidden)
+                #expect(try await register("peer-down").status == .unprocessableContent)
+                #expect(try await register("bad peer!").status == .unprocessableContent)
+                let registered = try await register("peer-up")
+                #expect(registered.status == .ok, "\(registered.text)")
+                #expect(netbird.calls.contains { $0.path == "/api/peers/peer-up" && $0.headers["authorization"] == "Token netbird-token" })
+                #expect(try await harness.store.user(id: member.id)?.netbirdPeerID == "peer-up")
+                let launched = try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", token: token)
+                #expect(launched.status == .created, "\(launched.text)")
+                #expect(try await client.send(.delete, "/api/users/me/netbird-peer", token: token).status == .ok)
+                #expect(try await harness.store.user(id: member.id)?.netbirdPeerID == nil)
+                let trail = try await harness.store.events(AuditQuery(limit: 50)).map(\.action)
+                #expect(trail.contains(.netbirdPeerRegistered) && trail.contains(.netbirdPeerRemoved))
+            }
+        }
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.neosc).token
+            let refused = try await client.send(.post, "/api/users/me/netbird-peer", token: token, json: body(["peer_id": "peer-up"]))
+            #expect(refused.status == .conflict, "without NetBird's API nothing can be checked: \(refused.text)")
         }
     }
 }

@@ -150,6 +150,27 @@ struct PomeriumTests {
         }
     }
 
+    @Test("a network_required policy accepts the assertion's NetBird claim, named in its settings")
+    func netbirdClaimOfTheAssertion() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(signer: signer)) { _, client in
+                let policy: [String: Any] = [
+                    "id": "pol-peer", "name": "Peer", "kind": "network_required", "settings": ["claim": "netbird_peer_id"],
+                ]
+                let administrator = Self.assertion(signer, subject: "adm", email: "adm@example.com", groups: ["admin"])
+                let created = try await client.send(.post, "/api/policies", json: body(policy), headers: Self.headers(administrator))
+                #expect(created.status == .created, "\(created.text)")
+                let without = Self.assertion(signer, subject: "peerless", email: "peerless@example.com")
+                #expect(
+                    try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", headers: Self.headers(without)).status
+                        == .forbidden)
+                let with = Self.assertion(signer, subject: "peered", email: "peered@example.com", extra: ["netbird_peer_id": "peer-7"])
+                let launched = try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", headers: Self.headers(with))
+                #expect(launched.status == .created, "\(launched.text)")
+            }
+        }
+    }
+
     @Test("logout behind Pomerium ends NeoSC's side and answers Pomerium's sign-out URL, so the browser ends that session too")
     func logoutNamesPomeriumsSignOut() async throws {
         try await TestSigner.with { signer in

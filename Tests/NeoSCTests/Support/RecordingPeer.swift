@@ -57,6 +57,7 @@ final class RecordingPeer: Sendable {
         let router = Router()
         router.on("**", method: .post) { request, context in try await peer.record(request, context) }
         router.on("**", method: .delete) { request, context in try await peer.record(request, context) }
+        router.on("**", method: .get) { request, context in try await peer.record(request, context) }
         try await LoopbackHTTPServer.serving(router, label: "recording-peer") { port in
             peer.state.withLock { $0.port = port }
             try await body(peer)
