@@ -2,8 +2,10 @@ import Domain
 import Foundation
 
 /// Token buckets for the `rate_limit` policies, one per (policy, user or address): `requests`
-/// tokens, refilled continuously over `perSeconds`. Memory is bounded: past `capacity` buckets,
-/// full ones (which say nothing a missing one would not) go first, then the longest untouched.
+/// tokens, refilled continuously over `perSeconds`. Memory is bounded by `capacity` buckets: past
+/// it, the buckets that are full again go first (forgetting them changes nothing), then, if that
+/// is not enough, the tenth least recently used; both in one pass, so a stream of new keys costs
+/// one sort per tenth of the capacity, not a scan per key.
 public actor RateLimits {
     public struct Outcome: Sendable, Equatable {
         public var allowed: Bool
@@ -15,9 +17,28 @@ public actor RateLimits {
         public var reset: Int
     }
 
+    /// One bucket to take a token from.
+    public struct Take: Sendable {
+        public var key: String
+        public var requests: Int
+        public var perSeconds: Int
+
+        public init(key: String, requests: Int, perSeconds: Int) {
+            self.key = key
+            self.requests = requests
+            self.perSeconds = perSeconds
+        }
+    }
+
     private struct Bucket {
         var tokens: Double
         var updated: Date
+        var requests: Int
+        var rate: Double
+
+        func isFull(at now: Date) -> Bool {
+            tokens + max(0, now.timeIntervalSince(updated)) * rate >= Double(requests)
+        }
     }
 
     private var buckets: [String: Bucket] = [:]
@@ -32,33 +53,35 @@ public actor RateLimits {
 
     public var count: Int { buckets.count }
 
+    /// Takes one token from each bucket, in one step (one actor hop for all the limits of a
+    /// request); answers in the same order.
+    public func take(_ takes: [Take]) -> [Outcome] {
+        takes.map { take($0.key, requests: $0.requests, perSeconds: $0.perSeconds) }
+    }
+
     /// Takes one token from `key`'s bucket if it has one.
     public func take(_ key: String, requests: Int, perSeconds: Int) -> Outcome {
         let now = clock.now()
         let rate = Double(requests) / Double(perSeconds)
-        var bucket =
-            buckets[key]
-            ?? {
-                if buckets.count >= capacity { evict(now: now) }
-                return Bucket(tokens: Double(requests), updated: now)
-            }()
+        if buckets[key] == nil, buckets.count >= capacity { evict(now: now) }
+        var bucket = buckets[key] ?? Bucket(tokens: Double(requests), updated: now, requests: requests, rate: rate)
         bucket.tokens = min(Double(requests), bucket.tokens + max(0, now.timeIntervalSince(bucket.updated)) * rate)
         bucket.updated = now
+        bucket.requests = requests
+        bucket.rate = rate
         let allowed = bucket.tokens >= 1
         if allowed { bucket.tokens -= 1 }
         buckets[key] = bucket
-        let retryAfter = allowed ? 0 : Int(((1 - bucket.tokens) / rate).rounded(.up))
+        let retryAfter = allowed ? 0 : max(1, Int(((1 - bucket.tokens) / rate).rounded(.up)))
         let reset = Int(((Double(requests) - bucket.tokens) / rate).rounded(.up))
-        return Outcome(allowed: allowed, remaining: Int(bucket.tokens.rounded(.down)), retryAfter: max(retryAfter, allowed ? 0 : 1), reset: reset)
+        return Outcome(allowed: allowed, remaining: Int(bucket.tokens.rounded(.down)), retryAfter: retryAfter, reset: reset)
     }
 
     private func evict(now: Date) {
-        // Buckets untouched for an hour go first (a limit over a longer window forgets a client
-        // that paused that long: the price of bounded memory), then the longest untouched.
-        let stale = buckets.filter { now.timeIntervalSince($0.value.updated) > 3_600 }.map(\.key)
-        for key in stale { buckets[key] = nil }
-        if buckets.count >= capacity, let oldest = buckets.min(by: { $0.value.updated < $1.value.updated }) {
-            buckets[oldest.key] = nil
-        }
+        buckets = buckets.filter { !$0.value.isFull(at: now) }
+        let target = capacity - max(1, capacity / 10)
+        guard buckets.count > target else { return }
+        let oldest = buckets.sorted { $0.value.updated < $1.value.updated }.prefix(buckets.count - target)
+        for (key, _) in oldest { buckets[key] = nil }
     }
 }

@@ -1,3 +1,4 @@
+import Actors
 import ArgumentParser
 import Domain
 import Foundation
@@ -10,7 +11,7 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Create administrators, change roles, reset passwords.",
-        subcommands: [Create.self, SetRole.self, ResetPassword.self, Unlock.self, ResetMFA.self])
+        subcommands: [Create.self, SetRole.self, ResetPassword.self, Unlock.self, ResetMFA.self, DisablePolicy.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -139,6 +140,30 @@ extension AdminCommand {
                 }
                 try await Wiring.makeSecondFactors(store: store).reset(userID: user.id, by: .operator(via: "cli"), from: nil)
                 print("second factor of \(email) removed; it signs in with its password alone until it enrols again")
+            }
+        }
+    }
+}
+
+extension AdminCommand {
+    /// The way back from a policy that refuses its own administrators (an allow-list without their
+    /// network, a window at night): running servers apply it within NEOSC_CACHE_TTL.
+    struct DisablePolicy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "disable-policy", abstract: "Switch a policy off, from the machine NeoSC runs on.")
+
+        @Option(help: "The policy's id.")
+        var id: String
+
+        func run() async throws {
+            let configuration = try Configuration.fromEnvironment()
+            _ = configuration.bootstrapLogging()
+            try await withStore(configuration) { store in
+                let policies = Policies(
+                    store: store, audit: AuditTrail(store: store, clock: .system, integrity: nil), clock: .system, maxAge: nil,
+                    limits: RateLimits())
+                _ = try await policies.set(id, enabled: false, by: .operator(via: "cli"), from: nil)
+                print("policy \(id) switched off; running servers apply it within NEOSC_CACHE_TTL")
             }
         }
     }

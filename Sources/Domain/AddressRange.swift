@@ -33,7 +33,13 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
     }
 
     public func contains(_ address: String) -> Bool {
-        guard let bytes = Self.bytes(of: address), bytes.count == network.count else { return false }
+        guard let bytes = Self.bytes(of: address) else { return false }
+        return contains(bytes: bytes)
+    }
+
+    /// `contains` for an address already parsed by `bytes(of:)`.
+    public func contains(bytes: [UInt8]) -> Bool {
+        guard bytes.count == network.count else { return false }
         var remaining = prefixLength
         for (candidate, base) in zip(bytes, network) where remaining > 0 {
             let bits = min(remaining, 8)

@@ -106,8 +106,27 @@ public protocol NetworkAccessRevoker: Sendable {
 
 /// The overlay network's own word on a peer (NetBird's management API).
 public protocol NetworkPeerDirectory: Sendable {
-    /// Whether `peerID` is a peer of the network that is connected now.
-    func isConnected(_ peerID: String) async throws -> Bool
+    /// The peer `peerID`, or nil when the network has no such peer.
+    func peer(_ peerID: String) async throws -> NetworkPeer?
+}
+
+/// A peer as the overlay network describes it.
+public struct NetworkPeer: Sendable, Equatable {
+    public var id: String
+    public var connected: Bool
+    /// The e-mail address of the network's user the peer belongs to, if it says.
+    public var ownerEmail: String?
+
+    public init(id: String, connected: Bool, ownerEmail: String?) {
+        self.id = id
+        self.connected = connected
+        self.ownerEmail = ownerEmail
+    }
+
+    /// Whether this peer proves the account with `email` is on the network now.
+    public func proves(email: String) -> Bool {
+        connected && ownerEmail?.lowercased() == email.lowercased()
+    }
 }
 
 public protocol IdentityRoleRevoker: Sendable {

@@ -18,7 +18,14 @@ public struct PolicyRequest: Sendable {
     public var workspaceID: String?
     public var workspaceRequiresNetbird: Bool
     /// The client address, as NeoSC determined it through its trusted proxies.
-    public var address: String?
+    public var address: String? {
+        didSet { (addressBytes, addressKey) = Self.parse(address) }
+    }
+    /// `address` parsed once per request (every allow-list compares bytes).
+    public private(set) var addressBytes: [UInt8]?
+    /// What a rate limit by address counts: one IPv4 address, or one IPv6 /64 (a host holds a
+    /// /64, and must not get a fresh bucket per address in it).
+    public private(set) var addressKey: String?
     public var mfaVerified: Bool
     /// Whether the account has a second factor to verify with (nil: not known here): an
     /// `mfa_required` refusal's remedy is `enroll_mfa` without one, `verify_mfa` with one.
@@ -45,10 +52,19 @@ public struct PolicyRequest: Sendable {
         self.workspaceID = workspaceID
         self.workspaceRequiresNetbird = workspaceRequiresNetbird
         self.address = address
+        (addressBytes, addressKey) = Self.parse(address)
         self.mfaVerified = mfaVerified
         self.claims = claims
         self.hasRegisteredPeer = hasRegisteredPeer
         self.at = at
+    }
+}
+
+extension PolicyRequest {
+    static func parse(_ address: String?) -> (bytes: [UInt8]?, key: String?) {
+        guard let address, let bytes = AddressRange.bytes(of: address) else { return (nil, address) }
+        if bytes.count == 4 { return (bytes, bytes.map(String.init).joined(separator: ".")) }
+        return (bytes, bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ":") + "::/64")
     }
 }
 
@@ -85,15 +101,15 @@ public enum PolicyEvaluation {
     }
 
     /// The first refusal among the enabled policies, and the rate limits and recordings that
-    /// apply; what a request needs, without the verdicts that say nothing.
+    /// apply; what a request needs, without the verdicts that say nothing. Reasons are written
+    /// only for the verdicts returned: an allowed request costs no text.
     public static func decide(_ policies: [Policy], for request: PolicyRequest) -> Decision {
         var decision = Decision()
         for policy in policies where policy.enabled {
-            let verdict = verdict(policy, request)
-            switch verdict.outcome {
+            switch judge(policy, request, explain: false).outcome {
             case .notApplicable, .allowed: continue
-            case .denied: if decision.refusal == nil { decision.refusal = verdict }
-            case .limited: decision.limits.append(verdict)
+            case .denied: if decision.refusal == nil { decision.refusal = verdict(policy, request) }
+            case .limited: decision.limits.append(verdict(policy, request))
             case .recorded(let days): decision.recordingRetentionDays = max(decision.recordingRetentionDays ?? 0, days)
             }
         }
@@ -110,8 +126,14 @@ public enum PolicyEvaluation {
     }
 
     public static func verdict(_ policy: Policy, _ request: PolicyRequest) -> PolicyVerdict {
-        func answer(_ outcome: PolicyVerdict.Outcome, _ reason: String) -> PolicyVerdict {
-            PolicyVerdict(policyID: policy.id, kind: policy.kind, outcome: outcome, reason: reason)
+        let (outcome, reason) = judge(policy, request, explain: true)
+        return PolicyVerdict(policyID: policy.id, kind: policy.kind, outcome: outcome, reason: reason)
+    }
+
+    /// The outcome, and with `explain` the reason (otherwise empty).
+    static func judge(_ policy: Policy, _ request: PolicyRequest, explain: Bool) -> (outcome: PolicyVerdict.Outcome, reason: String) {
+        func answer(_ outcome: PolicyVerdict.Outcome, _ reason: @autoclosure () -> String) -> (PolicyVerdict.Outcome, String) {
+            (outcome, explain ? reason() : "")
         }
         guard policy.scope.covers(role: request.role, organizationID: request.organizationID, workspaceID: request.workspaceID)
         else { return answer(.notApplicable, "out of scope") }
@@ -127,20 +149,20 @@ public enum PolicyEvaluation {
                 "an MFA-verified session is required")
         case .timeWindow(let window, let stage):
             guard stage.covers(request.stage) else { return answer(.notApplicable, "applies to \(stage.rawValue)") }
-            let hours = describe(window)
-            if window.isOpen(at: request.at) { return answer(.allowed, "within \(hours)") }
+            if window.isOpen(at: request.at) { return answer(.allowed, "within \(describe(window))") }
             let next = window.nextOpening(after: request.at)
-            let opening = next.map { "; opens next at \(Self.timestamp($0))" } ?? ""
-            return answer(.denied(remedy: "wait", retryAt: next), "outside \(hours)\(opening)")
+            return answer(
+                .denied(remedy: "wait", retryAt: next),
+                "outside \(describe(window))" + (next.map { "; opens next at \(Self.timestamp($0))" } ?? ""))
         case .addressAllowlist(let ranges, let stage):
             guard stage.covers(request.stage) else { return answer(.notApplicable, "applies to \(stage.rawValue)") }
-            guard let address = request.address, ranges.contains(where: { $0.contains(address) }) else {
+            guard let address = request.addressBytes, ranges.contains(where: { $0.contains(bytes: address) }) else {
                 return answer(.denied(remedy: "use_allowed_network", retryAt: nil), "the client address is not in an allowed range")
             }
             return answer(.allowed, "the client address is in an allowed range")
         case .rateLimit(let requests, let perSeconds, let key):
             guard request.stage != .signIn || key == .address else { return answer(.notApplicable, "keyed by user") }
-            let subject: String? = key == .user ? request.userID : request.address
+            let subject: String? = key == .user ? request.userID : request.addressKey
             guard let subject else { return answer(.notApplicable, "no \(key.rawValue) to count") }
             return answer(
                 .limited(key: policy.id + "\n" + subject, requests: requests, perSeconds: perSeconds),
@@ -150,11 +172,14 @@ public enum PolicyEvaluation {
                 return answer(.notApplicable, "applies to launches of workspaces that require NetBird")
             }
             if request.claims.contains(claim) { return answer(.allowed, "the identity carries \(claim)") }
-            if request.hasRegisteredPeer { return answer(.allowed, "a NetBird peer is registered for the user") }
+            if request.hasRegisteredPeer { return answer(.allowed, "the user's registered NetBird peer is connected") }
             return answer(.denied(remedy: "connect_netbird", retryAt: nil), "a NetBird peer is required for this workspace")
         case .sessionRecording(let days):
             guard request.stage == .launch else { return answer(.notApplicable, "applies to launches") }
             return answer(.recorded(retentionDays: days), "the session is recorded (kept \(days) days)")
+        case .unreadable(_, let problem):
+            // Fail closed within the scope: a policy nobody can read must not quietly stop applying.
+            return answer(.denied(remedy: nil, retryAt: nil), "its stored settings no longer read (\(problem)); an administrator must fix it")
         }
     }
 

@@ -41,6 +41,9 @@ public enum PolicyRule: Sendable, Equatable {
     case networkRequired(claim: String)
     /// Sessions launched in scope are recorded, and recordings kept `retentionDays`.
     case sessionRecording(retentionDays: Int)
+    /// A stored policy whose settings no longer read (written by another version, edited by
+    /// hand): it refuses every request in its scope until an administrator fixes or removes it.
+    case unreadable(kind: PolicyKind, problem: String)
 
     public enum RateLimitKey: String, Sendable, Codable {
         case user, address
@@ -54,6 +57,7 @@ public enum PolicyRule: Sendable, Equatable {
         case .rateLimit: .rateLimit
         case .networkRequired: .networkRequired
         case .sessionRecording: .sessionRecording
+        case .unreadable(let kind, _): kind
         }
     }
 
@@ -170,6 +174,8 @@ public enum PolicyRule: Sendable, Equatable {
             settings.claim = claim
         case .sessionRecording(let days):
             settings.retentionDays = days
+        case .unreadable:
+            break
         }
         return settings
     }
@@ -217,6 +223,19 @@ public struct PolicySettings: Sendable, Equatable, Codable {
         case timeZone = "time_zone"
         case perSeconds = "per_seconds"
         case retentionDays = "retention_days"
+    }
+}
+
+extension PolicyRule {
+    /// The rule stored as `kind` and `settingsJSON`, or `unreadable` with the reason.
+    public static func stored(kind: PolicyKind, settingsJSON: String) -> PolicyRule {
+        do {
+            return try PolicyRule(kind: kind, settings: try PolicySettings(json: settingsJSON))
+        } catch let error as DomainError {
+            return .unreadable(kind: kind, problem: error.detail)
+        } catch {
+            return .unreadable(kind: kind, problem: "settings are not JSON of the expected shape")
+        }
     }
 }
 

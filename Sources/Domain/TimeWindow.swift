@@ -63,16 +63,24 @@ public struct TimeWindow: Sendable, Equatable {
         Int(date.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: date)
     }
 
-    /// The instant whose wall-clock time is `local` (in a gap left by a change to summer time, the
-    /// instant the clocks jumped past it; in a repeated hour, the first).
+    /// The first instant whose wall-clock time is `local`: in an hour repeated when summer time
+    /// ends, its first occurrence; in the hour skipped when it begins, the instant the clocks
+    /// jump over it (the window opens then). The zone's offsets a day either side give the
+    /// candidates; a skipped time is found between them by bisection.
     func instant(localSeconds local: Int) -> Date {
-        var guess = Date(timeIntervalSince1970: Double(local - timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(local)))))
-        for _ in 0..<2 {
-            let adjusted = Date(timeIntervalSince1970: Double(local - timeZone.secondsFromGMT(for: guess)))
-            if adjusted == guess { break }
-            guess = adjusted
+        func offset(_ seconds: Int) -> Int { timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(seconds))) }
+        func wall(_ seconds: Int) -> Int { seconds + offset(seconds) }
+        let candidates = Set([local - offset(local - 86_400), local - offset(local + 86_400)]).sorted()
+        if let valid = candidates.first(where: { wall($0) == local }) {
+            return Date(timeIntervalSince1970: Double(valid))
         }
-        return guess
+        // Skipped: the wall clock is before `local` at the earlier candidate and past it at the later.
+        var (low, high) = (candidates[0], candidates[candidates.count - 1])
+        while high - low > 1 {
+            let middle = low + (high - low) / 2
+            if wall(middle) >= local { high = middle } else { low = middle }
+        }
+        return Date(timeIntervalSince1970: Double(high))
     }
 
     /// `HH:MM` → minutes after midnight (`24:00` is the end of the day); nil when not a time.

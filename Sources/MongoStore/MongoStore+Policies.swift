@@ -32,14 +32,15 @@ extension MongoStore: PolicyStore {
             _ = try await database.update(
                 "policies", ["_id": .string(policy.id)],
                 ["$setOnInsert": .document(Self.fields(policy, position: position))], upsert: true)
+            var upgrade: BSONDocument = [
+                "kind": .string(policy.kind.rawValue), "scope": Self.scope(policy.scope),
+                "settings": .string(policy.rule.settings.json),
+            ]
+            // The two that now refuse requests start off; the recording switch keeps its state.
+            if policy.kind != .sessionRecording { upgrade["enabled"] = .bool(false) }
             _ = try await database.update(
                 "policies", ["_id": .string(policy.id), "kind": .document(["$exists": .bool(false)])],
-                [
-                    "$set": .document([
-                        "kind": .string(policy.kind.rawValue), "scope": Self.scope(policy.scope),
-                        "settings": .string(policy.rule.settings.json), "enabled": .bool(policy.enabled),
-                    ])
-                ])
+                ["$set": .document(upgrade)])
         }
     }
 
@@ -86,14 +87,19 @@ extension MongoStore: PolicyStore {
         guard let kind = PolicyKind(rawValue: kindText) else { throw CorruptDocument(field: "kind") }
         let scopeDocument = document["scope"]?.document ?? [:]
         func strings(_ key: String) -> [String] { (scopeDocument[key]?.array ?? []).compactMap(\.string) }
+        let roles = strings("roles").map { ($0, Role(rawValue: $0)) }
+        var rule = PolicyRule.stored(kind: kind, settingsJSON: try document.string("settings"))
+        if let unknown = roles.first(where: { $0.1 == nil }) {
+            // Dropping it would widen the scope to everyone else's requests.
+            rule = .unreadable(kind: kind, problem: "scope.roles holds '\(unknown.0)'")
+        }
         return Policy(
             id: try document.string("_id"), name: try document.string("name"),
             description: try document.string("description"), category: try document.string("category"),
             enabled: try document.bool("enabled"), weight: try document.int("weight"),
             scope: PolicyScope(
-                roles: strings("roles").compactMap(Role.init(rawValue:)), organizations: strings("organizations"),
-                workspaces: strings("workspaces")),
-            rule: try PolicyRule(kind: kind, settings: try PolicySettings(json: try document.string("settings"))),
+                roles: roles.compactMap(\.1), organizations: strings("organizations"), workspaces: strings("workspaces")),
+            rule: rule,
             updatedAt: try document.date("updated_at"))
     }
 }

@@ -18,7 +18,7 @@ struct PolicyMiddleware: RouterMiddleware {
                 stage: .call, role: principal?.role, userID: principal?.userID, organizationID: principal?.organizationID,
                 address: context.clientAddress, mfaVerified: principal?.mfaVerified ?? false, at: clock.now(),
                 leadsToMFA: request.uri.path.hasPrefix("/api/auth/")),
-            by: principal.map { .principal($0) } ?? .anonymous(claimedEmail: nil))
+            by: principal.map { .principal($0) } ?? .anonymous(claimedEmail: nil), countingLimits: true)
         return try await next(request, context)
     }
 }

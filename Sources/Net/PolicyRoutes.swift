@@ -59,7 +59,7 @@ struct PolicyRoutes {
         func draft(id: String? = nil) -> Policies.Draft {
             Policies.Draft(
                 id: id ?? self.id, name: name, description: description ?? "", category: category, kind: kind,
-                enabled: enabled ?? true, weight: weight, scope: scope ?? PolicyScope(), settings: settings ?? PolicySettings())
+                enabled: enabled, weight: weight, scope: scope ?? PolicyScope(), settings: settings ?? PolicySettings())
         }
     }
 

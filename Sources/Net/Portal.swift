@@ -114,7 +114,7 @@ public struct Portal: Sendable {
         let demos = self.demos
         self.workspaceSessions = WorkspaceSessions(
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,
-            metrics: metrics, maxPerUser: settings.maxSessionsPerUser, policies: policies)
+            metrics: metrics, maxPerUser: settings.maxSessionsPerUser, policies: policies, networkPeers: networkPeers)
         self.workspaceAdministration = WorkspaceAdministration(
             store: store, registry: sessions, audit: auditTrail, clock: clock, catalogueChanged: { await catalogue.invalidate() })
     }

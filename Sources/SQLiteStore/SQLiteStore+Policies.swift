@@ -73,11 +73,20 @@ extension SQLiteStore: PolicyStore {
     static func policy(_ row: SQLiteRow) throws -> Policy {
         let kindText = try row.string("kind")
         guard let kind = PolicyKind(rawValue: kindText) else { throw DomainError.unavailable("A stored policy has kind '\(kindText)'") }
+        var rule = PolicyRule.stored(kind: kind, settingsJSON: try row.string("settings"))
+        let scope: PolicyScope
+        do {
+            scope = try PolicyScope(json: try row.string("scope"))
+        } catch {
+            // An unreadable scope must not widen to everyone's requests, nor stop every request:
+            // the policy refuses (everyone) until it is fixed (`neosc admin disable-policy`).
+            scope = PolicyScope()
+            rule = .unreadable(kind: kind, problem: "its scope does not read")
+        }
         return Policy(
             id: try row.string("id"), name: try row.string("name"), description: try row.string("description"),
             category: try row.string("category"), enabled: try row.bool("enabled"), weight: try row.int("weight"),
-            scope: try PolicyScope(json: try row.string("scope")),
-            rule: try PolicyRule(kind: kind, settings: try PolicySettings(json: try row.string("settings"))),
+            scope: scope, rule: rule,
             updatedAt: try row.date("updated_at"))
     }
 }

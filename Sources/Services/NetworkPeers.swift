@@ -3,9 +3,11 @@ import Domain
 import Foundation
 
 /// The NetBird peer an account registers as the device it works from, which `network_required`
-/// policies accept as proof of the overlay network. NetBird itself is asked whether the peer
-/// exists and is connected, so nobody can register a peer by naming one; without NetBird's API
-/// configured nothing can be registered. Audited.
+/// policies accept as proof of the overlay network. NetBird itself is asked, at registration and
+/// again at every launch that needs the proof, whether the peer exists, is connected and belongs
+/// to the NetBird user with the account's e-mail address: nobody proves anything by naming
+/// someone else's peer, nor by a peer that has since gone. Without NetBird's API configured
+/// nothing can be registered. Audited.
 public struct NetworkPeers: Sendable {
     private let store: any Store
     private let directory: (any NetworkPeerDirectory)?
@@ -29,8 +31,11 @@ public struct NetworkPeers: Sendable {
         guard let directory else {
             throw DomainError.conflict("NetBird is not configured here (NETBIRD_API_URL): no peer can be checked")
         }
-        guard try await directory.isConnected(peerID) else {
+        guard let peer = try await directory.peer(peerID), peer.connected else {
             throw DomainError.invalid("peer_id is not a connected NetBird peer")
+        }
+        guard peer.proves(email: principal.email) else {
+            throw DomainError.invalid("peer_id belongs to another NetBird user than \(principal.email)")
         }
         try await audit.change {
             guard try await store.setNetbirdPeer(userID: principal.userID, peerID: peerID, at: clock.now()) else {
@@ -41,6 +46,14 @@ public struct NetworkPeers: Sendable {
                 details: ["peer_id": peerID])
         }
         await tokenCache.evict(userID: principal.userID)
+    }
+
+    /// Whether `user`'s registered peer proves it is on the network now (false when it has none,
+    /// when NetBird says otherwise, or when NetBird cannot be asked: a launch that needs the proof
+    /// is then refused, not let through).
+    public func proves(_ user: User) async -> Bool {
+        guard let peerID = user.netbirdPeerID, let directory else { return false }
+        return (try? await directory.peer(peerID))??.proves(email: user.email) ?? false
     }
 
     public func remove(for principal: Principal, from address: String) async throws {

@@ -13,13 +13,15 @@ public struct Policies: Sendable {
         public var description: String
         public var category: String?
         public var kind: String
-        public var enabled: Bool
+        /// Nil: true for a new policy, unchanged for a replaced one.
+        public var enabled: Bool?
+        /// Nil: 0 for a new policy, unchanged for a replaced one.
         public var weight: Int?
         public var scope: PolicyScope
         public var settings: PolicySettings
 
         public init(
-            id: String?, name: String, description: String, category: String?, kind: String, enabled: Bool, weight: Int?,
+            id: String?, name: String, description: String, category: String?, kind: String, enabled: Bool?, weight: Int?,
             scope: PolicyScope, settings: PolicySettings
         ) {
             self.id = id
@@ -37,7 +39,7 @@ public struct Policies: Sendable {
     private let store: any Store
     private let audit: AuditTrail
     private let clock: WallClock
-    private let cache: RefreshingCache<[Policy]>
+    private let book: PolicyBook
     private let limits: RateLimits
     private let refusalsAudited: AttemptThrottle
 
@@ -46,7 +48,7 @@ public struct Policies: Sendable {
         self.store = store
         self.audit = audit
         self.clock = clock
-        self.cache = RefreshingCache(maxAge: maxAge, clock: clock)
+        self.book = PolicyBook(maxAge: maxAge, clock: clock)
         self.limits = limits
     }
 
@@ -68,35 +70,40 @@ public struct Policies: Sendable {
                 else { throw .invalid("id must be 1-64 letters, digits, - or _") }
                 return id
             } ?? Identifier.make("pol")
-        let policy = try validated(draft, id: id)
+        let policy = try validated(draft, id: id, current: nil)
         try await audit.change {
             try await store.insert(policy)
             try await audit.record(
                 .createPolicy, by: actor, from: address, resource: ("policy", policy.id),
                 details: ["kind": policy.kind.rawValue, "enabled": String(policy.enabled)])
         }
-        await cache.invalidate()
+        book.invalidate()
         return policy
     }
 
     public func replace(_ id: String, with draft: Draft, by actor: AuditActor, from address: String?) async throws -> Policy {
-        let policy = try validated(draft, id: id)
+        guard let current = try await store.policy(id: id) else { throw DomainError.notFound("Policy not found") }
+        let policy = try validated(draft, id: id, current: current)
         try await audit.change {
             guard try await store.replace(policy) else { throw DomainError.notFound("Policy not found") }
             try await audit.record(
                 .updatePolicy, by: actor, from: address, resource: ("policy", id),
                 details: ["kind": policy.kind.rawValue, "enabled": String(policy.enabled)])
         }
-        await cache.invalidate()
+        book.invalidate()
         return policy
     }
 
+    /// The three defaults are switched off, not deleted: every start puts a missing one back.
     public func delete(_ id: String, by actor: AuditActor, from address: String?) async throws {
+        if DefaultCatalogue.policies(at: clock.now()).contains(where: { $0.id == id }) {
+            throw DomainError.conflict("A default policy cannot be deleted (it would come back at the next start); switch it off")
+        }
         try await audit.change {
             guard try await store.deletePolicy(id: id) else { throw DomainError.notFound("Policy not found") }
             try await audit.record(.deletePolicy, by: actor, from: address, resource: ("policy", id))
         }
-        await cache.invalidate()
+        book.invalidate()
     }
 
     /// Sets policy `id` to `enabled`, or flips it when `enabled` is nil, atomically in the store.
@@ -109,11 +116,11 @@ public struct Policies: Sendable {
                 .togglePolicy, by: actor, from: address, resource: ("policy", id), details: ["enabled": String(policy.enabled)])
             return policy
         }
-        await cache.invalidate()
+        book.invalidate()
         return policy
     }
 
-    private func validated(_ draft: Draft, id: String) throws(DomainError) -> Policy {
+    private func validated(_ draft: Draft, id: String, current: Policy?) throws(DomainError) -> Policy {
         guard let kind = PolicyKind(rawValue: draft.kind) else {
             throw .invalid("kind must be one of \(PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -121,7 +128,7 @@ public struct Policies: Sendable {
         let name = try Validation.text(draft.name, field: "name")
         let description = try Validation.text(draft.description, field: "description", length: 0...500)
         let category = try Validation.text(draft.category ?? Self.category(of: kind), field: "category", length: 1...40)
-        let weight = draft.weight ?? 0
+        let weight = draft.weight ?? current?.weight ?? 0
         guard (0...100).contains(weight) else { throw .invalid("weight must be from 0 to 100") }
         for (field, values) in [("scope.organizations", draft.scope.organizations), ("scope.workspaces", draft.scope.workspaces)] {
             guard values.count <= 1_000, values.allSatisfy({ (1...200).contains($0.utf8.count) }) else {
@@ -132,7 +139,8 @@ public struct Policies: Sendable {
             roles: Self.unique(draft.scope.roles), organizations: Self.unique(draft.scope.organizations),
             workspaces: Self.unique(draft.scope.workspaces))
         return Policy(
-            id: id, name: name, description: description, category: category, enabled: draft.enabled, weight: weight, scope: scope,
+            id: id, name: name, description: description, category: category,
+            enabled: draft.enabled ?? current?.enabled ?? true, weight: weight, scope: scope,
             rule: rule, updatedAt: clock.now())
     }
 
@@ -153,10 +161,10 @@ public struct Policies: Sendable {
 
     // MARK: - Decisions
 
-    /// The policies as every request sees them: cached, reloaded within `NEOSC_CACHE_TTL` of a
-    /// change made by another replica, at once after one made here.
+    /// The policies as every request sees them: a snapshot reloaded within `NEOSC_CACHE_TTL` of a
+    /// change made by another replica, at once after one made here (`PolicyBook`).
     public func current() async throws -> [Policy] {
-        try await cache.value { [store] in try await store.policies() }
+        try await book.current { [store] in try await store.policies() }.policies
     }
 
     /// The request `evaluate` asks about: an account's (its role and organisation) or a role's,
@@ -196,18 +204,23 @@ public struct Policies: Sendable {
     }
 
     /// Applies the policies to `request`: the first refusal throws `PolicyRefusal` (403, or 429
-    /// for a rate limit) and is audited `policy_denied`; every rate limit in scope counts the
-    /// request. Answers what a launch needs to know (recording).
+    /// for a rate limit) and is audited `policy_denied`. With `countingLimits` (the check every API
+    /// call passes; once per request) every rate limit in scope counts the request. Answers what a
+    /// launch needs to know (recording). With no policy enabled it costs a lock and a branch.
     @discardableResult
-    public func check(_ request: PolicyRequest, by actor: AuditActor) async throws -> PolicyEvaluation.Decision {
-        let policies = try await current()
-        guard policies.contains(where: \.enabled) else { return PolicyEvaluation.Decision() }
-        var decision = PolicyEvaluation.decide(policies, for: request)
+    public func check(
+        _ request: PolicyRequest, by actor: AuditActor, countingLimits: Bool = false
+    ) async throws
+        -> PolicyEvaluation.Decision
+    {
+        let enabled = try await book.current { [store] in try await store.policies() }.enabled
+        guard !enabled.isEmpty else { return PolicyEvaluation.Decision() }
+        var decision = PolicyEvaluation.decide(enabled, for: request)
         if decision.refusal?.kind == .mfaRequired, request.mfaEnrolled == nil, let userID = request.userID {
             // Which remedy: the account is read only on this refusal's path.
             var known = request
             known.mfaEnrolled = try await store.user(id: userID)?.mfaEnabled ?? false
-            decision = PolicyEvaluation.decide(policies, for: known)
+            decision = PolicyEvaluation.decide(enabled, for: known)
         }
         if let refusal = decision.refusal, case .denied(let remedy, let retryAt) = refusal.outcome {
             try await deny(
@@ -215,32 +228,29 @@ public struct Policies: Sendable {
                     policyID: refusal.policyID, kind: refusal.kind, detail: "Refused by policy \(refusal.policyID): \(refusal.reason)",
                     remedy: remedy, retryAt: retryAt), reason: refusal.reason, request: request, by: actor)
         }
-        for limit in decision.limits {
-            guard case .limited(let key, let requests, let perSeconds) = limit.outcome else { continue }
-            let outcome = await limits.take(key, requests: requests, perSeconds: perSeconds)
-            guard !outcome.allowed else { continue }
+        guard countingLimits, !decision.limits.isEmpty else { return decision }
+        let takes = decision.limits.compactMap { limit -> RateLimits.Take? in
+            guard case .limited(let key, let requests, let perSeconds) = limit.outcome else { return nil }
+            return RateLimits.Take(key: key, requests: requests, perSeconds: perSeconds)
+        }
+        for (limit, (take, outcome)) in zip(decision.limits, zip(takes, await limits.take(takes))) where !outcome.allowed {
             try await deny(
                 PolicyRefusal(
                     policyID: limit.policyID, kind: .rateLimit,
                     detail: "Too many requests (policy \(limit.policyID): \(limit.reason)); try again in \(outcome.retryAfter) s",
-                    limit: .init(requests: requests, perSeconds: perSeconds, retryAfter: outcome.retryAfter)),
-                reason: limit.reason, request: request, by: actor, onlyFirstOf: key)
+                    limit: .init(requests: take.requests, perSeconds: take.perSeconds, retryAfter: outcome.retryAfter)),
+                reason: limit.reason, request: request, by: actor, subject: take.key)
         }
         return decision
     }
 
-    /// Whether a rate limit's refusal for `key` is the first of its minute (always, for any other refusal).
-    private func firstOfTheMinute(_ key: String?) async -> Bool {
-        guard let key else { return true }
-        return await refusalsAudited.admit(key) == nil
-    }
-
-    /// Audits the refusal (a rate limit's only once per bucket and minute: a client hammering a
-    /// limit must not turn each request into a row) and throws it.
+    /// Audits the refusal, once a minute per (policy, caller, stage): a client hammering a limit
+    /// or a closed window, signed in or not, must not turn each request into a row; and throws it.
     private func deny(
-        _ refusal: PolicyRefusal, reason: String, request: PolicyRequest, by actor: AuditActor, onlyFirstOf key: String? = nil
+        _ refusal: PolicyRefusal, reason: String, request: PolicyRequest, by actor: AuditActor, subject: String? = nil
     ) async throws -> Never {
-        if await firstOfTheMinute(key) {
+        let caller = subject ?? request.userID ?? request.addressKey ?? "unknown"
+        if await refusalsAudited.admit(refusal.policyID + "\n" + caller + "\n" + request.stage.rawValue) == nil {
             var details = ["policy": refusal.policyID, "kind": refusal.kind.rawValue, "reason": reason, "stage": request.stage.rawValue]
             if let workspace = request.workspaceID { details["workspace_id"] = workspace }
             try await audit.record(

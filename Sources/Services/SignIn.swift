@@ -160,6 +160,7 @@ public struct SignIn: Sendable {
         let user = User(
             id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
             passwordHash: try await passwords.hash(registration.password), createdAt: now, updatedAt: now)
+        try await admitSignIn(of: user, mfaVerified: false, from: address)
         var details = ["role": user.role.rawValue]
         if let organization { details["organization"] = organization.name }
         if let newOrganization { details["organization_created"] = newOrganization.id }
@@ -227,6 +228,8 @@ public struct SignIn: Sendable {
     /// challenge stays usable until it expires.
     public func verifySecondFactor(challengeToken: String, code: String, from address: String) async throws -> Grant {
         let (user, challenge, enrollment) = try await secondFactors.challenged(by: challengeToken)
+        // The policies again: the challenge may come from elsewhere, or minutes later.
+        try await admitSignIn(of: user, mfaVerified: true, from: address)
         let (token, expiresAt) = try await secondFactors.withCode(
             code, of: user, enrollment: enrollment, by: .account(user), from: address, stage: "sign_in",
             refusal: .unauthenticated("Invalid code")
@@ -441,6 +444,8 @@ public struct SignIn: Sendable {
         var changed = user
         changed.mustChangePassword = false
         guard let enrollment = try await store.totpEnrollment(userID: user.id), enrollment.isConfirmed else {
+            // Refused sign-ins change nothing: the policies before the password.
+            try await admitSignIn(of: user, mfaVerified: false, from: address)
             _ = try await replacePassword(of: user, with: new, keeping: nil, by: .account(user), from: address)
             return try await signedIn(changed, from: address)
         }

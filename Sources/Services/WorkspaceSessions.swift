@@ -25,12 +25,15 @@ public struct WorkspaceSessions: Sendable {
 
     /// The policies a launch must pass.
     private let policies: Policies
+    /// The NetBird peers users registered, asked again when a launch needs one.
+    private let networkPeers: NetworkPeers
 
     public init(
         store: any Store, registry: SessionRegistry, lifetimes: Lifetimes, demos: DemoLifecycle, audit: AuditTrail,
-        clock: WallClock, metrics: PortalMetrics, maxPerUser: Int, policies: Policies
+        clock: WallClock, metrics: PortalMetrics, maxPerUser: Int, policies: Policies, networkPeers: NetworkPeers
     ) {
         self.policies = policies
+        self.networkPeers = networkPeers
         self.store = store
         self.registry = registry
         self.lifetimes = lifetimes
@@ -66,8 +69,12 @@ public struct WorkspaceSessions: Sendable {
         do {
             try AccessRules.requireLaunchable(workspace, by: principal)
             // A registered NetBird peer is looked up only where a policy could ask for one.
-            let registeredPeer =
-                workspace.requiresNetbird ? try await store.user(id: principal.userID)?.netbirdPeerID != nil : false
+            var registeredPeer = false
+            if workspace.requiresNetbird, try await policies.current().contains(where: { $0.enabled && $0.kind == .networkRequired }),
+                let user = try await store.user(id: principal.userID)
+            {
+                registeredPeer = await networkPeers.proves(user)
+            }
             let decision = try await policies.check(
                 PolicyRequest(
                     stage: .launch, role: principal.role, userID: principal.userID, organizationID: principal.organizationID,

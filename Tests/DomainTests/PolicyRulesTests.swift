@@ -186,6 +186,20 @@ struct PolicyRulesTests {
         #expect(hours.isOpen(at: try Self.at("2025-10-27T08:00:00Z")), "CET again")
         #expect(hours.nextOpening(after: try Self.at("2025-10-24T16:00:00Z")) == (try Self.at("2025-10-27T08:00:00Z")))
 
+        // On the change days themselves: 02:30 does not exist on 30 March (the window opens when the
+        // clocks jump, 01:00 UTC) and happens twice on 26 October (the first time counts).
+        let earlySunday = try Self.window(["sun"], "02:30", "04:00", "Europe/Berlin")
+        #expect(earlySunday.nextOpening(after: try Self.at("2025-03-29T12:00:00Z")) == (try Self.at("2025-03-30T01:00:00Z")))
+        #expect(earlySunday.isOpen(at: try Self.at("2025-03-30T01:00:00Z")))
+        #expect(earlySunday.nextOpening(after: try Self.at("2025-10-25T12:00:00Z")) == (try Self.at("2025-10-26T00:30:00Z")))
+        #expect(earlySunday.isOpen(at: try Self.at("2025-10-26T00:30:00Z")))
+        let newYork = try Self.window(["sun"], "02:30", "03:30", "America/New_York")
+        #expect(newYork.nextOpening(after: try Self.at("2025-03-08T12:00:00Z")) == (try Self.at("2025-03-09T07:00:00Z")))
+        // A window to the end of the day.
+        let late = try Self.window(["mon"], "20:00", "24:00", "UTC")
+        #expect(late.isOpen(at: try Self.at("2025-10-27T23:59:59Z")))
+        #expect(!late.isOpen(at: try Self.at("2025-10-28T00:00:00Z")))
+
         let night = try Self.window(["fri"], "22:00", "06:00", "Europe/Berlin", overnight: true)
         #expect(!night.isOpen(at: try Self.at("2025-10-24T19:59:00Z")), "Friday 21:59 CEST")
         #expect(night.isOpen(at: try Self.at("2025-10-24T20:00:00Z")), "Friday 22:00 CEST")

@@ -312,7 +312,15 @@ struct AuditChainStoreTests {
             "DROP TABLE audit_checkpoints", "DROP TABLE audit_forwarding", "DROP TABLE totp_enrollments",
             "DROP TABLE mfa_challenges", "ALTER TABLE policies DROP COLUMN kind", "ALTER TABLE policies DROP COLUMN scope",
             "ALTER TABLE policies DROP COLUMN settings", "ALTER TABLE sessions DROP COLUMN recording",
-            "ALTER TABLE users DROP COLUMN netbird_peer_id", "PRAGMA user_version = 6",
+            "ALTER TABLE users DROP COLUMN netbird_peer_id",
+            // Before typed policies the defaults were switches, the first two on.
+            """
+            INSERT INTO policies (id, name, description, category, enabled, weight, updated_at) VALUES
+                ('pol-mfa-required', 'Require MFA', '', 'authentication', 1, 40, 0),
+                ('pol-network-zero-trust', 'Zero Trust network access', '', 'network', 1, 35, 0),
+                ('pol-session-recording', 'Session recording', '', 'monitoring', 1, 25, 0)
+            """,
+            "PRAGMA user_version = 6",
         ] {
             _ = try await connection.query(statement)
         }
@@ -321,6 +329,11 @@ struct AuditChainStoreTests {
         store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
         let chain = try await store.chain(from: 1, limit: 10)
         #expect(chain.map(\.id) == ["aud-a", "aud-b", "aud-c"])
+        // Migration 10: the switches became typed rules; the two that now refuse are off.
+        let upgraded = try await store.policies()
+        #expect(upgraded.map(\.kind) == [.mfaRequired, .networkRequired, .sessionRecording])
+        #expect(upgraded.map(\.enabled) == [false, false, true])
+        #expect(upgraded.first?.scope.roles == [.admin, .neosc, .user])
         #expect(chain.map { $0.seal?.seq } == [1, 2, 3])
         let appended = try await store.append(Self.event(0))
         #expect(appended.seal?.seq == 4 && appended.seal?.prevHash == chain.last?.seal?.hash)

@@ -230,6 +230,25 @@ import FoundationNetworking
         try await reopened.close()
     }
 
+    /// `neosc admin disable-policy`: the way back from a policy that locks its administrators out.
+    @Test func theCommandLineSwitchesAPolicyOff() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("neosc.sqlite").path
+        var store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        try await store.seedDefaults(at: Date())
+        #expect(try await store.setEnabled(id: "pol-mfa-required", true, at: Date())?.enabled == true)
+        try await store.close()
+        let environment = ["NEOSC_DATA_DIR": directory.path, "LOG_LEVEL": "error"]
+        let off = try await Self.neosc(["admin", "disable-policy", "--id", "pol-mfa-required"], environment: environment)
+        #expect(off.status == 0, "\(off.errors)")
+        #expect(try await Self.neosc(["admin", "disable-policy", "--id", "pol-nothing"], environment: environment).status != 0)
+        store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        #expect(try await store.policy(id: "pol-mfa-required")?.enabled == false)
+        #expect(try await store.events(AuditQuery(action: .togglePolicy, limit: 5)).count == 1)
+        try await store.close()
+    }
+
     @Test func serveBootstrapsAnAdminAndStopsCleanlyOnSIGTERM() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

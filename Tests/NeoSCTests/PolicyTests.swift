@@ -218,7 +218,9 @@ struct PolicyTests {
 
     @Test("evaluate answers every enabled policy's verdict and changes nothing", arguments: StoreKind.allCases)
     func evaluation(kind: StoreKind) async throws {
-        try await Harness.run(store: kind) { harness, client in
+        // Wednesday 15 November 2023, 09:00 UTC: within the hours, so the calls themselves pass.
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_700_038_800))
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let (member, _) = try await harness.account(.neosc)
             #expect(try await client.send(.post, "/api/policies", token: admin, json: body(Self.hours())).status == .created)
@@ -268,20 +270,26 @@ struct PolicyTests {
         }
     }
 
-    @Test("a NetBird peer the user registered, checked with NetBird, or a claim of the assertion, lets a launch through")
+    @Test("a NetBird peer the user registered, confirmed by NetBird as connected and theirs, lets a launch through while it stays so")
     func netbirdPeers() async throws {
         try await RecordingPeer.with { netbird in
-            netbird.reply("GET /api/peers/peer-up", with: #"{"id":"peer-up","connected":true}"#)
-            netbird.reply("GET /api/peers/peer-down", with: #"{"id":"peer-down","connected":false}"#)
+            netbird.reply("GET /api/peers/peer-up", with: #"{"id":"peer-up","connected":true,"user_id":"nb-ned"}"#)
+            netbird.reply("GET /api/peers/peer-down", with: #"{"id":"peer-down","connected":false,"user_id":"nb-ned"}"#)
+            netbird.reply("GET /api/peers/peer-eve", with: #"{"id":"peer-eve","connected":true,"user_id":"nb-eve"}"#)
+            netbird.reply(
+                "GET /api/users", with: #"[{"id":"nb-ned","email":"Ned@example.com"},{"id":"nb-eve","email":"eve@example.com"}]"#)
             try await Harness.run(.router, { $0.netbird = (netbird.url, Secret("netbird-token")) }) { harness, client in
                 let admin = try await harness.account(.admin).token
-                let (member, token) = try await harness.account(.neosc)
+                let (member, token) = try await harness.account(.neosc, email: "ned@example.com")
                 _ = try await client.send(.patch, "/api/policies/pol-network-zero-trust", token: admin, json: #"{"enabled":true}"#)
                 func register(_ peer: String) async throws -> Reply {
                     try await client.send(.post, "/api/users/me/netbird-peer", token: token, json: body(["peer_id": peer]))
                 }
                 #expect(try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", token: token).status == .forbidden)
                 #expect(try await register("peer-down").status == .unprocessableContent)
+                #expect(try await register("peer-nobody").status == .unprocessableContent, "NetBird knows no such peer")
+                let stolen = try await register("peer-eve")
+                #expect(stolen.status == .unprocessableContent, "someone else's peer: \(stolen.text)")
                 #expect(try await register("bad peer!").status == .unprocessableContent)
                 let registered = try await register("peer-up")
                 #expect(registered.status == .ok, "\(registered.text)")
@@ -289,6 +297,14 @@ struct PolicyTests {
                 #expect(try await harness.store.user(id: member.id)?.netbirdPeerID == "peer-up")
                 let launched = try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", token: token)
                 #expect(launched.status == .created, "\(launched.text)")
+                _ = try await client.send(.post, "/api/workspaces/ws-sap-gui/stop", token: token)
+
+                // The peer goes offline: the registration proves nothing any more.
+                netbird.reply("GET /api/peers/peer-up", with: #"{"id":"peer-up","connected":false,"user_id":"nb-ned"}"#)
+                let offline = try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", token: token)
+                #expect(offline.status == .forbidden, "\(offline.text)")
+                #expect(offline["remedy"] as? String == "connect_netbird")
+
                 #expect(try await client.send(.delete, "/api/users/me/netbird-peer", token: token).status == .ok)
                 #expect(try await harness.store.user(id: member.id)?.netbirdPeerID == nil)
                 let trail = try await harness.store.events(AuditQuery(limit: 50)).map(\.action)
@@ -299,6 +315,83 @@ struct PolicyTests {
             let token = try await harness.account(.neosc).token
             let refused = try await client.send(.post, "/api/users/me/netbird-peer", token: token, json: body(["peer_id": "peer-up"]))
             #expect(refused.status == .conflict, "without NetBird's API nothing can be checked: \(refused.text)")
+        }
+    }
+
+    @Test("MFA required on every call leaves the way to MFA open: sign in, enrol, confirm, then sign in with the code")
+    func mfaEverywhere() async throws {
+        let clock = ManualClock()
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (user, token) = try await harness.account(.user, email: "wren@example.com")
+            let everywhere: [String: Any] = [
+                "id": "pol-mfa-all", "name": "MFA everywhere", "kind": "mfa_required", "scope": ["roles": ["user"]],
+                "settings": ["applies_to": "all"],
+            ]
+            #expect(try await client.send(.post, "/api/policies", token: admin, json: body(everywhere)).status == .created)
+            let refused = try await client.send(.get, "/api/workspaces", token: token)
+            #expect(refused.status == .forbidden && refused["remedy"] as? String == "enroll_mfa", "\(refused.text)")
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok)
+            let secret = try await SecondFactorTests.enrollAndConfirm(client, token: token, clock: clock)
+            let stillRefused = try await client.send(.get, "/api/workspaces", token: token)
+            #expect(stillRefused["remedy"] as? String == "verify_mfa", "enrolled, but this session did not pass MFA")
+            clock.advance(30)
+            let challenge = try await client.send(
+                .post, "/api/auth/login", json: body(["email": user.email, "password": Harness.password])
+            ).decoded(SecondFactorTests.ChallengeBody.self)
+            let verified = try await client.send(
+                .post, "/api/auth/mfa/verify",
+                json: body(["mfa_token": challenge.mfaToken, "code": try SecondFactorTests.code(secret, at: clock.now)]))
+            let session = try verified.decoded(SignedInBody.self).accessToken
+            #expect(try await client.send(.get, "/api/workspaces", token: session).status == .ok)
+        }
+    }
+
+    @Test("the second step of a sign-in meets the sign-in policies too")
+    func secondStepMeetsSignInPolicies() async throws {
+        // Wednesday 15 November 2023, 17:59 UTC: a minute before the window closes.
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_700_071_140))
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (user, token) = try await harness.account(.neosc, email: "vic@example.com")
+            let secret = try await SecondFactorTests.enrollAndConfirm(client, token: token, clock: clock)
+            let window = Self.hours(["applies_to": "sign_in"])
+            #expect(try await client.send(.post, "/api/policies", token: admin, json: body(window)).status == .created)
+            let challenge = try await client.send(
+                .post, "/api/auth/login", json: body(["email": user.email, "password": Harness.password])
+            ).decoded(SecondFactorTests.ChallengeBody.self)
+            clock.advance(90)  // 18:00:30: closed
+            let late = try await client.send(
+                .post, "/api/auth/mfa/verify",
+                json: body(["mfa_token": challenge.mfaToken, "code": try SecondFactorTests.code(secret, at: clock.now)]))
+            #expect(late.status == .forbidden && late["policy"] as? String == "pol-hours", "\(late.text)")
+        }
+    }
+
+    @Test("a rate limit by address counts anonymous callers too, one bucket per IPv4 address or IPv6 /64")
+    func addressLimits() async throws {
+        let forwarded = HTTPField.Name("X-Forwarded-For")!
+        let trusted: (inout Configuration) -> Void = { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }
+        try await Harness.run(.live, trusted) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let limit: [String: Any] = [
+                "id": "pol-per-address", "name": "Per address", "kind": "rate_limit",
+                "settings": ["requests": 2, "per_seconds": 3600, "key": "address"],
+            ]
+            #expect(
+                try await client.send(.post, "/api/policies", token: admin, json: body(limit), headers: [forwarded: "192.0.2.250"]).status
+                    == .created)
+            func login(from address: String) async throws -> HTTPResponse.Status {
+                try await client.send(
+                    .post, "/api/auth/login", json: body(["email": "nobody@example.com", "password": "not a password"]),
+                    headers: [forwarded: address]
+                ).status
+            }
+            #expect(try await login(from: "2001:db8:1:2::1") == .unauthorized)
+            #expect(try await login(from: "2001:db8:1:2::99") == .unauthorized)
+            #expect(try await login(from: "2001:db8:1:2:ffff::7") == .tooManyRequests, "the same /64")
+            #expect(try await login(from: "2001:db8:1:3::1") == .unauthorized, "another /64")
+            #expect(try await login(from: "198.51.100.1") == .unauthorized)
         }
     }
 }
