@@ -588,6 +588,8 @@ SCHEMAS = {
                       "description": "Required without a token; ignored with one."},
             "current_password": {"type": "string", "maxLength": 128},
             "new_password": {**PASSWORD, "description": "A valid password that differs from the current one."},
+            "code": {**SECOND_FACTOR_CODE, "type": ["string", "null"],
+                     "description": "Without a token, for an account with a second factor: a code or a recovery code."},
         },
         required=["current_password", "new_password"],
         additional=True,
@@ -1023,8 +1025,9 @@ op("put", "/api/policies/{id}", "replacePolicy", "Replace a policy (admin)",
    parameters=[P("PolicyID")], request=body("PolicyDraft"), tags=["policies"],
    description="Validated as on creation; `id`, if sent, must be the policy's own. Audited `update_policy`.")
 op("delete", "/api/policies/{id}", "deletePolicy", "Delete a policy (admin)",
-   responses({200: ok("Deleted.", schema("PolicyDeleted"))}, 401, 403, 404, 503),
-   parameters=[P("PolicyID")], tags=["policies"], description="Audited `delete_policy`.")
+   responses({200: ok("Deleted.", schema("PolicyDeleted"))}, 401, 403, 404, 409, 503),
+   parameters=[P("PolicyID")], tags=["policies"],
+   description="409 for the three defaults (switch them off instead). Audited `delete_policy`.")
 op("patch", "/api/policies/{id}", "togglePolicy", "Set or flip a policy (admin)",
    responses({200: ok("The policy.", schema("Policy"))}, 400, 401, 403, 404, 413, 422, 503),
    parameters=[P("PolicyID")], request=body("PolicyChange", required=False), tags=["policies"],

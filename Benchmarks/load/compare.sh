@@ -71,4 +71,8 @@ for index, binary in enumerate(sys.argv[2:4]):
     ratio = [a / f for a, f in zip(auth, floor)]
     print(f"{binary}: floor median {statistics.median(floor):,.0f} req/s (range {min(floor):,.0f}-{max(floor):,.0f}); "
           f"auth median {statistics.median(auth):,.0f}; auth/floor median {statistics.median(ratio):.2f}")
+# The two sides' auth in the same round, side by side in time: the least noisy comparison.
+paired = [runs[(r, "1", "auth")] / runs[(r, "0", "auth")] for r in rounds]
+print(f"auth, second over first, same round: median {statistics.median(paired):.2f} "
+      f"(range {min(paired):.2f}-{max(paired):.2f}, {len(paired)} rounds)")
 PY

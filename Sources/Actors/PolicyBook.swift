@@ -30,16 +30,20 @@ public final class PolicyBook: Sendable {
     private let state = Mutex(State())
     private let maxAge: TimeInterval?
     private let clock: WallClock
+    private let load: @Sendable () async throws -> [Policy]
     /// After a failed reload, how long the previous snapshot is served before the next attempt.
     private let retryAfterFailure: TimeInterval = 1
 
-    /// - Parameter maxAge: nil when this process makes every change to the policies.
-    public init(maxAge: TimeInterval?, clock: WallClock = .system) {
+    /// - Parameters:
+    ///   - maxAge: nil when this process makes every change to the policies.
+    ///   - load: reads them from the store.
+    public init(maxAge: TimeInterval?, clock: WallClock = .system, loading load: @escaping @Sendable () async throws -> [Policy]) {
         self.maxAge = maxAge
         self.clock = clock
+        self.load = load
     }
 
-    public func current(loading load: @escaping @Sendable () async throws -> [Policy]) async throws -> Snapshot {
+    public func current() async throws -> Snapshot {
         let now = clock.now()
         let (ready, reload): (Snapshot?, Task<Snapshot, any Error>?) = state.withLock { state in
             if let snapshot = state.snapshot, let loadedAt = state.loadedAt,

@@ -109,9 +109,7 @@ extension AdminCommand {
         var email: String
 
         func run() async throws {
-            let configuration = try Configuration.fromEnvironment()
-            _ = configuration.bootstrapLogging()
-            try await withStore(configuration) { store in
+            try await withConfiguredStore { store, configuration in
                 let users = Wiring.makeUserAdministration(store: store, configuration: configuration)
                 _ = try await users.unlockSignIns(email: email, by: .operator(via: "cli"))
                 print("sign-ins of \(email) unlocked; running servers apply it within 5 seconds")
@@ -132,9 +130,7 @@ extension AdminCommand {
         var email: String
 
         func run() async throws {
-            let configuration = try Configuration.fromEnvironment()
-            _ = configuration.bootstrapLogging()
-            try await withStore(configuration) { store in
+            try await withConfiguredStore { store, _ in
                 guard let user = try await store.user(email: email.trimmingCharacters(in: .whitespaces).lowercased()) else {
                     throw DomainError.notFound("No account with the e-mail address \(email)")
                 }
@@ -156,9 +152,7 @@ extension AdminCommand {
         var id: String
 
         func run() async throws {
-            let configuration = try Configuration.fromEnvironment()
-            _ = configuration.bootstrapLogging()
-            try await withStore(configuration) { store in
+            try await withConfiguredStore { store, _ in
                 let policies = Policies(
                     store: store, audit: AuditTrail(store: store, clock: .system, integrity: nil), clock: .system, maxAge: nil,
                     limits: RateLimits())
@@ -206,6 +200,14 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 /// Opens the store (seeding defaults), runs `body`, and closes it whatever happens.
 /// A domain refusal becomes a one-line `CommandFailure`.
+/// `withStore` for a command that reads its configuration from the environment and logs as the
+/// server does.
+func withConfiguredStore(_ body: (any Store, Configuration) async throws -> Void) async throws {
+    let configuration = try Configuration.fromEnvironment()
+    _ = configuration.bootstrapLogging()
+    try await withStore(configuration) { try await body($0, configuration) }
+}
+
 func withStore(_ configuration: Configuration, _ body: (any Store) async throws -> Void) async throws {
     let store = try await Wiring.openStore(configuration, logger: .init(label: "neosc"))
     do {

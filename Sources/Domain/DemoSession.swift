@@ -94,8 +94,13 @@ public enum DemoCleanupStep: String, Sendable, Codable, CaseIterable {
 /// The outside systems a demo touches, behind protocols so deployments choose them by
 /// configuration (a webhook to Kasm or Guacamole, NetBird, Zitadel) and tests use real peers.
 public protocol DemoProvisioner: Sendable {
-    /// Prepares the demo's workspace; returns where the visitor connects and its NetBird peer, if any.
-    func provision(_ demo: DemoSession, workspace: Workspace) async throws -> (connectionURL: String?, networkPeerID: String?)
+    /// Prepares the demo's workspace (`recording`: a `session_recording` policy covers the
+    /// visitor's sessions on it); returns where the visitor connects and its NetBird peer, if any.
+    func provision(
+        _ demo: DemoSession, workspace: Workspace, recording: Bool
+    ) async throws -> (
+        connectionURL: String?, networkPeerID: String?
+    )
     func deprovision(_ demo: DemoSession) async throws
 }
 

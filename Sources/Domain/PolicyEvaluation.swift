@@ -19,13 +19,17 @@ public struct PolicyRequest: Sendable {
     public var workspaceRequiresNetbird: Bool
     /// The client address, as NeoSC determined it through its trusted proxies.
     public var address: String? {
-        didSet { (addressBytes, addressKey) = Self.parse(address) }
+        didSet { addressBytes = address.flatMap(AddressRange.bytes(of:)) }
     }
     /// `address` parsed once per request (every allow-list compares bytes).
     public private(set) var addressBytes: [UInt8]?
     /// What a rate limit by address counts: one IPv4 address, or one IPv6 /64 (a host holds a
     /// /64, and must not get a fresh bucket per address in it).
-    public private(set) var addressKey: String?
+    public var addressKey: String? {
+        guard let bytes = addressBytes else { return address }
+        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+        return bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
+    }
     public var mfaVerified: Bool
     /// Whether the account has a second factor to verify with (nil: not known here): an
     /// `mfa_required` refusal's remedy is `enroll_mfa` without one, `verify_mfa` with one.
@@ -52,19 +56,11 @@ public struct PolicyRequest: Sendable {
         self.workspaceID = workspaceID
         self.workspaceRequiresNetbird = workspaceRequiresNetbird
         self.address = address
-        (addressBytes, addressKey) = Self.parse(address)
+        addressBytes = address.flatMap(AddressRange.bytes(of:))
         self.mfaVerified = mfaVerified
         self.claims = claims
         self.hasRegisteredPeer = hasRegisteredPeer
         self.at = at
-    }
-}
-
-extension PolicyRequest {
-    static func parse(_ address: String?) -> (bytes: [UInt8]?, key: String?) {
-        guard let address, let bytes = AddressRange.bytes(of: address) else { return (nil, address) }
-        if bytes.count == 4 { return (bytes, bytes.map(String.init).joined(separator: ".")) }
-        return (bytes, bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ":") + "::/64")
     }
 }
 
@@ -76,8 +72,9 @@ public struct PolicyVerdict: Sendable, Equatable {
         case allowed
         /// Refused: what the caller can do about it, and when a time window next opens.
         case denied(remedy: String?, retryAt: Date?)
-        /// A rate limit applies: the caller's bucket `key` decides (`RateLimits`).
-        case limited(key: String, requests: Int, perSeconds: Int)
+        /// A rate limit applies: the caller's bucket decides (`RateLimits`), named by the policy and
+        /// `subject` (the user id, or the address key).
+        case limited(subject: String, requests: Int, perSeconds: Int)
         /// A session launched now is recorded.
         case recorded(retentionDays: Int)
     }
@@ -105,11 +102,15 @@ public enum PolicyEvaluation {
     /// only for the verdicts returned: an allowed request costs no text.
     public static func decide(_ policies: [Policy], for request: PolicyRequest) -> Decision {
         var decision = Decision()
-        for policy in policies where policy.enabled {
-            switch judge(policy, request, explain: false).outcome {
+        // By index, so each policy is read in place rather than copied out of the array.
+        for index in policies.indices where policies[index].enabled {
+            switch judge(policies[index], request, explain: false).outcome {
             case .notApplicable, .allowed: continue
-            case .denied: if decision.refusal == nil { decision.refusal = verdict(policy, request) }
-            case .limited: decision.limits.append(verdict(policy, request))
+            case .denied: if decision.refusal == nil { decision.refusal = verdict(policies[index], request) }
+            case .limited(let subject, let requests, let perSeconds):
+                if decision.limits.isEmpty { decision.limits.reserveCapacity(4) }
+                decision.limits.append(
+                    .init(policy: index, policyID: policies[index].id, subject: subject, requests: requests, perSeconds: perSeconds))
             case .recorded(let days): decision.recordingRetentionDays = max(decision.recordingRetentionDays ?? 0, days)
             }
         }
@@ -118,7 +119,17 @@ public enum PolicyEvaluation {
 
     public struct Decision: Sendable, Equatable {
         public var refusal: PolicyVerdict?
-        public var limits: [PolicyVerdict] = []
+        /// The rate limits that count this request (their reasons are written only if one refuses).
+        public var limits: [Limit] = []
+
+        public struct Limit: Sendable, Equatable {
+            /// Its index in the policies decided over.
+            public var policy: Int
+            public var policyID: String
+            public var subject: String
+            public var requests: Int
+            public var perSeconds: Int
+        }
         /// Set when a `session_recording` policy covers the launch: the longest retention.
         public var recordingRetentionDays: Int?
 
@@ -165,7 +176,7 @@ public enum PolicyEvaluation {
             let subject: String? = key == .user ? request.userID : request.addressKey
             guard let subject else { return answer(.notApplicable, "no \(key.rawValue) to count") }
             return answer(
-                .limited(key: policy.id + "\n" + subject, requests: requests, perSeconds: perSeconds),
+                .limited(subject: subject, requests: requests, perSeconds: perSeconds),
                 "\(requests) requests per \(perSeconds) s per \(key.rawValue)")
         case .networkRequired(let claim):
             guard request.stage == .launch, request.workspaceRequiresNetbird else {

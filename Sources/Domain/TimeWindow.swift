@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Opening hours in a named time zone: the days and the local times a window is open, correct
 /// across daylight-saving changes (the zone's offset is taken for each instant). An overnight
@@ -8,14 +9,13 @@ public struct TimeWindow: Sendable, Equatable {
     public enum Day: String, Sendable, CaseIterable, Codable {
         case mon, tue, wed, thu, fri, sat, sun
 
-        /// Days since 1970-01-01 (a Thursday) → the day of the week.
-        static func of(daysSinceEpoch days: Int) -> Day {
-            let index = ((days % 7) + 7 + 3) % 7  // 0 = Monday
-            return allCases[index]
-        }
     }
 
-    public var days: Set<Day>
+    public var days: Set<Day> {
+        didSet { dayMask = Self.mask(days) }
+    }
+    /// `days` as bits, Monday first: what every request reads (a set would hash).
+    private var dayMask: UInt8
     /// Minutes after local midnight.
     public var start: Int
     public var end: Int
@@ -25,13 +25,31 @@ public struct TimeWindow: Sendable, Equatable {
     public var zoneName: String
 
     public var overnight: Bool { start > end }
+    /// The zone's offset, remembered until its next transition.
+    private let offsets: ZoneOffsets
 
     public init(days: Set<Day>, start: Int, end: Int, timeZone: TimeZone, zoneName: String? = nil) {
         self.days = days
+        self.dayMask = Self.mask(days)
         self.start = start
         self.end = end
         self.timeZone = timeZone
         self.zoneName = zoneName ?? timeZone.identifier
+        self.offsets = ZoneOffsets(timeZone)
+    }
+
+    static func mask(_ days: Set<Day>) -> UInt8 {
+        Day.allCases.enumerated().reduce(0) { mask, day in days.contains(day.element) ? mask | 1 << day.offset : mask }
+    }
+
+    /// Whether the window's days include the one `daysSinceEpoch` days after 1970-01-01 (a Thursday).
+    func includes(daysSinceEpoch days: Int) -> Bool {
+        dayMask & 1 << (((days % 7) + 7 + 3) % 7) != 0
+    }
+
+    public static func == (left: TimeWindow, right: TimeWindow) -> Bool {
+        left.days == right.days && left.start == right.start && left.end == right.end && left.zoneName == right.zoneName
+            && left.timeZone == right.timeZone
     }
 
     /// Whether the window is open at `date`.
@@ -40,18 +58,17 @@ public struct TimeWindow: Sendable, Equatable {
         let day = Int((Double(local) / 86_400).rounded(.down))
         let minute = (local - day * 86_400) / 60
         if !overnight {
-            return days.contains(.of(daysSinceEpoch: day)) && minute >= start && minute < end
+            return includes(daysSinceEpoch: day) && minute >= start && minute < end
         }
         // Open from `start` to midnight on a listed day, and from midnight to `end` on the day after one.
-        return (days.contains(.of(daysSinceEpoch: day)) && minute >= start)
-            || (days.contains(.of(daysSinceEpoch: day - 1)) && minute < end)
+        return (includes(daysSinceEpoch: day) && minute >= start) || (includes(daysSinceEpoch: day - 1) && minute < end)
     }
 
     /// The next instant after `date` at which the window opens (nil when it has no day).
     public func nextOpening(after date: Date) -> Date? {
         let local = localSeconds(date)
         let today = Int((Double(local) / 86_400).rounded(.down))
-        for day in today...(today + 8) where days.contains(.of(daysSinceEpoch: day)) {
+        for day in today...(today + 8) where includes(daysSinceEpoch: day) {
             let opening = instant(localSeconds: day * 86_400 + start * 60)
             if opening > date { return opening }
         }
@@ -60,7 +77,7 @@ public struct TimeWindow: Sendable, Equatable {
 
     /// Seconds since the epoch on the zone's wall clock at `date`.
     func localSeconds(_ date: Date) -> Int {
-        Int(date.timeIntervalSince1970.rounded(.down)) + timeZone.secondsFromGMT(for: date)
+        Int(date.timeIntervalSince1970.rounded(.down)) + offsets.secondsFromGMT(for: date)
     }
 
     /// The first instant whose wall-clock time is `local`: in an hour repeated when summer time
@@ -98,5 +115,31 @@ public struct TimeWindow: Sendable, Equatable {
         let hours = minutes / 60
         let rest = minutes % 60
         return (hours < 10 ? "0" : "") + String(hours) + ":" + (rest < 10 ? "0" : "") + String(rest)
+    }
+}
+
+/// A zone's offset from UTC, remembered for the quarter hour (of UTC) it was asked for: every
+/// request asks it, and Foundation answers through ICU behind a lock that the event-loop threads
+/// would otherwise queue on. Zones change their offset only at quarter-hour instants, so the
+/// answer holds for the whole quarter hour.
+final class ZoneOffsets: Sendable {
+    private struct Known {
+        var quarterHour: Int
+        var offset: Int
+    }
+
+    private let timeZone: TimeZone
+    private let known = Mutex<Known?>(nil)
+
+    init(_ timeZone: TimeZone) {
+        self.timeZone = timeZone
+    }
+
+    func secondsFromGMT(for date: Date) -> Int {
+        let quarterHour = Int((date.timeIntervalSince1970 / 900).rounded(.down))
+        if let known = known.withLock({ $0 }), known.quarterHour == quarterHour { return known.offset }
+        let offset = timeZone.secondsFromGMT(for: date)
+        known.withLock { $0 = Known(quarterHour: quarterHour, offset: offset) }
+        return offset
     }
 }

@@ -32,6 +32,8 @@ public struct WebhookProvisioner: DemoProvisioner {
             var workspaceType: String
             var expiresAt: Date
             var networkPeerID: String?
+            /// `provision` only: a `session_recording` policy covers the visitor's sessions.
+            var recording: Bool?
         }
     }
 
@@ -40,8 +42,12 @@ public struct WebhookProvisioner: DemoProvisioner {
         var netbird_peer_id: String?
     }
 
-    public func provision(_ demo: DemoSession, workspace: Workspace) async throws -> (connectionURL: String?, networkPeerID: String?) {
-        let reply = try await post("provision", demo)
+    public func provision(
+        _ demo: DemoSession, workspace: Workspace, recording: Bool
+    ) async throws -> (
+        connectionURL: String?, networkPeerID: String?
+    ) {
+        let reply = try await post("provision", demo, recording: recording)
         let provisioned = try? JSONDecoder().decode(Provisioned.self, from: reply.body)
         return (provisioned?.connection_url ?? workspace.url, provisioned?.netbird_peer_id)
     }
@@ -59,13 +65,13 @@ public struct WebhookProvisioner: DemoProvisioner {
         return encoder
     }()
 
-    private func post(_ event: String, _ demo: DemoSession) async throws -> OutboundHTTP.Reply {
+    private func post(_ event: String, _ demo: DemoSession, recording: Bool? = nil) async throws -> OutboundHTTP.Reply {
         let body = try Self.encoder.encode(
             Event(
                 event: event,
                 demo: .init(
                     id: demo.id, userID: demo.userID, workspaceID: demo.workspaceID, workspaceType: demo.workspaceType,
-                    expiresAt: demo.expiresAt, networkPeerID: demo.networkPeerID)))
+                    expiresAt: demo.expiresAt, networkPeerID: demo.networkPeerID, recording: recording)))
         let timestamp = String(Int(clock.now().timeIntervalSince1970))
         let signature = Self.signature(timestamp: timestamp, body: body, secret: secret)
         let reply = try await http.send(

@@ -110,7 +110,8 @@ public struct Portal: Sendable {
         self.catalogue = catalogue
         self.demos = DemoLifecycle(
             store: store, lifetimes: lifetimes, signIn: signIn, tokenCache: tokenCache, audit: auditTrail, clock: clock,
-            metrics: metrics, logger: logger, catalogue: { try await catalogue.entries(from: store).map(\.workspace) })
+            metrics: metrics, logger: logger, policies: policies,
+            catalogue: { try await catalogue.entries(from: store).map(\.workspace) })
         let demos = self.demos
         self.workspaceSessions = WorkspaceSessions(
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,

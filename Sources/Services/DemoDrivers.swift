@@ -24,7 +24,11 @@ public struct DemoDrivers: Sendable {
 public struct CatalogueProvisioner: DemoProvisioner {
     public init() {}
 
-    public func provision(_ demo: DemoSession, workspace: Workspace) async throws -> (connectionURL: String?, networkPeerID: String?) {
+    public func provision(
+        _ demo: DemoSession, workspace: Workspace, recording: Bool
+    ) async throws -> (
+        connectionURL: String?, networkPeerID: String?
+    ) {
         (workspace.url, nil)
     }
 

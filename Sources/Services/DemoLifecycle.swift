@@ -31,10 +31,14 @@ public struct DemoLifecycle: Sendable {
     private let creationsPerAddress: AttemptThrottle
     private let creations: AttemptThrottle
 
+    /// Whether a demo's sessions are recorded, for the provisioner.
+    private let policies: Policies
+
     public init(
         store: any Store, lifetimes: Lifetimes, signIn: SignIn, tokenCache: TokenCache, audit: AuditTrail, clock: WallClock,
-        metrics: PortalMetrics, logger: Logger, catalogue: (@Sendable () async throws -> [Workspace])? = nil
+        metrics: PortalMetrics, logger: Logger, policies: Policies, catalogue: (@Sendable () async throws -> [Workspace])? = nil
     ) {
+        self.policies = policies
         self.catalogue = catalogue ?? { try await store.workspaces() }
         self.creationsPerAddress = AttemptThrottle(limit: lifetimes.settings.creationsPerAddressPerHour, window: 3_600, clock: clock)
         self.creations = AttemptThrottle(limit: lifetimes.settings.creationsPerHour, window: 3_600, clock: clock)
@@ -101,7 +105,11 @@ public struct DemoLifecycle: Sendable {
             throw error
         }
         do {
-            let provisioned = try await lifetimes.drivers.provisioner.provision(demo, workspace: workspace)
+            let recording = try await policies.recording(
+                PolicyRequest(
+                    stage: .launch, role: .demoUser, userID: user.id, workspaceID: workspace.id,
+                    workspaceRequiresNetbird: workspace.requiresNetbird, address: address, mfaVerified: false, at: clock.now()))
+            let provisioned = try await lifetimes.drivers.provisioner.provision(demo, workspace: workspace, recording: recording)
             demo.connectionURL = provisioned.connectionURL
             demo.networkPeerID = provisioned.networkPeerID
             try await store.recordProvisioning(of: demo)

@@ -48,7 +48,7 @@ public struct Policies: Sendable {
         self.store = store
         self.audit = audit
         self.clock = clock
-        self.book = PolicyBook(maxAge: maxAge, clock: clock)
+        self.book = PolicyBook(maxAge: maxAge, clock: clock) { [store] in try await store.policies() }
         self.limits = limits
     }
 
@@ -164,7 +164,7 @@ public struct Policies: Sendable {
     /// The policies as every request sees them: a snapshot reloaded within `NEOSC_CACHE_TTL` of a
     /// change made by another replica, at once after one made here (`PolicyBook`).
     public func current() async throws -> [Policy] {
-        try await book.current { [store] in try await store.policies() }.policies
+        try await book.current().policies
     }
 
     /// The request `evaluate` asks about: an account's (its role and organisation) or a role's,
@@ -198,6 +198,11 @@ public struct Policies: Sendable {
         return request
     }
 
+    /// Whether a `session_recording` policy covers `request` (a launch), without side effects.
+    public func recording(_ request: PolicyRequest) async throws -> Bool {
+        PolicyEvaluation.decide(try await book.current().enabled, for: request).recordingRetentionDays != nil
+    }
+
     /// Each enabled policy's verdict on `request`, without side effects (no bucket is counted).
     public func evaluate(_ request: PolicyRequest) async throws -> [PolicyVerdict] {
         PolicyEvaluation.verdicts(try await current(), for: request)
@@ -213,7 +218,7 @@ public struct Policies: Sendable {
     ) async throws
         -> PolicyEvaluation.Decision
     {
-        let enabled = try await book.current { [store] in try await store.policies() }.enabled
+        let enabled = try await book.current().enabled
         guard !enabled.isEmpty else { return PolicyEvaluation.Decision() }
         var decision = PolicyEvaluation.decide(enabled, for: request)
         if decision.refusal?.kind == .mfaRequired, request.mfaEnrolled == nil, let userID = request.userID {
@@ -229,17 +234,17 @@ public struct Policies: Sendable {
                     remedy: remedy, retryAt: retryAt), reason: refusal.reason, request: request, by: actor)
         }
         guard countingLimits, !decision.limits.isEmpty else { return decision }
-        let takes = decision.limits.compactMap { limit -> RateLimits.Take? in
-            guard case .limited(let key, let requests, let perSeconds) = limit.outcome else { return nil }
-            return RateLimits.Take(key: key, requests: requests, perSeconds: perSeconds)
+        let takes = decision.limits.map {
+            RateLimits.Take(key: .init(policy: $0.policyID, subject: $0.subject), requests: $0.requests, perSeconds: $0.perSeconds)
         }
-        for (limit, (take, outcome)) in zip(decision.limits, zip(takes, await limits.take(takes))) where !outcome.allowed {
+        for (limit, outcome) in zip(decision.limits, limits.take(takes)) where !outcome.allowed {
+            let verdict = PolicyEvaluation.verdict(enabled[limit.policy], request)
             try await deny(
                 PolicyRefusal(
-                    policyID: limit.policyID, kind: .rateLimit,
-                    detail: "Too many requests (policy \(limit.policyID): \(limit.reason)); try again in \(outcome.retryAfter) s",
-                    limit: .init(requests: take.requests, perSeconds: take.perSeconds, retryAfter: outcome.retryAfter)),
-                reason: limit.reason, request: request, by: actor, subject: take.key)
+                    policyID: verdict.policyID, kind: .rateLimit,
+                    detail: "Too many requests (policy \(verdict.policyID): \(verdict.reason)); try again in \(outcome.retryAfter) s",
+                    limit: .init(requests: limit.requests, perSeconds: limit.perSeconds, retryAfter: outcome.retryAfter)),
+                reason: verdict.reason, request: request, by: actor, subject: limit.subject)
         }
         return decision
     }

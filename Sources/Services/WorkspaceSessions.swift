@@ -94,6 +94,10 @@ public struct WorkspaceSessions: Sendable {
                     .launchWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
                     details: session.recording ? ["session_id": session.id, "recording": "true"] : ["session_id": session.id])
             }
+        } catch let refusal as PolicyRefusal {
+            // Audited `policy_denied` where it was decided.
+            metrics.launch(succeeded: false, duration: ContinuousClock.now - started)
+            throw refusal
         } catch let refusal as DomainError {
             metrics.launch(succeeded: false, duration: ContinuousClock.now - started)
             // An unavailable store is no refusal to record: the launch may even have committed

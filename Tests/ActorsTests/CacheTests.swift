@@ -191,20 +191,64 @@ struct RateLimitsTests {
         let clock = ManualClock()
         let limits = RateLimits(capacity: 3, clock: clock.wallClock)
         for remaining in (0..<3).reversed() {
-            let outcome = await limits.take("a", requests: 3, perSeconds: 30)
+            let outcome = limits.take(.init(policy: "p", subject: "a"), requests: 3, perSeconds: 30)
             #expect(outcome.allowed && outcome.remaining == remaining)
         }
-        let refused = await limits.take("a", requests: 3, perSeconds: 30)
+        let refused = limits.take(.init(policy: "p", subject: "a"), requests: 3, perSeconds: 30)
         #expect(!refused.allowed && refused.retryAfter == 10 && refused.remaining == 0)
         clock.advance(10)
-        #expect(await limits.take("a", requests: 3, perSeconds: 30).allowed, "one request back every 10 s")
-        #expect(!(await limits.take("a", requests: 3, perSeconds: 30).allowed))
+        #expect(limits.take(.init(policy: "p", subject: "a"), requests: 3, perSeconds: 30).allowed, "one request back every 10 s")
+        #expect(!(limits.take(.init(policy: "p", subject: "a"), requests: 3, perSeconds: 30).allowed))
         // Full: "a" is limiting, "b" (a fast limit) is full again a second later, "c" limiting.
-        _ = await limits.take("b", requests: 100, perSeconds: 1)
-        _ = await limits.take("c", requests: 3, perSeconds: 30)
+        _ = limits.take(.init(policy: "p", subject: "b"), requests: 100, perSeconds: 1)
+        _ = limits.take(.init(policy: "p", subject: "c"), requests: 3, perSeconds: 30)
         clock.advance(1)
-        _ = await limits.take("d", requests: 3, perSeconds: 30)
-        #expect(await limits.count == 3, "the full bucket made room")
-        #expect(!(await limits.take("a", requests: 3, perSeconds: 30).allowed), "a limiting bucket is not forgotten first")
+        _ = limits.take(.init(policy: "p", subject: "d"), requests: 3, perSeconds: 30)
+        #expect(limits.count == 3, "the full bucket made room")
+        #expect(!(limits.take(.init(policy: "p", subject: "a"), requests: 3, perSeconds: 30).allowed), "a limiting bucket is not forgotten first")
+    }
+}
+
+@Suite("Policy book: one snapshot, aged, reloaded once, kept when a reload fails")
+struct PolicyBookTests {
+    final class Source: Sendable {
+        let state = Mutex<(loads: Int, fail: Bool, policies: [Policy])>((0, false, []))
+
+        func load() throws -> [Policy] {
+            try state.withLock { state in
+                state.loads += 1
+                if state.fail { throw DomainError.unavailable("store down") }
+                return state.policies
+            }
+        }
+    }
+
+    static func policy(_ id: String) -> Policy {
+        Policy(
+            id: id, name: id, description: "", category: "c", enabled: true, weight: 0, rule: .sessionRecording(retentionDays: 1),
+            updatedAt: Date(timeIntervalSince1970: 0))
+    }
+
+    @Test func agesReloadsAndKeepsTheLastGoodSnapshot() async throws {
+        let clock = ManualClock()
+        let source = Source()
+        source.state.withLock { $0.policies = [Self.policy("a")] }
+        let book = PolicyBook(maxAge: 5, clock: clock.wallClock) { try source.load() }
+        #expect(try await book.current().policies.map(\.id) == ["a"])
+        source.state.withLock { $0.policies = [Self.policy("a"), Self.policy("b")] }
+        #expect(try await book.current().policies.map(\.id) == ["a"], "within maxAge another replica's change is not seen")
+        #expect(source.state.withLock { $0.loads } == 1)
+        clock.advance(6)
+        _ = try await book.current()  // starts the reload, answers the previous snapshot
+        let reloaded = try await eventually(within: 5) { try await book.current().policies.count == 2 }
+        #expect(reloaded, "seen after maxAge")
+
+        source.state.withLock { $0.fail = true }
+        clock.advance(6)
+        for _ in 0..<3 { #expect(try await book.current().policies.count == 2, "a failed reload keeps the last snapshot") }
+        book.invalidate()
+        await #expect(throws: DomainError.self) { try await book.current() }
+        source.state.withLock { $0.fail = false }
+        #expect(try await book.current().policies.count == 2)
     }
 }

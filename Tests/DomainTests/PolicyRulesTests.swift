@@ -258,10 +258,10 @@ struct PolicyRulesTests {
         #expect(outcome(recording, Self.request(.launch, workspace: "ws-web")) == .notApplicable)
 
         let limit = Self.policy(.rateLimit(requests: 5, perSeconds: 10, key: .user), id: "pol-rl")
-        #expect(outcome(limit, Self.request(.call)) == .limited(key: "pol-rl\nusr-1", requests: 5, perSeconds: 10))
-        #expect(outcome(limit, Self.request(.call, role: nil)) == .limited(key: "pol-rl\nusr-1", requests: 5, perSeconds: 10))
+        #expect(outcome(limit, Self.request(.call)) == .limited(subject: "usr-1", requests: 5, perSeconds: 10))
+        #expect(outcome(limit, Self.request(.call, role: nil)) == .limited(subject: "usr-1", requests: 5, perSeconds: 10))
         let byAddress = Self.policy(.rateLimit(requests: 5, perSeconds: 10, key: .address), id: "pol-ra")
-        #expect(outcome(byAddress, Self.request(.call)) == .limited(key: "pol-ra\n10.1.2.3", requests: 5, perSeconds: 10))
+        #expect(outcome(byAddress, Self.request(.call)) == .limited(subject: "10.1.2.3", requests: 5, perSeconds: 10))
 
         let hours = Self.policy(.timeWindow(try Self.window(["mon"], "08:00", "18:00", "UTC"), appliesTo: .signIn))
         let monday = try Self.at("2025-10-27T09:00:00Z")

@@ -51,6 +51,28 @@ struct DemoSessionTests {
         try await harness.store.events(AuditQuery(action: action, limit: 500)).filter { $0.resourceID == demoID }
     }
 
+    @Test("the provisioning webhook says whether a session_recording policy covers the visitor's sessions")
+    func provisioningCarriesRecording() async throws {
+        try await RecordingPeer.with { peer in
+            peer.reply("POST /hook provision", with: #"{"connection_url":"https://kasm.example.com/s/1"}"#)
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60, maxDuration: 120)) { harness, client in
+                func recording(of call: RecordingPeer.Call?) throws -> Bool? {
+                    let body = try #require(call).body
+                    let demo = (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["demo"] as? [String: Any]
+                    return demo?["recording"] as? Bool
+                }
+                #expect(try await Self.create(client).status == .created)
+                #expect(try recording(of: peer.calls.last { $0.event == "provision" }) == false)
+                let admin = try await harness.account(.admin).token
+                #expect(
+                    try await client.send(.patch, "/api/policies/pol-session-recording", token: admin, json: #"{"enabled":true}"#)
+                        .status == .ok)
+                #expect(try await Self.create(client).status == .created)
+                #expect(try recording(of: peer.calls.last { $0.event == "provision" }) == true)
+            }
+        }
+    }
+
     @Test("a demo expires on time: each clean-up step runs once, in order, audited; its token is refused at once")
     func expiry() async throws {
         try await RecordingPeer.with { peer in
