@@ -3,11 +3,18 @@ import Foundation
 import Synchronization
 
 /// The policies every request is checked against, as one snapshot read under a lock (no actor
-/// hop on the request path). The snapshot is reloaded from the store once it is `maxAge` old, or
-/// at once after `invalidate()` (a change made by this process). One reload runs at a time; while
-/// it runs, and when it fails, requests keep the previous snapshot (a store that stops answering
-/// does not switch the policies off, nor fail every request); only a process that has none yet
-/// waits for it.
+/// hop on the request path).
+///
+/// - Within `maxAge` of its load the snapshot answers at once.
+/// - Up to twice `maxAge` old, it still answers while one reload runs in the background (a busy
+///   process never waits for the store).
+/// - Older than that, or after `invalidate()` (a change made by this process), callers wait for
+///   the reload, so a change made elsewhere applies within twice `maxAge` however idle the
+///   process was, and one made here at once.
+/// - When a reload fails (the store is unavailable), the previous snapshot keeps answering, and
+///   the reload is tried again a second later: a store outage does not switch the policies off,
+///   nor fail every request. Only a process that never loaded them fails.
+/// - A reload still running after `stuckAfter` is given up and another started.
 public final class PolicyBook: Sendable {
     public struct Snapshot: Sendable {
         public let policies: [Policy]
@@ -22,17 +29,20 @@ public final class PolicyBook: Sendable {
 
     private struct State {
         var snapshot: Snapshot?
+        /// When `snapshot` was loaded; nil once invalidated (it is then only a fallback).
         var loadedAt: Date?
         var generation: UInt64 = 0
         var reloading: Task<Snapshot, any Error>?
+        var reloadStarted: Date?
+        /// No reload before this, after a failed one.
+        var retryAt: Date?
     }
 
     private let state = Mutex(State())
     private let maxAge: TimeInterval?
     private let clock: WallClock
     private let load: @Sendable () async throws -> [Policy]
-    /// After a failed reload, how long the previous snapshot is served before the next attempt.
-    private let retryAfterFailure: TimeInterval = 1
+    private let stuckAfter: TimeInterval = 10
 
     /// - Parameters:
     ///   - maxAge: nil when this process makes every change to the policies.
@@ -45,14 +55,15 @@ public final class PolicyBook: Sendable {
 
     public func current() async throws -> Snapshot {
         let now = clock.now()
-        let (ready, reload): (Snapshot?, Task<Snapshot, any Error>?) = state.withLock { state in
-            if let snapshot = state.snapshot, let loadedAt = state.loadedAt,
-                maxAge.map({ now.timeIntervalSince(loadedAt) < $0 }) ?? true
-            {
-                return (snapshot, nil)
-            }
-            if state.reloading == nil {
+        let (ready, reload, fallback): (Snapshot?, Task<Snapshot, any Error>?, Snapshot?) = state.withLock { state in
+            let age = state.loadedAt.map { now.timeIntervalSince($0) }
+            if let snapshot = state.snapshot, let age, age < (maxAge ?? .infinity) { return (snapshot, nil, nil) }
+            let coolingDown = state.retryAt.map { now < $0 } ?? false
+            if let snapshot = state.snapshot, coolingDown { return (snapshot, nil, nil) }
+            let stuck = state.reloadStarted.map { now.timeIntervalSince($0) > stuckAfter } ?? false
+            if state.reloading == nil || stuck {
                 let generation = state.generation
+                state.reloadStarted = now
                 state.reloading = Task { [self] in
                     do {
                         let loaded = Snapshot(try await load())
@@ -64,18 +75,25 @@ public final class PolicyBook: Sendable {
                     }
                 }
             }
-            return (state.snapshot, state.reloading)
+            if let snapshot = state.snapshot, let age, let maxAge, age < 2 * maxAge { return (snapshot, nil, nil) }
+            return (nil, state.reloading, state.snapshot)
         }
         if let ready { return ready }
-        return try await reload!.value
+        do {
+            return try await reload!.value
+        } catch {
+            if let fallback { return fallback }
+            throw error
+        }
     }
 
     public func invalidate() {
         state.withLock { state in
             state.generation &+= 1
-            state.snapshot = nil
             state.loadedAt = nil
             state.reloading = nil
+            state.reloadStarted = nil
+            state.retryAt = nil
         }
     }
 
@@ -83,12 +101,13 @@ public final class PolicyBook: Sendable {
         state.withLock { state in
             guard state.generation == generation else { return }
             state.reloading = nil
+            state.reloadStarted = nil
             if let loaded {
                 state.snapshot = loaded
                 state.loadedAt = start
-            } else if state.snapshot != nil, let maxAge {
-                // Keep serving the previous snapshot; try again shortly.
-                state.loadedAt = clock.now().addingTimeInterval(retryAfterFailure - maxAge)
+                state.retryAt = nil
+            } else {
+                state.retryAt = clock.now().addingTimeInterval(1)
             }
         }
     }

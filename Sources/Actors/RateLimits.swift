@@ -93,7 +93,7 @@ public final class RateLimits: Sendable {
         if buckets[key] == nil, buckets.count >= capacity { evict(&buckets, capacity: capacity, now: now) }
         var bucket = buckets[key] ?? Bucket(tokens: Double(requests), updated: now, requests: requests, rate: rate)
         bucket.tokens = min(Double(requests), bucket.tokens + max(0, now.timeIntervalSince(bucket.updated)) * rate)
-        bucket.updated = now
+        bucket.updated = max(bucket.updated, now)
         bucket.requests = requests
         bucket.rate = rate
         let allowed = bucket.tokens >= 1
@@ -108,7 +108,18 @@ public final class RateLimits: Sendable {
         buckets = buckets.filter { !$0.value.isFull(at: now) }
         let target = capacity - max(1, capacity / 10)
         guard buckets.count > target else { return }
-        let oldest = buckets.sorted { $0.value.updated < $1.value.updated }.prefix(buckets.count - target)
-        for (key, _) in oldest { buckets[key] = nil }
+        // The least recently used tenth, by a cut-off estimated from a sample (a sort of every
+        // bucket would hold the lock too long): one linear pass.
+        let share = Double(buckets.count - target) / Double(buckets.count)
+        var sample: [Date] = []
+        sample.reserveCapacity(1_000)
+        for bucket in buckets.values.prefix(1_000) { sample.append(bucket.updated) }
+        sample.sort()
+        let position = min(sample.count - 1, Int(Double(sample.count) * share))
+        let cutoff = sample[position]
+        buckets = buckets.filter { $0.value.updated > cutoff }
+        if buckets.count > target, let oldest = buckets.min(by: { $0.value.updated < $1.value.updated }) {
+            buckets[oldest.key] = nil
+        }
     }
 }

@@ -19,7 +19,7 @@ public struct TimeWindow: Sendable, Equatable {
     /// Minutes after local midnight.
     public var start: Int
     public var end: Int
-    public var timeZone: TimeZone
+    public let timeZone: TimeZone
     /// The zone's name as it was written (Foundation may answer another name for the same zone:
     /// `GMT` for `UTC`).
     public var zoneName: String
@@ -120,8 +120,9 @@ public struct TimeWindow: Sendable, Equatable {
 
 /// A zone's offset from UTC, remembered for the quarter hour (of UTC) it was asked for: every
 /// request asks it, and Foundation answers through ICU behind a lock that the event-loop threads
-/// would otherwise queue on. Zones change their offset only at quarter-hour instants, so the
-/// answer holds for the whole quarter hour.
+/// would otherwise queue on. Today's zones change their offset only at quarter-hour instants; a
+/// quarter hour that holds a change (some past ones did not fall on the quarter) is not
+/// remembered.
 final class ZoneOffsets: Sendable {
     private struct Known {
         var quarterHour: Int
@@ -139,7 +140,12 @@ final class ZoneOffsets: Sendable {
         let quarterHour = Int((date.timeIntervalSince1970 / 900).rounded(.down))
         if let known = known.withLock({ $0 }), known.quarterHour == quarterHour { return known.offset }
         let offset = timeZone.secondsFromGMT(for: date)
-        known.withLock { $0 = Known(quarterHour: quarterHour, offset: offset) }
+        // Remembered only when the whole quarter hour has one offset (some past changes fell
+        // between quarter hours).
+        let first = Date(timeIntervalSince1970: Double(quarterHour * 900))
+        if timeZone.secondsFromGMT(for: first) == offset, timeZone.secondsFromGMT(for: first + 899) == offset {
+            known.withLock { $0 = Known(quarterHour: quarterHour, offset: offset) }
+        }
         return offset
     }
 }

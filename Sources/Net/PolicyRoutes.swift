@@ -55,12 +55,6 @@ struct PolicyRoutes {
         var weight: Int?
         var scope: PolicyScope?
         var settings: PolicySettings?
-
-        func draft(id: String? = nil) -> Policies.Draft {
-            Policies.Draft(
-                id: id ?? self.id, name: name, description: description ?? "", category: category, kind: kind,
-                enabled: enabled, weight: weight, scope: scope ?? PolicyScope(), settings: settings ?? PolicySettings())
-        }
     }
 
     /// What `POST /api/policies/evaluate` asks about.
@@ -192,5 +186,13 @@ struct PolicyRoutes {
                     }
                     return view
                 }))
+    }
+}
+
+extension PolicyRoutes.Body {
+    func draft(id: String? = nil) -> Policies.Draft {
+        Policies.Draft(
+            id: id ?? self.id, name: name, description: description ?? "", category: category, kind: kind,
+            enabled: enabled, weight: weight, scope: scope ?? PolicyScope(), settings: settings ?? PolicySettings())
     }
 }

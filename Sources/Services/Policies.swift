@@ -71,26 +71,28 @@ public struct Policies: Sendable {
                 return id
             } ?? Identifier.make("pol")
         let policy = try validated(draft, id: id, current: nil)
+        // Even when the change's outcome is unknown (it may have committed).
+        defer { book.invalidate() }
         try await audit.change {
             try await store.insert(policy)
             try await audit.record(
                 .createPolicy, by: actor, from: address, resource: ("policy", policy.id),
                 details: ["kind": policy.kind.rawValue, "enabled": String(policy.enabled)])
         }
-        book.invalidate()
         return policy
     }
 
     public func replace(_ id: String, with draft: Draft, by actor: AuditActor, from address: String?) async throws -> Policy {
         guard let current = try await store.policy(id: id) else { throw DomainError.notFound("Policy not found") }
         let policy = try validated(draft, id: id, current: current)
+        // Even when the change's outcome is unknown (it may have committed).
+        defer { book.invalidate() }
         try await audit.change {
             guard try await store.replace(policy) else { throw DomainError.notFound("Policy not found") }
             try await audit.record(
                 .updatePolicy, by: actor, from: address, resource: ("policy", id),
                 details: ["kind": policy.kind.rawValue, "enabled": String(policy.enabled)])
         }
-        book.invalidate()
         return policy
     }
 
@@ -99,15 +101,18 @@ public struct Policies: Sendable {
         if DefaultCatalogue.policies(at: clock.now()).contains(where: { $0.id == id }) {
             throw DomainError.conflict("A default policy cannot be deleted (it would come back at the next start); switch it off")
         }
+        // Even when the change's outcome is unknown (it may have committed).
+        defer { book.invalidate() }
         try await audit.change {
             guard try await store.deletePolicy(id: id) else { throw DomainError.notFound("Policy not found") }
             try await audit.record(.deletePolicy, by: actor, from: address, resource: ("policy", id))
         }
-        book.invalidate()
     }
 
     /// Sets policy `id` to `enabled`, or flips it when `enabled` is nil, atomically in the store.
     public func set(_ id: String, enabled: Bool?, by actor: AuditActor, from address: String?) async throws -> Policy {
+        // Even when the change's outcome is unknown (it may have committed).
+        defer { book.invalidate() }
         let policy = try await audit.change {
             guard let policy = try await store.setEnabled(id: id, enabled, at: clock.now()) else {
                 throw DomainError.notFound("Policy not found")
@@ -116,7 +121,6 @@ public struct Policies: Sendable {
                 .togglePolicy, by: actor, from: address, resource: ("policy", id), details: ["enabled": String(policy.enabled)])
             return policy
         }
-        book.invalidate()
         return policy
     }
 
@@ -224,7 +228,8 @@ public struct Policies: Sendable {
         if decision.refusal?.kind == .mfaRequired, request.mfaEnrolled == nil, let userID = request.userID {
             // Which remedy: the account is read only on this refusal's path.
             var known = request
-            known.mfaEnrolled = try await store.user(id: userID)?.mfaEnabled ?? false
+            // Unknown when the store does not answer: the refusal stands, with the general remedy.
+            known.mfaEnrolled = (try? await store.user(id: userID))??.mfaEnabled
             decision = PolicyEvaluation.decide(enabled, for: known)
         }
         if let refusal = decision.refusal, case .denied(let remedy, let retryAt) = refusal.outcome {

@@ -239,16 +239,23 @@ struct PolicyBookTests {
         #expect(try await book.current().policies.map(\.id) == ["a"], "within maxAge another replica's change is not seen")
         #expect(source.state.withLock { $0.loads } == 1)
         clock.advance(6)
-        _ = try await book.current()  // starts the reload, answers the previous snapshot
+        _ = try await book.current()  // between maxAge and twice it: answers at once, reloads behind
         let reloaded = try await eventually(within: 5) { try await book.current().policies.count == 2 }
         #expect(reloaded, "seen after maxAge")
 
+        source.state.withLock { $0.policies = [Self.policy("c")] }
+        clock.advance(11)
+        #expect(try await book.current().policies.map(\.id) == ["c"], "past twice maxAge the caller waits for the reload")
+
         source.state.withLock { $0.fail = true }
-        clock.advance(6)
-        for _ in 0..<3 { #expect(try await book.current().policies.count == 2, "a failed reload keeps the last snapshot") }
+        clock.advance(11)
+        for _ in 0..<3 { #expect(try await book.current().policies.map(\.id) == ["c"], "a failed reload keeps the last snapshot") }
         book.invalidate()
-        await #expect(throws: DomainError.self) { try await book.current() }
+        #expect(try await book.current().policies.map(\.id) == ["c"], "even after a local change, while the store is down")
+        let neverLoaded = PolicyBook(maxAge: 5, clock: clock.wallClock) { try source.load() }
+        await #expect(throws: DomainError.self) { try await neverLoaded.current() }
         source.state.withLock { $0.fail = false }
-        #expect(try await book.current().policies.count == 2)
+        clock.advance(2)
+        #expect(try await neverLoaded.current().policies.map(\.id) == ["c"])
     }
 }
