@@ -50,6 +50,20 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
         return true
     }
 
+    /// What one client is counted as (connections per client, rate limits by address): an IPv4
+    /// address, or the /64 of an IPv6 one, which one host usually holds whole (`2001:db8:1:2::/64`).
+    /// `bytes` as `bytes(of:)` answers them.
+    public static func clientKey(of bytes: [UInt8]) -> String {
+        guard bytes.count == 16 else { return bytes.map(String.init).joined(separator: ".") }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
+    }
+
+    /// `clientKey(of:)` for an address in text; nil when `text` is not an address.
+    public static func clientKey(of text: String) -> String? {
+        bytes(of: text).map { clientKey(of: $0) }
+    }
+
     /// The address's bytes: 4 for IPv4 (IPv4-mapped IPv6 counts as IPv4), 16 for IPv6; nil if not an address.
     public static func bytes(of text: String) -> [UInt8]? {
         // inet_pton reads a C string: whatever follows a NUL would be ignored, so that

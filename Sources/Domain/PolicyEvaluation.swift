@@ -26,9 +26,7 @@ public struct PolicyRequest: Sendable {
     /// What a rate limit by address counts: one IPv4 address, or one IPv6 /64 (a host holds a
     /// /64, and must not get a fresh bucket per address in it).
     public var addressKey: String? {
-        guard let bytes = addressBytes else { return address }
-        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
-        return bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
+        addressBytes.map { AddressRange.clientKey(of: $0) } ?? address
     }
     public var mfaVerified: Bool
     /// Whether the account has a second factor to verify with (nil: not known here): an

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import HTTPTypes
 import TestSupport
@@ -184,11 +185,12 @@ import Testing
     }
 
     @Test func oneClientIsOneAddressOrOneIPv6Slash64() {
-        #expect(AddressCensus.key(for: "10.0.0.1") == "10.0.0.1")
-        #expect(AddressCensus.key(for: "::ffff:10.0.0.1") == "10.0.0.1", "an IPv4-mapped address is its IPv4 one")
-        #expect(AddressCensus.key(for: "2001:db8:1:2::1") == AddressCensus.key(for: "2001:db8:1:2:ffff:ffff:ffff:fffe"))
-        #expect(AddressCensus.key(for: "2001:db8:1:2::1") != AddressCensus.key(for: "2001:db8:1:3::1"))
-        #expect(AddressCensus.key(for: "not an address") == nil)
+        #expect(AddressRange.clientKey(of: "10.0.0.1") == "10.0.0.1")
+        #expect(AddressRange.clientKey(of: "::ffff:10.0.0.1") == "10.0.0.1", "an IPv4-mapped address is its IPv4 one")
+        #expect(AddressRange.clientKey(of: "2001:db8:1:2::1") == AddressRange.clientKey(of: "2001:db8:1:2:ffff:ffff:ffff:fffe"))
+        #expect(AddressRange.clientKey(of: "2001:db8:1:2::1") != AddressRange.clientKey(of: "2001:db8:1:3::1"))
+        #expect(AddressRange.clientKey(of: "2001:db8:1:2::1") == "2001:db8:1:2::/64", "a /64 in CIDR notation")
+        #expect(AddressRange.clientKey(of: "not an address") == nil)
     }
 
     @Test func anIdleConnectionIsClosedAtTheIdleTimeout() async throws {

@@ -1,4 +1,3 @@
-import Domain
 import Synchronization
 
 /// Counts open connections per client address, shared by every event loop that accepts them.
@@ -44,13 +43,5 @@ final class AddressCensus: Sendable {
             tally.open[key] = open > 1 ? open - 1 : nil
             tally.refusing.remove(key)
         }
-    }
-
-    /// What one client is counted as: an IPv4 address (an IPv4-mapped IPv6 one included), or an
-    /// IPv6 address's /64, which one host usually holds whole; nil for anything else.
-    static func key(for address: String) -> String? {
-        guard let bytes = AddressRange.bytes(of: address) else { return nil }
-        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
-        return bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
     }
 }

@@ -1,3 +1,4 @@
+import Domain
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -20,7 +21,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         if let census, let address = channel.remoteAddress?.ipAddress, !limits.exempt.isTrusted(address),
-            let key = AddressCensus.key(for: address)
+            let key = AddressRange.clientKey(of: address)
         {
             switch census.admit(key) {
             case .admitted:
