@@ -215,22 +215,27 @@ public struct Policies: Sendable {
     /// Applies the policies to `request`: the first refusal throws `PolicyRefusal` (403, or 429
     /// for a rate limit) and is audited `policy_denied`. With `countingLimits` (the check every API
     /// call passes; once per request) every rate limit in scope counts the request. Answers what a
-    /// launch needs to know (recording). With no policy enabled it costs a lock and a branch.
+    /// launch needs to know (recording). With no policy enabled it costs a lock and a branch: the
+    /// request is built (its address parsed) only when a policy is enabled.
     @discardableResult
     public func check(
-        _ request: PolicyRequest, by actor: AuditActor, countingLimits: Bool = false
+        _ request: @autoclosure () -> PolicyRequest, by actor: AuditActor, countingLimits: Bool = false
     ) async throws
         -> PolicyEvaluation.Decision
     {
         let enabled = try await book.current().enabled
         guard !enabled.isEmpty else { return PolicyEvaluation.Decision() }
+        let request = request()
         var decision = PolicyEvaluation.decide(enabled, for: request)
-        if decision.refusal?.kind == .mfaRequired, request.mfaEnrolled == nil, let userID = request.userID {
-            // Which remedy: the account is read only on this refusal's path.
+        if let refusal = decision.refusal, refusal.kind == .mfaRequired, request.mfaEnrolled == nil, let userID = request.userID,
+            let policy = enabled.first(where: { $0.id == refusal.policyID })
+        {
+            // Which remedy: the account is read only on this refusal's path, and only the refusing
+            // policy is asked again. Unknown when the store does not answer: the refusal stands,
+            // with the general remedy.
             var known = request
-            // Unknown when the store does not answer: the refusal stands, with the general remedy.
             known.mfaEnrolled = (try? await store.user(id: userID))??.mfaEnabled
-            decision = PolicyEvaluation.decide(enabled, for: known)
+            decision.refusal = PolicyEvaluation.verdict(policy, known)
         }
         if let refusal = decision.refusal, case .denied(let remedy, let retryAt) = refusal.outcome {
             try await deny(
