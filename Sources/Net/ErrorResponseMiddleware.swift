@@ -72,15 +72,9 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
             var remedy: String?
             var retryAt: Date?
         }
-        let status: HTTPResponse.Status = refusal.limit == nil ? .forbidden : .tooManyRequests
-        let body =
-            (try? PortalJSON.encoder.encode(
-                Body(detail: refusal.detail, policy: refusal.policyID, remedy: refusal.remedy, retryAt: refusal.retryAt)))
-            ?? Data(#"{"detail":"Refused by policy"}"#.utf8)
-        var response = Response(
-            status: status,
-            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.count)],
-            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        var response = response(
+            status: refusal.limit == nil ? .forbidden : .tooManyRequests,
+            body: Body(detail: refusal.detail, policy: refusal.policyID, remedy: refusal.remedy, retryAt: refusal.retryAt))
         if let limit = refusal.limit {
             response.headers[.retryAfter] = String(limit.retryAfter)
             let name = "\"" + refusal.policyID + "\""
@@ -94,7 +88,12 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
     static let rateLimit = HTTPField.Name("RateLimit")!
 
     static func response(status: HTTPResponse.Status, detail: String) -> Response {
-        let body = (try? PortalJSON.encoder.encode(["detail": detail])) ?? Data(#"{"detail":"error"}"#.utf8)
+        response(status: status, body: ["detail": detail])
+    }
+
+    /// `body` as JSON with `status` (a bare `{"detail":"error"}` should it not encode).
+    static func response(status: HTTPResponse.Status, body: some Encodable) -> Response {
+        let body = (try? PortalJSON.encoder.encode(body)) ?? Data(#"{"detail":"error"}"#.utf8)
         return Response(
             status: status,
             headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.count)],
