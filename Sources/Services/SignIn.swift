@@ -197,7 +197,9 @@ public struct SignIn: Sendable {
     /// the account has a confirmed second factor.
     private func signedIn(_ user: User, from address: String) async throws -> Outcome {
         try await admitSignIn(of: user, mfaVerified: false, from: address)
-        if try await store.totpEnrollment(userID: user.id)?.isConfirmed == true {
+        // A confirmed enrolment sets `mfaEnabled` (for an account with a password it says nothing
+        // else), so an account without one costs no read here.
+        if user.mfaEnabled, try await store.totpEnrollment(userID: user.id)?.isConfirmed == true {
             return .secondFactorRequired(try await secondFactors.challenge(for: user))
         }
         let (token, expiresAt) = try await audit.change {
