@@ -6,12 +6,15 @@ import Synchronization
 /// tokens, refilled continuously over `perSeconds`. Memory is bounded by `capacity` buckets: past
 /// it, the buckets that are full again go first (forgetting them changes nothing), then, if that
 /// is not enough, the tenth least recently used; both in one pass, so a stream of new keys costs
-/// one sort per tenth of the capacity, not a scan per key.
+/// one pass per tenth of the capacity, not a scan per key.
 ///
 /// A lock rather than an actor, like `AddressCensus`: every limited request asks it, on the event
 /// loop that serves the request, and a hop to an actor and back cost that request two thread
 /// switches (measured: 20 policies with three rate limits took the auth scenario from 0.77 to
-/// … of its throughput without policies; docs/benchmarks.md). Nothing in it awaits.
+/// 0.79–0.82 of its throughput without policies; docs/benchmarks.md). Nothing in it awaits. The
+/// buckets are split into shards by key, each under its own lock with its share of the
+/// capacity, so that the pass that makes room (a flood of new addresses causes it) holds one
+/// shard's lock over a sixteenth of the buckets while the other event loop goes on with the rest.
 public final class RateLimits: Sendable {
     public struct Outcome: Sendable, Equatable {
         public var allowed: Bool
@@ -59,31 +62,47 @@ public final class RateLimits: Sendable {
         }
     }
 
-    private let buckets = Mutex<[Key: Bucket]>([:])
-    private let capacity: Int
+    private final class Shard: Sendable {
+        let buckets = Mutex<[Key: Bucket]>([:])
+    }
+
+    private let shards: [Shard]
+    /// Buckets per shard.
+    private let shardCapacity: Int
     private let clock: WallClock
 
+    /// - Parameter capacity: the most buckets held at once (split evenly over the shards; a small
+    ///   capacity, as tests use, is one shard).
     public init(capacity: Int = 100_000, clock: WallClock = .system) {
         precondition(capacity > 0)
-        self.capacity = capacity
+        let shardCount = capacity >= 1_024 ? 16 : 1
+        self.shards = (0..<shardCount).map { _ in Shard() }
+        self.shardCapacity = capacity / shardCount
         self.clock = clock
     }
 
-    public var count: Int { buckets.withLock { $0.count } }
+    public var count: Int { shards.reduce(0) { total, shard in total + shard.buckets.withLock { $0.count } } }
 
-    /// Takes one token from each bucket, in one step (one actor hop for all the limits of a
-    /// request); answers in the same order.
+    private func shard(_ key: Key) -> Shard {
+        shards.count == 1 ? shards[0] : shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
+
+    /// Takes one token from each bucket; answers in the same order.
     public func take(_ takes: [Take]) -> [Outcome] {
         let now = clock.now()
-        return buckets.withLock { buckets in
-            takes.map { Self.take($0.key, requests: $0.requests, perSeconds: $0.perSeconds, from: &buckets, capacity: capacity, at: now) }
+        return takes.map { take in
+            shard(take.key).buckets.withLock {
+                Self.take(take.key, requests: take.requests, perSeconds: take.perSeconds, from: &$0, capacity: shardCapacity, at: now)
+            }
         }
     }
 
     /// Takes one token from `key`'s bucket if it has one.
     public func take(_ key: Key, requests: Int, perSeconds: Int) -> Outcome {
         let now = clock.now()
-        return buckets.withLock { Self.take(key, requests: requests, perSeconds: perSeconds, from: &$0, capacity: capacity, at: now) }
+        return shard(key).buckets.withLock {
+            Self.take(key, requests: requests, perSeconds: perSeconds, from: &$0, capacity: shardCapacity, at: now)
+        }
     }
 
     private static func take(
@@ -107,19 +126,21 @@ public final class RateLimits: Sendable {
     private static func evict(_ buckets: inout [Key: Bucket], capacity: Int, now: Date) {
         buckets = buckets.filter { !$0.value.isFull(at: now) }
         let target = capacity - max(1, capacity / 10)
-        guard buckets.count > target else { return }
+        let excess = buckets.count - target
+        guard excess > 0 else { return }
         // The least recently used tenth, by a cut-off estimated from a sample (a sort of every
-        // bucket would hold the lock too long): one linear pass.
-        let share = Double(buckets.count - target) / Double(buckets.count)
+        // bucket would hold the lock too long): those used before it, then as many used at it as
+        // are still needed (a burst can share one instant, and must not empty the shard). The
+        // cut-off is a bucket's own time, so at least one goes.
         var sample: [Date] = []
         sample.reserveCapacity(1_000)
         for bucket in buckets.values.prefix(1_000) { sample.append(bucket.updated) }
         sample.sort()
-        let position = min(sample.count - 1, Int(Double(sample.count) * share))
-        let cutoff = sample[position]
-        buckets = buckets.filter { $0.value.updated > cutoff }
-        if buckets.count > target, let oldest = buckets.min(by: { $0.value.updated < $1.value.updated }) {
-            buckets[oldest.key] = nil
-        }
+        let cutoff = sample[min(sample.count - 1, sample.count * excess / buckets.count)]
+        var leaving: [Key] = []
+        leaving.reserveCapacity(excess)
+        for (key, bucket) in buckets where bucket.updated < cutoff && leaving.count < excess { leaving.append(key) }
+        for (key, bucket) in buckets where bucket.updated == cutoff && leaving.count < excess { leaving.append(key) }
+        for key in leaving { buckets[key] = nil }
     }
 }

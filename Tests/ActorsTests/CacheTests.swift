@@ -207,6 +207,26 @@ struct RateLimitsTests {
         #expect(limits.count == 3, "the full bucket made room")
         #expect(!(limits.take(.init(policy: "p", subject: "a"), requests: 3, perSeconds: 30).allowed), "a limiting bucket is not forgotten first")
     }
+
+    @Test func aFloodOfNewKeysStaysWithinCapacityAndForgetsATenthAtATime() {
+        let clock = ManualClock()
+        let limits = RateLimits(capacity: 16_384, clock: clock.wallClock)
+        // One instant for all: a burst the clock cannot tell apart must not empty a shard.
+        for index in 0..<40_000 { _ = limits.take(.init(policy: "p", subject: "k\(index)"), requests: 3, perSeconds: 30) }
+        #expect(limits.count <= 16_384)
+        #expect(limits.count >= 16_384 * 8 / 10, "\(limits.count) buckets left")
+        // Older buckets go before newer ones: one in use now and then outlives a flood.
+        for index in 40_000..<80_000 {
+            if index.isMultiple(of: 1_000) {
+                clock.advance(0.001)
+                _ = limits.take(.init(policy: "p", subject: "recent"), requests: 3, perSeconds: 30)
+            }
+            _ = limits.take(.init(policy: "p", subject: "k\(index)"), requests: 3, perSeconds: 30)
+        }
+        #expect(limits.count <= 16_384)
+        let recent = limits.take(.init(policy: "p", subject: "recent"), requests: 3, perSeconds: 30)
+        #expect(!recent.allowed && recent.retryAfter == 10, "a bucket in use is remembered: \(recent)")
+    }
 }
 
 @Suite("Policy book: one snapshot, aged, reloaded once, kept when a reload fails")
