@@ -114,10 +114,12 @@ struct PolicyTests {
         }
     }
 
-    @Test("a rate limit answers 429 with Retry-After and the RateLimit fields, per user, and recovers as its bucket refills")
-    func rateLimitsAreEnforced() async throws {
+    @Test(
+        "a rate limit answers 429 with Retry-After and the RateLimit fields, per user, and recovers as its bucket refills",
+        arguments: StoreKind.allCases)
+    func rateLimitsAreEnforced(kind: StoreKind) async throws {
         let clock = ManualClock()
-        try await Harness.run(clock: clock.wallClock) { harness, client in
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let user = try await harness.account(.user).token
             let other = try await harness.account(.user).token
@@ -186,14 +188,15 @@ struct PolicyTests {
         }
     }
 
-    @Test("an address allow-list judges the client address NeoSC determines: X-Forwarded-For only from a trusted proxy")
-    func addressAllowlists() async throws {
+    @Test(
+        "an address allow-list judges the client address NeoSC determines: X-Forwarded-For only from a trusted proxy", arguments: StoreKind.allCases)
+    func addressAllowlists(kind: StoreKind) async throws {
         let forwarded = HTTPField.Name("X-Forwarded-For")!
         for trusted in [true, false] {
             let adjust: (inout Configuration) -> Void = {
                 if trusted { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!, AddressRange("::1")!]) }
             }
-            try await Harness.run(.live, adjust) { harness, client in
+            try await Harness.run(.live, store: kind, adjust) { harness, client in
                 let admin = try await harness.account(.admin).token
                 let user = try await harness.account(.user).token
                 let office: [String: Any] = [
@@ -270,15 +273,17 @@ struct PolicyTests {
         }
     }
 
-    @Test("a NetBird peer the user registered, confirmed by NetBird as connected and theirs, lets a launch through while it stays so")
-    func netbirdPeers() async throws {
+    @Test(
+        "a NetBird peer the user registered, confirmed by NetBird as connected and theirs, lets a launch through while it stays so",
+        arguments: StoreKind.allCases)
+    func netbirdPeers(kind: StoreKind) async throws {
         try await RecordingPeer.with { netbird in
             netbird.reply("GET /api/peers/peer-up", with: #"{"id":"peer-up","connected":true,"user_id":"nb-ned"}"#)
             netbird.reply("GET /api/peers/peer-down", with: #"{"id":"peer-down","connected":false,"user_id":"nb-ned"}"#)
             netbird.reply("GET /api/peers/peer-eve", with: #"{"id":"peer-eve","connected":true,"user_id":"nb-eve"}"#)
             netbird.reply(
                 "GET /api/users", with: #"[{"id":"nb-ned","email":"Ned@example.com"},{"id":"nb-eve","email":"eve@example.com"}]"#)
-            try await Harness.run(.router, { $0.netbird = (netbird.url, Secret("netbird-token")) }) { harness, client in
+            try await Harness.run(.router, store: kind, { $0.netbird = (netbird.url, Secret("netbird-token")) }) { harness, client in
                 let admin = try await harness.account(.admin).token
                 let (member, token) = try await harness.account(.neosc, email: "ned@example.com")
                 _ = try await client.send(.patch, "/api/policies/pol-network-zero-trust", token: admin, json: #"{"enabled":true}"#)
@@ -311,17 +316,17 @@ struct PolicyTests {
                 #expect(trail.contains(.netbirdPeerRegistered) && trail.contains(.netbirdPeerRemoved))
             }
         }
-        try await Harness.run { harness, client in
+        try await Harness.run(store: kind) { harness, client in
             let token = try await harness.account(.neosc).token
             let refused = try await client.send(.post, "/api/users/me/netbird-peer", token: token, json: body(["peer_id": "peer-up"]))
             #expect(refused.status == .conflict, "without NetBird's API nothing can be checked: \(refused.text)")
         }
     }
 
-    @Test("MFA required on every call leaves the way to MFA open: sign in, enrol, confirm, then sign in with the code")
-    func mfaEverywhere() async throws {
+    @Test("MFA required on every call leaves the way to MFA open: sign in, enrol, confirm, then sign in with the code", arguments: StoreKind.allCases)
+    func mfaEverywhere(kind: StoreKind) async throws {
         let clock = ManualClock()
-        try await Harness.run(clock: clock.wallClock) { harness, client in
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let (user, token) = try await harness.account(.user, email: "wren@example.com")
             let everywhere: [String: Any] = [
@@ -347,11 +352,11 @@ struct PolicyTests {
         }
     }
 
-    @Test("the second step of a sign-in meets the sign-in policies too")
-    func secondStepMeetsSignInPolicies() async throws {
+    @Test("the second step of a sign-in meets the sign-in policies too", arguments: StoreKind.allCases)
+    func secondStepMeetsSignInPolicies(kind: StoreKind) async throws {
         // Wednesday 15 November 2023, 17:59 UTC: a minute before the window closes.
         let clock = ManualClock(Date(timeIntervalSince1970: 1_700_071_140))
-        try await Harness.run(clock: clock.wallClock) { harness, client in
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let (user, token) = try await harness.account(.neosc, email: "vic@example.com")
             let secret = try await SecondFactorTests.enrollAndConfirm(client, token: token, clock: clock)
@@ -368,11 +373,11 @@ struct PolicyTests {
         }
     }
 
-    @Test("a rate limit by address counts anonymous callers too, one bucket per IPv4 address or IPv6 /64")
-    func addressLimits() async throws {
+    @Test("a rate limit by address counts anonymous callers too, one bucket per IPv4 address or IPv6 /64", arguments: StoreKind.allCases)
+    func addressLimits(kind: StoreKind) async throws {
         let forwarded = HTTPField.Name("X-Forwarded-For")!
         let trusted: (inout Configuration) -> Void = { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }
-        try await Harness.run(.live, trusted) { harness, client in
+        try await Harness.run(.live, store: kind, trusted) { harness, client in
             let admin = try await harness.account(.admin).token
             let limit: [String: Any] = [
                 "id": "pol-per-address", "name": "Per address", "kind": "rate_limit",

@@ -85,6 +85,49 @@ import FoundationNetworking
             #expect(statuses.filter { $0 == 201 }.count == 3, "\(statuses)")
             #expect(statuses.filter { $0 == 409 }.count == 9)
 
+            // A policy written through A applies on B within NEOSC_CACHE_TTL; switched off through B,
+            // it stops applying on A.
+            let officeOnly = body([
+                "id": "pol-office", "name": "Office only", "kind": "address_allowlist", "scope": ["roles": ["neosc"]],
+                "settings": ["cidrs": ["10.0.0.0/8"]],
+            ])
+            #expect(try await a.request(.post, "/api/policies", token: admin, json: officeOnly).status == 201)
+            #expect(try await eventually(within: 3) { try await b.request(.get, "/api/workspaces", token: userToken).status == 403 })
+            let refused = try await b.request(.get, "/api/workspaces", token: userToken)
+            #expect(refused["policy"] as? String == "pol-office", "\(refused.text)")
+            #expect(try await b.request(.get, "/api/workspaces", token: admin).status == 200, "administrators are out of its scope")
+            #expect(try await b.request(.patch, "/api/policies/pol-office", token: admin, json: #"{"enabled":false}"#).status == 200)
+            #expect(try await eventually(within: 3) { try await a.request(.get, "/api/workspaces", token: userToken).status == 200 })
+
+            // A second factor enrolled through A is confirmed through B, and a code is accepted once
+            // on the two replicas together.
+            let enrolling = try await a.request(
+                .post, "/api/auth/register",
+                json: body(["email": "mfa@replica.example", "password": "mfa password 1", "name": "M"]))
+            let enrollingToken = try #require(enrolling["access_token"] as? String, "\(enrolling.text)")
+            let enrolled = try await a.request(.post, "/api/auth/mfa/totp/enroll", token: enrollingToken)
+            let secret = try #require(enrolled["secret"] as? String, "\(enrolled.text)")
+            let now = Date()
+            let confirmed = try await b.request(
+                .post, "/api/auth/mfa/totp/confirm", token: enrollingToken,
+                json: body(["code": try SecondFactorTests.code(secret, at: now)]))
+            #expect(confirmed.status == 200, "\(confirmed.text)")
+            func challenge(on server: LiveServer) async throws -> String {
+                let login = try await server.request(
+                    .post, "/api/auth/login", json: body(["email": "mfa@replica.example", "password": "mfa password 1"]))
+                return try #require(login["mfa_token"] as? String, "\(login.text)")
+            }
+            // The next step's code (one step either side is accepted), not yet spent by the confirmation.
+            let next = try SecondFactorTests.code(secret, at: now + 30)
+            let verified = try await a.request(
+                .post, "/api/auth/mfa/verify", json: body(["mfa_token": try await challenge(on: b), "code": next]))
+            #expect(verified.status == 200, "\(verified.text)")
+            let verifiedToken = try #require(verified["access_token"] as? String)
+            #expect(try await b.request(.get, "/api/auth/me", token: verifiedToken).status == 200)
+            let replayed = try await b.request(
+                .post, "/api/auth/mfa/verify", json: body(["mfa_token": try await challenge(on: a), "code": next]))
+            #expect(replayed.status == 401, "a code spent on A is refused on B: \(replayed.text)")
+
             // A token revoked through B stops working on A within NEOSC_CACHE_TTL.
             let second = try await a.login("user@replica.example", "user password 1")
             #expect(try await a.request(.get, "/api/auth/me", token: second).status == 200)

@@ -187,10 +187,12 @@ struct SecondFactorTests {
         }
     }
 
-    @Test("wrong codes are throttled per account: the sixth attempt is refused even with the right code, until the window passes")
-    func wrongCodesAreThrottled() async throws {
+    @Test(
+        "wrong codes are throttled per account: the sixth attempt is refused even with the right code, until the window passes",
+        arguments: StoreKind.allCases)
+    func wrongCodesAreThrottled(kind: StoreKind) async throws {
         let clock = ManualClock()
-        try await Harness.run(clock: clock.wallClock) { harness, client in
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let (user, token) = try await harness.account(.user, email: "noor@example.com")
             let secret = try await Self.enrollAndConfirm(client, token: token, clock: clock)
             func challenge() async throws -> String {
@@ -220,10 +222,10 @@ struct SecondFactorTests {
         }
     }
 
-    @Test("a challenge expires after five minutes, and ends with its account")
-    func challengesExpire() async throws {
+    @Test("a challenge expires after five minutes, and ends with its account", arguments: StoreKind.allCases)
+    func challengesExpire(kind: StoreKind) async throws {
         let clock = ManualClock()
-        try await Harness.run(clock: clock.wallClock) { harness, client in
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let (user, token) = try await harness.account(.user, email: "ivo@example.com")
             let secret = try await Self.enrollAndConfirm(client, token: token, clock: clock)
             func challenge() async throws -> String {
@@ -285,9 +287,9 @@ struct SecondFactorTests {
         }
     }
 
-    @Test("accounts of an identity provider and demo accounts cannot enrol")
-    func whoCannotEnrol() async throws {
-        try await Harness.run { harness, client in
+    @Test("accounts of an identity provider and demo accounts cannot enrol", arguments: StoreKind.allCases)
+    func whoCannotEnrol(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
             let demo = try await harness.account(.demoUser).token
             #expect(try await client.send(.post, "/api/auth/mfa/totp/enroll", token: demo).status == .forbidden)
             let now = Date()
@@ -335,10 +337,12 @@ struct SecondFactorTests {
         }
     }
 
-    @Test("a password change without a token needs the code of an account with a second factor, and signs it in verified")
-    func passwordChangeWithoutATokenNeedsTheCode() async throws {
+    @Test(
+        "a password change without a token needs the code of an account with a second factor, and signs it in verified", arguments: StoreKind.allCases
+    )
+    func passwordChangeWithoutATokenNeedsTheCode(kind: StoreKind) async throws {
         let clock = ManualClock()
-        try await Harness.run(clock: clock.wallClock) { harness, client in
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let (user, token) = try await harness.account(.user, email: "lou@example.com")
             let secret = try await Self.enrollAndConfirm(client, token: token, clock: clock)
             clock.advance(30)
@@ -364,10 +368,10 @@ struct SecondFactorTests {
         }
     }
 
-    @Test("a pending enrolment is removed with the password alone; a challenge ends when its second factor does")
-    func pendingRemovalAndChallengesOfRemovedFactors() async throws {
+    @Test("a pending enrolment is removed with the password alone; a challenge ends when its second factor does", arguments: StoreKind.allCases)
+    func pendingRemovalAndChallengesOfRemovedFactors(kind: StoreKind) async throws {
         let clock = ManualClock()
-        try await Harness.run(clock: clock.wallClock) { harness, client in
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let (user, token) = try await harness.account(.user, email: "kit@example.com")
             #expect(try await client.send(.post, "/api/auth/mfa/totp/enroll", token: token).status == .ok)
             let removed = try await client.send(
