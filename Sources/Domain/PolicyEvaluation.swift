@@ -100,13 +100,13 @@ public enum PolicyEvaluation {
     /// only for the verdicts returned: an allowed request costs no text.
     public static func decide(_ policies: [Policy], for request: PolicyRequest) -> Decision {
         var decision = Decision()
-        // By index, so each policy is read in place rather than copied out of the array.
         for index in policies.indices where policies[index].enabled {
             switch judge(policies[index], request, explain: false).outcome {
             case .notApplicable, .allowed: continue
             case .denied: if decision.refusal == nil { decision.refusal = verdict(policies[index], request) }
             case .limited(let subject, let requests, let perSeconds):
-                if decision.limits.isEmpty { decision.limits.reserveCapacity(4) }
+                // Room for every limit that may follow: one allocation, not one per growth.
+                if decision.limits.isEmpty { decision.limits.reserveCapacity(policies.count - index) }
                 decision.limits.append(
                     .init(policy: index, policyID: policies[index].id, subject: subject, requests: requests, perSeconds: perSeconds))
             case .recorded(let days): decision.recordingRetentionDays = max(decision.recordingRetentionDays ?? 0, days)
