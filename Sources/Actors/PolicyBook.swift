@@ -5,12 +5,13 @@ import Synchronization
 /// The policies every request is checked against, as one snapshot read under a lock (no actor
 /// hop on the request path).
 ///
-/// - Within `maxAge` of its load the snapshot answers at once.
-/// - Up to twice `maxAge` old, it still answers while one reload runs in the background (a busy
+/// - Within half `maxAge` of its load the snapshot answers at once.
+/// - Up to `maxAge` old, it still answers while one reload runs in the background (a busy
 ///   process never waits for the store).
 /// - Older than that, or after `invalidate()` (a change made by this process), callers wait for
-///   the reload, so a change made elsewhere applies within twice `maxAge` however idle the
-///   process was, and one made here at once.
+///   the reload, so a change made elsewhere applies within `maxAge` (`NEOSC_CACHE_TTL`, as the
+///   issue of policies promises) however idle the process was, and one made here at once. Ages
+///   count from the start of the load that read the snapshot.
 /// - When a reload fails (the store is unavailable), the previous snapshot keeps answering, and
 ///   the reload is tried again a second later: a store outage does not switch the policies off,
 ///   nor fail every request. Only a process that never loaded them fails.
@@ -57,7 +58,7 @@ public final class PolicyBook: Sendable {
         let now = clock.now()
         let (ready, reload, fallback): (Snapshot?, Task<Snapshot, any Error>?, Snapshot?) = state.withLock { state in
             let age = state.loadedAt.map { now.timeIntervalSince($0) }
-            if let snapshot = state.snapshot, let age, age < (maxAge ?? .infinity) { return (snapshot, nil, nil) }
+            if let snapshot = state.snapshot, let age, age < (maxAge.map { $0 / 2 } ?? .infinity) { return (snapshot, nil, nil) }
             let coolingDown = state.retryAt.map { now < $0 } ?? false
             if let snapshot = state.snapshot, coolingDown { return (snapshot, nil, nil) }
             let stuck = state.reloadStarted.map { now.timeIntervalSince($0) > stuckAfter } ?? false
@@ -75,7 +76,7 @@ public final class PolicyBook: Sendable {
                     }
                 }
             }
-            if let snapshot = state.snapshot, let age, let maxAge, age < 2 * maxAge { return (snapshot, nil, nil) }
+            if let snapshot = state.snapshot, let age, let maxAge, age < maxAge { return (snapshot, nil, nil) }
             return (nil, state.reloading, state.snapshot)
         }
         if let ready { return ready }

@@ -256,19 +256,19 @@ struct PolicyBookTests {
         let book = PolicyBook(maxAge: 5, clock: clock.wallClock) { try source.load() }
         #expect(try await book.current().policies.map(\.id) == ["a"])
         source.state.withLock { $0.policies = [Self.policy("a"), Self.policy("b")] }
-        #expect(try await book.current().policies.map(\.id) == ["a"], "within maxAge another replica's change is not seen")
+        #expect(try await book.current().policies.map(\.id) == ["a"], "within half maxAge another replica's change is not seen")
         #expect(source.state.withLock { $0.loads } == 1)
-        clock.advance(6)
-        _ = try await book.current()  // between maxAge and twice it: answers at once, reloads behind
+        clock.advance(3)
+        _ = try await book.current()  // between half maxAge and maxAge: answers at once, reloads behind
         let reloaded = try await eventually(within: 5) { try await book.current().policies.count == 2 }
-        #expect(reloaded, "seen after maxAge")
+        #expect(reloaded, "seen after half maxAge")
 
         source.state.withLock { $0.policies = [Self.policy("c")] }
-        clock.advance(11)
-        #expect(try await book.current().policies.map(\.id) == ["c"], "past twice maxAge the caller waits for the reload")
+        clock.advance(5.5)
+        #expect(try await book.current().policies.map(\.id) == ["c"], "past maxAge the caller waits for the reload")
 
         source.state.withLock { $0.fail = true }
-        clock.advance(11)
+        clock.advance(6)
         for _ in 0..<3 { #expect(try await book.current().policies.map(\.id) == ["c"], "a failed reload keeps the last snapshot") }
         book.invalidate()
         #expect(try await book.current().policies.map(\.id) == ["c"], "even after a local change, while the store is down")
