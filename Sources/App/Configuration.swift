@@ -41,6 +41,8 @@ struct Configuration: Sendable {
     var shutdownTimeout: TimeInterval = 20
     /// Serve the benchmark floor route (`Benchmarks/load`); never in production.
     var benchmarkRoutes = false
+    /// The portal's cookies are `Secure` and `__Host-` prefixed: `NEOSC_PUBLIC_URL` is https.
+    var secureCookies = false
     /// Connections in all and per client address, header-read and idle timeouts
     /// (`NEOSC_MAX_CONNECTIONS*`, `NEOSC_HEADER_TIMEOUT`, `NEOSC_CONNECTION_IDLE_TIMEOUT`).
     var maxConnections = 10_000
@@ -95,6 +97,7 @@ struct Configuration: Sendable {
             maxSessionsPerUser: maxSessionsPerUser, corsOrigins: corsOrigins, trustedProxies: trustedProxies,
             metricsAllowed: metricsAllowed, metricsExposition: metricsExposition)
         settings.benchmarkRoutes = benchmarkRoutes
+        settings.secureCookies = secureCookies
         settings.metricsOnOwnListener = metricsListener != nil
         if let key = zitadelActionsSigningKey, let project = zitadelProjectID {
             settings.zitadelActions = (key, project)
@@ -269,6 +272,7 @@ struct Configuration: Sendable {
         }
         if let timeout = try duration("NEOSC_SHUTDOWN_TIMEOUT") { shutdownTimeout = timeout }
         if let enabled = try flag("NEOSC_BENCHMARK_ROUTES") { benchmarkRoutes = enabled }
+        secureCookies = value("NEOSC_PUBLIC_URL")?.lowercased().hasPrefix("https://") ?? false
         if let limit = try integer("NEOSC_MAX_CONNECTIONS", in: 1...1_000_000) { maxConnections = limit }
         if let limit = try integer("NEOSC_MAX_CONNECTIONS_PER_ADDRESS", in: 0...1_000_000) {
             maxConnectionsPerAddress = limit

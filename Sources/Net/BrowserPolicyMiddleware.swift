@@ -33,12 +33,18 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
             response.headers[values: .vary].append("Origin")
         }
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.cacheControl] = "no-store"
+        // Only the portal's content-hashed assets say otherwise (cached for a year).
+        if response.headers[.cacheControl] == nil {
+            response.headers[.cacheControl] = "no-store"
+        }
         // Not `includeSubDomains`: workspaces on sibling hosts may still be served over plain HTTP.
         response.headers[.strictTransportSecurity] = "max-age=63072000"
         response.headers[.referrerPolicy] = "no-referrer"
         response.headers[.xFrameOptions] = "DENY"
-        response.headers[.contentSecurityPolicy] = "frame-ancestors 'none'"
+        // The portal's pages set a fuller policy of their own (`PageRenderer.secure`).
+        if response.headers[.contentSecurityPolicy] == nil {
+            response.headers[.contentSecurityPolicy] = "frame-ancestors 'none'"
+        }
         return response
     }
 }

@@ -7,11 +7,19 @@ import NIOCore
 import NIOHTTP1
 
 /// Turns every error into `{"detail": "..."}` with the right status. Anything it does not
-/// recognise is a bug: logged in full, answered with a bare 500.
+/// recognise is a bug: logged in full, answered with a bare 500. An unknown address outside the
+/// API asked for by a browser (one that accepts HTML) gets the portal's 404 page instead.
 public struct ErrorResponseMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
+    let notFoundPage: (@Sendable (Request) -> Response)?
 
-    public init() {}
+    public init() {
+        notFoundPage = nil
+    }
+
+    init(notFoundPage: @escaping @Sendable (Request) -> Response) {
+        self.notFoundPage = notFoundPage
+    }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -23,6 +31,7 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
         } catch let refusal as PolicyRefusal {
             return Self.response(for: refusal)
         } catch let error as any HTTPResponseError {
+            if error.status == .notFound, let notFoundPage, Self.wantsPage(request) { return notFoundPage(request) }
             return Self.response(status: error.status, detail: Self.detail(for: error))
         } catch let error as HTTPParserError {
             // The request itself was broken on the wire (a body cut short of its Content-Length,
@@ -98,6 +107,13 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
             status: status,
             headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(body.count)],
             body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// A browser's request for a page: not the API's, and HTML accepted.
+    static func wantsPage(_ request: Request) -> Bool {
+        let path = request.uri.path
+        return !(path == "/api" || path.hasPrefix("/api/")) && request.method == .get
+            && (request.headers[.accept]?.contains("text/html") ?? false)
     }
 
     private static func detail(for error: any HTTPResponseError) -> String {

@@ -17,6 +17,16 @@ import Services
 /// attached to the `/api` routes only, so health checks and metrics need no assertion.
 public struct IdentityMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
+
+    /// What a caller presents with local accounts: an `Authorization: Bearer` token (the API), or
+    /// the portal's session cookie (the pages; never the API, which would make it open to
+    /// cross-site requests). Behind Pomerium both read the assertion.
+    enum Credentials: Sendable {
+        case bearer
+        case browserSession(BrowserSession)
+    }
+
+    let credentials: Credentials
     let signIn: SignIn
     let accounts: ExternalAccounts
     let pomerium: PomeriumGate?
@@ -28,6 +38,11 @@ public struct IdentityMiddleware: RouterMiddleware {
     let audited: AttemptThrottle
 
     public init(portal: Portal) {
+        self.init(portal: portal, credentials: .bearer)
+    }
+
+    init(portal: Portal, credentials: Credentials) {
+        self.credentials = credentials
         signIn = portal.signIn
         accounts = portal.externalAccounts
         pomerium = portal.federation.pomerium
@@ -51,6 +66,16 @@ public struct IdentityMiddleware: RouterMiddleware {
         var context = context
         if let gate = pomerium {
             context.identity = try await pomeriumIdentity(request, gate: gate, context: context)
+        } else if case .browserSession(let browser) = credentials {
+            if let token = browser.sessionToken(in: request) {
+                switch try await signIn.identity(forToken: token) {
+                case .success(let identity):
+                    context.identity = identity
+                case .failure(let problem):
+                    metrics.authenticationFailed(reason: "invalid_session_cookie")
+                    context.credentialProblem = problem.detail
+                }
+            }
         } else if let authorization = request.headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {

@@ -11,7 +11,14 @@ public enum PortalRouter {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins))
         router.add(middleware: RequestTelemetryMiddleware(metrics: portal.metrics, accessLog: accessLog))
-        router.add(middleware: ErrorResponseMiddleware())
+        let assets = PortalAssets()
+        let renderer = PageRenderer(assets: assets, version: portal.settings.version, signsOut: portal.federation.pomerium == nil)
+        router.add(
+            middleware: ErrorResponseMiddleware { request in
+                renderer.problem(
+                    PageProblem(status: .notFound, heading: "Page not found", message: "There is nothing at this address."),
+                    chrome: renderer.chrome(nil, at: request.uri.path, csrf: ""))
+            })
         router.add(middleware: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies))
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
@@ -58,7 +65,34 @@ public enum PortalRouter {
         // route a visitor reaches before signing in (rate-limited here, per address and overall).
         DemoRoutes(demos: portal.demos, audit: portal.auditTrail, store: portal.store).register(
             open: router.group("api/demo/sessions"), signedIn: signedIn.group("demo/sessions"))
+
+        registerPages(on: router, portal: portal, assets: assets, renderer: renderer)
         return router
+    }
+
+    /// The portal's pages (docs/ui.md): the same services as the API, signed in with the session
+    /// cookie (or Pomerium's assertion), every form checked for its CSRF token.
+    private static func registerPages(
+        on router: Router<PortalRequestContext>, portal: Portal, assets: PortalAssets, renderer: PageRenderer
+    ) {
+        let browser = BrowserSession(secure: portal.settings.secureCookies)
+        assets.register(on: router)
+        let pages = router.group()
+            .add(middleware: IdentityMiddleware(portal: portal, credentials: .browserSession(browser)))
+            .group(context: PageContext.self)
+            .add(middleware: PageGuardMiddleware(browser: browser, renderer: renderer))
+        let signedIn = pages.group(context: SignedInPageContext.self)
+        SignInPages(
+            signIn: portal.signIn, renderer: renderer, browser: browser, clock: portal.clock,
+            formSignIn: portal.federation.pomerium == nil, ssoAvailable: portal.federation.oidc?.settings.callbackURL != nil
+        ).register(open: pages, signedIn: signedIn)
+        DashboardPage(statistics: portal.statistics, store: portal.store, renderer: renderer, clock: portal.clock).register(on: pages)
+        WorkspacePages(
+            catalogue: portal.catalogue, store: portal.store, sessions: portal.workspaceSessions, demos: portal.demos,
+            renderer: renderer, clock: portal.clock
+        ).register(on: signedIn)
+        SessionPages(sessions: portal.workspaceSessions, store: portal.store, renderer: renderer, clock: portal.clock)
+            .register(on: signedIn)
     }
 
     /// `/metrics` alone, for a listener of its own (`NEOSC_METRICS_PORT`): a port no proxy

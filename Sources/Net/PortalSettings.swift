@@ -21,6 +21,8 @@ public struct PortalSettings: Sendable {
     /// The signing key of NeoSC's Zitadel Actions v2 target, and NeoSC's Zitadel project;
     /// nil serves no `/api/integrations/zitadel/token-claims`.
     public var zitadelActions: (signingKey: Secret, projectID: String)?
+    /// The portal's cookies are `Secure` and `__Host-` prefixed: NeoSC's public URL is https.
+    public var secureCookies = false
 
     public init(
         version: String, tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true,

@@ -1,0 +1,81 @@
+import Domain
+import Foundation
+import Hummingbird
+import Services
+
+/// `/`: the caller's figures (the same `Statistics` as `/api/stats`), what would raise the
+/// security score, and the latest audit entries they may see (everyone's for administrators,
+/// their own for anyone else, as `/api/audit-logs`).
+struct DashboardPage {
+    let statistics: Statistics
+    let store: any Store
+    let renderer: PageRenderer
+    let clock: WallClock
+
+    /// At `/`, which is the sign-in page for anyone not signed in.
+    func register(on open: RouterGroup<PageContext>) {
+        open.get { request, context in
+            guard context.identity != nil else { return PageRenderer.redirect(to: "/sign-in") }
+            return try await show(request, context: SignedInPageContext(context: context))
+        }
+    }
+
+    private struct Body {
+        let activeSessions: Int
+        let sessionsLabel: String
+        let availableWorkspaces: Int
+        let securityScore: Int
+        let signIns: Int
+        let advice: [String]
+        let hasAdvice: Bool
+        let activity: [Entry]
+        let hasActivity: Bool
+    }
+
+    private struct Entry {
+        let when: ShownTime
+        let action: String
+        let who: String
+        let success: Bool
+    }
+
+    @Sendable func show(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        let principal = context.principal
+        let figures = try await statistics.figures(for: principal)
+        let now = clock.now()
+        let entries = try await store.events(AuditQuery(userID: principal.isAdmin ? nil : principal.userID, limit: 10))
+        let advice = Self.advice(figures, principal: principal, mfaEnabled: context.identity.user.mfaEnabled)
+        let body = Body(
+            activeSessions: figures.activeSessions,
+            sessionsLabel: figures.scope == .user ? "of your sessions active" : "sessions active (\(figures.scope.rawValue))",
+            availableWorkspaces: figures.availableWorkspaces, securityScore: figures.securityScore, signIns: figures.logins24h,
+            advice: advice, hasAdvice: !advice.isEmpty,
+            activity: entries.map {
+                Entry(
+                    when: ShownTime($0.timestamp, now: now), action: $0.action.rawValue.replacingOccurrences(of: "_", with: " "),
+                    who: $0.userEmail ?? "—", success: $0.success)
+            },
+            hasActivity: !entries.isEmpty)
+        return renderer.render(
+            "dashboard", title: "Dashboard", chrome: renderer.chrome(context.identity, at: "/", csrf: context.csrfToken), body: body)
+    }
+
+    /// Plain sentences, each naming one thing that would raise the score.
+    static func advice(_ figures: Statistics.Figures, principal: Principal, mfaEnabled: Bool) -> [String] {
+        var advice: [String] = []
+        if !mfaEnabled, principal.role != .demoUser {
+            advice.append("Turn on a second factor for your account (an authenticator app): MFA coverage is 40 of the 100 points.")
+        }
+        if principal.isAdmin {
+            if figures.totalUsers > figures.usersWithMFA {
+                advice.append("\(figures.totalUsers - figures.usersWithMFA) of \(figures.totalUsers) active users have no second factor.")
+            }
+            if figures.policiesEnabled < figures.policiesTotal {
+                advice.append(
+                    "\(figures.policiesTotal - figures.policiesEnabled) of \(figures.policiesTotal) policies are switched off; enabled policies are 60 of the 100 points."
+                )
+            }
+        }
+        return advice
+    }
+}

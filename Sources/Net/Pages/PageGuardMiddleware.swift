@@ -1,0 +1,110 @@
+import Domain
+import Foundation
+import Hummingbird
+import Logging
+
+/// Gives every page its CSRF token and checks it on every form post before the page's handler
+/// runs: a post without the token of this browser's session (or, before signing in, of its form
+/// cookie) is refused with 403 and changes nothing. Whatever a page throws is answered as a page:
+/// a redirect, or the status with a sentence saying what happened and a way on; never a stack
+/// trace, never the API's JSON.
+struct PageGuardMiddleware: RouterMiddleware {
+    typealias Context = PageContext
+    let browser: BrowserSession
+    let renderer: PageRenderer
+
+    private struct Token: Decodable {
+        var csrf: String?
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        var request = request
+        var newFormCookie: Cookie?
+        let secret: String
+        if context.identity != nil, let session = browser.sessionToken(in: request) {
+            secret = session
+        } else if let form = request.cookies[browser.formCookie]?.value, BrowserSession.isWellFormedSecret(form) {
+            secret = form
+        } else {
+            let (fresh, cookie) = browser.formSecret()
+            secret = fresh
+            newFormCookie = cookie
+        }
+        context.csrfToken = BrowserSession.csrfToken(for: secret)
+        var response: Response
+        do {
+            response = try await guarded(&request, context: &context, formCookieIsNew: newFormCookie != nil, next: next)
+        } catch {
+            response = answer(error, request: request, context: context)
+        }
+        if let newFormCookie { response.setCookie(newFormCookie) }
+        return response
+    }
+
+    private func guarded(
+        _ request: inout Request, context: inout Context, formCookieIsNew: Bool, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        if request.method == .post {
+            let body = try await request.collectBody(upTo: context.maxUploadSize)
+            let form = FormFields(String(buffer: body))
+            let presented = (try? form.decode(Token.self))?.csrf ?? ""
+            guard !formCookieIsNew, ConstantTime.equal(presented, context.csrfToken) else {
+                throw PageProblem(
+                    status: .forbidden, heading: "This form has expired",
+                    message: "The page it came from is too old, or was not NeoSC's. Go back, reload the page and try again.")
+            }
+            context.form = form
+        }
+        return try await next(request, context)
+    }
+
+    private func answer(_ error: any Error, request: Request, context: Context) -> Response {
+        let problem: PageProblem
+        switch error {
+        case let redirect as PageRedirect:
+            return PageRenderer.redirect(to: redirect.location)
+        case let given as PageProblem:
+            problem = given
+        case let refusal as PolicyRefusal:
+            problem = PageProblem(
+                status: refusal.limit == nil ? .forbidden : .tooManyRequests, heading: "Not allowed by policy", message: refusal.detail)
+        case let error as DomainError:
+            switch error {
+            case .unauthenticated:
+                return PageRenderer.redirect(to: "/sign-in")
+            case .forbidden(let detail):
+                problem = PageProblem(status: .forbidden, heading: "Not allowed", message: detail)
+            case .notFound:
+                problem = PageProblem(status: .notFound, heading: "Page not found", message: "There is nothing here. It may have been removed.")
+            case .conflict(let detail):
+                problem = PageProblem(status: .conflict, heading: "That did not work", message: detail)
+            case .invalid(let detail):
+                problem = PageProblem(status: .unprocessableContent, heading: "That did not work", message: detail)
+            case .malformed(let detail):
+                problem = PageProblem(status: .badRequest, heading: "That did not work", message: detail)
+            case .rateLimited(let detail, _):
+                problem = PageProblem(status: .tooManyRequests, heading: "Too many attempts", message: detail)
+            case .unavailable:
+                problem = PageProblem(
+                    status: .serviceUnavailable, heading: "Temporarily unavailable",
+                    message: "NeoSC cannot reach its store just now. Try again in a minute.")
+            }
+        case let error as HTTPError where error.status == .contentTooLarge:
+            problem = PageProblem(status: .contentTooLarge, heading: "Too much", message: "That form was larger than NeoSC accepts.")
+        default:
+            context.logger.error("page failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            problem = PageProblem(
+                status: .internalServerError, heading: "Something went wrong",
+                message: "NeoSC could not show this page. The error has been logged; try again, or go back.")
+        }
+        return renderer.problem(problem, chrome: renderer.chrome(context.identity, at: request.uri.path, csrf: context.csrfToken))
+    }
+}
+
+/// A page answer that is not the page asked for: a status, a heading and one sentence.
+struct PageProblem: Error {
+    let status: HTTPResponse.Status
+    let heading: String
+    let message: String
+}

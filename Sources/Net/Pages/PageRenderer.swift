@@ -1,0 +1,170 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+
+/// Renders a page: its template inside the layout, the frame every page shares (who is signed in,
+/// the navigation, a notice), and the headers every page carries.
+struct PageRenderer: Sendable {
+    let library: MustacheLibrary
+    let assets: PortalAssets
+    let version: String
+    /// Whether a signed-in user can sign out here (not behind Pomerium, which owns the session).
+    let signsOut: Bool
+
+    /// The templates are constants of this binary, parsed once; `PortalPageTests` renders each,
+    /// so one that does not parse fails the tests, never a server.
+    private static let templates: MustacheLibrary = {
+        var library = MustacheLibrary()
+        for (name, text) in PageTemplates.all {
+            do {
+                try library.register(text, named: name)
+            } catch {
+                preconditionFailure("portal template \(name) does not parse: \(error)")
+            }
+        }
+        return library
+    }()
+
+    init(assets: PortalAssets, version: String, signsOut: Bool) {
+        self.library = Self.templates
+        self.assets = assets
+        self.version = version
+        self.signsOut = signsOut
+    }
+
+    /// The frame around a page.
+    struct Chrome {
+        struct User {
+            let email: String
+            let role: String
+            let mfa: Bool
+            let canSignOut: Bool
+        }
+
+        struct Link {
+            let href: String
+            let label: String
+            let current: Bool
+        }
+
+        let user: User?
+        let nav: [Link]
+        let csrf: String
+        let notice: String?
+        let alert: String?
+        let version: String
+    }
+
+    private struct Page {
+        let title: String
+        let assets: [String: String]
+        let chrome: Chrome
+        let body: Any
+    }
+
+    func chrome(_ identity: Identity?, at path: String, csrf: String, notice: String? = nil, alert: String? = nil) -> Chrome {
+        var nav: [Chrome.Link] = []
+        if identity != nil {
+            for (href, label) in [("/", "Dashboard"), ("/workspaces", "Workspaces"), ("/sessions", "Sessions")] {
+                let current = href == "/" ? path == "/" : path.hasPrefix(href)
+                nav.append(.init(href: href, label: label, current: current))
+            }
+        }
+        let user = identity.map { identity in
+            Chrome.User(
+                email: identity.principal.email, role: identity.principal.role.rawValue, mfa: identity.user.mfaEnabled,
+                canSignOut: signsOut)
+        }
+        return Chrome(user: user, nav: nav, csrf: csrf, notice: notice, alert: alert, version: version)
+    }
+
+    /// `template` rendered with `body` under `title`, as a response with the portal's headers.
+    /// `frameSource` widens the content security policy's `frame-src` for the viewer.
+    func render(
+        _ template: String, title: String, chrome: Chrome, body: Any, status: HTTPResponse.Status = .ok,
+        frameSource: String? = nil
+    ) -> Response {
+        let page = Page(
+            title: title, assets: ["stylesheet": assets.stylesheet.path, "script": assets.script.path], chrome: chrome, body: body)
+        let html = library.render(page, withTemplate: template) ?? "<!doctype html><title>NeoSC</title><p>This page could not be drawn.</p>"
+        var response = Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+        Self.secure(&response.headers, frameSource: frameSource)
+        return response
+    }
+
+    /// The headers every page answer carries (error pages and redirects included): nothing cached,
+    /// scripts and styles from this origin only and no inline ones, no framing of NeoSC's pages,
+    /// forms posted here only, no referrer, no powerful features.
+    static func secure(_ headers: inout HTTPFields, frameSource: String? = nil) {
+        headers[.contentSecurityPolicy] =
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; frame-src \(frameSource ?? "'none'")"
+        headers[.cacheControl] = "no-store"
+        headers[.referrerPolicy] = "no-referrer"
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[.permissionsPolicy] = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+    }
+
+    /// A `303 See Other` to `location`, with the page headers.
+    static func redirect(to location: String) -> Response {
+        var response = Response(status: .seeOther, headers: [.location: location])
+        secure(&response.headers)
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let permissionsPolicy = Self("Permissions-Policy")!
+}
+
+/// A time as pages show it: relative words, the exact UTC time on hover, and the machine form.
+struct ShownTime {
+    let iso: String
+    let utc: String
+    let relative: String
+
+    init(_ date: Date, now: Date) {
+        iso = date.formatted(.iso8601)
+        utc = iso.replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: " UTC")
+        relative = Self.words(date.timeIntervalSince(now))
+    }
+
+    static func words(_ interval: TimeInterval) -> String {
+        let seconds = Int(abs(interval).rounded())
+        let amount: String
+        switch seconds {
+        case ..<60: return interval < 0 ? "just now" : "in under a minute"
+        case ..<3_600: amount = plural(seconds / 60, "minute")
+        case ..<86_400: amount = plural(seconds / 3_600, "hour")
+        default: amount = plural(seconds / 86_400, "day")
+        }
+        return interval < 0 ? amount + " ago" : "in " + amount
+    }
+
+    private static func plural(_ count: Int, _ unit: String) -> String {
+        "\(count) \(unit)\(count == 1 ? "" : "s")"
+    }
+}
+
+extension PageRenderer {
+    private struct ProblemBody {
+        let heading: String
+        let message: String
+        let next: String
+        let nextLabel: String
+    }
+
+    /// The page for `problem`, with a way on (home when signed in, the sign-in page otherwise).
+    func problem(_ problem: PageProblem, chrome: Chrome) -> Response {
+        let signedIn = chrome.user != nil
+        return render(
+            "problem", title: problem.heading, chrome: chrome,
+            body: ProblemBody(
+                heading: problem.heading, message: problem.message, next: signedIn ? "/" : "/sign-in",
+                nextLabel: signedIn ? "Go to the dashboard" : "Go to sign-in"),
+            status: problem.status)
+    }
+}

@@ -1,0 +1,225 @@
+/// The portal's Mustache templates (swift-mustache): one layout and one template per page, kept
+/// in the binary so that `neosc` is the whole product. `{{name}}` escapes HTML (quotes included);
+/// no template uses `{{{…}}}` on anything but markup NeoSC drew itself (the dashboard's SVG).
+enum PageTemplates {
+    static let all: [String: String] = [
+        "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "dashboard": dashboard,
+        "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem,
+    ]
+
+    static let layout = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <meta name="referrer" content="no-referrer">
+        <title>{{title}} · NeoSC</title>
+        <link rel="stylesheet" href="{{assets.stylesheet}}">
+        <script src="{{assets.script}}" defer></script>
+        {{$head}}{{/head}}
+        </head>
+        <body class="{{$bodyClass}}page{{/bodyClass}}">
+        <a class="skip" href="#main">Skip to content</a>
+        <header class="topbar">
+          <a class="brand" href="/"><svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><path d="M12 2 3 6v6c0 5 3.8 9.3 9 10 5.2-.7 9-5 9-10V6z" fill="none" stroke="currentColor" stroke-width="2"/><path d="m8 12 3 3 5-6" fill="none" stroke="currentColor" stroke-width="2"/></svg>NeoSC</a>
+          {{#chrome.user}}
+          <nav aria-label="Main">
+            <ul>
+              {{#chrome.nav}}<li><a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a></li>{{/chrome.nav}}
+            </ul>
+          </nav>
+          <div class="who">
+            <span class="email">{{email}}</span>
+            <span class="badge">{{role}}</span>
+            <span class="badge {{#mfa}}ok{{/mfa}}{{^mfa}}warn{{/mfa}}">{{#mfa}}MFA on{{/mfa}}{{^mfa}}MFA off{{/mfa}}</span>
+            {{#canSignOut}}
+            <form method="post" action="/sign-out" class="inline">
+              <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+              <button type="submit" class="link">Sign out</button>
+            </form>
+            {{/canSignOut}}
+          </div>
+          {{/chrome.user}}
+        </header>
+        {{#chrome.notice}}<div class="flash ok" role="status">{{.}}</div>{{/chrome.notice}}
+        {{#chrome.alert}}<div class="flash danger" role="alert">{{.}}</div>{{/chrome.alert}}
+        <main id="main" tabindex="-1">
+        {{$main}}{{/main}}
+        </main>
+        <footer class="footer">NeoSC {{chrome.version}}</footer>
+        </body>
+        </html>
+        """
+
+    static let signIn = """
+        {{<layout}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        <h1>Sign in</h1>
+        {{#body.problem}}<p class="error" role="alert" id="sign-in-problem">{{.}}</p>{{/body.problem}}
+        <form method="post" action="/sign-in" class="card form" novalidate>
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <label for="email">E-mail</label>
+          <input id="email" name="email" type="email" autocomplete="username" required value="{{body.email}}"{{#body.problem}} aria-describedby="sign-in-problem" aria-invalid="true"{{/body.problem}} autofocus>
+          <label for="password">Password</label>
+          <input id="password" name="password" type="password" autocomplete="current-password" required{{#body.problem}} aria-describedby="sign-in-problem" aria-invalid="true"{{/body.problem}}>
+          <button type="submit" class="primary">Sign in</button>
+        </form>
+        {{#body.sso}}<p class="alt"><a class="button" href="/api/auth/oidc/login">Sign in with Zitadel</a></p>{{/body.sso}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let secondFactor = """
+        {{<layout}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        <h1>Enter your code</h1>
+        <p>Open your authenticator app and enter the six-digit code for NeoSC, or one of your recovery codes.</p>
+        {{#body.problem}}<p class="error" role="alert" id="code-problem">{{.}}</p>{{/body.problem}}
+        <form method="post" action="/sign-in/code" class="card form" novalidate>
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <label for="code">Code</label>
+          <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required{{#body.problem}} aria-describedby="code-problem" aria-invalid="true"{{/body.problem}} autofocus>
+          <button type="submit" class="primary">Verify</button>
+        </form>
+        <p class="alt"><a href="/sign-in">Start again</a></p>
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let dashboard = """
+        {{<layout}}
+        {{$main}}
+        <h1>Dashboard</h1>
+        <section class="figures" aria-label="Figures">
+          <div class="figure"><span class="value">{{body.activeSessions}}</span><span class="label">{{body.sessionsLabel}}</span></div>
+          <div class="figure"><span class="value">{{body.availableWorkspaces}}</span><span class="label">workspaces available to you</span></div>
+          <div class="figure"><span class="value">{{body.securityScore}}</span><span class="label">security score (of 100)</span></div>
+          <div class="figure"><span class="value">{{body.signIns}}</span><span class="label">sign-ins in the last 24 hours</span></div>
+        </section>
+        {{#body.hasAdvice}}
+        <section aria-labelledby="advice-title">
+          <h2 id="advice-title">What would raise the score</h2>
+          <ul class="advice">{{#body.advice}}<li>{{.}}</li>{{/body.advice}}</ul>
+        </section>
+        {{/body.hasAdvice}}
+        <section aria-labelledby="activity-title">
+          <h2 id="activity-title">Recent activity</h2>
+          {{#body.hasActivity}}
+          <div class="table-wrap"><table>
+            <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Who</th><th scope="col">Result</th></tr></thead>
+            <tbody>
+            {{#body.activity}}<tr><td><time datetime="{{when.iso}}" title="{{when.utc}}">{{when.relative}}</time></td><td>{{action}}</td><td>{{who}}</td><td>{{#success}}<span class="pill ok">✓ done</span>{{/success}}{{^success}}<span class="pill danger">✗ refused</span>{{/success}}</td></tr>{{/body.activity}}
+            </tbody>
+          </table></div>
+          {{/body.hasActivity}}
+          {{^body.hasActivity}}<p class="empty">Nothing yet. <a href="/workspaces">Launch a workspace</a> and it shows here.</p>{{/body.hasActivity}}
+        </section>
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let workspaces = """
+        {{<layout}}
+        {{$main}}
+        <h1>Workspaces</h1>
+        {{#body.hasCards}}
+        <ul class="cards">
+        {{#body.cards}}
+          <li class="card workspace">
+            <h2>{{name}}</h2>
+            <p class="type"><span class="pill">{{type}}</span> <span class="pill {{statusClass}}">{{statusLabel}}</span></p>
+            <p>{{description}}</p>
+            <p class="resources">{{cpu}} CPU · {{memory}} GiB memory · {{storage}} GiB storage</p>
+            <p class="sessions">{{activeSessions}} active session{{^oneSession}}s{{/oneSession}}</p>
+            {{#launchable}}
+            <form method="post" action="/workspaces/{{id}}/launch"{{#newTab}} target="_blank"{{/newTab}}>
+              <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+              <button type="submit" class="primary">Launch<span class="visually-hidden"> {{name}}</span>{{#newTab}} <span aria-hidden="true">↗</span><span class="visually-hidden"> (opens a new tab)</span>{{/newTab}}</button>
+            </form>
+            {{/launchable}}
+            {{^launchable}}<p class="muted">{{unavailable}}</p>{{/launchable}}
+          </li>
+        {{/body.cards}}
+        </ul>
+        {{/body.hasCards}}
+        {{^body.hasCards}}<p class="empty">No workspace is open to your role yet. An administrator can grant one.</p>{{/body.hasCards}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    /// Where a `new_tab` launch lands: the connection opens from here (a redirect straight from the
+    /// form's post would be blocked by the pages' `form-action 'self'`).
+    static let open = """
+        {{<layout}}
+        {{$head}}<meta http-equiv="refresh" content="0;url={{body.url}}">{{/head}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        <h1>Opening {{body.name}}</h1>
+        <p>Your session has started. If nothing happens, <a href="{{body.url}}">open {{body.name}}</a>.</p>
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let viewer = """
+        {{<layout}}
+        {{$bodyClass}}viewer{{/bodyClass}}
+        {{$main}}
+        <div class="viewer-bar" data-session="{{body.sessionID}}" data-csrf="{{chrome.csrf}}"{{#body.expiresAt}} data-expires="{{iso}}"{{/body.expiresAt}}>
+          <h1>{{body.name}}</h1>
+          {{#body.expiresAt}}<p class="remaining" aria-live="polite">Ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time></p>{{/body.expiresAt}}
+          <form method="post" action="/sessions/{{body.sessionID}}/end" class="inline">
+            <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+            <button type="submit" class="danger">Stop</button>
+          </form>
+        </div>
+        {{#body.active}}<iframe class="workspace-frame" src="{{body.url}}" title="{{body.name}}" allow="clipboard-read; clipboard-write; fullscreen"></iframe>{{/body.active}}
+        {{^body.active}}<section class="ended card" role="alert"><h2>This session has ended</h2><p>{{body.endedBecause}}</p><p><a class="button" href="/workspaces">Back to workspaces</a></p></section>{{/body.active}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let sessions = """
+        {{<layout}}
+        {{$main}}
+        <h1>My sessions</h1>
+        {{#body.hasRows}}
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">Workspace</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Ends or ended</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+          <tbody>
+          {{#body.rows}}
+          <tr>
+            <td>{{workspaceName}}</td>
+            <td><span class="pill {{statusClass}}">{{statusLabel}}</span>{{#why}} <span class="muted">{{.}}</span>{{/why}}</td>
+            <td><time datetime="{{started.iso}}" title="{{started.utc}}">{{started.relative}}</time></td>
+            <td>{{#ends}}<time datetime="{{iso}}" title="{{utc}}">{{relative}}</time>{{/ends}}{{^ends}}—{{/ends}}</td>
+            <td>{{#active}}
+              {{#viewable}}<a class="button" href="/sessions/{{id}}/view">Resume</a>{{/viewable}}
+              <form method="post" action="/sessions/{{id}}/end" class="inline">
+                <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+                <button type="submit" class="danger">End<span class="visually-hidden"> {{workspaceName}}</span></button>
+              </form>
+            {{/active}}</td>
+          </tr>
+          {{/body.rows}}
+          </tbody>
+        </table></div>
+        {{/body.hasRows}}
+        {{^body.hasRows}}<p class="empty">You have no sessions yet. <a href="/workspaces">Launch a workspace</a>.</p>{{/body.hasRows}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let problem = """
+        {{<layout}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        <h1>{{body.heading}}</h1>
+        <p>{{body.message}}</p>
+        <p><a class="button" href="{{body.next}}">{{body.nextLabel}}</a></p>
+        {{/main}}
+        {{/layout}}
+        """
+}

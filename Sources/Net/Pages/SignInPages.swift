@@ -1,0 +1,133 @@
+import Domain
+import Foundation
+import Hummingbird
+import Services
+
+/// `/sign-in`, its second step `/sign-in/code`, and `/sign-out`: the same `SignIn` service as
+/// `/api/auth/login`, `/api/auth/mfa/verify` and `/api/auth/logout` (throttling, policies,
+/// audit), with the token in the session cookie instead of a JSON body.
+struct SignInPages {
+    let signIn: SignIn
+    let renderer: PageRenderer
+    let browser: BrowserSession
+    let clock: WallClock
+    /// Behind Pomerium the pages show no sign-in form: the assertion is the sign-in.
+    let formSignIn: Bool
+    let ssoAvailable: Bool
+
+    func register(open: RouterGroup<PageContext>, signedIn: RouterGroup<SignedInPageContext>) {
+        open.get("sign-in", use: form)
+        open.post("sign-in", use: submit)
+        open.get("sign-in/code", use: codeForm)
+        open.post("sign-in/code", use: submitCode)
+        signedIn.post("sign-out", use: signOut)
+    }
+
+    private struct Credentials: Decodable {
+        var email: String?
+        var password: String?
+    }
+
+    private struct Code: Decodable {
+        var code: String?
+    }
+
+    private struct FormBody {
+        let email: String
+        let problem: String?
+        let sso: Bool
+    }
+
+    private struct CodeBody {
+        let problem: String?
+    }
+
+    /// The fixed notices a redirect may ask this page to show (never text from the query).
+    static let notices = ["signed-out": "You have signed out.", "ended": "Your session has ended. Sign in again."]
+
+    @Sendable func form(_ request: Request, context: PageContext) async throws -> Response {
+        guard context.identity == nil, formSignIn else { return PageRenderer.redirect(to: "/") }
+        let notice = request.uri.queryParameters["notice"].flatMap { Self.notices[String($0)] }
+        return page(context, request: request, email: "", problem: nil, status: .ok, notice: notice)
+    }
+
+    @Sendable func submit(_ request: Request, context: PageContext) async throws -> Response {
+        guard formSignIn else { return PageRenderer.redirect(to: "/") }
+        let fields = try context.form.decode(Credentials.self)
+        let email = fields.email ?? ""
+        do {
+            switch try await signIn.logIn(email: email, password: fields.password ?? "", from: context.clientAddress) {
+            case .signedIn(let grant):
+                var response = PageRenderer.redirect(to: "/")
+                response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
+                return response
+            case .secondFactorRequired(let challenge):
+                var response = PageRenderer.redirect(to: "/sign-in/code")
+                response.setCookie(browser.challenge(token: challenge.token, expiresAt: challenge.expiresAt, now: clock.now()))
+                return response
+            }
+        } catch let problem as DomainError {
+            // The API's words and statuses; the e-mail comes back, the password never does.
+            return page(context, request: request, email: email, problem: problem.detail, status: Self.status(of: problem))
+        } catch let refusal as PolicyRefusal {
+            return page(context, request: request, email: email, problem: refusal.detail, status: .forbidden)
+        }
+    }
+
+    @Sendable func codeForm(_ request: Request, context: PageContext) async throws -> Response {
+        guard request.cookies[browser.challengeCookie] != nil else { return PageRenderer.redirect(to: "/sign-in") }
+        return renderer.render(
+            "second-factor", title: "Enter your code", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken),
+            body: CodeBody(problem: nil))
+    }
+
+    @Sendable func submitCode(_ request: Request, context: PageContext) async throws -> Response {
+        guard let challenge = request.cookies[browser.challengeCookie]?.value else { return PageRenderer.redirect(to: "/sign-in") }
+        let code = try context.form.decode(Code.self).code ?? ""
+        do {
+            let grant = try await signIn.verifySecondFactor(challengeToken: challenge, code: code, from: context.clientAddress)
+            var response = PageRenderer.redirect(to: "/")
+            response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
+            response.setCookie(browser.cleared(browser.challengeCookie))
+            return response
+        } catch let problem as DomainError {
+            return renderer.render(
+                "second-factor", title: "Enter your code", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken),
+                body: CodeBody(problem: problem.detail), status: Self.status(of: problem))
+        } catch let refusal as PolicyRefusal {
+            return renderer.render(
+                "second-factor", title: "Enter your code", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken),
+                body: CodeBody(problem: refusal.detail), status: .forbidden)
+        }
+    }
+
+    /// Revokes the session's token on the server (and ends its workspace sessions, as the API's
+    /// logout does), then forgets the cookie.
+    @Sendable func signOut(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        _ = try await signIn.logOut(context.principal, from: context.clientAddress)
+        var response = PageRenderer.redirect(to: "/sign-in?notice=signed-out")
+        response.setCookie(browser.cleared(browser.sessionCookie))
+        return response
+    }
+
+    private func page(
+        _ context: PageContext, request: Request, email: String, problem: String?, status: HTTPResponse.Status, notice: String? = nil
+    ) -> Response {
+        renderer.render(
+            "sign-in", title: "Sign in", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken, notice: notice),
+            body: FormBody(email: email, problem: problem, sso: ssoAvailable), status: status)
+    }
+
+    static func status(of error: DomainError) -> HTTPResponse.Status {
+        switch error {
+        case .malformed: .badRequest
+        case .unauthenticated: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .invalid: .unprocessableContent
+        case .rateLimited: .tooManyRequests
+        case .unavailable: .serviceUnavailable
+        }
+    }
+}

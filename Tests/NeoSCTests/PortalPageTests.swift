@@ -1,0 +1,307 @@
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import TestSupport
+import Testing
+
+@testable import App
+@testable import Net
+
+/// A browser for the in-process test client: keeps the cookies NeoSC sets, sends them back, and
+/// fills each form's CSRF token from the last page it read.
+final class TestBrowser: @unchecked Sendable {
+    let client: any TestClientProtocol
+    private(set) var cookies: [String: String] = [:]
+    private(set) var setCookieLines: [String] = []
+    private(set) var lastPage = ""
+
+    init(_ client: any TestClientProtocol) {
+        self.client = client
+    }
+
+    /// The CSRF token of the last page read.
+    var csrf: String? {
+        guard let range = lastPage.range(of: #"name="csrf" value="[0-9a-f]+"#, options: .regularExpression) else { return nil }
+        return String(lastPage[range].split(separator: "\"").last ?? "")
+    }
+
+    @discardableResult
+    func get(_ path: String, accept: String = "text/html") async throws -> Reply {
+        try await exchange(.get, path, headers: [.accept: accept], body: nil)
+    }
+
+    /// Posts `fields` as a form, with the last page's CSRF token unless `fields` names one.
+    @discardableResult
+    func post(_ path: String, _ fields: [String: String] = [:]) async throws -> Reply {
+        var fields = fields
+        if fields["csrf"] == nil, let csrf { fields["csrf"] = csrf }
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let text = fields.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
+            .joined(separator: "&")
+        return try await exchange(.post, path, headers: [.contentType: "application/x-www-form-urlencoded"], body: text)
+    }
+
+    func forget(_ name: String) {
+        cookies[name] = nil
+    }
+
+    func setCookie(_ name: String, _ value: String) {
+        cookies[name] = value
+    }
+
+    private func exchange(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields, body: String?) async throws -> Reply {
+        var headers = headers
+        if !cookies.isEmpty {
+            headers[.cookie] = cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
+        }
+        let reply = try await client.send(method, path, headers: headers, body: body)
+        for line in reply.headers[values: .setCookie] {
+            setCookieLines.append(line)
+            let pair = line.split(separator: ";", maxSplits: 1)[0].split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pair.count == 2 else { continue }
+            let (name, value) = (String(pair[0]), String(pair[1]))
+            cookies[name] = line.contains("Max-Age=0") ? nil : value
+        }
+        if reply.headers[.contentType]?.hasPrefix("text/html") == true { lastPage = reply.text }
+        return reply
+    }
+}
+
+extension TestClientProtocol {
+    func send(_ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields, body: String?) async throws -> Reply {
+        let response = try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        return Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
+    }
+}
+
+@Suite("Portal pages: signed in by cookie, every form checked, the API's rules and audit")
+struct PortalPageTests {
+    static func location(_ reply: Reply) -> String? { reply.headers[.location] }
+
+    static func signIn(_ browser: TestBrowser, _ email: String) async throws {
+        try await browser.get("/sign-in")
+        let signedIn = try await browser.post("/sign-in", ["email": email, "password": Harness.password])
+        #expect(signedIn.status == .seeOther, "\(signedIn.text)")
+        #expect(location(signedIn) == "/")
+    }
+
+    @Test("signed out, every page leads to sign-in; pages carry a strict policy and no cache")
+    func signedOut() async throws {
+        try await Harness.run { _, client in
+            let browser = TestBrowser(client)
+            for path in ["/", "/workspaces", "/sessions"] {
+                let reply = try await browser.get(path)
+                #expect(reply.status == .seeOther && Self.location(reply) == "/sign-in", "\(path): \(reply.status)")
+            }
+            let page = try await browser.get("/sign-in")
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            let policy = try #require(page.headers[.contentSecurityPolicy])
+            for directive in ["default-src 'none'", "script-src 'self'", "frame-ancestors 'none'", "form-action 'self'"] {
+                #expect(policy.contains(directive), "\(policy)")
+            }
+            #expect(!policy.contains("unsafe-inline"))
+            #expect(page.headers[.cacheControl] == "no-store")
+            #expect(page.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
+            #expect(page.headers[HTTPField.Name("Permissions-Policy")!] != nil)
+            #expect(page.text.contains(#"<label for="email">"#) && page.text.contains(#"<label for="password">"#))
+            let formCookie = try #require(browser.setCookieLines.first { $0.hasPrefix("neosc_form=") })
+            #expect(formCookie.contains("HttpOnly") && formCookie.contains("SameSite=Strict") && formCookie.contains("Path=/"))
+
+            // The stylesheet named in the page, cached for a year; an unknown page is a page.
+            let stylesheet = try #require(page.text.firstMatch(of: /href="(\/assets\/portal-[0-9a-f]{12}\.css)"/)?.1)
+            let css = try await browser.get(String(stylesheet), accept: "text/css")
+            #expect(css.status == .ok && css.headers[.cacheControl] == "public, max-age=31536000, immutable")
+            let missing = try await browser.get("/no-such-page")
+            #expect(missing.status == .notFound && missing.text.contains("Page not found") && missing.text.contains(#"href="/sign-in""#))
+            let apiMissing = try await browser.get("/api/no-such-route")
+            #expect(apiMissing.status == .notFound && apiMissing.text == #"{"detail":"Not found"}"#, "the API answers JSON")
+        }
+    }
+
+    @Test(
+        "sign-in: a wrong password keeps the e-mail, never the password; a right one sets the session cookie, audited", arguments: StoreKind.allCases)
+    func signInAndOut(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
+            let (user, _) = try await harness.account(.neosc, email: "nora@example.com")
+            let browser = TestBrowser(client)
+            try await browser.get("/sign-in")
+            let wrong = try await browser.post("/sign-in", ["email": "nora@example.com", "password": "not the password 1"])
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.text.contains("Invalid credentials") && wrong.text.contains(#"value="nora@example.com""#))
+            #expect(!wrong.text.contains("not the password 1"))
+
+            try await Self.signIn(browser, "nora@example.com")
+            let session = try #require(browser.setCookieLines.last { $0.hasPrefix("neosc_session=") })
+            #expect(session.contains("HttpOnly") && session.contains("SameSite=Strict") && session.contains("Path=/"))
+            #expect(!session.contains("Secure"), "plain HTTP on loopback")
+            let token = try #require(browser.cookies["neosc_session"])
+            #expect(
+                try await client.send(.get, "/api/auth/me", headers: [.cookie: "neosc_session=\(token)"], body: nil).status == .unauthorized,
+                "the API takes bearer tokens, never the cookie")
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "the cookie holds a NeoSC token")
+
+            let dashboard = try await browser.get("/")
+            #expect(dashboard.status == .ok && dashboard.text.contains("nora@example.com") && dashboard.text.contains("Dashboard"))
+            #expect(dashboard.text.contains(#"aria-current="page">Dashboard"#))
+
+            // Signing out revokes the token on the server, so a copy of the cookie is worthless.
+            let out = try await browser.post("/sign-out")
+            #expect(out.status == .seeOther && Self.location(out) == "/sign-in?notice=signed-out")
+            #expect(browser.cookies["neosc_session"] == nil)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized)
+            browser.setCookie("neosc_session", token)
+            let after = try await browser.get("/sessions")
+            #expect(after.status == .seeOther && Self.location(after) == "/sign-in", "back after logout shows no private page")
+            let actions = try await harness.store.events(AuditQuery(userID: user.id, limit: 20)).map(\.action)
+            #expect(actions.contains(.login) && actions.contains(.logout))
+            let failed = try await harness.store.events(AuditQuery(action: .loginFailed, limit: 5))
+            #expect(failed.count == 1 && failed[0].userEmail == "nora@example.com")
+        }
+    }
+
+    @Test("a form post without this browser's CSRF token changes nothing")
+    func csrfIsChecked() async throws {
+        try await Harness.run { harness, client in
+            _ = try await harness.account(.neosc, email: "cleo@example.com")
+            let browser = TestBrowser(client)
+            try await Self.signIn(browser, "cleo@example.com")
+            try await browser.get("/workspaces")
+            for token in ["", "0000", String(repeating: "a", count: 64)] {
+                let forged = try await browser.post("/workspaces/ws-linux-desktop/launch", ["csrf": token])
+                #expect(forged.status == .forbidden, "\(forged.status)")
+                #expect(forged.text.contains("This form has expired"))
+            }
+            // Another browser's token (its own session) does not work here either.
+            let other = TestBrowser(client)
+            _ = try await harness.account(.neosc, email: "mallory@example.com")
+            try await Self.signIn(other, "mallory@example.com")
+            try await other.get("/workspaces")
+            let crossed = try await browser.post("/workspaces/ws-linux-desktop/launch", ["csrf": try #require(other.csrf)])
+            #expect(crossed.status == .forbidden)
+            #expect(try await harness.store.sessions(userID: nil, status: .active, limit: 10).isEmpty)
+            // Before signing in, the form cookie's token: a sign-in posted without it is refused.
+            let stranger = TestBrowser(client)
+            let blind = try await stranger.post("/sign-in", ["email": "cleo@example.com", "password": Harness.password])
+            #expect(blind.status == .forbidden && stranger.cookies["neosc_session"] == nil)
+        }
+    }
+
+    @Test("launching follows the launch mode; the viewer frames only the workspace's origin; ending is audited")
+    func launchAndEnd() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let created = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body([
+                    "id": "ws-tab", "name": "Tabbed", "type": "web", "url": "https://apps.example.com:8443/crm",
+                    "launch_mode": "new_tab", "allowed_roles": ["neosc"],
+                ]))
+            #expect(created.status == .created, "\(created.text)")
+            _ = try await harness.account(.neosc, email: "lena@example.com")
+            let browser = TestBrowser(client)
+            try await Self.signIn(browser, "lena@example.com")
+            let catalogue = try await browser.get("/workspaces")
+            #expect(catalogue.text.contains(#"action="/workspaces/ws-tab/launch" target="_blank""#))
+
+            let framed = try await browser.post("/workspaces/ws-linux-desktop/launch")
+            let viewerPath = try #require(Self.location(framed))
+            #expect(framed.status == .seeOther && viewerPath.hasPrefix("/sessions/") && viewerPath.hasSuffix("/view"))
+            let viewer = try await browser.get(viewerPath)
+            #expect(viewer.text.contains(#"<iframe class="workspace-frame" src="/workspaces/linux-desktop""#))
+            #expect(viewer.headers[.contentSecurityPolicy]?.hasSuffix("frame-src 'self'") == true)
+
+            let tabbed = try await browser.post("/workspaces/ws-tab/launch")
+            let openPath = try #require(Self.location(tabbed))
+            #expect(openPath.hasSuffix("/open"))
+            let opening = try await browser.get(openPath)
+            #expect(opening.text.contains(#"<meta http-equiv="refresh" content="0;url=https://apps.example.com:8443/crm">"#))
+            let tabViewer = try await browser.get(openPath.replacingOccurrences(of: "/open", with: "/view"))
+            #expect(tabViewer.headers[.contentSecurityPolicy]?.hasSuffix("frame-src https://apps.example.com:8443") == true)
+
+            let sessions = try await browser.get("/sessions")
+            #expect(sessions.text.components(separatedBy: "<span class=\"pill ok\">Active</span>").count == 3)
+            let sessionID = String(viewerPath.dropFirst("/sessions/".count).dropLast("/view".count))
+            let ended = try await browser.post("/sessions/\(sessionID)/end")
+            #expect(ended.status == .seeOther && Self.location(ended) == "/sessions?notice=ended")
+            #expect(try await harness.store.session(id: sessionID)?.status == .disconnected)
+            let list = try await browser.get("/sessions?notice=ended")
+            #expect(list.text.contains("The session has ended.") && list.text.contains("It was disconnected."))
+            let afterwards = try await browser.get(viewerPath)
+            #expect(afterwards.text.contains("This session has ended") && !afterwards.text.contains("<iframe"))
+            #expect(try await browser.post("/sessions/\(sessionID)/heartbeat").status == .conflict)
+            #expect(try await browser.post("/sessions/\(sessionID)/end").status == .conflict, "a page, not a crash")
+            let trail = try await harness.store.events(AuditQuery(limit: 50)).map(\.action)
+            #expect(trail.filter { $0 == .launchWorkspace }.count == 2 && trail.contains(.disconnectSession))
+
+            // Someone else's session is not found, whatever its id.
+            let stranger = TestBrowser(client)
+            _ = try await harness.account(.neosc, email: "otto@example.com")
+            try await Self.signIn(stranger, "otto@example.com")
+            #expect(try await stranger.get(viewerPath).status == .notFound)
+        }
+    }
+
+    @Test("names from administrators are text, never markup")
+    func namesAreEscaped() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let created = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body([
+                    "id": "ws-xss", "name": "<img src=x onerror=alert(1)>", "type": "web", "url": "/x",
+                    "description": "\"><script>alert(2)</script>", "allowed_roles": ["neosc"],
+                ]))
+            #expect(created.status == .created, "\(created.text)")
+            _ = try await harness.account(.neosc, email: "ivy@example.com")
+            let browser = TestBrowser(client)
+            try await Self.signIn(browser, "ivy@example.com")
+            let page = try await browser.get("/workspaces")
+            #expect(page.text.contains("&lt;img src=x onerror=alert(1)&gt;"))
+            #expect(!page.text.contains("<img src=x") && !page.text.contains("<script>alert"))
+            #expect(page.text.contains("&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"))
+        }
+    }
+
+    @Test("an account with a second factor signs in in two steps on the pages too")
+    func secondStep() async throws {
+        let clock = ManualClock()
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let (_, token) = try await harness.account(.neosc, email: "max@example.com")
+            let secret = try await SecondFactorTests.enrollAndConfirm(client, token: token, clock: clock)
+            clock.advance(60)
+            let browser = TestBrowser(client)
+            try await browser.get("/sign-in")
+            let first = try await browser.post("/sign-in", ["email": "max@example.com", "password": Harness.password])
+            #expect(first.status == .seeOther && Self.location(first) == "/sign-in/code")
+            #expect(browser.cookies["neosc_session"] == nil && browser.cookies["neosc_mfa"] != nil)
+            try await browser.get("/sign-in/code")
+            let wrong = try await browser.post("/sign-in/code", ["code": "000000"])
+            #expect(wrong.status == .unauthorized && wrong.text.contains("Invalid code"))
+            let right = try await browser.post("/sign-in/code", ["code": try SecondFactorTests.code(secret, at: clock.now)])
+            #expect(right.status == .seeOther && Self.location(right) == "/", "\(right.text)")
+            #expect(browser.cookies["neosc_session"] != nil && browser.cookies["neosc_mfa"] == nil)
+            let dashboard = try await browser.get("/")
+            #expect(dashboard.text.contains("MFA on"))
+        }
+    }
+
+    @Test("with an https public URL the cookies are Secure and __Host- prefixed")
+    func secureCookies() async throws {
+        try await Harness.run(.router, { $0.secureCookies = true }) { harness, client in
+            _ = try await harness.account(.neosc, email: "sue@example.com")
+            let browser = TestBrowser(client)
+            try await browser.get("/sign-in")
+            #expect(browser.setCookieLines.allSatisfy { $0.hasPrefix("__Host-") && $0.contains("Secure") })
+            let signedIn = try await browser.post("/sign-in", ["email": "sue@example.com", "password": Harness.password])
+            #expect(signedIn.status == .seeOther)
+            let session = try #require(browser.setCookieLines.last)
+            #expect(session.hasPrefix("__Host-neosc_session=") && session.contains("Secure") && session.contains("Path=/"))
+            #expect(!session.contains("Domain="), "a __Host- cookie names no domain")
+        }
+    }
+}
