@@ -63,6 +63,8 @@ public final class PolicyBook: Sendable {
             if let snapshot = state.snapshot, coolingDown { return (snapshot, nil, nil) }
             let stuck = state.reloadStarted.map { now.timeIntervalSince($0) > stuckAfter } ?? false
             if state.reloading == nil || stuck {
+                // A stuck reload that finishes after all must not overwrite what its successor loads.
+                if stuck { state.generation &+= 1 }
                 let generation = state.generation
                 state.reloadStarted = now
                 state.reloading = Task { [self] in

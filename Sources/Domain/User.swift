@@ -10,6 +10,10 @@ public struct User: Sendable, Equatable {
     public var role: Role
     /// bcrypt hash; nil for accounts that can only sign in through an identity provider.
     public var passwordHash: String?
+    /// Whether the account has a way to pass MFA: a confirmed second factor here, or, for an
+    /// account that signs in only through its identity provider, that provider's own (an
+    /// `mfa_required` refusal then says `verify_mfa`, never `enroll_mfa`, which it cannot do).
+    public var canVerifySecondFactor: Bool { mfaEnabled || passwordHash == nil }
     public var mfaEnabled: Bool
     /// The identity provider (OIDC issuer, or `pomerium`) this account signs in through, if any.
     public var ssoProvider: String?

@@ -63,6 +63,11 @@ public struct DemoLifecycle: Sendable {
         guard let workspace = try await catalogue().first(where: { $0.type == type && $0.isOfferedForDemos }) else {
             throw DomainError.invalid("No workspace of type '\(type)' is offered for demos")
         }
+        // Starting a demo signs a `demo-user` in: the sign-in policies (a time window, an
+        // allow-list) apply before anything is created.
+        try await policies.check(
+            PolicyRequest(stage: .signIn, role: .demoUser, address: address, mfaVerified: false, at: clock.now()),
+            by: .anonymous(claimedEmail: contact))
 
         let now = clock.now()
         let demoID = Identifier.make("demo")

@@ -185,7 +185,7 @@ public struct Policies: Sendable {
             guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
             role = user.role
             organizationID = organizationID ?? user.organizationID
-            enrolled = user.mfaEnabled
+            enrolled = user.canVerifySecondFactor
             registeredPeer = user.netbirdPeerID != nil
         }
         guard role != nil else { throw DomainError.invalid("Send user_id or role") }
@@ -234,7 +234,7 @@ public struct Policies: Sendable {
             // policy is asked again. Unknown when the store does not answer: the refusal stands,
             // with the general remedy.
             var known = request
-            known.mfaEnrolled = (try? await store.user(id: userID))??.mfaEnabled
+            known.mfaEnrolled = (try? await store.user(id: userID))??.canVerifySecondFactor
             decision.refusal = PolicyEvaluation.verdict(policy, known)
         }
         if let refusal = decision.refusal, case .denied(let remedy, let retryAt) = refusal.outcome {

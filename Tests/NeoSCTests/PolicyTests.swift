@@ -399,4 +399,128 @@ struct PolicyTests {
             #expect(try await login(from: "198.51.100.1") == .unauthorized)
         }
     }
+
+    @Test(
+        "an organisation's policy covers its members only; a directly connected client in range passes; /health and /metrics are never refused",
+        arguments: StoreKind.allCases)
+    func scopesAndServiceRoutes(kind: StoreKind) async throws {
+        try await Harness.run(.live, store: kind) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let acme = Organization(id: "org-acme", name: "Acme", domain: "acme.example", createdAt: Date())
+            try await harness.store.insert(acme)
+            let member = try await harness.account(.neosc, organizationID: acme.id).token
+            let outsider = try await harness.account(.neosc).token
+            func create(_ policy: [String: Any]) async throws {
+                let created = try await client.send(.post, "/api/policies", token: admin, json: body(policy))
+                #expect(created.status == .created, "\(created.text)")
+            }
+            try await create([
+                "id": "pol-acme-office", "name": "Acme office", "kind": "address_allowlist", "scope": ["organizations": [acme.id]],
+                "settings": ["cidrs": ["10.0.0.0/8"]],
+            ])
+            let refused = try await client.send(.get, "/api/workspaces", token: member)
+            #expect(refused.status == .forbidden && refused["policy"] as? String == "pol-acme-office", "\(refused.text)")
+            #expect(try await client.send(.get, "/api/workspaces", token: outsider).status == .ok, "not of the organisation")
+            let denied = try await harness.store.events(AuditQuery(action: .policyDenied, limit: 5))
+            #expect(denied.first?.details["reason"] == "the client address is not in an allowed range")
+            #expect(denied.first?.details["kind"] == "address_allowlist")
+
+            // Without a trusted proxy the TCP peer is the client: loopback, allowed by its range.
+            try await create([
+                "id": "pol-loopback", "name": "Loopback", "kind": "address_allowlist", "scope": ["roles": ["neosc"]],
+                "settings": ["cidrs": ["127.0.0.0/8", "::1"]],
+            ])
+            #expect(try await client.send(.get, "/api/workspaces", token: outsider).status == .ok)
+
+            // Policies over everyone and every call: /api refused, /health and /metrics answered.
+            // The limit first: the allow-list refuses every call after it, its own creation aside.
+            try await create([
+                "id": "pol-one-per-address", "name": "One", "kind": "rate_limit",
+                "settings": ["requests": 1, "per_seconds": 3600, "key": "address"],
+            ])
+            try await create([
+                "id": "pol-nowhere", "name": "Nowhere", "kind": "address_allowlist", "settings": ["cidrs": ["192.0.2.0/24"]],
+            ])
+            for _ in 0..<3 {
+                #expect(try await client.send(.get, "/health").status == .ok)
+                #expect(try await client.send(.get, "/metrics").status == .ok)
+            }
+            let api = try await client.send(.get, "/api/workspaces", token: admin)
+            #expect(api.status == .forbidden || api.status == .tooManyRequests, "\(api.status)")
+        }
+    }
+
+    @Test(
+        "defaults cannot be deleted; a replacement keeps enabled and weight; a stored policy that no longer reads refuses its scope",
+        arguments: StoreKind.allCases)
+    func storedPolicyRules(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let user = try await harness.account(.user).token
+            // Written behind NeoSC's back (another version, a hand edit); the changes below make
+            // this process read the policies again.
+            let broken = Policy(
+                id: "pol-broken", name: "Broken", description: "", category: "access", enabled: true, weight: 0,
+                scope: PolicyScope(roles: [.user]), rule: .unreadable(kind: .timeWindow, problem: "written by hand"),
+                updatedAt: Date())
+            try await harness.store.insert(broken)
+            for id in ["pol-mfa-required", "pol-network-zero-trust", "pol-session-recording"] {
+                #expect(try await client.send(.delete, "/api/policies/\(id)", token: admin).status == .conflict, "\(id)")
+            }
+            let created = try await client.send(
+                .post, "/api/policies", token: admin,
+                json: body([
+                    "id": "pol-rec", "name": "Recorded", "kind": "session_recording", "enabled": false, "weight": 7,
+                    "settings": ["retention_days": 10],
+                ]))
+            #expect(created.status == .created, "\(created.text)")
+            let replaced = try await client.send(
+                .put, "/api/policies/pol-rec", token: admin,
+                json: body(["name": "Recorded longer", "kind": "session_recording", "settings": ["retention_days": 20]]))
+            #expect(replaced.status == .ok, "\(replaced.text)")
+            #expect(replaced["enabled"] as? Bool == false && replaced["weight"] as? Int == 7, "\(replaced.text)")
+
+            let refused = try await client.send(.get, "/api/workspaces", token: user)
+            #expect(refused.status == .forbidden && refused["policy"] as? String == "pol-broken", "\(refused.text)")
+            #expect(try await client.send(.get, "/api/workspaces", token: admin).status == .ok, "outside its scope")
+        }
+    }
+
+    @Test("a demo is a sign-in: a sign-in policy for demo-user refuses it before anything is created")
+    func demosMeetSignInPolicies() async throws {
+        try await Harness.run(.router, { $0.demo.enabled = true }) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let created = try await client.send(
+                .post, "/api/policies", token: admin,
+                json: body([
+                    "id": "pol-no-demos-here", "name": "No demos", "kind": "address_allowlist", "scope": ["roles": ["demo-user"]],
+                    "settings": ["cidrs": ["192.0.2.0/24"], "applies_to": "sign_in"],
+                ]))
+            #expect(created.status == .created, "\(created.text)")
+            let demo = try await client.send(.post, "/api/demo/sessions", json: body(["workspace_type": "browser"]))
+            #expect(demo.status == .forbidden && demo["policy"] as? String == "pol-no-demos-here", "\(demo.text)")
+            #expect(try await harness.store.activeDemoCount() == 0)
+        }
+    }
+
+    @Test("MFA required: an account of an identity provider is told to verify there, a local one to enrol", arguments: StoreKind.allCases)
+    func remedies(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
+            let admin = try await harness.account(.admin).token
+            #expect(try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":true}"#).status == .ok)
+            let now = Date()
+            let sso = User(
+                id: Identifier.make("usr"), email: "sso@example.com", name: "SSO", organizationID: nil, role: .neosc,
+                passwordHash: nil, ssoProvider: "https://idp.example.com", ssoSubject: "s-1", createdAt: now, updatedAt: now)
+            try await harness.store.insert(sso, creating: nil)
+            let (token, digest) = BearerCredential.issue()
+            try await harness.store.insert(
+                AccessToken(digest: digest, userID: sso.id, issuedAt: now, expiresAt: now + 3_600, mfaVerified: false))
+            let provider = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            #expect(provider.status == .forbidden && provider["remedy"] as? String == "verify_mfa", "\(provider.text)")
+            let local = try await harness.account(.neosc).token
+            let enrol = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: local)
+            #expect(enrol.status == .forbidden && enrol["remedy"] as? String == "enroll_mfa", "\(enrol.text)")
+        }
+    }
 }
