@@ -77,9 +77,12 @@ struct DemoSessionTests {
     func expiry() async throws {
         try await RecordingPeer.with { peer in
             peer.reply("POST /hook provision", with: #"{"connection_url":"https://kasm.example.com/s/1","netbird_peer_id":"peer-1"}"#)
-            // 15 s: what the visitor does before the deadline must fit in it on a loaded machine (a
-            // 10-run busy-core repeat once took more than 5 s to get there, and the token had expired).
-            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 15, maxDuration: 30)) { harness, client in
+            // Time stands still while the visitor acts, and the deadline passes when the test moves
+            // the clock: on the real clock a loaded machine once took longer than the demo's whole
+            // lifetime to get there (5 s, then 15 s), and the token had rightly expired.
+            let clock = ManualClock(Date())
+            try await Harness.run(.router, clock: clock.wallClock, Self.settings(peer: peer, lifetime: 15, maxDuration: 30)) {
+                harness, client in
                 let created = try await Self.create(client)
                 #expect(created.status == .created, "\(created.text)")
                 let started = try created.decoded(DemoCreatedBody.self)
@@ -111,6 +114,9 @@ struct DemoSessionTests {
                     for: Data((timestamp + ".").utf8) + provision.body, using: SymmetricKey(data: Data(Self.secret.utf8)))
                 #expect(provision.headers["x-neosc-signature"] == "sha256=" + expected.map { String(format: "%02x", $0) }.joined())
 
+                #expect(try await Self.audited(harness, .demoSessionExpired, demo: id).isEmpty, "nothing before the deadline")
+                // The stored deadline (+1 ms: the stored and the armed date may differ in the last bit).
+                clock.advance(to: try #require(try await Self.demo(harness, id)).expiresAt + 0.001)
                 let finished = try await eventually(within: 60) {
                     try await Self.audited(harness, .demoSessionExpired, demo: id).count == 1
                 }
@@ -126,9 +132,10 @@ struct DemoSessionTests {
                 #expect(endedAt.timeIntervalSince(expiresAt) < 60, "cleaned up within seconds of its deadline")
                 #expect(try await harness.store.session(id: sessionID)?.endReason == "demo_ended")
 
+                // The trail lists newest first, entries of one instant in the reverse of their writing.
                 let steps = try await Self.audited(harness, .demoCleanupStep, demo: id)
                 #expect(
-                    steps.sorted { $0.timestamp < $1.timestamp }.map { $0.details["step"] ?? "" }
+                    steps.reversed().map { $0.details["step"] ?? "" }
                         == DemoCleanupStep.allCases.dropLast().map(\.rawValue))
                 #expect(steps.allSatisfy { $0.success })
                 #expect(try await Self.audited(harness, .demoSessionCreated, demo: id).count == 1)
