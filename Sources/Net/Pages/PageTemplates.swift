@@ -61,7 +61,7 @@ enum PageTemplates {
         <form method="post" action="/sign-in" class="card form" novalidate>
           <input type="hidden" name="csrf" value="{{chrome.csrf}}">
           <label for="email">E-mail</label>
-          <input id="email" name="email" type="email" autocomplete="username" required value="{{body.email}}"{{#body.problem}} aria-describedby="sign-in-problem" aria-invalid="true"{{/body.problem}} autofocus>
+          <input id="email" name="email" type="text" inputmode="email" autocapitalize="none" spellcheck="false" autocomplete="username" required value="{{body.email}}"{{#body.problem}} aria-describedby="sign-in-problem" aria-invalid="true"{{/body.problem}} autofocus>
           <label for="password">Password</label>
           <input id="password" name="password" type="password" autocomplete="current-password" required{{#body.problem}} aria-describedby="sign-in-problem" aria-invalid="true"{{/body.problem}}>
           <button type="submit" class="primary">Sign in</button>

@@ -1,0 +1,187 @@
+"""The portal in a real browser: Debian's chromium, driven by selenium (no driver download), with
+axe-core checking every page it visits. Run by scripts/portal-browser against a live NeoSC.
+
+    portal_walkthrough.py BASE_URL ADMIN_EMAIL ADMIN_PASSWORD [SCREENSHOT_DIR]
+
+Walks through what a person does: signs in with a wrong and then the right password, reads the
+dashboard, launches a workspace in each launch mode and stops one, sees a workspace named like an
+attack shown as text, signs out and presses Back. Every page is checked with axe (no serious or
+critical violation); with SCREENSHOT_DIR, each page is photographed at 1280 and 390 px wide.
+"""
+
+import json
+import os
+import sys
+import urllib.request
+
+from axe_selenium_python import Axe
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+BASE, ADMIN_EMAIL, ADMIN_PASSWORD = sys.argv[1], sys.argv[2], sys.argv[3]
+SHOTS = sys.argv[4] if len(sys.argv) > 4 else None
+USER_EMAIL, USER_PASSWORD = "walker@example.com", "walk through password 1"
+XSS_NAME = "<img src=x onerror=alert(1)>"
+failures = []
+
+
+def api(method, path, token=None, body=None):
+    request = urllib.request.Request(BASE + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL:", message, file=sys.stderr)
+
+
+def setup_accounts():
+    status, signed_in = api("POST", "/api/auth/login", body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert status == 200, (status, signed_in)
+    admin = signed_in["access_token"]
+    status, registered = api("POST", "/api/auth/register", body={"email": USER_EMAIL, "password": USER_PASSWORD, "name": "Walker"})
+    assert status == 201, (status, registered)
+    status, _ = api("PATCH", "/api/users/" + registered["user"]["id"], admin, {"role": "neosc"})
+    assert status == 200, status
+    for workspace in (
+        {"id": "ws-xss", "name": XSS_NAME, "type": "web", "url": "/health", "description": "\"><script>alert(2)</script>",
+         "allowed_roles": ["neosc"]},
+        {"id": "ws-tab", "name": "Status page", "type": "web", "url": "/health", "launch_mode": "new_tab",
+         "allowed_roles": ["neosc"]},
+    ):
+        status, created = api("POST", "/api/workspaces", admin, workspace)
+        assert status == 201, (status, created)
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"):
+        options.add_argument(argument)
+    options.binary_location = "/usr/bin/chromium"
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def accessible(driver, name):
+    axe = Axe(driver)
+    axe.inject()
+    results = axe.run()
+    serious = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+    for violation in serious:
+        print(f"axe on {name}: {violation['id']} ({violation['impact']}): {violation['help']}", file=sys.stderr)
+        for node in violation["nodes"][:3]:
+            print("   ", node.get("target"), file=sys.stderr)
+    check(not serious, f"{name}: {len(serious)} serious or critical accessibility violations")
+
+
+def photograph(driver, name):
+    if not SHOTS:
+        return
+    for width, height in ((1280, 900), (390, 844)):
+        driver.set_window_size(width, height)
+        driver.execute_script("window.scrollTo(0, 0)")
+        driver.save_screenshot(os.path.join(SHOTS, f"{name}-{width}.png"))
+    driver.set_window_size(1280, 900)
+
+
+def no_alert(driver, name):
+    try:
+        driver.switch_to.alert
+        check(False, f"{name}: a script from a name ran (an alert is open)")
+    except NoAlertPresentException:
+        pass
+
+
+def visit(driver, name):
+    accessible(driver, name)
+    photograph(driver, name)
+
+
+def main():
+    setup_accounts()
+    driver = browser()
+    wait = WebDriverWait(driver, 15)
+    try:
+        driver.get(BASE + "/")
+        check(driver.current_url.endswith("/sign-in"), "signed out, / leads to the sign-in page")
+        visit(driver, "sign-in")
+
+        driver.find_element(By.ID, "email").send_keys(USER_EMAIL)
+        driver.find_element(By.ID, "password").send_keys("not the password")
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        problem = wait.until(EC.presence_of_element_located((By.ID, "sign-in-problem")))
+        check("Invalid credentials" in problem.text, "a wrong password says so")
+        check(driver.find_element(By.ID, "email").get_attribute("value") == USER_EMAIL, "the e-mail is kept")
+        check(driver.find_element(By.ID, "password").get_attribute("value") == "", "the password is not")
+        visit(driver, "sign-in-error")
+
+        driver.find_element(By.ID, "password").send_keys(USER_PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Dashboard"))
+        check(USER_EMAIL in driver.page_source, "the dashboard names who is signed in")
+        visit(driver, "dashboard")
+
+        driver.get(BASE + "/workspaces")
+        names = [element.text for element in driver.find_elements(By.CSS_SELECTOR, ".cards h2")]
+        check(XSS_NAME in names, f"a workspace named like markup is shown as its text: {names}")
+        check(not driver.find_elements(By.CSS_SELECTOR, ".cards img"), "no element made from a name")
+        no_alert(driver, "workspaces")
+        visit(driver, "workspaces")
+
+        # iframe: the viewer, then Stop.
+        driver.find_element(By.CSS_SELECTOR, "form[action='/workspaces/ws-linux-desktop/launch'] button").click()
+        frame = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "iframe.workspace-frame")))
+        check(frame.get_attribute("src").endswith("/workspaces/linux-desktop"), "the viewer frames the workspace")
+        visit(driver, "viewer")
+        driver.find_element(By.CSS_SELECTOR, ".viewer-bar button.danger").click()
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "The session has ended."))
+        check("It was disconnected." in driver.page_source, "the list says why it ended")
+
+        # new_tab: a new tab opens the workspace's address.
+        driver.get(BASE + "/workspaces")
+        before = set(driver.window_handles)
+        driver.find_element(By.CSS_SELECTOR, "form[action='/workspaces/ws-tab/launch'] button").click()
+        wait.until(lambda d: len(d.window_handles) > len(before))
+        main_window = driver.current_window_handle
+        driver.switch_to.window((set(driver.window_handles) - before).pop())
+        wait.until(lambda d: d.current_url.endswith("/health"))
+        check('"status"' in driver.page_source, "the new tab reached the workspace")
+        driver.close()
+        driver.switch_to.window(main_window)
+
+        driver.get(BASE + "/sessions")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2, "both sessions are listed")
+        visit(driver, "sessions")
+
+        driver.get(BASE + "/no-such-page")
+        check("Page not found" in driver.page_source, "an unknown page is a page")
+        visit(driver, "not-found")
+
+        # Sign out, then Back: nothing private comes back.
+        driver.get(BASE + "/sessions")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/sign-out'] button").click()
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Sign in"))
+        driver.back()
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Sign in"))
+        check(USER_EMAIL not in driver.page_source, "after signing out, Back shows no private page")
+    finally:
+        driver.quit()
+    if failures:
+        print(f"{len(failures)} check(s) failed", file=sys.stderr)
+        sys.exit(1)
+    print("portal walkthrough: every check passed")
+
+
+if __name__ == "__main__":
+    main()
