@@ -67,16 +67,24 @@ struct AuditRoutes {
 
     /// The filters every reading of the trail takes; a non-administrator's are narrowed to their own entries.
     private func query(_ request: Request, _ context: SignedInContext, limit: Int) throws -> AuditQuery {
-        let principal = context.principal
-        let requestedUser = try request.queryText("user_id")
-        return AuditQuery(
-            action: try request.queryText("action").map { AuditAction($0) },
-            userID: principal.isAdmin ? requestedUser : principal.userID,
-            success: try request.queryBool("success"),
-            since: try request.queryDate("since"),
-            until: try request.queryDate("until"),
-            before: try request.queryText("before"),
-            limit: limit)
+        Self.narrowed(
+            AuditQuery(
+                action: try request.queryText("action").map { AuditAction($0) },
+                userID: try request.queryText("user_id"),
+                success: try request.queryBool("success"),
+                since: try request.queryDate("since"),
+                until: try request.queryDate("until"),
+                before: try request.queryText("before"),
+                limit: limit),
+            for: context.principal)
+    }
+
+    /// Who reads what: administrators the whole trail (or one user's, as asked), anyone else only
+    /// their own entries, whatever they asked. The API and the portal's audit page both apply it.
+    static func narrowed(_ query: AuditQuery, for principal: Principal) -> AuditQuery {
+        var query = query
+        if !principal.isAdmin { query.userID = principal.userID }
+        return query
     }
 
     /// Written by `AuditEventWriter`, not the generic encoder: the same JSON, several times faster.
@@ -92,10 +100,17 @@ struct AuditRoutes {
     /// page at a time (memory stays one page whatever the size). Audited `audit_exported`.
     @Sendable func export(_ request: Request, context: SignedInContext) async throws -> Response {
         let format = try AuditExportFormat(request.uri.queryParameters.get("format"))
-        let selection = try query(request, context, limit: 1_000)
+        return try await Self.export(
+            try query(request, context, limit: 1_000), as: format, by: context.principal, in: context, store: store, audit: audit)
+    }
+
+    /// Every entry `selection` (already narrowed) matches, as one download; audited `audit_exported`.
+    static func export(
+        _ selection: AuditQuery, as format: AuditExportFormat, by principal: Principal, in context: some PortalContext,
+        store: any AuditStore, audit: AuditTrail
+    ) async throws -> Response {
         try await audit.record(
-            .auditExported, by: .principal(context.principal), in: context,
-            details: Self.describe(selection, format: format))
+            .auditExported, by: .principal(principal), in: context, details: Self.describe(selection, format: format))
         var pages = AuditPages(store: store, query: selection).makeAsyncIterator()
         // The first page is read before the answer starts, so a store that cannot read still
         // gets its 503 rather than a cut download.

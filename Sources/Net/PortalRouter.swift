@@ -93,6 +93,7 @@ public enum PortalRouter {
         ).register(on: signedIn)
         SessionPages(sessions: portal.workspaceSessions, store: portal.store, renderer: renderer, clock: portal.clock)
             .register(on: signedIn)
+        AuditPage(store: portal.store, audit: portal.auditTrail, renderer: renderer, clock: portal.clock).register(on: signedIn)
     }
 
     /// `/metrics` alone, for a listener of its own (`NEOSC_METRICS_PORT`): a port no proxy

@@ -164,6 +164,11 @@ def main():
         check(len(driver.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2, "both sessions are listed")
         visit(driver, "sessions")
 
+        driver.get(BASE + "/audit?action=launch_workspace")
+        rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+        check(len(rows) == 2 and all("launch_workspace" in row.text for row in rows), "the audit page filters by action")
+        visit(driver, "audit")
+
         driver.get(BASE + "/no-such-page")
         check("Page not found" in driver.page_source, "an unknown page is a page")
         visit(driver, "not-found")

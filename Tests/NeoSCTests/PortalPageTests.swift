@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import Services
 import TestSupport
 import Testing
 
@@ -302,6 +303,53 @@ struct PortalPageTests {
             let session = try #require(browser.setCookieLines.last)
             #expect(session.hasPrefix("__Host-neosc_session=") && session.contains("Secure") && session.contains("Path=/"))
             #expect(!session.contains("Domain="), "a __Host- cookie names no domain")
+        }
+    }
+
+    @Test("the audit page: everyone's for administrators, one's own otherwise; filters, pages, and downloads of the filtered set")
+    func auditTrail() async throws {
+        try await Harness.run { harness, client in
+            let (admin, _) = try await harness.account(.admin, email: "ada@example.com")
+            let (user, _) = try await harness.account(.neosc, email: "uma@example.com")
+            for index in 0..<55 {
+                try await harness.portal.auditTrail.record(
+                    .launchWorkspace, by: .account(admin), from: "10.0.0.\(index % 200)", resource: ("workspace", "ws-\(index)"))
+            }
+            try await harness.portal.auditTrail.record(
+                .launchWorkspace, by: .account(user), from: "10.0.9.9", resource: ("workspace", "ws-uma"), details: ["note": "<b>x</b>"])
+
+            let browser = TestBrowser(client)
+            try await Self.signIn(browser, "uma@example.com")
+            let own = try await browser.get("/audit?user_id=\(admin.id)")
+            #expect(own.status == .ok && own.text.contains("Your own entries"))
+            #expect(own.text.contains("workspace:ws-uma") && !own.text.contains("workspace:ws-1<"), "never another's, whatever the filter")
+            #expect(own.text.contains("note=&lt;b&gt;x&lt;/b&gt;"), "details are text")
+            let ownCSV = try await browser.get("/audit/export?format=csv", accept: "text/csv")
+            #expect(ownCSV.status == .ok && ownCSV.headers[.contentDisposition]?.hasPrefix("attachment;") == true)
+            #expect(!ownCSV.text.contains(admin.id), "the download is narrowed the same way")
+
+            let reviewer = TestBrowser(client)
+            try await Self.signIn(reviewer, "ada@example.com")
+            let first = try await reviewer.get("/audit?action=launch_workspace")
+            #expect(first.text.contains("Everyone&#39;s entries") || first.text.contains("Everyone's entries"))
+            #expect(first.text.components(separatedBy: "<code>launch_workspace</code>").count - 1 == 50, "a page of 50")
+            let older = try #require(first.text.firstMatch(of: /href="\/audit\?([^"]+)">Older entries/)?.1)
+            let second = try await reviewer.get("/audit?" + String(older).replacingOccurrences(of: "&amp;", with: "&"))
+            #expect(second.text.components(separatedBy: "<code>launch_workspace</code>").count - 1 == 6, "the rest")
+
+            let mine = try await reviewer.get("/audit?action=launch_workspace&user_id=\(user.id)")
+            #expect(mine.text.components(separatedBy: "<code>launch_workspace</code>").count - 1 == 1)
+            let csv = try await reviewer.get("/audit/export?action=launch_workspace&user_id=\(user.id)&format=csv", accept: "text/csv")
+            let lines = csv.text.split(separator: "\r\n")
+            #expect(lines.count == 2 && lines[1].contains("ws-uma"), "the file's rows match the filter: \(lines.count)")
+            let jsonl = try await reviewer.get("/audit/export?action=launch_workspace&format=jsonl", accept: "application/x-ndjson")
+            #expect(jsonl.text.split(separator: "\n").count == 56)
+            #expect(try await harness.store.events(AuditQuery(action: .auditExported, limit: 10)).count == 3, "every download audited")
+
+            let bad = try await reviewer.get("/audit?since=2026-13-40&action=DROP%20TABLE")
+            #expect(bad.status == .unprocessableContent)
+            #expect(bad.text.contains("A day as YYYY-MM-DD.") && bad.text.contains("lower-case letters and underscores"))
+            #expect(bad.text.contains(#"value="DROP TABLE""#), "what was entered comes back")
         }
     }
 }

@@ -67,7 +67,7 @@ struct PageRenderer: Sendable {
     func chrome(_ identity: Identity?, at path: String, csrf: String, notice: String? = nil, alert: String? = nil) -> Chrome {
         var nav: [Chrome.Link] = []
         if identity != nil {
-            for (href, label) in [("/", "Dashboard"), ("/workspaces", "Workspaces"), ("/sessions", "Sessions")] {
+            for (href, label) in [("/", "Dashboard"), ("/workspaces", "Workspaces"), ("/sessions", "Sessions"), ("/audit", "Audit")] {
                 let current = href == "/" ? path == "/" : path.hasPrefix(href)
                 nav.append(.init(href: href, label: label, current: current))
             }

@@ -4,7 +4,7 @@
 enum PageTemplates {
     static let all: [String: String] = [
         "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "dashboard": dashboard,
-        "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem,
+        "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem, "audit": audit,
     ]
 
     static let layout = """
@@ -208,6 +208,53 @@ enum PageTemplates {
         </table></div>
         {{/body.hasRows}}
         {{^body.hasRows}}<p class="empty">You have no sessions yet. <a href="/workspaces">Launch a workspace</a>.</p>{{/body.hasRows}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let audit = """
+        {{<layout}}
+        {{$main}}
+        <h1>Audit trail</h1>
+        <p class="muted">{{body.scope}}</p>
+        <form method="get" action="/audit" class="card filters">
+          {{#body.admin}}
+          <div><label for="user_id">User id</label><input id="user_id" name="user_id" value="{{body.filters.userID}}"{{#body.problems.user_id}} aria-invalid="true" aria-describedby="user_id-error"{{/body.problems.user_id}}>
+          {{#body.problems.user_id}}<p class="field-error" id="user_id-error">{{.}}</p>{{/body.problems.user_id}}</div>
+          {{/body.admin}}
+          <div><label for="action">Action</label><input id="action" name="action" value="{{body.filters.action}}" aria-describedby="action-help"{{#body.problems.action}} aria-invalid="true"{{/body.problems.action}}>
+          <p class="help" id="action-help">An action name, such as login or launch_workspace.</p>
+          {{#body.problems.action}}<p class="field-error" role="alert">{{.}}</p>{{/body.problems.action}}</div>
+          <div><label for="success">Result</label><select id="success" name="success">
+            <option value=""{{#body.filters.anyResult}} selected{{/body.filters.anyResult}}>Any</option>
+            <option value="true"{{#body.filters.succeeded}} selected{{/body.filters.succeeded}}>Done</option>
+            <option value="false"{{#body.filters.refused}} selected{{/body.filters.refused}}>Refused or failed</option>
+          </select></div>
+          <div><label for="since">From (UTC day)</label><input id="since" name="since" type="date" value="{{body.filters.since}}"{{#body.problems.since}} aria-invalid="true" aria-describedby="since-error"{{/body.problems.since}}>
+          {{#body.problems.since}}<p class="field-error" id="since-error">{{.}}</p>{{/body.problems.since}}</div>
+          <div><label for="until">To (UTC day, included)</label><input id="until" name="until" type="date" value="{{body.filters.until}}"{{#body.problems.until}} aria-invalid="true" aria-describedby="until-error"{{/body.problems.until}}>
+          {{#body.problems.until}}<p class="field-error" id="until-error">{{.}}</p>{{/body.problems.until}}</div>
+          <div class="actions"><button type="submit" class="primary">Filter</button> <a class="button" href="/audit">Clear</a></div>
+        </form>
+        <p class="downloads">Download what the filter selects: <a href="/audit/export?{{body.exportQuery}}format=csv">CSV</a> · <a href="/audit/export?{{body.exportQuery}}format=jsonl">JSON lines</a></p>
+        {{#body.hasRows}}
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Resource</th><th scope="col">Result</th><th scope="col">Address</th><th scope="col">Details</th></tr></thead>
+          <tbody>
+          {{#body.rows}}<tr>
+            <td><time datetime="{{when.iso}}" title="{{when.utc}}">{{when.relative}}</time></td>
+            <td>{{who}}</td>
+            <td><code>{{action}}</code></td>
+            <td>{{resource}}</td>
+            <td>{{#success}}<span class="pill ok">✓ done</span>{{/success}}{{^success}}<span class="pill danger">✗ refused</span>{{/success}}</td>
+            <td>{{address}}</td>
+            <td>{{#details}}<span class="detail">{{key}}={{value}}</span> {{/details}}</td>
+          </tr>{{/body.rows}}
+          </tbody>
+        </table></div>
+        {{#body.older}}<p><a class="button" href="/audit?{{.}}">Older entries</a></p>{{/body.older}}
+        {{/body.hasRows}}
+        {{^body.hasRows}}<p class="empty">No entry matches. <a href="/audit">Clear the filter</a>.</p>{{/body.hasRows}}
         {{/main}}
         {{/layout}}
         """

@@ -102,6 +102,14 @@ struct PortalAssets: Sendable {
         .remaining{margin:0 auto 0 0}
         .workspace-frame{flex:1;width:100%;min-height:calc(100vh - 160px);border:0;background:#000}
         .ended{margin:24px auto;max-width:560px}
+        .filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:8px 16px;align-items:start;margin-bottom:16px}
+        .filters label{display:block;font-weight:600}
+        .filters input,.filters select{width:100%;font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--muted);border-radius:4px;padding:8px}
+        .filters .actions{align-self:end}
+        .filters .actions .primary{margin-top:0}
+        .help{margin:4px 0 0;color:var(--muted);font-size:.875rem}
+        .field-error{margin:4px 0 0;color:var(--danger);font-size:.875rem}
+        .detail{display:inline-block;font-size:.875rem;overflow-wrap:anywhere}
         """
 
     /// Progressive enhancement only: the viewer's countdown and heartbeats. Every page works
