@@ -15,7 +15,13 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let origin = request.headers[.origin].flatMap { allowedOrigins.contains($0) ? $0 : nil }
+        // Only the API is open to other origins, and without credentials: it takes bearer tokens,
+        // never cookies. The portal's pages hold a session cookie; a listed origin (a sibling
+        // host, say, from which SameSite=Strict still sends it) must not read them or their CSRF
+        // token, nor post to them.
+        let path = request.uri.path
+        let isAPI = path == "/api" || path.hasPrefix("/api/")
+        let origin = request.headers[.origin].flatMap { isAPI && allowedOrigins.contains($0) ? $0 : nil }
         var response: Response
         if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
             response = Response(status: .noContent)
@@ -27,7 +33,6 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         }
         if let origin {
             response.headers[.accessControlAllowOrigin] = origin
-            response.headers[.accessControlAllowCredentials] = "true"
         }
         if !allowedOrigins.isEmpty {
             response.headers[values: .vary].append("Origin")

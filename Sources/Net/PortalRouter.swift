@@ -94,6 +94,8 @@ public enum PortalRouter {
         SessionPages(sessions: portal.workspaceSessions, store: portal.store, renderer: renderer, clock: portal.clock)
             .register(on: signedIn)
         AuditPage(store: portal.store, audit: portal.auditTrail, renderer: renderer, clock: portal.clock).register(on: signedIn)
+        DemoPages(demos: portal.demos, store: portal.store, renderer: renderer, browser: browser, clock: portal.clock)
+            .register(open: pages)
     }
 
     /// `/metrics` alone, for a listener of its own (`NEOSC_METRICS_PORT`): a port no proxy

@@ -108,6 +108,27 @@ def visit(driver, name):
     photograph(driver, name)
 
 
+def visitor_demo(driver, wait):
+    """A visitor (no account, another browser's cookies) gets a 5-second demo and watches it end."""
+    cookies = driver.get_cookies()
+    driver.delete_all_cookies()
+    driver.get(BASE + "/demo")
+    visit(driver, "demo")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/demo'] button[type=submit]").click()
+    wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Your demo"))
+    check("Ends in" in driver.find_element(By.CSS_SELECTOR, ".remaining").text, "the countdown runs")
+    accessible(driver, "demo-session")
+    if SHOTS:
+        driver.save_screenshot(os.path.join(SHOTS, "demo-session-1280.png"))
+    WebDriverWait(driver, 20).until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Your demo is over"))
+    photograph(driver, "demo-over")
+    driver.get(BASE + "/workspaces")
+    check(driver.current_url.endswith("/sign-in"), "once the demo is over its access is gone")
+    driver.delete_all_cookies()
+    for cookie in cookies:
+        driver.add_cookie({"name": cookie["name"], "value": cookie["value"], "path": "/"})
+
+
 def main():
     setup_accounts()
     driver = browser()
@@ -172,6 +193,8 @@ def main():
         driver.get(BASE + "/no-such-page")
         check("Page not found" in driver.page_source, "an unknown page is a page")
         visit(driver, "not-found")
+
+        visitor_demo(driver, wait)
 
         # Sign out, then Back: nothing private comes back.
         driver.get(BASE + "/sessions")

@@ -352,4 +352,73 @@ struct PortalPageTests {
             #expect(bad.text.contains(#"value="DROP TABLE""#), "what was entered comes back")
         }
     }
+
+    @Test("no CORS for pages, even from a listed origin; an oversize or broken form is a 4xx page; a throttled sign-in says how long")
+    func hardening() async throws {
+        try await Harness.run(.router, { $0.corsOrigins = ["https://portal.example.com"] }) { harness, client in
+            _ = try await harness.account(.neosc, email: "hal@example.com")
+            let browser = TestBrowser(client)
+            try await Self.signIn(browser, "hal@example.com")
+            let origin: HTTPFields = [.origin: "https://portal.example.com", .cookie: "neosc_session=\(browser.cookies["neosc_session"] ?? "")"]
+            let page = try await client.send(.get, "/workspaces", headers: origin, body: nil)
+            #expect(page.status == .ok && page.headers[.accessControlAllowOrigin] == nil)
+            var preflight = origin
+            preflight[.accessControlRequestMethod] = "POST"
+            let options = try await client.send(.options, "/sign-out", headers: preflight, body: nil)
+            #expect(options.headers[.accessControlAllowOrigin] == nil && options.status != .noContent)
+            let api = try await client.send(.get, "/api/", headers: [.origin: "https://portal.example.com"], body: nil)
+            #expect(api.headers[.accessControlAllowOrigin] == "https://portal.example.com")
+            #expect(api.headers[.accessControlAllowCredentials] == nil, "the API takes bearer tokens, not cookies")
+
+            try await browser.get("/workspaces")
+            let huge = try await browser.post("/sessions/x/end", ["pad": String(repeating: "a", count: 70_000)])
+            #expect(huge.status == .contentTooLarge && huge.text.contains("Too much"))
+
+            let stranger = TestBrowser(client)
+            try await stranger.get("/sign-in")
+            var last = try await stranger.post("/sign-in", ["email": "hal@example.com", "password": "wrong password 1"])
+            for _ in 0..<15 where last.status != .tooManyRequests {
+                last = try await stranger.post("/sign-in", ["email": "hal@example.com", "password": "wrong password 1"])
+            }
+            #expect(last.status == .tooManyRequests)
+            let wait = try #require(last.headers[.retryAfter].flatMap(Int.init))
+            #expect(wait > 0 && last.text.contains("Try again in"))
+        }
+    }
+
+    @Test("the demo page: a visitor asks, gets the workspace at once with its countdown, and is told when it is over")
+    func demoPage() async throws {
+        let clock = ManualClock()
+        try await Harness.run(
+            .router, clock: clock.wallClock,
+            {
+                $0.demo.enabled = true
+                $0.demo.lifetime = 5
+            }
+        ) { harness, client in
+            let visitor = TestBrowser(client)
+            let offer = try await visitor.get("/demo")
+            #expect(offer.status == .ok && offer.text.contains(#"value="browser""#) && offer.text.contains("for 5 seconds"))
+            let started = try await visitor.post("/demo", ["workspace_type": "browser", "email": "guest@example.com"])
+            #expect(started.status == .seeOther && Self.location(started) == "/demo/session", "\(started.text)")
+            let session = try await visitor.get("/demo/session")
+            #expect(session.text.contains("Your demo: Secure Browser") && session.text.contains("data-expires="))
+            let cards = try await visitor.get("/workspaces")
+            #expect(cards.text.components(separatedBy: "<li class=\"card workspace\">").count == 2, "its own workspace only")
+            #expect(try await harness.store.activeDemoCount() == 1)
+
+            let refused = try await visitor.post("/demo", ["workspace_type": "no-such-type"])
+            #expect(refused.status == .unprocessableContent && refused.text.contains("No workspace of type"))
+
+            clock.advance(6)
+            let over = try await visitor.get("/demo/session")
+            #expect(over.text.contains("Your demo is over"))
+            #expect(visitor.cookies["neosc_session"] == nil, "the cookie goes with it")
+            #expect(try await visitor.get("/workspaces").status == .seeOther, "and the access")
+        }
+        try await Harness.run { _, client in
+            let off = try await TestBrowser(client).get("/demo")
+            #expect(off.status == .notFound, "no demo page when demos are off")
+        }
+    }
 }

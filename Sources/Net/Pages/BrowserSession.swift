@@ -20,6 +20,9 @@ struct BrowserSession: Sendable {
     let sessionCookie: String
     let formCookie: String
     let challengeCookie: String
+    /// That this browser started a demo (no secret: "1"), so that once the demo and its session
+    /// cookie are gone the demo page can say it is over.
+    let demoCookie: String
 
     init(secure: Bool) {
         self.secure = secure
@@ -27,6 +30,7 @@ struct BrowserSession: Sendable {
         sessionCookie = prefix + "neosc_session"
         formCookie = prefix + "neosc_form"
         challengeCookie = prefix + "neosc_mfa"
+        demoCookie = prefix + "neosc_demo"
     }
 
     /// The session token the browser presents, if any (checked by the caller).
@@ -41,6 +45,10 @@ struct BrowserSession: Sendable {
     /// The pending second step of a sign-in (the challenge token, five minutes).
     func challenge(token: String, expiresAt: Date, now: Date) -> Cookie {
         cookie(challengeCookie, token, maxAge: max(1, Int(expiresAt.timeIntervalSince(now))))
+    }
+
+    func demoStarted() -> Cookie {
+        cookie(demoCookie, "1", maxAge: 86_400)
     }
 
     func formSecret() -> (secret: String, cookie: Cookie) {

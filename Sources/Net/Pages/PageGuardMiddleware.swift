@@ -2,6 +2,8 @@ import Domain
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOHTTP1
 
 /// Gives every page its CSRF token and checks it on every form post before the page's handler
 /// runs: a post without the token of this browser's session (or, before signing in, of its form
@@ -46,6 +48,9 @@ struct PageGuardMiddleware: RouterMiddleware {
         _ request: inout Request, context: inout Context, formCookieIsNew: Bool, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         if request.method == .post {
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
+                throw NIOTooManyBytesError(maxBytes: context.maxUploadSize)
+            }
             let body = try await request.collectBody(upTo: context.maxUploadSize)
             let form = FormFields(String(buffer: body))
             let presented = (try? form.decode(Token.self))?.csrf ?? ""
@@ -83,8 +88,14 @@ struct PageGuardMiddleware: RouterMiddleware {
                 problem = PageProblem(status: .unprocessableContent, heading: "That did not work", message: detail)
             case .malformed(let detail):
                 problem = PageProblem(status: .badRequest, heading: "That did not work", message: detail)
-            case .rateLimited(let detail, _):
-                problem = PageProblem(status: .tooManyRequests, heading: "Too many attempts", message: detail)
+            case .rateLimited(let detail, let retryAfter):
+                var response = renderer.problem(
+                    PageProblem(
+                        status: .tooManyRequests, heading: "Too many attempts",
+                        message: detail + " " + SignInPages.wait(retryAfter)),
+                    chrome: renderer.chrome(context.identity, at: request.uri.path, csrf: context.csrfToken))
+                response.headers[.retryAfter] = String(retryAfter)
+                return response
             case .unavailable:
                 problem = PageProblem(
                     status: .serviceUnavailable, heading: "Temporarily unavailable",
@@ -92,6 +103,12 @@ struct PageGuardMiddleware: RouterMiddleware {
             }
         case let error as HTTPError where error.status == .contentTooLarge:
             problem = PageProblem(status: .contentTooLarge, heading: "Too much", message: "That form was larger than NeoSC accepts.")
+        case is NIOTooManyBytesError:
+            problem = PageProblem(status: .contentTooLarge, heading: "Too much", message: "That form was larger than NeoSC accepts.")
+        case let error as HTTPParserError:
+            // Broken on the wire (a body cut short, a bad chunk): the client's, nothing to log as ours.
+            context.logger.debug("malformed request", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            problem = PageProblem(status: .badRequest, heading: "That did not work", message: "The request could not be read.")
         default:
             context.logger.error("page failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             problem = PageProblem(

@@ -5,6 +5,7 @@ enum PageTemplates {
     static let all: [String: String] = [
         "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "dashboard": dashboard,
         "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem, "audit": audit,
+        "demo": demo, "demo-session": demoSession,
     ]
 
     static let layout = """
@@ -255,6 +256,48 @@ enum PageTemplates {
         {{#body.older}}<p><a class="button" href="/audit?{{.}}">Older entries</a></p>{{/body.older}}
         {{/body.hasRows}}
         {{^body.hasRows}}<p class="empty">No entry matches. <a href="/audit">Clear the filter</a>.</p>{{/body.hasRows}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let demo = """
+        {{<layout}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        <h1>Try NeoSC</h1>
+        <p>Get a workspace in your browser at once, for {{body.lifetime}}. No account needed; it ends on its own.</p>
+        {{#body.problem}}<p class="error" role="alert" id="demo-problem">{{.}}</p>{{/body.problem}}
+        {{#body.hasOffers}}
+        <form method="post" action="/demo" class="card form">
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <fieldset>
+            <legend>Workspace</legend>
+            {{#body.offers}}<div class="choice"><input type="radio" id="type-{{type}}" name="workspace_type" value="{{type}}" checked><label for="type-{{type}}">{{name}}</label><p class="help">{{description}}</p></div>{{/body.offers}}
+          </fieldset>
+          <label for="email">Your e-mail (optional)</label>
+          <input id="email" name="email" type="text" inputmode="email" autocomplete="email" value="{{body.email}}" aria-describedby="email-help">
+          <p class="help" id="email-help">Only if you want us to reach you about NeoSC.</p>
+          <button type="submit" class="primary">Start my demo</button>
+        </form>
+        {{/body.hasOffers}}
+        {{^body.hasOffers}}<p class="empty">No workspace is offered for demos just now. Try again later.</p>{{/body.hasOffers}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let demoSession = """
+        {{<layout}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        {{#body.active}}
+        <h1>Your demo: {{body.name}}</h1>
+        {{#body.expiresAt}}<div class="card" data-expires="{{iso}}"><p class="remaining" aria-live="polite">Your demo ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>.</p></div>{{/body.expiresAt}}
+        <p><a class="button primary" href="{{body.url}}" target="_blank" rel="noopener">Open {{body.name}}<span class="visually-hidden"> (opens a new tab)</span></a></p>
+        <p class="muted">When the time is up the workspace closes and this page says so.</p>
+        {{/body.active}}
+        {{^body.active}}
+        <section class="ended card" role="alert"><h1>Your demo is over</h1><p>{{body.ended}}</p><p><a class="button" href="/demo">Start another</a></p></section>
+        {{/body.active}}
         {{/main}}
         {{/layout}}
         """

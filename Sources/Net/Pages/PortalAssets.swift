@@ -110,6 +110,10 @@ struct PortalAssets: Sendable {
         .help{margin:4px 0 0;color:var(--muted);font-size:.875rem}
         .field-error{margin:4px 0 0;color:var(--danger);font-size:.875rem}
         .detail{display:inline-block;font-size:.875rem;overflow-wrap:anywhere}
+        fieldset{border:0;margin:0;padding:0}
+        legend{font-weight:600;margin-top:8px}
+        .choice{margin:8px 0}
+        .choice label{font-weight:600;margin-left:8px}
         """
 
     /// Progressive enhancement only: the viewer's countdown and heartbeats. Every page works
@@ -117,27 +121,30 @@ struct PortalAssets: Sendable {
     static let js = """
         "use strict";
         (function () {
-          var bar = document.querySelector(".viewer-bar");
-          if (!bar) { return; }
-          var session = bar.getAttribute("data-session");
-          var csrf = bar.getAttribute("data-csrf");
-          var expires = bar.getAttribute("data-expires");
-          var remaining = bar.querySelector(".remaining");
-          function minutes(ms) {
-            var m = Math.max(0, Math.ceil(ms / 60000));
-            return m === 1 ? "1 minute" : m + " minutes";
+          function words(ms) {
+            if (ms < 120000) {
+              var s = Math.max(0, Math.ceil(ms / 1000));
+              return s === 1 ? "1 second" : s + " seconds";
+            }
+            var m = Math.ceil(ms / 60000);
+            return m + " minutes";
           }
-          if (expires && remaining) {
-            var end = Date.parse(expires);
+          var countdown = document.querySelector("[data-expires]");
+          var remaining = countdown && countdown.querySelector(".remaining");
+          if (remaining) {
+            var end = Date.parse(countdown.getAttribute("data-expires"));
             var tick = function () {
               var left = end - Date.now();
-              remaining.textContent = left > 0 ? "Your session ends in " + minutes(left) : "Your session has ended";
-              if (left <= 0) { window.location.reload(); }
+              remaining.textContent = left > 0 ? "Ends in " + words(left) + "." : "Time is up.";
+              if (left <= 0) { window.clearInterval(timer); window.setTimeout(function () { window.location.reload(); }, 1500); }
             };
+            var timer = window.setInterval(tick, 1000);
             tick();
-            window.setInterval(tick, 15000);
           }
-          if (document.querySelector(".workspace-frame")) {
+          var bar = document.querySelector(".viewer-bar");
+          if (bar && document.querySelector(".workspace-frame")) {
+            var session = bar.getAttribute("data-session");
+            var csrf = bar.getAttribute("data-csrf");
             window.setInterval(function () {
               fetch("/sessions/" + encodeURIComponent(session) + "/heartbeat", {
                 method: "POST", credentials: "same-origin",

@@ -68,6 +68,11 @@ struct SignInPages {
             }
         } catch let problem as DomainError {
             // The API's words and statuses; the e-mail comes back, the password never does.
+            if case .rateLimited(let detail, let retryAfter) = problem {
+                var response = page(context, request: request, email: email, problem: detail + " " + Self.wait(retryAfter), status: .tooManyRequests)
+                response.headers[.retryAfter] = String(retryAfter)
+                return response
+            }
             return page(context, request: request, email: email, problem: problem.detail, status: Self.status(of: problem))
         } catch let refusal as PolicyRefusal {
             return page(context, request: request, email: email, problem: refusal.detail, status: .forbidden)
@@ -116,6 +121,11 @@ struct SignInPages {
         renderer.render(
             "sign-in", title: "Sign in", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken, notice: notice),
             body: FormBody(email: email, problem: problem, sso: ssoAvailable), status: status)
+    }
+
+    /// "Try again in 3 minutes." for a wait of `seconds`.
+    static func wait(_ seconds: Int) -> String {
+        seconds < 120 ? "Try again in \(max(1, seconds)) seconds." : "Try again in \((seconds + 59) / 60) minutes."
     }
 
     static func status(of error: DomainError) -> HTTPResponse.Status {
