@@ -96,6 +96,10 @@ public enum PortalRouter {
         AuditPage(store: portal.store, audit: portal.auditTrail, renderer: renderer, clock: portal.clock).register(on: signedIn)
         DemoPages(demos: portal.demos, store: portal.store, renderer: renderer, browser: browser, clock: portal.clock)
             .register(open: pages)
+        AdminPages(
+            administration: portal.workspaceAdministration, policies: portal.policies, statistics: portal.statistics,
+            store: portal.store, audit: portal.auditTrail, renderer: renderer
+        ).register(on: signedIn)
     }
 
     /// `/metrics` alone, for a listener of its own (`NEOSC_METRICS_PORT`): a port no proxy

@@ -129,6 +129,43 @@ def visitor_demo(driver, wait):
         driver.add_cookie({"name": cookie["name"], "value": cookie["value"], "path": "/"})
 
 
+def administrator(driver, wait):
+    """An administrator creates a workspace with a bad field, then right, and switches a policy."""
+    cookies = driver.get_cookies()
+    driver.delete_all_cookies()
+    driver.get(BASE + "/sign-in")
+    driver.find_element(By.ID, "email").send_keys(ADMIN_EMAIL)
+    driver.find_element(By.ID, "password").send_keys(ADMIN_PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Dashboard"))
+    driver.get(BASE + "/admin/workspaces")
+    driver.find_element(By.ID, "f-id").send_keys("ws-made-here")
+    driver.find_element(By.ID, "f-type").send_keys("web")
+    driver.find_element(By.ID, "f-url").send_keys("ftp://files.example.com/")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/admin/workspaces'] button[type=submit]").click()
+    problems = wait.until(EC.presence_of_all_elements_located((By.CSS_SELECTOR, ".field-error")))
+    marked = {element.get_attribute("id") for element in problems}
+    check({"f-name-error", "f-url-error"} <= marked, f"each bad field is marked beside itself: {marked}")
+    check(driver.find_element(By.ID, "f-url").get_attribute("aria-invalid") == "true", "and flagged for assistive technology")
+    visit(driver, "admin-workspaces-errors")
+    driver.find_element(By.ID, "f-name").send_keys("Made here")
+    url = driver.find_element(By.ID, "f-url")
+    url.clear()
+    url.send_keys("https://files.example.com/")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/admin/workspaces'] button[type=submit]").click()
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "The workspace was created."))
+    check("Made here" in driver.page_source, "the new workspace is listed")
+    driver.get(BASE + "/admin/policies")
+    visit(driver, "admin-policies")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/admin/policies/pol-session-recording/toggle'] button").click()
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "The policy was switched."))
+    row = driver.find_element(By.XPATH, "//tr[.//code[text()='pol-session-recording']]")
+    check("On" in row.text, "the policy shows as on")
+    driver.delete_all_cookies()
+    for cookie in cookies:
+        driver.add_cookie({"name": cookie["name"], "value": cookie["value"], "path": "/"})
+
+
 def main():
     setup_accounts()
     driver = browser()
@@ -195,6 +232,7 @@ def main():
         visit(driver, "not-found")
 
         visitor_demo(driver, wait)
+        administrator(driver, wait)
 
         # Sign out, then Back: nothing private comes back.
         driver.get(BASE + "/sessions")
@@ -203,6 +241,11 @@ def main():
         driver.back()
         wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Sign in"))
         check(USER_EMAIL not in driver.page_source, "after signing out, Back shows no private page")
+    except Exception:
+        # What the browser showed when a step could not go on.
+        print("at", driver.current_url, file=sys.stderr)
+        print(driver.find_element(By.TAG_NAME, "main").text[:1500] if driver.find_elements(By.TAG_NAME, "main") else driver.page_source[:1500], file=sys.stderr)
+        raise
     finally:
         driver.quit()
     if failures:

@@ -36,13 +36,17 @@ final class TestBrowser: @unchecked Sendable {
     /// Posts `fields` as a form, with the last page's CSRF token unless `fields` names one.
     @discardableResult
     func post(_ path: String, _ fields: [String: String] = [:]) async throws -> Reply {
-        var fields = fields
-        if fields["csrf"] == nil, let csrf { fields["csrf"] = csrf }
+        try await post(path, pairs: fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    /// Posts `pairs` in order, names repeated as checkboxes repeat them.
+    @discardableResult
+    func post(_ path: String, pairs: [(String, String)]) async throws -> Reply {
+        var pairs = pairs
+        if !pairs.contains(where: { $0.0 == "csrf" }), let csrf { pairs.append(("csrf", csrf)) }
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
-        let text = fields.sorted { $0.key < $1.key }
-            .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
-            .joined(separator: "&")
+        let text = pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
         return try await exchange(.post, path, headers: [.contentType: "application/x-www-form-urlencoded"], body: text)
     }
 
@@ -419,6 +423,79 @@ struct PortalPageTests {
         try await Harness.run { _, client in
             let off = try await TestBrowser(client).get("/demo")
             #expect(off.status == .notFound, "no demo page when demos are off")
+        }
+    }
+
+    @Test(
+        "administration: bad fields each marked beside themselves, then created; edited; deleted after asking; policies switched with their score; others refused"
+    )
+    func administration() async throws {
+        try await Harness.run { harness, client in
+            _ = try await harness.account(.admin, email: "root@example.com")
+            _ = try await harness.account(.neosc, email: "nemo@example.com")
+            let admin = TestBrowser(client)
+            try await Self.signIn(admin, "root@example.com")
+            try await admin.get("/admin/workspaces")
+            var fields = [
+                "id": "Bad Id!", "name": "", "type": "web", "url": "javascript:alert(1)", "cpu": "lots", "memory": "4",
+                "storage": "20", "max_session_minutes": "480", "status": "available", "launch_mode": "iframe", "allowed_roles": "neosc",
+            ]
+            let bad = try await admin.post("/admin/workspaces", fields)
+            #expect(bad.status == .unprocessableContent)
+            for field in ["id", "name", "url", "cpu"] {
+                #expect(bad.text.contains("id=\"f-\(field)-error\""), "\(field) is marked")
+            }
+            #expect(!bad.text.contains(#"id="f-memory-error""#), "a right field is not")
+            #expect(bad.text.contains(#"value="javascript:alert(1)""#), "what was entered comes back")
+            #expect(try await harness.store.workspace(id: "Bad Id!") == nil)
+
+            fields.merge(["id": "ws-new", "name": "New one", "url": "https://new.example.com/", "cpu": "2"]) { $1 }
+            let good = try await admin.post("/admin/workspaces", fields)
+            #expect(good.status == .seeOther && Self.location(good) == "/admin/workspaces?notice=created", "\(good.text)")
+            let created = try #require(try await harness.store.workspace(id: "ws-new"))
+            #expect(created.name == "New one" && created.allowedRoles == [.neosc] && created.cpu == 2)
+
+            try await admin.get("/admin/workspaces/ws-new")
+            fields.merge(["name": "Renamed", "status": "maintenance", "launch_mode": "new_tab", "cpu": "0"]) { $1 }
+            fields["id"] = nil
+            let refusedEdit = try await admin.post("/admin/workspaces/ws-new", fields)
+            #expect(refusedEdit.status == .unprocessableContent && refusedEdit.text.contains(#"id="f-cpu-error""#))
+            fields["cpu"] = "4"
+            fields["allowed_roles"] = nil
+            let saved = try await admin.post(
+                "/admin/workspaces/ws-new",
+                pairs: fields.sorted { $0.key < $1.key } + [("allowed_roles", "neosc"), ("allowed_roles", "user")])
+            #expect(saved.status == .seeOther, "checkboxes repeat a name, and the token survives them: \(saved.text)")
+            let renamed = try #require(try await harness.store.workspace(id: "ws-new"))
+            #expect(renamed.name == "Renamed" && renamed.status == .maintenance && renamed.launchMode == .newTab && renamed.cpu == 4)
+            #expect(renamed.allowedRoles == [.neosc, .user])
+
+            let ask = try await admin.post("/admin/workspaces/ws-new/delete")
+            #expect(ask.status == .ok && ask.text.contains("Delete Renamed?"))
+            #expect(try await harness.store.workspace(id: "ws-new") != nil, "asking deletes nothing")
+            let gone = try await admin.post("/admin/workspaces/ws-new/delete", ["confirm": "yes"])
+            #expect(gone.status == .seeOther && Self.location(gone) == "/admin/workspaces?notice=deleted")
+            #expect(try await harness.store.workspace(id: "ws-new") == nil)
+
+            let policies = try await admin.get("/admin/policies")
+            #expect(policies.text.contains("Security score now") && policies.text.contains("pol-session-recording"))
+            let toggled = try await admin.post("/admin/policies/pol-session-recording/toggle")
+            #expect(toggled.status == .seeOther)
+            #expect(try await harness.portal.policies.policy("pol-session-recording").enabled)
+            let trail = try await harness.store.events(AuditQuery(limit: 50)).map(\.action)
+            for action in [AuditAction.createWorkspace, .updateWorkspace, .deleteWorkspace, .togglePolicy] {
+                #expect(trail.contains(action), "\(action) audited")
+            }
+
+            let member = TestBrowser(client)
+            try await Self.signIn(member, "nemo@example.com")
+            #expect(try await member.get("/admin/workspaces").status == .forbidden)
+            try await member.get("/workspaces")
+            #expect(try await member.post("/admin/policies/pol-mfa-required/toggle").status == .forbidden)
+            #expect(!(try await harness.portal.policies.policy("pol-mfa-required").enabled))
+            #expect(try await harness.store.events(AuditQuery(action: .accessDenied, limit: 5)).count == 2)
+            let nav = try await member.get("/")
+            #expect(!nav.text.contains("/admin/"), "no administration links for others")
         }
     }
 }

@@ -75,6 +75,17 @@ struct FormFields: Sendable {
         self.text = text
     }
 
+    /// Every `name=value` pair in order, repeated names included (checkboxes), decoded.
+    var pairs: [(name: String, value: String)] {
+        text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ part: Substring) -> String {
+                part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            return (decoded(parts[0]), parts.count > 1 ? decoded(parts[1]) : "")
+        }
+    }
+
     /// A missing or malformed field is a 422 naming it, like the API's.
     func decode<Form: Decodable>(_ type: Form.Type) throws -> Form {
         do {

@@ -15,10 +15,6 @@ struct PageGuardMiddleware: RouterMiddleware {
     let browser: BrowserSession
     let renderer: PageRenderer
 
-    private struct Token: Decodable {
-        var csrf: String?
-    }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         var request = request
@@ -53,7 +49,9 @@ struct PageGuardMiddleware: RouterMiddleware {
             }
             let body = try await request.collectBody(upTo: context.maxUploadSize)
             let form = FormFields(String(buffer: body))
-            let presented = (try? form.decode(Token.self))?.csrf ?? ""
+            // Read from the pairs, not a decoder: a form with repeated names (checkboxes) must not
+            // lose its token to a decoder that refuses them.
+            let presented = form.pairs.first { $0.name == "csrf" }?.value ?? ""
             guard !formCookieIsNew, ConstantTime.equal(presented, context.csrfToken) else {
                 throw PageProblem(
                     status: .forbidden, heading: "This form has expired",

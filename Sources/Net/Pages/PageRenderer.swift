@@ -67,7 +67,11 @@ struct PageRenderer: Sendable {
     func chrome(_ identity: Identity?, at path: String, csrf: String, notice: String? = nil, alert: String? = nil) -> Chrome {
         var nav: [Chrome.Link] = []
         if identity != nil {
-            for (href, label) in [("/", "Dashboard"), ("/workspaces", "Workspaces"), ("/sessions", "Sessions"), ("/audit", "Audit")] {
+            var links = [("/", "Dashboard"), ("/workspaces", "Workspaces"), ("/sessions", "Sessions"), ("/audit", "Audit")]
+            if identity?.principal.isAdmin == true {
+                links += [("/admin/workspaces", "Manage workspaces"), ("/admin/policies", "Policies")]
+            }
+            for (href, label) in links {
                 let current = href == "/" ? path == "/" : path.hasPrefix(href)
                 nav.append(.init(href: href, label: label, current: current))
             }

@@ -5,7 +5,8 @@ enum PageTemplates {
     static let all: [String: String] = [
         "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "dashboard": dashboard,
         "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem, "audit": audit,
-        "demo": demo, "demo-session": demoSession,
+        "demo": demo, "demo-session": demoSession, "workspace-fields": workspaceFields, "admin-workspaces": adminWorkspaces,
+        "admin-workspace": adminWorkspace, "admin-policies": adminPolicies,
     ]
 
     static let layout = """
@@ -298,6 +299,100 @@ enum PageTemplates {
         {{^body.active}}
         <section class="ended card" role="alert"><h1>Your demo is over</h1><p>{{body.ended}}</p><p><a class="button" href="/demo">Start another</a></p></section>
         {{/body.active}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    /// The workspace form's fields (a partial): each with its label, its value as entered, and its
+    /// problem beside it.
+    static let workspaceFields = """
+        {{#form.hasProblems}}<p class="error" role="alert">Some fields need attention; each says why below.</p>{{/form.hasProblems}}
+        {{#form.problems.form}}<p class="field-error">{{.}}</p>{{/form.problems.form}}
+        <div class="grid-form">
+        {{^editing}}<div><label for="f-id">Id</label><input id="f-id" name="id" value="{{form.id}}" aria-describedby="f-id-help{{#form.problems.id}} f-id-error{{/form.problems.id}}"{{#form.problems.id}} aria-invalid="true"{{/form.problems.id}}>
+        <p class="help" id="f-id-help">Lower-case letters, digits and dashes; left empty, one is made.</p>{{#form.problems.id}}<p class="field-error" id="f-id-error">{{.}}</p>{{/form.problems.id}}</div>{{/editing}}
+        <div><label for="f-name">Name</label><input id="f-name" name="name" value="{{form.name}}"{{#form.problems.name}} aria-invalid="true" aria-describedby="f-name-error"{{/form.problems.name}}>{{#form.problems.name}}<p class="field-error" id="f-name-error">{{.}}</p>{{/form.problems.name}}</div>
+        <div><label for="f-type">Type</label><input id="f-type" name="type" value="{{form.type}}"{{#form.problems.type}} aria-invalid="true" aria-describedby="f-type-error"{{/form.problems.type}}>{{#form.problems.type}}<p class="field-error" id="f-type-error">{{.}}</p>{{/form.problems.type}}</div>
+        <div class="wide"><label for="f-url">Address</label><input id="f-url" name="url" value="{{form.url}}" aria-describedby="f-url-help{{#form.problems.url}} f-url-error{{/form.problems.url}}"{{#form.problems.url}} aria-invalid="true"{{/form.problems.url}}>
+        <p class="help" id="f-url-help">An http(s) address, or a path on this host.</p>{{#form.problems.url}}<p class="field-error" id="f-url-error">{{.}}</p>{{/form.problems.url}}</div>
+        <div class="wide"><label for="f-description">Description</label><input id="f-description" name="description" value="{{form.description}}"{{#form.problems.description}} aria-invalid="true" aria-describedby="f-description-error"{{/form.problems.description}}>{{#form.problems.description}}<p class="field-error" id="f-description-error">{{.}}</p>{{/form.problems.description}}</div>
+        <div><label for="f-cpu">CPUs</label><input id="f-cpu" name="cpu" inputmode="numeric" value="{{form.cpu}}"{{#form.problems.cpu}} aria-invalid="true" aria-describedby="f-cpu-error"{{/form.problems.cpu}}>{{#form.problems.cpu}}<p class="field-error" id="f-cpu-error">{{.}}</p>{{/form.problems.cpu}}</div>
+        <div><label for="f-memory">Memory (GiB)</label><input id="f-memory" name="memory" inputmode="numeric" value="{{form.memory}}"{{#form.problems.memory}} aria-invalid="true" aria-describedby="f-memory-error"{{/form.problems.memory}}>{{#form.problems.memory}}<p class="field-error" id="f-memory-error">{{.}}</p>{{/form.problems.memory}}</div>
+        <div><label for="f-storage">Storage (GiB)</label><input id="f-storage" name="storage" inputmode="numeric" value="{{form.storage}}"{{#form.problems.storage}} aria-invalid="true" aria-describedby="f-storage-error"{{/form.problems.storage}}>{{#form.problems.storage}}<p class="field-error" id="f-storage-error">{{.}}</p>{{/form.problems.storage}}</div>
+        <div><label for="f-max">Longest session (minutes)</label><input id="f-max" name="max_session_minutes" inputmode="numeric" value="{{form.maxSessionMinutes}}"{{#form.problems.max_session_minutes}} aria-invalid="true" aria-describedby="f-max-error"{{/form.problems.max_session_minutes}}>{{#form.problems.max_session_minutes}}<p class="field-error" id="f-max-error">{{.}}</p>{{/form.problems.max_session_minutes}}</div>
+        <div><label for="f-status">Status</label><select id="f-status" name="status">{{#form.statuses}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/form.statuses}}</select></div>
+        <div><label for="f-launch">Opens</label><select id="f-launch" name="launch_mode">{{#form.launchModes}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/form.launchModes}}</select></div>
+        <fieldset class="wide"><legend>Roles that may launch it</legend>{{#form.roles}}<span class="choice"><input type="checkbox" id="f-role-{{value}}" name="allowed_roles" value="{{value}}"{{#selected}} checked{{/selected}}><label for="f-role-{{value}}">{{label}}</label></span> {{/form.roles}}</fieldset>
+        </div>
+        """
+
+    static let adminWorkspaces = """
+        {{<layout}}
+        {{$main}}
+        <h1>Workspaces</h1>
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">Name</th><th scope="col">Id</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Opens</th><th scope="col">Roles</th></tr></thead>
+          <tbody>{{#body.rows}}<tr><td><a href="/admin/workspaces/{{id}}">{{name}}</a></td><td><code>{{id}}</code></td><td>{{type}}</td><td>{{status}}</td><td>{{launchMode}}</td><td>{{roles}}</td></tr>{{/body.rows}}</tbody>
+        </table></div>
+        <h2 id="new-title">New workspace</h2>
+        <form method="post" action="/admin/workspaces" class="card" aria-labelledby="new-title" novalidate>
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          {{#body}}{{>workspace-fields}}{{/body}}
+          <button type="submit" class="primary">Create workspace</button>
+        </form>
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let adminWorkspace = """
+        {{<layout}}
+        {{$main}}
+        <p><a href="/admin/workspaces">← All workspaces</a></p>
+        <h1>{{body.name}} <code>{{body.id}}</code></h1>
+        {{#body.confirmDelete}}
+        <section class="card danger-zone" role="alert" aria-labelledby="confirm-title">
+          <h2 id="confirm-title">Delete {{body.name}}?</h2>
+          <p>This cannot be undone. {{body.activeSessions}} active session(s) on it end now.</p>
+          <form method="post" action="/admin/workspaces/{{body.id}}/delete" class="inline">
+            <input type="hidden" name="csrf" value="{{chrome.csrf}}"><input type="hidden" name="confirm" value="yes">
+            <button type="submit" class="danger">Yes, delete it</button>
+          </form>
+          <a class="button" href="/admin/workspaces/{{body.id}}">Keep it</a>
+        </section>
+        {{/body.confirmDelete}}
+        <form method="post" action="/admin/workspaces/{{body.id}}" class="card" novalidate>
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          {{#body}}{{>workspace-fields}}{{/body}}
+          <button type="submit" class="primary">Save</button>
+        </form>
+        {{^body.confirmDelete}}
+        <form method="post" action="/admin/workspaces/{{body.id}}/delete">
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <button type="submit" class="danger">Delete…</button>
+        </form>
+        {{/body.confirmDelete}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let adminPolicies = """
+        {{<layout}}
+        {{$main}}
+        <h1>Policies</h1>
+        <p>Security score now: <strong>{{body.score}}</strong> of 100. Each switch below says what the score would become.</p>
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">Policy</th><th scope="col">Kind</th><th scope="col">Applies to</th><th scope="col">State</th><th scope="col" class="number">Weight</th><th scope="col">Switch</th></tr></thead>
+          <tbody>
+          {{#body.rows}}<tr>
+            <td>{{name}}<br><code>{{id}}</code></td><td><code>{{kind}}</code></td><td>{{scope}}</td>
+            <td>{{#enabled}}<span class="pill ok">On</span>{{/enabled}}{{^enabled}}<span class="pill">Off</span>{{/enabled}}</td>
+            <td class="number">{{weight}}</td>
+            <td><form method="post" action="/admin/policies/{{id}}/toggle" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
+              <button type="submit">{{#enabled}}Switch off{{/enabled}}{{^enabled}}Switch on{{/enabled}}<span class="visually-hidden"> {{name}}</span></button></form>
+              <span class="muted">score {{scoreIfToggled}}</span></td>
+          </tr>{{/body.rows}}
+          </tbody>
+        </table></div>
         {{/main}}
         {{/layout}}
         """

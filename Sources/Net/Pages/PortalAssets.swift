@@ -114,6 +114,12 @@ struct PortalAssets: Sendable {
         legend{font-weight:600;margin-top:8px}
         .choice{margin:8px 0}
         .choice label{font-weight:600;margin-left:8px}
+        .grid-form{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:8px 16px;margin-bottom:16px}
+        .grid-form .wide{grid-column:1/-1}
+        .grid-form label,.grid-form legend{display:block;font-weight:600}
+        .grid-form input:not([type=checkbox]),.grid-form select{width:100%;font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--muted);border-radius:4px;padding:8px}
+        .number{text-align:right}
+        .danger-zone{border-color:var(--danger);margin-bottom:16px}
         """
 
     /// Progressive enhancement only: the viewer's countdown and heartbeats. Every page works
