@@ -335,7 +335,7 @@ def main():
         routes_for_domain = yaml.safe_load(open(output))["routes"] if ran.returncode == 0 and os.path.exists(output) else []
         hosts = {route["from"].split("//")[1] for route in routes_for_domain}
         check("pomerium-config renders the routes for NEOSC_DOMAIN",
-              hosts == {f"{h}.{DOMAIN}" for h in ("api", "admin", "demo", "stream")}
+              hosts == {f"{h}.{DOMAIN}" for h in ("api", "admin", "demo", "stream", "portal")}
               and "neosc.example.com" not in open(output).read(), ran.stderr or hosts)
         bad = subprocess.run(["sh", "-c", local], capture_output=True, text=True,
                              env={**os.environ, "NEOSC_DOMAIN": "evil.example/g;s/x"})
