@@ -17,6 +17,8 @@ final class TestBrowser: @unchecked Sendable {
     private(set) var cookies: [String: String] = [:]
     private(set) var setCookieLines: [String] = []
     private(set) var lastPage = ""
+    /// Sent with every request (Pomerium's assertion, say).
+    var extraHeaders: HTTPFields = [:]
 
     init(_ client: any TestClientProtocol) {
         self.client = client
@@ -60,6 +62,7 @@ final class TestBrowser: @unchecked Sendable {
 
     private func exchange(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields, body: String?) async throws -> Reply {
         var headers = headers
+        for field in extraHeaders { headers.append(field) }
         if !cookies.isEmpty {
             headers[.cookie] = cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
         }
@@ -86,6 +89,20 @@ extension TestClientProtocol {
 @Suite("Portal pages: signed in by cookie, every form checked, the API's rules and audit")
 struct PortalPageTests {
     static func location(_ reply: Reply) -> String? { reply.headers[.location] }
+
+    /// An administrator creates `fields` through the API; then a `neosc` account `email` signs in
+    /// through the pages.
+    static func catalogue(
+        with fields: [String: Any], _ harness: Harness, _ client: some TestClientProtocol, member email: String
+    ) async throws -> TestBrowser {
+        let admin = try await harness.account(.admin).token
+        let created = try await client.send(.post, "/api/workspaces", token: admin, json: body(fields))
+        #expect(created.status == .created, "\(created.text)")
+        _ = try await harness.account(.neosc, email: email)
+        let browser = TestBrowser(client)
+        try await signIn(browser, email)
+        return browser
+    }
 
     static func signIn(_ browser: TestBrowser, _ email: String) async throws {
         try await browser.get("/sign-in")
@@ -199,17 +216,11 @@ struct PortalPageTests {
     @Test("launching follows the launch mode; the viewer frames only the workspace's origin; ending is audited")
     func launchAndEnd() async throws {
         try await Harness.run { harness, client in
-            let admin = try await harness.account(.admin).token
-            let created = try await client.send(
-                .post, "/api/workspaces", token: admin,
-                json: body([
+            let browser = try await Self.catalogue(
+                with: [
                     "id": "ws-tab", "name": "Tabbed", "type": "web", "url": "https://apps.example.com:8443/crm",
                     "launch_mode": "new_tab", "allowed_roles": ["neosc"],
-                ]))
-            #expect(created.status == .created, "\(created.text)")
-            _ = try await harness.account(.neosc, email: "lena@example.com")
-            let browser = TestBrowser(client)
-            try await Self.signIn(browser, "lena@example.com")
+                ], harness, client, member: "lena@example.com")
             let catalogue = try await browser.get("/workspaces")
             #expect(catalogue.text.contains(#"action="/workspaces/ws-tab/launch" target="_blank""#))
 
@@ -254,17 +265,11 @@ struct PortalPageTests {
     @Test("names from administrators are text, never markup")
     func namesAreEscaped() async throws {
         try await Harness.run { harness, client in
-            let admin = try await harness.account(.admin).token
-            let created = try await client.send(
-                .post, "/api/workspaces", token: admin,
-                json: body([
+            let browser = try await Self.catalogue(
+                with: [
                     "id": "ws-xss", "name": "<img src=x onerror=alert(1)>", "type": "web", "url": "/x",
                     "description": "\"><script>alert(2)</script>", "allowed_roles": ["neosc"],
-                ]))
-            #expect(created.status == .created, "\(created.text)")
-            _ = try await harness.account(.neosc, email: "ivy@example.com")
-            let browser = TestBrowser(client)
-            try await Self.signIn(browser, "ivy@example.com")
+                ], harness, client, member: "ivy@example.com")
             let page = try await browser.get("/workspaces")
             #expect(page.text.contains("&lt;img src=x onerror=alert(1)&gt;"))
             #expect(!page.text.contains("<img src=x") && !page.text.contains("<script>alert"))
@@ -496,6 +501,29 @@ struct PortalPageTests {
             #expect(try await harness.store.events(AuditQuery(action: .accessDenied, limit: 5)).count == 2)
             let nav = try await member.get("/")
             #expect(!nav.text.contains("/admin/"), "no administration links for others")
+        }
+    }
+
+    @Test("behind Pomerium the pages take the identity from the verified assertion, show no sign-in form, and still check every form")
+    func behindPomerium() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, PomeriumTests.settings(signer: signer)) { harness, client in
+                let browser = TestBrowser(client)
+                browser.extraHeaders = PomeriumTests.headers(PomeriumTests.assertion(signer, groups: ["neosc"]))
+                let dashboard = try await browser.get("/")
+                #expect(dashboard.status == .ok && dashboard.text.contains("paula@example.com"), "\(dashboard.text)")
+                #expect(!dashboard.text.contains(#"action="/sign-out""#), "Pomerium owns the session")
+                let signIn = try await browser.get("/sign-in")
+                #expect(signIn.status == .seeOther && Self.location(signIn) == "/", "no sign-in form")
+                try await browser.get("/workspaces")
+                #expect(try await browser.post("/workspaces/ws-linux-desktop/launch", ["csrf": "forged"]).status == .forbidden)
+                try await browser.get("/workspaces")
+                let launched = try await browser.post("/workspaces/ws-linux-desktop/launch")
+                #expect(launched.status == .seeOther && Self.location(launched)?.hasSuffix("/view") == true, "\(launched.text)")
+                #expect(browser.cookies["neosc_session"] == nil, "no NeoSC session cookie behind Pomerium")
+                let anonymous = try await client.send(.get, "/", headers: [.accept: "text/html"], body: nil)
+                #expect(anonymous.status == .unauthorized, "without an assertion nothing is shown")
+            }
         }
     }
 }

@@ -81,9 +81,13 @@ struct SignInPages {
 
     @Sendable func codeForm(_ request: Request, context: PageContext) async throws -> Response {
         guard request.cookies[browser.challengeCookie] != nil else { return PageRenderer.redirect(to: "/sign-in") }
-        return renderer.render(
+        return codePage(context, problem: nil, status: .ok)
+    }
+
+    private func codePage(_ context: PageContext, problem: String?, status: HTTPResponse.Status) -> Response {
+        renderer.render(
             "second-factor", title: "Enter your code", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken),
-            body: CodeBody(problem: nil))
+            body: CodeBody(problem: problem), status: status)
     }
 
     @Sendable func submitCode(_ request: Request, context: PageContext) async throws -> Response {
@@ -96,13 +100,9 @@ struct SignInPages {
             response.setCookie(browser.cleared(browser.challengeCookie))
             return response
         } catch let problem as DomainError {
-            return renderer.render(
-                "second-factor", title: "Enter your code", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken),
-                body: CodeBody(problem: problem.detail), status: Self.status(of: problem))
+            return codePage(context, problem: problem.detail, status: Self.status(of: problem))
         } catch let refusal as PolicyRefusal {
-            return renderer.render(
-                "second-factor", title: "Enter your code", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken),
-                body: CodeBody(problem: refusal.detail), status: .forbidden)
+            return codePage(context, problem: refusal.detail, status: .forbidden)
         }
     }
 
