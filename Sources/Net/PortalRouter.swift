@@ -84,7 +84,8 @@ public enum PortalRouter {
         let signedIn = pages.group(context: SignedInPageContext.self)
         SignInPages(
             signIn: portal.signIn, renderer: renderer, browser: browser, clock: portal.clock,
-            formSignIn: portal.federation.pomerium == nil, ssoAvailable: portal.federation.oidc?.settings.callbackURL != nil
+            formSignIn: portal.federation.pomerium == nil, ssoAvailable: portal.federation.oidc?.settings.callbackURL != nil,
+            registration: portal.settings.allowRegistration
         ).register(open: pages, signedIn: signedIn)
         DashboardPage(statistics: portal.statistics, store: portal.store, renderer: renderer, clock: portal.clock).register(on: pages)
         WorkspacePages(

@@ -526,4 +526,34 @@ struct PortalPageTests {
             }
         }
     }
+
+    @Test(
+        "registration through the pages: a bad field comes back marked with what was entered (never the password), then the account is created and signed in"
+    )
+    func registration() async throws {
+        try await Harness.run { harness, client in
+            let browser = TestBrowser(client)
+            let signIn = try await browser.get("/sign-in")
+            #expect(signIn.text.contains(#"href="/register""#))
+            try await browser.get("/register")
+            let short = try await browser.post(
+                "/register", ["name": "Rita", "email": "rita@example.com", "password": "short", "organization": ""])
+            #expect(short.status == .unprocessableContent && short.text.contains(#"value="rita@example.com""#))
+            #expect(
+                short.text.contains(
+                    #"name="password" type="password" autocomplete="new-password" aria-describedby="password-help" aria-invalid="true""#))
+            #expect(!short.text.contains("value=\"short\""))
+            let made = try await browser.post(
+                "/register", ["name": "Rita", "email": "rita@example.com", "password": "a long enough phrase", "organization": ""])
+            #expect(made.status == .seeOther && Self.location(made) == "/", "\(made.text)")
+            #expect(try await browser.get("/").text.contains("rita@example.com"))
+            #expect(try await harness.store.events(AuditQuery(action: .register, limit: 5)).count == 1)
+        }
+        try await Harness.run(.router, { $0.allowRegistration = false }) { _, client in
+            let browser = TestBrowser(client)
+            let signIn = try await browser.get("/sign-in")
+            #expect(!signIn.text.contains(#"href="/register""#))
+            #expect(try await browser.get("/register").status == .seeOther, "closed: no form")
+        }
+    }
 }

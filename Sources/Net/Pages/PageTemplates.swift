@@ -7,6 +7,7 @@ enum PageTemplates {
         "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem, "audit": audit,
         "demo": demo, "demo-session": demoSession, "workspace-fields": workspaceFields, "admin-workspaces": adminWorkspaces,
         "admin-workspace": adminWorkspace, "admin-policies": adminPolicies,
+        "register": register,
     ]
 
     static let layout = """
@@ -69,6 +70,31 @@ enum PageTemplates {
           <button type="submit" class="primary">Sign in</button>
         </form>
         {{#body.sso}}<p class="alt"><a class="button" href="/api/auth/oidc/login">Sign in with Zitadel</a></p>{{/body.sso}}
+        {{#body.registration}}<p class="alt">New here? <a href="/register">Create an account</a>.</p>{{/body.registration}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let register = """
+        {{<layout}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        <h1>Create an account</h1>
+        {{#body.problem}}<p class="error" role="alert" id="register-problem">{{.}}</p>{{/body.problem}}
+        <form method="post" action="/register" class="card form" novalidate>
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <label for="name">Your name</label>
+          <input id="name" name="name" autocomplete="name" value="{{body.name}}"{{#body.field.name}} aria-invalid="true" aria-describedby="register-problem" autofocus{{/body.field.name}}>
+          <label for="email">E-mail</label>
+          <input id="email" name="email" type="text" inputmode="email" autocapitalize="none" spellcheck="false" autocomplete="email" value="{{body.email}}"{{#body.field.email}} aria-invalid="true" aria-describedby="register-problem" autofocus{{/body.field.email}}>
+          <label for="password">Password</label>
+          <input id="password" name="password" type="password" autocomplete="new-password" aria-describedby="password-help"{{#body.field.password}} aria-invalid="true" autofocus{{/body.field.password}}>
+          <p class="help" id="password-help">8 to 128 characters; a long phrase is best.</p>
+          <label for="organization">Organisation (optional)</label>
+          <input id="organization" name="organization" autocomplete="organization" value="{{body.organization}}"{{#body.field.organization}} aria-invalid="true" aria-describedby="register-problem" autofocus{{/body.field.organization}}>
+          <button type="submit" class="primary">Create account</button>
+        </form>
+        <p class="alt">Have an account? <a href="/sign-in">Sign in</a>.</p>
         {{/main}}
         {{/layout}}
         """

@@ -14,12 +14,16 @@ struct SignInPages {
     /// Behind Pomerium the pages show no sign-in form: the assertion is the sign-in.
     let formSignIn: Bool
     let ssoAvailable: Bool
+    /// Self-registration is open (`NEOSC_ALLOW_REGISTRATION`).
+    let registration: Bool
 
     func register(open: RouterGroup<PageContext>, signedIn: RouterGroup<SignedInPageContext>) {
         open.get("sign-in", use: form)
         open.post("sign-in", use: submit)
         open.get("sign-in/code", use: codeForm)
         open.post("sign-in/code", use: submitCode)
+        open.get("register", use: registrationForm)
+        open.post("register", use: register)
         signedIn.post("sign-out", use: signOut)
     }
 
@@ -36,6 +40,62 @@ struct SignInPages {
         let email: String
         let problem: String?
         let sso: Bool
+        let registration: Bool
+    }
+
+    private struct Registration: Decodable {
+        var name: String?
+        var email: String?
+        var password: String?
+        var organization: String?
+    }
+
+    private struct RegistrationBody {
+        let name: String
+        let email: String
+        let organization: String
+        let problem: String?
+        /// The field the problem names, marked invalid.
+        let field: [String: Bool]
+    }
+
+    @Sendable func registrationForm(_ request: Request, context: PageContext) async throws -> Response {
+        guard context.identity == nil, formSignIn, registration else { return PageRenderer.redirect(to: "/") }
+        return registrationPage(context, RegistrationBody(name: "", email: "", organization: "", problem: nil, field: [:]), status: .ok)
+    }
+
+    /// `SignIn.register`, as `POST /api/auth/register` (its limits, validation and audit); the new
+    /// account is signed in with the session cookie.
+    @Sendable func register(_ request: Request, context: PageContext) async throws -> Response {
+        guard formSignIn, registration else { return PageRenderer.redirect(to: "/") }
+        let form = try context.form.decode(Registration.self)
+        do {
+            let grant = try await signIn.register(from: context.clientAddress) {
+                SignIn.Registration(
+                    email: form.email ?? "", password: form.password ?? "", name: form.name ?? "",
+                    organization: (form.organization ?? "").isEmpty ? nil : form.organization)
+            }
+            var response = PageRenderer.redirect(to: "/")
+            response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
+            return response
+        } catch let problem as DomainError {
+            // "Field 'email' …", or "password must be …".
+            let named =
+                AdminPages.field(of: problem.detail)
+                ?? ["name", "email", "password", "organization"].first { problem.detail.hasPrefix($0 + " ") }
+            let field = named.map { [$0: true] } ?? [:]
+            return registrationPage(
+                context,
+                RegistrationBody(
+                    name: form.name ?? "", email: form.email ?? "", organization: form.organization ?? "", problem: problem.detail,
+                    field: field), status: Self.status(of: problem))
+        }
+    }
+
+    private func registrationPage(_ context: PageContext, _ body: RegistrationBody, status: HTTPResponse.Status) -> Response {
+        renderer.render(
+            "register", title: "Create an account", chrome: renderer.chrome(nil, at: "/register", csrf: context.csrfToken), body: body,
+            status: status)
     }
 
     private struct CodeBody {
@@ -120,7 +180,7 @@ struct SignInPages {
     ) -> Response {
         renderer.render(
             "sign-in", title: "Sign in", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken, notice: notice),
-            body: FormBody(email: email, problem: problem, sso: ssoAvailable), status: status)
+            body: FormBody(email: email, problem: problem, sso: ssoAvailable, registration: registration), status: status)
     }
 
     /// "Try again in 3 minutes." for a wait of `seconds`.
