@@ -130,7 +130,7 @@ public struct AuditEvent: Sendable, Equatable, Codable {
 }
 
 /// Whose audit entries a count covers.
-public enum AuditScope: Sendable, Equatable {
+public enum AuditScope: Sendable, Hashable {
     case everyone
     /// Entries of the organisation's users.
     case organization(String)

@@ -1,6 +1,7 @@
 import Hummingbird
 import Integrations
 import Logging
+import Services
 
 /// The whole HTTP surface: middleware in the order every request meets it, then the routes.
 public enum PortalRouter {
@@ -87,7 +88,10 @@ public enum PortalRouter {
             formSignIn: portal.federation.pomerium == nil, ssoAvailable: portal.federation.oidc?.settings.callbackURL != nil,
             registration: portal.settings.allowRegistration
         ).register(open: pages, signedIn: signedIn)
-        DashboardPage(statistics: portal.statistics, store: portal.store, renderer: renderer, clock: portal.clock).register(on: pages)
+        DashboardPage(
+            statistics: portal.statistics, activity: ActivityCounter(store: portal.store, clock: portal.clock), store: portal.store,
+            renderer: renderer, clock: portal.clock
+        ).register(on: pages)
         WorkspacePages(
             catalogue: portal.catalogue, store: portal.store, sessions: portal.workspaceSessions, demos: portal.demos,
             renderer: renderer, clock: portal.clock

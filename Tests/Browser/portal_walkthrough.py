@@ -188,6 +188,9 @@ def main():
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Dashboard"))
         check(USER_EMAIL in driver.page_source, "the dashboard names who is signed in")
+        charts = driver.find_elements(By.CSS_SELECTOR, "svg.chart")
+        check(len(charts) == 2 and all(chart.size["width"] > 200 for chart in charts), "the dashboard shows its two charts")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.signins")) == 31, "a bar per hour and per day")
         visit(driver, "dashboard")
 
         driver.get(BASE + "/workspaces")

@@ -170,6 +170,10 @@ struct PortalPageTests {
             let dashboard = try await browser.get("/")
             #expect(dashboard.status == .ok && dashboard.text.contains("nora@example.com") && dashboard.text.contains("Dashboard"))
             #expect(dashboard.text.contains(#"aria-current="page">Dashboard"#))
+            // The chart, drawn on the server from the trail: this sign-in is in the last hour and today.
+            #expect(dashboard.text.components(separatedBy: #"<svg class="chart""#).count == 3)
+            #expect(dashboard.text.components(separatedBy: ": 1 sign-ins</title>").count == 3, "one sign-in, in each chart")
+            #expect(dashboard.text.contains("<summary>Show data</summary>"))
 
             // Signing out revokes the token on the server, so a copy of the cookie is worthless.
             let out = try await browser.post("/sign-out")

@@ -8,6 +8,7 @@ import Services
 /// their own for anyone else, as `/api/audit-logs`).
 struct DashboardPage {
     let statistics: Statistics
+    let activity: ActivityCounter
     let store: any Store
     let renderer: PageRenderer
     let clock: WallClock
@@ -30,6 +31,7 @@ struct DashboardPage {
         let hasAdvice: Bool
         let activity: [Entry]
         let hasActivity: Bool
+        let charts: [ActivityChart]
     }
 
     private struct Entry {
@@ -45,6 +47,11 @@ struct DashboardPage {
         let now = clock.now()
         let entries = try await store.events(AuditQuery(userID: principal.isAdmin ? nil : principal.userID, limit: 10))
         let advice = Self.advice(figures, principal: principal, mfaEnabled: context.identity.user.mfaEnabled)
+        let counted = try await activity.activity(for: principal)
+        let charts = [
+            ActivityChart(title: "Last 24 hours, by hour (UTC)", series: counted.hours) { Self.hour.string(from: $0) },
+            ActivityChart(title: "Last 7 days, by day (UTC)", series: counted.days) { Self.day.string(from: $0) },
+        ]
         let body = Body(
             activeSessions: figures.activeSessions,
             sessionsLabel: figures.scope == .user ? "of your sessions active" : "sessions active (\(figures.scope.rawValue))",
@@ -55,9 +62,20 @@ struct DashboardPage {
                     when: ShownTime($0.timestamp, now: now), action: $0.action.rawValue.replacingOccurrences(of: "_", with: " "),
                     who: $0.userEmail ?? "—", success: $0.success)
             },
-            hasActivity: !entries.isEmpty)
+            hasActivity: !entries.isEmpty, charts: charts)
         return renderer.render(
             "dashboard", title: "Dashboard", chrome: renderer.chrome(context.identity, at: "/", csrf: context.csrfToken), body: body)
+    }
+
+    static let hour = formatter("HH:mm")
+    static let day = formatter("EEE d")
+
+    private static func formatter(_ format: String) -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_GB_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = format
+        return formatter
     }
 
     /// Plain sentences, each naming one thing that would raise the score.

@@ -133,6 +133,20 @@ enum PageTemplates {
           <ul class="advice">{{#body.advice}}<li>{{.}}</li>{{/body.advice}}</ul>
         </section>
         {{/body.hasAdvice}}
+        <section aria-labelledby="chart-title">
+          <h2 id="chart-title">Sign-ins and launches</h2>
+          <p class="legend"><span class="key signins" aria-hidden="true"></span> Sign-ins <span class="key launches" aria-hidden="true"></span> Launches</p>
+          <div class="charts">
+          {{#body.charts}}
+          <figure class="card chart-card"><figcaption>{{title}}</figcaption>{{{svg}}}
+            <details><summary>Show data</summary><div class="table-wrap"><table>
+              <thead><tr><th scope="col">From</th><th scope="col" class="number">Sign-ins</th><th scope="col" class="number">Launches</th></tr></thead>
+              <tbody>{{#rows}}<tr><td>{{label}}</td><td class="number">{{signIns}}</td><td class="number">{{launches}}</td></tr>{{/rows}}</tbody>
+            </table></div></details>
+          </figure>
+          {{/body.charts}}
+          </div>
+        </section>
         <section aria-labelledby="activity-title">
           <h2 id="activity-title">Recent activity</h2>
           {{#body.hasActivity}}

@@ -120,6 +120,18 @@ struct PortalAssets: Sendable {
         .grid-form input:not([type=checkbox]),.grid-form select{width:100%;font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--muted);border-radius:4px;padding:8px}
         .number{text-align:right}
         .danger-zone{border-color:var(--danger);margin-bottom:16px}
+        .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
+        .chart-card{margin:0}
+        .chart-card figcaption{font-weight:600;margin-bottom:8px}
+        .chart{width:100%;height:auto;display:block}
+        .chart .signins{fill:var(--accent)}
+        .chart .launches{fill:var(--ok)}
+        .chart .axis{stroke:var(--muted)}
+        .chart .tick{fill:var(--muted);font-size:11px}
+        .legend{margin:0 0 8px}
+        .key{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:middle;margin-left:8px}
+        .key.signins{background:var(--accent)}
+        .key.launches{background:var(--ok)}
         """
 
     /// Progressive enhancement only: the viewer's countdown and heartbeats. Every page works

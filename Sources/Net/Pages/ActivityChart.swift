@@ -1,0 +1,58 @@
+import Foundation
+import Services
+
+/// The dashboard's chart: sign-ins and launches per bucket as grouped bars, drawn here as inline
+/// SVG (no chart library, no script). Everything in it is NeoSC's own text (numbers and times), so
+/// the template may insert it unescaped; colours come from the stylesheet (classes, no inline
+/// style), and the numbers are also in a table for screen readers ("Show data").
+struct ActivityChart {
+    struct Row {
+        let label: String
+        let signIns: Int
+        let launches: Int
+    }
+
+    let title: String
+    let svg: String
+    let rows: [Row]
+
+    init(title: String, series: Activity.Series, label: (Date) -> String) {
+        self.title = title
+        rows = series.starts.indices.map {
+            Row(label: label(series.starts[$0]), signIns: series.signIns[$0], launches: series.launches[$0])
+        }
+        svg = Self.draw(title: title, rows: rows)
+    }
+
+    static func draw(title: String, rows: [Row]) -> String {
+        let (width, height, left, bottom, top) = (640.0, 200.0, 36.0, 28.0, 12.0)
+        let plotHeight = height - bottom - top
+        let highest = max(1, rows.map { max($0.signIns, $0.launches) }.max() ?? 1)
+        let step = (width - left - 8) / Double(max(rows.count, 1))
+        let bar = max(2, step * 0.36)
+        func y(_ value: Int) -> Double { top + plotHeight - plotHeight * Double(value) / Double(highest) }
+        func number(_ value: Double) -> String { String(format: "%.1f", value) }
+        var parts: [String] = [
+            "<svg class=\"chart\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(title)\" preserveAspectRatio=\"xMidYMid meet\">",
+            "<line class=\"axis\" x1=\"\(number(left))\" y1=\"\(number(top + plotHeight))\" x2=\"\(number(width - 4))\" y2=\"\(number(top + plotHeight))\"/>",
+            "<text class=\"tick\" x=\"\(number(left - 6))\" y=\"\(number(top + 4))\" text-anchor=\"end\">\(highest)</text>",
+            "<text class=\"tick\" x=\"\(number(left - 6))\" y=\"\(number(top + plotHeight))\" text-anchor=\"end\">0</text>",
+        ]
+        let labelEvery = max(1, rows.count / 6)
+        for (index, row) in rows.enumerated() {
+            let x = left + step * Double(index) + (step - 2 * bar) / 2
+            parts.append(
+                "<rect class=\"signins\" x=\"\(number(x))\" y=\"\(number(y(row.signIns)))\" width=\"\(number(bar))\" height=\"\(number(top + plotHeight - y(row.signIns)))\"><title>\(row.label): \(row.signIns) sign-ins</title></rect>"
+            )
+            parts.append(
+                "<rect class=\"launches\" x=\"\(number(x + bar))\" y=\"\(number(y(row.launches)))\" width=\"\(number(bar))\" height=\"\(number(top + plotHeight - y(row.launches)))\"><title>\(row.label): \(row.launches) launches</title></rect>"
+            )
+            if index % labelEvery == 0 {
+                parts.append(
+                    "<text class=\"tick\" x=\"\(number(x + bar))\" y=\"\(number(height - 8))\" text-anchor=\"middle\">\(row.label)</text>")
+            }
+        }
+        parts.append("</svg>")
+        return parts.joined()
+    }
+}
