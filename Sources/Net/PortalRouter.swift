@@ -105,6 +105,9 @@ public enum PortalRouter {
             administration: portal.workspaceAdministration, policies: portal.policies, statistics: portal.statistics,
             store: portal.store, audit: portal.auditTrail, renderer: renderer
         ).register(on: signedIn)
+        AdminPeoplePages(
+            users: portal.users, demos: portal.demos, store: portal.store, audit: portal.auditTrail, renderer: renderer, clock: portal.clock
+        ).register(on: signedIn)
     }
 
     /// `/metrics` alone, for a listener of its own (`NEOSC_METRICS_PORT`): a port no proxy

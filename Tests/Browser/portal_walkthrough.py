@@ -161,6 +161,12 @@ def administrator(driver, wait):
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "The policy was switched."))
     row = driver.find_element(By.XPATH, "//tr[.//code[text()='pol-session-recording']]")
     check("On" in row.text, "the policy shows as on")
+    driver.get(BASE + "/admin/users")
+    check(USER_EMAIL in driver.page_source, "the users page lists the accounts")
+    visit(driver, "admin-users")
+    driver.get(BASE + "/admin/demos")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "tbody tr")) >= 1, "the demos page lists the visitor's demo")
+    visit(driver, "admin-demos")
     driver.delete_all_cookies()
     for cookie in cookies:
         driver.add_cookie({"name": cookie["name"], "value": cookie["value"], "path": "/"})

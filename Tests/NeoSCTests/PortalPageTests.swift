@@ -560,4 +560,48 @@ struct PortalPageTests {
             #expect(try await browser.get("/register").status == .seeOther, "closed: no form")
         }
     }
+
+    @Test("users and demos administered through the pages: roles, disabling, the last administrator kept; demos extended and ended; all audited")
+    func people() async throws {
+        try await Harness.run(.router, { $0.demo.enabled = true }) { harness, client in
+            let (root, _) = try await harness.account(.admin, email: "root@example.com")
+            let (member, memberToken) = try await harness.account(.neosc, email: "mia@example.com")
+            let admin = TestBrowser(client)
+            try await Self.signIn(admin, "root@example.com")
+            let list = try await admin.get("/admin/users")
+            #expect(list.status == .ok && list.text.contains("mia@example.com") && list.text.contains("One active administrator"))
+
+            let alone = try await admin.post("/admin/users/\(root.id)", ["role": "user"])
+            #expect(alone.status == .conflict && alone.text.contains("flash danger"), "\(alone.status)")
+            #expect(try await harness.store.user(id: root.id)?.role == .admin, "the last administrator stays one")
+
+            try await admin.get("/admin/users")
+            #expect(try await admin.post("/admin/users/\(member.id)", ["role": "admin"]).status == .seeOther)
+            #expect(try await harness.store.user(id: member.id)?.role == .admin)
+            try await admin.get("/admin/users")
+            #expect(try await admin.post("/admin/users/\(member.id)", ["disabled": "true"]).status == .seeOther)
+            #expect(try await harness.store.user(id: member.id)?.disabled == true)
+            #expect(try await client.send(.get, "/api/auth/me", token: memberToken).status == .unauthorized, "disabling revokes")
+            try await admin.get("/admin/users")
+            #expect(try await admin.post("/admin/users/\(member.id)", ["role": "superuser"]).status == .unprocessableContent)
+
+            let started = try await client.send(.post, "/api/demo/sessions", json: body(["workspace_type": "browser"]))
+            let demoID = try #require(started["demo_session_id"] as? String, "\(started.text)")
+            let before = try #require(try await harness.store.demo(id: demoID)).expiresAt
+            let demos = try await admin.get("/admin/demos")
+            #expect(demos.text.contains(demoID))
+            let bad = try await admin.post("/admin/demos/\(demoID)/extend", ["minutes": "0"])
+            #expect(bad.status == .unprocessableContent && bad.text.contains("minutes must be from 1 to 1440"))
+            try await admin.get("/admin/demos")
+            #expect(try await admin.post("/admin/demos/\(demoID)/extend", ["minutes": "10"]).status == .seeOther)
+            let after = try #require(try await harness.store.demo(id: demoID)).expiresAt
+            #expect(after > before)
+            try await admin.get("/admin/demos")
+            #expect(try await admin.post("/admin/demos/\(demoID)/end").status == .seeOther)
+            #expect(try await harness.store.demo(id: demoID)?.status != .active)
+
+            let trail = try await harness.store.events(AuditQuery(limit: 100)).map(\.action)
+            #expect(trail.filter { $0 == .updateUser }.count == 2)
+        }
+    }
 }

@@ -69,7 +69,10 @@ struct PageRenderer: Sendable {
         if identity != nil {
             var links = [("/", "Dashboard"), ("/workspaces", "Workspaces"), ("/sessions", "Sessions"), ("/audit", "Audit")]
             if identity?.principal.isAdmin == true {
-                links += [("/admin/workspaces", "Manage workspaces"), ("/admin/policies", "Policies")]
+                links += [
+                    ("/admin/users", "Users"), ("/admin/workspaces", "Manage workspaces"), ("/admin/policies", "Policies"),
+                    ("/admin/demos", "Demos"),
+                ]
             }
             for (href, label) in links {
                 let current = href == "/" ? path == "/" : path.hasPrefix(href)

@@ -7,7 +7,7 @@ enum PageTemplates {
         "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem, "audit": audit,
         "demo": demo, "demo-session": demoSession, "workspace-fields": workspaceFields, "admin-workspaces": adminWorkspaces,
         "admin-workspace": adminWorkspace, "admin-policies": adminPolicies,
-        "register": register,
+        "register": register, "admin-users": adminUsers, "admin-demos": adminDemos,
     ]
 
     static let layout = """
@@ -411,6 +411,62 @@ enum PageTemplates {
           <button type="submit" class="danger">Delete…</button>
         </form>
         {{/body.confirmDelete}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let adminUsers = """
+        {{<layout}}
+        {{$main}}
+        <h1>Users</h1>
+        <p class="muted">One active administrator always remains: NeoSC refuses the change that would leave none.</p>
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">E-mail</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">MFA</th><th scope="col">Account</th><th scope="col">Created</th></tr></thead>
+          <tbody>
+          {{#body.rows}}<tr>
+            <td>{{email}}</td><td>{{name}}</td>
+            <td><form method="post" action="/admin/users/{{id}}" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
+              <select id="role-{{id}}" name="role" aria-label="Role of {{email}}">{{#roles}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/roles}}</select>
+              <button type="submit">Save<span class="visually-hidden"> the role of {{email}}</span></button></form></td>
+            <td>{{#mfa}}<span class="pill ok">on</span>{{/mfa}}{{^mfa}}<span class="pill">off</span>{{/mfa}}</td>
+            <td><form method="post" action="/admin/users/{{id}}" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
+              {{#disabled}}<span class="pill danger">disabled</span> <input type="hidden" name="disabled" value="false"><button type="submit">Enable<span class="visually-hidden"> {{email}}</span></button>{{/disabled}}
+              {{^disabled}}<input type="hidden" name="disabled" value="true"><button type="submit" class="danger">Disable<span class="visually-hidden"> {{email}}</span></button>{{/disabled}}
+            </form></td>
+            <td><time datetime="{{created.iso}}" title="{{created.utc}}">{{created.relative}}</time></td>
+          </tr>{{/body.rows}}
+          </tbody>
+        </table></div>
+        <p>{{#body.newer}}<a class="button" href="/admin/users?offset={{.}}">Previous</a> {{/body.newer}}{{#body.older}}<a class="button" href="/admin/users?offset={{.}}">Next</a>{{/body.older}}</p>
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let adminDemos = """
+        {{<layout}}
+        {{$main}}
+        <h1>Demo sessions</h1>
+        {{#body.hasRows}}
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">Demo</th><th scope="col">Workspace</th><th scope="col">Contact</th><th scope="col">Address</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Ends or ended</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+          <tbody>
+          {{#body.rows}}<tr>
+            <td><code>{{id}}</code></td><td>{{workspace}}</td><td>{{contact}}</td><td>{{address}}</td>
+            <td>{{#active}}<span class="pill ok">active</span>{{/active}}{{^active}}<span class="pill">{{status}}</span>{{/active}}</td>
+            <td><time datetime="{{started.iso}}" title="{{started.utc}}">{{started.relative}}</time></td>
+            <td><time datetime="{{ends.iso}}" title="{{ends.utc}}">{{ends.relative}}</time></td>
+            <td>{{#active}}
+              <form method="post" action="/admin/demos/{{id}}/extend" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
+                <label for="minutes-{{id}}" class="visually-hidden">Minutes to add to {{id}}</label><input id="minutes-{{id}}" name="minutes" inputmode="numeric" value="15" size="4">
+                <button type="submit">Extend</button></form>
+              <form method="post" action="/admin/demos/{{id}}/end" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
+                <button type="submit" class="danger">End<span class="visually-hidden"> {{id}}</span></button></form>
+            {{/active}}</td>
+          </tr>{{/body.rows}}
+          </tbody>
+        </table></div>
+        {{/body.hasRows}}
+        {{^body.hasRows}}<p class="empty">No demo sessions yet.</p>{{/body.hasRows}}
         {{/main}}
         {{/layout}}
         """

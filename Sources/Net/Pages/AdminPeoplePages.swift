@@ -1,0 +1,190 @@
+import Domain
+import Foundation
+import Hummingbird
+import Services
+
+/// `/admin/users` and `/admin/demos` (administrators): accounts (role, disabled, with the rule that
+/// one active administrator remains, `UserAdministration`) and demo sessions (end, extend,
+/// `DemoLifecycle`), as the API changes them, each change audited there. A refusal (the last
+/// administrator, a demo no longer active) comes back on the same page, said plainly.
+struct AdminPeoplePages {
+    let users: UserAdministration
+    let demos: DemoLifecycle
+    let store: any Store
+    let audit: AuditTrail
+    let renderer: PageRenderer
+    let clock: WallClock
+
+    static let pageSize = 100
+
+    func register(on signedIn: RouterGroup<SignedInPageContext>) {
+        signedIn.get("admin/users", use: userList)
+        signedIn.post("admin/users/:id", use: changeUser)
+        signedIn.get("admin/demos", use: demoList)
+        signedIn.post("admin/demos/:id/end", use: endDemo)
+        signedIn.post("admin/demos/:id/extend", use: extendDemo)
+    }
+
+    static let notices = [
+        "user": "The account was changed.", "ended": "The demo was ended.", "extended": "The demo was extended.",
+    ]
+
+    // MARK: - Users
+
+    private struct UserRow {
+        struct Choice {
+            let value: String
+            let selected: Bool
+        }
+
+        let id: String
+        let email: String
+        let name: String
+        let roles: [Choice]
+        let disabled: Bool
+        let mfa: Bool
+        let created: ShownTime
+    }
+
+    private struct UserBody {
+        let rows: [UserRow]
+        /// The offsets of the next and previous pages, as text (a page at offset 0 must still show).
+        let older: String?
+        let newer: String?
+    }
+
+    @Sendable func userList(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "manage users", in: context)
+        return try await userPage(context, offset: Self.offset(request), notice: Self.notice(request), alert: nil)
+    }
+
+    private func userPage(
+        _ context: SignedInPageContext, offset: Int, notice: String?, alert: String?, status: HTTPResponse.Status = .ok
+    )
+        async throws -> Response
+    {
+        let page = try await store.users(limit: Self.pageSize + 1, offset: offset)
+        let now = clock.now()
+        let rows = page.prefix(Self.pageSize).map { user in
+            UserRow(
+                id: user.id, email: user.email, name: user.name,
+                roles: Role.allCases.map { .init(value: $0.rawValue, selected: $0 == user.role) }, disabled: user.disabled,
+                mfa: user.mfaEnabled, created: ShownTime(user.createdAt, now: now))
+        }
+        return renderer.render(
+            "admin-users", title: "Users · Administration",
+            chrome: renderer.chrome(context.identity, at: "/admin/users", csrf: context.csrfToken, notice: notice, alert: alert),
+            body: UserBody(
+                rows: Array(rows), older: page.count > Self.pageSize ? String(offset + Self.pageSize) : nil,
+                newer: offset > 0 ? String(max(0, offset - Self.pageSize)) : nil),
+            status: status)
+    }
+
+    private struct UserChange: Decodable {
+        var role: String?
+        var disabled: String?
+    }
+
+    @Sendable func changeUser(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "change users", in: context)
+        let form = try context.form.decode(UserChange.self)
+        let role = try form.role.map { text in
+            guard let role = Role(rawValue: text) else { throw DomainError.invalid("Field 'role' must be one of the roles") }
+            return role
+        }
+        let disabled = form.disabled.map { $0 == "true" }
+        do {
+            _ = try await users.change(
+                userID: try context.parameters.require("id"), .init(role: role, disabled: disabled), by: .principal(context.principal),
+                from: context.clientAddress)
+        } catch let problem as DomainError {
+            guard case .conflict(let detail) = problem else { throw problem }
+            return try await userPage(context, offset: 0, notice: nil, alert: detail, status: .conflict)
+        }
+        return PageRenderer.redirect(to: "/admin/users?notice=user")
+    }
+
+    // MARK: - Demos
+
+    private struct DemoRow {
+        let id: String
+        let workspace: String
+        let contact: String
+        let address: String
+        let status: String
+        let active: Bool
+        let started: ShownTime
+        let ends: ShownTime
+    }
+
+    private struct DemoBody {
+        let rows: [DemoRow]
+        let hasRows: Bool
+    }
+
+    @Sendable func demoList(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "list demo sessions", in: context)
+        return try await demoPage(context, notice: Self.notice(request), alert: nil)
+    }
+
+    private func demoPage(
+        _ context: SignedInPageContext, notice: String?, alert: String?, status: HTTPResponse.Status = .ok
+    )
+        async throws -> Response
+    {
+        let now = clock.now()
+        let rows = try await store.demos(userID: nil, limit: 100).map { demo in
+            DemoRow(
+                id: demo.id, workspace: demo.workspaceType, contact: demo.contactEmail ?? "—", address: demo.clientAddress,
+                status: demo.status.rawValue, active: demo.status == .active, started: ShownTime(demo.createdAt, now: now),
+                ends: ShownTime(demo.endedAt ?? demo.expiresAt, now: now))
+        }
+        return renderer.render(
+            "admin-demos", title: "Demo sessions · Administration",
+            chrome: renderer.chrome(context.identity, at: "/admin/demos", csrf: context.csrfToken, notice: notice, alert: alert),
+            body: DemoBody(rows: rows, hasRows: !rows.isEmpty), status: status)
+    }
+
+    @Sendable func endDemo(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "end demo sessions", in: context)
+        do {
+            _ = try await demos.end(try context.parameters.require("id"), by: context.principal)
+        } catch let problem as DomainError {
+            guard case .conflict(let detail) = problem else { throw problem }
+            return try await demoPage(context, notice: nil, alert: detail, status: .conflict)
+        }
+        return PageRenderer.redirect(to: "/admin/demos?notice=ended")
+    }
+
+    private struct Extension: Decodable {
+        var minutes: String?
+    }
+
+    @Sendable func extendDemo(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "extend demo sessions", in: context)
+        let minutes = Int(try context.form.decode(Extension.self).minutes ?? "") ?? 0
+        do {
+            _ = try await demos.extend(
+                try context.parameters.require("id"), byMinutes: minutes, by: context.principal, from: context.clientAddress)
+        } catch let problem as DomainError {
+            switch problem {
+            case .conflict(let detail), .invalid(let detail):
+                return try await demoPage(context, notice: nil, alert: detail, status: Self.status(problem))
+            default: throw problem
+            }
+        }
+        return PageRenderer.redirect(to: "/admin/demos?notice=extended")
+    }
+
+    static func status(_ problem: DomainError) -> HTTPResponse.Status {
+        SignInPages.status(of: problem)
+    }
+
+    static func offset(_ request: Request) -> Int {
+        request.uri.queryParameters["offset"].flatMap { Int($0) }.map { max(0, min($0, 1_000_000)) } ?? 0
+    }
+
+    static func notice(_ request: Request) -> String? {
+        request.uri.queryParameters["notice"].flatMap { notices[String($0)] }
+    }
+}
