@@ -318,7 +318,7 @@ extension Configuration {
                 issuer: issuer, clientID: clientID, clientSecret: value("ZITADEL_CLIENT_SECRET"),
                 projectID: value("ZITADEL_PROJECT_ID"), allowedRedirectURIs: list("ZITADEL_REDIRECT_URIS"),
                 callbackURL: publicURL.map { $0 + "/api/auth/oidc/callback" },
-                portalURL: try secureURL("NEOSC_PORTAL_URL") ?? publicURL.map { $0 + "/" })
+                portalURL: try secureURL("NEOSC_PORTAL_URL"))
         } else if value("ZITADEL_CLIENT_ID") != nil {
             throw Invalid(description: "ZITADEL_AUTHORITY must be set with ZITADEL_CLIENT_ID")
         }

@@ -48,7 +48,9 @@ public enum PortalRouter {
         AuthRoutes(signIn: portal.signIn, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
             .register(open: api.group("auth"), signedIn: signedIn.group("auth"))
         SecondFactorRoutes(signIn: portal.signIn).register(open: api.group("auth/mfa"), signedIn: signedIn.group("auth/mfa"))
-        SSORoutes(federation: portal.federation, accounts: portal.externalAccounts, clock: portal.clock).register(on: api.group("auth"))
+        let browser = BrowserSession(secure: portal.settings.secureCookies)
+        SSORoutes(federation: portal.federation, accounts: portal.externalAccounts, clock: portal.clock, browser: browser)
+            .register(on: api.group("auth"))
         WorkspaceRoutes(
             catalogue: portal.catalogue, store: portal.store, administration: portal.workspaceAdministration,
             sessions: portal.workspaceSessions, demos: portal.demos, audit: portal.auditTrail
@@ -67,16 +69,15 @@ public enum PortalRouter {
         DemoRoutes(demos: portal.demos, audit: portal.auditTrail, store: portal.store).register(
             open: router.group("api/demo/sessions"), signedIn: signedIn.group("demo/sessions"))
 
-        registerPages(on: router, portal: portal, assets: assets, renderer: renderer)
+        registerPages(on: router, portal: portal, assets: assets, renderer: renderer, browser: browser)
         return router
     }
 
     /// The portal's pages (docs/ui.md): the same services as the API, signed in with the session
     /// cookie (or Pomerium's assertion), every form checked for its CSRF token.
     private static func registerPages(
-        on router: Router<PortalRequestContext>, portal: Portal, assets: PortalAssets, renderer: PageRenderer
+        on router: Router<PortalRequestContext>, portal: Portal, assets: PortalAssets, renderer: PageRenderer, browser: BrowserSession
     ) {
-        let browser = BrowserSession(secure: portal.settings.secureCookies)
         assets.register(on: router)
         let pages = router.group()
             .add(middleware: IdentityMiddleware(portal: portal, credentials: .browserSession(browser)))

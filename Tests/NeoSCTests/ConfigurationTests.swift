@@ -207,7 +207,7 @@ import Testing
         #expect(oidc.issuer == "https://neosc.zitadel.cloud" && oidc.clientID == "2740@neosc")
         #expect(oidc.clientSecret == "s3cret" && oidc.projectID == "2740")
         #expect(oidc.callbackURL == "https://neosc.example.com/api/auth/oidc/callback")
-        #expect(oidc.portalURL == "https://neosc.example.com/")
+        #expect(oidc.portalURL == nil, "unset: the flow ends on NeoSC's own portal")
         #expect(oidc.allowedRedirectURIs == ["https://portal.example.com/callback", "http://localhost:5173/callback"])
         #expect(configuration.authMode == .pomerium)
         let pomerium = try #require(configuration.pomerium)

@@ -194,6 +194,32 @@ struct OIDCSignInTests {
         }
     }
 
+    @Test("browser flow without an external portal: it ends on NeoSC's own pages, signed in with the session cookie")
+    func browserFlowToOwnPortal() async throws {
+        let mock = try await OIDCMock.shared()
+        let settings: (inout Configuration) -> Void = {
+            Self.settings(issuer: mock.issuer)(&$0)
+            $0.oidc?.portalURL = nil
+        }
+        try await Harness.run(.router, settings) { _, client in
+            let signInPage = try await client.send(.get, "/sign-in", headers: [.accept: "text/html"])
+            #expect(signInPage.text.contains(#"href="/api/auth/oidc/start">Sign in with Zitadel"#))
+            let start = try await client.send(.get, "/api/auth/oidc/start")
+            let location = try #require(start.headers[.location])
+            let state = try #require(URLComponents(string: location)?.query("state"))
+            let redirect = try await mock.approve(location, as: "zitadel-bob")
+            let code = try #require(redirect.query("code"))
+            let landed = try await client.send(
+                .get, "/api/auth/oidc/callback?code=\(code)&state=\(state)", headers: [.cookie: "neosc_oidc_state=\(state)"])
+            #expect(landed.status == .seeOther && landed.headers[.location] == "/", "\(landed.text)")
+            let session = try #require(landed.headers[values: .setCookie].first { $0.hasPrefix("neosc_session=neosc_") })
+            #expect(session.contains("HttpOnly") && session.contains("SameSite=Strict"))
+            let token = String(session.dropFirst("neosc_session=".count).prefix { $0 != ";" })
+            let dashboard = try await client.send(.get, "/", headers: [.accept: "text/html", .cookie: "neosc_session=\(token)"])
+            #expect(dashboard.status == .ok && dashboard.text.contains("Dashboard"), "signed in on the portal")
+        }
+    }
+
     @Test("browser flow: /oidc/start → provider → /oidc/callback lands on the portal with a session")
     func browserFlow() async throws {
         let mock = try await OIDCMock.shared()

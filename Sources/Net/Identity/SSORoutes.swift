@@ -14,6 +14,8 @@ struct SSORoutes {
     let federation: Federation
     let accounts: ExternalAccounts
     let clock: WallClock
+    /// Where the browser flow ends without `NEOSC_PORTAL_URL`: NeoSC's own portal, signed in.
+    let browser: BrowserSession
 
     struct CodeExchange: Decodable {
         var code: String
@@ -117,14 +119,17 @@ struct SSORoutes {
         }.value
         var response: Response
         if let portalURL = provider.settings.portalURL {
-            // The session travels in the fragment: browsers never send it to a server or a log.
+            // An external portal (NEOSC_PORTAL_URL): the session travels in the fragment, which
+            // browsers never send to a server or a log.
             let fragment = FormEncoding.encode([
                 ("access_token", signedIn.accessToken), ("token_type", signedIn.tokenType),
                 ("expires_at", signedIn.expiresAt.formatted(.iso8601)),
             ])
             response = Response(status: .seeOther, headers: [.location: portalURL + "#" + fragment])
         } else {
-            response = try JSONBody(signedIn).response(from: request, context: context)
+            // NeoSC's own portal: the token goes into the session cookie, as a page sign-in does.
+            response = PageRenderer.redirect(to: "/")
+            response.setCookie(browser.session(token: signedIn.accessToken, expiresAt: signedIn.expiresAt, now: clock.now()))
         }
         response.setCookie(
             Cookie(name: Self.stateCookie, value: "", maxAge: 0, path: "/api/auth/oidc", httpOnly: true, sameSite: .lax))

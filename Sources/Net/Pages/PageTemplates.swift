@@ -69,7 +69,7 @@ enum PageTemplates {
           <input id="password" name="password" type="password" autocomplete="current-password" required{{#body.problem}} aria-describedby="sign-in-problem" aria-invalid="true"{{/body.problem}}>
           <button type="submit" class="primary">Sign in</button>
         </form>
-        {{#body.sso}}<p class="alt"><a class="button" href="/api/auth/oidc/login">Sign in with Zitadel</a></p>{{/body.sso}}
+        {{#body.sso}}<p class="alt"><a class="button" href="/api/auth/oidc/start">Sign in with Zitadel</a></p>{{/body.sso}}
         {{#body.registration}}<p class="alt">New here? <a href="/register">Create an account</a>.</p>{{/body.registration}}
         {{/main}}
         {{/layout}}
