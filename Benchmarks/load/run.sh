@@ -105,7 +105,7 @@ run() {  # scenario connections [duration]; `bare` is the floor's request to the
 }
 
 for connections in 64 256 1024; do
-  for scenario in bare floor about auth list audit launch-stop login; do
+  for scenario in bare floor about auth list audit launch-stop login dashboard; do
     run "$scenario" "$connections"
   done
 done

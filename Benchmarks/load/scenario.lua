@@ -6,6 +6,8 @@
 --   audit        GET /api/audit-logs?limit=100    (administrators: the newest 100 of all entries)
 --   launch-stop  POST …/launch then POST …/stop    (write path; users with launch rights)
 --   login        POST /api/auth/login             (bcrypt-bound)
+--   dashboard    GET /                            (the portal's dashboard page: figures, two charts,
+--                                                  recent activity; the session cookie of each token in turn)
 -- TOKENS lines are `token role email`, written by seed.py. Prints one JSON line when done.
 
 local scenario = os.getenv("SCENARIO") or "floor"
@@ -49,6 +51,8 @@ function request()
     local headers = bearer(launchers, math.floor(counter / 2))
     local verb = (counter % 2 == 0) and "launch" or "stop"
     return wrk.format("POST", "/api/workspaces/ws-secure-browser/" .. verb, headers)
+  elseif scenario == "dashboard" then
+    return wrk.format("GET", "/", { Cookie = "neosc_session=" .. tokens[counter % #tokens + 1], Accept = "text/html" })
   elseif scenario == "login" then
     local body = string.format('{"email":"%s","password":"benchmark password"}', emails[counter % #emails + 1])
     -- Each login from its own address (run.sh trusts loopback as a proxy): the per-address

@@ -130,6 +130,17 @@ public struct AuditEvent: Sendable, Equatable, Codable {
 }
 
 /// Whose audit entries a count covers.
+/// One entry of the trail reduced to what was done and when.
+public struct AuditOccurrence: Sendable, Equatable {
+    public var action: AuditAction
+    public var at: Date
+
+    public init(action: AuditAction, at: Date) {
+        self.action = action
+        self.at = at
+    }
+}
+
 public enum AuditScope: Sendable, Hashable {
     case everyone
     /// Entries of the organisation's users.

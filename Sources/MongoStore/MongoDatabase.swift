@@ -91,11 +91,13 @@ struct MongoDatabase: Sendable {
 
     /// Documents matching `filter`, in `sort` order, after skipping `skip`, at most `limit` (0: all).
     func find(
-        _ collection: String, _ filter: BSONDocument, sort: BSONDocument? = nil, skip: Int = 0, limit: Int = 0
+        _ collection: String, _ filter: BSONDocument, sort: BSONDocument? = nil, skip: Int = 0, limit: Int = 0,
+        projection: BSONDocument? = nil
     ) async throws -> [BSONDocument] {
         try await withCollection(collection) { handle, call in
             var options: BSONDocument = [:]
             if let sort { options["sort"] = .document(sort) }
+            if let projection { options["projection"] = .document(projection) }
             if skip > 0 { options["skip"] = .int(skip) }
             if limit > 0 && limit < Int(Int32.max) { options["limit"] = .int(limit) }
             let cursor = try filter.withBSON { filterBSON in

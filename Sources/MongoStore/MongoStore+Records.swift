@@ -250,6 +250,25 @@ extension MongoStore: AuditStore {
         }
         return try await database.count("audit_logs", filter)
     }
+
+    public func occurrences(of actions: [AuditAction], since: Date, scope: AuditScope, limit: Int) async throws -> [AuditOccurrence] {
+        guard !actions.isEmpty else { return [] }
+        var filter: BSONDocument = [
+            "action": .document(["$in": .array(actions.map { .string($0.rawValue) })]), "timestamp": .document(["$gte": .date(since)]),
+            "success": .bool(true),
+        ]
+        switch scope {
+        case .everyone:
+            break
+        case .user(let userID):
+            filter["user_id"] = .string(userID)
+        case .organization(let organizationID):
+            filter["user_id"] = .document(["$in": .array(try await userIDs(organizationID: organizationID))])
+        }
+        let documents = try await database.find(
+            "audit_logs", filter, sort: ["timestamp": .int(-1)], limit: limit, projection: ["action": .int(1), "timestamp": .int(1)])
+        return try documents.map { AuditOccurrence(action: AuditAction(try $0.string("action")), at: try $0.date("timestamp")) }
+    }
 }
 
 extension MongoStore: LoginUnlockStore {

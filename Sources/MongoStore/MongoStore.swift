@@ -192,6 +192,8 @@ public struct MongoStore: Store, Sendable {
                 [
                     index(["timestamp": .int(-1)], "timestamp"), index(["user_id": .int(1), "timestamp": .int(-1)], "user_time"),
                     index(["action": .int(1), "timestamp": .int(-1)], "action_time"),
+                    // One user's entries of some actions since a time: their dashboard.
+                    index(["user_id": .int(1), "action": .int(1), "timestamp": .int(-1)], "user_action_time"),
                     // The chain's order; entries from before the chain have no `seq` until sealed.
                     index(["seq": .int(1)], "seq_unique", unique: true, sparse: true),
                     // The recovery pass looks for entries staged by a transaction and not sealed.

@@ -190,14 +190,18 @@ extension SQLiteStore: AuditStore {
                 else { return [] }
                 cursor = (timestamp, seq)
             }
+            // Only the filters given are written into the statement: `?2 IS NULL OR user_id = ?2`
+            // kept SQLite off the (user_id, timestamp) index, so one user's ten newest entries
+            // walked the whole trail by time (190 ms on 100,000 entries; the dashboard's list).
+            var conditions = ["timestamp <= ?7", "(timestamp < ?7 OR seq < ?8)"]
+            if query.action != nil { conditions.append("action = ?1") }
+            if query.userID != nil { conditions.append("user_id = ?2") }
+            if query.success != nil { conditions.append("success = ?3") }
+            if query.since != nil { conditions.append("timestamp >= ?4") }
+            if query.until != nil { conditions.append("timestamp <= ?5") }
             return try await connection.rows(
-                """
-                SELECT * FROM audit_logs
-                WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR success = ?3)
-                    AND (?4 IS NULL OR timestamp >= ?4) AND (?5 IS NULL OR timestamp <= ?5)
-                    AND timestamp <= ?7 AND (timestamp < ?7 OR seq < ?8)
-                ORDER BY timestamp DESC, seq DESC LIMIT ?6
-                """,
+                "SELECT * FROM audit_logs WHERE " + conditions.joined(separator: " AND ")
+                    + " ORDER BY timestamp DESC, seq DESC LIMIT ?6",
                 [
                     .init(query.action?.rawValue), .init(query.userID), query.success.map { .init($0) } ?? .null,
                     .init(query.since), .init(query.until), .init(query.limit), cursor.timestamp, cursor.seq,
@@ -226,6 +230,34 @@ extension SQLiteStore: AuditStore {
                     """, binds + [.text(organizationID)])
             }
             return try rows.first?.int("n") ?? 0
+        }
+    }
+
+    public func occurrences(of actions: [AuditAction], since: Date, scope: AuditScope, limit: Int) async throws -> [AuditOccurrence] {
+        guard !actions.isEmpty else { return [] }
+        return try await read { connection in
+            let marks = Array(repeating: "?", count: actions.count).joined(separator: ", ")
+            var binds: [SQLiteData] = actions.map { .text($0.rawValue) } + [.init(since)]
+            var sql: String
+            switch scope {
+            case .everyone:
+                sql = "SELECT action, timestamp FROM audit_logs WHERE action IN (\(marks)) AND timestamp >= ? AND success = 1"
+            case .user(let userID):
+                sql = "SELECT action, timestamp FROM audit_logs WHERE action IN (\(marks)) AND timestamp >= ? AND user_id = ? AND success = 1"
+                binds.append(.text(userID))
+            case .organization(let organizationID):
+                sql = """
+                    SELECT audit_logs.action AS action, audit_logs.timestamp AS timestamp
+                    FROM audit_logs JOIN users ON users.id = audit_logs.user_id
+                    WHERE audit_logs.action IN (\(marks)) AND audit_logs.timestamp >= ? AND users.organization_id = ?
+                        AND audit_logs.success = 1
+                    """
+                binds.append(.text(organizationID))
+            }
+            binds.append(.init(limit))
+            return try await connection.rows(sql + " ORDER BY timestamp DESC LIMIT ?", binds).map {
+                AuditOccurrence(action: AuditAction(try $0.string("action")), at: try $0.date("timestamp"))
+            }
         }
     }
 }

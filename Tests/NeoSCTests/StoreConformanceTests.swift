@@ -291,6 +291,24 @@ import Testing
             #expect(try await store.count(action: .login, since: base, scope: .organization(org.id)) == 1)
             #expect(try await store.count(action: .login, since: base, scope: .user(member.id)) == 1)
             #expect(try await store.count(action: .login, since: base, scope: .user("usr-nobody")) == 0)
+            // What the dashboard's chart reads: actions and times only, newest first, in scope.
+            let chart: [AuditAction] = [.login, .launchWorkspace]
+            #expect(
+                try await store.occurrences(of: chart, since: base, scope: .everyone, limit: 10)
+                    == [
+                        AuditOccurrence(action: .launchWorkspace, at: base + 30), AuditOccurrence(action: .login, at: base + 10),
+                        AuditOccurrence(action: .login, at: base),
+                    ])
+            #expect(try await store.occurrences(of: chart, since: base + 5, scope: .user(member.id), limit: 10).map(\.action) == [.launchWorkspace])
+            #expect(try await store.occurrences(of: chart, since: base, scope: .organization(org.id), limit: 10).count == 2)
+            #expect(try await store.occurrences(of: chart, since: base, scope: .everyone, limit: 1).map(\.at) == [base + 30])
+            #expect(try await store.occurrences(of: [], since: base, scope: .everyone, limit: 10).isEmpty)
+            _ = try await store.append(
+                AuditEvent(timestamp: base + 40, userID: member.id, userEmail: member.email, action: .launchWorkspace, ipAddress: nil, success: false)
+            )
+            #expect(
+                try await store.occurrences(of: chart, since: base, scope: .everyone, limit: 1).map(\.at) == [base + 30],
+                "a refused launch is not a launch")
         }
     }
 
