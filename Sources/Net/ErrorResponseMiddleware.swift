@@ -7,18 +7,28 @@ import NIOCore
 import NIOHTTP1
 
 /// Turns every error into `{"detail": "..."}` with the right status. Anything it does not
-/// recognise is a bug: logged in full, answered with a bare 500. An unknown address outside the
-/// API asked for by a browser (one that accepts HTML) gets the portal's 404 page instead.
+/// recognise is a bug: logged in full, answered with a bare 500. A browser's request for a page
+/// (outside the API, accepting HTML: an unknown address, or a page whose identity could not be
+/// read) gets the portal's page for the status instead.
 public struct ErrorResponseMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
-    let notFoundPage: (@Sendable (Request) -> Response)?
+    /// Draws the page for a status and its sentence.
+    let page: (@Sendable (Request, HTTPResponse.Status, String) -> Response)?
 
     public init() {
-        notFoundPage = nil
+        page = nil
     }
 
-    init(notFoundPage: @escaping @Sendable (Request) -> Response) {
-        self.notFoundPage = notFoundPage
+    init(page: @escaping @Sendable (Request, HTTPResponse.Status, String) -> Response) {
+        self.page = page
+    }
+
+    /// `response` as a page when the request wants one and a page is drawn here.
+    private func asPage(_ response: Response, _ request: Request, detail: String) -> Response {
+        guard let page, Self.wantsPage(request) else { return response }
+        var answer = page(request, response.status, detail)
+        for name in [HTTPField.Name.retryAfter] { if let value = response.headers[name] { answer.headers[name] = value } }
+        return answer
     }
 
     public func handle(
@@ -27,12 +37,12 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as DomainError {
-            return Self.response(for: error)
+            return asPage(Self.response(for: error), request, detail: error.detail)
         } catch let refusal as PolicyRefusal {
-            return Self.response(for: refusal)
+            return asPage(Self.response(for: refusal), request, detail: refusal.detail)
         } catch let error as any HTTPResponseError {
-            if error.status == .notFound, let notFoundPage, Self.wantsPage(request) { return notFoundPage(request) }
-            return Self.response(status: error.status, detail: Self.detail(for: error))
+            let detail = error.status == .notFound ? "There is nothing at this address." : Self.detail(for: error)
+            return asPage(Self.response(status: error.status, detail: Self.detail(for: error)), request, detail: detail)
         } catch let error as HTTPParserError {
             // The request itself was broken on the wire (a body cut short of its Content-Length,
             // say): the client's fault, and nothing to log as ours.
@@ -112,7 +122,7 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
     /// A browser's request for a page: not the API's, and HTML accepted.
     static func wantsPage(_ request: Request) -> Bool {
         let path = request.uri.path
-        return !(path == "/api" || path.hasPrefix("/api/")) && request.method == .get
+        return !(path == "/api" || path.hasPrefix("/api/")) && !path.hasPrefix("/health") && !path.hasPrefix("/metrics")
             && (request.headers[.accept]?.contains("text/html") ?? false)
     }
 

@@ -12,13 +12,19 @@ struct PolicyMiddleware: RouterMiddleware {
     let clock: WallClock
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let principal = context.identity?.principal
+        try await Self.checkCall(
+            policies: policies, principal: context.identity?.principal, address: context.clientAddress, at: clock.now(),
+            leadsToMFA: request.uri.path.hasPrefix("/api/auth/"))
+        return try await next(request, context)
+    }
+
+    /// The check every call passes, API or page: the request is built only when a policy is
+    /// enabled; rate limits count it.
+    static func checkCall(policies: Policies, principal: Principal?, address: String, at now: Date, leadsToMFA: Bool) async throws {
         try await policies.check(
             PolicyRequest(
                 stage: .call, role: principal?.role, userID: principal?.userID, organizationID: principal?.organizationID,
-                address: context.clientAddress, mfaVerified: principal?.mfaVerified ?? false, at: clock.now(),
-                leadsToMFA: request.uri.path.hasPrefix("/api/auth/")),
+                address: address, mfaVerified: principal?.mfaVerified ?? false, at: now, leadsToMFA: leadsToMFA),
             by: principal.map { .principal($0) } ?? .anonymous(claimedEmail: nil), countingLimits: true)
-        return try await next(request, context)
     }
 }

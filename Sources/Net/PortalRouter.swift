@@ -15,10 +15,17 @@ public enum PortalRouter {
         let assets = PortalAssets()
         let renderer = PageRenderer(assets: assets, version: portal.settings.version, signsOut: portal.federation.pomerium == nil)
         router.add(
-            middleware: ErrorResponseMiddleware { request in
-                renderer.problem(
-                    PageProblem(status: .notFound, heading: "Page not found", message: "There is nothing at this address."),
-                    chrome: renderer.chrome(nil, at: request.uri.path, csrf: ""))
+            middleware: ErrorResponseMiddleware { request, status, detail in
+                let heading =
+                    switch status {
+                    case .notFound: "Page not found"
+                    case .unauthorized: "Not signed in"
+                    case .serviceUnavailable: "Temporarily unavailable"
+                    case .tooManyRequests: "Too many requests"
+                    default: "That did not work"
+                    }
+                return renderer.problem(
+                    PageProblem(status: status, heading: heading, message: detail), chrome: renderer.chrome(nil, at: request.uri.path, csrf: ""))
             })
         router.add(middleware: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies))
 
@@ -82,7 +89,7 @@ public enum PortalRouter {
         let pages = router.group()
             .add(middleware: IdentityMiddleware(portal: portal, credentials: .browserSession(browser)))
             .group(context: PageContext.self)
-            .add(middleware: PageGuardMiddleware(browser: browser, renderer: renderer))
+            .add(middleware: PageGuardMiddleware(browser: browser, renderer: renderer, policies: portal.policies, clock: portal.clock))
         let signedIn = pages.group(context: SignedInPageContext.self)
         SignInPages(
             signIn: portal.signIn, renderer: renderer, browser: browser, clock: portal.clock,

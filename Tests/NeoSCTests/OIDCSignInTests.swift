@@ -211,7 +211,7 @@ struct OIDCSignInTests {
             let code = try #require(redirect.query("code"))
             let landed = try await client.send(
                 .get, "/api/auth/oidc/callback?code=\(code)&state=\(state)", headers: [.cookie: "neosc_oidc_state=\(state)"])
-            #expect(landed.status == .seeOther && landed.headers[.location] == "/", "\(landed.text)")
+            #expect(landed.status == .ok && landed.text.contains(#"content="0;url=/""#), "\(landed.text)")
             let session = try #require(landed.headers[values: .setCookie].first { $0.hasPrefix("neosc_session=neosc_") })
             #expect(session.contains("HttpOnly") && session.contains("SameSite=Strict"))
             let token = String(session.dropFirst("neosc_session=".count).prefix { $0 != ";" })

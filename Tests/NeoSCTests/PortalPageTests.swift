@@ -488,9 +488,12 @@ struct PortalPageTests {
 
             let policies = try await admin.get("/admin/policies")
             #expect(policies.text.contains("Security score now") && policies.text.contains("pol-session-recording"))
-            let toggled = try await admin.post("/admin/policies/pol-session-recording/toggle")
+            let toggled = try await admin.post("/admin/policies/pol-session-recording/toggle", ["enabled": "true"])
             #expect(toggled.status == .seeOther)
             #expect(try await harness.portal.policies.policy("pol-session-recording").enabled)
+            try await admin.get("/admin/policies")
+            #expect(try await admin.post("/admin/policies/pol-session-recording/toggle", ["enabled": "true"]).status == .seeOther)
+            #expect(try await harness.portal.policies.policy("pol-session-recording").enabled, "a second click sets, never flips back")
             let trail = try await harness.store.events(AuditQuery(limit: 50)).map(\.action)
             for action in [AuditAction.createWorkspace, .updateWorkspace, .deleteWorkspace, .togglePolicy] {
                 #expect(trail.contains(action), "\(action) audited")
@@ -500,7 +503,7 @@ struct PortalPageTests {
             try await Self.signIn(member, "nemo@example.com")
             #expect(try await member.get("/admin/workspaces").status == .forbidden)
             try await member.get("/workspaces")
-            #expect(try await member.post("/admin/policies/pol-mfa-required/toggle").status == .forbidden)
+            #expect(try await member.post("/admin/policies/pol-mfa-required/toggle", ["enabled": "true"]).status == .forbidden)
             #expect(!(try await harness.portal.policies.policy("pol-mfa-required").enabled))
             #expect(try await harness.store.events(AuditQuery(action: .accessDenied, limit: 5)).count == 2)
             let nav = try await member.get("/")
@@ -545,7 +548,8 @@ struct PortalPageTests {
             #expect(short.status == .unprocessableContent && short.text.contains(#"value="rita@example.com""#))
             #expect(
                 short.text.contains(
-                    #"name="password" type="password" autocomplete="new-password" aria-describedby="password-help" aria-invalid="true""#))
+                    #"name="password" type="password" autocomplete="new-password" aria-describedby="password-help register-problem" aria-invalid="true""#
+                ))
             #expect(!short.text.contains("value=\"short\""))
             let made = try await browser.post(
                 "/register", ["name": "Rita", "email": "rita@example.com", "password": "a long enough phrase", "organization": ""])
@@ -602,6 +606,27 @@ struct PortalPageTests {
 
             let trail = try await harness.store.events(AuditQuery(limit: 100)).map(\.action)
             #expect(trail.filter { $0 == .updateUser }.count == 2)
+        }
+    }
+
+    @Test("the policies over every call apply to the pages as to the API: an allow-list refuses them, the way to sign in stays open")
+    func pagesMeetCallPolicies() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            _ = try await harness.account(.neosc, email: "otto@example.com")
+            let browser = TestBrowser(client)
+            try await Self.signIn(browser, "otto@example.com")
+            let created = try await client.send(
+                .post, "/api/policies", token: admin,
+                json: body([
+                    "id": "pol-office", "name": "Office", "kind": "address_allowlist", "scope": ["roles": ["neosc"]],
+                    "settings": ["cidrs": ["10.0.0.0/8"]],
+                ]))
+            #expect(created.status == .created, "\(created.text)")
+            let refused = try await browser.get("/workspaces")
+            #expect(refused.status == .forbidden && refused.text.contains("Not allowed by policy"), "\(refused.status)")
+            #expect(try await browser.get("/audit/export?format=csv").status == .forbidden)
+            #expect(try await browser.get("/api/workspaces").status == .unauthorized, "the API, without a bearer token, is the API")
         }
     }
 }

@@ -128,7 +128,13 @@ struct SSORoutes {
             response = Response(status: .seeOther, headers: [.location: portalURL + "#" + fragment])
         } else {
             // NeoSC's own portal: the token goes into the session cookie, as a page sign-in does.
-            response = PageRenderer.redirect(to: "/")
+            // Not a redirect: the navigation began at the provider, so the browser would not send
+            // a SameSite=Strict cookie with it; a page of ours moving on to `/` is same-site.
+            let page =
+                #"<!doctype html><html lang="en"><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/"><title>Signed in · NeoSC</title><p><a href="/">Continue to NeoSC</a></p></html>"#
+            response = Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
+            PageRenderer.secure(&response.headers)
             response.setCookie(browser.session(token: signedIn.accessToken, expiresAt: signedIn.expiresAt, now: clock.now()))
         }
         response.setCookie(

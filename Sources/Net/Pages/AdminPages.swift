@@ -113,7 +113,9 @@ struct AdminPages {
         func draft(_ only: String?) -> (WorkspaceDraft?, DomainError?) {
             var object: [String: Any] = [:]
             for name in WorkspaceForm.fieldNames + ["status", "launch_mode"] where only == nil || name == only {
-                guard let text = fields[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { continue }
+                guard let text = fields[name]?.trimmingCharacters(in: .whitespaces) else { continue }
+                // An emptied description is a change (it may be empty); any other empty field is absent.
+                guard !text.isEmpty || (name == "description" && !creating) else { continue }
                 if ["cpu", "memory", "storage", "max_session_minutes"].contains(name) {
                     object[name] = Int(text) ?? text  // a word where a number goes: "has the wrong type"
                 } else {
@@ -193,9 +195,14 @@ struct AdminPages {
         do {
             _ = try await administration.create(draft, by: .principal(context.principal), from: context.clientAddress)
         } catch let problem as DomainError {
-            var form = form
-            form.mark(Self.field(of: problem.detail) ?? "id", problem.detail)
-            return try await list(context, form: form)
+            switch problem {
+            case .invalid, .conflict:
+                var form = form
+                form.mark(Self.field(of: problem.detail) ?? "id", problem.detail)
+                return try await list(context, form: form)
+            default:
+                throw problem
+            }
         }
         return PageRenderer.redirect(to: "/admin/workspaces?notice=created")
     }
@@ -302,9 +309,22 @@ struct AdminPages {
             body: PolicyBody(score: score(all), rows: rows))
     }
 
+    private struct Switch: Decodable {
+        var enabled: String?
+    }
+
+    /// Sets the state the button said ("Switch off" switches off), so a stale page or a second
+    /// click never does the opposite.
     @Sendable func toggle(_ request: Request, context: SignedInPageContext) async throws -> Response {
         try await requireAdmin(context, to: "change policies")
-        _ = try await policies.set(try context.parameters.require("id"), enabled: nil, by: .principal(context.principal), from: context.clientAddress)
+        let wanted: Bool
+        switch try context.form.decode(Switch.self).enabled {
+        case "true": wanted = true
+        case "false": wanted = false
+        default: throw DomainError.invalid("Field 'enabled' must be true or false")
+        }
+        _ = try await policies.set(
+            try context.parameters.require("id"), enabled: wanted, by: .principal(context.principal), from: context.clientAddress)
         return PageRenderer.redirect(to: "/admin/policies?notice=toggled")
     }
 

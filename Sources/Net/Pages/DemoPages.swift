@@ -80,6 +80,8 @@ struct DemoPages {
     @Sendable func session(_ request: Request, context: PageContext) async throws -> Response {
         guard demos.settings.enabled else { throw DomainError.notFound("Demos are off") }
         let chrome = renderer.chrome(context.identity, at: "/demo", csrf: context.csrfToken)
+        // Someone signed in who is not a visitor has no demo here, and keeps their session.
+        if let principal = context.identity?.principal, principal.role != .demoUser { throw PageRedirect(to: "/") }
         guard let principal = context.identity?.principal, principal.role == .demoUser,
             let demo = try await demos.demo(of: principal), demo.status == .active, demo.expiresAt > clock.now()
         else {

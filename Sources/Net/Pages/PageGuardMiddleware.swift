@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import Services
 
 /// Gives every page its CSRF token and checks it on every form post before the page's handler
 /// runs: a post without the token of this browser's session (or, before signing in, of its form
@@ -14,6 +15,12 @@ struct PageGuardMiddleware: RouterMiddleware {
     typealias Context = PageContext
     let browser: BrowserSession
     let renderer: PageRenderer
+    let policies: Policies
+    let clock: WallClock
+
+    /// The pages on the way to a session (signing in, its second step, registering, signing out):
+    /// an `mfa_required` policy over every call lets them through, as the API's `/api/auth/*`.
+    static let waysToMFA: Set<String> = ["/sign-in", "/sign-in/code", "/register", "/sign-out"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -43,6 +50,10 @@ struct PageGuardMiddleware: RouterMiddleware {
     private func guarded(
         _ request: inout Request, context: inout Context, formCookieIsNew: Bool, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        // The policies over every call, as `PolicyMiddleware` applies them to the API.
+        try await PolicyMiddleware.checkCall(
+            policies: policies, principal: context.identity?.principal, address: context.clientAddress, at: clock.now(),
+            leadsToMFA: Self.waysToMFA.contains(request.uri.path))
         if request.method == .post {
             if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
                 throw NIOTooManyBytesError(maxBytes: context.maxUploadSize)
@@ -70,8 +81,13 @@ struct PageGuardMiddleware: RouterMiddleware {
         case let given as PageProblem:
             problem = given
         case let refusal as PolicyRefusal:
-            problem = PageProblem(
-                status: refusal.limit == nil ? .forbidden : .tooManyRequests, heading: "Not allowed by policy", message: refusal.detail)
+            var response = renderer.problem(
+                PageProblem(
+                    status: refusal.limit == nil ? .forbidden : .tooManyRequests, heading: "Not allowed by policy",
+                    message: refusal.detail),
+                chrome: renderer.chrome(context.identity, at: request.uri.path, csrf: context.csrfToken))
+            if let limit = refusal.limit { response.headers[.retryAfter] = String(limit.retryAfter) }
+            return response
         case let error as DomainError:
             switch error {
             case .unauthenticated:

@@ -88,7 +88,7 @@ enum PageTemplates {
           <label for="email">E-mail</label>
           <input id="email" name="email" type="text" inputmode="email" autocapitalize="none" spellcheck="false" autocomplete="email" value="{{body.email}}"{{#body.field.email}} aria-invalid="true" aria-describedby="register-problem" autofocus{{/body.field.email}}>
           <label for="password">Password</label>
-          <input id="password" name="password" type="password" autocomplete="new-password" aria-describedby="password-help"{{#body.field.password}} aria-invalid="true" autofocus{{/body.field.password}}>
+          <input id="password" name="password" type="password" autocomplete="new-password" aria-describedby="password-help{{#body.field.password}} register-problem{{/body.field.password}}"{{#body.field.password}} aria-invalid="true" autofocus{{/body.field.password}}>
           <p class="help" id="password-help">8 to 128 characters; a long phrase is best.</p>
           <label for="organization">Organisation (optional)</label>
           <input id="organization" name="organization" autocomplete="organization" value="{{body.organization}}"{{#body.field.organization}} aria-invalid="true" aria-describedby="register-problem" autofocus{{/body.field.organization}}>
@@ -211,7 +211,7 @@ enum PageTemplates {
         {{$main}}
         <div class="viewer-bar" data-session="{{body.sessionID}}" data-csrf="{{chrome.csrf}}"{{#body.expiresAt}} data-expires="{{iso}}"{{/body.expiresAt}}>
           <h1>{{body.name}}</h1>
-          {{#body.expiresAt}}<p class="remaining" aria-live="polite">Ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time></p>{{/body.expiresAt}}
+          {{#body.expiresAt}}<p class="remaining">Ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time></p>{{/body.expiresAt}}
           <form method="post" action="/sessions/{{body.sessionID}}/end" class="inline">
             <input type="hidden" name="csrf" value="{{chrome.csrf}}">
             <button type="submit" class="danger">Stop</button>
@@ -264,9 +264,9 @@ enum PageTemplates {
           <div><label for="user_id">User id</label><input id="user_id" name="user_id" value="{{body.filters.userID}}"{{#body.problems.user_id}} aria-invalid="true" aria-describedby="user_id-error"{{/body.problems.user_id}}>
           {{#body.problems.user_id}}<p class="field-error" id="user_id-error">{{.}}</p>{{/body.problems.user_id}}</div>
           {{/body.admin}}
-          <div><label for="action">Action</label><input id="action" name="action" value="{{body.filters.action}}" aria-describedby="action-help"{{#body.problems.action}} aria-invalid="true"{{/body.problems.action}}>
+          <div><label for="action">Action</label><input id="action" name="action" value="{{body.filters.action}}" aria-describedby="action-help{{#body.problems.action}} action-error{{/body.problems.action}}"{{#body.problems.action}} aria-invalid="true"{{/body.problems.action}}>
           <p class="help" id="action-help">An action name, such as login or launch_workspace.</p>
-          {{#body.problems.action}}<p class="field-error" role="alert">{{.}}</p>{{/body.problems.action}}</div>
+          {{#body.problems.action}}<p class="field-error" id="action-error">{{.}}</p>{{/body.problems.action}}</div>
           <div><label for="success">Result</label><select id="success" name="success">
             <option value=""{{#body.filters.anyResult}} selected{{/body.filters.anyResult}}>Any</option>
             <option value="true"{{#body.filters.succeeded}} selected{{/body.filters.succeeded}}>Done</option>
@@ -332,7 +332,7 @@ enum PageTemplates {
         {{$main}}
         {{#body.active}}
         <h1>Your demo: {{body.name}}</h1>
-        {{#body.expiresAt}}<div class="card" data-expires="{{iso}}"><p class="remaining" aria-live="polite">Your demo ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>.</p></div>{{/body.expiresAt}}
+        {{#body.expiresAt}}<div class="card" data-expires="{{iso}}"><p class="remaining">Your demo ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>.</p></div>{{/body.expiresAt}}
         <p><a class="button primary" href="{{body.url}}" target="_blank" rel="noopener">Open {{body.name}}<span class="visually-hidden"> (opens a new tab)</span></a></p>
         <p class="muted">When the time is up the workspace closes and this page says so.</p>
         {{/body.active}}
@@ -484,6 +484,7 @@ enum PageTemplates {
             <td>{{#enabled}}<span class="pill ok">On</span>{{/enabled}}{{^enabled}}<span class="pill">Off</span>{{/enabled}}</td>
             <td class="number">{{weight}}</td>
             <td><form method="post" action="/admin/policies/{{id}}/toggle" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
+              <input type="hidden" name="enabled" value="{{#enabled}}false{{/enabled}}{{^enabled}}true{{/enabled}}">
               <button type="submit">{{#enabled}}Switch off{{/enabled}}{{^enabled}}Switch on{{/enabled}}<span class="visually-hidden"> {{name}}</span></button></form>
               <span class="muted">score {{scoreIfToggled}}</span></td>
           </tr>{{/body.rows}}
