@@ -122,11 +122,13 @@ struct AuditPage {
     @Sendable func show(_ request: Request, context: SignedInPageContext) async throws -> Response {
         let principal = context.principal
         let filters = Filters(request, admin: principal.isAdmin)
-        let (selection, problems) = filters.query(limit: Self.pageSize)
-        var events: [AuditEvent] = []
+        // One more than a page: whether there is an older page is known, not guessed.
+        let (selection, problems) = filters.query(limit: Self.pageSize + 1)
+        var fetched: [AuditEvent] = []
         if let selection {
-            events = try await store.events(AuditRoutes.narrowed(selection, for: principal))
+            fetched = try await store.events(AuditRoutes.narrowed(selection, for: principal))
         }
+        let events = Array(fetched.prefix(Self.pageSize))
         let now = clock.now()
         let rows = events.map { event in
             Row(
@@ -134,7 +136,7 @@ struct AuditPage {
                 resource: event.resource ?? "—", success: event.success, address: event.ipAddress ?? "—",
                 details: event.details.sorted { $0.key < $1.key }.map { Row.Detail(key: $0.key, value: $0.value) })
         }
-        let older = events.count == Self.pageSize ? events.last.map { filters.parameters + "before=" + Self.encoded($0.id) } : nil
+        let older = fetched.count > Self.pageSize ? events.last.map { filters.parameters + "before=" + Self.encoded($0.id) } : nil
         let body = Body(
             scope: principal.isAdmin ? "Everyone's entries, newest first." : "Your own entries, newest first.",
             admin: principal.isAdmin, filters: filters, problems: problems, exportQuery: filters.parameters, rows: rows,
