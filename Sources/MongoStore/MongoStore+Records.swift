@@ -238,16 +238,18 @@ extension MongoStore: AuditStore {
         ).map(Self.auditEvent)
     }
 
+    /// Whose entries `scope` means, as a `user_id` condition (nil: everyone's).
+    private func userFilter(_ scope: AuditScope) async throws -> BSON? {
+        switch scope {
+        case .everyone: nil
+        case .user(let userID): .string(userID)
+        case .organization(let organizationID): .document(["$in": .array(try await userIDs(organizationID: organizationID))])
+        }
+    }
+
     public func count(action: AuditAction, since: Date, scope: AuditScope) async throws -> Int {
         var filter: BSONDocument = ["action": .string(action.rawValue), "timestamp": .document(["$gte": .date(since)])]
-        switch scope {
-        case .everyone:
-            break
-        case .user(let userID):
-            filter["user_id"] = .string(userID)
-        case .organization(let organizationID):
-            filter["user_id"] = .document(["$in": .array(try await userIDs(organizationID: organizationID))])
-        }
+        filter["user_id"] = try await userFilter(scope)
         return try await database.count("audit_logs", filter)
     }
 
@@ -257,14 +259,7 @@ extension MongoStore: AuditStore {
             "action": .document(["$in": .array(actions.map { .string($0.rawValue) })]), "timestamp": .document(["$gte": .date(since)]),
             "success": .bool(true),
         ]
-        switch scope {
-        case .everyone:
-            break
-        case .user(let userID):
-            filter["user_id"] = .string(userID)
-        case .organization(let organizationID):
-            filter["user_id"] = .document(["$in": .array(try await userIDs(organizationID: organizationID))])
-        }
+        filter["user_id"] = try await userFilter(scope)
         let documents = try await database.find(
             "audit_logs", filter, sort: ["timestamp": .int(-1)], limit: limit, projection: ["action": .int(1), "timestamp": .int(1)])
         return try documents.map { AuditOccurrence(action: AuditAction(try $0.string("action")), at: try $0.date("timestamp")) }
