@@ -114,7 +114,8 @@ public enum PortalRouter {
             store: portal.store, audit: portal.auditTrail, renderer: renderer
         ).register(on: signedIn)
         AdminPeoplePages(
-            users: portal.users, demos: portal.demos, store: portal.store, audit: portal.auditTrail, renderer: renderer, clock: portal.clock
+            users: portal.users, organizations: portal.organizations, demos: portal.demos, store: portal.store, audit: portal.auditTrail,
+            renderer: renderer, clock: portal.clock
         ).register(on: signedIn)
     }
 

@@ -631,4 +631,29 @@ struct PortalPageTests {
             #expect(try await browser.get("/api/workspaces").status == .unauthorized, "the API, without a bearer token, is the API")
         }
     }
+
+    @Test("organisations through the pages: a bad domain and a taken name are marked beside their fields, then one is created and audited")
+    func organizations() async throws {
+        try await Harness.run { harness, client in
+            _ = try await harness.account(.admin, email: "root@example.com")
+            _ = try await harness.account(.neosc, email: "ned@example.com")
+            let admin = TestBrowser(client)
+            try await Self.signIn(admin, "root@example.com")
+            try await admin.get("/admin/organizations")
+            let bad = try await admin.post("/admin/organizations", ["name": "Acme", "domain": "not a domain"])
+            #expect(bad.status == .unprocessableContent && bad.text.contains(#"id="o-domain-error""#), "\(bad.status)")
+            #expect(bad.text.contains(#"value="not a domain""#))
+            let made = try await admin.post("/admin/organizations", ["name": "Acme", "domain": "acme.example"])
+            #expect(made.status == .seeOther, "\(made.text)")
+            try await admin.get("/admin/organizations")
+            let taken = try await admin.post("/admin/organizations", ["name": "acme", "domain": ""])
+            #expect(taken.status == .unprocessableContent && taken.text.contains(#"id="o-name-error""#))
+            let list = try await admin.get("/admin/organizations")
+            #expect(list.text.contains("<td>Acme</td><td>acme.example</td>"))
+            #expect(try await harness.store.events(AuditQuery(action: .createOrganization, limit: 5)).count == 1)
+            let member = TestBrowser(client)
+            try await Self.signIn(member, "ned@example.com")
+            #expect(try await member.get("/admin/organizations").status == .forbidden)
+        }
+    }
 }

@@ -9,6 +9,7 @@ import Services
 /// administrator, a demo no longer active) comes back on the same page, said plainly.
 struct AdminPeoplePages {
     let users: UserAdministration
+    let organizations: Organizations
     let demos: DemoLifecycle
     let store: any Store
     let audit: AuditTrail
@@ -20,13 +21,16 @@ struct AdminPeoplePages {
     func register(on signedIn: RouterGroup<SignedInPageContext>) {
         signedIn.get("admin/users", use: userList)
         signedIn.post("admin/users/:id", use: changeUser)
+        signedIn.get("admin/organizations", use: organizationList)
+        signedIn.post("admin/organizations", use: createOrganization)
         signedIn.get("admin/demos", use: demoList)
         signedIn.post("admin/demos/:id/end", use: endDemo)
         signedIn.post("admin/demos/:id/extend", use: extendDemo)
     }
 
     static let notices = [
-        "user": "The account was changed.", "ended": "The demo was ended.", "extended": "The demo was extended.",
+        "user": "The account was changed.", "organization": "The organisation was created.", "ended": "The demo was ended.",
+        "extended": "The demo was extended.",
     ]
 
     // MARK: - Users
@@ -102,6 +106,67 @@ struct AdminPeoplePages {
             return try await userPage(context, offset: 0, notice: nil, alert: detail, status: .conflict)
         }
         return PageRenderer.redirect(to: "/admin/users?notice=user")
+    }
+
+    // MARK: - Organisations
+
+    private struct OrganizationBody {
+        struct Row {
+            let name: String
+            let domain: String
+            let created: ShownTime
+        }
+
+        let rows: [Row]
+        let name: String
+        let domain: String
+        /// The field a problem names ("name" or "domain"), with the problem.
+        let problems: [String: String]
+    }
+
+    @Sendable func organizationList(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "manage organizations", in: context)
+        return try await organizationPage(context, name: "", domain: "", problems: [:], notice: Self.notice(request))
+    }
+
+    private func organizationPage(
+        _ context: SignedInPageContext, name: String, domain: String, problems: [String: String], notice: String?
+    ) async throws -> Response {
+        let now = clock.now()
+        let rows = try await organizations.visible(to: context.principal).map {
+            OrganizationBody.Row(name: $0.name, domain: $0.domain ?? "—", created: ShownTime($0.createdAt, now: now))
+        }
+        return renderer.render(
+            "admin-organizations", title: "Organisations · Administration",
+            chrome: renderer.chrome(context.identity, at: "/admin/organizations", csrf: context.csrfToken, notice: notice),
+            body: OrganizationBody(rows: rows, name: name, domain: domain, problems: problems),
+            status: problems.isEmpty ? .ok : .unprocessableContent)
+    }
+
+    private struct NewOrganization: Decodable {
+        var name: String?
+        var domain: String?
+    }
+
+    /// `Organizations.create`, as `POST /api/organizations` (validated, audited
+    /// `create_organization`); a refusal comes back beside its field, what was entered kept.
+    @Sendable func createOrganization(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "create organizations", in: context)
+        let form = try context.form.decode(NewOrganization.self)
+        let (name, domain) = (form.name ?? "", (form.domain ?? "").trimmingCharacters(in: .whitespaces))
+        do {
+            _ = try await organizations.create(
+                name: name, domain: domain.isEmpty ? nil : domain, by: .principal(context.principal), from: context.clientAddress)
+        } catch let problem as DomainError {
+            switch problem {
+            case .invalid(let detail), .conflict(let detail):
+                let field = detail.lowercased().contains("domain") ? "domain" : "name"
+                return try await organizationPage(context, name: name, domain: domain, problems: [field: detail], notice: nil)
+            default:
+                throw problem
+            }
+        }
+        return PageRenderer.redirect(to: "/admin/organizations?notice=organization")
     }
 
     // MARK: - Demos

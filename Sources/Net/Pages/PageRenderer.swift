@@ -70,8 +70,8 @@ struct PageRenderer: Sendable {
             var links = [("/", "Dashboard"), ("/workspaces", "Workspaces"), ("/sessions", "Sessions"), ("/audit", "Audit")]
             if identity?.principal.isAdmin == true {
                 links += [
-                    ("/admin/users", "Users"), ("/admin/workspaces", "Manage workspaces"), ("/admin/policies", "Policies"),
-                    ("/admin/demos", "Demos"),
+                    ("/admin/users", "Users"), ("/admin/organizations", "Organisations"), ("/admin/workspaces", "Manage workspaces"),
+                    ("/admin/policies", "Policies"), ("/admin/demos", "Demos"),
                 ]
             }
             for (href, label) in links {

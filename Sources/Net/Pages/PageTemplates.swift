@@ -8,6 +8,7 @@ enum PageTemplates {
         "demo": demo, "demo-session": demoSession, "workspace-fields": workspaceFields, "admin-workspaces": adminWorkspaces,
         "admin-workspace": adminWorkspace, "admin-policies": adminPolicies,
         "register": register, "admin-users": adminUsers, "admin-demos": adminDemos,
+        "admin-organizations": adminOrganizations,
     ]
 
     static let layout = """
@@ -438,6 +439,28 @@ enum PageTemplates {
           </tbody>
         </table></div>
         <p>{{#body.newer}}<a class="button" href="/admin/users?offset={{.}}">Previous</a> {{/body.newer}}{{#body.older}}<a class="button" href="/admin/users?offset={{.}}">Next</a>{{/body.older}}</p>
+        {{/main}}
+        {{/layout}}
+        """
+
+    static let adminOrganizations = """
+        {{<layout}}
+        {{$main}}
+        <h1>Organisations</h1>
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">Name</th><th scope="col">E-mail domain</th><th scope="col">Created</th></tr></thead>
+          <tbody>{{#body.rows}}<tr><td>{{name}}</td><td>{{domain}}</td><td><time datetime="{{created.iso}}" title="{{created.utc}}">{{created.relative}}</time></td></tr>{{/body.rows}}</tbody>
+        </table></div>
+        <h2 id="new-organization">New organisation</h2>
+        <form method="post" action="/admin/organizations" class="card" aria-labelledby="new-organization" novalidate>
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <div class="grid-form">
+            <div><label for="o-name">Name</label><input id="o-name" name="name" value="{{body.name}}"{{#body.problems.name}} aria-invalid="true" aria-describedby="o-name-error" autofocus{{/body.problems.name}}>{{#body.problems.name}}<p class="field-error" id="o-name-error">{{.}}</p>{{/body.problems.name}}</div>
+            <div><label for="o-domain">E-mail domain (optional)</label><input id="o-domain" name="domain" value="{{body.domain}}" aria-describedby="o-domain-help{{#body.problems.domain}} o-domain-error{{/body.problems.domain}}"{{#body.problems.domain}} aria-invalid="true" autofocus{{/body.problems.domain}}>
+            <p class="help" id="o-domain-help">The e-mail domain of its people, such as example.com.</p>{{#body.problems.domain}}<p class="field-error" id="o-domain-error">{{.}}</p>{{/body.problems.domain}}</div>
+          </div>
+          <button type="submit" class="primary">Create organisation</button>
+        </form>
         {{/main}}
         {{/layout}}
         """
