@@ -9,6 +9,9 @@ import ServiceLifecycle
 struct ExpiredTokenSweeper: Service {
     let store: any TokenStore
     let interval: Duration
+    /// The service's clock, as every expiry is judged by it (a sweep by the machine's clock once
+    /// removed, in a test on a clock of 2023, a TOTP nonce that was still live: a code replayed).
+    let clock: WallClock
     let logger: Logger
 
     func run() async throws {
@@ -20,7 +23,7 @@ struct ExpiredTokenSweeper: Service {
 
     private func sweep() async {
         do {
-            let removed = try await store.purgeExpired(before: Date(timeIntervalSinceNow: -86_400))
+            let removed = try await store.purgeExpired(before: clock.now().addingTimeInterval(-86_400))
             if removed > 0 { logger.info("removed expired tokens", metadata: ["count": "\(removed)"]) }
         } catch {
             logger.warning("could not remove expired tokens; will retry", metadata: ["error": "\(error)"])

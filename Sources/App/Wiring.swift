@@ -208,7 +208,7 @@ enum Wiring {
                 address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC",
                 availableConnectionsDelegate: .maximum(limits.maximum, logger: logger)),
             services: [
-                ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), logger: logger),
+                ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), clock: portal.clock, logger: logger),
                 InterruptedChangeRecovery(
                     store: portal.store, audit: portal.auditTrail,
                     interval: .milliseconds(Int(configuration.mongoChangeLease * 500)), logger: logger),

@@ -101,7 +101,7 @@ import Testing
             try await harness.store.insert(
                 AccessToken(digest: recentDigest, userID: user.id, issuedAt: now - 7_200, expiresAt: now - 3_600, mfaVerified: false))
 
-            let sweeper = ExpiredTokenSweeper(store: harness.store, interval: .seconds(3_600), logger: Harness.logger)
+            let sweeper = ExpiredTokenSweeper(store: harness.store, interval: .seconds(3_600), clock: harness.portal.clock, logger: Harness.logger)
             let task = Task { try await sweeper.run() }
             var remaining = try await harness.store.token(digest: oldDigest)
             for _ in 0..<100 where remaining != nil {
