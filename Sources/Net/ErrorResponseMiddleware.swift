@@ -58,28 +58,13 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
     }
 
     static func response(for error: DomainError) -> Response {
+        var response = response(status: error.status, detail: error.detail)
         switch error {
-        case .malformed(let detail):
-            return response(status: .badRequest, detail: detail)
-        case .unauthenticated(let detail):
-            var response = response(status: .unauthorized, detail: detail)
-            response.headers[.wwwAuthenticate] = "Bearer"
-            return response
-        case .forbidden(let detail):
-            return response(status: .forbidden, detail: detail)
-        case .notFound(let detail):
-            return response(status: .notFound, detail: detail)
-        case .conflict(let detail):
-            return response(status: .conflict, detail: detail)
-        case .invalid(let detail):
-            return response(status: .unprocessableContent, detail: detail)
-        case .rateLimited(let detail, let retryAfter):
-            var response = response(status: .tooManyRequests, detail: detail)
-            response.headers[.retryAfter] = String(retryAfter)
-            return response
-        case .unavailable(let detail):
-            return response(status: .serviceUnavailable, detail: detail)
+        case .unauthenticated: response.headers[.wwwAuthenticate] = "Bearer"
+        case .rateLimited(_, let retryAfter): response.headers[.retryAfter] = String(retryAfter)
+        default: break
         }
+        return response
     }
 
     /// 403 `{detail, policy, remedy?, retry_at?}`; a rate limit's 429 also carries `Retry-After`
@@ -135,6 +120,22 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
         case .contentTooLarge: return "Request body is larger than 1 MiB"
         case .methodNotAllowed: return "Method not allowed"
         default: return error.status.reasonPhrase
+        }
+    }
+}
+
+extension DomainError {
+    /// The status every surface answers this error with (the API's JSON, the portal's pages).
+    var status: HTTPResponse.Status {
+        switch self {
+        case .malformed: .badRequest
+        case .unauthenticated: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .invalid: .unprocessableContent
+        case .rateLimited: .tooManyRequests
+        case .unavailable: .serviceUnavailable
         }
     }
 }

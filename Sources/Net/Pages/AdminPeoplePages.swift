@@ -234,15 +234,11 @@ struct AdminPeoplePages {
         } catch let problem as DomainError {
             switch problem {
             case .conflict(let detail), .invalid(let detail):
-                return try await demoPage(context, notice: nil, alert: detail, status: Self.status(problem))
+                return try await demoPage(context, notice: nil, alert: detail, status: problem.status)
             default: throw problem
             }
         }
         return PageRenderer.redirect(to: "/admin/demos?notice=extended")
-    }
-
-    static func status(_ problem: DomainError) -> HTTPResponse.Status {
-        SignInPages.status(of: problem)
     }
 
     static func offset(_ request: Request) -> Int {

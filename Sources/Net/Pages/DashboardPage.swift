@@ -49,8 +49,8 @@ struct DashboardPage {
         let advice = Self.advice(figures, principal: principal, mfaEnabled: context.identity.user.mfaEnabled)
         let counted = try await activity.activity(for: principal)
         let charts = [
-            ActivityChart(title: "Last 24 hours, by hour (UTC)", series: counted.hours) { Self.hour.string(from: $0) },
-            ActivityChart(title: "Last 7 days, by day (UTC)", series: counted.days) { Self.day.string(from: $0) },
+            ActivityChart(title: "Last 24 hours, by hour (UTC)", series: counted.hours) { Self.hour($0) },
+            ActivityChart(title: "Last 7 days, by day (UTC)", series: counted.days) { Self.day($0) },
         ]
         let body = Body(
             activeSessions: figures.activeSessions,
@@ -67,15 +67,20 @@ struct DashboardPage {
             "dashboard", title: "Dashboard", chrome: renderer.chrome(context.identity, at: "/", csrf: context.csrfToken), body: body)
     }
 
-    static let hour = formatter("HH:mm")
-    static let day = formatter("EEE d")
+    /// "14:00", in UTC: plain arithmetic, so nothing is shared between event loops (a shared
+    /// `DateFormatter` is not safe to use from several threads at once).
+    static func hour(_ date: Date) -> String {
+        let minutes = Int((date.timeIntervalSince1970 / 60).rounded(.down))
+        let (hour, minute) = ((minutes / 60) % 24, minutes % 60)
+        return (hour < 10 ? "0" : "") + String(hour) + ":" + (minute < 10 ? "0" : "") + String(minute)
+    }
 
-    private static func formatter(_ format: String) -> DateFormatter {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_GB_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = format
-        return formatter
+    /// "Tue 1", in UTC.
+    static func day(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        return names[calendar.component(.weekday, from: date) - 1] + " " + String(calendar.component(.day, from: date))
     }
 
     /// Plain sentences, each naming one thing that would raise the score.

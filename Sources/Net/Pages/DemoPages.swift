@@ -59,7 +59,7 @@ struct DemoPages {
             response.setCookie(browser.demoStarted())
             return response
         } catch let problem as DomainError {
-            var response = try await page(context, email: email, problem: problem.detail, status: SignInPages.status(of: problem))
+            var response = try await page(context, email: email, problem: problem.detail, status: problem.status)
             if case .rateLimited(_, let retryAfter) = problem { response.headers[.retryAfter] = String(retryAfter) }
             return response
         } catch let refusal as PolicyRefusal {

@@ -88,7 +88,7 @@ struct SignInPages {
                 context,
                 RegistrationBody(
                     name: form.name ?? "", email: form.email ?? "", organization: form.organization ?? "", problem: problem.detail,
-                    field: field), status: Self.status(of: problem))
+                    field: field), status: problem.status)
         }
     }
 
@@ -133,7 +133,7 @@ struct SignInPages {
                 response.headers[.retryAfter] = String(retryAfter)
                 return response
             }
-            return page(context, request: request, email: email, problem: problem.detail, status: Self.status(of: problem))
+            return page(context, request: request, email: email, problem: problem.detail, status: problem.status)
         } catch let refusal as PolicyRefusal {
             return page(context, request: request, email: email, problem: refusal.detail, status: .forbidden)
         }
@@ -160,7 +160,7 @@ struct SignInPages {
             response.setCookie(browser.cleared(browser.challengeCookie))
             return response
         } catch let problem as DomainError {
-            return codePage(context, problem: problem.detail, status: Self.status(of: problem))
+            return codePage(context, problem: problem.detail, status: problem.status)
         } catch let refusal as PolicyRefusal {
             return codePage(context, problem: refusal.detail, status: .forbidden)
         }
@@ -186,18 +186,5 @@ struct SignInPages {
     /// "Try again in 3 minutes." for a wait of `seconds`.
     static func wait(_ seconds: Int) -> String {
         seconds < 120 ? "Try again in \(max(1, seconds)) seconds." : "Try again in \((seconds + 59) / 60) minutes."
-    }
-
-    static func status(of error: DomainError) -> HTTPResponse.Status {
-        switch error {
-        case .malformed: .badRequest
-        case .unauthenticated: .unauthorized
-        case .forbidden: .forbidden
-        case .notFound: .notFound
-        case .conflict: .conflict
-        case .invalid: .unprocessableContent
-        case .rateLimited: .tooManyRequests
-        case .unavailable: .serviceUnavailable
-        }
     }
 }
