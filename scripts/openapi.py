@@ -1044,7 +1044,11 @@ op("post", "/api/organizations", "createOrganization", "Create an organisation (
 # Users -----------------------------------------------------------------------------------------
 op("get", "/api/users", "listUsers", "Users, newest first (admin)",
    responses({200: ok("Users.", {"type": "array", "items": schema("User")})}, 401, 403, 422, 503),
-   parameters=[P("Limit"), P("Offset")], tags=["users"])
+   parameters=[P("Limit"), P("Offset"),
+               {"name": "search", "in": "query", "required": False,
+                "description": "Only accounts whose e-mail or name contains this text, ignoring case (ASCII letters on the "
+                               "embedded store); empty: no filter. Over 254 characters → 422.",
+                "schema": {"type": "string", "maxLength": 254}}], tags=["users"])
 op("patch", "/api/users/{id}", "updateUser", "Change a user's role or disable it (admin)",
    responses({200: ok("The user.", schema("User"))}, 400, 401, 403, 404, 409, 413, 422, 503),
    parameters=[P("ID")], request=body("UserChange"), tags=["users"],

@@ -15,8 +15,9 @@ public protocol UserStore: Sendable {
     func user(email: String) async throws -> User?
     /// The account linked to an identity provider's subject.
     func user(ssoProvider: String, subject: String) async throws -> User?
-    /// Newest first.
-    func users(limit: Int, offset: Int) async throws -> [User]
+    /// Newest first; with `search`, only those whose e-mail or name contains it, ignoring case
+    /// (ASCII letters only on the embedded store, as SQLite's `LIKE`).
+    func users(matching search: String?, limit: Int, offset: Int) async throws -> [User]
     /// Replaces the stored user with the same id — all but its password (`passwordHash`,
     /// `mustChangePassword`), which only `setPassword` writes, so a change made from an older copy
     /// can never put an old password back; throws `notFound` when there is none.
@@ -32,9 +33,9 @@ public protocol UserStore: Sendable {
     /// Sets the account's password hash and whether it must be changed, touching nothing else;
     /// with `requireEnabled`, only while the account is not disabled. False when no such account.
     func setPassword(userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool) async throws -> Bool
-    /// Users that are not disabled, optionally only one organisation's, and how many of them have MFA.
     /// Sets (or, nil, clears) the NetBird peer the account registered; false when there is no such account.
     func setNetbirdPeer(userID: String, peerID: String?, at now: Date) async throws -> Bool
+    /// Users that are not disabled, optionally only one organisation's, and how many of them have MFA.
     func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int)
     func activeAdminCount() async throws -> Int
 }
@@ -235,6 +236,13 @@ public protocol LoginUnlockStore: Sendable {
 }
 
 /// Everything NeoSC keeps, as one value the server is wired with.
+extension UserStore {
+    /// Newest first, all of them.
+    public func users(limit: Int, offset: Int) async throws -> [User] {
+        try await users(matching: nil, limit: limit, offset: offset)
+    }
+}
+
 public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStore, TokenStore, AuditStore,
     PolicyStore, DemoStore, NonceStore, LoginUnlockStore, MFAStore
 {

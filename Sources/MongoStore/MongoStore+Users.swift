@@ -30,9 +30,26 @@ extension MongoStore: UserStore {
         try await database.findOne("users", ["sso_key": .string(Self.ssoKey(ssoProvider, subject))]).map(Self.user)
     }
 
-    public func users(limit: Int, offset: Int) async throws -> [User] {
-        try await database.find("users", [:], sort: ["created_at": .int(-1), "_id": .int(1)], skip: offset, limit: limit)
-            .map(Self.user)
+    public func users(matching search: String?, limit: Int, offset: Int) async throws -> [User] {
+        var filter: BSONDocument = [:]
+        if let search, !search.isEmpty {
+            let contains: BSON = .document(["$regex": .string(Self.literalPattern(search)), "$options": .string("i")])
+            filter["$or"] = .array([.document(["email": contains]), .document(["name": contains])])
+        }
+        return try await database.find(
+            "users", filter, sort: ["created_at": .int(-1), "_id": .int(1)], skip: offset, limit: limit
+        ).map(Self.user)
+    }
+
+    /// A regular expression that matches `text` literally: every character that is not a letter,
+    /// a digit or a space is escaped (PCRE takes `\\` before any of them as the character itself).
+    static func literalPattern(_ text: String) -> String {
+        var pattern = ""
+        for scalar in text.unicodeScalars {
+            if !(scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == " ") { pattern.append("\\") }
+            pattern.unicodeScalars.append(scalar)
+        }
+        return pattern
     }
 
     public func update(_ user: User) async throws {

@@ -31,7 +31,9 @@ struct UserRoutes {
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let principal = context.principal
         try await audit.requireAdmin(principal, to: "list users", in: context)
-        let users = try await store.users(limit: try request.queryLimit(), offset: try request.queryOffset())
+        let users = try await store.users(
+            matching: try request.queryText("search", maximumLength: 254), limit: try request.queryLimit(),
+            offset: try request.queryOffset())
         let organizations = Dictionary(
             try await store.organizations().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         return .users(users.map { UserView($0, organization: $0.organizationID.flatMap { organizations[$0] }) })

@@ -45,10 +45,26 @@ extension SQLiteStore: UserStore {
         }
     }
 
-    public func users(limit: Int, offset: Int) async throws -> [User] {
-        try await read {
+    public func users(matching search: String?, limit: Int, offset: Int) async throws -> [User] {
+        guard let search, !search.isEmpty else {
+            return try await read {
+                try await $0.rows(
+                    "SELECT * FROM users ORDER BY created_at DESC, id LIMIT ? OFFSET ?", [.init(limit), .init(offset)]
+                ).map(Self.user)
+            }
+        }
+        // The text is matched literally: `%`, `_` and the escape character itself are escaped.
+        var pattern = "%"
+        for character in search {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        pattern.append("%")
+        return try await read {
             try await $0.rows(
-                "SELECT * FROM users ORDER BY created_at DESC, id LIMIT ? OFFSET ?", [.init(limit), .init(offset)]
+                "SELECT * FROM users WHERE email LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\'"
+                    + " ORDER BY created_at DESC, id LIMIT ?2 OFFSET ?3",
+                [.text(pattern), .init(limit), .init(offset)]
             ).map(Self.user)
         }
     }

@@ -54,6 +54,21 @@ import Testing
             #expect(try await store.users(limit: 10, offset: 0).map(\.id) == [carol.id, bob.id, alice.id])
             #expect(try await store.users(limit: 1, offset: 1).map(\.id) == [bob.id])
 
+            // A search keeps the accounts whose e-mail or name contains the text, ignoring case,
+            // newest first and paged; the text is literal (`%`, `_`, `.`, `*` match only themselves).
+            #expect(try await store.users(matching: "ACME", limit: 10, offset: 0).map(\.id) == [bob.id, alice.id])
+            #expect(try await store.users(matching: "ACME", limit: 1, offset: 1).map(\.id) == [alice.id])
+            #expect(try await store.users(matching: "n carol", limit: 10, offset: 0).map(\.id) == [carol.id])
+            #expect(try await store.users(matching: "", limit: 10, offset: 0).count == 3)
+            for literal in ["%", "_", ".*", "a.c", "\\", "(", "["] {
+                #expect(try await store.users(matching: literal, limit: 10, offset: 0).isEmpty, "\(literal)")
+            }
+            let odd = Self.user("x_50%.off@else.example", createdAt: Self.now(plus: -20))
+            try await store.insert(odd, creating: nil)
+            for literal in ["_50%", ".off", "x_"] {
+                #expect(try await store.users(matching: literal, limit: 10, offset: 0).map(\.id) == [odd.id], "\(literal)")
+            }
+
             var changed = bob
             changed.role = .neosc
             changed.mfaEnabled = true
@@ -63,7 +78,7 @@ import Testing
             ghost.id = "usr-ghost"
             await #expect(throws: DomainError.notFound("User not found")) { try await store.update(ghost) }
 
-            #expect(try await store.activeUserCounts(organizationID: nil) == (2, 2))
+            #expect(try await store.activeUserCounts(organizationID: nil) == (3, 2))
             #expect(try await store.activeUserCounts(organizationID: org.id) == (2, 2))
             #expect(try await store.activeUserCounts(organizationID: "org-none") == (0, 0))
             #expect(try await store.activeAdminCount() == 1)

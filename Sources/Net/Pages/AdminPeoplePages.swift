@@ -52,6 +52,11 @@ struct AdminPeoplePages {
 
     private struct UserBody {
         let rows: [UserRow]
+        let hasRows: Bool
+        /// What the list is narrowed to (e-mail or name), as typed.
+        let search: String
+        /// `search=…&`, percent-encoded, for the page links; empty without a search.
+        let searchQuery: String
         /// The offsets of the next and previous pages, as text (a page at offset 0 must still show).
         let older: String?
         let newer: String?
@@ -59,15 +64,21 @@ struct AdminPeoplePages {
 
     @Sendable func userList(_ request: Request, context: SignedInPageContext) async throws -> Response {
         try await audit.requireAdmin(context.principal, to: "manage users", in: context)
-        return try await userPage(context, offset: Self.offset(request), notice: Self.notice(request), alert: nil)
+        return try await userPage(
+            context, search: try request.queryText("search", maximumLength: Self.searchLength) ?? "", offset: Self.offset(request),
+            notice: Self.notice(request), alert: nil)
     }
 
+    /// The longest search text, in characters (an e-mail address is at most 254).
+    static let searchLength = 254
+
     private func userPage(
-        _ context: SignedInPageContext, offset: Int, notice: String?, alert: String?, status: HTTPResponse.Status = .ok
+        _ context: SignedInPageContext, search: String = "", offset: Int, notice: String?, alert: String?,
+        status: HTTPResponse.Status = .ok
     )
         async throws -> Response
     {
-        let page = try await store.users(limit: Self.pageSize + 1, offset: offset)
+        let page = try await store.users(matching: search, limit: Self.pageSize + 1, offset: offset)
         let now = clock.now()
         let rows = page.prefix(Self.pageSize).map { user in
             UserRow(
@@ -79,7 +90,8 @@ struct AdminPeoplePages {
             "admin-users", title: "Users · Administration",
             chrome: renderer.chrome(context.identity, at: "/admin/users", csrf: context.csrfToken, notice: notice, alert: alert),
             body: UserBody(
-                rows: Array(rows), older: page.count > Self.pageSize ? String(offset + Self.pageSize) : nil,
+                rows: Array(rows), hasRows: !rows.isEmpty, search: search, searchQuery: search.isEmpty ? "" : "search=\(AuditPage.encoded(search))&",
+                older: page.count > Self.pageSize ? String(offset + Self.pageSize) : nil,
                 newer: offset > 0 ? String(max(0, offset - Self.pageSize)) : nil),
             status: status)
     }

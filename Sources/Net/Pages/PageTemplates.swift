@@ -421,7 +421,12 @@ enum PageTemplates {
         {{$main}}
         <h1>Users</h1>
         <p class="muted">One active administrator always remains: NeoSC refuses the change that would leave none.</p>
-        <div class="table-wrap"><table>
+        <form method="get" action="/admin/users" class="card filters" role="search">
+          <div><label for="search">E-mail or name contains</label><input id="search" name="search" type="search" maxlength="254" value="{{body.search}}"></div>
+          <div class="actions"><button type="submit" class="primary">Search</button> <a class="button" href="/admin/users">Clear</a></div>
+        </form>
+        {{^body.hasRows}}<p>No account matches.</p>{{/body.hasRows}}
+        {{#body.hasRows}}<div class="table-wrap"><table>
           <thead><tr><th scope="col">E-mail</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">MFA</th><th scope="col">Account</th><th scope="col">Created</th></tr></thead>
           <tbody>
           {{#body.rows}}<tr>
@@ -437,8 +442,8 @@ enum PageTemplates {
             <td><time datetime="{{created.iso}}" title="{{created.utc}}">{{created.relative}}</time></td>
           </tr>{{/body.rows}}
           </tbody>
-        </table></div>
-        <p>{{#body.newer}}<a class="button" href="/admin/users?offset={{.}}">Previous</a> {{/body.newer}}{{#body.older}}<a class="button" href="/admin/users?offset={{.}}">Next</a>{{/body.older}}</p>
+        </table></div>{{/body.hasRows}}
+        <p>{{#body.newer}}<a class="button" href="/admin/users?{{body.searchQuery}}offset={{.}}">Previous</a> {{/body.newer}}{{#body.older}}<a class="button" href="/admin/users?{{body.searchQuery}}offset={{.}}">Next</a>{{/body.older}}</p>
         {{/main}}
         {{/layout}}
         """
