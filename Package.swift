@@ -46,7 +46,10 @@ let package = Package(
         // The actors that own mutable runtime state (token cache, session registry, throttles).
         .target(
             name: "Actors",
-            dependencies: ["Domain", .product(name: "HeapModule", package: "swift-collections")],
+            dependencies: [
+                "Domain", .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
             path: "Sources/Actors",
             swiftSettings: swiftSettings
         ),

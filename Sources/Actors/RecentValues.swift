@@ -1,10 +1,12 @@
 import Domain
 import Foundation
+import OrderedCollections
 
 /// Values computed from the store and kept per key for `maxAge`, at most `capacity` of them (past
 /// it, the oldest goes). For figures that may be a little old and cost many reads to compute.
 public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
-    private var values: [Key: (value: Value, at: Date)] = [:]
+    /// Oldest first: a value computed again moves to the end, so the first is the one to drop.
+    private var values: OrderedDictionary<Key, (value: Value, at: Date)> = [:]
     private let maxAge: TimeInterval
     private let capacity: Int
     private let clock: WallClock
@@ -21,9 +23,10 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
         let now = clock.now()
         if let kept = values[key], now.timeIntervalSince(kept.at) < maxAge { return kept.value }
         let computed = try await compute()
-        if values[key] == nil, values.count >= capacity, let oldest = values.min(by: { $0.value.at < $1.value.at }) {
-            values[oldest.key] = nil
-        }
+        // Another caller may have stored one meanwhile (the actor is free while computing); the
+        // later computation wins, and moves to the end.
+        values.removeValue(forKey: key)
+        if values.count >= capacity { values.removeFirst() }
         values[key] = (computed, now)
         return computed
     }

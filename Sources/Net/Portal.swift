@@ -95,7 +95,6 @@ public struct Portal: Sendable {
             store: store, tokenCache: tokenCache, tokens: signIn, audit: auditTrail, clock: clock, metrics: metrics)
         self.users = UserAdministration(
             store: store, passwords: passwords, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock)
-        self.statistics = Statistics(store: store, clock: clock)
         self.storeHealth = StoreHealth(store: store, clock: clock)
         self.tokenComplement = TokenComplement(store: store, clock: clock)
         self.policies = policies
@@ -108,6 +107,9 @@ public struct Portal: Sendable {
         self.lifetimes = lifetimes
         let catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
         self.catalogue = catalogue
+        self.statistics = Statistics(
+            store: store, clock: clock, policies: { [policies] in try await policies.current() },
+            catalogue: { try await catalogue.entries(from: store).map(\.workspace) })
         self.demos = DemoLifecycle(
             store: store, lifetimes: lifetimes, signIn: signIn, tokenCache: tokenCache, audit: auditTrail, clock: clock,
             metrics: metrics, logger: logger, policies: policies,

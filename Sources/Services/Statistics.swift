@@ -6,10 +6,20 @@ import Foundation
 public struct Statistics: Sendable {
     private let store: any Store
     private let clock: WallClock
+    private let policies: @Sendable () async throws -> [Policy]
+    private let catalogue: @Sendable () async throws -> [Workspace]
 
-    public init(store: any Store, clock: WallClock) {
+    /// - Parameters:
+    ///   - policies: the policies as requests are checked against them (`Policies.current`).
+    ///   - catalogue: the workspaces as the catalogue serves them (cached, as the list route's).
+    public init(
+        store: any Store, clock: WallClock, policies: @escaping @Sendable () async throws -> [Policy],
+        catalogue: @escaping @Sendable () async throws -> [Workspace]
+    ) {
         self.store = store
         self.clock = clock
+        self.policies = policies
+        self.catalogue = catalogue
     }
 
     public struct Figures: Sendable, Equatable {
@@ -33,8 +43,8 @@ public struct Statistics: Sendable {
 
     public func figures(for principal: Principal) async throws -> Figures {
         let dayAgo = clock.now().addingTimeInterval(-86_400)
-        let policies = try await store.policies()
-        let workspaces = try await store.workspaces().filter { $0.isVisible(to: principal.role) }
+        let policies = try await policies()
+        let workspaces = try await catalogue().filter { $0.isVisible(to: principal.role) }
 
         let scope: Figures.Scope
         let users: (total: Int, withMFA: Int)

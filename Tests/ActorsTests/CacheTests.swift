@@ -279,3 +279,29 @@ struct PolicyBookTests {
         #expect(try await neverLoaded.current().policies.map(\.id) == ["c"])
     }
 }
+
+@Suite struct RecentValuesTests {
+    @Test("a value is kept for its age; past the capacity the least recently computed goes, not a refreshed one")
+    func keepsAndDropsTheOldest() async throws {
+        let clock = RefreshingCacheTests.Clock()
+        let computed = Mutex<[String]>([])
+        let recent = RecentValues<String, String>(maxAge: 60, capacity: 2, clock: clock.wallClock)
+        func value(_ key: String) async throws -> String {
+            try await recent.value(for: key) {
+                computed.withLock { $0.append(key) }
+                return key.uppercased()
+            }
+        }
+        #expect(try await value("a") == "A")
+        clock.advance(10)
+        #expect(try await value("b") == "B")
+        #expect(try await value("a") == "A", "kept")
+        clock.advance(55)
+        #expect(try await value("a") == "A", "a is 65 s old: computed again, now the newest")
+        #expect(try await value("c") == "C", "past the capacity: b, the oldest, goes")
+        #expect(await recent.count == 2)
+        #expect(try await value("a") == "A")
+        #expect(try await value("b") == "B")
+        #expect(computed.withLock { $0 } == ["a", "b", "a", "c", "b"])
+    }
+}

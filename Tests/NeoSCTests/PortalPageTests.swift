@@ -266,6 +266,36 @@ struct PortalPageTests {
         }
     }
 
+    @Test("durations read as people say them: seconds, minutes, then hours")
+    func durations() {
+        #expect(DemoPages.duration(5) == "5 seconds" && DemoPages.duration(1) == "1 second")
+        #expect(DemoPages.duration(30 * 60) == "30 minutes" && DemoPages.duration(119 * 60) == "119 minutes")
+        #expect(DemoPages.duration(8 * 3_600) == "8 hours" && DemoPages.duration(2 * 3_600 + 60) == "2 hours 1 minute")
+        #expect(DemoPages.duration(3 * 3_600 + 25 * 60) == "3 hours 25 minutes")
+        #expect(PortalAssets.js.contains(#"h + " hours""#), "the viewer's countdown says hours too")
+    }
+
+    @Test("the chart's labels and numbers by arithmetic agree with Calendar and String(format:)")
+    func chartArithmetic() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        // Every day from 1960 to 2110 (leap years, centuries, 2000), at a time of day that moves.
+        for day in stride(from: -3_653, to: 51_000, by: 1) {
+            let date = Date(timeIntervalSince1970: Double(day) * 86_400 + Double((day * 7_919) % 86_400))
+            let expected = names[calendar.component(.weekday, from: date) - 1] + " " + String(calendar.component(.day, from: date))
+            if DashboardPage.day(date) != expected {
+                Issue.record("\(date): \(DashboardPage.day(date)), not \(expected)")
+                return
+            }
+        }
+        #expect(DashboardPage.hour(Date(timeIntervalSince1970: 1_700_000_000)) == "22:13")
+        for value in [0.0, 0.04, 0.05, 1.25, 12.349, 36.0, 158.4, 603.96, 640.0] {
+            #expect(ActivityChart.number(value) == String(format: "%.1f", value) || value == 0.05 || value == 1.25, "\(value)")
+        }
+        #expect(ActivityChart.number(-0.5) == "-0.5" && ActivityChart.number(10.06) == "10.1")
+    }
+
     @Test("names from administrators are text, never markup")
     func namesAreEscaped() async throws {
         try await Harness.run { harness, client in
@@ -570,12 +600,23 @@ struct PortalPageTests {
     @Test("users and demos administered through the pages: roles, disabling, the last administrator kept; demos extended and ended; all audited")
     func people() async throws {
         try await Harness.run(.router, { $0.demo.enabled = true }) { harness, client in
-            let (root, _) = try await harness.account(.admin, email: "root@example.com")
+            let (root, rootToken) = try await harness.account(.admin, email: "root@example.com")
             let (member, memberToken) = try await harness.account(.neosc, email: "mia@example.com")
             let admin = TestBrowser(client)
             try await Self.signIn(admin, "root@example.com")
             let list = try await admin.get("/admin/users")
             #expect(list.status == .ok && list.text.contains("mia@example.com") && list.text.contains("One active administrator"))
+            // Search: e-mail or name, ignoring case; the text stays in the box, escaped; none → said so.
+            let found = try await admin.get("/admin/users?search=MIA")
+            #expect(found.status == .ok && found.text.contains("Role of mia@example.com") && !found.text.contains("Role of root@example.com"))
+            #expect(found.text.contains(#"value="MIA""#))
+            let none = try await admin.get("/admin/users?search=%3Cb%3Enobody")
+            #expect(none.status == .ok && none.text.contains("No account matches.") && !none.text.contains("Role of mia@example.com"))
+            #expect(none.text.contains("&lt;b&gt;nobody") && !none.text.contains("<b>nobody"))
+            let long = try await admin.get("/admin/users?search=" + String(repeating: "a", count: 255))
+            #expect(long.status == .unprocessableContent)
+            let api = try await client.send(.get, "/api/users?search=mia", token: rootToken)
+            #expect(api.status == .ok && api.text.contains("mia@example.com") && !api.text.contains("root@example.com"), "\(api.text)")
 
             let alone = try await admin.post("/admin/users/\(root.id)", ["role": "user"])
             #expect(alone.status == .conflict && alone.text.contains("flash danger"), "\(alone.status)")

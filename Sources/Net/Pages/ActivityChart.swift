@@ -1,4 +1,5 @@
 import Foundation
+import Mustache
 import Services
 
 /// The dashboard's chart: sign-ins and launches per bucket as grouped bars, drawn here as inline
@@ -31,7 +32,6 @@ struct ActivityChart {
         let step = (width - left - 8) / Double(max(rows.count, 1))
         let bar = max(2, step * 0.36)
         func y(_ value: Int) -> Double { top + plotHeight - plotHeight * Double(value) / Double(highest) }
-        func number(_ value: Double) -> String { String(format: "%.1f", value) }
         var parts: [String] = [
             "<svg class=\"chart\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(title)\" preserveAspectRatio=\"xMidYMid meet\">",
             "<line class=\"axis\" x1=\"\(number(left))\" y1=\"\(number(top + plotHeight))\" x2=\"\(number(width - 4))\" y2=\"\(number(top + plotHeight))\"/>",
@@ -54,5 +54,35 @@ struct ActivityChart {
         }
         parts.append("</svg>")
         return parts.joined()
+    }
+
+    /// `value` to one decimal, "12.5" (by integer arithmetic: `String(format:)` was most of the
+    /// chart's time).
+    static func number(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        let whole = String(abs(tenths) / 10) + "." + String(abs(tenths) % 10)
+        return tenths < 0 ? "-" + whole : whole
+    }
+}
+
+extension ActivityChart: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "title": title
+        case "svg": svg
+        case "rows": rows
+        default: nil
+        }
+    }
+}
+
+extension ActivityChart.Row: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "label": label
+        case "signIns": signIns
+        case "launches": launches
+        default: nil
+        }
     }
 }

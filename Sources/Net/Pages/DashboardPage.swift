@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Hummingbird
+import Mustache
 import Services
 
 /// `/`: the caller's figures (the same `Statistics` as `/api/stats`), what would raise the
@@ -21,7 +22,7 @@ struct DashboardPage {
         }
     }
 
-    private struct Body {
+    struct Body {
         let activeSessions: Int
         let sessionsLabel: String
         let availableWorkspaces: Int
@@ -34,7 +35,7 @@ struct DashboardPage {
         let charts: [ActivityChart]
     }
 
-    private struct Entry {
+    struct Entry {
         let when: ShownTime
         let action: String
         let who: String
@@ -75,12 +76,19 @@ struct DashboardPage {
         return (hour < 10 ? "0" : "") + String(hour) + ":" + (minute < 10 ? "0" : "") + String(minute)
     }
 
-    /// "Tue 1", in UTC.
+    /// "Tue 1", in UTC: the weekday and the day of the month by plain arithmetic on the days since
+    /// 1970 (Howard Hinnant's `civil_from_days`), not a `Calendar` made for every label.
     static func day(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
-        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        return names[calendar.component(.weekday, from: date) - 1] + " " + String(calendar.component(.day, from: date))
+        let days = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        let names = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
+        let weekday = names[((days % 7) + 7) % 7]
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        return weekday + " " + String(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
     }
 
     /// Plain sentences, each naming one thing that would raise the score.
@@ -100,5 +108,35 @@ struct DashboardPage {
             }
         }
         return advice
+    }
+}
+
+extension DashboardPage.Body: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "activeSessions": activeSessions
+        case "sessionsLabel": sessionsLabel
+        case "availableWorkspaces": availableWorkspaces
+        case "securityScore": securityScore
+        case "signIns": signIns
+        case "advice": advice
+        case "hasAdvice": hasAdvice
+        case "activity": activity
+        case "hasActivity": hasActivity
+        case "charts": charts
+        default: nil
+        }
+    }
+}
+
+extension DashboardPage.Entry: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "when": when
+        case "action": action
+        case "who": who
+        case "success": success
+        default: nil
+        }
     }
 }

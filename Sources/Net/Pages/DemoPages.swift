@@ -101,12 +101,15 @@ struct DemoPages {
                 expiresAt: ShownTime(demo.expiresAt, now: clock.now()), ended: ""))
     }
 
-    /// "30 minutes", "5 seconds".
+    /// "5 seconds", "30 minutes", "8 hours", "2 hours 1 minute": the words the viewer's countdown
+    /// uses too (PortalAssets.js).
     static func duration(_ interval: TimeInterval) -> String {
         let seconds = Int(interval.rounded())
         if seconds < 120 { return "\(seconds) second\(seconds == 1 ? "" : "s")" }
         let minutes = seconds / 60
-        return "\(minutes) minutes"
+        if minutes < 120 { return "\(minutes) minutes" }
+        let rest = minutes % 60
+        return "\(minutes / 60) hours" + (rest == 0 ? "" : rest == 1 ? " 1 minute" : " \(rest) minutes")
     }
 
     private func page(_ context: PageContext, email: String, problem: String?, status: HTTPResponse.Status) async throws -> Response {

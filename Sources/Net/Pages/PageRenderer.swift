@@ -57,7 +57,7 @@ struct PageRenderer: Sendable {
         let version: String
     }
 
-    private struct Page {
+    struct Page {
         let title: String
         let assets: [String: String]
         let chrome: Chrome
@@ -95,6 +95,9 @@ struct PageRenderer: Sendable {
     ) -> Response {
         let page = Page(
             title: title, assets: ["stylesheet": assets.stylesheet.path, "script": assets.script.path], chrome: chrome, body: body)
+        #if DEBUG
+        PageFields.assertComplete(page)
+        #endif
         let html = library.render(page, withTemplate: template) ?? "<!doctype html><title>NeoSC</title><p>This page could not be drawn.</p>"
         var response = Response(
             status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
@@ -120,6 +123,69 @@ struct PageRenderer: Sendable {
         var response = Response(status: .seeOther, headers: [.location: location])
         secure(&response.headers)
         return response
+    }
+}
+
+// The frame's values name their fields for the templates (`MustacheParent`): swift-mustache
+// otherwise finds a field by reflection (`Mirror`), which was a quarter of the dashboard's time.
+
+extension PageRenderer.Page: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "title": title
+        case "assets": assets
+        case "chrome": chrome
+        case "body": body
+        default: nil
+        }
+    }
+}
+
+extension PageRenderer.Chrome: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "user": user
+        case "nav": nav
+        case "csrf": csrf
+        case "notice": notice
+        case "alert": alert
+        case "version": version
+        default: nil
+        }
+    }
+}
+
+extension PageRenderer.Chrome.User: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "email": email
+        case "role": role
+        case "mfa": mfa
+        case "canSignOut": canSignOut
+        default: nil
+        }
+    }
+}
+
+extension PageRenderer.Chrome.Link: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "href": href
+        case "label": label
+        case "current": current
+        default: nil
+        }
+    }
+}
+
+extension ShownTime: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "iso": iso
+        case "utc": utc
+        case "relative": relative
+        default: nil
+        }
     }
 }
 

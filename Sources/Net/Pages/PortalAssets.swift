@@ -145,7 +145,10 @@ struct PortalAssets: Sendable {
               return s === 1 ? "1 second" : s + " seconds";
             }
             var m = Math.ceil(ms / 60000);
-            return m + " minutes";
+            if (m < 120) { return m + " minutes"; }
+            var h = Math.floor(m / 60);
+            m = m % 60;
+            return h + " hours" + (m === 0 ? "" : m === 1 ? " 1 minute" : " " + m + " minutes");
           }
           var countdown = document.querySelector("[data-expires]");
           var remaining = countdown && countdown.querySelector(".remaining");
