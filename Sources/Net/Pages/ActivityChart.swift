@@ -15,14 +15,19 @@ struct ActivityChart {
 
     let title: String
     let svg: String
-    let rows: [Row]
+    /// The same numbers as table rows for "Show data" (written here, like the SVG: they are a
+    /// chart's 31 rows of NeoSC's own labels and numbers, too many lookups for the template).
+    let tableRows: String
 
     init(title: String, series: Activity.Series, label: (Date) -> String) {
         self.title = title
-        rows = series.starts.indices.map {
+        let rows = series.starts.indices.map {
             Row(label: label(series.starts[$0]), signIns: series.signIns[$0], launches: series.launches[$0])
         }
         svg = Self.draw(title: title, rows: rows)
+        tableRows = rows.map {
+            "<tr><td>\($0.label)</td><td class=\"number\">\($0.signIns)</td><td class=\"number\">\($0.launches)</td></tr>"
+        }.joined()
     }
 
     static func draw(title: String, rows: [Row]) -> String {
@@ -70,18 +75,7 @@ extension ActivityChart: MustacheParent {
         switch name {
         case "title": title
         case "svg": svg
-        case "rows": rows
-        default: nil
-        }
-    }
-}
-
-extension ActivityChart.Row: MustacheParent {
-    func child(named name: String) -> Any? {
-        switch name {
-        case "label": label
-        case "signIns": signIns
-        case "launches": launches
+        case "tableRows": tableRows
         default: nil
         }
     }

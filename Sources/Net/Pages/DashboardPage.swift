@@ -76,19 +76,13 @@ struct DashboardPage {
         return (hour < 10 ? "0" : "") + String(hour) + ":" + (minute < 10 ? "0" : "") + String(minute)
     }
 
-    /// "Tue 1", in UTC: the weekday and the day of the month by plain arithmetic on the days since
-    /// 1970 (Howard Hinnant's `civil_from_days`), not a `Calendar` made for every label.
+    /// "Tue 1", in UTC (`gmtime_r`, not a `Calendar` made for every label).
     static func day(_ date: Date) -> String {
-        let days = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
-        let names = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday
-        let weekday = names[((days % 7) + 7) % 7]
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        return weekday + " " + String(dayOfYear - (153 * monthIndex + 2) / 5 + 1)
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        return names[Int(parts.tm_wday)] + " " + String(parts.tm_mday)
     }
 
     /// Plain sentences, each naming one thing that would raise the score.

@@ -142,7 +142,7 @@ enum PageTemplates {
           <figure class="card chart-card"><figcaption>{{title}}</figcaption>{{{svg}}}
             <details><summary>Show data</summary><div class="table-wrap"><table>
               <thead><tr><th scope="col">From</th><th scope="col" class="number">Sign-ins</th><th scope="col" class="number">Launches</th></tr></thead>
-              <tbody>{{#rows}}<tr><td>{{label}}</td><td class="number">{{signIns}}</td><td class="number">{{launches}}</td></tr>{{/rows}}</tbody>
+              <tbody>{{{tableRows}}}</tbody>
             </table></div></details>
           </figure>
           {{/body.charts}}
@@ -218,7 +218,8 @@ enum PageTemplates {
             <button type="submit" class="danger">Stop</button>
           </form>
         </div>
-        {{#body.active}}<iframe class="workspace-frame" src="{{body.url}}" title="{{body.name}}" allow="clipboard-read; clipboard-write; fullscreen"></iframe>{{/body.active}}
+        {{#body.active}}{{#body.connectable}}<iframe class="workspace-frame" src="{{body.url}}" title="{{body.name}}" allow="clipboard-read; clipboard-write; fullscreen"></iframe>{{/body.connectable}}
+        {{^body.connectable}}<section class="card not-connected" role="status"><h2>Nothing to show here yet</h2><p>This workspace's address, <code>{{body.url}}</code>, is a path on this portal, and the portal serves no desktop itself, so there is nothing to frame. The session is open: stop it when you are done.</p><p>An administrator gives the workspace the address of its desktop host (an <code>https://</code> URL) in <a href="/admin/workspaces">Manage workspaces</a>.</p></section>{{/body.connectable}}{{/body.active}}
         {{^body.active}}<section class="ended card" role="alert"><h2>This session has ended</h2><p>{{body.endedBecause}}</p><p><a class="button" href="/workspaces">Back to workspaces</a></p></section>{{/body.active}}
         {{/main}}
         {{/layout}}

@@ -103,6 +103,9 @@ struct WorkspacePages {
         let name: String
         let url: String
         let active: Bool
+        /// Whether the workspace has an address elsewhere to frame. A path on this host is NeoSC
+        /// itself, whose answers refuse every frame: the viewer says so instead of a blank frame.
+        let connectable: Bool
         let expiresAt: ShownTime?
         let endedBecause: String
     }
@@ -113,13 +116,15 @@ struct WorkspacePages {
         let session = try await sessions.session(try context.parameters.require("id"), visibleTo: context.principal)
         let workspace = try await store.workspace(id: session.workspaceID)
         let url = workspace?.url ?? ""
+        let origin = Self.origin(of: url)
         let now = clock.now()
         return renderer.render(
             "viewer", title: session.workspaceName, chrome: renderer.chrome(context.identity, at: "/workspaces", csrf: context.csrfToken),
             body: ViewerBody(
                 sessionID: session.id, name: session.workspaceName, url: url, active: session.status == .active,
-                expiresAt: session.expiresAt.map { ShownTime($0, now: now) }, endedBecause: Self.endedBecause(session)),
-            frameSource: Self.origin(of: url))
+                connectable: origin != nil, expiresAt: session.expiresAt.map { ShownTime($0, now: now) },
+                endedBecause: Self.endedBecause(session)),
+            frameSource: origin)
     }
 
     /// Why a session ended, in words a user understands.
@@ -138,11 +143,12 @@ struct WorkspacePages {
         }
     }
 
-    /// What `frame-src` allows for a workspace URL: its origin, or `'self'` for a path on this host.
-    static func origin(of url: String) -> String {
+    /// What `frame-src` allows for a workspace URL: its origin; nil for a path on this host (or
+    /// anything else without an http(s) origin), which nothing may then frame.
+    static func origin(of url: String) -> String? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), let host = components.host,
             ["http", "https"].contains(scheme), host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" })
-        else { return "'self'" }
+        else { return nil }
         return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
     }
 
