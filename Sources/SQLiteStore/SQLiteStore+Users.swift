@@ -54,17 +54,20 @@ extension SQLiteStore: UserStore {
             }
         }
         // The text is matched literally: `%`, `_` and the escape character itself are escaped.
-        var pattern = "%"
-        for character in search {
-            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
-            pattern.append(character)
+        // Scalar by scalar: SQLite compares code points, so a `%` under a combining mark is still
+        // a wildcard.
+        var pattern = String.UnicodeScalarView()
+        pattern.append("%")
+        for scalar in search.unicodeScalars {
+            if scalar == "%" || scalar == "_" || scalar == "\\" { pattern.append("\\") }
+            pattern.append(scalar)
         }
         pattern.append("%")
         return try await read {
             try await $0.rows(
                 "SELECT * FROM users WHERE email LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\'"
                     + " ORDER BY created_at DESC, id LIMIT ?2 OFFSET ?3",
-                [.text(pattern), .init(limit), .init(offset)]
+                [.text(String(pattern)), .init(limit), .init(offset)]
             ).map(Self.user)
         }
     }

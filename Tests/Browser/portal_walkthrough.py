@@ -9,9 +9,11 @@ attack shown as text, signs out and presses Back. Every page is checked with axe
 critical violation); with SCREENSHOT_DIR, each page is photographed at 1280 and 390 px wide.
 """
 
+import http.server
 import json
 import os
 import sys
+import threading
 import urllib.request
 
 from axe_selenium_python import Axe
@@ -47,6 +49,30 @@ def check(condition, message):
         print("FAIL:", message, file=sys.stderr)
 
 
+class Desktop(http.server.BaseHTTPRequestHandler):
+    """A stand-in for a workspace host: one page, on a loopback port of its own (another origin)."""
+
+    def do_GET(self):
+        body = b"<!doctype html><title>Desktop</title><h1 id='desktop'>Desktop here</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *arguments):
+        pass
+
+
+def start_desktop():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Desktop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+DESKTOP_SERVER, DESKTOP = start_desktop()
+
+
 def setup_accounts():
     status, signed_in = api("POST", "/api/auth/login", body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     assert status == 200, (status, signed_in)
@@ -59,6 +85,8 @@ def setup_accounts():
         {"id": "ws-xss", "name": XSS_NAME, "type": "web", "url": "/health", "description": "\"><script>alert(2)</script>",
          "allowed_roles": ["neosc"]},
         {"id": "ws-tab", "name": "Status page", "type": "web", "url": "/health", "launch_mode": "new_tab",
+         "allowed_roles": ["neosc"]},
+        {"id": "ws-framed", "name": "Framed desktop", "type": "linux", "url": DESKTOP + "/desktop", "launch_mode": "iframe",
          "allowed_roles": ["neosc"]},
     ):
         status, created = api("POST", "/api/workspaces", admin, workspace)
@@ -76,7 +104,9 @@ def browser():
 def accessible(driver, name):
     axe = Axe(driver)
     axe.inject()
-    results = axe.run()
+    # The viewer's frame holds the workspace (another origin, not NeoSC's page): axe checks the
+    # page around it, not inside it (a frame without axe would only time out).
+    results = axe.run(options=json.dumps({"iframes": False}))
     serious = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
     for violation in serious:
         print(f"axe on {name}: {violation['id']} ({violation['impact']}): {violation['help']}", file=sys.stderr)
@@ -212,10 +242,22 @@ def main():
         no_alert(driver, "workspaces")
         visit(driver, "workspaces")
 
-        # iframe: the viewer, then Stop.
+        # iframe, on a path of NeoSC itself (the default catalogue): nothing to frame, said plainly.
         driver.find_element(By.CSS_SELECTOR, "form[action='/workspaces/ws-linux-desktop/launch'] button").click()
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main"), "Nothing to show here yet"))
+        check(not driver.find_elements(By.CSS_SELECTOR, "iframe"), "no frame for a path on NeoSC itself")
+        driver.find_element(By.CSS_SELECTOR, ".viewer-bar button.danger").click()
+        wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "The session has ended."))
+
+        # iframe, on a desktop host: the viewer frames it (and the frame loads), then Stop.
+        driver.get(BASE + "/workspaces")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/workspaces/ws-framed/launch'] button").click()
         frame = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "iframe.workspace-frame")))
-        check(frame.get_attribute("src").endswith("/workspaces/linux-desktop"), "the viewer frames the workspace")
+        check(frame.get_attribute("src") == DESKTOP + "/desktop", "the viewer frames the workspace")
+        driver.switch_to.frame(frame)
+        check(wait.until(EC.presence_of_element_located((By.ID, "desktop"))).text == "Desktop here",
+              "the workspace's page loads inside the viewer (frame-src allows its origin)")
+        driver.switch_to.default_content()
         visit(driver, "viewer")
         driver.find_element(By.CSS_SELECTOR, ".viewer-bar button.danger").click()
         wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "The session has ended."))
@@ -234,12 +276,12 @@ def main():
         driver.switch_to.window(main_window)
 
         driver.get(BASE + "/sessions")
-        check(len(driver.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2, "both sessions are listed")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "tbody tr")) == 3, "the three sessions are listed")
         visit(driver, "sessions")
 
         driver.get(BASE + "/audit?action=launch_workspace")
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
-        check(len(rows) == 2 and all("launch_workspace" in row.text for row in rows), "the audit page filters by action")
+        check(len(rows) == 3 and all("launch_workspace" in row.text for row in rows), "the audit page filters by action")
         visit(driver, "audit")
 
         driver.get(BASE + "/no-such-page")

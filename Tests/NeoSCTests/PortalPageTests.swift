@@ -235,6 +235,7 @@ struct PortalPageTests {
             // The default catalogue's address is a path on NeoSC itself, whose answers refuse every
             // frame: the viewer says so, frames nothing, and lets nothing be framed.
             #expect(!viewer.text.contains("<iframe") && viewer.text.contains("Nothing to show here yet"))
+            #expect(viewer.text.contains(" data-active"), "the open session's viewer still sends heartbeats")
             #expect(viewer.text.contains("<code>/workspaces/linux-desktop</code>"))
             #expect(viewer.headers[.contentSecurityPolicy]?.hasSuffix("frame-src 'none'") == true)
 
@@ -257,6 +258,7 @@ struct PortalPageTests {
             #expect(list.text.contains("The session has ended.") && list.text.contains("It was disconnected."))
             let afterwards = try await browser.get(viewerPath)
             #expect(afterwards.text.contains("This session has ended") && !afterwards.text.contains("<iframe"))
+            #expect(!afterwards.text.contains("data-active"), "no heartbeats for an ended session")
             #expect(try await browser.post("/sessions/\(sessionID)/heartbeat").status == .conflict)
             #expect(try await browser.post("/sessions/\(sessionID)/end").status == .conflict, "a page, not a crash")
             let trail = try await harness.store.events(AuditQuery(limit: 50)).map(\.action)
@@ -625,6 +627,14 @@ struct PortalPageTests {
             #expect(none.text.contains("&lt;b&gt;nobody") && !none.text.contains("<b>nobody"))
             let long = try await admin.get("/admin/users?search=" + String(repeating: "a", count: 255))
             #expect(long.status == .unprocessableContent)
+            // As a GET form sends it: a space is `+`, a `+` is `%2B`.
+            let spaced = try await admin.get("/admin/users?search=test+neosc")
+            #expect(spaced.text.contains("Role of mia@example.com") && spaced.text.contains(#"value="test neosc""#))
+            #expect(try await admin.get("/admin/users?search=a%2Bb").text.contains(#"value="a+b""#))
+            #expect(try await admin.get("/admin/users?search=mia%00").status == .unprocessableContent)
+            #expect(try await client.send(.get, "/api/users?search=%00", token: rootToken).status == .unprocessableContent)
+            let marks = String(repeating: "!\u{301}", count: 128).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            #expect(try await client.send(.get, "/api/users?search=" + marks, token: rootToken).status == .unprocessableContent)
             let api = try await client.send(.get, "/api/users?search=mia", token: rootToken)
             #expect(api.status == .ok && api.text.contains("mia@example.com") && !api.text.contains("root@example.com"), "\(api.text)")
 

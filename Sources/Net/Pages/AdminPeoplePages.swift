@@ -65,12 +65,13 @@ struct AdminPeoplePages {
     @Sendable func userList(_ request: Request, context: SignedInPageContext) async throws -> Response {
         try await audit.requireAdmin(context.principal, to: "manage users", in: context)
         return try await userPage(
-            context, search: try request.queryText("search", maximumLength: Self.searchLength) ?? "", offset: Self.offset(request),
+            // The raw query, decoded as the form was sent (a space is `+`, which the URI's own
+            // decoding keeps as `+`).
+            context,
+            search: try UserSearch.text(FormFields(request.uri.query ?? "").pairs.last { $0.name == "search" }?.value) ?? "",
+            offset: Self.offset(request),
             notice: Self.notice(request), alert: nil)
     }
-
-    /// The longest search text, in characters (an e-mail address is at most 254).
-    static let searchLength = 254
 
     private func userPage(
         _ context: SignedInPageContext, search: String = "", offset: Int, notice: String?, alert: String?,

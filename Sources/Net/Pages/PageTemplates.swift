@@ -210,7 +210,7 @@ enum PageTemplates {
         {{<layout}}
         {{$bodyClass}}viewer{{/bodyClass}}
         {{$main}}
-        <div class="viewer-bar" data-session="{{body.sessionID}}" data-csrf="{{chrome.csrf}}"{{#body.expiresAt}} data-expires="{{iso}}"{{/body.expiresAt}}>
+        <div class="viewer-bar" data-session="{{body.sessionID}}" data-csrf="{{chrome.csrf}}"{{#body.active}} data-active{{/body.active}}{{#body.expiresAt}} data-expires="{{iso}}"{{/body.expiresAt}}>
           <h1>{{body.name}}</h1>
           {{#body.expiresAt}}<p class="remaining">Ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time></p>{{/body.expiresAt}}
           <form method="post" action="/sessions/{{body.sessionID}}/end" class="inline">
@@ -219,7 +219,7 @@ enum PageTemplates {
           </form>
         </div>
         {{#body.active}}{{#body.connectable}}<iframe class="workspace-frame" src="{{body.url}}" title="{{body.name}}" allow="clipboard-read; clipboard-write; fullscreen"></iframe>{{/body.connectable}}
-        {{^body.connectable}}<section class="card not-connected" role="status"><h2>Nothing to show here yet</h2><p>This workspace's address, <code>{{body.url}}</code>, is a path on this portal, and the portal serves no desktop itself, so there is nothing to frame. The session is open: stop it when you are done.</p><p>An administrator gives the workspace the address of its desktop host (an <code>https://</code> URL) in <a href="/admin/workspaces">Manage workspaces</a>.</p></section>{{/body.connectable}}{{/body.active}}
+        {{^body.connectable}}<section class="card not-connected" role="status"><h2>Nothing to show here yet</h2><p>This workspace has no desktop host to frame: its address, <code>{{body.url}}</code>, is not an http(s) address elsewhere (a path on this portal, which serves no desktop itself). The session stays open while this page is; stop it when you are done.</p><p>An administrator gives the workspace the address of its desktop host (an <code>https://</code> URL) in <a href="/admin/workspaces">Manage workspaces</a>.</p></section>{{/body.connectable}}{{/body.active}}
         {{^body.active}}<section class="ended card" role="alert"><h2>This session has ended</h2><p>{{body.endedBecause}}</p><p><a class="button" href="/workspaces">Back to workspaces</a></p></section>{{/body.active}}
         {{/main}}
         {{/layout}}

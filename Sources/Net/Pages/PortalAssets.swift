@@ -163,7 +163,7 @@ struct PortalAssets: Sendable {
             tick();
           }
           var bar = document.querySelector(".viewer-bar");
-          if (bar && document.querySelector(".workspace-frame")) {
+          if (bar && bar.hasAttribute("data-active")) {
             var session = bar.getAttribute("data-session");
             var csrf = bar.getAttribute("data-csrf");
             window.setInterval(function () {
