@@ -235,7 +235,6 @@ public protocol LoginUnlockStore: Sendable {
     func unlocks(since: Date) async throws -> [LoginUnlock]
 }
 
-/// Everything NeoSC keeps, as one value the server is wired with.
 extension UserStore {
     /// Newest first, all of them.
     public func users(limit: Int, offset: Int) async throws -> [User] {
@@ -243,6 +242,7 @@ extension UserStore {
     }
 }
 
+/// Everything NeoSC keeps, as one value the server is wired with.
 public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStore, TokenStore, AuditStore,
     PolicyStore, DemoStore, NonceStore, LoginUnlockStore, MFAStore
 {

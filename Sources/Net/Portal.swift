@@ -107,13 +107,12 @@ public struct Portal: Sendable {
         self.lifetimes = lifetimes
         let catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
         self.catalogue = catalogue
+        let workspaces: @Sendable () async throws -> [Workspace] = { try await catalogue.entries(from: store).map(\.workspace) }
         self.statistics = Statistics(
-            store: store, clock: clock, policies: { [policies] in try await policies.current() },
-            catalogue: { try await catalogue.entries(from: store).map(\.workspace) })
+            store: store, clock: clock, policies: { [policies] in try await policies.current() }, catalogue: workspaces)
         self.demos = DemoLifecycle(
             store: store, lifetimes: lifetimes, signIn: signIn, tokenCache: tokenCache, audit: auditTrail, clock: clock,
-            metrics: metrics, logger: logger, policies: policies,
-            catalogue: { try await catalogue.entries(from: store).map(\.workspace) })
+            metrics: metrics, logger: logger, policies: policies, catalogue: workspaces)
         let demos = self.demos
         self.workspaceSessions = WorkspaceSessions(
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,

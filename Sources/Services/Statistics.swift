@@ -6,7 +6,7 @@ import Foundation
 public struct Statistics: Sendable {
     private let store: any Store
     private let clock: WallClock
-    private let policies: @Sendable () async throws -> [Policy]
+    private let currentPolicies: @Sendable () async throws -> [Policy]
     private let catalogue: @Sendable () async throws -> [Workspace]
 
     /// - Parameters:
@@ -18,7 +18,7 @@ public struct Statistics: Sendable {
     ) {
         self.store = store
         self.clock = clock
-        self.policies = policies
+        self.currentPolicies = policies
         self.catalogue = catalogue
     }
 
@@ -43,7 +43,7 @@ public struct Statistics: Sendable {
 
     public func figures(for principal: Principal) async throws -> Figures {
         let dayAgo = clock.now().addingTimeInterval(-86_400)
-        let policies = try await policies()
+        let policies = try await currentPolicies()
         let workspaces = try await catalogue().filter { $0.isVisible(to: principal.role) }
 
         let scope: Figures.Scope

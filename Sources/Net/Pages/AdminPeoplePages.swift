@@ -91,7 +91,8 @@ struct AdminPeoplePages {
             "admin-users", title: "Users · Administration",
             chrome: renderer.chrome(context.identity, at: "/admin/users", csrf: context.csrfToken, notice: notice, alert: alert),
             body: UserBody(
-                rows: Array(rows), hasRows: !rows.isEmpty, search: search, searchQuery: search.isEmpty ? "" : "search=\(AuditPage.encoded(search))&",
+                rows: Array(rows), hasRows: !rows.isEmpty, search: search,
+                searchQuery: search.isEmpty ? "" : "search=\(PageRenderer.linkComponent(search))&",
                 older: page.count > Self.pageSize ? String(offset + Self.pageSize) : nil,
                 newer: offset > 0 ? String(max(0, offset - Self.pageSize)) : nil),
             status: status)

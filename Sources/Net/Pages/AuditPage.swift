@@ -84,11 +84,9 @@ struct AuditPage {
         /// The filters as query parameters (`name=value&` each, values percent-encoded), the
         /// cursor left out.
         var parameters: String {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~:")
-            return [("user_id", userID), ("action", action), ("success", success), ("since", since), ("until", until)]
+            [("user_id", userID), ("action", action), ("success", success), ("since", since), ("until", until)]
                 .filter { !$0.1.isEmpty }
-                .map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")&" }
+                .map { "\($0.0)=\(PageRenderer.linkComponent($0.1))&" }
                 .joined()
         }
     }
@@ -136,7 +134,7 @@ struct AuditPage {
                 resource: event.resource ?? "—", success: event.success, address: event.ipAddress ?? "—",
                 details: event.details.sorted { $0.key < $1.key }.map { Row.Detail(key: $0.key, value: $0.value) })
         }
-        let older = fetched.count > Self.pageSize ? events.last.map { filters.parameters + "before=" + Self.encoded($0.id) } : nil
+        let older = fetched.count > Self.pageSize ? events.last.map { filters.parameters + "before=" + PageRenderer.linkComponent($0.id) } : nil
         let body = Body(
             scope: principal.isAdmin ? "Everyone's entries, newest first." : "Your own entries, newest first.",
             admin: principal.isAdmin, filters: filters, problems: problems, exportQuery: filters.parameters, rows: rows,
@@ -157,9 +155,5 @@ struct AuditPage {
         return try await AuditRoutes.export(
             AuditRoutes.narrowed(selection, for: context.principal), as: format, by: context.principal, in: context, store: store,
             audit: audit)
-    }
-
-    static func encoded(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_"))) ?? ""
     }
 }

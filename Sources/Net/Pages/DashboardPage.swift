@@ -68,21 +68,26 @@ struct DashboardPage {
             "dashboard", title: "Dashboard", chrome: renderer.chrome(context.identity, at: "/", csrf: context.csrfToken), body: body)
     }
 
-    /// "14:00", in UTC: plain arithmetic, so nothing is shared between event loops (a shared
-    /// `DateFormatter` is not safe to use from several threads at once).
+    /// "14:00", in UTC.
     static func hour(_ date: Date) -> String {
-        let minutes = Int((date.timeIntervalSince1970 / 60).rounded(.down))
-        let (hour, minute) = ((minutes / 60) % 24, minutes % 60)
-        return (hour < 10 ? "0" : "") + String(hour) + ":" + (minute < 10 ? "0" : "") + String(minute)
+        let parts = utc(date)
+        return (parts.tm_hour < 10 ? "0" : "") + String(parts.tm_hour) + ":" + (parts.tm_min < 10 ? "0" : "") + String(parts.tm_min)
     }
 
-    /// "Tue 1", in UTC (`gmtime_r`, not a `Calendar` made for every label).
+    /// "Tue 1", in UTC.
     static func day(_ date: Date) -> String {
+        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let parts = utc(date)
+        return names[Int(parts.tm_wday)] + " " + String(parts.tm_mday)
+    }
+
+    /// The calendar fields of `date` in UTC, by `gmtime_r`: nothing shared between event loops (a
+    /// shared `DateFormatter` is not safe across threads) and no `Calendar` made for every label.
+    private static func utc(_ date: Date) -> tm {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        return names[Int(parts.tm_wday)] + " " + String(parts.tm_mday)
+        return parts
     }
 
     /// Plain sentences, each naming one thing that would raise the score.

@@ -118,6 +118,15 @@ struct PageRenderer: Sendable {
         headers[.permissionsPolicy] = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
     }
 
+    /// `text` as one query value or path segment of a link: everything but letters, digits, `-`
+    /// and `_` percent-encoded (so never `.` or `..` as a segment; ids are NeoSC's own, but never
+    /// trust a shape).
+    static func linkComponent(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: linkSafe) ?? ""
+    }
+
+    private static let linkSafe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_"))
+
     /// A `303 See Other` to `location`, with the page headers.
     static func redirect(to location: String) -> Response {
         var response = Response(status: .seeOther, headers: [.location: location])

@@ -78,7 +78,7 @@ struct WorkspacePages {
     @Sendable func launch(_ request: Request, context: SignedInPageContext) async throws -> Response {
         let launched = try await sessions.launch(
             try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
-        let id = Self.pathComponent(launched.session.id)
+        let id = PageRenderer.linkComponent(launched.session.id)
         return PageRenderer.redirect(to: launched.workspace.launchMode == .iframe ? "/sessions/\(id)/view" : "/sessions/\(id)/open")
     }
 
@@ -89,7 +89,7 @@ struct WorkspacePages {
 
     @Sendable func open(_ request: Request, context: SignedInPageContext) async throws -> Response {
         let session = try await sessions.session(try context.parameters.require("id"), visibleTo: context.principal)
-        guard session.status == .active else { throw PageRedirect(to: "/sessions/\(Self.pathComponent(session.id))/view") }
+        guard session.status == .active else { throw PageRedirect(to: "/sessions/\(PageRenderer.linkComponent(session.id))/view") }
         let workspace = try await store.workspace(id: session.workspaceID)
         guard let workspace else { throw DomainError.notFound("Workspace not found") }
         return renderer.render(
@@ -150,10 +150,5 @@ struct WorkspacePages {
             ["http", "https"].contains(scheme), host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" })
         else { return nil }
         return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
-    }
-
-    /// A session id as one path segment (ids are NeoSC's own, but never trust a shape).
-    static func pathComponent(_ id: String) -> String {
-        id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_"))) ?? ""
     }
 }
