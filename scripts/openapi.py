@@ -1048,7 +1048,7 @@ op("get", "/api/users", "listUsers", "Users, newest first (admin)",
                {"name": "search", "in": "query", "required": False,
                 "description": "Only accounts whose e-mail or name contains this text, ignoring case (ASCII letters on the "
                                "embedded store); empty: no filter. Over 254 Unicode scalars, or a control character → 422.",
-                "schema": {"type": "string", "maxLength": 254}}], tags=["users"])
+                "schema": {"type": "string", "maxLength": 254, "pattern": r"^[^\x00-\x1F\x7F-\x9F]*$"}}], tags=["users"])
 op("patch", "/api/users/{id}", "updateUser", "Change a user's role or disable it (admin)",
    responses({200: ok("The user.", schema("User"))}, 400, 401, 403, 404, 409, 413, 422, 503),
    parameters=[P("ID")], request=body("UserChange"), tags=["users"],
