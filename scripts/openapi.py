@@ -264,6 +264,11 @@ SCHEMAS = {
             "remedy": {"type": "string", "enum": ["verify_mfa", "enroll_mfa", "wait", "use_allowed_network", "connect_netbird"],
                        "description": "What the caller can do about a policy's refusal."},
             "retry_at": {**TIMESTAMP, "description": "When a time window opens next."},
+            "mfa_token": {"type": "string", "pattern": "^neosc_mfa_[A-Za-z0-9_-]{43}$",
+                          "description": "A sign-in an `mfa_required` policy refused (`remedy: enroll_mfa`) of an "
+                                         "account that can enrol a second factor: single use, no credential; "
+                                         "present it at /api/auth/mfa/enroll, then /api/auth/mfa/confirm."},
+            "expires_at": {**TIMESTAMP, "description": "When `mfa_token` expires (15 minutes)."},
         },
         required=["detail"], description="Every error; a policy's refusal also names the policy."),
     "Health": obj(
@@ -575,6 +580,11 @@ SCHEMAS = {
         {"mfa_token": {"type": "string", "maxLength": 128}, "code": SECOND_FACTOR_CODE},
         required=["mfa_token", "code"], additional=True),
     "MFAConfirmation": obj({"code": TOTP_CODE}, required=["code"], additional=True),
+    "MFAEnrollmentChallenge": obj(
+        {"mfa_token": {"type": "string", "maxLength": 128}}, required=["mfa_token"], additional=True),
+    "MFAEnrollmentConfirmation": obj(
+        {"mfa_token": {"type": "string", "maxLength": 128}, "code": TOTP_CODE},
+        required=["mfa_token", "code"], additional=True),
     "MFARemoval": obj(
         {
             "password": {"type": "string", "maxLength": 128, "description": "The account's own password; over 512 UTF-8 bytes → 422."},
@@ -785,7 +795,9 @@ op("get", "/bench/floor", "benchmarkFloor", "Benchmark floor (no work)", {
 op("post", "/api/auth/register", "register", "Create a `user` account and sign in",
    responses({201: ok("Signed in.", schema("SignedIn"))}, 400, 403, 409, 413, 422, 429, 503),
    security=PUBLIC, request=body("Registration"), tags=["auth"],
-   description="403 when `NEOSC_ALLOW_REGISTRATION=false`; 409 for a taken e-mail or an existing organisation "
+   description="403 when `NEOSC_ALLOW_REGISTRATION=false`, or a policy refuses the sign-in (then no account is "
+               "made, except when an `mfa_required` policy asks for a second factor: the account is made and the "
+               "refusal carries `mfa_token` to enrol one at /api/auth/mfa/enroll); 409 for a taken e-mail or an existing organisation "
                "the e-mail's domain does not own; 429 past 20 attempts an hour from one address; 503 when the "
                "password hasher's queue is full.")
 op("post", "/api/auth/login", "login", "Sign in with e-mail and password",
@@ -794,7 +806,8 @@ op("post", "/api/auth/login", "login", "Sign in with e-mail and password",
              400, 401, 403, 413, 422, 429, 503),
    security=PUBLIC, request=body("Credentials"), tags=["auth"],
    description="401 `Invalid credentials` for every refusal; 403 `Password change required` after an "
-               "administrator's reset; 422 for an e-mail over 254 bytes or a password over 512 bytes; 429 when throttled.")
+               "administrator's reset, or a policy's refusal (an `mfa_required` one of an account without a second "
+               "factor carries `mfa_token`: enrol at /api/auth/mfa/enroll to complete the sign-in); 422 for an e-mail over 254 bytes or a password over 512 bytes; 429 when throttled.")
 op("post", "/api/auth/password", "changePassword", "Change the password",
    responses({200: ok("Signed in: `PasswordChanged`; without a token: `SignedIn`, or `SecondFactorRequired` "
                       "for an account with a second factor.",
@@ -813,6 +826,19 @@ op("post", "/api/auth/mfa/verify", "verifySecondFactor", "The second step of a s
    description="401 for an unknown, spent or expired `mfa_token` (five minutes), a disabled account, or a wrong, "
                "replayed or spent code; the challenge stays usable after a wrong code. 429 after 5 wrong codes "
                "for the account in 15 minutes. Audited `mfa_verified`, `mfa_failed`, `recovery_code_used`, `login`.")
+op("post", "/api/auth/mfa/enroll", "enrollToSignIn", "Enrol a second factor to complete a refused sign-in",
+   responses({200: ok("The key and recovery codes, shown once.", schema("TOTPEnrollment"))}, 400, 401, 413, 422, 503),
+   security=PUBLIC, request=body("MFAEnrollmentChallenge"), tags=["auth"],
+   description="With the `mfa_token` of a sign-in's 403 (`remedy: enroll_mfa`: an `mfa_required` policy, docs/policies.md). "
+               "401 for an unknown, spent or expired token (15 minutes), a disabled account, or one that has a confirmed "
+               "second factor by now. Replaces a pending enrolment. Audited `mfa_enrollment_started`.")
+op("post", "/api/auth/mfa/confirm", "confirmToSignIn", "Confirm that enrolment with a code and sign in",
+   responses({200: ok("Signed in; the token's sessions are MFA-verified.", schema("SignedIn"))},
+             400, 401, 403, 409, 413, 422, 429, 503),
+   security=PUBLIC, request=body("MFAEnrollmentConfirmation"), tags=["auth"],
+   description="401 as for `enroll`; 403 when another policy refuses the sign-in now; 409 with no pending enrolment; "
+               "422 for a wrong code (counted; 429 past 5; the token stays usable). Spends the token. Audited "
+               "`mfa_enrolled`, `mfa_verified`, `login`.")
 op("post", "/api/auth/mfa/totp/enroll", "enrollTOTP", "Start (or restart) TOTP enrolment",
    responses({200: ok("The key and recovery codes, shown once.", schema("TOTPEnrollment"))}, 401, 403, 409, 503),
    tags=["auth"],

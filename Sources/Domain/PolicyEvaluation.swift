@@ -40,6 +40,10 @@ public struct PolicyRequest: Sendable {
     /// A call on the way to a second factor (signing in, enrolling, `me`, signing out), which an
     /// `mfa_required` policy over every call must let through.
     public var leadsToMFA: Bool
+    /// A sign-in whose password was right, of an account with a confirmed second factor: its
+    /// answer is a challenge, not a session, so `mfa_required` lets it on to the code, and checks
+    /// the sign-in again there (verified).
+    public var secondFactorFollows = false
 
     public init(
         stage: Stage, role: Role?, userID: String? = nil, organizationID: String? = nil, workspaceID: String? = nil,
@@ -148,13 +152,16 @@ public enum PolicyEvaluation {
         else { return answer(.notApplicable, "out of scope") }
         switch policy.rule {
         case .mfaRequired(let stage):
-            guard request.stage == .launch || (stage == .all && request.stage == .call) else {
-                return answer(.notApplicable, "applies to \(stage == .all ? "launches and API calls" : "launches")")
+            guard request.stage != .call || stage == .all else {
+                return answer(.notApplicable, "applies to sign-ins and launches")
             }
             guard request.role != nil, !request.leadsToMFA else { return answer(.notApplicable, "not signed in, or on the way to MFA") }
             if request.mfaVerified { return answer(.allowed, "the session passed MFA") }
+            if request.stage == .signIn, request.secondFactorFollows {
+                return answer(.allowed, "the sign-in continues with the account's second factor")
+            }
             return answer(
-                .denied(remedy: request.mfaEnrolled == false ? "enroll_mfa" : "verify_mfa", retryAt: nil),
+                .denied(remedy: request.mfaEnrolled == false ? PolicyRefusal.enrollRemedy : "verify_mfa", retryAt: nil),
                 "an MFA-verified session is required")
         case .timeWindow(let window, let stage):
             guard stage.covers(request.stage) else { return answer(.notApplicable, "applies to \(stage.rawValue)") }

@@ -16,6 +16,18 @@ public struct PolicyRefusal: Error, Sendable, Equatable {
         }
     }
 
+    /// What a sign-in refused for want of a second factor gets, when the account can enrol one:
+    /// a short-lived, single-use right to enrol it and so complete the sign-in, and nothing else.
+    public struct EnrollmentChallenge: Sendable, Equatable {
+        public var token: String
+        public var expiresAt: Date
+
+        public init(token: String, expiresAt: Date) {
+            self.token = token
+            self.expiresAt = expiresAt
+        }
+    }
+
     public var policyID: String
     public var kind: PolicyKind
     public var detail: String
@@ -23,6 +35,12 @@ public struct PolicyRefusal: Error, Sendable, Equatable {
     /// When a time window opens next.
     public var retryAt: Date?
     public var limit: Limit?
+    public var enrollment: EnrollmentChallenge?
+
+    /// An `mfa_required` refusal of an account without a second factor: enrolling one is the remedy.
+    public var asksForEnrollment: Bool { kind == .mfaRequired && remedy == Self.enrollRemedy }
+
+    public static let enrollRemedy = "enroll_mfa"
 
     public init(policyID: String, kind: PolicyKind, detail: String, remedy: String? = nil, retryAt: Date? = nil, limit: Limit? = nil) {
         self.policyID = policyID

@@ -67,18 +67,24 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
         return response
     }
 
-    /// 403 `{detail, policy, remedy?, retry_at?}`; a rate limit's 429 also carries `Retry-After`
-    /// and the IETF `RateLimit-Policy` / `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers).
+    /// 403 `{detail, policy, remedy?, retry_at?}`, with `mfa_token` and `expires_at` when a
+    /// sign-in may go on by enrolling a second factor; a rate limit's 429 also carries
+    /// `Retry-After` and the IETF `RateLimit-Policy` / `RateLimit` fields
+    /// (draft-ietf-httpapi-ratelimit-headers).
     static func response(for refusal: PolicyRefusal) -> Response {
         struct Body: Encodable {
             var detail: String
             var policy: String
             var remedy: String?
             var retryAt: Date?
+            var mfaToken: String?
+            var expiresAt: Date?
         }
         var response = response(
             status: refusal.limit == nil ? .forbidden : .tooManyRequests,
-            body: Body(detail: refusal.detail, policy: refusal.policyID, remedy: refusal.remedy, retryAt: refusal.retryAt))
+            body: Body(
+                detail: refusal.detail, policy: refusal.policyID, remedy: refusal.remedy, retryAt: refusal.retryAt,
+                mfaToken: refusal.enrollment?.token, expiresAt: refusal.enrollment?.expiresAt))
         if let limit = refusal.limit {
             response.headers[.retryAfter] = String(limit.retryAfter)
             let name = "\"" + refusal.policyID + "\""

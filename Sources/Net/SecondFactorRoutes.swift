@@ -4,8 +4,9 @@ import Hummingbird
 import Services
 
 /// `/api/auth/mfa`: a local account's second factor (TOTP). Enrolment and its confirmation and
-/// removal need the account signed in; the second step of a sign-in (`verify`) needs only the
-/// challenge token a right password gave.
+/// removal need the account signed in (`totp/…`); the steps of a sign-in need only the challenge
+/// token a right password gave: `verify` (a code of the account's second factor), or, when an
+/// `mfa_required` policy refused the sign-in for want of one, `enroll` and `confirm`.
 struct SecondFactorRoutes {
     let signIn: SignIn
 
@@ -29,10 +30,24 @@ struct SecondFactorRoutes {
             case otpauthURI = "otpauth_uri"
             case recoveryCodes = "recovery_codes"
         }
+
+        init(_ enrollment: SecondFactors.Enrollment) {
+            secret = enrollment.secret
+            otpauthURI = enrollment.otpauthURI
+            recoveryCodes = enrollment.recoveryCodes
+        }
     }
 
     struct Confirmation: Decodable {
         var code: String
+    }
+
+    struct Challenge: Decodable {
+        var mfaToken: String
+
+        enum CodingKeys: String, CodingKey {
+            case mfaToken = "mfa_token"
+        }
     }
 
     struct Removal: Decodable {
@@ -48,6 +63,8 @@ struct SecondFactorRoutes {
 
     func register(open: RouterGroup<PortalRequestContext>, signedIn: RouterGroup<SignedInContext>) {
         open.post("verify", use: verify)
+        open.post("enroll", use: enrollToSignIn)
+        open.post("confirm", use: confirmToSignIn)
         signedIn.post("totp/enroll", use: enroll)
         signedIn.post("totp/confirm", use: confirm)
         signedIn.delete("totp", use: remove)
@@ -59,10 +76,23 @@ struct SecondFactorRoutes {
         return JSONBody(AuthRoutes.SignedIn(grant))
     }
 
+    /// `{mfa_token}` from the 403 of a sign-in an `mfa_required` policy refused: a key and
+    /// recovery codes for the account, as `totp/enroll` gives a signed-in one.
+    @Sendable func enrollToSignIn(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Enrolled> {
+        let body = try await request.decodeJSON(Challenge.self, context: context)
+        return JSONBody(Enrolled(try await signIn.beginEnrollment(challengeToken: body.mfaToken, from: context.clientAddress)))
+    }
+
+    /// `{mfa_token, code}`: the authenticator's current code confirms the enrolment and completes
+    /// the sign-in (the usual token response, MFA-verified).
+    @Sendable func confirmToSignIn(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<AuthRoutes.SignedIn> {
+        let body = try await request.decodeJSON(Verification.self, context: context)
+        let grant = try await signIn.completeEnrollment(challengeToken: body.mfaToken, code: body.code, from: context.clientAddress)
+        return JSONBody(AuthRoutes.SignedIn(grant))
+    }
+
     @Sendable func enroll(_ request: Request, context: SignedInContext) async throws -> JSONBody<Enrolled> {
-        let enrollment = try await signIn.secondFactors.enroll(context.principal, from: context.clientAddress)
-        return JSONBody(
-            Enrolled(secret: enrollment.secret, otpauthURI: enrollment.otpauthURI, recoveryCodes: enrollment.recoveryCodes))
+        JSONBody(Enrolled(try await signIn.secondFactors.enroll(context.principal, from: context.clientAddress)))
     }
 
     @Sendable func confirm(_ request: Request, context: SignedInContext) async throws -> JSONBody<State> {

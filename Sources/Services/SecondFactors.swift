@@ -31,6 +31,7 @@ public struct SecondFactors: Sendable {
     public static let issuer = "NeoSC"
     public static let recoveryCodeCount = 10
     public static let challengeLifetime: TimeInterval = 300
+    public static let enrollmentChallengeLifetime: TimeInterval = 900
     /// Wrong codes per account before it must wait for the window to pass: with a million
     /// possible codes and three accepted at a time, guessing stays hopeless.
     public static let failureLimit = 5
@@ -59,7 +60,11 @@ public struct SecondFactors: Sendable {
     /// Starts the signed-in account's enrolment (replacing a pending one): a new key and new
     /// recovery codes, asked for at sign-in only once `confirm` has seen a right code.
     public func enroll(_ principal: Principal, from address: String) async throws -> Enrollment {
-        let user = try await localAccount(principal)
+        try await enroll(try await localAccount(principal), by: .principal(principal), from: address)
+    }
+
+    /// Starts `user`'s enrolment, for the account itself (signed in, or signing in: `SignIn`).
+    func enroll(_ user: User, by actor: AuditActor, from address: String) async throws -> Enrollment {
         if try await store.totpEnrollment(userID: user.id)?.isConfirmed == true { throw Self.alreadyEnabled }
         let secret = Base64URL.random(byteCount: 20)
         let recoveryCodes = (0..<Self.recoveryCodeCount).map { _ in Self.newRecoveryCode() }
@@ -68,7 +73,7 @@ public struct SecondFactors: Sendable {
             recoveryCodeDigests: recoveryCodes.map { Self.digest(recoveryCode: $0) }, createdAt: clock.now())
         try await audit.change {
             guard try await store.beginEnrollment(enrollment) else { throw Self.alreadyEnabled }
-            try await audit.record(.mfaEnrollmentStarted, by: .principal(principal), from: address, resource: ("user", user.id))
+            try await audit.record(.mfaEnrollmentStarted, by: actor, from: address, resource: ("user", user.id))
         }
         let provisioning = algorithm.provisioning(secret: secret, account: user.email, issuer: Self.issuer)
         return Enrollment(
@@ -79,25 +84,34 @@ public struct SecondFactors: Sendable {
     /// account signs in in two steps and its `mfa_enabled` is true. Only the enrolment whose key
     /// the code was checked against is confirmed: one replaced meanwhile is not.
     public func confirm(_ principal: Principal, code: String, from address: String) async throws {
-        let user = try await localAccount(principal)
+        try await confirm(try await localAccount(principal), code: code, by: .principal(principal), from: address) { _ in }
+    }
+
+    /// Confirms `user`'s pending enrolment, and runs `then` in the same change (a sign-in that
+    /// was waiting for the enrolment issues its token there).
+    func confirm<T: Sendable>(
+        _ user: User, code: String, by actor: AuditActor, from address: String, then: (Method) async throws -> T
+    ) async throws -> T {
         guard let enrollment = try await store.totpEnrollment(userID: user.id) else {
-            throw DomainError.conflict("No MFA enrolment is pending; start one with POST /api/auth/mfa/totp/enroll")
+            throw DomainError.conflict(
+                "No MFA enrolment is pending; start one first (POST /api/auth/mfa/totp/enroll, or /api/auth/mfa/enroll while signing in)")
         }
         guard !enrollment.isConfirmed else { throw Self.alreadyEnabled }
         guard case .totp = try SecondFactorCode(code) else {
             throw DomainError.invalid("code must be the 6 digits the authenticator shows")
         }
-        _ = try await withCode(
-            code, of: user, enrollment: enrollment, by: .principal(principal), from: address, stage: "enrolment",
+        let result = try await withCode(
+            code, of: user, enrollment: enrollment, by: actor, from: address, stage: "enrolment",
             refusal: .invalid("code is not the authenticator's current code")
-        ) { _ in
+        ) { method in
             guard try await store.confirmEnrollment(userID: user.id, secret: enrollment.secret, at: clock.now()) else {
                 throw DomainError.conflict("The pending enrolment changed meanwhile; start again")
             }
-            try await audit.record(
-                .mfaEnrolled, by: .principal(principal), from: address, resource: ("user", user.id), details: ["method": "totp"])
+            try await audit.record(.mfaEnrolled, by: actor, from: address, resource: ("user", user.id), details: ["method": "totp"])
+            return try await then(method)
         }
         await tokenCache.evict(userID: user.id)
+        return result
     }
 
     /// The account itself removes its second factor, once `SignIn` has checked its password: a
@@ -146,6 +160,36 @@ public struct SecondFactors: Sendable {
         let expiresAt = now.addingTimeInterval(Self.challengeLifetime)
         try await store.insert(MFAChallenge(digest: digest, userID: user.id, issuedAt: now, expiresAt: expiresAt))
         return Challenge(token: token, expiresAt: expiresAt)
+    }
+
+    /// A new single-use challenge for `user`, whose password was right but who must enrol a second
+    /// factor before it may sign in (an `mfa_required` policy): longer than a code's, since it
+    /// covers setting up an authenticator.
+    func enrollmentChallenge(for user: User) async throws -> PolicyRefusal.EnrollmentChallenge {
+        let (token, digest) = Self.newChallengeToken()
+        let now = clock.now()
+        let expiresAt = now.addingTimeInterval(Self.enrollmentChallengeLifetime)
+        try await store.insert(MFAChallenge(digest: digest, userID: user.id, issuedAt: now, expiresAt: expiresAt))
+        return PolicyRefusal.EnrollmentChallenge(token: token, expiresAt: expiresAt)
+    }
+
+    /// Whether `user` can enrol a second factor of NeoSC's: an account with a password of its
+    /// own (an identity provider's accounts use the provider's MFA), not a demo's.
+    static func canEnroll(_ user: User) -> Bool {
+        user.passwordHash != nil && user.role != .demoUser
+    }
+
+    /// The account an enrolment challenge (`enrollmentChallenge`) is for and the challenge, or
+    /// 401 when it is unknown, spent, expired, its account disabled or made to change its
+    /// password since, or the account has a confirmed second factor by now (then it signs in with it).
+    func enrollmentChallenged(by token: String) async throws -> (User, MFAChallenge) {
+        let refused = DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+        guard token.utf8.count <= 128, token.hasPrefix(Self.challengePrefix) else { throw refused }
+        guard let challenge = try await store.mfaChallenge(digest: BearerCredential.digest(token)), challenge.isValid(at: clock.now()),
+            let user = try await store.user(id: challenge.userID), !user.disabled, !user.mustChangePassword, Self.canEnroll(user),
+            try await store.totpEnrollment(userID: user.id)?.isConfirmed != true
+        else { throw refused }
+        return (user, challenge)
     }
 
     /// The account `token` challenges and the challenge, or 401 when it is unknown, spent,

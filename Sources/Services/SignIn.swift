@@ -160,13 +160,18 @@ public struct SignIn: Sendable {
         let user = User(
             id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
             passwordHash: try await passwords.hash(registration.password), createdAt: now, updatedAt: now)
-        try await admitSignIn(of: user, mfaVerified: false, from: address)
         var details = ["role": user.role.rawValue]
         if let organization { details["organization"] = organization.name }
         if let newOrganization { details["organization_created"] = newOrganization.id }
-        let (token, expiresAt) = try await audit.change {
+        func create() async throws {
             try await store.insert(user, creating: newOrganization)
             try await audit.record(.register, by: .account(user), from: address, resource: ("user", user.id), details: details)
+        }
+        // Refused sign-ins create nothing, except for want of a second factor: the account is
+        // made, and the refusal says how to enrol one.
+        try await admitPasswordSignIn(of: user, from: address) { try await audit.change { try await create() } }
+        let (token, expiresAt) = try await audit.change {
+            try await create()
             return try await issueToken(for: user, mfaVerified: false)
         }
         return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
@@ -196,12 +201,11 @@ public struct SignIn: Sendable {
     /// `user` has just proved its password: a new token, audited as a login, or a challenge when
     /// the account has a confirmed second factor.
     private func signedIn(_ user: User, from address: String) async throws -> Outcome {
-        try await admitSignIn(of: user, mfaVerified: false, from: address)
         // A confirmed enrolment sets `mfaEnabled` (for an account with a password it says nothing
         // else), so an account without one costs no read here.
-        if user.mfaEnabled, try await store.totpEnrollment(userID: user.id)?.isConfirmed == true {
-            return .secondFactorRequired(try await secondFactors.challenge(for: user))
-        }
+        let twoSteps = user.mfaEnabled ? try await store.totpEnrollment(userID: user.id)?.isConfirmed == true : false
+        try await admitPasswordSignIn(of: user, secondFactorFollows: twoSteps, from: address)
+        if twoSteps { return .secondFactorRequired(try await secondFactors.challenge(for: user)) }
         let (token, expiresAt) = try await audit.change {
             let issued = try await issueToken(for: user, mfaVerified: false)
             try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
@@ -212,11 +216,60 @@ public struct SignIn: Sendable {
 
     /// Refuses (403, audited `policy_denied`) a sign-in the policies do not allow: outside a
     /// time window, from an address outside an allow-list. Every way of signing in calls it.
-    public func admitSignIn(of user: User, mfaVerified: Bool, from address: String) async throws {
-        try await policies.check(
-            PolicyRequest(
-                stage: .signIn, role: user.role, userID: user.id, organizationID: user.organizationID, address: address,
-                mfaVerified: mfaVerified, at: clock.now()), by: .account(user))
+    public func admitSignIn(of user: User, mfaVerified: Bool, secondFactorFollows: Bool = false, from address: String) async throws {
+        var request = PolicyRequest(
+            stage: .signIn, role: user.role, userID: user.id, organizationID: user.organizationID, address: address,
+            mfaVerified: mfaVerified, at: clock.now())
+        request.mfaEnrolled = user.canVerifySecondFactor
+        request.secondFactorFollows = secondFactorFollows
+        try await policies.check(request, by: .account(user))
+    }
+
+    /// `admitSignIn` for an account that has just proved its password. When all that stands in
+    /// the way is a second factor it must enrol (an `mfa_required` policy; every other policy
+    /// would admit the sign-in once it has one), `proceed` still runs (what the sign-in changes:
+    /// a registration's account, a new password), and the refusal carries a challenge with which
+    /// the caller enrols one and so completes the sign-in (`beginEnrollment`, `completeEnrollment`).
+    private func admitPasswordSignIn(
+        of user: User, secondFactorFollows: Bool = false, from address: String, proceed: () async throws -> Void = {}
+    ) async throws {
+        do {
+            try await admitSignIn(of: user, mfaVerified: false, secondFactorFollows: secondFactorFollows, from: address)
+        } catch var refusal as PolicyRefusal where refusal.asksForEnrollment && SecondFactors.canEnroll(user) {
+            // Another policy's refusal (a closed window, say) comes first: nothing changes.
+            try await admitSignIn(of: user, mfaVerified: true, from: address)
+            try await proceed()
+            refusal.enrollment = try await secondFactors.enrollmentChallenge(for: user)
+            refusal.detail += "; enrol a second factor with this mfa_token: POST /api/auth/mfa/enroll, then /api/auth/mfa/confirm"
+            throw refusal
+        }
+    }
+
+    /// The first step of a sign-in refused for want of a second factor: with the challenge of
+    /// the refusal (`PolicyRefusal.enrollment`), a new key and recovery codes for the account, as
+    /// a signed-in account's enrolment gives (shown once).
+    public func beginEnrollment(challengeToken: String, from address: String) async throws -> SecondFactors.Enrollment {
+        let (user, _) = try await secondFactors.enrollmentChallenged(by: challengeToken)
+        return try await secondFactors.enroll(user, by: .account(user), from: address)
+    }
+
+    /// The second step: the authenticator's current code confirms the enrolment, and the sign-in
+    /// completes MFA-verified, in one change that spends the challenge. A wrong code is refused
+    /// (422, counted against the account, as every code is) and the challenge stays usable until
+    /// it expires.
+    public func completeEnrollment(challengeToken: String, code: String, from address: String) async throws -> Grant {
+        let (user, challenge) = try await secondFactors.enrollmentChallenged(by: challengeToken)
+        // The policies again: the challenge may be used minutes later, or from elsewhere.
+        try await admitSignIn(of: user, mfaVerified: true, from: address)
+        let (token, expiresAt) = try await secondFactors.confirm(user, code: code, by: .account(user), from: address) { method in
+            guard try await store.removeMFAChallenge(digest: challenge.digest) else {
+                throw DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+            }
+            return try await issueSignIn(of: user, mfaMethod: method, from: address)
+        }
+        var enrolled = user
+        enrolled.mfaEnabled = true
+        return try await grant(enrolled, token: token, expiresAt: expiresAt)
     }
 
     private func grant(_ user: User, token: String, expiresAt: Date) async throws -> Grant {
@@ -446,8 +499,11 @@ public struct SignIn: Sendable {
         var changed = user
         changed.mustChangePassword = false
         guard let enrollment = try await store.totpEnrollment(userID: user.id), enrollment.isConfirmed else {
-            // Refused sign-ins change nothing: the policies before the password.
-            try await admitSignIn(of: user, mfaVerified: false, from: address)
+            // Refused sign-ins change nothing (the policies before the password), except for want
+            // of a second factor: the password changes, and the refusal says how to enrol one.
+            try await admitPasswordSignIn(of: user, from: address) {
+                _ = try await replacePassword(of: user, with: new, keeping: nil, by: .account(user), from: address)
+            }
             _ = try await replacePassword(of: user, with: new, keeping: nil, by: .account(user), from: address)
             return try await signedIn(changed, from: address)
         }

@@ -352,6 +352,93 @@ struct PolicyTests {
         }
     }
 
+    @Test(
+        "MFA required at sign-in: an account without a second factor is refused with a challenge to enrol one, and signs in verified",
+        arguments: StoreKind.allCases)
+    func enrolmentAtSignIn(kind: StoreKind) async throws {
+        let clock = ManualClock()
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (user, _) = try await harness.account(.neosc, email: "ines@example.com")
+            #expect(try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":true}"#).status == .ok)
+            let credentials = body(["email": user.email, "password": Harness.password])
+            let refused = try await client.send(.post, "/api/auth/login", json: credentials)
+            #expect(refused.status == .forbidden, "\(refused.text)")
+            #expect(refused["policy"] as? String == "pol-mfa-required" && refused["remedy"] as? String == "enroll_mfa")
+            #expect(refused["access_token"] == nil)
+            let mfaToken = try #require(refused["mfa_token"] as? String)
+            #expect(refused["expires_at"] is String)
+            // Not a challenge for a code (there is no second factor yet), nor a bearer token.
+            let asCode = try await client.send(.post, "/api/auth/mfa/verify", json: body(["mfa_token": mfaToken, "code": "123456"]))
+            #expect(asCode.status == .unauthorized, "\(asCode.text)")
+            #expect(try await client.send(.get, "/api/auth/me", token: mfaToken).status == .unauthorized)
+            let bogus = try await client.send(
+                .post, "/api/auth/mfa/enroll", json: body(["mfa_token": "neosc_mfa_" + String(repeating: "A", count: 43)]))
+            #expect(bogus.status == .unauthorized, "\(bogus.text)")
+
+            let enrolled = try await client.send(.post, "/api/auth/mfa/enroll", json: body(["mfa_token": mfaToken]))
+                .decoded(SecondFactorTests.EnrolledBody.self)
+            #expect(enrolled.recoveryCodes.count == 10)
+            let wrong = try await client.send(.post, "/api/auth/mfa/confirm", json: body(["mfa_token": mfaToken, "code": "000000"]))
+            #expect(wrong.status == .unprocessableContent, "\(wrong.text)")
+            let code = try SecondFactorTests.code(enrolled.secret, at: clock.now)
+            let signedIn = try await client.send(.post, "/api/auth/mfa/confirm", json: body(["mfa_token": mfaToken, "code": code]))
+            let session = try signedIn.decoded(SignedInBody.self)
+            #expect(session.user.mfaEnabled)
+            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: session.accessToken)
+            #expect(launched.status == .created, "a session that enrolled at sign-in passed MFA: \(launched.text)")
+            #expect(try launched.decoded(LaunchBody.self).session.mfaVerified)
+            // Spent: neither the challenge nor the code signs in twice.
+            clock.advance(30)
+            let again = try await client.send(
+                .post, "/api/auth/mfa/confirm",
+                json: body(["mfa_token": mfaToken, "code": try SecondFactorTests.code(enrolled.secret, at: clock.now)]))
+            #expect(again.status == .unauthorized, "\(again.text)")
+            // From now on the account signs in in two steps, and the policy lets the first through.
+            let twoSteps = try await client.send(.post, "/api/auth/login", json: credentials).decoded(SecondFactorTests.ChallengeBody.self)
+            #expect(twoSteps.mfaRequired)
+            let actions = try await harness.store.events(AuditQuery(userID: user.id, limit: 50)).map(\.action.rawValue)
+            for action in ["policy_denied", "mfa_enrollment_started", "mfa_enrolled", "mfa_verified", "login"] {
+                #expect(actions.contains(action), "\(action) in \(actions)")
+            }
+        }
+    }
+
+    @Test(
+        "MFA required at sign-in: registration makes the account and asks it to enrol; a closed window refuses first and makes nothing",
+        arguments: StoreKind.allCases)
+    func enrolmentAtRegistration(kind: StoreKind) async throws {
+        // Wednesday 15 November 2023, 18:30 UTC: outside 08:00-18:00.
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_700_073_000))
+        try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let mfa: [String: Any] = [
+                "id": "pol-mfa-users", "name": "MFA for users", "kind": "mfa_required", "scope": ["roles": ["user"]],
+            ]
+            #expect(try await client.send(.post, "/api/policies", token: admin, json: body(mfa)).status == .created)
+            let window = Self.hours(["applies_to": "sign_in"], scope: ["roles": ["user"]])
+            #expect(try await client.send(.post, "/api/policies", token: admin, json: body(window)).status == .created)
+            let registration = body(["email": "jo@example.com", "password": Harness.password, "name": "Jo"])
+            let closed = try await client.send(.post, "/api/auth/register", json: registration)
+            #expect(closed.status == .forbidden && closed["policy"] as? String == "pol-hours", "\(closed.text)")
+            #expect(closed["mfa_token"] == nil)
+            #expect(try await harness.store.user(email: "jo@example.com") == nil)
+
+            clock.advance(14 * 3_600)  // Thursday 08:30: open
+            let refused = try await client.send(.post, "/api/auth/register", json: registration)
+            #expect(refused.status == .forbidden && refused["remedy"] as? String == "enroll_mfa", "\(refused.text)")
+            let mfaToken = try #require(refused["mfa_token"] as? String)
+            let user = try #require(try await harness.store.user(email: "jo@example.com"))
+            #expect(!user.mfaEnabled)
+            let enrolled = try await client.send(.post, "/api/auth/mfa/enroll", json: body(["mfa_token": mfaToken]))
+                .decoded(SecondFactorTests.EnrolledBody.self)
+            let signedIn = try await client.send(
+                .post, "/api/auth/mfa/confirm",
+                json: body(["mfa_token": mfaToken, "code": try SecondFactorTests.code(enrolled.secret, at: clock.now)]))
+            #expect(try signedIn.decoded(SignedInBody.self).user.email == "jo@example.com")
+        }
+    }
+
     @Test("the second step of a sign-in meets the sign-in policies too", arguments: StoreKind.allCases)
     func secondStepMeetsSignInPolicies(kind: StoreKind) async throws {
         // Wednesday 15 November 2023, 17:59 UTC: a minute before the window closes.

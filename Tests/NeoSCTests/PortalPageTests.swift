@@ -346,6 +346,51 @@ struct PortalPageTests {
         }
     }
 
+    @Test("an account a policy wants a second factor of enrols one on the pages while signing in, and is signed in verified")
+    func enrolmentWhileSigningIn() async throws {
+        let clock = ManualClock()
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let admin = try await harness.account(.admin).token
+            _ = try await harness.account(.neosc, email: "ona@example.com")
+            #expect(try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":true}"#).status == .ok)
+            let browser = TestBrowser(client)
+            try await browser.get("/sign-in")
+            let first = try await browser.post("/sign-in", ["email": "ona@example.com", "password": Harness.password])
+            #expect(first.status == .seeOther && Self.location(first) == "/sign-in/enroll", "\(first.text)")
+            #expect(browser.cookies["neosc_session"] == nil && browser.cookies["neosc_mfa"] != nil)
+            let intro = try await browser.get("/sign-in/enroll")
+            #expect(intro.status == .ok && intro.text.contains("requires a second factor") && !intro.text.contains("class=\"key\""))
+            let shown = try await browser.post("/sign-in/enroll", [:])
+            #expect(shown.status == .ok && shown.headers[.cacheControl] == "no-store", "\(shown.text)")
+            // The key as shown (grouped by four), read back as the authenticator would.
+            let keyLine = try #require(shown.text.components(separatedBy: "<p class=\"key\"><code>").dropFirst().first)
+            let secret = String(keyLine.prefix { $0 != "<" }).replacingOccurrences(of: " ", with: "")
+            #expect(shown.text.contains("otpauth://totp/NeoSC:ona@example.com?secret=\(secret)"))
+            #expect(shown.text.components(separatedBy: "<li><code>").count - 1 == 10, "ten recovery codes")
+            let wrong = try await browser.post("/sign-in/enroll/confirm", ["code": "000000"])
+            #expect(wrong.status == .unprocessableContent && wrong.text.contains("aria-invalid=\"true\""), "\(wrong.text)")
+            #expect(!wrong.text.contains(secret.prefix(8)), "the key is shown once")
+            let right = try await browser.post("/sign-in/enroll/confirm", ["code": try SecondFactorTests.code(secret, at: clock.now)])
+            #expect(right.status == .seeOther && Self.location(right) == "/", "\(right.text)")
+            #expect(browser.cookies["neosc_session"] != nil && browser.cookies["neosc_mfa"] == nil)
+            #expect(try await browser.get("/").text.contains("MFA on"))
+        }
+    }
+
+    @Test("an enrolment page whose challenge has gone sends the browser back to sign in")
+    func enrolmentChallengeGone() async throws {
+        try await Harness.run { harness, client in
+            let browser = TestBrowser(client)
+            try await browser.get("/sign-in")
+            #expect(Self.location(try await browser.get("/sign-in/enroll")) == "/sign-in")
+            browser.setCookie("neosc_mfa", "neosc_mfa_" + String(repeating: "A", count: 43))
+            let gone = try await browser.post("/sign-in/enroll", [:])
+            #expect(gone.status == .seeOther && Self.location(gone) == "/sign-in?notice=expired", "\(gone.text)")
+            #expect(browser.cookies["neosc_mfa"] == nil)
+            #expect(try await browser.get("/sign-in?notice=expired").text.contains("That sign-in has expired."))
+        }
+    }
+
     @Test("with an https public URL the cookies are Secure and __Host- prefixed")
     func secureCookies() async throws {
         try await Harness.run(.router, { $0.secureCookies = true }) { harness, client in

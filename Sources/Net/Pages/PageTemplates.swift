@@ -3,7 +3,7 @@
 /// no template uses `{{{…}}}` on anything but markup NeoSC drew itself (the dashboard's SVG).
 enum PageTemplates {
     static let all: [String: String] = [
-        "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "dashboard": dashboard,
+        "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "enroll": enroll, "dashboard": dashboard,
         "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem, "audit": audit,
         "demo": demo, "demo-session": demoSession, "workspace-fields": workspaceFields, "admin-workspaces": adminWorkspaces,
         "admin-workspace": adminWorkspace, "admin-policies": adminPolicies,
@@ -114,6 +114,50 @@ enum PageTemplates {
           <button type="submit" class="primary">Verify</button>
         </form>
         <p class="alt"><a href="/sign-in">Start again</a></p>
+        {{/main}}
+        {{/layout}}
+        """
+
+    /// The sign-in of an account that must enrol a second factor first (an `mfa_required`
+    /// policy): why, then the key and recovery codes (shown once), then the code that confirms.
+    static let enroll = """
+        {{<layout}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        <h1>Set up a second factor</h1>
+        {{#body.problem}}<p class="error" role="alert" id="enroll-problem">{{.}}</p>{{/body.problem}}
+        {{^body.started}}
+        <p>Your organisation requires a second factor to sign in to this account. You need an authenticator app (such as FreeOTP, Aegis or Google Authenticator) on a device you keep with you.</p>
+        <form method="post" action="/sign-in/enroll" class="card form">
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <p>NeoSC will show a key to add to the app, and ten recovery codes.</p>
+          <button type="submit" class="primary">Show my key</button>
+        </form>
+        {{/body.started}}
+        {{#body.enrollment}}
+        <section class="card" aria-labelledby="key-heading">
+          <h2 id="key-heading">1. Add this key to your authenticator</h2>
+          <p>Choose to enter a key by hand, name it NeoSC, and type:</p>
+          <p class="key"><code>{{secret}}</code></p>
+          <p>On this device, the app may also open from <a href="{{otpauthURI}}">this link</a>.</p>
+          <h2 id="codes-heading">2. Keep your recovery codes</h2>
+          <p>Each signs you in once if you lose the device. They are shown only now: save or print them somewhere safe.</p>
+          <ul class="codes" aria-labelledby="codes-heading">{{#recoveryCodes}}<li><code>{{.}}</code></li>{{/recoveryCodes}}</ul>
+        </section>
+        {{/body.enrollment}}
+        {{#body.started}}
+        <form method="post" action="/sign-in/enroll/confirm" class="card form" novalidate>
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <label for="code">{{#body.enrollment}}3. {{/body.enrollment}}The six-digit code the app shows now</label>
+          <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required{{#body.problem}} aria-describedby="enroll-problem" aria-invalid="true"{{/body.problem}}{{^body.enrollment}} autofocus{{/body.enrollment}}>
+          <button type="submit" class="primary">Confirm and sign in</button>
+        </form>
+        <form method="post" action="/sign-in/enroll" class="alt">
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          <button type="submit" class="link">Start again with a new key</button>
+        </form>
+        {{/body.started}}
+        <p class="alt"><a href="/sign-in">Back to sign-in</a></p>
         {{/main}}
         {{/layout}}
         """

@@ -3,9 +3,10 @@ import Foundation
 import Hummingbird
 import Services
 
-/// `/sign-in`, its second step `/sign-in/code`, and `/sign-out`: the same `SignIn` service as
-/// `/api/auth/login`, `/api/auth/mfa/verify` and `/api/auth/logout` (throttling, policies,
-/// audit), with the token in the session cookie instead of a JSON body.
+/// `/sign-in`, its second step `/sign-in/code` (or, when a policy wants a second factor the
+/// account has not got, `/sign-in/enroll`), and `/sign-out`: the same `SignIn` service as
+/// `/api/auth/login`, `/api/auth/mfa/verify` (`enroll`, `confirm`) and `/api/auth/logout`
+/// (throttling, policies, audit), with the token in the session cookie instead of a JSON body.
 struct SignInPages {
     let signIn: SignIn
     let renderer: PageRenderer
@@ -22,6 +23,9 @@ struct SignInPages {
         open.post("sign-in", use: submit)
         open.get("sign-in/code", use: codeForm)
         open.post("sign-in/code", use: submitCode)
+        open.get("sign-in/enroll", use: enrollmentForm)
+        open.post("sign-in/enroll", use: beginEnrollment)
+        open.post("sign-in/enroll/confirm", use: confirmEnrollment)
         open.get("register", use: registrationForm)
         open.post("register", use: register)
         signedIn.post("sign-out", use: signOut)
@@ -78,6 +82,8 @@ struct SignInPages {
             var response = PageRenderer.redirect(to: "/")
             response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
             return response
+        } catch let refusal as PolicyRefusal where refusal.enrollment != nil {
+            return toEnrollment(refusal)
         } catch let problem as DomainError {
             // "Field 'email' …", or "password must be …".
             let named =
@@ -103,7 +109,10 @@ struct SignInPages {
     }
 
     /// The fixed notices a redirect may ask this page to show (never text from the query).
-    static let notices = ["signed-out": "You have signed out.", "ended": "Your session has ended. Sign in again."]
+    static let notices = [
+        "signed-out": "You have signed out.", "ended": "Your session has ended. Sign in again.",
+        "expired": "That sign-in has expired. Sign in again.",
+    ]
 
     @Sendable func form(_ request: Request, context: PageContext) async throws -> Response {
         guard context.identity == nil, formSignIn else { return PageRenderer.redirect(to: "/") }
@@ -134,9 +143,97 @@ struct SignInPages {
                 return response
             }
             return page(context, request: request, email: email, problem: problem.detail, status: problem.status)
+        } catch let refusal as PolicyRefusal where refusal.enrollment != nil {
+            return toEnrollment(refusal)
         } catch let refusal as PolicyRefusal {
             return page(context, request: request, email: email, problem: refusal.detail, status: .forbidden)
         }
+    }
+
+    /// A sign-in refused for want of a second factor the account can enrol: on to enrolling it,
+    /// with the refusal's challenge in the cookie a second step uses.
+    private func toEnrollment(_ refusal: PolicyRefusal) -> Response {
+        guard let enrollment = refusal.enrollment else { return PageRenderer.redirect(to: "/sign-in") }
+        var response = PageRenderer.redirect(to: "/sign-in/enroll")
+        response.setCookie(browser.challenge(token: enrollment.token, expiresAt: enrollment.expiresAt, now: clock.now()))
+        return response
+    }
+
+    private struct EnrollmentBody {
+        struct Shown {
+            let secret: String
+            let otpauthURI: String
+            let recoveryCodes: [String]
+        }
+
+        let problem: String?
+        /// The key has been shown (now, or before): the code form follows.
+        let started: Bool
+        /// Shown once, right after it was made.
+        let enrollment: Shown?
+    }
+
+    @Sendable func enrollmentForm(_ request: Request, context: PageContext) async throws -> Response {
+        guard request.cookies[browser.challengeCookie] != nil else { return PageRenderer.redirect(to: "/sign-in") }
+        return enrollmentPage(context, EnrollmentBody(problem: nil, started: false, enrollment: nil), status: .ok)
+    }
+
+    /// `SignIn.beginEnrollment`: a new key and recovery codes, shown on this page only.
+    @Sendable func beginEnrollment(_ request: Request, context: PageContext) async throws -> Response {
+        guard let challenge = request.cookies[browser.challengeCookie]?.value else { return PageRenderer.redirect(to: "/sign-in") }
+        do {
+            let enrollment = try await signIn.beginEnrollment(challengeToken: challenge, from: context.clientAddress)
+            let shown = EnrollmentBody.Shown(
+                secret: Self.grouped(enrollment.secret), otpauthURI: enrollment.otpauthURI, recoveryCodes: enrollment.recoveryCodes)
+            var response = enrollmentPage(context, EnrollmentBody(problem: nil, started: true, enrollment: shown), status: .ok)
+            // A key and codes shown once are not for any cache.
+            response.headers[.cacheControl] = "no-store"
+            return response
+        } catch let problem as DomainError {
+            if problem.status == .unauthorized { return signInAgain() }
+            return enrollmentPage(context, EnrollmentBody(problem: problem.detail, started: false, enrollment: nil), status: problem.status)
+        }
+    }
+
+    /// `SignIn.completeEnrollment`: a right code signs the account in, MFA-verified.
+    @Sendable func confirmEnrollment(_ request: Request, context: PageContext) async throws -> Response {
+        guard let challenge = request.cookies[browser.challengeCookie]?.value else { return PageRenderer.redirect(to: "/sign-in") }
+        let code = try context.form.decode(Code.self).code ?? ""
+        do {
+            let grant = try await signIn.completeEnrollment(challengeToken: challenge, code: code, from: context.clientAddress)
+            var response = PageRenderer.redirect(to: "/")
+            response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
+            response.setCookie(browser.cleared(browser.challengeCookie))
+            return response
+        } catch let problem as DomainError {
+            if problem.status == .unauthorized { return signInAgain() }
+            return enrollmentPage(context, EnrollmentBody(problem: problem.detail, started: true, enrollment: nil), status: problem.status)
+        } catch let refusal as PolicyRefusal {
+            return enrollmentPage(context, EnrollmentBody(problem: refusal.detail, started: false, enrollment: nil), status: .forbidden)
+        }
+    }
+
+    /// The challenge expired, was spent, or its account changed: back to the first step.
+    private func signInAgain() -> Response {
+        var response = PageRenderer.redirect(to: "/sign-in?notice=expired")
+        response.setCookie(browser.cleared(browser.challengeCookie))
+        return response
+    }
+
+    private func enrollmentPage(_ context: PageContext, _ body: EnrollmentBody, status: HTTPResponse.Status) -> Response {
+        renderer.render(
+            "enroll", title: "Set up a second factor", chrome: renderer.chrome(nil, at: "/sign-in", csrf: context.csrfToken),
+            body: body, status: status)
+    }
+
+    /// A base32 key in groups of four, as people copy it (authenticators ignore the spaces).
+    static func grouped(_ key: String) -> String {
+        var grouped = ""
+        for (index, character) in key.enumerated() {
+            if index > 0, index % 4 == 0 { grouped.append(" ") }
+            grouped.append(character)
+        }
+        return grouped
     }
 
     @Sendable func codeForm(_ request: Request, context: PageContext) async throws -> Response {
