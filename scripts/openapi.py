@@ -239,6 +239,10 @@ USER = obj(
 
 POLICY_KIND = {"type": "string", "enum": ["mfa_required", "time_window", "address_allowlist", "rate_limit",
                                           "network_required", "session_recording"]}
+# What a stored policy shows: one of POLICY_KIND, or a kind a newer version wrote.
+STORED_POLICY_KIND = {"type": "string", "examples": POLICY_KIND["enum"],
+                      "description": "One of the kinds a policy is created with; one a newer version wrote during a "
+                                     "rolling upgrade shows as stored, and refuses its scope (docs/policies.md)."}
 POLICY_DRAFT_PROPERTIES = {
     "name": text(120),
     "description": text(500, min_chars=0, nullable=True),
@@ -371,7 +375,7 @@ SCHEMAS = {
             "name": {"type": "string"},
             "description": {"type": "string"},
             "category": {"type": "string"},
-            "kind": POLICY_KIND,
+            "kind": STORED_POLICY_KIND,
             "enabled": {"type": "boolean"},
             "weight": {"type": "integer"},
             "scope": schema("PolicyScope"),
@@ -442,7 +446,7 @@ SCHEMAS = {
             "verdicts": {"type": "array", "items": obj(
                 {
                     "policy": {"type": "string"},
-                    "kind": POLICY_KIND,
+                    "kind": STORED_POLICY_KIND,
                     "verdict": {"type": "string", "enum": ["allow", "deny", "limit", "record", "not_applicable"]},
                     "reason": {"type": "string"},
                     "remedy": {"type": "string"},

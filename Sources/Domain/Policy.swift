@@ -14,7 +14,9 @@ public struct Policy: Sendable, Equatable {
     public var rule: PolicyRule
     public var updatedAt: Date
 
-    public var kind: PolicyKind { rule.kind }
+    /// Nil for a kind this version does not know (`kindName` names it).
+    public var kind: PolicyKind? { rule.kind }
+    public var kindName: String { rule.kindName }
 
     public init(
         id: String, name: String, description: String, category: String, enabled: Bool, weight: Int,

@@ -82,7 +82,8 @@ public struct PolicyVerdict: Sendable, Equatable {
     }
 
     public var policyID: String
-    public var kind: PolicyKind
+    /// The policy's `kindName`.
+    public var kind: String
     public var outcome: Outcome
     public var reason: String
 
@@ -140,7 +141,7 @@ public enum PolicyEvaluation {
 
     public static func verdict(_ policy: Policy, _ request: PolicyRequest) -> PolicyVerdict {
         let (outcome, reason) = judge(policy, request, explain: true)
-        return PolicyVerdict(policyID: policy.id, kind: policy.kind, outcome: outcome, reason: reason)
+        return PolicyVerdict(policyID: policy.id, kind: policy.kindName, outcome: outcome, reason: reason)
     }
 
     /// The outcome, and with `explain` the reason (otherwise empty).

@@ -29,7 +29,8 @@ public struct PolicyRefusal: Error, Sendable, Equatable {
     }
 
     public var policyID: String
-    public var kind: PolicyKind
+    /// The refusing policy's `kindName`.
+    public var kind: String
     public var detail: String
     public var remedy: String?
     /// When a time window opens next.
@@ -38,11 +39,11 @@ public struct PolicyRefusal: Error, Sendable, Equatable {
     public var enrollment: EnrollmentChallenge?
 
     /// An `mfa_required` refusal of an account without a second factor: enrolling one is the remedy.
-    public var asksForEnrollment: Bool { kind == .mfaRequired && remedy == Self.enrollRemedy }
+    public var asksForEnrollment: Bool { kind == PolicyKind.mfaRequired.rawValue && remedy == Self.enrollRemedy }
 
     public static let enrollRemedy = "enroll_mfa"
 
-    public init(policyID: String, kind: PolicyKind, detail: String, remedy: String? = nil, retryAt: Date? = nil, limit: Limit? = nil) {
+    public init(policyID: String, kind: String, detail: String, remedy: String? = nil, retryAt: Date? = nil, limit: Limit? = nil) {
         self.policyID = policyID
         self.kind = kind
         self.detail = detail

@@ -41,15 +41,17 @@ public enum PolicyRule: Sendable, Equatable {
     case networkRequired(claim: String)
     /// Sessions launched in scope are recorded, and recordings kept `retentionDays`.
     case sessionRecording(retentionDays: Int)
-    /// A stored policy whose settings no longer read (written by another version, edited by
-    /// hand): it refuses every request in its scope until an administrator fixes or removes it.
-    case unreadable(kind: PolicyKind, problem: String)
+    /// A stored policy that no longer reads (its settings or scope written by another version or
+    /// edited by hand, or a kind a newer version wrote), of the kind stored as `kind`: it refuses
+    /// every request in its scope until an administrator fixes or removes it.
+    case unreadable(kind: String, problem: String)
 
     public enum RateLimitKey: String, Sendable, Codable {
         case user, address
     }
 
-    public var kind: PolicyKind {
+    /// Nil for a kind this version does not know.
+    public var kind: PolicyKind? {
         switch self {
         case .mfaRequired: .mfaRequired
         case .timeWindow: .timeWindow
@@ -57,8 +59,14 @@ public enum PolicyRule: Sendable, Equatable {
         case .rateLimit: .rateLimit
         case .networkRequired: .networkRequired
         case .sessionRecording: .sessionRecording
-        case .unreadable(let kind, _): kind
+        case .unreadable(let kind, _): PolicyKind(rawValue: kind)
         }
+    }
+
+    /// The kind as stored and shown (`mfa_required`, …), known to this version or not.
+    public var kindName: String {
+        if case .unreadable(let kind, _) = self { return kind }
+        return kind?.rawValue ?? ""
     }
 
     /// The rule `settings` describe for `kind`; 422 naming the field that is wrong.
@@ -227,14 +235,18 @@ public struct PolicySettings: Sendable, Equatable, Codable {
 }
 
 extension PolicyRule {
-    /// The rule stored as `kind` and `settingsJSON`, or `unreadable` with the reason.
-    public static func stored(kind: PolicyKind, settingsJSON: String) -> PolicyRule {
+    /// The rule stored as `kindName` and `settingsJSON`, or `unreadable` with the reason (a kind
+    /// this version does not know is one).
+    public static func stored(kindName: String, settingsJSON: String) -> PolicyRule {
+        guard let kind = PolicyKind(rawValue: kindName) else {
+            return .unreadable(kind: kindName, problem: "its kind '\(kindName)' is not one this version knows")
+        }
         do {
             return try PolicyRule(kind: kind, settings: try PolicySettings(json: settingsJSON))
         } catch let error as DomainError {
-            return .unreadable(kind: kind, problem: error.detail)
+            return .unreadable(kind: kindName, problem: error.detail)
         } catch {
-            return .unreadable(kind: kind, problem: "settings are not JSON of the expected shape")
+            return .unreadable(kind: kindName, problem: "settings are not JSON of the expected shape")
         }
     }
 }

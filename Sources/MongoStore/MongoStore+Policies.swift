@@ -33,7 +33,7 @@ extension MongoStore: PolicyStore {
                 "policies", ["_id": .string(policy.id)],
                 ["$setOnInsert": .document(Self.fields(policy, position: position))], upsert: true)
             var upgrade: BSONDocument = [
-                "kind": .string(policy.kind.rawValue), "scope": Self.scope(policy.scope),
+                "kind": .string(policy.kindName), "scope": Self.scope(policy.scope),
                 "settings": .string(policy.rule.settings.json),
             ]
             // The two that now refuse requests start off; the recording switch keeps its state.
@@ -68,7 +68,7 @@ extension MongoStore: PolicyStore {
         var fields: BSONDocument = [
             "name": .string(policy.name), "description": .string(policy.description), "category": .string(policy.category),
             "enabled": .bool(policy.enabled), "weight": .int(policy.weight), "updated_at": .date(policy.updatedAt),
-            "kind": .string(policy.kind.rawValue), "scope": scope(policy.scope), "settings": .string(policy.rule.settings.json),
+            "kind": .string(policy.kindName), "scope": scope(policy.scope), "settings": .string(policy.rule.settings.json),
         ]
         if let position { fields["position"] = .int(position) }
         return fields
@@ -83,12 +83,11 @@ extension MongoStore: PolicyStore {
     }
 
     static func policy(_ document: BSONDocument) throws -> Policy {
-        let kindText = try document.string("kind")
-        guard let kind = PolicyKind(rawValue: kindText) else { throw CorruptDocument(field: "kind") }
+        let kind = try document.string("kind")
         let scopeDocument = document["scope"]?.document ?? [:]
         func strings(_ key: String) -> [String] { (scopeDocument[key]?.array ?? []).compactMap(\.string) }
         let roles = strings("roles").map { ($0, Role(rawValue: $0)) }
-        var rule = PolicyRule.stored(kind: kind, settingsJSON: try document.string("settings"))
+        var rule = PolicyRule.stored(kindName: kind, settingsJSON: try document.string("settings"))
         if let unknown = roles.first(where: { $0.1 == nil }) {
             // Dropping it would widen the scope to everyone else's requests.
             rule = .unreadable(kind: kind, problem: "scope.roles holds '\(unknown.0)'")

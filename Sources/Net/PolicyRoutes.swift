@@ -30,7 +30,7 @@ struct PolicyRoutes {
             name = policy.name
             description = policy.description
             category = policy.category
-            kind = policy.kind.rawValue
+            kind = policy.kindName
             enabled = policy.enabled
             weight = policy.weight
             scope = policy.scope
@@ -173,7 +173,7 @@ struct PolicyRoutes {
             Evaluation(
                 allowed: !verdicts.contains(where: \.isDenied),
                 verdicts: verdicts.map { verdict in
-                    var view = Verdict(policy: verdict.policyID, kind: verdict.kind.rawValue, verdict: "", reason: verdict.reason)
+                    var view = Verdict(policy: verdict.policyID, kind: verdict.kind, verdict: "", reason: verdict.reason)
                     switch verdict.outcome {
                     case .notApplicable: view.verdict = "not_applicable"
                     case .allowed: view.verdict = "allow"

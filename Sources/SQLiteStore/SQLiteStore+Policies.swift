@@ -65,15 +65,14 @@ extension SQLiteStore: PolicyStore {
     static func values(_ policy: Policy) -> [SQLiteData] {
         [
             .text(policy.id), .text(policy.name), .text(policy.description), .text(policy.category),
-            .init(policy.enabled), .init(policy.weight), .init(policy.updatedAt), .text(policy.kind.rawValue),
+            .init(policy.enabled), .init(policy.weight), .init(policy.updatedAt), .text(policy.kindName),
             .text(policy.scope.json), .text(policy.rule.settings.json),
         ]
     }
 
     static func policy(_ row: SQLiteRow) throws -> Policy {
-        let kindText = try row.string("kind")
-        guard let kind = PolicyKind(rawValue: kindText) else { throw DomainError.unavailable("A stored policy has kind '\(kindText)'") }
-        var rule = PolicyRule.stored(kind: kind, settingsJSON: try row.string("settings"))
+        let kind = try row.string("kind")
+        var rule = PolicyRule.stored(kindName: kind, settingsJSON: try row.string("settings"))
         let scope: PolicyScope
         do {
             scope = try PolicyScope(json: try row.string("scope"))

@@ -77,7 +77,7 @@ public struct Policies: Sendable {
             try await store.insert(policy)
             try await audit.record(
                 .createPolicy, by: actor, from: address, resource: ("policy", policy.id),
-                details: ["kind": policy.kind.rawValue, "enabled": String(policy.enabled)])
+                details: ["kind": policy.kindName, "enabled": String(policy.enabled)])
         }
         return policy
     }
@@ -91,7 +91,7 @@ public struct Policies: Sendable {
             guard try await store.replace(policy) else { throw DomainError.notFound("Policy not found") }
             try await audit.record(
                 .updatePolicy, by: actor, from: address, resource: ("policy", id),
-                details: ["kind": policy.kind.rawValue, "enabled": String(policy.enabled)])
+                details: ["kind": policy.kindName, "enabled": String(policy.enabled)])
         }
         return policy
     }
@@ -118,7 +118,8 @@ public struct Policies: Sendable {
                 throw DomainError.notFound("Policy not found")
             }
             try await audit.record(
-                .togglePolicy, by: actor, from: address, resource: ("policy", id), details: ["enabled": String(policy.enabled)])
+                .togglePolicy, by: actor, from: address, resource: ("policy", id),
+                details: ["kind": policy.kindName, "enabled": String(policy.enabled)])
             return policy
         }
         return policy
@@ -227,7 +228,7 @@ public struct Policies: Sendable {
         guard !enabled.isEmpty else { return PolicyEvaluation.Decision() }
         let request = request()
         var decision = PolicyEvaluation.decide(enabled, for: request)
-        if let refusal = decision.refusal, refusal.kind == .mfaRequired, request.mfaEnrolled == nil, let userID = request.userID,
+        if let refusal = decision.refusal, refusal.kind == PolicyKind.mfaRequired.rawValue, request.mfaEnrolled == nil, let userID = request.userID,
             let policy = enabled.first(where: { $0.id == refusal.policyID })
         {
             // Which remedy: the account is read only on this refusal's path, and only the refusing
@@ -251,7 +252,7 @@ public struct Policies: Sendable {
             let verdict = PolicyEvaluation.verdict(enabled[limit.policy], request)
             try await deny(
                 PolicyRefusal(
-                    policyID: verdict.policyID, kind: .rateLimit,
+                    policyID: verdict.policyID, kind: PolicyKind.rateLimit.rawValue,
                     detail: "Too many requests (policy \(verdict.policyID): \(verdict.reason)); try again in \(outcome.retryAfter) s",
                     limit: .init(requests: limit.requests, perSeconds: limit.perSeconds, retryAfter: outcome.retryAfter)),
                 reason: verdict.reason, request: request, by: actor, subject: limit.subject)
@@ -266,7 +267,7 @@ public struct Policies: Sendable {
     ) async throws -> Never {
         let caller = subject ?? request.userID ?? request.addressKey ?? "unknown"
         if await refusalsAudited.admit(refusal.policyID + "\n" + caller + "\n" + request.stage.rawValue) == nil {
-            var details = ["policy": refusal.policyID, "kind": refusal.kind.rawValue, "reason": reason, "stage": request.stage.rawValue]
+            var details = ["policy": refusal.policyID, "kind": refusal.kind, "reason": reason, "stage": request.stage.rawValue]
             if let workspace = request.workspaceID { details["workspace_id"] = workspace }
             try await audit.record(
                 .policyDenied, by: actor, from: request.address, success: false,

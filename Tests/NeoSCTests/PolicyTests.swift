@@ -538,17 +538,24 @@ struct PolicyTests {
     }
 
     @Test(
-        "defaults cannot be deleted; a replacement keeps enabled and weight; a stored policy that no longer reads refuses its scope",
+        "defaults cannot be deleted; a replacement keeps enabled and weight; a stored policy that no longer reads, or of a kind a newer version wrote, refuses its scope",
         arguments: StoreKind.allCases)
     func storedPolicyRules(kind: StoreKind) async throws {
         try await Harness.run(store: kind) { harness, client in
             let admin = try await harness.account(.admin).token
             let user = try await harness.account(.user).token
+            let launcher = try await harness.account(.neosc).token
+            // A kind this version does not know (a newer replica wrote it during a rolling upgrade).
+            try await harness.store.insert(
+                Policy(
+                    id: "pol-newer", name: "Newer", description: "", category: "access", enabled: true, weight: 0,
+                    scope: PolicyScope(roles: [.neosc]), rule: .unreadable(kind: "geo_fence", problem: "a newer kind"),
+                    updatedAt: Date()))
             // Written behind NeoSC's back (another version, a hand edit); the changes below make
             // this process read the policies again.
             let broken = Policy(
                 id: "pol-broken", name: "Broken", description: "", category: "access", enabled: true, weight: 0,
-                scope: PolicyScope(roles: [.user]), rule: .unreadable(kind: .timeWindow, problem: "written by hand"),
+                scope: PolicyScope(roles: [.user]), rule: .unreadable(kind: "time_window", problem: "written by hand"),
                 updatedAt: Date())
             try await harness.store.insert(broken)
             for id in ["pol-mfa-required", "pol-network-zero-trust", "pol-session-recording"] {
@@ -570,6 +577,21 @@ struct PolicyTests {
             let refused = try await client.send(.get, "/api/workspaces", token: user)
             #expect(refused.status == .forbidden && refused["policy"] as? String == "pol-broken", "\(refused.text)")
             #expect(try await client.send(.get, "/api/workspaces", token: admin).status == .ok, "outside its scope")
+
+            // The newer kind refuses its scope alone, and is listed, switched and asked about as it is.
+            let newer = try await client.send(.get, "/api/workspaces", token: launcher)
+            #expect(newer.status == .forbidden && newer["policy"] as? String == "pol-newer", "\(newer.text)")
+            #expect(newer.text.contains("geo_fence"), "\(newer.text)")
+            let listed = try await client.send(.get, "/api/policies/pol-newer", token: admin)
+            #expect(listed.status == .ok && listed["kind"] as? String == "geo_fence", "\(listed.text)")
+            let asked = try await client.send(
+                .post, "/api/policies/evaluate", token: admin, json: body(["role": "neosc", "stage": "call"]))
+            #expect(asked.text.contains(#""kind":"geo_fence""#) && asked["allowed"] as? Bool == false, "\(asked.text)")
+            let off = try await client.send(.patch, "/api/policies/pol-newer", token: admin, json: #"{"enabled":false}"#)
+            #expect(off.status == .ok && off["kind"] as? String == "geo_fence", "\(off.text)")
+            #expect(try await client.send(.get, "/api/workspaces", token: launcher).status == .ok)
+            let toggles = try await harness.store.events(AuditQuery(action: .togglePolicy, limit: 10))
+            #expect(toggles.contains { $0.resourceID == "pol-newer" && $0.details["kind"] == "geo_fence" }, "\(toggles)")
         }
     }
 

@@ -298,7 +298,7 @@ struct AdminPages {
         let rows = all.map { policy in
             let toggled = all.map { $0.id == policy.id ? Self.switched($0) : $0 }
             return PolicyBody.Row(
-                id: policy.id, name: policy.name, kind: policy.kind.rawValue, scope: Self.describe(policy.scope),
+                id: policy.id, name: policy.name, kind: policy.kindName, scope: Self.describe(policy.scope),
                 enabled: policy.enabled, weight: policy.weight, scoreIfToggled: score(toggled))
         }
         return renderer.render(
