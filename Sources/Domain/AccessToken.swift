@@ -9,10 +9,17 @@ public struct AccessToken: Sendable, Equatable {
     public var expiresAt: Date
     public var revokedAt: Date?
     public var mfaVerified: Bool
+    /// The names of the claims the identity provider's token carried with a value, when the
+    /// token was issued for a sign-in through the provider: what the sign-in proved (a NetBird
+    /// peer's claim, say) holds for the token, as it would for the provider's own. At most
+    /// `claimLimit`; empty for every other sign-in.
+    public var claims: Set<String>
+
+    public static let claimLimit = 100
 
     public init(
         digest: String, userID: String, issuedAt: Date, expiresAt: Date, revokedAt: Date? = nil,
-        mfaVerified: Bool
+        mfaVerified: Bool, claims: Set<String> = []
     ) {
         self.digest = digest
         self.userID = userID
@@ -20,6 +27,7 @@ public struct AccessToken: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.revokedAt = revokedAt
         self.mfaVerified = mfaVerified
+        self.claims = Set(claims.sorted().prefix(Self.claimLimit))
     }
 
     public func isValid(at now: Date) -> Bool {

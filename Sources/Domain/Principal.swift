@@ -14,8 +14,9 @@ public struct Principal: Sendable, Equatable {
     public var credentialDigest: String
     /// When the credential stops being valid on its own.
     public var credentialExpiresAt: Date
-    /// The names of the claims a provider's token carried with a value, when the request itself
-    /// carries that token (Pomerium's assertion, an ID token); empty for NeoSC's bearer tokens.
+    /// The names of the claims a provider's token carried with a value: the token the request
+    /// carries (Pomerium's assertion, an ID token), or the one a NeoSC bearer token was issued
+    /// for at a sign-in through the provider (`AccessToken.claims`); empty otherwise.
     public var claims: Set<String>
 
     public init(

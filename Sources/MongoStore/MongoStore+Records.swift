@@ -9,6 +9,7 @@ extension MongoStore: TokenStore {
                 "_id": .string(token.digest), "digest": .string(token.digest), "user_id": .string(token.userID),
                 "issued_at": .date(token.issuedAt), "expires_at": .date(token.expiresAt),
                 "revoked_at": .optional(token.revokedAt), "mfa_verified": .bool(token.mfaVerified),
+                "claims": .array(token.claims.sorted().map { .string($0) }),
             ])
     }
 
@@ -17,7 +18,9 @@ extension MongoStore: TokenStore {
             AccessToken(
                 digest: try document.string("digest"), userID: try document.string("user_id"),
                 issuedAt: try document.date("issued_at"), expiresAt: try document.date("expires_at"),
-                revokedAt: document.optionalDate("revoked_at"), mfaVerified: try document.bool("mfa_verified"))
+                revokedAt: document.optionalDate("revoked_at"), mfaVerified: try document.bool("mfa_verified"),
+                // Absent from a token of an earlier version: none.
+                claims: Set((document["claims"]?.array ?? []).compactMap(\.string)))
         }
     }
 

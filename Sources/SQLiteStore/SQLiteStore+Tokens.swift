@@ -7,12 +7,12 @@ extension SQLiteStore: TokenStore {
         try await write { connection in
             try await connection.execute(
                 """
-                INSERT INTO tokens (digest, user_id, issued_at, expires_at, revoked_at, mfa_verified)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO tokens (digest, user_id, issued_at, expires_at, revoked_at, mfa_verified, claims)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
                     .text(token.digest), .text(token.userID), .init(token.issuedAt), .init(token.expiresAt),
-                    .init(token.revokedAt), .init(token.mfaVerified),
+                    .init(token.revokedAt), .init(token.mfaVerified), .text(Self.json(claims: token.claims)),
                 ])
         }
     }
@@ -23,9 +23,19 @@ extension SQLiteStore: TokenStore {
                 AccessToken(
                     digest: try row.string("digest"), userID: try row.string("user_id"),
                     issuedAt: try row.date("issued_at"), expiresAt: try row.date("expires_at"),
-                    revokedAt: row.optionalDate("revoked_at"), mfaVerified: try row.bool("mfa_verified"))
+                    revokedAt: row.optionalDate("revoked_at"), mfaVerified: try row.bool("mfa_verified"),
+                    claims: Self.claims(json: try row.string("claims")))
             }
         }
+    }
+
+    static func json(claims: Set<String>) -> String {
+        (try? String(decoding: JSONEncoder().encode(claims.sorted()), as: UTF8.self)) ?? "[]"
+    }
+
+    /// Claims that do not read prove nothing: none.
+    static func claims(json: String) -> Set<String> {
+        Set((try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? [])
     }
 
     public func revoke(digest: String, at now: Date) async throws -> Bool {

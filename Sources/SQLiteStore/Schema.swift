@@ -235,6 +235,9 @@ enum Schema {
         // 11: one user's entries of some actions since a time (their dashboard's figures and
         // chart): without it SQLite walked every login of the period by (action, timestamp).
         ["CREATE INDEX audit_user_action_timestamp ON audit_logs(user_id, action, timestamp)"],
+        // 12: the names of the provider's claims a token issued at a sign-in through it keeps
+        // (a JSON array; `network_required` asks for one).
+        ["ALTER TABLE tokens ADD COLUMN claims TEXT NOT NULL DEFAULT '[]'"],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

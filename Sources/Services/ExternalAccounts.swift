@@ -42,7 +42,8 @@ public struct ExternalAccounts: Sendable {
         try await tokens.admitSignIn(of: user, mfaVerified: external.mfaVerified, from: address)
         let (token, expiresAt) = try await audit.change {
             let issued = try await tokens.issueToken(
-                for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture)
+                for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture,
+                claims: external.claims)
             try await audit.record(.ssoLogin, by: .account(user), from: address, resource: ("user", user.id), details: details)
             return issued
         }

@@ -576,9 +576,9 @@ public struct SignIn: Sendable {
     // MARK: - Bearer tokens
 
     /// Issues and stores a new bearer token for `user`, valid for the configured lifetime but
-    /// never past `notAfter`.
+    /// never past `notAfter`; `claims`: those of the provider's token a sign-in through it showed.
     func issueToken(
-        for user: User, mfaVerified: Bool, notAfter: Date = .distantFuture
+        for user: User, mfaVerified: Bool, notAfter: Date = .distantFuture, claims: Set<String> = []
     ) async throws
         -> (token: String, expiresAt: Date)
     {
@@ -586,7 +586,8 @@ public struct SignIn: Sendable {
         let now = clock.now()
         let expiresAt = min(now.addingTimeInterval(settings.tokenLifetime), notAfter)
         try await store.insert(
-            AccessToken(digest: digest, userID: user.id, issuedAt: now, expiresAt: expiresAt, mfaVerified: mfaVerified))
+            AccessToken(
+                digest: digest, userID: user.id, issuedAt: now, expiresAt: expiresAt, mfaVerified: mfaVerified, claims: claims))
         return (token, expiresAt)
     }
 
@@ -618,7 +619,7 @@ public struct SignIn: Sendable {
         let principal = Principal(
             userID: user.id, email: user.email, name: user.name, role: user.role,
             organizationID: user.organizationID, mfaVerified: record.mfaVerified, credentialDigest: digest,
-            credentialExpiresAt: record.expiresAt)
+            credentialExpiresAt: record.expiresAt, claims: record.claims)
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         let identity = Identity(principal: principal, user: user, organization: organization)
         await tokenCache.remember(identity, ticket: ticket)

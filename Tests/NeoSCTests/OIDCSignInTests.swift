@@ -48,6 +48,11 @@ struct OIDCSignInTests {
             "sub": "zitadel-nils", "email": "nils@example.com", "email_verified": true, "name": "Nils",
             "urn:zitadel:iam:org:project:roles": ["neosc": ["org-1": "example.com"]],
         ],
+        // A NetBird peer's claim, as a Zitadel Action would add it (network_required).
+        [
+            "sub": "zitadel-nora", "email": "nora@example.com", "email_verified": true, "name": "Nora",
+            "urn:zitadel:iam:org:project:roles": ["neosc": ["org-1": "example.com"]], "netbird_peer_id": "peer-nora",
+        ],
         [
             "sub": "zitadel-root", "email": "root@example.com", "email_verified": true, "name": "Root",
             "urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]], "groups": ["admin"],
@@ -191,6 +196,24 @@ struct OIDCSignInTests {
             #expect(linked.role == .admin)
             #expect(linked.passwordHash != nil, "linking keeps the local password")
             #expect(try await harness.store.events(AuditQuery(action: .ssoAccountLinked)).count == 1)
+        }
+    }
+
+    @Test("network_required: the NetBird claim of a Zitadel sign-in holds for the NeoSC token it gave, and one without it is refused")
+    func netbirdClaimOfASignIn() async throws {
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let enabled = try await client.send(
+                .patch, "/api/policies/pol-network-zero-trust", token: admin, json: #"{"enabled":true}"#)
+            #expect(enabled.status == .ok, "\(enabled.text)")
+            let nora = try await Self.exchange(mock, as: "zitadel-nora", client: client).decoded(SignedInBody.self).accessToken
+            let nils = try await Self.exchange(mock, as: "zitadel-nils", client: client).decoded(SignedInBody.self).accessToken
+            // ws-sap-gui requires NetBird in the default catalogue.
+            let launched = try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", token: nora)
+            #expect(launched.status == .created, "\(launched.text)")
+            let refused = try await client.send(.post, "/api/workspaces/ws-sap-gui/launch", token: nils)
+            #expect(refused.status == .forbidden && refused["remedy"] as? String == "connect_netbird", "\(refused.text)")
         }
     }
 

@@ -264,13 +264,16 @@ import Testing
         try await Harness.withStore(kind) { store in
             let now = Self.now()
             let live = AccessToken(digest: "a1", userID: "usr-1", issuedAt: now, expiresAt: now + 3_600, mfaVerified: true)
-            let other = AccessToken(digest: "a2", userID: "usr-1", issuedAt: now, expiresAt: now + 3_600, mfaVerified: false)
+            let other = AccessToken(
+                digest: "a2", userID: "usr-1", issuedAt: now, expiresAt: now + 3_600, mfaVerified: false,
+                claims: ["netbird_peer_id", "email", "urn:zitadel:iam:org:project:roles"])
             // Expired, but younger than a day past expiry: MongoDB's TTL monitor (which runs on its
             // own schedule) leaves both alone, so only `purgeExpired` removes the older one.
             let expired = AccessToken(digest: "a3", userID: "usr-1", issuedAt: now - 7_200, expiresAt: now - 60, mfaVerified: false)
             let ancient = AccessToken(digest: "a4", userID: "usr-2", issuedAt: now - 7_200, expiresAt: now - 3_000, mfaVerified: false)
             for token in [live, other, expired, ancient] { try await store.insert(token) }
             #expect(try await store.token(digest: "a1") == live)
+            #expect(try await store.token(digest: "a2") == other, "a provider sign-in's claims kept")
             #expect(try await store.token(digest: "nope") == nil)
 
             #expect(try await store.revoke(digest: "a1", at: now))
