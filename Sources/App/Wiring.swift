@@ -216,6 +216,7 @@ enum Wiring {
                 ExpiryService(portal: portal, logger: logger),
                 ProviderWarmUp(federation: portal.federation, logger: logger),
                 AuditCheckpointService(integrity: portal.auditIntegrity, heartbeat: .seconds(3_600), logger: logger),
+                FoldedRefusalWriter(policies: portal.policies, interval: .seconds(10), logger: logger),
             ] + makeAuditRetention(portal: portal, configuration: configuration, logger: logger)
                 + makeAuditForwarding(portal: portal, configuration: configuration, http: http, logger: logger)
                 + makeMetricsListener(portal: portal, configuration: configuration, logger: logger),

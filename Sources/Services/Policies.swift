@@ -41,10 +41,18 @@ public struct Policies: Sendable {
     private let clock: WallClock
     private let book: PolicyBook
     private let limits: RateLimits
-    private let refusalsAudited: AttemptThrottle
+    private let refusals: RefusalTally<Denial>
+
+    /// What a `policy_denied` entry needs of a refusal.
+    struct Denial: Sendable {
+        var actor: AuditActor
+        var address: String?
+        var workspaceID: String?
+        var details: [String: String]
+    }
 
     public init(store: any Store, audit: AuditTrail, clock: WallClock, maxAge: TimeInterval?, limits: RateLimits) {
-        self.refusalsAudited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: clock)
+        self.refusals = RefusalTally(window: 60, capacity: 10_000, clock: clock)
         self.store = store
         self.audit = audit
         self.clock = clock
@@ -260,19 +268,55 @@ public struct Policies: Sendable {
         return decision
     }
 
-    /// Audits the refusal, once a minute per (policy, caller, stage): a client hammering a limit
-    /// or a closed window, signed in or not, must not turn each request into a row; and throws it.
+    /// Audits the refusal and throws it. The first refusal of a minute per (policy, caller,
+    /// stage) is written at once; the rest of that minute are counted and written as one entry
+    /// when it is over (`auditFoldedRefusals`): a client hammering a limit or a closed window,
+    /// signed in or not, does not turn each request into a row, and no refusal goes unrecorded.
     private func deny(
         _ refusal: PolicyRefusal, reason: String, request: PolicyRequest, by actor: AuditActor, subject: String? = nil
     ) async throws -> Never {
         let caller = subject ?? request.userID ?? request.addressKey ?? "unknown"
-        if await refusalsAudited.admit(refusal.policyID + "\n" + caller + "\n" + request.stage.rawValue) == nil {
-            var details = ["policy": refusal.policyID, "kind": refusal.kind, "reason": reason, "stage": request.stage.rawValue]
-            if let workspace = request.workspaceID { details["workspace_id"] = workspace }
-            try await audit.record(
-                .policyDenied, by: actor, from: request.address, success: false,
-                resource: request.workspaceID.map { ("workspace", $0) }, details: details)
+        var details = ["policy": refusal.policyID, "kind": refusal.kind, "reason": reason, "stage": request.stage.rawValue]
+        if let workspace = request.workspaceID { details["workspace_id"] = workspace }
+        let denial = Denial(actor: actor, address: request.address, workspaceID: request.workspaceID, details: details)
+        let group = refusal.policyID + "\n" + request.stage.rawValue
+        if await refusals.note(refusal.policyID + "\n" + caller + "\n" + request.stage.rawValue, overflowKey: group, sample: denial) {
+            try await record(denial)
         }
         throw refusal
+    }
+
+    /// Writes the refusals counted in minutes that are over (with `everything`, all of them: at
+    /// shutdown), one `policy_denied` entry per policy, caller and stage, with `repeated` (how
+    /// many), `first_at` and `last_at`, and the latest refusal's reason, address and caller; past
+    /// the tally's capacity, one per policy and stage with `callers: several`. Answers how many
+    /// entries it wrote; what it could not write is counted again for the next call.
+    @discardableResult
+    public func auditFoldedRefusals(everything: Bool = false) async throws -> Int {
+        let folded = await refusals.drain(everything: everything)
+        for (index, item) in folded.enumerated() {
+            var denial = item.sample
+            denial.details["repeated"] = String(item.count)
+            denial.details["first_at"] = item.first.formatted(.iso8601)
+            denial.details["last_at"] = item.last.formatted(.iso8601)
+            if item.severalCallers {
+                denial.details["callers"] = "several"
+                denial.actor = .anonymous(claimedEmail: nil)
+                denial.address = nil
+            }
+            do {
+                try await record(denial)
+            } catch {
+                await refusals.restore(Array(folded[index...]))
+                throw error
+            }
+        }
+        return folded.count
+    }
+
+    private func record(_ denial: Denial) async throws {
+        try await audit.record(
+            .policyDenied, by: denial.actor, from: denial.address, success: false,
+            resource: denial.workspaceID.map { ("workspace", $0) }, details: denial.details)
     }
 }

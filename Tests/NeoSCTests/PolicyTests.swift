@@ -143,6 +143,16 @@ struct PolicyTests {
             #expect(try await client.send(.get, "/api/workspaces", token: user).status == .tooManyRequests)
             let denied = try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10))
             #expect(denied.count == 1, "a hammered limit is audited once a minute, not per request")
+            // The two refusals after the first are counted, and written once their minute is over.
+            #expect(try await harness.portal.policies.auditFoldedRefusals() == 0, "the minute is not over")
+            clock.advance(50)
+            #expect(try await harness.portal.policies.auditFoldedRefusals() == 1)
+            let folded = try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10))
+            #expect(folded.count == 2, "\(folded)")
+            let counted = try #require(folded.first { $0.details["repeated"] != nil })
+            #expect(counted.details["repeated"] == "2" && counted.details["policy"] == "pol-slow" && !counted.success)
+            #expect(counted.details["first_at"] == "2023-11-14T22:13:20Z" && counted.details["last_at"] == "2023-11-14T22:13:30Z")
+            #expect(counted.userID != nil && counted.details["stage"] == "call")
         }
     }
 
