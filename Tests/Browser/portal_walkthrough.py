@@ -5,12 +5,18 @@ axe-core checking every page it visits. Run by scripts/portal-browser against a 
 
 Walks through what a person does: signs in with a wrong and then the right password, reads the
 dashboard, launches a workspace in each launch mode and stops one, sees a workspace named like an
-attack shown as text, signs out and presses Back. Every page is checked with axe (no serious or
+attack shown as text, signs out and presses Back; then, under an `mfa_required` policy, a new
+account enrols a second factor while signing in. Every page is checked with axe (no serious or
 critical violation); with SCREENSHOT_DIR, each page is photographed at 1280 and 390 px wide.
 """
 
+import base64
+import hashlib
+import hmac
 import http.server
 import json
+import struct
+import time
 import os
 import sys
 import threading
@@ -18,7 +24,7 @@ import urllib.request
 
 from axe_selenium_python import Axe
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -28,6 +34,7 @@ BASE, ADMIN_EMAIL, ADMIN_PASSWORD = sys.argv[1], sys.argv[2], sys.argv[3]
 SHOTS = sys.argv[4] if len(sys.argv) > 4 else None
 USER_EMAIL, USER_PASSWORD = "walker@example.com", "walk through password 1"
 XSS_NAME = "<img src=x onerror=alert(1)>"
+ENROL_EMAIL, ENROL_PASSWORD = "enid@example.com", "enrol while signing in 1"
 failures = []
 
 
@@ -101,13 +108,25 @@ def browser():
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+def without_known_false_positives(violation):
+    """The axe-core that axe-selenium-python bundles (its last release, 2.1.6) predates the
+    `one-time-code` autocomplete token (WHATWG HTML, 2018; what makes browsers and password
+    managers offer an authenticator's code) and calls it invalid. Only that token is let through:
+    any other autocomplete problem on the same page still fails."""
+    if violation.get("id") != "autocomplete-valid":
+        return violation
+    nodes = [node for node in violation["nodes"] if 'autocomplete="one-time-code"' not in node.get("html", "")]
+    return {**violation, "nodes": nodes}
+
+
 def accessible(driver, name):
     axe = Axe(driver)
     axe.inject()
     # The viewer's frame holds the workspace (another origin, not NeoSC's page): axe checks the
     # page around it, not inside it (a frame without axe would only time out).
     results = axe.run(options=json.dumps({"iframes": False}))
-    serious = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+    serious = [v for v in map(without_known_false_positives, results["violations"])
+               if v["nodes"] and v.get("impact") in ("serious", "critical")]
     for violation in serious:
         print(f"axe on {name}: {violation['id']} ({violation['impact']}): {violation['help']}", file=sys.stderr)
         for node in violation["nodes"][:3]:
@@ -150,7 +169,8 @@ def visitor_demo(driver, wait):
     accessible(driver, "demo-session")
     if SHOTS:
         driver.save_screenshot(os.path.join(SHOTS, "demo-session-1280.png"))
-    WebDriverWait(driver, 20).until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Your demo is over"))
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
+        EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Your demo is over"))
     photograph(driver, "demo-over")
     driver.get(BASE + "/workspaces")
     check(driver.current_url.endswith("/sign-in"), "once the demo is over its access is gone")
@@ -208,10 +228,60 @@ def administrator(driver, wait):
         driver.add_cookie({"name": cookie["name"], "value": cookie["value"], "path": "/"})
 
 
+def totp(secret):
+    """The authenticator's current code for a base32 key (RFC 6238: HMAC-SHA-1, 30 s, six digits)."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def enrolment(driver, wait):
+    """An `mfa_required` policy over `user`: a new account is led to enrol a second factor when it
+    signs in, and is signed in MFA-verified once the authenticator's code confirms it."""
+    status, signed_in = api("POST", "/api/auth/login", body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert status == 200, (status, signed_in)
+    admin = signed_in["access_token"]
+    policy = {"id": "pol-walk-mfa", "name": "MFA for users", "kind": "mfa_required", "scope": {"roles": ["user"]}}
+    status, created = api("POST", "/api/policies", admin, policy)
+    assert status == 201, (status, created)
+    status, refused = api("POST", "/api/auth/register", body={"email": ENROL_EMAIL, "password": ENROL_PASSWORD, "name": "Enid"})
+    check(status == 403 and refused.get("remedy") == "enroll_mfa" and refused.get("mfa_token", "").startswith("neosc_mfa_"),
+          f"a registration the policy refuses says how to enrol: {status} {refused}")
+    try:
+        driver.get(BASE + "/sign-in")
+        driver.find_element(By.ID, "email").send_keys(ENROL_EMAIL)
+        driver.find_element(By.ID, "password").send_keys(ENROL_PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Set up a second factor"))
+        check(driver.current_url.endswith("/sign-in/enroll"), "a right password leads to enrolling a second factor")
+        visit(driver, "enroll")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/sign-in/enroll'] button.primary").click()
+        key = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".secret-key code")))
+        secret = key.text.replace(" ", "")
+        check(len(driver.find_elements(By.CSS_SELECTOR, ".codes li")) == 10, "ten recovery codes are shown")
+        visit(driver, "enroll-key")
+        driver.find_element(By.ID, "code").send_keys("000000" if totp(secret) != "000000" else "111111")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/sign-in/enroll/confirm'] button").click()
+        problem = wait.until(EC.presence_of_element_located((By.ID, "enroll-problem")))
+        check("current code" in problem.text, f"a wrong code says so: {problem.text}")
+        driver.find_element(By.ID, "code").send_keys(totp(secret))
+        driver.find_element(By.CSS_SELECTOR, "form[action='/sign-in/enroll/confirm'] button").click()
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Dashboard"))
+        check("MFA on" in driver.page_source, "signed in with the second factor it has just enrolled")
+        driver.find_element(By.CSS_SELECTOR, "form[action='/sign-out'] button").click()
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Sign in"))
+    finally:
+        api("DELETE", "/api/policies/pol-walk-mfa", admin)
+
+
 def main():
     setup_accounts()
     driver = browser()
-    wait = WebDriverWait(driver, 15)
+    # While a page is replaced, Chromium can answer a lookup on the old one with an inspector
+    # error ("Node with given id does not belong to the document") rather than a stale element:
+    # a wait asks again, and still fails when its condition never holds.
+    wait = WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,))
     try:
         driver.get(BASE + "/")
         check(driver.current_url.endswith("/sign-in"), "signed out, / leads to the sign-in page")
@@ -298,6 +368,8 @@ def main():
         driver.back()
         wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Sign in"))
         check(USER_EMAIL not in driver.page_source, "after signing out, Back shows no private page")
+
+        enrolment(driver, wait)
     except Exception:
         # What the browser showed when a step could not go on.
         print("at", driver.current_url, file=sys.stderr)

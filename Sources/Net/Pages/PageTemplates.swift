@@ -138,7 +138,7 @@ enum PageTemplates {
         <section class="card" aria-labelledby="key-heading">
           <h2 id="key-heading">1. Add this key to your authenticator</h2>
           <p>Choose to enter a key by hand, name it NeoSC, and type:</p>
-          <p class="key"><code>{{secret}}</code></p>
+          <p class="secret-key"><code>{{secret}}</code></p>
           <p>On this device, the app may also open from <a href="{{otpauthURI}}">this link</a>.</p>
           <h2 id="codes-heading">2. Keep your recovery codes</h2>
           <p>Each signs you in once if you lose the device. They are shown only now: save or print them somewhere safe.</p>

@@ -82,8 +82,9 @@ struct PortalAssets: Sendable {
         button.link{border:0;background:none;color:var(--accent);text-decoration:underline;padding:4px}
         form.inline{display:inline}
         .error{color:var(--danger);background:var(--danger-bg);padding:8px 12px;border-radius:4px}
-        .key code{font-size:1.125rem;overflow-wrap:anywhere}
-        .codes{columns:2;padding-left:1.5em}
+        .secret-key code{font-size:1.125rem;overflow-wrap:anywhere}
+        .codes{columns:2 13em;padding-left:1.5em}
+        .codes code{white-space:nowrap}
         .flash{max-width:1120px;margin:16px auto 0;padding:8px 12px;border-radius:4px;width:calc(100% - 48px)}
         .muted,.footer{color:var(--muted)}
         .footer{padding:16px 24px;font-size:.875rem}
