@@ -359,11 +359,11 @@ struct PortalPageTests {
             #expect(first.status == .seeOther && Self.location(first) == "/sign-in/enroll", "\(first.text)")
             #expect(browser.cookies["neosc_session"] == nil && browser.cookies["neosc_mfa"] != nil)
             let intro = try await browser.get("/sign-in/enroll")
-            #expect(intro.status == .ok && intro.text.contains("requires a second factor") && !intro.text.contains("class=\"key\""))
+            #expect(intro.status == .ok && intro.text.contains("requires a second factor") && !intro.text.contains("class=\"secret-key\""))
             let shown = try await browser.post("/sign-in/enroll", [:])
             #expect(shown.status == .ok && shown.headers[.cacheControl] == "no-store", "\(shown.text)")
             // The key as shown (grouped by four), read back as the authenticator would.
-            let keyLine = try #require(shown.text.components(separatedBy: "<p class=\"key\"><code>").dropFirst().first)
+            let keyLine = try #require(shown.text.components(separatedBy: "<p class=\"secret-key\"><code>").dropFirst().first)
             let secret = String(keyLine.prefix { $0 != "<" }).replacingOccurrences(of: " ", with: "")
             #expect(shown.text.contains("otpauth://totp/NeoSC:ona@example.com?secret=\(secret)"))
             #expect(shown.text.components(separatedBy: "<li><code>").count - 1 == 10, "ten recovery codes")
