@@ -9,6 +9,8 @@
 # do; the default, error, measures without it. Giving one binary twice compares it with itself.
 # LOG_LEVELS="error info" gives each side its own level: one binary twice then measures what the
 # access log costs, off against on in one run (issue #16); LOG_FORMAT=json as deployments log.
+# SCENARIO=dashboard (any of scenario.lua's) measures that scenario instead of auth, beside the floor,
+# and reports its p99 too.
 # POLICIES="0 20" seeds each side with that many enabled policies that refuse nothing (seed.py
 # --policies): one binary twice then measures what evaluating them costs (issue #13).
 #
@@ -21,6 +23,7 @@ source scripts/common.sh
 [ $# -ge 2 ] || { sed -n 2,10p "$0" >&2; exit 2; }
 binaries=("$1" "$2")
 rounds=${3:-6} seconds=${4:-6}
+measured=${SCENARIO:-auth}
 read -r -a levels <<<"${LOG_LEVELS:-${LOG_LEVEL:-error} ${LOG_LEVEL:-error}}"
 read -r -a policy_counts <<<"${POLICIES:-0 0}"
 [ "${#levels[@]}" = 2 ] || { echo "LOG_LEVELS takes two levels" >&2; exit 2; }
@@ -48,7 +51,7 @@ done
 for round in $(seq 1 "$rounds"); do
   if [ $((round % 2)) = 0 ]; then order="0 1"; else order="1 0"; fi
   for index in $order; do
-    for scenario in floor auth; do
+    for scenario in floor "$measured"; do
       line=$(SCENARIO=$scenario TOKENS="$work/$index/tokens" wrk -t2 -c64 -d"${seconds}s" --timeout 10s \
         -s Benchmarks/load/scenario.lua "http://127.0.0.1:$(cat "$work/$index/port")" | tail -n 1)
       echo "$round $index $scenario $line" >>"$work/results"
@@ -56,23 +59,27 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-python3 - "$work/results" "$1 (LOG_LEVEL=${levels[0]}, ${policy_counts[0]} policies)" \
+python3 - "$work/results" "$measured" "$1 (LOG_LEVEL=${levels[0]}, ${policy_counts[0]} policies)" \
   "$2 (LOG_LEVEL=${levels[1]}, ${policy_counts[1]} policies)" <<'PY'
 import json, statistics, sys
-runs = {}
+runs, p99 = {}, {}
+measured = sys.argv[2]
 for line in open(sys.argv[1]):
     round_, index, scenario, result = line.split(" ", 3)
     result = json.loads(result)
     runs[(round_, index, scenario)] = result["requests"] / (result["duration_us"] / 1e6)
+    p99[(round_, index, scenario)] = result["p99_us"] / 1000
 rounds = sorted({key[0] for key in runs})
-for index, binary in enumerate(sys.argv[2:4]):
+for index, binary in enumerate(sys.argv[3:5]):
     floor = [runs[(r, str(index), "floor")] for r in rounds]
-    auth = [runs[(r, str(index), "auth")] for r in rounds]
-    ratio = [a / f for a, f in zip(auth, floor)]
+    scenario = [runs[(r, str(index), measured)] for r in rounds]
+    latency = [p99[(r, str(index), measured)] for r in rounds]
+    ratio = [a / f for a, f in zip(scenario, floor)]
     print(f"{binary}: floor median {statistics.median(floor):,.0f} req/s (range {min(floor):,.0f}-{max(floor):,.0f}); "
-          f"auth median {statistics.median(auth):,.0f}; auth/floor median {statistics.median(ratio):.2f}")
-# The two sides' auth in the same round, side by side in time: the least noisy comparison.
-paired = [runs[(r, "1", "auth")] / runs[(r, "0", "auth")] for r in rounds]
-print(f"auth, second over first, same round: median {statistics.median(paired):.2f} "
+          f"{measured} median {statistics.median(scenario):,.0f} (p99 median {statistics.median(latency):.1f} ms); "
+          f"{measured}/floor median {statistics.median(ratio):.2f}")
+# The two sides' figures in the same round, side by side in time: the least noisy comparison.
+paired = [runs[(r, "1", measured)] / runs[(r, "0", measured)] for r in rounds]
+print(f"{measured}, second over first, same round: median {statistics.median(paired):.2f} "
       f"(range {min(paired):.2f}-{max(paired):.2f}, {len(paired)} rounds)")
 PY

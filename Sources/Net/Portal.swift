@@ -107,7 +107,7 @@ public struct Portal: Sendable {
         self.lifetimes = lifetimes
         let catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
         self.catalogue = catalogue
-        let workspaces: @Sendable () async throws -> [Workspace] = { try await catalogue.entries(from: store).map(\.workspace) }
+        let workspaces: @Sendable () async throws -> [Workspace] = { try await catalogue.workspaces(from: store) }
         self.statistics = Statistics(
             store: store, clock: clock, policies: { [policies] in try await policies.current() }, catalogue: workspaces)
         self.demos = DemoLifecycle(

@@ -21,15 +21,32 @@ struct WorkspaceCatalogue: Sendable {
         }
     }
 
-    let cache: RefreshingCache<[Entry]>
+    /// The entries, and the workspaces as one array for callers that want them all (the
+    /// dashboard's figures, the pages), so that none of them copies the catalogue per request.
+    struct Listing: Sendable {
+        let entries: [Entry]
+        let workspaces: [Workspace]
+    }
+
+    let cache: RefreshingCache<Listing>
 
     func entries(from store: any WorkspaceStore) async throws -> [Entry] {
+        try await listing(from: store).entries
+    }
+
+    func workspaces(from store: any WorkspaceStore) async throws -> [Workspace] {
+        try await listing(from: store).workspaces
+    }
+
+    private func listing(from store: any WorkspaceStore) async throws -> Listing {
         try await cache.value {
-            try await store.workspaces().map { workspace in
+            let workspaces = try await store.workspaces()
+            let entries = try workspaces.map { workspace in
                 var json = Array(try PortalJSON.encoder.encode(workspace))
                 json.removeLast()  // "}"
                 return Entry(workspace: workspace, openJSON: json)
             }
+            return Listing(entries: entries, workspaces: workspaces)
         }
     }
 

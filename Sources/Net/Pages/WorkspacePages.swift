@@ -46,7 +46,7 @@ struct WorkspacePages {
 
     @Sendable func list(_ request: Request, context: SignedInPageContext) async throws -> Response {
         let principal = context.principal
-        var workspaces = try await catalogue.entries(from: store).map(\.workspace)
+        var workspaces = try await catalogue.workspaces(from: store)
         if principal.role == .demoUser {
             let demo = try await demos.demo(of: principal)
             workspaces = workspaces.filter { $0.id == demo?.workspaceID }
