@@ -200,17 +200,23 @@ struct SignInPages {
         guard let challenge = request.cookies[browser.challengeCookie]?.value else { return PageRenderer.redirect(to: "/sign-in") }
         let code = try context.form.decode(Code.self).code ?? ""
         do {
-            let grant = try await signIn.completeEnrollment(challengeToken: challenge, code: code, from: context.clientAddress)
-            var response = PageRenderer.redirect(to: "/")
-            response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
-            response.setCookie(browser.cleared(browser.challengeCookie))
-            return response
+            return signedInAfterChallenge(
+                try await signIn.completeEnrollment(challengeToken: challenge, code: code, from: context.clientAddress))
         } catch let problem as DomainError {
             if problem.status == .unauthorized { return signInAgain() }
             return enrollmentPage(context, EnrollmentBody(problem: problem.detail, started: true, enrollment: nil), status: problem.status)
         } catch let refusal as PolicyRefusal {
             return enrollmentPage(context, EnrollmentBody(problem: refusal.detail, started: false, enrollment: nil), status: .forbidden)
         }
+    }
+
+    /// The second step of a sign-in passed: on to the dashboard with the session cookie, and the
+    /// challenge's cookie gone.
+    private func signedInAfterChallenge(_ grant: SignIn.Grant) -> Response {
+        var response = PageRenderer.redirect(to: "/")
+        response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
+        response.setCookie(browser.cleared(browser.challengeCookie))
+        return response
     }
 
     /// The challenge expired, was spent, or its account changed: back to the first step.
@@ -251,11 +257,8 @@ struct SignInPages {
         guard let challenge = request.cookies[browser.challengeCookie]?.value else { return PageRenderer.redirect(to: "/sign-in") }
         let code = try context.form.decode(Code.self).code ?? ""
         do {
-            let grant = try await signIn.verifySecondFactor(challengeToken: challenge, code: code, from: context.clientAddress)
-            var response = PageRenderer.redirect(to: "/")
-            response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
-            response.setCookie(browser.cleared(browser.challengeCookie))
-            return response
+            return signedInAfterChallenge(
+                try await signIn.verifySecondFactor(challengeToken: challenge, code: code, from: context.clientAddress))
         } catch let problem as DomainError {
             return codePage(context, problem: problem.detail, status: problem.status)
         } catch let refusal as PolicyRefusal {
