@@ -816,13 +816,15 @@ op("post", "/api/auth/password", "changePassword", "Change the password",
    responses({200: ok("Signed in: `PasswordChanged`; without a token: `SignedIn`, or `SecondFactorRequired` "
                       "for an account with a second factor.",
                       {"oneOf": [schema("PasswordChanged"), schema("SignedIn"), schema("SecondFactorRequired")]})},
-             400, 401, 409, 413, 422, 429, 503),
+             400, 401, 403, 409, 413, 422, 429, 503),
    security=OPTIONAL_AUTH, request=body("PasswordChange"), tags=["auth"],
    description="Signed in: `{current_password, new_password}`; a wrong current password → 422; an account "
                "that signs in only through a provider → 409. Without a valid token (none, or one that is invalid, "
                "expired or revoked): `{email, current_password, new_password}` for any account with a password "
                "(meant for one an administrator reset), a wrong one → 401, `email` missing → 401. Wrong passwords "
-               "count as failed logins (429 when throttled).")
+               "count as failed logins (429 when throttled). Without a token, a policy's refusal of the sign-in → 403, "
+               "the password unchanged; but an `mfa_required` one of an account without a second factor answers 403 "
+               "with `mfa_token` after changing the password (enrol at /api/auth/mfa/enroll to sign in).")
 op("post", "/api/auth/mfa/verify", "verifySecondFactor", "The second step of a sign-in: a code for the challenge",
    responses({200: ok("Signed in; the token's sessions are MFA-verified.", schema("SignedIn"))},
              400, 401, 413, 422, 429, 503),
@@ -831,11 +833,14 @@ op("post", "/api/auth/mfa/verify", "verifySecondFactor", "The second step of a s
                "replayed or spent code; the challenge stays usable after a wrong code. 429 after 5 wrong codes "
                "for the account in 15 minutes. Audited `mfa_verified`, `mfa_failed`, `recovery_code_used`, `login`.")
 op("post", "/api/auth/mfa/enroll", "enrollToSignIn", "Enrol a second factor to complete a refused sign-in",
-   responses({200: ok("The key and recovery codes, shown once.", schema("TOTPEnrollment"))}, 400, 401, 413, 422, 503),
+   responses({200: ok("The key and recovery codes, shown once.", schema("TOTPEnrollment"))},
+             400, 401, 403, 409, 413, 422, 429, 503),
    security=PUBLIC, request=body("MFAEnrollmentChallenge"), tags=["auth"],
    description="With the `mfa_token` of a sign-in's 403 (`remedy: enroll_mfa`: an `mfa_required` policy, docs/policies.md). "
-               "401 for an unknown, spent or expired token (15 minutes), a disabled account, or one that has a confirmed "
-               "second factor by now. Replaces a pending enrolment. Audited `mfa_enrollment_started`.")
+               "401 for an unknown, spent or expired token (15 minutes; a password change, reset or disabling removes it), "
+               "a disabled account, or one that has a confirmed second factor by now; 403 when a policy refuses the "
+               "sign-in now; 409 when a second factor was confirmed meanwhile; 429 past 10 keys for the account in 15 "
+               "minutes. Replaces a pending enrolment. Audited `mfa_enrollment_started`.")
 op("post", "/api/auth/mfa/confirm", "confirmToSignIn", "Confirm that enrolment with a code and sign in",
    responses({200: ok("Signed in; the token's sessions are MFA-verified.", schema("SignedIn"))},
              400, 401, 403, 409, 413, 422, 429, 503),

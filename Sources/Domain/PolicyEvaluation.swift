@@ -153,9 +153,7 @@ public enum PolicyEvaluation {
         else { return answer(.notApplicable, "out of scope") }
         switch policy.rule {
         case .mfaRequired(let stage):
-            guard request.stage != .call || stage == .all else {
-                return answer(.notApplicable, "applies to sign-ins and launches")
-            }
+            guard stage.covers(request.stage) else { return answer(.notApplicable, "applies to \(stage.rawValue)") }
             guard request.role != nil, !request.leadsToMFA else { return answer(.notApplicable, "not signed in, or on the way to MFA") }
             if request.mfaVerified { return answer(.allowed, "the session passed MFA") }
             if request.stage == .signIn, request.secondFactorFollows {

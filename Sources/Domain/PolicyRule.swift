@@ -28,7 +28,8 @@ public enum PolicyStage: String, Sendable, CaseIterable, Codable {
 
 /// What a policy decides, by kind, with its settings checked.
 public enum PolicyRule: Sendable, Equatable {
-    /// Launches (or, `all`, every API call but those that lead to MFA) need an MFA-verified session.
+    /// Sign-ins, launches, or (`all`) both and every API call but those that lead to MFA need a
+    /// second factor: an MFA-verified session, or at a password sign-in an account that has one.
     case mfaRequired(appliesTo: PolicyStage)
     /// Outside the window, requests are refused with the next opening.
     case timeWindow(TimeWindow, appliesTo: PolicyStage)
@@ -85,7 +86,7 @@ public enum PolicyRule: Sendable, Equatable {
         }
         switch kind {
         case .mfaRequired:
-            self = .mfaRequired(appliesTo: try stage(default: .launch, allowed: [.launch, .all]))
+            self = .mfaRequired(appliesTo: try stage(default: .all))
         case .timeWindow:
             guard let dayNames = settings.days, !dayNames.isEmpty else { throw .invalid("settings.days must list at least one day") }
             var days: Set<TimeWindow.Day> = []
@@ -225,7 +226,7 @@ public struct PolicySettings: Sendable, Equatable, Codable {
         return names
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case days, start, end, overnight, cidrs, requests, key, claim
         case appliesTo = "applies_to"
         case timeZone = "time_zone"
@@ -240,6 +241,14 @@ extension PolicyRule {
     public static func stored(kindName: String, settingsJSON: String) -> PolicyRule {
         guard let kind = PolicyKind(rawValue: kindName) else {
             return .unreadable(kind: kindName, problem: "its kind '\(kindName)' is not one this version knows")
+        }
+        // A setting this version does not know (a newer one's narrowing of the rule) must not be
+        // dropped: the rule without it could let through what it refuses.
+        let known = Set(PolicySettings.CodingKeys.allCases.map(\.rawValue))
+        if let object = try? JSONSerialization.jsonObject(with: Data(settingsJSON.utf8)) as? [String: Any],
+            let stray = object.keys.sorted().first(where: { !known.contains($0) })
+        {
+            return .unreadable(kind: kindName, problem: "settings.\(stray) is not a setting this version knows")
         }
         do {
             return try PolicyRule(kind: kind, settings: try PolicySettings(json: settingsJSON))

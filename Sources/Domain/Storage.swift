@@ -225,6 +225,10 @@ public protocol MFAStore: Sendable {
     func mfaChallenge(digest: String) async throws -> MFAChallenge?
     /// Removes the challenge; false when it is gone already (spent by a concurrent verification).
     func removeMFAChallenge(digest: String) async throws -> Bool
+    /// Removes every challenge of the account (its password changed, it was disabled, a second
+    /// factor was just enrolled): what a password once proved proves nothing any more.
+    @discardableResult
+    func removeMFAChallenges(userID: String) async throws -> Int
 }
 
 /// Unlocks of throttled accounts (`LoginUnlock`), read by every server process.

@@ -91,4 +91,9 @@ extension MongoStore: MFAStore {
     public func removeMFAChallenge(digest: String) async throws -> Bool {
         try await database.delete("mfa_challenges", ["_id": .string(digest)]) == 1
     }
+
+    @discardableResult
+    public func removeMFAChallenges(userID: String) async throws -> Int {
+        try await database.delete("mfa_challenges", ["user_id": .string(userID)], many: true)
+    }
 }

@@ -110,4 +110,9 @@ extension SQLiteStore: MFAStore {
             try await $0.changedRows("DELETE FROM mfa_challenges WHERE digest = ? RETURNING 1", [.text(digest)]) == 1
         }
     }
+
+    @discardableResult
+    public func removeMFAChallenges(userID: String) async throws -> Int {
+        try await write { try await $0.changedRows("DELETE FROM mfa_challenges WHERE user_id = ? RETURNING 1", [.text(userID)]) }
+    }
 }

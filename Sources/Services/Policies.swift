@@ -280,8 +280,18 @@ public struct Policies: Sendable {
         if let workspace = request.workspaceID { details["workspace_id"] = workspace }
         let denial = Denial(actor: actor, address: request.address, workspaceID: request.workspaceID, details: details)
         let group = refusal.policyID + "\n" + request.stage.rawValue
-        if await refusals.note(refusal.policyID + "\n" + caller + "\n" + request.stage.rawValue, overflowKey: group, sample: denial) {
-            try await record(denial)
+        // The account and workspace too: callers sharing an address (a limit keyed by address)
+        // or one caller's launches of several workspaces are each counted as themselves.
+        let key = [refusal.policyID, caller, request.userID ?? "", request.workspaceID ?? "", request.stage.rawValue]
+            .joined(separator: "\n")
+        if await refusals.note(key, overflowKey: group, sample: denial) {
+            do {
+                try await record(denial)
+            } catch {
+                // Not written: counted instead, for the entry written when the minute is over.
+                _ = await refusals.note(key, overflowKey: group, sample: denial)
+                throw error
+            }
         }
         throw refusal
     }

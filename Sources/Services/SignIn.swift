@@ -34,6 +34,9 @@ public struct SignIn: Sendable {
         /// nor, keyed by address, hold back an account's owner elsewhere.
         public let accountAttempts: AttemptThrottle
         public let addressAttempts: AttemptThrottle
+        /// New keys handed to one account while it signs in (`beginEnrollment`): each is a write
+        /// and an audit entry, and a challenge lasts 15 minutes.
+        public let enrollments = AttemptThrottle(limit: 10, window: 900)
         /// The administrators' unlocks already applied to these counts.
         public let appliedUnlocks = AppliedUnlocks()
 
@@ -250,6 +253,13 @@ public struct SignIn: Sendable {
     /// a signed-in account's enrolment gives (shown once).
     public func beginEnrollment(challengeToken: String, from address: String) async throws -> SecondFactors.Enrollment {
         let (user, _) = try await secondFactors.enrollmentChallenged(by: challengeToken)
+        // The policies again (the challenge may be used minutes later, or from elsewhere), before
+        // anything changes; and a bound on the keys one account may be handed.
+        try await admitSignIn(of: user, mfaVerified: true, from: address)
+        if let refusal = await throttles.enrollments.admit(user.id) {
+            throw DomainError.rateLimited(
+                "Too many new keys for this account; try again in \(refusal.retryAfter) s", retryAfterSeconds: refusal.retryAfter)
+        }
         return try await secondFactors.enroll(user, by: .account(user), from: address)
     }
 
@@ -265,6 +275,9 @@ public struct SignIn: Sendable {
             guard try await store.removeMFAChallenge(digest: challenge.digest) else {
                 throw DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
             }
+            // The account's other challenges (another enrolment begun meanwhile) go too: with a
+            // factor now, a sign-in starts again at the password.
+            try await store.removeMFAChallenges(userID: user.id)
             return try await issueSignIn(of: user, mfaMethod: method, from: address)
         }
         var enrolled = user
@@ -292,6 +305,9 @@ public struct SignIn: Sendable {
             guard try await store.removeMFAChallenge(digest: challenge.digest) else {
                 throw DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
             }
+            // The account's other challenges (another enrolment begun meanwhile) go too: with a
+            // factor now, a sign-in starts again at the password.
+            try await store.removeMFAChallenges(userID: user.id)
             return try await issueSignIn(of: user, mfaMethod: method, from: address)
         }
         return try await grant(user, token: token, expiresAt: expiresAt)
@@ -544,6 +560,8 @@ public struct SignIn: Sendable {
         guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
             throw DomainError.unauthenticated("Account is disabled")
         }
+        // A second step that the old password opened (a code, or enrolling a second factor) closes.
+        try await store.removeMFAChallenges(userID: user.id)
         let revoked =
             if let digest {
                 try await store.revokeAll(userID: user.id, except: digest, at: now)

@@ -44,9 +44,7 @@ public struct Statistics: Sendable {
     /// - Parameters:
     ///   - account: the caller's account as the request already read it (its identity), so the
     ///     figures of a caller without an organisation need no read of it.
-    ///   - signIns: the sign-ins of the last 24 hours in the caller's scope, when the caller has
-    ///     counted them already (the dashboard's chart); counted here otherwise.
-    public func figures(for principal: Principal, account: User? = nil, signIns counted: Int? = nil) async throws -> Figures {
+    public func figures(for principal: Principal, account: User? = nil) async throws -> Figures {
         let dayAgo = clock.now().addingTimeInterval(-86_400)
         let policies = try await currentPolicies()
         // Counted in place: copying the visible workspaces (every field retained and released)
@@ -68,14 +66,14 @@ public struct Statistics: Sendable {
             users = try await store.activeUserCounts(organizationID: nil)
             activeSessions = try await store.activeCount(organizationID: nil)
             organizations = try await store.organizations().count
-            logins = try await signIns(since: dayAgo, scope: .everyone, counted: counted)
+            logins = try await signIns(since: dayAgo, scope: .everyone)
             failedLogins = try await store.count(action: .loginFailed, since: dayAgo, scope: .everyone)
         } else if let organizationID = principal.organizationID {
             scope = .organization
             users = try await store.activeUserCounts(organizationID: organizationID)
             activeSessions = try await store.activeCount(organizationID: organizationID)
             organizations = 1
-            logins = try await signIns(since: dayAgo, scope: .organization(organizationID), counted: counted)
+            logins = try await signIns(since: dayAgo, scope: .organization(organizationID))
             // Failed logins carry no user id to tie them to an organisation reliably; not shown outside admin.
             failedLogins = 0
         } else {
@@ -84,7 +82,7 @@ public struct Statistics: Sendable {
             users = (1, me?.mfaEnabled == true ? 1 : 0)
             activeSessions = try await store.activeCount(userID: principal.userID)
             organizations = 0
-            logins = try await signIns(since: dayAgo, scope: .user(principal.userID), counted: counted)
+            logins = try await signIns(since: dayAgo, scope: .user(principal.userID))
             failedLogins = 0
         }
         return Figures(
@@ -98,9 +96,8 @@ public struct Statistics: Sendable {
 
     /// Sign-ins of every kind: password logins and provider sign-ins (token exchange, ID token,
     /// browser flow, a new Pomerium session).
-    private func signIns(since date: Date, scope: AuditScope, counted: Int?) async throws -> Int {
-        if let counted { return counted }
-        return try await store.count(action: .login, since: date, scope: scope)
+    private func signIns(since date: Date, scope: AuditScope) async throws -> Int {
+        try await store.count(action: .login, since: date, scope: scope)
             + store.count(action: .ssoLogin, since: date, scope: scope)
     }
 }

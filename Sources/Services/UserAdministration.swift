@@ -64,6 +64,8 @@ public struct UserAdministration: Sendable {
             var ended: [WorkspaceSession] = []
             if user.disabled && !before.disabled {
                 details["tokens_revoked"] = String(try await store.revokeAll(userID: user.id, at: now))
+                // Nor may a sign-in begun before the disabling go on after an enabling.
+                try await store.removeMFAChallenges(userID: user.id)
                 ended = try await store.endAll(userID: user.id, .userDisabled, at: now)
                 details["sessions_terminated"] = String(ended.count)
             }
@@ -105,6 +107,8 @@ public struct UserAdministration: Sendable {
                 throw DomainError.notFound("User not found")
             }
             let revoked = try await store.revokeAll(userID: user.id, at: now)
+            // Nor may a sign-in's second step that the old password opened go on.
+            try await store.removeMFAChallenges(userID: user.id)
             // Whoever knew the old password may be in a workspace with it: those sessions end too.
             let ended = try await store.endAll(userID: user.id, .passwordReset, at: now)
             try await audit.record(

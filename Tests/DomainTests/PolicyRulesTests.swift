@@ -105,7 +105,12 @@ struct PolicyRulesTests {
                 $0.perSeconds = 1
                 $0.key = "planet"
             }?.contains("settings.key") == true)
-        #expect(refusal(.mfaRequired) { $0.appliesTo = "sign_in" }?.contains("applies_to") == true)
+        #expect(refusal(.mfaRequired) { $0.appliesTo = "never" }?.contains("applies_to") == true)
+        // Stored by a newer version with a setting this one does not know: refuses, never drops it.
+        let newer = PolicyRule.stored(
+            kindName: "address_allowlist", settingsJSON: #"{"applies_to":"all","cidrs":["0.0.0.0/0"],"except":["10.0.0.0/8"]}"#)
+        #expect(newer == .unreadable(kind: "address_allowlist", problem: "settings.except is not a setting this version knows"))
+        #expect(PolicyRule.stored(kindName: "geo_fence", settingsJSON: "{}").kind == nil)
         #expect(refusal(.sessionRecording) { $0.retentionDays = 0 }?.contains("retention_days") == true)
         #expect(refusal(.networkRequired) { $0.claim = "no spaces" }?.contains("settings.claim") == true)
         #expect(

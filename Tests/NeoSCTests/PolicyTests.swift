@@ -370,7 +370,12 @@ struct PolicyTests {
         try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let (user, _) = try await harness.account(.neosc, email: "ines@example.com")
-            #expect(try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":true}"#).status == .ok)
+            #expect(
+                try await client.send(
+                    .put, "/api/policies/pol-mfa-required", token: admin,
+                    json:
+                        #"{"name":"Require MFA","kind":"mfa_required","enabled":true,"scope":{"roles":["admin","neosc","user"]},"settings":{"applies_to":"sign_in"}}"#
+                ).status == .ok)
             let credentials = body(["email": user.email, "password": Harness.password])
             let refused = try await client.send(.post, "/api/auth/login", json: credentials)
             #expect(refused.status == .forbidden, "\(refused.text)")
@@ -411,6 +416,41 @@ struct PolicyTests {
             for action in ["policy_denied", "mfa_enrollment_started", "mfa_enrolled", "mfa_verified", "login"] {
                 #expect(actions.contains(action), "\(action) in \(actions)")
             }
+        }
+    }
+
+    @Test("an enrolment challenge dies with an administrator's password reset, and with a disabling", arguments: StoreKind.allCases)
+    func enrolmentChallengeRevoked(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (reset, _) = try await harness.account(.neosc, email: "rita@example.com")
+            let (disabled, _) = try await harness.account(.neosc, email: "dora@example.com")
+            let policy = #"{"name":"Require MFA","kind":"mfa_required","enabled":true,"settings":{"applies_to":"sign_in"}}"#
+            #expect(try await client.send(.put, "/api/policies/pol-mfa-required", token: admin, json: policy).status == .ok)
+            func challenge(_ user: User) async throws -> String {
+                let refused = try await client.send(
+                    .post, "/api/auth/login", json: body(["email": user.email, "password": Harness.password]))
+                return try #require(refused["mfa_token"] as? String, "\(refused.text)")
+            }
+            let first = try await challenge(reset)
+            let second = try await challenge(disabled)
+            let temporary = try #require(
+                try await client.send(.post, "/api/users/\(reset.id)/password-reset", token: admin)["temporary_password"] as? String)
+            // The owner takes the account back (the policy then asks it to enrol, with a new challenge).
+            let taken = try await client.send(
+                .post, "/api/auth/password",
+                json: body(["email": reset.email, "current_password": temporary, "new_password": "the owner's own again 1"]))
+            #expect(taken.status == .forbidden && taken["mfa_token"] is String && taken["mfa_token"] as? String != first, "\(taken.text)")
+            for state in [true, false] {
+                let changed = try await client.send(
+                    .patch, "/api/users/\(disabled.id)", token: admin, json: body(["disabled": state]))
+                #expect(changed.status == .ok, "\(changed.text)")
+            }
+            for token in [first, second] {
+                let refused = try await client.send(.post, "/api/auth/mfa/enroll", json: body(["mfa_token": token]))
+                #expect(refused.status == .unauthorized, "what the old password opened is closed: \(refused.text)")
+            }
+            #expect(try await harness.store.totpEnrollment(userID: reset.id) == nil)
         }
     }
 

@@ -352,7 +352,12 @@ struct PortalPageTests {
         try await Harness.run(clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             _ = try await harness.account(.neosc, email: "ona@example.com")
-            #expect(try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":true}"#).status == .ok)
+            #expect(
+                try await client.send(
+                    .put, "/api/policies/pol-mfa-required", token: admin,
+                    json:
+                        #"{"name":"Require MFA","kind":"mfa_required","enabled":true,"scope":{"roles":["admin","neosc","user"]},"settings":{"applies_to":"sign_in"}}"#
+                ).status == .ok)
             let browser = TestBrowser(client)
             try await browser.get("/sign-in")
             let first = try await browser.post("/sign-in", ["email": "ona@example.com", "password": Harness.password])

@@ -42,7 +42,7 @@ struct BrowserSession: Sendable {
         cookie(sessionCookie, token, maxAge: max(1, Int(expiresAt.timeIntervalSince(now))))
     }
 
-    /// The pending second step of a sign-in (the challenge token, five minutes).
+    /// The pending second step of a sign-in (the challenge token: five minutes for a code, fifteen to enrol a second factor).
     func challenge(token: String, expiresAt: Date, now: Date) -> Cookie {
         cookie(challengeCookie, token, maxAge: max(1, Int(expiresAt.timeIntervalSince(now))))
     }

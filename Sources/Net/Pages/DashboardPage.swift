@@ -44,11 +44,10 @@ struct DashboardPage {
 
     @Sendable func show(_ request: Request, context: SignedInPageContext) async throws -> Response {
         let principal = context.principal
-        // The chart's last 24 hours are the sign-in figure too (as fresh as the chart, a minute
-        // at most): two counts fewer a view, and the figure and the bars agree.
+        // The figures live (a sign-in shows at once, as in the list below); the chart is kept a
+        // minute per scope.
         let counted = try await activity.activity(for: principal)
-        let figures = try await statistics.figures(
-            for: principal, account: context.identity.user, signIns: counted.hours.signIns.reduce(0, +))
+        let figures = try await statistics.figures(for: principal, account: context.identity.user)
         let now = clock.now()
         let entries = try await store.events(AuditQuery(userID: principal.isAdmin ? nil : principal.userID, limit: 10))
         let advice = Self.advice(figures, principal: principal, mfaEnabled: context.identity.user.mfaEnabled)

@@ -20,7 +20,9 @@ struct PageGuardMiddleware: RouterMiddleware {
 
     /// The pages on the way to a session (signing in, its second step, registering, signing out):
     /// an `mfa_required` policy over every call lets them through, as the API's `/api/auth/*`.
-    static let waysToMFA: Set<String> = ["/sign-in", "/sign-in/code", "/register", "/sign-out"]
+    static let waysToMFA: Set<String> = [
+        "/sign-in", "/sign-in/code", "/sign-in/enroll", "/sign-in/enroll/confirm", "/register", "/sign-out",
+    ]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
