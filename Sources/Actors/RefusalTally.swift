@@ -52,6 +52,9 @@ public actor RefusalTally<Sample: Sendable> {
     private var overflow: [String: Window] = [:]
     /// Counts of windows that ended before `drain` came for them.
     private var ended: [Folded] = []
+    /// When a full tally last looked for windows that are over: at most once a second, so a
+    /// flood of new callers does not make every refusal walk all of them.
+    private var lastSweep = Date.distantPast
     private let window: TimeInterval
     private let capacity: Int
     private let clock: WallClock
@@ -76,7 +79,10 @@ public actor RefusalTally<Sample: Sendable> {
             windows[key] = Window(start: now, group: overflowKey)
             return true
         }
-        if windows.count >= capacity { closeEnded(at: now) }
+        if windows.count >= capacity, now.timeIntervalSince(lastSweep) >= 1 {
+            lastSweep = now
+            closeEnded(at: now)
+        }
         guard windows.count < capacity else {
             if let open = overflow[overflowKey], now >= open.start.addingTimeInterval(window) {
                 keep(open.folded(key: overflowKey, severalCallers: true))

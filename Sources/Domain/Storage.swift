@@ -125,8 +125,9 @@ public protocol TokenStore: Sendable {
     /// Revokes every live token of the user but the one with digest `kept` (the caller's own,
     /// when a password change signs out everywhere else); how many were revoked.
     func revokeAll(userID: String, except kept: String, at now: Date) async throws -> Int
-    /// Moves the expiry of every live token of the user (a demo extended).
-    func setExpiry(userID: String, to expiresAt: Date) async throws
+    /// Moves the expiry of every live token of the user (a demo extended): not revoked, and not
+    /// expired at `now` (an expired token stays dead).
+    func setExpiry(userID: String, to expiresAt: Date, at now: Date) async throws
     /// Deletes tokens (and redeemed nonces) that expired before `cutoff`; returns how many tokens.
     func purgeExpired(before cutoff: Date) async throws -> Int
 }

@@ -49,10 +49,11 @@ extension MongoStore: TokenStore {
         ).modified
     }
 
-    public func setExpiry(userID: String, to expiresAt: Date) async throws {
+    public func setExpiry(userID: String, to expiresAt: Date, at now: Date) async throws {
         _ = try await database.update(
-            "tokens", ["user_id": .string(userID), "revoked_at": .null], ["$set": .document(["expires_at": .date(expiresAt)])],
-            many: true)
+            "tokens",
+            ["user_id": .string(userID), "revoked_at": .null, "expires_at": .document(["$gt": .date(now)])],
+            ["$set": .document(["expires_at": .date(expiresAt)])], many: true)
     }
 
     public func purgeExpired(before cutoff: Date) async throws -> Int {

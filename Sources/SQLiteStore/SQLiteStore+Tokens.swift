@@ -65,10 +65,11 @@ extension SQLiteStore: TokenStore {
         }
     }
 
-    public func setExpiry(userID: String, to expiresAt: Date) async throws {
+    public func setExpiry(userID: String, to expiresAt: Date, at now: Date) async throws {
         try await write {
             try await $0.execute(
-                "UPDATE tokens SET expires_at = ? WHERE user_id = ? AND revoked_at IS NULL", [.init(expiresAt), .text(userID)])
+                "UPDATE tokens SET expires_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+                [.init(expiresAt), .text(userID), .init(now)])
         }
     }
 

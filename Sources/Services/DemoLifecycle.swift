@@ -182,7 +182,7 @@ public struct DemoLifecycle: Sendable {
             guard let extended = try await store.extend(id: demo.id, to: newExpiry) else {
                 throw DomainError.conflict("Demo session is not active")
             }
-            try await store.setExpiry(userID: demo.userID, to: newExpiry)
+            try await store.setExpiry(userID: demo.userID, to: newExpiry, at: now)
             try await audit.record(
                 .demoSessionExtended, by: .principal(principal), from: address, resource: ("demo_session", demo.id),
                 details: [

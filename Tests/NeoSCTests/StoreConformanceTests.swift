@@ -283,6 +283,12 @@ import Testing
             #expect(try await store.purgeExpired(before: now - 1_000) == 1)
             #expect(try await store.token(digest: "a4") == nil)
             #expect(try await store.token(digest: "a3") != nil)
+            // A demo extended: its live tokens follow; an expired one stays dead.
+            let fresh = AccessToken(digest: "a5", userID: "usr-1", issuedAt: now, expiresAt: now + 60, mfaVerified: false)
+            try await store.insert(fresh)
+            try await store.setExpiry(userID: "usr-1", to: now + 7_200, at: now)
+            #expect(try await store.token(digest: "a5")?.expiresAt == now + 7_200)
+            #expect(try await store.token(digest: "a3")?.isValid(at: now) == false, "not brought back to life")
         }
     }
 
