@@ -373,8 +373,7 @@ struct PolicyTests {
             #expect(
                 try await client.send(
                     .put, "/api/policies/pol-mfa-required", token: admin,
-                    json:
-                        #"{"name":"Require MFA","kind":"mfa_required","enabled":true,"scope":{"roles":["admin","neosc","user"]},"settings":{"applies_to":"sign_in"}}"#
+                    json: Harness.mfaRequiredAtSignIn
                 ).status == .ok)
             let credentials = body(["email": user.email, "password": Harness.password])
             let refused = try await client.send(.post, "/api/auth/login", json: credentials)

@@ -355,8 +355,7 @@ struct PortalPageTests {
             #expect(
                 try await client.send(
                     .put, "/api/policies/pol-mfa-required", token: admin,
-                    json:
-                        #"{"name":"Require MFA","kind":"mfa_required","enabled":true,"scope":{"roles":["admin","neosc","user"]},"settings":{"applies_to":"sign_in"}}"#
+                    json: Harness.mfaRequiredAtSignIn
                 ).status == .ok)
             let browser = TestBrowser(client)
             try await browser.get("/sign-in")

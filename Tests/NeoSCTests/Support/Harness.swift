@@ -37,6 +37,10 @@ struct Harness {
         return Wiring.makePasswordHasher(configuration)
     }()
     static let password = "correct horse battery"
+    /// The body of a `PUT /api/policies/pol-mfa-required` that makes the seeded policy apply at
+    /// sign-in to every role but demo visitors.
+    static let mfaRequiredAtSignIn =
+        #"{"name":"Require MFA","kind":"mfa_required","enabled":true,"scope":{"roles":["admin","neosc","user"]},"settings":{"applies_to":"sign_in"}}"#
     /// `password` hashed once, so tests that need accounts but not logins skip bcrypt.
     static let passwordHash = HashOnce()
 
