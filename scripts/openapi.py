@@ -114,6 +114,37 @@ URL = {
 
 SLUG = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]{0,63}$", "minLength": 1, "maxLength": 64}
 
+# StreamUpstream (Sources/Domain/StreamUpstream.swift), its ASCII core: vnc:// with a host and an
+# optional port and nothing after it, or ws:// or wss:// with a host, an optional port, a path and a
+# query; the host a DNS name (its last label not a number), an IPv4 address or an IPv6 one in
+# brackets. Which hosts are allowed is configuration (NEOSC_STREAM_UPSTREAMS), not schema.
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_UPSTREAM_HOST = (
+    r"(([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?"
+    rf"|({_OCTET}\.){{3}}{_OCTET}|\[[0-9A-Fa-f:.]+\])(:[1-9][0-9]{{0,3}})?"
+)
+STREAM_UPSTREAM_PATTERN = (
+    rf"^[Vv][Nn][Cc]://{_UPSTREAM_HOST}/?$"
+    rf"|^[Ww][Ss][Ss]?://{_UPSTREAM_HOST}([/?]([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{{2}})*)?$"
+)
+STREAM_UPSTREAM_VIEW = {
+    "type": ["string", "null"],
+    "maxLength": 1024,
+    "description": "The stream NeoSC relays for this workspace's sessions, as stored: `vnc://host:port`, or "
+                   "`ws://`/`wss://host:port/path?query`, the host lower-cased and the port explicit; null: the "
+                   "workspace has no stream through NeoSC.",
+}
+STREAM_UPSTREAM_DRAFT = {
+    "type": ["string", "null"],
+    "maxLength": 1024,
+    "pattern": "^$|" + STREAM_UPSTREAM_PATTERN,
+    "description": "`vnc://host:port` (default port 5900), `ws://…` or `wss://…` (a WebSocket: path and query "
+                   "kept); no user information or fragment, printable ASCII. Its host must be one the operator "
+                   "allows (`NEOSC_STREAM_UPSTREAMS`: a listed name, or an address in a listed range), else 422; "
+                   "with none allowed, streaming is off and any upstream is 422. Null or an empty string: no "
+                   "stream (on update, removes it).",
+}
+
 # ---------------------------------------------------------------------------------------------
 # Headers every response carries (BrowserPolicyMiddleware, RequestIDMiddleware).
 # ---------------------------------------------------------------------------------------------
@@ -191,6 +222,7 @@ WORKSPACE_PROPERTIES = {
     "max_session_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
     "created_at": TIMESTAMP,
     "updated_at": TIMESTAMP,
+    "stream_upstream": STREAM_UPSTREAM_VIEW,
 }
 WORKSPACE_REQUIRED = [k for k in WORKSPACE_PROPERTIES if k != "image_url"]
 
@@ -211,6 +243,7 @@ WORKSPACE_DRAFT = {
     "allowed_roles": {"type": ["array", "null"], "items": ROLE,
                       "description": "Repeats are ignored; empty: administrators only."},
     "max_session_minutes": {"type": ["integer", "null"], "minimum": 1, "maximum": 10080},
+    "stream_upstream": STREAM_UPSTREAM_DRAFT,
 }
 
 SESSION_STATUS = {"type": "string", "enum": ["active", "disconnected", "terminated", "expired"]}
@@ -630,13 +663,15 @@ SCHEMAS = {
         required=["name", "type", "url"],
         additional=True,
         description="A new workspace: `name`, `type` and `url` required; every other field defaults (an available "
-                    "2-CPU/4-GiB/20-GiB workspace for admin and neosc, 480 minutes, iframe). Null means absent.",
+                    "2-CPU/4-GiB/20-GiB workspace for admin and neosc, 480 minutes, iframe, no stream upstream). "
+                    "Null means absent.",
     ),
     "WorkspaceUpdate": obj(
         WORKSPACE_DRAFT,
         required=[],
         additional=True,
-        description="Any subset of a workspace's fields; null means absent. `id` may be sent only with the "
+        description="Any subset of a workspace's fields; null means absent (but a null `stream_upstream` removes "
+                    "the workspace's stream upstream). `id` may be sent only with the "
                     "workspace's own id (another → 422), so it is not listed here.",
     ),
     "PolicyChange": obj(

@@ -18,6 +18,8 @@ Three jobs, each for a reason the OpenAPI document cannot carry:
      run cannot know the account's password), and `new_password` equal to `current_password` → 422;
    - `POST /api/demo/sessions` with a `workspace_type` no workspace of the current catalogue
      offers for demos → 422 (the valid values are data, not schema);
+   - a workspace's `stream_upstream` that the operator's allowlist (`NEOSC_STREAM_UPSTREAMS`,
+     configuration) does not permit → 422;
    - a code that is not the authenticator's when confirming an MFA enrolment, and a wrong password
      or code when removing one → 422 (the run knows neither the key nor the password);
    - text lengths: the server counts Swift Characters (grapheme clusters) of the trimmed, NFC
@@ -93,6 +95,10 @@ ACCEPTED_REJECTIONS = [
     ("POST /api/users/me/netbird-peer", 422, "peer_id is not a connected NetBird peer"),
     ("POST /api/policies", 422, "settings."),
     ("PUT /api/policies/{id}", 422, "settings."),
+    # Which stream upstreams a workspace may name is the operator's allowlist
+    # (NEOSC_STREAM_UPSTREAMS), configuration rather than schema; with none set every one is 422.
+    ("POST /api/workspaces", 422, "stream_upstream: "),
+    ("PUT /api/workspaces/{id}", 422, "stream_upstream: "),
 ]
 
 # Swift's String.trimmingCharacters(in: .whitespacesAndNewlines).

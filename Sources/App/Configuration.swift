@@ -18,6 +18,9 @@ struct Configuration: Sendable {
     var allowRegistration = true
     var bootstrapAdmin: (email: String, password: Secret)?
     var trustedProxies = TrustedProxies()
+    /// The upstreams a workspace's stream may come from (`NEOSC_STREAM_UPSTREAMS`: addresses, CIDR
+    /// blocks, host names matched exactly); empty: streaming is off.
+    var streamUpstreams = StreamUpstreamAllowlist()
     var maxSessionsPerUser = 3
     var bcryptCost: UInt8 = 10
     /// Password hashes in flight (running or waiting) before new sign-ins get 503.
@@ -233,6 +236,15 @@ struct Configuration: Sendable {
         }
         if let proxies = value("NEOSC_TRUSTED_PROXIES") {
             trustedProxies = try Self.ranges(proxies, variable: "NEOSC_TRUSTED_PROXIES")
+        }
+        if let upstreams = value("NEOSC_STREAM_UPSTREAMS") {
+            switch StreamUpstreamAllowlist.parse(upstreams) {
+            case .success(let allowlist):
+                streamUpstreams = allowlist
+            case .failure(let invalid):
+                throw Invalid(
+                    description: "NEOSC_STREAM_UPSTREAMS entries must be addresses, CIDR blocks or host names, got '\(invalid.entry)'")
+            }
         }
         if let limit = try integer("NEOSC_MAX_SESSIONS_PER_USER", in: 1...1_000) { maxSessionsPerUser = limit }
         if let cost = try integer("NEOSC_BCRYPT_COST", in: Int(PasswordHasher.minimumCost)...16) { bcryptCost = UInt8(cost) }

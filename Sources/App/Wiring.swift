@@ -130,7 +130,8 @@ enum Wiring {
             auditSigningKey: try configuration.loadAuditSigningKey(), trustedAuditKeys: configuration.auditTrustedKeys,
             networkPeerDirectory: configuration.netbird.map {
                 NetBirdPeerRevoker(apiURL: $0.url, token: $0.token.value, http: http)
-            })
+            },
+            streamUpstreams: configuration.streamUpstreams)
         try await whileUnavailable("preparing the portal", logger: logger) { try await portal.prepare() }
         return portal
     }

@@ -35,12 +35,16 @@ public struct Workspace: Sendable, Equatable, Codable {
     public var maxSessionMinutes: Int
     public var createdAt: Date
     public var updatedAt: Date
+    /// The stream NeoSC relays for this workspace's sessions (issue #17), as `StreamUpstream`
+    /// writes it (`vnc://host:5901`, `wss://host:443/path`); nil: the workspace has no stream
+    /// through NeoSC.
+    public var streamUpstream: String?
 
     public init(
         id: String, name: String, type: String, description: String, imageURL: String?, status: Status,
         cpu: Int, memory: Int, storage: Int, url: String, connectionType: String, launchMode: LaunchMode,
         clientless: Bool, requiresNetbird: Bool, allowedRoles: [Role], maxSessionMinutes: Int,
-        createdAt: Date, updatedAt: Date
+        createdAt: Date, updatedAt: Date, streamUpstream: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -60,6 +64,33 @@ public struct Workspace: Sendable, Equatable, Codable {
         self.maxSessionMinutes = maxSessionMinutes
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.streamUpstream = streamUpstream
+    }
+
+    /// The wire form (snake_case by the encoder): every field, `image_url` left out when unset and
+    /// `stream_upstream` null when unset, so a client tells "no stream" from a server that does
+    /// not know the field.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(type, forKey: .type)
+        try container.encode(description, forKey: .description)
+        try container.encodeIfPresent(imageURL, forKey: .imageURL)
+        try container.encode(status, forKey: .status)
+        try container.encode(cpu, forKey: .cpu)
+        try container.encode(memory, forKey: .memory)
+        try container.encode(storage, forKey: .storage)
+        try container.encode(url, forKey: .url)
+        try container.encode(connectionType, forKey: .connectionType)
+        try container.encode(launchMode, forKey: .launchMode)
+        try container.encode(clientless, forKey: .clientless)
+        try container.encode(requiresNetbird, forKey: .requiresNetbird)
+        try container.encode(allowedRoles, forKey: .allowedRoles)
+        try container.encode(maxSessionMinutes, forKey: .maxSessionMinutes)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(streamUpstream, forKey: .streamUpstream)
     }
 
     /// Whether visitors may get it as a just-in-time demo: available, and open to `demo-user`.

@@ -62,7 +62,7 @@ extension MongoStore: WorkspaceStore {
             "clientless": .bool(workspace.clientless), "requires_netbird": .bool(workspace.requiresNetbird),
             "allowed_roles": .array(workspace.allowedRoles.map { .string($0.rawValue) }),
             "max_session_minutes": .int(workspace.maxSessionMinutes), "created_at": .date(workspace.createdAt),
-            "updated_at": .date(workspace.updatedAt),
+            "updated_at": .date(workspace.updatedAt), "stream_upstream": .optional(workspace.streamUpstream),
         ]
     }
 
@@ -84,6 +84,7 @@ extension MongoStore: WorkspaceStore {
             connectionType: try document.string("connection_type"), launchMode: launchMode,
             clientless: try document.bool("clientless"), requiresNetbird: try document.bool("requires_netbird"),
             allowedRoles: roles.compactMap { $0 }, maxSessionMinutes: try document.int("max_session_minutes"),
-            createdAt: try document.date("created_at"), updatedAt: try document.date("updated_at"))
+            createdAt: try document.date("created_at"), updatedAt: try document.date("updated_at"),
+            streamUpstream: document.optionalString("stream_upstream"))
     }
 }

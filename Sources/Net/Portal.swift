@@ -51,6 +51,9 @@ public struct Portal: Sendable {
     public let storeHealth: StoreHealth
     /// The claims NeoSC adds to Zitadel's tokens (an Actions v2 target).
     public let tokenComplement: TokenComplement
+    /// The upstreams NeoSC may connect to for workspace streams (`NEOSC_STREAM_UPSTREAMS`); empty:
+    /// streaming is off.
+    public let streamUpstreams: StreamUpstreamAllowlist
     let catalogue: WorkspaceCatalogue
 
     public init(
@@ -60,9 +63,11 @@ public struct Portal: Sendable {
         federation: Federation = .none, demoSettings: DemoSettings = DemoSettings(), demoDrivers: DemoDrivers = DemoDrivers(),
         metrics: PortalMetrics = PortalMetrics(factory: MetricsSystem.factory),
         auditSigningKey: AuditSigningKey = AuditSigningKey(), trustedAuditKeys: [[UInt8]] = [],
-        networkPeerDirectory: (any NetworkPeerDirectory)? = nil
+        networkPeerDirectory: (any NetworkPeerDirectory)? = nil,
+        streamUpstreams: StreamUpstreamAllowlist = StreamUpstreamAllowlist()
     ) {
         self.store = store
+        self.streamUpstreams = streamUpstreams
         self.tokenCache = tokenCache
         self.sessions = sessions
         self.passwords = passwords
@@ -118,7 +123,8 @@ public struct Portal: Sendable {
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,
             metrics: metrics, maxPerUser: settings.maxSessionsPerUser, policies: policies, networkPeers: networkPeers)
         self.workspaceAdministration = WorkspaceAdministration(
-            store: store, registry: sessions, audit: auditTrail, clock: clock, catalogueChanged: { await catalogue.invalidate() })
+            store: store, registry: sessions, audit: auditTrail, clock: clock, streamUpstreams: streamUpstreams,
+            catalogueChanged: { await catalogue.invalidate() })
     }
 
     /// Loads what the runtime actors mirror from the store; call once before serving.

@@ -23,11 +23,12 @@ extension SQLiteStore: WorkspaceStore {
                 """
                 UPDATE workspaces SET name = ?, type = ?, description = ?, image_url = ?, status = ?, cpu = ?,
                     memory = ?, storage = ?, url = ?, connection_type = ?, launch_mode = ?, clientless = ?,
-                    requires_netbird = ?, allowed_roles = ?, max_session_minutes = ?, updated_at = ?
+                    requires_netbird = ?, allowed_roles = ?, max_session_minutes = ?, updated_at = ?,
+                    stream_upstream = ?
                 WHERE id = ? RETURNING 1
                 """,
-                Array(try Self.columns(of: workspace).dropFirst().dropLast(2))
-                    + [.init(workspace.updatedAt), .text(workspace.id)])
+                Array(try Self.columns(of: workspace).dropFirst().dropLast(3))
+                    + [.init(workspace.updatedAt), .init(workspace.streamUpstream), .text(workspace.id)])
             guard changed == 1 else { throw DomainError.notFound("Workspace not found") }
         }
     }
@@ -61,15 +62,16 @@ extension SQLiteStore: WorkspaceStore {
                 """
                 INSERT INTO workspaces (id, name, type, description, image_url, status, cpu, memory, storage, url,
                     connection_type, launch_mode, clientless, requires_netbird, allowed_roles, max_session_minutes,
-                    created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    created_at, updated_at, stream_upstream)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, try columns(of: workspace))
         } catch let error as SQLiteError where error.isConstraintViolation {
             throw DomainError.conflict("A workspace with this id already exists")
         }
     }
 
-    /// The workspace's columns in table order (id first, created_at and updated_at last).
+    /// The workspace's columns in table order (id first; created_at, updated_at and
+    /// stream_upstream last).
     private static func columns(of workspace: Workspace) throws -> [SQLiteData] {
         [
             .text(workspace.id), .text(workspace.name), .text(workspace.type), .text(workspace.description),
@@ -77,7 +79,7 @@ extension SQLiteStore: WorkspaceStore {
             .init(workspace.storage), .text(workspace.url), .text(workspace.connectionType),
             .text(workspace.launchMode.rawValue), .init(workspace.clientless), .init(workspace.requiresNetbird),
             try .json(workspace.allowedRoles), .init(workspace.maxSessionMinutes), .init(workspace.createdAt),
-            .init(workspace.updatedAt),
+            .init(workspace.updatedAt), .init(workspace.streamUpstream),
         ]
     }
 
@@ -96,6 +98,6 @@ extension SQLiteStore: WorkspaceStore {
             clientless: try row.bool("clientless"), requiresNetbird: try row.bool("requires_netbird"),
             allowedRoles: try row.decoded([Role].self, json: "allowed_roles"),
             maxSessionMinutes: try row.int("max_session_minutes"), createdAt: try row.date("created_at"),
-            updatedAt: try row.date("updated_at"))
+            updatedAt: try row.date("updated_at"), streamUpstream: row.optionalString("stream_upstream"))
     }
 }

@@ -238,6 +238,8 @@ enum Schema {
         // 12: the names of the provider's claims a token issued at a sign-in through it keeps
         // (a JSON array; `network_required` asks for one).
         ["ALTER TABLE tokens ADD COLUMN claims TEXT NOT NULL DEFAULT '[]'"],
+        // 13: the stream NeoSC relays for a workspace's sessions (issue #17); NULL: none.
+        ["ALTER TABLE workspaces ADD COLUMN stream_upstream TEXT"],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -17,22 +17,25 @@ public struct WorkspaceAdministration: Sendable {
     private let registry: SessionRegistry
     private let audit: AuditTrail
     private let clock: WallClock
+    /// The upstreams a workspace's `stream_upstream` may name (`NEOSC_STREAM_UPSTREAMS`).
+    public let streamUpstreams: StreamUpstreamAllowlist
     private let catalogueChanged: @Sendable () async -> Void
 
     public init(
         store: any Store, registry: SessionRegistry, audit: AuditTrail, clock: WallClock,
-        catalogueChanged: @escaping @Sendable () async -> Void
+        streamUpstreams: StreamUpstreamAllowlist, catalogueChanged: @escaping @Sendable () async -> Void
     ) {
         self.store = store
         self.registry = registry
         self.audit = audit
         self.clock = clock
+        self.streamUpstreams = streamUpstreams
         self.catalogueChanged = catalogueChanged
     }
 
     /// A new workspace from `draft` (its id chosen or generated); 409 if the id is taken.
     public func create(_ draft: WorkspaceDraft, by actor: AuditActor, from address: String?) async throws -> Workspace {
-        let workspace = try draft.newWorkspace(id: Identifier.make("ws"), at: clock.now())
+        let workspace = try draft.newWorkspace(id: Identifier.make("ws"), at: clock.now(), upstreams: streamUpstreams)
         try await audit.change {
             try await store.insert(workspace)
             try await audit.record(
@@ -49,7 +52,7 @@ public struct WorkspaceAdministration: Sendable {
         _ id: String, by actor: AuditActor, from address: String?, reading read: () async throws -> WorkspaceDraft
     ) async throws -> Workspace {
         guard let current = try await store.workspace(id: id) else { throw DomainError.notFound("Workspace not found") }
-        let workspace = try (try await read()).updating(current, at: clock.now())
+        let workspace = try (try await read()).updating(current, at: clock.now(), upstreams: streamUpstreams)
         try await audit.change {
             try await store.update(workspace)
             try await audit.record(

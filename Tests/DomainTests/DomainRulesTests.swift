@@ -174,3 +174,160 @@ import Testing
         #expect(SecurityScore.compute(policies: [Self.policy(40, false)], activeUsers: 3, usersWithMFA: 9) == 40, "coverage caps at 1")
     }
 }
+
+@Suite struct StreamUpstreamTests {
+    @Test(arguments: [
+        ("vnc://10.0.0.5", "vnc://10.0.0.5:5900"),
+        ("VNC://Desk-1.Lab.Example:5901", "vnc://desk-1.lab.example:5901"),
+        ("vnc://10.0.0.5:5901/", "vnc://10.0.0.5:5901"),
+        ("vnc://[::1]:5901", "vnc://[::1]:5901"),
+        ("ws://kasm.lab:6901/websockify?token=a%20b&x=1", "ws://kasm.lab:6901/websockify?token=a%20b&x=1"),
+        ("ws://kasm.lab", "ws://kasm.lab:80/"),
+        ("ws://kasm.lab?x=1", "ws://kasm.lab:80/?x=1"),
+        ("wss://guac.lab/tunnel", "wss://guac.lab:443/tunnel"),
+    ])
+    func parsesAndNormalises(_ text: String, _ stored: String) throws {
+        let upstream = try StreamUpstream(text)
+        #expect(upstream.description == stored)
+        #expect(try StreamUpstream(upstream.description) == upstream, "the stored form reads back as itself")
+    }
+
+    @Test func partsOfAnUpstream() throws {
+        let vnc = try StreamUpstream("vnc://10.0.0.5")
+        #expect(vnc.scheme == .vnc && vnc.host == "10.0.0.5" && vnc.port == 5900 && vnc.target.isEmpty)
+        let v6 = try StreamUpstream("vnc://[::1]:5901")
+        #expect(v6.host == "::1" && v6.port == 5901)
+        let ws = try StreamUpstream("ws://kasm.lab:6901/websockify?token=t")
+        #expect(ws.scheme == .ws && ws.host == "kasm.lab" && ws.port == 6901 && ws.target == "/websockify?token=t")
+        let wss = try StreamUpstream("wss://guac.lab")
+        #expect(wss.scheme == .wss && wss.port == 443 && wss.target == "/")
+    }
+
+    @Test(arguments: [
+        "", "http://10.0.0.5", "https://10.0.0.5", "10.0.0.5:5900", "vnc://user@10.0.0.5", "vnc://user:pw@10.0.0.5",
+        "ws://host/path#fragment", "ws://host/#", "vnc://10.0.0.5:5901/display", "vnc://10.0.0.5?x=1", "vnc://10.0.0.5:0",
+        "vnc://10.0.0.5:70000", "vnc://", "vnc://:5901", "ws:///path", "vnc://ho st", "vnc://host\u{0}", "ws://host/\u{7}",
+        "ws://host/\u{7F}", "vnc://hóst", "vnc://host_name", "vnc://-host", "vnc://host..lab", "vnc://127.1",
+        "vnc://2130706433", "vnc://0x7f000001", "ws://host/" + String(repeating: "a", count: 1_020),
+    ])
+    func refuses(_ text: String) {
+        #expect(throws: DomainError.self, "\(text.prefix(40))") { try StreamUpstream(text) }
+    }
+
+    @Test func theLongestAcceptedIsTheLimit() throws {
+        let prefix = "ws://host/"
+        let longest = prefix + String(repeating: "a", count: StreamUpstream.maximumLength - prefix.count)
+        #expect(try StreamUpstream(longest).description == "ws://host:80/" + String(repeating: "a", count: 1_014))
+        #expect(throws: DomainError.self) { try StreamUpstream(longest + "a") }
+    }
+
+    static func allowlist(_ text: String) throws -> StreamUpstreamAllowlist {
+        try StreamUpstreamAllowlist.parse(text).get()
+    }
+
+    @Test func addressesInListedRangesArePermitted() throws {
+        let allowlist = try Self.allowlist("10.0.0.0/8, 192.0.2.7, fd00::/8")
+        #expect(!allowlist.isEmpty && allowlist.hosts.isEmpty && allowlist.ranges.count == 3)
+        #expect(allowlist.permits(try StreamUpstream("vnc://10.20.30.40:5901")))
+        #expect(allowlist.permits(try StreamUpstream("wss://192.0.2.7/tunnel")))
+        #expect(allowlist.permits(try StreamUpstream("vnc://[fd12::5]")))
+        #expect(allowlist.permits(try StreamUpstream("vnc://[::ffff:10.1.2.3]")), "IPv4-mapped IPv6 is the IPv4 address")
+        #expect(!allowlist.permits(try StreamUpstream("vnc://192.0.2.8")))
+        #expect(!allowlist.permits(try StreamUpstream("vnc://11.0.0.1")))
+        #expect(!allowlist.permits(try StreamUpstream("vnc://[::1]")))
+        #expect(allowlist.permits(address: "10.0.0.1") && !allowlist.permits(address: "desk.lab"))
+    }
+
+    @Test func namesAreMatchedExactlyNeverByWhatTheyResolveTo() throws {
+        let allowlist = try Self.allowlist("Desk.Lab.Example, 127.0.0.0/8")
+        #expect(allowlist.hosts == ["desk.lab.example"])
+        #expect(allowlist.permits(try StreamUpstream("vnc://desk.lab.example:5901")))
+        #expect(allowlist.permits(try StreamUpstream("ws://DESK.lab.example/x")), "names compare without case")
+        #expect(!allowlist.permits(try StreamUpstream("vnc://other.lab.example")))
+        #expect(!allowlist.permits(try StreamUpstream("vnc://lab.example")), "a listed name covers no other")
+        #expect(!allowlist.permits(try StreamUpstream("vnc://sub.desk.lab.example")), "nor its subdomains")
+        // `localhost` resolves into 127.0.0.0/8, which is listed, but the name itself is not.
+        #expect(!allowlist.permits(try StreamUpstream("vnc://localhost")))
+        #expect(allowlist.permits(try StreamUpstream("vnc://127.0.0.1")))
+    }
+
+    @Test func emptyListsAllowNothing() throws {
+        let upstream = try StreamUpstream("vnc://10.0.0.1")
+        for text in ["", " ", " , ,"] {
+            let allowlist = try Self.allowlist(text)
+            #expect(allowlist.isEmpty && !allowlist.permits(upstream))
+        }
+        #expect(StreamUpstreamAllowlist().isEmpty)
+    }
+
+    @Test(arguments: [
+        ("10.0.0.0/8, not a host", "not a host"), ("10.0.0.0/33", "10.0.0.0/33"), ("desk.lab:5900", "desk.lab:5900"),
+        ("vnc://desk.lab", "vnc://desk.lab"), ("user@desk.lab", "user@desk.lab"), ("desk.lab/x", "desk.lab/x"),
+        ("[::1]", "[::1]"), ("host_name", "host_name"), ("127.1", "127.1"), ("good.lab, *.lab", "*.lab"),
+    ])
+    func aBadEntryIsAParseFailureNamingIt(_ text: String, _ entry: String) {
+        #expect(StreamUpstreamAllowlist.parse(text) == .failure(StreamUpstreamAllowlist.InvalidEntry(entry: entry)))
+    }
+}
+
+@Suite struct WorkspaceDraftStreamUpstreamTests {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+    static let upstreams = StreamUpstreamAllowlist(ranges: [AddressRange("10.0.0.0/8")!], hosts: ["kasm.lab"])
+
+    static func draft(_ json: String) throws -> WorkspaceDraft {
+        try JSONDecoder().decode(WorkspaceDraft.self, from: Data(json.utf8))
+    }
+
+    static func created(_ extra: String, upstreams: StreamUpstreamAllowlist = upstreams) throws -> Workspace {
+        try draft(#"{"name":"N","type":"t","url":"/x""# + extra + "}").newWorkspace(id: "ws-n", at: now, upstreams: upstreams)
+    }
+
+    @Test func absentNullAndEmptyAreTold() throws {
+        #expect(try Self.draft("{}").streamUpstream == nil, "absent: unchanged")
+        #expect(try Self.draft(#"{"stream_upstream":null}"#).streamUpstream == "", "null: none")
+        #expect(try Self.draft(#"{"stream_upstream":""}"#).streamUpstream == "")
+        #expect(try Self.draft(#"{"stream_upstream":"vnc://10.0.0.1"}"#).streamUpstream == "vnc://10.0.0.1")
+        #expect(throws: DecodingError.self) { try Self.draft(#"{"stream_upstream":5}"#) }
+        #expect(throws: DecodingError.self) { try Self.draft(#"{"cpu":"two"}"#) }
+        let everything = try Self.draft(
+            #"{"id":"ws-a","name":"A","type":"linux","description":"d","image_url":"/i.png","status":"maintenance","cpu":3,"#
+                + #""memory":5,"storage":7,"url":"/a","connection_type":"vnc","launch_mode":"new_tab","clientless":false,"#
+                + #""requires_netbird":true,"allowed_roles":["user"],"max_session_minutes":9}"#)
+        #expect(everything.id == "ws-a" && everything.name == "A" && everything.type == "linux" && everything.description == "d")
+        #expect(everything.imageURL == "/i.png" && everything.status == .maintenance && everything.cpu == 3)
+        #expect(everything.memory == 5 && everything.storage == 7 && everything.url == "/a" && everything.connectionType == "vnc")
+        #expect(everything.launchMode == .newTab && everything.clientless == false && everything.requiresNetbird == true)
+        #expect(everything.allowedRoles == [.user] && everything.maxSessionMinutes == 9 && everything.streamUpstream == nil)
+    }
+
+    @Test func setCheckedAndCleared() throws {
+        #expect(try Self.created("").streamUpstream == nil)
+        #expect(try Self.created(#","stream_upstream":null"#).streamUpstream == nil)
+        let workspace = try Self.created(#","stream_upstream":"VNC://10.1.2.3""#)
+        #expect(workspace.streamUpstream == "vnc://10.1.2.3:5900", "stored normalised")
+        #expect(try Self.created(#","stream_upstream":"wss://kasm.lab/ws""#).streamUpstream == "wss://kasm.lab:443/ws")
+
+        #expect(
+            throws: DomainError.invalid(
+                "stream_upstream: 192.0.2.1 is not among the upstreams this server may connect to (NEOSC_STREAM_UPSTREAMS)")
+        ) {
+            try Self.created(#","stream_upstream":"vnc://192.0.2.1""#)
+        }
+        #expect(throws: DomainError.self) { try Self.created(#","stream_upstream":"http://10.1.2.3""#) }
+        #expect {
+            try Self.created(#","stream_upstream":"vnc://10.1.2.3""#, upstreams: StreamUpstreamAllowlist())
+        } throws: { error in
+            guard case .invalid(let detail) = error as? DomainError else { return false }
+            return detail.contains("streaming is off") && detail.contains("set NEOSC_STREAM_UPSTREAMS to allow it")
+        }
+
+        let later = Self.now + 60
+        let kept = try Self.draft(#"{"name":"M"}"#).updating(workspace, at: later, upstreams: StreamUpstreamAllowlist())
+        #expect(kept.streamUpstream == workspace.streamUpstream, "not sent: kept, whatever the allowlist")
+        let cleared = try Self.draft(#"{"stream_upstream":null}"#).updating(workspace, at: later, upstreams: Self.upstreams)
+        #expect(cleared.streamUpstream == nil)
+        #expect(WorkspaceDraft.changedFields(from: workspace, to: cleared) == ["stream_upstream"])
+        let emptied = try Self.draft(#"{"stream_upstream":""}"#).updating(workspace, at: later, upstreams: Self.upstreams)
+        #expect(emptied.streamUpstream == nil)
+    }
+}

@@ -307,13 +307,20 @@ struct AuditChainStoreTests {
                 VALUES (\(seq), '\(id)', \(1_795_509_000 + seq), 'login', '{}', 1)
                 """)
         }
+        // A workspace as schema 6 kept it, with no stream upstream column.
+        _ = try await connection.query(
+            """
+            INSERT INTO workspaces (id, name, type, description, status, cpu, memory, storage, url, connection_type,
+                launch_mode, clientless, requires_netbird, allowed_roles, max_session_minutes, created_at, updated_at)
+            VALUES ('ws-old', 'Old', 'linux', '', 'available', 2, 4, 20, '/old', 'vnc', 'iframe', 1, 0, '["admin"]', 60, 0, 0)
+            """)
         for statement in [
             "ALTER TABLE audit_logs DROP COLUMN prev_hash", "ALTER TABLE audit_logs DROP COLUMN hash",
             "DROP TABLE audit_checkpoints", "DROP TABLE audit_forwarding", "DROP TABLE totp_enrollments",
             "DROP TABLE mfa_challenges", "ALTER TABLE policies DROP COLUMN kind", "ALTER TABLE policies DROP COLUMN scope",
             "ALTER TABLE policies DROP COLUMN settings", "ALTER TABLE sessions DROP COLUMN recording",
             "ALTER TABLE users DROP COLUMN netbird_peer_id", "DROP INDEX audit_user_action_timestamp",
-            "ALTER TABLE tokens DROP COLUMN claims",
+            "ALTER TABLE tokens DROP COLUMN claims", "ALTER TABLE workspaces DROP COLUMN stream_upstream",
             // Before typed policies the defaults were switches, the first two on.
             """
             INSERT INTO policies (id, name, description, category, enabled, weight, updated_at) VALUES
@@ -335,6 +342,9 @@ struct AuditChainStoreTests {
         #expect(upgraded.map(\.kind) == [.mfaRequired, .networkRequired, .sessionRecording])
         #expect(upgraded.map(\.enabled) == [false, false, true])
         #expect(upgraded.first?.scope.roles == [.admin, .neosc, .user])
+        // Migration 13: workspaces stored before it have no stream upstream.
+        let old = try #require(try await store.workspace(id: "ws-old"))
+        #expect(old.name == "Old" && old.streamUpstream == nil)
         #expect(chain.map { $0.seal?.seq } == [1, 2, 3])
         let appended = try await store.append(Self.event(0))
         #expect(appended.seal?.seq == 4 && appended.seal?.prevHash == chain.last?.seal?.hash)

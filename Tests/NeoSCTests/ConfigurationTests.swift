@@ -22,6 +22,7 @@ import Testing
         #expect(configuration.maxSessionsPerUser == 3)
         #expect(configuration.bootstrapAdmin == nil)
         #expect(configuration.corsOrigins.isEmpty)
+        #expect(configuration.streamUpstreams.isEmpty, "streaming is off unless upstreams are listed")
         let limits = configuration.connectionLimits(openFiles: 1_024)
         #expect(limits.maximum == 1_024 - Configuration.reservedDescriptors, "capped by the descriptors there are")
         #expect(configuration.connectionLimits(openFiles: 1_000_000).maximum == 10_000)
@@ -37,7 +38,7 @@ import Testing
             "CORS_ORIGINS": "https://a.example, http://localhost:3000", "NEOSC_MAX_SESSIONS_PER_USER": "5",
             "NEOSC_CACHE_TTL": "90s", "NEOSC_BCRYPT_COST": "12", "NEOSC_BCRYPT_QUEUE": "16",
             "NEOSC_MAX_CONNECTIONS": "500", "NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "0", "NEOSC_HEADER_TIMEOUT": "5s",
-            "NEOSC_CONNECTION_IDLE_TIMEOUT": "2m",
+            "NEOSC_CONNECTION_IDLE_TIMEOUT": "2m", "NEOSC_STREAM_UPSTREAMS": "10.0.0.0/8, Desk.Lab.Example ,fd00::1",
         ])
         #expect(configuration.port == 9000)
         #expect(configuration.host == "0.0.0.0")
@@ -56,6 +57,17 @@ import Testing
         #expect(limits.maximum == 500 && limits.perAddress == 0)
         #expect(limits.exempt.isTrusted("10.1.2.3"), "trusted proxies carry many clients: no cap of their own")
         #expect(limits.headerTimeout == .seconds(5) && limits.idleTimeout == .seconds(120))
+        #expect(configuration.streamUpstreams.hosts == ["desk.lab.example"])
+        #expect(configuration.streamUpstreams.ranges.map(\.description) == ["10.0.0.0/8", "fd00::1"])
+    }
+
+    /// A bad entry of NEOSC_STREAM_UPSTREAMS stops start-up naming the entry, not only the variable.
+    @Test func aStreamUpstreamEntryThatIsNoAddressNorNameIsNamed() {
+        #expect {
+            try Configuration(environment: ["NEOSC_STREAM_UPSTREAMS": "10.0.0.0/8, desk.lab:5901"])
+        } throws: { error in
+            "\(error)" == "NEOSC_STREAM_UPSTREAMS entries must be addresses, CIDR blocks or host names, got 'desk.lab:5901'"
+        }
     }
 
     /// Each invalid environment, and the variable its one-line error must name: the one at fault.
@@ -88,6 +100,8 @@ import Testing
         (["NEOSC_ADMIN_EMAIL": "a@example.com"], "NEOSC_ADMIN_PASSWORD"),
         (["NEOSC_ADMIN_EMAIL": "a@example.com", "NEOSC_ADMIN_PASSWORD": "short"], "NEOSC_ADMIN_PASSWORD"),
         (["NEOSC_TRUSTED_PROXIES": "10.0.0.0/99"], "NEOSC_TRUSTED_PROXIES"),
+        (["NEOSC_STREAM_UPSTREAMS": "10.0.0.0/99"], "NEOSC_STREAM_UPSTREAMS"),
+        (["NEOSC_STREAM_UPSTREAMS": "vnc://desk.lab"], "NEOSC_STREAM_UPSTREAMS"),
         (["CORS_ORIGINS": "*"], "CORS_ORIGINS"),
         (["CORS_ORIGINS": "https://a.example/path"], "CORS_ORIGINS"),
         (["NEOSC_MAX_SESSIONS_PER_USER": "0"], "NEOSC_MAX_SESSIONS_PER_USER"),

@@ -604,6 +604,47 @@ struct PortalPageTests {
         }
     }
 
+    @Test(
+        "administration: a workspace's stream upstream is entered in its form, refused beside the field when the operator does not allow it, and removed by emptying it"
+    )
+    func administrationOfStreamUpstreams() async throws {
+        let allowlist = StreamUpstreamAllowlist(ranges: [AddressRange("10.0.0.0/8")!])
+        try await Harness.run(.router, { $0.streamUpstreams = allowlist }) { harness, client in
+            _ = try await harness.account(.admin, email: "root@example.com")
+            let admin = TestBrowser(client)
+            try await Self.signIn(admin, "root@example.com")
+            let list = try await admin.get("/admin/workspaces")
+            #expect(list.text.contains(#"name="stream_upstream""#) && list.text.contains("empty: no stream through NeoSC"))
+            var fields = [
+                "id": "ws-lab", "name": "Lab", "type": "linux", "url": "/lab", "cpu": "2", "memory": "4", "storage": "20",
+                "max_session_minutes": "480", "status": "available", "launch_mode": "iframe", "allowed_roles": "neosc",
+                "stream_upstream": "vnc://192.0.2.1:5901",
+            ]
+            let refused = try await admin.post("/admin/workspaces", fields)
+            #expect(refused.status == .unprocessableContent)
+            #expect(refused.text.contains(#"id="f-stream-error""#) && refused.text.contains("is not among the upstreams"))
+            #expect(!refused.text.contains(#"id="f-url-error""#), "only the wrong field is marked")
+            #expect(refused.text.contains(#"value="vnc://192.0.2.1:5901""#), "what was entered comes back")
+            #expect(try await harness.store.workspace(id: "ws-lab") == nil)
+
+            fields["stream_upstream"] = " vnc://10.0.0.7:5901 "
+            let created = try await admin.post("/admin/workspaces", fields)
+            #expect(created.status == .seeOther, "\(created.text)")
+            #expect(try await harness.store.workspace(id: "ws-lab")?.streamUpstream == "vnc://10.0.0.7:5901")
+
+            let edit = try await admin.get("/admin/workspaces/ws-lab")
+            #expect(edit.text.contains(#"value="vnc://10.0.0.7:5901""#), "the form shows the stored upstream")
+            fields["id"] = nil
+            fields["stream_upstream"] = "http://10.0.0.7"
+            let bad = try await admin.post("/admin/workspaces/ws-lab", fields)
+            #expect(bad.status == .unprocessableContent && bad.text.contains(#"id="f-stream-error""#))
+            fields["stream_upstream"] = ""
+            let emptied = try await admin.post("/admin/workspaces/ws-lab", fields)
+            #expect(emptied.status == .seeOther, "\(emptied.text)")
+            #expect(try await harness.store.workspace(id: "ws-lab")?.streamUpstream == nil, "emptied: no stream")
+        }
+    }
+
     @Test("behind Pomerium the pages take the identity from the verified assertion, show no sign-in form, and still check every form")
     func behindPomerium() async throws {
         try await TestSigner.with { signer in

@@ -153,6 +153,32 @@ import Testing
         }
     }
 
+    /// A workspace's stream upstream (issue #17) is kept as written, read back by id and in the
+    /// list, replaced and removed by an update; the default catalogue has none.
+    @Test(arguments: StoreKind.allCases)
+    func workspaceStreamUpstreams(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            #expect(try await store.workspaces().allSatisfy { $0.streamUpstream == nil })
+            var streamed = DefaultCatalogue.workspaces(at: Self.now())[0]
+            streamed.id = "ws-streamed"
+            streamed.streamUpstream = "wss://kasm.lab.example:443/websockify?token=a%20b"
+            try await store.insert(streamed)
+            #expect(try await store.workspace(id: "ws-streamed") == streamed)
+            #expect(try await store.workspaces().first { $0.id == "ws-streamed" } == streamed)
+
+            streamed.streamUpstream = "vnc://[fd00::5]:5901"
+            try await store.update(streamed)
+            #expect(try await store.workspace(id: "ws-streamed")?.streamUpstream == "vnc://[fd00::5]:5901")
+            streamed.streamUpstream = nil
+            streamed.updatedAt = Self.now(plus: 1)
+            try await store.update(streamed)
+            #expect(try await store.workspace(id: "ws-streamed") == streamed)
+            streamed.streamUpstream = "vnc://10.0.0.5:5900"
+            try await store.update(streamed)
+            #expect(try await store.workspace(id: "ws-streamed") == streamed)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func workspaces(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in

@@ -166,6 +166,88 @@ import Testing
             #expect(actions.isSuperset(of: [.createWorkspace, .updateWorkspace, .deleteWorkspace, .resetWorkspaces]))
         }
     }
+
+    /// A workspace's `stream_upstream` (issue #17): stored normalised when the operator's
+    /// allowlist (NEOSC_STREAM_UPSTREAMS) permits it, refused (422) when it does not, removed by null.
+    @Test(arguments: StoreKind.allCases)
+    func streamUpstreamsAreThoseTheOperatorAllows(_ store: StoreKind) async throws {
+        let allowlist = StreamUpstreamAllowlist(
+            ranges: [AddressRange("10.0.0.0/8")!, AddressRange("127.0.0.0/8")!], hosts: ["kasm.lab.example"])
+        try await Harness.run(store: store, { $0.streamUpstreams = allowlist }) { harness, client in
+            #expect(harness.portal.streamUpstreams == allowlist)
+            let admin = try await harness.account(.admin).token
+            let created = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body(["id": "ws-vnc", "name": "Lab desktop", "type": "linux", "url": "/lab", "stream_upstream": "VNC://10.1.2.3"]))
+            #expect(created.status == .created)
+            #expect(try created.decoded(WorkspaceBody.self).streamUpstream == "vnc://10.1.2.3:5900", "stored normalised")
+            let shown = try await client.send(.get, "/api/workspaces/ws-vnc", token: admin).decoded(WorkspaceBody.self)
+            #expect(shown.streamUpstream == "vnc://10.1.2.3:5900")
+            let listed = try await client.send(.get, "/api/workspaces", token: admin)
+            let entries = try #require(listed.json as? [[String: Any]])
+            #expect(entries.first { $0["id"] as? String == "ws-vnc" }?["stream_upstream"] as? String == "vnc://10.1.2.3:5900")
+            #expect(
+                entries.filter { $0["id"] as? String != "ws-vnc" }.allSatisfy { $0["stream_upstream"] is NSNull },
+                "a workspace without one shows null, not nothing")
+
+            let refused = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body(["name": "Elsewhere", "type": "linux", "url": "/x", "stream_upstream": "vnc://192.0.2.1:5901"]))
+            #expect(refused.status == .unprocessableContent)
+            #expect(
+                refused.detail
+                    == "stream_upstream: 192.0.2.1 is not among the upstreams this server may connect to (NEOSC_STREAM_UPSTREAMS)")
+            // `localhost` resolves into 127.0.0.0/8, which is listed, but a name is never matched by what it resolves to.
+            for unlisted in ["vnc://localhost", "wss://other.lab.example/ws"] {
+                let reply = try await client.send(.put, "/api/workspaces/ws-vnc", token: admin, json: body(["stream_upstream": unlisted]))
+                #expect(reply.status == .unprocessableContent && reply.detail?.contains("is not among the upstreams") == true, "\(unlisted)")
+            }
+            for malformed in ["http://10.1.2.3", "vnc://10.1.2.3:5901/path", "ws://user@kasm.lab.example/", "vnc://10.1.2.3:0", 5] as [Any] {
+                let reply = try await client.send(.put, "/api/workspaces/ws-vnc", token: admin, json: body(["stream_upstream": malformed]))
+                #expect(reply.status == .unprocessableContent, "\(malformed)")
+            }
+            #expect(try await harness.store.workspace(id: "ws-vnc")?.streamUpstream == "vnc://10.1.2.3:5900", "refusals change nothing")
+
+            let renamed = try await client.send(.put, "/api/workspaces/ws-vnc", token: admin, json: #"{"name":"Lab"}"#)
+            #expect(try renamed.decoded(WorkspaceBody.self).streamUpstream == "vnc://10.1.2.3:5900", "not sent: kept")
+            let moved = try await client.send(
+                .put, "/api/workspaces/ws-vnc", token: admin, json: #"{"stream_upstream":"wss://KASM.lab.example/websockify"}"#)
+            #expect(moved.status == .ok)
+            #expect(try moved.decoded(WorkspaceBody.self).streamUpstream == "wss://kasm.lab.example:443/websockify")
+            let cleared = try await client.send(.put, "/api/workspaces/ws-vnc", token: admin, json: #"{"stream_upstream":null}"#)
+            #expect(cleared.status == .ok)
+            #expect(cleared["stream_upstream"] is NSNull)
+            #expect(try await harness.store.workspace(id: "ws-vnc")?.streamUpstream == nil)
+            let fields = try await harness.store.events(AuditQuery(action: .updateWorkspace, limit: 10)).compactMap { $0.details["fields"] }
+            #expect(fields.filter { $0 == "stream_upstream" }.count == 2, "moved and cleared, each audited by name")
+
+            // A user launching it sees the workspace as stored.
+            let user = try await harness.account(.neosc).token
+            let launched = try await client.send(.post, "/api/workspaces/ws-vnc/launch", token: user)
+            #expect(launched.status == .created)
+            #expect(try launched.decoded(LaunchBody.self).workspace.streamUpstream == nil)
+        }
+    }
+
+    @Test func withoutUpstreamsStreamingIsOff() async throws {
+        try await Harness.run { harness, client in
+            #expect(harness.portal.streamUpstreams.isEmpty)
+            let admin = try await harness.account(.admin).token
+            let refused = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body(["name": "Lab", "type": "linux", "url": "/lab", "stream_upstream": "vnc://10.1.2.3"]))
+            #expect(refused.status == .unprocessableContent)
+            #expect(refused.detail?.hasPrefix("stream_upstream: streaming is off") == true)
+            #expect(refused.detail?.hasSuffix("set NEOSC_STREAM_UPSTREAMS to allow it") == true)
+            // Null or empty is no stream, which needs no allowlist.
+            for none in [#""stream_upstream":null"#, #""stream_upstream":"""#] {
+                let created = try await client.send(
+                    .post, "/api/workspaces", token: admin, json: #"{"name":"Lab","type":"linux","url":"/lab","# + none + "}")
+                #expect(created.status == .created)
+                #expect(created["stream_upstream"] is NSNull)
+            }
+        }
+    }
 }
 
 @Suite struct SessionTests {

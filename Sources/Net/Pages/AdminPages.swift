@@ -52,19 +52,26 @@ struct AdminPages {
         var memory = "4"
         var storage = "20"
         var maxSessionMinutes = "480"
+        var streamUpstream = ""
         var statuses: [Choice] = []
         var launchModes: [Choice] = []
         var roles: [Choice] = []
         var problems: [String: String] = [:]
         var hasProblems = false
 
-        static let fieldNames = ["id", "name", "type", "description", "url", "cpu", "memory", "storage", "max_session_minutes"]
+        static let fieldNames = [
+            "id", "name", "type", "description", "url", "cpu", "memory", "storage", "max_session_minutes", "stream_upstream",
+        ]
+        /// Fields whose emptying is a change when editing (a description may be empty; an emptied
+        /// stream upstream removes it); any other empty field is left out.
+        static let clearable: Set<String> = ["description", "stream_upstream"]
 
         init(_ workspace: Workspace?) {
             if let workspace {
                 (id, name, type, description, url) = (workspace.id, workspace.name, workspace.type, workspace.description, workspace.url)
                 (cpu, memory, storage) = (String(workspace.cpu), String(workspace.memory), String(workspace.storage))
                 maxSessionMinutes = String(workspace.maxSessionMinutes)
+                streamUpstream = workspace.streamUpstream ?? ""
             }
             choose(
                 status: workspace?.status.rawValue ?? "available", launchMode: workspace?.launchMode.rawValue ?? "iframe",
@@ -82,6 +89,7 @@ struct AdminPages {
             memory = fields["memory"] ?? ""
             storage = fields["storage"] ?? ""
             maxSessionMinutes = fields["max_session_minutes"] ?? ""
+            streamUpstream = fields["stream_upstream"] ?? ""
             choose(status: fields["status"] ?? "available", launchMode: fields["launch_mode"] ?? "iframe", roles: roles)
         }
 
@@ -114,8 +122,8 @@ struct AdminPages {
             var object: [String: Any] = [:]
             for name in WorkspaceForm.fieldNames + ["status", "launch_mode"] where only == nil || name == only {
                 guard let text = fields[name]?.trimmingCharacters(in: .whitespaces) else { continue }
-                // An emptied description is a change (it may be empty); any other empty field is absent.
-                guard !text.isEmpty || (name == "description" && !creating) else { continue }
+                // An emptied description or stream upstream is a change; any other empty field is absent.
+                guard !text.isEmpty || (WorkspaceForm.clearable.contains(name) && !creating) else { continue }
                 if ["cpu", "memory", "storage", "max_session_minutes"].contains(name) {
                     object[name] = Int(text) ?? text  // a word where a number goes: "has the wrong type"
                 } else {
@@ -130,7 +138,9 @@ struct AdminPages {
             do {
                 let data = try JSONSerialization.data(withJSONObject: object)
                 let decoded = try PortalJSON.decoder.decode(WorkspaceDraft.self, from: data)
-                if creating || only != nil { _ = try decoded.newWorkspace(id: "checked-alone", at: Date()) }
+                if creating || only != nil {
+                    _ = try decoded.newWorkspace(id: "checked-alone", at: Date(), upstreams: administration.streamUpstreams)
+                }
                 return (decoded, nil)
             } catch let error as DecodingError {
                 return (nil, DomainError(error))

@@ -73,6 +73,8 @@ struct WorkspaceBody: Decodable {
     let requiresNetbird: Bool
     let allowedRoles: [String]
     let maxSessionMinutes: Int
+    /// Always present; null when the workspace has no stream through NeoSC.
+    let streamUpstream: String?
     /// Present in the catalogue's list and a single workspace's view.
     let activeSessions: Int?
 
@@ -82,6 +84,7 @@ struct WorkspaceBody: Decodable {
         case requiresNetbird = "requires_netbird"
         case allowedRoles = "allowed_roles"
         case maxSessionMinutes = "max_session_minutes"
+        case streamUpstream = "stream_upstream"
         case activeSessions = "active_sessions"
     }
 }
