@@ -402,6 +402,15 @@ SCHEMAS = {
         required=["session_id", "session", "workspace", "connection_url", "launch_mode"],
     ),
     "Stopped": obj({"message": {"type": "string"}, "session": schema("Session")}),
+    "StreamTicket": obj(
+        {
+            "ticket": {"type": "string", "description": "Single use; good for a few seconds, from the address that asked."},
+            "session_id": {"type": "string"},
+            "stream_url": {"type": "string", "description": "The complete `ws://` or `wss://` URL to open, ticket included."},
+            "expires_at": TIMESTAMP,
+        },
+        description="Opens one WebSocket stream of the session (docs/streaming.md).",
+    ),
     "Policy": obj(
         {
             "id": {"type": "string"},
@@ -981,6 +990,13 @@ op("post", "/api/sessions/{id}/disconnect", "disconnectSession", "Disconnect a s
 op("post", "/api/sessions/{id}/heartbeat", "heartbeatSession", "Keep a session alive (owner or admin)",
    responses({200: ok("`last_seen_at` moved to now.", schema("Session"))}, 401, 404, 409, 503),
    parameters=[P("SessionID")], tags=["sessions"], description="409 if it was not active.")
+
+op("post", "/api/sessions/{id}/stream-ticket", "streamTicket", "A ticket to open the session's workspace stream (owner only)",
+   responses({201: ok("The ticket and the WebSocket URL to open with it.", schema("StreamTicket"))}, 401, 404, 409, 429, 503),
+   parameters=[P("SessionID")], tags=["sessions"],
+   description="409 if streaming is off (`NEOSC_STREAM_UPSTREAMS` unset), the session is not active, or its workspace "
+               "has no `stream_upstream`; 404 for a session that is not the caller's (administrators included). "
+               "The stream closes with code 4000 and the reason when the session ends (docs/streaming.md).")
 
 # Demo sessions ---------------------------------------------------------------------------------
 op("post", "/api/integrations/zitadel/token-claims", "zitadelTokenClaims",

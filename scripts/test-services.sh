@@ -1,6 +1,8 @@
 # Sourced after scripts/common.sh: installs what the tests need, idempotently.
 #  - libmongoc-dev and pkg-config (Debian), for the MongoDB store; docker-compose, nodejs and
 #    openssl (Debian), to validate the compose stack in infra/ (no Docker engine needed);
+#  - xvfb and x11vnc (Debian): a real desktop served over RFB, which the workspace-stream tests
+#    relay through NeoSC (Tests/NeoSCTests/StreamTests.swift);
 #  - a venv in .venv/ with SecantusDB (PyPI), a MongoDB-wire-compatible test server,
 #    oidc-provider-mock (PyPI), the OpenID provider standing in for Zitadel, and Schemathesis and
 #    openapi-spec-validator (PyPI), which check the API against its OpenAPI document.
@@ -10,6 +12,8 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates infra/ without an engine
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)  # runs infra/mongo/init-neosc.js in check_compose.py
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # infra/make-secrets.sh (check_compose.py); the syslog-over-TLS test's certificate
+command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)
+command -v x11vnc >/dev/null 2>&1 || need_apt+=(x11vnc)
 apt_install "${need_apt[@]}"
 
 if [ ! -x .venv/bin/secantusd-py ] || [ ! -x .venv/bin/oidc-provider-mock ] || [ ! -x .venv/bin/schemathesis ]; then
@@ -20,3 +24,5 @@ if [ ! -x .venv/bin/secantusd-py ] || [ ! -x .venv/bin/oidc-provider-mock ] || [
 fi
 export NEOSC_SECANTUSD="$PWD/.venv/bin/secantusd-py"
 export NEOSC_OIDC_MOCK="$PWD/.venv/bin/oidc-provider-mock"
+export NEOSC_XVFB="$(command -v Xvfb)"
+export NEOSC_X11VNC="$(command -v x11vnc)"

@@ -20,10 +20,14 @@ public actor SessionRegistry {
     public nonisolated let maxAge: TimeInterval?
     private var loadedAt: Date?
 
+    /// The workspace streams open in this process: every end this registry hears of cuts them.
+    public nonisolated let streams: LiveStreams
+
     /// - Parameter maxAge: nil when this process makes every change the store sees (embedded
     ///   store); otherwise how long a load stays good.
-    public init(maxAge: TimeInterval? = nil) {
+    public init(maxAge: TimeInterval? = nil, streams: LiveStreams = LiveStreams()) {
         self.maxAge = maxAge
+        self.streams = streams
     }
 
     /// Whether the registry must be (re)loaded from the store before it is read at `now`.
@@ -67,12 +71,14 @@ public actor SessionRegistry {
         perWorkspace[session.workspaceID, default: 0] += 1
     }
 
-    public func ended(_ sessions: [WorkspaceSession]) {
+    /// `sessions` have ended: they leave the counts, and their streams are cut at once.
+    public func ended(_ sessions: [WorkspaceSession]) async {
         for session in sessions {
             guard let entry = live.removeValue(forKey: session.id) else { continue }
             decrement(&perUser, entry.userID)
             decrement(&perWorkspace, entry.workspaceID)
         }
+        await streams.cut(sessions.map { ($0.id, $0.endReason ?? $0.status.rawValue) })
     }
 
     public var activeCount: Int { live.count }

@@ -21,6 +21,10 @@ struct Configuration: Sendable {
     /// The upstreams a workspace's stream may come from (`NEOSC_STREAM_UPSTREAMS`: addresses, CIDR
     /// blocks, host names matched exactly); empty: streaming is off.
     var streamUpstreams = StreamUpstreamAllowlist()
+    /// How streams are relayed: timeouts, frame size, ticket lifetime (set in code and tests).
+    var streamSettings = StreamSettings()
+    /// `NEOSC_PUBLIC_URL` without its trailing slash.
+    var publicURL: String?
     var maxSessionsPerUser = 3
     var bcryptCost: UInt8 = 10
     /// Password hashes in flight (running or waiting) before new sign-ins get 503.
@@ -101,6 +105,8 @@ struct Configuration: Sendable {
             metricsAllowed: metricsAllowed, metricsExposition: metricsExposition)
         settings.benchmarkRoutes = benchmarkRoutes
         settings.secureCookies = secureCookies
+        settings.publicURL = publicURL
+        settings.streams = streamSettings
         settings.metricsOnOwnListener = metricsListener != nil
         if let key = zitadelActionsSigningKey, let project = zitadelProjectID {
             settings.zitadelActions = (key, project)
@@ -318,6 +324,7 @@ extension Configuration {
             }
             return url
         }
+        publicURL = try secureURL("NEOSC_PUBLIC_URL").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         if let maxAge = try duration("NEOSC_JWKS_TTL") { keySetMaxAge = maxAge }
         if let interval = try duration("NEOSC_JWKS_MIN_REFRESH") { keyRefreshInterval = interval }
 

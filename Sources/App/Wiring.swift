@@ -204,7 +204,7 @@ enum Wiring {
         }
         return Application(
             router: PortalRouter.make(portal: portal, accessLog: accessLog),
-            server: .guardedHTTP1(limits),
+            server: .guardedHTTP1(limits, streams: portal.streamGateway),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC",
                 availableConnectionsDelegate: .maximum(limits.maximum, logger: logger)),

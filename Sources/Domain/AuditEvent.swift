@@ -64,6 +64,10 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let policyDenied = AuditAction("policy_denied")
     public static let netbirdPeerRegistered = AuditAction("netbird_peer_registered")
     public static let netbirdPeerRemoved = AuditAction("netbird_peer_removed")
+    /// A workspace stream opened through NeoSC, or (failed) was refused before or while dialling.
+    public static let streamOpened = AuditAction("stream_opened")
+    /// A workspace stream closed: why, and the bytes each way.
+    public static let streamClosed = AuditAction("stream_closed")
 }
 
 /// One entry of the audit trail. Append-only.

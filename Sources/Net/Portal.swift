@@ -54,6 +54,8 @@ public struct Portal: Sendable {
     /// The upstreams NeoSC may connect to for workspace streams (`NEOSC_STREAM_UPSTREAMS`); empty:
     /// streaming is off.
     public let streamUpstreams: StreamUpstreamAllowlist
+    /// Workspace streams: their tickets, admission and audit (issue #17).
+    public let streams: WorkspaceStreams
     let catalogue: WorkspaceCatalogue
 
     public init(
@@ -122,9 +124,18 @@ public struct Portal: Sendable {
         self.workspaceSessions = WorkspaceSessions(
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,
             metrics: metrics, maxPerUser: settings.maxSessionsPerUser, policies: policies, networkPeers: networkPeers)
+        self.streams = WorkspaceStreams(
+            store: store, tickets: StreamTickets(), live: sessions.streams, audit: auditTrail, clock: clock,
+            upstreams: streamUpstreams, ticketLifetime: TimeInterval(settings.streams.ticketLifetime.components.seconds),
+            activityInterval: settings.streams.activityInterval, logger: logger)
         self.workspaceAdministration = WorkspaceAdministration(
             store: store, registry: sessions, audit: auditTrail, clock: clock, streamUpstreams: streamUpstreams,
             catalogueChanged: { await catalogue.invalidate() })
+    }
+
+    /// The WebSocket gateway of workspace streams; nil when no upstream is allowed (streaming is off).
+    public var streamGateway: StreamGateway? {
+        streams.isEnabled ? StreamGateway(streams: streams, trustedProxies: settings.trustedProxies, settings: settings.streams) : nil
     }
 
     /// Loads what the runtime actors mirror from the store; call once before serving.

@@ -63,7 +63,9 @@ public enum PortalRouter {
             sessions: portal.workspaceSessions, demos: portal.demos, audit: portal.auditTrail
         )
         .register(on: signedIn.group("workspaces"))
-        SessionRoutes(sessions: portal.workspaceSessions).register(on: signedIn.group("sessions"))
+        let sessions = signedIn.group("sessions")
+        SessionRoutes(sessions: portal.workspaceSessions).register(on: sessions)
+        StreamRoutes(streams: portal.streams, publicURL: portal.settings.publicURL).register(on: sessions)
         AuditRoutes(store: portal.store, audit: portal.auditTrail, integrity: portal.auditIntegrity)
             .register(open: api.group("audit-logs"), signedIn: signedIn.group("audit-logs"))
         PolicyRoutes(policies: portal.policies, audit: portal.auditTrail).register(on: signedIn.group("policies"))

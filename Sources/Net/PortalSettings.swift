@@ -23,6 +23,11 @@ public struct PortalSettings: Sendable {
     public var zitadelActions: (signingKey: Secret, projectID: String)?
     /// The portal's cookies are `Secure` and `__Host-` prefixed: NeoSC's public URL is https.
     public var secureCookies = false
+    /// NeoSC's public URL (`NEOSC_PUBLIC_URL`, no trailing slash), whose scheme and host stream
+    /// URLs take; nil: the request's own host.
+    public var publicURL: String?
+    /// How workspace streams are relayed (issue #17).
+    public var streams = StreamSettings()
 
     public init(
         version: String, tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true,

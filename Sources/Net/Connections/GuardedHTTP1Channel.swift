@@ -10,36 +10,17 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
     private let http: HTTP1Channel
-    private let limits: ConnectionLimits
-    private let census: AddressCensus?
+    private let guards: ConnectionGuards
 
     init(responder: @escaping HTTPChannelHandler.Responder, limits: ConnectionLimits) {
         self.http = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: TimeAmount(limits.idleTimeout)))
-        self.limits = limits
-        self.census = limits.perAddress > 0 ? AddressCensus(limit: limits.perAddress) : nil
+        self.guards = ConnectionGuards(limits: limits)
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        if let census, let address = channel.remoteAddress?.ipAddress, !limits.exempt.isTrusted(address),
-            let key = AddressRange.clientKey(of: address)
-        {
-            switch census.admit(key) {
-            case .admitted:
-                channel.closeFuture.whenComplete { _ in census.release(key) }
-            case .refused(let first):
-                if first {
-                    logger.notice(
-                        "Connections refused: too many from one client (reported once until it is under the limit again)",
-                        metadata: ["client": .string(key), "limit": .stringConvertible(limits.perAddress)])
-                }
-                // Closed once set up: failing the set-up instead would reach the listening
-                // channel as an error and end the accept loop.
-                channel.eventLoop.execute { channel.close(promise: nil) }
-            }
-        }
-        let deadline = RequestHeadDeadline(limit: TimeAmount(limits.headerTimeout))
+        let deadline: RequestHeadDeadline
         do {
-            try channel.pipeline.syncOperations.addHandler(RequestStartWatch(deadline), position: .first)
+            deadline = try guards.admit(channel, logger: logger)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -58,8 +39,14 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 with NeoSC's connection limits.
-    public static func guardedHTTP1(_ limits: ConnectionLimits) -> HTTPServerBuilder {
-        .init { responder in GuardedHTTP1Channel(responder: responder, limits: limits) }
+    /// HTTP/1.1 with NeoSC's connection limits; with a stream gateway, `/streams/…` requests are
+    /// upgraded to WebSockets (without one, the plain channel: no upgrade handling per connection).
+    public static func guardedHTTP1(_ limits: ConnectionLimits, streams: StreamGateway? = nil) -> HTTPServerBuilder {
+        .init { responder in
+            if let streams {
+                return GuardedStreamingChannel(responder: responder, limits: limits, gateway: streams)
+            }
+            return GuardedHTTP1Channel(responder: responder, limits: limits)
+        }
     }
 }

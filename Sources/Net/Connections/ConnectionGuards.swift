@@ -1,0 +1,42 @@
+import Domain
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// What every accepted connection goes through before HTTP: the cap per client address, and the
+/// header-read deadline's first half (`RequestStartWatch`, before the decoder). Shared by the
+/// plain and the streaming channel.
+struct ConnectionGuards: Sendable {
+    private let limits: ConnectionLimits
+    private let census: AddressCensus?
+
+    init(limits: ConnectionLimits) {
+        self.limits = limits
+        self.census = limits.perAddress > 0 ? AddressCensus(limit: limits.perAddress) : nil
+    }
+
+    /// Counts `channel` against its client's cap (closing it if over) and installs the start of
+    /// the header-read deadline, which the caller completes after the HTTP decoder.
+    func admit(_ channel: any Channel, logger: Logger) throws -> RequestHeadDeadline {
+        if let census, let address = channel.remoteAddress?.ipAddress, !limits.exempt.isTrusted(address),
+            let key = AddressRange.clientKey(of: address)
+        {
+            switch census.admit(key) {
+            case .admitted:
+                channel.closeFuture.whenComplete { _ in census.release(key) }
+            case .refused(let first):
+                if first {
+                    logger.notice(
+                        "Connections refused: too many from one client (reported once until it is under the limit again)",
+                        metadata: ["client": .string(key), "limit": .stringConvertible(limits.perAddress)])
+                }
+                // Closed once set up: failing the set-up instead would reach the listening
+                // channel as an error and end the accept loop.
+                channel.eventLoop.execute { channel.close(promise: nil) }
+            }
+        }
+        let deadline = RequestHeadDeadline(limit: TimeAmount(limits.headerTimeout))
+        try channel.pipeline.syncOperations.addHandler(RequestStartWatch(deadline), position: .first)
+        return deadline
+    }
+}

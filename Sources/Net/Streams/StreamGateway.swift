@@ -1,0 +1,62 @@
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import Services
+
+/// `GET /streams/{session_id}?ticket=…`, upgraded to a WebSocket: the stream of one workspace
+/// session (issue #17). The ticket is redeemed during the handshake, before anything is dialled;
+/// a refused one still gets the upgrade, then a close (1008) whose reason the viewer can show,
+/// since a browser never sees the status of a failed handshake.
+public struct StreamGateway: Sendable {
+    static let pathPrefix = "/streams/"
+
+    let streams: WorkspaceStreams
+    let trustedProxies: TrustedProxies
+    let settings: StreamSettings
+
+    public init(streams: WorkspaceStreams, trustedProxies: TrustedProxies, settings: StreamSettings = StreamSettings()) {
+        self.streams = streams
+        self.trustedProxies = trustedProxies
+        self.settings = settings
+    }
+
+    /// The path of session `sessionID`'s stream, its ticket in the query.
+    static func path(sessionID: String, ticket: String) -> String {
+        pathPrefix + sessionID + "?ticket=" + ticket
+    }
+
+    func shouldUpgrade(
+        _ head: HTTPRequest, channel: any Channel, logger: Logger
+    ) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        guard head.method == .get, let target = head.path, target.hasPrefix(Self.pathPrefix), target.utf8.count <= 512,
+            let components = URLComponents(string: target)
+        else { return .dontUpgrade }
+        let sessionID = String(components.path.dropFirst(Self.pathPrefix.count))
+        guard Identifier.isValidSlug(sessionID),
+            let ticket = components.queryItems?.first(where: { $0.name == "ticket" })?.value, !ticket.isEmpty
+        else { return .dontUpgrade }
+        let address =
+            trustedProxies.clientAddress(
+                peer: channel.remoteAddress?.ipAddress, forwardedFor: head.headerFields[values: .xForwardedFor]) ?? "unknown"
+        var headers = HTTPFields()
+        // noVNC (and websockify before it) may ask for the `binary` subprotocol.
+        let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        if offered.contains("binary") { headers[.secWebSocketProtocol] = "binary" }
+        switch await streams.admit(ticket: ticket, sessionID: sessionID, from: address) {
+        case .failure(let refusal):
+            return .upgrade(headers) { _, outbound, _ in
+                try await outbound.close(StreamRelay.CloseCode.refused, reason: refusal.detail)
+            }
+        case .success(let admission):
+            let relay = StreamRelay(streams: streams, admission: admission, settings: settings, logger: logger)
+            let eventLoop = channel.eventLoop
+            return .upgrade(headers) { inbound, outbound, _ in
+                await relay.run(inbound: inbound, outbound: outbound, on: eventLoop)
+            }
+        }
+    }
+}

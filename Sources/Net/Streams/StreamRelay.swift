@@ -1,0 +1,169 @@
+import Actors
+import Domain
+import HummingbirdWebSocket
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOWebSocket
+import Services
+
+/// One workspace stream: the browser's WebSocket relayed to the workspace's VNC/RFB upstream over
+/// TCP, binary frames one way and bytes the other, as websockify does for noVNC. Back-pressure
+/// holds on both sides: each direction writes before it reads again, so a slow reader slows the
+/// other side's reads instead of growing a buffer. It ends when either side closes, the upstream
+/// stays silent, or its session ends (`LiveStreams` cuts it), and tells the browser why.
+struct StreamRelay: Sendable {
+    /// Why a relay ended, each with the close the browser gets.
+    enum Ending: Sendable, Equatable {
+        case sessionEnded(String)
+        case browserClosed
+        case upstreamClosed
+        case upstreamSilent
+        /// The first-byte deadline passed with bytes already relayed: not an ending.
+        case upstreamSpoke
+        /// The cut sequence finished without a cut: the stream is closing anyway.
+        case noCut
+
+        var auditReason: String {
+            switch self {
+            case .sessionEnded(let why): "session_ended:\(why)"
+            case .browserClosed: "browser_closed"
+            case .upstreamClosed: "upstream_closed"
+            case .upstreamSilent: "upstream_silent"
+            case .upstreamSpoke, .noCut: "closed"
+            }
+        }
+    }
+
+    /// Close codes the viewer can tell apart (RFC 6455 §7.4; 4000–4999 are the application's).
+    enum CloseCode {
+        /// The session ended; the reason says why (`Session ended: stopped`).
+        static let sessionEnded = WebSocketErrorCode(codeNumber: 4000)
+        /// The ticket, the session or the workspace refused the stream before anything was dialled.
+        static let refused = WebSocketErrorCode.policyViolation
+        /// The workspace refused, did not answer or stayed silent (1014, "bad gateway").
+        static let badGateway = WebSocketErrorCode(codeNumber: 1014)
+    }
+
+    let streams: WorkspaceStreams
+    let admission: WorkspaceStreams.Admission
+    let settings: StreamSettings
+    let logger: Logger
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop) async {
+        let upstream: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            upstream = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(TimeAmount(settings.connectTimeout))
+                .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+                .connect(host: admission.upstream.host, port: admission.upstream.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 4)))
+                    }
+                }
+        } catch {
+            logger.notice(
+                "Workspace stream: upstream unreachable",
+                metadata: ["session_id": "\(admission.session.id)", "upstream": "\(admission.upstream)", "error": "\(error)"])
+            await streams.upstreamFailed(admission, reason: "upstream_unreachable")
+            try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
+            return
+        }
+        await streams.opened(admission)
+        let tally = NIOLockedValueBox((fromBrowser: 0, toBrowser: 0))
+        var ending = Ending.noCut
+        do {
+            ending = try await upstream.executeThenClose { fromUpstream, toUpstream in
+                await relay(
+                    inbound: inbound, outbound: outbound, fromUpstream: fromUpstream, toUpstream: toUpstream, tally: tally)
+            }
+        } catch {
+            logger.debug("Workspace stream: upstream close failed", metadata: ["error": "\(error)"])
+        }
+        let bytes = tally.withLockedValue { $0 }
+        await streams.closed(
+            admission,
+            WorkspaceStreams.Closing(
+                reason: ending.auditReason, bytesFromBrowser: bytes.fromBrowser, bytesToBrowser: bytes.toBrowser))
+    }
+
+    /// Both directions and the session's cut, until the first of them ends; the browser is told
+    /// why before the others are waited for.
+    private func relay(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        fromUpstream: NIOAsyncChannelInboundStream<ByteBuffer>, toUpstream: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        tally: NIOLockedValueBox<(fromBrowser: Int, toBrowser: Int)>
+    ) async -> Ending {
+        await withTaskGroup(of: Ending.self) { group in
+            group.addTask {
+                do {
+                    for try await var bytes in fromUpstream {
+                        tally.withLockedValue { $0.toBrowser += bytes.readableBytes }
+                        do {
+                            // Frames no larger than the browser's own may be, for clients that
+                            // hold frames to the size they send.
+                            while bytes.readableBytes > settings.maxFrameSize, let slice = bytes.readSlice(length: settings.maxFrameSize) {
+                                try await outbound.write(.binary(slice))
+                            }
+                            try await outbound.write(.binary(bytes))
+                        } catch {
+                            return .browserClosed
+                        }
+                    }
+                } catch {}
+                return .upstreamClosed
+            }
+            group.addTask {
+                var lastActive = ContinuousClock.now
+                do {
+                    for try await frame in inbound {
+                        tally.withLockedValue { $0.fromBrowser += frame.data.readableBytes }
+                        do {
+                            try await toUpstream.write(frame.data)
+                        } catch {
+                            return .upstreamClosed
+                        }
+                        if ContinuousClock.now - lastActive >= streams.activityInterval {
+                            lastActive = .now
+                            await streams.active(admission)
+                        }
+                    }
+                } catch {}
+                return .browserClosed
+            }
+            group.addTask {
+                for await reason in admission.opened.cuts { return .sessionEnded(reason) }
+                return .noCut
+            }
+            group.addTask {
+                try? await Task.sleep(for: settings.firstByteTimeout)
+                return tally.withLockedValue { $0.toBrowser } > 0 ? .upstreamSpoke : .upstreamSilent
+            }
+            var ending = Ending.noCut
+            while let next = await group.next() {
+                if next == .upstreamSpoke || next == .noCut { continue }
+                ending = next
+                break
+            }
+            await tell(outbound, ending)
+            group.cancelAll()
+            return ending
+        }
+    }
+
+    private func tell(_ outbound: WebSocketOutboundWriter, _ ending: Ending) async {
+        switch ending {
+        case .sessionEnded(let why):
+            try? await outbound.close(CloseCode.sessionEnded, reason: "Session ended: \(why)")
+        case .upstreamClosed:
+            try? await outbound.close(.normalClosure, reason: "The workspace closed the connection")
+        case .upstreamSilent:
+            try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
+        case .browserClosed, .upstreamSpoke, .noCut:
+            break
+        }
+    }
+}

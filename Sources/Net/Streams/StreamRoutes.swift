@@ -1,0 +1,49 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Services
+
+/// `POST /api/sessions/{id}/stream-ticket`: the owner of an active session gets a single-use
+/// ticket, good for a few seconds from the address that asked, and the complete URL of the
+/// WebSocket it opens (issue #17); the rules are `Services.WorkspaceStreams`'.
+struct StreamRoutes {
+    /// A ticket as the API shows it.
+    struct TicketView: Encodable, Sendable {
+        var ticket: String
+        var sessionID: String
+        /// The `ws://` or `wss://` URL to open, ticket included.
+        var streamURL: String
+        var expiresAt: Date
+    }
+
+    let streams: WorkspaceStreams
+    /// NeoSC's public URL (`NEOSC_PUBLIC_URL`), whose scheme and host the stream URL takes; nil:
+    /// the request's own host, over `ws://`.
+    let publicURL: String?
+
+    func register(on sessions: RouterGroup<SignedInContext>) {
+        sessions.post(":id/stream-ticket", use: ticket)
+    }
+
+    @Sendable func ticket(_ request: Request, context: SignedInContext) async throws -> JSONBody<TicketView> {
+        let ticket = try await streams.ticket(for: try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
+        let path = StreamGateway.path(sessionID: ticket.sessionID, ticket: ticket.ticket)
+        return JSONBody(
+            TicketView(ticket: ticket.ticket, sessionID: ticket.sessionID, streamURL: origin(of: request) + path, expiresAt: ticket.expiresAt),
+            status: .created)
+    }
+
+    /// `wss://public.host` for an https public URL, `ws://…` for http, else the Host the request named.
+    private func origin(of request: Request) -> String {
+        if let publicURL {
+            if publicURL.hasPrefix("https://") { return "wss://" + publicURL.dropFirst("https://".count) }
+            if publicURL.hasPrefix("http://") { return "ws://" + publicURL.dropFirst("http://".count) }
+        }
+        let host = request.head.authority ?? ""
+        let plausible =
+            !host.isEmpty && host.utf8.count <= 255
+            && host.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || ".-:[]".unicodeScalars.contains($0)) }
+        return "ws://" + (plausible ? host : "127.0.0.1")
+    }
+}

@@ -1,0 +1,25 @@
+/// How workspace streams are relayed (issue #17).
+public struct StreamSettings: Sendable {
+    /// How long dialling a workspace's upstream may take.
+    public var connectTimeout: Duration
+    /// How long a VNC upstream may stay silent after the connection opens (an RFB server speaks
+    /// first); past it the browser is told the workspace did not answer.
+    public var firstByteTimeout: Duration
+    /// The largest frame a browser may send (and the largest NeoSC sends it).
+    public var maxFrameSize: Int
+    /// How long a stream ticket stays good.
+    public var ticketLifetime: Duration
+    /// Input from the browser counts as a heartbeat at most this often.
+    public var activityInterval: Duration
+
+    public init(
+        connectTimeout: Duration = .seconds(5), firstByteTimeout: Duration = .seconds(10), maxFrameSize: Int = 1 << 16,
+        ticketLifetime: Duration = .seconds(10), activityInterval: Duration = .seconds(10)
+    ) {
+        self.connectTimeout = connectTimeout
+        self.firstByteTimeout = firstByteTimeout
+        self.maxFrameSize = maxFrameSize
+        self.ticketLifetime = ticketLifetime
+        self.activityInterval = activityInterval
+    }
+}

@@ -1,0 +1,223 @@
+import Actors
+import Domain
+import Foundation
+import Logging
+
+/// Workspace streams (issue #17): the single-use tickets that open them, the checks made before
+/// NeoSC dials a workspace's upstream, a streamed session kept alive while its user works in it,
+/// and the audit trail of every stream, opened or refused, and how it closed. The relaying itself
+/// is the HTTP layer's; when the session ends, `LiveStreams` tells the relay to cut.
+public struct WorkspaceStreams: Sendable {
+    /// A ticket for one stream of one session.
+    public struct Ticket: Sendable {
+        public let ticket: String
+        public let sessionID: String
+        public let expiresAt: Date
+    }
+
+    /// A stream cleared to open: its session, the upstream to dial, and where it hears of its cut.
+    public struct Admission: Sendable {
+        public let session: WorkspaceSession
+        public let user: User
+        public let upstream: StreamUpstream
+        public let opened: LiveStreams.Opened
+        /// The client address the ticket was issued to and presented from.
+        public let address: String
+    }
+
+    /// Why a stream was not opened, as the viewer is told (a WebSocket close reason) and the audit
+    /// trail records it.
+    public struct Refusal: Error, Sendable, Equatable {
+        public let reason: String
+        public let detail: String
+    }
+
+    /// How a stream ended, for its `stream_closed` entry.
+    public struct Closing: Sendable {
+        /// `session_ended:<why>`, `browser_closed`, `upstream_closed`, `shutdown`, …
+        public let reason: String
+        public let bytesFromBrowser: Int
+        public let bytesToBrowser: Int
+
+        public init(reason: String, bytesFromBrowser: Int, bytesToBrowser: Int) {
+            self.reason = reason
+            self.bytesFromBrowser = bytesFromBrowser
+            self.bytesToBrowser = bytesToBrowser
+        }
+    }
+
+    /// The upstreams NeoSC may dial (`NEOSC_STREAM_UPSTREAMS`); empty: streaming is off.
+    public let upstreams: StreamUpstreamAllowlist
+    /// How long a ticket stays good.
+    public let ticketLifetime: TimeInterval
+    /// Input from the browser moves the session's `last_seen_at` at most this often.
+    public let activityInterval: Duration
+    private let store: any Store
+    private let tickets: StreamTickets
+    private let live: LiveStreams
+    private let audit: AuditTrail
+    private let clock: WallClock
+    private let logger: Logger
+
+    public init(
+        store: any Store, tickets: StreamTickets, live: LiveStreams, audit: AuditTrail, clock: WallClock,
+        upstreams: StreamUpstreamAllowlist, ticketLifetime: TimeInterval = 10, activityInterval: Duration = .seconds(10),
+        logger: Logger
+    ) {
+        self.logger = logger
+        self.store = store
+        self.tickets = tickets
+        self.live = live
+        self.audit = audit
+        self.clock = clock
+        self.upstreams = upstreams
+        self.ticketLifetime = ticketLifetime
+        self.activityInterval = activityInterval
+    }
+
+    public var isEnabled: Bool { !upstreams.isEmpty }
+
+    /// A ticket for `principal`'s own active session `sessionID`, usable once, from `address`,
+    /// within `ticketLifetime`. Only the owner gets one (an administrator stops a session, but
+    /// does not watch its desktop); someone else's session is 404, as everywhere.
+    public func ticket(for sessionID: String, by principal: Principal, from address: String) async throws -> Ticket {
+        guard isEnabled else {
+            throw DomainError.conflict("Streaming is off on this server (NEOSC_STREAM_UPSTREAMS is not set)")
+        }
+        guard let session = try await store.session(id: sessionID), session.userID == principal.userID else {
+            throw DomainError.notFound("Session not found")
+        }
+        guard session.status == .active else {
+            throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")
+        }
+        guard let workspace = try await store.workspace(id: session.workspaceID), workspace.streamUpstream != nil else {
+            throw DomainError.conflict("This session's workspace has no stream through NeoSC")
+        }
+        let now = clock.now()
+        let expiresAt = now.addingTimeInterval(ticketLifetime)
+        let ticket = Base64URL.random(byteCount: 32)
+        let grant = StreamTickets.Grant(sessionID: session.id, userID: principal.userID, address: address, expiresAt: expiresAt)
+        guard await tickets.issue(ticket, for: grant, at: now) else {
+            throw DomainError.rateLimited("Too many stream tickets are outstanding; try again in a few seconds", retryAfterSeconds: 10)
+        }
+        return Ticket(ticket: ticket, sessionID: session.id, expiresAt: expiresAt)
+    }
+
+    /// Uses `ticket` to open a stream of session `sessionID` from `address`: the ticket must be
+    /// this session's, unused, unexpired and presented from the address it was issued to; the
+    /// session still active and its owner's; the account enabled; the workspace's upstream one
+    /// the operator allows. Every refusal is audited (`stream_opened`, failed, with the reason)
+    /// before anything is dialled.
+    public func admit(ticket: String, sessionID: String, from address: String) async -> Result<Admission, Refusal> {
+        let redeemed = await tickets.redeem(ticket, sessionID: sessionID, address: address, at: clock.now())
+        let grant: StreamTickets.Grant
+        switch redeemed {
+        case .success(let granted):
+            grant = granted
+        case .failure(let refusal):
+            return await refused(
+                Refusal(reason: refusal.rawValue, detail: Self.detail(of: refusal)), sessionID: sessionID, address: address,
+                actor: .anonymous(claimedEmail: nil))
+        }
+        // Registered before the session is read: an end that lands in between still cuts it.
+        let opened = await live.open(sessionID: grant.sessionID)
+        do {
+            guard let session = try await store.session(id: grant.sessionID), session.userID == grant.userID,
+                let user = try await store.user(id: grant.userID)
+            else {
+                await live.closed(sessionID: grant.sessionID, number: opened.number)
+                return await refused(
+                    Refusal(reason: "session_not_found", detail: "The session no longer exists"), sessionID: sessionID,
+                    address: address, actor: .system(onAccount: grant.userID, email: nil))
+            }
+            let actor = AuditActor.account(user)
+            guard session.status == .active, !user.disabled else {
+                await live.closed(sessionID: grant.sessionID, number: opened.number)
+                let why = user.disabled ? "user_disabled" : (session.endReason ?? session.status.rawValue)
+                return await refused(
+                    Refusal(reason: "session_ended", detail: "The session has ended (\(why))"), sessionID: sessionID,
+                    address: address, actor: actor)
+            }
+            guard let workspace = try await store.workspace(id: session.workspaceID), let text = workspace.streamUpstream,
+                let upstream = try? StreamUpstream(text), upstreams.permits(upstream)
+            else {
+                await live.closed(sessionID: grant.sessionID, number: opened.number)
+                return await refused(
+                    Refusal(reason: "no_upstream", detail: "The workspace has no stream this server may open"),
+                    sessionID: sessionID, address: address, actor: actor)
+            }
+            return .success(Admission(session: session, user: user, upstream: upstream, opened: opened, address: address))
+        } catch {
+            await live.closed(sessionID: grant.sessionID, number: opened.number)
+            return .failure(Refusal(reason: "store_unavailable", detail: "The store did not answer; try again"))
+        }
+    }
+
+    /// The upstream answered: the stream is open (audited).
+    public func opened(_ admission: Admission) async {
+        await recorded(
+            .streamOpened, by: .account(admission.user), from: admission.address, resource: ("session", admission.session.id),
+            details: [
+                "workspace_id": admission.session.workspaceID, "upstream": admission.upstream.description,
+            ])
+    }
+
+    /// The upstream could not be reached (refused, unreachable, or silent): the stream is not
+    /// opened (audited, failed, with `reason`).
+    public func upstreamFailed(_ admission: Admission, reason: String) async {
+        await live.closed(sessionID: admission.session.id, number: admission.opened.number)
+        await recorded(
+            .streamOpened, by: .account(admission.user), from: admission.address, success: false,
+            resource: ("session", admission.session.id),
+            details: [
+                "workspace_id": admission.session.workspaceID, "upstream": admission.upstream.description, "reason": reason,
+            ])
+    }
+
+    /// Input arrived from the browser: the session is in use, as a heartbeat would say.
+    public func active(_ admission: Admission) async {
+        _ = try? await store.touch(id: admission.session.id, at: clock.now())
+    }
+
+    /// The stream has closed (audited with why and the bytes each way).
+    public func closed(_ admission: Admission, _ closing: Closing) async {
+        await live.closed(sessionID: admission.session.id, number: admission.opened.number)
+        await recorded(
+            .streamClosed, by: .account(admission.user), from: admission.address, resource: ("session", admission.session.id),
+            details: [
+                "workspace_id": admission.session.workspaceID, "reason": closing.reason,
+                "bytes_from_browser": String(closing.bytesFromBrowser), "bytes_to_browser": String(closing.bytesToBrowser),
+            ])
+    }
+
+    /// Writes an entry; a stream has no caller to fail, so an entry the store refused is logged
+    /// (the store being down is also what `/health` reports).
+    private func recorded(
+        _ action: AuditAction, by actor: AuditActor, from address: String?, success: Bool = true,
+        resource: (type: String, id: String), details: [String: String]
+    ) async {
+        do {
+            try await audit.record(action, by: actor, from: address, success: success, resource: resource, details: details)
+        } catch {
+            logger.error(
+                "Workspace stream: audit entry not written",
+                metadata: ["action": "\(action)", "session_id": "\(resource.id)", "error": "\(error)"])
+        }
+    }
+
+    private func refused(_ refusal: Refusal, sessionID: String, address: String, actor: AuditActor) async -> Result<Admission, Refusal> {
+        await recorded(
+            .streamOpened, by: actor, from: address, success: false, resource: ("session", String(sessionID.prefix(64))),
+            details: ["reason": refusal.reason])
+        return .failure(refusal)
+    }
+
+    private static func detail(of refusal: StreamTickets.Refusal) -> String {
+        switch refusal {
+        case .unknown: "The stream ticket is unknown or already used; ask for a new one"
+        case .expired: "The stream ticket has expired; ask for a new one"
+        case .otherSession: "The stream ticket is for another session"
+        case .otherAddress: "The stream ticket was issued to another client address"
+        }
+    }
+}

@@ -1,0 +1,425 @@
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOWebSocket
+import Net
+import Services
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import App
+
+/// Workspace streams through NeoSC (issue #17), against a real desktop: Xvfb with x11vnc on a
+/// loopback port as the workspace, NeoSC relaying it over a WebSocket, a small RFB client as the
+/// viewer. What the anchors lack is tested as such: the stream is cut the moment its session ends.
+@Suite(.serialized) struct StreamTests {
+    @Test func aRealDesktopIsRelayedAndCutWithinASecondWhenItsSessionStops() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let grant = try await viewer.ticket()
+            #expect(grant.streamURL.hasSuffix("/streams/\(viewer.sessionID)?ticket=\(grant.ticket)"))
+            #expect(grant.expiresAt.timeIntervalSinceNow <= 11)
+            let closedAt = Mutex<Date?>(nil)
+            let update = Mutex<(width: Int, height: Int, rectangles: Int)?>(nil)
+            let close = try await viewer.open(grant) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                let screen = try await RFB.handshake(reader, outbound)
+                update.withLock { $0 = (screen.width, screen.height, 0) }
+                let rectangles = try await RFB.requestUpdate(reader, outbound, screen)
+                update.withLock { $0?.rectangles = rectangles }
+                let stopped = try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token)
+                #expect(stopped.status == .ok)
+                try await reader.drain()
+                closedAt.withLock { $0 = Date() }
+            }
+            let screen = try #require(update.withLock { $0 })
+            #expect(screen.width == 320 && screen.height == 240)
+            #expect(screen.rectangles >= 1)
+            #expect(close?.closeCode == .unknown(4000))
+            #expect(close?.reason == "Session ended: stopped")
+            // From the moment the store ended the session (not from when the test asked: on a loaded
+            // machine the request itself may queue) to the moment the viewer saw its stream closed.
+            let endedAt = try #require(try await harness.store.session(id: viewer.sessionID)?.endedAt)
+            let cut = try #require(closedAt.withLock { $0 }).timeIntervalSince(endedAt)
+            #expect(cut < 1, "the stream outlived its session by \(cut) s")
+
+            let trail = try await viewer.trail(harness, client)
+            let opened = try #require(trail.first { $0.action == "stream_opened" })
+            #expect(opened.success)
+            #expect(opened.details["upstream"] == "vnc://127.0.0.1:\(desktop.port)")
+            let closed = try #require(trail.first { $0.action == "stream_closed" })
+            #expect(closed.details["reason"] == "session_ended:stopped")
+            #expect(Int(closed.details["bytes_to_browser"] ?? "") ?? 0 > 1_000)
+            #expect(Int(closed.details["bytes_from_browser"] ?? "") ?? 0 >= 12 + 1 + 1 + 10)
+        }
+    }
+
+    @Test func aDisabledUsersStreamIsCut() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let admin = try await harness.account(.admin).token
+            let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                _ = try await RFB.handshake(reader, outbound)
+                let disabled = try await client.send(.patch, "/api/users/\(viewer.userID)", token: admin, json: #"{"disabled":true}"#)
+                #expect(disabled.status == .ok)
+                try await reader.drain()
+            }
+            #expect(close?.closeCode == .unknown(4000))
+            #expect(close?.reason == "Session ended: user_disabled")
+        }
+    }
+
+    @Test func aDemoLosesItsStreamWhenItExpires() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        let settings: (inout Configuration) -> Void = { configuration in
+            configuration.allowStreams()
+            configuration.demo.enabled = true
+            configuration.demo.lifetime = 5
+            configuration.demo.maxDuration = 10
+            configuration.demo.rescanInterval = 1
+        }
+        try await Harness.run(.live, settings) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let streamed = try await client.send(
+                .put, "/api/workspaces/ws-secure-browser", token: admin, json: body(["stream_upstream": "vnc://127.0.0.1:\(desktop.port)"]))
+            try #require(streamed.status == .ok, "\(streamed.text)")
+            let created = try await client.send(
+                .post, "/api/demo/sessions", json: body(["workspace_type": "browser", "email": "visitor@example.com"]))
+            try #require(created.status == .created, "\(created.text)")
+            let demo = try created.decoded(DemoCreatedBody.self)
+            let launched = try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: demo.accessToken)
+            try #require(launched.status == .created, "\(launched.text)")
+            let viewer = Viewer(
+                token: demo.accessToken, userID: "", sessionID: try launched.decoded(LaunchBody.self).sessionID,
+                workspaceID: "ws-secure-browser", client: client)
+            let endedAt = Mutex<Date?>(nil)
+            let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                _ = try await RFB.handshake(reader, outbound)
+                try await reader.drain(within: .seconds(15))
+                endedAt.withLock { $0 = Date() }
+            }
+            #expect(close?.closeCode == .unknown(4000))
+            #expect(close?.reason == "Session ended: demo_ended")
+            let closedAt = try #require(endedAt.withLock { $0 })
+            let sessionEndedAt = try #require(try await harness.store.session(id: viewer.sessionID)?.endedAt)
+            #expect(closedAt.timeIntervalSince(sessionEndedAt) < 1, "the stream outlived its session")
+            // The demo's own deadline is kept by its expiry (DemoSessionTests); here, loosely.
+            #expect(closedAt.timeIntervalSince(demo.expiresAt) < 5)
+        }
+    }
+
+    @Test func ticketsAreTheOwnersSingleUseAndBoundToTheirAddress() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams(trustingProxy: "127.0.0.1") }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            // A stranger, even an administrator, gets no ticket for someone else's session.
+            for role in [Role.neosc, .admin] {
+                let stranger = try await harness.account(role).token
+                let refused = try await client.send(.post, "/api/sessions/\(viewer.sessionID)/stream-ticket", token: stranger)
+                #expect(refused.status == .notFound)
+            }
+            // Used once: the second use of the same ticket is refused before anything is dialled.
+            let grant = try await viewer.ticket()
+            let first = try await viewer.open(grant) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                _ = try await RFB.handshake(reader, outbound)
+            }
+            #expect(first?.closeCode == .normalClosure)
+            let replay = try await viewer.open(grant) { inbound, _ in try await FrameReader.drain(inbound) }
+            #expect(replay?.closeCode == .policyViolation)
+            #expect(replay?.reason?.contains("unknown or already used") == true)
+            // Issued to the client a trusted proxy named; presented by another.
+            let elsewhere = try await viewer.ticket(headers: [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9"])
+            let moved = try await viewer.open(elsewhere) { inbound, _ in try await FrameReader.drain(inbound) }
+            #expect(moved?.closeCode == .policyViolation)
+            #expect(moved?.reason?.contains("another client address") == true)
+            // A ticket for one session does not open another's.
+            let other = try await Viewer.launch(harness, client, upstream: nil, reuse: viewer)
+            let crossed = try await viewer.open(try await other.ticket(), sessionID: viewer.sessionID) { inbound, _ in
+                try await FrameReader.drain(inbound)
+            }
+            #expect(crossed?.closeCode == .policyViolation)
+            let refusals = try await viewer.trail(harness, client).filter { $0.action == "stream_opened" && !$0.success }
+            #expect(
+                Set(refusals.compactMap { $0.details["reason"] })
+                    == ["ticket_unknown", "ticket_from_another_address", "ticket_for_another_session"])
+        }
+    }
+
+    @Test func anExpiredTicketIsRefused() async throws {
+        let clock = ManualClock()
+        try await Harness.run(.live, clock: clock.wallClock, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:5900")
+            let grant = try await viewer.ticket()
+            clock.advance(11)
+            let close = try await viewer.open(grant) { inbound, _ in try await FrameReader.drain(inbound) }
+            #expect(close?.closeCode == .policyViolation)
+            #expect(close?.reason?.contains("expired") == true)
+        }
+    }
+
+    @Test func anUpstreamThatRefusesOrStaysSilentGetsTheBrowserACleanClose() async throws {
+        let silent = try SilentListener()
+        defer { silent.close() }
+        let closedPort = try FreePort.pick()
+        try await Harness.run(.live, { $0.allowStreams(firstByteTimeout: .milliseconds(500)) }) { harness, client in
+            let refusing = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(closedPort)")
+            let refused = try await refusing.open(try await refusing.ticket()) { inbound, _ in try await FrameReader.drain(inbound) }
+            #expect(refused?.closeCode == .unknown(1014))
+
+            let quiet = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(silent.port)")
+            let started = ContinuousClock.now
+            let hung = try await quiet.open(try await quiet.ticket()) { inbound, _ in try await FrameReader.drain(inbound) }
+            #expect(hung?.closeCode == .unknown(1014))
+            #expect(hung?.reason == "The workspace did not answer")
+            #expect(ContinuousClock.now - started < .seconds(5))
+            let unreachable = try await refusing.trail(harness, client).filter { $0.action == "stream_opened" && !$0.success }
+            #expect(unreachable.map { $0.details["reason"] } == ["upstream_unreachable"])
+            let silence = try await quiet.trail(harness, client).filter { $0.action == "stream_closed" }
+            #expect(silence.map { $0.details["reason"] } == ["upstream_silent"])
+        }
+    }
+
+    @Test func inputFromTheBrowserKeepsTheSessionAlive() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams(activityInterval: .zero) }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let before = try await harness.store.session(id: viewer.sessionID)?.lastSeenAt
+            try await Task.sleep(for: .milliseconds(20))
+            _ = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                _ = try await RFB.handshake(reader, outbound)
+            }
+            let after = try await harness.store.session(id: viewer.sessionID)?.lastSeenAt
+            #expect(try #require(after) > (try #require(before)))
+        }
+    }
+
+    @Test func withoutAllowedUpstreamsThereAreNoTickets() async throws {
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.neosc).token
+            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            let sessionID = try launched.decoded(LaunchBody.self).sessionID
+            let refused = try await client.send(.post, "/api/sessions/\(sessionID)/stream-ticket", token: token)
+            #expect(refused.status == .conflict)
+            #expect(refused["detail"] as? String == "Streaming is off on this server (NEOSC_STREAM_UPSTREAMS is not set)")
+        }
+    }
+}
+
+extension Configuration {
+    /// Streams to loopback upstreams allowed, with the given relay settings.
+    mutating func allowStreams(
+        trustingProxy proxy: String? = nil, firstByteTimeout: Duration = .seconds(10), activityInterval: Duration = .seconds(10)
+    ) {
+        streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!])
+        streamSettings.firstByteTimeout = firstByteTimeout
+        streamSettings.activityInterval = activityInterval
+        if let proxy { trustedProxies = TrustedProxies([AddressRange(proxy)!]) }
+    }
+}
+
+/// A user with a session on a workspace that streams from `upstream`, and what it does with it.
+struct Viewer {
+    let token: String
+    let userID: String
+    let sessionID: String
+    let workspaceID: String
+    let client: any TestClientProtocol
+
+    /// A workspace streaming from `upstream` (created by an administrator), launched by a new
+    /// `neosc` user (or by `reuse`'s user, on another workspace).
+    static func launch(
+        _ harness: Harness, _ client: any TestClientProtocol, upstream: String?, reuse: Viewer? = nil
+    ) async throws -> Viewer {
+        let admin = try await harness.account(.admin).token
+        let workspaceID = "ws-stream-\(UUID().uuidString.prefix(8).lowercased())"
+        let stream = upstream ?? "vnc://127.0.0.1:5900"
+        let created = try await client.send(
+            .post, "/api/workspaces", token: admin,
+            json: body([
+                "id": workspaceID, "name": "Streamed desktop", "type": "linux", "url": "/workspaces/\(workspaceID)",
+                "stream_upstream": stream, "allowed_roles": ["admin", "neosc"],
+            ]))
+        try #require(created.status == .created, "\(created.text)")
+        let (userID, token): (String, String)
+        if let reuse {
+            (userID, token) = (reuse.userID, reuse.token)
+        } else {
+            let account = try await harness.account(.neosc)
+            (userID, token) = (account.user.id, account.token)
+        }
+        let launched = try await client.send(.post, "/api/workspaces/\(workspaceID)/launch", token: token)
+        try #require(launched.status == .created, "\(launched.text)")
+        return Viewer(
+            token: token, userID: userID, sessionID: try launched.decoded(LaunchBody.self).sessionID, workspaceID: workspaceID,
+            client: client)
+    }
+
+    struct Grant: Decodable {
+        let ticket: String
+        let streamURL: String
+        let expiresAt: Date
+        let sessionID: String
+
+        enum CodingKeys: String, CodingKey {
+            case ticket
+            case streamURL = "stream_url"
+            case expiresAt = "expires_at"
+            case sessionID = "session_id"
+        }
+    }
+
+    func ticket(headers: HTTPFields = [:]) async throws -> Grant {
+        let reply = try await client.send(.post, "/api/sessions/\(sessionID)/stream-ticket", token: token, headers: headers)
+        try #require(reply.status == .created, "\(reply.text)")
+        return try reply.decoded(Grant.self)
+    }
+
+    /// Opens the stream `grant` allows (of `sessionID`, by default the grant's own) and runs
+    /// `body` on it; the close frame the server sent.
+    func open(
+        _ grant: Grant, sessionID: String? = nil,
+        _ body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
+    ) async throws -> WebSocketCloseFrame? {
+        let port = try #require(client.port)
+        let url = "ws://127.0.0.1:\(port)/streams/\(sessionID ?? grant.sessionID)?ticket=\(grant.ticket)"
+        var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
+        configuration.closeTimeout = .seconds(5)
+        return try await WebSocketClient.connect(url: url, configuration: configuration, logger: Harness.logger) {
+            inbound, outbound, _ in try await body(inbound, outbound)
+        }
+    }
+
+    /// The audit entries about this viewer's session, newest first.
+    func trail(_ harness: Harness, _ client: any TestClientProtocol) async throws -> [AuditEntryBody] {
+        let admin = try await harness.account(.admin).token
+        let reply = try await client.send(.get, "/api/audit-logs?limit=500", token: admin)
+        return try reply.decoded([AuditEntryBody].self).filter { $0.resourceID == sessionID }
+    }
+}
+
+/// Exact byte counts read out of a WebSocket's binary frames, however the bytes were framed.
+/// A class, so a deadline can race its reads.
+final class FrameReader: @unchecked Sendable {
+    private var frames: WebSocketInboundStream.AsyncIterator
+    private var buffer = ByteBuffer()
+
+    init(_ inbound: WebSocketInboundStream) {
+        frames = inbound.makeAsyncIterator()
+    }
+
+    func read(_ count: Int) async throws -> [UInt8] {
+        while buffer.readableBytes < count {
+            guard var frame = try await frames.next() else { throw Closed() }
+            buffer.writeBuffer(&frame.data)
+        }
+        return buffer.readBytes(length: count)!
+    }
+
+    /// Reads until the server closes; fails if it has not within `limit` (no test hangs on a
+    /// stream that was never cut).
+    func drain(within limit: Duration = .seconds(5)) async throws {
+        let closed = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                while try await self.frames.next() != nil {}
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            let first = try await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !closed { throw StillOpen(limit: limit) }
+    }
+
+    /// Reads `inbound` until the server closes it.
+    static func drain(_ inbound: WebSocketInboundStream) async throws {
+        try await FrameReader(inbound).drain()
+    }
+
+    struct Closed: Error {}
+
+    struct StillOpen: Error, CustomStringConvertible {
+        let limit: Duration
+        var description: String { "the server had not closed the stream after \(limit)" }
+    }
+}
+
+/// Just enough of an RFB 3.8 client (RFC 6143) to prove a desktop is on the other end.
+enum RFB {
+    struct Screen {
+        let width: Int
+        let height: Int
+    }
+
+    /// Version, security type None, ClientInit; the desktop's size from ServerInit.
+    static func handshake(_ reader: FrameReader, _ outbound: WebSocketOutboundWriter) async throws -> Screen {
+        let version = try await reader.read(12)
+        #expect(String(decoding: version, as: UTF8.self) == "RFB 003.008\n")
+        try await outbound.write(.binary(ByteBuffer(string: "RFB 003.008\n")))
+        let count = Int(try await reader.read(1)[0])
+        let types = try await reader.read(count)
+        try #require(types.contains(1), "the desktop offers no security type None: \(types)")
+        try await outbound.write(.binary(ByteBuffer(bytes: [1])))
+        #expect(try await reader.read(4) == [0, 0, 0, 0])
+        try await outbound.write(.binary(ByteBuffer(bytes: [1])))  // shared
+        let initial = try await reader.read(24)
+        let nameLength = Int(initial[20]) << 24 | Int(initial[21]) << 16 | Int(initial[22]) << 8 | Int(initial[23])
+        _ = try await reader.read(nameLength)
+        return Screen(width: Int(initial[0]) << 8 | Int(initial[1]), height: Int(initial[2]) << 8 | Int(initial[3]))
+    }
+
+    /// A full FramebufferUpdateRequest; the number of rectangles in the update that answers it.
+    static func requestUpdate(_ reader: FrameReader, _ outbound: WebSocketOutboundWriter, _ screen: Screen) async throws -> Int {
+        let (w, h) = (UInt8(screen.width >> 8), UInt8(screen.width & 0xFF))
+        let (hh, hl) = (UInt8(screen.height >> 8), UInt8(screen.height & 0xFF))
+        try await outbound.write(.binary(ByteBuffer(bytes: [3, 0, 0, 0, 0, 0, w, h, hh, hl])))
+        let header = try await reader.read(4)
+        #expect(header[0] == 0, "expected a FramebufferUpdate, got message type \(header[0])")
+        return Int(header[2]) << 8 | Int(header[3])
+    }
+}
+
+/// A loopback TCP port that accepts connections (the kernel's backlog does) and never says a word.
+final class SilentListener: Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard descriptor >= 0, bound == 0, listen(descriptor, 8) == 0 else { throw LoopbackProcess.Missing(description: "listen failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        self.descriptor = descriptor
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
+}
