@@ -2,7 +2,8 @@
 #  - libmongoc-dev and pkg-config (Debian), for the MongoDB store; docker-compose, nodejs and
 #    openssl (Debian), to validate the compose stack in infra/ (no Docker engine needed);
 #  - xvfb and x11vnc (Debian): a real desktop served over RFB, which the workspace-stream tests
-#    relay through NeoSC (Tests/NeoSCTests/StreamTests.swift);
+#    relay through NeoSC (Tests/NeoSCTests/StreamTests.swift), and novnc (Debian), the client the
+#    viewer page draws it with;
 #  - a venv in .venv/ with SecantusDB (PyPI), a MongoDB-wire-compatible test server,
 #    oidc-provider-mock (PyPI), the OpenID provider standing in for Zitadel, and Schemathesis and
 #    openapi-spec-validator (PyPI), which check the API against its OpenAPI document.
@@ -14,6 +15,7 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs)  # runs infra/mongo/init-n
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # infra/make-secrets.sh (check_compose.py); the syslog-over-TLS test's certificate
 command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)
 command -v x11vnc >/dev/null 2>&1 || need_apt+=(x11vnc)
+[ -f /usr/share/novnc/core/rfb.js ] || need_apt+=(novnc)  # the stream viewer's client, which NeoSC serves
 apt_install "${need_apt[@]}"
 
 if [ ! -x .venv/bin/secantusd-py ] || [ ! -x .venv/bin/oidc-provider-mock ] || [ ! -x .venv/bin/schemathesis ]; then

@@ -25,6 +25,8 @@ struct Configuration: Sendable {
     var streamSettings = StreamSettings()
     /// `NEOSC_PUBLIC_URL` without its trailing slash.
     var publicURL: String?
+    /// Where Debian's `novnc` package put noVNC (`NEOSC_NOVNC_DIR`).
+    var noVNCDirectory = "/usr/share/novnc"
     var maxSessionsPerUser = 3
     var bcryptCost: UInt8 = 10
     /// Password hashes in flight (running or waiting) before new sign-ins get 503.
@@ -107,6 +109,7 @@ struct Configuration: Sendable {
         settings.secureCookies = secureCookies
         settings.publicURL = publicURL
         settings.streams = streamSettings
+        settings.noVNCDirectory = noVNCDirectory
         settings.metricsOnOwnListener = metricsListener != nil
         if let key = zitadelActionsSigningKey, let project = zitadelProjectID {
             settings.zitadelActions = (key, project)
@@ -324,6 +327,7 @@ extension Configuration {
             }
             return url
         }
+        if let directory = value("NEOSC_NOVNC_DIR") { noVNCDirectory = directory }
         publicURL = try secureURL("NEOSC_PUBLIC_URL").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         if let maxAge = try duration("NEOSC_JWKS_TTL") { keySetMaxAge = maxAge }
         if let interval = try duration("NEOSC_JWKS_MIN_REFRESH") { keyRefreshInterval = interval }

@@ -88,6 +88,16 @@ public enum PortalRouter {
         on router: Router<PortalRequestContext>, portal: Portal, assets: PortalAssets, renderer: PageRenderer, browser: BrowserSession
     ) {
         assets.register(on: router)
+        let noVNC = NoVNCFiles(directory: portal.settings.noVNCDirectory)
+        if portal.streams.isEnabled {
+            if noVNC.isInstalled {
+                noVNC.register(on: router, logger: portal.logger)
+            } else {
+                portal.logger.warning(
+                    "Streaming is on, but noVNC is not installed: the viewer cannot draw streamed desktops (install Debian's novnc, or set NEOSC_NOVNC_DIR)",
+                    metadata: ["directory": "\(noVNC.directory)"])
+            }
+        }
         let pages = router.group()
             .add(middleware: IdentityMiddleware(portal: portal, credentials: .browserSession(browser)))
             .group(context: PageContext.self)
@@ -104,10 +114,13 @@ public enum PortalRouter {
         ).register(on: pages)
         WorkspacePages(
             catalogue: portal.catalogue, store: portal.store, sessions: portal.workspaceSessions, demos: portal.demos,
-            renderer: renderer, clock: portal.clock
+            renderer: renderer, clock: portal.clock, streams: portal.streams, publicURL: portal.settings.publicURL
         ).register(on: signedIn)
-        SessionPages(sessions: portal.workspaceSessions, store: portal.store, renderer: renderer, clock: portal.clock)
-            .register(on: signedIn)
+        SessionPages(
+            sessions: portal.workspaceSessions, store: portal.store, renderer: renderer, clock: portal.clock, streams: portal.streams,
+            publicURL: portal.settings.publicURL
+        )
+        .register(on: signedIn)
         AuditPage(store: portal.store, audit: portal.auditTrail, renderer: renderer, clock: portal.clock).register(on: signedIn)
         DemoPages(demos: portal.demos, store: portal.store, renderer: renderer, browser: browser, clock: portal.clock)
             .register(open: pages)

@@ -28,6 +28,8 @@ public struct PortalSettings: Sendable {
     public var publicURL: String?
     /// How workspace streams are relayed (issue #17).
     public var streams = StreamSettings()
+    /// Where noVNC is installed (`NEOSC_NOVNC_DIR`): the stream viewer's client, served at `/novnc/`.
+    public var noVNCDirectory = "/usr/share/novnc"
 
     public init(
         version: String, tokenLifetime: TimeInterval = 8 * 3_600, allowRegistration: Bool = true,

@@ -4,7 +4,8 @@ axe-core checking every page it visits. Run by scripts/portal-browser against a 
     portal_walkthrough.py BASE_URL ADMIN_EMAIL ADMIN_PASSWORD [SCREENSHOT_DIR]
 
 Walks through what a person does: signs in with a wrong and then the right password, reads the
-dashboard, launches a workspace in each launch mode and stops one, sees a workspace named like an
+dashboard, launches a workspace in each launch mode and stops one, watches a desktop NeoSC streams (noVNC
+drawing it from a real Xvfb display) until an administrator ends its session, sees a workspace named like an
 attack shown as text, signs out and presses Back; then, under an `mfa_required` policy, a new
 account enrols a second factor while signing in. Every page is checked with axe (no serious or
 critical violation); with SCREENSHOT_DIR, each page is photographed at 1280 and 390 px wide.
@@ -34,6 +35,8 @@ BASE, ADMIN_EMAIL, ADMIN_PASSWORD = sys.argv[1], sys.argv[2], sys.argv[3]
 SHOTS = sys.argv[4] if len(sys.argv) > 4 else None
 USER_EMAIL, USER_PASSWORD = "walker@example.com", "walk through password 1"
 XSS_NAME = "<img src=x onerror=alert(1)>"
+# A real desktop (Xvfb with x11vnc) that scripts/portal-browser started: its RFB port.
+STREAM_DESKTOP_PORT = os.environ["NEOSC_STREAM_DESKTOP_PORT"]
 ENROL_EMAIL, ENROL_PASSWORD = "enid@example.com", "enrol while signing in 1"
 failures = []
 
@@ -93,6 +96,8 @@ def setup_accounts():
          "allowed_roles": ["neosc"]},
         {"id": "ws-tab", "name": "Status page", "type": "web", "url": "/health", "launch_mode": "new_tab",
          "allowed_roles": ["neosc"]},
+        {"id": "ws-streamed", "name": "Streamed desktop", "type": "linux", "url": "/workspaces/streamed",
+         "stream_upstream": f"vnc://127.0.0.1:{STREAM_DESKTOP_PORT}", "allowed_roles": ["neosc"]},
         {"id": "ws-framed", "name": "Framed desktop", "type": "linux", "url": DESKTOP + "/desktop", "launch_mode": "iframe",
          "allowed_roles": ["neosc"]},
     ):
@@ -228,6 +233,42 @@ def administrator(driver, wait):
         driver.add_cookie({"name": cookie["name"], "value": cookie["value"], "path": "/"})
 
 
+def streamed_desktop(driver, wait):
+    """A workspace whose desktop NeoSC streams: the viewer draws it with noVNC (the canvas holds
+    a real picture, not a blank), and when an administrator ends the session elsewhere the stream
+    is cut and the viewer says the session has ended."""
+    driver.get(BASE + "/workspaces")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/workspaces/ws-streamed/launch'] button").click()
+    screen = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#stream-screen[data-connected]")))
+    session = screen.get_attribute("data-session")
+    colours = 0
+    deadline = time.time() + 15
+    while time.time() < deadline and colours < 2:
+        # Distinct colours among the canvas's pixels (sampled): a blank or black screen has one.
+        colours = driver.execute_script("""
+            const canvas = document.querySelector('#stream-screen canvas');
+            // Drawn and shown: a canvas laid out at no size holds pixels nobody sees.
+            if (!canvas || canvas.width < 2 || canvas.getBoundingClientRect().width < 100) { return 0; }
+            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            const seen = new Set();
+            for (let i = 0; i < data.length; i += 4 * 97) { seen.add(data[i] << 16 | data[i + 1] << 8 | data[i + 2]); }
+            return seen.size;""")
+        time.sleep(0.2)
+    check(colours >= 2, f"the streamed desktop is drawn (distinct colours sampled: {colours})")
+    accessible(driver, "viewer-stream")
+    if SHOTS:
+        driver.save_screenshot(os.path.join(SHOTS, "viewer-stream-1280.png"))
+    status, signed_in = api("POST", "/api/auth/login", body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert status == 200, (status, signed_in)
+    ended_at = time.time()
+    status, _ = api("POST", f"/api/sessions/{session}/disconnect", signed_in["access_token"])
+    check(status == 200, f"an administrator ends the session: {status}")
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main"), "This session has ended"))
+    check(time.time() - ended_at < 10, "the viewer says so within seconds")
+    check(not driver.find_elements(By.CSS_SELECTOR, "#stream-screen"), "and the desktop is gone")
+    visit(driver, "viewer-stream-ended")
+
+
 def totp(secret):
     """The authenticator's current code for a base32 key (RFC 6238: HMAC-SHA-1, 30 s, six digits)."""
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
@@ -353,6 +394,8 @@ def main():
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
         check(len(rows) == 3 and all("launch_workspace" in row.text for row in rows), "the audit page filters by action")
         visit(driver, "audit")
+
+        streamed_desktop(driver, wait)
 
         driver.get(BASE + "/no-such-page")
         check("Page not found" in driver.page_source, "an unknown page is a page")

@@ -272,6 +272,60 @@ struct PortalPageTests {
         }
     }
 
+    @Test("a streamed workspace's viewer draws it with noVNC, served from its installed place, on a ticket the page asks for")
+    func streamedViewer() async throws {
+        let noVNC = FileManager.default.fileExists(atPath: "/usr/share/novnc/core/rfb.js")
+        try #require(noVNC, "Debian's novnc is not installed; run ./scripts/test (it installs it)")
+        let streaming: (inout Configuration) -> Void = {
+            $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!])
+        }
+        try await Harness.run(.router, streaming) { harness, client in
+            let browser = try await Self.catalogue(
+                with: [
+                    "id": "ws-streamed", "name": "Streamed", "type": "linux", "url": "/workspaces/streamed",
+                    "stream_upstream": "vnc://127.0.0.1:5901", "allowed_roles": ["neosc"],
+                ], harness, client, member: "sven@example.com")
+            _ = try await browser.get("/workspaces")
+            let launched = try await browser.post("/workspaces/ws-streamed/launch")
+            let viewerPath = try #require(Self.location(launched))
+            let viewer = try await browser.get(viewerPath)
+            #expect(viewer.text.contains(#"id="stream-screen""#) && !viewer.text.contains("<iframe"))
+            #expect(viewer.text.contains(#"<script type="module" src="/assets/stream-viewer-"#))
+            let policy = try #require(viewer.headers[.contentSecurityPolicy])
+            #expect(policy.contains("connect-src 'self' ws://") && policy.hasSuffix("frame-src 'none'"), "\(policy)")
+            #expect(PortalAssets.streamViewerJS.contains(#"import RFB from "/novnc/core/rfb.js";"#))
+
+            // The ticket the page's script asks for: the browser's cookie and CSRF token, not a bearer.
+            let sessionID = String(viewerPath.dropFirst("/sessions/".count).dropLast("/view".count))
+            let ticket = try await browser.post("/sessions/\(sessionID)/stream-ticket")
+            #expect(ticket.status == .created, "\(ticket.text)")
+            let streamURL = try #require(ticket["stream_url"] as? String)
+            #expect(streamURL.hasPrefix("ws://") && streamURL.contains("/streams/\(sessionID)?ticket="))
+            let forged = TestBrowser(client)
+            #expect(try await forged.post("/sessions/\(sessionID)/stream-ticket").status != .created)
+
+            // noVNC itself, from Debian's package: its files, and nothing outside them.
+            let rfb = try await browser.get("/novnc/core/rfb.js", accept: "*/*")
+            #expect(rfb.status == .ok && rfb.text.contains("export default class RFB"))
+            #expect(rfb.headers[.contentType]?.contains("javascript") == true)
+            for escape in ["/novnc/../../etc/passwd", "/novnc/%2e%2e/%2e%2e/etc/passwd", "/novnc/core/missing.js"] {
+                let refused = try await browser.get(escape, accept: "*/*")
+                #expect(refused.status == .badRequest || refused.status == .notFound, "\(escape): \(refused.status)")
+                #expect(!refused.text.contains("root:"))
+            }
+
+            _ = try await browser.post("/sessions/\(sessionID)/end")
+            let ended = try await browser.get(viewerPath)
+            #expect(ended.text.contains("This session has ended") && !ended.text.contains("stream-screen"))
+            #expect(!ended.text.contains(">Stop<"), "an ended session offers no Stop")
+        }
+        // Streaming off: no noVNC route.
+        try await Harness.run { _, client in
+            let answer = try await TestBrowser(client).get("/novnc/core/rfb.js", accept: "*/*")
+            #expect(answer.status == .notFound)
+        }
+    }
+
     @Test("durations read as people say them: seconds, minutes, then hours")
     func durations() {
         #expect(DemoPages.duration(5) == "5 seconds" && DemoPages.duration(1) == "1 second")

@@ -91,26 +91,29 @@ struct PageRenderer: Sendable {
     /// `frameSource` widens the content security policy's `frame-src` for the viewer.
     func render(
         _ template: String, title: String, chrome: Chrome, body: Any, status: HTTPResponse.Status = .ok,
-        frameSource: String? = nil
+        frameSource: String? = nil, connectSource: String? = nil
     ) -> Response {
         let page = Page(
-            title: title, assets: ["stylesheet": assets.stylesheet.path, "script": assets.script.path], chrome: chrome, body: body)
+            title: title,
+            assets: ["stylesheet": assets.stylesheet.path, "script": assets.script.path, "streamViewer": assets.streamViewer.path],
+            chrome: chrome, body: body)
         #if DEBUG
         PageFields.assertComplete(page)
         #endif
         let html = library.render(page, withTemplate: template) ?? "<!doctype html><title>NeoSC</title><p>This page could not be drawn.</p>"
         var response = Response(
             status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
-        Self.secure(&response.headers, frameSource: frameSource)
+        Self.secure(&response.headers, frameSource: frameSource, connectSource: connectSource)
         return response
     }
 
     /// The headers every page answer carries (error pages and redirects included): nothing cached,
     /// scripts and styles from this origin only and no inline ones, no framing of NeoSC's pages,
     /// forms posted here only, no referrer, no powerful features.
-    static func secure(_ headers: inout HTTPFields, frameSource: String? = nil) {
+    /// `connectSource` adds an origin to `connect-src` (the viewer's stream, a `ws:`/`wss:` origin).
+    static func secure(_ headers: inout HTTPFields, frameSource: String? = nil, connectSource: String? = nil) {
         headers[.contentSecurityPolicy] =
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'\(connectSource.map { " " + $0 } ?? ""); "
             + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; frame-src \(frameSource ?? "'none'")"
         headers[.cacheControl] = "no-store"
         headers[.referrerPolicy] = "no-referrer"

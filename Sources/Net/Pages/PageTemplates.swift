@@ -256,14 +256,17 @@ enum PageTemplates {
         {{$main}}
         <div class="viewer-bar" data-session="{{body.sessionID}}" data-csrf="{{chrome.csrf}}"{{#body.active}} data-active{{/body.active}}{{#body.expiresAt}} data-expires="{{iso}}"{{/body.expiresAt}}>
           <h1>{{body.name}}</h1>
-          {{#body.expiresAt}}<p class="remaining">Ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time></p>{{/body.expiresAt}}
+          {{#body.active}}{{#body.expiresAt}}<p class="remaining">Ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time></p>{{/body.expiresAt}}
           <form method="post" action="/sessions/{{body.sessionID}}/end" class="inline">
             <input type="hidden" name="csrf" value="{{chrome.csrf}}">
             <button type="submit" class="danger">Stop</button>
-          </form>
+          </form>{{/body.active}}
         </div>
-        {{#body.active}}{{#body.connectable}}<iframe class="workspace-frame" src="{{body.url}}" title="{{body.name}}" allow="clipboard-read; clipboard-write; fullscreen"></iframe>{{/body.connectable}}
-        {{^body.connectable}}<section class="card not-connected" role="status"><h2>Nothing to show here yet</h2><p>This workspace has no desktop host to frame: its address, <code>{{body.url}}</code>, is not an http(s) address elsewhere (a path on this portal, which serves no desktop itself). The session stays open while this page is; stop it when you are done.</p><p>An administrator gives the workspace the address of its desktop host (an <code>https://</code> URL) in <a href="/admin/workspaces">Manage workspaces</a>.</p></section>{{/body.connectable}}{{/body.active}}
+        {{#body.active}}{{#body.streamed}}<div id="stream-screen" class="stream-screen" data-session="{{body.sessionID}}" data-csrf="{{chrome.csrf}}" role="application" aria-label="{{body.name}}: remote desktop"></div>
+        <p id="stream-status" class="stream-status" role="status" aria-live="polite">This desktop needs JavaScript: it is drawn by noVNC.</p>
+        <p class="stream-status"><button type="button" id="stream-reconnect" hidden>Reconnect</button></p>
+        <script type="module" src="{{assets.streamViewer}}"></script>{{/body.streamed}}{{^body.streamed}}{{#body.connectable}}<iframe class="workspace-frame" src="{{body.url}}" title="{{body.name}}" allow="clipboard-read; clipboard-write; fullscreen"></iframe>{{/body.connectable}}
+        {{^body.connectable}}<section class="card not-connected" role="status"><h2>Nothing to show here yet</h2><p>This workspace has no desktop host to frame: its address, <code>{{body.url}}</code>, is not an http(s) address elsewhere (a path on this portal, which serves no desktop itself). The session stays open while this page is; stop it when you are done.</p><p>An administrator gives the workspace the address of its desktop host (an <code>https://</code> URL) in <a href="/admin/workspaces">Manage workspaces</a>.</p></section>{{/body.connectable}}{{/body.streamed}}{{/body.active}}
         {{^body.active}}<section class="ended card" role="alert"><h2>This session has ended</h2><p>{{body.endedBecause}}</p><p><a class="button" href="/workspaces">Back to workspaces</a></p></section>{{/body.active}}
         {{/main}}
         {{/layout}}

@@ -15,10 +15,13 @@ struct PortalAssets: Sendable {
 
     let stylesheet: Asset
     let script: Asset
+    /// The viewer of streamed workspaces: noVNC (served from its installed place) on the stream.
+    let streamViewer: Asset
 
     init() {
         stylesheet = Self.asset("portal", "css", "text/css; charset=utf-8", Self.css)
         script = Self.asset("portal", "js", "text/javascript; charset=utf-8", Self.js)
+        streamViewer = Self.asset("stream-viewer", "js", "text/javascript; charset=utf-8", Self.streamViewerJS)
     }
 
     private static func asset(_ name: String, _ suffix: String, _ contentType: String, _ text: String) -> Asset {
@@ -27,7 +30,7 @@ struct PortalAssets: Sendable {
     }
 
     func register(on router: Router<PortalRequestContext>) {
-        for asset in [stylesheet, script] {
+        for asset in [stylesheet, script, streamViewer] {
             router.get(RouterPath(asset.path)) { _, _ in
                 Response(
                     status: .ok,
@@ -49,6 +52,7 @@ struct PortalAssets: Sendable {
         @media (prefers-color-scheme:dark){:root{--bg:#111418;--surface:#1b2027;--text:#e9edf2;--muted:#aeb7c2;--line:#39414c;
         --accent:#7fb0ff;--accent-text:#0b1a33;--ok:#8fdca6;--ok-bg:#16301f;--warn:#ffd08a;--warn-bg:#3a2a0d;--danger:#ffa3a6;--danger-bg:#3d1518;--focus:#7fb0ff}}
         *{box-sizing:border-box}
+        [hidden]{display:none!important}
         body{margin:0;background:var(--bg);color:var(--text);min-height:100vh;display:flex;flex-direction:column}
         a{color:var(--accent)}
         :focus-visible{outline:2px solid var(--focus);outline-offset:2px}
@@ -102,6 +106,8 @@ struct PortalAssets: Sendable {
         .viewer main{max-width:none;padding:0;display:flex;flex-direction:column}
         .viewer-bar{display:flex;flex-wrap:wrap;align-items:center;gap:8px 16px;padding:8px 16px;background:var(--surface);border-bottom:1px solid var(--line)}
         .viewer-bar h1{font-size:1.125rem;margin:0}
+        .stream-screen{height:75vh;min-height:240px;background:#111;overflow:hidden}
+        .stream-status{margin:0;padding:4px 16px;color:var(--muted)}
         .remaining{margin:0 auto 0 0}
         .workspace-frame{flex:1;width:100%;min-height:calc(100vh - 160px);border:0;background:#000}
         .ended{margin:24px auto;max-width:560px}
@@ -182,5 +188,46 @@ struct PortalAssets: Sendable {
             }, 30000);
           }
         })();
+        """
+
+    /// The stream viewer (a module: it imports noVNC's RFB client from `/novnc/`, which NeoSC
+    /// serves from Debian's `novnc` package). It asks the portal for a stream ticket, opens the
+    /// stream, and when the stream closes asks whether the session is still there: if not, the
+    /// page reloads and says why it ended; if so, it offers to reconnect.
+    static let streamViewerJS = """
+        import RFB from "/novnc/core/rfb.js";
+        const screen = document.getElementById("stream-screen");
+        const status = document.getElementById("stream-status");
+        const again = document.getElementById("stream-reconnect");
+        const session = encodeURIComponent(screen.getAttribute("data-session"));
+        const form = "csrf=" + encodeURIComponent(screen.getAttribute("data-csrf"));
+        const post = (path) => fetch("/sessions/" + session + path, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form
+        });
+        const gone = (response) => response.status === 409 || response.status === 404 || response.redirected;
+        async function connect() {
+          again.hidden = true;
+          status.textContent = "Connecting to the workspace…";
+          const answer = await post("/stream-ticket");
+          if (gone(answer)) { window.location.reload(); return; }
+          if (!answer.ok) { status.textContent = "The stream could not be opened (" + answer.status + ")."; again.hidden = false; return; }
+          const grant = await answer.json();
+          const rfb = new RFB(screen, grant.stream_url, { wsProtocols: ["binary"] });
+          rfb.scaleViewport = true;
+          rfb.addEventListener("connect", () => {
+            status.textContent = "Connected.";
+            screen.setAttribute("data-connected", "");
+          });
+          rfb.addEventListener("disconnect", async () => {
+            screen.removeAttribute("data-connected");
+            status.textContent = "The connection to the workspace closed.";
+            const beat = await post("/heartbeat");
+            if (gone(beat)) { window.location.reload(); return; }
+            again.hidden = false;
+          });
+        }
+        again.addEventListener("click", connect);
+        connect();
         """
 }

@@ -10,11 +10,15 @@ struct SessionPages {
     let store: any Store
     let renderer: PageRenderer
     let clock: WallClock
+    /// Workspace streams, for the viewer's tickets.
+    let streams: WorkspaceStreams
+    let publicURL: String?
 
     func register(on signedIn: RouterGroup<SignedInPageContext>) {
         signedIn.get("sessions", use: list)
         signedIn.post("sessions/:id/end", use: end)
         signedIn.post("sessions/:id/heartbeat", use: heartbeat)
+        signedIn.post("sessions/:id/stream-ticket", use: streamTicket)
     }
 
     private struct Row {
@@ -61,6 +65,20 @@ struct SessionPages {
     @Sendable func end(_ request: Request, context: SignedInPageContext) async throws -> Response {
         _ = try await sessions.disconnect(try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
         return PageRenderer.redirect(to: "/sessions?notice=ended")
+    }
+
+    /// The viewer's stream ticket: what `POST /api/sessions/{id}/stream-ticket` answers, for the
+    /// signed-in browser (its cookie and CSRF token instead of a bearer token).
+    @Sendable func streamTicket(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        let ticket = try await streams.ticket(for: try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
+        let view = StreamRoutes.TicketView(
+            ticket: ticket.ticket, sessionID: ticket.sessionID,
+            streamURL: StreamGateway.origin(publicURL: publicURL, authority: request.head.authority)
+                + StreamGateway.path(sessionID: ticket.sessionID, ticket: ticket.ticket),
+            expiresAt: ticket.expiresAt)
+        var response = try JSONBody(view, status: .created).response(from: request, context: context)
+        PageRenderer.secure(&response.headers)
+        return response
     }
 
     /// The viewer is open: the session is in use. 409 once it has ended (the viewer then reloads

@@ -14,6 +14,9 @@ struct WorkspacePages {
     let demos: DemoLifecycle
     let renderer: PageRenderer
     let clock: WallClock
+    /// Workspace streams: a workspace with a `stream_upstream` is shown through noVNC on its stream.
+    let streams: WorkspaceStreams
+    let publicURL: String?
 
     func register(on signedIn: RouterGroup<SignedInPageContext>) {
         signedIn.get("workspaces", use: list)
@@ -108,6 +111,8 @@ struct WorkspacePages {
         let connectable: Bool
         let expiresAt: ShownTime?
         let endedBecause: String
+        /// Shown through NeoSC's stream (noVNC) rather than framed.
+        let streamed: Bool
     }
 
     /// The viewer: the workspace framed under a slim bar (name, when it ends, Stop); once the
@@ -118,13 +123,15 @@ struct WorkspacePages {
         let url = workspace?.url ?? ""
         let origin = Self.origin(of: url)
         let now = clock.now()
+        let streamed = streams.isEnabled && workspace?.streamUpstream != nil
         return renderer.render(
             "viewer", title: session.workspaceName, chrome: renderer.chrome(context.identity, at: "/workspaces", csrf: context.csrfToken),
             body: ViewerBody(
                 sessionID: session.id, name: session.workspaceName, url: url, active: session.status == .active,
                 connectable: origin != nil, expiresAt: session.expiresAt.map { ShownTime($0, now: now) },
-                endedBecause: Self.endedBecause(session)),
-            frameSource: origin)
+                endedBecause: Self.endedBecause(session), streamed: streamed),
+            frameSource: streamed ? nil : origin,
+            connectSource: streamed ? StreamGateway.origin(publicURL: publicURL, authority: request.head.authority) : nil)
     }
 
     /// Why a session ended, in words a user understands.

@@ -28,6 +28,20 @@ public struct StreamGateway: Sendable {
         pathPrefix + sessionID + "?ticket=" + ticket
     }
 
+    /// The origin stream URLs start with: `wss://host` for an https public URL, `ws://host` for an
+    /// http one; without one, the host the request named (if it looks like a host), over `ws://`.
+    static func origin(publicURL: String?, authority: String?) -> String {
+        if let publicURL, let components = URLComponents(string: publicURL), let host = components.host {
+            let scheme = components.scheme?.lowercased() == "https" ? "wss" : "ws"
+            return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
+        }
+        let host = authority ?? ""
+        let plausible =
+            !host.isEmpty && host.utf8.count <= 255
+            && host.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || ".-:[]".unicodeScalars.contains($0)) }
+        return "ws://" + (plausible ? host : "127.0.0.1")
+    }
+
     func shouldUpgrade(
         _ head: HTTPRequest, channel: any Channel, logger: Logger
     ) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {

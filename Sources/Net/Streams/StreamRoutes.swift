@@ -30,20 +30,9 @@ struct StreamRoutes {
         let ticket = try await streams.ticket(for: try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
         let path = StreamGateway.path(sessionID: ticket.sessionID, ticket: ticket.ticket)
         return JSONBody(
-            TicketView(ticket: ticket.ticket, sessionID: ticket.sessionID, streamURL: origin(of: request) + path, expiresAt: ticket.expiresAt),
+            TicketView(
+                ticket: ticket.ticket, sessionID: ticket.sessionID,
+                streamURL: StreamGateway.origin(publicURL: publicURL, authority: request.head.authority) + path, expiresAt: ticket.expiresAt),
             status: .created)
-    }
-
-    /// `wss://public.host` for an https public URL, `ws://…` for http, else the Host the request named.
-    private func origin(of request: Request) -> String {
-        if let publicURL {
-            if publicURL.hasPrefix("https://") { return "wss://" + publicURL.dropFirst("https://".count) }
-            if publicURL.hasPrefix("http://") { return "ws://" + publicURL.dropFirst("http://".count) }
-        }
-        let host = request.head.authority ?? ""
-        let plausible =
-            !host.isEmpty && host.utf8.count <= 255
-            && host.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || ".-:[]".unicodeScalars.contains($0)) }
-        return "ws://" + (plausible ? host : "127.0.0.1")
     }
 }
