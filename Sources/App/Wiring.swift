@@ -218,7 +218,8 @@ enum Wiring {
                 ProviderWarmUp(federation: portal.federation, logger: logger),
                 AuditCheckpointService(integrity: portal.auditIntegrity, heartbeat: .seconds(3_600), logger: logger),
                 FoldedRefusalWriter(policies: portal.policies, interval: .seconds(10), logger: logger),
-            ] + makeAuditRetention(portal: portal, configuration: configuration, logger: logger)
+            ] + makeStreamReview(portal: portal, configuration: configuration, logger: logger)
+                + makeAuditRetention(portal: portal, configuration: configuration, logger: logger)
                 + makeAuditForwarding(portal: portal, configuration: configuration, http: http, logger: logger)
                 + makeMetricsListener(portal: portal, configuration: configuration, logger: logger),
             onServerRunning: { channel in
@@ -226,6 +227,15 @@ enum Wiring {
                 writePortFile(file, port: port, logger: logger)
             },
             logger: logger)
+    }
+
+    /// The review of running workspace streams, when streaming is on.
+    static func makeStreamReview(portal: Portal, configuration: Configuration, logger: Logger) -> [any Service] {
+        guard portal.streams.isEnabled else { return [] }
+        return [
+            StreamReviewService(
+                streams: portal.streams, interval: configuration.streamSettings.reviewInterval, logger: logger)
+        ]
     }
 
     /// The configured SIEM targets (syslog, webhook).

@@ -126,7 +126,7 @@ public struct Portal: Sendable {
             metrics: metrics, maxPerUser: settings.maxSessionsPerUser, policies: policies, networkPeers: networkPeers)
         self.streams = WorkspaceStreams(
             store: store, tickets: StreamTickets(), live: sessions.streams, audit: auditTrail, clock: clock,
-            upstreams: streamUpstreams, ticketLifetime: TimeInterval(settings.streams.ticketLifetime.components.seconds),
+            upstreams: streamUpstreams, policies: policies, ticketLifetime: TimeInterval(settings.streams.ticketLifetime.components.seconds),
             activityInterval: settings.streams.activityInterval, logger: logger)
         self.workspaceAdministration = WorkspaceAdministration(
             store: store, registry: sessions, audit: auditTrail, clock: clock, streamUpstreams: streamUpstreams,

@@ -26,10 +26,15 @@ public struct WorkspaceStreams: Sendable {
     }
 
     /// Why a stream was not opened, as the viewer is told (a WebSocket close reason) and the audit
-    /// trail records it.
-    public struct Refusal: Error, Sendable, Equatable {
+    /// trail records it (`audit(_:)`, once the viewer has been told: the close never waits for
+    /// the store).
+    public struct Refusal: Error, Sendable {
         public let reason: String
         public let detail: String
+        let sessionID: String
+        let address: String
+        /// Who the entry names; nil: nothing to record (the store did not answer).
+        let actor: AuditActor?
     }
 
     /// How a stream ended, for its `stream_closed` entry.
@@ -58,13 +63,16 @@ public struct WorkspaceStreams: Sendable {
     private let audit: AuditTrail
     private let clock: WallClock
     private let logger: Logger
+    /// The policies a running stream is judged on again (`StreamContinuation`).
+    private let policies: Policies
 
     public init(
         store: any Store, tickets: StreamTickets, live: LiveStreams, audit: AuditTrail, clock: WallClock,
-        upstreams: StreamUpstreamAllowlist, ticketLifetime: TimeInterval = 10, activityInterval: Duration = .seconds(10),
-        logger: Logger
+        upstreams: StreamUpstreamAllowlist, policies: Policies, ticketLifetime: TimeInterval = 10,
+        activityInterval: Duration = .seconds(10), logger: Logger
     ) {
         self.logger = logger
+        self.policies = policies
         self.store = store
         self.tickets = tickets
         self.live = live
@@ -94,6 +102,12 @@ public struct WorkspaceStreams: Sendable {
             throw DomainError.conflict("This session's workspace has no stream through NeoSC")
         }
         let now = clock.now()
+        let subject = LiveStreams.Subject(
+            sessionID: session.id, userID: principal.userID, role: principal.role, organizationID: principal.organizationID,
+            workspaceID: session.workspaceID, address: address, mfaVerified: session.mfaVerified)
+        if let refusal = try await refusal(of: subject, at: now) {
+            throw DomainError.forbidden("Refused by policy \(refusal.policyID): \(refusal.reason)")
+        }
         let expiresAt = now.addingTimeInterval(ticketLifetime)
         let ticket = Base64URL.random(byteCount: 32)
         let grant = StreamTickets.Grant(sessionID: session.id, userID: principal.userID, address: address, expiresAt: expiresAt)
@@ -115,42 +129,85 @@ public struct WorkspaceStreams: Sendable {
         case .success(let granted):
             grant = granted
         case .failure(let refusal):
-            return await refused(
-                Refusal(reason: refusal.rawValue, detail: Self.detail(of: refusal)), sessionID: sessionID, address: address,
+            return refused(
+                reason: refusal.rawValue, detail: Self.detail(of: refusal), sessionID: sessionID, address: address,
                 actor: .anonymous(claimedEmail: nil))
         }
-        // Registered before the session is read: an end that lands in between still cuts it.
-        let opened = await live.open(sessionID: grant.sessionID)
         do {
             guard let session = try await store.session(id: grant.sessionID), session.userID == grant.userID,
                 let user = try await store.user(id: grant.userID)
             else {
-                await live.closed(sessionID: grant.sessionID, number: opened.number)
-                return await refused(
-                    Refusal(reason: "session_not_found", detail: "The session no longer exists"), sessionID: sessionID,
-                    address: address, actor: .system(onAccount: grant.userID, email: nil))
+                return refused(
+                    reason: "session_not_found", detail: "The session no longer exists", sessionID: sessionID, address: address,
+                    actor: .system(onAccount: grant.userID, email: nil))
             }
             let actor = AuditActor.account(user)
             guard session.status == .active, !user.disabled else {
-                await live.closed(sessionID: grant.sessionID, number: opened.number)
                 let why = user.disabled ? "user_disabled" : (session.endReason ?? session.status.rawValue)
-                return await refused(
-                    Refusal(reason: "session_ended", detail: "The session has ended (\(why))"), sessionID: sessionID,
-                    address: address, actor: actor)
+                return refused(
+                    reason: "session_ended", detail: "The session has ended (\(why))", sessionID: sessionID, address: address,
+                    actor: actor)
             }
             guard let workspace = try await store.workspace(id: session.workspaceID), let text = workspace.streamUpstream,
                 let upstream = try? StreamUpstream(text), upstreams.permits(upstream)
             else {
-                await live.closed(sessionID: grant.sessionID, number: opened.number)
-                return await refused(
-                    Refusal(reason: "no_upstream", detail: "The workspace has no stream this server may open"),
-                    sessionID: sessionID, address: address, actor: actor)
+                return refused(
+                    reason: "no_upstream", detail: "The workspace has no stream this server may open", sessionID: sessionID, address: address,
+                    actor: actor)
+            }
+            let subject = LiveStreams.Subject(
+                sessionID: session.id, userID: user.id, role: user.role, organizationID: user.organizationID,
+                workspaceID: session.workspaceID, address: address, mfaVerified: session.mfaVerified)
+            // Registered, then the session read again: an end that landed since the first read is
+            // seen here, and one that lands from now on cuts the stream.
+            let opened = await live.open(subject)
+            guard try await store.session(id: session.id)?.status == .active else {
+                await live.closed(sessionID: session.id, number: opened.number)
+                return refused(
+                    reason: "session_ended", detail: "The session has ended", sessionID: sessionID, address: address,
+                    actor: actor)
             }
             return .success(Admission(session: session, user: user, upstream: upstream, opened: opened, address: address))
         } catch {
-            await live.closed(sessionID: grant.sessionID, number: opened.number)
-            return .failure(Refusal(reason: "store_unavailable", detail: "The store did not answer; try again"))
+            return refused(
+                reason: "store_unavailable", detail: "The store did not answer; try again", sessionID: sessionID, address: address,
+                actor: nil)
         }
+    }
+
+    /// Cuts the streams whose session has ended where this process did not hear of it (another
+    /// replica on MongoDB, `neosc admin` on either store), and those a policy now refuses
+    /// (`StreamContinuation`: a time window that closed, an address or MFA rule added). Run about
+    /// once a second: one read of the store per streamed session. Answers how many sessions'
+    /// streams it cut.
+    @discardableResult
+    public func review() async -> Int {
+        var seen = Set<String>()
+        var cuts: [(sessionID: String, reason: String)] = []
+        let now = clock.now()
+        for subject in await live.subjects where seen.insert(subject.sessionID).inserted {
+            do {
+                if let session = try await store.session(id: subject.sessionID), session.status != .active {
+                    cuts.append((subject.sessionID, session.endReason ?? session.status.rawValue))
+                } else if let refusal = try await refusal(of: subject, at: now) {
+                    cuts.append((subject.sessionID, StreamContinuation.policyCutPrefix + refusal.policyID))
+                }
+            } catch {
+                logger.warning("Workspace streams: review failed; will retry", metadata: ["error": "\(error)"])
+                return 0
+            }
+        }
+        if !cuts.isEmpty { await live.cut(cuts) }
+        return cuts.count
+    }
+
+    /// The refusal that ends (or forbids) `subject`'s stream under the policies now, if any.
+    private func refusal(of subject: LiveStreams.Subject, at now: Date) async throws -> PolicyVerdict? {
+        let verdicts = try await policies.evaluate(
+            PolicyRequest(
+                stage: .launch, role: subject.role, userID: subject.userID, organizationID: subject.organizationID,
+                workspaceID: subject.workspaceID, address: subject.address, mfaVerified: subject.mfaVerified, at: now))
+        return StreamContinuation.refusal(among: verdicts)
     }
 
     /// The upstream answered: the stream is open (audited).
@@ -205,11 +262,18 @@ public struct WorkspaceStreams: Sendable {
         }
     }
 
-    private func refused(_ refusal: Refusal, sessionID: String, address: String, actor: AuditActor) async -> Result<Admission, Refusal> {
+    private func refused(
+        reason: String, detail: String, sessionID: String, address: String, actor: AuditActor?
+    ) -> Result<Admission, Refusal> {
+        .failure(Refusal(reason: reason, detail: detail, sessionID: sessionID, address: address, actor: actor))
+    }
+
+    /// Records `refusal` (`stream_opened`, failed, with the reason).
+    public func audit(_ refusal: Refusal) async {
+        guard let actor = refusal.actor else { return }
         await recorded(
-            .streamOpened, by: actor, from: address, success: false, resource: ("session", String(sessionID.prefix(64))),
-            details: ["reason": refusal.reason])
-        return .failure(refusal)
+            .streamOpened, by: actor, from: refusal.address, success: false,
+            resource: ("session", String(refusal.sessionID.prefix(64))), details: ["reason": refusal.reason])
     }
 
     private static func detail(of refusal: StreamTickets.Refusal) -> String {

@@ -120,6 +120,59 @@ import Testing
         }
     }
 
+    @Test func aPolicyThatNowRefusesTheSessionCutsItsStreamAndRefusesNewTickets() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let admin = try await harness.account(.admin).token
+            // A window that is closed now: it opens two hours from now, for an hour (UTC).
+            let hour = Calendar(identifier: .gregorian).dateComponents(in: .gmt, from: Date()).hour ?? 0
+            let window =
+                [
+                    "id": "pol-later", "name": "Later only", "kind": "time_window", "enabled": true, "scope": ["roles": ["neosc"]],
+                    "settings": [
+                        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": String(format: "%02d:00", (hour + 2) % 24),
+                        "end": String(format: "%02d:00", (hour + 3) % 24), "time_zone": "UTC", "applies_to": "launch",
+                    ],
+                ] as [String: Any]
+            let policy = body(window)
+            let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                _ = try await RFB.handshake(reader, outbound)
+                let created = try await client.send(.post, "/api/policies", token: admin, json: policy)
+                #expect(created.status == .created, "\(created.text)")
+                try await reader.drain(within: .seconds(5))
+            }
+            #expect(close?.closeCode == .unknown(4003))
+            #expect(close?.reason == "Refused by policy pol-later")
+            let refused = try await client.send(.post, "/api/sessions/\(viewer.sessionID)/stream-ticket", token: viewer.token)
+            #expect(refused.status == .forbidden)
+            #expect((refused["detail"] as? String)?.hasPrefix("Refused by policy pol-later") == true)
+            let closed = try await viewer.trail(harness, client).filter { $0.action == "stream_closed" }
+            #expect(closed.map { $0.details["reason"] } == ["policy_refused:pol-later"])
+            #expect(try await harness.store.session(id: viewer.sessionID)?.status == .active, "the session itself goes on")
+        }
+    }
+
+    @Test func aSessionEndedByAnotherProcessLosesItsStream() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                _ = try await RFB.handshake(reader, outbound)
+                // Straight in the store, as another replica (or `neosc admin`) would: this process
+                // hears of it only from its review of running streams.
+                _ = try await harness.store.end(id: viewer.sessionID, .stopped, at: Date())
+                try await reader.drain(within: .seconds(5))
+            }
+            #expect(close?.closeCode == .unknown(4000))
+            #expect(close?.reason == "Session ended: stopped")
+        }
+    }
+
     @Test func ticketsAreTheOwnersSingleUseAndBoundToTheirAddress() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }

@@ -62,8 +62,10 @@ public struct StreamGateway: Sendable {
         if offered.contains("binary") { headers[.secWebSocketProtocol] = "binary" }
         switch await streams.admit(ticket: ticket, sessionID: sessionID, from: address) {
         case .failure(let refusal):
+            let streams = self.streams
             return .upgrade(headers) { _, outbound, _ in
-                try await outbound.close(StreamRelay.CloseCode.refused, reason: refusal.detail)
+                try? await outbound.close(StreamRelay.CloseCode.refused, reason: refusal.detail)
+                await streams.audit(refusal)
             }
         case .success(let admission):
             let relay = StreamRelay(streams: streams, admission: admission, settings: settings, logger: logger)

@@ -27,6 +27,7 @@ struct StreamRelay: Sendable {
 
         var auditReason: String {
             switch self {
+            case .sessionEnded(let why) where why.hasPrefix(StreamContinuation.policyCutPrefix): why
             case .sessionEnded(let why): "session_ended:\(why)"
             case .browserClosed: "browser_closed"
             case .upstreamClosed: "upstream_closed"
@@ -40,6 +41,8 @@ struct StreamRelay: Sendable {
     enum CloseCode {
         /// The session ended; the reason says why (`Session ended: stopped`).
         static let sessionEnded = WebSocketErrorCode(codeNumber: 4000)
+        /// A policy refuses the session now (a time window closed, …); the session itself goes on.
+        static let policyRefused = WebSocketErrorCode(codeNumber: 4003)
         /// The ticket, the session or the workspace refused the stream before anything was dialled.
         static let refused = WebSocketErrorCode.policyViolation
         /// The workspace refused, did not answer or stayed silent (1014, "bad gateway").
@@ -72,7 +75,8 @@ struct StreamRelay: Sendable {
             try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
             return
         }
-        await streams.opened(admission)
+        // Recorded while the bytes already flow: the desktop never waits for the store.
+        async let opened: Void = streams.opened(admission)
         let tally = NIOLockedValueBox((fromBrowser: 0, toBrowser: 0))
         var ending = Ending.noCut
         do {
@@ -84,6 +88,7 @@ struct StreamRelay: Sendable {
             logger.debug("Workspace stream: upstream close failed", metadata: ["error": "\(error)"])
         }
         let bytes = tally.withLockedValue { $0 }
+        await opened
         await streams.closed(
             admission,
             WorkspaceStreams.Closing(
@@ -156,6 +161,9 @@ struct StreamRelay: Sendable {
 
     private func tell(_ outbound: WebSocketOutboundWriter, _ ending: Ending) async {
         switch ending {
+        case .sessionEnded(let why) where why.hasPrefix(StreamContinuation.policyCutPrefix):
+            let policy = why.dropFirst(StreamContinuation.policyCutPrefix.count)
+            try? await outbound.close(CloseCode.policyRefused, reason: String("Refused by policy \(policy)".utf8.prefix(123))!)
         case .sessionEnded(let why):
             try? await outbound.close(CloseCode.sessionEnded, reason: "Session ended: \(why)")
         case .upstreamClosed:

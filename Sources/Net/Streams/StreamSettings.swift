@@ -11,6 +11,9 @@ public struct StreamSettings: Sendable {
     public var ticketLifetime: Duration
     /// Input from the browser counts as a heartbeat at most this often.
     public var activityInterval: Duration
+    /// How often running streams are judged again: sessions ended by another process, policies
+    /// that now refuse them.
+    public var reviewInterval: Duration = .seconds(1)
 
     public init(
         connectTimeout: Duration = .seconds(5), firstByteTimeout: Duration = .seconds(10), maxFrameSize: Int = 1 << 16,
