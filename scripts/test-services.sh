@@ -28,3 +28,4 @@ export NEOSC_SECANTUSD="$PWD/.venv/bin/secantusd-py"
 export NEOSC_OIDC_MOCK="$PWD/.venv/bin/oidc-provider-mock"
 export NEOSC_XVFB="$(command -v Xvfb)"
 export NEOSC_X11VNC="$(command -v x11vnc)"
+export NEOSC_WEBSOCKIFY="$(command -v websockify || echo /usr/bin/websockify)"  # comes with novnc

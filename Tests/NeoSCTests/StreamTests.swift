@@ -61,6 +61,41 @@ import Testing
         }
     }
 
+    @Test func aWebSocketUpstreamIsPassedThroughFrameByFrameAndCutToo() async throws {
+        let desktop = try await TestDesktop.start()
+        // websockify (Debian's, which novnc brings) in front of the desktop: a WebSocket upstream
+        // speaking RFB in binary frames, as KasmVNC does.
+        let port = try FreePort.pick()
+        let front = LoopbackProcess(
+            name: "websockify", executable: URL(fileURLWithPath: ProcessInfo.processInfo.environment["NEOSC_WEBSOCKIFY"] ?? "/usr/bin/websockify"),
+            arguments: ["127.0.0.1:\(port)", "127.0.0.1:\(desktop.port)"], port: port)
+        try await front.start()
+        defer {
+            Task {
+                await front.stop()
+                await desktop.stop()
+            }
+        }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "ws://127.0.0.1:\(port)/")
+            let update = Mutex<Int?>(nil)
+            let close = try await viewer.open(try await viewer.ticket(), protocols: ["binary"]) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                let screen = try await RFB.handshake(reader, outbound)
+                update.withLock { $0 = screen.width }
+                _ = try await RFB.requestUpdate(reader, outbound, screen)
+                let stopped = try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token)
+                #expect(stopped.status == .ok)
+                try await reader.drain()
+            }
+            #expect(update.withLock { $0 } == 320)
+            #expect(close?.closeCode == .unknown(4000))
+            let trail = try await viewer.trail(harness, client)
+            #expect(trail.first { $0.action == "stream_opened" }?.details["upstream"] == "ws://127.0.0.1:\(port)/")
+            #expect(trail.first { $0.action == "stream_closed" }?.details["reason"] == "session_ended:stopped")
+        }
+    }
+
     @Test func aDisabledUsersStreamIsCut() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
@@ -346,12 +381,13 @@ struct Viewer {
     /// Opens the stream `grant` allows (of `sessionID`, by default the grant's own) and runs
     /// `body` on it; the close frame the server sent.
     func open(
-        _ grant: Grant, sessionID: String? = nil,
+        _ grant: Grant, sessionID: String? = nil, protocols: [String] = [],
         _ body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void
     ) async throws -> WebSocketCloseFrame? {
         let port = try #require(client.port)
         let url = "ws://127.0.0.1:\(port)/streams/\(sessionID ?? grant.sessionID)?ticket=\(grant.ticket)"
         var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
+        if !protocols.isEmpty { configuration.additionalHeaders[.secWebSocketProtocol] = protocols.joined(separator: ", ") }
         configuration.closeTimeout = .seconds(5)
         return try await WebSocketClient.connect(url: url, configuration: configuration, logger: Harness.logger) {
             inbound, outbound, _ in try await body(inbound, outbound)

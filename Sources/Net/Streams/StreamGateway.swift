@@ -56,19 +56,31 @@ public struct StreamGateway: Sendable {
             trustedProxies.clientAddress(
                 peer: channel.remoteAddress?.ipAddress, forwardedFor: head.headerFields[values: .xForwardedFor]) ?? "unknown"
         var headers = HTTPFields()
-        // noVNC (and websockify before it) may ask for the `binary` subprotocol.
+        // noVNC (and websockify before it) may ask for the `binary` subprotocol. A browser that
+        // offered subprotocols fails a handshake whose answer names none, and would then never
+        // see the close that says why it was refused: a refusal answers with the first offered.
         let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-        if offered.contains("binary") { headers[.secWebSocketProtocol] = "binary" }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+
         switch await streams.admit(ticket: ticket, sessionID: sessionID, from: address) {
         case .failure(let refusal):
+            if let first = offered.first { headers[.secWebSocketProtocol] = first }
             let streams = self.streams
             return .upgrade(headers) { _, outbound, _ in
                 try? await outbound.close(StreamRelay.CloseCode.refused, reason: refusal.detail)
                 await streams.audit(refusal)
             }
         case .success(let admission):
-            let relay = StreamRelay(streams: streams, admission: admission, settings: settings, logger: logger)
+            switch admission.upstream.scheme {
+            case .vnc:
+                if offered.contains("binary") { headers[.secWebSocketProtocol] = "binary" }
+            case .ws, .wss:
+                // Passed on as offered; the browser is answered with its first choice, which is
+                // what KasmVNC (`binary`) and Guacamole (`guacamole`) accept.
+                if let first = offered.first { headers[.secWebSocketProtocol] = first }
+            }
+            let relay = StreamRelay(
+                streams: streams, admission: admission, settings: settings, logger: logger, offeredProtocols: offered)
             let eventLoop = channel.eventLoop
             return .upgrade(headers) { inbound, outbound, _ in
                 await relay.run(inbound: inbound, outbound: outbound, on: eventLoop)

@@ -1,5 +1,7 @@
 import Actors
 import Domain
+import HTTPTypes
+import HummingbirdWSClient
 import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
@@ -8,8 +10,9 @@ import NIOPosix
 import NIOWebSocket
 import Services
 
-/// One workspace stream: the browser's WebSocket relayed to the workspace's VNC/RFB upstream over
-/// TCP, binary frames one way and bytes the other, as websockify does for noVNC. Back-pressure
+/// One workspace stream: the browser's WebSocket relayed to the workspace's upstream, either VNC/RFB
+/// over TCP (binary frames one way and bytes the other, as websockify does for noVNC) or a
+/// WebSocket (KasmVNC, Guacamole's tunnel: frames passed through as they are, opcode and all). Back-pressure
 /// holds on both sides: each direction writes before it reads again, so a slow reader slows the
 /// other side's reads instead of growing a buffer. It ends when either side closes, the upstream
 /// stays silent, or its session ends (`LiveStreams` cuts it), and tells the browser why.
@@ -54,7 +57,17 @@ struct StreamRelay: Sendable {
     let settings: StreamSettings
     let logger: Logger
 
+    /// The subprotocols the browser offered, passed on to a WebSocket upstream.
+    let offeredProtocols: [String]
+
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop) async {
+        switch admission.upstream.scheme {
+        case .vnc: await runOverTCP(inbound: inbound, outbound: outbound, on: eventLoop)
+        case .ws, .wss: await runOverWebSocket(inbound: inbound, outbound: outbound, on: eventLoop)
+        }
+    }
+
+    private func runOverTCP(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop) async {
         let upstream: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             upstream = try await ClientBootstrap(group: eventLoop)
@@ -82,7 +95,30 @@ struct StreamRelay: Sendable {
         do {
             ending = try await upstream.executeThenClose { fromUpstream, toUpstream in
                 await relay(
-                    inbound: inbound, outbound: outbound, fromUpstream: fromUpstream, toUpstream: toUpstream, tally: tally)
+                    outbound: outbound, tally: tally, upstreamSpeaksFirst: true,
+                    down: {
+                        do {
+                            for try await var bytes in fromUpstream {
+                                tally.withLockedValue { $0.toBrowser += bytes.readableBytes }
+                                do {
+                                    // Frames no larger than the browser's own may be, for clients
+                                    // that hold frames to the size they send.
+                                    while bytes.readableBytes > settings.maxFrameSize,
+                                        let slice = bytes.readSlice(length: settings.maxFrameSize)
+                                    {
+                                        try await outbound.write(.binary(slice))
+                                    }
+                                    try await outbound.write(.binary(bytes))
+                                } catch {
+                                    return .browserClosed
+                                }
+                            }
+                        } catch {}
+                        return .upstreamClosed
+                    },
+                    up: {
+                        await fromBrowser(inbound, tally: tally) { frame in try await toUpstream.write(frame.data) }
+                    })
             }
         } catch {
             logger.debug("Workspace stream: upstream close failed", metadata: ["error": "\(error)"])
@@ -95,57 +131,117 @@ struct StreamRelay: Sendable {
                 reason: ending.auditReason, bytesFromBrowser: bytes.fromBrowser, bytesToBrowser: bytes.toBrowser))
     }
 
+    private func runOverWebSocket(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop
+    ) async {
+        var headers = HTTPFields()
+        if !offeredProtocols.isEmpty { headers[.secWebSocketProtocol] = offeredProtocols.joined(separator: ", ") }
+        let configuration = WebSocketClientConfiguration(
+            maxFrameSize: settings.maxFrameSize, additionalHeaders: headers, closeTimeout: .seconds(5))
+        let tally = NIOLockedValueBox((fromBrowser: 0, toBrowser: 0))
+        let outcome = NIOLockedValueBox<Ending?>(nil)
+        do {
+            try await WebSocketClient.connect(
+                url: admission.upstream.description, configuration: configuration, eventLoopGroup: eventLoop, logger: logger
+            ) { fromUpstream, toUpstream, _ in
+                async let opened: Void = streams.opened(admission)
+                let ending = await relay(
+                    outbound: outbound, tally: tally, upstreamSpeaksFirst: false,
+                    down: {
+                        do {
+                            for try await frame in fromUpstream {
+                                tally.withLockedValue { $0.toBrowser += frame.data.readableBytes }
+                                do {
+                                    try await outbound.write(.custom(Self.frame(frame)))
+                                } catch {
+                                    return .browserClosed
+                                }
+                            }
+                        } catch {}
+                        return .upstreamClosed
+                    },
+                    up: {
+                        await fromBrowser(inbound, tally: tally) { frame in try await toUpstream.write(.custom(Self.frame(frame))) }
+                    })
+                await opened
+                outcome.withLockedValue { $0 = ending }
+            }
+        } catch {
+            if outcome.withLockedValue({ $0 }) == nil {
+                logger.notice(
+                    "Workspace stream: upstream unreachable",
+                    metadata: ["session_id": "\(admission.session.id)", "upstream": "\(admission.upstream)", "error": "\(error)"])
+                await streams.upstreamFailed(admission, reason: "upstream_unreachable")
+                try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
+                return
+            }
+        }
+        guard let ending = outcome.withLockedValue({ $0 }) else {
+            // The upstream accepted the handshake and closed before a frame was relayed.
+            await streams.upstreamFailed(admission, reason: "upstream_closed")
+            try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
+            return
+        }
+        let bytes = tally.withLockedValue { $0 }
+        await streams.closed(
+            admission,
+            WorkspaceStreams.Closing(reason: ending.auditReason, bytesFromBrowser: bytes.fromBrowser, bytesToBrowser: bytes.toBrowser))
+    }
+
+    /// A data frame as it came, to pass on (masked by the writer when it is a client's).
+    private static func frame(_ frame: WebSocketDataFrame) -> WebSocketFrame {
+        let opcode: WebSocketOpcode =
+            switch frame.opcode {
+            case .text: .text
+            case .binary: .binary
+            case .continuation: .continuation
+            }
+        return WebSocketFrame(fin: frame.fin, opcode: opcode, data: frame.data)
+    }
+
+    /// Browser to upstream: each frame written (by `write`) before the next is read; input counts
+    /// as the session's activity, at most every `activityInterval`.
+    private func fromBrowser(
+        _ inbound: WebSocketInboundStream, tally: NIOLockedValueBox<(fromBrowser: Int, toBrowser: Int)>,
+        write: (WebSocketDataFrame) async throws -> Void
+    ) async -> Ending {
+        var lastActive = ContinuousClock.now
+        do {
+            for try await frame in inbound {
+                tally.withLockedValue { $0.fromBrowser += frame.data.readableBytes }
+                do {
+                    try await write(frame)
+                } catch {
+                    return .upstreamClosed
+                }
+                if ContinuousClock.now - lastActive >= streams.activityInterval {
+                    lastActive = .now
+                    await streams.active(admission)
+                }
+            }
+        } catch {}
+        return .browserClosed
+    }
+
     /// Both directions and the session's cut, until the first of them ends; the browser is told
-    /// why before the others are waited for.
+    /// why before the others are waited for. An upstream that speaks first (RFB) and stays silent
+    /// past `firstByteTimeout` ends it too.
     private func relay(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-        fromUpstream: NIOAsyncChannelInboundStream<ByteBuffer>, toUpstream: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-        tally: NIOLockedValueBox<(fromBrowser: Int, toBrowser: Int)>
+        outbound: WebSocketOutboundWriter, tally: NIOLockedValueBox<(fromBrowser: Int, toBrowser: Int)>, upstreamSpeaksFirst: Bool,
+        down: @escaping @Sendable () async -> Ending, up: @escaping @Sendable () async -> Ending
     ) async -> Ending {
         await withTaskGroup(of: Ending.self) { group in
-            group.addTask {
-                do {
-                    for try await var bytes in fromUpstream {
-                        tally.withLockedValue { $0.toBrowser += bytes.readableBytes }
-                        do {
-                            // Frames no larger than the browser's own may be, for clients that
-                            // hold frames to the size they send.
-                            while bytes.readableBytes > settings.maxFrameSize, let slice = bytes.readSlice(length: settings.maxFrameSize) {
-                                try await outbound.write(.binary(slice))
-                            }
-                            try await outbound.write(.binary(bytes))
-                        } catch {
-                            return .browserClosed
-                        }
-                    }
-                } catch {}
-                return .upstreamClosed
-            }
-            group.addTask {
-                var lastActive = ContinuousClock.now
-                do {
-                    for try await frame in inbound {
-                        tally.withLockedValue { $0.fromBrowser += frame.data.readableBytes }
-                        do {
-                            try await toUpstream.write(frame.data)
-                        } catch {
-                            return .upstreamClosed
-                        }
-                        if ContinuousClock.now - lastActive >= streams.activityInterval {
-                            lastActive = .now
-                            await streams.active(admission)
-                        }
-                    }
-                } catch {}
-                return .browserClosed
-            }
+            group.addTask(operation: down)
+            group.addTask(operation: up)
             group.addTask {
                 for await reason in admission.opened.cuts { return .sessionEnded(reason) }
                 return .noCut
             }
-            group.addTask {
-                try? await Task.sleep(for: settings.firstByteTimeout)
-                return tally.withLockedValue { $0.toBrowser } > 0 ? .upstreamSpoke : .upstreamSilent
+            if upstreamSpeaksFirst {
+                group.addTask {
+                    try? await Task.sleep(for: settings.firstByteTimeout)
+                    return tally.withLockedValue { $0.toBrowser } > 0 ? .upstreamSpoke : .upstreamSilent
+                }
             }
             var ending = Ending.noCut
             while let next = await group.next() {
