@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // Value types, rules and storage protocols: Foundation, and swift-crypto for the pure
@@ -102,6 +103,19 @@ let package = Package(
             path: "Sources/MongoStore",
             swiftSettings: swiftSettings
         ),
+        // Workspace stream recordings as gzip files in the data directory (issue #17), beside the
+        // stores: Domain's RecordingArchive, written on a thread pool.
+        .target(
+            name: "RecordingFiles",
+            dependencies: [
+                "Domain",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/RecordingFiles",
+            swiftSettings: swiftSettings
+        ),
         // The outside systems NeoSC talks to, as adapters beside the stores: Zitadel (OpenID
         // Connect), Pomerium's assertions, the provisioning webhook, NetBird; no Hummingbird.
         .target(
@@ -161,6 +175,7 @@ let package = Package(
                 "Services",
                 "SQLiteStore",
                 "MongoStore",
+                "RecordingFiles",
                 "Integrations",
                 "Net",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -220,6 +235,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -402,6 +402,24 @@ SCHEMAS = {
         required=["session_id", "session", "workspace", "connection_url", "launch_mode"],
     ),
     "Stopped": obj({"message": {"type": "string"}, "session": schema("Session")}),
+    "Recording": obj(
+        {
+            "id": {"type": "string"},
+            "session_id": {"type": "string"},
+            "user_id": {"type": "string"},
+            "user_email": {"type": "string"},
+            "workspace_id": {"type": "string"},
+            "started_at": TIMESTAMP,
+            "finished_at": TIMESTAMP,
+            "bytes_recorded": {"type": "integer", "minimum": 0, "description": "Bytes the desktop sent."},
+            "bytes_stored": {"type": "integer", "minimum": 0, "description": "Bytes on disk (gzip)."},
+            "retention_days": {"type": "integer", "minimum": 1},
+            "expires_at": TIMESTAMP,
+        },
+        required=["id", "session_id", "user_id", "user_email", "workspace_id", "started_at", "bytes_recorded",
+                  "bytes_stored", "retention_days", "expires_at"],
+        description="A recorded workspace stream (docs/streaming.md). `finished_at` is absent while it records.",
+    ),
     "StreamTicket": obj(
         {
             "ticket": {"type": "string", "description": "Single use; good for a few seconds, from the address that asked."},
@@ -997,6 +1015,18 @@ op("post", "/api/sessions/{id}/stream-ticket", "streamTicket", "A ticket to open
    description="409 if streaming is off (`NEOSC_STREAM_UPSTREAMS` unset), the session is not active, or its workspace "
                "has no `stream_upstream`; 404 for a session that is not the caller's (administrators included). "
                "The stream closes with code 4000 and the reason when the session ends (docs/streaming.md).")
+
+# Recordings --------------------------------------------------------------------------------------
+op("get", "/api/recordings", "listRecordings", "Recorded streams, newest first (admin)",
+   responses({200: ok("Every recording kept.", {"type": "array", "items": schema("Recording")})}, 401, 403, 503),
+   tags=["sessions"])
+op("get", "/api/recordings/{id}", "downloadRecording", "Download a recording (admin; audited)",
+   responses({200: ok("The gzip file: records of 8 bytes (milliseconds since the stream opened), 4 bytes (length) "
+                      "and the bytes the desktop sent, big-endian.", {"type": "string", "contentEncoding": "binary"},
+                      media="application/gzip")}, 401, 403, 404, 503),
+   parameters=[P("ID")], tags=["sessions"])
+op("delete", "/api/recordings/{id}", "deleteRecording", "Delete a recording (admin; audited)",
+   responses({204: ok("Deleted.", None)}, 401, 403, 404, 503), parameters=[P("ID")], tags=["sessions"])
 
 # Demo sessions ---------------------------------------------------------------------------------
 op("post", "/api/integrations/zitadel/token-claims", "zitadelTokenClaims",

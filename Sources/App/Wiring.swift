@@ -10,6 +10,7 @@ import NIOCore
 import NIOPosix
 import Net
 import Prometheus
+import RecordingFiles
 import SQLiteStore
 import ServiceLifecycle
 import Services
@@ -131,7 +132,9 @@ enum Wiring {
             networkPeerDirectory: configuration.netbird.map {
                 NetBirdPeerRevoker(apiURL: $0.url, token: $0.token.value, http: http)
             },
-            streamUpstreams: configuration.streamUpstreams)
+            streamUpstreams: configuration.streamUpstreams,
+            recordingArchive: FileRecordingArchive(
+                directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings").path))
         try await whileUnavailable("preparing the portal", logger: logger) { try await portal.prepare() }
         return portal
     }
@@ -231,8 +234,13 @@ enum Wiring {
 
     /// The review of running workspace streams, when streaming is on.
     static func makeStreamReview(portal: Portal, configuration: Configuration, logger: Logger) -> [any Service] {
-        guard portal.streams.isEnabled else { return [] }
-        return [
+        // Retention runs even with streaming off: recordings made before it was switched off expire too.
+        let retention: [any Service] =
+            portal.recordings.map {
+                [RecordingRetentionService(recordings: $0, interval: .seconds(3_600), logger: logger)]
+            } ?? []
+        guard portal.streams.isEnabled else { return retention }
+        return retention + [
             StreamReviewService(
                 streams: portal.streams, interval: configuration.streamSettings.reviewInterval, logger: logger)
         ]

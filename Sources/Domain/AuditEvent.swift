@@ -68,6 +68,10 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let streamOpened = AuditAction("stream_opened")
     /// A workspace stream closed: why, and the bytes each way.
     public static let streamClosed = AuditAction("stream_closed")
+    public static let recordingStarted = AuditAction("recording_started")
+    public static let recordingFinished = AuditAction("recording_finished")
+    public static let recordingDownloaded = AuditAction("recording_downloaded")
+    public static let recordingDeleted = AuditAction("recording_deleted")
 }
 
 /// One entry of the audit trail. Append-only.

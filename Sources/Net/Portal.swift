@@ -56,6 +56,8 @@ public struct Portal: Sendable {
     public let streamUpstreams: StreamUpstreamAllowlist
     /// Workspace streams: their tickets, admission and audit (issue #17).
     public let streams: WorkspaceStreams
+    /// Recordings of streams of recorded sessions; nil when there is nowhere to keep them.
+    public let recordings: Recordings?
     let catalogue: WorkspaceCatalogue
 
     public init(
@@ -66,7 +68,7 @@ public struct Portal: Sendable {
         metrics: PortalMetrics = PortalMetrics(factory: MetricsSystem.factory),
         auditSigningKey: AuditSigningKey = AuditSigningKey(), trustedAuditKeys: [[UInt8]] = [],
         networkPeerDirectory: (any NetworkPeerDirectory)? = nil,
-        streamUpstreams: StreamUpstreamAllowlist = StreamUpstreamAllowlist()
+        streamUpstreams: StreamUpstreamAllowlist = StreamUpstreamAllowlist(), recordingArchive: (any RecordingArchive)? = nil
     ) {
         self.store = store
         self.streamUpstreams = streamUpstreams
@@ -124,9 +126,14 @@ public struct Portal: Sendable {
         self.workspaceSessions = WorkspaceSessions(
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,
             metrics: metrics, maxPerUser: settings.maxSessionsPerUser, policies: policies, networkPeers: networkPeers)
+        let recordings = recordingArchive.map {
+            Recordings(archive: $0, policies: policies, audit: auditTrail, clock: clock, logger: logger)
+        }
+        self.recordings = recordings
         self.streams = WorkspaceStreams(
             store: store, tickets: StreamTickets(), live: sessions.streams, audit: auditTrail, clock: clock,
-            upstreams: streamUpstreams, policies: policies, ticketLifetime: TimeInterval(settings.streams.ticketLifetime.components.seconds),
+            upstreams: streamUpstreams, policies: policies, recordings: recordings,
+            ticketLifetime: TimeInterval(settings.streams.ticketLifetime.components.seconds),
             activityInterval: settings.streams.activityInterval, logger: logger)
         self.workspaceAdministration = WorkspaceAdministration(
             store: store, registry: sessions, audit: auditTrail, clock: clock, streamUpstreams: streamUpstreams,

@@ -23,6 +23,8 @@ public struct WorkspaceStreams: Sendable {
         public let opened: LiveStreams.Opened
         /// The client address the ticket was issued to and presented from.
         public let address: String
+        /// Where what the desktop sends is recorded, when a `session_recording` policy covered the launch.
+        public let recording: (any RecordingSink)?
     }
 
     /// Why a stream was not opened, as the viewer is told (a WebSocket close reason) and the audit
@@ -65,12 +67,15 @@ public struct WorkspaceStreams: Sendable {
     private let logger: Logger
     /// The policies a running stream is judged on again (`StreamContinuation`).
     private let policies: Policies
+    /// Recordings of streams whose session is recorded; nil: none can be made, and such streams are refused.
+    private let recordings: Recordings?
 
     public init(
         store: any Store, tickets: StreamTickets, live: LiveStreams, audit: AuditTrail, clock: WallClock,
-        upstreams: StreamUpstreamAllowlist, policies: Policies, ticketLifetime: TimeInterval = 10,
+        upstreams: StreamUpstreamAllowlist, policies: Policies, recordings: Recordings?, ticketLifetime: TimeInterval = 10,
         activityInterval: Duration = .seconds(10), logger: Logger
     ) {
+        self.recordings = recordings
         self.logger = logger
         self.policies = policies
         self.store = store
@@ -167,7 +172,22 @@ public struct WorkspaceStreams: Sendable {
                     reason: "session_ended", detail: "The session has ended", sessionID: sessionID, address: address,
                     actor: actor)
             }
-            return .success(Admission(session: session, user: user, upstream: upstream, opened: opened, address: address))
+            // A recorded session streams only while it is recorded: no recording, no stream.
+            var recording: (any RecordingSink)?
+            if session.recording {
+                do {
+                    guard let recordings else { throw DomainError.unavailable("no recording archive") }
+                    recording = try await recordings.start(for: session, by: user, from: address)
+                } catch {
+                    logger.error("Workspace stream: recording could not start", metadata: ["error": "\(error)"])
+                    await live.closed(sessionID: session.id, number: opened.number)
+                    return refused(
+                        reason: "recording_unavailable", detail: "This session must be recorded, and the recording could not start",
+                        sessionID: sessionID, address: address, actor: actor)
+                }
+            }
+            return .success(
+                Admission(session: session, user: user, upstream: upstream, opened: opened, address: address, recording: recording))
         } catch {
             return refused(
                 reason: "store_unavailable", detail: "The store did not answer; try again", sessionID: sessionID, address: address,
@@ -223,6 +243,7 @@ public struct WorkspaceStreams: Sendable {
     /// opened (audited, failed, with `reason`).
     public func upstreamFailed(_ admission: Admission, reason: String) async {
         await live.closed(sessionID: admission.session.id, number: admission.opened.number)
+        if let sink = admission.recording { await recordings?.finish(sink, by: admission.user, from: admission.address) }
         await recorded(
             .streamOpened, by: .account(admission.user), from: admission.address, success: false,
             resource: ("session", admission.session.id),
@@ -239,6 +260,7 @@ public struct WorkspaceStreams: Sendable {
     /// The stream has closed (audited with why and the bytes each way).
     public func closed(_ admission: Admission, _ closing: Closing) async {
         await live.closed(sessionID: admission.session.id, number: admission.opened.number)
+        if let sink = admission.recording { await recordings?.finish(sink, by: admission.user, from: admission.address) }
         await recorded(
             .streamClosed, by: .account(admission.user), from: admission.address, resource: ("session", admission.session.id),
             details: [

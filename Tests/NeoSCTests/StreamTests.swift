@@ -1,3 +1,4 @@
+import CompressNIO
 import Domain
 import Foundation
 import HTTPTypes
@@ -93,6 +94,89 @@ import Testing
             let trail = try await viewer.trail(harness, client)
             #expect(trail.first { $0.action == "stream_opened" }?.details["upstream"] == "ws://127.0.0.1:\(port)/")
             #expect(trail.first { $0.action == "stream_closed" }?.details["reason"] == "session_ended:stopped")
+        }
+    }
+
+    @Test func aRecordedSessionsStreamIsRecordedListedDownloadedAndDeletedAfterItsRetention() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let on = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin, json: #"{"enabled":true}"#)
+            try #require(on.status == .ok, "\(on.text)")
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            #expect(try await harness.store.session(id: viewer.sessionID)?.recording == true)
+            _ = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                let screen = try await RFB.handshake(reader, outbound)
+                _ = try await RFB.requestUpdate(reader, outbound, screen)
+            }
+            let sent = try #require(
+                Int(try await viewer.trail(harness, client).first { $0.action == "stream_closed" }?.details["bytes_to_browser"] ?? ""))
+
+            let listed = try await client.send(.get, "/api/recordings", token: admin)
+            #expect(listed.status == .ok)
+            let recordings = try #require(listed.json as? [[String: Any]])
+            try #require(recordings.count == 1, "\(listed.text)")
+            let recording = recordings[0]
+            let id = try #require(recording["id"] as? String)
+            #expect(recording["session_id"] as? String == viewer.sessionID)
+            #expect(recording["retention_days"] as? Int == 30)
+            #expect(recording["finished_at"] is String)
+            #expect(recording["bytes_recorded"] as? Int == sent, "everything the desktop sent, and only that")
+            #expect(try await client.send(.get, "/api/recordings", token: viewer.token).status == .forbidden)
+
+            // The file: gzip, records of [milliseconds][length][bytes], the bytes the browser got.
+            let download = try await client.execute(
+                uri: "/api/recordings/\(id)", method: .get, headers: [.authorization: "Bearer \(admin)"], body: nil)
+            #expect(download.status == .ok)
+            #expect(download.headers[.contentType] == "application/gzip")
+            var compressed = download.body
+            var records = try compressed.decompress(with: .gzip)
+            var total = 0
+            var last: UInt64 = 0
+            while records.readableBytes > 0 {
+                let stamp = records.readInteger(as: UInt64.self)
+                let size = records.readInteger(as: UInt32.self)
+                let at = try #require(stamp)
+                let length = try #require(size)
+                let payload = records.readSlice(length: Int(length))
+                try #require(payload != nil)
+                #expect(at >= last, "timestamps never go back")
+                last = at
+                total += Int(length)
+            }
+            #expect(total == sent)
+            #expect(recording["bytes_stored"] as? Int == download.body.readableBytes)
+
+            // Kept for its retention, then gone, audited.
+            let archive = try #require(harness.portal.recordings)
+            #expect(try await archive.applyRetention(at: Date().addingTimeInterval(29 * 86_400)) == 0)
+            #expect(try await archive.applyRetention(at: Date().addingTimeInterval(31 * 86_400)) == 1)
+            #expect(try await client.send(.get, "/api/recordings/\(id)", token: admin).status == .notFound)
+            #expect(try await client.send(.delete, "/api/recordings/\(id)", token: admin).status == .notFound)
+            let audited = try await harness.store.events(AuditQuery(limit: 500)).filter { $0.resourceID == id }.map(\.action.rawValue)
+            #expect(Set(audited) == ["recording_started", "recording_finished", "recording_downloaded", "recording_deleted"])
+        }
+    }
+
+    @Test func anAdministratorDeletesARecording() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let admin = try await harness.account(.admin).token
+            _ = try await client.send(.patch, "/api/policies/pol-session-recording", token: admin, json: #"{"enabled":true}"#)
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            _ = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                _ = try await RFB.handshake(FrameReader(inbound), outbound)
+            }
+            let listed = try #require(try await client.send(.get, "/api/recordings", token: admin).json as? [[String: Any]])
+            let id = try #require(listed.first?["id"] as? String)
+            #expect(try await client.send(.delete, "/api/recordings/\(id)", token: viewer.token).status == .forbidden)
+            #expect(try await client.send(.delete, "/api/recordings/\(id)", token: admin).status == .noContent)
+            #expect((try await client.send(.get, "/api/recordings", token: admin).json as? [Any])?.isEmpty == true)
+            let deleted = try await harness.store.events(AuditQuery(action: .recordingDeleted, limit: 10))
+            #expect(deleted.first?.details["reason"] == "deleted" && deleted.first?.resourceID == id)
         }
     }
 

@@ -23,6 +23,8 @@ struct StreamRelay: Sendable {
         case browserClosed
         case upstreamClosed
         case upstreamSilent
+        /// The session must be recorded and its recording could not be written: the stream ends.
+        case recordingFailed
         /// The first-byte deadline passed with bytes already relayed: not an ending.
         case upstreamSpoke
         /// The cut sequence finished without a cut: the stream is closing anyway.
@@ -35,6 +37,7 @@ struct StreamRelay: Sendable {
             case .browserClosed: "browser_closed"
             case .upstreamClosed: "upstream_closed"
             case .upstreamSilent: "upstream_silent"
+            case .recordingFailed: "recording_failed"
             case .upstreamSpoke, .noCut: "closed"
             }
         }
@@ -56,6 +59,8 @@ struct StreamRelay: Sendable {
     let admission: WorkspaceStreams.Admission
     let settings: StreamSettings
     let logger: Logger
+    /// When the stream opened, for the recording's timestamps.
+    let started = ContinuousClock.now
 
     /// The subprotocols the browser offered, passed on to a WebSocket upstream.
     let offeredProtocols: [String]
@@ -100,6 +105,7 @@ struct StreamRelay: Sendable {
                         do {
                             for try await var bytes in fromUpstream {
                                 tally.withLockedValue { $0.toBrowser += bytes.readableBytes }
+                                guard await record(bytes) else { return .recordingFailed }
                                 do {
                                     // Frames no larger than the browser's own may be, for clients
                                     // that hold frames to the size they send.
@@ -151,6 +157,7 @@ struct StreamRelay: Sendable {
                         do {
                             for try await frame in fromUpstream {
                                 tally.withLockedValue { $0.toBrowser += frame.data.readableBytes }
+                                guard await record(frame.data) else { return .recordingFailed }
                                 do {
                                     try await outbound.write(.custom(Self.frame(frame)))
                                 } catch {
@@ -186,6 +193,19 @@ struct StreamRelay: Sendable {
         await streams.closed(
             admission,
             WorkspaceStreams.Closing(reason: ending.auditReason, bytesFromBrowser: bytes.fromBrowser, bytesToBrowser: bytes.toBrowser))
+    }
+
+    /// Writes what the desktop sent to the session's recording, if it is recorded; false when
+    /// that failed (the stream then ends: a recorded session never streams unrecorded).
+    private func record(_ bytes: ByteBuffer) async -> Bool {
+        guard let sink = admission.recording else { return true }
+        do {
+            try await sink.append(Array(bytes.readableBytesView), at: ContinuousClock.now - started)
+            return true
+        } catch {
+            logger.error("Workspace stream: recording failed", metadata: ["session_id": "\(admission.session.id)", "error": "\(error)"])
+            return false
+        }
     }
 
     /// A data frame as it came, to pass on (masked by the writer when it is a client's).
@@ -266,6 +286,8 @@ struct StreamRelay: Sendable {
             try? await outbound.close(.normalClosure, reason: "The workspace closed the connection")
         case .upstreamSilent:
             try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
+        case .recordingFailed:
+            try? await outbound.close(.unexpectedServerError, reason: "This session must be recorded, and the recording failed")
         case .browserClosed, .upstreamSpoke, .noCut:
             break
         }
