@@ -9,8 +9,11 @@ import Testing
 /// Issue #15, item 1: one host must not be able to take NeoSC offline with idle or slowly
 /// written connections. Each test runs `neosc serve` as its own process and talks raw TCP to it.
 @Suite(.serialized) struct ConnectionLimitTests {
-    private static func environment(_ settings: [String: String]) -> [String: String] {
-        ["NEOSC_DATA_DIR": Harness.makeDirectory().path, "LOG_LEVEL": "error"].merging(settings) { $1 }
+    private static func environment(_ settings: [String: String], streaming: Bool = false) -> [String: String] {
+        // Streaming on: every connection goes through the channel that may become a WebSocket
+        // (issue #17), which must keep the same limits.
+        ["NEOSC_DATA_DIR": Harness.makeDirectory().path, "LOG_LEVEL": "error"]
+            .merging(streaming ? ["NEOSC_STREAM_UPSTREAMS": "127.0.0.1"] : [:]) { $1 }.merging(settings) { $1 }
     }
 
     /// Opens `count` connections from `source`, half of them idle, half with a request head
@@ -98,10 +101,10 @@ import Testing
         }
     }
 
-    @Test func aConnectionOverItsAddressLimitIsClosedAndOthersAreNot() async throws {
-        let environment = Self.environment([
-            "NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "3", "NEOSC_TRUSTED_PROXIES": "127.0.0.9", "LOG_LEVEL": "notice",
-        ])
+    @Test(arguments: [false, true]) func aConnectionOverItsAddressLimitIsClosedAndOthersAreNot(streaming: Bool) async throws {
+        let environment = Self.environment(
+            ["NEOSC_MAX_CONNECTIONS_PER_ADDRESS": "3", "NEOSC_TRUSTED_PROXIES": "127.0.0.9", "LOG_LEVEL": "notice"],
+            streaming: streaming)
         try await withLiveServers([environment]) { servers in
             let server = servers[0]
             try await Self.waitUntilServing(server)
@@ -138,8 +141,9 @@ import Testing
         }
     }
 
-    @Test func aHeadWrittenSlowlyIsCutAtTheHeaderTimeout() async throws {
-        let environment = Self.environment(["NEOSC_HEADER_TIMEOUT": "1s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "30s"])
+    @Test(arguments: [false, true]) func aHeadWrittenSlowlyIsCutAtTheHeaderTimeout(streaming: Bool) async throws {
+        let environment = Self.environment(
+            ["NEOSC_HEADER_TIMEOUT": "1s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "30s"], streaming: streaming)
         try await withLiveServers([environment]) { servers in
             let server = servers[0]
             try await Self.waitUntilServing(server)
@@ -193,8 +197,9 @@ import Testing
         #expect(AddressRange.clientKey(of: "not an address") == nil)
     }
 
-    @Test func anIdleConnectionIsClosedAtTheIdleTimeout() async throws {
-        let environment = Self.environment(["NEOSC_HEADER_TIMEOUT": "30s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "1s"])
+    @Test(arguments: [false, true]) func anIdleConnectionIsClosedAtTheIdleTimeout(streaming: Bool) async throws {
+        let environment = Self.environment(
+            ["NEOSC_HEADER_TIMEOUT": "30s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "1s"], streaming: streaming)
         try await withLiveServers([environment]) { servers in
             let server = servers[0]
             try await Self.waitUntilServing(server)

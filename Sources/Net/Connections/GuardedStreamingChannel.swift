@@ -13,6 +13,7 @@ struct GuardedStreamingChannel: ServerChildChannel {
 
     private let upgrading: HTTP1WebSocketUpgradeChannel
     private let guards: ConnectionGuards
+    private let idleTimeout: TimeAmount
 
     init(responder: @escaping HTTPChannelHandler.Responder, limits: ConnectionLimits, gateway: StreamGateway) {
         self.upgrading = HTTP1WebSocketUpgradeChannel(
@@ -24,12 +25,20 @@ struct GuardedStreamingChannel: ServerChildChannel {
                 await gateway.shouldUpgrade(head, channel: channel, logger: logger)
             })
         self.guards = ConnectionGuards(limits: limits)
+        self.idleTimeout = TimeAmount(limits.idleTimeout)
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let deadline: RequestHeadDeadline
         do {
             deadline = try guards.admit(channel, logger: logger)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        do {
+            // Hummingbird's idle timer joins the pipeline only once the first request is known not
+            // to be an upgrade: until then, this one.
+            try channel.pipeline.syncOperations.addHandler(FirstRequestWait(limit: idleTimeout), position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -47,6 +56,40 @@ struct GuardedStreamingChannel: ServerChildChannel {
         await upgrading.handle(value: value, logger: logger)
     }
 }
+
+/// The idle timeout of a connection that has not sent a byte yet: closed once `limit` passes
+/// without one; gone from the pipeline at the first byte.
+final class FirstRequestWait: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let limit: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(limit: TimeAmount) {
+        self.limit = limit
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { channel.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension FirstRequestWait: Sendable {}
 
 /// `RequestHeadWatch` on the HTTP/1 decoder's own types, for a pipeline that may become a
 /// WebSocket's: at a head that asks for an upgrade it leaves the pipeline (the upgrade removes
