@@ -43,8 +43,13 @@ public actor LiveStreams {
 
     public init() {}
 
-    /// Registers a stream of `subject`'s session.
-    public func open(_ subject: Subject) -> Opened {
+    /// The most streams one session may have open at once (a desktop watched from a few tabs, not
+    /// a way to multiply connections to the workspace).
+    public static let maximumPerSession = 4
+
+    /// Registers a stream of `subject`'s session; nil when it already has `maximumPerSession`.
+    public func open(_ subject: Subject) -> Opened? {
+        guard (streams[subject.sessionID]?.count ?? 0) < Self.maximumPerSession else { return nil }
         next += 1
         let (cuts, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         streams[subject.sessionID, default: [:]][next] = Entry(subject: subject, continuation: continuation)

@@ -37,8 +37,16 @@ public actor StreamTickets {
         self.capacity = capacity
     }
 
+    /// The most tickets one session may have outstanding: a new one beyond it replaces the oldest,
+    /// so no one account can fill the pool everyone shares.
+    public static let maximumPerSession = 8
+
     /// Keeps `ticket` for `grant`; false when `capacity` tickets are outstanding and unexpired at `now`.
     public func issue(_ ticket: String, for grant: Grant, at now: Date) -> Bool {
+        let mine = outstanding.filter { $0.value.sessionID == grant.sessionID }
+        if mine.count >= Self.maximumPerSession, let oldest = mine.min(by: { $0.value.expiresAt < $1.value.expiresAt }) {
+            outstanding.removeValue(forKey: oldest.key)
+        }
         if outstanding.count >= capacity {
             outstanding = outstanding.filter { $0.value.expiresAt > now }
             guard outstanding.count < capacity else { return false }

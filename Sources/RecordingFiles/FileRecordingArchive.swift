@@ -119,8 +119,14 @@ actor FileRecordingSink: RecordingSink {
 
     func finish(at now: Date) async throws -> Recording {
         var empty = ByteBuffer()
-        try await write(compressing: &empty, flush: .finish)
         let handle = self.handle
+        do {
+            try await write(compressing: &empty, flush: .finish)
+        } catch {
+            // The file is closed whatever happened to its last bytes (a full disk).
+            try? handle.close()
+            throw error
+        }
         recording.finishedAt = now
         let finished = recording
         let description = self.description

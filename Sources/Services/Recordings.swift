@@ -39,9 +39,15 @@ public struct Recordings: Sendable {
             id: Identifier.make("rec"), sessionID: session.id, userID: user.id, userEmail: user.email, workspaceID: session.workspaceID,
             startedAt: now, retentionDays: days, expiresAt: now.addingTimeInterval(TimeInterval(days) * 86_400))
         let sink = try await archive.begin(recording)
-        try await audit.record(
-            .recordingStarted, by: .account(user), from: address, resource: ("recording", recording.id),
-            details: ["session_id": session.id, "workspace_id": session.workspaceID, "retention_days": String(days)])
+        do {
+            try await audit.record(
+                .recordingStarted, by: .account(user), from: address, resource: ("recording", recording.id),
+                details: ["session_id": session.id, "workspace_id": session.workspaceID, "retention_days": String(days)])
+        } catch {
+            // Not audited, not started: the file is closed again, and the stream refused.
+            _ = try? await sink.finish(at: now)
+            throw error
+        }
         return sink
     }
 

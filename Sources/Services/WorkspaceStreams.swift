@@ -15,6 +15,15 @@ public struct WorkspaceStreams: Sendable {
         public let expiresAt: Date
     }
 
+    /// A ticket redeemed and every check passed: what `open` needs, and nothing held yet (the
+    /// handshake may still fail; nothing is registered or recorded until the stream runs).
+    public struct Clearance: Sendable {
+        public let session: WorkspaceSession
+        public let user: User
+        public let upstream: StreamUpstream
+        public let address: String
+    }
+
     /// A stream cleared to open: its session, the upstream to dial, and where it hears of its cut.
     public struct Admission: Sendable {
         public let session: WorkspaceSession
@@ -122,102 +131,122 @@ public struct WorkspaceStreams: Sendable {
         return Ticket(ticket: ticket, sessionID: session.id, expiresAt: expiresAt)
     }
 
-    /// Uses `ticket` to open a stream of session `sessionID` from `address`: the ticket must be
+    /// Uses `ticket` to clear a stream of session `sessionID` from `address`: the ticket must be
     /// this session's, unused, unexpired and presented from the address it was issued to; the
     /// session still active and its owner's; the account enabled; the workspace's upstream one
-    /// the operator allows. Every refusal is audited (`stream_opened`, failed, with the reason)
-    /// before anything is dialled.
-    public func admit(ticket: String, sessionID: String, from address: String) async -> Result<Admission, Refusal> {
+    /// the operator allows. Holds nothing but the ticket, which is used up whatever the answer.
+    /// A refusal is for the caller to audit (`audit(_:)`).
+    public func admit(ticket: String, sessionID: String, from address: String) async -> Result<Clearance, Refusal> {
         let redeemed = await tickets.redeem(ticket, sessionID: sessionID, address: address, at: clock.now())
         let grant: StreamTickets.Grant
         switch redeemed {
         case .success(let granted):
             grant = granted
         case .failure(let refusal):
-            return refused(
-                reason: refusal.rawValue, detail: Self.detail(of: refusal), sessionID: sessionID, address: address,
-                actor: .anonymous(claimedEmail: nil))
+            return .failure(
+                Refusal(
+                    reason: refusal.rawValue, detail: Self.detail(of: refusal), sessionID: sessionID, address: address,
+                    actor: .anonymous(claimedEmail: nil)))
         }
         do {
             guard let session = try await store.session(id: grant.sessionID), session.userID == grant.userID,
                 let user = try await store.user(id: grant.userID)
             else {
-                return refused(
-                    reason: "session_not_found", detail: "The session no longer exists", sessionID: sessionID, address: address,
-                    actor: .system(onAccount: grant.userID, email: nil))
+                return .failure(
+                    Refusal(
+                        reason: "session_not_found", detail: "The session no longer exists", sessionID: sessionID, address: address,
+                        actor: .system(onAccount: grant.userID, email: nil)))
             }
-            let actor = AuditActor.account(user)
             guard session.status == .active, !user.disabled else {
                 let why = user.disabled ? "user_disabled" : (session.endReason ?? session.status.rawValue)
-                return refused(
-                    reason: "session_ended", detail: "The session has ended (\(why))", sessionID: sessionID, address: address,
-                    actor: actor)
+                return .failure(
+                    Refusal(
+                        reason: "session_ended", detail: "The session has ended (\(why))", sessionID: sessionID, address: address,
+                        actor: .account(user)))
             }
             guard let workspace = try await store.workspace(id: session.workspaceID), let text = workspace.streamUpstream,
                 let upstream = try? StreamUpstream(text), upstreams.permits(upstream)
             else {
-                return refused(
-                    reason: "no_upstream", detail: "The workspace has no stream this server may open", sessionID: sessionID, address: address,
-                    actor: actor)
+                return .failure(
+                    Refusal(
+                        reason: "no_upstream", detail: "The workspace has no stream this server may open", sessionID: sessionID,
+                        address: address, actor: .account(user)))
             }
-            let subject = LiveStreams.Subject(
-                sessionID: session.id, userID: user.id, role: user.role, organizationID: user.organizationID,
-                workspaceID: session.workspaceID, address: address, mfaVerified: session.mfaVerified)
-            // Registered, then the session read again: an end that landed since the first read is
-            // seen here, and one that lands from now on cuts the stream.
-            let opened = await live.open(subject)
+            return .success(Clearance(session: session, user: user, upstream: upstream, address: address))
+        } catch {
+            return .failure(
+                Refusal(
+                    reason: "store_unavailable", detail: "The store did not answer; try again", sessionID: sessionID, address: address,
+                    actor: nil))
+        }
+    }
+
+    /// The stream of `clearance` runs (its WebSocket is open): registered, so that its session's
+    /// end cuts it; the session read again (an end that landed since `admit` is seen here); and,
+    /// for a recorded session, its recording started (no recording, no stream). At most
+    /// `LiveStreams.maximumPerSession` streams per session.
+    public func open(_ clearance: Clearance) async -> Result<Admission, Refusal> {
+        let (session, user, address) = (clearance.session, clearance.user, clearance.address)
+        let refusal = { (reason: String, detail: String) in
+            Refusal(reason: reason, detail: detail, sessionID: session.id, address: address, actor: .account(user))
+        }
+        let subject = LiveStreams.Subject(
+            sessionID: session.id, userID: user.id, role: user.role, organizationID: user.organizationID,
+            workspaceID: session.workspaceID, address: address, mfaVerified: session.mfaVerified)
+        guard let opened = await live.open(subject) else {
+            return .failure(refusal("too_many_streams", "This session already has \(LiveStreams.maximumPerSession) streams open"))
+        }
+        do {
             guard try await store.session(id: session.id)?.status == .active else {
                 await live.closed(sessionID: session.id, number: opened.number)
-                return refused(
-                    reason: "session_ended", detail: "The session has ended", sessionID: sessionID, address: address,
-                    actor: actor)
+                return .failure(refusal("session_ended", "The session has ended"))
             }
-            // A recorded session streams only while it is recorded: no recording, no stream.
-            var recording: (any RecordingSink)?
-            if session.recording {
-                do {
-                    guard let recordings else { throw DomainError.unavailable("no recording archive") }
-                    recording = try await recordings.start(for: session, by: user, from: address)
-                } catch {
-                    logger.error("Workspace stream: recording could not start", metadata: ["error": "\(error)"])
-                    await live.closed(sessionID: session.id, number: opened.number)
-                    return refused(
-                        reason: "recording_unavailable", detail: "This session must be recorded, and the recording could not start",
-                        sessionID: sessionID, address: address, actor: actor)
-                }
-            }
-            return .success(
-                Admission(session: session, user: user, upstream: upstream, opened: opened, address: address, recording: recording))
         } catch {
-            return refused(
-                reason: "store_unavailable", detail: "The store did not answer; try again", sessionID: sessionID, address: address,
-                actor: nil)
+            await live.closed(sessionID: session.id, number: opened.number)
+            return .failure(refusal("store_unavailable", "The store did not answer; try again"))
         }
+        var recording: (any RecordingSink)?
+        if session.recording {
+            do {
+                guard let recordings else { throw DomainError.unavailable("no recording archive") }
+                recording = try await recordings.start(for: session, by: user, from: address)
+            } catch {
+                logger.error("Workspace stream: recording could not start", metadata: ["error": "\(error)"])
+                await live.closed(sessionID: session.id, number: opened.number)
+                return .failure(refusal("recording_unavailable", "This session must be recorded, and the recording could not start"))
+            }
+        }
+        return .success(
+            Admission(session: session, user: user, upstream: clearance.upstream, opened: opened, address: address, recording: recording))
     }
 
     /// Cuts the streams whose session has ended where this process did not hear of it (another
     /// replica on MongoDB, `neosc admin` on either store), and those a policy now refuses
     /// (`StreamContinuation`: a time window that closed, an address or MFA rule added). Run about
-    /// once a second: one read of the store per streamed session. Answers how many sessions'
+    /// once a second: one read of the store per stream. Answers how many sessions'
     /// streams it cut.
     @discardableResult
     public func review() async -> Int {
-        var seen = Set<String>()
-        var cuts: [(sessionID: String, reason: String)] = []
+        var cuts: [String: String] = [:]
         let now = clock.now()
-        for subject in await live.subjects where seen.insert(subject.sessionID).inserted {
+        for subject in await live.subjects where cuts[subject.sessionID] == nil {
             do {
-                if let session = try await store.session(id: subject.sessionID), session.status != .active {
-                    cuts.append((subject.sessionID, session.endReason ?? session.status.rawValue))
-                } else if let refusal = try await refusal(of: subject, at: now) {
-                    cuts.append((subject.sessionID, StreamContinuation.policyCutPrefix + refusal.policyID))
+                // Every stream is judged on its own address; a refusal cuts its session's streams.
+                if let refusal = try await refusal(of: subject, at: now) {
+                    cuts[subject.sessionID] = StreamContinuation.policyCutPrefix + refusal.policyID
+                    continue
                 }
+                guard let session = try await store.session(id: subject.sessionID) else {
+                    cuts[subject.sessionID] = "session_not_found"
+                    continue
+                }
+                if session.status != .active { cuts[subject.sessionID] = session.endReason ?? session.status.rawValue }
             } catch {
                 logger.warning("Workspace streams: review failed; will retry", metadata: ["error": "\(error)"])
                 return 0
             }
         }
-        if !cuts.isEmpty { await live.cut(cuts) }
+        if !cuts.isEmpty { await live.cut(cuts.map { ($0.key, $0.value) }) }
         return cuts.count
     }
 
@@ -282,12 +311,6 @@ public struct WorkspaceStreams: Sendable {
                 "Workspace stream: audit entry not written",
                 metadata: ["action": "\(action)", "session_id": "\(resource.id)", "error": "\(error)"])
         }
-    }
-
-    private func refused(
-        reason: String, detail: String, sessionID: String, address: String, actor: AuditActor?
-    ) -> Result<Admission, Refusal> {
-        .failure(Refusal(reason: reason, detail: detail, sessionID: sessionID, address: address, actor: actor))
     }
 
     /// Records `refusal` (`stream_opened`, failed, with the reason).

@@ -308,7 +308,10 @@ struct PortalPageTests {
             let rfb = try await browser.get("/novnc/core/rfb.js", accept: "*/*")
             #expect(rfb.status == .ok && rfb.text.contains("export default class RFB"))
             #expect(rfb.headers[.contentType]?.contains("javascript") == true)
-            for escape in ["/novnc/../../etc/passwd", "/novnc/%2e%2e/%2e%2e/etc/passwd", "/novnc/core/missing.js"] {
+            for escape in [
+                "/novnc/../../etc/passwd", "/novnc/%2e%2e/%2e%2e/etc/passwd", "/novnc/core/missing.js", "/novnc/vnc.html",
+                "/novnc/app/ui.js", "/novnc/core/../vnc.html",
+            ] {
                 let refused = try await browser.get(escape, accept: "*/*")
                 #expect(refused.status == .badRequest || refused.status == .notFound, "\(escape): \(refused.status)")
                 #expect(!refused.text.contains("root:"))

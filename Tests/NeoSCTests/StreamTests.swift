@@ -28,6 +28,7 @@ import Testing
             #expect(grant.streamURL.hasSuffix("/streams/\(viewer.sessionID)?ticket=\(grant.ticket)"))
             #expect(grant.expiresAt.timeIntervalSinceNow <= 11)
             let closedAt = Mutex<Date?>(nil)
+            let stoppedAt = Mutex<Date?>(nil)
             let update = Mutex<(width: Int, height: Int, rectangles: Int)?>(nil)
             let close = try await viewer.open(grant) { inbound, outbound in
                 let reader = FrameReader(inbound)
@@ -37,6 +38,7 @@ import Testing
                 update.withLock { $0?.rectangles = rectangles }
                 let stopped = try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token)
                 #expect(stopped.status == .ok)
+                stoppedAt.withLock { $0 = Date() }
                 try await reader.drain()
                 closedAt.withLock { $0 = Date() }
             }
@@ -45,10 +47,9 @@ import Testing
             #expect(screen.rectangles >= 1)
             #expect(close?.closeCode == .unknown(4000))
             #expect(close?.reason == "Session ended: stopped")
-            // From the moment the store ended the session (not from when the test asked: on a loaded
-            // machine the request itself may queue) to the moment the viewer saw its stream closed.
-            let endedAt = try #require(try await harness.store.session(id: viewer.sessionID)?.endedAt)
-            let cut = try #require(closedAt.withLock { $0 }).timeIntervalSince(endedAt)
+            // From the moment the stop had committed (its answer arrived: the session had ended) to
+            // the moment the viewer saw its stream closed; negative when the close came first.
+            let cut = try #require(closedAt.withLock { $0 }).timeIntervalSince(try #require(stoppedAt.withLock { $0 }))
             #expect(cut < 1, "the stream outlived its session by \(cut) s")
 
             let trail = try await viewer.trail(harness, client)
@@ -177,6 +178,39 @@ import Testing
             #expect((try await client.send(.get, "/api/recordings", token: admin).json as? [Any])?.isEmpty == true)
             let deleted = try await harness.store.events(AuditQuery(action: .recordingDeleted, limit: 10))
             #expect(deleted.first?.details["reason"] == "deleted" && deleted.first?.resourceID == id)
+        }
+    }
+
+    @Test func aBrowserThatStopsReadingIsCutAllTheSame() async throws {
+        // A workspace that sends as fast as it can, to a viewer that has stopped reading: NeoSC's
+        // writes to the browser stall. Stopping the session must still cut the stream (and stop
+        // the other direction at once), not wait behind the stalled writes.
+        let firehose = try FirehoseListener()
+        defer { firehose.close() }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(firehose.port)")
+            let closedWithin = Mutex<Duration?>(nil)
+            _ = try? await viewer.open(try await viewer.ticket()) { inbound, _ in
+                let reader = FrameReader(inbound)
+                _ = try await reader.read(1)
+                try await Task.sleep(for: .milliseconds(500))  // reading nothing while the workspace sends
+                let stopped = try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token)
+                #expect(stopped.status == .ok)
+                let started = ContinuousClock.now
+                // Still reading nothing: NeoSC lets go of the workspace all the same (nothing more
+                // passes either way once the session has ended).
+                let released = try await eventually(within: 5) { firehose.endedAt != nil }
+                #expect(released, "the workspace's connection was still open 5 s after the stop")
+                if let ended = firehose.endedAt { #expect(ended - started < .seconds(3), "released \(ended - started) after the stop") }
+                // Reading again: what was queued, then the end (the close, or the connection closed
+                // outright), not an endless stream.
+                do { try await reader.drain(within: .seconds(10)) } catch is FrameReader.StillOpen { return } catch {}
+                closedWithin.withLock { $0 = ContinuousClock.now - started }
+            }
+            let closed = try #require(closedWithin.withLock { $0 }, "the stream was never cut")
+            #expect(closed < .seconds(3), "cut \(closed) after the stop")
+            let entry = try await viewer.trail(harness, client).first { $0.action == "stream_closed" }
+            #expect(entry?.details["reason"] == "session_ended:stopped", "the cut is audited")
         }
     }
 
@@ -571,10 +605,38 @@ enum RFB {
     }
 }
 
+/// A loopback TCP port whose first connection is sent bytes as fast as it takes them, until it closes.
+final class FirehoseListener: Sendable {
+    let port: Int
+    private let descriptor: Int32
+    private let ended = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// When NeoSC closed the connection (the first send that failed).
+    var endedAt: ContinuousClock.Instant? { ended.withLock { $0 } }
+
+    init() throws {
+        let listener = try SilentListener()
+        (port, descriptor) = (listener.port, listener.descriptor)
+        Thread.detachNewThread { [self] in
+            let connection = accept(descriptor, nil, nil)
+            guard connection >= 0 else { return }
+            let chunk = [UInt8](repeating: 0x5A, count: 65_536)
+            while chunk.withUnsafeBytes({ send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 {}
+            self.ended.withLock { $0 = .now }
+            _ = Glibc.close(connection)
+        }
+    }
+
+    func close() {
+        _ = shutdown(descriptor, Int32(SHUT_RDWR))
+        _ = Glibc.close(descriptor)
+    }
+}
+
 /// A loopback TCP port that accepts connections (the kernel's backlog does) and never says a word.
 final class SilentListener: Sendable {
     let port: Int
-    private let descriptor: Int32
+    let descriptor: Int32
 
     init() throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

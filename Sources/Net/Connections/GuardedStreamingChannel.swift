@@ -108,9 +108,13 @@ final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelH
         switch unwrapInboundIn(data) {
         case .head(let head):
             deadline.headArrived()
-            // Only a WebSocket upgrade: any other `Upgrade` is answered as plain HTTP, and the
+            // Only what NIO will take for a WebSocket upgrade of a stream (a refused one is
+            // answered 400 and closed): anything else is answered as plain HTTP, and the
             // header-read deadline must go on covering the connection's later requests.
-            if head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) {
+            if head.uri.hasPrefix(StreamGateway.pathPrefix),
+                head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }),
+                head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
+            {
                 let pipeline = context.pipeline.syncOperations
                 context.fireChannelRead(data)
                 pipeline.removeHandler(context: context, promise: nil)

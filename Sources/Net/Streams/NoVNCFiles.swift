@@ -16,10 +16,15 @@ struct NoVNCFiles {
     }
 
     func register(on router: Router<PortalRequestContext>, logger: Logger) {
-        // The files answer what the group's one route does not: every path under /novnc/.
-        let files = router.group("novnc").add(
-            middleware: FileMiddleware(
-                directory, urlBasePath: "/novnc", cacheControl: .init([(MediaType(type: .any), [.public, .maxAge(3_600)])]), logger: logger))
-        files.get("**") { _, _ -> Response in throw HTTPError(.notFound) }
+        // Only the client library (core/) and what it imports (vendor/): not noVNC's own pages
+        // (vnc.html would show, on NeoSC's origin, a desktop and password prompt of a link's choosing).
+        for folder in ["core", "vendor"] {
+            let files = router.group(RouterPath("novnc/\(folder)")).add(
+                middleware: FileMiddleware(
+                    directory + "/" + folder, urlBasePath: "/novnc/\(folder)",
+                    cacheControl: .init([(MediaType(type: .any), [.public, .maxAge(3_600)])]), logger: logger))
+            // The files answer what the group's one route does not: every path under the folder.
+            files.get("**") { _, _ -> Response in throw HTTPError(.notFound) }
+        }
     }
 }

@@ -62,28 +62,38 @@ public struct StreamGateway: Sendable {
         let offered = head.headerFields[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 
+        let streams = self.streams
         switch await streams.admit(ticket: ticket, sessionID: sessionID, from: address) {
         case .failure(let refusal):
             if let first = offered.first { headers[.secWebSocketProtocol] = first }
-            let streams = self.streams
+            // Audited whether or not the handshake completes (a prober may drop the connection).
+            Task { await streams.audit(refusal) }
             return .upgrade(headers) { _, outbound, _ in
                 try? await outbound.close(StreamRelay.CloseCode.refused, reason: refusal.detail)
-                await streams.audit(refusal)
             }
-        case .success(let admission):
-            switch admission.upstream.scheme {
+        case .success(let clearance):
+            switch clearance.upstream.scheme {
             case .vnc:
                 if offered.contains("binary") { headers[.secWebSocketProtocol] = "binary" }
             case .ws, .wss:
-                // Passed on as offered; the browser is answered with its first choice, which is
-                // what KasmVNC (`binary`) and Guacamole (`guacamole`) accept.
+                // The browser's first choice, and only it, is asked of the upstream: KasmVNC speaks
+                // `binary`, Guacamole `guacamole`.
                 if let first = offered.first { headers[.secWebSocketProtocol] = first }
             }
-            let relay = StreamRelay(
-                streams: streams, admission: admission, settings: settings, logger: logger, offeredProtocols: offered)
-            let eventLoop = channel.eventLoop
+            let (settings, answered) = (self.settings, headers[.secWebSocketProtocol])
+            // Nothing is registered or recorded until the WebSocket is open: a handshake that
+            // fails after this point leaves nothing behind.
             return .upgrade(headers) { inbound, outbound, _ in
-                await relay.run(inbound: inbound, outbound: outbound, on: eventLoop)
+                switch await streams.open(clearance) {
+                case .failure(let refusal):
+                    try? await outbound.close(StreamRelay.CloseCode.refused, reason: refusal.detail)
+                    await streams.audit(refusal)
+                case .success(let admission):
+                    let relay = StreamRelay(
+                        streams: streams, admission: admission, settings: settings, logger: logger,
+                        upstreamProtocol: answered)
+                    await relay.run(inbound: inbound, outbound: outbound, on: channel)
+                }
             }
         }
     }

@@ -62,17 +62,23 @@ struct StreamRelay: Sendable {
     /// When the stream opened, for the recording's timestamps.
     let started = ContinuousClock.now
 
-    /// The subprotocols the browser offered, passed on to a WebSocket upstream.
-    let offeredProtocols: [String]
+    /// The subprotocol the browser was answered with, asked of a WebSocket upstream.
+    let upstreamProtocol: String?
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop) async {
+    /// Relays until the stream ends. `channel` is the browser's: closed outright if the browser
+    /// will not take the close frame that says why (it has stopped reading).
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on channel: any Channel) async {
+        let tell = { @Sendable (ending: Ending) async in await self.tell(outbound, ending, or: channel) }
         switch admission.upstream.scheme {
-        case .vnc: await runOverTCP(inbound: inbound, outbound: outbound, on: eventLoop)
-        case .ws, .wss: await runOverWebSocket(inbound: inbound, outbound: outbound, on: eventLoop)
+        case .vnc: await runOverTCP(inbound: inbound, outbound: outbound, on: channel.eventLoop, tell: tell)
+        case .ws, .wss: await runOverWebSocket(inbound: inbound, outbound: outbound, on: channel.eventLoop, tell: tell)
         }
     }
 
-    private func runOverTCP(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop) async {
+    private func runOverTCP(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop,
+        tell: @escaping @Sendable (Ending) async -> Void
+    ) async {
         let upstream: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             upstream = try await ClientBootstrap(group: eventLoop)
@@ -100,7 +106,7 @@ struct StreamRelay: Sendable {
         do {
             ending = try await upstream.executeThenClose { fromUpstream, toUpstream in
                 await relay(
-                    outbound: outbound, tally: tally, upstreamSpeaksFirst: true,
+                    tell: tell, tally: tally, upstreamSpeaksFirst: true,
                     down: {
                         do {
                             for try await var bytes in fromUpstream {
@@ -138,12 +144,13 @@ struct StreamRelay: Sendable {
     }
 
     private func runOverWebSocket(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop,
+        tell: @escaping @Sendable (Ending) async -> Void
     ) async {
         var headers = HTTPFields()
-        if !offeredProtocols.isEmpty { headers[.secWebSocketProtocol] = offeredProtocols.joined(separator: ", ") }
-        let configuration = WebSocketClientConfiguration(
-            maxFrameSize: settings.maxFrameSize, additionalHeaders: headers, closeTimeout: .seconds(5))
+        if let upstreamProtocol { headers[.secWebSocketProtocol] = upstreamProtocol }
+        // A desktop's frames may be large (a full screen at once): the browser takes any size.
+        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: headers, closeTimeout: .seconds(5))
         let tally = NIOLockedValueBox((fromBrowser: 0, toBrowser: 0))
         let outcome = NIOLockedValueBox<Ending?>(nil)
         do {
@@ -152,7 +159,7 @@ struct StreamRelay: Sendable {
             ) { fromUpstream, toUpstream, _ in
                 async let opened: Void = streams.opened(admission)
                 let ending = await relay(
-                    outbound: outbound, tally: tally, upstreamSpeaksFirst: false,
+                    tell: tell, tally: tally, upstreamSpeaksFirst: false,
                     down: {
                         do {
                             for try await frame in fromUpstream {
@@ -183,12 +190,7 @@ struct StreamRelay: Sendable {
                 return
             }
         }
-        guard let ending = outcome.withLockedValue({ $0 }) else {
-            // The upstream accepted the handshake and closed before a frame was relayed.
-            await streams.upstreamFailed(admission, reason: "upstream_closed")
-            try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
-            return
-        }
+        let ending = outcome.withLockedValue { $0 } ?? .upstreamClosed
         let bytes = tally.withLockedValue { $0 }
         await streams.closed(
             admission,
@@ -247,7 +249,7 @@ struct StreamRelay: Sendable {
     /// why before the others are waited for. An upstream that speaks first (RFB) and stays silent
     /// past `firstByteTimeout` ends it too.
     private func relay(
-        outbound: WebSocketOutboundWriter, tally: NIOLockedValueBox<(fromBrowser: Int, toBrowser: Int)>, upstreamSpeaksFirst: Bool,
+        tell: @Sendable (Ending) async -> Void, tally: NIOLockedValueBox<(fromBrowser: Int, toBrowser: Int)>, upstreamSpeaksFirst: Bool,
         down: @escaping @Sendable () async -> Ending, up: @escaping @Sendable () async -> Ending
     ) async -> Ending {
         await withTaskGroup(of: Ending.self) { group in
@@ -269,10 +271,23 @@ struct StreamRelay: Sendable {
                 ending = next
                 break
             }
-            await tell(outbound, ending)
+            // Both directions stop first: nothing more reaches the workspace once the decision is
+            // made, whatever the browser does with the close that follows.
             group.cancelAll()
+            await tell(ending)
             return ending
         }
+    }
+
+    /// Tells the browser why, within a second: a browser that is not reading never takes the
+    /// close frame, and then its connection is closed without one.
+    private func tell(_ outbound: WebSocketOutboundWriter, _ ending: Ending, or channel: any Channel) async {
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(1))
+            try await channel.close()
+        }
+        await tell(outbound, ending)
+        deadline.cancel()
     }
 
     private func tell(_ outbound: WebSocketOutboundWriter, _ ending: Ending) async {
