@@ -78,6 +78,9 @@ public struct WorkspaceStreams: Sendable {
     private let policies: Policies
     /// Recordings of streams whose session is recorded; nil: none can be made, and such streams are refused.
     private let recordings: Recordings?
+    /// Refused streams, folded per reason and client a minute: a prober's flood of bad tickets
+    /// writes two entries a minute, not one per attempt.
+    private let refusals: RefusalTally<Refusal>
 
     public init(
         store: any Store, tickets: StreamTickets, live: LiveStreams, audit: AuditTrail, clock: WallClock,
@@ -85,6 +88,7 @@ public struct WorkspaceStreams: Sendable {
         activityInterval: Duration = .seconds(10), logger: Logger
     ) {
         self.recordings = recordings
+        self.refusals = RefusalTally(clock: clock)
         self.logger = logger
         self.policies = policies
         self.store = store
@@ -313,12 +317,35 @@ public struct WorkspaceStreams: Sendable {
         }
     }
 
-    /// Records `refusal` (`stream_opened`, failed, with the reason).
+    /// Records `refusal` (`stream_opened`, failed, with the reason): the first of its reason and
+    /// client in a minute at once, the rest counted for `auditFoldedRefusals`.
     public func audit(_ refusal: Refusal) async {
         guard let actor = refusal.actor else { return }
+        let key = refusal.reason + "\n" + (AddressRange.clientKey(of: refusal.address) ?? refusal.address)
+        guard await refusals.note(key, overflowKey: refusal.reason, sample: refusal) else { return }
         await recorded(
             .streamOpened, by: actor, from: refusal.address, success: false,
             resource: ("session", String(refusal.sessionID.prefix(64))), details: ["reason": refusal.reason])
+    }
+
+    /// Writes the refusals counted in minutes that are over (`everything`: all, at shutdown), one
+    /// `stream_opened` entry per reason and client with `repeated`, `first_at` and `last_at`.
+    /// Answers how many entries it wrote.
+    @discardableResult
+    public func auditFoldedRefusals(everything: Bool = false) async -> Int {
+        let folded = await refusals.drain(everything: everything)
+        for item in folded {
+            let refusal = item.sample
+            await recorded(
+                .streamOpened, by: item.severalCallers ? .anonymous(claimedEmail: nil) : (refusal.actor ?? .anonymous(claimedEmail: nil)),
+                from: item.severalCallers ? nil : refusal.address, success: false,
+                resource: ("session", String(refusal.sessionID.prefix(64))),
+                details: [
+                    "reason": refusal.reason, "repeated": String(item.count), "first_at": item.first.formatted(.iso8601),
+                    "last_at": item.last.formatted(.iso8601),
+                ].merging(item.severalCallers ? ["callers": "several"] : [:]) { a, _ in a })
+        }
+        return folded.count
     }
 
     private static func detail(of refusal: StreamTickets.Refusal) -> String {

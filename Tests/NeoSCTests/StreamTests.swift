@@ -365,6 +365,23 @@ import Testing
         }
     }
 
+    @Test func aFloodOfBadTicketsIsAuditedFoldedNotOneEntryEach() async throws {
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:5900")
+            let forged = Viewer.Grant(ticket: "forged", streamURL: "", expiresAt: Date(), sessionID: viewer.sessionID)
+            for _ in 0..<20 {
+                let close = try await viewer.open(forged) { inbound, _ in try await FrameReader.drain(inbound) }
+                #expect(close?.closeCode == .policyViolation)
+            }
+            let refused = { try await harness.store.events(AuditQuery(action: .streamOpened, limit: 100)) }
+            try #require(try await eventually(within: 5) { try await refused().count == 1 }, "the first is written at once")
+            #expect(await harness.portal.streams.auditFoldedRefusals(everything: true) == 1)
+            let entries = try await refused()
+            #expect(entries.count == 2, "the other nineteen are one entry")
+            #expect(entries.first { $0.details["repeated"] != nil }?.details["repeated"] == "19")
+        }
+    }
+
     @Test func anExpiredTicketIsRefused() async throws {
         let clock = ManualClock()
         try await Harness.run(.live, clock: clock.wallClock, { $0.allowStreams() }) { harness, client in
