@@ -3,8 +3,11 @@
 # run on a slim Debian with only the runtime libraries.
 
 FROM swift:6.3-bookworm AS build
+# novnc: Debian's noVNC, whose client the viewer draws streamed desktops with (docs/streaming.md).
+# Installed here, where its dependencies (nodejs, websockify) cost nothing, and only the files
+# NeoSC serves copied into the runtime image, where Debian put them (NEOSC_NOVNC_DIR's default).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmongoc-dev pkg-config \
+ && apt-get install -y --no-install-recommends libmongoc-dev pkg-config novnc \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so source edits do not refetch them; exactly the pinned versions.
@@ -22,6 +25,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/neosc --create-home neosc
 COPY --from=build /out/neosc /usr/local/bin/neosc
+COPY --from=build /usr/share/novnc/core /usr/share/novnc/core
+COPY --from=build /usr/share/novnc/vendor /usr/share/novnc/vendor
+# The data directory exists, owned by neosc, so a volume mounted on it (the compose stack's, for
+# stream recordings) starts out NeoSC's.
+RUN install -d -o neosc -g neosc -m 700 /var/lib/neosc/data
 USER neosc
 WORKDIR /var/lib/neosc
 # libmongoc initialises itself when the binary loads and keeps performance counters in shared

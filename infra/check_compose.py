@@ -33,10 +33,21 @@ Pomerium v0.31 (issue #19; the source lines are cited in docs/identity.md):
   the API routes answer CORS preflights; zitadel/setup-actions.sh points Zitadel at that public
   Actions route for both token functions.
 
+Workspace streams (issue #17, docs/streaming.md):
+- the workspace route is portal.<domain>/streams/ to NeoSC, with WebSockets and no timeout, before
+  the portal's own route, for every NeoSC role; NEOSC_PUBLIC_URL names that host, so the stream
+  URLs NeoSC hands out lead there; the stream host serves NeoSC's /streams/ and nothing else;
+- the workspaces sit on the internal network in a range of their own: NeoSC may dial that range
+  only (NEOSC_STREAM_UPSTREAMS), Docker gives the stack's own containers addresses outside it, and
+  only the stack's range is trusted for X-Forwarded-For and /metrics;
+- recordings are kept on a named volume (the data directory), and the image carries Debian's noVNC
+  client where NeoSC looks for it.
+
 Prints one line per check and "N passed, N failed"; exits non-zero on any failure.
 """
 import base64
 import glob
+import ipaddress
 import json
 import os
 import re
@@ -207,6 +218,36 @@ def main():
           and backend_env.get("POMERIUM_AUTHENTICATE_URL", "").startswith("https://")
           and "api." in backend_env.get("POMERIUM_AUDIENCE", ""))
 
+    # Workspace streams: the workspaces on the internal network in a range of their own, the only
+    # one NeoSC dials; the stack's own containers, and only they, trusted.
+    def network(text):
+        try:
+            return ipaddress.ip_network(str(text).strip(), strict=True)
+        except ValueError:
+            return None
+
+    ipam = (config["networks"]["internal"].get("ipam") or {}).get("config") or [{}]
+    subnet, stack_range = network(ipam[0].get("subnet")), network(ipam[0].get("ip_range"))
+    upstream_entries = [e for e in str(backend_env.get("NEOSC_STREAM_UPSTREAMS", "")).split(",") if e.strip()]
+    upstreams = [network(e) for e in upstream_entries]
+    check("backend streams only from a range of the internal network apart from the stack's own containers "
+          "(NEOSC_STREAM_UPSTREAMS inside the subnet; Docker assigns the stack from ip_range, outside it)",
+          subnet and stack_range and upstreams and all(upstreams)
+          and stack_range.subnet_of(subnet) and all(u.subnet_of(subnet) and not u.overlaps(stack_range) for u in upstreams),
+          (subnet, stack_range, upstream_entries))
+    trusted = [network(e) for e in str(backend_env.get("NEOSC_TRUSTED_PROXIES", "")).split(",") if e.strip()]
+    metrics_peers = [network(e) for e in str(backend_env.get("NEOSC_METRICS_ALLOW", "")).split(",") if e.strip()]
+    check("only the stack's own range is trusted for X-Forwarded-For and /metrics, never the workspaces'",
+          trusted and metrics_peers and all(trusted) and all(metrics_peers) and stack_range
+          and all(n.subnet_of(stack_range) for n in trusted + metrics_peers),
+          (backend_env.get("NEOSC_TRUSTED_PROXIES"), backend_env.get("NEOSC_METRICS_ALLOW")))
+    data_mounts = [v.get("source") if isinstance(v, dict) else str(v).split(":")[0]
+                   for v in services["backend"].get("volumes", [])
+                   if (v.get("target") if isinstance(v, dict) else str(v).split(":")[1]) == "/var/lib/neosc/data"]
+    check("backend keeps its data directory (stream recordings) on a named volume",
+          len(data_mounts) == 1 and data_mounts[0] in config.get("volumes", {})
+          and "NEOSC_DATA_DIR=/var/lib/neosc/data" in open(os.path.join(ROOT, "Dockerfile")).read(), data_mounts)
+
     # Secrets: files, never the environment.
     declared = config.get("secrets", {})
     in_environment, not_files = [], []
@@ -318,6 +359,10 @@ def main():
           cache is not None and cache * (1 << 30) <= memory(prod["mongo"]["mem_limit"]) / 2, (cache, prod["mongo"]["mem_limit"]))
 
     dockerfile = open(os.path.join(ROOT, "Dockerfile")).read()
+    check("the image carries Debian's noVNC client where NeoSC serves it from (/usr/share/novnc: core/, vendor/)",
+          re.search(r"apt-get install[^\n]*\bnovnc\b", dockerfile)
+          and "COPY --from=build /usr/share/novnc/core /usr/share/novnc/core" in dockerfile
+          and "COPY --from=build /usr/share/novnc/vendor /usr/share/novnc/vendor" in dockerfile)
     check("the image builds from the committed Package.resolved, stripped",
           "COPY Package.swift Package.resolved" in dockerfile and "install -D -s" in dockerfile
           and subprocess.run(["git", "ls-files", "--error-unmatch", "Package.resolved"], cwd=ROOT,
@@ -383,6 +428,27 @@ def main():
           "offline_access" in scopes and "openid" in scopes and not any(":" in s for s in scopes), scopes)
     check("pomerium: the API routes answer CORS preflights",
           all(route(h).get("cors_allow_preflight") is True for h in ("api", "admin")))
+
+    # The workspace route: the viewer's streams, on the viewer's own host, through NeoSC.
+    portal_routes = [r for r in guarded if r["from"] == "https://portal.neosc.example.com"]
+    workspace = next((r for r in portal_routes if r.get("prefix") == "/streams/"), None)
+    portal_pages = next((r for r in portal_routes if not r.get("prefix") and not r.get("path")), None)
+    neosc_roles = {"admin", "neosc", "user", "demo-user"}
+    check("pomerium: the workspace route portal.<domain>/streams/ leads to NeoSC, with WebSockets and no timeout, "
+          "before the portal's own route",
+          workspace is not None and portal_pages is not None and workspace["to"] == "http://backend:8001"
+          and workspace.get("allow_websockets") is True and str(workspace.get("timeout")) in ("0s", "0")
+          and routes.index(workspace) < routes.index(portal_pages), workspace)
+    check("pomerium: every NeoSC role reaches the workspace route (a demo visitor's workspace streams too)",
+          workspace is not None
+          and all(admitted(workspace["policy"], {"sub": role, "groups": [role]}) for role in neosc_roles)
+          and not admitted(workspace["policy"], zitadel_admin))
+    public_url = str(backend_env.get("NEOSC_PUBLIC_URL", ""))
+    check("backend's stream URLs name the workspace route's host (NEOSC_PUBLIC_URL https://portal.<domain>)",
+          public_url.rstrip("/") == "https://portal." + example_vars.get("NEOSC_DOMAIN", ""), public_url)
+    stream_host = next((r for r in guarded if r["from"].startswith("https://stream.")), {})
+    check("pomerium: the stream host serves NeoSC's /streams/ only", stream_host.get("prefix") == "/streams/"
+          and stream_host.get("to") == "http://backend:8001", stream_host)
 
     # Zitadel's Actions target: the public route, for both token functions.
     setup = open(os.path.join(HERE, "zitadel", "setup-actions.sh")).read()
