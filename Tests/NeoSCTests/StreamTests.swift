@@ -344,20 +344,18 @@ import Testing
                 _ = try await RFB.handshake(reader, outbound)
             }
             #expect(first?.closeCode == .normalClosure)
-            let replay = try await viewer.open(grant) { inbound, _ in try await FrameReader.drain(inbound) }
-            #expect(replay?.closeCode == .policyViolation)
-            #expect(replay?.reason?.contains("unknown or already used") == true)
+            let replay = try await viewer.refusal(grant)
+            #expect(replay.code == 1008)
+            #expect(replay.reason.contains("unknown or already used"))
             // Issued to the client a trusted proxy named; presented by another.
             let elsewhere = try await viewer.ticket(headers: [HTTPField.Name("X-Forwarded-For")!: "203.0.113.9"])
-            let moved = try await viewer.open(elsewhere) { inbound, _ in try await FrameReader.drain(inbound) }
-            #expect(moved?.closeCode == .policyViolation)
-            #expect(moved?.reason?.contains("another client address") == true)
+            let moved = try await viewer.refusal(elsewhere)
+            #expect(moved.code == 1008)
+            #expect(moved.reason.contains("another client address"))
             // A ticket for one session does not open another's.
             let other = try await Viewer.launch(harness, client, upstream: nil, reuse: viewer)
-            let crossed = try await viewer.open(try await other.ticket(), sessionID: viewer.sessionID) { inbound, _ in
-                try await FrameReader.drain(inbound)
-            }
-            #expect(crossed?.closeCode == .policyViolation)
+            let crossed = try await viewer.refusal(try await other.ticket(), sessionID: viewer.sessionID)
+            #expect(crossed.code == 1008)
             let refusals = try await viewer.trail(harness, client).filter { $0.action == "stream_opened" && !$0.success }
             #expect(
                 Set(refusals.compactMap { $0.details["reason"] })
@@ -370,8 +368,7 @@ import Testing
             let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:5900")
             let forged = Viewer.Grant(ticket: "forged", streamURL: "", expiresAt: Date(), sessionID: viewer.sessionID)
             for _ in 0..<20 {
-                let close = try await viewer.open(forged) { inbound, _ in try await FrameReader.drain(inbound) }
-                #expect(close?.closeCode == .policyViolation)
+                #expect(try await viewer.refusal(forged).code == 1008)
             }
             let refused = { try await harness.store.events(AuditQuery(action: .streamOpened, limit: 100)) }
             try #require(try await eventually(within: 5) { try await refused().count == 1 }, "the first is written at once")
@@ -388,9 +385,9 @@ import Testing
             let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:5900")
             let grant = try await viewer.ticket()
             clock.advance(11)
-            let close = try await viewer.open(grant) { inbound, _ in try await FrameReader.drain(inbound) }
-            #expect(close?.closeCode == .policyViolation)
-            #expect(close?.reason?.contains("expired") == true)
+            let close = try await viewer.refusal(grant)
+            #expect(close.code == 1008)
+            #expect(close.reason.contains("expired"))
         }
     }
 
@@ -400,8 +397,11 @@ import Testing
         let closedPort = try FreePort.pick()
         try await Harness.run(.live, { $0.allowStreams(firstByteTimeout: .milliseconds(500)) }) { harness, client in
             let refusing = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(closedPort)")
-            let refused = try await refusing.open(try await refusing.ticket()) { inbound, _ in try await FrameReader.drain(inbound) }
-            #expect(refused?.closeCode == .unknown(1014))
+            // By hand: a close sent right after the handshake can reach swift-websocket's client in
+            // the same read as the 101, which it then never delivers (seen under load); browsers
+            // have no such trouble, and the bytes NeoSC sends are what is tested.
+            let refused = try await refusing.refusal(try await refusing.ticket())
+            #expect(refused.code == 1014)
 
             let quiet = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(silent.port)")
             let started = ContinuousClock.now
@@ -530,10 +530,46 @@ struct Viewer {
     }
 
     /// The audit entries about this viewer's session, newest first.
+    /// Opens the stream `grant` allows over a bare socket (the handshake by hand, RFC 6455) and
+    /// reads the server's first frame: for a refusal, the close that says why. Independent of any
+    /// client library: the bytes NeoSC sends, nothing else.
+    func refusal(_ grant: Grant, sessionID: String? = nil) async throws -> (code: UInt16, reason: String) {
+        let port = try #require(client.port)
+        let socket = try await LoopbackSocket(port: port)
+        let request =
+            "GET /streams/\(sessionID ?? grant.sessionID)?ticket=\(grant.ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            + "Sec-WebSocket-Version: 13\r\n\r\n"
+        #expect(socket.send(request))
+        let separator: [UInt8] = [13, 10, 13, 10]
+        let headEnd = { (bytes: [UInt8]) in bytes.indices.dropLast(3).first { Array(bytes[$0..<$0 + 4]) == separator } }
+        let bytes = await socket.read(within: .seconds(15)) { bytes in
+            guard let end = headEnd(bytes), bytes.count >= end + 6 else { return false }
+            return bytes.count >= end + 4 + 2 + Int(bytes[end + 5] & 0x7F)
+        }
+        let end = try #require(headEnd(bytes), "no handshake answer: \(String(decoding: bytes, as: UTF8.self))")
+        #expect(String(decoding: bytes[..<end], as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        let frame = Array(bytes[(end + 4)...])
+        try #require(frame.count >= 4 && frame[0] == 0x88, "the first frame is a close: \(frame.prefix(8))")
+        let length = Int(frame[1] & 0x7F)
+        try #require(frame.count >= 2 + length)
+        return (UInt16(frame[2]) << 8 | UInt16(frame[3]), String(decoding: frame[4..<(2 + length)], as: UTF8.self))
+    }
+
+    /// Once every stream that opened has also been recorded as closed (the server audits a
+    /// stream's end after the viewer has seen it; up to 5 s).
     func trail(_ harness: Harness, _ client: any TestClientProtocol) async throws -> [AuditEntryBody] {
         let admin = try await harness.account(.admin).token
-        let reply = try await client.send(.get, "/api/audit-logs?limit=500", token: admin)
-        return try reply.decoded([AuditEntryBody].self).filter { $0.resourceID == sessionID }
+        var entries: [AuditEntryBody] = []
+        let deadline = ContinuousClock.now + .seconds(5)
+        repeat {
+            let reply = try await client.send(.get, "/api/audit-logs?limit=500", token: admin)
+            entries = try reply.decoded([AuditEntryBody].self).filter { $0.resourceID == sessionID }
+            let opened = entries.filter { $0.action == "stream_opened" && $0.success }.count
+            if entries.filter({ $0.action == "stream_closed" }).count >= opened { return entries }
+            try await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < deadline
+        return entries
     }
 }
 
@@ -574,9 +610,10 @@ final class FrameReader: @unchecked Sendable {
         if !closed { throw StillOpen(limit: limit) }
     }
 
-    /// Reads `inbound` until the server closes it.
+    /// Reads `inbound` until the server closes it (a refusal: at once; 15 s allowed for a
+    /// machine the heavy suites load).
     static func drain(_ inbound: WebSocketInboundStream) async throws {
-        try await FrameReader(inbound).drain()
+        try await FrameReader(inbound).drain(within: .seconds(15))
     }
 
     struct Closed: Error {}

@@ -105,6 +105,17 @@ final class LoopbackSocket {
         return nil
     }
 
+    /// Everything read until `enough` says so, the server closes, or `limit` passes.
+    func read(within limit: Duration, until enough: ([UInt8]) -> Bool) async -> [UInt8] {
+        let deadline = ContinuousClock.now + limit
+        repeat {
+            let state = readAvailable()
+            if enough(received) || state == .closed { break }
+            try? await Task.sleep(for: .milliseconds(5))
+        } while ContinuousClock.now < deadline
+        return received
+    }
+
     /// An HTTP/1.1 request with no body, keeping the connection open.
     static func request(_ path: String) -> String {
         "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
