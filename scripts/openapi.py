@@ -1010,10 +1010,11 @@ op("post", "/api/sessions/{id}/heartbeat", "heartbeatSession", "Keep a session a
    parameters=[P("SessionID")], tags=["sessions"], description="409 if it was not active.")
 
 op("post", "/api/sessions/{id}/stream-ticket", "streamTicket", "A ticket to open the session's workspace stream (owner only)",
-   responses({201: ok("The ticket and the WebSocket URL to open with it.", schema("StreamTicket"))}, 401, 404, 409, 429, 503),
+   responses({201: ok("The ticket and the WebSocket URL to open with it.", schema("StreamTicket"))}, 401, 403, 404, 409, 429, 503),
    parameters=[P("SessionID")], tags=["sessions"],
    description="409 if streaming is off (`NEOSC_STREAM_UPSTREAMS` unset), the session is not active, or its workspace "
-               "has no `stream_upstream`; 404 for a session that is not the caller's (administrators included). "
+               "has no `stream_upstream`; 403 when a policy refuses the session now; 404 for a session that is not "
+               "the caller's (administrators included). "
                "The stream closes with code 4000 and the reason when the session ends (docs/streaming.md).")
 
 # Recordings --------------------------------------------------------------------------------------
