@@ -92,11 +92,7 @@ struct StreamRelay: Sendable {
                     }
                 }
         } catch {
-            logger.notice(
-                "Workspace stream: upstream unreachable",
-                metadata: ["session_id": "\(admission.session.id)", "upstream": "\(admission.upstream)", "error": "\(error)"])
-            await streams.upstreamFailed(admission, reason: "upstream_unreachable")
-            try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
+            await unreachable(error, outbound)
             return
         }
         // Recorded while the bytes already flow: the desktop never waits for the store.
@@ -182,11 +178,7 @@ struct StreamRelay: Sendable {
             }
         } catch {
             if outcome.withLockedValue({ $0 }) == nil {
-                logger.notice(
-                    "Workspace stream: upstream unreachable",
-                    metadata: ["session_id": "\(admission.session.id)", "upstream": "\(admission.upstream)", "error": "\(error)"])
-                await streams.upstreamFailed(admission, reason: "upstream_unreachable")
-                try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
+                await unreachable(error, outbound)
                 return
             }
         }
@@ -195,6 +187,15 @@ struct StreamRelay: Sendable {
         await streams.closed(
             admission,
             WorkspaceStreams.Closing(reason: ending.auditReason, bytesFromBrowser: bytes.fromBrowser, bytesToBrowser: bytes.toBrowser))
+    }
+
+    /// The upstream could not be reached: logged, audited, and the browser told (1014).
+    private func unreachable(_ error: any Error, _ outbound: WebSocketOutboundWriter) async {
+        logger.notice(
+            "Workspace stream: upstream unreachable",
+            metadata: ["session_id": "\(admission.session.id)", "upstream": "\(admission.upstream)", "error": "\(error)"])
+        await streams.upstreamFailed(admission, reason: "upstream_unreachable")
+        try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
     }
 
     /// Writes what the desktop sent to the session's recording, if it is recorded; false when
