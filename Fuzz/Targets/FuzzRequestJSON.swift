@@ -117,11 +117,15 @@ struct UncheckedBox: @unchecked Sendable {
     init(_ value: Any) { self.value = value }
 }
 
+/// The upstreams an operator allows in these runs: a range and a name, so `stream_upstream`
+/// values are parsed, matched and refused for real.
+private let upstreams = StreamUpstreamAllowlist(ranges: [AddressRange("10.0.0.0/8")!], hosts: ["desktop.example"])
+
 private func checkDraft(_ draft: WorkspaceDraft) {
     let now = Date(timeIntervalSince1970: 1_767_225_600)
     let created: Workspace
     do {
-        created = try draft.newWorkspace(id: "generated-id", at: now)
+        created = try draft.newWorkspace(id: "generated-id", at: now, upstreams: upstreams)
     } catch {
         if case .invalid = error { return }
         require(false, "newWorkspace refused a draft with \(error), not a 422")
@@ -130,7 +134,7 @@ private func checkDraft(_ draft: WorkspaceDraft) {
     checkWorkspace(created)
     require(created.createdAt == now && created.updatedAt == now, "a new workspace's dates are not now")
     do {
-        let updated = try draft.updating(created, at: now.addingTimeInterval(60))
+        let updated = try draft.updating(created, at: now.addingTimeInterval(60), upstreams: upstreams)
         checkWorkspace(updated)
         require(updated.id == created.id, "an update changed the id")
     } catch {
@@ -144,6 +148,10 @@ private func checkDraft(_ draft: WorkspaceDraft) {
 
 private func checkWorkspace(_ workspace: Workspace) {
     require(Identifier.isValidSlug(workspace.id), "id \(quoted(workspace.id)) is not a slug")
+    if let stream = workspace.streamUpstream {
+        let parsed = try? StreamUpstream(stream)
+        require(parsed.map { $0.description == stream && upstreams.permits($0) } == true, "stream_upstream \(quoted(stream)) is not an allowed, normalised upstream")
+    }
     func same(_ value: String, _ validate: (String) throws(DomainError) -> String) -> Bool {
         (try? validate(value)) == value
     }
