@@ -409,6 +409,13 @@ import Testing
             #expect(hung?.closeCode == .unknown(1014))
             #expect(hung?.reason == "The workspace did not answer")
             #expect(ContinuousClock.now - started < .seconds(5))
+            // A WebSocket upstream that takes the connection and never answers the upgrade: the
+            // browser is told all the same, once the connect and first-byte timeouts have passed.
+            let mute = try await Viewer.launch(harness, client, upstream: "ws://127.0.0.1:\(silent.port)/")
+            let handshakeStarted = ContinuousClock.now
+            let unanswered = try await mute.refusal(try await mute.ticket())
+            #expect(unanswered.code == 1014 && unanswered.reason == "The workspace did not answer")
+            #expect(ContinuousClock.now - handshakeStarted < .seconds(10))
             let unreachable = try await refusing.trail(harness, client).filter { $0.action == "stream_opened" && !$0.success }
             #expect(unreachable.map { $0.details["reason"] } == ["upstream_unreachable"])
             let silence = try await quiet.trail(harness, client).filter { $0.action == "stream_closed" }

@@ -149,38 +149,76 @@ struct StreamRelay: Sendable {
         let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: headers, closeTimeout: .seconds(5))
         let tally = NIOLockedValueBox((fromBrowser: 0, toBrowser: 0))
         let outcome = NIOLockedValueBox<Ending?>(nil)
-        do {
-            try await WebSocketClient.connect(
-                url: admission.upstream.description, configuration: configuration, eventLoopGroup: eventLoop, logger: logger
-            ) { fromUpstream, toUpstream, _ in
-                async let opened: Void = streams.opened(admission)
-                let ending = await relay(
-                    tell: tell, tally: tally, upstreamSpeaksFirst: false,
-                    down: {
-                        do {
-                            for try await frame in fromUpstream {
-                                tally.withLockedValue { $0.toBrowser += frame.data.readableBytes }
-                                guard await record(frame.data) else { return .recordingFailed }
-                                do {
-                                    try await outbound.write(.custom(Self.frame(frame)))
-                                } catch {
-                                    return .browserClosed
+        // The handshake is the client library's, with no deadline of its own: it runs in a task of
+        // its own, and this one waits for it only so long. Whoever moves `claim` off `pending`
+        // first decides: the handshake (the relay runs) or the deadline (the browser is told, and
+        // a handshake that completes later finds the stream given up and closes at once).
+        let claim = NIOLockedValueBox(HandshakeClaim.pending)
+        let (answers, answer) = AsyncStream.makeStream(of: Result<Void, any Error>.self, bufferingPolicy: .bufferingNewest(1))
+        let connection = Task {
+            do {
+                try await WebSocketClient.connect(
+                    url: admission.upstream.description, configuration: configuration, eventLoopGroup: eventLoop, logger: logger
+                ) { fromUpstream, toUpstream, _ in
+                    guard claim.withLockedValue({ $0.take(.connected) }) else { return }
+                    answer.yield(.success(()))
+                    async let opened: Void = streams.opened(admission)
+                    let ending = await relay(
+                        tell: tell, tally: tally, upstreamSpeaksFirst: false,
+                        down: {
+                            do {
+                                for try await frame in fromUpstream {
+                                    tally.withLockedValue { $0.toBrowser += frame.data.readableBytes }
+                                    guard await record(frame.data) else { return .recordingFailed }
+                                    do {
+                                        try await outbound.write(.custom(Self.frame(frame)))
+                                    } catch {
+                                        return .browserClosed
+                                    }
                                 }
-                            }
-                        } catch {}
-                        return .upstreamClosed
-                    },
-                    up: {
-                        await fromBrowser(inbound, tally: tally) { frame in try await toUpstream.write(.custom(Self.frame(frame))) }
-                    })
-                await opened
-                outcome.withLockedValue { $0 = ending }
+                            } catch {}
+                            return .upstreamClosed
+                        },
+                        up: {
+                            await fromBrowser(inbound, tally: tally) { frame in try await toUpstream.write(.custom(Self.frame(frame))) }
+                        })
+                    await opened
+                    outcome.withLockedValue { $0 = ending }
+                }
+                answer.yield(.failure(HandshakeFailed()))
+            } catch {
+                answer.yield(.failure(error))
             }
-        } catch {
-            if outcome.withLockedValue({ $0 }) == nil {
+            answer.finish()
+        }
+        let first = await withTaskGroup(of: Result<Void, any Error>?.self) { group in
+            group.addTask {
+                for await result in answers { return result }
+                return .failure(HandshakeFailed())
+            }
+            group.addTask {
+                try? await Task.sleep(for: settings.connectTimeout + settings.firstByteTimeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        switch first {
+        case .success:
+            await connection.value
+        case .failure(let error):
+            if claim.withLockedValue({ $0.take(.abandoned) }) {
                 await unreachable(error, outbound)
                 return
             }
+            await connection.value
+        case nil:
+            if claim.withLockedValue({ $0.take(.abandoned) }) {
+                await unreachable(HandshakeFailed(), outbound)
+                return
+            }
+            await connection.value
         }
         let ending = outcome.withLockedValue { $0 } ?? .upstreamClosed
         let bytes = tally.withLockedValue { $0 }
@@ -210,6 +248,21 @@ struct StreamRelay: Sendable {
             return false
         }
     }
+
+    /// Who decided a WebSocket upstream's handshake: it completed, or the deadline gave it up.
+    private enum HandshakeClaim {
+        case pending, connected, abandoned
+
+        /// Moves to `outcome` if nothing has been decided yet; whether it did.
+        mutating func take(_ outcome: HandshakeClaim) -> Bool {
+            guard self == .pending else { return false }
+            self = outcome
+            return true
+        }
+    }
+
+    /// The upstream's WebSocket handshake did not complete (in time).
+    private struct HandshakeFailed: Error {}
 
     /// A data frame as it came, to pass on (masked by the writer when it is a client's).
     private static func frame(_ frame: WebSocketDataFrame) -> WebSocketFrame {
