@@ -23,6 +23,14 @@ public struct StreamUpstream: Sendable, Equatable, CustomStringConvertible {
         return "\(scheme.rawValue)://\(shownHost):\(port)\(target)"
     }
 
+    /// The upstream as logs and the audit trail show it: without its query, where a tunnel's token
+    /// (Guacamole's) would be.
+    public var shown: String {
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme.rawValue)://\(shownHost):\(port)\(path)"
+    }
+
     /// The most characters an upstream may take.
     public static let maximumLength = 1_024
 

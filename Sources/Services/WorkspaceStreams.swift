@@ -268,7 +268,7 @@ public struct WorkspaceStreams: Sendable {
         await recorded(
             .streamOpened, by: .account(admission.user), from: admission.address, resource: ("session", admission.session.id),
             details: [
-                "workspace_id": admission.session.workspaceID, "upstream": admission.upstream.description,
+                "workspace_id": admission.session.workspaceID, "upstream": admission.upstream.shown,
             ])
     }
 
@@ -281,7 +281,7 @@ public struct WorkspaceStreams: Sendable {
             .streamOpened, by: .account(admission.user), from: admission.address, success: false,
             resource: ("session", admission.session.id),
             details: [
-                "workspace_id": admission.session.workspaceID, "upstream": admission.upstream.description, "reason": reason,
+                "workspace_id": admission.session.workspaceID, "upstream": admission.upstream.shown, "reason": reason,
             ])
     }
 

@@ -193,6 +193,9 @@ import Testing
     }
 
     @Test func partsOfAnUpstream() throws {
+        let tunnel = try StreamUpstream("wss://guac.example/guacamole/websocket-tunnel?token=secret")
+        #expect(tunnel.shown == "wss://guac.example:443/guacamole/websocket-tunnel", "logs and the trail never show a query")
+        #expect(try StreamUpstream("vnc://10.0.0.5:5901").shown == "vnc://10.0.0.5:5901")
         let vnc = try StreamUpstream("vnc://10.0.0.5")
         #expect(vnc.scheme == .vnc && vnc.host == "10.0.0.5" && vnc.port == 5900 && vnc.target.isEmpty)
         let v6 = try StreamUpstream("vnc://[::1]:5901")

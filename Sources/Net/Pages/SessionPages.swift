@@ -71,11 +71,7 @@ struct SessionPages {
     /// signed-in browser (its cookie and CSRF token instead of a bearer token).
     @Sendable func streamTicket(_ request: Request, context: SignedInPageContext) async throws -> Response {
         let ticket = try await streams.ticket(for: try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
-        let view = StreamRoutes.TicketView(
-            ticket: ticket.ticket, sessionID: ticket.sessionID,
-            streamURL: StreamGateway.origin(publicURL: publicURL, authority: request.head.authority)
-                + StreamGateway.path(sessionID: ticket.sessionID, ticket: ticket.ticket),
-            expiresAt: ticket.expiresAt)
+        let view = StreamRoutes.TicketView(ticket, publicURL: publicURL, authority: request.head.authority)
         var response = try JSONBody(view, status: .created).response(from: request, context: context)
         PageRenderer.secure(&response.headers)
         return response

@@ -231,7 +231,7 @@ struct StreamRelay: Sendable {
     private func unreachable(_ error: any Error, _ outbound: WebSocketOutboundWriter) async {
         logger.notice(
             "Workspace stream: upstream unreachable",
-            metadata: ["session_id": "\(admission.session.id)", "upstream": "\(admission.upstream)", "error": "\(error)"])
+            metadata: ["session_id": "\(admission.session.id)", "upstream": "\(admission.upstream.shown)", "error": "\(error)"])
         await streams.upstreamFailed(admission, reason: "upstream_unreachable")
         try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
     }

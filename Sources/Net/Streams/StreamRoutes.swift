@@ -15,6 +15,17 @@ struct StreamRoutes {
         /// The `ws://` or `wss://` URL to open, ticket included.
         var streamURL: String
         var expiresAt: Date
+
+        /// `ticket` as answered to a request that named `authority` (the stream URL's host
+        /// unless NeoSC has a public URL).
+        init(_ ticket: WorkspaceStreams.Ticket, publicURL: String?, authority: String?) {
+            self.ticket = ticket.ticket
+            sessionID = ticket.sessionID
+            streamURL =
+                StreamGateway.origin(publicURL: publicURL, authority: authority)
+                + StreamGateway.path(sessionID: ticket.sessionID, ticket: ticket.ticket)
+            expiresAt = ticket.expiresAt
+        }
     }
 
     let streams: WorkspaceStreams
@@ -28,11 +39,6 @@ struct StreamRoutes {
 
     @Sendable func ticket(_ request: Request, context: SignedInContext) async throws -> JSONBody<TicketView> {
         let ticket = try await streams.ticket(for: try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
-        let path = StreamGateway.path(sessionID: ticket.sessionID, ticket: ticket.ticket)
-        return JSONBody(
-            TicketView(
-                ticket: ticket.ticket, sessionID: ticket.sessionID,
-                streamURL: StreamGateway.origin(publicURL: publicURL, authority: request.head.authority) + path, expiresAt: ticket.expiresAt),
-            status: .created)
+        return JSONBody(TicketView(ticket, publicURL: publicURL, authority: request.head.authority), status: .created)
     }
 }
