@@ -34,11 +34,14 @@ final class TestDesktop: Sendable {
             throw LoopbackProcess.Missing(description: "Xvfb did not report its display within 20 s")
         }
         let port = try FreePort.pick()
+        // -noshm: x11vnc's System V shared-memory segments outlive it when it is stopped, and once the
+        // host's 4,096 are used up every later x11vnc exits at start ("shmget: No space left on device"),
+        // which is how CI failed. Plain X requests are fast enough for a 320×240 test desktop.
         let vnc = LoopbackProcess(
             name: "x11vnc", executable: URL(fileURLWithPath: x11vncPath),
             arguments: [
-                "-display", ":\(display)", "-rfbport", "\(port)", "-localhost", "-nopw", "-forever", "-shared", "-quiet",
-                "-noxdamage", "-nossl", "-noipv6",
+                "-display", ":\(display)", "-rfbport", "\(port)", "-localhost", "-nopw", "-forever", "-shared",
+                "-noshm", "-noxdamage", "-nossl", "-noipv6",
             ], port: port)
         do {
             try await vnc.start()
