@@ -85,8 +85,8 @@ struct PolicyTests {
 
     @Test("a time window refuses calls and sign-ins outside its hours with the next opening, and only its scope", arguments: StoreKind.allCases)
     func timeWindowsAreEnforced(kind: StoreKind) async throws {
-        // Tuesday 14 November 2023, 22:13 UTC.
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_700_000_000))
+        // Tuesday 13 July 2100, 22:13 UTC.
+        let clock = ManualClock(Date(timeIntervalSince1970: 4_119_200_000))
         try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let (member, token) = try await harness.account(.neosc, email: "nina@example.com")
@@ -96,7 +96,7 @@ struct PolicyTests {
             #expect(refused.status == .forbidden, "\(refused.text)")
             #expect(refused["policy"] as? String == "pol-hours")
             #expect(refused["remedy"] as? String == "wait")
-            #expect(refused["retry_at"] as? String == "2023-11-15T08:00:00Z")
+            #expect(refused["retry_at"] as? String == "2100-07-14T08:00:00Z")
             #expect(refused.detail?.contains("mon,tue,wed,thu,fri 08:00–18:00 UTC") == true, "\(refused.text)")
             let login = try await client.send(
                 .post, "/api/auth/login", json: body(["email": member.email, "password": Harness.password]))
@@ -105,8 +105,13 @@ struct PolicyTests {
             #expect(try await client.send(.get, "/api/workspaces", token: admin).status == .ok, "administrators are out of scope")
             #expect(try await client.send(.get, "/health").status == .ok)
 
-            clock.advance(to: Date(timeIntervalSince1970: 1_700_035_200))  // Wednesday 08:00 UTC
-            #expect(try await client.send(.get, "/api/workspaces", token: token).status == .ok)
+            clock.advance(to: Date(timeIntervalSince1970: 4_119_235_200))  // Wednesday 08:00 UTC
+            // The hour-long token of last night has expired by now: the member signs in again.
+            let opened = try await client.send(
+                .post, "/api/auth/login", json: body(["email": member.email, "password": Harness.password]))
+            #expect(opened.status == .ok, "\(opened.text)")
+            let morning = try opened.decoded(SignedInBody.self).accessToken
+            #expect(try await client.send(.get, "/api/workspaces", token: morning).status == .ok)
 
             let denied = try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10))
             #expect(denied.count == 2 && denied.allSatisfy { !$0.success && $0.details["policy"] == "pol-hours" })
@@ -151,7 +156,7 @@ struct PolicyTests {
             #expect(folded.count == 2, "\(folded)")
             let counted = try #require(folded.first { $0.details["repeated"] != nil })
             #expect(counted.details["repeated"] == "2" && counted.details["policy"] == "pol-slow" && !counted.success)
-            #expect(counted.details["first_at"] == "2023-11-14T22:13:20Z" && counted.details["last_at"] == "2023-11-14T22:13:30Z")
+            #expect(counted.details["first_at"] == "2100-07-13T22:13:20Z" && counted.details["last_at"] == "2100-07-13T22:13:30Z")
             #expect(counted.userID != nil && counted.details["stage"] == "call")
         }
     }
@@ -231,15 +236,15 @@ struct PolicyTests {
 
     @Test("evaluate answers every enabled policy's verdict and changes nothing", arguments: StoreKind.allCases)
     func evaluation(kind: StoreKind) async throws {
-        // Wednesday 15 November 2023, 09:00 UTC: within the hours, so the calls themselves pass.
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_700_038_800))
+        // Wednesday 14 July 2100, 09:00 UTC: within the hours, so the calls themselves pass.
+        let clock = ManualClock(Date(timeIntervalSince1970: 4_119_238_800))
         try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let (member, _) = try await harness.account(.neosc)
             #expect(try await client.send(.post, "/api/policies", token: admin, json: body(Self.hours())).status == .created)
             _ = try await client.send(.patch, "/api/policies/pol-mfa-required", token: admin, json: #"{"enabled":true}"#)
             let question: [String: Any] = [
-                "user_id": member.id, "workspace_id": "ws-linux-desktop", "at": "2023-11-14T22:13:20Z", "mfa_verified": false,
+                "user_id": member.id, "workspace_id": "ws-linux-desktop", "at": "2100-07-13T22:13:20Z", "mfa_verified": false,
                 "address": "192.0.2.1",
             ]
             let answer = try await client.send(.post, "/api/policies/evaluate", token: admin, json: body(question))
@@ -251,11 +256,11 @@ struct PolicyTests {
             #expect(byPolicy["pol-mfa-required"]?["verdict"] as? String == "deny")
             #expect(byPolicy["pol-mfa-required"]?["remedy"] as? String == "enroll_mfa", "the account has no second factor")
             #expect(byPolicy["pol-hours"]?["verdict"] as? String == "deny")
-            #expect(byPolicy["pol-hours"]?["retry_at"] as? String == "2023-11-15T08:00:00Z")
+            #expect(byPolicy["pol-hours"]?["retry_at"] as? String == "2100-07-14T08:00:00Z")
             #expect((byPolicy["pol-hours"]?["reason"] as? String)?.contains("outside") == true)
             let inHours = try await client.send(
                 .post, "/api/policies/evaluate", token: admin,
-                json: body(["role": "user", "stage": "call", "at": "2023-11-15T09:00:00Z"]))
+                json: body(["role": "user", "stage": "call", "at": "2100-07-14T09:00:00Z"]))
             #expect(inHours["allowed"] as? Bool == true, "\(inHours.text)")
             #expect(
                 try await client.send(.post, "/api/policies/evaluate", token: admin, json: body(["user_id": "usr-nobody"])).status
@@ -271,7 +276,7 @@ struct PolicyTests {
             for _ in 0..<3 {
                 let limit = try await client.send(
                     .post, "/api/policies/evaluate", token: admin,
-                    json: body(["user_id": limitedUser.id, "stage": "call", "at": "2023-11-15T09:00:00Z"]))
+                    json: body(["user_id": limitedUser.id, "stage": "call", "at": "2100-07-14T09:00:00Z"]))
                 #expect(
                     (limit["verdicts"] as? [[String: Any]])?.first { $0["policy"] as? String == "pol-slow" }?["verdict"] as? String
                         == "limit", "\(limit.text)")
@@ -457,8 +462,8 @@ struct PolicyTests {
         "MFA required at sign-in: registration makes the account and asks it to enrol; a closed window refuses first and makes nothing",
         arguments: StoreKind.allCases)
     func enrolmentAtRegistration(kind: StoreKind) async throws {
-        // Wednesday 15 November 2023, 18:30 UTC: outside 08:00-18:00.
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_700_073_000))
+        // Wednesday 14 July 2100, 18:30 UTC: outside 08:00-18:00.
+        let clock = ManualClock(Date(timeIntervalSince1970: 4_119_273_000))
         try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let mfa: [String: Any] = [
@@ -490,8 +495,8 @@ struct PolicyTests {
 
     @Test("the second step of a sign-in meets the sign-in policies too", arguments: StoreKind.allCases)
     func secondStepMeetsSignInPolicies(kind: StoreKind) async throws {
-        // Wednesday 15 November 2023, 17:59 UTC: a minute before the window closes.
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_700_071_140))
+        // Wednesday 14 July 2100, 17:59 UTC: a minute before the window closes.
+        let clock = ManualClock(Date(timeIntervalSince1970: 4_119_271_140))
         try await Harness.run(store: kind, clock: clock.wallClock) { harness, client in
             let admin = try await harness.account(.admin).token
             let (user, token) = try await harness.account(.neosc, email: "vic@example.com")

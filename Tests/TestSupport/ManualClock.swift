@@ -5,7 +5,15 @@ import Synchronization
 /// A clock the test moves by hand. Whatever sleeps on it (the expiry scheduler's loop) wakes
 /// when `advance` passes its deadline, never because real time went by, so a test of deadlines
 /// gives the same result on an idle machine and on two starved cores.
+///
+/// Its moments lie ahead of any real clock. A database's TTL monitor runs on the server's real
+/// clock: MongoDB removes a token a day, a sign-in challenge an hour, after its `expires_at`, and
+/// a manual clock in the past (it once started in 2023) let the monitor take what a test had just
+/// stored whenever its minutely pass fell in the middle of the test.
 public final class ManualClock: Sendable {
+    /// Tuesday 13 July 2100, 22:13:20 UTC: where a test starts unless it needs another moment.
+    public static let start = Date(timeIntervalSince1970: 4_119_200_000)
+
     private struct Sleeper {
         let id: Int
         let deadline: Date
@@ -21,7 +29,7 @@ public final class ManualClock: Sendable {
 
     private let state: Mutex<State>
 
-    public init(_ start: Date = Date(timeIntervalSince1970: 1_700_000_000)) {
+    public init(_ start: Date = ManualClock.start) {
         state = Mutex(State(now: start))
     }
 

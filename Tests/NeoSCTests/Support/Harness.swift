@@ -21,6 +21,8 @@ struct Harness {
     let configuration: Configuration
     let store: any Store
     let portal: Portal
+    /// The clock NeoSC runs on here: what the harness makes in the store is dated by it.
+    let clock: WallClock
 
     static let logger: Logger = {
         var logger = Logger(label: "neosc-tests")
@@ -58,6 +60,11 @@ struct Harness {
         configuration.dataDirectory = directory.path
         configuration.port = 0
         if kind.isMongo {
+            // MongoDB's TTL monitor runs on the server's real clock and removes a sign-in challenge
+            // an hour after its `expires_at`: a test clock more than an hour behind would lose what
+            // it stores whenever the monitor's minutely pass fell in the test. Refused every time
+            // instead of failing once in a while.
+            guard clock.now() > Date() - 3_600 else { throw TestClockBehind(now: clock.now()) }
             configuration.mongoTimeout = TestMongo.timeout
             if let mongoURL {
                 configuration.mongoURL = Secret(mongoURL)
@@ -71,7 +78,7 @@ struct Harness {
         let portal = try await Wiring.makePortal(
             store: store, passwords: passwords, configuration: configuration, clock: clock, http: .shared,
             metrics: metrics, logger: logger)
-        return Harness(directory: directory, configuration: configuration, store: store, portal: portal)
+        return Harness(directory: directory, configuration: configuration, store: store, portal: portal, clock: clock)
     }
 
     /// Runs `body` against a fresh NeoSC and closes it afterwards, even when `body` throws.
@@ -119,7 +126,7 @@ struct Harness {
     func account(
         _ role: Role, email: String? = nil, organizationID: String? = nil, mfa: Bool = false
     ) async throws -> (user: User, token: String) {
-        let now = Date()
+        let now = clock.now()
         let user = User(
             id: Identifier.make("usr"), email: email ?? "\(role.rawValue)-\(UUID().uuidString.prefix(8))@example.com",
             name: "Test \(role.rawValue)", organizationID: organizationID, role: role, passwordHash: try await Self.passwordHash.value(),
@@ -137,6 +144,12 @@ struct Harness {
             AccessToken(digest: digest, userID: user.id, issuedAt: now, expiresAt: now + 3_600, mfaVerified: false))
         return (user, token)
     }
+}
+
+/// A test ran a MongoDB store on a clock behind the real one (see `Harness.open`).
+struct TestClockBehind: Error, CustomStringConvertible {
+    let now: Date
+    var description: String { "a MongoDB test's clock reads \(now), behind the real clock: start it at ManualClock.start or later" }
 }
 
 /// An HTTP response as a test sees it: status, headers and body text, decoded on demand.
