@@ -2,12 +2,17 @@ import Actors
 import Domain
 import Foundation
 
-/// Sign-ins and workspace launches over the last 24 hours (by hour) and the last 7 days (by day),
+/// Sign-ins and workspace launches of the last 24 hours (by hour) and the last 7 days (by day),
 /// counted from the audit trail within the caller's scope, as the dashboard's figures are:
 /// everyone's for an administrator, their organisation's, or their own. One read of the week's
 /// sign-ins and launches (their times only), bucketed here; a result is kept a minute per scope.
 /// (The first version counted since each of 30 boundaries: 93 queries a view, and a 4 s p50 under
 /// load with a scope per user; docs/benchmarks.md.)
+///
+/// The buckets are the UTC calendar's hours and days, as the chart labels them: the current hour
+/// and the 23 before it, today and the 6 days before; the last bucket runs until now. (They were
+/// once 24 and 7 spans counted back from now, so the bar labelled "Tue 1" held Tuesday's evening
+/// and Wednesday's morning.)
 public struct Activity: Sendable, Equatable {
     /// Buckets oldest first; `starts[i]` is where bucket `i` begins.
     public struct Series: Sendable, Equatable {
@@ -18,12 +23,55 @@ public struct Activity: Sendable, Equatable {
 
     public var hours: Series
     public var days: Series
+
+    static let hour: TimeInterval = 3_600
+    static let day: TimeInterval = 86_400
+
+    /// Where the chart of `now` begins: the start of the UTC day six days before today.
+    public static func since(_ now: Date) -> Date {
+        Series.start(of: now, bucket: day, count: 7)
+    }
+
+    /// `occurrences` (sign-ins and launches; any others are left out) in the buckets of `now`.
+    public static func tally(_ occurrences: [AuditOccurrence], now: Date) -> Activity {
+        Activity(
+            hours: Series(occurrences, now: now, bucket: hour, count: 24), days: Series(occurrences, now: now, bucket: day, count: 7))
+    }
+}
+
+extension Activity.Series {
+    /// Where the first of `count` buckets of `bucket` seconds ending with the one `now` is in
+    /// begins. Unix time has no leap seconds: a UTC hour or day is a whole multiple of its length.
+    static func start(of now: Date, bucket: TimeInterval, count: Int) -> Date {
+        let current = (now.timeIntervalSince1970 / bucket).rounded(.down) * bucket
+        return Date(timeIntervalSince1970: current - bucket * Double(count - 1))
+    }
+
+    init(_ occurrences: [AuditOccurrence], now: Date, bucket: TimeInterval, count: Int) {
+        let start = Self.start(of: now, bucket: bucket, count: count)
+        var signIns = Array(repeating: 0, count: count)
+        var launches = Array(repeating: 0, count: count)
+        for occurrence in occurrences where occurrence.at >= start && occurrence.at <= now {
+            let index = min(count - 1, Int((occurrence.at.timeIntervalSince(start) / bucket).rounded(.down)))
+            switch occurrence.action {
+            case .launchWorkspace: launches[index] += 1
+            case .login, .ssoLogin: signIns[index] += 1
+            default: continue
+            }
+        }
+        self.init(starts: (0..<count).map { start + bucket * Double($0) }, signIns: signIns, launches: launches)
+    }
 }
 
 public struct ActivityCounter: Sendable {
     private let store: any Store
     private let clock: WallClock
-    private let recent: RecentValues<AuditScope, Activity>
+    /// A result per scope and UTC hour: one kept over an hour's turn would lack the new hour.
+    private struct Key: Hashable, Sendable {
+        var scope: AuditScope
+        var hour: Int64
+    }
+    private let recent: RecentValues<Key, Activity>
 
     public init(store: any Store, clock: WallClock) {
         self.store = store
@@ -34,8 +82,10 @@ public struct ActivityCounter: Sendable {
     public func activity(for principal: Principal) async throws -> Activity {
         let scope: AuditScope =
             principal.isAdmin ? .everyone : principal.organizationID.map { .organization($0) } ?? .user(principal.userID)
-        return try await recent.value(for: scope) { [store, clock] in
-            try await Self.count(store: store, scope: scope, now: clock.now())
+        let now = clock.now()
+        let key = Key(scope: scope, hour: Int64((now.timeIntervalSince1970 / Activity.hour).rounded(.down)))
+        return try await recent.value(for: key) { [store] in
+            try await Self.count(store: store, scope: scope, now: now)
         }
     }
 
@@ -45,18 +95,7 @@ public struct ActivityCounter: Sendable {
 
     static func count(store: any Store, scope: AuditScope, now: Date) async throws -> Activity {
         let occurrences = try await store.occurrences(
-            of: [.login, .ssoLogin, .launchWorkspace], since: now - 7 * 86_400, scope: scope, limit: readLimit)
-        func series(bucket: TimeInterval, count: Int) -> Activity.Series {
-            var signIns = Array(repeating: 0, count: count)
-            var launches = Array(repeating: 0, count: count)
-            let start = now - bucket * Double(count)
-            for occurrence in occurrences where occurrence.at >= start && occurrence.at <= now {
-                let index = min(count - 1, Int((occurrence.at.timeIntervalSince(start) / bucket).rounded(.down)))
-                if occurrence.action == .launchWorkspace { launches[index] += 1 } else { signIns[index] += 1 }
-            }
-            return Activity.Series(
-                starts: (0..<count).map { start + bucket * Double($0) }, signIns: signIns, launches: launches)
-        }
-        return Activity(hours: series(bucket: 3_600, count: 24), days: series(bucket: 86_400, count: 7))
+            of: [.login, .ssoLogin, .launchWorkspace], since: Activity.since(now), scope: scope, limit: readLimit)
+        return Activity.tally(occurrences, now: now)
     }
 }
