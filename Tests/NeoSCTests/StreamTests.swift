@@ -379,6 +379,40 @@ import Testing
         }
     }
 
+    @Test func aWssUpstreamWhoseCertificateIsNotTrustedIsRefused() async throws {
+        // websockify behind TLS with a certificate of its own, for the address NeoSC dials:
+        // trusted by nobody, so the TLS handshake fails and nothing is relayed.
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (key, certificate) = (directory.appendingPathComponent("key.pem").path, directory.appendingPathComponent("cert.pem").path)
+        let made = try await ChildProcess.run(
+            "openssl", executable: URL(fileURLWithPath: "/usr/bin/openssl"),
+            arguments: [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
+            ])
+        #expect(made.status == 0, "\(made.errors)")
+        let desktop = try await TestDesktop.start()
+        let port = try FreePort.pick()
+        let front = LoopbackProcess(
+            name: "websockify", executable: URL(fileURLWithPath: ProcessInfo.processInfo.environment["NEOSC_WEBSOCKIFY"] ?? "/usr/bin/websockify"),
+            arguments: ["--ssl-only", "--cert", certificate, "--key", key, "127.0.0.1:\(port)", "127.0.0.1:\(desktop.port)"], port: port)
+        try await front.start()
+        defer {
+            Task {
+                await front.stop()
+                await desktop.stop()
+            }
+        }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "wss://127.0.0.1:\(port)/")
+            let refused = try await viewer.refusal(try await viewer.ticket())
+            #expect(refused.code == 1014 && refused.reason == "The workspace did not answer")
+            let trail = try await viewer.trail(harness, client).filter { $0.action == "stream_opened" }
+            #expect(trail.map(\.success) == [false] && trail.first?.details["reason"] == "upstream_unreachable")
+        }
+    }
+
     @Test func anExpiredTicketIsRefused() async throws {
         let clock = ManualClock()
         try await Harness.run(.live, clock: clock.wallClock, { $0.allowStreams() }) { harness, client in
@@ -409,13 +443,19 @@ import Testing
             #expect(hung?.closeCode == .unknown(1014))
             #expect(hung?.reason == "The workspace did not answer")
             #expect(ContinuousClock.now - started < .seconds(5))
-            // A WebSocket upstream that takes the connection and never answers the upgrade: the
-            // browser is told all the same, once the connect and first-byte timeouts have passed.
-            let mute = try await Viewer.launch(harness, client, upstream: "ws://127.0.0.1:\(silent.port)/")
+            // A WebSocket upstream that takes the connection, reads the upgrade and never answers:
+            // the browser is told once the first-byte timeout has passed, and NeoSC gives up the
+            // upstream's connection then too (the upstream sees it closed).
+            let deaf = try DeafListener()
+            defer { deaf.close() }
+            let mute = try await Viewer.launch(harness, client, upstream: "ws://127.0.0.1:\(deaf.port)/desktop")
             let handshakeStarted = ContinuousClock.now
             let unanswered = try await mute.refusal(try await mute.ticket())
             #expect(unanswered.code == 1014 && unanswered.reason == "The workspace did not answer")
             #expect(ContinuousClock.now - handshakeStarted < .seconds(10))
+            let heard = try await deaf.closedByPeer(within: .seconds(5))
+            #expect(heard.hasPrefix("GET /desktop HTTP/1.1\r\n"), "the upgrade reached the upstream: \(heard)")
+            #expect(heard.lowercased().contains("upgrade: websocket"))
             let unreachable = try await refusing.trail(harness, client).filter { $0.action == "stream_opened" && !$0.success }
             #expect(unreachable.map { $0.details["reason"] } == ["upstream_unreachable"])
             let silence = try await quiet.trail(harness, client).filter { $0.action == "stream_closed" }
@@ -686,6 +726,47 @@ final class FirehoseListener: Sendable {
             self.ended.withLock { $0 = .now }
             _ = Glibc.close(connection)
         }
+    }
+
+    func close() {
+        _ = shutdown(descriptor, Int32(SHUT_RDWR))
+        _ = Glibc.close(descriptor)
+    }
+}
+
+/// A loopback TCP port that accepts one connection, reads what it is sent and never answers.
+final class DeafListener: Sendable {
+    let port: Int
+    private let descriptor: Int32
+    /// What it read, once the peer closed the connection.
+    private let heard = Mutex<String?>(nil)
+
+    init() throws {
+        let listener = try SilentListener()
+        (port, descriptor) = (listener.port, listener.descriptor)
+        Thread.detachNewThread { [self] in
+            let connection = accept(descriptor, nil, nil)
+            guard connection >= 0 else { return }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4_096)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+                guard count > 0 else { break }
+                bytes += chunk[..<count]
+            }
+            self.heard.withLock { $0 = String(decoding: bytes, as: UTF8.self) }
+            _ = Glibc.close(connection)
+        }
+    }
+
+    /// What the connection carried, once its peer has closed it; throws if it is still open after `limit`.
+    func closedByPeer(within limit: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let heard = heard.withLock({ $0 }) { return heard }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw LoopbackProcess.Missing(description: "the connection was still open after \(limit)")
     }
 
     func close() {

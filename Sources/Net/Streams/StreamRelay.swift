@@ -1,7 +1,6 @@
 import Actors
 import Domain
 import HTTPTypes
-import HummingbirdWSClient
 import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
@@ -143,83 +142,48 @@ struct StreamRelay: Sendable {
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, on eventLoop: any EventLoop,
         tell: @escaping @Sendable (Ending) async -> Void
     ) async {
-        var headers = HTTPFields()
-        if let upstreamProtocol { headers[.secWebSocketProtocol] = upstreamProtocol }
         // A desktop's frames may be large (a full screen at once): the browser takes any size.
-        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 24, additionalHeaders: headers, closeTimeout: .seconds(5))
+        let client = UpstreamWebSocket(
+            upstream: admission.upstream, subprotocol: upstreamProtocol, maxFrameSize: 1 << 24, closeTimeout: .seconds(5),
+            logger: logger)
+        let upgraded: UpstreamWebSocket.Upgraded
+        do {
+            upgraded = try await client.connect(
+                on: eventLoop, connectTimeout: settings.connectTimeout, answerTimeout: settings.firstByteTimeout)
+        } catch {
+            await unreachable(error, outbound)
+            return
+        }
+        async let opened: Void = streams.opened(admission)
         let tally = NIOLockedValueBox((fromBrowser: 0, toBrowser: 0))
         let outcome = NIOLockedValueBox<Ending?>(nil)
-        // The handshake is the client library's, with no deadline of its own: it runs in a task of
-        // its own, and this one waits for it only so long. Whoever moves `claim` off `pending`
-        // first decides: the handshake (the relay runs) or the deadline (the browser is told, and
-        // a handshake that completes later finds the stream given up and closes at once).
-        let claim = NIOLockedValueBox(HandshakeClaim.pending)
-        let (answers, answer) = AsyncStream.makeStream(of: Result<Void, any Error>.self, bufferingPolicy: .bufferingNewest(1))
-        let connection = Task {
-            do {
-                try await WebSocketClient.connect(
-                    url: admission.upstream.description, configuration: configuration, eventLoopGroup: eventLoop, logger: logger
-                ) { fromUpstream, toUpstream, _ in
-                    guard claim.withLockedValue({ $0.take(.connected) }) else { return }
-                    answer.yield(.success(()))
-                    async let opened: Void = streams.opened(admission)
-                    let ending = await relay(
-                        tell: tell, tally: tally, upstreamSpeaksFirst: false,
-                        down: {
-                            do {
-                                for try await frame in fromUpstream {
-                                    tally.withLockedValue { $0.toBrowser += frame.data.readableBytes }
-                                    guard await record(frame.data) else { return .recordingFailed }
-                                    do {
-                                        try await outbound.write(.custom(Self.frame(frame)))
-                                    } catch {
-                                        return .browserClosed
-                                    }
+        do {
+            try await client.run(upgraded) { fromUpstream, toUpstream, _ in
+                let ending = await relay(
+                    tell: tell, tally: tally, upstreamSpeaksFirst: false,
+                    down: {
+                        do {
+                            for try await frame in fromUpstream {
+                                tally.withLockedValue { $0.toBrowser += frame.data.readableBytes }
+                                guard await record(frame.data) else { return .recordingFailed }
+                                do {
+                                    try await outbound.write(.custom(Self.frame(frame)))
+                                } catch {
+                                    return .browserClosed
                                 }
-                            } catch {}
-                            return .upstreamClosed
-                        },
-                        up: {
-                            await fromBrowser(inbound, tally: tally) { frame in try await toUpstream.write(.custom(Self.frame(frame))) }
-                        })
-                    await opened
-                    outcome.withLockedValue { $0 = ending }
-                }
-                answer.yield(.failure(HandshakeFailed()))
-            } catch {
-                answer.yield(.failure(error))
+                            }
+                        } catch {}
+                        return .upstreamClosed
+                    },
+                    up: {
+                        await fromBrowser(inbound, tally: tally) { frame in try await toUpstream.write(.custom(Self.frame(frame))) }
+                    })
+                outcome.withLockedValue { $0 = ending }
             }
-            answer.finish()
+        } catch {
+            logger.debug("Workspace stream: upstream close failed", metadata: ["error": "\(error)"])
         }
-        let first = await withTaskGroup(of: Result<Void, any Error>?.self) { group in
-            group.addTask {
-                for await result in answers { return result }
-                return .failure(HandshakeFailed())
-            }
-            group.addTask {
-                try? await Task.sleep(for: settings.connectTimeout + settings.firstByteTimeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        switch first {
-        case .success:
-            await connection.value
-        case .failure(let error):
-            if claim.withLockedValue({ $0.take(.abandoned) }) {
-                await unreachable(error, outbound)
-                return
-            }
-            await connection.value
-        case nil:
-            if claim.withLockedValue({ $0.take(.abandoned) }) {
-                await unreachable(HandshakeFailed(), outbound)
-                return
-            }
-            await connection.value
-        }
+        await opened
         let ending = outcome.withLockedValue { $0 } ?? .upstreamClosed
         let bytes = tally.withLockedValue { $0 }
         await streams.closed(
@@ -248,21 +212,6 @@ struct StreamRelay: Sendable {
             return false
         }
     }
-
-    /// Who decided a WebSocket upstream's handshake: it completed, or the deadline gave it up.
-    private enum HandshakeClaim {
-        case pending, connected, abandoned
-
-        /// Moves to `outcome` if nothing has been decided yet; whether it did.
-        mutating func take(_ outcome: HandshakeClaim) -> Bool {
-            guard self == .pending else { return false }
-            self = outcome
-            return true
-        }
-    }
-
-    /// The upstream's WebSocket handshake did not complete (in time).
-    private struct HandshakeFailed: Error {}
 
     /// A data frame as it came, to pass on (masked by the writer when it is a client's).
     private static func frame(_ frame: WebSocketDataFrame) -> WebSocketFrame {

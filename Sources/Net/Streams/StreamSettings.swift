@@ -3,7 +3,8 @@ public struct StreamSettings: Sendable {
     /// How long dialling a workspace's upstream may take.
     public var connectTimeout: Duration
     /// How long a VNC upstream may stay silent after the connection opens (an RFB server speaks
-    /// first); past it the browser is told the workspace did not answer.
+    /// first), and a WebSocket upstream may take to answer the upgrade; past it the connection is
+    /// given up and the browser told the workspace did not answer.
     public var firstByteTimeout: Duration
     /// The largest frame a browser may send (and the largest NeoSC sends it).
     public var maxFrameSize: Int
