@@ -88,15 +88,9 @@ struct AuditForwardingTests {
     func syslogOverTLS() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let certificate = directory.appendingPathComponent("receiver.pem").path
-        let key = directory.appendingPathComponent("receiver.key").path
-        let made = try await ChildProcess.run(
-            "openssl", executable: URL(fileURLWithPath: "/usr/bin/openssl"),
-            arguments: [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", certificate,
-            ])
-        #expect(made.status == 0, "\(made.errors)")
+        let made = try await SelfSignedCertificate.make(
+            in: directory, commonName: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1")
+        let (certificate, key) = (made.certificate, made.key)
         let listener = try await SyslogListener.start(certificate: certificate, key: key)
         try await Self.withStore { store, trail in
             try await Self.record(trail, 0..<3)

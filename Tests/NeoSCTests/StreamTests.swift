@@ -65,13 +65,8 @@ import Testing
 
     @Test func aWebSocketUpstreamIsPassedThroughFrameByFrameAndCutToo() async throws {
         let desktop = try await TestDesktop.start()
-        // websockify (Debian's, which novnc brings) in front of the desktop: a WebSocket upstream
-        // speaking RFB in binary frames, as KasmVNC does.
-        let port = try FreePort.pick()
-        let front = LoopbackProcess(
-            name: "websockify", executable: URL(fileURLWithPath: ProcessInfo.processInfo.environment["NEOSC_WEBSOCKIFY"] ?? "/usr/bin/websockify"),
-            arguments: ["127.0.0.1:\(port)", "127.0.0.1:\(desktop.port)"], port: port)
-        try await front.start()
+        let front = try await desktop.websockify()
+        let port = front.port
         defer {
             Task {
                 await front.stop()
@@ -384,20 +379,10 @@ import Testing
         // trusted by nobody, so the TLS handshake fails and nothing is relayed.
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (key, certificate) = (directory.appendingPathComponent("key.pem").path, directory.appendingPathComponent("cert.pem").path)
-        let made = try await ChildProcess.run(
-            "openssl", executable: URL(fileURLWithPath: "/usr/bin/openssl"),
-            arguments: [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
-            ])
-        #expect(made.status == 0, "\(made.errors)")
+        let certificate = try await SelfSignedCertificate.make(in: directory, commonName: "127.0.0.1", subjectAltName: "IP:127.0.0.1")
         let desktop = try await TestDesktop.start()
-        let port = try FreePort.pick()
-        let front = LoopbackProcess(
-            name: "websockify", executable: URL(fileURLWithPath: ProcessInfo.processInfo.environment["NEOSC_WEBSOCKIFY"] ?? "/usr/bin/websockify"),
-            arguments: ["--ssl-only", "--cert", certificate, "--key", key, "127.0.0.1:\(port)", "127.0.0.1:\(desktop.port)"], port: port)
-        try await front.start()
+        let front = try await desktop.websockify(certificate: certificate)
+        let port = front.port
         defer {
             Task {
                 await front.stop()

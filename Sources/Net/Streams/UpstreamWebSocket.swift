@@ -1,7 +1,6 @@
 import Domain
 import HTTPTypes
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -65,18 +64,22 @@ struct UpstreamWebSocket: Sendable {
                     (channel, try configure(channel, tls: tls))
                 }
             }
-        let timedOut = NIOLockedValueBox(false)
+        // The answer is the upgrade's, or the deadline's: decided on the channel's event loop, so
+        // an upgrade that completes cancels the deadline before it can fire, and a deadline that
+        // fires decides at once (a TLS close waits for the peer's close_notify; the browser need not).
+        let answer = channel.eventLoop.makePromise(of: UpgradeResult.self)
         let giveUp = channel.eventLoop.scheduleTask(in: TimeAmount(answerTimeout)) {
-            timedOut.withLockedValue { $0 = true }
+            answer.fail(TimedOut())
             channel.close(promise: nil)
         }
-        defer { giveUp.cancel() }
+        upgrade.whenComplete { _ in giveUp.cancel() }
+        upgrade.cascade(to: answer)
         let result: UpgradeResult
         do {
-            result = try await upgrade.get()
+            result = try await answer.futureResult.get()
         } catch {
             channel.close(promise: nil)
-            throw timedOut.withLockedValue { $0 } ? TimedOut() : error
+            throw error
         }
         switch result {
         case .websocket(let channel, let extensions):

@@ -59,6 +59,20 @@ final class TestDesktop: Sendable {
         self.vnc = vnc
     }
 
+    /// websockify (Debian's, which novnc brings) started in front of the desktop on a port of its
+    /// own: a WebSocket upstream speaking RFB in binary frames, as KasmVNC does; behind TLS with
+    /// `certificate`. Stopped by its own `stop()`.
+    func websockify(certificate: SelfSignedCertificate? = nil) async throws -> LoopbackProcess {
+        let port = try FreePort.pick()
+        let tls = certificate.map { ["--ssl-only", "--cert", $0.certificate, "--key", $0.key] } ?? []
+        let front = LoopbackProcess(
+            name: "websockify",
+            executable: URL(fileURLWithPath: ProcessInfo.processInfo.environment["NEOSC_WEBSOCKIFY"] ?? "/usr/bin/websockify"),
+            arguments: tls + ["127.0.0.1:\(port)", "127.0.0.1:\(self.port)"], port: port)
+        try await front.start()
+        return front
+    }
+
     func stop() async {
         await vnc.stop()
         await xvfb.stop(grace: 2)
