@@ -17,18 +17,19 @@ public struct StreamUpstream: Sendable, Equatable, CustomStringConvertible {
     /// For WebSocket upstreams, the path and query to open (`/` when none); empty for `vnc`.
     public let target: String
 
+    /// The host as a URL or a `Host` header names it: an IPv6 address in brackets.
+    public var hostInURL: String { host.contains(":") ? "[\(host)]" : host }
+
     /// The upstream as the workspace stores it.
     public var description: String {
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "\(scheme.rawValue)://\(shownHost):\(port)\(target)"
+        "\(scheme.rawValue)://\(hostInURL):\(port)\(target)"
     }
 
     /// The upstream as logs and the audit trail show it: without its query, where a tunnel's token
     /// (Guacamole's) would be.
     public var shown: String {
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "\(scheme.rawValue)://\(shownHost):\(port)\(path)"
+        return "\(scheme.rawValue)://\(hostInURL):\(port)\(path)"
     }
 
     /// The most characters an upstream may take.

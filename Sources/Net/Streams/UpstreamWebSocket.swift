@@ -1,5 +1,4 @@
 import Domain
-import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -107,10 +106,9 @@ struct UpstreamWebSocket: Sendable {
                 .websocket(try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel), [])
             }
         }
-        let shownHost = upstream.host.contains(":") ? "[\(upstream.host)]" : upstream.host
         var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "\(shownHost):\(upstream.port)")
-        headers.add(name: "Origin", value: "\(upstream.scheme.rawValue)://\(shownHost)")
+        headers.add(name: "Host", value: "\(upstream.hostInURL):\(upstream.port)")
+        headers.add(name: "Origin", value: "\(upstream.scheme.rawValue)://\(upstream.hostInURL)")
         if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
         let request = HTTPRequestHead(version: .http1_1, method: .GET, uri: upstream.target, headers: headers)
         var configuration = NIOUpgradableHTTPClientPipelineConfiguration(
