@@ -98,7 +98,7 @@ struct AtomicChangeTests {
         let others = (0..<12).map { index in
             Task { () -> String? in try? await launch(failing: index.isMultiple(of: 3)) }
         }
-        #expect(try await eventually(within: 30) { await store.waitingForTheWriter == 12 })
+        #expect(try await eventually { await store.waitingForTheWriter == 12 })
         #expect(await store.commits == commitsBefore, "nothing is committed while the transaction is open")
         release.yield()
         let firstID = try await first.value

@@ -34,7 +34,7 @@ import Testing
     /// Waits until the server answers, over connections of its own that it closes again: the
     /// shared URL session would keep one open and take a slot the test counts on.
     private static func waitUntilServing(_ server: LiveServer) async throws {
-        let serving = try await eventually(within: 30) {
+        let serving = try await eventually {
             guard server.port != 0, let socket = try? await LoopbackSocket(port: server.port, from: "127.0.0.200") else {
                 return false
             }

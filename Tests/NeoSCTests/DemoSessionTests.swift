@@ -165,7 +165,7 @@ struct DemoSessionTests {
                 #expect(
                     try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized,
                     "refused from the deadline on, while the clean-up is still retrying")
-                #expect(try await eventually(within: 30) { try await Self.demo(harness, id)?.status == .expired })
+                #expect(try await eventually { try await Self.demo(harness, id)?.status == .expired })
                 let deprovisions = try await Self.audited(harness, .demoCleanupStep, demo: id)
                     .filter { $0.details["step"] == "deprovision_workspace" }
                 #expect(deprovisions.filter { !$0.success }.count == 3)
@@ -247,7 +247,7 @@ struct DemoSessionTests {
 
                 // The clean-up begins and is stuck at the failing step; the token stays refused.
                 clock.advance(1)
-                let stuck = try await eventually(within: 30) {
+                let stuck = try await eventually {
                     try await Self.audited(harness, .demoCleanupStep, demo: id)
                         .contains { $0.details["step"] == "deprovision_workspace" && !$0.success }
                 }
@@ -279,7 +279,7 @@ struct DemoSessionTests {
                     id: id, replica: "other/claim", endingAs: .expired, at: now, leaseUntil: now + 5)
                 #expect(early == nil)
 
-                let resumed = try await eventually(within: 10) { try await Self.demo(harness, id)?.status == .ended }
+                let resumed = try await eventually { try await Self.demo(harness, id)?.status == .ended }
                 #expect(resumed, "this replica's rescan found the lapsed claim and finished the clean-up")
                 let demo = try #require(try await Self.demo(harness, id))
                 #expect(demo.completedSteps == DemoCleanupStep.allCases)
@@ -288,7 +288,7 @@ struct DemoSessionTests {
                 #expect(steps.contains("deprovision_workspace"))
                 #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
                 // The audit entry follows the state change (written just after it).
-                let audited = try await eventually(within: 5) {
+                let audited = try await eventually {
                     try await Self.audited(harness, .demoSessionEnded, demo: id).count == 1
                 }
                 #expect(audited)
@@ -376,7 +376,7 @@ struct DemoSessionTests {
                     let id = try created.decoded(DemoCreatedBody.self).demoSessionID
                     // B learns of A's demo from the store (rescan), so both race for its clean-up.
                     #expect(try await eventually(within: 4) { await b.portal.lifetimes.scheduler.due(.demoExpiry(demoID: id)) != nil })
-                    #expect(try await eventually(within: 10) { try await Self.demo(a, id)?.status == .expired })
+                    #expect(try await eventually { try await Self.demo(a, id)?.status == .expired })
                     try await Task.sleep(for: .milliseconds(1_500))
                     #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
                     #expect(try await Self.audited(a, .demoSessionExpired, demo: id).count == 1)
@@ -450,9 +450,9 @@ struct DemoSessionTests {
             try await Task.sleep(for: .milliseconds(200))
             #expect(try await harness.store.session(id: id)?.status == .active, "heartbeats kept it past the idle timeout")
             idleClock.advance(3.5)
-            #expect(try await eventually(within: 10) { try await harness.store.session(id: id)?.status == .disconnected })
+            #expect(try await eventually { try await harness.store.session(id: id)?.status == .disconnected })
             #expect(try await harness.store.session(id: id)?.endReason == "idle_timeout")
-            let idleAudited = try await eventually(within: 5) {
+            let idleAudited = try await eventually {
                 try await harness.store.events(AuditQuery(action: .sessionIdleTimeout)).first?.resourceID == id
             }
             #expect(idleAudited)
@@ -485,9 +485,9 @@ struct DemoSessionTests {
             #expect(try await harness.store.session(id: id)?.status == .active, "not before its lifetime")
             // A millisecond past it: the stored deadline may differ from the armed one in the last bit.
             clock.advance(to: expiresAt + 0.001)
-            #expect(try await eventually(within: 10) { try await harness.store.session(id: id)?.status == .expired })
+            #expect(try await eventually { try await harness.store.session(id: id)?.status == .expired })
             #expect(try await harness.store.session(id: id)?.endReason == "max_duration")
-            let expiryAudited = try await eventually(within: 5) {
+            let expiryAudited = try await eventually {
                 try await harness.store.events(AuditQuery(action: .sessionExpired)).first?.resourceID == id
             }
             #expect(expiryAudited)

@@ -68,7 +68,7 @@ import Glibc
                     }
                 }
                 #expect(refused?["detail"] as? String == "The data store cannot write: its disk is full")
-                let degraded = try await eventually(within: 5) {
+                let degraded = try await eventually {
                     let health = try await server.request(.get, "/health")
                     return health.status == 503 && health["status"] as? String == "degraded"
                         && health["detail"] as? String == "The data store cannot write: its disk is full"
@@ -87,7 +87,7 @@ import Glibc
 
                 // Room again: writes and health come back without a restart.
                 try FileManager.default.removeItem(at: directory.appendingPathComponent("filler"))
-                let healthy = try await eventually(within: 5) {
+                let healthy = try await eventually {
                     try await server.request(.get, "/health").status == 200
                 }
                 #expect(healthy)

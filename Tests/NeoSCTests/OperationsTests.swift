@@ -35,7 +35,7 @@ import FoundationNetworking
                 #expect(metrics.text.contains(series), "exposes \(series)")
             }
             // Set by the expiry service once it has loaded the deadlines.
-            let demos = try await eventually(within: 5) {
+            let demos = try await eventually {
                 try await client.send(.get, "/metrics").text.contains("demo_sessions_active")
             }
             #expect(demos, "exposes demo_sessions_active")
