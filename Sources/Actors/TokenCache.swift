@@ -2,13 +2,24 @@ import Domain
 import Foundation
 
 /// Bearer-token digest → verified identity (principal and account), so a repeated token costs a
-/// dictionary lookup, not a store round trip. Bounded in size; each entry lives at most `lifetime` and never past its
-/// credential's own expiry. Writes that change who someone is (revocation, role change, disabling)
-/// evict at once, so they take effect on the very next request.
+/// dictionary lookup, not a store round trip. Bounded in size; each entry lives at most `lifetime`
+/// past the store read it came from, and never past its credential's own expiry. Writes that change
+/// who someone is (revocation, role change, disabling) evict at once, so they take effect on the
+/// very next request; `lifetime` bounds changes made by other processes.
+///
+/// Entries filled from a stored token (`renewable`) and used since their last read are renewed in
+/// batches before they lapse (`dueForRenewal`, `renew`): a token in steady use is read again
+/// with hundreds of others in one query, not alone on the request that finds its entry expired.
 public actor TokenCache {
     private struct Entry {
         var identity: Identity
+        /// When what it holds was read from the store (at the latest).
+        var readAt: Date
         var validUntil: Date
+        /// Read again from the store by a batch before it lapses (a stored bearer token).
+        var renewable: Bool
+        /// Asked for since it was filled or last renewed.
+        var used = false
     }
 
     private var entries: [String: Entry] = [:]
@@ -16,7 +27,8 @@ public actor TokenCache {
     /// Bumped by every eviction; a lookup that started before one may not fill the cache.
     private var generation: UInt64 = 0
     private let capacity: Int
-    private let lifetime: TimeInterval
+    /// How long an entry lives past the store read it came from.
+    public nonisolated let lifetime: TimeInterval
     private let clock: WallClock
 
     public init(capacity: Int = 100_000, lifetime: TimeInterval = 5, clock: WallClock = .system) {
@@ -35,6 +47,7 @@ public actor TokenCache {
             remove(digest)
             return nil
         }
+        if entry.renewable, !entry.used { entries[digest]?.used = true }
         return entry.identity
     }
 
@@ -42,15 +55,50 @@ public actor TokenCache {
     public func fillTicket() -> UInt64 { generation }
 
     /// Caches `identity` unless something was evicted since `ticket` was taken (the read may be stale).
-    public func remember(_ identity: Identity, ticket: UInt64) {
+    /// - Parameter renewable: it came from a stored bearer token, which `renew` may read again.
+    public func remember(_ identity: Identity, ticket: UInt64, renewable: Bool = false) {
         guard ticket == generation, lifetime > 0 else { return }
         let principal = identity.principal
-        let validUntil = min(clock.now().addingTimeInterval(lifetime), principal.credentialExpiresAt)
+        let now = clock.now()
+        let validUntil = min(now.addingTimeInterval(lifetime), principal.credentialExpiresAt)
         if entries.count >= capacity, entries[principal.credentialDigest] == nil {
             makeRoom()
         }
-        entries[principal.credentialDigest] = Entry(identity: identity, validUntil: validUntil)
+        entries[principal.credentialDigest] = Entry(identity: identity, readAt: now, validUntil: validUntil, renewable: renewable)
         digestsByUser[principal.userID, default: []].insert(principal.credentialDigest)
+    }
+
+    /// The renewable entries used since their last read that lapse within `margin` (the ones a
+    /// batch should read again now), and the ticket `renew` must present. Unused entries are left
+    /// to lapse, so the cache holds the tokens in use.
+    public func dueForRenewal(within margin: TimeInterval) -> (digests: [String], ticket: UInt64) {
+        let horizon = clock.now().addingTimeInterval(margin)
+        let due = entries.compactMap { digest, entry in entry.renewable && entry.used && entry.validUntil <= horizon ? digest : nil }
+        return (due, generation)
+    }
+
+    /// Applies a batch read of the store that began at `readAt`, with `ticket` from `dueForRenewal`,
+    /// and says how many entries it renewed. Each identity in `current` replaces its entry, if that
+    /// is still cached and was read before `readAt`, and lives `lifetime` from `readAt` (never
+    /// past its credential's expiry); each digest in `gone` (revoked, expired, its account
+    /// disabled) is forgotten. When anything was evicted since the ticket, the read may predate
+    /// that eviction: nothing is renewed then (the entries lapse, and the next request reads its
+    /// own), and `gone` still applies.
+    @discardableResult
+    public func renew(_ current: [Identity], gone: [String], readAt: Date, ticket: UInt64) -> Int {
+        for digest in gone { remove(digest) }
+        guard ticket == generation, lifetime > 0 else { return 0 }
+        var renewed = 0
+        for identity in current {
+            let principal = identity.principal
+            // An entry that lapsed meanwhile is not in use, or was filled again by a later read.
+            guard let cached = entries[principal.credentialDigest], cached.readAt < readAt else { continue }
+            entries[principal.credentialDigest] = Entry(
+                identity: identity, readAt: readAt, validUntil: min(readAt.addingTimeInterval(lifetime), principal.credentialExpiresAt),
+                renewable: true)
+            renewed += 1
+        }
+        return renewed
     }
 
     /// Forgets one credential (logout, revocation).

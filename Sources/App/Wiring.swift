@@ -213,6 +213,9 @@ enum Wiring {
                 availableConnectionsDelegate: .maximum(limits.maximum, logger: logger)),
             services: [
                 ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), clock: portal.clock, logger: logger),
+                TokenRenewalService(
+                    renewal: TokenRenewal(store: portal.store, tokenCache: portal.tokenCache, clock: portal.clock),
+                    lifetime: portal.tokenCache.lifetime, logger: logger),
                 InterruptedChangeRecovery(
                     store: portal.store, audit: portal.auditTrail,
                     interval: .milliseconds(Int(configuration.mongoChangeLease * 500)), logger: logger),

@@ -12,6 +12,8 @@ public protocol UserStore: Sendable {
     /// Inserts `user`, and `organization` first when given (registration into a new organisation).
     func insert(_ user: User, creating organization: Organization?) async throws
     func user(id: String) async throws -> User?
+    /// Those of `ids` that exist, in any order (a revalidation of many cached tokens at once).
+    func users(ids: [String]) async throws -> [User]
     func user(email: String) async throws -> User?
     /// The account linked to an identity provider's subject.
     func user(ssoProvider: String, subject: String) async throws -> User?
@@ -44,6 +46,8 @@ public protocol OrganizationStore: Sendable {
     /// Throws `conflict` when the name is taken (case-insensitively).
     func insert(_ organization: Organization) async throws
     func organization(id: String) async throws -> Organization?
+    /// Those of `ids` that exist, in any order.
+    func organizations(ids: [String]) async throws -> [Organization]
     func organization(named name: String) async throws -> Organization?
     func organizations() async throws -> [Organization]
 }
@@ -118,6 +122,8 @@ public protocol DemoStore: Sendable {
 public protocol TokenStore: Sendable {
     func insert(_ token: AccessToken) async throws
     func token(digest: String) async throws -> AccessToken?
+    /// Those of `digests` that are stored, revoked and expired ones included, in any order.
+    func tokens(digests: [String]) async throws -> [AccessToken]
     /// Marks the token revoked; false when it was unknown or already revoked.
     func revoke(digest: String, at now: Date) async throws -> Bool
     /// Revokes every live token of the user; returns how many.

@@ -116,6 +116,17 @@ struct MongoDatabase: Sendable {
         }
     }
 
+    /// The documents whose `_id` is one of `ids` (repeats read once), a few hundred per query.
+    func find(_ collection: String, withIDsIn ids: [String]) async throws -> [BSONDocument] {
+        let ids = Array(Set(ids))
+        var documents: [BSONDocument] = []
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            documents += try await find(collection, ["_id": .document(["$in": .array(chunk.map { .string($0) })])])
+        }
+        return documents
+    }
+
     func findOne(_ collection: String, _ filter: BSONDocument) async throws -> BSONDocument? {
         try await find(collection, filter, limit: 1).first
     }

@@ -14,14 +14,20 @@ extension MongoStore: TokenStore {
     }
 
     public func token(digest: String) async throws -> AccessToken? {
-        try await database.findOne("tokens", ["_id": .string(digest)]).map { document in
-            AccessToken(
-                digest: try document.string("digest"), userID: try document.string("user_id"),
-                issuedAt: try document.date("issued_at"), expiresAt: try document.date("expires_at"),
-                revokedAt: document.optionalDate("revoked_at"), mfaVerified: try document.bool("mfa_verified"),
-                // Absent from a token of an earlier version: none.
-                claims: Set((document["claims"]?.array ?? []).compactMap(\.string)))
-        }
+        try await database.findOne("tokens", ["_id": .string(digest)]).map(Self.token)
+    }
+
+    public func tokens(digests: [String]) async throws -> [AccessToken] {
+        try await database.find("tokens", withIDsIn: digests).map(Self.token)
+    }
+
+    static func token(_ document: BSONDocument) throws -> AccessToken {
+        AccessToken(
+            digest: try document.string("digest"), userID: try document.string("user_id"),
+            issuedAt: try document.date("issued_at"), expiresAt: try document.date("expires_at"),
+            revokedAt: document.optionalDate("revoked_at"), mfaVerified: try document.bool("mfa_verified"),
+            // Absent from a token of an earlier version: none.
+            claims: Set((document["claims"]?.array ?? []).compactMap(\.string)))
     }
 
     public func revoke(digest: String, at now: Date) async throws -> Bool {

@@ -22,6 +22,10 @@ extension MongoStore: UserStore {
         try await database.findOne("users", ["_id": .string(id)]).map(Self.user)
     }
 
+    public func users(ids: [String]) async throws -> [User] {
+        try await database.find("users", withIDsIn: ids).map(Self.user)
+    }
+
     public func user(email: String) async throws -> User? {
         try await database.findOne("users", ["email": .string(email)]).map(Self.user)
     }
@@ -240,6 +244,10 @@ extension MongoStore: OrganizationStore {
 
     public func organization(id: String) async throws -> Organization? {
         try await database.findOne("organizations", ["_id": .string(id)]).map(Self.organization)
+    }
+
+    public func organizations(ids: [String]) async throws -> [Organization] {
+        try await database.find("organizations", withIDsIn: ids).map(Self.organization)
     }
 
     public func organization(named name: String) async throws -> Organization? {

@@ -13,6 +13,11 @@ extension SQLiteStore: OrganizationStore {
         }
     }
 
+    public func organizations(ids: [String]) async throws -> [Organization] {
+        guard !ids.isEmpty else { return [] }
+        return try await read { try await $0.rows(of: "organizations", where: "id", isIn: ids).map(Self.organization) }
+    }
+
     public func organization(named name: String) async throws -> Organization? {
         try await read {
             try await $0.rows("SELECT * FROM organizations WHERE name_key = ?", [.text(Self.nameKey(name))])

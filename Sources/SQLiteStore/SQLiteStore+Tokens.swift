@@ -19,14 +19,21 @@ extension SQLiteStore: TokenStore {
 
     public func token(digest: String) async throws -> AccessToken? {
         try await read { connection in
-            try await connection.rows("SELECT * FROM tokens WHERE digest = ?", [.text(digest)]).first.map { row in
-                AccessToken(
-                    digest: try row.string("digest"), userID: try row.string("user_id"),
-                    issuedAt: try row.date("issued_at"), expiresAt: try row.date("expires_at"),
-                    revokedAt: row.optionalDate("revoked_at"), mfaVerified: try row.bool("mfa_verified"),
-                    claims: Self.claims(json: try row.string("claims")))
-            }
+            try await connection.rows("SELECT * FROM tokens WHERE digest = ?", [.text(digest)]).first.map(Self.token)
         }
+    }
+
+    public func tokens(digests: [String]) async throws -> [AccessToken] {
+        guard !digests.isEmpty else { return [] }
+        return try await read { try await $0.rows(of: "tokens", where: "digest", isIn: digests).map(Self.token) }
+    }
+
+    static func token(_ row: SQLiteRow) throws -> AccessToken {
+        AccessToken(
+            digest: try row.string("digest"), userID: try row.string("user_id"),
+            issuedAt: try row.date("issued_at"), expiresAt: try row.date("expires_at"),
+            revokedAt: row.optionalDate("revoked_at"), mfaVerified: try row.bool("mfa_verified"),
+            claims: Self.claims(json: try row.string("claims")))
     }
 
     static func json(claims: Set<String>) -> String {

@@ -31,6 +31,11 @@ extension SQLiteStore: UserStore {
         try await read { try await $0.rows("SELECT * FROM users WHERE id = ?", [.text(id)]).first.map(Self.user) }
     }
 
+    public func users(ids: [String]) async throws -> [User] {
+        guard !ids.isEmpty else { return [] }
+        return try await read { try await $0.rows(of: "users", where: "id", isIn: ids).map(Self.user) }
+    }
+
     public func user(email: String) async throws -> User? {
         try await read {
             try await $0.rows("SELECT * FROM users WHERE email = ?", [.text(email)]).first.map(Self.user)

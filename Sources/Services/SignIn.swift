@@ -619,28 +619,15 @@ public struct SignIn: Sendable {
             return .success(cached)
         }
         let ticket = await tokenCache.fillTicket()
-        guard let record = try await store.token(digest: digest), record.isValid(at: now) else {
-            return .failure(.unauthenticated("Invalid or expired token"))
+        let record = try await store.token(digest: digest)
+        let user = try await record.asyncFlatMap { $0.isValid(at: now) ? try await store.user(id: $0.userID) : nil }
+        let demo = try await user.asyncFlatMap { $0.role == .demoUser ? try await store.demo(userID: $0.id) : nil }
+        let organization = try await user.flatMap { $0.disabled ? nil : $0.organizationID }.asyncFlatMap {
+            try await store.organization(id: $0)
         }
-        guard let user = try await store.user(id: record.userID), !user.disabled else {
-            return .failure(.unauthenticated("Account is disabled"))
-        }
-        // A demo's token is good only while its demo is: ended early, being cleaned up, or absent, refused.
-        if user.role == .demoUser {
-            let demo = try await store.demo(userID: user.id)
-            do throws(DomainError) {
-                try DemoAccess.requireActive(role: user.role, demo: demo, at: now)
-            } catch {
-                return .failure(error)
-            }
-        }
-        let principal = Principal(
-            userID: user.id, email: user.email, name: user.name, role: user.role,
-            organizationID: user.organizationID, mfaVerified: record.mfaVerified, credentialDigest: digest,
-            credentialExpiresAt: record.expiresAt, claims: record.claims)
-        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
-        let identity = Identity(principal: principal, user: user, organization: organization)
-        await tokenCache.remember(identity, ticket: ticket)
+        let admission = TokenAdmission.decide(token: record, user: user, demo: demo, organization: organization, at: now)
+        guard case .success(let identity) = admission else { return admission }
+        await tokenCache.remember(identity, ticket: ticket, renewable: true)
         return .success(identity)
     }
 }

@@ -318,6 +318,35 @@ import Testing
         }
     }
 
+    @Test("many tokens, accounts and organisations read at once: those that exist, each once, in chunks", arguments: StoreKind.allCases)
+    func readsByKeys(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let now = Self.now()
+            let org = Organization(id: "org-many", name: "Many", domain: nil, createdAt: now)
+            let alice = Self.user("alice@many.example", organizationID: org.id)
+            let bob = Self.user("bob@many.example", disabled: true)
+            try await store.insert(alice, creating: org)
+            try await store.insert(bob, creating: nil)
+            // More than one statement's worth (500 keys), one of them revoked.
+            let digests = (0..<520).map { "many-\($0)" }
+            for digest in digests {
+                try await store.insert(AccessToken(digest: digest, userID: alice.id, issuedAt: now, expiresAt: now + 600, mfaVerified: false))
+            }
+            #expect(try await store.revoke(digest: "many-7", at: now))
+            let read = try await store.tokens(digests: digests + ["many-3", "absent"])
+            #expect(read.count == 520 && Set(read.map(\.digest)) == Set(digests), "each stored one once, the absent one left out")
+            #expect(read.first { $0.digest == "many-7" }?.revokedAt == now, "revoked ones too")
+            #expect(read.first { $0.digest == "many-3" } == (try await store.token(digest: "many-3")))
+            #expect(try await store.tokens(digests: []).isEmpty)
+
+            let users = try await store.users(ids: [alice.id, bob.id, alice.id, "usr-absent"])
+            #expect(users.sorted { $0.id < $1.id } == [alice, bob].sorted { $0.id < $1.id })
+            #expect(try await store.users(ids: []).isEmpty)
+            #expect(try await store.organizations(ids: [org.id, "org-absent"]) == [org])
+            #expect(try await store.organizations(ids: []).isEmpty)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func audit(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in

@@ -1,0 +1,97 @@
+import Actors
+import Domain
+import Foundation
+import TestSupport
+import Testing
+
+@Suite struct TokenCacheTests {
+    static func identity(_ digest: String, user: String = "usr-1", role: Role = .user, expiresAt: Date = .distantFuture) -> Identity {
+        let account = User(
+            id: user, email: "\(user)@example.com", name: user, organizationID: nil, role: role, passwordHash: nil,
+            createdAt: ManualClock.start, updatedAt: ManualClock.start)
+        return Identity(
+            principal: Principal(
+                userID: user, email: account.email, name: user, role: role, organizationID: nil, mfaVerified: false,
+                credentialDigest: digest, credentialExpiresAt: expiresAt),
+            user: account, organization: nil)
+    }
+
+    @Test("an entry lives its lifetime from the fill, never past its credential")
+    func lifetime() async {
+        let clock = ManualClock()
+        let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
+        await cache.remember(Self.identity("a"), ticket: await cache.fillTicket())
+        await cache.remember(Self.identity("b", expiresAt: clock.now + 2), ticket: await cache.fillTicket())
+        clock.advance(1.9)
+        #expect(await cache.identity(forDigest: "a") != nil)
+        #expect(await cache.identity(forDigest: "b") != nil)
+        clock.advance(0.1)
+        #expect(await cache.identity(forDigest: "b") == nil, "not past the credential's expiry")
+        clock.advance(2.9)
+        #expect(await cache.identity(forDigest: "a") != nil)
+        clock.advance(0.1)
+        #expect(await cache.identity(forDigest: "a") == nil)
+    }
+
+    @Test("due for renewal: stored tokens, used since their read, lapsing within the margin")
+    func due() async {
+        let clock = ManualClock()
+        let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
+        let ticket = await cache.fillTicket()
+        await cache.remember(Self.identity("used"), ticket: ticket, renewable: true)
+        await cache.remember(Self.identity("idle", user: "usr-2"), ticket: ticket, renewable: true)
+        await cache.remember(Self.identity("assertion", user: "usr-3"), ticket: ticket)
+        _ = await cache.identity(forDigest: "used")
+        _ = await cache.identity(forDigest: "assertion")
+        #expect(await cache.dueForRenewal(within: 2.5).digests.isEmpty, "five seconds left")
+        clock.advance(2.5)
+        #expect(await cache.dueForRenewal(within: 2.5).digests == ["used"], "neither an idle entry nor an assertion's")
+    }
+
+    @Test("a renewal gives a lifetime from its read; forgets what is gone; keeps a later fill")
+    func renewal() async {
+        let clock = ManualClock()
+        let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
+        await cache.remember(Self.identity("a"), ticket: await cache.fillTicket(), renewable: true)
+        await cache.remember(Self.identity("b", user: "usr-2"), ticket: await cache.fillTicket(), renewable: true)
+        _ = await cache.identity(forDigest: "a")
+        _ = await cache.identity(forDigest: "b")
+        clock.advance(3)
+        let (due, ticket) = await cache.dueForRenewal(within: 2.5)
+        #expect(Set(due) == ["a", "b"])
+        let readAt = clock.now
+        clock.advance(0.5)
+        await cache.renew([Self.identity("a", role: .neosc)], gone: ["b"], readAt: readAt, ticket: ticket)
+        #expect(await cache.identity(forDigest: "b") == nil, "gone: forgotten")
+        #expect(await cache.identity(forDigest: "a")?.principal.role == .neosc, "renewed with what the store said")
+        clock.advance(4.4)  // 7.9 s after the fill, 4.9 s after the read
+        #expect(await cache.identity(forDigest: "a") != nil)
+        clock.advance(0.1)
+        #expect(await cache.identity(forDigest: "a") == nil, "lifetime counted from the read")
+        #expect(await cache.dueForRenewal(within: 2.5).digests.isEmpty)
+
+        // A renewal read before a fresher fill leaves the fill alone.
+        await cache.remember(Self.identity("c", role: .admin), ticket: await cache.fillTicket(), renewable: true)
+        await cache.renew([Self.identity("c", role: .user)], gone: [], readAt: clock.now - 1, ticket: await cache.fillTicket())
+        #expect(await cache.identity(forDigest: "c")?.principal.role == .admin)
+    }
+
+    @Test("a renewal read before an eviction renews nothing, but still forgets")
+    func evictionWins() async {
+        let clock = ManualClock()
+        let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
+        await cache.remember(Self.identity("a"), ticket: await cache.fillTicket(), renewable: true)
+        await cache.remember(Self.identity("b", user: "usr-2"), ticket: await cache.fillTicket(), renewable: true)
+        await cache.remember(Self.identity("c", user: "usr-3"), ticket: await cache.fillTicket(), renewable: true)
+        for digest in ["a", "b", "c"] { _ = await cache.identity(forDigest: digest) }
+        clock.advance(3)
+        let (_, ticket) = await cache.dueForRenewal(within: 2.5)
+        let readAt = clock.now
+        await cache.evict(userID: "usr-2")  // a role change here, while the batch was reading
+        await cache.renew([Self.identity("a"), Self.identity("b", user: "usr-2")], gone: ["c"], readAt: readAt, ticket: ticket)
+        #expect(await cache.identity(forDigest: "b") == nil, "the evicted entry is not put back")
+        #expect(await cache.identity(forDigest: "c") == nil)
+        clock.advance(2)
+        #expect(await cache.identity(forDigest: "a") == nil, "not renewed: it lapsed at its first lifetime")
+    }
+}
