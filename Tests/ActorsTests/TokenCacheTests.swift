@@ -16,6 +16,17 @@ import Testing
             user: account, organization: nil)
     }
 
+    /// A five-second cache holding a stored token per user of `users` (digest = user id), each
+    /// used once since its fill.
+    static func inUse(_ users: [String], clock: ManualClock) async -> TokenCache {
+        let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
+        for user in users {
+            await cache.remember(Self.identity(user, user: user), ticket: await cache.fillTicket(), renewable: true)
+            _ = await cache.identity(forDigest: user)
+        }
+        return cache
+    }
+
     @Test("an entry lives its lifetime from the fill, never past its credential")
     func lifetime() async {
         let clock = ManualClock()
@@ -51,17 +62,13 @@ import Testing
     @Test("a renewal gives a lifetime from its read; forgets what is gone; keeps a later fill")
     func renewal() async {
         let clock = ManualClock()
-        let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
-        await cache.remember(Self.identity("a"), ticket: await cache.fillTicket(), renewable: true)
-        await cache.remember(Self.identity("b", user: "usr-2"), ticket: await cache.fillTicket(), renewable: true)
-        _ = await cache.identity(forDigest: "a")
-        _ = await cache.identity(forDigest: "b")
+        let cache = await Self.inUse(["a", "b"], clock: clock)
         clock.advance(3)
         let (due, ticket) = await cache.dueForRenewal(within: 2.5)
         #expect(Set(due) == ["a", "b"])
         let readAt = clock.now
         clock.advance(0.5)
-        await cache.renew([Self.identity("a", role: .neosc)], gone: ["b"], readAt: readAt, ticket: ticket)
+        await cache.renew([Self.identity("a", user: "a", role: .neosc)], gone: ["b"], readAt: readAt, ticket: ticket)
         #expect(await cache.identity(forDigest: "b") == nil, "gone: forgotten")
         #expect(await cache.identity(forDigest: "a")?.principal.role == .neosc, "renewed with what the store said")
         clock.advance(4.4)  // 7.9 s after the fill, 4.9 s after the read
@@ -79,16 +86,12 @@ import Testing
     @Test("a renewal read before an eviction renews nothing, but still forgets")
     func evictionWins() async {
         let clock = ManualClock()
-        let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
-        await cache.remember(Self.identity("a"), ticket: await cache.fillTicket(), renewable: true)
-        await cache.remember(Self.identity("b", user: "usr-2"), ticket: await cache.fillTicket(), renewable: true)
-        await cache.remember(Self.identity("c", user: "usr-3"), ticket: await cache.fillTicket(), renewable: true)
-        for digest in ["a", "b", "c"] { _ = await cache.identity(forDigest: digest) }
+        let cache = await Self.inUse(["a", "b", "c"], clock: clock)
         clock.advance(3)
         let (_, ticket) = await cache.dueForRenewal(within: 2.5)
         let readAt = clock.now
-        await cache.evict(userID: "usr-2")  // a role change here, while the batch was reading
-        await cache.renew([Self.identity("a"), Self.identity("b", user: "usr-2")], gone: ["c"], readAt: readAt, ticket: ticket)
+        await cache.evict(userID: "b")  // a role change here, while the batch was reading
+        await cache.renew([Self.identity("a", user: "a"), Self.identity("b", user: "b")], gone: ["c"], readAt: readAt, ticket: ticket)
         #expect(await cache.identity(forDigest: "b") == nil, "the evicted entry is not put back")
         #expect(await cache.identity(forDigest: "c") == nil)
         clock.advance(2)
