@@ -18,12 +18,13 @@ public actor TokenCache {
         var validUntil: Date
         /// Read again from the store by a batch before it lapses (a stored bearer token).
         var renewable: Bool
-        /// Asked for since it was filled or last renewed.
-        var used = false
     }
 
     private var entries: [String: Entry] = [:]
     private var digestsByUser: [String: Set<String>] = [:]
+    /// The renewable entries asked for since they were filled or last renewed: what
+    /// `dueForRenewal` looks through, rather than every entry.
+    private var usedSinceRead: Set<String> = []
     /// Bumped by every eviction; a lookup that started before one may not fill the cache.
     private var generation: UInt64 = 0
     private let capacity: Int
@@ -47,7 +48,7 @@ public actor TokenCache {
             remove(digest)
             return nil
         }
-        if entry.renewable, !entry.used { entries[digest]?.used = true }
+        if entry.renewable { usedSinceRead.insert(digest) }
         return entry.identity
     }
 
@@ -55,35 +56,46 @@ public actor TokenCache {
     public func fillTicket() -> UInt64 { generation }
 
     /// Caches `identity` unless something was evicted since `ticket` was taken (the read may be stale).
-    /// - Parameter renewable: it came from a stored bearer token, which `renew` may read again.
-    public func remember(_ identity: Identity, ticket: UInt64, renewable: Bool = false) {
+    /// - Parameters:
+    ///   - readAt: when the read it came from began (by default now); it lives `lifetime` from then.
+    ///   - renewable: it came from a stored bearer token, which `renew` may read again.
+    public func remember(_ identity: Identity, ticket: UInt64, readAt: Date? = nil, renewable: Bool = false) {
         guard ticket == generation, lifetime > 0 else { return }
         let principal = identity.principal
-        let now = clock.now()
-        let validUntil = min(now.addingTimeInterval(lifetime), principal.credentialExpiresAt)
+        let readAt = readAt ?? clock.now()
+        let validUntil = min(readAt.addingTimeInterval(lifetime), principal.credentialExpiresAt)
         if entries.count >= capacity, entries[principal.credentialDigest] == nil {
             makeRoom()
         }
-        entries[principal.credentialDigest] = Entry(identity: identity, readAt: now, validUntil: validUntil, renewable: renewable)
+        entries[principal.credentialDigest] = Entry(identity: identity, readAt: readAt, validUntil: validUntil, renewable: renewable)
+        usedSinceRead.remove(principal.credentialDigest)
         digestsByUser[principal.userID, default: []].insert(principal.credentialDigest)
     }
 
-    /// The renewable entries used since their last read that lapse within `margin` (the ones a
-    /// batch should read again now), and the ticket `renew` must present. Unused entries are left
-    /// to lapse, so the cache holds the tokens in use.
-    public func dueForRenewal(within margin: TimeInterval) -> (digests: [String], ticket: UInt64) {
-        let horizon = clock.now().addingTimeInterval(margin)
-        let due = entries.compactMap { digest, entry in entry.renewable && entry.used && entry.validUntil <= horizon ? digest : nil }
-        return (due, generation)
+    /// The renewable entries used since their last read that lapse within `margin`: the ones a
+    /// batch should read again now. Unused entries are left to lapse, so the cache holds the
+    /// tokens in use.
+    public func dueForRenewal(within margin: TimeInterval) -> [String] {
+        let now = clock.now()
+        let horizon = now.addingTimeInterval(margin)
+        var due: [String] = []
+        for digest in usedSinceRead {
+            guard let entry = entries[digest], now < entry.validUntil else {
+                remove(digest)  // lapsed: the next request that presents it reads it again
+                continue
+            }
+            if entry.validUntil <= horizon { due.append(digest) }
+        }
+        return due
     }
 
-    /// Applies a batch read of the store that began at `readAt`, with `ticket` from `dueForRenewal`,
-    /// and says how many entries it renewed. Each identity in `current` replaces its entry, if that
-    /// is still cached and was read before `readAt`, and lives `lifetime` from `readAt` (never
-    /// past its credential's expiry); each digest in `gone` (revoked, expired, its account
-    /// disabled) is forgotten. When anything was evicted since the ticket, the read may predate
-    /// that eviction: nothing is renewed then (the entries lapse, and the next request reads its
-    /// own), and `gone` still applies.
+    /// Applies a batch read of the store that began at `readAt`, with `ticket` from `fillTicket`
+    /// taken before it, and says how many entries it renewed. Each identity in `current` replaces
+    /// its entry, if that is still cached, renewable, of the same account and read before
+    /// `readAt`, and lives `lifetime` from `readAt` (never past its credential's expiry); each
+    /// digest in `gone` (revoked, expired, its account disabled) is forgotten. When anything was
+    /// evicted since the ticket, the read may predate that eviction: nothing is renewed then (the
+    /// entries lapse, and the next request reads its own), and `gone` still applies.
     @discardableResult
     public func renew(_ current: [Identity], gone: [String], readAt: Date, ticket: UInt64) -> Int {
         for digest in gone { remove(digest) }
@@ -92,10 +104,13 @@ public actor TokenCache {
         for identity in current {
             let principal = identity.principal
             // An entry that lapsed meanwhile is not in use, or was filled again by a later read.
-            guard let cached = entries[principal.credentialDigest], cached.readAt < readAt else { continue }
+            guard let cached = entries[principal.credentialDigest], cached.renewable, cached.readAt < readAt,
+                cached.identity.principal.userID == principal.userID
+            else { continue }
             entries[principal.credentialDigest] = Entry(
                 identity: identity, readAt: readAt, validUntil: min(readAt.addingTimeInterval(lifetime), principal.credentialExpiresAt),
                 renewable: true)
+            usedSinceRead.remove(principal.credentialDigest)
             renewed += 1
         }
         return renewed
@@ -112,10 +127,12 @@ public actor TokenCache {
         generation &+= 1
         for digest in digestsByUser.removeValue(forKey: userID) ?? [] {
             entries[digest] = nil
+            usedSinceRead.remove(digest)
         }
     }
 
     private func remove(_ digest: String) {
+        usedSinceRead.remove(digest)
         guard let entry = entries.removeValue(forKey: digest) else { return }
         let userID = entry.identity.principal.userID
         digestsByUser[userID]?.remove(digest)

@@ -627,7 +627,7 @@ public struct SignIn: Sendable {
         }
         let admission = TokenAdmission.decide(token: record, user: user, demo: demo, organization: organization, at: now)
         guard case .success(let identity) = admission else { return admission }
-        await tokenCache.remember(identity, ticket: ticket, renewable: true)
+        await tokenCache.remember(identity, ticket: ticket, readAt: now, renewable: true)
         return .success(identity)
     }
 }

@@ -54,9 +54,9 @@ import Testing
         await cache.remember(Self.identity("assertion", user: "usr-3"), ticket: ticket)
         _ = await cache.identity(forDigest: "used")
         _ = await cache.identity(forDigest: "assertion")
-        #expect(await cache.dueForRenewal(within: 2.5).digests.isEmpty, "five seconds left")
+        #expect(await cache.dueForRenewal(within: 2.5).isEmpty, "five seconds left")
         clock.advance(2.5)
-        #expect(await cache.dueForRenewal(within: 2.5).digests == ["used"], "neither an idle entry nor an assertion's")
+        #expect(await cache.dueForRenewal(within: 2.5) == ["used"], "neither an idle entry nor an assertion's")
     }
 
     @Test("a renewal gives a lifetime from its read; forgets what is gone; keeps a later fill")
@@ -64,7 +64,8 @@ import Testing
         let clock = ManualClock()
         let cache = await Self.inUse(["a", "b"], clock: clock)
         clock.advance(3)
-        let (due, ticket) = await cache.dueForRenewal(within: 2.5)
+        let due = await cache.dueForRenewal(within: 2.5)
+        let ticket = await cache.fillTicket()
         #expect(Set(due) == ["a", "b"])
         let readAt = clock.now
         clock.advance(0.5)
@@ -75,7 +76,7 @@ import Testing
         #expect(await cache.identity(forDigest: "a") != nil)
         clock.advance(0.1)
         #expect(await cache.identity(forDigest: "a") == nil, "lifetime counted from the read")
-        #expect(await cache.dueForRenewal(within: 2.5).digests.isEmpty)
+        #expect(await cache.dueForRenewal(within: 2.5).isEmpty)
 
         // A renewal read before a fresher fill leaves the fill alone.
         await cache.remember(Self.identity("c", role: .admin), ticket: await cache.fillTicket(), renewable: true)
@@ -88,7 +89,7 @@ import Testing
         let clock = ManualClock()
         let cache = await Self.inUse(["a", "b", "c"], clock: clock)
         clock.advance(3)
-        let (_, ticket) = await cache.dueForRenewal(within: 2.5)
+        let ticket = await cache.fillTicket()
         let readAt = clock.now
         await cache.evict(userID: "b")  // a role change here, while the batch was reading
         await cache.renew([Self.identity("a", user: "a"), Self.identity("b", user: "b")], gone: ["c"], readAt: readAt, ticket: ticket)
@@ -96,5 +97,23 @@ import Testing
         #expect(await cache.identity(forDigest: "c") == nil)
         clock.advance(2)
         #expect(await cache.identity(forDigest: "a") == nil, "not renewed: it lapsed at its first lifetime")
+    }
+
+    @Test("a renewal replaces only a renewable entry of the same account; a lapsed entry is not due")
+    func renewsOnlyItsOwn() async {
+        let clock = ManualClock()
+        let cache = await Self.inUse(["a"], clock: clock)
+        await cache.remember(Self.identity("assertion", user: "p"), ticket: await cache.fillTicket())
+        clock.advance(3)
+        let ticket = await cache.fillTicket()
+        let renewed = await cache.renew(
+            [Self.identity("assertion", user: "p", role: .admin), Self.identity("a", user: "someone-else", role: .admin)], gone: [],
+            readAt: clock.now, ticket: ticket)
+        #expect(renewed == 0)
+        #expect(await cache.identity(forDigest: "assertion")?.principal.role == .user, "an assertion's entry is never renewed")
+        #expect(await cache.identity(forDigest: "a")?.principal.userID == "a")
+        clock.advance(2)
+        #expect(await cache.dueForRenewal(within: 2.5).isEmpty, "lapsed while in use: read again by its next request")
+        #expect(await cache.identity(forDigest: "a") == nil)
     }
 }
