@@ -619,13 +619,7 @@ public struct SignIn: Sendable {
             return .success(cached)
         }
         let ticket = await tokenCache.fillTicket()
-        let record = try await store.token(digest: digest)
-        let user = try await record.asyncFlatMap { $0.isValid(at: now) ? try await store.user(id: $0.userID) : nil }
-        let demo = try await user.asyncFlatMap { $0.role == .demoUser ? try await store.demo(userID: $0.id) : nil }
-        let organization = try await user.flatMap { $0.disabled ? nil : $0.organizationID }.asyncFlatMap {
-            try await store.organization(id: $0)
-        }
-        let admission = TokenAdmission.decide(token: record, user: user, demo: demo, organization: organization, at: now)
+        let admission = try await StoredIdentities(store: store).admissions(of: [digest], at: now)[0]
         guard case .success(let identity) = admission else { return admission }
         await tokenCache.remember(identity, ticket: ticket, readAt: now, renewable: true)
         return .success(identity)

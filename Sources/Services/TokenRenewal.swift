@@ -3,8 +3,8 @@ import Domain
 import Foundation
 
 /// Reads again, a few hundred at a time, the stored tokens behind cached identities that are in
-/// use and about to lapse (`TokenCache.dueForRenewal`), and renews or forgets each by the same
-/// rule a first sign-in with it meets (`TokenAdmission`). Without it, every token in use was read
+/// use and about to lapse (`TokenCache.dueForRenewal`), and renews or forgets each as a first
+/// request with it would be judged (`StoredIdentities`). Without it, every token in use was read
 /// alone, with its account and organisation, on the request that found its entry expired: three
 /// store reads per token every `NEOSC_CACHE_TTL`, which under load cost more than the rest of an
 /// authenticated request. A change made elsewhere still applies within the cache's lifetime,
@@ -41,37 +41,18 @@ public struct TokenRenewal: Sendable {
             // Each batch its own ticket: an eviction while one reads spoils that batch alone.
             let ticket = await tokenCache.fillTicket()
             let readAt = clock.now()
-            let (current, gone) = try await read(batch, at: readAt)
+            let admissions = try await StoredIdentities(store: store).admissions(of: batch, at: readAt)
+            var current: [Identity] = []
+            var gone: [String] = []
+            for (digest, admission) in zip(batch, admissions) {
+                switch admission {
+                case .success(let identity): current.append(identity)
+                case .failure: gone.append(digest)
+                }
+            }
             outcome.renewed += await tokenCache.renew(current, gone: gone, readAt: readAt, ticket: ticket)
             outcome.forgotten += gone.count
         }
         return outcome
-    }
-
-    /// Who each token of `digests` stands for now, or that it stands for nobody.
-    private func read(_ digests: [String], at now: Date) async throws -> (current: [Identity], gone: [String]) {
-        let tokens = Dictionary(try await store.tokens(digests: digests).map { ($0.digest, $0) }, uniquingKeysWith: { first, _ in first })
-        let userIDs = Set(tokens.values.filter { $0.isValid(at: now) }.map(\.userID))
-        let users = Dictionary(try await store.users(ids: Array(userIDs)).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let organizationIDs = Set(users.values.compactMap { $0.disabled ? nil : $0.organizationID })
-        let organizations = Dictionary(
-            try await store.organizations(ids: Array(organizationIDs)).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        // A demo visitor's access is its demo's: few at a time, read one by one.
-        var demos: [String: DemoSession] = [:]
-        for user in users.values where user.role == .demoUser && !user.disabled {
-            demos[user.id] = try await store.demo(userID: user.id)
-        }
-        var current: [Identity] = []
-        var gone: [String] = []
-        for digest in digests {
-            let token = tokens[digest]
-            let user = token.flatMap { users[$0.userID] }
-            let organization = user?.organizationID.flatMap { organizations[$0] }
-            switch TokenAdmission.decide(token: token, user: user, demo: user.flatMap { demos[$0.id] }, organization: organization, at: now) {
-            case .success(let identity): current.append(identity)
-            case .failure: gone.append(digest)
-            }
-        }
-        return (current, gone)
     }
 }
