@@ -64,32 +64,25 @@ import Testing
     }
 
     @Test func aWebSocketUpstreamIsPassedThroughFrameByFrameAndCutToo() async throws {
-        let desktop = try await TestDesktop.start()
-        let front = try await desktop.websockify()
-        let port = front.port
-        defer {
-            Task {
-                await front.stop()
-                await desktop.stop()
+        try await TestDesktop.withWebSocketFront { port in
+            try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+                let viewer = try await Viewer.launch(harness, client, upstream: "ws://127.0.0.1:\(port)/")
+                let update = Mutex<Int?>(nil)
+                let close = try await viewer.open(try await viewer.ticket(), protocols: ["binary"]) { inbound, outbound in
+                    let reader = FrameReader(inbound)
+                    let screen = try await RFB.handshake(reader, outbound)
+                    update.withLock { $0 = screen.width }
+                    _ = try await RFB.requestUpdate(reader, outbound, screen)
+                    let stopped = try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token)
+                    #expect(stopped.status == .ok)
+                    try await reader.drain()
+                }
+                #expect(update.withLock { $0 } == 320)
+                #expect(close?.closeCode == .unknown(4000))
+                let trail = try await viewer.trail(harness, client)
+                #expect(trail.first { $0.action == "stream_opened" }?.details["upstream"] == "ws://127.0.0.1:\(port)/")
+                #expect(trail.first { $0.action == "stream_closed" }?.details["reason"] == "session_ended:stopped")
             }
-        }
-        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
-            let viewer = try await Viewer.launch(harness, client, upstream: "ws://127.0.0.1:\(port)/")
-            let update = Mutex<Int?>(nil)
-            let close = try await viewer.open(try await viewer.ticket(), protocols: ["binary"]) { inbound, outbound in
-                let reader = FrameReader(inbound)
-                let screen = try await RFB.handshake(reader, outbound)
-                update.withLock { $0 = screen.width }
-                _ = try await RFB.requestUpdate(reader, outbound, screen)
-                let stopped = try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token)
-                #expect(stopped.status == .ok)
-                try await reader.drain()
-            }
-            #expect(update.withLock { $0 } == 320)
-            #expect(close?.closeCode == .unknown(4000))
-            let trail = try await viewer.trail(harness, client)
-            #expect(trail.first { $0.action == "stream_opened" }?.details["upstream"] == "ws://127.0.0.1:\(port)/")
-            #expect(trail.first { $0.action == "stream_closed" }?.details["reason"] == "session_ended:stopped")
         }
     }
 
@@ -380,21 +373,14 @@ import Testing
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let certificate = try await SelfSignedCertificate.make(in: directory, commonName: "127.0.0.1", subjectAltName: "IP:127.0.0.1")
-        let desktop = try await TestDesktop.start()
-        let front = try await desktop.websockify(certificate: certificate)
-        let port = front.port
-        defer {
-            Task {
-                await front.stop()
-                await desktop.stop()
+        try await TestDesktop.withWebSocketFront(certificate: certificate) { port in
+            try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+                let viewer = try await Viewer.launch(harness, client, upstream: "wss://127.0.0.1:\(port)/")
+                let refused = try await viewer.refusal(try await viewer.ticket())
+                #expect(refused.code == 1014 && refused.reason == "The workspace did not answer")
+                let trail = try await viewer.trail(harness, client).filter { $0.action == "stream_opened" }
+                #expect(trail.map(\.success) == [false] && trail.first?.details["reason"] == "upstream_unreachable")
             }
-        }
-        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
-            let viewer = try await Viewer.launch(harness, client, upstream: "wss://127.0.0.1:\(port)/")
-            let refused = try await viewer.refusal(try await viewer.ticket())
-            #expect(refused.code == 1014 && refused.reason == "The workspace did not answer")
-            let trail = try await viewer.trail(harness, client).filter { $0.action == "stream_opened" }
-            #expect(trail.map(\.success) == [false] && trail.first?.details["reason"] == "upstream_unreachable")
         }
     }
 
@@ -703,13 +689,10 @@ final class FirehoseListener: Sendable {
     init() throws {
         let listener = try SilentListener()
         (port, descriptor) = (listener.port, listener.descriptor)
-        Thread.detachNewThread { [self] in
-            let connection = accept(descriptor, nil, nil)
-            guard connection >= 0 else { return }
+        listener.serveOneConnection { [self] connection in
             let chunk = [UInt8](repeating: 0x5A, count: 65_536)
             while chunk.withUnsafeBytes({ send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 {}
             self.ended.withLock { $0 = .now }
-            _ = Glibc.close(connection)
         }
     }
 
@@ -729,9 +712,7 @@ final class DeafListener: Sendable {
     init() throws {
         let listener = try SilentListener()
         (port, descriptor) = (listener.port, listener.descriptor)
-        Thread.detachNewThread { [self] in
-            let connection = accept(descriptor, nil, nil)
-            guard connection >= 0 else { return }
+        listener.serveOneConnection { [self] connection in
             var bytes: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 4_096)
             while true {
@@ -740,7 +721,6 @@ final class DeafListener: Sendable {
                 bytes += chunk[..<count]
             }
             self.heard.withLock { $0 = String(decoding: bytes, as: UTF8.self) }
-            _ = Glibc.close(connection)
         }
     }
 
@@ -781,6 +761,17 @@ final class SilentListener: Sendable {
         }
         self.descriptor = descriptor
         self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Accepts one connection on a thread of its own, hands it to `serve`, then closes it.
+    func serveOneConnection(_ serve: @escaping @Sendable (_ connection: Int32) -> Void) {
+        let descriptor = descriptor
+        Thread.detachNewThread {
+            let connection = accept(descriptor, nil, nil)
+            guard connection >= 0 else { return }
+            serve(connection)
+            _ = Glibc.close(connection)
+        }
     }
 
     func close() { _ = Glibc.close(descriptor) }

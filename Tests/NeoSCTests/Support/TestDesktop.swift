@@ -73,6 +73,31 @@ final class TestDesktop: Sendable {
         return front
     }
 
+    /// A desktop with websockify in front of it (behind TLS with `certificate`) for `body`, which
+    /// is given websockify's port; both are stopped once `body` is done, whether it threw or not.
+    static func withWebSocketFront<T>(
+        certificate: SelfSignedCertificate? = nil, _ body: (_ port: Int) async throws -> T
+    ) async throws -> T {
+        let desktop = try await start()
+        let front: LoopbackProcess
+        do {
+            front = try await desktop.websockify(certificate: certificate)
+        } catch {
+            await desktop.stop()
+            throw error
+        }
+        do {
+            let result = try await body(front.port)
+            await front.stop()
+            await desktop.stop()
+            return result
+        } catch {
+            await front.stop()
+            await desktop.stop()
+            throw error
+        }
+    }
+
     func stop() async {
         await vnc.stop()
         await xvfb.stop(grace: 2)
