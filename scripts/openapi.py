@@ -1111,8 +1111,9 @@ op("get", "/api/audit-logs/verify", "verifyAuditLogs", "Verify the audit chain a
                       "(`broken_at` 0: entries outside the chain).",
                       schema("AuditVerification"))}, 401, 403, 409, 422, 503),
    parameters=[{"name": "expect", "in": "query", "required": False,
-                "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,18}:[0-9a-fA-F]{64}$"},
-                "description": "`<seq>:<hash>` of an entry noted earlier (a head a verification reported): the trail "
+                "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,17}:[0-9a-fA-F]{64}$"},
+                "description": "`<seq>:<hash>` of an entry noted earlier (a head a verification reported; `seq` in at most "
+                               "18 digits): the trail "
                                "must still hold it, as it was. Catches entries removed from the end together with "
                                "their checkpoints."}],
    tags=["audit"],

@@ -197,12 +197,15 @@ public struct AuditIntegrity: Sendable {
         return Retention(removed: removed, through: through, leftovers: leftovers)
     }
 
-    /// `<seq>:<hash>` (a head as verification reports it: `seq` from 1, `hash` 64 hex digits) as
-    /// an expected entry; nil when `text` is not one.
+    /// `<seq>:<hash>` (a head as verification reports it: `seq` from 1 in at most 18 decimal
+    /// digits, no sign or leading zero; `hash` 64 hex digits) as an expected entry; nil when
+    /// `text` is not one. 18 digits keep every accepted `seq` an `Int64`, and no trail reaches
+    /// 10^18 entries.
     public static func expectedEntry(_ text: String) -> (seq: Int64, hash: [UInt8])? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let seq = Int64(parts[0]), seq >= 1, parts[1].utf8.count == 64,
-            let hash = Hex.decode(parts[1])
+        guard parts.count == 2, let digits = parts.first?.utf8, (1...18).contains(digits.count),
+            digits.first != UInt8(ascii: "0"), digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let seq = Int64(parts[0]), parts[1].utf8.count == 64, let hash = Hex.decode(parts[1])
         else { return nil }
         return (seq, hash)
     }

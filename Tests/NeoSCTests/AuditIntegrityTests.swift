@@ -27,7 +27,11 @@ struct AuditIntegrityTests {
             #expect(refused.status == .forbidden)
             #expect(try await client.send(.get, "/api/audit-logs/verify").status == .unauthorized)
 
-            for malformed in ["", "5", "0:" + String(repeating: "a", count: 64), "5:abc", "x:" + String(repeating: "a", count: 64)] {
+            let hash = String(repeating: "a", count: 64)
+            // The seq as the documented pattern has it: no sign, no leading zero, at most 18 digits.
+            // (A 19-digit one the pattern once allowed was refused when it did not fit an Int64.)
+            let seqs = ["0", "+5", "05", "-5", "9861145943572841048", "1000000000000000000", "x"]
+            for malformed in ["", "5", "5:abc", "5:" + hash + "a"] + seqs.map({ "\($0):\(hash)" }) {
                 let refused = try await client.send(.get, "/api/audit-logs/verify?expect=\(malformed)", token: adminToken)
                 #expect(refused.status == .unprocessableContent, "expect=\(malformed): \(refused.status)")
             }
@@ -43,6 +47,14 @@ struct AuditIntegrityTests {
             // Newest first, each linking to the one after it in the list.
             #expect(entries.map(\.seq) == Array((1...Int64(entries.count)).reversed()))
             for (newer, older) in zip(entries, entries.dropFirst()) { #expect(newer.prevHash == older.hash) }
+
+            // The head as noted, its hash in either case, is still there; 18 digits parse, but no such entry.
+            let head = try #require(report.head)
+            let noted = try await client.send(.get, "/api/audit-logs/verify?expect=\(head.seq):\(head.hash.uppercased())", token: adminToken)
+            #expect(try noted.decoded(VerificationBody.self).ok, "\(noted.text)")
+            let far = try await client.send(.get, "/api/audit-logs/verify?expect=999999999999999999:\(head.hash)", token: adminToken)
+            let farReport = try far.decoded(VerificationBody.self)
+            #expect(far.status == .ok && !farReport.ok && farReport.problem?.contains("entries were removed from the end") == true, "\(far.text)")
         }
     }
 
