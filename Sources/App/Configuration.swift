@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Integrations
 import Logging
+import NIOSSL
 import Net
 import Services
 
@@ -142,6 +143,18 @@ struct Configuration: Sendable {
         return TrustedProxies(ranges)
     }
 
+    /// `NEOSC_STREAM_UPSTREAM_CA`: a PEM file of the certificates `wss://` upstreams must chain to.
+    private static func upstreamTrust(_ file: String) throws(Invalid) -> UpstreamTrust {
+        guard let certificates = try? NIOSSLCertificate.fromPEMFile(file), !certificates.isEmpty else {
+            throw Invalid(description: "NEOSC_STREAM_UPSTREAM_CA must be a readable PEM file of certificates, got '\(file)'")
+        }
+        do {
+            return try UpstreamTrust(certificates: certificates)
+        } catch {
+            throw Invalid(description: "NEOSC_STREAM_UPSTREAM_CA could not be used for TLS (\(error)), got '\(file)'")
+        }
+    }
+
     struct Invalid: Error, CustomStringConvertible {
         var description: String
     }
@@ -254,6 +267,12 @@ struct Configuration: Sendable {
                 throw Invalid(
                     description: "NEOSC_STREAM_UPSTREAMS entries must be addresses, CIDR blocks or host names, got '\(invalid.entry)'")
             }
+        }
+        if let file = value("NEOSC_STREAM_UPSTREAM_CA") {
+            guard !streamUpstreams.isEmpty else {
+                throw Invalid(description: "NEOSC_STREAM_UPSTREAM_CA needs NEOSC_STREAM_UPSTREAMS")
+            }
+            streamSettings.upstreamTrust = try Self.upstreamTrust(file)
         }
         if let limit = try integer("NEOSC_MAX_SESSIONS_PER_USER", in: 1...1_000) { maxSessionsPerUser = limit }
         if let cost = try integer("NEOSC_BCRYPT_COST", in: Int(PasswordHasher.minimumCost)...16) { bcryptCost = UInt8(cost) }

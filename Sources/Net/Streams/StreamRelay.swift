@@ -145,7 +145,7 @@ struct StreamRelay: Sendable {
         // A desktop's frames may be large (a full screen at once): the browser takes any size.
         let client = UpstreamWebSocket(
             upstream: admission.upstream, subprotocol: upstreamProtocol, maxFrameSize: 1 << 24, closeTimeout: .seconds(5),
-            logger: logger)
+            trust: settings.upstreamTrust, logger: logger)
         let upgraded: UpstreamWebSocket.Upgraded
         do {
             upgraded = try await client.connect(

@@ -15,6 +15,8 @@ public struct StreamSettings: Sendable {
     /// How often running streams are judged again: sessions ended by another process, policies
     /// that now refuse them.
     public var reviewInterval: Duration = .seconds(1)
+    /// What a `wss://` upstream's certificate must chain to.
+    public var upstreamTrust: UpstreamTrust = .system
 
     public init(
         connectTimeout: Duration = .seconds(5), firstByteTimeout: Duration = .seconds(10), maxFrameSize: Int = 1 << 16,

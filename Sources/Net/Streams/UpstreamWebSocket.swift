@@ -13,8 +13,8 @@ import NIOWebSocket
 /// from the first byte. swift-websocket's `WebSocketClient.connect` owns its channel and waits for
 /// the upgrade without a deadline, so an upstream that took the connection and never answered kept
 /// it open for as long as it liked; here the handshake's deadline closes the connection.
-/// The connection is NIO's (`ClientBootstrap`, NIOSSL with the system's trust store and the URL's
-/// host name, `NIOTypedWebSocketClientUpgrader`), the frames swift-websocket's.
+/// The connection is NIO's (`ClientBootstrap`, NIOSSL with the operator's `UpstreamTrust` and the
+/// URL's host name, `NIOTypedWebSocketClientUpgrader`), the frames swift-websocket's.
 struct UpstreamWebSocket: Sendable {
     /// An upstream that answered the upgrade, not yet relaying.
     struct Upgraded: Sendable {
@@ -46,15 +46,14 @@ struct UpstreamWebSocket: Sendable {
     let subprotocol: String?
     let maxFrameSize: Int
     let closeTimeout: Duration
+    /// For `wss://`.
+    let trust: UpstreamTrust
     let logger: Logger
-
-    /// One client TLS context for every `wss://` upstream: the system's trust store, loaded once.
-    private static let tlsContext = Result { try NIOSSLContext(configuration: .makeClientConfiguration()) }
 
     /// Connects within `connectTimeout` and has the upgrade answered within `answerTimeout` after
     /// that; past either (or on any failure) the connection is closed and this throws.
     func connect(on eventLoop: any EventLoop, connectTimeout: Duration, answerTimeout: Duration) async throws -> Upgraded {
-        let tls = upstream.scheme == .wss ? try Self.tlsContext.get() : nil
+        let tls = upstream.scheme == .wss ? try trust.context.get() : nil
         let (channel, upgrade) = try await ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
