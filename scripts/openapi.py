@@ -76,7 +76,7 @@ PASSWORD = {
     "type": "string",
     "minLength": 8,
     "maxLength": 128,
-    "description": "8 to 128 characters (at most 512 UTF-8 bytes).",
+    "description": "8 to 128 characters (Unicode code points, as minLength and maxLength count them).",
     "examples": ["correct horse battery"],
 }
 
@@ -279,7 +279,10 @@ STORED_POLICY_KIND = {"type": "string", "examples": POLICY_KIND["enum"],
 POLICY_DRAFT_PROPERTIES = {
     "name": text(120),
     "description": text(500, min_chars=0, nullable=True),
-    "category": {"type": ["string", "null"], "minLength": 1, "maxLength": 40, "pattern": "^[a-z]+$"},
+    "category": text(40, nullable=True, description="A label the portal groups policies by, 1-40 characters once trimmed "
+                                                       "(NFC), no control or format character but a line feed; absent or null: "
+                                                       "the kind's (`authentication`, `access`, `traffic`, `network`, "
+                                                       "`monitoring`)."),
     "kind": POLICY_KIND,
     "enabled": {"type": ["boolean", "null"], "description": "Default true."},
     "weight": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
@@ -446,10 +449,10 @@ SCHEMAS = {
     "PolicyScope": obj(
         {
             "roles": {"type": "array", "items": {"type": "string", "enum": ["admin", "neosc", "user", "demo-user"]}},
-            "organizations": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 50}, "maxItems": 1000,
-                              "description": "Ids of at most 200 UTF-8 bytes."},
-            "workspaces": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 50}, "maxItems": 1000,
-                           "description": "Ids of at most 200 UTF-8 bytes."},
+            "organizations": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}, "maxItems": 1000,
+                              "description": "Organisation ids (1-64 characters each); repeats are ignored."},
+            "workspaces": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}, "maxItems": 1000,
+                           "description": "Workspace ids (1-64 characters each); repeats are ignored."},
         },
         required=[], additional=True, description="Empty or absent lists: everyone."),
     "PolicySettings": obj(

@@ -143,7 +143,7 @@ def _strings(value):
 def _declared_properties() -> frozenset[str]:
     """Every property name the document declares: the fields a verdict can be about (undeclared
     keys, which the decoders ignore, are left out of the ambiguity scan)."""
-    spec = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "Net", "Resources", "openapi.json")
+    spec = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "openapi.json")
     try:
         with open(spec, encoding="utf-8") as file:
             schemas = json.load(file)["components"]["schemas"]

@@ -29,8 +29,10 @@ public enum Validation {
     /// applies, so every password that can be set can also be used.
     public static let maximumPasswordBytes = passwordLength.upperBound * 4
 
+    /// Its length counted in Unicode scalars, as JSON Schema's `minLength` and `maxLength` count
+    /// (docs/openapi.json): a password the schema allows is never refused for its length.
     public static func requireValidPassword(_ password: String) throws(DomainError) {
-        guard passwordLength.contains(password.count) else {
+        guard passwordLength.contains(password.unicodeScalars.count) else {
             throw .invalid("password must be \(passwordLength.lowerBound) to \(passwordLength.upperBound) characters")
         }
         guard password.utf8.count <= maximumPasswordBytes else {

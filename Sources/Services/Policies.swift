@@ -144,8 +144,9 @@ public struct Policies: Sendable {
         let weight = draft.weight ?? current?.weight ?? 0
         guard (0...100).contains(weight) else { throw .invalid("weight must be from 0 to 100") }
         for (field, values) in [("scope.organizations", draft.scope.organizations), ("scope.workspaces", draft.scope.workspaces)] {
-            guard values.count <= 1_000, values.allSatisfy({ (1...200).contains($0.utf8.count) }) else {
-                throw .invalid("\(field) must list at most 1000 ids of 1-200 bytes")
+            // Counted in Unicode scalars, as JSON Schema's maxLength counts (docs/openapi.json).
+            guard values.count <= 1_000, values.allSatisfy({ (1...64).contains($0.unicodeScalars.count) }) else {
+                throw .invalid("\(field) must list at most 1000 ids of 1-64 characters")
             }
         }
         let scope = PolicyScope(

@@ -22,6 +22,14 @@ import Testing
         try Validation.requireValidPassword(String(repeating: "x", count: 128))
         #expect(throws: DomainError.self) { try Validation.requireValidPassword("1234567") }
         #expect(throws: DomainError.self) { try Validation.requireValidPassword(String(repeating: "x", count: 129)) }
+        // Counted in scalars, as the OpenAPI schema's minLength counts: "ｶﾞ" is two scalars in one
+        // character, so this is eight (it was once refused as seven characters).
+        try Validation.requireValidPassword("abcdef\u{FF76}\u{FF9E}")
+        #expect(throws: DomainError.self) { try Validation.requireValidPassword("abcde\u{FF76}\u{FF9E}") }
+        // 128 scalars, however few characters they make, and the bytes they take (4 × 128 at most).
+        try Validation.requireValidPassword("a" + String(repeating: "\u{301}", count: 127))
+        try Validation.requireValidPassword(String(repeating: "\u{1F600}", count: 128))
+        #expect(throws: DomainError.self) { try Validation.requireValidPassword("a" + String(repeating: "\u{301}", count: 128)) }
     }
 
     @Test func textAndURLs() throws {

@@ -47,6 +47,8 @@ struct PolicyTests {
                 (["name": "Limit", "kind": "rate_limit", "settings": ["requests": 0, "per_seconds": 30]], "settings.requests"),
                 (["name": "Limit", "kind": "rate_limit", "settings": ["requests": 10, "per_seconds": -5]], "settings.per_seconds"),
                 (Self.hours().merging(["scope": ["roles": ["wizard"]]]) { $1 }, "roles"),
+                // 65 scalars: over the documented maxLength, which counts scalars, not bytes.
+                (Self.hours().merging(["scope": ["workspaces": [String(repeating: "é", count: 65)]]]) { $1 }, "scope.workspaces"),
             ] {
                 let refused = try await create(fields)
                 #expect(refused.status == .unprocessableContent, "\(field): \(refused.text)")
@@ -59,6 +61,12 @@ struct PolicyTests {
             #expect(try await create(Self.hours()).status == .conflict, "ids are unique")
             let generated = try await create(["name": "Limit", "kind": "rate_limit", "settings": ["requests": 3000, "per_seconds": 30]])
             #expect((generated["id"] as? String)?.hasPrefix("pol") == true, "\(generated.text)")
+            // The longest workspace id (64), and a category that is any short text.
+            let scoped = try await create([
+                "name": "Scoped", "kind": "rate_limit", "category": "Remote access", "settings": ["requests": 3000, "per_seconds": 30],
+                "scope": ["workspaces": [String(repeating: "w", count: 64)]],
+            ])
+            #expect(scoped.status == .created && scoped["category"] as? String == "Remote access", "\(scoped.text)")
 
             let replaced = try await client.send(
                 .put, "/api/policies/pol-hours", token: admin,
