@@ -87,14 +87,20 @@ public final class RateLimits: Sendable {
         shards.count == 1 ? shards[0] : shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 
-    /// Takes one token from each bucket; answers in the same order.
-    public func take(_ takes: [Take]) -> [Outcome] {
+    /// Takes one token from each of `count` buckets (`take(i)` names the i-th), each of them
+    /// counting the request; answers the first that had none, or nil when every one had one.
+    /// No array is made for the buckets or their answers: every limited request comes this way.
+    public func firstRefusal(of count: Int, _ take: (Int) -> Take) -> (index: Int, outcome: Outcome)? {
         let now = clock.now()
-        return takes.map { take in
-            shard(take.key).buckets.withLock {
+        var refusal: (index: Int, outcome: Outcome)?
+        for index in 0..<count {
+            let take = take(index)
+            let outcome = shard(take.key).buckets.withLock {
                 Self.take(take.key, requests: take.requests, perSeconds: take.perSeconds, from: &$0, capacity: shardCapacity, at: now)
             }
+            if refusal == nil, !outcome.allowed { refusal = (index, outcome) }
         }
+        return refusal
     }
 
     /// Takes one token from `key`'s bucket if it has one.
@@ -109,15 +115,21 @@ public final class RateLimits: Sendable {
         _ key: Key, requests: Int, perSeconds: Int, from buckets: inout [Key: Bucket], capacity: Int, at now: Date
     ) -> Outcome {
         let rate = Double(requests) / Double(perSeconds)
-        if buckets[key] == nil, buckets.count >= capacity { evict(&buckets, capacity: capacity, now: now) }
-        var bucket = buckets[key] ?? Bucket(tokens: Double(requests), updated: now, requests: requests, rate: rate)
+        // Looked up once more only when the shard is full; otherwise the bucket is found (or made)
+        // and changed in place, one hash of the key.
+        if buckets.count >= capacity, buckets[key] == nil { evict(&buckets, capacity: capacity, now: now) }
+        return Self.take(
+            from: &buckets[key, default: Bucket(tokens: Double(requests), updated: now, requests: requests, rate: rate)],
+            requests: requests, rate: rate, at: now)
+    }
+
+    private static func take(from bucket: inout Bucket, requests: Int, rate: Double, at now: Date) -> Outcome {
         bucket.tokens = min(Double(requests), bucket.tokens + max(0, now.timeIntervalSince(bucket.updated)) * rate)
         bucket.updated = max(bucket.updated, now)
         bucket.requests = requests
         bucket.rate = rate
         let allowed = bucket.tokens >= 1
         if allowed { bucket.tokens -= 1 }
-        buckets[key] = bucket
         let retryAfter = allowed ? 0 : max(1, Int(((1 - bucket.tokens) / rate).rounded(.up)))
         let reset = Int(((Double(requests) - bucket.tokens) / rate).rounded(.up))
         return Outcome(allowed: allowed, remaining: Int(bucket.tokens.rounded(.down)), retryAfter: retryAfter, reset: reset)

@@ -2,17 +2,71 @@ import Foundation
 
 /// A security policy: a typed rule (`PolicyRule`) for the requests its scope covers, which an
 /// administrator writes and switches on and off.
+///
+/// Its fields are held by one immutable reference: every request is judged against the same
+/// enabled policies, and handing one on (out of the policy book's array, into a judgement) then
+/// costs a retain, not a retain and release of each of its strings and collections. A change to
+/// a field makes a new reference; the fields are never shared mutably.
 public struct Policy: Sendable, Equatable {
-    public var id: String
-    public var name: String
-    public var description: String
-    public var category: String
-    public var enabled: Bool
+    private struct Fields: Sendable, Equatable {
+        var id: String
+        var name: String
+        var description: String
+        var category: String
+        var enabled: Bool
+        var weight: Int
+        var scope: PolicyScope
+        var rule: PolicyRule
+        var updatedAt: Date
+    }
+
+    private final class Storage: Sendable {
+        let fields: Fields
+
+        init(_ fields: Fields) {
+            self.fields = fields
+        }
+    }
+
+    private var storage: Storage
+
+    public var id: String {
+        get { storage.fields.id }
+        set { change { $0.id = newValue } }
+    }
+    public var name: String {
+        get { storage.fields.name }
+        set { change { $0.name = newValue } }
+    }
+    public var description: String {
+        get { storage.fields.description }
+        set { change { $0.description = newValue } }
+    }
+    public var category: String {
+        get { storage.fields.category }
+        set { change { $0.category = newValue } }
+    }
+    public var enabled: Bool {
+        get { storage.fields.enabled }
+        set { change { $0.enabled = newValue } }
+    }
     /// How much this policy weighs in the security score when enabled (see `SecurityScore`).
-    public var weight: Int
-    public var scope: PolicyScope
-    public var rule: PolicyRule
-    public var updatedAt: Date
+    public var weight: Int {
+        get { storage.fields.weight }
+        set { change { $0.weight = newValue } }
+    }
+    public var scope: PolicyScope {
+        get { storage.fields.scope }
+        set { change { $0.scope = newValue } }
+    }
+    public var rule: PolicyRule {
+        get { storage.fields.rule }
+        set { change { $0.rule = newValue } }
+    }
+    public var updatedAt: Date {
+        get { storage.fields.updatedAt }
+        set { change { $0.updatedAt = newValue } }
+    }
 
     /// Nil for a kind this version does not know (`kindName` names it).
     public var kind: PolicyKind? { rule.kind }
@@ -22,15 +76,20 @@ public struct Policy: Sendable, Equatable {
         id: String, name: String, description: String, category: String, enabled: Bool, weight: Int,
         scope: PolicyScope = PolicyScope(), rule: PolicyRule, updatedAt: Date
     ) {
-        self.id = id
-        self.name = name
-        self.description = description
-        self.category = category
-        self.enabled = enabled
-        self.weight = weight
-        self.scope = scope
-        self.rule = rule
-        self.updatedAt = updatedAt
+        storage = Storage(
+            Fields(
+                id: id, name: name, description: description, category: category, enabled: enabled, weight: weight, scope: scope,
+                rule: rule, updatedAt: updatedAt))
+    }
+
+    public static func == (lhs: Policy, rhs: Policy) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
+    }
+
+    private mutating func change(_ apply: (inout Fields) -> Void) {
+        var fields = storage.fields
+        apply(&fields)
+        storage = Storage(fields)
     }
 }
 

@@ -254,10 +254,16 @@ public struct Policies: Sendable {
                     remedy: remedy, retryAt: retryAt), reason: refusal.reason, request: request, by: actor)
         }
         guard countingLimits, !decision.limits.isEmpty else { return decision }
-        let takes = decision.limits.map {
-            RateLimits.Take(key: .init(policy: $0.policyID, subject: $0.subject), requests: $0.requests, perSeconds: $0.perSeconds)
-        }
-        for (limit, outcome) in zip(decision.limits, limits.take(takes)) where !outcome.allowed {
+        let counted = decision.limits
+        if let (index, outcome) = limits.firstRefusal(
+            of: counted.count,
+            {
+                RateLimits.Take(
+                    key: .init(policy: counted[$0].policyID, subject: counted[$0].subject), requests: counted[$0].requests,
+                    perSeconds: counted[$0].perSeconds)
+            })
+        {
+            let limit = counted[index]
             let verdict = PolicyEvaluation.verdict(enabled[limit.policy], request)
             try await deny(
                 PolicyRefusal(

@@ -208,6 +208,22 @@ struct RateLimitsTests {
         #expect(!(limits.take(.init(policy: "p", subject: "a"), requests: 3, perSeconds: 30).allowed), "a limiting bucket is not forgotten first")
     }
 
+    @Test("several buckets at once: each counts the request, the first without a token is answered")
+    func severalBucketsAtOnce() {
+        let limits = RateLimits(capacity: 100, clock: ManualClock().wallClock)
+        let takes = [
+            RateLimits.Take(key: .init(policy: "wide", subject: "u"), requests: 5, perSeconds: 60),
+            RateLimits.Take(key: .init(policy: "tight", subject: "u"), requests: 1, perSeconds: 60),
+            RateLimits.Take(key: .init(policy: "tighter", subject: "u"), requests: 1, perSeconds: 120),
+        ]
+        #expect(limits.firstRefusal(of: takes.count) { takes[$0] } == nil)
+        let refusal = limits.firstRefusal(of: takes.count) { takes[$0] }
+        #expect(refusal?.index == 1 && refusal?.outcome.retryAfter == 60, "the first of the two refusing buckets")
+        // Every bucket counted both requests, the refused one's too.
+        #expect(limits.take(.init(policy: "wide", subject: "u"), requests: 5, perSeconds: 60).remaining == 2)
+        #expect(limits.take(.init(policy: "tighter", subject: "u"), requests: 1, perSeconds: 120).retryAfter == 120)
+    }
+
     @Test func aFloodOfNewKeysStaysWithinCapacityAndForgetsATenthAtATime() {
         let clock = ManualClock()
         let limits = RateLimits(capacity: 16_384, clock: clock.wallClock)
