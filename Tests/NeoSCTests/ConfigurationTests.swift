@@ -61,6 +61,20 @@ import Testing
         #expect(configuration.streamUpstreams.ranges.map(\.description) == ["10.0.0.0/8", "fd00::1"])
     }
 
+    /// A PEM file of certificates is what NEOSC_STREAM_UPSTREAM_CA takes (StreamTests shows the
+    /// trust it makes at work); a bad one is refused below.
+    @Test func aStreamUpstreamCertificateFileIsAccepted() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let made = try await SelfSignedCertificate.make(in: directory, commonName: "desk.lab", subjectAltName: "DNS:desk.lab")
+        _ = try Configuration(environment: ["NEOSC_STREAM_UPSTREAMS": "desk.lab", "NEOSC_STREAM_UPSTREAM_CA": made.certificate])
+        #expect {
+            try Configuration(environment: ["NEOSC_STREAM_UPSTREAMS": "desk.lab", "NEOSC_STREAM_UPSTREAM_CA": made.key])
+        } throws: { error in
+            "\(error)".hasPrefix("NEOSC_STREAM_UPSTREAM_CA must be a readable PEM file of certificates")
+        }
+    }
+
     /// A bad entry of NEOSC_STREAM_UPSTREAMS stops start-up naming the entry, not only the variable.
     @Test func aStreamUpstreamEntryThatIsNoAddressNorNameIsNamed() {
         #expect {
