@@ -16,7 +16,7 @@
 //   - url: a result is 1 to 2048 bytes, either a path that starts with exactly one `/` (never
 //     `//` or `/\`, which browsers read as another host) or an http(s) URL with a host, with no
 //     space, backslash or control character; validating it again gives it back;
-//   - requireValidPassword: accepted means 8 to 128 characters and at most 512 bytes.
+//   - requireValidPassword: accepted means 8 to 128 Unicode scalars and at most 512 bytes.
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -109,5 +109,8 @@ private func checkURL(_ raw: String) {
 
 private func checkPassword(_ raw: String) {
     guard (try? Validation.requireValidPassword(raw)) != nil else { return }
-    require((8...128).contains(raw.count) && raw.utf8.count <= 512, "password of \(raw.count) characters accepted")
+    // Counted in Unicode scalars, as the OpenAPI schema's minLength and maxLength count.
+    require(
+        (8...128).contains(raw.unicodeScalars.count) && raw.utf8.count <= 512,
+        "password of \(raw.unicodeScalars.count) scalars accepted")
 }
