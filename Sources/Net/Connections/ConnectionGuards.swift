@@ -35,8 +35,14 @@ struct ConnectionGuards: Sendable {
                 channel.eventLoop.execute { channel.close(promise: nil) }
             }
         }
+        // NIO keeps a connection's receive buffer for its next read, 2 KiB to start with: a
+        // request's head is mostly smaller, and an idle connection then holds 512 bytes. The
+        // buffer still grows, up to 64 KiB, for reads that fill it.
+        try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
         let deadline = RequestHeadDeadline(limit: TimeAmount(limits.headerTimeout))
         try channel.pipeline.syncOperations.addHandler(RequestStartWatch(deadline), position: .first)
         return deadline
     }
+
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
 }
