@@ -388,42 +388,43 @@ import Testing
     @Test func aWssUpstreamWhoseCertificateTheOperatorTrustsIsRelayed() async throws {
         // The same websockify behind TLS, its certificate now the one NEOSC_STREAM_UPSTREAM_CA
         // names (as an internal CA's would be): the handshake and an update pass through.
-        let directory = Harness.makeDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let certificate = try await SelfSignedCertificate.make(in: directory, commonName: "127.0.0.1", subjectAltName: "IP:127.0.0.1")
-        let trust = try UpstreamTrust(certificates: NIOSSLCertificate.fromPEMFile(certificate.certificate))
-        try await TestDesktop.withWebSocketFront(certificate: certificate) { port in
-            try await Harness.run(
-                .live,
-                {
-                    $0.allowStreams()
-                    $0.streamSettings.upstreamTrust = trust
-                }
-            ) { harness, client in
-                let viewer = try await Viewer.launch(harness, client, upstream: "wss://127.0.0.1:\(port)/")
-                let width = Mutex<Int?>(nil)
-                let close = try await viewer.open(try await viewer.ticket(), protocols: ["binary"]) { inbound, outbound in
-                    let reader = FrameReader(inbound)
-                    let screen = try await RFB.handshake(reader, outbound)
-                    _ = try await RFB.requestUpdate(reader, outbound, screen)
-                    width.withLock { $0 = screen.width }
-                    #expect(try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token).status == .ok)
-                    try await reader.drain()
-                }
-                #expect(width.withLock { $0 } == 320)
-                #expect(close?.closeCode == .unknown(4000))
-                let opened = try #require(try await viewer.trail(harness, client).first { $0.action == "stream_opened" })
-                #expect(opened.success && opened.details["upstream"] == "wss://127.0.0.1:\(port)/")
+        try await Self.withTrustedWssFront(subjectAltName: "IP:127.0.0.1") { harness, client, port in
+            let viewer = try await Viewer.launch(harness, client, upstream: "wss://127.0.0.1:\(port)/")
+            let width = Mutex<Int?>(nil)
+            let close = try await viewer.open(try await viewer.ticket(), protocols: ["binary"]) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                let screen = try await RFB.handshake(reader, outbound)
+                _ = try await RFB.requestUpdate(reader, outbound, screen)
+                width.withLock { $0 = screen.width }
+                #expect(try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token).status == .ok)
+                try await reader.drain()
             }
+            #expect(width.withLock { $0 } == 320)
+            #expect(close?.closeCode == .unknown(4000))
+            let opened = try #require(try await viewer.trail(harness, client).first { $0.action == "stream_opened" })
+            #expect(opened.success && opened.details["upstream"] == "wss://127.0.0.1:\(port)/")
         }
     }
 
     @Test func aTrustedCertificateForAnotherNameIsRefused() async throws {
         // Trusted, but issued for a name NeoSC did not dial: the host name check still applies.
+        try await Self.withTrustedWssFront(subjectAltName: "DNS:desk.example") { harness, client, port in
+            let viewer = try await Viewer.launch(harness, client, upstream: "wss://127.0.0.1:\(port)/")
+            let refused = try await viewer.refusal(try await viewer.ticket())
+            #expect(refused.code == 1014 && refused.reason == "The workspace did not answer")
+            let trail = try await viewer.trail(harness, client).filter { $0.action == "stream_opened" }
+            #expect(trail.map(\.success) == [false] && trail.first?.details["reason"] == "upstream_unreachable")
+        }
+    }
+
+    /// websockify behind TLS with a self-signed certificate for `subjectAltName`, and NeoSC
+    /// trusting that certificate for `wss://` upstreams (as `NEOSC_STREAM_UPSTREAM_CA` makes it).
+    static func withTrustedWssFront(
+        subjectAltName: String, _ body: @escaping @Sendable (Harness, any TestClientProtocol, _ port: Int) async throws -> Void
+    ) async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let certificate = try await SelfSignedCertificate.make(
-            in: directory, commonName: "desk.example", subjectAltName: "DNS:desk.example")
+        let certificate = try await SelfSignedCertificate.make(in: directory, commonName: "desk", subjectAltName: subjectAltName)
         let trust = try UpstreamTrust(certificates: NIOSSLCertificate.fromPEMFile(certificate.certificate))
         try await TestDesktop.withWebSocketFront(certificate: certificate) { port in
             try await Harness.run(
@@ -432,13 +433,7 @@ import Testing
                     $0.allowStreams()
                     $0.streamSettings.upstreamTrust = trust
                 }
-            ) { harness, client in
-                let viewer = try await Viewer.launch(harness, client, upstream: "wss://127.0.0.1:\(port)/")
-                let refused = try await viewer.refusal(try await viewer.ticket())
-                #expect(refused.code == 1014 && refused.reason == "The workspace did not answer")
-                let trail = try await viewer.trail(harness, client).filter { $0.action == "stream_opened" }
-                #expect(trail.map(\.success) == [false] && trail.first?.details["reason"] == "upstream_unreachable")
-            }
+            ) { harness, client in try await body(harness, client, port) }
         }
     }
 
