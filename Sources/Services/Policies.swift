@@ -257,10 +257,10 @@ public struct Policies: Sendable {
         let counted = decision.limits
         if let (index, outcome) = limits.firstRefusal(
             of: counted.count,
-            {
-                RateLimits.Take(
-                    key: .init(policy: counted[$0].policyID, subject: counted[$0].subject), requests: counted[$0].requests,
-                    perSeconds: counted[$0].perSeconds)
+            { index in
+                let limit = counted[index]
+                return RateLimits.Take(
+                    key: .init(policy: limit.policyID, subject: limit.subject), requests: limit.requests, perSeconds: limit.perSeconds)
             })
         {
             let limit = counted[index]

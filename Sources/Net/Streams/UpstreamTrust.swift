@@ -8,8 +8,7 @@ public struct UpstreamTrust: Sendable {
 
     /// The system's trust store, loaded on first use (a failure to load it fails each `wss://`
     /// stream, as an untrusted certificate would).
-    public static var system: UpstreamTrust { systemTrust }
-    private static let systemTrust = UpstreamTrust(context: Result { try NIOSSLContext(configuration: configuration(.default)) })
+    public static let system = UpstreamTrust(context: Result { try NIOSSLContext(configuration: configuration(.default)) })
 
     /// Only `certificates` (CA certificates, or a desktop's own self-signed one); throws when
     /// they do not make a TLS context.
