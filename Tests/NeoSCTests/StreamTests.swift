@@ -23,7 +23,7 @@ import Testing
     @Test func aRealDesktopIsRelayedAndCutWithinASecondWhenItsSessionStops() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
-        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+        try await Harness.run(.live, { $0.allowStreams(reviewed: false) }) { harness, client in
             let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
             let grant = try await viewer.ticket()
             #expect(grant.streamURL.hasSuffix("/streams/\(viewer.sessionID)?ticket=\(grant.ticket)"))
@@ -206,7 +206,7 @@ import Testing
     @Test func aDisabledUsersStreamIsCut() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
-        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+        try await Harness.run(.live, { $0.allowStreams(reviewed: false) }) { harness, client in
             let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
             let admin = try await harness.account(.admin).token
             let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
@@ -221,11 +221,81 @@ import Testing
         }
     }
 
+    /// The ends of a session the tests around this one do not make, each cutting a stream that
+    /// carries a real desktop: the owner's disconnect and logout, an administrator's password reset
+    /// or workspace deletion, the idle timeout and the workspace's maximum duration (those two on
+    /// a clock the test moves, so that a minute's lifetime takes no minute).
+    enum Ending: String, CaseIterable, Sendable {
+        case disconnected, logout, passwordReset, workspaceDeleted, idleTimeout, maxDuration
+
+        /// The reason the viewer is told, after "Session ended: ".
+        var reason: String {
+            switch self {
+            case .passwordReset: "password_reset"
+            case .workspaceDeleted: "workspace_deleted"
+            case .idleTimeout: "idle_timeout"
+            case .maxDuration: "max_duration"
+            case .disconnected, .logout: rawValue
+            }
+        }
+    }
+
+    @Test(arguments: Ending.allCases)
+    func everyOtherEndOfASessionCutsItsStreamWithinASecond(_ ending: Ending) async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        let clock = ManualClock()
+        let settings: (inout Configuration) -> Void = { configuration in
+            configuration.allowStreams(reviewed: false)
+            if ending == .idleTimeout { configuration.demo.idleTimeout = 3 }
+        }
+        try await Harness.run(.live, clock: clock.wallClock, settings) { harness, client in
+            let viewer = try await Viewer.launch(
+                harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)", maxSessionMinutes: ending == .maxDuration ? 1 : nil)
+            let admin = try await harness.account(.admin).token
+            let endedAt = Mutex<Date?>(nil)
+            let closedAt = Mutex<Date?>(nil)
+            let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                _ = try await RFB.handshake(reader, outbound)
+                let answer: Reply? =
+                    switch ending {
+                    case .disconnected: try await client.send(.post, "/api/sessions/\(viewer.sessionID)/disconnect", token: viewer.token)
+                    case .logout: try await client.send(.post, "/api/auth/logout", token: viewer.token)
+                    case .passwordReset: try await client.send(.post, "/api/users/\(viewer.userID)/password-reset", token: admin)
+                    case .workspaceDeleted: try await client.send(.delete, "/api/workspaces/\(viewer.workspaceID)", token: admin)
+                    case .idleTimeout, .maxDuration: nil
+                    }
+                if let answer {
+                    #expect(answer.status == .ok, "\(answer.text)")
+                    endedAt.withLock { $0 = Date() }
+                } else {
+                    // The deadline passes on the test's clock; the session has ended when the
+                    // store says so (looked at every 50 ms), and the cut is timed from then.
+                    clock.advance(ending == .idleTimeout ? 3.5 : 61)
+                    let ended = try await eventually(within: 10) {
+                        try await harness.store.session(id: viewer.sessionID)?.status != .active
+                    }
+                    #expect(ended, "the deadline ended the session")
+                    endedAt.withLock { $0 = Date() }
+                }
+                try await reader.drain()
+                closedAt.withLock { $0 = Date() }
+            }
+            #expect(close?.closeCode == .unknown(4000))
+            #expect(close?.reason == "Session ended: \(ending.reason)")
+            let cut = try #require(closedAt.withLock { $0 }).timeIntervalSince(try #require(endedAt.withLock { $0 }))
+            #expect(cut < 1, "the stream outlived its session by \(cut) s")
+            let closed = try await viewer.trail(harness, client).first { $0.action == "stream_closed" }
+            #expect(closed?.details["reason"] == "session_ended:\(ending.reason)", "the cut is audited")
+        }
+    }
+
     @Test func aDemoLosesItsStreamWhenItExpires() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
         let settings: (inout Configuration) -> Void = { configuration in
-            configuration.allowStreams()
+            configuration.allowStreams(reviewed: false)
             configuration.demo.enabled = true
             configuration.demo.lifetime = 5
             configuration.demo.maxDuration = 10
@@ -518,11 +588,15 @@ import Testing
 extension Configuration {
     /// Streams to loopback upstreams allowed, with the given relay settings.
     mutating func allowStreams(
-        trustingProxy proxy: String? = nil, firstByteTimeout: Duration = .seconds(10), activityInterval: Duration = .seconds(10)
+        trustingProxy proxy: String? = nil, firstByteTimeout: Duration = .seconds(10), activityInterval: Duration = .seconds(10),
+        reviewed: Bool = true
     ) {
         streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!])
         streamSettings.firstByteTimeout = firstByteTimeout
         streamSettings.activityInterval = activityInterval
+        // Without the review (once a second, it cuts what ended where this process did not hear
+        // of it), only an end's own cut can close a stream in time: what the test is about.
+        if !reviewed { streamSettings.reviewInterval = .seconds(3_600) }
         if let proxy { trustedProxies = TrustedProxies([AddressRange(proxy)!]) }
     }
 }
@@ -538,17 +612,19 @@ struct Viewer {
     /// A workspace streaming from `upstream` (created by an administrator), launched by a new
     /// `neosc` user (or by `reuse`'s user, on another workspace).
     static func launch(
-        _ harness: Harness, _ client: any TestClientProtocol, upstream: String?, reuse: Viewer? = nil
+        _ harness: Harness, _ client: any TestClientProtocol, upstream: String?, reuse: Viewer? = nil,
+        maxSessionMinutes: Int? = nil
     ) async throws -> Viewer {
         let admin = try await harness.account(.admin).token
         let workspaceID = "ws-stream-\(UUID().uuidString.prefix(8).lowercased())"
         let stream = upstream ?? "vnc://127.0.0.1:5900"
         let created = try await client.send(
             .post, "/api/workspaces", token: admin,
-            json: body([
-                "id": workspaceID, "name": "Streamed desktop", "type": "linux", "url": "/workspaces/\(workspaceID)",
-                "stream_upstream": stream, "allowed_roles": ["admin", "neosc"],
-            ]))
+            json: body(
+                [
+                    "id": workspaceID, "name": "Streamed desktop", "type": "linux", "url": "/workspaces/\(workspaceID)",
+                    "stream_upstream": stream, "allowed_roles": ["admin", "neosc"],
+                ].merging(maxSessionMinutes.map { ["max_session_minutes": $0] } ?? [:]) { first, _ in first }))
         try #require(created.status == .created, "\(created.text)")
         let (userID, token): (String, String)
         if let reuse {
