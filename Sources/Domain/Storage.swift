@@ -238,6 +238,17 @@ public protocol MFAStore: Sendable {
     func removeMFAChallenges(userID: String) async throws -> Int
 }
 
+/// Stream tickets between their issue and their use (issue #17), in the store so that every
+/// replica sees every ticket (`TokenStore.purgeExpired` removes expired ones).
+public protocol StreamTicketStore: Sendable {
+    /// Keeps `ticket`; of its session's outstanding tickets, the `keeping` newest stay and older
+    /// ones are dropped.
+    func insert(_ ticket: StreamTicket, keeping: Int) async throws
+    /// Removes the ticket with `digest` and answers it, atomically: of two takes of one ticket,
+    /// on any replicas, exactly one gets it.
+    func takeStreamTicket(digest: String) async throws -> StreamTicket?
+}
+
 /// Unlocks of throttled accounts (`LoginUnlock`), read by every server process.
 public protocol LoginUnlockStore: Sendable {
     func insert(_ unlock: LoginUnlock) async throws
@@ -255,7 +266,7 @@ extension UserStore {
 
 /// Everything NeoSC keeps, as one value the server is wired with.
 public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStore, TokenStore, AuditStore,
-    PolicyStore, DemoStore, NonceStore, LoginUnlockStore, MFAStore
+    PolicyStore, DemoStore, NonceStore, LoginUnlockStore, MFAStore, StreamTicketStore
 {
     /// Cheap round trip proving the store answers.
     func ping() async throws

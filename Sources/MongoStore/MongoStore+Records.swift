@@ -66,6 +66,7 @@ extension MongoStore: TokenStore {
         _ = try await database.delete("redeemed_nonces", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
         _ = try await database.delete("login_unlocks", ["at": .document(["$lt": .date(cutoff)])], many: true)
         _ = try await database.delete("mfa_challenges", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
+        _ = try await database.delete("stream_tickets", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
         return try await database.delete("tokens", ["expires_at": .document(["$lt": .date(cutoff)])], many: true)
     }
 }

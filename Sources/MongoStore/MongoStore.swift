@@ -173,6 +173,11 @@ public struct MongoStore: Store, Sendable {
             ("login_unlocks", [index(["at": .int(1)], "at_ttl", expireAfter: 86_400)]),
             // Sign-in challenges last minutes; they go an hour after (the sweeper also purges them).
             ("mfa_challenges", [index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 3_600), index(["user_id": .int(1)], "user")]),
+            // Stream tickets last seconds; they go a minute after (the sweeper also purges them).
+            (
+                "stream_tickets",
+                [index(["expires_at": .int(1)], "expiry_ttl", expireAfter: 60), index(["session_id": .int(1), "issued_at": .int(-1)], "session")]
+            ),
             // The recovery pass looks for journals whose lease has passed; the journals it
             // finished are kept a day (so that a change's own process learns their fate).
             (

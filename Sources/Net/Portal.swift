@@ -131,7 +131,7 @@ public struct Portal: Sendable {
         }
         self.recordings = recordings
         self.streams = WorkspaceStreams(
-            store: store, tickets: StreamTickets(), live: sessions.streams, audit: auditTrail, clock: clock,
+            store: store, live: sessions.streams, audit: auditTrail, clock: clock,
             upstreams: streamUpstreams, policies: policies, recordings: recordings,
             ticketLifetime: TimeInterval(settings.streams.ticketLifetime.components.seconds),
             activityInterval: settings.streams.activityInterval, logger: logger)

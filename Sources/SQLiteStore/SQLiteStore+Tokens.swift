@@ -85,6 +85,7 @@ extension SQLiteStore: TokenStore {
             try await connection.execute("DELETE FROM redeemed_nonces WHERE expires_at < ?", [.init(cutoff)])
             try await connection.execute("DELETE FROM login_unlocks WHERE at < ?", [.init(cutoff)])
             try await connection.execute("DELETE FROM mfa_challenges WHERE expires_at < ?", [.init(cutoff)])
+            try await connection.execute("DELETE FROM stream_tickets WHERE expires_at < ?", [.init(cutoff)])
             return try await connection.changedRows("DELETE FROM tokens WHERE expires_at < ? RETURNING 1", [.init(cutoff)])
         }
     }

@@ -240,6 +240,21 @@ enum Schema {
         ["ALTER TABLE tokens ADD COLUMN claims TEXT NOT NULL DEFAULT '[]'"],
         // 13: the stream NeoSC relays for a workspace's sessions (issue #17); NULL: none.
         ["ALTER TABLE workspaces ADD COLUMN stream_upstream TEXT"],
+        // 14: stream tickets between their issue and their use, by digest (issue #17).
+        [
+            """
+            CREATE TABLE stream_tickets (
+                digest TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                address TEXT NOT NULL,
+                issued_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX stream_tickets_session ON stream_tickets(session_id, issued_at)",
+            "CREATE INDEX stream_tickets_expiry ON stream_tickets(expires_at)",
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

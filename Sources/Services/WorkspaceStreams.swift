@@ -69,7 +69,6 @@ public struct WorkspaceStreams: Sendable {
     /// Input from the browser moves the session's `last_seen_at` at most this often.
     public let activityInterval: Duration
     private let store: any Store
-    private let tickets: StreamTickets
     private let live: LiveStreams
     private let audit: AuditTrail
     private let clock: WallClock
@@ -83,7 +82,7 @@ public struct WorkspaceStreams: Sendable {
     private let refusals: RefusalTally<Refusal>
 
     public init(
-        store: any Store, tickets: StreamTickets, live: LiveStreams, audit: AuditTrail, clock: WallClock,
+        store: any Store, live: LiveStreams, audit: AuditTrail, clock: WallClock,
         upstreams: StreamUpstreamAllowlist, policies: Policies, recordings: Recordings?, ticketLifetime: TimeInterval = 10,
         activityInterval: Duration = .seconds(10), logger: Logger
     ) {
@@ -92,7 +91,6 @@ public struct WorkspaceStreams: Sendable {
         self.logger = logger
         self.policies = policies
         self.store = store
-        self.tickets = tickets
         self.live = live
         self.audit = audit
         self.clock = clock
@@ -127,11 +125,12 @@ public struct WorkspaceStreams: Sendable {
             throw DomainError.forbidden("Refused by policy \(refusal.policyID): \(refusal.reason)")
         }
         let expiresAt = now.addingTimeInterval(ticketLifetime)
-        let ticket = Base64URL.random(byteCount: 32)
-        let grant = StreamTickets.Grant(sessionID: session.id, userID: principal.userID, address: address, expiresAt: expiresAt)
-        guard await tickets.issue(ticket, for: grant, at: now) else {
-            throw DomainError.rateLimited("Too many stream tickets are outstanding; try again in a few seconds", retryAfterSeconds: 10)
-        }
+        let ticket = Base64URL.random(byteCount: Self.ticketBytes)
+        try await store.insert(
+            StreamTicket(
+                digest: BearerCredential.digest(ticket), sessionID: session.id, userID: principal.userID, address: address,
+                issuedAt: now, expiresAt: expiresAt),
+            keeping: StreamTicket.maximumPerSession)
         return Ticket(ticket: ticket, sessionID: session.id, expiresAt: expiresAt)
     }
 
@@ -141,18 +140,21 @@ public struct WorkspaceStreams: Sendable {
     /// the operator allows. Holds nothing but the ticket, which is used up whatever the answer.
     /// A refusal is for the caller to audit (`audit(_:)`).
     public func admit(ticket: String, sessionID: String, from address: String) async -> Result<Clearance, Refusal> {
-        let redeemed = await tickets.redeem(ticket, sessionID: sessionID, address: address, at: clock.now())
-        let grant: StreamTickets.Grant
-        switch redeemed {
-        case .success(let granted):
-            grant = granted
-        case .failure(let refusal):
-            return .failure(
-                Refusal(
-                    reason: refusal.rawValue, detail: Self.detail(of: refusal), sessionID: sessionID, address: address,
-                    actor: .anonymous(claimedEmail: nil)))
-        }
         do {
+            // Kept by digest, as bearer tokens are; one that is not 43 base64url characters was
+            // never issued, and costs no store access.
+            let taken =
+                Self.isWellFormed(ticket) ? try await store.takeStreamTicket(digest: BearerCredential.digest(ticket)) : nil
+            let grant: StreamTicket
+            switch StreamTicket.judge(taken, presentedFor: sessionID, from: address, at: clock.now()) {
+            case .success(let granted):
+                grant = granted
+            case .failure(let refusal):
+                return .failure(
+                    Refusal(
+                        reason: refusal.rawValue, detail: Self.detail(of: refusal), sessionID: sessionID, address: address,
+                        actor: .anonymous(claimedEmail: nil)))
+            }
             guard let session = try await store.session(id: grant.sessionID), session.userID == grant.userID,
                 let user = try await store.user(id: grant.userID)
             else {
@@ -348,7 +350,18 @@ public struct WorkspaceStreams: Sendable {
         return folded.count
     }
 
-    private static func detail(of refusal: StreamTickets.Refusal) -> String {
+    /// A ticket's random bytes: 256 bits, 43 base64url characters.
+    static let ticketBytes = 32
+
+    static func isWellFormed(_ ticket: String) -> Bool {
+        ticket.utf8.count == (ticketBytes * 4 + 2) / 3
+            && ticket.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
+                    || byte == 0x5F
+            }
+    }
+
+    private static func detail(of refusal: StreamTicket.Refusal) -> String {
         switch refusal {
         case .unknown: "The stream ticket is unknown or already used; ask for a new one"
         case .expired: "The stream ticket has expired; ask for a new one"

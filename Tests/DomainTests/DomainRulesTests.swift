@@ -342,3 +342,21 @@ import Testing
         #expect(emptied.streamUpstream == nil)
     }
 }
+
+@Suite struct StreamTicketTests {
+    static let issued = Date(timeIntervalSince1970: 1_800_000_000)
+    static let ticket = StreamTicket(
+        digest: "d", sessionID: "ses-1", userID: "usr-1", address: "192.0.2.7", issuedAt: issued, expiresAt: issued + 10)
+
+    @Test func aTicketOpensItsOwnSessionFromItsAddressBeforeItExpires() {
+        let judge = { (ticket: StreamTicket?, session: String, address: String, at: TimeInterval) in
+            StreamTicket.judge(ticket, presentedFor: session, from: address, at: Self.issued + at)
+        }
+        #expect(judge(Self.ticket, "ses-1", "192.0.2.7", 9.999) == .success(Self.ticket))
+        #expect(judge(nil, "ses-1", "192.0.2.7", 1) == .failure(.unknown))
+        #expect(judge(Self.ticket, "ses-1", "192.0.2.7", 10) == .failure(.expired), "the moment it expires, not after")
+        #expect(judge(Self.ticket, "ses-2", "192.0.2.7", 1) == .failure(.otherSession))
+        #expect(judge(Self.ticket, "ses-1", "192.0.2.8", 1) == .failure(.otherAddress))
+        #expect(judge(Self.ticket, "ses-2", "192.0.2.8", 11) == .failure(.expired), "an expired ticket says only that")
+    }
+}

@@ -1,5 +1,9 @@
 import Foundation
 import HTTPTypes
+import HummingbirdWSClient
+import NIOCore
+import NIOWebSocket
+import Synchronization
 import TestSupport
 import Testing
 
@@ -163,6 +167,54 @@ import FoundationNetworking
             #expect(retried)
             #expect(servers[0].log.contains("mongodb://***@127.0.0.1"))
             #expect(!servers[0].log.contains("s3cret-pass"))
+        }
+    }
+
+    /// Stream tickets are kept in the store (issue #17): one replica issues a ticket, the other
+    /// opens the desktop's stream with it, and neither takes it a second time. Behind a balancer
+    /// without sticky routing, the ticket request and the WebSocket reach different replicas.
+    @Test func aStreamTicketIssuedByOneReplicaOpensTheStreamOnAnother() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        let url = try await TestMongo.shared.freshDatabaseURL()
+        let streaming = ["NEOSC_STREAM_UPSTREAMS": "127.0.0.0/8"]
+        try await withLiveServers([
+            Self.environment(url).merging(streaming) { $1 }, Self.environment(url).merging(streaming) { $1 },
+        ]) { servers in
+            let (a, b) = (servers[0], servers[1])
+            try await a.waitUntilHealthy()
+            try await b.waitUntilHealthy()
+            let admin = try await a.login("admin@replica.example", Self.adminPassword)
+            let created = try await a.request(
+                .post, "/api/workspaces", token: admin,
+                json: body([
+                    "id": "ws-streamed", "name": "Streamed", "type": "linux", "url": "/ws-streamed",
+                    "stream_upstream": "vnc://127.0.0.1:\(desktop.port)",
+                ]))
+            #expect(created.status == 201, "\(created.text)")
+            let launched = try await a.request(.post, "/api/workspaces/ws-streamed/launch", token: admin)
+            #expect(launched.status == 201, "\(launched.text)")
+            let sessionID = try #require(launched["session_id"] as? String)
+
+            let issued = try await a.request(.post, "/api/sessions/\(sessionID)/stream-ticket", token: admin)
+            #expect(issued.status == 201, "\(issued.text)")
+            let ticket = try #require(issued["ticket"] as? String)
+            let stream = { (server: LiveServer) in "ws://127.0.0.1:\(server.port)/streams/\(sessionID)?ticket=\(ticket)" }
+            let banner = Mutex("")
+            let opened = try await WebSocketClient.connect(url: stream(b), logger: Harness.logger) { inbound, _, _ in
+                var frames = inbound.makeAsyncIterator()
+                if let frame = try await frames.next() { banner.withLock { $0 = String(buffer: frame.data) } }
+            }
+            #expect(banner.withLock { $0 }.hasPrefix("RFB 003."), "B relayed the desktop A issued the ticket for")
+            #expect(opened?.closeCode == .normalClosure)
+
+            for server in [a, b] {
+                let replay = try await WebSocketClient.connect(url: stream(server), logger: Harness.logger) { inbound, _, _ in
+                    for try await _ in inbound {}
+                }
+                #expect(replay?.closeCode == .policyViolation, "a used ticket opens nothing, on either replica")
+                #expect(replay?.reason?.contains("unknown or already used") == true)
+            }
         }
     }
 }

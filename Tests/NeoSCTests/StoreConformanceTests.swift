@@ -650,4 +650,43 @@ import Testing
             #expect(try await store.redeem(nonce: "n-race", until: now + 60, at: now), "purged")
         }
     }
+
+    @Test("stream tickets: taken once, by one of two at once; a session keeps its newest; expired ones swept", arguments: StoreKind.allCases)
+    func streamTickets(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let now = Self.now()
+            func ticket(_ number: Int, session: String = "ses-a", at issued: Date = now) -> StreamTicket {
+                StreamTicket(
+                    digest: "digest-\(session)-\(number)", sessionID: session, userID: "usr-1", address: "192.0.2.7",
+                    issuedAt: issued, expiresAt: issued + 10)
+            }
+            let first = ticket(0)
+            try await store.insert(first, keeping: 8)
+            #expect(try await store.takeStreamTicket(digest: first.digest) == first)
+            #expect(try await store.takeStreamTicket(digest: first.digest) == nil, "used up")
+
+            let contested = ticket(1)
+            try await store.insert(contested, keeping: 8)
+            async let one = store.takeStreamTicket(digest: contested.digest)
+            async let other = store.takeStreamTicket(digest: contested.digest)
+            #expect([try await one, try await other].compactMap { $0 } == [contested], "exactly one take gets it")
+
+            // Ten for one session, a millisecond apart, keeping eight: the two oldest go; another
+            // session's ticket stays.
+            let others = ticket(0, session: "ses-b")
+            try await store.insert(others, keeping: 8)
+            let many = (0..<10).map {
+                ticket(10 + $0, at: Date(timeIntervalSince1970: ((now.timeIntervalSince1970 * 1_000).rounded() + Double($0)) / 1_000))
+            }
+            for each in many { try await store.insert(each, keeping: 8) }
+            for each in many.prefix(2) { #expect(try await store.takeStreamTicket(digest: each.digest) == nil) }
+            for each in many.dropFirst(2) { #expect(try await store.takeStreamTicket(digest: each.digest) == each) }
+            #expect(try await store.takeStreamTicket(digest: others.digest) == others)
+
+            let stale = ticket(99, at: now - 60)
+            try await store.insert(stale, keeping: 8)
+            _ = try await store.purgeExpired(before: now)
+            #expect(try await store.takeStreamTicket(digest: stale.digest) == nil, "swept once expired")
+        }
+    }
 }
