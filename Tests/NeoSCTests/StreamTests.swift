@@ -681,10 +681,14 @@ struct Viewer {
     /// reads the server's first frame: for a refusal, the close that says why. Independent of any
     /// client library: the bytes NeoSC sends, nothing else.
     func refusal(_ grant: Grant, sessionID: String? = nil) async throws -> (code: UInt16, reason: String) {
-        let port = try #require(client.port)
+        try await Self.refusal(port: try #require(client.port), sessionID: sessionID ?? grant.sessionID, ticket: grant.ticket)
+    }
+
+    /// The same, for any server on a loopback `port`.
+    static func refusal(port: Int, sessionID: String, ticket: String) async throws -> (code: UInt16, reason: String) {
         let socket = try await LoopbackSocket(port: port)
         let request =
-            "GET /streams/\(sessionID ?? grant.sessionID)?ticket=\(grant.ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "GET /streams/\(sessionID)?ticket=\(ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
             + "Sec-WebSocket-Version: 13\r\n\r\n"
         #expect(socket.send(request))
