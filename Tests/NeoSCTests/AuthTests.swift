@@ -263,9 +263,17 @@ import Testing
     @Test func badQueryParametersAre422() async throws {
         try await Harness.run { harness, client in
             let admin = try await harness.account(.admin).token
-            for query in ["limit=0", "limit=501", "limit=abc", "since=yesterday", "until=2026-13-01", "success=maybe"] {
+            // Days that do not exist are refused, not rolled over into the next month.
+            let impossible = ["2026-02-29T00:00:00Z", "2026-02-31T00:00:00Z", "2026-04-31T12:00:00Z", "2026-01-01T24:00:00Z"]
+            for query in ["limit=0", "limit=501", "limit=abc", "since=yesterday", "until=2026-13-01", "success=maybe"]
+                + impossible.map({ "since=\($0)" })
+            {
                 let reply = try await client.send(.get, "/api/audit-logs?\(query)", token: admin)
                 #expect(reply.status == .unprocessableContent, "\(query)")
+            }
+            for query in ["since=2024-02-29T00:00:00Z", "until=2026-12-31T23:59:59Z", "since=2026-03-01T00:00:00.250%2B05:00"] {
+                let reply = try await client.send(.get, "/api/audit-logs?\(query)", token: admin)
+                #expect(reply.status == .ok, "\(query)")
             }
             #expect(try await client.send(.get, "/api/sessions?status=sleeping", token: admin).status == .unprocessableContent)
             #expect(try await client.send(.get, "/api/users?offset=-1", token: admin).status == .unprocessableContent)
