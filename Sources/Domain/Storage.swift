@@ -241,11 +241,12 @@ public protocol MFAStore: Sendable {
 /// Stream tickets between their issue and their use (issue #17), in the store so that every
 /// replica sees every ticket (`TokenStore.purgeExpired` removes expired ones).
 public protocol StreamTicketStore: Sendable {
-    /// Keeps `ticket`; of its session's outstanding tickets, the `keeping` newest stay and older
-    /// ones are dropped.
+    /// Keeps `ticket` and at most `keeping - 1` (`keeping` ≥ 1) others of its session, the
+    /// newest: a session's oldest tickets give way to a new one, never the new one itself.
     func insert(_ ticket: StreamTicket, keeping: Int) async throws
     /// Removes the ticket with `digest` and answers it, atomically: of two takes of one ticket,
-    /// on any replicas, exactly one gets it.
+    /// on any replicas, exactly one gets it. Never inside `atomically`: a change rolled back
+    /// would bring a used ticket back.
     func takeStreamTicket(digest: String) async throws -> StreamTicket?
 }
 

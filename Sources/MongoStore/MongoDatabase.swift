@@ -250,6 +250,25 @@ struct MongoDatabase: Sendable {
         }
     }
 
+    /// Atomically removes the first document matching `query` and returns it; nil when nothing
+    /// matched. Never journaled: an undone change does not bring back what this removed, which
+    /// is what a single-use take needs (call it outside `atomically`).
+    func findAndRemove(_ collection: String, _ query: BSONDocument) async throws -> BSONDocument? {
+        try await unjournaled {
+            try await withCollection(collection) { handle, call in
+                let options = mongoc_find_and_modify_opts_new()!
+                defer { mongoc_find_and_modify_opts_destroy(options) }
+                return try call.checked(
+                    { reply, error in
+                        guard mongoc_find_and_modify_opts_set_flags(options, MONGOC_FIND_AND_MODIFY_REMOVE),
+                            try call.withOptions([:], { mongoc_find_and_modify_opts_append(options, $0) })
+                        else { return false }
+                        return try query.withBSON { mongoc_collection_find_and_modify_with_opts(handle, $0, options, reply, &error) }
+                    }, reading: { BSONDocument(reading: $0)["value"]?.document })
+            }
+        }
+    }
+
     /// Runs a database command (`ping`, `createIndexes`, …) and returns its reply.
     @discardableResult
     func command(_ command: BSONDocument) async throws -> BSONDocument {

@@ -4,6 +4,7 @@ import SQLiteNIO
 
 extension SQLiteStore: StreamTicketStore {
     public func insert(_ ticket: StreamTicket, keeping: Int) async throws {
+        precondition(keeping >= 1, "a session keeps at least the ticket just issued")
         try await write { connection in
             try await connection.execute(
                 """
@@ -16,11 +17,12 @@ extension SQLiteStore: StreamTicketStore {
                 ])
             try await connection.execute(
                 """
-                DELETE FROM stream_tickets WHERE session_id = ?1 AND digest NOT IN (
-                    SELECT digest FROM stream_tickets WHERE session_id = ?1 ORDER BY issued_at DESC, digest LIMIT ?2
+                DELETE FROM stream_tickets WHERE session_id = ?1 AND digest <> ?3 AND digest NOT IN (
+                    SELECT digest FROM stream_tickets WHERE session_id = ?1 AND digest <> ?3
+                    ORDER BY issued_at DESC, digest LIMIT ?2
                 )
                 """,
-                [.text(ticket.sessionID), .integer(keeping)])
+                [.text(ticket.sessionID), .integer(keeping - 1), .text(ticket.digest)])
             // Those never presented go once expired (MongoDB's TTL index does this there).
             try await connection.execute("DELETE FROM stream_tickets WHERE expires_at <= ?", [.init(ticket.issuedAt)])
         }

@@ -353,7 +353,8 @@ public struct WorkspaceStreams: Sendable {
     /// A ticket's random bytes: 256 bits, 43 base64url characters.
     static let ticketBytes = 32
 
-    static func isWellFormed(_ ticket: String) -> Bool {
+    /// 43 base64url characters, as `ticket(for:by:from:)` makes them.
+    package static func isWellFormed(_ ticket: String) -> Bool {
         ticket.utf8.count == (ticketBytes * 4 + 2) / 3
             && ticket.utf8.allSatisfy { byte in
                 (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D

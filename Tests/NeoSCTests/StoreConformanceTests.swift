@@ -683,6 +683,17 @@ import Testing
             for each in many.dropFirst(2) { #expect(try await store.takeStreamTicket(digest: each.digest) == each) }
             #expect(try await store.takeStreamTicket(digest: others.digest) == others)
 
+            // Eight issued in one millisecond, then one by a replica whose clock is 5 s behind:
+            // the new one stays, and one of the eight gives way.
+            let tied = (0..<8).map { ticket(50 + $0, session: "ses-c") }
+            for each in tied { try await store.insert(each, keeping: 8) }
+            let behind = ticket(70, session: "ses-c", at: now - 5)
+            try await store.insert(behind, keeping: 8)
+            #expect(try await store.takeStreamTicket(digest: behind.digest) == behind, "never the ticket just issued")
+            var left = 0
+            for each in tied where try await store.takeStreamTicket(digest: each.digest) != nil { left += 1 }
+            #expect(left == 7)
+
             let stale = ticket(99, at: now - 60)
             try await store.insert(stale, keeping: 8)
             _ = try await store.purgeExpired(before: now)

@@ -585,6 +585,21 @@ import Testing
     }
 }
 
+/// What a ticket must look like before the store is asked for it (a flood of made-up tickets
+/// costs no store access).
+@Suite struct StreamTicketShapeTests {
+    @Test func onlyFortyThreeBase64URLCharactersAreLookedUp() {
+        let issued = String(repeating: "aZ09-_", count: 7) + "x"
+        #expect(issued.count == 43 && WorkspaceStreams.isWellFormed(issued))
+        for made in [
+            "", "forged", String(issued.dropLast()), issued + "x", String(issued.dropLast()) + "+",
+            String(issued.dropLast()) + "=", String(issued.dropLast()) + "/", String(issued.dropLast()) + "é",
+        ] {
+            #expect(!WorkspaceStreams.isWellFormed(made), "\(made)")
+        }
+    }
+}
+
 extension Configuration {
     /// Streams to loopback upstreams allowed, with the given relay settings.
     mutating func allowStreams(
