@@ -13,6 +13,16 @@ package enum Base64URL {
         return Data(base64Encoded: base64)
     }
 
+    /// Whether `text` is what `random(byteCount:)` makes of `count` bytes: exactly that many
+    /// characters' worth, each of the base64url alphabet. A cheap shape check before a lookup.
+    package static func isRandom(_ text: Substring, byteCount count: Int) -> Bool {
+        text.utf8.count == (count * 4 + 2) / 3
+            && text.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
+                    || byte == 0x5F
+            }
+    }
+
     /// `count` bytes from the system's cryptographic random source, encoded.
     package static func random(byteCount count: Int) -> String {
         var generator = SystemRandomNumberGenerator()

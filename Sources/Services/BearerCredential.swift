@@ -8,9 +8,11 @@ public enum BearerCredential {
     package static let prefix = "neosc_"
     /// `neosc_` + 43 base64url characters.
     package static let length = 6 + 43
+    /// The token's random bytes.
+    static let randomBytes = 32
 
     public static func issue() -> (token: String, digest: String) {
-        let token = prefix + Base64URL.random(byteCount: 32)
+        let token = prefix + Base64URL.random(byteCount: randomBytes)
         return (token, digest(token))
     }
 
@@ -21,10 +23,6 @@ public enum BearerCredential {
 
     /// Cheap shape check, so garbage never costs a store lookup.
     public static func isWellFormed(_ token: String) -> Bool {
-        token.utf8.count == length && token.hasPrefix(prefix)
-            && token.utf8.dropFirst(prefix.utf8.count).allSatisfy { byte in
-                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-                    || byte == 0x2D || byte == 0x5F
-            }
+        token.hasPrefix(prefix) && Base64URL.isRandom(token.dropFirst(prefix.count), byteCount: randomBytes)
     }
 }

@@ -355,11 +355,7 @@ public struct WorkspaceStreams: Sendable {
 
     /// 43 base64url characters, as `ticket(for:by:from:)` makes them.
     package static func isWellFormed(_ ticket: String) -> Bool {
-        ticket.utf8.count == (ticketBytes * 4 + 2) / 3
-            && ticket.utf8.allSatisfy { byte in
-                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
-                    || byte == 0x5F
-            }
+        Base64URL.isRandom(ticket[...], byteCount: ticketBytes)
     }
 
     private static func detail(of refusal: StreamTicket.Refusal) -> String {
