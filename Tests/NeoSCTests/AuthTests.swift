@@ -199,6 +199,30 @@ import Testing
             #expect(try await client.send(.get, "/api/auth/me").status == .unauthorized)
         }
     }
+
+    /// RFC 6750's `Authorization: Bearer <token>`: the scheme's name in any case, then one or more
+    /// spaces; spaces and tabs around the token do not count. Anything else is not a bearer token.
+    @Test func theBearerSchemeIsReadAsHTTPDefinesIt() async throws {
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.user).token
+            for header in ["Bearer \(token)", "bearer \(token)", "BEARER \(token)", "Bearer   \(token)", "Bearer \t\(token)"] {
+                let reply = try await client.send(.get, "/api/auth/me", headers: [.authorization: header])
+                #expect(reply.status == .ok, "\(header.debugDescription)")
+            }
+            let refusals = [
+                "Bearer\t\(token)": "Authorization must be a Bearer token",
+                "Bearers \(token)": "Authorization must be a Bearer token",
+                "Bearer": "Authorization must be a Bearer token",
+                "Bearer \(token) \(token)": "Invalid token",
+                "Bearer \(token)\u{A0}": "Invalid token",
+            ]
+            for (header, detail) in refusals {
+                let reply = try await client.send(.get, "/api/auth/me", headers: [.authorization: header])
+                #expect(reply.status == .unauthorized, "\(header.debugDescription)")
+                #expect(reply.detail == detail, "\(header.debugDescription)")
+            }
+        }
+    }
 }
 
 @Suite struct BadInputTests {

@@ -13,6 +13,9 @@ final class RequestHeadDeadline {
     private enum State {
         /// No request begun: the next byte read starts one.
         case betweenRequests
+        /// A request's first bytes are being decoded. Most heads arrive whole in one read and are
+        /// decoded before it returns, so the timer is armed only if the read ends without one.
+        case headDue
         /// A request's first bytes arrived, its head has not: the deadline runs.
         case readingHead(Scheduled<Void>)
         /// The head arrived; the deadline is off until the response ends.
@@ -26,8 +29,16 @@ final class RequestHeadDeadline {
         self.limit = limit
     }
 
-    func bytesArrived(context: ChannelHandlerContext) {
-        guard case .betweenRequests = state else { return }
+    /// Bytes arrived and are about to be decoded; true when they begin a request.
+    func bytesArriving() -> Bool {
+        guard case .betweenRequests = state else { return false }
+        state = .headDue
+        return true
+    }
+
+    /// The bytes that began a request are decoded: without its head among them, the deadline runs.
+    func bytesDecoded(context: ChannelHandlerContext) {
+        guard case .headDue = state else { return }
         let channel = context.channel
         state = .readingHead(
             context.eventLoop.assumeIsolated().scheduleTask(in: limit) {
@@ -65,8 +76,9 @@ final class RequestStartWatch: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        deadline.bytesArrived(context: context)
+        let beginsRequest = deadline.bytesArriving()
         context.fireChannelRead(data)
+        if beginsRequest { deadline.bytesDecoded(context: context) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
