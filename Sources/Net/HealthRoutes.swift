@@ -13,11 +13,16 @@ final class HealthRoutes: Sendable {
     let pomerium: PomeriumGate?
     /// Whether the last answer found Pomerium's keys missing, so the change is logged once.
     private let keysWereMissing = Atomic(false)
+    /// `GET /api/`'s body, the same for every request of the process: written once.
+    private let aboutBody: ByteBuffer
 
     init(health: StoreHealth, version: String, pomerium: PomeriumGate?) {
         self.health = health
         self.version = version
         self.pomerium = pomerium
+        var body = ByteBuffer()
+        AuditEventWriter.writeObject(["message": About.message, "version": version], into: &body)
+        aboutBody = body
     }
 
     struct Health: Encodable, Sendable {
@@ -25,9 +30,9 @@ final class HealthRoutes: Sendable {
         var detail: String?
     }
 
-    struct About: Encodable, Sendable {
-        var message: String
-        var version: String
+    /// What `GET /api/` says (the OpenAPI document's `About`; keys sorted, as `PortalJSON` writes them).
+    enum About {
+        static let message = "NeoSC Zero Trust workspace access API"
     }
 
     func register(on router: Router<PortalRequestContext>) {
@@ -71,7 +76,7 @@ final class HealthRoutes: Sendable {
         }
     }
 
-    @Sendable func about(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<About> {
-        JSONBody(About(message: "NeoSC Zero Trust workspace access API", version: version))
+    @Sendable func about(_ request: Request, context: PortalRequestContext) async throws -> WrittenJSON {
+        WrittenJSON(buffer: aboutBody)
     }
 }

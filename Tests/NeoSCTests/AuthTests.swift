@@ -20,6 +20,10 @@ import Testing
             let about = try await client.send(.get, "/api/")
             #expect(about.status == .ok)
             #expect(try about.decoded(AboutBody.self).version == Configuration.version)
+            // Written once per process, byte for byte what `PortalJSON`'s encoder writes.
+            let encoded = try PortalJSON.encoder.encode(["message": "NeoSC Zero Trust workspace access API", "version": Configuration.version])
+            #expect(about.text == String(decoding: encoded, as: UTF8.self))
+            #expect(about.headers[.contentType] == "application/json; charset=utf-8")
         }
     }
 
