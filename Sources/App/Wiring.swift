@@ -206,7 +206,7 @@ enum Wiring {
                 metadata: ["open_files": "\(openFiles)", "max_connections": "\(limits.maximum)"])
         }
         return Application(
-            responder: ChildTaskResponder(PortalRouter.make(portal: portal, accessLog: accessLog).buildResponder()),
+            responder: PortalRouter.make(portal: portal, accessLog: accessLog).buildResponder(),
             server: .guardedHTTP1(limits, streams: portal.streamGateway),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "NeoSC",

@@ -43,6 +43,7 @@ extension HTTPServerBuilder {
     /// upgraded to WebSockets (without one, the plain channel: no upgrade handling per connection).
     public static func guardedHTTP1(_ limits: ConnectionLimits, streams: StreamGateway? = nil) -> HTTPServerBuilder {
         .init { responder in
+            let responder = ChildTaskResponder.wrapping(responder)
             if let streams {
                 return GuardedStreamingChannel(responder: responder, limits: limits, gateway: streams)
             }
