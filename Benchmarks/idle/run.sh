@@ -6,7 +6,8 @@
 # keep-alive connections, each answered once (`GET /api/`) and then left idle, and reads the
 # server's resident memory before and after. Then the same for the bare framework
 # (Benchmarks/bare, no application code, no warm-up): the distance between the two per connection
-# is NeoSC's own. Prints memory per connection for both.
+# is NeoSC's own. Prints memory per connection for both; with 10,000 connections, whether NeoSC
+# met issue #16's goal (under 256 MiB), and exits non-zero when it did not.
 #
 #   Benchmarks/idle/run.sh [CONNECTIONS]     (default 10000; the open-file limit bounds it)
 #
@@ -78,10 +79,21 @@ asyncio.run(main())
 PY
 echo "| server | idle connections | RSS before (MiB) | RSS with them (MiB) | KiB per connection |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-python3 "$work/idle.py" "NeoSC (dataset loaded, token cache warm)" "$port" "$work/tokens" "$connections" "$server" /api/
+neosc_row=$(python3 "$work/idle.py" "NeoSC (dataset loaded, token cache warm)" "$port" "$work/tokens" "$connections" "$server" /api/)
+echo "$neosc_row"
 kill "$server"; wait "$server" 2>/dev/null || true
 bare_port=$(free_port)
 PORT=$bare_port "$bare" >"$work/bare.log" 2>&1 &
 pids+=($!)
 wait_for_port "$bare_port" "${pids[-1]}" "the bare Hummingbird server"
 python3 "$work/idle.py" "bare Hummingbird" "$bare_port" - "$connections" "${pids[-1]}" /bench/floor
+# Issue #16's goal, for the run it is stated for: under 256 MiB with 10,000 idle connections.
+if [ "$connections" = 10000 ]; then
+  rss=$(awk -F'|' '{gsub(/ /, "", $5); print $5}' <<<"$neosc_row")
+  if awk -v rss="$rss" 'BEGIN { exit !(rss < 256) }'; then
+    echo "Goal (issue #16), NeoSC under 256 MiB with 10,000 idle connections: met ($rss MiB)"
+  else
+    echo "Goal (issue #16), NeoSC under 256 MiB with 10,000 idle connections: not met ($rss MiB)"
+    exit 1
+  fi
+fi
