@@ -1,30 +1,33 @@
-// Target `bearer`: the `Authorization` header as `IdentityMiddleware.handle` takes it apart
-// (scheme and token split at the first space, the scheme compared case-insensitively, the token
-// trimmed), then `BearerCredential.isWellFormed`, the check every request's token passes before
-// it costs a store lookup, and `BearerCredential.digest`, the key it is looked up by.
-//
-// The split is three lines inside the middleware, which needs a whole Portal to construct: they
-// are repeated below, and scripts/fuzz refuses to build when IdentityMiddleware.swift no longer
-// has them word for word.
+// Target `bearer`: the `Authorization` header as `IdentityMiddleware` reads it
+// (`BearerCredential.token(inAuthorization:)`: leading blanks skipped, the scheme up to the first
+// space compared case-insensitively, the token without the spaces and tabs around it), then
+// `BearerCredential.isWellFormed`, the check every request's token passes before it costs a store
+// lookup, and `BearerCredential.digest`, the key it is looked up by.
 //
 // Input: the header value, as swift-http-types delivers it (NUL, CR and LF made spaces).
 // Properties, for every input:
+//   - the token taken is the one a plain reference (below: Foundation's `lowercased()` for the
+//     scheme, byte arrays for the blanks) takes, and none exactly when the reference finds none;
+//   - `Bearer` in other cases gives the same token;
 //   - `isWellFormed` is true exactly when the token is 49 bytes, `neosc_` and 43 base64url
 //     characters (a byte-wise reference); then its digest is 64 lower-case hex digits;
-//   - a token is taken exactly when the scheme is `bearer` in ASCII letters of any case (no
-//     Unicode look-alike), and `Bearer` in other cases gives the same token;
 //   - a token NeoSC could issue (`neosc_` + base64url of 32 bytes taken from the input) is
 //     well-formed, and comes back out of `Bearer <token>` whatever blanks surround it.
 import Foundation
 
-/// `IdentityMiddleware.handle`: the token an `Authorization` value carries, or nil when it is
-/// not a Bearer credential (the middleware's "Authorization must be a Bearer token").
 func bearerToken(_ authorization: String) -> String? {
-    let parts = authorization.split(separator: " ", maxSplits: 1)
-    if parts.count == 2, parts[0].lowercased() == "bearer" {
-        return String(parts[1]).trimmingCharacters(in: .whitespaces)
-    }
-    return nil
+    BearerCredential.token(inAuthorization: authorization).map(String.init)
+}
+
+/// RFC 6750 read plainly: blanks (space, tab) before the scheme, the scheme up to the first
+/// space, `bearer` in any case, then the rest without the blanks around it, if anything is left.
+private func referenceToken(_ header: String) -> String? {
+    let blanks: Set<UInt8> = [0x20, 0x09]
+    let bytes = Array(header.utf8).drop { blanks.contains($0) }
+    guard let space = bytes.firstIndex(of: 0x20) else { return nil }
+    guard String(decoding: bytes[..<space], as: UTF8.self).lowercased() == "bearer" else { return nil }
+    let token = Array(bytes[space...].drop { blanks.contains($0) }.reversed().drop { blanks.contains($0) }.reversed())
+    return token.isEmpty ? nil : String(decoding: token, as: UTF8.self)
 }
 
 private let base64URL = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
@@ -53,22 +56,17 @@ public func fuzzBearer(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         }
     }
 
-    let parts = header.split(separator: " ", maxSplits: 1)
-    if let token = bearerToken(header) {
-        // Accepted: the scheme is "bearer" in ASCII letters of either case, nothing else.
-        let scheme = Array(parts[0].utf8)
-        require(
-            scheme.count == 6 && zip(scheme, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 },
-            "scheme \(quoted(String(parts[0]))) accepted as Bearer")
+    let token = bearerToken(header)
+    let reference = referenceToken(header)
+    require(token == reference, "\(quoted(header)) gives \(token.map(quoted) ?? "no token"), the reference \(reference.map(quoted) ?? "none")")
+    if let token {
+        // By scalars, not characters: a space and a combining mark after it are one character.
+        let rest = String(String.UnicodeScalarView(header.unicodeScalars.drop { $0 == " " || $0 == "\t" }.drop { $0 != " " }))
         for spelling in ["bearer", "BEARER", "Bearer", "bEaReR"] {
             require(
-                bearerToken(spelling + " " + parts[1]) == token,
+                bearerToken(spelling + rest) == token,
                 "\(quoted(header)) with the scheme spelt \(spelling) gives another token")
         }
-    } else {
-        require(
-            parts.count < 2 || parts[0].utf8.count != 6 || !zip(parts[0].utf8, "bearer".utf8).allSatisfy { $0 | 0x20 == $1 },
-            "a Bearer header \(quoted(header)) gave no token")
     }
 
     // A token NeoSC could have issued, from the input's first 32 bytes.

@@ -22,7 +22,7 @@ enum ChildTaskResponder {
                     try await responder(request, writer, channel)
                 }
                 // The child's error, if any, is the request's.
-                try await group.next()
+                try await group.waitForAll()
             }
         }
     }

@@ -77,7 +77,7 @@ public struct IdentityMiddleware: RouterMiddleware {
                 }
             }
         } else if let authorization = request.headers[.authorization] {
-            if let token = Self.bearerToken(in: authorization) {
+            if let token = BearerCredential.token(inAuthorization: authorization) {
                 switch try await signIn.identity(forToken: String(token)) {
                 case .success(let identity):
                     context.identity = identity
@@ -91,24 +91,6 @@ public struct IdentityMiddleware: RouterMiddleware {
             }
         }
         return try await next(request, context)
-    }
-
-    /// The token of an `Authorization` value in the Bearer scheme (RFC 6750: the scheme's name in
-    /// any case, then one or more spaces), without the spaces and tabs around it; nil for any other
-    /// scheme, or none. Read byte by byte: it runs on every API request.
-    static func bearerToken(in authorization: String) -> Substring? {
-        let bytes = authorization.utf8
-        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        guard let schemeStart = bytes.firstIndex(where: { !isBlank($0) }),
-            let schemeEnd = bytes[schemeStart...].firstIndex(of: UInt8(ascii: " "))
-        else { return nil }
-        let scheme = bytes[schemeStart..<schemeEnd]
-        // Only an ASCII letter ORed with 0x20 gives a lower-case letter: this is a case-blind compare.
-        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
-        guard let tokenStart = bytes[schemeEnd...].firstIndex(where: { !isBlank($0) }),
-            let tokenLast = bytes[tokenStart...].lastIndex(where: { !isBlank($0) })
-        else { return nil }
-        return authorization[tokenStart...tokenLast]
     }
 
     private func pomeriumIdentity(_ request: Request, gate: PomeriumGate, context: Context) async throws -> Identity {

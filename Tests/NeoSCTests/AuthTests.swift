@@ -229,6 +229,24 @@ import Testing
     }
 }
 
+/// `BearerCredential.token(inAuthorization:)` on values no HTTP parser would hand over (blanks
+/// at the ends) and on tokens that end in a multi-byte character: the token ends where its last
+/// byte does. (`scripts/fuzz --target bearer` checks it against a plain reference.)
+@Suite struct BearerSchemeTests {
+    @Test(arguments: [
+        ("Bearer abc", "abc"), ("bEaReR abc", "abc"), (" \tBearer  \t abc \t ", "abc"), ("Bearer a b", "a b"),
+        ("Bearer abcé", "abcé"), ("Bearer é", "é"), ("Bearer abc\u{A0}", "abc\u{A0}"), ("Bearer 👩‍💻 ", "👩‍💻"),
+    ])
+    func theTokenIsWhatFollowsTheScheme(header: String, token: String) {
+        #expect(BearerCredential.token(inAuthorization: header).map(String.init) == token)
+    }
+
+    @Test(arguments: ["", "Bearer", "Bearer ", "Bearer \t ", "Bearer\tabc", "Basic abc", "Bearers abc", "Béarer abc", "\u{A0}Bearer abc"])
+    func otherValuesCarryNoToken(header: String) {
+        #expect(BearerCredential.token(inAuthorization: header) == nil)
+    }
+}
+
 @Suite struct BadInputTests {
     @Test func everyKindOfBadBodyIsA4xx() async throws {
         try await Harness.run { harness, client in
