@@ -8,7 +8,6 @@ import Synchronization
 /// this is).
 final class HealthRoutes: Sendable {
     let health: StoreHealth
-    let version: String
     /// Set in `pomerium` mode: without its key set, no request behind Pomerium can be served.
     let pomerium: PomeriumGate?
     /// Whether the last answer found Pomerium's keys missing, so the change is logged once.
@@ -18,7 +17,6 @@ final class HealthRoutes: Sendable {
 
     init(health: StoreHealth, version: String, pomerium: PomeriumGate?) {
         self.health = health
-        self.version = version
         self.pomerium = pomerium
         var body = ByteBuffer()
         AuditEventWriter.writeObject(["message": About.message, "version": version], into: &body)

@@ -13,10 +13,15 @@ package enum Base64URL {
         return Data(base64Encoded: base64)
     }
 
+    /// How many characters `count` bytes take, unpadded.
+    package static func length(ofBytes count: Int) -> Int {
+        (count * 4 + 2) / 3
+    }
+
     /// Whether `text` is what `random(byteCount:)` makes of `count` bytes: exactly that many
     /// characters' worth, each of the base64url alphabet. A cheap shape check before a lookup.
     package static func isRandom(_ text: Substring, byteCount count: Int) -> Bool {
-        text.utf8.count == (count * 4 + 2) / 3
+        text.utf8.count == length(ofBytes: count)
             && text.utf8.allSatisfy { byte in
                 (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
                     || byte == 0x5F

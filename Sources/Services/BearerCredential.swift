@@ -6,10 +6,10 @@ import Foundation
 /// digest is stored, so a leaked database holds no usable token.
 public enum BearerCredential {
     package static let prefix = "neosc_"
-    /// `neosc_` + 43 base64url characters.
-    package static let length = 6 + 43
     /// The token's random bytes.
     static let randomBytes = 32
+    /// `neosc_` + 43 base64url characters.
+    package static let length = prefix.utf8.count + Base64URL.length(ofBytes: randomBytes)
 
     public static func issue() -> (token: String, digest: String) {
         let token = prefix + Base64URL.random(byteCount: randomBytes)
