@@ -5,10 +5,11 @@ import NIOCore
 /// Writes audit entries as JSON straight into a buffer, fields in their declared order: the same
 /// JSON values `PortalJSON.encoder` gives (tested entry by entry), without Foundation's generic
 /// encoder, which cost most of the time of a list or an export (issue #16: lists without
-/// `JSONEncoder` on the hot path; issue #14: export speed).
-package enum AuditEventWriter {
+/// `JSONEncoder` on the hot path; issue #14: export speed). Public for the allocation benchmark
+/// (`Benchmarks/micro`), which holds a list's encoding to a committed baseline.
+public enum AuditEventWriter {
     /// `[entry,entry,…]`.
-    static func writeArray(_ events: [AuditEvent], into buffer: inout ByteBuffer) {
+    public static func writeArray(_ events: [AuditEvent], into buffer: inout ByteBuffer) {
         writeArray(events, into: &buffer, element: write)
     }
 
@@ -37,7 +38,16 @@ package enum AuditEventWriter {
         writeField(",\"action\":", event.action.rawValue, into: &buffer)
         writeField(",\"resource_type\":", event.resourceType, into: &buffer)
         writeField(",\"resource_id\":", event.resourceID, into: &buffer)
-        writeField(",\"resource\":", event.resource, into: &buffer)
+        if let type = event.resourceType {
+            // `event.resource` ("type:id") spelt into the buffer, without making the string.
+            buffer.writeStaticString(",\"resource\":\"")
+            writeEscaped(type, into: &buffer)
+            if let id = event.resourceID {
+                buffer.writeInteger(UInt8(ascii: ":"))
+                writeEscaped(id, into: &buffer)
+            }
+            buffer.writeInteger(UInt8(ascii: "\""))
+        }
         buffer.writeStaticString(",\"details\":")
         writeObject(event.details, into: &buffer)
         writeField(",\"ip_address\":", event.ipAddress, into: &buffer)
@@ -46,9 +56,9 @@ package enum AuditEventWriter {
             buffer.writeStaticString(",\"seq\":")
             buffer.writeString(String(seal.seq))
             buffer.writeStaticString(",\"prev_hash\":\"")
-            buffer.writeString(Hex.encode(seal.prevHash))
+            writeHex(seal.prevHash, into: &buffer)
             buffer.writeStaticString("\",\"hash\":\"")
-            buffer.writeString(Hex.encode(seal.hash))
+            writeHex(seal.hash, into: &buffer)
             buffer.writeInteger(UInt8(ascii: "\""))
         }
         buffer.writeInteger(UInt8(ascii: "}"))
@@ -61,22 +71,47 @@ package enum AuditEventWriter {
         writeString(value, into: &buffer)
     }
 
-    /// A string map as a JSON object, keys sorted (so equal maps are equal text).
+    /// A string map as a JSON object, keys sorted (so equal maps are equal text). The keys are
+    /// sorted in scratch space (on the stack for an entry's few details), not in a new array.
     static func writeObject(_ map: [String: String], into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "{"))
-        for (index, key) in map.keys.sorted().enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            writeString(key, into: &buffer)
-            buffer.writeInteger(UInt8(ascii: ":"))
-            writeString(map[key]!, into: &buffer)
+        withUnsafeTemporaryAllocation(of: (key: String, value: String).self, capacity: map.count) { scratch in
+            _ = scratch.initialize(fromContentsOf: map)
+            defer { scratch.deinitialize() }
+            var sorted = scratch
+            sorted.sort { $0.key < $1.key }
+            for (index, pair) in sorted.enumerated() {
+                if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+                writeString(pair.key, into: &buffer)
+                buffer.writeInteger(UInt8(ascii: ":"))
+                writeString(pair.value, into: &buffer)
+            }
         }
         buffer.writeInteger(UInt8(ascii: "}"))
+    }
+
+    /// Lower-case hexadecimal, as `Hex.encode` spells it, straight into the buffer.
+    static func writeHex(_ bytes: [UInt8], into buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count * 2) { target in
+            for (index, byte) in bytes.enumerated() {
+                target[2 * index] = hexDigits[Int(byte >> 4)]
+                target[2 * index + 1] = hexDigits[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
+        }
     }
 
     /// A JSON string (RFC 8259): quotes, backslashes and control characters escaped; everything
     /// else, `/` and non-ASCII included, written as its UTF-8 bytes. (Also the JSON log's.)
     package static func writeString(_ text: String, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
+        writeEscaped(text, into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    /// What goes between a JSON string's quotes: `text` with quotes, backslashes and control
+    /// characters escaped.
+    private static func writeEscaped(_ text: String, into buffer: inout ByteBuffer) {
         var text = text
         text.withUTF8 { bytes in
             var start = 0
@@ -99,7 +134,6 @@ package enum AuditEventWriter {
             }
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[start...]))
         }
-        buffer.writeInteger(UInt8(ascii: "\""))
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)

@@ -153,7 +153,12 @@ struct AuditExportTests {
                     id: "aud-\(index)", timestamp: Date(timeIntervalSince1970: 1_767_225_600.987 + Double(index) * 86_399.5),
                     userID: index % 2 == 0 ? text : nil, userEmail: text, action: AuditAction(text),
                     resourceType: index % 3 == 0 ? nil : "type\(text)", resourceID: index % 3 == 1 ? nil : text,
-                    details: [text: text, "k": "v"], ipAddress: index % 2 == 1 ? text : nil, success: index % 2 == 0))
+                    details: index == 4 ? [:] : [text: text, "k": "v"], ipAddress: index % 2 == 1 ? text : nil,
+                    success: index % 2 == 0,
+                    seal: index % 2 == 0
+                        ? AuditSeal(
+                            seq: Int64(index) * 1_000_003, prevHash: (0..<32).map { UInt8(($0 * 37 + index) % 256) },
+                            hash: (0..<32).map { UInt8(255 - ($0 * 11 + index) % 256) }) : nil))
         }
         for event in events {
             var buffer = ByteBuffer()
@@ -167,6 +172,16 @@ struct AuditExportTests {
         let writtenList = try JSONSerialization.jsonObject(with: Data(list.readableBytesView)) as? NSArray
         let encodedList = try JSONSerialization.jsonObject(with: PortalJSON.encoder.encode(events)) as? NSArray
         #expect(writtenList != nil && writtenList == encodedList)
+    }
+
+    @Test("AuditEventWriter writes details with their keys sorted: equal maps are equal text")
+    func writerSortsDetails() {
+        var buffer = ByteBuffer()
+        AuditEventWriter.writeObject(["zeta": "1", "alpha": "\"2\"", "mid": "", "Alpha": "4"], into: &buffer)
+        #expect(String(buffer: buffer) == #"{"Alpha":"4","alpha":"\"2\"","mid":"","zeta":"1"}"#)
+        var empty = ByteBuffer()
+        AuditEventWriter.writeObject([:], into: &empty)
+        #expect(String(buffer: empty) == "{}")
     }
 
     @Test("CSV fields: quoted when needed, formulas defused")
