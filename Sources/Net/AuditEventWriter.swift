@@ -144,27 +144,28 @@ public enum AuditEventWriter {
         var seconds = time_t(min(max(date.timeIntervalSince1970.rounded(.down), -62_135_596_800), 253_402_300_799))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func digits(_ value: Int32, _ count: Int) {
-            var divisor: Int32 = 1
-            for _ in 1..<count { divisor *= 10 }
-            var value = value
-            while divisor > 0 {
-                buffer.writeInteger(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-                value %= divisor
-                divisor /= 10
+        // Twenty bytes in one write, not a write (and a capacity check) per byte.
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 20) { target in
+            func digits(_ value: Int32, _ count: Int, at offset: Int) {
+                var value = value
+                for position in (offset..<offset + count).reversed() {
+                    target[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
             }
+            digits(parts.tm_year + 1_900, 4, at: 0)
+            target[4] = UInt8(ascii: "-")
+            digits(parts.tm_mon + 1, 2, at: 5)
+            target[7] = UInt8(ascii: "-")
+            digits(parts.tm_mday, 2, at: 8)
+            target[10] = UInt8(ascii: "T")
+            digits(parts.tm_hour, 2, at: 11)
+            target[13] = UInt8(ascii: ":")
+            digits(parts.tm_min, 2, at: 14)
+            target[16] = UInt8(ascii: ":")
+            digits(parts.tm_sec, 2, at: 17)
+            target[19] = UInt8(ascii: "Z")
+            return 20
         }
-        digits(parts.tm_year + 1_900, 4)
-        buffer.writeInteger(UInt8(ascii: "-"))
-        digits(parts.tm_mon + 1, 2)
-        buffer.writeInteger(UInt8(ascii: "-"))
-        digits(parts.tm_mday, 2)
-        buffer.writeInteger(UInt8(ascii: "T"))
-        digits(parts.tm_hour, 2)
-        buffer.writeInteger(UInt8(ascii: ":"))
-        digits(parts.tm_min, 2)
-        buffer.writeInteger(UInt8(ascii: ":"))
-        digits(parts.tm_sec, 2)
-        buffer.writeInteger(UInt8(ascii: "Z"))
     }
 }
