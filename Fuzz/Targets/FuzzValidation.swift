@@ -8,7 +8,8 @@
 //     part of 1 to 64 bytes and a dotted domain of letters, digits, `-`; printable ASCII only;
 //     and normalising it again gives it back;
 //   - text (name, type, description limits): a result is NFC, trimmed, within its character
-//     and byte limits, without control characters but `\n`; validating it again gives it back;
+//     and byte limits, without control characters but `\n` (categories Cc and Cf, ZWNJ and ZWJ
+//     allowed); validating it again gives it back;
 //   - providerName: a result is what `text` accepts as a name, unchanged (the function's
 //     promise: it makes the provider's name hold what `text` requires instead of refusing);
 //   - domain: a result is lower-case, at most 253 bytes, 2+ labels of 1 to 63 ASCII letters,
@@ -59,8 +60,14 @@ private func checkText(_ raw: String, length: ClosedRange<Int>) {
     require(length.contains(value.count), "\(quoted(value)) has \(value.count) characters, outside \(length)")
     require(value.utf8.count <= length.upperBound * Validation.bytesPerCharacter, "\(quoted(value)) is over its bytes")
     require(
-        !value.unicodeScalars.contains { CharacterSet.controlCharacters.contains($0) && $0 != "\n" },
+        !value.unicodeScalars.contains { hiddenOrControl($0) && $0 != "\n" },
         "\(quoted(value)) has control characters")
+}
+
+/// The reference for what a text field refuses: categories Cc and Cf, but ZWNJ and ZWJ.
+private func hiddenOrControl(_ scalar: Unicode.Scalar) -> Bool {
+    let category = scalar.properties.generalCategory
+    return category == .control || (category == .format && !["\u{200C}", "\u{200D}"].contains(scalar))
 }
 
 private func checkProviderName(_ raw: String) {

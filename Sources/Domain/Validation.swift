@@ -47,7 +47,7 @@ public enum Validation {
 
     /// Trims a display name or title, puts it in Unicode normal form C, and checks its length in
     /// characters and in UTF-8 bytes (`bytesPerCharacter` per character allowed) and that it has no
-    /// control characters.
+    /// control characters (`isRefusedControl`; a line break is let through).
     public static func text(
         _ raw: String, field: String, length: ClosedRange<Int> = nameLength
     ) throws(DomainError) -> String {
@@ -63,22 +63,34 @@ public enum Validation {
         guard value.utf8.count <= maximumBytes else {
             throw .invalid("\(field) must be at most \(maximumBytes) bytes")
         }
-        guard !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) && $0 != "\n" })
-        else {
+        guard !value.unicodeScalars.contains(where: { isRefusedControl($0) && $0 != "\n" }) else {
             throw .invalid("\(field) must not contain control characters")
         }
         return value
     }
 
+    /// Whether a text field refuses `scalar`: a control character (category Cc: C0, DEL, C1) or an
+    /// invisible format character (Cf): bidirectional marks, embeddings, overrides and isolates,
+    /// which reorder what a reader sees; zero-width spaces, the word joiner and the byte-order
+    /// mark, which hide a character between two others; tag characters, which carry text no one
+    /// sees. Except the zero-width non-joiner and joiner (U+200C, U+200D): Persian, Arabic and
+    /// Indic names need them between letters, and emoji such as 👩‍💻 are joined with ZWJ.
+    public static func isRefusedControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control: true
+        case .format: scalar != "\u{200C}" && scalar != "\u{200D}"
+        default: false
+        }
+    }
+
     /// A display name an identity provider sent, made to hold what `text` requires of a name
-    /// instead of refusing the sign-in: normal form C, control characters dropped, trimmed, cut to
+    /// instead of refusing the sign-in: normal form C, control characters dropped (those
+    /// `isRefusedControl` names), trimmed, cut to
     /// `nameLength`'s characters and their bytes. Nil when nothing is left.
     public static func providerName(_ raw: String) -> String? {
         // A claim is at most what the token's size cap let through; cut before normalising anyway.
         let maximumBytes = nameLength.upperBound * bytesPerCharacter
-        let scalars = raw.unicodeScalars.prefix(maximumBytes * 2).filter {
-            !CharacterSet.controlCharacters.contains($0)
-        }
+        let scalars = raw.unicodeScalars.prefix(maximumBytes * 2).filter { !isRefusedControl($0) }
         var value = String(String.UnicodeScalarView(scalars)).precomposedStringWithCanonicalMapping
             .trimmingCharacters(in: .whitespacesAndNewlines)
         value = String(value.prefix(nameLength.upperBound))

@@ -44,6 +44,32 @@ import Testing
         #expect(throws: DomainError.self) { try Validation.domain("-bad.example") }
     }
 
+    /// Controls and invisible format characters are refused; the two joiners that scripts and
+    /// emoji need are not.
+    @Test func textRefusesHiddenCharactersButNotTheJoinersWritingNeeds() throws {
+        let needed = [
+            "\u{1F469}\u{200D}\u{1F4BB} lab",  // 👩‍💻: an emoji joined with ZWJ
+            "\u{0645}\u{0647}\u{062F}\u{06CC}\u{200C}\u{0632}\u{0627}\u{062F}\u{0647}",  // a Persian name with ZWNJ
+            "\u{0915}\u{094D}\u{200D}\u{0937}",  // Devanagari with ZWJ
+            "two\nlines",
+        ]
+        for text in needed {
+            #expect(try Validation.text(text, field: "name") == text, "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+        let hidden: [Unicode.Scalar] = [
+            "\u{0}", "\u{1B}", "\u{7F}", "\u{85}", "\u{200B}", "\u{200E}", "\u{200F}", "\u{202A}", "\u{202E}", "\u{2060}",
+            "\u{2066}", "\u{2069}", "\u{061C}", "\u{FEFF}", "\u{00AD}", "\u{E0001}", "\u{E0041}", "\u{1D173}",
+        ]
+        for scalar in hidden {
+            #expect(Validation.isRefusedControl(scalar), "U+\(String(scalar.value, radix: 16))")
+            #expect(throws: DomainError.self, "U+\(String(scalar.value, radix: 16))") {
+                try Validation.text("invoice\(scalar)fdp.exe", field: "name")
+            }
+        }
+        #expect(!Validation.isRefusedControl("\u{200C}") && !Validation.isRefusedControl("\u{200D}"))
+        #expect(!Validation.isRefusedControl("\u{FE0F}"), "a variation selector is a mark, not a control")
+    }
+
     /// One letter and 400,000 combining marks is one character and 800 KB: limited by bytes too.
     @Test func textIsLimitedInBytesAndNormalised() throws {
         let stacked = "a" + String(repeating: "\u{0301}", count: 400_000)

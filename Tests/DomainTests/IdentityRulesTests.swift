@@ -143,6 +143,9 @@ import Testing
         #expect(Validation.providerName("Mallory\u{0000}\u{001B}[31m") == "Mallory[31m")
         #expect(Validation.providerName(" \u{0007} ") == nil)
         #expect(Validation.providerName("") == nil)
+        #expect(Validation.providerName("Eve\u{202E}gnp.exe\u{200B}") == "Evegnp.exe", "bidi override and zero-width space")
+        #expect(Validation.providerName("\u{0645}\u{06CC}\u{200C}\u{0632}") == "\u{0645}\u{06CC}\u{200C}\u{0632}", "ZWNJ kept")
+        #expect(Validation.providerName("\u{1F469}\u{200D}\u{1F4BB}") == "\u{1F469}\u{200D}\u{1F4BB}", "ZWJ kept")
     }
 
     @Test func isCutToTheLengthsALocalNameMayHave() throws {
