@@ -29,7 +29,11 @@ case "${1:-check}" in
     status=0
     flock "$lock" swift package --disable-sandbox benchmark baseline check "$baseline" --target "$target" --no-progress 2>&1 \
       | tee "$log" || status=$?
-    if grep -q "benchmarkThresholdRegression" "$log"; then
+    if grep -q "not found in" "$log"; then
+      # A benchmark added or renamed is only warned about, and would pass unchecked.
+      echo "Allocations: a benchmark and the baseline do not match (above): $0 --update, and commit the baseline." >&2
+      exit 1
+    elif grep -q "benchmarkThresholdRegression" "$log"; then
       echo "Allocations: more than 10 % above the baseline (the table above)." >&2
       exit 2
     elif grep -q "benchmarkThresholdImprovement" "$log"; then

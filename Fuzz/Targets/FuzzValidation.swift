@@ -8,8 +8,8 @@
 //     part of 1 to 64 bytes and a dotted domain of letters, digits, `-`; printable ASCII only;
 //     and normalising it again gives it back;
 //   - text (name, type, description limits): a result is NFC, trimmed, within its character
-//     and byte limits, without control characters but `\n` (categories Cc and Cf, ZWNJ and ZWJ
-//     allowed); validating it again gives it back;
+//     and byte limits, without control characters but `\n` (categories Cc and Cf; ZWNJ and ZWJ
+//     allowed, only between two non-ASCII, non-blank scalars); validating it again gives it back;
 //   - providerName: a result is what `text` accepts as a name, unchanged (the function's
 //     promise: it makes the provider's name hold what `text` requires instead of refusing);
 //   - domain: a result is lower-case, at most 253 bytes, 2+ labels of 1 to 63 ASCII letters,
@@ -62,12 +62,28 @@ private func checkText(_ raw: String, length: ClosedRange<Int>) {
     require(
         !value.unicodeScalars.contains { hiddenOrControl($0) && $0 != "\n" },
         "\(quoted(value)) has control characters")
+    require(joinersInPlace(value), "\(quoted(value)) has a joiner out of place")
 }
 
-/// The reference for what a text field refuses: categories Cc and Cf, but ZWNJ and ZWJ.
+/// The reference for what a text field refuses, from Foundation's table rather than the
+/// categories `Validation` reads: its control characters (Cc and Cf), but ZWNJ and ZWJ.
 private func hiddenOrControl(_ scalar: Unicode.Scalar) -> Bool {
-    let category = scalar.properties.generalCategory
-    return category == .control || (category == .format && !["\u{200C}", "\u{200D}"].contains(scalar))
+    CharacterSet.controlCharacters.contains(scalar) && scalar != "\u{200C}" && scalar != "\u{200D}"
+}
+
+/// Whether every ZWNJ or ZWJ in `text` stands between two scalars that are none of: a joiner,
+/// ASCII, white space.
+private func joinersInPlace(_ text: String) -> Bool {
+    let scalars = Array(text.unicodeScalars)
+    func letter(_ index: Int) -> Bool {
+        index >= 0 && index < scalars.count && scalars[index].value > 0x7F
+            && !CharacterSet.whitespacesAndNewlines.contains(scalars[index]) && scalars[index] != "\u{200C}"
+            && scalars[index] != "\u{200D}"
+    }
+    for (index, scalar) in scalars.enumerated() where scalar == "\u{200C}" || scalar == "\u{200D}" {
+        if !letter(index - 1) || !letter(index + 1) { return false }
+    }
+    return true
 }
 
 private func checkProviderName(_ raw: String) {

@@ -8,6 +8,11 @@ public struct Organization: Sendable, Equatable, Codable {
     public var domain: String?
     public var createdAt: Date
 
+    /// What makes two names the same organisation: case, and zero-width joiners, do not count.
+    public static func nameKey(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { !Validation.joiners.contains($0) }))
+    }
+
     public init(id: String, name: String, domain: String?, createdAt: Date) {
         self.id = id
         self.name = name

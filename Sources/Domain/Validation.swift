@@ -66,6 +66,10 @@ public enum Validation {
         guard !value.unicodeScalars.contains(where: { isRefusedControl($0) && $0 != "\n" }) else {
             throw .invalid("\(field) must not contain control characters")
         }
+        let scalars = Array(value.unicodeScalars)
+        for index in scalars.indices where joiners.contains(scalars[index]) && !joinerIsInPlace(at: index, of: scalars) {
+            throw .invalid("\(field) may have a zero-width joiner or non-joiner only between two letters that need one")
+        }
         return value
     }
 
@@ -83,18 +87,46 @@ public enum Validation {
         }
     }
 
+    /// The zero-width non-joiner and joiner, which text keeps between the letters that need them.
+    public static let joiners: Set<Unicode.Scalar> = ["\u{200C}", "\u{200D}"]
+
+    /// Whether the joiner at `index` of `scalars` stands where writing needs one: between two
+    /// characters that are neither joiners, white space nor ASCII (Persian or Indic letters, the
+    /// parts of an emoji). Anywhere else it only hides something: a name that is a lone joiner and
+    /// looks empty, `Ac<ZWNJ>me` that looks like `Acme`, a space kept from trimming.
+    static func joinerIsInPlace(at index: Int, of scalars: [Unicode.Scalar]) -> Bool {
+        func joins(_ neighbour: Int) -> Bool {
+            guard scalars.indices.contains(neighbour) else { return false }
+            let scalar = scalars[neighbour]
+            return !scalar.isASCII && !joiners.contains(scalar) && !scalar.properties.isWhitespace
+        }
+        return joins(index - 1) && joins(index + 1)
+    }
+
+    /// `scalars` without the joiners that are not in place (`joinerIsInPlace`).
+    static func droppingStrayJoiners(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        scalars.indices.compactMap { index in
+            joiners.contains(scalars[index]) && !joinerIsInPlace(at: index, of: scalars) ? nil : scalars[index]
+        }
+    }
+
     /// A display name an identity provider sent, made to hold what `text` requires of a name
     /// instead of refusing the sign-in: normal form C, control characters dropped (those
-    /// `isRefusedControl` names), trimmed, cut to
-    /// `nameLength`'s characters and their bytes. Nil when nothing is left.
+    /// `isRefusedControl` names) and so are joiners out of place (`joinerIsInPlace`), trimmed, cut
+    /// to `nameLength`'s characters and their bytes. Nil when nothing is left.
     public static func providerName(_ raw: String) -> String? {
         // A claim is at most what the token's size cap let through; cut before normalising anyway.
         let maximumBytes = nameLength.upperBound * bytesPerCharacter
-        let scalars = raw.unicodeScalars.prefix(maximumBytes * 2).filter { !isRefusedControl($0) }
-        var value = String(String.UnicodeScalarView(scalars)).precomposedStringWithCanonicalMapping
+        let scalars = Array(raw.unicodeScalars.prefix(maximumBytes * 2).filter { !isRefusedControl($0) })
+        var value = String(String.UnicodeScalarView(droppingStrayJoiners(scalars))).precomposedStringWithCanonicalMapping
             .trimmingCharacters(in: .whitespacesAndNewlines)
         value = String(value.prefix(nameLength.upperBound))
         while value.utf8.count > maximumBytes { value.removeLast() }
+        // A joiner belongs to the character before it, so the cut may have kept one without the
+        // letter after it: dropped, which leaves that character (never white space) at the end.
+        if let last = value.unicodeScalars.last, joiners.contains(last) {
+            value.unicodeScalars.removeLast()
+        }
         value = value.trimmingCharacters(in: .whitespacesAndNewlines)
         return value.isEmpty ? nil : value
     }

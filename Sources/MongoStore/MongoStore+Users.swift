@@ -234,7 +234,7 @@ extension MongoStore: OrganizationStore {
                 "organizations",
                 [
                     "_id": .string(organization.id), "name": .string(organization.name),
-                    "name_key": .string(organization.name.lowercased()), "domain": .optional(organization.domain),
+                    "name_key": .string(Organization.nameKey(organization.name)), "domain": .optional(organization.domain),
                     "created_at": .date(organization.createdAt),
                 ])
         } catch let failure as MongoFailure where failure.isDuplicateKey {
@@ -251,7 +251,7 @@ extension MongoStore: OrganizationStore {
     }
 
     public func organization(named name: String) async throws -> Organization? {
-        try await database.findOne("organizations", ["name_key": .string(name.lowercased())]).map(Self.organization)
+        try await database.findOne("organizations", ["name_key": .string(Organization.nameKey(name))]).map(Self.organization)
     }
 
     public func organizations() async throws -> [Organization] {

@@ -141,7 +141,9 @@ public enum AuditEventWriter {
     /// `yyyy-MM-ddTHH:mm:ssZ` in UTC, whole seconds (rounded down), as `.iso8601` dates encode.
     static func writeTimestamp(_ date: Date, into buffer: inout ByteBuffer) {
         // Clamped to years 0001–9999: a stored time out of range is written at the bound, never a crash.
-        var seconds = time_t(min(max(date.timeIntervalSince1970.rounded(.down), -62_135_596_800), 253_402_300_799))
+        // (A time that is not a number, which no clock gives, is written as the epoch, not a crash.)
+        let interval = date.timeIntervalSince1970.isNaN ? 0 : date.timeIntervalSince1970
+        var seconds = time_t(min(max(interval.rounded(.down), -62_135_596_800), 253_402_300_799))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         // Twenty bytes in one write, not a write (and a capacity check) per byte.

@@ -91,7 +91,7 @@ struct AuditRoutes {
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let events = try await store.events(query(request, context, limit: try request.queryLimit(maximum: AuditQuery.maximumLimit)))
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(events.count * 320)
+        buffer.reserveCapacity(events.count * 512)  // a sealed entry is about 500 bytes
         AuditEventWriter.writeArray(events, into: &buffer)
         return WrittenJSON(buffer: buffer)
     }

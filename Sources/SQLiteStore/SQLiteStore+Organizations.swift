@@ -42,9 +42,9 @@ extension SQLiteStore: OrganizationStore {
         }
     }
 
-    /// Organisation names are unique regardless of case.
+    /// Organisation names are unique regardless of case and joiners (`Organization.nameKey`).
     static func nameKey(_ name: String) -> String {
-        name.lowercased()
+        Organization.nameKey(name)
     }
 
     static func organization(_ row: SQLiteRow) throws -> Organization {

@@ -67,6 +67,18 @@ import Testing
             }
         }
         #expect(!Validation.isRefusedControl("\u{200C}") && !Validation.isRefusedControl("\u{200D}"))
+        // A joiner anywhere but between two letters that need one only hides something.
+        let stray = [
+            "\u{200D}", "\u{200C}", "Ac\u{200C}me", "\u{200D}\u{0915}", "\u{0915}\u{200D}", "\u{0915}\u{200D}\u{200D}\u{0937}",
+            "\u{0915} \u{200D}\u{0937}", "\u{0915}\u{200D} \u{0937}", "Acme \u{200C}",
+        ]
+        for text in stray {
+            #expect(throws: DomainError.self, "\(text.unicodeScalars.map { String($0.value, radix: 16) })") {
+                try Validation.text(text, field: "name")
+            }
+        }
+        // Organisations: a joiner does not make a second name of the same one.
+        #expect(Organization.nameKey("\u{0645}\u{06CC}\u{200C}\u{0632} Co") == Organization.nameKey("\u{0645}\u{06CC}\u{0632} co"))
         #expect(!Validation.isRefusedControl("\u{FE0F}"), "a variation selector is a mark, not a control")
     }
 

@@ -139,13 +139,18 @@ import Testing
         #expect(Validation.providerName("Zoe\u{0308}") == "Zoë", "normal form C")
     }
 
-    @Test func dropsControlCharactersAndEmptiness() {
+    @Test func dropsControlCharactersAndEmptiness() throws {
         #expect(Validation.providerName("Mallory\u{0000}\u{001B}[31m") == "Mallory[31m")
         #expect(Validation.providerName(" \u{0007} ") == nil)
         #expect(Validation.providerName("") == nil)
         #expect(Validation.providerName("Eve\u{202E}gnp.exe\u{200B}") == "Evegnp.exe", "bidi override and zero-width space")
         #expect(Validation.providerName("\u{0645}\u{06CC}\u{200C}\u{0632}") == "\u{0645}\u{06CC}\u{200C}\u{0632}", "ZWNJ kept")
         #expect(Validation.providerName("\u{1F469}\u{200D}\u{1F4BB}") == "\u{1F469}\u{200D}\u{1F4BB}", "ZWJ kept")
+        #expect(Validation.providerName("\u{200D}") == nil, "a lone joiner is nothing")
+        #expect(Validation.providerName("Ac\u{200C}me \u{200D}") == "Acme", "joiners out of place dropped")
+        #expect(Validation.providerName("e\u{200D}\u{0301}") == "\u{00E9}", "what a dropped joiner parted is normalised again")
+        let cut = try #require(Validation.providerName(String(repeating: "\u{0915}", count: 119) + "\u{0937}\u{200D}\u{0937}"))
+        #expect(cut.unicodeScalars.last == "\u{0937}" && (try? Validation.text(cut, field: "name")) == cut, "a joiner the cut left last is dropped")
     }
 
     @Test func isCutToTheLengthsALocalNameMayHave() throws {

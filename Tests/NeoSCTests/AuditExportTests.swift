@@ -174,13 +174,13 @@ struct AuditExportTests {
         #expect(writtenList != nil && writtenList == encodedList)
     }
 
-    @Test("AuditEventWriter's timestamps: whole UTC seconds, rounded down, clamped to years 0001-9999")
+    @Test("AuditEventWriter's timestamps: whole UTC seconds, rounded down, clamped to years 0001-9999, never a crash")
     func writerTimestamps() {
         let cases: [(Double, String)] = [
             (0, "1970-01-01T00:00:00Z"), (-0.5, "1969-12-31T23:59:59Z"), (1_796_413_507.999, "2026-12-04T19:45:07Z"),
             (951_782_400, "2000-02-29T00:00:00Z"), (Date.distantPast.timeIntervalSince1970, "0001-01-01T00:00:00Z"),
             (Date.distantFuture.timeIntervalSince1970, "4001-01-01T00:00:00Z"), (1e13, "9999-12-31T23:59:59Z"),
-            (-1e13, "0001-01-01T00:00:00Z"),
+            (-1e13, "0001-01-01T00:00:00Z"), (.nan, "1970-01-01T00:00:00Z"),
         ]
         for (seconds, expected) in cases {
             var buffer = ByteBuffer()

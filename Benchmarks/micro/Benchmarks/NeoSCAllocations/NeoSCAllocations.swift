@@ -83,7 +83,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             var buffer = ByteBuffer()
-            buffer.reserveCapacity(events.count * 320)
+            buffer.reserveCapacity(events.count * 512)
             AuditEventWriter.writeArray(events, into: &buffer)
             blackHole(buffer)
         }
