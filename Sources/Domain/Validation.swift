@@ -82,7 +82,7 @@ public enum Validation {
     public static func isRefusedControl(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
         case .control: true
-        case .format: scalar != "\u{200C}" && scalar != "\u{200D}"
+        case .format: !joiners.contains(scalar)
         default: false
         }
     }

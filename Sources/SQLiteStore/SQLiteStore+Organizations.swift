@@ -20,7 +20,7 @@ extension SQLiteStore: OrganizationStore {
 
     public func organization(named name: String) async throws -> Organization? {
         try await read {
-            try await $0.rows("SELECT * FROM organizations WHERE name_key = ?", [.text(Self.nameKey(name))])
+            try await $0.rows("SELECT * FROM organizations WHERE name_key = ?", [.text(Organization.nameKey(name))])
                 .first.map(Self.organization)
         }
     }
@@ -34,17 +34,12 @@ extension SQLiteStore: OrganizationStore {
             try await connection.execute(
                 "INSERT INTO organizations (id, name, name_key, domain, created_at) VALUES (?, ?, ?, ?, ?)",
                 [
-                    .text(organization.id), .text(organization.name), .text(nameKey(organization.name)),
+                    .text(organization.id), .text(organization.name), .text(Organization.nameKey(organization.name)),
                     .init(organization.domain), .init(organization.createdAt),
                 ])
         } catch let error as SQLiteError where error.isConstraintViolation {
             throw DomainError.conflict("An organization with this name already exists")
         }
-    }
-
-    /// Organisation names are unique regardless of case and joiners (`Organization.nameKey`).
-    static func nameKey(_ name: String) -> String {
-        Organization.nameKey(name)
     }
 
     static func organization(_ row: SQLiteRow) throws -> Organization {
