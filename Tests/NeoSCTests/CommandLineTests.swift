@@ -162,7 +162,7 @@ import FoundationNetworking
             // The CLI writes to the same data file while the server runs.
             let reset = try await Self.neosc(["seed", "--reset-workspaces"], environment: environment)
             #expect(reset.status == 0, "\(reset.errors)")
-            let followed = try await eventually(within: 5) {
+            let followed = try await eventually {
                 try await server.request(.get, "/api/workspaces", token: admin).decoded([WorkspaceBody].self).count == 6
             }
             #expect(followed, "the server's catalogue follows within NEOSC_CACHE_TTL")

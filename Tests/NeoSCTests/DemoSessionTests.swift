@@ -375,7 +375,7 @@ struct DemoSessionTests {
                     let created = try await Self.create(clientA)
                     let id = try created.decoded(DemoCreatedBody.self).demoSessionID
                     // B learns of A's demo from the store (rescan), so both race for its clean-up.
-                    #expect(try await eventually(within: 4) { await b.portal.lifetimes.scheduler.due(.demoExpiry(demoID: id)) != nil })
+                    #expect(try await eventually { await b.portal.lifetimes.scheduler.due(.demoExpiry(demoID: id)) != nil })
                     #expect(try await eventually { try await Self.demo(a, id)?.status == .expired })
                     try await Task.sleep(for: .milliseconds(1_500))
                     #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)

@@ -188,8 +188,8 @@ import Testing
                 let started = ContinuousClock.now
                 // Still reading nothing: NeoSC lets go of the workspace all the same (nothing more
                 // passes either way once the session has ended).
-                let released = try await eventually(within: 5) { firehose.endedAt != nil }
-                #expect(released, "the workspace's connection was still open 5 s after the stop")
+                let released = try await eventually { firehose.endedAt != nil }
+                #expect(released, "the workspace's connection was still open 30 s after the stop")
                 if let ended = firehose.endedAt { #expect(ended - started < .seconds(3), "released \(ended - started) after the stop") }
                 // Reading again: what was queued, then the end (the close, or the connection closed
                 // outright), not an endless stream.
@@ -273,7 +273,7 @@ import Testing
                     // The deadline passes on the test's clock; the session has ended when the
                     // store says so (looked at every 50 ms), and the cut is timed from then.
                     clock.advance(ending == .idleTimeout ? 3.5 : 61)
-                    let ended = try await eventually(within: 10) {
+                    let ended = try await eventually {
                         try await harness.store.session(id: viewer.sessionID)?.status != .active
                     }
                     #expect(ended, "the deadline ended the session")
@@ -338,14 +338,17 @@ import Testing
         try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
             let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
             let admin = try await harness.account(.admin).token
-            // A window that is closed now: it opens two hours from now, for an hour (UTC).
+            // A window that is closed now: it opens two hours from now, for an hour (UTC). It ends
+            // by midnight ("24:00" at the latest), so it is never an overnight window, which
+            // would need `overnight: true` (at 21:xx UTC this test once asked for 23:00–00:00).
             let hour = Calendar(identifier: .gregorian).dateComponents(in: .gmt, from: Date()).hour ?? 0
+            let opens = (hour + 2) % 24
             let window =
                 [
                     "id": "pol-later", "name": "Later only", "kind": "time_window", "enabled": true, "scope": ["roles": ["neosc"]],
                     "settings": [
-                        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": String(format: "%02d:00", (hour + 2) % 24),
-                        "end": String(format: "%02d:00", (hour + 3) % 24), "time_zone": "UTC", "applies_to": "launch",
+                        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": String(format: "%02d:00", opens),
+                        "end": String(format: "%02d:00", opens + 1), "time_zone": "UTC", "applies_to": "launch",
                     ],
                 ] as [String: Any]
             let policy = body(window)
@@ -430,7 +433,7 @@ import Testing
                 #expect(try await viewer.refusal(forged).code == 1008)
             }
             let refused = { try await harness.store.events(AuditQuery(action: .streamOpened, limit: 100)) }
-            try #require(try await eventually(within: 5) { try await refused().count == 1 }, "the first is written at once")
+            try #require(try await eventually { try await refused().count == 1 }, "the first is written at once")
             #expect(await harness.portal.streams.auditFoldedRefusals(everything: true) == 1)
             let entries = try await refused()
             #expect(entries.count == 2, "the other nineteen are one entry")
