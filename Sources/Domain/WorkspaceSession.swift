@@ -54,6 +54,15 @@ public struct WorkspaceSession: Sendable, Equatable, Codable {
             lastSeenAt: now, ipAddress: ipAddress, mfaVerified: principal.mfaVerified
         )
     }
+
+    /// This session as `ending` leaves it at `now`.
+    public func ended(_ ending: SessionEnding, at now: Date) -> WorkspaceSession {
+        var ended = self
+        ended.status = ending.status
+        ended.endedAt = now
+        ended.endReason = ending.reason
+        return ended
+    }
 }
 
 /// Why a set of active sessions is being ended, and into which final state.

@@ -16,6 +16,8 @@ import SQLiteNIO
 /// on disk. (`SQLiteStore.write` runs each change as a savepoint, so it succeeds or fails alone.)
 actor SQLiteConnectionPool {
     nonisolated let writer: SQLiteConnection
+    /// The audit chain's head in the writer's open transaction, for whoever holds the writer.
+    nonisolated let chainHead = ChainHeadCache()
     private var writerLeased = false
     private var writerWaiters: [CheckedContinuation<Void, Never>] = []
     /// The changes done in the open write transaction, waiting for its commit; nil when none is open.

@@ -12,15 +12,26 @@ extension SQLiteStore: AuditStore {
 
     @discardableResult
     public func append(_ event: AuditEvent) async throws -> AuditEvent {
-        try await write { connection in try await Self.append(event, on: connection) }
+        // The head is read (or known) and the entry written in the single writer's transaction:
+        // the head found here is the head the entry follows.
+        try await write(.inItsLastStatement) { connection in
+            let head = try await headToFollow(on: connection)
+            let sealed = AuditChain.sealed(event, seq: head.seq + 1, after: head.hash)
+            let seal = sealed.seal!
+            try await Self.insert(sealed, seal, on: connection)
+            writerChainHead.remember(ChainHeadCache.Head(seq: seal.seq, hash: seal.hash))
+            return sealed
+        }
     }
 
-    /// Appends `event` at the end of the chain inside the caller's write transaction (which, as
-    /// the single writer's, also makes the head read here the head the entry follows).
-    static func append(_ event: AuditEvent, on connection: SQLiteConnection) async throws -> AuditEvent {
-        let head = try await chainHead(on: connection)
-        let sealed = AuditChain.sealed(event, seq: (head?.seq ?? 0) + 1, after: head?.hash ?? AuditChain.genesis)
-        let seal = sealed.seal!
+    /// The head the next entry follows: the writer's transaction's (`ChainHeadCache`), else the
+    /// store's, the genesis for an empty chain.
+    private func headToFollow(on connection: SQLiteConnection) async throws -> ChainHeadCache.Head {
+        if let known = writerChainHead.current { return known }
+        return try await Self.storedChainHead(on: connection) ?? ChainHeadCache.Head(seq: 0, hash: AuditChain.genesis)
+    }
+
+    private static func insert(_ sealed: AuditEvent, _ seal: AuditSeal, on connection: SQLiteConnection) async throws {
         try await connection.execute(
             """
             INSERT INTO audit_logs (seq, id, timestamp, user_id, user_email, action, resource_type, resource_id,
@@ -33,20 +44,19 @@ extension SQLiteStore: AuditStore {
                 .init(sealed.resourceID), try .json(sealed.details), .init(sealed.ipAddress), .init(sealed.success),
                 .bytes(seal.prevHash), .bytes(seal.hash),
             ])
-        return sealed
     }
 
     /// The newest entry's place, or the last removed entry's when retention left none. A newest
     /// row without a hash (changed behind NeoSC's back) is followed all the same, after 32 zero
     /// bytes: appends go on, and verification reports the row.
-    private static func chainHead(on connection: SQLiteConnection) async throws -> (seq: Int64, hash: [UInt8])? {
+    private static func storedChainHead(on connection: SQLiteConnection) async throws -> ChainHeadCache.Head? {
         if let row = try await connection.rows("SELECT seq, hash FROM audit_logs ORDER BY seq DESC LIMIT 1").first {
-            return (Int64(try row.int("seq")), row.optionalBytes("hash") ?? AuditChain.genesis)
+            return ChainHeadCache.Head(seq: Int64(try row.int("seq")), hash: row.optionalBytes("hash") ?? AuditChain.genesis)
         }
         if let row = try await connection.rows(
             "SELECT seq, hash FROM audit_checkpoints WHERE kind = 'retention' ORDER BY seq DESC LIMIT 1"
         ).first {
-            return (Int64(try row.int("seq")), try row.bytes("hash"))
+            return ChainHeadCache.Head(seq: Int64(try row.int("seq")), hash: try row.bytes("hash"))
         }
         return nil
     }
@@ -115,6 +125,7 @@ extension SQLiteStore: AuditStore {
     public func removeEntries(through anchor: AuditCheckpoint) async throws -> Int {
         try await atomically {
             try await insert(anchor)
+            writerChainHead.forget()
             return try await write { connection in
                 try await connection.execute(
                     "DELETE FROM audit_checkpoints WHERE kind = 'head' AND seq <= ?", [.integer(Int(anchor.seq))])

@@ -4,7 +4,7 @@ import SQLiteNIO
 
 extension SQLiteStore: SessionStore {
     public func start(_ session: WorkspaceSession, limit: Int) async throws {
-        try await write { connection in
+        try await write(.inItsLastStatement) { connection in
             // Inside the write transaction no other launch can slip between the count and the insert.
             let active = try await Self.activeCount(userID: session.userID, on: connection)
             try AccessRules.requireBelowSessionLimit(activeSessions: active, limit: limit)
@@ -51,16 +51,23 @@ extension SQLiteStore: SessionStore {
     ) async throws
         -> WorkspaceSession?
     {
-        try await write { connection in
-            // With several active sessions on one workspace, stop ends the newest.
+        try await write(.inItsLastStatement) { connection in
+            // With several active sessions on one workspace, stop ends the newest. It is read
+            // whole first, so that the change is the last step (`Writes`); in the writer's
+            // transaction it is still active when the update runs.
             let newest = try await connection.rows(
                 """
-                SELECT id FROM sessions WHERE user_id = ? AND workspace_id = ? AND status = 'active'
+                SELECT * FROM sessions WHERE user_id = ? AND workspace_id = ? AND status = 'active'
                 ORDER BY started_at DESC LIMIT 1
                 """, [.text(userID), .text(workspaceID)]
-            ).first
-            guard let id = try newest?.string("id") else { return nil }
-            return try await Self.endActive(where: "id = ?", [.text(id)], ending, at: now, on: connection).first
+            ).first.map(Self.session)
+            guard let newest else { return nil }
+            // The time as the row keeps it (seconds since 1970, a Double), as a read gives it back.
+            let ended = newest.ended(ending, at: Date(timeIntervalSince1970: now.timeIntervalSince1970))
+            try await connection.execute(
+                "UPDATE sessions SET status = ?, ended_at = ?, end_reason = ? WHERE id = ? AND status = 'active'",
+                [.text(ending.status.rawValue), .init(ended.endedAt), .text(ending.reason), .text(newest.id)])
+            return ended
         }
     }
 

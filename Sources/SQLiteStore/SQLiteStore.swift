@@ -74,6 +74,9 @@ public struct SQLiteStore: Store, Sendable {
         }
     }
 
+    /// The audit chain's head in the writer's open transaction (`ChainHeadCache`).
+    var writerChainHead: ChainHeadCache { pool.chainHead }
+
     /// Write transactions committed since the store was opened (for tests).
     var commits: Int { get async { await pool.commits } }
     /// Changes waiting for the writer (for tests).
@@ -151,13 +154,35 @@ public struct SQLiteStore: Store, Sendable {
         }
     }
 
+    /// How a unit of work changes the database, for `write`.
+    enum Writes {
+        /// In several statements: inside `atomically` the work is a savepoint of its own, so that
+        /// a failure undoes its part alone.
+        case inSeveralStatements
+        /// In one statement, its last step: whatever comes before only reads, and nothing after
+        /// it can fail. SQLite undoes a failed statement by itself, so a failure leaves nothing to
+        /// undo, and inside `atomically` the work needs no savepoint (two statements, each a
+        /// hand-off to SQLite's thread pool, fewer).
+        case inItsLastStatement
+    }
+
     /// Runs `work` as one change: all of it is committed, or none of it, and it returns once it
     /// is on disk. Changes that arrive together share a transaction (group commit,
     /// `SQLiteConnectionPool`), each in a savepoint of its own, so one that fails is undone alone.
-    /// Inside `atomically`, `work` is a savepoint of that change.
-    func write<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+    /// Inside `atomically`, `work` is a savepoint of that change, unless it writes
+    /// `inItsLastStatement`.
+    func write<T: Sendable>(
+        _ writes: Writes = .inSeveralStatements, _ work: (SQLiteConnection) async throws -> T
+    ) async throws -> T {
         if let open = OpenTransaction.current, open.pool === pool, open.isOpen {
             let connection = open.connection
+            if case .inItsLastStatement = writes {
+                do {
+                    return try await work(connection)
+                } catch {
+                    throw Self.translated(error)
+                }
+            }
             do {
                 try await connection.execute("SAVEPOINT unit")
                 do {
@@ -165,6 +190,7 @@ public struct SQLiteStore: Store, Sendable {
                     try await connection.execute("RELEASE unit")
                     return result
                 } catch {
+                    pool.chainHead.forget()
                     try? await connection.execute("ROLLBACK TO unit")
                     try? await connection.execute("RELEASE unit")
                     throw error
@@ -181,7 +207,11 @@ public struct SQLiteStore: Store, Sendable {
         let outcome: Result<T, any Error>
         var failure: (any Error)?
         do {
-            if opens { try await connection.execute("BEGIN IMMEDIATE") }
+            if opens {
+                // Another process may have appended to the chain since our last transaction.
+                pool.chainHead.forget()
+                try await connection.execute("BEGIN IMMEDIATE")
+            }
             try await connection.execute("SAVEPOINT change")
             do {
                 let result = try await work(connection)
@@ -189,6 +219,7 @@ public struct SQLiteStore: Store, Sendable {
                 outcome = .success(result)
             } catch {
                 failure = error
+                pool.chainHead.forget()
                 try await connection.execute("ROLLBACK TO change")
                 try await connection.execute("RELEASE change")
                 outcome = .failure(error)
@@ -198,6 +229,7 @@ public struct SQLiteStore: Store, Sendable {
             // disk or an I/O error, or this change cannot be undone alone): every change in it
             // fails, with the cause (a full disk is a 503 that says so, not the failed undo).
             let cause = Self.cause(of: failure, undoFailedWith: error)
+            pool.chainHead.forget()
             try? await connection.execute("ROLLBACK")
             await pool.transactionEnded(.failure(cause))
             throw cause
@@ -212,6 +244,7 @@ public struct SQLiteStore: Store, Sendable {
                     try await connection.execute("COMMIT")
                     committed = .success(())
                 } catch {
+                    pool.chainHead.forget()
                     try? await connection.execute("ROLLBACK")
                     committed = .failure(Self.translated(error))
                 }

@@ -250,6 +250,7 @@ import Testing
             let stopped = try #require(try await store.end(userID: user.id, workspaceID: "ws-linux-desktop", .stopped, at: Self.now()))
             #expect(stopped.id == third.id, "stop ends the newest")
             #expect(stopped.status == .terminated && stopped.endReason == "stopped" && stopped.endedAt != nil)
+            #expect(try await store.session(id: third.id) == stopped, "the answer is the session as stored, to the time")
 
             let disconnected = try await store.end(id: first.id, .disconnected, at: Self.now())
             #expect(disconnected?.status == .disconnected)
