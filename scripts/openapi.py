@@ -32,18 +32,24 @@ def schema(name):
 # bytes at 4 per character allowed; for text without combining sequences the two agree.
 # ---------------------------------------------------------------------------------------------
 
-# Validation.text: trimmed of whitespace, then no control (Cc) or format (Cf) character but a
-# line feed. Encoded as: at least one character that is neither whitespace nor a C0/C1 control,
-# and no C0/C1 control except the line feed and the whitespace controls a trim would take off the
-# ends. (Cf characters are not modelled: see the hooks file.)
+# Validation.text: trimmed of whitespace, then no character `Validation.isRefusedInText` names but
+# a line feed, and variation selectors only in place. Encoded as: at least one character that is
+# neither whitespace nor refused, and no refused character except the line feed and the whitespace
+# a trim would take off the ends. Variation selectors are left out altogether (a subset of what the
+# server takes), and so are the refused characters outside the Basic Multilingual Plane, which the
+# pattern's \u escapes cannot name: see the hooks file.
 # Characters Swift's trim takes off the ends (whitespacesAndNewlines: Zs, tab, U+000A-000D, U+0085,
-# U+2028/2029), and the control (Cc) and format (Cf) characters of the Basic Multilingual Plane.
+# U+2028/2029), and in the Basic Multilingual Plane: the control (Cc) and format (Cf) characters,
+# the line and paragraph separators, the private-use area, the other default-ignorable code points
+# (CGJ, Hangul fillers, Khmer's inherent vowels, U+FFF0-FFF8), the blank Braille pattern, and the
+# variation selectors.
 WS = r"\t\n\v\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
-CONTROL = (r"\x00-\x1F\x7F-\x9F\xAD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F"
-           r"\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB")
+CONTROL = (r"\x00-\x1F\x7F-\x9F\xAD\u034F\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u115F\u1160"
+           r"\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028\u2029\u202A-\u202E\u2060-\u2064\u2066-\u206F\u2800"
+           r"\u3164\uE000-\uF8FF\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFFB")
 CONTROL_BUT_LF = CONTROL.replace(r"\x00-\x1F", r"\x00-\x09\x0B-\x1F")
 # Validation.text, once trimmed: at least one character (or none, for a 0-length minimum), no
-# control or format character but a line feed. Leading and trailing whitespace is allowed (trimmed).
+# refused character but a line feed. Leading and trailing whitespace is allowed (trimmed).
 TEXT_PATTERN = f"^[{WS}]*[^{CONTROL}{WS}]([^{CONTROL_BUT_LF}]*[^{CONTROL}{WS}])?[{WS}]*$"
 OPTIONAL_TEXT_PATTERN = f"^[{WS}]*([^{CONTROL}{WS}]([^{CONTROL_BUT_LF}]*[^{CONTROL}{WS}])?)?[{WS}]*$"
 
@@ -55,7 +61,8 @@ def text(max_chars, min_chars=1, description=None, nullable=False):
         s["minLength"] = min_chars
     s["description"] = description or (
         f"{min_chars}-{max_chars} characters once trimmed (NFC), at most {4 * max_chars} UTF-8 bytes; "
-        "no control or format character but a line feed.")
+        "no control, format, private-use or invisible character but a line feed (variation selectors only "
+        "right after the character they select a form of).")
     return s
 
 
@@ -280,7 +287,7 @@ POLICY_DRAFT_PROPERTIES = {
     "name": text(120),
     "description": text(500, min_chars=0, nullable=True),
     "category": text(40, nullable=True, description="A label the portal groups policies by, 1-40 characters once trimmed "
-                                                       "(NFC), no control or format character but a line feed; absent or null: "
+                                                       "(NFC), no control, format, private-use or invisible character but a line feed; absent or null: "
                                                        "the kind's (`authentication`, `access`, `traffic`, `network`, "
                                                        "`monitoring`)."),
     "kind": POLICY_KIND,

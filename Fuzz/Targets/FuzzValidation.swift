@@ -9,7 +9,10 @@
 //     and normalising it again gives it back;
 //   - text (name, type, description limits): a result is NFC, trimmed, within its character
 //     and byte limits, without control characters but `\n` (categories Cc and Cf; ZWNJ and ZWJ
-//     allowed, only between two non-ASCII, non-blank scalars); validating it again gives it back;
+//     allowed, only between two non-ASCII, non-blank scalars), line or paragraph separators,
+//     private-use or default-ignorable characters, or the blank Braille pattern (variation
+//     selectors allowed, only right after a non-ASCII, non-blank scalar that is no joiner or
+//     selector, or a keycap's base before U+20E3); validating it again gives it back;
 //   - providerName: a result is what `text` accepts as a name, unchanged (the function's
 //     promise: it makes the provider's name hold what `text` requires instead of refusing);
 //   - domain: a result is lower-case, at most 253 bytes, 2+ labels of 1 to 63 ASCII letters,
@@ -61,14 +64,55 @@ private func checkText(_ raw: String, length: ClosedRange<Int>) {
     require(value.utf8.count <= length.upperBound * Validation.bytesPerCharacter, "\(quoted(value)) is over its bytes")
     require(
         !value.unicodeScalars.contains { hiddenOrControl($0) && $0 != "\n" },
-        "\(quoted(value)) has control characters")
+        "\(quoted(value)) has control or invisible characters")
     require(joinersInPlace(value), "\(quoted(value)) has a joiner out of place")
+    require(selectorsInPlace(value), "\(quoted(value)) has a variation selector out of place")
 }
 
-/// The reference for what a text field refuses, from Foundation's table rather than the
-/// categories `Validation` reads: its control characters (Cc and Cf), but ZWNJ and ZWJ.
+/// The reference for what a text field refuses, from Foundation's table and the ranges of the
+/// Unicode Character Database rather than the properties `Validation` reads: control characters
+/// (Cc and Cf) but ZWNJ and ZWJ; line and paragraph separators; private use; the
+/// Default_Ignorable_Code_Point ranges of DerivedCoreProperties.txt but variation selectors;
+/// the blank Braille pattern.
 private func hiddenOrControl(_ scalar: Unicode.Scalar) -> Bool {
-    CharacterSet.controlCharacters.contains(scalar) && scalar != "\u{200C}" && scalar != "\u{200D}"
+    if scalar == "\u{200C}" || scalar == "\u{200D}" || isVariationSelector(scalar) { return false }
+    // Foundation's table also marks some unassigned scalars of plane 14 (U+E9A69), which text
+    // accepts like every unassigned one (an emoji newer than this Unicode version).
+    if CharacterSet.controlCharacters.contains(scalar), scalar.properties.generalCategory != .unassigned { return true }
+    let refused: [ClosedRange<UInt32>] = [
+        0x2028...0x2029, 0x2800...0x2800,
+        0xE000...0xF8FF, 0xF0000...0xFFFFD, 0x10_0000...0x10_FFFD,
+        0x00AD...0x00AD, 0x034F...0x034F, 0x061C...0x061C, 0x115F...0x1160, 0x17B4...0x17B5, 0x180B...0x180F,
+        0x200B...0x200F, 0x202A...0x202E, 0x2060...0x206F, 0x3164...0x3164, 0xFE00...0xFE0F, 0xFEFF...0xFEFF,
+        0xFFA0...0xFFA0, 0xFFF0...0xFFF8, 0x1BCA0...0x1BCA3, 0x1D173...0x1D17A, 0xE0000...0xE0FFF,
+    ]
+    return refused.contains { $0.contains(scalar.value) }
+}
+
+/// Variation selectors, from StandardizedVariants' ranges: FE00–FE0F, E0100–E01EF and
+/// Mongolian's free variation selectors.
+private func isVariationSelector(_ scalar: Unicode.Scalar) -> Bool {
+    (0xFE00...0xFE0F).contains(scalar.value) || (0xE0100...0xE01EF).contains(scalar.value)
+        || (0x180B...0x180D).contains(scalar.value) || scalar.value == 0x180F
+}
+
+/// Whether every variation selector in `text` follows a scalar that is none of: ASCII (but a
+/// keycap's base, when U+20E3 follows the selector), white space, a joiner, a selector.
+private func selectorsInPlace(_ text: String) -> Bool {
+    let scalars = Array(text.unicodeScalars)
+    for (index, scalar) in scalars.enumerated() where isVariationSelector(scalar) {
+        guard index > 0 else { return false }
+        let before = scalars[index - 1]
+        if "0123456789#*".unicodeScalars.contains(before), index + 1 < scalars.count, scalars[index + 1] == "\u{20E3}" {
+            continue
+        }
+        if before.value <= 0x7F || CharacterSet.whitespacesAndNewlines.contains(before) || before == "\u{200C}"
+            || before == "\u{200D}" || isVariationSelector(before)
+        {
+            return false
+        }
+    }
+    return true
 }
 
 /// Whether every ZWNJ or ZWJ in `text` stands between two scalars that are none of: a joiner,

@@ -46,8 +46,9 @@ public enum Validation {
     public static let bytesPerCharacter = 4
 
     /// Trims a display name or title, puts it in Unicode normal form C, and checks its length in
-    /// characters and in UTF-8 bytes (`bytesPerCharacter` per character allowed) and that it has no
-    /// control characters (`isRefusedControl`; a line break is let through).
+    /// characters and in UTF-8 bytes (`bytesPerCharacter` per character allowed), that it has no
+    /// hidden or control characters (`isRefusedInText`; a line break is let through), and that its
+    /// joiners and variation selectors stand where writing needs them (`isInPlace`).
     public static func text(
         _ raw: String, field: String, length: ClosedRange<Int> = nameLength
     ) throws(DomainError) -> String {
@@ -63,71 +64,112 @@ public enum Validation {
         guard value.utf8.count <= maximumBytes else {
             throw .invalid("\(field) must be at most \(maximumBytes) bytes")
         }
-        guard !value.unicodeScalars.contains(where: { isRefusedControl($0) && $0 != "\n" }) else {
-            throw .invalid("\(field) must not contain control characters")
+        guard !value.unicodeScalars.contains(where: { isRefusedInText($0) && $0 != "\n" }) else {
+            throw .invalid("\(field) must not contain control or invisible characters")
         }
         let scalars = Array(value.unicodeScalars)
-        for index in scalars.indices where joiners.contains(scalars[index]) && !joinerIsInPlace(at: index, of: scalars) {
-            throw .invalid("\(field) may have a zero-width joiner or non-joiner only between two letters that need one")
+        for index in scalars.indices where !isInPlace(at: index, of: scalars) {
+            if joiners.contains(scalars[index]) {
+                throw .invalid("\(field) may have a zero-width joiner or non-joiner only between two letters that need one")
+            }
+            throw .invalid("\(field) may have a variation selector only right after the character it selects a form of")
         }
         return value
     }
 
-    /// Whether a text field refuses `scalar`: a control character (category Cc: C0, DEL, C1) or an
-    /// invisible format character (Cf): bidirectional marks, embeddings, overrides and isolates,
-    /// which reorder what a reader sees; zero-width spaces, the word joiner and the byte-order
-    /// mark, which hide a character between two others; tag characters, which carry text no one
-    /// sees. Except the zero-width non-joiner and joiner (U+200C, U+200D): Persian, Arabic and
-    /// Indic names need them between letters, and emoji such as 👩‍💻 are joined with ZWJ.
-    public static func isRefusedControl(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
-        case .control: true
-        case .format: !joiners.contains(scalar)
-        default: false
+    /// Whether a text field refuses `scalar` wherever it stands: a control character (category Cc:
+    /// C0, DEL, C1) or an invisible format character (Cf): bidirectional marks, embeddings,
+    /// overrides and isolates, which reorder what a reader sees; zero-width spaces, the word joiner
+    /// and the byte-order mark, which hide a character between two others; tag characters, which
+    /// carry text no one sees. The line and paragraph separators (U+2028, U+2029: line breaks that
+    /// many readers do not break at, and that end a JavaScript string), private-use characters
+    /// (their look is whatever a font vendor chose, or nothing), the other characters Unicode
+    /// says to draw as nothing (Default_Ignorable_Code_Point: the Hangul fillers, the combining
+    /// grapheme joiner, Khmer's inherent vowels…) and the blank Braille pattern (U+2800), which
+    /// make a name look empty or like another. Not the zero-width non-joiner and joiner (U+200C,
+    /// U+200D), which Persian, Arabic and Indic names need between letters and emoji such as 👩‍💻
+    /// are joined with, nor variation selectors (❤️, the variants of a CJK or Mongolian letter):
+    /// those are refused only out of place (`isInPlace`).
+    public static func isRefusedInText(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        switch properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator, .privateUse: return true
+        case .format: return !joiners.contains(scalar)
+        default:
+            if properties.isDefaultIgnorableCodePoint { return !properties.isVariationSelector }
+            return scalar == "\u{2800}"
         }
     }
 
     /// The zero-width non-joiner and joiner, which text keeps between the letters that need them.
     public static let joiners: Set<Unicode.Scalar> = ["\u{200C}", "\u{200D}"]
 
-    /// Whether the joiner at `index` of `scalars` stands where writing needs one: between two
-    /// characters that are neither joiners, white space nor ASCII (Persian or Indic letters, the
-    /// parts of an emoji). Anywhere else it only hides something: a name that is a lone joiner and
-    /// looks empty, `Ac<ZWNJ>me` that looks like `Acme`, a space kept from trimming.
-    static func joinerIsInPlace(at index: Int, of scalars: [Unicode.Scalar]) -> Bool {
-        func joins(_ neighbour: Int) -> Bool {
-            guard scalars.indices.contains(neighbour) else { return false }
-            let scalar = scalars[neighbour]
-            return !scalar.isASCII && !joiners.contains(scalar) && !scalar.properties.isWhitespace
-        }
-        return joins(index - 1) && joins(index + 1)
+    /// The invisible characters text keeps only in place (`isInPlace`): joiners and variation
+    /// selectors.
+    static func isPlaced(_ scalar: Unicode.Scalar) -> Bool {
+        joiners.contains(scalar) || scalar.properties.isVariationSelector
     }
 
-    /// `scalars` without the joiners that are not in place (`joinerIsInPlace`).
-    static func droppingStrayJoiners(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        scalars.indices.compactMap { index in
-            joiners.contains(scalars[index]) && !joinerIsInPlace(at: index, of: scalars) ? nil : scalars[index]
+    /// Whether the scalar at `index` of `scalars` stands where writing needs it (any other
+    /// scalar always does):
+    /// - a joiner, between two characters that are neither white space, ASCII, nor a joiner
+    ///   (Persian or Indic letters, the parts of an emoji);
+    /// - a variation selector, right after the character it selects a form of: one that is
+    ///   neither white space, a joiner nor another selector, nor ASCII but for a keycap's digit,
+    ///   `#` or `*` (1️⃣ is `1`, U+FE0F, U+20E3).
+    ///
+    /// Anywhere else they only hide something: a name that is a lone joiner and looks empty,
+    /// `Ac<ZWNJ>me` or `Acme<U+FE00>` that look like `Acme`, a space kept from trimming.
+    static func isInPlace(at index: Int, of scalars: [Unicode.Scalar]) -> Bool {
+        let scalar = scalars[index]
+        func isLetterLike(_ neighbour: Int) -> Bool {
+            guard scalars.indices.contains(neighbour) else { return false }
+            let other = scalars[neighbour]
+            return !other.isASCII && !isPlaced(other) && !other.properties.isWhitespace
+        }
+        if joiners.contains(scalar) {
+            let before = index - 1
+            let after = index + 1
+            let joinsBefore =
+                scalars.indices.contains(before) && !scalars[before].isASCII && !joiners.contains(scalars[before])
+                && !scalars[before].properties.isWhitespace
+            return joinsBefore && isLetterLike(after)
+        }
+        guard scalar.properties.isVariationSelector else { return true }
+        if isLetterLike(index - 1) { return true }
+        let keycapBases: Set<Unicode.Scalar> = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "#", "*"]
+        return index > 0 && keycapBases.contains(scalars[index - 1]) && index + 1 < scalars.count
+            && scalars[index + 1] == "\u{20E3}"
+    }
+
+    /// `value` in normal form C without the joiners and variation selectors out of place
+    /// (`isInPlace`). Repeated until nothing changes: dropping one can leave another out of place
+    /// (`a<U+FE0F><ZWJ>क`), or two characters that normal form C composes.
+    static func droppingMisplaced(_ value: String) -> String {
+        var current = value.precomposedStringWithCanonicalMapping
+        while true {
+            let scalars = Array(current.unicodeScalars)
+            let kept = scalars.indices.filter { isInPlace(at: $0, of: scalars) }
+            guard kept.count < scalars.count else { return current }
+            current = String(String.UnicodeScalarView(kept.map { scalars[$0] })).precomposedStringWithCanonicalMapping
         }
     }
 
     /// A display name an identity provider sent, made to hold what `text` requires of a name
-    /// instead of refusing the sign-in: normal form C, control characters dropped (those
-    /// `isRefusedControl` names) and so are joiners out of place (`joinerIsInPlace`), trimmed, cut
+    /// instead of refusing the sign-in: normal form C, the characters `isRefusedInText` names
+    /// dropped and so are joiners and variation selectors out of place (`isInPlace`), trimmed, cut
     /// to `nameLength`'s characters and their bytes. Nil when nothing is left.
     public static func providerName(_ raw: String) -> String? {
         // A claim is at most what the token's size cap let through; cut before normalising anyway.
         let maximumBytes = nameLength.upperBound * bytesPerCharacter
-        let scalars = Array(raw.unicodeScalars.prefix(maximumBytes * 2).filter { !isRefusedControl($0) })
-        var value = String(String.UnicodeScalarView(droppingStrayJoiners(scalars))).precomposedStringWithCanonicalMapping
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let scalars = raw.unicodeScalars.prefix(maximumBytes * 2).filter { !isRefusedInText($0) }
+        var value = droppingMisplaced(String(String.UnicodeScalarView(scalars))).trimmingCharacters(in: .whitespacesAndNewlines)
         value = String(value.prefix(nameLength.upperBound))
         while value.utf8.count > maximumBytes { value.removeLast() }
-        // A joiner belongs to the character before it, so the cut may have kept one without the
-        // letter after it: dropped, which leaves that character (never white space) at the end.
-        if let last = value.unicodeScalars.last, joiners.contains(last) {
-            value.unicodeScalars.removeLast()
-        }
-        value = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The cut, a character at a time, may have kept a joiner (part of the character before
+        // it) without the letter after it: dropped. Trimming after that leaves everything in
+        // place, since what stood next to white space was dropped already.
+        value = droppingMisplaced(value).trimmingCharacters(in: .whitespacesAndNewlines)
         return value.isEmpty ? nil : value
     }
 

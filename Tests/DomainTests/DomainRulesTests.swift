@@ -61,12 +61,12 @@ import Testing
             "\u{2066}", "\u{2069}", "\u{061C}", "\u{FEFF}", "\u{00AD}", "\u{E0001}", "\u{E0041}", "\u{1D173}",
         ]
         for scalar in hidden {
-            #expect(Validation.isRefusedControl(scalar), "U+\(String(scalar.value, radix: 16))")
+            #expect(Validation.isRefusedInText(scalar), "U+\(String(scalar.value, radix: 16))")
             #expect(throws: DomainError.self, "U+\(String(scalar.value, radix: 16))") {
                 try Validation.text("invoice\(scalar)fdp.exe", field: "name")
             }
         }
-        #expect(!Validation.isRefusedControl("\u{200C}") && !Validation.isRefusedControl("\u{200D}"))
+        #expect(!Validation.isRefusedInText("\u{200C}") && !Validation.isRefusedInText("\u{200D}"))
         // A joiner anywhere but between two letters that need one only hides something.
         let stray = [
             "\u{200D}", "\u{200C}", "Ac\u{200C}me", "\u{200D}\u{0915}", "\u{0915}\u{200D}", "\u{0915}\u{200D}\u{200D}\u{0937}",
@@ -79,7 +79,46 @@ import Testing
         }
         // Organisations: a joiner does not make a second name of the same one.
         #expect(Organization.nameKey("\u{0645}\u{06CC}\u{200C}\u{0632} Co") == Organization.nameKey("\u{0645}\u{06CC}\u{0632} co"))
-        #expect(!Validation.isRefusedControl("\u{FE0F}"), "a variation selector is a mark, not a control")
+        #expect(!Validation.isRefusedInText("\u{FE0F}"), "a variation selector is kept where it selects a form")
+    }
+
+    /// Characters that draw as nothing, or as whatever a font chose, make a name look empty or
+    /// like another; variation selectors are kept only right after the character they select a
+    /// form of.
+    @Test func textRefusesBlankAndInvisibleLettersAndMisplacedSelectors() throws {
+        let refused: [Unicode.Scalar] = [
+            "\u{2028}", "\u{2029}",  // line and paragraph separators
+            "\u{E000}", "\u{F8FF}", "\u{F0000}", "\u{10FFFD}",  // private use
+            "\u{3164}", "\u{FFA0}", "\u{115F}", "\u{1160}",  // Hangul fillers
+            "\u{034F}", "\u{17B4}", "\u{FFF0}", "\u{E0FFF}",  // other default-ignorables
+            "\u{2800}",  // the blank Braille pattern
+        ]
+        for scalar in refused {
+            #expect(Validation.isRefusedInText(scalar), "U+\(String(scalar.value, radix: 16))")
+            #expect(throws: DomainError.self, "U+\(String(scalar.value, radix: 16))") {
+                try Validation.text("Ac\(scalar)me", field: "name")
+            }
+        }
+        #expect(throws: DomainError.self, "a name of one Hangul filler") { try Validation.text("\u{3164}", field: "name") }
+        let placed = [
+            "\u{2764}\u{FE0F} team",  // ❤️, emoji presentation
+            "floor 1\u{FE0F}\u{20E3}",  // 1️⃣, a keycap
+            "\u{845B}\u{E0100}\u{98FE}",  // 葛󠄀飾, an ideographic variation sequence in a Japanese name
+            "\u{1820}\u{180B}",  // a Mongolian letter with a free variation selector
+            "\u{1F441}\u{FE0F}\u{200D}\u{1F5E8}\u{FE0F}",  // 👁️‍🗨️: selectors and a joiner
+        ]
+        for text in placed {
+            #expect(try Validation.text(text, field: "name") == text, "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+        let misplaced = [
+            "Acme\u{FE00}", "\u{FE0F}", "A\u{E0100}cme", "\u{2764}\u{FE0F}\u{FE0F}", "\u{2764} \u{FE0F}x", "1\u{FE0F}",
+            "\u{0915}\u{200D}\u{FE0F}\u{0937}",
+        ]
+        for text in misplaced {
+            #expect(throws: DomainError.self, "\(text.unicodeScalars.map { String($0.value, radix: 16) })") {
+                try Validation.text(text, field: "name")
+            }
+        }
     }
 
     /// One letter and 400,000 combining marks is one character and 800 KB: limited by bytes too.

@@ -153,6 +153,24 @@ import Testing
         #expect(cut.unicodeScalars.last == "\u{0937}" && (try? Validation.text(cut, field: "name")) == cut, "a joiner the cut left last is dropped")
     }
 
+    @Test func dropsBlankLettersAndMisplacedSelectors() throws {
+        #expect(Validation.providerName("\u{3164}") == nil, "a Hangul filler is nothing")
+        #expect(Validation.providerName("\u{2800}\u{FFA0} ") == nil)
+        #expect(Validation.providerName("Ann\u{2028}Lee\u{E000}") == "AnnLee")
+        #expect(Validation.providerName("Acme\u{FE00}") == "Acme", "a selector after a letter that has no forms")
+        #expect(Validation.providerName("\u{2764}\u{FE0F}\u{FE0F} Ann") == "\u{2764}\u{FE0F} Ann", "one selector per character")
+        // Dropping one can leave another out of place: the joiner that followed the selector.
+        #expect(Validation.providerName("a\u{FE0F}\u{200D}\u{0915}") == "a\u{0915}")
+        // The Kelvin sign is K in normal form C: the joiner after it is out of place once normalised.
+        #expect(Validation.providerName("\u{212A}\u{200D}\u{0915}") == "K\u{0915}")
+        // A keycap is one character: the cut keeps it whole or drops it whole.
+        let kept = try #require(Validation.providerName(String(repeating: "\u{0915}", count: 119) + "1\u{FE0F}\u{20E3}"))
+        #expect(kept.unicodeScalars.suffix(3).elementsEqual(["1", "\u{FE0F}", "\u{20E3}"]))
+        #expect((try? Validation.text(kept, field: "name")) == kept)
+        let dropped = try #require(Validation.providerName(String(repeating: "\u{0915}", count: 120) + "1\u{FE0F}\u{20E3}"))
+        #expect(dropped == String(repeating: "\u{0915}", count: 120))
+    }
+
     @Test func isCutToTheLengthsALocalNameMayHave() throws {
         let long = try #require(Validation.providerName(String(repeating: "é", count: 500)))
         #expect(long.count == Validation.nameLength.upperBound)
