@@ -188,6 +188,10 @@ public struct MongoStore: Store, Sendable {
                 "sessions",
                 [
                     index(["user_id": .int(1), "status": .int(1)], "user_status"),
+                    // A stop: the user's newest active session on a workspace.
+                    index(
+                        ["user_id": .int(1), "workspace_id": .int(1), "status": .int(1), "started_at": .int(-1)],
+                        "user_workspace"),
                     index(["status": .int(1), "workspace_id": .int(1)], "status_workspace"),
                     index(["started_at": .int(-1)], "started"),
                 ]

@@ -55,12 +55,8 @@ extension SQLiteStore: SessionStore {
             // With several active sessions on one workspace, stop ends the newest. It is read
             // whole first, so that the change is the last step (`Writes`); in the writer's
             // transaction it is still active when the update runs.
-            let newest = try await connection.rows(
-                """
-                SELECT * FROM sessions WHERE user_id = ? AND workspace_id = ? AND status = 'active'
-                ORDER BY started_at DESC LIMIT 1
-                """, [.text(userID), .text(workspaceID)]
-            ).first.map(Self.session)
+            let newest = try await connection.rows(Self.newestActiveSession, [.text(userID), .text(workspaceID)])
+                .first.map(Self.session)
             guard let newest else { return nil }
             // The time as the row keeps it (seconds since 1970, a Double), as a read gives it back.
             let ended = newest.ended(ending, at: Date(timeIntervalSince1970: now.timeIntervalSince1970))
@@ -70,6 +66,13 @@ extension SQLiteStore: SessionStore {
             return ended
         }
     }
+
+    /// A user's newest active session on a workspace: read through `sessions_user_workspace`
+    /// (schema 15), the user's own sessions, not everyone's on the workspace.
+    static let newestActiveSession = """
+        SELECT * FROM sessions WHERE user_id = ? AND workspace_id = ? AND status = 'active'
+        ORDER BY started_at DESC LIMIT 1
+        """
 
     public func endAll(userID: String, _ ending: SessionEnding, at now: Date) async throws -> [WorkspaceSession] {
         try await write {

@@ -255,6 +255,10 @@ enum Schema {
             "CREATE INDEX stream_tickets_session ON stream_tickets(session_id, issued_at)",
             "CREATE INDEX stream_tickets_expiry ON stream_tickets(expires_at)",
         ],
+        // 15: a stop finds the user's newest active session on a workspace through its own index.
+        // Without it SQLite chose `sessions_status_workspace` and read every active session on
+        // the workspace, everyone's, to find the one user's (issue #16).
+        ["CREATE INDEX sessions_user_workspace ON sessions(user_id, workspace_id, status, started_at)"],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.
