@@ -30,13 +30,22 @@ extension SQLiteStore: SessionStore {
     }
 
     public func sessions(userID: String?, status: SessionStatus?, limit: Int) async throws -> [WorkspaceSession] {
-        try await read {
-            try await $0.rows(
-                """
-                SELECT * FROM sessions WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR status = ?2)
-                ORDER BY started_at DESC, id LIMIT ?3
-                """, [.init(userID), .init(status?.rawValue), .init(limit)]
-            ).map(Self.session)
+        let binds: [SQLiteData] = [userID.map { .text($0) }, status.map { .text($0.rawValue) }].compactMap { $0 }
+        return try await read {
+            try await $0.rows(Self.sessionsQuery(byUser: userID != nil, byStatus: status != nil), binds + [.init(limit)])
+                .map(Self.session)
+        }
+    }
+
+    /// The statement `sessions(userID:status:limit:)` runs, with a condition only for the filters
+    /// given: one that said "this user, if any" (`?1 IS NULL OR user_id = ?1`) could use no index,
+    /// and read every session there ever was, by start, to find one user's or the active ones.
+    static func sessionsQuery(byUser: Bool, byStatus: Bool) -> String {
+        switch (byUser, byStatus) {
+        case (true, true): "SELECT * FROM sessions WHERE user_id = ? AND status = ? ORDER BY started_at DESC, id LIMIT ?"
+        case (true, false): "SELECT * FROM sessions WHERE user_id = ? ORDER BY started_at DESC, id LIMIT ?"
+        case (false, true): "SELECT * FROM sessions WHERE status = ? ORDER BY started_at DESC, id LIMIT ?"
+        case (false, false): "SELECT * FROM sessions ORDER BY started_at DESC, id LIMIT ?"
         }
     }
 

@@ -70,10 +70,17 @@ import Testing
         try await store.close()
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
-        let plan = try await connection.query("EXPLAIN QUERY PLAN " + SQLiteStore.newestActiveSession, [.text("u"), .text("w")])
+        func plan(_ query: String, _ binds: [SQLiteData]) async throws -> [String] {
+            try await connection.query("EXPLAIN QUERY PLAN " + query, binds).compactMap { $0.column("detail")?.string }
+        }
+        let stop = try await plan(SQLiteStore.newestActiveSession, [.text("u"), .text("w")])
+        // The lists of one user's sessions, and of the active ones, search too: no scan of them all.
+        let own = try await plan(SQLiteStore.sessionsQuery(byUser: true, byStatus: false), [.text("u"), .integer(100)])
+        let active = try await plan(SQLiteStore.sessionsQuery(byUser: false, byStatus: true), [.text("active"), .integer(100)])
         try await connection.close()
-        let steps = plan.compactMap { $0.column("detail")?.string }
-        #expect(steps == ["SEARCH sessions USING INDEX sessions_user_workspace (user_id=? AND workspace_id=? AND status=?)"])
+        #expect(stop == ["SEARCH sessions USING INDEX sessions_user_workspace (user_id=? AND workspace_id=? AND status=?)"])
+        #expect(own.first?.hasPrefix("SEARCH sessions USING INDEX sessions_user") == true, "\(own)")
+        #expect(active.first?.hasPrefix("SEARCH sessions USING INDEX sessions_status") == true, "\(active)")
     }
 
     @Test func revokedTokensStayRevokedAfterARestart() async throws {
