@@ -69,11 +69,15 @@ extension SQLiteStore: DemoStore {
     }
 
     public func demos(userID: String?, limit: Int) async throws -> [DemoSession] {
+        // A condition only when there is a user: `?1 IS NULL OR user_id = ?1` fits no index.
         try await read {
-            try await $0.rows(
-                "SELECT * FROM demo_sessions WHERE (?1 IS NULL OR user_id = ?1) ORDER BY created_at DESC, id LIMIT ?2",
-                [.init(userID), .init(limit)]
-            ).map(Self.demo)
+            if let userID {
+                try await $0.rows(
+                    "SELECT * FROM demo_sessions WHERE user_id = ? ORDER BY created_at DESC, id LIMIT ?", [.text(userID), .init(limit)]
+                ).map(Self.demo)
+            } else {
+                try await $0.rows("SELECT * FROM demo_sessions ORDER BY created_at DESC, id LIMIT ?", [.init(limit)]).map(Self.demo)
+            }
         }
     }
 

@@ -167,13 +167,16 @@ extension SQLiteStore: UserStore {
     }
 
     public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
-        try await read { connection in
-            let row = try await connection.rows(
-                """
-                SELECT COUNT(*) AS total, COALESCE(SUM(mfa_enabled), 0) AS mfa FROM users
-                WHERE disabled = 0 AND (?1 IS NULL OR organization_id = ?1)
-                """, [.init(organizationID)]
-            ).first
+        // A condition only when there is an organisation: `?1 IS NULL OR organization_id = ?1`
+        // fits no index.
+        let counts = "SELECT COUNT(*) AS total, COALESCE(SUM(mfa_enabled), 0) AS mfa FROM users WHERE disabled = 0"
+        return try await read { connection in
+            let row =
+                if let organizationID {
+                    try await connection.rows(counts + " AND organization_id = ?", [.text(organizationID)]).first
+                } else {
+                    try await connection.rows(counts).first
+                }
             return (try row?.int("total") ?? 0, try row?.int("mfa") ?? 0)
         }
     }
