@@ -45,7 +45,7 @@ def schema(name):
 # variation selectors.
 WS = r"\t\n\v\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
 CONTROL = (r"\x00-\x1F\x7F-\x9F\xAD\u034F\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u115F\u1160"
-           r"\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028\u2029\u202A-\u202E\u2060-\u2064\u2066-\u206F\u2800"
+           r"\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028\u2029\u202A-\u202E\u2060-\u206F\u2800"
            r"\u3164\uE000-\uF8FF\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFFB")
 CONTROL_BUT_LF = CONTROL.replace(r"\x00-\x1F", r"\x00-\x09\x0B-\x1F")
 # Validation.text, once trimmed: at least one character (or none, for a 0-length minimum), no

@@ -8,9 +8,12 @@ public struct Organization: Sendable, Equatable, Codable {
     public var domain: String?
     public var createdAt: Date
 
-    /// What makes two names the same organisation: case, and zero-width joiners, do not count.
+    /// What makes two names the same organisation: case, zero-width joiners and variation
+    /// selectors do not count (`Café` and `Café<U+FE00>` look the same).
     public static func nameKey(_ name: String) -> String {
-        String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { !Validation.joiners.contains($0) }))
+        String(
+            String.UnicodeScalarView(
+                name.lowercased().unicodeScalars.filter { !Validation.joiners.contains($0) && !$0.properties.isVariationSelector }))
     }
 
     public init(id: String, name: String, domain: String?, createdAt: Date) {

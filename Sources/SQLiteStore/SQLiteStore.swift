@@ -180,6 +180,8 @@ public struct SQLiteStore: Store, Sendable {
                 do {
                     return try await work(connection)
                 } catch {
+                    // SQLite may have rolled the whole transaction back (a full disk, an I/O error).
+                    pool.chainHead.forget()
                     throw Self.translated(error)
                 }
             }

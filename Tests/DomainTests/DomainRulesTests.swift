@@ -79,6 +79,9 @@ import Testing
         }
         // Organisations: a joiner does not make a second name of the same one.
         #expect(Organization.nameKey("\u{0645}\u{06CC}\u{200C}\u{0632} Co") == Organization.nameKey("\u{0645}\u{06CC}\u{0632} co"))
+        // Nor does a variation selector after a letter that has no variants (it looks the same).
+        #expect(try Validation.text("Caf\u{00E9}\u{FE00}", field: "name") == "Caf\u{00E9}\u{FE00}")
+        #expect(Organization.nameKey("Caf\u{00E9}\u{FE00}") == Organization.nameKey("caf\u{00E9}"))
         #expect(!Validation.isRefusedInText("\u{FE0F}"), "a variation selector is kept where it selects a form")
     }
 
