@@ -122,25 +122,26 @@ public enum Validation {
     /// `Ac<ZWNJ>me` or `Acme<U+FE00>` that look like `Acme`, a space kept from trimming.
     static func isInPlace(at index: Int, of scalars: [Unicode.Scalar]) -> Bool {
         let scalar = scalars[index]
-        func isLetterLike(_ neighbour: Int) -> Bool {
+        /// Whether the scalar at `neighbour` is one a joiner or selector may stand beside: there,
+        /// neither ASCII, white space nor a joiner, nor a selector unless `selectorToo`.
+        func isLetterLike(_ neighbour: Int, selectorToo: Bool = false) -> Bool {
             guard scalars.indices.contains(neighbour) else { return false }
             let other = scalars[neighbour]
-            return !other.isASCII && !isPlaced(other) && !other.properties.isWhitespace
+            let placed = selectorToo ? joiners.contains(other) : isPlaced(other)
+            return !other.isASCII && !placed && !other.properties.isWhitespace
         }
         if joiners.contains(scalar) {
-            let before = index - 1
-            let after = index + 1
-            let joinsBefore =
-                scalars.indices.contains(before) && !scalars[before].isASCII && !joiners.contains(scalars[before])
-                && !scalars[before].properties.isWhitespace
-            return joinsBefore && isLetterLike(after)
+            // After a selector too: 👁️‍🗨️ is U+1F441, U+FE0F, ZWJ, U+1F5E8, U+FE0F.
+            return isLetterLike(index - 1, selectorToo: true) && isLetterLike(index + 1)
         }
         guard scalar.properties.isVariationSelector else { return true }
         if isLetterLike(index - 1) { return true }
-        let keycapBases: Set<Unicode.Scalar> = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "#", "*"]
         return index > 0 && keycapBases.contains(scalars[index - 1]) && index + 1 < scalars.count
             && scalars[index + 1] == "\u{20E3}"
     }
+
+    /// The ASCII characters a keycap (a selector, then U+20E3) is made on.
+    private static let keycapBases: Set<Unicode.Scalar> = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "#", "*"]
 
     /// `value` in normal form C without the joiners and variation selectors out of place
     /// (`isInPlace`). Repeated until nothing changes: dropping one can leave another out of place

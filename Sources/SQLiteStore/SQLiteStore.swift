@@ -192,8 +192,7 @@ public struct SQLiteStore: Store, Sendable {
                     try await connection.execute("RELEASE unit")
                     return result
                 } catch {
-                    pool.chainHead.forget()
-                    try? await connection.execute("ROLLBACK TO unit")
+                    try? await undo("ROLLBACK TO unit", on: connection)
                     try? await connection.execute("RELEASE unit")
                     throw error
                 }
@@ -221,8 +220,7 @@ public struct SQLiteStore: Store, Sendable {
                 outcome = .success(result)
             } catch {
                 failure = error
-                pool.chainHead.forget()
-                try await connection.execute("ROLLBACK TO change")
+                try await undo("ROLLBACK TO change", on: connection)
                 try await connection.execute("RELEASE change")
                 outcome = .failure(error)
             }
@@ -231,8 +229,7 @@ public struct SQLiteStore: Store, Sendable {
             // disk or an I/O error, or this change cannot be undone alone): every change in it
             // fails, with the cause (a full disk is a 503 that says so, not the failed undo).
             let cause = Self.cause(of: failure, undoFailedWith: error)
-            pool.chainHead.forget()
-            try? await connection.execute("ROLLBACK")
+            try? await undo("ROLLBACK", on: connection)
             await pool.transactionEnded(.failure(cause))
             throw cause
         }
@@ -246,8 +243,7 @@ public struct SQLiteStore: Store, Sendable {
                     try await connection.execute("COMMIT")
                     committed = .success(())
                 } catch {
-                    pool.chainHead.forget()
-                    try? await connection.execute("ROLLBACK")
+                    try? await undo("ROLLBACK", on: connection)
                     committed = .failure(Self.translated(error))
                 }
                 await pool.transactionEnded(committed)
@@ -262,6 +258,13 @@ public struct SQLiteStore: Store, Sendable {
         } catch {
             throw Self.translated(error)
         }
+    }
+
+    /// Runs a rollback `statement` (`ROLLBACK`, `ROLLBACK TO …`); the chain head it may take back
+    /// (`ChainHeadCache`) is forgotten first.
+    private func undo(_ statement: String, on connection: SQLiteConnection) async throws {
+        pool.chainHead.forget()
+        try await connection.execute(statement)
     }
 
     /// Why a shared transaction broke: the change's own error when SQLite reported the store

@@ -173,8 +173,7 @@ struct AuditChainStoreTests {
         try await integrity.sign(.head, at: tenth)
         try await store.close()
 
-        let connection = try await SQLiteConnection.open(
-            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        let connection = try await SQLiteFile.connection(path)
         for statement in tampering.statements { _ = try await connection.query(statement) }
         try await connection.close()
 
@@ -246,8 +245,7 @@ struct AuditChainStoreTests {
         for index in 0..<5 { try await store.append(Self.event(index)) }
         #expect(try await integrity.signHead()?.seq == 5)
         for index in 5..<9 { try await store.append(Self.event(index)) }
-        let connection = try await SQLiteConnection.open(
-            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        let connection = try await SQLiteFile.connection(path)
         _ = try await connection.query("UPDATE audit_logs SET user_id = 'usr-admin' WHERE seq = 7")
         try await connection.close()
         await #expect(throws: AuditIntegrity.RefusedToSign.self) { try await integrity.signHead() }
@@ -294,12 +292,9 @@ struct AuditChainStoreTests {
     func entriesFromBeforeTheChainAreSealedOnUpgrade() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("neosc.sqlite").path
-        var store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
-        try await store.close()
+        let path = try await SQLiteFile.migrated(in: directory)
         // As schema 6 left it: no chain columns, no checkpoints, and a gap in seq.
-        let connection = try await SQLiteConnection.open(
-            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        let connection = try await SQLiteFile.connection(path)
         for (seq, id) in [(1, "aud-a"), (2, "aud-b"), (5, "aud-c")] {
             _ = try await connection.query(
                 """
@@ -335,7 +330,7 @@ struct AuditChainStoreTests {
         }
         try await connection.close()
 
-        store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
         let chain = try await store.chain(from: 1, limit: 10)
         #expect(chain.map(\.id) == ["aud-a", "aud-b", "aud-c"])
         // Migration 10: the switches became typed rules; the two that now refuse are off.

@@ -307,8 +307,7 @@ import FoundationNetworking
         #expect(try await Self.neosc(["audit", "verify", "--expect", "3:xyz"], environment: environment).status == 64)
 
         let path = directory.appendingPathComponent("neosc.sqlite").path
-        let connection = try await SQLiteConnection.open(
-            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        let connection = try await SQLiteFile.connection(path)
         _ = try await connection.query("UPDATE audit_logs SET details = '{\"source\":\"api\"}' WHERE seq = 2")
         try await connection.close()
         let copy = Harness.makeDirectory().appendingPathComponent("copy.sqlite")

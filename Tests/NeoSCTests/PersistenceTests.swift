@@ -4,7 +4,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import NIOPosix
 import Net
 import SQLiteNIO
 import Services
@@ -65,11 +64,7 @@ import Testing
     @Test func aStopReadsTheUsersSessionsNotTheWorkspaces() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("neosc.sqlite").path
-        let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
-        try await store.close()
-        let connection = try await SQLiteConnection.open(
-            storage: .file(path: path), threadPool: .singleton, logger: Harness.logger, on: MultiThreadedEventLoopGroup.singleton.any())
+        let connection = try await SQLiteFile.connection(try await SQLiteFile.migrated(in: directory))
         func plan(_ query: String, _ binds: [SQLiteData]) async throws -> [String] {
             try await connection.query("EXPLAIN QUERY PLAN " + query, binds).compactMap { $0.column("detail")?.string }
         }
