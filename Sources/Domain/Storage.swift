@@ -180,8 +180,8 @@ public protocol AuditStore: Sendable {
     func removeEntries(through anchor: AuditCheckpoint) async throws -> Int
     /// Newest first, at most `query.limit` entries.
     func events(_ query: AuditQuery) async throws -> [AuditEvent]
-    /// Entries with this action since `since`, within `scope`.
-    func count(action: AuditAction, since: Date, scope: AuditScope) async throws -> Int
+    /// Entries with one of `actions` since `since`, within `scope`, counted in one query.
+    func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int
     /// When each successful entry with one of `actions` since `since` within `scope` happened, newest first,
     /// at most `limit`: what the dashboard's chart counts, read in one query.
     func occurrences(of actions: [AuditAction], since: Date, scope: AuditScope, limit: Int) async throws -> [AuditOccurrence]

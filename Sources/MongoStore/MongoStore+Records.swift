@@ -258,8 +258,11 @@ extension MongoStore: AuditStore {
         }
     }
 
-    public func count(action: AuditAction, since: Date, scope: AuditScope) async throws -> Int {
-        var filter: BSONDocument = ["action": .string(action.rawValue), "timestamp": .document(["$gte": .date(since)])]
+    public func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int {
+        guard !actions.isEmpty else { return 0 }
+        var filter: BSONDocument = [
+            "action": .document(["$in": .array(actions.map { .string($0.rawValue) })]), "timestamp": .document(["$gte": .date(since)]),
+        ]
         filter["user_id"] = try await userFilter(scope)
         return try await database.count("audit_logs", filter)
     }

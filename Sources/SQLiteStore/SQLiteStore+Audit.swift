@@ -221,26 +221,26 @@ extension SQLiteStore: AuditStore {
         }
     }
 
-    public func count(action: AuditAction, since: Date, scope: AuditScope) async throws -> Int {
-        try await read { connection in
-            let binds: [SQLiteData] = [.text(action.rawValue), .init(since)]
-            let rows: [SQLiteRow]
+    public func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int {
+        guard !actions.isEmpty else { return 0 }
+        return try await read { connection in
+            let marks = Array(repeating: "?", count: actions.count).joined(separator: ", ")
+            var binds: [SQLiteData] = actions.map { .text($0.rawValue) } + [.init(since)]
+            let sql: String
             switch scope {
             case .everyone:
-                rows = try await connection.rows(
-                    "SELECT COUNT(*) AS n FROM audit_logs WHERE action = ? AND timestamp >= ?", binds)
+                sql = "SELECT COUNT(*) AS n FROM audit_logs WHERE action IN (\(marks)) AND timestamp >= ?"
             case .user(let userID):
-                rows = try await connection.rows(
-                    "SELECT COUNT(*) AS n FROM audit_logs WHERE action = ? AND timestamp >= ? AND user_id = ?",
-                    binds + [.text(userID)])
+                sql = "SELECT COUNT(*) AS n FROM audit_logs WHERE action IN (\(marks)) AND timestamp >= ? AND user_id = ?"
+                binds.append(.text(userID))
             case .organization(let organizationID):
-                rows = try await connection.rows(
-                    """
+                sql = """
                     SELECT COUNT(*) AS n FROM audit_logs JOIN users ON users.id = audit_logs.user_id
-                    WHERE audit_logs.action = ? AND audit_logs.timestamp >= ? AND users.organization_id = ?
-                    """, binds + [.text(organizationID)])
+                    WHERE audit_logs.action IN (\(marks)) AND audit_logs.timestamp >= ? AND users.organization_id = ?
+                    """
+                binds.append(.text(organizationID))
             }
-            return try rows.first?.int("n") ?? 0
+            return try await connection.rows(sql, binds).first?.int("n") ?? 0
         }
     }
 

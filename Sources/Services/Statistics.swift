@@ -67,7 +67,7 @@ public struct Statistics: Sendable {
             activeSessions = try await store.activeCount(organizationID: nil)
             organizations = try await store.organizations().count
             logins = try await signIns(since: dayAgo, scope: .everyone)
-            failedLogins = try await store.count(action: .loginFailed, since: dayAgo, scope: .everyone)
+            failedLogins = try await store.count(of: [.loginFailed], since: dayAgo, scope: .everyone)
         } else if let organizationID = principal.organizationID {
             scope = .organization
             users = try await store.activeUserCounts(organizationID: organizationID)
@@ -95,9 +95,8 @@ public struct Statistics: Sendable {
     }
 
     /// Sign-ins of every kind: password logins and provider sign-ins (token exchange, ID token,
-    /// browser flow, a new Pomerium session).
+    /// browser flow, a new Pomerium session), in one count.
     private func signIns(since date: Date, scope: AuditScope) async throws -> Int {
-        try await store.count(action: .login, since: date, scope: scope)
-            + store.count(action: .ssoLogin, since: date, scope: scope)
+        try await store.count(of: [.login, .ssoLogin], since: date, scope: scope)
     }
 }

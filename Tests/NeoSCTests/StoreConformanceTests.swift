@@ -374,11 +374,17 @@ import Testing
             #expect(try await store.events(AuditQuery(success: false)).map(\.action) == [.loginFailed])
             #expect(try await store.events(AuditQuery(since: base + 10, until: base + 20)).count == 2)
             #expect(try await store.events(AuditQuery(limit: 1)).map(\.action) == [.launchWorkspace])
-            #expect(try await store.count(action: .login, since: base, scope: .everyone) == 2)
-            #expect(try await store.count(action: .login, since: base + 1, scope: .everyone) == 1)
-            #expect(try await store.count(action: .login, since: base, scope: .organization(org.id)) == 1)
-            #expect(try await store.count(action: .login, since: base, scope: .user(member.id)) == 1)
-            #expect(try await store.count(action: .login, since: base, scope: .user("usr-nobody")) == 0)
+            #expect(try await store.count(of: [.login], since: base, scope: .everyone) == 2)
+            #expect(try await store.count(of: [.login], since: base + 1, scope: .everyone) == 1)
+            #expect(try await store.count(of: [.login], since: base, scope: .organization(org.id)) == 1)
+            #expect(try await store.count(of: [.login], since: base, scope: .user(member.id)) == 1)
+            #expect(try await store.count(of: [.login], since: base, scope: .user("usr-nobody")) == 0)
+            // Several actions in one count (the dashboard's sign-ins: password and provider).
+            let counted: [AuditAction] = [.login, .launchWorkspace]
+            #expect(try await store.count(of: counted, since: base, scope: .everyone) == 3)
+            #expect(try await store.count(of: counted, since: base + 1, scope: .organization(org.id)) == 1)
+            #expect(try await store.count(of: counted, since: base, scope: .user(member.id)) == 2)
+            #expect(try await store.count(of: [], since: base, scope: .everyone) == 0)
             // What the dashboard's chart reads: actions and times only, newest first, in scope.
             let chart: [AuditAction] = [.login, .launchWorkspace]
             #expect(
