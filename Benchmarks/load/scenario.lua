@@ -4,6 +4,9 @@
 --   auth         GET /api/auth/me                 (pure authentication; every token in turn)
 --   list         GET /api/workspaces              (catalogue with live session counts)
 --   audit        GET /api/audit-logs?limit=100    (administrators: the newest 100 of all entries)
+--   audit-pages  GET /api/audit-logs?limit=100&before=…  (administrators: 100 entries older than one of
+--                                                  seed.py's, each request another: pages read once, as
+--                                                  a walk through the history; not in run.sh)
 --   launch-stop  POST …/launch then POST …/stop    (write path; users with launch rights)
 --   login        POST /api/auth/login             (bcrypt-bound)
 --   dashboard    GET /                            (the portal's dashboard page: figures, two charts,
@@ -47,6 +50,11 @@ function request()
     return wrk.format("GET", "/api/workspaces", bearer(tokens, counter))
   elseif scenario == "audit" then
     return wrk.format("GET", "/api/audit-logs?limit=100", bearer(admins, counter))
+  elseif scenario == "audit-pages" then
+    -- seed.py's ids are aud-bench-0000000 up (100,000 by default); a stride through them that
+    -- comes back to a cursor only after 99,991 requests.
+    local cursor = string.format("aud-bench-%07d", (counter * 7919) % 99991)
+    return wrk.format("GET", "/api/audit-logs?limit=100&before=" .. cursor, bearer(admins, counter))
   elseif scenario == "launch-stop" then
     local headers = bearer(launchers, math.floor(counter / 2))
     local verb = (counter % 2 == 0) and "launch" or "stop"

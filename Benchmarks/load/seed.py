@@ -9,6 +9,12 @@ The store must already have NeoSC's schema and one account, bench-admin@example.
 "benchmark password"), so logins cost a real bcrypt verification. Writes one bearer token per
 user (SHA-256 digests stored, as NeoSC does) and saves the tokens, with each user's role and
 e-mail, to --tokens-out as `token role email` lines for the wrk scripts.
+
+The audit entries are sealed into the store's chain after the entries already there, oldest
+first, by the rule docs/audit.md gives (`chain_hash`), so they are what NeoSC's own entries are
+(the list keeps a sealed entry's JSON; an unsealed one it writes afresh) and their links verify.
+They have no signed checkpoints (those need the server's key): `neosc audit verify` reports the
+first one missing, at seq 1000.
 """
 import argparse
 import base64
@@ -18,6 +24,7 @@ import json
 import os
 import random
 import secrets
+import struct
 import sys
 
 ROLES = ["neosc"] * 40 + ["user"] * 55 + ["admin"] * 5
@@ -61,6 +68,36 @@ def dataset(args, now, password_hash):
                           details={"source": "benchmark"}, ip_address=f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
                           success=rng.random() > 0.05))
     return users, tokens, workspaces, audit, lines
+
+
+def chain_hash(entry, seq, previous):
+    """The audit chain's rule (docs/audit.md, Domain/AuditChain.swift): SHA-256 of the domain,
+    the previous hash and the entry's fields, the timestamp in whole seconds rounded down."""
+    def text(value):
+        if value is None:
+            return b"\x00"
+        encoded = value.encode()
+        return b"\x01" + struct.pack(">I", len(encoded)) + encoded
+    parts = [b"neosc-audit-v1\x00", previous, struct.pack(">q", seq), text(entry["id"]),
+             struct.pack(">q", entry["milliseconds"] // 1000), text(entry["user_id"]), text(entry["user_email"]),
+             text(entry["action"]), text(entry["resource_type"]), text(entry["resource_id"]), text(entry["ip_address"]),
+             bytes([1 if entry["success"] else 0]), struct.pack(">I", len(entry["details"]))]
+    for key in sorted(entry["details"], key=lambda key: key.encode()):
+        parts += [text(key), text(entry["details"][key])]
+    return hashlib.sha256(b"".join(parts)).digest()
+
+
+def sealed(audit, head_seq, head_hash):
+    """`audit` oldest first, each with its place in the chain after (head_seq, head_hash): `seq`,
+    `prev_hash`, `hash`, and its time in whole milliseconds (what the chain keeps)."""
+    for entry in audit:
+        entry["milliseconds"] = int(entry["timestamp"].timestamp() * 1000 + 0.5)
+    audit.sort(key=lambda entry: entry["milliseconds"])
+    previous = head_hash
+    for seq, entry in enumerate(audit, start=head_seq + 1):
+        entry["seq"], entry["prev_hash"] = seq, previous
+        entry["hash"] = previous = chain_hash(entry, seq, previous)
+    return audit
 
 
 def policies(count):
@@ -112,11 +149,13 @@ def seed_sqlite(path, args):
             [(w["id"], w["name"], w["type"], w["description"], None, w["status"], w["cpu"], w["memory"], w["storage"],
               w["url"], w["connection_type"], w["launch_mode"], 1, 0, json.dumps(w["allowed_roles"]),
               w["max_session_minutes"], ts(w["created_at"]), ts(w["updated_at"])) for w in workspaces])
+        head = connection.execute("SELECT seq, hash FROM audit_logs ORDER BY seq DESC LIMIT 1").fetchone() or (0, bytes(32))
         connection.executemany(
-            "INSERT INTO audit_logs (id, timestamp, user_id, user_email, action, resource_type, resource_id, details,"
-            " ip_address, success) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(a["id"], ts(a["timestamp"]), a["user_id"], a["user_email"], a["action"], a["resource_type"],
-              a["resource_id"], json.dumps(a["details"], sort_keys=True), a["ip_address"], int(a["success"])) for a in audit])
+            "INSERT INTO audit_logs (seq, id, timestamp, user_id, user_email, action, resource_type, resource_id, details,"
+            " ip_address, success, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(a["seq"], a["id"], a["milliseconds"] / 1000, a["user_id"], a["user_email"], a["action"], a["resource_type"],
+              a["resource_id"], json.dumps(a["details"], sort_keys=True), a["ip_address"], int(a["success"]),
+              a["prev_hash"], a["hash"]) for a in sealed(audit, head[0], bytes(head[1]))])
         connection.executemany(
             "INSERT INTO policies (id, name, description, category, enabled, weight, updated_at, kind, scope, settings)"
             " VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -140,8 +179,15 @@ def seed_mongo(url, args):
     base = int(now.timestamp() * 1000)
     database.workspaces.insert_many(
         [{"_id": w.pop("id"), "position": base + index, **w} for index, w in enumerate(workspaces)], ordered=False)
-    for start in range(0, len(audit), 5000):
-        database.audit_logs.insert_many([{"_id": a.pop("id"), **a} for a in audit[start:start + 5000]], ordered=False)
+    head = database.audit_logs.find_one({"seq": {"$exists": True}}, sort=[("seq", -1)])
+    audit = sealed(audit, head["seq"] if head else 0, bytes.fromhex(head["hash"]) if head else bytes(32))
+    documents = [{"_id": a["id"], "timestamp": datetime.datetime.fromtimestamp(a["milliseconds"] / 1000, datetime.timezone.utc),
+                  "user_id": a["user_id"], "user_email": a["user_email"], "action": a["action"],
+                  "resource_type": a["resource_type"], "resource_id": a["resource_id"], "details": a["details"],
+                  "ip_address": a["ip_address"], "success": a["success"], "seq": a["seq"],
+                  "prev_hash": a["prev_hash"].hex(), "hash": a["hash"].hex()} for a in audit]
+    for start in range(0, len(documents), 5000):
+        database.audit_logs.insert_many(documents[start:start + 5000], ordered=False)
     client.close()
     return lines
 

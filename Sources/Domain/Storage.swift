@@ -180,6 +180,11 @@ public protocol AuditStore: Sendable {
     func removeEntries(through anchor: AuditCheckpoint) async throws -> Int
     /// Newest first, at most `query.limit` entries.
     func events(_ query: AuditQuery) async throws -> [AuditEvent]
+    /// The ids of the entries `events(query)` gives, in the same order: a page without its
+    /// contents, for a reader that keeps sealed entries (which never change) it has read before.
+    func eventIDs(_ query: AuditQuery) async throws -> [String]
+    /// The entries with these ids, in no particular order; an id that names none is left out.
+    func events(ids: [String]) async throws -> [AuditEvent]
     /// Entries with one of `actions` since `since`, within `scope`, counted in one query.
     func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int
     /// When each successful entry with one of `actions` since `since` within `scope` happened, newest first,

@@ -227,6 +227,26 @@ extension MongoStore: AuditStore {
     }
 
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
+        guard let filter = try await pageFilter(query) else { return [] }
+        return try await database.find(
+            "audit_logs", filter, sort: ["timestamp": .int(-1), "_id": .int(-1)], limit: query.limit
+        ).map(Self.auditEvent)
+    }
+
+    public func eventIDs(_ query: AuditQuery) async throws -> [String] {
+        guard let filter = try await pageFilter(query) else { return [] }
+        return try await database.find(
+            "audit_logs", filter, sort: ["timestamp": .int(-1), "_id": .int(-1)], limit: query.limit, projection: ["_id": .int(1)]
+        ).map { try $0.string("_id") }
+    }
+
+    public func events(ids: [String]) async throws -> [AuditEvent] {
+        guard !ids.isEmpty else { return [] }
+        return try await database.find("audit_logs", withIDsIn: ids).map(Self.auditEvent)
+    }
+
+    /// What `query` selects as a filter; nil when its cursor names no entry (the page is empty).
+    private func pageFilter(_ query: AuditQuery) async throws -> BSONDocument? {
         var filter: BSONDocument = [:]
         if let action = query.action { filter["action"] = .string(action.rawValue) }
         if let userID = query.userID { filter["user_id"] = .string(userID) }
@@ -237,16 +257,14 @@ extension MongoStore: AuditStore {
         if !window.fields.isEmpty { filter["timestamp"] = .document(window) }
         if let before = query.before {
             // After the cursor entry in the trail's order (timestamp, then id, both descending).
-            guard let cursor = try await database.findOne("audit_logs", ["_id": .string(before)]) else { return [] }
+            guard let cursor = try await database.findOne("audit_logs", ["_id": .string(before)]) else { return nil }
             let timestamp = BSON.date(try cursor.date("timestamp"))
             filter["$or"] = .array([
                 .document(["timestamp": .document(["$lt": timestamp])]),
                 .document(["timestamp": timestamp, "_id": .document(["$lt": .string(before)])]),
             ])
         }
-        return try await database.find(
-            "audit_logs", filter, sort: ["timestamp": .int(-1), "_id": .int(-1)], limit: query.limit
-        ).map(Self.auditEvent)
+        return filter
     }
 
     /// Whose entries `scope` means, as a `user_id` condition (nil: everyone's).

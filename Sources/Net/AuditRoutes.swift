@@ -13,6 +13,8 @@ struct AuditRoutes {
     let integrity: AuditIntegrity
     /// One verification at a time: it reads the whole trail.
     let verifications = ExclusiveKeys()
+    /// Sealed entries' JSON, kept for the list (`AuditListWriter`).
+    let encodedEntries = UnchangingValues<String, [UInt8]>(capacity: AuditListWriter.keptEntries)
 
     func register<Open: RequestContext>(open: RouterGroup<Open>, signedIn group: RouterGroup<SignedInContext>) {
         open.get("public-key") { _, _ in PublicKey(integrity: integrity) }
@@ -87,13 +89,11 @@ struct AuditRoutes {
         return query
     }
 
-    /// Written by `AuditEventWriter`, not the generic encoder: the same JSON, several times faster.
+    /// Written by `AuditEventWriter`, not the generic encoder (the same JSON, several times
+    /// faster), each sealed entry once (`AuditListWriter`).
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
-        let events = try await store.events(query(request, context, limit: try request.queryLimit(maximum: AuditQuery.maximumLimit)))
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(events.count * 512)  // a sealed entry is about 500 bytes
-        AuditEventWriter.writeArray(events, into: &buffer)
-        return WrittenJSON(buffer: buffer)
+        let selection = try query(request, context, limit: try request.queryLimit(maximum: AuditQuery.maximumLimit))
+        return WrittenJSON(buffer: try await AuditListWriter(store: store, kept: encodedEntries).list(selection))
     }
 
     /// `?format=csv|jsonl` with the list's filters: every matching entry, newest first, streamed a

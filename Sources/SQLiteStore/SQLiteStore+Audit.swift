@@ -187,38 +187,49 @@ extension SQLiteStore: AuditStore {
     }
 
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
-        try await read { connection in
-            // The page starts after the cursor entry in (timestamp, seq) order, or at the top. A
-            // plain `timestamp <= ?` lets SQLite seek the timestamp index to it: each page costs
-            // its own rows, not a scan of every newer entry (an export of 1,000,000 was quadratic).
-            var cursor: (timestamp: SQLiteData, seq: SQLiteData) = (.float(.greatestFiniteMagnitude), .integer(.max))
-            if let before = query.before {
-                guard
-                    let row = try await connection.rows(
-                        "SELECT timestamp, seq FROM audit_logs WHERE id = ?", [.text(before)]
-                    ).first,
-                    let timestamp = row.column("timestamp"), let seq = row.column("seq")
-                else { return [] }
-                cursor = (timestamp, seq)
-            }
-            // Only the filters given are written into the statement: `?2 IS NULL OR user_id = ?2`
-            // kept SQLite off the (user_id, timestamp) index, so one user's ten newest entries
-            // walked the whole trail by time (190 ms on 100,000 entries; the dashboard's list).
-            var conditions = ["timestamp <= ?7", "(timestamp < ?7 OR seq < ?8)"]
-            if query.action != nil { conditions.append("action = ?1") }
-            if query.userID != nil { conditions.append("user_id = ?2") }
-            if query.success != nil { conditions.append("success = ?3") }
-            if query.since != nil { conditions.append("timestamp >= ?4") }
-            if query.until != nil { conditions.append("timestamp <= ?5") }
-            return try await connection.rows(
-                "SELECT * FROM audit_logs WHERE " + conditions.joined(separator: " AND ")
-                    + " ORDER BY timestamp DESC, seq DESC LIMIT ?6",
-                [
-                    .init(query.action?.rawValue), .init(query.userID), query.success.map { .init($0) } ?? .null,
-                    .init(query.since), .init(query.until), .init(query.limit), cursor.timestamp, cursor.seq,
-                ]
-            ).map(Self.event)
+        try await read { connection in try await Self.page(query, columns: "*", on: connection).map(Self.event) }
+    }
+
+    public func eventIDs(_ query: AuditQuery) async throws -> [String] {
+        try await read { connection in try await Self.page(query, columns: "id", on: connection).map { try $0.string("id") } }
+    }
+
+    public func events(ids: [String]) async throws -> [AuditEvent] {
+        guard !ids.isEmpty else { return [] }
+        return try await read { connection in try await connection.rows(of: "audit_logs", where: "id", isIn: ids).map(Self.event) }
+    }
+
+    /// `columns` of the entries `query` selects, newest first: one statement (two after a cursor).
+    private static func page(_ query: AuditQuery, columns: String, on connection: SQLiteConnection) async throws -> [SQLiteRow] {
+        // The page starts after the cursor entry in (timestamp, seq) order, or at the top. A
+        // plain `timestamp <= ?` lets SQLite seek the timestamp index to it: each page costs
+        // its own rows, not a scan of every newer entry (an export of 1,000,000 was quadratic).
+        var cursor: (timestamp: SQLiteData, seq: SQLiteData) = (.float(.greatestFiniteMagnitude), .integer(.max))
+        if let before = query.before {
+            guard
+                let row = try await connection.rows(
+                    "SELECT timestamp, seq FROM audit_logs WHERE id = ?", [.text(before)]
+                ).first,
+                let timestamp = row.column("timestamp"), let seq = row.column("seq")
+            else { return [] }
+            cursor = (timestamp, seq)
         }
+        // Only the filters given are written into the statement: `?2 IS NULL OR user_id = ?2`
+        // kept SQLite off the (user_id, timestamp) index, so one user's ten newest entries
+        // walked the whole trail by time (190 ms on 100,000 entries; the dashboard's list).
+        var conditions = ["timestamp <= ?7", "(timestamp < ?7 OR seq < ?8)"]
+        if query.action != nil { conditions.append("action = ?1") }
+        if query.userID != nil { conditions.append("user_id = ?2") }
+        if query.success != nil { conditions.append("success = ?3") }
+        if query.since != nil { conditions.append("timestamp >= ?4") }
+        if query.until != nil { conditions.append("timestamp <= ?5") }
+        return try await connection.rows(
+            "SELECT \(columns) FROM audit_logs WHERE " + conditions.joined(separator: " AND ")
+                + " ORDER BY timestamp DESC, seq DESC LIMIT ?6",
+            [
+                .init(query.action?.rawValue), .init(query.userID), query.success.map { .init($0) } ?? .null,
+                .init(query.since), .init(query.until), .init(query.limit), cursor.timestamp, cursor.seq,
+            ])
     }
 
     public func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int {

@@ -140,6 +140,58 @@ struct AuditExportTests {
         }
     }
 
+    @Test("the list is byte for byte AuditEventWriter's list of the store's entries, read afresh or kept; a new entry shows at once")
+    func listKeepsSealedEntries() async throws {
+        try await Harness.run { harness, client in
+            let (admin, token) = try await harness.account(.admin)
+            let (member, _) = try await harness.account(.neosc)
+            try await Self.seed(harness, admin: admin, member: member)
+            func expected(_ query: AuditQuery) async throws -> String {
+                var buffer = ByteBuffer()
+                AuditEventWriter.writeArray(try await harness.store.events(query), into: &buffer)
+                return String(buffer: buffer)
+            }
+            let middle = try await harness.store.events(AuditQuery(limit: 10))[9].id
+            let queries: [(String, AuditQuery)] = [
+                ("limit=500", AuditQuery(limit: 500)), ("limit=5", AuditQuery(limit: 5)),
+                ("action=launch_workspace&success=true", AuditQuery(action: .launchWorkspace, success: true)),
+                ("before=\(middle)&limit=20", AuditQuery(before: middle, limit: 20)),
+            ]
+            for round in 1...2 {
+                for (parameters, query) in queries {
+                    let listed = try await client.send(.get, "/api/audit-logs?\(parameters)", token: token)
+                    #expect(listed.status == .ok)
+                    #expect(listed.text == (try await expected(query)), "round \(round): \(parameters)")
+                }
+            }
+            // A change after the pages were kept: its entry leads the next list.
+            let newest = try await harness.store.append(
+                AuditEvent(
+                    timestamp: Date(), userID: member.id, userEmail: member.email, action: .logout, ipAddress: nil, success: true))
+            let listed = try await client.send(.get, "/api/audit-logs?limit=5", token: token)
+            #expect(listed.text == (try await expected(AuditQuery(limit: 5))))
+            #expect(try listed.decoded([AuditEntryBody].self).first?.id == newest.id)
+        }
+    }
+
+    @Test("the list keeps only sealed entries' bytes: an entry awaiting its seal is written afresh each time")
+    func onlySealedEntriesAreKept() {
+        let sealed = AuditEvent(
+            id: "aud-sealed", timestamp: Date(timeIntervalSince1970: 1_767_225_600), userID: "usr-1", userEmail: "a@example.com",
+            action: .login, ipAddress: nil, success: true,
+            seal: AuditSeal(seq: 7, prevHash: Array(repeating: 1, count: 32), hash: Array(repeating: 2, count: 32)))
+        let staged = AuditEvent(
+            id: "aud-staged", timestamp: Date(timeIntervalSince1970: 1_767_225_601), userID: "usr-1", userEmail: "a@example.com",
+            action: .logout, ipAddress: nil, success: true)
+        let encoded = AuditListWriter.encode([sealed, staged])
+        for event in [sealed, staged] {
+            var buffer = ByteBuffer()
+            AuditEventWriter.write(event, into: &buffer)
+            #expect(encoded.all[event.id] == Array(buffer.readableBytesView), "\(event.id)")
+        }
+        #expect(Array(encoded.sealed.keys) == ["aud-sealed"])
+    }
+
     @Test("AuditEventWriter gives the JSON values the generic encoder gives, entry by entry and as a list")
     func writerMatchesTheEncoder() throws {
         let texts = [

@@ -433,6 +433,20 @@ import Testing
             let afterFifth = try await store.events(AuditQuery(before: all[4].id, limit: 500))
             #expect(afterFifth == Array(all.dropFirst(5)))
             #expect(try await store.events(AuditQuery(before: "aud-not-there")).isEmpty)
+            // A page's ids alone, as the list reads them before the entries it has not kept.
+            for query in [
+                AuditQuery(limit: 500), AuditQuery(limit: 4), AuditQuery(action: .login, userID: "usr-even"),
+                AuditQuery(success: false), AuditQuery(before: all[4].id, limit: 7),
+                AuditQuery(since: base + 2, until: base + 5), AuditQuery(before: "aud-not-there"),
+            ] {
+                #expect(try await store.eventIDs(query) == store.events(query).map(\.id), "\(query)")
+            }
+            let chosen = [all[3].id, all[0].id, all[24].id]
+            #expect(
+                try await store.events(ids: chosen + ["aud-not-there"]).sorted { $0.id < $1.id }
+                    == [all[0], all[3], all[24]].sorted { $0.id < $1.id },
+                "the entries asked for, every field, and none for an id that names none")
+            #expect(try await store.events(ids: []).isEmpty)
         }
     }
 
