@@ -124,6 +124,9 @@ public protocol TokenStore: Sendable {
     func token(digest: String) async throws -> AccessToken?
     /// Those of `digests` that are stored, revoked and expired ones included, in any order.
     func tokens(digests: [String]) async throws -> [AccessToken]
+    /// `tokens(digests:)`, each with the account it was issued to (nil when there is none), read
+    /// together: what a token's first request needs, in one query where the store can join.
+    func tokensWithHolders(digests: [String]) async throws -> [(token: AccessToken, holder: User?)]
     /// Marks the token revoked; false when it was unknown or already revoked.
     func revoke(digest: String, at now: Date) async throws -> Bool
     /// Revokes every live token of the user; returns how many.

@@ -28,6 +28,21 @@ extension SQLiteStore: TokenStore {
         return try await read { try await $0.rows(of: "tokens", where: "digest", isIn: digests).map(Self.token) }
     }
 
+    public func tokensWithHolders(digests: [String]) async throws -> [(token: AccessToken, holder: User?)] {
+        guard !digests.isEmpty else { return [] }
+        return try await read { connection in
+            // One row per token with its account's columns beside its own: the two tables share
+            // no column name, so each decoder finds its columns by name (a conformance test reads
+            // both ways and compares). No account: its columns are null.
+            try await connection.rows(
+                of: "tokens LEFT JOIN users ON users.id = tokens.user_id", where: "tokens.digest", isIn: digests,
+                selecting: "tokens.*, users.*"
+            ).map { row in
+                (try Self.token(row), row.column("id")?.isNull == false ? try Self.user(row) : nil)
+            }
+        }
+    }
+
     static func token(_ row: SQLiteRow) throws -> AccessToken {
         AccessToken(
             digest: try row.string("digest"), userID: try row.string("user_id"),

@@ -18,15 +18,16 @@ extension SQLiteConnection {
         return collector.rows
     }
 
-    /// The rows of `table` whose `column` is one of `keys` (repeats read once), a few hundred keys
-    /// per statement: far under SQLite's limit on bound values, and one plan for every full chunk.
-    func rows(of table: String, where column: String, isIn keys: [String]) async throws -> [SQLiteRow] {
+    /// The rows of `table` (or a join) whose `column` is one of `keys` (repeats read once), a few
+    /// hundred keys per statement: far under SQLite's limit on bound values, and one plan for every
+    /// full chunk.
+    func rows(of table: String, where column: String, isIn keys: [String], selecting columns: String = "*") async throws -> [SQLiteRow] {
         let keys = Array(Set(keys))
         var rows: [SQLiteRow] = []
         for start in stride(from: 0, to: keys.count, by: 500) {
             let chunk = keys[start..<min(start + 500, keys.count)]
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            rows += try await self.rows("SELECT * FROM \(table) WHERE \(column) IN (\(marks))", chunk.map { .text($0) })
+            rows += try await self.rows("SELECT \(columns) FROM \(table) WHERE \(column) IN (\(marks))", chunk.map { .text($0) })
         }
         return rows
     }

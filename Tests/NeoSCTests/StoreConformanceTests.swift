@@ -340,6 +340,23 @@ import Testing
             #expect(read.first { $0.digest == "many-3" } == (try await store.token(digest: "many-3")))
             #expect(try await store.tokens(digests: []).isEmpty)
 
+            // With their accounts, read together: the same tokens and accounts as read apart.
+            try await store.insert(AccessToken(digest: "bobs", userID: bob.id, issuedAt: now, expiresAt: now + 600, mfaVerified: true))
+            try await store.insert(AccessToken(digest: "nobodys", userID: "usr-absent", issuedAt: now, expiresAt: now + 600, mfaVerified: false))
+            let asked = digests + ["bobs", "nobodys", "many-3", "absent"]
+            let held = try await store.tokensWithHolders(digests: asked)
+            #expect(held.count == 522, "each stored token once, the absent one left out")
+            let apart = try await store.tokens(digests: asked)
+            #expect(held.map(\.token).sorted { $0.digest < $1.digest } == apart.sorted { $0.digest < $1.digest })
+            for (token, holder) in held {
+                switch token.digest {
+                case "bobs": #expect(holder == bob)
+                case "nobodys": #expect(holder == nil, "a token whose account is gone has no holder")
+                default: #expect(holder == alice, "\(token.digest)")
+                }
+            }
+            #expect(try await store.tokensWithHolders(digests: []).isEmpty)
+
             let users = try await store.users(ids: [alice.id, bob.id, alice.id, "usr-absent"])
             #expect(users.sorted { $0.id < $1.id } == [alice, bob].sorted { $0.id < $1.id })
             #expect(try await store.users(ids: []).isEmpty)
