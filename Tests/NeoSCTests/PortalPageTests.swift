@@ -353,6 +353,9 @@ struct PortalPageTests {
             }
         }
         #expect(DashboardPage.hour(Date(timeIntervalSince1970: 1_700_000_000)) == "22:13")
+        for action in [AuditAction.launchWorkspace, .login, .auditExported, AuditAction("ünï_códé__x_"), AuditAction("")] {
+            #expect(DashboardPage.words(action) == action.rawValue.replacingOccurrences(of: "_", with: " "), "\(action)")
+        }
         for seconds in stride(from: -2_000_000_000.0, to: 4_000_000_000.0, by: 9_876_543.21) {
             let date = Date(timeIntervalSince1970: seconds)
             let shown = ShownTime(date, now: date)

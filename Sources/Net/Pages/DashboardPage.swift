@@ -62,12 +62,18 @@ struct DashboardPage {
             advice: advice, hasAdvice: !advice.isEmpty,
             activity: entries.map {
                 Entry(
-                    when: ShownTime($0.timestamp, now: now), action: $0.action.rawValue.replacingOccurrences(of: "_", with: " "),
+                    when: ShownTime($0.timestamp, now: now), action: Self.words($0.action),
                     who: $0.userEmail ?? "—", success: $0.success)
             },
             hasActivity: !entries.isEmpty, charts: charts)
         return renderer.render(
             "dashboard", title: "Dashboard", chrome: renderer.chrome(context.identity, at: "/", csrf: context.csrfToken), body: body)
+    }
+
+    /// `launch_workspace` as "launch workspace". Byte by byte: Foundation's
+    /// `replacingOccurrences` (through `NSString`) was 2 % of a dashboard view for its ten rows.
+    static func words(_ action: AuditAction) -> String {
+        String(decoding: action.rawValue.utf8.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
 
     /// "14:00", in UTC.
