@@ -2,6 +2,7 @@ import Actors
 import Domain
 import Foundation
 import Hummingbird
+import NIOCore
 import Services
 
 /// `/api/workspaces`: the catalogue, its administration, and launching and stopping sessions.
@@ -49,6 +50,40 @@ struct WorkspaceRoutes {
     struct Stopped: Encodable, Sendable {
         var message: String
         var session: WorkspaceSession
+    }
+
+    /// What `Launched` and `Stopped` encode to, written as `PortalJSON.encoder` writes them (keys
+    /// sorted, absent optionals left out; tested byte for byte): the session by `SessionWriter`,
+    /// the workspace by the encoder, the one object of a launch's answer that still uses it.
+    static func write(_ launched: Launched, into buffer: inout ByteBuffer) throws {
+        buffer.writeStaticString("{\"connection_url\":")
+        AuditEventWriter.writeString(launched.connectionURL, into: &buffer)
+        if let expires = launched.expiresAt {
+            buffer.writeStaticString(",\"expires_at\":\"")
+            AuditEventWriter.writeTimestamp(expires, into: &buffer)
+            buffer.writeInteger(UInt8(ascii: "\""))
+        }
+        buffer.writeStaticString(",\"launch_mode\":")
+        AuditEventWriter.writeString(launched.launchMode.rawValue, into: &buffer)
+        buffer.writeStaticString(",\"session\":")
+        SessionWriter.write(launched.session, into: &buffer)
+        buffer.writeStaticString(",\"session_id\":")
+        AuditEventWriter.writeString(launched.sessionID, into: &buffer)
+        if let stream = launched.streamURL {
+            buffer.writeStaticString(",\"stream_url\":")
+            AuditEventWriter.writeString(stream, into: &buffer)
+        }
+        buffer.writeStaticString(",\"workspace\":")
+        buffer.writeBytes(try PortalJSON.encoder.encode(launched.workspace))
+        buffer.writeInteger(UInt8(ascii: "}"))
+    }
+
+    static func write(_ stopped: Stopped, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"message\":")
+        AuditEventWriter.writeString(stopped.message, into: &buffer)
+        buffer.writeStaticString(",\"session\":")
+        SessionWriter.write(stopped.session, into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "}"))
     }
 
     struct Reset: Encodable, Sendable {
@@ -126,20 +161,26 @@ struct WorkspaceRoutes {
                 sessionsTerminated: reset.sessionsTerminated))
     }
 
-    @Sendable func launch(_ request: Request, context: SignedInContext) async throws -> JSONBody<Launched> {
+    @Sendable func launch(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let launch = try await sessions.launch(
             try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
         let (session, workspace) = (launch.session, launch.workspace)
-        return JSONBody(
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(2_048)
+        try Self.write(
             Launched(
                 sessionID: session.id, session: session, workspace: workspace, connectionURL: workspace.url,
                 launchMode: workspace.launchMode, streamURL: workspace.launchMode == .iframe ? workspace.url : nil,
                 expiresAt: session.expiresAt),
-            status: .created)
+            into: &buffer)
+        return WrittenJSON(buffer: buffer, status: .created)
     }
 
-    @Sendable func stop(_ request: Request, context: SignedInContext) async throws -> JSONBody<Stopped> {
+    @Sendable func stop(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let ended = try await sessions.stop(try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
-        return JSONBody(Stopped(message: "Session stopped", session: ended))
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(1_024)
+        Self.write(Stopped(message: "Session stopped", session: ended), into: &buffer)
+        return WrittenJSON(buffer: buffer)
     }
 }
