@@ -45,6 +45,37 @@ import Testing
         #expect(value == "stale", "the caller still gets what it loaded")
         #expect(try await cache.value { "fresh" } == "fresh", "but it was not kept")
     }
+
+    @Test("callers that find the value missing or too old while a load runs share that load")
+    func oneLoadAtATime() async throws {
+        let clock = Clock()
+        let cache = RefreshingCache<Int>(maxAge: 5, clock: clock.wallClock)
+        let loads = Mutex(0)
+        let opened = Mutex(false)
+        let load: @Sendable () async throws -> Int = {
+            let number = loads.withLock {
+                $0 += 1
+                return $0
+            }
+            // Held until the test lets its round through, so that every caller arrives meanwhile.
+            while !opened.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+            return number
+        }
+        for round in 1...2 {
+            // First with nothing loaded, then with the value too old.
+            let values = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<50 { group.addTask { try await cache.value(loading: load) } }
+                #expect(try await eventually { loads.withLock { $0 } >= round })
+                try await Task.sleep(for: .milliseconds(50))  // the late callers too
+                opened.withLock { $0 = true }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            opened.withLock { $0 = false }
+            #expect(values == Array(repeating: round, count: 50), "round \(round): every caller got the one load's value")
+            #expect(loads.withLock { $0 } == round, "round \(round): one load")
+            clock.advance(5)
+        }
+    }
 }
 
 @Suite struct RemoteResourceCacheTests {
