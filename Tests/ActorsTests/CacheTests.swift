@@ -351,4 +351,29 @@ struct PolicyBookTests {
         #expect(try await value("b") == "B")
         #expect(computed.withLock { $0 } == ["a", "b", "a", "c", "b"])
     }
+
+    @Test("callers of a key whose value is being computed share that computation; other keys do not wait for it")
+    func oneComputationPerKey() async throws {
+        let recent = RecentValues<String, Int>(maxAge: 60)
+        let computations = Mutex(0)
+        let released = Mutex(false)
+        let slow: @Sendable () async throws -> Int = {
+            let number = computations.withLock {
+                $0 += 1
+                return $0
+            }
+            while !released.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+            return number
+        }
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<50 { group.addTask { try await recent.value(for: "chart", computing: slow) } }
+            #expect(try await eventually { computations.withLock { $0 } >= 1 })
+            try await Task.sleep(for: .milliseconds(50))  // the late callers too
+            #expect(try await recent.value(for: "other") { 7 } == 7, "another key is not held up")
+            released.withLock { $0 = true }
+            let values = try await group.reduce(into: []) { $0.append($1) }
+            #expect(values == Array(repeating: 1, count: 50))
+        }
+        #expect(computations.withLock { $0 } == 1, "one computation for 50 callers")
+    }
 }
