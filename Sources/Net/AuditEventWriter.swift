@@ -65,7 +65,7 @@ public enum AuditEventWriter {
     }
 
     /// `prefix` (a comma and the quoted key with its colon) and the value, or nothing when it is nil.
-    private static func writeField(_ prefix: StaticString, _ value: String?, into buffer: inout ByteBuffer) {
+    static func writeField(_ prefix: StaticString, _ value: String?, into buffer: inout ByteBuffer) {
         guard let value else { return }
         buffer.writeStaticString(prefix)
         writeString(value, into: &buffer)

@@ -30,22 +30,16 @@ enum SessionWriter {
         }
         buffer.writeStaticString("\"id\":")
         AuditEventWriter.writeString(session.id, into: &buffer)
-        buffer.writeStaticString(",\"ip_address\":")
-        AuditEventWriter.writeString(session.ipAddress, into: &buffer)
+        AuditEventWriter.writeField(",\"ip_address\":", session.ipAddress, into: &buffer)
         writeTime(",\"last_seen_at\":\"", session.lastSeenAt, into: &buffer)
         buffer.writeStaticString(session.mfaVerified ? ",\"mfa_verified\":true" : ",\"mfa_verified\":false")
         buffer.writeStaticString(session.recording ? ",\"recording\":true" : ",\"recording\":false")
         writeTime(",\"started_at\":\"", session.startedAt, into: &buffer)
-        buffer.writeStaticString(",\"status\":")
-        AuditEventWriter.writeString(session.status.rawValue, into: &buffer)
-        buffer.writeStaticString(",\"user_email\":")
-        AuditEventWriter.writeString(session.userEmail, into: &buffer)
-        buffer.writeStaticString(",\"user_id\":")
-        AuditEventWriter.writeString(session.userID, into: &buffer)
-        buffer.writeStaticString(",\"workspace_id\":")
-        AuditEventWriter.writeString(session.workspaceID, into: &buffer)
-        buffer.writeStaticString(",\"workspace_name\":")
-        AuditEventWriter.writeString(session.workspaceName, into: &buffer)
+        AuditEventWriter.writeField(",\"status\":", session.status.rawValue, into: &buffer)
+        AuditEventWriter.writeField(",\"user_email\":", session.userEmail, into: &buffer)
+        AuditEventWriter.writeField(",\"user_id\":", session.userID, into: &buffer)
+        AuditEventWriter.writeField(",\"workspace_id\":", session.workspaceID, into: &buffer)
+        AuditEventWriter.writeField(",\"workspace_name\":", session.workspaceName, into: &buffer)
         buffer.writeInteger(UInt8(ascii: "}"))
     }
 
@@ -59,16 +53,10 @@ enum SessionWriter {
 
 extension WrittenJSON {
     static func session(_ session: WorkspaceSession) -> WrittenJSON {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(512)
-        SessionWriter.write(session, into: &buffer)
-        return WrittenJSON(buffer: buffer)
+        .written(session, capacity: 512, by: SessionWriter.write)
     }
 
     static func sessions(_ sessions: [WorkspaceSession]) -> WrittenJSON {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(sessions.count * 512)
-        SessionWriter.writeArray(sessions, into: &buffer)
-        return WrittenJSON(buffer: buffer)
+        .written(sessions, capacity: sessions.count * 512, by: SessionWriter.writeArray)
     }
 }

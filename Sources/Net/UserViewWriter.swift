@@ -52,16 +52,20 @@ struct WrittenJSON: ResponseGenerator, Sendable {
     }
 
     static func user(_ user: UserView) -> WrittenJSON {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(256)
-        UserViewWriter.write(user, into: &buffer)
-        return WrittenJSON(buffer: buffer)
+        .written(user, capacity: 256, by: UserViewWriter.write)
     }
 
     static func users(_ users: [UserView]) -> WrittenJSON {
+        .written(users, capacity: users.count * 256, by: UserViewWriter.writeArray)
+    }
+
+    /// `value` written by `write` into a buffer of about `capacity` bytes.
+    static func written<Value>(
+        _ value: Value, capacity: Int, status: HTTPResponse.Status = .ok, by write: (Value, inout ByteBuffer) -> Void
+    ) -> WrittenJSON {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(users.count * 256)
-        UserViewWriter.writeArray(users, into: &buffer)
-        return WrittenJSON(buffer: buffer)
+        buffer.reserveCapacity(capacity)
+        write(value, &buffer)
+        return WrittenJSON(buffer: buffer, status: status)
     }
 }

@@ -63,16 +63,11 @@ struct WorkspaceRoutes {
             AuditEventWriter.writeTimestamp(expires, into: &buffer)
             buffer.writeInteger(UInt8(ascii: "\""))
         }
-        buffer.writeStaticString(",\"launch_mode\":")
-        AuditEventWriter.writeString(launched.launchMode.rawValue, into: &buffer)
+        AuditEventWriter.writeField(",\"launch_mode\":", launched.launchMode.rawValue, into: &buffer)
         buffer.writeStaticString(",\"session\":")
         SessionWriter.write(launched.session, into: &buffer)
-        buffer.writeStaticString(",\"session_id\":")
-        AuditEventWriter.writeString(launched.sessionID, into: &buffer)
-        if let stream = launched.streamURL {
-            buffer.writeStaticString(",\"stream_url\":")
-            AuditEventWriter.writeString(stream, into: &buffer)
-        }
+        AuditEventWriter.writeField(",\"session_id\":", launched.sessionID, into: &buffer)
+        AuditEventWriter.writeField(",\"stream_url\":", launched.streamURL, into: &buffer)
         buffer.writeStaticString(",\"workspace\":")
         buffer.writeBytes(try PortalJSON.encoder.encode(launched.workspace))
         buffer.writeInteger(UInt8(ascii: "}"))
@@ -178,9 +173,6 @@ struct WorkspaceRoutes {
 
     @Sendable func stop(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let ended = try await sessions.stop(try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(1_024)
-        Self.write(Stopped(message: "Session stopped", session: ended), into: &buffer)
-        return WrittenJSON(buffer: buffer)
+        return .written(Stopped(message: "Session stopped", session: ended), capacity: 1_024, by: Self.write)
     }
 }
