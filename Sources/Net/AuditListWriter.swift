@@ -40,12 +40,7 @@ struct AuditListWriter: Sendable {
         let found = entries.compactMap { $0 }
         var buffer = ByteBuffer()
         buffer.reserveCapacity(found.reduce(2) { $0 + $1.count + 1 })
-        buffer.writeInteger(UInt8(ascii: "["))
-        for (index, bytes) in found.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            buffer.writeBytes(bytes)
-        }
-        buffer.writeInteger(UInt8(ascii: "]"))
+        AuditEventWriter.writeArray(found, into: &buffer) { bytes, buffer in buffer.writeBytes(bytes) }
         return buffer
     }
 

@@ -61,11 +61,11 @@ struct WrittenJSON: ResponseGenerator, Sendable {
 
     /// `value` written by `write` into a buffer of about `capacity` bytes.
     static func written<Value>(
-        _ value: Value, capacity: Int, status: HTTPResponse.Status = .ok, by write: (Value, inout ByteBuffer) -> Void
-    ) -> WrittenJSON {
+        _ value: Value, capacity: Int, status: HTTPResponse.Status = .ok, by write: (Value, inout ByteBuffer) throws -> Void
+    ) rethrows -> WrittenJSON {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(capacity)
-        write(value, &buffer)
+        try write(value, &buffer)
         return WrittenJSON(buffer: buffer, status: status)
     }
 }

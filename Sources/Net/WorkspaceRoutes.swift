@@ -160,15 +160,12 @@ struct WorkspaceRoutes {
         let launch = try await sessions.launch(
             try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
         let (session, workspace) = (launch.session, launch.workspace)
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(2_048)
-        try Self.write(
+        return try .written(
             Launched(
                 sessionID: session.id, session: session, workspace: workspace, connectionURL: workspace.url,
                 launchMode: workspace.launchMode, streamURL: workspace.launchMode == .iframe ? workspace.url : nil,
                 expiresAt: session.expiresAt),
-            into: &buffer)
-        return WrittenJSON(buffer: buffer, status: .created)
+            capacity: 2_048, status: .created, by: Self.write)
     }
 
     @Sendable func stop(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
