@@ -78,6 +78,39 @@ import Testing
     }
 }
 
+extension RefreshingCacheTests {
+    @Test("an invalidation during a load: the next caller starts a new load, the old one neither keeps its value nor ends the new one")
+    func invalidationDuringALoad() async throws {
+        let cache = RefreshingCache<Int>()
+        let loads = Mutex(0)
+        let released = Mutex(0)  // how many loads may finish
+        let load: @Sendable () async throws -> Int = {
+            let number = loads.withLock {
+                $0 += 1
+                return $0
+            }
+            while released.withLock({ $0 }) < number { try await Task.sleep(for: .milliseconds(1)) }
+            return number
+        }
+        async let first = cache.value(loading: load)
+        #expect(try await eventually { loads.withLock { $0 } == 1 })
+        await cache.invalidate()
+        async let second = cache.value(loading: load)
+        #expect(try await eventually { loads.withLock { $0 } == 2 }, "a caller after the invalidation does not join the old load")
+        released.withLock { $0 = 1 }
+        let firstValue = try await first
+        #expect(firstValue == 1, "the old load's caller gets what it loaded")
+        async let third = cache.value(loading: load)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(loads.withLock { $0 } == 2, "the old load's end did not drop the new one: a third caller joins it")
+        released.withLock { $0 = 2 }
+        let (secondValue, thirdValue) = try await (second, third)
+        #expect(secondValue == 2 && thirdValue == 2)
+        #expect(try await cache.value(loading: load) == 2, "the new load's value is kept")
+        #expect(loads.withLock { $0 } == 2)
+    }
+}
+
 @Suite struct RemoteResourceCacheTests {
     @Test("concurrent callers share one fetch; refreshes on demand are rate-limited; a failed refresh keeps the last copy")
     func fetching() async throws {

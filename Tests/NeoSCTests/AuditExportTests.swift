@@ -1,13 +1,17 @@
+import Actors
 import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
+import SQLiteNIO
 import Testing
 
 @testable import App
 @testable import Net
+@testable import SQLiteStore
 
 /// `GET /api/audit-logs/export` and the list's `before` cursor (issue #14: out of NeoSC).
 @Suite("Audit export")
@@ -190,6 +194,52 @@ struct AuditExportTests {
             #expect(encoded.all[event.id] == Array(buffer.readableBytesView), "\(event.id)")
         }
         #expect(Array(encoded.sealed.keys) == ["aud-sealed"])
+    }
+
+    @Test("the list keeps sealed entries' bytes and serves them again; an entry awaiting its seal is read afresh each time")
+    func keptAndAfresh() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-kept-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try await SQLiteFile.migrated(in: directory)
+        let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        let raw = try await SQLiteFile.connection(path)
+        do {
+            var appended: [AuditEvent] = []
+            for index in 0..<4 {
+                appended.append(
+                    try await store.append(
+                        AuditEvent(
+                            timestamp: Date(timeIntervalSince1970: 1_767_225_600 + Double(index)), userID: "usr-\(index)",
+                            userEmail: "first\(index)@example.com", action: .login, ipAddress: nil, success: true)))
+            }
+            // The newest as a MongoDB transaction stages one: not sealed yet.
+            try await raw.execute("UPDATE audit_logs SET hash = NULL, prev_hash = NULL WHERE id = ?", [.text(appended[3].id)])
+            let kept = UnchangingValues<String, [UInt8]>(capacity: 100)
+            let writer = AuditListWriter(store: store, kept: kept)
+            func stored() async throws -> String {
+                var buffer = ByteBuffer()
+                AuditEventWriter.writeArray(try await store.events(AuditQuery()), into: &buffer)
+                return String(buffer: buffer)
+            }
+            #expect(String(buffer: try await writer.list(AuditQuery())) == (try await stored()))
+            #expect(await kept.count == 3, "the three sealed entries kept, not the staged one")
+
+            // Rows changed behind NeoSC's back: the staged entry is read afresh, a sealed one is
+            // served as NeoSC wrote it (docs/audit.md: verification reads the store).
+            for (index, email) in [(3, "staged@example.com"), (1, "edited@example.com")] {
+                try await raw.execute("UPDATE audit_logs SET user_email = ? WHERE id = ?", [.text(email), .text(appended[index].id)])
+            }
+            let again = String(buffer: try await writer.list(AuditQuery()))
+            #expect(again.contains("staged@example.com"), "the entry awaiting its seal shows its row as it is now")
+            #expect(again.contains("first1@example.com") && !again.contains("edited@example.com"), "a kept entry is served from memory")
+        } catch {
+            try? await raw.close()
+            try? await store.close()
+            throw error
+        }
+        try await raw.close()
+        try await store.close()
     }
 
     @Test("AuditEventWriter gives the JSON values the generic encoder gives, entry by entry and as a list")

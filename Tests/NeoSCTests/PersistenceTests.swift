@@ -78,6 +78,21 @@ import Testing
         #expect(active.first?.hasPrefix("SEARCH sessions USING INDEX sessions_status") == true, "\(active)")
     }
 
+    @Test("tokens and users share no column name: a token's first read joins them and finds each column by name")
+    func tokensAndUsersShareNoColumnName() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let connection = try await SQLiteFile.connection(try await SQLiteFile.migrated(in: directory))
+        func columns(_ table: String) async throws -> Set<String> {
+            Set(try await connection.query("SELECT name FROM pragma_table_info('\(table)')").compactMap { $0.column("name")?.string })
+        }
+        let tokens = try await columns("tokens")
+        let users = try await columns("users")
+        try await connection.close()
+        #expect(tokens.contains("digest") && users.contains("id"))
+        #expect(tokens.isDisjoint(with: users), "shared: \(tokens.intersection(users))")
+    }
+
     @Test func revokedTokensStayRevokedAfterARestart() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
