@@ -6,7 +6,8 @@
 --   audit        GET /api/audit-logs?limit=100    (administrators: the newest 100 of all entries)
 --   audit-pages  GET /api/audit-logs?limit=100&before=…  (administrators: 100 entries older than one of
 --                                                  seed.py's, each request another: pages read once, as
---                                                  a walk through the history; not in run.sh)
+--                                                  a walk through the history; AUDIT: seed.py's --audit;
+--                                                  not in run.sh)
 --   launch-stop  POST …/launch then POST …/stop    (write path; users with launch rights)
 --   login        POST /api/auth/login             (bcrypt-bound)
 --   dashboard    GET /                            (the portal's dashboard page: figures, two charts,
@@ -14,6 +15,7 @@
 -- TOKENS lines are `token role email`, written by seed.py. Prints one JSON line when done.
 
 local scenario = os.getenv("SCENARIO") or "floor"
+local audit_entries = tonumber(os.getenv("AUDIT") or "100000")
 local tokens, admins, launchers, emails = {}, {}, {}, {}
 for line in io.lines(os.getenv("TOKENS")) do
   local token, role, email = line:match("^(%S+) (%S+) (%S+)$")
@@ -51,9 +53,9 @@ function request()
   elseif scenario == "audit" then
     return wrk.format("GET", "/api/audit-logs?limit=100", bearer(admins, counter))
   elseif scenario == "audit-pages" then
-    -- seed.py's ids are aud-bench-0000000 up (100,000 by default); a stride through them that
-    -- comes back to a cursor only after 99,991 requests.
-    local cursor = string.format("aud-bench-%07d", (counter * 7919) % 99991)
+    -- seed.py's ids are aud-bench-0000000 up to AUDIT (its --audit, 100,000 by default); a prime
+    -- stride through them comes back to a cursor only after AUDIT requests.
+    local cursor = string.format("aud-bench-%07d", (counter * 7919) % audit_entries)
     return wrk.format("GET", "/api/audit-logs?limit=100&before=" .. cursor, bearer(admins, counter))
   elseif scenario == "launch-stop" then
     local headers = bearer(launchers, math.floor(counter / 2))

@@ -14,7 +14,10 @@ The audit entries are sealed into the store's chain after the entries already th
 first, by the rule docs/audit.md gives (`chain_hash`), so they are what NeoSC's own entries are
 (the list keeps a sealed entry's JSON; an unsealed one it writes afresh) and their links verify.
 They have no signed checkpoints (those need the server's key): `neosc audit verify` reports the
-first one missing, at seq 1000.
+first one missing, at seq 1000. Meant for a store `neosc admin create` has just made: the chain
+continues after its newest sealed entry (a retention checkpoint as the head is not looked at),
+and the seeded entries, up to 30 days old, come after that newer entry, so retention, which cuts
+the trail at the first entry after a date, removes none of them.
 """
 import argparse
 import base64
@@ -149,7 +152,8 @@ def seed_sqlite(path, args):
             [(w["id"], w["name"], w["type"], w["description"], None, w["status"], w["cpu"], w["memory"], w["storage"],
               w["url"], w["connection_type"], w["launch_mode"], 1, 0, json.dumps(w["allowed_roles"]),
               w["max_session_minutes"], ts(w["created_at"]), ts(w["updated_at"])) for w in workspaces])
-        head = connection.execute("SELECT seq, hash FROM audit_logs ORDER BY seq DESC LIMIT 1").fetchone() or (0, bytes(32))
+        head = connection.execute(
+            "SELECT seq, hash FROM audit_logs WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1").fetchone() or (0, bytes(32))
         connection.executemany(
             "INSERT INTO audit_logs (seq, id, timestamp, user_id, user_email, action, resource_type, resource_id, details,"
             " ip_address, success, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -179,7 +183,7 @@ def seed_mongo(url, args):
     base = int(now.timestamp() * 1000)
     database.workspaces.insert_many(
         [{"_id": w.pop("id"), "position": base + index, **w} for index, w in enumerate(workspaces)], ordered=False)
-    head = database.audit_logs.find_one({"seq": {"$exists": True}}, sort=[("seq", -1)])
+    head = database.audit_logs.find_one({"seq": {"$exists": True}, "hash": {"$exists": True}}, sort=[("seq", -1)])
     audit = sealed(audit, head["seq"] if head else 0, bytes.fromhex(head["hash"]) if head else bytes(32))
     documents = [{"_id": a["id"], "timestamp": datetime.datetime.fromtimestamp(a["milliseconds"] / 1000, datetime.timezone.utc),
                   "user_id": a["user_id"], "user_email": a["user_email"], "action": a["action"],
