@@ -211,15 +211,9 @@ struct AtomicChangeTests {
         let lease = Duration.seconds(20)
         let stalled = try await MongoStore.open(url: url, options: .init(changeLease: lease), logger: Harness.logger)
         let recovering = try await MongoStore.open(url: url, options: .init(changeLease: lease), logger: Harness.logger)
-        do {
+        try await closing([stalled.close, recovering.close]) {
             try await abandonAndRecover(stalled: stalled, recovering: recovering)
-        } catch {
-            try? await stalled.close()
-            try? await recovering.close()
-            throw error
         }
-        try await stalled.close()
-        try await recovering.close()
     }
 
     private func abandonAndRecover(stalled: MongoStore, recovering: MongoStore) async throws {

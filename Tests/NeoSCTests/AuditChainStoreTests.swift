@@ -41,15 +41,7 @@ struct AuditChainStoreTests {
             try? await first.close()
             throw error
         }
-        do {
-            try await body(first, second)
-        } catch {
-            try? await first.close()
-            try? await second.close()
-            throw error
-        }
-        try await first.close()
-        try await second.close()
+        try await closing([first.close, second.close]) { try await body(first, second) }
     }
 
     @Test("appends are sealed in order, linked, readable by seq, and verify", arguments: StoreKind.allCases)

@@ -204,7 +204,7 @@ struct AuditExportTests {
         let path = try await SQLiteFile.migrated(in: directory)
         let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
         let raw = try await SQLiteFile.connection(path)
-        do {
+        try await closing([raw.close, store.close]) {
             var appended: [AuditEvent] = []
             for index in 0..<4 {
                 appended.append(
@@ -233,13 +233,7 @@ struct AuditExportTests {
             let again = String(buffer: try await writer.list(AuditQuery()))
             #expect(again.contains("staged@example.com"), "the entry awaiting its seal shows its row as it is now")
             #expect(again.contains("first1@example.com") && !again.contains("edited@example.com"), "a kept entry is served from memory")
-        } catch {
-            try? await raw.close()
-            try? await store.close()
-            throw error
         }
-        try await raw.close()
-        try await store.close()
     }
 
     @Test("AuditEventWriter gives the JSON values the generic encoder gives, entry by entry and as a list")
