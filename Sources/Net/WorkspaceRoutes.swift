@@ -100,15 +100,13 @@ struct WorkspaceRoutes {
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> Response {
         let principal = context.principal
-        let entries = try await catalogue.entries(from: store)
         let counts = try await sessions.activeCountsByWorkspace()
         if principal.role == .demoUser {
             // A demo user sees its demo's workspace only; without a demo, none.
             let demo = try await demos.demo(of: principal)
-            return WorkspaceCatalogue.response(entries, counts: counts) { $0.workspace.id == demo?.workspaceID }
+            return try await catalogue.answer(from: store, counts: counts) { $0.workspace.id == demo?.workspaceID }
         }
-        let role = principal.role
-        return WorkspaceCatalogue.response(entries, counts: counts) { $0.workspace.isVisible(to: role) }
+        return try await catalogue.answer(for: principal.role, from: store, counts: counts)
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<Listed> {

@@ -58,6 +58,10 @@ import Testing
             #expect(try again.decoded(ErrorBody.self).detail.isEmpty == false)
             let after = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: token).decoded(WorkspaceBody.self)
             #expect(after.activeSessions == 0)
+            // The list written while the session ran is kept for the role; a count that changed
+            // since must not be answered from it.
+            let relisted = try await client.send(.get, "/api/workspaces", token: token).decoded([WorkspaceBody].self)
+            #expect(relisted.first { $0.id == "ws-linux-desktop" }?.activeSessions == 0)
 
             let actions = try await harness.store.events(AuditQuery(limit: 10)).map(\.action)
             #expect(actions.contains(.launchWorkspace) && actions.contains(.stopWorkspace))

@@ -1,0 +1,62 @@
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Net
+
+/// `RoleAnswers` (issue #16): a role's workspace list is written once per change of the catalogue
+/// or of a count, and never answered from a write that either has since changed.
+@Suite struct RoleAnswersTests {
+    static func listing(_ names: [String]) -> WorkspaceCatalogue.Listing {
+        let entries = names.map { name in
+            WorkspaceCatalogue.Entry(workspace: DefaultCatalogue.workspaces(at: Date())[0], openJSON: Array("{\"name\":\"\(name)\"".utf8))
+        }
+        return WorkspaceCatalogue.Listing(entries: entries, workspaces: entries.map(\.workspace))
+    }
+
+    @Test func writtenOncePerCatalogueAndCounts() {
+        let answers = RoleAnswers()
+        var writes = 0
+        func body(_ role: Role, _ listing: WorkspaceCatalogue.Listing, _ counts: [String: Int]) -> String {
+            String(
+                buffer: answers.body(for: role, listing: listing, counts: counts) {
+                    writes += 1
+                    return WorkspaceCatalogue.body(listing.entries, counts: counts) { _ in true }
+                })
+        }
+        let first = Self.listing(["a"])
+        let id = first.entries[0].workspace.id
+        #expect(body(.neosc, first, [:]) == #"[{"name":"a","active_sessions":0}]"#)
+        #expect(body(.neosc, first, [:]) == #"[{"name":"a","active_sessions":0}]"#)
+        #expect(writes == 1, "the same catalogue and counts: the kept body")
+        #expect(body(.neosc, first, [id: 2]) == #"[{"name":"a","active_sessions":2}]"#)
+        #expect(writes == 2, "a count changed")
+        #expect(body(.user, first, [id: 2]) == #"[{"name":"a","active_sessions":2}]"#)
+        #expect(writes == 3, "each role has its own")
+        // An equal catalogue loaded again is another load: written anew (a load is what changes
+        // when an administrator edits a workspace).
+        let second = Self.listing(["b"])
+        #expect(body(.neosc, second, [id: 2]) == #"[{"name":"b","active_sessions":2}]"#)
+        #expect(writes == 4)
+        #expect(body(.neosc, second, [id: 2]) == #"[{"name":"b","active_sessions":2}]"#)
+        #expect(writes == 4)
+    }
+
+    /// Through the API: a list kept for the role, then an administrator's edit, then the list.
+    @Test func anEditIsListedAtOnce() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            func name(of id: String) async throws -> String? {
+                try await client.send(.get, "/api/workspaces", token: admin).decoded([WorkspaceBody].self).first { $0.id == id }?.name
+            }
+            #expect(try await name(of: "ws-linux-desktop") == "Linux Desktop")
+            #expect(try await name(of: "ws-linux-desktop") == "Linux Desktop")
+            let edited = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: body(["name": "Renamed"]))
+            #expect(edited.status == .ok)
+            #expect(try await name(of: "ws-linux-desktop") == "Renamed")
+        }
+    }
+}
