@@ -16,6 +16,8 @@ struct PageRenderer: Sendable {
     /// The templates are constants of this binary, parsed once; `PortalPageTests` renders each,
     /// so one that does not parse fails the tests, never a server.
     private static let templates: MustacheLibrary = {
+        // Before any template names it (a pragma naming an unknown type does not parse).
+        MustacheContentTypes.register(PageEscaping(), named: PageEscaping.name)
         var library = MustacheLibrary()
         for (name, text) in PageTemplates.all {
             do {

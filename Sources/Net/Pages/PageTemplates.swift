@@ -1,6 +1,7 @@
 /// The portal's Mustache templates (swift-mustache): one layout and one template per page, kept
-/// in the binary so that `neosc` is the whole product. `{{name}}` escapes HTML (quotes included);
-/// no template uses `{{{…}}}` on anything but markup NeoSC drew itself (the dashboard's SVG).
+/// in the binary so that `neosc` is the whole product. `{{name}}` escapes HTML (quotes included)
+/// by `PageEscaping`, which the layout and each partial select first (a page is drawn inside the
+/// layout); no template uses `{{{…}}}` on anything but markup NeoSC drew itself (the dashboard's SVG).
 enum PageTemplates {
     static let all: [String: String] = [
         "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "enroll": enroll, "dashboard": dashboard,
@@ -12,7 +13,7 @@ enum PageTemplates {
     ]
 
     static let layout = """
-        <!doctype html>
+        {{% CONTENT_TYPE: PORTAL_HTML}}<!doctype html>
         <html lang="en">
         <head>
         <meta charset="utf-8">
@@ -395,7 +396,7 @@ enum PageTemplates {
     /// The workspace form's fields (a partial): each with its label, its value as entered, and its
     /// problem beside it.
     static let workspaceFields = """
-        {{#form.hasProblems}}<p class="error" role="alert">Some fields need attention; each says why beside it (the first one has the focus).</p>{{/form.hasProblems}}
+        {{% CONTENT_TYPE: PORTAL_HTML}}{{#form.hasProblems}}<p class="error" role="alert">Some fields need attention; each says why beside it (the first one has the focus).</p>{{/form.hasProblems}}
         {{#form.problems.form}}<p class="field-error">{{.}}</p>{{/form.problems.form}}
         <div class="grid-form">
         {{^editing}}<div><label for="f-id">Id</label><input id="f-id" name="id" value="{{form.id}}" aria-describedby="f-id-help{{#form.problems.id}} f-id-error{{/form.problems.id}}"{{#form.problems.id}} aria-invalid="true" autofocus{{/form.problems.id}}>
