@@ -53,7 +53,6 @@ let package = Package(
             name: "Actors",
             dependencies: [
                 "Domain", .product(name: "HeapModule", package: "swift-collections"),
-                .product(name: "OrderedCollections", package: "swift-collections"),
             ],
             path: "Sources/Actors",
             swiftSettings: swiftSettings

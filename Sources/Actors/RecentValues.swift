@@ -1,27 +1,36 @@
 import Domain
 import Foundation
-import OrderedCollections
 
 /// Values computed from the store and kept per key for `maxAge`, at most `capacity` of them (past
-/// it, the oldest goes). For figures that may be a little old and cost many reads to compute.
+/// it, the oldest go). For figures that may be a little old and cost many reads to compute.
+///
+/// Two generations, as in `UnchangingValues`: a value is kept in the newer; when the newer holds
+/// half the capacity, the older is dropped whole and the newer takes its place; and once every
+/// value in the older has outlived `maxAge`, it is dropped too. No step scans or shifts the values
+/// (an ordered dictionary's `removeFirst` moved every other entry on each computation past the
+/// capacity).
 ///
 /// One computation per key at a time: callers that find a key's value missing or too old while
 /// it is being computed wait for that computation instead of starting their own (an
 /// administrator's chart reads up to 200,000 entries; every dashboard view in the second it took
 /// used to read them again).
 public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
-    /// Oldest first: a value computed again moves to the end, so the first is the one to drop.
-    private var values: OrderedDictionary<Key, (value: Value, at: Date)> = [:]
+    private var newer: [Key: (value: Value, at: Date)] = [:]
+    private var older: [Key: (value: Value, at: Date)] = [:]
+    /// When the values now in `older` stopped being added to: they are all stale `maxAge` later.
+    private var olderClosed = Date.distantPast
     /// The computations under way, which callers of the same key join.
     private var computing: [Key: Task<Value, any Error>] = [:]
     private let maxAge: TimeInterval
-    private let capacity: Int
+    /// Per generation: the two together hold at most twice this.
+    private let generationSize: Int
     private let clock: WallClock
 
+    /// - Parameter capacity: the most values kept at once (at least 2).
     public init(maxAge: TimeInterval, capacity: Int = 1_000, clock: WallClock = .system) {
-        precondition(capacity > 0)
+        precondition(capacity >= 2)
         self.maxAge = maxAge
-        self.capacity = capacity
+        generationSize = capacity / 2
         self.clock = clock
     }
 
@@ -29,18 +38,23 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
     /// computation already under way for `key`), kept.
     public func value(for key: Key, computing compute: @escaping @Sendable () async throws -> Value) async throws -> Value {
         let now = clock.now()
-        if let kept = values[key], now.timeIntervalSince(kept.at) < maxAge { return kept.value }
+        if !older.isEmpty, now.timeIntervalSince(olderClosed) >= maxAge { older = [:] }
+        if let kept = newer[key] ?? older[key], now.timeIntervalSince(kept.at) < maxAge { return kept.value }
         if let running = computing[key] { return try await running.value }
         let computation = Task { try await compute() }
         computing[key] = computation
         defer { computing[key] = nil }
         let computed = try await computation.value
-        // The computed value moves to the end.
-        values.removeValue(forKey: key)
-        if values.count >= capacity { values.removeFirst() }
-        values[key] = (computed, now)
+        older.removeValue(forKey: key)
+        if newer[key] == nil, newer.count >= generationSize {
+            older = newer
+            olderClosed = clock.now()
+            newer = [:]
+            newer.reserveCapacity(generationSize)
+        }
+        newer[key] = (computed, now)
         return computed
     }
 
-    public var count: Int { values.count }
+    public var count: Int { newer.count + older.count }
 }

@@ -118,7 +118,8 @@ public struct Portal: Sendable {
         self.catalogue = catalogue
         let workspaces: @Sendable () async throws -> [Workspace] = { try await catalogue.workspaces(from: store) }
         self.statistics = Statistics(
-            store: store, clock: clock, policies: { [policies] in try await policies.current() }, catalogue: workspaces)
+            store: store, clock: clock, policies: { [policies] in try await policies.current() },
+            catalogue: { try await catalogue.tally(for: $0, from: store) })
         self.demos = DemoLifecycle(
             store: store, lifetimes: lifetimes, signIn: signIn, tokenCache: tokenCache, audit: auditTrail, clock: clock,
             metrics: metrics, logger: logger, policies: policies, catalogue: workspaces)

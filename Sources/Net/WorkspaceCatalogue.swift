@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import Hummingbird
 import NIOCore
+import Services
 import Synchronization
 
 /// The workspace catalogue as the list route serves it: read from the store once, each workspace
@@ -30,10 +31,13 @@ struct WorkspaceCatalogue: Sendable {
     final class Listing: Sendable {
         let entries: [Entry]
         let workspaces: [Workspace]
+        /// Each role's tally, for the dashboard's figures.
+        let tallies: [Role: Statistics.WorkspaceTally]
 
         init(entries: [Entry], workspaces: [Workspace]) {
             self.entries = entries
             self.workspaces = workspaces
+            tallies = Statistics.WorkspaceTally.byRole(workspaces)
         }
     }
 
@@ -63,6 +67,10 @@ struct WorkspaceCatalogue: Sendable {
 
     func workspaces(from store: any WorkspaceStore) async throws -> [Workspace] {
         try await listing(from: store).workspaces
+    }
+
+    func tally(for role: Role, from store: any WorkspaceStore) async throws -> Statistics.WorkspaceTally {
+        try await listing(from: store).tallies[role] ?? Statistics.WorkspaceTally()
     }
 
     private func listing(from store: any WorkspaceStore) async throws -> Listing {

@@ -76,7 +76,9 @@ public struct ActivityCounter: Sendable {
     public init(store: any Store, clock: WallClock) {
         self.store = store
         self.clock = clock
-        recent = RecentValues(maxAge: 60, capacity: 1_000, clock: clock)
+        // A chart per scope, about 1 KB each: everyone's, each organisation's, and each user's
+        // outside one, of whom a thousand once pushed each other out at every view.
+        recent = RecentValues(maxAge: 60, capacity: 10_000, clock: clock)
     }
 
     public func activity(for principal: Principal) async throws -> Activity {

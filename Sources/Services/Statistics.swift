@@ -7,19 +7,47 @@ public struct Statistics: Sendable {
     private let store: any Store
     private let clock: WallClock
     private let currentPolicies: @Sendable () async throws -> [Policy]
-    private let catalogue: @Sendable () async throws -> [Workspace]
+    private let catalogue: @Sendable (Role) async throws -> WorkspaceTally
 
     /// - Parameters:
     ///   - policies: the policies as requests are checked against them (`Policies.current`).
-    ///   - catalogue: the workspaces as the catalogue serves them (cached, as the list route's).
+    ///   - catalogue: a role's tally of the workspaces as the catalogue serves them (cached, as the
+    ///     list route's, and counted once per load of it: `WorkspaceTally.byRole`).
     public init(
         store: any Store, clock: WallClock, policies: @escaping @Sendable () async throws -> [Policy],
-        catalogue: @escaping @Sendable () async throws -> [Workspace]
+        catalogue: @escaping @Sendable (Role) async throws -> WorkspaceTally
     ) {
         self.store = store
         self.clock = clock
         self.currentPolicies = policies
         self.catalogue = catalogue
+    }
+
+    /// How many workspaces a role sees, and how many of those are available.
+    public struct WorkspaceTally: Sendable, Equatable {
+        public var visible = 0
+        public var available = 0
+
+        public init(visible: Int = 0, available: Int = 0) {
+            self.visible = visible
+            self.available = available
+        }
+
+        /// Every role's tally of `workspaces`. Counted once per load of the catalogue: counting
+        /// per dashboard view copied every workspace (each field retained and released, even
+        /// by index), a twentieth of a view.
+        public static func byRole(_ workspaces: [Workspace]) -> [Role: WorkspaceTally] {
+            var tallies: [Role: WorkspaceTally] = [:]
+            for role in Role.allCases {
+                var tally = WorkspaceTally()
+                for workspace in workspaces where workspace.isVisible(to: role) {
+                    tally.visible += 1
+                    if workspace.status == .available { tally.available += 1 }
+                }
+                tallies[role] = tally
+            }
+            return tallies
+        }
     }
 
     public struct Figures: Sendable, Equatable {
@@ -47,13 +75,7 @@ public struct Statistics: Sendable {
     public func figures(for principal: Principal, account: User? = nil) async throws -> Figures {
         let dayAgo = clock.now().addingTimeInterval(-86_400)
         let policies = try await currentPolicies()
-        // Counted in place: copying the visible workspaces (every field retained and released)
-        // was a tenth of the dashboard's own work.
-        var workspaces = (visible: 0, available: 0)
-        for workspace in try await catalogue() where workspace.isVisible(to: principal.role) {
-            workspaces.visible += 1
-            if workspace.status == .available { workspaces.available += 1 }
-        }
+        let workspaces = try await catalogue(principal.role)
 
         let scope: Figures.Scope
         let users: (total: Int, withMFA: Int)

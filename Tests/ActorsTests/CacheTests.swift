@@ -385,6 +385,22 @@ struct PolicyBookTests {
         #expect(computed.withLock { $0 } == ["a", "b", "a", "c", "b"])
     }
 
+    @Test("never more than the capacity; values that have all outlived their age are let go")
+    func boundedAndLetGo() async throws {
+        let clock = RefreshingCacheTests.Clock()
+        let recent = RecentValues<Int, Int>(maxAge: 60, capacity: 100, clock: clock.wallClock)
+        for key in 0..<1_000 {
+            _ = try await recent.value(for: key) { key }
+            #expect(await recent.count <= 100)
+        }
+        #expect(try await recent.value(for: 999) { -1 } == 999, "the newest is kept")
+        #expect(try await recent.value(for: 0) { -1 } == -1, "the oldest went")
+        clock.advance(61)
+        _ = try await recent.value(for: 5_000) { 0 }
+        let count = await recent.count
+        #expect(count <= 51, "the older half, all stale, is dropped whole: \(count)")
+    }
+
     @Test("callers of a key whose value is being computed share that computation; other keys do not wait for it")
     func oneComputationPerKey() async throws {
         let recent = RecentValues<String, Int>(maxAge: 60)

@@ -57,6 +57,20 @@ import Testing
             let edited = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: body(["name": "Renamed"]))
             #expect(edited.status == .ok)
             #expect(try await name(of: "ws-linux-desktop") == "Renamed")
+
+            // The dashboard's figures count the catalogue once per load of it, per role: an edit
+            // shows in them at once too.
+            func figures(_ token: String) async throws -> StatsBody {
+                try await client.send(.get, "/api/stats", token: token).decoded(StatsBody.self)
+            }
+            let member = try await harness.account(.user).token
+            #expect(try await figures(admin).availableWorkspaces == 5)
+            #expect(try await figures(member).totalWorkspaces == 2)
+            let retired = try await client.send(
+                .put, "/api/workspaces/ws-linux-desktop", token: admin, json: body(["status": "maintenance", "allowed_roles": ["admin"]]))
+            #expect(retired.status == .ok, "\(retired.text)")
+            #expect(try await figures(admin).availableWorkspaces == 4)
+            #expect(try await figures(member).totalWorkspaces == 1)
         }
     }
 }
