@@ -157,7 +157,7 @@ public enum AuditScope: Sendable, Hashable {
 }
 
 /// Which audit entries to read: every filter is optional; newest first.
-public struct AuditQuery: Sendable, Equatable {
+public struct AuditQuery: Sendable, Hashable {
     public static let maximumLimit = 500
 
     public var action: AuditAction?

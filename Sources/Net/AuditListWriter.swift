@@ -1,6 +1,7 @@
 import Actors
 import Domain
 import NIOCore
+import Synchronization
 
 /// A page of the audit trail as the list's JSON (`[entry,entry,…]`, as `AuditEventWriter` writes
 /// it), each sealed entry of a newest page encoded once. A sealed entry never changes: its hash
@@ -12,9 +13,13 @@ import NIOCore
 /// dashboard, a poller). A page after a cursor is a walk through history, each page read once;
 /// reading its ids first would add a statement to every page for nothing (`audit-pages` in
 /// docs/benchmarks.md: 0.56 of the single read), so it is read whole, in one, and not kept.
+///
+/// A newest page whose ids are those of the page last written for the same selection, every entry
+/// sealed, is that page's bytes again (`NewestPages`): nothing looked up per entry, nothing copied.
 struct AuditListWriter: Sendable {
     let store: any AuditStore
     let kept: UnchangingValues<String, [UInt8]>
+    let newest: NewestPages
 
     /// How many encoded entries a server keeps: a hundred pages of 100, about 10 MiB (measured).
     static let keptEntries = 10_000
@@ -28,12 +33,15 @@ struct AuditListWriter: Sendable {
             return buffer
         }
         let ids = try await store.eventIDs(query)
+        if let page = newest.page(for: query, ids: ids) { return page }
         var entries = await kept.values(for: ids)
         let missing = zip(ids, entries).compactMap { id, bytes in bytes == nil ? id : nil }
+        var allSealed = true
         if !missing.isEmpty {
             let read = Self.encode(try await store.events(ids: missing))
             for index in entries.indices where entries[index] == nil { entries[index] = read.all[ids[index]] }
             if !read.sealed.isEmpty { await kept.keep(read.sealed) }
+            allSealed = read.sealed.count == missing.count
         }
         // In the page's order. An entry removed between the two reads (retention) is left out,
         // as a read a moment later would leave it out.
@@ -41,6 +49,7 @@ struct AuditListWriter: Sendable {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(found.reduce(2) { $0 + $1.count + 1 })
         AuditEventWriter.writeArray(found, into: &buffer) { bytes, buffer in buffer.writeBytes(bytes) }
+        if allSealed, found.count == ids.count { newest.keep(buffer, for: query, ids: ids) }
         return buffer
     }
 
@@ -57,5 +66,34 @@ struct AuditListWriter: Sendable {
             if event.seal != nil { sealed[event.id] = bytes }
         }
         return (all, sealed)
+    }
+}
+
+/// The newest page last written for each selection, with the ids it holds: while a selection's
+/// newest ids are the same, its page is the same bytes (every entry in it sealed, so unchanging).
+/// At most `capacity` selections; past it, all are let go and kept again as they are asked for.
+final class NewestPages: Sendable {
+    private struct Page {
+        let ids: [String]
+        let body: ByteBuffer
+    }
+
+    private let pages = Mutex<[AuditQuery: Page]>([:])
+    private let capacity: Int
+
+    init(capacity: Int = 64) {
+        self.capacity = capacity
+    }
+
+    /// The page kept for `query` when it holds exactly `ids`, in that order.
+    func page(for query: AuditQuery, ids: [String]) -> ByteBuffer? {
+        pages.withLock { pages in pages[query].flatMap { $0.ids == ids ? $0.body : nil } }
+    }
+
+    func keep(_ body: ByteBuffer, for query: AuditQuery, ids: [String]) {
+        pages.withLock { pages in
+            if pages[query] == nil, pages.count >= capacity { pages.removeAll(keepingCapacity: true) }
+            pages[query] = Page(ids: ids, body: body)
+        }
     }
 }

@@ -15,6 +15,7 @@ struct AuditRoutes {
     let verifications = ExclusiveKeys()
     /// Sealed entries' JSON, kept for the list (`AuditListWriter`).
     let encodedEntries = UnchangingValues<String, [UInt8]>(capacity: AuditListWriter.keptEntries)
+    let newestPages = NewestPages()
 
     func register<Open: RequestContext>(open: RouterGroup<Open>, signedIn group: RouterGroup<SignedInContext>) {
         open.get("public-key") { _, _ in PublicKey(integrity: integrity) }
@@ -93,7 +94,7 @@ struct AuditRoutes {
     /// faster), each sealed entry once (`AuditListWriter`).
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {
         let selection = try query(request, context, limit: try request.queryLimit(maximum: AuditQuery.maximumLimit))
-        return WrittenJSON(buffer: try await AuditListWriter(store: store, kept: encodedEntries).list(selection))
+        return WrittenJSON(buffer: try await AuditListWriter(store: store, kept: encodedEntries, newest: newestPages).list(selection))
     }
 
     /// `?format=csv|jsonl` with the list's filters: every matching entry, newest first, streamed a

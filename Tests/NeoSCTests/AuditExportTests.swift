@@ -216,7 +216,8 @@ struct AuditExportTests {
             // The newest as a MongoDB transaction stages one: not sealed yet.
             try await raw.execute("UPDATE audit_logs SET hash = NULL, prev_hash = NULL WHERE id = ?", [.text(appended[3].id)])
             let kept = UnchangingValues<String, [UInt8]>(capacity: 100)
-            let writer = AuditListWriter(store: store, kept: kept)
+            let newest = NewestPages()
+            let writer = AuditListWriter(store: store, kept: kept, newest: newest)
             func stored() async throws -> String {
                 var buffer = ByteBuffer()
                 AuditEventWriter.writeArray(try await store.events(AuditQuery()), into: &buffer)
@@ -224,6 +225,7 @@ struct AuditExportTests {
             }
             #expect(String(buffer: try await writer.list(AuditQuery())) == (try await stored()))
             #expect(await kept.count == 3, "the three sealed entries kept, not the staged one")
+            #expect(newest.page(for: AuditQuery(), ids: appended.reversed().map(\.id)) == nil, "a page with a staged entry is not kept")
 
             // Rows changed behind NeoSC's back: the staged entry is read afresh, a sealed one is
             // served as NeoSC wrote it (docs/audit.md: verification reads the store).
@@ -233,6 +235,48 @@ struct AuditExportTests {
             let again = String(buffer: try await writer.list(AuditQuery()))
             #expect(again.contains("staged@example.com"), "the entry awaiting its seal shows its row as it is now")
             #expect(again.contains("first1@example.com") && !again.contains("edited@example.com"), "a kept entry is served from memory")
+        }
+    }
+
+    @Test("a newest page of sealed entries is kept whole per selection, and written anew once its ids change")
+    func newestPageKept() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-newest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = try await SQLiteFile.migrated(in: directory)
+        let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        try await closing([store.close]) {
+            func append(_ index: Int, user: String) async throws -> AuditEvent {
+                try await store.append(
+                    AuditEvent(
+                        timestamp: Date(timeIntervalSince1970: 1_767_225_600 + Double(index)), userID: user,
+                        userEmail: "\(user)@example.com", action: .login, ipAddress: nil, success: true))
+            }
+            var appended: [AuditEvent] = []
+            for index in 0..<3 { appended.append(try await append(index, user: "usr-\(index % 2)")) }
+            let newest = NewestPages(capacity: 2)
+            let writer = AuditListWriter(store: store, kept: UnchangingValues(capacity: 100), newest: newest)
+            func stored(_ query: AuditQuery) async throws -> String {
+                var buffer = ByteBuffer()
+                AuditEventWriter.writeArray(try await store.events(query), into: &buffer)
+                return String(buffer: buffer)
+            }
+            let everyone = AuditQuery(limit: 2)
+            let one = AuditQuery(userID: "usr-0")
+            for query in [everyone, one] {
+                #expect(String(buffer: try await writer.list(query)) == (try await stored(query)))
+            }
+            #expect(newest.page(for: everyone, ids: [appended[2].id, appended[1].id]) != nil)
+            #expect(newest.page(for: one, ids: [appended[2].id, appended[0].id]) != nil)
+            #expect(newest.page(for: everyone, ids: [appended[1].id, appended[0].id]) == nil, "other ids: not that page")
+
+            appended.append(try await append(3, user: "usr-0"))
+            for query in [everyone, one] {
+                #expect(String(buffer: try await writer.list(query)) == (try await stored(query)), "the new entry listed at once")
+            }
+            #expect(newest.page(for: everyone, ids: [appended[3].id, appended[2].id]) != nil)
+            _ = try await writer.list(AuditQuery(userID: "usr-1"))
+            #expect(newest.page(for: everyone, ids: [appended[3].id, appended[2].id]) == nil, "past the capacity, all let go")
         }
     }
 
