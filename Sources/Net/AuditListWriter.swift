@@ -71,29 +71,40 @@ struct AuditListWriter: Sendable {
 
 /// The newest page last written for each selection, with the ids it holds: while a selection's
 /// newest ids are the same, its page is the same bytes (every entry in it sealed, so unchanging).
-/// At most `capacity` selections; past it, all are let go and kept again as they are asked for.
+/// At most `capacity` selections and `budget` bytes of pages (8 MiB: 160 pages of 100 entries, 32
+/// of the largest, 500); past either, all are let go and kept again as they are asked for.
 final class NewestPages: Sendable {
     private struct Page {
         let ids: [String]
         let body: ByteBuffer
     }
 
-    private let pages = Mutex<[AuditQuery: Page]>([:])
-    private let capacity: Int
+    private struct Pages {
+        var byQuery: [AuditQuery: Page] = [:]
+        var bytes = 0
+    }
 
-    init(capacity: Int = 64) {
+    private let pages = Mutex(Pages())
+    private let capacity: Int
+    private let budget: Int
+
+    init(capacity: Int = 64, budget: Int = 8 << 20) {
         self.capacity = capacity
+        self.budget = budget
     }
 
     /// The page kept for `query` when it holds exactly `ids`, in that order.
     func page(for query: AuditQuery, ids: [String]) -> ByteBuffer? {
-        pages.withLock { pages in pages[query].flatMap { $0.ids == ids ? $0.body : nil } }
+        pages.withLock { pages in pages.byQuery[query].flatMap { $0.ids == ids ? $0.body : nil } }
     }
 
     func keep(_ body: ByteBuffer, for query: AuditQuery, ids: [String]) {
+        guard body.readableBytes <= budget else { return }
         pages.withLock { pages in
-            if pages[query] == nil, pages.count >= capacity { pages.removeAll(keepingCapacity: true) }
-            pages[query] = Page(ids: ids, body: body)
+            if let replaced = pages.byQuery.removeValue(forKey: query) { pages.bytes -= replaced.body.readableBytes }
+            if pages.byQuery.count >= capacity || pages.bytes + body.readableBytes > budget { pages = Pages() }
+            pages.byQuery[query] = Page(ids: ids, body: body)
+            pages.bytes += body.readableBytes
         }
     }
 }

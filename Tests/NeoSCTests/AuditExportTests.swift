@@ -277,6 +277,14 @@ struct AuditExportTests {
             #expect(newest.page(for: everyone, ids: [appended[3].id, appended[2].id]) != nil)
             _ = try await writer.list(AuditQuery(userID: "usr-1"))
             #expect(newest.page(for: everyone, ids: [appended[3].id, appended[2].id]) == nil, "past the capacity, all let go")
+
+            let sizes = (one: try await writer.list(one).readableBytes, everyone: try await writer.list(everyone).readableBytes)
+            let small = NewestPages(budget: sizes.one + sizes.everyone - 1)
+            let bounded = AuditListWriter(store: store, kept: UnchangingValues(capacity: 100), newest: small)
+            _ = try await bounded.list(one)
+            #expect(small.page(for: one, ids: [appended[3].id, appended[2].id, appended[0].id]) != nil)
+            _ = try await bounded.list(everyone)
+            #expect(small.page(for: one, ids: [appended[3].id, appended[2].id, appended[0].id]) == nil, "past the bytes, all let go")
         }
     }
 
