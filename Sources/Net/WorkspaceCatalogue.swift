@@ -33,11 +33,13 @@ struct WorkspaceCatalogue: Sendable {
         let workspaces: [Workspace]
         /// Each role's tally, for the dashboard's figures.
         let tallies: [Role: Statistics.WorkspaceTally]
+        let byID: [String: Entry]
 
         init(entries: [Entry], workspaces: [Workspace]) {
             self.entries = entries
             self.workspaces = workspaces
             tallies = Statistics.WorkspaceTally.byRole(workspaces)
+            byID = Dictionary(entries.map { ($0.workspace.id, $0) }, uniquingKeysWith: { first, _ in first })
         }
     }
 
@@ -67,6 +69,17 @@ struct WorkspaceCatalogue: Sendable {
 
     func workspaces(from store: any WorkspaceStore) async throws -> [Workspace] {
         try await listing(from: store).workspaces
+    }
+
+    /// `workspace` as JSON, as `PortalJSON.encoder` writes it: the catalogue's encoding when the
+    /// catalogue holds this very workspace (equal in every field), else encoded here. (The encoder
+    /// was a tenth of a launch's own work; a launch reads its workspace from the store, which the
+    /// catalogue may be a moment behind, hence the comparison.)
+    func json(of workspace: Workspace, from store: any WorkspaceStore) async throws -> [UInt8] {
+        if let entry = try await listing(from: store).byID[workspace.id], entry.workspace == workspace {
+            return entry.openJSON + [UInt8(ascii: "}")]
+        }
+        return Array(try PortalJSON.encoder.encode(workspace))
     }
 
     func tally(for role: Role, from store: any WorkspaceStore) async throws -> Statistics.WorkspaceTally {

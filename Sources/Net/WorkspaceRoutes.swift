@@ -54,8 +54,9 @@ struct WorkspaceRoutes {
 
     /// What `Launched` and `Stopped` encode to, written as `PortalJSON.encoder` writes them (keys
     /// sorted, absent optionals left out; tested byte for byte): the session by `SessionWriter`,
-    /// the workspace by the encoder, the one object of a launch's answer that still uses it.
-    static func write(_ launched: Launched, into buffer: inout ByteBuffer) throws {
+    /// the workspace as `workspaceJSON` (the catalogue's encoding, `WorkspaceCatalogue.json(of:)`)
+    /// or, without it, by the encoder.
+    static func write(_ launched: Launched, workspaceJSON: [UInt8]? = nil, into buffer: inout ByteBuffer) throws {
         buffer.writeStaticString("{\"connection_url\":")
         AuditEventWriter.writeString(launched.connectionURL, into: &buffer)
         if let expires = launched.expiresAt {
@@ -69,7 +70,11 @@ struct WorkspaceRoutes {
         AuditEventWriter.writeField(",\"session_id\":", launched.sessionID, into: &buffer)
         AuditEventWriter.writeField(",\"stream_url\":", launched.streamURL, into: &buffer)
         buffer.writeStaticString(",\"workspace\":")
-        buffer.writeBytes(try PortalJSON.encoder.encode(launched.workspace))
+        if let workspaceJSON {
+            buffer.writeBytes(workspaceJSON)
+        } else {
+            buffer.writeBytes(try PortalJSON.encoder.encode(launched.workspace))
+        }
         buffer.writeInteger(UInt8(ascii: "}"))
     }
 
@@ -158,12 +163,14 @@ struct WorkspaceRoutes {
         let launch = try await sessions.launch(
             try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
         let (session, workspace) = (launch.session, launch.workspace)
+        let workspaceJSON = try await catalogue.json(of: workspace, from: store)
         return try .written(
             Launched(
                 sessionID: session.id, session: session, workspace: workspace, connectionURL: workspace.url,
                 launchMode: workspace.launchMode, streamURL: workspace.launchMode == .iframe ? workspace.url : nil,
                 expiresAt: session.expiresAt),
-            capacity: 2_048, status: .created, by: Self.write)
+            capacity: 2_048, status: .created
+        ) { launched, buffer in try Self.write(launched, workspaceJSON: workspaceJSON, into: &buffer) }
     }
 
     @Sendable func stop(_ request: Request, context: SignedInContext) async throws -> WrittenJSON {

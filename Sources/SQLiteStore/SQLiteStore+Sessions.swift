@@ -5,21 +5,25 @@ import SQLiteNIO
 extension SQLiteStore: SessionStore {
     public func start(_ session: WorkspaceSession, limit: Int) async throws {
         try await write(.inItsLastStatement) { connection in
-            // Inside the write transaction no other launch can slip between the count and the insert.
-            let active = try await Self.activeCount(userID: session.userID, on: connection)
-            try AccessRules.requireBelowSessionLimit(activeSessions: active, limit: limit)
-            try await connection.execute(
+            // The count and the insert in one statement (one step of the writer's, which every
+            // change waits its turn for), inside the write transaction: no other launch can slip
+            // between them. No row back: the user is at the limit (AccessRules).
+            let inserted = try await connection.rows(
                 """
                 INSERT INTO sessions (id, user_id, user_email, workspace_id, workspace_name, status, started_at,
                     ended_at, expires_at, last_seen_at, ip_address, mfa_verified, end_reason, recording)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
+                WHERE (SELECT COUNT(*) FROM sessions WHERE user_id = ?2 AND status = 'active') < ?15
+                RETURNING id
                 """,
                 [
                     .text(session.id), .text(session.userID), .text(session.userEmail), .text(session.workspaceID),
                     .text(session.workspaceName), .text(session.status.rawValue), .init(session.startedAt),
                     .init(session.endedAt), .init(session.expiresAt), .init(session.lastSeenAt),
                     .text(session.ipAddress), .init(session.mfaVerified), .init(session.endReason), .init(session.recording),
+                    .init(limit),
                 ])
+            if inserted.isEmpty { try AccessRules.requireBelowSessionLimit(activeSessions: limit, limit: limit) }
         }
     }
 
@@ -61,25 +65,18 @@ extension SQLiteStore: SessionStore {
         -> WorkspaceSession?
     {
         try await write(.inItsLastStatement) { connection in
-            // With several active sessions on one workspace, stop ends the newest. It is read
-            // whole first, so that the change is the last step (`Writes`); in the writer's
-            // transaction it is still active when the update runs.
-            let newest = try await connection.rows(Self.newestActiveSession, [.text(userID), .text(workspaceID)])
-                .first.map(Self.session)
-            guard let newest else { return nil }
-            // The time as the row keeps it (seconds since 1970, a Double), as a read gives it back.
-            let ended = newest.ended(ending, at: Date(timeIntervalSince1970: now.timeIntervalSince1970))
-            try await connection.execute(
-                "UPDATE sessions SET status = ?, ended_at = ?, end_reason = ? WHERE id = ? AND status = 'active'",
-                [.text(ending.status.rawValue), .init(ended.endedAt), .text(ending.reason), .text(newest.id)])
-            return ended
+            // With several active sessions on one workspace, stop ends the newest: found and
+            // ended in one statement (one step of the writer's).
+            try await Self.endActive(
+                where: Self.newestActiveCondition, [.text(userID), .text(workspaceID)], ending, at: now, on: connection
+            ).first
         }
     }
 
-    /// A user's newest active session on a workspace: read through `sessions_user_workspace`
-    /// (schema 15), the user's own sessions, not everyone's on the workspace.
+    /// A user's newest active session on a workspace, its id: read through
+    /// `sessions_user_workspace` (schema 15), the user's own sessions, not everyone's on the workspace.
     static let newestActiveSession = """
-        SELECT * FROM sessions WHERE user_id = ? AND workspace_id = ? AND status = 'active'
+        SELECT id FROM sessions WHERE user_id = ? AND workspace_id = ? AND status = 'active'
         ORDER BY started_at DESC LIMIT 1
         """
 
@@ -142,14 +139,21 @@ extension SQLiteStore: SessionStore {
         where condition: String, _ binds: [SQLiteData], _ ending: SessionEnding, at now: Date,
         on connection: SQLiteConnection
     ) async throws -> [WorkspaceSession] {
-        try await connection.rows(
-            """
-            UPDATE sessions SET status = ?, ended_at = ?, end_reason = ?
-            WHERE status = 'active' AND (\(condition))
-            RETURNING *
-            """, [.text(ending.status.rawValue), .init(now), .text(ending.reason)] + binds
-        ).map(session)
+        try await connection.rows(endActive(where: condition), [.text(ending.status.rawValue), .init(now), .text(ending.reason)] + binds)
+            .map(session)
     }
+
+    /// The statement `endActive(where:…)` runs.
+    static func endActive(where condition: String) -> String {
+        """
+        UPDATE sessions SET status = ?, ended_at = ?, end_reason = ?
+        WHERE status = 'active' AND (\(condition))
+        RETURNING *
+        """
+    }
+
+    /// A stop's condition: the user's newest active session on the workspace.
+    static let newestActiveCondition = "id = (\(newestActiveSession))"
 
     static func session(_ row: SQLiteRow) throws -> WorkspaceSession {
         guard let status = SessionStatus(rawValue: try row.string("status")) else {

@@ -45,6 +45,30 @@ import Testing
         #expect(writes == 4)
     }
 
+    /// A launch answers with the workspace as the store has it: the catalogue's encoding only when
+    /// the catalogue holds that very workspace (a change behind its back, as another replica
+    /// makes, is not answered from it).
+    @Test func aLaunchShowsTheWorkspaceLaunched() async throws {
+        try await Harness.run { harness, client in
+            let token = try await harness.account(.neosc).token
+            func launched() async throws -> String {
+                let reply = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+                #expect(reply.status == .created)
+                #expect(try await client.send(.post, "/api/workspaces/ws-linux-desktop/stop", token: token).status == .ok)
+                return try reply.decoded(LaunchAnswer.self).workspace.name
+            }
+            #expect(try await launched() == "Linux Desktop")
+            var changed = try #require(try await harness.store.workspace(id: "ws-linux-desktop"))
+            changed.name = "Changed elsewhere"
+            try await harness.store.update(changed)
+            #expect(try await launched() == "Changed elsewhere")
+        }
+    }
+
+    struct LaunchAnswer: Decodable {
+        let workspace: WorkspaceBody
+    }
+
     /// Through the API: a list kept for the role, then an administrator's edit, then the list.
     @Test func anEditIsListedAtOnce() async throws {
         try await Harness.run { harness, client in

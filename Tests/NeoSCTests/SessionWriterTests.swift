@@ -48,6 +48,9 @@ import Testing
             var buffer = ByteBuffer()
             try WorkspaceRoutes.write(launched, into: &buffer)
             #expect(Array(buffer.readableBytesView) == Array(try PortalJSON.encoder.encode(launched)), "\(String(buffer: buffer))")
+            var withCatalogue = ByteBuffer()
+            try WorkspaceRoutes.write(launched, workspaceJSON: Array(try PortalJSON.encoder.encode(workspace)), into: &withCatalogue)
+            #expect(withCatalogue == buffer)
 
             let stopped = WorkspaceRoutes.Stopped(message: "Session stopped \(session.workspaceName)", session: session)
             var stop = ByteBuffer()
