@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import Synchronization
 
 /// Bearer-token digest → verified identity (principal and account), so a repeated token costs a
 /// dictionary lookup, not a store round trip. Bounded in size; each entry lives at most `lifetime`
@@ -10,7 +11,11 @@ import Foundation
 /// Entries filled from a stored token (`renewable`) and used since their last read are renewed in
 /// batches before they lapse (`dueForRenewal`, `renew`): a token in steady use is read again
 /// with hundreds of others in one query, not alone on the request that finds its entry expired.
-public actor TokenCache {
+///
+/// A lock, not an actor: every authenticated request looks its token up here, and each lookup is
+/// a dictionary access. As an actor, each was a hop onto its executor, and, while another request
+/// held it, a suspension and a resumption on another thread.
+public final class TokenCache: Sendable {
     private struct Entry {
         var identity: Identity
         /// When what it holds was read from the store (at the latest).
@@ -20,16 +25,39 @@ public actor TokenCache {
         var renewable: Bool
     }
 
-    private var entries: [String: Entry] = [:]
-    private var digestsByUser: [String: Set<String>] = [:]
-    /// The renewable entries asked for since they were filled or last renewed: what
-    /// `dueForRenewal` looks through, rather than every entry.
-    private var usedSinceRead: Set<String> = []
-    /// Bumped by every eviction; a lookup that started before one may not fill the cache.
-    private var generation: UInt64 = 0
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var digestsByUser: [String: Set<String>] = [:]
+        /// The renewable entries asked for since they were filled or last renewed: what
+        /// `dueForRenewal` looks through, rather than every entry.
+        var usedSinceRead: Set<String> = []
+        /// Bumped by every eviction; a lookup that started before one may not fill the cache.
+        var generation: UInt64 = 0
+
+        mutating func remove(_ digest: String) {
+            usedSinceRead.remove(digest)
+            guard let entry = entries.removeValue(forKey: digest) else { return }
+            let userID = entry.identity.principal.userID
+            digestsByUser[userID]?.remove(digest)
+            if digestsByUser[userID]?.isEmpty == true {
+                digestsByUser[userID] = nil
+            }
+        }
+
+        /// Drops stale entries; if none were stale, drops an eighth of the cache (arbitrary
+        /// entries) so that filling a full cache stays amortised O(1).
+        mutating func makeRoom(capacity: Int, now: Date) {
+            let stale = entries.filter { $0.value.validUntil <= now }.map(\.key)
+            for digest in stale { remove(digest) }
+            guard entries.count >= capacity else { return }
+            for digest in entries.keys.prefix(max(1, capacity / 8)) { remove(digest) }
+        }
+    }
+
+    private let state = Mutex(State())
     private let capacity: Int
     /// How long an entry lives past the store read it came from.
-    public nonisolated let lifetime: TimeInterval
+    public let lifetime: TimeInterval
     private let clock: WallClock
 
     public init(capacity: Int = 100_000, lifetime: TimeInterval = 5, clock: WallClock = .system) {
@@ -39,37 +67,44 @@ public actor TokenCache {
         self.clock = clock
     }
 
-    public var count: Int { entries.count }
+    public var count: Int { state.withLock { $0.entries.count } }
 
     /// The cached identity for `digest`, or nil when absent or stale.
     public func identity(forDigest digest: String) -> Identity? {
-        guard let entry = entries[digest] else { return nil }
-        guard clock.now() < entry.validUntil else {
-            remove(digest)
-            return nil
+        let now = clock.now()
+        return state.withLock { state in
+            guard let entry = state.entries[digest] else { return nil }
+            guard now < entry.validUntil else {
+                state.remove(digest)
+                return nil
+            }
+            if entry.renewable { state.usedSinceRead.insert(digest) }
+            return entry.identity
         }
-        if entry.renewable { usedSinceRead.insert(digest) }
-        return entry.identity
     }
 
     /// The token a cache fill must present to `remember`: take it before reading the store.
-    public func fillTicket() -> UInt64 { generation }
+    public func fillTicket() -> UInt64 { state.withLock { $0.generation } }
 
     /// Caches `identity` unless something was evicted since `ticket` was taken (the read may be stale).
     /// - Parameters:
     ///   - readAt: when the read it came from began (by default now); it lives `lifetime` from then.
     ///   - renewable: it came from a stored bearer token, which `renew` may read again.
     public func remember(_ identity: Identity, ticket: UInt64, readAt: Date? = nil, renewable: Bool = false) {
-        guard ticket == generation, lifetime > 0 else { return }
+        let now = clock.now()
         let principal = identity.principal
-        let readAt = readAt ?? clock.now()
+        let readAt = readAt ?? now
         let validUntil = min(readAt.addingTimeInterval(lifetime), principal.credentialExpiresAt)
-        if entries.count >= capacity, entries[principal.credentialDigest] == nil {
-            makeRoom()
+        state.withLock { state in
+            guard ticket == state.generation, lifetime > 0 else { return }
+            if state.entries.count >= capacity, state.entries[principal.credentialDigest] == nil {
+                state.makeRoom(capacity: capacity, now: now)
+            }
+            state.entries[principal.credentialDigest] = Entry(
+                identity: identity, readAt: readAt, validUntil: validUntil, renewable: renewable)
+            state.usedSinceRead.remove(principal.credentialDigest)
+            state.digestsByUser[principal.userID, default: []].insert(principal.credentialDigest)
         }
-        entries[principal.credentialDigest] = Entry(identity: identity, readAt: readAt, validUntil: validUntil, renewable: renewable)
-        usedSinceRead.remove(principal.credentialDigest)
-        digestsByUser[principal.userID, default: []].insert(principal.credentialDigest)
     }
 
     /// The renewable entries used since their last read that lapse within `margin`: the ones a
@@ -78,15 +113,17 @@ public actor TokenCache {
     public func dueForRenewal(within margin: TimeInterval) -> [String] {
         let now = clock.now()
         let horizon = now.addingTimeInterval(margin)
-        var due: [String] = []
-        for digest in usedSinceRead {
-            guard let entry = entries[digest], now < entry.validUntil else {
-                remove(digest)  // lapsed: the next request that presents it reads it again
-                continue
+        return state.withLock { state in
+            var due: [String] = []
+            for digest in state.usedSinceRead {
+                guard let entry = state.entries[digest], now < entry.validUntil else {
+                    state.remove(digest)  // lapsed: the next request that presents it reads it again
+                    continue
+                }
+                if entry.validUntil <= horizon { due.append(digest) }
             }
-            if entry.validUntil <= horizon { due.append(digest) }
+            return due
         }
-        return due
     }
 
     /// Applies a batch read of the store that began at `readAt`, with `ticket` from `fillTicket`
@@ -98,56 +135,42 @@ public actor TokenCache {
     /// entries lapse, and the next request reads its own), and `gone` still applies.
     @discardableResult
     public func renew(_ current: [Identity], gone: [String], readAt: Date, ticket: UInt64) -> Int {
-        for digest in gone { remove(digest) }
-        guard ticket == generation, lifetime > 0 else { return 0 }
-        var renewed = 0
-        for identity in current {
-            let principal = identity.principal
-            // An entry that lapsed meanwhile is not in use, or was filled again by a later read.
-            guard let cached = entries[principal.credentialDigest], cached.renewable, cached.readAt < readAt,
-                cached.identity.principal.userID == principal.userID
-            else { continue }
-            entries[principal.credentialDigest] = Entry(
-                identity: identity, readAt: readAt, validUntil: min(readAt.addingTimeInterval(lifetime), principal.credentialExpiresAt),
-                renewable: true)
-            usedSinceRead.remove(principal.credentialDigest)
-            renewed += 1
+        state.withLock { state in
+            for digest in gone { state.remove(digest) }
+            guard ticket == state.generation, lifetime > 0 else { return 0 }
+            var renewed = 0
+            for identity in current {
+                let principal = identity.principal
+                // An entry that lapsed meanwhile is not in use, or was filled again by a later read.
+                guard let cached = state.entries[principal.credentialDigest], cached.renewable, cached.readAt < readAt,
+                    cached.identity.principal.userID == principal.userID
+                else { continue }
+                state.entries[principal.credentialDigest] = Entry(
+                    identity: identity, readAt: readAt,
+                    validUntil: min(readAt.addingTimeInterval(lifetime), principal.credentialExpiresAt), renewable: true)
+                state.usedSinceRead.remove(principal.credentialDigest)
+                renewed += 1
+            }
+            return renewed
         }
-        return renewed
     }
 
     /// Forgets one credential (logout, revocation).
     public func evict(digest: String) {
-        generation &+= 1
-        remove(digest)
+        state.withLock { state in
+            state.generation &+= 1
+            state.remove(digest)
+        }
     }
 
     /// Forgets every credential of a user (role change, disabling, revoke-all).
     public func evict(userID: String) {
-        generation &+= 1
-        for digest in digestsByUser.removeValue(forKey: userID) ?? [] {
-            entries[digest] = nil
-            usedSinceRead.remove(digest)
+        state.withLock { state in
+            state.generation &+= 1
+            for digest in state.digestsByUser.removeValue(forKey: userID) ?? [] {
+                state.entries[digest] = nil
+                state.usedSinceRead.remove(digest)
+            }
         }
-    }
-
-    private func remove(_ digest: String) {
-        usedSinceRead.remove(digest)
-        guard let entry = entries.removeValue(forKey: digest) else { return }
-        let userID = entry.identity.principal.userID
-        digestsByUser[userID]?.remove(digest)
-        if digestsByUser[userID]?.isEmpty == true {
-            digestsByUser[userID] = nil
-        }
-    }
-
-    /// Drops stale entries; if none were stale, drops an eighth of the cache (arbitrary entries) so
-    /// that filling a full cache stays amortised O(1).
-    private func makeRoom() {
-        let now = clock.now()
-        let stale = entries.filter { $0.value.validUntil <= now }.map(\.key)
-        for digest in stale { remove(digest) }
-        guard entries.count >= capacity else { return }
-        for digest in entries.keys.prefix(max(1, capacity / 8)) { remove(digest) }
     }
 }

@@ -191,7 +191,7 @@ public struct DemoLifecycle: Sendable {
                 ])
             return extended
         }
-        await tokenCache.evict(userID: demo.userID)
+        tokenCache.evict(userID: demo.userID)
         await lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: newExpiry)
         return extended
     }

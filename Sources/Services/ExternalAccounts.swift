@@ -128,7 +128,7 @@ public struct ExternalAccounts: Sendable {
                         ])
                 }
             }
-            await tokenCache.evict(userID: user.id)
+            tokenCache.evict(userID: user.id)
             return updated
         }
     }
@@ -152,16 +152,16 @@ public struct ExternalAccounts: Sendable {
     public func identity(
         cachedAs digest: String, source: String, from address: String, verify: () async throws -> ExternalIdentity
     ) async throws -> Identity {
-        if let cached = await tokenCache.identity(forDigest: digest), clock.now() < cached.principal.credentialExpiresAt {
+        if let cached = tokenCache.identity(forDigest: digest), clock.now() < cached.principal.credentialExpiresAt {
             return cached
         }
-        let ticket = await tokenCache.fillTicket()
+        let ticket = tokenCache.fillTicket()
         metrics.identityVerified(source: source)
         let external = try await verify()
         let user = try await account(for: external, from: address)
         if let session = external.session { try await recordSignIn(session, of: external, as: user, from: address) }
         let identity = try await identity(for: external, user: user, digest: digest)
-        await tokenCache.remember(identity, ticket: ticket)
+        tokenCache.remember(identity, ticket: ticket)
         return identity
     }
 

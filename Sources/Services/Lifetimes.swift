@@ -178,7 +178,7 @@ public struct Lifetimes: Sendable {
             return nil
         }
         // Access ends now whatever happens below: the token cache forgets the demo's identity.
-        await tokenCache.evict(userID: demo.userID)
+        tokenCache.evict(userID: demo.userID)
         for step in demo.pendingSteps where step != .markFinished {
             guard try await runCleanupStep(step, of: demo, claim: replica) else {
                 await scheduler.arm(.demoExpiry(demoID: id), at: clock.now() + settings.claimLease)
@@ -254,7 +254,7 @@ public struct Lifetimes: Sendable {
             }
         case .revokeToken:
             _ = try await store.revokeAll(userID: demo.userID, at: clock.now())
-            await tokenCache.evict(userID: demo.userID)
+            tokenCache.evict(userID: demo.userID)
         case .markFinished:
             break
         }

@@ -45,7 +45,7 @@ public struct NetworkPeers: Sendable {
                 .netbirdPeerRegistered, by: .principal(principal), from: address, resource: ("user", principal.userID),
                 details: ["peer_id": peerID])
         }
-        await tokenCache.evict(userID: principal.userID)
+        tokenCache.evict(userID: principal.userID)
     }
 
     /// Whether `user`'s registered peer proves it is on the network now (false when it has none,
@@ -64,6 +64,6 @@ public struct NetworkPeers: Sendable {
             try await audit.record(
                 .netbirdPeerRemoved, by: .principal(principal), from: address, resource: ("user", principal.userID))
         }
-        await tokenCache.evict(userID: principal.userID)
+        tokenCache.evict(userID: principal.userID)
     }
 }

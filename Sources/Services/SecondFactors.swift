@@ -110,7 +110,7 @@ public struct SecondFactors: Sendable {
             try await audit.record(.mfaEnrolled, by: actor, from: address, resource: ("user", user.id), details: ["method": "totp"])
             return try await then(method)
         }
-        await tokenCache.evict(userID: user.id)
+        tokenCache.evict(userID: user.id)
         return result
     }
 
@@ -127,7 +127,7 @@ public struct SecondFactors: Sendable {
         } else {
             try await audit.change { try await removeEnrollment(of: user, expected: enrollment, by: actor, from: address) }
         }
-        await tokenCache.evict(userID: user.id)
+        tokenCache.evict(userID: user.id)
     }
 
     /// An administrator removes another account's second factor (a lost phone and no recovery
@@ -135,7 +135,7 @@ public struct SecondFactors: Sendable {
     public func reset(userID: String, by actor: AuditActor, from address: String?) async throws {
         guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
         try await audit.change { try await removeEnrollment(of: user, expected: nil, by: actor, from: address) }
-        await tokenCache.evict(userID: user.id)
+        tokenCache.evict(userID: user.id)
         await failures.reset(user.id)
     }
 

@@ -535,7 +535,7 @@ public struct SignIn: Sendable {
             _ = try await replacingPassword(of: user, hash: hash, keeping: nil, by: .account(user), from: address)
             return try await issueSignIn(of: changed, mfaMethod: method, from: address)
         }
-        await tokenCache.evict(userID: user.id)
+        tokenCache.evict(userID: user.id)
         return .signedIn(try await grant(changed, token: token, expiresAt: expiresAt))
     }
 
@@ -546,7 +546,7 @@ public struct SignIn: Sendable {
         return try await audit.change {
             try await replacingPassword(of: user, hash: hash, keeping: digest, by: actor, from: address)
         } afterwards: {
-            await tokenCache.evict(userID: user.id)
+            tokenCache.evict(userID: user.id)
         }
     }
 
@@ -585,7 +585,7 @@ public struct SignIn: Sendable {
                 details: ["sessions_terminated": String(ended.count)])
             return ended
         } afterwards: {
-            await tokenCache.evict(digest: principal.credentialDigest)
+            tokenCache.evict(digest: principal.credentialDigest)
         }
         if !ended.isEmpty { await sessions.ended(ended) }
         return ended.count
@@ -615,13 +615,13 @@ public struct SignIn: Sendable {
         guard BearerCredential.isWellFormed(token) else { return .failure(.unauthenticated("Invalid token")) }
         let digest = BearerCredential.digest(token)
         let now = clock.now()
-        if let cached = await tokenCache.identity(forDigest: digest), now < cached.principal.credentialExpiresAt {
+        if let cached = tokenCache.identity(forDigest: digest), now < cached.principal.credentialExpiresAt {
             return .success(cached)
         }
-        let ticket = await tokenCache.fillTicket()
+        let ticket = tokenCache.fillTicket()
         let admission = try await StoredIdentities(store: store).admissions(of: [digest], at: now)[0]
         guard case .success(let identity) = admission else { return admission }
-        await tokenCache.remember(identity, ticket: ticket, readAt: now, renewable: true)
+        tokenCache.remember(identity, ticket: ticket, readAt: now, renewable: true)
         return .success(identity)
     }
 }

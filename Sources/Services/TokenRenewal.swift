@@ -34,12 +34,12 @@ public struct TokenRenewal: Sendable {
     /// counts the entries read again, `forgotten` the tokens that no longer stand for anyone.
     @discardableResult
     public func renewDue(within margin: TimeInterval, batchSize: Int = 500) async throws -> Outcome {
-        let due = await tokenCache.dueForRenewal(within: margin)
+        let due = tokenCache.dueForRenewal(within: margin)
         var outcome = Outcome()
         for start in stride(from: 0, to: due.count, by: max(1, batchSize)) {
             let batch = Array(due[start..<min(start + max(1, batchSize), due.count)])
             // Each batch its own ticket: an eviction while one reads spoils that batch alone.
-            let ticket = await tokenCache.fillTicket()
+            let ticket = tokenCache.fillTicket()
             let readAt = clock.now()
             let admissions = try await StoredIdentities(store: store).admissions(of: batch, at: readAt)
             var current: [Identity] = []
@@ -50,7 +50,7 @@ public struct TokenRenewal: Sendable {
                 case .failure: gone.append(digest)
                 }
             }
-            outcome.renewed += await tokenCache.renew(current, gone: gone, readAt: readAt, ticket: ticket)
+            outcome.renewed += tokenCache.renew(current, gone: gone, readAt: readAt, ticket: ticket)
             outcome.forgotten += gone.count
         }
         return outcome

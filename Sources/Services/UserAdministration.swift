@@ -72,7 +72,7 @@ public struct UserAdministration: Sendable {
             try await audit.record(.updateUser, by: actor, from: address, resource: ("user", user.id), details: details)
             return ended
         } afterwards: {
-            await tokenCache.evict(userID: user.id)
+            tokenCache.evict(userID: user.id)
         }
         if !ended.isEmpty { await sessions.ended(ended) }
         return user
@@ -116,7 +116,7 @@ public struct UserAdministration: Sendable {
                 details: ["tokens_revoked": String(revoked), "sessions_terminated": String(ended.count)])
             return ended
         } afterwards: {
-            await tokenCache.evict(userID: user.id)
+            tokenCache.evict(userID: user.id)
         }
         if !ended.isEmpty { await sessions.ended(ended) }
         return temporary

@@ -21,8 +21,8 @@ import Testing
     static func inUse(_ users: [String], clock: ManualClock) async -> TokenCache {
         let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
         for user in users {
-            await cache.remember(Self.identity(user, user: user), ticket: await cache.fillTicket(), renewable: true)
-            _ = await cache.identity(forDigest: user)
+            cache.remember(Self.identity(user, user: user), ticket: cache.fillTicket(), renewable: true)
+            _ = cache.identity(forDigest: user)
         }
         return cache
     }
@@ -31,32 +31,32 @@ import Testing
     func lifetime() async {
         let clock = ManualClock()
         let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
-        await cache.remember(Self.identity("a"), ticket: await cache.fillTicket())
-        await cache.remember(Self.identity("b", expiresAt: clock.now + 2), ticket: await cache.fillTicket())
+        cache.remember(Self.identity("a"), ticket: cache.fillTicket())
+        cache.remember(Self.identity("b", expiresAt: clock.now + 2), ticket: cache.fillTicket())
         clock.advance(1.9)
-        #expect(await cache.identity(forDigest: "a") != nil)
-        #expect(await cache.identity(forDigest: "b") != nil)
+        #expect(cache.identity(forDigest: "a") != nil)
+        #expect(cache.identity(forDigest: "b") != nil)
         clock.advance(0.1)
-        #expect(await cache.identity(forDigest: "b") == nil, "not past the credential's expiry")
+        #expect(cache.identity(forDigest: "b") == nil, "not past the credential's expiry")
         clock.advance(2.9)
-        #expect(await cache.identity(forDigest: "a") != nil)
+        #expect(cache.identity(forDigest: "a") != nil)
         clock.advance(0.1)
-        #expect(await cache.identity(forDigest: "a") == nil)
+        #expect(cache.identity(forDigest: "a") == nil)
     }
 
     @Test("due for renewal: stored tokens, used since their read, lapsing within the margin")
     func due() async {
         let clock = ManualClock()
         let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
-        let ticket = await cache.fillTicket()
-        await cache.remember(Self.identity("used"), ticket: ticket, renewable: true)
-        await cache.remember(Self.identity("idle", user: "usr-2"), ticket: ticket, renewable: true)
-        await cache.remember(Self.identity("assertion", user: "usr-3"), ticket: ticket)
-        _ = await cache.identity(forDigest: "used")
-        _ = await cache.identity(forDigest: "assertion")
-        #expect(await cache.dueForRenewal(within: 2.5).isEmpty, "five seconds left")
+        let ticket = cache.fillTicket()
+        cache.remember(Self.identity("used"), ticket: ticket, renewable: true)
+        cache.remember(Self.identity("idle", user: "usr-2"), ticket: ticket, renewable: true)
+        cache.remember(Self.identity("assertion", user: "usr-3"), ticket: ticket)
+        _ = cache.identity(forDigest: "used")
+        _ = cache.identity(forDigest: "assertion")
+        #expect(cache.dueForRenewal(within: 2.5).isEmpty, "five seconds left")
         clock.advance(2.5)
-        #expect(await cache.dueForRenewal(within: 2.5) == ["used"], "neither an idle entry nor an assertion's")
+        #expect(cache.dueForRenewal(within: 2.5) == ["used"], "neither an idle entry nor an assertion's")
     }
 
     @Test("a renewal gives a lifetime from its read; forgets what is gone; keeps a later fill")
@@ -64,24 +64,24 @@ import Testing
         let clock = ManualClock()
         let cache = await Self.inUse(["a", "b"], clock: clock)
         clock.advance(3)
-        let due = await cache.dueForRenewal(within: 2.5)
-        let ticket = await cache.fillTicket()
+        let due = cache.dueForRenewal(within: 2.5)
+        let ticket = cache.fillTicket()
         #expect(Set(due) == ["a", "b"])
         let readAt = clock.now
         clock.advance(0.5)
-        await cache.renew([Self.identity("a", user: "a", role: .neosc)], gone: ["b"], readAt: readAt, ticket: ticket)
-        #expect(await cache.identity(forDigest: "b") == nil, "gone: forgotten")
-        #expect(await cache.identity(forDigest: "a")?.principal.role == .neosc, "renewed with what the store said")
+        cache.renew([Self.identity("a", user: "a", role: .neosc)], gone: ["b"], readAt: readAt, ticket: ticket)
+        #expect(cache.identity(forDigest: "b") == nil, "gone: forgotten")
+        #expect(cache.identity(forDigest: "a")?.principal.role == .neosc, "renewed with what the store said")
         clock.advance(4.4)  // 7.9 s after the fill, 4.9 s after the read
-        #expect(await cache.identity(forDigest: "a") != nil)
+        #expect(cache.identity(forDigest: "a") != nil)
         clock.advance(0.1)
-        #expect(await cache.identity(forDigest: "a") == nil, "lifetime counted from the read")
-        #expect(await cache.dueForRenewal(within: 2.5).isEmpty)
+        #expect(cache.identity(forDigest: "a") == nil, "lifetime counted from the read")
+        #expect(cache.dueForRenewal(within: 2.5).isEmpty)
 
         // A renewal read before a fresher fill leaves the fill alone.
-        await cache.remember(Self.identity("c", role: .admin), ticket: await cache.fillTicket(), renewable: true)
-        await cache.renew([Self.identity("c", role: .user)], gone: [], readAt: clock.now - 1, ticket: await cache.fillTicket())
-        #expect(await cache.identity(forDigest: "c")?.principal.role == .admin)
+        cache.remember(Self.identity("c", role: .admin), ticket: cache.fillTicket(), renewable: true)
+        cache.renew([Self.identity("c", role: .user)], gone: [], readAt: clock.now - 1, ticket: cache.fillTicket())
+        #expect(cache.identity(forDigest: "c")?.principal.role == .admin)
     }
 
     @Test("a renewal read before an eviction renews nothing, but still forgets")
@@ -89,31 +89,31 @@ import Testing
         let clock = ManualClock()
         let cache = await Self.inUse(["a", "b", "c"], clock: clock)
         clock.advance(3)
-        let ticket = await cache.fillTicket()
+        let ticket = cache.fillTicket()
         let readAt = clock.now
-        await cache.evict(userID: "b")  // a role change here, while the batch was reading
-        await cache.renew([Self.identity("a", user: "a"), Self.identity("b", user: "b")], gone: ["c"], readAt: readAt, ticket: ticket)
-        #expect(await cache.identity(forDigest: "b") == nil, "the evicted entry is not put back")
-        #expect(await cache.identity(forDigest: "c") == nil)
+        cache.evict(userID: "b")  // a role change here, while the batch was reading
+        cache.renew([Self.identity("a", user: "a"), Self.identity("b", user: "b")], gone: ["c"], readAt: readAt, ticket: ticket)
+        #expect(cache.identity(forDigest: "b") == nil, "the evicted entry is not put back")
+        #expect(cache.identity(forDigest: "c") == nil)
         clock.advance(2)
-        #expect(await cache.identity(forDigest: "a") == nil, "not renewed: it lapsed at its first lifetime")
+        #expect(cache.identity(forDigest: "a") == nil, "not renewed: it lapsed at its first lifetime")
     }
 
     @Test("a renewal replaces only a renewable entry of the same account; a lapsed entry is not due")
     func renewsOnlyItsOwn() async {
         let clock = ManualClock()
         let cache = await Self.inUse(["a"], clock: clock)
-        await cache.remember(Self.identity("assertion", user: "p"), ticket: await cache.fillTicket())
+        cache.remember(Self.identity("assertion", user: "p"), ticket: cache.fillTicket())
         clock.advance(3)
-        let ticket = await cache.fillTicket()
-        let renewed = await cache.renew(
+        let ticket = cache.fillTicket()
+        let renewed = cache.renew(
             [Self.identity("assertion", user: "p", role: .admin), Self.identity("a", user: "someone-else", role: .admin)], gone: [],
             readAt: clock.now, ticket: ticket)
         #expect(renewed == 0)
-        #expect(await cache.identity(forDigest: "assertion")?.principal.role == .user, "an assertion's entry is never renewed")
-        #expect(await cache.identity(forDigest: "a")?.principal.userID == "a")
+        #expect(cache.identity(forDigest: "assertion")?.principal.role == .user, "an assertion's entry is never renewed")
+        #expect(cache.identity(forDigest: "a")?.principal.userID == "a")
         clock.advance(2)
-        #expect(await cache.dueForRenewal(within: 2.5).isEmpty, "lapsed while in use: read again by its next request")
-        #expect(await cache.identity(forDigest: "a") == nil)
+        #expect(cache.dueForRenewal(within: 2.5).isEmpty, "lapsed while in use: read again by its next request")
+        #expect(cache.identity(forDigest: "a") == nil)
     }
 }

@@ -203,7 +203,7 @@ struct DemoPromiseTests {
                 #expect(try me.decoded(UserBody.self).id == visitor.user.id)
                 let listed = try await client.send(.get, "/api/workspaces", headers: Self.headers(bound))
                 #expect(try listed.decoded([WorkspaceBody].self).map(\.id) == [demo.workspaceID], "scoped to the demo's workspace")
-                #expect(await harness.portal.tokenCache.count == 1, "the assertion's identity is cached")
+                #expect(harness.portal.tokenCache.count == 1, "the assertion's identity is cached")
 
                 let admin = Self.assertion(signer, subject: "pomerium-admin", groups: ["admin"])
                 let ended = try await client.send(.delete, "/api/demo/sessions/\(demo.id)", headers: Self.headers(admin))

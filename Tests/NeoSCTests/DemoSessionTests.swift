@@ -235,7 +235,7 @@ struct DemoSessionTests {
                 clock.advance(to: expiresAt - 1)
                 #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok)
                 #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok)
-                #expect(await harness.portal.tokenCache.count == 1)
+                #expect(harness.portal.tokenCache.count == 1)
 
                 clock.advance(to: expiresAt)
                 let refused = try await client.send(.get, "/api/auth/me", token: token)

@@ -72,7 +72,7 @@ struct PomeriumTests {
                     #expect(again.status == .ok)
                 }
                 #expect(signer.keySetFetches == 1)
-                #expect(await harness.portal.tokenCache.count == 1, "the repeated assertion is a cache lookup")
+                #expect(harness.portal.tokenCache.count == 1, "the repeated assertion is a cache lookup")
                 #expect(Self.verifications(harness) == 1, "six requests, one verification")
 
                 #expect(try await harness.store.events(AuditQuery(action: .ssoUserProvisioned)).count == 1)

@@ -48,8 +48,8 @@ import Testing
             // Past the first lifetime: the renewed entry answers; the idle one lapsed.
             clock.advance(3)
             let cache = harness.portal.tokenCache
-            #expect(await cache.identity(forDigest: BearerCredential.digest(promotedToken))?.principal.role == .neosc)
-            #expect(await cache.identity(forDigest: BearerCredential.digest(idleToken)) == nil, "not used since its read: not renewed")
+            #expect(cache.identity(forDigest: BearerCredential.digest(promotedToken))?.principal.role == .neosc)
+            #expect(cache.identity(forDigest: BearerCredential.digest(idleToken)) == nil, "not used since its read: not renewed")
             #expect(try await client.send(.get, "/api/auth/me", token: idleToken).status == .ok, "read again on its next request")
         }
     }

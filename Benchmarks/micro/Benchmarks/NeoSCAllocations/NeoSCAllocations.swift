@@ -28,7 +28,7 @@ let benchmarks: @Sendable () -> Void = {
         id: "usr-bench", email: "bench@example.com", name: "Bench", organizationID: nil, role: .neosc, passwordHash: nil,
         createdAt: now, updatedAt: now)
 
-    Benchmark("Token-cache hit (digest + actor lookup)") { benchmark in
+    Benchmark("Token-cache hit (digest + lookup)") { benchmark in
         let cache = TokenCache(lifetime: 3_600)
         let (token, digest) = BearerCredential.issue()
         let identity = Identity(
@@ -36,10 +36,10 @@ let benchmarks: @Sendable () -> Void = {
                 userID: user.id, email: user.email, name: user.name, role: user.role, organizationID: nil, mfaVerified: false,
                 credentialDigest: digest, credentialExpiresAt: now + 3_600),
             user: user, organization: nil)
-        await cache.remember(identity, ticket: await cache.fillTicket())
+        cache.remember(identity, ticket: cache.fillTicket())
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            blackHole(await cache.identity(forDigest: BearerCredential.digest(token)))
+            blackHole(cache.identity(forDigest: BearerCredential.digest(token)))
         }
     }
 
