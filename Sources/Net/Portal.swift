@@ -117,9 +117,6 @@ public struct Portal: Sendable {
         let catalogue = WorkspaceCatalogue(cache: RefreshingCache(maxAge: sessions.maxAge, clock: clock))
         self.catalogue = catalogue
         let workspaces: @Sendable () async throws -> [Workspace] = { try await catalogue.workspaces(from: store) }
-        self.statistics = Statistics(
-            store: store, clock: clock, policies: { [policies] in try await policies.current() },
-            catalogue: { try await catalogue.tally(for: $0, from: store) })
         self.demos = DemoLifecycle(
             store: store, lifetimes: lifetimes, signIn: signIn, tokenCache: tokenCache, audit: auditTrail, clock: clock,
             metrics: metrics, logger: logger, policies: policies, catalogue: workspaces)
@@ -127,6 +124,11 @@ public struct Portal: Sendable {
         self.workspaceSessions = WorkspaceSessions(
             store: store, registry: sessions, lifetimes: lifetimes, demos: demos, audit: auditTrail, clock: clock,
             metrics: metrics, maxPerUser: settings.maxSessionsPerUser, policies: policies, networkPeers: networkPeers)
+        let workspaceSessions = self.workspaceSessions
+        self.statistics = Statistics(
+            store: store, clock: clock, policies: { [policies] in try await policies.current() },
+            catalogue: { try await catalogue.tally(for: $0, from: store) },
+            activeSessions: { try await workspaceSessions.activeCount(userID: $0) })
         let recordings = recordingArchive.map {
             Recordings(archive: $0, policies: policies, audit: auditTrail, clock: clock, logger: logger)
         }

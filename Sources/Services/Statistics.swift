@@ -8,19 +8,24 @@ public struct Statistics: Sendable {
     private let clock: WallClock
     private let currentPolicies: @Sendable () async throws -> [Policy]
     private let catalogue: @Sendable (Role) async throws -> WorkspaceTally
+    private let sessionCount: @Sendable (String?) async throws -> Int
 
     /// - Parameters:
     ///   - policies: the policies as requests are checked against them (`Policies.current`).
     ///   - catalogue: a role's tally of the workspaces as the catalogue serves them (cached, as the
     ///     list route's, and counted once per load of it: `WorkspaceTally.byRole`).
+    ///   - activeSessions: a user's active sessions, or everyone's for nil, as the session
+    ///     registry counts them (`WorkspaceSessions.activeCount`): no store read per view.
     public init(
         store: any Store, clock: WallClock, policies: @escaping @Sendable () async throws -> [Policy],
-        catalogue: @escaping @Sendable (Role) async throws -> WorkspaceTally
+        catalogue: @escaping @Sendable (Role) async throws -> WorkspaceTally,
+        activeSessions: @escaping @Sendable (String?) async throws -> Int
     ) {
         self.store = store
         self.clock = clock
         self.currentPolicies = policies
         self.catalogue = catalogue
+        sessionCount = activeSessions
     }
 
     /// How many workspaces a role sees, and how many of those are available.
@@ -86,7 +91,7 @@ public struct Statistics: Sendable {
         if principal.isAdmin {
             scope = .system
             users = try await store.activeUserCounts(organizationID: nil)
-            activeSessions = try await store.activeCount(organizationID: nil)
+            activeSessions = try await sessionCount(nil)
             organizations = try await store.organizations().count
             logins = try await signIns(since: dayAgo, scope: .everyone)
             failedLogins = try await store.count(of: [.loginFailed], since: dayAgo, scope: .everyone)
@@ -102,7 +107,7 @@ public struct Statistics: Sendable {
             scope = .user
             let me = account?.id == principal.userID ? account : try await store.user(id: principal.userID)
             users = (1, me?.mfaEnabled == true ? 1 : 0)
-            activeSessions = try await store.activeCount(userID: principal.userID)
+            activeSessions = try await sessionCount(principal.userID)
             organizations = 0
             logins = try await signIns(since: dayAgo, scope: .user(principal.userID))
             failedLogins = 0

@@ -172,6 +172,13 @@ import Testing
             #expect(own.scope == "user")
             #expect(own.logins24h == 1)
             #expect(own.totalUsers == 1)
+            #expect(own.activeSessions == 0)
+            // Their own sessions, as the session registry counts them: a launch and a stop show at once.
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: loner.token)
+            #expect(try await stats(loner.token).activeSessions == 1)
+            #expect(try await stats(admin).activeSessions == 2, "everyone's: the member's and theirs")
+            _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/stop", token: loner.token)
+            #expect(try await stats(loner.token).activeSessions == 0)
         }
     }
 
