@@ -198,54 +198,56 @@ struct AuditExportTests {
 
     @Test("the list keeps sealed entries' bytes and serves them again; an entry awaiting its seal is read afresh each time")
     func keptAndAfresh() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-kept-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try await Self.withStore { store, path in
+            let raw = try await SQLiteFile.connection(path)
+            try await closing([raw.close]) {
+                var appended: [AuditEvent] = []
+                for index in 0..<4 {
+                    appended.append(
+                        try await store.append(
+                            AuditEvent(
+                                timestamp: Date(timeIntervalSince1970: 1_767_225_600 + Double(index)), userID: "usr-\(index)",
+                                userEmail: "first\(index)@example.com", action: .login, ipAddress: nil, success: true)))
+                }
+                // The newest as a MongoDB transaction stages one: not sealed yet.
+                try await raw.execute("UPDATE audit_logs SET hash = NULL, prev_hash = NULL WHERE id = ?", [.text(appended[3].id)])
+                let kept = UnchangingValues<String, [UInt8]>(capacity: 100)
+                let newest = NewestPages()
+                let writer = AuditListWriter(store: store, kept: kept, newest: newest)
+                func stored() async throws -> String {
+                    var buffer = ByteBuffer()
+                    AuditEventWriter.writeArray(try await store.events(AuditQuery()), into: &buffer)
+                    return String(buffer: buffer)
+                }
+                #expect(String(buffer: try await writer.list(AuditQuery())) == (try await stored()))
+                #expect(await kept.count == 3, "the three sealed entries kept, not the staged one")
+                #expect(newest.page(for: AuditQuery(), ids: appended.reversed().map(\.id)) == nil, "a page with a staged entry is not kept")
+
+                // Rows changed behind NeoSC's back: the staged entry is read afresh, a sealed one is
+                // served as NeoSC wrote it (docs/audit.md: verification reads the store).
+                for (index, email) in [(3, "staged@example.com"), (1, "edited@example.com")] {
+                    try await raw.execute("UPDATE audit_logs SET user_email = ? WHERE id = ?", [.text(email), .text(appended[index].id)])
+                }
+                let again = String(buffer: try await writer.list(AuditQuery()))
+                #expect(again.contains("staged@example.com"), "the entry awaiting its seal shows its row as it is now")
+                #expect(again.contains("first1@example.com") && !again.contains("edited@example.com"), "a kept entry is served from memory")
+            }
+        }
+    }
+
+    /// A migrated SQLite store in a directory of its own, for `body` (with the file's path): closed
+    /// and removed after, whether `body` threw or not.
+    static func withStore(_ body: (SQLiteStore, String) async throws -> Void) async throws {
+        let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try await SQLiteFile.migrated(in: directory)
         let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
-        let raw = try await SQLiteFile.connection(path)
-        try await closing([raw.close, store.close]) {
-            var appended: [AuditEvent] = []
-            for index in 0..<4 {
-                appended.append(
-                    try await store.append(
-                        AuditEvent(
-                            timestamp: Date(timeIntervalSince1970: 1_767_225_600 + Double(index)), userID: "usr-\(index)",
-                            userEmail: "first\(index)@example.com", action: .login, ipAddress: nil, success: true)))
-            }
-            // The newest as a MongoDB transaction stages one: not sealed yet.
-            try await raw.execute("UPDATE audit_logs SET hash = NULL, prev_hash = NULL WHERE id = ?", [.text(appended[3].id)])
-            let kept = UnchangingValues<String, [UInt8]>(capacity: 100)
-            let newest = NewestPages()
-            let writer = AuditListWriter(store: store, kept: kept, newest: newest)
-            func stored() async throws -> String {
-                var buffer = ByteBuffer()
-                AuditEventWriter.writeArray(try await store.events(AuditQuery()), into: &buffer)
-                return String(buffer: buffer)
-            }
-            #expect(String(buffer: try await writer.list(AuditQuery())) == (try await stored()))
-            #expect(await kept.count == 3, "the three sealed entries kept, not the staged one")
-            #expect(newest.page(for: AuditQuery(), ids: appended.reversed().map(\.id)) == nil, "a page with a staged entry is not kept")
-
-            // Rows changed behind NeoSC's back: the staged entry is read afresh, a sealed one is
-            // served as NeoSC wrote it (docs/audit.md: verification reads the store).
-            for (index, email) in [(3, "staged@example.com"), (1, "edited@example.com")] {
-                try await raw.execute("UPDATE audit_logs SET user_email = ? WHERE id = ?", [.text(email), .text(appended[index].id)])
-            }
-            let again = String(buffer: try await writer.list(AuditQuery()))
-            #expect(again.contains("staged@example.com"), "the entry awaiting its seal shows its row as it is now")
-            #expect(again.contains("first1@example.com") && !again.contains("edited@example.com"), "a kept entry is served from memory")
-        }
+        try await closing([store.close]) { try await body(store, path) }
     }
 
     @Test("a newest page of sealed entries is kept whole per selection, and written anew once its ids change")
     func newestPageKept() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-newest-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = try await SQLiteFile.migrated(in: directory)
-        let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
-        try await closing([store.close]) {
+        try await Self.withStore { store, _ in
             func append(_ index: Int, user: String) async throws -> AuditEvent {
                 try await store.append(
                     AuditEvent(
