@@ -44,13 +44,15 @@ public final class TokenCache: Sendable {
             }
         }
 
-        /// Drops stale entries; if none were stale, drops an eighth of the cache (arbitrary
-        /// entries) so that filling a full cache stays amortised O(1).
+        /// Drops stale entries, then arbitrary ones until an eighth of the cache is free: each
+        /// scan frees room for capacity / 8 fills, so filling a full cache stays amortised O(1)
+        /// (freeing only the stale ones could free a single slot per scan, under the lock).
         mutating func makeRoom(capacity: Int, now: Date) {
             let stale = entries.filter { $0.value.validUntil <= now }.map(\.key)
             for digest in stale { remove(digest) }
-            guard entries.count >= capacity else { return }
-            for digest in entries.keys.prefix(max(1, capacity / 8)) { remove(digest) }
+            let target = capacity - max(1, capacity / 8)
+            guard entries.count > target else { return }
+            for digest in Array(entries.keys.prefix(entries.count - target)) { remove(digest) }
         }
     }
 
@@ -115,13 +117,15 @@ public final class TokenCache: Sendable {
         let horizon = now.addingTimeInterval(margin)
         return state.withLock { state in
             var due: [String] = []
+            var lapsed: [String] = []
             for digest in state.usedSinceRead {
                 guard let entry = state.entries[digest], now < entry.validUntil else {
-                    state.remove(digest)  // lapsed: the next request that presents it reads it again
+                    lapsed.append(digest)  // the next request that presents it reads it again
                     continue
                 }
                 if entry.validUntil <= horizon { due.append(digest) }
             }
+            for digest in lapsed { state.remove(digest) }
             return due
         }
     }

@@ -72,7 +72,8 @@ struct AuditListWriter: Sendable {
 /// The newest page last written for each selection, with the ids it holds: while a selection's
 /// newest ids are the same, its page is the same bytes (every entry in it sealed, so unchanging).
 /// At most `capacity` selections and `budget` bytes of pages (8 MiB: 160 pages of 100 entries, 32
-/// of the largest, 500); past either, all are let go and kept again as they are asked for.
+/// of the largest, 500); past either, arbitrary pages make room, one at a time (callers choose the
+/// selections, so many of them must not empty the cache for everyone).
 final class NewestPages: Sendable {
     private struct Page {
         let ids: [String]
@@ -102,7 +103,11 @@ final class NewestPages: Sendable {
         guard body.readableBytes <= budget else { return }
         pages.withLock { pages in
             if let replaced = pages.byQuery.removeValue(forKey: query) { pages.bytes -= replaced.body.readableBytes }
-            if pages.byQuery.count >= capacity || pages.bytes + body.readableBytes > budget { pages = Pages() }
+            while pages.byQuery.count >= capacity || pages.bytes + body.readableBytes > budget,
+                let (_, dropped) = pages.byQuery.popFirst()
+            {
+                pages.bytes -= dropped.body.readableBytes
+            }
             pages.byQuery[query] = Page(ids: ids, body: body)
             pages.bytes += body.readableBytes
         }

@@ -71,15 +71,14 @@ struct WorkspaceCatalogue: Sendable {
         try await listing(from: store).workspaces
     }
 
-    /// `workspace` as JSON, as `PortalJSON.encoder` writes it: the catalogue's encoding when the
-    /// catalogue holds this very workspace (equal in every field), else encoded here. (The encoder
+    /// `workspace` as JSON, as `PortalJSON.encoder` writes it, when the catalogue holds this very
+    /// workspace (equal in every field); nil otherwise, for the caller to encode it. (The encoder
     /// was a tenth of a launch's own work; a launch reads its workspace from the store, which the
-    /// catalogue may be a moment behind, hence the comparison.)
-    func json(of workspace: Workspace, from store: any WorkspaceStore) async throws -> [UInt8] {
-        if let entry = try await listing(from: store).byID[workspace.id], entry.workspace == workspace {
-            return entry.openJSON + [UInt8(ascii: "}")]
-        }
-        return Array(try PortalJSON.encoder.encode(workspace))
+    /// catalogue may be a moment behind, hence the comparison.) Never throws: a launch that has
+    /// committed must not answer with an error because the catalogue could not be read.
+    func json(of workspace: Workspace, from store: any WorkspaceStore) async -> [UInt8]? {
+        guard let entry = try? await listing(from: store).byID[workspace.id], entry.workspace == workspace else { return nil }
+        return entry.openJSON + [UInt8(ascii: "}")]
     }
 
     func tally(for role: Role, from store: any WorkspaceStore) async throws -> Statistics.WorkspaceTally {

@@ -55,7 +55,7 @@ struct WorkspaceRoutes {
     /// What `Launched` and `Stopped` encode to, written as `PortalJSON.encoder` writes them (keys
     /// sorted, absent optionals left out; tested byte for byte): the session by `SessionWriter`,
     /// the workspace as `workspaceJSON` (the catalogue's encoding, `WorkspaceCatalogue.json(of:)`)
-    /// or, without it, by the encoder.
+    /// or, when there is none, by the encoder.
     static func write(_ launched: Launched, workspaceJSON: [UInt8]? = nil, into buffer: inout ByteBuffer) throws {
         buffer.writeStaticString("{\"connection_url\":")
         AuditEventWriter.writeString(launched.connectionURL, into: &buffer)
@@ -163,7 +163,7 @@ struct WorkspaceRoutes {
         let launch = try await sessions.launch(
             try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
         let (session, workspace) = (launch.session, launch.workspace)
-        let workspaceJSON = try await catalogue.json(of: workspace, from: store)
+        let workspaceJSON = await catalogue.json(of: workspace, from: store)
         return try .written(
             Launched(
                 sessionID: session.id, session: session, workspace: workspace, connectionURL: workspace.url,

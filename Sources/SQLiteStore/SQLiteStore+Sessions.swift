@@ -7,7 +7,7 @@ extension SQLiteStore: SessionStore {
         try await write(.inItsLastStatement) { connection in
             // The count and the insert in one statement (one step of the writer's, which every
             // change waits its turn for), inside the write transaction: no other launch can slip
-            // between them. No row back: the user is at the limit (AccessRules).
+            // between them. No row back: the user is at the limit (as MongoStore answers it).
             let inserted = try await connection.rows(
                 """
                 INSERT INTO sessions (id, user_id, user_email, workspace_id, workspace_name, status, started_at,
@@ -23,7 +23,7 @@ extension SQLiteStore: SessionStore {
                     .text(session.ipAddress), .init(session.mfaVerified), .init(session.endReason), .init(session.recording),
                     .init(limit),
                 ])
-            if inserted.isEmpty { try AccessRules.requireBelowSessionLimit(activeSessions: limit, limit: limit) }
+            if inserted.isEmpty { throw DomainError.sessionLimitReached(limit) }
         }
     }
 

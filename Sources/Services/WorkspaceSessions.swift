@@ -52,20 +52,21 @@ public struct WorkspaceSessions: Sendable {
     /// Active sessions of `userID`, or everyone's when nil, from the registry (reloaded first when
     /// it may be stale), as the list's counts are.
     public func activeCount(userID: String?) async throws -> Int {
-        try await registry.refreshIfStale(at: clock.now()) { [store] in
-            try await store.sessions(userID: nil, status: .active, limit: Int.max)
-        }
+        try await refreshRegistryIfStale()
         guard let userID else { return await registry.activeCount }
         return await registry.activeCount(userID: userID)
     }
 
     /// Active sessions per workspace, from the registry (reloaded first when it may be stale).
     public func activeCountsByWorkspace() async throws -> [String: Int] {
-        let now = clock.now()
-        try await registry.refreshIfStale(at: now) { [store] in
+        try await refreshRegistryIfStale()
+        return await registry.activeCountsByWorkspace()
+    }
+
+    private func refreshRegistryIfStale() async throws {
+        try await registry.refreshIfStale(at: clock.now()) { [store] in
             try await store.sessions(userID: nil, status: .active, limit: Int.max)
         }
-        return await registry.activeCountsByWorkspace()
     }
 
     /// Launches workspace `workspaceID` for `principal`: refused (and audited with the reason)

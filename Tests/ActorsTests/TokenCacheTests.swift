@@ -116,4 +116,18 @@ import Testing
         #expect(cache.dueForRenewal(within: 2.5).isEmpty, "lapsed while in use: read again by its next request")
         #expect(cache.identity(forDigest: "a") == nil)
     }
+
+    @Test("a full cache makes room an eighth at a time, stale entries first, and keeps the entry just filled")
+    func boundedByCapacity() {
+        let clock = ManualClock()
+        let cache = TokenCache(capacity: 16, lifetime: 5, clock: clock.wallClock)
+        for index in 0..<200 {
+            let digest = "d\(index)"
+            cache.remember(Self.identity(digest, user: "u\(index)"), ticket: cache.fillTicket())
+            #expect(cache.count <= 16)
+            #expect(cache.identity(forDigest: digest) != nil, "the entry just filled is kept")
+            if index == 100 { clock.advance(6) }  // everything before is stale now
+        }
+        #expect(cache.count >= 14, "room is made an eighth at a time, not by emptying the cache: \(cache.count)")
+    }
 }
