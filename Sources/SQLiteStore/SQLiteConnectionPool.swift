@@ -4,8 +4,8 @@ import NIOPosix
 import SQLiteNIO
 
 /// Owns the store's SQLite connections: one writer (SQLite allows one writing transaction at a time)
-/// and a few readers that WAL lets run beside it. Callers lease a connection for one unit of work;
-/// waiters are served in arrival order. Every SQLite call runs on the pool's own `NIOThreadPool`,
+/// and a few readers that WAL lets run beside it (`ReaderLeases`, under a lock of their own).
+/// Callers lease a connection for one unit of work; waiters are served in arrival order. Every SQLite call runs on the pool's own `NIOThreadPool`,
 /// never on an event loop.
 ///
 /// Group commit (issue #16): changes share the writer's transaction. A change that finds none
@@ -28,9 +28,7 @@ actor SQLiteConnectionPool {
     /// Transactions committed so far (for tests: how many changes shared one).
     private(set) var commits = 0
 
-    private let readers: [SQLiteConnection]
-    private var idleReaders: [SQLiteConnection]
-    private var readerWaiters: [CheckedContinuation<SQLiteConnection, Never>] = []
+    nonisolated let readers: ReaderLeases<SQLiteConnection>
 
     private let threadPool: NIOThreadPool
     private var closed = false
@@ -41,8 +39,7 @@ actor SQLiteConnectionPool {
     ) {
         self.groupCommit = groupCommit
         self.writer = writer
-        self.readers = readers
-        self.idleReaders = readers
+        self.readers = ReaderLeases(readers)
         self.threadPool = threadPool
     }
 
@@ -106,31 +103,13 @@ actor SQLiteConnectionPool {
         releaseWriter()
     }
 
-    func leaseReader() async throws -> SQLiteConnection {
-        guard !closed else { throw DomainError.unavailable("Store is closed") }
-        if let connection = idleReaders.popLast() {
-            return connection
-        }
-        return await withCheckedContinuation { readerWaiters.append($0) }
-    }
-
-    func releaseReader(_ connection: SQLiteConnection) {
-        if readerWaiters.isEmpty {
-            idleReaders.append(connection)
-        } else {
-            readerWaiters.removeFirst().resume(returning: connection)
-        }
-    }
-
     /// Closes every connection once the in-flight leases are back, then stops the thread pool.
     func close() async throws {
         guard !closed else { return }
         closed = true
         await acquireWriter()
-        while idleReaders.count < readers.count {
-            idleReaders.append(await withCheckedContinuation { readerWaiters.append($0) })
-        }
-        for connection in readers { try await connection.close() }
+        await readers.close()
+        for connection in readers.connections { try await connection.close() }
         try await writer.close()
         try await threadPool.shutdownGracefully()
     }

@@ -143,13 +143,11 @@ public struct SQLiteStore: Store, Sendable {
         }
         let started = DispatchTime.now()
         defer { readTimer.recordInterval(since: started) }
-        let connection = try await pool.leaseReader()
+        let connection = try await pool.readers.lease()
+        defer { pool.readers.release(connection) }
         do {
-            let result = try await work(connection)
-            await pool.releaseReader(connection)
-            return result
+            return try await work(connection)
         } catch {
-            await pool.releaseReader(connection)
             throw Self.translated(error)
         }
     }
