@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Mustache
 import NIOCore
 import Services
 import TestSupport
@@ -366,6 +367,41 @@ struct PortalPageTests {
             #expect(ActivityChart.number(value) == String(format: "%.1f", value) || value == 0.05 || value == 1.25, "\(value)")
         }
         #expect(ActivityChart.number(-0.5) == "-0.5" && ActivityChart.number(10.06) == "10.1")
+    }
+
+    @Test("the recent-activity rows, written in Swift, escape who and what as the template would")
+    func activityRowsAreEscaped() throws {
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        let hostile = "\"><img src=x onerror=alert(1)>'&\"\u{301}"
+        let rows = DashboardPage.rows(
+            [
+                AuditEvent(
+                    timestamp: now.addingTimeInterval(-7_200), userID: nil, userEmail: hostile, action: .loginFailed,
+                    ipAddress: nil, success: false),
+                AuditEvent(
+                    timestamp: now.addingTimeInterval(-30), userID: "u", userEmail: nil, action: AuditAction("odd_<b>_action"),
+                    ipAddress: nil, success: true),
+            ], now: now)
+        #expect(!rows.contains("<img") && !rows.contains("<b>"))
+        #expect(rows.contains("<td>&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&#39;&amp;&quot;\u{301}</td>"))
+        #expect(rows.contains("<td>odd &lt;b&gt; action</td>") && rows.contains("<td>—</td>"))
+        MustacheContentTypes.register(PageEscaping(), named: PageEscaping.name)
+        let template = try MustacheTemplate(string: "{{% CONTENT_TYPE: PORTAL_HTML}}{{.}}")
+        #expect(rows.contains("<td>" + template.render(hostile) + "</td>"), "the same escaping as `{{name}}`")
+        #expect(
+            rows.hasPrefix(
+                #"<tr><td><time datetime="2026-09-21T12:13:20Z" title="2026-09-21 12:13:20 UTC">2 hours ago</time></td><td>login failed</td>"#
+            ))
+        #expect(rows.contains(#"<span class="pill danger">✗ refused</span>"#) && rows.contains(#"<span class="pill ok">✓ done</span>"#))
+        #expect(rows.components(separatedBy: "<tr>").count == 3 && rows.hasSuffix("</td></tr>"))
+        #expect(DashboardPage.rows([], now: now).isEmpty)
+
+        var digits = MarkupBytes(capacity: 0)
+        for value in [0, 7, -7, 10, 1_000_000, Int.max, Int.min] {
+            digits.number(value)
+            digits.markup(" ")
+        }
+        #expect(digits.string == "0 7 -7 10 1000000 \(Int.max) \(Int.min) ")
     }
 
     @Test("names from administrators are text, never markup")

@@ -25,9 +25,17 @@ struct ActivityChart {
             Row(label: label(series.starts[$0]), signIns: series.signIns[$0], launches: series.launches[$0])
         }
         svg = Self.draw(title: title, rows: rows)
-        tableRows = rows.map {
-            "<tr><td>\($0.label)</td><td class=\"number\">\($0.signIns)</td><td class=\"number\">\($0.launches)</td></tr>"
-        }.joined()
+        var table = MarkupBytes(capacity: rows.count * 80)
+        for row in rows {
+            table.markup("<tr><td>")
+            table.text(row.label)
+            table.markup("</td><td class=\"number\">")
+            table.number(row.signIns)
+            table.markup("</td><td class=\"number\">")
+            table.number(row.launches)
+            table.markup("</td></tr>")
+        }
+        tableRows = table.string
     }
 
     static func draw(title: String, rows: [Row]) -> String {
@@ -37,36 +45,75 @@ struct ActivityChart {
         let step = (width - left - 8) / Double(max(rows.count, 1))
         let bar = max(2, step * 0.36)
         func y(_ value: Int) -> Double { top + plotHeight - plotHeight * Double(value) / Double(highest) }
-        var parts: [String] = [
-            "<svg class=\"chart\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(title)\" preserveAspectRatio=\"xMidYMid meet\">",
-            "<line class=\"axis\" x1=\"\(number(left))\" y1=\"\(number(top + plotHeight))\" x2=\"\(number(width - 4))\" y2=\"\(number(top + plotHeight))\"/>",
-            "<text class=\"tick\" x=\"\(number(left - 6))\" y=\"\(number(top + 4))\" text-anchor=\"end\">\(highest)</text>",
-            "<text class=\"tick\" x=\"\(number(left - 6))\" y=\"\(number(top + plotHeight))\" text-anchor=\"end\">0</text>",
-        ]
+        var svg = MarkupBytes(capacity: 400 + rows.count * 340)
+        svg.markup("<svg class=\"chart\" viewBox=\"0 0 ")
+        svg.number(Int(width))
+        svg.markup(" ")
+        svg.number(Int(height))
+        svg.markup("\" role=\"img\" aria-label=\"")
+        svg.text(title)
+        svg.markup("\" preserveAspectRatio=\"xMidYMid meet\"><line class=\"axis\" x1=\"")
+        svg.tenths(left)
+        svg.markup("\" y1=\"")
+        svg.tenths(top + plotHeight)
+        svg.markup("\" x2=\"")
+        svg.tenths(width - 4)
+        svg.markup("\" y2=\"")
+        svg.tenths(top + plotHeight)
+        svg.markup("\"/><text class=\"tick\" x=\"")
+        svg.tenths(left - 6)
+        svg.markup("\" y=\"")
+        svg.tenths(top + 4)
+        svg.markup("\" text-anchor=\"end\">")
+        svg.number(highest)
+        svg.markup("</text><text class=\"tick\" x=\"")
+        svg.tenths(left - 6)
+        svg.markup("\" y=\"")
+        svg.tenths(top + plotHeight)
+        svg.markup("\" text-anchor=\"end\">0</text>")
+        func rect(_ kind: StaticString, at x: Double, value: Int, label: String, noun: StaticString) {
+            svg.markup("<rect class=\"")
+            svg.markup(kind)
+            svg.markup("\" x=\"")
+            svg.tenths(x)
+            svg.markup("\" y=\"")
+            svg.tenths(y(value))
+            svg.markup("\" width=\"")
+            svg.tenths(bar)
+            svg.markup("\" height=\"")
+            svg.tenths(top + plotHeight - y(value))
+            svg.markup("\"><title>")
+            svg.text(label)
+            svg.markup(": ")
+            svg.number(value)
+            svg.markup(noun)
+            svg.markup("</title></rect>")
+        }
         let labelEvery = max(1, rows.count / 6)
         for (index, row) in rows.enumerated() {
             let x = left + step * Double(index) + (step - 2 * bar) / 2
-            parts.append(
-                "<rect class=\"signins\" x=\"\(number(x))\" y=\"\(number(y(row.signIns)))\" width=\"\(number(bar))\" height=\"\(number(top + plotHeight - y(row.signIns)))\"><title>\(row.label): \(row.signIns) sign-ins</title></rect>"
-            )
-            parts.append(
-                "<rect class=\"launches\" x=\"\(number(x + bar))\" y=\"\(number(y(row.launches)))\" width=\"\(number(bar))\" height=\"\(number(top + plotHeight - y(row.launches)))\"><title>\(row.label): \(row.launches) launches</title></rect>"
-            )
+            rect("signins", at: x, value: row.signIns, label: row.label, noun: " sign-ins")
+            rect("launches", at: x + bar, value: row.launches, label: row.label, noun: " launches")
             if index % labelEvery == 0 {
-                parts.append(
-                    "<text class=\"tick\" x=\"\(number(x + bar))\" y=\"\(number(height - 8))\" text-anchor=\"middle\">\(row.label)</text>")
+                svg.markup("<text class=\"tick\" x=\"")
+                svg.tenths(x + bar)
+                svg.markup("\" y=\"")
+                svg.tenths(height - 8)
+                svg.markup("\" text-anchor=\"middle\">")
+                svg.text(row.label)
+                svg.markup("</text>")
             }
         }
-        parts.append("</svg>")
-        return parts.joined()
+        svg.markup("</svg>")
+        return svg.string
     }
 
     /// `value` to one decimal, "12.5" (by integer arithmetic: `String(format:)` was most of the
     /// chart's time).
     static func number(_ value: Double) -> String {
-        let tenths = Int((value * 10).rounded())
-        let whole = String(abs(tenths) / 10) + "." + String(abs(tenths) % 10)
-        return tenths < 0 ? "-" + whole : whole
+        var text = MarkupBytes(capacity: 8)
+        text.tenths(value)
+        return text.string
     }
 }
 

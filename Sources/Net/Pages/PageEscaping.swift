@@ -18,19 +18,24 @@ struct PageEscaping: MustacheContentType {
             guard utf8.contains(where: Self.isSpecial) else { return nil }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(utf8.count + 32)
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "&"): bytes.append(contentsOf: "&amp;".utf8)
-                case UInt8(ascii: "<"): bytes.append(contentsOf: "&lt;".utf8)
-                case UInt8(ascii: ">"): bytes.append(contentsOf: "&gt;".utf8)
-                case UInt8(ascii: "\""): bytes.append(contentsOf: "&quot;".utf8)
-                case UInt8(ascii: "'"): bytes.append(contentsOf: "&#39;".utf8)
-                default: bytes.append(byte)
-                }
-            }
+            Self.escape(utf8, into: &bytes)
             return String(decoding: bytes, as: UTF8.self)
         }
         return escaped ?? text
+    }
+
+    /// `utf8` appended to `bytes`, escaped.
+    static func escape(_ utf8: UnsafeBufferPointer<UInt8>, into bytes: inout [UInt8]) {
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): bytes.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): bytes.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): bytes.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "\""): bytes.append(contentsOf: "&quot;".utf8)
+            case UInt8(ascii: "'"): bytes.append(contentsOf: "&#39;".utf8)
+            default: bytes.append(byte)
+            }
+        }
     }
 
     private static func isSpecial(_ byte: UInt8) -> Bool {

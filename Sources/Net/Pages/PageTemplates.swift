@@ -199,7 +199,7 @@ enum PageTemplates {
           <div class="table-wrap"><table>
             <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Who</th><th scope="col">Result</th></tr></thead>
             <tbody>
-            {{#body.activity}}<tr><td><time datetime="{{when.iso}}" title="{{when.utc}}">{{when.relative}}</time></td><td>{{action}}</td><td>{{who}}</td><td>{{#success}}<span class="pill ok">✓ done</span>{{/success}}{{^success}}<span class="pill danger">✗ refused</span>{{/success}}</td></tr>{{/body.activity}}
+            {{{body.activityRows}}}
             </tbody>
           </table></div>
           {{/body.hasActivity}}
