@@ -404,6 +404,24 @@ struct PortalPageTests {
         #expect(digits.string == "0 7 -7 10 1000000 \(Int.max) \(Int.min) ")
     }
 
+    @Test("templates insert unescaped only the markup NeoSC writes itself (charts and activity rows)")
+    func unescapedInsertsAreNeoSCsOwn() {
+        var found: Set<String> = []
+        for (name, text) in PageTemplates.all {
+            var rest = Substring(text)
+            while let open = rest.range(of: "{{{") {
+                guard let close = rest[open.upperBound...].range(of: "}}}") else {
+                    Issue.record("\(name): an unclosed {{{")
+                    break
+                }
+                found.insert(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
+                rest = rest[close.upperBound...]
+            }
+            #expect(!text.contains("{{&"), "\(name): the other unescaped form")
+        }
+        #expect(found == ["svg", "tableRows", "body.activityRows"])
+    }
+
     @Test("names from administrators are text, never markup")
     func namesAreEscaped() async throws {
         try await Harness.run { harness, client in

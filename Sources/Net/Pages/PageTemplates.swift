@@ -1,7 +1,8 @@
 /// The portal's Mustache templates (swift-mustache): one layout and one template per page, kept
 /// in the binary so that `neosc` is the whole product. `{{name}}` escapes HTML (quotes included)
 /// by `PageEscaping`, which the layout and each partial select first (a page is drawn inside the
-/// layout); no template uses `{{{…}}}` on anything but markup NeoSC drew itself (the dashboard's SVG).
+/// layout); no template uses `{{{…}}}` on anything but markup NeoSC drew itself (the dashboard's
+/// charts and activity rows, written by `MarkupBytes`, which escapes text as `PageEscaping` does).
 enum PageTemplates {
     static let all: [String: String] = [
         "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "enroll": enroll, "dashboard": dashboard,
