@@ -13,8 +13,8 @@ final class ReaderLeases<Connection: Sendable>: Sendable {
         var idle: [Connection]
         var waiters: [CheckedContinuation<Connection, any Error>] = []
         var closed = false
-        /// `close`, waiting for the leased connections to come back.
-        var draining: CheckedContinuation<Void, Never>?
+        /// Callers of `close`, waiting for the leased connections to come back.
+        var draining: [CheckedContinuation<Void, Never>] = []
 
         var drained: Bool { closed && waiters.isEmpty && idle.count == total }
         let total: Int
@@ -65,17 +65,20 @@ final class ReaderLeases<Connection: Sendable>: Sendable {
     /// Callers waiting for a connection (for tests).
     var waiting: Int { state.withLock { $0.waiters.count } }
 
+    /// Whether `close` has been called (for tests).
+    var isClosed: Bool { state.withLock { $0.closed } }
+
     /// `connection` back from its lease: to the longest waiter, or idle.
     func release(_ connection: Connection) {
-        let (waiter, draining) = state.withLock { state -> (CheckedContinuation<Connection, any Error>?, CheckedContinuation<Void, Never>?) in
-            if !state.waiters.isEmpty { return (state.waiters.removeFirst(), nil) }
+        let (waiter, draining) = state.withLock { state -> (CheckedContinuation<Connection, any Error>?, [CheckedContinuation<Void, Never>]) in
+            if !state.waiters.isEmpty { return (state.waiters.removeFirst(), []) }
             state.idle.append(connection)
-            guard state.drained else { return (nil, nil) }
-            defer { state.draining = nil }
+            guard state.drained else { return (nil, []) }
+            defer { state.draining = [] }
             return (nil, state.draining)
         }
         waiter?.resume(returning: connection)
-        draining?.resume()
+        for closing in draining { closing.resume() }
     }
 
     /// Refuses new leases and returns once every leased connection is back (callers already
@@ -85,7 +88,7 @@ final class ReaderLeases<Connection: Sendable>: Sendable {
             let done = state.withLock { state in
                 state.closed = true
                 if state.drained { return true }
-                state.draining = draining
+                state.draining.append(draining)
                 return false
             }
             if done { draining.resume() }

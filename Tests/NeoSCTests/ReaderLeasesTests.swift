@@ -47,7 +47,8 @@ struct ReaderLeasesTests {
             await leases.close()
             closed.value.withLock { $0 = true }
         }
-        try await Task.sleep(for: .milliseconds(100))
+        // Polled, not slept: a lease asked for before the close began would wait, not throw.
+        #expect(try await eventually(within: 10) { leases.isClosed })
         await #expect(throws: DomainError.self) { try await leases.lease() }
         #expect(!closed.value.withLock { $0 })
 
@@ -65,6 +66,7 @@ struct ReaderLeasesTests {
     @Test("closing with nothing leased returns at once")
     func closingIdle() async throws {
         let leases = ReaderLeases(["a"])
+        await leases.close()
         await leases.close()
         await #expect(throws: DomainError.self) { try await leases.lease() }
     }
