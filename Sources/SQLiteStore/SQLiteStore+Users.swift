@@ -167,15 +167,16 @@ extension SQLiteStore: UserStore {
     }
 
     public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
-        // A condition only when there is an organisation: `?1 IS NULL OR organization_id = ?1`
-        // fits no index.
-        let counts = "SELECT COUNT(*) AS total, COALESCE(SUM(mfa_enabled), 0) AS mfa FROM users WHERE disabled = 0"
+        // The tally the triggers of `users` keep (Schema, migration 16), not a count of the users.
+        // An organisation's id is never empty: '' is the key of the users in none.
+        if organizationID?.isEmpty == true { return (0, 0) }
+        let sums = "SELECT COALESCE(SUM(active), 0) AS total, COALESCE(SUM(active_with_mfa), 0) AS mfa FROM user_tallies"
         return try await read { connection in
             let row =
                 if let organizationID {
-                    try await connection.rows(counts + " AND organization_id = ?", [.text(organizationID)]).first
+                    try await connection.rows(sums + " WHERE organization_id = ?", [.text(organizationID)]).first
                 } else {
-                    try await connection.rows(counts).first
+                    try await connection.rows(sums).first
                 }
             return (try row?.int("total") ?? 0, try row?.int("mfa") ?? 0)
         }

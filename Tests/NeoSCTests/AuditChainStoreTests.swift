@@ -308,7 +308,8 @@ struct AuditChainStoreTests {
             "ALTER TABLE policies DROP COLUMN settings", "ALTER TABLE sessions DROP COLUMN recording",
             "ALTER TABLE users DROP COLUMN netbird_peer_id", "DROP INDEX audit_user_action_timestamp",
             "ALTER TABLE tokens DROP COLUMN claims", "ALTER TABLE workspaces DROP COLUMN stream_upstream", "DROP TABLE stream_tickets",
-            "DROP INDEX sessions_user_workspace",
+            "DROP INDEX sessions_user_workspace", "DROP TRIGGER users_tally_insert", "DROP TRIGGER users_tally_delete",
+            "DROP TRIGGER users_tally_update", "DROP TABLE user_tallies",
             // Before typed policies the defaults were switches, the first two on.
             """
             INSERT INTO policies (id, name, description, category, enabled, weight, updated_at) VALUES
