@@ -283,6 +283,9 @@ public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStor
     /// write concern), proving the store accepts writes; throws `DomainError.unavailable` with
     /// the reason when it does not (a full disk, a read-only file, no primary).
     func probeWrite(at now: Date) async throws
+    /// The counts and newest entries of an overview (`OverviewQuery`), in one read where the
+    /// store can; `overviewInParts` otherwise.
+    func overview(_ query: OverviewQuery) async throws -> Overview
     /// Installs the default catalogue and policies on an empty store.
     func seedDefaults(at now: Date) async throws
     func close() async throws

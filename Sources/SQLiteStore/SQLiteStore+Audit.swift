@@ -171,7 +171,7 @@ extension SQLiteStore: AuditStore {
         }
     }
 
-    private static func event(_ row: SQLiteRow) throws -> AuditEvent {
+    static func event(_ row: SQLiteRow) throws -> AuditEvent {
         var seal: AuditSeal?
         if let hash = row.optionalBytes("hash") {
             seal = AuditSeal(
@@ -201,10 +201,7 @@ extension SQLiteStore: AuditStore {
 
     /// `columns` of the entries `query` selects, newest first: one statement (two after a cursor).
     private static func page(_ query: AuditQuery, columns: String, on connection: SQLiteConnection) async throws -> [SQLiteRow] {
-        // The page starts after the cursor entry in (timestamp, seq) order, or at the top. A
-        // plain `timestamp <= ?` lets SQLite seek the timestamp index to it: each page costs
-        // its own rows, not a scan of every newer entry (an export of 1,000,000 was quadratic).
-        var cursor: (timestamp: SQLiteData, seq: SQLiteData) = (.float(.greatestFiniteMagnitude), .integer(.max))
+        var cursor = newest
         if let before = query.before {
             guard
                 let row = try await connection.rows(
@@ -214,44 +211,63 @@ extension SQLiteStore: AuditStore {
             else { return [] }
             cursor = (timestamp, seq)
         }
+        var binds = NumberedBinds()
+        let statement = pageStatement(query, columns: columns, after: cursor, binds: &binds)
+        return try await connection.rows(statement, binds.values)
+    }
+
+    /// The cursor of a newest page: after an entry newer than any.
+    static let newest: (timestamp: SQLiteData, seq: SQLiteData) = (.float(.greatestFiniteMagnitude), .integer(.max))
+
+    /// The statement reading `columns` of the entries `query` selects after `cursor` (an entry's
+    /// timestamp and seq, or `newest`), newest first; `query.before` is the caller's to resolve.
+    static func pageStatement(
+        _ query: AuditQuery, columns: String, after cursor: (timestamp: SQLiteData, seq: SQLiteData), binds: inout NumberedBinds
+    ) -> String {
+        // The page starts after the cursor entry in (timestamp, seq) order, or at the top. A
+        // plain `timestamp <= ?` lets SQLite seek the timestamp index to it: each page costs
+        // its own rows, not a scan of every newer entry (an export of 1,000,000 was quadratic).
+        let timestamp = binds.mark(cursor.timestamp)
+        let seq = binds.mark(cursor.seq)
+        var conditions = ["timestamp <= \(timestamp)", "(timestamp < \(timestamp) OR seq < \(seq))"]
         // Only the filters given are written into the statement: `?2 IS NULL OR user_id = ?2`
         // kept SQLite off the (user_id, timestamp) index, so one user's ten newest entries
         // walked the whole trail by time (190 ms on 100,000 entries; the dashboard's list).
-        var conditions = ["timestamp <= ?7", "(timestamp < ?7 OR seq < ?8)"]
-        if query.action != nil { conditions.append("action = ?1") }
-        if query.userID != nil { conditions.append("user_id = ?2") }
-        if query.success != nil { conditions.append("success = ?3") }
-        if query.since != nil { conditions.append("timestamp >= ?4") }
-        if query.until != nil { conditions.append("timestamp <= ?5") }
-        return try await connection.rows(
-            "SELECT \(columns) FROM audit_logs WHERE " + conditions.joined(separator: " AND ")
-                + " ORDER BY timestamp DESC, seq DESC LIMIT ?6",
-            [
-                .init(query.action?.rawValue), .init(query.userID), query.success.map { .init($0) } ?? .null,
-                .init(query.since), .init(query.until), .init(query.limit), cursor.timestamp, cursor.seq,
-            ])
+        if let action = query.action { conditions.append("action = \(binds.mark(.text(action.rawValue)))") }
+        if let userID = query.userID { conditions.append("user_id = \(binds.mark(.text(userID)))") }
+        if let success = query.success { conditions.append("success = \(binds.mark(.init(success)))") }
+        if let since = query.since { conditions.append("timestamp >= \(binds.mark(.init(since)))") }
+        if let until = query.until { conditions.append("timestamp <= \(binds.mark(.init(until)))") }
+        return "SELECT \(columns) FROM audit_logs WHERE " + conditions.joined(separator: " AND ")
+            + " ORDER BY timestamp DESC, seq DESC LIMIT \(binds.mark(.init(query.limit)))"
     }
 
     public func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int {
         guard !actions.isEmpty else { return 0 }
-        return try await read { connection in
-            let marks = Array(repeating: "?", count: actions.count).joined(separator: ", ")
-            var binds: [SQLiteData] = actions.map { .text($0.rawValue) } + [.init(since)]
-            let sql: String
-            switch scope {
-            case .everyone:
-                sql = "SELECT COUNT(*) AS n FROM audit_logs WHERE action IN (\(marks)) AND timestamp >= ?"
-            case .user(let userID):
-                sql = "SELECT COUNT(*) AS n FROM audit_logs WHERE action IN (\(marks)) AND timestamp >= ? AND user_id = ?"
-                binds.append(.text(userID))
-            case .organization(let organizationID):
-                sql = """
-                    SELECT COUNT(*) AS n FROM audit_logs JOIN users ON users.id = audit_logs.user_id
-                    WHERE audit_logs.action IN (\(marks)) AND audit_logs.timestamp >= ? AND users.organization_id = ?
-                    """
-                binds.append(.text(organizationID))
-            }
-            return try await connection.rows(sql, binds).first?.int("n") ?? 0
+        var binds = NumberedBinds()
+        let statement = Self.countStatement(OverviewQuery.Count(actions, since: since, scope: scope), binds: &binds)
+        return try await read { connection in try await connection.rows(statement, binds.values).first?.int("n") ?? 0 }
+    }
+
+    /// The statement counting `count`'s entries, as `n`.
+    static func countStatement(_ count: OverviewQuery.Count, binds: inout NumberedBinds) -> String {
+        guard !count.actions.isEmpty else { return "SELECT 0 AS n" }
+        let actions = count.actions.map { binds.mark(.text($0.rawValue)) }.joined(separator: ", ")
+        let since = binds.mark(.init(count.since))
+        switch count.scope {
+        case .everyone:
+            return "SELECT COUNT(*) AS n FROM audit_logs WHERE action IN (\(actions)) AND timestamp >= \(since)"
+        case .user(let userID):
+            return """
+                SELECT COUNT(*) AS n FROM audit_logs
+                WHERE action IN (\(actions)) AND timestamp >= \(since) AND user_id = \(binds.mark(.text(userID)))
+                """
+        case .organization(let organizationID):
+            return """
+                SELECT COUNT(*) AS n FROM audit_logs JOIN users ON users.id = audit_logs.user_id
+                WHERE audit_logs.action IN (\(actions)) AND audit_logs.timestamp >= \(since)
+                    AND users.organization_id = \(binds.mark(.text(organizationID)))
+                """
         }
     }
 

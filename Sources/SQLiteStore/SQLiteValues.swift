@@ -104,6 +104,18 @@ extension SQLiteRow {
     }
 }
 
+/// A statement's bound values, each written into it as its number (`?1`, `?2`, …) as it is
+/// added: a statement put together from parts numbers them without counting by hand.
+struct NumberedBinds {
+    private(set) var values: [SQLiteData] = []
+
+    /// `value`'s place in the statement.
+    mutating func mark(_ value: SQLiteData) -> String {
+        values.append(value)
+        return "?\(values.count)"
+    }
+}
+
 extension SQLiteData {
     init(_ date: Date) { self = .float(date.timeIntervalSince1970) }
     init(_ date: Date?) { self = date.map { .float($0.timeIntervalSince1970) } ?? .null }

@@ -78,52 +78,66 @@ public struct Statistics: Sendable {
     ///   - account: the caller's account as the request already read it (its identity), so the
     ///     figures of a caller without an organisation need no read of it.
     public func figures(for principal: Principal, account: User? = nil) async throws -> Figures {
+        try await overview(for: principal, account: account).figures
+    }
+
+    /// The caller's figures and, when `recent` is given, the newest audit entries it selects (the
+    /// dashboard's list): the store's part read in one go (`Store.overview`).
+    /// - Parameters:
+    ///   - account: as for `figures`.
+    public func overview(
+        for principal: Principal, account: User? = nil, recent: AuditQuery? = nil
+    ) async throws -> (figures: Figures, recent: [AuditEvent]) {
         let dayAgo = clock.now().addingTimeInterval(-86_400)
         let policies = try await currentPolicies()
         let workspaces = try await catalogue(principal.role)
+        // Sign-ins of every kind: password logins and provider sign-ins (token exchange, ID
+        // token, browser flow, a new Pomerium session), in one count.
+        let signIns: [AuditAction] = [.login, .ssoLogin]
 
+        var query = OverviewQuery(recent: recent)
         let scope: Figures.Scope
-        let users: (total: Int, withMFA: Int)
         let activeSessions: Int
-        let organizations: Int
-        let logins: Int
-        let failedLogins: Int
         if principal.isAdmin {
             scope = .system
-            users = try await store.activeUserCounts(organizationID: nil)
+            query.counts = [.init(signIns, since: dayAgo, scope: .everyone), .init([.loginFailed], since: dayAgo, scope: .everyone)]
+            query.users = .everyone
+            query.countsOrganizations = true
             activeSessions = try await sessionCount(nil)
-            organizations = try await store.organizations().count
-            logins = try await signIns(since: dayAgo, scope: .everyone)
-            failedLogins = try await store.count(of: [.loginFailed], since: dayAgo, scope: .everyone)
         } else if let organizationID = principal.organizationID {
             scope = .organization
-            users = try await store.activeUserCounts(organizationID: organizationID)
-            activeSessions = try await store.activeCount(organizationID: organizationID)
-            organizations = 1
-            logins = try await signIns(since: dayAgo, scope: .organization(organizationID))
             // Failed logins carry no user id to tie them to an organisation reliably; not shown outside admin.
-            failedLogins = 0
+            query.counts = [.init(signIns, since: dayAgo, scope: .organization(organizationID))]
+            query.users = .organization(organizationID)
+            activeSessions = try await store.activeCount(organizationID: organizationID)
         } else {
             scope = .user
+            query.counts = [.init(signIns, since: dayAgo, scope: .user(principal.userID))]
+            activeSessions = try await sessionCount(principal.userID)
+        }
+        let read = try await store.overview(query)
+
+        let users: (total: Int, withMFA: Int)
+        let organizations: Int
+        switch scope {
+        case .system:
+            users = (read.activeUsers, read.activeUsersWithMFA)
+            organizations = read.organizations
+        case .organization:
+            users = (read.activeUsers, read.activeUsersWithMFA)
+            organizations = 1
+        case .user:
             let me = account?.id == principal.userID ? account : try await store.user(id: principal.userID)
             users = (1, me?.mfaEnabled == true ? 1 : 0)
-            activeSessions = try await sessionCount(principal.userID)
             organizations = 0
-            logins = try await signIns(since: dayAgo, scope: .user(principal.userID))
-            failedLogins = 0
         }
-        return Figures(
+        let figures = Figures(
             scope: scope, activeSessions: activeSessions, totalWorkspaces: workspaces.visible,
             availableWorkspaces: workspaces.available, totalUsers: users.total,
             usersWithMFA: users.withMFA, totalOrganizations: organizations, policiesEnabled: policies.filter(\.enabled).count,
             policiesTotal: policies.count,
             securityScore: SecurityScore.compute(policies: policies, activeUsers: users.total, usersWithMFA: users.withMFA),
-            logins24h: logins, failedLogins24h: failedLogins)
-    }
-
-    /// Sign-ins of every kind: password logins and provider sign-ins (token exchange, ID token,
-    /// browser flow, a new Pomerium session), in one count.
-    private func signIns(since date: Date, scope: AuditScope) async throws -> Int {
-        try await store.count(of: [.login, .ssoLogin], since: date, scope: scope)
+            logins24h: read.counts[0], failedLogins24h: scope == .system ? read.counts[1] : 0)
+        return (figures, read.recent)
     }
 }

@@ -423,6 +423,60 @@ import Testing
         }
     }
 
+    /// The dashboard's one read (`Store.overview`) answers what its parts answer one by one, for
+    /// every scope, with entries, with none, and with filters on the newest entries.
+    @Test(arguments: StoreKind.allCases)
+    func overviewReadsWhatItsPartsRead(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let org = Organization(id: "org-o", name: "O", domain: nil, createdAt: Self.now())
+            let member = Self.user("om@example.com", organizationID: org.id, mfa: true)
+            let other = Self.user("oo@example.com", organizationID: org.id)
+            let loner = Self.user("ol@example.com")
+            let gone = Self.user("og@example.com", organizationID: org.id, mfa: true, disabled: true)
+            try await store.insert(member, creating: org)
+            for user in [other, loner, gone] { try await store.insert(user, creating: nil) }
+            let base = Self.now(plus: -1_000)
+            func queries() -> [OverviewQuery] {
+                let signIns: [AuditAction] = [.login, .ssoLogin]
+                return [
+                    OverviewQuery(
+                        counts: [.init(signIns, since: base, scope: .everyone), .init([.loginFailed], since: base + 15, scope: .everyone)],
+                        users: .everyone, countsOrganizations: true, recent: AuditQuery(limit: 10)),
+                    OverviewQuery(
+                        counts: [.init(signIns, since: base, scope: .organization(org.id))], users: .organization(org.id),
+                        recent: AuditQuery(userID: member.id, limit: 10)),
+                    OverviewQuery(counts: [.init(signIns, since: base + 5, scope: .user(loner.id))], recent: AuditQuery(userID: loner.id, limit: 2)),
+                    OverviewQuery(counts: [.init([], since: base, scope: .everyone)], users: .organization("org-none")),
+                    OverviewQuery(recent: AuditQuery(action: .login, success: true, since: base + 1, until: base + 40, limit: 3)),
+                    OverviewQuery(users: .organization("")),
+                    OverviewQuery(),
+                ]
+            }
+            // Before any entry: the figures, and no newest entries.
+            for query in queries() {
+                #expect(try await store.overview(query) == (try await store.overviewInParts(query)), "\(query)")
+            }
+            #expect(try await store.overview(queries()[0]).recent.isEmpty)
+            for (index, user) in [member, other, loner, member, loner, other, member].enumerated() {
+                let action: AuditAction = index % 3 == 2 ? .loginFailed : index % 2 == 0 ? .login : .ssoLogin
+                try await store.append(
+                    AuditEvent(
+                        timestamp: base + Double(index * 10), userID: user.id, userEmail: user.email, action: action, ipAddress: nil,
+                        success: action != .loginFailed))
+            }
+            for query in queries() {
+                let whole = try await store.overview(query)
+                #expect(whole == (try await store.overviewInParts(query)), "\(query)")
+            }
+            let everyone = try await store.overview(queries()[0])
+            #expect(everyone.counts == [5, 2])
+            #expect((everyone.activeUsers, everyone.activeUsersWithMFA, everyone.organizations) == (3, 1, 1))
+            #expect(everyone.recent.map(\.timestamp) == (0..<7).reversed().map { base + Double($0 * 10) }, "newest first")
+            let organization = try await store.overview(queries()[1])
+            #expect(organization.counts == [4] && organization.activeUsers == 2 && organization.recent.count == 3)
+        }
+    }
+
     @Test("audit pages: each continues after the last entry of the one before, ties on the timestamp included", arguments: StoreKind.allCases)
     func auditPages(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in

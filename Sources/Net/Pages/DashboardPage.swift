@@ -10,7 +10,6 @@ import Services
 struct DashboardPage {
     let statistics: Statistics
     let activity: ActivityCounter
-    let store: any Store
     let renderer: PageRenderer
     let clock: WallClock
 
@@ -40,9 +39,11 @@ struct DashboardPage {
         // The figures live (a sign-in shows at once, as in the list below); the chart is kept a
         // minute per scope.
         let counted = try await activity.activity(for: principal)
-        let figures = try await statistics.figures(for: principal, account: context.identity.user)
+        // The figures and the latest entries in one read of the store (`Store.overview`).
+        let (figures, entries) = try await statistics.overview(
+            for: principal, account: context.identity.user,
+            recent: AuditQuery(userID: principal.isAdmin ? nil : principal.userID, limit: 10))
         let now = clock.now()
-        let entries = try await store.events(AuditQuery(userID: principal.isAdmin ? nil : principal.userID, limit: 10))
         let advice = Self.advice(figures, principal: principal, mfaEnabled: context.identity.user.mfaEnabled)
         let charts = [
             ActivityChart(title: "Last 24 hours, by hour (UTC)", series: counted.hours) { Self.hour($0) },
