@@ -188,6 +188,9 @@ public protocol AuditStore: Sendable {
     func eventIDs(_ query: AuditQuery) async throws -> [String]
     /// The entries with these ids, in no particular order; an id that names none is left out.
     func events(ids: [String]) async throws -> [AuditEvent]
+    /// Where the trail stands (`AuditTrailVersion`), read cheaply; nil when the store cannot say
+    /// (then a reader reads the entries, or their ids, to know).
+    func trailVersion() async throws -> AuditTrailVersion?
     /// Entries with one of `actions` since `since`, within `scope`, counted in one query.
     func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int
     /// When each successful entry with one of `actions` since `since` within `scope` happened, newest first,
@@ -292,6 +295,10 @@ public protocol Store: UserStore, OrganizationStore, WorkspaceStore, SessionStor
 }
 
 extension AuditStore {
+    /// A store that cannot say where its trail stands cheaply (MongoDB's entries are sealed
+    /// after their transaction: a `seq` says nothing of the staged ones).
+    public func trailVersion() async throws -> AuditTrailVersion? { nil }
+
     /// `atomically(_:published:)` for a caller that signs no checkpoints.
     public func atomically<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await atomically(body, published: { _ in })

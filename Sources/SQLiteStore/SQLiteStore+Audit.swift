@@ -199,6 +199,19 @@ extension SQLiteStore: AuditStore {
         return try await read { connection in try await connection.rows(of: "audit_logs", where: "id", isIn: ids).map(Self.event) }
     }
 
+    /// Two seeks: the newest and the oldest `seq` (as one `max` and `min` SQLite would scan the
+    /// table). Every entry gets the `seq` after the chain's head and retention removes the oldest,
+    /// so these two move whenever the trail changes, whoever writes it.
+    public func trailVersion() async throws -> AuditTrailVersion? {
+        try await read { connection in
+            let row = try await connection.rows(
+                "SELECT (SELECT max(seq) FROM audit_logs) AS newest, (SELECT min(seq) FROM audit_logs) AS oldest"
+            ).first
+            return AuditTrailVersion(
+                newest: row?.column("newest")?.integer.map(Int64.init), oldest: row?.column("oldest")?.integer.map(Int64.init))
+        }
+    }
+
     /// `columns` of the entries `query` selects, newest first: one statement (two after a cursor).
     private static func page(_ query: AuditQuery, columns: String, on connection: SQLiteConnection) async throws -> [SQLiteRow] {
         var cursor = newest

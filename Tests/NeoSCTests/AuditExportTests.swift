@@ -221,7 +221,9 @@ struct AuditExportTests {
                 }
                 #expect(String(buffer: try await writer.list(AuditQuery())) == (try await stored()))
                 #expect(await kept.count == 3, "the three sealed entries kept, not the staged one")
-                #expect(newest.page(for: AuditQuery(), ids: appended.reversed().map(\.id)) == nil, "a page with a staged entry is not kept")
+                #expect(
+                    newest.page(for: AuditQuery(), ids: appended.reversed().map(\.id), confirming: nil) == nil,
+                    "a page with a staged entry is not kept")
 
                 // Rows changed behind NeoSC's back: the staged entry is read afresh, a sealed one is
                 // served as NeoSC wrote it (docs/audit.md: verification reads the store).
@@ -268,31 +270,91 @@ struct AuditExportTests {
             for query in [everyone, one] {
                 #expect(String(buffer: try await writer.list(query)) == (try await stored(query)))
             }
-            #expect(newest.page(for: everyone, ids: [appended[2].id, appended[1].id]) != nil)
-            #expect(newest.page(for: one, ids: [appended[2].id, appended[0].id]) != nil)
-            #expect(newest.page(for: everyone, ids: [appended[1].id, appended[0].id]) == nil, "other ids: not that page")
+            #expect(newest.page(for: everyone, ids: [appended[2].id, appended[1].id], confirming: nil) != nil)
+            #expect(newest.page(for: one, ids: [appended[2].id, appended[0].id], confirming: nil) != nil)
+            #expect(newest.page(for: everyone, ids: [appended[1].id, appended[0].id], confirming: nil) == nil, "other ids: not that page")
 
             appended.append(try await append(3, user: "usr-0"))
             for query in [everyone, one] {
                 #expect(String(buffer: try await writer.list(query)) == (try await stored(query)), "the new entry listed at once")
             }
-            #expect(newest.page(for: everyone, ids: [appended[3].id, appended[2].id]) != nil)
+            #expect(newest.page(for: everyone, ids: [appended[3].id, appended[2].id], confirming: nil) != nil)
             let other = AuditQuery(userID: "usr-1")
             _ = try await writer.list(other)
             let stillKept = [
-                newest.page(for: everyone, ids: [appended[3].id, appended[2].id]),
-                newest.page(for: one, ids: [appended[3].id, appended[2].id, appended[0].id]),
+                newest.page(for: everyone, ids: [appended[3].id, appended[2].id], confirming: nil),
+                newest.page(for: one, ids: [appended[3].id, appended[2].id, appended[0].id], confirming: nil),
             ].compactMap { $0 }
             #expect(stillKept.count == 1, "past the capacity, one page made room for the new one, not all")
-            #expect(newest.page(for: other, ids: [appended[1].id]) != nil)
+            #expect(newest.page(for: other, ids: [appended[1].id], confirming: nil) != nil)
 
             let sizes = (one: try await writer.list(one).readableBytes, everyone: try await writer.list(everyone).readableBytes)
             let small = NewestPages(budget: sizes.one + sizes.everyone - 1)
             let bounded = AuditListWriter(store: store, kept: UnchangingValues(capacity: 100), newest: small)
             _ = try await bounded.list(one)
-            #expect(small.page(for: one, ids: [appended[3].id, appended[2].id, appended[0].id]) != nil)
+            #expect(small.page(for: one, ids: [appended[3].id, appended[2].id, appended[0].id], confirming: nil) != nil)
             _ = try await bounded.list(everyone)
-            #expect(small.page(for: one, ids: [appended[3].id, appended[2].id, appended[0].id]) == nil, "past the bytes, all let go")
+            #expect(
+                small.page(for: one, ids: [appended[3].id, appended[2].id, appended[0].id], confirming: nil) == nil, "past the bytes, all let go")
+        }
+    }
+
+    @Test("the trail's version moves with every append and every removal, and stays while nothing changes")
+    func trailVersionMoves() async throws {
+        try await Self.withStore { store, _ in
+            #expect(try await store.trailVersion() == AuditTrailVersion(newest: nil, oldest: nil))
+            for index in 0..<3 {
+                try await store.append(
+                    AuditEvent(
+                        timestamp: Date(timeIntervalSince1970: 1_767_225_600 + Double(index)), userID: "usr-v", userEmail: nil,
+                        action: .login, ipAddress: nil, success: true))
+            }
+            let three = try await store.trailVersion()
+            #expect(three == AuditTrailVersion(newest: 3, oldest: 1))
+            #expect(try await store.trailVersion() == three, "nothing changed")
+            let head = try #require(try await store.chainHead())
+            let anchor = AuditCheckpoint(
+                kind: .retention, seq: 1, hash: try #require(try await store.chain(from: 1, limit: 1).first?.seal?.hash),
+                signedAt: Date(), publicKey: [], signature: [])
+            #expect(try await store.removeEntries(through: anchor) == 1)
+            #expect(try await store.trailVersion() == AuditTrailVersion(newest: head.seq, oldest: 2), "retention moves the oldest")
+        }
+    }
+
+    @Test("while the trail stands still a newest page is answered again without reading its ids; any append moves it")
+    func newestPageByVersion() async throws {
+        try await Self.withStore { store, path in
+            let raw = try await SQLiteFile.connection(path)
+            try await closing([raw.close]) {
+                var appended: [AuditEvent] = []
+                for index in 0..<3 {
+                    appended.append(
+                        try await store.append(
+                            AuditEvent(
+                                timestamp: Date(timeIntervalSince1970: 1_767_225_600 + Double(index)), userID: "usr-p",
+                                userEmail: "p\(index)@example.com", action: .login, ipAddress: nil, success: true)))
+                }
+                let newest = NewestPages()
+                let writer = AuditListWriter(store: store, kept: UnchangingValues(capacity: 100), newest: newest)
+                let first = String(buffer: try await writer.list(AuditQuery()))
+                let version = try #require(try await store.trailVersion())
+                #expect(newest.page(for: AuditQuery(), at: version) != nil)
+                #expect(newest.page(for: AuditQuery(), at: AuditTrailVersion(newest: 4, oldest: 1)) == nil, "another version: not that page")
+                // A row removed behind NeoSC's back from the middle moves neither end: the page is
+                // the one kept, so the ids were not read (verification is what reads the rows).
+                try await raw.execute("DELETE FROM audit_logs WHERE id = ?", [.text(appended[1].id)])
+                #expect(String(buffer: try await writer.list(AuditQuery())) == first)
+                // An append moves the version: the page is read again, and is what the store holds.
+                _ = try await store.append(
+                    AuditEvent(
+                        timestamp: Date(timeIntervalSince1970: 1_767_225_700), userID: "usr-p", userEmail: "p3@example.com",
+                        action: .login, ipAddress: nil, success: true))
+                var stored = ByteBuffer()
+                AuditEventWriter.writeArray(try await store.events(AuditQuery()), into: &stored)
+                let again = String(buffer: try await writer.list(AuditQuery()))
+                #expect(again == String(buffer: stored))
+                #expect(again.contains("p3@example.com") && !again.contains("p1@example.com"))
+            }
         }
     }
 
