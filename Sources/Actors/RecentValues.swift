@@ -14,37 +14,77 @@ import Foundation
 /// it is being computed wait for that computation instead of starting their own (an
 /// administrator's chart reads up to 200,000 entries; every dashboard view in the second it took
 /// used to read them again).
+///
+/// A value past `maxAge` but within `servedStale` after it is still answered, and a computation
+/// of the key's next value starts beside it (stale while revalidating): a caller who asks often
+/// never waits for a recomputation (a dashboard view that computed its chart waited for one more
+/// read of the store, and such views were the page's slowest percent: issue #12). Only a value
+/// older than both, or none, is waited for.
 public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
     private var newer: [Key: (value: Value, at: Date)] = [:]
     private var older: [Key: (value: Value, at: Date)] = [:]
-    /// When the values now in `older` stopped being added to: they are all stale `maxAge` later.
+    /// When the values now in `older` stopped being added to: they are all past use
+    /// `maxAge + servedStale` later.
     private var olderClosed = Date.distantPast
     /// The computations under way, which callers of the same key join.
     private var computing: [Key: Task<Value, any Error>] = [:]
     private let maxAge: TimeInterval
+    private let servedStale: TimeInterval
     /// Per generation: the two together hold at most twice this.
     private let generationSize: Int
     private let clock: WallClock
 
-    /// - Parameter capacity: the most values kept at once (at least 2).
-    public init(maxAge: TimeInterval, capacity: Int = 1_000, clock: WallClock = .system) {
-        precondition(capacity >= 2)
+    /// - Parameters:
+    ///   - servedStale: how long past `maxAge` a value is still answered while the next is computed.
+    ///   - capacity: the most values kept at once (at least 2).
+    public init(maxAge: TimeInterval, servedStale: TimeInterval = 0, capacity: Int = 1_000, clock: WallClock = .system) {
+        precondition(capacity >= 2 && servedStale >= 0)
         self.maxAge = maxAge
+        self.servedStale = servedStale
         generationSize = capacity / 2
         self.clock = clock
     }
 
     /// The value for `key` if it is younger than `maxAge`; otherwise `compute`'s (or that of the
-    /// computation already under way for `key`), kept.
+    /// computation already under way for `key`), kept. A value younger than `maxAge +
+    /// servedStale` is answered at once, its successor computed beside it.
     public func value(for key: Key, computing compute: @escaping @Sendable () async throws -> Value) async throws -> Value {
         let now = clock.now()
-        if !older.isEmpty, now.timeIntervalSince(olderClosed) >= maxAge { older = [:] }
-        if let kept = newer[key] ?? older[key], now.timeIntervalSince(kept.at) < maxAge { return kept.value }
+        if !older.isEmpty, now.timeIntervalSince(olderClosed) >= maxAge + servedStale { older = [:] }
+        if let kept = newer[key] ?? older[key] {
+            let age = now.timeIntervalSince(kept.at)
+            if age < maxAge { return kept.value }
+            if age < maxAge + servedStale {
+                if computing[key] == nil { computing[key] = start(key, compute, at: now) }
+                return kept.value
+            }
+        }
         if let running = computing[key] { return try await running.value }
-        let computation = Task { try await compute() }
+        let computation = start(key, compute, at: now)
         computing[key] = computation
-        defer { computing[key] = nil }
-        let computed = try await computation.value
+        return try await computation.value
+    }
+
+    /// A computation of `key`'s value begun `at`, which keeps its value (aged from `at`) when done.
+    private func start(
+        _ key: Key, _ compute: @escaping @Sendable () async throws -> Value, at began: Date
+    ) -> Task<Value, any Error> {
+        Task {
+            let outcome: Result<Value, any Error>
+            do {
+                outcome = .success(try await compute())
+            } catch {
+                outcome = .failure(error)
+            }
+            finish(key, outcome, began: began)
+            return try outcome.get()
+        }
+    }
+
+    /// A computation ended: its value is kept (a failure keeps what was there).
+    private func finish(_ key: Key, _ outcome: Result<Value, any Error>, began: Date) {
+        computing[key] = nil
+        guard case .success(let computed) = outcome else { return }
         older.removeValue(forKey: key)
         if newer[key] == nil, newer.count >= generationSize {
             older = newer
@@ -52,9 +92,11 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
             newer = [:]
             newer.reserveCapacity(generationSize)
         }
-        newer[key] = (computed, now)
-        return computed
+        newer[key] = (computed, began)
     }
 
     public var count: Int { newer.count + older.count }
+
+    /// Computations under way (for tests).
+    public var computations: Int { computing.count }
 }

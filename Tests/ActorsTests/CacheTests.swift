@@ -401,6 +401,51 @@ struct PolicyBookTests {
         #expect(count <= 51, "the older half, all stale, is dropped whole: \(count)")
     }
 
+    @Test("past its age but within servedStale a value is answered at once, its successor computed beside it once; past both, waited for")
+    func staleWhileRevalidating() async throws {
+        let clock = RefreshingCacheTests.Clock()
+        let recent = RecentValues<String, Int>(maxAge: 60, servedStale: 60, clock: clock.wallClock)
+        let computations = Mutex(0)
+        let released = Mutex(true)
+        let failing = Mutex(false)
+        let compute: @Sendable () async throws -> Int = {
+            let number = computations.withLock {
+                $0 += 1
+                return $0
+            }
+            // Held until released, for 20 s at most: a caller that waited for it fails, not hangs.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !released.withLock({ $0 }), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+            if failing.withLock({ $0 }) { throw CancellationError() }
+            return number
+        }
+        #expect(try await recent.value(for: "k", computing: compute) == 1)
+        clock.advance(90)
+        released.withLock { $0 = false }
+        #expect(try await recent.value(for: "k", computing: compute) == 1, "stale: answered at once, not waited for")
+        #expect(try await recent.value(for: "k", computing: compute) == 1, "and again")
+        #expect(try await eventually { computations.withLock { $0 } == 2 })
+        #expect(await recent.computations == 1, "one successor for both")
+        released.withLock { $0 = true }
+        #expect(try await eventually { await recent.computations == 0 })
+        #expect(try await recent.value(for: "k", computing: compute) == 2, "the successor is kept")
+        #expect(computations.withLock { $0 } == 2)
+
+        // A successor that fails leaves the stale value answered.
+        clock.advance(70)
+        failing.withLock { $0 = true }
+        #expect(try await recent.value(for: "k", computing: compute) == 2)
+        #expect(try await eventually { await recent.computations == 0 })
+        #expect(try await recent.value(for: "k", computing: compute) == 2)
+
+        // Past its age and servedStale (the successor's age counts from when it began): waited for.
+        failing.withLock { $0 = false }
+        try #require(try await eventually { await recent.computations == 0 })
+        clock.advance(200)
+        let before = computations.withLock { $0 }
+        #expect(try await recent.value(for: "k", computing: compute) == before + 1, "too old to answer: computed, and waited for")
+    }
+
     @Test("callers of a key whose value is being computed share that computation; other keys do not wait for it")
     func oneComputationPerKey() async throws {
         let recent = RecentValues<String, Int>(maxAge: 60)
