@@ -434,10 +434,11 @@ public struct SignIn: Sendable {
         }
     }
 
-    /// Forgets the failed-login counts of `unlock`'s account, from every address, unless this
-    /// process has applied that unlock already; answers how many addresses it let through again.
+    /// Forgets the failed-login counts of `unlock`'s account, from every address, once per
+    /// process; answers how many addresses that one application let through again (the same
+    /// count when the watcher of recorded unlocks applied it first).
     public func apply(_ unlock: LoginUnlock) async -> Int {
-        await applyOnce(unlock) ?? 0
+        await applyOnce(unlock).cleared
     }
 
     /// Applies the unlocks recorded in the store (by another process, or `neosc admin unlock`)
@@ -446,16 +447,18 @@ public struct SignIn: Sendable {
     public func applyRecordedUnlocks() async throws -> Int {
         var applied = 0
         for unlock in try await store.unlocks(since: clock.now().addingTimeInterval(-3_600)) {
-            if await applyOnce(unlock) != nil { applied += 1 }
+            if await applyOnce(unlock).first { applied += 1 }
         }
         return applied
     }
 
-    /// Nil when this process has applied `unlock` before.
-    private func applyOnce(_ unlock: LoginUnlock) async -> Int? {
-        guard await throttles.appliedUnlocks.firstTime(unlock, now: clock.now()) else { return nil }
-        await throttles.accountLogins.reset(unlock.email)
-        return await throttles.pairLogins.reset(keysStartingWith: unlock.email + "\n")
+    /// Applies `unlock` once per process: how many addresses its one application cleared, and
+    /// whether this call applied it (a request and the watcher may both present a new one).
+    private func applyOnce(_ unlock: LoginUnlock) async -> (cleared: Int, first: Bool) {
+        await throttles.appliedUnlocks.apply(unlock, now: clock.now()) { [throttles] in
+            await throttles.accountLogins.reset(unlock.email)
+            return await throttles.pairLogins.reset(keysStartingWith: unlock.email + "\n")
+        }
     }
 
     // MARK: - Passwords
