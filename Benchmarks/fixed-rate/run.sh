@@ -7,6 +7,8 @@
 #   floor  bare Hummingbird (Benchmarks/bare, no application code), GET /bench/floor
 #   auth   NeoSC, GET /api/auth/me with a seeded user's token (the token cache warm)
 #   list   NeoSC, GET /api/workspaces with the same token (the catalogue of the seeded 200)
+#   bytes  bare Hummingbird answering a body as large as the list's (GET /bench/bytes/N): how much
+#          of the list's latency is the size of its answer, not NeoSC (not a goal; for reading)
 # Goal (issue #16): auth and list p99 at most 1.25 × the floor's p99 of the same run, and under
 # the seed targets (authentication 100 ms, API 200 ms). Prints a Markdown table and the verdict;
 # exits 1 when a goal is missed (the table is printed either way).
@@ -67,6 +69,8 @@ measure() {  # name url [header]
 measure floor "http://127.0.0.1:$bare_port/bench/floor"
 measure auth "http://127.0.0.1:$port/api/auth/me" "Authorization: Bearer $token"
 measure list "http://127.0.0.1:$port/api/workspaces" "Authorization: Bearer $token"
+list_bytes=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/workspaces" | wc -c)
+measure bytes "http://127.0.0.1:$bare_port/bench/bytes/$list_bytes"
 
 python3 - "$work" "$duration" "$warm_up" "$connections" "$rps" <<'PY'
 import statistics, sys
@@ -77,7 +81,7 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(len(values) * p))]
 
 rows = {}
-for name in ("floor", "auth", "list"):
+for name in ("floor", "auth", "list", "bytes"):
     # h2load's log: start time (µs since the epoch), status, duration (µs), one request a line.
     entries = [line.split("\t") for line in open(f"{work}/{name}.log") if line.strip()]
     start = min(int(e[0]) for e in entries)
