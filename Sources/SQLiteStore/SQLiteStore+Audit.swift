@@ -199,16 +199,22 @@ extension SQLiteStore: AuditStore {
         return try await read { connection in try await connection.rows(of: "audit_logs", where: "id", isIn: ids).map(Self.event) }
     }
 
-    /// Two seeks: the newest and the oldest `seq` (as one `max` and `min` SQLite would scan the
-    /// table). Every entry gets the `seq` after the chain's head and retention removes the oldest,
-    /// so these two move whenever the trail changes, whoever writes it.
+    /// Two seeks: the newest row (its `seq` and hash) and the oldest `seq` (as one `max` and `min`
+    /// SQLite would scan the table). Every entry gets the `seq` after the chain's head and
+    /// retention removes the oldest, so these move whenever the trail changes, whoever writes it.
     public func trailVersion() async throws -> AuditTrailVersion? {
         try await read { connection in
-            let row = try await connection.rows(
-                "SELECT (SELECT max(seq) FROM audit_logs) AS newest, (SELECT min(seq) FROM audit_logs) AS oldest"
-            ).first
+            guard
+                let row = try await connection.rows(
+                    """
+                    SELECT seq, hash, (SELECT min(seq) FROM audit_logs) AS oldest
+                    FROM audit_logs ORDER BY seq DESC LIMIT 1
+                    """
+                ).first
+            else { return AuditTrailVersion(newest: nil, oldest: nil) }
             return AuditTrailVersion(
-                newest: row?.column("newest")?.integer.map(Int64.init), oldest: row?.column("oldest")?.integer.map(Int64.init))
+                newest: Int64(try row.int("seq")), newestHash: row.optionalBytes("hash") ?? [],
+                oldest: row.column("oldest")?.integer.map(Int64.init))
         }
     }
 

@@ -301,23 +301,34 @@ struct AuditExportTests {
 
     @Test("the trail's version moves with every append and every removal, and stays while nothing changes")
     func trailVersionMoves() async throws {
-        try await Self.withStore { store, _ in
-            #expect(try await store.trailVersion() == AuditTrailVersion(newest: nil, oldest: nil))
-            for index in 0..<3 {
+        try await Self.withStore { store, path in
+            let empty = try #require(try await store.trailVersion())
+            #expect(empty.newest == nil && !empty.identifiesTheTrail, "an empty trail answers nothing again")
+            func append(_ index: Int) async throws -> AuditEvent {
                 try await store.append(
                     AuditEvent(
                         timestamp: Date(timeIntervalSince1970: 1_767_225_600 + Double(index)), userID: "usr-v", userEmail: nil,
                         action: .login, ipAddress: nil, success: true))
             }
-            let three = try await store.trailVersion()
-            #expect(three == AuditTrailVersion(newest: 3, oldest: 1))
+            var appended: [AuditEvent] = []
+            for index in 0..<3 { appended.append(try await append(index)) }
+            let three = try #require(try await store.trailVersion())
+            #expect(three.newest == 3 && three.oldest == 1 && three.newestHash == appended[2].seal?.hash)
             #expect(try await store.trailVersion() == three, "nothing changed")
-            let head = try #require(try await store.chainHead())
             let anchor = AuditCheckpoint(
-                kind: .retention, seq: 1, hash: try #require(try await store.chain(from: 1, limit: 1).first?.seal?.hash),
-                signedAt: Date(), publicKey: [], signature: [])
+                kind: .retention, seq: 1, hash: try #require(appended[0].seal?.hash), signedAt: Date(), publicKey: [], signature: [])
             #expect(try await store.removeEntries(through: anchor) == 1)
-            #expect(try await store.trailVersion() == AuditTrailVersion(newest: head.seq, oldest: 2), "retention moves the oldest")
+            let retained = try #require(try await store.trailVersion())
+            #expect(retained.newest == 3 && retained.oldest == 2, "retention moves the oldest")
+            // The newest row deleted by hand: the next entry takes its seq, but not its hash.
+            let raw = try await SQLiteFile.connection(path)
+            try await closing([raw.close]) {
+                try await raw.execute("DELETE FROM audit_logs WHERE seq = 3")
+            }
+            let replaced = try await append(3)
+            let after = try #require(try await store.trailVersion())
+            #expect(replaced.seal?.seq == 3 && after.newest == 3 && after.oldest == 2)
+            #expect(after != retained, "the same seq, another entry: another version")
         }
     }
 

@@ -56,6 +56,11 @@ import Testing
                         "UPDATE users SET organization_id = ? WHERE id = ?", [organizations[random.next(below: 3)], .text(user)])
                 case 3:
                     _ = try await connection.query("UPDATE users SET disabled = 1 - disabled WHERE id = ?", [.text(user)])
+                case 4 where step % 2 == 0:
+                    // The organisation and `disabled` at once.
+                    _ = try await connection.query(
+                        "UPDATE users SET organization_id = ?, disabled = ? WHERE id = ?",
+                        [organizations[random.next(below: 3)], .integer(random.next(below: 2)), .text(user)])
                 case 4:
                     // Two columns at once, and a change to a column the tally does not follow.
                     _ = try await connection.query(
