@@ -188,8 +188,8 @@ public protocol AuditStore: Sendable {
     func eventIDs(_ query: AuditQuery) async throws -> [String]
     /// The entries with these ids, in no particular order; an id that names none is left out.
     func events(ids: [String]) async throws -> [AuditEvent]
-    /// Where the trail stands (`AuditTrailVersion`), read cheaply; nil when the store cannot say
-    /// (then a reader reads the entries, or their ids, to know).
+    /// Where the trail stands (`AuditTrailVersion`), read cheaply; nil when the store cannot say,
+    /// or the trail is empty (then a reader reads the entries, or their ids, to know).
     func trailVersion() async throws -> AuditTrailVersion?
     /// Entries with one of `actions` since `since`, within `scope`, counted in one query.
     func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int

@@ -37,7 +37,7 @@ struct AuditListWriter: Sendable {
         }
         // Read before the ids: a page read after it holds at least what the trail held then, and
         // a version once left never comes back, so the page is answered only while nothing changed.
-        let version = try await store.trailVersion().flatMap { $0.identifiesTheTrail ? $0 : nil }
+        let version = try await store.trailVersion()
         if let version, let page = newest.page(for: query, at: version) { return page }
         let ids = try await store.eventIDs(query)
         if let page = newest.page(for: query, ids: ids, confirming: version) { return page }

@@ -202,6 +202,7 @@ extension SQLiteStore: AuditStore {
     /// Two seeks: the newest row (its `seq` and hash) and the oldest `seq` (as one `max` and `min`
     /// SQLite would scan the table). Every entry gets the `seq` after the chain's head and
     /// retention removes the oldest, so these move whenever the trail changes, whoever writes it.
+    /// An empty trail has none: nothing is answered again by it.
     public func trailVersion() async throws -> AuditTrailVersion? {
         try await read { connection in
             guard
@@ -211,10 +212,9 @@ extension SQLiteStore: AuditStore {
                     FROM audit_logs ORDER BY seq DESC LIMIT 1
                     """
                 ).first
-            else { return AuditTrailVersion(newest: nil, oldest: nil) }
+            else { return nil }
             return AuditTrailVersion(
-                newest: Int64(try row.int("seq")), newestHash: row.optionalBytes("hash") ?? [],
-                oldest: row.column("oldest")?.integer.map(Int64.init))
+                newest: Int64(try row.int("seq")), newestHash: row.optionalBytes("hash") ?? [], oldest: Int64(try row.int("oldest")))
         }
     }
 

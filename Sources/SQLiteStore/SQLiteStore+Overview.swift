@@ -12,7 +12,8 @@ extension SQLiteStore {
             figures.append("(\(Self.countStatement(count, binds: &binds))) AS overview_count_\(index)")
         }
         if let users = query.users {
-            // The tally the triggers of `users` keep (Schema, migration 16), as `activeUserCounts`.
+            // The tally the triggers of `users` keep (Schema, migration 16). An organisation's id is
+            // never empty: '' is the key of the users in none, which no organisation scope reads.
             let scope =
                 switch users {
                 case .everyone: ""

@@ -167,19 +167,9 @@ extension SQLiteStore: UserStore {
     }
 
     public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
-        // The tally the triggers of `users` keep (Schema, migration 16), not a count of the users.
-        // An organisation's id is never empty: '' is the key of the users in none.
-        if organizationID?.isEmpty == true { return (0, 0) }
-        let sums = "SELECT COALESCE(SUM(active), 0) AS total, COALESCE(SUM(active_with_mfa), 0) AS mfa FROM user_tallies"
-        return try await read { connection in
-            let row =
-                if let organizationID {
-                    try await connection.rows(sums + " WHERE organization_id = ?", [.text(organizationID)]).first
-                } else {
-                    try await connection.rows(sums).first
-                }
-            return (try row?.int("total") ?? 0, try row?.int("mfa") ?? 0)
-        }
+        // The tally the triggers of `users` keep (Schema, migration 16), read as the overview reads it.
+        let read = try await overview(OverviewQuery(users: organizationID.map { .organization($0) } ?? .everyone))
+        return (read.activeUsers, read.activeUsersWithMFA)
     }
 
     public func activeAdminCount() async throws -> Int {

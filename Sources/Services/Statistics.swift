@@ -117,20 +117,17 @@ public struct Statistics: Sendable {
         }
         let read = try await store.overview(query)
 
-        let users: (total: Int, withMFA: Int)
-        let organizations: Int
-        switch scope {
-        case .system:
-            users = (read.activeUsers, read.activeUsersWithMFA)
-            organizations = read.organizations
-        case .organization:
-            users = (read.activeUsers, read.activeUsersWithMFA)
-            organizations = 1
-        case .user:
+        var users = (total: read.activeUsers, withMFA: read.activeUsersWithMFA)
+        if scope == .user {
             let me = account?.id == principal.userID ? account : try await store.user(id: principal.userID)
             users = (1, me?.mfaEnabled == true ? 1 : 0)
-            organizations = 0
         }
+        let organizations =
+            switch scope {
+            case .system: read.organizations
+            case .organization: 1
+            case .user: 0
+            }
         let figures = Figures(
             scope: scope, activeSessions: activeSessions, totalWorkspaces: workspaces.visible,
             availableWorkspaces: workspaces.available, totalUsers: users.total,

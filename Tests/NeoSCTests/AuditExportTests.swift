@@ -302,8 +302,7 @@ struct AuditExportTests {
     @Test("the trail's version moves with every append and every removal, and stays while nothing changes")
     func trailVersionMoves() async throws {
         try await Self.withStore { store, path in
-            let empty = try #require(try await store.trailVersion())
-            #expect(empty.newest == nil && !empty.identifiesTheTrail, "an empty trail answers nothing again")
+            #expect(try await store.trailVersion() == nil, "an empty trail answers nothing again")
             func append(_ index: Int) async throws -> AuditEvent {
                 try await store.append(
                     AuditEvent(
