@@ -34,7 +34,20 @@ public struct TokenRenewal: Sendable {
     /// counts the entries read again, `forgotten` the tokens that no longer stand for anyone.
     @discardableResult
     public func renewDue(within margin: TimeInterval, batchSize: Int = 500) async throws -> Outcome {
-        let due = tokenCache.dueForRenewal(within: margin)
+        try await renew(tokenCache.dueForRenewal(within: margin), batchSize: batchSize)
+    }
+
+    /// Renews the entries used near their lapse since the last call (`TokenCache.lapsingInUse`),
+    /// as `renewDue` does.
+    @discardableResult
+    public func renewLapsingInUse(batchSize: Int = 500) async throws -> Outcome {
+        try await renew(tokenCache.lapsingInUse(), batchSize: batchSize)
+    }
+
+    /// The entries asked for by a use near their lapse (`TokenCache.renewalWanted`).
+    public var wanted: AsyncStream<Void> { tokenCache.renewalWanted }
+
+    private func renew(_ due: [String], batchSize: Int) async throws -> Outcome {
         var outcome = Outcome()
         for start in stride(from: 0, to: due.count, by: max(1, batchSize)) {
             let batch = Array(due[start..<min(start + max(1, batchSize), due.count)])

@@ -59,6 +59,32 @@ import Testing
         #expect(cache.dueForRenewal(within: 2.5) == ["used"], "neither an idle entry nor an assertion's")
     }
 
+    @Test("a use with less than the margin left asks for renewal once; the entry is handed over once, until renewed or lapsed")
+    func lapsingInUse() async {
+        let clock = ManualClock()
+        let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
+        #expect(cache.renewalMargin == 2.5, "half the lifetime by default")
+        let ticket = cache.fillTicket()
+        cache.remember(Self.identity("a"), ticket: ticket, renewable: true)
+        cache.remember(Self.identity("b", user: "usr-2"), ticket: ticket, renewable: true)
+        cache.remember(Self.identity("assertion", user: "usr-3"), ticket: ticket)
+        clock.advance(2)
+        _ = cache.identity(forDigest: "a")
+        #expect(cache.lapsingInUse().isEmpty, "three seconds left: the scheduled passes see to it")
+        clock.advance(1)
+        for digest in ["a", "a", "assertion"] { _ = cache.identity(forDigest: digest) }
+        var asked = cache.renewalWanted.makeAsyncIterator()
+        #expect(await asked.next() != nil, "asked at once")
+        #expect(cache.lapsingInUse() == ["a"], "neither an unused entry nor an assertion's")
+        #expect(cache.lapsingInUse().isEmpty, "handed over once")
+        _ = cache.identity(forDigest: "b")
+        cache.renew([Self.identity("b", user: "usr-2")], gone: [], readAt: clock.now, ticket: cache.fillTicket())
+        #expect(cache.lapsingInUse().isEmpty, "renewed meanwhile: five seconds left again")
+        _ = cache.identity(forDigest: "a")
+        clock.advance(2)
+        #expect(cache.lapsingInUse().isEmpty, "lapsed: its next use reads it")
+    }
+
     @Test("a renewal gives a lifetime from its read; forgets what is gone; keeps a later fill")
     func renewal() async {
         let clock = ManualClock()

@@ -43,7 +43,10 @@ import Testing
                 try await client.send(.get, "/api/auth/me", token: revokedToken).status == .unauthorized
             }
             #expect(refused, "refused two seconds before its entry would have lapsed")
-            #expect(try await client.send(.get, "/api/auth/me", token: promotedToken).decoded(UserBody.self).role == "neosc")
+            let promotedRenewed = try await eventually {
+                try await client.send(.get, "/api/auth/me", token: promotedToken).decoded(UserBody.self).role == "neosc"
+            }
+            #expect(promotedRenewed, "renewed too (by a scheduled pass, or by the ask its use just made)")
 
             // Past the first lifetime: the renewed entry answers; the idle one lapsed.
             clock.advance(3)
@@ -56,6 +59,30 @@ import Testing
 }
 
 extension TokenRenewalTests {
+    @Test("a use with less than half the lifetime left is renewed at once, not at the next scheduled pass")
+    func renewedWhenUsedNearItsLapse() async throws {
+        let clock = ManualClock()
+        try await Harness.run(.router, clock: clock.wallClock, { $0.cacheLifetime = 600 }) { harness, client in
+            // Ten minutes' lifetime: the scheduled passes are 150 s apart, so only the ask made by
+            // a use near the lapse can renew the entry within this test.
+            let (account, token) = try await harness.account(.user)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "cached")
+            var changed = account
+            changed.role = .neosc
+            try await harness.store.update(changed)  // by another process: the cache has not heard
+            clock.advance(200)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).decoded(UserBody.self).role == "user")
+            clock.advance(200)  // 200 s left: less than half
+            #expect(try await client.send(.get, "/api/auth/me", token: token).decoded(UserBody.self).role == "user", "still cached")
+            let digest = BearerCredential.digest(token)
+            let cache = harness.portal.tokenCache
+            let renewed = try await eventually { cache.identity(forDigest: digest)?.principal.role == .neosc }
+            #expect(renewed, "read again at once, with what the store now says")
+            clock.advance(250)  // past the first read's lapse
+            #expect(cache.identity(forDigest: digest)?.principal.role == .neosc, "lives a lifetime from the renewal")
+        }
+    }
+
     @Test("a batch renews or forgets each due entry by the sign-in rule, a few hundred tokens per read")
     func batches() async throws {
         let clock = ManualClock()
