@@ -404,7 +404,7 @@ struct PortalPageTests {
         #expect(digits.string == "0 7 -7 10 1000000 \(Int.max) \(Int.min) ")
     }
 
-    @Test("templates insert unescaped only the markup NeoSC writes itself (charts and activity rows)")
+    @Test("templates insert unescaped only the markup NeoSC writes itself (the top bar, charts and activity rows)")
     func unescapedInsertsAreNeoSCsOwn() {
         var found: Set<String> = []
         for (name, text) in PageTemplates.all {
@@ -419,7 +419,7 @@ struct PortalPageTests {
             }
             #expect(!text.contains("{{&"), "\(name): the other unescaped form")
         }
-        #expect(found == ["svg", "tableRows", "body.activityRows"])
+        #expect(found == ["chrome.header", "svg", "tableRows", "body.activityRows"])
     }
 
     @Test("names from administrators are text, never markup")

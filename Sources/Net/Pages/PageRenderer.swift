@@ -57,6 +57,18 @@ struct PageRenderer: Sendable {
         let notice: String?
         let alert: String?
         let version: String
+        /// The top bar's navigation and account, drawn from the above (`header(user:nav:csrf:)`).
+        let header: String
+
+        init(user: User?, nav: [Link], csrf: String, notice: String?, alert: String?, version: String) {
+            self.user = user
+            self.nav = nav
+            self.csrf = csrf
+            self.notice = notice
+            self.alert = alert
+            self.version = version
+            header = Self.header(user: user, nav: nav, csrf: csrf)
+        }
     }
 
     struct Page {
@@ -164,6 +176,7 @@ extension PageRenderer.Chrome: MustacheParent {
         case "notice": notice
         case "alert": alert
         case "version": version
+        case "header": header
         default: nil
         }
     }

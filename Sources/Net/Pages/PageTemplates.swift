@@ -1,8 +1,9 @@
 /// The portal's Mustache templates (swift-mustache): one layout and one template per page, kept
 /// in the binary so that `neosc` is the whole product. `{{name}}` escapes HTML (quotes included)
 /// by `PageEscaping`, which the layout and each partial select first (a page is drawn inside the
-/// layout); no template uses `{{{…}}}` on anything but markup NeoSC drew itself (the dashboard's
-/// charts and activity rows, written by `MarkupBytes`, which escapes text as `PageEscaping` does).
+/// layout); no template uses `{{{…}}}` on anything but markup NeoSC drew itself (the top bar's
+/// navigation and account, the dashboard's charts and activity rows, written by `MarkupBytes`,
+/// which escapes text as `PageEscaping` does).
 enum PageTemplates {
     static let all: [String: String] = [
         "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "enroll": enroll, "dashboard": dashboard,
@@ -29,25 +30,7 @@ enum PageTemplates {
         <a class="skip" href="#main">Skip to content</a>
         <header class="topbar">
           <a class="brand" href="/"><svg aria-hidden="true" viewBox="0 0 24 24" width="22" height="22"><path d="M12 2 3 6v6c0 5 3.8 9.3 9 10 5.2-.7 9-5 9-10V6z" fill="none" stroke="currentColor" stroke-width="2"/><path d="m8 12 3 3 5-6" fill="none" stroke="currentColor" stroke-width="2"/></svg>NeoSC</a>
-          {{#chrome.user}}
-          <nav aria-label="Main">
-            <ul>
-              {{#chrome.nav}}<li><a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a></li>{{/chrome.nav}}
-            </ul>
-          </nav>
-          <div class="who">
-            <span class="email">{{email}}</span>
-            <span class="badge">{{role}}</span>
-            <span class="badge {{#mfa}}ok{{/mfa}}{{^mfa}}warn{{/mfa}}">{{#mfa}}MFA on{{/mfa}}{{^mfa}}MFA off{{/mfa}}</span>
-            {{#canSignOut}}
-            <form method="post" action="/sign-out" class="inline">
-              <input type="hidden" name="csrf" value="{{chrome.csrf}}">
-              <button type="submit" class="link">Sign out</button>
-            </form>
-            {{/canSignOut}}
-          </div>
-          {{/chrome.user}}
-        </header>
+        {{{chrome.header}}}</header>
         {{#chrome.notice}}<div class="flash ok" role="status">{{.}}</div>{{/chrome.notice}}
         {{#chrome.alert}}<div class="flash danger" role="alert">{{.}}</div>{{/chrome.alert}}
         <main id="main" tabindex="-1">
