@@ -8,9 +8,10 @@ import Synchronization
 /// who someone is (revocation, role change, disabling) evict at once, so they take effect on the
 /// very next request; `lifetime` bounds changes made by other processes.
 ///
-/// Entries filled from a stored token (`renewable`) and used since their last read are renewed in
-/// batches before they lapse (`dueForRenewal`, `renew`): a token in steady use is read again
-/// with hundreds of others in one query, not alone on the request that finds its entry expired.
+/// Entries filled from a stored token (`renewable`) by a request, or used since their last renewal,
+/// are renewed in batches before they lapse (`dueForRenewal`, `renew`): a token in steady use is
+/// read again with a hundred others in one query, not alone on the request that finds its entry
+/// expired. An entry unused since its renewal lapses.
 /// A use with less than `renewalMargin` left also asks for a renewal at once (`renewalWanted`,
 /// `lapsingInUse`): no scheduled pass may come between that use and the lapse, and the entry's
 /// next request then read its token alone, on the request path (issue #12: the dashboard
@@ -32,8 +33,8 @@ public final class TokenCache: Sendable {
     private struct State {
         var entries: [String: Entry] = [:]
         var digestsByUser: [String: Set<String>] = [:]
-        /// The renewable entries asked for since they were filled or last renewed: what
-        /// `dueForRenewal` looks through, rather than every entry.
+        /// The renewable entries filled by a request (its token's use) or asked for since their
+        /// last renewal: what `dueForRenewal` looks through, rather than every entry.
         var usedSinceRead: Set<String> = []
         /// The renewable entries used with less than `renewalMargin` left since their last read:
         /// what `lapsingInUse` hands over (a subset of `usedSinceRead`).
@@ -115,7 +116,10 @@ public final class TokenCache: Sendable {
     /// Caches `identity` unless something was evicted since `ticket` was taken (the read may be stale).
     /// - Parameters:
     ///   - readAt: when the read it came from began (by default now); it lives `lifetime` from then.
-    ///   - renewable: it came from a stored bearer token, which `renew` may read again.
+    ///   - renewable: it came from a stored bearer token, which `renew` may read again. The fill
+    ///     counts as a use: the entry is renewed once before it lapses even if its token does not
+    ///     come back within the lifetime (a token presented once is likely presented again soon:
+    ///     a page's requests, a client's polls), and lapses after that renewal if unused.
     public func remember(_ identity: Identity, ticket: UInt64, readAt: Date? = nil, renewable: Bool = false) {
         let now = clock.now()
         let principal = identity.principal
@@ -128,15 +132,19 @@ public final class TokenCache: Sendable {
             }
             state.entries[principal.credentialDigest] = Entry(
                 identity: identity, readAt: readAt, validUntil: validUntil, renewable: renewable)
-            state.usedSinceRead.remove(principal.credentialDigest)
+            if renewable {
+                state.usedSinceRead.insert(principal.credentialDigest)
+            } else {
+                state.usedSinceRead.remove(principal.credentialDigest)
+            }
             state.usedNearLapse.remove(principal.credentialDigest)
             state.digestsByUser[principal.userID, default: []].insert(principal.credentialDigest)
         }
     }
 
-    /// The renewable entries used since their last read that lapse within `margin`: the ones a
-    /// batch should read again now. Unused entries are left to lapse, so the cache holds the
-    /// tokens in use.
+    /// The renewable entries filled by a request or used since their last renewal that lapse
+    /// within `margin`: the ones a batch should read again now. Entries unused since a renewal
+    /// are left to lapse, so the cache holds the tokens in use.
     public func dueForRenewal(within margin: TimeInterval) -> [String] {
         let now = clock.now()
         let horizon = now.addingTimeInterval(margin)

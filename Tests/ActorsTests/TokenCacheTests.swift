@@ -44,19 +44,22 @@ import Testing
         #expect(cache.identity(forDigest: "a") == nil)
     }
 
-    @Test("due for renewal: stored tokens, used since their read, lapsing within the margin")
+    @Test("due for renewal: stored tokens filled by a request or used since their renewal, lapsing within the margin")
     func due() async {
         let clock = ManualClock()
         let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
         let ticket = cache.fillTicket()
-        cache.remember(Self.identity("used"), ticket: ticket, renewable: true)
-        cache.remember(Self.identity("idle", user: "usr-2"), ticket: ticket, renewable: true)
+        cache.remember(Self.identity("filled"), ticket: ticket, renewable: true)
         cache.remember(Self.identity("assertion", user: "usr-3"), ticket: ticket)
-        _ = cache.identity(forDigest: "used")
         _ = cache.identity(forDigest: "assertion")
         #expect(cache.dueForRenewal(within: 2.5).isEmpty, "five seconds left")
         clock.advance(2.5)
-        #expect(cache.dueForRenewal(within: 2.5) == ["used"], "neither an idle entry nor an assertion's")
+        #expect(cache.dueForRenewal(within: 2.5) == ["filled"], "a fill is a use; an assertion's entry is never renewed")
+        cache.renew([Self.identity("filled")], gone: [], readAt: clock.now, ticket: cache.fillTicket())
+        clock.advance(2.5)
+        #expect(cache.dueForRenewal(within: 2.5).isEmpty, "unused since its renewal: left to lapse")
+        clock.advance(2.5)
+        #expect(cache.identity(forDigest: "filled") == nil)
     }
 
     @Test("a use with less than the margin left asks for renewal once; the entry is handed over once, until renewed or lapsed")

@@ -48,11 +48,17 @@ import Testing
             }
             #expect(promotedRenewed, "renewed too (by a scheduled pass, or by the ask its use just made)")
 
-            // Past the first lifetime: the renewed entry answers; the idle one lapsed.
-            clock.advance(3)
+            // The idle token was presented once: its fill counts as a use, and it is renewed once
+            // like the others (here by a pass of the test's own, so that it is renewed before the
+            // clock moves on, whatever the service's timing).
             let cache = harness.portal.tokenCache
+            try await TokenRenewal(store: harness.store, tokenCache: cache, clock: clock.wallClock).renewDue(within: 2.5)
+            // Past the first lifetime: the renewed entries answer.
+            clock.advance(3)
             #expect(cache.identity(forDigest: BearerCredential.digest(promotedToken))?.principal.role == .neosc)
-            #expect(cache.identity(forDigest: BearerCredential.digest(idleToken)) == nil, "not used since its read: not renewed")
+            // Unused since its renewal, the idle one lapses, and its next request reads it again.
+            clock.advance(2.5)
+            #expect(cache.identity(forDigest: BearerCredential.digest(idleToken)) == nil, "not used since its renewal: lapsed")
             #expect(try await client.send(.get, "/api/auth/me", token: idleToken).status == .ok, "read again on its next request")
         }
     }
@@ -83,7 +89,7 @@ extension TokenRenewalTests {
         }
     }
 
-    @Test("a batch renews or forgets each due entry by the sign-in rule, a few hundred tokens per read")
+    @Test("a batch renews or forgets each due entry by the sign-in rule, a batch of tokens per read")
     func batches() async throws {
         let clock = ManualClock()
         try await Harness.run(.router, clock: clock.wallClock, { $0.cacheLifetime = 3_600 }) { harness, client in
