@@ -22,15 +22,20 @@ struct MarkupBytes {
         text.withUTF8 { PageEscaping.escape($0, into: &bytes) }
     }
 
+    /// Digits from the most significant on, appended in order. Appending them backwards and
+    /// reversing the slice (`bytes[start...].reverse()`, which checks the array's uniqueness and
+    /// retains it) made numbers and tenths 3.9 % of the server's CPU under the dashboard's load;
+    /// 1.2 % this way (`perf record -g`, 8 s, 64 connections).
     mutating func number(_ value: Int) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
-        let start = bytes.count
+        var divisor: UInt = 1
+        while divisor <= magnitude / 10 { divisor *= 10 }
         repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes[start...].reverse()
+            bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude / divisor))
+            magnitude %= divisor
+            divisor /= 10
+        } while divisor > 0
     }
 
     /// `value` to one decimal ("12.5", "-0.5"), by integer arithmetic.
