@@ -33,16 +33,25 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
     /// Per generation: the two together hold at most twice this.
     private let generationSize: Int
     private let clock: WallClock
+    /// Told of each computation begun beside a stale answer that failed: no caller waits for
+    /// it, so nobody else hears of it (the stale value goes on being answered until it is too old).
+    private let backgroundFailure: (@Sendable (Key, any Error) -> Void)?
 
     /// - Parameters:
     ///   - servedStale: how long past `maxAge` a value is still answered while the next is computed.
     ///   - capacity: the most values kept at once (at least 2).
-    public init(maxAge: TimeInterval, servedStale: TimeInterval = 0, capacity: Int = 1_000, clock: WallClock = .system) {
+    ///   - backgroundFailure: told of each failed computation begun beside a stale answer (a
+    ///     caller who waited for a computation gets its error instead).
+    public init(
+        maxAge: TimeInterval, servedStale: TimeInterval = 0, capacity: Int = 1_000, clock: WallClock = .system,
+        backgroundFailure: (@Sendable (Key, any Error) -> Void)? = nil
+    ) {
         precondition(capacity >= 2 && servedStale >= 0)
         self.maxAge = maxAge
         self.servedStale = servedStale
         generationSize = capacity / 2
         self.clock = clock
+        self.backgroundFailure = backgroundFailure
     }
 
     /// The value for `key` if it is younger than `maxAge`; otherwise `compute`'s (or that of the
@@ -55,7 +64,7 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
             let age = now.timeIntervalSince(kept.at)
             if age < maxAge { return kept.value }
             if age < maxAge + servedStale {
-                if computing[key] == nil { computing[key] = start(key, compute, at: now) }
+                if computing[key] == nil { computing[key] = start(key, compute, at: now, inBackground: true) }
                 return kept.value
             }
         }
@@ -65,9 +74,10 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
         return try await computation.value
     }
 
-    /// A computation of `key`'s value begun `at`, which keeps its value (aged from `at`) when done.
+    /// A computation of `key`'s value begun `at`, which keeps its value (aged from `at`) when done;
+    /// `inBackground`: begun beside a stale answer, its failure is told to `backgroundFailure`.
     private func start(
-        _ key: Key, _ compute: @escaping @Sendable () async throws -> Value, at began: Date
+        _ key: Key, _ compute: @escaping @Sendable () async throws -> Value, at began: Date, inBackground: Bool = false
     ) -> Task<Value, any Error> {
         Task {
             let outcome: Result<Value, any Error>
@@ -75,6 +85,7 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
                 outcome = .success(try await compute())
             } catch {
                 outcome = .failure(error)
+                if inBackground { backgroundFailure?(key, error) }
             }
             finish(key, outcome, began: began)
             return try outcome.get()

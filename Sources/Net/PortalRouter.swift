@@ -112,7 +112,7 @@ public enum PortalRouter {
             registration: portal.settings.allowRegistration
         ).register(open: pages, signedIn: signedIn)
         DashboardPage(
-            statistics: portal.statistics, activity: ActivityCounter(store: portal.store, clock: portal.clock),
+            statistics: portal.statistics, activity: ActivityCounter(store: portal.store, clock: portal.clock, logger: portal.logger),
             renderer: renderer, clock: portal.clock
         ).register(on: pages)
         WorkspacePages(

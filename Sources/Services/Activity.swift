@@ -1,6 +1,7 @@
 import Actors
 import Domain
 import Foundation
+import Logging
 
 /// Sign-ins and workspace launches of the last 24 hours (by hour) and the last 7 days (by day),
 /// counted from the audit trail within the caller's scope, as the dashboard's figures are:
@@ -74,14 +75,21 @@ public struct ActivityCounter: Sendable {
     }
     private let recent: RecentValues<Key, Activity>
 
-    public init(store: any Store, clock: WallClock) {
+    /// - Parameters:
+    ///   - logger: where a chart that could not be read again is told of (its last one is shown
+    ///     meanwhile, for a minute at most).
+    public init(store: any Store, clock: WallClock, logger: Logger? = nil) {
         self.store = store
         self.clock = clock
         // A chart per scope, about 1 KB each: everyone's, each organisation's, and each user's
         // outside one, of whom a thousand once pushed each other out at every view.
         // Fresh for a minute; for a minute more it is answered while the next is read beside it,
         // so a caller who looks often never waits for their chart.
-        recent = RecentValues(maxAge: 60, servedStale: 60, capacity: 10_000, clock: clock)
+        recent = RecentValues(maxAge: 60, servedStale: 60, capacity: 10_000, clock: clock) { key, error in
+            logger?.warning(
+                "could not read the activity chart again; its last one is shown for a minute more",
+                metadata: ["scope": "\(key.scope)", "error": "\(error)"])
+        }
     }
 
     public func activity(for principal: Principal) async throws -> Activity {

@@ -404,7 +404,10 @@ struct PolicyBookTests {
     @Test("past its age but within servedStale a value is answered at once, its successor computed beside it once; past both, waited for")
     func staleWhileRevalidating() async throws {
         let clock = RefreshingCacheTests.Clock()
-        let recent = RecentValues<String, Int>(maxAge: 60, servedStale: 60, clock: clock.wallClock)
+        let failures = Mutex<[String]>([])
+        let recent = RecentValues<String, Int>(maxAge: 60, servedStale: 60, clock: clock.wallClock) { key, _ in
+            failures.withLock { $0.append(key) }
+        }
         let computations = Mutex(0)
         let released = Mutex(true)
         let failing = Mutex(false)
@@ -437,6 +440,11 @@ struct PolicyBookTests {
         #expect(try await recent.value(for: "k", computing: compute) == 2)
         #expect(try await eventually { await recent.computations == 0 })
         #expect(try await recent.value(for: "k", computing: compute) == 2)
+        #expect(try await eventually { await recent.computations == 0 })
+        #expect(failures.withLock { $0 } == ["k", "k"], "each failed successor told of: no caller waited for it")
+        // A computation a caller waits for fails to that caller, and is not told of besides.
+        await #expect(throws: CancellationError.self) { try await recent.value(for: "other", computing: compute) }
+        #expect(failures.withLock { $0 } == ["k", "k"])
 
         // Past its age and servedStale (the successor's age counts from when it began): waited for.
         failing.withLock { $0 = false }
