@@ -33,15 +33,19 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
     /// Per generation: the two together hold at most twice this.
     private let generationSize: Int
     private let clock: WallClock
-    /// Told of each computation begun beside a stale answer that failed: no caller waits for
-    /// it, so nobody else hears of it (the stale value goes on being answered until it is too old).
+    /// Told of a computation begun beside a stale answer that failed: no caller waits for it, so
+    /// nobody else hears of it (the stale value goes on being answered until it is too old).
+    /// Once per key until one of its computations succeeds: every view during an outage would
+    /// otherwise tell of it again.
     private let backgroundFailure: (@Sendable (Key, any Error) -> Void)?
+    /// The keys whose failure was told of and that have not been computed since.
+    private var failing: Set<Key> = []
 
     /// - Parameters:
     ///   - servedStale: how long past `maxAge` a value is still answered while the next is computed.
     ///   - capacity: the most values kept at once (at least 2).
-    ///   - backgroundFailure: told of each failed computation begun beside a stale answer (a
-    ///     caller who waited for a computation gets its error instead).
+    ///   - backgroundFailure: told of a failed computation begun beside a stale answer, once per
+    ///     key until one succeeds (a caller who waited for a computation gets its error too).
     public init(
         maxAge: TimeInterval, servedStale: TimeInterval = 0, capacity: Int = 1_000, clock: WallClock = .system,
         backgroundFailure: (@Sendable (Key, any Error) -> Void)? = nil
@@ -85,7 +89,7 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
                 outcome = .success(try await compute())
             } catch {
                 outcome = .failure(error)
-                if inBackground { backgroundFailure?(key, error) }
+                if inBackground, failing.insert(key).inserted { backgroundFailure?(key, error) }
             }
             finish(key, outcome, began: began)
             return try outcome.get()
@@ -96,6 +100,7 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
     private func finish(_ key: Key, _ outcome: Result<Value, any Error>, began: Date) {
         computing[key] = nil
         guard case .success(let computed) = outcome else { return }
+        failing.remove(key)
         older.removeValue(forKey: key)
         if newer[key] == nil, newer.count >= generationSize {
             older = newer

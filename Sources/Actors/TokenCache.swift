@@ -71,8 +71,10 @@ public final class TokenCache: Sendable {
     public let lifetime: TimeInterval
     /// How near its lapse a use of a renewable entry asks for its renewal at once.
     public let renewalMargin: TimeInterval
-    /// Yields when a renewable entry was used with less than `renewalMargin` left (once per entry
-    /// and read; yields that come while one waits are one): take `lapsingInUse` and renew them.
+    /// Yields when a renewable entry was used with less than `renewalMargin` left and a renewal
+    /// could give it more (once per entry and read; yields that come while one waits are one):
+    /// take `lapsingInUse` and renew them. One consumer for the cache's life (the process's
+    /// `TokenRenewalService`): an `AsyncStream` ends for good when its iteration is cancelled.
     public let renewalWanted: AsyncStream<Void>
     private let wantRenewal: AsyncStream<Void>.Continuation
     private let clock: WallClock
@@ -103,7 +105,11 @@ public final class TokenCache: Sendable {
             }
             guard entry.renewable else { return (entry.identity, false) }
             state.usedSinceRead.insert(digest)
-            let nearLapse = entry.validUntil.timeIntervalSince(now) <= renewalMargin && state.usedNearLapse.insert(digest).inserted
+            // An entry that lapses with its credential gains nothing from a renewal: no ask.
+            let nearLapse =
+                entry.validUntil.timeIntervalSince(now) <= renewalMargin
+                && entry.validUntil < entry.identity.principal.credentialExpiresAt
+                && state.usedNearLapse.insert(digest).inserted
             return (entry.identity, nearLapse)
         }
         if nearLapse { wantRenewal.yield() }

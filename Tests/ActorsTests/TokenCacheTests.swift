@@ -62,7 +62,9 @@ import Testing
         #expect(cache.identity(forDigest: "filled") == nil)
     }
 
-    @Test("a use with less than the margin left asks for renewal once; the entry is handed over once, until renewed or lapsed")
+    @Test(
+        "a use with less than the margin left asks for renewal once; the entry is handed over once, until renewed or lapsed",
+        .timeLimit(.minutes(1)))
     func lapsingInUse() async {
         let clock = ManualClock()
         let cache = TokenCache(lifetime: 5, clock: clock.wallClock)
@@ -86,6 +88,11 @@ import Testing
         _ = cache.identity(forDigest: "a")
         clock.advance(2)
         #expect(cache.lapsingInUse().isEmpty, "lapsed: its next use reads it")
+
+        // An entry that lapses with its credential: a renewal would give it nothing, so no ask.
+        cache.remember(Self.identity("ending", user: "usr-4", expiresAt: clock.now + 2), ticket: cache.fillTicket(), renewable: true)
+        _ = cache.identity(forDigest: "ending")
+        #expect(cache.lapsingInUse().isEmpty, "its credential ends within the margin")
     }
 
     @Test("a renewal gives a lifetime from its read; forgets what is gone; keeps a later fill")
