@@ -63,7 +63,10 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
     /// servedStale` is answered at once, its successor computed beside it.
     public func value(for key: Key, computing compute: @escaping @Sendable () async throws -> Value) async throws -> Value {
         let now = clock.now()
-        if !older.isEmpty, now.timeIntervalSince(olderClosed) >= maxAge + servedStale { older = [:] }
+        if !older.isEmpty, now.timeIntervalSince(olderClosed) >= maxAge + servedStale {
+            older = [:]
+            forgetFailuresOfDroppedKeys()
+        }
         if let kept = newer[key] ?? older[key] {
             let age = now.timeIntervalSince(kept.at)
             if age < maxAge { return kept.value }
@@ -107,11 +110,22 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
             olderClosed = clock.now()
             newer = [:]
             newer.reserveCapacity(generationSize)
+            forgetFailuresOfDroppedKeys()
         }
         newer[key] = (computed, began)
     }
 
+    /// A key told of fails only beside a value kept for it: once that value is let go (a chart of
+    /// an hour past is never asked for again), so is the key.
+    private func forgetFailuresOfDroppedKeys() {
+        guard !failing.isEmpty else { return }
+        failing = failing.filter { newer[$0] != nil || older[$0] != nil }
+    }
+
     public var count: Int { newer.count + older.count }
+
+    /// Keys whose background failure was told of and not yet followed by a success (for tests).
+    public var failingKeys: Int { failing.count }
 
     /// Computations under way (for tests).
     public var computations: Int { computing.count }

@@ -28,6 +28,13 @@ public final class TokenCache: Sendable {
         var validUntil: Date
         /// Read again from the store by a batch before it lapses (a stored bearer token).
         var renewable: Bool
+
+        /// Live at `now` with at most `margin` left, which a renewal would lengthen (an entry
+        /// that lapses with its credential gains nothing from one).
+        func lapsesSoon(at now: Date, within margin: TimeInterval) -> Bool {
+            now < validUntil && validUntil.timeIntervalSince(now) <= margin
+                && validUntil < identity.principal.credentialExpiresAt
+        }
     }
 
     private struct State {
@@ -69,7 +76,8 @@ public final class TokenCache: Sendable {
     private let capacity: Int
     /// How long an entry lives past the store read it came from.
     public let lifetime: TimeInterval
-    /// How near its lapse a use of a renewable entry asks for its renewal at once.
+    /// Half the lifetime: how near its lapse a use of a renewable entry asks for its renewal at
+    /// once, and the margin of the scheduled passes (`TokenRenewal.renewDue`).
     public let renewalMargin: TimeInterval
     /// Yields when a renewable entry was used with less than `renewalMargin` left and a renewal
     /// could give it more (once per entry and read; yields that come while one waits are one):
@@ -79,13 +87,11 @@ public final class TokenCache: Sendable {
     private let wantRenewal: AsyncStream<Void>.Continuation
     private let clock: WallClock
 
-    /// - Parameters:
-    ///   - renewalMargin: by default half the lifetime.
-    public init(capacity: Int = 100_000, lifetime: TimeInterval = 5, renewalMargin: TimeInterval? = nil, clock: WallClock = .system) {
+    public init(capacity: Int = 100_000, lifetime: TimeInterval = 5, clock: WallClock = .system) {
         precondition(capacity > 0 && lifetime >= 0)
         self.capacity = capacity
         self.lifetime = lifetime
-        self.renewalMargin = renewalMargin ?? lifetime / 2
+        renewalMargin = lifetime / 2
         (renewalWanted, wantRenewal) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.clock = clock
     }
@@ -105,11 +111,7 @@ public final class TokenCache: Sendable {
             }
             guard entry.renewable else { return (entry.identity, false) }
             state.usedSinceRead.insert(digest)
-            // An entry that lapses with its credential gains nothing from a renewal: no ask.
-            let nearLapse =
-                entry.validUntil.timeIntervalSince(now) <= renewalMargin
-                && entry.validUntil < entry.identity.principal.credentialExpiresAt
-                && state.usedNearLapse.insert(digest).inserted
+            let nearLapse = entry.lapsesSoon(at: now, within: renewalMargin) && state.usedNearLapse.insert(digest).inserted
             return (entry.identity, nearLapse)
         }
         if nearLapse { wantRenewal.yield() }
@@ -177,10 +179,7 @@ public final class TokenCache: Sendable {
         return state.withLock { state in
             let asked = state.usedNearLapse
             state.usedNearLapse = []
-            return asked.filter { digest in
-                guard let entry = state.entries[digest] else { return false }
-                return now < entry.validUntil && entry.validUntil.timeIntervalSince(now) <= renewalMargin
-            }
+            return asked.filter { state.entries[$0]?.lapsesSoon(at: now, within: renewalMargin) == true }
         }
     }
 

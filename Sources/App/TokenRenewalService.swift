@@ -14,31 +14,23 @@ import Services
 struct TokenRenewalService: Service {
     let renewal: TokenRenewal
     let lifetime: TimeInterval
-    /// Between scheduled passes; nil: a quarter of the lifetime (at least 50 ms).
-    let interval: Duration?
-    /// How long asks for renewal are gathered into one read.
-    var gathering: Duration = .milliseconds(25)
     let logger: Logger
 
-    init(renewal: TokenRenewal, lifetime: TimeInterval, interval: Duration? = nil, logger: Logger) {
-        self.renewal = renewal
-        self.lifetime = lifetime
-        self.interval = interval
-        self.logger = logger
-    }
+    /// How long asks for renewal are gathered into one read.
+    static let gathering = Duration.milliseconds(25)
 
     func run() async throws {
         guard lifetime > 0 else { return }
-        let interval = interval ?? .milliseconds(max(50, Int(lifetime * 250)))
+        let interval = Duration.milliseconds(max(50, Int(lifetime * 250)))
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await _ in AsyncTimerSequence(interval: interval, clock: .continuous).cancelOnGracefulShutdown() {
-                    await pass { try await renewal.renewDue(within: lifetime / 2) }
+                    await pass { try await renewal.renewDue(within: renewal.margin) }
                 }
             }
             group.addTask {
                 for await _ in renewal.wanted.cancelOnGracefulShutdown() {
-                    try? await Task.sleep(for: gathering)
+                    try? await Task.sleep(for: Self.gathering)
                     await pass { try await renewal.renewLapsingInUse() }
                 }
             }

@@ -50,6 +50,9 @@ public struct TokenRenewal: Sendable {
     /// The entries asked for by a use near their lapse (`TokenCache.renewalWanted`).
     public var wanted: AsyncStream<Void> { tokenCache.renewalWanted }
 
+    /// The margin of a scheduled pass: the cache's, within which a use asks at once too.
+    public var margin: TimeInterval { tokenCache.renewalMargin }
+
     private func renew(_ due: [String], batchSize: Int) async throws -> Outcome {
         var outcome = Outcome()
         for start in stride(from: 0, to: due.count, by: max(1, batchSize)) {

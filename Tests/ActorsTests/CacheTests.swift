@@ -461,6 +461,22 @@ struct PolicyBookTests {
         #expect(failures.withLock { $0 } == ["k", "k"])
     }
 
+    @Test("a key's told failure is forgotten with its kept value (a chart of an hour past is never asked for again)")
+    func failuresForgottenWithTheirValues() async throws {
+        let clock = RefreshingCacheTests.Clock()
+        let recent = RecentValues<String, Int>(maxAge: 60, servedStale: 60, capacity: 2, clock: clock.wallClock) { _, _ in }
+        #expect(try await recent.value(for: "k") { 1 } == 1)
+        clock.advance(90)
+        #expect(try await recent.value(for: "k") { throw CancellationError() } == 1, "stale, its successor failing beside it")
+        #expect(try await eventually { await recent.computations == 0 })
+        #expect(await recent.failingKeys == 1)
+        // Generations of one value: two other keys computed let k's value go, and its failure with it.
+        #expect(try await recent.value(for: "a") { 2 } == 2)
+        #expect(await recent.failingKeys == 1, "k's value still kept, in the older generation")
+        #expect(try await recent.value(for: "b") { 3 } == 3)
+        #expect(await recent.failingKeys == 0)
+    }
+
     @Test("callers of a key whose value is being computed share that computation; other keys do not wait for it")
     func oneComputationPerKey() async throws {
         let recent = RecentValues<String, Int>(maxAge: 60)
