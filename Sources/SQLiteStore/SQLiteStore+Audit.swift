@@ -78,7 +78,7 @@ extension SQLiteStore: AuditStore {
     public func chain(from seq: Int64, limit: Int) async throws -> [AuditEvent] {
         try await read { connection in
             try await connection.rows(
-                "SELECT * FROM audit_logs WHERE seq >= ? ORDER BY seq LIMIT ?", [.integer(Int(seq)), .integer(limit)]
+                "SELECT * FROM audit_logs WHERE seq >= ? ORDER BY seq" + limitClause(limit), [.integer(Int(seq))]
             ).map(Self.event)
         }
     }
@@ -258,7 +258,7 @@ extension SQLiteStore: AuditStore {
         if let since = query.since { conditions.append("timestamp >= \(binds.mark(.init(since)))") }
         if let until = query.until { conditions.append("timestamp <= \(binds.mark(.init(until)))") }
         return "SELECT \(columns) FROM audit_logs WHERE " + conditions.joined(separator: " AND ")
-            + " ORDER BY timestamp DESC, seq DESC LIMIT \(binds.mark(.init(query.limit)))"
+            + " ORDER BY timestamp DESC, seq DESC" + limitClause(query.limit)
     }
 
     public func count(of actions: [AuditAction], since: Date, scope: AuditScope) async throws -> Int {
@@ -311,8 +311,7 @@ extension SQLiteStore: AuditStore {
                     """
                 binds.append(.text(organizationID))
             }
-            binds.append(.init(limit))
-            return try await connection.rows(sql + " ORDER BY timestamp DESC LIMIT ?", binds).map {
+            return try await connection.rows(sql + " ORDER BY timestamp DESC" + limitClause(limit), binds).map {
                 AuditOccurrence(action: AuditAction(try $0.string("action")), at: try $0.date("timestamp"))
             }
         }

@@ -73,10 +73,10 @@ extension SQLiteStore: DemoStore {
         try await read {
             if let userID {
                 try await $0.rows(
-                    "SELECT * FROM demo_sessions WHERE user_id = ? ORDER BY created_at DESC, id LIMIT ?", [.text(userID), .init(limit)]
+                    "SELECT * FROM demo_sessions WHERE user_id = ? ORDER BY created_at DESC, id" + limitClause(limit), [.text(userID)]
                 ).map(Self.demo)
             } else {
-                try await $0.rows("SELECT * FROM demo_sessions ORDER BY created_at DESC, id LIMIT ?", [.init(limit)]).map(Self.demo)
+                try await $0.rows("SELECT * FROM demo_sessions ORDER BY created_at DESC, id" + limitClause(limit)).map(Self.demo)
             }
         }
     }

@@ -36,7 +36,7 @@ extension SQLiteStore: SessionStore {
     public func sessions(userID: String?, status: SessionStatus?, limit: Int) async throws -> [WorkspaceSession] {
         let binds: [SQLiteData] = [userID.map { .text($0) }, status.map { .text($0.rawValue) }].compactMap { $0 }
         return try await read {
-            try await $0.rows(Self.sessionsQuery(byUser: userID != nil, byStatus: status != nil), binds + [.init(limit)])
+            try await $0.rows(Self.sessionsQuery(byUser: userID != nil, byStatus: status != nil, limit: limit), binds)
                 .map(Self.session)
         }
     }
@@ -44,13 +44,15 @@ extension SQLiteStore: SessionStore {
     /// The statement `sessions(userID:status:limit:)` runs, with a condition only for the filters
     /// given: one that said "this user, if any" (`?1 IS NULL OR user_id = ?1`) could use no index,
     /// and read every session there ever was, by start, to find one user's or the active ones.
-    static func sessionsQuery(byUser: Bool, byStatus: Bool) -> String {
-        switch (byUser, byStatus) {
-        case (true, true): "SELECT * FROM sessions WHERE user_id = ? AND status = ? ORDER BY started_at DESC, id LIMIT ?"
-        case (true, false): "SELECT * FROM sessions WHERE user_id = ? ORDER BY started_at DESC, id LIMIT ?"
-        case (false, true): "SELECT * FROM sessions WHERE status = ? ORDER BY started_at DESC, id LIMIT ?"
-        case (false, false): "SELECT * FROM sessions ORDER BY started_at DESC, id LIMIT ?"
-        }
+    static func sessionsQuery(byUser: Bool, byStatus: Bool, limit: Int) -> String {
+        let filtered =
+            switch (byUser, byStatus) {
+            case (true, true): "SELECT * FROM sessions WHERE user_id = ? AND status = ?"
+            case (true, false): "SELECT * FROM sessions WHERE user_id = ?"
+            case (false, true): "SELECT * FROM sessions WHERE status = ?"
+            case (false, false): "SELECT * FROM sessions"
+            }
+        return filtered + " ORDER BY started_at DESC, id" + limitClause(limit)
     }
 
     public func end(id: String, _ ending: SessionEnding, at now: Date) async throws -> WorkspaceSession? {

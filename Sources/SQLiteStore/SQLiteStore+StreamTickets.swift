@@ -17,12 +17,12 @@ extension SQLiteStore: StreamTicketStore {
                 ])
             try await connection.execute(
                 """
-                DELETE FROM stream_tickets WHERE session_id = ?1 AND digest <> ?3 AND digest NOT IN (
-                    SELECT digest FROM stream_tickets WHERE session_id = ?1 AND digest <> ?3
-                    ORDER BY issued_at DESC, digest LIMIT ?2
+                DELETE FROM stream_tickets WHERE session_id = ?1 AND digest <> ?2 AND digest NOT IN (
+                    SELECT digest FROM stream_tickets WHERE session_id = ?1 AND digest <> ?2
+                    ORDER BY issued_at DESC, digest\(limitClause(keeping - 1))
                 )
                 """,
-                [.text(ticket.sessionID), .integer(keeping - 1), .text(ticket.digest)])
+                [.text(ticket.sessionID), .text(ticket.digest)])
             // Those never presented go once expired (MongoDB's TTL index does this there).
             try await connection.execute("DELETE FROM stream_tickets WHERE expires_at <= ?", [.init(ticket.issuedAt)])
         }

@@ -54,7 +54,7 @@ extension SQLiteStore: UserStore {
         guard let search, !search.isEmpty else {
             return try await read {
                 try await $0.rows(
-                    "SELECT * FROM users ORDER BY created_at DESC, id LIMIT ? OFFSET ?", [.init(limit), .init(offset)]
+                    "SELECT * FROM users ORDER BY created_at DESC, id" + limitClause(limit, offset: offset)
                 ).map(Self.user)
             }
         }
@@ -71,8 +71,8 @@ extension SQLiteStore: UserStore {
         return try await read {
             try await $0.rows(
                 "SELECT * FROM users WHERE email LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\'"
-                    + " ORDER BY created_at DESC, id LIMIT ?2 OFFSET ?3",
-                [.text(String(pattern)), .init(limit), .init(offset)]
+                    + " ORDER BY created_at DESC, id" + limitClause(limit, offset: offset),
+                [.text(String(pattern))]
             ).map(Self.user)
         }
     }

@@ -106,6 +106,15 @@ extension SQLiteRow {
 
 /// A statement's bound values, each written into it as its number (`?1`, `?2`, …) as it is
 /// added: a statement put together from parts numbers them without counting by hand.
+/// ` LIMIT n` (and ` OFFSET m`), the numbers written into the statement rather than bound. SQLite
+/// plans a statement for the value of a bound LIMIT, so binding one expires the statement and its
+/// first step compiles it a second time (`sqlite3Reprepare`): every query with a bound LIMIT was
+/// parsed and planned twice. An `Int` in decimal is digits and a sign, nothing a statement could
+/// be made to say.
+func limitClause(_ limit: Int, offset: Int = 0) -> String {
+    offset == 0 ? " LIMIT \(limit)" : " LIMIT \(limit) OFFSET \(offset)"
+}
+
 struct NumberedBinds {
     private(set) var values: [SQLiteData] = []
 

@@ -72,14 +72,27 @@ import Testing
             SQLiteStore.endActive(where: SQLiteStore.newestActiveCondition),
             [.text("stopped"), .float(0), .text("r"), .text("u"), .text("w")])
         // The lists of one user's sessions, and of the active ones, search too: no scan of them all.
-        let own = try await plan(SQLiteStore.sessionsQuery(byUser: true, byStatus: false), [.text("u"), .integer(100)])
-        let active = try await plan(SQLiteStore.sessionsQuery(byUser: false, byStatus: true), [.text("active"), .integer(100)])
+        let own = try await plan(SQLiteStore.sessionsQuery(byUser: true, byStatus: false, limit: 100), [.text("u")])
+        let active = try await plan(SQLiteStore.sessionsQuery(byUser: false, byStatus: true, limit: 100), [.text("active")])
         try await connection.close()
         // Found and ended in one statement: the session by its key, found through the index.
         #expect(stop.contains("SEARCH sessions USING INDEX sessions_user_workspace (user_id=? AND workspace_id=? AND status=?)"), "\(stop)")
         #expect(!stop.contains { $0.hasPrefix("SCAN") }, "\(stop)")
         #expect(own.first?.hasPrefix("SEARCH sessions USING INDEX sessions_user") == true, "\(own)")
         #expect(active.first?.hasPrefix("SEARCH sessions USING INDEX sessions_status") == true, "\(active)")
+    }
+
+    /// SQLite plans a statement for the value of a bound LIMIT, so each query with one was compiled
+    /// twice (again at its first step, once bound): the lists write their limit as a number.
+    @Test func aListsLimitIsWrittenNotBound() throws {
+        var binds = NumberedBinds()
+        let page = SQLiteStore.pageStatement(
+            AuditQuery(userID: "u", limit: 10), columns: "*", after: SQLiteStore.newest, binds: &binds)
+        #expect(page.hasSuffix(" ORDER BY timestamp DESC, seq DESC LIMIT 10"), "\(page)")
+        #expect(binds.values.count == 3, "the cursor's two and the user: \(binds.values)")
+        #expect(SQLiteStore.sessionsQuery(byUser: false, byStatus: false, limit: 7).hasSuffix(" LIMIT 7"))
+        #expect(limitClause(20, offset: 40) == " LIMIT 20 OFFSET 40")
+        #expect(limitClause(-1) == " LIMIT -1")
     }
 
     @Test("tokens and users share no column name: a token's first read joins them and finds each column by name")
