@@ -220,7 +220,7 @@ extension SQLiteStore: AuditStore {
 
     /// `columns` of the entries `query` selects, newest first: one statement (two after a cursor).
     private static func page(_ query: AuditQuery, columns: String, on connection: SQLiteConnection) async throws -> [SQLiteRow] {
-        var cursor = newest
+        var cursor: (timestamp: SQLiteData, seq: SQLiteData)?
         if let before = query.before {
             guard
                 let row = try await connection.rows(
@@ -235,20 +235,21 @@ extension SQLiteStore: AuditStore {
         return try await connection.rows(statement, binds.values)
     }
 
-    /// The cursor of a newest page: after an entry newer than any.
-    static let newest: (timestamp: SQLiteData, seq: SQLiteData) = (.float(.greatestFiniteMagnitude), .integer(.max))
-
     /// The statement reading `columns` of the entries `query` selects after `cursor` (an entry's
-    /// timestamp and seq, or `newest`), newest first; `query.before` is the caller's to resolve.
+    /// timestamp and seq; the newest page without one), newest first; `query.before` is the
+    /// caller's to resolve.
     static func pageStatement(
-        _ query: AuditQuery, columns: String, after cursor: (timestamp: SQLiteData, seq: SQLiteData), binds: inout NumberedBinds
+        _ query: AuditQuery, columns: String, after cursor: (timestamp: SQLiteData, seq: SQLiteData)?, binds: inout NumberedBinds
     ) -> String {
+        var conditions: [String] = []
         // The page starts after the cursor entry in (timestamp, seq) order, or at the top. A
         // plain `timestamp <= ?` lets SQLite seek the timestamp index to it: each page costs
         // its own rows, not a scan of every newer entry (an export of 1,000,000 was quadratic).
-        let timestamp = binds.mark(cursor.timestamp)
-        let seq = binds.mark(cursor.seq)
-        var conditions = ["timestamp <= \(timestamp)", "(timestamp < \(timestamp) OR seq < \(seq))"]
+        if let cursor {
+            let timestamp = binds.mark(cursor.timestamp)
+            let seq = binds.mark(cursor.seq)
+            conditions += ["timestamp <= \(timestamp)", "(timestamp < \(timestamp) OR seq < \(seq))"]
+        }
         // Only the filters given are written into the statement: `?2 IS NULL OR user_id = ?2`
         // kept SQLite off the (user_id, timestamp) index, so one user's ten newest entries
         // walked the whole trail by time (190 ms on 100,000 entries; the dashboard's list).
@@ -257,7 +258,7 @@ extension SQLiteStore: AuditStore {
         if let success = query.success { conditions.append("success = \(binds.mark(.init(success)))") }
         if let since = query.since { conditions.append("timestamp >= \(binds.mark(.init(since)))") }
         if let until = query.until { conditions.append("timestamp <= \(binds.mark(.init(until)))") }
-        return "SELECT \(columns) FROM audit_logs WHERE " + conditions.joined(separator: " AND ")
+        return "SELECT \(columns) FROM audit_logs" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
             + " ORDER BY timestamp DESC, seq DESC" + limitClause(query.limit)
     }
 

@@ -2,8 +2,13 @@ import Domain
 import SQLiteNIO
 
 extension SQLiteStore {
-    /// One statement: a row of the figures, each a subquery, joined to the newest entries (the
-    /// figures' row alone when there are none).
+    /// One statement: the newest entries, each row also carrying the figures (subqueries that
+    /// depend on no row, which SQLite computes once); the figures alone when there are no entries.
+    ///
+    /// SQLite compiles every statement anew (SQLiteNIO keeps none prepared), and compiling was most
+    /// of this one's cost: the shape before, the figures' row left-joined to the page as a
+    /// subquery, compiled to a co-routine, a materialised page and a sort for the join's order,
+    /// twice the work of this one (docs/benchmarks.md).
     public func overview(_ query: OverviewQuery) async throws -> Overview {
         guard query.recent?.before == nil else { return try await overviewInParts(query) }
         var binds = NumberedBinds()
@@ -24,14 +29,21 @@ extension SQLiteStore {
             figures.append("(SELECT COALESCE(SUM(active_with_mfa), 0) FROM user_tallies\(scope)) AS overview_users_mfa")
         }
         if query.countsOrganizations { figures.append("(SELECT COUNT(*) FROM organizations) AS overview_organizations") }
-        var statement = "SELECT * FROM (SELECT " + figures.joined(separator: ", ") + ") AS figures"
-        if let recent = query.recent {
-            statement +=
-                " LEFT JOIN (" + Self.pageStatement(recent, columns: "*", after: Self.newest, binds: &binds)
-                + ") AS recent ON 1 ORDER BY recent.timestamp DESC, recent.seq DESC"
+        let figuresAlone = (statement: "SELECT " + figures.joined(separator: ", "), binds: binds.values)
+        let page = query.recent.map { recent in
+            var pageBinds = binds
+            let statement = Self.pageStatement(recent, columns: figures.joined(separator: ", ") + ", *", after: nil, binds: &pageBinds)
+            return (statement: statement, binds: pageBinds.values)
         }
-        let rows = try await read { connection in try await connection.rows(statement, binds.values) }
-        guard let first = rows.first else { throw CorruptRow(column: "overview") }
+
+        let (first, recent) = try await read { connection -> (SQLiteRow?, [SQLiteRow]) in
+            if let page {
+                let rows = try await connection.rows(page.statement, page.binds)
+                if let first = rows.first { return (first, rows) }
+            }
+            return (try await connection.rows(figuresAlone.statement, figuresAlone.binds).first, [])
+        }
+        guard let first else { throw CorruptRow(column: "overview") }
         var overview = Overview()
         overview.counts = try query.counts.indices.map { try first.int("overview_count_\($0)") }
         if query.users != nil {
@@ -39,9 +51,7 @@ extension SQLiteStore {
             overview.activeUsersWithMFA = try first.int("overview_users_mfa")
         }
         if query.countsOrganizations { overview.organizations = try first.int("overview_organizations") }
-        if query.recent != nil {
-            overview.recent = try rows.filter { $0.optionalString("id") != nil }.map(Self.event)
-        }
+        overview.recent = try recent.map(Self.event)
         return overview
     }
 }

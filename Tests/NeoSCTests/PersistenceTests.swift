@@ -87,9 +87,9 @@ import Testing
     @Test func aListsLimitIsWrittenNotBound() throws {
         var binds = NumberedBinds()
         let page = SQLiteStore.pageStatement(
-            AuditQuery(userID: "u", limit: 10), columns: "*", after: SQLiteStore.newest, binds: &binds)
-        #expect(page.hasSuffix(" ORDER BY timestamp DESC, seq DESC LIMIT 10"), "\(page)")
-        #expect(binds.values.count == 3, "the cursor's two and the user: \(binds.values)")
+            AuditQuery(userID: "u", limit: 10), columns: "*", after: nil, binds: &binds)
+        #expect(page == "SELECT * FROM audit_logs WHERE user_id = ?1 ORDER BY timestamp DESC, seq DESC LIMIT 10", "\(page)")
+        #expect(binds.values == [.text("u")], "the newest page has no cursor: \(binds.values)")
         #expect(SQLiteStore.sessionsQuery(byUser: false, byStatus: false, limit: 7).hasSuffix(" LIMIT 7"))
         #expect(limitClause(20, offset: 40) == " LIMIT 20 OFFSET 40")
         #expect(limitClause(-1) == " LIMIT -1")
