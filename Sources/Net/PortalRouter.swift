@@ -9,13 +9,15 @@ public enum PortalRouter {
     ///   on the request's logger.
     public static func make(portal: Portal, accessLog: any AccessLog = LoggerAccessLog()) -> Router<PortalRequestContext> {
         let router = Router(context: PortalRequestContext.self)
-        router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins))
-        router.add(middleware: RequestTelemetryMiddleware(metrics: portal.metrics, accessLog: accessLog))
         let assets = PortalAssets()
         let renderer = PageRenderer(assets: assets, version: portal.settings.version, signsOut: portal.federation.pomerium == nil)
-        router.add(
-            middleware: ErrorResponseMiddleware { request, status, detail in
+        // One middleware of fixed types (Hummingbird's builder), not five behind existentials:
+        // each layer a direct call rather than an existential's and two closures'.
+        router.addMiddleware {
+            RequestIDMiddleware()
+            BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins)
+            RequestTelemetryMiddleware(metrics: portal.metrics, accessLog: accessLog)
+            ErrorResponseMiddleware { request, status, detail in
                 let heading =
                     switch status {
                     case .notFound: "Page not found"
@@ -26,8 +28,9 @@ public enum PortalRouter {
                     }
                 return renderer.problem(
                     PageProblem(status: status, heading: heading, message: detail), chrome: renderer.chrome(nil, at: request.uri.path, csrf: ""))
-            })
-        router.add(middleware: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies))
+            }
+            ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies)
+        }
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
         HealthRoutes(health: portal.storeHealth, version: portal.settings.version, pomerium: portal.federation.pomerium)
@@ -49,8 +52,10 @@ public enum PortalRouter {
         }
         // Everything else under /api meets the identity middleware; routes that need a caller
         // are on `signedIn`, whose context exists only for a request with a valid credential.
-        let api = router.group("api").add(middleware: IdentityMiddleware(portal: portal))
-            .add(middleware: PolicyMiddleware(policies: portal.policies, clock: portal.clock))
+        let api = router.group("api").addMiddleware {
+            IdentityMiddleware(portal: portal)
+            PolicyMiddleware(policies: portal.policies, clock: portal.clock)
+        }
         let signedIn = api.group(context: SignedInContext.self)
         AuthRoutes(signIn: portal.signIn, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
             .register(open: api.group("auth"), signedIn: signedIn.group("auth"))
