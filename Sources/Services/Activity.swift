@@ -39,6 +39,14 @@ public struct Activity: Sendable, Equatable {
         Activity(
             hours: Series(occurrences, now: now, bucket: hour, count: 24), days: Series(occurrences, now: now, bucket: day, count: 7))
     }
+
+    /// This count in the buckets of a later `now`: those that began since it was counted are
+    /// empty (what happened since is not in it, as in any kept count) and those that ended before
+    /// the first of them are gone. A count kept over an hour's turn shows the new hour without a
+    /// new read of the trail.
+    public func moved(to now: Date) -> Activity {
+        Activity(hours: hours.moved(to: now, bucket: Self.hour), days: days.moved(to: now, bucket: Self.day))
+    }
 }
 
 extension Activity.Series {
@@ -63,17 +71,29 @@ extension Activity.Series {
         }
         self.init(starts: (0..<count).map { start + bucket * Double($0) }, signIns: signIns, launches: launches)
     }
+
+    /// These buckets moved on to those of `now` (`Activity.moved(to:)`); unchanged for a `now` in
+    /// the same last bucket or before it (a clock set back).
+    func moved(to now: Date, bucket: TimeInterval) -> Self {
+        guard let first = starts.first else { return self }
+        let count = starts.count
+        let start = Self.start(of: now, bucket: bucket, count: count)
+        let shift = Int((start.timeIntervalSince(first) / bucket).rounded())
+        guard shift > 0 else { return self }
+        let kept = max(0, count - shift)
+        let empty = Array(repeating: 0, count: count - kept)
+        return Self(
+            starts: (0..<count).map { start + bucket * Double($0) }, signIns: Array(signIns.suffix(kept)) + empty,
+            launches: Array(launches.suffix(kept)) + empty)
+    }
 }
 
 public struct ActivityCounter: Sendable {
     private let store: any Store
     private let clock: WallClock
-    /// A result per scope and UTC hour: one kept over an hour's turn would lack the new hour.
-    private struct Key: Hashable, Sendable {
-        var scope: AuditScope
-        var hour: Int64
-    }
-    private let recent: RecentValues<Key, Activity>
+    /// A result per scope, moved on to the hour it is shown in. (Kept per scope and hour, every
+    /// scope's chart was read anew at each hour's turn, all viewers waiting for theirs at once.)
+    private let recent: RecentValues<AuditScope, Activity>
 
     /// - Parameters:
     ///   - logger: where a chart that could not be read again is told of (its last one is shown
@@ -85,10 +105,10 @@ public struct ActivityCounter: Sendable {
         // outside one, of whom a thousand once pushed each other out at every view.
         // Fresh for a minute; for a minute more it is answered while the next is read beside it,
         // so a caller who looks often never waits for their chart.
-        recent = RecentValues(maxAge: 60, servedStale: 60, capacity: 10_000, clock: clock) { key, error in
+        recent = RecentValues(maxAge: 60, servedStale: 60, capacity: 10_000, clock: clock) { scope, error in
             logger?.warning(
                 "could not read the activity chart again; its last one is shown for a minute more",
-                metadata: ["scope": "\(key.scope)", "error": "\(error)"])
+                metadata: ["scope": "\(scope)", "error": "\(error)"])
         }
     }
 
@@ -96,10 +116,10 @@ public struct ActivityCounter: Sendable {
         let scope: AuditScope =
             principal.isAdmin ? .everyone : principal.organizationID.map { .organization($0) } ?? .user(principal.userID)
         let now = clock.now()
-        let key = Key(scope: scope, hour: Int64((now.timeIntervalSince1970 / Activity.hour).rounded(.down)))
-        return try await recent.value(for: key) { [store] in
+        return try await recent.value(for: scope) { [store] in
             try await Self.count(store: store, scope: scope, now: now)
         }
+        .moved(to: now)
     }
 
     /// Entries read for one chart at most; past it the oldest buckets are short (a trail that

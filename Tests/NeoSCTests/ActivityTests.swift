@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Net
@@ -50,5 +51,68 @@ struct ActivityTests {
             now: Self.midnight)
         #expect(counted.hours.starts.last == Self.midnight && counted.days.starts.last == Self.midnight)
         #expect(counted.hours.signIns.suffix(2) == [1, 1] && counted.days.signIns.suffix(2) == [1, 1])
+    }
+}
+
+/// A chart kept over an hour's turn is moved on to the new hour, not read again: at each turn every
+/// viewer's chart was read at once (issue #12's dashboard latency).
+@Suite("Dashboard activity: a kept chart moved on to the hour it is shown in")
+struct MovedActivityTests {
+    static let midnight = ActivityTests.midnight
+
+    @Test("a count moved into the next hour: the hours shift by one, the new one empty; the days stay until midnight")
+    func aCountMovesIntoTheNextHour() {
+        let counted = Activity.tally(
+            [
+                AuditOccurrence(action: .login, at: Self.midnight - 3_600 - 30),  // 22:59:30 on Tuesday
+                AuditOccurrence(action: .launchWorkspace, at: Self.midnight - 30),  // 23:59:30
+            ], now: Self.midnight - 20)
+        let nextHour = counted.moved(to: Self.midnight - 3_600 + 10)
+        #expect(nextHour == counted, "23:00:10 is in the hour it was counted in: nothing moves")
+        let moved = counted.moved(to: Self.midnight + 10)
+        let recounted = Activity.tally(
+            [
+                AuditOccurrence(action: .login, at: Self.midnight - 3_600 - 30),
+                AuditOccurrence(action: .launchWorkspace, at: Self.midnight - 30),
+            ], now: Self.midnight + 10)
+        #expect(moved == recounted, "the same as counting the same occurrences at the new now")
+        #expect(moved.hours.starts.last == Self.midnight && moved.hours.launches.suffix(2) == [1, 0])
+        #expect(moved.days.starts.last == Self.midnight && moved.days.launches.suffix(2) == [1, 0])
+        #expect(counted.moved(to: Self.midnight - 86_400) == counted, "a clock set back moves nothing")
+    }
+
+    @Test("moved past every bucket: all empty, the buckets those of the new now")
+    func aCountMovedPastItsBuckets() {
+        let counted = Activity.tally([AuditOccurrence(action: .login, at: Self.midnight - 60)], now: Self.midnight - 30)
+        let moved = counted.moved(to: Self.midnight + 8 * 86_400)
+        #expect(moved == Activity.tally([], now: Self.midnight + 8 * 86_400))
+        #expect(moved.hours.signIns.allSatisfy { $0 == 0 } && moved.days.signIns.allSatisfy { $0 == 0 })
+    }
+
+    @Test("the counter keeps a scope's chart over the hour's turn and shows it moved on, with no new read")
+    func theCounterMovesAKeptChart() async throws {
+        try await Harness.withStore(.embedded) { store in
+            let clock = ManualClock(Self.midnight + 86_400 - 30)  // Wednesday 23:59:30
+            let counter = ActivityCounter(store: store, clock: clock.wallClock)
+            let principal = Principal(
+                userID: "usr-moved", email: "moved@example.com", name: "M", role: .user, organizationID: nil, mfaVerified: false,
+                credentialDigest: "d", credentialExpiresAt: clock.now + 3_600)
+            func login(at time: Date) async throws {
+                try await store.append(
+                    AuditEvent(
+                        timestamp: time, userID: principal.userID, userEmail: principal.email, action: .login, ipAddress: nil,
+                        success: true))
+            }
+            try await login(at: clock.now - 10)
+            let before = try await counter.activity(for: principal)
+            #expect(before.hours.signIns.last == 1)
+            try await login(at: clock.now + 35)  // Thursday 00:00:05, after the chart was read
+            clock.advance(40)  // Thursday 00:00:10: 40 s after the read, within its minute
+            let after = try await counter.activity(for: principal)
+            #expect(after.hours.starts.last == Self.midnight + 86_400, "the new hour is the last bucket")
+            #expect(after.days.starts.last == Self.midnight + 86_400, "and the new day")
+            #expect(after == before.moved(to: clock.now), "the kept chart, moved on: the new sign-in is not read yet")
+            #expect(after.hours.signIns.suffix(2) == [1, 0])
+        }
     }
 }
