@@ -171,13 +171,18 @@ struct IdentityPromiseTests {
                     .post, "/api/auth/token-exchange",
                     json: body(["code": "a-code", "code_verifier": Self.verifier(), "redirect_uri": Self.portalRedirect]))
                 #expect(exchange.status == .serviceUnavailable, "\(exchange.text)")
+                // A scheme in capitals is a web URL too (schemes are case-insensitive): on to the provider.
+                let capitals = try await client.send(
+                    .post, "/api/auth/token-exchange",
+                    json: body(["code": "a-code", "code_verifier": Self.verifier(), "redirect_uri": "HTTPS://portal.example/auth/callback"]))
+                #expect(capitals.status == .serviceUnavailable, "\(capitals.text)")
                 let start = try await client.send(.get, "/api/auth/oidc/start")
                 #expect(start.status == .serviceUnavailable, "\(start.text)")
                 #expect(start.detail?.isEmpty == false)
-                #expect(provider.requests == 1, "four sign-ins within the interval asked the provider once")
+                #expect(provider.requests == 1, "five sign-ins within the interval asked the provider once")
                 // One audit row per address, reason and minute; every refusal counted.
                 #expect(try await Self.reasons(harness, .ssoLoginFailed) == ["provider_unavailable"])
-                #expect(harness.metric(#"auth_failures_total{reason="provider_unavailable"}"#) == 3)
+                #expect(harness.metric(#"auth_failures_total{reason="provider_unavailable"}"#) == 4)
 
                 // Past the interval, the next sign-in tries the provider again.
                 clock.advance(61)

@@ -402,6 +402,13 @@ struct PortalPageTests {
             digits.markup(" ")
         }
         #expect(digits.string == "0 7 -7 10 1000000 \(Int.max) \(Int.min) ")
+
+        var tenths = MarkupBytes(capacity: 0)
+        for value in [0, 12.5, -0.54, 0.04, 199.96, .nan, .infinity, -.infinity, 1e300] {
+            tenths.tenths(value)
+            tenths.markup(" ")
+        }
+        #expect(tenths.string == "0.0 12.5 -0.5 0.0 200.0 0.0 0.0 0.0 0.0 ", "one decimal; never a trap")
     }
 
     @Test("templates insert unescaped only the markup NeoSC writes itself (the top bar, charts and activity rows)")

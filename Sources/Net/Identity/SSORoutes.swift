@@ -56,8 +56,9 @@ struct SSORoutes {
         try Self.requireCodeVerifier(body.codeVerifier)
         return try await signIn(method: "token_exchange", context: context) {
             // With no allow-list, any http(s) URL: the provider checks it against the client's own.
+            // A scheme is case-insensitive (RFC 3986 §3.1): `HTTPS://` is a web URL too.
             let allowed = provider.settings.allowedRedirectURIs
-            let isWebURL = URL(string: body.redirectURI)?.scheme.map { ["http", "https"].contains($0) } ?? false
+            let isWebURL = URL(string: body.redirectURI)?.scheme.map { ["http", "https"].contains($0.lowercased()) } ?? false
             guard allowed.isEmpty ? isWebURL : allowed.contains(body.redirectURI) else {
                 throw SignInFailure.redirectNotAllowed
             }

@@ -39,8 +39,12 @@ struct MarkupBytes {
     }
 
     /// `value` to one decimal ("12.5", "-0.5"), by integer arithmetic.
+    /// A value that is not finite, or too large for an `Int` in tenths, is written as "0.0": a
+    /// chart is never worth a trap.
     mutating func tenths(_ value: Double) {
-        let tenths = Int((value * 10).rounded())
+        let scaled = (value * 10).rounded()
+        guard scaled.isFinite, scaled.magnitude < 1e15 else { return markup("0.0") }
+        let tenths = Int(scaled)
         if tenths < 0 { bytes.append(UInt8(ascii: "-")) }
         number(Int(tenths.magnitude / 10))
         bytes.append(UInt8(ascii: "."))
