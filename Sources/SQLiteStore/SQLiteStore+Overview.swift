@@ -3,7 +3,8 @@ import SQLiteNIO
 
 extension SQLiteStore {
     /// One statement: the newest entries, each row also carrying the figures (subqueries that
-    /// depend on no row, which SQLite computes once); the figures alone when there are no entries.
+    /// depend on no row, which SQLite computes once); the figures alone, a second statement, when
+    /// the page is empty (a caller with no entries yet).
     ///
     /// SQLite compiles every statement anew (SQLiteNIO keeps none prepared), and compiling was most
     /// of this one's cost: the shape before, the figures' row left-joined to the page as a

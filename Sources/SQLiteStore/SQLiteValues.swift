@@ -104,8 +104,6 @@ extension SQLiteRow {
     }
 }
 
-/// A statement's bound values, each written into it as its number (`?1`, `?2`, …) as it is
-/// added: a statement put together from parts numbers them without counting by hand.
 /// ` LIMIT n` (and ` OFFSET m`), the numbers written into the statement rather than bound. SQLite
 /// plans a statement for the value of a bound LIMIT, so binding one expires the statement and its
 /// first step compiles it a second time (`sqlite3Reprepare`): every query with a bound LIMIT was
@@ -115,6 +113,8 @@ func limitClause(_ limit: Int, offset: Int = 0) -> String {
     offset == 0 ? " LIMIT \(limit)" : " LIMIT \(limit) OFFSET \(offset)"
 }
 
+/// A statement's bound values, each written into it as its number (`?1`, `?2`, …) as it is
+/// added: a statement put together from parts numbers them without counting by hand.
 struct NumberedBinds {
     private(set) var values: [SQLiteData] = []
 

@@ -67,8 +67,8 @@ struct MovedActivityTests {
                 AuditOccurrence(action: .login, at: Self.midnight - 3_600 - 30),  // 22:59:30 on Tuesday
                 AuditOccurrence(action: .launchWorkspace, at: Self.midnight - 30),  // 23:59:30
             ], now: Self.midnight - 20)
-        let nextHour = counted.moved(to: Self.midnight - 3_600 + 10)
-        #expect(nextHour == counted, "23:00:10 is in the hour it was counted in: nothing moves")
+        let sameHour = counted.moved(to: Self.midnight - 3_600 + 10)
+        #expect(sameHour == counted, "23:00:10 is in the hour it was counted in: nothing moves")
         let moved = counted.moved(to: Self.midnight + 10)
         let recounted = Activity.tally(
             [
