@@ -115,8 +115,8 @@ public actor RecentValues<Key: Hashable & Sendable, Value: Sendable> {
         newer[key] = (computed, began)
     }
 
-    /// A key told of fails only beside a value kept for it: once that value is let go (a chart of
-    /// an hour past is never asked for again), so is the key.
+    /// A key told of fails only beside a value kept for it: once that value is let go (a key not
+    /// asked for within two generations), so is the key, which would otherwise stay for good.
     private func forgetFailuresOfDroppedKeys() {
         guard !failing.isEmpty else { return }
         failing = failing.filter { newer[$0] != nil || older[$0] != nil }

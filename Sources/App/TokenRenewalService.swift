@@ -11,38 +11,39 @@ import Services
 /// a use comes with less than half of it left (`TokenCache.renewalWanted`), the entries such uses
 /// asked for, gathered for `gathering`: an entry first used after the last scheduled pass that
 /// could catch it is renewed too, instead of lapsing and being read by its next request.
+/// One pass at a time: each finds the entries the one before renewed no longer due, so no token
+/// is read twice (two passes side by side could both take it).
 struct TokenRenewalService: Service {
     let renewal: TokenRenewal
-    let lifetime: TimeInterval
     let logger: Logger
 
     /// How long asks for renewal are gathered into one read.
     static let gathering = Duration.milliseconds(25)
 
-    func run() async throws {
-        guard lifetime > 0 else { return }
-        let interval = Duration.milliseconds(max(50, Int(lifetime * 250)))
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                for await _ in AsyncTimerSequence(interval: interval, clock: .continuous).cancelOnGracefulShutdown() {
-                    await pass { try await renewal.renewDue(within: renewal.margin) }
-                }
-            }
-            group.addTask {
-                for await _ in renewal.wanted.cancelOnGracefulShutdown() {
-                    try? await Task.sleep(for: Self.gathering)
-                    await pass { try await renewal.renewLapsingInUse() }
-                }
-            }
-        }
+    private enum Pass {
+        case scheduled, wanted
     }
 
-    private func pass(_ body: () async throws -> TokenRenewal.Outcome) async {
-        do {
-            _ = try await body()
-        } catch {
-            // The entries lapse as they would without renewal; each request then reads its own.
-            logger.warning("could not renew cached tokens; will retry", metadata: ["error": "\(error)"])
+    func run() async throws {
+        let lifetime = renewal.lifetime
+        guard lifetime > 0 else { return }
+        let interval = Duration.milliseconds(max(50, Int(lifetime * 250)))
+        let passes = merge(
+            AsyncTimerSequence(interval: interval, clock: .continuous).map { _ in Pass.scheduled },
+            renewal.wanted.map { Pass.wanted })
+        for await pass in passes.cancelOnGracefulShutdown() {
+            do {
+                switch pass {
+                case .scheduled:
+                    try await renewal.renewDue(within: renewal.margin)
+                case .wanted:
+                    try? await Task.sleep(for: Self.gathering)
+                    try await renewal.renewLapsingInUse()
+                }
+            } catch {
+                // The entries lapse as they would without renewal; each request then reads its own.
+                logger.warning("could not renew cached tokens; will retry", metadata: ["error": "\(error)"])
+            }
         }
     }
 }

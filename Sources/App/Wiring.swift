@@ -214,8 +214,7 @@ enum Wiring {
             services: [
                 ExpiredTokenSweeper(store: portal.store, interval: .seconds(3_600), clock: portal.clock, logger: logger),
                 TokenRenewalService(
-                    renewal: TokenRenewal(store: portal.store, tokenCache: portal.tokenCache, clock: portal.clock),
-                    lifetime: portal.tokenCache.lifetime, logger: logger),
+                    renewal: TokenRenewal(store: portal.store, tokenCache: portal.tokenCache, clock: portal.clock), logger: logger),
                 InterruptedChangeRecovery(
                     store: portal.store, audit: portal.auditTrail,
                     interval: .milliseconds(Int(configuration.mongoChangeLease * 500)), logger: logger),

@@ -30,10 +30,11 @@ extension SQLiteStore {
             figures.append("(SELECT COALESCE(SUM(active_with_mfa), 0) FROM user_tallies\(scope)) AS overview_users_mfa")
         }
         if query.countsOrganizations { figures.append("(SELECT COUNT(*) FROM organizations) AS overview_organizations") }
-        let figuresAlone = (statement: "SELECT " + figures.joined(separator: ", "), binds: binds.values)
+        let columns = figures.joined(separator: ", ")
+        let figuresAlone = (statement: "SELECT " + columns, binds: binds.values)
         let page = query.recent.map { recent in
             var pageBinds = binds
-            let statement = Self.pageStatement(recent, columns: figures.joined(separator: ", ") + ", *", after: nil, binds: &pageBinds)
+            let statement = Self.pageStatement(recent, columns: columns + ", *", after: nil, binds: &pageBinds)
             return (statement: statement, binds: pageBinds.values)
         }
 

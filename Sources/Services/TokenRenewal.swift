@@ -53,6 +53,9 @@ public struct TokenRenewal: Sendable {
     /// The margin of a scheduled pass: the cache's, within which a use asks at once too.
     public var margin: TimeInterval { tokenCache.renewalMargin }
 
+    /// How long a cached entry lives past its read (the cache's): what the passes are timed by.
+    public var lifetime: TimeInterval { tokenCache.lifetime }
+
     private func renew(_ due: [String], batchSize: Int) async throws -> Outcome {
         var outcome = Outcome()
         for start in stride(from: 0, to: due.count, by: max(1, batchSize)) {
