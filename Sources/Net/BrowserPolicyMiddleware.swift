@@ -8,6 +8,17 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
     private let allowedOrigins: Set<String>
 
+    /// Not `includeSubDomains` in HSTS: workspaces on sibling hosts may still be served over
+    /// plain HTTP.
+    static let alwaysSent: [HTTPField] = [
+        HTTPField(name: .xContentTypeOptions, value: "nosniff"),
+        HTTPField(name: .strictTransportSecurity, value: "max-age=63072000"),
+        HTTPField(name: .referrerPolicy, value: "no-referrer"),
+        HTTPField(name: .xFrameOptions, value: "DENY"),
+    ]
+    static let notStored = HTTPField(name: .cacheControl, value: "no-store")
+    static let notFramed = HTTPField(name: .contentSecurityPolicy, value: "frame-ancestors 'none'")
+
     public init(allowedOrigins: [String]) {
         self.allowedOrigins = Set(allowedOrigins)
     }
@@ -37,18 +48,26 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         if !allowedOrigins.isEmpty {
             response.headers[values: .vary].append("Origin")
         }
-        response.headers[.xContentTypeOptions] = "nosniff"
-        // Only the portal's content-hashed assets say otherwise (cached for a year).
-        if response.headers[.cacheControl] == nil {
-            response.headers[.cacheControl] = "no-store"
+        // One pass for the two fields an answer may bring itself: only the portal's
+        // content-hashed assets are cached (for a year), and its pages set a fuller policy of
+        // their own (`PageRenderer.secure`).
+        var setsCaching = false
+        var setsPolicy = false
+        for field in response.headers {
+            if field.name == .cacheControl {
+                setsCaching = true
+            } else if field.name == .contentSecurityPolicy {
+                setsPolicy = true
+            }
         }
-        // Not `includeSubDomains`: workspaces on sibling hosts may still be served over plain HTTP.
-        response.headers[.strictTransportSecurity] = "max-age=63072000"
-        response.headers[.referrerPolicy] = "no-referrer"
-        response.headers[.xFrameOptions] = "DENY"
-        // The portal's pages set a fuller policy of their own (`PageRenderer.secure`).
-        if response.headers[.contentSecurityPolicy] == nil {
-            response.headers[.contentSecurityPolicy] = "frame-ancestors 'none'"
+        // The rest are NeoSC's alone, on every answer: appended as they were made once, not set
+        // (a search and a check of each value per field, per request).
+        response.headers.append(contentsOf: Self.alwaysSent)
+        if !setsCaching {
+            response.headers.append(Self.notStored)
+        }
+        if !setsPolicy {
+            response.headers.append(Self.notFramed)
         }
         return response
     }

@@ -16,10 +16,18 @@ enum ChildTaskResponder {
         { request, writer, channel in
             let handoff = WriterHandoff(writer)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
+                let answer: @Sendable () async throws -> Void = {
                     // Taken exactly once: this is the only child, and the only taker.
                     guard let writer = handoff.take() else { preconditionFailure("a response writer taken twice") }
                     try await responder(request, writer, channel)
+                }
+                // Started at once, on this thread, up to its first suspension: no hand-off to
+                // another of the pool's threads and back for an answer that never waits
+                // (`GET /api/` cost about a tenth more CPU with a child that was queued).
+                if #available(macOS 26, iOS 26, tvOS 26, watchOS 26, visionOS 26, *) {
+                    group.addImmediateTask(operation: answer)
+                } else {
+                    group.addTask(operation: answer)
                 }
                 // The child's error, if any, is the request's.
                 try await group.waitForAll()

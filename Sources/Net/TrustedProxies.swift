@@ -17,8 +17,8 @@ public struct TrustedProxies: Sendable, Equatable {
     /// `X-Forwarded-For` hop that is not itself a trusted proxy. A malformed hop ends the walk at
     /// the last trusted hop, which is the one that wrote it.
     public func clientAddress(peer: String?, forwardedFor: [String]) -> String? {
-        guard var client = peer else { return nil }
-        guard isTrusted(client) else { return client }
+        // Most requests name no hop: the peer is the client, trusted or not.
+        guard var client = peer, !forwardedFor.isEmpty, isTrusted(client) else { return peer }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) }
         for hop in hops.reversed() {

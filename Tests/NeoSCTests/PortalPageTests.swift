@@ -129,7 +129,11 @@ struct PortalPageTests {
             }
             #expect(!policy.contains("unsafe-inline"))
             #expect(page.headers[.cacheControl] == "no-store")
+            // Once each: a page's own headers and the ones every answer gets are not doubled.
             #expect(page.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
+            #expect(page.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+            #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+            #expect(page.headers[HTTPField.Name("Strict-Transport-Security")!] == "max-age=63072000")
             #expect(page.headers[HTTPField.Name("Permissions-Policy")!] != nil)
             #expect(page.text.contains(#"<label for="email">"#) && page.text.contains(#"<label for="password">"#))
             let formCookie = try #require(browser.setCookieLines.first { $0.hasPrefix("neosc_form=") })

@@ -123,15 +123,14 @@ struct PageRenderer: Sendable {
 
     /// The headers every page answer carries (error pages and redirects included): nothing cached,
     /// scripts and styles from this origin only and no inline ones, no framing of NeoSC's pages,
-    /// forms posted here only, no referrer, no powerful features.
+    /// forms posted here only, no powerful features. No referrer and no content sniffing come
+    /// with every answer, page or not (`BrowserPolicyMiddleware`).
     /// `connectSource` adds an origin to `connect-src` (the viewer's stream, a `ws:`/`wss:` origin).
     static func secure(_ headers: inout HTTPFields, frameSource: String? = nil, connectSource: String? = nil) {
         headers[.contentSecurityPolicy] =
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'\(connectSource.map { " " + $0 } ?? ""); "
             + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; frame-src \(frameSource ?? "'none'")"
         headers[.cacheControl] = "no-store"
-        headers[.referrerPolicy] = "no-referrer"
-        headers[.xContentTypeOptions] = "nosniff"
         headers[.permissionsPolicy] = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
     }
 
