@@ -13,7 +13,7 @@ import platform
 import re
 import sys
 
-SCENARIOS = ["bare", "floor", "about", "auth", "list", "audit", "launch-stop", "login", "dashboard"]
+SCENARIOS = ["bare", "floor", "about", "auth", "list", "bytes", "audit", "launch-stop", "login", "dashboard"]
 # Issue #16's goals, as shares of the bare framework's throughput at 64 connections.
 SHARE_GOALS = [("about", 0.85, "`GET /api/`"), ("auth", 0.70, "auth (`GET /api/auth/me`)"),
                ("list", 0.60, "list (`GET /api/workspaces`)"), ("audit", 0.25, "audit (`GET /api/audit-logs?limit=100`)")]
@@ -35,7 +35,7 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ["results", "store", "rss-kib", "users", "workspaces", "audit", "duration", "command", "out"]:
+    for name in ["results", "store", "rss-kib", "users", "workspaces", "audit", "duration", "list-bytes", "command", "out"]:
         parser.add_argument("--" + name, required=True)
     args = parser.parse_args()
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
@@ -81,7 +81,7 @@ def main():
     for (scenario, connections), result in sorted(by.items()):
         if result["requests"] == 0:
             failures.append(f"{scenario} at {connections} connections completed no request")
-        elif scenario in ("bare", "floor", "about", "auth", "list", "audit", "dashboard") and result["non2xx"] > 0:
+        elif scenario in ("bare", "floor", "about", "auth", "list", "bytes", "audit", "dashboard") and result["non2xx"] > 0:
             failures.append(f"{scenario} at {connections} connections answered {result['non2xx']} errors")
     auth = by.get(("auth", 1024))
     if auth and auth["p99_us"] > 100_000:
@@ -111,6 +111,8 @@ def main():
         result = by.get((scenario, 64))
         goals.append((f"{name} ≥ {goal:.0%} of bare Hummingbird at 64 connections",
                       ran(result) and ran(bare) and rps(result) >= goal * rps(bare)))
+    as_large = by.get(("bytes", 64))
+    list_64 = by.get(("list", 64))
     launch_stop = by.get(("launch-stop", 64))
     goals.append(("launch + stop ≥ 3,000 changes/s at 64 connections",
                   ran(launch_stop) and rps(launch_stop) >= 3_000))
@@ -120,6 +122,10 @@ def main():
     goals.append(("10,000 keep-alive connections with no errors",
                   held and held["socket_errors"] + held["timeouts"] + held["non2xx"] == 0))
     lines += ["", "Goals: " + "; ".join(f"{name}: {'met' if ok else 'not met'}" for name, ok in goals) + "."]
+    if ran(as_large) and ran(bare) and ran(list_64):
+        lines += ["", f"The list's ceiling: bare Hummingbird answering a body of the list's mean size ({int(args.list_bytes):,} "
+                  f"bytes, the `bytes` row) reached {rps(as_large) / rps(bare):.2f} of its own `{{\"ok\":true}}` at 64 "
+                  f"connections; the list reached {rps(list_64) / rps(as_large):.2f} of that."]
     if ran(floor):
         # Little's law: with N closed-loop connections, mean latency = N / throughput. What the
         # no-work floor reaches bounds what any handler can reach on this machine.

@@ -90,6 +90,15 @@ PORT=$bare_port "$bare" >"$work/bare.log" 2>&1 &
 pids+=($!)
 wait_for_port "$bare_port" "${pids[-1]}" "the bare Hummingbird server"
 
+# The list's mean answer over the tokens in turn (each role sees its own part of the catalogue):
+# the `bytes` row is the bare framework answering a body that large, the ceiling of any server
+# that answers the list.
+export BYTES
+BYTES=$(awk '{print $2}' "$work/tokens" | sort | uniq -c | while read -r count role; do
+  token=$(awk -v role="$role" '$2 == role {print $1; exit}' "$work/tokens")
+  echo "$count $(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/workspaces" | wc -c)"
+done | awk '{n += $1; total += $1 * $2} END {printf "%d", total / n}')
+
 results="$work/results.jsonl"
 : >"$results"
 # Waits (up to 30 s) until /health, which round-trips to the store, answers within 100 ms: a
@@ -104,6 +113,7 @@ drain() {
 run() {  # scenario connections [duration]; `bare` is the floor's request to the bare server
   local line target=$port scenario=$1
   [ "$1" = bare ] && target=$bare_port scenario=floor
+  [ "$1" = bytes ] && target=$bare_port
   drain
   if [ "$scenario" != login ] && [ "${warm_up:-$duration}" != 0 ]; then
     SCENARIO=$scenario TOKENS="$work/tokens" wrk -t2 -c"$2" -d"${warm_up:-$duration}s" --timeout 10s \
@@ -119,7 +129,7 @@ run() {  # scenario connections [duration]; `bare` is the floor's request to the
 # Logins last: the bcrypt hashes they leave queued outlive their run by seconds, and would be
 # measured as the next scenario's latency.
 for connections in 64 256 1024; do
-  for scenario in bare floor about auth list audit launch-stop dashboard login; do
+  for scenario in bare floor about auth list bytes audit launch-stop dashboard login; do
     run "$scenario" "$connections"
   done
 done
@@ -127,5 +137,5 @@ run auth 10000 "$duration"
 
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 python3 Benchmarks/load/report.py --results "$results" --store "$store" --rss-kib "$rss_kib" \
-  --users "$users" --workspaces "$workspaces" --audit "$audit" --duration "$duration" \
+  --users "$users" --workspaces "$workspaces" --audit "$audit" --duration "$duration" --list-bytes "$BYTES" \
   --command "Benchmarks/load/run.sh $arguments" --out docs/benchmarks.md

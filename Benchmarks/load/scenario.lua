@@ -3,6 +3,9 @@
 --   about        GET /api/                        (the API's index: no credential, no store)
 --   auth         GET /api/auth/me                 (pure authentication; every token in turn)
 --   list         GET /api/workspaces              (catalogue with live session counts)
+--   bytes        GET /bench/bytes/BYTES           (for the bare server: a body of BYTES bytes, run.sh's
+--                                                  mean size of the list's answers; the framework's own
+--                                                  cost of answering as much)
 --   audit        GET /api/audit-logs?limit=100    (administrators: the newest 100 of all entries)
 --   audit-pages  GET /api/audit-logs?limit=100&before=…  (administrators: 100 entries older than one of
 --                                                  seed.py's, each request another: pages read once, as
@@ -61,6 +64,8 @@ function request()
     local headers = bearer(launchers, math.floor(counter / 2))
     local verb = (counter % 2 == 0) and "launch" or "stop"
     return wrk.format("POST", "/api/workspaces/ws-secure-browser/" .. verb, headers)
+  elseif scenario == "bytes" then
+    return wrk.format("GET", "/bench/bytes/" .. (os.getenv("BYTES") or "0"))
   elseif scenario == "dashboard" then
     return wrk.format("GET", "/", { Cookie = "neosc_session=" .. tokens[counter % #tokens + 1], Accept = "text/html" })
   elseif scenario == "login" then
