@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A/B of two NeoSC builds on this noisy machine: both serve the same seeded dataset side by side,
 # and alternating short wrk runs (order flipped every round) measure the floor and auth on each.
-# Reports per build the median requests/s and the median auth/floor ratio of the same round.
+# Reports per build the median requests/s, the server's CPU time per request (from /proc/PID/stat:
+# steadier here than requests/s) and the median auth/floor ratio of the same round, and the two
+# builds' requests/s and CPU per request side by side, paired by round.
 #
 #   [LOG_LEVEL=info] Benchmarks/load/compare.sh OLD_NEOSC_BINARY NEW_NEOSC_BINARY [rounds] [seconds]
 #
@@ -52,34 +54,44 @@ for round in $(seq 1 "$rounds"); do
   if [ $((round % 2)) = 0 ]; then order="0 1"; else order="1 0"; fi
   for index in $order; do
     for scenario in floor "$measured"; do
+      # The server's CPU time over the run (utime + stime, in clock ticks): CPU per request is
+      # steadier on this machine than requests/s.
+      ticks=$(awk '{print $14 + $15}' "/proc/${pids[$index]}/stat")
       line=$(SCENARIO=$scenario TOKENS="$work/$index/tokens" wrk -t2 -c64 -d"${seconds}s" --timeout 10s \
         -s Benchmarks/load/scenario.lua "http://127.0.0.1:$(cat "$work/$index/port")" | tail -n 1)
-      echo "$round $index $scenario $line" >>"$work/results"
+      ticks=$(($(awk '{print $14 + $15}' "/proc/${pids[$index]}/stat") - ticks))
+      echo "$round $index $scenario $ticks $line" >>"$work/results"
     done
   done
 done
 
-python3 - "$work/results" "$measured" "$1 (LOG_LEVEL=${levels[0]}, ${policy_counts[0]} policies)" \
+python3 - "$work/results" "$measured" "$(getconf CLK_TCK)" "$1 (LOG_LEVEL=${levels[0]}, ${policy_counts[0]} policies)" \
   "$2 (LOG_LEVEL=${levels[1]}, ${policy_counts[1]} policies)" <<'PY'
 import json, statistics, sys
-runs, p99 = {}, {}
-measured = sys.argv[2]
+runs, p99, cpu = {}, {}, {}
+measured, ticks_per_second = sys.argv[2], int(sys.argv[3])
 for line in open(sys.argv[1]):
-    round_, index, scenario, result = line.split(" ", 3)
+    round_, index, scenario, ticks, result = line.split(" ", 4)
     result = json.loads(result)
     runs[(round_, index, scenario)] = result["requests"] / (result["duration_us"] / 1e6)
     p99[(round_, index, scenario)] = result["p99_us"] / 1000
+    cpu[(round_, index, scenario)] = int(ticks) / ticks_per_second * 1e6 / max(result["requests"], 1)
 rounds = sorted({key[0] for key in runs})
-for index, binary in enumerate(sys.argv[3:5]):
+for index, binary in enumerate(sys.argv[4:6]):
     floor = [runs[(r, str(index), "floor")] for r in rounds]
     scenario = [runs[(r, str(index), measured)] for r in rounds]
     latency = [p99[(r, str(index), measured)] for r in rounds]
     ratio = [a / f for a, f in zip(scenario, floor)]
+    cost = [cpu[(r, str(index), measured)] for r in rounds]
     print(f"{binary}: floor median {statistics.median(floor):,.0f} req/s (range {min(floor):,.0f}-{max(floor):,.0f}); "
-          f"{measured} median {statistics.median(scenario):,.0f} (p99 median {statistics.median(latency):.1f} ms); "
+          f"{measured} median {statistics.median(scenario):,.0f} (p99 median {statistics.median(latency):.1f} ms, "
+          f"server CPU median {statistics.median(cost):.1f} µs per request); "
           f"{measured}/floor median {statistics.median(ratio):.2f}")
 # The two sides' figures in the same round, side by side in time: the least noisy comparison.
 paired = [runs[(r, "1", measured)] / runs[(r, "0", measured)] for r in rounds]
 print(f"{measured}, second over first, same round: median {statistics.median(paired):.2f} "
       f"(range {min(paired):.2f}-{max(paired):.2f}, {len(paired)} rounds)")
+paired_cost = [cpu[(r, "1", measured)] / cpu[(r, "0", measured)] for r in rounds]
+print(f"{measured} server CPU per request, second over first, same round: median {statistics.median(paired_cost):.2f} "
+      f"(range {min(paired_cost):.2f}-{max(paired_cost):.2f})")
 PY
