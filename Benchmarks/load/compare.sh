@@ -46,6 +46,7 @@ for index in 0 1; do
   NEOSC_DATA_DIR="$dir/data" LOG_LEVEL="${levels[$index]}" NEOSC_BENCHMARK_ROUTES=true PORT="$(cat "$dir/port")" \
     "${binaries[$index]}" serve >"$dir/log" 2>&1 &
   pids+=($!)
+  echo $! >"$dir/pid"
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$(cat "$dir/port")/health" >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
@@ -56,10 +57,11 @@ for round in $(seq 1 "$rounds"); do
     for scenario in floor "$measured"; do
       # The server's CPU time over the run (utime + stime, in clock ticks): CPU per request is
       # steadier on this machine than requests/s.
-      ticks=$(awk '{print $14 + $15}' "/proc/${pids[$index]}/stat")
+      pid=$(cat "$work/$index/pid")
+      ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
       line=$(SCENARIO=$scenario TOKENS="$work/$index/tokens" wrk -t2 -c64 -d"${seconds}s" --timeout 10s \
         -s Benchmarks/load/scenario.lua "http://127.0.0.1:$(cat "$work/$index/port")" | tail -n 1)
-      ticks=$(($(awk '{print $14 + $15}' "/proc/${pids[$index]}/stat") - ticks))
+      ticks=$(($(awk '{print $14 + $15}' "/proc/$pid/stat") - ticks))
       echo "$round $index $scenario $ticks $line" >>"$work/results"
     done
   done

@@ -21,9 +21,9 @@ enum ChildTaskResponder {
                     guard let writer = handoff.take() else { preconditionFailure("a response writer taken twice") }
                     try await responder(request, writer, channel)
                 }
-                // Started at once, on this thread, up to its first suspension: no hand-off to
-                // another of the pool's threads and back for an answer that never waits
-                // (`GET /api/` cost about a tenth more CPU with a child that was queued).
+                // Started at once, on this thread, up to its first suspension: an answer that
+                // never waits is not queued for another of the pool's threads first (measured:
+                // from no gain to a sixth less CPU per `GET /api/`, docs/benchmarks.md).
                 if #available(macOS 26, iOS 26, tvOS 26, watchOS 26, visionOS 26, *) {
                     group.addImmediateTask(operation: answer)
                 } else {
