@@ -18,6 +18,8 @@ actor SQLiteConnectionPool {
     nonisolated let writer: SQLiteConnection
     /// The audit chain's head in the writer's open transaction, for whoever holds the writer.
     nonisolated let chainHead = ChainHeadCache()
+    /// The audit trail's version as last read, until a transaction ends.
+    nonisolated let trailVersion = TrailVersionCache()
     private var writerLeased = false
     private var writerWaiters: [CheckedContinuation<Void, Never>] = []
     /// The changes done in the open write transaction, waiting for its commit; nil when none is open.
@@ -96,6 +98,8 @@ actor SQLiteConnectionPool {
     /// The open transaction was committed (or rolled back, with the error): tells the changes that
     /// wait for it, and frees the writer.
     func transactionEnded(_ outcome: Result<Void, any Error>) {
+        // Before any change in it is acknowledged: its caller reads what it wrote.
+        trailVersion.transactionEnded()
         if transaction != nil, case .success = outcome { commits += 1 }
         let waiting = transaction ?? []
         transaction = nil

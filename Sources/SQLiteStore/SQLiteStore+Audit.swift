@@ -203,7 +203,22 @@ extension SQLiteStore: AuditStore {
     /// SQLite would scan the table). Every entry gets the `seq` after the chain's head and
     /// retention removes the oldest, so these move whenever the trail changes, whoever writes it.
     /// An empty trail has none: nothing is answered again by it.
+    /// Read again only when a transaction of this process has ended since, or after
+    /// `TrailVersionCache.outsideWritesSeenWithin` (another process's appends).
     public func trailVersion() async throws -> AuditTrailVersion? {
+        // Inside `atomically` the transaction's own uncommitted entries count: read them.
+        if insideTransaction { return try await readTrailVersion() }
+        switch knownTrailVersion.lookup() {
+        case .known(let version):
+            return version
+        case .read(let ticket):
+            let version = try await readTrailVersion()
+            knownTrailVersion.remember(version, ticket: ticket)
+            return version
+        }
+    }
+
+    private func readTrailVersion() async throws -> AuditTrailVersion? {
         try await read { connection in
             guard
                 let row = try await connection.rows(

@@ -77,6 +77,15 @@ public struct SQLiteStore: Store, Sendable {
     /// The audit chain's head in the writer's open transaction (`ChainHeadCache`).
     var writerChainHead: ChainHeadCache { pool.chainHead }
 
+    /// The audit trail's version as last read (`TrailVersionCache`).
+    var knownTrailVersion: TrailVersionCache { pool.trailVersion }
+
+    /// Whether the current task is inside a transaction of this store (`atomically`).
+    var insideTransaction: Bool {
+        guard let open = OpenTransaction.current else { return false }
+        return open.pool === pool && open.isOpen
+    }
+
     /// Write transactions committed since the store was opened (for tests).
     var commits: Int { get async { await pool.commits } }
     /// Changes waiting for the writer (for tests).

@@ -331,6 +331,70 @@ struct AuditExportTests {
         }
     }
 
+    @Test("the trail's version is read once while this process changes nothing; its own change is read at once")
+    func trailVersionKept() async throws {
+        try await Self.withStore { store, path in
+            func append(_ index: Int) async throws -> AuditEvent {
+                try await store.append(
+                    AuditEvent(
+                        timestamp: Date(timeIntervalSince1970: 1_767_225_600 + Double(index)), userID: "usr-k", userEmail: nil,
+                        action: .login, ipAddress: nil, success: true))
+            }
+            _ = try await append(0)
+            let second = try await append(1)
+            let two = try #require(try await store.trailVersion())
+            #expect(two.newest == 2 && two.newestHash == second.seal?.hash)
+            // Another process removes the newest entry: not read again within the bound.
+            let raw = try await SQLiteFile.connection(path)
+            try await closing([raw.close]) {
+                try await raw.execute("DELETE FROM audit_logs WHERE seq = 2")
+            }
+            #expect(try await store.trailVersion() == two, "kept: nothing of this process's changed")
+            // This process's change ends a transaction: read again, before the change returns.
+            let third = try await append(2)
+            let after = try #require(try await store.trailVersion())
+            #expect(after.newest == 2 && after.newestHash == third.seal?.hash && after != two)
+            // A change that fails ends its transaction too, and is read again all the same.
+            await #expect(throws: (any Error).self) {
+                try await store.atomically(
+                    { () async throws -> Void in
+                        _ = try await append(3)
+                        throw CancellationError()
+                    }, published: { _ in })
+            }
+            #expect(try await store.trailVersion() == after)
+        }
+    }
+
+    @Test("a version read is answered again until a transaction ends or the bound passes; a read across a transaction's end is not kept")
+    func trailVersionCache() {
+        let cache = TrailVersionCache(lifetime: .seconds(1))
+        let start = ContinuousClock.now
+        let version = AuditTrailVersion(newest: 3, oldest: 1)
+        guard case .read(let ticket) = cache.lookup(now: start) else {
+            Issue.record("nothing read yet: to be read")
+            return
+        }
+        cache.remember(version, ticket: ticket)
+        #expect(cache.lookup(now: start + .milliseconds(999)) == .known(version))
+        guard case .read(let late) = cache.lookup(now: start + .seconds(1)) else {
+            Issue.record("a version read a second ago: read again (another process may have written)")
+            return
+        }
+        cache.remember(nil, ticket: late)
+        #expect(cache.lookup(now: start + .milliseconds(1500)) == .known(nil), "an empty trail is known too")
+        cache.transactionEnded()
+        guard case .read(let straddling) = cache.lookup(now: start + .milliseconds(1500)) else {
+            Issue.record("a transaction ended: read again")
+            return
+        }
+        cache.transactionEnded()
+        cache.remember(version, ticket: straddling)
+        if case .known = cache.lookup(now: start + .milliseconds(1500)) {
+            Issue.record("read across a transaction's end (before or after its commit?): not kept")
+        }
+    }
+
     @Test("while the trail stands still a newest page is answered again without reading its ids; any append moves it")
     func newestPageByVersion() async throws {
         try await Self.withStore { store, path in
