@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import NIOPosix
+import SQLiteNIO
 import Services
 import TestSupport
 import Testing
@@ -47,6 +48,29 @@ struct AtomicChangeTests {
             #expect(try await store.session(id: kept.id)?.status == .active)
             let entries = try await store.chain(from: 1, limit: 10)
             #expect(entries.map { $0.details["session_id"] } == [kept.id])
+        }
+    }
+
+    /// The embedded store's connections: a write is synced before it is acknowledged; each
+    /// change's savepoint journal stays in memory (as a temporary file it cost a write per page).
+    @Test func embeddedConnectionsSyncFullyAndJournalSavepointsInMemory() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteStore.open(
+            path: directory.appendingPathComponent("neosc.sqlite").path, readers: 1,
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        try await closing([store.close]) {
+            @Sendable func settings(_ connection: SQLiteConnection) async throws -> [String: Int] {
+                var values: [String: Int] = [:]
+                for name in ["temp_store", "synchronous"] {
+                    values[name] = try await connection.rows("PRAGMA \(name)").first?.int(name)
+                }
+                return values
+            }
+            let reader = try await store.read(settings)
+            let writer = try await store.write(.inSeveralStatements, settings)
+            #expect(reader == ["temp_store": 2, "synchronous": 2], "a reader: MEMORY and FULL")
+            #expect(writer == ["temp_store": 2, "synchronous": 2], "the writer: MEMORY and FULL")
         }
     }
 
