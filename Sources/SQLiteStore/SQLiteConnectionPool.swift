@@ -5,8 +5,8 @@ import SQLiteNIO
 
 /// Owns the store's SQLite connections: one writer (SQLite allows one writing transaction at a time)
 /// and a few readers that WAL lets run beside it (`ReaderLeases`, under a lock of their own).
-/// Callers lease a connection for one unit of work; waiters are served in arrival order. Every SQLite call runs on the pool's own `NIOThreadPool`,
-/// never on an event loop.
+/// Callers lease a connection for one unit of work; waiters are served in arrival order. Every SQLite call runs on a `NIOThreadPool` of the
+/// store's (the writer's a thread of its own), never on an event loop.
 ///
 /// Group commit (issue #16): changes share the writer's transaction. A change that finds none
 /// open opens it; one that is done while others wait for the writer hands the writer on and
@@ -32,17 +32,25 @@ actor SQLiteConnectionPool {
 
     nonisolated let readers: ReaderLeases<SQLiteConnection>
 
-    private let threadPool: NIOThreadPool
+    private let threadPools: [NIOThreadPool]
+    /// Runs a change's task on the writer's thread (`ThreadPoolTaskExecutor`); `any Sendable`
+    /// for the platforms without task executors.
+    nonisolated let writerExecutor: (any Sendable)?
     private var closed = false
 
     init(
-        writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool,
+        writer: SQLiteConnection, writerThread: NIOThreadPool, readers: [SQLiteConnection], readerThreads: NIOThreadPool,
         groupCommit: SQLiteStore.GroupCommit
     ) {
         self.groupCommit = groupCommit
         self.writer = writer
         self.readers = ReaderLeases(readers)
-        self.threadPool = threadPool
+        threadPools = [writerThread, readerThreads]
+        if #available(macOS 15.0, *) {
+            writerExecutor = ThreadPoolTaskExecutor(writerThread)
+        } else {
+            writerExecutor = nil
+        }
     }
 
     private func acquireWriter() async {
@@ -115,6 +123,6 @@ actor SQLiteConnectionPool {
         await readers.close()
         for connection in readers.connections { try await connection.close() }
         try await writer.close()
-        try await threadPool.shutdownGracefully()
+        for threadPool in threadPools { try await threadPool.shutdownGracefully() }
     }
 }

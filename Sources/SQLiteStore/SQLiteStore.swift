@@ -45,13 +45,18 @@ public struct SQLiteStore: Store, Sendable {
         metrics: any MetricsFactory = MetricsSystem.factory, groupCommit: GroupCommit = GroupCommit()
     ) async throws -> SQLiteStore {
         precondition(readers >= 1, "at least one reader connection")
-        let threadPool = NIOThreadPool(numberOfThreads: readers + 1)
-        threadPool.start()
+        // The writer's thread apart: a change's task runs on it between its statements
+        // (`ThreadPoolTaskExecutor`), behind no read.
+        let writerThread = NIOThreadPool(numberOfThreads: 1)
+        let readerThreads = NIOThreadPool(numberOfThreads: readers)
+        writerThread.start()
+        readerThreads.start()
         var connections: [SQLiteConnection] = []
         do {
             for _ in 0...readers {
                 let connection = try await SQLiteConnection.open(
-                    storage: .file(path: path), threadPool: threadPool, logger: logger, on: eventLoopGroup.any())
+                    storage: .file(path: path), threadPool: connections.isEmpty ? writerThread : readerThreads, logger: logger,
+                    on: eventLoopGroup.any())
                 connections.append(connection)
                 // Synchronous FULL: an acknowledged write (an audit entry above all) survives power loss.
                 try await connection.execute("PRAGMA busy_timeout = 5000")
@@ -69,11 +74,13 @@ public struct SQLiteStore: Store, Sendable {
             let writer = connections.removeFirst()
             return SQLiteStore(
                 pool: SQLiteConnectionPool(
-                    writer: writer, readers: connections, threadPool: threadPool, groupCommit: groupCommit),
+                    writer: writer, writerThread: writerThread, readers: connections, readerThreads: readerThreads,
+                    groupCommit: groupCommit),
                 metrics: metrics)
         } catch {
             for connection in connections { try? await connection.close() }
-            try? await threadPool.shutdownGracefully()
+            try? await writerThread.shutdownGracefully()
+            try? await readerThreads.shutdownGracefully()
             throw error
         }
     }
@@ -213,7 +220,15 @@ public struct SQLiteStore: Store, Sendable {
         }
         let started = DispatchTime.now()
         defer { writeTimer.recordInterval(since: started) }
-        // One change of the writer's shared transaction (group commit, SQLiteConnectionPool).
+        if #available(macOS 15.0, *), let executor = pool.writerExecutor as? ThreadPoolTaskExecutor {
+            return try await withTaskExecutorPreference(executor) { try await change(work) }
+        }
+        return try await change(work)
+    }
+
+    /// One change of the writer's shared transaction (group commit, `SQLiteConnectionPool`): `write`
+    /// outside any transaction.
+    private func change<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
         let opens = try await pool.leaseWriterForChange()
         let connection = pool.writer
         let outcome: Result<T, any Error>

@@ -74,6 +74,40 @@ struct AtomicChangeTests {
         }
     }
 
+    /// A change runs on the writer's own thread between its statements (`ThreadPoolTaskExecutor`):
+    /// changes made at once, each awaiting several statements, all run on one thread, where on
+    /// Swift's global executor they would resume on whichever of its threads is free.
+    @Test func changesRunOnTheWritersThread() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try await SQLiteStore.open(
+            path: directory.appendingPathComponent("neosc.sqlite").path,
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
+        var threads = Set<UInt>()
+        try await closing([store.close]) {
+            threads = try await withThrowingTaskGroup(of: [UInt].self) { group in
+                for index in 0..<16 {
+                    group.addTask {
+                        try await store.write { connection in
+                            var seen = [UInt(pthread_self())]
+                            for step in 0..<3 {
+                                try await connection.execute("SELECT ?", [.integer(index * 10 + step)])
+                                seen.append(UInt(pthread_self()))
+                            }
+                            return seen
+                        }
+                    }
+                }
+                return try await group.reduce(into: Set<UInt>()) { $0.formUnion($1) }
+            }
+        }
+        #expect(threads.count == 1, "every change on one thread: \(threads.count)")
+        // The writer's thread stopped: a change is refused, not left waiting for it.
+        await #expect(throws: DomainError.self) {
+            try await store.write { try await $0.execute("SELECT 1") }
+        }
+    }
+
     /// Group commit on the embedded store (issue #16): changes that wait for the writer while a
     /// transaction is open join it, and the last one commits for all; each still commits whole or
     /// not at all, and none is acknowledged before the commit.

@@ -342,6 +342,7 @@ struct AuditExportTests {
             }
             _ = try await append(0)
             let second = try await append(1)
+            let read = ContinuousClock.now
             let two = try #require(try await store.trailVersion())
             #expect(two.newest == 2 && two.newestHash == second.seal?.hash)
             // Another process removes the newest entry: not read again within the bound.
@@ -349,7 +350,11 @@ struct AuditExportTests {
             try await closing([raw.close]) {
                 try await raw.execute("DELETE FROM audit_logs WHERE seq = 2")
             }
-            #expect(try await store.trailVersion() == two, "kept: nothing of this process's changed")
+            let kept = try await store.trailVersion()
+            // (Past the bound, as on a loaded machine running the suite, it is read again.)
+            if ContinuousClock.now - read < TrailVersionCache.outsideWritesSeenWithin {
+                #expect(kept == two, "kept: nothing of this process's changed")
+            }
             // This process's change ends a transaction: read again, before the change returns.
             let third = try await append(2)
             let after = try #require(try await store.trailVersion())
