@@ -62,10 +62,6 @@ public struct SQLiteStore: Store, Sendable {
                 try await connection.execute("PRAGMA busy_timeout = 5000")
                 try await connection.execute("PRAGMA foreign_keys = ON")
                 try await connection.execute("PRAGMA synchronous = FULL")
-                // Savepoints' sub-journals (every change is one) in memory, not in a temporary
-                // file: they are rollback data for the open transaction alone, never needed after
-                // a crash; written to a file they cost a write() per page a change first touched.
-                try await connection.execute("PRAGMA temp_store = MEMORY")
                 if connections.count == 1 {
                     try await connection.execute("PRAGMA journal_mode = WAL")
                     try await Schema.migrate(connection)

@@ -19,8 +19,15 @@ final class ThreadPoolTaskExecutor: TaskExecutor {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        // Run whatever the pool's state: a pool that stopped runs the item at once, on this
-        // thread (`.cancelled`), and a job never run would leave its task suspended for ever.
-        pool.submit { _ in job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        pool.submit { state in
+            guard case .active = state else {
+                // The pool has stopped and calls this at once, on the enqueuing thread (inside an
+                // actor, a continuation's resumption): the job goes to Swift's global executor,
+                // since a job never run would leave its task suspended for ever.
+                globalConcurrentExecutor.enqueue(ExecutorJob(job))
+                return
+            }
+            job.runSynchronously(on: self.asUnownedTaskExecutor())
+        }
     }
 }

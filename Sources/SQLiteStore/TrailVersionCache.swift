@@ -52,10 +52,12 @@ final class TrailVersionCache: Sendable {
     }
 
     /// What the read `ticket` began found; kept unless a transaction ended since the read began
-    /// (it may have read the trail before or after that transaction's commit).
+    /// (it may have read the trail before or after that transaction's commit), or a read begun
+    /// later was kept already (a version once left must not come back).
     func remember(_ version: AuditTrailVersion?, ticket: Ticket) {
         state.withLock { state in
             guard ticket.generation == state.generation else { return }
+            if let known = state.known, known.generation == ticket.generation, known.readAt > ticket.began { return }
             state.known = (version, ticket.generation, ticket.began)
         }
     }

@@ -359,12 +359,16 @@ struct AuditExportTests {
             let third = try await append(2)
             let after = try #require(try await store.trailVersion())
             #expect(after.newest == 2 && after.newestHash == third.seal?.hash && after != two)
-            // A change that fails ends its transaction too, and is read again all the same.
-            await #expect(throws: (any Error).self) {
+            // Inside a transaction its own entry counts: read afresh, not the version kept. Once
+            // the transaction is rolled back, the version outside is the one before it.
+            struct Undone: Error {}
+            await #expect(throws: Undone.self) {
                 try await store.atomically(
                     { () async throws -> Void in
-                        _ = try await append(3)
-                        throw CancellationError()
+                        let fourth = try await append(3)
+                        let inside = try await store.trailVersion()
+                        #expect(inside?.newest == 3 && inside?.newestHash == fourth.seal?.hash)
+                        throw Undone()
                     }, published: { _ in })
             }
             #expect(try await store.trailVersion() == after)
@@ -398,6 +402,18 @@ struct AuditExportTests {
         if case .known = cache.lookup(now: start + .milliseconds(1500)) {
             Issue.record("read across a transaction's end (before or after its commit?): not kept")
         }
+        // Two reads in one generation: the one begun later is kept, whichever ends last (a
+        // version once left must not come back).
+        let both = TrailVersionCache(lifetime: .seconds(1))
+        guard case .read(let earlier) = both.lookup(now: start), case .read(let later) = both.lookup(now: start + .milliseconds(10))
+        else {
+            Issue.record("nothing kept yet: both read")
+            return
+        }
+        let newer = AuditTrailVersion(newest: 4, oldest: 1)
+        both.remember(newer, ticket: later)
+        both.remember(version, ticket: earlier)
+        #expect(both.lookup(now: start + .milliseconds(20)) == .known(newer))
     }
 
     @Test("while the trail stands still a newest page is answered again without reading its ids; any append moves it")
