@@ -207,7 +207,7 @@ extension SQLiteStore: AuditStore {
     /// `TrailVersionCache.outsideWritesSeenWithin` (another process's appends).
     public func trailVersion() async throws -> AuditTrailVersion? {
         // Inside `atomically` the transaction's own uncommitted entries count: read them.
-        if insideTransaction { return try await readTrailVersion() }
+        if openTransaction != nil { return try await readTrailVersion() }
         switch knownTrailVersion.lookup() {
         case .known(let version):
             return version

@@ -87,10 +87,10 @@ public struct SQLiteStore: Store, Sendable {
     /// The audit trail's version as last read (`TrailVersionCache`).
     var knownTrailVersion: TrailVersionCache { pool.trailVersion }
 
-    /// Whether the current task is inside a transaction of this store (`atomically`).
-    var insideTransaction: Bool {
-        guard let open = OpenTransaction.current else { return false }
-        return open.pool === pool && open.isOpen
+    /// The transaction of this store the current task is inside (`atomically`), if any.
+    var openTransaction: OpenTransaction? {
+        guard let open = OpenTransaction.current, open.pool === pool, open.isOpen else { return nil }
+        return open
     }
 
     /// Write transactions committed since the store was opened (for tests).
@@ -137,7 +137,7 @@ public struct SQLiteStore: Store, Sendable {
     public func atomically<T: Sendable>(
         _ body: () async throws -> T, published: @escaping @Sendable (AuditSeal) -> Void
     ) async throws -> T {
-        if let open = OpenTransaction.current, open.pool === pool, open.isOpen { return try await body() }
+        if openTransaction != nil { return try await body() }
         return try await write { connection in
             let transaction = OpenTransaction(pool: pool, connection: connection)
             defer { transaction.close() }
@@ -150,7 +150,7 @@ public struct SQLiteStore: Store, Sendable {
     /// Runs `work` on a reader connection (inside `atomically`: on its transaction's connection,
     /// which sees what the transaction wrote so far).
     func read<T: Sendable>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
-        if let open = OpenTransaction.current, open.pool === pool, open.isOpen {
+        if let open = openTransaction {
             do {
                 return try await work(open.connection)
             } catch {
@@ -188,7 +188,7 @@ public struct SQLiteStore: Store, Sendable {
     func write<T: Sendable>(
         _ writes: Writes = .inSeveralStatements, _ work: (SQLiteConnection) async throws -> T
     ) async throws -> T {
-        if let open = OpenTransaction.current, open.pool === pool, open.isOpen {
+        if let open = openTransaction {
             let connection = open.connection
             if case .inItsLastStatement = writes {
                 do {

@@ -24,8 +24,9 @@ final class TrailVersionCache: Sendable {
 
     private struct State {
         var generation: UInt64 = 0
-        /// The version last read, with the generation and the time its read began.
-        var known: (version: AuditTrailVersion?, generation: UInt64, readAt: ContinuousClock.Instant)?
+        /// The version last read in this generation, with the time its read began (nil once a
+        /// transaction ends).
+        var known: (version: AuditTrailVersion?, readAt: ContinuousClock.Instant)?
     }
 
     private let state = Mutex(State())
@@ -44,7 +45,7 @@ final class TrailVersionCache: Sendable {
 
     func lookup(now: ContinuousClock.Instant = .now) -> Lookup {
         state.withLock { state in
-            if let known = state.known, known.generation == state.generation, now - known.readAt < lifetime {
+            if let known = state.known, now - known.readAt < lifetime {
                 return .known(known.version)
             }
             return .read(Ticket(generation: state.generation, began: now))
@@ -57,8 +58,8 @@ final class TrailVersionCache: Sendable {
     func remember(_ version: AuditTrailVersion?, ticket: Ticket) {
         state.withLock { state in
             guard ticket.generation == state.generation else { return }
-            if let known = state.known, known.generation == ticket.generation, known.readAt > ticket.began { return }
-            state.known = (version, ticket.generation, ticket.began)
+            if let known = state.known, known.readAt > ticket.began { return }
+            state.known = (version, ticket.began)
         }
     }
 

@@ -56,12 +56,7 @@ struct AtomicChangeTests {
     /// no bound: retention deleting a large trail in one statement would hold every page it
     /// touched in memory).
     @Test func embeddedConnectionsSyncFullyAndSpillJournalsToFiles() async throws {
-        let directory = Harness.makeDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteStore.open(
-            path: directory.appendingPathComponent("neosc.sqlite").path, readers: 1,
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
-        try await closing([store.close]) {
+        try await SQLiteFile.withStore { store, _ in
             @Sendable func settings(_ connection: SQLiteConnection) async throws -> [String: Int] {
                 var values: [String: Int] = [:]
                 for name in ["temp_store", "synchronous"] {
@@ -88,14 +83,8 @@ struct AtomicChangeTests {
     /// changes made at once, each awaiting several statements, all run on one thread, where on
     /// Swift's global executor they would resume on whichever of its threads is free.
     @Test func changesRunOnTheWritersThread() async throws {
-        let directory = Harness.makeDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteStore.open(
-            path: directory.appendingPathComponent("neosc.sqlite").path,
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
-        var threads = Set<UInt>()
-        try await closing([store.close]) {
-            threads = try await withThrowingTaskGroup(of: [UInt].self) { group in
+        try await SQLiteFile.withStore { store, _ in
+            let threads = try await withThrowingTaskGroup(of: [UInt].self) { group in
                 for index in 0..<16 {
                     group.addTask {
                         try await store.write { connection in
@@ -110,13 +99,14 @@ struct AtomicChangeTests {
                 }
                 return try await group.reduce(into: Set<UInt>()) { $0.formUnion($1) }
             }
-        }
-        if #available(macOS 15.0, *) {
-            #expect(threads.count == 1, "every change on one thread: \(threads.count)")
-        }
-        // The writer's thread stopped: a change is refused, not left waiting for it.
-        await #expect(throws: DomainError.self) {
-            try await store.write { try await $0.execute("SELECT 1") }
+            if #available(macOS 15.0, *) {
+                #expect(threads.count == 1, "every change on one thread: \(threads.count)")
+            }
+            // The writer's thread stopped: a change is refused, not left waiting for it.
+            try await store.close()
+            await #expect(throws: DomainError.self) {
+                try await store.write { try await $0.execute("SELECT 1") }
+            }
         }
     }
 
@@ -124,19 +114,9 @@ struct AtomicChangeTests {
     /// transaction is open join it, and the last one commits for all; each still commits whole or
     /// not at all, and none is acknowledged before the commit.
     @Test func changesThatArriveTogetherShareOneCommit() async throws {
-        let directory = Harness.makeDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await SQLiteStore.open(
-            path: directory.appendingPathComponent("neosc.sqlite").path,
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger,
-            groupCommit: .init(maximumChanges: 64, maximumDuration: .seconds(3_600)))
-        do {
+        try await SQLiteFile.withStore(groupCommit: .init(maximumChanges: 64, maximumDuration: .seconds(3_600))) { store, _ in
             try await Self.shareOneCommit(store)
-        } catch {
-            try? await store.close()
-            throw error
         }
-        try await store.close()
     }
 
     static func shareOneCommit(_ store: SQLiteStore) async throws {

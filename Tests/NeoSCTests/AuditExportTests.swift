@@ -240,11 +240,7 @@ struct AuditExportTests {
     /// A migrated SQLite store in a directory of its own, for `body` (with the file's path): closed
     /// and removed after, whether `body` threw or not.
     static func withStore(_ body: (SQLiteStore, String) async throws -> Void) async throws {
-        let directory = Harness.makeDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = try await SQLiteFile.migrated(in: directory)
-        let store = try await SQLiteStore.open(path: path, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Harness.logger)
-        try await closing([store.close]) { try await body(store, path) }
+        try await SQLiteFile.withStore(body)
     }
 
     @Test("a newest page of sealed entries is kept whole per selection, and written anew once its ids change")
