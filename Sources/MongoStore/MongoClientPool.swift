@@ -53,7 +53,7 @@ actor MongoClientPool {
         let handle = self.handle
         let deadline = ContinuousClock.now + timeout
         let transaction = MongoTransaction.current.flatMap { $0.pool == ObjectIdentifier(self) && $0.isOpen ? $0 : nil }
-        return try await threadPool.runIfActive {
+        return try await onDriverThread {
             guard ContinuousClock.now < deadline else {
                 throw DomainError.unavailable("The data store is too busy to answer in time; try again shortly")
             }
@@ -77,7 +77,7 @@ actor MongoClientPool {
         let handle = self.handle
         let identity = ObjectIdentifier(self)
         do {
-            return try await threadPool.runIfActive {
+            return try await onDriverThread {
                 let client = mongoc_client_pool_pop(handle.pool)!
                 var error = bson_error_t()
                 guard let session = mongoc_client_start_session(client, nil, &error) else {
@@ -102,9 +102,25 @@ actor MongoClientPool {
         guard transaction.returnClient() else { return }
         defer { releaseSlot() }
         let handle = self.handle
-        try await threadPool.runIfActive {
+        try await onDriverThread {
             defer { mongoc_client_pool_push(handle.pool, transaction.client) }
             try transaction.end(commit: commit)
+        }
+    }
+
+    /// Runs `body` on one of the pool's threads, in a cancelled task too. `NIOThreadPool`'s async
+    /// `runIfActive` skips the job of a task cancelled before it runs: a request given up midway
+    /// skipped its transaction's abort, and the client it held never went back to the driver's
+    /// pool, which, once out of clients, blocks every call for good. Here a change that has begun
+    /// runs to its end; a call is skipped only when the pool has stopped.
+    private nonisolated func onDriverThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            threadPool.submit { state in
+                guard case .active = state else {
+                    return continuation.resume(throwing: DomainError.unavailable("The data store is closed"))
+                }
+                continuation.resume(with: Result(catching: body))
+            }
         }
     }
 

@@ -200,14 +200,14 @@ public struct SQLiteStore: Store, Sendable {
                 }
             }
             do {
-                try await connection.execute("SAVEPOINT unit")
+                try await connection.executeEvenIfCancelled("SAVEPOINT unit")
                 do {
                     let result = try await work(connection)
-                    try await connection.execute("RELEASE unit")
+                    try await connection.executeEvenIfCancelled("RELEASE unit")
                     return result
                 } catch {
                     try? await undo("ROLLBACK TO unit", on: connection)
-                    try? await connection.execute("RELEASE unit")
+                    try? await connection.executeEvenIfCancelled("RELEASE unit")
                     throw error
                 }
             } catch {
@@ -233,17 +233,17 @@ public struct SQLiteStore: Store, Sendable {
             if opens {
                 // Another process may have appended to the chain since our last transaction.
                 pool.chainHead.forget()
-                try await connection.execute("BEGIN IMMEDIATE")
+                try await connection.executeEvenIfCancelled("BEGIN IMMEDIATE")
             }
-            try await connection.execute("SAVEPOINT change")
+            try await connection.executeEvenIfCancelled("SAVEPOINT change")
             do {
                 let result = try await work(connection)
-                try await connection.execute("RELEASE change")
+                try await connection.executeEvenIfCancelled("RELEASE change")
                 outcome = .success(result)
             } catch {
                 failure = error
                 try await undo("ROLLBACK TO change", on: connection)
-                try await connection.execute("RELEASE change")
+                try await connection.executeEvenIfCancelled("RELEASE change")
                 outcome = .failure(error)
             }
         } catch {
@@ -262,7 +262,7 @@ public struct SQLiteStore: Store, Sendable {
             if try await pool.changeDone() {
                 let committed: Result<Void, any Error>
                 do {
-                    try await connection.execute("COMMIT")
+                    try await connection.executeEvenIfCancelled("COMMIT")
                     committed = .success(())
                 } catch {
                     try? await undo("ROLLBACK", on: connection)
@@ -286,7 +286,7 @@ public struct SQLiteStore: Store, Sendable {
     /// (`ChainHeadCache`) is forgotten first.
     private func undo(_ statement: String, on connection: SQLiteConnection) async throws {
         pool.chainHead.forget()
-        try await connection.execute(statement)
+        try await connection.executeEvenIfCancelled(statement)
     }
 
     /// Why a shared transaction broke: the change's own error when SQLite reported the store

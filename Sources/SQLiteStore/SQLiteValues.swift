@@ -36,6 +36,20 @@ extension SQLiteConnection {
         _ = try await rows(sql, binds)
     }
 
+    /// Runs a statement that keeps a transaction whole (`BEGIN`, `SAVEPOINT`, `RELEASE`, `COMMIT`,
+    /// `ROLLBACK`), in a cancelled task too. SQLiteNIO's async calls go through `NIOThreadPool`,
+    /// which skips the job of a cancelled task and throws `CancellationError` without running
+    /// it: a request cancelled mid-change would leave its savepoint, or the writer's whole
+    /// transaction, open for the next change to trip over. The future-based call runs it
+    /// regardless (a `CancellationError` from the async one means the statement did not run).
+    func executeEvenIfCancelled(_ sql: String) async throws {
+        do {
+            try await execute(sql)
+        } catch is CancellationError {
+            try await query(sql, [], logger: logger) { _ in }.get()
+        }
+    }
+
     /// Runs an UPDATE or DELETE that ends in `RETURNING 1` and says how many rows it changed,
     /// in the same statement (no second round trip for `changes()`).
     func changedRows(_ sql: String, _ binds: [SQLiteData] = []) async throws -> Int {

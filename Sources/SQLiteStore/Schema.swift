@@ -311,16 +311,16 @@ enum Schema {
             throw SchemaTooNew(found: current, known: migrations.count)
         }
         for (index, statements) in migrations.enumerated().dropFirst(current) {
-            try await connection.execute("BEGIN IMMEDIATE")
+            try await connection.executeEvenIfCancelled("BEGIN IMMEDIATE")
             do {
                 for statement in statements { try await connection.execute(statement) }
                 if index + 1 == auditChainVersion {
                     try await SQLiteStore.sealEntriesFromBeforeTheChain(on: connection)
                 }
                 try await connection.execute("PRAGMA user_version = \(index + 1)")
-                try await connection.execute("COMMIT")
+                try await connection.executeEvenIfCancelled("COMMIT")
             } catch {
-                try? await connection.execute("ROLLBACK")
+                try? await connection.executeEvenIfCancelled("ROLLBACK")
                 throw error
             }
         }

@@ -51,6 +51,45 @@ struct AtomicChangeTests {
         }
     }
 
+    /// A change whose task is cancelled partway (a request given up) still commits whole or not
+    /// at all, and leaves nothing behind that the next change trips over: more of them than the
+    /// MongoDB driver has clients (a skipped abort kept its client for good, and the driver's
+    /// pool, once out of them, blocks every call), then an ordinary change.
+    @Test("a change cancelled partway is whole or nothing, and the store goes on", arguments: StoreKind.allCases)
+    func aCancelledChangeIsWholeOrNothing(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let audit = AuditTrail(store: store, clock: .system)
+            let owner = Self.user("cancelled")
+            try await store.insert(owner, creating: nil)
+            @Sendable func launch(cancellingPartway: Bool) async throws -> String {
+                let session = StoreConformanceTests.session(for: owner)
+                try await audit.change {
+                    try await store.start(session, limit: 100)
+                    if cancellingPartway { withUnsafeCurrentTask { $0?.cancel() } }
+                    try await audit.record(.launchWorkspace, by: .operator(via: "test"), details: ["session_id": session.id])
+                }
+                return session.id
+            }
+            var cancelled: [String] = []
+            for _ in 0..<20 {
+                let task = Task { () -> String? in
+                    do { return try await launch(cancellingPartway: true) } catch { return nil }
+                }
+                if let id = await task.value { cancelled.append(id) }
+            }
+            let kept = try await launch(cancellingPartway: false)
+            #expect(try await store.session(id: kept)?.status == .active)
+            let entries = try await store.chain(from: 1, limit: 100)
+            let entered = Set(entries.compactMap { $0.details["session_id"] })
+            #expect(entered.contains(kept))
+            for id in cancelled {
+                #expect(entered.contains(id), "a cancelled change that reported success has its entry")
+            }
+            let sessions = try await store.sessions(userID: owner.id, status: nil, limit: 100)
+            #expect(Set(sessions.map(\.id)) == entered, "a session exactly for each entry: none half-made")
+        }
+    }
+
     /// The embedded store's connections: a write is synced before it is acknowledged; savepoint and
     /// statement journals keep SQLite's default, a temporary file past 64 KiB (in memory they have
     /// no bound: retention deleting a large trail in one statement would hold every page it
@@ -107,6 +146,39 @@ struct AtomicChangeTests {
             await #expect(throws: DomainError.self) {
                 try await store.write { try await $0.execute("SELECT 1") }
             }
+        }
+    }
+
+    /// A change whose task is cancelled partway (a request given up) is undone whole, and one
+    /// cancelled once its work is done commits; either way the writer's transaction is closed for
+    /// the next change. (SQLiteNIO does not run a cancelled task's statements: without
+    /// `executeEvenIfCancelled` the rollback and the commit were skipped, the writer passed on with
+    /// its transaction open, and the next change failed with a 503.)
+    @Test func aCancelledChangeLeavesTheWriterClean() async throws {
+        try await SQLiteFile.withStore { store, _ in
+            try await store.write { try await $0.execute("CREATE TABLE scratch (value TEXT)") }
+            @Sendable func insert(_ value: String, on connection: SQLiteConnection) async throws {
+                try await connection.execute("INSERT INTO scratch (value) VALUES (?)", [.text(value)])
+            }
+            @Sendable func cancelThisTask() { withUnsafeCurrentTask { $0?.cancel() } }
+            let partway = await Task {
+                try await store.write { connection in
+                    try await insert("partway-first", on: connection)
+                    cancelThisTask()
+                    try await insert("partway-second", on: connection)
+                }
+            }.result
+            #expect(throws: CancellationError.self) { try partway.get() }
+            let done = await Task {
+                try await store.write { connection in
+                    try await insert("done", on: connection)
+                    cancelThisTask()
+                }
+            }.result
+            #expect(throws: Never.self) { try done.get() }
+            try await store.write { try await insert("next", on: $0) }
+            let values = try await store.read { try await $0.rows("SELECT value FROM scratch ORDER BY value") }
+            #expect(try values.map { try $0.string("value") } == ["done", "next"], "the partway change undone whole")
         }
     }
 
