@@ -33,6 +33,8 @@ actor MongoClientPool {
     private let slots: Int
     private var transactionsOpen = 0
     private var waitingForSlot: [CheckedContinuation<Void, Never>] = []
+    /// `close` waiting for the open transactions to end.
+    private var waitingForTransactions: [CheckedContinuation<Void, Never>] = []
 
     /// How many transactions a pool of `size` connections runs at once: half of it, at least one.
     static func transactionSlots(_ size: Int) -> Int { max(1, size / 2) }
@@ -74,6 +76,10 @@ actor MongoClientPool {
     func beginTransaction() async throws -> MongoTransaction {
         guard !closed else { throw DomainError.unavailable("The data store is closed") }
         await takeSlot()
+        guard !closed else {
+            releaseSlot()
+            throw DomainError.unavailable("The data store is closed")
+        }
         let handle = self.handle
         let identity = ObjectIdentifier(self)
         do {
@@ -135,19 +141,42 @@ actor MongoClientPool {
     private func releaseSlot() {
         if waitingForSlot.isEmpty {
             transactionsOpen -= 1
+            if transactionsOpen == 0 { stopWaitingForTransactions() }
         } else {
             waitingForSlot.removeFirst().resume()
         }
     }
 
-    /// Waits for running calls, then closes every connection.
+    private func stopWaitingForTransactions() {
+        for waiting in waitingForTransactions { waiting.resume() }
+        waitingForTransactions = []
+    }
+
+    /// Waits for the open transactions to end (each gives its client back; their next calls find
+    /// the pool closed, so they end soon), for at most the call timeout, then for running calls,
+    /// and closes every connection. Stopping the threads first would drop a queued commit or
+    /// abort, whose client the driver's pool would then be destroyed without.
     func close() async throws {
         guard !closed else { return }
         closed = true
-        // Changes waiting for a transaction find the pool closed (503) instead of waiting forever.
+        // Changes waiting for a transaction find the pool closed (503) instead of waiting forever;
+        // each holds the slot it is given until it gives it back.
+        transactionsOpen += waitingForSlot.count
         for waiting in waitingForSlot { waiting.resume() }
         waitingForSlot = []
+        if transactionsOpen > 0 {
+            let timeout = self.timeout
+            let bound = Task {
+                try await Task.sleep(for: timeout)
+                self.stopWaitingForTransactions()
+            }
+            await withCheckedContinuation { waitingForTransactions.append($0) }
+            bound.cancel()
+        }
+        let clientsOut = transactionsOpen > 0
         try await threadPool.shutdownGracefully()
-        mongoc_client_pool_destroy(handle.pool)
+        // The driver must have every client back before its pool is destroyed; past the timeout a
+        // transaction that never ended keeps it (the process is stopping: the memory goes with it).
+        if !clientsOut { mongoc_client_pool_destroy(handle.pool) }
     }
 }

@@ -121,8 +121,8 @@ actor SQLiteConnectionPool {
         closed = true
         await acquireWriter()
         await readers.close()
-        for connection in readers.connections { try await connection.close() }
-        try await writer.close()
+        for connection in readers.connections { try await connection.closeEvenIfCancelled() }
+        try await writer.closeEvenIfCancelled()
         for threadPool in threadPools { try await threadPool.shutdownGracefully() }
     }
 }

@@ -74,7 +74,7 @@ public struct SQLiteStore: Store, Sendable {
                     groupCommit: groupCommit),
                 metrics: metrics)
         } catch {
-            for connection in connections { try? await connection.close() }
+            for connection in connections { try? await connection.closeEvenIfCancelled() }
             try? await writerThread.shutdownGracefully()
             try? await readerThreads.shutdownGracefully()
             throw error

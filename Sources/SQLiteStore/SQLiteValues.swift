@@ -41,13 +41,27 @@ extension SQLiteConnection {
     /// which skips the job of a cancelled task and throws `CancellationError` without running
     /// it: a request cancelled mid-change would leave its savepoint, or the writer's whole
     /// transaction, open for the next change to trip over. The future-based call runs it
-    /// regardless (a `CancellationError` from the async one means the statement did not run).
+    /// regardless: at once when the task is already cancelled, else after the async call threw
+    /// `CancellationError` (the task was cancelled before the job started, so the statement did
+    /// not run: a job that starts runs to its end and answers with its own outcome).
     func executeEvenIfCancelled(_ sql: String) async throws {
+        if Task.isCancelled { return try await runEvenIfCancelled(sql) }
         do {
             try await execute(sql)
         } catch is CancellationError {
-            try await query(sql, [], logger: logger) { _ in }.get()
+            try await runEvenIfCancelled(sql)
         }
+    }
+
+    private func runEvenIfCancelled(_ sql: String) async throws {
+        try await query(sql, [], logger: logger) { _ in }.get()
+    }
+
+    /// Closes the connection in a cancelled task too (a shutdown past its grace period cancels
+    /// the task that closes the store), where the async `close()` would be skipped.
+    func closeEvenIfCancelled() async throws {
+        let closed: EventLoopFuture<Void> = close()
+        try await closed.get()
     }
 
     /// Runs an UPDATE or DELETE that ends in `RETURNING 1` and says how many rows it changed,

@@ -106,7 +106,7 @@ public struct DemoLifecycle: Sendable {
         do {
             try await store.insert(user, creating: nil)
         } catch {
-            _ = try? await lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
+            await cleanUpAtOnce(demo.id)
             throw error
         }
         do {
@@ -121,7 +121,7 @@ public struct DemoLifecycle: Sendable {
         } catch {
             // Nothing half-granted stays behind: the demo is ended and cleaned up at once.
             logger.warning("demo provisioning failed", metadata: ["demo": "\(demo.id)", "error": "\(error)"])
-            _ = try? await lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: nil)
+            await cleanUpAtOnce(demo.id)
             // The answer is the 503 whatever happens to this entry (a store too ill to write it
             // has failed the clean-up's entries too, and the clean-up resumes at the next rescan).
             try? await audit.record(
@@ -146,6 +146,14 @@ public struct DemoLifecycle: Sendable {
 
     /// The demo `id` if `principal` may see it (an administrator, or its visitor); 404 otherwise,
     /// so nobody learns which ids exist.
+    /// Ends and cleans up a demo that could not be granted whole. In a task of its own: the
+    /// failure may be the request's cancellation (a shutdown past its grace period), which would
+    /// fail the clean-up's own writes and leave the demo holding its slot until it expires. A
+    /// clean-up that fails still happens at the demo's expiry, which is armed.
+    private func cleanUpAtOnce(_ id: String) async {
+        _ = await Task { [lifetimes] in try? await lifetimes.cleanUpDemo(id, endingAs: .ended, by: nil) }.value
+    }
+
     public func demo(id: String, visibleTo principal: Principal) async throws -> DemoSession {
         guard let demo = try await store.demo(id: id), principal.isAdmin || demo.userID == principal.userID else {
             throw DomainError.notFound("Demo session not found")

@@ -55,7 +55,9 @@ struct AtomicChangeTests {
     /// at all, and leaves nothing behind that the next change trips over: more of them than the
     /// MongoDB driver has clients (a skipped abort kept its client for good, and the driver's
     /// pool, once out of them, blocks every call), then an ordinary change.
-    @Test("a change cancelled partway is whole or nothing, and the store goes on", arguments: StoreKind.allCases)
+    @Test(
+        "a change cancelled partway is whole or nothing, and the store goes on", .timeLimit(.minutes(2)),
+        arguments: StoreKind.allCases)
     func aCancelledChangeIsWholeOrNothing(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in
             let audit = AuditTrail(store: store, clock: .system)
@@ -179,6 +181,19 @@ struct AtomicChangeTests {
             try await store.write { try await insert("next", on: $0) }
             let values = try await store.read { try await $0.rows("SELECT value FROM scratch ORDER BY value") }
             #expect(try values.map { try $0.string("value") } == ["done", "next"], "the partway change undone whole")
+        }
+    }
+
+    /// A shutdown past its grace period cancels the task that closes the store: the connections
+    /// are closed all the same (SQLiteNIO's async `close()` is skipped in a cancelled task).
+    @Test func theEmbeddedStoreClosesInACancelledTask() async throws {
+        try await SQLiteFile.withStore { store, _ in
+            let closing = await Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                try await store.close()
+            }.result
+            #expect(throws: Never.self) { try closing.get() }
+            await #expect(throws: DomainError.self, "closed") { try await store.write { try await $0.execute("SELECT 1") } }
         }
     }
 

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Logging
+import Services
 import Testing
 
 @testable import MongoStore
@@ -39,5 +40,34 @@ import Testing
         // Only a hang is caught here: the suite shares two cores with everything else running (a
         // clean-clone run, with store tests on three stores at once, took 20.7 s for 4,000 calls).
         #expect(elapsed < .seconds(60), "2,000 calls on one connection do not hang: \(elapsed)")
+    }
+
+    /// Closing the store while a change's transaction is open waits for it to end (its next call
+    /// finds the store closed, and it is aborted, its client given back), instead of stopping
+    /// the driver's threads under it, which dropped its abort and destroyed the driver's pool
+    /// with the client still out.
+    @Test(.timeLimit(.minutes(2))) func closingWaitsForAnOpenTransaction() async throws {
+        let url = try await TestMongo.shared.freshDatabaseURL()
+        let store = try await MongoStore.open(url: url, options: .init(poolSize: 2, timeout: .seconds(30)), logger: Harness.logger)
+        #expect(store.transactional, "SecantusDB's default is a replica set")
+        let owner = AtomicChangeTests.user("closing")
+        try await store.insert(owner, creating: nil)
+        let audit = AuditTrail(store: store, clock: .system)
+        let (entered, enteredSignal) = AsyncStream<Void>.makeStream()
+        let (hold, release) = AsyncStream<Void>.makeStream()
+        let change = Task {
+            try await audit.change {
+                try await store.start(StoreConformanceTests.session(for: owner), limit: 100)
+                enteredSignal.yield()
+                for await _ in hold { break }
+                try await audit.record(.launchWorkspace, by: .operator(via: "test"), details: [:])
+            }
+        }
+        for await _ in entered { break }
+        let closing = Task { try await store.close() }
+        try await Task.sleep(for: .milliseconds(200))
+        release.yield()
+        await #expect(throws: DomainError.self, "the change finds the store closed") { try await change.value }
+        try await closing.value
     }
 }
