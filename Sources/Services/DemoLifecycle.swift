@@ -121,14 +121,14 @@ public struct DemoLifecycle: Sendable {
         } catch {
             // Nothing half-granted stays behind: the demo is ended and cleaned up at once.
             logger.warning("demo provisioning failed", metadata: ["demo": "\(demo.id)", "error": "\(error)"])
-            await cleanUpAtOnce(demo.id)
-            // The answer is the 503 whatever happens to this entry (a store too ill to write it
-            // has failed the clean-up's entries too, and the clean-up resumes at the next rescan).
-            try? await audit.record(
-                .demoSessionCreated, by: .account(user), from: address, success: false, resource: ("demo_session", demo.id),
-                details: [
-                    "workspace_id": workspace.id, "workspace_type": type, "reason": "provisioning_failed", "error": "\(error)",
-                ])
+            let (demoID, workspaceID, failure) = (demo.id, workspace.id, "\(error)")
+            await cleanUpAtOnce(demoID) { [audit] in
+                // The answer is the 503 whatever happens to this entry (a store too ill to write it
+                // has failed the clean-up's entries too, and the clean-up resumes at the next rescan).
+                try? await audit.record(
+                    .demoSessionCreated, by: .account(user), from: address, success: false, resource: ("demo_session", demoID),
+                    details: ["workspace_id": workspaceID, "workspace_type": type, "reason": "provisioning_failed", "error": failure])
+            }
             throw DomainError.unavailable("The demo workspace could not be provisioned; try again later")
         }
         let (token, _) = try await audit.change {
@@ -144,16 +144,20 @@ public struct DemoLifecycle: Sendable {
         return Started(demo: demo, token: token, workspace: workspace)
     }
 
-    /// The demo `id` if `principal` may see it (an administrator, or its visitor); 404 otherwise,
-    /// so nobody learns which ids exist.
-    /// Ends and cleans up a demo that could not be granted whole. In a task of its own: the
-    /// failure may be the request's cancellation (a shutdown past its grace period), which would
-    /// fail the clean-up's own writes and leave the demo holding its slot until it expires. A
-    /// clean-up that fails still happens at the demo's expiry, which is armed.
-    private func cleanUpAtOnce(_ id: String) async {
-        _ = await Task { [lifetimes] in try? await lifetimes.cleanUpDemo(id, endingAs: .ended, by: nil) }.value
+    /// Ends and cleans up a demo that could not be granted whole, then runs `afterwards` (the
+    /// failed creation's entry). In a task of its own: the failure may be the request's
+    /// cancellation (a shutdown past its grace period), which would fail the clean-up's writes and
+    /// leave the demo holding its slot until it expires. A clean-up that fails still happens at
+    /// the demo's expiry, which is armed.
+    private func cleanUpAtOnce(_ id: String, afterwards: @escaping @Sendable () async -> Void = {}) async {
+        await Task { [lifetimes] in
+            _ = try? await lifetimes.cleanUpDemo(id, endingAs: .ended, by: nil)
+            await afterwards()
+        }.value
     }
 
+    /// The demo `id` if `principal` may see it (an administrator, or its visitor); 404 otherwise,
+    /// so nobody learns which ids exist.
     public func demo(id: String, visibleTo principal: Principal) async throws -> DemoSession {
         guard let demo = try await store.demo(id: id), principal.isAdmin || demo.userID == principal.userID else {
             throw DomainError.notFound("Demo session not found")

@@ -141,6 +141,32 @@ struct DemoPromiseTests {
 
     // MARK: - Provider identities bound to a demo
 
+    /// A request cancelled while its demo is being provisioned (a shutdown past its grace
+    /// period) still cleans the demo up at once: the clean-up runs in a task of its own, where in
+    /// the cancelled request's task its writes failed and the demo held its slot until it expired.
+    @Test("a demo start cancelled during provisioning is cleaned up at once", .timeLimit(.minutes(2)))
+    func cancelledDuringProvisioning() async throws {
+        try await RecordingPeer.with { peer in
+            peer.delay("POST /hook provision", by: .seconds(30))
+            let harness = try await Harness.open(Self.webhook(peer, perAddress: 1))
+            try await closing([{ try await harness.close(removing: true) }]) {
+                let start = Task {
+                    try await harness.portal.demos.start(workspaceType: "browser", contactEmail: nil, from: "192.0.2.7")
+                }
+                #expect(try await eventually { peer.calls.contains { $0.event == "provision" } })
+                start.cancel()
+                await #expect(throws: (any Error).self) { try await start.value }
+                #expect(try await harness.store.activeDemoCount() == 0, "nothing left active")
+                let demo = try #require(try await harness.store.demos(userID: nil, limit: 10).first)
+                #expect(demo.status == .ended)
+                #expect(demo.completedSteps == DemoCleanupStep.allCases)
+                let creations = try await harness.store.events(AuditQuery(action: .demoSessionCreated))
+                #expect(creations.map(\.success) == [false], "the failed creation is audited")
+                #expect(creations.first?.details["reason"] == "provisioning_failed")
+            }
+        }
+    }
+
     @Test("OIDC: an ID token bound to a NeoSC demo signs in as that demo's visitor, and is refused once the demo has ended")
     func oidcBindingEndsWithTheDemo() async throws {
         try await TestSigner.with { signer in

@@ -21,6 +21,8 @@ final class RecordingPeer: Sendable {
         /// Path prefix → how many more calls to answer with 500.
         var failures: [String: Int] = [:]
         var replies: [String: String] = [:]
+        /// Path prefix → how long to wait before answering.
+        var delays: [String: Duration] = [:]
     }
 
     private let state = Mutex(State())
@@ -31,20 +33,25 @@ final class RecordingPeer: Sendable {
     /// The next `count` calls whose path and event match `key` (`POST /hook provision`) fail with 500.
     func fail(_ key: String, times count: Int) { state.withLock { $0.failures[key] = count } }
 
+    /// Calls matching `key` are answered only after `delay`.
+    func delay(_ key: String, by delay: Duration) { state.withLock { $0.delays[key] = delay } }
+
     /// What to answer (JSON) to calls matching `key`.
     func reply(_ key: String, with json: String) { state.withLock { $0.replies[key] = json } }
 
-    private func answer(_ call: Call) -> Response {
+    private func answer(_ call: Call) async -> Response {
         let key = "\(call.method) \(call.path)" + (call.event.map { " \($0)" } ?? "")
-        let (fails, json) = state.withLock { state -> (Bool, String?) in
+        let (fails, json, delay) = state.withLock { state -> (Bool, String?, Duration?) in
             state.calls.append(call)
+            let delay = state.delays.first { key.hasPrefix($0.key) }?.value
             let prefix = state.failures.keys.first { key.hasPrefix($0) }
             if let prefix, let left = state.failures[prefix], left > 0 {
                 state.failures[prefix] = left - 1
-                return (true, nil)
+                return (true, nil, delay)
             }
-            return (false, state.replies.first { key.hasPrefix($0.key) }?.value)
+            return (false, state.replies.first { key.hasPrefix($0.key) }?.value, delay)
         }
+        if let delay { try? await Task.sleep(for: delay) }
         if fails { return Response(status: .internalServerError) }
         return Response(
             status: .ok, headers: [.contentType: "application/json"],
@@ -68,7 +75,7 @@ final class RecordingPeer: Sendable {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
-        return answer(
+        return await answer(
             Call(
                 method: request.method.rawValue, path: request.uri.path, headers: headers,
                 body: Data(buffer.readableBytesView)))
