@@ -29,6 +29,16 @@ public enum AccessRules {
         }
     }
 
+    /// Whether `session` must end because its owner may no longer use its workspace: the
+    /// workspace is gone, or no longer admits `ownerRole` (nil: the owner has no account). A
+    /// change of role or of a workspace's roles takes effect on sessions already running, not
+    /// only on the next launch.
+    public static func outlivesAccess(_ session: WorkspaceSession, workspace: Workspace?, ownerRole: Role?) -> Bool {
+        guard session.status == .active else { return false }
+        guard let workspace, let ownerRole else { return true }
+        return !workspace.isVisible(to: ownerRole)
+    }
+
     public static func requireBelowSessionLimit(activeSessions: Int, limit: Int) throws(DomainError) {
         guard activeSessions < limit else { throw .sessionLimitReached(limit) }
     }

@@ -90,4 +90,7 @@ public struct SessionEnding: Sendable, Equatable {
     public static let idleTimeout = SessionEnding(status: .disconnected, reason: "idle_timeout")
     /// Its demo session expired or was ended.
     public static let demoEnded = SessionEnding(status: .terminated, reason: "demo_ended")
+    /// Its owner's role may no longer use its workspace: the owner's role changed, or the
+    /// workspace's roles did.
+    public static let accessRevoked = SessionEnding(status: .terminated, reason: "access_revoked")
 }

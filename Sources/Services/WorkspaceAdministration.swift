@@ -52,15 +52,37 @@ public struct WorkspaceAdministration: Sendable {
         _ id: String, by actor: AuditActor, from address: String?, reading read: () async throws -> WorkspaceDraft
     ) async throws -> Workspace {
         guard let current = try await store.workspace(id: id) else { throw DomainError.notFound("Workspace not found") }
-        let workspace = try (try await read()).updating(current, at: clock.now(), upstreams: streamUpstreams)
-        try await audit.change {
+        let now = clock.now()
+        let workspace = try (try await read()).updating(current, at: now, upstreams: streamUpstreams)
+        let ended: [WorkspaceSession] = try await audit.change {
             try await store.update(workspace)
-            try await audit.record(
-                .updateWorkspace, by: actor, from: address, resource: ("workspace", workspace.id),
-                details: ["fields": WorkspaceDraft.changedFields(from: current, to: workspace).joined(separator: ",")])
+            var details = ["fields": WorkspaceDraft.changedFields(from: current, to: workspace).joined(separator: ",")]
+            // Roles taken away take effect on the sessions running too.
+            var ended: [WorkspaceSession] = []
+            if !Set(current.allowedRoles).isSubset(of: Set(workspace.allowedRoles)) {
+                ended = try await endSessionsOutlivingAccess(on: workspace, at: now)
+                if !ended.isEmpty { details["sessions_terminated"] = String(ended.count) }
+            }
+            try await audit.record(.updateWorkspace, by: actor, from: address, resource: ("workspace", workspace.id), details: details)
+            return ended
         }
         await catalogueChanged()
+        if !ended.isEmpty { await registry.ended(ended) }
         return workspace
+    }
+
+    /// Ends the active sessions on `workspace` whose owner's role it no longer admits
+    /// (`access_revoked`), inside the caller's change.
+    private func endSessionsOutlivingAccess(on workspace: Workspace, at now: Date) async throws -> [WorkspaceSession] {
+        var ended: [WorkspaceSession] = []
+        for session in try await store.sessions(userID: nil, status: .active, limit: Int.max) where session.workspaceID == workspace.id {
+            let owner = try await store.user(id: session.userID)
+            guard AccessRules.outlivesAccess(session, workspace: workspace, ownerRole: owner?.role),
+                let done = try await store.end(id: session.id, .accessRevoked, at: now)
+            else { continue }
+            ended.append(done)
+        }
+        return ended
     }
 
     /// Deletes workspace `id`, ending its active sessions (`terminated`, `workspace_deleted`);

@@ -43,6 +43,52 @@ import Testing
         }
     }
 
+    /// A role taken away takes effect on the sessions running too: lowering an account's role
+    /// ends its sessions on workspaces the new role may not use, and taking a role off a workspace
+    /// ends the sessions of accounts that held only that role (`terminated`, `access_revoked`),
+    /// each in the change's own audit entry; the other sessions go on.
+    @Test(arguments: StoreKind.allCases)
+    func rolesTakenAwayEndTheSessionsTheyAllowed(_ store: StoreKind) async throws {
+        try await Harness.run(.router, store: store) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (user, token) = try await harness.account(.neosc)
+            func launch(_ workspace: String, _ token: String) async throws -> String {
+                let launched = try await client.send(.post, "/api/workspaces/\(workspace)/launch", token: token)
+                #expect(launched.status == .created, "\(launched.text)")
+                return try launched.decoded(LaunchBody.self).sessionID
+            }
+            func session(_ id: String) async throws -> WorkspaceSession? { try await harness.store.session(id: id) }
+            let windows = try await launch("ws-windows-rdp", token)
+            let linux = try await launch("ws-linux-desktop", token)
+
+            let demoted = try await client.send(.patch, "/api/users/\(user.id)", token: admin, json: #"{"role":"user"}"#)
+            #expect(demoted.status == .ok)
+            #expect(try await session(windows)?.status == .terminated)
+            #expect(try await session(windows)?.endReason == "access_revoked")
+            #expect(try await session(linux)?.status == .active, "the new role may still use this one")
+            let heartbeat = try await client.send(.post, "/api/sessions/\(windows)/heartbeat", token: token)
+            #expect(heartbeat.status == .conflict, "no heartbeat keeps it")
+            let roleChange = try await harness.store.events(AuditQuery(action: .updateUser, limit: 10))
+            #expect(roleChange.first?.details["sessions_terminated"] == "1")
+            #expect(roleChange.first?.details["role"] == "neosc->user")
+
+            // A workspace's roles: the `user`'s session ends, the administrator's goes on.
+            let adminSession = try await launch("ws-linux-desktop", admin)
+            let narrowed = try await client.send(
+                .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"allowed_roles":["admin","neosc"]}"#)
+            #expect(narrowed.status == .ok, "\(narrowed.text)")
+            #expect(try await session(linux)?.endReason == "access_revoked")
+            #expect(try await session(adminSession)?.status == .active)
+            let update = try await harness.store.events(AuditQuery(action: .updateWorkspace, limit: 10))
+            #expect(update.first?.details["sessions_terminated"] == "1")
+            // Widening ends nothing.
+            let widened = try await client.send(
+                .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"allowed_roles":["admin","neosc","user"]}"#)
+            #expect(widened.status == .ok)
+            #expect(try await session(adminSession)?.status == .active)
+        }
+    }
+
     @Test func theLastAdministratorStays() async throws {
         try await Harness.run { harness, client in
             let (admin, token) = try await harness.account(.admin)

@@ -146,6 +146,7 @@ struct WorkspacePages {
         case "max_duration", "expired": "It reached its maximum duration."
         case "idle_timeout": "It was idle for too long."
         case "demo_ended": "The demo is over."
+        case "access_revoked": "Your role may no longer use this workspace."
         default: "It has ended."
         }
     }
