@@ -16,11 +16,24 @@ public enum PortalJSON {
     }()
 
     /// Request bodies name their snake_case keys explicitly (CodingKeys), so errors can quote them.
+    /// Timestamps are read as query parameters are (`Timestamp`): a moment that does not exist is
+    /// refused, not rolled over, and a bad one is the field's error (422), not "not JSON".
     public static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DomainError.invalid("Field '\(field(decoder.codingPath))' must be an ISO-8601 timestamp such as \(Timestamp.example)")
+            }
+            return date
+        }
         return decoder
     }()
+
+    /// A field's path as an error names it: `workspaces[2].id`.
+    static func field(_ path: [any CodingKey]) -> String {
+        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    }
 }
 
 /// A JSON response with a chosen status, encoded in the portal's wire format.
@@ -140,10 +153,7 @@ extension Request {
 extension DomainError {
     /// What a client should be told about a body that did not decode.
     init(_ error: DecodingError) {
-        func field(_ path: [any CodingKey]) -> String {
-            path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-                .replacingOccurrences(of: ".[", with: "[")
-        }
+        let field = PortalJSON.field
         switch error {
         case .keyNotFound(let key, let context):
             self = .invalid("Field '\(field(context.codingPath + [key]))' is required")

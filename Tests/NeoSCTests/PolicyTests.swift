@@ -274,6 +274,16 @@ struct PolicyTests {
                 try await client.send(.post, "/api/policies/evaluate", token: admin, json: body(["user_id": "usr-nobody"])).status
                     == .notFound)
             #expect(try await client.send(.post, "/api/policies/evaluate", token: admin, json: body([:])).status == .unprocessableContent)
+            // A moment that is not one is the field's error (422), not "not JSON", and never rolled over.
+            for at in ["2025-03-31", "2023-02-30T08:30:00Z", "2025-03-31T08:61:00Z", "-5000-01-01T00:00:00Z", "2025-13-01T08:30:00Z"] {
+                let refused = try await client.send(
+                    .post, "/api/policies/evaluate", token: admin, json: body(["role": "user", "stage": "call", "at": at]))
+                #expect(refused.status == .unprocessableContent, "\(at): \(refused.text)")
+                #expect(refused.detail?.contains("'at'") == true, "\(at): \(refused.text)")
+            }
+            let fractional = try await client.send(
+                .post, "/api/policies/evaluate", token: admin, json: body(["role": "user", "stage": "call", "at": "2100-07-14T09:00:00.5Z"]))
+            #expect(fractional.status == .ok, "\(fractional.text)")
             // A rate limit's verdict counts nothing: the user's own request still passes after it.
             let (limitedUser, limitedToken) = try await harness.account(.user)
             let slow: [String: Any] = [

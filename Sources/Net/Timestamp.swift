@@ -1,0 +1,32 @@
+import Foundation
+
+/// A moment as the API takes one, in a query parameter or a request body: ISO-8601 with its zone
+/// (`2026-01-31T12:00:00Z`, fractional seconds allowed), naming a moment that exists.
+/// `ISO8601DateFormatter` alone takes 2026-02-31 for 3 March, and 24:00 for the next day.
+enum Timestamp {
+    static let example = "2026-01-31T12:00:00Z"
+
+    static func parse(_ text: String) -> Date? {
+        guard namesARealMoment(text) else { return nil }
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
+    /// Whether the calendar fields `text` starts with (`YYYY-MM-DDTHH:MM:SS`) name a moment that
+    /// exists.
+    static func namesARealMoment(_ text: String) -> Bool {
+        let bytes = Array(text.utf8.prefix(19))
+        guard bytes.count == 19 else { return false }
+        func number(_ range: Range<Int>) -> Int? {
+            bytes[range].allSatisfy { (0x30...0x39).contains($0) } ? bytes[range].reduce(0) { $0 * 10 + Int($1 - 0x30) } : nil
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+            let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month)
+        else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day) && hour < 24 && minute < 60 && second < 60
+    }
+}
