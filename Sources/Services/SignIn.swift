@@ -142,42 +142,50 @@ public struct SignIn: Sendable {
         let name = try Validation.text(registration.name, field: "name")
         let now = clock.now()
 
-        var organization: Organization?
-        var newOrganization: Organization?
-        if let requested = registration.organization.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }),
-            !requested.isEmpty
-        {
-            let organizationName = try Validation.text(requested, field: "organization")
-            switch try OrganizationMembership.decide(
-                name: organizationName, email: email, existing: try await store.organization(named: organizationName),
-                newID: Identifier.make("org"), at: now)
-            {
-            case .join(let existing):
-                organization = existing
-            case .found(let founded):
-                newOrganization = founded
-                organization = founded
+        let requested = try registration.organization.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .flatMap { $0.isEmpty ? nil : $0 }.map { try Validation.text($0, field: "organization") }
+        let passwordHash = try await passwords.hash(registration.password)
+        var founding = true
+        while true {
+            var organization: Organization?
+            var newOrganization: Organization?
+            if let requested {
+                switch try OrganizationMembership.decide(
+                    name: requested, email: email, existing: try await store.organization(named: requested),
+                    newID: Identifier.make("org"), at: now)
+                {
+                case .join(let existing):
+                    organization = existing
+                case .found(let founded):
+                    newOrganization = founded
+                    organization = founded
+                }
+            }
+            let user = User(
+                id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
+                passwordHash: passwordHash, createdAt: now, updatedAt: now)
+            var details = ["role": user.role.rawValue]
+            if let organization { details["organization"] = organization.name }
+            if let newOrganization { details["organization_created"] = newOrganization.id }
+            func create() async throws {
+                try await store.insert(user, creating: newOrganization)
+                try await audit.record(.register, by: .account(user), from: address, resource: ("user", user.id), details: details)
+            }
+            do {
+                // Refused sign-ins create nothing, except for want of a second factor: the account is
+                // made, and the refusal says how to enrol one.
+                try await admitPasswordSignIn(of: user, from: address) { try await audit.change { try await create() } }
+                let (token, expiresAt) = try await audit.change {
+                    try await create()
+                    return try await issueToken(for: user, mfaVerified: false)
+                }
+                return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+            } catch DomainError.conflict where newOrganization != nil && founding {
+                // Another registration founded the organisation meanwhile (or the address is taken,
+                // which the next attempt meets again): decide again, now that it exists.
+                founding = false
             }
         }
-
-        let user = User(
-            id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
-            passwordHash: try await passwords.hash(registration.password), createdAt: now, updatedAt: now)
-        var details = ["role": user.role.rawValue]
-        if let organization { details["organization"] = organization.name }
-        if let newOrganization { details["organization_created"] = newOrganization.id }
-        func create() async throws {
-            try await store.insert(user, creating: newOrganization)
-            try await audit.record(.register, by: .account(user), from: address, resource: ("user", user.id), details: details)
-        }
-        // Refused sign-ins create nothing, except for want of a second factor: the account is
-        // made, and the refusal says how to enrol one.
-        try await admitPasswordSignIn(of: user, from: address) { try await audit.change { try await create() } }
-        let (token, expiresAt) = try await audit.change {
-            try await create()
-            return try await issueToken(for: user, mfaVerified: false)
-        }
-        return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
     }
 
     /// Signs in with e-mail and password. Every refusal answers the same `Invalid credentials`

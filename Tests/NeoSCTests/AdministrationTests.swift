@@ -170,6 +170,33 @@ import Testing
         }
     }
 
+    /// Registrations that found the same new organisation at once all succeed: the first founds
+    /// it, the others, finding it taken when they write, join it (their addresses are at its
+    /// domain) instead of being refused (409), as a probe saw three of four be.
+    @Test(arguments: StoreKind.allCases)
+    func registrationsFoundingOneOrganizationAtOnceAllJoinIt(_ store: StoreKind) async throws {
+        try await Harness.run(.router, store: store) { harness, client in
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for index in 0..<6 {
+                    group.addTask {
+                        try await client.send(
+                            .post, "/api/auth/register",
+                            json: body([
+                                "email": "founder\(index)@initech.example", "password": Harness.password, "name": "F", "organization": "Initech",
+                            ]))
+                    }
+                }
+                return try await group.reduce(into: [Reply]()) { $0.append($1) }
+            }
+            #expect(replies.map(\.status) == Array(repeating: .created, count: 6), "\(replies.map(\.text))")
+            let organizations = try await harness.store.organizations()
+            #expect(organizations.map(\.name) == ["Initech"])
+            let members = try await harness.store.users(matching: "initech", limit: 100, offset: 0)
+                .filter { $0.organizationID == organizations.first?.id }
+            #expect(members.count == 6)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func statsAreComputed(_ store: StoreKind) async throws {
         try await Harness.run(store: store) { harness, client in
