@@ -8,7 +8,7 @@ public enum PortalRouter {
     /// - Parameter accessLog: where each answered request is logged; by default an `info` line
     ///   on the request's logger.
     public static func make(portal: Portal, accessLog: any AccessLog = LoggerAccessLog()) -> Router<PortalRequestContext> {
-        let router = Router(context: PortalRequestContext.self)
+        let router = Router(context: PortalRequestContext.self, options: .autoGenerateHeadEndpoints)
         let assets = PortalAssets()
         let renderer = PageRenderer(assets: assets, version: portal.settings.version, signsOut: portal.federation.pomerium == nil)
         // One middleware of fixed types (Hummingbird's builder), not five behind existentials:
@@ -146,7 +146,7 @@ public enum PortalRouter {
     /// route leads to, so that nobody signed in through Pomerium reaches it (peers are still
     /// checked against `NEOSC_METRICS_ALLOW`).
     public static func makeMetrics(portal: Portal) -> Router<PortalRequestContext> {
-        let router = Router(context: PortalRequestContext.self)
+        let router = Router(context: PortalRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorResponseMiddleware())
         MetricsRoutes(settings: portal.settings, sessions: portal.workspaceSessions, recorder: portal.metrics)
             .register(on: router)

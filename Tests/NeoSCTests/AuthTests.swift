@@ -27,6 +27,24 @@ import Testing
         }
     }
 
+    /// HEAD is answered wherever GET is (health checkers and link checkers send it): GET's status
+    /// and headers, its length included, without the body.
+    @Test func headIsAnsweredLikeGet() async throws {
+        try await Harness.run(.live) { harness, client in
+            for path in ["/health", "/api/", "/login"] {
+                let get = try await client.send(.get, path)
+                let head = try await client.send(.head, path)
+                #expect(head.status == get.status, "\(path)")
+                #expect(head.text.isEmpty, "\(path)")
+                #expect(head.headers[.contentLength] == get.headers[.contentLength], "\(path)")
+                #expect(head.headers[.contentType] == get.headers[.contentType], "\(path)")
+            }
+            let token = try await harness.account(.user).token
+            #expect(try await client.send(.head, "/api/auth/me", token: token).status == .ok)
+            #expect(try await client.send(.head, "/api/auth/me").status == .unauthorized)
+        }
+    }
+
     @Test func registerLoginMeLogout() async throws {
         try await Harness.run { harness, client in
             let registered = try await client.send(
