@@ -101,7 +101,7 @@ public struct Portal: Sendable {
                 failures: AttemptThrottle(limit: SecondFactors.failureLimit, clock: clock)))
         self.signIn = signIn
         self.externalAccounts = ExternalAccounts(
-            store: store, tokenCache: tokenCache, tokens: signIn, audit: auditTrail, clock: clock, metrics: metrics)
+            store: store, tokenCache: tokenCache, sessions: sessions, tokens: signIn, audit: auditTrail, clock: clock, metrics: metrics)
         self.users = UserAdministration(
             store: store, passwords: passwords, tokenCache: tokenCache, sessions: sessions, audit: auditTrail, clock: clock)
         self.storeHealth = StoreHealth(store: store, clock: clock)

@@ -9,6 +9,7 @@ import Foundation
 public struct ExternalAccounts: Sendable {
     private let store: any Store
     private let tokenCache: TokenCache
+    private let sessions: SessionRegistry
     private let tokens: SignIn
     private let audit: AuditTrail
     private let clock: WallClock
@@ -20,10 +21,12 @@ public struct ExternalAccounts: Sendable {
     private let sessionsSeen: AttemptThrottle
 
     public init(
-        store: any Store, tokenCache: TokenCache, tokens: SignIn, audit: AuditTrail, clock: WallClock, metrics: PortalMetrics
+        store: any Store, tokenCache: TokenCache, sessions: SessionRegistry, tokens: SignIn, audit: AuditTrail, clock: WallClock,
+        metrics: PortalMetrics
     ) {
         self.store = store
         self.tokenCache = tokenCache
+        self.sessions = sessions
         self.tokens = tokens
         self.audit = audit
         self.clock = clock
@@ -112,23 +115,29 @@ public struct ExternalAccounts: Sendable {
             let updated = AccountLinking.applying(external, to: user, at: now)
             guard updated != user else { return user }
             // The provider's word changes the role, but never removes the last administrator:
-            // that sign-in is refused (409) and the account stays as it is.
-            try await audit.change {
+            // that sign-in is refused (409) and the account stays as it is. A role it takes away
+            // ends the sessions that role allowed, as an administrator's change does.
+            let ended: [WorkspaceSession] = try await audit.change {
                 try await store.updateKeepingAnAdministrator(updated, from: user)
+                let ended = updated.role == user.role ? [] : try await SessionsOutlivingAccess.end(of: updated, in: store, at: now)
                 if user.ssoSubject == nil {
                     try await audit.record(
                         .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id),
-                        details: ["provider": external.provider, "role": updated.role.rawValue])
+                        details: ["provider": external.provider, "role": updated.role.rawValue].merging(
+                            ended.isEmpty ? [:] : ["sessions_terminated": String(ended.count)]
+                        ) { $1 })
                 } else {
                     try await audit.record(
                         .updateUser, by: .account(updated), from: address, resource: ("user", user.id),
                         details: [
                             "by": external.provider, "role": updated.role.rawValue, "previous_role": user.role.rawValue,
                             "mfa_enabled": String(updated.mfaEnabled),
-                        ])
+                        ].merging(ended.isEmpty ? [:] : ["sessions_terminated": String(ended.count)]) { $1 })
                 }
+                return ended
             }
             tokenCache.evict(userID: user.id)
+            if !ended.isEmpty { await sessions.ended(ended) }
             return updated
         }
     }

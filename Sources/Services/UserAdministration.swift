@@ -70,7 +70,7 @@ public struct UserAdministration: Sendable {
                 details["sessions_terminated"] = String(ended.count)
             } else if user.role != before.role {
                 // The new role takes effect on the sessions running too.
-                ended = try await endSessionsOutlivingAccess(of: user, at: now)
+                ended = try await SessionsOutlivingAccess.end(of: user, in: store, at: now)
                 if !ended.isEmpty { details["sessions_terminated"] = String(ended.count) }
             }
             try await audit.record(.updateUser, by: actor, from: address, resource: ("user", user.id), details: details)
@@ -80,23 +80,6 @@ public struct UserAdministration: Sendable {
         }
         if !ended.isEmpty { await sessions.ended(ended) }
         return user
-    }
-
-    /// Ends `user`'s active sessions on workspaces its role may no longer use (`access_revoked`),
-    /// inside the caller's change.
-    private func endSessionsOutlivingAccess(of user: User, at now: Date) async throws -> [WorkspaceSession] {
-        var workspaces: [String: Workspace?] = [:]
-        var ended: [WorkspaceSession] = []
-        for session in try await store.sessions(userID: user.id, status: .active, limit: Int.max) {
-            if workspaces[session.workspaceID] == nil {
-                workspaces[session.workspaceID] = .some(try await store.workspace(id: session.workspaceID))
-            }
-            guard AccessRules.outlivesAccess(session, workspace: workspaces[session.workspaceID] ?? nil, ownerRole: user.role),
-                let done = try await store.end(id: session.id, .accessRevoked, at: now)
-            else { continue }
-            ended.append(done)
-        }
-        return ended
     }
 
     /// Changes the account with `email` (the command line names accounts by e-mail).

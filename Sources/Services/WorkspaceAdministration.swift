@@ -60,7 +60,7 @@ public struct WorkspaceAdministration: Sendable {
             // Roles taken away take effect on the sessions running too.
             var ended: [WorkspaceSession] = []
             if !Set(current.allowedRoles).isSubset(of: Set(workspace.allowedRoles)) {
-                ended = try await endSessionsOutlivingAccess(on: workspace, at: now)
+                ended = try await SessionsOutlivingAccess.end(on: workspace, in: store, at: now)
                 if !ended.isEmpty { details["sessions_terminated"] = String(ended.count) }
             }
             try await audit.record(.updateWorkspace, by: actor, from: address, resource: ("workspace", workspace.id), details: details)
@@ -69,20 +69,6 @@ public struct WorkspaceAdministration: Sendable {
         await catalogueChanged()
         if !ended.isEmpty { await registry.ended(ended) }
         return workspace
-    }
-
-    /// Ends the active sessions on `workspace` whose owner's role it no longer admits
-    /// (`access_revoked`), inside the caller's change.
-    private func endSessionsOutlivingAccess(on workspace: Workspace, at now: Date) async throws -> [WorkspaceSession] {
-        var ended: [WorkspaceSession] = []
-        for session in try await store.sessions(userID: nil, status: .active, limit: Int.max) where session.workspaceID == workspace.id {
-            let owner = try await store.user(id: session.userID)
-            guard AccessRules.outlivesAccess(session, workspace: workspace, ownerRole: owner?.role),
-                let done = try await store.end(id: session.id, .accessRevoked, at: now)
-            else { continue }
-            ended.append(done)
-        }
-        return ended
     }
 
     /// Deletes workspace `id`, ending its active sessions (`terminated`, `workspace_deleted`);

@@ -345,6 +345,9 @@ struct IdentityPromiseTests {
                 // Used (and so cached) while the account is an administrator.
                 #expect(try await client.send(.get, "/api/users", token: adminToken).status == .ok)
                 #expect(try await client.send(.get, "/api/auth/me", token: adminToken).decoded(UserBody.self).role == "admin")
+                let launched = try await client.send(.post, "/api/workspaces/ws-windows-rdp/launch", token: adminToken)
+                #expect(launched.status == .created, "\(launched.text)")
+                let sessionID = try launched.decoded(LaunchBody.self).sessionID
 
                 let second = try await signIn(as: "user")
                 #expect(second.status == .ok)
@@ -364,6 +367,9 @@ struct IdentityPromiseTests {
                 #expect(change.resourceID == account.id)
                 #expect(change.details["previous_role"] == "admin" && change.details["role"] == "user")
                 #expect(change.details["by"] == provider.issuer)
+                // A role taken away at the provider ends the sessions it allowed, as an administrator's change does.
+                #expect(try await harness.store.session(id: sessionID)?.endReason == "access_revoked")
+                #expect(change.details["sessions_terminated"] == "1")
 
                 // Back up again: the provider is the source of truth both ways.
                 let third = try await signIn(as: "admin")

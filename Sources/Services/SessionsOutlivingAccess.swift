@@ -1,0 +1,36 @@
+import Domain
+import Foundation
+
+/// Ends the active sessions a change of role leaves without access (`AccessRules.outlivesAccess`:
+/// `terminated`, `access_revoked`), inside the caller's change, so that they end with the change
+/// and its entry. The caller hands what ended to the session registry, which cuts their streams.
+enum SessionsOutlivingAccess {
+    /// `user`'s sessions on workspaces its (new) role may not use.
+    static func end(of user: User, in store: any Store, at now: Date) async throws -> [WorkspaceSession] {
+        var workspaces: [String: Workspace?] = [:]
+        var ended: [WorkspaceSession] = []
+        for session in try await store.sessions(userID: user.id, status: .active, limit: Int.max) {
+            if workspaces[session.workspaceID] == nil {
+                workspaces[session.workspaceID] = .some(try await store.workspace(id: session.workspaceID))
+            }
+            guard AccessRules.outlivesAccess(session, workspace: workspaces[session.workspaceID] ?? nil, ownerRole: user.role),
+                let done = try await store.end(id: session.id, .accessRevoked, at: now)
+            else { continue }
+            ended.append(done)
+        }
+        return ended
+    }
+
+    /// The sessions on `workspace` (as changed) whose owner's role it no longer admits.
+    static func end(on workspace: Workspace, in store: any Store, at now: Date) async throws -> [WorkspaceSession] {
+        var ended: [WorkspaceSession] = []
+        for session in try await store.sessions(userID: nil, status: .active, limit: Int.max) where session.workspaceID == workspace.id {
+            let owner = try await store.user(id: session.userID)
+            guard AccessRules.outlivesAccess(session, workspace: workspace, ownerRole: owner?.role),
+                let done = try await store.end(id: session.id, .accessRevoked, at: now)
+            else { continue }
+            ended.append(done)
+        }
+        return ended
+    }
+}
