@@ -102,24 +102,28 @@ struct AuditRoutes {
     @Sendable func export(_ request: Request, context: SignedInContext) async throws -> Response {
         let format = try AuditExportFormat(request.uri.queryParameters.get("format"))
         return try await Self.export(
-            try query(request, context, limit: 1_000), as: format, by: context.principal, in: context, store: store, audit: audit)
+            try query(request, context, limit: 1_000), as: format, by: context.principal, in: context, store: store, audit: audit,
+            headOnly: request.method == .head)
     }
 
     /// Every entry `selection` (already narrowed) matches, as one download; audited `audit_exported`.
+    /// A `HEAD` (answered like a GET) gets the download's headers only: nothing is read, so
+    /// nothing is exported or audited.
     static func export(
         _ selection: AuditQuery, as format: AuditExportFormat, by principal: Principal, in context: some PortalContext,
-        store: any AuditStore, audit: AuditTrail
+        store: any AuditStore, audit: AuditTrail, headOnly: Bool = false
     ) async throws -> Response {
+        let stamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))
+            .replacingOccurrences(of: ":", with: "")
+        var headers: HTTPFields = [.contentType: format.contentType]
+        headers[.contentDisposition] = "attachment; filename=\"neosc-audit-\(stamp).\(format.rawValue)\""
+        if headOnly { return Response(status: .ok, headers: headers) }
         try await audit.record(
             .auditExported, by: .principal(principal), in: context, details: Self.describe(selection, format: format))
         var pages = AuditPages(store: store, query: selection).makeAsyncIterator()
         // The first page is read before the answer starts, so a store that cannot read still
         // gets its 503 rather than a cut download.
         let first = try await pages.next()
-        let stamp = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))
-            .replacingOccurrences(of: ":", with: "")
-        var headers: HTTPFields = [.contentType: format.contentType]
-        headers[.contentDisposition] = "attachment; filename=\"neosc-audit-\(stamp).\(format.rawValue)\""
         let remaining = pages
         return Response(
             status: .ok, headers: headers,

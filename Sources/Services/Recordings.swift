@@ -74,13 +74,20 @@ public struct Recordings: Sendable {
 
     /// Recording `id` and the path of its file, to download (administrators; audited).
     public func download(_ id: String, by principal: Principal, from address: String) async throws -> (Recording, String) {
+        let (recording, path) = try await available(id, by: principal)
+        try await audit.record(
+            .recordingDownloaded, by: .principal(principal), from: address, resource: ("recording", id),
+            details: ["session_id": recording.sessionID, "owner": recording.userID])
+        return (recording, path)
+    }
+
+    /// Recording `id` and the path of its file if `principal` may download it, without
+    /// downloading it (nothing to audit: a `HEAD`).
+    public func available(_ id: String, by principal: Principal) async throws -> (Recording, String) {
         try AccessRules.requireAdmin(principal, to: "download recordings")
         guard let recording = try await archive.recording(id: id), let path = archive.filePath(of: id) else {
             throw DomainError.notFound("Recording not found")
         }
-        try await audit.record(
-            .recordingDownloaded, by: .principal(principal), from: address, resource: ("recording", id),
-            details: ["session_id": recording.sessionID, "owner": recording.userID])
         return (recording, path)
     }
 

@@ -144,7 +144,7 @@ public struct SignIn: Sendable {
 
         let requested = try registration.organization.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             .flatMap { $0.isEmpty ? nil : $0 }.map { try Validation.text($0, field: "organization") }
-        let passwordHash = try await passwords.hash(registration.password)
+        var passwordHash: String?
         var founding = true
         while true {
             var organization: Organization?
@@ -161,9 +161,17 @@ public struct SignIn: Sendable {
                     organization = founded
                 }
             }
+            // Hashed once the organisation is settled: a refusal to join costs no bcrypt.
+            let hash: String
+            if let passwordHash {
+                hash = passwordHash
+            } else {
+                hash = try await passwords.hash(registration.password)
+                passwordHash = hash
+            }
             let user = User(
                 id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
-                passwordHash: passwordHash, createdAt: now, updatedAt: now)
+                passwordHash: hash, createdAt: now, updatedAt: now)
             var details = ["role": user.role.rawValue]
             if let organization { details["organization"] = organization.name }
             if let newOrganization { details["organization_created"] = newOrganization.id }

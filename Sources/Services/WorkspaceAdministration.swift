@@ -51,20 +51,25 @@ public struct WorkspaceAdministration: Sendable {
     public func update(
         _ id: String, by actor: AuditActor, from address: String?, reading read: () async throws -> WorkspaceDraft
     ) async throws -> Workspace {
-        guard let current = try await store.workspace(id: id) else { throw DomainError.notFound("Workspace not found") }
+        guard try await store.workspace(id: id) != nil else { throw DomainError.notFound("Workspace not found") }
+        let draft = try await read()
         let now = clock.now()
-        let workspace = try (try await read()).updating(current, at: now, upstreams: streamUpstreams)
-        let ended: [WorkspaceSession] = try await audit.change {
+        let (workspace, ended): (Workspace, [WorkspaceSession]) = try await audit.change {
+            // Applied to the workspace as it stands inside the change: one changed meanwhile is not
+            // written back over, and what this change takes away is judged against it.
+            guard let current = try await store.workspace(id: id) else { throw DomainError.notFound("Workspace not found") }
+            let workspace = try draft.updating(current, at: now, upstreams: streamUpstreams)
             try await store.update(workspace)
             var details = ["fields": WorkspaceDraft.changedFields(from: current, to: workspace).joined(separator: ",")]
-            // Roles taken away take effect on the sessions running too.
+            // Roles taken away take effect on the sessions running too (an administrator may use
+            // every workspace: taking `admin` away ends nothing).
             var ended: [WorkspaceSession] = []
-            if !Set(current.allowedRoles).isSubset(of: Set(workspace.allowedRoles)) {
+            if !Set(current.allowedRoles).subtracting(workspace.allowedRoles).subtracting([.admin]).isEmpty {
                 ended = try await SessionsOutlivingAccess.end(on: workspace, in: store, at: now)
                 if !ended.isEmpty { details["sessions_terminated"] = String(ended.count) }
             }
             try await audit.record(.updateWorkspace, by: actor, from: address, resource: ("workspace", workspace.id), details: details)
-            return ended
+            return (workspace, ended)
         }
         await catalogueChanged()
         if !ended.isEmpty { await registry.ended(ended) }

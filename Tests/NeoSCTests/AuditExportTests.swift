@@ -106,8 +106,14 @@ struct AuditExportTests {
             }
             #expect(!ownIDs.isEmpty && ownIDs.allSatisfy { $0 == member.id })
 
+            // A HEAD gets the download's headers, exports nothing and is not audited.
+            let head = try await client.send(.head, "/api/audit-logs/export?format=jsonl", token: adminToken)
+            #expect(head.status == .ok)
+            #expect(head.headers[.contentType] == "application/x-ndjson")
+            #expect(head.text.isEmpty)
+
             let exported = try await harness.store.events(AuditQuery(action: .auditExported))
-            #expect(exported.count == 3, "each export audited")
+            #expect(exported.count == 3, "each export audited, not the HEAD")
             #expect(exported.last?.details["format"] == "csv" && exported.last?.details["action"] == "launch_workspace")
         }
     }

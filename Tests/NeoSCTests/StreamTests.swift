@@ -138,6 +138,11 @@ import Testing
             }
             #expect(total == sent)
             #expect(recording["bytes_stored"] as? Int == download.body.readableBytes)
+            // A HEAD gets the download's headers only, and is not a download: not audited.
+            let head = try await client.send(.head, "/api/recordings/\(id)", token: admin)
+            #expect(head.status == .ok && head.headers[.contentType] == "application/gzip" && head.text.isEmpty)
+            #expect(try await client.send(.head, "/api/recordings/\(id)", token: viewer.token).status == .forbidden)
+            #expect(try await harness.store.events(AuditQuery(action: .recordingDownloaded)).count == 1)
 
             // Kept for its retention, then gone, audited.
             let archive = try #require(harness.portal.recordings)

@@ -154,6 +154,6 @@ struct AuditPage {
         }
         return try await AuditRoutes.export(
             AuditRoutes.narrowed(selection, for: context.principal), as: format, by: context.principal, in: context, store: store,
-            audit: audit)
+            audit: audit, headOnly: request.method == .head)
     }
 }

@@ -20,17 +20,23 @@ struct RecordingRoutes {
         JSONBody(try await recordings.list(by: context.principal))
     }
 
+    /// A `HEAD` (answered like a GET) gets the download's headers only, and is not audited.
     @Sendable func download(_ request: Request, context: SignedInContext) async throws -> Response {
-        let (recording, path) = try await recordings.download(
-            try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
+        let id = try context.parameters.require("id")
+        guard request.method != .head else {
+            let (recording, _) = try await recordings.available(id, by: context.principal)
+            return Response(status: .ok, headers: Self.headers(recording))
+        }
+        let (recording, path) = try await recordings.download(id, by: context.principal, from: context.clientAddress)
         let body = try await FileIO().loadFile(path: path, context: context)
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "application/gzip", .contentDisposition: "attachment; filename=\"\(recording.id).rec.gz\"",
-                .cacheControl: "no-store",
-            ],
-            body: body)
+        return Response(status: .ok, headers: Self.headers(recording), body: body)
+    }
+
+    private static func headers(_ recording: Recording) -> HTTPFields {
+        [
+            .contentType: "application/gzip", .contentDisposition: "attachment; filename=\"\(recording.id).rec.gz\"",
+            .cacheControl: "no-store",
+        ]
     }
 
     @Sendable func delete(_ request: Request, context: SignedInContext) async throws -> Response {
