@@ -153,16 +153,15 @@ extension Request {
 extension DomainError {
     /// What a client should be told about a body that did not decode.
     init(_ error: DecodingError) {
-        let field = PortalJSON.field
         switch error {
         case .keyNotFound(let key, let context):
-            self = .invalid("Field '\(field(context.codingPath + [key]))' is required")
+            self = .invalid("Field '\(PortalJSON.field(context.codingPath + [key]))' is required")
         case .valueNotFound(_, let context) where !context.codingPath.isEmpty:
-            self = .invalid("Field '\(field(context.codingPath))' must not be null")
+            self = .invalid("Field '\(PortalJSON.field(context.codingPath))' must not be null")
         case .typeMismatch(_, let context) where !context.codingPath.isEmpty:
-            self = .invalid("Field '\(field(context.codingPath))' has the wrong type")
+            self = .invalid("Field '\(PortalJSON.field(context.codingPath))' has the wrong type")
         case .dataCorrupted(let context) where !context.codingPath.isEmpty:
-            self = .invalid("Field '\(field(context.codingPath))' has an invalid value")
+            self = .invalid("Field '\(PortalJSON.field(context.codingPath))' has an invalid value")
         case .typeMismatch, .valueNotFound:
             self = .malformed("Request body must be a JSON object")
         default:

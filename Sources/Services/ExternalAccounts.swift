@@ -120,19 +120,17 @@ public struct ExternalAccounts: Sendable {
             let ended: [WorkspaceSession] = try await audit.change {
                 try await store.updateKeepingAnAdministrator(updated, from: user)
                 let ended = updated.role == user.role ? [] : try await SessionsOutlivingAccess.end(of: updated, in: store, at: now)
+                var details = ["role": updated.role.rawValue]
+                if !ended.isEmpty { details["sessions_terminated"] = String(ended.count) }
                 if user.ssoSubject == nil {
+                    details["provider"] = external.provider
                     try await audit.record(
-                        .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id),
-                        details: ["provider": external.provider, "role": updated.role.rawValue].merging(
-                            ended.isEmpty ? [:] : ["sessions_terminated": String(ended.count)]
-                        ) { $1 })
+                        .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id), details: details)
                 } else {
-                    try await audit.record(
-                        .updateUser, by: .account(updated), from: address, resource: ("user", user.id),
-                        details: [
-                            "by": external.provider, "role": updated.role.rawValue, "previous_role": user.role.rawValue,
-                            "mfa_enabled": String(updated.mfaEnabled),
-                        ].merging(ended.isEmpty ? [:] : ["sessions_terminated": String(ended.count)]) { $1 })
+                    details.merge([
+                        "by": external.provider, "previous_role": user.role.rawValue, "mfa_enabled": String(updated.mfaEnabled),
+                    ]) { $1 }
+                    try await audit.record(.updateUser, by: .account(updated), from: address, resource: ("user", user.id), details: details)
                 }
                 return ended
             }

@@ -23,10 +23,13 @@ enum SessionsOutlivingAccess {
 
     /// The sessions on `workspace` (as changed) whose owner's role it no longer admits.
     static func end(on workspace: Workspace, in store: any Store, at now: Date) async throws -> [WorkspaceSession] {
+        let running = try await store.sessions(userID: nil, status: .active, limit: Int.max).filter { $0.workspaceID == workspace.id }
+        // The owners in one read, not one each.
+        let roles = Dictionary(
+            try await store.users(ids: Array(Set(running.map(\.userID)))).map { ($0.id, $0.role) }, uniquingKeysWith: { first, _ in first })
         var ended: [WorkspaceSession] = []
-        for session in try await store.sessions(userID: nil, status: .active, limit: Int.max) where session.workspaceID == workspace.id {
-            let owner = try await store.user(id: session.userID)
-            guard AccessRules.outlivesAccess(session, workspace: workspace, ownerRole: owner?.role),
+        for session in running {
+            guard AccessRules.outlivesAccess(session, workspace: workspace, ownerRole: roles[session.userID]),
                 let done = try await store.end(id: session.id, .accessRevoked, at: now)
             else { continue }
             ended.append(done)

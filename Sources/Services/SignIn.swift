@@ -144,34 +144,24 @@ public struct SignIn: Sendable {
 
         let requested = try registration.organization.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             .flatMap { $0.isEmpty ? nil : $0 }.map { try Validation.text($0, field: "organization") }
-        var passwordHash: String?
-        var founding = true
-        while true {
-            var organization: Organization?
-            var newOrganization: Organization?
-            if let requested {
-                switch try OrganizationMembership.decide(
-                    name: requested, email: email, existing: try await store.organization(named: requested),
-                    newID: Identifier.make("org"), at: now)
-                {
-                case .join(let existing):
-                    organization = existing
-                case .found(let founded):
-                    newOrganization = founded
-                    organization = founded
-                }
-            }
-            // Hashed once the organisation is settled: a refusal to join costs no bcrypt.
-            let hash: String
-            if let passwordHash {
-                hash = passwordHash
-            } else {
-                hash = try await passwords.hash(registration.password)
-                passwordHash = hash
+        /// The organisation to join or found, as the store has it now.
+        func membership() async throws -> OrganizationMembership.Decision? {
+            guard let requested else { return nil }
+            return try OrganizationMembership.decide(
+                name: requested, email: email, existing: try await store.organization(named: requested),
+                newID: Identifier.make("org"), at: now)
+        }
+        func signUp(_ membership: OrganizationMembership.Decision?, passwordHash: String) async throws -> Grant {
+            let organization: Organization?
+            let newOrganization: Organization?
+            switch membership {
+            case .join(let existing): (organization, newOrganization) = (existing, nil)
+            case .found(let founded): (organization, newOrganization) = (founded, founded)
+            case nil: (organization, newOrganization) = (nil, nil)
             }
             let user = User(
                 id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
-                passwordHash: hash, createdAt: now, updatedAt: now)
+                passwordHash: passwordHash, createdAt: now, updatedAt: now)
             var details = ["role": user.role.rawValue]
             if let organization { details["organization"] = organization.name }
             if let newOrganization { details["organization_created"] = newOrganization.id }
@@ -179,20 +169,26 @@ public struct SignIn: Sendable {
                 try await store.insert(user, creating: newOrganization)
                 try await audit.record(.register, by: .account(user), from: address, resource: ("user", user.id), details: details)
             }
-            do {
-                // Refused sign-ins create nothing, except for want of a second factor: the account is
-                // made, and the refusal says how to enrol one.
-                try await admitPasswordSignIn(of: user, from: address) { try await audit.change { try await create() } }
-                let (token, expiresAt) = try await audit.change {
-                    try await create()
-                    return try await issueToken(for: user, mfaVerified: false)
-                }
-                return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
-            } catch DomainError.conflict where newOrganization != nil && founding {
-                // Another registration founded the organisation meanwhile (or the address is taken,
-                // which the next attempt meets again): decide again, now that it exists.
-                founding = false
+            // Refused sign-ins create nothing, except for want of a second factor: the account is
+            // made, and the refusal says how to enrol one.
+            try await admitPasswordSignIn(of: user, from: address) { try await audit.change { try await create() } }
+            let (token, expiresAt) = try await audit.change {
+                try await create()
+                return try await issueToken(for: user, mfaVerified: false)
             }
+            return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+        }
+
+        // Hashed once the organisation is settled: a refusal to join costs no bcrypt.
+        let decided = try await membership()
+        let passwordHash = try await passwords.hash(registration.password)
+        guard case .found = decided else { return try await signUp(decided, passwordHash: passwordHash) }
+        do {
+            return try await signUp(decided, passwordHash: passwordHash)
+        } catch DomainError.conflict {
+            // Another registration founded the organisation meanwhile (or the address is taken,
+            // which this meets again): decide once more, now that it exists.
+            return try await signUp(try await membership(), passwordHash: passwordHash)
         }
     }
 
