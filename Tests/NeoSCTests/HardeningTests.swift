@@ -197,6 +197,77 @@ struct HardeningTests {
         }
     }
 
+    /// Everything `port` answers to `bytes` until it closes the connection (or 10 s pass).
+    private static func answer(to bytes: String, port: Int) async throws -> String {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: bytes))
+            return try await withThrowingTaskGroup(of: String?.self) { group in
+                group.addTask {
+                    var text = ""
+                    for try await chunk in inbound { text += String(buffer: chunk) }
+                    return text
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(10))
+                    return nil
+                }
+                let first = try await group.next()!
+                group.cancelAll()
+                return try #require(first, "the server closes the connection after answering")
+            }
+        }
+    }
+
+    @Test(
+        "a request the HTTP parser refuses is a 4xx {detail} and a closed connection, after the answers owed to earlier requests",
+        arguments: [false, true])
+    func unparsableRequestIsAnsweredWithADetail(streaming: Bool) async throws {
+        let adjust: (inout Configuration) -> Void = {
+            if streaming { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }
+        }
+        try await Harness.run(.live, adjust) { _, client in
+            let port = try #require(client.port)
+            let health = "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n"
+            let cases: [(request: String, status: String, detail: String)] = [
+                ("BREW /health HTTP/1.1\r\nHost: neosc\r\n\r\n", "400", "method"),
+                ("GET /he\u{0}alth HTTP/1.1\r\nHost: neosc\r\n\r\n", "400", "target"),
+                ("GET /health HTTP/1.1\r\nHost: neosc\r\nBad Header: x\r\n\r\n", "400", "header"),
+                ("GET /health HTTP/1.1\r\nHost: neosc\r\nX-Big: \(String(repeating: "a", count: 90_000))\r\n\r\n", "431", "headers"),
+                ("\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}\u{0}\u{1}\u{fc}\u{3}\u{3}", "400", "HTTP"),  // a TLS hello on the plain port
+            ]
+            for (request, status, detail) in cases {
+                let text = try await Self.answer(to: request, port: port)
+                #expect(text.hasPrefix("HTTP/1.1 \(status) "), "\(request.prefix(40).debugDescription): \(text.prefix(200))")
+                #expect(text.lowercased().contains("content-type: application/json"))
+                #expect(text.lowercased().contains("connection: close"))
+                let body = try #require(text.components(separatedBy: "\r\n\r\n").last)
+                let decoded = try JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8))
+                #expect(decoded.detail.contains(detail), "\(decoded.detail)")
+            }
+            // Pipelined behind two good requests, the refusal is the third answer, the last.
+            let text = try await Self.answer(to: health + health + "BREW / HTTP/1.1\r\n\r\n", port: port)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "200", "400"], "\(text.prefix(600))")
+            #expect(text.hasSuffix(#"{"detail":"The request's method is not an HTTP method"}"#))
+            // A body that cannot be read: the request reading it is refused with a detail; one
+            // answered before reading it keeps its answer, and nothing follows either.
+            let chunked = "Host: neosc\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+            let refused = try await Self.answer(to: "POST /api/auth/login HTTP/1.1\r\n" + chunked, port: port)
+            #expect(refused.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) } == ["400"], "\(refused)")
+            #expect(refused.hasSuffix(#"{"detail":"The request could not be read (its body ended early or is malformed)"}"#))
+            let unread = try await Self.answer(to: "GET /health HTTP/1.1\r\n" + chunked, port: port)
+            #expect(unread.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) } == ["200"], "\(unread)")
+            // The server goes on serving.
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
     @Test("create-and-end loops are bounded: NEOSC_DEMO_RATE_PER_IP demos per hour per address, NEOSC_DEMO_RATE overall")
     func demoCreationIsRateLimited() async throws {
         try await RecordingPeer.with { peer in

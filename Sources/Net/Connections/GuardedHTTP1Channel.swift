@@ -2,6 +2,7 @@ import Domain
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Hummingbird's HTTP/1.1 channel with NeoSC's connection limits around it: a cap per client
 /// address, the header-read timeout and the idle timeout (`ConnectionLimits`). The cap on all
@@ -29,6 +30,8 @@ struct GuardedHTTP1Channel: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             let connectionState = try operations.handler(type: HTTPConnectionStateHandler.self)
             try operations.addHandler(RequestHeadWatch(deadline), position: .before(connectionState))
+            let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try operations.addHandler(UnparsableRequestAnswer(logger: logger), position: .after(decoder))
             return value
         }.nonisolated()
     }

@@ -48,6 +48,7 @@ struct GuardedStreamingChannel: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try operations.addHandler(UpgradableRequestHeadWatch(deadline), position: .after(decoder))
+            try operations.addHandler(UnparsableRequestAnswer(logger: logger), position: .after(decoder))
             return value
         }.nonisolated()
     }
@@ -111,10 +112,7 @@ final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelH
             // Only what NIO will take for a WebSocket upgrade of a stream (a refused one is
             // answered 400 and closed): anything else is answered as plain HTTP, and the
             // header-read deadline must go on covering the connection's later requests.
-            if head.uri.hasPrefix(StreamGateway.pathPrefix),
-                head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }),
-                head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
-            {
+            if StreamGateway.asksForUpgrade(head) {
                 let pipeline = context.pipeline.syncOperations
                 context.fireChannelRead(data)
                 pipeline.removeHandler(context: context, promise: nil)

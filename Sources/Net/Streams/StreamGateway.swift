@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
 import Services
 
 /// `GET /streams/{session_id}?ticket=…`, upgraded to a WebSocket: the stream of one workspace
@@ -12,6 +13,14 @@ import Services
 /// since a browser never sees the status of a failed handshake.
 public struct StreamGateway: Sendable {
     static let pathPrefix = "/streams/"
+
+    /// Whether NIO will take `head` for a WebSocket upgrade of a stream (and answer a refused one
+    /// 400 and close): after such a head the connection's bytes may no longer be HTTP.
+    static func asksForUpgrade(_ head: HTTPRequestHead) -> Bool {
+        head.uri.hasPrefix(pathPrefix)
+            && head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" })
+            && head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
+    }
 
     let streams: WorkspaceStreams
     let trustedProxies: TrustedProxies

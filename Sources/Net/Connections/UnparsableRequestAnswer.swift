@@ -1,0 +1,180 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Answers a request the HTTP decoder cannot read (an unknown method, a NUL in the target, a
+/// malformed header, headers over the decoder's limits) as every other refusal is answered: a 4xx
+/// with a JSON `detail`, then the connection closed, since nothing after a parse error on it can
+/// be read. (Left to Hummingbird, such a request got a 400 with no body, or on a connection that
+/// may become a stream, no answer at all.)
+///
+/// Right after the decoder, on its types. The answer waits for those still owed to the
+/// connection's earlier, pipelined requests, so that it is written last. A parse error in the
+/// middle of a request's body is the request handler's, which is reading that body: it is passed
+/// on, and the connection closed once that request is answered (or at once if it has been):
+/// Hummingbird would write a second answer to it. At a head asking for a WebSocket upgrade the handler leaves the pipeline, as the upgrade
+/// takes the HTTP handlers away.
+final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let logger: Logger
+    /// A head read, its end not yet.
+    private var readingRequest = false
+    /// Requests begun whose answer has not been written to its end.
+    private var answersOwed = 0
+    private var ending = Ending.notYet
+
+    private enum Ending {
+        case notYet
+        /// A parse error between requests, answered once the answers owed are written.
+        case answerOwed(HTTPParserError)
+        /// A parse error in a request's body, passed on to the handler reading it: the connection
+        /// closes once that request is answered, before anything more is written (Hummingbird
+        /// would add a 400 of its own).
+        case closeAfterAnswers
+        /// Closing: nothing more is written.
+        case closing
+    }
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            readingRequest = true
+            answersOwed += 1
+            if StreamGateway.asksForUpgrade(head) {
+                let pipeline = context.pipeline.syncOperations
+                context.fireChannelRead(data)
+                pipeline.removeHandler(context: context, promise: nil)
+                return
+            }
+        case .body:
+            break
+        case .end:
+            readingRequest = false
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .closing = ending {
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        answersOwed -= 1
+        switch ending {
+        case .answerOwed(let error) where answersOwed == 0:
+            context.write(data, promise: promise)
+            answer(error, context: context)
+        case .closeAfterAnswers where answersOwed == 0:
+            ending = .closing
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.cascade(to: promise)
+            context.write(data, promise: written)
+            written.futureResult.assumeIsolated().whenComplete { _ in
+                self.endInput(context: context)
+            }
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parseError = error as? HTTPParserError, case .notYet = ending else {
+            context.fireErrorCaught(error)
+            return
+        }
+        logger.debug("Unparsable request", metadata: ["error": "\(parseError)"])
+        switch (readingRequest, answersOwed) {
+        case (true, 0):
+            // Answered already, before its body was read: nothing more to say on it.
+            ending = .closing
+            endInput(context: context)
+        case (true, _):
+            // The request's handler, reading the body, finds it unreadable and answers.
+            ending = .closeAfterAnswers
+            context.fireErrorCaught(error)
+        case (false, 0):
+            answer(parseError, context: context)
+        case (false, _):
+            ending = .answerOwed(parseError)
+        }
+    }
+
+    private func answer(_ error: HTTPParserError, context: ChannelHandlerContext) {
+        let refusal = Refusal(error)
+        let body = ByteBuffer(bytes: refusal.json)
+        let headers = HTTPHeaders([
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", String(body.readableBytes)),
+            ("Connection", "close"),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+        ])
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: refusal.status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        ending = .closing
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            self.endInput(context: context)
+        }
+    }
+
+    /// Closes the connection as one whose input has ended: the handlers after this one see the
+    /// end of input first, as they would from a client that stopped sending. (Closed under it
+    /// instead, a pipeline still deciding whether to upgrade to a WebSocket reports that as an
+    /// error, a log line at `error` for every such request.)
+    private func endInput(context: ChannelHandlerContext) {
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        context.close(promise: nil)
+    }
+
+    /// What a parse error is answered with.
+    struct Refusal: Equatable {
+        let status: HTTPResponseStatus
+        let detail: String
+
+        init(_ error: HTTPParserError) {
+            switch error {
+            case .headerOverflow:
+                status = .requestHeaderFieldsTooLarge
+                detail = "The request's headers are larger than this server accepts"
+            case .invalidMethod:
+                status = .badRequest
+                detail = "The request's method is not an HTTP method"
+            case .invalidURL, .invalidPath, .invalidQueryString, .invalidFragment, .invalidHost, .invalidPort:
+                status = .badRequest
+                detail = "The request's target is not a valid URI"
+            case .invalidVersion:
+                status = .badRequest
+                detail = "The request's HTTP version is not supported"
+            case .invalidHeaderToken:
+                status = .badRequest
+                detail = "A request header is malformed"
+            case .invalidContentLength, .unexpectedContentLength, .invalidChunkSize:
+                status = .badRequest
+                detail = "The request's body length is malformed"
+            default:
+                status = .badRequest
+                detail = "The request is not valid HTTP/1.1"
+            }
+        }
+
+        /// `{"detail": …}`; the details hold nothing that JSON must escape.
+        var json: [UInt8] {
+            Array(#"{"detail":""#.utf8) + Array(detail.utf8) + Array(#""}"#.utf8)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension UnparsableRequestAnswer: Sendable {}
