@@ -268,6 +268,24 @@ struct HardeningTests {
         }
     }
 
+    @Test("a WebSocket upgrade NIO takes without Connection: upgrade, then a frame, does not bring the server down")
+    func upgradeWithoutConnectionHeader() async throws {
+        try await Harness.run(.live, { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }) {
+            _, client in
+            let port = try #require(client.port)
+            let socket = try await LoopbackSocket(port: port)
+            socket.send(
+                "GET /streams/nobody?ticket=bogus HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            let switched = await socket.read(within: .seconds(5)) { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") }
+            #expect(String(decoding: switched, as: UTF8.self).hasPrefix("HTTP/1.1 101"), "upgraded, the ticket refused by a close frame")
+            // A masked text frame, "hi": bytes that are not HTTP reach whatever is left in the pipeline.
+            socket.send(bytes: [0x81, 0x82, 1, 2, 3, 4, 0x69 ^ 1, 0x69 ^ 2])
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok, "the server still serves")
+        }
+    }
+
     @Test("create-and-end loops are bounded: NEOSC_DEMO_RATE_PER_IP demos per hour per address, NEOSC_DEMO_RATE overall")
     func demoCreationIsRateLimited() async throws {
         try await RecordingPeer.with { peer in

@@ -31,7 +31,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
             let connectionState = try operations.handler(type: HTTPConnectionStateHandler.self)
             try operations.addHandler(RequestHeadWatch(deadline), position: .before(connectionState))
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try operations.addHandler(UnparsableRequestAnswer(logger: logger), position: .after(decoder))
+            try operations.addHandler(UnparsableRequestAnswer(upgradable: false, logger: logger), position: .after(decoder))
             return value
         }.nonisolated()
     }

@@ -48,7 +48,7 @@ struct GuardedStreamingChannel: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try operations.addHandler(UpgradableRequestHeadWatch(deadline), position: .after(decoder))
-            try operations.addHandler(UnparsableRequestAnswer(logger: logger), position: .after(decoder))
+            try operations.addHandler(UnparsableRequestAnswer(upgradable: true, logger: logger), position: .after(decoder))
             return value
         }.nonisolated()
     }
@@ -93,13 +93,14 @@ final class FirstRequestWait: ChannelInboundHandler, RemovableChannelHandler {
 extension FirstRequestWait: Sendable {}
 
 /// `RequestHeadWatch` on the HTTP/1 decoder's own types, for a pipeline that may become a
-/// WebSocket's: at a head that asks for an upgrade it leaves the pipeline (the upgrade removes
+/// WebSocket's: at a first head that may be upgraded it leaves the pipeline (the upgrade removes
 /// the HTTP handlers around it, and the frames that follow are not HTTP).
 final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
     private let deadline: RequestHeadDeadline
+    private var firstHead = true
 
     init(_ deadline: RequestHeadDeadline) {
         self.deadline = deadline
@@ -109,10 +110,11 @@ final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelH
         switch unwrapInboundIn(data) {
         case .head(let head):
             deadline.headArrived()
-            // Only what NIO will take for a WebSocket upgrade of a stream (a refused one is
-            // answered 400 and closed): anything else is answered as plain HTTP, and the
-            // header-read deadline must go on covering the connection's later requests.
-            if StreamGateway.asksForUpgrade(head) {
+            // Only a head NIO may take for an upgrade (a refused one is answered 400 and
+            // closed): anything else is answered as plain HTTP, and the header-read deadline
+            // must go on covering the connection's later requests.
+            defer { firstHead = false }
+            if firstHead, StreamGateway.mayUpgrade(head) {
                 let pipeline = context.pipeline.syncOperations
                 context.fireChannelRead(data)
                 pipeline.removeHandler(context: context, promise: nil)

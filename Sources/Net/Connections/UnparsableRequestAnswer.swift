@@ -11,9 +11,9 @@ import NIOHTTP1
 /// Right after the decoder, on its types. The answer waits for those still owed to the
 /// connection's earlier, pipelined requests, so that it is written last. A parse error in the
 /// middle of a request's body is the request handler's, which is reading that body: it is passed
-/// on, and the connection closed once that request is answered (or at once if it has been):
-/// Hummingbird would write a second answer to it. At a head asking for a WebSocket upgrade the handler leaves the pipeline, as the upgrade
-/// takes the HTTP handlers away.
+/// on, and the connection closed once that request is answered (or as soon as it may be, if it
+/// has been), as Hummingbird would write a second answer to it. On a connection that may become a
+/// stream, the handler leaves the pipeline at a first head NIO may upgrade.
 final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -21,6 +21,8 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundOut = HTTPServerResponsePart
 
     private let logger: Logger
+    /// Whether the connection's first request may be upgraded to a WebSocket.
+    private var upgradable: Bool
     /// A head read, its end not yet.
     private var readingRequest = false
     /// Requests begun whose answer has not been written to its end.
@@ -39,7 +41,8 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         case closing
     }
 
-    init(logger: Logger) {
+    init(upgradable: Bool, logger: Logger) {
+        self.upgradable = upgradable
         self.logger = logger
     }
 
@@ -48,7 +51,8 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         case .head(let head):
             readingRequest = true
             answersOwed += 1
-            if StreamGateway.asksForUpgrade(head) {
+            defer { upgradable = false }
+            if upgradable, StreamGateway.mayUpgrade(head) {
                 let pipeline = context.pipeline.syncOperations
                 context.fireChannelRead(data)
                 pipeline.removeHandler(context: context, promise: nil)
@@ -78,19 +82,20 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             answer(error, context: context)
         case .closeAfterAnswers where answersOwed == 0:
             ending = .closing
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.cascade(to: promise)
-            context.write(data, promise: written)
-            written.futureResult.assumeIsolated().whenComplete { _ in
-                self.endInput(context: context)
-            }
+            context.writeAndFlush(data, promise: promise)
+            endInput(context: context)
         default:
             context.write(data, promise: promise)
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parseError = error as? HTTPParserError, case .notYet = ending else {
+        guard case .notYet = ending else {
+            // The decoder refuses whatever follows its first error: already dealt with.
+            if !(error is HTTPParserError || error is ByteToMessageDecoderError) { context.fireErrorCaught(error) }
+            return
+        }
+        guard let parseError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
             return
         }
@@ -124,18 +129,23 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: refusal.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         ending = .closing
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-            self.endInput(context: context)
-        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        endInput(context: context)
     }
 
-    /// Closes the connection as one whose input has ended: the handlers after this one see the
-    /// end of input first, as they would from a client that stopped sending. (Closed under it
-    /// instead, a pipeline still deciding whether to upgrade to a WebSocket reports that as an
-    /// error, a log line at `error` for every such request.)
+    /// Closes the connection as one whose input has ended, once what has been written to it is
+    /// sent: the handlers after this one see the end of input first, as they would from a client
+    /// that stopped sending. (Closed under it instead, a pipeline still deciding whether to
+    /// upgrade to a WebSocket reports that as an error, a log line at `error` for every such
+    /// request.)
     private func endInput(context: ChannelHandlerContext) {
         context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        context.close(promise: nil)
+        // Closing the output waits for the writes pending; closing at once would drop them.
+        let outputClosed = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: outputClosed)
+        outputClosed.futureResult.assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     /// What a parse error is answered with.

@@ -14,12 +14,13 @@ import Services
 public struct StreamGateway: Sendable {
     static let pathPrefix = "/streams/"
 
-    /// Whether NIO will take `head` for a WebSocket upgrade of a stream (and answer a refused one
-    /// 400 and close): after such a head the connection's bytes may no longer be HTTP.
-    static func asksForUpgrade(_ head: HTTPRequestHead) -> Bool {
-        head.uri.hasPrefix(pathPrefix)
-            && head.headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" })
-            && head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
+    /// Whether NIO may take `head`, the first of its connection, for a WebSocket upgrade: it
+    /// names `websocket` among its `Upgrade` protocols. NIO asks nothing more of it (no
+    /// `Connection: upgrade`, any path: `shouldUpgrade` decides), and after the upgrade the
+    /// connection's bytes are no longer HTTP, so a handler of HTTP parts must leave the pipeline
+    /// at such a head: one left behind meets a frame and traps.
+    static func mayUpgrade(_ head: HTTPRequestHead) -> Bool {
+        head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
     }
 
     let streams: WorkspaceStreams

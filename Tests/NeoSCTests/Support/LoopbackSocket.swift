@@ -72,8 +72,12 @@ final class LoopbackSocket {
     /// Writes `text`; false if the server has already closed the connection.
     @discardableResult
     func send(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { buffer in
+        send(bytes: Array(text.utf8))
+    }
+
+    @discardableResult
+    func send(bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
             Glibc.send(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) == buffer.count
         }
     }
