@@ -1180,7 +1180,8 @@ op("get", "/api/users", "listUsers", "Users, newest first (admin)",
 op("patch", "/api/users/{id}", "updateUser", "Change a user's role or disable it (admin)",
    responses({200: ok("The user.", schema("User"))}, 400, 401, 403, 404, 409, 413, 422, 503),
    parameters=[P("ID")], request=body("UserChange"), tags=["users"],
-   description="409 when it would leave no active administrator. Disabling revokes every token and ends every session.")
+   description="409 when it would leave no active administrator; 422 for the role demo-user, which comes with a demo. "
+   "Disabling revokes every token and ends every session.")
 op("post", "/api/users/{id}/password-reset", "resetUserPassword", "Reset a user's password (admin)",
    responses({200: ok("A one-time password, shown once.", schema("TemporaryPassword"))}, 401, 403, 404, 409, 503),
    parameters=[P("ID")], tags=["users"],

@@ -48,7 +48,7 @@ struct AdminCommand: AsyncParsableCommand {
 
     struct SetRole: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "set-role", abstract: "Change a user's role (admin, neosc, user, demo-user).")
+            commandName: "set-role", abstract: "Change a user's role (admin, neosc, user; demo-user comes with a demo only).")
 
         @Option(help: "E-mail address of the account.")
         var email: String

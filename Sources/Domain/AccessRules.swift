@@ -51,6 +51,17 @@ public enum AccessRules {
         }
     }
 
+    /// `demo-user` is a demo visitor's role, given with the demo that its access depends on (by
+    /// starting a demo, or by an identity provider's assertion bound to one). Given to an account
+    /// by an administrator it would come without a demo: the account could not sign in, while its
+    /// sessions on workspaces open to demos would outlive any demo. An account that has it keeps
+    /// it.
+    public static func requireAssignable(_ role: Role, to user: User) throws(DomainError) {
+        guard role != .demoUser || user.role == .demoUser else {
+            throw .invalid("The role 'demo-user' comes with a demo and cannot be given to an account")
+        }
+    }
+
     /// An administrator may not take away the last remaining active administrator.
     public static func requireAdminRemains(
         changing user: User, toRole role: Role, disabled: Bool, activeAdmins: Int

@@ -47,6 +47,7 @@ public struct UserAdministration: Sendable {
         let before = user
         let role = change.role ?? user.role
         let disabled = change.disabled ?? user.disabled
+        try AccessRules.requireAssignable(role, to: user)
         try AccessRules.requireAdminRemains(
             changing: user, toRole: role, disabled: disabled, activeAdmins: try await store.activeAdminCount())
 

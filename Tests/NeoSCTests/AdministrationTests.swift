@@ -98,6 +98,14 @@ import Testing
             #expect(disable.status == .conflict)
             #expect(try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: "{}").status == .unprocessableContent)
             #expect(try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: #"{"role":"root"}"#).status == .unprocessableContent)
+            // A demo visitor's role comes with a demo: no account is given it, and nothing is recorded.
+            let (user, _) = try await harness.account(.user)
+            let recorded = try await harness.store.events(AuditQuery(limit: 1_000)).count
+            let visitor = try await client.send(.patch, "/api/users/\(user.id)", token: token, json: #"{"role":"demo-user"}"#)
+            #expect(visitor.status == .unprocessableContent)
+            #expect(try visitor.decoded(ErrorBody.self).detail.contains("comes with a demo"))
+            #expect(try await harness.store.user(id: user.id)?.role == .user)
+            #expect(try await harness.store.events(AuditQuery(limit: 1_000)).count == recorded)
 
             try await harness.account(.admin)
             #expect(try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: #"{"role":"user"}"#).status == .ok)

@@ -837,6 +837,7 @@ struct PortalPageTests {
             let found = try await admin.get("/admin/users?search=MIA")
             #expect(found.status == .ok && found.text.contains("Role of mia@example.com") && !found.text.contains("Role of root@example.com"))
             #expect(found.text.contains(#"value="MIA""#))
+            #expect(found.text.contains(#"value="neosc""#) && !found.text.contains(#"value="demo-user""#), "a demo's role is not offered")
             let none = try await admin.get("/admin/users?search=%3Cb%3Enobody")
             #expect(none.status == .ok && none.text.contains("No account matches.") && !none.text.contains("Role of mia@example.com"))
             #expect(none.text.contains("&lt;b&gt;nobody") && !none.text.contains("<b>nobody"))

@@ -84,7 +84,8 @@ struct AdminPeoplePages {
         let rows = page.prefix(Self.pageSize).map { user in
             UserRow(
                 id: user.id, email: user.email, name: user.name,
-                roles: Role.allCases.map { .init(value: $0.rawValue, selected: $0 == user.role) }, disabled: user.disabled,
+                roles: Role.allCases.filter { role in (try? AccessRules.requireAssignable(role, to: user)) != nil }
+                    .map { .init(value: $0.rawValue, selected: $0 == user.role) }, disabled: user.disabled,
                 mfa: user.mfaEnabled, created: ShownTime(user.createdAt, now: now))
         }
         return renderer.render(
