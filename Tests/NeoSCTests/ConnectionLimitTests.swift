@@ -216,4 +216,27 @@ import Testing
             #expect(await keptAlive.isClosedByPeer(within: .seconds(4)), "and so is one idle after its response")
         }
     }
+
+    @Test func connectionsThatSettleNothingAreClosedWithoutAnError() async throws {
+        let environment = Self.environment(["NEOSC_HEADER_TIMEOUT": "1s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "1s"], streaming: true)
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await Self.waitUntilServing(server)
+            // An upgrade request with a body, which NIO will not upgrade.
+            let withBody = try await LoopbackSocket(port: server.port)
+            withBody.send(
+                "GET /streams/x?ticket=y HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 5\r\n\r\nhello")
+            #expect(await withBody.isClosedByPeer(within: .seconds(5)), "an upgrade request with a body is not left open")
+            // Silent, a head begun and never finished, and one closed before a byte.
+            let silent = try await LoopbackSocket(port: server.port)
+            let slow = try await LoopbackSocket(port: server.port)
+            slow.send("GET /health HTTP/1.1\r\nHost: ")
+            _ = try await LoopbackSocket(port: server.port)
+            #expect(await silent.isClosedByPeer(within: .seconds(5)))
+            #expect(await slow.isClosedByPeer(within: .seconds(5)))
+            #expect(try await Self.served(port: server.port, from: "127.0.0.1") == 200)
+            #expect(!server.log.contains(" error "), "nothing a client did is logged as the server's error: \(server.log)")
+        }
+    }
 }

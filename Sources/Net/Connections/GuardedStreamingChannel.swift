@@ -9,7 +9,12 @@ import NIOHTTP1
 /// the same per-address cap, header-read and idle timeouts on every connection; a connection
 /// that becomes a stream leaves the HTTP timeouts behind (its WebSocket pings instead).
 struct GuardedStreamingChannel: ServerChildChannel {
-    typealias Value = HTTP1WebSocketUpgradeChannel.Value
+    struct Value: ServerChildChannelValue {
+        let upgrading: HTTP1WebSocketUpgradeChannel.Value
+        /// Whether the connection's first request settled what it is: HTTP, or a WebSocket.
+        let negotiation: EventLoopFuture<HTTP1WebSocketUpgradeChannel.UpgradeResult>
+        var channel: any Channel { upgrading.channel }
+    }
 
     private let upgrading: HTTP1WebSocketUpgradeChannel
     private let guards: ConnectionGuards
@@ -49,12 +54,23 @@ struct GuardedStreamingChannel: ServerChildChannel {
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try operations.addHandler(UpgradableRequestHeadWatch(deadline), position: .after(decoder))
             try operations.addHandler(UnparsableRequestAnswer(upgradable: true, logger: logger), position: .after(decoder))
-            return value
+            let upgrader = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
+            return Value(upgrading: value, negotiation: upgrader.upgradeResultFuture)
         }.nonisolated()
     }
 
+    /// A connection whose first request settled nothing (closed before it, cut at a timeout, an
+    /// upgrade request with a body) is closed here: left to Hummingbird's WebSocket channel it
+    /// stayed open and was logged at `error`, a line per connection any client could cause.
     func handle(value: Value, logger: Logger) async {
-        await upgrading.handle(value: value, logger: logger)
+        do {
+            _ = try await value.negotiation.get()
+        } catch {
+            logger.debug("Connection closed before its first request was settled", metadata: ["error": "\(error)"])
+            try? await value.channel.close()
+            return
+        }
+        await upgrading.handle(value: value.upgrading, logger: logger)
     }
 }
 
