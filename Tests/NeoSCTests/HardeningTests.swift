@@ -286,6 +286,46 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "on a server with streams, an Upgrade to anything but websocket is ignored; a declined WebSocket upgrade, or one announcing a body, is a 400 {detail}"
+    )
+    func upgradesScreened() async throws {
+        try await Harness.run(.live, { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }) {
+            _, client in
+            let port = try #require(client.port)
+            // What `curl --http2` sends over plain HTTP: answered as HTTP/1.1, and the connection
+            // closed (NIO's decoder reads no further request after `Connection: upgrade`).
+            let h2c = try await Self.answer(
+                to: "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                    + "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+                port: port)
+            #expect(h2c.hasPrefix("HTTP/1.1 200") && h2c.hasSuffix(#"{"status":"healthy"}"#), "\(h2c)")
+            // Without `Connection: upgrade`, the connection goes on serving.
+            let plain = try await LoopbackSocket(port: port)
+            plain.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\n\r\n" + LoopbackSocket.request("/health"))
+            #expect(await plain.responseStatus(within: .seconds(5)) == 200)
+            #expect(await plain.responseStatus(within: .seconds(5)) == 200)
+            // An upgrade the gateway declines: a 400 with a detail, as any refusal.
+            for target in ["/health", "/streams/nobody", "/streams/not%20an%20id?ticket=x"] {
+                let declined = try await Self.answer(
+                    to: "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                    port: port)
+                #expect(declined.hasPrefix("HTTP/1.1 400"), "\(target): \(declined)")
+                #expect(declined.hasSuffix(#"{"detail":"Only /streams/{session_id}?ticket=… is upgraded to a WebSocket"}"#))
+            }
+            // A body announced and never sent: refused at once, not left waiting.
+            let started = ContinuousClock.now
+            let text = try await Self.answer(
+                to: "GET /streams/nobody?ticket=bogus HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 10\r\n\r\n",
+                port: port)
+            #expect(text.hasPrefix("HTTP/1.1 400"), "\(text)")
+            #expect(text.hasSuffix(#"{"detail":"A WebSocket upgrade request has no body"}"#))
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
     @Test("create-and-end loops are bounded: NEOSC_DEMO_RATE_PER_IP demos per hour per address, NEOSC_DEMO_RATE overall")
     func demoCreationIsRateLimited() async throws {
         try await RecordingPeer.with { peer in

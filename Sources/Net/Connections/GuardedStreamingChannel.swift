@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTPTypes
 
 /// `GuardedHTTP1Channel` that also upgrades `/streams/…` requests to WebSockets (issue #17):
 /// the same per-address cap, header-read and idle timeouts on every connection; a connection
@@ -49,11 +50,13 @@ struct GuardedStreamingChannel: ServerChildChannel {
         }
         return upgrading.setup(channel: channel, logger: logger).assumeIsolated().flatMapThrowing { value in
             // Right after the HTTP/1 decoder: the HTTP/1 types, before the upgrade handler
-            // (and, when there is no upgrade, before the codec to Hummingbird's types).
+            // (and, when there is no upgrade, before the codec to Hummingbird's types). Each is
+            // added right after the decoder: the screen first, then the refusals, then the watch.
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try operations.addHandler(UpgradableRequestHeadWatch(deadline), position: .after(decoder))
             try operations.addHandler(UnparsableRequestAnswer(upgradable: true, logger: logger), position: .after(decoder))
+            try operations.addHandler(UpgradeRequestScreen(), position: .after(decoder))
             let upgrader = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
             return Value(upgrading: value, negotiation: upgrader.upgradeResultFuture)
         }.nonisolated()
@@ -62,15 +65,40 @@ struct GuardedStreamingChannel: ServerChildChannel {
     /// A connection whose first request settled nothing (closed before it, cut at a timeout, an
     /// upgrade request with a body) is closed here: left to Hummingbird's WebSocket channel it
     /// stayed open and was logged at `error`, a line per connection any client could cause.
+    ///
+    /// An upgrade the gateway declined (not a stream's path, no ticket, a malformed session id)
+    /// is answered here too: a 400 with a JSON `detail`, where Hummingbird's answer had no body.
     func handle(value: Value, logger: Logger) async {
+        let negotiated: HTTP1WebSocketUpgradeChannel.UpgradeResult
         do {
-            _ = try await value.negotiation.get()
+            negotiated = try await value.negotiation.get()
         } catch {
             logger.debug("Connection closed before its first request was settled", metadata: ["error": "\(error)"])
             try? await value.channel.close()
             return
         }
+        if case .failedUpgrade(let http, _) = negotiated {
+            await Self.refuseUpgrade(on: http, logger: logger)
+            return
+        }
         await upgrading.handle(value: value.upgrading, logger: logger)
+    }
+
+    private static func refuseUpgrade(on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
+        let body = ByteBuffer(bytes: ConnectionRefusal.json("Only /streams/{session_id}?ticket=… is upgraded to a WebSocket"))
+        let head = HTTPResponse(
+            status: .badRequest,
+            headerFields: [
+                .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
+                .cacheControl: "no-store", .xContentTypeOptions: "nosniff",
+            ])
+        do {
+            try await http.executeThenClose { _, outbound in
+                try await outbound.write(contentsOf: [.head(head), .body(body), .end(nil)])
+            }
+        } catch {
+            logger.debug("A declined upgrade's answer was not written", metadata: ["error": "\(error)"])
+        }
     }
 }
 

@@ -118,34 +118,12 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
 
     private func answer(_ error: HTTPParserError, context: ChannelHandlerContext) {
         let refusal = Refusal(error)
-        let body = ByteBuffer(bytes: refusal.json)
-        let headers = HTTPHeaders([
-            ("Content-Type", "application/json; charset=utf-8"),
-            ("Content-Length", String(body.readableBytes)),
-            ("Connection", "close"),
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-        ])
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: refusal.status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         ending = .closing
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        endInput(context: context)
+        ConnectionRefusal.write(refusal.status, detail: refusal.detail, context: context)
     }
 
-    /// Closes the connection as one whose input has ended, once what has been written to it is
-    /// sent: the handlers after this one see the end of input first, as they would from a client
-    /// that stopped sending. (Closed under it instead, a pipeline still deciding whether to
-    /// upgrade to a WebSocket reports that as an error, a log line at `error` for every such
-    /// request.)
     private func endInput(context: ChannelHandlerContext) {
-        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        // Closing the output waits for the writes pending; closing at once would drop them.
-        let outputClosed = context.eventLoop.makePromise(of: Void.self)
-        context.close(mode: .output, promise: outputClosed)
-        outputClosed.futureResult.assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        ConnectionRefusal.endInput(context: context)
     }
 
     /// What a parse error is answered with.
@@ -177,11 +155,6 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
                 status = .badRequest
                 detail = "The request is not valid HTTP/1.1"
             }
-        }
-
-        /// `{"detail": …}`; the details hold nothing that JSON must escape.
-        var json: [UInt8] {
-            Array(#"{"detail":""#.utf8) + Array(detail.utf8) + Array(#""}"#.utf8)
         }
     }
 }

@@ -1,0 +1,56 @@
+import NIOCore
+import NIOHTTP1
+
+/// Looks at the first request of a connection that may become a stream before NIO's upgrade
+/// handler does, then leaves the pipeline:
+/// - an `Upgrade` to anything but `websocket` (`h2c`, which `curl --http2` asks for) is ignored,
+///   as RFC 9110 §7.8 allows: the header is dropped and the request answered as plain HTTP
+///   (NIO's upgrade handler, finding no upgrader for it, lost the request and answered nothing),
+///   and with `Connection: close` when it asked for `Connection: upgrade`;
+/// - a WebSocket upgrade that announces a body is refused with a 400: NIO waits for the body's
+///   end before it upgrades, and fails the connection once a body part arrives, so a client
+///   that announced one and sent none held its connection open with no timeout running.
+final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    /// Set once the first request has been refused: the rest of it is dropped.
+    private var refused = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
+        guard case .head(var head) = unwrapInboundIn(data), head.headers.contains(name: "upgrade") else {
+            leave(context: context, passing: data)
+            return
+        }
+        if !StreamGateway.mayUpgrade(head) {
+            head.headers.remove(name: "upgrade")
+            // NIO's decoder reads nothing more after a head with `Connection: upgrade`, waiting
+            // for the upgrade to take it away: the answer closes the connection instead of
+            // leaving the client's next request unread.
+            if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) {
+                head.headers.replaceOrAdd(name: "connection", value: "close")
+            }
+            leave(context: context, passing: wrapInboundOut(.head(head)))
+        } else if Self.announcesBody(head) {
+            refused = true
+            ConnectionRefusal.write(.badRequest, detail: "A WebSocket upgrade request has no body", context: context)
+        } else {
+            leave(context: context, passing: data)
+        }
+    }
+
+    private func leave(context: ChannelHandlerContext, passing data: NIOAny) {
+        let pipeline = context.pipeline.syncOperations
+        context.fireChannelRead(data)
+        pipeline.removeHandler(context: context, promise: nil)
+    }
+
+    static func announcesBody(_ head: HTTPRequestHead) -> Bool {
+        head.headers.contains(name: "transfer-encoding")
+            || head.headers["content-length"].contains { Int($0.filter { !$0.isWhitespace }) != 0 }
+    }
+}
+
+@available(*, unavailable)
+extension UpgradeRequestScreen: Sendable {}
