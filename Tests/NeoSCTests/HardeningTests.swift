@@ -287,7 +287,7 @@ struct HardeningTests {
     }
 
     @Test(
-        "on a server with streams, an Upgrade to anything but websocket is ignored; a declined WebSocket upgrade, or one announcing a body, is a 400 {detail}"
+        "on a server with streams, an Upgrade to anything but websocket is ignored; a declined or malformed WebSocket upgrade, or one announcing a body, is a 4xx {detail}"
     )
     func upgradesScreened() async throws {
         try await Harness.run(.live, { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }) {
@@ -313,6 +313,18 @@ struct HardeningTests {
                     port: port)
                 #expect(declined.hasPrefix("HTTP/1.1 400"), "\(target): \(declined)")
                 #expect(declined.hasSuffix(#"{"detail":"Only /streams/{session_id}?ticket=… is upgraded to a WebSocket"}"#))
+            }
+            // A handshake NIO would fail before asking the gateway: refused, not lost.
+            let upgrade = "GET /streams/nobody?ticket=bogus HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            for (headers, status, detail) in [
+                ("Sec-WebSocket-Version: 13\r\n", "400", "one Sec-WebSocket-Key"),
+                (key + key + "Sec-WebSocket-Version: 13\r\n", "400", "one Sec-WebSocket-Key"),
+                (key + "Sec-WebSocket-Version: 8\r\n", "426", "Sec-WebSocket-Version: 13"),
+                (key, "426", "Sec-WebSocket-Version: 13"),
+            ] {
+                let refused = try await Self.answer(to: upgrade + headers + "\r\n", port: port)
+                #expect(refused.hasPrefix("HTTP/1.1 \(status)") && refused.contains(detail), "\(headers): \(refused)")
             }
             // A body announced and never sent: refused at once, not left waiting.
             let started = ContinuousClock.now

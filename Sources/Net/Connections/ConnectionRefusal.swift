@@ -6,35 +6,41 @@ import NIOHTTP1
 /// connection closed.
 enum ConnectionRefusal {
     /// Writes the refusal at `context`'s place in the pipeline, then ends the connection.
-    static func write(_ status: HTTPResponseStatus, detail: String, context: ChannelHandlerContext) {
+    static func write(
+        _ status: HTTPResponseStatus, detail: String, adding extraHeaders: [(String, String)] = [], context: ChannelHandlerContext
+    ) {
         let body = ByteBuffer(bytes: json(detail))
-        let headers = HTTPHeaders([
-            ("Content-Type", "application/json; charset=utf-8"),
-            ("Content-Length", String(body.readableBytes)),
-            ("Connection", "close"),
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-        ])
+        let headers = HTTPHeaders(
+            [
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("Content-Length", String(body.readableBytes)),
+                ("Connection", "close"),
+                ("Cache-Control", "no-store"),
+                ("X-Content-Type-Options", "nosniff"),
+            ] + extraHeaders)
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-        endInput(context: context)
+        closeOnceSent(context: context)
     }
 
-    /// Closes the connection as one whose input has ended, once what has been written to it is
-    /// sent: the handlers after `context`'s see the end of input first, as they would from a
-    /// client that stopped sending. (Closed under it instead, a pipeline still deciding whether
-    /// to upgrade to a WebSocket reports that as an error.)
-    static func endInput(context: ChannelHandlerContext) {
-        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-        // Closing the output waits for the writes pending; closing at once would drop them.
+    /// Closes the connection once what has been written to it is sent: first its output (which
+    /// waits for the writes pending; a close at once would drop them), then, a moment later, the
+    /// rest. Meanwhile what the client still sends is read and dropped, so that the close does not
+    /// reset the connection before the client has read its answer.
+    static func closeOnceSent(context: ChannelHandlerContext) {
         let outputClosed = context.eventLoop.makePromise(of: Void.self)
         context.close(mode: .output, promise: outputClosed)
         outputClosed.futureResult.assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
+            context.eventLoop.assumeIsolated().scheduleTask(in: lingering) {
+                context.close(promise: nil)
+            }
         }
     }
+
+    /// How long a refused connection is kept reading after its answer.
+    static let lingering = TimeAmount.milliseconds(500)
 
     /// `{"detail": …}`; the details are this server's own sentences, with nothing JSON must
     /// escape.

@@ -128,8 +128,7 @@ final class FirstRequestWait: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         timer?.cancel()
         timer = nil
-        context.fireChannelRead(data)
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        context.fireChannelReadAndLeave(data)
     }
 }
 
@@ -159,9 +158,7 @@ final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelH
             // must go on covering the connection's later requests.
             defer { firstHead = false }
             if firstHead, StreamGateway.mayUpgrade(head) {
-                let pipeline = context.pipeline.syncOperations
-                context.fireChannelRead(data)
-                pipeline.removeHandler(context: context, promise: nil)
+                context.fireChannelReadAndLeave(data)
                 return
             }
         case .end: deadline.requestEnded()

@@ -53,9 +53,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             answersOwed += 1
             defer { upgradable = false }
             if upgradable, StreamGateway.mayUpgrade(head) {
-                let pipeline = context.pipeline.syncOperations
-                context.fireChannelRead(data)
-                pipeline.removeHandler(context: context, promise: nil)
+                context.fireChannelReadAndLeave(data)
                 return
             }
         case .body:
@@ -83,7 +81,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         case .closeAfterAnswers where answersOwed == 0:
             ending = .closing
             context.writeAndFlush(data, promise: promise)
-            endInput(context: context)
+            ConnectionRefusal.closeOnceSent(context: context)
         default:
             context.write(data, promise: promise)
         }
@@ -104,7 +102,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         case (true, 0):
             // Answered already, before its body was read: nothing more to say on it.
             ending = .closing
-            endInput(context: context)
+            ConnectionRefusal.closeOnceSent(context: context)
         case (true, _):
             // The request's handler, reading the body, finds it unreadable and answers.
             ending = .closeAfterAnswers
@@ -120,10 +118,6 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         let refusal = Refusal(error)
         ending = .closing
         ConnectionRefusal.write(refusal.status, detail: refusal.detail, context: context)
-    }
-
-    private func endInput(context: ChannelHandlerContext) {
-        ConnectionRefusal.endInput(context: context)
     }
 
     /// What a parse error is answered with.

@@ -9,7 +9,10 @@ import NIOHTTP1
 ///   and with `Connection: close` when it asked for `Connection: upgrade`;
 /// - a WebSocket upgrade that announces a body is refused with a 400: NIO waits for the body's
 ///   end before it upgrades, and fails the connection once a body part arrives, so a client
-///   that announced one and sent none held its connection open with no timeout running.
+///   that announced one and sent none held its connection open with no timeout running;
+/// - one without a single `Sec-WebSocket-Key`, or whose `Sec-WebSocket-Version` is not 13, is
+///   refused (400; 426 naming the version, RFC 6455 §4.4): NIO's upgrader failed it before the
+///   gateway was asked, and the request was lost unanswered.
 final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -20,7 +23,7 @@ final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refused else { return }
         guard case .head(var head) = unwrapInboundIn(data), head.headers.contains(name: "upgrade") else {
-            leave(context: context, passing: data)
+            context.fireChannelReadAndLeave(data)
             return
         }
         if !StreamGateway.mayUpgrade(head) {
@@ -31,19 +34,32 @@ final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler
             if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) {
                 head.headers.replaceOrAdd(name: "connection", value: "close")
             }
-            leave(context: context, passing: wrapInboundOut(.head(head)))
+            context.fireChannelReadAndLeave(wrapInboundOut(.head(head)))
         } else if Self.announcesBody(head) {
-            refused = true
-            ConnectionRefusal.write(.badRequest, detail: "A WebSocket upgrade request has no body", context: context)
+            refuse(.badRequest, detail: "A WebSocket upgrade request has no body", context: context)
+        } else if head.headers["sec-websocket-version"] != ["13"] {
+            refuse(
+                .upgradeRequired, detail: "A WebSocket upgrade needs Sec-WebSocket-Version: 13", adding: [("Sec-WebSocket-Version", "13")],
+                context: context)
+        } else if head.headers["sec-websocket-key"].count != 1 {
+            refuse(.badRequest, detail: "A WebSocket upgrade needs one Sec-WebSocket-Key", context: context)
         } else {
-            leave(context: context, passing: data)
+            context.fireChannelReadAndLeave(data)
         }
     }
 
-    private func leave(context: ChannelHandlerContext, passing data: NIOAny) {
-        let pipeline = context.pipeline.syncOperations
-        context.fireChannelRead(data)
-        pipeline.removeHandler(context: context, promise: nil)
+    /// The decoder's errors on the rest of a refused request are dealt with: the connection is
+    /// closing.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if refused, error is HTTPParserError || error is ByteToMessageDecoderError { return }
+        context.fireErrorCaught(error)
+    }
+
+    private func refuse(
+        _ status: HTTPResponseStatus, detail: String, adding headers: [(String, String)] = [], context: ChannelHandlerContext
+    ) {
+        refused = true
+        ConnectionRefusal.write(status, detail: detail, adding: headers, context: context)
     }
 
     static func announcesBody(_ head: HTTPRequestHead) -> Bool {
