@@ -100,6 +100,7 @@ public struct WorkspaceSessions: Sendable {
             }
             // The session and its entry commit together (issue #14).
             try await audit.change {
+                try await requireStillLaunchable(workspace.id, by: principal)
                 try await store.start(session, limit: maxPerUser)
                 try await audit.record(
                     .launchWorkspace, by: .principal(principal), from: address, resource: ("workspace", workspace.id),
@@ -123,6 +124,20 @@ public struct WorkspaceSessions: Sendable {
         await lifetimes.armDeadlines(of: session)
         metrics.launch(succeeded: true, duration: ContinuousClock.now - started)
         return Launch(session: session, workspace: workspace)
+    }
+
+    /// The launch judged again on the account and the workspace as stored now, inside the launch's
+    /// own change: a role taken away, an account disabled or a workspace's roles narrowed since the
+    /// caller's credential was read (by this process, or by another within its token cache's
+    /// lifetime) is not outrun by the launch, whose session that change's sweep would not see.
+    private func requireStillLaunchable(_ workspaceID: String, by principal: Principal) async throws {
+        guard let owner = try await store.user(id: principal.userID), !owner.disabled else {
+            throw DomainError.forbidden("Account is disabled")
+        }
+        guard let current = try await store.workspace(id: workspaceID) else { throw DomainError.notFound("Workspace not found") }
+        var asStored = principal
+        asStored.role = owner.role
+        try AccessRules.requireLaunchable(current, by: asStored)
     }
 
     /// Ends `principal`'s newest active session on workspace `workspaceID`; 409 if there is none.

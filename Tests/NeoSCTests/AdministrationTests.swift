@@ -89,6 +89,26 @@ import Testing
         }
     }
 
+    /// A launch is judged again on the account and the workspace as stored, in its own
+    /// transaction: a credential read before a role was taken away (this process's cache, or
+    /// another replica's) launches nothing on what the role no longer allows.
+    @Test(arguments: StoreKind.allCases)
+    func aLaunchDoesNotOutrunARoleTakenAway(_ store: StoreKind) async throws {
+        try await Harness.run(.router, store: store) { harness, client in
+            let (user, token) = try await harness.account(.neosc)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "the token is cached as neosc")
+            // Changed in the store alone, as another server process would: this one's cache still says neosc.
+            var demoted = user
+            demoted.role = .user
+            try await harness.store.updateKeepingAnAdministrator(demoted, from: user)
+            let launched = try await client.send(.post, "/api/workspaces/ws-windows-rdp/launch", token: token)
+            #expect(launched.status == .forbidden, "\(launched.text)")
+            #expect(try await harness.store.activeCount(userID: user.id) == 0)
+            // What the stored role allows still launches.
+            #expect(try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token).status == .created)
+        }
+    }
+
     @Test func theLastAdministratorStays() async throws {
         try await Harness.run { harness, client in
             let (admin, token) = try await harness.account(.admin)
