@@ -731,13 +731,14 @@ SCHEMAS = {
     ),
     "UserChange": {
         **obj(
-            {"role": {"type": ["string", "null"], "enum": ["admin", "neosc", "user", "demo-user", None]},
+            {"role": {"type": ["string", "null"], "enum": ["admin", "neosc", "user", None],
+                      "description": "demo-user comes with a demo and is never given this way (422)."},
              "disabled": {"type": ["boolean", "null"]}},
             required=[],
             additional=True,
         ),
         "anyOf": [
-            {"required": ["role"], "properties": {"role": ROLE}},
+            {"required": ["role"], "properties": {"role": {"type": "string", "enum": ["admin", "neosc", "user"]}}},
             {"required": ["disabled"], "properties": {"disabled": {"type": "boolean"}}},
         ],
         "description": "At least one of `role` and `disabled` (not null).",

@@ -52,12 +52,11 @@ public enum AccessRules {
     }
 
     /// `demo-user` is a demo visitor's role, given with the demo that its access depends on (by
-    /// starting a demo, or by an identity provider's assertion bound to one). Given to an account
-    /// by an administrator it would come without a demo: the account could not sign in, while its
-    /// sessions on workspaces open to demos would outlive any demo. An account that has it keeps
-    /// it.
-    public static func requireAssignable(_ role: Role, to user: User) throws(DomainError) {
-        guard role != .demoUser || user.role == .demoUser else {
+    /// starting a demo, or by an identity provider's assertion bound to one), never by a change
+    /// to an account: given by an administrator it would come without a demo, so that the
+    /// account could not sign in while its sessions on workspaces open to demos outlived any demo.
+    public static func requireAssignable(_ role: Role) throws(DomainError) {
+        guard role != .demoUser else {
             throw .invalid("The role 'demo-user' comes with a demo and cannot be given to an account")
         }
     }

@@ -126,6 +126,12 @@ import Testing
             #expect(try visitor.decoded(ErrorBody.self).detail.contains("comes with a demo"))
             #expect(try await harness.store.user(id: user.id)?.role == .user)
             #expect(try await harness.store.events(AuditQuery(limit: 1_000)).count == recorded)
+            // Not even to a demo visitor's own account; disabling one needs no role.
+            let (visitorAccount, _) = try await harness.account(.demoUser)
+            let same = try await client.send(.patch, "/api/users/\(visitorAccount.id)", token: token, json: #"{"role":"demo-user"}"#)
+            #expect(same.status == .unprocessableContent)
+            let disabled = try await client.send(.patch, "/api/users/\(visitorAccount.id)", token: token, json: #"{"disabled":true}"#)
+            #expect(disabled.status == .ok, "\(disabled.text)")
 
             try await harness.account(.admin)
             #expect(try await client.send(.patch, "/api/users/\(admin.id)", token: token, json: #"{"role":"user"}"#).status == .ok)

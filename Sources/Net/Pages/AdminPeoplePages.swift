@@ -45,6 +45,8 @@ struct AdminPeoplePages {
         let email: String
         let name: String
         let roles: [Choice]
+        /// A role no administrator gives or takes (a demo visitor's), shown instead of a choice.
+        let fixedRole: String?
         let disabled: Bool
         let mfa: Bool
         let created: ShownTime
@@ -84,8 +86,9 @@ struct AdminPeoplePages {
         let rows = page.prefix(Self.pageSize).map { user in
             UserRow(
                 id: user.id, email: user.email, name: user.name,
-                roles: Role.allCases.filter { role in (try? AccessRules.requireAssignable(role, to: user)) != nil }
-                    .map { .init(value: $0.rawValue, selected: $0 == user.role) }, disabled: user.disabled,
+                roles: Role.allCases.filter { role in (try? AccessRules.requireAssignable(role)) != nil }
+                    .map { .init(value: $0.rawValue, selected: $0 == user.role) },
+                fixedRole: (try? AccessRules.requireAssignable(user.role)) == nil ? user.role.rawValue : nil, disabled: user.disabled,
                 mfa: user.mfaEnabled, created: ShownTime(user.createdAt, now: now))
         }
         return renderer.render(

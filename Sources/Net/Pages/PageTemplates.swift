@@ -466,9 +466,9 @@ enum PageTemplates {
           <tbody>
           {{#body.rows}}<tr>
             <td>{{email}}</td><td>{{name}}</td>
-            <td><form method="post" action="/admin/users/{{id}}" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
+            <td>{{#fixedRole}}{{.}}{{/fixedRole}}{{^fixedRole}}<form method="post" action="/admin/users/{{id}}" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
               <select id="role-{{id}}" name="role" aria-label="Role of {{email}}">{{#roles}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/roles}}</select>
-              <button type="submit">Save<span class="visually-hidden"> the role of {{email}}</span></button></form></td>
+              <button type="submit">Save<span class="visually-hidden"> the role of {{email}}</span></button></form>{{/fixedRole}}</td>
             <td>{{#mfa}}<span class="pill ok">on</span>{{/mfa}}{{^mfa}}<span class="pill">off</span>{{/mfa}}</td>
             <td><form method="post" action="/admin/users/{{id}}" class="inline"><input type="hidden" name="csrf" value="{{chrome.csrf}}">
               {{#disabled}}<span class="pill danger">disabled</span> <input type="hidden" name="disabled" value="false"><button type="submit">Enable<span class="visually-hidden"> {{email}}</span></button>{{/disabled}}
