@@ -268,6 +268,96 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "a request that does not keep its connection (HTTP/1.0, Connection: Close, an upgrade nothing takes, CONNECT) is answered with Connection: close, and nothing after it",
+        arguments: [false, true])
+    func requestsThatEndTheirConnection(streaming: Bool) async throws {
+        let adjust: (inout Configuration) -> Void = {
+            if streaming { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }
+        }
+        try await Harness.run(.live, adjust) { harness, client in
+            let port = try #require(client.port)
+            let health = "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n"
+            func statuses(_ text: String) -> [Substring] {
+                text.components(separatedBy: "\r\n\r\n").dropLast().compactMap { $0.split(separator: " ").dropFirst().first }
+            }
+            let cases: [(name: String, request: String, statuses: [Substring])] = [
+                ("HTTP/1.0", "GET /health HTTP/1.0\r\n\r\n" + health, ["200"]),
+                ("HTTP/1.0 with keep-alive", "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + health, ["200"]),
+                ("Connection: Close", "GET /health HTTP/1.1\r\nHost: neosc\r\nConnection: Close, TE\r\n\r\n" + health, ["200"]),
+                (
+                    "an upgrade after the first request",
+                    health + "GET /health HTTP/1.1\r\nHost: neosc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" + health,
+                    // With streams, Hummingbird sends such a client to a connection of its own (307).
+                    streaming ? ["200", "307"] : ["200", "200"]
+                ),
+                ("CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" + health, ["404"]),
+            ]
+            for (name, request, expected) in cases {
+                // `answer(to:)` returns only once the server closes the connection.
+                let text = try await Self.answer(to: request, port: port)
+                #expect(statuses(text) == expected, "\(name): \(text)")
+                let lastHead = text.components(separatedBy: "\r\n\r\n").last { $0.contains("HTTP/1.") } ?? ""
+                #expect(lastHead.contains("\r\nConnection: close"), "\(name): \(lastHead)")
+            }
+            if !streaming {
+                // Without streams nothing upgrades, the connection's first request included.
+                let text = try await Self.answer(
+                    to: "GET /health HTTP/1.1\r\nHost: neosc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" + health, port: port)
+                #expect(statuses(text) == ["200"], "\(text)")
+            }
+            // An HTTP/1.0 answer of unknown length is not chunked (HTTP/1.0 has no chunks): it ends
+            // with the connection.
+            let token = try await harness.account(.admin).token
+            let export = try await Self.answer(
+                to: "GET /api/audit-logs/export?format=jsonl HTTP/1.0\r\nAuthorization: Bearer \(token)\r\n\r\n", port: port)
+            let parts = export.components(separatedBy: "\r\n\r\n")
+            let head = parts[0]
+            let exported = parts.dropFirst().joined(separator: "\r\n\r\n")
+            #expect(head.hasPrefix("HTTP/1.0 200 ") && !head.lowercased().contains("transfer-encoding"), "\(head)")
+            #expect(exported.split(separator: "\n").allSatisfy { $0.hasPrefix("{") }, "\(exported.prefix(300))")
+            // A request that keeps its connection keeps it.
+            let kept = try await LoopbackSocket(port: port)
+            kept.send("GET /health HTTP/1.1\r\nHost: neosc\r\nConnection: keep-alive\r\n\r\n" + health)
+            #expect(await kept.responseStatus(within: .seconds(5)) == 200)
+            #expect(await kept.responseStatus(within: .seconds(5)) == 200)
+        }
+    }
+
+    @Test(
+        "Expect: 100-continue is answered 100 Continue before the body is sent, after the answers owed to earlier requests", arguments: [false, true])
+    func continueIsSentWhenExpected(streaming: Bool) async throws {
+        let adjust: (inout Configuration) -> Void = {
+            if streaming { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }
+        }
+        try await Harness.run(.live, adjust) { harness, client in
+            let port = try #require(client.port)
+            try await harness.account(.user, email: "carol@example.com")
+            let login = #"{"email":"carol@example.com","password":"wrong password!"}"#
+            let expecting =
+                "POST /api/auth/login HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(login.utf8.count)\r\nExpect: 100-continue\r\n\r\n"
+            let socket = try await LoopbackSocket(port: port)
+            // Behind a pipelined request: its answer first, then the 100, and nothing more until the body.
+            socket.send("GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n" + expecting)
+            let interim = await socket.read(within: .seconds(5)) { String(decoding: $0, as: UTF8.self).contains("100 Continue\r\n\r\n") }
+            let text = String(decoding: interim, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200 ") && text.hasSuffix("HTTP/1.1 100 Continue\r\n\r\n"), "\(text)")
+            socket.send(login)
+            let final = await socket.read(within: .seconds(5)) { String(decoding: $0, as: UTF8.self).contains("wrong") }
+            #expect(String(decoding: final, as: UTF8.self).contains("HTTP/1.1 401 "), "\(String(decoding: final, as: UTF8.self))")
+            // Asked in HTTP/1.0, or with no body to send, the expectation is ignored: the final answer comes first.
+            for request in [
+                "POST /api/auth/login HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n{}",
+                "POST /api/auth/login HTTP/1.1\r\nHost: neosc\r\nContent-Length: 0\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+            ] {
+                let answer = try await Self.answer(to: request, port: port)
+                #expect(!answer.contains("100 Continue") && answer.contains(" 4"), "\(answer)")
+            }
+        }
+    }
+
     @Test("a WebSocket upgrade NIO takes without Connection: upgrade, then a frame, does not bring the server down")
     func upgradeWithoutConnectionHeader() async throws {
         try await Harness.run(.live, { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }) {

@@ -30,8 +30,13 @@ struct GuardedHTTP1Channel: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             let connectionState = try operations.handler(type: HTTPConnectionStateHandler.self)
             try operations.addHandler(RequestHeadWatch(deadline), position: .before(connectionState))
+            // After the HTTP decoder, on its types: refusals of what it cannot read, then what
+            // Hummingbird's types do not carry (persistence, expectations).
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try operations.addHandler(UnparsableRequestAnswer(upgradable: false, logger: logger), position: .after(decoder))
+            let unparsable = UnparsableRequestAnswer(upgradable: false, logger: logger)
+            try operations.addHandler(unparsable, position: .after(decoder))
+            try operations.addHandler(ContinueExpectation(upgradable: false), position: .after(unparsable))
+            try operations.addHandler(ConnectionPersistence(upgradable: false), position: .after(unparsable))
             return value
         }.nonisolated()
     }

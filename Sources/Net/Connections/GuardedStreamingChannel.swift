@@ -51,10 +51,13 @@ struct GuardedStreamingChannel: ServerChildChannel {
         return upgrading.setup(channel: channel, logger: logger).assumeIsolated().flatMapThrowing { value in
             // Right after the HTTP/1 decoder: the HTTP/1 types, before the upgrade handler
             // (and, when there is no upgrade, before the codec to Hummingbird's types). Each is
-            // added right after the decoder: the screen first, then the refusals, then the watch.
+            // added right after the decoder: the screen first, then the refusals, persistence,
+            // expectations, then the watch.
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try operations.addHandler(UpgradableRequestHeadWatch(deadline), position: .after(decoder))
+            try operations.addHandler(ContinueExpectation(upgradable: true), position: .after(decoder))
+            try operations.addHandler(ConnectionPersistence(upgradable: true), position: .after(decoder))
             try operations.addHandler(UnparsableRequestAnswer(upgradable: true, logger: logger), position: .after(decoder))
             try operations.addHandler(UpgradeRequestScreen(), position: .after(decoder))
             let upgrader = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)

@@ -97,6 +97,13 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             context.fireErrorCaught(error)
             return
         }
+        if parseError == .closedConnection {
+            // Bytes after a request that ends the connection (RFC 9112 §9.6: not to be processed):
+            // no answer of their own; the connection closes once that request is answered.
+            ending = answersOwed == 0 ? .closing : .closeAfterAnswers
+            if answersOwed == 0 { ConnectionRefusal.closeOnceSent(context: context) }
+            return
+        }
         logger.debug("Unparsable request", metadata: ["error": "\(parseError)"])
         switch (readingRequest, answersOwed) {
         case (true, 0):

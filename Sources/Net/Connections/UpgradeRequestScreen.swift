@@ -35,7 +35,7 @@ final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler
                 head.headers.replaceOrAdd(name: "connection", value: "close")
             }
             context.fireChannelReadAndLeave(wrapInboundOut(.head(head)))
-        } else if Self.announcesBody(head) {
+        } else if head.announcesBody {
             refuse(.badRequest, detail: "A WebSocket upgrade request has no body", context: context)
         } else if head.headers["sec-websocket-version"] != ["13"] {
             refuse(
@@ -60,11 +60,6 @@ final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler
     ) {
         refused = true
         ConnectionRefusal.write(status, detail: detail, adding: headers, context: context)
-    }
-
-    static func announcesBody(_ head: HTTPRequestHead) -> Bool {
-        head.headers.contains(name: "transfer-encoding")
-            || head.headers["content-length"].contains { Int($0.filter { !$0.isWhitespace }) != 0 }
     }
 }
 

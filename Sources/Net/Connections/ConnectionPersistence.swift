@@ -1,0 +1,99 @@
+import NIOCore
+import NIOHTTP1
+
+/// Carries what HTTP/1 says of a connection's persistence into what Hummingbird reads of it.
+/// Hummingbird closes a connection after a request only when that request's `Connection` header
+/// is exactly `close`; it keeps every other one open. Ends a connection, here:
+/// - a request that does not keep it: `close` among its connection options, in any case
+///   (`Close`, `close, TE`; RFC 9112 §9.6), or an HTTP/1.0 request: such a client may read the
+///   answer until the connection closes (HTTP/1.0's keep-alive extension is not offered);
+/// - a request asking for an upgrade (`Connection: upgrade` with `Upgrade`), or a `CONNECT`, on a
+///   pipeline that does not switch protocols for it: the HTTP decoder reads nothing after it,
+///   waiting for the switch, so the client's next request lay unread until the idle timeout.
+///
+/// Such a request is passed on with `Connection: close`, its answer carries `Connection: close`,
+/// and Hummingbird closes the connection once that answer is written. An answer to an HTTP/1.0
+/// request is an HTTP/1.0 answer, so that a body of unknown length is not sent chunked (a
+/// transfer coding HTTP/1.0 does not have, RFC 9112 §6.1) but ends with the connection.
+///
+/// On the HTTP decoder's types, right after it. On a connection that may become a stream, the
+/// handler leaves the pipeline at a first head NIO may upgrade.
+final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Whether the connection's first request may be upgraded to a WebSocket.
+    private var upgradable: Bool
+    /// Request heads read, and final answer heads written.
+    private var requestsRead = 0
+    private var answersStarted = 0
+    /// The request the connection ends with (its place among the connection's requests, counted
+    /// from 1), and the version it was asked in.
+    private var lastRequest: (number: Int, version: HTTPVersion)?
+
+    init(upgradable: Bool) {
+        self.upgradable = upgradable
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        requestsRead += 1
+        defer { upgradable = false }
+        if upgradable, StreamGateway.mayUpgrade(head) {
+            context.fireChannelReadAndLeave(data)
+            return
+        }
+        guard lastRequest == nil, Self.endsConnection(head) else {
+            context.fireChannelRead(data)
+            return
+        }
+        lastRequest = (requestsRead, head.version)
+        head.headers.replaceOrAdd(name: "Connection", value: "close")
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .head(var head) = unwrapOutboundIn(data), !head.status.isInterim else {
+            context.write(data, promise: promise)
+            return
+        }
+        answersStarted += 1
+        guard let lastRequest, lastRequest.number == answersStarted else {
+            context.write(data, promise: promise)
+            return
+        }
+        head.headers.replaceOrAdd(name: "Connection", value: "close")
+        if lastRequest.version.precedesHTTP11 {
+            head.version = .http1_0
+        }
+        context.write(wrapOutboundOut(.head(head)), promise: promise)
+    }
+
+    /// Whether the connection closes once `head` is answered.
+    static func endsConnection(_ head: HTTPRequestHead) -> Bool {
+        if head.version.precedesHTTP11 || !head.isKeepAlive || head.method == .CONNECT { return true }
+        return head.headers.contains(name: "upgrade") && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionPersistence: Sendable {}
+
+extension HTTPVersion {
+    /// HTTP/1.0 or older: no chunked coding, no interim answers, persistence only by extension.
+    var precedesHTTP11: Bool {
+        (major, minor) < (1, 1)
+    }
+}
+
+extension HTTPResponseStatus {
+    /// A 1xx answer other than 101: another head, the final answer, follows it.
+    var isInterim: Bool {
+        (100..<200).contains(code) && code != 101
+    }
+}
