@@ -12,7 +12,15 @@ public enum AccountLinking {
         case link(User)
         /// No account yet: provision one just in time.
         case provision
+        /// The account already linked to this provider subject, to which the provider grants no
+        /// NeoSC role any more: what it holds (its active sessions, its tokens) is withdrawn, and
+        /// the sign-in refused (`noRoleGranted`). Its role stays as it was, for the provider to
+        /// grant again; an account with a local password can still sign in with it.
+        case withdraw(User)
     }
+
+    /// The refusal of an identity to which the provider granted no NeoSC role.
+    public static let noRoleGranted = DomainError.forbidden("The identity provider granted no NeoSC role (admin, neosc, user or demo-user)")
 
     /// - Parameters:
     ///   - linked: the account already linked to `identity.provider` + `identity.subject`, if any.
@@ -23,7 +31,8 @@ public enum AccountLinking {
         -> Decision
     {
         guard identity.role != nil else {
-            throw .forbidden("The identity provider granted no NeoSC role (admin, neosc, user or demo-user)")
+            if let linked { return .withdraw(linked) }
+            throw noRoleGranted
         }
         if let linked {
             guard !linked.disabled else { throw .forbidden("Account is disabled") }

@@ -39,6 +39,8 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let ssoLoginFailed = AuditAction("sso_login_failed")
     public static let ssoUserProvisioned = AuditAction("sso_user_provisioned")
     public static let ssoAccountLinked = AuditAction("sso_account_linked")
+    /// The provider granted a linked account no NeoSC role: its sessions ended, its tokens revoked.
+    public static let ssoAccessWithdrawn = AuditAction("sso_access_withdrawn")
     public static let pomeriumAssertionRejected = AuditAction("pomerium_assertion_rejected")
     public static let pomeriumHeaderSpoof = AuditAction("pomerium_header_spoof")
     public static let demoSessionCreated = AuditAction("demo_session_created")

@@ -80,9 +80,7 @@ public struct ExternalAccounts: Sendable {
         let now = clock.now()
         if let binding = external.demo {
             if binding.expiresAt <= now { throw TokenRejection.demoExpired }
-            guard external.role != nil else {
-                throw DomainError.forbidden("The identity provider granted no NeoSC role (admin, neosc, user or demo-user)")
-            }
+            guard external.role != nil else { throw AccountLinking.noRoleGranted }
             guard let demo = try await store.demo(id: binding.sessionID), demo.grantsAccess(at: now),
                 let visitor = try await store.user(id: demo.userID), visitor.role == .demoUser, !visitor.disabled
             else { throw TokenRejection.demoExpired }
@@ -137,7 +135,30 @@ public struct ExternalAccounts: Sendable {
             tokenCache.evict(userID: user.id)
             if !ended.isEmpty { await sessions.ended(ended) }
             return updated
+        case .withdraw(let user):
+            try await withdrawAccess(of: user, by: external.provider, from: address, at: now)
+            throw AccountLinking.noRoleGranted
         }
+    }
+
+    /// Ends `user`'s active sessions and revokes its tokens, in one change audited
+    /// `sso_access_withdrawn`; a change only when there is something to withdraw, so that an
+    /// identity refused on every request (behind Pomerium) does not write an entry each time.
+    private func withdrawAccess(of user: User, by provider: String, from address: String, at now: Date) async throws {
+        let ended: [WorkspaceSession] = try await audit.change {
+            var ended: [WorkspaceSession] = []
+            for session in try await store.sessions(userID: user.id, status: .active, limit: Int.max) {
+                if let done = try await store.end(id: session.id, .accessRevoked, at: now) { ended.append(done) }
+            }
+            let revoked = try await store.revokeAll(userID: user.id, at: now)
+            guard !ended.isEmpty || revoked > 0 else { return [] }
+            try await audit.record(
+                .ssoAccessWithdrawn, by: .account(user), from: address, resource: ("user", user.id),
+                details: ["by": provider, "sessions_terminated": String(ended.count), "tokens_revoked": String(revoked)])
+            return ended
+        }
+        tokenCache.evict(userID: user.id)
+        if !ended.isEmpty { await sessions.ended(ended) }
     }
 
     /// The identity a request acts with after `external` was verified with credential `digest`.

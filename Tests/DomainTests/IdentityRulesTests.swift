@@ -87,6 +87,8 @@ import Testing
         let linked = user(ssoSubject: "sub-1")
         #expect(try AccountLinking.decide(external(), linked: linked, sameEmail: nil) == .signIn(linked))
         #expect(try AccountLinking.decide(external(), linked: nil, sameEmail: user()) == .link(user()))
+        // A linked account the provider grants no role any more: its access is withdrawn.
+        #expect(try AccountLinking.decide(external(roles: []), linked: linked, sameEmail: nil) == .withdraw(linked))
     }
 
     @Test func refusals() {

@@ -380,6 +380,46 @@ struct IdentityPromiseTests {
         }
     }
 
+    @Test("a provider granting a linked account no NeoSC role any more withdraws its access: sessions ended, tokens revoked, audited once")
+    func providerWithdrawsEveryRole() async throws {
+        try await ScriptedProvider.with { provider in
+            try await Harness.run(.router, try Self.oidc(provider.issuer)) { harness, client in
+                func signIn(as role: String) async throws -> Reply {
+                    try await Self.signIn(client, through: provider, subject: "wes", name: "Wes", as: role)
+                }
+                let first = try await signIn(as: "neosc")
+                let token = try first.decoded(SignedInBody.self).accessToken
+                let second = try await signIn(as: "neosc")
+                let otherToken = try second.decoded(SignedInBody.self).accessToken
+                let launched = try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: token)
+                #expect(launched.status == .created, "\(launched.text)")
+                let sessionID = try launched.decoded(LaunchBody.self).sessionID
+                #expect(try await client.send(.get, "/api/auth/me", token: otherToken).status == .ok, "used, so cached")
+
+                // A role the provider names that is none of NeoSC's grants nothing.
+                let refused = try await signIn(as: "viewer")
+                #expect(refused.status == .forbidden, "\(refused.text)")
+                #expect(try refused.decoded(ErrorBody.self).detail.contains("granted no NeoSC role"))
+                #expect(try await harness.store.session(id: sessionID)?.endReason == "access_revoked")
+                for held in [token, otherToken] {
+                    #expect(try await client.send(.get, "/api/auth/me", token: held).status == .unauthorized)
+                }
+                let withdrawn = try await harness.store.events(AuditQuery(action: .ssoAccessWithdrawn))
+                #expect(withdrawn.count == 1)
+                let entry = try #require(withdrawn.first)
+                #expect(entry.details["sessions_terminated"] == "1" && entry.details["tokens_revoked"] == "2", "\(entry.details)")
+                #expect(entry.details["by"] == provider.issuer)
+                // Nothing left to withdraw: refused again, and no further entry.
+                #expect(try await signIn(as: "viewer").status == .forbidden)
+                #expect(try await harness.store.events(AuditQuery(action: .ssoAccessWithdrawn)).count == 1)
+                // The account is kept, with its role, for the provider to grant again.
+                let again = try await signIn(as: "neosc")
+                #expect(again.status == .ok, "\(again.text)")
+                #expect(try again.decoded(SignedInBody.self).user.role == "neosc")
+            }
+        }
+    }
+
     @Test("a sign-in whose provider role would demote the last administrator is refused (409, audited); the account stays admin")
     func providerCannotDemoteTheLastAdministrator() async throws {
         try await ScriptedProvider.with { provider in
