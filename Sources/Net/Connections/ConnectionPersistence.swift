@@ -77,12 +77,19 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
     /// Whether the connection closes once `head` is answered.
     static func endsConnection(_ head: HTTPRequestHead) -> Bool {
         if head.version.precedesHTTP11 || !head.isKeepAlive || head.method == .CONNECT { return true }
-        return head.headers.contains(name: "upgrade") && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+        return head.headers.contains(name: "upgrade") && head.asksConnectionUpgrade
     }
 }
 
 @available(*, unavailable)
 extension ConnectionPersistence: Sendable {}
+
+extension HTTPRequestHead {
+    /// Whether `upgrade` is among the request's connection options (in any case).
+    var asksConnectionUpgrade: Bool {
+        headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+    }
+}
 
 extension HTTPVersion {
     /// HTTP/1.0 or older: no chunked coding, no interim answers, persistence only by extension.

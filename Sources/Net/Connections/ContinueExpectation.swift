@@ -5,7 +5,9 @@ import NIOHTTP1
 /// `100 Continue` before it sends the request's body, a second (curl) or for good, and neither
 /// NIO nor Hummingbird sends one. It is sent once the request is the connection's current one
 /// (the answers to the pipelined requests before it written to their end), whatever its route
-/// will answer: a body the route does not read is then read and dropped, as any other.
+/// will answer: a body the route does not read is then read and dropped, as any other. None is
+/// sent for a request whose body has begun to arrive by then (the client did not wait), nor for
+/// one after a request that ends the connection (`ConnectionPersistence`: never answered).
 /// An HTTP/1.0 request's expectation is ignored, as the RFC requires, and so is one of a request
 /// that announces no body.
 ///
@@ -19,11 +21,14 @@ final class ContinueExpectation: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Whether the connection's first request may be upgraded to a WebSocket.
     private var upgradable: Bool
-    /// Requests read whose answer has not been written to its end.
-    private var answersOwed = 0
-    /// Whether the last request read waits for a `100 Continue` not yet sent. (A client that
-    /// waits sends nothing more before it: no head can come between.)
-    private var continueOwed = false
+    /// Request heads read, and answers written to their end.
+    private var requestsRead = 0
+    private var answersEnded = 0
+    /// The request (its place among the connection's requests, counted from 1) that waits for a
+    /// `100 Continue` until the answers before it are written.
+    private var waiting: Int?
+    /// Whether a request that ends the connection has been read: none after it is answered.
+    private var ending = false
 
     init(upgradable: Bool) {
         self.upgradable = upgradable
@@ -31,21 +36,25 @@ final class ContinueExpectation: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = unwrapInboundIn(data) else {
+            // Its body arriving: the client did not wait for the 100, which need not be sent.
+            if waiting == requestsRead { waiting = nil }
             context.fireChannelRead(data)
             return
         }
-        answersOwed += 1
+        requestsRead += 1
         defer { upgradable = false }
         if upgradable, StreamGateway.mayUpgrade(head) {
             context.fireChannelReadAndLeave(data)
             return
         }
         context.fireChannelRead(data)
+        guard !ending else { return }
+        ending = ConnectionPersistence.endsConnection(head)
         guard Self.expectsContinue(head) else { return }
-        if answersOwed == 1 {
+        if requestsRead == answersEnded + 1 {
             sendContinue(context: context)
         } else {
-            continueOwed = true
+            waiting = requestsRead
         }
     }
 
@@ -54,10 +63,10 @@ final class ContinueExpectation: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(data, promise: promise)
             return
         }
-        answersOwed -= 1
+        answersEnded += 1
         context.write(data, promise: promise)
-        if continueOwed, answersOwed == 1 {
-            continueOwed = false
+        if let waiting, waiting == answersEnded + 1 {
+            self.waiting = nil
             sendContinue(context: context)
         }
     }

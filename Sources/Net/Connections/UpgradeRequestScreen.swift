@@ -7,6 +7,9 @@ import NIOHTTP1
 ///   as RFC 9110 §7.8 allows: the header is dropped and the request answered as plain HTTP
 ///   (NIO's upgrade handler, finding no upgrader for it, lost the request and answered nothing),
 ///   and with `Connection: close` when it asked for `Connection: upgrade`;
+/// - a WebSocket upgrade without `Connection: upgrade` (RFC 6455 §4.1 requires it) is refused
+///   with a 400: NIO's upgrader took it, but its decoder, not told to stop, went on decoding what
+///   followed as HTTP, and a pipelined request reached the WebSocket's frame decoder and trapped;
 /// - a WebSocket upgrade that announces a body is refused with a 400: NIO waits for the body's
 ///   end before it upgrades, and fails the connection once a body part arrives, so a client
 ///   that announced one and sent none held its connection open with no timeout running;
@@ -31,10 +34,15 @@ final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler
             // NIO's decoder reads nothing more after a head with `Connection: upgrade`, waiting
             // for the upgrade to take it away: the answer closes the connection instead of
             // leaving the client's next request unread.
-            if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) {
+            if head.asksConnectionUpgrade {
                 head.headers.replaceOrAdd(name: "connection", value: "close")
             }
             context.fireChannelReadAndLeave(wrapInboundOut(.head(head)))
+        } else if !head.asksConnectionUpgrade {
+            // NIO upgrades without it, but its decoder then goes on reading: a request pipelined
+            // behind this one was decoded, and handed to the WebSocket's frame decoder after the
+            // switch, which trapped (the whole process down).
+            refuse(.badRequest, detail: "A WebSocket upgrade needs Connection: Upgrade", context: context)
         } else if head.announcesBody {
             refuse(.badRequest, detail: "A WebSocket upgrade request has no body", context: context)
         } else if head.headers["sec-websocket-version"] != ["13"] {
