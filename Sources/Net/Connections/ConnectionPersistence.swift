@@ -24,8 +24,7 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// Whether the connection's first request may be upgraded to a WebSocket.
-    private var upgradable: Bool
+    private var departure: UpgradeDeparture
     /// Request heads read, and final answer heads written.
     private var requestsRead = 0
     private var answersStarted = 0
@@ -34,7 +33,7 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
     private var lastRequest: (number: Int, version: HTTPVersion)?
 
     init(upgradable: Bool) {
-        self.upgradable = upgradable
+        departure = UpgradeDeparture(upgradable: upgradable)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -43,8 +42,7 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         requestsRead += 1
-        defer { upgradable = false }
-        if upgradable, StreamGateway.mayUpgrade(head) {
+        if departure.leaves(at: head) {
             context.fireChannelReadAndLeave(data)
             return
         }

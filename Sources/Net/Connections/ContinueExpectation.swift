@@ -19,8 +19,7 @@ final class ContinueExpectation: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// Whether the connection's first request may be upgraded to a WebSocket.
-    private var upgradable: Bool
+    private var departure: UpgradeDeparture
     /// Request heads read, and answers written to their end.
     private var requestsRead = 0
     private var answersEnded = 0
@@ -31,7 +30,7 @@ final class ContinueExpectation: ChannelDuplexHandler, RemovableChannelHandler {
     private var ending = false
 
     init(upgradable: Bool) {
-        self.upgradable = upgradable
+        departure = UpgradeDeparture(upgradable: upgradable)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -42,8 +41,7 @@ final class ContinueExpectation: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         requestsRead += 1
-        defer { upgradable = false }
-        if upgradable, StreamGateway.mayUpgrade(head) {
+        if departure.leaves(at: head) {
             context.fireChannelReadAndLeave(data)
             return
         }

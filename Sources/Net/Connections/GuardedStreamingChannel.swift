@@ -146,7 +146,7 @@ final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelH
     typealias InboundOut = HTTPServerRequestPart
 
     private let deadline: RequestHeadDeadline
-    private var firstHead = true
+    private var departure = UpgradeDeparture(upgradable: true)
 
     init(_ deadline: RequestHeadDeadline) {
         self.deadline = deadline
@@ -159,8 +159,7 @@ final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelH
             // Only a head NIO may take for an upgrade (a refused one is answered 400 and
             // closed): anything else is answered as plain HTTP, and the header-read deadline
             // must go on covering the connection's later requests.
-            defer { firstHead = false }
-            if firstHead, StreamGateway.mayUpgrade(head) {
+            if departure.leaves(at: head) {
                 context.fireChannelReadAndLeave(data)
                 return
             }

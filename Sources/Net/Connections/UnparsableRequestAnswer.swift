@@ -21,8 +21,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundOut = HTTPServerResponsePart
 
     private let logger: Logger
-    /// Whether the connection's first request may be upgraded to a WebSocket.
-    private var upgradable: Bool
+    private var departure: UpgradeDeparture
     /// A head read, its end not yet.
     private var readingRequest = false
     /// Requests begun whose answer has not been written to its end.
@@ -42,7 +41,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     init(upgradable: Bool, logger: Logger) {
-        self.upgradable = upgradable
+        departure = UpgradeDeparture(upgradable: upgradable)
         self.logger = logger
     }
 
@@ -51,8 +50,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         case .head(let head):
             readingRequest = true
             answersOwed += 1
-            defer { upgradable = false }
-            if upgradable, StreamGateway.mayUpgrade(head) {
+            if departure.leaves(at: head) {
                 context.fireChannelReadAndLeave(data)
                 return
             }
