@@ -382,15 +382,22 @@ struct HardeningTests {
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
             // NIO took it, and decoded the request pipelined behind it, which after the switch reached
             // the WebSocket's frame decoder and trapped: the process down.
-            for following in ["GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "\u{81}\u{80}\u{1}\u{2}\u{3}\u{4}"] {
-                let refused = try await Self.answer(to: upgrade + "\r\n" + following, port: port)
+            // So for a Connection header NIO's parser does not read as asking for it (a tab after `upgrade`).
+            let requests = [
+                upgrade + "\r\n" + "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                upgrade + "\r\n" + "\u{81}\u{80}\u{1}\u{2}\u{3}\u{4}",
+                upgrade + "Connection: upgrade\t\r\n\r\n" + "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                upgrade + "Connection: keep-alive, upgrade\t, x\r\n\r\n" + "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            ]
+            for request in requests {
+                let refused = try await Self.answer(to: request, port: port)
                 #expect(
                     refused.hasPrefix("HTTP/1.1 400 ") && refused.hasSuffix(#"{"detail":"A WebSocket upgrade needs Connection: Upgrade"}"#),
                     "\(refused)")
                 #expect(try await client.execute(uri: "/health", method: .get).status == .ok, "the server still serves")
             }
             let socket = try await LoopbackSocket(port: port)
-            socket.send(upgrade + "Connection: Upgrade\r\n\r\n")
+            socket.send(upgrade + "Connection: keep-alive,\tUpgrade \r\n\r\n")
             let switched = await socket.read(within: .seconds(5)) { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") }
             #expect(String(decoding: switched, as: UTF8.self).hasPrefix("HTTP/1.1 101"), "upgraded, the ticket refused by a close frame")
             // A masked text frame, "hi": bytes that are not HTTP reach whatever is left in the pipeline.

@@ -38,7 +38,7 @@ final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler
                 head.headers.replaceOrAdd(name: "connection", value: "close")
             }
             context.fireChannelReadAndLeave(wrapInboundOut(.head(head)))
-        } else if !head.asksConnectionUpgrade {
+        } else if !head.stopsDecoderForUpgrade {
             // NIO upgrades without it, but its decoder then goes on reading: a request pipelined
             // behind this one was decoded, and handed to the WebSocket's frame decoder after the
             // switch, which trapped (the whole process down).
@@ -73,3 +73,23 @@ final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler
 
 @available(*, unavailable)
 extension UpgradeRequestScreen: Sendable {}
+
+extension HTTPRequestHead {
+    /// Whether NIO's HTTP parser (llhttp) surely stops after this head, to wait for a protocol
+    /// switch: it has an `Upgrade` header, and `upgrade` among its `Connection` values as the
+    /// parser recognises it, between commas with nothing beside it but spaces (and tabs before
+    /// it). Anything the parser might read otherwise (a tab after it, say) counts as no: the
+    /// parser then goes on decoding the next request while NIO's upgrader, which does not look
+    /// at `Connection`, switches protocols. (`asksConnectionUpgrade`, which trims as HTTP does,
+    /// would say yes to `upgrade` followed by a tab.)
+    var stopsDecoderForUpgrade: Bool {
+        headers.contains(name: "upgrade")
+            && headers["connection"].contains { value in
+                value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).contains { element in
+                    let leading = element.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                    let token = leading.reversed().drop { $0 == UInt8(ascii: " ") }.reversed()
+                    return token.count == 7 && zip(token, "upgrade".utf8).allSatisfy { $0 | 0x20 == $1 }
+                }
+            }
+    }
+}
