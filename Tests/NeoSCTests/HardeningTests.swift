@@ -396,6 +396,10 @@ struct HardeningTests {
                     "\(refused)")
                 #expect(try await client.execute(uri: "/health", method: .get).status == .ok, "the server still serves")
             }
+            // RFC 6455 asks for HTTP/1.1 too.
+            let old = try await Self.answer(
+                to: upgrade.replacingOccurrences(of: "HTTP/1.1", with: "HTTP/1.0") + "Connection: Upgrade\r\n\r\n", port: port)
+            #expect(old.hasPrefix("HTTP/1.1 400 ") && old.hasSuffix(#"{"detail":"A WebSocket upgrade needs HTTP/1.1"}"#), "\(old)")
             let socket = try await LoopbackSocket(port: port)
             socket.send(upgrade + "Connection: keep-alive,\tUpgrade \r\n\r\n")
             let switched = await socket.read(within: .seconds(5)) { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") }

@@ -7,7 +7,8 @@ import NIOHTTP1
 ///   as RFC 9110 §7.8 allows: the header is dropped and the request answered as plain HTTP
 ///   (NIO's upgrade handler, finding no upgrader for it, lost the request and answered nothing),
 ///   and with `Connection: close` when it asked for `Connection: upgrade`;
-/// - a WebSocket upgrade without `Connection: upgrade` (RFC 6455 §4.1 requires it) is refused
+/// - a WebSocket upgrade in HTTP/1.0, or without `Connection: upgrade` (RFC 6455 §4.1 requires
+///   HTTP/1.1 and the option) is refused
 ///   with a 400: NIO's upgrader took it, but its decoder, not told to stop, went on decoding what
 ///   followed as HTTP, and a pipelined request reached the WebSocket's frame decoder and trapped;
 /// - a WebSocket upgrade that announces a body is refused with a 400: NIO waits for the body's
@@ -38,6 +39,8 @@ final class UpgradeRequestScreen: ChannelInboundHandler, RemovableChannelHandler
                 head.headers.replaceOrAdd(name: "connection", value: "close")
             }
             context.fireChannelReadAndLeave(wrapInboundOut(.head(head)))
+        } else if head.version.precedesHTTP11 {
+            refuse(.badRequest, detail: "A WebSocket upgrade needs HTTP/1.1", context: context)
         } else if !head.stopsDecoderForUpgrade {
             // NIO upgrades without it, but its decoder then goes on reading: a request pipelined
             // behind this one was decoded, and handed to the WebSocket's frame decoder after the
