@@ -293,6 +293,10 @@ struct HardeningTests {
                     streaming ? ["200", "307"] : ["200", "200"]
                 ),
                 ("CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" + health, ["404"]),
+                (
+                    "Proxy-Connection: upgrade",
+                    "GET /health HTTP/1.1\r\nHost: neosc\r\nProxy-Connection: upgrade\r\nUpgrade: h2c\r\n\r\n" + health, ["200"]
+                ),
             ]
             for (name, request, expected) in cases {
                 // `answer(to:)` returns only once the server closes the connection.

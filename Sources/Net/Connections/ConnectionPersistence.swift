@@ -83,9 +83,10 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
 extension ConnectionPersistence: Sendable {}
 
 extension HTTPRequestHead {
-    /// Whether `upgrade` is among the request's connection options (in any case).
+    /// Whether `upgrade` is among the request's connection options (in any case), in `Connection`
+    /// or in `Proxy-Connection`, which NIO's parser reads as the same (and so stops after it).
     var asksConnectionUpgrade: Bool {
-        headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+        (headers[canonicalForm: "connection"] + headers[canonicalForm: "proxy-connection"]).contains { $0.lowercased() == "upgrade" }
     }
 }
 
