@@ -39,7 +39,8 @@ import Testing
         #expect(outcomes.contains(false), "a backlog beyond the timeout is refused")
         // Only a hang is caught here: the suite shares two cores with everything else running (a
         // clean-clone run, with store tests on three stores at once, took 20.7 s for 4,000 calls).
-        #expect(elapsed < .seconds(60), "2,000 calls on one connection do not hang: \(elapsed)")
+        // (65 s seen beside the whole suite on a slow day.)
+        #expect(elapsed < .seconds(120), "2,000 calls on one connection do not hang: \(elapsed)")
     }
 
     /// Closing the store while a change's transaction is open waits for it to end (its next call
