@@ -197,6 +197,11 @@ struct HardeningTests {
         }
     }
 
+    /// A server with streams (on loopback) or without: the two kinds of connection pipeline.
+    private static func streams(_ on: Bool) -> (inout Configuration) -> Void {
+        { if on { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) } }
+    }
+
     /// Everything `port` answers to `bytes` until it closes the connection (or 30 s pass: a loaded
     /// machine running the whole suite can take seconds over a `/health`, which writes).
     private static func answer(to bytes: String, port: Int) async throws -> String {
@@ -229,10 +234,7 @@ struct HardeningTests {
         "a request the HTTP parser refuses is a 4xx {detail} and a closed connection, after the answers owed to earlier requests",
         arguments: [false, true])
     func unparsableRequestIsAnsweredWithADetail(streaming: Bool) async throws {
-        let adjust: (inout Configuration) -> Void = {
-            if streaming { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }
-        }
-        try await Harness.run(.live, adjust) { _, client in
+        try await Harness.run(.live, Self.streams(streaming)) { _, client in
             let port = try #require(client.port)
             let health = "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n"
             let cases: [(request: String, status: String, detail: String)] = [
@@ -273,10 +275,7 @@ struct HardeningTests {
         "a request that does not keep its connection (HTTP/1.0, Connection: Close, an upgrade nothing takes, CONNECT) is answered with Connection: close, and nothing after it",
         arguments: [false, true])
     func requestsThatEndTheirConnection(streaming: Bool) async throws {
-        let adjust: (inout Configuration) -> Void = {
-            if streaming { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }
-        }
-        try await Harness.run(.live, adjust) { harness, client in
+        try await Harness.run(.live, Self.streams(streaming)) { harness, client in
             let port = try #require(client.port)
             let health = "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n"
             func statuses(_ text: String) -> [Substring] {
@@ -333,10 +332,7 @@ struct HardeningTests {
     @Test(
         "Expect: 100-continue is answered 100 Continue before the body is sent, after the answers owed to earlier requests", arguments: [false, true])
     func continueIsSentWhenExpected(streaming: Bool) async throws {
-        let adjust: (inout Configuration) -> Void = {
-            if streaming { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) }
-        }
-        try await Harness.run(.live, adjust) { harness, client in
+        try await Harness.run(.live, Self.streams(streaming)) { harness, client in
             let port = try #require(client.port)
             try await harness.account(.user, email: "carol@example.com")
             let login = #"{"email":"carol@example.com","password":"wrong password!"}"#
