@@ -146,18 +146,16 @@ public struct ExternalAccounts: Sendable {
     /// identity refused on every request (behind Pomerium) does not write an entry each time.
     private func withdrawAccess(of user: User, by provider: String, from address: String, at now: Date) async throws {
         let ended: [WorkspaceSession] = try await audit.change {
-            var ended: [WorkspaceSession] = []
-            for session in try await store.sessions(userID: user.id, status: .active, limit: Int.max) {
-                if let done = try await store.end(id: session.id, .accessRevoked, at: now) { ended.append(done) }
-            }
+            let ended = try await store.endAll(userID: user.id, .accessRevoked, at: now)
             let revoked = try await store.revokeAll(userID: user.id, at: now)
             guard !ended.isEmpty || revoked > 0 else { return [] }
             try await audit.record(
                 .ssoAccessWithdrawn, by: .account(user), from: address, resource: ("user", user.id),
                 details: ["by": provider, "sessions_terminated": String(ended.count), "tokens_revoked": String(revoked)])
             return ended
+        } afterwards: {
+            tokenCache.evict(userID: user.id)
         }
-        tokenCache.evict(userID: user.id)
         if !ended.isEmpty { await sessions.ended(ended) }
     }
 

@@ -98,8 +98,12 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         if parseError == .closedConnection {
             // Bytes after a request that ends the connection (RFC 9112 §9.6: not to be processed):
             // no answer of their own; the connection closes once that request is answered.
-            ending = answersOwed == 0 ? .closing : .closeAfterAnswers
-            if answersOwed == 0 { ConnectionRefusal.closeOnceSent(context: context) }
+            if answersOwed == 0 {
+                ending = .closing
+                ConnectionRefusal.closeOnceSent(context: context)
+            } else {
+                ending = .closeAfterAnswers
+            }
             return
         }
         logger.debug("Unparsable request", metadata: ["error": "\(parseError)"])

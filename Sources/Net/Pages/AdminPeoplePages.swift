@@ -83,12 +83,12 @@ struct AdminPeoplePages {
     {
         let page = try await store.users(matching: search, limit: Self.pageSize + 1, offset: offset)
         let now = clock.now()
+        let assignable = Role.allCases.filter { role in (try? AccessRules.requireAssignable(role)) != nil }
         let rows = page.prefix(Self.pageSize).map { user in
             UserRow(
                 id: user.id, email: user.email, name: user.name,
-                roles: Role.allCases.filter { role in (try? AccessRules.requireAssignable(role)) != nil }
-                    .map { .init(value: $0.rawValue, selected: $0 == user.role) },
-                fixedRole: (try? AccessRules.requireAssignable(user.role)) == nil ? user.role.rawValue : nil, disabled: user.disabled,
+                roles: assignable.map { .init(value: $0.rawValue, selected: $0 == user.role) },
+                fixedRole: assignable.contains(user.role) ? nil : user.role.rawValue, disabled: user.disabled,
                 mfa: user.mfaEnabled, created: ShownTime(user.createdAt, now: now))
         }
         return renderer.render(
