@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Recordings as files in a folder of the data directory: `<id>.rec.gz`, a gzip stream of records
 /// (8 bytes: milliseconds since the stream opened; 4 bytes: length; then the bytes the desktop
@@ -62,17 +63,25 @@ public struct FileRecordingArchive: RecordingArchive {
         guard Identifier.isValidSlug(id) else { return false }
         let directory = self.directory
         return try await threadPool.runIfActive {
-            var removed = false
-            for suffix in [".rec.gz", ".json"] {
-                let file = directory.appendingPathComponent(id + suffix)
-                if FileManager.default.fileExists(atPath: file.path) {
-                    try FileManager.default.removeItem(at: file)
-                    removed = true
+            try Self.descriptions.withLock { _ in
+                var removed = false
+                for suffix in [".rec.gz", ".json"] {
+                    let file = directory.appendingPathComponent(id + suffix)
+                    if FileManager.default.fileExists(atPath: file.path) {
+                        try FileManager.default.removeItem(at: file)
+                        removed = true
+                    }
                 }
+                return removed
             }
-            return removed
         }
     }
+
+    /// Held (on the thread pool, never on an event loop) while a recording's files are deleted,
+    /// and while a finishing recording's description is written again: a deletion while the
+    /// stream was closing was undone by the finish, which wrote the description back (listed,
+    /// its file gone).
+    static let descriptions = Mutex(())
 
     static func describe(_ recording: Recording, at url: URL) throws {
         let encoder = JSONEncoder()
@@ -134,7 +143,11 @@ actor FileRecordingSink: RecordingSink {
         try await Task {
             try await threadPool.runIfActive {
                 try handle.close()
-                try FileRecordingArchive.describe(finished, at: description)
+                try FileRecordingArchive.descriptions.withLock { _ in
+                    // Deleted while it was being finished: it stays deleted.
+                    guard FileManager.default.fileExists(atPath: description.path) else { return }
+                    try FileRecordingArchive.describe(finished, at: description)
+                }
             }
         }.value
         return finished
