@@ -52,7 +52,8 @@ let package = Package(
         .target(
             name: "Actors",
             dependencies: [
-                "Domain", .product(name: "HeapModule", package: "swift-collections"),
+                "Domain", .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ],
             path: "Sources/Actors",
             swiftSettings: swiftSettings

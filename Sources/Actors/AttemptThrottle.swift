@@ -1,3 +1,4 @@
+import DequeModule
 import Domain
 import Foundation
 
@@ -5,11 +6,26 @@ import Foundation
 /// attempts within `window`, the key is refused until the window that began with its first
 /// attempt has passed. Slows online password guessing (failed logins) and account spraying
 /// (registrations, each of which costs a bcrypt).
+///
+/// At most `capacity` keys are counted. A new key past that takes the place of a window that is
+/// over, else of the oldest window that holds nothing back, and only when every window holds its
+/// key back, of the one that has held longest: a flood of fresh keys cannot make a held-back key
+/// forget (short of `capacity` keys each brought to the limit), and making room never scans the
+/// table.
 public actor AttemptThrottle {
     private struct Window {
         var start: Date
         var attempts: Int
         var refusals = 0
+        /// Tells this window from the key's earlier ones in `opened` and `holding`.
+        let serial: UInt64
+    }
+
+    /// A window in the order of `opened` or `holding`; one whose window has gone (over, reset,
+    /// replaced) is skipped when met, and dropped when such marks pile up.
+    private struct Mark {
+        let key: String
+        let serial: UInt64
     }
 
     /// A refused attempt: when the key may try again, and how many times it has been refused
@@ -20,6 +36,11 @@ public actor AttemptThrottle {
     }
 
     private var windows: [String: Window] = [:]
+    /// Windows in the order they began.
+    private var opened: Deque<Mark> = []
+    /// Windows in the order they reached the limit.
+    private var holding: Deque<Mark> = []
+    private var serials: UInt64 = 0
     private let limit: Int
     private let window: TimeInterval
     private let capacity: Int
@@ -63,17 +84,55 @@ public actor AttemptThrottle {
     /// Counts one attempt for `key`.
     public func record(_ key: String) {
         let now = clock.now()
-        if let entry = windows[key], now < entry.start.addingTimeInterval(window) {
-            windows[key]?.attempts = entry.attempts + 1
-            return
+        var entry: Window
+        if let current = windows[key], now < current.start.addingTimeInterval(window) {
+            entry = current
+            entry.attempts += 1
+        } else {
+            windows[key] = nil
+            if windows.count >= capacity { makeRoom(now) }
+            serials &+= 1
+            entry = Window(start: now, attempts: 1, serial: serials)
+            opened.append(Mark(key: key, serial: entry.serial))
         }
-        if windows.count >= capacity {
-            windows = windows.filter { now < $0.value.start.addingTimeInterval(window) }
-            if windows.count >= capacity, let oldest = windows.min(by: { $0.value.start < $1.value.start }) {
-                windows[oldest.key] = nil
+        windows[key] = entry
+        if entry.attempts == limit { holding.append(Mark(key: key, serial: entry.serial)) }
+        dropGoneMarks()
+    }
+
+    /// Forgets one window (see the type's comment), each mark looked at once.
+    private func makeRoom(_ now: Date) {
+        // Windows are opened in time order: while the first is over, it and any gone ones go.
+        while let first = opened.first {
+            if let entry = windows[first.key], entry.serial == first.serial {
+                guard now >= entry.start.addingTimeInterval(window) else { break }
+                windows[first.key] = nil
+            }
+            opened.removeFirst()
+        }
+        if windows.count < capacity { return }
+        // A held-back window's mark in `opened` goes: `holding` has one for it too.
+        while let first = opened.popFirst() {
+            if let entry = windows[first.key], entry.serial == first.serial, entry.attempts < limit {
+                windows[first.key] = nil
+                return
             }
         }
-        windows[key] = Window(start: now, attempts: 1)
+        while let first = holding.popFirst() {
+            if windows[first.key]?.serial == first.serial {
+                windows[first.key] = nil
+                return
+            }
+        }
+    }
+
+    /// Keeps the marks within twice the keys counted (and a little): marks of windows that have
+    /// gone without being met at the front (reset, over and read again) would otherwise pile up
+    /// while the table has room.
+    private func dropGoneMarks() {
+        let bound = 2 * windows.count + 64
+        if opened.count > bound { opened = Deque(opened.filter { windows[$0.key]?.serial == $0.serial }) }
+        if holding.count > bound { holding = Deque(holding.filter { windows[$0.key]?.serial == $0.serial }) }
     }
 
     /// Attempts counted for `key` in its current window (0 when none, or its window is over).

@@ -64,6 +64,12 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
         bytes(of: text).map { clientKey(of: $0) }
     }
 
+    /// `clientKey(of:)` for `text`, or `text` itself when it is not an address (`unknown`, when no
+    /// peer address was known): what throttles keyed by a caller's address count it as.
+    public static func clientKey(forAddress text: String) -> String {
+        clientKey(of: text) ?? text
+    }
+
     /// The address's bytes: 4 for IPv4 (IPv4-mapped IPv6 counts as IPv4), 16 for IPv6; nil if not an address.
     public static func bytes(of text: String) -> [UInt8]? {
         // inet_pton reads a C string: whatever follows a NUL would be ignored, so that

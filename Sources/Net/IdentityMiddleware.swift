@@ -53,11 +53,11 @@ public struct IdentityMiddleware: RouterMiddleware {
         audited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: portal.clock)
     }
 
-    /// Whether this refusal is the first of its reason from its client address this minute. Only
-    /// those are audited (every one is counted in `auth_failures_total`), so an anonymous client
-    /// cannot turn requests into audit rows.
+    /// Whether this refusal is the first of its reason from its client (an IPv4 address, an IPv6
+    /// /64) this minute. Only those are audited (every one is counted in `auth_failures_total`), so
+    /// an anonymous client cannot turn requests into audit rows, nor a host into a row per address.
     private func firstOfTheMinute(_ reason: String, in context: Context) async -> Bool {
-        await audited.admit(context.clientAddress + "\n" + reason) == nil
+        await audited.admit(AddressRange.clientKey(forAddress: context.clientAddress) + "\n" + reason) == nil
     }
 
     public func handle(

@@ -81,7 +81,8 @@ public struct DemoLifecycle: Sendable {
         // The hourly rates next (a loop of creating and ending demos never meets the active
         // limits): every attempt that gets this far counts, checked and counted in one step; each
         // refusal costs a counter, the first of a window is audited.
-        for (throttle, key, what) in [(creationsPerAddress, address, "from this address"), (creations, "*", "overall")] {
+        let client = AddressRange.clientKey(forAddress: address)
+        for (throttle, key, what) in [(creationsPerAddress, client, "from this address"), (creations, "*", "overall")] {
             if let refusal = await throttle.admit(key) {
                 if refusal.count == 1 {
                     try await audit.record(

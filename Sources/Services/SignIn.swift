@@ -132,10 +132,11 @@ public struct SignIn: Sendable {
         guard settings.allowRegistration else {
             throw DomainError.forbidden("Registration is disabled; ask an administrator for an account")
         }
-        if let retryAfter = await throttles.registrations.retryAfter(address) {
+        let client = AddressRange.clientKey(forAddress: address)
+        if let retryAfter = await throttles.registrations.retryAfter(client) {
             throw DomainError.rateLimited("Too many registrations from this address; try again later", retryAfterSeconds: retryAfter)
         }
-        await throttles.registrations.record(address)
+        await throttles.registrations.record(client)
         let registration = try await read()
         let email = try Validation.normalisedEmail(registration.email)
         try Validation.requireValidPassword(registration.password)
@@ -362,7 +363,7 @@ public struct SignIn: Sendable {
         guard password.utf8.count <= Self.maximumPasswordBytes else { throw DomainError.invalid("password is too long") }
         let email = claimedEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         guard email.utf8.count <= Self.maximumEmailBytes else { throw DomainError.invalid("email is too long") }
-        let pair = try await admitPasswordAttempt(email: email, from: address)
+        let keys = try await admitPasswordAttempt(email: email, from: address)
 
         let user = try await store.user(email: email)
         let passwordMatches = try await passwords.verify(password, against: user?.passwordHash)
@@ -385,41 +386,52 @@ public struct SignIn: Sendable {
                     "no_active_demo"
                 }
             metrics.authenticationFailed(reason: reason)
-            await recordFailedPassword(email: email, pair: pair, from: address)
+            await recordFailedPassword(keys)
             try await audit.record(
                 .loginFailed, by: .anonymous(claimedEmail: email), from: address, success: false,
                 resource: user.map { ("user", $0.id) }, details: ["reason": reason])
             throw DomainError.invalidCredentials
         }
-        await throttles.pairLogins.reset(pair)
+        await throttles.pairLogins.reset(keys.pair)
         return user
     }
 
-    static func pairKey(email: String, address: String) -> String { email + "\n" + address }
+    /// The (account, client) key: a client as `AddressRange.clientKey(forAddress:)` counts it.
+    static func pairKey(email: String, client: String) -> String { email + "\n" + client }
 
     /// Lets a password check for `email` from `address` go ahead, or refuses it (429): the same
     /// holds for a login and a password change. Failures are held back per address and per
     /// (account, address); the account-wide count holds back only an address that has failed for
     /// this account itself, so nobody can lock an account's owner out by failing its logins from
     /// elsewhere. The attempt cap is per (account, address) too: an account's sign-ins from one
-    /// address can be slowed, never everyone's. Answers the (account, address) key.
-    private func admitPasswordAttempt(email: String, from address: String) async throws -> String {
-        let pair = Self.pairKey(email: email, address: address)
+    /// address can be slowed, never everyone's. An address is counted as its client: an IPv6
+    /// address as its /64, so that one host cannot take fresh counts from the addresses it holds.
+    /// Answers the keys to count a failure under.
+    private func admitPasswordAttempt(email: String, from address: String) async throws -> FailureKeys {
+        let client = AddressRange.clientKey(forAddress: address)
+        let pair = Self.pairKey(email: email, client: client)
         let accountWide: AttemptThrottle? = await throttles.pairLogins.attempts(pair) > 0 ? throttles.accountLogins : nil
         let holds: [(AttemptThrottle, String)] =
-            [(throttles.pairLogins, pair), (throttles.addressLogins, address)] + (accountWide.map { [($0, email)] } ?? [])
+            [(throttles.pairLogins, pair), (throttles.addressLogins, client)] + (accountWide.map { [($0, email)] } ?? [])
         try await refuseIfHeld(holds, reason: "throttled", detail: "Too many failed logins; try again later", email: email, from: address)
         try await refuseIfHeld(
-            [(throttles.accountAttempts, pair), (throttles.addressAttempts, address)], reason: "too_many_attempts",
+            [(throttles.accountAttempts, pair), (throttles.addressAttempts, client)], reason: "too_many_attempts",
             detail: "Too many sign-ins; try again in a minute", email: email, from: address, counting: true)
-        return pair
+        return FailureKeys(email: email, pair: pair, client: client)
     }
 
-    /// Counts a wrong password for `email` from `address` against every hold.
-    private func recordFailedPassword(email: String, pair: String, from address: String) async {
-        await throttles.pairLogins.record(pair)
-        await throttles.accountLogins.record(email)
-        await throttles.addressLogins.record(address)
+    /// What a wrong password is counted under: the account, the (account, client) pair, the client.
+    private struct FailureKeys {
+        let email: String
+        let pair: String
+        let client: String
+    }
+
+    /// Counts a wrong password against every hold.
+    private func recordFailedPassword(_ keys: FailureKeys) async {
+        await throttles.pairLogins.record(keys.pair)
+        await throttles.accountLogins.record(keys.email)
+        await throttles.addressLogins.record(keys.client)
     }
 
     static func requireNewPassword(_ new: String, differingFrom current: String) throws(DomainError) {
@@ -505,9 +517,9 @@ public struct SignIn: Sendable {
         _ password: String, of user: User, field: String, principal: Principal, action: AuditAction, from address: String
     ) async throws {
         guard password.utf8.count <= Self.maximumPasswordBytes else { throw DomainError.invalid("\(field) is too long") }
-        let pair = try await admitPasswordAttempt(email: user.email, from: address)
+        let keys = try await admitPasswordAttempt(email: user.email, from: address)
         guard try await passwords.verify(password, against: user.passwordHash) else {
-            await recordFailedPassword(email: user.email, pair: pair, from: address)
+            await recordFailedPassword(keys)
             try await audit.record(
                 action, by: .principal(principal), from: address, success: false, resource: ("user", user.id),
                 details: ["reason": "wrong_password"])

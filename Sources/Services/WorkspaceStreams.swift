@@ -323,7 +323,7 @@ public struct WorkspaceStreams: Sendable {
     /// client in a minute at once, the rest counted for `auditFoldedRefusals`.
     public func audit(_ refusal: Refusal) async {
         guard let actor = refusal.actor else { return }
-        let key = refusal.reason + "\n" + (AddressRange.clientKey(of: refusal.address) ?? refusal.address)
+        let key = refusal.reason + "\n" + AddressRange.clientKey(forAddress: refusal.address)
         guard await refusals.note(key, overflowKey: refusal.reason, sample: refusal) else { return }
         await recorded(
             .streamOpened, by: actor, from: refusal.address, success: false,

@@ -649,4 +649,40 @@ struct HardeningTests {
             #expect(try await client.send(.delete, "/api/users/\(owner.id)/login-throttle", token: user).status == .forbidden)
         }
     }
+
+    @Test("an IPv6 host is one client to the login and registration throttles: its /64, not each address it holds")
+    func anIPv6HostIsOneClient() async throws {
+        let forwarded = HTTPField.Name("X-Forwarded-For")!
+        let trusted: (inout Configuration) -> Void = { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }
+        let clock = ManualClock(Date())
+        try await Harness.run(.live, clock: clock.wallClock, trusted) { harness, client in
+            try await harness.account(.user, email: "ivy@example.com")
+            func login(_ password: String, from address: String) async throws -> Reply {
+                try await client.send(
+                    .post, "/api/auth/login", json: body(["email": "ivy@example.com", "password": password]),
+                    headers: [forwarded: address])
+            }
+            // Ten guesses, each from another address of one /64: that /64 is held back as one client…
+            for host in 1...10 {
+                #expect(try await login("guess guess", from: "2001:db8:7:1::\(host)").status == .unauthorized)
+            }
+            let again = try await login(Harness.password, from: "2001:db8:7:1:ffff::1")
+            #expect(again.status == .tooManyRequests, "\(again.text)")
+            // …and another /64, which never failed, is another client.
+            #expect(try await login(Harness.password, from: "2001:db8:7:2::1").status == .ok)
+            let failures = try await harness.store.events(AuditQuery(action: .loginFailed, limit: 100))
+            #expect(failures.contains { $0.ipAddress == "2001:db8:7:1:ffff::1" }, "the audit names the address itself")
+
+            // Registrations: 20 an hour per client.
+            func register(_ index: Int, from address: String) async throws -> Reply {
+                try await client.send(
+                    .post, "/api/auth/register",
+                    json: body(["email": "host\(index)@example.com", "password": Harness.password, "name": "Host \(index)"]),
+                    headers: [forwarded: address])
+            }
+            for index in 1...20 { #expect(try await register(index, from: "2001:db8:9:1::\(index)").status == .created) }
+            #expect(try await register(21, from: "2001:db8:9:1::ff").status == .tooManyRequests)
+            #expect(try await register(22, from: "2001:db8:9:2::1").status == .created)
+        }
+    }
 }
