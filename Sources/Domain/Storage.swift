@@ -88,7 +88,8 @@ public protocol SessionStore: Sendable {
 
 public protocol DemoStore: Sendable {
     /// Inserts an active demo unless `limit` demos are active overall or `perAddressLimit` from its
-    /// client address (checked atomically); throws `rateLimited` naming when a slot frees up.
+    /// client (`DemoCapacity`: an IPv4 address, an IPv6 /64), checked atomically; throws
+    /// `rateLimited` naming when a slot frees up.
     func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws
     /// Stores what the provisioner returned (connection URL, NetBird peer).
     func recordProvisioning(of demo: DemoSession) async throws

@@ -6,19 +6,12 @@ import Foundation
 /// limit may overshoot it by the number of concurrent creations (documented in docs/demos.md).
 extension MongoStore: DemoStore {
     public func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
-        for (filter, cap, what) in [
-            (["status": BSON.string("active")] as BSONDocument, limit, "Too many demo sessions are running"),
-            (
-                ["status": .string("active"), "client_address": .string(demo.clientAddress)], perAddressLimit,
-                "Too many demo sessions from this address"
-            ),
-        ] where try await database.count("demo_sessions", filter) >= cap {
-            let soonest =
-                try await database.find("demo_sessions", filter, sort: ["expires_at": .int(1)], limit: 1)
-                .first?.optionalDate("expires_at") ?? demo.createdAt.addingTimeInterval(60)
-            throw DomainError.rateLimited(
-                "\(what); try again later",
-                retryAfterSeconds: max(1, Int(soonest.timeIntervalSince(demo.createdAt).rounded(.up))))
+        // The active demos are at most the overall limit (and the overshoot of racing replicas).
+        let active = try await database.find("demo_sessions", ["status": .string("active")]).map { document in
+            DemoCapacity.Active(clientAddress: try document.string("client_address"), expiresAt: try document.date("expires_at"))
+        }
+        if let refusal = DemoCapacity.refusal(of: demo, beside: active, limit: limit, perClientLimit: perAddressLimit) {
+            throw refusal
         }
         try await database.insert("demo_sessions", Self.document(demo))
     }

@@ -5,23 +5,13 @@ import SQLiteNIO
 extension SQLiteStore: DemoStore {
     public func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
         try await write { connection in
-            // Inside the write transaction no other creation can slip between the counts and the insert.
-            for (condition, binds, cap, what) in [
-                ("status = 'active'", [SQLiteData](), limit, "Too many demo sessions are running"),
-                (
-                    "status = 'active' AND client_address = ?", [.text(demo.clientAddress)], perAddressLimit,
-                    "Too many demo sessions from this address"
-                ),
-            ] {
-                let row = try await connection.rows(
-                    "SELECT COUNT(*) AS n, MIN(expires_at) AS soonest FROM demo_sessions WHERE \(condition)", binds
-                ).first
-                if let row, try row.int("n") >= cap {
-                    let soonest = row.optionalDate("soonest") ?? demo.createdAt.addingTimeInterval(60)
-                    throw DomainError.rateLimited(
-                        "\(what); try again later",
-                        retryAfterSeconds: max(1, Int(soonest.timeIntervalSince(demo.createdAt).rounded(.up))))
-                }
+            // Inside the write transaction no other creation can slip between the reading and the
+            // insert. The active demos are at most the overall limit: reading them is bounded.
+            let active = try await connection.rows(
+                "SELECT client_address, expires_at FROM demo_sessions WHERE status = 'active'"
+            ).map { row in DemoCapacity.Active(clientAddress: try row.string("client_address"), expiresAt: try row.date("expires_at")) }
+            if let refusal = DemoCapacity.refusal(of: demo, beside: active, limit: limit, perClientLimit: perAddressLimit) {
+                throw refusal
             }
             try await connection.execute(
                 """

@@ -140,6 +140,30 @@ import Testing
         }
     }
 
+    /// The demos active at once from one client: an IPv4 address or an IPv6 /64 (`DemoCapacity`).
+    @Test(arguments: StoreKind.allCases)
+    func demoLimitsCountClients(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            func demo(_ id: String, from address: String) -> DemoSession {
+                DemoSession(
+                    id: id, userID: "usr-\(id)", workspaceID: "ws-browser", workspaceType: "browser", contactEmail: nil,
+                    clientAddress: address, createdAt: Self.now(), expiresAt: Self.now(plus: 1_800), maxExpiresAt: Self.now(plus: 7_200))
+            }
+            try await store.insert(demo("demo-a", from: "2001:db8:5:1::1"), limit: 3, perAddressLimit: 1)
+            await #expect(throws: DomainError.self, "another address of the same /64") {
+                try await store.insert(demo("demo-b", from: "2001:db8:5:1::2"), limit: 3, perAddressLimit: 1)
+            }
+            try await store.insert(demo("demo-c", from: "2001:db8:5:2::1"), limit: 3, perAddressLimit: 1)
+            try await store.insert(demo("demo-d", from: "192.0.2.1"), limit: 3, perAddressLimit: 1)
+            await #expect(throws: DomainError.self, "three running in all") {
+                try await store.insert(demo("demo-e", from: "192.0.2.2"), limit: 3, perAddressLimit: 1)
+            }
+            #expect(try await store.demo(id: "demo-b") == nil, "a refusal inserts nothing")
+            #expect(try await store.demo(id: "demo-e") == nil)
+            #expect(try await store.demo(id: "demo-c")?.clientAddress == "2001:db8:5:2::1", "the address itself is kept")
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func organizations(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in
