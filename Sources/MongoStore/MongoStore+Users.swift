@@ -121,9 +121,12 @@ extension MongoStore: UserStore {
         }
     }
 
-    public func setPassword(userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool) async throws -> Bool {
+    public func setPassword(
+        userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool, replacing previous: String?
+    ) async throws -> Bool {
         var filter: BSONDocument = ["_id": .string(userID)]
         if requireEnabled { filter["disabled"] = .bool(false) }
+        if let previous { filter["password_hash"] = .string(previous) }
         let result = try await database.update(
             "users", filter,
             ["$set": .document(["password_hash": .string(hash), "must_change_password": .bool(mustChange), "updated_at": .date(now)])])

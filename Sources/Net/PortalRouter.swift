@@ -72,7 +72,7 @@ public enum PortalRouter {
         SessionRoutes(sessions: portal.workspaceSessions).register(on: sessions)
         StreamRoutes(streams: portal.streams, publicURL: portal.settings.publicURL).register(on: sessions)
         if let recordings = portal.recordings {
-            RecordingRoutes(recordings: recordings).register(on: signedIn.group("recordings"))
+            RecordingRoutes(recordings: recordings, audit: portal.auditTrail).register(on: signedIn.group("recordings"))
         }
         AuditRoutes(store: portal.store, audit: portal.auditTrail, integrity: portal.auditIntegrity)
             .register(open: api.group("audit-logs"), signedIn: signedIn.group("audit-logs"))

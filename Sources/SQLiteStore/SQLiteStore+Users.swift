@@ -127,14 +127,19 @@ extension SQLiteStore: UserStore {
         }
     }
 
-    public func setPassword(userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool) async throws -> Bool {
+    public func setPassword(
+        userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool, replacing previous: String?
+    ) async throws -> Bool {
         try await write { connection in
             try await connection.changedRows(
                 """
                 UPDATE users SET password_hash = ?, must_change_password = ?, updated_at = ?
-                WHERE id = ? AND (? = 0 OR disabled = 0) RETURNING 1
+                WHERE id = ? AND (? = 0 OR disabled = 0) AND (? IS NULL OR password_hash = ?) RETURNING 1
                 """,
-                [.text(hash), .init(mustChange), .init(now), .text(userID), .init(requireEnabled)]) == 1
+                [
+                    .text(hash), .init(mustChange), .init(now), .text(userID), .init(requireEnabled), .init(previous),
+                    .init(previous),
+                ]) == 1
         }
     }
 

@@ -582,10 +582,17 @@ public struct SignIn: Sendable {
         of user: User, hash: String, keeping digest: String?, by actor: AuditActor, from address: String
     ) async throws -> Int {
         let now = clock.now()
-        // Only the password columns, and only while the account is enabled: a disabling that
-        // raced this change wins.
-        guard try await store.setPassword(userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true) else {
-            throw DomainError.unauthenticated("Account is disabled")
+        // Only the password columns, only while the account is enabled (a disabling that raced
+        // this change wins) and only over the password that was checked: of changes racing with
+        // the same current password (a temporary one, say), one is made, the others refused.
+        guard
+            try await store.setPassword(
+                userID: user.id, hash: hash, mustChange: false, at: now, requireEnabled: true, replacing: user.passwordHash)
+        else {
+            guard let stored = try await store.user(id: user.id), !stored.disabled else {
+                throw DomainError.unauthenticated("Account is disabled")
+            }
+            throw DomainError.conflict("The password was changed meanwhile; sign in with the new one")
         }
         // A second step that the old password opened (a code, or enrolling a second factor) closes.
         try await store.removeMFAChallenges(userID: user.id)

@@ -108,7 +108,7 @@ public struct UserAdministration: Sendable {
         let hash = try await passwords.hash(temporary)
         let now = clock.now()
         let ended: [WorkspaceSession] = try await audit.change {
-            guard try await store.setPassword(userID: user.id, hash: hash, mustChange: true, at: now, requireEnabled: false) else {
+            guard try await store.setPassword(userID: user.id, hash: hash, mustChange: true, at: now, requireEnabled: false, replacing: nil) else {
                 throw DomainError.notFound("User not found")
             }
             let revoked = try await store.revokeAll(userID: user.id, at: now)

@@ -125,6 +125,33 @@ struct PasswordTests {
         }
     }
 
+    @Test("a one-time password is used once: of changes racing with it, one is made and the others refused")
+    func aOneTimePasswordIsUsedOnce() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (bob, _) = try await harness.account(.neosc, email: "bob@example.com")
+            let temporary = try await client.send(.post, "/api/users/\(bob.id)/password-reset", token: admin)
+                .decoded(ResetBody.self).temporaryPassword
+            let statuses = try await withThrowingTaskGroup(of: (Int, HTTPResponse.Status).self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        let reply = try await client.send(
+                            .post, "/api/auth/password",
+                            json: body(["email": "bob@example.com", "current_password": temporary, "new_password": "bob's password \(index)"]))
+                        return (index, reply.status)
+                    }
+                }
+                return try await group.reduce(into: [(Int, HTTPResponse.Status)]()) { $0.append($1) }
+            }
+            let made = statuses.filter { $0.1 == .ok }
+            #expect(made.count == 1, "\(statuses.map { "\($0.0): \($0.1.code)" })")
+            #expect(statuses.allSatisfy { [.ok, .conflict, .unauthorized].contains($0.1) }, "\(statuses.map(\.1.code))")
+            let winner = try #require(made.first?.0)
+            #expect(try await Self.login(client, "bob@example.com", "bob's password \(winner)").status == .ok)
+            #expect(try await harness.store.events(AuditQuery(action: .passwordChanged)).filter(\.success).count == 1)
+        }
+    }
+
     @Test("without a token, a change needs the account's email and current password, checked like a login")
     func tokenlessChangeIsALogin() async throws {
         try await Harness.run { harness, client in

@@ -581,6 +581,11 @@ struct PortalPageTests {
             #expect(bad.status == .unprocessableContent)
             #expect(bad.text.contains("A day as YYYY-MM-DD.") && bad.text.contains("lower-case letters and underscores"))
             #expect(bad.text.contains(#"value="DROP TABLE""#), "what was entered comes back")
+            // A result that is neither: refused as the API refuses it, on the page and the export.
+            let junk = try await reviewer.get("/audit?success=junk")
+            #expect(junk.status == .unprocessableContent)
+            #expect(junk.text.contains(#"id="success-error""#))
+            #expect(try await reviewer.get("/audit/export?format=jsonl&success=junk", accept: "application/x-ndjson").status == .unprocessableContent)
         }
     }
 

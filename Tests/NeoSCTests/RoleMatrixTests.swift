@@ -116,6 +116,27 @@ import Testing
         }
     }
 
+    /// Recordings (served when streams are on) are administrators': each refusal audited once.
+    @Test func recordingsAreAdministratorsAndTheirRefusalsAudited() async throws {
+        try await Harness.run(.router, { $0.allowStreams() }) { harness, client in
+            let admin = try await harness.account(.admin).token
+            for role in [Role.neosc, .user, .demoUser] {
+                let (user, token) = try await harness.account(role)
+                for (method, path) in [
+                    (HTTPRequest.Method.get, "/api/recordings"), (.get, "/api/recordings/rec-x"), (.head, "/api/recordings/rec-x"),
+                    (.delete, "/api/recordings/rec-x"),
+                ] {
+                    let reply = try await client.send(method, path, token: token)
+                    #expect(reply.status == .forbidden, "\(role.rawValue): \(method) \(path) → \(reply.status.code)")
+                }
+                let denied = try await harness.store.events(AuditQuery(action: .accessDenied, limit: 100)).filter { $0.userID == user.id }
+                #expect(denied.count == 4, "\(role.rawValue): every refusal audited, once")
+            }
+            #expect(try await client.send(.get, "/api/recordings", token: admin).status == .ok)
+            #expect(try await client.send(.delete, "/api/recordings/rec-x", token: admin).status == .notFound)
+        }
+    }
+
     /// An active session of `user`'s on the browser workspace, made straight in the store.
     static func session(of user: User, in harness: Harness) async throws -> String {
         let now = Date()

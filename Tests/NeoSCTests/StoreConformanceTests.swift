@@ -730,7 +730,8 @@ import Testing
             try await store.insert(user, creating: nil)
             #expect(try await store.user(id: user.id)?.mustChangePassword == true)
             let stamp = Self.now()
-            #expect(try await store.setPassword(userID: user.id, hash: "$2b$10$new", mustChange: false, at: stamp, requireEnabled: true))
+            #expect(
+                try await store.setPassword(userID: user.id, hash: "$2b$10$new", mustChange: false, at: stamp, requireEnabled: true, replacing: nil))
             let changed = try #require(try await store.user(email: user.email))
             #expect(changed.mustChangePassword == false && changed.passwordHash == "$2b$10$new" && changed.updatedAt == stamp)
 
@@ -745,10 +746,23 @@ import Testing
             var disabled = renamed
             disabled.disabled = true
             try await store.update(disabled)
-            #expect(try await store.setPassword(userID: user.id, hash: "$2b$10$x", mustChange: false, at: stamp, requireEnabled: true) == false)
+            #expect(
+                try await store.setPassword(userID: user.id, hash: "$2b$10$x", mustChange: false, at: stamp, requireEnabled: true, replacing: nil)
+                    == false)
             #expect(try await store.user(id: user.id)?.passwordHash == "$2b$10$new")
-            #expect(try await store.setPassword(userID: user.id, hash: "$2b$10$y", mustChange: true, at: stamp, requireEnabled: false))
-            #expect(try await store.setPassword(userID: "usr-nobody", hash: "h", mustChange: true, at: stamp, requireEnabled: false) == false)
+            #expect(
+                try await store.setPassword(userID: user.id, hash: "$2b$10$y", mustChange: true, at: stamp, requireEnabled: false, replacing: nil))
+            #expect(
+                try await store.setPassword(userID: "usr-nobody", hash: "h", mustChange: true, at: stamp, requireEnabled: false, replacing: nil)
+                    == false)
+            // Over the password a change checked only: of two changes from the same one, one is made.
+            #expect(
+                try await store.setPassword(
+                    userID: user.id, hash: "$2b$10$z", mustChange: false, at: stamp, requireEnabled: false, replacing: "$2b$10$y"))
+            #expect(
+                try await store.setPassword(
+                    userID: user.id, hash: "$2b$10$w", mustChange: false, at: stamp, requireEnabled: false, replacing: "$2b$10$y") == false)
+            #expect(try await store.user(id: user.id)?.passwordHash == "$2b$10$z")
 
             let now = Self.now()
             let digests = (0..<3).map { "digest-\($0)-\(user.id)" }

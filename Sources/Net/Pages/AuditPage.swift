@@ -53,6 +53,7 @@ struct AuditPage {
                 problems["action"] = "An action is lower-case letters and underscores, such as launch_workspace."
             }
             let result: Bool? = success == "true" ? true : success == "false" ? false : nil
+            if !success.isEmpty, result == nil { problems["success"] = "Any, succeeded (true) or refused (false)." }
             let from = since.isEmpty ? nil : Self.day(since)
             if !since.isEmpty, from == nil { problems["since"] = "A day as YYYY-MM-DD." }
             let to = until.isEmpty ? nil : Self.day(until).map { $0.addingTimeInterval(86_400) }

@@ -301,11 +301,12 @@ enum PageTemplates {
           <div><label for="action">Action</label><input id="action" name="action" value="{{body.filters.action}}" aria-describedby="action-help{{#body.problems.action}} action-error{{/body.problems.action}}"{{#body.problems.action}} aria-invalid="true"{{/body.problems.action}}>
           <p class="help" id="action-help">An action name, such as login or launch_workspace.</p>
           {{#body.problems.action}}<p class="field-error" id="action-error">{{.}}</p>{{/body.problems.action}}</div>
-          <div><label for="success">Result</label><select id="success" name="success">
+          <div><label for="success">Result</label><select id="success" name="success"{{#body.problems.success}} aria-invalid="true" aria-describedby="success-error"{{/body.problems.success}}>
             <option value=""{{#body.filters.anyResult}} selected{{/body.filters.anyResult}}>Any</option>
             <option value="true"{{#body.filters.succeeded}} selected{{/body.filters.succeeded}}>Done</option>
             <option value="false"{{#body.filters.refused}} selected{{/body.filters.refused}}>Refused or failed</option>
-          </select></div>
+          </select>
+          {{#body.problems.success}}<p class="field-error" id="success-error">{{.}}</p>{{/body.problems.success}}</div>
           <div><label for="since">From (UTC day)</label><input id="since" name="since" type="date" value="{{body.filters.since}}"{{#body.problems.since}} aria-invalid="true" aria-describedby="since-error"{{/body.problems.since}}>
           {{#body.problems.since}}<p class="field-error" id="since-error">{{.}}</p>{{/body.problems.since}}</div>
           <div><label for="until">To (UTC day, included)</label><input id="until" name="until" type="date" value="{{body.filters.until}}"{{#body.problems.until}} aria-invalid="true" aria-describedby="until-error"{{/body.problems.until}}>

@@ -6,9 +6,11 @@ import Services
 
 /// `/api/recordings`: recordings of streamed sessions, for administrators: list, download (the
 /// gzip file as written: timestamped records of what the desktop sent; docs/streaming.md), delete.
-/// The rules and audit are `Services.Recordings`'.
+/// The rules and audit are `Services.Recordings`'; a refusal is audited `access_denied` here, as
+/// on every administrators' route.
 struct RecordingRoutes {
     let recordings: Recordings
+    let audit: AuditTrail
 
     func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
@@ -17,12 +19,15 @@ struct RecordingRoutes {
     }
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[Recording]> {
-        JSONBody(try await recordings.list(by: context.principal))
+        try await audit.requireAdmin(context.principal, to: "read recordings", in: context)
+        return JSONBody(try await recordings.list(by: context.principal))
     }
 
-    /// A `HEAD` (answered like a GET) gets the download's headers only, and is not audited.
+    /// A `HEAD` (answered like a GET) gets the download's headers only, and is not audited as a
+    /// download (a refusal is audited as any other).
     @Sendable func download(_ request: Request, context: SignedInContext) async throws -> Response {
         let id = try context.parameters.require("id")
+        try await audit.requireAdmin(context.principal, to: "download recordings", in: context)
         guard request.method != .head else {
             let (recording, _) = try await recordings.available(id, by: context.principal)
             return Response(status: .ok, headers: Self.headers(recording))
@@ -40,6 +45,7 @@ struct RecordingRoutes {
     }
 
     @Sendable func delete(_ request: Request, context: SignedInContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "delete recordings", in: context)
         try await recordings.delete(try context.parameters.require("id"), by: context.principal, from: context.clientAddress)
         return Response(status: .noContent)
     }
