@@ -126,11 +126,16 @@ public struct WorkspaceSessions: Sendable {
         return Launch(session: session, workspace: workspace)
     }
 
-    /// The launch judged again on the account and the workspace as stored now, inside the launch's
-    /// own change: a role taken away, an account disabled or a workspace's roles narrowed since the
-    /// caller's credential was read (by this process, or by another within its token cache's
-    /// lifetime) is not outrun by the launch, whose session that change's sweep would not see.
+    /// The launch judged again on the credential, the account and the workspace as stored now,
+    /// inside the launch's own change: a token revoked (a logout, a password reset), a role taken
+    /// away, an account disabled or a workspace's roles narrowed since the caller's credential was
+    /// read (by this process, or by another within its token cache's lifetime) is not outrun by the
+    /// launch, whose session that change's sweep would not see. (A credential that is not a NeoSC
+    /// token, a provider's or Pomerium's, is not in the store: the provider revokes those.)
     private func requireStillLaunchable(_ workspaceID: String, by principal: Principal) async throws {
+        if let token = try await store.token(digest: principal.credentialDigest), !token.isValid(at: clock.now()) {
+            throw DomainError.unauthenticated("Invalid or expired token")
+        }
         guard let owner = try await store.user(id: principal.userID), !owner.disabled else {
             throw DomainError.forbidden("Account is disabled")
         }

@@ -109,6 +109,21 @@ import Testing
         }
     }
 
+    /// Nor does a launch outrun its token's revocation (a logout or a reset, here or by another
+    /// process within its cache's lifetime): the logout's sweep would not see its session.
+    @Test(arguments: StoreKind.allCases)
+    func aLaunchDoesNotOutrunItsTokensRevocation(_ store: StoreKind) async throws {
+        try await Harness.run(.router, store: store) { harness, client in
+            let (user, token) = try await harness.account(.neosc)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "the token is cached")
+            // Revoked in the store alone, as another server process would: this one's cache still has it.
+            #expect(try await harness.store.revokeAll(userID: user.id, at: Date()) == 1)
+            let launched = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
+            #expect(launched.status == .unauthorized, "\(launched.text)")
+            #expect(try await harness.store.activeCount(userID: user.id) == 0)
+        }
+    }
+
     @Test func theLastAdministratorStays() async throws {
         try await Harness.run { harness, client in
             let (admin, token) = try await harness.account(.admin)
