@@ -107,8 +107,9 @@ public protocol DemoStore: Sendable {
     /// Demos still to clean up (active or expiring), for re-arming at start-up and the periodic rescan.
     func unfinishedDemos() async throws -> [DemoSession]
     func activeDemoCount() async throws -> Int
-    /// Moves the expiry of an active demo; nil when it is no longer active.
-    func extend(id: String, to expiresAt: Date) async throws -> DemoSession?
+    /// Moves the expiry of an active demo from `previous` (the expiry the move was judged on) to
+    /// `expiresAt`; nil when it is no longer active, or its expiry is no longer `previous`.
+    func extend(id: String, from previous: Date, to expiresAt: Date) async throws -> DemoSession?
     /// Claims the clean-up for `replica` until `leaseUntil`, atomically: an active demo whose
     /// deadline has passed (or any active one when `endingAs` is `ended`), or an expiring one whose
     /// previous claim ran out. Nil when there is nothing to claim (finished, or another replica holds it).

@@ -58,9 +58,9 @@ extension MongoStore: DemoStore {
         try await database.count("demo_sessions", ["status": .string("active")])
     }
 
-    public func extend(id: String, to expiresAt: Date) async throws -> DemoSession? {
+    public func extend(id: String, from previous: Date, to expiresAt: Date) async throws -> DemoSession? {
         try await database.findAndModify(
-            "demo_sessions", ["_id": .string(id), "status": .string("active")],
+            "demo_sessions", ["_id": .string(id), "status": .string("active"), "expires_at": .date(previous)],
             update: ["$set": .document(["expires_at": .date(expiresAt)])]
         ).map(Self.demo)
     }

@@ -83,11 +83,12 @@ extension SQLiteStore: DemoStore {
         }
     }
 
-    public func extend(id: String, to expiresAt: Date) async throws -> DemoSession? {
+    public func extend(id: String, from previous: Date, to expiresAt: Date) async throws -> DemoSession? {
         try await write {
             try await $0.rows(
-                "UPDATE demo_sessions SET expires_at = ? WHERE id = ? AND status = 'active' RETURNING *",
-                [.init(expiresAt), .text(id)]
+                // Within a millisecond: a date read back need not give the very same double.
+                "UPDATE demo_sessions SET expires_at = ? WHERE id = ? AND status = 'active' AND abs(expires_at - ?) < 0.001 RETURNING *",
+                [.init(expiresAt), .text(id), .init(previous)]
             ).first.map(Self.demo)
         }
     }

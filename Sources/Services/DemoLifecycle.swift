@@ -172,10 +172,15 @@ public struct DemoLifecycle: Sendable {
         guard demo.status == .active else {
             throw DomainError.conflict("Demo session is not active (it is \(demo.status.rawValue))")
         }
-        guard let finished = try await lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: principal) else {
+        switch try await lifetimes.cleanUpDemo(demo.id, endingAs: .ended, by: principal) {
+        case .finished(let finished):
+            return finished
+        case .notClaimed:
+            // Its clean-up was claimed first (an end at once, its expiry, another process).
+            throw DomainError.conflict("Demo session is already ending")
+        case .unfinished:
             throw DomainError.unavailable("The demo is being cleaned up; its clean-up will be resumed")
         }
-        return finished
     }
 
     /// Moves demo `id`'s end `minutes` (1–1440) later, never past its maximum duration; its
@@ -183,17 +188,20 @@ public struct DemoLifecycle: Sendable {
     /// (the API with an audited refusal), as `demo(id:visibleTo:)` lets a demo's visitor through.
     public func extend(_ id: String, byMinutes minutes: Int, by principal: Principal, from address: String) async throws -> DemoSession {
         guard (1...1_440).contains(minutes) else { throw DomainError.invalid("minutes must be from 1 to 1440") }
-        let demo = try await demo(id: id, visibleTo: principal)
         let now = clock.now()
-        guard let newExpiry = demo.extended(byMinutes: minutes, at: now) else {
-            throw DomainError.conflict(
-                demo.grantsAccess(at: now)
-                    ? "Demo session is already at its maximum duration (\(demo.maxExpiresAt.formatted(.iso8601)))"
-                    : "Demo session is not active")
-        }
-        let extended = try await audit.change {
-            guard let extended = try await store.extend(id: demo.id, to: newExpiry) else {
-                throw DomainError.conflict("Demo session is not active")
+        // Read, judged and written in one change, and written only over the expiry it was judged
+        // on: extensions at once add up (this process's changes take turns), and one racing
+        // another process's is refused rather than lost, or made to shorten the other.
+        let (demo, extended): (DemoSession, DemoSession) = try await audit.change {
+            let demo = try await self.demo(id: id, visibleTo: principal)
+            guard let newExpiry = demo.extended(byMinutes: minutes, at: now) else {
+                throw DomainError.conflict(
+                    demo.grantsAccess(at: now)
+                        ? "Demo session is already at its maximum duration (\(demo.maxExpiresAt.formatted(.iso8601)))"
+                        : "Demo session is not active")
+            }
+            guard let extended = try await store.extend(id: demo.id, from: demo.expiresAt, to: newExpiry) else {
+                throw DomainError.conflict("Demo session was ended or extended meanwhile; read it and try again")
             }
             try await store.setExpiry(userID: demo.userID, to: newExpiry, at: now)
             try await audit.record(
@@ -202,10 +210,10 @@ public struct DemoLifecycle: Sendable {
                     "previous_expires_at": demo.expiresAt.formatted(.iso8601), "expires_at": newExpiry.formatted(.iso8601),
                     "capped": String(newExpiry == demo.maxExpiresAt),
                 ])
-            return extended
+            return (demo, extended)
         }
         tokenCache.evict(userID: demo.userID)
-        await lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: newExpiry)
+        await lifetimes.scheduler.arm(.demoExpiry(demoID: demo.id), at: extended.expiresAt)
         return extended
     }
 

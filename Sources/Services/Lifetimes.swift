@@ -135,14 +135,25 @@ public struct Lifetimes: Sendable {
 
     // MARK: - Demo clean-up
 
+    /// How a call of `cleanUpDemo` went.
+    public enum DemoCleanup: Sendable {
+        /// This call finished it.
+        case finished(DemoSession)
+        /// Another clean-up holds it (in this process, or another's claim), or it was not due or
+        /// is finished already: this call did nothing.
+        case notClaimed
+        /// This call claimed it but could not finish (a step kept failing, or the claim lapsed):
+        /// the clean-up resumes from where it stopped.
+        case unfinished
+    }
+
     /// Takes back everything a demo was given, step by step, each retried with backoff and
     /// audited. Only the replica that wins the store's claim runs it; a step that keeps failing
     /// leaves the claim to lapse, and the clean-up resumes (from that step) at the next attempt.
-    /// Returns the finished demo, or nil when this replica did not (or could not yet) finish it.
     @discardableResult
-    public func cleanUpDemo(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws -> DemoSession? {
+    public func cleanUpDemo(_ id: String, endingAs: DemoSession.Status, by principal: Principal?) async throws -> DemoCleanup {
         // One clean-up of a demo at a time in this process; the store's claim covers other processes.
-        guard await cleanupsRunning.take(id) else { return nil }
+        guard await cleanupsRunning.take(id) else { return .notClaimed }
         do {
             let finished = try await claimAndCleanUp(id, endingAs: endingAs, by: principal)
             await cleanupsRunning.release(id)
@@ -156,7 +167,7 @@ public struct Lifetimes: Sendable {
     private func claimAndCleanUp(
         _ id: String, endingAs: DemoSession.Status, by principal: Principal?
     ) async throws
-        -> DemoSession?
+        -> DemoCleanup
     {
         let settings = settings
         // Each claim has its own name, so a run whose claim lapsed cannot act on a later one.
@@ -175,18 +186,18 @@ public struct Lifetimes: Sendable {
                 case .expired, .ended: break
                 }
             }
-            return nil
+            return .notClaimed
         }
         // Access ends now whatever happens below: the token cache forgets the demo's identity.
         tokenCache.evict(userID: demo.userID)
         for step in demo.pendingSteps where step != .markFinished {
             guard try await runCleanupStep(step, of: demo, claim: replica) else {
                 await scheduler.arm(.demoExpiry(demoID: id), at: clock.now() + settings.claimLease)
-                return nil
+                return .unfinished
             }
             now = clock.now()
             guard try await store.completeStep(step, id: id, replica: replica, leaseUntil: now + settings.claimLease) else {
-                return nil  // The claim lapsed and another replica took over.
+                return .unfinished  // The claim lapsed and another replica took over.
             }
             demo.completedSteps.append(step)
         }
@@ -198,10 +209,10 @@ public struct Lifetimes: Sendable {
             try await auditSystem(action, resource: ("demo_session", id), details: details, email: nil, userID: finished.userID)
             return finished
         }
-        guard let finished else { return nil }
+        guard let finished else { return .unfinished }
         await scheduler.disarm(.demoExpiry(demoID: id))
         activeDemosChanged(try await store.activeDemoCount())
-        return finished
+        return .finished(finished)
     }
 
     /// Runs one step with retries and backoff; true once it succeeded.

@@ -389,6 +389,39 @@ struct DemoSessionTests {
         }
     }
 
+    @Test("extensions at once add up, each audited with the expiry it moved: none is lost, none shortens another")
+    func extensionsAtOnceAddUp() async throws {
+        try await RecordingPeer.with { peer in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60, maxDuration: 3_600)) { harness, client in
+                let id = try (try await Self.create(client)).decoded(DemoCreatedBody.self).demoSessionID
+                let before = try #require(try await Self.demo(harness, id)?.expiresAt)
+                let admin = try await harness.account(.admin).token
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for minutes in [1, 1, 1, 1, 1, 1, 1, 1, 1, 1] {
+                        group.addTask {
+                            try await client.send(.post, "/api/demo/sessions/\(id)/extend", token: admin, json: body(["minutes": minutes])).status
+                        }
+                    }
+                    return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+                }
+                #expect(statuses.allSatisfy { $0 == .ok }, "\(statuses.map(\.code))")
+                let after = try #require(try await Self.demo(harness, id)?.expiresAt)
+                #expect(abs(after.timeIntervalSince(before) - 600) < 0.01, "ten minutes, not \(after.timeIntervalSince(before)) s")
+                let entries = try await harness.store.events(AuditQuery(action: .demoSessionExtended, limit: 20))
+                #expect(entries.count == 10)
+                #expect(Set(entries.compactMap { $0.details["previous_expires_at"] }).count == 10, "each moved what the one before left")
+
+                // Ends at once: one ends it, the others are told it is ending (409), not that the store failed.
+                let ends = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for _ in 0..<5 { group.addTask { try await client.send(.delete, "/api/demo/sessions/\(id)", token: admin).status } }
+                    return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+                }
+                #expect(ends.filter { $0 == .ok }.count == 1 && ends.filter { $0 == .conflict }.count == 4, "\(ends.map(\.code))")
+                #expect(try await harness.store.events(AuditQuery(action: .demoSessionEnded, limit: 10)).count == 1)
+            }
+        }
+    }
+
     @Test("limits per address answer 429 with Retry-After; the owner can end a demo; only admins extend, never past the maximum")
     func limitsEndAndExtend() async throws {
         try await RecordingPeer.with { peer in
