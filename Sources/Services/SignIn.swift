@@ -612,7 +612,13 @@ public struct SignIn: Sendable {
     public func logOut(_ principal: Principal, from address: String) async throws -> Int {
         let now = clock.now()
         let ended: [WorkspaceSession] = try await audit.change {
-            _ = try await store.revoke(digest: principal.credentialDigest, at: now)
+            // A NeoSC token revoked meanwhile (a logout at once, a reset) logs nobody out twice; a
+            // provider's credential is not in the store, and its logout ends the sessions all the same.
+            if try await !store.revoke(digest: principal.credentialDigest, at: now),
+                try await store.token(digest: principal.credentialDigest) != nil
+            {
+                throw DomainError.unauthenticated("Invalid or expired token")
+            }
             let ended = try await store.endAll(userID: principal.userID, .logout, at: now)
             try await audit.record(
                 .logout, by: .principal(principal), from: address, resource: ("user", principal.userID),

@@ -88,6 +88,21 @@ import Testing
         }
     }
 
+    @Test("logouts at once with one token: one logs out, the others find it revoked (401), one entry")
+    func logoutsAtOnceLogOutOnce() async throws {
+        try await Harness.run { harness, client in
+            let (user, token) = try await harness.account(.neosc)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "the token is cached")
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<8 { group.addTask { try await client.send(.post, "/api/auth/logout", token: token).status } }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .ok }.count == 1, "\(statuses.map(\.code))")
+            #expect(statuses.allSatisfy { [.ok, .unauthorized].contains($0) })
+            #expect(try await harness.store.events(AuditQuery(action: .logout)).filter { $0.userID == user.id }.count == 1)
+        }
+    }
+
     @Test func badCredentialsLookTheSame() async throws {
         try await Harness.run { harness, client in
             try await harness.account(.user, email: "bob@example.com")
