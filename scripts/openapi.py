@@ -66,6 +66,19 @@ def text(max_chars, min_chars=1, description=None, nullable=False):
     return s
 
 
+# Validation.line: Validation.text without the line feed inside (a name, a type, a category).
+LINE_PATTERN = f"^[{WS}]*[^{CONTROL}{WS}]([^{CONTROL}]*[^{CONTROL}{WS}])?[{WS}]*$"
+
+
+def line(max_chars, description=None, nullable=False):
+    s = text(max_chars, nullable=nullable, description=description or (
+        f"1-{max_chars} characters once trimmed (NFC), at most {4 * max_chars} UTF-8 bytes, one line; "
+        "no control, format, private-use or invisible character (variation selectors only right after the "
+        "character they select a form of)."))
+    s["pattern"] = LINE_PATTERN
+    return s
+
+
 # Validation.normalisedEmail, as the server accepts it once trimmed and lower-cased: ASCII
 # printable without space or "(),:;<>[\], one @, a local part of 1-64 bytes and a domain of
 # letters, digits, dots and dashes that has a dot and no empty label.
@@ -234,8 +247,8 @@ WORKSPACE_PROPERTIES = {
 WORKSPACE_REQUIRED = [k for k in WORKSPACE_PROPERTIES if k != "image_url"]
 
 WORKSPACE_DRAFT = {
-    "name": text(120, nullable=True),
-    "type": text(40, nullable=True),
+    "name": line(120, nullable=True),
+    "type": line(40, nullable=True),
     "description": text(2000, 0, nullable=True),
     "image_url": {**URL, "type": ["string", "null"]},
     "status": {"type": ["string", "null"], "enum": ["available", "maintenance", "coming_soon", None]},
@@ -243,7 +256,7 @@ WORKSPACE_DRAFT = {
     "memory": {"type": ["integer", "null"], "minimum": 1, "maximum": 4096, "description": "GiB"},
     "storage": {"type": ["integer", "null"], "minimum": 1, "maximum": 65536, "description": "GiB"},
     "url": {**URL, "type": ["string", "null"]},
-    "connection_type": text(40, nullable=True),
+    "connection_type": line(40, nullable=True),
     "launch_mode": {"type": ["string", "null"], "enum": ["iframe", "new_tab", None]},
     "clientless": {"type": ["boolean", "null"]},
     "requires_netbird": {"type": ["boolean", "null"]},
@@ -284,10 +297,10 @@ STORED_POLICY_KIND = {"type": "string", "examples": POLICY_KIND["enum"],
                       "description": "One of the kinds a policy is created with; one a newer version wrote during a "
                                      "rolling upgrade shows as stored, and refuses its scope (docs/policies.md)."}
 POLICY_DRAFT_PROPERTIES = {
-    "name": text(120),
+    "name": line(120),
     "description": text(500, min_chars=0, nullable=True),
-    "category": text(40, nullable=True, description="A label the portal groups policies by, 1-40 characters once trimmed "
-                                                       "(NFC), no control, format, private-use or invisible character but a line feed; absent or null: "
+    "category": line(40, nullable=True, description="A label the portal groups policies by, 1-40 characters once trimmed "
+                                                       "(NFC), one line, no control, format, private-use or invisible character; absent or null: "
                                                        "the kind's (`authentication`, `access`, `traffic`, `network`, "
                                                        "`monitoring`)."),
     "kind": POLICY_KIND,
@@ -629,13 +642,13 @@ SCHEMAS = {
         {
             "email": EMAIL,
             "password": PASSWORD,
-            "name": text(120),
+            "name": line(120),
             "organization": {
                 "description": (
                     "An organisation to join (only with an e-mail address at its domain, 409 otherwise) or to "
                     "found; blank or null: none. Otherwise the rules of a name."
                 ),
-                "anyOf": [{"type": "null"}, {"type": "string", "pattern": f"^[{WS}]*$"}, text(120)],
+                "anyOf": [{"type": "null"}, {"type": "string", "pattern": f"^[{WS}]*$"}, line(120)],
             },
         },
         required=["email", "password", "name"],
@@ -693,8 +706,8 @@ SCHEMAS = {
         {
             "id": {**SLUG, "type": ["string", "null"], "description": "Chosen, or generated when absent or null; 409 if taken."},
             **WORKSPACE_DRAFT,
-            "name": text(120),
-            "type": text(40),
+            "name": line(120),
+            "type": line(40),
             "url": URL,
         },
         required=["name", "type", "url"],
@@ -718,7 +731,7 @@ SCHEMAS = {
     ),
     "OrganizationDraft": obj(
         {
-            "name": text(120),
+            "name": line(120),
             "domain": {
                 "type": ["string", "null"],
                 "maxLength": 253,
@@ -745,7 +758,7 @@ SCHEMAS = {
     },
     "DemoCreation": obj(
         {
-            "workspace_type": {**text(40), "examples": ["browser"], "description": "A workspace type offered for demos (available, open to demo-user; `browser` in the default catalogue); another → 422."},
+            "workspace_type": {**line(40), "examples": ["browser"], "description": "A workspace type offered for demos (available, open to demo-user; `browser` in the default catalogue); another → 422."},
             "email": {**EMAIL, "type": ["string", "null"], "description": "A contact address, kept as `contact_email`; null: none."},
         },
         required=["workspace_type"],

@@ -45,10 +45,22 @@ public enum Validation {
     /// (one character, any number of bytes) is refused.
     public static let bytesPerCharacter = 4
 
-    /// Trims a display name or title, puts it in Unicode normal form C, and checks its length in
-    /// characters and in UTF-8 bytes (`bytesPerCharacter` per character allowed), that it has no
-    /// hidden or control characters (`isRefusedInText`; a line break is let through), and that its
-    /// joiners and variation selectors stand where writing needs them (`isInPlace`).
+    /// `text` of one line: a name, a type, a category. A line break in a name shows as none in a
+    /// one-line field (a browser drops it from an input's value, so a form saved unchanged changed
+    /// it) and splits it wherever it is printed line by line.
+    public static func line(
+        _ raw: String, field: String, length: ClosedRange<Int> = nameLength
+    ) throws(DomainError) -> String {
+        let value = try text(raw, field: field, length: length)
+        guard !value.unicodeScalars.contains("\n") else { throw .invalid("\(field) must be one line") }
+        return value
+    }
+
+    /// Trims a display name, title or description, puts it in Unicode normal form C, and checks its
+    /// length in characters and in UTF-8 bytes (`bytesPerCharacter` per character allowed), that it
+    /// has no hidden or control characters (`isRefusedInText`; a line break is let through: `line`
+    /// refuses it), and that its joiners and variation selectors stand where writing needs them
+    /// (`isInPlace`).
     public static func text(
         _ raw: String, field: String, length: ClosedRange<Int> = nameLength
     ) throws(DomainError) -> String {

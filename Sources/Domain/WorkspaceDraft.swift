@@ -39,9 +39,9 @@ public struct WorkspaceDraft: Sendable, Decodable {
     /// `base` with this draft's fields applied, every field validated.
     func applied(to base: Workspace, upstreams: StreamUpstreamAllowlist) throws(DomainError) -> Workspace {
         var workspace = base
-        if let name { workspace.name = try Validation.text(name, field: "name", length: WorkspaceLimits.nameLength) }
+        if let name { workspace.name = try Validation.line(name, field: "name", length: WorkspaceLimits.nameLength) }
         if let type {
-            workspace.type = try Validation.text(type, field: "type", length: WorkspaceLimits.typeLength)
+            workspace.type = try Validation.line(type, field: "type", length: WorkspaceLimits.typeLength)
         }
         if let description {
             workspace.description = try Validation.text(
@@ -56,7 +56,7 @@ public struct WorkspaceDraft: Sendable, Decodable {
         }
         if let url { workspace.url = try Validation.url(url, field: "url") }
         if let connectionType {
-            workspace.connectionType = try Validation.text(
+            workspace.connectionType = try Validation.line(
                 connectionType, field: "connection_type", length: WorkspaceLimits.connectionTypeLength)
         }
         if let launchMode { workspace.launchMode = launchMode }

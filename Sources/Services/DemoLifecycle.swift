@@ -58,7 +58,7 @@ public struct DemoLifecycle: Sendable {
     /// Refusals and the start are audited.
     public func start(workspaceType: String, contactEmail: String?, from address: String) async throws -> Started {
         guard settings.enabled else { throw DomainError.notFound("Demo sessions are not enabled (NEOSC_DEMO_ENABLED)") }
-        let type = try Validation.text(workspaceType, field: "workspace_type", length: 1...40)
+        let type = try Validation.line(workspaceType, field: "workspace_type", length: 1...40)
         let contact = try contactEmail.map { try Validation.normalisedEmail($0) }
         guard let workspace = try await catalogue().first(where: { $0.type == type && $0.isOfferedForDemos }) else {
             throw DomainError.invalid("No workspace of type '\(type)' is offered for demos")

@@ -23,7 +23,7 @@ public struct Organizations: Sendable {
     /// A new organisation named `name`, optionally tied to an e-mail `domain` (both validated).
     public func create(name: String, domain: String?, by actor: AuditActor, from address: String?) async throws -> Organization {
         let organization = Organization(
-            id: Identifier.make("org"), name: try Validation.text(name, field: "name"),
+            id: Identifier.make("org"), name: try Validation.line(name, field: "name"),
             domain: try domain.map { raw throws(DomainError) in try Validation.domain(raw) }, createdAt: clock.now())
         try await audit.change {
             try await store.insert(organization)

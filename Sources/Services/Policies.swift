@@ -138,9 +138,9 @@ public struct Policies: Sendable {
             throw .invalid("kind must be one of \(PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let rule = try PolicyRule(kind: kind, settings: draft.settings)
-        let name = try Validation.text(draft.name, field: "name")
+        let name = try Validation.line(draft.name, field: "name")
         let description = try Validation.text(draft.description, field: "description", length: 0...500)
-        let category = try Validation.text(draft.category ?? Self.category(of: kind), field: "category", length: 1...40)
+        let category = try Validation.line(draft.category ?? Self.category(of: kind), field: "category", length: 1...40)
         let weight = draft.weight ?? current?.weight ?? 0
         guard (0...100).contains(weight) else { throw .invalid("weight must be from 0 to 100") }
         for (field, values) in [("scope.organizations", draft.scope.organizations), ("scope.workspaces", draft.scope.workspaces)] {

@@ -140,11 +140,11 @@ public struct SignIn: Sendable {
         let registration = try await read()
         let email = try Validation.normalisedEmail(registration.email)
         try Validation.requireValidPassword(registration.password)
-        let name = try Validation.text(registration.name, field: "name")
+        let name = try Validation.line(registration.name, field: "name")
         let now = clock.now()
 
         let requested = try registration.organization.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            .flatMap { $0.isEmpty ? nil : $0 }.map { try Validation.text($0, field: "organization") }
+            .flatMap { $0.isEmpty ? nil : $0 }.map { try Validation.line($0, field: "organization") }
         /// The organisation to join or found, as the store has it now.
         func membership() async throws -> OrganizationMembership.Decision? {
             guard let requested else { return nil }

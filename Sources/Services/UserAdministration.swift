@@ -174,7 +174,7 @@ public struct UserAdministration: Sendable {
         let now = clock.now()
         let admin = User(
             id: Identifier.make("usr"), email: email,
-            name: try Validation.text(name ?? "Administrator", field: "name"), organizationID: nil, role: .admin,
+            name: try Validation.line(name ?? "Administrator", field: "name"), organizationID: nil, role: .admin,
             passwordHash: try await passwords.hash(password.value), createdAt: now, updatedAt: now)
         do {
             try await audit.change {

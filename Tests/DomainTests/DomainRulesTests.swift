@@ -17,6 +17,13 @@ import Testing
         #expect(throws: DomainError.self) { try Validation.normalisedEmail(raw) }
     }
 
+    @Test("a name, a type, a category is one line; a description may have several")
+    func oneLineFields() throws {
+        #expect(throws: DomainError.invalid("name must be one line")) { try Validation.line("Line A\nLine B", field: "name") }
+        #expect(try Validation.line("  Line A\n", field: "name") == "Line A", "trimmed first")
+        #expect(try Validation.text("line 1\nline 2", field: "description", length: 0...500) == "line 1\nline 2")
+    }
+
     @Test func passwordLength() throws {
         try Validation.requireValidPassword("12345678")
         try Validation.requireValidPassword(String(repeating: "x", count: 128))

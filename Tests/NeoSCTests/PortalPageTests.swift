@@ -701,6 +701,19 @@ struct PortalPageTests {
             let renamed = try #require(try await harness.store.workspace(id: "ws-new"))
             #expect(renamed.name == "Renamed" && renamed.status == .maintenance && renamed.launchMode == .newTab && renamed.cpu == 4)
             #expect(renamed.allowedRoles == [.neosc, .user])
+            // A description of several lines is shown in a field that keeps them, so a form saved
+            // unchanged changes nothing; a name is one line.
+            _ = try await client.send(
+                .put, "/api/workspaces/ws-new", token: harness.account(.admin).token, json: #"{"description":"line 1\nline 2"}"#)
+            let form = try await admin.get("/admin/workspaces/ws-new")
+            #expect(form.text.contains(#"name="description" rows="3">line 1\#nline 2</textarea>"#), "\(form.text)")
+            fields["description"] = "line 1\r\nline 2"  // what a browser sends from a textarea
+            fields["allowed_roles"] = "neosc"
+            #expect(try await admin.post("/admin/workspaces/ws-new", fields).status == .seeOther)
+            #expect(try await harness.store.workspace(id: "ws-new")?.description == "line 1\nline 2")
+            fields["name"] = "Line A\nLine B"
+            let twoLines = try await admin.post("/admin/workspaces/ws-new", fields)
+            #expect(twoLines.status == .unprocessableContent && twoLines.text.contains("name must be one line"))
 
             let ask = try await admin.post("/admin/workspaces/ws-new/delete")
             #expect(ask.status == .ok && ask.text.contains("Delete Renamed?"))

@@ -78,8 +78,8 @@ struct PortalAssets: Sendable {
         .card{background:var(--surface);border:1px solid var(--line);border-radius:8px;padding:16px}
         .form{display:flex;flex-direction:column;gap:4px}
         .form label{font-weight:600;margin-top:8px}
-        input{font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--muted);border-radius:4px;padding:8px}
-        input[aria-invalid=true]{border-color:var(--danger)}
+        input,textarea{font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--muted);border-radius:4px;padding:8px}
+        input[aria-invalid=true],textarea[aria-invalid=true]{border-color:var(--danger)}
         button,.button{font:inherit;display:inline-block;padding:8px 16px;border-radius:4px;border:1px solid var(--line);background:var(--surface);color:var(--text);cursor:pointer;text-decoration:none}
         button.primary,.button.primary{background:var(--accent);color:var(--accent-text);border-color:var(--accent);margin-top:16px}
         button.danger{border-color:var(--danger)}
@@ -126,7 +126,7 @@ struct PortalAssets: Sendable {
         .grid-form{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:8px 16px;margin-bottom:16px}
         .grid-form .wide{grid-column:1/-1}
         .grid-form label,.grid-form legend{display:block;font-weight:600}
-        .grid-form input:not([type=checkbox]),.grid-form select{width:100%;font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--muted);border-radius:4px;padding:8px}
+        .grid-form input:not([type=checkbox]),.grid-form select,.grid-form textarea{width:100%;font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--muted);border-radius:4px;padding:8px}
         .number{text-align:right}
         .danger-zone{border-color:var(--danger);margin-bottom:16px}
         .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
