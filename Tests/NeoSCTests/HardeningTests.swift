@@ -249,6 +249,12 @@ struct HardeningTests {
                 #expect(text.hasPrefix("HTTP/1.1 \(status) "), "\(request.prefix(40).debugDescription): \(text.prefix(200))")
                 #expect(text.lowercased().contains("content-type: application/json"))
                 #expect(text.lowercased().contains("connection: close"))
+                for field in [
+                    "cache-control: no-store", "x-content-type-options: nosniff", "x-frame-options: deny",
+                    "referrer-policy: no-referrer", "strict-transport-security: max-age=", "content-security-policy: frame-ancestors 'none'",
+                ] {
+                    #expect(text.lowercased().contains(field), "every answer's fields, a refusal's too: \(field)")
+                }
                 let body = try #require(text.components(separatedBy: "\r\n\r\n").last)
                 let decoded = try JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8))
                 #expect(decoded.detail.contains(detail), "\(decoded.detail)")

@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -15,9 +16,7 @@ enum ConnectionRefusal {
                 ("Content-Type", "application/json; charset=utf-8"),
                 ("Content-Length", String(body.readableBytes)),
                 ("Connection", "close"),
-                ("Cache-Control", "no-store"),
-                ("X-Content-Type-Options", "nosniff"),
-            ] + extraHeaders)
+            ] + policy.map { ($0.name.rawName, $0.value) } + extraHeaders)
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
@@ -38,6 +37,12 @@ enum ConnectionRefusal {
             }
         }
     }
+
+    /// The fields every answer carries (`BrowserPolicyMiddleware`), a refusal written before
+    /// Hummingbird has a request included: not stored, not sniffed, not framed, HTTPS only, no
+    /// referrer.
+    static let policy: [HTTPField] =
+        BrowserPolicyMiddleware.alwaysSent + [BrowserPolicyMiddleware.notStored, BrowserPolicyMiddleware.notFramed]
 
     /// How long a refused connection is kept reading after its answer.
     static let lingering = TimeAmount.milliseconds(500)

@@ -89,12 +89,11 @@ struct GuardedStreamingChannel: ServerChildChannel {
 
     private static func refuseUpgrade(on http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, logger: Logger) async {
         let body = ByteBuffer(bytes: ConnectionRefusal.json("Only /streams/{session_id}?ticket=… is upgraded to a WebSocket"))
-        let head = HTTPResponse(
-            status: .badRequest,
-            headerFields: [
-                .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
-                .cacheControl: "no-store", .xContentTypeOptions: "nosniff",
-            ])
+        var fields: HTTPFields = [
+            .contentType: "application/json; charset=utf-8", .contentLength: String(body.readableBytes), .connection: "close",
+        ]
+        fields.append(contentsOf: ConnectionRefusal.policy)
+        let head = HTTPResponse(status: .badRequest, headerFields: fields)
         do {
             try await http.executeThenClose { _, outbound in
                 try await outbound.write(contentsOf: [.head(head), .body(body), .end(nil)])
