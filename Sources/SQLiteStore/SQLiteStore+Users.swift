@@ -63,14 +63,14 @@ extension SQLiteStore: UserStore {
         // a wildcard.
         var pattern = String.UnicodeScalarView()
         pattern.append("%")
-        for scalar in search.unicodeScalars {
+        for scalar in search.lowercased().unicodeScalars {
             if scalar == "%" || scalar == "_" || scalar == "\\" { pattern.append("\\") }
             pattern.append(scalar)
         }
         pattern.append("%")
         return try await read {
             try await $0.rows(
-                "SELECT * FROM users WHERE email LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\'"
+                "SELECT * FROM users WHERE email LIKE ?1 ESCAPE '\\' OR neosc_lower(name) LIKE ?1 ESCAPE '\\'"
                     + " ORDER BY created_at DESC, id" + limitClause(limit, offset: offset),
                 [.text(String(pattern))]
             ).map(Self.user)

@@ -62,6 +62,7 @@ public struct SQLiteStore: Store, Sendable {
                 try await connection.execute("PRAGMA busy_timeout = 5000")
                 try await connection.execute("PRAGMA foreign_keys = ON")
                 try await connection.execute("PRAGMA synchronous = FULL")
+                try await connection.install(customFunction: lowercased)
                 if connections.count == 1 {
                     try await connection.execute("PRAGMA journal_mode = WAL")
                     try await Schema.migrate(connection)
@@ -79,6 +80,12 @@ public struct SQLiteStore: Store, Sendable {
             try? await readerThreads.shutdownGracefully()
             throw error
         }
+    }
+
+    /// `neosc_lower(text)`: text lower-cased as Swift does it, every script's letters included
+    /// (SQLite's own `lower` and `LIKE` fold ASCII letters only), for the users' search.
+    static let lowercased = SQLiteCustomFunction("neosc_lower", argumentCount: 1, pure: true) { arguments in
+        arguments.first?.string?.lowercased()
     }
 
     /// The audit chain's head in the writer's open transaction (`ChainHeadCache`).

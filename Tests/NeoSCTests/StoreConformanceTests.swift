@@ -76,6 +76,13 @@ import Testing
             accented.name = "Jose\u{301}"
             try await store.insert(accented, creating: nil)
             #expect(try await store.users(matching: "%\u{301}", limit: 10, offset: 0).isEmpty)
+            // Case is ignored in every script, not only for ASCII letters.
+            var ebene = Self.user("ebene@else.example", createdAt: Self.now(plus: -40))
+            ebene.name = "Ébène Σοφία"
+            try await store.insert(ebene, creating: nil)
+            for search in ["ébène", "ÉBÈNE", "σοφία", "ΣΟΦΊΑ"] {
+                #expect(try await store.users(matching: search, limit: 10, offset: 0).map(\.id) == [ebene.id], "\(search)")
+            }
 
             var changed = bob
             changed.role = .neosc
@@ -86,7 +93,7 @@ import Testing
             ghost.id = "usr-ghost"
             await #expect(throws: DomainError.notFound("User not found")) { try await store.update(ghost) }
 
-            #expect(try await store.activeUserCounts(organizationID: nil) == (4, 2))
+            #expect(try await store.activeUserCounts(organizationID: nil) == (5, 2))
             #expect(try await store.activeUserCounts(organizationID: org.id) == (2, 2))
             #expect(try await store.activeUserCounts(organizationID: "org-none") == (0, 0))
             #expect(try await store.activeAdminCount() == 1)
