@@ -110,6 +110,14 @@ public actor AttemptThrottle {
             }
             opened.removeFirst()
         }
+        // Held-back windows over by now, whose marks in `opened` may be gone (see below).
+        while let first = holding.first {
+            if let entry = windows[first.key], entry.serial == first.serial {
+                guard now >= entry.start.addingTimeInterval(window) else { break }
+                windows[first.key] = nil
+            }
+            holding.removeFirst()
+        }
         if windows.count < capacity { return }
         // A held-back window's mark in `opened` goes: `holding` has one for it too.
         while let first = opened.popFirst() {

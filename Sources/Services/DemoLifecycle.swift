@@ -188,12 +188,12 @@ public struct DemoLifecycle: Sendable {
     /// (the API with an audited refusal), as `demo(id:visibleTo:)` lets a demo's visitor through.
     public func extend(_ id: String, byMinutes minutes: Int, by principal: Principal, from address: String) async throws -> DemoSession {
         guard (1...1_440).contains(minutes) else { throw DomainError.invalid("minutes must be from 1 to 1440") }
-        let now = clock.now()
         // Read, judged and written in one change, and written only over the expiry it was judged
         // on: extensions at once add up (this process's changes take turns), and one racing
         // another process's is refused rather than lost, or made to shorten the other.
         let (demo, extended): (DemoSession, DemoSession) = try await audit.change {
             let demo = try await self.demo(id: id, visibleTo: principal)
+            let now = clock.now()  // once its turn has come: a demo over by then is not extended
             guard let newExpiry = demo.extended(byMinutes: minutes, at: now) else {
                 throw DomainError.conflict(
                     demo.grantsAccess(at: now)

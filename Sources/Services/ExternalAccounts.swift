@@ -57,11 +57,11 @@ public struct ExternalAccounts: Sendable {
 
     /// Records a provider sign-in that was refused: `sso_login_failed` with the method and the
     /// reason (a `TokenRejection` or `SignInFailure` code), counted in `auth_failures_total`.
-    /// The first refusal of a minute from one address for one reason is audited; the rest are
-    /// only counted.
+    /// The first refusal of a minute from one client (an IPv4 address, an IPv6 /64) for one reason
+    /// is audited; the rest are only counted.
     public func refused(method: String, reason: String, detail: String? = nil, from address: String) async throws {
         metrics.authenticationFailed(reason: reason)
-        guard await refusalsAudited.admit(address + "\n" + reason) == nil else { return }
+        guard await refusalsAudited.admit(AddressRange.clientKey(forAddress: address) + "\n" + reason) == nil else { return }
         var details = ["method": method, "reason": reason]
         if let detail { details["detail"] = detail }
         try await audit.record(.ssoLoginFailed, by: .anonymous(claimedEmail: nil), from: address, success: false, details: details)

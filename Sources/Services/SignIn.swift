@@ -132,11 +132,11 @@ public struct SignIn: Sendable {
         guard settings.allowRegistration else {
             throw DomainError.forbidden("Registration is disabled; ask an administrator for an account")
         }
-        let client = AddressRange.clientKey(forAddress: address)
-        if let retryAfter = await throttles.registrations.retryAfter(client) {
-            throw DomainError.rateLimited("Too many registrations from this address; try again later", retryAfterSeconds: retryAfter)
+        // Checked and counted in one step: registrations at once cannot all pass before one counts.
+        if let refusal = await throttles.registrations.admit(AddressRange.clientKey(forAddress: address)) {
+            throw DomainError.rateLimited(
+                "Too many registrations from this address; try again later", retryAfterSeconds: refusal.retryAfter)
         }
-        await throttles.registrations.record(client)
         let registration = try await read()
         let email = try Validation.normalisedEmail(registration.email)
         try Validation.requireValidPassword(registration.password)

@@ -269,7 +269,11 @@ struct SignInPages {
     /// Revokes the session's token on the server (and ends its workspace sessions, as the API's
     /// logout does), then forgets the cookie.
     @Sendable func signOut(_ request: Request, context: SignedInPageContext) async throws -> Response {
-        _ = try await signIn.logOut(context.principal, from: context.clientAddress)
+        do {
+            _ = try await signIn.logOut(context.principal, from: context.clientAddress)
+        } catch DomainError.unauthenticated {
+            // Signed out meanwhile (a second submit, a reset): the cookie goes all the same.
+        }
         var response = PageRenderer.redirect(to: "/sign-in?notice=signed-out")
         response.setCookie(browser.cleared(browser.sessionCookie))
         return response
