@@ -102,22 +102,10 @@ public actor AttemptThrottle {
 
     /// Forgets one window (see the type's comment), each mark looked at once.
     private func makeRoom(_ now: Date) {
-        // Windows are opened in time order: while the first is over, it and any gone ones go.
-        while let first = opened.first {
-            if let entry = windows[first.key], entry.serial == first.serial {
-                guard now >= entry.start.addingTimeInterval(window) else { break }
-                windows[first.key] = nil
-            }
-            opened.removeFirst()
-        }
-        // Held-back windows over by now, whose marks in `opened` may be gone (see below).
-        while let first = holding.first {
-            if let entry = windows[first.key], entry.serial == first.serial {
-                guard now >= entry.start.addingTimeInterval(window) else { break }
-                windows[first.key] = nil
-            }
-            holding.removeFirst()
-        }
+        // Windows over by now first: from the front of each line, while the first is over or
+        // gone (held-back windows' marks in `opened` may have gone, see below).
+        dropOver(from: &opened, at: now)
+        dropOver(from: &holding, at: now)
         if windows.count < capacity { return }
         // A held-back window's mark in `opened` goes: `holding` has one for it too.
         while let first = opened.popFirst() {
@@ -131,6 +119,18 @@ public actor AttemptThrottle {
                 windows[first.key] = nil
                 return
             }
+        }
+    }
+
+    /// Forgets the windows at the front of `line` that are over at `now`, and drops the marks of
+    /// gone ones there, up to the first window still counting.
+    private func dropOver(from line: inout Deque<Mark>, at now: Date) {
+        while let first = line.first {
+            if let entry = windows[first.key], entry.serial == first.serial {
+                guard now >= entry.start.addingTimeInterval(window) else { return }
+                windows[first.key] = nil
+            }
+            line.removeFirst()
         }
     }
 

@@ -7,7 +7,9 @@ import Foundation
 extension MongoStore: DemoStore {
     public func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
         // The active demos are at most the overall limit (and the overshoot of racing replicas).
-        let active = try await database.find("demo_sessions", ["status": .string("active")]).map { document in
+        let active = try await database.find(
+            "demo_sessions", ["status": .string("active")], projection: ["client_address": .int(1), "expires_at": .int(1)]
+        ).map { document in
             DemoCapacity.Active(clientAddress: try document.string("client_address"), expiresAt: try document.date("expires_at"))
         }
         if let refusal = DemoCapacity.refusal(of: demo, beside: active, limit: limit, perClientLimit: perAddressLimit) {

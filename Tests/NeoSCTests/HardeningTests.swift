@@ -524,14 +524,11 @@ struct HardeningTests {
     @Test("one client signing in in a loop is bounded: 30 a minute per account from one address, then 429; nobody else is held back")
     func signInLoopsAreBounded() async throws {
         let clock = ManualClock(Date())
-        let forwarded = HTTPField.Name("X-Forwarded-For")!
-        let trusted: (inout Configuration) -> Void = { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }
-        try await Harness.run(.live, clock: clock.wallClock, trusted) { harness, client in
+        try await Harness.run(.live, clock: clock.wallClock, Self.trustingLoopback) { harness, client in
             try await harness.account(.user, email: "kim@example.com")
             try await harness.account(.user, email: "lee@example.com")
             func login(_ email: String, from address: String) async throws -> Reply {
-                try await client.send(
-                    .post, "/api/auth/login", json: body(["email": email, "password": Harness.password]), headers: [forwarded: address])
+                try await Self.login(client, email, Harness.password, from: address)
             }
             for attempt in 0..<30 {
                 #expect(try await login("kim@example.com", from: "198.51.100.20").status == .ok, "sign-in \(attempt + 1)")
@@ -616,18 +613,14 @@ struct HardeningTests {
 
     @Test("failing an account's logins from elsewhere does not lock its owner out; an administrator can clear the throttle")
     func failedLoginsAreNotALockOutLever() async throws {
-        let forwarded = HTTPField.Name("X-Forwarded-For")!
-        let trusted: (inout Configuration) -> Void = { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }
         // On a clock of its own: the account-wide count's window is a minute, and on a loaded
         // machine a minute of real time can pass between the failures and the unlock.
         let clock = ManualClock(Date())
-        try await Harness.run(.live, clock: clock.wallClock, trusted) { harness, client in
+        try await Harness.run(.live, clock: clock.wallClock, Self.trustingLoopback) { harness, client in
             let (owner, _) = try await harness.account(.admin, email: "owner@example.com")
             let admin = try await harness.account(.admin).token
             func login(_ password: String, from address: String) async throws -> Reply {
-                try await client.send(
-                    .post, "/api/auth/login", json: body(["email": "owner@example.com", "password": password]),
-                    headers: [forwarded: address])
+                try await Self.login(client, "owner@example.com", password, from: address)
             }
             // An attacker fails ten times from one address: that address is held back…
             for _ in 0..<10 { #expect(try await login("guess guess", from: "198.51.100.9").status == .unauthorized) }
@@ -658,15 +651,11 @@ struct HardeningTests {
 
     @Test("an IPv6 host is one client to the login and registration throttles: its /64, not each address it holds")
     func anIPv6HostIsOneClient() async throws {
-        let forwarded = HTTPField.Name("X-Forwarded-For")!
-        let trusted: (inout Configuration) -> Void = { $0.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!]) }
         let clock = ManualClock(Date())
-        try await Harness.run(.live, clock: clock.wallClock, trusted) { harness, client in
+        try await Harness.run(.live, clock: clock.wallClock, Self.trustingLoopback) { harness, client in
             try await harness.account(.user, email: "ivy@example.com")
             func login(_ password: String, from address: String) async throws -> Reply {
-                try await client.send(
-                    .post, "/api/auth/login", json: body(["email": "ivy@example.com", "password": password]),
-                    headers: [forwarded: address])
+                try await Self.login(client, "ivy@example.com", password, from: address)
             }
             // Ten guesses, each from another address of one /64: that /64 is held back as one client…
             for host in 1...10 {
@@ -684,11 +673,24 @@ struct HardeningTests {
                 try await client.send(
                     .post, "/api/auth/register",
                     json: body(["email": "host\(index)@example.com", "password": Harness.password, "name": "Host \(index)"]),
-                    headers: [forwarded: address])
+                    headers: [Self.forwarded: address])
             }
             for index in 1...20 { #expect(try await register(index, from: "2001:db8:9:1::\(index)").status == .created) }
             #expect(try await register(21, from: "2001:db8:9:1::ff").status == .tooManyRequests)
             #expect(try await register(22, from: "2001:db8:9:2::1").status == .created)
         }
+    }
+
+    static let forwarded = HTTPField.Name("X-Forwarded-For")!
+
+    /// Loopback trusted as a proxy: `X-Forwarded-For` names the client.
+    static func trustingLoopback(_ configuration: inout Configuration) {
+        configuration.trustedProxies = TrustedProxies([AddressRange("127.0.0.0/8")!])
+    }
+
+    /// A login as from `address` (with loopback trusted as a proxy).
+    static func login(_ client: some TestClientProtocol, _ email: String, _ password: String, from address: String) async throws -> Reply {
+        try await client.send(
+            .post, "/api/auth/login", json: body(["email": email, "password": password]), headers: [forwarded: address])
     }
 }

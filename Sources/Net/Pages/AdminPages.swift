@@ -115,7 +115,13 @@ struct AdminPages {
         var fields: [String: String] = [:]
         var roles: Set<String> = []
         for (name, value) in pairs {
-            if name == "allowed_roles" { roles.insert(value) } else if fields[name] == nil { fields[name] = value }
+            if name == "allowed_roles" {
+                roles.insert(value)
+            } else if fields[name] == nil {
+                // A browser sends a textarea's line breaks as CR LF, a control character text
+                // fields refuse: each is read as the LF the API takes.
+                fields[name] = name == "description" ? value.replacingOccurrences(of: "\r\n", with: "\n") : value
+            }
         }
         var form = WorkspaceForm(fields: fields, roles: roles)
         func draft(_ only: String?) -> (WorkspaceDraft?, DomainError?) {

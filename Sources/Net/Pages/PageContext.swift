@@ -71,11 +71,8 @@ struct PageRedirect: Error {
 struct FormFields: Sendable {
     let text: String
 
-    /// Line breaks as the API takes them: a browser sends each one in a field (a textarea's) as
-    /// CR LF, a control character the text fields refuse, so each becomes one LF.
     init(_ text: String) {
-        self.text = text.replacingOccurrences(of: "%0D%0A", with: "%0A", options: .caseInsensitive)
-            .replacingOccurrences(of: "%0D", with: "%0A", options: .caseInsensitive)
+        self.text = text
     }
 
     /// Every `name=value` pair in order, repeated names included (checkboxes), decoded.
