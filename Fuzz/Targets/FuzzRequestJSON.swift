@@ -13,7 +13,12 @@
 //   - a 422 names a field: its detail is one of the mapping's sentences about `Field '<path>'`,
 //     and the path starts with one of the keys the body type reads;
 //   - a 400 is for a body that is not a JSON object: when the body parses (JSONSerialization) as
-//     an object, the answer must be a 422 naming the field that is wrong;
+//     an object, the answer must be a 422 naming the field that is wrong, unless the body is not
+//     strict JSON (an object names a key twice, a comma has no value after it);
+//   - the strict check (StrictJSON) and Foundation's parser agree but where the check is meant to
+//     be stricter: what the check passes, JSONSerialization parses (or finds a number no Swift
+//     type holds); what JSONSerialization parses and the check refuses has a key named twice, a
+//     comma with no value after it, or is not UTF-8 (a byte order mark, UTF-16 or UTF-32);
 //   - an empty body is "Request body must be a JSON object"; for `decodeOptionalJSON` (PATCH
 //     /api/policies/{id}) an empty body (no bytes) is no body, and a body of blanks a 400;
 //   - a decoded draft becomes a workspace, or an `.invalid` DomainError; the workspace's fields
@@ -59,6 +64,28 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         }
     }
     let isWhitespace = bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+    let flaw = bytes.withUnsafeBytes(StrictJSON.flaw(in:))
+    let parsed: Any?
+    do {
+        parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+    } catch {
+        parsed = nil
+        let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
+        require(
+            flaw != nil || (reason.hasPrefix("Number ") && reason.hasSuffix(" is not representable in Swift.")),
+            "\(body.name): the strict check passed what JSONSerialization refuses: \(reason)")
+    }
+    // JSONSerialization also reads UTF-16 and UTF-32 (told by a byte order mark or the NULs of an
+    // ASCII first character), and skips a UTF-8 byte order mark; a request body is UTF-8 alone.
+    let otherEncoding =
+        [[0xEF, 0xBB, 0xBF], [0xFE, 0xFF], [0xFF, 0xFE]].contains { bytes.starts(with: $0) } || bytes.prefix(4).contains(0)
+    if parsed != nil, let flaw {
+        switch flaw {
+        case .duplicateKey, .trailingComma: break
+        case .syntax where otherEncoding: break
+        case .syntax, .tooDeep: require(false, "\(body.name): the strict check refused JSON: \(flaw)")
+        }
+    }
 
     switch outcome {
     case .none:
@@ -76,7 +103,7 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             if bytes.isEmpty {
                 require(detail == "Request body must be a JSON object", "\(body.name): empty body answered \(quoted(detail))")
             }
-            let object = (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) as? [String: Any]
+            let object = flaw == nil ? parsed as? [String: Any] : nil
             // By design a body with more than 8 numbers no whole-number field can hold gets the
             // plain 400 (naming one would cost a decode each: PortalJSON.unrepresentableNumberField).
             // Which numbers those are depends on the parser (`0e3000` is 0 to one, out of range to

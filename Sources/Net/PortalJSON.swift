@@ -74,6 +74,7 @@ extension Request {
     }
 
     private static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
+        if let flaw = data.withUnsafeBytes(StrictJSON.flaw(in:)) { throw DomainError(flaw) }
         do {
             return try PortalJSON.decoder.decode(Value.self, from: data)
         } catch let error as DecodingError {
@@ -151,6 +152,21 @@ extension Request {
 }
 
 extension DomainError {
+    /// What a client should be told about a body that is not strict JSON: always a 400.
+    init(_ flaw: StrictJSON.Flaw) {
+        switch flaw {
+        case .syntax(let offset):
+            self = .malformed("Request body is not valid JSON (at byte \(offset + 1))")
+        case .trailingComma(let offset):
+            self = .malformed("Request body is not valid JSON: a comma with no value after it (at byte \(offset + 1))")
+        case .duplicateKey(let key):
+            let shown = key.unicodeScalars.count > 64 ? String(String.UnicodeScalarView(key.unicodeScalars.prefix(64))) + "…" : key
+            self = .malformed("Request body is not valid JSON: an object names '\(shown)' twice")
+        case .tooDeep:
+            self = .malformed("Request body is not valid JSON: more than \(StrictJSON.maximumDepth) objects and arrays nested")
+        }
+    }
+
     /// What a client should be told about a body that did not decode.
     init(_ error: DecodingError) {
         switch error {

@@ -148,13 +148,18 @@ struct HardeningTests {
                 #expect(twoBad.status == .unprocessableContent)
                 #expect(try twoBad.decoded(ErrorBody.self).detail.contains("'cpu'"), "the first failing field by name: \(twoBad.text)")
                 // Also found by fuzzing: a duplicate key (the decoder reads the first) and a number
-                // beyond any Double (Fuzz/Crashes/request-json-duplicate-key.bin).
+                // beyond any Double (Fuzz/Crashes/request-json-duplicate-key.bin). A key named
+                // twice is now refused before decoding (StrictJSON): a 400 naming it.
                 for json in [#"{"minutes":1e300,"minutes":5}"#, #"{"minutes":1e3000,"minutes":0}"#] {
                     let reply = try await client.send(
                         .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: json)
+                    #expect(reply.status == .badRequest, "\(json)")
                     #expect(
-                        try reply.decoded(ErrorBody.self).detail == "Field 'minutes' must be a whole number within range", "\(json)")
+                        try reply.decoded(ErrorBody.self).detail == "Request body is not valid JSON: an object names 'minutes' twice", "\(json)")
                 }
+                let beyond = try await client.send(
+                    .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: #"{"minutes":1e400}"#)
+                #expect(beyond.status == .badRequest, "a number beyond any Double: \(beyond.text)")
                 // Each suspect costs a decode: a body of many gets the plain 400, not one per key.
                 let many = (0..<20).map { #""k\#($0)":0.5,"# }.joined()
                 let flood = try await client.send(
@@ -168,6 +173,41 @@ struct HardeningTests {
                 let garbled = try await client.sendBytes(.put, "/api/workspaces/ws-linux-desktop", token: admin, bytes: notUTF8)
                 #expect(garbled.status == .badRequest, "\(garbled.text)")
             }
+        }
+    }
+
+    @Test("a body that is not strict JSON changes nothing: a key named twice (escaped or not), a trailing comma, a raw tab, UTF-16")
+    func bodiesAreStrictJSON() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let before = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: admin).decoded(WorkspaceBody.self)
+            // A filter in front that reads the last of two keys would see "Renamed"; NeoSC read
+            // the first and renamed nothing. Now neither: the body is refused whole.
+            let bodies = [
+                (#"{"name":"Kept","name":"Renamed"}"#, "Request body is not valid JSON: an object names 'name' twice"),
+                (#"{"name":"Kept","\u006eame":"Renamed"}"#, "Request body is not valid JSON: an object names 'name' twice"),
+                (#"{"name":"Renamed",}"#, "Request body is not valid JSON: a comma with no value after it (at byte 19)"),
+                ("{\"name\":\"Re\tnamed\"}", "Request body is not valid JSON (at byte 12)"),
+            ]
+            for (json, detail) in bodies {
+                let reply = try await client.send(.put, "/api/workspaces/ws-linux-desktop", token: admin, json: json)
+                #expect(reply.status == .badRequest, "\(json): \(reply.text)")
+                #expect(try reply.decoded(ErrorBody.self).detail == detail, "\(json)")
+            }
+            // Foundation's decoder also reads UTF-16 and UTF-32; a body is UTF-8 (RFC 8259 §8.1).
+            for encoding: String.Encoding in [.utf16LittleEndian, .utf16, .utf32BigEndian] {
+                let bytes = try #require(#"{"name":"Renamed"}"#.data(using: encoding))
+                let reply = try await client.sendBytes(.put, "/api/workspaces/ws-linux-desktop", token: admin, bytes: Array(bytes))
+                #expect(reply.status == .badRequest, "\(encoding): \(reply.text)")
+            }
+            let after = try await client.send(.get, "/api/workspaces/ws-linux-desktop", token: admin).decoded(WorkspaceBody.self)
+            #expect(after.name == before.name)
+            #expect(try await harness.store.events(AuditQuery(action: .updateWorkspace, limit: 10)).isEmpty)
+            // Refused the same way where a role is chosen: no account made.
+            let registration = try await client.send(
+                .post, "/api/auth/register", json: #"{"email":"twice@example.com","password":"a long passphrase 1","email":"other@example.com"}"#)
+            #expect(registration.status == .badRequest, "\(registration.text)")
+            #expect(try await harness.store.user(email: "twice@example.com") == nil)
         }
     }
 

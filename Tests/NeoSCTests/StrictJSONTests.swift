@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+@testable import Net
+
+/// The grammar a request body is held to before it is decoded (`StrictJSON`): RFC 8259, each
+/// object's keys distinct once unescaped.
+@Suite struct StrictJSONTests {
+    static func flaw(_ text: String) -> StrictJSON.Flaw? {
+        flaw(Array(text.utf8))
+    }
+
+    static func flaw(_ bytes: [UInt8]) -> StrictJSON.Flaw? {
+        bytes.withUnsafeBytes(StrictJSON.flaw(in:))
+    }
+
+    @Test(arguments: [
+        #"{}"#, #"[]"#, #" { "a" : 1 , "b" : [ true , false , null ] } "#, #"{"a":{"a":{"a":1}},"b":{"a":2}}"#,
+        #"[{"a":1},{"a":1}]"#, #""text""#, #"0"#, #"-0"#, #"-12.5e+3"#, #"1E-2"#,
+        #"{"a":"\"\\\/\b\f\n\r\t\u00e9\uD83D\uDE00"}"#, "{\"é\":\"日本\",\"e\u{301}x\":\"😀\"}", "\t\r\n{}\n",
+        #"{"a":1,"A":2}"#, #"{"":1,"\u0000":2}"#,
+    ])
+    func jsonPasses(_ text: String) throws {
+        #expect(Self.flaw(text) == nil)
+        // What passes, Foundation reads too.
+        #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) != nil)
+    }
+
+    @Test func keysNamedTwiceAreRefused() {
+        #expect(Self.flaw(#"{"role":"user","role":"admin"}"#) == .duplicateKey("role"))
+        #expect(Self.flaw(#"{"role":"user","\u0072ole":"admin"}"#) == .duplicateKey("role"), "the same key escaped")
+        #expect(Self.flaw(#"{"a":{"b":1,"c":2,"b":3}}"#) == .duplicateKey("b"), "in a nested object")
+        #expect(Self.flaw(#"[{"a":1},{"a":1,"a":2}]"#) == .duplicateKey("a"), "in an object in an array")
+        #expect(Self.flaw(#"{"\uD83D\uDE00":1,"😀":2}"#) == .duplicateKey("😀"), "a surrogate pair and its UTF-8")
+        // Swift compares strings by canonical equivalence, as the decoder's keyed container
+        // does: a precomposed é and e with its accent are one key to it, so to the check too.
+        #expect(Self.flaw("{\"\u{e9}\":1,\"e\u{301}\":2}") == .duplicateKey("\u{e9}"))
+    }
+
+    @Test func aCommaWithNothingAfterItIsRefused() {
+        #expect(Self.flaw(#"{"a":1,}"#) == .trailingComma(at: 7))
+        #expect(Self.flaw(#"{"a":1 , }"#) == .trailingComma(at: 9))
+        #expect(Self.flaw(#"{"a":[1,2,]}"#) == .trailingComma(at: 10))
+    }
+
+    @Test(arguments: [
+        #""#, " ", #"{"#, #"{"a"}"#, #"{"a":}"#, #"{a:1}"#, #"{'a':1}"#, #"{"a":1}}"#, #"{"a":1} x"#, #"{"a":1}{}"#,
+        #"[1,,2]"#, #"[,]"#, #"{,}"#, #"{"a":01}"#, #"{"a":+1}"#, #"{"a":.5}"#, #"{"a":1.}"#, #"{"a":1e}"#, #"{"a":-}"#,
+        #"{"a":0x10}"#, #"{"a":NaN}"#, #"{"a":Infinity}"#, #"{"a":tru}"#, #"{"a":nul}"#, #"{"a":True}"#,
+        "{\"a\":\"x\ty\"}", "{\"a\":\"x\ny\"}", "{\"a\":\"x\u{0}y\"}", #"{"a":"\x"}"#, #"{"a":"\u12"}"#, #"{"a":"\uD800"}"#,
+        #"{"a":"\uDC00"}"#, #"{"a":"\uD800\u0041"}"#, #"{"a":"unterminated}"#, "\u{FEFF}{}", #"{"a":1}/*c*/"#,
+    ])
+    func notJSONIsRefused(_ text: String) {
+        guard case .syntax = Self.flaw(text) else {
+            Issue.record("\(text.debugDescription): \(String(describing: Self.flaw(text)))")
+            return
+        }
+    }
+
+    @Test func utf8MustBeWellFormed() {
+        let quote = Array(#"{"a":""#.utf8)
+        let end = Array(#""}"#.utf8)
+        #expect(Self.flaw(quote + [0xC3, 0xA9] + end) == nil, "é")
+        for bad: [UInt8] in [[0xBA], [0xC3], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF]] {
+            #expect(Self.flaw(quote + bad + end) == .syntax(at: quote.count), "\(bad)")
+        }
+        #expect(Self.flaw(Array(#"{"#.utf8) + [0xC3, 0xA9] + Array(#":1}"#.utf8)) == .syntax(at: 1), "outside a string")
+    }
+
+    @Test func aNumberBeyondADoubleIsJSON() {
+        // The decoder then names the field it is meant for (HardeningTests).
+        #expect(Self.flaw(#"{"minutes":1e400}"#) == nil)
+    }
+
+    @Test func nestingIsBounded() {
+        let deepest = String(repeating: "[", count: StrictJSON.maximumDepth) + String(repeating: "]", count: StrictJSON.maximumDepth)
+        #expect(Self.flaw(deepest) == nil)
+        #expect(Self.flaw("[" + deepest + "]") == .tooDeep)
+        // A million levels is refused at the bound, not on a stack that deep.
+        #expect(Self.flaw(String(repeating: #"{"a":"#, count: 1_000_000)) == .tooDeep)
+    }
+
+    @Test func manyKeysAreReadInLinearTime() {
+        // 100,000 keys: a set copied per key would take minutes.
+        let body = "{" + (0..<100_000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + "}"
+        #expect(Self.flaw(body) == nil)
+    }
+}
