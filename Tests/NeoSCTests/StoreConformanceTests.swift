@@ -171,6 +171,32 @@ import Testing
         }
     }
 
+    /// A demo's expiry moves only from the one its extension was judged on, and only while it is
+    /// active: of two extensions judged on the same expiry, one moves it (`DemoLifecycle.extend`).
+    @Test(arguments: StoreKind.allCases)
+    func anExtensionMovesTheExpiryItWasJudgedOn(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let demo = DemoSession(
+                id: "demo-x", userID: "usr-x", workspaceID: "ws-browser", workspaceType: "browser", contactEmail: nil,
+                clientAddress: "192.0.2.1", createdAt: Self.now(), expiresAt: Self.now(plus: 1_800), maxExpiresAt: Self.now(plus: 7_200))
+            try await store.insert(demo, limit: 10, perAddressLimit: 10)
+            let judged = try #require(try await store.demo(id: "demo-x")).expiresAt
+            let moved = try #require(try await store.extend(id: "demo-x", from: judged, to: Self.now(plus: 2_400)))
+            #expect(abs(moved.expiresAt.timeIntervalSince(Self.now(plus: 2_400))) < 5)
+            #expect(moved.id == "demo-x" && moved.status == .active)
+            // A second extension judged on the expiry before the first moved it: nothing changes.
+            #expect(try await store.extend(id: "demo-x", from: judged, to: Self.now(plus: 3_000)) == nil)
+            #expect(try await store.demo(id: "demo-x")?.expiresAt == moved.expiresAt)
+            #expect(try await store.extend(id: "demo-nobody", from: judged, to: Self.now(plus: 3_000)) == nil)
+            // Once its cleanup is claimed it is no longer active: no extension.
+            let current = try #require(try await store.demo(id: "demo-x")).expiresAt
+            _ = try #require(
+                try await store.claimCleanup(id: "demo-x", replica: "r1", endingAs: .ended, at: Self.now(), leaseUntil: Self.now(plus: 60)))
+            #expect(try await store.extend(id: "demo-x", from: current, to: Self.now(plus: 3_000)) == nil)
+            #expect(try await store.demo(id: "demo-x")?.expiresAt == current)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func organizations(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in
