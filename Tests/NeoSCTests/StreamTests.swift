@@ -574,6 +574,48 @@ import Testing
         }
     }
 
+    /// RFC 6455 §5.1: a server closes on a frame its client did not mask (1002), and the frame
+    /// goes no further. Over a bare socket: a client library masks whatever it is told.
+    @Test func anUnmaskedFrameFromTheBrowserClosesTheStream() async throws {
+        let desktop = try DeafListener(greeting: Array("RFB 003.008\n".utf8))
+        defer { desktop.close() }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let grant = try await viewer.ticket()
+            let socket = try await LoopbackSocket(port: try #require(client.port))
+            socket.send(
+                "GET /streams/\(grant.sessionID)?ticket=\(grant.ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            // The server's frames after the 101's head (short, unmasked: opcode, length, payload).
+            func frames(_ bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])] {
+                let separator: [UInt8] = [13, 10, 13, 10]
+                guard let end = bytes.indices.dropLast(3).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return [] }
+                var frames: [(UInt8, [UInt8])] = []
+                var at = end + 4
+                while at + 2 <= bytes.count, at + 2 + Int(bytes[at + 1] & 0x7F) <= bytes.count {
+                    let length = Int(bytes[at + 1] & 0x7F)
+                    frames.append((bytes[at] & 0x0F, Array(bytes[(at + 2)..<(at + 2 + length)])))
+                    at += 2 + length
+                }
+                return frames
+            }
+            let greeted = await socket.read(within: .seconds(15)) { frames($0).count >= 1 }
+            #expect(String(decoding: greeted.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
+            #expect(frames(greeted).first.map { String(decoding: $0.payload, as: UTF8.self) } == "RFB 003.008\n")
+            let key: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
+            socket.send(bytes: [0x82, 0x80 | 2] + key + zip(Array("ok".utf8), key).map { $0 ^ $1 })
+            socket.send(bytes: [0x82, 5] + Array("hello".utf8))
+            let answered = await socket.read(within: .seconds(15)) { frames($0).contains { $0.opcode == 0x8 } }
+            let close = try #require(frames(answered).first { $0.opcode == 0x8 }, "a close frame")
+            #expect(close.payload.count >= 2 && UInt16(close.payload[0]) << 8 | UInt16(close.payload[1]) == 1002)
+            #expect(String(decoding: close.payload.dropFirst(2), as: UTF8.self) == "A client's frames must be masked")
+            #expect(await socket.isClosedByPeer(within: .seconds(5)))
+            let heard = try await desktop.closedByPeer(within: .seconds(5))
+            #expect(heard == "ok", "the masked frame reached the desktop, the unmasked one did not")
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
     @Test func inputFromTheBrowserKeepsTheSessionAlive() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
@@ -867,17 +909,19 @@ final class FirehoseListener: Sendable {
     }
 }
 
-/// A loopback TCP port that accepts one connection, reads what it is sent and never answers.
+/// A loopback TCP port that accepts one connection, sends it `greeting` (by default nothing),
+/// reads what it is sent and never answers.
 final class DeafListener: Sendable {
     let port: Int
     private let descriptor: Int32
     /// What it read, once the peer closed the connection.
     private let heard = Mutex<String?>(nil)
 
-    init() throws {
+    init(greeting: [UInt8] = []) throws {
         let listener = try SilentListener()
         (port, descriptor) = (listener.port, listener.descriptor)
         listener.serveOneConnection { [self] connection in
+            _ = greeting.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             var bytes: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 4_096)
             while true {

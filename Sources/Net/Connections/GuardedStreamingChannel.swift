@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import NIOWebSocket
 
 /// `GuardedHTTP1Channel` that also upgrades `/streams/…` requests to WebSockets (issue #17):
 /// the same per-address cap, header-read and idle timeouts on every connection; a connection
@@ -61,6 +62,17 @@ struct GuardedStreamingChannel: ServerChildChannel {
             try operations.addHandler(UnparsableRequestAnswer(upgradable: true, logger: logger), position: .after(decoder))
             try operations.addHandler(UpgradeRequestScreen(), position: .after(decoder))
             let upgrader = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
+            // Run as the upgrade completes, on this event loop, before NIO passes on the bytes
+            // that came with or after the handshake: every frame meets the check.
+            upgrader.upgradeResultFuture.assumeIsolated().whenSuccess { result in
+                guard case .websocket = result else { return }
+                do {
+                    try MaskedClientFrames.guarding(channel)
+                } catch {
+                    logger.error("A stream's frame check could not be added; closing it", metadata: ["error": "\(error)"])
+                    channel.close(promise: nil)
+                }
+            }
             return Value(upgrading: value, negotiation: upgrader.upgradeResultFuture)
         }.nonisolated()
     }
