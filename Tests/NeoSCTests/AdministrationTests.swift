@@ -113,7 +113,9 @@ import Testing
     /// process within its cache's lifetime): the logout's sweep would not see its session.
     @Test(arguments: StoreKind.allCases)
     func aLaunchDoesNotOutrunItsTokensRevocation(_ store: StoreKind) async throws {
-        try await Harness.run(.router, store: store) { harness, client in
+        // An hour's cache: on a slow machine a 5 s entry could lapse before the launch, and the
+        // launch would then meet the revocation on its way in, whatever its change checks.
+        try await Harness.run(.router, store: store, { $0.cacheLifetime = 3_600 }) { harness, client in
             let (user, token) = try await harness.account(.neosc)
             #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "the token is cached")
             // Revoked in the store alone, as another server process would: this one's cache still has it.

@@ -90,7 +90,9 @@ import Testing
 
     @Test("logouts at once with one token: one logs out, the others find it revoked (401), one entry")
     func logoutsAtOnceLogOutOnce() async throws {
-        try await Harness.run { harness, client in
+        // An hour's cache: every logout must find the token cached (a lapsed entry would send
+        // the later ones to the store, which refuses them whatever the logout checks).
+        try await Harness.run(.router, { $0.cacheLifetime = 3_600 }) { harness, client in
             let (user, token) = try await harness.account(.neosc)
             #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "the token is cached")
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
