@@ -82,8 +82,8 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     if parsed != nil, let flaw {
         switch flaw {
         case .duplicateKey, .trailingComma: break
-        case .syntax where otherEncoding: break
-        case .syntax, .tooDeep: require(false, "\(body.name): the strict check refused JSON: \(flaw)")
+        case .syntax where otherEncoding, .endsEarly where otherEncoding: break
+        case .syntax, .endsEarly, .tooDeep: require(false, "\(body.name): the strict check refused JSON: \(flaw)")
         }
     }
 

@@ -157,6 +157,8 @@ extension DomainError {
         switch flaw {
         case .syntax(let offset):
             self = .malformed("Request body is not valid JSON (at byte \(offset + 1))")
+        case .endsEarly:
+            self = .malformed("Request body is not valid JSON: it ends before its value does")
         case .trailingComma(let offset):
             self = .malformed("Request body is not valid JSON: a comma with no value after it (at byte \(offset + 1))")
         case .duplicateKey(let key):

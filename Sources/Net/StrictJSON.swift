@@ -13,6 +13,8 @@ enum StrictJSON {
         /// Not JSON at this byte: an unexpected or missing character, a bad escape or number, a
         /// raw control character or invalid UTF-8 in a string, or something after the value.
         case syntax(at: Int)
+        /// The body ends before its value does (or holds only blanks).
+        case endsEarly
         /// A comma with no value after it, before the `}` or `]` at this byte.
         case trailingComma(at: Int)
         /// One object names this key twice.
@@ -30,6 +32,8 @@ enum StrictJSON {
         do throws(Flaw) {
             try check(body)
             return nil
+        } catch .syntax(let offset) where offset >= body.count {
+            return .endsEarly
         } catch {
             return error
         }
@@ -64,7 +68,7 @@ enum StrictJSON {
                     continue nextValue
                 }
             case UInt8(ascii: "\""):
-                try reader.string { _ in }
+                _ = try reader.string(nil)
             case UInt8(ascii: "t"):
                 try reader.literal("true")
             case UInt8(ascii: "f"):
@@ -130,32 +134,47 @@ enum StrictJSON {
         /// An object's key with the colon after it, unescaped.
         mutating func key() throws(Flaw) -> String {
             guard peek == UInt8(ascii: "\"") else { throw .syntax(at: offset) }
-            var scalars = String.UnicodeScalarView()
-            try string { scalars.append($0) }
+            let start = offset
+            let key: String
+            if try string(nil) {
+                // Read again, its escapes replaced by what they stand for.
+                offset = start
+                var scalars = String.UnicodeScalarView()
+                _ = try string { scalars.append($0) }
+                key = String(scalars)
+            } else {
+                // Checked UTF-8 between the quotes: taken as it is.
+                key = String(decoding: bytes[(start + 1)..<(offset - 1)], as: UTF8.self)
+            }
             skipBlanks()
             guard peek == UInt8(ascii: ":") else { throw .syntax(at: offset) }
             advance()
-            return String(scalars)
+            return key
         }
 
-        /// A string from its opening quote, each of its characters given to `take` as read.
-        mutating func string(_ take: (Unicode.Scalar) -> Void) throws(Flaw) {
+        /// A string from its opening quote, each of its characters given to `take` (if any) as
+        /// read; whether it held an escape.
+        mutating func string(_ take: ((Unicode.Scalar) -> Void)?) throws(Flaw) -> Bool {
             advance()
+            var escapes = false
             while let byte = peek {
                 switch byte {
                 case UInt8(ascii: "\""):
                     advance()
-                    return
+                    return escapes
                 case UInt8(ascii: "\\"):
                     advance()
-                    take(try escaped())
+                    escapes = true
+                    let scalar = try escaped()
+                    take?(scalar)
                 case 0x00..<0x20:
                     throw .syntax(at: offset)
                 case 0x20..<0x80:
                     advance()
-                    take(Unicode.Scalar(byte))
+                    take?(Unicode.Scalar(byte))
                 default:
-                    take(try encoded())
+                    let scalar = try encoded()
+                    take?(scalar)
                 }
             }
             throw .syntax(at: offset)

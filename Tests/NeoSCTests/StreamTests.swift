@@ -612,6 +612,22 @@ import Testing
             #expect(await socket.isClosedByPeer(within: .seconds(5)))
             let heard = try await desktop.closedByPeer(within: .seconds(5))
             #expect(heard == "ok", "the masked frame reached the desktop, the unmasked one did not")
+            // An unmasked frame sent with the handshake, in one write: NIO holds it back until the
+            // upgrade is done, then passes it on, past the check all the same.
+            let second = try DeafListener(greeting: Array("RFB 003.008\n".utf8))
+            defer { second.close() }
+            let other = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(second.port)")
+            let otherGrant = try await other.ticket()
+            let eager = try await LoopbackSocket(port: try #require(client.port))
+            let handshake =
+                "GET /streams/\(otherGrant.sessionID)?ticket=\(otherGrant.ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            eager.send(bytes: Array(handshake.utf8) + [0x82, 5] + Array("early".utf8))
+            let refused = await eager.read(within: .seconds(15)) { frames($0).contains { $0.opcode == 0x8 } }
+            #expect(String(decoding: refused.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
+            let early = try #require(frames(refused).first { $0.opcode == 0x8 }, "a close frame")
+            #expect(early.payload.count >= 2 && UInt16(early.payload[0]) << 8 | UInt16(early.payload[1]) == 1002)
+            #expect(await eager.isClosedByPeer(within: .seconds(5)))
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
         }
     }

@@ -51,9 +51,19 @@ import Testing
         #"{"a":"\uDC00"}"#, #"{"a":"\uD800\u0041"}"#, #"{"a":"unterminated}"#, "\u{FEFF}{}", #"{"a":1}/*c*/"#,
     ])
     func notJSONIsRefused(_ text: String) {
-        guard case .syntax = Self.flaw(text) else {
-            Issue.record("\(text.debugDescription): \(String(describing: Self.flaw(text)))")
-            return
+        switch Self.flaw(text) {
+        case .syntax(let offset): #expect(offset < text.utf8.count, "an offset within the body")
+        case .endsEarly: break
+        default: Issue.record("\(text.debugDescription): \(String(describing: Self.flaw(text)))")
+        }
+    }
+
+    @Test func theFlawIsPlaced() {
+        #expect(Self.flaw(#"{"a":1}}"#) == .syntax(at: 7))
+        #expect(Self.flaw(#"{"a":tru}"#) == .syntax(at: 5))
+        #expect(Self.flaw(#"{"a":"x\q"}"#) == .syntax(at: 8))
+        for cut in ["", " ", "{", #"{"a""#, #"{"a":"#, #"{"a":1"#, #"[1,"#, #"{"a":"x"#, #"{"a":"\u00"#, "-", "1e"] {
+            #expect(Self.flaw(cut) == .endsEarly, "\(cut.debugDescription)")
         }
     }
 
@@ -68,7 +78,7 @@ import Testing
     }
 
     @Test func aNumberBeyondADoubleIsJSON() {
-        // The decoder then names the field it is meant for (HardeningTests).
+        // Foundation's decoder then refuses it (400, HardeningTests): no Swift type holds it.
         #expect(Self.flaw(#"{"minutes":1e400}"#) == nil)
     }
 

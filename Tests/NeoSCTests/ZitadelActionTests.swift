@@ -102,6 +102,12 @@ struct ZitadelActionTests {
             let claims = try Self.claims(try await ZitadelCaller().send(client, body))
             #expect(claims["groups"] as? [String] == ["admin"], "another project's roles and unknown roles are left out")
             #expect(claims["neosc:demo_session_id"] == nil)
+            // A signed call that names its grants twice is read by no one: JSONSerialization kept
+            // the last, another reader of the same call the first.
+            let twice = String(body.dropLast()) + #","user_grants":[]}"#
+            let refused = try await ZitadelCaller().send(client, twice)
+            #expect(refused.status == .badRequest, "\(refused.text)")
+            #expect(refused.detail == "Request body is not valid JSON: an object names 'user_grants' twice")
         }
     }
 

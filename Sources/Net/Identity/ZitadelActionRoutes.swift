@@ -51,6 +51,9 @@ struct ZitadelActionRoutes {
         else {
             throw DomainError.unauthenticated("A valid ZITADEL-Signature is required")
         }
+        // Signed, but held to the same grammar as every other body: read one way here and another
+        // by whatever else sees the call, a key given twice would be two calls.
+        if let flaw = body.withUnsafeBytes(StrictJSON.flaw(in:)) { throw DomainError(flaw) }
         guard let person = ZitadelFunctionCall.person(in: body, projectID: projectID) else {
             throw DomainError.malformed("Request body must be a JSON object")
         }
