@@ -105,11 +105,9 @@ extension Request {
         guard suspects.count <= 8 else { return nil }
         func failsAsMalformed(keeping kept: String?) -> Bool {
             var patched = object
+            // The kept one as JSONSerialization read it: the decoder read the same (a body that
+            // names a key twice, or holds a number beyond any Double, does not get this far).
             for key in suspects where key != kept { patched[key] = 0 }
-            // The kept one as the decoder read it: of duplicate keys it takes the first, where
-            // JSONSerialization keeps the last (found by fuzzing).
-            // A number beyond any Double cannot be written back: any fraction fails the same way.
-            if let kept, case .number(let number) = values[kept] { patched[kept] = number.isFinite ? number : 0.5 }
             guard let body = try? JSONSerialization.data(withJSONObject: patched) else { return false }
             do {
                 _ = try PortalJSON.decoder.decode(Value.self, from: body)
@@ -162,8 +160,7 @@ extension DomainError {
         case .trailingComma(let offset):
             self = .malformed("Request body is not valid JSON: a comma with no value after it (at byte \(offset + 1))")
         case .duplicateKey(let key):
-            let shown = key.unicodeScalars.count > 64 ? String(String.UnicodeScalarView(key.unicodeScalars.prefix(64))) + "…" : key
-            self = .malformed("Request body is not valid JSON: an object names '\(shown)' twice")
+            self = .malformed("Request body is not valid JSON: an object names '\(key.bounded(toUTF8Bytes: 128))' twice")
         case .tooDeep:
             self = .malformed("Request body is not valid JSON: more than \(StrictJSON.maximumDepth) objects and arrays nested")
         }

@@ -39,7 +39,7 @@ enum StrictJSON {
         }
     }
 
-    static func check(_ body: UnsafeRawBufferPointer) throws(Flaw) {
+    private static func check(_ body: UnsafeRawBufferPointer) throws(Flaw) {
         var reader = Reader(body.bindMemory(to: UInt8.self))
         // Per container open, innermost last: nil for an array, the keys seen for an object.
         var open: [Set<String>?] = []
@@ -47,24 +47,15 @@ enum StrictJSON {
             reader.skipBlanks()
             // The end of the body (0 here) is no value's start either.
             switch reader.peek ?? 0 {
-            case UInt8(ascii: "{"):
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
                 guard open.count < maximumDepth else { throw .tooDeep }
+                let isObject = reader.peek == UInt8(ascii: "{")
                 reader.advance()
                 reader.skipBlanks()
-                if reader.peek == UInt8(ascii: "}") {
+                if reader.peek == UInt8(ascii: isObject ? "}" : "]") {
                     reader.advance()
                 } else {
-                    open.append([try reader.key()])
-                    continue nextValue
-                }
-            case UInt8(ascii: "["):
-                guard open.count < maximumDepth else { throw .tooDeep }
-                reader.advance()
-                reader.skipBlanks()
-                if reader.peek == UInt8(ascii: "]") {
-                    reader.advance()
-                } else {
-                    open.append(nil)
+                    open.append(isObject ? [try reader.key()] : nil)
                     continue nextValue
                 }
             case UInt8(ascii: "\""):

@@ -45,7 +45,7 @@ public struct AuditTrail: Sendable {
         resource: (type: String, id: String)? = nil, details: [String: String] = [:]
     ) async throws {
         // Bounded: nothing a caller sends can make one entry large (a path, an error, a name).
-        var details = details.mapValues { Self.bounded($0) }
+        var details = details.mapValues { $0.bounded(toUTF8Bytes: Self.maximumDetailBytes) }
         switch actor {
         case .operator(let via): details["source"] = via
         case .system: details["by"] = details["by"] ?? "system"
@@ -53,8 +53,8 @@ public struct AuditTrail: Sendable {
         }
         let stored = try await store.append(
             AuditEvent(
-                timestamp: clock.now(), userID: actor.userID, userEmail: actor.email.map { Self.bounded($0, to: 254) },
-                action: action, resourceType: resource?.type, resourceID: resource.map { Self.bounded($0.id, to: 256) },
+                timestamp: clock.now(), userID: actor.userID, userEmail: actor.email.map { $0.bounded(toUTF8Bytes: 254) },
+                action: action, resourceType: resource?.type, resourceID: resource.map { $0.id.bounded(toUTF8Bytes: 256) },
                 details: details, ipAddress: address,
                 success: success))
         if let seal = stored.seal { integrity?.appended(seal) }
@@ -75,18 +75,4 @@ public struct AuditTrail: Sendable {
 
     /// The longest detail value an entry keeps, in UTF-8 bytes.
     public static let maximumDetailBytes = 1_024
-
-    /// `value` cut to at most `limit` UTF-8 bytes at a character boundary, marked with `…` when cut.
-    static func bounded(_ value: String, to limit: Int = maximumDetailBytes) -> String {
-        guard value.utf8.count > limit else { return value }
-        var kept = ""
-        var bytes = 0
-        for character in value {
-            let size = character.utf8.count
-            guard bytes + size <= limit - 3 else { break }
-            kept.append(character)
-            bytes += size
-        }
-        return kept + "…"
-    }
 }

@@ -583,9 +583,7 @@ import Testing
             let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
             let grant = try await viewer.ticket()
             let socket = try await LoopbackSocket(port: try #require(client.port))
-            socket.send(
-                "GET /streams/\(grant.sessionID)?ticket=\(grant.ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                    + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            socket.send(Viewer.handshake(sessionID: grant.sessionID, ticket: grant.ticket))
             // The server's frames after the 101's head (short, unmasked: opcode, length, payload).
             func frames(_ bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])] {
                 let separator: [UInt8] = [13, 10, 13, 10]
@@ -619,9 +617,7 @@ import Testing
             let other = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(second.port)")
             let otherGrant = try await other.ticket()
             let eager = try await LoopbackSocket(port: try #require(client.port))
-            let handshake =
-                "GET /streams/\(otherGrant.sessionID)?ticket=\(otherGrant.ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            let handshake = Viewer.handshake(sessionID: otherGrant.sessionID, ticket: otherGrant.ticket)
             eager.send(bytes: Array(handshake.utf8) + [0x82, 5] + Array("early".utf8))
             let refused = await eager.read(within: .seconds(15)) { frames($0).contains { $0.opcode == 0x8 } }
             #expect(String(decoding: refused.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
@@ -774,14 +770,17 @@ struct Viewer {
         try await Self.refusal(port: try #require(client.port), sessionID: sessionID ?? grant.sessionID, ticket: grant.ticket)
     }
 
+    /// A stream's opening handshake as a browser writes it (RFC 6455 §4.1).
+    static func handshake(sessionID: String, ticket: String) -> String {
+        "GET /streams/\(sessionID)?ticket=\(ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            + "Sec-WebSocket-Version: 13\r\n\r\n"
+    }
+
     /// The same, for any server on a loopback `port`.
     static func refusal(port: Int, sessionID: String, ticket: String) async throws -> (code: UInt16, reason: String) {
         let socket = try await LoopbackSocket(port: port)
-        let request =
-            "GET /streams/\(sessionID)?ticket=\(ticket) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            + "Sec-WebSocket-Version: 13\r\n\r\n"
-        #expect(socket.send(request))
+        #expect(socket.send(handshake(sessionID: sessionID, ticket: ticket)))
         let separator: [UInt8] = [13, 10, 13, 10]
         let headEnd = { (bytes: [UInt8]) in bytes.indices.dropLast(3).first { Array(bytes[$0..<$0 + 4]) == separator } }
         let bytes = await socket.read(within: .seconds(15)) { bytes in

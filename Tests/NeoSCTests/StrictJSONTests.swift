@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Testing
 
@@ -35,6 +36,15 @@ import Testing
         // Swift compares strings by canonical equivalence, as the decoder's keyed container
         // does: a precomposed é and e with its accent are one key to it, so to the check too.
         #expect(Self.flaw("{\"\u{e9}\":1,\"e\u{301}\":2}") == .duplicateKey("\u{e9}"))
+    }
+
+    @Test func aLongKeyNamedTwiceIsQuotedCut() throws {
+        let key = String(repeating: "é", count: 500)
+        guard case .malformed(let detail) = DomainError(StrictJSON.Flaw.duplicateKey(key)) else {
+            Issue.record("not a 400")
+            return
+        }
+        #expect(detail.utf8.count < 250 && detail.contains("éé…' twice"), "\(detail)")
     }
 
     @Test func aCommaWithNothingAfterItIsRefused() {
