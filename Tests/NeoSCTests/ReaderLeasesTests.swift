@@ -23,7 +23,7 @@ struct ReaderLeasesTests {
                     leases.release(connection)
                 }
                 // The next caller starts once this one waits.
-                #expect(try await eventually(within: 10) { leases.waiting == caller + 1 })
+                #expect(try await eventually { leases.waiting == caller + 1 })
             }
             leases.release(held)
             try await group.waitForAll()
@@ -40,7 +40,7 @@ struct ReaderLeasesTests {
         let first = try await leases.lease()
         let second = try await leases.lease()
         let waiter = Task { try await leases.lease() }
-        #expect(try await eventually(within: 10) { leases.waiting == 1 })
+        #expect(try await eventually { leases.waiting == 1 })
 
         let closed = Recorded(false)
         let closing = Task {
@@ -48,7 +48,7 @@ struct ReaderLeasesTests {
             closed.value.withLock { $0 = true }
         }
         // Polled, not slept: a lease asked for before the close began would wait, not throw.
-        #expect(try await eventually(within: 10) { leases.isClosed })
+        #expect(try await eventually { leases.isClosed })
         await #expect(throws: DomainError.self) { try await leases.lease() }
         #expect(!closed.value.withLock { $0 })
 

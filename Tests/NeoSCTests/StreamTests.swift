@@ -21,9 +21,15 @@ import Testing
 /// viewer. What the anchors lack is tested as such: the stream is cut the moment its session ends.
 @Suite(.serialized) struct StreamTests {
     /// How long after its session's end a cut stream may still be seen open (seconds).
-    static let cutBound: TimeInterval = 3
+    ///
+    /// The cut is at once (well under a second measured alone, 1.17 s seen under the whole
+    /// suite), and where this bound is used nothing else would ever cut the stream: it only
+    /// tells "at once" from "never", with room for CI's two cores, which have held a 1 s timer
+    /// back by 4 s. It stays under anything else that runs on a timer here (the 10 s activity
+    /// interval), so a cut that came from one of those would not pass for the session's own.
+    static let cutBound: TimeInterval = 8
 
-    @Test func aRealDesktopIsRelayedAndCutWithinASecondWhenItsSessionStops() async throws {
+    @Test func aRealDesktopIsRelayedAndCutTheMomentItsSessionStops() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
         try await Harness.run(.live, { $0.allowStreams(reviewed: false) }) { harness, client in
@@ -54,9 +60,7 @@ import Testing
             // From the moment the stop had committed (its answer arrived: the session had ended) to
             // the moment the viewer saw its stream closed; negative when the close came first.
             let cut = try #require(closedAt.withLock { $0 }).timeIntervalSince(try #require(stoppedAt.withLock { $0 }))
-            // At once: with reviews off nothing else would ever cut it. Well under a second when
-            // measured alone; the bound leaves room for two cores shared with the whole suite
-            // (1.17 s seen there).
+            // At once: with reviews off nothing else would ever cut it (see cutBound).
             #expect(cut < Self.cutBound, "the stream outlived its session by \(cut) s")
 
             let trail = try await viewer.trail(harness, client)
@@ -201,14 +205,16 @@ import Testing
                 // passes either way once the session has ended).
                 let released = try await eventually { firehose.endedAt != nil }
                 #expect(released, "the workspace's connection was still open 30 s after the stop")
-                if let ended = firehose.endedAt { #expect(ended - started < .seconds(3), "released \(ended - started) after the stop") }
+                if let ended = firehose.endedAt {
+                    #expect(ended - started < .seconds(Self.cutBound), "released \(ended - started) after the stop")
+                }
                 // Reading again: what was queued, then the end (the close, or the connection closed
                 // outright), not an endless stream.
-                do { try await reader.drain(within: .seconds(10)) } catch is FrameReader.StillOpen { return } catch {}
+                do { try await reader.drain() } catch is FrameReader.StillOpen { return } catch {}
                 closedWithin.withLock { $0 = ContinuousClock.now - started }
             }
             let closed = try #require(closedWithin.withLock { $0 }, "the stream was never cut")
-            #expect(closed < .seconds(3), "cut \(closed) after the stop")
+            #expect(closed < .seconds(Self.cutBound), "cut \(closed) after the stop")
             let entry = try await viewer.trail(harness, client).first { $0.action == "stream_closed" }
             #expect(entry?.details["reason"] == "session_ended:stopped", "the cut is audited")
         }
@@ -252,7 +258,7 @@ import Testing
     }
 
     @Test(arguments: Ending.allCases)
-    func everyOtherEndOfASessionCutsItsStreamWithinASecond(_ ending: Ending) async throws {
+    func everyOtherEndOfASessionCutsItsStreamAtOnce(_ ending: Ending) async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
         let clock = ManualClock()
@@ -296,9 +302,7 @@ import Testing
             #expect(close?.closeCode == .unknown(4000))
             #expect(close?.reason == "Session ended: \(ending.reason)")
             let cut = try #require(closedAt.withLock { $0 }).timeIntervalSince(try #require(endedAt.withLock { $0 }))
-            // At once: with reviews off nothing else would ever cut it. Well under a second when
-            // measured alone; the bound leaves room for two cores shared with the whole suite
-            // (1.17 s seen there).
+            // At once: with reviews off nothing else would ever cut it (see cutBound).
             #expect(cut < Self.cutBound, "the stream outlived its session by \(cut) s")
             let closed = try await viewer.trail(harness, client).first { $0.action == "stream_closed" }
             #expect(closed?.details["reason"] == "session_ended:\(ending.reason)", "the cut is audited")
@@ -333,16 +337,16 @@ import Testing
             let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
                 let reader = FrameReader(inbound)
                 _ = try await RFB.handshake(reader, outbound)
-                try await reader.drain(within: .seconds(15))
+                try await reader.drain()
                 endedAt.withLock { $0 = Date() }
             }
             #expect(close?.closeCode == .unknown(4000))
             #expect(close?.reason == "Session ended: demo_ended")
             let closedAt = try #require(endedAt.withLock { $0 })
             let sessionEndedAt = try #require(try await harness.store.session(id: viewer.sessionID)?.endedAt)
-            #expect(closedAt.timeIntervalSince(sessionEndedAt) < 1, "the stream outlived its session")
+            #expect(closedAt.timeIntervalSince(sessionEndedAt) < Self.cutBound, "the stream outlived its session")
             // The demo's own deadline is kept by its expiry (DemoSessionTests); here, loosely.
-            #expect(closedAt.timeIntervalSince(demo.expiresAt) < 5)
+            #expect(closedAt.timeIntervalSince(demo.expiresAt) < 2 * Self.cutBound)
         }
     }
 
@@ -371,7 +375,7 @@ import Testing
                 _ = try await RFB.handshake(reader, outbound)
                 let created = try await client.send(.post, "/api/policies", token: admin, json: policy)
                 #expect(created.status == .created, "\(created.text)")
-                try await reader.drain(within: .seconds(5))
+                try await reader.drain()
             }
             #expect(close?.closeCode == .unknown(4003))
             #expect(close?.reason == "Refused by policy pol-later")
@@ -395,7 +399,7 @@ import Testing
                 // Straight in the store, as another replica (or `neosc admin`) would: this process
                 // hears of it only from its review of running streams.
                 _ = try await harness.store.end(id: viewer.sessionID, .stopped, at: Date())
-                try await reader.drain(within: .seconds(5))
+                try await reader.drain()
             }
             #expect(close?.closeCode == .unknown(4000))
             #expect(close?.reason == "Session ended: stopped")
@@ -553,7 +557,8 @@ import Testing
             let hung = try await quiet.open(try await quiet.ticket()) { inbound, _ in try await FrameReader.drain(inbound) }
             #expect(hung?.closeCode == .unknown(1014))
             #expect(hung?.reason == "The workspace did not answer")
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // The reason names the first-byte timeout; the bound only tells it from none at all.
+            #expect(ContinuousClock.now - started < .seconds(20))
             // A WebSocket upstream that takes the connection, reads the upgrade and never answers:
             // the browser is told once the first-byte timeout has passed, and NeoSC gives up the
             // upstream's connection then too (the upstream sees it closed).
@@ -563,8 +568,8 @@ import Testing
             let handshakeStarted = ContinuousClock.now
             let unanswered = try await mute.refusal(try await mute.ticket())
             #expect(unanswered.code == 1014 && unanswered.reason == "The workspace did not answer")
-            #expect(ContinuousClock.now - handshakeStarted < .seconds(10))
-            let heard = try await deaf.closedByPeer(within: .seconds(5))
+            #expect(ContinuousClock.now - handshakeStarted < .seconds(20))
+            let heard = try await deaf.closedByPeer(within: .seconds(20))
             #expect(heard.hasPrefix("GET /desktop HTTP/1.1\r\n"), "the upgrade reached the upstream: \(heard)")
             #expect(heard.lowercased().contains("upgrade: websocket"))
             let unreachable = try await refusing.trail(harness, client).filter { $0.action == "stream_opened" && !$0.success }
@@ -607,8 +612,8 @@ import Testing
             let close = try #require(frames(answered).first { $0.opcode == 0x8 }, "a close frame")
             #expect(close.payload.count >= 2 && UInt16(close.payload[0]) << 8 | UInt16(close.payload[1]) == 1002)
             #expect(String(decoding: close.payload.dropFirst(2), as: UTF8.self) == "A client's frames must be masked")
-            #expect(await socket.isClosedByPeer(within: .seconds(5)))
-            let heard = try await desktop.closedByPeer(within: .seconds(5))
+            #expect(await socket.isClosedByPeer(within: .seconds(15)))
+            let heard = try await desktop.closedByPeer(within: .seconds(15))
             #expect(heard == "ok", "the masked frame reached the desktop, the unmasked one did not")
             // An unmasked frame sent with the handshake, in one write: NIO holds it back until the
             // upgrade is done, then passes it on, past the check all the same.
@@ -623,7 +628,7 @@ import Testing
             #expect(String(decoding: refused.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
             let early = try #require(frames(refused).first { $0.opcode == 0x8 }, "a close frame")
             #expect(early.payload.count >= 2 && UInt16(early.payload[0]) << 8 | UInt16(early.payload[1]) == 1002)
-            #expect(await eager.isClosedByPeer(within: .seconds(5)))
+            #expect(await eager.isClosedByPeer(within: .seconds(15)))
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
         }
     }
@@ -832,8 +837,9 @@ final class FrameReader: @unchecked Sendable {
     }
 
     /// Reads until the server closes; fails if it has not within `limit` (no test hangs on a
-    /// stream that was never cut).
-    func drain(within limit: Duration = .seconds(5)) async throws {
+    /// stream that was never cut). The limit only tells a cut from none: a passing test never
+    /// waits for it, and a test that claims a time measures it itself.
+    func drain(within limit: Duration = .seconds(20)) async throws {
         let closed = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 while try await self.frames.next() != nil {}
@@ -850,10 +856,10 @@ final class FrameReader: @unchecked Sendable {
         if !closed { throw StillOpen(limit: limit) }
     }
 
-    /// Reads `inbound` until the server closes it (a refusal: at once; 15 s allowed for a
+    /// Reads `inbound` until the server closes it (a refusal: at once; the limit is for a
     /// machine the heavy suites load).
     static func drain(_ inbound: WebSocketInboundStream) async throws {
-        try await FrameReader(inbound).drain(within: .seconds(15))
+        try await FrameReader(inbound).drain()
     }
 
     struct Closed: Error {}
