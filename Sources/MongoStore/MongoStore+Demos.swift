@@ -2,20 +2,17 @@ import Domain
 import Foundation
 
 /// Demo sessions. The clean-up claim is one conditional `findAndModify`, so of several replicas
-/// exactly one wins it. The creation limits are a count then an insert: replicas racing at the
-/// limit may overshoot it by the number of concurrent creations (documented in docs/demos.md).
+/// exactly one wins it; the creation limits are slots claimed before the insert
+/// (`MongoStore+DemoSlots`), so replicas racing at a limit cannot overshoot it.
 extension MongoStore: DemoStore {
     public func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
-        // The active demos are at most the overall limit (and the overshoot of racing replicas).
-        let active = try await database.find(
-            "demo_sessions", ["status": .string("active")], projection: ["client_address": .int(1), "expires_at": .int(1)]
-        ).map { document in
-            DemoCapacity.Active(clientAddress: try document.string("client_address"), expiresAt: try document.date("expires_at"))
+        try await claimDemoSlots(for: demo, limit: limit, perAddressLimit: perAddressLimit)
+        do {
+            try await database.insert("demo_sessions", Self.document(demo))
+        } catch {
+            try? await releaseDemoSlots(Self.demoSlotKeys(of: demo), demoID: demo.id)
+            throw error
         }
-        if let refusal = DemoCapacity.refusal(of: demo, beside: active, limit: limit, perClientLimit: perAddressLimit) {
-            throw refusal
-        }
-        try await database.insert("demo_sessions", Self.document(demo))
     }
 
     public func recordProvisioning(of demo: DemoSession) async throws {
@@ -87,6 +84,9 @@ extension MongoStore: DemoStore {
                 ])
         else { return nil }
         var demo = try Self.demo(claimed)
+        // No longer active: it stops counting against the limits (a release that fails is
+        // reclaimed when the slots are full).
+        try? await releaseDemoSlots(Self.demoSlotKeys(of: demo), demoID: demo.id)
         if demo.endingAs == nil {
             // First claim: record why it ends (an early end or the deadline); a resumed claim keeps it.
             _ = try await database.update(

@@ -8,7 +8,7 @@ import NIOCore
 /// The deployment store: every storage protocol on MongoDB through the C driver.
 ///
 /// Writes that must not race across replicas are single atomic operations: session starts claim
-/// a slot in the user's bounded `session_slots` array, sessions end through findAndModify on
+/// a slot in the user's bounded `session_slots` array (demo starts, in `demo_slots`), sessions end through findAndModify on
 /// `status: active`, policy toggles are compare-and-set. An audited change and its entries commit
 /// together (`atomically`): in a multi-document transaction when the deployment has them (a
 /// replica set or a sharded cluster), in a journaled change with an outbox on a standalone server.

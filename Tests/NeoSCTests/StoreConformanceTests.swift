@@ -171,6 +171,53 @@ import Testing
         }
     }
 
+    /// Demos started at once on two stores of one database, as two replicas start them: no more
+    /// run than the limits allow (on MongoDB a count then an insert let each see room), and a
+    /// demo whose clean-up has begun frees its place.
+    @Test(arguments: StoreKind.allCases)
+    func demoLimitsHoldWhenReplicasStartDemosAtOnce(_ kind: StoreKind) async throws {
+        try await AuditChainStoreTests.withTwoStores(kind) { first, second in
+            func demo(_ id: String, from address: String) -> DemoSession {
+                DemoSession(
+                    id: id, userID: "usr-\(id)", workspaceID: "ws-browser", workspaceType: "browser", contactEmail: nil,
+                    clientAddress: address, createdAt: Self.now(), expiresAt: Self.now(plus: 1_800), maxExpiresAt: Self.now(plus: 7_200))
+            }
+            /// Starts `count` demos at once, alternating between the stores; how many started.
+            func start(_ count: Int, named name: String, from address: (Int) -> String, limit: Int, perAddressLimit: Int) async -> Int {
+                await withTaskGroup(of: Bool.self) { group in
+                    for index in 0..<count {
+                        let store = index.isMultiple(of: 2) ? first : second
+                        let starting = demo("\(name)-\(index)", from: address(index))
+                        group.addTask {
+                            do {
+                                try await store.insert(starting, limit: limit, perAddressLimit: perAddressLimit)
+                                return true
+                            } catch DomainError.rateLimited {
+                                return false
+                            } catch {
+                                Issue.record("a start failed otherwise: \(error)")
+                                return false
+                            }
+                        }
+                    }
+                    return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
+            }
+            #expect(await start(20, named: "demo-all", from: { "192.0.2.\($0 + 1)" }, limit: 5, perAddressLimit: 3) == 5)
+            #expect(try await first.activeDemoCount() == 5)
+            #expect(await start(12, named: "demo-one", from: { _ in "198.51.100.7" }, limit: 100, perAddressLimit: 3) == 3)
+            #expect(try await second.activeDemoCount() == 8)
+            // One whose clean-up has begun no longer counts: one more may start from that address, and no second.
+            let running = try await first.demos(userID: nil, limit: 100).filter { $0.status == .active && $0.clientAddress == "198.51.100.7" }
+            let ending = try #require(running.first)
+            #expect(
+                try await second.claimCleanup(id: ending.id, replica: "r1", endingAs: .ended, at: Self.now(), leaseUntil: Self.now(plus: 60))
+                    != nil)
+            #expect(await start(4, named: "demo-again", from: { _ in "198.51.100.7" }, limit: 100, perAddressLimit: 3) == 1)
+            #expect(try await first.activeDemoCount() == 8)
+        }
+    }
+
     /// A demo's expiry moves only from the one its extension was judged on, and only while it is
     /// active: of two extensions judged on the same expiry, one moves it (`DemoLifecycle.extend`).
     @Test(arguments: StoreKind.allCases)
