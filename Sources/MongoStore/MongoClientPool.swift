@@ -29,7 +29,7 @@ actor MongoClientPool {
     private let handle: Handle
     private let threadPool: NIOThreadPool
     private let timeout: Duration
-    private var closed = false
+    private(set) var closed = false
     private let slots: Int
     private var transactionsOpen = 0
     private var waitingForSlot: [CheckedContinuation<Void, Never>] = []

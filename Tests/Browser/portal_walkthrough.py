@@ -163,18 +163,22 @@ def visit(driver, name):
 
 
 def visitor_demo(driver, wait):
-    """A visitor (no account, another browser's cookies) gets a 5-second demo and watches it end."""
+    """A visitor (no account, another browser's cookies) gets a 10-second demo and watches it end.
+
+    Ten seconds leave the page room to render before the end on a loaded machine; the running
+    page is recognised by its countdown, not by a heading the ended page shares."""
     cookies = driver.get_cookies()
     driver.delete_all_cookies()
     driver.get(BASE + "/demo")
     visit(driver, "demo")
     driver.find_element(By.CSS_SELECTOR, "form[action='/demo'] button[type=submit]").click()
     wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Your demo"))
+    check("over" not in driver.find_element(By.TAG_NAME, "h1").text, "the demo page opens on a running demo")
     check("Ends in" in driver.find_element(By.CSS_SELECTOR, ".remaining").text, "the countdown runs")
     accessible(driver, "demo-session")
     if SHOTS:
         driver.save_screenshot(os.path.join(SHOTS, "demo-session-1280.png"))
-    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
+    WebDriverWait(driver, 40, ignored_exceptions=(WebDriverException,)).until(
         EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Your demo is over"))
     photograph(driver, "demo-over")
     driver.get(BASE + "/workspaces")
@@ -264,7 +268,7 @@ def streamed_desktop(driver, wait):
     status, _ = api("POST", f"/api/sessions/{session}/disconnect", signed_in["access_token"])
     check(status == 200, f"an administrator ends the session: {status}")
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main"), "This session has ended"))
-    check(time.time() - ended_at < 10, "the viewer says so within seconds")
+    check(time.time() - ended_at < 15, "the viewer says so within seconds")
     check(not driver.find_elements(By.CSS_SELECTOR, "#stream-screen"), "and the desktop is gone")
     visit(driver, "viewer-stream-ended")
 

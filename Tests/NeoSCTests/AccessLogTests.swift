@@ -3,6 +3,7 @@ import Logging
 import Net
 import ServiceLifecycle
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import App
@@ -183,11 +184,11 @@ extension AccessLogEntry {
             var request = URLRequest(url: URL(string: server.base + "/api/?access_token=secret-in-url")!)
             request.setValue("req-live-1", forHTTPHeaderField: "X-Request-ID")
             _ = try await URLSession.shared.data(for: request)
-            // Well within the 25 ms interval on a quiet machine; 10 s is "not never".
+            // Well within the 25 ms interval on a quiet machine; 30 s is "not never".
             var line: String?
-            for _ in 0..<200 where line == nil {
+            _ = try await eventually {
                 line = server.log.split(separator: "\n").map(String.init).first { $0.contains("req-live-1") }
-                if line == nil { try await Task.sleep(for: .milliseconds(50)) }
+                return line != nil
             }
             let object = try Self.object(try #require(line, "no access line in: \(server.log.suffix(2_000))"))
             #expect(object["route"] == "/api/" || object["route"] == "/api")

@@ -346,8 +346,9 @@ struct AtomicChangeTests {
         let url = try await StoreKind.mongoStandalone.freshDatabaseURL()
         // Long enough for a loaded machine to make the change's writes within half of it.
         let lease = Duration.seconds(20)
-        let stalled = try await MongoStore.open(url: url, options: .init(changeLease: lease), logger: Harness.logger)
-        let recovering = try await MongoStore.open(url: url, options: .init(changeLease: lease), logger: Harness.logger)
+        let options = MongoStore.Options(timeout: .seconds(Int(TestMongo.timeout)), changeLease: lease)
+        let stalled = try await MongoStore.open(url: url, options: options, logger: Harness.logger)
+        let recovering = try await MongoStore.open(url: url, options: options, logger: Harness.logger)
         try await closing([stalled.close, recovering.close]) {
             try await abandonAndRecover(stalled: stalled, recovering: recovering)
         }
@@ -400,7 +401,8 @@ struct AtomicChangeTests {
     @Test("standalone: the entries of a committed change are published once")
     func committedEntriesArePublishedOnce() async throws {
         let url = try await StoreKind.mongoStandalone.freshDatabaseURL()
-        let store = try await MongoStore.open(url: url, options: .init(changeLease: .seconds(20)), logger: Harness.logger)
+        let store = try await MongoStore.open(
+            url: url, options: .init(timeout: .seconds(Int(TestMongo.timeout)), changeLease: .seconds(20)), logger: Harness.logger)
         do {
             let owner = Self.user("committed")
             try await store.insert(owner, creating: nil)

@@ -157,9 +157,9 @@ struct AuditForwardingTests {
                 try await Self.record(trail, 7..<10)
                 let running = Task { await forwarder.run(poll: .milliseconds(50), retry: .milliseconds(50)) }
                 var cursor: Int64 = 0
-                for _ in 0..<100 where cursor < 10 {
-                    try await Task.sleep(for: .milliseconds(50))
+                _ = try await eventually {
                     cursor = try await store.forwardingCursor(sink.name)
+                    return cursor >= 10
                 }
                 running.cancel()
                 await running.value
@@ -184,12 +184,13 @@ struct AuditForwardingTests {
                 let (_, token) = try await harness.account(.admin)
                 _ = try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token)
                 var actions: [String] = []
-                for _ in 0..<100 where !actions.contains("launch_workspace") {
-                    try await Task.sleep(for: .milliseconds(50))
+                // The server's forwarder polls every second: 30 s is "not never".
+                _ = try await eventually {
                     actions = peer.calls.filter { $0.path == "/siem" }.flatMap { call in
                         ((try? JSONSerialization.jsonObject(with: call.body) as? [String: Any])?["entries"] as? [[String: Any]] ?? [])
                             .compactMap { $0["action"] as? String }
                     }
+                    return actions.contains("launch_workspace")
                 }
                 #expect(actions.contains("launch_workspace"), "\(actions)")
             }

@@ -89,9 +89,9 @@ struct AuditIntegrityTests {
             }
             // Signed in the background by the server's checkpoint service.
             var signed: [AuditCheckpoint] = []
-            for _ in 0..<200 where !signed.contains(where: { $0.seq == 1_000 }) {
+            _ = try await eventually {
                 signed = try await harness.store.checkpoints()
-                try await Task.sleep(for: .milliseconds(50))
+                return signed.contains { $0.seq == 1_000 }
             }
             let thousandth = try #require(try await harness.store.chain(from: 1_000, limit: 1).first?.seal)
             #expect(signed.contains { $0.seq == 1_000 && $0.hash == thousandth.hash && $0.isSignatureValid }, "\(signed.map(\.seq))")

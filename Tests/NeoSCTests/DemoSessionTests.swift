@@ -29,7 +29,9 @@ struct DemoSessionTests {
             configuration.demo.maxDuration = maxDuration
             configuration.demo.maxActivePerAddress = perAddress
             configuration.demo.retryDelay = 0.1
-            configuration.demo.claimLease = 5
+            // Longer than any attempt on a loaded machine: a lapse would run a step twice. The
+            // test of a lapsed claim sets its own lease.
+            configuration.demo.claimLease = 30
             configuration.demo.rescanInterval = 1
             configuration.provisioner = .webhook
             configuration.provisionURL = peer.url + "/hook"
@@ -332,9 +334,11 @@ struct DemoSessionTests {
         try await RecordingPeer.with { peer in
             let directory = Harness.makeDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            // 40 s: starting, creating and closing must fit before the deadline on a loaded machine
-            // (a busy-core repeat once took more than 8 s; the whole suite at once, more than 20 s).
-            let first = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 40, maxDuration: 80))
+            // The deadline passes on the test's clock, only once the second process runs: a loaded
+            // machine cannot let it pass while the first is still stopping.
+            let clock = ManualClock()
+            let first = try await Harness.open(
+                directory: directory, clock: clock.wallClock, Self.settings(peer: peer, lifetime: 40, maxDuration: 80))
             let made = Mutex<(id: String, expiresAt: Date)?>(nil)
             try await first.serve(.router) { client in
                 let created = try await Self.create(client)
@@ -344,11 +348,13 @@ struct DemoSessionTests {
             }
             let (id, expiresAt) = try #require(made.withLock { $0 })
             try await first.close(removing: false)
-            #expect(Date() < expiresAt, "stopped before the deadline")
 
-            let second = try await Harness.open(directory: directory, Self.settings(peer: peer, lifetime: 40, maxDuration: 80))
+            let second = try await Harness.open(
+                directory: directory, clock: clock.wallClock, Self.settings(peer: peer, lifetime: 40, maxDuration: 80))
             try await second.serve(.router) { _ in
-                let expired = try await eventually(within: 90) { try await Self.demo(second, id)?.status == .expired }
+                // The stored deadline (+1 ms: the stored and the armed date may differ in the last bit).
+                clock.advance(to: try #require(try await Self.demo(second, id)).expiresAt + 0.001)
+                let expired = try await eventually(within: 60) { try await Self.demo(second, id)?.status == .expired }
                 #expect(expired)
             }
             let demo = try #require(try await Self.demo(second, id))
@@ -364,8 +370,10 @@ struct DemoSessionTests {
     func replicas() async throws {
         try await RecordingPeer.with { peer in
             let url = try await TestMongo.shared.freshDatabaseURL()
-            let a = try await Harness.open(store: .mongo, mongoURL: url, Self.settings(peer: peer))
-            let b = try await Harness.open(store: .mongo, mongoURL: url, Self.settings(peer: peer))
+            // One clock the test moves for both: the deadline passes only once B has armed it.
+            let clock = ManualClock()
+            let a = try await Harness.open(store: .mongo, mongoURL: url, clock: clock.wallClock, Self.settings(peer: peer))
+            let b = try await Harness.open(store: .mongo, mongoURL: url, clock: clock.wallClock, Self.settings(peer: peer))
             defer {
                 try? FileManager.default.removeItem(at: a.directory)
                 try? FileManager.default.removeItem(at: b.directory)
@@ -376,6 +384,7 @@ struct DemoSessionTests {
                     let id = try created.decoded(DemoCreatedBody.self).demoSessionID
                     // B learns of A's demo from the store (rescan), so both race for its clean-up.
                     #expect(try await eventually { await b.portal.lifetimes.scheduler.due(.demoExpiry(demoID: id)) != nil })
+                    clock.advance(to: try #require(try await Self.demo(a, id)).expiresAt + 0.001)
                     #expect(try await eventually { try await Self.demo(a, id)?.status == .expired })
                     try await Task.sleep(for: .milliseconds(1_500))
                     #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)

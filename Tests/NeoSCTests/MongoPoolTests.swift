@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Logging
 import Services
+import TestSupport
 import Testing
 
 @testable import MongoStore
@@ -66,7 +67,8 @@ import Testing
         }
         for await _ in entered { break }
         let closing = Task { try await store.close() }
-        try await Task.sleep(for: .milliseconds(200))
+        // Once the close has begun (it then waits for the transaction), the change goes on.
+        #expect(try await eventually { await store.database.pool.closed })
         release.yield()
         await #expect(throws: DomainError.self, "the change finds the store closed") { try await change.value }
         try await closing.value

@@ -45,7 +45,7 @@ final class LiveServer: Sendable {
 
     /// Waits until the server listens and `/health` answers 200 (a bound, not a wait: a debug build
     /// starting beside the whole suite on two cores has taken over 30 s).
-    func waitUntilHealthy(within seconds: Double = 60) async throws {
+    func waitUntilHealthy(within seconds: Double = 120) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
         while ContinuousClock.now < deadline {
             if port != 0, (try? await request(.get, "/health"))?.status == 200 { return }

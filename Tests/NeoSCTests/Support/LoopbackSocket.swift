@@ -41,7 +41,8 @@ final class LoopbackSocket {
             }
             if started != 0 {
                 guard started == EINPROGRESS else { throw Failure.system("connect", started) }
-                try await waitUntilConnected(within: .seconds(10))
+                // A SYN dropped by a full backlog is sent again after 1, 3, 7, 15 s.
+                try await waitUntilConnected(within: .seconds(30))
             }
         } catch {
             Glibc.close(descriptor)
@@ -118,6 +119,30 @@ final class LoopbackSocket {
             try? await Task.sleep(for: .milliseconds(5))
         } while ContinuousClock.now < deadline
         return received
+    }
+
+    /// Whether the server listening on `port` has taken this connection and read everything sent
+    /// on it: the server's end, in `/proc/net/tcp`, is established with nothing left in its
+    /// receive queue (a connection the server has not accepted yet holds what was sent there).
+    func isReadByServer(port: Int) -> Bool {
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &local) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) == 0 }
+        }
+        // Read to its end: Foundation's String(contentsOfFile:) stops after the first page of a
+        // /proc file.
+        guard named, let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return false }
+        defer { try? file.close() }
+        let table = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+        // The kernel prints an IPv4 address as its 32 bits in memory order, a port as a number.
+        let me = String(format: "%08X:%04X", local.sin_addr.s_addr, UInt16(bigEndian: local.sin_port))
+        let server = String(format: ":%04X", port)
+        return table.split(separator: "\n").dropFirst().contains { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[1].hasSuffix(server), fields[2] == me, fields[3] == "01" else { return false }
+            return fields[4].split(separator: ":").last.map { Int($0, radix: 16) == 0 } ?? false
+        }
     }
 
     /// An HTTP/1.1 request with no body, keeping the connection open.
