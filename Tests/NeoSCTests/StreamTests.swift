@@ -588,6 +588,62 @@ import Testing
         }
     }
 
+    /// The server's frames after the 101's head in `bytes` (short, unmasked: opcode, length, payload).
+    static func serverFrames(_ bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])] {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = bytes.indices.dropLast(3).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return [] }
+        var frames: [(UInt8, [UInt8])] = []
+        var at = end + 4
+        while at + 2 <= bytes.count, at + 2 + Int(bytes[at + 1] & 0x7F) <= bytes.count {
+            let length = Int(bytes[at + 1] & 0x7F)
+            frames.append((bytes[at] & 0x0F, Array(bytes[(at + 2)..<(at + 2 + length)])))
+            at += 2 + length
+        }
+        return frames
+    }
+
+    /// A short frame as a browser sends it: masked, `opcode` (0 continuation, 1 text, 2 binary).
+    static func maskedFrame(_ opcode: UInt8, fin: Bool = true, _ payload: [UInt8]) -> [UInt8] {
+        precondition(payload.count < 126)
+        let key: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
+        return [(fin ? 0x80 : 0) | opcode, 0x80 | UInt8(payload.count)] + key + payload.enumerated().map { $1 ^ key[$0 % 4] }
+    }
+
+    /// The close frame among `frames`: its code and reason.
+    static func close(in frames: [(opcode: UInt8, payload: [UInt8])]) throws -> (code: UInt16, reason: String) {
+        let close = try #require(frames.first { $0.opcode == 0x8 }, "a close frame")
+        try #require(close.payload.count >= 2)
+        return (UInt16(close.payload[0]) << 8 | UInt16(close.payload[1]), String(decoding: close.payload.dropFirst(2), as: UTF8.self))
+    }
+
+    /// RFC 6455 §8.1: a text message that is not UTF-8 closes the stream (1007) at the frame that
+    /// shows it, judged frame by frame; a character split between two frames passes, and so does
+    /// a binary frame whatever its bytes. Over a bare socket, to choose each frame's bytes.
+    @Test func aTextMessageThatIsNotUTF8ClosesTheStream() async throws {
+        let desktop = try DeafListener(greeting: Array("RFB 003.008\n".utf8))
+        defer { desktop.close() }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let grant = try await viewer.ticket()
+            let socket = try await LoopbackSocket(port: try #require(client.port))
+            socket.send(Viewer.handshake(sessionID: grant.sessionID, ticket: grant.ticket))
+            let greeted = await socket.read(within: .seconds(15)) { Self.serverFrames($0).count >= 1 }
+            #expect(String(decoding: greeted.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
+            // "é" (C3 A9) split between a text frame and its continuation, then a binary frame.
+            socket.send(bytes: Self.maskedFrame(0x1, fin: false, [0xC3]) + Self.maskedFrame(0x0, [0xA9] + Array("ok".utf8)))
+            socket.send(bytes: Self.maskedFrame(0x2, [0xFF]))
+            // A text frame ending in the first two bytes of a surrogate (ED A0), which no next
+            // frame can make UTF-8: refused now, not at the message's end.
+            socket.send(bytes: Self.maskedFrame(0x1, fin: false, [0x61, 0xED, 0xA0]))
+            let answered = await socket.read(within: .seconds(15)) { Self.serverFrames($0).contains { $0.opcode == 0x8 } }
+            let close = try Self.close(in: Self.serverFrames(answered))
+            #expect(close.code == 1007 && close.reason == "A text message must be UTF-8", "\(close)")
+            #expect(await socket.isClosedByPeer(within: .seconds(15)))
+            let heard = try await desktop.closedByPeer(within: .seconds(15))
+            #expect(Array(heard.utf8) == [0xC3, 0xA9] + Array("ok".utf8) + Array("\u{FFFD}".utf8), "the refused frame went nowhere: \(heard)")
+        }
+    }
+
     /// RFC 6455 §5.1: a server closes on a frame its client did not mask (1002), and the frame
     /// goes no further. Over a bare socket: a client library masks whatever it is told.
     @Test func anUnmaskedFrameFromTheBrowserClosesTheStream() async throws {
@@ -598,29 +654,15 @@ import Testing
             let grant = try await viewer.ticket()
             let socket = try await LoopbackSocket(port: try #require(client.port))
             socket.send(Viewer.handshake(sessionID: grant.sessionID, ticket: grant.ticket))
-            // The server's frames after the 101's head (short, unmasked: opcode, length, payload).
-            func frames(_ bytes: [UInt8]) -> [(opcode: UInt8, payload: [UInt8])] {
-                let separator: [UInt8] = [13, 10, 13, 10]
-                guard let end = bytes.indices.dropLast(3).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return [] }
-                var frames: [(UInt8, [UInt8])] = []
-                var at = end + 4
-                while at + 2 <= bytes.count, at + 2 + Int(bytes[at + 1] & 0x7F) <= bytes.count {
-                    let length = Int(bytes[at + 1] & 0x7F)
-                    frames.append((bytes[at] & 0x0F, Array(bytes[(at + 2)..<(at + 2 + length)])))
-                    at += 2 + length
-                }
-                return frames
-            }
+            let frames = Self.serverFrames
             let greeted = await socket.read(within: .seconds(15)) { frames($0).count >= 1 }
             #expect(String(decoding: greeted.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
             #expect(frames(greeted).first.map { String(decoding: $0.payload, as: UTF8.self) } == "RFB 003.008\n")
-            let key: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
-            socket.send(bytes: [0x82, 0x80 | 2] + key + zip(Array("ok".utf8), key).map { $0 ^ $1 })
+            socket.send(bytes: Self.maskedFrame(0x2, Array("ok".utf8)))
             socket.send(bytes: [0x82, 5] + Array("hello".utf8))
             let answered = await socket.read(within: .seconds(15)) { frames($0).contains { $0.opcode == 0x8 } }
-            let close = try #require(frames(answered).first { $0.opcode == 0x8 }, "a close frame")
-            #expect(close.payload.count >= 2 && UInt16(close.payload[0]) << 8 | UInt16(close.payload[1]) == 1002)
-            #expect(String(decoding: close.payload.dropFirst(2), as: UTF8.self) == "A client's frames must be masked")
+            let close = try Self.close(in: frames(answered))
+            #expect(close.code == 1002 && close.reason == "A client's frames must be masked", "\(close)")
             #expect(await socket.isClosedByPeer(within: .seconds(15)))
             let heard = try await desktop.closedByPeer(within: .seconds(15))
             #expect(heard == "ok", "the masked frame reached the desktop, the unmasked one did not")
@@ -635,8 +677,7 @@ import Testing
             eager.send(bytes: Array(handshake.utf8) + [0x82, 5] + Array("early".utf8))
             let refused = await eager.read(within: .seconds(15)) { frames($0).contains { $0.opcode == 0x8 } }
             #expect(String(decoding: refused.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
-            let early = try #require(frames(refused).first { $0.opcode == 0x8 }, "a close frame")
-            #expect(early.payload.count >= 2 && UInt16(early.payload[0]) << 8 | UInt16(early.payload[1]) == 1002)
+            #expect(try Self.close(in: frames(refused)).code == 1002)
             #expect(await eager.isClosedByPeer(within: .seconds(15)))
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
         }

@@ -67,7 +67,7 @@ struct GuardedStreamingChannel: ServerChildChannel {
             upgrader.upgradeResultFuture.assumeIsolated().whenSuccess { result in
                 guard case .websocket = result else { return }
                 do {
-                    try MaskedClientFrames.guarding(channel)
+                    try ClientFrameCheck.guarding(channel)
                 } catch {
                     logger.error("A stream's frame check could not be added; closing it", metadata: ["error": "\(error)"])
                     channel.close(promise: nil)
