@@ -71,13 +71,16 @@ public struct SyslogAuditSink: AuditSink {
         } catch {
             throw DomainError.unavailable("Could not reach the syslog receiver at \(host):\(port)")
         }
-        // Whatever happens below, the channel is closed by the deadline (or when the task is cancelled).
-        let expired = DeadlineFlag()
+        // Whatever happens below, the channel is closed by the deadline (or when the task is
+        // cancelled). Which came first, the receiver's close or the deadline, is settled on the
+        // channel's event loop, where both run.
+        let outcome = DeliveryOutcome()
+        channel.closeFuture.whenComplete { _ in _ = outcome.settle(.closed) }
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-            expired.set()
-            channel.close(promise: nil)
+            if outcome.settle(.expired) { channel.close(promise: nil) }
         }
         defer { deadline.cancel() }
+        var dropped = false
         do {
             try await withTaskCancellationHandler {
                 try await channel.writeAndFlush(frames).get()
@@ -90,20 +93,34 @@ public struct SyslogAuditSink: AuditSink {
             }
         } catch {
             channel.close(promise: nil)
-            // The deadline's close fails what was still waiting: that is a stall, not a drop.
-            guard expired.isSet else {
-                throw DomainError.unavailable("The syslog receiver at \(host):\(port) dropped the connection")
-            }
+            dropped = true
         }
-        if expired.isSet {
+        // A cancelled delivery closed the channel itself: nothing says the batch arrived.
+        try Task.checkCancellation()
+        if outcome.current == .expired {
             throw DomainError.unavailable("The syslog receiver at \(host):\(port) did not take the batch in time")
+        }
+        if dropped {
+            throw DomainError.unavailable("The syslog receiver at \(host):\(port) dropped the connection")
         }
     }
 }
 
-/// Set once, by the event loop, when a delivery's deadline passes.
-private final class DeadlineFlag: Sendable {
-    private let value = Mutex(false)
-    var isSet: Bool { value.withLock { $0 } }
-    func set() { value.withLock { $0 = true } }
+/// How a delivery's connection ended: the receiver's close or the deadline, whichever the event
+/// loop saw first.
+private final class DeliveryOutcome: Sendable {
+    enum State { case running, closed, expired }
+
+    private let state = Mutex(State.running)
+
+    var current: State { state.withLock { $0 } }
+
+    /// Settles the outcome as `ending` unless it is settled already; whether it did.
+    func settle(_ ending: State) -> Bool {
+        state.withLock { state in
+            guard state == .running else { return false }
+            state = ending
+            return true
+        }
+    }
 }

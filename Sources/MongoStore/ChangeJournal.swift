@@ -23,6 +23,8 @@ final class ChangeJournal: @unchecked Sendable {
     @TaskLocal static var current: ChangeJournal?
 
     static let collection = "change_journal"
+    /// The states of a change the recovery pass has yet to finish (publish or undo).
+    static let unfinishedStates = ["open", "undoing", "committed"]
     /// The field that marks a document with the change that last wrote it.
     static let mark = "_chg"
 

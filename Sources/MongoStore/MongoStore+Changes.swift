@@ -173,16 +173,6 @@ extension MongoStore {
     /// journaled changes whose process died, publishes the entries of those that committed and
     /// undoes those that did not, once their lease has passed. Runs at start-up and on a timer
     /// (`App.InterruptedChangeRecovery`). One item that fails is reported and the pass goes on.
-    /// How many interrupted changes and staged entries the recovery pass has still to finish,
-    /// whatever their leases; read only.
-    func interruptedChangesLeft() async throws -> Int {
-        let staged = try await database.count(
-            "audit_logs", [AuditChainAppender.pending: .bool(true), "seq": .document(["$exists": .bool(false)])])
-        let journals = try await database.count(
-            ChangeJournal.collection, ["state": .document(["$in": .array(["open", "undoing", "committed"].map { .string($0) })])])
-        return staged + journals
-    }
-
     public func finishInterruptedChanges(at now: Date) async throws -> InterruptedChanges {
         var report = InterruptedChanges()
         try await sealStagedEntries(into: &report)
@@ -190,7 +180,7 @@ extension MongoStore {
             ChangeJournal.collection,
             [
                 "lease_until": .document(["$lt": .date(now)]),
-                "state": .document(["$in": .array(["open", "undoing", "committed"].map { .string($0) })]),
+                "state": .document(["$in": .array(ChangeJournal.unfinishedStates.map { .string($0) })]),
             ],
             sort: ["started_at": .int(1)])
         for journal in due {

@@ -8,41 +8,85 @@ import Foundation
 /// IPv4 address, an IPv6 /64), each with a `slots` array naming the active demos it counts. A demo
 /// is inserted only once it holds a slot in both, each claimed with one conditional update
 /// (`slots.<limit-1>` must not exist), so two claims can never both take the last slot. A demo
-/// frees its slots when its clean-up claims it (it stops being active then). A document made for
-/// the first time takes in the demos already active, so a deployment that had demos before the
-/// slots starts counting them; a slot whose demo is no longer active, or was claimed over a minute
-/// ago and never inserted (the claiming process died), is reclaimed when the slots are full.
+/// frees its slots when its clean-up claims it (it stops being active then); a client's document
+/// goes once empty. A document made anew takes in the demos already active (a client's, through
+/// their `client_key`; those stored before it, by their address), so a deployment that had demos
+/// before the slots counts them.
+///
+/// A slot whose demo is no longer active (its release failed), or that was claimed longer ago than
+/// a change's lease and whose demo never appeared (the claiming process died), is reclaimed when
+/// the slots are full. A start inserts its demo within half that lease or gives up, and checks
+/// after its insert that it still holds its slots (a replica whose clock runs ahead could have
+/// reclaimed them): if not, its demo goes again and the start is refused.
+///
+/// Slots are claimed and freed outside changes: a journaled change's undo would put back an old
+/// copy of the document all replicas share.
 extension MongoStore {
-    private static let abandonedDemoSlotAge: TimeInterval = 60
     private static let allDemos = "all"
 
     /// The slots `demo` counts in: all demos', then its client's.
     static func demoSlotKeys(of demo: DemoSession) -> [String] {
-        [allDemos, "client:" + AddressRange.clientKey(forAddress: demo.clientAddress)]
+        [allDemos, clientSlotKey(AddressRange.clientKey(forAddress: demo.clientAddress))]
     }
 
-    /// Claims `demo` a slot under both limits, or throws the refusal (429) and holds none.
-    func claimDemoSlots(for demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
+    private static func clientSlotKey(_ client: String) -> String { "client:" + client }
+
+    /// How old a claim whose demo never appeared must be before another start may reclaim it.
+    private var abandonedDemoSlotAge: TimeInterval { TimeInterval(changeLease.components.seconds) }
+
+    /// Inserts `demo` holding a slot under both limits, or throws the refusal (429) and holds none.
+    func insertHoldingSlots(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
+        precondition(!database.inTransaction && database.openJournal == nil, "demo slots are claimed outside changes")
+        let keys = Self.demoSlotKeys(of: demo)
+        let started = ContinuousClock.now
         var held: [String] = []
         do {
-            for (key, cap) in zip(Self.demoSlotKeys(of: demo), [limit, perAddressLimit]) {
+            for (key, cap) in zip(keys, [limit, perAddressLimit]) {
                 guard try await claimDemoSlot(key, for: demo, limit: cap) else {
                     throw try await demoRefusal(of: demo, limit: limit, perAddressLimit: perAddressLimit, full: key)
                 }
                 held.append(key)
             }
+            guard ContinuousClock.now - started < changeLease / 2 else {
+                throw DomainError.unavailable("The data store is too slow to start a demo now; try again")
+            }
         } catch {
             try? await releaseDemoSlots(held, demoID: demo.id)
             throw error
+        }
+        do {
+            try await database.insert("demo_sessions", Self.document(demo))
+        } catch {
+            // Freed only once the demo is known not to be there: an insert whose answer was lost
+            // may have landed (then a reclaim frees them once the demo has ended).
+            if await demoIsAbsent(demo.id) { try? await releaseDemoSlots(keys, demoID: demo.id) }
+            throw error
+        }
+        for key in keys {
+            guard try await database.findOne("demo_slots", ["_id": .string(key), "slots.id": .string(demo.id)]) == nil else { continue }
+            _ = try? await database.delete("demo_sessions", ["_id": .string(demo.id), "status": .string(DemoSession.Status.active.rawValue)])
+            try? await releaseDemoSlots(keys, demoID: demo.id)
+            throw DomainError.rateLimited("Too many demo sessions are starting at once; try again later", retryAfterSeconds: 5)
         }
     }
 
     /// Frees `demoID`'s slots under `keys`.
     func releaseDemoSlots(_ keys: [String], demoID: String) async throws {
-        guard !keys.isEmpty else { return }
+        precondition(!database.inTransaction && database.openJournal == nil, "demo slots are freed outside changes")
+        try await pull([demoID], fromSlots: keys)
+    }
+
+    /// Takes `ids`' claims out of the slots under `keys`; a client's document left empty goes.
+    private func pull(_ ids: [String], fromSlots keys: [String]) async throws {
+        guard !keys.isEmpty, !ids.isEmpty else { return }
         _ = try await database.update(
             "demo_slots", ["_id": .document(["$in": .array(keys.map { .string($0) })])],
-            ["$pull": .document(["slots": .document(["id": .document(["$in": .array([.string(demoID)])])])])], many: true)
+            ["$pull": .document(["slots": .document(["id": .document(["$in": .array(ids.map { .string($0) })])])])], many: true)
+        let clients = keys.filter { $0 != Self.allDemos }
+        guard !clients.isEmpty else { return }
+        _ = try await database.delete(
+            "demo_slots", ["_id": .document(["$in": .array(clients.map { .string($0) })]), "slots": .document(["$size": .int(0)])],
+            many: true)
     }
 
     private func claimDemoSlot(_ key: String, for demo: DemoSession, limit: Int) async throws -> Bool {
@@ -60,8 +104,7 @@ extension MongoStore {
                 do {
                     try await database.insert("demo_slots", ["_id": .string(key), "slots": .array(try await activeDemoSlots(key))])
                 } catch let failure as MongoFailure where failure.isDuplicateKey {
-                    // Another claim made it first: claim in it (in a transaction, from the start).
-                    if database.inTransaction { throw MongoFailure.restart("a concurrent demo made the demo slots") }
+                    // Another start made it first: claim in it.
                 }
                 continue
             }
@@ -71,45 +114,75 @@ extension MongoStore {
         }
     }
 
-    /// The slots of the demos active now that `key` counts, for a document made for the first time.
+    /// The slots of the demos active now that `key` counts, for a document made anew.
     private func activeDemoSlots(_ key: String) async throws -> [BSON] {
-        try await database.find(
-            "demo_sessions", ["status": .string(DemoSession.Status.active.rawValue)],
-            projection: ["client_address": .int(1), "created_at": .int(1)]
-        ).compactMap { document in
-            let address = try document.string("client_address")
-            guard key == Self.allDemos || key == "client:" + AddressRange.clientKey(forAddress: address) else { return nil }
-            return .document(["id": .string(try document.string("_id")), "at": .date(try document.date("created_at"))])
+        var filter: BSONDocument = ["status": .string(DemoSession.Status.active.rawValue)]
+        if key != Self.allDemos {
+            // A client's own, by the key stored with each demo, and those stored before it had one.
+            filter["$or"] = .array([
+                .document(["client_key": .string(String(key.dropFirst("client:".count)))]),
+                .document(["client_key": .document(["$exists": .bool(false)])]),
+            ])
         }
+        return try await database.find("demo_sessions", filter, projection: ["client_address": .int(1), "created_at": .int(1)])
+            .compactMap { document in
+                let client = AddressRange.clientKey(forAddress: try document.string("client_address"))
+                guard key == Self.allDemos || key == Self.clientSlotKey(client) else { return nil }
+                return .document(["id": .string(try document.string("_id")), "at": .date(try document.date("created_at"))])
+            }
     }
 
-    /// Frees the slots under `key` whose demo has stopped being active (its release failed), or
-    /// never appeared and was claimed over a minute ago; whether any was freed.
-    private func reclaimAbandonedDemoSlots(_ key: String, now: Date) async throws -> Bool {
-        guard let slots = try await database.findOne("demo_slots", ["_id": .string(key)])?["slots"]?.array else { return false }
+    /// The claims under `key` whose demo has stopped being active (its release failed), or never
+    /// appeared although claimed `abandonedDemoSlotAge` ago; and, of claims whose demo has not
+    /// appeared yet, when the first could be reclaimed.
+    private func abandonedDemoSlots(_ key: String, now: Date) async throws -> (ids: [String], nextIn: TimeInterval?) {
+        guard let slots = try await database.findOne("demo_slots", ["_id": .string(key)])?["slots"]?.array else { return ([], nil) }
         let claims = slots.compactMap(\.document)
         var statusByID: [String: String] = [:]
         for demo in try await database.find("demo_sessions", withIDsIn: claims.compactMap { $0["id"]?.string }) {
             statusByID[try demo.string("_id")] = try demo.string("status")
         }
-        let abandoned = claims.compactMap { claim -> String? in
-            guard let id = claim["id"]?.string else { return nil }
+        var abandoned: [String] = []
+        var nextIn: TimeInterval?
+        for claim in claims {
+            guard let id = claim["id"]?.string else { continue }
             switch statusByID[id] {
-            case DemoSession.Status.active.rawValue?: return nil
-            case nil: return now.timeIntervalSince(claim["at"]?.date ?? .distantPast) >= Self.abandonedDemoSlotAge ? id : nil
-            default: return id
+            case DemoSession.Status.active.rawValue?:
+                continue
+            case nil:
+                let waited = now.timeIntervalSince(claim["at"]?.date ?? .distantPast)
+                if waited >= abandonedDemoSlotAge {
+                    abandoned.append(id)
+                } else {
+                    nextIn = min(nextIn ?? .infinity, abandonedDemoSlotAge - waited)
+                }
+            default:
+                abandoned.append(id)
             }
         }
+        return (abandoned, nextIn)
+    }
+
+    /// Frees the abandoned claims under `key`; whether any was freed.
+    private func reclaimAbandonedDemoSlots(_ key: String, now: Date) async throws -> Bool {
+        let abandoned = try await abandonedDemoSlots(key, now: now).ids
         guard !abandoned.isEmpty else { return false }
-        _ = try await database.update(
-            "demo_slots", ["_id": .string(key)],
-            ["$pull": .document(["slots": .document(["id": .document(["$in": .array(abandoned.map { .string($0) })])])])])
+        try await pull(abandoned, fromSlots: [key])
         return true
     }
 
+    private func demoIsAbsent(_ id: String) async -> Bool {
+        do {
+            return try await database.findOne("demo_sessions", ["_id": .string(id)]) == nil
+        } catch {
+            return false
+        }
+    }
+
     /// The refusal of `demo`, whose slots under `full` are taken, naming when the soonest of the
-    /// active demos that fill the limit ends (`DemoCapacity`); a demo still being inserted by
-    /// another claim holds a slot and is not yet counted, so a refusal is answered either way.
+    /// active demos that fill the limit ends (`DemoCapacity`). Slots held by claims whose demo is
+    /// not stored yet (a start under way, or one whose process died) are not in that count: then,
+    /// when the first of those could be reclaimed, or a second for a start under way.
     private func demoRefusal(of demo: DemoSession, limit: Int, perAddressLimit: Int, full key: String) async throws -> DomainError {
         let active = try await database.find(
             "demo_sessions", ["status": .string(DemoSession.Status.active.rawValue)],
@@ -121,6 +194,7 @@ extension MongoStore {
             return refusal
         }
         let what = key == Self.allDemos ? "Too many demo sessions are running" : "Too many demo sessions from this address"
-        return .rateLimited("\(what); try again later", retryAfterSeconds: 1)
+        let wait = try await abandonedDemoSlots(key, now: demo.createdAt).nextIn ?? 1
+        return .rateLimited("\(what); try again later", retryAfterSeconds: max(1, Int(wait.rounded(.up))))
     }
 }

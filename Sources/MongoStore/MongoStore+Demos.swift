@@ -6,13 +6,7 @@ import Foundation
 /// (`MongoStore+DemoSlots`), so replicas racing at a limit cannot overshoot it.
 extension MongoStore: DemoStore {
     public func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws {
-        try await claimDemoSlots(for: demo, limit: limit, perAddressLimit: perAddressLimit)
-        do {
-            try await database.insert("demo_sessions", Self.document(demo))
-        } catch {
-            try? await releaseDemoSlots(Self.demoSlotKeys(of: demo), demoID: demo.id)
-            throw error
-        }
+        try await insertHoldingSlots(demo, limit: limit, perAddressLimit: perAddressLimit)
     }
 
     public func recordProvisioning(of demo: DemoSession) async throws {
@@ -135,6 +129,8 @@ extension MongoStore: DemoStore {
             "_id": .string(demo.id), "user_id": .string(demo.userID), "workspace_id": .string(demo.workspaceID),
             "workspace_type": .string(demo.workspaceType), "contact_email": .optional(demo.contactEmail),
             "client_address": .string(demo.clientAddress), "status": .string(demo.status.rawValue),
+            // The client its demos are counted by (`demo_slots`): an IPv4 address, an IPv6 /64.
+            "client_key": .string(AddressRange.clientKey(forAddress: demo.clientAddress)),
             "created_at": .date(demo.createdAt), "expires_at": .date(demo.expiresAt),
             "max_expires_at": .date(demo.maxExpiresAt), "ended_at": .optional(demo.endedAt),
             "connection_url": .optional(demo.connectionURL), "network_peer_id": .optional(demo.networkPeerID),

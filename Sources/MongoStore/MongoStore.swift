@@ -157,6 +157,7 @@ public struct MongoStore: Store, Sendable {
                     index(["user_id": .int(1)], "user_unique", unique: true),
                     index(["status": .int(1), "expires_at": .int(1)], "status_expiry"),
                     index(["client_address": .int(1), "status": .int(1)], "address_status"),
+                    index(["client_key": .int(1), "status": .int(1)], "client_status"),
                     index(["created_at": .int(-1)], "created"),
                 ]
             ),

@@ -115,10 +115,14 @@ struct AuditForwardingTests {
             try await Self.record(trail, 0..<2)
             let sink = try SyslogAuditSink(url: "tls://127.0.0.1:\(listener.port)", hostname: "neosc-test", timeout: .seconds(1))
             let forwarder = AuditForwarder(store: store, sink: sink, clock: .system, logger: Harness.logger)
-            // The sink's own 1 s deadline ends the batch, and says so; the test's limit is only
-            // there to fail, not hang, if it does not (a loaded CI once took 5 s to get there).
+            // The sink's own 1 s deadline ends the batch, and says so: not before it, and long
+            // before the test's limit, which is there to fail, not hang, if it does not (a loaded
+            // CI once took 5 s to get there). No other timer runs.
+            let started = ContinuousClock.now
             let run = await withTimeLimit(.seconds(30)) { try await forwarder.forwardPending() }
+            let took = ContinuousClock.now - started
             #expect(!run.cutShort, "the batch was still waiting 30 s in")
+            #expect(took >= .milliseconds(900) && took < .seconds(20), "ended by the 1 s deadline: \(took)")
             #expect(throws: DomainError.unavailable("The syslog receiver at 127.0.0.1:\(listener.port) did not take the batch in time")) {
                 try run.outcome.get()
             }

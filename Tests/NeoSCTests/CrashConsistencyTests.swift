@@ -97,7 +97,13 @@ import Testing
                 let observer = try await MongoStore.open(
                     url: url, options: .init(timeout: .seconds(Int(TestMongo.timeout))), logger: Harness.logger)
                 try await closing([observer.close]) {
-                    let finished = try await eventually(within: 60) { try await observer.interruptedChangesLeft() == 0 }
+                    let finished = try await eventually(within: 60) {
+                        let staged = try await observer.database.count(
+                            "audit_logs", [AuditChainAppender.pending: .bool(true), "seq": .document(["$exists": .bool(false)])])
+                        let journals = try await observer.database.count(
+                            ChangeJournal.collection, ["state": .document(["$in": .array(ChangeJournal.unfinishedStates.map { .string($0) })])])
+                        return staged + journals == 0
+                    }
                     #expect(finished, "the restarted server's recovery pass finished every interrupted change")
                 }
             }

@@ -12,6 +12,9 @@ public struct LimitedRun<Value: Sendable>: Sendable {
 /// test would hang rather than fail. Pick a limit well past the timeout under test (CI's two
 /// cores have stalled a process for seconds): it only tells a timeout that works from one that
 /// does not, and a passing test never waits for it.
+///
+/// The body must end when cancelled (a task group waits for its tasks): one that waits on
+/// something cancellation does not reach still hangs the test.
 public func withTimeLimit<Value: Sendable>(
     _ limit: Duration, _ body: @escaping @Sendable () async throws -> Value
 ) async -> LimitedRun<Value> {
