@@ -53,6 +53,43 @@ struct TextMessageUTF8Tests {
         #expect(Self.firstRefused([[0xF0], [0x90, 0x80], [0x80]]) == nil, "F0 90 80 80")
     }
 
+    @Test("frame by frame, a message passes exactly when the whole of it is UTF-8")
+    func framesAgreeWithTheWholeMessage() {
+        // Messages built from pieces of UTF-8 and stray bytes, cut at random: a fixed seed, so a
+        // failure is repeatable.
+        var random = SplitMix(seed: 0x5EED_0F_1007)
+        let pieces: [[UInt8]] = [
+            Array("a".utf8), Array("é".utf8), Array("€".utf8), Array("𝄞".utf8), [0x80], [0xC0], [0xE0, 0x80], [0xED, 0xA0, 0x80],
+            [0xF4, 0x90, 0x80, 0x80], [0xF5], [0xFF], [0xE2, 0x82], [0xF0, 0x9D],
+        ]
+        for _ in 0..<5_000 {
+            var message: [UInt8] = []
+            for _ in 0..<Int(random.next() % 6) {
+                // Mostly valid pieces, now and then a broken one.
+                let index = random.next() % 8 == 0 ? Int(random.next() % UInt64(pieces.count)) : Int(random.next() % 4)
+                message += pieces[index]
+            }
+            var cuts = (0..<Int(random.next() % 4)).map { _ in Int(random.next() % UInt64(message.count + 1)) }.sorted()
+            cuts = [0] + cuts + [message.count]
+            let frames = zip(cuts, cuts.dropFirst()).map { Array(message[$0..<$1]) }
+            let whole = String(validating: message, as: UTF8.self) != nil
+            #expect((Self.firstRefused(frames) == nil) == whole, "\(message) cut at \(cuts)")
+        }
+    }
+
+    /// A small deterministic generator (SplitMix64), so the property test repeats itself.
+    private struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
     @Test("binary messages pass unread; each message starts afresh")
     func binaryPassesAndMessagesStartAfresh() {
         var check = TextMessageUTF8()
