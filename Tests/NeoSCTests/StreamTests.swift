@@ -616,6 +616,19 @@ import Testing
         return (UInt16(close.payload[0]) << 8 | UInt16(close.payload[1]), String(decoding: close.payload.dropFirst(2), as: UTF8.self))
     }
 
+    /// A stream from `desktop` opened over a bare socket, greeted: to write frames a client
+    /// library would not (unmasked, or split where the test chooses).
+    static func bareStream(_ harness: Harness, _ client: any TestClientProtocol, to desktop: DeafListener) async throws -> LoopbackSocket {
+        let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+        let grant = try await viewer.ticket()
+        let socket = try await LoopbackSocket(port: try #require(client.port))
+        socket.send(Viewer.handshake(sessionID: grant.sessionID, ticket: grant.ticket))
+        let greeted = await socket.read(within: .seconds(15)) { serverFrames($0).count >= 1 }
+        #expect(String(decoding: greeted.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
+        #expect(serverFrames(greeted).first.map { String(decoding: $0.payload, as: UTF8.self) } == "RFB 003.008\n")
+        return socket
+    }
+
     /// RFC 6455 §8.1: a text message that is not UTF-8 closes the stream (1007) at the frame that
     /// shows it, judged frame by frame; a character split between two frames passes, and so does
     /// a binary frame whatever its bytes. Over a bare socket, to choose each frame's bytes.
@@ -623,12 +636,7 @@ import Testing
         let desktop = try DeafListener(greeting: Array("RFB 003.008\n".utf8))
         defer { desktop.close() }
         try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
-            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
-            let grant = try await viewer.ticket()
-            let socket = try await LoopbackSocket(port: try #require(client.port))
-            socket.send(Viewer.handshake(sessionID: grant.sessionID, ticket: grant.ticket))
-            let greeted = await socket.read(within: .seconds(15)) { Self.serverFrames($0).count >= 1 }
-            #expect(String(decoding: greeted.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
+            let socket = try await Self.bareStream(harness, client, to: desktop)
             // "é" (C3 A9) split between a text frame and its continuation, then a binary frame.
             socket.send(bytes: Self.maskedFrame(0x1, fin: false, [0xC3]) + Self.maskedFrame(0x0, [0xA9] + Array("ok".utf8)))
             socket.send(bytes: Self.maskedFrame(0x2, [0xFF]))
@@ -650,14 +658,8 @@ import Testing
         let desktop = try DeafListener(greeting: Array("RFB 003.008\n".utf8))
         defer { desktop.close() }
         try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
-            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
-            let grant = try await viewer.ticket()
-            let socket = try await LoopbackSocket(port: try #require(client.port))
-            socket.send(Viewer.handshake(sessionID: grant.sessionID, ticket: grant.ticket))
+            let socket = try await Self.bareStream(harness, client, to: desktop)
             let frames = Self.serverFrames
-            let greeted = await socket.read(within: .seconds(15)) { frames($0).count >= 1 }
-            #expect(String(decoding: greeted.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
-            #expect(frames(greeted).first.map { String(decoding: $0.payload, as: UTF8.self) } == "RFB 003.008\n")
             socket.send(bytes: Self.maskedFrame(0x2, Array("ok".utf8)))
             socket.send(bytes: [0x82, 5] + Array("hello".utf8))
             let answered = await socket.read(within: .seconds(15)) { frames($0).contains { $0.opcode == 0x8 } }
