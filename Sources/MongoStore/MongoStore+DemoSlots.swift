@@ -13,11 +13,13 @@ import Foundation
 /// their `client_key`; those stored before it, by their address), so a deployment that had demos
 /// before the slots counts them.
 ///
-/// A slot whose demo is no longer active (its release failed), or that was claimed longer ago than
-/// a change's lease and whose demo never appeared (the claiming process died), is reclaimed when
-/// the slots are full. A start inserts its demo within half that lease or gives up, and checks
-/// after its insert that it still holds its slots (a replica whose clock runs ahead could have
-/// reclaimed them): if not, its demo goes again and the start is refused.
+/// A claim is marked stored once its start has inserted the demo. A slot whose demo is no longer
+/// active (its release failed), or that is unmarked, claimed longer ago than a change's lease and
+/// whose demo never appeared (the claiming process died), is reclaimed when the slots are full;
+/// an unmarked claim is taken only while still unmarked, in one update, so a start that stored its
+/// demo meanwhile keeps it, and a start that finds its claim taken when it marks it undoes its
+/// insert and is refused. A start claims within half the lease or gives up. A claim is never made
+/// twice for one demo (a write sent again after a lost answer finds it there).
 ///
 /// Slots are claimed and freed outside changes: a journaled change's undo would put back an old
 /// copy of the document all replicas share.
@@ -39,34 +41,40 @@ extension MongoStore {
         precondition(!database.inTransaction && database.openJournal == nil, "demo slots are claimed outside changes")
         let keys = Self.demoSlotKeys(of: demo)
         let started = ContinuousClock.now
-        var held: [String] = []
         do {
             for (key, cap) in zip(keys, [limit, perAddressLimit]) {
                 guard try await claimDemoSlot(key, for: demo, limit: cap) else {
+                    // Freed before the refusal is worked out, so that it does not count this start.
+                    try? await releaseDemoSlots(keys, demoID: demo.id)
                     throw try await demoRefusal(of: demo, limit: limit, perAddressLimit: perAddressLimit, full: key)
                 }
-                held.append(key)
             }
             guard ContinuousClock.now - started < changeLease / 2 else {
                 throw DomainError.unavailable("The data store is too slow to start a demo now; try again")
             }
         } catch {
-            try? await releaseDemoSlots(held, demoID: demo.id)
+            // A claim whose answer was lost may have been made: freeing (again) is harmless.
+            try? await releaseDemoSlots(keys, demoID: demo.id)
             throw error
         }
         do {
             try await database.insert("demo_sessions", Self.document(demo))
+            // Its claims marked stored: a reclaim takes a claim whose demo it did not find only
+            // while it is unmarked, so either the mark or the reclaim comes first, never both.
+            for key in keys {
+                let marked = try await database.update(
+                    "demo_slots", ["_id": .string(key), "slots.id": .string(demo.id)], ["$set": .document(["slots.$.stored": .bool(true)])])
+                guard marked.matched == 1 else {
+                    throw DomainError.rateLimited("Too many demo sessions are starting at once; try again later", retryAfterSeconds: 5)
+                }
+            }
         } catch {
-            // Freed only once the demo is known not to be there: an insert whose answer was lost
-            // may have landed (then a reclaim frees them once the demo has ended).
+            // Undone as far as it can be: the demo goes, then its slots, only once it is known to
+            // be gone (an insert whose answer was lost may have landed; a reclaim frees its slots
+            // once the demo has ended).
+            _ = try? await database.delete("demo_sessions", ["_id": .string(demo.id), "status": .string(DemoSession.Status.active.rawValue)])
             if await demoIsAbsent(demo.id) { try? await releaseDemoSlots(keys, demoID: demo.id) }
             throw error
-        }
-        for key in keys {
-            guard try await database.findOne("demo_slots", ["_id": .string(key), "slots.id": .string(demo.id)]) == nil else { continue }
-            _ = try? await database.delete("demo_sessions", ["_id": .string(demo.id), "status": .string(DemoSession.Status.active.rawValue)])
-            try? await releaseDemoSlots(keys, demoID: demo.id)
-            throw DomainError.rateLimited("Too many demo sessions are starting at once; try again later", retryAfterSeconds: 5)
         }
     }
 
@@ -89,18 +97,26 @@ extension MongoStore {
             many: true)
     }
 
+    /// Claims `demo` a slot under `key`; false when the slots are full, abandoned ones reclaimed.
     private func claimDemoSlot(_ key: String, for demo: DemoSession, limit: Int) async throws -> Bool {
         guard limit > 0 else { return false }
         let slot = BSON.document(["id": .string(demo.id), "at": .date(demo.createdAt)])
-        var made = false
         var reclaimed = false
-        while true {
+        // Each turn either claims, or learns why not: no document (made, with the demos already
+        // active), room again since the update (claim again), or full (reclaim once). Other
+        // starts' writes between the two can send it round again; not for ever.
+        for _ in 0..<8 {
+            // Never a second claim for one demo (a write sent again after a lost answer).
             let claimed = try await database.update(
-                "demo_slots", ["_id": .string(key), "slots.\(limit - 1)": .document(["$exists": .bool(false)])],
+                "demo_slots",
+                [
+                    "_id": .string(key), "slots.\(limit - 1)": .document(["$exists": .bool(false)]),
+                    "slots.id": .document(["$ne": .string(demo.id)]),
+                ],
                 ["$push": .document(["slots": slot])])
             if claimed.matched == 1 { return true }
-            if !made, try await database.findOne("demo_slots", ["_id": .string(key)]) == nil {
-                made = true
+            guard let document = try await database.findOne("demo_slots", ["_id": .string(key)]) else {
+                // None yet, or a client's just gone: made, with the demos already active.
                 do {
                     try await database.insert("demo_slots", ["_id": .string(key), "slots": .array(try await activeDemoSlots(key))])
                 } catch let failure as MongoFailure where failure.isDuplicateKey {
@@ -108,10 +124,14 @@ extension MongoStore {
                 }
                 continue
             }
+            let claims = document["slots"]?.array?.compactMap(\.document) ?? []
+            if claims.contains(where: { $0["id"]?.string == demo.id }) { return true }  // an earlier answer was lost
+            if claims.count < limit { continue }
             guard !reclaimed else { return false }
             reclaimed = true
             guard try await reclaimAbandonedDemoSlots(key, now: demo.createdAt) else { return false }
         }
+        throw DomainError.unavailable("The data store is busy with demo starts; try again")
     }
 
     /// The slots of the demos active now that `key` counts, for a document made anew.
@@ -132,17 +152,19 @@ extension MongoStore {
             }
     }
 
-    /// The claims under `key` whose demo has stopped being active (its release failed), or never
-    /// appeared although claimed `abandonedDemoSlotAge` ago; and, of claims whose demo has not
-    /// appeared yet, when the first could be reclaimed.
-    private func abandonedDemoSlots(_ key: String, now: Date) async throws -> (ids: [String], nextIn: TimeInterval?) {
-        guard let slots = try await database.findOne("demo_slots", ["_id": .string(key)])?["slots"]?.array else { return ([], nil) }
+    /// The claims under `key` whose demo has stopped being active (its release failed), and
+    /// those never marked stored whose demo has not appeared although claimed
+    /// `abandonedDemoSlotAge` ago; and, of the unmarked ones not yet that old, when the first
+    /// could be reclaimed.
+    private func abandonedDemoSlots(_ key: String, now: Date) async throws -> (ended: [String], neverStored: [String], nextIn: TimeInterval?) {
+        guard let slots = try await database.findOne("demo_slots", ["_id": .string(key)])?["slots"]?.array else { return ([], [], nil) }
         let claims = slots.compactMap(\.document)
         var statusByID: [String: String] = [:]
         for demo in try await database.find("demo_sessions", withIDsIn: claims.compactMap { $0["id"]?.string }) {
             statusByID[try demo.string("_id")] = try demo.string("status")
         }
-        var abandoned: [String] = []
+        var ended: [String] = []
+        var neverStored: [String] = []
         var nextIn: TimeInterval?
         for claim in claims {
             guard let id = claim["id"]?.string else { continue }
@@ -150,25 +172,38 @@ extension MongoStore {
             case DemoSession.Status.active.rawValue?:
                 continue
             case nil:
+                guard claim["stored"] == nil else { continue }  // its start is undoing it
                 let waited = now.timeIntervalSince(claim["at"]?.date ?? .distantPast)
                 if waited >= abandonedDemoSlotAge {
-                    abandoned.append(id)
+                    neverStored.append(id)
                 } else {
                     nextIn = min(nextIn ?? .infinity, abandonedDemoSlotAge - waited)
                 }
             default:
-                abandoned.append(id)
+                ended.append(id)
             }
         }
-        return (abandoned, nextIn)
+        return (ended, neverStored, nextIn)
     }
 
     /// Frees the abandoned claims under `key`; whether any was freed.
     private func reclaimAbandonedDemoSlots(_ key: String, now: Date) async throws -> Bool {
-        let abandoned = try await abandonedDemoSlots(key, now: now).ids
-        guard !abandoned.isEmpty else { return false }
-        try await pull(abandoned, fromSlots: [key])
-        return true
+        let abandoned = try await abandonedDemoSlots(key, now: now)
+        try await pull(abandoned.ended, fromSlots: [key])
+        if !abandoned.neverStored.isEmpty {
+            // Only while still unmarked: a start that stored its demo since keeps its slot.
+            _ = try await database.update(
+                "demo_slots", ["_id": .string(key)],
+                [
+                    "$pull": .document([
+                        "slots": .document([
+                            "id": .document(["$in": .array(abandoned.neverStored.map { .string($0) })]),
+                            "stored": .document(["$exists": .bool(false)]),
+                        ])
+                    ])
+                ])
+        }
+        return !abandoned.ended.isEmpty || !abandoned.neverStored.isEmpty
     }
 
     private func demoIsAbsent(_ id: String) async -> Bool {

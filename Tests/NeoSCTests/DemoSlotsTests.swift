@@ -94,6 +94,15 @@ import Testing
             }
             #expect(try await Self.starts(Self.demo("demo-d", from: "192.0.2.4", createdAt: now + 61), in: mongo, limit: 2))
             #expect(try await Self.slotHolders(mongo)?.sorted() == ["demo-c", "demo-d"])
+
+            // A claim marked stored whose demo is gone is its start undoing it: never taken as
+            // abandoned, however old (in demo-c's place, ended).
+            _ = try await mongo.database.update("demo_sessions", ["_id": .string("demo-c")], ["$set": .document(["status": .string("expired")])])
+            let undoing = BSON.document(["id": .string("demo-undoing"), "at": .date(now), "stored": .bool(true)])
+            _ = try await mongo.database.update(
+                "demo_slots", ["_id": .string("all"), "slots.id": .string("demo-c")], ["$set": .document(["slots.$": undoing])])
+            #expect(try await !Self.starts(Self.demo("demo-e", from: "192.0.2.5", createdAt: now + 600), in: mongo, limit: 2))
+            #expect(try await Self.slotHolders(mongo)?.sorted() == ["demo-d", "demo-undoing"])
         }
     }
 }

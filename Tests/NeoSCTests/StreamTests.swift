@@ -652,6 +652,32 @@ import Testing
         }
     }
 
+    /// RFC 6455 §5.4: a message's frames follow one another (control frames may come between):
+    /// a continuation with no message under way, or a new message before the last one's end,
+    /// closes the stream (1002), and the frame goes no further.
+    @Test func framesOfAMessageOutOfOrderCloseTheStream() async throws {
+        for (name, frames, heardBefore) in [
+            ("a continuation with no message", [Self.maskedFrame(0x0, Array("late".utf8))], ""),
+            (
+                "a new message before the last one's end",
+                [Self.maskedFrame(0x2, fin: false, Array("one".utf8)), [0x89, 0x80, 0, 0, 0, 0], Self.maskedFrame(0x2, Array("two".utf8))],
+                "one"
+            ),
+        ] {
+            let desktop = try DeafListener(greeting: Array("RFB 003.008\n".utf8))
+            defer { desktop.close() }
+            try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+                let socket = try await Self.bareStream(harness, client, to: desktop)
+                socket.send(bytes: frames.flatMap { $0 })
+                let answered = await socket.read(within: .seconds(15)) { Self.serverFrames($0).contains { $0.opcode == 0x8 } }
+                let close = try Self.close(in: Self.serverFrames(answered))
+                #expect(close.code == 1002 && close.reason == "A message's frames must follow one another", "\(name): \(close)")
+                #expect(await socket.isClosedByPeer(within: .seconds(15)), "\(name)")
+                #expect(try await desktop.closedByPeer(within: .seconds(15)) == heardBefore, "\(name)")
+            }
+        }
+    }
+
     /// RFC 6455 §5.1: a server closes on a frame its client did not mask (1002), and the frame
     /// goes no further. Over a bare socket: a client library masks whatever it is told.
     @Test func anUnmaskedFrameFromTheBrowserClosesTheStream() async throws {

@@ -1,11 +1,13 @@
 import NIOCore
 import NIOWebSocket
 
-/// Closes a stream whose browser breaks one of two rules RFC 6455 sets a server to enforce, before
+/// Closes a stream whose browser breaks one of the rules RFC 6455 sets a server to enforce, before
 /// the frame reaches the relay, with a close frame giving the code:
 /// - a frame that is not masked (§5.1): 1002, protocol error. Browsers always mask; the mask keeps
 ///   bytes a page chooses from appearing as such on the wire, where a caching proxy could take
 ///   them for a request of its own;
+/// - a message's frames out of order (§5.4): a continuation with no message under way, or a new
+///   message's first frame before the last one's end: 1002 (control frames may come between);
 /// - a text message that is not UTF-8 (§8.1): 1007, invalid payload data, judged frame by frame
 ///   (`TextMessageUTF8`), as the relay passes frames on as they come.
 ///
@@ -25,9 +27,12 @@ final class ClientFrameCheck: ChannelDuplexHandler, RemovableChannelHandler {
 
     static let unmasked = "A client's frames must be masked"
     static let notUTF8 = "A text message must be UTF-8"
+    static let outOfOrder = "A message's frames must follow one another"
     static let closeDelay = TimeAmount.seconds(1)
 
     private var text = TextMessageUTF8()
+    /// Whether a message's first frame has come and its last not yet.
+    private var messageOpen = false
     /// Set at the first frame refused: what follows it either way is dropped until the
     /// connection closes.
     private var refused = false
@@ -50,6 +55,11 @@ final class ClientFrameCheck: ChannelDuplexHandler, RemovableChannelHandler {
         case .text, .binary, .continuation:
             let isText = frame.opcode == .text
             let isContinuation = frame.opcode == .continuation
+            guard isContinuation == messageOpen else {
+                refuse(.protocolError, Self.outOfOrder, context: context)
+                return
+            }
+            messageOpen = !frame.fin
             // Only text is read (unmasked, a copy); a binary message's frames pass unread.
             let readsText = isText || (isContinuation && text.isWithinText)
             let payload = readsText ? frame.unmaskedData.readableBytesView : ByteBufferView()
