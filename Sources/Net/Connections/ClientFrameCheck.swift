@@ -62,8 +62,12 @@ final class ClientFrameCheck: ChannelDuplexHandler, RemovableChannelHandler {
             messageOpen = !frame.fin
             // Only text is read (unmasked, a copy); a binary message's frames pass unread.
             let readsText = isText || (isContinuation && text.isWithinText)
-            let payload = readsText ? frame.unmaskedData.readableBytesView : ByteBufferView()
-            guard text.accepts(payload, isContinuation: isContinuation, isText: isText, isFinal: frame.fin) else {
+            // A binary frame costs no copy, no allocation: the relay's hot path.
+            let accepted =
+                readsText
+                ? text.accepts(frame.unmaskedData.readableBytesView, isContinuation: isContinuation, isText: isText, isFinal: frame.fin)
+                : text.accepts(EmptyCollection(), isContinuation: isContinuation, isText: isText, isFinal: frame.fin)
+            guard accepted else {
                 refuse(.dataInconsistentWithMessage, Self.notUTF8, context: context)
                 return
             }

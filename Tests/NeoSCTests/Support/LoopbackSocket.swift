@@ -137,7 +137,7 @@ final class LoopbackSocket {
         let table = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
         // The kernel prints an IPv4 address as its 32 bits in memory order, a port as a number.
         let me = String(format: "%08X:%04X", local.sin_addr.s_addr, UInt16(bigEndian: local.sin_port))
-        let server = ":" + String(repeating: "0", count: max(0, 4 - String(port, radix: 16).count)) + String(port, radix: 16, uppercase: true)
+        let server = String(format: ":%04lX", port)
         return table.split(separator: "\n").dropFirst().contains { line in
             let fields = line.split(separator: " ")
             guard fields.count > 4, fields[1].hasSuffix(server), fields[2] == me, fields[3] == "01" else { return false }
