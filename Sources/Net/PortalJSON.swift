@@ -89,17 +89,14 @@ extension Request {
         }
     }
 
-    /// The first top-level field (by name) of `Value`'s body whose number no `Int` holds exactly
-    /// and that is what its decoding fails on; nil when the failure is something else (an
-    /// unknown key's `0.5` is ignored by the decoder, and must not be named).
+    /// The first top-level field (by name) of `Value`'s body whose number no `Int` holds and that
+    /// is what its decoding fails on; nil when the failure is something else (an unknown key's
+    /// `0.5` is ignored by the decoder, and must not be named).
     static func unrepresentableNumberField<Value: Decodable>(_ type: Value.Type, in data: Data) -> String? {
         guard let values = try? JSONDecoder().decode([String: TopLevelValue].self, from: data),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return nil }
-        let suspects = values.keys.sorted().filter { key in
-            guard case .number(let value) = values[key] else { return false }
-            return !value.isFinite || value.rounded() != value || abs(value) >= 9.2e18
-        }
+        let suspects = values.keys.sorted().filter { values[$0] == .numberNotAnInt }
         // Each try decodes the whole body again: a body of thousands of such keys gets the
         // plain 400 rather than a decode per key.
         guard suspects.count <= 8 else { return nil }
@@ -125,25 +122,26 @@ extension Request {
         return suspects.first { failsAsMalformed(keeping: $0) }
     }
 
-    /// A JSON value seen only as far as "a number, or something else".
-    private enum TopLevelValue: Decodable {
-        case number(Double)
+    /// A JSON value seen only as far as "a number the decoder will not read as an `Int`, or
+    /// something else". The decoder judges a whole number by its digits, not by the `Double`
+    /// they make: `972036580822337203.52` is a whole `Double` (the fraction is below its
+    /// precision) and still no `Int` to the decoder, as `1.5`, `2^63` and `1e20` are not.
+    private enum TopLevelValue: Decodable, Equatable {
+        case numberNotAnInt
         case other
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if (try? container.decode(Bool.self)) != nil {
-                self = .other
-            } else if let number = try? container.decode(Double.self) {
-                self = .number(number)
-            } else if container.decodeNil() || (try? container.decode(String.self)) != nil
+            if (try? container.decode(Int.self)) != nil || (try? container.decode(Bool.self)) != nil
+                || container.decodeNil() || (try? container.decode(String.self)) != nil
                 || (try? container.decode([TopLevelValue].self)) != nil
                 || (try? container.decode([String: TopLevelValue].self)) != nil
             {
                 self = .other
             } else {
-                // A number beyond any Double (`1e3000`): no field can hold it either.
-                self = .number(.infinity)
+                // What is left is a number: a fraction, one beyond `Int`, or one beyond any
+                // `Double` (`1e3000`).
+                self = .numberNotAnInt
             }
         }
     }
