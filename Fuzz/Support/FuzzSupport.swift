@@ -79,20 +79,53 @@ func quoted(_ value: String) -> String {
     "\"" + value.unicodeScalars.map { $0.escaped(asASCII: true) }.joined() + "\""
 }
 
-/// Hands a value across the thread that waits for it; written once, then read once.
+/// Runs `body` to completion on the thread that calls it, which is libFuzzer's: its callback is
+/// synchronous, NeoSC's verification and request decoding are async. Every job of the task (and
+/// of the default actors it calls, which follow a task's executor preference) runs here, so no
+/// instrumented code is still running on a pool thread while libFuzzer reads the coverage
+/// counters after the callback. With a semaphore signalled from the pool, the task's last steps
+/// raced that read, and the same seed gave different runs.
+func runBlocking<Value>(_ body: @escaping @Sendable () async -> Value) -> Value {
+    let executor = CallerThreadExecutor()
+    let outcome = Outcome<Value>()
+    Task(executorPreference: executor) {
+        outcome.value = await body()
+    }
+    executor.runJobs { outcome.value != nil }
+    return outcome.value!
+}
+
+/// Holds the value a task hands to the thread that runs it; written once, then read once.
 final class Outcome<Value>: @unchecked Sendable {
     var value: Value?
 }
 
-/// Runs `body` on the concurrency runtime and waits for it: libFuzzer's callback is synchronous,
-/// NeoSC's verification and request decoding are async.
-func runBlocking<Value>(_ body: @escaping @Sendable () async -> Value) -> Value {
-    let outcome = Outcome<Value>()
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        outcome.value = await body()
-        done.signal()
+/// A task executor whose jobs run on the thread that calls `runJobs`. Jobs can be enqueued from
+/// any thread (a timer's, say); they run in order.
+final class CallerThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
     }
-    done.wait()
-    return outcome.value!
+
+    /// Runs jobs as they come until `finished` holds with none left to run.
+    func runJobs(until finished: () -> Bool) {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !finished() { condition.wait() }
+            guard !jobs.isEmpty else {
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
 }
