@@ -57,11 +57,15 @@ struct DemoPromiseTests {
         ]
     }
 
-    static func assertion(_ signer: TestSigner, subject: String, groups: [String], extra: [String: any Sendable] = [:]) -> String {
+    /// `issuedAt` is NeoSC's time: a test on a `ManualClock` passes the clock's, or an assertion
+    /// signed after real time has run past the frozen clock's leeway is not yet valid.
+    static func assertion(
+        _ signer: TestSigner, subject: String, groups: [String], extra: [String: any Sendable] = [:], issuedAt: Date = Date()
+    ) -> String {
         signer.token(
             signer.claims(
                 subject: subject, audience: route,
-                extra: ["iss": route, "email": "\(subject)@example.com", "groups": groups].merging(extra) { $1 }))
+                extra: ["iss": route, "email": "\(subject)@example.com", "groups": groups].merging(extra) { $1 }, issuedAt: issuedAt))
     }
 
     static func headers(_ assertion: String) -> HTTPFields {
@@ -223,7 +227,8 @@ struct DemoPromiseTests {
             try await Harness.run(.router, clock: clock.wallClock, Self.pomerium(signer: signer)) { harness, client in
                 let visitor = try await harness.account(.demoUser)
                 let demo = try #require(try await harness.store.demo(userID: visitor.user.id))
-                let bound = Self.assertion(signer, subject: "pomerium-visitor", groups: ["demo-user"], extra: Self.binding(demo.id))
+                let bound = Self.assertion(
+                    signer, subject: "pomerium-visitor", groups: ["demo-user"], extra: Self.binding(demo.id), issuedAt: clock.now)
                 let me = try await client.send(.get, "/api/auth/me", headers: Self.headers(bound))
                 #expect(me.status == .ok, "\(me.text)")
                 #expect(try me.decoded(UserBody.self).id == visitor.user.id)
@@ -231,14 +236,15 @@ struct DemoPromiseTests {
                 #expect(try listed.decoded([WorkspaceBody].self).map(\.id) == [demo.workspaceID], "scoped to the demo's workspace")
                 #expect(harness.portal.tokenCache.count == 1, "the assertion's identity is cached")
 
-                let admin = Self.assertion(signer, subject: "pomerium-admin", groups: ["admin"])
+                let admin = Self.assertion(signer, subject: "pomerium-admin", groups: ["admin"], issuedAt: clock.now)
                 let ended = try await client.send(.delete, "/api/demo/sessions/\(demo.id)", headers: Self.headers(admin))
                 #expect(ended.status == .ok, "\(ended.text)")
 
                 let refused = try await client.send(.get, "/api/auth/me", headers: Self.headers(bound))
                 #expect(refused.status == .unauthorized, "served from the cache after the demo ended: \(refused.text)")
                 #expect(refused.detail == TokenRejection.demoExpired.detail)
-                let unknown = Self.assertion(signer, subject: "pomerium-visitor-2", groups: ["demo-user"], extra: Self.binding("demo_unknown"))
+                let unknown = Self.assertion(
+                    signer, subject: "pomerium-visitor-2", groups: ["demo-user"], extra: Self.binding("demo_unknown"), issuedAt: clock.now)
                 #expect(try await client.send(.get, "/api/auth/me", headers: Self.headers(unknown)).status == .unauthorized)
                 let reasons = try await harness.store.events(AuditQuery(action: .pomeriumAssertionRejected)).compactMap { $0.details["reason"] }
                 #expect(reasons == ["demo_expired"], "the same refusal from one address is audited once a minute")
