@@ -57,7 +57,7 @@ struct DemoSessionTests {
     func provisioningCarriesRecording() async throws {
         try await RecordingPeer.with { peer in
             peer.reply("POST /hook provision", with: #"{"connection_url":"https://kasm.example.com/s/1"}"#)
-            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60, maxDuration: 120)) { harness, client in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600, maxDuration: 1_200)) { harness, client in
                 func recording(of call: RecordingPeer.Call?) throws -> Bool? {
                     let body = try #require(call).body
                     let demo = (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["demo"] as? [String: Any]
@@ -200,7 +200,7 @@ struct DemoSessionTests {
     func endedEarlyWhileCleanUpFails() async throws {
         try await RecordingPeer.with { peer in
             peer.fail("POST /hook deprovision", times: 1_000)
-            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60)) { harness, client in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600)) { harness, client in
                 let created = try await Self.create(client)
                 let started = try created.decoded(DemoCreatedBody.self)
                 let (id, token) = (started.demoSessionID, started.accessToken)
@@ -267,7 +267,7 @@ struct DemoSessionTests {
     @Test("a clean-up left half done by a replica that died is resumed by another, from the first unfinished step")
     func resumeAfterDeadReplica() async throws {
         try await RecordingPeer.with { peer in
-            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60)) { harness, client in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600)) { harness, client in
                 let created = try await Self.create(client)
                 let id = try created.decoded(DemoCreatedBody.self).demoSessionID
                 // Another replica claims the clean-up, ends the sessions, and dies.
@@ -401,7 +401,7 @@ struct DemoSessionTests {
     @Test("extensions at once add up, each audited with the expiry it moved: none is lost, none shortens another")
     func extensionsAtOnceAddUp() async throws {
         try await RecordingPeer.with { peer in
-            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60, maxDuration: 3_600)) { harness, client in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600, maxDuration: 3_600)) { harness, client in
                 let id = try (try await Self.create(client)).decoded(DemoCreatedBody.self).demoSessionID
                 let before = try #require(try await Self.demo(harness, id)?.expiresAt)
                 let admin = try await harness.account(.admin).token
@@ -434,7 +434,7 @@ struct DemoSessionTests {
     @Test("limits per address answer 429 with Retry-After; the owner can end a demo; only admins extend, never past the maximum")
     func limitsEndAndExtend() async throws {
         try await RecordingPeer.with { peer in
-            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 60, maxDuration: 120, perAddress: 1)) {
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600, maxDuration: 1_200, perAddress: 1)) {
                 harness, client in
                 let first = try await Self.create(client)
                 #expect(first.status == .created)
