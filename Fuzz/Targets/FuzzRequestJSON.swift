@@ -12,9 +12,9 @@
 //     never another error, never a trap;
 //   - a 422 names a field: its detail is one of the mapping's sentences about `Field '<path>'`,
 //     and the path starts with one of the keys the body type reads;
-//   - a 400 is for a body that is not a JSON object: when the body parses (JSONSerialization) as
-//     an object, the answer must be a 422 naming the field that is wrong, unless the body is not
-//     strict JSON (an object names a key twice, a comma has no value after it);
+//   - a 400 is for a body that is not a JSON object: when the body is strict JSON and an object
+//     (whether JSONSerialization reads it or, holding a number beyond any Double, does not), the
+//     answer must be a 422 naming the field that is wrong;
 //   - the strict check (StrictJSON) and Foundation's parser agree but where the check is meant to
 //     be stricter: what the check passes, JSONSerialization parses (or finds a number no Swift
 //     type holds); what JSONSerialization parses and the check refuses has a key named twice, a
@@ -63,7 +63,7 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             return .refused(error)
         }
     }
-    let isWhitespace = bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+    let isWhitespace = bytes.allSatisfy(isBlank)
     let flaw = bytes.withUnsafeBytes(StrictJSON.flaw(in:))
     let parsed: Any?
     do {
@@ -103,14 +103,18 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             if bytes.isEmpty {
                 require(detail == "Request body must be a JSON object", "\(body.name): empty body answered \(quoted(detail))")
             }
-            let object = flaw == nil ? parsed as? [String: Any] : nil
+            // Strict JSON whose value is an object, whether or not JSONSerialization reads it
+            // (it does not read a number beyond any Double, `1e400`).
+            let isObject = flaw == nil && bytes.first { !isBlank($0) } == UInt8(ascii: "{")
+            require(
+                !isObject || parsed == nil || parsed is [String: Any], "\(body.name): JSONSerialization read an object as something else")
             // By design a body with more than 8 numbers no whole-number field can hold gets the
             // plain 400 (naming one would cost a decode each: PortalJSON.unrepresentableNumberField).
             // Which numbers those are depends on the parser (`0e3000` is 0 to one, out of range to
             // another), so any body of more than 8 top-level numbers may get it.
-            let numbers = (object ?? [:]).values.filter { $0 is NSNumber }.count
+            let numbers = bytes.withUnsafeBytes(StrictJSON.topLevelNumbers(in:)).count
             require(
-                object == nil || numbers > 8,
+                !isObject || numbers > 8,
                 "\(body.name): a JSON object answered 400 \(quoted(detail)) instead of a 422 naming the field")
         case .invalid(let detail):
             let range = NSRange(detail.startIndex..., in: detail)
@@ -128,6 +132,11 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         }
     }
     return 0
+}
+
+/// JSON's blanks: space, tab, line feed, carriage return.
+private func isBlank(_ byte: UInt8) -> Bool {
+    byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
 }
 
 private func decode<Body: Decodable>(_ type: Body.Type, _ request: Request) async throws -> UncheckedBox {

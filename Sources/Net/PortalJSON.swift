@@ -93,21 +93,30 @@ extension Request {
     /// is what its decoding fails on; nil when the failure is something else (an unknown key's
     /// `0.5` is ignored by the decoder, and must not be named).
     static func unrepresentableNumberField<Value: Decodable>(_ type: Value.Type, in data: Data) -> String? {
-        guard let values = try? JSONDecoder().decode([String: TopLevelValue].self, from: data),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { return nil }
-        let suspects = values.keys.sorted().filter { values[$0] == .numberNotAnInt }
+        let body = [UInt8](data)
+        // The suspects: numbers the decoder will not read as an `Int`. It judges a whole number
+        // by its digits, not by the `Double` they make (`972036580822337203.52` is a whole
+        // `Double`, its fraction below a Double's precision, and no `Int` to the decoder), and
+        // refuses one beyond any `Double` (`1e400`), which JSONSerialization cannot even read.
+        let suspects = body.withUnsafeBytes(StrictJSON.topLevelNumbers(in:))
+            .filter { (try? JSONDecoder().decode(Int.self, from: Data(body[$0.text]))) == nil }
+            .sorted { $0.key < $1.key }
         // Each try decodes the whole body again: a body of thousands of such keys gets the
         // plain 400 rather than a decode per key.
-        guard suspects.count <= 8 else { return nil }
-        func failsAsMalformed(keeping kept: String?) -> Bool {
-            var patched = object
-            // The kept one as JSONSerialization read it: the decoder read the same (a body that
-            // names a key twice, or holds a number beyond any Double, does not get this far).
-            for key in suspects where key != kept { patched[key] = 0 }
-            guard let body = try? JSONSerialization.data(withJSONObject: patched) else { return false }
+        guard !suspects.isEmpty, suspects.count <= 8 else { return nil }
+        // Whether the body, with every suspect but `kept` written `0`, still fails as malformed.
+        func failsAsMalformed(keeping kept: StrictJSON.TopLevelNumber?) -> Bool {
+            var patched: [UInt8] = []
+            patched.reserveCapacity(body.count)
+            var next = 0
+            for suspect in suspects.sorted(by: { $0.text.lowerBound < $1.text.lowerBound }) where suspect != kept {
+                patched += body[next..<suspect.text.lowerBound]
+                patched.append(UInt8(ascii: "0"))
+                next = suspect.text.upperBound
+            }
+            patched += body[next...]
             do {
-                _ = try PortalJSON.decoder.decode(Value.self, from: body)
+                _ = try PortalJSON.decoder.decode(Value.self, from: Data(patched))
                 return false
             } catch let error as DecodingError {
                 if case .malformed = DomainError(error) { return true }
@@ -118,32 +127,8 @@ extension Request {
         }
         // With every suspect made a plain 0 the body must decode past this failure; then the
         // culprit is a suspect that alone brings it back.
-        guard !suspects.isEmpty, !failsAsMalformed(keeping: nil) else { return nil }
-        return suspects.first { failsAsMalformed(keeping: $0) }
-    }
-
-    /// A JSON value seen only as far as "a number the decoder will not read as an `Int`, or
-    /// something else". The decoder judges a whole number by its digits, not by the `Double`
-    /// they make: `972036580822337203.52` is a whole `Double` (the fraction is below its
-    /// precision) and still no `Int` to the decoder, as `1.5`, `2^63` and `1e20` are not.
-    private enum TopLevelValue: Decodable, Equatable {
-        case numberNotAnInt
-        case other
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if (try? container.decode(Int.self)) != nil || (try? container.decode(Bool.self)) != nil
-                || container.decodeNil() || (try? container.decode(String.self)) != nil
-                || (try? container.decode([TopLevelValue].self)) != nil
-                || (try? container.decode([String: TopLevelValue].self)) != nil
-            {
-                self = .other
-            } else {
-                // What is left is a number: a fraction, one beyond `Int`, or one beyond any
-                // `Double` (`1e3000`).
-                self = .numberNotAnInt
-            }
-        }
+        guard !failsAsMalformed(keeping: nil) else { return nil }
+        return suspects.first { failsAsMalformed(keeping: $0) }?.key
     }
 }
 

@@ -27,10 +27,19 @@ enum StrictJSON {
     /// parsers stop at 512.
     static let maximumDepth = 512
 
+    /// A number that is a member's value in a body's top-level object.
+    struct TopLevelNumber: Equatable {
+        /// The member's key, unescaped (as the decoder reads it).
+        var key: String
+        /// Where the number's text lies in the body.
+        var text: Range<Int>
+    }
+
     /// What makes `body` not strict JSON, if anything.
     static func flaw(in body: UnsafeRawBufferPointer) -> Flaw? {
+        var numbers: [TopLevelNumber]? = nil
         do throws(Flaw) {
-            try check(body)
+            try check(body, topLevelNumbers: &numbers)
             return nil
         } catch .syntax(let offset) where offset >= body.count {
             return .endsEarly
@@ -39,10 +48,26 @@ enum StrictJSON {
         }
     }
 
-    private static func check(_ body: UnsafeRawBufferPointer) throws(Flaw) {
+    /// The numbers among the members of `body`'s top-level object, in the body's order; empty
+    /// when the body is not strict JSON, or not an object.
+    static func topLevelNumbers(in body: UnsafeRawBufferPointer) -> [TopLevelNumber] {
+        var numbers: [TopLevelNumber]? = []
+        do throws(Flaw) {
+            try check(body, topLevelNumbers: &numbers)
+            return numbers ?? []
+        } catch {
+            return []
+        }
+    }
+
+    /// Checks `body`, and when `topLevelNumbers` is not nil, adds to it each number that is a
+    /// member of the top-level object.
+    private static func check(_ body: UnsafeRawBufferPointer, topLevelNumbers: inout [TopLevelNumber]?) throws(Flaw) {
         var reader = Reader(body.bindMemory(to: UInt8.self))
         // Per container open, innermost last: nil for an array, the keys seen for an object.
         var open: [Set<String>?] = []
+        // The key of the top-level object's member being read.
+        var topLevelKey = ""
         nextValue: while true {
             reader.skipBlanks()
             // The end of the body (0 here) is no value's start either.
@@ -54,8 +79,13 @@ enum StrictJSON {
                 reader.skipBlanks()
                 if reader.peek == UInt8(ascii: isObject ? "}" : "]") {
                     reader.advance()
+                } else if isObject {
+                    let key = try reader.key()
+                    if open.isEmpty { topLevelKey = key }
+                    open.append([key])
+                    continue nextValue
                 } else {
-                    open.append(isObject ? [try reader.key()] : nil)
+                    open.append(nil)
                     continue nextValue
                 }
             case UInt8(ascii: "\""):
@@ -67,7 +97,11 @@ enum StrictJSON {
             case UInt8(ascii: "n"):
                 try reader.literal("null")
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let start = reader.offset
                 try reader.number()
+                if topLevelNumbers != nil, open.count == 1, open[0] != nil {
+                    topLevelNumbers?.append(TopLevelNumber(key: topLevelKey, text: start..<reader.offset))
+                }
             default:
                 throw .syntax(at: reader.offset)
             }
@@ -88,6 +122,7 @@ enum StrictJSON {
                         let key = try reader.key()
                         // Changed in place: the set is not copied per key.
                         guard open[innermost]!.insert(key).inserted else { throw .duplicateKey(key) }
+                        if innermost == 0 { topLevelKey = key }
                     }
                     continue nextValue
                 case UInt8(ascii: "}") where inObject, UInt8(ascii: "]") where !inObject:

@@ -88,8 +88,28 @@ import Testing
     }
 
     @Test func aNumberBeyondADoubleIsJSON() {
-        // Foundation's decoder then refuses it (400, HardeningTests): no Swift type holds it.
+        // Foundation's decoder then refuses it: no Swift type holds it. The field is named (422,
+        // HardeningTests), found by where its text lies.
         #expect(Self.flaw(#"{"minutes":1e400}"#) == nil)
+        #expect(Self.numbers(#"{"minutes":1e400}"#) == [.init(key: "minutes", text: 11..<16)])
+    }
+
+    @Test("the top-level object's numbers: key unescaped, where the text lies; none nested, none outside an object")
+    func topLevelNumbers() {
+        let body = #"{ "a" : -1.5e3 , "n":{"x":2,"y":[3]}, "b":0,"s":"4","l":[5] }"#
+        let numbers = Self.numbers(body)
+        #expect(numbers.map(\.key) == ["a", "b"])
+        let bytes = Array(body.utf8)
+        #expect(numbers.map { String(decoding: bytes[$0.text], as: UTF8.self) } == ["-1.5e3", "0"])
+        for other in ["[1,2]", "7", #"{"a":1,"a":2}"#, #"{"a":1,}"#, #"{"a":01}"#, ""] {
+            #expect(Self.numbers(other).isEmpty, "\(other)")
+        }
+        // The first member's key, and one read after a nested object closed.
+        #expect(Self.numbers(#"{"first":1,"o":{"k":{}},"after":2}"#).map(\.key) == ["first", "after"])
+    }
+
+    static func numbers(_ text: String) -> [StrictJSON.TopLevelNumber] {
+        Array(text.utf8).withUnsafeBytes(StrictJSON.topLevelNumbers(in:))
     }
 
     @Test func nestingIsBounded() {
