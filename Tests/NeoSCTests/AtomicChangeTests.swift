@@ -344,8 +344,9 @@ struct AtomicChangeTests {
     @Test("standalone: an abandoned change is undone after its lease, and cannot commit after")
     func anAbandonedChangeIsUndone() async throws {
         let url = try await StoreKind.mongoStandalone.freshDatabaseURL()
-        // Long enough for a loaded machine to make the change's writes within half of it.
-        let lease = Duration.seconds(20)
+        // Long enough for a loaded machine to make the change's writes within half of it: the
+        // recovery below is asked for a moment past it rather than waiting it out.
+        let lease = Duration.seconds(600)
         let options = MongoStore.Options(timeout: .seconds(Int(TestMongo.timeout)), changeLease: lease)
         let stalled = try await MongoStore.open(url: url, options: options, logger: Harness.logger)
         let recovering = try await MongoStore.open(url: url, options: options, logger: Harness.logger)
@@ -380,7 +381,7 @@ struct AtomicChangeTests {
             }
         }
 
-        let report = try await recovering.finishInterruptedChanges(at: Date() + 21)
+        let report = try await recovering.finishInterruptedChanges(at: Date() + 601)
         #expect(report.undone.count == 1 && report.undone.first?.writes ?? 0 >= 2, "the slot claim and the insert: \(report)")
         #expect(try await recovering.session(id: session.id) == nil)
         #expect(try await recovering.sessions(userID: owner.id, status: .active, limit: 10).isEmpty)
@@ -402,13 +403,13 @@ struct AtomicChangeTests {
     func committedEntriesArePublishedOnce() async throws {
         let url = try await StoreKind.mongoStandalone.freshDatabaseURL()
         let store = try await MongoStore.open(
-            url: url, options: .init(timeout: .seconds(Int(TestMongo.timeout)), changeLease: .seconds(20)), logger: Harness.logger)
+            url: url, options: .init(timeout: .seconds(Int(TestMongo.timeout)), changeLease: .seconds(600)), logger: Harness.logger)
         do {
             let owner = Self.user("committed")
             try await store.insert(owner, creating: nil)
             let session = StoreConformanceTests.session(for: owner)
             // The journaled change up to its commit point, and no further (as a crash leaves it).
-            let journal = try await store.database.beginChange(lease: .seconds(20))
+            let journal = try await store.database.beginChange(lease: .seconds(600))
             try await ChangeJournal.$current.withValue(journal) {
                 try await store.start(session, limit: 5)
                 try await store.append(AuditChainStoreTests.event(7))
@@ -416,13 +417,13 @@ struct AtomicChangeTests {
             #expect(try await store.chainHead() == nil, "the entry waits in the journal")
             try await store.database.commit(journal, entries: journal.close())
 
-            let report = try await store.finishInterruptedChanges(at: Date() + 21)
+            let report = try await store.finishInterruptedChanges(at: Date() + 601)
             #expect(report.published == 1 && report.undone.isEmpty)
             #expect(try await store.database.journalState(journal.id) == "published")
             #expect(try await store.session(id: session.id)?.status == .active, "a committed change stands")
             let entries = try await store.chain(from: 1, limit: 10)
             #expect(entries.map { $0.details["session_id"] } == ["ses-7"])
-            #expect(try await store.finishInterruptedChanges(at: Date() + 21) == InterruptedChanges(), "nothing left")
+            #expect(try await store.finishInterruptedChanges(at: Date() + 601) == InterruptedChanges(), "nothing left")
             #expect(try await store.chain(from: 1, limit: 10).count == 1)
         } catch {
             try? await store.close()

@@ -31,7 +31,7 @@ struct DemoSessionTests {
             configuration.demo.retryDelay = 0.1
             // Longer than any attempt on a loaded machine: a lapse would run a step twice. The
             // test of a lapsed claim sets its own lease.
-            configuration.demo.claimLease = 30
+            configuration.demo.claimLease = 600
             configuration.demo.rescanInterval = 1
             configuration.provisioner = .webhook
             configuration.provisionURL = peer.url + "/hook"
@@ -272,8 +272,10 @@ struct DemoSessionTests {
                 let id = try created.decoded(DemoCreatedBody.self).demoSessionID
                 // Another replica claims the clean-up, ends the sessions, and dies.
                 let now = Date()
+                // Held long enough for its step to be marked done on a loaded machine; the step's
+                // mark then shortens it to a second, and the replica "dies".
                 let claimed = try await harness.store.claimCleanup(
-                    id: id, replica: "dead-replica/claim-1", endingAs: .ended, at: now, leaseUntil: now + 1)
+                    id: id, replica: "dead-replica/claim-1", endingAs: .ended, at: now, leaseUntil: now + 600)
                 #expect(claimed?.status == .expiring)
                 #expect(try await harness.store.completeStep(.endSessions, id: id, replica: "dead-replica/claim-1", leaseUntil: now + 1))
                 // While its lease holds, nobody else may take it.
