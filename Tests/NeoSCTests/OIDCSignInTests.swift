@@ -123,6 +123,7 @@ struct OIDCSignInTests {
     func refusals() async throws {
         let mock = try await OIDCMock.shared()
         try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let firstRefusal = ContinuousClock.now
             let carol = try await Self.exchange(mock, as: "zitadel-carol", client: client)
             #expect(carol.status == .forbidden)
             #expect(try await harness.store.user(email: "carol@example.com") == nil)
@@ -132,9 +133,12 @@ struct OIDCSignInTests {
             #expect(dave.status == .forbidden)
             #expect(try await harness.store.user(id: local.user.id)?.ssoSubject == nil)
 
-            // Two refusals for one reason from one address: audited once, both counted.
+            // Two refusals for one reason from one address: audited once, both counted. (The
+            // window is 60 s from the first, on the real clock here, as the provider signs on it:
+            // two rows only if a loaded machine kept the two that far apart.)
+            let apart = ContinuousClock.now - firstRefusal
             let failures = try await harness.store.events(AuditQuery(action: .ssoLoginFailed))
-            #expect(failures.count == 1)
+            #expect(failures.count == 1 || (failures.count == 2 && apart >= .seconds(60)), "\(failures.count) rows, \(apart) apart")
             #expect(failures.allSatisfy { $0.details["reason"] == "not_allowed" && !$0.success })
             #expect(harness.metric(#"auth_failures_total{reason="not_allowed"}"#) == 2)
 
@@ -265,6 +269,7 @@ struct OIDCSignInTests {
             let callback = "/api/auth/oidc/callback?code=\(code)&state=\(state)"
 
             // Without the browser's cookie the callback is refused (login CSRF).
+            let firstRefusal = ContinuousClock.now
             let stranger = try await client.send(.get, callback)
             #expect(stranger.status == .unauthorized)
 
@@ -288,8 +293,13 @@ struct OIDCSignInTests {
             // The same state cannot complete twice.
             let replay = try await client.send(.get, callback, headers: [.cookie: "neosc_oidc_state=\(state)"])
             #expect(replay.status == .unauthorized)
+            let apart = ContinuousClock.now - firstRefusal
             let reasons = try await harness.store.events(AuditQuery(action: .ssoLoginFailed)).compactMap { $0.details["reason"] }
-            #expect(reasons == ["unknown_state"], "the stranger, the wrong cookie, the replay: one row for the minute")
+            // One row for the window of 60 s from the first (the real clock's: the provider signs
+            // on it), unless a loaded machine kept the refusals further apart than that.
+            #expect(
+                reasons == ["unknown_state"] || (apart >= .seconds(60) && Set(reasons) == ["unknown_state"]),
+                "the stranger, the wrong cookie, the replay: one row for the minute (\(reasons), \(apart) apart)")
             #expect(harness.metric(#"auth_failures_total{reason="unknown_state"}"#) == 3)
         }
     }
