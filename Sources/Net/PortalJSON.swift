@@ -94,22 +94,28 @@ extension Request {
     /// `0.5` is ignored by the decoder, and must not be named).
     static func unrepresentableNumberField<Value: Decodable>(_ type: Value.Type, in data: Data) -> String? {
         let body = [UInt8](data)
-        // The suspects: numbers the decoder will not read as an `Int`. It judges a whole number
-        // by its digits, not by the `Double` they make (`972036580822337203.52` is a whole
-        // `Double`, its fraction below a Double's precision, and no `Int` to the decoder), and
-        // refuses one beyond any `Double` (`1e400`), which JSONSerialization cannot even read.
-        let suspects = body.withUnsafeBytes(StrictJSON.topLevelNumbers(in:))
-            .filter { (try? JSONDecoder().decode(Int.self, from: Data(body[$0.text]))) == nil }
-            .sorted { $0.key < $1.key }
-        // Each try decodes the whole body again: a body of thousands of such keys gets the
+        // The suspects: numbers the decoder will not read as an `Int`. Plain digits that no
+        // `Int` can overflow always are one; the rest are asked of the decoder, which judges a
+        // whole number by its digits, not by the `Double` they make (`972036580822337203.52` is
+        // a whole `Double`, its fraction below a Double's precision, and no `Int` to the decoder),
+        // and refuses one beyond any `Double` (`1e400`), which JSONSerialization cannot even read.
+        let candidates = body.withUnsafeBytes(StrictJSON.topLevelNumbers(in:)).filter { number in
+            let digits = body[number.text].drop { $0 == UInt8(ascii: "-") }
+            return digits.count > 18 || digits.contains { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        }
+        // Each try decodes the whole body again: a body of thousands of such numbers gets the
         // plain 400 rather than a decode per key.
-        guard !suspects.isEmpty, suspects.count <= 8 else { return nil }
+        guard candidates.count <= 8 else { return nil }
+        let decoder = JSONDecoder()
+        // In the body's order, as they are patched.
+        let suspects = candidates.filter { (try? decoder.decode(Int.self, from: Data(body[$0.text]))) == nil }
+        guard !suspects.isEmpty else { return nil }
         // Whether the body, with every suspect but `kept` written `0`, still fails as malformed.
         func failsAsMalformed(keeping kept: StrictJSON.TopLevelNumber?) -> Bool {
             var patched: [UInt8] = []
             patched.reserveCapacity(body.count)
             var next = 0
-            for suspect in suspects.sorted(by: { $0.text.lowerBound < $1.text.lowerBound }) where suspect != kept {
+            for suspect in suspects where suspect != kept {
                 patched += body[next..<suspect.text.lowerBound]
                 patched.append(UInt8(ascii: "0"))
                 next = suspect.text.upperBound
@@ -126,9 +132,9 @@ extension Request {
             }
         }
         // With every suspect made a plain 0 the body must decode past this failure; then the
-        // culprit is a suspect that alone brings it back.
+        // culprit is a suspect that alone brings it back, the first by name.
         guard !failsAsMalformed(keeping: nil) else { return nil }
-        return suspects.first { failsAsMalformed(keeping: $0) }?.key
+        return suspects.sorted { $0.key < $1.key }.first { failsAsMalformed(keeping: $0) }?.key
     }
 }
 

@@ -81,7 +81,7 @@ enum StrictJSON {
                     reader.advance()
                 } else if isObject {
                     let key = try reader.key()
-                    if open.isEmpty { topLevelKey = key }
+                    if open.isEmpty, topLevelNumbers != nil { topLevelKey = key }
                     open.append([key])
                     continue nextValue
                 } else {
@@ -122,7 +122,7 @@ enum StrictJSON {
                         let key = try reader.key()
                         // Changed in place: the set is not copied per key.
                         guard open[innermost]!.insert(key).inserted else { throw .duplicateKey(key) }
-                        if innermost == 0 { topLevelKey = key }
+                        if innermost == 0, topLevelNumbers != nil { topLevelKey = key }
                     }
                     continue nextValue
                 case UInt8(ascii: "}") where inObject, UInt8(ascii: "]") where !inObject:
