@@ -41,21 +41,26 @@ extension MongoStore {
         precondition(!database.inTransaction && database.openJournal == nil, "demo slots are claimed outside changes")
         let keys = Self.demoSlotKeys(of: demo)
         let started = ContinuousClock.now
+        var full: String?
         do {
             for (key, cap) in zip(keys, [limit, perAddressLimit]) {
                 guard try await claimDemoSlot(key, for: demo, limit: cap) else {
-                    // Freed before the refusal is worked out, so that it does not count this start.
-                    try? await releaseDemoSlots(keys, demoID: demo.id)
-                    throw try await demoRefusal(of: demo, limit: limit, perAddressLimit: perAddressLimit, full: key)
+                    full = key
+                    break
                 }
             }
-            guard ContinuousClock.now - started < changeLease / 2 else {
+            guard full != nil || ContinuousClock.now - started < changeLease / 2 else {
                 throw DomainError.unavailable("The data store is too slow to start a demo now; try again")
             }
         } catch {
-            // A claim whose answer was lost may have been made: freeing (again) is harmless.
+            // A claim whose answer was lost may have been made: freeing one not made is harmless.
             try? await releaseDemoSlots(keys, demoID: demo.id)
             throw error
+        }
+        if let full {
+            // Freed before the refusal is worked out, so that it does not count this start.
+            try? await releaseDemoSlots(keys, demoID: demo.id)
+            throw try await demoRefusal(of: demo, limit: limit, perAddressLimit: perAddressLimit, full: full)
         }
         do {
             try await database.insert("demo_sessions", Self.document(demo))
