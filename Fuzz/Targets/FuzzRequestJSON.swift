@@ -38,7 +38,8 @@ struct BodyType: @unchecked Sendable {
 }
 
 private let fieldSentence = try! NSRegularExpression(
-    pattern: #"^Field '([^']*)' (is required|must not be null|has the wrong type|has an invalid value|must be a whole number within range)$"#)
+    pattern: #"^Field '([^']*)' (is required|must not be null|has the wrong type|has an invalid value|"#
+        + #"must be a whole number within range|must be an ISO-8601 timestamp such as \S+)$"#)
 
 enum Decoded: Sendable {
     case value(UncheckedBox)
@@ -111,8 +112,8 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             // By design a body with more than 8 numbers no whole-number field can hold gets the
             // plain 400 (naming one would cost a decode each: PortalJSON.unrepresentableNumberField).
             // Which numbers those are depends on the parser (`0e3000` is 0 to one, out of range to
-            // another), so any body of more than 8 top-level numbers may get it.
-            let numbers = bytes.withUnsafeBytes(StrictJSON.topLevelNumbers(in:)).count
+            // another), so any body of more than 8 numbers may get it.
+            let numbers = bytes.withUnsafeBytes(StrictJSON.numbers(in:)).count
             require(
                 !isObject || numbers > 8,
                 "\(body.name): a JSON object answered 400 \(quoted(detail)) instead of a 422 naming the field")
@@ -186,7 +187,9 @@ private func checkWorkspace(_ workspace: Workspace) {
     require(Identifier.isValidSlug(workspace.id), "id \(quoted(workspace.id)) is not a slug")
     if let stream = workspace.streamUpstream {
         let parsed = try? StreamUpstream(stream)
-        require(parsed.map { $0.description == stream && upstreams.permits($0) } == true, "stream_upstream \(quoted(stream)) is not an allowed, normalised upstream")
+        require(
+            parsed.map { $0.description == stream && upstreams.permits($0) } == true,
+            "stream_upstream \(quoted(stream)) is not an allowed, normalised upstream")
     }
     func same(_ value: String, _ validate: (String) throws(DomainError) -> String) -> Bool {
         (try? validate(value)) == value

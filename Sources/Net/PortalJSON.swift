@@ -80,8 +80,8 @@ extension Request {
         } catch let error as DecodingError {
             let problem = DomainError(error)
             // A number the decoder cannot hold (`1.5` or `2^63` for a whole number, `1e20`) is
-            // reported without a field, as if the JSON were broken: it is valid JSON with an
-            // invalid field, so say which.
+            // reported without a field, as if the JSON were broken, at any depth: it is valid
+            // JSON with an invalid field, so say which.
             if case .malformed = problem, let field = Self.unrepresentableNumberField(Value.self, in: data) {
                 throw DomainError.invalid("Field '\(field)' must be a whole number within range")
             }
@@ -89,9 +89,9 @@ extension Request {
         }
     }
 
-    /// The first top-level field (by name) of `Value`'s body whose number no `Int` holds and that
-    /// is what its decoding fails on; nil when the failure is something else (an unknown key's
-    /// `0.5` is ignored by the decoder, and must not be named).
+    /// The first field (by its path: `cpu`, `settings.requests`) of `Value`'s body whose number no
+    /// `Int` holds and that is what its decoding fails on; nil when the failure is something else
+    /// (an unknown key's `0.5` is ignored by the decoder, and must not be named).
     static func unrepresentableNumberField<Value: Decodable>(_ type: Value.Type, in data: Data) -> String? {
         let body = [UInt8](data)
         // The suspects: numbers the decoder will not read as an `Int`. Plain digits that no
@@ -99,7 +99,7 @@ extension Request {
         // whole number by its digits, not by the `Double` they make (`972036580822337203.52` is
         // a whole `Double`, its fraction below a Double's precision, and no `Int` to the decoder),
         // and refuses one beyond any `Double` (`1e400`), which JSONSerialization cannot even read.
-        let candidates = body.withUnsafeBytes(StrictJSON.topLevelNumbers(in:)).filter { number in
+        let candidates = body.withUnsafeBytes(StrictJSON.numbers(in:)).filter { number in
             let digits = body[number.text].drop { $0 == UInt8(ascii: "-") }
             return digits.count > 18 || digits.contains { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
         }
@@ -111,7 +111,7 @@ extension Request {
         let suspects = candidates.filter { (try? decoder.decode(Int.self, from: Data(body[$0.text]))) == nil }
         guard !suspects.isEmpty else { return nil }
         // Whether the body, with every suspect but `kept` written `0`, still fails as malformed.
-        func failsAsMalformed(keeping kept: StrictJSON.TopLevelNumber?) -> Bool {
+        func failsAsMalformed(keeping kept: StrictJSON.Number?) -> Bool {
             var patched: [UInt8] = []
             patched.reserveCapacity(body.count)
             var next = 0
@@ -134,7 +134,7 @@ extension Request {
         // With every suspect made a plain 0 the body must decode past this failure; then the
         // culprit is a suspect that alone brings it back, the first by name.
         guard !failsAsMalformed(keeping: nil) else { return nil }
-        return suspects.sorted { $0.key < $1.key }.first { failsAsMalformed(keeping: $0) }?.key
+        return suspects.sorted { $0.field < $1.field }.first { failsAsMalformed(keeping: $0) }?.field
     }
 }
 

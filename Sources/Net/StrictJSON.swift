@@ -27,19 +27,20 @@ enum StrictJSON {
     /// parsers stop at 512.
     static let maximumDepth = 512
 
-    /// A number that is a member's value in a body's top-level object.
-    struct TopLevelNumber: Equatable {
-        /// The member's key, unescaped (as the decoder reads it).
-        var key: String
+    /// A number in a body whose value is an object, at any depth.
+    struct Number: Equatable {
+        /// Where it sits, as a 422 names a field: `minutes`, `settings.requests`,
+        /// `allowed_roles[2]`; keys unescaped, as the decoder reads them.
+        var field: String
         /// Where the number's text lies in the body.
         var text: Range<Int>
     }
 
     /// What makes `body` not strict JSON, if anything.
     static func flaw(in body: UnsafeRawBufferPointer) -> Flaw? {
-        var numbers: [TopLevelNumber]? = nil
+        var numbers: [Number]? = nil
         do throws(Flaw) {
-            try check(body, topLevelNumbers: &numbers)
+            try check(body, numbers: &numbers)
             return nil
         } catch .syntax(let offset) where offset >= body.count {
             return .endsEarly
@@ -48,26 +49,26 @@ enum StrictJSON {
         }
     }
 
-    /// The numbers among the members of `body`'s top-level object, in the body's order; empty
-    /// when the body is not strict JSON, or not an object.
-    static func topLevelNumbers(in body: UnsafeRawBufferPointer) -> [TopLevelNumber] {
-        var numbers: [TopLevelNumber]? = []
+    /// Every number in `body`'s object, nested or not, in the body's order; empty when the body
+    /// is not strict JSON, or not an object.
+    static func numbers(in body: UnsafeRawBufferPointer) -> [Number] {
+        var numbers: [Number]? = []
         do throws(Flaw) {
-            try check(body, topLevelNumbers: &numbers)
+            try check(body, numbers: &numbers)
             return numbers ?? []
         } catch {
             return []
         }
     }
 
-    /// Checks `body`, and when `topLevelNumbers` is not nil, adds to it each number that is a
-    /// member of the top-level object.
-    private static func check(_ body: UnsafeRawBufferPointer, topLevelNumbers: inout [TopLevelNumber]?) throws(Flaw) {
+    /// Checks `body`, and when `numbers` is not nil, adds to it each number of a body whose
+    /// value is an object.
+    private static func check(_ body: UnsafeRawBufferPointer, numbers: inout [Number]?) throws(Flaw) {
         var reader = Reader(body.bindMemory(to: UInt8.self))
         // Per container open, innermost last: nil for an array, the keys seen for an object.
         var open: [Set<String>?] = []
-        // The key of the top-level object's member being read.
-        var topLevelKey = ""
+        // Only when numbers are asked for: per container open, the member or element being read.
+        var path: [FieldStep] = []
         nextValue: while true {
             reader.skipBlanks()
             // The end of the body (0 here) is no value's start either.
@@ -81,10 +82,11 @@ enum StrictJSON {
                     reader.advance()
                 } else if isObject {
                     let key = try reader.key()
-                    if open.isEmpty, topLevelNumbers != nil { topLevelKey = key }
+                    if numbers != nil { path.append(.key(key)) }
                     open.append([key])
                     continue nextValue
                 } else {
+                    if numbers != nil { path.append(.index(0)) }
                     open.append(nil)
                     continue nextValue
                 }
@@ -99,8 +101,8 @@ enum StrictJSON {
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 let start = reader.offset
                 try reader.number()
-                if topLevelNumbers != nil, open.count == 1, open[0] != nil {
-                    topLevelNumbers?.append(TopLevelNumber(key: topLevelKey, text: start..<reader.offset))
+                if numbers != nil, !open.isEmpty, open[0] != nil {
+                    numbers?.append(Number(field: FieldStep.field(path), text: start..<reader.offset))
                 }
             default:
                 throw .syntax(at: reader.offset)
@@ -122,16 +124,37 @@ enum StrictJSON {
                         let key = try reader.key()
                         // Changed in place: the set is not copied per key.
                         guard open[innermost]!.insert(key).inserted else { throw .duplicateKey(key) }
-                        if innermost == 0, topLevelNumbers != nil { topLevelKey = key }
+                        if numbers != nil { path[innermost] = .key(key) }
+                    } else if numbers != nil, case .index(let index) = path[innermost] {
+                        path[innermost] = .index(index + 1)
                     }
                     continue nextValue
                 case UInt8(ascii: "}") where inObject, UInt8(ascii: "]") where !inObject:
                     reader.advance()
                     open.removeLast()
+                    if numbers != nil { path.removeLast() }
                 default:
                     throw .syntax(at: reader.offset)
                 }
             }
+        }
+    }
+
+    /// One step of a field's path: an object's member or an array's element.
+    private enum FieldStep {
+        case key(String)
+        case index(Int)
+
+        /// The path as `PortalJSON.field` writes a decoder's: `settings.requests`, `roles[2]`.
+        static func field(_ path: [FieldStep]) -> String {
+            var field = ""
+            for step in path {
+                switch step {
+                case .key(let key): field += field.isEmpty ? key : "." + key
+                case .index(let index): field += "[\(index)]"
+                }
+            }
+            return field
         }
     }
 

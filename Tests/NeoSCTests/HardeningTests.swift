@@ -168,6 +168,16 @@ struct HardeningTests {
                     #expect(beyond.status == .unprocessableContent, "\(json): \(beyond.text)")
                     #expect(try beyond.decoded(ErrorBody.self).detail == "Field 'minutes' must be a whole number within range")
                 }
+                // Nested as deep as it may be: the field's whole path (found by fuzzing,
+                // Fuzz/Corpus/request-json/policy-body-nested-fraction: a plain 400 before).
+                // Two bad: the first failing field by its path's name.
+                let nestedCases = [("1.5", "60", "requests"), ("1e400", "60", "requests"), ("9223372036854775808", "0.5", "per_seconds")]
+                for (requests, perSeconds, field) in nestedCases {
+                    let json = #"{"name":"Limit","kind":"rate_limit","settings":{"per_seconds":\#(perSeconds),"requests":\#(requests)}}"#
+                    let nested = try await client.send(.post, "/api/policies", token: admin, json: json)
+                    #expect(nested.status == .unprocessableContent, "\(json): \(nested.text)")
+                    #expect(try nested.decoded(ErrorBody.self).detail == "Field 'settings.\(field)' must be a whole number within range", "\(json)")
+                }
                 // Each suspect costs a decode: a body of many gets the plain 400, not one per key.
                 let many = (0..<20).map { #""k\#($0)":0.5,"# }.joined()
                 let flood = try await client.send(

@@ -91,25 +91,25 @@ import Testing
         // Foundation's decoder then refuses it: no Swift type holds it. The field is named (422,
         // HardeningTests), found by where its text lies.
         #expect(Self.flaw(#"{"minutes":1e400}"#) == nil)
-        #expect(Self.numbers(#"{"minutes":1e400}"#) == [.init(key: "minutes", text: 11..<16)])
+        #expect(Self.numbers(#"{"minutes":1e400}"#) == [.init(field: "minutes", text: 11..<16)])
     }
 
-    @Test("the top-level object's numbers: key unescaped, where the text lies; none nested, none outside an object")
-    func topLevelNumbers() {
-        let body = #"{ "a" : -1.5e3 , "n":{"x":2,"y":[3]}, "b":0,"s":"4","l":[5] }"#
+    @Test("an object's numbers at any depth: each with its field's path (keys unescaped) and where its text lies; none outside an object")
+    func numbersAndTheirFields() {
+        let body = #"{ "a" : -1.5e3 , "n":{"x":2,"y":[3, "s", 4e1]}, "b":0,"s":"4","l":[5,[6]], "\u0061b":{"c":[{}, {"d":7}]} }"#
         let numbers = Self.numbers(body)
-        #expect(numbers.map(\.key) == ["a", "b"])
+        #expect(numbers.map(\.field) == ["a", "n.x", "n.y[0]", "n.y[2]", "b", "l[0]", "l[1][0]", "ab.c[1].d"])
         let bytes = Array(body.utf8)
-        #expect(numbers.map { String(decoding: bytes[$0.text], as: UTF8.self) } == ["-1.5e3", "0"])
+        #expect(numbers.map { String(decoding: bytes[$0.text], as: UTF8.self) } == ["-1.5e3", "2", "3", "4e1", "0", "5", "6", "7"])
         for other in ["[1,2]", "7", #"{"a":1,"a":2}"#, #"{"a":1,}"#, #"{"a":01}"#, ""] {
             #expect(Self.numbers(other).isEmpty, "\(other)")
         }
-        // The first member's key, and one read after a nested object closed.
-        #expect(Self.numbers(#"{"first":1,"o":{"k":{}},"after":2}"#).map(\.key) == ["first", "after"])
+        // Keys read after containers closed, empty ones among them.
+        #expect(Self.numbers(#"{"first":1,"o":{"k":{}},"e":[],"after":2}"#).map(\.field) == ["first", "after"])
     }
 
-    static func numbers(_ text: String) -> [StrictJSON.TopLevelNumber] {
-        Array(text.utf8).withUnsafeBytes(StrictJSON.topLevelNumbers(in:))
+    static func numbers(_ text: String) -> [StrictJSON.Number] {
+        Array(text.utf8).withUnsafeBytes(StrictJSON.numbers(in:))
     }
 
     @Test func nestingIsBounded() {

@@ -43,7 +43,8 @@ public final class ChildProcess: Sendable {
             .appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))").path
         outputFile = URL(fileURLWithPath: stem + ".out")
         errorFile = URL(fileURLWithPath: stem + ".err")
-        _ = Self.reaper
+        Self.removeAtExit(outputFile)
+        Self.removeAtExit(errorFile)
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -158,10 +159,20 @@ public final class ChildProcess: Sendable {
         return unsafeBitCast(symbol, to: AddCloseFrom.self)
     }()
 
+    /// Removes `item` (a child's storage folder) when the test process exits, if nothing has
+    /// removed it before: the children a run shares live until then.
+    public static func removeAtExit(_ item: URL) {
+        _ = reaper
+        leftBehind.withLock { $0.append(item) }
+    }
+
     private static let running = Mutex<Set<Int32>>([])
+    /// What is removed at exit: the output files of every child, the folders given to `removeAtExit`.
+    private static let leftBehind = Mutex<[URL]>([])
     private static let reaper: Void = {
         atexit {
             for pid in ChildProcess.running.withLock({ $0 }) { Glibc.kill(pid, SIGKILL) }
+            for item in ChildProcess.leftBehind.withLock({ $0 }) { try? FileManager.default.removeItem(at: item) }
         }
     }()
 }
