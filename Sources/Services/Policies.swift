@@ -5,7 +5,10 @@ import Foundation
 /// The security policies: read by anyone signed in, written by administrators (whether the
 /// caller may is the caller's check), and applied to requests: the sign-in, launch and API-call
 /// checks every surface calls. Every change and every refusal is audited.
-public struct Policies: Sendable {
+///
+/// A class: every request's policy check takes it along, and a copy of a struct of six
+/// references was six retains.
+public final class Policies: Sendable {
     /// What an administrator writes: everything but the id (`POST` may name one) and the time.
     public struct Draft: Sendable {
         public var id: String?
