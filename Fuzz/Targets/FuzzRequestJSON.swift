@@ -109,13 +109,11 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             let isObject = flaw == nil && bytes.first { !isBlank($0) } == UInt8(ascii: "{")
             require(
                 !isObject || parsed == nil || parsed is [String: Any], "\(body.name): JSONSerialization read an object as something else")
-            // By design a body with more than 8 numbers no whole-number field can hold gets the
-            // plain 400 (naming one would cost a decode each: PortalJSON.unrepresentableNumberField).
-            // Which numbers those are depends on the parser (`0e3000` is 0 to one, out of range to
-            // another), so any body of more than 8 numbers may get it.
-            let numbers = bytes.withUnsafeBytes(StrictJSON.numbers(in:)).count
+            // By design a body with more wide numbers (with a fraction or an exponent, or over 18
+            // digits) than PortalJSON names a field among gets the plain 400.
+            let tooMany = bytes.withUnsafeBytes { StrictJSON.wideNumbers(in: $0, limit: Request.namedNumberLimit) } == nil
             require(
-                !isObject || numbers > 8,
+                !isObject || tooMany,
                 "\(body.name): a JSON object answered 400 \(quoted(detail)) instead of a 422 naming the field")
         case .invalid(let detail):
             let range = NSRange(detail.startIndex..., in: detail)

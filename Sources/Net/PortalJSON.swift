@@ -89,33 +89,31 @@ extension Request {
         }
     }
 
+    /// The most numbers an `Int` may not hold that a body may have for the one its decoding
+    /// fails on to be named; a body with more gets the plain 400.
+    package static let namedNumberLimit = 64
+
     /// The first field (by its path: `cpu`, `settings.requests`) of `Value`'s body whose number no
     /// `Int` holds and that is what its decoding fails on; nil when the failure is something else
     /// (an unknown key's `0.5` is ignored by the decoder, and must not be named).
     static func unrepresentableNumberField<Value: Decodable>(_ type: Value.Type, in data: Data) -> String? {
         let body = [UInt8](data)
         // The suspects: numbers the decoder will not read as an `Int`. Plain digits that no
-        // `Int` can overflow always are one; the rest are asked of the decoder, which judges a
+        // `Int` can overflow never are one; the rest are asked of the decoder, which judges a
         // whole number by its digits, not by the `Double` they make (`972036580822337203.52` is
         // a whole `Double`, its fraction below a Double's precision, and no `Int` to the decoder),
         // and refuses one beyond any `Double` (`1e400`), which JSONSerialization cannot even read.
-        let candidates = body.withUnsafeBytes(StrictJSON.numbers(in:)).filter { number in
-            let digits = body[number.text].drop { $0 == UInt8(ascii: "-") }
-            return digits.count > 18 || digits.contains { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-        }
-        // Each try decodes the whole body again: a body of thousands of such numbers gets the
-        // plain 400 rather than a decode per key.
-        guard candidates.count <= 8 else { return nil }
+        guard let candidates = body.withUnsafeBytes({ StrictJSON.wideNumbers(in: $0, limit: namedNumberLimit) }) else { return nil }
         let decoder = JSONDecoder()
         // In the body's order, as they are patched.
         let suspects = candidates.filter { (try? decoder.decode(Int.self, from: Data(body[$0.text]))) == nil }
         guard !suspects.isEmpty else { return nil }
-        // Whether the body, with every suspect but `kept` written `0`, still fails as malformed.
-        func failsAsMalformed(keeping kept: StrictJSON.Number?) -> Bool {
+        // Whether the body, with every suspect but those `kept` written `0`, still fails as malformed.
+        func failsAsMalformed(keeping kept: Set<StrictJSON.Number>) -> Bool {
             var patched: [UInt8] = []
             patched.reserveCapacity(body.count)
             var next = 0
-            for suspect in suspects where suspect != kept {
+            for suspect in suspects where !kept.contains(suspect) {
                 patched += body[next..<suspect.text.lowerBound]
                 patched.append(UInt8(ascii: "0"))
                 next = suspect.text.upperBound
@@ -131,10 +129,24 @@ extension Request {
                 return false
             }
         }
-        // With every suspect made a plain 0 the body must decode past this failure; then the
-        // culprit is a suspect that alone brings it back, the first by name.
-        guard !failsAsMalformed(keeping: nil) else { return nil }
-        return suspects.sorted { $0.field < $1.field }.first { failsAsMalformed(keeping: $0) }?.field
+        // With every suspect made a plain 0 the body must decode past this failure. The culprit
+        // named is the first by name that alone brings it back: the shortest run of the suspects
+        // by name that still fails ends with it, found by halving (a decode a step, not one per
+        // suspect), then checked alone.
+        guard !failsAsMalformed(keeping: []) else { return nil }
+        let byName = suspects.sorted { $0.field < $1.field }
+        var shortest = byName.count
+        var longestPassing = 0
+        while longestPassing + 1 < shortest {
+            let middle = (longestPassing + shortest) / 2
+            if failsAsMalformed(keeping: Set(byName[..<middle])) {
+                shortest = middle
+            } else {
+                longestPassing = middle
+            }
+        }
+        let culprit = byName[shortest - 1]
+        return failsAsMalformed(keeping: [culprit]) ? culprit.field : nil
     }
 }
 

@@ -28,7 +28,7 @@ enum StrictJSON {
     static let maximumDepth = 512
 
     /// A number in a body whose value is an object, at any depth.
-    struct Number: Equatable {
+    struct Number: Hashable {
         /// Where it sits, as a 422 names a field: `minutes`, `settings.requests`,
         /// `allowed_roles[2]`; keys unescaped, as the decoder reads them.
         var field: String
@@ -38,9 +38,9 @@ enum StrictJSON {
 
     /// What makes `body` not strict JSON, if anything.
     static func flaw(in body: UnsafeRawBufferPointer) -> Flaw? {
-        var numbers: [Number]? = nil
+        var numbers: WideNumbers? = nil
         do throws(Flaw) {
-            try check(body, numbers: &numbers)
+            try check(body, wideNumbers: &numbers)
             return nil
         } catch .syntax(let offset) where offset >= body.count {
             return .endsEarly
@@ -49,26 +49,54 @@ enum StrictJSON {
         }
     }
 
-    /// Every number in `body`'s object, nested or not, in the body's order; empty when the body
-    /// is not strict JSON, or not an object.
-    static func numbers(in body: UnsafeRawBufferPointer) -> [Number] {
-        var numbers: [Number]? = []
+    /// The numbers of `body`'s object, at any depth and in the body's order, that an `Int` may
+    /// not hold as they are written: with a fraction or an exponent, or of more than 18 digits
+    /// (fewer always fit). Empty when the body is not strict JSON or not an object; nil when it
+    /// holds more than `limit` of them (only those up to the limit have their field's path
+    /// written out).
+    static func wideNumbers(in body: UnsafeRawBufferPointer, limit: Int) -> [Number]? {
+        var numbers: WideNumbers? = WideNumbers(limit: limit)
         do throws(Flaw) {
-            try check(body, numbers: &numbers)
-            return numbers ?? []
+            try check(body, wideNumbers: &numbers)
+            return numbers.flatMap { $0.tooMany ? nil : $0.found }
         } catch {
             return []
         }
     }
 
-    /// Checks `body`, and when `numbers` is not nil, adds to it each number of a body whose
-    /// value is an object.
-    private static func check(_ body: UnsafeRawBufferPointer, numbers: inout [Number]?) throws(Flaw) {
+    /// Whether an `Int` may not hold the number written `text`.
+    static func isWide(_ text: some Collection<UInt8>) -> Bool {
+        let digits = text.drop { $0 == UInt8(ascii: "-") }
+        return digits.count > 18 || digits.contains { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    /// What `check` gathers of a body's wide numbers, when asked to.
+    private struct WideNumbers {
+        let limit: Int
+        var found: [Number] = []
+        var tooMany = false
+        /// Per container open, the member or element being read.
+        var path: [FieldStep] = []
+
+        init(limit: Int) {
+            self.limit = limit
+        }
+
+        mutating func add(_ text: Range<Int>) {
+            guard found.count < limit else {
+                tooMany = true
+                return
+            }
+            found.append(Number(field: FieldStep.field(path), text: text))
+        }
+    }
+
+    /// Checks `body`, and when `wideNumbers` is not nil, gathers into it the wide numbers of a
+    /// body whose value is an object.
+    private static func check(_ body: UnsafeRawBufferPointer, wideNumbers: inout WideNumbers?) throws(Flaw) {
         var reader = Reader(body.bindMemory(to: UInt8.self))
         // Per container open, innermost last: nil for an array, the keys seen for an object.
         var open: [Set<String>?] = []
-        // Only when numbers are asked for: per container open, the member or element being read.
-        var path: [FieldStep] = []
         nextValue: while true {
             reader.skipBlanks()
             // The end of the body (0 here) is no value's start either.
@@ -82,11 +110,11 @@ enum StrictJSON {
                     reader.advance()
                 } else if isObject {
                     let key = try reader.key()
-                    if numbers != nil { path.append(.key(key)) }
+                    wideNumbers?.path.append(.key(key))
                     open.append([key])
                     continue nextValue
                 } else {
-                    if numbers != nil { path.append(.index(0)) }
+                    wideNumbers?.path.append(.index(0))
                     open.append(nil)
                     continue nextValue
                 }
@@ -101,8 +129,8 @@ enum StrictJSON {
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 let start = reader.offset
                 try reader.number()
-                if numbers != nil, !open.isEmpty, open[0] != nil {
-                    numbers?.append(Number(field: FieldStep.field(path), text: start..<reader.offset))
+                if wideNumbers != nil, !open.isEmpty, open[0] != nil, isWide(reader.bytes[start..<reader.offset]) {
+                    wideNumbers?.add(start..<reader.offset)
                 }
             default:
                 throw .syntax(at: reader.offset)
@@ -124,15 +152,15 @@ enum StrictJSON {
                         let key = try reader.key()
                         // Changed in place: the set is not copied per key.
                         guard open[innermost]!.insert(key).inserted else { throw .duplicateKey(key) }
-                        if numbers != nil { path[innermost] = .key(key) }
-                    } else if numbers != nil, case .index(let index) = path[innermost] {
-                        path[innermost] = .index(index + 1)
+                        wideNumbers?.path[innermost] = .key(key)
+                    } else if case .index(let index) = wideNumbers?.path[innermost] {
+                        wideNumbers?.path[innermost] = .index(index + 1)
                     }
                     continue nextValue
                 case UInt8(ascii: "}") where inObject, UInt8(ascii: "]") where !inObject:
                     reader.advance()
                     open.removeLast()
-                    if numbers != nil { path.removeLast() }
+                    wideNumbers?.path.removeLast()
                 default:
                     throw .syntax(at: reader.offset)
                 }

@@ -178,8 +178,18 @@ struct HardeningTests {
                     #expect(nested.status == .unprocessableContent, "\(json): \(nested.text)")
                     #expect(try nested.decoded(ErrorBody.self).detail == "Field 'settings.\(field)' must be a whole number within range", "\(json)")
                 }
-                // Each suspect costs a decode: a body of many gets the plain 400, not one per key.
-                let many = (0..<20).map { #""k\#($0)":0.5,"# }.joined()
+                // Suspects among ignored keys, nested too, up to the limit: the culprit is still
+                // named (found by halving: a decode a step, not one per suspect; a review found a
+                // body of nine such numbers beside the culprit answered with the plain 400).
+                let ignored = Array(repeating: "0.5", count: Request.namedNumberLimit - 2).joined(separator: ",")
+                let crowded = try await client.send(
+                    .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin,
+                    json: #"{"k":0.5,"meta":[\#(ignored)],"minutes":1.5}"#)
+                #expect(crowded.status == .unprocessableContent, "\(crowded.text)")
+                #expect(try crowded.decoded(ErrorBody.self).detail == "Field 'minutes' must be a whole number within range")
+                // Past the limit, the plain 400, however many there are (a field's path is
+                // written out for the first 64 only).
+                let many = (0..<1_000).map { #""k\#($0)":0.5,"# }.joined()
                 let flood = try await client.send(
                     .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: "{\(many)\"minutes\":1.5}")
                 #expect(flood.status == .badRequest, "\(flood.text)")

@@ -94,22 +94,35 @@ import Testing
         #expect(Self.numbers(#"{"minutes":1e400}"#) == [.init(field: "minutes", text: 11..<16)])
     }
 
-    @Test("an object's numbers at any depth: each with its field's path (keys unescaped) and where its text lies; none outside an object")
-    func numbersAndTheirFields() {
-        let body = #"{ "a" : -1.5e3 , "n":{"x":2,"y":[3, "s", 4e1]}, "b":0,"s":"4","l":[5,[6]], "\u0061b":{"c":[{}, {"d":7}]} }"#
+    @Test("an object's wide numbers at any depth, each with its field's path (keys unescaped) and where its text lies; none outside an object")
+    func wideNumbersAndTheirFields() {
+        let body = #"{ "a" : -1.5e3 , "n":{"x":2.0,"y":[3, "s", 4e1, 5]}, "b":0,"s":"4.5","l":[5.5,[6E0]], "\u0061b":{"c":[{}, {"d":7.25}]} }"#
         let numbers = Self.numbers(body)
-        #expect(numbers.map(\.field) == ["a", "n.x", "n.y[0]", "n.y[2]", "b", "l[0]", "l[1][0]", "ab.c[1].d"])
+        #expect(numbers?.map(\.field) == ["a", "n.x", "n.y[2]", "l[0]", "l[1][0]", "ab.c[1].d"])
         let bytes = Array(body.utf8)
-        #expect(numbers.map { String(decoding: bytes[$0.text], as: UTF8.self) } == ["-1.5e3", "2", "3", "4e1", "0", "5", "6", "7"])
-        for other in ["[1,2]", "7", #"{"a":1,"a":2}"#, #"{"a":1,}"#, #"{"a":01}"#, ""] {
-            #expect(Self.numbers(other).isEmpty, "\(other)")
+        #expect(numbers?.map { String(decoding: bytes[$0.text], as: UTF8.self) } == ["-1.5e3", "2.0", "4e1", "5.5", "6E0", "7.25"])
+        for other in ["[1.5,2.5]", "7.5", #"{"a":1.5,"a":2.5}"#, #"{"a":1.5,}"#, #"{"a":01.5}"#, ""] {
+            #expect(Self.numbers(other)?.isEmpty == true, "\(other)")
         }
         // Keys read after containers closed, empty ones among them.
-        #expect(Self.numbers(#"{"first":1,"o":{"k":{}},"e":[],"after":2}"#).map(\.field) == ["first", "after"])
+        #expect(Self.numbers(#"{"first":1.5,"o":{"k":{}},"e":[],"after":2.5}"#)?.map(\.field) == ["first", "after"])
+        // Plain digits up to 18 always fit an Int; 19 may not.
+        #expect(Self.numbers(#"{"a":-999999999999999999,"b":1000000000000000000}"#)?.map(\.field) == ["b"])
     }
 
-    static func numbers(_ text: String) -> [StrictJSON.Number] {
-        Array(text.utf8).withUnsafeBytes(StrictJSON.numbers(in:))
+    @Test("past the limit of wide numbers, nil; plain ones do not count")
+    func wideNumbersAreBounded() {
+        let wide = (0..<3).map { #""w\#($0)":0.5"# } + (0..<100).map { #""p\#($0)":7"# }
+        let body = "{" + wide.joined(separator: ",") + "}"
+        #expect(Array(body.utf8).withUnsafeBytes { StrictJSON.wideNumbers(in: $0, limit: 3) }?.count == 3)
+        #expect(Array(body.utf8).withUnsafeBytes { StrictJSON.wideNumbers(in: $0, limit: 2) } == nil)
+        // Still the strict check: a flaw after the limit is passed makes the body no JSON, so no numbers.
+        let broken = "{" + wide.joined(separator: ",") + ","
+        #expect(Array(broken.utf8).withUnsafeBytes { StrictJSON.wideNumbers(in: $0, limit: 2) }?.isEmpty == true)
+    }
+
+    static func numbers(_ text: String) -> [StrictJSON.Number]? {
+        Array(text.utf8).withUnsafeBytes { StrictJSON.wideNumbers(in: $0, limit: 64) }
     }
 
     @Test func nestingIsBounded() {

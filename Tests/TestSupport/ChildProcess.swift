@@ -132,6 +132,7 @@ public final class ChildProcess: Sendable {
     /// Removes the output files.
     public func removeFiles() {
         for file in [outputFile, errorFile] { try? FileManager.default.removeItem(at: file) }
+        Self.leftBehind.withLock { $0.removeAll { $0 == outputFile || $0 == errorFile } }
     }
 
     /// Runs `executable` to its end (killing it if it takes longer than `timeout`) and returns
@@ -171,7 +172,10 @@ public final class ChildProcess: Sendable {
     private static let leftBehind = Mutex<[URL]>([])
     private static let reaper: Void = {
         atexit {
-            for pid in ChildProcess.running.withLock({ $0 }) { Glibc.kill(pid, SIGKILL) }
+            let children = ChildProcess.running.withLock({ $0 })
+            for pid in children { Glibc.kill(pid, SIGKILL) }
+            // Gone before their files are: a child still writing could leave a file behind.
+            for pid in children { _ = waitpid(pid, nil, 0) }
             for item in ChildProcess.leftBehind.withLock({ $0 }) { try? FileManager.default.removeItem(at: item) }
         }
     }()

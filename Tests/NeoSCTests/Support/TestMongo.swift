@@ -37,7 +37,8 @@ final class SecantusServer: Sendable {
         let port = try port ?? FreePort.pick()
         self.storage = storage ?? FileManager.default.temporaryDirectory.appendingPathComponent("secantus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.storage, withIntermediateDirectories: true)
-        ChildProcess.removeAtExit(self.storage)
+        // Its own folder only: one it was given is its giver's.
+        if storage == nil { ChildProcess.removeAtExit(self.storage) }
         process = LoopbackProcess(
             name: "SecantusDB", executable: LoopbackProcess.installed("secantusd-py", environment: "NEOSC_SECANTUSD"),
             arguments: ["--port", String(port), "--storage-path", self.storage.path] + (standalone ? ["--standalone"] : []),
