@@ -146,7 +146,8 @@ extension Request {
             }
         }
         let culprit = byName[shortest - 1]
-        return failsAsMalformed(keeping: [culprit]) ? culprit.field : nil
+        // The first alone has been tried already: it is the shortest run of one.
+        return shortest == 1 || failsAsMalformed(keeping: [culprit]) ? culprit.field : nil
     }
 }
 

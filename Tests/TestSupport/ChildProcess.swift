@@ -91,11 +91,17 @@ public final class ChildProcess: Sendable {
     private var status: Int32? {
         reaped.withLock { reaped in
             if let reaped { return reaped }
+            // Reaped and forgotten at once: the exit's clean-up must not signal a pid that
+            // another process may have been given since.
             var raw: Int32 = 0
-            guard waitpid(pid, &raw, WNOHANG) == pid else { return nil }
+            let ended = ChildProcess.running.withLock { running in
+                guard waitpid(pid, &raw, WNOHANG) == pid else { return false }
+                running.remove(pid)
+                return true
+            }
+            guard ended else { return nil }
             let signal = raw & 0x7F
             reaped = signal == 0 ? (raw >> 8) & 0xFF : signal
-            ChildProcess.running.withLock { _ = $0.remove(pid) }
             return reaped
         }
     }
@@ -172,8 +178,11 @@ public final class ChildProcess: Sendable {
     private static let leftBehind = Mutex<[URL]>([])
     private static let reaper: Void = {
         atexit {
-            let children = ChildProcess.running.withLock({ $0 })
-            for pid in children { Glibc.kill(pid, SIGKILL) }
+            // Signalled under the lock a reap takes: none of them has been reaped.
+            let children = ChildProcess.running.withLock { running in
+                for pid in running { Glibc.kill(pid, SIGKILL) }
+                return running
+            }
             // Gone before their files are: a child still writing could leave a file behind.
             for pid in children { _ = waitpid(pid, nil, 0) }
             for item in ChildProcess.leftBehind.withLock({ $0 }) { try? FileManager.default.removeItem(at: item) }
