@@ -87,7 +87,7 @@ enum StrictJSON {
                 tooMany = true
                 return
             }
-            found.append(Number(field: FieldStep.field(path), text: text))
+            found.append(Number(field: PortalJSON.field(path), text: text))
         }
     }
 
@@ -168,22 +168,25 @@ enum StrictJSON {
         }
     }
 
-    /// One step of a field's path: an object's member or an array's element.
-    private enum FieldStep {
+    /// One step of a field's path: an object's member or an array's element; a coding key, so
+    /// that a path is written as the decoder's are (`PortalJSON.field`).
+    private enum FieldStep: CodingKey {
         case key(String)
         case index(Int)
 
-        /// The path as `PortalJSON.field` writes a decoder's: `settings.requests`, `roles[2]`.
-        static func field(_ path: [FieldStep]) -> String {
-            var field = ""
-            for step in path {
-                switch step {
-                case .key(let key): field += field.isEmpty ? key : "." + key
-                case .index(let index): field += "[\(index)]"
-                }
+        var stringValue: String {
+            switch self {
+            case .key(let key): key
+            case .index(let index): String(index)
             }
-            return field
         }
+
+        var intValue: Int? {
+            if case .index(let index) = self { index } else { nil }
+        }
+
+        init(stringValue: String) { self = .key(stringValue) }
+        init(intValue: Int) { self = .index(intValue) }
     }
 
     private struct Reader {
