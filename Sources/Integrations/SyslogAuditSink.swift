@@ -54,17 +54,20 @@ public struct SyslogAuditSink: AuditSink {
         }
         let tls = tls
         let host = host
+        let outcome = DeliveryOutcome()
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(timeout)
                 .channelInitializer { channel in
-                    guard let tls else { return channel.eventLoop.makeSucceededVoidFuture() }
-                    return channel.eventLoop.makeCompletedFuture {
-                        // An address is checked against the certificate's IP names; SNI carries only names.
-                        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host))
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            // An address is checked against the certificate's IP names; SNI carries only names.
+                            let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host))
+                        }
+                        try channel.pipeline.syncOperations.addHandler(ReceiverEnding(outcome))
                     }
                 }
                 .connect(host: host, port: port).get()
@@ -74,7 +77,6 @@ public struct SyslogAuditSink: AuditSink {
         // Whatever happens below, the channel is closed by the deadline (or when the task is
         // cancelled). Which came first, the receiver's close or the deadline, is settled on the
         // channel's event loop, where both run.
-        let outcome = DeliveryOutcome()
         channel.closeFuture.whenComplete { _ in _ = outcome.settle(.closed) }
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
             if outcome.settle(.expired) { channel.close(promise: nil) }
@@ -85,9 +87,11 @@ public struct SyslogAuditSink: AuditSink {
             try await withTaskCancellationHandler {
                 try await channel.writeAndFlush(frames).get()
                 // Half-close (TLS: close_notify), then wait for the receiver to close its side:
-                // it has read every byte.
+                // it has read every byte. A receiver that closes with bytes unread resets the
+                // connection instead (`ReceiverEnding`).
                 try await channel.close(mode: .output).get()
                 try await channel.closeFuture.get()
+                if outcome.endedInError { dropped = true }
             } onCancel: {
                 channel.close(promise: nil)
             }
@@ -107,13 +111,22 @@ public struct SyslogAuditSink: AuditSink {
 }
 
 /// How a delivery's connection ended: the receiver's close or the deadline, whichever the event
-/// loop saw first.
+/// loop saw first; and whether the receiver's side ended in an error rather than its close.
 private final class DeliveryOutcome: Sendable {
     enum State { case running, closed, expired }
 
     private let state = Mutex(State.running)
+    private let error = Atomic(false)
 
     var current: State { state.withLock { $0 } }
+
+    /// Whether the connection failed before or instead of the receiver's close: a reset (a
+    /// receiver that closes with bytes unread sends one, not a close), or any other error.
+    var endedInError: Bool { error.load(ordering: .acquiring) }
+
+    func noteError() {
+        error.store(true, ordering: .releasing)
+    }
 
     /// Settles the outcome as `ending` unless it is settled already; whether it did.
     func settle(_ ending: State) -> Bool {
@@ -122,5 +135,30 @@ private final class DeliveryOutcome: Sendable {
             state = ending
             return true
         }
+    }
+}
+
+/// Watches the connection's inbound side for how the receiver ended it. A receiver that read
+/// every byte closes its side (end of file; over TLS, close_notify, or a TCP close without it,
+/// which NIOSSL reports as an unclean shutdown: TCP closes that way only once the receiver has
+/// read everything). A receiver that closes with bytes still unread (it crashed, or gave up on
+/// the batch) makes the kernel answer with a reset: the read fails, and the batch is not taken.
+private final class ReceiverEnding: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    private let outcome: DeliveryOutcome
+
+    init(_ outcome: DeliveryOutcome) {
+        self.outcome = outcome
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // What a receiver sends back is not part of the protocol: dropped.
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? NIOSSLError, case .uncleanShutdown = error { return }
+        outcome.noteError()
+        context.close(promise: nil)
     }
 }

@@ -84,6 +84,31 @@ struct AuditForwardingTests {
         await listener.stop()
     }
 
+    @Test(
+        "a syslog receiver that resets the connection (as one that closes with bytes unread does) has taken nothing",
+        arguments: ["tcp", "tls"])
+    func aReceiverThatResets(scheme: String) async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let made = try await SelfSignedCertificate.make(
+            in: directory, commonName: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1")
+        let listener =
+            scheme == "tls"
+            ? try await SyslogListener.start(certificate: made.certificate, key: made.key, resets: true)
+            : try await SyslogListener.start(resets: true)
+        try await Self.withStore { store, trail in
+            try await Self.record(trail, 0..<30)
+            let sink = try SyslogAuditSink(
+                url: "\(scheme)://127.0.0.1:\(listener.port)", caFile: made.certificate, hostname: "neosc-test")
+            let forwarder = AuditForwarder(store: store, sink: sink, clock: .system, batchSize: 100, logger: Harness.logger)
+            await #expect(throws: DomainError.unavailable("The syslog receiver at 127.0.0.1:\(listener.port) dropped the connection")) {
+                try await forwarder.forwardPending()
+            }
+            #expect(try await store.forwardingCursor(sink.name) == 0, "nothing counted as delivered")
+        }
+        await listener.stop()
+    }
+
     @Test("syslog over TLS (RFC 5425): the receiver's certificate is checked against the configured CA")
     func syslogOverTLS() async throws {
         let directory = Harness.makeDirectory()

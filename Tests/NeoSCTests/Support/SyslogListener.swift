@@ -2,18 +2,23 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// A syslog receiver on a loopback TCP port (RFC 6587 octet counting, as RFC 5425 frames it):
 /// keeps every message it is sent. `stop()` closes it; `restart()` listens again on the same port.
+/// One that `resets` stops reading each connection and resets it 200 ms after accepting it, as
+/// the kernel does for a receiver that exits or closes with part of a batch unread.
 final class SyslogListener: Sendable {
     private let received = Mutex<[UInt8]>([])
     private let server = Mutex<(any Channel)?>(nil)
     private let boundPort = Mutex(0)
     private let tls: NIOSSLContext?
+    private let resets: Bool
 
-    private init(tls: NIOSSLContext?) {
+    private init(tls: NIOSSLContext?, resets: Bool) {
         self.tls = tls
+        self.resets = resets
     }
 
     var port: Int { boundPort.withLock { $0 } }
@@ -28,8 +33,45 @@ final class SyslogListener: Sendable {
         }
     }
 
+    /// Stops reading once a connection carries syslog (at once over TCP, after the handshake over
+    /// TLS), and 200 ms later resets it (a close with a linger of zero), with the batch unread.
+    private final class Resetting: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        var reading: Bool
+
+        init(reading: Bool) {
+            self.reading = reading
+        }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            let channel = context.channel
+            (channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenSuccess {
+                channel.eventLoop.scheduleTask(in: .milliseconds(200)) { channel.close(promise: nil) }
+            }
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if reading { context.fireChannelRead(data) }
+        }
+    }
+
+    /// Tells `Resetting` that the TLS handshake is over.
+    private final class HandshakeWatch: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let resetting: Resetting
+
+        init(_ resetting: Resetting) {
+            self.resetting = resetting
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .handshakeCompleted = event as? TLSUserEvent { resetting.reading = false }
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
     /// A listener on a free loopback port; with `certificate` and `key` (PEM files), over TLS.
-    static func start(certificate: String? = nil, key: String? = nil) async throws -> SyslogListener {
+    static func start(certificate: String? = nil, key: String? = nil, resets: Bool = false) async throws -> SyslogListener {
         var tls: NIOSSLContext?
         if let certificate, let key {
             tls = try NIOSSLContext(
@@ -37,7 +79,7 @@ final class SyslogListener: Sendable {
                     certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
                     privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
         }
-        let listener = SyslogListener(tls: tls)
+        let listener = SyslogListener(tls: tls, resets: resets)
         try await listener.listen(on: 0)
         return listener
     }
@@ -45,10 +87,16 @@ final class SyslogListener: Sendable {
     private func listen(on port: Int) async throws {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [resets] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls = self.tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(Collector(self))
+                    let operations = channel.pipeline.syncOperations
+                    let resetting = resets ? Resetting(reading: self.tls != nil) : nil
+                    if let resetting { try operations.addHandler(resetting) }
+                    if let tls = self.tls {
+                        try operations.addHandler(NIOSSLServerHandler(context: tls))
+                        if let resetting { try operations.addHandler(HandshakeWatch(resetting)) }
+                    }
+                    try operations.addHandler(Collector(self))
                 }
             }
             .bind(host: "127.0.0.1", port: port).get()
