@@ -7,9 +7,11 @@ import NIOPosix
 import Services
 
 /// NeoSC's calls to other services (discovery, JWKS, token endpoints), on the server's own event
-/// loops. Every call has a deadline and a bounded response; redirects are never followed, so a
-/// provider cannot bounce a client secret to a host of its choosing. A peer that cannot be
-/// reached is `unavailable` (503), never a crash.
+/// loops. Every call has a deadline, which the response's body must also meet (AsyncHTTPClient's
+/// own ends with the response's head: a body sent a byte at a time would hold the call for as
+/// long as the peer likes), and a bounded response; redirects are never followed, so a provider
+/// cannot bounce a client secret to a host of its choosing. A peer that cannot be reached is
+/// `unavailable` (503), never a crash.
 public final class OutboundHTTP: Sendable {
     public struct Reply: Sendable {
         public var status: Int
@@ -63,27 +65,47 @@ public final class OutboundHTTP: Sendable {
         return try await execute(request)
     }
 
-    /// Any other call: `method` on `url` with `headers` and an optional body.
+    /// Any other call: `method` on `url` with `headers` and an optional body. With
+    /// `readingAnswer: false`, only the status counts: the answer's body is not read (the reply's
+    /// is empty), so neither its size nor its pace can fail a call the peer has answered.
     public func send(
-        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: Data? = nil
+        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: Data? = nil, readingAnswer: Bool = true
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        return try await execute(request)
+        return try await execute(request, readingAnswer: readingAnswer)
     }
 
-    private func execute(_ request: HTTPClientRequest) async throws -> Reply {
+    private func execute(_ request: HTTPClientRequest, readingAnswer: Bool = true) async throws -> Reply {
         let host = URL(string: request.url)?.host ?? "the peer"
+        let deadline = NIODeadline.now() + timeout
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: maxResponseBytes)
+            let response = try await client.execute(request, deadline: deadline)
+            // An answer whose body is not read is dropped here, which ends its connection.
+            guard readingAnswer else { return Reply(status: Int(response.status.code), body: Data()) }
+            let body = try await Self.collect(response.body, upTo: maxResponseBytes, by: deadline)
             return Reply(status: Int(response.status.code), body: Data(body.readableBytesView))
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw DomainError.unavailable("Could not reach \(host)")
+        }
+    }
+
+    /// The whole body, or an error once `deadline` passes (the collection is cancelled, which
+    /// ends the request).
+    private static func collect(_ body: HTTPClientResponse.Body, upTo limit: Int, by deadline: NIODeadline) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(for: .nanoseconds(max(0, (deadline - .now()).nanoseconds)))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard case .some(.some(let collected)) = try await group.next() else { throw HTTPClientError.deadlineExceeded }
+            return collected
         }
     }
 }

@@ -46,7 +46,7 @@ public struct WebhookAuditSink: AuditSink {
                 ("Content-Type", "application/json"), ("X-NeoSC-Timestamp", timestamp),
                 ("X-NeoSC-Signature", "sha256=" + Self.signature(of: body, at: timestamp, secret: secret)),
                 ("Idempotency-Key", "neosc-audit-\(first)-\(last)"),
-            ], body: body)
+            ], body: body, readingAnswer: false)
         guard (200..<300).contains(reply.status) else {
             throw DomainError.unavailable("The audit webhook answered \(reply.status)")
         }

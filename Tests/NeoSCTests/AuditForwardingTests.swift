@@ -2,9 +2,11 @@ import Crypto
 import Domain
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Integrations
 import Logging
+import NIOCore
 import NIOPosix
 import SQLiteStore
 import Services
@@ -200,6 +202,77 @@ struct AuditForwardingTests {
                 #expect(delivered.count == 5, "two batches, two refusals, then the missed batch")
                 #expect(Set(delivered.flatMap { $0 }) == Set(1...10))
                 #expect(delivered.suffix(3) == [[8, 9, 10], [8, 9, 10], [8, 9, 10]], "refused batches are sent again whole")
+            }
+        }
+    }
+
+    /// A peer whose answers (`status`, at once) then send their body of `bytes`: a byte every
+    /// 250 ms when `slowly`, else all at once.
+    static func withAnswers(
+        status: HTTPResponse.Status, bytes: Int, slowly: Bool, _ body: @Sendable (_ url: String) async throws -> Void
+    ) async throws {
+        let router = Router()
+        let answer: @Sendable (Request, BasicRequestContext) async throws -> Response = { _, _ in
+            Response(
+                status: status, headers: [.contentLength: "\(bytes)"],
+                body: ResponseBody { writer in
+                    if slowly {
+                        for _ in 0..<bytes {
+                            try await writer.write(ByteBuffer(string: " "))
+                            try await Task.sleep(for: .milliseconds(250))
+                        }
+                    } else {
+                        try await writer.write(ByteBuffer(repeating: UInt8(ascii: " "), count: bytes))
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        router.get("/answer", use: answer)
+        router.post("/answer", use: answer)
+        try await LoopbackHTTPServer.serving(router, label: "answering-peer") { port in
+            try await body("http://127.0.0.1:\(port)/answer")
+        }
+    }
+
+    /// A client of its own, shut down however `body` ends.
+    static func withOutboundHTTP(timeout: Duration, _ body: (OutboundHTTP) async throws -> Void) async throws {
+        let http = OutboundHTTP(timeout: timeout)
+        do {
+            try await body(http)
+        } catch {
+            try await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+    }
+
+    @Test("an outbound call's deadline covers the answer's body: a peer sending it a byte at a time fails the call in time")
+    func aSlowBodyMeetsTheDeadline() async throws {
+        try await Self.withAnswers(status: .ok, bytes: 80, slowly: true) { url in
+            try await Self.withOutboundHTTP(timeout: .seconds(1)) { http in
+                let started = ContinuousClock.now
+                await #expect(throws: DomainError.unavailable("Could not reach 127.0.0.1")) { try await http.get(url) }
+                let took = ContinuousClock.now - started
+                #expect(took < .seconds(8), "the body would have taken 20 s: \(took)")
+            }
+        }
+    }
+
+    @Test("a webhook's 2xx is the receipt: an answer whose body is slow or large does not fail the batch", arguments: [true, false])
+    func aWebhookAnswerIsItsStatus(slowly: Bool) async throws {
+        try await Self.withAnswers(status: .accepted, bytes: slowly ? 80 : 2 << 20, slowly: slowly) { url in
+            try await Self.withOutboundHTTP(timeout: .seconds(1)) { http in
+                try await Self.withStore { store, trail in
+                    let sink = WebhookAuditSink(
+                        url: url, secret: Secret(String(repeating: "s", count: 32)), http: http, clock: .system)
+                    try await Self.record(trail, 0..<3)
+                    let forwarder = AuditForwarder(store: store, sink: sink, clock: .system, logger: Harness.logger)
+                    let started = ContinuousClock.now
+                    #expect(try await forwarder.forwardPending() == 3)
+                    let took = ContinuousClock.now - started
+                    #expect(took < .seconds(8), "the answer's body would have taken 20 s: \(took)")
+                    #expect(try await store.forwardingCursor(sink.name) == 3)
+                }
             }
         }
     }
