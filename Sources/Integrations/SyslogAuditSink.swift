@@ -9,9 +9,12 @@ import Synchronization
 /// Forwards audit entries to a syslog receiver over TCP, or TLS 1.2 or later (RFC 5425, RFC 9662),
 /// as RFC 5424 messages (`SyslogMessage`). Each batch goes over a connection of its own: written,
 /// then closed for writing, and taken only once the receiver has read to the end and closed its
-/// side, so a receiver that dies mid-batch costs that batch again, not the entries. Connecting,
-/// writing and that close together must end within the timeout; a receiver that stalls (a TLS
-/// handshake that never ends, a full window) fails the batch, which is retried.
+/// side (a reset in its place is no close), so a receiver that dies mid-batch costs that batch
+/// again, not the entries. Connecting, writing and that close together must end within the
+/// timeout; a receiver that stalls (a TLS handshake that never ends, a full window) fails the
+/// batch, which is retried. TCP gives no receipt beyond that close: a receiver that exits with
+/// nothing unread while the batch is still on its way closes cleanly (RELP, which acknowledges
+/// each message, is not spoken).
 public struct SyslogAuditSink: AuditSink {
     public let name: String
     private let host: String
@@ -55,6 +58,8 @@ public struct SyslogAuditSink: AuditSink {
         let tls = tls
         let host = host
         let outcome = DeliveryOutcome()
+        // One deadline for the whole batch, connecting included.
+        let deadline = NIODeadline.now() + timeout
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -78,10 +83,10 @@ public struct SyslogAuditSink: AuditSink {
         // cancelled). Which came first, the receiver's close or the deadline, is settled on the
         // channel's event loop, where both run.
         channel.closeFuture.whenComplete { _ in _ = outcome.settle(.closed) }
-        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+        let expiry = channel.eventLoop.scheduleTask(deadline: deadline) {
             if outcome.settle(.expired) { channel.close(promise: nil) }
         }
-        defer { deadline.cancel() }
+        defer { expiry.cancel() }
         var dropped = false
         do {
             try await withTaskCancellationHandler {

@@ -96,8 +96,8 @@ struct AuditForwardingTests {
             in: directory, commonName: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1")
         let listener =
             scheme == "tls"
-            ? try await SyslogListener.start(certificate: made.certificate, key: made.key, resets: true)
-            : try await SyslogListener.start(resets: true)
+            ? try await SyslogListener.start(certificate: made.certificate, key: made.key, ending: .reset)
+            : try await SyslogListener.start(ending: .reset)
         try await Self.withStore { store, trail in
             try await Self.record(trail, 0..<30)
             let sink = try SyslogAuditSink(
@@ -107,6 +107,32 @@ struct AuditForwardingTests {
                 try await forwarder.forwardPending()
             }
             #expect(try await store.forwardingCursor(sink.name) == 0, "nothing counted as delivered")
+
+            // Once the receiver closes as it should, the batch is sent again, whole and in order.
+            listener.ending = .close
+            #expect(try await forwarder.forwardPending() == 30)
+            #expect(try await store.forwardingCursor(sink.name) == 30)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(Self.seqs(listener.messages) == Array(1...30))
+        }
+        await listener.stop()
+    }
+
+    @Test("a TLS syslog receiver that reads to the end and closes without a close_notify has taken the batch")
+    func aTLSReceiverClosingWithoutNotify() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let made = try await SelfSignedCertificate.make(
+            in: directory, commonName: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1")
+        let listener = try await SyslogListener.start(certificate: made.certificate, key: made.key, ending: .closeWithoutNotify)
+        try await Self.withStore { store, trail in
+            try await Self.record(trail, 0..<5)
+            let sink = try SyslogAuditSink(url: "tls://127.0.0.1:\(listener.port)", caFile: made.certificate, hostname: "neosc-test")
+            let forwarder = AuditForwarder(store: store, sink: sink, clock: .system, logger: Harness.logger)
+            #expect(try await forwarder.forwardPending() == 5)
+            #expect(try await store.forwardingCursor(sink.name) == 5)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(Self.seqs(listener.messages) == Array(1...5))
         }
         await listener.stop()
     }

@@ -7,18 +7,32 @@ import Synchronization
 
 /// A syslog receiver on a loopback TCP port (RFC 6587 octet counting, as RFC 5425 frames it):
 /// keeps every message it is sent. `stop()` closes it; `restart()` listens again on the same port.
-/// One that `resets` stops reading each connection and resets it 200 ms after accepting it, as
-/// the kernel does for a receiver that exits or closes with part of a batch unread.
+/// How it ends each connection is its `ending`, which a test may change between batches.
 final class SyslogListener: Sendable {
+    enum Ending {
+        /// Reads to the end, then closes (over TLS, with its own close_notify).
+        case close
+        /// Stops reading and resets the connection 200 ms after accepting it, as the kernel does
+        /// for a receiver that exits or closes with part of a batch unread.
+        case reset
+        /// Over TLS: reads to the end, then closes the TCP connection without a close_notify.
+        case closeWithoutNotify
+    }
+
     private let received = Mutex<[UInt8]>([])
     private let server = Mutex<(any Channel)?>(nil)
     private let boundPort = Mutex(0)
     private let tls: NIOSSLContext?
-    private let resets: Bool
+    private let endingNow: Mutex<Ending>
 
-    private init(tls: NIOSSLContext?, resets: Bool) {
+    private init(tls: NIOSSLContext?, ending: Ending) {
         self.tls = tls
-        self.resets = resets
+        self.endingNow = Mutex(ending)
+    }
+
+    var ending: Ending {
+        get { endingNow.withLock { $0 } }
+        set { endingNow.withLock { $0 = newValue } }
     }
 
     var port: Int { boundPort.withLock { $0 } }
@@ -55,6 +69,20 @@ final class SyslogListener: Sendable {
         }
     }
 
+    /// First in the pipeline, before TLS: at the end of the sender's input, closes the connection
+    /// from here, so the TLS layer writes no close_notify.
+    private final class ClosingWithoutNotify: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .inputClosed = event as? ChannelEvent {
+                context.close(promise: nil)
+                return
+            }
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
     /// Tells `Resetting` that the TLS handshake is over.
     private final class HandshakeWatch: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
@@ -71,7 +99,7 @@ final class SyslogListener: Sendable {
     }
 
     /// A listener on a free loopback port; with `certificate` and `key` (PEM files), over TLS.
-    static func start(certificate: String? = nil, key: String? = nil, resets: Bool = false) async throws -> SyslogListener {
+    static func start(certificate: String? = nil, key: String? = nil, ending: Ending = .close) async throws -> SyslogListener {
         var tls: NIOSSLContext?
         if let certificate, let key {
             tls = try NIOSSLContext(
@@ -79,7 +107,7 @@ final class SyslogListener: Sendable {
                     certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
                     privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
         }
-        let listener = SyslogListener(tls: tls, resets: resets)
+        let listener = SyslogListener(tls: tls, ending: ending)
         try await listener.listen(on: 0)
         return listener
     }
@@ -87,11 +115,18 @@ final class SyslogListener: Sendable {
     private func listen(on port: Int) async throws {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [resets] channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
-                    let resetting = resets ? Resetting(reading: self.tls != nil) : nil
+                    let ending = self.ending
+                    let resetting = ending == .reset ? Resetting(reading: self.tls != nil) : nil
                     if let resetting { try operations.addHandler(resetting) }
+                    if ending == .closeWithoutNotify {
+                        // Half-closed, the connection stays open (and TLS answers the sender's
+                        // close_notify with none of its own) for `ClosingWithoutNotify` to close.
+                        try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+                        try operations.addHandler(ClosingWithoutNotify())
+                    }
                     if let tls = self.tls {
                         try operations.addHandler(NIOSSLServerHandler(context: tls))
                         if let resetting { try operations.addHandler(HandshakeWatch(resetting)) }
