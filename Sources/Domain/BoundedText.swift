@@ -13,4 +13,12 @@ extension String {
         }
         return kept + "…"
     }
+
+    /// This text with each NUL (U+0000) replaced by U+FFFD, the replacement character. A store
+    /// may keep a NUL but not give it back (SQLite's text is read up to the first one), so text
+    /// that is hashed as written, as audit entries are, holds none.
+    public var replacingNUL: String {
+        guard utf8.contains(0) else { return self }
+        return String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
+    }
 }

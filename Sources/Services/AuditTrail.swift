@@ -45,7 +45,10 @@ public struct AuditTrail: Sendable {
         resource: (type: String, id: String)? = nil, details: [String: String] = [:]
     ) async throws {
         // Bounded: nothing a caller sends can make one entry large (a path, an error, a name).
-        var details = details.mapValues { $0.bounded(toUTF8Bytes: Self.maximumDetailBytes) }
+        // And without NUL: a store gives back what the entry's hash was made of (an e-mail a
+        // failed login claimed held one, and SQLite read the entry back cut at it: the chain
+        // broke for good).
+        var details = details.mapValues { $0.replacingNUL.bounded(toUTF8Bytes: Self.maximumDetailBytes) }
         switch actor {
         case .operator(let via): details["source"] = via
         case .system: details["by"] = details["by"] ?? "system"
@@ -53,9 +56,10 @@ public struct AuditTrail: Sendable {
         }
         let stored = try await store.append(
             AuditEvent(
-                timestamp: clock.now(), userID: actor.userID, userEmail: actor.email.map { $0.bounded(toUTF8Bytes: 254) },
-                action: action, resourceType: resource?.type, resourceID: resource.map { $0.id.bounded(toUTF8Bytes: 256) },
-                details: details, ipAddress: address,
+                timestamp: clock.now(), userID: actor.userID,
+                userEmail: actor.email.map { $0.replacingNUL.bounded(toUTF8Bytes: 254) }, action: action,
+                resourceType: resource?.type, resourceID: resource.map { $0.id.replacingNUL.bounded(toUTF8Bytes: 256) },
+                details: details, ipAddress: address?.replacingNUL,
                 success: success))
         if let seal = stored.seal { integrity?.appended(seal) }
     }

@@ -58,6 +58,28 @@ struct AuditIntegrityTests {
         }
     }
 
+    @Test(
+        "a NUL in what a caller sends (the e-mail a failed sign-in claims) is kept as U+FFFD: the chain stays whole",
+        arguments: StoreKind.allCases)
+    func aNULLeavesTheChainWhole(store: StoreKind) async throws {
+        try await Harness.run(store: store) { harness, client in
+            let (admin, adminToken) = try await harness.account(.admin)
+            for path in ["/api/auth/login", "/api/auth/password"] {
+                let claimed = #"{"email":"\#(admin.email)\u0000\#(path)","password":"whatever-123","#
+                    + #""current_password":"whatever-123","new_password":"another one, long enough"}"#
+                let refused = try await client.send(.post, path, json: claimed)
+                #expect(refused.status == .unauthorized, "\(path): \(refused.text)")
+            }
+            let reply = try await client.send(.get, "/api/audit-logs/verify", token: adminToken)
+            #expect(try reply.decoded(VerificationBody.self).ok, "\(reply.text)")
+            let entries = try await client.send(.get, "/api/audit-logs?limit=500", token: adminToken).decoded([AuditEntryBody].self)
+            let claimedEmails = entries.filter { $0.action == "login_failed" }.compactMap(\.userEmail)
+            // As a sign-in reads a claimed address: lower-cased.
+            let claimant = admin.email.lowercased()
+            #expect(Set(claimedEmails) == [claimant + "\u{FFFD}/api/auth/login", claimant + "\u{FFFD}/api/auth/password"])
+        }
+    }
+
     @Test("the public key needs no credential and checks the checkpoints the server signs")
     func publicKeyVerifiesCheckpoints() async throws {
         try await Harness.run { harness, client in
