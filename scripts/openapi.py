@@ -745,7 +745,7 @@ SCHEMAS = {
     "UserChange": {
         **obj(
             {"role": {"type": ["string", "null"], "enum": ["admin", "neosc", "user", None],
-                      "description": "demo-user comes with a demo and is never given this way (422)."},
+                      "description": "demo-user comes with a demo and is never given this way (422); nor is a demo visitor's account given another role (422)."},
              "disabled": {"type": ["boolean", "null"]}},
             required=[],
             additional=True,

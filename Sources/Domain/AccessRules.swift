@@ -61,6 +61,16 @@ public enum AccessRules {
         }
     }
 
+    /// The role an administrator may give an account that has `current`: an assignable one, and
+    /// none to a demo visitor's account, whose access ends with its demo (another role would
+    /// outlive it: a standing account behind a demo's anonymous token).
+    public static func requireRoleChange(from current: Role, to role: Role) throws(DomainError) {
+        try requireAssignable(role)
+        guard current != .demoUser else {
+            throw .invalid("A demo visitor's account keeps the role 'demo-user': its access ends with its demo")
+        }
+    }
+
     /// An administrator may not take away the last remaining active administrator.
     public static func requireAdminRemains(
         changing user: User, toRole role: Role, disabled: Bool, activeAdmins: Int

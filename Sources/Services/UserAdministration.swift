@@ -47,7 +47,7 @@ public struct UserAdministration: Sendable {
         let before = user
         let role = change.role ?? user.role
         let disabled = change.disabled ?? user.disabled
-        if let role = change.role { try AccessRules.requireAssignable(role) }
+        if let role = change.role { try AccessRules.requireRoleChange(from: user.role, to: role) }
         try AccessRules.requireAdminRemains(
             changing: user, toRole: role, disabled: disabled, activeAdmins: try await store.activeAdminCount())
 

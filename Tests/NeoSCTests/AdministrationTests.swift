@@ -147,6 +147,13 @@ import Testing
             let (visitorAccount, _) = try await harness.account(.demoUser)
             let same = try await client.send(.patch, "/api/users/\(visitorAccount.id)", token: token, json: #"{"role":"demo-user"}"#)
             #expect(same.status == .unprocessableContent)
+            // Nor is a demo visitor's account given another role: it would outlive the demo.
+            for role in ["user", "neosc", "admin"] {
+                let other = try await client.send(.patch, "/api/users/\(visitorAccount.id)", token: token, json: #"{"role":"\#(role)"}"#)
+                #expect(other.status == .unprocessableContent, "\(role): \(other.text)")
+                #expect(try other.decoded(ErrorBody.self).detail.contains("keeps the role 'demo-user'"))
+            }
+            #expect(try await harness.store.user(id: visitorAccount.id)?.role == .demoUser)
             let disabled = try await client.send(.patch, "/api/users/\(visitorAccount.id)", token: token, json: #"{"disabled":true}"#)
             #expect(disabled.status == .ok, "\(disabled.text)")
 
