@@ -93,18 +93,25 @@ public final class Policies: Sendable {
         return policy
     }
 
+    /// Replaces policy `id` with `draft`; what the draft leaves out (`enabled`, `weight`) is kept
+    /// from the policy as it is when the replacement is written: read in the same change, so a
+    /// switch made at the same moment is not undone by a stale copy.
     public func replace(_ id: String, with draft: Draft, by actor: AuditActor, from address: String?) async throws -> Policy {
-        guard let current = try await store.policy(id: id) else { throw DomainError.notFound("Policy not found") }
-        let policy = try validated(draft, id: id, current: current)
+        // A draft that cannot stand is refused before the change (the kept fields aside, it
+        // does not depend on the policy as stored).
+        guard let earlier = try await store.policy(id: id) else { throw DomainError.notFound("Policy not found") }
+        _ = try validated(draft, id: id, current: earlier)
         // Even when the change's outcome is unknown (it may have committed).
         defer { book.invalidate() }
-        try await audit.change {
+        return try await audit.change {
+            guard let current = try await store.policy(id: id) else { throw DomainError.notFound("Policy not found") }
+            let policy = try validated(draft, id: id, current: current)
             guard try await store.replace(policy) else { throw DomainError.notFound("Policy not found") }
             try await audit.record(
                 .updatePolicy, by: actor, from: address, resource: ("policy", id),
                 details: ["kind": policy.kindName, "enabled": String(policy.enabled)])
+            return policy
         }
-        return policy
     }
 
     /// The three defaults are switched off, not deleted: every start puts a missing one back.

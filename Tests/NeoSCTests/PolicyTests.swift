@@ -91,6 +91,34 @@ struct PolicyTests {
         }
     }
 
+    @Test(
+        "a replacement that leaves `enabled` out keeps the switch as it is when written, under a switch made at the same moment",
+        arguments: StoreKind.allCases)
+    func aReplacementKeepsAConcurrentSwitch(kind: StoreKind) async throws {
+        try await Harness.run(store: kind) { harness, client in
+            let admin = try await harness.account(.admin).token
+            var draft = Self.hours(scope: ["roles": ["user"]])
+            draft["enabled"] = nil
+            draft["id"] = nil
+            let replacement = body(draft)
+            let created = try await client.send(.post, "/api/policies", token: admin, json: body(Self.hours(scope: ["roles": ["user"]])))
+            #expect(created.status == .created, "\(created.text)")
+            for round in 0..<25 {
+                let off = try await client.send(.patch, "/api/policies/pol-hours", token: admin, json: #"{"enabled":false}"#)
+                #expect(off.status == .ok)
+                // Whichever is written first, the policy ends switched on: the switch stands, or
+                // the replacement kept the switch it found off and the switch followed it.
+                async let switched = client.send(.patch, "/api/policies/pol-hours", token: admin, json: #"{"enabled":true}"#)
+                async let replaced = client.send(.put, "/api/policies/pol-hours", token: admin, json: replacement)
+                let (switchReply, replaceReply) = try await (switched, replaced)
+                #expect(switchReply.status == .ok && replaceReply.status == .ok, "\(switchReply.text) \(replaceReply.text)")
+                let stored = try await harness.store.policy(id: "pol-hours")
+                #expect(stored?.enabled == true, "round \(round): the switch was undone by a stale copy")
+                if stored?.enabled != true { break }
+            }
+        }
+    }
+
     @Test("a time window refuses calls and sign-ins outside its hours with the next opening, and only its scope", arguments: StoreKind.allCases)
     func timeWindowsAreEnforced(kind: StoreKind) async throws {
         // Tuesday 13 July 2100, 22:13 UTC.
