@@ -65,7 +65,8 @@ struct AuditIntegrityTests {
         try await Harness.run(store: store) { harness, client in
             let (admin, adminToken) = try await harness.account(.admin)
             for path in ["/api/auth/login", "/api/auth/password"] {
-                let claimed = #"{"email":"\#(admin.email)\u0000\#(path)","password":"whatever-123","#
+                let claimed =
+                    #"{"email":"\#(admin.email)\u0000\#(path)","password":"whatever-123","#
                     + #""current_password":"whatever-123","new_password":"another one, long enough"}"#
                 let refused = try await client.send(.post, path, json: claimed)
                 #expect(refused.status == .unauthorized, "\(path): \(refused.text)")
