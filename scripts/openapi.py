@@ -781,6 +781,8 @@ RESPONSES = {
     "NotFound": ok("Unknown route or id (also someone else's session or demo).", ERR),
     "Conflict": ok("State conflict.", ERR),
     "ContentTooLarge": ok("Body over 1 MiB.", ERR),
+    "UnsupportedMediaType": ok("The body declares a Content-Type that is not JSON (`application/json` or "
+                               "`application/…+json`); a body that declares none is read as JSON.", ERR),
     "Unprocessable": ok("A field is missing, null, of the wrong type or out of range; or a bad query parameter.", ERR),
     "TooManyRequests": ok("Too many attempts, or a `rate_limit` policy's limit (`policy`, and the `RateLimit-Policy` and "
                           "`RateLimit` fields); `Retry-After` gives the seconds to wait.", ERR, ["Retry-After"]),
@@ -847,6 +849,8 @@ def op(method, path, operation_id, summary, responses_, *, security=None, reques
         o["parameters"] = parameters
     if request:
         o["requestBody"] = request
+        responses_ = {**responses_, "415": ref("responses", "UnsupportedMediaType")}
+        responses_ = dict(sorted(responses_.items()))
     if security is not None:
         o["security"] = security
     o["responses"] = responses_

@@ -57,6 +57,7 @@ extension Request {
     /// Reads the body (at most the context's upload limit) and decodes it, turning every way it can
     /// be wrong into a 400 (not JSON at all) or 422 (JSON, but a field is missing or wrong).
     func decodeJSON<Value: Decodable>(_ type: Value.Type, context: some RequestContext) async throws -> Value {
+        try requireJSONMediaType()
         let buffer = try await body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else {
             throw DomainError.malformed("Request body must be a JSON object")
@@ -70,7 +71,21 @@ extension Request {
     func decodeOptionalJSON<Value: Decodable>(_ type: Value.Type, context: some RequestContext) async throws -> Value? {
         let buffer = try await body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { return nil }
+        try requireJSONMediaType()
         return try Self.decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    /// A body's declared type, when it declares one, is JSON (`application/json`, or an
+    /// `application/…+json`): else 415. The types a browser sends to another site without asking
+    /// it first (`text/plain`, a form's) are not, so no other site's page can make its visitors'
+    /// browsers start demos, register accounts or try passwords here, each from its own address.
+    /// A body without a declared type is read as JSON (command-line clients often send none).
+    func requireJSONMediaType() throws {
+        guard let declared = headers[.contentType] else { return }
+        let mediaType = declared.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
+            throw HTTPError(.unsupportedMediaType, message: "Content-Type must be application/json")
+        }
     }
 
     private static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {

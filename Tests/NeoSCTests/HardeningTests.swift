@@ -41,6 +41,42 @@ struct HardeningTests {
         }
     }
 
+    @Test("a JSON body declared as another type (what another site's page may send unasked) is a 415, before any work")
+    func bodiesDeclaredNotJSONAreRefused() async throws {
+        try await Harness.run { harness, client in
+            let (admin, adminToken) = try await harness.account(.admin)
+            let recorded = try await harness.store.events(AuditQuery(limit: 1_000)).count
+            let registration = #"{"email":"visitor@example.org","name":"Visitor","password":"a long enough password"}"#
+            let login = #"{"email":"\#(admin.email)","password":"not the password at all"}"#
+            let refusedTypes = [
+                "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                "application/xml",
+            ]
+            for type in refusedTypes {
+                for (path, json) in [("/api/auth/register", registration), ("/api/auth/login", login)] {
+                    let reply = try await client.execute(
+                        uri: path, method: .post, headers: [.contentType: type], body: ByteBuffer(string: json))
+                    #expect(reply.status == .unsupportedMediaType, "\(type) to \(path): \(reply.status)")
+                    #expect(String(buffer: reply.body).contains("Content-Type must be application/json"), "\(type) to \(path)")
+                }
+            }
+            #expect(try await harness.store.user(email: "visitor@example.org") == nil, "no account was made")
+            #expect(try await harness.store.events(AuditQuery(limit: 1_000)).count == recorded, "nothing was tried, nothing recorded")
+            // JSON by any of its names, or by no declared type at all, is read.
+            for type: String? in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json", nil] {
+                var headers: HTTPFields = [.authorization: "Bearer \(adminToken)"]
+                if let type { headers[.contentType] = type }
+                let reply = try await client.execute(
+                    uri: "/api/policies/evaluate", method: .post, headers: headers,
+                    body: ByteBuffer(string: #"{"role":"user","action":"launch"}"#))
+                #expect(reply.status != .unsupportedMediaType, "\(type ?? "none"): \(reply.status)")
+            }
+            let refused = try await client.execute(
+                uri: "/api/auth/login", method: .post, headers: [:], body: ByteBuffer(string: login))
+            #expect(refused.status == .unauthorized, "no declared type: read as JSON")
+        }
+    }
+
     @Test("a throttled login costs a counter: the first refusal of a window is audited, the next ones only counted")
     func throttledLoginsAreAuditedOncePerWindow() async throws {
         // A clock of its own, so that the refusals below fall in one window however slowly they run.
