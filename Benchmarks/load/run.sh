@@ -7,6 +7,7 @@
 # store) and fails when p99 misses the seed targets at 1,024 connections (auth 100 ms, API 200 ms).
 #
 #   Benchmarks/load/run.sh [--store embedded|mongo] [--duration 10] [--warm-up SECONDS] [--users N] [--audit N]
+#                          [--pairs 5] [--pair-seconds 4]
 #
 # Each measured run but the logins' follows an unmeasured one of the same scenario and connections
 # (--warm-up, default the duration): what is measured is a server in steady use, its caches filled
@@ -14,13 +15,19 @@
 # chart, a third of a cold 8 s run), not its first minute. Logins are not warmed: their queued
 # bcrypt hashes would outlast the warm-up into the run.
 #
+# Issue #16's goals are shares of the bare framework at 64 connections. One 8 s sample of each
+# moves with this machine by a third from one minute to the next, so they are judged on paired
+# rounds after the main table: --pairs rounds in which bare Hummingbird and each scenario with a
+# share goal run --pair-seconds each (after 2 s of warm-up), in an order reversed every other
+# round; each round's share is of that round's bare, and the goal is judged on their median.
+#
 # Everything it starts binds to 127.0.0.1 and is stopped on exit, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/common.sh
 
 arguments="$*"
-store=embedded duration=10 users=10000 workspaces=200 audit=100000 warm_up=
+store=embedded duration=10 users=10000 workspaces=200 audit=100000 warm_up= pairs=5 pair_seconds=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --store) store=$2; shift 2 ;;
@@ -28,6 +35,8 @@ while [ $# -gt 0 ]; do
     --warm-up) warm_up=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --audit) audit=$2; shift 2 ;;
+    --pairs) pairs=$2; shift 2 ;;
+    --pair-seconds) pair_seconds=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -111,7 +120,8 @@ drain() {
 }
 
 run() {  # scenario connections [duration]; `bare` is the floor's request to the bare server
-  local line target=$port scenario=$1
+  # With ROUND set, the result is that paired round's.
+  local line target=$port scenario=$1 round=${ROUND:+,\"round\":$ROUND}
   [ "$1" = bare ] && target=$bare_port scenario=floor
   [ "$1" = bytes ] && target=$bare_port
   drain
@@ -122,8 +132,8 @@ run() {  # scenario connections [duration]; `bare` is the floor's request to the
   fi
   line=$(SCENARIO=$scenario TOKENS="$work/tokens" wrk -t2 -c"$2" -d"${3:-$duration}s" --timeout 10s \
     -s Benchmarks/load/scenario.lua "http://127.0.0.1:$target" | tail -n 1)
-  echo "{\"scenario\":\"$1\",\"connections\":$2,\"result\":$line}" >>"$results"
-  echo "$1 @ $2: $line" >&2
+  echo "{\"scenario\":\"$1\",\"connections\":$2$round,\"result\":$line}" >>"$results"
+  echo "$1 @ $2${ROUND:+ (round $ROUND)}: $line" >&2
 }
 
 # Logins last: the bcrypt hashes they leave queued outlive their run by seconds, and would be
@@ -133,9 +143,20 @@ for connections in 64 256 1024; do
     run "$scenario" "$connections"
   done
 done
+paired=(bare about auth list bytes audit)
+for round in $(seq 1 "$pairs"); do
+  order=("${paired[@]}")
+  if ((round % 2 == 0)); then
+    order=()
+    for ((i = ${#paired[@]} - 1; i >= 0; i--)); do order+=("${paired[i]}"); done
+  fi
+  for scenario in "${order[@]}"; do
+    ROUND=$round warm_up=2 run "$scenario" 64 "$pair_seconds"
+  done
+done
 run auth 10000 "$duration"
 
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 python3 Benchmarks/load/report.py --results "$results" --store "$store" --rss-kib "$rss_kib" \
   --users "$users" --workspaces "$workspaces" --audit "$audit" --duration "$duration" --list-bytes "$BYTES" \
-  --command "Benchmarks/load/run.sh $arguments" --out docs/benchmarks.md
+  --pair-seconds "$pair_seconds" --command "Benchmarks/load/run.sh $arguments" --out docs/benchmarks.md
