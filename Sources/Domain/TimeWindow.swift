@@ -64,13 +64,16 @@ public struct TimeWindow: Sendable, Equatable {
         return (includes(daysSinceEpoch: day) && minute >= start) || (includes(daysSinceEpoch: day - 1) && minute < end)
     }
 
-    /// The next instant after `date` at which the window opens (nil when it has no day).
+    /// The next instant after `date` at which the window opens (nil when it has no day). A day
+    /// whose window falls wholly in the hour skipped when summer time begins (Sunday 02:00–02:30
+    /// in Berlin on that Sunday) has no opening: the window is not open at the instant the clocks
+    /// jump, so that day is passed over, as `isOpen` passes it over.
     public func nextOpening(after date: Date) -> Date? {
         let local = localSeconds(date)
         let today = Int((Double(local) / 86_400).rounded(.down))
-        for day in today...(today + 8) where includes(daysSinceEpoch: day) {
+        for day in today...(today + 15) where includes(daysSinceEpoch: day) {
             let opening = instant(localSeconds: day * 86_400 + start * 60)
-            if opening > date { return opening }
+            if opening > date, isOpen(at: opening) { return opening }
         }
         return nil
     }

@@ -198,6 +198,12 @@ struct PolicyRulesTests {
         #expect(earlySunday.isOpen(at: try Self.at("2025-03-30T01:00:00Z")))
         #expect(earlySunday.nextOpening(after: try Self.at("2025-10-25T12:00:00Z")) == (try Self.at("2025-10-26T00:30:00Z")))
         #expect(earlySunday.isOpen(at: try Self.at("2025-10-26T00:30:00Z")))
+        // A window wholly in the skipped hour does not open that day: the next opening is a week
+        // on, not the instant the clocks jump (at which it would still be closed).
+        let skipped = try Self.window(["sun"], "02:00", "02:30", "Europe/Berlin")
+        #expect(!skipped.isOpen(at: try Self.at("2025-03-30T01:00:00Z")))
+        #expect(skipped.nextOpening(after: try Self.at("2025-03-30T00:59:59Z")) == (try Self.at("2025-04-06T00:00:00Z")))
+        #expect(skipped.nextOpening(after: try Self.at("2025-03-27T12:00:00Z")) == (try Self.at("2025-04-06T00:00:00Z")))
         let newYork = try Self.window(["sun"], "02:30", "03:30", "America/New_York")
         #expect(newYork.nextOpening(after: try Self.at("2025-03-08T12:00:00Z")) == (try Self.at("2025-03-09T07:00:00Z")))
         // A window to the end of the day.
