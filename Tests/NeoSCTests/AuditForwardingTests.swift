@@ -43,6 +43,15 @@ struct AuditForwardingTests {
         }
     }
 
+    /// A self-signed certificate for `localhost` and 127.0.0.1, in a folder of its own (the
+    /// caller removes it).
+    static func localhostCertificate() async throws -> (directory: URL, certificate: SelfSignedCertificate) {
+        let directory = Harness.makeDirectory()
+        let made = try await SelfSignedCertificate.make(
+            in: directory, commonName: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1")
+        return (directory, made)
+    }
+
     /// `seq` of each RFC 5424 message, from its structured data.
     static func seqs(_ messages: [String]) -> [Int64] {
         messages.compactMap { message in
@@ -90,10 +99,8 @@ struct AuditForwardingTests {
         "a syslog receiver that resets the connection (as one that closes with bytes unread does) has taken nothing",
         arguments: ["tcp", "tls"])
     func aReceiverThatResets(scheme: String) async throws {
-        let directory = Harness.makeDirectory()
+        let (directory, made) = try await Self.localhostCertificate()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let made = try await SelfSignedCertificate.make(
-            in: directory, commonName: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1")
         let listener =
             scheme == "tls"
             ? try await SyslogListener.start(certificate: made.certificate, key: made.key, ending: .reset)
@@ -120,10 +127,8 @@ struct AuditForwardingTests {
 
     @Test("a TLS syslog receiver that reads to the end and closes without a close_notify has taken the batch")
     func aTLSReceiverClosingWithoutNotify() async throws {
-        let directory = Harness.makeDirectory()
+        let (directory, made) = try await Self.localhostCertificate()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let made = try await SelfSignedCertificate.make(
-            in: directory, commonName: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1")
         let listener = try await SyslogListener.start(certificate: made.certificate, key: made.key, ending: .closeWithoutNotify)
         try await Self.withStore { store, trail in
             try await Self.record(trail, 0..<5)
@@ -139,10 +144,8 @@ struct AuditForwardingTests {
 
     @Test("syslog over TLS (RFC 5425): the receiver's certificate is checked against the configured CA")
     func syslogOverTLS() async throws {
-        let directory = Harness.makeDirectory()
+        let (directory, made) = try await Self.localhostCertificate()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let made = try await SelfSignedCertificate.make(
-            in: directory, commonName: "localhost", subjectAltName: "DNS:localhost,IP:127.0.0.1")
         let (certificate, key) = (made.certificate, made.key)
         let listener = try await SyslogListener.start(certificate: certificate, key: key)
         try await Self.withStore { store, trail in
