@@ -745,7 +745,7 @@ SCHEMAS = {
     "UserChange": {
         **obj(
             {"role": {"type": ["string", "null"], "enum": ["admin", "neosc", "user", None],
-                      "description": "demo-user comes with a demo and is never given this way (422); nor is a demo visitor's account given another role (422)."},
+                      "description": "demo-user comes with a demo and is never given this way (422); nor is a demo visitor's account given another role (409)."},
              "disabled": {"type": ["boolean", "null"]}},
             required=[],
             additional=True,
@@ -1198,7 +1198,8 @@ op("get", "/api/users", "listUsers", "Users, newest first (admin)",
 op("patch", "/api/users/{id}", "updateUser", "Change a user's role or disable it (admin)",
    responses({200: ok("The user.", schema("User"))}, 400, 401, 403, 404, 409, 413, 422, 503),
    parameters=[P("ID")], request=body("UserChange"), tags=["users"],
-   description="409 when it would leave no active administrator; 422 for the role demo-user, which comes with a demo. "
+   description="409 when it would leave no active administrator, or for another role to a demo visitor's account "
+   "(it would outlive the demo); 422 for the role demo-user, which comes with a demo. "
    "Disabling revokes every token and ends every session.")
 op("post", "/api/users/{id}/password-reset", "resetUserPassword", "Reset a user's password (admin)",
    responses({200: ok("A one-time password, shown once.", schema("TemporaryPassword"))}, 401, 403, 404, 409, 503),

@@ -61,13 +61,14 @@ public enum AccessRules {
         }
     }
 
-    /// The role an administrator may give an account that has `current`: an assignable one, and
-    /// none to a demo visitor's account, whose access ends with its demo (another role would
-    /// outlive it: a standing account behind a demo's anonymous token).
+    /// The role an administrator may give an account that has `current`: an assignable one
+    /// (else 422), and none to a demo visitor's account, whose access ends with its demo (another
+    /// role would outlive it: a standing account behind a demo's anonymous token; 409, the
+    /// account's state refusing a request that is itself well formed).
     public static func requireRoleChange(from current: Role, to role: Role) throws(DomainError) {
         try requireAssignable(role)
         guard current != .demoUser else {
-            throw .invalid("A demo visitor's account keeps the role 'demo-user': its access ends with its demo")
+            throw .conflict("A demo visitor's account keeps the role 'demo-user': its access ends with its demo")
         }
     }
 

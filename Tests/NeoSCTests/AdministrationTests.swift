@@ -150,7 +150,7 @@ import Testing
             // Nor is a demo visitor's account given another role: it would outlive the demo.
             for role in ["user", "neosc", "admin"] {
                 let other = try await client.send(.patch, "/api/users/\(visitorAccount.id)", token: token, json: #"{"role":"\#(role)"}"#)
-                #expect(other.status == .unprocessableContent, "\(role): \(other.text)")
+                #expect(other.status == .conflict, "\(role): \(other.text)")
                 #expect(try other.decoded(ErrorBody.self).detail.contains("keeps the role 'demo-user'"))
             }
             #expect(try await harness.store.user(id: visitorAccount.id)?.role == .demoUser)
