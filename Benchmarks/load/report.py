@@ -150,6 +150,8 @@ def main():
             if not taken:
                 continue
             shares = paired_shares(scenario)
+            if not shares:  # bare completed nothing in the rounds this scenario did
+                continue
             goal = f"{goal_of[scenario]:.2f}" if scenario in goal_of else ""
             spread = f"{min(shares):.2f}–{max(shares):.2f}" if scenario != "bare" else "–"
             lines.append(f"| {scenario} | {goal} | {statistics.median(shares):.2f} | {spread} | "

@@ -8,6 +8,32 @@ public struct HTTPResponse {
         public var code: Int
         public static let ok = Status(code: 200)
         public static let created = Status(code: 201)
+        public static let unsupportedMediaType = Status(code: 415)
+    }
+}
+
+/// swift-http-types' fields, reduced to the one `Request.requireJSONMediaType` reads.
+public struct HTTPField {
+    public struct Name: Hashable, Sendable {
+        var canonicalName: String
+        public static let contentType = Name(canonicalName: "content-type")
+    }
+}
+
+public struct HTTPFields: Sendable {
+    var values: [HTTPField.Name: String] = [:]
+
+    public subscript(name: HTTPField.Name) -> String? { values[name] }
+}
+
+/// Hummingbird's error with a status and a message (the 415 of a body declared as not JSON).
+public struct HTTPError: Error {
+    public var status: HTTPResponse.Status
+    public var body: String?
+
+    public init(_ status: HTTPResponse.Status, message: String) {
+        self.status = status
+        self.body = message
     }
 }
 
@@ -43,9 +69,12 @@ public struct RequestBody: Sendable {
 
 public struct Request: Sendable {
     public var body: RequestBody
+    public var headers: HTTPFields
 
-    public init(body: [UInt8]) {
+    /// A request as the harness sends it: declared as JSON, or with no type declared.
+    public init(body: [UInt8], contentType: String? = nil) {
         self.body = RequestBody(bytes: body)
+        self.headers = HTTPFields(values: contentType.map { [.contentType: $0] } ?? [:])
     }
 }
 
