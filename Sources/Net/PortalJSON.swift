@@ -58,7 +58,7 @@ extension Request {
     /// be wrong into a 400 (not JSON at all) or 422 (JSON, but a field is missing or wrong).
     func decodeJSON<Value: Decodable>(_ type: Value.Type, context: some RequestContext) async throws -> Value {
         try requireJSONMediaType()
-        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        let buffer = try await boundedBody(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else {
             throw DomainError.malformed("Request body must be a JSON object")
         }
@@ -69,7 +69,7 @@ extension Request {
     /// blanks is a body that is not JSON (400), as the contract has it: Schemathesis found one
     /// (`" "`) taken for no body.
     func decodeOptionalJSON<Value: Decodable>(_ type: Value.Type, context: some RequestContext) async throws -> Value? {
-        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        let buffer = try await boundedBody(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { return nil }
         try requireJSONMediaType()
         return try Self.decode(type, from: Data(buffer.readableBytesView))

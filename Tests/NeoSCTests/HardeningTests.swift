@@ -301,6 +301,36 @@ struct HardeningTests {
         }
     }
 
+    @Test("a body declared larger than 1 MiB is a 413 {detail} at once, before any of it is sent")
+    func oversizeDeclaredBodyIsRefusedAtOnce() async throws {
+        try await Harness.run(.live, { $0.connectionIdleTimeout = 300 }) { _, client in
+            let port = try #require(client.port)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                }
+            let run = await withTimeLimit(.seconds(30)) {
+                try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(
+                        ByteBuffer(
+                            string: "POST /api/auth/login HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\n"
+                                + "Content-Length: \((1 << 20) + 1)\r\n\r\n"))
+                    // Only the head: the answer must not wait for the body.
+                    var text = ""
+                    for try await chunk in inbound {
+                        text += String(buffer: chunk)
+                        if let split = text.range(of: "\r\n\r\n"), text[split.upperBound...].hasSuffix("}") { break }
+                    }
+                    return text
+                }
+            }
+            #expect(!run.cutShort, "answered without waiting for the body")
+            let text = try run.outcome.get()
+            #expect(text.hasPrefix("HTTP/1.1 413 "), "\(text.prefix(300))")
+            #expect(text.hasSuffix(#"{"detail":"Request body is larger than 1 MiB"}"#), "\(text)")
+        }
+    }
+
     /// A server with streams (on loopback) or without: the two kinds of connection pipeline.
     private static func streams(_ on: Bool) -> (inout Configuration) -> Void {
         { if on { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) } }
@@ -378,6 +408,54 @@ struct HardeningTests {
             #expect(unread.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) } == ["200"], "\(unread)")
             // The server goes on serving.
             #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
+    @Test(
+        "a request without exactly one valid Host (RFC 9112 §3.2) is a 400 {detail} and a closed connection; what follows it is not read",
+        arguments: [false, true])
+    func hostIsNamedOnceAndValid(streaming: Bool) async throws {
+        try await Harness.run(.live, Self.streams(streaming)) { harness, client in
+            let port = try #require(client.port)
+            func statuses(_ text: String) -> [Substring] {
+                text.components(separatedBy: "HTTP/1.").dropFirst().map { $0.dropFirst(2).prefix(3) }
+            }
+            let refused: [(request: String, detail: String)] = [
+                ("GET /health HTTP/1.1\r\n\r\n", "must name its host"),
+                ("GET /health HTTP/1.1\r\nHost: neosc\r\nHost: other\r\n\r\n", "more than once"),
+                ("GET /health HTTP/1.0\r\nHost: neosc\r\nHost: neosc\r\n\r\n", "more than once"),
+                ("GET /health HTTP/1.1\r\nHost: neo sc\r\n\r\n", "not a valid host"),
+                ("GET /health HTTP/1.1\r\nHost: user@neosc\r\n\r\n", "not a valid host"),
+                ("GET /health HTTP/1.1\r\nHost: neosc:80a\r\n\r\n", "not a valid host"),
+                ("GET /health HTTP/1.1\r\nHost: [::1\r\n\r\n", "not a valid host"),
+                ("GET /health HTTP/1.1\r\nHost: %zz\r\n\r\n", "not a valid host"),
+            ]
+            for (request, detail) in refused {
+                let text = try await Self.answer(to: request, port: port)
+                #expect(statuses(text) == ["400"], "\(request.debugDescription): \(text.prefix(300))")
+                #expect(text.lowercased().contains("connection: close"))
+                let body = try #require(text.components(separatedBy: "\r\n\r\n").last)
+                #expect(try JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)).detail.contains(detail), "\(body)")
+            }
+            for host in ["neosc", "127.0.0.1:\(port)", "[::1]:8001", "neo-sc.example.com.", "xn--nsc-5ka.test", "%41b", ""] {
+                let text = try await Self.answer(to: "GET /health HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n", port: port)
+                #expect(statuses(text) == ["200"], "Host: \(host): \(text.prefix(300))")
+            }
+            // HTTP/1.0 may leave it out.
+            #expect(statuses(try await Self.answer(to: "GET /health HTTP/1.0\r\n\r\n", port: port)) == ["200"])
+
+            // Behind an answered request the refusal comes last; the refused request's body and
+            // the requests after it are not read (no account is registered).
+            let health = "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n"
+            let body = #"{"email":"hostless@example.com","password":"correct horse battery","name":"H"}"#
+            let register =
+                "POST /api/auth/register HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                + body
+            let hostless = register.replacingOccurrences(of: "Host: neosc\r\n", with: "")
+            let text = try await Self.answer(to: health + hostless + register + health, port: port)
+            #expect(statuses(text) == ["200", "400"], "\(text.prefix(800))")
+            #expect(try await harness.store.user(email: "hostless@example.com") == nil)
+            #expect(try await client.execute(uri: "/health", method: .get).status == .ok, "the server goes on serving")
         }
     }
 

@@ -33,7 +33,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
             // After the HTTP decoder, on its types: refusals of what it cannot read, then what
             // Hummingbird's types do not carry (persistence, expectations).
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            let unparsable = UnparsableRequestAnswer(upgradable: false, logger: logger)
+            let unparsable = UnparsableRequestAnswer(upgradable: false, deadline: deadline, logger: logger)
             try operations.addHandler(unparsable, position: .after(decoder))
             try operations.addHandler(ContinueExpectation(upgradable: false), position: .after(unparsable))
             try operations.addHandler(ConnectionPersistence(upgradable: false), position: .after(unparsable))

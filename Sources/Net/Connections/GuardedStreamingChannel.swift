@@ -59,7 +59,7 @@ struct GuardedStreamingChannel: ServerChildChannel {
             try operations.addHandler(UpgradableRequestHeadWatch(deadline), position: .after(decoder))
             try operations.addHandler(ContinueExpectation(upgradable: true), position: .after(decoder))
             try operations.addHandler(ConnectionPersistence(upgradable: true), position: .after(decoder))
-            try operations.addHandler(UnparsableRequestAnswer(upgradable: true, logger: logger), position: .after(decoder))
+            try operations.addHandler(UnparsableRequestAnswer(upgradable: true, deadline: deadline, logger: logger), position: .after(decoder))
             try operations.addHandler(UpgradeRequestScreen(), position: .after(decoder))
             let upgrader = try operations.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
             // Run as the upgrade completes, on this event loop, before NIO passes on the bytes

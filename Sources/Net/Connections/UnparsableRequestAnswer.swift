@@ -6,7 +6,8 @@ import NIOHTTP1
 /// malformed header, headers over the decoder's limits) as every other refusal is answered: a 4xx
 /// with a JSON `detail`, then the connection closed, since nothing after a parse error on it can
 /// be read. (Left to Hummingbird, such a request got a 400 with no body, or on a connection that
-/// may become a stream, no answer at all.)
+/// may become a stream, no answer at all.) A head the decoder reads but whose `Host` is missing,
+/// repeated or invalid (`RequestHost`) is refused the same way, and goes no further.
 ///
 /// Right after the decoder, on its types. The answer waits for those still owed to the
 /// connection's earlier, pipelined requests, so that it is written last. A parse error in the
@@ -21,6 +22,8 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundOut = HTTPServerResponsePart
 
     private let logger: Logger
+    /// The connection's header-read deadline, off once a head is refused (nothing more is read).
+    private let deadline: RequestHeadDeadline?
     private var departure: UpgradeDeparture
     /// A head read, its end not yet.
     private var readingRequest = false
@@ -30,8 +33,9 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
 
     private enum Ending {
         case notYet
-        /// A parse error between requests, answered once the answers owed are written.
-        case answerOwed(HTTPParserError)
+        /// A parse error or a refused head between requests, answered once the answers owed are
+        /// written; what follows it is dropped meanwhile.
+        case answerOwed(Refusal)
         /// A parse error in a request's body, passed on to the handler reading it: the connection
         /// closes once that request is answered, before anything more is written (Hummingbird
         /// would add a 400 of its own).
@@ -40,14 +44,28 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         case closing
     }
 
-    init(upgradable: Bool, logger: Logger) {
+    init(upgradable: Bool, deadline: RequestHeadDeadline? = nil, logger: Logger) {
         departure = UpgradeDeparture(upgradable: upgradable)
+        self.deadline = deadline
         self.logger = logger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch ending {
+        case .answerOwed, .closing:
+            // After a refused head the decoder reads on (its body, the requests after it), but
+            // the connection is closing and none of it is the application's. (After a parse
+            // error, the decoder itself reads nothing more.)
+            return
+        case .notYet, .closeAfterAnswers:
+            break
+        }
         switch unwrapInboundIn(data) {
         case .head(let head):
+            if let flaw = RequestHost.flaw(in: head) {
+                refuse(Refusal(flaw), context: context)
+                return
+            }
             readingRequest = true
             answersOwed += 1
             if departure.leaves(at: head) {
@@ -62,6 +80,17 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         context.fireChannelRead(data)
     }
 
+    /// A head refused before it goes further: answered once the answers owed are written.
+    private func refuse(_ refusal: Refusal, context: ChannelHandlerContext) {
+        logger.debug("Refused request head", metadata: ["detail": "\(refusal.detail)"])
+        deadline?.cancel()
+        if answersOwed == 0 {
+            answer(refusal, context: context)
+        } else {
+            ending = .answerOwed(refusal)
+        }
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .closing = ending {
             promise?.fail(ChannelError.outputClosed)
@@ -73,9 +102,9 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         }
         answersOwed -= 1
         switch ending {
-        case .answerOwed(let error) where answersOwed == 0:
+        case .answerOwed(let refusal) where answersOwed == 0:
             context.write(data, promise: promise)
-            answer(error, context: context)
+            answer(refusal, context: context)
         case .closeAfterAnswers where answersOwed == 0:
             ending = .closing
             context.writeAndFlush(data, promise: promise)
@@ -117,22 +146,30 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             ending = .closeAfterAnswers
             context.fireErrorCaught(error)
         case (false, 0):
-            answer(parseError, context: context)
+            answer(Refusal(parseError), context: context)
         case (false, _):
-            ending = .answerOwed(parseError)
+            ending = .answerOwed(Refusal(parseError))
         }
     }
 
-    private func answer(_ error: HTTPParserError, context: ChannelHandlerContext) {
-        let refusal = Refusal(error)
+    private func answer(_ refusal: Refusal, context: ChannelHandlerContext) {
         ending = .closing
         ConnectionRefusal.write(refusal.status, detail: refusal.detail, context: context)
     }
 
-    /// What a parse error is answered with.
+    /// What a parse error or a refused head is answered with.
     struct Refusal: Equatable {
         let status: HTTPResponseStatus
         let detail: String
+
+        init(_ flaw: RequestHost.Flaw) {
+            status = .badRequest
+            switch flaw {
+            case .missing: detail = "The request must name its host (a Host header)"
+            case .repeated: detail = "The request names its host more than once (Host headers)"
+            case .invalid: detail = "The request's Host header is not a valid host and port"
+            }
+        }
 
         init(_ error: HTTPParserError) {
             switch error {

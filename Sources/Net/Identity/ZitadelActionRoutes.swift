@@ -44,7 +44,7 @@ struct ZitadelActionRoutes {
     }
 
     @Sendable func tokenClaims(_ request: Request, context: PortalRequestContext) async throws -> JSONBody<Appended> {
-        let body = Array(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+        let body = Array(try await request.boundedBody(upTo: context.maxUploadSize).readableBytesView)
         guard
             ZitadelActionSignature.isValid(
                 request.headers[.zitadelSignature], body: body, key: signingKey.value, now: clock.now())

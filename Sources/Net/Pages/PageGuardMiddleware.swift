@@ -57,10 +57,7 @@ struct PageGuardMiddleware: RouterMiddleware {
             policies: policies, principal: context.identity?.principal, address: context.clientAddress, at: clock.now(),
             leadsToMFA: Self.waysToMFA.contains(request.uri.path))
         if request.method == .post {
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > context.maxUploadSize {
-                throw NIOTooManyBytesError(maxBytes: context.maxUploadSize)
-            }
-            let body = try await request.collectBody(upTo: context.maxUploadSize)
+            let body = try await request.boundedBody(upTo: context.maxUploadSize)
             let form = FormFields(String(buffer: body))
             // Read from the pairs, not a decoder: a form with repeated names (checkboxes) must not
             // lose its token to a decoder that refuses them.
