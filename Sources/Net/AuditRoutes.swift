@@ -21,7 +21,12 @@ struct AuditRoutes {
         open.get("public-key") { _, _ in PublicKey(integrity: integrity) }
         group.get(use: list)
         group.get("export", use: export)
+        // HEADs of their own: Hummingbird's would answer a GET's with its body dropped, which for
+        // the export says `Content-Length: 0`, and for the verification walks the whole trail
+        // and audits a verification whose result nobody sees.
+        group.head("export", use: export)
         group.get("verify", use: verify)
+        group.head("verify", use: verifyHead)
     }
 
     struct PublicKey: ResponseEncodable {
@@ -68,6 +73,13 @@ struct AuditRoutes {
         return verification
     }
 
+    /// What a GET of the verification would answer, bar its body: who may ask is checked, nothing
+    /// is verified or audited.
+    @Sendable func verifyHead(_ request: Request, context: SignedInContext) async throws -> Response {
+        try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
+        return Response.headOnly(contentType: "application/json; charset=utf-8")
+    }
+
     /// The filters every reading of the trail takes; a non-administrator's are narrowed to their own entries.
     private func query(_ request: Request, _ context: SignedInContext, limit: Int) throws -> AuditQuery {
         Self.narrowed(
@@ -107,8 +119,8 @@ struct AuditRoutes {
     }
 
     /// Every entry `selection` (already narrowed) matches, as one download; audited `audit_exported`.
-    /// A `HEAD` (answered like a GET) gets the download's headers only: nothing is read, so
-    /// nothing is exported or audited.
+    /// A `HEAD` gets the download's headers only (its length is not known: it is streamed):
+    /// nothing is read, so nothing is exported or audited.
     static func export(
         _ selection: AuditQuery, as format: AuditExportFormat, by principal: Principal, in context: some PortalContext,
         store: any AuditStore, audit: AuditTrail, headOnly: Bool = false
@@ -117,7 +129,7 @@ struct AuditRoutes {
             .replacingOccurrences(of: ":", with: "")
         var headers: HTTPFields = [.contentType: format.contentType]
         headers[.contentDisposition] = "attachment; filename=\"neosc-audit-\(stamp).\(format.rawValue)\""
-        if headOnly { return Response(status: .ok, headers: headers) }
+        if headOnly { return Response.headOnly(headers: headers) }
         try await audit.record(
             .auditExported, by: .principal(principal), in: context, details: Self.describe(selection, format: format))
         var pages = AuditPages(store: store, query: selection).makeAsyncIterator()

@@ -111,6 +111,7 @@ struct AuditExportTests {
             #expect(head.status == .ok)
             #expect(head.headers[.contentType] == "application/x-ndjson")
             #expect(head.text.isEmpty)
+            #expect(head.headers[.contentLength] == nil, "a streamed download's length is not known, and not 0")
 
             let exported = try await harness.store.events(AuditQuery(action: .auditExported))
             #expect(exported.count == 3, "each export audited, not the HEAD")

@@ -55,6 +55,15 @@ struct AuditIntegrityTests {
             let far = try await client.send(.get, "/api/audit-logs/verify?expect=999999999999999999:\(head.hash)", token: adminToken)
             let farReport = try far.decoded(VerificationBody.self)
             #expect(far.status == .ok && !farReport.ok && farReport.problem?.contains("entries were removed from the end") == true, "\(far.text)")
+
+            // A HEAD verifies nothing and audits no verification; its length is not claimed.
+            let verified = try await harness.store.events(AuditQuery(action: .auditVerified)).count
+            let headOnly = try await client.send(.head, "/api/audit-logs/verify", token: adminToken)
+            #expect(headOnly.status == .ok && headOnly.text.isEmpty)
+            #expect(headOnly.headers[.contentType]?.hasPrefix("application/json") == true)
+            #expect(headOnly.headers[.contentLength] == nil, "not Content-Length: 0")
+            #expect(try await harness.store.events(AuditQuery(action: .auditVerified)).count == verified)
+            #expect(try await client.send(.head, "/api/audit-logs/verify", token: memberToken).status == .forbidden)
         }
     }
 

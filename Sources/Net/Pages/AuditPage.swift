@@ -18,6 +18,7 @@ struct AuditPage {
     func register(on signedIn: RouterGroup<SignedInPageContext>) {
         signedIn.get("audit", use: show)
         signedIn.get("audit/export", use: export)
+        signedIn.head("audit/export", use: export)  // the download's headers, not a length of 0 (`AuditRoutes`)
     }
 
     /// The filters as the form sends them, kept as text to be shown back.

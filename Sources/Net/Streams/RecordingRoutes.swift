@@ -15,6 +15,7 @@ struct RecordingRoutes {
     func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
         group.get(":id", use: download)
+        group.head(":id", use: download)  // not Hummingbird's, which would say `Content-Length: 0`
         group.delete(":id", use: delete)
     }
 
@@ -23,14 +24,14 @@ struct RecordingRoutes {
         return JSONBody(try await recordings.list(by: context.principal))
     }
 
-    /// A `HEAD` (answered like a GET) gets the download's headers only, and is not audited as a
-    /// download (a refusal is audited as any other).
+    /// A `HEAD` gets the download's headers only (its length is the file's, read as it is sent),
+    /// and is not audited as a download (a refusal is audited as any other).
     @Sendable func download(_ request: Request, context: SignedInContext) async throws -> Response {
         let id = try context.parameters.require("id")
         try await audit.requireAdmin(context.principal, to: "download recordings", in: context)
         guard request.method != .head else {
             let (recording, _) = try await recordings.available(id, by: context.principal)
-            return Response(status: .ok, headers: Self.headers(recording))
+            return Response.headOnly(headers: Self.headers(recording))
         }
         let (recording, path) = try await recordings.download(id, by: context.principal, from: context.clientAddress)
         let body = try await FileIO().loadFile(path: path, context: context)
