@@ -497,7 +497,9 @@ public struct SignIn: Sendable {
             throw DomainError.unauthenticated("Account is disabled")
         }
         guard user.passwordHash != nil else {
-            throw DomainError.conflict("This account signs in through an identity provider; change its password there")
+            throw user.role == .demoUser
+                ? DomainError.conflict("A demo visitor's account has no password: it lasts as long as its demo")
+                : DomainError.conflict("This account signs in through an identity provider; change its password there")
         }
         // What costs nothing first: the sizes and the new password's rules (an oversize current
         // password is bad input, as at login, not a guess); then the same holds as a login's.

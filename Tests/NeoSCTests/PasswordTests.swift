@@ -50,6 +50,20 @@ struct PasswordTests {
         }
     }
 
+    @Test("a demo visitor has no password to change: 409, saying so (not the reason given to a provider's accounts)")
+    func demoVisitorsHaveNoPassword() async throws {
+        try await Harness.run(.router, { $0.demo.enabled = true }) { _, client in
+            let demo = try await client.send(.post, "/api/demo/sessions", json: body(["workspace_type": "browser"]))
+            #expect(demo.status == .created, "\(demo.text)")
+            let token = try demo.decoded(DemoCreatedBody.self).accessToken
+            let refused = try await client.send(
+                .post, "/api/auth/password", token: token,
+                json: body(["current_password": "anything at all", "new_password": "a brand new password"]))
+            #expect(refused.status == .conflict, "\(refused.text)")
+            #expect(refused.detail == "A demo visitor's account has no password: it lasts as long as its demo")
+        }
+    }
+
     @Test("wrong current passwords count like failed logins: the eleventh attempt is throttled")
     func wrongCurrentPasswordsAreThrottled() async throws {
         try await Harness.run { harness, client in
