@@ -202,6 +202,64 @@ struct PomeriumTests {
         }
     }
 
+    @Test("a change a browser sends for another site's page is a 403 before anything is done, audited; reads and non-browsers pass")
+    func crossSiteChangesAreRefused() async throws {
+        try await TestSigner.with { signer in
+            let settings = Self.settings(signer: signer)
+            try await Harness.run(.router) { configuration in
+                settings(&configuration)
+                configuration.publicURL = "https://portal.example.com"
+                configuration.corsOrigins = ["https://app.example.com"]
+            } _: { harness, client in
+                let assertion = Self.assertion(signer, groups: ["neosc"])
+                func launch(_ fields: [String: String]) async throws -> Reply {
+                    var headers = Self.headers(assertion)
+                    for (name, value) in fields { headers[HTTPField.Name(name)!] = value }
+                    return try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", headers: headers)
+                }
+                let refused: [[String: String]] = [
+                    ["Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"],
+                    ["Sec-Fetch-Site": "cross-site"],
+                    ["Sec-Fetch-Site": "same-site", "Origin": "https://workspaces.example.com"],
+                    // A browser that does not send Sec-Fetch-Site: its Origin is not this host.
+                    ["Origin": "https://evil.example"],
+                    ["Origin": "null"],
+                ]
+                for fields in refused {
+                    let reply = try await launch(fields)
+                    #expect(reply.status == .forbidden, "\(fields): \(reply.text)")
+                    #expect(reply.detail?.contains("another site's page") == true, "\(reply.text)")
+                }
+                #expect(try await harness.store.events(AuditQuery(action: .launchWorkspace)).isEmpty, "nothing was launched")
+                let denied = try await harness.store.events(AuditQuery(action: .accessDenied))
+                #expect(denied.count == 1, "one audit entry a minute per address, however many refusals")
+                #expect(denied.first?.details["reason"] == "sec_fetch_site_cross_site")
+                #expect(denied.first?.details["origin"] == "https://evil.example")
+                #expect(harness.metric(#"auth_failures_total{reason="cross_site_request"}"#) == refused.count)
+
+                // A read from anywhere, and changes from the portal's own pages, a listed origin,
+                // the person themselves, or no browser at all, go through.
+                var headers = Self.headers(assertion)
+                headers[HTTPField.Name("Sec-Fetch-Site")!] = "cross-site"
+                #expect(try await client.send(.get, "/api/workspaces", headers: headers).status == .ok)
+                let allowed: [[String: String]] = [
+                    ["Sec-Fetch-Site": "same-origin", "Origin": "https://portal.example.com"],
+                    ["Sec-Fetch-Site": "cross-site", "Origin": "https://app.example.com"],
+                    ["Sec-Fetch-Site": "none"],
+                    ["Origin": "https://portal.example.com"],
+                    ["Origin": "http://localhost"],  // the Host it was sent to
+                    [:],
+                ]
+                for fields in allowed {
+                    let reply = try await launch(fields)
+                    #expect(reply.status == .created, "\(fields): \(reply.text)")
+                    let stopped = try await client.send(.post, "/api/workspaces/ws-linux-desktop/stop", headers: Self.headers(assertion))
+                    #expect(stopped.status == .ok, "\(stopped.text)")
+                }
+            }
+        }
+    }
+
     @Test("no assertion, a NeoSC bearer token, or a forged assertion: 401, and forgeries are audited")
     func rejections() async throws {
         try await TestSigner.with { signer in

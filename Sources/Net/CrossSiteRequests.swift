@@ -1,0 +1,63 @@
+import Foundation
+import HTTPTypes
+
+/// Whether a request that may change something was sent by a browser for another site's page.
+///
+/// Behind Pomerium the credential is ambient: the browser holds Pomerium's session cookie and
+/// Pomerium adds its signed assertion to whatever request the browser sends, whichever page asked
+/// for it. A request whose body is JSON needs a CORS preflight first (and one declared as anything
+/// else is a 415), but a POST without a body does not: another site's page could launch, stop or
+/// switch things in its visitors' names. So the browser's own word on where a request comes from
+/// decides, as Go's `net/http.CrossOriginProtection` has it: `Sec-Fetch-Site` when sent (every
+/// current browser sends it), else `Origin` against the request's host. A request with neither
+/// comes from no browser (a command-line client, a service) and is let through, as are the safe
+/// methods, which change nothing.
+struct CrossSiteRequests: Sendable {
+    /// Origins (`scheme://host[:port]`) whose pages may make such requests: NeoSC's own public URL
+    /// and the API's listed CORS origins.
+    let trustedOrigins: Set<String>
+
+    init(publicURL: String?, corsOrigins: [String]) {
+        var trusted = Set(corsOrigins.map { $0.lowercased() })
+        if let publicURL, let origin = Self.origin(of: publicURL) { trusted.insert(origin) }
+        trustedOrigins = trusted
+    }
+
+    /// Why the request is refused (a short reason, for the audit entry), or nil when it is not.
+    func refusal(method: HTTPRequest.Method, headers: HTTPFields, authority: String?) -> String? {
+        switch method {
+        case .get, .head, .options, .trace: return nil
+        default: break
+        }
+        let origin = headers[.origin]?.lowercased()
+        if let site = headers[.secFetchSite]?.lowercased() {
+            // `none`: the person asked for it themselves (typed it, a bookmark).
+            if site == "same-origin" || site == "none" { return nil }
+            if let origin, trustedOrigins.contains(origin) { return nil }
+            return "sec_fetch_site_\(site == "same-site" ? "same_site" : "cross_site")"
+        }
+        guard let origin else { return nil }
+        if trustedOrigins.contains(origin) { return nil }
+        // The Origin's host and port against the Host the request was sent to.
+        if let authority, let schemeEnd = origin.range(of: "://"), origin[schemeEnd.upperBound...] == authority.lowercased() {
+            return nil
+        }
+        return "origin_not_this_host"
+    }
+
+    /// `scheme://host[:port]` of `url`, lower-cased, as a browser's `Origin` spells it (a default
+    /// port left out).
+    static func origin(of url: String) -> String? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            var host = components.host?.lowercased(), !host.isEmpty
+        else { return nil }
+        if host.contains(":") { host = "[\(host)]" }  // an IPv6 address, bracketed as in a URL
+        let defaultPort = scheme == "https" ? 443 : scheme == "http" ? 80 : nil
+        guard let port = components.port, port != defaultPort else { return "\(scheme)://\(host)" }
+        return "\(scheme)://\(host):\(port)"
+    }
+}
+
+extension HTTPField.Name {
+    static let secFetchSite = Self("Sec-Fetch-Site")!
+}
