@@ -1,6 +1,7 @@
-// For target `request-json`, which compiles Sources/Net/PortalJSON.swift as it is: the parts of
-// Hummingbird it uses. `Request.body.collect(upTo:)` hands back the body the harness was given,
-// refusing one over the limit as Hummingbird does (with a 413, not a DomainError).
+// For target `request-json`, which compiles Sources/Net/PortalJSON.swift and BoundedBody.swift as
+// they are: the parts of Hummingbird and NIO they use. `Request.body.collect(upTo:)` hands back the
+// body the harness was given, refusing one over the limit as Hummingbird does (with a 413, not a
+// DomainError).
 import Foundation
 
 public struct HTTPResponse {
@@ -12,11 +13,13 @@ public struct HTTPResponse {
     }
 }
 
-/// swift-http-types' fields, reduced to the one `Request.requireJSONMediaType` reads.
+/// swift-http-types' fields, reduced to those `Request.requireJSONMediaType` and
+/// `Request.boundedBody` read.
 public struct HTTPField {
     public struct Name: Hashable, Sendable {
         var canonicalName: String
         public static let contentType = Name(canonicalName: "content-type")
+        public static let contentLength = Name(canonicalName: "content-length")
     }
 }
 
@@ -55,14 +58,20 @@ public struct ByteBuffer {
     public var readableBytes: Int { readableBytesView.count }
 }
 
-/// Hummingbird's refusal of a body over the context's `maxUploadSize` (413).
-public struct ContentTooLarge: Error {}
+/// NIO's refusal of a body over the context's `maxUploadSize` (a 413 in Hummingbird).
+public struct NIOTooManyBytesError: Error {
+    public var maxBytes: Int?
+
+    public init(maxBytes: Int?) {
+        self.maxBytes = maxBytes
+    }
+}
 
 public struct RequestBody: Sendable {
     var bytes: [UInt8]
 
     public func collect(upTo maxSize: Int) async throws -> ByteBuffer {
-        guard bytes.count <= maxSize else { throw ContentTooLarge() }
+        guard bytes.count <= maxSize else { throw NIOTooManyBytesError(maxBytes: maxSize) }
         return ByteBuffer(readableBytesView: bytes)
     }
 }
@@ -74,7 +83,9 @@ public struct Request: Sendable {
     /// A request as the harness sends it: declared as JSON, or with no type declared.
     public init(body: [UInt8], contentType: String? = nil) {
         self.body = RequestBody(bytes: body)
-        self.headers = HTTPFields(values: contentType.map { [.contentType: $0] } ?? [:])
+        var values: [HTTPField.Name: String] = [.contentLength: String(body.count)]
+        if let contentType { values[.contentType] = contentType }
+        self.headers = HTTPFields(values: values)
     }
 }
 
