@@ -47,14 +47,7 @@ struct AuditRoutes {
     /// Walks the chain and its checkpoints (administrators); 200 with `ok` true or false.
     @Sendable func verify(_ request: Request, context: SignedInContext) async throws -> AuditVerification {
         try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
-        var expected: (seq: Int64, hash: [UInt8])?
-        // Present but empty is malformed too, not absent.
-        if let text = request.uri.queryParameters.get("expect") {
-            guard let entry = AuditIntegrity.expectedEntry(text) else {
-                throw DomainError.invalid("Query parameter 'expect' must be <seq>:<hash>, the hash in 64 hex digits")
-            }
-            expected = entry
-        }
+        let expected = try Self.expectedEntry(request)
         guard await verifications.take("verify") else {
             throw DomainError.conflict("A verification of the audit trail is already running")
         }
@@ -73,11 +66,22 @@ struct AuditRoutes {
         return verification
     }
 
-    /// What a GET of the verification would answer, bar its body: who may ask is checked, nothing
-    /// is verified or audited.
+    /// What a GET of the verification would answer, bar its body: who may ask and what is asked
+    /// are checked; nothing is verified or audited.
     @Sendable func verifyHead(_ request: Request, context: SignedInContext) async throws -> Response {
         try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
+        _ = try Self.expectedEntry(request)
         return Response.headOnly(contentType: "application/json; charset=utf-8")
+    }
+
+    /// The entry a verification is asked to find (`?expect=<seq>:<hash>`); present but empty is
+    /// malformed too, not absent.
+    private static func expectedEntry(_ request: Request) throws -> (seq: Int64, hash: [UInt8])? {
+        guard let text = request.uri.queryParameters.get("expect") else { return nil }
+        guard let entry = AuditIntegrity.expectedEntry(text) else {
+            throw DomainError.invalid("Query parameter 'expect' must be <seq>:<hash>, the hash in 64 hex digits")
+        }
+        return entry
     }
 
     /// The filters every reading of the trail takes; a non-administrator's are narrowed to their own entries.

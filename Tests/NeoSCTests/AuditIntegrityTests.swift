@@ -64,6 +64,7 @@ struct AuditIntegrityTests {
             #expect(headOnly.headers[.contentLength] == nil, "not Content-Length: 0")
             #expect(try await harness.store.events(AuditQuery(action: .auditVerified)).count == verified)
             #expect(try await client.send(.head, "/api/audit-logs/verify", token: memberToken).status == .forbidden)
+            #expect(try await client.send(.head, "/api/audit-logs/verify?expect=bad", token: adminToken).status == .unprocessableContent)
         }
     }
 
