@@ -6,9 +6,18 @@ extension Request {
     /// before any of it is read, so a client that declares one and sends nothing gets its answer
     /// at once, not after the idle timeout.
     func boundedBody(upTo limit: Int) async throws -> ByteBuffer {
-        if let declared = headers[.contentLength].flatMap(Int.init), declared > limit {
+        if let declared = headers[.contentLength], Self.exceeds(declared, limit) {
             throw NIOTooManyBytesError(maxBytes: limit)
         }
         return try await body.collect(upTo: limit)
+    }
+
+    /// Whether a declared `Content-Length` (digits, as the HTTP decoder let through) is over
+    /// `limit`, however many digits it has: one no `Int` holds (2^63 and up) is over any limit.
+    static func exceeds(_ declared: String, _ limit: Int) -> Bool {
+        let digits = declared.utf8.drop { $0 == UInt8(ascii: "0") }
+        guard digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return false }
+        guard digits.count <= 18 else { return true }
+        return (Int(Substring(digits)) ?? 0) > limit  // no digits left: the length was 0
     }
 }

@@ -301,8 +301,10 @@ struct HardeningTests {
         }
     }
 
-    @Test("a body declared larger than 1 MiB is a 413 {detail} at once, before any of it is sent")
-    func oversizeDeclaredBodyIsRefusedAtOnce() async throws {
+    @Test(
+        "a body declared larger than 1 MiB is a 413 {detail} at once, before any of it is sent, however large (2^63 and up included)",
+        arguments: ["\((1 << 20) + 1)", "9223372036854775808", "18446744073709551615", "000000000000000000000001048577"])
+    func oversizeDeclaredBodyIsRefusedAtOnce(declared: String) async throws {
         try await Harness.run(.live, { $0.connectionIdleTimeout = 300 }) { _, client in
             let port = try #require(client.port)
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -314,7 +316,7 @@ struct HardeningTests {
                     try await outbound.write(
                         ByteBuffer(
                             string: "POST /api/auth/login HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\n"
-                                + "Content-Length: \((1 << 20) + 1)\r\n\r\n"))
+                                + "Content-Length: \(declared)\r\n\r\n"))
                     // Only the head: the answer must not wait for the body.
                     var text = ""
                     for try await chunk in inbound {
@@ -429,6 +431,12 @@ struct HardeningTests {
                 ("GET /health HTTP/1.1\r\nHost: neosc:80a\r\n\r\n", "not a valid host"),
                 ("GET /health HTTP/1.1\r\nHost: [::1\r\n\r\n", "not a valid host"),
                 ("GET /health HTTP/1.1\r\nHost: %zz\r\n\r\n", "not a valid host"),
+                // An http URI has a host (RFC 9110 §4.2.1).
+                ("GET /health HTTP/1.1\r\nHost: \r\n\r\n", "not a valid host"),
+                ("GET /health HTTP/1.1\r\nHost: :80\r\n\r\n", "not a valid host"),
+                // A target in absolute form names the host itself, held to the same rule.
+                ("GET http://user@neosc/health HTTP/1.1\r\nHost: neosc\r\n\r\n", "not a valid host"),
+                ("GET http://:80/health HTTP/1.1\r\nHost: neosc\r\n\r\n", "not a valid host"),
             ]
             for (request, detail) in refused {
                 let text = try await Self.answer(to: request, port: port)
@@ -437,10 +445,14 @@ struct HardeningTests {
                 let body = try #require(text.components(separatedBy: "\r\n\r\n").last)
                 #expect(try JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)).detail.contains(detail), "\(body)")
             }
-            for host in ["neosc", "127.0.0.1:\(port)", "[::1]:8001", "neo-sc.example.com.", "xn--nsc-5ka.test", "%41b", ""] {
+            // Whitespace around the value is not part of it (RFC 9112 §5).
+            for host in ["neosc", "127.0.0.1:\(port)", "[::1]:8001", "neo-sc.example.com.", "xn--nsc-5ka.test", "%41b", "neosc \t"] {
                 let text = try await Self.answer(to: "GET /health HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n", port: port)
-                #expect(statuses(text) == ["200"], "Host: \(host): \(text.prefix(300))")
+                #expect(statuses(text) == ["200"], "Host: \(host.debugDescription): \(text.prefix(300))")
             }
+            let absolute = try await Self.answer(
+                to: "GET HTTP://neosc.example:8001/health HTTP/1.1\r\nHost: neosc\r\nConnection: close\r\n\r\n", port: port)
+            #expect(statuses(absolute) == ["200"], "\(absolute.prefix(300))")
             // HTTP/1.0 may leave it out.
             #expect(statuses(try await Self.answer(to: "GET /health HTTP/1.0\r\n\r\n", port: port)) == ["200"])
 
@@ -473,6 +485,8 @@ struct HardeningTests {
                 ("HTTP/1.0", "GET /health HTTP/1.0\r\n\r\n" + health, ["200"]),
                 ("HTTP/1.0 with keep-alive", "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + health, ["200"]),
                 ("Connection: Close", "GET /health HTTP/1.1\r\nHost: neosc\r\nConnection: Close, TE\r\n\r\n" + health, ["200"]),
+                // NIO's parser reads it as close; its keep-alive check did not.
+                ("Connection: close<TAB>", "GET /health HTTP/1.1\r\nHost: neosc\r\nConnection: close\t\r\n\r\n" + health, ["200"]),
                 (
                     "an upgrade after the first request",
                     health + "GET /health HTTP/1.1\r\nHost: neosc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -492,6 +506,10 @@ struct HardeningTests {
                 #expect(statuses(text) == expected, "\(name): \(text)")
                 let lastHead = text.components(separatedBy: "\r\n\r\n").last { $0.contains("HTTP/1.") } ?? ""
                 #expect(lastHead.contains("\r\nConnection: close"), "\(name): \(lastHead)")
+                // Every answer's fields, Hummingbird's own 307 (the ticket in its Location) too.
+                for field in ["cache-control: no-store", "x-content-type-options: nosniff", "x-frame-options: deny"] {
+                    #expect(lastHead.lowercased().contains(field), "\(name): \(field)")
+                }
             }
             if !streaming {
                 // Without streams nothing upgrades, the connection's first request included.

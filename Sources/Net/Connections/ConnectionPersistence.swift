@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -69,12 +70,20 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
         if lastRequest.version.precedesHTTP11 {
             head.version = .http1_0
         }
+        // An answer that met no middleware (Hummingbird's 307 to an upgrade asked on a later
+        // request, the ticket in its `Location`) gets the fields every other answer carries.
+        if !head.headers.contains(name: "x-content-type-options") {
+            head.headers.add(contentsOf: ConnectionRefusal.policyHeaders)
+        }
         context.write(wrapOutboundOut(.head(head)), promise: promise)
     }
 
     /// Whether the connection closes once `head` is answered.
     static func endsConnection(_ head: HTTPRequestHead) -> Bool {
         if head.version.precedesHTTP11 || !head.isKeepAlive || head.method == .CONNECT { return true }
+        // NIO's `isKeepAlive` keeps a tab around an option (`close<TAB>`), which its parser, and
+        // so the connection, takes for `close`.
+        if head.headers["connection"].contains(where: { $0.contains("\t") && $0.connectionOptions.contains("close") }) { return true }
         return head.headers.contains(name: "upgrade") && head.asksConnectionUpgrade
     }
 }
@@ -87,6 +96,13 @@ extension HTTPRequestHead {
     /// or in `Proxy-Connection`, which NIO's parser reads as the same (and so stops after it).
     var asksConnectionUpgrade: Bool {
         (headers[canonicalForm: "connection"] + headers[canonicalForm: "proxy-connection"]).contains { $0.lowercased() == "upgrade" }
+    }
+}
+
+extension String {
+    /// A `Connection` field's options, lower-cased, without the spaces and tabs around them.
+    var connectionOptions: [String] {
+        split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \t")).lowercased() }
     }
 }
 

@@ -16,7 +16,7 @@ enum ConnectionRefusal {
                 ("Content-Type", "application/json; charset=utf-8"),
                 ("Content-Length", String(body.readableBytes)),
                 ("Connection", "close"),
-            ] + policy.map { ($0.name.rawName, $0.value) } + extraHeaders)
+            ] + policyHeaders + extraHeaders)
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
@@ -43,6 +43,9 @@ enum ConnectionRefusal {
     /// referrer.
     static let policy: [HTTPField] =
         BrowserPolicyMiddleware.alwaysSent + [BrowserPolicyMiddleware.notStored, BrowserPolicyMiddleware.notFramed]
+
+    /// `policy` as NIO's header pairs.
+    static let policyHeaders: [(String, String)] = policy.map { ($0.name.rawName, $0.value) }
 
     /// How long a refused connection is kept reading after its answer.
     static let lingering = TimeAmount.milliseconds(500)

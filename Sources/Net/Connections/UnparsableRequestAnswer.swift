@@ -60,11 +60,16 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         case .notYet, .closeAfterAnswers:
             break
         }
+        var data = data
         switch unwrapInboundIn(data) {
-        case .head(let head):
+        case .head(var head):
             if let flaw = RequestHost.flaw(in: head) {
                 refuse(Refusal(flaw), context: context)
                 return
+            }
+            if let named = RequestHost.absoluteFormAuthority(of: head.uri) {
+                head.headers.replaceOrAdd(name: "Host", value: String(Substring(named)))
+                data = wrapInboundOut(.head(head))
             }
             readingRequest = true
             answersOwed += 1
