@@ -1,17 +1,15 @@
 import Foundation
 import HTTPTypes
 
-/// Whether a request that may change something was sent by a browser for another site's page.
+/// Whether a request that may change something was sent by a browser for another site's page
+/// (why that matters: `CrossSiteRequestMiddleware`).
 ///
-/// Behind Pomerium the credential is ambient: the browser holds Pomerium's session cookie and
-/// Pomerium adds its signed assertion to whatever request the browser sends, whichever page asked
-/// for it. A request whose body is JSON needs a CORS preflight first (and one declared as anything
-/// else is a 415), but a POST without a body does not: another site's page could launch, stop or
-/// switch things in its visitors' names. So the browser's own word on where a request comes from
-/// decides, as Go's `net/http.CrossOriginProtection` has it: `Sec-Fetch-Site` when sent (every
-/// current browser sends it), else `Origin` against the request's host. A request with neither
-/// comes from no browser (a command-line client, a service) and is let through, as are the safe
-/// methods, which change nothing.
+/// A request with a JSON body declared as such needs a CORS preflight first, but one without a
+/// body, or with one of no declared type (a `Blob`), does not. So the browser's own word on where
+/// a request comes from decides, as Go's `net/http.CrossOriginProtection` has it: `Sec-Fetch-Site`
+/// when sent (every current browser sends it), else `Origin` against the request's host. A request
+/// with neither comes from no browser (a command-line client, a service) and is let through, as
+/// are the safe methods, which change nothing.
 struct CrossSiteRequests: Sendable {
     /// Origins (`scheme://host[:port]`) whose pages may make such requests: NeoSC's own public URL
     /// and the API's listed CORS origins.

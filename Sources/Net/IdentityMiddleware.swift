@@ -14,9 +14,9 @@ import Services
 /// Behind Pomerium (`NEOSC_AUTH_MODE=pomerium`) every request it sees must carry a verified
 /// `X-Pomerium-Jwt-Assertion` (or, when allowed, identity headers from a trusted proxy); anything
 /// else is refused here with a 401 and, when something was presented, an audit entry. It is
-/// attached to the `/api` routes only, so health checks and metrics need no assertion. There, as
-/// the assertion comes with whatever a browser sends, a change a browser sends for another site's
-/// page is refused first (`CrossSiteRequests`: 403, audited `access_denied`).
+/// attached to the `/api` routes only, so health checks and metrics need no assertion. (As the
+/// assertion comes with whatever a browser sends, a change a browser sends for another site's page
+/// is refused before this, by `CrossSiteRequestMiddleware`.)
 public struct IdentityMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
 
@@ -36,7 +36,6 @@ public struct IdentityMiddleware: RouterMiddleware {
     let audit: AuditTrail
     let metrics: PortalMetrics
     let clock: WallClock
-    let crossSite: CrossSiteRequests
     /// Refusals already audited this minute, per client address and reason.
     let audited: AttemptThrottle
 
@@ -53,7 +52,6 @@ public struct IdentityMiddleware: RouterMiddleware {
         audit = portal.auditTrail
         metrics = portal.metrics
         clock = portal.clock
-        crossSite = CrossSiteRequests(publicURL: portal.settings.publicURL, corsOrigins: portal.settings.corsOrigins)
         audited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: portal.clock)
     }
 
@@ -69,10 +67,6 @@ public struct IdentityMiddleware: RouterMiddleware {
     ) async throws -> Response {
         var context = context
         if let gate = pomerium {
-            // The portal's pages check their forms' CSRF tokens (`PageGuardMiddleware`).
-            if case .bearer = credentials {
-                try await refuseCrossSite(request, in: context)
-            }
             context.identity = try await pomeriumIdentity(request, gate: gate, context: context)
         } else if case .browserSession(let browser) = credentials {
             if let token = browser.sessionToken(in: request) {
@@ -99,22 +93,6 @@ public struct IdentityMiddleware: RouterMiddleware {
             }
         }
         return try await next(request, context)
-    }
-
-    private func refuseCrossSite(_ request: Request, in context: Context) async throws {
-        guard let reason = crossSite.refusal(method: request.method, headers: request.headers, authority: request.head.authority) else {
-            return
-        }
-        metrics.authenticationFailed(reason: "cross_site_request")
-        if await firstOfTheMinute("cross_site_request", in: context) {
-            try await audit.record(
-                .accessDenied, by: .anonymous(claimedEmail: nil), in: context, success: false,
-                details: [
-                    "reason": reason, "path": request.uri.path,
-                    "origin": request.headers[.origin].map { $0.bounded(toUTF8Bytes: 256) } ?? "",
-                ])
-        }
-        throw DomainError.forbidden("A change sent from another site's page is refused: use NeoSC's own pages, or a client that is no browser")
     }
 
     private func pomeriumIdentity(_ request: Request, gate: PomeriumGate, context: Context) async throws -> Identity {

@@ -30,6 +30,7 @@ public enum PortalRouter {
                     PageProblem(status: status, heading: heading, message: detail), chrome: renderer.chrome(nil, at: request.uri.path, csrf: ""))
             }
             ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies)
+            CrossSiteRequestMiddleware(portal: portal)
         }
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.

@@ -77,6 +77,32 @@ struct HardeningTests {
         }
     }
 
+    @Test("another site's page cannot use its visitors' browsers on the open routes with a body of no declared type: 403, nothing done")
+    func crossSiteBodiesWithoutATypeAreRefused() async throws {
+        try await Harness.run(.router, { $0.demo.enabled = true }) { harness, client in
+            let registration = #"{"email":"visitor@example.org","name":"Visitor","password":"a long enough password"}"#
+            let demo = #"{"workspace_type":"browser"}"#
+            // What `fetch(…, {method: "POST", mode: "no-cors", body: new Blob([json])})` sends: no
+            // Content-Type, so no preflight, and the browser's word on where it comes from.
+            for (path, json) in [("/api/auth/register", registration), ("/api/demo/sessions", demo), ("/api/auth/login", registration)] {
+                let reply = try await client.execute(
+                    uri: path, method: .post, headers: [HTTPField.Name("Sec-Fetch-Site")!: "cross-site", .origin: "https://evil.example"],
+                    body: ByteBuffer(string: json))
+                #expect(reply.status == .forbidden, "\(path): \(reply.status)")
+                #expect(String(buffer: reply.body).contains("another site's page"), "\(path)")
+            }
+            #expect(try await harness.store.user(email: "visitor@example.org") == nil, "no account was made")
+            #expect(try await harness.store.activeDemoCount() == 0, "no demo was started")
+            let denied = try await harness.store.events(AuditQuery(action: .accessDenied))
+            #expect(denied.count == 1 && denied.first?.details["reason"] == "sec_fetch_site_cross_site", "audited once a minute")
+            // The same from the portal's own pages, or from no browser at all, is read.
+            for headers: HTTPFields in [[HTTPField.Name("Sec-Fetch-Site")!: "same-origin"], [:]] {
+                let reply = try await client.execute(uri: "/api/demo/sessions", method: .post, headers: headers, body: ByteBuffer(string: demo))
+                #expect(reply.status == .created, "\(headers): \(reply.status)")
+            }
+        }
+    }
+
     @Test("a throttled login costs a counter: the first refusal of a window is audited, the next ones only counted")
     func throttledLoginsAreAuditedOncePerWindow() async throws {
         // A clock of its own, so that the refusals below fall in one window however slowly they run.

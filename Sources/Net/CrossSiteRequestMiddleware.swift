@@ -1,0 +1,52 @@
+import Actors
+import Domain
+import Hummingbird
+import Services
+
+/// Refuses an API request that may change something when the browser that sent it says it did so
+/// for another site's page (`CrossSiteRequests`): a 403 before any other work, counted in
+/// `auth_failures_total{reason="cross_site_request"}` and audited `access_denied` (the first from
+/// a client address each minute).
+///
+/// Behind Pomerium the credential is ambient (Pomerium adds its assertion to whatever the browser
+/// sends), so this is what keeps another site's page from launching, stopping or switching things
+/// in its visitors' names. With local accounts the API takes bearer tokens only, but its open
+/// routes (registration, login, starting a demo) would otherwise take a body another site's page
+/// sends without a declared type (a `Blob`), from each of its visitors' addresses, past the
+/// per-address limits. The portal's pages check their forms' CSRF tokens instead.
+public struct CrossSiteRequestMiddleware: RouterMiddleware {
+    public typealias Context = PortalRequestContext
+
+    let rule: CrossSiteRequests
+    let audit: AuditTrail
+    let metrics: PortalMetrics
+    /// Refusals already audited this minute, per client address.
+    let audited: AttemptThrottle
+
+    public init(portal: Portal) {
+        rule = CrossSiteRequests(publicURL: portal.settings.publicURL, corsOrigins: portal.settings.corsOrigins)
+        audit = portal.auditTrail
+        metrics = portal.metrics
+        audited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: portal.clock)
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let reason = rule.refusal(method: request.method, headers: request.headers, authority: request.head.authority),
+            request.uri.path == "/api" || request.uri.path.hasPrefix("/api/")
+        else {
+            return try await next(request, context)
+        }
+        metrics.authenticationFailed(reason: "cross_site_request")
+        if await audited.admit(AddressRange.clientKey(forAddress: context.clientAddress)) == nil {
+            try await audit.record(
+                .accessDenied, by: .anonymous(claimedEmail: nil), in: context, success: false,
+                details: [
+                    "reason": reason, "path": request.uri.path,
+                    "origin": request.headers[.origin].map { $0.bounded(toUTF8Bytes: 256) } ?? "",
+                ])
+        }
+        throw DomainError.forbidden("A change sent from another site's page is refused: use NeoSC's own pages, or a client that is no browser")
+    }
+}
