@@ -151,6 +151,7 @@ import Testing
             // A HEAD gets the download's headers only, and is not a download: not audited.
             let head = try await client.send(.head, "/api/recordings/\(id)", token: admin)
             #expect(head.status == .ok && head.headers[.contentType] == "application/gzip" && head.text.isEmpty)
+            #expect(head.headers[.contentLength] == String(download.body.readableBytes), "the GET's length, not 0")
             #expect(try await client.send(.head, "/api/recordings/\(id)", token: viewer.token).status == .forbidden)
             #expect(try await harness.store.events(AuditQuery(action: .recordingDownloaded)).count == 1)
 

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Services
+import _NIOFileSystem
 
 /// `/api/recordings`: recordings of streamed sessions, for administrators: list, download (the
 /// gzip file as written: timestamped records of what the desktop sent; docs/streaming.md), delete.
@@ -15,7 +16,7 @@ struct RecordingRoutes {
     func register(on group: RouterGroup<SignedInContext>) {
         group.get(use: list)
         group.get(":id", use: download)
-        group.head(":id", use: download)  // not Hummingbird's, which would say `Content-Length: 0`
+        group.head(":id", use: download)  // not Hummingbird's, whose answer would say `Content-Length: 0`
         group.delete(":id", use: delete)
     }
 
@@ -24,14 +25,19 @@ struct RecordingRoutes {
         return JSONBody(try await recordings.list(by: context.principal))
     }
 
-    /// A `HEAD` gets the download's headers only (its length is the file's, read as it is sent),
-    /// and is not audited as a download (a refusal is audited as any other).
+    /// A `HEAD` gets the download's headers only, its length the file's now, and is not audited
+    /// as a download (a refusal is audited as any other).
     @Sendable func download(_ request: Request, context: SignedInContext) async throws -> Response {
         let id = try context.parameters.require("id")
         try await audit.requireAdmin(context.principal, to: "download recordings", in: context)
         guard request.method != .head else {
-            let (recording, _) = try await recordings.available(id, by: context.principal)
-            return Response.headOnly(headers: Self.headers(recording))
+            let (recording, path) = try await recordings.available(id, by: context.principal)
+            var headers = Self.headers(recording)
+            // The file's size now, as a GET now would send it (a recording still being made grows).
+            if let size = try await FileSystem.shared.info(forFileAt: FilePath(path))?.size {
+                headers[.contentLength] = String(size)
+            }
+            return Response.headOnly(headers: headers)
         }
         let (recording, path) = try await recordings.download(id, by: context.principal, from: context.clientAddress)
         let body = try await FileIO().loadFile(path: path, context: context)
