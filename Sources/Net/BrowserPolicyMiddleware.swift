@@ -30,8 +30,7 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         // never cookies. The portal's pages hold a session cookie; a listed origin (a sibling
         // host, say, from which SameSite=Strict still sends it) must not read them or their CSRF
         // token, nor post to them.
-        let path = request.uri.path
-        let isAPI = path == "/api" || path.hasPrefix("/api/")
+        let isAPI = request.isForAPI
         let origin = request.headers[.origin].flatMap { isAPI && allowedOrigins.contains($0) ? $0 : nil }
         var response: Response
         if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {

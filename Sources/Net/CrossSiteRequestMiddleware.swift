@@ -34,7 +34,7 @@ public struct CrossSiteRequestMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         guard let reason = rule.refusal(method: request.method, headers: request.headers, authority: request.head.authority),
-            request.uri.path == "/api" || request.uri.path.hasPrefix("/api/")
+            request.isForAPI
         else {
             return try await next(request, context)
         }

@@ -24,7 +24,7 @@ struct CrossSiteRequests: Sendable {
     /// Why the request is refused (a short reason, for the audit entry), or nil when it is not.
     func refusal(method: HTTPRequest.Method, headers: HTTPFields, authority: String?) -> String? {
         switch method {
-        case .get, .head, .options, .trace: return nil
+        case .get, .head, .options: return nil
         default: break
         }
         let origin = headers[.origin]?.lowercased()
@@ -49,7 +49,7 @@ struct CrossSiteRequests: Sendable {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             var host = components.host?.lowercased(), !host.isEmpty
         else { return nil }
-        if host.contains(":") { host = "[\(host)]" }  // an IPv6 address, bracketed as in a URL
+        if host.contains(":"), !host.hasPrefix("[") { host = "[\(host)]" }  // an IPv6 address, bracketed as in a URL
         let defaultPort = scheme == "https" ? 443 : scheme == "http" ? 80 : nil
         guard let port = components.port, port != defaultPort else { return "\(scheme)://\(host)" }
         return "\(scheme)://\(host):\(port)"

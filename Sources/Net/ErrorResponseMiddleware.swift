@@ -112,8 +112,8 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
 
     /// A browser's request for a page: not the API's, and HTML accepted.
     static func wantsPage(_ request: Request) -> Bool {
-        let path = request.uri.path
-        return !(path == "/api" || path.hasPrefix("/api/")) && !path.hasPrefix("/health") && !path.hasPrefix("/metrics")
+        let path = request.routedPath
+        return !request.isForAPI && !path.hasPrefix("/health") && !path.hasPrefix("/metrics")
             && (request.headers[.accept]?.contains("text/html") ?? false)
     }
 

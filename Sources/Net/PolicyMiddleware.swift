@@ -14,7 +14,7 @@ struct PolicyMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         try await Self.checkCall(
             policies: policies, principal: context.identity?.principal, address: context.clientAddress, at: clock.now(),
-            leadsToMFA: request.uri.path.hasPrefix("/api/auth/"))
+            leadsToMFA: request.routedPath.hasPrefix("/api/auth/"))
         return try await next(request, context)
     }
 

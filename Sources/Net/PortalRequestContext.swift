@@ -32,7 +32,11 @@ public struct PortalRequestContext: PortalContext {
     }
 
     /// Bodies above 1 MiB are refused with 413.
-    public var maxUploadSize: Int { 1 << 20 }
+    public var maxUploadSize: Int { Self.largestUpload }
+
+    /// The largest body any route reads (the pages' are smaller): a request that declares a larger
+    /// one is refused before it reaches a route (`UnparsableRequestAnswer`).
+    static let largestUpload = 1 << 20
 
     public var responseEncoder: JSONEncoder { PortalJSON.encoder }
 }

@@ -26,7 +26,7 @@ public struct SignedInContext: ChildRequestContext, PortalContext {
     }
 
     /// Bodies above 1 MiB are refused with 413.
-    public var maxUploadSize: Int { 1 << 20 }
+    public var maxUploadSize: Int { PortalRequestContext.largestUpload }
 
     public var responseEncoder: JSONEncoder { PortalJSON.encoder }
 }

@@ -14,7 +14,7 @@ struct BoundedBodyTests {
             ("9223372036854775808", true), ("18446744073709551615", true), ("12a", false),
         ]
         for (declared, exceeds) in cases {
-            #expect(Request.exceeds(declared, limit) == exceeds, "\(declared.debugDescription)")
+            #expect(DeclaredLength.exceeds(declared, limit) == exceeds, "\(declared.debugDescription)")
         }
     }
 }

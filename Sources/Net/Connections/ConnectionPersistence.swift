@@ -62,16 +62,21 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         answersStarted += 1
-        guard let lastRequest, lastRequest.number == answersStarted else {
+        let endsConnection = lastRequest?.number == answersStarted
+        // Hummingbird's 307 to a WebSocket upgrade asked on a later request (`Upgrade: websocket`,
+        // with or without `Connection: upgrade`) met no middleware.
+        guard endsConnection || head.status == .temporaryRedirect else {
             context.write(data, promise: promise)
             return
         }
-        head.headers.replaceOrAdd(name: "Connection", value: "close")
-        if lastRequest.version.precedesHTTP11 {
-            head.version = .http1_0
+        if endsConnection {
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+            if lastRequest?.version.precedesHTTP11 == true {
+                head.version = .http1_0
+            }
         }
-        // An answer that met no middleware (Hummingbird's 307 to an upgrade asked on a later
-        // request, the ticket in its `Location`) gets the fields every other answer carries.
+        // An answer that met no middleware (that 307, the ticket in its `Location`) gets the
+        // fields every other answer carries.
         if !head.headers.contains(name: "x-content-type-options") {
             head.headers.add(contentsOf: ConnectionRefusal.policyHeaders)
         }
@@ -81,9 +86,12 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
     /// Whether the connection closes once `head` is answered.
     static func endsConnection(_ head: HTTPRequestHead) -> Bool {
         if head.version.precedesHTTP11 || !head.isKeepAlive || head.method == .CONNECT { return true }
-        // NIO's `isKeepAlive` keeps a tab around an option (`close<TAB>`), which its parser, and
-        // so the connection, takes for `close`.
-        if head.headers["connection"].contains(where: { $0.contains("\t") && $0.connectionOptions.contains("close") }) { return true }
+        // NIO's `isKeepAlive` keeps a tab around an option (`close<TAB>`), which swift-http-types
+        // trims, and Hummingbird then reads as `close`. One pass, nothing allocated unless a
+        // `Connection` field holds a tab.
+        for (name, value) in head.headers where name.utf8.count == 10 && value.utf8.contains(UInt8(ascii: "\t")) {
+            if name.lowercased() == "connection", value.connectionOptions.contains("close") { return true }
+        }
         return head.headers.contains(name: "upgrade") && head.asksConnectionUpgrade
     }
 }

@@ -7,7 +7,8 @@ import NIOHTTP1
 /// with a JSON `detail`, then the connection closed, since nothing after a parse error on it can
 /// be read. (Left to Hummingbird, such a request got a 400 with no body, or on a connection that
 /// may become a stream, no answer at all.) A head the decoder reads but whose `Host` is missing,
-/// repeated or invalid (`RequestHost`) is refused the same way, and goes no further.
+/// repeated or invalid (`RequestHost`), or that declares a body larger than any route reads, is
+/// refused the same way, and goes no further.
 ///
 /// Right after the decoder, on its types. The answer waits for those still owed to the
 /// connection's earlier, pipelined requests, so that it is written last. A parse error in the
@@ -67,6 +68,10 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
                 refuse(Refusal(flaw), context: context)
                 return
             }
+            if Self.declaresTooLargeABody(head) {
+                refuse(.tooLarge, context: context)
+                return
+            }
             if let named = RequestHost.absoluteFormAuthority(of: head.uri) {
                 head.headers.replaceOrAdd(name: "Host", value: String(Substring(named)))
                 data = wrapInboundOut(.head(head))
@@ -83,6 +88,17 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             readingRequest = false
         }
         context.fireChannelRead(data)
+    }
+
+    /// Whether `head` declares a body larger than any route reads. Answered here, its connection
+    /// closed, the body is never read: after a route's 413 Hummingbird would read and drop all of
+    /// it, and a client that sent none would hold the connection until the idle timeout. (No
+    /// `100 Continue` is sent for it either: the head goes no further.)
+    private static func declaresTooLargeABody(_ head: HTTPRequestHead) -> Bool {
+        for (name, value) in head.headers where name.utf8.count == 14 && name.lowercased() == "content-length" {
+            if DeclaredLength.exceeds(value, PortalRequestContext.largestUpload) { return true }
+        }
+        return false
     }
 
     /// A head refused before it goes further: answered once the answers owed are written.
@@ -167,12 +183,21 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         let status: HTTPResponseStatus
         let detail: String
 
+        init(status: HTTPResponseStatus, detail: String) {
+            self.status = status
+            self.detail = detail
+        }
+
+        /// Of a body declared larger than any route reads; the words are the routes' own 413's.
+        static let tooLarge = Refusal(status: .payloadTooLarge, detail: "Request body is larger than 1 MiB")
+
         init(_ flaw: RequestHost.Flaw) {
             status = .badRequest
             switch flaw {
             case .missing: detail = "The request must name its host (a Host header)"
             case .repeated: detail = "The request names its host more than once (Host headers)"
             case .invalid: detail = "The request's Host header is not a valid host and port"
+            case .target: detail = "The request's target must be a path, or an http or https URL"
             }
         }
 

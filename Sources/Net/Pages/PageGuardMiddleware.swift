@@ -55,7 +55,7 @@ struct PageGuardMiddleware: RouterMiddleware {
         // The policies over every call, as `PolicyMiddleware` applies them to the API.
         try await PolicyMiddleware.checkCall(
             policies: policies, principal: context.identity?.principal, address: context.clientAddress, at: clock.now(),
-            leadsToMFA: Self.waysToMFA.contains(request.uri.path))
+            leadsToMFA: Self.waysToMFA.contains(request.routedPath))
         if request.method == .post {
             let body = try await request.boundedBody(upTo: context.maxUploadSize)
             let form = FormFields(String(buffer: body))

@@ -1,0 +1,26 @@
+import Hummingbird
+
+extension Request {
+    /// The path as Hummingbird's router reads it: empty segments skipped, so `//api//auth/login`
+    /// is `/api/auth/login`, the route it reaches. Whatever decides by a request's path (is it
+    /// the API's?) reads this, not the path as sent: a check on `/api/` that `//api/` passed
+    /// would pass a request the API then answers.
+    var routedPath: String {
+        let path = uri.path
+        var previousIsSlash = false
+        for byte in path.utf8 {
+            let isSlash = byte == UInt8(ascii: "/")
+            if isSlash, previousIsSlash {
+                return "/" + path.split(separator: "/").joined(separator: "/")
+            }
+            previousIsSlash = isSlash
+        }
+        return path
+    }
+
+    /// Whether the request is for the API (`/api` and below), as routed.
+    var isForAPI: Bool {
+        let path = routedPath
+        return path == "/api" || path.hasPrefix("/api/")
+    }
+}
