@@ -7,8 +7,11 @@ import NIOHTTP1
 /// connection closed.
 enum ConnectionRefusal {
     /// Writes the refusal at `context`'s place in the pipeline, then ends the connection.
+    /// - Parameter draining: how long what the client still sends is read and dropped before the
+    ///   connection is closed (`closeOnceSent`).
     static func write(
-        _ status: HTTPResponseStatus, detail: String, adding extraHeaders: [(String, String)] = [], context: ChannelHandlerContext
+        _ status: HTTPResponseStatus, detail: String, adding extraHeaders: [(String, String)] = [], draining: TimeAmount = lingering,
+        context: ChannelHandlerContext
     ) {
         let body = ByteBuffer(bytes: json(detail))
         let headers = HTTPHeaders(
@@ -21,18 +24,18 @@ enum ConnectionRefusal {
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-        closeOnceSent(context: context)
+        closeOnceSent(context: context, draining: draining)
     }
 
     /// Closes the connection once what has been written to it is sent: first its output (which
-    /// waits for the writes pending; a close at once would drop them), then, a moment later, the
+    /// waits for the writes pending; a close at once would drop them), then, `draining` later, the
     /// rest. Meanwhile what the client still sends is read and dropped, so that the close does not
     /// reset the connection before the client has read its answer.
-    static func closeOnceSent(context: ChannelHandlerContext) {
+    static func closeOnceSent(context: ChannelHandlerContext, draining: TimeAmount = lingering) {
         let outputClosed = context.eventLoop.makePromise(of: Void.self)
         context.close(mode: .output, promise: outputClosed)
         outputClosed.futureResult.assumeIsolated().whenComplete { _ in
-            context.eventLoop.assumeIsolated().scheduleTask(in: lingering) {
+            context.eventLoop.assumeIsolated().scheduleTask(in: draining) {
                 context.close(promise: nil)
             }
         }
@@ -46,6 +49,10 @@ enum ConnectionRefusal {
 
     /// `policy` as NIO's header pairs.
     static let policyHeaders: [(String, String)] = policy.map { ($0.name.rawName, $0.value) }
+
+    /// How long a refused connection is kept reading after its answer, by default; one refused for
+    /// the body it is sending gets `uploadDraining`.
+    static let uploadDraining = TimeAmount.seconds(5)
 
     /// How long a refused connection is kept reading after its answer.
     static let lingering = TimeAmount.milliseconds(500)

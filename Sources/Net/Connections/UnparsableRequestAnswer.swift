@@ -31,6 +31,8 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     /// Requests begun whose answer has not been written to its end.
     private var answersOwed = 0
     private var ending = Ending.notYet
+    /// A read held back while a refusal waits (`read(context:)`), made once it is written.
+    private var readHeld = false
 
     private enum Ending {
         case notYet
@@ -72,7 +74,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
                 refuse(.tooLarge, context: context)
                 return
             }
-            if let named = RequestHost.absoluteFormAuthority(of: head.uri) {
+            if head.method != .CONNECT, let named = RequestHost.absoluteFormAuthority(of: head.uri) {
                 head.headers.replaceOrAdd(name: "Host", value: String(Substring(named)))
                 data = wrapInboundOut(.head(head))
             }
@@ -112,6 +114,16 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
+    /// While a refusal waits for the answers owed before it, nothing more is read: what follows a
+    /// refused head is dropped, and a client must not keep the decoder busy with it meanwhile.
+    func read(context: ChannelHandlerContext) {
+        if case .answerOwed = ending {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .closing = ending {
             promise?.fail(ChannelError.outputClosed)
@@ -146,6 +158,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         if parseError == .closedConnection {
+            deadline?.cancel()
             // Bytes after a request that ends the connection (RFC 9112 §9.6: not to be processed):
             // no answer of their own; the connection closes once that request is answered.
             if answersOwed == 0 {
@@ -157,6 +170,9 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         logger.debug("Unparsable request", metadata: ["error": "\(parseError)"])
+        // No head follows an error: the header-read deadline must not close the connection while
+        // the answers owed before it are written.
+        deadline?.cancel()
         switch (readingRequest, answersOwed) {
         case (true, 0):
             // Answered already, before its body was read: nothing more to say on it.
@@ -175,13 +191,19 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
 
     private func answer(_ refusal: Refusal, context: ChannelHandlerContext) {
         ending = .closing
-        ConnectionRefusal.write(refusal.status, detail: refusal.detail, context: context)
+        ConnectionRefusal.write(refusal.status, detail: refusal.detail, draining: refusal.draining, context: context)
+        if readHeld {
+            readHeld = false
+            context.read()
+        }
     }
 
     /// What a parse error or a refused head is answered with.
     struct Refusal: Equatable {
         let status: HTTPResponseStatus
         let detail: String
+        /// How long what the client still sends is read and dropped after the answer.
+        var draining = ConnectionRefusal.lingering
 
         init(status: HTTPResponseStatus, detail: String) {
             self.status = status
@@ -189,7 +211,14 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         }
 
         /// Of a body declared larger than any route reads; the words are the routes' own 413's.
-        static let tooLarge = Refusal(status: .payloadTooLarge, detail: "Request body is larger than 1 MiB")
+        /// A browser sends such a body without waiting for an answer, and reads none until it is
+        /// sent: the connection drains it for a while (`uploadDraining`), so that the 413 is read,
+        /// not lost to the reset a close amid the upload brings.
+        static let tooLarge: Refusal = {
+            var refusal = Refusal(status: .payloadTooLarge, detail: "Request body is larger than 1 MiB")
+            refusal.draining = ConnectionRefusal.uploadDraining
+            return refusal
+        }()
 
         init(_ flaw: RequestHost.Flaw) {
             status = .badRequest
