@@ -355,6 +355,51 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "a body declared too large is drained for 5 s after the 413, so that an uploading browser reads it; not after a CONNECT or an upgrade, whose parser has stopped",
+        arguments: [
+            ("POST /api/auth/login HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\n", true),
+            ("CONNECT neosc.example:443 HTTP/1.1\r\nHost: neosc.example:443\r\n", false),
+            ("GET /health HTTP/1.1\r\nHost: neosc\r\nConnection: upgrade\r\nUpgrade: h2c\r\n", false),
+        ])
+    func aStoppedParserIsNotFedAfterARefusal(head: String, drained: Bool) async throws {
+        try await Harness.run(.live) { _, client in
+            let port = try #require(client.port)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.allowRemoteHalfClosure, value: true)  // the server's half-close does not end the sending
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                }
+            // NIO's parser stops after such a head: what follows is never parsed, so a drain meant
+            // for a body would pile it up in the decoder. The client sends for up to 10 s; the
+            // server must stop taking its bytes once it has answered and closed (its close of
+            // an unread socket then fails the client's writes), not read them for 5 s.
+            let (answer, sentFor) = try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(string: head + "Content-Length: 2000000\r\n\r\n"))
+                async let text: String = {
+                    var text = ""
+                    do {
+                        for try await bytes in inbound { text += String(buffer: bytes) }
+                    } catch {}  // a reset after the answer ends the connection too
+                    return text
+                }()
+                let started = ContinuousClock.now
+                let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 16 << 10)
+                while ContinuousClock.now - started < .seconds(10) {
+                    guard (try? await outbound.write(chunk)) != nil else { break }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                return (await text, ContinuousClock.now - started)
+            }
+            #expect(answer.hasPrefix("HTTP/1.1 413 "), "\(answer.prefix(200))")
+            if drained {
+                #expect(sentFor > .seconds(4) && sentFor < .seconds(9), "read and dropped for 5 s, then closed: \(sentFor)")
+            } else {
+                #expect(sentFor < .seconds(4), "the server stopped taking bytes at its close (0.5 s), not after a 5 s drain: \(sentFor)")
+            }
+        }
+    }
+
     /// A server with streams (on loopback) or without: the two kinds of connection pipeline.
     private static func streams(_ on: Bool) -> (inout Configuration) -> Void {
         { if on { $0.streamUpstreams = StreamUpstreamAllowlist(ranges: [AddressRange("127.0.0.0/8")!]) } }

@@ -33,6 +33,8 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     private var ending = Ending.notYet
     /// A read held back while a refusal waits (`read(context:)`), made once it is written.
     private var readHeld = false
+    /// Whether what follows a refused head is read (and dropped) until the connection closes.
+    private var readsAfterRefusal = true
 
     private enum Ending {
         case notYet
@@ -67,11 +69,11 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         switch unwrapInboundIn(data) {
         case .head(var head):
             if let flaw = RequestHost.flaw(in: head) {
-                refuse(Refusal(flaw), context: context)
+                refuse(Refusal(flaw), of: head, context: context)
                 return
             }
             if Self.declaresTooLargeABody(head) {
-                refuse(.tooLarge, context: context)
+                refuse(.tooLarge, of: head, context: context)
                 return
             }
             if head.method != .CONNECT, let named = RequestHost.absoluteFormAuthority(of: head.uri) {
@@ -104,9 +106,18 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// A head refused before it goes further: answered once the answers owed are written.
-    private func refuse(_ refusal: Refusal, context: ChannelHandlerContext) {
+    private func refuse(_ refusal: Refusal, of head: HTTPRequestHead, context: ChannelHandlerContext) {
         logger.debug("Refused request head", metadata: ["detail": "\(refusal.detail)"])
         deadline?.cancel()
+        // After a `CONNECT` or an upgrade NIO's parser stops, waiting for a switch of protocols:
+        // nothing that follows is parsed, so nothing is dropped either, and every byte read would
+        // pile up in the decoder. Nothing more is read; the connection closes after the usual
+        // moment, however large a body it declared.
+        var refusal = refusal
+        if head.method == .CONNECT || (head.headers.contains(name: "upgrade") && head.asksConnectionUpgrade) {
+            readsAfterRefusal = false
+            refusal.draining = ConnectionRefusal.lingering
+        }
         if answersOwed == 0 {
             answer(refusal, context: context)
         } else {
@@ -117,11 +128,14 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     /// While a refusal waits for the answers owed before it, nothing more is read: what follows a
     /// refused head is dropped, and a client must not keep the decoder busy with it meanwhile.
     func read(context: ChannelHandlerContext) {
-        if case .answerOwed = ending {
+        switch ending {
+        case .answerOwed:
             readHeld = true
-            return
+        case .closing where !readsAfterRefusal:
+            break
+        default:
+            context.read()
         }
-        context.read()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -192,7 +206,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     private func answer(_ refusal: Refusal, context: ChannelHandlerContext) {
         ending = .closing
         ConnectionRefusal.write(refusal.status, detail: refusal.detail, draining: refusal.draining, context: context)
-        if readHeld {
+        if readHeld, readsAfterRefusal {
             readHeld = false
             context.read()
         }
