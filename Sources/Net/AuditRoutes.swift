@@ -71,7 +71,7 @@ struct AuditRoutes {
     @Sendable func verifyHead(_ request: Request, context: SignedInContext) async throws -> Response {
         try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
         _ = try Self.expectedEntry(request)
-        return Response.headOnly(contentType: "application/json; charset=utf-8")
+        return Response.headOnly(headers: [.contentType: "application/json; charset=utf-8"])
     }
 
     /// The entry a verification is asked to find (`?expect=<seq>:<hash>`); present but empty is

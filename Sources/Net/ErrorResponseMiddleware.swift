@@ -113,7 +113,7 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
     /// A browser's request for a page: not the API's, and HTML accepted.
     static func wantsPage(_ request: Request) -> Bool {
         let path = request.routedPath
-        return !request.isForAPI && !path.hasPrefix("/health") && !path.hasPrefix("/metrics")
+        return !Request.isAPI(path) && !path.hasPrefix("/health") && !path.hasPrefix("/metrics")
             && (request.headers[.accept]?.contains("text/html") ?? false)
     }
 

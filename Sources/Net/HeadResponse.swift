@@ -9,8 +9,4 @@ extension Response {
     static func headOnly(status: HTTPResponse.Status = .ok, headers: HTTPFields) -> Response {
         Response(status: status, headers: headers, body: ResponseBody { writer in try await writer.finish(nil) })
     }
-
-    static func headOnly(contentType: String) -> Response {
-        headOnly(headers: [.contentType: contentType])
-    }
 }

@@ -21,8 +21,10 @@ extension Request {
     }
 
     /// Whether the request is for the API (`/api` and below), as routed.
-    var isForAPI: Bool {
-        let path = routedPath
-        return path == "/api" || path.hasPrefix("/api/")
+    var isForAPI: Bool { Self.isAPI(routedPath) }
+
+    /// Whether a routed path is the API's.
+    static func isAPI(_ routedPath: String) -> Bool {
+        routedPath == "/api" || routedPath.hasPrefix("/api/")
     }
 }

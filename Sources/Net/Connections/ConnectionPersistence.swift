@@ -85,14 +85,14 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
 
     /// Whether the connection closes once `head` is answered.
     static func endsConnection(_ head: HTTPRequestHead) -> Bool {
-        if head.version.precedesHTTP11 || !head.isKeepAlive || head.method == .CONNECT { return true }
+        if head.version.precedesHTTP11 || !head.isKeepAlive || head.stopsParser { return true }
         // NIO's `isKeepAlive` keeps a tab around an option (`close<TAB>`), which swift-http-types
         // trims, and Hummingbird then reads as `close`. One pass, nothing allocated unless a
         // `Connection` field holds a tab.
         for (name, value) in head.headers where name.utf8.count == 10 && value.utf8.contains(UInt8(ascii: "\t")) {
             if name.lowercased() == "connection", value.connectionOptions.contains("close") { return true }
         }
-        return head.headers.contains(name: "upgrade") && head.asksConnectionUpgrade
+        return false
     }
 }
 
@@ -100,6 +100,12 @@ final class ConnectionPersistence: ChannelDuplexHandler, RemovableChannelHandler
 extension ConnectionPersistence: Sendable {}
 
 extension HTTPRequestHead {
+    /// Whether NIO's parser stops after this head, waiting for a switch of protocols: a `CONNECT`,
+    /// or a request asking for an upgrade. Nothing after it on the connection is parsed.
+    var stopsParser: Bool {
+        method == .CONNECT || (headers.contains(name: "upgrade") && asksConnectionUpgrade)
+    }
+
     /// Whether `upgrade` is among the request's connection options (in any case), in `Connection`
     /// or in `Proxy-Connection`, which NIO's parser reads as the same (and so stops after it).
     var asksConnectionUpgrade: Bool {

@@ -109,15 +109,11 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     private func refuse(_ refusal: Refusal, of head: HTTPRequestHead, context: ChannelHandlerContext) {
         logger.debug("Refused request head", metadata: ["detail": "\(refusal.detail)"])
         deadline?.cancel()
-        // After a `CONNECT` or an upgrade NIO's parser stops, waiting for a switch of protocols:
-        // nothing that follows is parsed, so nothing is dropped either, and every byte read would
-        // pile up in the decoder. Nothing more is read; the connection closes after the usual
-        // moment, however large a body it declared.
-        var refusal = refusal
-        if head.method == .CONNECT || (head.headers.contains(name: "upgrade") && head.asksConnectionUpgrade) {
-            readsAfterRefusal = false
-            refusal.draining = ConnectionRefusal.lingering
-        }
+        // After a `CONNECT` or an upgrade NIO's parser stops: nothing that follows is parsed, so
+        // nothing is dropped either, and every byte read would pile up in the decoder. Nothing
+        // more is read; the connection closes after the usual moment, however large a body it
+        // declared.
+        readsAfterRefusal = !head.stopsParser
         if answersOwed == 0 {
             answer(refusal, context: context)
         } else {
@@ -205,7 +201,9 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
 
     private func answer(_ refusal: Refusal, context: ChannelHandlerContext) {
         ending = .closing
-        ConnectionRefusal.write(refusal.status, detail: refusal.detail, draining: refusal.draining, context: context)
+        ConnectionRefusal.write(
+            refusal.status, detail: refusal.detail, draining: readsAfterRefusal ? refusal.draining : ConnectionRefusal.lingering,
+            context: context)
         if readHeld, readsAfterRefusal {
             readHeld = false
             context.read()
