@@ -9,4 +9,7 @@ public actor ExclusiveKeys {
     public func take(_ key: String) -> Bool { held.insert(key).inserted }
 
     public func release(_ key: String) { held.remove(key) }
+
+    /// Whether `key` is held.
+    public func holds(_ key: String) -> Bool { held.contains(key) }
 }

@@ -11,8 +11,6 @@ struct AuditRoutes {
     let store: any AuditStore
     let audit: AuditTrail
     let integrity: AuditIntegrity
-    /// One verification at a time: it reads the whole trail.
-    let verifications = ExclusiveKeys()
     /// Sealed entries' JSON, kept for the list (`AuditListWriter`).
     let encodedEntries = UnchangingValues<String, [UInt8]>(capacity: AuditListWriter.keptEntries)
     let newestPages = NewestPages()
@@ -48,17 +46,7 @@ struct AuditRoutes {
     @Sendable func verify(_ request: Request, context: SignedInContext) async throws -> AuditVerification {
         try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
         let expected = try Self.expectedEntry(request)
-        guard await verifications.take("verify") else {
-            throw DomainError.conflict("A verification of the audit trail is already running")
-        }
-        let report: AuditIntegrity.Report
-        do {
-            report = try await integrity.verify(expected: expected)
-            await verifications.release("verify")
-        } catch {
-            await verifications.release("verify")
-            throw error
-        }
+        guard let report = try await integrity.verifyAlone(expected: expected) else { throw Self.alreadyVerifying }
         let verification = AuditVerification(report)
         var details = ["ok": verification.ok ? "true" : "false", "entries": String(verification.entries)]
         if let brokenAt = verification.brokenAt { details["broken_at"] = String(brokenAt) }
@@ -71,8 +59,11 @@ struct AuditRoutes {
     @Sendable func verifyHead(_ request: Request, context: SignedInContext) async throws -> Response {
         try await audit.requireAdmin(context.principal, to: "verify the audit trail", in: context)
         _ = try Self.expectedEntry(request)
+        if await integrity.isVerifying { throw Self.alreadyVerifying }
         return Response.headOnly(headers: [.contentType: "application/json; charset=utf-8"])
     }
+
+    private static let alreadyVerifying = DomainError.conflict("A verification of the audit trail is already running")
 
     /// The entry a verification is asked to find (`?expect=<seq>:<hash>`); present but empty is
     /// malformed too, not absent.

@@ -1,3 +1,4 @@
+import Actors
 import Domain
 import Foundation
 
@@ -20,6 +21,9 @@ public struct AuditIntegrity: Sendable {
     /// The public keys whose checkpoints count: this server's and the ones configured beside it
     /// (a previous key, other replicas' keys).
     public let trustedKeys: [[UInt8]]
+    /// Verifications under way in this process, by `verificationKey`.
+    let verifications = ExclusiveKeys()
+    static let verificationKey = "verification"
     private let due: AsyncStream<AuditSeal>
     private let dueContinuation: AsyncStream<AuditSeal>.Continuation
 
@@ -214,6 +218,26 @@ public struct AuditIntegrity: Sendable {
     /// - Parameter expected: an entry noted earlier that the chain must still hold, as it was.
     public func verify(pageSize: Int = 5_000, expected: (seq: Int64, hash: [UInt8])? = nil) async throws -> Report {
         try await Self.verify(store, trusting: trustedKeys, pageSize: pageSize, expected: expected)
+    }
+
+    /// `verify`, unless another verification started this way is under way in this process: then
+    /// nil. Each reads the whole trail, so the API runs one at a time.
+    public func verifyAlone(expected: (seq: Int64, hash: [UInt8])? = nil) async throws -> Report? {
+        guard await verifications.take(Self.verificationKey) else { return nil }
+        let report: Report
+        do {
+            report = try await verify(expected: expected)
+        } catch {
+            await verifications.release(Self.verificationKey)
+            throw error
+        }
+        await verifications.release(Self.verificationKey)
+        return report
+    }
+
+    /// Whether a verification started by `verifyAlone` is under way in this process.
+    public var isVerifying: Bool {
+        get async { await verifications.holds(Self.verificationKey) }
     }
 
     /// Walks `store`'s whole chain and checkpoints, counting only checkpoints signed by one of

@@ -1,14 +1,15 @@
+import Actors
 import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Services
 import TestSupport
 import Testing
 
 @testable import App
 @testable import Net
+@testable import Services
 
 /// The audit chain through the API (issue #14): verification for administrators, the public key
 /// for anyone, checkpoints as entries accumulate, and an export an auditor checks without NeoSC.
@@ -65,6 +66,25 @@ struct AuditIntegrityTests {
             #expect(try await harness.store.events(AuditQuery(action: .auditVerified)).count == verified)
             #expect(try await client.send(.head, "/api/audit-logs/verify", token: memberToken).status == .forbidden)
             #expect(try await client.send(.head, "/api/audit-logs/verify?expect=bad", token: adminToken).status == .unprocessableContent)
+        }
+    }
+
+    @Test("while a verification runs, another is a 409, and so is its HEAD; neither is audited")
+    func oneVerificationAtATime() async throws {
+        try await Harness.run { harness, client in
+            let (_, adminToken) = try await harness.account(.admin)
+            let integrity = harness.portal.auditIntegrity
+            #expect(await integrity.verifications.take(AuditIntegrity.verificationKey), "a verification under way")
+            for method in [HTTPRequest.Method.get, .head] {
+                let busy = try await client.send(method, "/api/audit-logs/verify", token: adminToken)
+                #expect(busy.status == .conflict, "\(method): \(busy.status)")
+                if method == .get { #expect(busy.text.contains("already running"), "\(busy.text)") }
+            }
+            #expect(try await harness.store.events(AuditQuery(action: .auditVerified)).isEmpty)
+            await integrity.verifications.release(AuditIntegrity.verificationKey)
+            #expect(try await client.send(.head, "/api/audit-logs/verify", token: adminToken).status == .ok)
+            #expect(try await client.send(.get, "/api/audit-logs/verify", token: adminToken).status == .ok)
+            #expect(!(await integrity.isVerifying), "released after the verification")
         }
     }
 
