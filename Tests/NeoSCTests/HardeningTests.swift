@@ -364,39 +364,61 @@ struct HardeningTests {
         ])
     func aStoppedParserIsNotFedAfterARefusal(head: String, drained: Bool) async throws {
         try await Harness.run(.live) { _, client in
-            let port = try #require(client.port)
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .channelOption(.allowRemoteHalfClosure, value: true)  // the server's half-close does not end the sending
-                .connect(host: "127.0.0.1", port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-                }
             // NIO's parser stops after such a head: what follows is never parsed, so a drain meant
-            // for a body would pile it up in the decoder. The client sends for up to 10 s; the
-            // server must stop taking its bytes once it has answered and closed (its close of
-            // an unread socket then fails the client's writes), not read them for 5 s.
-            let (answer, sentFor) = try await channel.executeThenClose { inbound, outbound in
-                try await outbound.write(ByteBuffer(string: head + "Content-Length: 2000000\r\n\r\n"))
-                async let text: String = {
-                    var text = ""
-                    do {
-                        for try await bytes in inbound { text += String(buffer: bytes) }
-                    } catch {}  // a reset after the answer ends the connection too
-                    return text
-                }()
-                let started = ContinuousClock.now
-                let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 16 << 10)
-                while ContinuousClock.now - started < .seconds(10) {
-                    guard (try? await outbound.write(chunk)) != nil else { break }
-                    try await Task.sleep(for: .milliseconds(5))
-                }
-                return (await text, ContinuousClock.now - started)
-            }
+            // for a body would pile it up in the decoder. The server must stop taking the client's
+            // bytes once it has answered and closed (its close of an unread socket then fails the
+            // client's writes), not read them for 5 s.
+            let (answer, sentFor) = try await Self.upload(head + "Content-Length: 2000000\r\n\r\n", chunked: false, port: try #require(client.port))
             #expect(answer.hasPrefix("HTTP/1.1 413 "), "\(answer.prefix(200))")
             if drained {
                 #expect(sentFor > .seconds(4) && sentFor < .seconds(9), "read and dropped for 5 s, then closed: \(sentFor)")
             } else {
                 #expect(sentFor < .seconds(4), "the server stopped taking bytes at its close (0.5 s), not after a 5 s drain: \(sentFor)")
             }
+        }
+    }
+
+    @Test("a chunked body sent on past its route's 413 is drained for 256 KiB and 5 s at most, then its connection closed")
+    func aBodyGoingOnAfterItsAnswerIsCut() async throws {
+        try await Harness.run(.live) { _, client in
+            // Hummingbird reads a body to its end before the next request, so a client would keep
+            // the server reading (and the connection) for as long as it sends.
+            let (answer, sentFor) = try await Self.upload(
+                "POST /api/auth/login HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                chunked: true, port: try #require(client.port))
+            #expect(answer.hasPrefix("HTTP/1.1 413 "), "\(answer.prefix(200))")
+            #expect(answer.hasSuffix(#"{"detail":"Request body is larger than 1 MiB"}"#), "\(answer)")
+            #expect(sentFor < .seconds(9), "cut, not read for as long as the client sends (10 s): \(sentFor)")
+        }
+    }
+
+    /// Sends `head`, then a body of 16 KiB pieces (as chunks, or as they are) for up to 10 s or
+    /// until the server stops taking them; what the server answered meanwhile, and for how long
+    /// the client could send.
+    private static func upload(_ head: String, chunked: Bool, port: Int) async throws -> (answer: String, sentFor: Duration) {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)  // the server's half-close does not end the sending
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: head))
+            async let text: String = {
+                var text = ""
+                do {
+                    for try await bytes in inbound { text += String(buffer: bytes) }
+                } catch {}  // a reset after the answer ends the connection too
+                return text
+            }()
+            let started = ContinuousClock.now
+            var piece = ByteBuffer(string: chunked ? "4000\r\n" : "")
+            piece.writeRepeatingByte(UInt8(ascii: "x"), count: 16 << 10)
+            if chunked { piece.writeString("\r\n") }
+            while ContinuousClock.now - started < .seconds(10) {
+                guard (try? await outbound.write(piece)) != nil else { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return (await text, ContinuousClock.now - started)
         }
     }
 

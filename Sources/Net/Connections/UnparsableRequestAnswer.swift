@@ -14,8 +14,10 @@ import NIOHTTP1
 /// connection's earlier, pipelined requests, so that it is written last. A parse error in the
 /// middle of a request's body is the request handler's, which is reading that body: it is passed
 /// on, and the connection closed once that request is answered (or as soon as it may be, if it
-/// has been), as Hummingbird would write a second answer to it. On a connection that may become a
-/// stream, the handler leaves the pipeline at a first head NIO may upgrade.
+/// has been), as Hummingbird would write a second answer to it. A request answered before its body
+/// has arrived (a chunked body refused as too large) keeps its connection only if the rest of that
+/// body is short (`drainedAfterAnswer`). On a connection that may become a stream, the handler
+/// leaves the pipeline at a first head NIO may upgrade.
 final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -35,6 +37,15 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     private var readHeld = false
     /// Whether what follows a refused head is read (and dropped) until the connection closes.
     private var readsAfterRefusal = true
+    /// How much more of the body being read Hummingbird may drop, its request answered already:
+    /// it reads a body to its end before the next request. Nil while no request is so answered.
+    private var drainAllowance: Int?
+
+    /// How much of a body still arriving after its request's answer is read and dropped to keep
+    /// the connection for the next request, as Go's `net/http` does (256 KiB). Past it the
+    /// connection is closed instead: Hummingbird would read a chunked body refused as too large
+    /// (413) for as long as its client sends it.
+    static let drainedAfterAnswer = 256 << 10
 
     private enum Ending {
         case notYet
@@ -86,12 +97,29 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
                 context.fireChannelReadAndLeave(data)
                 return
             }
-        case .body:
-            break
+        case .body(let part):
+            if let allowance = drainAllowance {
+                guard allowance >= part.readableBytes else {
+                    endDrain(context: context)
+                    return
+                }
+                drainAllowance = allowance - part.readableBytes
+            }
         case .end:
             readingRequest = false
+            drainAllowance = nil
         }
         context.fireChannelRead(data)
+    }
+
+    /// Ends a connection whose answered request's body goes on past `drainedAfterAnswer`: its
+    /// answer is written; what the client still sends is read and dropped for a while, so that an
+    /// uploading browser reads that answer rather than a reset.
+    private func endDrain(context: ChannelHandlerContext) {
+        logger.debug("Closing a connection whose answered request's body goes on")
+        drainAllowance = nil
+        ending = .closing
+        ConnectionRefusal.closeOnceSent(context: context, draining: ConnectionRefusal.uploadDraining)
     }
 
     /// Whether `head` declares a body larger than any route reads. Answered here, its connection
@@ -144,6 +172,10 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         answersOwed -= 1
+        if answersOwed == 0, readingRequest, case .notYet = ending {
+            // Answered before its body ended (a 413 among them): only so much more is drained.
+            drainAllowance = Self.drainedAfterAnswer
+        }
         switch ending {
         case .answerOwed(let refusal) where answersOwed == 0:
             context.write(data, promise: promise)
