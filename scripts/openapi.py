@@ -474,7 +474,7 @@ SCHEMAS = {
             "workspaces": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}, "maxItems": 1000,
                            "description": "Workspace ids (1-64 characters each); repeats are ignored."},
         },
-        required=[], additional=True, description="Empty or absent lists: everyone."),
+        required=[], additional=False, description="Empty or absent lists: everyone. Another key → 422 naming it."),
     "PolicySettings": obj(
         {
             "applies_to": {"type": "string", "enum": ["sign_in", "launch", "all"]},
@@ -493,19 +493,22 @@ SCHEMAS = {
             "claim": {"type": "string", "pattern": "^[A-Za-z0-9_:.-]{1,100}$"},
             "retention_days": {"type": "integer", "minimum": 1, "maximum": 3650},
         },
-        required=[], additional=True,
-        description="The fields of the policy's kind (docs/policies.md); a field of another kind → 422. Shown with defaults filled in."),
+        required=[], additional=False,
+        description="The fields of the policy's kind (docs/policies.md); a field of another kind, or one no kind has → 422. Shown with "
+                    "defaults filled in."),
     "PolicyCreation": obj(
         {
             "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "Generated when absent."},
             **POLICY_DRAFT_PROPERTIES,
         },
-        required=["name", "kind"], additional=True,
-        description="A time window needs days, start, end and time_zone; an allow-list cidrs; a rate limit requests and per_seconds."),
+        required=["name", "kind"], additional=False,
+        description="A time window needs days, start, end and time_zone; an allow-list cidrs; a rate limit requests and per_seconds. "
+                    "A key not listed here, in `scope` or in `settings` → 422 naming it."),
     "PolicyDraft": obj(
         POLICY_DRAFT_PROPERTIES,
-        required=["name", "kind"], additional=True,
-        description="A time window needs days, start, end and time_zone; an allow-list cidrs; a rate limit requests and per_seconds."),
+        required=["name", "kind"], additional=False,
+        description="A time window needs days, start, end and time_zone; an allow-list cidrs; a rate limit requests and per_seconds. "
+                    "A key not listed here (but `id`, the policy's own), in `scope` or in `settings` → 422 naming it."),
     "PolicyDeleted": obj({"message": {"type": "string"}, "id": {"type": "string"}}),
     "PolicyQuestion": obj(
         {
@@ -520,7 +523,8 @@ SCHEMAS = {
             "mfa_verified": {"type": ["boolean", "null"]},
             "stage": {"type": ["string", "null"], "enum": ["sign_in", "launch", "call", None], "description": "Default launch."},
         },
-        required=[], additional=True, description="`user_id` or `role` (404 for an unknown user or workspace).",
+        required=[], additional=False,
+        description="`user_id` or `role` (404 for an unknown user or workspace); a key not listed here → 422 naming it.",
         anyOf=[{"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
                {"required": ["role"], "properties": {"role": {"type": "string"}}}]),
     "PolicyEvaluation": obj(
@@ -636,7 +640,8 @@ SCHEMAS = {
         },
         required=["demo_session_id", "expires_at", "access_token", "token_type", "workspace"],
     ),
-    # ---- request bodies: unknown keys are ignored by every decoder (additionalProperties: true);
+    # ---- request bodies: unknown keys are ignored (additionalProperties: true), but by a policy's
+    # bodies, which refuse them (422), since a misspelt key there widens what the policy covers;
     # an optional key sent as null counts as absent.
     "Registration": obj(
         {
@@ -727,7 +732,8 @@ SCHEMAS = {
     "PolicyChange": obj(
         {"enabled": {"type": ["boolean", "null"], "description": "Sets it; absent or null flips it."}},
         required=[],
-        additional=True,
+        additional=False,
+        description="Another key → 422 naming it.",
     ),
     "OrganizationDraft": obj(
         {

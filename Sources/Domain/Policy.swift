@@ -100,6 +100,9 @@ public struct PolicyScope: Sendable, Equatable, Codable {
     public var organizations: [String]
     public var workspaces: [String]
 
+    /// Its fields' names, in their wire spelling.
+    public static let fields: Set<String> = ["roles", "organizations", "workspaces"]
+
     public init(roles: [Role] = [], organizations: [String] = [], workspaces: [String] = []) {
         self.roles = roles
         self.organizations = organizations

@@ -208,6 +208,9 @@ public struct PolicySettings: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// Every setting's name, in its wire spelling.
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+
     /// The names of the fields that are set, in their wire spelling.
     var presentFields: [String] {
         var names: [String] = []
@@ -244,9 +247,8 @@ extension PolicyRule {
         }
         // A setting this version does not know (a newer one's narrowing of the rule) must not be
         // dropped: the rule without it could let through what it refuses.
-        let known = Set(PolicySettings.CodingKeys.allCases.map(\.rawValue))
         if let object = try? JSONSerialization.jsonObject(with: Data(settingsJSON.utf8)) as? [String: Any],
-            let stray = object.keys.sorted().first(where: { !known.contains($0) })
+            let stray = object.keys.sorted().first(where: { !PolicySettings.fields.contains($0) })
         {
             return .unreadable(kind: kindName, problem: "settings.\(stray) is not a setting this version knows")
         }

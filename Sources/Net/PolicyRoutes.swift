@@ -8,8 +8,10 @@ struct PolicyRoutes {
     let policies: Policies
     let audit: AuditTrail
 
-    struct Change: Decodable {
+    struct Change: ClosedJSONObject {
         var enabled: Bool?
+
+        static let fields: Set<String> = ["enabled"]
     }
 
     /// A policy as the API shows it.
@@ -45,7 +47,7 @@ struct PolicyRoutes {
     }
 
     /// `POST` and `PUT` bodies: the whole policy but its id (which `POST` may name).
-    struct Body: Decodable {
+    struct Body: ClosedJSONObject {
         var id: String?
         var name: String
         var description: String?
@@ -55,10 +57,13 @@ struct PolicyRoutes {
         var weight: Int?
         var scope: PolicyScope?
         var settings: PolicySettings?
+
+        static let fields: Set<String> = ["id", "name", "description", "category", "kind", "enabled", "weight", "scope", "settings"]
+        static let nestedFields = ["scope": PolicyScope.fields, "settings": PolicySettings.fields]
     }
 
     /// What `POST /api/policies/evaluate` asks about.
-    struct Question: Decodable {
+    struct Question: ClosedJSONObject {
         var userID: String?
         var role: Role?
         var organizationID: String?
@@ -75,6 +80,8 @@ struct PolicyRoutes {
             case workspaceID = "workspace_id"
             case mfaVerified = "mfa_verified"
         }
+
+        static let fields: Set<String> = ["user_id", "role", "organization_id", "workspace_id", "address", "at", "mfa_verified", "stage"]
     }
 
     struct Verdict: Encodable, Sendable {

@@ -90,6 +90,9 @@ extension Request {
 
     private static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws -> Value {
         if let flaw = data.withUnsafeBytes(StrictJSON.flaw(in:)) { throw DomainError(flaw) }
+        if let closed = Value.self as? any ClosedJSONObject.Type, let stray = closed.strayField(in: data) {
+            throw DomainError.invalid("Field '\(stray.bounded(toUTF8Bytes: 64))' is not one this request takes")
+        }
         do {
             return try PortalJSON.decoder.decode(Value.self, from: data)
         } catch let error as DecodingError {

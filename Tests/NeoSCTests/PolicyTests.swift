@@ -91,6 +91,41 @@ struct PolicyTests {
         }
     }
 
+    @Test("a key a policy does not have is refused by name, not dropped: at its top, in its scope and settings; evaluate and toggle too")
+    func unknownKeysAreRefused() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let allowlist: [String: Any] = ["name": "Office", "kind": "address_allowlist", "enabled": false, "settings": ["cidrs": ["10.0.0.0/8"]]]
+            for (fields, field) in [
+                // Each would have made a policy for everyone, or one that checks less than asked.
+                (allowlist.merging(["settings": ["cidrs": ["10.0.0.0/8"], "apply_to": "launch"]]) { $1 }, "settings.apply_to"),
+                (allowlist.merging(["scope": ["role": ["user"]]]) { $1 }, "scope.role"),
+                (allowlist.merging(["scopes": ["roles": ["user"]]]) { $1 }, "scopes"),
+            ] {
+                for (method, path) in [(HTTPRequest.Method.post, "/api/policies"), (.put, "/api/policies/pol-mfa")] {
+                    let refused = try await client.send(method, path, token: admin, json: body(fields))
+                    #expect(refused.status == .unprocessableContent, "\(method) \(field): \(refused.text)")
+                    #expect(refused.detail == "Field '\(field)' is not one this request takes", "\(refused.text)")
+                }
+            }
+            let evaluated = try await client.send(
+                .post, "/api/policies/evaluate", token: admin, json: body(["role": "user", "organisation_id": "org-1"]))
+            #expect(evaluated.status == .unprocessableContent && evaluated.detail?.contains("'organisation_id'") == true, "\(evaluated.text)")
+            let toggled = try await client.send(.patch, "/api/policies/pol-mfa", token: admin, json: body(["enable": true]))
+            #expect(toggled.status == .unprocessableContent && toggled.detail?.contains("'enable'") == true, "\(toggled.text)")
+
+            let policies = try #require(try await client.send(.get, "/api/policies", token: admin).json as? [[String: Any]])
+            #expect(policies.count == 3 && policies.allSatisfy { $0["enabled"] as? Bool == false }, "nothing made or changed")
+            let changes = try await harness.store.events(AuditQuery(limit: 100)).filter { $0.action.rawValue.hasSuffix("_policy") }
+            #expect(changes.isEmpty, "\(changes.map(\.action))")
+            // The keys a policy has are all taken.
+            let full = try await client.send(
+                .post, "/api/policies", token: admin,
+                json: body(allowlist.merging(["id": "pol-office", "description": "d", "category": "c", "weight": 5, "scope": ["roles": ["user"], "organizations": [], "workspaces": []]]) { $1 }))
+            #expect(full.status == .created, "\(full.text)")
+        }
+    }
+
     @Test(
         "a replacement that leaves `enabled` out keeps the switch as it is when written, under a switch made at the same moment",
         arguments: StoreKind.allCases)
