@@ -121,7 +121,11 @@ struct PolicyTests {
             // The keys a policy has are all taken.
             let full = try await client.send(
                 .post, "/api/policies", token: admin,
-                json: body(allowlist.merging(["id": "pol-office", "description": "d", "category": "c", "weight": 5, "scope": ["roles": ["user"], "organizations": [], "workspaces": []]]) { $1 }))
+                json: body(
+                    allowlist.merging([
+                        "id": "pol-office", "description": "d", "category": "c", "weight": 5,
+                        "scope": ["roles": ["user"], "organizations": [], "workspaces": []],
+                    ]) { $1 }))
             #expect(full.status == .created, "\(full.text)")
         }
     }
