@@ -15,10 +15,12 @@ enum Timestamp {
     }
 
     /// Whether the calendar fields `text` starts with (`YYYY-MM-DDTHH:MM:SS`) name a moment that
-    /// exists.
+    /// exists, and its offset from UTC after them (and after any fraction of a second) is one:
+    /// `Z`, or `±HH:MM` (or `±HHMM`) within ±23:59. The formatter takes `-99:99` too.
     static func namesARealMoment(_ text: String) -> Bool {
-        let bytes = Array(text.utf8.prefix(19))
-        guard bytes.count == 19 else { return false }
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 20, hasValidOffset(utf8[19...]) else { return false }
+        let bytes = Array(utf8[0..<19])
         func number(_ range: Range<Int>) -> Int? {
             bytes[range].allSatisfy { (0x30...0x39).contains($0) } ? bytes[range].reduce(0) { $0 * 10 + Int($1 - 0x30) } : nil
         }
@@ -28,5 +30,21 @@ enum Timestamp {
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
         return (1...days).contains(day) && hour < 24 && minute < 60 && second < 60
+    }
+
+    /// Whether `rest`, what follows the seconds, is an optional fraction and then a valid offset.
+    private static func hasValidOffset(_ rest: ArraySlice<UInt8>) -> Bool {
+        func isDigit(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) }
+        var zone = rest
+        if zone.first == UInt8(ascii: ".") { zone = zone.dropFirst().drop(while: isDigit) }
+        if zone.elementsEqual("Z".utf8) || zone.elementsEqual("z".utf8) { return true }
+        guard let sign = zone.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") else { return false }
+        let digits = Array(zone.dropFirst().filter { $0 != UInt8(ascii: ":") })
+        let colons = zone.count - 1 - digits.count
+        guard digits.count == 4, digits.allSatisfy(isDigit), colons == 0 || (colons == 1 && zone[zone.startIndex + 3] == UInt8(ascii: ":"))
+        else { return false }
+        let hours = Int(digits[0] - 0x30) * 10 + Int(digits[1] - 0x30)
+        let minutes = Int(digits[2] - 0x30) * 10 + Int(digits[3] - 0x30)
+        return hours < 24 && minutes < 60
     }
 }

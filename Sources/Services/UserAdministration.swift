@@ -95,11 +95,16 @@ public struct UserAdministration: Sendable {
     /// Resets the password of the account with `userID` to `password`, or to a generated one
     /// (returned, to hand over once), and obliges the account to choose its own at its next
     /// sign-in. Every token of the account is revoked and every workspace session ended. Accounts that sign in only through an
-    /// identity provider have no password to reset (409).
+    /// identity provider have no password to reset (409), nor do demo visitors' accounts, which
+    /// last as long as their demo (409: a password would let one sign in beside its demo's token,
+    /// with a token of a full lifetime).
     public func resetPassword(
         userID: String, to password: Secret? = nil, by actor: AuditActor, from address: String? = nil
     ) async throws -> String {
         guard let user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
+        guard user.role != .demoUser else {
+            throw DomainError.conflict("A demo visitor's account has no password: it lasts as long as its demo")
+        }
         guard user.passwordHash != nil || user.ssoSubject == nil else {
             throw DomainError.conflict("This account signs in through an identity provider; reset its password there")
         }

@@ -50,9 +50,9 @@ struct PasswordTests {
         }
     }
 
-    @Test("a demo visitor has no password to change: 409, saying so (not the reason given to a provider's accounts)")
+    @Test("a demo visitor has no password to change, nor to be given by an administrator: 409, saying so (not a provider's reason)")
     func demoVisitorsHaveNoPassword() async throws {
-        try await Harness.run(.router, { $0.demo.enabled = true }) { _, client in
+        try await Harness.run(.router, { $0.demo.enabled = true }) { harness, client in
             let demo = try await client.send(.post, "/api/demo/sessions", json: body(["workspace_type": "browser"]))
             #expect(demo.status == .created, "\(demo.text)")
             let token = try demo.decoded(DemoCreatedBody.self).accessToken
@@ -61,6 +61,13 @@ struct PasswordTests {
                 json: body(["current_password": "anything at all", "new_password": "a brand new password"]))
             #expect(refused.status == .conflict, "\(refused.text)")
             #expect(refused.detail == "A demo visitor's account has no password: it lasts as long as its demo")
+            // Nor does an administrator give it one: the password would outlive the demo's token.
+            let visitor = try #require(try await client.send(.get, "/api/auth/me", token: token)["id"] as? String)
+            let admin = try await harness.account(.admin).token
+            let reset = try await client.send(.post, "/api/users/\(visitor)/password-reset", token: admin)
+            #expect(reset.status == .conflict && reset.detail == refused.detail, "\(reset.text)")
+            #expect(try await harness.store.events(AuditQuery(action: .passwordReset)).isEmpty)
+            #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "the demo goes on")
         }
     }
 
