@@ -50,7 +50,16 @@ final class TestBrowser: @unchecked Sendable {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         let text = pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
-        return try await exchange(.post, path, headers: [.contentType: "application/x-www-form-urlencoded"], body: text)
+        return try await exchange(.post, path, headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: text))
+    }
+
+    /// Posts `encoded` as the form's body as it is (its escapes and bytes unchecked), with the last
+    /// page's CSRF token after it.
+    @discardableResult
+    func post(_ path: String, encoded: [UInt8]) async throws -> Reply {
+        var body = ByteBuffer(bytes: encoded)
+        if let csrf { body.writeString("&csrf=\(csrf)") }
+        return try await exchange(.post, path, headers: [.contentType: "application/x-www-form-urlencoded"], body: body)
     }
 
     func forget(_ name: String) {
@@ -61,13 +70,14 @@ final class TestBrowser: @unchecked Sendable {
         cookies[name] = value
     }
 
-    private func exchange(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields, body: String?) async throws -> Reply {
+    private func exchange(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields, body: ByteBuffer?) async throws -> Reply {
         var headers = headers
         for field in extraHeaders { headers.append(field) }
         if !cookies.isEmpty {
             headers[.cookie] = cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
         }
-        let reply = try await client.send(method, path, headers: headers, body: body)
+        let response = try await client.execute(uri: path, method: method, headers: headers, body: body)
+        let reply = Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
         for line in reply.headers[values: .setCookie] {
             setCookieLines.append(line)
             let pair = line.split(separator: ";", maxSplits: 1)[0].split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -885,6 +895,13 @@ struct PortalPageTests {
             #expect(try await client.send(.get, "/api/auth/me", token: memberToken).status == .unauthorized, "disabling revokes")
             try await admin.get("/admin/users")
             #expect(try await admin.post("/admin/users/\(member.id)", ["role": "superuser"]).status == .unprocessableContent)
+            // Only what the buttons send: `1` or `on` is not read as "enable".
+            for unclear in ["1", "on", "TRUE", ""] {
+                try await admin.get("/admin/users")
+                let refused = try await admin.post("/admin/users/\(member.id)", ["disabled": unclear])
+                #expect(refused.status == .unprocessableContent && refused.text.contains("must be true or false"), "\(unclear)")
+            }
+            #expect(try await harness.store.user(id: member.id)?.disabled == true, "still disabled")
 
             let started = try await client.send(.post, "/api/demo/sessions", json: body(["workspace_type": "browser"]))
             let demoID = try #require(started["demo_session_id"] as? String, "\(started.text)")
@@ -946,6 +963,18 @@ struct PortalPageTests {
             let list = try await admin.get("/admin/organizations")
             #expect(list.text.contains("<td>Acme</td><td>acme.example</td>"))
             #expect(try await harness.store.events(AuditQuery(action: .createOrganization, limit: 5)).count == 1)
+            // A form whose bytes, or escaped bytes, are not UTF-8 is refused, not stored with
+            // U+FFFD in their place; so is a malformed escape.
+            for (encoded, status, detail) in [
+                (Array("name=%FF%FEbad&domain=".utf8), HTTPResponse.Status.unprocessableContent, "Field &#39;name&#39; is not UTF-8 text"),
+                (Array("name=".utf8) + [0xC3, 0x28, 0xA0] + Array("&domain=".utf8), .badRequest, "it is not UTF-8 text"),
+                (Array("name=50%&domain=".utf8), .badRequest, "field &#39;name&#39; has a malformed %-escape"),
+            ] {
+                try await admin.get("/admin/organizations")
+                let refused = try await admin.post("/admin/organizations", encoded: encoded)
+                #expect(refused.status == status && refused.text.contains(detail), "\(refused.status): \(refused.text.suffix(2_000))")
+            }
+            #expect(try await harness.store.events(AuditQuery(action: .createOrganization, limit: 5)).count == 1, "none made")
             let member = TestBrowser(client)
             try await Self.signIn(member, "ned@example.com")
             #expect(try await member.get("/admin/organizations").status == .forbidden)

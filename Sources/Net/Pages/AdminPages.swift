@@ -333,12 +333,7 @@ struct AdminPages {
     /// click never does the opposite.
     @Sendable func toggle(_ request: Request, context: SignedInPageContext) async throws -> Response {
         try await requireAdmin(context, to: "change policies")
-        let wanted: Bool
-        switch try context.form.decode(Switch.self).enabled {
-        case "true": wanted = true
-        case "false": wanted = false
-        default: throw DomainError.invalid("Field 'enabled' must be true or false")
-        }
+        let wanted = try FormFields.boolean(try context.form.decode(Switch.self).enabled, field: "enabled")
         _ = try await policies.set(
             try context.parameters.require("id"), enabled: wanted, by: .principal(context.principal), from: context.clientAddress)
         return PageRenderer.redirect(to: "/admin/policies?notice=toggled")

@@ -114,7 +114,7 @@ struct AdminPeoplePages {
             guard let role = Role(rawValue: text) else { throw DomainError.invalid("Field 'role' must be one of the roles") }
             return role
         }
-        let disabled = form.disabled.map { $0 == "true" }
+        let disabled = try form.disabled.map { try FormFields.boolean($0, field: "disabled") }
         do {
             _ = try await users.change(
                 userID: try context.parameters.require("id"), .init(role: role, disabled: disabled), by: .principal(context.principal),

@@ -70,9 +70,24 @@ struct PageRedirect: Error {
 /// own type.
 struct FormFields: Sendable {
     let text: String
+    /// Whether the form's bytes are UTF-8, as a browser sends a form of a UTF-8 page. One that is
+    /// not is refused when it is decoded, not stored with U+FFFD in place of its bytes.
+    private let isUTF8: Bool
 
     init(_ text: String) {
         self.text = text
+        isUTF8 = true
+    }
+
+    /// A posted form's body, as it was sent.
+    init(_ body: ByteBuffer) {
+        if let text = String(validating: body.readableBytesView, as: UTF8.self) {
+            self.text = text
+            isUTF8 = true
+        } else {
+            text = String(buffer: body)
+            isUTF8 = false
+        }
     }
 
     /// Every `name=value` pair in order, repeated names included (checkboxes), decoded.
@@ -86,8 +101,11 @@ struct FormFields: Sendable {
         }
     }
 
-    /// A missing or malformed field is a 422 naming it, like the API's.
+    /// A missing or malformed field is a 422 naming it, like the API's; so is one whose escapes
+    /// (`%FF`) are not UTF-8 text. A form that is not UTF-8, or has a malformed escape, is a 400.
     func decode<Form: Decodable>(_ type: Form.Type) throws -> Form {
+        guard isUTF8 else { throw DomainError.malformed("The form could not be read: it is not UTF-8 text") }
+        try requireUTF8Escapes()
         do {
             return try URLEncodedFormDecoder().decode(Form.self, from: text)
         } catch let error as DecodingError {
@@ -95,5 +113,55 @@ struct FormFields: Sendable {
         } catch {
             throw DomainError.malformed("The form could not be read")
         }
+    }
+
+    /// A yes-or-no field as the pages' buttons send it: `true` or `false`, anything else a 422
+    /// (`1`, `on`: a change that would otherwise be read as "no").
+    static func boolean(_ value: String?, field: String) throws -> Bool {
+        switch value {
+        case "true": return true
+        case "false": return false
+        default: throw DomainError.invalid("Field '\(field)' must be true or false")
+        }
+    }
+
+    /// Refuses a field whose name or value has a malformed escape (400), or escapes bytes that
+    /// are not UTF-8 (422 naming it): the decoder would take both, each bad byte as U+FFFD.
+    private func requireUTF8Escapes() throws {
+        for pair in text.utf8.split(separator: UInt8(ascii: "&")) where pair.contains(UInt8(ascii: "%")) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            let decoded = parts.map(Self.unescaped)
+            let name = decoded[0].flatMap { String(validating: $0, as: UTF8.self) }.map { String($0.prefix(64)) }
+            guard decoded.allSatisfy({ $0 != nil }) else {
+                throw DomainError.malformed("The form could not be read: \(name.map { "field '\($0)'" } ?? "a field's name") has a malformed %-escape")
+            }
+            guard decoded.allSatisfy({ String(validating: $0 ?? [], as: UTF8.self) != nil }) else {
+                throw DomainError.invalid("Field '\(name ?? "?")' is not UTF-8 text")
+            }
+        }
+    }
+
+    /// `part`'s bytes with its escapes (`%41`) and `+` decoded; nil for a malformed escape.
+    private static func unescaped(_ part: Substring.UTF8View.SubSequence) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(part.count)
+        var index = part.startIndex
+        while index != part.endIndex {
+            let byte = part[index]
+            index = part.index(after: index)
+            switch byte {
+            case UInt8(ascii: "+"):
+                bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard index != part.endIndex, let high = Hex.value(of: part[index]) else { return nil }
+                index = part.index(after: index)
+                guard index != part.endIndex, let low = Hex.value(of: part[index]) else { return nil }
+                index = part.index(after: index)
+                bytes.append(high << 4 | low)
+            default:
+                bytes.append(byte)
+            }
+        }
+        return bytes
     }
 }

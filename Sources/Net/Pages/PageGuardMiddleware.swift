@@ -58,7 +58,7 @@ struct PageGuardMiddleware: RouterMiddleware {
             leadsToMFA: Self.waysToMFA.contains(request.routedPath))
         if request.method == .post {
             let body = try await request.boundedBody(upTo: context.maxUploadSize)
-            let form = FormFields(String(buffer: body))
+            let form = FormFields(body)
             // Read from the pairs, not a decoder: a form with repeated names (checkboxes) must not
             // lose its token to a decoder that refuses them.
             let presented = form.pairs.first { $0.name == "csrf" }?.value ?? ""
