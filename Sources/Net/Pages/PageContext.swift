@@ -133,7 +133,8 @@ struct FormFields: Sendable {
             let decoded = parts.map(Self.unescaped)
             let name = decoded[0].flatMap { String(validating: $0, as: UTF8.self) }.map { String($0.prefix(64)) }
             guard decoded.allSatisfy({ $0 != nil }) else {
-                throw DomainError.malformed("The form could not be read: \(name.map { "field '\($0)'" } ?? "a field's name") has a malformed %-escape")
+                let field = name.map { "field '\($0)'" } ?? "a field's name"
+                throw DomainError.malformed("The form could not be read: \(field) has a malformed %-escape")
             }
             guard decoded.allSatisfy({ String(validating: $0 ?? [], as: UTF8.self) != nil }) else {
                 throw DomainError.invalid("Field '\(name ?? "?")' is not UTF-8 text")
