@@ -7,6 +7,10 @@ import Foundation
 /// sign-in (each accepted once, wrong ones throttled per account), recovery codes, removal and
 /// an administrator's reset. Every change and every refusal is audited.
 public struct SecondFactors: Sendable {
+    /// A challenge (a sign-in's second step, or an enrolment) that is unknown, spent or expired,
+    /// or whose account changed: the sign-in starts again at its first step.
+    public static let challengeGone = DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+
     /// What enrolment shows, once.
     public struct Enrollment: Sendable {
         /// The key in base32, for typing into an authenticator.
@@ -183,7 +187,7 @@ public struct SecondFactors: Sendable {
     /// 401 when it is unknown, spent, expired, its account disabled or made to change its
     /// password since, or the account has a confirmed second factor by now (then it signs in with it).
     func enrollmentChallenged(by token: String) async throws -> (User, MFAChallenge) {
-        let refused = DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+        let refused = Self.challengeGone
         guard token.utf8.count <= 128, token.hasPrefix(Self.challengePrefix) else { throw refused }
         guard let challenge = try await store.mfaChallenge(digest: BearerCredential.digest(token)), challenge.isValid(at: clock.now()),
             let user = try await store.user(id: challenge.userID), !user.disabled, !user.mustChangePassword, Self.canEnroll(user),
@@ -195,7 +199,7 @@ public struct SecondFactors: Sendable {
     /// The account `token` challenges and the challenge, or 401 when it is unknown, spent,
     /// expired, or its account disabled, reset by an administrator or without a second factor since.
     func challenged(by token: String) async throws -> (User, MFAChallenge, TOTPEnrollment) {
-        let refused = DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+        let refused = Self.challengeGone
         guard token.utf8.count <= 128, token.hasPrefix(Self.challengePrefix) else { throw refused }
         let now = clock.now()
         guard let challenge = try await store.mfaChallenge(digest: BearerCredential.digest(token)), challenge.isValid(at: now),

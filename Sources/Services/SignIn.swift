@@ -286,7 +286,7 @@ public struct SignIn: Sendable {
         try await admitSignIn(of: user, mfaVerified: true, from: address)
         let (token, expiresAt) = try await secondFactors.confirm(user, code: code, by: .account(user), from: address) { method in
             guard try await store.removeMFAChallenge(digest: challenge.digest) else {
-                throw DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+                throw SecondFactors.challengeGone
             }
             // The account's other challenges (another enrolment begun meanwhile) go too: with a
             // factor now, a sign-in starts again at the password.
@@ -316,7 +316,7 @@ public struct SignIn: Sendable {
             refusal: .unauthenticated("Invalid code")
         ) { method in
             guard try await store.removeMFAChallenge(digest: challenge.digest) else {
-                throw DomainError.unauthenticated("Invalid or expired mfa_token; sign in again")
+                throw SecondFactors.challengeGone
             }
             // The account's other challenges (another enrolment begun meanwhile) go too: with a
             // factor now, a sign-in starts again at the password.

@@ -478,6 +478,27 @@ struct PortalPageTests {
             #expect(browser.cookies["neosc_session"] != nil && browser.cookies["neosc_mfa"] == nil)
             let dashboard = try await browser.get("/")
             #expect(dashboard.text.contains("MFA on"))
+
+            // A challenge that has gone (spent, expired, unknown) starts the sign-in again, its
+            // cookie cleared, as on the enrolment pages.
+            let stale = TestBrowser(client)
+            try await stale.get("/sign-in")
+            stale.setCookie("neosc_mfa", "mfa_gone")
+            let gone = try await stale.post("/sign-in/code", ["code": "000000"])
+            #expect(gone.status == .seeOther && Self.location(gone) == "/sign-in?notice=expired", "\(gone.status)")
+            #expect(stale.cookies["neosc_mfa"] == nil)
+            // Wrong codes are throttled, the wait said and sent (`Retry-After`) as the API sends it.
+            let guesser = TestBrowser(client)
+            try await guesser.get("/sign-in")
+            try await guesser.post("/sign-in", ["email": "max@example.com", "password": Harness.password])
+            try await guesser.get("/sign-in/code")
+            var last = try await guesser.post("/sign-in/code", ["code": "000000"])
+            for _ in 0..<10 where last.status != .tooManyRequests {
+                try await guesser.get("/sign-in/code")
+                last = try await guesser.post("/sign-in/code", ["code": "000000"])
+            }
+            #expect(last.status == .tooManyRequests && (last.headers[.retryAfter].flatMap(Int.init) ?? 0) > 0, "\(last.status)")
+            #expect(last.text.contains("later. Try again in"), "\(last.text.suffix(1_500))")
         }
     }
 
@@ -628,7 +649,7 @@ struct PortalPageTests {
             }
             #expect(last.status == .tooManyRequests)
             let wait = try #require(last.headers[.retryAfter].flatMap(Int.init))
-            #expect(wait > 0 && last.text.contains("Try again in"))
+            #expect(wait > 0 && last.text.contains("later. Try again in"), "a sentence, then the wait")
         }
     }
 

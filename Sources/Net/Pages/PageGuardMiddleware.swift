@@ -105,7 +105,7 @@ struct PageGuardMiddleware: RouterMiddleware {
                 var response = renderer.problem(
                     PageProblem(
                         status: .tooManyRequests, heading: "Too many attempts",
-                        message: detail + " " + SignInPages.wait(retryAfter)),
+                        message: SignInPages.withWait(detail, retryAfter)),
                     chrome: renderer.chrome(context.identity, at: request.uri.path, csrf: context.csrfToken))
                 response.headers[.retryAfter] = String(retryAfter)
                 return response

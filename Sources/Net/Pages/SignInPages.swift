@@ -138,7 +138,7 @@ struct SignInPages {
         } catch let problem as DomainError {
             // The API's words and statuses; the e-mail comes back, the password never does.
             if case .rateLimited(let detail, let retryAfter) = problem {
-                var response = page(context, request: request, email: email, problem: detail + " " + Self.wait(retryAfter), status: .tooManyRequests)
+                var response = page(context, request: request, email: email, problem: Self.withWait(detail, retryAfter), status: .tooManyRequests)
                 response.headers[.retryAfter] = String(retryAfter)
                 return response
             }
@@ -260,6 +260,12 @@ struct SignInPages {
             return signedInAfterChallenge(
                 try await signIn.verifySecondFactor(challengeToken: challenge, code: code, from: context.clientAddress))
         } catch let problem as DomainError {
+            if problem == SecondFactors.challengeGone { return signInAgain() }
+            if case .rateLimited(let detail, let retryAfter) = problem {
+                var response = codePage(context, problem: Self.withWait(detail, retryAfter), status: .tooManyRequests)
+                response.headers[.retryAfter] = String(retryAfter)
+                return response
+            }
             return codePage(context, problem: problem.detail, status: problem.status)
         } catch let refusal as PolicyRefusal {
             return codePage(context, problem: refusal.detail, status: .forbidden)
@@ -287,8 +293,10 @@ struct SignInPages {
             body: FormBody(email: email, problem: problem, sso: ssoAvailable, registration: registration), status: status)
     }
 
-    /// "Try again in 3 minutes." for a wait of `seconds`.
-    static func wait(_ seconds: Int) -> String {
-        seconds < 120 ? "Try again in \(max(1, seconds)) seconds." : "Try again in \((seconds + 59) / 60) minutes."
+    /// "Too many wrong codes; try again later. Try again in 3 minutes." for a refusal's `detail`
+    /// and a wait of `seconds`: the detail made a sentence, then the wait in words.
+    static func withWait(_ detail: String, _ seconds: Int) -> String {
+        let wait = seconds < 120 ? "Try again in \(max(1, seconds)) seconds." : "Try again in \((seconds + 59) / 60) minutes."
+        return (detail.hasSuffix(".") ? detail : detail + ".") + " " + wait
     }
 }
