@@ -193,6 +193,10 @@ public struct SignIn: Sendable {
         }
     }
 
+    /// A right password for an account an administrator's reset obliges to choose its own first.
+    public static let passwordChangeRequired = DomainError.forbidden(
+        "Password change required: POST /api/auth/password with email, current_password and new_password")
+
     /// Signs in with e-mail and password. Every refusal answers the same `Invalid credentials`
     /// (unknown address, wrong password, disabled account, demo user without a demo) after the
     /// same bcrypt's time, and is audited with its real reason.
@@ -208,8 +212,7 @@ public struct SignIn: Sendable {
             try await audit.record(
                 .loginFailed, by: .account(user), from: address, success: false, resource: ("user", user.id),
                 details: ["reason": "password_change_required"])
-            throw DomainError.forbidden(
-                "Password change required: POST /api/auth/password with email, current_password and new_password")
+            throw Self.passwordChangeRequired
         }
         return try await signedIn(user, from: address)
     }

@@ -7,7 +7,8 @@ Walks through what a person does: signs in with a wrong and then the right passw
 dashboard, launches a workspace in each launch mode and stops one, watches a desktop NeoSC streams (noVNC
 drawing it from a real Xvfb display) until an administrator ends its session, sees a workspace named like an
 attack shown as text, signs out and presses Back; then, under an `mfa_required` policy, a new
-account enrols a second factor while signing in. Every page is checked with axe (no serious or
+account enrols a second factor while signing in; last, an account whose password an administrator
+reset is led from its sign-in to choosing its own, and finds the page to change it. Every page is checked with axe (no serious or
 critical violation); with SCREENSHOT_DIR, each page is photographed at 1280 and 390 px wide.
 """
 
@@ -38,6 +39,7 @@ XSS_NAME = "<img src=x onerror=alert(1)>"
 # A real desktop (Xvfb with x11vnc) that scripts/portal-browser started: its RFB port.
 STREAM_DESKTOP_PORT = os.environ["NEOSC_STREAM_DESKTOP_PORT"]
 ENROL_EMAIL, ENROL_PASSWORD = "enid@example.com", "enrol while signing in 1"
+RESET_EMAIL = "rose@example.com"
 failures = []
 
 
@@ -320,6 +322,33 @@ def enrolment(driver, wait):
         api("DELETE", "/api/policies/pol-walk-mfa", admin)
 
 
+def chosen_password(driver, wait):
+    """An account whose password an administrator reset signs in, is led to choose its own, and is
+    signed in with it; then it finds the page to change it again."""
+    status, signed_in = api("POST", "/api/auth/login", body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    admin = signed_in["access_token"]
+    status, registered = api("POST", "/api/auth/register", body={"email": RESET_EMAIL, "password": "before the reset 1", "name": "Rose"})
+    assert status == 201, (status, registered)
+    status, reset = api("POST", "/api/users/" + registered["user"]["id"] + "/password-reset", admin)
+    assert status == 200, (status, reset)
+    driver.delete_all_cookies()
+    driver.get(BASE + "/sign-in")
+    driver.find_element(By.ID, "email").send_keys(RESET_EMAIL)
+    driver.find_element(By.ID, "password").send_keys(reset["temporary_password"])
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Choose a new password"))
+    check(driver.find_element(By.ID, "email").get_attribute("value") == RESET_EMAIL, "the e-mail is kept for the change")
+    visit(driver, "password-required")
+    driver.find_element(By.ID, "current_password").send_keys(reset["temporary_password"])
+    driver.find_element(By.ID, "new_password").send_keys("my own after the reset")
+    driver.find_element(By.ID, "repeated_password").send_keys("my own after the reset")
+    driver.find_element(By.CSS_SELECTOR, "form[action='/sign-in/password'] button.primary").click()
+    wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Dashboard"))
+    driver.find_element(By.CSS_SELECTOR, "a[href='/account/password']").click()
+    wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Change your password"))
+    visit(driver, "password")
+
+
 def main():
     setup_accounts()
     driver = browser()
@@ -417,6 +446,7 @@ def main():
         check(USER_EMAIL not in driver.page_source, "after signing out, Back shows no private page")
 
         enrolment(driver, wait)
+        chosen_password(driver, wait)
     except Exception:
         # What the browser showed when a step could not go on.
         print("at", driver.current_url, file=sys.stderr)

@@ -20,6 +20,9 @@ import Testing
             <span class="email">{{email}}</span>
             <span class="badge">{{role}}</span>
             <span class="badge {{#mfa}}ok{{/mfa}}{{^mfa}}warn{{/mfa}}">{{#mfa}}MFA on{{/mfa}}{{^mfa}}MFA off{{/mfa}}</span>
+            {{#changesPassword}}
+            <a href="/account/password">Password</a>
+            {{/changesPassword}}
             {{#canSignOut}}
             <form method="post" action="/sign-out" class="inline">
               <input type="hidden" name="csrf" value="{{chrome.csrf}}">
@@ -38,7 +41,7 @@ import Testing
     }
 
     @Test(
-        "the top bar drawn in Swift is the template's, byte for byte: signed out, each role's links, MFA on and off, with and without sign-out, hostile text"
+        "the top bar drawn in Swift is the template's, byte for byte: signed out, each role's links, MFA on and off, with and without sign-out and the password link, hostile text"
     )
     func sameAsTheTemplate() throws {
         MustacheContentTypes.register(PageEscaping(), named: PageEscaping.name)
@@ -55,11 +58,11 @@ import Testing
             ("none@example.com", "neosc", []),
         ] {
             for mfa in [false, true] {
-                for canSignOut in [false, true] {
+                for (canSignOut, changesPassword) in [(false, false), (true, false), (true, true)] {
                     chromes.append(
                         Chrome(
-                            user: .init(email: email, role: role, mfa: mfa, canSignOut: canSignOut), nav: links,
-                            csrf: canSignOut ? hostile : "token", notice: nil, alert: nil, version: "1"))
+                            user: .init(email: email, role: role, mfa: mfa, canSignOut: canSignOut, changesPassword: changesPassword),
+                            nav: links, csrf: canSignOut ? hostile : "token", notice: nil, alert: nil, version: "1"))
                 }
             }
         }

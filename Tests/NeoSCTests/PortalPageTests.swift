@@ -502,6 +502,72 @@ struct PortalPageTests {
         }
     }
 
+    @Test("after an administrator's reset, signing in on the pages leads to choosing a password, then signs in with it")
+    func passwordChosenAfterAReset() async throws {
+        try await Harness.run { harness, client in
+            let (rita, _) = try await harness.account(.neosc, email: "rita@example.com")
+            let admin = try await harness.account(.admin).token
+            let reset = try await client.send(.post, "/api/users/\(rita.id)/password-reset", token: admin)
+            let given = try #require(reset["temporary_password"] as? String, "\(reset.text)")
+            let browser = TestBrowser(client)
+            try await browser.get("/sign-in")
+            let stopped = try await browser.post("/sign-in", ["email": "rita@example.com", "password": given])
+            #expect(stopped.status == .forbidden && stopped.text.contains("<h1>Choose a new password</h1>"), "\(stopped.text)")
+            #expect(stopped.text.contains(#"value="rita@example.com""#) && !stopped.text.contains("POST /api"), "the e-mail kept, no API words")
+            #expect(browser.cookies["neosc_session"] == nil)
+            #expect(stopped.text.contains(#"autocomplete="current-password" required autofocus>"#), "the e-mail given, the cursor after it")
+
+            let fields = ["email": "rita@example.com", "current_password": given, "new_password": "a phrase of my own"]
+            for (changed, words, field) in [
+                (["repeated_password": "a phrase of my 0wn"], "must be the new password again", "repeated_password"),
+                (["new_password": "short", "repeated_password": "short"], "The new password must be 8 to 128 characters", "new_password"),
+                (["current_password": "not what was given", "repeated_password": "a phrase of my own"], "is wrong", "current_password"),
+            ] {
+                let refused = try await browser.post("/sign-in/password", fields.merging(changed) { $1 })
+                #expect(refused.status.code / 100 == 4 && refused.text.contains(words), "\(field): \(refused.status) \(refused.text)")
+                #expect(
+                    refused.text.range(of: #"id="\#(field)"[^>]*aria-invalid="true"[^>]*autofocus>"#, options: .regularExpression) != nil,
+                    "\(field) marked and focused")
+                #expect(refused.text.components(separatedBy: "autofocus").count == 2, "one field focused")
+                #expect(browser.cookies["neosc_session"] == nil)
+            }
+            let chosen = try await browser.post("/sign-in/password", fields.merging(["repeated_password": "a phrase of my own"]) { $1 })
+            #expect(chosen.status == .seeOther && Self.location(chosen) == "/", "\(chosen.text)")
+            #expect(browser.cookies["neosc_session"] != nil)
+            #expect(try await browser.get("/").text.contains("rita@example.com"))
+            func login(_ password: String) async throws -> HTTPResponse.Status {
+                try await client.send(.post, "/api/auth/login", json: body(["email": "rita@example.com", "password": password])).status
+            }
+            #expect(try await login("a phrase of my own") == .ok)
+            #expect(try await login(given) == .unauthorized)
+            #expect(try await harness.store.events(AuditQuery(action: .passwordChanged)).filter(\.success).count == 1)
+        }
+    }
+
+    @Test("signed in, a password is changed on the pages: the current one checked, other sessions signed out, this one kept")
+    func passwordChangedWhileSignedIn() async throws {
+        try await Harness.run { harness, client in
+            let (_, elsewhere) = try await harness.account(.neosc, email: "sam@example.com")
+            let browser = TestBrowser(client)
+            try await Self.signIn(browser, "sam@example.com")
+            #expect(try await browser.get("/").text.contains(#"<a href="/account/password">Password</a>"#))
+            let form = try await browser.get("/account/password")
+            #expect(form.status == .ok && form.text.contains("<h1>Change your password</h1>") && !form.text.contains(#"name="email""#))
+            let wrong = try await browser.post(
+                "/account/password", ["current_password": "not my password", "new_password": "a new phrase", "repeated_password": "a new phrase"])
+            #expect(
+                wrong.status == .unprocessableContent && wrong.text.contains("The current password is not this account&#39;s password"),
+                "\(wrong.text)")
+            let changed = try await browser.post(
+                "/account/password", ["current_password": Harness.password, "new_password": "a new phrase", "repeated_password": "a new phrase"])
+            #expect(changed.status == .seeOther && Self.location(changed) == "/account/password?notice=changed", "\(changed.text)")
+            #expect(try await browser.get("/account/password?notice=changed").text.contains("Your password was changed."))
+            #expect(try await client.send(.get, "/api/auth/me", token: elsewhere).status == .unauthorized, "other sessions signed out")
+            #expect(try await browser.get("/").status == .ok, "this one kept")
+            #expect(try await harness.store.events(AuditQuery(action: .passwordChanged)).filter(\.success).count == 1)
+        }
+    }
+
     @Test("an account a policy wants a second factor of enrols one on the pages while signing in, and is signed in verified")
     func enrolmentWhileSigningIn() async throws {
         let clock = ManualClock()

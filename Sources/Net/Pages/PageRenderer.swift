@@ -43,6 +43,9 @@ struct PageRenderer: Sendable {
             let role: String
             let mfa: Bool
             let canSignOut: Bool
+            /// The account has a password of its own to change (not a demo visitor's, nor one of
+            /// an identity provider's only), and signs in here.
+            var changesPassword = false
         }
 
         struct Link {
@@ -96,7 +99,7 @@ struct PageRenderer: Sendable {
         let user = identity.map { identity in
             Chrome.User(
                 email: identity.principal.email, role: identity.principal.role.rawValue, mfa: identity.user.mfaEnabled,
-                canSignOut: signsOut)
+                canSignOut: signsOut, changesPassword: signsOut && identity.user.passwordHash != nil)
         }
         return Chrome(user: user, nav: nav, csrf: csrf, notice: notice, alert: alert, version: version)
     }
@@ -188,6 +191,7 @@ extension PageRenderer.Chrome.User: MustacheParent {
         case "role": role
         case "mfa": mfa
         case "canSignOut": canSignOut
+        case "changesPassword": changesPassword
         default: nil
         }
     }

@@ -6,7 +6,7 @@
 /// which escapes text as `PageEscaping` does).
 enum PageTemplates {
     static let all: [String: String] = [
-        "layout": layout, "sign-in": signIn, "second-factor": secondFactor, "enroll": enroll, "dashboard": dashboard,
+        "layout": layout, "sign-in": signIn, "password": password, "second-factor": secondFactor, "enroll": enroll, "dashboard": dashboard,
         "workspaces": workspaces, "open": open, "viewer": viewer, "sessions": sessions, "problem": problem, "audit": audit,
         "demo": demo, "demo-session": demoSession, "workspace-fields": workspaceFields, "admin-workspaces": adminWorkspaces,
         "admin-workspace": adminWorkspace, "admin-policies": adminPolicies,
@@ -57,6 +57,46 @@ enum PageTemplates {
         </form>
         {{#body.sso}}<p class="alt"><a class="button" href="/api/auth/oidc/start">Sign in with Zitadel</a></p>{{/body.sso}}
         {{#body.registration}}<p class="alt">New here? <a href="/register">Create an account</a>.</p>{{/body.registration}}
+        {{/main}}
+        {{/layout}}
+        """
+
+    /// Choosing a password: before signing in, after an administrator's reset (`required`), or
+    /// signed in.
+    static let password = """
+        {{<layout}}
+        {{$bodyClass}}page narrow{{/bodyClass}}
+        {{$main}}
+        {{#body.required}}<h1>Choose a new password</h1>
+        <p>An administrator has reset your password. Enter the one you were given, then choose your own: you are signed in with it.</p>{{/body.required}}
+        {{^body.required}}<h1>Change your password</h1>
+        <p>Your other sessions are signed out when it changes; this one stays signed in.</p>{{/body.required}}
+        {{#body.problem}}<p class="error" role="alert" id="password-problem">{{.}}</p>{{/body.problem}}
+        <form method="post" action="{{body.action}}" class="card form" novalidate>
+          <input type="hidden" name="csrf" value="{{chrome.csrf}}">
+          {{#body.required}}
+          <label for="email">E-mail</label>
+          <input id="email" name="email" type="text" inputmode="email" autocapitalize="none" spellcheck="false" autocomplete="username" required value="{{body.email}}"{{#body.field.email}} aria-invalid="true" aria-describedby="password-problem"{{/body.field.email}}{{#body.focus.email}} autofocus{{/body.focus.email}}>
+          <label for="current_password">Password you were given</label>
+          <input id="current_password" name="current_password" type="password" autocomplete="current-password" required{{#body.field.current_password}} aria-invalid="true" aria-describedby="password-problem"{{/body.field.current_password}}{{#body.focus.current_password}} autofocus{{/body.focus.current_password}}>
+          {{/body.required}}
+          {{^body.required}}
+          <label for="current_password">Current password</label>
+          <input id="current_password" name="current_password" type="password" autocomplete="current-password" required{{#body.field.current_password}} aria-invalid="true" aria-describedby="password-problem"{{/body.field.current_password}}{{#body.focus.current_password}} autofocus{{/body.focus.current_password}}>
+          {{/body.required}}
+          <label for="new_password">New password</label>
+          <input id="new_password" name="new_password" type="password" autocomplete="new-password" required aria-describedby="new-password-help{{#body.field.new_password}} password-problem{{/body.field.new_password}}"{{#body.field.new_password}} aria-invalid="true"{{/body.field.new_password}}{{#body.focus.new_password}} autofocus{{/body.focus.new_password}}>
+          <p class="help" id="new-password-help">8 to 128 characters, not the one you have now; a long phrase is best.</p>
+          <label for="repeated_password">New password again</label>
+          <input id="repeated_password" name="repeated_password" type="password" autocomplete="new-password" required{{#body.field.repeated_password}} aria-invalid="true" aria-describedby="password-problem"{{/body.field.repeated_password}}{{#body.focus.repeated_password}} autofocus{{/body.focus.repeated_password}}>
+          {{#body.required}}
+          <label for="code">Code from your authenticator</label>
+          <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" aria-describedby="code-help{{#body.field.code}} password-problem{{/body.field.code}}"{{#body.field.code}} aria-invalid="true"{{/body.field.code}}{{#body.focus.code}} autofocus{{/body.focus.code}}>
+          <p class="help" id="code-help">Only if your account has a second factor: the six digits your app shows, or a recovery code.</p>
+          {{/body.required}}
+          <button type="submit" class="primary">Change password</button>
+        </form>
+        {{#body.required}}<p class="alt"><a href="/sign-in">Back to sign in</a></p>{{/body.required}}
         {{/main}}
         {{/layout}}
         """

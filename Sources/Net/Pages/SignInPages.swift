@@ -29,6 +29,7 @@ struct SignInPages {
         open.get("register", use: registrationForm)
         open.post("register", use: register)
         signedIn.post("sign-out", use: signOut)
+        registerPasswordPages(open: open, signedIn: signedIn)
     }
 
     private struct Credentials: Decodable {
@@ -136,6 +137,8 @@ struct SignInPages {
                 return response
             }
         } catch let problem as DomainError {
+            // An administrator reset the password: on to choosing one, the e-mail kept.
+            if problem == SignIn.passwordChangeRequired { return passwordChangePage(context, email: email) }
             // The API's words and statuses; the e-mail comes back, the password never does.
             if case .rateLimited(let detail, let retryAfter) = problem {
                 var response = page(context, request: request, email: email, problem: Self.withWait(detail, retryAfter), status: .tooManyRequests)
@@ -152,7 +155,7 @@ struct SignInPages {
 
     /// A sign-in refused for want of a second factor the account can enrol: on to enrolling it,
     /// with the refusal's challenge in the cookie a second step uses.
-    private func toEnrollment(_ refusal: PolicyRefusal) -> Response {
+    func toEnrollment(_ refusal: PolicyRefusal) -> Response {
         guard let enrollment = refusal.enrollment else { return PageRenderer.redirect(to: "/sign-in") }
         var response = PageRenderer.redirect(to: "/sign-in/enroll")
         response.setCookie(browser.challenge(token: enrollment.token, expiresAt: enrollment.expiresAt, now: clock.now()))
