@@ -403,6 +403,15 @@ def main():
               "the workspace's page loads inside the viewer (frame-src allows its origin)")
         driver.switch_to.default_content()
         visit(driver, "viewer")
+        # Signed out in another tab (the session cookie gone): the next heartbeat (every 30 s)
+        # is refused, and the viewer leaves the desktop for the sign-in page.
+        viewer_url = driver.current_url
+        session_cookie = driver.get_cookie("neosc_session")
+        driver.delete_cookie("neosc_session")
+        WebDriverWait(driver, 45, ignored_exceptions=(WebDriverException,)).until(lambda d: d.current_url.endswith("/sign-in"))
+        driver.add_cookie({key: session_cookie[key] for key in ("name", "value", "path", "httpOnly", "sameSite") if key in session_cookie})
+        driver.get(viewer_url)
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "iframe.workspace-frame")))
         driver.find_element(By.CSS_SELECTOR, ".viewer-bar button.danger").click()
         wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), "The session has ended."))
         check("It was disconnected." in driver.page_source, "the list says why it ended")

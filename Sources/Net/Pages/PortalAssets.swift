@@ -181,7 +181,10 @@ struct PortalAssets: Sendable {
                 headers: { "Content-Type": "application/x-www-form-urlencoded" },
                 body: "csrf=" + encodeURIComponent(csrf)
               }).then(function (response) {
-                if (response.status === 409 || response.status === 404 || response.status === 303 || response.redirected) {
+                // Ended (409), gone (404), or no longer signed in here (signed out in another tab,
+                // a revoked or disabled account: the form's token no longer matches, 403; 401):
+                // the page, reloaded, says which.
+                if ([401, 403, 404, 409].indexOf(response.status) >= 0 || response.redirected) {
                   window.location.reload();
                 }
               });
@@ -206,6 +209,10 @@ struct PortalAssets: Sendable {
           headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form
         });
         const gone = (response) => response.status === 409 || response.status === 404 || response.redirected;
+        // A heartbeat refused for want of a session (signed out elsewhere, revoked: 401, or the
+        // form's token no longer matching, 403) ends the viewer too; a ticket's 403 may be a
+        // policy's, said on the page, so it is not reloaded for.
+        const ended = (response) => gone(response) || response.status === 401 || response.status === 403;
         async function connect() {
           again.hidden = true;
           status.textContent = "Connecting to the workspace…";
@@ -223,7 +230,7 @@ struct PortalAssets: Sendable {
             screen.removeAttribute("data-connected");
             status.textContent = "The connection to the workspace closed.";
             const beat = await post("/heartbeat");
-            if (gone(beat)) { window.location.reload(); return; }
+            if (ended(beat)) { window.location.reload(); return; }
             again.hidden = false;
           });
         }
