@@ -734,6 +734,10 @@ struct PortalPageTests {
             #expect(offer.status == .ok && offer.text.contains(#"value="browser""#) && offer.text.contains("for 5 seconds"))
             let started = try await visitor.post("/demo", ["workspace_type": "browser", "email": "guest@example.com"])
             #expect(started.status == .seeOther && Self.location(started) == "/demo/session", "\(started.text)")
+            // The cookie lasts as long as the demo may be extended to (2 h by default), not its
+            // first 5 s: an administrator's extension must not find the browser's cookie gone.
+            let cookie = visitor.setCookieLines.first { $0.hasPrefix("neosc_session=") }
+            #expect(cookie?.contains("Max-Age=7200") == true, "\(cookie ?? "no cookie")")
             let session = try await visitor.get("/demo/session")
             #expect(session.text.contains("Your demo: Secure Browser") && session.text.contains("data-expires="))
             let cards = try await visitor.get("/workspaces")

@@ -55,7 +55,9 @@ struct DemoPages {
             let started = try await demos.start(
                 workspaceType: form.workspaceType ?? "", contactEmail: email.isEmpty ? nil : email, from: context.clientAddress)
             var response = PageRenderer.redirect(to: "/demo/session")
-            response.setCookie(browser.session(token: started.token, expiresAt: started.demo.expiresAt, now: clock.now()))
+            // Kept as long as the demo may be extended to: an extension moves the token's end, not
+            // a cookie's, and the token (not the cookie) says when the demo is over.
+            response.setCookie(browser.session(token: started.token, expiresAt: started.demo.maxExpiresAt, now: clock.now()))
             response.setCookie(browser.demoStarted())
             return response
         } catch let problem as DomainError {
