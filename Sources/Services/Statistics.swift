@@ -90,7 +90,8 @@ public struct Statistics: Sendable {
     ) async throws -> (figures: Figures, recent: [AuditEvent]) {
         let dayAgo = clock.now().addingTimeInterval(-86_400)
         let policies = try await currentPolicies()
-        let workspaces = try await catalogue(principal.role)
+        // A demo visitor sees its demo's workspace only, as the catalogue lists it for them.
+        let workspaces = principal.role == .demoUser ? try await demoTally(principal) : try await catalogue(principal.role)
         // Sign-ins of every kind: password logins and provider sign-ins (token exchange, ID
         // token, browser flow, a new Pomerium session), in one count.
         let signIns: [AuditAction] = [.login, .ssoLogin]
@@ -136,5 +137,13 @@ public struct Statistics: Sendable {
             securityScore: SecurityScore.compute(policies: policies, activeUsers: users.total, usersWithMFA: users.withMFA),
             logins24h: read.counts[0], failedLogins24h: scope == .system ? read.counts[1] : 0)
         return (figures, read.recent)
+    }
+
+    /// The tally of a demo visitor: its demo's workspace, when it has a demo and the workspace is
+    /// still there; nothing otherwise.
+    private func demoTally(_ principal: Principal) async throws -> WorkspaceTally {
+        guard let demo = try await store.demo(userID: principal.userID), let workspace = try await store.workspace(id: demo.workspaceID)
+        else { return WorkspaceTally() }
+        return WorkspaceTally(visible: 1, available: workspace.status == .available ? 1 : 0)
     }
 }

@@ -97,6 +97,14 @@ struct DemoSessionTests {
                 let listed = try await client.send(.get, "/api/workspaces", token: token)
                 #expect(try listed.decoded([WorkspaceBody].self).map(\.id) == ["ws-secure-browser"])
                 #expect(try await client.send(.post, "/api/workspaces/ws-linux-desktop/launch", token: token).status == .forbidden)
+                // Its figures count what it sees, not every workspace its role is allowed.
+                let admin = try await harness.account(.admin).token
+                let extra = try await client.send(
+                    .post, "/api/workspaces", token: admin,
+                    json: body(["id": "ws-also-for-demos", "name": "Also for demos", "type": "web", "url": "/health", "allowed_roles": ["demo-user"]]))
+                #expect(extra.status == .created, "\(extra.text)")
+                let figures = try await client.send(.get, "/api/stats", token: token)
+                #expect(figures["total_workspaces"] as? Int == 1 && figures["available_workspaces"] as? Int == 1, "\(figures.text)")
                 let launched = try await client.send(.post, "/api/workspaces/ws-secure-browser/launch", token: token)
                 #expect(launched.status == .created)
                 let sessionID = try launched.decoded(LaunchBody.self).sessionID
