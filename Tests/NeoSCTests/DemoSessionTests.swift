@@ -101,7 +101,8 @@ struct DemoSessionTests {
                 let admin = try await harness.account(.admin).token
                 let extra = try await client.send(
                     .post, "/api/workspaces", token: admin,
-                    json: body(["id": "ws-also-for-demos", "name": "Also for demos", "type": "web", "url": "/health", "allowed_roles": ["demo-user"]]))
+                    json: body(["id": "ws-also-for-demos", "name": "Also for demos", "type": "web", "url": "/health", "allowed_roles": ["demo-user"]])
+                )
                 #expect(extra.status == .created, "\(extra.text)")
                 let figures = try await client.send(.get, "/api/stats", token: token)
                 #expect(figures["total_workspaces"] as? Int == 1 && figures["available_workspaces"] as? Int == 1, "\(figures.text)")
