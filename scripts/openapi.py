@@ -83,12 +83,16 @@ def line(max_chars, description=None, nullable=False):
 # printable without space or "(),:;<>[\], one @, a local part of 1-64 bytes and a domain of
 # letters, digits, dots and dashes that has a dot and no empty label.
 EMAIL_LOCAL = r"[!#-'*-+\-./0-9=?A-Z^-~]{1,64}"
-EMAIL_DOMAIN = r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_DOMAIN = rf"{DNS_LABEL}(\.{DNS_LABEL})+"
+# The domain of demo visitors' accounts, which no other account may have (any case).
+DEMO_ACCOUNT_DOMAIN = r"(?!.*[@.][dD][eE][mM][oO]\.[nN][eE][oO][sS][cC]\.[iI][nN][vV][aA][lL][iI][dD]$)"
 EMAIL = {
     "type": "string",
     "maxLength": 254,
-    "pattern": f"^{EMAIL_LOCAL}@{EMAIL_DOMAIN}$",
-    "description": "A valid e-mail address of at most 254 bytes, stored lower-case.",
+    "pattern": f"^{DEMO_ACCOUNT_DOMAIN}{EMAIL_LOCAL}@{EMAIL_DOMAIN}$",
+    "description": "A valid e-mail address of at most 254 bytes, stored lower-case: its domain a DNS name (labels of 1-63 "
+                   "letters, digits and inner hyphens), not at demo.neosc.invalid (demo visitors' accounts).",
     "examples": ["ada@example.com"],
 }
 

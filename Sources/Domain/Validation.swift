@@ -21,6 +21,24 @@ public enum Validation {
         return email
     }
 
+    /// The domain demo visitors' accounts are made at (`<demo id>@demo.neosc.invalid`).
+    public static let demoAccountDomain = "demo.neosc.invalid"
+
+    /// `normalisedEmail`, for an address given anew (a registration's, a new administrator's, a
+    /// demo's contact): its domain must also be a DNS name (`domain`'s rules: no label starting or
+    /// ending with `-`, none over 63 characters), and not the domain of demo visitors' accounts,
+    /// which no other account may pass for. Existing accounts are not held to it: they still sign
+    /// in and are found as they were stored.
+    public static func newEmail(_ raw: String) throws(DomainError) -> String {
+        let email = try normalisedEmail(raw)
+        let domain = String(email.split(separator: "@").last ?? "")
+        guard (try? Self.domain(domain)) != nil else { throw .invalid("email must be a valid e-mail address") }
+        guard domain != demoAccountDomain, !domain.hasSuffix("." + demoAccountDomain) else {
+            throw .invalid("email must not be at \(demoAccountDomain), the domain of demo visitors' accounts")
+        }
+        return email
+    }
+
     private static func isEmailScalar(_ scalar: Unicode.Scalar) -> Bool {
         scalar.isASCII && scalar.value > 32 && scalar.value < 127 && !"\"(),:;<>[\\]".unicodeScalars.contains(scalar)
     }

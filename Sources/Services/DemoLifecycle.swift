@@ -59,7 +59,7 @@ public struct DemoLifecycle: Sendable {
     public func start(workspaceType: String, contactEmail: String?, from address: String) async throws -> Started {
         guard settings.enabled else { throw DomainError.notFound("Demo sessions are not enabled (NEOSC_DEMO_ENABLED)") }
         let type = try Validation.line(workspaceType, field: "workspace_type", length: 1...40)
-        let contact = try contactEmail.map { try Validation.normalisedEmail($0) }
+        let contact = try contactEmail.map { try Validation.newEmail($0) }
         guard let workspace = try await catalogue().first(where: { $0.type == type && $0.isOfferedForDemos }) else {
             throw DomainError.invalid("No workspace of type '\(type)' is offered for demos")
         }
@@ -72,7 +72,7 @@ public struct DemoLifecycle: Sendable {
         let now = clock.now()
         let demoID = Identifier.make("demo")
         let user = User(
-            id: Identifier.make("usr"), email: "\(demoID)@demo.neosc.invalid", name: "Demo visitor",
+            id: Identifier.make("usr"), email: "\(demoID)@\(Validation.demoAccountDomain)", name: "Demo visitor",
             organizationID: nil, role: .demoUser, passwordHash: nil, createdAt: now, updatedAt: now)
         var demo = DemoSession(
             id: demoID, userID: user.id, workspaceID: workspace.id, workspaceType: type, contactEmail: contact,

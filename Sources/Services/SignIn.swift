@@ -138,7 +138,7 @@ public struct SignIn: Sendable {
                 "Too many registrations from this address; try again later", retryAfterSeconds: refusal.retryAfter)
         }
         let registration = try await read()
-        let email = try Validation.normalisedEmail(registration.email)
+        let email = try Validation.newEmail(registration.email)
         try Validation.requireValidPassword(registration.password)
         let name = try Validation.line(registration.name, field: "name")
         let now = clock.now()

@@ -176,6 +176,7 @@ public struct UserAdministration: Sendable {
         if let existing = try await store.user(email: email) {
             return .alreadyExists(existing)
         }
+        _ = try Validation.newEmail(rawEmail)
         let now = clock.now()
         let admin = User(
             id: Identifier.make("usr"), email: email,

@@ -17,6 +17,17 @@ import Testing
         #expect(throws: DomainError.self) { try Validation.normalisedEmail(raw) }
     }
 
+    @Test("a new account's address has a DNS domain, not the demo visitors' own; an existing one is still read as it was")
+    func newEmails() throws {
+        #expect(try Validation.newEmail(" Ann@Sub.Example.org ") == "ann@sub.example.org")
+        for raw in [
+            "u@-acme.com", "u@acme-.com", "u@" + String(repeating: "a", count: 64) + ".com", "v@demo.neosc.invalid", "v@a.demo.neosc.invalid",
+        ] {
+            #expect(throws: DomainError.self, "\(raw)") { try Validation.newEmail(raw) }
+            #expect((try? Validation.normalisedEmail(raw)) != nil, "\(raw): still a name to look an account up by")
+        }
+    }
+
     @Test("a name, a type, a category is one line; a description may have several")
     func oneLineFields() throws {
         #expect(throws: DomainError.invalid("name must be one line")) { try Validation.line("Line A\nLine B", field: "name") }

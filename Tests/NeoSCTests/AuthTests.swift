@@ -163,6 +163,9 @@ import Testing
 
             for (field, value) in [
                 ("email", "not-an-email"), ("email", "a@b"), ("email", "x@y..com"), ("password", "short"),
+                // Not a DNS name, or the domain of demo visitors' accounts (which no one may pass for).
+                ("email", "u1@-acme.com"), ("email", "u1@acme-.com"), ("email", "u1@\(String(repeating: "a", count: 64)).com"),
+                ("email", "visitor@demo.neosc.invalid"), ("email", "visitor@x.DEMO.neosc.invalid"),
                 ("password", String(repeating: "p", count: 129)), ("name", ""), ("name", "   "),
             ] {
                 var candidate = valid
