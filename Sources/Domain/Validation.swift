@@ -58,6 +58,18 @@ public enum Validation {
         }
     }
 
+    /// The most combining marks one character of a text field may carry: more than writing needs
+    /// (Vietnamese puts two on a letter, pointed Hebrew with cantillation four), far fewer than a
+    /// "Zalgo" name's pile.
+    public static let marksPerCharacter = 8
+
+    static func isCombiningMark(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark: true
+        default: false
+        }
+    }
+
     /// Bytes a text field may take per character it is allowed: four, what one character of
     /// ordinary text takes in UTF-8 at most, so a name of combining marks stacked on one letter
     /// (one character, any number of bytes) is refused.
@@ -77,8 +89,9 @@ public enum Validation {
     /// Trims a display name, title or description, puts it in Unicode normal form C, and checks its
     /// length in characters and in UTF-8 bytes (`bytesPerCharacter` per character allowed), that it
     /// has no hidden or control characters (`isRefusedInText`; a line break is let through: `line`
-    /// refuses it), and that its joiners and variation selectors stand where writing needs them
-    /// (`isInPlace`).
+    /// refuses it), that it does not start with a combining mark nor pile more than
+    /// `marksPerCharacter` on one character, and that its joiners and variation selectors stand
+    /// where writing needs them (`isInPlace`).
     public static func text(
         _ raw: String, field: String, length: ClosedRange<Int> = nameLength
     ) throws(DomainError) -> String {
@@ -96,6 +109,16 @@ public enum Validation {
         }
         guard !value.unicodeScalars.contains(where: { isRefusedInText($0) && $0 != "\n" }) else {
             throw .invalid("\(field) must not contain control or invisible characters")
+        }
+        // A mark with nothing under it shows as next to nothing; a pile of them on one letter
+        // spills over the lines around it.
+        if let first = value.unicodeScalars.first, isCombiningMark(first) {
+            throw .invalid("\(field) must not start with a combining mark")
+        }
+        for character in value where character.unicodeScalars.count > marksPerCharacter {
+            if character.unicodeScalars.lazy.filter(isCombiningMark).count > marksPerCharacter {
+                throw .invalid("\(field) may have at most \(marksPerCharacter) combining marks on one character")
+            }
         }
         let scalars = Array(value.unicodeScalars)
         for index in scalars.indices where !isInPlace(at: index, of: scalars) {
@@ -195,6 +218,7 @@ public enum Validation {
         let maximumBytes = nameLength.upperBound * bytesPerCharacter
         let scalars = raw.unicodeScalars.prefix(maximumBytes * 2).filter { !isRefusedInText($0) }
         var value = droppingMisplaced(String(String.UnicodeScalarView(scalars))).trimmingCharacters(in: .whitespacesAndNewlines)
+        value = droppingStrayMarks(value).trimmingCharacters(in: .whitespacesAndNewlines)
         value = String(value.prefix(nameLength.upperBound))
         while value.utf8.count > maximumBytes { value.removeLast() }
         // The cut, a character at a time, may have kept a joiner (part of the character before
@@ -202,6 +226,23 @@ public enum Validation {
         // place, since what stood next to white space was dropped already.
         value = droppingMisplaced(value).trimmingCharacters(in: .whitespacesAndNewlines)
         return value.isEmpty ? nil : value
+    }
+
+    /// `value` without the combining marks `text` refuses: those before its first other
+    /// character, and those past `marksPerCharacter` on one character.
+    static func droppingStrayMarks(_ value: String) -> String {
+        var kept = String.UnicodeScalarView()
+        for character in value {
+            var marks = 0
+            for scalar in character.unicodeScalars {
+                if isCombiningMark(scalar) {
+                    marks += 1
+                    if kept.isEmpty || marks > marksPerCharacter { continue }
+                }
+                kept.append(scalar)
+            }
+        }
+        return String(kept)
     }
 
     /// A DNS domain such as `example.com`, lower-cased.

@@ -147,8 +147,21 @@ import Testing
         let stacked = "a" + String(repeating: "\u{0301}", count: 400_000)
         #expect(stacked.count == 1)
         #expect(throws: DomainError.self) { try Validation.text(stacked, field: "name") }
-        let justUnder = "a" + String(repeating: "\u{0301}", count: 200)  // 401 bytes: 1 character, 480 allowed
-        #expect(try Validation.text(justUnder, field: "name").utf8.count <= 480)
+        // Within the bytes, a pile of marks on one letter is refused too, and so is a mark on nothing.
+        let piled = "a" + String(repeating: "\u{0301}", count: 200)  // 401 bytes: 1 character, 480 allowed
+        #expect(throws: DomainError.invalid("name may have at most 8 combining marks on one character")) {
+            try Validation.text(piled, field: "name")
+        }
+        #expect(throws: DomainError.invalid("name must not start with a combining mark")) { try Validation.text("\u{0301}", field: "name") }
+        #expect(throws: DomainError.self) { try Validation.text(" \u{0301}Acme", field: "name") }
+        for written in [
+            "Nguy\u{1EC5}n Th\u{1ECB}", "Vie\u{0323}\u{0302}t",  // Vietnamese: a letter with two marks
+            "\u{05E9}\u{05C1}\u{05B8}\u{0591}\u{05DC}\u{05D5}\u{05B9}\u{05DD}",  // pointed Hebrew with cantillation
+            "\u{0915}\u{094D}\u{0937}\u{093F}",  // क्षि: a Devanagari conjunct and its vowel sign
+            "a" + String(repeating: "\u{0301}", count: 8),
+        ] {
+            #expect(try Validation.text(written, field: "name") == written.precomposedStringWithCanonicalMapping, "\(written)")
+        }
         #expect(throws: DomainError.self) { try Validation.text("a" + String(repeating: "\u{0301}", count: 300), field: "name") }
         // 120 characters of a 4-byte script fit exactly.
         #expect(try Validation.text(String(repeating: "𝒜", count: 120), field: "name").count == 120)

@@ -155,6 +155,16 @@ import Testing
         #expect(cut.unicodeScalars.last == "\u{0937}" && (try? Validation.text(cut, field: "name")) == cut, "a joiner the cut left last is dropped")
     }
 
+    @Test("a mark on nothing, and marks piled past eight on one letter, are dropped: what is kept passes the name rules")
+    func dropsStrayMarks() throws {
+        #expect(Validation.providerName("\u{0301}") == nil)
+        #expect(Validation.providerName(" \u{0301}\u{0302} Zo\u{00EB}") == "Zo\u{00EB}")
+        let piled = try #require(Validation.providerName("Za" + String(repeating: "\u{0301}", count: 200) + "lgo"))
+        #expect(piled == "Z\u{00E1}" + String(repeating: "\u{0301}", count: 8) + "lgo", "\(piled.unicodeScalars.count) scalars")
+        #expect((try? Validation.text(piled, field: "name")) == piled)
+        #expect(Validation.providerName("Nguy\u{1EC5}n") == "Nguy\u{1EC5}n")
+    }
+
     @Test func dropsBlankLettersAndMisplacedSelectors() throws {
         #expect(Validation.providerName("\u{3164}") == nil, "a Hangul filler is nothing")
         #expect(Validation.providerName("\u{2800}\u{FFA0} ") == nil)
@@ -176,12 +186,12 @@ import Testing
     @Test func isCutToTheLengthsALocalNameMayHave() throws {
         let long = try #require(Validation.providerName(String(repeating: "é", count: 500)))
         #expect(long.count == Validation.nameLength.upperBound)
-        // One letter under 400,000 combining marks is one character too long in bytes to keep:
-        // nothing is left, and provisioning falls back to the e-mail's local part.
+        // One letter under 400,000 combining marks keeps eight of them (`text`'s most), which fit.
+        let eight = "\u{00E1}" + String(repeating: "\u{0301}", count: 8)
         let stacked = Validation.providerName("a" + String(repeating: "\u{0301}", count: 400_000))
-        #expect(stacked == nil)
+        #expect(stacked == eight)
         let mixed = Validation.providerName("Ann " + "a" + String(repeating: "\u{0301}", count: 400_000))
-        #expect(mixed == "Ann")
+        #expect(mixed == "Ann " + eight)
         #expect((try? Validation.text(long, field: "name")) == long, "what it keeps passes the local rules")
     }
 }
