@@ -205,8 +205,15 @@ public struct Lifetimes: Sendable {
             guard let finished = try await store.finish(id: id, replica: replica, at: clock.now()) else { return nil }
             let action: AuditAction = finished.status == .ended ? .demoSessionEnded : .demoSessionExpired
             var details = ["workspace_id": finished.workspaceID, "steps": DemoCleanupStep.allCases.map(\.rawValue).joined(separator: ",")]
-            if let principal { details["ended_by"] = principal.userID }
-            try await auditSystem(action, resource: ("demo_session", id), details: details, email: nil, userID: finished.userID)
+            if let principal {
+                // Ended by someone (the visitor, an administrator): theirs, as every change asked
+                // for is, with the visitor's account named.
+                details["ended_by"] = principal.userID
+                details["visitor"] = finished.userID
+                try await audit.record(action, by: .principal(principal), resource: ("demo_session", id), details: details)
+            } else {
+                try await auditSystem(action, resource: ("demo_session", id), details: details, email: nil, userID: finished.userID)
+            }
             return finished
         }
         guard let finished else { return .unfinished }

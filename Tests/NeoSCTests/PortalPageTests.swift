@@ -1007,7 +1007,11 @@ struct PortalPageTests {
             #expect(after > before)
             try await admin.get("/admin/demos")
             #expect(try await admin.post("/admin/demos/\(demoID)/end").status == .seeOther)
-            #expect(try await harness.store.demo(id: demoID)?.status != .active)
+            let endedDemo = try #require(try await harness.store.demo(id: demoID))
+            #expect(endedDemo.status != .active)
+            // The end is the administrator's, as their filter finds it, with the visitor named.
+            let endings = try await harness.store.events(AuditQuery(action: .demoSessionEnded, userID: root.id))
+            #expect(endings.count == 1 && endings.first?.details["visitor"] == endedDemo.userID, "\(endings)")
 
             let trail = try await harness.store.events(AuditQuery(limit: 100)).map(\.action)
             #expect(trail.filter { $0 == .updateUser }.count == 2)
