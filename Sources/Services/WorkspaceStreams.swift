@@ -105,11 +105,12 @@ public struct WorkspaceStreams: Sendable {
     /// within `ticketLifetime`. Only the owner gets one (an administrator stops a session, but
     /// does not watch its desktop); someone else's session is 404, as everywhere.
     public func ticket(for sessionID: String, by principal: Principal, from address: String) async throws -> Ticket {
-        guard isEnabled else {
-            throw DomainError.conflict("Streaming is off on this server (NEOSC_STREAM_UPSTREAMS is not set)")
-        }
         guard let session = try await store.session(id: sessionID), session.userID == principal.userID else {
             throw DomainError.notFound("Session not found")
+        }
+        // After the owner is known: someone else's session is 404 whether streaming is on or not.
+        guard isEnabled else {
+            throw DomainError.conflict("Streaming is off on this server (NEOSC_STREAM_UPSTREAMS is not set)")
         }
         guard session.status == .active else {
             throw DomainError.conflict("Session is not active (it is \(session.status.rawValue))")

@@ -739,6 +739,10 @@ import Testing
             let refused = try await client.send(.post, "/api/sessions/\(sessionID)/stream-ticket", token: token)
             #expect(refused.status == .conflict)
             #expect(refused["detail"] as? String == "Streaming is off on this server (NEOSC_STREAM_UPSTREAMS is not set)")
+            // Someone else's session, or none, is a 404 as everywhere, streaming on or off.
+            let stranger = try await harness.account(.neosc).token
+            #expect(try await client.send(.post, "/api/sessions/\(sessionID)/stream-ticket", token: stranger).status == .notFound)
+            #expect(try await client.send(.post, "/api/sessions/no-such-session/stream-ticket", token: token).status == .notFound)
         }
     }
 }
