@@ -16,7 +16,8 @@ enum Timestamp {
 
     /// Whether the calendar fields `text` starts with (`YYYY-MM-DDTHH:MM:SS`) name a moment that
     /// exists, and its offset from UTC after them (and after any fraction of a second) is one:
-    /// `Z`, or `±HH:MM` (or `±HHMM`) within ±23:59. The formatter takes `-99:99` too.
+    /// `Z`, or `±HH:MM` (`±HHMM`, `±HH`) within ±23:59. The formatter takes `-99:99` too. A
+    /// fraction of a second has 1 to 9 digits.
     static func namesARealMoment(_ text: String) -> Bool {
         let utf8 = Array(text.utf8)
         guard utf8.count >= 20, hasValidOffset(utf8[19...]) else { return false }
@@ -36,15 +37,23 @@ enum Timestamp {
     private static func hasValidOffset(_ rest: ArraySlice<UInt8>) -> Bool {
         func isDigit(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) }
         var zone = rest
-        if zone.first == UInt8(ascii: ".") { zone = zone.dropFirst().drop(while: isDigit) }
+        if zone.first == UInt8(ascii: ".") {
+            // 1 to 9 digits (to the nanosecond): ICU, under the formatter, dies of a floating-point
+            // exception on 35 or more, taking the server with it.
+            let fraction = zone.dropFirst().prefix(while: isDigit)
+            guard (1...9).contains(fraction.count) else { return false }
+            zone = zone.dropFirst(1 + fraction.count)
+        }
         if zone.elementsEqual("Z".utf8) || zone.elementsEqual("z".utf8) { return true }
         guard let sign = zone.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") else { return false }
         let digits = Array(zone.dropFirst().filter { $0 != UInt8(ascii: ":") })
         let colons = zone.count - 1 - digits.count
-        guard digits.count == 4, digits.allSatisfy(isDigit), colons == 0 || (colons == 1 && zone[zone.startIndex + 3] == UInt8(ascii: ":"))
+        // `±HH`, `±HHMM` or `±HH:MM`, as ISO 8601 (and the formatter) has them.
+        guard digits.count == 2 || digits.count == 4, digits.allSatisfy(isDigit),
+            colons == 0 || (colons == 1 && digits.count == 4 && zone[zone.startIndex + 3] == UInt8(ascii: ":"))
         else { return false }
         let hours = Int(digits[0] - 0x30) * 10 + Int(digits[1] - 0x30)
-        let minutes = Int(digits[2] - 0x30) * 10 + Int(digits[3] - 0x30)
+        let minutes = digits.count == 4 ? Int(digits[2] - 0x30) * 10 + Int(digits[3] - 0x30) : 0
         return hours < 24 && minutes < 60
     }
 }
