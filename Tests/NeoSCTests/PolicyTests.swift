@@ -101,9 +101,12 @@ struct PolicyTests {
                 (allowlist.merging(["settings": ["cidrs": ["10.0.0.0/8"], "apply_to": "launch"]]) { $1 }, "settings.apply_to"),
                 (allowlist.merging(["scope": ["role": ["user"]]]) { $1 }, "scope.role"),
                 (allowlist.merging(["scopes": ["roles": ["user"]]]) { $1 }, "scopes"),
+                // A number no reader holds, elsewhere in the body, hides nothing.
+                (allowlist.merging(["scopes": ["roles": ["user"]], "x": "1e400"]) { $1 }, "scopes"),
             ] {
                 for (method, path) in [(HTTPRequest.Method.post, "/api/policies"), (.put, "/api/policies/pol-mfa")] {
-                    let refused = try await client.send(method, path, token: admin, json: body(fields))
+                    let json = body(fields).replacingOccurrences(of: #""1e400""#, with: "1e400")
+                    let refused = try await client.send(method, path, token: admin, json: json)
                     #expect(refused.status == .unprocessableContent, "\(method) \(field): \(refused.text)")
                     #expect(refused.detail == "Field '\(field)' is not one this request takes", "\(refused.text)")
                 }
@@ -111,7 +114,7 @@ struct PolicyTests {
             let evaluated = try await client.send(
                 .post, "/api/policies/evaluate", token: admin, json: body(["role": "user", "organisation_id": "org-1"]))
             #expect(evaluated.status == .unprocessableContent && evaluated.detail?.contains("'organisation_id'") == true, "\(evaluated.text)")
-            let toggled = try await client.send(.patch, "/api/policies/pol-mfa", token: admin, json: body(["enable": true]))
+            let toggled = try await client.send(.patch, "/api/policies/pol-mfa", token: admin, json: #"{"enable":true,"x":1e400}"#)
             #expect(toggled.status == .unprocessableContent && toggled.detail?.contains("'enable'") == true, "\(toggled.text)")
 
             let policies = try #require(try await client.send(.get, "/api/policies", token: admin).json as? [[String: Any]])
