@@ -781,6 +781,16 @@ struct PortalPageTests {
             #expect(!bad.text.contains(#"id="f-memory-error""#), "a right field is not")
             #expect(bad.text.contains(#"value="javascript:alert(1)""#), "what was entered comes back")
             #expect(try await harness.store.workspace(id: "Bad Id!") == nil)
+            // Read field by field, this form is read as strictly as a decoded one.
+            for (encoded, status) in [
+                ("id=ws-odd&name=%FF&type=web&url=%2Fhealth", HTTPResponse.Status.unprocessableContent),
+                ("id=ws-odd&name=Odd&type=web&url=%2Fhealth&description=50%", .badRequest),
+            ] {
+                try await admin.get("/admin/workspaces")
+                let refused = try await admin.post("/admin/workspaces", encoded: Array(encoded.utf8))
+                #expect(refused.status == status, "\(encoded): \(refused.status)")
+            }
+            #expect(try await harness.store.workspace(id: "ws-odd") == nil)
 
             fields.merge(["id": "ws-new", "name": "New one", "url": "https://new.example.com/", "cpu": "2"]) { $1 }
             let good = try await admin.post("/admin/workspaces", fields)

@@ -111,7 +111,7 @@ struct AdminPages {
     /// also checked on its own with the API's validation (`WorkspaceDraft`), so that every wrong
     /// field is marked at once, not only the first.
     private func read(_ context: SignedInPageContext, creating: Bool) throws -> (WorkspaceForm, WorkspaceDraft?) {
-        let pairs = context.form.pairs
+        let pairs = try context.form.strictPairs()
         var fields: [String: String] = [:]
         var roles: Set<String> = []
         for (name, value) in pairs {

@@ -90,7 +90,16 @@ struct FormFields: Sendable {
         }
     }
 
-    /// Every `name=value` pair in order, repeated names included (checkboxes), decoded.
+    /// `pairs`, for a form read field by field rather than decoded: a form that is not UTF-8, or
+    /// has a malformed escape, is a 400, and a field escaping bytes that are not UTF-8 a 422
+    /// naming it, as `decode` answers (`pairs` would read such a field as empty).
+    func strictPairs() throws -> [(name: String, value: String)] {
+        try requireReadable()
+        return pairs
+    }
+
+    /// Every `name=value` pair in order, repeated names included (checkboxes), decoded; a part
+    /// that does not decode is read as empty (the CSRF token's lookup: `strictPairs` otherwise).
     var pairs: [(name: String, value: String)] {
         text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -104,8 +113,7 @@ struct FormFields: Sendable {
     /// A missing or malformed field is a 422 naming it, like the API's; so is one whose escapes
     /// (`%FF`) are not UTF-8 text. A form that is not UTF-8, or has a malformed escape, is a 400.
     func decode<Form: Decodable>(_ type: Form.Type) throws -> Form {
-        guard isUTF8 else { throw DomainError.malformed("The form could not be read: it is not UTF-8 text") }
-        try requireUTF8Escapes()
+        try requireReadable()
         do {
             return try URLEncodedFormDecoder().decode(Form.self, from: text)
         } catch let error as DecodingError {
@@ -125,9 +133,11 @@ struct FormFields: Sendable {
         }
     }
 
-    /// Refuses a field whose name or value has a malformed escape (400), or escapes bytes that
-    /// are not UTF-8 (422 naming it): the decoder would take both, each bad byte as U+FFFD.
-    private func requireUTF8Escapes() throws {
+    /// Refuses a form that is not UTF-8 (400), a field whose name or value has a malformed escape
+    /// (400), or one that escapes bytes that are not UTF-8 (422 naming it): the decoder would take
+    /// them all, each bad byte as U+FFFD.
+    private func requireReadable() throws {
+        guard isUTF8 else { throw DomainError.malformed("The form could not be read: it is not UTF-8 text") }
         for pair in text.utf8.split(separator: UInt8(ascii: "&")) where pair.contains(UInt8(ascii: "%")) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             let decoded = parts.map(Self.unescaped)
