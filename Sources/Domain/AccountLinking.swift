@@ -38,10 +38,19 @@ public enum AccountLinking {
             guard !linked.disabled else { throw .forbidden("Account is disabled") }
             return .signIn(linked)
         }
-        guard identity.email != nil else {
+        guard let email = identity.email else {
             throw .forbidden("The identity provider sent no e-mail address for this account")
         }
+        // Demo visitors' accounts are NeoSC's own, at a domain no one else's address may be at: a
+        // provider's identity there would pass for a visitor, or take a visitor's account over
+        // and keep it past its demo.
+        guard Validation.isAtDemoAccountDomain(email) == false else {
+            throw .forbidden("Addresses at \(Validation.demoAccountDomain) are demo visitors' own; the identity provider's cannot be one")
+        }
         guard let sameEmail else { return .provision }
+        guard sameEmail.role != .demoUser else {
+            throw .conflict("This e-mail address belongs to a demo visitor's account")
+        }
         guard sameEmail.ssoSubject == nil else {
             throw .conflict("This e-mail address belongs to an account linked to another sign-in")
         }

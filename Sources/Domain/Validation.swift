@@ -33,10 +33,15 @@ public enum Validation {
         let email = try normalisedEmail(raw)
         let domain = String(email.split(separator: "@").last ?? "")
         guard (try? Self.domain(domain)) != nil else { throw .invalid("email must be a valid e-mail address") }
-        guard domain != demoAccountDomain, !domain.hasSuffix("." + demoAccountDomain) else {
+        guard !isAtDemoAccountDomain(email) else {
             throw .invalid("email must not be at \(demoAccountDomain), the domain of demo visitors' accounts")
         }
         return email
+    }
+
+    /// Whether `email` (lower-cased) is at `demoAccountDomain` or a domain under it.
+    public static func isAtDemoAccountDomain(_ email: String) -> Bool {
+        email.hasSuffix("@" + demoAccountDomain) || email.hasSuffix("." + demoAccountDomain)
     }
 
     private static func isEmailScalar(_ scalar: Unicode.Scalar) -> Bool {
@@ -225,6 +230,10 @@ public enum Validation {
         // it) without the letter after it: dropped. Trimming after that leaves everything in
         // place, since what stood next to white space was dropped already.
         value = droppingMisplaced(value).trimmingCharacters(in: .whitespacesAndNewlines)
+        // A trim may have bared a mark that stood on a space (" \u{301}Zoe"): dropped, and so on.
+        while let first = value.unicodeScalars.first, isCombiningMark(first) {
+            value = String(String.UnicodeScalarView(value.unicodeScalars.dropFirst())).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         return value.isEmpty ? nil : value
     }
 

@@ -158,6 +158,7 @@ import Testing
             "Nguy\u{1EC5}n Th\u{1ECB}", "Vie\u{0323}\u{0302}t",  // Vietnamese: a letter with two marks
             "\u{05E9}\u{05C1}\u{05B8}\u{0591}\u{05DC}\u{05D5}\u{05B9}\u{05DD}",  // pointed Hebrew with cantillation
             "\u{0915}\u{094D}\u{0937}\u{093F}",  // क्षि: a Devanagari conjunct and its vowel sign
+            "\u{0915}\u{093E}\u{0930}\u{094D}\u{0924}\u{094D}\u{0938}\u{094D}\u{0928}\u{094D}\u{092F}\u{0902}",  // कार्त्स्न्यं: five marks in one cluster
             "a" + String(repeating: "\u{0301}", count: 8),
         ] {
             #expect(try Validation.text(written, field: "name") == written.precomposedStringWithCanonicalMapping, "\(written)")

@@ -101,6 +101,13 @@ import Testing
         #expect(throws: DomainError.self) {
             try AccountLinking.decide(external(), linked: user(ssoSubject: "sub-1", disabled: true), sameEmail: nil)
         }
+        // Demo visitors' accounts are NeoSC's own: no provider identity becomes or takes one.
+        #expect(throws: DomainError.conflict("This e-mail address belongs to a demo visitor's account")) {
+            try AccountLinking.decide(external(), linked: nil, sameEmail: user(role: .demoUser))
+        }
+        for address in ["demo_1@demo.neosc.invalid", "x@a.demo.neosc.invalid"] {
+            #expect(throws: DomainError.self, "\(address)") { try AccountLinking.decide(external(email: address), linked: nil, sameEmail: nil) }
+        }
     }
 
     @Test func theProviderDecidesRoleAndName() {
@@ -159,6 +166,7 @@ import Testing
     func dropsStrayMarks() throws {
         #expect(Validation.providerName("\u{0301}") == nil)
         #expect(Validation.providerName(" \u{0301}\u{0302} Zo\u{00EB}") == "Zo\u{00EB}")
+        #expect(Validation.providerName("\u{0301} \u{0301}Zoe") == "Zoe", "a mark the trim bared is dropped too")
         let piled = try #require(Validation.providerName("Za" + String(repeating: "\u{0301}", count: 200) + "lgo"))
         #expect(piled == "Z\u{00E1}" + String(repeating: "\u{0301}", count: 8) + "lgo", "\(piled.unicodeScalars.count) scalars")
         #expect((try? Validation.text(piled, field: "name")) == piled)
