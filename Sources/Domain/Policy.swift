@@ -100,8 +100,10 @@ public struct PolicyScope: Sendable, Equatable, Codable {
     public var organizations: [String]
     public var workspaces: [String]
 
+    enum CodingKeys: String, CodingKey, CaseIterable { case roles, organizations, workspaces }
+
     /// Its fields' names, in their wire spelling.
-    public static let fields: Set<String> = ["roles", "organizations", "workspaces"]
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
 
     public init(roles: [Role] = [], organizations: [String] = [], workspaces: [String] = []) {
         self.roles = roles

@@ -11,7 +11,8 @@ struct PolicyRoutes {
     struct Change: ClosedJSONObject {
         var enabled: Bool?
 
-        static let fields: Set<String> = ["enabled"]
+        enum CodingKeys: String, CodingKey, CaseIterable { case enabled }
+        static let fields = Set(CodingKeys.allCases.map(\.rawValue))
     }
 
     /// A policy as the API shows it.
@@ -58,7 +59,8 @@ struct PolicyRoutes {
         var scope: PolicyScope?
         var settings: PolicySettings?
 
-        static let fields: Set<String> = ["id", "name", "description", "category", "kind", "enabled", "weight", "scope", "settings"]
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, name, description, category, kind, enabled, weight, scope, settings }
+        static let fields = Set(CodingKeys.allCases.map(\.rawValue))
         static let nestedFields = ["scope": PolicyScope.fields, "settings": PolicySettings.fields]
     }
 
@@ -73,7 +75,7 @@ struct PolicyRoutes {
         var mfaVerified: Bool?
         var stage: String?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case role, address, at, stage
             case userID = "user_id"
             case organizationID = "organization_id"
@@ -81,7 +83,7 @@ struct PolicyRoutes {
             case mfaVerified = "mfa_verified"
         }
 
-        static let fields: Set<String> = ["user_id", "role", "organization_id", "workspace_id", "address", "at", "mfa_verified", "stage"]
+        static let fields = Set(CodingKeys.allCases.map(\.rawValue))
     }
 
     struct Verdict: Encodable, Sendable {

@@ -1074,6 +1074,7 @@ struct PortalPageTests {
                 (Array("name=%FF%FEbad&domain=".utf8), HTTPResponse.Status.unprocessableContent, "Field &#39;name&#39; is not UTF-8 text"),
                 (Array("name=".utf8) + [0xC3, 0x28, 0xA0] + Array("&domain=".utf8), .badRequest, "it is not UTF-8 text"),
                 (Array("name=50%&domain=".utf8), .badRequest, "field &#39;name&#39; has a malformed %-escape"),
+                (Array("name[]=Acme&domain=".utf8), .badRequest, "The form could not be read"),
             ] {
                 try await admin.get("/admin/organizations")
                 let refused = try await admin.post("/admin/organizations", encoded: encoded)

@@ -117,6 +117,8 @@ struct FormFields: Sendable {
         do {
             return try URLEncodedFormDecoder().decode(Form.self, from: text)
         } catch let error as DecodingError {
+            // The API's words for a field; its words for a body ("must be a JSON object") are not a form's.
+            guard case .invalid = DomainError(error) else { throw DomainError.malformed("The form could not be read") }
             throw DomainError(error)
         } catch {
             throw DomainError.malformed("The form could not be read")
