@@ -393,6 +393,57 @@ struct HardeningTests {
         }
     }
 
+    @Test(
+        "a body still arriving after its request is answered is read on, to keep the connection, when short (to 256 KiB); a longer one is cut",
+        arguments: [(100 << 10, true), (400 << 10, false)])
+    func aShortRemainderKeepsItsConnection(remainder: Int, kept: Bool) async throws {
+        try await Harness.run(.live) { _, client in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: try #require(client.port)) { channel in
+                    channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                }
+            let text = try await channel.executeThenClose { inbound, outbound in
+                // No credential: the 401 comes before any of the body is read. Only then is the
+                // body sent, and a request after it on the same connection.
+                try await outbound.write(
+                    ByteBuffer(
+                        string: "POST /api/workspaces HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\n"
+                            + "Content-Length: \(remainder)\r\n\r\n"))
+                return try await withThrowingTaskGroup(of: String?.self) { group in
+                    group.addTask {
+                        var text = ""
+                        var sent = false
+                        do {
+                            for try await bytes in inbound {
+                                text += String(buffer: bytes)
+                                if !sent, text.contains(#"Bearer token"}"#) || text.hasSuffix("}") {
+                                    sent = true
+                                    try await outbound.write(ByteBuffer(repeating: UInt8(ascii: " "), count: remainder))
+                                    try await outbound.write(ByteBuffer(string: "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n"))
+                                }
+                                if text.components(separatedBy: "HTTP/1.1 ").count == 3 { break }
+                            }
+                        } catch {}  // a reset once cut ends it too
+                        return text
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(30))
+                        return nil
+                    }
+                    let first = try await group.next()!
+                    group.cancelAll()
+                    return try #require(first, "answered, or closed, within 30 s")
+                }
+            }
+            #expect(text.hasPrefix("HTTP/1.1 401 "), "\(text.prefix(200))")
+            if kept {
+                #expect(text.contains("HTTP/1.1 200 "), "the next request is answered on the same connection: \(text)")
+            } else {
+                #expect(!text.contains("HTTP/1.1 200 "), "cut after 256 KiB more: \(text)")
+            }
+        }
+    }
+
     /// Sends `head`, then a body of 16 KiB pieces (64 KiB chunks) for up to `limit` or until the
     /// server stops taking them; what the server answered meanwhile, and for how long the client
     /// could send. A chunked body starts with one chunk just over 1 MiB, sent at once: under the

@@ -15,8 +15,8 @@ import NIOHTTP1
 /// middle of a request's body is the request handler's, which is reading that body: it is passed
 /// on, and the connection closed once that request is answered (or as soon as it may be, if it
 /// has been), as Hummingbird would write a second answer to it. A request answered before its body
-/// has arrived (a chunked body refused as too large) keeps its connection only if the rest of that
-/// body is short (`drainedAfterAnswer`). On a connection that may become a stream, the handler
+/// has all arrived (refused before the body is read, or a chunked body refused as too large) keeps
+/// its connection only if the rest of that body is short (`drainedAfterAnswer`). On a connection that may become a stream, the handler
 /// leaves the pipeline at a first head NIO may upgrade.
 final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
