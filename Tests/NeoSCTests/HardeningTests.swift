@@ -409,30 +409,21 @@ struct HardeningTests {
                     ByteBuffer(
                         string: "POST /api/workspaces HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\n"
                             + "Content-Length: \(remainder)\r\n\r\n"))
-                return try await withThrowingTaskGroup(of: String?.self) { group in
-                    group.addTask {
-                        var text = ""
-                        var sent = false
-                        do {
-                            for try await bytes in inbound {
-                                text += String(buffer: bytes)
-                                if !sent, text.contains(#"Bearer token"}"#) || text.hasSuffix("}") {
-                                    sent = true
-                                    try await outbound.write(ByteBuffer(repeating: UInt8(ascii: " "), count: remainder))
-                                    try await outbound.write(ByteBuffer(string: "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n"))
-                                }
-                                if text.components(separatedBy: "HTTP/1.1 ").count == 3 { break }
+                return try await Self.within30Seconds("answered, or closed, within 30 s") {
+                    var text = ""
+                    var sent = false
+                    do {
+                        for try await bytes in inbound {
+                            text += String(buffer: bytes)
+                            if !sent, text.contains(#"Bearer token"}"#) || text.hasSuffix("}") {
+                                sent = true
+                                try await outbound.write(ByteBuffer(repeating: UInt8(ascii: " "), count: remainder))
+                                try await outbound.write(ByteBuffer(string: "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n"))
                             }
-                        } catch {}  // a reset once cut ends it too
-                        return text
-                    }
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(30))
-                        return nil
-                    }
-                    let first = try await group.next()!
-                    group.cancelAll()
-                    return try #require(first, "answered, or closed, within 30 s")
+                            if text.components(separatedBy: "HTTP/1.1 ").count == 3 { break }
+                        }
+                    } catch {}  // a reset once cut ends it too
+                    return text
                 }
             }
             #expect(text.hasPrefix("HTTP/1.1 401 "), "\(text.prefix(200))")
@@ -501,20 +492,25 @@ struct HardeningTests {
             }
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: bytes))
-            return try await withThrowingTaskGroup(of: String?.self) { group in
-                group.addTask {
-                    var text = ""
-                    for try await chunk in inbound { text += String(buffer: chunk) }
-                    return text
-                }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(30))
-                    return nil
-                }
-                let first = try await group.next()!
-                group.cancelAll()
-                return try #require(first, "the server closes the connection after answering")
+            return try await within30Seconds("the server closes the connection after answering") {
+                var text = ""
+                for try await chunk in inbound { text += String(buffer: chunk) }
+                return text
             }
+        }
+    }
+
+    /// What `read` gives, failing if it has not finished within 30 s.
+    private static func within30Seconds(_ what: Comment, _ read: @escaping @Sendable () async throws -> String) async throws -> String {
+        try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { try await read() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(30))
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return try #require(first, what)
         }
     }
 

@@ -80,19 +80,10 @@ extension SignInPages {
         let email = form.email ?? ""
         do {
             let new = try form.requireRepeated()
-            switch try await signIn.changePassword(
-                email: email, current: form.currentPassword ?? "", new: new, code: form.code.flatMap { $0.isEmpty ? nil : $0 },
-                from: context.clientAddress)
-            {
-            case .signedIn(let grant):
-                var response = PageRenderer.redirect(to: "/")
-                response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
-                return response
-            case .secondFactorRequired(let challenge):
-                var response = PageRenderer.redirect(to: "/sign-in/code")
-                response.setCookie(browser.challenge(token: challenge.token, expiresAt: challenge.expiresAt, now: clock.now()))
-                return response
-            }
+            return signedIn(
+                try await signIn.changePassword(
+                    email: email, current: form.currentPassword ?? "", new: new, code: form.code.flatMap { $0.isEmpty ? nil : $0 },
+                    from: context.clientAddress))
         } catch let refusal as PolicyRefusal where refusal.enrollment != nil {
             // The password has changed; a policy wants a second factor enrolled before signing in.
             return toEnrollment(refusal)

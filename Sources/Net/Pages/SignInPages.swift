@@ -126,16 +126,7 @@ struct SignInPages {
         let fields = try context.form.decode(Credentials.self)
         let email = fields.email ?? ""
         do {
-            switch try await signIn.logIn(email: email, password: fields.password ?? "", from: context.clientAddress) {
-            case .signedIn(let grant):
-                var response = PageRenderer.redirect(to: "/")
-                response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
-                return response
-            case .secondFactorRequired(let challenge):
-                var response = PageRenderer.redirect(to: "/sign-in/code")
-                response.setCookie(browser.challenge(token: challenge.token, expiresAt: challenge.expiresAt, now: clock.now()))
-                return response
-            }
+            return signedIn(try await signIn.logIn(email: email, password: fields.password ?? "", from: context.clientAddress))
         } catch let problem as DomainError {
             // An administrator reset the password: on to choosing one, the e-mail kept.
             if problem == SignIn.passwordChangeRequired { return passwordChangePage(context, email: email) }
@@ -150,6 +141,21 @@ struct SignInPages {
             return toEnrollment(refusal)
         } catch let refusal as PolicyRefusal {
             return page(context, request: request, email: email, problem: refusal.detail, status: .forbidden)
+        }
+    }
+
+    /// A right password: on to the dashboard with the session cookie, or to the second step with
+    /// its challenge's.
+    func signedIn(_ outcome: SignIn.Outcome) -> Response {
+        switch outcome {
+        case .signedIn(let grant):
+            var response = PageRenderer.redirect(to: "/")
+            response.setCookie(browser.session(token: grant.token, expiresAt: grant.expiresAt, now: clock.now()))
+            return response
+        case .secondFactorRequired(let challenge):
+            var response = PageRenderer.redirect(to: "/sign-in/code")
+            response.setCookie(browser.challenge(token: challenge.token, expiresAt: challenge.expiresAt, now: clock.now()))
+            return response
         }
     }
 
