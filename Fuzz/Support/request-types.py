@@ -18,7 +18,7 @@ import sys
 root, output = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 decode_call = re.compile(r"request\.decode(Optional)?JSON\((\w+)\.self")
 owner_decl = re.compile(r"^(?:public |package )?(?:struct|enum|final class|class|actor) (\w+)")
-nested_decl = re.compile(r"^    (?:public |package )?struct (\w+): [^{]*\bDecodable\b[^{]*\{\s*$")
+nested_decl = re.compile(r"^    (?:public |package )?struct (\w+): [^{]*\b(?:Decodable|ClosedJSONObject)\b[^{]*\{\s*$")
 
 
 def block(lines, start, indent):
@@ -34,7 +34,7 @@ def block(lines, start, indent):
 def keys(body, member_indent):
     """The JSON keys a synthesised Decodable reads: CodingKeys' raw values, or property names."""
     text = "\n".join(body)
-    coding = re.search(r"enum CodingKeys: String, CodingKey \{(.*?)\n?\s*\}", text, re.S)
+    coding = re.search(r"enum CodingKeys: String, CodingKey(?:, \w+)* \{(.*?)\n?\s*\}", text, re.S)
     if coding:
         found = []
         for case in re.findall(r"case ([^\n]+)", coding.group(1)):

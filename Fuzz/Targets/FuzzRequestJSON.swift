@@ -11,7 +11,9 @@
 //   - decoding gives a value, or a DomainError that is `.malformed` (400) or `.invalid` (422);
 //     never another error, never a trap;
 //   - a 422 names a field: its detail is one of the mapping's sentences about `Field '<path>'`,
-//     and the path starts with one of the keys the body type reads;
+//     and the path starts with one of the keys the body type reads; or it refuses a key the
+//     body does not read (a policy's bodies, `ClosedJSONObject`): at its top, one not among its
+//     keys, or a key of an object one of its keys holds;
 //   - a 400 is for a body that is not a JSON object: when the body is strict JSON and an object
 //     (whether JSONSerialization reads it or, holding a number beyond any Double, does not), the
 //     answer must be a 422 naming the field that is wrong;
@@ -40,6 +42,19 @@ struct BodyType: @unchecked Sendable {
 private let fieldSentence = try! NSRegularExpression(
     pattern: #"^Field '([^']*)' (is required|must not be null|has the wrong type|has an invalid value|"#
         + #"must be a whole number within range|must be an ISO-8601 timestamp such as \S+)$"#)
+
+/// The key a closed body's refusal names (`ClosedJSONObject`: "Field '<key>' is not one this
+/// request takes"), read scalar by scalar: a key may begin with a combining mark, which joins the
+/// quote before it into one `Character`.
+private func strayPath(in detail: String) -> String? {
+    let scalars = Array(detail.unicodeScalars)
+    let head = Array("Field '".unicodeScalars)
+    let tail = Array("' is not one this request takes".unicodeScalars)
+    guard scalars.count >= head.count + tail.count, scalars.starts(with: head), scalars.suffix(tail.count).elementsEqual(tail) else {
+        return nil
+    }
+    return String(String.UnicodeScalarView(scalars[head.count..<(scalars.count - tail.count)]))
+}
 
 enum Decoded: Sendable {
     case value(UncheckedBox)
@@ -118,6 +133,26 @@ public func fuzzRequestJSON(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
                 "\(body.name): a JSON object answered 400 \(quoted(detail)) instead of a 422 naming the field")
         case .invalid(let detail):
             let range = NSRange(detail.startIndex..., in: detail)
+            if let refused = strayPath(in: detail) {
+                // A key the body has and does not read, at its top or in an object one of its
+                // keys holds (a key may itself hold a dot or begin with a combining mark, and a
+                // long one is cut, ending in "…"): compared scalar by scalar.
+                if let object = parsed as? [String: Any] {
+                    var path = Array(refused.unicodeScalars)
+                    if path.last == "…" { path.removeLast() }
+                    func begins(_ key: String, with prefix: some Collection<Unicode.Scalar>) -> Bool {
+                        Array(key.unicodeScalars).starts(with: prefix)
+                    }
+                    let atTop = object.keys.contains { !body.keys.contains($0) && begins($0, with: path) }
+                    let nested = body.keys.contains { key in
+                        let lead = Array((key + ".").unicodeScalars)
+                        guard path.starts(with: lead), let inner = object[key] as? [String: Any] else { return false }
+                        return inner.keys.contains { begins($0, with: path.dropFirst(lead.count)) }
+                    }
+                    require(atTop || nested, "\(body.name): 422 \(quoted(detail)) refuses a field the body does not have, or reads")
+                }
+                return 0
+            }
             guard let match = fieldSentence.firstMatch(in: detail, range: range),
                 let pathRange = Range(match.range(at: 1), in: detail)
             else {
