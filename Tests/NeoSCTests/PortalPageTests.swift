@@ -544,6 +544,41 @@ struct PortalPageTests {
         }
     }
 
+    @Test("after a reset, an account with a second factor chooses its password on the pages with its code: none or a wrong one changes nothing")
+    func passwordChosenWithASecondFactor() async throws {
+        let clock = ManualClock()
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let (tess, token) = try await harness.account(.neosc, email: "tess@example.com")
+            let secret = try await SecondFactorTests.enrollAndConfirm(client, token: token, clock: clock)
+            clock.advance(60)
+            let admin = try await harness.account(.admin).token
+            let reset = try await client.send(.post, "/api/users/\(tess.id)/password-reset", token: admin)
+            let given = try #require(reset["temporary_password"] as? String, "\(reset.text)")
+            let browser = TestBrowser(client)
+            try await browser.get("/sign-in")
+            let stopped = try await browser.post("/sign-in", ["email": "tess@example.com", "password": given])
+            #expect(stopped.status == .forbidden && stopped.text.contains("<h1>Choose a new password</h1>"), "\(stopped.status)")
+            let fields = [
+                "email": "tess@example.com", "current_password": given, "new_password": "tess's own phrase",
+                "repeated_password": "tess's own phrase",
+            ]
+            for (code, words) in [("", "send its code"), ("000000", "Invalid code")] {
+                let refused = try await browser.post("/sign-in/password", fields.merging(["code": code]) { $1 })
+                #expect(refused.status == .unauthorized && refused.text.contains(words), "\(code): \(refused.status)")
+                #expect(
+                    refused.text.range(of: #"id="code"[^>]*aria-invalid="true"[^>]*autofocus>"#, options: .regularExpression) != nil,
+                    "the code field marked")
+                #expect(browser.cookies["neosc_session"] == nil)
+            }
+            let chosen = try await browser.post(
+                "/sign-in/password", fields.merging(["code": try SecondFactorTests.code(secret, at: clock.now)]) { $1 })
+            #expect(chosen.status == .seeOther && Self.location(chosen) == "/", "\(chosen.text)")
+            #expect(try await browser.get("/").text.contains("MFA on"), "signed in")
+            let login = try await client.send(.post, "/api/auth/login", json: body(["email": "tess@example.com", "password": given]))
+            #expect(login.status == .unauthorized, "the password given is spent")
+        }
+    }
+
     @Test("signed in, a password is changed on the pages: the current one checked, other sessions signed out, this one kept")
     func passwordChangedWhileSignedIn() async throws {
         try await Harness.run { harness, client in
