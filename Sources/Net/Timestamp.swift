@@ -21,7 +21,7 @@ enum Timestamp {
     static func namesARealMoment(_ text: String) -> Bool {
         let utf8 = Array(text.utf8)
         guard utf8.count >= 20, hasValidOffset(utf8[19...]) else { return false }
-        let bytes = Array(utf8[0..<19])
+        let bytes = utf8[0..<19]
         func number(_ range: Range<Int>) -> Int? {
             bytes[range].allSatisfy { (0x30...0x39).contains($0) } ? bytes[range].reduce(0) { $0 * 10 + Int($1 - 0x30) } : nil
         }

@@ -94,12 +94,16 @@ struct FormFields: Sendable {
     /// has a malformed escape, is a 400, and a field escaping bytes that are not UTF-8 a 422
     /// naming it, as `decode` answers (`pairs` would read such a field as empty).
     func strictPairs() throws -> [(name: String, value: String)] {
-        try requireReadable()
-        return pairs
+        guard isUTF8 else { throw DomainError.malformed("The form could not be read: it is not UTF-8 text") }
+        return try text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = try Self.decoded(parts[0], of: nil)
+            return (name, parts.count > 1 ? try Self.decoded(parts[1], of: name) : "")
+        }
     }
 
     /// Every `name=value` pair in order, repeated names included (checkboxes), decoded; a part
-    /// that does not decode is read as empty (the CSRF token's lookup: `strictPairs` otherwise).
+    /// that does not decode is read as empty (the CSRF token's lookup; `strictPairs` otherwise).
     var pairs: [(name: String, value: String)] {
         text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -113,7 +117,7 @@ struct FormFields: Sendable {
     /// A missing or malformed field is a 422 naming it, like the API's; so is one whose escapes
     /// (`%FF`) are not UTF-8 text. A form that is not UTF-8, or has a malformed escape, is a 400.
     func decode<Form: Decodable>(_ type: Form.Type) throws -> Form {
-        try requireReadable()
+        _ = try strictPairs()
         do {
             return try URLEncodedFormDecoder().decode(Form.self, from: text)
         } catch let error as DecodingError {
@@ -135,46 +139,19 @@ struct FormFields: Sendable {
         }
     }
 
-    /// Refuses a form that is not UTF-8 (400), a field whose name or value has a malformed escape
-    /// (400), or one that escapes bytes that are not UTF-8 (422 naming it): the decoder would take
-    /// them all, each bad byte as U+FFFD.
-    private func requireReadable() throws {
-        guard isUTF8 else { throw DomainError.malformed("The form could not be read: it is not UTF-8 text") }
-        for pair in text.utf8.split(separator: UInt8(ascii: "&")) where pair.contains(UInt8(ascii: "%")) {
-            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            let decoded = parts.map(Self.unescaped)
-            let name = decoded[0].flatMap { String(validating: $0, as: UTF8.self) }.map { String($0.prefix(64)) }
-            guard decoded.allSatisfy({ $0 != nil }) else {
-                let field = name.map { "field '\($0)'" } ?? "a field's name"
-                throw DomainError.malformed("The form could not be read: \(field) has a malformed %-escape")
-            }
-            guard decoded.allSatisfy({ String(validating: $0 ?? [], as: UTF8.self) != nil }) else {
-                throw DomainError.invalid("Field '\(name ?? "?")' is not UTF-8 text")
-            }
+    /// `part` with `+` and its escapes decoded; a malformed escape is a 400, escaped bytes that are
+    /// not UTF-8 a 422 naming `field` (the decoder would take both, each bad byte as U+FFFD).
+    private static func decoded(_ part: Substring, of field: String?) throws -> String {
+        if let text = part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding { return text }
+        let bytes = Array(part.utf8)
+        let malformed = bytes.indices.contains { index in
+            bytes[index] == UInt8(ascii: "%")
+                && !(index + 2 < bytes.count && Hex.value(of: bytes[index + 1]) != nil && Hex.value(of: bytes[index + 2]) != nil)
         }
-    }
-
-    /// `part`'s bytes with its escapes (`%41`) and `+` decoded; nil for a malformed escape.
-    private static func unescaped(_ part: Substring.UTF8View.SubSequence) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(part.count)
-        var index = part.startIndex
-        while index != part.endIndex {
-            let byte = part[index]
-            index = part.index(after: index)
-            switch byte {
-            case UInt8(ascii: "+"):
-                bytes.append(UInt8(ascii: " "))
-            case UInt8(ascii: "%"):
-                guard index != part.endIndex, let high = Hex.value(of: part[index]) else { return nil }
-                index = part.index(after: index)
-                guard index != part.endIndex, let low = Hex.value(of: part[index]) else { return nil }
-                index = part.index(after: index)
-                bytes.append(high << 4 | low)
-            default:
-                bytes.append(byte)
-            }
+        let name = field.map { String($0.prefix(64)) }
+        if malformed {
+            throw DomainError.malformed("The form could not be read: \(name.map { "field '\($0)'" } ?? "a field's name") has a malformed %-escape")
         }
-        return bytes
+        throw DomainError.invalid("Field '\(name ?? "?")' is not UTF-8 text")
     }
 }

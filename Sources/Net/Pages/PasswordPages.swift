@@ -60,11 +60,10 @@ extension SignInPages {
         }
     }
 
-    /// The sign-in's "password change required": the form to choose one, the e-mail kept.
-    static let passwordChangeRequiredStatus = HTTPResponse.Status.forbidden
-
+    /// The sign-in's "password change required" (403, as the API's): the form to choose one, the
+    /// e-mail kept.
     func passwordChangePage(_ context: PageContext, email: String) -> Response {
-        passwordPage(csrf: context.csrfToken, PasswordBody(required: true, email: email), status: Self.passwordChangeRequiredStatus)
+        passwordPage(csrf: context.csrfToken, PasswordBody(required: true, email: email), status: .forbidden)
     }
 
     @Sendable func requiredChangeForm(_ request: Request, context: PageContext) async throws -> Response {
