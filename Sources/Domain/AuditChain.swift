@@ -33,14 +33,33 @@ public enum AuditChain {
     private static let domain = Array("neosc-audit-v1".utf8) + [0]
 
     /// `event` as the chain stores it: its timestamp in whole milliseconds (what every store
-    /// keeps exactly, so that every store rounds it down to the same second) and sealed as entry `seq` after the entry whose hash is `previousHash`.
-    public static func sealed(_ event: AuditEvent, seq: Int64, after previousHash: [UInt8]) -> AuditEvent {
+    /// keeps exactly, so that every store rounds it down to the same second) and sealed as entry
+    /// `seq` after the entry whose hash is `previousHash`.
+    ///
+    /// - Parameter earliest: the entry before's timestamp. An entry stamped up to
+    ///   `greatestCatchUp` earlier (its time was taken before another writer's entry took the
+    ///   `seq` before it, or the clock stepped back a little) is stamped with it instead, so that
+    ///   the trail lists by time in the order it was written. A larger step back is kept as it
+    ///   is: a clock once set ahead by hours does not hold every later entry at its time.
+    public static func sealed(
+        _ event: AuditEvent, seq: Int64, after previousHash: [UInt8], notBefore earliest: Date? = nil
+    ) -> AuditEvent {
         var event = event
-        event.timestamp = Date(timeIntervalSince1970: Double(milliseconds(event.timestamp)) / 1_000)
+        var stamp = milliseconds(event.timestamp)
+        if let earliest {
+            let floor = milliseconds(earliest)
+            let behind = floor.subtractingReportingOverflow(stamp)
+            if floor > stamp, !behind.overflow, behind.partialValue <= greatestCatchUp { stamp = floor }
+        }
+        event.timestamp = Date(timeIntervalSince1970: Double(stamp) / 1_000)
         event.seal = nil
         event.seal = AuditSeal(seq: seq, prevHash: previousHash, hash: hash(of: event, seq: seq, after: previousHash))
         return event
     }
+
+    /// How far back of the entry before an entry's time may be and still take that entry's
+    /// time, in milliseconds: a minute.
+    public static let greatestCatchUp: Int64 = 60_000
 
     /// The hash `event` must carry as entry `seq` after `previousHash` (its own seal is ignored).
     public static func hash(of event: AuditEvent, seq: Int64, after previousHash: [UInt8]) -> [UInt8] {

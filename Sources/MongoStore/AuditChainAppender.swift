@@ -18,6 +18,8 @@ actor AuditChainAppender {
     private struct Head {
         var seq: Int64
         var hash: [UInt8]
+        /// The head entry's time, which the next entry's may not precede (`AuditChain.sealed`).
+        var timestamp: Date?
     }
 
     private var head: Head?
@@ -80,10 +82,10 @@ actor AuditChainAppender {
         defer { if !turnHeld { endTurn() } }
         for _ in 0..<Self.attempts {
             let current = try await currentHead(database)
-            let sealed = AuditChain.sealed(event, seq: current.seq + 1, after: current.hash)
+            let sealed = AuditChain.sealed(event, seq: current.seq + 1, after: current.hash, notBefore: current.timestamp)
             do {
                 if try await write(sealed) {
-                    head = Head(seq: sealed.seal!.seq, hash: sealed.seal!.hash)
+                    head = Head(seq: sealed.seal!.seq, hash: sealed.seal!.hash, timestamp: sealed.timestamp)
                 } else {
                     head = nil
                 }
@@ -128,15 +130,15 @@ actor AuditChainAppender {
         if let last = try await database.find("audit_logs", Self.inChain, sort: ["seq": .int(-1)], limit: 1).first,
             let seq = last["seq"]?.int, let hash = last["hash"]?.string.flatMap(Hex.decode)
         {
-            return Head(seq: Int64(seq), hash: hash)
+            return Head(seq: Int64(seq), hash: hash, timestamp: last["timestamp"]?.date)
         }
         if let anchor = try await database.find(
             "audit_checkpoints", ["kind": .string(AuditCheckpoint.Kind.retention.rawValue)], sort: ["seq": .int(-1)],
             limit: 1
         ).first, let seq = anchor["seq"]?.int, let hash = anchor["hash"]?.string.flatMap(Hex.decode) {
-            return Head(seq: Int64(seq), hash: hash)
+            return Head(seq: Int64(seq), hash: hash, timestamp: nil)
         }
-        return Head(seq: 0, hash: AuditChain.genesis)
+        return Head(seq: 0, hash: AuditChain.genesis, timestamp: nil)
     }
 
     static func document(_ event: AuditEvent) -> BSONDocument {

@@ -33,6 +33,8 @@ struct MongoFailure: Error, CustomStringConvertible {
     var description: String { "MongoDB error \(domain).\(code): \(message)" }
 
     var isDuplicateKey: Bool { code == 11_000 || code == 11_001 }
+    /// `IndexNotFound`: dropping an index that does not exist.
+    var isIndexNotFound: Bool { code == 27 }
 
     /// Worth running the whole transaction again: labelled transient, or a write conflict (112)
     /// or a transaction the server no longer knows (251) whose reply carried no label.

@@ -239,14 +239,14 @@ extension MongoStore: AuditStore {
     public func events(_ query: AuditQuery) async throws -> [AuditEvent] {
         guard let filter = try await pageFilter(query) else { return [] }
         return try await database.find(
-            "audit_logs", filter, sort: ["timestamp": .int(-1), "_id": .int(-1)], limit: query.limit
+            "audit_logs", filter, sort: Self.trailOrder, limit: query.limit
         ).map(Self.auditEvent)
     }
 
     public func eventIDs(_ query: AuditQuery) async throws -> [String] {
         guard let filter = try await pageFilter(query) else { return [] }
         return try await database.find(
-            "audit_logs", filter, sort: ["timestamp": .int(-1), "_id": .int(-1)], limit: query.limit, projection: ["_id": .int(1)]
+            "audit_logs", filter, sort: Self.trailOrder, limit: query.limit, projection: ["_id": .int(1)]
         ).map { try $0.string("_id") }
     }
 
@@ -266,16 +266,22 @@ extension MongoStore: AuditStore {
         if let until = query.until { window["$lte"] = .date(until) }
         if !window.fields.isEmpty { filter["timestamp"] = .document(window) }
         if let before = query.before {
-            // After the cursor entry in the trail's order (timestamp, then id, both descending).
+            // After the cursor entry in the trail's order (timestamp, then seq, both descending).
+            // An entry not yet sealed has no seq; past one, the page starts at the next time.
             guard let cursor = try await database.findOne("audit_logs", ["_id": .string(before)]) else { return nil }
             let timestamp = BSON.date(try cursor.date("timestamp"))
-            filter["$or"] = .array([
-                .document(["timestamp": .document(["$lt": timestamp])]),
-                .document(["timestamp": timestamp, "_id": .document(["$lt": .string(before)])]),
-            ])
+            var after: [BSON] = [.document(["timestamp": .document(["$lt": timestamp])])]
+            if let seq = cursor["seq"]?.int {
+                after.append(.document(["timestamp": timestamp, "seq": .document(["$lt": .int(Int64(seq))])]))
+            }
+            filter["$or"] = .array(after)
         }
         return filter
     }
+
+    /// The audit list's order: newest first, and of entries of the same millisecond the last
+    /// written first (the chain's times never go back, `AuditChain.sealed`).
+    private static let trailOrder: BSONDocument = ["timestamp": .int(-1), "seq": .int(-1)]
 
     /// Whose entries `scope` means, as a `user_id` condition (nil: everyone's).
     private func userFilter(_ scope: AuditScope) async throws -> BSON? {

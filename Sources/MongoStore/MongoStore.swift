@@ -200,8 +200,10 @@ public struct MongoStore: Store, Sendable {
             (
                 "audit_logs",
                 [
-                    index(["timestamp": .int(-1)], "timestamp"), index(["user_id": .int(1), "timestamp": .int(-1)], "user_time"),
-                    index(["action": .int(1), "timestamp": .int(-1)], "action_time"),
+                    // The trail's order, (timestamp, seq), newest first: a page is read off the index.
+                    index(["timestamp": .int(-1), "seq": .int(-1)], "time_seq"),
+                    index(["user_id": .int(1), "timestamp": .int(-1), "seq": .int(-1)], "user_time_seq"),
+                    index(["action": .int(1), "timestamp": .int(-1), "seq": .int(-1)], "action_time_seq"),
                     // One user's entries of some actions since a time: their dashboard.
                     index(["user_id": .int(1), "action": .int(1), "timestamp": .int(-1)], "user_action_time"),
                     // The chain's order; entries from before the chain have no `seq` until sealed.
@@ -213,6 +215,15 @@ public struct MongoStore: Store, Sendable {
         ]
         for (collection, specs) in indexes {
             try await database.command(["createIndexes": .string(collection), "indexes": .array(specs)])
+        }
+        // The audit list's indexes before it was ordered by (timestamp, seq): the ones above
+        // serve every query they served.
+        for name in ["timestamp", "user_time", "action_time"] {
+            do {
+                try await database.command(["dropIndexes": .string("audit_logs"), "index": .string(name)])
+            } catch let failure as MongoFailure where failure.isIndexNotFound {
+                // Never created here, or dropped by another replica.
+            }
         }
     }
 

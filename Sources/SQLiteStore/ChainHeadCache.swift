@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// The audit chain's head as the writer's open transaction has it: read by the first append of a
@@ -10,6 +11,9 @@ final class ChainHeadCache: Sendable {
     struct Head: Sendable {
         let seq: Int64
         let hash: [UInt8]
+        /// The head entry's time, which the next entry's may not precede; nil after a retention
+        /// anchor or at the genesis.
+        let timestamp: Date?
     }
 
     private let head = Mutex<Head?>(nil)

@@ -16,10 +16,10 @@ extension SQLiteStore: AuditStore {
         // the head found here is the head the entry follows.
         try await write(.inItsLastStatement) { connection in
             let head = try await headToFollow(on: connection)
-            let sealed = AuditChain.sealed(event, seq: head.seq + 1, after: head.hash)
+            let sealed = AuditChain.sealed(event, seq: head.seq + 1, after: head.hash, notBefore: head.timestamp)
             let seal = sealed.seal!
             try await Self.insert(sealed, seal, on: connection)
-            writerChainHead.remember(ChainHeadCache.Head(seq: seal.seq, hash: seal.hash))
+            writerChainHead.remember(ChainHeadCache.Head(seq: seal.seq, hash: seal.hash, timestamp: sealed.timestamp))
             return sealed
         }
     }
@@ -28,7 +28,7 @@ extension SQLiteStore: AuditStore {
     /// store's, the genesis for an empty chain.
     private func headToFollow(on connection: SQLiteConnection) async throws -> ChainHeadCache.Head {
         if let known = writerChainHead.current { return known }
-        return try await Self.storedChainHead(on: connection) ?? ChainHeadCache.Head(seq: 0, hash: AuditChain.genesis)
+        return try await Self.storedChainHead(on: connection) ?? ChainHeadCache.Head(seq: 0, hash: AuditChain.genesis, timestamp: nil)
     }
 
     private static func insert(_ sealed: AuditEvent, _ seal: AuditSeal, on connection: SQLiteConnection) async throws {
@@ -50,13 +50,15 @@ extension SQLiteStore: AuditStore {
     /// row without a hash (changed behind NeoSC's back) is followed all the same, after 32 zero
     /// bytes: appends go on, and verification reports the row.
     private static func storedChainHead(on connection: SQLiteConnection) async throws -> ChainHeadCache.Head? {
-        if let row = try await connection.rows("SELECT seq, hash FROM audit_logs ORDER BY seq DESC LIMIT 1").first {
-            return ChainHeadCache.Head(seq: Int64(try row.int("seq")), hash: row.optionalBytes("hash") ?? AuditChain.genesis)
+        if let row = try await connection.rows("SELECT seq, hash, timestamp FROM audit_logs ORDER BY seq DESC LIMIT 1").first {
+            return ChainHeadCache.Head(
+                seq: Int64(try row.int("seq")), hash: row.optionalBytes("hash") ?? AuditChain.genesis,
+                timestamp: row.optionalDate("timestamp"))
         }
         if let row = try await connection.rows(
             "SELECT seq, hash FROM audit_checkpoints WHERE kind = 'retention' ORDER BY seq DESC LIMIT 1"
         ).first {
-            return ChainHeadCache.Head(seq: Int64(try row.int("seq")), hash: try row.bytes("hash"))
+            return ChainHeadCache.Head(seq: Int64(try row.int("seq")), hash: try row.bytes("hash"), timestamp: nil)
         }
         return nil
     }

@@ -99,6 +99,40 @@ struct AuditChainStoreTests {
         }
     }
 
+    @Test("an entry stamped before the entry it follows takes that entry's time, within a minute", arguments: StoreKind.allCases)
+    func timesNeverGoBackAlongTheChain(_ kind: StoreKind) async throws {
+        try await Self.withTwoStores(kind) { first, second in
+            let base = Date() - 30
+            let a = try await first.append(Self.event(0, at: base))
+            let b = try await second.append(Self.event(1, at: base - 0.5))
+            let c = try await first.append(Self.event(2, at: base - 0.2))
+            let d = try await second.append(Self.event(3, at: base - 120))
+            let milliseconds = [a, b, c, d].map { AuditChain.milliseconds($0.timestamp) }
+            let baseMilliseconds = AuditChain.milliseconds(base)
+            #expect(milliseconds[0..<3] == [baseMilliseconds, baseMilliseconds, baseMilliseconds], "caught up with the entry before")
+            #expect(milliseconds[3] == baseMilliseconds - 120_000, "a step back of more than a minute is kept as it is")
+            #expect(try await first.events(AuditQuery(limit: 10)).map(\.id) == [c, b, a, d].map(\.id))
+
+            // Times taken before the seq, as concurrent requests' are: listed in the chain's order.
+            let now = Date()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 4..<44 {
+                    let store = index.isMultiple(of: 2) ? first : second
+                    let stamp = now - Double.random(in: 0..<0.5)
+                    group.addTask { _ = try await store.append(Self.event(index, at: stamp)) }
+                }
+                try await group.waitForAll()
+            }
+            let listed = try await second.events(AuditQuery(since: now - 1, limit: 100))
+            #expect(listed.count == 40)
+            #expect(listed.map { $0.seal!.seq } == listed.map { $0.seal!.seq }.sorted(by: >), "newest first is last written first")
+            guard case .intact = try await AuditIntegrity.verify(first, trusting: []) else {
+                Issue.record("entries that took an earlier entry's time do not verify")
+                return
+            }
+        }
+    }
+
     /// How an intruder with the data file changes the trail, and what verification must say.
     enum Tampering: String, CaseIterable, CustomTestStringConvertible {
         case none, editARow, deleteARow, reorderTwo, truncateBehindTheCheckpoint, forgeTheCheckpoint, unsealARow
@@ -224,6 +258,39 @@ struct AuditChainStoreTests {
                 Issue.record("the chain kept after a second retention does not verify")
                 return
             }
+        }
+    }
+
+    @Test("MongoDB: a database from before the (timestamp, seq) order loses its old audit indexes on start")
+    func oldAuditIndexesAreReplaced() async throws {
+        var configuration = Configuration()
+        configuration.dataDirectory = Harness.makeDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+        configuration.mongoURL = Secret(try await StoreKind.mongo.freshDatabaseURL())
+        configuration.mongoTimeout = TestMongo.timeout
+        func auditIndexNames(_ store: any Store) async throws -> Set<String> {
+            let database = try #require(store as? MongoStore).database
+            let reply = try await database.command(["listIndexes": .string("audit_logs")])
+            let batch = reply["cursor"]?.document?["firstBatch"]?.array ?? []
+            return Set(batch.compactMap { $0.document?["name"]?.string })
+        }
+        let first = try await Wiring.openStore(configuration, logger: Harness.logger)
+        try await closing([first.close]) {
+            let database = try #require(first as? MongoStore).database
+            try await database.command([
+                "createIndexes": .string("audit_logs"),
+                "indexes": .array([
+                    .document(["key": .document(["timestamp": .int(-1)]), "name": .string("timestamp")]),
+                    .document(["key": .document(["user_id": .int(1), "timestamp": .int(-1)]), "name": .string("user_time")]),
+                ]),
+            ])
+            #expect(try await auditIndexNames(first).isSuperset(of: ["timestamp", "user_time"]))
+        }
+        let second = try await Wiring.openStore(configuration, logger: Harness.logger, seeding: false)
+        try await closing([second.close]) {
+            let names = try await auditIndexNames(second)
+            #expect(names.isDisjoint(with: ["timestamp", "user_time", "action_time"]))
+            #expect(names.isSuperset(of: ["time_seq", "user_time_seq", "action_time_seq", "seq_unique"]))
         }
     }
 
