@@ -654,8 +654,8 @@ SCHEMAS = {
             "name": line(120),
             "organization": {
                 "description": (
-                    "An organisation to join (only with an e-mail address at its domain, 409 otherwise) or to "
-                    "found; blank or null: none. Otherwise the rules of a name."
+                    "An organisation to found, owned by the e-mail address's domain; an existing one → 409 (an "
+                    "administrator adds its members); blank or null: none. Otherwise the rules of a name."
                 ),
                 "anyOf": [{"type": "null"}, {"type": "string", "pattern": f"^[{WS}]*$"}, line(120)],
             },
@@ -750,21 +750,26 @@ SCHEMAS = {
             },
         },
         required=["name"],
-        additional=True,
+        additional=False,
+        description="Another key → 422 naming it.",
     ),
     "UserChange": {
         **obj(
             {"role": {"type": ["string", "null"], "enum": ["admin", "neosc", "user", None],
                       "description": "demo-user comes with a demo and is never given this way (422); nor is a demo visitor's account given another role (409)."},
-             "disabled": {"type": ["boolean", "null"]}},
+             "disabled": {"type": ["boolean", "null"]},
+             "organization_id": {"type": ["string", "null"],
+                                 "description": "The organisation the account is to belong to (an id from `GET /api/organizations`; "
+                                                "another → 422); null: none. Absent: as it is. Not for a demo visitor's account (409)."}},
             required=[],
-            additional=True,
+            additional=False,
         ),
         "anyOf": [
             {"required": ["role"], "properties": {"role": {"type": "string", "enum": ["admin", "neosc", "user"]}}},
             {"required": ["disabled"], "properties": {"disabled": {"type": "boolean"}}},
+            {"required": ["organization_id"]},
         ],
-        "description": "At least one of `role` and `disabled` (not null).",
+        "description": "At least one of `role`, `disabled` (not null) and `organization_id`. Another key → 422 naming it.",
     },
     "DemoCreation": obj(
         {
@@ -902,7 +907,7 @@ op("post", "/api/auth/register", "register", "Create a `user` account and sign i
    description="403 when `NEOSC_ALLOW_REGISTRATION=false`, or a policy refuses the sign-in (then no account is "
                "made, except when an `mfa_required` policy asks for a second factor: the account is made and the "
                "refusal carries `mfa_token` to enrol one at /api/auth/mfa/enroll); 409 for a taken e-mail or an existing organisation "
-               "the e-mail's domain does not own; 429 past 20 attempts an hour from one address; 503 when the "
+               "(an administrator adds its members); 429 past 20 attempts an hour from one address; 503 when the "
                "password hasher's queue is full.")
 op("post", "/api/auth/login", "login", "Sign in with e-mail and password",
    responses({200: ok("Signed in, or (an account with a second factor) a challenge.",
@@ -1205,11 +1210,12 @@ op("get", "/api/users", "listUsers", "Users, newest first (admin)",
                 "description": "Only accounts whose e-mail or name contains this text, ignoring case (ASCII letters on the "
                                "embedded store); empty: no filter. Over 254 Unicode scalars, or a control character → 422.",
                 "schema": {"type": "string", "maxLength": 254, "pattern": r"^[^\x00-\x1F\x7F-\x9F]*$"}}], tags=["users"])
-op("patch", "/api/users/{id}", "updateUser", "Change a user's role or disable it (admin)",
+op("patch", "/api/users/{id}", "updateUser", "Change a user's role or organisation, or disable it (admin)",
    responses({200: ok("The user.", schema("User"))}, 400, 401, 403, 404, 409, 413, 422, 503),
    parameters=[P("ID")], request=body("UserChange"), tags=["users"],
-   description="409 when it would leave no active administrator, or for another role to a demo visitor's account "
-   "(it would outlive the demo); 422 for the role demo-user, which comes with a demo. "
+   description="409 when it would leave no active administrator, or for another role or an organisation to a demo "
+   "visitor's account (it would outlive the demo); 422 for the role demo-user, which comes with a demo, and for an "
+   "organisation that does not exist. "
    "Disabling revokes every token and ends every session.")
 op("post", "/api/users/{id}/password-reset", "resetUserPassword", "Reset a user's password (admin)",
    responses({200: ok("A one-time password, shown once.", schema("TemporaryPassword"))}, 401, 403, 404, 409, 503),

@@ -10,6 +10,13 @@ public enum AccountLinking {
         case signIn(User)
         /// An existing account with the same, verified e-mail, to be linked now.
         case link(User)
+        /// An existing account with the same, verified e-mail that someone registered without
+        /// showing they own the address (`User.selfRegistered`): the provider's proof outranks
+        /// theirs. It is linked now, and what its registrant set or holds goes with the link: its
+        /// password, its second factor, its tokens and its sessions. Otherwise whoever registered
+        /// an address first would keep a way in to the account its owner later signs in to, with
+        /// the role the provider gives the owner.
+        case reclaim(User)
         /// No account yet: provision one just in time.
         case provision
         /// The account already linked to this provider subject, to which the provider grants no
@@ -60,7 +67,7 @@ public enum AccountLinking {
             )
         }
         guard !sameEmail.disabled else { throw .forbidden("Account is disabled") }
-        return .link(sameEmail)
+        return sameEmail.selfRegistered ? .reclaim(sameEmail) : .link(sameEmail)
     }
 
     /// `user` as the provider describes it now: its role and name, linked to the provider subject.

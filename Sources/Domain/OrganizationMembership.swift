@@ -1,30 +1,28 @@
 import Foundation
 
-/// Which organisation an account that registers itself joins when it names one. Naming a new
-/// organisation founds it, owned by the registrant's e-mail domain; joining an existing one
-/// needs an address at that domain, otherwise anyone could read another organisation's figures
-/// by naming it.
+/// Which organisation an account that registers itself belongs to when it names one. Naming a
+/// new organisation founds it, owned by the registrant's e-mail domain. An existing one is never
+/// joined this way: nothing proves that a registrant owns the address they give (NeoSC sends no
+/// mail), so an address at the organisation's domain would let anyone in to read its figures.
+/// Administrators add its members (`PATCH /api/users/{id}` with `organization_id`).
 public enum OrganizationMembership {
-    public enum Decision: Sendable, Equatable {
-        case join(Organization)
-        /// The organisation to create with the account.
-        case found(Organization)
+    /// The organisation an administrator puts an account in (`UserAdministration.change`).
+    public enum Assignment: Sendable, Equatable {
+        case member(of: String)
+        case none
     }
 
+    /// The organisation to found with the account.
     /// - Parameters:
     ///   - name: the organisation the registrant named (validated).
-    ///   - email: the registrant's normalised e-mail address.
-    ///   - existing: the organisation already called `name`, if any.
-    public static func decide(
+    ///   - email: the registrant's normalised e-mail address, whose domain owns the organisation.
+    ///   - existing: the organisation already called `name`, if any: a conflict.
+    public static func founding(
         name: String, email: String, existing: Organization?, newID: String, at now: Date
-    ) throws(DomainError) -> Decision {
-        let emailDomain = email.split(separator: "@").last.map(String.init)
+    ) throws(DomainError) -> Organization {
         if let existing {
-            guard let domain = existing.domain, domain == emailDomain else {
-                throw .conflict("Organization '\(existing.name)' already exists; ask its administrator to add you")
-            }
-            return .join(existing)
+            throw .conflict("Organization '\(existing.name)' already exists; ask an administrator to add you to it")
         }
-        return .found(Organization(id: newID, name: name, domain: emailDomain, createdAt: now))
+        return Organization(id: newID, name: name, domain: email.split(separator: "@").last.map(String.init), createdAt: now)
     }
 }

@@ -32,12 +32,12 @@ public protocol UserStore: Sendable {
     /// one of the last two administrators, one is refused. Every change that may demote or
     /// disable an account goes through here.
     func updateKeepingAnAdministrator(_ user: User, from before: User) async throws
-    /// Sets the account's password hash and whether it must be changed, touching nothing else;
+    /// Sets (nil: removes) the account's password hash and whether it must be changed, touching nothing else;
     /// with `requireEnabled`, only while the account is not disabled; with `replacing`, only while
     /// the stored hash is still that one (the one a change checked the current password against).
     /// False when no such account, or a condition does not hold.
     func setPassword(
-        userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool, replacing previous: String?
+        userID: String, hash: String?, mustChange: Bool, at now: Date, requireEnabled: Bool, replacing previous: String?
     ) async throws -> Bool
     /// Sets (or, nil, clears) the NetBird peer the account registered; false when there is no such account.
     func setNetbirdPeer(userID: String, peerID: String?, at now: Date) async throws -> Bool

@@ -23,6 +23,11 @@ public struct User: Sendable, Equatable {
     /// Set by an administrator's password reset: the account must choose a new password before
     /// it can sign in with one (`SignIn.changePassword`).
     public var mustChangePassword: Bool
+    /// Made by someone who registered it (`POST /api/auth/register`), whom nothing showed to own
+    /// its address: an identity provider that later proves the address takes it over, and what
+    /// the registrant set on it (a password, a second factor) goes (`AccountLinking`). Set when
+    /// the account is made, never changed.
+    public var selfRegistered: Bool
     /// The NetBird peer the account registered, checked with NetBird when it did
     /// (`network_required` policies accept it as proof of a peer).
     public var netbirdPeerID: String?
@@ -32,7 +37,7 @@ public struct User: Sendable, Equatable {
     public init(
         id: String, email: String, name: String, organizationID: String?, role: Role,
         passwordHash: String?, mfaEnabled: Bool = false, ssoProvider: String? = nil, ssoSubject: String? = nil,
-        disabled: Bool = false, mustChangePassword: Bool = false, netbirdPeerID: String? = nil,
+        disabled: Bool = false, mustChangePassword: Bool = false, selfRegistered: Bool = false, netbirdPeerID: String? = nil,
         createdAt: Date, updatedAt: Date
     ) {
         self.netbirdPeerID = netbirdPeerID
@@ -47,6 +52,7 @@ public struct User: Sendable, Equatable {
         self.ssoSubject = ssoSubject
         self.disabled = disabled
         self.mustChangePassword = mustChangePassword
+        self.selfRegistered = selfRegistered
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

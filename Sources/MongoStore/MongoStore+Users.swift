@@ -122,14 +122,14 @@ extension MongoStore: UserStore {
     }
 
     public func setPassword(
-        userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool, replacing previous: String?
+        userID: String, hash: String?, mustChange: Bool, at now: Date, requireEnabled: Bool, replacing previous: String?
     ) async throws -> Bool {
         var filter: BSONDocument = ["_id": .string(userID)]
         if requireEnabled { filter["disabled"] = .bool(false) }
         if let previous { filter["password_hash"] = .string(previous) }
         let result = try await database.update(
             "users", filter,
-            ["$set": .document(["password_hash": .string(hash), "must_change_password": .bool(mustChange), "updated_at": .date(now)])])
+            ["$set": .document(["password_hash": .optional(hash), "must_change_password": .bool(mustChange), "updated_at": .date(now)])])
         return result.matched == 1
     }
 
@@ -207,7 +207,7 @@ extension MongoStore: UserStore {
             "password_hash": .optional(user.passwordHash), "mfa_enabled": .bool(user.mfaEnabled),
             "disabled": .bool(user.disabled), "created_at": .date(user.createdAt), "updated_at": .date(user.updatedAt),
             "sso_provider": .optional(user.ssoProvider), "sso_subject": .optional(user.ssoSubject),
-            "must_change_password": .bool(user.mustChangePassword),
+            "must_change_password": .bool(user.mustChangePassword), "self_registered": .bool(user.selfRegistered),
         ]
         if let provider = user.ssoProvider, let subject = user.ssoSubject {
             document["sso_key"] = .string(ssoKey(provider, subject))
@@ -225,6 +225,8 @@ extension MongoStore: UserStore {
             disabled: try document.bool("disabled"),
             // Absent on accounts stored before password resets existed.
             mustChangePassword: document["must_change_password"]?.bool ?? false,
+            // Marked on every account when the store opens (`markSelfRegisteredAccounts`).
+            selfRegistered: document["self_registered"]?.bool ?? false,
             netbirdPeerID: document.optionalString("netbird_peer_id"), createdAt: try document.date("created_at"),
             updatedAt: try document.date("updated_at"))
     }

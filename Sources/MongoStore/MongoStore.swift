@@ -114,6 +114,7 @@ public struct MongoStore: Store, Sendable {
                 let hello = try await database.command(["hello": .int(1)])
                 try await createIndexes()
                 try await sealEntriesFromBeforeTheChain()
+                try await markSelfRegisteredAccounts()
                 // Drivers' rule: a replica set member names its set, a mongos says "isdbgrid".
                 let transactional = hello["setName"]?.string != nil || hello["msg"]?.string == "isdbgrid"
                 logger.info(
@@ -225,6 +226,23 @@ public struct MongoStore: Store, Sendable {
                 // Never created here, or dropped by another replica.
             }
         }
+    }
+
+    /// Marks each account stored before `self_registered` existed: those with a `register` entry
+    /// still in the audit trail as self-registered, the others not. Every replica may run it at
+    /// once: each update only fills the field where it is still missing.
+    private func markSelfRegisteredAccounts() async throws {
+        let unmarked: BSONDocument = ["self_registered": .document(["$exists": .bool(false)])]
+        guard try await database.count("users", unmarked) > 0 else { return }
+        let registered = try await database.find(
+            "audit_logs", ["action": .string(AuditAction.register.rawValue), "success": .bool(true)],
+            projection: ["resource_id": .int(1)]
+        ).compactMap { $0["resource_id"] }
+        var theirs = unmarked
+        theirs["_id"] = .document(["$in": .array(registered)])
+        theirs["sso_subject"] = .null
+        _ = try await database.update("users", theirs, ["$set": .document(["self_registered": .bool(true)])], many: true)
+        _ = try await database.update("users", unmarked, ["$set": .document(["self_registered": .bool(false)])], many: true)
     }
 
     public func ping() async throws {

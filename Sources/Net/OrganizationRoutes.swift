@@ -8,9 +8,12 @@ struct OrganizationRoutes {
     let organizations: Organizations
     let audit: AuditTrail
 
-    struct Draft: Decodable {
+    struct Draft: ClosedJSONObject {
         var name: String
         var domain: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, domain }
+        static let fields = Set(CodingKeys.allCases.map(\.rawValue))
     }
 
     func register(on group: RouterGroup<SignedInContext>) {

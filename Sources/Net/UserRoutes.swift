@@ -3,7 +3,7 @@ import Domain
 import Hummingbird
 import Services
 
-/// `/api/users`: administrators list users and change their role or disable them.
+/// `/api/users`: administrators list users and change their role, their organisation, or disable them.
 struct UserRoutes {
     let users: UserAdministration
     let signIn: SignIn
@@ -15,9 +15,30 @@ struct UserRoutes {
         var mustChangePassword = true
     }
 
-    struct Change: Decodable {
+    /// A `PATCH` body. `organization_id` given as null takes the account out of its organisation;
+    /// left out, it stays where it is.
+    struct Change: ClosedJSONObject {
         var role: Role?
         var disabled: Bool?
+        var membership: OrganizationMembership.Assignment?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case role, disabled
+            case organizationID = "organization_id"
+        }
+        static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            role = try container.decodeIfPresent(Role.self, forKey: .role)
+            disabled = try container.decodeIfPresent(Bool.self, forKey: .disabled)
+            if container.contains(.organizationID) {
+                membership =
+                    try container.decodeNil(forKey: .organizationID)
+                    ? OrganizationMembership.Assignment.none
+                    : .member(of: try container.decode(String.self, forKey: .organizationID))
+            }
+        }
     }
 
     func register(on group: RouterGroup<SignedInContext>) {
@@ -46,7 +67,8 @@ struct UserRoutes {
         try await audit.requireAdmin(principal, to: "change users", in: context)
         let change = try await request.decodeJSON(Change.self, context: context)
         let user = try await users.change(
-            userID: try context.parameters.require("id"), .init(role: change.role, disabled: change.disabled),
+            userID: try context.parameters.require("id"),
+            .init(role: change.role, disabled: change.disabled, membership: change.membership),
             by: .principal(principal), from: context.clientAddress)
         let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
         return .user(UserView(user, organization: organization))

@@ -12,14 +12,14 @@ extension SQLiteStore: UserStore {
                 try await connection.execute(
                     """
                     INSERT INTO users (id, email, name, organization_id, role, password_hash, mfa_enabled, disabled,
-                        created_at, updated_at, sso_provider, sso_subject, must_change_password)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        created_at, updated_at, sso_provider, sso_subject, must_change_password, self_registered)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         .text(user.id), .text(user.email), .text(user.name), .init(user.organizationID),
                         .text(user.role.rawValue), .init(user.passwordHash), .init(user.mfaEnabled),
                         .init(user.disabled), .init(user.createdAt), .init(user.updatedAt), .init(user.ssoProvider),
-                        .init(user.ssoSubject), .init(user.mustChangePassword),
+                        .init(user.ssoSubject), .init(user.mustChangePassword), .init(user.selfRegistered),
                     ])
             } catch let error as SQLiteError where error.isConstraintViolation {
                 throw DomainError.conflict(user.ssoSubject == nil ? "Email already registered" : "Account already exists")
@@ -128,7 +128,7 @@ extension SQLiteStore: UserStore {
     }
 
     public func setPassword(
-        userID: String, hash: String, mustChange: Bool, at now: Date, requireEnabled: Bool, replacing previous: String?
+        userID: String, hash: String?, mustChange: Bool, at now: Date, requireEnabled: Bool, replacing previous: String?
     ) async throws -> Bool {
         try await write { connection in
             try await connection.changedRows(
@@ -137,7 +137,7 @@ extension SQLiteStore: UserStore {
                 WHERE id = ? AND (? = 0 OR disabled = 0) AND (? IS NULL OR password_hash = ?) RETURNING 1
                 """,
                 [
-                    .text(hash), .init(mustChange), .init(now), .text(userID), .init(requireEnabled), .init(previous),
+                    .init(hash), .init(mustChange), .init(now), .text(userID), .init(requireEnabled), .init(previous),
                     .init(previous),
                 ]) == 1
         }
@@ -192,6 +192,7 @@ extension SQLiteStore: UserStore {
             passwordHash: row.optionalString("password_hash"), mfaEnabled: try row.bool("mfa_enabled"),
             ssoProvider: row.optionalString("sso_provider"), ssoSubject: row.optionalString("sso_subject"),
             disabled: try row.bool("disabled"), mustChangePassword: try row.bool("must_change_password"),
+            selfRegistered: try row.bool("self_registered"),
             netbirdPeerID: row.optionalString("netbird_peer_id"), createdAt: try row.date("created_at"),
             updatedAt: try row.date("updated_at"))
     }

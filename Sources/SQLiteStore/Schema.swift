@@ -302,6 +302,15 @@ enum Schema {
             END
             """,
         ],
+        // 17: accounts their registrants made, whose address nothing proved (`User.selfRegistered`).
+        // Those made before are found by their `register` entries still in the audit trail.
+        [
+            "ALTER TABLE users ADD COLUMN self_registered INTEGER NOT NULL DEFAULT 0",
+            """
+            UPDATE users SET self_registered = 1 WHERE sso_subject IS NULL
+                AND id IN (SELECT resource_id FROM audit_logs WHERE action = 'register' AND success = 1)
+            """,
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -135,10 +135,45 @@ public struct ExternalAccounts: Sendable {
             tokenCache.evict(userID: user.id)
             if !ended.isEmpty { await sessions.ended(ended) }
             return updated
+        case .reclaim(let user):
+            return try await reclaim(user, for: external, from: address, at: now)
         case .withdraw(let user):
             try await withdrawAccess(of: user, by: external.provider, from: address, at: now)
             throw AccountLinking.noRoleGranted
         }
+    }
+
+    /// Links a self-registered account to the identity that proved its address, and takes away
+    /// in the same change what its registrant set on it or holds: its password, its second
+    /// factor, its tokens and its sessions (`AccountLinking.Decision.reclaim`).
+    private func reclaim(_ user: User, for external: ExternalIdentity, from address: String, at now: Date) async throws -> User {
+        var registrants = user
+        registrants.passwordHash = nil
+        registrants.mustChangePassword = false
+        let updated = AccountLinking.applying(external, to: registrants, at: now)
+        let ended: [WorkspaceSession] = try await audit.change {
+            let secondFactorRemoved = try await store.removeEnrollment(userID: user.id, matching: nil, at: now)
+            _ = try await store.setPassword(
+                userID: user.id, hash: nil, mustChange: false, at: now, requireEnabled: false, replacing: nil)
+            // As the removal left it; the provider's word (`amr`) then says whether it has one.
+            var withoutSecondFactor = user
+            withoutSecondFactor.mfaEnabled = false
+            try await store.updateKeepingAnAdministrator(updated, from: withoutSecondFactor)
+            let ended = try await store.endAll(userID: user.id, .accessRevoked, at: now)
+            let revoked = try await store.revokeAll(userID: user.id, at: now)
+            try await audit.record(
+                .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id),
+                details: [
+                    "provider": external.provider, "role": updated.role.rawValue, "self_registered": "true",
+                    "password_removed": String(user.passwordHash != nil), "second_factor_removed": String(secondFactorRemoved),
+                    "tokens_revoked": String(revoked), "sessions_terminated": String(ended.count),
+                ])
+            return ended
+        } afterwards: {
+            tokenCache.evict(userID: user.id)
+        }
+        if !ended.isEmpty { await sessions.ended(ended) }
+        return updated
     }
 
     /// Ends `user`'s active sessions and revokes its tokens, in one change audited

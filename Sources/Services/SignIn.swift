@@ -124,7 +124,7 @@ public struct SignIn: Sendable {
 
     // MARK: - Registration, login, logout
 
-    /// A new `user` account (joining or founding the organisation named), signed in. Refused
+    /// A new `user` account (founding the organisation named), signed in. Refused
     /// (403) when registration is off and (429) past the address's limit before `read` is called
     /// to read what the caller sent, so a refused attempt costs nothing more; every attempt that
     /// gets that far counts, valid or not: each may cost a bcrypt, and accounts are cheap to spray.
@@ -145,27 +145,22 @@ public struct SignIn: Sendable {
 
         let requested = try registration.organization.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             .flatMap { $0.isEmpty ? nil : $0 }.map { try Validation.line($0, field: "organization") }
-        /// The organisation to join or found, as the store has it now.
-        func membership() async throws -> OrganizationMembership.Decision? {
+        /// The organisation to found, as the store has it now (an existing one: 409).
+        func organizationToFound() async throws -> Organization? {
             guard let requested else { return nil }
-            return try OrganizationMembership.decide(
+            return try OrganizationMembership.founding(
                 name: requested, email: email, existing: try await store.organization(named: requested),
                 newID: Identifier.make("org"), at: now)
         }
-        func signUp(_ membership: OrganizationMembership.Decision?, passwordHash: String) async throws -> Grant {
-            let organization: Organization?
-            let newOrganization: Organization?
-            switch membership {
-            case .join(let existing): (organization, newOrganization) = (existing, nil)
-            case .found(let founded): (organization, newOrganization) = (founded, founded)
-            case nil: (organization, newOrganization) = (nil, nil)
-            }
+        func signUp(founding newOrganization: Organization?, passwordHash: String) async throws -> Grant {
             let user = User(
-                id: Identifier.make("usr"), email: email, name: name, organizationID: organization?.id, role: .user,
-                passwordHash: passwordHash, createdAt: now, updatedAt: now)
+                id: Identifier.make("usr"), email: email, name: name, organizationID: newOrganization?.id, role: .user,
+                passwordHash: passwordHash, selfRegistered: true, createdAt: now, updatedAt: now)
             var details = ["role": user.role.rawValue]
-            if let organization { details["organization"] = organization.name }
-            if let newOrganization { details["organization_created"] = newOrganization.id }
+            if let newOrganization {
+                details["organization"] = newOrganization.name
+                details["organization_created"] = newOrganization.id
+            }
             func create() async throws {
                 try await store.insert(user, creating: newOrganization)
                 try await audit.record(.register, by: .account(user), from: address, resource: ("user", user.id), details: details)
@@ -177,19 +172,19 @@ public struct SignIn: Sendable {
                 try await create()
                 return try await issueToken(for: user, mfaVerified: false)
             }
-            return Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+            return Grant(user: user, organization: newOrganization, token: token, expiresAt: expiresAt)
         }
 
-        // Hashed once the organisation is settled: a refusal to join costs no bcrypt.
-        let decided = try await membership()
+        // Hashed once the organisation is settled: a name taken costs no bcrypt.
+        let founding = try await organizationToFound()
         let passwordHash = try await passwords.hash(registration.password)
-        guard case .found = decided else { return try await signUp(decided, passwordHash: passwordHash) }
+        guard founding != nil else { return try await signUp(founding: nil, passwordHash: passwordHash) }
         do {
-            return try await signUp(decided, passwordHash: passwordHash)
+            return try await signUp(founding: founding, passwordHash: passwordHash)
         } catch DomainError.conflict {
             // Another registration founded the organisation meanwhile (or the address is taken,
-            // which this meets again): decide once more, now that it exists.
-            return try await signUp(try await membership(), passwordHash: passwordHash)
+            // which this meets again): decide once more, now that it exists, which is a 409.
+            return try await signUp(founding: try await organizationToFound(), passwordHash: passwordHash)
         }
     }
 

@@ -29,10 +29,12 @@ public struct UserAdministration: Sendable {
     public struct Change: Sendable {
         public var role: Role?
         public var disabled: Bool?
+        public var membership: OrganizationMembership.Assignment?
 
-        public init(role: Role? = nil, disabled: Bool? = nil) {
+        public init(role: Role? = nil, disabled: Bool? = nil, membership: OrganizationMembership.Assignment? = nil) {
             self.role = role
             self.disabled = disabled
+            self.membership = membership
         }
     }
 
@@ -40,14 +42,26 @@ public struct UserAdministration: Sendable {
     public func change(
         userID: String, _ change: Change, by actor: AuditActor, from address: String? = nil
     ) async throws -> User {
-        guard change.role != nil || change.disabled != nil else {
-            throw DomainError.invalid("Send at least one of 'role' and 'disabled'")
+        guard change.role != nil || change.disabled != nil || change.membership != nil else {
+            throw DomainError.invalid("Send at least one of 'role', 'disabled' and 'organization_id'")
         }
         guard var user = try await store.user(id: userID) else { throw DomainError.notFound("User not found") }
         let before = user
         let role = change.role ?? user.role
         let disabled = change.disabled ?? user.disabled
         if let role = change.role { try AccessRules.requireRoleChange(from: user.role, to: role) }
+        switch change.membership {
+        case nil: break
+        case .none?: user.organizationID = nil
+        case .member(let organizationID)?:
+            guard user.role != .demoUser else {
+                throw DomainError.conflict("A demo visitor's account belongs to no organization")
+            }
+            guard try await store.organization(id: organizationID) != nil else {
+                throw DomainError.invalid("Field 'organization_id' names no organization")
+            }
+            user.organizationID = organizationID
+        }
         try AccessRules.requireAdminRemains(
             changing: user, toRole: role, disabled: disabled, activeAdmins: try await store.activeAdminCount())
 
@@ -62,6 +76,9 @@ public struct UserAdministration: Sendable {
             var details: [String: String] = [:]
             if before.role != user.role { details["role"] = "\(before.role.rawValue)->\(user.role.rawValue)" }
             if before.disabled != user.disabled { details["disabled"] = String(user.disabled) }
+            if before.organizationID != user.organizationID {
+                details["organization"] = "\(before.organizationID ?? "none")->\(user.organizationID ?? "none")"
+            }
             var ended: [WorkspaceSession] = []
             if user.disabled && !before.disabled {
                 details["tokens_revoked"] = String(try await store.revokeAll(userID: user.id, at: now))

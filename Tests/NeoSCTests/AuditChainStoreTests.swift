@@ -354,11 +354,21 @@ struct AuditChainStoreTests {
         let path = try await SQLiteFile.migrated(in: directory)
         // As schema 6 left it: no chain columns, no checkpoints, and a gap in seq.
         let connection = try await SQLiteFile.connection(path)
-        for (seq, id) in [(1, "aud-a"), (2, "aud-b"), (5, "aud-c")] {
+        for (seq, id, action, resource) in [
+            (1, "aud-a", "login", "NULL"), (2, "aud-b", "register", "'usr-registered'"), (5, "aud-c", "login", "NULL"),
+        ] {
             _ = try await connection.query(
                 """
-                INSERT INTO audit_logs (seq, id, timestamp, action, details, success)
-                VALUES (\(seq), '\(id)', \(1_795_509_000 + seq), 'login', '{}', 1)
+                INSERT INTO audit_logs (seq, id, timestamp, action, resource_type, resource_id, details, success)
+                VALUES (\(seq), '\(id)', \(1_795_509_000 + seq), '\(action)', 'user', \(resource), '{}', 1)
+                """)
+        }
+        // Two accounts from before `self_registered`: one registered itself (its entry above), one not.
+        for id in ["usr-registered", "usr-made"] {
+            _ = try await connection.query(
+                """
+                INSERT INTO users (id, email, name, role, password_hash, mfa_enabled, disabled, created_at, updated_at)
+                VALUES ('\(id)', '\(id)@example.com', 'U', 'user', 'x', 0, 0, 0, 0)
                 """)
         }
         // A workspace as schema 6 kept it, with no stream upstream column.
@@ -376,7 +386,7 @@ struct AuditChainStoreTests {
             "ALTER TABLE users DROP COLUMN netbird_peer_id", "DROP INDEX audit_user_action_timestamp",
             "ALTER TABLE tokens DROP COLUMN claims", "ALTER TABLE workspaces DROP COLUMN stream_upstream", "DROP TABLE stream_tickets",
             "DROP INDEX sessions_user_workspace", "DROP TRIGGER users_tally_insert", "DROP TRIGGER users_tally_delete",
-            "DROP TRIGGER users_tally_update", "DROP TABLE user_tallies",
+            "DROP TRIGGER users_tally_update", "DROP TABLE user_tallies", "ALTER TABLE users DROP COLUMN self_registered",
             // Before typed policies the defaults were switches, the first two on.
             """
             INSERT INTO policies (id, name, description, category, enabled, weight, updated_at) VALUES
@@ -401,6 +411,9 @@ struct AuditChainStoreTests {
         // Migration 13: workspaces stored before it have no stream upstream.
         let old = try #require(try await store.workspace(id: "ws-old"))
         #expect(old.name == "Old" && old.streamUpstream == nil)
+        // Migration 17: an account with a `register` entry registered itself.
+        #expect(try await store.user(id: "usr-registered")?.selfRegistered == true)
+        #expect(try await store.user(id: "usr-made")?.selfRegistered == false)
         #expect(chain.map { $0.seal?.seq } == [1, 2, 3])
         let appended = try await store.append(Self.event(0))
         #expect(appended.seal?.seq == 4 && appended.seal?.prevHash == chain.last?.seal?.hash)

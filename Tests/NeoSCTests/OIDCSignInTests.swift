@@ -203,6 +203,49 @@ struct OIDCSignInTests {
         }
     }
 
+    /// Pre-registration: someone registers the owner's address first, with a password and a
+    /// second factor of their own, and waits for the owner's first sign-in through the provider
+    /// (a probe: their token and password then carried the owner's role, `admin`).
+    @Test("a self-registered account is reclaimed by the provider that proves its address: the registrant's password, second factor and tokens go")
+    func registrantsLoseAReclaimedAccount() async throws {
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let registered = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": "alice@example.com", "password": "a registrant's own phrase", "name": "Not Alice"]))
+            #expect(registered.status == .created, "\(registered.text)")
+            let registrants = try registered.decoded(SignedInBody.self)
+            let before = try #require(try await harness.store.user(email: "alice@example.com"))
+            #expect(before.selfRegistered && before.passwordHash != nil)
+            let now = Date()
+            #expect(
+                try await harness.store.beginEnrollment(
+                    TOTPEnrollment(userID: before.id, secret: "JBSWY3DPEHPK3PXP", recoveryCodeDigests: [], createdAt: now)))
+            #expect(try await harness.store.confirmEnrollment(userID: before.id, secret: "JBSWY3DPEHPK3PXP", at: now))
+
+            let owner = try await Self.exchange(mock, as: "zitadel-alice", client: client)
+            #expect(owner.status == .ok, "\(owner.text)")
+            #expect(try owner.decoded(SignedInBody.self).user.role == "admin")
+
+            #expect(try await client.send(.get, "/api/auth/me", token: registrants.accessToken).status == .unauthorized)
+            #expect(try await client.send(.get, "/api/users", token: registrants.accessToken).status == .unauthorized)
+            let password = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "alice@example.com", "password": "a registrant's own phrase"]))
+            #expect(password.status == .unauthorized, "the registrant's password is gone: \(password.text)")
+            let after = try #require(try await harness.store.user(id: before.id))
+            #expect(after.passwordHash == nil && after.ssoSubject == "zitadel-alice" && after.role == .admin)
+            #expect(try await harness.store.totpEnrollment(userID: before.id) == nil)
+            #expect(after.mfaEnabled, "as the provider's sign-in said (amr), not the registrant's enrolment")
+            let linked = try #require(try await harness.store.events(AuditQuery(action: .ssoAccountLinked)).first)
+            #expect(linked.details["password_removed"] == "true" && linked.details["second_factor_removed"] == "true")
+            #expect(linked.details["tokens_revoked"] == "1" && linked.details["self_registered"] == "true")
+
+            // The owner's own token works; an account an administrator made keeps its password (`linking`).
+            let ownersToken = try owner.decoded(SignedInBody.self).accessToken
+            #expect(try await client.send(.get, "/api/users", token: ownersToken).status == .ok)
+        }
+    }
+
     @Test("network_required: the NetBird claim of a Zitadel sign-in holds for the NeoSC token it gave, and one without it is refused")
     func netbirdClaimOfASignIn() async throws {
         let mock = try await OIDCMock.shared()
