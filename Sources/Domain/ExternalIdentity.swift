@@ -24,12 +24,18 @@ public struct ExternalIdentity: Sendable, Equatable {
     public var session: String?
     /// The names of the claims the verified token carried with a value.
     public var claims: Set<String>
+    /// Other spellings of `provider` an account may have been linked under before it was kept in
+    /// one spelling (an OIDC issuer with its trailing slash, which its tokens may carry or not).
+    /// Such an account is this provider's, and is moved to `provider` at its next sign-in.
+    public var formerProviderSpellings: [String]
 
     public init(
         provider: String, subject: String, email: String?, emailVerified: Bool, name: String?, roles: Set<Role>,
-        mfaVerified: Bool, expiresAt: Date, demo: DemoBinding? = nil, session: String? = nil, claims: Set<String> = []
+        mfaVerified: Bool, expiresAt: Date, demo: DemoBinding? = nil, session: String? = nil, claims: Set<String> = [],
+        formerProviderSpellings: [String] = []
     ) {
         self.claims = claims
+        self.formerProviderSpellings = formerProviderSpellings
         self.provider = provider
         self.subject = subject
         self.email = email

@@ -116,13 +116,16 @@ public struct OIDCProvider: Sendable {
             throw TokenRejection.missingNonce
         }
         let registered = claims.registered
+        // The issuer as configured, whether the token spelt it with a trailing slash or not (the
+        // rules accept both): one person is one account. Accounts linked under the token's own
+        // spelling before are found under it, and moved.
         return ExternalIdentity(
-            provider: registered.issuer ?? settings.issuerBase, subject: registered.subject ?? "",
+            provider: settings.issuerBase, subject: registered.subject ?? "",
             email: claims.email.map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
             emailVerified: claims.emailVerified, name: claims.name,
             roles: ProviderRoles.roles(named: claims.zitadelRoles(projectID: settings.projectID)),
             mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo,
-            claims: claims.presentClaims)
+            claims: claims.presentClaims, formerProviderSpellings: [settings.issuerBase + "/"])
     }
 
     /// Fetches discovery and keys now, so a misconfigured provider shows at start-up.

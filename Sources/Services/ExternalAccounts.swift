@@ -89,7 +89,10 @@ public struct ExternalAccounts: Sendable {
             // A provider's demo-user role alone would be a demo without end.
             throw DomainError.forbidden("A demo-user identity must carry neosc:demo_session_id and neosc:demo_expires_at")
         }
-        let linked = try await store.user(ssoProvider: external.provider, subject: external.subject)
+        var linked = try await store.user(ssoProvider: external.provider, subject: external.subject)
+        for spelling in external.formerProviderSpellings where linked == nil {
+            linked = try await store.user(ssoProvider: spelling, subject: external.subject)
+        }
         let sameEmail = linked == nil ? try await external.email.asyncFlatMap { try await store.user(email: $0) } : nil
         switch try AccountLinking.decide(external, linked: linked, sameEmail: sameEmail) {
         case .provision:
@@ -128,6 +131,7 @@ public struct ExternalAccounts: Sendable {
                     details.merge([
                         "by": external.provider, "previous_role": user.role.rawValue, "mfa_enabled": String(updated.mfaEnabled),
                     ]) { $1 }
+                    if user.ssoProvider != updated.ssoProvider { details["previous_provider"] = user.ssoProvider ?? "" }
                     try await audit.record(.updateUser, by: .account(updated), from: address, resource: ("user", user.id), details: details)
                 }
                 return ended

@@ -401,6 +401,44 @@ struct OIDCSignInTests {
         }
     }
 
+    /// The verifier takes the issuer with or without its trailing slash; the account's key must
+    /// not depend on which (a probe got a second account for one person, and a 409 for its mail).
+    @Test("one person is one account whether the ID token spells the issuer with a trailing slash or not")
+    func issuerSpellingsAreOneProvider() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(issuer: signer.issuer)) { harness, client in
+                func signIn(issuer: String, subject: String, email: String) async throws -> Reply {
+                    let claims = signer.claims(
+                        subject: subject, audience: Self.clientID, lifetime: 300,
+                        extra: [
+                            "iss": issuer, "email": email, "email_verified": true, "nonce": UUID().uuidString,
+                            "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
+                        ])
+                    return try await client.send(.post, "/api/auth/sso", json: body(["id_token": signer.token(claims)]))
+                }
+                let plain = try await signIn(issuer: signer.issuer, subject: "dana", email: "dana@example.com")
+                #expect(plain.status == .ok, "\(plain.text)")
+                let slashed = try await signIn(issuer: signer.issuer + "/", subject: "dana", email: "dana@example.com")
+                #expect(slashed.status == .ok, "\(slashed.text)")
+                #expect(try slashed.decoded(SignedInBody.self).user.id == plain.decoded(SignedInBody.self).user.id)
+                let another = try await signIn(issuer: signer.issuer + "/", subject: "dana", email: "dana-new@example.com")
+                #expect(another.status == .ok && (try? another.decoded(SignedInBody.self).user.id) == (try? plain.decoded(SignedInBody.self).user.id))
+                #expect(try await harness.store.user(email: "dana-new@example.com") == nil, "no second account")
+
+                // An account linked under the slashed spelling before is found, and moved to the configured one.
+                let earlier = try await harness.account(.user, email: "eve@example.com")
+                var linkedBefore = earlier.user
+                linkedBefore.ssoProvider = signer.issuer + "/"
+                linkedBefore.ssoSubject = "eve"
+                try await harness.store.updateKeepingAnAdministrator(linkedBefore, from: earlier.user)
+                let eve = try await signIn(issuer: signer.issuer, subject: "eve", email: "eve@example.com")
+                #expect(eve.status == .ok, "\(eve.text)")
+                #expect(try eve.decoded(SignedInBody.self).user.id == earlier.user.id)
+                #expect(try await harness.store.user(id: earlier.user.id)?.ssoProvider == signer.issuer)
+            }
+        }
+    }
+
     @Test("a token bound to a demo session is refused once the demo is over, however long the token lives")
     func expiredDemoBinding() async throws {
         try await TestSigner.with { signer in
