@@ -23,13 +23,20 @@ enum SessionsOutlivingAccess {
 
     /// The sessions on `workspace` (as changed) whose owner's role it no longer admits.
     static func end(on workspace: Workspace, in store: any Store, at now: Date) async throws -> [WorkspaceSession] {
-        let running = try await store.sessions(userID: nil, status: .active, limit: Int.max).filter { $0.workspaceID == workspace.id }
+        try await end(onAnyOf: [workspace], in: store, at: now)
+    }
+
+    /// The sessions on any of `workspaces` (as changed: a catalogue reset) whose owner's role the
+    /// workspace no longer admits; sessions on other workspaces are left alone.
+    static func end(onAnyOf workspaces: [Workspace], in store: any Store, at now: Date) async throws -> [WorkspaceSession] {
+        let byID = Dictionary(workspaces.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let running = try await store.sessions(userID: nil, status: .active, limit: Int.max).filter { byID[$0.workspaceID] != nil }
         // The owners in one read, not one each.
         let roles = Dictionary(
             try await store.users(ids: Array(Set(running.map(\.userID)))).map { ($0.id, $0.role) }, uniquingKeysWith: { first, _ in first })
         var ended: [WorkspaceSession] = []
         for session in running {
-            guard AccessRules.outlivesAccess(session, workspace: workspace, ownerRole: roles[session.userID]),
+            guard AccessRules.outlivesAccess(session, workspace: byID[session.workspaceID], ownerRole: roles[session.userID]),
                 let done = try await store.end(id: session.id, .accessRevoked, at: now)
             else { continue }
             ended.append(done)

@@ -94,12 +94,15 @@ public struct WorkspaceAdministration: Sendable {
     }
 
     /// Replaces the catalogue with the default one. Active sessions of workspaces it removes end
-    /// (`terminated`, `workspaces_reset`); those of workspaces it keeps go on.
+    /// (`terminated`, `workspaces_reset`), and so do those of workspaces it keeps whose owners'
+    /// roles the default no longer admits (`access_revoked`, as a `PUT` that takes a role away);
+    /// the others go on.
     public func reset(by actor: AuditActor, from address: String?) async throws -> Reset {
         let now = clock.now()
         let catalogue = DefaultCatalogue.workspaces(at: now)
         let ended = try await audit.change {
-            let ended = try await store.replaceAll(with: catalogue, ending: .workspacesReset, at: now)
+            let removed = try await store.replaceAll(with: catalogue, ending: .workspacesReset, at: now)
+            let ended = removed + (try await SessionsOutlivingAccess.end(onAnyOf: catalogue, in: store, at: now))
             try await audit.record(
                 .resetWorkspaces, by: actor, from: address, resource: ("workspace", "*"),
                 details: ["workspaces": String(catalogue.count), "sessions_terminated": String(ended.count)])

@@ -212,7 +212,9 @@ struct APIPromiseTests {
         }
     }
 
-    @Test("reset ends the active sessions of workspaces it removes (terminated, workspaces_reset), counts them, audits the count")
+    @Test(
+        "reset ends the active sessions of workspaces it removes (terminated, workspaces_reset) and those the default's roles no longer admit (access_revoked), counts them, audits the count"
+    )
     func resetCountsTheSessionsItEnds() async throws {
         try await Harness.run { harness, client in
             let admin = try await harness.account(.admin).token
@@ -228,6 +230,12 @@ struct APIPromiseTests {
             }
             let removed = [try await launch(alice, "ws-extra"), try await launch(bob, "ws-extra-two")]
             let kept = try await launch(alice, "ws-linux-desktop")
+            // A workspace the reset keeps, opened to a role its default does not admit (a probe's
+            // HIGH: the session, and its stream, went on).
+            let opened = try await client.send(
+                .put, "/api/workspaces/ws-admin-panel", token: admin, json: #"{"allowed_roles":["admin","neosc"]}"#)
+            #expect(opened.status == .ok, "\(opened.text)")
+            let outlived = try await launch(bob, "ws-admin-panel")
             // One already over: not counted again.
             let over = try await launch(bob, "ws-extra")
             #expect(try await client.send(.post, "/api/sessions/\(over)/disconnect", token: bob).status == .ok)
@@ -235,8 +243,10 @@ struct APIPromiseTests {
             let reset = try await client.send(.post, "/api/workspaces/reset", token: admin)
             #expect(reset.status == .ok, "\(reset.text)")
             let outcome = try reset.decoded(ResetBody.self)
-            #expect(outcome.sessionsTerminated == 2)
+            #expect(outcome.sessionsTerminated == 3)
             #expect(outcome.workspaces == 6)
+            let revoked = try #require(try await harness.store.session(id: outlived))
+            #expect(revoked.status == .terminated && revoked.endReason == "access_revoked")
             for id in removed {
                 let session = try #require(try await harness.store.session(id: id))
                 #expect(session.status == .terminated && session.endReason == "workspaces_reset")
@@ -245,7 +255,7 @@ struct APIPromiseTests {
             #expect(try await harness.store.session(id: over)?.endReason != "workspaces_reset")
             let audit = try await harness.store.events(AuditQuery(action: .resetWorkspaces))
             #expect(audit.count == 1)
-            #expect(audit.first?.details["sessions_terminated"] == "2")
+            #expect(audit.first?.details["sessions_terminated"] == "3")
             let again = try await client.send(.post, "/api/workspaces/reset", token: admin)
             #expect(try again.decoded(ResetBody.self).sessionsTerminated == 0)
         }
