@@ -95,8 +95,10 @@ public protocol DemoStore: Sendable {
     /// client (`DemoCapacity`: an IPv4 address, an IPv6 /64), checked atomically; throws
     /// `rateLimited` naming when a slot frees up.
     func insert(_ demo: DemoSession, limit: Int, perAddressLimit: Int) async throws
-    /// Stores what the provisioner returned (connection URL, NetBird peer).
-    func recordProvisioning(of demo: DemoSession) async throws
+    /// Stores what the provisioner returned (connection URL, NetBird peer) while the demo is still
+    /// active: the demo as stored (an extension may have moved its expiry meanwhile), or nil when
+    /// it has ended or its clean-up has begun.
+    func recordProvisioning(of demo: DemoSession) async throws -> DemoSession?
     func demo(id: String) async throws -> DemoSession?
     /// The demo a `demo-user` account belongs to.
     func demo(userID: String) async throws -> DemoSession?

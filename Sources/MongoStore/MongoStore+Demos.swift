@@ -9,14 +9,15 @@ extension MongoStore: DemoStore {
         try await insertHoldingSlots(demo, limit: limit, perAddressLimit: perAddressLimit)
     }
 
-    public func recordProvisioning(of demo: DemoSession) async throws {
-        _ = try await database.update(
-            "demo_sessions", ["_id": .string(demo.id)],
-            [
+    public func recordProvisioning(of demo: DemoSession) async throws -> DemoSession? {
+        try await database.findAndModify(
+            "demo_sessions", ["_id": .string(demo.id), "status": .string(DemoSession.Status.active.rawValue)],
+            update: [
                 "$set": .document([
                     "connection_url": .optional(demo.connectionURL), "network_peer_id": .optional(demo.networkPeerID),
                 ])
-            ])
+            ]
+        ).map(Self.demo)
     }
 
     public func demo(id: String) async throws -> DemoSession? {

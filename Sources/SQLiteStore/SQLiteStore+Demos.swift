@@ -31,11 +31,12 @@ extension SQLiteStore: DemoStore {
         }
     }
 
-    public func recordProvisioning(of demo: DemoSession) async throws {
+    public func recordProvisioning(of demo: DemoSession) async throws -> DemoSession? {
         try await write {
-            try await $0.execute(
-                "UPDATE demo_sessions SET connection_url = ?, network_peer_id = ? WHERE id = ?",
-                [.init(demo.connectionURL), .init(demo.networkPeerID), .text(demo.id)])
+            try await $0.rows(
+                "UPDATE demo_sessions SET connection_url = ?, network_peer_id = ? WHERE id = ? AND status = 'active' RETURNING *",
+                [.init(demo.connectionURL), .init(demo.networkPeerID), .text(demo.id)]
+            ).first.map(Self.demo)
         }
     }
 

@@ -110,6 +110,7 @@ public struct DemoLifecycle: Sendable {
             await cleanUpAtOnce(demo.id)
             throw error
         }
+        let recorded: DemoSession?
         do {
             let recording = try await policies.recording(
                 PolicyRequest(
@@ -118,7 +119,7 @@ public struct DemoLifecycle: Sendable {
             let provisioned = try await lifetimes.drivers.provisioner.provision(demo, workspace: workspace, recording: recording)
             demo.connectionURL = provisioned.connectionURL
             demo.networkPeerID = provisioned.networkPeerID
-            try await store.recordProvisioning(of: demo)
+            recorded = try await store.recordProvisioning(of: demo)
         } catch {
             // Nothing half-granted stays behind: the demo is ended and cleaned up at once.
             logger.warning("demo provisioning failed", metadata: ["demo": "\(demo.id)", "error": "\(error)"])
@@ -132,6 +133,18 @@ public struct DemoLifecycle: Sendable {
             }
             throw DomainError.unavailable("The demo workspace could not be provisioned; try again later")
         }
+        guard let recorded else {
+            // Ended (an administrator's end) while its workspace was being provisioned. The
+            // clean-up worked on the demo as it stood, without what provisioning made, which is
+            // undone here; nothing is handed out.
+            await undoLateProvisioning(of: demo)
+            try? await audit.record(
+                .demoSessionCreated, by: .account(user), from: address, success: false, resource: ("demo_session", demo.id),
+                details: ["workspace_id": workspace.id, "workspace_type": type, "reason": "ended_while_provisioning"])
+            throw DomainError.conflict("The demo was ended while its workspace was being provisioned")
+        }
+        // As stored: an extension while it was provisioned moved its expiry, which the token follows.
+        demo = recorded
         let (token, _) = try await audit.change {
             let issued = try await signIn.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)
             try await audit.record(
@@ -143,6 +156,23 @@ public struct DemoLifecycle: Sendable {
         }
         metrics.activeDemos(try await store.activeDemoCount())
         return Started(demo: demo, token: token, workspace: workspace)
+    }
+
+    /// Deprovisions the workspace and revokes the NetBird peer that `demo`'s provisioning made
+    /// after its clean-up had begun (which deprovisioned what the demo held then, once more now
+    /// harmlessly). In a task of its own, as `cleanUpAtOnce`; a failure is logged for the
+    /// operator, since the demo's record is finished.
+    private func undoLateProvisioning(of demo: DemoSession) async {
+        await Task { [lifetimes, logger] in
+            do {
+                try await lifetimes.drivers.provisioner.deprovision(demo)
+                if let peer = demo.networkPeerID, let network = lifetimes.drivers.network { try await network.revokePeer(peer) }
+            } catch {
+                logger.error(
+                    "a demo ended while it was provisioned: undoing its provisioning failed",
+                    metadata: ["demo": "\(demo.id)", "error": "\(error)"])
+            }
+        }.value
     }
 
     /// Ends and cleans up a demo that could not be granted whole, then runs `afterwards` (the

@@ -224,6 +224,75 @@ struct DemoSessionTests {
         }
     }
 
+    /// A probe: an administrator ended a demo while its workspace was being provisioned. The
+    /// clean-up deprovisioned before the workspace existed, the start then answered 201 with a
+    /// token and the desktop's address, and the workspace was never deprovisioned.
+    @Test("a demo ended while it is provisioned hands nothing out, and what provisioning made is undone")
+    func endedWhileProvisioned() async throws {
+        try await RecordingPeer.with { peer in
+            peer.reply("POST /hook provision", with: #"{"connection_url":"https://kasm.example.com/s/9","netbird_peer_id":"peer-9"}"#)
+            peer.delay("POST /hook provision", by: .seconds(2))
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600)) { harness, client in
+                let admin = try await harness.account(.admin).token
+                async let starting = Self.create(client)
+                var demoID: String?
+                for _ in 0..<200 where demoID == nil {
+                    if peer.calls.contains(where: { $0.event == "provision" }) {
+                        demoID = try await harness.store.demos(userID: nil, limit: 1).first?.id
+                    } else {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                let id = try #require(demoID, "the provisioning call never came")
+                let ended = try await client.send(.delete, "/api/demo/sessions/\(id)", token: admin)
+                #expect(ended.status == .ok, "\(ended.text)")
+                let started = try await starting
+                #expect(started.status == .conflict, "\(started.text)")
+                #expect(started["access_token"] == nil && !started.text.contains("kasm.example.com"))
+
+                let events = peer.calls.compactMap(\.event)
+                let provisioned = try #require(events.firstIndex(of: "provision"))
+                #expect(events.filter { $0 == "deprovision" }.count == 2, "the clean-up's, and the one after provisioning: \(events)")
+                #expect(events.lastIndex(of: "deprovision").map { $0 > provisioned } == true)
+                #expect(peer.calls.contains { $0.method == "DELETE" && $0.path == "/api/peers/peer-9" })
+                let demo = try #require(try await Self.demo(harness, id))
+                #expect(demo.status == .ended && demo.connectionURL == nil)
+                let refused = try await Self.audited(harness, .demoSessionCreated, demo: id)
+                #expect(refused.map(\.success) == [false] && refused.first?.details["reason"] == "ended_while_provisioning")
+            }
+        }
+    }
+
+    /// The same, extended instead of ended: the token and the answer carry the expiry as it stands.
+    @Test("a demo extended while it is provisioned starts with its extended expiry, its token too")
+    func extendedWhileProvisioned() async throws {
+        try await RecordingPeer.with { peer in
+            peer.delay("POST /hook provision", by: .seconds(2))
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600, maxDuration: 3_600)) { harness, client in
+                let admin = try await harness.account(.admin).token
+                async let starting = Self.create(client)
+                var demoID: String?
+                for _ in 0..<200 where demoID == nil {
+                    if peer.calls.contains(where: { $0.event == "provision" }) {
+                        demoID = try await harness.store.demos(userID: nil, limit: 1).first?.id
+                    } else {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                let id = try #require(demoID, "the provisioning call never came")
+                let extended = try await client.send(.post, "/api/demo/sessions/\(id)/extend", token: admin, json: #"{"minutes":30}"#)
+                #expect(extended.status == .ok, "\(extended.text)")
+                let started = try await starting
+                #expect(started.status == .created, "\(started.text)")
+                let body = try started.decoded(DemoCreatedBody.self)
+                let stored = try #require(try await Self.demo(harness, id))
+                #expect(abs(body.expiresAt.timeIntervalSince(stored.expiresAt)) < 1, "the answer says the extended expiry")
+                let token = try #require(try await harness.store.token(digest: BearerCredential.digest(body.accessToken)))
+                #expect(token.expiresAt >= stored.expiresAt - 1, "the token lasts as long as the extended demo")
+            }
+        }
+    }
+
     /// `expiry`'s "refused at once", without the clean-up's help: the deprovision step keeps
     /// failing, so revoke_token never runs, and the injected clock puts the test right at the deadline.
     @Test("a demo's token is refused from its deadline on, before the clean-up's revoke step has run")

@@ -249,6 +249,29 @@ import Testing
         }
     }
 
+    /// What provisioning returned is kept only while the demo is active: a demo ended meanwhile
+    /// keeps nothing, and its start hands nothing out (`DemoLifecycle.start`).
+    @Test(arguments: StoreKind.allCases)
+    func provisioningIsRecordedOnlyOnAnActiveDemo(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            var demo = DemoSession(
+                id: "demo-p", userID: "usr-p", workspaceID: "ws-browser", workspaceType: "browser", contactEmail: nil,
+                clientAddress: "192.0.2.1", createdAt: Self.now(), expiresAt: Self.now(plus: 1_800), maxExpiresAt: Self.now(plus: 7_200))
+            try await store.insert(demo, limit: 10, perAddressLimit: 10)
+            let extended = try #require(try await store.extend(id: "demo-p", from: demo.expiresAt, to: Self.now(plus: 2_400)))
+            demo.connectionURL = "https://kasm.example.com/s/p"
+            demo.networkPeerID = "peer-p"
+            let recorded = try #require(try await store.recordProvisioning(of: demo))
+            #expect(recorded.connectionURL == demo.connectionURL && recorded.networkPeerID == "peer-p")
+            #expect(recorded.expiresAt == extended.expiresAt, "as stored, with the extension made meanwhile")
+            _ = try #require(
+                try await store.claimCleanup(id: "demo-p", replica: "r1", endingAs: .ended, at: Self.now(), leaseUntil: Self.now(plus: 60)))
+            demo.connectionURL = "https://kasm.example.com/s/late"
+            #expect(try await store.recordProvisioning(of: demo) == nil)
+            #expect(try await store.demo(id: "demo-p")?.connectionURL == "https://kasm.example.com/s/p")
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func organizations(_ kind: StoreKind) async throws {
         try await Harness.withStore(kind) { store in
