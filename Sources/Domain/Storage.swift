@@ -41,7 +41,9 @@ public protocol UserStore: Sendable {
     ) async throws -> Bool
     /// Sets (or, nil, clears) the NetBird peer the account registered; false when there is no such account.
     func setNetbirdPeer(userID: String, peerID: String?, at now: Date) async throws -> Bool
-    /// Users that are not disabled, optionally only one organisation's, and how many of them have MFA.
+    /// Users that are not disabled, optionally only one organisation's, and how many of them have
+    /// MFA; demo visitors' accounts are not counted (every demo leaves one, which can have no
+    /// second factor).
     func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int)
     func activeAdminCount() async throws -> Int
 }

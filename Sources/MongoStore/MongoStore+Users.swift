@@ -180,7 +180,8 @@ extension MongoStore: UserStore {
     }
 
     public func activeUserCounts(organizationID: String?) async throws -> (total: Int, withMFA: Int) {
-        var filter: BSONDocument = ["disabled": .bool(false)]
+        // Demo visitors' accounts are not the organisation's people (`UserStore.activeUserCounts`).
+        var filter: BSONDocument = ["disabled": .bool(false), "role": .document(["$ne": .string(Role.demoUser.rawValue)])]
         if let organizationID { filter["organization_id"] = .string(organizationID) }
         let total = try await database.count("users", filter)
         filter["mfa_enabled"] = .bool(true)

@@ -311,6 +311,44 @@ enum Schema {
                 AND id IN (SELECT resource_id FROM audit_logs WHERE action = 'register' AND success = 1)
             """,
         ],
+        // 18: demo visitors' accounts are not the organisation's people: every demo leaves one, none
+        // can have a second factor, and anyone may start demos, so counted they pushed the MFA
+        // coverage and the security score towards nothing (a probe). The tally leaves them out.
+        [
+            "DROP TRIGGER users_tally_insert", "DROP TRIGGER users_tally_delete", "DROP TRIGGER users_tally_update",
+            "DELETE FROM user_tallies",
+            """
+            INSERT INTO user_tallies (organization_id, active, active_with_mfa)
+            SELECT COALESCE(organization_id, ''), COUNT(*), SUM(mfa_enabled != 0) FROM users
+            WHERE disabled = 0 AND role != 'demo-user' GROUP BY 1
+            """,
+            """
+            CREATE TRIGGER users_tally_insert AFTER INSERT ON users WHEN NEW.disabled = 0 AND NEW.role != 'demo-user' BEGIN
+                INSERT INTO user_tallies (organization_id, active, active_with_mfa)
+                VALUES (COALESCE(NEW.organization_id, ''), 1, NEW.mfa_enabled != 0)
+                ON CONFLICT (organization_id) DO UPDATE SET
+                    active = active + 1, active_with_mfa = active_with_mfa + excluded.active_with_mfa;
+            END
+            """,
+            """
+            CREATE TRIGGER users_tally_delete AFTER DELETE ON users WHEN OLD.disabled = 0 AND OLD.role != 'demo-user' BEGIN
+                UPDATE user_tallies SET active = active - 1, active_with_mfa = active_with_mfa - (OLD.mfa_enabled != 0)
+                WHERE organization_id = COALESCE(OLD.organization_id, '');
+                DELETE FROM user_tallies WHERE organization_id = COALESCE(OLD.organization_id, '') AND active = 0;
+            END
+            """,
+            """
+            CREATE TRIGGER users_tally_update AFTER UPDATE OF organization_id, disabled, mfa_enabled, role ON users BEGIN
+                UPDATE user_tallies SET active = active - 1, active_with_mfa = active_with_mfa - (OLD.mfa_enabled != 0)
+                WHERE OLD.disabled = 0 AND OLD.role != 'demo-user' AND organization_id = COALESCE(OLD.organization_id, '');
+                INSERT INTO user_tallies (organization_id, active, active_with_mfa)
+                SELECT COALESCE(NEW.organization_id, ''), 1, NEW.mfa_enabled != 0 WHERE NEW.disabled = 0 AND NEW.role != 'demo-user'
+                ON CONFLICT (organization_id) DO UPDATE SET
+                    active = active + 1, active_with_mfa = active_with_mfa + excluded.active_with_mfa;
+                DELETE FROM user_tallies WHERE organization_id = COALESCE(OLD.organization_id, '') AND active = 0;
+            END
+            """,
+        ],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -12,7 +12,7 @@ import Testing
         try await connection.query(
             """
             SELECT COALESCE(organization_id, '') AS o, COUNT(*) AS a, SUM(mfa_enabled != 0) AS m
-            FROM users WHERE disabled = 0 GROUP BY 1 ORDER BY 1
+            FROM users WHERE disabled = 0 AND role != 'demo-user' GROUP BY 1 ORDER BY 1
             """
         ).map { "\(try $0.string("o")) \(try $0.int("a")) \(try $0.int("m"))" }
     }
@@ -22,7 +22,7 @@ import Testing
             .map { "\(try $0.string("o")) \(try $0.int("a")) \(try $0.int("m"))" }
     }
 
-    @Test("every insert, move, disable, enable, second factor and delete keeps the tally equal to a count")
+    @Test("every insert, move, disable, enable, second factor, role and delete keeps the tally equal to a count, without demo visitors")
     func theTallyFollowsEveryChange() async throws {
         let directory = Harness.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -36,36 +36,40 @@ import Testing
             let organizations: [SQLiteData] = [.null, .text("org-a"), .text("org-b")]
             var users: [String] = []
             for step in 0..<400 {
-                let choice = users.isEmpty ? 0 : random.next(below: 6)
+                let choice = users.isEmpty ? 0 : random.next(below: 8)
                 let user = users.isEmpty ? "" : users[random.next(below: users.count)]
                 switch choice {
-                case 0, 1:
+                case 0, 1, 2:
                     let id = "user-\(step)"
                     users.append(id)
                     _ = try await connection.query(
                         """
                         INSERT INTO users (id, email, name, organization_id, role, mfa_enabled, disabled, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, 'user', ?, ?, 0, 0)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)
                         """,
                         [
                             .text(id), .text("\(id)@example.com"), .text(id), organizations[random.next(below: 3)],
+                            .text(random.next(below: 3) == 0 ? "demo-user" : "user"),
                             .integer(random.next(below: 2)), .integer(random.next(below: 4) == 0 ? 1 : 0),
                         ])
-                case 2:
+                case 3:
                     _ = try await connection.query(
                         "UPDATE users SET organization_id = ? WHERE id = ?", [organizations[random.next(below: 3)], .text(user)])
-                case 3:
+                case 4:
                     _ = try await connection.query("UPDATE users SET disabled = 1 - disabled WHERE id = ?", [.text(user)])
-                case 4 where step % 2 == 0:
+                case 5 where step % 2 == 0:
                     // The organisation and `disabled` at once.
                     _ = try await connection.query(
                         "UPDATE users SET organization_id = ?, disabled = ? WHERE id = ?",
                         [organizations[random.next(below: 3)], .integer(random.next(below: 2)), .text(user)])
-                case 4:
+                case 5:
                     // Two columns at once, and a change to a column the tally does not follow.
                     _ = try await connection.query(
                         "UPDATE users SET mfa_enabled = 1 - mfa_enabled, disabled = ?, name = 'renamed' WHERE id = ?",
                         [.integer(random.next(below: 2)), .text(user)])
+                case 6:
+                    _ = try await connection.query(
+                        "UPDATE users SET role = CASE role WHEN 'demo-user' THEN 'user' ELSE 'demo-user' END WHERE id = ?", [.text(user)])
                 default:
                     _ = try await connection.query("DELETE FROM users WHERE id = ?", [.text(user)])
                     users.removeAll { $0 == user }
@@ -104,6 +108,12 @@ import Testing
                     VALUES (?, ?, ?, ?, 'user', ?, ?, 0, 0)
                     """, [.text(id), .text("\(id)@example.com"), .text(id), organization, .integer(mfa), .integer(disabled)])
             }
+            // A demo visitor's account, left by a demo: not one of the people counted.
+            _ = try await connection.query(
+                """
+                INSERT INTO users (id, email, name, role, mfa_enabled, disabled, created_at, updated_at)
+                VALUES ('u6', 'demo_1@demo.neosc.invalid', 'Demo visitor', 'demo-user', 0, 0, 0, 0)
+                """)
         } catch {
             try? await connection.close()
             throw error
