@@ -209,6 +209,11 @@ public struct DemoLifecycle: Sendable {
             // Its clean-up was claimed first (an end at once, its expiry, another process).
             throw DomainError.conflict("Demo session is already ending")
         case .unfinished:
+            // Access has ended, but the entry that names who ended it comes when the clean-up
+            // finishes, which a resumed clean-up does as NeoSC: who asked is recorded now.
+            try await audit.record(
+                .demoSessionEnded, by: .principal(principal), success: false, resource: ("demo_session", demo.id),
+                details: ["ended_by": principal.userID, "visitor": demo.userID, "reason": "cleanup_unfinished"])
             throw DomainError.unavailable("The demo is being cleaned up; its clean-up will be resumed")
         }
     }

@@ -220,6 +220,11 @@ struct DemoSessionTests {
                 let demo = try #require(try await Self.demo(harness, id))
                 #expect(demo.status == .expiring && demo.endingAs == .ended)
                 #expect(demo.completedSteps == [.endSessions], "stopped at the failing step, none skipped")
+                // Who ended it is recorded now: the clean-up, when it finishes, writes its entry as NeoSC
+                // (a probe found an administrator's end in no entry of theirs).
+                let asked = try await Self.audited(harness, .demoSessionEnded, demo: id)
+                #expect(asked.count == 1 && asked.first?.success == false && asked.first?.userID == demo.userID)
+                #expect(asked.first?.details["reason"] == "cleanup_unfinished" && asked.first?.details["ended_by"] == demo.userID)
             }
         }
     }
