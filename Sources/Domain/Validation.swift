@@ -21,6 +21,20 @@ public enum Validation {
         return email
     }
 
+    /// An identity provider's `email` claim as NeoSC keys accounts by it: trimmed, lower-cased, and
+    /// the domain without the trailing dot of its fully qualified form (`a@example.com.` is
+    /// `a@example.com`, and `demo.neosc.invalid.` is the demo domain); nil when that leaves no
+    /// address (`""`, no `@`), which counts as none sent. Not held to `normalisedEmail`: what the
+    /// provider vouched for is who signs in, however unusual.
+    public static func providerEmail(_ raw: String?) -> String? {
+        guard var email = raw?.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() else { return nil }
+        while email.hasSuffix(".") { email.removeLast() }
+        guard let at = email.lastIndex(of: "@"), at != email.startIndex, email.index(after: at) != email.endIndex else {
+            return nil
+        }
+        return email
+    }
+
     /// The domain demo visitors' accounts are made at (`<demo id>@demo.neosc.invalid`).
     public static let demoAccountDomain = "demo.neosc.invalid"
 

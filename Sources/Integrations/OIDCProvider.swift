@@ -121,7 +121,7 @@ public struct OIDCProvider: Sendable {
         // spelling before are found under it, and moved.
         return ExternalIdentity(
             provider: settings.issuerBase, subject: registered.subject ?? "",
-            email: claims.email.map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
+            email: Validation.providerEmail(claims.email),
             emailVerified: claims.emailVerified, name: claims.name,
             roles: ProviderRoles.roles(named: claims.zitadelRoles(projectID: settings.projectID)),
             mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo,

@@ -51,7 +51,7 @@ public struct PomeriumGate: Sendable {
         let zitadelRoles = claims.zitadelRoles(projectID: settings.projectID)
         return ExternalIdentity(
             provider: Self.provider, subject: registered.subject ?? claims.user ?? "",
-            email: claims.email.map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
+            email: Validation.providerEmail(claims.email),
             emailVerified: claims.emailVerified, name: claims.name,
             roles: ProviderRoles.roles(named: zitadelRoles.isEmpty ? claims.groups : zitadelRoles),
             mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo,

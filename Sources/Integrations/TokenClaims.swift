@@ -41,12 +41,15 @@ struct TokenClaims: JWTPayload {
             if let many = try? container.decodeIfPresent([String].self, forKey: key) { return many }
             return (try? container.decodeIfPresent(String.self, forKey: key)).flatMap { $0.map { [$0] } } ?? []
         }
-        func date(_ name: String) -> Date? {
+        /// A registered time claim: absent (or null), or a time. One present that is neither a
+        /// number nor an ISO 8601 time makes the token malformed: taken for absent, `iat: "abc"`
+        /// or `nbf: "x"` had been no claim at all, and the token accepted.
+        func date(_ name: String) throws -> Date? {
             let key = Key(stringValue: name)
-            if let seconds = try? container.decodeIfPresent(Double.self, forKey: key) {
-                return Date(timeIntervalSince1970: seconds)
-            }
-            return string(name).flatMap { try? Date($0, strategy: .iso8601) }
+            guard container.contains(key), try !container.decodeNil(forKey: key) else { return nil }
+            if let seconds = number(name) { return Date(timeIntervalSince1970: seconds) }
+            if let time = string(name).flatMap({ try? Date($0, strategy: .iso8601) }) { return time }
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "'\(name)' is not a time")
         }
         /// A number, or a number Pomerium turned into a string: it writes every numeric claim it
         /// forwards with Go's `fmt.Sprint`, so 1767225600 arrives as "1.7672256e+09".
@@ -72,8 +75,8 @@ struct TokenClaims: JWTPayload {
                 return (try? container.decode(Bool.self, forKey: key)) == true
             }.map(\.stringValue))
         registered = SignedClaims(
-            issuer: string("iss"), subject: string("sub"), audiences: strings("aud"), expiresAt: date("exp"),
-            issuedAt: date("iat"), notBefore: date("nbf"), nonce: string("nonce"))
+            issuer: string("iss"), subject: string("sub"), audiences: strings("aud"), expiresAt: try date("exp"),
+            issuedAt: try date("iat"), notBefore: try date("nbf"), nonce: string("nonce"))
         email = string("email")
         emailVerified = bool("email_verified")
         name = string("name") ?? string("preferred_username")

@@ -387,6 +387,10 @@ struct OIDCSignInTests {
                     ("not_yet_valid", signer.token(claims(["iat": Int(Date().timeIntervalSince1970) + 3_600]))),
                     ("missing_subject", signer.token(claims(["sub": ""]))),
                     ("malformed_token", "not.a.jwt"),
+                    // A time claim that is no time is no claim to ignore (a probe: accepted).
+                    ("malformed_token", signer.token(claims(["iat": "abc"]))),
+                    ("malformed_token", signer.token(claims(["nbf": "x"]))),
+                    ("malformed_token", signer.token(claims(["exp": ["soon"]]))),
                 ]
                 for (reason, token) in forgeries {
                     let refused = try await sso(token)
@@ -435,6 +439,33 @@ struct OIDCSignInTests {
                 #expect(eve.status == .ok, "\(eve.text)")
                 #expect(try eve.decoded(SignedInBody.self).user.id == earlier.user.id)
                 #expect(try await harness.store.user(id: earlier.user.id)?.ssoProvider == signer.issuer)
+            }
+        }
+    }
+
+    /// A probe: `email: ""` made an account with no address (and every later empty one a 409), and
+    /// `x@demo.neosc.invalid.` (the fully qualified spelling) passed for an address off the demo domain.
+    @Test("a provider's empty address is none, and a trailing dot spells the same domain")
+    func providerAddressesAreReadAsAddresses() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(issuer: signer.issuer)) { harness, client in
+                func signIn(_ subject: String, email: String) async throws -> Reply {
+                    let claims = signer.claims(
+                        subject: subject, audience: Self.clientID, lifetime: 300,
+                        extra: [
+                            "email": email, "email_verified": true, "nonce": UUID().uuidString,
+                            "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
+                        ])
+                    return try await client.send(.post, "/api/auth/sso", json: body(["id_token": signer.token(claims)]))
+                }
+                let empty = try await signIn("nobody", email: " ")
+                #expect(empty.status == .forbidden && empty.detail?.contains("no e-mail") == true, "\(empty.text)")
+                let demoDomain = try await signIn("visitor-lookalike", email: "x@demo.neosc.invalid.")
+                #expect(demoDomain.status == .forbidden, "\(demoDomain.text)")
+                let dotted = try await signIn("fqdn", email: "Frank@Example.COM.")
+                #expect(dotted.status == .ok, "\(dotted.text)")
+                #expect(try dotted.decoded(SignedInBody.self).user.email == "frank@example.com")
+                #expect(try await harness.store.user(email: "") == nil)
             }
         }
     }
