@@ -12,6 +12,14 @@ public enum DemoAccess {
         guard demo.grantsAccess(at: now) else { throw .unauthenticated("Demo session has expired") }
     }
 
+    /// Whether a demo's visitor sees `workspace` in its lists and figures: the demo's own, while the
+    /// workspace still admits `demo-user` (an administrator may take the role away: the list then
+    /// shows what a launch would refuse). The one rule for the API's list, the portal's and the
+    /// visitor's figures.
+    public static func shows(_ workspace: Workspace, to demo: DemoSession?) -> Bool {
+        demo?.workspaceID == workspace.id && workspace.isVisible(to: .demoUser)
+    }
+
     /// Refuses a demo's visitor any workspace but the demo's own, and any after the demo ended.
     public static func requireWorkspace(_ workspace: Workspace, of demo: DemoSession, at now: Date) throws(DomainError) {
         guard demo.workspaceID == workspace.id else {

@@ -109,7 +109,7 @@ struct WorkspaceRoutes {
         if principal.role == .demoUser {
             // A demo user sees its demo's workspace only; without a demo, none.
             let demo = try await demos.demo(of: principal)
-            return try await catalogue.answer(from: store, counts: counts) { $0.workspace.id == demo?.workspaceID }
+            return try await catalogue.answer(from: store, counts: counts) { DemoAccess.shows($0.workspace, to: demo) }
         }
         return try await catalogue.answer(for: principal.role, from: store, counts: counts)
     }

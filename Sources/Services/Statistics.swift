@@ -140,9 +140,10 @@ public struct Statistics: Sendable {
     }
 
     /// The tally of a demo visitor: its demo's workspace, when it has a demo and the workspace is
-    /// still there; nothing otherwise.
+    /// still there and shown to it (`DemoAccess.shows`); nothing otherwise.
     private func demoTally(_ principal: Principal) async throws -> WorkspaceTally {
-        guard let demo = try await store.demo(userID: principal.userID), let workspace = try await store.workspace(id: demo.workspaceID)
+        let demo = try await store.demo(userID: principal.userID)
+        guard let demo, let workspace = try await store.workspace(id: demo.workspaceID), DemoAccess.shows(workspace, to: demo)
         else { return WorkspaceTally() }
         return WorkspaceTally(visible: 1, available: workspace.status == .available ? 1 : 0)
     }

@@ -26,6 +26,24 @@ import Testing
         }
     }
 
+    /// A probe: with `demo-user` taken off the demo's workspace, the visitor's list and figures
+    /// still showed it, while opening or launching it was refused.
+    @Test func aDemoVisitorSeesItsWorkspaceOnlyWhileItAdmitsDemoVisitors() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let visitor = try await harness.account(.demoUser).token
+            let closed = try await client.send(
+                .put, "/api/workspaces/ws-secure-browser", token: admin, json: #"{"allowed_roles":["admin","neosc","user"]}"#)
+            #expect(closed.status == .ok, "\(closed.text)")
+            #expect(try await client.send(.get, "/api/workspaces", token: visitor).decoded([WorkspaceBody].self).isEmpty)
+            let figures = try await client.send(.get, "/api/stats", token: visitor).decoded(StatsBody.self)
+            #expect(figures.totalWorkspaces == 0 && figures.availableWorkspaces == 0)
+            #expect(try await client.send(.get, "/api/workspaces/ws-secure-browser", token: visitor).status == .forbidden)
+            let page = try await client.send(.get, "/workspaces", headers: [.cookie: "neosc_session=\(visitor)", .accept: "text/html"], body: nil)
+            #expect(page.status == .ok && !page.text.contains("ws-secure-browser"), "\(page.text.prefix(300))")
+        }
+    }
+
     @Test func launchStopAndActiveCounts() async throws {
         try await Harness.run { harness, client in
             let token = try await harness.account(.neosc).token

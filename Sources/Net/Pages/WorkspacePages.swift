@@ -52,7 +52,7 @@ struct WorkspacePages {
         var workspaces = try await catalogue.workspaces(from: store)
         if principal.role == .demoUser {
             let demo = try await demos.demo(of: principal)
-            workspaces = workspaces.filter { $0.id == demo?.workspaceID }
+            workspaces = workspaces.filter { DemoAccess.shows($0, to: demo) }
         } else {
             workspaces = workspaces.filter { $0.isVisible(to: principal.role) }
         }
