@@ -1234,8 +1234,8 @@ op("post", "/api/users/me/netbird-peer", "registerNetbirdPeer", "Register the Ne
    description="NetBird's API is asked whether the peer exists and is connected (422 if not); 409 when "
                "`NETBIRD_API_URL` is not configured. `network_required` policies accept it. Audited `netbird_peer_registered`.")
 op("delete", "/api/users/me/netbird-peer", "removeNetbirdPeer", "Forget the caller's NetBird peer",
-   responses({200: ok("Removed.", schema("NetbirdPeerState"))}, 401, 503), tags=["users"],
-   description="Audited `netbird_peer_removed`.")
+   responses({200: ok("Removed.", schema("NetbirdPeerState"))}, 401, 404, 503), tags=["users"],
+   description="Audited `netbird_peer_removed` (with `peer_id`); 404 when none is registered.")
 op("delete", "/api/users/{id}/mfa", "resetUserMFA", "Remove a user's second factor (admin)",
    responses({200: ok("MFA is off for the user.", schema("MFAState"))}, 401, 403, 404, 409, 503),
    parameters=[P("ID")], tags=["users"],

@@ -58,11 +58,15 @@ public struct NetworkPeers: Sendable {
 
     public func remove(for principal: Principal, from address: String) async throws {
         try await audit.change {
+            // Read in the change: of two removals at once, one removes and the other finds none.
+            guard let user = try await store.user(id: principal.userID) else { throw DomainError.unauthenticated("Account not found") }
+            guard let peer = user.netbirdPeerID else { throw DomainError.notFound("No NetBird peer is registered") }
             guard try await store.setNetbirdPeer(userID: principal.userID, peerID: nil, at: clock.now()) else {
                 throw DomainError.unauthenticated("Account not found")
             }
             try await audit.record(
-                .netbirdPeerRemoved, by: .principal(principal), from: address, resource: ("user", principal.userID))
+                .netbirdPeerRemoved, by: .principal(principal), from: address, resource: ("user", principal.userID),
+                details: ["peer_id": peer])
         }
         tokenCache.evict(userID: principal.userID)
     }
