@@ -231,10 +231,11 @@ public struct Lifetimes: Sendable {
                 return false
             }
             do {
-                try await perform(step, of: demo)
+                let done = try await perform(step, of: demo)
                 try await auditSystem(
                     .demoCleanupStep, resource: ("demo_session", demo.id),
-                    details: ["step": step.rawValue, "attempt": String(attempt)], email: nil, userID: demo.userID)
+                    details: done.merging(["step": step.rawValue, "attempt": String(attempt)]) { $1 }, email: nil,
+                    userID: demo.userID)
                 return true
             } catch let error as CancellationError {
                 throw error
@@ -252,7 +253,9 @@ public struct Lifetimes: Sendable {
         return false
     }
 
-    private func perform(_ step: DemoCleanupStep, of demo: DemoSession) async throws {
+    /// Runs `step`; what it did, for its entry (`sessions_terminated`, `tokens_revoked`, the
+    /// NetBird peer revoked), as other changes that end sessions or revoke tokens say.
+    private func perform(_ step: DemoCleanupStep, of demo: DemoSession) async throws -> [String: String] {
         let drivers = drivers
         switch step {
         case .endSessions:
@@ -262,20 +265,28 @@ public struct Lifetimes: Sendable {
                 await scheduler.disarm(.sessionLifetime(sessionID: session.id))
                 await scheduler.disarm(.sessionIdle(sessionID: session.id))
             }
+            var done = ["sessions_terminated": String(ended.count)]
+            if !ended.isEmpty { done["session_ids"] = ended.map(\.id).joined(separator: ",") }
+            return done
         case .deprovisionWorkspace:
             try await drivers.provisioner.deprovision(demo)
         case .revokeNetworkPeer:
-            if let peer = demo.networkPeerID, let network = drivers.network { try await network.revokePeer(peer) }
+            if let peer = demo.networkPeerID, let network = drivers.network {
+                try await network.revokePeer(peer)
+                return ["peer_id": peer]
+            }
         case .removeIdentityRole:
             if let identity = drivers.identity, let user = try await store.user(id: demo.userID) {
                 try await identity.removeRole(of: user)
             }
         case .revokeToken:
-            _ = try await store.revokeAll(userID: demo.userID, at: clock.now())
+            let revoked = try await store.revokeAll(userID: demo.userID, at: clock.now())
             tokenCache.evict(userID: demo.userID)
+            return ["tokens_revoked": String(revoked)]
         case .markFinished:
             break
         }
+        return [:]
     }
 
     /// An audit entry written by NeoSC itself (a deadline), about `userID`'s resource.

@@ -149,6 +149,11 @@ struct DemoSessionTests {
                     steps.reversed().map { $0.details["step"] ?? "" }
                         == DemoCleanupStep.allCases.dropLast().map(\.rawValue))
                 #expect(steps.allSatisfy { $0.success })
+                // Each says what it did, as other changes that end sessions or revoke tokens do (a probe).
+                let step = Dictionary(steps.map { ($0.details["step"] ?? "", $0.details) }, uniquingKeysWith: { first, _ in first })
+                #expect(step["end_sessions"]?["sessions_terminated"] == "1" && step["end_sessions"]?["session_ids"] == sessionID)
+                #expect(step["revoke_token"]?["tokens_revoked"] == "0", "its token expired with the demo: nothing left to revoke")
+                #expect(step["revoke_network_peer"]?["peer_id"] == "peer-1")
                 #expect(try await Self.audited(harness, .demoSessionCreated, demo: id).count == 1)
                 #expect(try await Self.audited(harness, .demoSessionExpired, demo: id).count == 1)
                 #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
