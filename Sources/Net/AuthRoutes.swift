@@ -7,6 +7,7 @@ import Services
 /// `/api/auth`: local accounts — register, login, logout, me.
 struct AuthRoutes {
     let signIn: SignIn
+    let demos: DemoLifecycle
     /// Pomerium's sign-out, which a logout behind Pomerium answers (nil in local mode).
     var pomeriumSignOutURL: String? = nil
 
@@ -136,6 +137,7 @@ struct AuthRoutes {
 
     @Sendable func logout(_ request: Request, context: SignedInContext) async throws -> JSONBody<SignedOut> {
         let ended = try await signIn.logOut(context.principal, from: context.clientAddress)
+        await demos.signedOut(context.principal)
         return JSONBody(SignedOut(message: "Logged out", sessionsTerminated: ended, signoutURL: pomeriumSignOutURL))
     }
 

@@ -58,7 +58,7 @@ public enum PortalRouter {
             PolicyMiddleware(policies: portal.policies, clock: portal.clock)
         }
         let signedIn = api.group(context: SignedInContext.self)
-        AuthRoutes(signIn: portal.signIn, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
+        AuthRoutes(signIn: portal.signIn, demos: portal.demos, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
             .register(open: api.group("auth"), signedIn: signedIn.group("auth"))
         SecondFactorRoutes(signIn: portal.signIn).register(open: api.group("auth/mfa"), signedIn: signedIn.group("auth/mfa"))
         let browser = BrowserSession(secure: portal.settings.secureCookies)
@@ -113,7 +113,7 @@ public enum PortalRouter {
             .add(middleware: PageGuardMiddleware(browser: browser, renderer: renderer, policies: portal.policies, clock: portal.clock))
         let signedIn = pages.group(context: SignedInPageContext.self)
         SignInPages(
-            signIn: portal.signIn, renderer: renderer, browser: browser, clock: portal.clock,
+            signIn: portal.signIn, demos: portal.demos, renderer: renderer, browser: browser, clock: portal.clock,
             formSignIn: portal.federation.pomerium == nil, ssoAvailable: portal.federation.oidc?.settings.callbackURL != nil,
             registration: portal.settings.allowRegistration
         ).register(open: pages, signedIn: signedIn)

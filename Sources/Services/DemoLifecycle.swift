@@ -218,6 +218,22 @@ public struct DemoLifecycle: Sendable {
         }
     }
 
+    /// After a demo visitor's sign-out (its token revoked, its sessions ended): its demo ends too,
+    /// with the whole clean-up. With its only credential gone, nothing could use the demo or end
+    /// it, and it would hold its slot and its workspace until its expiry. A clean-up that cannot
+    /// finish now is resumed as any is; the sign-out stands either way.
+    public func signedOut(_ principal: Principal) async {
+        guard principal.role == .demoUser else { return }
+        do {
+            guard let demo = try await demo(of: principal), demo.status == .active else { return }
+            _ = try await end(demo.id, by: principal)
+        } catch {
+            logger.warning(
+                "a demo visitor signed out; its demo did not end now (its clean-up resumes, or it expires)",
+                metadata: ["user": "\(principal.userID)", "error": "\(error)"])
+        }
+    }
+
     /// Moves demo `id`'s end `minutes` (1–1440) later, never past its maximum duration; its
     /// visitor's tokens and deadline move with it. Only administrators may: the caller checks
     /// (the API with an audited refusal), as `demo(id:visibleTo:)` lets a demo's visitor through.

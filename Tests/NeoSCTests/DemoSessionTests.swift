@@ -303,6 +303,25 @@ struct DemoSessionTests {
         }
     }
 
+    /// A probe: a visitor's logout revoked its only token and left the demo running, holding its
+    /// slot and its workspace until its expiry, with nothing left to reach or end it.
+    @Test("a demo visitor's sign-out ends its demo, with the whole clean-up")
+    func signingOutEndsTheDemo() async throws {
+        try await RecordingPeer.with { peer in
+            try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600)) { harness, client in
+                let started = try await Self.create(client).decoded(DemoCreatedBody.self)
+                let out = try await client.send(.post, "/api/auth/logout", token: started.accessToken)
+                #expect(out.status == .ok, "\(out.text)")
+                let demo = try #require(try await Self.demo(harness, started.demoSessionID))
+                #expect(demo.status == .ended && demo.completedSteps == DemoCleanupStep.allCases)
+                #expect(peer.calls.filter { $0.event == "deprovision" }.count == 1)
+                let ended = try await Self.audited(harness, .demoSessionEnded, demo: demo.id)
+                #expect(ended.count == 1 && ended.first?.userID == demo.userID && ended.first?.success == true)
+                #expect(try await harness.store.activeDemoCount() == 0, "its slot is free")
+            }
+        }
+    }
+
     /// `expiry`'s "refused at once", without the clean-up's help: the deprovision step keeps
     /// failing, so revoke_token never runs, and the injected clock puts the test right at the deadline.
     @Test("a demo's token is refused from its deadline on, before the clean-up's revoke step has run")

@@ -9,6 +9,7 @@ import Services
 /// (throttling, policies, audit), with the token in the session cookie instead of a JSON body.
 struct SignInPages {
     let signIn: SignIn
+    let demos: DemoLifecycle
     let renderer: PageRenderer
     let browser: BrowserSession
     let clock: WallClock
@@ -286,6 +287,7 @@ struct SignInPages {
     @Sendable func signOut(_ request: Request, context: SignedInPageContext) async throws -> Response {
         do {
             _ = try await signIn.logOut(context.principal, from: context.clientAddress)
+            await demos.signedOut(context.principal)
         } catch DomainError.unauthenticated {
             // Signed out meanwhile (a second submit, a reset): the cookie goes all the same.
         }
