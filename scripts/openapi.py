@@ -990,7 +990,10 @@ op("get", "/api/auth/oidc/callback", "oidcCallback", "Complete the browser sign-
    responses({
        303: {"description": "To `NEOSC_PORTAL_URL#access_token=…&token_type=bearer&expires_at=…`.",
              "headers": {**common_headers(), "Location": {"required": True, "schema": {"type": "string"}}}},
-       200: ok("Signed in (no portal URL configured).", schema("SignedIn")),
+       200: {**ok("Signed in, without `NEOSC_PUBLIC_URL`'s portal: the session cookie set, and a page that moves on "
+                  "to `/` (a meta refresh, not a redirect: the navigation began at the provider, so the browser would not "
+                  "send the SameSite=Strict cookie with a redirect).", {"type": "string"}, media="text/html"),
+             "headers": {**common_headers(), "Set-Cookie": {"required": True, "schema": {"type": "string"}}}},
    }, 401, 403, 404, 409, 422, 503),
    security=PUBLIC, tags=["sso"], description=SSO_NOTE,
    parameters=[
