@@ -59,12 +59,30 @@ public struct ExternalAccounts: Sendable {
     /// reason (a `TokenRejection` or `SignInFailure` code), counted in `auth_failures_total`.
     /// The first refusal of a minute from one client (an IPv4 address, an IPv6 /64) for one reason
     /// is audited; the rest are only counted.
-    public func refused(method: String, reason: String, detail: String? = nil, from address: String) async throws {
+    ///
+    /// - Parameter identity: the identity the provider vouched for, when the refusal came after
+    ///   its token was verified (a disabled account, no role, an address that may not be linked):
+    ///   the entry then names the account it stands for (or the address it claims), and the
+    ///   minute's first refusal is judged per identity, so one person's refusal never hides
+    ///   another's. Only a token the provider signed gets this far.
+    public func refused(
+        method: String, reason: String, detail: String? = nil, identity: ExternalIdentity? = nil, from address: String
+    ) async throws {
         metrics.authenticationFailed(reason: reason)
-        guard await refusalsAudited.admit(AddressRange.clientKey(forAddress: address) + "\n" + reason) == nil else { return }
+        var key = AddressRange.clientKey(forAddress: address) + "\n" + reason
+        if let identity { key += "\n" + identity.provider + "\n" + identity.subject }
+        guard await refusalsAudited.admit(key) == nil else { return }
         var details = ["method": method, "reason": reason]
         if let detail { details["detail"] = detail }
-        try await audit.record(.ssoLoginFailed, by: .anonymous(claimedEmail: nil), from: address, success: false, details: details)
+        var actor = AuditActor.anonymous(claimedEmail: nil)
+        if let identity {
+            details["subject"] = identity.subject
+            actor = .anonymous(claimedEmail: identity.email)
+            var account = try await store.user(ssoProvider: identity.provider, subject: identity.subject)
+            if account == nil, let email = identity.email { account = try await store.user(email: email) }
+            if let account { actor = .account(account) }
+        }
+        try await audit.record(.ssoLoginFailed, by: actor, from: address, success: false, details: details)
     }
 
     /// The NeoSC account `external` stands for: linked, linked now (verified e-mail), or

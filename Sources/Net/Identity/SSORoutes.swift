@@ -158,18 +158,21 @@ struct SSORoutes {
     ) async throws -> JSONBody<AuthRoutes.SignedIn> {
         let external: ExternalIdentity
         let user: User
+        var verified: ExternalIdentity?
         do {
             external = try await verify()
+            verified = external
             user = try await accounts.account(for: external, from: context.clientAddress)
         } catch let rejection as TokenRejection {
-            try await accounts.refused(method: method, reason: rejection.rawValue, from: context.clientAddress)
+            try await accounts.refused(method: method, reason: rejection.rawValue, identity: verified, from: context.clientAddress)
             throw rejection.domainError
         } catch let failure as SignInFailure {
             try await accounts.refused(method: method, reason: failure.rawValue, from: context.clientAddress)
             throw failure == .redirectNotAllowed
                 ? DomainError.invalid(failure.detail) : DomainError.unauthenticated(failure.detail)
         } catch let error as DomainError {
-            try await accounts.refused(method: method, reason: Self.reason(for: error), detail: error.detail, from: context.clientAddress)
+            try await accounts.refused(
+                method: method, reason: Self.reason(for: error), detail: error.detail, identity: verified, from: context.clientAddress)
             throw error
         }
         return JSONBody(AuthRoutes.SignedIn(try await accounts.signIn(external, as: user, method: method, from: context.clientAddress)))
