@@ -281,6 +281,20 @@ public final class Policies: Sendable {
         return decision
     }
 
+    /// Audits and throws the refusal `verdict` (a denial) gives `request`, as `check` does its own,
+    /// for a caller that judged the verdicts itself: a stream ticket, judged as the stream's
+    /// continuation (`StreamContinuation`). The answer carries the policy and the remedy, and is
+    /// audited `policy_denied`, folded by the minute.
+    public func refuse(_ verdict: PolicyVerdict, of request: PolicyRequest, by actor: AuditActor) async throws -> Never {
+        var remedy: String?
+        var retryAt: Date?
+        if case .denied(let what, let when) = verdict.outcome { (remedy, retryAt) = (what, when) }
+        try await deny(
+            PolicyRefusal(
+                policyID: verdict.policyID, kind: verdict.kind, detail: "Refused by policy \(verdict.policyID): \(verdict.reason)",
+                remedy: remedy, retryAt: retryAt), reason: verdict.reason, request: request, by: actor)
+    }
+
     /// Audits the refusal and throws it. The first refusal of a minute per (policy, caller,
     /// stage) is written at once; the rest of that minute are counted and written as one entry
     /// when it is over (`auditFoldedRefusals`): a client hammering a limit or a closed window,

@@ -122,8 +122,10 @@ public struct WorkspaceStreams: Sendable {
         let subject = LiveStreams.Subject(
             sessionID: session.id, userID: principal.userID, role: principal.role, organizationID: principal.organizationID,
             workspaceID: session.workspaceID, address: address, mfaVerified: session.mfaVerified)
-        if let refusal = try await refusal(of: subject, at: now) {
-            throw DomainError.forbidden("Refused by policy \(refusal.policyID): \(refusal.reason)")
+        let request = Self.policyRequest(for: subject, at: now)
+        if let refusal = StreamContinuation.refusal(among: try await policies.evaluate(request)) {
+            // As a launch's refusal: the policy and its remedy in the answer, `policy_denied` in the trail.
+            try await policies.refuse(refusal, of: request, by: .principal(principal))
         }
         let expiresAt = now.addingTimeInterval(ticketLifetime)
         let ticket = Base64URL.random(byteCount: Self.ticketBytes)
@@ -259,11 +261,14 @@ public struct WorkspaceStreams: Sendable {
 
     /// The refusal that ends (or forbids) `subject`'s stream under the policies now, if any.
     private func refusal(of subject: LiveStreams.Subject, at now: Date) async throws -> PolicyVerdict? {
-        let verdicts = try await policies.evaluate(
-            PolicyRequest(
-                stage: .launch, role: subject.role, userID: subject.userID, organizationID: subject.organizationID,
-                workspaceID: subject.workspaceID, address: subject.address, mfaVerified: subject.mfaVerified, at: now))
-        return StreamContinuation.refusal(among: verdicts)
+        StreamContinuation.refusal(among: try await policies.evaluate(Self.policyRequest(for: subject, at: now)))
+    }
+
+    /// `subject`'s stream as the policies judge it: as a launch of its session's workspace.
+    private static func policyRequest(for subject: LiveStreams.Subject, at now: Date) -> PolicyRequest {
+        PolicyRequest(
+            stage: .launch, role: subject.role, userID: subject.userID, organizationID: subject.organizationID,
+            workspaceID: subject.workspaceID, address: subject.address, mfaVerified: subject.mfaVerified, at: now)
     }
 
     /// The upstream answered: the stream is open (audited).

@@ -392,6 +392,10 @@ import Testing
             let refused = try await client.send(.post, "/api/sessions/\(viewer.sessionID)/stream-ticket", token: viewer.token)
             #expect(refused.status == .forbidden)
             #expect((refused["detail"] as? String)?.hasPrefix("Refused by policy pol-later") == true)
+            // As a launch's refusal is: the policy in the answer, and in the trail (a probe: neither).
+            #expect(refused["policy"] as? String == "pol-later", "\(refused.text)")
+            let denied = try await harness.store.events(AuditQuery(action: .policyDenied, limit: 10))
+            #expect(denied.contains { $0.details["policy"] == "pol-later" && $0.details["stage"] == "launch" }, "\(denied.map(\.details))")
             let closed = try await viewer.trail(harness, client).filter { $0.action == "stream_closed" }
             #expect(closed.map { $0.details["reason"] } == ["policy_refused:pol-later"])
             #expect(try await harness.store.session(id: viewer.sessionID)?.status == .active, "the session itself goes on")
