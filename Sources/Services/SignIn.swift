@@ -212,21 +212,50 @@ public struct SignIn: Sendable {
         return try await signedIn(user, from: address)
     }
 
-    /// `user` has just proved its password: a new token, audited as a login, or a challenge when
-    /// the account has a confirmed second factor.
+    /// `user` has just proved its password (`user.passwordHash`): a new token, audited as a login,
+    /// or a challenge when the account has a confirmed second factor.
     private func signedIn(_ user: User, from address: String) async throws -> Outcome {
         // A confirmed enrolment sets `mfaEnabled` (for an account with a password it says nothing
         // else), so an account without one costs no read here.
         let twoSteps = user.mfaEnabled ? try await store.totpEnrollment(userID: user.id)?.isConfirmed == true : false
         try await admitPasswordSignIn(of: user, secondFactorFollows: twoSteps, from: address)
-        if twoSteps { return .secondFactorRequired(try await secondFactors.challenge(for: user)) }
-        let (token, expiresAt) = try await audit.change {
-            let issued = try await issueToken(for: user, mfaVerified: false)
-            try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
-            return issued
+        do {
+            if twoSteps {
+                return .secondFactorRequired(
+                    try await audit.change {
+                        try await requireStillProven(user)
+                        return try await secondFactors.challenge(for: user)
+                    })
+            }
+            let (token, expiresAt) = try await audit.change {
+                try await requireStillProven(user)
+                let issued = try await issueToken(for: user, mfaVerified: false)
+                try await audit.record(.login, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password"])
+                return issued
+            }
+            return .signedIn(try await grant(user, token: token, expiresAt: expiresAt))
+        } catch let refusal as DomainError where refusal == Self.provenPasswordGone {
+            try await audit.record(
+                .loginFailed, by: .account(user), from: address, success: false, resource: ("user", user.id),
+                details: ["reason": "password_changed_meanwhile"])
+            throw DomainError.invalidCredentials
         }
-        return .signedIn(try await grant(user, token: token, expiresAt: expiresAt))
     }
+
+    /// Within the change that issues a sign-in's token (or its second step's challenge): the
+    /// account as stored still has the password the sign-in proved, and is enabled. A password
+    /// reset, a reclaim by an identity provider or a disabling that committed while the password
+    /// was being checked (a bcrypt's time) revoked every token there was; one issued after it
+    /// would outlive them (a probe: the registrant's login, under way at the reclaim, got an
+    /// administrator's token).
+    private func requireStillProven(_ user: User) async throws {
+        guard let stored = try await store.user(id: user.id), let proven = user.passwordHash, stored.passwordHash == proven,
+            !stored.disabled
+        else { throw Self.provenPasswordGone }
+    }
+
+    /// The password a sign-in proved is no longer the account's (answered as a wrong one).
+    private static let provenPasswordGone = DomainError.unauthenticated("The password was changed during the sign-in")
 
     /// Refuses (403, audited `policy_denied`) a sign-in the policies do not allow: outside a
     /// time window, from an address outside an allow-list. Every way of signing in calls it.
@@ -542,12 +571,19 @@ public struct SignIn: Sendable {
         var changed = user
         changed.mustChangePassword = false
         guard let enrollment = try await store.totpEnrollment(userID: user.id), enrollment.isConfirmed else {
+            let hash = try await passwords.hash(new)
+            func replace() async throws {
+                _ = try await audit.change {
+                    try await replacingPassword(of: user, hash: hash, keeping: nil, by: .account(user), from: address)
+                } afterwards: {
+                    tokenCache.evict(userID: user.id)
+                }
+            }
             // Refused sign-ins change nothing (the policies before the password), except for want
             // of a second factor: the password changes, and the refusal says how to enrol one.
-            try await admitPasswordSignIn(of: user, from: address) {
-                _ = try await replacePassword(of: user, with: new, keeping: nil, by: .account(user), from: address)
-            }
-            _ = try await replacePassword(of: user, with: new, keeping: nil, by: .account(user), from: address)
+            try await admitPasswordSignIn(of: user, from: address) { try await replace() }
+            try await replace()
+            changed.passwordHash = hash  // the password the sign-in that follows has proved
             return try await signedIn(changed, from: address)
         }
         guard let code, !code.isEmpty else {

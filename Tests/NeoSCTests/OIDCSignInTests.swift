@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Integrations
 import Net
+import NIOPosix
 import Testing
 
 @testable import App
@@ -401,6 +402,47 @@ struct OIDCSignInTests {
                 #expect(Set(audited.map { $0.details["reason"] ?? "" }) == Set(forgeries.map(\.0)), "each reason audited")
                 #expect(audited.count == Set(forgeries.map(\.0)).count, "once a minute per address and reason")
                 #expect(audited.allSatisfy { !$0.success })
+            }
+        }
+    }
+
+    /// A probe: the registrant's password login, under way (its bcrypt) when the owner's first
+    /// sign-in through the provider reclaimed the account, issued its token after the reclaim had
+    /// revoked every token, and that token carried the owner's role, `admin`. Here the login's
+    /// password check waits on a hasher whose only thread is held until the reclaim is done.
+    @Test("a password sign-in under way when the provider reclaims the account gets no token")
+    func aSignInUnderWayAtTheReclaimGetsNoToken() async throws {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let passwords = PasswordHasher(cost: 4, threadPool: pool)
+        defer { Task { try? await pool.shutdownGracefully() } }
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, passwords: passwords, Self.settings(issuer: signer.issuer)) { harness, client in
+                let registered = try await client.send(
+                    .post, "/api/auth/register", json: body(["email": "ivy@example.com", "password": "a registrant's own phrase", "name": "I"]))
+                #expect(registered.status == .created, "\(registered.text)")
+                // The hasher's thread is held: the login below waits in its password check.
+                let held = DispatchSemaphore(value: 0)
+                pool.submit { _ in held.wait() }
+                async let login = client.send(
+                    .post, "/api/auth/login", json: body(["email": "ivy@example.com", "password": "a registrant's own phrase"]))
+                try await Task.sleep(for: .milliseconds(500))
+                let claims = signer.claims(
+                    subject: "ivy", audience: Self.clientID, lifetime: 300,
+                    extra: [
+                        "email": "ivy@example.com", "email_verified": true, "nonce": UUID().uuidString,
+                        "urn:zitadel:iam:org:project:roles": ["admin": ["org-1": "example.com"]],
+                    ])
+                let owner = try await client.send(.post, "/api/auth/sso", json: body(["id_token": signer.token(claims)]))
+                #expect(owner.status == .ok, "\(owner.text)")
+                held.signal()
+                let raced = try await login
+                #expect(raced.status == .unauthorized, "\(raced.text)")
+                if let token = raced["access_token"] as? String {
+                    #expect(try await client.send(.get, "/api/users", token: token).status == .unauthorized)
+                }
+                let failed = try await harness.store.events(AuditQuery(action: .loginFailed, limit: 10))
+                #expect(failed.contains { $0.details["reason"] == "password_changed_meanwhile" }, "\(failed.map(\.details))")
             }
         }
     }

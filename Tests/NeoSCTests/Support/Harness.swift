@@ -54,7 +54,7 @@ struct Harness {
 
     static func open(
         directory: URL = makeDirectory(), store kind: StoreKind = .embedded, mongoURL: String? = nil,
-        clock: WallClock = .system, _ adjust: (inout Configuration) -> Void = { _ in }
+        clock: WallClock = .system, passwords: PasswordHasher = Harness.passwords, _ adjust: (inout Configuration) -> Void = { _ in }
     ) async throws -> Harness {
         var configuration = Configuration()
         configuration.dataDirectory = directory.path
@@ -84,10 +84,10 @@ struct Harness {
     /// Runs `body` against a fresh NeoSC and closes it afterwards, even when `body` throws.
     static func run(
         _ setup: TestingSetup = .router, store kind: StoreKind = .embedded, clock: WallClock = .system,
-        _ adjust: (inout Configuration) -> Void = { _ in },
+        passwords: PasswordHasher = Harness.passwords, _ adjust: (inout Configuration) -> Void = { _ in },
         _ body: @Sendable (Harness, any TestClientProtocol) async throws -> Void
     ) async throws {
-        let harness = try await open(store: kind, clock: clock, adjust)
+        let harness = try await open(store: kind, clock: clock, passwords: passwords, adjust)
         do {
             try await harness.serve(setup) { try await body(harness, $0) }
         } catch {
