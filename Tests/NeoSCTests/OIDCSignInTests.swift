@@ -5,8 +5,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Integrations
-import Net
 import NIOPosix
+import Net
 import Testing
 
 @testable import App
