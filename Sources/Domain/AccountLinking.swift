@@ -15,7 +15,8 @@ public enum AccountLinking {
         /// theirs. It is linked now, and what its registrant set or holds goes with the link: its
         /// password, its second factor, its tokens and its sessions. Otherwise whoever registered
         /// an address first would keep a way in to the account its owner later signs in to, with
-        /// the role the provider gives the owner.
+        /// the role the provider gives the owner. A disabled account is reclaimed too, and stays
+        /// disabled: the sign-in is then refused.
         case reclaim(User)
         /// No account yet: provision one just in time.
         case provision
@@ -66,8 +67,12 @@ public enum AccountLinking {
                 "An account with this e-mail address exists; the identity provider must verify the address before it can be linked"
             )
         }
+        // A self-registered account is reclaimed even while disabled: its registrant's way in goes,
+        // and it stays disabled (the sign-in is refused) until an administrator enables it, which
+        // is then safe. Otherwise disabling a squatted account would lock its owner out for good.
+        if sameEmail.selfRegistered { return .reclaim(sameEmail) }
         guard !sameEmail.disabled else { throw .forbidden("Account is disabled") }
-        return sameEmail.selfRegistered ? .reclaim(sameEmail) : .link(sameEmail)
+        return .link(sameEmail)
     }
 
     /// `user` as the provider describes it now: its role and name, linked to the provider subject.

@@ -24,14 +24,15 @@ public enum Validation {
     /// An identity provider's `email` claim as NeoSC keys accounts by it: trimmed, lower-cased, and
     /// the domain without the trailing dot of its fully qualified form (`a@example.com.` is
     /// `a@example.com`, and `demo.neosc.invalid.` is the demo domain); nil when that leaves no
-    /// address (`""`, no `@`), which counts as none sent. Not held to `normalisedEmail`: what the
-    /// provider vouched for is who signs in, however unusual.
+    /// address (`""`, no `@`), or an address with a blank or a control character in it (`a@b.c .`
+    /// had kept its blank, and `a@b.c\n.` a line break), which counts as none sent. Not held to
+    /// `normalisedEmail` otherwise: what the provider vouched for is who signs in, however unusual.
     public static func providerEmail(_ raw: String?) -> String? {
         guard var email = raw?.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() else { return nil }
         while email.hasSuffix(".") { email.removeLast() }
-        guard let at = email.lastIndex(of: "@"), at != email.startIndex, email.index(after: at) != email.endIndex else {
-            return nil
-        }
+        guard let at = email.lastIndex(of: "@"), at != email.startIndex, email.index(after: at) != email.endIndex,
+            !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+        else { return nil }
         return email
     }
 

@@ -160,19 +160,10 @@ public struct DemoLifecycle: Sendable {
 
     /// Deprovisions the workspace and revokes the NetBird peer that `demo`'s provisioning made
     /// after its clean-up had begun (which deprovisioned what the demo held then, once more now
-    /// harmlessly). In a task of its own, as `cleanUpAtOnce`; a failure is logged for the
-    /// operator, since the demo's record is finished.
+    /// harmlessly), with the clean-up's retries and entries (`Lifetimes.undoLateProvisioning`).
+    /// In a task of its own, as `cleanUpAtOnce`.
     private func undoLateProvisioning(of demo: DemoSession) async {
-        await Task { [lifetimes, logger] in
-            do {
-                try await lifetimes.drivers.provisioner.deprovision(demo)
-                if let peer = demo.networkPeerID, let network = lifetimes.drivers.network { try await network.revokePeer(peer) }
-            } catch {
-                logger.error(
-                    "a demo ended while it was provisioned: undoing its provisioning failed",
-                    metadata: ["demo": "\(demo.id)", "error": "\(error)"])
-            }
-        }.value
+        await Task { [lifetimes] in await lifetimes.undoLateProvisioning(of: demo) }.value
     }
 
     /// Ends and cleans up a demo that could not be granted whole, then runs `afterwards` (the

@@ -195,6 +195,8 @@ public struct ExternalAccounts: Sendable {
             tokenCache.evict(userID: user.id)
         }
         if !ended.isEmpty { await sessions.ended(ended) }
+        // Reclaimed, and still disabled: refused as any disabled account's sign-in is.
+        guard !updated.disabled else { throw DomainError.forbidden("Account is disabled") }
         return updated
     }
 

@@ -222,6 +222,38 @@ public struct Lifetimes: Sendable {
         return .finished(finished)
     }
 
+    /// Undoes what `demo`'s provisioning made after its clean-up had begun (an end while it was
+    /// provisioned): the workspace deprovisioned and the NetBird peer revoked, each step retried
+    /// with backoff and audited as the clean-up's are, with `after_end`. The demo's record is
+    /// finished, so a step that still fails is not resumed: its failed entries (and the log) are
+    /// what an operator acts on.
+    public func undoLateProvisioning(of demo: DemoSession) async {
+        let settings = settings
+        for step in [DemoCleanupStep.deprovisionWorkspace, .revokeNetworkPeer] {
+            for attempt in 1...max(1, settings.cleanupAttempts) {
+                var details = ["step": step.rawValue, "attempt": String(attempt), "after_end": "true"]
+                do {
+                    details.merge(try await perform(step, of: demo)) { current, _ in current }
+                    try? await auditSystem(
+                        .demoCleanupStep, resource: ("demo_session", demo.id), details: details, email: nil, userID: demo.userID)
+                    break
+                } catch {
+                    details["error"] = "\(error)"
+                    try? await auditSystem(
+                        .demoCleanupStep, resource: ("demo_session", demo.id), details: details, email: nil, userID: demo.userID,
+                        success: false)
+                    guard attempt < settings.cleanupAttempts else {
+                        logger.error(
+                            "a demo ended while it was provisioned: undoing its provisioning keeps failing",
+                            metadata: ["demo": "\(demo.id)", "step": "\(step.rawValue)"])
+                        break
+                    }
+                    try? await Task.sleep(for: .milliseconds(Int(settings.retryDelay * 1_000 * pow(2, Double(attempt - 1)))))
+                }
+            }
+        }
+    }
+
     /// Runs one step with retries and backoff; true once it succeeded.
     private func runCleanupStep(_ step: DemoCleanupStep, of demo: DemoSession, claim: String) async throws -> Bool {
         let settings = settings

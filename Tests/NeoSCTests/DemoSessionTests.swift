@@ -256,13 +256,20 @@ struct DemoSessionTests {
                 let id = try #require(demoID, "the provisioning call never came")
                 let ended = try await client.send(.delete, "/api/demo/sessions/\(id)", token: admin)
                 #expect(ended.status == .ok, "\(ended.text)")
+                // The undo's first deprovisioning fails: it is tried again, each attempt audited (a
+                // probe: one failure had left the desktop and its peer, with a log line alone).
+                peer.fail("POST /hook deprovision", times: 1)
                 let started = try await starting
                 #expect(started.status == .conflict, "\(started.text)")
                 #expect(started["access_token"] == nil && !started.text.contains("kasm.example.com"))
 
                 let events = peer.calls.compactMap(\.event)
                 let provisioned = try #require(events.firstIndex(of: "provision"))
-                #expect(events.filter { $0 == "deprovision" }.count == 2, "the clean-up's, and the one after provisioning: \(events)")
+                #expect(events.filter { $0 == "deprovision" }.count == 3, "the clean-up's, and two after provisioning: \(events)")
+                let undone = try await Self.audited(harness, .demoCleanupStep, demo: id).filter { $0.details["after_end"] == "true" }
+                #expect(
+                    Set(undone.map { "\($0.details["step"] ?? "") \($0.details["attempt"] ?? "") \($0.success)" })
+                        == ["deprovision_workspace 1 false", "deprovision_workspace 2 true", "revoke_network_peer 1 true"])
                 #expect(events.lastIndex(of: "deprovision").map { $0 > provisioned } == true)
                 #expect(peer.calls.contains { $0.method == "DELETE" && $0.path == "/api/peers/peer-9" })
                 let demo = try #require(try await Self.demo(harness, id))

@@ -406,6 +406,30 @@ struct OIDCSignInTests {
         }
     }
 
+    /// A probe: an administrator who had disabled the squatted account locked the owner out, and
+    /// enabling it gave the registrant their password back.
+    @Test("a disabled self-registered account is reclaimed all the same, and stays disabled until enabled")
+    func aDisabledRegistrantsAccountIsReclaimed() async throws {
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let registered = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": "alice@example.com", "password": "a registrant's own phrase", "name": "Not Alice"]))
+            let id = try registered.decoded(SignedInBody.self).user.id
+            #expect(try await client.send(.patch, "/api/users/\(id)", token: admin, json: #"{"disabled":true}"#).status == .ok)
+            let refused = try await Self.exchange(mock, as: "zitadel-alice", client: client)
+            #expect(refused.status == .forbidden, "\(refused.text)")
+            let reclaimed = try #require(try await harness.store.user(id: id))
+            #expect(reclaimed.passwordHash == nil && reclaimed.ssoSubject == "zitadel-alice" && reclaimed.disabled)
+            #expect(try await client.send(.patch, "/api/users/\(id)", token: admin, json: #"{"disabled":false}"#).status == .ok)
+            let password = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "alice@example.com", "password": "a registrant's own phrase"]))
+            #expect(password.status == .unauthorized, "enabling gives the registrant nothing back")
+            #expect(try await Self.exchange(mock, as: "zitadel-alice", client: client).status == .ok)
+        }
+    }
+
     /// A probe: the registrant's password login, under way (its bcrypt) when the owner's first
     /// sign-in through the provider reclaimed the account, issued its token after the reclaim had
     /// revoked every token, and that token carried the owner's role, `admin`. Here the login's
@@ -504,6 +528,11 @@ struct OIDCSignInTests {
                 #expect(empty.status == .forbidden && empty.detail?.contains("no e-mail") == true, "\(empty.text)")
                 let demoDomain = try await signIn("visitor-lookalike", email: "x@demo.neosc.invalid.")
                 #expect(demoDomain.status == .forbidden, "\(demoDomain.text)")
+                // A blank or a control character left inside once the dot is gone: no address either.
+                for (subject, email) in [("blank", "zz@demo.neosc.invalid ."), ("space", "sp@corp.com ."), ("newline", "nl@corp.com\n.")] {
+                    let refused = try await signIn(subject, email: email)
+                    #expect(refused.status == .forbidden, "\(email.debugDescription): \(refused.text)")
+                }
                 let dotted = try await signIn("fqdn", email: "Frank@Example.COM.")
                 #expect(dotted.status == .ok, "\(dotted.text)")
                 #expect(try dotted.decoded(SignedInBody.self).user.email == "frank@example.com")
