@@ -43,6 +43,9 @@ public enum AccountLinking {
             throw noRoleGranted
         }
         if let linked {
+            // Linked before self-registered accounts were reclaimed, with the registrant's password
+            // still on it: reclaimed now (disabled or not, as below).
+            if linked.selfRegistered, linked.passwordHash != nil { return .reclaim(linked) }
             guard !linked.disabled else { throw .forbidden("Account is disabled") }
             return .signIn(linked)
         }

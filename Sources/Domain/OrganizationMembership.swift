@@ -9,7 +9,8 @@ public enum OrganizationMembership {
     /// The organisation an administrator puts an account in (`UserAdministration.change`).
     public enum Assignment: Sendable, Equatable {
         case member(of: String)
-        case none
+        /// In no organisation (`organization_id: null`).
+        case noOrganization
     }
 
     /// The organisation to found with the account.

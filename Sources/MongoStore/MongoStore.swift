@@ -240,7 +240,6 @@ public struct MongoStore: Store, Sendable {
         ).compactMap { $0["resource_id"] }
         var theirs = unmarked
         theirs["_id"] = .document(["$in": .array(registered)])
-        theirs["sso_subject"] = .null
         _ = try await database.update("users", theirs, ["$set": .document(["self_registered": .bool(true)])], many: true)
         _ = try await database.update("users", unmarked, ["$set": .document(["self_registered": .bool(false)])], many: true)
     }

@@ -35,7 +35,7 @@ struct UserRoutes {
             if container.contains(.organizationID) {
                 membership =
                     try container.decodeNil(forKey: .organizationID)
-                    ? OrganizationMembership.Assignment.none
+                    ? .noOrganization
                     : .member(of: try container.decode(String.self, forKey: .organizationID))
             }
         }

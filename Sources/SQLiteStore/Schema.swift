@@ -303,12 +303,14 @@ enum Schema {
             """,
         ],
         // 17: accounts their registrants made, whose address nothing proved (`User.selfRegistered`).
-        // Those made before are found by their `register` entries still in the audit trail.
+        // Those made before are found by their `register` entries still in the audit trail, linked
+        // to a provider since or not: one linked under the old rule kept its registrant's password,
+        // which its next sign-in through the provider now takes away (`AccountLinking`).
         [
             "ALTER TABLE users ADD COLUMN self_registered INTEGER NOT NULL DEFAULT 0",
             """
-            UPDATE users SET self_registered = 1 WHERE sso_subject IS NULL
-                AND id IN (SELECT resource_id FROM audit_logs WHERE action = 'register' AND success = 1)
+            UPDATE users SET self_registered = 1
+                WHERE id IN (SELECT resource_id FROM audit_logs WHERE action = 'register' AND success = 1)
             """,
         ],
         // 18: demo visitors' accounts are not the organisation's people: every demo leaves one, none

@@ -124,6 +124,9 @@ public struct DemoLifecycle: Sendable {
             // Nothing half-granted stays behind: the demo is ended and cleaned up at once.
             logger.warning("demo provisioning failed", metadata: ["demo": "\(demo.id)", "error": "\(error)"])
             let (demoID, workspaceID, failure) = (demo.id, workspace.id, "\(error)")
+            // Provisioned, but not recorded (the store failed): the clean-up, which works on the
+            // demo as stored, would not know the workspace's address or its NetBird peer.
+            if demo.connectionURL != nil || demo.networkPeerID != nil { await undoLateProvisioning(of: demo) }
             await cleanUpAtOnce(demoID) { [audit] in
                 // The answer is the 503 whatever happens to this entry (a store too ill to write it
                 // has failed the clean-up's entries too, and the clean-up resumes at the next rescan).
@@ -133,19 +136,25 @@ public struct DemoLifecycle: Sendable {
             }
             throw DomainError.unavailable("The demo workspace could not be provisioned; try again later")
         }
+        func endedMeanwhile() async -> DomainError {
+            try? await audit.record(
+                .demoSessionCreated, by: .account(user), from: address, success: false, resource: ("demo_session", demo.id),
+                details: ["workspace_id": workspace.id, "workspace_type": type, "reason": "ended_while_provisioning"])
+            return DomainError.conflict("The demo was ended while its workspace was being provisioned")
+        }
         guard let recorded else {
             // Ended (an administrator's end) while its workspace was being provisioned. The
             // clean-up worked on the demo as it stood, without what provisioning made, which is
             // undone here; nothing is handed out.
             await undoLateProvisioning(of: demo)
-            try? await audit.record(
-                .demoSessionCreated, by: .account(user), from: address, success: false, resource: ("demo_session", demo.id),
-                details: ["workspace_id": workspace.id, "workspace_type": type, "reason": "ended_while_provisioning"])
-            throw DomainError.conflict("The demo was ended while its workspace was being provisioned")
+            throw await endedMeanwhile()
         }
         // As stored: an extension while it was provisioned moved its expiry, which the token follows.
         demo = recorded
-        let (token, _) = try await audit.change {
+        let issuing: (token: String, expiresAt: Date)?
+        issuing = try await audit.change {
+            // Ended since it was recorded: its clean-up knew what provisioning made; nothing is handed out.
+            guard try await store.demo(id: demo.id)?.status == .active else { return nil }
             let issued = try await signIn.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)
             try await audit.record(
                 .demoSessionCreated, by: .account(user), from: address, resource: ("demo_session", demo.id),
@@ -154,6 +163,7 @@ public struct DemoLifecycle: Sendable {
                 ])
             return issued
         }
+        guard let (token, _) = issuing else { throw await endedMeanwhile() }
         metrics.activeDemos(try await store.activeDemoCount())
         return Started(demo: demo, token: token, workspace: workspace)
     }
@@ -213,16 +223,20 @@ public struct DemoLifecycle: Sendable {
     /// with the whole clean-up. With its only credential gone, nothing could use the demo or end
     /// it, and it would hold its slot and its workspace until its expiry. A clean-up that cannot
     /// finish now is resumed as any is; the sign-out stands either way.
+    /// In a task of its own, as `cleanUpAtOnce`: a sign-out whose request is cancelled (a
+    /// shutdown) does not cut the clean-up short.
     public func signedOut(_ principal: Principal) async {
         guard principal.role == .demoUser else { return }
-        do {
-            guard let demo = try await demo(of: principal), demo.status == .active else { return }
-            _ = try await end(demo.id, by: principal)
-        } catch {
-            logger.warning(
-                "a demo visitor signed out; its demo did not end now (its clean-up resumes, or it expires)",
-                metadata: ["user": "\(principal.userID)", "error": "\(error)"])
-        }
+        await Task { [self] in
+            do {
+                guard let demo = try await demo(of: principal), demo.status == .active else { return }
+                _ = try await end(demo.id, by: principal)
+            } catch {
+                logger.warning(
+                    "a demo visitor signed out; its demo did not end now (its clean-up resumes, or it expires)",
+                    metadata: ["user": "\(principal.userID)", "error": "\(error)"])
+            }
+        }.value
     }
 
     /// Moves demo `id`'s end `minutes` (1–1440) later, never past its maximum duration; its

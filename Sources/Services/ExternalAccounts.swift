@@ -62,7 +62,8 @@ public struct ExternalAccounts: Sendable {
     ///
     /// - Parameter identity: the identity the provider vouched for, when the refusal came after
     ///   its token was verified (a disabled account, no role, an address that may not be linked):
-    ///   the entry then names the account it stands for (or the address it claims), and the
+    ///   the entry then names the account linked to it (else the address it claims, which names
+    ///   no account: an unverified address equal to another's must not write in their name), and the
     ///   minute's first refusal is judged per identity, so one person's refusal never hides
     ///   another's. Only a token the provider signed gets this far.
     public func refused(
@@ -79,7 +80,9 @@ public struct ExternalAccounts: Sendable {
             details["subject"] = identity.subject
             actor = .anonymous(claimedEmail: identity.email)
             var account = try await store.user(ssoProvider: identity.provider, subject: identity.subject)
-            if account == nil, let email = identity.email { account = try await store.user(email: email) }
+            for spelling in identity.formerProviderSpellings where account == nil {
+                account = try await store.user(ssoProvider: spelling, subject: identity.subject)
+            }
             if let account { actor = .account(account) }
         }
         try await audit.record(.ssoLoginFailed, by: actor, from: address, success: false, details: details)
@@ -167,14 +170,22 @@ public struct ExternalAccounts: Sendable {
 
     /// Links a self-registered account to the identity that proved its address, and takes away
     /// in the same change what its registrant set on it or holds: its password, its second
-    /// factor, its tokens and its sessions (`AccountLinking.Decision.reclaim`).
+    /// factor and the sign-ins it had begun, its NetBird peer, its tokens and its sessions
+    /// (`AccountLinking.Decision.reclaim`).
     private func reclaim(_ user: User, for external: ExternalIdentity, from address: String, at now: Date) async throws -> User {
         var registrants = user
         registrants.passwordHash = nil
         registrants.mustChangePassword = false
         let updated = AccountLinking.applying(external, to: registrants, at: now)
         let ended: [WorkspaceSession] = try await audit.change {
+            // Decided on the account as read before the change: still unlinked (or linked to this
+            // identity), or another identity's reclaim came first and this one is refused.
+            guard let stored = try await store.user(id: user.id),
+                stored.ssoSubject == nil || (stored.ssoProvider == user.ssoProvider && stored.ssoSubject == user.ssoSubject)
+            else { throw DomainError.conflict("This e-mail address belongs to an account linked to another sign-in") }
             let secondFactorRemoved = try await store.removeEnrollment(userID: user.id, matching: nil, at: now)
+            try await store.removeMFAChallenges(userID: user.id)
+            if user.netbirdPeerID != nil { _ = try await store.setNetbirdPeer(userID: user.id, peerID: nil, at: now) }
             _ = try await store.setPassword(
                 userID: user.id, hash: nil, mustChange: false, at: now, requireEnabled: false, replacing: nil)
             // As the removal left it; the provider's word (`amr`) then says whether it has one.
@@ -189,6 +200,7 @@ public struct ExternalAccounts: Sendable {
                     "provider": external.provider, "role": updated.role.rawValue, "self_registered": "true",
                     "password_removed": String(user.passwordHash != nil), "second_factor_removed": String(secondFactorRemoved),
                     "tokens_revoked": String(revoked), "sessions_terminated": String(ended.count),
+                    "netbird_peer_removed": String(user.netbirdPeerID != nil),
                 ])
             return ended
         } afterwards: {

@@ -218,8 +218,8 @@ public struct SignIn: Sendable {
         // A confirmed enrolment sets `mfaEnabled` (for an account with a password it says nothing
         // else), so an account without one costs no read here.
         let twoSteps = user.mfaEnabled ? try await store.totpEnrollment(userID: user.id)?.isConfirmed == true : false
-        try await admitPasswordSignIn(of: user, secondFactorFollows: twoSteps, from: address)
         do {
+            try await admitPasswordSignIn(of: user, secondFactorFollows: twoSteps, from: address)
             if twoSteps {
                 return .secondFactorRequired(
                     try await audit.change {
@@ -234,10 +234,10 @@ public struct SignIn: Sendable {
                 return issued
             }
             return .signedIn(try await grant(user, token: token, expiresAt: expiresAt))
-        } catch let refusal as DomainError where refusal == Self.provenPasswordGone {
+        } catch let refusal as DomainError where refusal == Self.provenPasswordGone || refusal == Self.disabledMeanwhile {
             try await audit.record(
                 .loginFailed, by: .account(user), from: address, success: false, resource: ("user", user.id),
-                details: ["reason": "password_changed_meanwhile"])
+                details: ["reason": refusal == Self.disabledMeanwhile ? "account_disabled_meanwhile" : "password_changed_meanwhile"])
             throw DomainError.invalidCredentials
         }
     }
@@ -249,13 +249,15 @@ public struct SignIn: Sendable {
     /// would outlive them (a probe: the registrant's login, under way at the reclaim, got an
     /// administrator's token).
     private func requireStillProven(_ user: User) async throws {
-        guard let stored = try await store.user(id: user.id), let proven = user.passwordHash, stored.passwordHash == proven,
-            !stored.disabled
+        guard let stored = try await store.user(id: user.id), let proven = user.passwordHash, stored.passwordHash == proven
         else { throw Self.provenPasswordGone }
+        guard !stored.disabled else { throw Self.disabledMeanwhile }
     }
 
     /// The password a sign-in proved is no longer the account's (answered as a wrong one).
     private static let provenPasswordGone = DomainError.unauthenticated("The password was changed during the sign-in")
+    /// The account was disabled while its sign-in checked the password (answered as a wrong one).
+    private static let disabledMeanwhile = DomainError.unauthenticated("The account was disabled during the sign-in")
 
     /// Refuses (403, audited `policy_denied`) a sign-in the policies do not allow: outside a
     /// time window, from an address outside an allow-list. Every way of signing in calls it.
@@ -273,8 +275,12 @@ public struct SignIn: Sendable {
     /// would admit the sign-in once it has one), `proceed` still runs (what the sign-in changes:
     /// a registration's account, a new password), and the refusal carries a challenge with which
     /// the caller enrols one and so completes the sign-in (`beginEnrollment`, `completeEnrollment`).
+    /// - Parameter proven: the account with the password the sign-in has proved, once `proceed`
+    ///   has run (a password change's new one): the enrolment's challenge is issued only while it
+    ///   is still the account's (`requireStillProven`).
     private func admitPasswordSignIn(
-        of user: User, secondFactorFollows: Bool = false, from address: String, proceed: () async throws -> Void = {}
+        of user: User, proven: User? = nil, secondFactorFollows: Bool = false, from address: String,
+        proceed: () async throws -> Void = {}
     ) async throws {
         do {
             try await admitSignIn(of: user, mfaVerified: false, secondFactorFollows: secondFactorFollows, from: address)
@@ -282,7 +288,10 @@ public struct SignIn: Sendable {
             // Another policy's refusal (a closed window, say) comes first: nothing changes.
             try await admitSignIn(of: user, mfaVerified: true, from: address)
             try await proceed()
-            refusal.enrollment = try await secondFactors.enrollmentChallenge(for: user)
+            refusal.enrollment = try await audit.change {
+                try await requireStillProven(proven ?? user)
+                return try await secondFactors.enrollmentChallenge(for: user)
+            }
             refusal.detail += "; enrol a second factor with this mfa_token: POST /api/auth/mfa/enroll, then /api/auth/mfa/confirm"
             throw refusal
         }
@@ -572,6 +581,7 @@ public struct SignIn: Sendable {
         changed.mustChangePassword = false
         guard let enrollment = try await store.totpEnrollment(userID: user.id), enrollment.isConfirmed else {
             let hash = try await passwords.hash(new)
+            changed.passwordHash = hash  // the password the sign-in that follows has proved
             func replace() async throws {
                 _ = try await audit.change {
                     try await replacingPassword(of: user, hash: hash, keeping: nil, by: .account(user), from: address)
@@ -581,9 +591,8 @@ public struct SignIn: Sendable {
             }
             // Refused sign-ins change nothing (the policies before the password), except for want
             // of a second factor: the password changes, and the refusal says how to enrol one.
-            try await admitPasswordSignIn(of: user, from: address) { try await replace() }
+            try await admitPasswordSignIn(of: user, proven: changed, from: address) { try await replace() }
             try await replace()
-            changed.passwordHash = hash  // the password the sign-in that follows has proved
             return try await signedIn(changed, from: address)
         }
         guard let code, !code.isEmpty else {

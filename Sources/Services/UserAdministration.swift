@@ -52,7 +52,7 @@ public struct UserAdministration: Sendable {
         if let role = change.role { try AccessRules.requireRoleChange(from: user.role, to: role) }
         switch change.membership {
         case nil: break
-        case .none?: user.organizationID = nil
+        case .noOrganization?: user.organizationID = nil
         case .member(let organizationID)?:
             guard user.role != .demoUser else {
                 throw DomainError.conflict("A demo visitor's account belongs to no organization")

@@ -134,13 +134,14 @@ struct OIDCSignInTests {
             #expect(try await harness.store.user(id: local.user.id)?.ssoSubject == nil)
 
             // Two refusals for one reason from one address, of two identities the provider vouched
-            // for: one entry each (a minute's first per identity), each naming who tried: the
-            // account when there is one, else the address the provider gave.
+            // for: one entry each (a minute's first per identity), each naming who tried by the
+            // address the provider gave, never an account the identity is not linked to: dave's
+            // unverified address must not write in the local account's name (the review).
             let failures = try await harness.store.events(AuditQuery(action: .ssoLoginFailed))
             #expect(failures.count == 2, "\(failures.map(\.details))")
-            #expect(failures.allSatisfy { $0.details["reason"] == "not_allowed" && !$0.success })
-            #expect(failures.contains { $0.userID == local.user.id && $0.details["subject"] == "zitadel-dave" })
-            #expect(failures.contains { $0.userID == nil && $0.userEmail == "carol@example.com" })
+            #expect(failures.allSatisfy { $0.details["reason"] == "not_allowed" && !$0.success && $0.userID == nil })
+            #expect(failures.contains { $0.userEmail == "dave@example.com" && $0.details["subject"] == "zitadel-dave" })
+            #expect(failures.contains { $0.userEmail == "carol@example.com" })
             #expect(harness.metric(#"auth_failures_total{reason="not_allowed"}"#) == 2)
 
             // A code is redeemed once: the same code and verifier again are refused.
@@ -218,6 +219,7 @@ struct OIDCSignInTests {
             let registrants = try registered.decoded(SignedInBody.self)
             let before = try #require(try await harness.store.user(email: "alice@example.com"))
             #expect(before.selfRegistered && before.passwordHash != nil)
+            #expect(try await harness.store.setNetbirdPeer(userID: before.id, peerID: "peer-registrant", at: Date()))
             let now = Date()
             #expect(
                 try await harness.store.beginEnrollment(
@@ -236,6 +238,7 @@ struct OIDCSignInTests {
             let after = try #require(try await harness.store.user(id: before.id))
             #expect(after.passwordHash == nil && after.ssoSubject == "zitadel-alice" && after.role == .admin)
             #expect(try await harness.store.totpEnrollment(userID: before.id) == nil)
+            #expect(after.netbirdPeerID == nil, "the registrant's NetBird peer proves nothing for the owner")
             #expect(after.mfaEnabled, "as the provider's sign-in said (amr), not the registrant's enrolment")
             let linked = try #require(try await harness.store.events(AuditQuery(action: .ssoAccountLinked)).first)
             #expect(linked.details["password_removed"] == "true" && linked.details["second_factor_removed"] == "true")
@@ -403,6 +406,33 @@ struct OIDCSignInTests {
                 #expect(audited.count == Set(forgeries.map(\.0)).count, "once a minute per address and reason")
                 #expect(audited.allSatisfy { !$0.success })
             }
+        }
+    }
+
+    /// The review: an account someone registered and its owner linked before this rule kept the
+    /// registrant's password. Its next sign-in through the provider reclaims it.
+    @Test("a self-registered account linked before reclaims existed loses the registrant's password at its next provider sign-in")
+    func anAccountLinkedBeforeIsReclaimed() async throws {
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let registered = try await client.send(
+                .post, "/api/auth/register",
+                json: body(["email": "alice@example.com", "password": "a registrant's own phrase", "name": "Not Alice"]))
+            let registrants = try registered.decoded(SignedInBody.self)
+            // Linked as the old rule linked it: the password kept.
+            let stored = try #require(try await harness.store.user(id: registrants.user.id))
+            var linked = stored
+            linked.ssoProvider = mock.issuer
+            linked.ssoSubject = "zitadel-alice"
+            try await harness.store.updateKeepingAnAdministrator(linked, from: stored)
+            let owner = try await Self.exchange(mock, as: "zitadel-alice", client: client)
+            #expect(owner.status == .ok, "\(owner.text)")
+            #expect(try await harness.store.user(id: stored.id)?.passwordHash == nil)
+            #expect(try await client.send(.get, "/api/auth/me", token: registrants.accessToken).status == .unauthorized)
+            let password = try await client.send(
+                .post, "/api/auth/login", json: body(["email": "alice@example.com", "password": "a registrant's own phrase"]))
+            #expect(password.status == .unauthorized)
+            #expect(try await Self.exchange(mock, as: "zitadel-alice", client: client).status == .ok, "and it signs in as any linked account")
         }
     }
 

@@ -32,6 +32,9 @@ import Testing
         try await Harness.run { harness, client in
             let admin = try await harness.account(.admin).token
             let visitor = try await harness.account(.demoUser).token
+            #expect(try await client.send(.get, "/api/workspaces", token: visitor).decoded([WorkspaceBody].self).map(\.id) == ["ws-secure-browser"])
+            let before = try await client.send(.get, "/workspaces", headers: [.cookie: "neosc_session=\(visitor)", .accept: "text/html"], body: nil)
+            #expect(before.status == .ok && before.text.contains("ws-secure-browser"), "the page names it while it admits demo visitors")
             let closed = try await client.send(
                 .put, "/api/workspaces/ws-secure-browser", token: admin, json: #"{"allowed_roles":["admin","neosc","user"]}"#)
             #expect(closed.status == .ok, "\(closed.text)")
