@@ -228,61 +228,60 @@ public struct Lifetimes: Sendable {
     /// finished, so a step that still fails is not resumed: its failed entries (and the log) are
     /// what an operator acts on.
     public func undoLateProvisioning(of demo: DemoSession) async {
-        let settings = settings
         for step in [DemoCleanupStep.deprovisionWorkspace, .revokeNetworkPeer] {
-            for attempt in 1...max(1, settings.cleanupAttempts) {
-                var details = ["step": step.rawValue, "attempt": String(attempt), "after_end": "true"]
-                do {
-                    details.merge(try await perform(step, of: demo)) { current, _ in current }
-                    try? await auditSystem(
-                        .demoCleanupStep, resource: ("demo_session", demo.id), details: details, email: nil, userID: demo.userID)
-                    break
-                } catch {
-                    details["error"] = "\(error)"
-                    try? await auditSystem(
-                        .demoCleanupStep, resource: ("demo_session", demo.id), details: details, email: nil, userID: demo.userID,
-                        success: false)
-                    guard attempt < settings.cleanupAttempts else {
-                        logger.error(
-                            "a demo ended while it was provisioned: undoing its provisioning keeps failing",
-                            metadata: ["demo": "\(demo.id)", "step": "\(step.rawValue)"])
-                        break
-                    }
-                    try? await Task.sleep(for: .milliseconds(Int(settings.retryDelay * 1_000 * pow(2, Double(attempt - 1)))))
-                }
+            let outcome = try? await attempt(step, of: demo, noting: ["after_end": "true"])
+            if outcome != .succeeded {
+                logger.error(
+                    "a demo ended while it was provisioned: undoing its provisioning keeps failing",
+                    metadata: ["demo": "\(demo.id)", "step": "\(step.rawValue)"])
             }
         }
     }
 
-    /// Runs one step with retries and backoff; true once it succeeded.
+    /// Runs one step of a claimed clean-up with retries and backoff, each attempt only while the
+    /// claim holds for a lease from then; true once it succeeded.
     private func runCleanupStep(_ step: DemoCleanupStep, of demo: DemoSession, claim: String) async throws -> Bool {
         let settings = settings
+        let outcome = try await attempt(step, of: demo) {
+            try await store.renewClaim(id: demo.id, replica: claim, leaseUntil: clock.now() + settings.claimLease)
+        }
+        if outcome == .failed {
+            logger.error("demo clean-up step keeps failing; will resume", metadata: ["demo": "\(demo.id)", "step": "\(step.rawValue)"])
+        }
+        return outcome == .succeeded
+    }
+
+    private enum StepOutcome { case succeeded, failed, stopped }
+
+    /// `step` tried up to `cleanupAttempts` times with exponential backoff from `retryDelay`,
+    /// each attempt audited as `demo_cleanup_step` (with what it did, or its error, and `noting`);
+    /// `mayGoOn` is asked before each attempt, and stops them when false.
+    private func attempt(
+        _ step: DemoCleanupStep, of demo: DemoSession, noting extra: [String: String] = [:],
+        mayGoOn: () async throws -> Bool = { true }
+    ) async throws -> StepOutcome {
+        let settings = settings
         for attempt in 1...max(1, settings.cleanupAttempts) {
-            // Never start an attempt without holding the claim for at least a lease from now.
-            guard try await store.renewClaim(id: demo.id, replica: claim, leaseUntil: clock.now() + settings.claimLease) else {
-                return false
-            }
+            guard try await mayGoOn() else { return .stopped }
+            let details = extra.merging(["step": step.rawValue, "attempt": String(attempt)]) { $1 }
             do {
                 let done = try await perform(step, of: demo)
                 try await auditSystem(
-                    .demoCleanupStep, resource: ("demo_session", demo.id),
-                    details: done.merging(["step": step.rawValue, "attempt": String(attempt)]) { $1 }, email: nil,
+                    .demoCleanupStep, resource: ("demo_session", demo.id), details: done.merging(details) { $1 }, email: nil,
                     userID: demo.userID)
-                return true
+                return .succeeded
             } catch let error as CancellationError {
                 throw error
             } catch {
                 try await auditSystem(
-                    .demoCleanupStep, resource: ("demo_session", demo.id),
-                    details: ["step": step.rawValue, "attempt": String(attempt), "error": "\(error)"], email: nil,
-                    userID: demo.userID, success: false)
+                    .demoCleanupStep, resource: ("demo_session", demo.id), details: details.merging(["error": "\(error)"]) { $1 },
+                    email: nil, userID: demo.userID, success: false)
                 if attempt < settings.cleanupAttempts {
                     try await Task.sleep(for: .milliseconds(Int(settings.retryDelay * 1_000 * pow(2, Double(attempt - 1)))))
                 }
             }
         }
-        logger.error("demo clean-up step keeps failing; will resume", metadata: ["demo": "\(demo.id)", "step": "\(step.rawValue)"])
-        return false
+        return .failed
     }
 
     /// Runs `step`; what it did, for its entry (`sessions_terminated`, `tokens_revoked`, the

@@ -48,6 +48,24 @@ struct DemoSessionTests {
         try await harness.store.demo(id: id)
     }
 
+    /// The id of the demo whose provisioning call `peer` has received (and, with a delay, not yet
+    /// answered): a start under way, for a test to act on in the middle of it.
+    static func demoBeingProvisioned(_ harness: Harness, _ peer: RecordingPeer) async throws -> String {
+        for _ in 0..<300 {
+            if peer.calls.contains(where: { $0.event == "provision" }),
+                let id = try await harness.store.demos(userID: nil, limit: 1).first?.id
+            {
+                return id
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ProvisioningNeverCalled()
+    }
+
+    struct ProvisioningNeverCalled: Error, CustomStringConvertible {
+        var description: String { "the provisioning call never came" }
+    }
+
     /// Every audit entry of `action` about `demoID`.
     static func audited(_ harness: Harness, _ action: AuditAction, demo demoID: String) async throws -> [AuditEvent] {
         try await harness.store.events(AuditQuery(action: action, limit: 500)).filter { $0.resourceID == demoID }
@@ -248,15 +266,7 @@ struct DemoSessionTests {
             try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600)) { harness, client in
                 let admin = try await harness.account(.admin).token
                 async let starting = Self.create(client)
-                var demoID: String?
-                for _ in 0..<200 where demoID == nil {
-                    if peer.calls.contains(where: { $0.event == "provision" }) {
-                        demoID = try await harness.store.demos(userID: nil, limit: 1).first?.id
-                    } else {
-                        try await Task.sleep(for: .milliseconds(20))
-                    }
-                }
-                let id = try #require(demoID, "the provisioning call never came")
+                let id = try await Self.demoBeingProvisioned(harness, peer)
                 let ended = try await client.send(.delete, "/api/demo/sessions/\(id)", token: admin)
                 #expect(ended.status == .ok, "\(ended.text)")
                 let started = try await starting
@@ -292,15 +302,7 @@ struct DemoSessionTests {
             try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600)) { harness, client in
                 let admin = try await harness.account(.admin).token
                 async let starting = Self.create(client)
-                var demoID: String?
-                for _ in 0..<300 where demoID == nil {
-                    if peer.calls.contains(where: { $0.event == "provision" }) {
-                        demoID = try await harness.store.demos(userID: nil, limit: 1).first?.id
-                    } else {
-                        try await Task.sleep(for: .milliseconds(20))
-                    }
-                }
-                let id = try #require(demoID, "the provisioning call never came")
+                let id = try await Self.demoBeingProvisioned(harness, peer)
                 let ended = try await client.send(.delete, "/api/demo/sessions/\(id)", token: admin)
                 #expect(ended.status == .serviceUnavailable, "its clean-up cannot deprovision: \(ended.text)")
                 let started = try await starting
@@ -322,15 +324,7 @@ struct DemoSessionTests {
             try await Harness.run(.router, Self.settings(peer: peer, lifetime: 600, maxDuration: 3_600)) { harness, client in
                 let admin = try await harness.account(.admin).token
                 async let starting = Self.create(client)
-                var demoID: String?
-                for _ in 0..<200 where demoID == nil {
-                    if peer.calls.contains(where: { $0.event == "provision" }) {
-                        demoID = try await harness.store.demos(userID: nil, limit: 1).first?.id
-                    } else {
-                        try await Task.sleep(for: .milliseconds(20))
-                    }
-                }
-                let id = try #require(demoID, "the provisioning call never came")
+                let id = try await Self.demoBeingProvisioned(harness, peer)
                 let extended = try await client.send(.post, "/api/demo/sessions/\(id)/extend", token: admin, json: #"{"minutes":30}"#)
                 #expect(extended.status == .ok, "\(extended.text)")
                 let started = try await starting
