@@ -302,7 +302,7 @@ func checkIdentity(_ identity: ExternalIdentity, _ claims: TokenClaims, _ token:
     require(identity.provider == "pomerium", "\(what) provider \(identity.provider)")
     require(identity.subject == claims.registered.subject && !identity.subject.isEmpty, "\(what) subject \(quoted(identity.subject))")
     require(
-        identity.email == claims.email.map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
+        identity.email == Validation.providerEmail(claims.email),
         "\(what) e-mail \(quoted(identity.email ?? "nil"))")
     require(identity.expiresAt == claims.registered.expiresAt, "\(what) expiry \(identity.expiresAt)")
     let named = claims.groups + claims.projectRoles.values.flatMap { $0 }
