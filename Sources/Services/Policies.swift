@@ -253,11 +253,8 @@ public final class Policies: Sendable {
             known.mfaEnrolled = (try? await store.user(id: userID))??.canVerifySecondFactor
             decision.refusal = PolicyEvaluation.verdict(policy, known)
         }
-        if let refusal = decision.refusal, case .denied(let remedy, let retryAt) = refusal.outcome {
-            try await deny(
-                PolicyRefusal(
-                    policyID: refusal.policyID, kind: refusal.kind, detail: "Refused by policy \(refusal.policyID): \(refusal.reason)",
-                    remedy: remedy, retryAt: retryAt), reason: refusal.reason, request: request, by: actor)
+        if let refusal = decision.refusal, case .denied = refusal.outcome {
+            try await refuse(refusal, of: request, by: actor)
         }
         guard countingLimits, !decision.limits.isEmpty else { return decision }
         let counted = decision.limits
@@ -286,8 +283,7 @@ public final class Policies: Sendable {
     /// continuation (`StreamContinuation`). The answer carries the policy and the remedy, and is
     /// audited `policy_denied`, folded by the minute.
     public func refuse(_ verdict: PolicyVerdict, of request: PolicyRequest, by actor: AuditActor) async throws -> Never {
-        var remedy: String?
-        var retryAt: Date?
+        var (remedy, retryAt): (String?, Date?) = (nil, nil)
         if case .denied(let what, let when) = verdict.outcome { (remedy, retryAt) = (what, when) }
         try await deny(
             PolicyRefusal(
