@@ -79,13 +79,19 @@ public struct ExternalAccounts: Sendable {
         if let identity {
             details["subject"] = identity.subject
             actor = .anonymous(claimedEmail: identity.email)
-            var account = try await store.user(ssoProvider: identity.provider, subject: identity.subject)
-            for spelling in identity.formerProviderSpellings where account == nil {
-                account = try await store.user(ssoProvider: spelling, subject: identity.subject)
-            }
-            if let account { actor = .account(account) }
+            if let account = try await linkedAccount(of: identity) { actor = .account(account) }
         }
         try await audit.record(.ssoLoginFailed, by: actor, from: address, success: false, details: details)
+    }
+
+    /// The account linked to `identity`'s provider and subject, under the provider's spelling or
+    /// one it had before (`ExternalIdentity.formerProviderSpellings`).
+    private func linkedAccount(of identity: ExternalIdentity) async throws -> User? {
+        if let linked = try await store.user(ssoProvider: identity.provider, subject: identity.subject) { return linked }
+        for spelling in identity.formerProviderSpellings {
+            if let linked = try await store.user(ssoProvider: spelling, subject: identity.subject) { return linked }
+        }
+        return nil
     }
 
     /// The NeoSC account `external` stands for: linked, linked now (verified e-mail), or
@@ -110,10 +116,7 @@ public struct ExternalAccounts: Sendable {
             // A provider's demo-user role alone would be a demo without end.
             throw DomainError.forbidden("A demo-user identity must carry neosc:demo_session_id and neosc:demo_expires_at")
         }
-        var linked = try await store.user(ssoProvider: external.provider, subject: external.subject)
-        for spelling in external.formerProviderSpellings where linked == nil {
-            linked = try await store.user(ssoProvider: spelling, subject: external.subject)
-        }
+        let linked = try await linkedAccount(of: external)
         let sameEmail = linked == nil ? try await external.email.asyncFlatMap { try await store.user(email: $0) } : nil
         switch try AccountLinking.decide(external, linked: linked, sameEmail: sameEmail) {
         case .provision:
