@@ -233,7 +233,7 @@ public struct MongoStore: Store, Sendable {
     /// once: each update only fills the field where it is still missing.
     private func markSelfRegisteredAccounts() async throws {
         let unmarked: BSONDocument = ["self_registered": .document(["$exists": .bool(false)])]
-        guard try await database.count("users", unmarked) > 0 else { return }
+        guard try await database.findOne("users", unmarked) != nil else { return }
         let registered = try await database.find(
             "audit_logs", ["action": .string(AuditAction.register.rawValue), "success": .bool(true)],
             projection: ["resource_id": .int(1)]
