@@ -110,7 +110,9 @@ public struct DemoLifecycle: Sendable {
             await cleanUpAtOnce(demo.id)
             throw error
         }
-        let recorded: DemoSession?
+        // What provisioning made is recorded, and the token issued, in one change, and only while
+        // the demo is still active (an end or an extension may come while it is provisioned).
+        let granted: (demo: DemoSession, token: String)?
         do {
             let recording = try await policies.recording(
                 PolicyRequest(
@@ -119,7 +121,17 @@ public struct DemoLifecycle: Sendable {
             let provisioned = try await lifetimes.drivers.provisioner.provision(demo, workspace: workspace, recording: recording)
             demo.connectionURL = provisioned.connectionURL
             demo.networkPeerID = provisioned.networkPeerID
-            recorded = try await store.recordProvisioning(of: demo)
+            granted = try await audit.change { [demo] in
+                // As stored: an extension while it was provisioned moved its expiry, which the token follows.
+                guard let recorded = try await store.recordProvisioning(of: demo) else { return nil }
+                let (token, _) = try await signIn.issueToken(for: user, mfaVerified: false, notAfter: recorded.expiresAt)
+                try await audit.record(
+                    .demoSessionCreated, by: .account(user), from: address, resource: ("demo_session", recorded.id),
+                    details: [
+                        "workspace_id": workspace.id, "workspace_type": type, "expires_at": recorded.expiresAt.formatted(.iso8601),
+                    ])
+                return (recorded, token)
+            }
         } catch {
             // Nothing half-granted stays behind: the demo is ended and cleaned up at once.
             logger.warning("demo provisioning failed", metadata: ["demo": "\(demo.id)", "error": "\(error)"])
@@ -136,34 +148,17 @@ public struct DemoLifecycle: Sendable {
             }
             throw DomainError.unavailable("The demo workspace could not be provisioned; try again later")
         }
-        func endedMeanwhile() async -> DomainError {
-            try? await audit.record(
-                .demoSessionCreated, by: .account(user), from: address, success: false, resource: ("demo_session", demo.id),
-                details: ["workspace_id": workspace.id, "workspace_type": type, "reason": "ended_while_provisioning"])
-            return DomainError.conflict("The demo was ended while its workspace was being provisioned")
-        }
-        guard let recorded else {
+        guard let (recorded, token) = granted else {
             // Ended (an administrator's end) while its workspace was being provisioned. The
             // clean-up worked on the demo as it stood, without what provisioning made, which is
             // undone here; nothing is handed out.
             await undoLateProvisioning(of: demo)
-            throw await endedMeanwhile()
+            try? await audit.record(
+                .demoSessionCreated, by: .account(user), from: address, success: false, resource: ("demo_session", demo.id),
+                details: ["workspace_id": workspace.id, "workspace_type": type, "reason": "ended_while_provisioning"])
+            throw DomainError.conflict("The demo was ended while its workspace was being provisioned")
         }
-        // As stored: an extension while it was provisioned moved its expiry, which the token follows.
         demo = recorded
-        let issuing: (token: String, expiresAt: Date)?
-        issuing = try await audit.change {
-            // Ended since it was recorded: its clean-up knew what provisioning made; nothing is handed out.
-            guard try await store.demo(id: demo.id)?.status == .active else { return nil }
-            let issued = try await signIn.issueToken(for: user, mfaVerified: false, notAfter: demo.expiresAt)
-            try await audit.record(
-                .demoSessionCreated, by: .account(user), from: address, resource: ("demo_session", demo.id),
-                details: [
-                    "workspace_id": workspace.id, "workspace_type": type, "expires_at": demo.expiresAt.formatted(.iso8601),
-                ])
-            return issued
-        }
-        guard let (token, _) = issuing else { throw await endedMeanwhile() }
         metrics.activeDemos(try await store.activeDemoCount())
         return Started(demo: demo, token: token, workspace: workspace)
     }
