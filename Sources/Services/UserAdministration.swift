@@ -65,9 +65,11 @@ public struct UserAdministration: Sendable {
         try AccessRules.requireAdminRemains(
             changing: user, toRole: role, disabled: disabled, activeAdmins: try await store.activeAdminCount())
 
-        let now = clock.now()
         user.role = role
         user.disabled = disabled
+        // Asking for what already holds changes nothing, so nothing is written or audited.
+        guard user != before else { return before }
+        let now = clock.now()
         user.updatedAt = now
         // The change, a disabled account's revocations and its entry commit together.
         let ended: [WorkspaceSession] = try await audit.change {

@@ -164,6 +164,30 @@ import Testing
         }
     }
 
+    /// Asking for what already holds (the role it has, enabled while enabled, its own
+    /// organisation) changes nothing: 200 with the account, and no write and no entry.
+    @Test(arguments: StoreKind.allCases)
+    func aChangeToWhatHoldsWritesNothing(_ store: StoreKind) async throws {
+        try await Harness.run(.router, store: store) { harness, client in
+            let admin = try await harness.account(.admin).token
+            let (user, _) = try await harness.account(.user)
+            let stored = try await harness.store.user(id: user.id)
+            let recorded = try await harness.store.events(AuditQuery(limit: 1_000)).count
+            for body in [#"{"role":"user"}"#, #"{"disabled":false}"#, #"{"organization_id":null}"#, #"{"role":"user","disabled":false}"#] {
+                let unchanged = try await client.send(.patch, "/api/users/\(user.id)", token: admin, json: body)
+                #expect(unchanged.status == .ok, "\(body): \(unchanged.text)")
+                #expect(try unchanged.decoded(UserBody.self).role == "user")
+            }
+            #expect(try await harness.store.user(id: user.id) == stored, "not even its time of change")
+            #expect(try await harness.store.events(AuditQuery(limit: 1_000)).count == recorded)
+            // A change among them is written, with what changed alone.
+            let promoted = try await client.send(.patch, "/api/users/\(user.id)", token: admin, json: #"{"role":"neosc","disabled":false}"#)
+            #expect(promoted.status == .ok)
+            let entries = try await harness.store.events(AuditQuery(action: .updateUser, limit: 10))
+            #expect(entries.map(\.details) == [["role": "user->neosc"]])
+        }
+    }
+
     @Test func policiesToggleAndSet() async throws {
         try await Harness.run { harness, client in
             let admin = try await harness.account(.admin).token
