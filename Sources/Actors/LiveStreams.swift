@@ -25,6 +25,13 @@ public actor LiveStreams {
             self.address = address
             self.mfaVerified = mfaVerified
         }
+
+        /// The same stream, of an account now in `organizationID`.
+        public func `in`(_ organizationID: String?) -> Subject {
+            Subject(
+                sessionID: sessionID, userID: userID, role: role, organizationID: organizationID, workspaceID: workspaceID,
+                address: address, mfaVerified: mfaVerified)
+        }
     }
 
     /// One open stream: its number, and where it hears that its session ended (the reason).

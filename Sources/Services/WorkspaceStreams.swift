@@ -237,11 +237,22 @@ public struct WorkspaceStreams: Sendable {
     @discardableResult
     public func review() async -> Int {
         var cuts: [String: String] = [:]
+        // Each account's organisation as stored now, read once a review.
+        var organizations: [String: String?] = [:]
         let now = clock.now()
         for subject in await live.subjects where cuts[subject.sessionID] == nil {
             do {
+                // Judged in the organisation the account is in now: moving it to another one
+                // takes effect on its running streams too.
+                let organizationID: String?
+                if let known = organizations[subject.userID] {
+                    organizationID = known
+                } else {
+                    organizationID = try await store.user(id: subject.userID)?.organizationID
+                    organizations[subject.userID] = .some(organizationID)
+                }
                 // Every stream is judged on its own address; a refusal cuts its session's streams.
-                if let refusal = try await refusal(of: subject, at: now) {
+                if let refusal = try await refusal(of: subject.in(organizationID), at: now) {
                     cuts[subject.sessionID] = StreamContinuation.policyCutPrefix + refusal.policyID
                     continue
                 }

@@ -402,6 +402,36 @@ import Testing
         }
     }
 
+    /// A running stream is judged in the organisation its account is in now: moved into one that
+    /// a refusing policy covers, the account loses its stream at the next review.
+    @Test func anAccountMovedWhereAPolicyRefusesLosesItsStream() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let admin = try await harness.account(.admin).token
+            let organization = try await client.send(.post, "/api/organizations", token: admin, json: #"{"name":"Branch office"}"#)
+            try #require(organization.status == .created, "\(organization.text)")
+            let organizationID = try organization.decoded(OrganizationBody.self).id
+            let elsewhere = body([
+                "id": "pol-branch-network", "name": "Branch network only", "kind": "address_allowlist", "enabled": true,
+                "scope": ["organizations": [organizationID]], "settings": ["cidrs": ["203.0.113.0/24"], "applies_to": "launch"],
+            ])
+            let created = try await client.send(.post, "/api/policies", token: admin, json: elsewhere)
+            try #require(created.status == .created, "\(created.text)")
+            let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                _ = try await RFB.handshake(reader, outbound)
+                let moved = try await client.send(
+                    .patch, "/api/users/\(viewer.userID)", token: admin, json: #"{"organization_id":"\#(organizationID)"}"#)
+                #expect(moved.status == .ok, "\(moved.text)")
+                try await reader.drain()
+            }
+            #expect(close?.closeCode == .unknown(4003))
+            #expect(close?.reason == "Refused by policy pol-branch-network")
+        }
+    }
+
     @Test func aSessionEndedByAnotherProcessLosesItsStream() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
