@@ -432,6 +432,46 @@ import Testing
         }
     }
 
+    /// A graceful shutdown closes the streams open (the WebSocket library's close, 1000), each
+    /// audited `shutdown`, not as the browser's doing; their sessions go on.
+    @Test func aShutdownIsAuditedAsOne() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        let harness = try await Harness.open { $0.allowStreams() }
+        do {
+            let opened = Mutex<(sessionID: String, stream: Task<WebSocketCloseFrame?, any Error>)?>(nil)
+            try await harness.serve(.live) { client in
+                let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+                let grant = try await viewer.ticket()
+                let (handshaken, done) = AsyncStream.makeStream(of: Void.self)
+                let stream = Task {
+                    try await viewer.open(grant) { inbound, outbound in
+                        let reader = FrameReader(inbound)
+                        _ = try await RFB.handshake(reader, outbound)
+                        done.yield()
+                        try await reader.drain()
+                    }
+                }
+                opened.withLock { $0 = (viewer.sessionID, stream) }
+                for await _ in handshaken { break }
+                // Returning shuts the server down gracefully, the stream still open.
+            }
+            let (sessionID, stream) = try #require(opened.withLock { $0 })
+            #expect(try await stream.value?.closeCode == .normalClosure)
+            var reasons: [String?] = []
+            let audited = try await eventually {
+                reasons = try await harness.store.events(AuditQuery(action: .streamClosed, limit: 10)).map { $0.details["reason"] }
+                return !reasons.isEmpty
+            }
+            #expect(audited && reasons == ["shutdown"], "\(reasons)")
+            #expect(try await harness.store.session(id: sessionID)?.status == .active, "the session goes on")
+        } catch {
+            try? await harness.close(removing: true)
+            throw error
+        }
+        try await harness.close(removing: true)
+    }
+
     @Test func aSessionEndedByAnotherProcessLosesItsStream() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }

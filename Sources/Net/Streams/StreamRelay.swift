@@ -7,6 +7,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOWebSocket
+import ServiceLifecycle
 import Services
 
 /// One workspace stream: the browser's WebSocket relayed to the workspace's upstream, either VNC/RFB
@@ -28,6 +29,9 @@ struct StreamRelay: Sendable {
         case upstreamSpoke
         /// The cut sequence finished without a cut: the stream is closing anyway.
         case noCut
+        /// The server is shutting down (gracefully): the WebSocket library closes the browser's
+        /// side (1000). The session goes on; the viewer offers to reconnect.
+        case shutdown
 
         var auditReason: String {
             switch self {
@@ -37,6 +41,7 @@ struct StreamRelay: Sendable {
             case .upstreamClosed: "upstream_closed"
             case .upstreamSilent: "upstream_silent"
             case .recordingFailed: "recording_failed"
+            case .shutdown: "shutdown"
             case .upstreamSpoke, .noCut: "closed"
             }
         }
@@ -248,9 +253,9 @@ struct StreamRelay: Sendable {
         return .browserClosed
     }
 
-    /// Both directions and the session's cut, until the first of them ends; the browser is told
-    /// why before the others are waited for. An upstream that speaks first (RFB) and stays silent
-    /// past `firstByteTimeout` ends it too.
+    /// Both directions, the session's cut and the server's shutdown, until the first of them
+    /// ends; the browser is told why before the others are waited for. An upstream that speaks
+    /// first (RFB) and stays silent past `firstByteTimeout` ends it too.
     private func relay(
         tell: @Sendable (Ending) async -> Void, tally: NIOLockedValueBox<(fromBrowser: Int, toBrowser: Int)>, upstreamSpeaksFirst: Bool,
         down: @escaping @Sendable () async -> Ending, up: @escaping @Sendable () async -> Ending
@@ -261,6 +266,11 @@ struct StreamRelay: Sendable {
             group.addTask {
                 for await reason in admission.opened.cuts { return .sessionEnded(reason) }
                 return .noCut
+            }
+            group.addTask {
+                // Returns on a graceful shutdown, throws when the stream ends first (cancelled).
+                do { try await gracefulShutdown() } catch { return .noCut }
+                return .shutdown
             }
             if upstreamSpeaksFirst {
                 group.addTask {
@@ -274,6 +284,8 @@ struct StreamRelay: Sendable {
                 ending = next
                 break
             }
+            // The browser's answer to the close the shutdown sent may come in first.
+            if ending == .browserClosed && Task.isShuttingDownGracefully { ending = .shutdown }
             // Both directions stop first: nothing more reaches the workspace once the decision is
             // made, whatever the browser does with the close that follows.
             group.cancelAll()
@@ -306,7 +318,7 @@ struct StreamRelay: Sendable {
             try? await outbound.close(CloseCode.badGateway, reason: "The workspace did not answer")
         case .recordingFailed:
             try? await outbound.close(.unexpectedServerError, reason: "This session must be recorded, and the recording failed")
-        case .browserClosed, .upstreamSpoke, .noCut:
+        case .browserClosed, .shutdown, .upstreamSpoke, .noCut:
             break
         }
     }
