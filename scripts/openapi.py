@@ -502,7 +502,8 @@ SCHEMAS = {
                     "defaults filled in."),
     "PolicyCreation": obj(
         {
-            "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "Generated when absent."},
+            "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "not": {"const": "evaluate"},
+                   "description": "Generated when absent. Not `evaluate`, the word of `POST /api/policies/evaluate` (422)."},
             **POLICY_DRAFT_PROPERTIES,
         },
         required=["name", "kind"], additional=False,
@@ -644,8 +645,9 @@ SCHEMAS = {
         },
         required=["demo_session_id", "expires_at", "access_token", "token_type", "workspace"],
     ),
-    # ---- request bodies: unknown keys are ignored (additionalProperties: true), but by a policy's
-    # bodies, which refuse them (422), since a misspelt key there widens what the policy covers;
+    # ---- request bodies: unknown keys are ignored (additionalProperties: true), but by a policy's,
+    # a workspace's, an organisation's and a user change's bodies, which refuse them (422), since a
+    # misspelt key there widens what the policy covers or whom the workspace admits;
     # an optional key sent as null counts as absent.
     "Registration": obj(
         {
@@ -713,25 +715,28 @@ SCHEMAS = {
     "IDTokenSignIn": obj({"id_token": {"type": "string"}}, additional=True),
     "WorkspaceCreate": obj(
         {
-            "id": {**SLUG, "type": ["string", "null"], "description": "Chosen, or generated when absent or null; 409 if taken."},
+            "id": {**SLUG, "type": ["string", "null"], "not": {"const": "reset"},
+                   "description": "Chosen, or generated when absent or null; 409 if taken. Not `reset`, the word of "
+                                  "`POST /api/workspaces/reset` (422)."},
             **WORKSPACE_DRAFT,
             "name": line(120),
             "type": line(40),
             "url": URL,
         },
         required=["name", "type", "url"],
-        additional=True,
+        additional=False,
         description="A new workspace: `name`, `type` and `url` required; every other field defaults (an available "
                     "2-CPU/4-GiB/20-GiB workspace for admin and neosc, 480 minutes, iframe, no stream upstream). "
-                    "Null means absent.",
+                    "Null means absent. A key not listed here → 422 naming it.",
     ),
     "WorkspaceUpdate": obj(
         WORKSPACE_DRAFT,
         required=[],
-        additional=True,
+        additional=False,
         description="Any subset of a workspace's fields; null means absent (but a null `stream_upstream` removes "
                     "the workspace's stream upstream). `id` may be sent only with the "
-                    "workspace's own id (another → 422), so it is not listed here.",
+                    "workspace's own id (another → 422), so it is not listed here. Another key not listed → 422 "
+                    "naming it. Asking for what already holds answers the workspace and writes and audits nothing.",
     ),
     "PolicyChange": obj(
         {"enabled": {"type": ["boolean", "null"], "description": "Sets it; absent or null flips it."}},

@@ -8,6 +8,10 @@ import Foundation
 /// costs a retain, not a retain and release of each of its strings and collections. A change to
 /// a field makes a new reference; the fields are never shared mutably.
 public struct Policy: Sendable, Equatable {
+    /// Ids no policy may take: the words the API's collection uses for actions of its own
+    /// (`POST /api/policies/evaluate`). `/api/policies/{id}` could never reach a policy so named.
+    public static let reservedIDs: Set<String> = ["evaluate"]
+
     private struct Fields: Sendable, Equatable {
         var id: String
         var name: String

@@ -2,6 +2,10 @@ import Foundation
 
 /// A remote workspace people launch sessions on: a VDI desktop, SAP GUI, a Linux box, a web app.
 public struct Workspace: Sendable, Equatable, Codable {
+    /// Ids no workspace may take: the words the API's collection uses for actions of its own
+    /// (`POST /api/workspaces/reset`). `/api/workspaces/{id}` could never reach a workspace so named.
+    public static let reservedIDs: Set<String> = ["reset"]
+
     public enum Status: String, Sendable, Codable, CaseIterable {
         case available
         case maintenance

@@ -103,6 +103,9 @@ public struct WorkspaceDraft: Sendable, Decodable {
         guard Identifier.isValidSlug(id) else {
             throw .invalid("Field 'id' must be 1 to 64 lower-case letters, digits or dashes")
         }
+        guard !Workspace.reservedIDs.contains(id) else {
+            throw .invalid("Field 'id' cannot be '\(id)': the API uses that word for an action of its own")
+        }
         let blank = Workspace(
             id: id, name: "", type: "", description: "", imageURL: nil, status: .available, cpu: 2, memory: 4,
             storage: 20, url: "/", connectionType: "https", launchMode: .iframe, clientless: true,

@@ -178,3 +178,12 @@ struct WorkspaceRoutes {
         return .written(Stopped(message: "Session stopped", session: ended), capacity: 1_024, by: Self.write)
     }
 }
+
+/// A workspace's `POST` and `PUT` body refuses a key it does not have (422 naming it): a misspelt
+/// `allowed_role` would otherwise leave the default roles, `admin` and `neosc`, in its place.
+extension WorkspaceDraft: ClosedJSONObject {
+    static let fields: Set<String> = [
+        "id", "name", "type", "description", "image_url", "status", "cpu", "memory", "storage", "url", "connection_type",
+        "launch_mode", "clientless", "requires_netbird", "allowed_roles", "max_session_minutes", "stream_upstream",
+    ]
+}

@@ -59,8 +59,11 @@ public struct WorkspaceAdministration: Sendable {
             // written back over, and what this change takes away is judged against it.
             guard let current = try await store.workspace(id: id) else { throw DomainError.notFound("Workspace not found") }
             let workspace = try draft.updating(current, at: now, upstreams: streamUpstreams)
+            let changed = WorkspaceDraft.changedFields(from: current, to: workspace)
+            // Asking for what already holds changes nothing, so nothing is written or audited.
+            guard !changed.isEmpty else { return (current, []) }
             try await store.update(workspace)
-            var details = ["fields": WorkspaceDraft.changedFields(from: current, to: workspace).joined(separator: ",")]
+            var details = ["fields": changed.joined(separator: ",")]
             // Roles taken away take effect on the sessions running too (an administrator may use
             // every workspace: taking `admin` away ends nothing).
             var ended: [WorkspaceSession] = []

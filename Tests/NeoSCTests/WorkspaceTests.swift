@@ -192,6 +192,54 @@ import Testing
         }
     }
 
+    /// A workspace's body names only keys it has (a misspelt `allowed_role` would have left the
+    /// default roles in place), an id is not a word the API's collection uses for an action, and
+    /// asking for what already holds writes and audits nothing.
+    @Test func workspaceBodiesAreReadStrictly() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let recorded = try await harness.store.events(AuditQuery(limit: 1_000)).count
+            let misspelt = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body(["id": "ws-kali", "name": "Kali", "type": "linux", "url": "/kali", "allowed_role": ["admin"]]))
+            #expect(misspelt.status == .unprocessableContent, "\(misspelt.text)")
+            #expect(misspelt.detail == "Field 'allowed_role' is not one this request takes")
+            let misspeltChange = try await client.send(
+                .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"allowed_role":["admin"]}"#)
+            #expect(misspeltChange.status == .unprocessableContent, "\(misspeltChange.text)")
+            // `POST /api/workspaces/reset` is the catalogue's; `POST /api/policies/evaluate` the policies'.
+            let reserved = try await client.send(
+                .post, "/api/workspaces", token: admin, json: body(["id": "reset", "name": "R", "type": "linux", "url": "/r"]))
+            #expect(reserved.status == .unprocessableContent && reserved.detail?.contains("'reset'") == true, "\(reserved.text)")
+            let reservedPolicy = try await client.send(
+                .post, "/api/policies", token: admin,
+                json: body(["id": "evaluate", "name": "E", "kind": "address_allowlist", "settings": ["cidrs": ["192.0.2.0/24"]]]))
+            #expect(reservedPolicy.status == .unprocessableContent && reservedPolicy.detail?.contains("'evaluate'") == true)
+            #expect(try await harness.store.workspace(id: "reset") == nil)
+            #expect(try await harness.store.policy(id: "evaluate") == nil)
+            #expect(try await harness.store.events(AuditQuery(limit: 1_000)).count == recorded)
+
+            // Every key a workspace has is taken.
+            let full = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body([
+                    "id": "ws-full", "name": "Full", "type": "linux", "description": "d", "image_url": "https://img.example/x.png",
+                    "status": "available", "cpu": 2, "memory": 4, "storage": 20, "url": "/full", "connection_type": "https",
+                    "launch_mode": "iframe", "clientless": true, "requires_netbird": false, "allowed_roles": ["admin"],
+                    "max_session_minutes": 60, "stream_upstream": NSNull(),
+                ]))
+            #expect(full.status == .created, "\(full.text)")
+            let stored = try await harness.store.workspace(id: "ws-full")
+            let entries = try await harness.store.events(AuditQuery(limit: 1_000)).count
+            for unchanged in ["{}", #"{"name":"Full","cpu":2,"allowed_roles":["admin"]}"#, #"{"id":"ws-full"}"#] {
+                let answer = try await client.send(.put, "/api/workspaces/ws-full", token: admin, json: unchanged)
+                #expect(answer.status == .ok, "\(unchanged): \(answer.text)")
+            }
+            #expect(try await harness.store.workspace(id: "ws-full") == stored, "not even its time of change")
+            #expect(try await harness.store.events(AuditQuery(limit: 1_000)).count == entries)
+        }
+    }
+
     /// A workspace's `stream_upstream` (issue #17): stored normalised when the operator's
     /// allowlist (NEOSC_STREAM_UPSTREAMS) permits it, refused (422) when it does not, removed by null.
     @Test(arguments: StoreKind.allCases)
