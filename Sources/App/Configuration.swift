@@ -53,11 +53,13 @@ struct Configuration: Sendable {
     var benchmarkRoutes = false
     /// The portal's cookies are `Secure` and `__Host-` prefixed: `NEOSC_PUBLIC_URL` is https.
     var secureCookies = false
-    /// Connections in all and per client address, header-read and idle timeouts
-    /// (`NEOSC_MAX_CONNECTIONS*`, `NEOSC_HEADER_TIMEOUT`, `NEOSC_CONNECTION_IDLE_TIMEOUT`).
+    /// Connections in all and per client address, header-read, body-read and idle timeouts
+    /// (`NEOSC_MAX_CONNECTIONS*`, `NEOSC_HEADER_TIMEOUT`, `NEOSC_BODY_TIMEOUT`,
+    /// `NEOSC_CONNECTION_IDLE_TIMEOUT`).
     var maxConnections = 10_000
     var maxConnectionsPerAddress = 256
     var headerTimeout: TimeInterval = 10
+    var bodyTimeout: TimeInterval = 60
     var connectionIdleTimeout: TimeInterval = 60
     /// `local`: NeoSC bearer tokens. `pomerium`: every API request carries Pomerium's assertion.
     enum AuthMode: String { case local, pomerium }
@@ -125,6 +127,7 @@ struct Configuration: Sendable {
             maximum: min(maxConnections, max(openFiles - Self.reservedDescriptors, 1)),
             perAddress: maxConnectionsPerAddress, exempt: trustedProxies,
             headerTimeout: .milliseconds(Int64(headerTimeout * 1_000)),
+            bodyTimeout: .milliseconds(Int64(bodyTimeout * 1_000)),
             idleTimeout: .milliseconds(Int64(connectionIdleTimeout * 1_000)))
     }
 
@@ -318,6 +321,7 @@ struct Configuration: Sendable {
             maxConnectionsPerAddress = limit
         }
         if let timeout = try duration("NEOSC_HEADER_TIMEOUT") { headerTimeout = timeout }
+        if let timeout = try duration("NEOSC_BODY_TIMEOUT") { bodyTimeout = timeout }
         if let timeout = try duration("NEOSC_CONNECTION_IDLE_TIMEOUT") { connectionIdleTimeout = timeout }
         try readIdentityProviders(value: value, flag: flag, duration: duration)
         try readDemoSettings(value: value, flag: flag, duration: duration, integer: integer)

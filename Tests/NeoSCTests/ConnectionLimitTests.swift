@@ -149,6 +149,48 @@ import Testing
         }
     }
 
+    @Test(arguments: [false, true]) func aBodyWrittenSlowlyIsCutAtTheBodyTimeout(streaming: Bool) async throws {
+        let environment = Self.environment(
+            ["NEOSC_BODY_TIMEOUT": "2s", "NEOSC_HEADER_TIMEOUT": "1s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "30s"], streaming: streaming)
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await Self.waitUntilServing(server)
+            let slow = try await LoopbackSocket(port: server.port)
+            slow.send(
+                "POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+            let started = ContinuousClock.now
+            var cut = false
+            // A byte every 100 ms keeps any idle timer from firing; only the body deadline can.
+            for _ in 0..<200 {
+                if await slow.isClosedByPeer(within: .milliseconds(100)) {
+                    cut = true
+                    break
+                }
+                slow.send(" ")
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(cut, "the connection was closed while its body was still arriving")
+            // Not before the deadline; after it, by far less than the 30 s idle timeout.
+            #expect(elapsed >= .milliseconds(1_900) && elapsed < .seconds(15), "at the 2 s body timeout: \(elapsed)")
+
+            // A body that arrives within it, slowly, is answered, and so is the next request.
+            let upload = try await LoopbackSocket(port: server.port)
+            let login = #"{"email":"nobody@example.com","password":"not the password"}"#
+            upload.send(
+                "POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(login.utf8.count)\r\n\r\n")
+            for byte in login {
+                try await Task.sleep(for: .milliseconds(1_000 / login.count))
+                #expect(upload.send(String(byte)), "the upload's connection stays open")
+            }
+            #expect(await upload.responseStatus(within: .seconds(15)) == 401)
+            // The deadline ended with the body: idle past it, the connection is still served.
+            try await Task.sleep(for: .milliseconds(2_500))
+            upload.send(LoopbackSocket.request("/health"))
+            #expect(await upload.responseStatus(within: .seconds(15)) == 200)
+        }
+    }
+
     @Test(arguments: [false, true]) func aHeadWrittenSlowlyIsCutAtTheHeaderTimeout(streaming: Bool) async throws {
         let environment = Self.environment(
             ["NEOSC_HEADER_TIMEOUT": "1s", "NEOSC_CONNECTION_IDLE_TIMEOUT": "30s"], streaming: streaming)

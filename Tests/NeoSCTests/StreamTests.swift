@@ -472,6 +472,35 @@ import Testing
         try await harness.close(removing: true)
     }
 
+    /// An upgraded connection carries no more HTTP requests: neither the head's nor the body's
+    /// read deadline cuts a stream that runs past them.
+    @Test func aStreamOutlivesTheRequestReadDeadlines() async throws {
+        let desktop = try await TestDesktop.start()
+        defer { Task { await desktop.stop() } }
+        try await Harness.run(
+            .live,
+            {
+                $0.allowStreams(reviewed: false)
+                $0.headerTimeout = 1
+                $0.bodyTimeout = 1
+            }
+        ) { harness, client in
+            let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
+            let rectangles = Mutex(0)
+            let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
+                let reader = FrameReader(inbound)
+                let screen = try await RFB.handshake(reader, outbound)
+                try await Task.sleep(for: .milliseconds(2_500))
+                let updated = try await RFB.requestUpdate(reader, outbound, screen)
+                rectangles.withLock { $0 = updated }
+                _ = try await client.send(.post, "/api/workspaces/\(viewer.workspaceID)/stop", token: viewer.token)
+                try await reader.drain()
+            }
+            #expect(rectangles.withLock { $0 } >= 1, "the desktop still answers")
+            #expect(close?.reason == "Session ended: stopped")
+        }
+    }
+
     @Test func aSessionEndedByAnotherProcessLosesItsStream() async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }

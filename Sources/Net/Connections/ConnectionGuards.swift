@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 
 /// What every accepted connection goes through before HTTP: the cap per client address, and the
-/// header-read deadline's first half (`RequestStartWatch`, before the decoder). Shared by the
+/// read deadlines' first half (`RequestStartWatch`, before the decoder). Shared by the
 /// plain and the streaming channel.
 struct ConnectionGuards: Sendable {
     private let limits: ConnectionLimits
@@ -16,8 +16,8 @@ struct ConnectionGuards: Sendable {
     }
 
     /// Counts `channel` against its client's cap (closing it if over) and installs the start of
-    /// the header-read deadline, which the caller completes after the HTTP decoder.
-    func admit(_ channel: any Channel, logger: Logger) throws -> RequestHeadDeadline {
+    /// the read deadlines, which the caller completes after the HTTP decoder.
+    func admit(_ channel: any Channel, logger: Logger) throws -> RequestReadDeadline {
         if let census, let address = channel.remoteAddress?.ipAddress, !limits.exempt.isTrusted(address),
             let key = AddressRange.clientKey(of: address)
         {
@@ -39,7 +39,7 @@ struct ConnectionGuards: Sendable {
         // request's head is mostly smaller, and an idle connection then holds 512 bytes. The
         // buffer still grows, up to 64 KiB, for reads that fill it.
         try channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
-        let deadline = RequestHeadDeadline(limit: TimeAmount(limits.headerTimeout))
+        let deadline = RequestReadDeadline(headLimit: TimeAmount(limits.headerTimeout), bodyLimit: TimeAmount(limits.bodyTimeout))
         try channel.pipeline.syncOperations.addHandler(RequestStartWatch(deadline), position: .first)
         return deadline
     }

@@ -12,18 +12,22 @@ public struct ConnectionLimits: Sendable {
     /// Once the first byte of a request arrives, its whole head (request line and headers) must
     /// arrive within this time or the connection is closed.
     public var headerTimeout: Duration
+    /// Once a request's head has arrived, the rest of its body must arrive within this time or
+    /// the connection is closed: a body written a byte at a time resets the idle timer forever.
+    public var bodyTimeout: Duration
     /// A connection with no request in progress, or a request whose body stops arriving, is
     /// closed after this long without a byte read.
     public var idleTimeout: Duration
 
     public init(
         maximum: Int = 10_000, perAddress: Int = 256, exempt: TrustedProxies = .init(),
-        headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60)
+        headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60), idleTimeout: Duration = .seconds(60)
     ) {
         self.maximum = maximum
         self.perAddress = perAddress
         self.exempt = exempt
         self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
         self.idleTimeout = idleTimeout
     }
 }

@@ -19,7 +19,7 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let deadline: RequestHeadDeadline
+        let deadline: RequestReadDeadline
         do {
             deadline = try guards.admit(channel, logger: logger)
         } catch {

@@ -36,7 +36,7 @@ struct GuardedStreamingChannel: ServerChildChannel {
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let deadline: RequestHeadDeadline
+        let deadline: RequestReadDeadline
         do {
             deadline = try guards.admit(channel, logger: logger)
         } catch {
@@ -156,24 +156,26 @@ final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelH
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
-    private let deadline: RequestHeadDeadline
+    private let deadline: RequestReadDeadline
     private var departure = UpgradeDeparture(upgradable: true)
 
-    init(_ deadline: RequestHeadDeadline) {
+    init(_ deadline: RequestReadDeadline) {
         self.deadline = deadline
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            deadline.headArrived()
             // Only a head NIO may take for an upgrade (a refused one is answered 400 and
-            // closed): anything else is answered as plain HTTP, and the header-read deadline
-            // must go on covering the connection's later requests.
+            // closed): anything else is answered as plain HTTP, and the read deadlines must go
+            // on covering its body and the connection's later requests. An upgraded connection
+            // carries no more HTTP: no deadline of a request's applies to it.
             if departure.leaves(at: head) {
+                deadline.cancel()
                 context.fireChannelReadAndLeave(data)
                 return
             }
+            deadline.headArrived(context: context)
         case .end: deadline.requestEnded()
         case .body: break
         }

@@ -26,7 +26,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
 
     private let logger: Logger
     /// The connection's header-read deadline, off once a head is refused (nothing more is read).
-    private let deadline: RequestHeadDeadline?
+    private let deadline: RequestReadDeadline?
     private var departure: UpgradeDeparture
     /// A head read, its end not yet.
     private var readingRequest = false
@@ -60,7 +60,7 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         case closing
     }
 
-    init(upgradable: Bool, deadline: RequestHeadDeadline? = nil, logger: Logger) {
+    init(upgradable: Bool, deadline: RequestReadDeadline? = nil, logger: Logger) {
         departure = UpgradeDeparture(upgradable: upgradable)
         self.deadline = deadline
         self.logger = logger

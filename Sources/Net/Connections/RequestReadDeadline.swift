@@ -1,0 +1,134 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// The read timeouts of one connection's requests: from the first byte of a request until its
+/// head is decoded, at most `headLimit` may pass; from its head until the end of its body, at most
+/// `bodyLimit`. Past either, the connection is closed. Two handlers share it: `RequestStartWatch`
+/// before the HTTP decoder sees the first byte, `RequestHeadWatch` after it sees the head and the
+/// request's end (from when the next byte starts the next request).
+///
+/// The idle timeout covers the time before that first byte, and a body that stops arriving; these
+/// cover a client that writes a head or a body a byte at a time, which resets an idle timer forever.
+final class RequestReadDeadline {
+    private enum State {
+        /// No request begun: the next byte read starts one.
+        case betweenRequests
+        /// A request's first bytes are being decoded. Most heads arrive whole in one read and are
+        /// decoded before it returns, so the timer is armed only if the read ends without one.
+        case headDue
+        /// A request's first bytes arrived, its head has not: the head's deadline runs.
+        case readingHead(Scheduled<Void>)
+        /// The head arrived, the end of its body has not: the body's deadline runs.
+        case readingBody(Scheduled<Void>)
+        /// Nothing more is read on this connection as HTTP (refused, or upgraded): no deadline.
+        case off
+    }
+
+    private let headLimit: TimeAmount
+    private let bodyLimit: TimeAmount
+    private var state = State.betweenRequests
+
+    init(headLimit: TimeAmount, bodyLimit: TimeAmount) {
+        self.headLimit = headLimit
+        self.bodyLimit = bodyLimit
+    }
+
+    /// Bytes arrived and are about to be decoded; true when they begin a request.
+    func bytesArriving() -> Bool {
+        guard case .betweenRequests = state else { return false }
+        state = .headDue
+        return true
+    }
+
+    /// The bytes that began a request are decoded: without its head among them, the deadline runs.
+    func bytesDecoded(context: ChannelHandlerContext) {
+        guard case .headDue = state else { return }
+        state = .readingHead(Self.closing(context, in: headLimit))
+    }
+
+    /// The head arrived: the body's deadline runs until the request's end.
+    func headArrived(context: ChannelHandlerContext) {
+        if case .readingHead(let deadline) = state { deadline.cancel() }
+        guard case .off = state else {
+            state = .readingBody(Self.closing(context, in: bodyLimit))
+            return
+        }
+    }
+
+    /// The request's body has been read to its end: the next byte starts the next request.
+    /// (Not the response's end: a pipelined request, or a body still arriving after an early
+    /// response, would otherwise be taken for a new head and cut mid-upload.)
+    func requestEnded() {
+        guard case .readingBody(let deadline) = state else { return }
+        deadline.cancel()
+        state = .betweenRequests
+    }
+
+    /// Nothing more is read as HTTP: a refused head, or an upgrade to another protocol.
+    func cancel() {
+        switch state {
+        case .readingHead(let deadline), .readingBody(let deadline): deadline.cancel()
+        case .betweenRequests, .headDue, .off: break
+        }
+        state = .off
+    }
+
+    private static func closing(_ context: ChannelHandlerContext, in limit: TimeAmount) -> Scheduled<Void> {
+        let channel = context.channel
+        return context.eventLoop.assumeIsolated().scheduleTask(in: limit) { channel.close(promise: nil) }
+    }
+}
+
+/// Before the HTTP decoder: starts the deadline when a request's first byte arrives.
+final class RequestStartWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let deadline: RequestReadDeadline
+
+    init(_ deadline: RequestReadDeadline) {
+        self.deadline = deadline
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let beginsRequest = deadline.bytesArriving()
+        context.fireChannelRead(data)
+        if beginsRequest { deadline.bytesDecoded(context: context) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline.cancel()
+        context.fireChannelInactive()
+    }
+}
+
+/// After the HTTP decoder: from a request's head, its body's deadline; at its end, the next head's.
+final class RequestHeadWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+
+    private let deadline: RequestReadDeadline
+
+    init(_ deadline: RequestReadDeadline) {
+        self.deadline = deadline
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: deadline.headArrived(context: context)
+        case .end: deadline.requestEnded()
+        case .body: break
+        }
+        context.fireChannelRead(data)
+    }
+}
+
+@available(*, unavailable)
+extension RequestReadDeadline: Sendable {}
+
+@available(*, unavailable)
+extension RequestStartWatch: Sendable {}
+
+@available(*, unavailable)
+extension RequestHeadWatch: Sendable {}
