@@ -110,7 +110,11 @@ public enum PortalRouter {
         let pages = router.group()
             .add(middleware: IdentityMiddleware(portal: portal, credentials: .browserSession(browser)))
             .group(context: PageContext.self)
-            .add(middleware: PageGuardMiddleware(browser: browser, renderer: renderer, policies: portal.policies, clock: portal.clock))
+            .add(
+                middleware: PageGuardMiddleware(
+                    browser: browser, renderer: renderer, policies: portal.policies, clock: portal.clock,
+                    // NeoSC's own pages post its forms: the API's CORS origins are not among them.
+                    crossSite: CrossSiteRequests(publicURL: portal.settings.publicURL, corsOrigins: [])))
         let signedIn = pages.group(context: SignedInPageContext.self)
         SignInPages(
             signIn: portal.signIn, demos: portal.demos, renderer: renderer, browser: browser, clock: portal.clock,

@@ -232,6 +232,39 @@ struct PortalPageTests {
         }
     }
 
+    /// A page on another port of this host, or a sibling subdomain, can set this host's form
+    /// cookie and post its token (a sign-in to the attacker's account in a victim's browser): the
+    /// browser's word that another site's page sent the form refuses it all the same.
+    @Test("a form another site's page sent is refused, even with a form cookie and its token")
+    func formsFromAnotherSiteAreRefused() async throws {
+        try await Harness.run { harness, client in
+            _ = try await harness.account(.neosc, email: "mallory@example.com")
+            for crossing: HTTPFields in [
+                [.secFetchSite: "same-site", .origin: "http://localhost:9999"], [.secFetchSite: "cross-site"],
+                // A browser that does not send Sec-Fetch-Site: its Origin is not this host (the test
+                // client's is `localhost`).
+                [.origin: "http://localhost:9999"], [.origin: "null"],
+            ] {
+                let victim = TestBrowser(client)
+                try await victim.get("/sign-in")
+                victim.extraHeaders = crossing
+                let forged = try await victim.post("/sign-in", ["email": "mallory@example.com", "password": Harness.password])
+                #expect(forged.status == .forbidden, "\(crossing): \(forged.status)")
+                #expect(forged.text.contains("This form came from another site"))
+                #expect(victim.cookies["neosc_session"] == nil, "\(crossing)")
+            }
+            // This host's own pages, and a browser that says nothing, sign in.
+            for own: HTTPFields in [[.secFetchSite: "same-origin"], [.origin: "http://localhost"], [:]] {
+                let browser = TestBrowser(client)
+                try await browser.get("/sign-in")
+                browser.extraHeaders = own
+                let signedIn = try await browser.post("/sign-in", ["email": "mallory@example.com", "password": Harness.password])
+                #expect(signedIn.status == .seeOther, "\(own): \(signedIn.status)")
+                #expect(browser.cookies["neosc_session"] != nil, "\(own)")
+            }
+        }
+    }
+
     @Test("launching follows the launch mode; the viewer frames only the workspace's origin; ending is audited")
     func launchAndEnd() async throws {
         try await Harness.run { harness, client in

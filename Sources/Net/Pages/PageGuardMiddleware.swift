@@ -8,7 +8,11 @@ import Services
 
 /// Gives every page its CSRF token and checks it on every form post before the page's handler
 /// runs: a post without the token of this browser's session (or, before signing in, of its form
-/// cookie) is refused with 403 and changes nothing. Whatever a page throws is answered as a page:
+/// cookie) is refused with 403 and changes nothing, and so is one the browser says it sent for
+/// another site's page (`CrossSiteRequests`: `Sec-Fetch-Site`, else `Origin`). A page on another
+/// port of this host, or on a sibling subdomain, may set this host's form cookie (cookies ignore
+/// ports) and post its token: the token alone would then let it sign a browser in to its own
+/// account. Whatever a page throws is answered as a page:
 /// a redirect, or the status with a sentence saying what happened and a way on; never a stack
 /// trace, never the API's JSON.
 struct PageGuardMiddleware: RouterMiddleware {
@@ -17,6 +21,7 @@ struct PageGuardMiddleware: RouterMiddleware {
     let renderer: PageRenderer
     let policies: Policies
     let clock: WallClock
+    let crossSite: CrossSiteRequests
 
     /// The pages on the way to a session (signing in, its second step, registering, signing out):
     /// an `mfa_required` policy over every call lets them through, as the API's `/api/auth/*`.
@@ -57,6 +62,11 @@ struct PageGuardMiddleware: RouterMiddleware {
             policies: policies, principal: context.identity?.principal, address: context.clientAddress, at: clock.now(),
             leadsToMFA: Self.waysToMFA.contains(request.routedPath))
         if request.method == .post {
+            guard crossSite.refusal(method: request.method, headers: request.headers, authority: request.head.authority) == nil else {
+                throw PageProblem(
+                    status: .forbidden, heading: "This form came from another site",
+                    message: "Your browser says another site's page sent it. Open NeoSC yourself and use its own pages.")
+            }
             let body = try await request.boundedBody(upTo: context.maxUploadSize)
             let form = FormFields(body)
             // Read from the pairs, not a decoder: a form with repeated names (checkboxes) must not
