@@ -58,6 +58,8 @@ public struct StreamUpstream: Sendable, Equatable, CustomStringConvertible {
         guard !host.isEmpty, AddressRange.bytes(of: host) != nil || Self.isHostName(host) else {
             throw .invalid("\(field) must name a host")
         }
+        // A port too large for any integer is read as none: not the default port for that.
+        guard !Validation.writesAnUnreadablePort(components, in: text) else { throw .invalid("\(field) has a port out of range") }
         let port = components.port ?? (scheme == .vnc ? 5900 : scheme == .ws ? 80 : 443)
         guard (1...65_535).contains(port) else { throw .invalid("\(field) has a port out of range") }
         var target = components.percentEncodedPath

@@ -301,23 +301,46 @@ public enum Validation {
         }
         if value.hasPrefix("/") {
             let second = value.dropFirst().first
-            guard second != "/", second != "\\",
-                !value.unicodeScalars.contains(where: { $0 == "\\" || $0.value <= 0x20 || $0.value == 0x7F })
-            else {
+            // No backslash, and nothing a reader cannot see or that reorders what they see:
+            // controls (C0 and C1), spaces, line and paragraph separators, format characters
+            // (right-to-left overrides, zero-width characters).
+            guard second != "/", second != "\\", !value.unicodeScalars.contains(where: { $0 == "\\" || isHidden($0) }) else {
                 throw .invalid("\(field) must be an http(s) URL or a path starting with a single /")
             }
             return value
         }
         // Absolute: printable ASCII only (a browser would rewrite anything else), a host name
-        // of letters, digits, dots and hyphens (or an IP literal in brackets), a port that exists.
+        // of letters, digits, dots and hyphens (or an IP literal in brackets), no user information
+        // (`https://portal.example.com@evil.example/` goes to evil.example), a port that exists.
         guard !value.unicodeScalars.contains(where: { $0 == "\\" || $0.value <= 0x20 || $0.value >= 0x7F }),
             let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty,
             host.hasPrefix("[") || host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "-" }),
+            components.user == nil, components.password == nil, !writesAnUnreadablePort(components, in: value),
             (1...65_535).contains(components.port ?? 80)
         else {
             throw .invalid("\(field) must be an http(s) URL or a path starting with /")
         }
         return value
+    }
+
+    /// Whether `url` writes a port after its host that `components` (its parse) did not read: one
+    /// too large for any integer is read as none, which would have stood for the default port.
+    public static func writesAnUnreadablePort(_ components: URLComponents, in url: String) -> Bool {
+        guard components.port == nil, let start = url.range(of: "://")?.upperBound else { return false }
+        var authority = url[start...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            authority = authority[authority.index(after: close)...]
+        }
+        return authority.contains(":")
+    }
+
+    /// A character a reader cannot see, or that changes how what follows is shown.
+    private static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
     }
 }

@@ -121,6 +121,11 @@ public struct DemoLifecycle: Sendable {
             let provisioned = try await lifetimes.drivers.provisioner.provision(demo, workspace: workspace, recording: recording)
             demo.connectionURL = provisioned.connectionURL
             demo.networkPeerID = provisioned.networkPeerID
+            // The visitor's page links to it: held to a workspace's own rules for its `url` (an
+            // http(s) URL or a path; not `javascript:`), since the provisioner's reply is unsigned.
+            if let connectionURL = provisioned.connectionURL {
+                _ = try Validation.url(connectionURL, field: "The provisioner's connection_url")
+            }
             granted = try await audit.change { [demo] in
                 // As stored: an extension while it was provisioned moved its expiry, which the token follows.
                 guard let recorded = try await store.recordProvisioning(of: demo) else { return nil }

@@ -173,10 +173,17 @@ import Testing
 
     /// `/\\evil.example/x` is read by browsers as `//evil.example/x`: another host.
     @Test func relativeURLsStayOnThisHost() throws {
-        for good in ["/", "/local", "/a/b?c=d#e", "/w/linux-desktop"] {
+        for good in ["/", "/local", "/a/b?c=d#e", "/w/linux-desktop", "/café", "https://x.example:8443/a", "http://[::1]:8080/"] {
             #expect(try Validation.url(good, field: "url") == good)
         }
-        for bad in ["/\\evil.example/x", "//evil.example/x", "/ok\\..\\x", "/has space", "/tab\tin", "/nul\u{0}"] {
+        for bad in [
+            "/\\evil.example/x", "//evil.example/x", "/ok\\..\\x", "/has space", "/tab\tin", "/nul\u{0}",
+            // A C1 control, a right-to-left override, a zero-width space, a line separator, a no-break space.
+            "/x\u{85}y", "/x\u{202E}y", "/x\u{200B}y", "/x\u{2028}y", "/x\u{A0}y",
+            // Absolute: user information that hides the host, ports no integer holds or none exists for.
+            "https://portal.example.com@evil.example/", "https://user:pw@x.example/", "https://x.example:99999999999999999999/",
+            "https://x.example:65536/", "https://x.example:/", "http://[::1]:99999999999999999999/",
+        ] {
             #expect(throws: DomainError.self, "\(bad)") { try Validation.url(bad, field: "url") }
         }
     }
@@ -332,6 +339,8 @@ import Testing
         "vnc://10.0.0.5:70000", "vnc://", "vnc://:5901", "ws:///path", "vnc://ho st", "vnc://host\u{0}", "ws://host/\u{7}",
         "ws://host/\u{7F}", "vnc://hóst", "vnc://host_name", "vnc://-host", "vnc://host..lab", "vnc://127.1",
         "vnc://2130706433", "vnc://0x7f000001", "ws://host/" + String(repeating: "a", count: 1_020),
+        // Ports no integer holds: read as none, they would have stood for the default port.
+        "vnc://10.0.0.1:99999999999999999999", "ws://desk.lab:18446744073709551617/x", "vnc://[::1]:99999999999999999999",
     ])
     func refuses(_ text: String) {
         #expect(throws: DomainError.self, "\(text.prefix(40))") { try StreamUpstream(text) }

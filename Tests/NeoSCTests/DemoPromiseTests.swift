@@ -143,6 +143,30 @@ struct DemoPromiseTests {
         }
     }
 
+    /// The provisioner's reply is unsigned, and the visitor's page links to its `connection_url`:
+    /// one that is no http(s) URL or path (`javascript:…`) fails the start like a failed provisioning,
+    /// and what was provisioned is taken down.
+    @Test("a provisioner's connection_url that is no http(s) URL or path fails the start, undone; nothing is handed out")
+    func aConnectionURLThatIsNoLinkFailsTheStart() async throws {
+        for url in ["javascript:alert(document.domain)//", "data:text/html,<script>alert(1)</script>", "//evil.example/x"] {
+            try await RecordingPeer.with { peer in
+                peer.reply("POST /hook provision", with: body(["connection_url": url]))
+                try await Harness.run(.router, Self.webhook(peer, perAddress: 1)) { harness, client in
+                    let failed = try await client.send(
+                        .post, "/api/demo/sessions", json: body(["workspace_type": "browser", "email": "visitor@example.com"]))
+                    #expect(failed.status == .serviceUnavailable, "\(url): \(failed.text)")
+                    #expect(failed["access_token"] == nil && !failed.text.contains(url))
+                    #expect(try await harness.store.activeDemoCount() == 0)
+                    let demo = try #require(try await harness.store.demos(userID: nil, limit: 10).first)
+                    #expect(demo.status == .ended && demo.connectionURL != url)
+                    #expect(try await eventually { peer.calls.contains { $0.event == "deprovision" } }, "what was provisioned is taken down")
+                    let creation = try await harness.store.events(AuditQuery(action: .demoSessionCreated)).first
+                    #expect(creation?.success == false && creation?.details["reason"] == "provisioning_failed")
+                }
+            }
+        }
+    }
+
     // MARK: - Provider identities bound to a demo
 
     /// A request cancelled while its demo is being provisioned (a shutdown past its grace
