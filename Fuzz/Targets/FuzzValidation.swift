@@ -19,7 +19,9 @@
 //     digits and inner hyphens; validating it again gives it back;
 //   - url: a result is 1 to 2048 bytes, either a path that starts with exactly one `/` (never
 //     `//` or `/\`, which browsers read as another host) or an http(s) URL with a host, with no
-//     space, backslash or control character; validating it again gives it back;
+//     space, backslash or control character (nor, in a path, a C1 control, a separator or a
+//     format character such as U+202E), and an absolute one names its host with no user
+//     information and a port of 1 to 65535 if any; validating it again gives it back;
 //   - requireValidPassword: accepted means 8 to 128 Unicode scalars and at most 512 bytes.
 import Foundation
 
@@ -164,6 +166,10 @@ private func checkURL(_ raw: String) {
         "\(quoted(url)) has a space, backslash or control character")
     if url.hasPrefix("/") {
         require(!url.hasPrefix("//") && !url.hasPrefix("/\\"), "path \(quoted(url)) is read as another host")
+        let hidden: Set<Unicode.GeneralCategory> = [.control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator]
+        require(
+            !url.unicodeScalars.contains { hidden.contains($0.properties.generalCategory) },
+            "path \(quoted(url)) has a character a reader cannot see")
     } else {
         let components = URLComponents(string: url)
         let scheme = components?.scheme?.lowercased()
@@ -171,6 +177,15 @@ private func checkURL(_ raw: String) {
             (scheme == "http" || scheme == "https") && !(components?.host ?? "").isEmpty,
             "\(quoted(url)) is neither a path nor an http(s) URL with a host")
         require(url.unicodeScalars.allSatisfy { $0.value < 0x7F }, "absolute \(quoted(url)) is not ASCII")
+        require(components?.user == nil && components?.password == nil, "absolute \(quoted(url)) carries user information")
+        // The port as written: after the host (or its closing bracket), before the path, query or fragment.
+        let afterScheme = url.range(of: "://").map { url[$0.upperBound...] } ?? ""
+        let authority = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let hostEnd = authority.lastIndex(of: "]") ?? authority.startIndex
+        if let colon = authority[hostEnd...].lastIndex(of: ":") {
+            let written = authority[authority.index(after: colon)...]
+            require(Int(written).map { (1...65_535).contains($0) } == true, "absolute \(quoted(url)) has port \(quoted(String(written)))")
+        }
     }
 }
 
