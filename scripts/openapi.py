@@ -1122,16 +1122,20 @@ op("post", "/api/demo/sessions/{id}/extend", "extendDemo", "Extend a demo (admin
 # Audit log -------------------------------------------------------------------------------------
 # The filters the list and the export share.
 AUDIT_FILTERS = [
-    {"name": "action", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
-    {**PARAMETERS["UserIDFilter"], "description": "Administrators only; ignored for anyone else (but still checked)."},
+    {"name": "action", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[a-z_]{0,64}$"},
+     "description": "An action as it is spelt (`launch_workspace`); empty: no filter. Anything else → 422, since an "
+                    "export's filters are written into its own entry."},
+    {**PARAMETERS["UserIDFilter"], "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{0,100}$"},
+     "description": "Administrators only; ignored for anyone else (but still checked: an id's letters, digits, "
+                    "`-` and `_`, else 422)."},
     {"name": "success", "in": "query", "required": False,
      "schema": {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"},
      "description": "`true`/`false` (any case) or `1`/`0`."},
     {"name": "since", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
     {"name": "until", "in": "query", "required": False, "schema": QUERY_TIMESTAMP},
-    {"name": "before", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200},
+    {"name": "before", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{0,100}$"},
      "description": "An entry's id: only the entries after it in this order (the next page). "
-                    "An id not in the trail gives none."},
+                    "An id not in the trail gives none; one that could be no id → 422."},
 ]
 op("get", "/api/audit-logs", "listAuditLogs", "The audit trail, newest first",
    responses({200: ok("Entries (non-admins: only their own).", {"type": "array", "items": schema("AuditEvent")})},

@@ -7,6 +7,13 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public init(_ rawValue: String) { self.rawValue = rawValue }
     public var description: String { rawValue }
 
+    /// Whether `text` can name an action, as a filter asks for one: 1 to 64 lower-case ASCII
+    /// letters and underscores (`launch_workspace`). What a filter names is written into the
+    /// export's own entry: no line break or control character may ride along.
+    public static func isWellFormed(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count) && text.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "_") }
+    }
+
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }

@@ -79,14 +79,28 @@ struct AuditRoutes {
     private func query(_ request: Request, _ context: SignedInContext, limit: Int) throws -> AuditQuery {
         Self.narrowed(
             AuditQuery(
-                action: try request.queryText("action").map { AuditAction($0) },
-                userID: try request.queryText("user_id"),
+                action: try request.queryText("action").map { text throws(DomainError) in
+                    guard AuditAction.isWellFormed(text) else {
+                        throw .invalid("Query parameter 'action' must be lower-case letters and underscores, such as launch_workspace")
+                    }
+                    return AuditAction(text)
+                },
+                userID: try Self.id(request, "user_id"),
                 success: try request.queryBool("success"),
                 since: try request.queryDate("since"),
                 until: try request.queryDate("until"),
-                before: try request.queryText("before"),
+                before: try Self.id(request, "before"),
                 limit: limit),
             for: context.principal)
+    }
+
+    /// A query parameter that names a record by its id.
+    private static func id(_ request: Request, _ name: String) throws(DomainError) -> String? {
+        guard let text = try request.queryText(name) else { return nil }
+        guard Identifier.isWellFormed(text) else {
+            throw .invalid("Query parameter '\(name)' must be an id: letters, digits, - and _")
+        }
+        return text
     }
 
     /// Who reads what: administrators the whole trail (or one user's, as asked), anyone else only

@@ -132,6 +132,32 @@ struct AuditExportTests {
         }
     }
 
+    /// What a filter names is written into the export's own entry, and forwarded: any account
+    /// could otherwise put line breaks and right-to-left overrides into the trail. A filter
+    /// names an action, or an id, as they are spelt, or it is a 422 and nothing is written.
+    @Test("filters that could not name an action or an id are 422, for anyone, before an entry is written")
+    func filtersNameWhatTheyCanName() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            let user = try await harness.account(.user).token
+            let recorded = try await harness.store.events(AuditQuery(limit: 1_000)).count
+            for token in [admin, user] {
+                for query in [
+                    "action=login%0D%0A2026-12-07+admin@example.com+password_reset+OK%E2%80%AE", "action=%0d%0a", "action=Login",
+                    "action=login%00", "before=aud-1%0Ax", "before=%E2%80%AE", "user_id=usr%20x",
+                ] {
+                    for path in ["/api/audit-logs?", "/api/audit-logs/export?format=jsonl&"] {
+                        let refused = try await client.send(.get, path + query, token: token)
+                        #expect(refused.status == .unprocessableContent, "\(path)\(query): \(refused.text)")
+                    }
+                }
+            }
+            #expect(try await harness.store.events(AuditQuery(limit: 1_000)).count == recorded, "no export was audited")
+            let named = try await client.send(.get, "/api/audit-logs/export?format=jsonl&action=launch_workspace&before=aud-x_1", token: user)
+            #expect(named.status == .ok)
+        }
+    }
+
     @Test("the list pages with before=<the last id>: every entry once")
     func listPages() async throws {
         try await Harness.run { harness, client in

@@ -50,9 +50,10 @@ struct AuditPage {
         /// The query they select, or the problem with each field that does not read.
         func query(limit: Int) -> (AuditQuery?, [String: String]) {
             var problems: [String: String] = [:]
-            if !action.isEmpty, !action.allSatisfy({ ($0.isASCII && $0.isLowercase) || $0 == "_" }) {
+            if !action.isEmpty, !AuditAction.isWellFormed(action) {
                 problems["action"] = "An action is lower-case letters and underscores, such as launch_workspace."
             }
+            if !userID.isEmpty, !Identifier.isWellFormed(userID) { problems["user_id"] = "A user's id: letters, digits, - and _." }
             let result: Bool? = success == "true" ? true : success == "false" ? false : nil
             if !success.isEmpty, result == nil { problems["success"] = "Any, succeeded (true) or refused (false)." }
             let from = since.isEmpty ? nil : Self.day(since)
@@ -64,7 +65,7 @@ struct AuditPage {
             return (
                 AuditQuery(
                     action: action.isEmpty ? nil : AuditAction(action), userID: userID.isEmpty ? nil : userID, success: result,
-                    since: from, until: to, before: before.isEmpty ? nil : before, limit: limit),
+                    since: from, until: to, before: Identifier.isWellFormed(before) ? before : nil, limit: limit),
                 [:]
             )
         }
