@@ -214,9 +214,13 @@ struct HardeningTests {
                     .post, "/api/demo/sessions/\(demo.demoSessionID)/extend", token: admin, json: #"{"a":0.5,"minutes":1e300}"#)
                 #expect(try misnamed.decoded(ErrorBody.self).detail == "Field 'minutes' must be a whole number within range")
                 let twoBad = try await client.send(
-                    .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"aaa":0.5,"memory":2.5,"cpu":1.5}"#)
+                    .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"memory":2.5,"cpu":1.5}"#)
                 #expect(twoBad.status == .unprocessableContent)
                 #expect(try twoBad.decoded(ErrorBody.self).detail.contains("'cpu'"), "the first failing field by name: \(twoBad.text)")
+                // A workspace's body takes no key it does not have: that one is named first.
+                let stray = try await client.send(
+                    .put, "/api/workspaces/ws-linux-desktop", token: admin, json: #"{"aaa":0.5,"memory":2.5,"cpu":1.5}"#)
+                #expect(try stray.decoded(ErrorBody.self).detail == "Field 'aaa' is not one this request takes", "\(stray.text)")
                 // Also found by fuzzing: a duplicate key (the decoder reads the first) and a number
                 // beyond any Double (Fuzz/Crashes/request-json-duplicate-key.bin). A key named
                 // twice is now refused before decoding (StrictJSON): a 400 naming it.
