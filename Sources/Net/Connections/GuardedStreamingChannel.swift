@@ -175,7 +175,7 @@ final class UpgradableRequestHeadWatch: ChannelInboundHandler, RemovableChannelH
                 context.fireChannelReadAndLeave(data)
                 return
             }
-            deadline.headArrived(context: context)
+            deadline.headArrived()
         case .end: deadline.requestEnded()
         case .body: break
         }

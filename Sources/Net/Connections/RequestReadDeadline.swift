@@ -14,11 +14,14 @@ final class RequestReadDeadline {
     private enum State {
         /// No request begun: the next byte read starts one.
         case betweenRequests
-        /// A request's first bytes are being decoded. Most heads arrive whole in one read and are
-        /// decoded before it returns, so the timer is armed only if the read ends without one.
+        /// A request's first bytes are being decoded. Most requests arrive whole in one read and
+        /// are decoded before it returns, so no timer is armed unless the read ends without its
+        /// head (or, below, its end).
         case headDue
         /// A request's first bytes arrived, its head has not: the head's deadline runs.
         case readingHead(Scheduled<Void>)
+        /// The head arrived in this read, the request's end not yet.
+        case bodyDue
         /// The head arrived, the end of its body has not: the body's deadline runs.
         case readingBody(Scheduled<Void>)
         /// Nothing more is read on this connection as HTTP (refused, or upgraded): no deadline.
@@ -34,25 +37,29 @@ final class RequestReadDeadline {
         self.bodyLimit = bodyLimit
     }
 
-    /// Bytes arrived and are about to be decoded; true when they begin a request.
-    func bytesArriving() -> Bool {
-        guard case .betweenRequests = state else { return false }
-        state = .headDue
-        return true
+    /// Bytes arrived and are about to be decoded.
+    func bytesArriving() {
+        if case .betweenRequests = state { state = .headDue }
     }
 
-    /// The bytes that began a request are decoded: without its head among them, the deadline runs.
+    /// The bytes read are decoded: a request they began without its head, or its end, has its
+    /// deadline from now.
     func bytesDecoded(context: ChannelHandlerContext) {
-        guard case .headDue = state else { return }
-        state = .readingHead(Self.closing(context, in: headLimit))
+        switch state {
+        case .headDue: state = .readingHead(Self.closing(context, in: headLimit))
+        case .bodyDue: state = .readingBody(Self.closing(context, in: bodyLimit))
+        case .betweenRequests, .readingHead, .readingBody, .off: break
+        }
     }
 
     /// The head arrived: the body's deadline runs until the request's end.
-    func headArrived(context: ChannelHandlerContext) {
-        if case .readingHead(let deadline) = state { deadline.cancel() }
-        guard case .off = state else {
-            state = .readingBody(Self.closing(context, in: bodyLimit))
-            return
+    func headArrived() {
+        switch state {
+        case .readingHead(let deadline):
+            deadline.cancel()
+            state = .bodyDue
+        case .headDue, .betweenRequests: state = .bodyDue
+        case .bodyDue, .readingBody, .off: break
         }
     }
 
@@ -60,16 +67,20 @@ final class RequestReadDeadline {
     /// (Not the response's end: a pipelined request, or a body still arriving after an early
     /// response, would otherwise be taken for a new head and cut mid-upload.)
     func requestEnded() {
-        guard case .readingBody(let deadline) = state else { return }
-        deadline.cancel()
-        state = .betweenRequests
+        switch state {
+        case .readingBody(let deadline):
+            deadline.cancel()
+            state = .betweenRequests
+        case .bodyDue: state = .betweenRequests
+        case .betweenRequests, .headDue, .readingHead, .off: break
+        }
     }
 
     /// Nothing more is read as HTTP: a refused head, or an upgrade to another protocol.
     func cancel() {
         switch state {
         case .readingHead(let deadline), .readingBody(let deadline): deadline.cancel()
-        case .betweenRequests, .headDue, .off: break
+        case .betweenRequests, .headDue, .bodyDue, .off: break
         }
         state = .off
     }
@@ -80,7 +91,8 @@ final class RequestReadDeadline {
     }
 }
 
-/// Before the HTTP decoder: starts the deadline when a request's first byte arrives.
+/// Before the HTTP decoder: a request's first byte begins it; a read decoded without the request's
+/// head, or its end, starts the deadline.
 final class RequestStartWatch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -92,9 +104,9 @@ final class RequestStartWatch: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let beginsRequest = deadline.bytesArriving()
+        deadline.bytesArriving()
         context.fireChannelRead(data)
-        if beginsRequest { deadline.bytesDecoded(context: context) }
+        deadline.bytesDecoded(context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -116,7 +128,7 @@ final class RequestHeadWatch: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: deadline.headArrived(context: context)
+        case .head: deadline.headArrived()
         case .end: deadline.requestEnded()
         case .body: break
         }
