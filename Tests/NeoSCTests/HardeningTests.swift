@@ -565,6 +565,38 @@ struct HardeningTests {
         }
     }
 
+    /// RFC 9112 §6.3: a request whose Transfer-Encoding does not end with chunked has a body of no
+    /// length anyone can tell; it is refused before any route acts on it (a probe launched a
+    /// workspace and logged out with `Transfer-Encoding: gzip`), and its connection closed.
+    @Test("a Transfer-Encoding that does not end with chunked is a 400 {detail} before any route runs; the connection closes", arguments: [false, true])
+    func framingNoOneCanReadIsRefused(streaming: Bool) async throws {
+        try await Harness.run(.live, Self.streams(streaming)) { harness, client in
+            let port = try #require(client.port)
+            let (_, token) = try await harness.account(.neosc)
+            // The last two NIO's parser refuses itself, as a request that is not HTTP/1.1.
+            for coding in ["gzip", "identity", "xchunked", "gzip,", "chunked, gzip", "chunked\r\nTransfer-Encoding: gzip"] {
+                let launch =
+                    "POST /api/workspaces/ws-linux-desktop/launch HTTP/1.1\r\nHost: neosc\r\nAuthorization: Bearer \(token)\r\n"
+                    + "Transfer-Encoding: \(coding)\r\n\r\n"
+                let text = try await Self.answer(to: launch + "GET /health HTTP/1.1\r\nHost: neosc\r\n\r\n", port: port)
+                let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+                #expect(statuses == ["400"], "\(coding): \(text.prefix(400))")
+                #expect(text.lowercased().contains("connection: close"), "\(coding)")
+                #expect(
+                    text.hasSuffix(#"{"detail":"The request's Transfer-Encoding must end with chunked (RFC 9112 §6.3)"}"#)
+                        || (coding.hasPrefix("chunked") && text.hasSuffix(#"{"detail":"The request is not valid HTTP/1.1"}"#)),
+                    "\(coding): \(text.suffix(120))")
+            }
+            #expect(try await harness.store.events(AuditQuery(action: .launchWorkspace)).isEmpty, "nothing was launched")
+            // A chunked body is read as before.
+            let chunked =
+                "POST /api/workspaces/ws-linux-desktop/launch HTTP/1.1\r\nHost: neosc\r\nAuthorization: Bearer \(token)\r\n"
+                + "Connection: close\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+            let answered = try await Self.answer(to: chunked, port: port)
+            #expect(answered.hasPrefix("HTTP/1.1 201"), "\(answered.prefix(300))")
+        }
+    }
+
     @Test(
         "a request without exactly one valid Host (RFC 9112 §3.2) is a 400 {detail} and a closed connection; what follows it is not read",
         arguments: [false, true])

@@ -87,6 +87,10 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
                 refuse(.tooLarge, of: head, context: context)
                 return
             }
+            if Self.hasUnreadableFraming(head) {
+                refuse(.unreadableFraming, of: head, context: context)
+                return
+            }
             if head.method != .CONNECT, let named = RequestHost.absoluteFormAuthority(of: head.uri) {
                 head.headers.replaceOrAdd(name: "Host", value: String(Substring(named)))
                 data = wrapInboundOut(.head(head))
@@ -120,6 +124,23 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
         drainAllowance = nil
         ending = .closing
         ConnectionRefusal.closeOnceSent(context: context, draining: ConnectionRefusal.uploadDraining)
+    }
+
+    /// Whether `head`'s body has a length no reader can determine: a `Transfer-Encoding` whose
+    /// last coding is not `chunked` (`gzip`, `identity`, `xchunked`). RFC 9112 §6.3 has such a
+    /// request answered 400 and its connection closed; NIO's parser passes the head on and fails
+    /// later, after a route may have acted on it (a launch, a logout).
+    private static func hasUnreadableFraming(_ head: HTTPRequestHead) -> Bool {
+        var last: Substring?
+        for (name, value) in head.headers where name.utf8.count == 17 && name.lowercased() == "transfer-encoding" {
+            for coding in value.split(separator: ",") {
+                let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+                let trimmed = coding.drop(while: blank).reversed().drop(while: blank).reversed()
+                if !trimmed.isEmpty { last = Substring(trimmed) }
+            }
+        }
+        guard let last else { return false }
+        return last.lowercased() != "chunked"
     }
 
     /// Whether `head` declares a body larger than any route reads. Answered here, its connection
@@ -263,6 +284,10 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
             refusal.draining = ConnectionRefusal.uploadDraining
             return refusal
         }()
+
+        /// Of a body whose length cannot be determined (`hasUnreadableFraming`).
+        static let unreadableFraming = Refusal(
+            status: .badRequest, detail: "The request's Transfer-Encoding must end with chunked (RFC 9112 §6.3)")
 
         init(_ flaw: RequestHost.Flaw) {
             status = .badRequest
