@@ -114,7 +114,8 @@ public enum PortalRouter {
                 middleware: PageGuardMiddleware(
                     browser: browser, renderer: renderer, policies: portal.policies, clock: portal.clock,
                     // NeoSC's own pages post its forms: the API's CORS origins are not among them.
-                    crossSite: CrossSiteRequests(publicURL: portal.settings.publicURL, corsOrigins: [])))
+                    crossSite: CrossSiteRequests(publicURL: portal.settings.publicURL, corsOrigins: []), signIn: portal.signIn,
+                    demos: portal.demos))
         let signedIn = pages.group(context: SignedInPageContext.self)
         SignInPages(
             signIn: portal.signIn, demos: portal.demos, renderer: renderer, browser: browser, clock: portal.clock,

@@ -652,6 +652,21 @@ public struct SignIn: Sendable {
         return revoked
     }
 
+    /// Revokes the credential `principal` signed in with, which a new sign-in in the same
+    /// browser has replaced (its cookie now holds another token, and nothing there could revoke
+    /// the old one): audited `logout` with `reason: replaced`. Its workspace sessions go on (their
+    /// owner may have signed in again); a token revoked meanwhile is left as it is.
+    public func replaced(_ principal: Principal, from address: String) async throws {
+        try await audit.change {
+            guard try await store.revoke(digest: principal.credentialDigest, at: clock.now()) else { return }
+            try await audit.record(
+                .logout, by: .principal(principal), from: address, resource: ("user", principal.userID),
+                details: ["reason": "replaced", "sessions_terminated": "0"])
+        } afterwards: {
+            tokenCache.evict(digest: principal.credentialDigest)
+        }
+    }
+
     /// Revokes the credential `principal` signed in with and ends its active sessions; answers
     /// how many ended.
     public func logOut(_ principal: Principal, from address: String) async throws -> Int {

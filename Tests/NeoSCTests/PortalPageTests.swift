@@ -232,6 +232,37 @@ struct PortalPageTests {
         }
     }
 
+    /// A sign-in in a browser already signed in (a demo started, another account, the same one
+    /// again) replaces the cookie's token: the token it held is revoked, since nothing in that
+    /// browser could revoke it any more, and a demo visitor's demo ends as its sign-out ends it.
+    @Test("a new sign-in in a signed-in browser revokes the session it replaces; a visitor's demo ends")
+    func aNewSignInRevokesTheSessionItReplaces() async throws {
+        try await Harness.run(.router, { $0.demo.enabled = true }) { harness, client in
+            _ = try await harness.account(.admin, email: "ada@example.com")
+            _ = try await harness.account(.neosc, email: "cleo@example.com")
+            let browser = TestBrowser(client)
+            try await Self.signIn(browser, "ada@example.com")
+            let administrators = try #require(browser.cookies["neosc_session"])
+            try await browser.get("/demo")
+            let started = try await browser.post("/demo", ["workspace_type": "browser"])
+            #expect(started.status == .seeOther, "\(started.text)")
+            let visitors = try #require(browser.cookies["neosc_session"])
+            #expect(visitors != administrators)
+            #expect(try await client.send(.get, "/api/auth/me", token: administrators).status == .unauthorized)
+            let replaced = try await harness.store.events(AuditQuery(action: .logout)).first
+            #expect(replaced?.userEmail == "ada@example.com" && replaced?.details["reason"] == "replaced")
+
+            // The visitor signs in as someone: its demo ends with its token.
+            try await browser.get("/")
+            let signedIn = try await browser.post("/sign-in", ["email": "cleo@example.com", "password": Harness.password])
+            #expect(signedIn.status == .seeOther, "\(signedIn.text)")
+            #expect(try await client.send(.get, "/api/auth/me", token: visitors).status == .unauthorized)
+            #expect(try await eventually { try await harness.store.activeDemoCount() == 0 }, "the visitor's demo ended")
+            let signedInToken = try #require(browser.cookies["neosc_session"])
+            #expect(try await client.send(.get, "/api/auth/me", token: signedInToken).status == .ok)
+        }
+    }
+
     /// A page on another port of this host, or a sibling subdomain, can set this host's form
     /// cookie and post its token (a sign-in to the attacker's account in a victim's browser): the
     /// browser's word that another site's page sent the form refuses it all the same.
