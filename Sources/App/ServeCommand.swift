@@ -4,6 +4,7 @@ import Hummingbird
 import Integrations
 import Logging
 import MongoStore
+import NIOConcurrencyHelpers
 import Net
 import SQLiteStore
 import ServiceLifecycle
@@ -23,9 +24,18 @@ struct ServeCommand: AsyncParsableCommand {
         let store = try await Wiring.openStore(configuration, logger: logger, metrics: metrics.factory)
         let http = OutboundHTTP()
         let passwords = Wiring.makePasswordHasher(configuration)
+        // The chain's head as the server stopped, signed before the store closes: on a graceful
+        // stop `AuditCheckpointService` has signed it already (nothing is due then), but a stop
+        // past its deadline (a request still being read) cancels that service with the store.
+        let integrity = NIOLockedValueBox<AuditIntegrity?>(nil)
         // Started before the server and stopped after it, in reverse order (see ResourceService).
         let resources = [
-            ResourceService("the store", logger: logger) { try await store.close() },
+            ResourceService("the store", logger: logger) {
+                if let integrity = integrity.withLockedValue({ $0 }) {
+                    await AuditCheckpointService.signHeadAtStop(integrity, logger: logger)
+                }
+                try await store.close()
+            },
             ResourceService("the outbound HTTP client", logger: logger) { try await http.shutdown() },
             ResourceService("the password hashing threads", logger: logger) { try await passwords.shutdown() },
         ]
@@ -38,6 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
             let portal = try await Wiring.makePortal(
                 store: store, passwords: passwords, configuration: configuration, http: http, metrics: metrics,
                 logger: logger)
+            integrity.withLockedValue { $0 = portal.auditIntegrity }
             if configuration.mongoURL != nil && configuration.auditSigningKey == nil {
                 logger.warning(
                     "NEOSC_AUDIT_SIGNING_KEY is unset: this replica signs audit checkpoints with the key in its own data directory; give every replica the same key (or list theirs in NEOSC_AUDIT_TRUSTED_KEYS), or verification reports the others' checkpoints as untrusted"

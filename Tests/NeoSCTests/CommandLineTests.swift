@@ -285,6 +285,40 @@ import FoundationNetworking
         }
     }
 
+    /// A stop past its deadline (a request whose body never comes holds the server) cancels
+    /// what is left: the chain's head is still signed before the store closes (it was lost with
+    /// "Store is closed": an adversarial probe, 2026-12-07).
+    @Test func aStopPastItsDeadlineStillSignsTheHead() async throws {
+        let directory = Harness.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = [
+            "NEOSC_DATA_DIR": directory.path, "LOG_LEVEL": "warning", "NEOSC_SHUTDOWN_TIMEOUT": "1s",
+            "NEOSC_ADMIN_EMAIL": "boot@example.com", "NEOSC_ADMIN_PASSWORD": "bootstrap password",
+        ]
+        try await withLiveServers([environment]) { servers in
+            let server = servers[0]
+            try await server.waitUntilHealthy()
+            let login = try await server.request(
+                .post, "/api/auth/login", json: #"{"email":"boot@example.com","password":"bootstrap password"}"#)
+            #expect(login.status == 200)
+            // A body that never comes: the server waits for it past its shutdown deadline.
+            let held = try await LoopbackSocket(port: server.port)
+            held.send("POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            try await Task.sleep(for: .milliseconds(300))
+            server.terminate()
+            let status = try await server.exitStatus(within: 20)
+            #expect(status != nil, "stopped within 20 s of SIGTERM")
+            #expect(!server.log.contains("could not sign the audit chain's head"), "\(server.log)")
+
+            let verified = try await Self.neosc(["audit", "verify"], environment: ["NEOSC_DATA_DIR": directory.path])
+            let report = try JSONSerialization.jsonObject(with: Data(verified.output.utf8)) as? [String: Any]
+            let head = report?["head"] as? [String: Any]
+            let checkpoint = report?["last_checkpoint"] as? [String: Any]
+            #expect(report?["ok"] as? Bool == true, "\(verified.output)")
+            #expect(checkpoint?["seq"] as? Int == head?["seq"] as? Int && checkpoint != nil, "\(verified.output)")
+        }
+    }
+
     /// `neosc audit verify` on the configured data directory or a copy of the data file: exit 0
     /// and `"ok": true` for an intact trail; exit 1 with the first broken `seq` for an edited one.
     @Test func auditVerifyFindsAnEditedEntryOffline() async throws {
