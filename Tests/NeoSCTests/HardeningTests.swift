@@ -568,7 +568,8 @@ struct HardeningTests {
     /// RFC 9112 §6.3: a request whose Transfer-Encoding does not end with chunked has a body of no
     /// length anyone can tell; it is refused before any route acts on it (a probe launched a
     /// workspace and logged out with `Transfer-Encoding: gzip`), and its connection closed.
-    @Test("a Transfer-Encoding that does not end with chunked is a 400 {detail} before any route runs; the connection closes", arguments: [false, true])
+    @Test(
+        "a Transfer-Encoding that does not end with chunked is a 400 {detail} before any route runs; the connection closes", arguments: [false, true])
     func framingNoOneCanReadIsRefused(streaming: Bool) async throws {
         try await Harness.run(.live, Self.streams(streaming)) { harness, client in
             let port = try #require(client.port)
