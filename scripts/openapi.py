@@ -474,9 +474,13 @@ SCHEMAS = {
         {
             "roles": {"type": "array", "items": {"type": "string", "enum": ["admin", "neosc", "user", "demo-user"]}},
             "organizations": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}, "maxItems": 1000,
-                              "description": "Organisation ids (1-64 characters each); repeats are ignored."},
+                              "description": "Ids of organisations that exist (1-64 characters each; one that names no "
+                                             "organisation → 422, unless the policy being replaced named it already); "
+                                             "repeats are ignored."},
             "workspaces": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}, "maxItems": 1000,
-                           "description": "Workspace ids (1-64 characters each); repeats are ignored."},
+                           "description": "Ids of workspaces that exist (1-64 characters each; one that names no "
+                                          "workspace → 422, unless the policy being replaced named it already); "
+                                          "repeats are ignored."},
         },
         required=[], additional=False, description="Empty or absent lists: everyone. Another key → 422 naming it."),
     "PolicySettings": obj(
@@ -487,7 +491,9 @@ SCHEMAS = {
             "end": {"type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"},
             "time_zone": {"type": "string", "enum": ["America/Mexico_City", "Europe/Berlin", "UTC", "America/New_York"],
                           "description": "Any IANA zone name (these are examples)."},
-            "overnight": {"type": "boolean"},
+            "overnight": {"type": "boolean",
+                          "description": "Needed, and only allowed, when `start` is after `end` (a window across midnight); "
+                                         "true with `start` before `end` → 422."},
             "cidrs": {"type": "array", "minItems": 1, "maxItems": 1000,
                       "items": {"type": "string", "enum": ["10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32", "127.0.0.1"],
                                 "description": "Any IPv4 or IPv6 address or CIDR block (these are examples)."}},

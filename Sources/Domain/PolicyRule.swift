@@ -106,6 +106,10 @@ public enum PolicyRule: Sendable, Equatable {
             guard start < end || settings.overnight == true else {
                 throw .invalid("settings.start must be before settings.end (or set settings.overnight: true)")
             }
+            // Dropped, it would leave a window the writer meant to run across midnight as a day's.
+            guard start > end || settings.overnight != true else {
+                throw .invalid("settings.overnight: true needs settings.start after settings.end (a window across midnight)")
+            }
             guard let zoneName = settings.timeZone, zoneName.utf8.count <= 64, let zone = TimeZone(identifier: zoneName),
                 zoneName.contains("/") || zoneName == "UTC"
             else { throw .invalid("settings.time_zone must be an IANA time zone such as America/Mexico_City") }

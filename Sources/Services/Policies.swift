@@ -85,6 +85,7 @@ public final class Policies: Sendable {
                 return id
             } ?? Identifier.make("pol")
         let policy = try validated(draft, id: id, current: nil)
+        try await requireScopeNamesWhatExists(policy.scope)
         // Even when the change's outcome is unknown (it may have committed).
         defer { book.invalidate() }
         try await audit.change {
@@ -105,6 +106,7 @@ public final class Policies: Sendable {
         return try await audit.change {
             guard let current = try await store.policy(id: id) else { throw DomainError.notFound("Policy not found") }
             let policy = try validated(draft, id: id, current: current)
+            try await requireScopeNamesWhatExists(policy.scope, besides: current.scope)
             guard try await store.replace(policy) else { throw DomainError.notFound("Policy not found") }
             try await audit.record(
                 .updatePolicy, by: actor, from: address, resource: ("policy", id),
@@ -165,6 +167,23 @@ public final class Policies: Sendable {
             id: id, name: name, description: description, category: category,
             enabled: draft.enabled ?? current?.enabled ?? true, weight: weight, scope: scope,
             rule: rule, updatedAt: clock.now())
+    }
+
+    /// A scope names organisations and workspaces that exist: a mistyped id would leave the
+    /// policy covering nobody (an allow-list or an MFA rule then guards nothing), with a 201 for
+    /// an answer. Ids the policy named already (`besides`, the policy being replaced) may stay
+    /// after what they name was deleted.
+    private func requireScopeNamesWhatExists(_ scope: PolicyScope, besides kept: PolicyScope? = nil) async throws {
+        for id in scope.organizations where !(kept?.organizations.contains(id) ?? false) {
+            guard try await store.organization(id: id) != nil else {
+                throw DomainError.invalid("scope.organizations: '\(id)' names no organization")
+            }
+        }
+        for id in scope.workspaces where !(kept?.workspaces.contains(id) ?? false) {
+            guard try await store.workspace(id: id) != nil else {
+                throw DomainError.invalid("scope.workspaces: '\(id)' names no workspace")
+            }
+        }
     }
 
     static func unique<T: Hashable>(_ values: [T]) -> [T] {

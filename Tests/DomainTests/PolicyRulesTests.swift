@@ -66,6 +66,17 @@ struct PolicyRulesTests {
                 $0.end = "08:00"
                 $0.overnight = true
             } == nil)
+        // Said overnight of a day's window: refused, not dropped (a probe's find).
+        #expect(
+            refusal(.timeWindow) {
+                weekdays(&$0)
+                $0.overnight = true
+            }?.contains("settings.overnight") == true)
+        #expect(
+            refusal(.timeWindow) {
+                weekdays(&$0)
+                $0.overnight = false
+            } == nil)
         #expect(
             refusal(.timeWindow) {
                 weekdays(&$0)

@@ -49,6 +49,10 @@ struct PolicyTests {
                 (Self.hours().merging(["scope": ["roles": ["wizard"]]]) { $1 }, "roles"),
                 // 65 scalars: over the documented maxLength, which counts scalars, not bytes.
                 (Self.hours().merging(["scope": ["workspaces": [String(repeating: "é", count: 65)]]]) { $1 }, "scope.workspaces"),
+                // A mistyped id would leave the policy covering nobody.
+                (Self.hours().merging(["scope": ["organizations": ["org-nope"]]]) { $1 }, "scope.organizations: 'org-nope'"),
+                (Self.hours().merging(["scope": ["workspaces": ["ws-linux-desktop", "ws-nope"]]]) { $1 }, "scope.workspaces: 'ws-nope'"),
+                (Self.hours(["overnight": true]), "settings.overnight"),
             ] {
                 let refused = try await create(fields)
                 #expect(refused.status == .unprocessableContent, "\(field): \(refused.text)")
@@ -62,6 +66,10 @@ struct PolicyTests {
             let generated = try await create(["name": "Limit", "kind": "rate_limit", "settings": ["requests": 3000, "per_seconds": 30]])
             #expect((generated["id"] as? String)?.hasPrefix("pol") == true, "\(generated.text)")
             // The longest workspace id (64), and a category that is any short text.
+            let longest = try await client.send(
+                .post, "/api/workspaces", token: admin,
+                json: body(["id": String(repeating: "w", count: 64), "name": "Longest", "type": "web", "url": "/w"]))
+            #expect(longest.status == .created, "\(longest.text)")
             let scoped = try await create([
                 "name": "Scoped", "kind": "rate_limit", "category": "Remote access", "settings": ["requests": 3000, "per_seconds": 30],
                 "scope": ["workspaces": [String(repeating: "w", count: 64)]],
