@@ -841,6 +841,9 @@ struct PortalPageTests {
             #expect(session.text.contains("Your demo: Secure Browser") && session.text.contains("data-expires="))
             let cards = try await visitor.get("/workspaces")
             #expect(cards.text.components(separatedBy: "<li class=\"card workspace\">").count == 2, "its own workspace only")
+            // No password form that could only be refused.
+            let password = try await visitor.get("/account/password")
+            #expect(password.status == .conflict && password.text.contains("A demo has no password"), "\(password.status)")
             #expect(try await harness.store.activeDemoCount() == 1)
 
             let refused = try await visitor.post("/demo", ["workspace_type": "no-such-type"])

@@ -94,6 +94,12 @@ extension SignInPages {
     }
 
     @Sendable func changeForm(_ request: Request, context: SignedInPageContext) async throws -> Response {
+        // Not a form that can only be refused (409, as `SignIn.changePassword` refuses it).
+        guard context.principal.role != .demoUser else {
+            throw PageProblem(
+                status: .conflict, heading: "A demo has no password",
+                message: "A demo visitor's account has no password: it lasts as long as its demo.")
+        }
         let notice = request.uri.queryParameters["notice"] == "changed" ? "Your password was changed. Your other sessions were signed out." : nil
         return passwordPage(csrf: context.csrfToken, PasswordBody(required: false), status: .ok, identity: context.identity, notice: notice)
     }
