@@ -275,14 +275,19 @@ import FoundationNetworking
             #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("neosc.sqlite-wal").path))
 
             // The server signed the chain's head when it stopped: the sign-in is pinned.
-            let verified = try await Self.neosc(["audit", "verify"], environment: ["NEOSC_DATA_DIR": directory.path])
-            #expect(verified.status == 0, "\(verified.output) \(verified.errors)")
-            let report = try JSONSerialization.jsonObject(with: Data(verified.output.utf8)) as? [String: Any]
-            let head = report?["head"] as? [String: Any]
-            let checkpoint = report?["last_checkpoint"] as? [String: Any]
-            #expect(report?["ok"] as? Bool == true)
-            #expect(checkpoint?["seq"] as? Int == head?["seq"] as? Int && checkpoint != nil, "\(verified.output)")
+            try await Self.expectHeadSigned(in: directory)
         }
+    }
+
+    /// `neosc audit verify` on `directory` finds the chain intact and its head signed.
+    static func expectHeadSigned(in directory: URL) async throws {
+        let verified = try await neosc(["audit", "verify"], environment: ["NEOSC_DATA_DIR": directory.path])
+        #expect(verified.status == 0, "\(verified.output) \(verified.errors)")
+        let report = try JSONSerialization.jsonObject(with: Data(verified.output.utf8)) as? [String: Any]
+        let head = report?["head"] as? [String: Any]
+        let checkpoint = report?["last_checkpoint"] as? [String: Any]
+        #expect(report?["ok"] as? Bool == true)
+        #expect(checkpoint?["seq"] as? Int == head?["seq"] as? Int && checkpoint != nil, "\(verified.output)")
     }
 
     /// A stop past its deadline (a request whose body never comes holds the server) cancels
@@ -309,13 +314,7 @@ import FoundationNetworking
             let status = try await server.exitStatus(within: 20)
             #expect(status != nil, "stopped within 20 s of SIGTERM")
             #expect(!server.log.contains("could not sign the audit chain's head"), "\(server.log)")
-
-            let verified = try await Self.neosc(["audit", "verify"], environment: ["NEOSC_DATA_DIR": directory.path])
-            let report = try JSONSerialization.jsonObject(with: Data(verified.output.utf8)) as? [String: Any]
-            let head = report?["head"] as? [String: Any]
-            let checkpoint = report?["last_checkpoint"] as? [String: Any]
-            #expect(report?["ok"] as? Bool == true, "\(verified.output)")
-            #expect(checkpoint?["seq"] as? Int == head?["seq"] as? Int && checkpoint != nil, "\(verified.output)")
+            try await Self.expectHeadSigned(in: directory)
         }
     }
 
