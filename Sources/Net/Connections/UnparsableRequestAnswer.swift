@@ -127,20 +127,36 @@ final class UnparsableRequestAnswer: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     /// Whether `head`'s body has a length no reader can determine: a `Transfer-Encoding` whose
-    /// last coding is not `chunked` (`gzip`, `identity`, `xchunked`). RFC 9112 §6.3 has such a
-    /// request answered 400 and its connection closed; NIO's parser passes the head on and fails
-    /// later, after a route may have acted on it (a launch, a logout).
+    /// last coding is not `chunked` (`gzip`, `identity`, `xchunked`), or that names no coding at
+    /// all (empty, `,`). RFC 9112 §6.3 has such a request answered 400 and its connection
+    /// closed; NIO's parser passes the head on and fails later, after a route may have acted on
+    /// it (a launch, a logout). Read more narrowly than the parser reads it, so that nothing it
+    /// takes for another framing passes: codings of token characters, separated by commas and
+    /// spaces (a tab after `chunked` is not one the parser trims).
     private static func hasUnreadableFraming(_ head: HTTPRequestHead) -> Bool {
+        var present = false
         var last: Substring?
         for (name, value) in head.headers where name.utf8.count == 17 && name.lowercased() == "transfer-encoding" {
-            for coding in value.split(separator: ",") {
-                let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-                let trimmed = coding.drop(while: blank).reversed().drop(while: blank).reversed()
-                if !trimmed.isEmpty { last = Substring(trimmed) }
+            present = true
+            for coding in value.split(separator: ",", omittingEmptySubsequences: false) {
+                var trimmed = coding.drop { $0 == " " }
+                while trimmed.last == " " { trimmed = trimmed.dropLast() }
+                guard !trimmed.isEmpty else { continue }
+                guard trimmed.utf8.allSatisfy(isTokenByte) else { return true }
+                last = trimmed
             }
         }
-        guard let last else { return false }
+        guard present else { return false }
+        guard let last else { return true }
         return last.lowercased() != "chunked"
+    }
+
+    /// A `tchar` of RFC 9110 §5.6.2.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 
     /// Whether `head` declares a body larger than any route reads. Answered here, its connection
