@@ -21,7 +21,8 @@
 //     `//` or `/\`, which browsers read as another host) or an http(s) URL with a host, with no
 //     space, backslash or control character (nor, in a path, a C1 control, a separator or a
 //     format character such as U+202E), and an absolute one names its host with no user
-//     information and a port of 1 to 65535 if any; validating it again gives it back;
+//     information and a port of 1 to 65535 if any (`host:` is the default); validating it again
+//     gives it back;
 //   - requireValidPassword: accepted means 8 to 128 Unicode scalars and at most 512 bytes.
 import Foundation
 
@@ -184,7 +185,9 @@ private func checkURL(_ raw: String) {
         let hostEnd = authority.lastIndex(of: "]") ?? authority.startIndex
         if let colon = authority[hostEnd...].lastIndex(of: ":") {
             let written = authority[authority.index(after: colon)...]
-            require(Int(written).map { (1...65_535).contains($0) } == true, "absolute \(quoted(url)) has port \(quoted(String(written)))")
+            require(
+                written.isEmpty || Int(written).map { (1...65_535).contains($0) } == true,
+                "absolute \(quoted(url)) has port \(quoted(String(written)))")
         }
     }
 }

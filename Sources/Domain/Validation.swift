@@ -326,6 +326,7 @@ public enum Validation {
 
     /// Whether `url` writes a port after its host that `components` (its parse) did not read: one
     /// too large for any integer is read as none, which would have stood for the default port.
+    /// (An empty one, `host:`, is the default port.)
     public static func writesAnUnreadablePort(_ components: URLComponents, in url: String) -> Bool {
         guard components.port == nil, let start = url.range(of: "://")?.upperBound else { return false }
         var authority = url[start...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
@@ -333,14 +334,14 @@ public enum Validation {
         if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
             authority = authority[authority.index(after: close)...]
         }
-        return authority.contains(":")
+        // `host:` with nothing after it is the default port, as browsers read it.
+        guard let colon = authority.lastIndex(of: ":") else { return false }
+        return authority.index(after: colon) != authority.endIndex
     }
 
-    /// A character a reader cannot see, or that changes how what follows is shown.
+    /// A character a reader cannot see, or that changes how what follows is shown (a space too:
+    /// a path holds none).
     private static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
-        case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator: true
-        default: false
-        }
+        scalar == " " || scalar.isHidden
     }
 }

@@ -173,7 +173,10 @@ import Testing
 
     /// `/\\evil.example/x` is read by browsers as `//evil.example/x`: another host.
     @Test func relativeURLsStayOnThisHost() throws {
-        for good in ["/", "/local", "/a/b?c=d#e", "/w/linux-desktop", "/café", "https://x.example:8443/a", "http://[::1]:8080/"] {
+        for good in [
+            "/", "/local", "/a/b?c=d#e", "/w/linux-desktop", "/café", "https://x.example:8443/a", "http://[::1]:8080/",
+            "http://x.example:/", "http://x.example:0080/",
+        ] {
             #expect(try Validation.url(good, field: "url") == good)
         }
         for bad in [
@@ -182,7 +185,9 @@ import Testing
             "/x\u{85}y", "/x\u{202E}y", "/x\u{200B}y", "/x\u{2028}y", "/x\u{A0}y",
             // Absolute: user information that hides the host, ports no integer holds or none exists for.
             "https://portal.example.com@evil.example/", "https://user:pw@x.example/", "https://x.example:99999999999999999999/",
-            "https://x.example:65536/", "https://x.example:/", "http://[::1]:99999999999999999999/",
+            "https://x.example:65536/", "http://[::1]:99999999999999999999/",
+            // Default-ignorable: a Hangul filler, a combining grapheme joiner, a variation selector, a soft hyphen.
+            "/ok\u{3164}path", "/x\u{34F}y", "/x\u{FE0F}y", "/x\u{AD}y",
         ] {
             #expect(throws: DomainError.self, "\(bad)") { try Validation.url(bad, field: "url") }
         }
