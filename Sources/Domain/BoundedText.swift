@@ -21,4 +21,35 @@ extension String {
         guard utf8.contains(0) else { return self }
         return String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
     }
+
+    /// This text as an audit entry keeps it: each character a reader cannot see, or that changes
+    /// how what follows is shown, written out as `\u{202E}` (controls, line breaks and ESC among
+    /// them, format characters such as right-to-left overrides and zero-width spaces, line and
+    /// paragraph separators, spaces other than U+0020, and other default-ignorable characters).
+    /// Anyone may put text into an entry (the e-mail a failed sign-in claimed): it must not hide
+    /// itself, forge a line of its own in a SIEM, or reorder what a reader sees.
+    public var escapingHidden: String {
+        guard utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }) else { return self }
+        var escaped = ""
+        escaped.reserveCapacity(utf8.count)
+        for scalar in unicodeScalars {
+            if scalar.isHidden {
+                escaped += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+}
+
+extension Unicode.Scalar {
+    /// Whether a reader cannot see this character, or it changes how what follows is shown.
+    public var isHidden: Bool {
+        switch properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        case .spaceSeparator: return self != " "
+        default: return properties.isDefaultIgnorableCodePoint
+        }
+    }
 }

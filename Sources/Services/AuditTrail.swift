@@ -48,7 +48,9 @@ public struct AuditTrail: Sendable {
         // And without NUL: a store gives back what the entry's hash was made of (an e-mail a
         // failed login claimed held one, and SQLite read the entry back cut at it: the chain
         // broke for good).
-        var details = details.mapValues { $0.replacingNUL.bounded(toUTF8Bytes: Self.maximumDetailBytes) }
+        // Nor anything hidden or reordering (`escapingHidden`): a line break or a right-to-left
+        // override in an e-mail a sign-in claimed is written out, not kept.
+        var details = details.mapValues { $0.replacingNUL.escapingHidden.bounded(toUTF8Bytes: Self.maximumDetailBytes) }
         switch actor {
         case .operator(let via): details["source"] = via
         case .system: details["by"] = details["by"] ?? "system"
@@ -57,9 +59,10 @@ public struct AuditTrail: Sendable {
         let stored = try await store.append(
             AuditEvent(
                 timestamp: clock.now(), userID: actor.userID,
-                userEmail: actor.email.map { $0.replacingNUL.bounded(toUTF8Bytes: 254) }, action: action,
-                resourceType: resource?.type, resourceID: resource.map { $0.id.replacingNUL.bounded(toUTF8Bytes: 256) },
-                details: details, ipAddress: address?.replacingNUL,
+                userEmail: actor.email.map { $0.replacingNUL.escapingHidden.bounded(toUTF8Bytes: 254) }, action: action,
+                resourceType: resource?.type,
+                resourceID: resource.map { $0.id.replacingNUL.escapingHidden.bounded(toUTF8Bytes: 256) },
+                details: details, ipAddress: address?.replacingNUL.escapingHidden,
                 success: success))
         if let seal = stored.seal { integrity?.appended(seal) }
     }

@@ -7,6 +7,7 @@ import HummingbirdTesting
 import NIOCore
 import NIOPosix
 import SQLiteNIO
+import Services
 import Testing
 
 @testable import App
@@ -130,6 +131,32 @@ struct AuditExportTests {
             }
             #expect(try await client.send(.get, "/api/audit-logs/export?format=csv").status == .unauthorized)
         }
+    }
+
+    /// Anyone may put text into an entry: a failed sign-in's claimed e-mail, unsigned in. What a
+    /// reader cannot see, or what reorders what follows (a right-to-left override, ESC, a line
+    /// break), is written out, so that an entry can neither hide itself nor forge a line in a SIEM
+    /// or a terminal.
+    @Test("hidden and reordering characters an anonymous caller sends are written out in the entry, not kept")
+    func hiddenCharactersAreWrittenOut() async throws {
+        try await Harness.run { harness, client in
+            let claimed = "admin@example.com\u{202E}\u{1B}[31m\nx\u{2028}y\u{AD}z"
+            let refused = try await client.send(.post, "/api/auth/login", json: body(["email": claimed, "password": "wrong password"]))
+            #expect(refused.status == .unauthorized)
+            let entry = try #require(try await harness.store.events(AuditQuery(action: .loginFailed)).first)
+            let written = #"admin@example.com\u{202E}\u{1B}[31m\u{A}x\u{2028}y\u{AD}z"#
+            let email = entry.userEmail ?? ""
+            #expect(email == written, "\(email)")
+            // Text a reader sees, non-ASCII included, is kept as it is.
+            #expect("Zoë Ångström 😀".escapingHidden == "Zoë Ångström 😀")
+            let report = try await harness.portal.auditIntegrity.verify()
+            #expect(Self.isIntact(report), "the chain holds what it hashed: \(report)")
+        }
+    }
+
+    static func isIntact(_ report: AuditIntegrity.Report) -> Bool {
+        if case .intact = report { return true }
+        return false
     }
 
     /// What a filter names is written into the export's own entry, and forwarded: any account
