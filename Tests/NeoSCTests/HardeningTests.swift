@@ -565,6 +565,39 @@ struct HardeningTests {
         }
     }
 
+    /// Only the time the server waits on the client counts against the read deadlines: a
+    /// pipelined request sent whole, whose body the server does not read while it answers the
+    /// requests ahead of it (back-pressure), is not cut (a probe saw the connection reset at the
+    /// body timeout, and answers lost).
+    @Test("a pipelined body sent whole is not cut while the server holds its reads for the requests ahead")
+    func aPipelinedBodyWaitsForTheServer() async throws {
+        var hashing = Configuration()
+        hashing.bcryptCost = 13
+        let slow = Wiring.makePasswordHasher(hashing)
+        defer { Task { try? await slow.shutdown() } }
+        try await Harness.run(
+            .live, passwords: slow,
+            {
+                $0.bodyTimeout = 1
+                $0.headerTimeout = 1
+            }
+        ) { harness, client in
+            let port = try #require(client.port)
+            func post(_ body: String, closing: Bool = false) -> String {
+                "POST /api/auth/login HTTP/1.1\r\nHost: neosc\r\nContent-Type: application/json\r\n"
+                    + (closing ? "Connection: close\r\n" : "") + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+            }
+            // Each refused at a bcrypt of cost 13 (an unknown address is checked against a decoy hash).
+            let login = #"{"email":"nobody@example.com","password":"not the password"}"#
+            let large = #"{"email":"nobody@example.com","password":""# + String(repeating: "a", count: 400_000) + #""}"#
+            let started = ContinuousClock.now
+            let text = try await Self.answer(to: post(login) + post(login) + post(login) + post(large, closing: true), port: port)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses.count == 4, "every request answered: \(statuses), after \(ContinuousClock.now - started)")
+            #expect(statuses.prefix(3).allSatisfy { $0 == "401" }, "\(statuses)")
+        }
+    }
+
     /// RFC 9112 §6.3: a request whose Transfer-Encoding does not end with chunked has a body of no
     /// length anyone can tell; it is refused before any route acts on it (a probe launched a
     /// workspace and logged out with `Transfer-Encoding: gzip`), and its connection closed.

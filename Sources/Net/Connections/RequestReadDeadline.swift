@@ -31,14 +31,29 @@ final class RequestReadDeadline {
     private let headLimit: TimeAmount
     private let bodyLimit: TimeAmount
     private var state = State.betweenRequests
+    /// Only the time the server waited on the client counts against a deadline: while it holds
+    /// its reads (pipelined requests ahead of this one still being answered: back-pressure), the
+    /// client could not have sent more. Since when it has asked for bytes and had none, and
+    /// how long it waited so for the deadline running.
+    private var waitingSince: NIODeadline?
+    private var waited = TimeAmount.zero
 
     init(headLimit: TimeAmount, bodyLimit: TimeAmount) {
         self.headLimit = headLimit
         self.bodyLimit = bodyLimit
     }
 
+    /// The server asked the connection for bytes.
+    func readRequested() {
+        if waitingSince == nil { waitingSince = .now() }
+    }
+
     /// Bytes arrived and are about to be decoded.
     func bytesArriving() {
+        if let since = waitingSince {
+            waited = waited + (.now() - since)
+            waitingSince = nil
+        }
         if case .betweenRequests = state { state = .headDue }
     }
 
@@ -46,8 +61,8 @@ final class RequestReadDeadline {
     /// deadline from now.
     func bytesDecoded(context: ChannelHandlerContext) {
         switch state {
-        case .headDue: state = .readingHead(Self.closing(context, in: headLimit))
-        case .bodyDue: state = .readingBody(Self.closing(context, in: bodyLimit))
+        case .headDue: state = .readingHead(arm(context.channel, limit: headLimit))
+        case .bodyDue: state = .readingBody(arm(context.channel, limit: bodyLimit))
         case .betweenRequests, .readingHead, .readingBody, .off: break
         }
     }
@@ -85,17 +100,39 @@ final class RequestReadDeadline {
         state = .off
     }
 
-    private static func closing(_ context: ChannelHandlerContext, in limit: TimeAmount) -> Scheduled<Void> {
-        let channel = context.channel
-        return context.eventLoop.assumeIsolated().scheduleTask(in: limit) { channel.close(promise: nil) }
+    private func arm(_ channel: any Channel, limit: TimeAmount) -> Scheduled<Void> {
+        waited = .zero
+        return schedule(channel, in: limit, limit: limit)
+    }
+
+    private func schedule(_ channel: any Channel, in delay: TimeAmount, limit: TimeAmount) -> Scheduled<Void> {
+        channel.eventLoop.assumeIsolated().scheduleTask(in: delay) { self.expired(channel, limit: limit) }
+    }
+
+    /// The deadline's time has passed: the connection closes if the server waited on the client
+    /// for all of it; otherwise it runs on for the time the server held its reads.
+    private func expired(_ channel: any Channel, limit: TimeAmount) {
+        let total = waited + (waitingSince.map { .now() - $0 } ?? .zero)
+        guard total < limit else {
+            channel.close(promise: nil)
+            return
+        }
+        let again = schedule(channel, in: limit - total, limit: limit)
+        switch state {
+        case .readingHead: state = .readingHead(again)
+        case .readingBody: state = .readingBody(again)
+        case .betweenRequests, .headDue, .bodyDue, .off: again.cancel()
+        }
     }
 }
 
 /// Before the HTTP decoder: a request's first byte begins it; a read decoded without the request's
-/// head, or its end, starts the deadline.
-final class RequestStartWatch: ChannelInboundHandler, RemovableChannelHandler {
+/// head, or its end, starts the deadline; the server's asking for bytes counts its waiting.
+final class RequestStartWatch: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private let deadline: RequestReadDeadline
 
@@ -107,6 +144,11 @@ final class RequestStartWatch: ChannelInboundHandler, RemovableChannelHandler {
         deadline.bytesArriving()
         context.fireChannelRead(data)
         deadline.bytesDecoded(context: context)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        deadline.readRequested()
+        context.read()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
