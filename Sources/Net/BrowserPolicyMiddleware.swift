@@ -3,7 +3,7 @@ import Hummingbird
 
 /// CORS for an explicit list of origins (never `*`), and headers that keep API responses out of
 /// caches, content sniffing and frames, tell browsers to use HTTPS only (HSTS; ignored over plain
-/// HTTP, so harmless on loopback) and send no referrer onwards.
+/// HTTP, so harmless on loopback) and send no referrer onwards (the pages: to their own origin only).
 public struct BrowserPolicyMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
     private let allowedOrigins: Set<String>
@@ -13,9 +13,15 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
     static let alwaysSent: [HTTPField] = [
         HTTPField(name: .xContentTypeOptions, value: "nosniff"),
         HTTPField(name: .strictTransportSecurity, value: "max-age=63072000"),
-        HTTPField(name: .referrerPolicy, value: "no-referrer"),
         HTTPField(name: .xFrameOptions, value: "DENY"),
     ]
+    /// The API's answers send no referrer onwards.
+    static let noReferrer = HTTPField(name: .referrerPolicy, value: "no-referrer")
+    /// The portal's pages send one to their own origin only: under `no-referrer` a browser sends
+    /// `Origin: null` with a form posted to the page's own origin, and over plain HTTP (to any
+    /// host but localhost) no `Sec-Fetch-Site` either, so the pages' check of where a form came
+    /// from (`CrossSiteRequests`) could not tell NeoSC's own forms from another site's.
+    static let sameOriginReferrer = HTTPField(name: .referrerPolicy, value: "same-origin")
     static let notStored = HTTPField(name: .cacheControl, value: "no-store")
     static let notFramed = HTTPField(name: .contentSecurityPolicy, value: "frame-ancestors 'none'")
 
@@ -62,6 +68,7 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         // The rest are NeoSC's alone, on every answer: appended as they were made once, not set
         // (a search and a check of each value per field, per request).
         response.headers.append(contentsOf: Self.alwaysSent)
+        response.headers.append(isAPI ? Self.noReferrer : Self.sameOriginReferrer)
         if !setsCaching {
             response.headers.append(Self.notStored)
         }

@@ -140,7 +140,7 @@ struct PortalPageTests {
             #expect(!policy.contains("unsafe-inline"))
             #expect(page.headers[.cacheControl] == "no-store")
             // Once each: a page's own headers and the ones every answer gets are not doubled.
-            #expect(page.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
+            #expect(page.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin", "a referrer to this origin only: its forms carry their Origin")
             #expect(page.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
             #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
             #expect(page.headers[HTTPField.Name("Strict-Transport-Security")!] == "max-age=63072000")

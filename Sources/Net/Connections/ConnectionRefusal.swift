@@ -45,7 +45,9 @@ enum ConnectionRefusal {
     /// Hummingbird has a request included: not stored, not sniffed, not framed, HTTPS only, no
     /// referrer.
     static let policy: [HTTPField] =
-        BrowserPolicyMiddleware.alwaysSent + [BrowserPolicyMiddleware.notStored, BrowserPolicyMiddleware.notFramed]
+        BrowserPolicyMiddleware.alwaysSent + [
+            BrowserPolicyMiddleware.noReferrer, BrowserPolicyMiddleware.notStored, BrowserPolicyMiddleware.notFramed,
+        ]
 
     /// `policy` as NIO's header pairs.
     static let policyHeaders: [(String, String)] = policy.map { ($0.name.rawName, $0.value) }

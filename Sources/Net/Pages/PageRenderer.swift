@@ -126,8 +126,8 @@ struct PageRenderer: Sendable {
 
     /// The headers every page answer carries (error pages and redirects included): nothing cached,
     /// scripts and styles from this origin only and no inline ones, no framing of NeoSC's pages,
-    /// forms posted here only, no powerful features. No referrer and no content sniffing come
-    /// with every answer, page or not (`BrowserPolicyMiddleware`).
+    /// forms posted here only, no powerful features. A referrer to this origin only, and no
+    /// content sniffing, come with every page (`BrowserPolicyMiddleware`).
     /// `connectSource` adds an origin to `connect-src` (the viewer's stream, a `ws:`/`wss:` origin).
     static func secure(_ headers: inout HTTPFields, frameSource: String? = nil, connectSource: String? = nil) {
         headers[.contentSecurityPolicy] =

@@ -20,7 +20,7 @@ enum PageTemplates {
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="referrer" content="no-referrer">
+        <meta name="referrer" content="same-origin">
         <title>{{title}} · NeoSC</title>
         <link rel="stylesheet" href="{{assets.stylesheet}}">
         <script src="{{assets.script}}" defer></script>
