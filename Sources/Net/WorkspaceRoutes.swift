@@ -180,10 +180,13 @@ struct WorkspaceRoutes {
 }
 
 /// A workspace's `POST` and `PUT` body refuses a key it does not have (422 naming it): a misspelt
-/// `allowed_role` would otherwise leave the default roles, `admin` and `neosc`, in its place.
+/// `allowed_role` would otherwise leave the default roles, `admin` and `neosc`, in its place. The
+/// read-only keys a `GET` shows are taken and ignored, so that a workspace read, edited and sent
+/// back is accepted.
 extension WorkspaceDraft: ClosedJSONObject {
     static let fields: Set<String> = [
         "id", "name", "type", "description", "image_url", "status", "cpu", "memory", "storage", "url", "connection_type",
         "launch_mode", "clientless", "requires_netbird", "allowed_roles", "max_session_minutes", "stream_upstream",
+        "created_at", "updated_at", "active_sessions",
     ]
 }

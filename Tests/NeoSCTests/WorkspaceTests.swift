@@ -235,6 +235,10 @@ import Testing
                 let answer = try await client.send(.put, "/api/workspaces/ws-full", token: admin, json: unchanged)
                 #expect(answer.status == .ok, "\(unchanged): \(answer.text)")
             }
+            // A workspace as read, sent back: its read-only keys are taken and ignored.
+            let read = try await client.send(.get, "/api/workspaces/ws-full", token: admin)
+            let roundTrip = try await client.send(.put, "/api/workspaces/ws-full", token: admin, json: read.text)
+            #expect(roundTrip.status == .ok, "\(roundTrip.text)")
             #expect(try await harness.store.workspace(id: "ws-full") == stored, "not even its time of change")
             #expect(try await harness.store.events(AuditQuery(limit: 1_000)).count == entries)
         }
