@@ -147,6 +147,8 @@ struct AuditExportTests {
             let written = #"admin@example.com\u{202E}\u{1B}[31m\u{A}x\u{2028}y\u{AD}z"#
             let email = entry.userEmail ?? ""
             #expect(email == written, "\(email)")
+            // A backslash is written out too: a text that spells an escape is not taken for one.
+            #expect(#"a\u{202E}b"#.escapingHidden == #"a\u{5C}u{202E}b"#)
             // Text a reader sees, non-ASCII included, is kept as it is.
             #expect("Zoë Ångström 😀".escapingHidden == "Zoë Ångström 😀")
             let report = try await harness.portal.auditIntegrity.verify()
