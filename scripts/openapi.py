@@ -1290,7 +1290,8 @@ document = {
             "Written from docs/api.md and the route code (Sources/Net). JSON in and out, snake_case keys, "
             "ISO-8601 UTC timestamps; optional fields that are not set are left out (user objects carry explicit "
             "nulls). Every error is `{\"detail\": …}`; a 500 is a bug. Request decoders ignore unknown keys (but "
-            "a policy's bodies, which refuse them: 422 naming the key) and treat an optional key sent as null as absent. Every change may answer 503 when the store refuses "
+            "a policy's, a workspace's, an organisation's and a user change's bodies, which refuse them: 422 naming "
+            "the key) and treat an optional key sent as null as absent. Every change may answer 503 when the store refuses "
             "writes (see /health). Text lengths are in characters (Swift `Character`s, "
             "after trimming and NFC) with at most 4 UTF-8 bytes per character allowed."
         ),

@@ -117,7 +117,8 @@ final class RequestReadDeadline {
             channel.close(promise: nil)
             return
         }
-        let again = schedule(channel, in: limit - total, limit: limit)
+        // Not sooner than a second: a connection whose reads stay held must not wake this often.
+        let again = schedule(channel, in: max(limit - total, .seconds(1)), limit: limit)
         switch state {
         case .readingHead: state = .readingHead(again)
         case .readingBody: state = .readingBody(again)
