@@ -78,7 +78,8 @@ struct AuditForwardingTests {
             #expect(first.contains(" neosc-test neosc - login_failed [neosc@32473 seq=\"1\" hash=\""))
             let json = try #require(first.split(separator: "\u{FEFF}", maxSplits: 1).last)
             let entry = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-            #expect(entry["seq"] as? Int == 1 && (entry["details"] as? [String: String])?["note"] == "quote \" and ] and \\")
+            // The entry writes its backslash out (`escapingHidden`): the message still carries one.
+            #expect(entry["seq"] as? Int == 1 && (entry["details"] as? [String: String])?["note"] == #"quote " and ] and \u{5C}"#)
             #expect(messages[1].hasPrefix("<110>1 "), "informational for a success")
 
             await listener.stop()
