@@ -15,13 +15,8 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         HTTPField(name: .strictTransportSecurity, value: "max-age=63072000"),
         HTTPField(name: .xFrameOptions, value: "DENY"),
     ]
-    /// The API's answers send no referrer onwards.
+    /// No referrer onwards, but from the portal's pages, which set their own (`PageRenderer.secure`).
     static let noReferrer = HTTPField(name: .referrerPolicy, value: "no-referrer")
-    /// The portal's pages send one to their own origin only: under `no-referrer` a browser sends
-    /// `Origin: null` with a form posted to the page's own origin, and over plain HTTP (to any
-    /// host but localhost) no `Sec-Fetch-Site` either, so the pages' check of where a form came
-    /// from (`CrossSiteRequests`) could not tell NeoSC's own forms from another site's.
-    static let sameOriginReferrer = HTTPField(name: .referrerPolicy, value: "same-origin")
     static let notStored = HTTPField(name: .cacheControl, value: "no-store")
     static let notFramed = HTTPField(name: .contentSecurityPolicy, value: "frame-ancestors 'none'")
 
@@ -58,22 +53,27 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         // their own (`PageRenderer.secure`).
         var setsCaching = false
         var setsPolicy = false
+        var setsReferrer = false
         for field in response.headers {
             if field.name == .cacheControl {
                 setsCaching = true
             } else if field.name == .contentSecurityPolicy {
                 setsPolicy = true
+            } else if field.name == .referrerPolicy {
+                setsReferrer = true
             }
         }
         // The rest are NeoSC's alone, on every answer: appended as they were made once, not set
         // (a search and a check of each value per field, per request).
         response.headers.append(contentsOf: Self.alwaysSent)
-        response.headers.append(isAPI ? Self.noReferrer : Self.sameOriginReferrer)
         if !setsCaching {
             response.headers.append(Self.notStored)
         }
         if !setsPolicy {
             response.headers.append(Self.notFramed)
+        }
+        if !setsReferrer {
+            response.headers.append(Self.noReferrer)
         }
         return response
     }

@@ -126,14 +126,19 @@ struct PageRenderer: Sendable {
 
     /// The headers every page answer carries (error pages and redirects included): nothing cached,
     /// scripts and styles from this origin only and no inline ones, no framing of NeoSC's pages,
-    /// forms posted here only, no powerful features. A referrer to this origin only, and no
-    /// content sniffing, come with every page (`BrowserPolicyMiddleware`).
+    /// forms posted here only, no powerful features, a referrer to this origin only. No content
+    /// sniffing comes with every answer, page or not (`BrowserPolicyMiddleware`).
     /// `connectSource` adds an origin to `connect-src` (the viewer's stream, a `ws:`/`wss:` origin).
     static func secure(_ headers: inout HTTPFields, frameSource: String? = nil, connectSource: String? = nil) {
         headers[.contentSecurityPolicy] =
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'\(connectSource.map { " " + $0 } ?? ""); "
             + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; frame-src \(frameSource ?? "'none'")"
         headers[.cacheControl] = "no-store"
+        // A referrer to this origin only: under `no-referrer` a browser sends `Origin: null` with a
+        // form posted to the page's own origin, and over plain HTTP (to any host but localhost) no
+        // `Sec-Fetch-Site` either, so the check of where a form came from (`CrossSiteRequests`)
+        // could not tell NeoSC's own forms from another site's.
+        headers[.referrerPolicy] = "same-origin"
         headers[.permissionsPolicy] = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
     }
 
