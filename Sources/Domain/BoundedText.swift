@@ -22,35 +22,24 @@ extension String {
         return String(String.UnicodeScalarView(unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
     }
 
-    /// This text as an audit entry keeps it: each character a reader cannot see, or that changes
-    /// how what follows is shown, and each backslash, written out as `\u{202E}` (controls, line breaks and ESC among
-    /// them, format characters such as right-to-left overrides and zero-width spaces, line and
-    /// paragraph separators, spaces other than U+0020, and other default-ignorable characters).
-    /// Anyone may put text into an entry (the e-mail a failed sign-in claimed): it must not hide
-    /// itself, forge a line of its own in a SIEM, or reorder what a reader sees.
+    /// This text as an audit entry keeps it: each character text may not hold
+    /// (`Validation.isRefusedInText`: controls, line breaks and ESC among them, right-to-left
+    /// overrides, zero-width spaces, other default-ignorable characters), each space but U+0020
+    /// and each backslash written out as `\u{202E}`. Anyone may put text into an entry (the
+    /// e-mail a failed sign-in claimed): it must not hide itself, forge a line of its own in a
+    /// SIEM, or reorder what a reader sees.
     public var escapingHidden: String {
         guard utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\\") }) else { return self }
         var escaped = ""
         escaped.reserveCapacity(utf8.count)
         for scalar in unicodeScalars {
             // A backslash too: a text that spells `\u{202E}` must not read as one that held U+202E.
-            if scalar.isHidden || scalar == "\\" {
+            if Validation.isRefusedInText(scalar) || (scalar.properties.isWhitespace && scalar != " ") || scalar == "\\" {
                 escaped += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
             } else {
                 escaped.unicodeScalars.append(scalar)
             }
         }
         return escaped
-    }
-}
-
-extension Unicode.Scalar {
-    /// Whether a reader cannot see this character, or it changes how what follows is shown.
-    public var isHidden: Bool {
-        switch properties.generalCategory {
-        case .control, .format, .lineSeparator, .paragraphSeparator: return true
-        case .spaceSeparator: return self != " "
-        default: return properties.isDefaultIgnorableCodePoint
-        }
     }
 }

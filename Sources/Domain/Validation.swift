@@ -339,9 +339,9 @@ public enum Validation {
         return authority.index(after: colon) != authority.endIndex
     }
 
-    /// A character a reader cannot see, or that changes how what follows is shown (a space too:
-    /// a path holds none).
+    /// A character a path may not hold: a space, or one text may not hold anywhere or only in
+    /// place (`isRefusedInText`, `isPlaced`: a path has no letters for a joiner to join).
     private static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
-        scalar == " " || scalar.isHidden
+        scalar.properties.isWhitespace || isRefusedInText(scalar) || isPlaced(scalar)
     }
 }
