@@ -77,8 +77,7 @@ public final class Policies: Sendable {
     public func create(_ draft: Draft, by actor: AuditActor, from address: String?) async throws -> Policy {
         let id =
             try draft.id.map { id throws(DomainError) in
-                guard (1...64).contains(id.utf8.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-                else { throw .invalid("id must be 1-64 letters, digits, - or _") }
+                guard id.utf8.count <= 64, Identifier.isWellFormed(id) else { throw .invalid("id must be 1-64 letters, digits, - or _") }
                 guard !Policy.reservedIDs.contains(id) else {
                     throw .invalid("id cannot be '\(id)': the API uses that word for an action of its own")
                 }
