@@ -11,6 +11,7 @@ import NIOPosix
 import Net
 import SQLiteStore
 import Services
+import TestSupport
 import Testing
 
 @testable import App
@@ -46,9 +47,11 @@ struct Harness {
     /// `password` hashed once, so tests that need accounts but not logins skip bcrypt.
     static let passwordHash = HashOnce()
 
+    /// A fresh data directory, removed when the test process exits if its test has not removed it.
     static func makeDirectory() -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("neosc-test-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        ChildProcess.removeAtExit(url)
         return url
     }
 
