@@ -9,11 +9,16 @@ public actor PendingSignIns {
         public var codeVerifier: String
         public var nonce: String
         public var startedAt: Date
+        /// Who the browser that began it was signed in as, if anyone: the session its sign-in
+        /// replaces. (The callback cannot tell: it comes from the provider's site, and the
+        /// session cookie is sent with same-site navigations only.)
+        public var replacing: Principal?
 
-        public init(codeVerifier: String, nonce: String, startedAt: Date) {
+        public init(codeVerifier: String, nonce: String, startedAt: Date, replacing: Principal? = nil) {
             self.codeVerifier = codeVerifier
             self.nonce = nonce
             self.startedAt = startedAt
+            self.replacing = replacing
         }
     }
 

@@ -62,8 +62,11 @@ public enum PortalRouter {
             .register(open: api.group("auth"), signedIn: signedIn.group("auth"))
         SecondFactorRoutes(signIn: portal.signIn).register(open: api.group("auth/mfa"), signedIn: signedIn.group("auth/mfa"))
         let browser = BrowserSession(secure: portal.settings.secureCookies)
-        SSORoutes(federation: portal.federation, accounts: portal.externalAccounts, clock: portal.clock, browser: browser)
-            .register(on: api.group("auth"))
+        SSORoutes(
+            federation: portal.federation, accounts: portal.externalAccounts, clock: portal.clock, browser: browser,
+            signIn: portal.signIn, replacement: SessionReplacement(signIn: portal.signIn, demos: portal.demos)
+        )
+        .register(on: api.group("auth"))
         WorkspaceRoutes(
             catalogue: portal.catalogue, store: portal.store, administration: portal.workspaceAdministration,
             sessions: portal.workspaceSessions, demos: portal.demos, audit: portal.auditTrail
@@ -114,8 +117,8 @@ public enum PortalRouter {
                 middleware: PageGuardMiddleware(
                     browser: browser, renderer: renderer, policies: portal.policies, clock: portal.clock,
                     // NeoSC's own pages post its forms: the API's CORS origins are not among them.
-                    crossSite: CrossSiteRequests(publicURL: portal.settings.publicURL, corsOrigins: []), signIn: portal.signIn,
-                    demos: portal.demos))
+                    crossSite: CrossSiteRequests(publicURL: portal.settings.publicURL, corsOrigins: []),
+                    replacement: SessionReplacement(signIn: portal.signIn, demos: portal.demos)))
         let signedIn = pages.group(context: SignedInPageContext.self)
         SignInPages(
             signIn: portal.signIn, demos: portal.demos, renderer: renderer, browser: browser, clock: portal.clock,

@@ -294,6 +294,32 @@ struct OIDCSignInTests {
         }
     }
 
+    /// The session cookie does not come with the callback (a navigation from the provider's site,
+    /// and the cookie is SameSite=Strict): the sign-in's start, a navigation from NeoSC's own
+    /// sign-in page, tells whom the browser was signed in as.
+    @Test("a browser sign-in through the provider in a browser already signed in revokes the session it replaces")
+    func browserFlowReplacesTheSession() async throws {
+        let mock = try await OIDCMock.shared()
+        let settings: (inout Configuration) -> Void = {
+            Self.settings(issuer: mock.issuer)(&$0)
+            $0.oidc?.portalURL = nil
+        }
+        try await Harness.run(.router, settings) { harness, client in
+            let (_, before) = try await harness.account(.user, email: "ulla@example.com")
+            let start = try await client.send(.get, "/api/auth/oidc/start", headers: [.cookie: "neosc_session=\(before)"])
+            let location = try #require(start.headers[.location])
+            let state = try #require(URLComponents(string: location)?.query("state"))
+            let code = try #require(try await mock.approve(location, as: "zitadel-bob").query("code"))
+            #expect(try await client.send(.get, "/api/auth/me", token: before).status == .ok, "not before the sign-in completes")
+            let landed = try await client.send(
+                .get, "/api/auth/oidc/callback?code=\(code)&state=\(state)", headers: [.cookie: "neosc_oidc_state=\(state)"])
+            #expect(landed.status == .ok, "\(landed.text)")
+            #expect(try await client.send(.get, "/api/auth/me", token: before).status == .unauthorized)
+            let replaced = try await harness.store.events(AuditQuery(action: .logout)).first
+            #expect(replaced?.userEmail == "ulla@example.com" && replaced?.details["reason"] == "replaced")
+        }
+    }
+
     @Test("browser flow: /oidc/start → provider → /oidc/callback lands on the portal with a session")
     func browserFlow() async throws {
         let mock = try await OIDCMock.shared()

@@ -16,6 +16,9 @@ struct SSORoutes {
     let clock: WallClock
     /// Where the browser flow ends without `NEOSC_PORTAL_URL`: NeoSC's own portal, signed in.
     let browser: BrowserSession
+    /// For the session the browser flow replaces, when the browser that began it was signed in.
+    let signIn: SignIn
+    let replacement: SessionReplacement
 
     struct CodeExchange: Decodable {
         var code: String
@@ -91,7 +94,8 @@ struct SSORoutes {
         let location = try await provider.authorizationURL(
             state: state, nonce: nonce, codeChallenge: challenge, redirectURI: callbackURL)
         await federation.pendingSignIns.begin(
-            state: state, .init(codeVerifier: verifier, nonce: nonce, startedAt: clock.now()))
+            state: state,
+            .init(codeVerifier: verifier, nonce: nonce, startedAt: clock.now(), replacing: await signedIn(request)))
         var response = Response(status: .found, headers: [.location: location])
         response.setCookie(
             Cookie(
@@ -108,10 +112,12 @@ struct SSORoutes {
         let query = request.uri.queryParameters
         let state = query["state"].map(String.init) ?? ""
         let cookie = request.cookies[Self.stateCookie]?.value ?? ""
+        var replacing: Principal?
         let signedIn = try await signIn(method: "browser", context: context) {
             guard !state.isEmpty, ConstantTime.equal(state, cookie),
                 let pending = await federation.pendingSignIns.take(state: state)
             else { throw SignInFailure.unknownState }
+            replacing = pending.replacing
             if query["error"] != nil { throw SignInFailure.providerError }
             guard let code = query["code"].map(String.init) else { throw SignInFailure.codeRejected }
             try Self.requireCode(code)
@@ -137,6 +143,9 @@ struct SSORoutes {
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
             PageRenderer.secure(&response.headers)
             response.setCookie(browser.session(token: signedIn.accessToken, expiresAt: signedIn.expiresAt, now: clock.now()))
+            if let replacing {
+                await replacement.replace(replacing, from: context.clientAddress, logger: context.logger)
+            }
         }
         response.setCookie(
             Cookie(name: Self.stateCookie, value: "", maxAge: 0, path: "/api/auth/oidc", httpOnly: true, sameSite: .lax))
@@ -144,6 +153,13 @@ struct SSORoutes {
     }
 
     // MARK: - Shared
+
+    /// Who the browser sending `request` is signed in as on NeoSC's own pages (its session
+    /// cookie), if anyone.
+    private func signedIn(_ request: Request) async -> Principal? {
+        guard let token = browser.sessionToken(in: request) else { return nil }
+        return try? await signIn.identity(forToken: token).get().principal
+    }
 
     private func requireProvider() throws -> OIDCProvider {
         guard let provider = federation.oidc else {

@@ -23,8 +23,7 @@ struct PageGuardMiddleware: RouterMiddleware {
     let clock: WallClock
     let crossSite: CrossSiteRequests
     /// For the session a new sign-in in the same browser replaces.
-    let signIn: SignIn
-    let demos: DemoLifecycle
+    let replacement: SessionReplacement
 
     /// The pages on the way to a session (signing in, its second step, registering, signing out):
     /// an `mfa_required` policy over every call lets them through, as the API's `/api/auth/*`.
@@ -55,7 +54,7 @@ struct PageGuardMiddleware: RouterMiddleware {
         }
         if let newFormCookie { response.setCookie(newFormCookie) }
         if let previous = context.identity?.principal, browser.sessionToken(in: request) != nil, startsASession(response) {
-            await replaced(previous, context: context)
+            await replacement.replace(previous, from: context.clientAddress, logger: context.logger)
         }
         return response
     }
@@ -65,20 +64,6 @@ struct PageGuardMiddleware: RouterMiddleware {
     private func startsASession(_ response: Response) -> Bool {
         let prefix = browser.sessionCookie + "="
         return response.headers[values: .setCookie].contains { $0.hasPrefix(prefix) && !$0.hasPrefix(prefix + ";") }
-    }
-
-    /// A sign-in in a browser already signed in replaces the session its cookie held: that token
-    /// is revoked (nothing in the browser could revoke it any more), and a demo visitor's demo
-    /// ends, as its sign-out ends it. The new sign-in stands whatever happens here.
-    private func replaced(_ previous: Principal, context: Context) async {
-        do {
-            try await signIn.replaced(previous, from: context.clientAddress)
-        } catch {
-            context.logger.warning(
-                "A replaced session's token could not be revoked now (it expires on its own)",
-                metadata: ["user": "\(previous.userID)", "error": "\(error)"])
-        }
-        await demos.signedOut(previous)
     }
 
     private func guarded(
