@@ -14,22 +14,21 @@ struct AuditCheckpointService: Service {
         await cancelWhenGracefulShutdown {
             await integrity.run(heartbeat: heartbeat)
         }
-        // Cancelled (a stop past its deadline): the store's own closing signs the head, once.
+        // Cancelled (a stop past its deadline): the store's closing signs the head, last.
         guard !Task.isCancelled else { return }
-        await Self.signHeadAtStop(integrity, logger: logger)
+        await Self.signHeadAtStop(integrity, last: false, logger: logger)
     }
 
-    /// Signs the chain's head if it is not signed yet, in a task of its own: the caller's may be
-    /// cancelled, and the signature must still be written.
-    static func signHeadAtStop(_ integrity: AuditIntegrity, logger: Logger) async {
-        await Task {
-            do {
-                if let checkpoint = try await integrity.signHead() {
-                    logger.info("signed the audit chain's head", metadata: ["seq": "\(checkpoint.seq)"])
-                }
-            } catch {
-                logger.warning("could not sign the audit chain's head at shutdown", metadata: ["error": "\(error)"])
+    /// Signs the chain's head if it is not signed yet, after any signature under way, to its end
+    /// even when the caller is cancelled. `last`: nothing is signed after it (the store closes).
+    static func signHeadAtStop(_ integrity: AuditIntegrity, last: Bool, logger: Logger) async {
+        do {
+            let checkpoint = try await last ? integrity.signLastHead() : integrity.signHead()
+            if let checkpoint {
+                logger.info("signed the audit chain's head", metadata: ["seq": "\(checkpoint.seq)"])
             }
-        }.value
+        } catch {
+            logger.warning("could not sign the audit chain's head at shutdown", metadata: ["error": "\(error)"])
+        }
     }
 }

@@ -32,7 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
         let resources = [
             ResourceService("the store", logger: logger) {
                 if let integrity = integrity.withLockedValue({ $0 }) {
-                    await AuditCheckpointService.signHeadAtStop(integrity, logger: logger)
+                    await AuditCheckpointService.signHeadAtStop(integrity, last: true, logger: logger)
                 }
                 try await store.close()
             },

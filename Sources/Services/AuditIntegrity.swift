@@ -24,6 +24,9 @@ public struct AuditIntegrity: Sendable {
     /// Verifications under way in this process, by `verificationKey`.
     let verifications = ExclusiveKeys()
     static let verificationKey = "verification"
+    /// Head signatures, one at a time: two at once would both find the head unsigned and sign it
+    /// twice, and a signature still under way when the store closes would fail.
+    private let signing = OneAtATime()
     private let due: AsyncStream<AuditSeal>
     private let dueContinuation: AsyncStream<AuditSeal>.Continuation
 
@@ -104,6 +107,17 @@ public struct AuditIntegrity: Sendable {
     /// was due.
     @discardableResult
     public func signHead() async throws -> AuditCheckpoint? {
+        try await signing.run { try await signDue() } ?? nil
+    }
+
+    /// Signs the head as `signHead` does, after any signature under way and as the last: nothing
+    /// is signed after it (the store closes next). To its end even if the caller is cancelled.
+    @discardableResult
+    public func signLastHead() async throws -> AuditCheckpoint? {
+        try await signing.runLast { try await signDue() } ?? nil
+    }
+
+    private func signDue() async throws -> AuditCheckpoint? {
         guard let head = try await store.chainHead() else { return nil }
         // One read of the checkpoints, and signatures checked newest first only until one holds:
         // this runs every 1,000 entries, and the trail keeps one checkpoint per 1,000.

@@ -78,6 +78,29 @@ struct AuditChainStoreTests {
         }
     }
 
+    /// The checkpoint service's due signatures, its heartbeat and the store's closing may all sign
+    /// at once: each would find the head unsigned and sign it again.
+    @Test("signatures of the head at once sign it once, and none comes after the last", arguments: StoreKind.allCases)
+    func headSignaturesTakeTurns(_ kind: StoreKind) async throws {
+        try await Harness.withStore(kind) { store in
+            let integrity = AuditIntegrity(store: store, key: AuditSigningKey(), clock: .system)
+            for index in 0..<7 { try await store.append(Self.event(index)) }
+            let signed = try await withThrowingTaskGroup(of: AuditCheckpoint?.self) { group in
+                for _ in 0..<8 { group.addTask { try await integrity.signHead() } }
+                return try await group.reduce(into: [AuditCheckpoint]()) { if let checkpoint = $1 { $0.append(checkpoint) } }
+            }
+            #expect(signed.map(\.seq) == [7])
+            #expect(try await store.checkpoints().map(\.seq) == [7])
+
+            try await store.append(Self.event(7))
+            #expect(try await integrity.signLastHead()?.seq == 8)
+            try await store.append(Self.event(8))
+            #expect(try await integrity.signHead() == nil, "nothing is signed after the last")
+            #expect(try await integrity.signLastHead() == nil)
+            #expect(try await store.checkpoints().map(\.seq) == [7, 8])
+        }
+    }
+
     @Test("concurrent appends from two stores on one database stay one gap-free chain", arguments: StoreKind.allCases)
     func concurrentAppendsFromTwoWriters(_ kind: StoreKind) async throws {
         try await Self.withTwoStores(kind) { first, second in
