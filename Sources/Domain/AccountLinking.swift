@@ -10,8 +10,9 @@ public enum AccountLinking {
         case signIn(User)
         /// An existing account with the same, verified e-mail, to be linked now.
         case link(User)
-        /// An existing account with the same, verified e-mail that someone registered without
-        /// showing they own the address (`User.selfRegistered`): the provider's proof outranks
+        /// An existing account with the same, verified e-mail whose address nothing proved
+        /// (`User.selfRegistered`: someone registered it, or it was provisioned for a provider
+        /// identity whose address the provider had not verified): the provider's proof outranks
         /// theirs. It is linked now, and what its registrant set or holds goes with the link: its
         /// password, its second factor, its tokens and its sessions. Otherwise whoever registered
         /// an address first would keep a way in to the account its owner later signs in to, with
@@ -62,7 +63,10 @@ public enum AccountLinking {
         guard sameEmail.role != .demoUser else {
             throw .conflict("This e-mail address belongs to a demo visitor's account")
         }
-        guard sameEmail.ssoSubject == nil else {
+        // Linked to another identity: that identity keeps it, unless nothing proved it owns the
+        // address and this one's provider did (a provider that lets people sign up without
+        // confirming their address would otherwise let anyone hold any future user's address).
+        guard sameEmail.ssoSubject == nil || (sameEmail.selfRegistered && identity.emailVerified) else {
             throw .conflict("This e-mail address belongs to an account linked to another sign-in")
         }
         guard identity.emailVerified else {
@@ -78,10 +82,14 @@ public enum AccountLinking {
         return .link(sameEmail)
     }
 
-    /// `user` as the provider describes it now: its role and name, linked to the provider subject.
+    /// `user` as the provider describes it now: its role and name, linked to the provider
+    /// subject; its address proved when the provider verified it.
     public static func applying(_ identity: ExternalIdentity, to user: User, at now: Date) -> User {
         var updated = user
         if let role = identity.role { updated.role = role }
+        if identity.emailVerified, identity.email == user.email {
+            updated.selfRegistered = false
+        }
         if let name = identity.name.flatMap(Validation.providerName) { updated.name = name }
         updated.ssoProvider = identity.provider
         updated.ssoSubject = identity.subject
@@ -102,6 +110,7 @@ public enum AccountLinking {
             ?? Validation.providerName(String(email.split(separator: "@").first ?? "")) ?? email
         return User(
             id: id, email: email, name: name, organizationID: nil, role: identity.role ?? .user, passwordHash: nil,
-            mfaEnabled: identity.mfaVerified, ssoProvider: identity.provider, ssoSubject: identity.subject, createdAt: now, updatedAt: now)
+            mfaEnabled: identity.mfaVerified, ssoProvider: identity.provider, ssoSubject: identity.subject,
+            selfRegistered: !identity.emailVerified, createdAt: now, updatedAt: now)
     }
 }

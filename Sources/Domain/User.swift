@@ -23,10 +23,12 @@ public struct User: Sendable, Equatable {
     /// Set by an administrator's password reset: the account must choose a new password before
     /// it can sign in with one (`SignIn.changePassword`).
     public var mustChangePassword: Bool
-    /// Made by someone who registered it (`POST /api/auth/register`), whom nothing showed to own
-    /// its address: an identity provider that later proves the address takes it over, and what
-    /// the registrant set on it (a password, a second factor) goes (`AccountLinking`). Set when
-    /// the account is made, never changed.
+    /// Made for someone whom nothing showed to own its address: registered
+    /// (`POST /api/auth/register`), or provisioned for a provider identity whose address the
+    /// provider had not verified. An identity provider that later proves the address takes it
+    /// over, and what its first holder set on it or holds (a password, a second factor, a link
+    /// to another identity) goes (`AccountLinking`). Set when the account is made; cleared when a
+    /// provider that verified the address signs in to it.
     public var selfRegistered: Bool
     /// The NetBird peer the account registered, checked with NetBird when it did
     /// (`network_required` policies accept it as proof of a peer).
@@ -61,7 +63,7 @@ public struct User: Sendable, Equatable {
 extension User {
     /// The fields a change may write (the password is `setPassword`'s alone).
     public enum Field: Sendable, CaseIterable {
-        case email, name, organizationID, role, mfaEnabled, disabled, ssoProvider, ssoSubject
+        case email, name, organizationID, role, mfaEnabled, disabled, ssoProvider, ssoSubject, selfRegistered
     }
 
     /// The fields in which this differs from `before`.
@@ -75,6 +77,7 @@ extension User {
         if disabled != before.disabled { changed.insert(.disabled) }
         if ssoProvider != before.ssoProvider { changed.insert(.ssoProvider) }
         if ssoSubject != before.ssoSubject { changed.insert(.ssoSubject) }
+        if selfRegistered != before.selfRegistered { changed.insert(.selfRegistered) }
         return changed
     }
 }

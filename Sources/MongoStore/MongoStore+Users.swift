@@ -83,7 +83,9 @@ extension MongoStore: UserStore {
         let old = Self.document(before)
         var fields: BSONDocument = ["updated_at": .date(user.updatedAt)]
         var removed: BSONDocument = [:]
-        var keys = ["email", "name", "organization_id", "role", "mfa_enabled", "disabled"].filter { new[$0] != old[$0] }
+        var keys = ["email", "name", "organization_id", "role", "mfa_enabled", "disabled", "self_registered"].filter {
+            new[$0] != old[$0]
+        }
         // The sign-in is one thing: written whole, so a concurrent change of only the provider or
         // only the subject cannot leave `sso_key` disagreeing with them.
         let signIn = ["sso_provider", "sso_subject", "sso_key"]

@@ -124,6 +124,7 @@ extension SQLiteStore: UserStore {
         case .disabled: ("disabled", .init(user.disabled))
         case .ssoProvider: ("sso_provider", .init(user.ssoProvider))
         case .ssoSubject: ("sso_subject", .init(user.ssoSubject))
+        case .selfRegistered: ("self_registered", .init(user.selfRegistered))
         }
     }
 
@@ -149,13 +150,13 @@ extension SQLiteStore: UserStore {
             changed = try await connection.changedRows(
                 """
                 UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?,
-                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
+                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?, self_registered = ?
                 WHERE id = ? RETURNING 1
                 """,
                 [
                     .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
                     .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
-                    .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
+                    .init(user.ssoProvider), .init(user.ssoSubject), .init(user.selfRegistered), .text(user.id),
                 ])
         } catch let error as SQLiteError where error.isConstraintViolation {
             throw DomainError.conflict("Another account already has this e-mail address or sign-in")

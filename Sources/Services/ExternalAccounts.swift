@@ -126,7 +126,10 @@ public struct ExternalAccounts: Sendable {
                     try await store.insert(user, creating: nil)
                     try await audit.record(
                         .ssoUserProvisioned, by: .account(user), from: address, resource: ("user", user.id),
-                        details: ["provider": external.provider, "role": user.role.rawValue])
+                        details: [
+                            "provider": external.provider, "role": user.role.rawValue,
+                            "email_verified": String(external.emailVerified),
+                        ])
                 }
             } catch DomainError.conflict {
                 // A concurrent first sign-in (another request, another replica) won the race.
@@ -181,9 +184,10 @@ public struct ExternalAccounts: Sendable {
         registrants.mustChangePassword = false
         let updated = AccountLinking.applying(external, to: registrants, at: now)
         let ended: [WorkspaceSession] = try await audit.change {
-            // Decided on the account as read before the change: still unlinked (or linked to this
-            // identity), or another identity's reclaim came first and this one is refused.
-            guard let stored = try await store.user(id: user.id),
+            // Decided on the account as read before the change: still unproven and linked as it was
+            // (to nobody, this identity, or the unverified one it was made for), or another
+            // identity's reclaim came first and this one is refused.
+            guard let stored = try await store.user(id: user.id), stored.selfRegistered,
                 stored.ssoSubject == nil || (stored.ssoProvider == user.ssoProvider && stored.ssoSubject == user.ssoSubject)
             else { throw DomainError.conflict("This e-mail address belongs to an account linked to another sign-in") }
             let secondFactorRemoved = try await store.removeEnrollment(userID: user.id, matching: nil, at: now)
@@ -204,7 +208,9 @@ public struct ExternalAccounts: Sendable {
                     "password_removed": String(user.passwordHash != nil), "second_factor_removed": String(secondFactorRemoved),
                     "tokens_revoked": String(revoked), "sessions_terminated": String(ended.count),
                     "netbird_peer_removed": String(user.netbirdPeerID != nil),
-                ])
+                ].merging(
+                    user.ssoSubject.map { ["previous_provider": user.ssoProvider ?? "", "previous_subject": $0] } ?? [:]
+                ) { $1 })
             return ended
         } afterwards: {
             tokenCache.evict(userID: user.id)

@@ -110,6 +110,24 @@ import Testing
         }
     }
 
+    @Test("an address the provider did not verify holds its account until an identity whose provider verified it comes")
+    func unverifiedAddressesAreUnproven() throws {
+        let made = AccountLinking.provision(external(verified: false), id: "usr_2", at: now)
+        #expect(made.selfRegistered)
+        #expect(!AccountLinking.provision(external(), id: "usr_2", at: now).selfRegistered)
+        var squatted = user(ssoSubject: "someone-else")
+        squatted.selfRegistered = true
+        #expect(try AccountLinking.decide(external(), linked: nil, sameEmail: squatted) == .reclaim(squatted))
+        #expect(throws: DomainError.conflict("This e-mail address belongs to an account linked to another sign-in")) {
+            try AccountLinking.decide(external(verified: false), linked: nil, sameEmail: squatted)
+        }
+        // Proved by the provider of the identity it is linked to: no longer anyone's to take.
+        let proved = AccountLinking.applying(external(), to: squatted, at: now + 10)
+        #expect(!proved.selfRegistered)
+        #expect(AccountLinking.applying(external(verified: false), to: squatted, at: now + 10).selfRegistered)
+        #expect(AccountLinking.applying(external(email: "other@example.com"), to: squatted, at: now + 10).selfRegistered)
+    }
+
     @Test func theProviderDecidesRoleAndName() {
         let updated = AccountLinking.applying(external(roles: [.user, .neosc]), to: user(), at: now + 10)
         #expect(updated.role == .neosc, "the most privileged role granted")

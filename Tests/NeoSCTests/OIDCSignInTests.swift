@@ -38,6 +38,16 @@ struct OIDCSignInTests {
             "sub": "zitadel-dave", "email": "dave@example.com", "email_verified": false,
             "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
         ],
+        // One address twice: first by someone the provider let sign up without confirming it,
+        // then by its owner, whose address the provider verified.
+        [
+            "sub": "zitadel-erin-unverified", "email": "erin@example.com", "email_verified": false,
+            "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
+        ],
+        [
+            "sub": "zitadel-erin", "email": "erin@example.com", "email_verified": true,
+            "urn:zitadel:iam:org:project:roles": ["neosc": ["org-1": "example.com"]],
+        ],
         // For the Pomerium v0.31 peer (PomeriumChainTests): Zitadel's nested role map, with and
         // without the flat `groups` claim NeoSC's Zitadel Action adds.
         [
@@ -247,6 +257,37 @@ struct OIDCSignInTests {
             // The owner's own token works; an account an administrator made keeps its password (`linking`).
             let ownersToken = try owner.decoded(SignedInBody.self).accessToken
             #expect(try await client.send(.get, "/api/users", token: ownersToken).status == .ok)
+        }
+    }
+
+    /// A probe: with a provider that lets people sign up without confirming their address, the
+    /// first to sign in with an address held it, and its owner's verified sign-in was refused
+    /// (409) for good.
+    @Test("an account made for an address the provider had not verified goes to the identity whose provider proves the address")
+    func anUnverifiedAddressGoesToItsProvenOwner() async throws {
+        let mock = try await OIDCMock.shared()
+        try await Harness.run(.router, Self.settings(issuer: mock.issuer)) { harness, client in
+            let squatter = try await Self.exchange(mock, as: "zitadel-erin-unverified", client: client)
+            #expect(squatter.status == .ok, "\(squatter.text)")
+            let squattersToken = try squatter.decoded(SignedInBody.self).accessToken
+            let made = try #require(try await harness.store.user(email: "erin@example.com"))
+            #expect(made.selfRegistered && made.ssoSubject == "zitadel-erin-unverified")
+            let provisioned = try await harness.store.events(AuditQuery(action: .ssoUserProvisioned)).first
+            #expect(provisioned?.details["email_verified"] == "false")
+
+            let owner = try await Self.exchange(mock, as: "zitadel-erin", client: client)
+            #expect(owner.status == .ok, "\(owner.text)")
+            #expect(try owner.decoded(SignedInBody.self).user.role == "neosc")
+            #expect(try await client.send(.get, "/api/auth/me", token: squattersToken).status == .unauthorized)
+            let after = try #require(try await harness.store.user(id: made.id))
+            #expect(after.ssoSubject == "zitadel-erin" && !after.selfRegistered, "proved: no later identity takes it")
+            let linked = try #require(try await harness.store.events(AuditQuery(action: .ssoAccountLinked)).first)
+            #expect(linked.details["previous_subject"] == "zitadel-erin-unverified" && linked.details["tokens_revoked"] == "1")
+
+            let again = try await Self.exchange(mock, as: "zitadel-erin-unverified", client: client)
+            #expect(again.status == .conflict, "\(again.text)")
+            let ownerAgain = try await Self.exchange(mock, as: "zitadel-erin", client: client)
+            #expect(ownerAgain.status == .ok, "\(ownerAgain.text)")
         }
     }
 

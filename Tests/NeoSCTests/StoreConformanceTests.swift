@@ -816,6 +816,17 @@ import Testing
             try await store.updateKeepingAnAdministrator(relinked, from: original)
             #expect(try await store.user(id: original.id)?.disabled == true)
 
+            // An address proved: the mark of an account nothing proved goes, through either update.
+            var unproven = Self.user("unproven@example.com")
+            unproven.selfRegistered = true
+            try await store.insert(unproven, creating: nil)
+            var proved = unproven
+            proved.selfRegistered = false
+            try await store.updateKeepingAnAdministrator(proved, from: unproven)
+            #expect(try await store.user(id: unproven.id)?.selfRegistered == false)
+            try await store.update(unproven)
+            #expect(try await store.user(id: unproven.id)?.selfRegistered == true)
+
             // Two accounts linked and unlinked again: no sign-in left behind to collide on.
             for email in ["one@example.com", "two@example.com"] {
                 let plain = Self.user(email)
