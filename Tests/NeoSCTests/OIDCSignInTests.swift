@@ -335,6 +335,34 @@ struct OIDCSignInTests {
         }
     }
 
+    /// A probe: the state cookie was the same plain cookie over https, which a sibling subdomain
+    /// can set: its own sign-in's state, then the victim sent to its callback URL, signed the
+    /// victim's browser in to the sibling's account.
+    @Test("over https the sign-in's state travels in a __Host- cookie, and a plain one of the same name is not read")
+    func theStateCookieIsTheHostsOwnOverHTTPS() async throws {
+        let mock = try await OIDCMock.shared()
+        let settings: (inout Configuration) -> Void = {
+            Self.settings(issuer: mock.issuer)(&$0)
+            $0.oidc?.callbackURL = "https://neosc.example.com/api/auth/oidc/callback"
+        }
+        try await Harness.run(.router, settings) { _, client in
+            let start = try await client.send(.get, "/api/auth/oidc/start")
+            let location = try #require(start.headers[.location])
+            let state = try #require(URLComponents(string: location)?.query("state"))
+            let cookie = try #require(start.headers[.setCookie])
+            #expect(cookie.hasPrefix("__Host-neosc_oidc_state=\(state)"), "\(cookie)")
+            #expect(cookie.contains("Secure") && cookie.contains("Path=/;") && !cookie.contains("Domain"), "\(cookie)")
+            let code = try #require(try await mock.approve(location, as: "zitadel-bob").query("code"))
+            let callback = "/api/auth/oidc/callback?code=\(code)&state=\(state)"
+            let planted = try await client.send(.get, callback, headers: [.cookie: "neosc_oidc_state=\(state)"])
+            #expect(planted.status == .unauthorized)
+            let landed = try await client.send(.get, callback, headers: [.cookie: "__Host-neosc_oidc_state=\(state)"])
+            #expect(landed.status == .seeOther, "\(landed.text)")
+            let cleared = landed.headers[values: .setCookie].first { $0.hasPrefix("__Host-neosc_oidc_state=;") }
+            #expect(cleared?.contains("Path=/;") == true, "\(landed.headers[values: .setCookie])")
+        }
+    }
+
     /// The session cookie does not come with the callback (a navigation from the provider's site,
     /// and the cookie is SameSite=Strict): the sign-in's start, a navigation from NeoSC's own
     /// sign-in page, tells whom the browser was signed in as.

@@ -39,7 +39,24 @@ struct SSORoutes {
         enum CodingKeys: String, CodingKey { case idToken = "id_token" }
     }
 
-    static let stateCookie = "neosc_oidc_state"
+    /// The cookie that ties a browser sign-in to the browser that began it. Over https it is a
+    /// `__Host-` cookie (so `Path=/`): a sibling subdomain cannot set one, and with its own
+    /// sign-in's `state` sign a victim's browser in to the sibling's account.
+    struct StateCookie {
+        let name: String
+        let path: String
+        let secure: Bool
+
+        init(callbackURL: String) {
+            secure = callbackURL.lowercased().hasPrefix("https://")
+            name = secure ? "__Host-neosc_oidc_state" : "neosc_oidc_state"
+            path = secure ? "/" : "/api/auth/oidc"
+        }
+
+        func cookie(_ value: String, maxAge: Int) -> Cookie {
+            Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: secure, httpOnly: true, sameSite: .lax)
+        }
+    }
 
     func register(on group: RouterGroup<PortalRequestContext>) {
         group.post("token-exchange", use: tokenExchange)
@@ -97,10 +114,7 @@ struct SSORoutes {
             state: state,
             .init(codeVerifier: verifier, nonce: nonce, startedAt: clock.now(), replacing: await signedIn(request)))
         var response = Response(status: .found, headers: [.location: location])
-        response.setCookie(
-            Cookie(
-                name: Self.stateCookie, value: state, maxAge: 600, path: "/api/auth/oidc",
-                secure: callbackURL.hasPrefix("https://"), httpOnly: true, sameSite: .lax))
+        response.setCookie(StateCookie(callbackURL: callbackURL).cookie(state, maxAge: 600))
         return response
     }
 
@@ -111,7 +125,8 @@ struct SSORoutes {
         }
         let query = request.uri.queryParameters
         let state = query["state"].map(String.init) ?? ""
-        let cookie = request.cookies[Self.stateCookie]?.value ?? ""
+        let stateCookie = StateCookie(callbackURL: callbackURL)
+        let cookie = request.cookies[stateCookie.name]?.value ?? ""
         var replacing: Principal?
         let signedIn = try await signIn(method: "browser", context: context) {
             guard !state.isEmpty, ConstantTime.equal(state, cookie),
@@ -147,8 +162,7 @@ struct SSORoutes {
                 await replacement.replace(replacing, from: context.clientAddress, logger: context.logger)
             }
         }
-        response.setCookie(
-            Cookie(name: Self.stateCookie, value: "", maxAge: 0, path: "/api/auth/oidc", httpOnly: true, sameSite: .lax))
+        response.setCookie(stateCookie.cookie("", maxAge: 0))
         return response
     }
 
