@@ -991,7 +991,7 @@ op("post", "/api/auth/sso", "ssoIdToken", "Sign in with an ID token",
    responses({200: ok("Signed in.", schema("SignedIn"))}, 400, 401, 403, 404, 409, 413, 422, 503),
    security=PUBLIC, request=body("IDTokenSignIn"), tags=["sso"], description=SSO_NOTE)
 op("get", "/api/auth/oidc/start", "oidcStart", "Start the browser sign-in",
-   responses({302: {"description": "To the provider; sets the `neosc_oidc_state` cookie.",
+   responses({302: {"description": "To the provider; sets the `neosc_oidc_state` cookie (`__Host-neosc_oidc_state` when the callback URL is https).",
                     "headers": {**common_headers(),
                                 "Location": {"required": True, "schema": {"type": "string"}},
                                 "Set-Cookie": {"required": True, "schema": {"type": "string"}}}}},
@@ -1011,7 +1011,8 @@ op("get", "/api/auth/oidc/callback", "oidcCallback", "Complete the browser sign-
        {"name": "code", "in": "query", "required": False, "schema": {"type": "string"}},
        {"name": "state", "in": "query", "required": False, "schema": {"type": "string"}},
        {"name": "error", "in": "query", "required": False, "schema": {"type": "string"}},
-       {"name": "neosc_oidc_state", "in": "cookie", "required": False, "schema": {"type": "string"}},
+       {"name": "neosc_oidc_state", "in": "cookie", "required": False, "schema": {"type": "string"},
+        "description": "The `state` of `/oidc/start` (named `__Host-neosc_oidc_state` when the callback URL is https)."},
    ])
 
 # Workspaces ------------------------------------------------------------------------------------
