@@ -50,7 +50,8 @@ public struct PomeriumGate: Sendable {
         let registered = claims.registered
         let zitadelRoles = claims.zitadelRoles(projectID: settings.projectID)
         return ExternalIdentity(
-            provider: Self.provider, subject: registered.subject ?? claims.user ?? "",
+            // `ClaimRules` refused an assertion without `sub` (Pomerium's `user` is the same id).
+            provider: Self.provider, subject: registered.subject ?? "",
             email: Validation.providerEmail(claims.email),
             emailVerified: claims.emailVerified, name: claims.name,
             roles: ProviderRoles.roles(named: zitadelRoles.isEmpty ? claims.groups : zitadelRoles),

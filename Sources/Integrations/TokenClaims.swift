@@ -10,8 +10,6 @@ struct TokenClaims: JWTPayload {
     var email: String?
     var emailVerified: Bool
     var name: String?
-    /// Pomerium's user id, which it also puts in `sub`.
-    var user: String?
     /// Pomerium's session id: the same on every assertion of one sign-in.
     var session: String?
     var authenticationMethods: [String]
@@ -80,7 +78,6 @@ struct TokenClaims: JWTPayload {
         email = string("email")
         emailVerified = bool("email_verified")
         name = string("name") ?? string("preferred_username")
-        user = string("user")
         session = string("sid")
         // A list, or (from Pomerium, which joins lists) one comma-separated string.
         authenticationMethods = strings("amr").flatMap { $0.split(separator: ",").map(String.init) }
