@@ -62,6 +62,8 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let auditRetentionApplied = AuditAction("audit_retention_applied")
     public static let changeUndone = AuditAction("change_undone")
     public static let mfaEnrollmentStarted = AuditAction("mfa_enrollment_started")
+    /// A password proved for an account with a second factor: the sign-in's second step is open.
+    public static let mfaChallenged = AuditAction("mfa_challenged")
     public static let mfaEnrolled = AuditAction("mfa_enrolled")
     public static let mfaVerified = AuditAction("mfa_verified")
     public static let mfaFailed = AuditAction("mfa_failed")

@@ -224,7 +224,13 @@ public struct SignIn: Sendable {
                 return .secondFactorRequired(
                     try await audit.change {
                         try await requireStillProven(user)
-                        return try await secondFactors.challenge(for: user)
+                        let challenge = try await secondFactors.challenge(for: user)
+                        // Recorded as well as the step's outcome: a right password is news to
+                        // the account's owner even when no code follows it.
+                        try await audit.record(
+                            .mfaChallenged, by: .account(user), from: address, resource: ("user", user.id),
+                            details: ["method": "password"])
+                        return challenge
                     })
             }
             let (token, expiresAt) = try await audit.change {

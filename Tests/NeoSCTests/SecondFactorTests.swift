@@ -184,6 +184,9 @@ struct SecondFactorTests {
                 entries(.mfaFailed).compactMap { $0.details["reason"] }.sorted()
                     == ["code_replayed", "code_replayed", "wrong_code", "wrong_recovery_code"])
             #expect(entries(.login).compactMap { $0.details["method"] }.filter { $0.hasPrefix("password+") }.count == 2)
+            // Each right password opened a second step, a code following it or not (a probe: a
+            // stolen password could be tried, and confirmed, without a trace).
+            #expect(entries(.mfaChallenged).count == 3 && entries(.mfaChallenged).allSatisfy { $0.userID == userID })
         }
     }
 
