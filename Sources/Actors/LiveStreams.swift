@@ -26,8 +26,8 @@ public actor LiveStreams {
             self.mfaVerified = mfaVerified
         }
 
-        /// The same stream, of an account now in `organizationID`.
-        public func `in`(_ organizationID: String?) -> Subject {
+        /// The same stream, of an account that now has `role` and is in `organizationID`.
+        public func of(role: Role, in organizationID: String?) -> Subject {
             Subject(
                 sessionID: sessionID, userID: userID, role: role, organizationID: organizationID, workspaceID: workspaceID,
                 address: address, mfaVerified: mfaVerified)

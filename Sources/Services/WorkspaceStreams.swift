@@ -237,22 +237,24 @@ public struct WorkspaceStreams: Sendable {
     @discardableResult
     public func review() async -> Int {
         var cuts: [String: String] = [:]
-        // Each account's organisation as stored now, read once a review.
-        var organizations: [String: String?] = [:]
+        // Each account's role and organisation as stored now, read once a review.
+        var accounts: [String: (role: Role, organizationID: String?)] = [:]
         let now = clock.now()
         for subject in await live.subjects where cuts[subject.sessionID] == nil {
             do {
-                // Judged in the organisation the account is in now: moving it to another one
-                // takes effect on its running streams too.
-                let organizationID: String?
-                if let known = organizations[subject.userID] {
-                    organizationID = known
+                // Judged with the role the account has now and in the organisation it is in now:
+                // a new role, or a move to another organisation, takes effect on its running
+                // streams too, as it does on its next ticket.
+                let account: (role: Role, organizationID: String?)
+                if let known = accounts[subject.userID] {
+                    account = known
                 } else {
-                    organizationID = try await store.user(id: subject.userID)?.organizationID
-                    organizations[subject.userID] = .some(organizationID)
+                    let user = try await store.user(id: subject.userID)
+                    account = (user?.role ?? subject.role, user?.organizationID)
+                    accounts[subject.userID] = account
                 }
                 // Every stream is judged on its own address; a refusal cuts its session's streams.
-                if let refusal = try await refusal(of: subject.in(organizationID), at: now) {
+                if let refusal = try await refusal(of: subject.of(role: account.role, in: account.organizationID), at: now) {
                     cuts[subject.sessionID] = StreamContinuation.policyCutPrefix + refusal.policyID
                     continue
                 }

@@ -402,29 +402,42 @@ import Testing
         }
     }
 
-    /// A running stream is judged in the organisation its account is in now: moved into one that
-    /// a refusing policy covers, the account loses its stream at the next review.
-    @Test func anAccountMovedWhereAPolicyRefusesLosesItsStream() async throws {
+    /// What an administrator changes of a streaming account.
+    enum AccountChange: String, CaseIterable, Sendable { case organization, role }
+
+    /// A running stream is judged with the role its account has now, in the organisation it is
+    /// in now: moved into one that a refusing policy covers, or given a role one covers, the
+    /// account loses its stream at the next review (a probe: a new role did not cut it, while its
+    /// next ticket was refused).
+    @Test(arguments: AccountChange.allCases)
+    func anAccountChangedWhereAPolicyRefusesLosesItsStream(_ change: AccountChange) async throws {
         let desktop = try await TestDesktop.start()
         defer { Task { await desktop.stop() } }
         try await Harness.run(.live, { $0.allowStreams() }) { harness, client in
             let viewer = try await Viewer.launch(harness, client, upstream: "vnc://127.0.0.1:\(desktop.port)")
             let admin = try await harness.account(.admin).token
-            let organization = try await client.send(.post, "/api/organizations", token: admin, json: #"{"name":"Branch office"}"#)
-            try #require(organization.status == .created, "\(organization.text)")
-            let organizationID = try organization.decoded(OrganizationBody.self).id
+            let scope: [String: any Sendable]
+            let patch: String
+            switch change {
+            case .organization:
+                let organization = try await client.send(.post, "/api/organizations", token: admin, json: #"{"name":"Branch office"}"#)
+                try #require(organization.status == .created, "\(organization.text)")
+                let organizationID = try organization.decoded(OrganizationBody.self).id
+                (scope, patch) = (["organizations": [organizationID]], #"{"organization_id":"\#(organizationID)"}"#)
+            case .role:
+                (scope, patch) = (["roles": ["admin"]], #"{"role":"admin"}"#)
+            }
             let elsewhere = body([
                 "id": "pol-branch-network", "name": "Branch network only", "kind": "address_allowlist", "enabled": true,
-                "scope": ["organizations": [organizationID]], "settings": ["cidrs": ["203.0.113.0/24"], "applies_to": "launch"],
+                "scope": scope, "settings": ["cidrs": ["203.0.113.0/24"], "applies_to": "launch"],
             ])
             let created = try await client.send(.post, "/api/policies", token: admin, json: elsewhere)
             try #require(created.status == .created, "\(created.text)")
             let close = try await viewer.open(try await viewer.ticket()) { inbound, outbound in
                 let reader = FrameReader(inbound)
                 _ = try await RFB.handshake(reader, outbound)
-                let moved = try await client.send(
-                    .patch, "/api/users/\(viewer.userID)", token: admin, json: #"{"organization_id":"\#(organizationID)"}"#)
-                #expect(moved.status == .ok, "\(moved.text)")
+                let changed = try await client.send(.patch, "/api/users/\(viewer.userID)", token: admin, json: patch)
+                #expect(changed.status == .ok, "\(changed.text)")
                 try await reader.drain()
             }
             #expect(close?.closeCode == .unknown(4003))
