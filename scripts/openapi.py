@@ -940,7 +940,8 @@ op("post", "/api/auth/password", "changePassword", "Change the password",
                "(meant for one an administrator reset), a wrong one → 401, `email` missing → 401. Wrong passwords "
                "count as failed logins (429 when throttled). Without a token, a policy's refusal of the sign-in → 403, "
                "the password unchanged; but an `mfa_required` one of an account without a second factor answers 403 "
-               "with `mfa_token` after changing the password (enrol at /api/auth/mfa/enroll to sign in).")
+               "with `mfa_token` after changing the password (enrol at /api/auth/mfa/enroll to sign in). A change "
+               "ends every active workspace session of the account (`password_changed`).")
 op("post", "/api/auth/mfa/verify", "verifySecondFactor", "The second step of a sign-in: a code for the challenge",
    responses({200: ok("Signed in; the token's sessions are MFA-verified.", schema("SignedIn"))},
              400, 401, 413, 422, 429, 503),

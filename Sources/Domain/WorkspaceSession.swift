@@ -82,6 +82,9 @@ public struct SessionEnding: Sendable, Equatable {
     public static let userDisabled = SessionEnding(status: .terminated, reason: "user_disabled")
     /// An administrator reset the account's password: whoever held it may be in a workspace.
     public static let passwordReset = SessionEnding(status: .terminated, reason: "password_reset")
+    /// The account's password was changed: a session cannot tell which sign-in launched it, and
+    /// one whoever knew the old password launched must not outlive the change.
+    public static let passwordChanged = SessionEnding(status: .terminated, reason: "password_changed")
     public static let workspaceDeleted = SessionEnding(status: .terminated, reason: "workspace_deleted")
     public static let workspacesReset = SessionEnding(status: .terminated, reason: "workspaces_reset")
     /// Its workspace's maximum duration passed.

@@ -589,11 +589,12 @@ public struct SignIn: Sendable {
             let hash = try await passwords.hash(new)
             changed.passwordHash = hash  // the password the sign-in that follows has proved
             func replace() async throws {
-                _ = try await audit.change {
+                let replaced = try await audit.change {
                     try await replacingPassword(of: user, hash: hash, keeping: nil, by: .account(user), from: address)
                 } afterwards: {
                     tokenCache.evict(userID: user.id)
                 }
+                await sessions.ended(replaced.ended)
             }
             // Refused sign-ins change nothing (the policies before the password), except for want
             // of a second factor: the password changes, and the refusal says how to enrol one.
@@ -606,14 +607,16 @@ public struct SignIn: Sendable {
         }
         try await admitSignIn(of: user, mfaVerified: true, from: address)
         let hash = try await passwords.hash(new)
-        let (token, expiresAt) = try await secondFactors.withCode(
+        let (token, expiresAt, ended) = try await secondFactors.withCode(
             code, of: user, enrollment: enrollment, by: .account(user), from: address, stage: "password_change",
             refusal: .unauthenticated("Invalid code")
         ) { method in
-            _ = try await replacingPassword(of: user, hash: hash, keeping: nil, by: .account(user), from: address)
-            return try await issueSignIn(of: changed, mfaMethod: method, from: address)
+            let replaced = try await replacingPassword(of: user, hash: hash, keeping: nil, by: .account(user), from: address)
+            let (token, expiresAt) = try await issueSignIn(of: changed, mfaMethod: method, from: address)
+            return (token, expiresAt, replaced.ended)
         }
         tokenCache.evict(userID: user.id)
+        await sessions.ended(ended)
         return .signedIn(try await grant(changed, token: token, expiresAt: expiresAt))
     }
 
@@ -621,17 +624,27 @@ public struct SignIn: Sendable {
         of user: User, with new: String, keeping digest: String?, by actor: AuditActor, from address: String
     ) async throws -> Int {
         let hash = try await passwords.hash(new)
-        return try await audit.change {
+        let replaced = try await audit.change {
             try await replacingPassword(of: user, hash: hash, keeping: digest, by: actor, from: address)
         } afterwards: {
             tokenCache.evict(userID: user.id)
         }
+        await sessions.ended(replaced.ended)
+        return replaced.revoked
     }
 
-    /// Within a change: the new password hash, every token but `digest` revoked; answers how many.
+    /// What a password change took away: the tokens revoked, the workspace sessions ended.
+    private struct PasswordReplacement: Sendable {
+        var revoked: Int
+        var ended: [WorkspaceSession]
+    }
+
+    /// Within a change: the new password hash, every token but `digest` revoked, and every active
+    /// workspace session ended (none can tell which sign-in launched it, and one that whoever
+    /// knew the old password launched must not outlive the change).
     private func replacingPassword(
         of user: User, hash: String, keeping digest: String?, by actor: AuditActor, from address: String
-    ) async throws -> Int {
+    ) async throws -> PasswordReplacement {
         let now = clock.now()
         // Only the password columns, only while the account is enabled (a disabling that raced
         // this change wins) and only over the password that was checked: of changes racing with
@@ -653,9 +666,11 @@ public struct SignIn: Sendable {
             } else {
                 try await store.revokeAll(userID: user.id, at: now)
             }
+        let ended = try await store.endAll(userID: user.id, .passwordChanged, at: now)
         try await audit.record(
-            .passwordChanged, by: actor, from: address, resource: ("user", user.id), details: ["tokens_revoked": String(revoked)])
-        return revoked
+            .passwordChanged, by: actor, from: address, resource: ("user", user.id),
+            details: ["tokens_revoked": String(revoked), "sessions_terminated": String(ended.count)])
+        return PasswordReplacement(revoked: revoked, ended: ended)
     }
 
     /// Revokes the credential `principal` signed in with, which a new sign-in in the same

@@ -47,6 +47,7 @@ struct PasswordTests {
             let audited = try await harness.store.events(AuditQuery(action: .passwordChanged, limit: 10))
             #expect(audited.filter(\.success).count == 1 && audited.filter { !$0.success }.count == 1)
             #expect(audited.first { $0.success }?.details["tokens_revoked"] == "1")
+            #expect(audited.first { $0.success }?.details["sessions_terminated"] == "0")
         }
     }
 

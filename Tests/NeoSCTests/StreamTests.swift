@@ -240,15 +240,18 @@ import Testing
     }
 
     /// The ends of a session the tests around this one do not make, each cutting a stream that
-    /// carries a real desktop: the owner's disconnect and logout, an administrator's password reset
-    /// or workspace deletion, the idle timeout and the workspace's maximum duration (those two on
-    /// a clock the test moves, so that a minute's lifetime takes no minute).
+    /// carries a real desktop: the owner's disconnect, logout and password change (a probe: a
+    /// desktop someone opened with a stolen token outlived the owner's new password), an
+    /// administrator's password reset or workspace deletion, the idle timeout and the workspace's
+    /// maximum duration (those two on a clock the test moves, so that a minute's lifetime takes
+    /// no minute).
     enum Ending: String, CaseIterable, Sendable {
-        case disconnected, logout, passwordReset, workspaceDeleted, idleTimeout, maxDuration
+        case disconnected, logout, passwordChanged, passwordReset, workspaceDeleted, idleTimeout, maxDuration
 
         /// The reason the viewer is told, after "Session ended: ".
         var reason: String {
             switch self {
+            case .passwordChanged: "password_changed"
             case .passwordReset: "password_reset"
             case .workspaceDeleted: "workspace_deleted"
             case .idleTimeout: "idle_timeout"
@@ -280,6 +283,10 @@ import Testing
                     switch ending {
                     case .disconnected: try await client.send(.post, "/api/sessions/\(viewer.sessionID)/disconnect", token: viewer.token)
                     case .logout: try await client.send(.post, "/api/auth/logout", token: viewer.token)
+                    case .passwordChanged:
+                        try await client.send(
+                            .post, "/api/auth/password", token: viewer.token,
+                            json: body(["current_password": Harness.password, "new_password": "a brand new pass phrase"]))
                     case .passwordReset: try await client.send(.post, "/api/users/\(viewer.userID)/password-reset", token: admin)
                     case .workspaceDeleted: try await client.send(.delete, "/api/workspaces/\(viewer.workspaceID)", token: admin)
                     case .idleTimeout, .maxDuration: nil

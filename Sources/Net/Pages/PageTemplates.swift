@@ -70,7 +70,7 @@ enum PageTemplates {
         {{#body.required}}<h1>Choose a new password</h1>
         <p>An administrator has reset your password. Enter the one you were given, then choose your own: you are signed in with it.</p>{{/body.required}}
         {{^body.required}}<h1>Change your password</h1>
-        <p>Your other sessions are signed out when it changes; this one stays signed in.</p>{{/body.required}}
+        <p>When it changes, your other sign-ins are signed out and your open workspaces close; this page stays signed in.</p>{{/body.required}}
         {{#body.problem}}<p class="error" role="alert" id="password-problem">{{.}}</p>{{/body.problem}}
         <form method="post" action="{{body.action}}" class="card form" novalidate>
           <input type="hidden" name="csrf" value="{{chrome.csrf}}">

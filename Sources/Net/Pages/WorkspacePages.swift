@@ -142,6 +142,7 @@ struct WorkspacePages {
         case "logout": "You signed out."
         case "user_disabled": "The account was disabled."
         case "password_reset": "An administrator reset the account's password."
+        case "password_changed": "The account's password was changed."
         case "workspace_deleted", "workspaces_reset": "The workspace was removed."
         case "max_duration", "expired": "It reached its maximum duration."
         case "idle_timeout": "It was idle for too long."
