@@ -480,7 +480,8 @@ SCHEMAS = {
             "workspaces": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}, "maxItems": 1000,
                            "description": "Ids of workspaces that exist (1-64 characters each; one that names no "
                                           "workspace → 422, unless the policy being replaced named it already); "
-                                          "repeats are ignored."},
+                                          "repeats are ignored. Only for a policy checked at launches (`applies_to: "
+                                          "launch`, `network_required`, `session_recording`); another → 422."},
         },
         required=[], additional=False, description="Empty or absent lists: everyone. Another key → 422 naming it."),
     "PolicySettings": obj(

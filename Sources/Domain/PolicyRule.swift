@@ -64,6 +64,22 @@ public enum PolicyRule: Sendable, Equatable {
         }
     }
 
+    /// Why a scope naming workspaces could never cover a request this rule is checked on, if it
+    /// could not: only a launch names a workspace (a sign-in and any other call name none), so
+    /// such a policy would be accepted and never apply, while `/evaluate`, asked about a
+    /// workspace, said it did.
+    public var workspaceScopeProblem: String? {
+        switch self {
+        case .mfaRequired(let stage), .timeWindow(_, let stage), .addressAllowlist(_, let stage):
+            stage == .launch
+                ? nil : "scope.workspaces needs settings.applies_to: launch (only a launch names a workspace)"
+        case .rateLimit:
+            "scope.workspaces does not apply to a rate limit: it counts calls, which name no workspace"
+        case .networkRequired, .sessionRecording, .unreadable:
+            nil
+        }
+    }
+
     /// The kind as stored and shown (`mfa_required`, …), known to this version or not.
     public var kindName: String {
         if case .unreadable(let kind, _) = self { return kind }

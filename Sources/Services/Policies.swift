@@ -162,6 +162,7 @@ public final class Policies: Sendable {
         let scope = PolicyScope(
             roles: Self.unique(draft.scope.roles), organizations: Self.unique(draft.scope.organizations),
             workspaces: Self.unique(draft.scope.workspaces))
+        if !scope.workspaces.isEmpty, let problem = rule.workspaceScopeProblem { throw .invalid(problem) }
         return Policy(
             id: id, name: name, description: description, category: category,
             enabled: draft.enabled ?? current?.enabled ?? true, weight: weight, scope: scope,

@@ -51,7 +51,19 @@ struct PolicyTests {
                 (Self.hours().merging(["scope": ["workspaces": [String(repeating: "é", count: 65)]]]) { $1 }, "scope.workspaces"),
                 // A mistyped id would leave the policy covering nobody.
                 (Self.hours().merging(["scope": ["organizations": ["org-nope"]]]) { $1 }, "scope.organizations: 'org-nope'"),
-                (Self.hours().merging(["scope": ["workspaces": ["ws-linux-desktop", "ws-nope"]]]) { $1 }, "scope.workspaces: 'ws-nope'"),
+                (
+                    Self.hours(["applies_to": "launch"]).merging(["scope": ["workspaces": ["ws-linux-desktop", "ws-nope"]]]) { $1 },
+                    "scope.workspaces: 'ws-nope'"
+                ),
+                // Only a launch names a workspace: such a policy would apply to nothing else (a probe:
+                // accepted, never applied, while `/evaluate` said it did).
+                (Self.hours().merging(["scope": ["workspaces": ["ws-linux-desktop"]]]) { $1 }, "applies_to: launch"),
+                (
+                    [
+                        "name": "Limit", "kind": "rate_limit", "settings": ["requests": 1, "per_seconds": 3600],
+                        "scope": ["workspaces": ["ws-linux-desktop"]],
+                    ], "rate limit"
+                ),
                 (Self.hours(["overnight": true]), "settings.overnight"),
             ] {
                 let refused = try await create(fields)
@@ -71,8 +83,8 @@ struct PolicyTests {
                 json: body(["id": String(repeating: "w", count: 64), "name": "Longest", "type": "web", "url": "/w"]))
             #expect(longest.status == .created, "\(longest.text)")
             let scoped = try await create([
-                "name": "Scoped", "kind": "rate_limit", "category": "Remote access", "settings": ["requests": 3000, "per_seconds": 30],
-                "scope": ["workspaces": [String(repeating: "w", count: 64)]],
+                "name": "Scoped", "kind": "address_allowlist", "category": "Remote access",
+                "settings": ["cidrs": ["10.0.0.0/8"], "applies_to": "launch"], "scope": ["workspaces": [String(repeating: "w", count: 64)]],
             ])
             #expect(scoped.status == .created && scoped["category"] as? String == "Remote access", "\(scoped.text)")
 
