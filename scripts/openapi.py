@@ -1191,9 +1191,11 @@ op("get", "/api/audit-logs/public-key", "auditPublicKey", "The key that signs th
 
 # Policies --------------------------------------------------------------------------------------
 op("get", "/api/policies", "listPolicies", "All policies",
-   responses({200: ok("Policies.", {"type": "array", "items": schema("Policy")})}, 401, 503), tags=["policies"])
+   responses({200: ok("Policies; none for a demo visitor.", {"type": "array", "items": schema("Policy")})}, 401, 503),
+   tags=["policies"])
 op("get", "/api/policies/{id}", "getPolicy", "One policy",
-   responses({200: ok("The policy.", schema("Policy"))}, 401, 404, 503), parameters=[P("PolicyID")], tags=["policies"])
+   responses({200: ok("The policy.", schema("Policy"))}, 401, 404, 503), parameters=[P("PolicyID")], tags=["policies"],
+   description="404 for a demo visitor, who reads no policy.")
 op("post", "/api/policies", "createPolicy", "Create a policy (admin)",
    responses({201: ok("The policy.", schema("Policy"))}, 400, 401, 403, 409, 413, 422, 503),
    request=body("PolicyCreation"), tags=["policies"],

@@ -116,11 +116,11 @@ struct PolicyRoutes {
     }
 
     @Sendable func list(_ request: Request, context: SignedInContext) async throws -> JSONBody<[View]> {
-        JSONBody(try await policies.all().map(View.init))
+        JSONBody(try await policies.visible(to: context.principal).map(View.init))
     }
 
     @Sendable func show(_ request: Request, context: SignedInContext) async throws -> JSONBody<View> {
-        JSONBody(View(try await policies.policy(try context.parameters.require("id"))))
+        JSONBody(View(try await policies.policy(try context.parameters.require("id"), visibleTo: context.principal)))
     }
 
     @Sendable func create(_ request: Request, context: SignedInContext) async throws -> JSONBody<View> {

@@ -72,6 +72,19 @@ public final class Policies: Sendable {
         return policy
     }
 
+    /// Every policy, for anyone signed in but a demo visitor: a stranger who started a demo learns
+    /// nothing of the organisation's rules (its networks, its organisations) from them.
+    public func visible(to principal: Principal) async throws -> [Policy] {
+        guard principal.role != .demoUser else { return [] }
+        return try await all()
+    }
+
+    /// The policy `id`, as `visible(to:)` shows it: a demo visitor finds none.
+    public func policy(_ id: String, visibleTo principal: Principal) async throws -> Policy {
+        guard principal.role != .demoUser else { throw DomainError.notFound("Policy not found") }
+        return try await policy(id)
+    }
+
     // MARK: - Changes
 
     public func create(_ draft: Draft, by actor: AuditActor, from address: String?) async throws -> Policy {

@@ -38,6 +38,11 @@ struct PolicyTests {
                 try await client.send(.post, "/api/policies", token: token ?? admin, json: body(fields))
             }
             #expect(try await create(Self.hours(), token: user).status == .forbidden)
+            // A stranger who started a demo reads none of them (a probe: every network range and
+            // organisation id they name).
+            let visitor = try await harness.account(.demoUser).token
+            #expect((try await client.send(.get, "/api/policies", token: visitor).json as? [Any])?.isEmpty == true)
+            #expect(try await client.send(.get, "/api/policies/pol-mfa-required", token: visitor).status == .notFound)
             for (fields, field) in [
                 (Self.hours().merging(["kind": "vibes"]) { $1 }, "kind"),
                 (Self.hours(["time_zone": "Mars/Olympus_Mons"]), "settings.time_zone"),
