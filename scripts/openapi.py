@@ -841,9 +841,9 @@ PARAMETERS = {
     "Offset": {"name": "offset", "in": "query", "required": False,
                "schema": {"type": "integer", "minimum": 0, "maximum": 9223372036854775807, "default": 0}},
     "UserIDFilter": {"name": "user_id", "in": "query", "required": False,
-                     "description": "Administrators only (ignored for anyone else); empty: no filter. Over 200 "
-                                    "characters → 422.",
-                     "schema": {"type": "string", "maxLength": 200}},
+                     "description": "Administrators only; ignored for anyone else (but still checked: an id's "
+                                    "letters, digits, `-` and `_`, else 422); empty: no filter.",
+                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{0,100}$"}},
     "ID": {"name": "id", "in": "path", "required": True,
            "schema": {"type": "string", "minLength": 1, "not": {"enum": [".", ".."]}}},
     "WorkspaceID": {"name": "id", "in": "path", "required": True, "description": "A workspace id.",
@@ -1134,9 +1134,7 @@ AUDIT_FILTERS = [
     {"name": "action", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[a-z_]{0,64}$"},
      "description": "An action as it is spelt (`launch_workspace`); empty: no filter. Anything else → 422, since an "
                     "export's filters are written into its own entry."},
-    {**PARAMETERS["UserIDFilter"], "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{0,100}$"},
-     "description": "Administrators only; ignored for anyone else (but still checked: an id's letters, digits, "
-                    "`-` and `_`, else 422)."},
+    P("UserIDFilter"),
     {"name": "success", "in": "query", "required": False,
      "schema": {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])$"},
      "description": "`true`/`false` (any case) or `1`/`0`."},
@@ -1294,7 +1292,7 @@ document = {
         "description": (
             "Written from docs/api.md and the route code (Sources/Net). JSON in and out, snake_case keys, "
             "ISO-8601 UTC timestamps; optional fields that are not set are left out (user objects carry explicit "
-            "nulls). Every error is `{\"detail\": …}`; a 500 is a bug. Request decoders ignore unknown keys (but "
+            "nulls). Every error is `{\"detail\": …}`; a 500 is a bug. A query parameter given more than once → 422. Request decoders ignore unknown keys (but "
             "a policy's, a workspace's, an organisation's and a user change's bodies, which refuse them: 422 naming "
             "the key) and treat an optional key sent as null as absent. Every change may answer 503 when the store refuses "
             "writes (see /health). Text lengths are in characters (Swift `Character`s, "

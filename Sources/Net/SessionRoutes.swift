@@ -43,7 +43,7 @@ struct SessionRoutes {
 
     private func listed(_ request: Request, context: SignedInContext, status: SessionStatus?) async throws -> [WorkspaceSession] {
         // Checked for everyone (a bad value is 422 whoever sends it), used for administrators only.
-        let requestedUser = try request.queryText("user_id")
+        let requestedUser = try request.queryID("user_id")
         return try await sessions.sessions(
             visibleTo: context.principal, userID: context.principal.isAdmin ? requestedUser : nil, status: status,
             limit: try request.queryLimit())

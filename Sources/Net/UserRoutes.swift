@@ -53,7 +53,7 @@ struct UserRoutes {
         let principal = context.principal
         try await audit.requireAdmin(principal, to: "list users", in: context)
         let users = try await store.users(
-            matching: try UserSearch.text(request.uri.queryParameters.get("search")), limit: try request.queryLimit(),
+            matching: try UserSearch.text(try request.queryValue("search")), limit: try request.queryLimit(),
             offset: try request.queryOffset())
         let organizations = Dictionary(
             try await store.organizations().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })

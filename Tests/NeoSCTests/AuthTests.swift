@@ -361,6 +361,17 @@ import Testing
             }
             #expect(try await client.send(.get, "/api/sessions?status=sleeping", token: admin).status == .unprocessableContent)
             #expect(try await client.send(.get, "/api/users?offset=-1", token: admin).status == .unprocessableContent)
+            // A parameter given twice: the second was never read (a probe), whichever came first.
+            // A sign is no digit; a session filter's user id is held to an id's rules, as the trail's.
+            for path in [
+                "/api/audit-logs?limit=1&limit=abc", "/api/audit-logs?limit=abc&limit=1", "/api/sessions?status=expired&status=bogus",
+                "/api/users?search=a&search=b", "/api/audit-logs?limit=%2B5", "/api/users?offset=%2B1", "/api/audit-logs?limit=%205",
+                "/api/sessions?user_id=%0A", "/api/sessions?user_id=%E2%80%AE",
+            ] {
+                let reply = try await client.send(.get, path, token: admin)
+                #expect(reply.status == .unprocessableContent, "\(path): \(reply.text)")
+            }
+            #expect(try await client.send(.get, "/api/audit-logs?limit=5&offset=0", token: admin).status == .ok)
         }
     }
 }

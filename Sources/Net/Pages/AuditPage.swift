@@ -148,7 +148,7 @@ struct AuditPage {
     }
 
     @Sendable func export(_ request: Request, context: SignedInPageContext) async throws -> Response {
-        let format = try AuditExportFormat(request.uri.queryParameters.get("format"))
+        let format = try AuditExportFormat(try request.queryValue("format"))
         var filters = Filters(request, admin: context.principal.isAdmin)
         filters.before = ""
         let (selection, problems) = filters.query(limit: 1_000)
