@@ -315,13 +315,21 @@ public enum Validation {
         guard !value.unicodeScalars.contains(where: { $0 == "\\" || $0.value <= 0x20 || $0.value >= 0x7F }),
             let components = URLComponents(string: value), let scheme = components.scheme?.lowercased(),
             scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty,
-            host.hasPrefix("[") || host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "-" }),
+            isBracketedIPv6(host) || host.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "-" }),
             components.user == nil, components.password == nil, !writesAnUnreadablePort(components, in: value),
             (1...65_535).contains(components.port ?? 80)
         else {
             throw .invalid("\(field) must be an http(s) URL or a path starting with /")
         }
         return value
+    }
+
+    /// Whether `host` is an IPv6 literal in brackets (`[2001:db8::1]`), as a URL writes one: what
+    /// else a pair of brackets may hold (`[evil.example]`, a zone) is no address.
+    private static func isBracketedIPv6(_ host: String) -> Bool {
+        guard host.hasPrefix("["), host.hasSuffix("]") else { return false }
+        let inside = String(host.dropFirst().dropLast())
+        return inside.contains(":") && AddressRange.bytes(of: inside) != nil
     }
 
     /// Whether `url` writes a port after its host that `components` (its parse) did not read: one

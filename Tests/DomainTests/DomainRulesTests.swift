@@ -186,6 +186,8 @@ import Testing
             // Absolute: user information that hides the host, ports no integer holds or none exists for.
             "https://portal.example.com@evil.example/", "https://user:pw@x.example/", "https://x.example:99999999999999999999/",
             "https://x.example:65536/", "http://[::1]:99999999999999999999/",
+            // Brackets hold an IPv6 address, nothing else (a probe: a name in them passed).
+            "http://[evil.example]/", "http://[1.2.3.4]/", "http://[fe80::1%25eth0]/", "http://[::1/",
             // Default-ignorable: a Hangul filler, a combining grapheme joiner, a variation selector, a soft hyphen.
             "/ok\u{3164}path", "/x\u{34F}y", "/x\u{FE0F}y", "/x\u{AD}y",
         ] {

@@ -839,6 +839,7 @@ struct PortalPageTests {
             #expect(cookie?.contains("Max-Age=7200") == true, "\(cookie ?? "no cookie")")
             let session = try await visitor.get("/demo/session")
             #expect(session.text.contains("Your demo: Secure Browser") && session.text.contains("data-expires="))
+            #expect(session.text.contains("Signing out ends the demo at once."), "a visitor is told before signing out")
             let cards = try await visitor.get("/workspaces")
             #expect(cards.text.components(separatedBy: "<li class=\"card workspace\">").count == 2, "its own workspace only")
             // No password form that could only be refused.

@@ -409,7 +409,7 @@ enum PageTemplates {
         <h1>Your demo: {{body.name}}</h1>
         {{#body.expiresAt}}<div class="card" data-expires="{{iso}}"><p class="remaining">Your demo ends at <time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>.</p></div>{{/body.expiresAt}}
         <p><a class="button primary" href="{{body.url}}" target="_blank" rel="noopener">Open {{body.name}}<span class="visually-hidden"> (opens a new tab)</span></a></p>
-        <p class="muted">When the time is up the workspace closes and this page says so.</p>
+        <p class="muted">When the time is up the workspace closes and this page says so. Signing out ends the demo at once.</p>
         {{/body.active}}
         {{^body.active}}
         <section class="ended card" role="alert"><h1>Your demo is over</h1><p>{{body.ended}}</p><p><a class="button" href="/demo">Start another</a></p></section>
