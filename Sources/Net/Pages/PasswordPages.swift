@@ -100,7 +100,9 @@ extension SignInPages {
                 status: .conflict, heading: "A demo has no password",
                 message: "A demo visitor's account has no password: it lasts as long as its demo.")
         }
-        let notice = request.uri.queryParameters["notice"] == "changed" ? "Your password was changed. Your other sign-ins were signed out, and your open workspaces closed." : nil
+        let notice =
+            request.uri.queryParameters["notice"] == "changed"
+            ? "Your password was changed. Your other sign-ins were signed out, and your open workspaces closed." : nil
         return passwordPage(csrf: context.csrfToken, PasswordBody(required: false), status: .ok, identity: context.identity, notice: notice)
     }
 
