@@ -144,15 +144,16 @@ public struct SecondFactors: Sendable {
     }
 
     /// Within a change: removes `user`'s enrolment if it is still `expected` (any, when nil) and
-    /// audits `mfa_reset`.
+    /// audits `mfa_reset` (with `pending` for an enrolment never confirmed).
     private func removeEnrollment(of user: User, expected: TOTPEnrollment?, by actor: AuditActor, from address: String?) async throws {
         guard try await store.removeEnrollment(userID: user.id, matching: expected, at: clock.now()) else {
             throw DomainError.conflict(
                 expected == nil ? "This account has no second factor" : "The second factor changed meanwhile; try again")
         }
-        try await audit.record(
-            .mfaReset, by: actor, from: address, resource: ("user", user.id),
-            details: ["by": actor.userID == user.id ? "self" : "administrator"])
+        var details = ["by": actor.userID == user.id ? "self" : "administrator"]
+        // An enrolment never confirmed was no second factor yet: its removal says so.
+        if let expected, !expected.isConfirmed { details["pending"] = "true" }
+        try await audit.record(.mfaReset, by: actor, from: address, resource: ("user", user.id), details: details)
     }
 
     // MARK: - Sign-in

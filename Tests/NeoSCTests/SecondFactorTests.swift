@@ -381,6 +381,8 @@ struct SecondFactorTests {
                 .delete, "/api/auth/mfa/totp", token: token, json: body(["password": Harness.password]))
             #expect(removed.status == .ok, "\(removed.text)")
             #expect(try await harness.store.totpEnrollment(userID: user.id) == nil)
+            let cancelled = try await harness.store.events(AuditQuery(action: .mfaReset)).first
+            #expect(cancelled?.details == ["by": "self", "pending": "true"], "no second factor was removed: one was never confirmed")
 
             let secret = try await Self.enrollAndConfirm(client, token: token, clock: clock)
             let mfaToken = try await client.send(
