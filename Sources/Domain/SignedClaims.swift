@@ -47,15 +47,15 @@ public struct ClaimRules: Sendable {
     public func check(_ claims: SignedClaims, at now: Date, expectedNonce: String? = nil) throws(TokenRejection) {
         guard let issuer = claims.issuer, issuers.contains(issuer) else { throw .wrongIssuer }
         guard claims.audiences.contains(where: audiences.contains) else { throw .wrongAudience }
-        guard let expiresAt = claims.expiresAt else { throw .expired }
+        guard let expiresAt = claims.expiresAt else { throw .missingExpiry }
         guard now.timeIntervalSince(expiresAt) < leeway else { throw .expired }
         if let notBefore = claims.notBefore, notBefore.timeIntervalSince(now) > leeway { throw .notYetValid }
         if let issuedAt = claims.issuedAt {
             guard issuedAt.timeIntervalSince(now) <= leeway else { throw .notYetValid }
-            guard expiresAt.timeIntervalSince(issuedAt) <= maxLifetime else { throw .expired }
+            guard expiresAt.timeIntervalSince(issuedAt) <= maxLifetime else { throw .lifetimeTooLong }
         } else {
             // No `iat` to measure from: what is left of it may not exceed the maximum either.
-            guard expiresAt.timeIntervalSince(now) <= maxLifetime else { throw .expired }
+            guard expiresAt.timeIntervalSince(now) <= maxLifetime else { throw .lifetimeTooLong }
         }
         guard let subject = claims.subject, !subject.isEmpty else { throw .missingSubject }
         if let expectedNonce {

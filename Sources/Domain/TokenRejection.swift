@@ -7,6 +7,10 @@ public enum TokenRejection: String, Error, Sendable, CaseIterable {
     case unknownKey = "unknown_kid"
     case badSignature = "bad_signature"
     case expired = "expired"
+    /// No `exp`: a token that never expires is not accepted.
+    case missingExpiry = "missing_expiry"
+    /// `exp` further from `iat` (or from now, without `iat`) than NeoSC accepts.
+    case lifetimeTooLong = "lifetime_too_long"
     case notYetValid = "not_yet_valid"
     case wrongIssuer = "wrong_issuer"
     case wrongAudience = "wrong_audience"
@@ -23,6 +27,8 @@ public enum TokenRejection: String, Error, Sendable, CaseIterable {
         case .unknownKey: "Token is signed with an unknown key"
         case .badSignature: "Token signature is invalid"
         case .expired: "Token has expired"
+        case .missingExpiry: "Token carries no expiry"
+        case .lifetimeTooLong: "Token lives longer than NeoSC accepts"
         case .notYetValid: "Token is not valid yet"
         case .wrongIssuer: "Token was issued by an untrusted issuer"
         case .wrongAudience: "Token is meant for another audience"

@@ -39,7 +39,7 @@ import Testing
         #expect(rejection(claims(expiresIn: -61)) == .expired)
         #expect(rejection(claims(issuedAgo: -120)) == .notYetValid, "issued in the future")
         #expect(rejection(claims(notBeforeIn: 120)) == .notYetValid)
-        #expect(rejection(claims(expiresIn: 7_200)) == .expired, "longer-lived than any real token")
+        #expect(rejection(claims(expiresIn: 7_200)) == .lifetimeTooLong, "longer-lived than any real token")
         // Without `iat` a token's remaining life is bounded the same way, or it could live for years.
         let undated = { (expiresIn: TimeInterval) in
             SignedClaims(
@@ -47,8 +47,12 @@ import Testing
                 notBefore: nil, nonce: nil)
         }
         #expect(rejection(undated(3_600)) == nil)
-        #expect(rejection(undated(3_601)) == .expired)
-        #expect(rejection(undated(10 * 365 * 86_400)) == .expired)
+        #expect(rejection(undated(3_601)) == .lifetimeTooLong)
+        #expect(rejection(undated(10 * 365 * 86_400)) == .lifetimeTooLong, "not 'expired': it is far from that")
+        let unending = SignedClaims(
+            issuer: "https://id.example.com", subject: "u-1", audiences: ["neosc"], expiresAt: nil, issuedAt: now, notBefore: nil,
+            nonce: nil)
+        #expect(rejection(unending) == .missingExpiry)
         #expect(rejection(claims(subject: "")) == .missingSubject)
         #expect(rejection(claims(nonce: nil), nonce: "n-1") == .missingNonce)
         #expect(rejection(claims(), nonce: "n-2") == .nonceMismatch)
