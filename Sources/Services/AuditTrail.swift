@@ -1,3 +1,4 @@
+import Actors
 import Domain
 import Foundation
 
@@ -8,11 +9,16 @@ public struct AuditTrail: Sendable {
     private let clock: WallClock
     /// Told of every entry appended, so that checkpoints are signed as they fall due.
     private let integrity: AuditIntegrity?
+    /// Refused administration this minute, per account, refused action and route: the first is
+    /// audited, the rest refused alike but not written, so that a signed-in account cannot turn
+    /// its requests into a row each.
+    private let refusedAdministration: AttemptThrottle
 
     public init(store: any AuditStore, clock: WallClock, integrity: AuditIntegrity? = nil) {
         self.store = store
         self.clock = clock
         self.integrity = integrity
+        refusedAdministration = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: clock)
     }
 
     /// Runs `body`, a change and the entries it records, as one unit: they commit together or
@@ -68,14 +74,17 @@ public struct AuditTrail: Sendable {
     }
 
     /// Refuses non-administrators (403), recording the refusal as `access_denied` with the
-    /// request's path.
+    /// request's path: the first of each account's refusals of one action on one route in a
+    /// minute (`refusedAdministration`).
     public func requireAdmin(_ principal: Principal, to action: String, from address: String?, path: String?) async throws {
         do {
             try AccessRules.requireAdmin(principal, to: action)
         } catch {
-            try await record(
-                .accessDenied, by: .principal(principal), from: address, success: false,
-                details: ["reason": error.detail, "path": path ?? ""])
+            if await refusedAdministration.admit([principal.userID, action, path ?? ""].joined(separator: "\n")) == nil {
+                try await record(
+                    .accessDenied, by: .principal(principal), from: address, success: false,
+                    details: ["reason": error.detail, "path": path ?? ""])
+            }
             throw error
         }
     }

@@ -7,6 +7,7 @@ import HummingbirdTesting
 import Net
 import SQLiteStore
 import Services
+import TestSupport
 import Testing
 
 @testable import App
@@ -56,7 +57,8 @@ import Testing
             Call(method: .get, path: "/api/sessions/active", allowed: everyone),
             Call(method: .get, path: "/api/audit-logs", allowed: everyone),
             Call(method: .get, path: "/api/policies", allowed: everyone),
-            Call(method: .get, path: "/api/policies/pol-mfa-required", allowed: everyone),
+            // A demo visitor reads no policy: the one asked for is not found for it.
+            Call(method: .get, path: "/api/policies/pol-mfa-required", allowed: everyone.subtracting([.demoUser]), refused: .notFound),
             Call(method: .get, path: "/api/organizations", allowed: everyone),
             Call(method: .get, path: "/api/stats", allowed: everyone),
             Call(method: .get, path: "/api/users", allowed: admins, adminOnly: true),
@@ -130,10 +132,26 @@ import Testing
                     #expect(reply.status == .forbidden, "\(role.rawValue): \(method) \(path) → \(reply.status.code)")
                 }
                 let denied = try await harness.store.events(AuditQuery(action: .accessDenied, limit: 100)).filter { $0.userID == user.id }
-                #expect(denied.count == 4, "\(role.rawValue): every refusal audited, once")
+                // `HEAD` is `GET` on the same route: one refusal of it a minute is written.
+                #expect(denied.count == 3, "\(role.rawValue): every refusal audited, once a minute per action and route")
             }
             #expect(try await client.send(.get, "/api/recordings", token: admin).status == .ok)
             #expect(try await client.send(.delete, "/api/recordings/rec-x", token: admin).status == .notFound)
+        }
+    }
+
+    /// A probe: a signed-in account wrote an `access_denied` row per request, as fast as it could
+    /// send them. Refused all the same, written once a minute per action and route.
+    @Test func refusedAdministrationIsWrittenOnceAMinutePerActionAndRoute() async throws {
+        let clock = ManualClock()
+        try await Harness.run(clock: clock.wallClock) { harness, client in
+            let (user, token) = try await harness.account(.user)
+            for _ in 0..<5 { #expect(try await client.send(.get, "/api/users", token: token).status == .forbidden) }
+            #expect(try await client.send(.post, "/api/organizations", token: token, json: #"{"name":"Mine"}"#).status == .forbidden)
+            clock.advance(61)
+            #expect(try await client.send(.get, "/api/users", token: token).status == .forbidden)
+            let denied = try await harness.store.events(AuditQuery(action: .accessDenied, limit: 100)).filter { $0.userID == user.id }
+            #expect(denied.compactMap { $0.details["path"] }.sorted() == ["/api/organizations", "/api/users", "/api/users"])
         }
     }
 
