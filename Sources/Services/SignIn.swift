@@ -603,6 +603,11 @@ public struct SignIn: Sendable {
             return try await signedIn(changed, from: address)
         }
         guard let code, !code.isEmpty else {
+            // A right password, all the same: audited as a sign-in's is (a probe: this answer
+            // confirmed a stolen password without a trace).
+            try await audit.record(
+                .mfaChallenged, by: .account(user), from: address, resource: ("user", user.id),
+                details: ["method": "password_change"])
             throw DomainError.unauthenticated("This account has a second factor: send its code with the password change")
         }
         try await admitSignIn(of: user, mfaVerified: true, from: address)

@@ -358,6 +358,10 @@ struct SecondFactorTests {
             }
             let withoutCode = try await change([:])
             #expect(withoutCode.status == .unauthorized, "\(withoutCode.text)")
+            // Its answer tells a right password from a wrong one: audited as a sign-in's first step
+            // is (a probe: a stolen password was confirmed here without a trace).
+            let challenged = try await harness.store.events(AuditQuery(action: .mfaChallenged)).first
+            #expect(challenged?.userID == user.id && challenged?.details["method"] == "password_change")
             #expect(try await change(["code": "000000"]).status == .unauthorized)
             #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "nothing changed, nothing revoked")
             let changed = try await change(["code": try Self.code(secret, at: clock.now)])
