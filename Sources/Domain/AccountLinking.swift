@@ -11,9 +11,9 @@ public enum AccountLinking {
         /// An existing account with the same, verified e-mail, to be linked now.
         case link(User)
         /// An existing account with the same, verified e-mail whose address nothing proved
-        /// (`User.selfRegistered`: someone registered it, or it was provisioned for a provider
-        /// identity whose address the provider had not verified): the provider's proof outranks
-        /// theirs. It is linked now, and what its registrant set or holds goes with the link: its
+        /// (`User.selfRegistered`: someone registered it; `User.addressUnverified`: it was
+        /// provisioned for a provider identity whose provider said it had not verified the
+        /// address): the provider's proof outranks theirs. It is linked now, and what its registrant set or holds goes with the link: its
         /// password, its second factor, its tokens and its sessions. Otherwise whoever registered
         /// an address first would keep a way in to the account its owner later signs in to, with
         /// the role the provider gives the owner. A disabled account is reclaimed too, and stays
@@ -66,7 +66,7 @@ public enum AccountLinking {
         // Linked to another identity: that identity keeps it, unless nothing proved it owns the
         // address and this one's provider did (a provider that lets people sign up without
         // confirming their address would otherwise let anyone hold any future user's address).
-        guard sameEmail.ssoSubject == nil || (sameEmail.selfRegistered && identity.emailVerified) else {
+        guard sameEmail.ssoSubject == nil || (sameEmail.addressUnverified && identity.emailVerified) else {
             throw .conflict("This e-mail address belongs to an account linked to another sign-in")
         }
         guard identity.emailVerified else {
@@ -77,7 +77,7 @@ public enum AccountLinking {
         // A self-registered account is reclaimed even while disabled: its registrant's way in goes,
         // and it stays disabled (the sign-in is refused) until an administrator enables it, which
         // is then safe. Otherwise disabling a squatted account would lock its owner out for good.
-        if sameEmail.selfRegistered { return .reclaim(sameEmail) }
+        if sameEmail.selfRegistered || sameEmail.addressUnverified { return .reclaim(sameEmail) }
         guard !sameEmail.disabled else { throw .forbidden("Account is disabled") }
         return .link(sameEmail)
     }
@@ -87,9 +87,7 @@ public enum AccountLinking {
     public static func applying(_ identity: ExternalIdentity, to user: User, at now: Date) -> User {
         var updated = user
         if let role = identity.role { updated.role = role }
-        if identity.emailVerified, identity.email == user.email {
-            updated.selfRegistered = false
-        }
+        if identity.emailVerified, identity.email == user.email { updated.addressUnverified = false }
         if let name = identity.name.flatMap(Validation.providerName) { updated.name = name }
         updated.ssoProvider = identity.provider
         updated.ssoSubject = identity.subject
@@ -111,6 +109,6 @@ public enum AccountLinking {
         return User(
             id: id, email: email, name: name, organizationID: nil, role: identity.role ?? .user, passwordHash: nil,
             mfaEnabled: identity.mfaVerified, ssoProvider: identity.provider, ssoSubject: identity.subject,
-            selfRegistered: !identity.emailVerified, createdAt: now, updatedAt: now)
+            addressUnverified: identity.emailUnverified, createdAt: now, updatedAt: now)
     }
 }

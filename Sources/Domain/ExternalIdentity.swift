@@ -10,6 +10,9 @@ public struct ExternalIdentity: Sendable, Equatable {
     public var email: String?
     /// True only when the provider asserts it verified the address (`email_verified`).
     public var emailVerified: Bool
+    /// True only when the provider says it has not verified the address (`email_verified: false`);
+    /// false when it says nothing either way (Pomerium's headers, a provider without the claim).
+    public var emailUnverified: Bool
     public var name: String?
     /// Every NeoSC role the provider granted; the account gets the highest.
     public var roles: Set<Role>
@@ -32,8 +35,9 @@ public struct ExternalIdentity: Sendable, Equatable {
     public init(
         provider: String, subject: String, email: String?, emailVerified: Bool, name: String?, roles: Set<Role>,
         mfaVerified: Bool, expiresAt: Date, demo: DemoBinding? = nil, session: String? = nil, claims: Set<String> = [],
-        formerProviderSpellings: [String] = []
+        formerProviderSpellings: [String] = [], emailUnverified: Bool = false
     ) {
+        self.emailUnverified = emailUnverified && !emailVerified
         self.claims = claims
         self.formerProviderSpellings = formerProviderSpellings
         self.provider = provider

@@ -23,13 +23,17 @@ public struct User: Sendable, Equatable {
     /// Set by an administrator's password reset: the account must choose a new password before
     /// it can sign in with one (`SignIn.changePassword`).
     public var mustChangePassword: Bool
-    /// Made for someone whom nothing showed to own its address: registered
-    /// (`POST /api/auth/register`), or provisioned for a provider identity whose address the
-    /// provider had not verified. An identity provider that later proves the address takes it
-    /// over, and what its first holder set on it or holds (a password, a second factor, a link
-    /// to another identity) goes (`AccountLinking`). Set when the account is made; cleared when a
-    /// provider that verified the address signs in to it.
+    /// Made by someone who registered it (`POST /api/auth/register`), whom nothing showed to own
+    /// its address: an identity provider that later proves the address takes it over, and what
+    /// the registrant set on it (a password, a second factor) goes (`AccountLinking`). Set when
+    /// the account is made, never changed.
     public var selfRegistered: Bool
+    /// Provisioned for a provider identity whose provider said it had not verified its address
+    /// (`email_verified: false`; a provider may let people sign up without confirming it): the
+    /// first identity whose provider verifies the address takes the account over, as it takes a
+    /// registered one (`AccountLinking`). Cleared when a provider that verified the address signs
+    /// in to it.
+    public var addressUnverified: Bool
     /// The NetBird peer the account registered, checked with NetBird when it did
     /// (`network_required` policies accept it as proof of a peer).
     public var netbirdPeerID: String?
@@ -39,7 +43,8 @@ public struct User: Sendable, Equatable {
     public init(
         id: String, email: String, name: String, organizationID: String?, role: Role,
         passwordHash: String?, mfaEnabled: Bool = false, ssoProvider: String? = nil, ssoSubject: String? = nil,
-        disabled: Bool = false, mustChangePassword: Bool = false, selfRegistered: Bool = false, netbirdPeerID: String? = nil,
+        disabled: Bool = false, mustChangePassword: Bool = false, selfRegistered: Bool = false, addressUnverified: Bool = false,
+        netbirdPeerID: String? = nil,
         createdAt: Date, updatedAt: Date
     ) {
         self.netbirdPeerID = netbirdPeerID
@@ -55,6 +60,7 @@ public struct User: Sendable, Equatable {
         self.disabled = disabled
         self.mustChangePassword = mustChangePassword
         self.selfRegistered = selfRegistered
+        self.addressUnverified = addressUnverified
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
@@ -63,7 +69,7 @@ public struct User: Sendable, Equatable {
 extension User {
     /// The fields a change may write (the password is `setPassword`'s alone).
     public enum Field: Sendable, CaseIterable {
-        case email, name, organizationID, role, mfaEnabled, disabled, ssoProvider, ssoSubject, selfRegistered
+        case email, name, organizationID, role, mfaEnabled, disabled, ssoProvider, ssoSubject, addressUnverified
     }
 
     /// The fields in which this differs from `before`.
@@ -77,7 +83,7 @@ extension User {
         if disabled != before.disabled { changed.insert(.disabled) }
         if ssoProvider != before.ssoProvider { changed.insert(.ssoProvider) }
         if ssoSubject != before.ssoSubject { changed.insert(.ssoSubject) }
-        if selfRegistered != before.selfRegistered { changed.insert(.selfRegistered) }
+        if addressUnverified != before.addressUnverified { changed.insert(.addressUnverified) }
         return changed
     }
 }

@@ -125,7 +125,8 @@ public struct OIDCProvider: Sendable {
             emailVerified: claims.emailVerified, name: claims.name,
             roles: ProviderRoles.roles(named: claims.zitadelRoles(projectID: settings.projectID)),
             mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo,
-            claims: claims.presentClaims, formerProviderSpellings: [settings.issuerBase + "/"])
+            claims: claims.presentClaims, formerProviderSpellings: [settings.issuerBase + "/"],
+            emailUnverified: claims.emailUnverified)
     }
 
     /// Fetches discovery and keys now, so a misconfigured provider shows at start-up.

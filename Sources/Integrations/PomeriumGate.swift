@@ -56,7 +56,7 @@ public struct PomeriumGate: Sendable {
             emailVerified: claims.emailVerified, name: claims.name,
             roles: ProviderRoles.roles(named: zitadelRoles.isEmpty ? claims.groups : zitadelRoles),
             mfaVerified: claims.mfaVerified, expiresAt: registered.expiresAt ?? .distantPast, demo: claims.demo,
-            session: claims.session, claims: claims.presentClaims)
+            session: claims.session, claims: claims.presentClaims, emailUnverified: claims.emailUnverified)
     }
 
     /// The identity in the plain `X-Pomerium-*` headers. Only call this for a trusted peer.

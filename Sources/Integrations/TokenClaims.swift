@@ -9,6 +9,8 @@ struct TokenClaims: JWTPayload {
     var registered: SignedClaims
     var email: String?
     var emailVerified: Bool
+    /// `email_verified` sent, and false.
+    var emailUnverified: Bool
     var name: String?
     /// Pomerium's session id: the same on every assertion of one sign-in.
     var session: String?
@@ -77,6 +79,8 @@ struct TokenClaims: JWTPayload {
             issuedAt: try date("iat"), notBefore: try date("nbf"), nonce: string("nonce"))
         email = string("email")
         emailVerified = bool("email_verified")
+        emailUnverified = (try? container.decodeIfPresent(Bool.self, forKey: Key(stringValue: "email_verified"))) == false
+            || string("email_verified") == "false"
         name = string("name") ?? string("preferred_username")
         session = string("sid")
         // A list, or (from Pomerium, which joins lists) one comma-separated string.

@@ -63,6 +63,9 @@ extension MongoStore: UserStore {
         // The password is `setPassword`'s alone: an update from an older copy cannot restore one.
         fields["password_hash"] = nil
         fields["must_change_password"] = nil
+        // Cleared only by a sign-in that proves the address (`updateKeepingAnAdministrator`): an
+        // update from an older copy cannot mark it again.
+        fields["address_unverified"] = nil
         do {
             let result = try await database.update("users", ["_id": .string(user.id)], ["$set": .document(fields)])
             guard result.matched == 1 else { throw DomainError.notFound("User not found") }
@@ -83,7 +86,7 @@ extension MongoStore: UserStore {
         let old = Self.document(before)
         var fields: BSONDocument = ["updated_at": .date(user.updatedAt)]
         var removed: BSONDocument = [:]
-        var keys = ["email", "name", "organization_id", "role", "mfa_enabled", "disabled", "self_registered"].filter {
+        var keys = ["email", "name", "organization_id", "role", "mfa_enabled", "disabled", "address_unverified"].filter {
             new[$0] != old[$0]
         }
         // The sign-in is one thing: written whole, so a concurrent change of only the provider or
@@ -211,6 +214,7 @@ extension MongoStore: UserStore {
             "disabled": .bool(user.disabled), "created_at": .date(user.createdAt), "updated_at": .date(user.updatedAt),
             "sso_provider": .optional(user.ssoProvider), "sso_subject": .optional(user.ssoSubject),
             "must_change_password": .bool(user.mustChangePassword), "self_registered": .bool(user.selfRegistered),
+            "address_unverified": .bool(user.addressUnverified),
         ]
         if let provider = user.ssoProvider, let subject = user.ssoSubject {
             document["sso_key"] = .string(ssoKey(provider, subject))
@@ -230,6 +234,8 @@ extension MongoStore: UserStore {
             mustChangePassword: document["must_change_password"]?.bool ?? false,
             // Marked on every account when the store opens (`markSelfRegisteredAccounts`).
             selfRegistered: document["self_registered"]?.bool ?? false,
+            // Absent on accounts stored before it existed: none of them is marked.
+            addressUnverified: document["address_unverified"]?.bool ?? false,
             netbirdPeerID: document.optionalString("netbird_peer_id"), createdAt: try document.date("created_at"),
             updatedAt: try document.date("updated_at"))
     }

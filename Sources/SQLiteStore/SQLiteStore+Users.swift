@@ -12,14 +12,16 @@ extension SQLiteStore: UserStore {
                 try await connection.execute(
                     """
                     INSERT INTO users (id, email, name, organization_id, role, password_hash, mfa_enabled, disabled,
-                        created_at, updated_at, sso_provider, sso_subject, must_change_password, self_registered)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        created_at, updated_at, sso_provider, sso_subject, must_change_password, self_registered,
+                        address_unverified)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         .text(user.id), .text(user.email), .text(user.name), .init(user.organizationID),
                         .text(user.role.rawValue), .init(user.passwordHash), .init(user.mfaEnabled),
                         .init(user.disabled), .init(user.createdAt), .init(user.updatedAt), .init(user.ssoProvider),
                         .init(user.ssoSubject), .init(user.mustChangePassword), .init(user.selfRegistered),
+                        .init(user.addressUnverified),
                     ])
             } catch let error as SQLiteError where error.isConstraintViolation {
                 throw DomainError.conflict(user.ssoSubject == nil ? "Email already registered" : "Account already exists")
@@ -124,7 +126,7 @@ extension SQLiteStore: UserStore {
         case .disabled: ("disabled", .init(user.disabled))
         case .ssoProvider: ("sso_provider", .init(user.ssoProvider))
         case .ssoSubject: ("sso_subject", .init(user.ssoSubject))
-        case .selfRegistered: ("self_registered", .init(user.selfRegistered))
+        case .addressUnverified: ("address_unverified", .init(user.addressUnverified))
         }
     }
 
@@ -150,13 +152,13 @@ extension SQLiteStore: UserStore {
             changed = try await connection.changedRows(
                 """
                 UPDATE users SET email = ?, name = ?, organization_id = ?, role = ?,
-                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?, self_registered = ?
+                    mfa_enabled = ?, disabled = ?, updated_at = ?, sso_provider = ?, sso_subject = ?
                 WHERE id = ? RETURNING 1
                 """,
                 [
                     .text(user.email), .text(user.name), .init(user.organizationID), .text(user.role.rawValue),
                     .init(user.mfaEnabled), .init(user.disabled), .init(user.updatedAt),
-                    .init(user.ssoProvider), .init(user.ssoSubject), .init(user.selfRegistered), .text(user.id),
+                    .init(user.ssoProvider), .init(user.ssoSubject), .text(user.id),
                 ])
         } catch let error as SQLiteError where error.isConstraintViolation {
             throw DomainError.conflict("Another account already has this e-mail address or sign-in")
@@ -193,7 +195,7 @@ extension SQLiteStore: UserStore {
             passwordHash: row.optionalString("password_hash"), mfaEnabled: try row.bool("mfa_enabled"),
             ssoProvider: row.optionalString("sso_provider"), ssoSubject: row.optionalString("sso_subject"),
             disabled: try row.bool("disabled"), mustChangePassword: try row.bool("must_change_password"),
-            selfRegistered: try row.bool("self_registered"),
+            selfRegistered: try row.bool("self_registered"), addressUnverified: try row.bool("address_unverified"),
             netbirdPeerID: row.optionalString("netbird_peer_id"), createdAt: try row.date("created_at"),
             updatedAt: try row.date("updated_at"))
     }

@@ -351,6 +351,9 @@ enum Schema {
             END
             """,
         ],
+        // 19: accounts provisioned for an identity whose provider had not verified its address
+        // (`User.addressUnverified`). Those made before are not known: none is marked.
+        ["ALTER TABLE users ADD COLUMN address_unverified INTEGER NOT NULL DEFAULT 0"],
     ]
 
     /// Runs the migrations this file has not seen yet, each in its own transaction.

@@ -43,16 +43,48 @@ public struct ExternalAccounts: Sendable {
         // Signed in as a demo's visitor: which demo, and who at the provider.
         if let demo = external.demo { details.merge(["demo_session_id": demo.sessionID, "subject": external.subject]) { $1 } }
         try await tokens.admitSignIn(of: user, mfaVerified: external.mfaVerified, from: address)
-        let (token, expiresAt) = try await audit.change {
+        let issuing: (token: String, expiresAt: Date)
+        do {
+            issuing = try await issueToken(for: user, as: external, details: details, from: address)
+        } catch let gone as LinkGone {
+            try await refused(method: method, reason: gone.reason, detail: gone.error.detail, identity: external, from: address)
+            throw gone.error
+        }
+        let (token, expiresAt) = issuing
+        metrics.signedIn(method: "sso")
+        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
+        return SignIn.Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
+    }
+
+    /// The account is no longer linked to the identity signing in, or was disabled, since it was
+    /// read: a reclaim by the identity that proved its address, or a disabling, committed meanwhile.
+    private struct LinkGone: Error {
+        let reason: String
+        let error: DomainError
+    }
+
+    /// Within one change: the token, if `user` as stored is still linked to `external` and
+    /// enabled (else `LinkGone`: a token issued now would outlive what that change took away,
+    /// as `SignIn.requireStillProven` guards a password sign-in), and its `sso_login` entry.
+    private func issueToken(
+        for user: User, as external: ExternalIdentity, details: [String: String], from address: String
+    ) async throws -> (token: String, expiresAt: Date) {
+        try await audit.change {
+            // A demo's visitor signs in to the demo's own account, linked to no identity.
+            guard let stored = try await store.user(id: user.id),
+                external.demo != nil || (stored.ssoProvider == external.provider && stored.ssoSubject == external.subject)
+            else {
+                throw LinkGone(
+                    reason: "account_conflict",
+                    error: .conflict("This e-mail address belongs to an account linked to another sign-in"))
+            }
+            guard !stored.disabled else { throw LinkGone(reason: "not_allowed", error: .forbidden("Account is disabled")) }
             let issued = try await tokens.issueToken(
                 for: user, mfaVerified: external.mfaVerified, notAfter: external.demo?.expiresAt ?? .distantFuture,
                 claims: external.claims)
             try await audit.record(.ssoLogin, by: .account(user), from: address, resource: ("user", user.id), details: details)
             return issued
         }
-        metrics.signedIn(method: "sso")
-        let organization = try await user.organizationID.asyncFlatMap { try await store.organization(id: $0) }
-        return SignIn.Grant(user: user, organization: organization, token: token, expiresAt: expiresAt)
     }
 
     /// Records a provider sign-in that was refused: `sso_login_failed` with the method and the
@@ -128,7 +160,7 @@ public struct ExternalAccounts: Sendable {
                         .ssoUserProvisioned, by: .account(user), from: address, resource: ("user", user.id),
                         details: [
                             "provider": external.provider, "role": user.role.rawValue,
-                            "email_verified": String(external.emailVerified),
+                            "address_unverified": String(user.addressUnverified),
                         ])
                 }
             } catch DomainError.conflict {
@@ -146,10 +178,16 @@ public struct ExternalAccounts: Sendable {
             // that sign-in is refused (409) and the account stays as it is. A role it takes away
             // ends the sessions that role allowed, as an administrator's change does.
             let ended: [WorkspaceSession] = try await audit.change {
+                // Still linked as it was read (to this identity, or to none for a link): a reclaim
+                // that committed meanwhile gave it to the identity that proved its address.
+                guard let stored = try await store.user(id: user.id), stored.ssoProvider == user.ssoProvider,
+                    stored.ssoSubject == user.ssoSubject
+                else { throw DomainError.conflict("This e-mail address belongs to an account linked to another sign-in") }
                 try await store.updateKeepingAnAdministrator(updated, from: user)
                 let ended = updated.role == user.role ? [] : try await SessionsOutlivingAccess.end(of: updated, in: store, at: now)
                 var details = ["role": updated.role.rawValue]
                 if !ended.isEmpty { details["sessions_terminated"] = String(ended.count) }
+                if user.addressUnverified && !updated.addressUnverified { details["address_proved"] = "true" }
                 if user.ssoSubject == nil {
                     details["provider"] = external.provider
                     try await audit.record(
@@ -187,7 +225,7 @@ public struct ExternalAccounts: Sendable {
             // Decided on the account as read before the change: still unproven and linked as it was
             // (to nobody, this identity, or the unverified one it was made for), or another
             // identity's reclaim came first and this one is refused.
-            guard let stored = try await store.user(id: user.id), stored.selfRegistered,
+            guard let stored = try await store.user(id: user.id), stored.selfRegistered || stored.addressUnverified,
                 stored.ssoSubject == nil || (stored.ssoProvider == user.ssoProvider && stored.ssoSubject == user.ssoSubject)
             else { throw DomainError.conflict("This e-mail address belongs to an account linked to another sign-in") }
             let secondFactorRemoved = try await store.removeEnrollment(userID: user.id, matching: nil, at: now)
@@ -204,12 +242,17 @@ public struct ExternalAccounts: Sendable {
             try await audit.record(
                 .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id),
                 details: [
-                    "provider": external.provider, "role": updated.role.rawValue, "self_registered": "true",
+                    "provider": external.provider, "role": updated.role.rawValue, "self_registered": String(user.selfRegistered),
+                    "address_unverified": String(user.addressUnverified),
                     "password_removed": String(user.passwordHash != nil), "second_factor_removed": String(secondFactorRemoved),
                     "tokens_revoked": String(revoked), "sessions_terminated": String(ended.count),
                     "netbird_peer_removed": String(user.netbirdPeerID != nil),
                 ].merging(
-                    user.ssoSubject.map { ["previous_provider": user.ssoProvider ?? "", "previous_subject": $0] } ?? [:]
+                    // Taken from another identity (one whose provider had not verified the address).
+                    user.ssoSubject.flatMap {
+                        $0 == external.subject && user.ssoProvider == external.provider
+                            ? nil : ["previous_provider": user.ssoProvider ?? "", "previous_subject": $0]
+                    } ?? [:]
                 ) { $1 })
             return ended
         } afterwards: {

@@ -72,11 +72,12 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     func external(
-        roles: Set<Role> = [.user], email: String? = "ann@example.com", verified: Bool = true, mfa: Bool = false
+        roles: Set<Role> = [.user], email: String? = "ann@example.com", verified: Bool = true, mfa: Bool = false,
+        saidUnverified: Bool = false
     ) -> ExternalIdentity {
         ExternalIdentity(
             provider: "https://id.example.com", subject: "sub-1", email: email, emailVerified: verified, name: "Ann",
-            roles: roles, mfaVerified: mfa, expiresAt: now + 300)
+            roles: roles, mfaVerified: mfa, expiresAt: now + 300, emailUnverified: saidUnverified)
     }
 
     func user(ssoSubject: String? = nil, disabled: Bool = false, role: Role = .user) -> User {
@@ -114,22 +115,31 @@ import Testing
         }
     }
 
-    @Test("an address the provider did not verify holds its account until an identity whose provider verified it comes")
+    @Test("an address the provider said it did not verify holds its account until an identity whose provider verified it comes")
     func unverifiedAddressesAreUnproven() throws {
-        let made = AccountLinking.provision(external(verified: false), id: "usr_2", at: now)
-        #expect(made.selfRegistered)
-        #expect(!AccountLinking.provision(external(), id: "usr_2", at: now).selfRegistered)
+        let made = AccountLinking.provision(external(verified: false, saidUnverified: true), id: "usr_2", at: now)
+        #expect(made.addressUnverified && !made.selfRegistered)
+        #expect(!AccountLinking.provision(external(), id: "usr_2", at: now).addressUnverified)
+        // A provider that says nothing either way (Pomerium's headers) marks nothing: its accounts
+        // would otherwise be anyone's whose provider verifies the address.
+        #expect(!AccountLinking.provision(external(verified: false), id: "usr_2", at: now).addressUnverified)
+        // Proved (or made before the mark existed), a linked account is its identity's for good.
+        var registeredAndProved = user(ssoSubject: "someone-else")
+        registeredAndProved.selfRegistered = true
+        #expect(throws: DomainError.conflict("This e-mail address belongs to an account linked to another sign-in")) {
+            try AccountLinking.decide(external(), linked: nil, sameEmail: registeredAndProved)
+        }
         var squatted = user(ssoSubject: "someone-else")
-        squatted.selfRegistered = true
+        squatted.addressUnverified = true
         #expect(try AccountLinking.decide(external(), linked: nil, sameEmail: squatted) == .reclaim(squatted))
         #expect(throws: DomainError.conflict("This e-mail address belongs to an account linked to another sign-in")) {
             try AccountLinking.decide(external(verified: false), linked: nil, sameEmail: squatted)
         }
         // Proved by the provider of the identity it is linked to: no longer anyone's to take.
         let proved = AccountLinking.applying(external(), to: squatted, at: now + 10)
-        #expect(!proved.selfRegistered)
-        #expect(AccountLinking.applying(external(verified: false), to: squatted, at: now + 10).selfRegistered)
-        #expect(AccountLinking.applying(external(email: "other@example.com"), to: squatted, at: now + 10).selfRegistered)
+        #expect(!proved.addressUnverified)
+        #expect(AccountLinking.applying(external(verified: false), to: squatted, at: now + 10).addressUnverified)
+        #expect(AccountLinking.applying(external(email: "other@example.com"), to: squatted, at: now + 10).addressUnverified)
     }
 
     @Test func theProviderDecidesRoleAndName() {

@@ -816,16 +816,18 @@ import Testing
             try await store.updateKeepingAnAdministrator(relinked, from: original)
             #expect(try await store.user(id: original.id)?.disabled == true)
 
-            // An address proved: the mark of an account nothing proved goes, through either update.
+            // An address proved: the mark of an account provisioned unverified goes, and an update
+            // from an older copy does not bring it back.
             var unproven = Self.user("unproven@example.com")
-            unproven.selfRegistered = true
+            unproven.addressUnverified = true
             try await store.insert(unproven, creating: nil)
+            #expect(try await store.user(id: unproven.id)?.addressUnverified == true)
             var proved = unproven
-            proved.selfRegistered = false
+            proved.addressUnverified = false
             try await store.updateKeepingAnAdministrator(proved, from: unproven)
-            #expect(try await store.user(id: unproven.id)?.selfRegistered == false)
+            #expect(try await store.user(id: unproven.id)?.addressUnverified == false)
             try await store.update(unproven)
-            #expect(try await store.user(id: unproven.id)?.selfRegistered == true)
+            #expect(try await store.user(id: unproven.id)?.addressUnverified == false)
 
             // Two accounts linked and unlinked again: no sign-in left behind to collide on.
             for email in ["one@example.com", "two@example.com"] {
