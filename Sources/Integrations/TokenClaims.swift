@@ -79,7 +79,8 @@ struct TokenClaims: JWTPayload {
             issuedAt: try date("iat"), notBefore: try date("nbf"), nonce: string("nonce"))
         email = string("email")
         emailVerified = bool("email_verified")
-        emailUnverified = (try? container.decodeIfPresent(Bool.self, forKey: Key(stringValue: "email_verified"))) == false
+        emailUnverified =
+            (try? container.decodeIfPresent(Bool.self, forKey: Key(stringValue: "email_verified"))) == false
             || string("email_verified") == "false"
         name = string("name") ?? string("preferred_username")
         session = string("sid")
