@@ -480,8 +480,8 @@ SCHEMAS = {
             "workspaces": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}, "maxItems": 1000,
                            "description": "Ids of workspaces that exist (1-64 characters each; one that names no "
                                           "workspace → 422, unless the policy being replaced named it already); "
-                                          "repeats are ignored. Only for a policy checked at launches (`applies_to: "
-                                          "launch`, `network_required`, `session_recording`); another → 422."},
+                                          "repeats are ignored. Only for a policy checked at launches: not a `rate_limit`, nor "
+                                          "`applies_to: sign_in` (→ 422)."},
         },
         required=[], additional=False, description="Empty or absent lists: everyone. Another key → 422 naming it."),
     "PolicySettings": obj(
@@ -536,9 +536,13 @@ SCHEMAS = {
             "stage": {"type": ["string", "null"], "enum": ["sign_in", "launch", "call", None], "description": "Default launch."},
         },
         required=[], additional=False,
-        description="`user_id` or `role` (404 for an unknown user or workspace); a key not listed here → 422 naming it.",
+        description="`user_id` or `role` (404 for an unknown user or workspace); `workspace_id` only for stage `launch` "
+                    "(another → 422); a key not listed here → 422 naming it.",
         anyOf=[{"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
-               {"required": ["role"], "properties": {"role": {"type": "string"}}}]),
+               {"required": ["role"], "properties": {"role": {"type": "string"}}}],
+        # Only a launch names a workspace: `workspace_id` with another stage → 422.
+        **{"if": {"required": ["stage"], "properties": {"stage": {"enum": ["sign_in", "call"]}}},
+           "then": {"properties": {"workspace_id": {"type": "null"}}}}),
     "PolicyEvaluation": obj(
         {
             "allowed": {"type": "boolean"},

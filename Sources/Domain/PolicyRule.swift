@@ -67,12 +67,14 @@ public enum PolicyRule: Sendable, Equatable {
     /// Why a scope naming workspaces could never cover a request this rule is checked on, if it
     /// could not: only a launch names a workspace (a sign-in and any other call name none), so
     /// such a policy would be accepted and never apply, while `/evaluate`, asked about a
-    /// workspace, said it did.
+    /// workspace, said it did. (`applies_to: all` covers launches: with workspaces, it applies to
+    /// launches of them.)
     public var workspaceScopeProblem: String? {
         switch self {
         case .mfaRequired(let stage), .timeWindow(_, let stage), .addressAllowlist(_, let stage):
-            stage == .launch
-                ? nil : "scope.workspaces needs settings.applies_to: launch (only a launch names a workspace)"
+            stage == .signIn
+                ? "scope.workspaces does not apply to sign-ins, which name no workspace: use settings.applies_to launch or all"
+                : nil
         case .rateLimit:
             "scope.workspaces does not apply to a rate limit: it counts calls, which name no workspace"
         case .networkRequired, .sessionRecording, .unreadable:

@@ -170,6 +170,10 @@ struct PolicyRoutes {
         case "call": stage = .call
         default: throw DomainError.invalid("stage must be sign_in, launch or call")
         }
+        // Only a launch names a workspace: a sign-in or another call asked about one never happens.
+        if question.workspaceID != nil, stage != .launch {
+            throw DomainError.invalid("workspace_id names the workspace of a launch: leave it out, or ask about stage launch")
+        }
         if let address = question.address, AddressRange.bytes(of: address) == nil {
             throw DomainError.invalid("address must be an IPv4 or IPv6 address")
         }

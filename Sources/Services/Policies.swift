@@ -145,6 +145,13 @@ public final class Policies: Sendable {
         // Even when the change's outcome is unknown (it may have committed).
         defer { book.invalidate() }
         let policy = try await audit.change {
+            // One stored before workspaces were refused where they cannot apply is not switched
+            // on as it is: it would apply to nothing, while `/evaluate` said otherwise.
+            if enabled != false, let stored = try await store.policy(id: id), !stored.enabled, !stored.scope.workspaces.isEmpty,
+                let problem = stored.rule.workspaceScopeProblem
+            {
+                throw DomainError.invalid(problem)
+            }
             guard let policy = try await store.setEnabled(id: id, enabled, at: clock.now()) else {
                 throw DomainError.notFound("Policy not found")
             }
@@ -175,7 +182,10 @@ public final class Policies: Sendable {
         let scope = PolicyScope(
             roles: Self.unique(draft.scope.roles), organizations: Self.unique(draft.scope.organizations),
             workspaces: Self.unique(draft.scope.workspaces))
-        if !scope.workspaces.isEmpty, let problem = rule.workspaceScopeProblem { throw .invalid(problem) }
+        // A replacement may keep what its policy was already (stored before this rule), to be
+        // renamed or switched off without being rewritten.
+        let alreadySo = current.map { !$0.scope.workspaces.isEmpty && $0.rule.workspaceScopeProblem != nil } ?? false
+        if !scope.workspaces.isEmpty, !alreadySo, let problem = rule.workspaceScopeProblem { throw .invalid(problem) }
         return Policy(
             id: id, name: name, description: description, category: category,
             enabled: draft.enabled ?? current?.enabled ?? true, weight: weight, scope: scope,

@@ -62,7 +62,7 @@ struct PolicyTests {
                 ),
                 // Only a launch names a workspace: such a policy would apply to nothing else (a probe:
                 // accepted, never applied, while `/evaluate` said it did).
-                (Self.hours().merging(["scope": ["workspaces": ["ws-linux-desktop"]]]) { $1 }, "applies_to: launch"),
+                (Self.hours(["applies_to": "sign_in"]).merging(["scope": ["workspaces": ["ws-linux-desktop"]]]) { $1 }, "sign-ins"),
                 (
                     [
                         "name": "Limit", "kind": "rate_limit", "settings": ["requests": 1, "per_seconds": 3600],
@@ -339,6 +339,31 @@ struct PolicyTests {
         }
     }
 
+    /// One stored before workspaces were refused where they cannot apply (another version, a
+    /// replica): kept, renamed or switched off as it is, but not switched on to apply to nothing.
+    @Test func aPolicyStoredScopedToWorkspacesItCannotCoverIsNotSwitchedOn() async throws {
+        try await Harness.run { harness, client in
+            let admin = try await harness.account(.admin).token
+            try await harness.store.insert(
+                Policy(
+                    id: "pol-old-limit", name: "Old limit", description: "", category: "Access", enabled: false, weight: 0,
+                    scope: PolicyScope(workspaces: ["ws-linux-desktop"]), rule: .rateLimit(requests: 1, perSeconds: 60, key: .user),
+                    updatedAt: Date()))
+            let switchedOn = try await client.send(.patch, "/api/policies/pol-old-limit", token: admin, json: #"{"enabled":true}"#)
+            #expect(switchedOn.status == .unprocessableContent && switchedOn.detail?.contains("scope.workspaces") == true)
+            let flipped = try await client.send(.patch, "/api/policies/pol-old-limit", token: admin, json: "{}")
+            #expect(flipped.status == .unprocessableContent, "a flip of an off policy switches it on: \(flipped.text)")
+            let renamed = try await client.send(
+                .put, "/api/policies/pol-old-limit", token: admin,
+                json: body([
+                    "name": "Old limit, renamed", "kind": "rate_limit", "enabled": false, "settings": ["requests": 1, "per_seconds": 60],
+                    "scope": ["workspaces": ["ws-linux-desktop"]],
+                ]))
+            #expect(renamed.status == .ok, "\(renamed.text)")
+            #expect(try await client.send(.patch, "/api/policies/pol-old-limit", token: admin, json: #"{"enabled":false}"#).status == .ok)
+        }
+    }
+
     @Test("evaluate answers every enabled policy's verdict and changes nothing", arguments: StoreKind.allCases)
     func evaluation(kind: StoreKind) async throws {
         // Wednesday 14 July 2100, 09:00 UTC: within the hours, so the calls themselves pass.
@@ -367,6 +392,13 @@ struct PolicyTests {
                 .post, "/api/policies/evaluate", token: admin,
                 json: body(["role": "user", "stage": "call", "at": "2100-07-14T09:00:00Z"]))
             #expect(inHours["allowed"] as? Bool == true, "\(inHours.text)")
+            // Only a launch names a workspace: a sign-in or a call about one never happens (a probe).
+            for stage in ["sign_in", "call"] {
+                let never = try await client.send(
+                    .post, "/api/policies/evaluate", token: admin,
+                    json: body(["role": "user", "stage": stage, "workspace_id": "ws-linux-desktop"]))
+                #expect(never.status == .unprocessableContent && never.detail?.contains("workspace_id") == true, "\(never.text)")
+            }
             #expect(
                 try await client.send(.post, "/api/policies/evaluate", token: admin, json: body(["user_id": "usr-nobody"])).status
                     == .notFound)
