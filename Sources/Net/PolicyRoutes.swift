@@ -3,7 +3,8 @@ import Foundation
 import Hummingbird
 import Services
 
-/// `/api/policies`: read by anyone signed in; written, switched and evaluated by administrators.
+/// `/api/policies`: read by anyone signed in but a demo visitor; written, switched and evaluated
+/// by administrators.
 struct PolicyRoutes {
     let policies: Policies
     let audit: AuditTrail

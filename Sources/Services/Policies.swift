@@ -2,7 +2,7 @@ import Actors
 import Domain
 import Foundation
 
-/// The security policies: read by anyone signed in, written by administrators (whether the
+/// The security policies: read by anyone signed in but a demo visitor, written by administrators (whether the
 /// caller may is the caller's check), and applied to requests: the sign-in, launch and API-call
 /// checks every surface calls. Every change and every refusal is audited.
 ///

@@ -249,8 +249,10 @@ public struct WorkspaceStreams: Sendable {
                 if let known = accounts[subject.userID] {
                     account = known
                 } else {
-                    let user = try await store.user(id: subject.userID)
-                    account = (user?.role ?? subject.role, user?.organizationID)
+                    // An account gone is judged as it was when its stream opened.
+                    account =
+                        try await store.user(id: subject.userID).map { ($0.role, $0.organizationID) }
+                        ?? (subject.role, subject.organizationID)
                     accounts[subject.userID] = account
                 }
                 // Every stream is judged on its own address; a refusal cuts its session's streams.

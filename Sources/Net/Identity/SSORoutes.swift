@@ -112,7 +112,10 @@ struct SSORoutes {
             state: state, nonce: nonce, codeChallenge: challenge, redirectURI: callbackURL)
         await federation.pendingSignIns.begin(
             state: state,
-            .init(codeVerifier: verifier, nonce: nonce, startedAt: clock.now(), replacing: await signedIn(request)))
+            .init(
+                codeVerifier: verifier, nonce: nonce, startedAt: clock.now(),
+                // Only NeoSC's own portal gets the session cookie at the end: nothing to replace else.
+                replacing: provider.settings.portalURL == nil ? await signedIn(request) : nil))
         var response = Response(status: .found, headers: [.location: location])
         response.setCookie(StateCookie(callbackURL: callbackURL).cookie(state, maxAge: 600))
         return response
@@ -123,8 +126,9 @@ struct SSORoutes {
         guard let callbackURL = provider.settings.callbackURL else {
             throw DomainError.notFound("Browser sign-in is not configured (NEOSC_PUBLIC_URL)")
         }
-        let query = request.uri.queryParameters
-        let state = query["state"].map(String.init) ?? ""
+        let state = try request.queryValue("state") ?? ""
+        let code = try request.queryValue("code")
+        let providerError = try request.queryValue("error")
         let stateCookie = StateCookie(callbackURL: callbackURL)
         let cookie = request.cookies[stateCookie.name]?.value ?? ""
         var replacing: Principal?
@@ -133,8 +137,8 @@ struct SSORoutes {
                 let pending = await federation.pendingSignIns.take(state: state)
             else { throw SignInFailure.unknownState }
             replacing = pending.replacing
-            if query["error"] != nil { throw SignInFailure.providerError }
-            guard let code = query["code"].map(String.init) else { throw SignInFailure.codeRejected }
+            if providerError != nil { throw SignInFailure.providerError }
+            guard let code else { throw SignInFailure.codeRejected }
             try Self.requireCode(code)
             let idToken = try await provider.exchange(code: code, codeVerifier: pending.codeVerifier, redirectURI: callbackURL)
             return try await provider.identity(fromIDToken: idToken, expectedNonce: pending.nonce, requireNonce: true)
