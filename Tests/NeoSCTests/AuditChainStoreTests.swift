@@ -410,6 +410,7 @@ struct AuditChainStoreTests {
             "ALTER TABLE tokens DROP COLUMN claims", "ALTER TABLE workspaces DROP COLUMN stream_upstream", "DROP TABLE stream_tickets",
             "DROP INDEX sessions_user_workspace", "DROP TRIGGER users_tally_insert", "DROP TRIGGER users_tally_delete",
             "DROP TRIGGER users_tally_update", "DROP TABLE user_tallies", "ALTER TABLE users DROP COLUMN self_registered",
+            "ALTER TABLE users DROP COLUMN address_unverified",
             // Before typed policies the defaults were switches, the first two on.
             """
             INSERT INTO policies (id, name, description, category, enabled, weight, updated_at) VALUES
