@@ -217,24 +217,23 @@ public struct ExternalAccounts: Sendable {
     /// factor and the sign-ins it had begun, its NetBird peer, its tokens and its sessions
     /// (`AccountLinking.Decision.reclaim`).
     private func reclaim(_ user: User, for external: ExternalIdentity, from address: String, at now: Date) async throws -> User {
-        var registrants = user
-        registrants.passwordHash = nil
-        registrants.mustChangePassword = false
-        let updated = AccountLinking.applying(external, to: registrants, at: now)
-        let ended: [WorkspaceSession] = try await audit.change {
+        let (updated, ended): (User, [WorkspaceSession]) = try await audit.change {
             // Decided on the account as read before the change: still unproven and linked as it was
             // (to nobody, this identity, or the unverified one it was made for), or another
             // identity's reclaim came first and this one is refused.
             guard let stored = try await store.user(id: user.id), stored.selfRegistered || stored.addressUnverified,
                 stored.ssoSubject == nil || (stored.ssoProvider == user.ssoProvider && stored.ssoSubject == user.ssoSubject)
             else { throw DomainError.conflict("This e-mail address belongs to an account linked to another sign-in") }
+            // From the account as stored now, not as read: what its first holder's sign-in wrote
+            // meanwhile (a role, a name) goes too (the probe of the mends).
+            let updated = Self.reclaimed(stored, for: external, at: now)
             let secondFactorRemoved = try await store.removeEnrollment(userID: user.id, matching: nil, at: now)
             try await store.removeMFAChallenges(userID: user.id)
-            if user.netbirdPeerID != nil { _ = try await store.setNetbirdPeer(userID: user.id, peerID: nil, at: now) }
+            if stored.netbirdPeerID != nil { _ = try await store.setNetbirdPeer(userID: user.id, peerID: nil, at: now) }
             _ = try await store.setPassword(
                 userID: user.id, hash: nil, mustChange: false, at: now, requireEnabled: false, replacing: nil)
             // As the removal left it; the provider's word (`amr`) then says whether it has one.
-            var withoutSecondFactor = user
+            var withoutSecondFactor = stored
             withoutSecondFactor.mfaEnabled = false
             try await store.updateKeepingAnAdministrator(updated, from: withoutSecondFactor)
             let ended = try await store.endAll(userID: user.id, .accessRevoked, at: now)
@@ -242,19 +241,19 @@ public struct ExternalAccounts: Sendable {
             try await audit.record(
                 .ssoAccountLinked, by: .account(updated), from: address, resource: ("user", user.id),
                 details: [
-                    "provider": external.provider, "role": updated.role.rawValue, "self_registered": String(user.selfRegistered),
-                    "address_unverified": String(user.addressUnverified),
-                    "password_removed": String(user.passwordHash != nil), "second_factor_removed": String(secondFactorRemoved),
+                    "provider": external.provider, "role": updated.role.rawValue, "self_registered": String(stored.selfRegistered),
+                    "address_unverified": String(stored.addressUnverified),
+                    "password_removed": String(stored.passwordHash != nil), "second_factor_removed": String(secondFactorRemoved),
                     "tokens_revoked": String(revoked), "sessions_terminated": String(ended.count),
-                    "netbird_peer_removed": String(user.netbirdPeerID != nil),
+                    "netbird_peer_removed": String(stored.netbirdPeerID != nil),
                 ].merging(
                     // Taken from another identity (one whose provider had not verified the address).
-                    user.ssoSubject.flatMap {
-                        $0 == external.subject && user.ssoProvider == external.provider
-                            ? nil : ["previous_provider": user.ssoProvider ?? "", "previous_subject": $0]
+                    stored.ssoSubject.flatMap {
+                        $0 == external.subject && stored.ssoProvider == external.provider
+                            ? nil : ["previous_provider": stored.ssoProvider ?? "", "previous_subject": $0]
                     } ?? [:]
                 ) { $1 })
-            return ended
+            return (updated, ended)
         } afterwards: {
             tokenCache.evict(userID: user.id)
         }
@@ -262,6 +261,17 @@ public struct ExternalAccounts: Sendable {
         // Reclaimed, and still disabled: refused as any disabled account's sign-in is.
         guard !updated.disabled else { throw DomainError.forbidden("Account is disabled") }
         return updated
+    }
+
+    /// `stored` as the identity that proved its address takes it: without what its first holder
+    /// set (a password, a name of their choosing: the provider's name, else the address's own),
+    /// with the provider's role and link.
+    private static func reclaimed(_ stored: User, for external: ExternalIdentity, at now: Date) -> User {
+        var base = stored
+        base.passwordHash = nil
+        base.mustChangePassword = false
+        base.name = AccountLinking.provision(external, id: stored.id, at: now).name
+        return AccountLinking.applying(external, to: base, at: now)
     }
 
     /// Ends `user`'s active sessions and revokes its tokens, in one change audited

@@ -182,10 +182,13 @@ public final class Policies: Sendable {
         let scope = PolicyScope(
             roles: Self.unique(draft.scope.roles), organizations: Self.unique(draft.scope.organizations),
             workspaces: Self.unique(draft.scope.workspaces))
-        // A replacement may keep what its policy was already (stored before this rule), to be
-        // renamed or switched off without being rewritten.
-        let alreadySo = current.map { !$0.scope.workspaces.isEmpty && $0.rule.workspaceScopeProblem != nil } ?? false
-        if !scope.workspaces.isEmpty, !alreadySo, let problem = rule.workspaceScopeProblem { throw .invalid(problem) }
+        // A replacement may keep what its policy was already (stored before this rule: of its kind,
+        // scoped to some of its workspaces), to be renamed or switched off, but not switched on.
+        if !scope.workspaces.isEmpty, let problem = rule.workspaceScopeProblem {
+            guard let current, current.rule.workspaceScopeProblem != nil, current.kindName == rule.kindName,
+                Set(scope.workspaces).isSubset(of: current.scope.workspaces), current.enabled || draft.enabled != true
+            else { throw .invalid(problem) }
+        }
         return Policy(
             id: id, name: name, description: description, category: category,
             enabled: draft.enabled ?? current?.enabled ?? true, weight: weight, scope: scope,

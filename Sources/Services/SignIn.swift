@@ -602,12 +602,11 @@ public struct SignIn: Sendable {
             try await replace()
             return try await signedIn(changed, from: address)
         }
+        // A right password: audited as a sign-in's first step is, whatever the code is (probes:
+        // the answers to no code, then to a malformed one, confirmed a stolen password unaudited).
+        try await audit.record(
+            .mfaChallenged, by: .account(user), from: address, resource: ("user", user.id), details: ["method": "password_change"])
         guard let code, !code.isEmpty else {
-            // A right password, all the same: audited as a sign-in's is (a probe: this answer
-            // confirmed a stolen password without a trace).
-            try await audit.record(
-                .mfaChallenged, by: .account(user), from: address, resource: ("user", user.id),
-                details: ["method": "password_change"])
             throw DomainError.unauthenticated("This account has a second factor: send its code with the password change")
         }
         try await admitSignIn(of: user, mfaVerified: true, from: address)

@@ -275,6 +275,11 @@ struct OIDCSignInTests {
             #expect(made.addressUnverified && !made.selfRegistered && made.ssoSubject == "zitadel-erin-unverified")
             let provisioned = try await harness.store.events(AuditQuery(action: .ssoUserProvisioned)).first
             #expect(provisioned?.details["address_unverified"] == "true")
+            // What the first holder's sign-ins wrote on it goes with the reclaim (the probe of the
+            // mends: a name of its choosing stayed, and in a race its role).
+            var renamed = made
+            renamed.name = "IT Helpdesk: call +1-555-0100"
+            try await harness.store.updateKeepingAnAdministrator(renamed, from: made)
 
             let owner = try await Self.exchange(mock, as: "zitadel-erin", client: client)
             #expect(owner.status == .ok, "\(owner.text)")
@@ -290,6 +295,7 @@ struct OIDCSignInTests {
             #expect(try await client.send(.get, "/api/auth/me", token: squattersToken).status == .unauthorized)
             let after = try #require(try await harness.store.user(id: made.id))
             #expect(after.ssoSubject == "zitadel-erin" && !after.addressUnverified, "proved: no later identity takes it")
+            #expect(after.name == "erin" && after.role == .neosc, "the address's own name, the provider's role")
             let linked = try #require(try await harness.store.events(AuditQuery(action: .ssoAccountLinked)).first)
             #expect(linked.details["previous_subject"] == "zitadel-erin-unverified" && linked.details["tokens_revoked"] == "1")
 

@@ -360,6 +360,24 @@ struct PolicyTests {
                     "scope": ["workspaces": ["ws-linux-desktop"]],
                 ]))
             #expect(renamed.status == .ok, "\(renamed.text)")
+            // Not switched on, nor made another bad shape, by a replacement (the probe of the mends).
+            for (change, fields) in [
+                ("switched on", ["enabled": true, "kind": "rate_limit"]),
+                ("another kind", ["enabled": false, "kind": "address_allowlist"]),
+                ("more workspaces", ["enabled": false, "kind": "rate_limit", "workspaces": ["ws-linux-desktop", "ws-secure-browser"]]),
+            ] as [(String, [String: any Sendable])] {
+                let kind = fields["kind"] as? String ?? ""
+                let refused = try await client.send(
+                    .put, "/api/policies/pol-old-limit", token: admin,
+                    json: body([
+                        "name": "Old limit", "kind": kind, "enabled": fields["enabled"] ?? false,
+                        "settings": kind == "rate_limit"
+                            ? ["requests": 1, "per_seconds": 60] as [String: any Sendable]
+                            : ["cidrs": ["10.0.0.0/8"], "applies_to": "sign_in"],
+                        "scope": ["workspaces": fields["workspaces"] ?? ["ws-linux-desktop"]],
+                    ]))
+                #expect(refused.status == .unprocessableContent, "\(change): \(refused.text)")
+            }
             #expect(try await client.send(.patch, "/api/policies/pol-old-limit", token: admin, json: #"{"enabled":false}"#).status == .ok)
         }
     }

@@ -362,10 +362,15 @@ struct SecondFactorTests {
             // is (a probe: a stolen password was confirmed here without a trace).
             let challenged = try await harness.store.events(AuditQuery(action: .mfaChallenged)).first
             #expect(challenged?.userID == user.id && challenged?.details["method"] == "password_change")
+            // So is a code that is no code (the probe of the mends: 422, unaudited).
+            #expect(try await change(["code": "1"]).status == .unprocessableContent)
+            #expect(try await harness.store.events(AuditQuery(action: .mfaChallenged)).count == 2)
             #expect(try await change(["code": "000000"]).status == .unauthorized)
             #expect(try await client.send(.get, "/api/auth/me", token: token).status == .ok, "nothing changed, nothing revoked")
+            let running = try await RoleMatrixTests.session(of: user, in: harness)
             let changed = try await change(["code": try Self.code(secret, at: clock.now)])
             #expect(changed.status == .ok, "\(changed.text)")
+            #expect(try await harness.store.session(id: running)?.endReason == "password_changed", "its sessions end too")
             let session = try changed.decoded(SignedInBody.self)
             #expect(try await harness.store.token(digest: BearerCredential.digest(session.accessToken))?.mfaVerified == true)
             #expect(try await client.send(.get, "/api/auth/me", token: token).status == .unauthorized, "the old tokens end")
