@@ -28,6 +28,10 @@ public enum AccountLinking {
         case withdraw(User)
     }
 
+    /// The refusal of an identity whose address belongs to an account linked to another one.
+    public static let linkedToAnotherSignIn = DomainError.conflict(
+        "This e-mail address belongs to an account linked to another sign-in")
+
     /// The refusal of an identity to which the provider granted no NeoSC role.
     public static let noRoleGranted = DomainError.forbidden("The identity provider granted no NeoSC role (admin, neosc, user or demo-user)")
 
@@ -67,7 +71,7 @@ public enum AccountLinking {
         // address and this one's provider did (a provider that lets people sign up without
         // confirming their address would otherwise let anyone hold any future user's address).
         guard sameEmail.ssoSubject == nil || (sameEmail.addressUnverified && identity.emailVerified) else {
-            throw .conflict("This e-mail address belongs to an account linked to another sign-in")
+            throw linkedToAnotherSignIn
         }
         guard identity.emailVerified else {
             throw .forbidden(
@@ -80,6 +84,14 @@ public enum AccountLinking {
         if sameEmail.selfRegistered || sameEmail.addressUnverified { return .reclaim(sameEmail) }
         guard !sameEmail.disabled else { throw .forbidden("Account is disabled") }
         return .link(sameEmail)
+    }
+
+    /// The name an account of `identity` gets: the provider's, else its address's own (the part
+    /// before `@`), else the address.
+    public static func name(of identity: ExternalIdentity) -> String {
+        let email = identity.email ?? ""
+        return identity.name.flatMap(Validation.providerName)
+            ?? Validation.providerName(String(email.split(separator: "@").first ?? "")) ?? email
     }
 
     /// `user` as the provider describes it now: its role and name, linked to the provider
@@ -102,12 +114,8 @@ public enum AccountLinking {
 
     /// A new account for `identity`; it has no password, so it can only sign in through the provider.
     public static func provision(_ identity: ExternalIdentity, id: String, at now: Date) -> User {
-        let email = identity.email ?? ""
-        let name =
-            identity.name.flatMap(Validation.providerName)
-            ?? Validation.providerName(String(email.split(separator: "@").first ?? "")) ?? email
-        return User(
-            id: id, email: email, name: name, organizationID: nil, role: identity.role ?? .user, passwordHash: nil,
+        User(
+            id: id, email: identity.email ?? "", name: name(of: identity), organizationID: nil, role: identity.role ?? .user, passwordHash: nil,
             mfaEnabled: identity.mfaVerified, ssoProvider: identity.provider, ssoSubject: identity.subject,
             addressUnverified: identity.emailUnverified, createdAt: now, updatedAt: now)
     }

@@ -76,6 +76,10 @@ public struct Policy: Sendable, Equatable {
     public var kind: PolicyKind? { rule.kind }
     public var kindName: String { rule.kindName }
 
+    /// Why this policy's scope names workspaces its rule can never be asked about, if it does
+    /// (`PolicyRule.workspaceScopeProblem`).
+    public var workspaceScopeProblem: String? { scope.workspaces.isEmpty ? nil : rule.workspaceScopeProblem }
+
     public init(
         id: String, name: String, description: String, category: String, enabled: Bool, weight: Int,
         scope: PolicyScope = PolicyScope(), rule: PolicyRule, updatedAt: Date

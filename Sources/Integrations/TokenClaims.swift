@@ -62,10 +62,12 @@ struct TokenClaims: JWTPayload {
         func forwardedDate(_ name: String) -> Date? {
             number(name).map(Date.init(timeIntervalSince1970:)) ?? string(name).flatMap { try? Date($0, strategy: .iso8601) }
         }
-        func bool(_ name: String) -> Bool {
+        /// A flag as sent: a boolean, or Pomerium's string of one ("true", "false"); nil when it
+        /// is absent or neither.
+        func stated(_ name: String) -> Bool? {
             let key = Key(stringValue: name)
             if let flag = try? container.decodeIfPresent(Bool.self, forKey: key) { return flag }
-            return string(name) == "true"
+            return string(name).flatMap { ["true": true, "false": false][$0] }
         }
 
         presentClaims = Set(
@@ -78,10 +80,9 @@ struct TokenClaims: JWTPayload {
             issuer: string("iss"), subject: string("sub"), audiences: strings("aud"), expiresAt: try date("exp"),
             issuedAt: try date("iat"), notBefore: try date("nbf"), nonce: string("nonce"))
         email = string("email")
-        emailVerified = bool("email_verified")
-        emailUnverified =
-            (try? container.decodeIfPresent(Bool.self, forKey: Key(stringValue: "email_verified"))) == false
-            || string("email_verified") == "false"
+        let verified = stated("email_verified")
+        emailVerified = verified == true
+        emailUnverified = verified == false
         name = string("name") ?? string("preferred_username")
         session = string("sid")
         // A list, or (from Pomerium, which joins lists) one comma-separated string.

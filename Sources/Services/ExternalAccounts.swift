@@ -74,9 +74,7 @@ public struct ExternalAccounts: Sendable {
             guard let stored = try await store.user(id: user.id),
                 external.demo != nil || (stored.ssoProvider == external.provider && stored.ssoSubject == external.subject)
             else {
-                throw LinkGone(
-                    reason: "account_conflict",
-                    error: .conflict("This e-mail address belongs to an account linked to another sign-in"))
+                throw LinkGone(reason: "account_conflict", error: AccountLinking.linkedToAnotherSignIn)
             }
             guard !stored.disabled else { throw LinkGone(reason: "not_allowed", error: .forbidden("Account is disabled")) }
             let issued = try await tokens.issueToken(
@@ -182,7 +180,7 @@ public struct ExternalAccounts: Sendable {
                 // that committed meanwhile gave it to the identity that proved its address.
                 guard let stored = try await store.user(id: user.id), stored.ssoProvider == user.ssoProvider,
                     stored.ssoSubject == user.ssoSubject
-                else { throw DomainError.conflict("This e-mail address belongs to an account linked to another sign-in") }
+                else { throw AccountLinking.linkedToAnotherSignIn }
                 try await store.updateKeepingAnAdministrator(updated, from: user)
                 let ended = updated.role == user.role ? [] : try await SessionsOutlivingAccess.end(of: updated, in: store, at: now)
                 var details = ["role": updated.role.rawValue]
@@ -223,7 +221,7 @@ public struct ExternalAccounts: Sendable {
             // identity's reclaim came first and this one is refused.
             guard let stored = try await store.user(id: user.id), stored.selfRegistered || stored.addressUnverified,
                 stored.ssoSubject == nil || (stored.ssoProvider == user.ssoProvider && stored.ssoSubject == user.ssoSubject)
-            else { throw DomainError.conflict("This e-mail address belongs to an account linked to another sign-in") }
+            else { throw AccountLinking.linkedToAnotherSignIn }
             // From the account as stored now, not as read: what its first holder's sign-in wrote
             // meanwhile (a role, a name) goes too (the probe of the mends).
             let updated = Self.reclaimed(stored, for: external, at: now)
@@ -270,7 +268,7 @@ public struct ExternalAccounts: Sendable {
         var base = stored
         base.passwordHash = nil
         base.mustChangePassword = false
-        base.name = AccountLinking.provision(external, id: stored.id, at: now).name
+        base.name = AccountLinking.name(of: external)
         return AccountLinking.applying(external, to: base, at: now)
     }
 

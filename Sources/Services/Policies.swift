@@ -147,8 +147,8 @@ public final class Policies: Sendable {
         let policy = try await audit.change {
             // One stored before workspaces were refused where they cannot apply is not switched
             // on as it is: it would apply to nothing, while `/evaluate` said otherwise.
-            if enabled != false, let stored = try await store.policy(id: id), !stored.enabled, !stored.scope.workspaces.isEmpty,
-                let problem = stored.rule.workspaceScopeProblem
+            if enabled != false, let stored = try await store.policy(id: id), !stored.enabled,
+                let problem = stored.workspaceScopeProblem
             {
                 throw DomainError.invalid(problem)
             }
@@ -182,17 +182,18 @@ public final class Policies: Sendable {
         let scope = PolicyScope(
             roles: Self.unique(draft.scope.roles), organizations: Self.unique(draft.scope.organizations),
             workspaces: Self.unique(draft.scope.workspaces))
-        // A replacement may keep what its policy was already (stored before this rule: of its kind,
-        // scoped to some of its workspaces), to be renamed or switched off, but not switched on.
-        if !scope.workspaces.isEmpty, let problem = rule.workspaceScopeProblem {
-            guard let current, current.rule.workspaceScopeProblem != nil, current.kindName == rule.kindName,
-                Set(scope.workspaces).isSubset(of: current.scope.workspaces), current.enabled || draft.enabled != true
-            else { throw .invalid(problem) }
-        }
-        return Policy(
+        let policy = Policy(
             id: id, name: name, description: description, category: category,
             enabled: draft.enabled ?? current?.enabled ?? true, weight: weight, scope: scope,
             rule: rule, updatedAt: clock.now())
+        // A replacement may keep what its policy was already (stored before this rule: of its kind,
+        // scoped to some of its workspaces), to be renamed or switched off, but not switched on.
+        if let problem = policy.workspaceScopeProblem {
+            guard let current, current.workspaceScopeProblem != nil, current.kindName == policy.kindName,
+                Set(scope.workspaces).isSubset(of: current.scope.workspaces), current.enabled || !policy.enabled
+            else { throw .invalid(problem) }
+        }
+        return policy
     }
 
     /// A scope names organisations and workspaces that exist: a mistyped id would leave the
