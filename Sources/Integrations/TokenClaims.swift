@@ -9,7 +9,8 @@ struct TokenClaims: JWTPayload {
     var registered: SignedClaims
     var email: String?
     var emailVerified: Bool
-    /// `email_verified` sent, and false.
+    /// `email_verified` sent as anything but true (false, null, 0, "False"): the provider says it
+    /// has not vouched for the address. Absent, it marks nothing (Pomerium's headers send none).
     var emailUnverified: Bool
     var name: String?
     /// Pomerium's session id: the same on every assertion of one sign-in.
@@ -82,7 +83,7 @@ struct TokenClaims: JWTPayload {
         email = string("email")
         let verified = stated("email_verified")
         emailVerified = verified == true
-        emailUnverified = verified == false
+        emailUnverified = verified != true && container.contains(Key(stringValue: "email_verified"))
         name = string("name") ?? string("preferred_username")
         session = string("sid")
         // A list, or (from Pomerium, which joins lists) one comma-separated string.

@@ -687,6 +687,48 @@ struct OIDCSignInTests {
         }
     }
 
+    /// Known since the twenty-ninth session: only `email_verified: false` marked the account, so one
+    /// made for a provider that sent null, 0 or "False" held its address against the verified owner.
+    @Test("an address the provider sends email_verified for, as anything but true, is unverified; one it says nothing of is not")
+    func anyStatedDoubtMarksTheAddress() async throws {
+        try await TestSigner.with { signer in
+            try await Harness.run(.router, Self.settings(issuer: signer.issuer)) { harness, client in
+                func signIn(_ subject: String, verified: (any Sendable)?) async throws -> Reply {
+                    var extra: [String: any Sendable] = [
+                        "email": "\(subject)@example.com", "nonce": UUID().uuidString,
+                        "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
+                    ]
+                    extra["email_verified"] = verified
+                    let claims = signer.claims(subject: subject, audience: Self.clientID, lifetime: 300, extra: extra)
+                    return try await client.send(.post, "/api/auth/sso", json: body(["id_token": signer.token(claims)]))
+                }
+                let doubts: [(String, any Sendable)] = [
+                    ("null", NSNull()), ("zero", 0), ("capital", "False"), ("no", "no"), ("false", false), ("empty", ""),
+                ]
+                for (subject, verified) in doubts {
+                    let reply = try await signIn(subject, verified: verified)
+                    #expect(reply.status == .ok, "\(subject): \(reply.text)")
+                    let made = try #require(try await harness.store.user(email: "\(subject)@example.com"))
+                    #expect(made.addressUnverified, "email_verified \(subject) marks the address")
+                }
+                for (subject, verified) in [("silent", nil), ("vouched", true as (any Sendable)?)] {
+                    #expect(try await signIn(subject, verified: verified).status == .ok)
+                    let made = try #require(try await harness.store.user(email: "\(subject)@example.com"))
+                    #expect(!made.addressUnverified, "\(subject) marks nothing")
+                }
+                // The owner of a doubted address takes it back with a verified sign-in.
+                let owner = signer.claims(
+                    subject: "zero-owner", audience: Self.clientID, lifetime: 300,
+                    extra: [
+                        "email": "zero@example.com", "email_verified": true, "nonce": UUID().uuidString,
+                        "urn:zitadel:iam:org:project:roles": ["user": ["org-1": "example.com"]],
+                    ])
+                let reclaimed = try await client.send(.post, "/api/auth/sso", json: body(["id_token": signer.token(owner)]))
+                #expect(reclaimed.status == .ok, "\(reclaimed.text)")
+            }
+        }
+    }
+
     /// A probe: three refused sign-ins of two disabled accounts within a minute made one entry, with
     /// no user: who tried was lost, though the provider had vouched for them.
     @Test("a refused sign-in of an identity the provider vouched for names its account, one entry a minute per identity")
