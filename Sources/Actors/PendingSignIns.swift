@@ -2,8 +2,15 @@ import Domain
 import Foundation
 
 /// Browser sign-ins that went to the identity provider and have not come back yet, by `state`.
-/// Each is taken at most once and lives at most `lifetime`; the number waiting is bounded, the
-/// oldest giving way, so unauthenticated callers cannot grow it without limit.
+/// Each is taken at most once and lives at most `lifetime`; the number waiting is bounded.
+///
+/// Anyone can begin one (`GET /api/auth/oidc/start` needs no credential), so when the table is
+/// full, room is made from the clients that hold the most: the lapsed ones go first, then the
+/// oldest of whichever client (an IPv4 address, an IPv6 /64) has the most waiting. One client
+/// beginning sign-ins in a loop pushes out its own, not everyone else's (a known gap until the
+/// thirtieth session: the oldest anywhere gave way, so one client could cancel every sign-in under
+/// way). Room is made an eighth of the capacity at a time, so each full scan is paid for by that
+/// many sign-ins begun.
 public actor PendingSignIns {
     public struct SignIn: Sendable, Equatable {
         public var codeVerifier: String
@@ -22,7 +29,13 @@ public actor PendingSignIns {
         }
     }
 
-    private var waiting: [String: SignIn] = [:]
+    private struct Waiting {
+        var signIn: SignIn
+        /// `AddressRange.clientKey` of the address that began it.
+        var client: String
+    }
+
+    private var waiting: [String: Waiting] = [:]
     private let capacity: Int
     private let lifetime: TimeInterval
     private let clock: WallClock
@@ -37,21 +50,53 @@ public actor PendingSignIns {
     /// Sign-ins waiting now.
     public var count: Int { waiting.count }
 
-    public func begin(state: String, _ signIn: SignIn) {
-        if waiting.count >= capacity {
-            let now = clock.now()
-            waiting = waiting.filter { now.timeIntervalSince($0.value.startedAt) < lifetime }
-            if waiting.count >= capacity, let oldest = waiting.min(by: { $0.value.startedAt < $1.value.startedAt }) {
-                waiting[oldest.key] = nil
-            }
-        }
-        waiting[state] = signIn
+    /// - Parameter client: who began it, as `AddressRange.clientKey(forAddress:)` counts callers.
+    public func begin(state: String, _ signIn: SignIn, from client: String) {
+        if waiting.count >= capacity { makeRoom() }
+        waiting[state] = Waiting(signIn: signIn, client: client)
     }
 
     /// The sign-in started with `state`, removed so it cannot complete twice; nil when unknown or too old.
     public func take(state: String) -> SignIn? {
-        guard let signIn = waiting.removeValue(forKey: state) else { return nil }
-        guard clock.now().timeIntervalSince(signIn.startedAt) < lifetime else { return nil }
-        return signIn
+        guard let entry = waiting.removeValue(forKey: state) else { return nil }
+        guard clock.now().timeIntervalSince(entry.signIn.startedAt) < lifetime else { return nil }
+        return entry.signIn
+    }
+
+    /// Drops the lapsed sign-ins, then, until an eighth of the capacity is free, the oldest of the
+    /// clients holding the most: every client is cut down to one level, and some of those at it
+    /// lose one more.
+    private func makeRoom() {
+        let now = clock.now()
+        waiting = waiting.filter { now.timeIntervalSince($0.value.signIn.startedAt) < lifetime }
+        let excess = waiting.count - (capacity - max(1, capacity / 8))
+        guard excess > 0 else { return }
+        var byClient: [String: [(state: String, startedAt: Date)]] = [:]
+        for (state, entry) in waiting {
+            byClient[entry.client, default: []].append((state, entry.signIn.startedAt))
+        }
+        let counts = byClient.values.map(\.count)
+        func removed(above level: Int) -> Int { counts.reduce(0) { $0 + max(0, $1 - level) } }
+        // The lowest level that removes no more than `excess` (removing everything would be more).
+        var lower = 0
+        var upper = counts.max() ?? 0
+        while lower < upper {
+            let middle = (lower + upper) / 2
+            if removed(above: middle) <= excess { upper = middle } else { lower = middle + 1 }
+        }
+        let level = upper
+        var remaining = excess - removed(above: level)
+        var oldestAtLevel: [(state: String, startedAt: Date)] = []
+        for var states in byClient.values where states.count >= level {
+            states.sort { $0.startedAt < $1.startedAt }
+            for dropped in states.prefix(states.count - level) { waiting[dropped.state] = nil }
+            if remaining > 0, level > 0 { oldestAtLevel.append(states[states.count - level]) }
+        }
+        // Fewer than the clients at the level (one level lower would have removed too many).
+        oldestAtLevel.sort { $0.startedAt < $1.startedAt }
+        for dropped in oldestAtLevel where remaining > 0 {
+            waiting[dropped.state] = nil
+            remaining -= 1
+        }
     }
 }

@@ -188,24 +188,25 @@ extension RefreshingCacheTests {
         let clock = RefreshingCacheTests.Clock()
         let pending = PendingSignIns(capacity: 100, lifetime: 600, clock: clock.wallClock)
         let signIn = PendingSignIns.SignIn(codeVerifier: "v", nonce: "n", startedAt: clock.wallClock.now())
-        await pending.begin(state: "s1", signIn)
+        await pending.begin(state: "s1", signIn, from: "192.0.2.1")
         #expect(await pending.take(state: "s1") == signIn)
         #expect(await pending.take(state: "s1") == nil)
-        await pending.begin(state: "s2", signIn)
-        await pending.begin(state: "s3", signIn)
+        await pending.begin(state: "s2", signIn, from: "192.0.2.1")
+        await pending.begin(state: "s3", signIn, from: "192.0.2.2")
         clock.advance(599)
         #expect(await pending.take(state: "s3") == signIn, "within its lifetime")
         clock.advance(2)
         #expect(await pending.take(state: "s2") == nil, "past its lifetime")
     }
 
-    @Test("pending sign-ins are bounded: when full, the oldest gives way")
+    @Test("pending sign-ins are bounded: when full, the oldest of one client gives way")
     func pendingSignInsAreBounded() async {
         let clock = RefreshingCacheTests.Clock()
         let pending = PendingSignIns(capacity: 2, lifetime: 600, clock: clock.wallClock)
         for state in ["a", "b", "c", "d"] {
             await pending.begin(
-                state: state, PendingSignIns.SignIn(codeVerifier: state, nonce: state, startedAt: clock.wallClock.now()))
+                state: state, PendingSignIns.SignIn(codeVerifier: state, nonce: state, startedAt: clock.wallClock.now()),
+                from: "192.0.2.1")
             #expect(await pending.count <= 2)
             clock.advance(1)
         }
@@ -213,6 +214,68 @@ extension RefreshingCacheTests {
         #expect(await pending.take(state: "b") == nil, "and the next oldest")
         #expect(await pending.take(state: "c")?.codeVerifier == "c")
         #expect(await pending.take(state: "d")?.codeVerifier == "d", "the newest stays")
+    }
+
+    /// Known since the twenty-ninth session: the oldest anywhere gave way, so one client beginning
+    /// sign-ins in a loop (no credential needed) cancelled every other sign-in under way.
+    @Test("a client that begins sign-ins in a loop pushes out its own, not those of others")
+    func oneClientCannotPushOutOthers() async {
+        let clock = RefreshingCacheTests.Clock()
+        let pending = PendingSignIns(capacity: 100, lifetime: 600, clock: clock.wallClock)
+        func signIn(_ name: String) -> PendingSignIns.SignIn {
+            PendingSignIns.SignIn(codeVerifier: name, nonce: name, startedAt: clock.wallClock.now())
+        }
+        // Ten people behind one office address, and one at home, start first.
+        for person in 0..<10 { await pending.begin(state: "office-\(person)", signIn("office-\(person)"), from: "203.0.113.7") }
+        await pending.begin(state: "home", signIn("home"), from: "2001:db8:1:2::/64")
+        clock.advance(1)
+        // One flooder from one address, then twenty addresses of two each.
+        for round in 0..<5_000 {
+            await pending.begin(state: "flood-\(round)", signIn("flood"), from: "198.51.100.66")
+            #expect(await pending.count <= 100)
+            clock.advance(0.01)
+        }
+        for address in 0..<20 {
+            for round in 0..<2 {
+                await pending.begin(state: "bot-\(address)-\(round)", signIn("bot"), from: "198.51.100.\(address)")
+                clock.advance(0.01)
+            }
+        }
+        #expect(await pending.take(state: "home")?.codeVerifier == "home")
+        for person in 0..<10 {
+            #expect(await pending.take(state: "office-\(person)")?.codeVerifier == "office-\(person)", "office \(person)")
+        }
+        #expect(await pending.take(state: "flood-0") == nil, "the flooder's oldest went")
+        #expect(await pending.take(state: "flood-4999") != nil, "its newest stays")
+        #expect(await pending.take(state: "bot-19-1") != nil)
+    }
+
+    @Test("when full, lapsed sign-ins go before any that can still complete, and the cut is even across clients")
+    func lapsedGoFirstAndTheCutIsEven() async {
+        let clock = RefreshingCacheTests.Clock()
+        let pending = PendingSignIns(capacity: 8, lifetime: 600, clock: clock.wallClock)
+        func signIn(_ name: String) -> PendingSignIns.SignIn {
+            PendingSignIns.SignIn(codeVerifier: name, nonce: name, startedAt: clock.wallClock.now())
+        }
+        for index in 0..<4 { await pending.begin(state: "old-\(index)", signIn("old"), from: "a") }
+        clock.advance(601)
+        for index in 0..<4 {
+            await pending.begin(state: "b-\(index)", signIn("b-\(index)"), from: "b")
+            clock.advance(1)
+        }
+        await pending.begin(state: "c-0", signIn("c-0"), from: "c")
+        #expect(await pending.count == 5, "the four lapsed went, nothing else")
+        for index in 0..<3 {
+            await pending.begin(state: "c-\(index + 1)", signIn("c-\(index + 1)"), from: "c")
+            clock.advance(1)
+        }
+        // Full at b 4, c 4: one more makes room for an eighth, one of the oldest client's.
+        await pending.begin(state: "d-0", signIn("d-0"), from: "d")
+        #expect(await pending.count == 8)
+        #expect(await pending.take(state: "b-0") == nil, "the oldest of those holding the most")
+        for state in ["b-1", "b-2", "b-3", "c-0", "c-1", "c-2", "c-3", "d-0"] {
+            #expect(await pending.take(state: state) != nil, "\(state)")
+        }
     }
 }
 
