@@ -27,21 +27,40 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        // Only the API is open to other origins, and without credentials: it takes bearer tokens,
-        // never cookies. The portal's pages hold a session cookie; a listed origin (a sibling
-        // host, say, from which SameSite=Strict still sends it) must not read them or their CSRF
-        // token, nor post to them.
-        let isAPI = request.isForAPI
-        let origin = request.headers[.origin].flatMap { isAPI && allowedOrigins.contains($0) ? $0 : nil }
+        let origin = allowedOrigin(of: request)
         var response: Response
-        if request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil {
-            response = Response(status: .noContent)
-            response.headers[.accessControlAllowMethods] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-            response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type, X-Request-ID"
-            response.headers[.accessControlMaxAge] = "600"
+        if let preflight = preflight(request, from: origin) {
+            response = preflight
         } else {
             response = try await next(request, context)
         }
+        finish(&response, origin: origin)
+        return response
+    }
+
+    /// The request's `Origin` when it may read the answer: the API's, from a listed origin.
+    ///
+    /// Only the API is open to other origins, and without credentials: it takes bearer tokens,
+    /// never cookies. The portal's pages hold a session cookie; a listed origin (a sibling host,
+    /// say, from which SameSite=Strict still sends it) must not read them or their CSRF token, nor
+    /// post to them.
+    func allowedOrigin(of request: Request) -> String? {
+        guard !allowedOrigins.isEmpty else { return nil }
+        return request.headers[.origin].flatMap { request.isForAPI && allowedOrigins.contains($0) ? $0 : nil }
+    }
+
+    /// The answer to a CORS preflight from `origin`, which no route sees; nil for any other request.
+    func preflight(_ request: Request, from origin: String?) -> Response? {
+        guard request.method == .options, origin != nil, request.headers[.accessControlRequestMethod] != nil else { return nil }
+        var response = Response(status: .noContent)
+        response.headers[.accessControlAllowMethods] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+        response.headers[.accessControlAllowHeaders] = "Authorization, Content-Type, X-Request-ID"
+        response.headers[.accessControlMaxAge] = "600"
+        return response
+    }
+
+    /// Adds the policy's fields to any answer, `origin` as `allowedOrigin(of:)` gave it.
+    func finish(_ response: inout Response, origin: String?) {
         if let origin {
             response.headers[.accessControlAllowOrigin] = origin
         }
@@ -75,7 +94,6 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
         if !setsReferrer {
             response.headers.append(Self.noReferrer)
         }
-        return response
     }
 }
 

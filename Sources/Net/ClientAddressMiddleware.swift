@@ -15,11 +15,16 @@ public struct ClientAddressMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
+        apply(request, to: &context)
+        return try await next(request, context)
+    }
+
+    /// Sets the context's client address from a trusted proxy's `X-Forwarded-For`.
+    func apply(_ request: Request, to context: inout Context) {
         let forwarded = request.headers[values: .xForwardedFor]
         if let client = trustedProxies.clientAddress(peer: context.peerAddress, forwardedFor: forwarded) {
             context.clientAddress = client
         }
-        return try await next(request, context)
     }
 }
 

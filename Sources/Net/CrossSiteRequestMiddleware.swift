@@ -33,11 +33,22 @@ public struct CrossSiteRequestMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        if let reason = refusal(of: request) {
+            try await refuse(request, in: context, because: reason)
+        }
+        return try await next(request, context)
+    }
+
+    /// Why the request is refused (`CrossSiteRequests.refusal`), or nil.
+    func refusal(of request: Request) -> String? {
         guard let reason = rule.refusal(method: request.method, headers: request.headers, authority: request.head.authority),
             request.isForAPI
-        else {
-            return try await next(request, context)
-        }
+        else { return nil }
+        return reason
+    }
+
+    /// Counts, audits (once a minute per address) and throws the refusal.
+    func refuse(_ request: Request, in context: Context, because reason: String) async throws -> Never {
         metrics.authenticationFailed(reason: "cross_site_request")
         if await audited.admit(AddressRange.clientKey(forAddress: context.clientAddress)) == nil {
             try await audit.record(

@@ -36,6 +36,15 @@ public struct ErrorResponseMiddleware: RouterMiddleware {
     ) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch {
+            return try answer(error, to: request, in: context)
+        }
+    }
+
+    /// The answer to a request that failed with `error`; a cancellation is thrown on.
+    func answer(_ error: any Error, to request: Request, in context: Context) throws -> Response {
+        do {
+            throw error
         } catch let error as DomainError {
             return asPage(Self.response(for: error), request, detail: error.detail)
         } catch let refusal as PolicyRefusal {

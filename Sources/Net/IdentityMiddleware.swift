@@ -65,6 +65,11 @@ public struct IdentityMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        try await next(request, identified(request, in: context))
+    }
+
+    /// `context` with the caller the request's credential names, or with what was wrong with it.
+    func identified(_ request: Request, in context: Context) async throws -> Context {
         var context = context
         if let gate = pomerium {
             context.identity = try await pomeriumIdentity(request, gate: gate, context: context)
@@ -92,7 +97,7 @@ public struct IdentityMiddleware: RouterMiddleware {
                 context.credentialProblem = "Authorization must be a Bearer token"
             }
         }
-        return try await next(request, context)
+        return context
     }
 
     private func pomeriumIdentity(_ request: Request, gate: PomeriumGate, context: Context) async throws -> Identity {

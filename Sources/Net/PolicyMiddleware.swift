@@ -12,10 +12,15 @@ struct PolicyMiddleware: RouterMiddleware {
     let clock: WallClock
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await check(request, in: context)
+        return try await next(request, context)
+    }
+
+    /// Throws the refusal of the first policy that refuses the call.
+    func check(_ request: Request, in context: Context) async throws {
         try await Self.checkCall(
             policies: policies, principal: context.identity?.principal, address: context.clientAddress, at: clock.now(),
             leadsToMFA: request.routedPath.hasPrefix("/api/auth/"))
-        return try await next(request, context)
     }
 
     /// The check every call passes, API or page: the request is built only when a policy is

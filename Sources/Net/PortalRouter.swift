@@ -11,27 +11,25 @@ public enum PortalRouter {
         let router = Router(context: PortalRequestContext.self, options: .autoGenerateHeadEndpoints)
         let assets = PortalAssets()
         let renderer = PageRenderer(assets: assets, version: portal.settings.version, signsOut: portal.federation.pomerium == nil)
-        // One middleware of fixed types (Hummingbird's builder), not five behind existentials:
-        // each layer a direct call rather than an existential's and two closures'.
-        router.addMiddleware {
-            RequestIDMiddleware()
-            BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins)
-            RequestTelemetryMiddleware(metrics: portal.metrics, accessLog: accessLog)
-            ErrorResponseMiddleware { request, status, detail in
-                let heading =
-                    switch status {
-                    case .notFound: "Page not found"
-                    case .unauthorized: "Not signed in"
-                    case .serviceUnavailable: "Temporarily unavailable"
-                    case .tooManyRequests: "Too many requests"
-                    default: "That did not work"
-                    }
-                return renderer.problem(
-                    PageProblem(status: status, heading: heading, message: detail), chrome: renderer.chrome(nil, at: request.uri.path, csrf: ""))
-            }
-            ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies)
-            CrossSiteRequestMiddleware(portal: portal)
-        }
+        router.add(
+            middleware: PortalEdgeMiddleware(
+                requestID: RequestIDMiddleware(),
+                browserPolicy: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins),
+                telemetry: RequestTelemetryMiddleware(metrics: portal.metrics, accessLog: accessLog),
+                errors: ErrorResponseMiddleware { request, status, detail in
+                    let heading =
+                        switch status {
+                        case .notFound: "Page not found"
+                        case .unauthorized: "Not signed in"
+                        case .serviceUnavailable: "Temporarily unavailable"
+                        case .tooManyRequests: "Too many requests"
+                        default: "That did not work"
+                        }
+                    return renderer.problem(
+                        PageProblem(status: status, heading: heading, message: detail), chrome: renderer.chrome(nil, at: request.uri.path, csrf: ""))
+                },
+                clientAddress: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies),
+                crossSite: CrossSiteRequestMiddleware(portal: portal)))
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
         HealthRoutes(health: portal.storeHealth, version: portal.settings.version, pomerium: portal.federation.pomerium)
@@ -53,10 +51,9 @@ public enum PortalRouter {
         }
         // Everything else under /api meets the identity middleware; routes that need a caller
         // are on `signedIn`, whose context exists only for a request with a valid credential.
-        let api = router.group("api").addMiddleware {
-            IdentityMiddleware(portal: portal)
-            PolicyMiddleware(policies: portal.policies, clock: portal.clock)
-        }
+        let api = router.group("api").add(
+            middleware: APIEntryMiddleware(
+                identity: IdentityMiddleware(portal: portal), policy: PolicyMiddleware(policies: portal.policies, clock: portal.clock)))
         let signedIn = api.group(context: SignedInContext.self)
         AuthRoutes(signIn: portal.signIn, demos: portal.demos, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
             .register(open: api.group("auth"), signedIn: signedIn.group("auth"))

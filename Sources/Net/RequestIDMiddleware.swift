@@ -16,12 +16,17 @@ public struct RequestIDMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let id = request.headers[.xRequestID].flatMap(Self.accepted) ?? RequestIDs.next()
+        let id = Self.id(for: request)
         var context = context
         context.logger[metadataKey: "request_id"] = .string(id)
         var response = try await next(request, context)
         response.headers[.xRequestID] = id
         return response
+    }
+
+    /// The id the request came with, when acceptable, else a new one.
+    static func id(for request: Request) -> String {
+        request.headers[.xRequestID].flatMap(Self.accepted) ?? RequestIDs.next()
     }
 
     static func accepted(_ candidate: String) -> String? {

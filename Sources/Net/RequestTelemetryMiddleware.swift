@@ -25,7 +25,12 @@ public struct RequestTelemetryMiddleware: RouterMiddleware {
         let clock = ContinuousClock()
         let started = clock.now
         let response = try await next(request, context)
-        let elapsed = clock.now - started
+        record(request, answered: response, in: context, after: clock.now - started)
+        return response
+    }
+
+    /// Counts and logs one answered request.
+    func record(_ request: Request, answered response: Response, in context: Context, after elapsed: Duration) {
         let route = context.endpointPath ?? "unmatched"
         metrics.request(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
         accessLog.record(
@@ -33,6 +38,5 @@ public struct RequestTelemetryMiddleware: RouterMiddleware {
                 method: request.method.rawValue, path: request.uri.path, route: route, status: response.status.code,
                 duration: elapsed, peer: context.peerAddress ?? "unknown"),
             logger: context.logger)
-        return response
     }
 }
