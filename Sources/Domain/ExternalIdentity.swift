@@ -10,8 +10,9 @@ public struct ExternalIdentity: Sendable, Equatable {
     public var email: String?
     /// True only when the provider asserts it verified the address (`email_verified`).
     public var emailVerified: Bool
-    /// True only when the provider says it has not verified the address (`email_verified: false`);
-    /// false when it says nothing either way (Pomerium's headers, a provider without the claim).
+    /// True only when the provider says it has not verified the address (`email_verified` false,
+    /// null, 0, or "false", "0", "no" or empty); false when it says nothing either way (a provider
+    /// without the claim) or something NeoSC cannot read as no.
     public var emailUnverified: Bool
     public var name: String?
     /// Every NeoSC role the provider granted; the account gets the highest.

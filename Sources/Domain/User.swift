@@ -29,7 +29,7 @@ public struct User: Sendable, Equatable {
     /// the account is made, never changed.
     public var selfRegistered: Bool
     /// Provisioned for a provider identity whose provider said it had not verified its address
-    /// (`email_verified: false`; a provider may let people sign up without confirming it): the
+    /// (`ExternalIdentity.emailUnverified`; a provider may let people sign up without confirming it): the
     /// first identity whose provider verifies the address takes the account over, as it takes a
     /// registered one (`AccountLinking`). Cleared when a provider that verified the address signs
     /// in to it.

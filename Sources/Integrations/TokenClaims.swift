@@ -9,8 +9,9 @@ struct TokenClaims: JWTPayload {
     var registered: SignedClaims
     var email: String?
     var emailVerified: Bool
-    /// `email_verified` sent as anything but true (false, null, 0, "False"): the provider says it
-    /// has not vouched for the address. Absent, it marks nothing (Pomerium's headers send none).
+    /// `email_verified` sent as a no: false, null, 0, or "false", "0", "no" or empty in any case
+    /// (Pomerium forwards a null as ""). Absent, or a value that is neither yes nor plainly no
+    /// ("True", 1), it marks nothing: a mark lets another identity take the account over.
     var emailUnverified: Bool
     var name: String?
     /// Pomerium's session id: the same on every assertion of one sign-in.
@@ -83,7 +84,7 @@ struct TokenClaims: JWTPayload {
         email = string("email")
         let verified = stated("email_verified")
         emailVerified = verified == true
-        emailUnverified = verified != true && container.contains(Key(stringValue: "email_verified"))
+        emailUnverified = Self.saysNo(container, Key(stringValue: "email_verified"))
         name = string("name") ?? string("preferred_username")
         session = string("sid")
         // A list, or (from Pomerium, which joins lists) one comma-separated string.
@@ -110,6 +111,16 @@ struct TokenClaims: JWTPayload {
         } else {
             demo = nil
         }
+    }
+
+    /// Whether claim `key` is present and says no (`emailUnverified`).
+    private static func saysNo(_ container: KeyedDecodingContainer<Key>, _ key: Key) -> Bool {
+        guard container.contains(key) else { return false }
+        if (try? container.decodeNil(forKey: key)) == true { return true }
+        if let flag = try? container.decode(Bool.self, forKey: key) { return !flag }
+        if let number = try? container.decode(Double.self, forKey: key) { return number == 0 }
+        guard let text = try? container.decode(String.self, forKey: key) else { return false }
+        return ["", "false", "0", "no"].contains(text.trimmingCharacters(in: .whitespaces).lowercased())
     }
 
     func encode(to encoder: any Encoder) throws {

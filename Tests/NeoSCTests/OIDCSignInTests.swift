@@ -689,8 +689,10 @@ struct OIDCSignInTests {
 
     /// Known since the twenty-ninth session: only `email_verified: false` marked the account, so one
     /// made for a provider that sent null, 0 or "False" held its address against the verified owner.
-    @Test("an address the provider sends email_verified for, as anything but true, is unverified; one it says nothing of is not")
-    func anyStatedDoubtMarksTheAddress() async throws {
+    @Test(
+        "an address the provider sends email_verified for as a no (false, null, 0, \"False\", \"no\", \"\") is unverified; absent or unclear, it is not"
+    )
+    func aStatedNoMarksTheAddress() async throws {
         try await TestSigner.with { signer in
             try await Harness.run(.router, Self.settings(issuer: signer.issuer)) { harness, client in
                 func signIn(_ subject: String, verified: (any Sendable)?) async throws -> Reply {
@@ -711,7 +713,11 @@ struct OIDCSignInTests {
                     let made = try #require(try await harness.store.user(email: "\(subject)@example.com"))
                     #expect(made.addressUnverified, "email_verified \(subject) marks the address")
                 }
-                for (subject, verified) in [("silent", nil), ("vouched", true as (any Sendable)?)] {
+                // A mark lets another identity take the account: what is not plainly no marks nothing.
+                let unmarked: [(String, (any Sendable)?)] = [
+                    ("silent", nil), ("vouched", true), ("forwarded", "true"), ("capitalyes", "True"), ("one", 1),
+                ]
+                for (subject, verified) in unmarked {
                     #expect(try await signIn(subject, verified: verified).status == .ok)
                     let made = try #require(try await harness.store.user(email: "\(subject)@example.com"))
                     #expect(!made.addressUnverified, "\(subject) marks nothing")
@@ -725,6 +731,8 @@ struct OIDCSignInTests {
                     ])
                 let reclaimed = try await client.send(.post, "/api/auth/sso", json: body(["id_token": signer.token(owner)]))
                 #expect(reclaimed.status == .ok, "\(reclaimed.text)")
+                let account = try #require(try await harness.store.user(email: "zero@example.com"))
+                #expect(account.ssoSubject == "zero-owner" && !account.addressUnverified)
             }
         }
     }
