@@ -6,11 +6,11 @@ import Foundation
 ///
 /// Anyone can begin one (`GET /api/auth/oidc/start` needs no credential), so when the table is
 /// full, room is made from the clients that hold the most: the lapsed ones go first, then the
-/// oldest of whichever client (an IPv4 address, an IPv6 /64) has the most waiting. One client
-/// beginning sign-ins in a loop pushes out its own, not everyone else's (a known gap until the
-/// thirtieth session: the oldest anywhere gave way, so one client could cancel every sign-in under
-/// way). Room is made an eighth of the capacity at a time, so each full scan is paid for by that
-/// many sign-ins begun.
+/// oldest of whichever client (an IPv4 address, an IPv6 /48: one tunnel broker's /48 holds 65,536
+/// /64s) has the most waiting. One client beginning sign-ins in a loop pushes out its own, not
+/// everyone else's (a known gap until the thirtieth session: the oldest anywhere gave way, so one
+/// client could cancel every sign-in under way). Room is made an eighth of the capacity at a time,
+/// so each full scan is paid for by that many sign-ins begun.
 public actor PendingSignIns {
     public struct SignIn: Sendable, Equatable {
         public var codeVerifier: String
@@ -31,7 +31,7 @@ public actor PendingSignIns {
 
     private struct Waiting {
         var signIn: SignIn
-        /// `AddressRange.clientKey` of the address that began it.
+        /// `client(of:)` of the address that began it.
         var client: String
     }
 
@@ -50,10 +50,19 @@ public actor PendingSignIns {
     /// Sign-ins waiting now.
     public var count: Int { waiting.count }
 
-    /// - Parameter client: who began it, as `AddressRange.clientKey(forAddress:)` counts callers.
-    public func begin(state: String, _ signIn: SignIn, from client: String) {
+    /// - Parameter address: the client address that began it.
+    public func begin(state: String, _ signIn: SignIn, from address: String) {
         if waiting.count >= capacity { makeRoom() }
-        waiting[state] = Waiting(signIn: signIn, client: client)
+        waiting[state] = Waiting(signIn: signIn, client: Self.client(of: address))
+    }
+
+    /// Who counts as one client here: an IPv4 address, or the /48 of an IPv6 one; anything else
+    /// (`unknown`) as itself.
+    static func client(of address: String) -> String {
+        guard let bytes = AddressRange.bytes(of: address) else { return address }
+        guard bytes.count == 16 else { return AddressRange.clientKey(of: bytes) }
+        let groups = stride(from: 0, to: 6, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/48"
     }
 
     /// The sign-in started with `state`, removed so it cannot complete twice; nil when unknown or too old.
@@ -64,8 +73,9 @@ public actor PendingSignIns {
     }
 
     /// Drops the lapsed sign-ins, then, until an eighth of the capacity is free, the oldest of the
-    /// clients holding the most: every client is cut down to one level, and some of those at it
-    /// lose one more.
+    /// clients holding the most: every client is cut down to one level, and some of those at it,
+    /// picked at random, lose one more (the oldest first would pick the people who began before a
+    /// flood from many addresses, whose sign-ins are the newest).
     private func makeRoom() {
         let now = clock.now()
         waiting = waiting.filter { now.timeIntervalSince($0.value.signIn.startedAt) < lifetime }
@@ -93,7 +103,7 @@ public actor PendingSignIns {
             if remaining > 0, level > 0 { oldestAtLevel.append(states[states.count - level]) }
         }
         // Fewer than the clients at the level (one level lower would have removed too many).
-        oldestAtLevel.sort { $0.startedAt < $1.startedAt }
+        oldestAtLevel.shuffle()
         for dropped in oldestAtLevel where remaining > 0 {
             waiting[dropped.state] = nil
             remaining -= 1

@@ -37,12 +37,13 @@ struct CrossSiteRequests: Sendable {
         guard let origin else { return nil }
         if trustedOrigins.contains(origin) { return nil }
         // The Origin's host and port against the Host the request was sent to, which may name the
-        // scheme's default port that an Origin leaves out. The scheme itself is not compared, as
-        // Go's check does not: the Host does not say which one the request came by.
+        // scheme's default port that an Origin leaves out (Go's check would refuse that). The
+        // scheme itself is not compared, as Go's is not: the Host does not say which one the
+        // request came by.
         if let authority, let schemeEnd = origin.range(of: "://") {
             var host = authority.lowercased()
             if let defaultPort = Self.defaultPorts[String(origin[..<schemeEnd.lowerBound])], host.hasSuffix(defaultPort) {
-                host.removeLast(defaultPort.utf8.count)
+                host.removeLast(defaultPort.count)
             }
             if origin[schemeEnd.upperBound...] == host { return nil }
         }

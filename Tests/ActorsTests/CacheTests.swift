@@ -227,7 +227,7 @@ extension RefreshingCacheTests {
         }
         // Ten people behind one office address, and one at home, start first.
         for person in 0..<10 { await pending.begin(state: "office-\(person)", signIn("office-\(person)"), from: "203.0.113.7") }
-        await pending.begin(state: "home", signIn("home"), from: "2001:db8:1:2::/64")
+        await pending.begin(state: "home", signIn("home"), from: "2001:db8:1:2::5")
         clock.advance(1)
         // One flooder from one address, then twenty addresses of two each.
         for round in 0..<5_000 {
@@ -250,32 +250,58 @@ extension RefreshingCacheTests {
         #expect(await pending.take(state: "bot-19-1") != nil)
     }
 
-    @Test("when full, lapsed sign-ins go before any that can still complete, and the cut is even across clients")
-    func lapsedGoFirstAndTheCutIsEven() async {
+    @Test("when full, lapsed sign-ins go before any that can still complete, then the oldest of the client holding the most")
+    func lapsedGoFirstThenTheLargestClientsOldest() async {
         let clock = RefreshingCacheTests.Clock()
         let pending = PendingSignIns(capacity: 8, lifetime: 600, clock: clock.wallClock)
         func signIn(_ name: String) -> PendingSignIns.SignIn {
             PendingSignIns.SignIn(codeVerifier: name, nonce: name, startedAt: clock.wallClock.now())
         }
-        for index in 0..<4 { await pending.begin(state: "old-\(index)", signIn("old"), from: "a") }
+        for index in 0..<4 { await pending.begin(state: "lapsed-\(index)", signIn("lapsed"), from: "192.0.2.1") }
         clock.advance(601)
-        for index in 0..<4 {
-            await pending.begin(state: "b-\(index)", signIn("b-\(index)"), from: "b")
-            clock.advance(1)
-        }
-        await pending.begin(state: "c-0", signIn("c-0"), from: "c")
-        #expect(await pending.count == 5, "the four lapsed went, nothing else")
+        await pending.begin(state: "a", signIn("a"), from: "192.0.2.2")
+        clock.advance(1)
         for index in 0..<3 {
-            await pending.begin(state: "c-\(index + 1)", signIn("c-\(index + 1)"), from: "c")
+            await pending.begin(state: "b-\(index)", signIn("b-\(index)"), from: "192.0.2.3")
             clock.advance(1)
         }
-        // Full at b 4, c 4: one more makes room for an eighth, one of the oldest client's.
-        await pending.begin(state: "d-0", signIn("d-0"), from: "d")
+        await pending.begin(state: "b-3", signIn("b-3"), from: "192.0.2.3")
+        #expect(await pending.count == 5, "the four lapsed went, nothing else")
+        for index in 4..<7 { await pending.begin(state: "b-\(index)", signIn("b-\(index)"), from: "192.0.2.3") }
+        // Full at a 1 (the oldest), b 7: one more frees an eighth, the oldest of b's.
+        await pending.begin(state: "c", signIn("c"), from: "192.0.2.4")
         #expect(await pending.count == 8)
-        #expect(await pending.take(state: "b-0") == nil, "the oldest of those holding the most")
-        for state in ["b-1", "b-2", "b-3", "c-0", "c-1", "c-2", "c-3", "d-0"] {
+        #expect(await pending.take(state: "b-0") == nil, "the oldest of the client holding the most")
+        for state in ["a", "c"] + (1..<7).map({ "b-\($0)" }) {
             #expect(await pending.take(state: state) != nil, "\(state)")
         }
+    }
+
+    @Test("room is made an eighth of the capacity at a time, and an IPv6 /48 counts as one client")
+    func anEighthAtATimeAndIPv6BySite() async {
+        let clock = RefreshingCacheTests.Clock()
+        let pending = PendingSignIns(capacity: 16, lifetime: 600, clock: clock.wallClock)
+        func signIn(_ name: String) -> PendingSignIns.SignIn {
+            PendingSignIns.SignIn(codeVerifier: name, nonce: name, startedAt: clock.wallClock.now())
+        }
+        await pending.begin(state: "person", signIn("person"), from: "2001:db8:ffff::7")
+        for index in 0..<15 {
+            await pending.begin(state: "v4-\(index)", signIn("v4"), from: "198.51.100.1")
+            clock.advance(0.01)
+        }
+        await pending.begin(state: "one-more", signIn("one-more"), from: "198.51.100.99")
+        #expect(await pending.count == 15, "14 kept, then the one begun")
+        #expect(await pending.take(state: "v4-1") == nil, "the largest client's two oldest went")
+        #expect(await pending.take(state: "v4-2") != nil)
+        // Each /64 of one /48 a client of its own would outnumber everyone; as one, it cuts itself.
+        for index in 0..<200 {
+            await pending.begin(state: "site-\(index)", signIn("site"), from: "2001:db8:1:\(String(index, radix: 16))::1")
+            #expect(await pending.count <= 16)
+            clock.advance(0.01)
+        }
+        #expect(await pending.take(state: "person") != nil)
+        #expect(await pending.take(state: "site-199") != nil)
+        #expect(await pending.take(state: "site-0") == nil)
     }
 }
 

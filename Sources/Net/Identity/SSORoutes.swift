@@ -116,7 +116,7 @@ struct SSORoutes {
                 codeVerifier: verifier, nonce: nonce, startedAt: clock.now(),
                 // Only NeoSC's own portal gets the session cookie at the end: nothing to replace else.
                 replacing: provider.settings.portalURL == nil ? await signedIn(request) : nil),
-            from: AddressRange.clientKey(forAddress: context.clientAddress))
+            from: context.clientAddress)
         var response = Response(status: .found, headers: [.location: location])
         response.setCookie(StateCookie(callbackURL: callbackURL).cookie(state, maxAge: 600))
         return response
