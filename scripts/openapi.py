@@ -170,7 +170,7 @@ STREAM_UPSTREAM_DRAFT = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Headers every response carries (BrowserPolicyMiddleware, RequestIDMiddleware).
+# Headers every response carries (BrowserPolicy, RequestIDHeader).
 # ---------------------------------------------------------------------------------------------
 
 HEADERS = {

@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 
 /// Whether a request that may change something was sent by a browser for another site's page
-/// (why that matters: `CrossSiteRequestMiddleware`).
+/// (why that matters: `CrossSiteRequestGuard`).
 ///
 /// A request with a JSON body declared as such needs a CORS preflight first, but one without a
 /// body, or with one of no declared type (a `Blob`), does not. So the browser's own word on where

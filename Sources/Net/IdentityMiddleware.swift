@@ -16,7 +16,7 @@ import Services
 /// else is refused here with a 401 and, when something was presented, an audit entry. It is
 /// attached to the `/api` routes only, so health checks and metrics need no assertion. (As the
 /// assertion comes with whatever a browser sends, a change a browser sends for another site's page
-/// is refused before this, by `CrossSiteRequestMiddleware`.)
+/// is refused before this, by `CrossSiteRequestGuard`.)
 public struct IdentityMiddleware: RouterMiddleware {
     public typealias Context = PortalRequestContext
 

@@ -13,9 +13,8 @@ public enum PortalRouter {
         let renderer = PageRenderer(assets: assets, version: portal.settings.version, signsOut: portal.federation.pomerium == nil)
         router.add(
             middleware: PortalEdgeMiddleware(
-                requestID: RequestIDMiddleware(),
-                browserPolicy: BrowserPolicyMiddleware(allowedOrigins: portal.settings.corsOrigins),
-                telemetry: RequestTelemetryMiddleware(metrics: portal.metrics, accessLog: accessLog),
+                browserPolicy: BrowserPolicy(allowedOrigins: portal.settings.corsOrigins),
+                telemetry: RequestTelemetry(metrics: portal.metrics, accessLog: accessLog),
                 errors: ErrorResponseMiddleware { request, status, detail in
                     let heading =
                         switch status {
@@ -28,8 +27,8 @@ public enum PortalRouter {
                     return renderer.problem(
                         PageProblem(status: status, heading: heading, message: detail), chrome: renderer.chrome(nil, at: request.uri.path, csrf: ""))
                 },
-                clientAddress: ClientAddressMiddleware(trustedProxies: portal.settings.trustedProxies),
-                crossSite: CrossSiteRequestMiddleware(portal: portal)))
+                clientAddress: ForwardedClientAddress(trustedProxies: portal.settings.trustedProxies),
+                crossSite: CrossSiteRequestGuard(portal: portal)))
 
         // Open to anyone, Pomerium or not: load balancers, Prometheus, the API's index.
         HealthRoutes(health: portal.storeHealth, version: portal.settings.version, pomerium: portal.federation.pomerium)
@@ -53,7 +52,7 @@ public enum PortalRouter {
         // are on `signedIn`, whose context exists only for a request with a valid credential.
         let api = router.group("api").add(
             middleware: APIEntryMiddleware(
-                identity: IdentityMiddleware(portal: portal), policy: PolicyMiddleware(policies: portal.policies, clock: portal.clock)))
+                identity: IdentityMiddleware(portal: portal), policy: CallPolicyCheck(policies: portal.policies, clock: portal.clock)))
         let signedIn = api.group(context: SignedInContext.self)
         AuthRoutes(signIn: portal.signIn, demos: portal.demos, pomeriumSignOutURL: portal.federation.pomerium?.settings.signOutURL)
             .register(open: api.group("auth"), signedIn: signedIn.group("auth"))

@@ -41,12 +41,12 @@ enum ConnectionRefusal {
         }
     }
 
-    /// The fields every answer carries (`BrowserPolicyMiddleware`), a refusal written before
+    /// The fields every answer carries (`BrowserPolicy`), a refusal written before
     /// Hummingbird has a request included: not stored, not sniffed, not framed, HTTPS only, no
     /// referrer.
     static let policy: [HTTPField] =
-        BrowserPolicyMiddleware.alwaysSent + [
-            BrowserPolicyMiddleware.noReferrer, BrowserPolicyMiddleware.notStored, BrowserPolicyMiddleware.notFramed,
+        BrowserPolicy.alwaysSent + [
+            BrowserPolicy.noReferrer, BrowserPolicy.notStored, BrowserPolicy.notFramed,
         ]
 
     /// `policy` as NIO's header pairs.

@@ -69,8 +69,8 @@ struct PageGuardMiddleware: RouterMiddleware {
     private func guarded(
         _ request: inout Request, context: inout Context, formCookieIsNew: Bool, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        // The policies over every call, as `PolicyMiddleware` applies them to the API.
-        try await PolicyMiddleware.checkCall(
+        // The policies over every call, as `CallPolicyCheck` applies them to the API.
+        try await CallPolicyCheck.checkCall(
             policies: policies, principal: context.identity?.principal, address: context.clientAddress, at: clock.now(),
             leadsToMFA: Self.waysToMFA.contains(request.routedPath))
         if request.method == .post {

@@ -127,7 +127,7 @@ struct PageRenderer: Sendable {
     /// The headers every page answer carries (error pages and redirects included): nothing cached,
     /// scripts and styles from this origin only and no inline ones, no framing of NeoSC's pages,
     /// forms posted here only, no powerful features, a referrer to this origin only. No content
-    /// sniffing comes with every answer, page or not (`BrowserPolicyMiddleware`).
+    /// sniffing comes with every answer, page or not (`BrowserPolicy`).
     /// `connectSource` adds an origin to `connect-src` (the viewer's stream, a `ws:`/`wss:` origin).
     static func secure(_ headers: inout HTTPFields, frameSource: String? = nil, connectSource: String? = nil) {
         headers[.contentSecurityPolicy] =

@@ -6,7 +6,7 @@ import Services
 /// Refuses an API request that may change something when the browser that sent it says it did so
 /// for another site's page (`CrossSiteRequests`): a 403 before any other work, counted in
 /// `auth_failures_total{reason="cross_site_request"}` and audited `access_denied` (the first from
-/// a client address each minute).
+/// a client address each minute); run on every request by `PortalEdgeMiddleware`.
 ///
 /// Behind Pomerium the credential is ambient (Pomerium adds its assertion to whatever the browser
 /// sends), so this is what keeps another site's page from launching, stopping or switching things
@@ -14,7 +14,7 @@ import Services
 /// routes (registration, login, starting a demo) would otherwise take a body another site's page
 /// sends without a declared type (a `Blob`), from each of its visitors' addresses, past the
 /// per-address limits. The portal's pages check their forms' CSRF tokens instead.
-public struct CrossSiteRequestMiddleware: RouterMiddleware {
+public struct CrossSiteRequestGuard: Sendable {
     public typealias Context = PortalRequestContext
 
     let rule: CrossSiteRequests
@@ -28,15 +28,6 @@ public struct CrossSiteRequestMiddleware: RouterMiddleware {
         audit = portal.auditTrail
         metrics = portal.metrics
         audited = AttemptThrottle(limit: 1, window: 60, capacity: 10_000, clock: portal.clock)
-    }
-
-    public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        if let reason = refusal(of: request) {
-            try await refuse(request, in: context, because: reason)
-        }
-        return try await next(request, context)
     }
 
     /// Why the request is refused (`CrossSiteRequests.refusal`), or nil.

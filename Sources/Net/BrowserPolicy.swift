@@ -4,7 +4,8 @@ import Hummingbird
 /// CORS for an explicit list of origins (never `*`), and headers that keep API responses out of
 /// caches, content sniffing and frames, tell browsers to use HTTPS only (HSTS; ignored over plain
 /// HTTP, so harmless on loopback) and send no referrer onwards (the pages: to their own origin only).
-public struct BrowserPolicyMiddleware: RouterMiddleware {
+/// Applied to every answer by `PortalEdgeMiddleware`.
+public struct BrowserPolicy: Sendable {
     public typealias Context = PortalRequestContext
     private let allowedOrigins: Set<String>
 
@@ -22,20 +23,6 @@ public struct BrowserPolicyMiddleware: RouterMiddleware {
 
     public init(allowedOrigins: [String]) {
         self.allowedOrigins = Set(allowedOrigins)
-    }
-
-    public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        let origin = allowedOrigin(of: request)
-        var response: Response
-        if let preflight = preflight(request, from: origin) {
-            response = preflight
-        } else {
-            response = try await next(request, context)
-        }
-        finish(&response, origin: origin)
-        return response
     }
 
     /// The request's `Origin` when it may read the answer: the API's, from a listed origin.

@@ -7,8 +7,8 @@ import Services
 /// (`http_requests_total`, `http_request_duration_seconds`, by method, route template and status)
 /// and as one access-log line (`AccessLog`: method, path, route, status, duration, peer). The
 /// path is logged without its query string, so a credential a client wrongly put in a URL never
-/// reaches the log; headers and bodies are never logged.
-public struct RequestTelemetryMiddleware: RouterMiddleware {
+/// reaches the log; headers and bodies are never logged. Called by `PortalEdgeMiddleware`.
+public struct RequestTelemetry: Sendable {
     public typealias Context = PortalRequestContext
 
     let metrics: PortalMetrics
@@ -17,16 +17,6 @@ public struct RequestTelemetryMiddleware: RouterMiddleware {
     public init(metrics: PortalMetrics, accessLog: any AccessLog = LoggerAccessLog()) {
         self.metrics = metrics
         self.accessLog = accessLog
-    }
-
-    public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        let clock = ContinuousClock()
-        let started = clock.now
-        let response = try await next(request, context)
-        record(request, answered: response, in: context, after: clock.now - started)
-        return response
     }
 
     /// Counts and logs one answered request.

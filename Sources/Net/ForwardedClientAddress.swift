@@ -2,21 +2,14 @@ import HTTPTypes
 import Hummingbird
 
 /// Works out where a request really came from: its TCP peer, or the client a trusted proxy names
-/// in X-Forwarded-For (never what an untrusted peer claims). Throttles and the audit trail use it.
-public struct ClientAddressMiddleware: RouterMiddleware {
+/// in X-Forwarded-For (never what an untrusted peer claims), for every request
+/// (`PortalEdgeMiddleware`). Throttles and the audit trail use it.
+public struct ForwardedClientAddress: Sendable {
     public typealias Context = PortalRequestContext
     let trustedProxies: TrustedProxies
 
     public init(trustedProxies: TrustedProxies) {
         self.trustedProxies = trustedProxies
-    }
-
-    public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        var context = context
-        apply(request, to: &context)
-        return try await next(request, context)
     }
 
     /// Sets the context's client address from a trusted proxy's `X-Forwarded-For`.

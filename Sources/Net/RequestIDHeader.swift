@@ -7,23 +7,8 @@ import Synchronization
 /// Gives every request an id: the caller's `X-Request-ID` when it is a sane token (1–128 of
 /// `A-Z a-z 0-9 . _ -`), else a new one (`RequestIDs`). It is on every log line of the request
 /// (`request_id`) and echoed in the response, so a client's report can be matched to the server's
-/// logs.
-public struct RequestIDMiddleware: RouterMiddleware {
-    public typealias Context = PortalRequestContext
-
-    public init() {}
-
-    public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
-    ) async throws -> Response {
-        let id = Self.id(for: request)
-        var context = context
-        context.logger[metadataKey: "request_id"] = .string(id)
-        var response = try await next(request, context)
-        response.headers[.xRequestID] = id
-        return response
-    }
-
+/// logs (`PortalEdgeMiddleware`).
+enum RequestIDHeader {
     /// The id the request came with, when acceptable, else a new one.
     static func id(for request: Request) -> String {
         request.headers[.xRequestID].flatMap(Self.accepted) ?? RequestIDs.next()

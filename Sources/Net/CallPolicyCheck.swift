@@ -4,17 +4,13 @@ import Hummingbird
 import Services
 
 /// Applies the policies that cover every API call (time windows and address allow-lists with
-/// `applies_to: all`, `mfa_required` over all calls, rate limits) before the route runs; a
+/// `applies_to: all`, `mfa_required` over all calls, rate limits) before the route runs
+/// (`APIEntryMiddleware`); a
 /// refusal is answered by `ErrorResponseMiddleware` (403, or 429 with the rate-limit fields).
-struct PolicyMiddleware: RouterMiddleware {
+struct CallPolicyCheck: Sendable {
     typealias Context = PortalRequestContext
     let policies: Policies
     let clock: WallClock
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await check(request, in: context)
-        return try await next(request, context)
-    }
 
     /// Throws the refusal of the first policy that refuses the call.
     func check(_ request: Request, in context: Context) async throws {
